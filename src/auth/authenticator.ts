@@ -1,0 +1,129 @@
+/**
+ * Authenticator: checks credentials against the store and throttles failures.
+ *
+ * Throttling: each failed attempt counts against the remote IP and against the username; the reply to a
+ * failure is delayed by failureDelayMs * 2^(n-1) (capped at maxDelayMs), where n is the larger of the two
+ * counts within the last windowMs. While an IP or user has more than maxFailures failures in the window,
+ * verify() answers 'throttled' without checking the password. A success clears the user's and IP's counts.
+ */
+import type { MailStore, User } from '../store/types.js';
+import { verifyPassword, plaintextSecret } from './hash.js';
+
+export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'throttled' | 'temporary' };
+
+export interface AuthenticatorOptions {
+  /** Base delay before a failure reply (Dovecot auth_failure_delay defaults to 2 s). */
+  failureDelayMs?: number;
+  maxDelayMs?: number;
+  windowMs?: number;
+  /** Failures in the window after which attempts are refused outright. */
+  maxFailures?: number;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+interface Counter {
+  count: number;
+  first: number;
+}
+
+export interface AuthContext {
+  remoteAddress?: string | undefined;
+}
+
+export class Authenticator {
+  readonly #store: MailStore;
+  readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now'>>;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
+  readonly #byIp = new Map<string, Counter>();
+  readonly #byUser = new Map<string, Counter>();
+
+  constructor(store: MailStore, opts: AuthenticatorOptions = {}) {
+    this.#store = store;
+    this.#opts = {
+      failureDelayMs: opts.failureDelayMs ?? 2000,
+      maxDelayMs: opts.maxDelayMs ?? 15000,
+      windowMs: opts.windowMs ?? 15 * 60 * 1000,
+      maxFailures: opts.maxFailures ?? 50,
+    };
+    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Verifies address + password. Never throws: store trouble is { ok: false, reason: 'temporary' }. */
+  async verify(address: string, password: string, ctx: AuthContext = {}): Promise<AuthResult> {
+    const user = normalizeAddress(address);
+    const ip = ctx.remoteAddress ?? '';
+    if (this.failures(ip, user) >= this.#opts.maxFailures) {
+      await this.#sleep(this.#opts.maxDelayMs);
+      return { ok: false, reason: 'throttled' };
+    }
+    let found: User | null;
+    try {
+      found = await this.#store.getUser(user);
+    } catch {
+      return { ok: false, reason: 'temporary' };
+    }
+    const ok = found !== null && (await verifyPassword(found.passwordHash, password));
+    if (ok && found) {
+      this.#byUser.delete(user);
+      this.#byIp.delete(ip);
+      return { ok: true, user: found };
+    }
+    await this.recordFailure(ip, user);
+    return { ok: false, reason: 'bad-credentials' };
+  }
+
+  /** Looks a user up for mechanisms that verify differently (APOP); returns the cleartext secret if stored. */
+  async cleartextSecret(address: string): Promise<{ user: User; secret: string } | null> {
+    const found = await this.#store.getUser(normalizeAddress(address));
+    if (!found) return null;
+    const secret = plaintextSecret(found.passwordHash);
+    return secret === null ? null : { user: found, secret };
+  }
+
+  /** Counts a failure decided elsewhere (bad APOP digest, malformed SASL) and applies the delay. */
+  async recordFailure(ip: string, user: string): Promise<void> {
+    const n = Math.max(this.#bump(this.#byIp, ip), this.#bump(this.#byUser, normalizeAddress(user)));
+    const delay = Math.min(this.#opts.maxDelayMs, this.#opts.failureDelayMs * 2 ** Math.min(n - 1, 20));
+    if (delay > 0) await this.#sleep(delay);
+  }
+
+  /** Failures within the window for this IP or user (the larger). */
+  failures(ip: string, user: string): number {
+    return Math.max(this.#current(this.#byIp, ip), this.#current(this.#byUser, normalizeAddress(user)));
+  }
+
+  #current(map: Map<string, Counter>, key: string): number {
+    const c = map.get(key);
+    if (!c) return 0;
+    if (this.#now() - c.first > this.#opts.windowMs) {
+      map.delete(key);
+      return 0;
+    }
+    return c.count;
+  }
+
+  #bump(map: Map<string, Counter>, key: string): number {
+    const n = this.#current(map, key) + 1;
+    const prev = map.get(key);
+    map.set(key, { count: n, first: prev?.first ?? this.#now() });
+    if (map.size > 100_000) {
+      // Bound memory under a spray of usernames: drop the oldest entries.
+      const drop = map.size - 50_000;
+      let i = 0;
+      for (const k of map.keys()) {
+        if (i++ >= drop) break;
+        map.delete(k);
+      }
+    }
+    return n;
+  }
+}
+
+/** Lowercases and trims an address; the store keys users by this form. */
+export function normalizeAddress(address: string): string {
+  return address.trim().toLowerCase();
+}

@@ -1,0 +1,69 @@
+/**
+ * Password hashes. New hashes are argon2id in PHC format ("$argon2id$v=19$..."), which names its algorithm
+ * and parameters, so the scheme can be upgraded later. Dovecot-style "{SCHEME}..." hashes can be imported
+ * and verified: {PLAIN}, {CLEARTEXT}, {SHA}, {SSHA}, {SHA256}, {SSHA256}, {SHA512}, {SSHA512},
+ * {ARGON2I}, {ARGON2ID} (base64 payloads as Dovecot writes them).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+
+// Algorithm.Argon2id in @node-rs/argon2 (a const enum, which isolated modules cannot read).
+const ARGON2ID = 2;
+
+export async function hashPassword(password: string): Promise<string> {
+  return argonHash(password, { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+}
+
+const DIGESTS: Record<string, { algo: string; salted: boolean; len: number }> = {
+  SHA: { algo: 'sha1', salted: false, len: 20 },
+  SHA1: { algo: 'sha1', salted: false, len: 20 },
+  SSHA: { algo: 'sha1', salted: true, len: 20 },
+  SHA256: { algo: 'sha256', salted: false, len: 32 },
+  SSHA256: { algo: 'sha256', salted: true, len: 32 },
+  SHA512: { algo: 'sha512', salted: false, len: 64 },
+  SSHA512: { algo: 'sha512', salted: true, len: 64 },
+};
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** True when the scheme of `stored` is one verifyPassword understands. */
+export function isSupportedHash(stored: string): boolean {
+  if (stored.startsWith('$argon2')) return true;
+  const m = /^\{([A-Z0-9.-]+)\}/i.exec(stored);
+  if (!m) return false;
+  const scheme = m[1]!.toUpperCase();
+  return scheme === 'PLAIN' || scheme === 'CLEARTEXT' || scheme in DIGESTS || scheme === 'ARGON2I' || scheme === 'ARGON2ID';
+}
+
+/** Verifies a password against a stored hash in constant time for the comparison. Unknown schemes never match. */
+export async function verifyPassword(stored: string, password: string): Promise<boolean> {
+  try {
+    if (stored.startsWith('$argon2')) return await argonVerify(stored, password);
+    const m = /^\{([A-Z0-9.-]+)\}(.*)$/is.exec(stored);
+    if (!m) return false;
+    const scheme = m[1]!.toUpperCase();
+    const payload = m[2]!;
+    if (scheme === 'PLAIN' || scheme === 'CLEARTEXT') {
+      return safeEqual(Buffer.from(payload, 'utf8'), Buffer.from(password, 'utf8'));
+    }
+    if (scheme === 'ARGON2I' || scheme === 'ARGON2ID') return await argonVerify(payload, password);
+    const d = DIGESTS[scheme];
+    if (!d) return false;
+    const raw = /^[0-9a-f]+$/i.test(payload) && payload.length === d.len * 2 ? Buffer.from(payload, 'hex') : Buffer.from(payload, 'base64');
+    if (raw.length < d.len) return false;
+    const digest = raw.subarray(0, d.len);
+    const salt = d.salted ? raw.subarray(d.len) : Buffer.alloc(0);
+    const computed = createHash(d.algo).update(Buffer.from(password, 'utf8')).update(salt).digest();
+    return safeEqual(computed, digest);
+  } catch {
+    return false;
+  }
+}
+
+/** The cleartext secret when the stored hash keeps one ({PLAIN}); APOP and CRAM-MD5 need it. */
+export function plaintextSecret(stored: string): string | null {
+  const m = /^\{(PLAIN|CLEARTEXT)\}(.*)$/is.exec(stored);
+  return m ? m[2]! : null;
+}

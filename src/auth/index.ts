@@ -1,0 +1,3 @@
+export * from './hash.js';
+export * from './sasl.js';
+export * from './authenticator.js';

@@ -1,0 +1,23 @@
+/**
+ * Named limits, each with its reason. Protocol servers take these as defaults and allow overrides
+ * through their options (tests lower them to exercise the limit paths).
+ */
+
+/** IMAP command line cap. RFC 9051 sets no limit; RFC 7162 section 4 asks servers to accept at least 8192 octets. */
+export const IMAP_MAX_LINE = 64 * 1024;
+/** Largest literal (and message) accepted: advertised as APPENDLIMIT (RFC 7889). */
+export const MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+/** IMAP autologout: RFC 9051 section 5.4 requires at least 30 minutes. */
+export const IMAP_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+/** POP3 autologout: RFC 1939 section 3 requires at least 10 minutes. */
+export const POP3_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+/** POP3 command line: RFC 2449 section 4 limits commands to 255 octets including CRLF. */
+export const POP3_MAX_COMMAND_LINE = 255;
+/** Depth of nested multiparts/message parts indexed; deeper content is treated as an opaque leaf. */
+export const MIME_MAX_DEPTH = 100;
+/** SMTP/LMTP recipients per transaction; RFC 5321 4.5.3.1.8 requires accepting at least 100. */
+export const SMTP_MAX_RECIPIENTS = 1000;
+/** Concurrent connections from one IP address per protocol listener. */
+export const MAX_CONNECTIONS_PER_IP = 50;
+/** Concurrent IMAP sessions of one user (Dovecot's mail_max_userip_connections default is 10 per IP). */
+export const MAX_CONNECTIONS_PER_USER = 100;
