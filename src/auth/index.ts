@@ -1,3 +1,4 @@
 export * from './hash.js';
 export * from './sasl.js';
 export * from './authenticator.js';
+export * from './service.js';

@@ -1,0 +1,16 @@
+import type { MailStore } from '../store/types.js';
+import type { Logger } from '../lib/logger.js';
+import type { TlsMaterial } from '../lib/service.js';
+import type { Authenticator } from './authenticator.js';
+
+/** What every protocol server is constructed with; protocol-specific options extend this. */
+export interface ServiceOptions {
+  store: MailStore;
+  auth: Authenticator;
+  /** Defaults to silentLogger. */
+  logger?: Logger;
+  /** When set: STARTTLS/STLS offered on plain listeners and implicit-TLS listeners allowed. */
+  tls?: TlsMaterial;
+  /** Name used in greetings and trace headers; defaults to os.hostname(). */
+  hostname?: string;
+}
