@@ -1,0 +1,52 @@
+/** The `mailroom` command. */
+import { Command, CommanderError } from 'commander';
+import { registerServeCommand } from './serve.js';
+import { registerUserCommands } from './user.js';
+import { registerDomainCommands } from './domain.js';
+import { registerClientCommands } from './client.js';
+import { registerStoreCommands } from './store.js';
+import { describeError, openStoreFromFlags } from './common.js';
+
+export function buildProgram(): Command {
+  const program = new Command('mailroom')
+    .description('mailroom: IMAP and POP3 mail server with delivery and submission, and a POP3/IMAP client')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .option('--data <dir>', 'data directory (default: $MAILROOM_DATA or ./data)')
+    .option('--store <url>', 'store URL, e.g. postgres://user@host/db (default: $MAILROOM_STORE, else SQLite in the data directory)');
+  registerServeCommand(program);
+  registerUserCommands(program);
+  registerDomainCommands(program, () => openStoreFromFlags(program.opts<{ data?: string; store?: string }>()));
+  registerStoreCommands(program);
+  registerClientCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message (or help/version, which exit 0)
+      return e.exitCode;
+    }
+    process.stderr.write(`mailroom: ${describeError(e)}\n`);
+    return typeof (e as { exitCode?: unknown }).exitCode === 'number' ? ((e as { exitCode: number }).exitCode || 1) : 1;
+  }
+}
+
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/cli/main.js') || invoked.endsWith('/cli/main.ts') || invoked.endsWith('/bin/mailroom')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`mailroom: ${describeError(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

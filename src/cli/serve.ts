@@ -1,0 +1,189 @@
+/**
+ * `mailroom serve`: runs every listener in the foreground. Flag names are a contract:
+ *   --data DIR --host ADDR --imap-port N --imaps-port N --pop3-port N --pop3s-port N --lmtp-port N
+ *   --smtp-port N --submission-port N --submissions-port N --tls-cert FILE --tls-key FILE
+ * An absent flag means the listener's default port, `off` turns it off, 0 picks a free port (the log says
+ * which). A JSON config file (--config) may set the same keys ("imap-port" or "imapPort"); flags win.
+ * On an empty store it creates a first user and prints the address, a generated password and client settings once.
+ * Prints one line containing "ready" when every listener accepts connections; SIGINT/SIGTERM stop it cleanly.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { CliError, resolveDataDir } from './common.js';
+import { generatePassword } from './user.js';
+import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom } from '../server/mailroom.js';
+import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
+
+export interface ServeConfig {
+  data?: string;
+  store?: string;
+  host?: string;
+  ports: Record<ListenerName, number | 'off'>;
+  tlsCert?: string;
+  tlsKey?: string;
+  smarthost?: { host: string; port: number };
+  firstUser: string;
+  logFormat: 'text' | 'json';
+  logLevel: LogLevel;
+  hostname?: string;
+}
+
+/** Parses a port flag value: a number 0-65535 or "off". */
+export function parsePort(value: unknown, what: string): number | 'off' {
+  if (value === 'off' || value === false) return 'off';
+  const s = String(value).trim();
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new CliError(`invalid ${what}: ${String(value)} (expected 0-65535 or off)`);
+  return Number(s);
+}
+
+export function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535 || Number(m[2]) === 0) throw new CliError(`invalid ${what}: ${value} (expected HOST:PORT)`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function normKey(k: string): string {
+  return k.replace(/[-_]/g, '').toLowerCase();
+}
+
+/** Merges config-file values and flags (flags win) into a ServeConfig. */
+export function buildServeConfig(flags: Record<string, unknown>, file: Record<string, unknown>): ServeConfig {
+  const fileVals = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(file)) fileVals.set(normKey(k), v);
+  const get = (name: string): unknown => flags[name] ?? fileVals.get(normKey(name));
+  const str = (name: string): string | undefined => {
+    const v = get(name);
+    return v === undefined || v === null ? undefined : String(v);
+  };
+  const ports = {} as Record<ListenerName, number | 'off'>;
+  for (const l of LISTENERS) {
+    const v = get(`${l}Port`);
+    ports[l] = v === undefined ? DEFAULT_PORTS[l] : parsePort(v, `--${l}-port`);
+  }
+  const tlsCert = str('tlsCert');
+  const tlsKey = str('tlsKey');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  const logFormat = (str('logFormat') ?? 'text') as ServeConfig['logFormat'];
+  if (logFormat !== 'text' && logFormat !== 'json') throw new CliError(`invalid --log-format: ${logFormat}`);
+  const logLevel = (str('logLevel') ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new CliError(`invalid --log-level: ${logLevel}`);
+  const smart = str('smarthost');
+  const cfg: ServeConfig = {
+    ports,
+    firstUser: (str('firstUser') ?? 'admin@localhost').toLowerCase(),
+    logFormat,
+    logLevel,
+  };
+  const data = str('data');
+  if (data !== undefined) cfg.data = data;
+  const store = str('store') ?? process.env['MAILROOM_STORE'];
+  if (store !== undefined) cfg.store = store;
+  const host = str('host');
+  if (host !== undefined) cfg.host = host;
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    cfg.tlsCert = tlsCert;
+    cfg.tlsKey = tlsKey;
+  }
+  if (smart !== undefined) cfg.smarthost = parseHostPort(smart, '--smarthost');
+  const hostname = str('hostname');
+  if (hostname !== undefined) cfg.hostname = hostname;
+  return cfg;
+}
+
+function clientSettings(m: Mailroom, host: string): string {
+  const p = m.ports;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const lines = ['Mail client settings:'];
+  if (p.imap !== undefined) lines.push(`  IMAP        ${shown} port ${p.imap}  (STARTTLS)`);
+  if (p.imaps !== undefined) lines.push(`  IMAP        ${shown} port ${p.imaps}  (SSL/TLS)`);
+  if (p.pop3 !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3}  (STARTTLS)`);
+  if (p.pop3s !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3s}  (SSL/TLS)`);
+  if (p.submission !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submission}  (STARTTLS, password auth)`);
+  if (p.submissions !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submissions}  (SSL/TLS, password auth)`);
+  lines.push('  user name   the full address; cleartext login is allowed on loopback or after TLS');
+  if (m.selfSignedCertFile) lines.push(`  certificate self-signed: ${m.selfSignedCertFile} (accept it in the client or pass --tls-cert/--tls-key)`);
+  return lines.join('\n') + '\n';
+}
+
+export function registerServeCommand(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('run the mail server (IMAP, POP3, LMTP, SMTP, submission) in the foreground')
+    .option('--config <file>', 'JSON config file with the same keys as the flags')
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1)');
+  for (const l of LISTENERS) cmd.addOption(new Option(`--${l}-port <n>`, `${l} port, 0 = free port, off = disabled (default ${DEFAULT_PORTS[l]})`));
+  cmd
+    .option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated into the data directory)')
+    .option('--tls-key <file>', 'PEM private key')
+    .option('--smarthost <host:port>', 'relay all outbound mail through this SMTP server')
+    .option('--hostname <name>', 'name used in greetings and Received headers')
+    .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
+    .option('--log-format <fmt>', 'text or json', undefined)
+    .option('--log-level <level>', 'debug, info, warn or error', undefined)
+    .action(async (_o: unknown, command: Command) => {
+      const flags = command.optsWithGlobals<Record<string, unknown>>();
+      let file: Record<string, unknown> = {};
+      if (typeof flags['config'] === 'string') {
+        try {
+          file = JSON.parse(await readFile(flags['config'], 'utf8')) as Record<string, unknown>;
+        } catch (e) {
+          throw new CliError(`cannot read config ${flags['config']}: ${(e as Error).message}`);
+        }
+      }
+      await runServe(buildServeConfig(flags, file));
+    });
+}
+
+export async function runServe(cfg: ServeConfig): Promise<void> {
+  const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
+  const dataDir = resolveDataDir(cfg.data);
+  const host = cfg.host ?? '127.0.0.1';
+  const m = createMailroom({
+    dataDir,
+    ...(cfg.store ? { storeUrl: cfg.store } : {}),
+    host,
+    ports: cfg.ports,
+    ...(cfg.tlsCert && cfg.tlsKey ? { tls: { certFile: cfg.tlsCert, keyFile: cfg.tlsKey } } : {}),
+    ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
+    logger,
+    ...(cfg.smarthost ? { outbound: { smarthost: cfg.smarthost } } : {}),
+  });
+  await m.start();
+  if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
+  for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
+
+  const users = await m.store.listUsers();
+  if (users.length === 0) {
+    const password = generatePassword();
+    await createUserWithDomain(m.store, cfg.firstUser, password);
+    process.stdout.write(
+      `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
+        `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
+        clientSettings(m, host) +
+        '\n',
+    );
+  }
+  logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
+
+  await new Promise<void>((resolveStop) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      m.stop().then(
+        () => {
+          logger.info({}, 'stopped');
+          resolveStop();
+        },
+        (e: unknown) => {
+          logger.error({ err: e }, 'error while stopping');
+          resolveStop();
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

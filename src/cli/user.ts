@@ -1,0 +1,98 @@
+/** `mailroom user add|list|passwd|del`. */
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { withStore, readPasswordFromStdin, CliError, type StoreFlags } from './common.js';
+import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
+import { hashPassword } from '../auth/index.js';
+import { isStoreError } from '../store/types.js';
+
+/** A random password of 20 characters from an unambiguous alphabet (~115 bits). */
+export function generatePassword(length = 20): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = randomBytes(length * 2);
+  let out = '';
+  for (const b of bytes) {
+    if (b >= 256 - (256 % alphabet.length)) continue; // avoid modulo bias
+    out += alphabet[b % alphabet.length];
+    if (out.length === length) break;
+  }
+  return out.length === length ? out : generatePassword(length);
+}
+
+interface PasswordFlags extends StoreFlags {
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage mail users');
+
+  user
+      .command('add <address>')
+      .description('create a user with INBOX, Sent, Drafts, Trash, Junk and Archive; prints a generated password unless --password-stdin')
+      .option('--password-stdin', 'read the password from standard input')
+    .action(async (address: string, _o: unknown, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<PasswordFlags>();
+    const a = address.trim().toLowerCase();
+    if (!isValidAddress(a)) throw new CliError(`invalid address: ${address}`);
+    const generated = !flags.passwordStdin;
+    const password = flags.passwordStdin ? await readPasswordFromStdin() : generatePassword();
+    await withStore(flags, async (store) => {
+      try {
+        await createUserWithDomain(store, a, password);
+      } catch (e) {
+        if (isStoreError(e, 'EXISTS')) throw new CliError(`user ${a} already exists`);
+        throw e;
+      }
+    });
+    process.stdout.write(generated ? `created ${a}\npassword: ${password}\n` : `created ${a}\n`);
+  });
+
+  user.command('list').description('list users').option('--json', 'JSON output').action(async (_o: unknown, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<PasswordFlags>();
+    await withStore(flags, async (store) => {
+      const users = await store.listUsers();
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(users.map((u) => ({ address: u.address, created: u.createdAt.toISOString() }))) + '\n');
+        return;
+      }
+      for (const u of users) process.stdout.write(`${u.address}\t${u.createdAt.toISOString()}\n`);
+    });
+  });
+
+  user
+      .command('passwd <address>')
+      .description("change a user's password (prints a generated one unless --password-stdin)")
+      .option('--password-stdin', 'read the password from standard input')
+    .action(async (address: string, _o: unknown, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<PasswordFlags>();
+    const a = address.trim().toLowerCase();
+    const generated = !flags.passwordStdin;
+    const password = flags.passwordStdin ? await readPasswordFromStdin() : generatePassword();
+    await withStore(flags, async (store) => {
+      try {
+        await store.setPasswordHash(a, await hashPassword(password));
+      } catch (e) {
+        if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no such user: ${a}`);
+        throw e;
+      }
+    });
+    process.stdout.write(generated ? `password of ${a} changed\npassword: ${password}\n` : `password of ${a} changed\n`);
+  });
+
+  user.command('del <address>').alias('delete').description('delete a user and all their mail').action(
+    async (address: string, _o: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<StoreFlags>();
+      const a = address.trim().toLowerCase();
+      await withStore(flags, async (store) => {
+        try {
+          await store.deleteUser(a);
+        } catch (e) {
+          if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no such user: ${a}`);
+          throw e;
+        }
+      });
+      process.stdout.write(`deleted ${a}\n`);
+    },
+  );
+}
