@@ -4,8 +4,12 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
+import { ensureInstalled, ensureBuilt } from './bootstrap.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+ensureInstalled();
+// Some tests run the built CLI (bin/mailroom) as a user would.
+ensureBuilt({ fatal: false });
 const filters = process.argv.slice(2);
 
 function walk(dir, out) {
