@@ -1,0 +1,201 @@
+/**
+ * A small, tolerant RFC 5322 section 3.4 address-list parser producing IMAP ENVELOPE address
+ * structures (RFC 9051 section 7.5.2): raw (not RFC 2047-decoded) display names, mailbox and host split,
+ * group start/end markers. Never throws.
+ *
+ * Conventions (chosen to keep every result a valid IMAP address):
+ * - display name: the phrase before `<`, quoted strings unquoted, runs of whitespace/comments collapsed
+ *   to one space; when there is no phrase, the last comment (e.g. `a@b (Real Name)`) is used; else null.
+ * - a mailbox without `@` gets host "" (not NIL, which IMAP reserves for group markers).
+ * - `<>` gives mailbox "" and host "".
+ * - group `name: a@b, c@d;` gives { mailbox: name, host: null }, the members, then { mailbox: null, host: null }.
+ * - source routes (`<@a,@b:user@host>`) are dropped: adl is always null.
+ */
+import type { EnvelopeAddress } from './types.js';
+
+type Tok =
+  | { t: 'atom'; v: string; ws: boolean }
+  | { t: 'quoted'; v: string; ws: boolean }
+  | { t: 'comment'; v: string; ws: boolean }
+  | { t: 'special'; v: string; ws: boolean };
+
+const SPECIALS = '<>,:;@';
+
+function tokenize(s: string): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  const n = s.length;
+  let ws = false;
+  while (i < n) {
+    const c = s[i]!;
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      ws = true;
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      let v = '';
+      i++;
+      while (i < n && s[i] !== '"') {
+        if (s[i] === '\\' && i + 1 < n) i++;
+        v += s[i];
+        i++;
+      }
+      i++;
+      out.push({ t: 'quoted', v, ws });
+      ws = false;
+      continue;
+    }
+    if (c === '(') {
+      let depth = 1;
+      let v = '';
+      i++;
+      while (i < n && depth > 0) {
+        const d = s[i]!;
+        if (d === '\\' && i + 1 < n) {
+          v += s[i + 1];
+          i += 2;
+          continue;
+        }
+        if (d === '(') depth++;
+        else if (d === ')') {
+          depth--;
+          if (depth === 0) {
+            i++;
+            break;
+          }
+        }
+        v += d;
+        i++;
+      }
+      out.push({ t: 'comment', v: v.trim(), ws });
+      ws = true; // a comment separates like whitespace
+      continue;
+    }
+    if (SPECIALS.includes(c)) {
+      out.push({ t: 'special', v: c, ws });
+      ws = false;
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n) {
+      const d = s[i]!;
+      if (d === ' ' || d === '\t' || d === '\r' || d === '\n' || d === '"' || d === '(' || SPECIALS.includes(d)) break;
+      i++;
+    }
+    out.push({ t: 'atom', v: s.slice(start, i), ws });
+    ws = false;
+  }
+  return out;
+}
+
+/** Phrase text: words separated by one space where the source had whitespace or comments. */
+function phrase(toks: Tok[]): string {
+  let out = '';
+  for (const t of toks) {
+    if (t.t === 'comment') continue;
+    if (out && t.ws) out += ' ';
+    out += t.v;
+  }
+  return out.trim();
+}
+
+/** addr-spec text without CFWS; quoted local parts keep their quotes. */
+function specText(toks: Tok[]): string {
+  let out = '';
+  for (const t of toks) {
+    if (t.t === 'comment') continue;
+    if (t.t === 'quoted') out += '"' + t.v.replace(/(["\\])/g, '\\$1') + '"';
+    else out += t.v;
+  }
+  return out;
+}
+
+function lastComment(toks: Tok[]): string | null {
+  for (let i = toks.length - 1; i >= 0; i--) {
+    const t = toks[i]!;
+    if (t.t === 'comment' && t.v) return t.v;
+  }
+  return null;
+}
+
+function splitSpec(toks: Tok[]): { mailbox: string; host: string } {
+  let at = -1;
+  for (let i = toks.length - 1; i >= 0; i--) {
+    const t = toks[i]!;
+    if (t.t === 'special' && t.v === '@') {
+      at = i;
+      break;
+    }
+  }
+  // Source route inside angle brackets: drop everything up to the last ':'.
+  let from = 0;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.t === 'special' && t.v === ':') from = i + 1;
+  }
+  if (at >= 0 && at < from) at = -1;
+  const body = toks.slice(from);
+  const atIdx = at >= 0 ? at - from : -1;
+  if (atIdx < 0) return { mailbox: specText(body.filter((t) => t.t !== 'special' || t.v === '@')), host: '' };
+  return {
+    mailbox: specText(body.slice(0, atIdx).filter((t) => t.t !== 'special')),
+    host: specText(body.slice(atIdx + 1).filter((t) => t.t !== 'special')),
+  };
+}
+
+function parseMailbox(toks: Tok[]): EnvelopeAddress | null {
+  if (!toks.some((t) => t.t !== 'comment')) return null;
+  const lt = toks.findIndex((t) => t.t === 'special' && t.v === '<');
+  if (lt >= 0) {
+    let gt = toks.findIndex((t, i) => i > lt && t.t === 'special' && t.v === '>');
+    if (gt < 0) gt = toks.length;
+    const name = phrase(toks.slice(0, lt)) || lastComment(toks.slice(gt)) || null;
+    const { mailbox, host } = splitSpec(toks.slice(lt + 1, gt));
+    return { name, adl: null, mailbox, host };
+  }
+  const { mailbox, host } = splitSpec(toks);
+  return { name: lastComment(toks), adl: null, mailbox, host };
+}
+
+/**
+ * Parses an unfolded address-list header value into ENVELOPE addresses.
+ * Returns null (NIL) when the value holds no address at all.
+ */
+export function parseAddressList(value: string): EnvelopeAddress[] | null {
+  const toks = tokenize(value);
+  const out: EnvelopeAddress[] = [];
+  let cur: Tok[] = [];
+  let inGroup = false;
+  let angle = false;
+  const flush = (): void => {
+    const a = parseMailbox(cur);
+    if (a) out.push(a);
+    cur = [];
+  };
+  for (const t of toks) {
+    if (t.t === 'special') {
+      if (t.v === '<') angle = true;
+      else if (t.v === '>') angle = false;
+      else if (!angle && t.v === ',') {
+        flush();
+        continue;
+      } else if (!angle && t.v === ':' && !inGroup && !cur.some((x) => x.t === 'special')) {
+        out.push({ name: null, adl: null, mailbox: phrase(cur), host: null });
+        cur = [];
+        inGroup = true;
+        continue;
+      } else if (!angle && t.v === ';') {
+        flush();
+        if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
+        inGroup = false;
+        continue;
+      }
+    }
+    cur.push(t);
+  }
+  flush();
+  if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
+  return out.length ? out : null;
+}

@@ -1,0 +1,241 @@
+/**
+ * Decoding helpers: line-ending normalisation, transfer decoding of one part (IMAP BINARY[]),
+ * RFC 2047 encoded words, and the searchable text of a message (IMAP SEARCH, client).
+ */
+import libmime from 'libmime';
+import { headerFieldSpans, safeDecode, unfoldHeader } from './headers.js';
+import type { MessageIndex, MimePart } from './types.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const EQ = 0x3d;
+
+/**
+ * Rewrites bare LF and lone CR as CRLF. Returns the very same Buffer when it is already clean
+ * (no copy), a new Buffer otherwise. Scans with indexOf; no per-byte loop.
+ */
+export function normalizeLineEndings(raw: Buffer): Buffer {
+  // Pass 1: count the line breaks that need an extra byte.
+  let extra = 0;
+  let i = raw.indexOf(LF);
+  while (i >= 0) {
+    if (i === 0 || raw[i - 1] !== CR) extra++;
+    i = raw.indexOf(LF, i + 1);
+  }
+  i = raw.indexOf(CR);
+  while (i >= 0) {
+    if (raw[i + 1] !== LF) extra++;
+    i = raw.indexOf(CR, i + 1);
+  }
+  if (extra === 0) return raw;
+  // Pass 2: copy, inserting the missing byte of each broken line break.
+  const out = Buffer.allocUnsafe(raw.length + extra);
+  let o = 0;
+  let pos = 0;
+  let nextCr = raw.indexOf(CR);
+  let nextLf = raw.indexOf(LF);
+  const len = raw.length;
+  while (pos < len) {
+    if (nextCr >= 0 && nextCr < pos) nextCr = raw.indexOf(CR, pos);
+    if (nextLf >= 0 && nextLf < pos) nextLf = raw.indexOf(LF, pos);
+    let brk: number;
+    if (nextCr < 0 && nextLf < 0) brk = -1;
+    else if (nextCr < 0) brk = nextLf;
+    else if (nextLf < 0) brk = nextCr;
+    else brk = Math.min(nextCr, nextLf);
+    if (brk < 0) {
+      o += raw.copy(out, o, pos, len);
+      break;
+    }
+    o += raw.copy(out, o, pos, brk);
+    out[o++] = CR;
+    out[o++] = LF;
+    pos = raw[brk] === CR && raw[brk + 1] === LF ? brk + 2 : brk + 1;
+  }
+  return o === out.length ? out : out.subarray(0, o);
+}
+
+/** Thrown by decodePartBody for a Content-Transfer-Encoding it does not know (IMAP: NO [UNKNOWN-CTE]). */
+export class UnknownTransferEncodingError extends Error {
+  readonly code = 'UNKNOWN_CTE';
+  constructor(readonly encoding: string) {
+    super(`unknown Content-Transfer-Encoding: ${encoding}`);
+    this.name = 'UnknownTransferEncodingError';
+  }
+}
+
+function isWsp(b: number | undefined): boolean {
+  return b === SP || b === HTAB;
+}
+
+/**
+ * Copies src[start, end) (a run without '=') to out at o, deleting whitespace at line ends
+ * (RFC 2045 6.7 rule 3: decoders remove trailing white space). Returns bytes written.
+ */
+function copyQpRun(src: Buffer, start: number, end: number, out: Buffer, o: number): number {
+  const o0 = o;
+  let pos = start;
+  while (pos < end) {
+    let cr = src.indexOf(CR, pos);
+    if (cr < 0 || cr >= end) cr = end;
+    let e = cr;
+    if (cr < end || end === src.length) while (e > pos && isWsp(src[e - 1])) e--;
+    o += src.copy(out, o, pos, e);
+    if (cr >= end) break;
+    out[o++] = CR;
+    pos = cr + 1;
+  }
+  return o - o0;
+}
+
+function hexVal(b: number | undefined): number {
+  if (b === undefined) return -1;
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  return -1;
+}
+
+/** Quoted-printable decoding (RFC 2045 6.7), tolerant: malformed escapes are kept literally. */
+export function decodeQuotedPrintable(src: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(src.length);
+  let o = 0;
+  let pos = 0;
+  const len = src.length;
+  while (pos < len) {
+    let eq = src.indexOf(EQ, pos);
+    if (eq < 0) eq = len;
+    o += copyQpRun(src, pos, eq, out, o);
+    if (eq >= len) break;
+    const h = hexVal(src[eq + 1]);
+    const l = hexVal(src[eq + 2]);
+    if (h >= 0 && l >= 0) {
+      out[o++] = h * 16 + l;
+      pos = eq + 3;
+      continue;
+    }
+    // Soft line break: '=' then optional whitespace then CRLF (or end of data).
+    let j = eq + 1;
+    while (j < len && isWsp(src[j])) j++;
+    if (j >= len) {
+      pos = len;
+      continue;
+    }
+    if (src[j] === CR && src[j + 1] === LF) {
+      pos = j + 2;
+      continue;
+    }
+    if (src[j] === LF) {
+      pos = j + 1;
+      continue;
+    }
+    out[o++] = EQ;
+    pos = eq + 1;
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * The transfer-decoded body of one part (for IMAP BINARY[] and SEARCH). 7bit/8bit/binary return a
+ * view of `raw` (no copy); base64 and quoted-printable return new Buffers (tolerant of bad input).
+ * Throws UnknownTransferEncodingError for any other encoding.
+ */
+export function decodePartBody(raw: Buffer, part: MimePart): Buffer {
+  const body = raw.subarray(part.bodyStart, part.bodyEnd);
+  const enc = part.encoding.trim().toLowerCase();
+  switch (enc) {
+    case '':
+    case '7bit':
+    case '8bit':
+    case 'binary':
+      return body;
+    case 'base64':
+      return Buffer.from(body.toString('latin1'), 'base64');
+    case 'quoted-printable':
+      return decodeQuotedPrintable(body);
+    default:
+      throw new UnknownTransferEncodingError(part.encoding);
+  }
+}
+
+/** RFC 2047 encoded words to Unicode (legacy charsets through libmime/iconv-lite). Never throws. */
+export function decodeMimeWords(s: string): string {
+  if (!s.includes('=?')) return s;
+  try {
+    return libmime.decodeWords(s);
+  } catch {
+    return s;
+  }
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/** Crude HTML to text: drops script/style/comments and tags, decodes the common entities. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
+    .replace(/<(script|style)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
+    .replace(/<\/?(?:p|div|br|tr|li|h[1-6]|table|blockquote)\b[^>]*>/gi, '\n')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (m, e: string) => {
+      if (e[0] === '#') {
+        const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+      }
+      return ENTITIES[e.toLowerCase()] ?? m;
+    });
+}
+
+function headerLines(raw: Buffer, part: MimePart): string {
+  let out = '';
+  for (const f of headerFieldSpans(raw, part.headerStart, part.headerEnd)) {
+    out += `${f.name}: ${decodeMimeWords(unfoldHeader(raw.subarray(f.valueStart, f.valueEnd)))}\n`;
+  }
+  return out;
+}
+
+function param(part: MimePart, name: string): string | undefined {
+  return part.params.find(([k]) => k === name)?.[1];
+}
+
+/** The Unicode text of one text/* leaf: transfer- and charset-decoded, HTML stripped. */
+export function partText(raw: Buffer, part: MimePart): string {
+  let bytes: Buffer;
+  try {
+    bytes = decodePartBody(raw, part);
+  } catch {
+    bytes = raw.subarray(part.bodyStart, part.bodyEnd);
+  }
+  const text = safeDecode(bytes, param(part, 'charset') ?? 'us-ascii');
+  return part.subtype === 'html' ? htmlToText(text) : text;
+}
+
+/**
+ * Text for IMAP SEARCH and the client. `headers`: the top-level header fields, unfolded and
+ * RFC 2047-decoded, one "Name: value\n" line each. `body`: every text/* leaf (attachments included
+ * when they are text), transfer- and charset-decoded, HTML crudely stripped, joined with "\n";
+ * encapsulated messages contribute their header lines and their text parts. Non-text leaves are skipped.
+ */
+export function searchableText(raw: Buffer, index: MessageIndex): { headers: string; body: string } {
+  const chunks: string[] = [];
+  const walk = (p: MimePart): void => {
+    if (p.children.length > 0) {
+      for (const c of p.children) walk(c);
+    } else if (p.message) {
+      chunks.push(headerLines(raw, p.message.root));
+      walk(p.message.root);
+    } else if (p.type === 'text') {
+      chunks.push(partText(raw, p));
+    }
+  };
+  let headers = '';
+  try {
+    headers = headerLines(raw, index.root);
+    walk(index.root);
+  } catch {
+    // Never fail a search over a damaged index; whatever was gathered is returned.
+  }
+  return { headers, body: chunks.join('\n') };
+}

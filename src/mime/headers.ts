@@ -1,0 +1,296 @@
+/**
+ * Header-level helpers: splitting a header block into fields with byte offsets, unfolding, and
+ * parsing parameterized values (Content-Type, Content-Disposition) with RFC 2231 continuations.
+ * Everything here is pure and tolerant: no function throws on any input.
+ */
+import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import type { ParameterizedValue } from './types.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+
+/** One header field located inside a raw buffer. All offsets are absolute. */
+export interface HeaderFieldSpan {
+  /** Field name as written (trailing whitespace before the colon removed), not lowercased. */
+  name: string;
+  /** Offset of the first byte of the field (the name). */
+  start: number;
+  /** Offset just past the colon. */
+  valueStart: number;
+  /** Offset of the CRLF that ends the field (== end when the field has no final CRLF). */
+  valueEnd: number;
+  /** Offset just past the field's final CRLF (== valueEnd when there is none). */
+  end: number;
+}
+
+/**
+ * Splits raw[start, end) (a header block, with or without its terminating blank line) into fields.
+ * A field runs from a line start up to the CRLF that is not followed by SP/HTAB (RFC 5322 2.2.3).
+ * Lines without a colon (garbage, or a lone blank line) produce no field but are skipped whole,
+ * together with their continuation lines. Never throws.
+ */
+export function headerFieldSpans(raw: Buffer, start: number, end: number): HeaderFieldSpan[] {
+  const out: HeaderFieldSpan[] = [];
+  const block = raw.subarray(start, end);
+  const len = block.length;
+  let pos = 0;
+  while (pos < len) {
+    // Find the end of this field: a CRLF not followed by WSP.
+    let lineEnd = pos;
+    let fieldEnd: number; // index of the terminating CRLF (or len)
+    for (;;) {
+      const lf = block.indexOf(LF, lineEnd);
+      if (lf < 0) {
+        fieldEnd = len;
+        break;
+      }
+      const next = block[lf + 1];
+      if (lf + 1 < len && (next === SP || next === HTAB)) {
+        lineEnd = lf + 1;
+        continue;
+      }
+      fieldEnd = lf > pos && block[lf - 1] === CR ? lf - 1 : lf;
+      break;
+    }
+    const after = fieldEnd >= len ? len : block[fieldEnd] === CR ? fieldEnd + 2 : fieldEnd + 1;
+    const colon = block.indexOf(COLON, pos);
+    if (colon >= 0 && colon < fieldEnd) {
+      let nameEnd = colon;
+      while (nameEnd > pos && (block[nameEnd - 1] === SP || block[nameEnd - 1] === HTAB)) nameEnd--;
+      const name = block.toString('latin1', pos, nameEnd);
+      // A "name" containing line breaks or whitespace inside is garbage, not a field.
+      if (name.length > 0 && !/[\s]/.test(name)) {
+        out.push({
+          name,
+          start: start + pos,
+          valueStart: start + colon + 1,
+          valueEnd: start + fieldEnd,
+          end: start + Math.min(after, len),
+        });
+      }
+    }
+    if (after <= pos) break; // cannot happen, but never loop forever
+    pos = after;
+  }
+  return out;
+}
+
+/**
+ * Header fields of a header block, in order: name as written, value raw (the bytes after the colon,
+ * folding CRLFs included, final CRLF excluded). The block may include the terminating blank line.
+ * Tolerant of garbage: lines without a colon are skipped. Never throws.
+ */
+export function parseHeaderBlock(block: Buffer): Array<{ name: string; value: Buffer }> {
+  return headerFieldSpans(block, 0, block.length).map((f) => ({
+    name: f.name,
+    value: block.subarray(f.valueStart, f.valueEnd),
+  }));
+}
+
+/**
+ * Unfolds a raw header value (RFC 5322 2.2.3: CRLF immediately followed by WSP is removed),
+ * decodes it as UTF-8 (8-bit bytes that are not UTF-8 become U+FFFD) and trims surrounding whitespace.
+ * Encoded words are NOT decoded (see decodeMimeWords).
+ */
+export function unfoldHeader(value: Buffer): string {
+  let s = value.toString('utf8');
+  if (s.includes('\n')) s = s.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n/g, '');
+  return s.trim();
+}
+
+/**
+ * Removes RFC 5322 comments (parenthesized, nestable, with quoted-pairs) outside quoted strings.
+ * An unterminated comment runs to the end of the value.
+ */
+export function stripComments(s: string): string {
+  if (!s.includes('(')) return s;
+  let out = '';
+  let depth = 0;
+  let inQuote = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (depth > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      if (depth === 0) out += ' ';
+      continue;
+    }
+    if (inQuote) {
+      out += c;
+      if (c === '\\' && i + 1 < s.length) out += s[++i];
+      else if (c === '"') inQuote = false;
+      continue;
+    }
+    if (c === '"') inQuote = true;
+    else if (c === '(') {
+      depth = 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+interface RawParam {
+  name: string;
+  value: string;
+  /** true when the value was a quoted string (never percent-decoded even if the name ends with '*'). */
+  quoted: boolean;
+}
+
+/** Splits `value; a=b; c="d"` into the leading value and raw parameters. Comments must be stripped first. */
+function splitParams(s: string): { value: string; params: RawParam[] } {
+  const semi = s.indexOf(';');
+  const value = (semi < 0 ? s : s.slice(0, semi)).trim();
+  const params: RawParam[] = [];
+  if (semi < 0) return { value, params };
+  let i = semi + 1;
+  const n = s.length;
+  while (i < n) {
+    while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === ';')) i++;
+    if (i >= n) break;
+    const nameStart = i;
+    while (i < n && s[i] !== '=' && s[i] !== ';') i++;
+    const name = s.slice(nameStart, i).trim().toLowerCase();
+    if (i >= n || s[i] === ';') {
+      // Attribute without a value: ignore (not valid RFC 2045).
+      continue;
+    }
+    i++; // '='
+    while (i < n && (s[i] === ' ' || s[i] === '\t')) i++;
+    let val = '';
+    let quoted = false;
+    if (s[i] === '"') {
+      quoted = true;
+      i++;
+      while (i < n && s[i] !== '"') {
+        if (s[i] === '\\' && i + 1 < n) i++;
+        val += s[i];
+        i++;
+      }
+      i++; // closing quote (or end)
+      // Anything up to the next ';' after a quoted string is garbage; skip it.
+      while (i < n && s[i] !== ';') i++;
+    } else {
+      const vs = i;
+      while (i < n && s[i] !== ';') i++;
+      val = s.slice(vs, i).trim();
+    }
+    if (name) params.push({ name, value: val, quoted });
+  }
+  return { value, params };
+}
+
+/** Percent-decodes an RFC 2231 extended value into bytes (invalid escapes are kept literally). */
+function percentDecode(s: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25 && i + 2 < s.length && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) {
+      bytes.push(c);
+    } else {
+      for (const b of Buffer.from(s[i]!, 'utf8')) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * RFC 2231: joins `name*0`, `name*1*`, ... continuations (in numeric order, placed where the first
+ * segment appeared) and decodes `name*=charset'lang'%xx` values to Unicode via the named charset
+ * (unknown charsets fall back to UTF-8). Plain params pass through. Names must be lowercased already.
+ */
+export function decodeRfc2231Params(params: Array<{ name: string; value: string; quoted?: boolean }>): Array<[string, string]> {
+  interface Group {
+    segs: Array<{ index: number; value: string; extended: boolean; quoted: boolean }>;
+  }
+  const order: Array<{ kind: 'plain'; name: string; value: string } | { kind: 'group'; name: string }> = [];
+  const groups = new Map<string, Group>();
+  const plainSeen = new Set<string>();
+  for (const p of params) {
+    const m = /^([^*]+)\*(\d{1,4})?(\*)?$/.exec(p.name);
+    if (!m) {
+      if (groups.has(p.name) || plainSeen.has(p.name)) continue; // first occurrence wins
+      plainSeen.add(p.name);
+      order.push({ kind: 'plain', name: p.name, value: p.value });
+      continue;
+    }
+    const base = m[1]!;
+    const index = m[2] === undefined ? 0 : parseInt(m[2], 10);
+    // "name*" (no index) is extended; "name*N*" is extended; "name*N" is not.
+    const extended = m[2] === undefined ? true : m[3] === '*';
+    let g = groups.get(base);
+    if (!g) {
+      g = { segs: [] };
+      groups.set(base, g);
+      // A plain "name" seen earlier is superseded by the RFC 2231 form (more precise).
+      const plainIdx = order.findIndex((o) => o.kind === 'plain' && o.name === base);
+      if (plainIdx >= 0) order.splice(plainIdx, 1, { kind: 'group', name: base });
+      else order.push({ kind: 'group', name: base });
+    }
+    if (g.segs.some((s) => s.index === index)) continue;
+    g.segs.push({ index, value: p.value, extended, quoted: p.quoted ?? false });
+  }
+  const out: Array<[string, string]> = [];
+  for (const o of order) {
+    if (o.kind === 'plain') {
+      if (!groups.has(o.name)) out.push([o.name, o.value]);
+      continue;
+    }
+    const g = groups.get(o.name)!;
+    g.segs.sort((a, b) => a.index - b.index);
+    let charset = 'utf-8';
+    const bufs: Buffer[] = [];
+    g.segs.forEach((seg, i) => {
+      let v = seg.value;
+      if (seg.extended && !seg.quoted) {
+        if (i === 0) {
+          const m = /^([^']*)'[^']*'([\s\S]*)$/.exec(v);
+          if (m) {
+            charset = m[1] || 'utf-8';
+            v = m[2]!;
+          }
+        }
+        bufs.push(percentDecode(v));
+      } else {
+        bufs.push(Buffer.from(v, 'utf8'));
+      }
+    });
+    const all = Buffer.concat(bufs);
+    let text: string;
+    if (g.segs.some((s) => s.extended && !s.quoted)) {
+      // Extended segments carry bytes in `charset`; plain segments are ASCII in practice.
+      text = safeDecode(all, charset);
+    } else {
+      text = all.toString('utf8');
+    }
+    out.push([o.name, text]);
+  }
+  return out;
+}
+
+/** Charset decoding that never throws (unknown charsets decode as UTF-8). */
+export function safeDecode(buf: Buffer, charset: string): string {
+  try {
+    return decodeCharset(buf, charset);
+  } catch {
+    return buf.toString('utf8');
+  }
+}
+
+/**
+ * Parses a parameterized header value (RFC 2045 5.1 Content-Type, RFC 2183 Content-Disposition):
+ * comments stripped, the value lowercased, parameter names lowercased, quoted strings unquoted,
+ * RFC 2231 continuations/charsets decoded. RFC 2047 encoded words inside parameters are kept as written.
+ */
+export function parseParameterized(unfolded: string): ParameterizedValue {
+  const { value, params } = splitParams(stripComments(unfolded));
+  return { value: value.toLowerCase(), params: decodeRfc2231Params(params) };
+}

@@ -1,0 +1,330 @@
+/**
+ * Raw RFC 5322 / MIME (RFC 2045, 2046) bytes -> MessageIndex: a part tree with byte offsets plus the
+ * ENVELOPE and BODYSTRUCTURE data IMAP needs (RFC 9051 sections 6.4.5 and 7.5.2).
+ *
+ * Input is expected with CRLF line endings (the store normalises first, see normalizeLineEndings);
+ * bare LF input still indexes without error but header/boundary detection keys on CRLF.
+ *
+ * Guarantees (checked by the property tests):
+ * - never throws on any input;
+ * - for every part: headerStart <= headerEnd == bodyStart <= bodyEnd, all inside the parent's span;
+ * - the children of a multipart are ordered and disjoint; what lies between them is preamble,
+ *   delimiter lines (each including the CRLF that precedes it) and epilogue;
+ * - a multipart part always has at least one child: with no usable boundary its body becomes one
+ *   header-less text/plain child spanning the whole body (IMAP BODYSTRUCTURE requires 1*body);
+ * - a message/rfc822 or message/global part always has `message` set; its encapsulated root spans
+ *   exactly the part's body;
+ * - nesting deeper than MIME_MAX_DEPTH: a multipart or message part at that depth becomes an opaque
+ *   application/octet-stream leaf (its header and bytes are kept, it is just not descended into).
+ *
+ * Speed: boundaries and header ends are found with Buffer.indexOf over subarrays; bodies are never
+ * converted to strings; line counting uses indexOf and is done only for text/* and message/* parts.
+ */
+import { MIME_MAX_DEPTH } from '../lib/limits.js';
+import { parseAddressList } from './address.js';
+import { headerFieldSpans, parseParameterized, stripComments, unfoldHeader, type HeaderFieldSpan } from './headers.js';
+import type { Envelope, MessageIndex, MimePart, ParameterizedValue } from './types.js';
+
+const CRLF = Buffer.from('\r\n');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const CR = 0x0d;
+const LF = 0x0a;
+const DASH = 0x2d;
+const SP = 0x20;
+const HTAB = 0x09;
+
+/**
+ * Where the header of the entity starting at `start` ends: the offset just past the blank line
+ * (CRLF CRLF), `start + 2` when the entity begins with a blank line (empty header), or `end` when
+ * there is no blank line (the whole entity is header, the body is empty).
+ */
+export function messageHeaderEnd(raw: Buffer, start = 0, end = raw.length): number {
+  if (end - start >= 2 && raw[start] === CR && raw[start + 1] === LF) return start + 2;
+  const i = raw.subarray(start, end).indexOf(CRLFCRLF);
+  return i < 0 ? end : start + i + 4;
+}
+
+/** Number of text lines in raw[start, end): LF count, plus one for a final line without LF. */
+export function countLines(raw: Buffer, start: number, end: number): number {
+  if (end <= start) return 0;
+  const body = raw.subarray(start, end);
+  let n = 0;
+  let i = body.indexOf(LF);
+  while (i >= 0) {
+    n++;
+    i = body.indexOf(LF, i + 1);
+  }
+  if (body[body.length - 1] !== LF) n++;
+  return n;
+}
+
+interface Headers {
+  fields: HeaderFieldSpan[];
+  /** First value of a field by lowercased name, unfolded. */
+  get(name: string): string | null;
+}
+
+function readHeaders(raw: Buffer, start: number, end: number): Headers {
+  const fields = headerFieldSpans(raw, start, end);
+  const cache = new Map<string, string | null>();
+  return {
+    fields,
+    get(name: string): string | null {
+      if (cache.has(name)) return cache.get(name)!;
+      let v: string | null = null;
+      for (const f of fields) {
+        if (f.name.length === name.length && f.name.toLowerCase() === name) {
+          v = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
+          break;
+        }
+      }
+      cache.set(name, v);
+      return v;
+    },
+  };
+}
+
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function contentType(h: Headers, defaultType: [string, string]): { type: string; subtype: string; params: Array<[string, string]> } {
+  const v = h.get('content-type');
+  let type = defaultType[0];
+  let subtype = defaultType[1];
+  let params: Array<[string, string]> = [];
+  if (v !== null) {
+    const pv = parseParameterized(v);
+    const slash = pv.value.indexOf('/');
+    const t = slash < 0 ? '' : pv.value.slice(0, slash).trim();
+    const st = slash < 0 ? '' : pv.value.slice(slash + 1).trim();
+    if (TOKEN_RE.test(t) && TOKEN_RE.test(st)) {
+      type = t;
+      subtype = st;
+      params = pv.params;
+    } else {
+      // RFC 2045 5.2: an unparseable Content-Type means text/plain; charset=us-ascii.
+      type = 'text';
+      subtype = 'plain';
+      params = [];
+    }
+  }
+  if (type === 'text' && !params.some(([k]) => k === 'charset')) params.push(['charset', 'us-ascii']);
+  return { type, subtype, params };
+}
+
+function disposition(h: Headers): ParameterizedValue | null {
+  const v = h.get('content-disposition');
+  if (v === null) return null;
+  const pv = parseParameterized(v);
+  if (!pv.value || !TOKEN_RE.test(pv.value)) return null;
+  return pv;
+}
+
+function language(h: Headers): string[] | null {
+  const v = h.get('content-language');
+  if (v === null) return null;
+  const list = stripComments(v)
+    .split(/[\s,]+/)
+    .filter((x) => x.length > 0);
+  return list.length ? list : null;
+}
+
+function envelopeOf(h: Headers): Envelope {
+  const from = addr(h, 'from');
+  const sender = addr(h, 'sender') ?? from;
+  const replyTo = addr(h, 'reply-to') ?? from;
+  return {
+    date: h.get('date'),
+    subject: h.get('subject'),
+    from,
+    sender,
+    replyTo,
+    to: addr(h, 'to'),
+    cc: addr(h, 'cc'),
+    bcc: addr(h, 'bcc'),
+    inReplyTo: h.get('in-reply-to'),
+    messageId: h.get('message-id'),
+  };
+}
+
+function addr(h: Headers, name: string): Envelope['from'] {
+  const v = h.get(name);
+  return v === null ? null : parseAddressList(v);
+}
+
+function isMessageType(type: string, subtype: string): boolean {
+  return type === 'message' && (subtype === 'rfc822' || subtype === 'global');
+}
+
+function emptyEnvelope(): Envelope {
+  return { date: null, subject: null, from: null, sender: null, replyTo: null, to: null, cc: null, bcc: null, inReplyTo: null, messageId: null };
+}
+
+/** A header-less text/plain part spanning raw[start, end) (used for multiparts without usable boundaries). */
+function plainLeaf(raw: Buffer, section: string, start: number, end: number): MimePart {
+  return {
+    section,
+    headerStart: start,
+    headerEnd: start,
+    bodyStart: start,
+    bodyEnd: end,
+    type: 'text',
+    subtype: 'plain',
+    params: [['charset', 'us-ascii']],
+    id: null,
+    description: null,
+    encoding: '7BIT',
+    octets: end - start,
+    lines: countLines(raw, start, end),
+    md5: null,
+    disposition: null,
+    language: null,
+    location: null,
+    children: [],
+    message: null,
+  };
+}
+
+/**
+ * Finds the boundary delimiter lines of a multipart body raw[start, end) (RFC 2046 5.1.1):
+ * "--boundary" at a line start, then "--" (close delimiter) or optional transport padding (SP/HTAB)
+ * and CRLF (or the end of the region). Returns each delimiter's span: from the CRLF that precedes it
+ * (or from the line start for a delimiter at `start`) to just past its own CRLF.
+ */
+function findDelimiters(raw: Buffer, start: number, end: number, boundary: string): Array<{ from: number; dashStart: number; to: number; close: boolean }> {
+  const out: Array<{ from: number; dashStart: number; to: number; close: boolean }> = [];
+  const needle = Buffer.from('--' + boundary, 'utf8');
+  const body = raw.subarray(start, end);
+  const len = body.length;
+  let i = body.indexOf(needle);
+  while (i >= 0) {
+    const atLineStart = i === 0 || (i >= 2 && body[i - 1] === LF && body[i - 2] === CR);
+    let j = i + needle.length;
+    if (atLineStart) {
+      let close = false;
+      if (body[j] === DASH && body[j + 1] === DASH) {
+        close = true;
+        j += 2;
+      }
+      while (j < len && (body[j] === SP || body[j] === HTAB)) j++;
+      let ok = false;
+      if (j >= len) ok = true;
+      else if (body[j] === CR && body[j + 1] === LF) {
+        j += 2;
+        ok = true;
+      } else if (close) {
+        // A close delimiter followed by junk on the same line still closes; the rest of the line is epilogue.
+        const eol = body.indexOf(CRLF, j);
+        j = eol < 0 ? len : eol + 2;
+        ok = true;
+      }
+      if (ok) {
+        out.push({ from: start + (i === 0 ? 0 : i - 2), dashStart: start + i, to: start + Math.min(j, len), close });
+        if (close) break;
+        i = body.indexOf(needle, Math.min(j, len));
+        continue;
+      }
+    }
+    i = body.indexOf(needle, i + 1);
+  }
+  return out;
+}
+
+interface Ctx {
+  raw: Buffer;
+}
+
+/**
+ * Parses the entity raw[start, end) (header + body) as one part numbered `section`.
+ * `childPrefix` is the prefix for child section numbers ("" at the top level, "N." below part N).
+ */
+function parseEntity(ctx: Ctx, start: number, end: number, section: string, childPrefix: string, depth: number, defaultType: [string, string]): { part: MimePart; headers: Headers } {
+  const { raw } = ctx;
+  const headerEnd = messageHeaderEnd(raw, start, end);
+  const h = readHeaders(raw, start, headerEnd);
+  let { type, subtype, params } = contentType(h, defaultType);
+  const bodyStart = headerEnd;
+  const bodyEnd = end;
+  const encRaw = h.get('content-transfer-encoding');
+  const part: MimePart = {
+    section,
+    headerStart: start,
+    headerEnd,
+    bodyStart,
+    bodyEnd,
+    type,
+    subtype,
+    params,
+    id: h.get('content-id'),
+    description: h.get('content-description'),
+    encoding: encRaw ? stripComments(encRaw).trim() || '7BIT' : '7BIT',
+    octets: bodyEnd - bodyStart,
+    lines: 0,
+    md5: h.get('content-md5'),
+    disposition: disposition(h),
+    language: language(h),
+    location: h.get('content-location'),
+    children: [],
+    message: null,
+  };
+  const nests = type === 'multipart' || isMessageType(type, subtype);
+  if (nests && depth >= MIME_MAX_DEPTH) {
+    type = part.type = 'application';
+    subtype = part.subtype = 'octet-stream';
+    params = part.params = [];
+  }
+  if (type === 'multipart') {
+    parseMultipart(ctx, part, childPrefix, depth, subtype === 'digest' ? ['message', 'rfc822'] : ['text', 'plain']);
+  } else if (isMessageType(type, subtype)) {
+    // The encapsulated message is addressed through this part's number X (X.HEADER, X.TEXT, X.1 ...);
+    // a top-level message/rfc822 root (section "") is addressed as part "1".
+    const x = section === '' ? '1' : section;
+    const inner = parseEntity(ctx, bodyStart, bodyEnd, x, x + '.', depth + 1, ['text', 'plain']);
+    part.message = { envelope: envelopeOf(inner.headers), root: inner.part };
+    part.lines = countLines(raw, bodyStart, bodyEnd);
+  } else if (type === 'text') {
+    part.lines = countLines(raw, bodyStart, bodyEnd);
+  }
+  return { part, headers: h };
+}
+
+function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: number, childDefault: [string, string]): void {
+  const { raw } = ctx;
+  const boundary = part.params.find(([k]) => k === 'boundary')?.[1];
+  const delims = boundary ? findDelimiters(raw, part.bodyStart, part.bodyEnd, boundary) : [];
+  const openDelims = delims.filter((d) => !d.close);
+  if (openDelims.length === 0) {
+    part.children.push(plainLeaf(raw, childPrefix + '1', part.bodyStart, part.bodyEnd));
+    return;
+  }
+  for (let k = 0; k < delims.length; k++) {
+    const d = delims[k]!;
+    if (d.close) break;
+    const next = delims[k + 1];
+    const cStart = d.to;
+    // The CRLF before the next delimiter belongs to that delimiter; an empty part may share it.
+    const cEnd = next ? Math.max(cStart, next.from) : part.bodyEnd;
+    const n = part.children.length + 1;
+    const sec = childPrefix + n;
+    const child = parseEntity(ctx, cStart, cEnd, sec, sec + '.', depth + 1, childDefault);
+    part.children.push(child.part);
+  }
+}
+
+/**
+ * Indexes a raw message (CRLF line endings). Never throws: on any internal failure it returns an
+ * index describing the whole message as one text/plain part with an empty envelope.
+ */
+export function indexMessage(raw: Buffer): MessageIndex {
+  try {
+    const { part, headers } = parseEntity({ raw }, 0, raw.length, '', '', 0, ['text', 'plain']);
+    return { version: 1, size: raw.length, envelope: envelopeOf(headers), root: part };
+  } catch {
+    const headerEnd = messageHeaderEnd(raw, 0, raw.length);
+    const root = plainLeaf(raw, '', 0, raw.length);
+    root.headerEnd = headerEnd;
+    root.bodyStart = headerEnd;
+    root.octets = raw.length - headerEnd;
+    root.lines = countLines(raw, headerEnd, raw.length);
+    return { version: 1, size: raw.length, envelope: emptyEnvelope(), root };
+  }
+}
