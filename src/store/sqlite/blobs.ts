@@ -1,0 +1,166 @@
+/**
+ * Blob files of the SQLite store: one immutable file per appended message (copies share it through a
+ * reference count in the database), under <dataDir>/blobs/<2 hex>/<id>.
+ *
+ * Why one file per message rather than content addressing: a fresh, never-reused name per append means a
+ * blob can only become referenced by the transaction that inserts its first row, so deleting an unreferenced
+ * blob can never race with a concurrent append of identical content; content addressing would save space
+ * only for identical deliveries (copies already share a blob here) at the price of that race.
+ *
+ * Blob ids are "<24 hex>-<pid of the writer>". The pid lets the open-time sweep tell an orphan (writer is
+ * dead: a crash between the blob write and the row commit) from a blob another live process is about to
+ * commit.
+ *
+ * Durability: write() creates the file exclusively, writes, fsyncs the file and then its directory, so
+ * when it resolves the blob survives power loss; only then may a row pointing at it commit.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const BLOB_ID_RE = /^([0-9a-f]{24})-(\d+)$/;
+
+export function isBlobId(id: string): boolean {
+  return BLOB_ID_RE.test(id);
+}
+
+export class BlobDir {
+  readonly root: string;
+  private readonly fsync: boolean;
+
+  constructor(dataDir: string, fsync: boolean) {
+    this.root = join(dataDir, 'blobs');
+    this.fsync = fsync;
+  }
+
+  /** Creates the 256 shard directories once (and makes their creation durable). */
+  init(): void {
+    mkdirSync(this.root, { recursive: true });
+    let created = false;
+    for (let i = 0; i < 256; i++) {
+      const d = join(this.root, i.toString(16).padStart(2, '0'));
+      try {
+        statSync(d);
+      } catch {
+        mkdirSync(d, { recursive: true });
+        created = true;
+      }
+    }
+    if (created && this.fsync) {
+      fsyncDir(this.root);
+      fsyncDir(join(this.root, '..'));
+    }
+  }
+
+  newId(): string {
+    return `${randomBytes(12).toString('hex')}-${process.pid}`;
+  }
+
+  path(id: string): string {
+    if (!BLOB_ID_RE.test(id)) throw new Error(`bad blob id ${id}`);
+    return join(this.root, id.slice(0, 2), id);
+  }
+
+  /** Writes a new blob durably (file and directory fsynced when enabled). */
+  async write(id: string, data: Buffer): Promise<void> {
+    const p = this.path(id);
+    const fh = await open(p, 'wx', 0o600);
+    try {
+      let off = 0;
+      while (off < data.length) {
+        const { bytesWritten } = await fh.write(data, off, data.length - off, off);
+        off += bytesWritten;
+      }
+      if (this.fsync) await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await unlink(p).catch(() => undefined);
+      throw e;
+    }
+    await fh.close();
+    if (this.fsync) await fsyncDirAsync(join(this.root, id.slice(0, 2)));
+  }
+
+  /** Reads [start, end) of a blob. The caller clamps the range to the blob's size. */
+  async read(id: string, start: number, end: number): Promise<Buffer> {
+    const len = Math.max(0, end - start);
+    const fh = await open(this.path(id), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(len);
+      let off = 0;
+      while (off < len) {
+        const { bytesRead } = await fh.read(buf, off, len - off, start + off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return off === len ? buf : buf.subarray(0, off);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Best-effort removal (after the commit that dropped the last reference). */
+  async remove(id: string): Promise<void> {
+    await unlink(this.path(id)).catch(() => undefined);
+  }
+
+  /** Every blob file present: [id, mtimeMs]. Files with foreign names are ignored. */
+  listSync(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const shard of readdirSync(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      const dir = join(this.root, shard);
+      for (const name of readdirSync(dir)) {
+        if (!BLOB_ID_RE.test(name)) continue;
+        try {
+          out.push([name, statSync(join(dir, name)).mtimeMs]);
+        } catch {
+          // vanished meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
+  removeSync(id: string): void {
+    try {
+      unlinkSync(this.path(id));
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The writer pid encoded in a blob id, or null. */
+export function blobWriterPid(id: string): number | null {
+  const m = BLOB_ID_RE.exec(id);
+  return m ? Number(m[2]) : null;
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

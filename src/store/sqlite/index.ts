@@ -1,0 +1,20 @@
+/**
+ * The embedded SQLite MailStore (default). See store.ts for the design notes.
+ */
+import type { MailStore } from '../types.js';
+import { SqliteMailStore } from './store.js';
+
+export interface SqliteStoreOptions {
+  /** Directory holding mail.db and the blobs/ tree; created when missing. */
+  dataDir: string;
+  /**
+   * fsync blob files and their directories before the row commits, and run SQLite with synchronous=FULL.
+   * Default true. Tests may pass false for speed; never turn it off in production.
+   */
+  fsync?: boolean;
+}
+
+/** Opens (creating when needed) the SQLite store in `dataDir`. Sweeps orphan blobs left by a crash. */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<MailStore> {
+  return SqliteMailStore.open(opts);
+}

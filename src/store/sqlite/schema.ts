@@ -1,0 +1,123 @@
+/**
+ * SQLite schema of the embedded store (version 1).
+ *
+ * Layout notes:
+ * - `messages` is a WITHOUT ROWID table clustered on (mailbox_id, uid): listMessages and uid-range reads are
+ *   one range scan over small rows (~150 bytes). The MIME index and the searchable text live in `blob_data`,
+ *   keyed by the blob, so scanning metadata never touches them and copies share them.
+ * - System flags are a bitmask (`flags`), keywords a space-separated list in the mailbox's canonical spelling
+ *   (`mailbox_keywords` records the first-seen spelling per mailbox).
+ * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
+ *   mailbox must never see another mailbox under it).
+ * - `blobs.refs` counts the message and outbound rows pointing at a blob file; a blob whose count drops to
+ *   zero is deleted in the same transaction and its file unlinked after commit (a crash in between leaves an
+ *   orphan file, swept at the next open).
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  address TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS domains (
+  domain TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS aliases (
+  source TEXT PRIMARY KEY,
+  target TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL,
+  highest_modseq INTEGER NOT NULL,
+  first_recent INTEGER NOT NULL DEFAULT 1,
+  special_use TEXT,
+  object_id TEXT NOT NULL UNIQUE,
+  UNIQUE (user_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS subscriptions (
+  user_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS mailbox_keywords (
+  mailbox_id INTEGER NOT NULL,
+  lower TEXT NOT NULL,
+  spelling TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, lower)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blobs (
+  id TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  refs INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blob_data (
+  blob_id TEXT PRIMARY KEY,
+  mime TEXT NOT NULL,
+  text_headers TEXT NOT NULL,
+  text_body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  email_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  retrieved_at INTEGER,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_email_id ON messages (email_id);
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
+
+CREATE TABLE IF NOT EXISTS tombstones (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_modseq ON tombstones (mailbox_id, modseq);
+
+CREATE TABLE IF NOT EXISTS thread_refs (
+  user_id INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, message_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS outbound (
+  id TEXT PRIMARY KEY,
+  sender TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  size INTEGER NOT NULL,
+  blob_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outbound_due ON outbound (next_attempt_at, created_at);
+`;

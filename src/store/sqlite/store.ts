@@ -1,0 +1,1247 @@
+/**
+ * SqliteMailStore: the embedded MailStore (better-sqlite3, WAL) with message blobs as files.
+ *
+ * Durability: the blob is written and fsynced (file, then directory) before the transaction that inserts
+ * the row pointing at it; every transaction commits with synchronous=FULL, so a resolved promise means the
+ * change survives power loss (WAL + NORMAL may lose the last commits on power loss, which would break
+ * "reply only after commit"). With `fsync: false` (tests only) both are relaxed.
+ *
+ * Concurrency: better-sqlite3 is synchronous, so each transaction runs to completion without yielding to the
+ * event loop; operations on one store (and on several stores opened on the same directory in this process)
+ * never interleave inside a transaction. Transactions take the write lock up front (BEGIN IMMEDIATE) and
+ * busy_timeout covers other processes (e.g. the CLI) using the same database.
+ *
+ * Change bus: stores opened on the same data directory in one process share one ChangeBus through a
+ * module-level registry keyed by the directory's realpath, so a commit through any instance wakes the
+ * subscribers of all of them at once (polling PRAGMA data_version would add latency and a timer per store).
+ * The same registry holds the POP3 maildrop locks and the set of blobs being written by this process.
+ * Other processes sharing a SQLite data directory do not get wake-ups (use PostgreSQL for several processes).
+ */
+import { realpathSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  AppendOptions,
+  AppendResult,
+  Alias,
+  ByteRange,
+  ChangeEvent,
+  Changes,
+  CopyResult,
+  MailStore,
+  Mailbox,
+  MailboxStatus,
+  MaildropCommit,
+  MessageMeta,
+  MessageRecord,
+  OutboundMessage,
+  SpecialUse,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  TextScope,
+  User,
+} from '../types.js';
+import { StoreError } from '../types.js';
+import type { MessageIndex } from '../../mime/types.js';
+import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/index.js';
+import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
+import { ChangeBus } from '../bus.js';
+import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
+import { newObjectId } from '../ids.js';
+import { normalizeMailboxName } from '../names.js';
+import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
+/** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
+const CHUNK = 256;
+/** Cap on the cached searchable text per part (headers / body), in characters. */
+export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
+/** Blobs newer than this whose writer is alive are left alone by the open-time sweep. */
+const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
+
+const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
+  ['INBOX', null],
+  ['Sent', '\\Sent'],
+  ['Drafts', '\\Drafts'],
+  ['Trash', '\\Trash'],
+  ['Junk', '\\Junk'],
+  ['Archive', '\\Archive'],
+];
+
+const SPECIAL_USES: ReadonlySet<string> = new Set(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash']);
+
+interface Shared {
+  bus: ChangeBus;
+  /** Blob ids written by this process whose row has not committed yet. */
+  inflight: Set<string>;
+  /** POP3 maildrop locks held (user ids). */
+  maildrops: Set<number>;
+  opens: number;
+}
+
+const registry = new Map<string, Shared>();
+
+interface UserRow {
+  id: number;
+  address: string;
+  password_hash: string;
+  created_at: number;
+}
+
+interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  first_recent: number;
+  special_use: string | null;
+  object_id: string;
+  subscribed?: number;
+}
+
+interface MsgRow {
+  uid: number;
+  email_id: string;
+  thread_id: string;
+  flags: number;
+  keywords: string;
+  internal_date: number;
+  size: number;
+  modseq: number;
+}
+
+interface FullMsgRow extends MsgRow {
+  blob_id: string;
+  retrieved_at: number | null;
+}
+
+interface OutboundRow {
+  id: string;
+  sender: string;
+  recipients: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  size: number;
+  blob_id: string;
+}
+
+const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
+const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
+
+export interface SqliteMailStoreOptions {
+  dataDir: string;
+  fsync?: boolean;
+  /** Unreferenced blobs younger than this are kept at open unless their writer process is gone. */
+  sweepGraceMs?: number;
+}
+
+function toUser(r: UserRow): User {
+  return { id: r.id, address: r.address, passwordHash: r.password_hash, createdAt: new Date(r.created_at) };
+}
+
+function toMailbox(r: MailboxRow, subscribed: boolean): Mailbox {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModseq: r.highest_modseq,
+    specialUse: (r.special_use as SpecialUse | null) ?? null,
+    subscribed,
+    mailboxObjectId: r.object_id,
+  };
+}
+
+function splitKeywords(s: string): string[] {
+  return s.length === 0 ? [] : s.split(' ');
+}
+
+function toMeta(r: MsgRow): MessageMeta {
+  return {
+    uid: r.uid,
+    emailId: r.email_id,
+    threadId: r.thread_id,
+    flags: flagList(r.flags, splitKeywords(r.keywords)),
+    internalDate: new Date(r.internal_date),
+    size: r.size,
+    modseq: r.modseq,
+  };
+}
+
+function toOutbound(r: OutboundRow): OutboundMessage {
+  return {
+    id: r.id,
+    sender: r.sender,
+    recipients: JSON.parse(r.recipients) as string[],
+    attempts: r.attempts,
+    createdAt: new Date(r.created_at),
+    nextAttemptAt: new Date(r.next_attempt_at),
+    lastError: r.last_error,
+    size: r.size,
+  };
+}
+
+/** Sorted, deduplicated positive integer UIDs. */
+function cleanUids(uids: readonly number[]): number[] {
+  const out = Array.from(new Set(uids.filter((u) => Number.isSafeInteger(u) && u > 0)));
+  out.sort((a, b) => a - b);
+  return out;
+}
+
+function chunks<T>(arr: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < arr.length; i += size) out.push(arr.slice(i, i + size));
+  return out;
+}
+
+function padChunk(c: readonly number[]): number[] {
+  const out = c.slice();
+  while (out.length < CHUNK) out.push(-1);
+  return out;
+}
+
+function normalizeAddress(address: string): string {
+  if (typeof address !== 'string') throw new StoreError('INVALID', 'address must be a string');
+  const a = address.trim().toLowerCase();
+  // eslint-disable-next-line no-control-regex
+  if (a.length === 0 || a.length > 320 || /[\s\u0000-\u001f\u007f]/.test(a)) throw new StoreError('INVALID', 'invalid address');
+  return a;
+}
+
+function normalizeDomain(domain: string): string {
+  const d = normalizeAddress(domain);
+  if (d.includes('@')) throw new StoreError('INVALID', 'invalid domain');
+  return d;
+}
+
+/** Message-ids found in a header value ("<a@b> <c@d>"), at most `max`. */
+function msgIds(value: string | null | undefined, max: number): string[] {
+  if (!value) return [];
+  const out: string[] = [];
+  const re = /<([^<>\s]{1,250})>/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) && out.length < max) out.push(m[1]!);
+  return out;
+}
+
+/** The unfolded value of the first `References:` field of the top-level header. */
+function referencesHeader(raw: Buffer, index: MessageIndex): string | null {
+  const hdr = raw.subarray(index.root.headerStart, Math.min(index.root.headerEnd, index.root.headerStart + 256 * 1024)).toString('latin1');
+  const m = /(?:^|\r\n)references:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/i.exec(hdr);
+  return m ? m[1]!.replace(/\r\n/g, '') : null;
+}
+
+function mapError(e: unknown): unknown {
+  if (e instanceof StoreError) return e;
+  if (e instanceof Database.SqliteError) {
+    const code = e.code;
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL') {
+      return new StoreError('TEMPORARY', `database temporarily unavailable (${code})`, { cause: e });
+    }
+  }
+  const errno = (e as NodeJS.ErrnoException | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EIO' || errno === 'EMFILE' || errno === 'ENFILE' || errno === 'EDQUOT') {
+    return new StoreError('TEMPORARY', `storage temporarily unavailable (${errno})`, { cause: e });
+  }
+  return e;
+}
+
+export class SqliteMailStore implements MailStore {
+  private readonly db: Database.Database;
+  private readonly blobs: BlobDir;
+  private readonly shared: Shared;
+  private readonly key: string;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly unsubscribers = new Set<() => void>();
+  private closed = false;
+  private readonly st: ReturnType<SqliteMailStore['prepare']>;
+
+  private constructor(db: Database.Database, blobs: BlobDir, key: string, shared: Shared) {
+    this.db = db;
+    this.blobs = blobs;
+    this.key = key;
+    this.shared = shared;
+    this.st = this.prepare();
+  }
+
+  /** Opens the store: creates the directory, schema and blob shards, then sweeps orphan blobs. */
+  static async open(opts: SqliteMailStoreOptions): Promise<SqliteMailStore> {
+    const fsync = opts.fsync ?? true;
+    mkdirSync(opts.dataDir, { recursive: true });
+    const key = realpathSync(opts.dataDir);
+    const db = new Database(join(key, 'mail.db'), { timeout: 5000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${fsync ? 'FULL' : 'OFF'}`);
+      db.pragma('foreign_keys = OFF');
+      db.pragma('cache_size = -32000');
+      db.pragma('temp_store = MEMORY');
+      db.transaction(() => {
+        db.exec(SCHEMA_SQL);
+        const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
+        if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+        else if (Number(v.value) !== SCHEMA_VERSION) throw new Error(`unsupported store schema version ${v.value}`);
+      }).immediate();
+    } catch (e) {
+      db.close();
+      throw mapError(e);
+    }
+    const blobs = new BlobDir(key, fsync);
+    blobs.init();
+    let shared = registry.get(key);
+    if (!shared) {
+      shared = { bus: new ChangeBus(), inflight: new Set(), maildrops: new Set(), opens: 0 };
+      registry.set(key, shared);
+    }
+    shared.opens++;
+    const store = new SqliteMailStore(db, blobs, key, shared);
+    store.sweepOrphans(opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
+    return store;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      userByAddress: db.prepare('SELECT * FROM users WHERE address = ?'),
+      userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+      insertUser: db.prepare('INSERT INTO users (address, password_hash, created_at) VALUES (?, ?, ?)'),
+      mailbox: db.prepare('SELECT * FROM mailboxes WHERE id = ?'),
+      mailboxByName: db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?'),
+      isSubscribed: db.prepare('SELECT 1 FROM subscriptions WHERE user_id = ? AND name = ?'),
+      insertMailbox: db.prepare(
+        'INSERT INTO mailboxes (user_id, name, uid_validity, uid_next, highest_modseq, first_recent, special_use, object_id) VALUES (?, ?, ?, 1, 1, 1, ?, ?)',
+      ),
+      bumpMailbox: db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?'),
+      setModseq: db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      keyword: db.prepare('SELECT spelling FROM mailbox_keywords WHERE mailbox_id = ? AND lower = ?'),
+      insertKeyword: db.prepare('INSERT INTO mailbox_keywords (mailbox_id, lower, spelling) VALUES (?, ?, ?)'),
+      insertBlob: db.prepare('INSERT INTO blobs (id, size, refs) VALUES (?, ?, 1)'),
+      refBlob: db.prepare('UPDATE blobs SET refs = refs + 1 WHERE id = ?'),
+      unrefBlob: db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs'),
+      deleteBlob: db.prepare('DELETE FROM blobs WHERE id = ?'),
+      deleteBlobData: db.prepare('DELETE FROM blob_data WHERE blob_id = ?'),
+      insertBlobData: db.prepare('INSERT INTO blob_data (blob_id, mime, text_headers, text_body) VALUES (?, ?, ?, ?)'),
+      insertMessage: db.prepare(
+        'INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id, retrieved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      deleteMessage: db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?'),
+      insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) VALUES (?, ?, ?)'),
+      updateFlags: db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
+      setRetrieved: db.prepare('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
+      listMessages: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+      message: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
+      messagesIn: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
+      recordsIn: db.prepare(
+        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime
+         FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id
+         WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) ORDER BY m.uid`,
+      ),
+      allFull: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+      deletedUids: db.prepare(`SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 ORDER BY uid`),
+      deletedUidsIn: db.prepare(
+        `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 AND uid IN (${IN_LIST}) ORDER BY uid`,
+      ),
+      changedSince: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`),
+      tombstonesSince: db.prepare('SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid'),
+      status: db.prepare(
+        `SELECT count(*) AS messages,
+                coalesce(sum((flags & ${FLAG_SEEN}) = 0), 0) AS unseen,
+                coalesce(sum((flags & ${FLAG_DELETED}) != 0), 0) AS deleted,
+                coalesce(sum(size), 0) AS size,
+                coalesce(sum(uid >= ?), 0) AS recent
+         FROM messages WHERE mailbox_id = ?`,
+      ),
+      searchIn: {
+        header: db.prepare(
+          `SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) AND instr(d.text_headers, ?) > 0`,
+        ),
+        body: db.prepare(
+          `SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) AND instr(d.text_body, ?) > 0`,
+        ),
+        text: db.prepare(
+          `SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) AND (instr(d.text_headers, ?) > 0 OR instr(d.text_body, ?) > 0)`,
+        ),
+      },
+      searchAll: {
+        header: db.prepare(
+          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND instr(d.text_headers, ?) > 0',
+        ),
+        body: db.prepare('SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND instr(d.text_body, ?) > 0'),
+        text: db.prepare(
+          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND (instr(d.text_headers, ?) > 0 OR instr(d.text_body, ?) > 0)',
+        ),
+      },
+      threadRef: db.prepare('SELECT thread_id FROM thread_refs WHERE user_id = ? AND message_id = ?'),
+      insertThreadRef: db.prepare('INSERT OR IGNORE INTO thread_refs (user_id, message_id, thread_id) VALUES (?, ?, ?)'),
+      retrievedBefore: db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND retrieved_at IS NOT NULL AND retrieved_at < ? ORDER BY uid'),
+      outbound: db.prepare('SELECT * FROM outbound WHERE id = ?'),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // plumbing
+
+  /** Runs an operation, tracking it for close() and mapping low-level errors to StoreError codes. */
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('TEMPORARY', 'store is closed'));
+    const p = (async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw mapError(e);
+      }
+    })();
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** A write transaction holding the database write lock from its start (BEGIN IMMEDIATE). */
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private emit(userId: number, mailboxId: number, highestModseq: number): void {
+    const ev: ChangeEvent = { userId, mailboxId, highestModseq };
+    this.shared.bus.emit(ev);
+  }
+
+  private mailboxRow(mailboxId: number): MailboxRow {
+    const r = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
+    if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return r;
+  }
+
+  private userRow(userId: number): UserRow {
+    const r = this.st.userById.get(userId) as UserRow | undefined;
+    if (!r) throw new StoreError('NOT_FOUND', 'no such user');
+    return r;
+  }
+
+  private mailboxWithSub(r: MailboxRow): Mailbox {
+    return toMailbox(r, this.st.isSubscribed.get(r.user_id, r.name) !== undefined);
+  }
+
+  /** A fresh UIDVALIDITY: seconds since the epoch, strictly greater than any handed out before. */
+  private nextUidValidity(): number {
+    const last = Number((this.st.getMeta.get('last_uidvalidity') as { value: string } | undefined)?.value ?? '0');
+    let v = Math.max(last + 1, Math.floor(Date.now() / 1000));
+    if (v > 0xffffffff) v = 1; // far future: wrap (never reached before 2106)
+    this.st.setMeta.run('last_uidvalidity', String(v));
+    return v;
+  }
+
+  private insertMailboxRow(userId: number, name: string, specialUse: SpecialUse | null): number {
+    const info = this.st.insertMailbox.run(userId, name, this.nextUidValidity(), specialUse, newObjectId('F'));
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Keywords in the mailbox's canonical spelling (first seen wins); registers new ones. */
+  private canonicalKeywords(mailboxId: number, keywords: readonly string[], cache: Map<string, string>): string[] {
+    return keywords.map((k) => {
+      const lower = k.toLowerCase();
+      let sp = cache.get(lower);
+      if (sp === undefined) {
+        sp = (this.st.keyword.get(mailboxId, lower) as { spelling: string } | undefined)?.spelling;
+        if (sp === undefined) {
+          this.st.insertKeyword.run(mailboxId, lower, k);
+          sp = k;
+        }
+        cache.set(lower, sp);
+      }
+      return sp;
+    });
+  }
+
+  private rowsIn(mailboxId: number, uids: readonly number[]): FullMsgRow[] {
+    const out: FullMsgRow[] = [];
+    for (const c of chunks(cleanUids(uids), CHUNK)) {
+      out.push(...(this.st.messagesIn.all(mailboxId, ...padChunk(c)) as FullMsgRow[]));
+    }
+    return out;
+  }
+
+  /** Drops one reference to a blob; returns the blob id when it became unreferenced (unlink after commit). */
+  private unref(blobId: string, doomed: string[]): void {
+    const r = this.st.unrefBlob.get(blobId) as { refs: number } | undefined;
+    if (r && r.refs <= 0) {
+      this.st.deleteBlob.run(blobId);
+      this.st.deleteBlobData.run(blobId);
+      doomed.push(blobId);
+    }
+  }
+
+  /** Deletes message rows, leaving tombstones stamped `modseq`. Inside a transaction. */
+  private deleteRows(mailboxId: number, rows: readonly FullMsgRow[], modseq: number, doomed: string[], tombstones = true): void {
+    for (const r of rows) {
+      this.st.deleteMessage.run(mailboxId, r.uid);
+      if (tombstones) this.st.insertTombstone.run(mailboxId, r.uid, modseq);
+      this.unref(r.blob_id, doomed);
+    }
+  }
+
+  private async unlinkAll(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.blobs.remove(id)));
+  }
+
+  /** Removes blob files no row references (a crash between blob write and row commit). Synchronous. */
+  private sweepOrphans(graceMs: number): number {
+    // List files first, then read the table: a blob committed in between is in the table; one still being
+    // written is either ours (in `inflight`), a live writer's (grace), or an orphan.
+    const files = this.blobs.listSync();
+    if (files.length === 0) return 0;
+    const known = new Set((this.db.prepare('SELECT id FROM blobs').pluck().all() as string[]));
+    const now = Date.now();
+    let removed = 0;
+    for (const [id, mtime] of files) {
+      if (known.has(id) || this.shared.inflight.has(id)) continue;
+      const pid = blobWriterPid(id);
+      const writerGone = pid === null || pid === process.pid || !processAlive(pid);
+      if (writerGone || now - mtime > graceMs) {
+        this.blobs.removeSync(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** For tests and maintenance: sweeps orphan blobs now. Returns how many files were removed. */
+  async sweep(graceMs = DEFAULT_SWEEP_GRACE_MS): Promise<number> {
+    return this.run(async () => this.sweepOrphans(graceMs));
+  }
+
+  /** Writes a blob, registering it as in flight until `commit` settles; unlinks it when `commit` throws. */
+  private async withBlob<T>(data: Buffer, commit: (blobId: string) => T): Promise<T> {
+    const id = this.blobs.newId();
+    this.shared.inflight.add(id);
+    try {
+      await this.blobs.write(id, data);
+      try {
+        return commit(id);
+      } catch (e) {
+        await this.blobs.remove(id);
+        throw e;
+      }
+    } finally {
+      this.shared.inflight.delete(id);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // users, domains, aliases
+
+  createUser(address: string, passwordHash: string): Promise<User> {
+    return this.run(async () => {
+      const a = normalizeAddress(address);
+      if (typeof passwordHash !== 'string') throw new StoreError('INVALID', 'password hash must be a string');
+      return this.tx(() => {
+        if (this.st.userByAddress.get(a)) throw new StoreError('EXISTS', 'user exists');
+        const now = Date.now();
+        const id = Number(this.st.insertUser.run(a, passwordHash, now).lastInsertRowid);
+        for (const [name, su] of DEFAULT_MAILBOXES) {
+          if (!this.st.mailboxByName.get(id, name)) this.insertMailboxRow(id, name, su);
+          this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(id, name);
+        }
+        return toUser(this.st.userById.get(id) as UserRow);
+      });
+    });
+  }
+
+  getUser(address: string): Promise<User | null> {
+    return this.run(async () => {
+      if (typeof address !== 'string') return null;
+      const r = this.st.userByAddress.get(address.trim().toLowerCase()) as UserRow | undefined;
+      return r ? toUser(r) : null;
+    });
+  }
+
+  getUserById(id: number): Promise<User | null> {
+    return this.run(async () => {
+      const r = this.st.userById.get(id) as UserRow | undefined;
+      return r ? toUser(r) : null;
+    });
+  }
+
+  listUsers(): Promise<User[]> {
+    return this.run(async () => (this.db.prepare('SELECT * FROM users ORDER BY address').all() as UserRow[]).map(toUser));
+  }
+
+  setPasswordHash(address: string, passwordHash: string): Promise<void> {
+    return this.run(async () => {
+      const a = normalizeAddress(address);
+      const info = this.db.prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, a);
+      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such user');
+    });
+  }
+
+  deleteUser(address: string): Promise<void> {
+    return this.run(async () => {
+      const a = normalizeAddress(address);
+      const doomed: string[] = [];
+      const events: Array<[number, number, number]> = [];
+      this.tx(() => {
+        const u = this.st.userByAddress.get(a) as UserRow | undefined;
+        if (!u) throw new StoreError('NOT_FOUND', 'no such user');
+        const boxes = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ?').all(u.id) as MailboxRow[];
+        for (const b of boxes) {
+          this.dropMailbox(b, doomed);
+          events.push([u.id, b.id, b.highest_modseq + 1]);
+        }
+        this.db.prepare('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
+        this.db.prepare('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
+        this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id);
+      });
+      for (const [uid, mid, ms] of events) this.emit(uid, mid, ms);
+      await this.unlinkAll(doomed);
+    });
+  }
+
+  /** Deletes a mailbox row with its messages, tombstones and keywords. Inside a transaction. */
+  private dropMailbox(b: MailboxRow, doomed: string[]): void {
+    const rows = this.st.allFull.all(b.id) as FullMsgRow[];
+    this.deleteRows(b.id, rows, b.highest_modseq + 1, doomed, false);
+    this.db.prepare('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
+    this.db.prepare('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
+    this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(b.id);
+  }
+
+  addDomain(domain: string): Promise<void> {
+    return this.run(async () => {
+      this.db.prepare('INSERT OR IGNORE INTO domains (domain) VALUES (?)').run(normalizeDomain(domain));
+    });
+  }
+
+  listDomains(): Promise<string[]> {
+    return this.run(async () => this.db.prepare('SELECT domain FROM domains ORDER BY domain').pluck().all() as string[]);
+  }
+
+  hasDomain(domain: string): Promise<boolean> {
+    return this.run(async () => {
+      if (typeof domain !== 'string') return false;
+      return this.db.prepare('SELECT 1 FROM domains WHERE domain = ?').get(domain.trim().toLowerCase()) !== undefined;
+    });
+  }
+
+  addAlias(from: string, to: string): Promise<void> {
+    return this.run(async () => {
+      const f = normalizeAddress(from);
+      const t = normalizeAddress(to);
+      this.db.prepare('INSERT INTO aliases (source, target) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET target = excluded.target').run(f, t);
+    });
+  }
+
+  removeAlias(from: string): Promise<void> {
+    return this.run(async () => {
+      const info = this.db.prepare('DELETE FROM aliases WHERE source = ?').run(normalizeAddress(from));
+      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such alias');
+    });
+  }
+
+  listAliases(): Promise<Alias[]> {
+    return this.run(async () =>
+      (this.db.prepare('SELECT source, target FROM aliases ORDER BY source').all() as Array<{ source: string; target: string }>).map((r) => ({
+        from: r.source,
+        to: r.target,
+      })),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // mailboxes
+
+  listMailboxes(userId: number): Promise<Mailbox[]> {
+    return this.run(async () => {
+      const rows = this.db
+        .prepare(
+          `SELECT m.*, (s.name IS NOT NULL) AS subscribed FROM mailboxes m
+           LEFT JOIN subscriptions s ON s.user_id = m.user_id AND s.name = m.name
+           WHERE m.user_id = ? ORDER BY (m.name != 'INBOX'), m.name`,
+        )
+        .all(userId) as MailboxRow[];
+      return rows.map((r) => toMailbox(r, r.subscribed === 1));
+    });
+  }
+
+  getMailbox(userId: number, name: string): Promise<Mailbox | null> {
+    return this.run(async () => {
+      let n: string;
+      try {
+        n = normalizeMailboxName(name);
+      } catch {
+        return null;
+      }
+      const r = this.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
+      return r ? this.mailboxWithSub(r) : null;
+    });
+  }
+
+  getMailboxById(mailboxId: number): Promise<Mailbox | null> {
+    return this.run(async () => {
+      const r = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
+      return r ? this.mailboxWithSub(r) : null;
+    });
+  }
+
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox> {
+    return this.run(async () => {
+      const n = normalizeMailboxName(name);
+      const su = opts?.specialUse ?? null;
+      if (su !== null && !SPECIAL_USES.has(su)) throw new StoreError('INVALID', `unknown special-use ${String(su)}`);
+      return this.tx(() => {
+        this.userRow(userId);
+        if (this.st.mailboxByName.get(userId, n)) throw new StoreError('EXISTS', 'mailbox exists');
+        const id = this.insertMailboxRow(userId, n, su);
+        return this.mailboxWithSub(this.st.mailbox.get(id) as MailboxRow);
+      });
+    });
+  }
+
+  deleteMailbox(userId: number, name: string): Promise<void> {
+    return this.run(async () => {
+      const n = normalizeMailboxName(name);
+      if (n === 'INBOX') throw new StoreError('NO_PERM', 'INBOX cannot be deleted');
+      const doomed: string[] = [];
+      const b = this.tx(() => {
+        const b = this.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
+        if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        const child = this.db
+          .prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1')
+          .get(userId, n.length + 1, n + '/');
+        if (child) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
+        this.dropMailbox(b, doomed);
+        return b;
+      });
+      this.emit(b.user_id, b.id, b.highest_modseq + 1);
+      await this.unlinkAll(doomed);
+    });
+  }
+
+  renameMailbox(userId: number, from: string, to: string): Promise<void> {
+    return this.run(async () => {
+      const f = normalizeMailboxName(from);
+      const t = normalizeMailboxName(to);
+      if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
+      if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
+      if (t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      const events: Array<[number, number, number]> = [];
+      this.tx(() => {
+        const src = this.st.mailboxByName.get(userId, f) as MailboxRow | undefined;
+        if (!src) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        if (this.st.mailboxByName.get(userId, t)) throw new StoreError('EXISTS', 'target mailbox exists');
+        if (f === 'INBOX') {
+          // RFC 9051 6.3.6: move INBOX's messages to a new mailbox; INBOX stays (empty); children unaffected.
+          const id = this.insertMailboxRow(userId, t, null);
+          const rows = this.st.allFull.all(src.id) as FullMsgRow[];
+          if (rows.length > 0) {
+            const dst = this.st.mailbox.get(id) as MailboxRow;
+            this.moveRows(src, rows, dst, true);
+            events.push([userId, src.id, src.highest_modseq + 1], [userId, id, dst.highest_modseq + 1]);
+          }
+          return;
+        }
+        const children = this.db
+          .prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?')
+          .all(userId, f.length + 1, f + '/') as Array<{ id: number; name: string }>;
+        const renames: Array<[number, string, string]> = [[src.id, f, t]];
+        for (const c of children) renames.push([c.id, c.name, t + c.name.slice(f.length)]);
+        for (const [, , nn] of renames.slice(1)) {
+          if (this.st.mailboxByName.get(userId, nn)) throw new StoreError('EXISTS', `target mailbox ${nn} exists`);
+        }
+        const upd = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
+        const subDel = this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?');
+        const subIns = this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)');
+        // Two passes through temporary names would be needed only if a target equalled another source, which
+        // the checks above exclude (targets do not exist, and t is not inside f).
+        for (const [id, oldName, newName] of renames) {
+          upd.run(newName, id);
+          if (subDel.run(userId, oldName).changes > 0) subIns.run(userId, newName);
+        }
+      });
+      for (const [u, m, ms] of events) this.emit(u, m, ms);
+    });
+  }
+
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    return this.run(async () => {
+      const n = normalizeMailboxName(name);
+      this.tx(() => {
+        this.userRow(userId);
+        if (subscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, n);
+        else this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, n);
+      });
+    });
+  }
+
+  listSubscriptions(userId: number): Promise<string[]> {
+    return this.run(async () => this.db.prepare('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[]);
+  }
+
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+    return this.run(async () => {
+      if (specialUse !== null && !SPECIAL_USES.has(specialUse)) throw new StoreError('INVALID', `unknown special-use ${String(specialUse)}`);
+      const info = this.db.prepare('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
+      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    });
+  }
+
+  status(mailboxId: number): Promise<MailboxStatus> {
+    return this.run(async () => {
+      const b = this.mailboxRow(mailboxId);
+      const s = this.st.status.get(b.first_recent, mailboxId) as { messages: number; unseen: number; deleted: number; size: number; recent: number };
+      return {
+        messages: s.messages,
+        unseen: s.unseen,
+        deleted: s.deleted,
+        size: s.size,
+        recent: s.recent,
+        uidNext: b.uid_next,
+        uidValidity: b.uid_validity,
+        highestModseq: b.highest_modseq,
+      };
+    });
+  }
+
+  claimRecent(mailboxId: number): Promise<number> {
+    return this.run(async () =>
+      this.tx(() => {
+        const b = this.mailboxRow(mailboxId);
+        this.db.prepare('UPDATE mailboxes SET first_recent = ? WHERE id = ?').run(b.uid_next, mailboxId);
+        return b.first_recent;
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // messages
+
+  append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult> {
+    return this.run(async () => {
+      if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
+      if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
+      const parsed = parseFlags(opts?.flags ?? []);
+      const internalDate = opts?.internalDate ?? new Date();
+      if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new StoreError('INVALID', 'invalid internal date');
+      const first = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
+      if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const data = normalizeLineEndings(raw);
+      if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
+      const index = indexMessage(data);
+      const text = searchableText(data, index);
+      const headersText = text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase();
+      const bodyText = text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase();
+      const mime = JSON.stringify(index);
+      const threadKeys = [...msgIds(referencesHeader(data, index), 50), ...msgIds(index.envelope.inReplyTo, 5)];
+      const ownIds = msgIds(index.envelope.messageId, 1);
+
+      let userId = first.user_id;
+      const result = await this.withBlob(data, (blobId) =>
+        this.tx((): AppendResult => {
+          const b = this.mailboxRow(mailboxId);
+          userId = b.user_id;
+          const uid = b.uid_next;
+          const modseq = b.highest_modseq + 1;
+          const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
+          const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
+          const emailId = newObjectId('M');
+          this.st.insertBlob.run(blobId, data.length);
+          this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
+          this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
+          this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
+          return { uid, uidValidity: b.uid_validity, emailId, modseq };
+        }),
+      );
+      this.emit(userId, mailboxId, result.modseq);
+      return result;
+    });
+  }
+
+  /**
+   * THREADID: the thread of the nearest referenced message known for this user (last References entry /
+   * In-Reply-To first), else of a message that referenced this one, else a new thread. Records the
+   * message's own id and its references so later replies find the thread. Inside a transaction.
+   */
+  private threadFor(userId: number, ownIds: readonly string[], refs: readonly string[]): string {
+    let thread: string | undefined;
+    const candidates = [...refs].reverse().concat(ownIds);
+    for (const id of candidates) {
+      const r = this.st.threadRef.get(userId, id) as { thread_id: string } | undefined;
+      if (r) {
+        thread = r.thread_id;
+        break;
+      }
+    }
+    thread ??= newObjectId('T');
+    for (const id of [...ownIds, ...refs]) this.st.insertThreadRef.run(userId, id, thread);
+    return thread;
+  }
+
+  listMessages(mailboxId: number): Promise<MessageMeta[]> {
+    return this.run(async () => {
+      this.mailboxRow(mailboxId);
+      return (this.st.listMessages.all(mailboxId) as MsgRow[]).map(toMeta);
+    });
+  }
+
+  getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord> {
+    const clean = cleanUids(uids);
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (const c of chunks(clean, CHUNK)) {
+          const rows = await self.run(async () => self.st.recordsIn.all(mailboxId, ...padChunk(c)) as Array<MsgRow & { mime: string }>);
+          for (const r of rows) {
+            const rec: MessageRecord = { ...toMeta(r), index: JSON.parse(r.mime) as MessageIndex };
+            yield rec;
+          }
+        }
+      },
+    };
+  }
+
+  readMessage(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer> {
+    return this.run(async () => {
+      const r = this.st.message.get(mailboxId, uid) as FullMsgRow | undefined;
+      if (!r) throw new StoreError('NOT_FOUND', 'no such message');
+      let start = 0;
+      let end = r.size;
+      if (range) {
+        if (!Number.isFinite(range.start) || !Number.isFinite(range.end)) throw new StoreError('INVALID', 'invalid byte range');
+        start = Math.min(Math.max(0, Math.floor(range.start)), r.size);
+        end = Math.min(Math.max(start, Math.floor(range.end)), r.size);
+      }
+      if (end <= start) return Buffer.alloc(0);
+      try {
+        return await this.blobs.read(r.blob_id, start, end);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('NOT_FOUND', 'message was expunged', { cause: e });
+        throw e;
+      }
+    });
+  }
+
+  storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult> {
+    return this.run(async () => {
+      if (opts.op !== 'add' && opts.op !== 'remove' && opts.op !== 'set') throw new StoreError('INVALID', 'invalid flag operation');
+      const change = parseFlags(opts.flags);
+      const since = opts.unchangedSince;
+      if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('INVALID', 'invalid UNCHANGEDSINCE');
+      let userId = 0;
+      const result = this.tx((): StoreFlagsResult => {
+        const b = this.mailboxRow(mailboxId);
+        userId = b.user_id;
+        const canon = opts.op === 'remove' ? change : { mask: change.mask, keywords: this.canonicalKeywords(mailboxId, change.keywords, new Map()) };
+        const rows = this.rowsIn(mailboxId, uids);
+        const modified: number[] = [];
+        const updates: Array<[MsgRow, number, string[]]> = [];
+        for (const r of rows) {
+          if (since !== undefined && r.modseq > since) {
+            modified.push(r.uid);
+            continue;
+          }
+          const next = applyFlagOp(opts.op, { mask: r.flags, keywords: splitKeywords(r.keywords) }, canon);
+          if (next.changed) updates.push([r, next.mask, next.keywords]);
+        }
+        if (updates.length === 0) return { changed: [], modified };
+        const modseq = b.highest_modseq + 1;
+        const changed: MessageMeta[] = [];
+        for (const [r, mask, kw] of updates) {
+          const k = kw.join(' ');
+          this.st.updateFlags.run(mask, k, modseq, mailboxId, r.uid);
+          changed.push(toMeta({ ...r, flags: mask, keywords: k, modseq }));
+        }
+        this.st.setModseq.run(modseq, mailboxId);
+        return { changed, modified };
+      });
+      if (result.changed.length > 0) this.emit(userId, mailboxId, result.changed[0]!.modseq);
+      return result;
+    });
+  }
+
+  expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+    return this.run(async () => {
+      const doomed: string[] = [];
+      let ev: [number, number] | null = null;
+      const out = this.tx((): number[] => {
+        const b = this.mailboxRow(mailboxId);
+        let targets: number[];
+        if (uids === undefined) targets = this.st.deletedUids.pluck().all(mailboxId) as number[];
+        else {
+          targets = [];
+          for (const c of chunks(cleanUids(uids), CHUNK)) targets.push(...(this.st.deletedUidsIn.pluck().all(mailboxId, ...padChunk(c)) as number[]));
+        }
+        if (targets.length === 0) return [];
+        const rows = this.rowsIn(mailboxId, targets);
+        const modseq = b.highest_modseq + 1;
+        this.deleteRows(mailboxId, rows, modseq, doomed);
+        this.st.setModseq.run(modseq, mailboxId);
+        ev = [b.user_id, modseq];
+        return rows.map((r) => r.uid);
+      });
+      if (ev) this.emit(ev[0], mailboxId, ev[1]);
+      await this.unlinkAll(doomed);
+      return out;
+    });
+  }
+
+  /**
+   * Inserts copies of `rows` into `dst` (uid order), sharing blobs. With `move`, the source rows are deleted
+   * (tombstones stamped with the source's next modseq) and EMAILIDs are kept; a copy gets new EMAILIDs.
+   * Bumps both mailboxes' modseq once. Inside a transaction; returns the uid pairs.
+   */
+  private moveRows(src: MailboxRow, rows: readonly FullMsgRow[], dst: MailboxRow, move: boolean): Array<[number, number]> {
+    const pairs: Array<[number, number]> = [];
+    if (rows.length === 0) return pairs;
+    if (move) {
+      const srcModseq = src.highest_modseq + 1;
+      for (const r of rows) {
+        this.st.deleteMessage.run(src.id, r.uid);
+        this.st.insertTombstone.run(src.id, r.uid, srcModseq);
+      }
+      this.st.setModseq.run(srcModseq, src.id);
+    }
+    // Re-read the destination: when src === dst its modseq just moved.
+    const d = this.st.mailbox.get(dst.id) as MailboxRow;
+    let uid = d.uid_next;
+    const modseq = d.highest_modseq + 1;
+    const cache = new Map<string, string>();
+    for (const r of rows) {
+      const kw = this.canonicalKeywords(d.id, splitKeywords(r.keywords), cache);
+      const emailId = move ? r.email_id : newObjectId('M');
+      if (!move) this.st.refBlob.run(r.blob_id);
+      this.st.insertMessage.run(d.id, uid, emailId, r.thread_id, r.flags, kw.join(' '), r.internal_date, r.size, modseq, r.blob_id, move ? r.retrieved_at : null);
+      pairs.push([r.uid, uid]);
+      uid++;
+    }
+    this.st.bumpMailbox.run(uid, modseq, d.id);
+    return pairs;
+  }
+
+  private copyOrMove(fromMailboxId: number, uids: number[], toMailboxId: number, move: boolean): Promise<CopyResult> {
+    return this.run(async () => {
+      const events: Array<[number, number, number]> = [];
+      const result = this.tx((): CopyResult => {
+        const src = this.mailboxRow(fromMailboxId);
+        const dst = this.mailboxRow(toMailboxId);
+        const rows = this.rowsIn(fromMailboxId, uids);
+        const pairs = this.moveRows(src, rows, dst, move);
+        const d = this.st.mailbox.get(toMailboxId) as MailboxRow;
+        if (pairs.length > 0) {
+          if (move && src.id !== dst.id) events.push([src.user_id, src.id, src.highest_modseq + 1]);
+          events.push([d.user_id, d.id, d.highest_modseq]);
+        }
+        return { uidValidity: d.uid_validity, pairs };
+      });
+      for (const [u, m, ms] of events) this.emit(u, m, ms);
+      return result;
+    });
+  }
+
+  copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.copyOrMove(fromMailboxId, uids, toMailboxId, false);
+  }
+
+  move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    return this.copyOrMove(fromMailboxId, uids, toMailboxId, true);
+  }
+
+  changesSince(mailboxId: number, modseq: number): Promise<Changes> {
+    return this.run(async () => {
+      const since = Number.isFinite(modseq) ? modseq : 0;
+      return this.db.transaction((): Changes => {
+        const b = this.mailboxRow(mailboxId);
+        const changed = (this.st.changedSince.all(mailboxId, since) as MsgRow[]).map(toMeta);
+        const expunged = this.st.tombstonesSince.pluck().all(mailboxId, since) as number[];
+        return { highestModseq: b.highest_modseq, changed, expunged };
+      }).deferred();
+    });
+  }
+
+  searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]> {
+    return this.run(async () => {
+      this.mailboxRow(mailboxId);
+      if (scope !== 'header' && scope !== 'body' && scope !== 'text') throw new StoreError('INVALID', 'invalid search scope');
+      const clean = cleanUids(uids);
+      if (clean.length === 0) return [];
+      const n = String(needle).toLowerCase();
+      const params = scope === 'text' ? [n, n] : [n];
+      if (clean.length > 4 * CHUNK) {
+        // Large sets: one scan of the mailbox, intersected here (cheaper than many IN queries).
+        const want = new Set(clean);
+        const hits = this.st.searchAll[scope].pluck().all(mailboxId, ...params) as number[];
+        return hits.filter((u) => want.has(u)).sort((a, b) => a - b);
+      }
+      const out: number[] = [];
+      for (const c of chunks(clean, CHUNK)) out.push(...(this.st.searchIn[scope].pluck().all(mailboxId, ...padChunk(c), ...params) as number[]));
+      return out.sort((a, b) => a - b);
+    });
+  }
+
+  subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void {
+    if (this.closed) throw new StoreError('TEMPORARY', 'store is closed');
+    const off = this.shared.bus.subscribe(mailboxId, listener);
+    const unsub = () => {
+      off();
+      this.unsubscribers.delete(unsub);
+    };
+    this.unsubscribers.add(unsub);
+    return unsub;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // POP3
+
+  lockMaildrop(userId: number): Promise<(() => Promise<void>) | null> {
+    return this.run(async () => {
+      if (this.shared.maildrops.has(userId)) return null;
+      this.shared.maildrops.add(userId);
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        this.shared.maildrops.delete(userId);
+      };
+    });
+  }
+
+  commitMaildrop(mailboxId: number, commit: MaildropCommit): Promise<number[]> {
+    return this.run(async () => {
+      const doomed: string[] = [];
+      let ev: [number, number] | null = null;
+      const out = this.tx((): number[] => {
+        const b = this.mailboxRow(mailboxId);
+        const gone = new Set(cleanUids(commit.expunge));
+        const now = Date.now();
+        for (const r of this.rowsIn(mailboxId, commit.retrieved.filter((u) => !gone.has(u)))) this.st.setRetrieved.run(now, mailboxId, r.uid);
+        const seenRows = this.rowsIn(mailboxId, commit.seen.filter((u) => !gone.has(u))).filter((r) => (r.flags & FLAG_SEEN) === 0);
+        const expRows = this.rowsIn(mailboxId, [...gone]);
+        if (seenRows.length === 0 && expRows.length === 0) return [];
+        const modseq = b.highest_modseq + 1;
+        for (const r of seenRows) this.st.updateFlags.run(r.flags | FLAG_SEEN, r.keywords, modseq, mailboxId, r.uid);
+        this.deleteRows(mailboxId, expRows, modseq, doomed);
+        this.st.setModseq.run(modseq, mailboxId);
+        ev = [b.user_id, modseq];
+        return expRows.map((r) => r.uid);
+      });
+      if (ev) this.emit(ev[0], mailboxId, ev[1]);
+      await this.unlinkAll(doomed);
+      return out;
+    });
+  }
+
+  purgeRetrieved(mailboxId: number, before: Date): Promise<number> {
+    return this.run(async () => {
+      const doomed: string[] = [];
+      let ev: [number, number] | null = null;
+      const n = this.tx((): number => {
+        const b = this.mailboxRow(mailboxId);
+        const uids = this.st.retrievedBefore.pluck().all(mailboxId, before.getTime()) as number[];
+        if (uids.length === 0) return 0;
+        const rows = this.rowsIn(mailboxId, uids);
+        const modseq = b.highest_modseq + 1;
+        this.deleteRows(mailboxId, rows, modseq, doomed);
+        this.st.setModseq.run(modseq, mailboxId);
+        ev = [b.user_id, modseq];
+        return rows.length;
+      });
+      if (ev) this.emit(ev[0], mailboxId, ev[1]);
+      await this.unlinkAll(doomed);
+      return n;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // outbound queue
+
+  enqueueOutbound(sender: string, recipients: string[], raw: Buffer): Promise<string> {
+    return this.run(async () => {
+      if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
+      if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
+      if (typeof sender !== 'string') throw new StoreError('INVALID', 'sender must be a string');
+      if (!Array.isArray(recipients) || recipients.length === 0 || recipients.some((r) => typeof r !== 'string' || r.length === 0)) {
+        throw new StoreError('INVALID', 'at least one recipient is required');
+      }
+      const id = newObjectId('Q');
+      const now = Date.now();
+      await this.withBlob(raw, (blobId) =>
+        this.tx(() => {
+          this.st.insertBlob.run(blobId, raw.length);
+          this.db
+            .prepare(
+              'INSERT INTO outbound (id, sender, recipients, attempts, created_at, next_attempt_at, last_error, size, blob_id) VALUES (?, ?, ?, 0, ?, ?, NULL, ?, ?)',
+            )
+            .run(id, sender, JSON.stringify(recipients), now, now, raw.length, blobId);
+        }),
+      );
+      return id;
+    });
+  }
+
+  dueOutbound(now: Date, limit: number): Promise<OutboundMessage[]> {
+    return this.run(async () => {
+      const lim = Math.max(0, Math.floor(limit));
+      const rows = this.db
+        .prepare('SELECT * FROM outbound WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?')
+        .all(now.getTime(), lim) as OutboundRow[];
+      return rows.map(toOutbound);
+    });
+  }
+
+  readOutbound(id: string): Promise<Buffer> {
+    return this.run(async () => {
+      const r = this.st.outbound.get(id) as OutboundRow | undefined;
+      if (!r) throw new StoreError('NOT_FOUND', 'no such outbound message');
+      try {
+        return await this.blobs.read(r.blob_id, 0, r.size);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('NOT_FOUND', 'outbound message was deleted', { cause: e });
+        throw e;
+      }
+    });
+  }
+
+  updateOutbound(id: string, patch: { recipients: string[]; attempts: number; nextAttemptAt: Date; lastError: string | null }): Promise<void> {
+    return this.run(async () => {
+      const info = this.db
+        .prepare('UPDATE outbound SET recipients = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?')
+        .run(JSON.stringify(patch.recipients), patch.attempts, patch.nextAttemptAt.getTime(), patch.lastError, id);
+      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such outbound message');
+    });
+  }
+
+  deleteOutbound(id: string): Promise<void> {
+    return this.run(async () => {
+      const doomed: string[] = [];
+      this.tx(() => {
+        const r = this.st.outbound.get(id) as OutboundRow | undefined;
+        if (!r) throw new StoreError('NOT_FOUND', 'no such outbound message');
+        this.db.prepare('DELETE FROM outbound WHERE id = ?').run(id);
+        this.unref(r.blob_id, doomed);
+      });
+      await this.unlinkAll(doomed);
+    });
+  }
+
+  listOutbound(): Promise<OutboundMessage[]> {
+    return this.run(async () => (this.db.prepare('SELECT * FROM outbound ORDER BY created_at, id').all() as OutboundRow[]).map(toOutbound));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    for (const u of [...this.unsubscribers]) u();
+    this.shared.opens--;
+    if (this.shared.opens === 0 && this.shared.inflight.size === 0 && this.shared.maildrops.size === 0) registry.delete(this.key);
+    this.db.close();
+  }
+}
