@@ -1,0 +1,96 @@
+/**
+ * deliver(): the one local delivery path used by LMTP, SMTP, submission (local recipients) and the outbound
+ * queue (local recipients and bounces).
+ *
+ * It resolves the recipient (user, alias, plus-address, catch-all; see resolve.ts), prepends
+ *   Return-Path: <envelope sender>
+ *   Delivered-To: <recipient as given>      (records a plus-address tag: bob+lists@example.org)
+ *   Received: ...                           (when the caller passes one)
+ * to the raw message and appends it to the user's INBOX. It resolves only after the store committed the
+ * message (blob fsynced, row committed), so a caller may acknowledge the recipient when it resolves ok.
+ * Each recipient's copy is one store append: atomic per recipient.
+ *
+ * Failures are values, never thrown: UNKNOWN (no such local recipient), REMOTE (not a local domain),
+ * INVALID (bad address), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
+ */
+import { isStoreError, type MailStore } from '../store/types.js';
+import type { AliasTable } from './resolve.js';
+import { resolveRecipient } from './resolve.js';
+import { deliveredToHeader, returnPathHeader } from './trace.js';
+
+export interface DeliverOptions {
+  /** Envelope sender ("" for the null sender). */
+  envelopeFrom: string;
+  /** A complete Received header field (ending in CRLF) to put on this copy, or a builder given the recipient. */
+  received?: string | ((recipient: string) => string);
+  /** Flags for the stored copy (none by default: new mail is unseen). */
+  flags?: string[];
+  internalDate?: Date;
+  /** Alias snapshot shared by the recipients of one transaction. */
+  aliases?: AliasTable;
+}
+
+export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
+
+export type DeliverResult =
+  | { ok: true; userId: number; address: string; recipient: string; tag: string | null; mailboxId: number; uid: number; emailId: string }
+  | { ok: false; code: DeliverFailureCode; message: string };
+
+/** The trace prefix deliver() puts in front of the message for one recipient. */
+export function tracePrefix(recipient: string, opts: Pick<DeliverOptions, 'envelopeFrom' | 'received'>): Buffer {
+  const received = typeof opts.received === 'function' ? opts.received(recipient) : (opts.received ?? '');
+  return Buffer.from(returnPathHeader(opts.envelopeFrom) + deliveredToHeader(recipient) + received, 'utf8');
+}
+
+export async function deliver(store: MailStore, recipient: string, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
+  try {
+    const r = await resolveRecipient(store, recipient, opts.aliases);
+    if (r.kind === 'invalid') return { ok: false, code: 'INVALID', message: `Bad recipient address syntax` };
+    if (r.kind === 'remote') return { ok: false, code: 'REMOTE', message: `${r.domain} is not a local domain` };
+    if (r.kind === 'unknown') return { ok: false, code: 'UNKNOWN', message: `No such user here` };
+    const inbox = await store.getMailbox(r.user.id, 'INBOX');
+    if (!inbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
+    const copy = Buffer.concat([tracePrefix(r.recipient, opts), raw]);
+    const appendOpts: { flags?: string[]; internalDate?: Date } = {};
+    if (opts.flags) appendOpts.flags = opts.flags;
+    if (opts.internalDate) appendOpts.internalDate = opts.internalDate;
+    const res = await store.append(inbox.id, copy, appendOpts);
+    return {
+      ok: true,
+      userId: r.user.id,
+      address: r.user.address,
+      recipient: r.recipient,
+      tag: r.tag,
+      mailboxId: inbox.id,
+      uid: res.uid,
+      emailId: res.emailId,
+    };
+  } catch (e) {
+    if (isStoreError(e, 'TOO_BIG')) return { ok: false, code: 'TOO_BIG', message: 'Message too big for the mailbox' };
+    if (isStoreError(e, 'OVER_QUOTA')) return { ok: false, code: 'OVER_QUOTA', message: 'Mailbox full' };
+    if (isStoreError(e, 'NOT_FOUND')) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
+    return { ok: false, code: 'TEMPORARY', message: 'Local delivery failed, try again later' };
+  }
+}
+
+/** SMTP/LMTP reply code for a delivery failure (enhanced status codes come from the reply code). */
+export function replyCodeFor(code: DeliverFailureCode): number {
+  switch (code) {
+    case 'UNKNOWN':
+    case 'REMOTE':
+      return 550;
+    case 'INVALID':
+      return 553;
+    case 'TOO_BIG':
+      return 552;
+    case 'OVER_QUOTA':
+      return 452;
+    case 'TEMPORARY':
+      return 451;
+  }
+}
+
+/** True when the failure is permanent (5xx). */
+export function isPermanent(code: DeliverFailureCode): boolean {
+  return replyCodeFor(code) >= 500;
+}

@@ -1,0 +1,77 @@
+/**
+ * LMTP (RFC 2033): how an MTA such as Postfix hands mail to mailroom.
+ * - RCPT for an address that is not a local recipient gets 550 at once (5.1.1); bad syntax 553 (or 501 from
+ *   smtp-server's own parser); a store failure while checking 451.
+ * - After DATA there is one reply per accepted recipient, in RCPT order; each 250 is sent only after that
+ *   recipient's copy was committed by the store (deliver() resolves after commit).
+ * - No AUTH: LMTP listeners belong on loopback or a unix socket reachable only by the MTA.
+ */
+import type { NetService } from '../lib/service.js';
+import { deliver, replyCodeFor } from './deliver.js';
+import { checkMessage } from './message-check.js';
+import { AliasTable, resolveRecipient } from './resolve.js';
+import {
+  collectData,
+  createListenerService,
+  resolveCommon,
+  sessionTrace,
+  SmtpReply,
+  type DeliveryServiceOptions,
+} from './smtp-common.js';
+import { receivedHeader, withProtocol } from './trace.js';
+
+export function createLmtpService(opts: DeliveryServiceOptions): NetService {
+  const common = resolveCommon(opts, 'lmtp');
+  const policy = opts.bareLineEnds ?? 'normalize';
+  return createListenerService(opts, common, {
+    lmtp: true,
+    serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
+    onRcptTo(address, _session, callback) {
+      resolveRecipient(common.store, address.address).then(
+        (r) => {
+          if (r.kind === 'local') return callback();
+          if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
+          callback(new SmtpReply(550, r.kind === 'remote' ? 'Not a local domain' : 'No such user here'));
+        },
+        (e: unknown) => {
+          common.logger.warn({ err: String(e) }, 'recipient lookup failed');
+          callback(new SmtpReply(451, 'Temporary lookup failure, try again later'));
+        },
+      );
+    },
+    async onData(stream, session, callback) {
+      const got = await collectData(stream, common.maxMessageSize);
+      if (!got) return; // client went away before end of data: nothing stored, nobody to answer
+      if (got.oversized) return callback(null); // smtp-server answers 552 per recipient
+      const checked = checkMessage(got.raw, policy);
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const trace = sessionTrace(session);
+      const date = new Date();
+      const aliases = await AliasTable.load(common.store);
+      const results: Array<string | Error> = [];
+      for (const rcpt of session.envelope.rcptTo) {
+        const r = await deliver(common.store, rcpt.address, checked.raw, {
+          envelopeFrom,
+          aliases,
+          received: (recipient) =>
+            receivedHeader({
+              ...trace,
+              by: common.hostname,
+              protocol: withProtocol({ lmtp: true, secure: session.secure, authenticated: false }),
+              for: recipient,
+              date,
+            }),
+        });
+        if (r.ok) {
+          common.logger.info({ session: session.id, rcpt: r.recipient, user: r.address, uid: r.uid }, 'delivered');
+          results.push(`Ok: delivered as uid ${r.uid}`);
+        } else {
+          common.logger.warn({ session: session.id, rcpt: rcpt.address, code: r.code }, 'delivery failed');
+          results.push(new SmtpReply(replyCodeFor(r.code), r.message));
+        }
+      }
+      callback(null, results);
+    },
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * Checks applied to a message received over SMTP, LMTP or submission before it is stored.
+ *
+ * - NUL octets are refused: no BINARYMIME is offered, and RFC 5321 section 4.1.1.4 / RFC 5322 section 2.3
+ *   forbid them in message text.
+ * - Bare LF or bare CR (not part of CRLF) is refused by default (RFC 5321 section 2.3.8; bare line ends are how
+ *   SMTP smuggling attacks hide a second end-of-data), or normalised to CRLF when the listener is configured
+ *   to trust its client (LMTP from a local MTA).
+ * A message with only a header, or without any header, is accepted as it is.
+ */
+
+export type BareLineEndPolicy = 'reject' | 'normalize';
+
+export type CheckResult = { ok: true; raw: Buffer } | { ok: false; code: number; message: string };
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Index of the first bare CR or LF, or -1. */
+export function findBareLineEnd(raw: Buffer): number {
+  for (let i = raw.indexOf(LF); i !== -1; i = raw.indexOf(LF, i + 1)) {
+    if (i === 0 || raw[i - 1] !== CR) return i;
+  }
+  for (let i = raw.indexOf(CR); i !== -1; i = raw.indexOf(CR, i + 1)) {
+    if (i + 1 >= raw.length || raw[i + 1] !== LF) return i;
+  }
+  return -1;
+}
+
+/** Rewrites bare LF and bare CR as CRLF. Returns the same buffer when there is nothing to change. */
+export function normalizeLineEnds(raw: Buffer): Buffer {
+  if (findBareLineEnd(raw) === -1) return raw;
+  const out: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b === CR) {
+      out.push(CR, LF);
+      if (raw[i + 1] === LF) i++;
+    } else if (b === LF) {
+      out.push(CR, LF);
+    } else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/** Applies the checks above; on success returns the (possibly normalised) message. */
+export function checkMessage(raw: Buffer, policy: BareLineEndPolicy): CheckResult {
+  if (raw.includes(0)) return { ok: false, code: 554, message: 'Message contains NUL octets' };
+  if (findBareLineEnd(raw) !== -1) {
+    if (policy === 'reject') return { ok: false, code: 554, message: 'Message contains a bare CR or LF (lines must end in CRLF)' };
+    return { ok: true, raw: normalizeLineEnds(raw) };
+  }
+  return { ok: true, raw };
+}
+
+/** The header section of a message (up to and including the empty line), or the whole message if none ends it. */
+export function headerSection(raw: Buffer): Buffer {
+  if (raw.length >= 2 && raw[0] === CR && raw[1] === LF) return raw.subarray(0, 2);
+  const end = raw.indexOf('\r\n\r\n');
+  return end === -1 ? raw : raw.subarray(0, end + 4);
+}
+
+/**
+ * The unfolded value of the first header field named `name` (case-insensitive), or null.
+ * Looks only at the header section.
+ */
+export function headerValue(raw: Buffer, name: string): string | null {
+  const text = headerSection(raw).toString('utf8');
+  const lines = text.split('\r\n');
+  const want = name.toLowerCase() + ':';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.toLowerCase().startsWith(want)) {
+      let value = line.slice(want.length);
+      while (i + 1 < lines.length && /^[ \t]/.test(lines[i + 1]!)) value += lines[++i]!;
+      return value.trim();
+    }
+  }
+  return null;
+}

@@ -1,0 +1,320 @@
+/**
+ * The outbound queue: messages accepted by submission (and local retries and bounces) wait in the store's
+ * persistent queue (enqueueOutbound ... deleteOutbound), so they survive a restart.
+ *
+ * One pass (runOnce) takes every due message and, per recipient:
+ * - local recipient: deliver() into the INBOX (temporary failure -> retry, permanent -> bounce);
+ * - remote recipient: grouped by domain and sent over SMTP with nodemailer's SMTPConnection to the route for
+ *   that domain (routes[domain], else the smart host, else the domain's MX hosts by priority, else the domain
+ *   itself as implicit MX, RFC 5321 section 5.1). STARTTLS is used when offered (opportunistic, unauthenticated,
+ *   as usual between MTAs). A 2xx accepts the recipient; a 5xx fails it at once; a 4xx or a connection
+ *   failure keeps it for a retry.
+ * Recipients still pending get attempts+1 and nextAttemptAt = now + retrySchedule[attempts] (the last entry
+ * repeats). After maxAttempts the pending recipients fail. Failed recipients are reported to the envelope
+ * sender in one RFC 3464 bounce (queued with the null sender, so bounces never bounce).
+ *
+ * One process runs the queue; passes never overlap within it.
+ */
+import { resolveMx as dnsResolveMx } from 'node:dns/promises';
+import { hostname as osHostname } from 'node:os';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { ServiceOptions } from '../auth/service.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import { isStoreError, type MailStore, type OutboundMessage } from '../store/types.js';
+import { parseAddress } from './address.js';
+import { deliver, isPermanent, replyCodeFor } from './deliver.js';
+import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
+import { AliasTable, resolveRecipient } from './resolve.js';
+
+export interface Route {
+  host: string;
+  port: number;
+}
+
+export interface OutboundOptions extends ServiceOptions {
+  /** Send every remote message through this host instead of MX lookup. */
+  smarthost?: Route | null;
+  /** MX lookup; defaults to node:dns/promises resolveMx. Tests pass their own. */
+  resolveMx?: (domain: string) => Promise<Array<{ exchange: string; priority: number }>>;
+  /** Per-domain routes (checked before the smart host and MX). */
+  routes?: Record<string, Route>;
+  /** Delay before attempt n+1 after attempt n failed (ms); the last entry repeats. */
+  retrySchedule?: number[];
+  /** Attempts before pending recipients fail for good. */
+  maxAttempts?: number;
+  /** Port for MX hosts (25). */
+  port?: number;
+  /** How often the started queue looks for due messages. */
+  pollIntervalMs?: number;
+  /** Connection and greeting timeout for remote hosts. */
+  connectTimeoutMs?: number;
+  /** Inactivity timeout on a remote SMTP session (RFC 5321 4.5.3.2 suggests minutes). */
+  socketTimeoutMs?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+export interface OutboundQueue {
+  /** Starts polling for due messages. */
+  start(): void;
+  /** Stops polling and waits for a running pass to finish. */
+  stop(): Promise<void>;
+  /** Runs one pass over every due message (including bounces it creates); passes never overlap. */
+  runOnce(): Promise<void>;
+  /** Asks a started queue for a pass soon (after something was queued). No-op when stopped. */
+  kick(): void;
+}
+
+/** 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, then every 8 h. */
+export const DEFAULT_RETRY_SCHEDULE = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000];
+/** With the default schedule, about four days (RFC 5321 4.5.4.1: give up after at least 4-5 days). */
+export const DEFAULT_MAX_ATTEMPTS = 19;
+
+type RecipientOutcome =
+  | { rcpt: string; kind: 'sent' }
+  | { rcpt: string; kind: 'temp'; reply: string }
+  | { rcpt: string; kind: 'perm'; reply: string; status: string; remoteMta?: string };
+
+export function createOutboundQueue(opts: OutboundOptions): OutboundQueue {
+  return new Queue(opts);
+}
+
+class Queue implements OutboundQueue {
+  readonly #store: MailStore;
+  readonly #log: Logger;
+  readonly #opts: OutboundOptions;
+  readonly #hostname: string;
+  readonly #schedule: number[];
+  readonly #maxAttempts: number;
+  readonly #now: () => Date;
+  #chain: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+  #kickPending = false;
+  #started = false;
+
+  constructor(opts: OutboundOptions) {
+    this.#opts = opts;
+    this.#store = opts.store;
+    this.#log = (opts.logger ?? silentLogger).child({ component: 'outbound' });
+    this.#hostname = opts.hostname ?? osHostname();
+    this.#schedule = opts.retrySchedule?.length ? opts.retrySchedule : DEFAULT_RETRY_SCHEDULE;
+    this.#maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.#now = opts.now ?? (() => new Date());
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const every = this.#opts.pollIntervalMs ?? 10_000;
+    this.#timer = setInterval(() => this.kick(), every);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#chain;
+  }
+
+  kick(): void {
+    if (!this.#started || this.#kickPending) return;
+    this.#kickPending = true;
+    setImmediate(() => {
+      this.#kickPending = false;
+      if (!this.#started) return;
+      this.runOnce().catch((e: unknown) => this.#log.error({ err: String(e) }, 'queue pass failed'));
+    });
+  }
+
+  runOnce(): Promise<void> {
+    const next = this.#chain.then(() => this.#pass());
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #pass(): Promise<void> {
+    const seen = new Set<string>();
+    for (;;) {
+      const due = (await this.#store.dueOutbound(this.#now(), 50)).filter((m) => !seen.has(m.id));
+      if (!due.length) return;
+      for (const m of due) {
+        seen.add(m.id);
+        try {
+          await this.#process(m);
+        } catch (e) {
+          this.#log.error({ err: String(e), id: m.id }, 'queue item failed');
+        }
+      }
+    }
+  }
+
+  async #process(m: OutboundMessage): Promise<void> {
+    let raw: Buffer;
+    try {
+      raw = await this.#store.readOutbound(m.id);
+    } catch (e) {
+      if (isStoreError(e, 'NOT_FOUND')) return;
+      throw e;
+    }
+    const aliases = await AliasTable.load(this.#store);
+    const outcomes: RecipientOutcome[] = [];
+    const remote = new Map<string, string[]>();
+    for (const rcpt of m.recipients) {
+      const r = await resolveRecipient(this.#store, rcpt, aliases);
+      if (r.kind === 'remote') {
+        const list = remote.get(r.domain) ?? [];
+        list.push(rcpt);
+        remote.set(r.domain, list);
+        continue;
+      }
+      if (r.kind !== 'local') {
+        outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
+        continue;
+      }
+      const d = await deliver(this.#store, rcpt, raw, { envelopeFrom: m.sender, aliases });
+      if (d.ok) outcomes.push({ rcpt, kind: 'sent' });
+      else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: d.code === 'TOO_BIG' ? '5.2.3' : '5.1.1' });
+      else outcomes.push({ rcpt, kind: 'temp', reply: `${replyCodeFor(d.code)} ${d.message}` });
+    }
+    for (const [domain, rcpts] of remote) outcomes.push(...(await this.#sendDomain(domain, rcpts, m.sender, raw)));
+
+    const attempts = m.attempts + 1;
+    const pending = outcomes.filter((o): o is Extract<RecipientOutcome, { kind: 'temp' }> => o.kind === 'temp');
+    const failed: FailedRecipient[] = [];
+    for (const o of outcomes) {
+      if (o.kind !== 'perm') continue;
+      const f: FailedRecipient = { recipient: o.rcpt, status: o.status, diagnostic: o.reply };
+      if (o.remoteMta) f.remoteMta = o.remoteMta;
+      failed.push(f);
+    }
+    const lastError = pending.length ? pending.map((p) => `${p.rcpt}: ${p.reply}`).join('; ') : null;
+    const giveUp = pending.length > 0 && attempts >= this.#maxAttempts;
+    if (giveUp) {
+      for (const p of pending) failed.push({ recipient: p.rcpt, status: statusFromReply(p.reply, false), diagnostic: `${p.reply} (gave up after ${attempts} attempts)` });
+    }
+    for (const o of outcomes) this.#log.info({ id: m.id, rcpt: o.rcpt, outcome: o.kind, attempt: attempts, ...(o.kind !== 'sent' ? { reply: o.reply } : {}) }, 'delivery attempt');
+
+    if (failed.length) await this.#bounce(m, raw, failed);
+    if (!pending.length || giveUp) {
+      await this.#store.deleteOutbound(m.id);
+      return;
+    }
+    const delay = this.#schedule[Math.min(attempts - 1, this.#schedule.length - 1)]!;
+    await this.#store.updateOutbound(m.id, {
+      recipients: pending.map((p) => p.rcpt),
+      attempts,
+      nextAttemptAt: new Date(this.#now().getTime() + delay),
+      lastError,
+    });
+  }
+
+  async #bounce(m: OutboundMessage, raw: Buffer, failed: FailedRecipient[]): Promise<void> {
+    if (!m.sender) {
+      this.#log.warn({ id: m.id, failed: failed.map((f) => f.recipient) }, 'undeliverable bounce dropped');
+      return;
+    }
+    const dsn = buildDsn({ reportingMta: this.#hostname, to: m.sender, originalEnvelopeFrom: m.sender, arrivalDate: m.createdAt, failed, original: raw, date: this.#now() });
+    await this.#store.enqueueOutbound('', [m.sender], dsn);
+  }
+
+  /** Where mail for `domain` goes, in order of preference; a RecipientOutcome reply when it cannot go anywhere. */
+  async #routesFor(domain: string): Promise<Route[] | { kind: 'temp' | 'perm'; reply: string; status?: string }> {
+    const route = this.#opts.routes?.[domain];
+    if (route) return [route];
+    if (this.#opts.smarthost) return [this.#opts.smarthost];
+    const port = this.#opts.port ?? 25;
+    const lookup = this.#opts.resolveMx ?? dnsResolveMx;
+    let mx: Array<{ exchange: string; priority: number }>;
+    try {
+      mx = await lookup(domain);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ENODATA') return [{ host: domain, port }]; // no MX: the domain itself is the implicit MX
+      if (code === 'ENOTFOUND') return { kind: 'perm', reply: `550 5.1.2 Domain ${domain} not found`, status: '5.1.2' };
+      return { kind: 'temp', reply: `451 4.4.3 MX lookup for ${domain} failed: ${code ?? String(e)}` };
+    }
+    if (!mx.length) return [{ host: domain, port }];
+    if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
+      return { kind: 'perm', reply: `556 5.1.10 Domain ${domain} accepts no mail (null MX)`, status: '5.1.10' }; // RFC 7505
+    }
+    return [...mx].sort((a, b) => a.priority - b.priority).map((r) => ({ host: r.exchange.replace(/\.$/, ''), port }));
+  }
+
+  async #sendDomain(domain: string, rcpts: string[], sender: string, raw: Buffer): Promise<RecipientOutcome[]> {
+    const routes = await this.#routesFor(domain);
+    if (!Array.isArray(routes)) {
+      return rcpts.map((rcpt) =>
+        routes.kind === 'perm' ? { rcpt, kind: 'perm' as const, reply: routes.reply, status: routes.status ?? '5.0.0' } : { rcpt, kind: 'temp' as const, reply: routes.reply },
+      );
+    }
+    let lastError = '451 4.4.1 No host to try';
+    for (const route of routes) {
+      const res = await this.#sendVia(route, rcpts, sender, raw);
+      if (res.kind === 'connect-failed') {
+        lastError = `451 4.4.1 ${route.host}:${route.port}: ${res.error}`;
+        continue;
+      }
+      return res.outcomes;
+    }
+    return rcpts.map((rcpt) => ({ rcpt, kind: 'temp' as const, reply: lastError }));
+  }
+
+  #sendVia(route: Route, rcpts: string[], sender: string, raw: Buffer): Promise<{ kind: 'connect-failed'; error: string } | { kind: 'done'; outcomes: RecipientOutcome[] }> {
+    const timeout = this.#opts.connectTimeoutMs ?? 30_000;
+    const conn = new SMTPConnection({
+      host: route.host,
+      port: route.port,
+      name: this.#hostname,
+      secure: false,
+      opportunisticTLS: true,
+      tls: { rejectUnauthorized: false },
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: this.#opts.socketTimeoutMs ?? 5 * 60_000,
+      logger: false,
+      allowInternalNetworkInterfaces: true,
+    });
+    const remoteMta = route.host;
+    return new Promise((resolve) => {
+      let settled = false;
+      let connected = false;
+      const finish = (v: { kind: 'connect-failed'; error: string } | { kind: 'done'; outcomes: RecipientOutcome[] }) => {
+        if (settled) return;
+        settled = true;
+        if (connected) conn.quit();
+        else conn.close();
+        resolve(v);
+      };
+      const perRecipient = (rcpt: string, reply: string, code: number | undefined): RecipientOutcome =>
+        code !== undefined && code >= 500
+          ? { rcpt, kind: 'perm', reply, status: statusFromReply(reply, true), remoteMta }
+          : { rcpt, kind: 'temp', reply: reply || '451 4.4.2 Connection lost' };
+      conn.on('error', (err) => {
+        if (!connected) finish({ kind: 'connect-failed', error: err.message });
+        else finish({ kind: 'done', outcomes: rcpts.map((rcpt) => ({ rcpt, kind: 'temp' as const, reply: `451 4.4.2 ${remoteMta}: ${err.message}` })) });
+      });
+      conn.connect((err) => {
+        if (err) return finish({ kind: 'connect-failed', error: err.message });
+        connected = true;
+        const eightBit = raw.some((b) => b >= 0x80);
+        const from = parseAddress(sender) ? sender : '';
+        conn.send({ from, to: rcpts, size: raw.length, use8BitMime: eightBit }, raw, (sendErr, info) => {
+          const rejectedErrors = sendErr ? (sendErr.rejectedErrors ?? []) : (info?.rejectedErrors ?? []);
+          const byRcpt = new Map(rejectedErrors.map((e) => [(e.recipient ?? '').toLowerCase(), e]));
+          const outcomes = rcpts.map((rcpt): RecipientOutcome => {
+            const rej = byRcpt.get(rcpt.toLowerCase());
+            if (rej) return perRecipient(rcpt, (rej.response ?? rej.message).trim(), rej.responseCode);
+            if (sendErr) {
+              if (sendErr.responseCode === undefined) return { rcpt, kind: 'temp', reply: `451 4.4.2 ${remoteMta}: ${sendErr.message}` };
+              return perRecipient(rcpt, (sendErr.response ?? sendErr.message).trim(), sendErr.responseCode);
+            }
+            return { rcpt, kind: 'sent' };
+          });
+          finish({ kind: 'done', outcomes });
+        });
+      });
+    });
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Recipient resolution shared by LMTP, SMTP, submission and the outbound queue.
+ *
+ * Order for an address in a local domain (first match wins):
+ *   1. a user with exactly that address;
+ *   2. an alias with exactly that address;
+ *   3. plus-addressing: user+tag@domain -> the user (or alias) base@domain, tag kept;
+ *   4. the domain's catch-all alias "@domain".
+ * Alias targets are resolved the same way (chains up to MAX_ALIAS_DEPTH); a target that is not a local user
+ * in the end makes the recipient unknown (aliases do not forward off the system).
+ * An address whose domain is not local is 'remote'.
+ */
+import type { Alias, MailStore, User } from '../store/types.js';
+import { parseAddress } from './address.js';
+
+export const MAX_ALIAS_DEPTH = 8;
+
+export type Resolution =
+  | {
+      kind: 'local';
+      user: User;
+      /** The envelope recipient as given (lowercased), e.g. "bob+lists@example.org". */
+      recipient: string;
+      /** Plus-address tag of the recipient, or null. */
+      tag: string | null;
+      via: 'user' | 'plus' | 'alias' | 'catch-all';
+    }
+  | { kind: 'remote'; address: string; domain: string }
+  | { kind: 'unknown'; address: string }
+  | { kind: 'invalid'; address: string };
+
+/** A snapshot of the alias table for resolving many recipients of one transaction. */
+export class AliasTable {
+  readonly #map: Map<string, string>;
+  constructor(aliases: Alias[]) {
+    this.#map = new Map(aliases.map((a) => [a.from.toLowerCase(), a.to.toLowerCase()]));
+  }
+  static async load(store: MailStore): Promise<AliasTable> {
+    return new AliasTable(await store.listAliases());
+  }
+  get(from: string): string | undefined {
+    return this.#map.get(from.toLowerCase());
+  }
+  /** Aliases whose target is `to` (exact, lowercased). */
+  pointingTo(to: string): string[] {
+    const t = to.toLowerCase();
+    const out: string[] = [];
+    for (const [from, target] of this.#map) if (target === t) out.push(from);
+    return out;
+  }
+}
+
+/** Resolves one envelope recipient. Never throws for bad input (store errors propagate). */
+export async function resolveRecipient(store: MailStore, input: string, aliases?: AliasTable): Promise<Resolution> {
+  const p = parseAddress(input);
+  if (!p) return { kind: 'invalid', address: input };
+  if (!(await store.hasDomain(p.domain))) return { kind: 'remote', address: p.address, domain: p.domain };
+  const table = aliases ?? (await AliasTable.load(store));
+  const found = await lookup(store, table, p.address, 0);
+  if (found) return { kind: 'local', user: found.user, recipient: p.address, tag: p.tag, via: found.via };
+  return { kind: 'unknown', address: p.address };
+}
+
+async function lookup(
+  store: MailStore,
+  table: AliasTable,
+  address: string,
+  depth: number,
+): Promise<{ user: User; via: 'user' | 'plus' | 'alias' | 'catch-all' } | null> {
+  if (depth > MAX_ALIAS_DEPTH) return null;
+  const p = parseAddress(address);
+  if (!p) return null;
+  const user = await store.getUser(p.address);
+  if (user) return { user, via: depth === 0 ? 'user' : 'alias' };
+  const viaAlias = async (target: string, via: 'alias' | 'plus' | 'catch-all') => {
+    const r = await lookup(store, table, target, depth + 1);
+    return r ? { user: r.user, via } : null;
+  };
+  const direct = table.get(p.address);
+  if (direct !== undefined) return viaAlias(direct, 'alias');
+  if (p.tag !== null) {
+    const baseAddress = `${p.base}@${p.domain}`;
+    const baseUser = await store.getUser(baseAddress);
+    if (baseUser) return { user: baseUser, via: 'plus' };
+    const baseAlias = table.get(baseAddress);
+    if (baseAlias !== undefined) return viaAlias(baseAlias, 'plus');
+  }
+  const catchAll = table.get(`@${p.domain}`);
+  if (catchAll !== undefined && depth === 0) return viaAlias(catchAll, 'catch-all');
+  return null;
+}
+
+/**
+ * True when `sender` is one of `user`'s addresses: the user's own address, a plus-variant of it, an
+ * alias that resolves to the user (or a plus-variant of such an alias). A catch-all does not count.
+ */
+export async function isUserAddress(store: MailStore, user: User, sender: string, aliases?: AliasTable): Promise<boolean> {
+  const p = parseAddress(sender);
+  if (!p) return false;
+  const own = user.address.toLowerCase();
+  if (p.address === own || `${p.base}@${p.domain}` === own) return true;
+  const table = aliases ?? (await AliasTable.load(store));
+  for (const candidate of [p.address, `${p.base}@${p.domain}`]) {
+    const target = table.get(candidate);
+    if (target === undefined) continue;
+    const r = await lookup(store, table, target, 1);
+    if (r && r.user.id === user.id) return true;
+  }
+  return false;
+}

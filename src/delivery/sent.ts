@@ -1,0 +1,44 @@
+/**
+ * Keeping a copy of submitted mail in the sender's Sent folder, unless the client already appended it
+ * (clients such as Thunderbird APPEND to Sent themselves): a copy whose ENVELOPE message-id equals the
+ * submitted message's Message-ID means the copy exists.
+ */
+import type { Mailbox, MailStore } from '../store/types.js';
+
+/** The user's \Sent mailbox (special-use), else one named "Sent", else null. */
+export async function findSentMailbox(store: MailStore, userId: number): Promise<Mailbox | null> {
+  const boxes = await store.listMailboxes(userId);
+  return boxes.find((b) => b.specialUse === '\\Sent') ?? boxes.find((b) => b.name.toLowerCase() === 'sent') ?? null;
+}
+
+/** True when `mailbox` holds a message whose Message-ID is `messageId` (compared with angle brackets, exactly). */
+export async function hasMessageId(store: MailStore, mailboxId: number, messageId: string): Promise<boolean> {
+  const all = await store.listMessages(mailboxId);
+  if (!all.length) return false;
+  const needle = messageId.replace(/^<|>$/g, '');
+  if (!needle) return false;
+  const hits = await store.searchText(
+    mailboxId,
+    all.map((m) => m.uid),
+    needle,
+    'header',
+  );
+  if (!hits.length) return false;
+  for await (const rec of store.getMessages(mailboxId, hits)) {
+    const mid = rec.index.envelope.messageId;
+    if (mid && mid.trim() === messageId.trim()) return true;
+  }
+  return false;
+}
+
+/**
+ * Appends `raw` to the user's Sent folder with \Seen unless a copy with the same Message-ID is there.
+ * Returns 'saved', 'present' or 'no-sent-folder'.
+ */
+export async function saveToSent(store: MailStore, userId: number, raw: Buffer, messageId: string | null): Promise<'saved' | 'present' | 'no-sent-folder'> {
+  const sent = await findSentMailbox(store, userId);
+  if (!sent) return 'no-sent-folder';
+  if (messageId && (await hasMessageId(store, sent.id, messageId))) return 'present';
+  await store.append(sent.id, raw, { flags: ['\\Seen'] });
+  return 'saved';
+}

@@ -1,0 +1,212 @@
+/**
+ * The listening side shared by LMTP, SMTP (MX) and submission: one smtp-server instance per listen spec
+ * (implicit TLS or plain with STARTTLS), our own key/cert only, no console logging, no reverse DNS, bounded
+ * message size and recipient count, and a close() that lets in-flight deliveries commit and reply before the
+ * remaining sessions get 421.
+ */
+import type { AddressInfo } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { ServiceOptions } from '../auth/service.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import { MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
+import type { ListenSpec, NetService } from '../lib/service.js';
+import type { BareLineEndPolicy } from './message-check.js';
+
+/** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
+export interface DeliveryServiceOptions extends ServiceOptions {
+  /** Largest message accepted (SIZE, RFC 1870); bigger ones get 552. Defaults to MAX_MESSAGE_SIZE. */
+  maxMessageSize?: number;
+  /** Recipients per transaction; more get 452 (RFC 5321 4.5.3.1.10). Defaults to SMTP_MAX_RECIPIENTS. */
+  maxRecipients?: number;
+  /** Idle time before a session is closed with 421. RFC 5321 4.5.3.2.7 suggests 5 minutes. */
+  socketTimeoutMs?: number;
+  /** What to do with bare CR/LF in a message: 'reject' (554, default for SMTP and submission) or 'normalize' (LMTP default). */
+  bareLineEnds?: BareLineEndPolicy;
+  /** Concurrent sessions per listener. */
+  maxClients?: number;
+}
+
+/** An error whose message and responseCode smtp-server turns into the reply. */
+export class SmtpReply extends Error {
+  readonly responseCode: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = 'SmtpReply';
+    this.responseCode = code;
+  }
+}
+
+/** Default session idle timeout: 5 minutes (RFC 5321 section 4.5.3.2.7). */
+export const SMTP_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
+
+export interface CollectedMessage {
+  raw: Buffer;
+  /** More than `limit` bytes arrived (the rest was dropped; smtp-server answers 552 itself). */
+  oversized: boolean;
+}
+
+/**
+ * Reads a DATA stream into one buffer, keeping at most `limit` bytes. Resolves null when the client went away
+ * before the terminating <CRLF>.<CRLF> (nothing must be stored then).
+ */
+export function collectData(stream: SMTPServerDataStream, limit: number): Promise<CollectedMessage | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let oversized = false;
+    let done = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (oversized) return;
+      size += chunk.length;
+      if (size > limit) {
+        oversized = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve({ raw: Buffer.concat(chunks), oversized: oversized || stream.sizeExceeded });
+    });
+    const abort = () => {
+      if (done) return;
+      done = true;
+      resolve(null);
+    };
+    stream.on('error', abort);
+    stream.on('close', () => setImmediate(abort));
+  });
+}
+
+export interface ListenerHandlers {
+  lmtp: boolean;
+  /** Extra smtp-server options for this role (auth, disabled commands ...). */
+  serverOptions: (spec: ListenSpec) => Partial<SMTPServerOptions>;
+  onConnect?: SMTPServerOptions['onConnect'];
+  onSecure?: SMTPServerOptions['onSecure'];
+  onAuth?: SMTPServerOptions['onAuth'];
+  onMailFrom?: SMTPServerOptions['onMailFrom'];
+  onRcptTo?: SMTPServerOptions['onRcptTo'];
+  /** Handles a complete message; its promise is tracked so close() waits for it. */
+  onData: (stream: SMTPServerDataStream, session: SMTPServerSession, callback: Parameters<NonNullable<SMTPServerOptions['onData']>>[2]) => Promise<void>;
+}
+
+export interface ResolvedCommon {
+  store: ServiceOptions['store'];
+  logger: Logger;
+  hostname: string;
+  maxMessageSize: number;
+  maxRecipients: number;
+}
+
+export function resolveCommon(opts: DeliveryServiceOptions, component: string): ResolvedCommon {
+  return {
+    store: opts.store,
+    logger: (opts.logger ?? silentLogger).child({ component }),
+    hostname: opts.hostname ?? osHostname(),
+    maxMessageSize: opts.maxMessageSize ?? MAX_MESSAGE_SIZE,
+    maxRecipients: opts.maxRecipients ?? SMTP_MAX_RECIPIENTS,
+  };
+}
+
+/** Builds the NetService around smtp-server for one role. */
+export function createListenerService(opts: DeliveryServiceOptions, common: ResolvedCommon, h: ListenerHandlers): NetService {
+  const servers = new Set<SMTPServer>();
+  const inflight = new Set<Promise<void>>();
+  let closing: Promise<void> | null = null;
+
+  function build(spec: ListenSpec): SMTPServer {
+    if (spec.implicitTls && !opts.tls) throw new Error('implicit TLS listener needs tls key and certificate');
+    const disabled = opts.tls ? [] : ['STARTTLS'];
+    const base: SMTPServerOptions = {
+      name: common.hostname,
+      banner: '',
+      lmtp: h.lmtp,
+      secure: spec.implicitTls,
+      size: common.maxMessageSize,
+      rejectOversized: true,
+      maxRecipients: common.maxRecipients,
+      logger: false,
+      disableReverseLookup: true,
+      hideDSN: true,
+      hideREQUIRETLS: true,
+      hideENHANCEDSTATUSCODES: false,
+      hide8BITMIME: false,
+      hideSMTPUTF8: false,
+      hidePIPELINING: false,
+      socketTimeout: opts.socketTimeoutMs ?? SMTP_IDLE_TIMEOUT_MS,
+      closeTimeout: 24 * 60 * 60 * 1000, // close() kicks sessions itself once deliveries have committed
+      maxClients: opts.maxClients ?? 500,
+      disabledCommands: disabled,
+      ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) } : {}),
+      ...h.serverOptions(spec),
+    };
+    if (h.onConnect) base.onConnect = h.onConnect;
+    if (h.onSecure) base.onSecure = h.onSecure;
+    if (h.onAuth) base.onAuth = h.onAuth;
+    if (h.onMailFrom) base.onMailFrom = h.onMailFrom;
+    if (h.onRcptTo) base.onRcptTo = h.onRcptTo;
+    base.onData = (stream, session, callback) => {
+      const p = h.onData(stream, session, callback).catch((e: unknown) => {
+        common.logger.error({ err: String(e), session: session.id }, 'message handling failed');
+        callback(new SmtpReply(451, 'Local error in processing, try again later'));
+      });
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    };
+    const server = new SMTPServer(base);
+    server.on('error', (err) => common.logger.warn({ err: String(err) }, 'smtp listener error'));
+    return server;
+  }
+
+  return {
+    async listen(spec: ListenSpec): Promise<AddressInfo> {
+      if (closing) throw new Error('service is closed');
+      const server = build(spec);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        server.server.once('error', onError);
+        server.listen(spec.port, spec.host, () => {
+          server.server.off('error', onError);
+          resolve();
+        });
+      });
+      servers.add(server);
+      return server.server.address() as AddressInfo;
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const closed = [...servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        while (inflight.size) await Promise.allSettled([...inflight]);
+        for (const s of servers) {
+          for (const conn of s.connections) {
+            conn.send(421, `${common.hostname} Service shutting down`);
+            conn.close();
+          }
+        }
+        await Promise.all(closed);
+        servers.clear();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The RFC 3848 "with" value and helo/IP facts of a session, for Received. */
+export function sessionTrace(session: SMTPServerSession): { helo: string; remoteAddress: string; clientHostname: string; id: string } {
+  return {
+    helo: session.hostNameAppearsAs || 'unknown',
+    remoteAddress: session.remoteAddress,
+    clientHostname: session.clientHostname,
+    id: session.id,
+  };
+}
+
+/** True when MAIL FROM carried the SMTPUTF8 parameter (RFC 6531). */
+export function usesSmtpUtf8(session: SMTPServerSession): boolean {
+  const from = session.envelope.mailFrom;
+  return !!(from && from.args && from.args.SMTPUTF8);
+}

@@ -1,0 +1,118 @@
+/**
+ * SMTP in the MX role (RFC 5321) for the local domains.
+ * - Accepts mail only for existing local recipients (users, aliases, plus-addresses, catch-all). No AUTH is
+ *   offered here, so relaying is never allowed: RCPT for a domain that is not local gets 550 "Relaying denied".
+ * - SIZE (552), 8BITMIME, SMTPUTF8, PIPELINING, ENHANCEDSTATUSCODES, STARTTLS (when tls is configured).
+ * - Each local copy gets Return-Path, Delivered-To and Received (see deliver.ts, trace.ts) and goes to INBOX.
+ * - One reply per message (SMTP): 250 once every recipient's copy is committed, or handed to the persistent
+ *   queue for a local retry (temporary store trouble), or answered by a bounce (permanent failure of some
+ *   recipients while others succeeded). Only when nothing was stored is a failure code returned.
+ */
+import type { SMTPServerSession } from 'smtp-server';
+import type { NetService } from '../lib/service.js';
+import { deliver, isPermanent, replyCodeFor, type DeliverResult } from './deliver.js';
+import { buildDsn, type FailedRecipient } from './dsn.js';
+import { checkMessage } from './message-check.js';
+import { AliasTable, resolveRecipient } from './resolve.js';
+import {
+  collectData,
+  createListenerService,
+  resolveCommon,
+  sessionTrace,
+  SmtpReply,
+  usesSmtpUtf8,
+  type DeliveryServiceOptions,
+  type ResolvedCommon,
+} from './smtp-common.js';
+import { receivedHeader, withProtocol } from './trace.js';
+
+export function createSmtpService(opts: DeliveryServiceOptions): NetService {
+  const common = resolveCommon(opts, 'smtp');
+  const policy = opts.bareLineEnds ?? 'reject';
+  return createListenerService(opts, common, {
+    lmtp: false,
+    serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
+    onRcptTo(address, _session, callback) {
+      resolveRecipient(common.store, address.address).then(
+        (r) => {
+          if (r.kind === 'local') return callback();
+          if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
+          if (r.kind === 'remote') return callback(new SmtpReply(550, 'Relaying denied'));
+          callback(new SmtpReply(550, 'No such user here'));
+        },
+        (e: unknown) => {
+          common.logger.warn({ err: String(e) }, 'recipient lookup failed');
+          callback(new SmtpReply(451, 'Temporary lookup failure, try again later'));
+        },
+      );
+    },
+    async onData(stream, session, callback) {
+      const got = await collectData(stream, common.maxMessageSize);
+      if (!got) return;
+      if (got.oversized) return callback(null);
+      const checked = checkMessage(got.raw, policy);
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      const reply = await deliverAll(common, session, checked.raw, false);
+      if (reply instanceof Error) callback(reply);
+      else callback(null, reply);
+    },
+  });
+}
+
+/**
+ * Delivers one message to the session's recipients (all local) and decides the single SMTP reply.
+ * Temporary failures go to the persistent queue for a local retry; permanent ones are bounced, unless
+ * nothing at all was stored, in which case the failure is the reply.
+ */
+export async function deliverAll(
+  common: ResolvedCommon,
+  session: SMTPServerSession,
+  raw: Buffer,
+  authenticated: boolean,
+): Promise<string | SmtpReply> {
+  const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const trace = sessionTrace(session);
+  const date = new Date();
+  const protocol = withProtocol({ secure: session.secure, authenticated, utf8: usesSmtpUtf8(session) });
+  const aliases = await AliasTable.load(common.store);
+  const ok: string[] = [];
+  const temp: string[] = [];
+  const perm: Array<{ rcpt: string; r: Extract<DeliverResult, { ok: false }> }> = [];
+  for (const rcpt of session.envelope.rcptTo) {
+    const r = await deliver(common.store, rcpt.address, raw, {
+      envelopeFrom,
+      aliases,
+      received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
+    });
+    if (r.ok) ok.push(rcpt.address);
+    else if (isPermanent(r.code)) perm.push({ rcpt: rcpt.address, r });
+    else temp.push(rcpt.address);
+  }
+  common.logger.info({ session: session.id, from: envelopeFrom, delivered: ok.length, deferred: temp.length, failed: perm.length }, 'message received');
+  if (ok.length === 0 && temp.length === 0 && perm[0]) return new SmtpReply(replyCodeFor(perm[0].r.code), perm[0].r.message);
+  if (ok.length === 0 && perm.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
+  const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
+  const withHop = Buffer.concat([hop, raw]);
+  if (temp.length) {
+    try {
+      await common.store.enqueueOutbound(envelopeFrom, temp, withHop);
+    } catch (e) {
+      common.logger.error({ err: String(e), rcpts: temp }, 'could not queue deferred local delivery');
+      if (ok.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
+    }
+  }
+  if (perm.length && envelopeFrom) {
+    const failed: FailedRecipient[] = perm.map(({ rcpt, r }) => ({
+      recipient: rcpt,
+      status: r.code === 'TOO_BIG' ? '5.2.3' : r.code === 'INVALID' ? '5.1.3' : '5.1.1',
+      diagnostic: `${replyCodeFor(r.code)} ${r.message}`,
+    }));
+    const dsn = buildDsn({ reportingMta: common.hostname, to: envelopeFrom, originalEnvelopeFrom: envelopeFrom, arrivalDate: date, failed, original: raw });
+    try {
+      await common.store.enqueueOutbound('', [envelopeFrom], dsn);
+    } catch (e) {
+      common.logger.error({ err: String(e) }, 'could not queue bounce');
+    }
+  }
+  return 'Ok: message accepted';
+}

@@ -1,0 +1,196 @@
+/**
+ * Message submission (RFC 6409) on 587 (STARTTLS) and 465 (implicit TLS, RFC 8314), chosen per listen spec.
+ * - AUTH PLAIN/LOGIN (RFC 4954) is required before MAIL; it is offered only over TLS or from loopback
+ *   (elsewhere AUTH is not advertised before STARTTLS and is refused with 538).
+ * - The envelope sender must be one of the user's addresses: their address, a plus-variant of it, or an alias
+ *   that resolves to them (553 otherwise). The null sender is refused.
+ * - SIZE limit (552), recipients per message (452), messages per user per time window (451 rate limited).
+ * - RFC 6409 section 8: a missing Date or Message-ID is added.
+ * - On DATA: remote recipients (and local ones whose delivery failed temporarily) go to the persistent
+ *   outbound queue, local ones are delivered at once, a copy goes to the sender's Sent folder unless one with the
+ *   same Message-ID is there; 250 is sent after all of that committed.
+ */
+import { randomBytes } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { SMTPServerSession } from 'smtp-server';
+import { isLoopback, type NetService } from '../lib/service.js';
+import { deliver, isPermanent, replyCodeFor } from './deliver.js';
+import { buildDsn, type FailedRecipient } from './dsn.js';
+import { checkMessage, headerSection, headerValue } from './message-check.js';
+import type { OutboundQueue } from './outbound.js';
+import { AliasTable, isUserAddress, resolveRecipient } from './resolve.js';
+import { saveToSent } from './sent.js';
+import {
+  collectData,
+  createListenerService,
+  resolveCommon,
+  sessionTrace,
+  SmtpReply,
+  usesSmtpUtf8,
+  type DeliveryServiceOptions,
+} from './smtp-common.js';
+import { receivedHeader, rfc5322Date, withProtocol } from './trace.js';
+
+export interface SubmissionOptions extends DeliveryServiceOptions {
+  outbound: OutboundQueue;
+  /** Messages one user may submit per window; defaults to 200 per hour. */
+  rateLimit?: { messages: number; perSeconds: number };
+}
+
+/** What onAuth stores in session.user. */
+interface SessionUser {
+  id: number;
+  address: string;
+}
+
+function sessionUser(session: SMTPServerSession): SessionUser | null {
+  const u: unknown = session.user;
+  if (u && typeof u === 'object' && 'id' in u && 'address' in u) return u as SessionUser;
+  return null;
+}
+
+export function createSubmissionService(opts: SubmissionOptions): NetService {
+  const common = resolveCommon(opts, 'submission');
+  const policy = opts.bareLineEnds ?? 'reject';
+  const rate = opts.rateLimit ?? { messages: 200, perSeconds: 3600 };
+  const limiter = new RateLimiterMemory({ points: rate.messages, duration: rate.perSeconds });
+  const baseDisabled = opts.tls ? [] : ['STARTTLS'];
+  const cleartextOk = (session: SMTPServerSession) => session.secure || isLoopback(session.remoteAddress);
+
+  return createListenerService(opts, common, {
+    lmtp: false,
+    serverOptions: () => ({
+      authMethods: ['PLAIN', 'LOGIN'],
+      authOptional: false,
+      // smtp-server's own check would refuse AUTH before STARTTLS even on loopback; onConnect/onAuth decide.
+      allowInsecureAuth: true,
+      disabledCommands: baseDisabled,
+    }),
+    onConnect(session, callback) {
+      // Hide AUTH until TLS unless the client is on loopback (RFC 4954 section 4, RFC 8314).
+      if (!cleartextOk(session)) session.disabledCommands = [...baseDisabled, 'AUTH'];
+      callback();
+    },
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = [...baseDisabled];
+      callback();
+    },
+    onAuth(auth, session, callback) {
+      if (!cleartextOk(session)) return callback(new SmtpReply(538, 'Encryption required for requested authentication mechanism'));
+      if ((auth.method !== 'PLAIN' && auth.method !== 'LOGIN') || !auth.username || auth.password == null) {
+        return callback(new SmtpReply(504, 'Unrecognized authentication type'));
+      }
+      opts.auth.verify(auth.username, auth.password, { remoteAddress: session.remoteAddress }).then(
+        (r) => {
+          if (r.ok) return callback(null, { user: { id: r.user.id, address: r.user.address } satisfies SessionUser });
+          if (r.reason === 'bad-credentials') return callback(new SmtpReply(535, 'Authentication credentials invalid'));
+          callback(new SmtpReply(454, 'Temporary authentication failure'));
+        },
+        () => callback(new SmtpReply(454, 'Temporary authentication failure')),
+      );
+    },
+    onMailFrom(address, session, callback) {
+      const user = sessionUser(session);
+      if (!user) return callback(new SmtpReply(530, 'Authentication required'));
+      if (!address.address) return callback(new SmtpReply(553, 'The null sender is not allowed for submission'));
+      (async () => {
+        const u = await common.store.getUserById(user.id);
+        if (!u || !(await isUserAddress(common.store, u, address.address))) {
+          return callback(new SmtpReply(553, `Sender address not owned by user ${user.address}`));
+        }
+        try {
+          await limiter.consume(String(user.id), 1);
+        } catch (e) {
+          if (e instanceof RateLimiterRes) {
+            const secs = Math.ceil(e.msBeforeNext / 1000);
+            return callback(new SmtpReply(451, `Rate limit exceeded, try again in ${secs} s`));
+          }
+          throw e;
+        }
+        callback();
+      })().catch((e: unknown) => {
+        common.logger.warn({ err: String(e) }, 'sender check failed');
+        callback(new SmtpReply(451, 'Temporary failure, try again later'));
+      });
+    },
+    onRcptTo(address, session, callback) {
+      if (!sessionUser(session)) return callback(new SmtpReply(530, 'Authentication required'));
+      resolveRecipient(common.store, address.address).then(
+        (r) => {
+          if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
+          if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here'));
+          callback();
+        },
+        () => callback(new SmtpReply(451, 'Temporary lookup failure, try again later')),
+      );
+    },
+    async onData(stream, session, callback) {
+      const got = await collectData(stream, common.maxMessageSize);
+      if (!got) return;
+      if (got.oversized) return callback(null);
+      const user = sessionUser(session);
+      if (!user) return callback(new SmtpReply(530, 'Authentication required'));
+      const checked = checkMessage(got.raw, policy);
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      const { raw, messageId } = completeHeader(checked.raw, common.hostname);
+      const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const date = new Date();
+      const protocol = withProtocol({ secure: session.secure, authenticated: true, utf8: usesSmtpUtf8(session) });
+      const trace = sessionTrace(session);
+      const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
+      const withHop = Buffer.concat([hop, raw]);
+
+      const aliases = await AliasTable.load(common.store);
+      const local: string[] = [];
+      const queued: string[] = [];
+      for (const rcpt of session.envelope.rcptTo) {
+        const r = await resolveRecipient(common.store, rcpt.address, aliases);
+        if (r.kind === 'local') local.push(rcpt.address);
+        else queued.push(rcpt.address);
+      }
+      // Remote recipients first: if the queue cannot take them, nothing has been done yet and 451 is honest.
+      if (queued.length) await common.store.enqueueOutbound(sender, queued, withHop);
+      const retry: string[] = [];
+      const failed: FailedRecipient[] = [];
+      for (const rcpt of local) {
+        const d = await deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases });
+        if (d.ok) continue;
+        if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: d.code === 'TOO_BIG' ? '5.2.3' : '5.1.1', diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
+        else retry.push(rcpt);
+      }
+      if (retry.length) await common.store.enqueueOutbound(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
+      if (failed.length) {
+        const dsn = buildDsn({ reportingMta: common.hostname, to: sender, originalEnvelopeFrom: sender, arrivalDate: date, failed, original: raw });
+        await common.store.enqueueOutbound('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
+      }
+      try {
+        const saved = await saveToSent(common.store, user.id, raw, messageId);
+        common.logger.debug({ session: session.id, sent: saved }, 'sent copy');
+      } catch (e) {
+        common.logger.warn({ err: String(e), user: user.address }, 'could not save Sent copy');
+      }
+      common.logger.info({ session: session.id, user: user.address, from: sender, local: local.length, queued: queued.length }, 'message submitted');
+      opts.outbound.kick();
+      callback(null, `Ok: queued as ${messageId ?? 'message'}`);
+    },
+  });
+}
+
+/**
+ * RFC 6409 section 8.1/8.3: adds Date and Message-ID when missing (at the top of the header).
+ * Returns the message and its Message-ID (with angle brackets) or null when it has none usable.
+ */
+export function completeHeader(raw: Buffer, hostname: string): { raw: Buffer; messageId: string | null } {
+  const header = headerSection(raw);
+  const hasHeader = header.length > 2 && header.includes(':');
+  let messageId = hasHeader ? headerValue(raw, 'message-id') : null;
+  const add: string[] = [];
+  if (!hasHeader || headerValue(raw, 'date') === null) add.push(`Date: ${rfc5322Date(new Date())}`);
+  if (!messageId) {
+    messageId = `<${randomBytes(16).toString('hex')}@${hostname}>`;
+    add.push(`Message-ID: ${messageId}`);
+  }
+  if (!add.length) return { raw, messageId };
+  const prefix = add.join('\r\n') + '\r\n' + (hasHeader ? '' : '\r\n');
+  return { raw: Buffer.concat([Buffer.from(prefix, 'utf8'), raw]), messageId };
+}
