@@ -1,0 +1,373 @@
+/**
+ * One POP3 connection: greeting, line framing, pipelined commands run strictly in order one at a time
+ * (RFC 2449 PIPELINING), replies written with socket backpressure, STLS upgrade, AUTH continuations,
+ * autologout, and cleanup. A dropped connection commits nothing (RFC 1939 section 6): the maildrop
+ * lock is released and the DELE marks are forgotten.
+ *
+ * The connection works on any Duplex stream (a TCP socket, a TLS socket, or an in-memory pair in tests).
+ */
+import { randomBytes } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../lib/logger.js';
+import { POP3_MAX_COMMAND_LINE } from '../lib/limits.js';
+import { dispatch } from './dispatch.js';
+import { DotStuffer } from './dotstuff.js';
+import { LineFramer, type FramedLine } from './framer.js';
+import type { Pop3Shared } from './options.js';
+import { bad, formatLines, formatStatus, type Reply } from './reply.js';
+import type { ChallengeAnswer, CommandContext, SessionState } from './session.js';
+
+/**
+ * Longest line accepted at all: AUTH continuation responses (base64 of a PLAIN message with a long
+ * password) may exceed the 255-octet command limit of RFC 2449 section 4, which applies to commands only.
+ */
+export const POP3_MAX_AUTH_LINE = 8192;
+/** Commands parsed but not yet run; beyond this the socket stops being read until the queue drains. */
+const MAX_QUEUED_LINES = 64;
+/** Malformed, unknown or misplaced commands tolerated per connection before it is closed. */
+export const MAX_BAD_COMMANDS = 20;
+/** Failed logins per connection before it is closed (the Authenticator throttles across connections). */
+export const MAX_AUTH_FAILURES = 5;
+/** After a polite end, how long to wait for the peer to close before destroying the socket. */
+const CLOSE_GRACE_MS = 5000;
+
+type Next = FramedLine | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' };
+
+export interface ConnectionInfo {
+  remoteAddress: string;
+  /** True for implicit-TLS listeners. */
+  secure: boolean;
+}
+
+class ConnectionGone extends Error {
+  constructor() {
+    super('connection closed');
+  }
+}
+
+export class Pop3Connection {
+  readonly id = randomBytes(6).toString('hex');
+  readonly #shared: Pop3Shared;
+  readonly #log: Logger;
+  readonly #remoteAddress: string;
+  #stream: Duplex;
+  #secure: boolean;
+  #apopTimestamp: string | null = null;
+  #state: SessionState = { kind: 'authorization', pendingUser: null };
+  readonly #framer = new LineFramer(POP3_MAX_AUTH_LINE);
+  readonly #queue: FramedLine[] = [];
+  #waiter: ((n: Next) => void) | null = null;
+  #eof = false;
+  #gone = false;
+  #paused = false;
+  #shuttingDown = false;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #badCommands = 0;
+  #authFailures = 0;
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(stream: Duplex, info: ConnectionInfo, shared: Pop3Shared) {
+    this.#stream = stream;
+    this.#secure = info.secure;
+    this.#remoteAddress = info.remoteAddress;
+    this.#shared = shared;
+    this.#log = shared.logger.child({ conn: this.id, remote: info.remoteAddress });
+    this.closed = new Promise((r) => (this.#resolveClosed = r));
+    this.#attach(stream);
+  }
+
+  /** Sends the greeting and runs the session until QUIT, EOF, timeout, shutdown or an I/O error. */
+  async run(): Promise<void> {
+    this.#log.debug({ secure: this.#secure }, 'pop3 connect');
+    try {
+      if (await this.#shared.apopAvailable()) {
+        this.#apopTimestamp = `<${process.pid}.${randomBytes(8).toString('hex')}.${Date.now()}@${this.#shared.hostname}>`;
+      }
+      const greeting = `${this.#shared.hostname} POP3 server (mailroom) ready` + (this.#apopTimestamp ? ` ${this.#apopTimestamp}` : '');
+      await this.#write(formatStatus({ ok: true, text: greeting }));
+      await this.#loop();
+    } catch (e) {
+      if (!(e instanceof ConnectionGone)) this.#log.error({ err: e }, 'pop3 connection failed');
+    } finally {
+      await this.#finish();
+    }
+  }
+
+  /** Ends the session politely: at once when idle, after the running command otherwise. Nothing is committed. */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    this.#wake({ kind: 'shutdown' });
+  }
+
+  async #loop(): Promise<void> {
+    const ctx = this.#context();
+    for (;;) {
+      const next = await this.#next();
+      if (next.kind === 'eof') return;
+      if (next.kind === 'timeout') {
+        this.#log.info({}, 'pop3 autologout');
+        await this.#write('-ERR Autologout; idle for too long\r\n');
+        return;
+      }
+      if (next.kind === 'shutdown') {
+        await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
+        return;
+      }
+      let reply: Reply;
+      if (next.kind === 'too-long' || next.line.length + 2 > POP3_MAX_COMMAND_LINE) {
+        reply = bad(`Line too long (the limit is ${POP3_MAX_COMMAND_LINE} octets)`);
+      } else {
+        reply = await dispatch(ctx, next.line.toString('utf8'));
+      }
+      reply = this.#applyLimits(reply);
+      if (reply.after === 'starttls') {
+        await this.#startTls(reply);
+        continue;
+      }
+      await this.#send(reply);
+      if (reply.after === 'close') return;
+      if (this.#shuttingDown) {
+        await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
+        return;
+      }
+    }
+  }
+
+  #applyLimits(reply: Reply): Reply {
+    if (reply.ok || !reply.counts) return reply;
+    if (reply.counts === 'bad-command' && ++this.#badCommands >= MAX_BAD_COMMANDS) {
+      this.#log.info({}, 'pop3 too many invalid commands');
+      return { ...reply, text: `${reply.text}; too many invalid commands, closing`, after: 'close' };
+    }
+    if (reply.counts === 'auth-failure' && ++this.#authFailures >= MAX_AUTH_FAILURES) {
+      this.#log.info({}, 'pop3 too many authentication failures');
+      return { ...reply, text: `${reply.text}; too many failures, closing`, after: 'close' };
+    }
+    return reply;
+  }
+
+  #context(): CommandContext {
+    // The context reads live connection fields (secure changes at STLS; state changes with each login/QUIT).
+    const conn = this;
+    return {
+      shared: this.#shared,
+      log: this.#log,
+      remoteAddress: this.#remoteAddress,
+      get secure() {
+        return conn.#secure;
+      },
+      get apopTimestamp() {
+        return conn.#apopTimestamp;
+      },
+      get state() {
+        return conn.#state;
+      },
+      set state(s: SessionState) {
+        conn.#state = s;
+      },
+      challenge: (base64) => this.#challenge(base64),
+    };
+  }
+
+  async #challenge(base64: string): Promise<ChallengeAnswer> {
+    await this.#write(`+ ${base64}\r\n`);
+    const next = await this.#next();
+    if (next.kind === 'line') return { kind: 'line', text: next.line.toString('utf8') };
+    if (next.kind === 'too-long') return { kind: 'too-long' };
+    if (next.kind === 'timeout') this.#wakeLater({ kind: 'timeout' });
+    return { kind: 'closed' };
+  }
+
+  /** Writes one reply: the status line, then any multi-line body, dot-stuffed and terminated. */
+  async #send(reply: Reply): Promise<void> {
+    const status = formatStatus(reply);
+    const body = reply.ok ? reply.body : undefined;
+    if (!body) return this.#write(status);
+    if (body.kind === 'lines') return this.#write(status + formatLines(body.lines));
+    await this.#write(status);
+    const stuffer = new DotStuffer();
+    try {
+      for await (const chunk of body.chunks) await this.#write(stuffer.stuff(chunk));
+    } catch (e) {
+      if (e instanceof ConnectionGone) throw e;
+      // The +OK is out and part of the body may be too: the only honest move left is to drop the connection.
+      this.#log.error({ err: e }, 'pop3 message stream failed; closing');
+      this.#stream.destroy();
+      throw new ConnectionGone();
+    }
+    await this.#write(stuffer.terminator());
+  }
+
+  /**
+   * STLS: stop reading plaintext before the +OK goes out, discard anything pipelined after STLS
+   * (RFC 2595 section 4 / RFC 3207 injection rule), then hand the raw stream to TLS.
+   */
+  async #startTls(reply: Reply): Promise<void> {
+    const ctxOpts = this.#shared.secureContext;
+    if (!ctxOpts) throw new Error('STLS without a TLS context');
+    const raw = this.#stream;
+    this.#detach(raw);
+    raw.pause();
+    this.#queue.length = 0;
+    this.#framer.reset();
+    await this.#write(formatStatus(reply));
+    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: ctxOpts });
+    const timer = setTimeout(() => tlsSocket.destroy(new Error('TLS handshake timeout')), this.#shared.idleTimeoutMs);
+    timer.unref();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tlsSocket.once('secure', resolve);
+        tlsSocket.once('error', reject);
+        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+      });
+    } catch (e) {
+      this.#log.info({ err: e instanceof Error ? e.message : String(e) }, 'pop3 STLS handshake failed');
+      tlsSocket.destroy();
+      raw.destroy();
+      throw new ConnectionGone();
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#stream = tlsSocket;
+    this.#secure = true;
+    this.#paused = false;
+    this.#attach(tlsSocket);
+    this.#log.debug({}, 'pop3 STLS done');
+  }
+
+  // ---- input ----
+
+  readonly #onData = (chunk: Buffer): void => {
+    for (const item of this.#framer.push(chunk)) {
+      if (this.#waiter) this.#wake(item);
+      else this.#queue.push(item);
+    }
+    if (this.#queue.length >= MAX_QUEUED_LINES && !this.#paused) {
+      this.#paused = true;
+      this.#stream.pause();
+    }
+  };
+  readonly #onEnd = (): void => {
+    this.#eof = true;
+    this.#wake({ kind: 'eof' });
+  };
+  readonly #onClose = (): void => {
+    this.#gone = true;
+    this.#eof = true;
+    this.#wake({ kind: 'eof' });
+  };
+  readonly #onError = (e: Error): void => {
+    this.#log.debug({ err: e.message }, 'pop3 socket error');
+  };
+
+  #attach(s: Duplex): void {
+    s.on('data', this.#onData);
+    s.on('end', this.#onEnd);
+    s.on('close', this.#onClose);
+    s.on('error', this.#onError);
+  }
+
+  #detach(s: Duplex): void {
+    s.off('data', this.#onData);
+    s.off('end', this.#onEnd);
+    // 'close' and 'error' stay: the TLS socket closes with the raw one, and errors must not go unhandled.
+  }
+
+  /** The next client line (or why there is none), arming the autologout timer while waiting. */
+  #next(): Promise<Next> {
+    const queued = this.#queue.shift();
+    if (queued) {
+      if (this.#paused && this.#queue.length < MAX_QUEUED_LINES / 2) {
+        this.#paused = false;
+        this.#stream.resume();
+      }
+      return Promise.resolve(queued);
+    }
+    if (this.#eof) return Promise.resolve({ kind: 'eof' });
+    if (this.#shuttingDown) return Promise.resolve({ kind: 'shutdown' });
+    if (this.#pendingWake) {
+      const w = this.#pendingWake;
+      this.#pendingWake = null;
+      return Promise.resolve(w);
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+      this.#idleTimer = setTimeout(() => this.#wake({ kind: 'timeout' }), this.#shared.idleTimeoutMs);
+      this.#idleTimer.unref();
+    });
+  }
+
+  #pendingWake: Next | null = null;
+
+  /** Delivers to a waiting #next(); lines are queued by #onData, other events are dropped when nobody waits. */
+  #wake(n: Next): void {
+    const w = this.#waiter;
+    if (!w) return;
+    this.#waiter = null;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    w(n);
+  }
+
+  /** Makes the next #next() return n (an event noticed inside a command, e.g. timeout during AUTH). */
+  #wakeLater(n: Next): void {
+    this.#pendingWake = n;
+  }
+
+  // ---- output ----
+
+  /** Writes with backpressure; a client that stops reading for the idle timeout is disconnected. */
+  async #write(data: string | Buffer): Promise<void> {
+    const s = this.#stream;
+    if (this.#gone || s.destroyed || s.writableEnded) throw new ConnectionGone();
+    if (s.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (e?: Error): void => {
+        clearTimeout(timer);
+        s.off('drain', onDrain);
+        s.off('close', onClose);
+        if (e) reject(e);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onClose = (): void => done(new ConnectionGone());
+      const timer = setTimeout(() => {
+        this.#log.info({}, 'pop3 client stopped reading; closing');
+        s.destroy();
+        done(new ConnectionGone());
+      }, this.#shared.idleTimeoutMs);
+      timer.unref();
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+    });
+  }
+
+  /** Releases the maildrop lock (without committing) and closes the stream. */
+  async #finish(): Promise<void> {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    const s = this.#state;
+    this.#state = { kind: 'closed' };
+    if (s.kind === 'transaction') {
+      this.#log.info({ user: s.user.address }, 'pop3 session ended without QUIT; nothing committed');
+      await s.release().catch((e: unknown) => this.#log.warn({ err: e }, 'pop3 maildrop unlock failed'));
+    }
+    const stream = this.#stream;
+    if (!stream.destroyed) {
+      if (!stream.writableEnded) stream.end();
+      const t = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+      t.unref();
+      if (!this.#gone) await new Promise<void>((r) => stream.once('close', () => r()));
+      clearTimeout(t);
+    }
+    this.#log.debug({}, 'pop3 disconnect');
+    this.#resolveClosed();
+  }
+}
+

@@ -1,0 +1,59 @@
+/**
+ * Byte-stuffing of multi-line responses (RFC 1939 section 3) on Buffers, across chunk boundaries:
+ * every line that starts with "." gets one more "." in front, and the response ends with CRLF "." CRLF.
+ * A message that does not end with CRLF gets one before the terminating "." line.
+ */
+
+const DOT = 0x2e;
+const LF = 0x0a;
+const CR = 0x0d;
+const DOT_BUF = Buffer.from('.');
+const END_AFTER_CRLF = Buffer.from('.\r\n');
+const END_WITH_CRLF = Buffer.from('\r\n.\r\n');
+
+export class DotStuffer {
+  /** True when the next byte starts a line. */
+  #atLineStart = true;
+  /** The last two bytes passed through (-1 before any). */
+  #prev = -1;
+  #last = -1;
+
+  /** Returns the stuffed bytes for this chunk (the chunk itself when nothing needs stuffing). */
+  stuff(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    const cuts: number[] = [];
+    if (this.#atLineStart && chunk[0] === DOT) cuts.push(0);
+    let pos = chunk.indexOf(LF);
+    while (pos !== -1 && pos + 1 < chunk.length) {
+      if (chunk[pos + 1] === DOT) cuts.push(pos + 1);
+      pos = chunk.indexOf(LF, pos + 1);
+    }
+    this.#atLineStart = chunk[chunk.length - 1] === LF;
+    this.#prev = chunk.length >= 2 ? chunk[chunk.length - 2]! : this.#last;
+    this.#last = chunk[chunk.length - 1]!;
+    if (cuts.length === 0) return chunk;
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (const at of cuts) {
+      parts.push(chunk.subarray(from, at), DOT_BUF);
+      from = at;
+    }
+    parts.push(chunk.subarray(from));
+    return Buffer.concat(parts, chunk.length + cuts.length);
+  }
+
+  /** The end of the response: "." CRLF after a CRLF (or nothing at all), else CRLF "." CRLF. */
+  terminator(): Buffer {
+    if (this.#last === -1) return END_AFTER_CRLF;
+    return this.#prev === CR && this.#last === LF ? END_AFTER_CRLF : END_WITH_CRLF;
+  }
+}
+
+/** Stuffs a whole message at once (tests and small bodies): stuffed bytes plus the terminator. */
+export function dotStuffAll(chunks: Iterable<Buffer>): Buffer {
+  const st = new DotStuffer();
+  const parts: Buffer[] = [];
+  for (const c of chunks) parts.push(st.stuff(c));
+  parts.push(st.terminator());
+  return Buffer.concat(parts);
+}

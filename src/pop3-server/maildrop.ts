@@ -1,0 +1,82 @@
+/**
+ * The maildrop snapshot of one POP3 session (RFC 1939 section 5): INBOX as it was at login, numbered
+ * 1..n in UID order for the whole session. Messages delivered later appear at the next login. DELE marks,
+ * RSET unmarks, and QUIT turns the marks into one MaildropCommit for the store.
+ */
+import type { MaildropCommit, MessageMeta } from '../store/types.js';
+
+export interface DropMessage {
+  /** 1-based message number, fixed for the session. */
+  readonly number: number;
+  readonly uid: number;
+  /** The UIDL (the store's EMAILID). */
+  readonly uidl: string;
+  /** Octets of the stored message (what RETR sends before dot-stuffing). */
+  readonly size: number;
+  deleted: boolean;
+  /** Sent in full by RETR in this session. */
+  retrieved: boolean;
+}
+
+export type Lookup = { ok: true; msg: DropMessage } | { ok: false; reason: 'no-such-message' | 'deleted' };
+
+export class Maildrop {
+  readonly mailboxId: number;
+  readonly #messages: DropMessage[];
+
+  constructor(mailboxId: number, messages: readonly MessageMeta[]) {
+    this.mailboxId = mailboxId;
+    const sorted = [...messages].sort((a, b) => a.uid - b.uid);
+    this.#messages = sorted.map((m, i) => ({ number: i + 1, uid: m.uid, uidl: m.emailId, size: m.size, deleted: false, retrieved: false }));
+  }
+
+  /** Number of messages in the snapshot, deleted ones included (the highest valid message number). */
+  get total(): number {
+    return this.#messages.length;
+  }
+
+  /** A message by number; deleted messages are reported as such (RFC 1939: they may not be referred to). */
+  lookup(n: number): Lookup {
+    const msg = Number.isSafeInteger(n) && n >= 1 ? this.#messages[n - 1] : undefined;
+    if (!msg) return { ok: false, reason: 'no-such-message' };
+    if (msg.deleted) return { ok: false, reason: 'deleted' };
+    return { ok: true, msg };
+  }
+
+  /** Messages not marked deleted, in number order. */
+  live(): DropMessage[] {
+    return this.#messages.filter((m) => !m.deleted);
+  }
+
+  /** STAT: count and total octets of the messages not marked deleted. */
+  stat(): { count: number; octets: number } {
+    let count = 0;
+    let octets = 0;
+    for (const m of this.#messages) {
+      if (m.deleted) continue;
+      count++;
+      octets += m.size;
+    }
+    return { count, octets };
+  }
+
+  /** RSET: back to the state at login (no deletion marks, no retrieval marks). */
+  reset(): void {
+    for (const m of this.#messages) {
+      m.deleted = false;
+      m.retrieved = false;
+    }
+  }
+
+  /** What QUIT commits: deletions, \Seen for retrieved messages (when wanted), retrieval records. */
+  commitPlan(markSeenOnRetrieve: boolean): MaildropCommit {
+    const expunge: number[] = [];
+    const retrieved: number[] = [];
+    for (const m of this.#messages) {
+      if (m.deleted) expunge.push(m.uid);
+      if (m.retrieved) retrieved.push(m.uid);
+    }
+    const seen = markSeenOnRetrieve ? retrieved.filter((uid) => !expunge.includes(uid)) : [];
+    return { expunge, seen, retrieved };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Reading stored message bytes for RETR and TOP in bounded chunks (readMessage with byte ranges), so a
+ * large message never sits in memory whole and the socket's backpressure paces the reads. The first chunk
+ * is read before the +OK is sent: a message expunged by another session is reported as -ERR, not as a
+ * truncated body.
+ */
+import { isStoreError, type MailStore } from '../store/types.js';
+
+/** Bytes per readMessage call while streaming. */
+export const READ_CHUNK = 256 * 1024;
+
+const LF = 0x0a;
+
+export interface OpenedRange {
+  /** The bytes from start to end, first chunk already read. */
+  chunks: AsyncIterable<Buffer>;
+}
+
+/**
+ * Opens bytes [start, end) of a message. Resolves null when the message no longer exists (expunged
+ * through IMAP during this session); other store failures are thrown.
+ */
+export async function openRange(store: MailStore, mailboxId: number, uid: number, start: number, end: number): Promise<OpenedRange | null> {
+  let first: Buffer;
+  try {
+    first = end > start ? await store.readMessage(mailboxId, uid, { start, end: Math.min(end, start + READ_CHUNK) }) : Buffer.alloc(0);
+  } catch (e) {
+    if (isStoreError(e, 'NOT_FOUND')) return null;
+    throw e;
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    let pos = start + first.length;
+    while (first.length > 0 && pos < end) {
+      const buf = await store.readMessage(mailboxId, uid, { start: pos, end: Math.min(end, pos + READ_CHUNK) });
+      if (buf.length === 0) break;
+      yield buf;
+      pos += buf.length;
+    }
+  }
+  return { chunks: rest() };
+}
+
+/** Passes chunks through until `lines` line feeds have gone by (that line feed included), then stops. */
+export async function* firstLines(chunks: AsyncIterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
+  let remaining = lines;
+  if (remaining <= 0) return;
+  for await (const buf of chunks) {
+    let idx = 0;
+    while (remaining > 0) {
+      const lf = buf.indexOf(LF, idx);
+      if (lf === -1) break;
+      remaining--;
+      idx = lf + 1;
+    }
+    if (remaining === 0) {
+      yield buf.subarray(0, idx);
+      return;
+    }
+    yield buf;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * POP3 service options and the resolved settings every connection of one service shares.
+ */
+import { hostname as osHostname } from 'node:os';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { ServiceOptions } from '../auth/service.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { plaintextSecret } from '../auth/hash.js';
+import type { MailStore } from '../store/types.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
+
+export interface Pop3ServiceOptions extends ServiceOptions {
+  /** Retrieved (RETR) messages get \Seen in the QUIT commit (Dovecot's default). Default true. */
+  markSeenOnRetrieve?: boolean;
+  /**
+   * RFC 2449 EXPIRE: messages retrieved more than this many days ago are purged at login and at QUIT
+   * (0 = retrieved messages are removed at the QUIT of the session that retrieved them).
+   * null or absent = keep forever (EXPIRE NEVER).
+   */
+  retentionDays?: number | null;
+  /** RFC 2449 LOGIN-DELAY: minimum seconds between logins of one user; null or absent = none. */
+  loginDelaySeconds?: number | null;
+  /** Autologout for an idle client; RFC 1939 section 3 requires at least 10 minutes (the default). */
+  idleTimeoutMs?: number;
+  /** Allow USER/PASS and AUTH PLAIN/LOGIN without TLS from non-loopback addresses. Default false. */
+  allowPlaintextAuthOffLoopback?: boolean;
+  /** Concurrent connections from one IP address. Default MAX_CONNECTIONS_PER_IP. */
+  maxConnectionsPerIp?: number;
+  /**
+   * APOP (RFC 1939 section 7) needs the user's cleartext secret ({PLAIN} hashes only). The greeting carries
+   * the APOP timestamp only when APOP can succeed:
+   *  - 'auto' (default): when at least one user has a cleartext secret (checked at most once a minute);
+   *  - true: always; false: never (APOP is then refused).
+   */
+  apop?: boolean | 'auto';
+}
+
+/** How often the 'auto' APOP check re-reads the user list. */
+const APOP_CHECK_INTERVAL_MS = 60_000;
+
+/** The settings of one POP3 service, resolved once and shared by its connections. */
+export class Pop3Shared {
+  readonly store: MailStore;
+  readonly auth: Authenticator;
+  readonly logger: Logger;
+  readonly hostname: string;
+  readonly secureContext: SecureContext | null;
+  readonly markSeenOnRetrieve: boolean;
+  readonly retentionDays: number | null;
+  readonly loginDelaySeconds: number | null;
+  readonly idleTimeoutMs: number;
+  readonly allowPlaintextAuthOffLoopback: boolean;
+  readonly maxConnectionsPerIp: number;
+  readonly apop: boolean | 'auto';
+  /** Last successful login per user id (ms since epoch), for LOGIN-DELAY. */
+  readonly lastLogin = new Map<number, number>();
+  #apopChecked = 0;
+  #apopCached = false;
+
+  constructor(opts: Pop3ServiceOptions) {
+    this.store = opts.store;
+    this.auth = opts.auth;
+    this.logger = opts.logger ?? silentLogger;
+    this.hostname = opts.hostname ?? osHostname();
+    this.secureContext = opts.tls ? createSecureContext({ key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) }) : null;
+    this.markSeenOnRetrieve = opts.markSeenOnRetrieve ?? true;
+    this.retentionDays = opts.retentionDays ?? null;
+    this.loginDelaySeconds = opts.loginDelaySeconds ?? null;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? POP3_IDLE_TIMEOUT_MS;
+    this.allowPlaintextAuthOffLoopback = opts.allowPlaintextAuthOffLoopback ?? false;
+    this.maxConnectionsPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
+    this.apop = opts.apop ?? 'auto';
+  }
+
+  /** Whether APOP can succeed for anyone, so the greeting should carry a timestamp. Never throws. */
+  async apopAvailable(): Promise<boolean> {
+    if (this.apop !== 'auto') return this.apop;
+    const now = Date.now();
+    if (now - this.#apopChecked < APOP_CHECK_INTERVAL_MS) return this.#apopCached;
+    this.#apopChecked = now;
+    try {
+      const users = await this.store.listUsers();
+      this.#apopCached = users.some((u) => plaintextSecret(u.passwordHash) !== null);
+    } catch (e) {
+      this.logger.warn({ err: e }, 'pop3: user list for APOP check failed');
+      this.#apopCached = false;
+    }
+    return this.#apopCached;
+  }
+}

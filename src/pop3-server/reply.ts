@@ -1,0 +1,59 @@
+/**
+ * POP3 replies as values. A command handler returns one Reply; the connection alone writes it
+ * (status line, then an optional multi-line body that it dot-stuffs and terminates with ".").
+ */
+
+/** RFC 2449 section 8 / RFC 3206 extended response codes used by this server. */
+export type RespCode = 'IN-USE' | 'LOGIN-DELAY' | 'SYS/TEMP' | 'SYS/PERM' | 'AUTH';
+
+export type ReplyBody =
+  /** Short text lines (LIST, UIDL, CAPA, AUTH mechanism list); no line terminators inside. */
+  | { kind: 'lines'; lines: readonly string[] }
+  /** Message bytes (RETR, TOP), streamed; the connection dot-stuffs them on Buffers. */
+  | { kind: 'bytes'; chunks: AsyncIterable<Buffer> };
+
+/** What the connection does after writing the reply. */
+export type AfterReply = 'close' | 'starttls';
+
+/**
+ * Why a -ERR reply counts against the connection: malformed or misplaced commands ('bad-command')
+ * and failed logins ('auth-failure') are limited per connection.
+ */
+export type ErrorClass = 'bad-command' | 'auth-failure';
+
+export type Reply =
+  | { ok: true; text: string; body?: ReplyBody; after?: AfterReply }
+  | { ok: false; text: string; code?: RespCode; counts?: ErrorClass; after?: AfterReply };
+
+export function ok(text: string, extra: { body?: ReplyBody; after?: AfterReply } = {}): Reply {
+  return { ok: true, text, ...extra };
+}
+
+export function err(text: string, code?: RespCode, extra: { counts?: ErrorClass; after?: AfterReply } = {}): Reply {
+  return code === undefined ? { ok: false, text, ...extra } : { ok: false, text, code, ...extra };
+}
+
+/** A -ERR for a malformed, unknown or misplaced command. */
+export function bad(text: string): Reply {
+  return { ok: false, text, counts: 'bad-command' };
+}
+
+/** Replaces anything that could break the status line (CR, LF, other controls) with a space. */
+export function sanitizeText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, ' ');
+}
+
+/** "+OK text\r\n" or "-ERR [CODE] text\r\n" (RFC 1939 section 3, RFC 2449 section 8). */
+export function formatStatus(reply: Reply): string {
+  const text = sanitizeText(reply.text);
+  if (reply.ok) return text ? `+OK ${text}\r\n` : '+OK\r\n';
+  const code = reply.code ? `[${reply.code}] ` : '';
+  return `-ERR ${code}${text}\r\n`;
+}
+
+/** Lines of a multi-line body, dot-stuffed (RFC 1939 section 3), CRLF-terminated, plus the final ".". */
+export function formatLines(lines: readonly string[]): string {
+  let out = '';
+  for (const line of lines) out += (line.startsWith('.') ? '.' : '') + sanitizeText(line) + '\r\n';
+  return out + '.\r\n';
+}

@@ -1,0 +1,90 @@
+/**
+ * The POP3 NetService: listeners (plain with STLS, or implicit TLS), per-IP connection limits, and
+ * graceful close (idle sessions get -ERR at once, busy ones after their command; nothing uncommitted is
+ * committed).
+ */
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { ListenSpec, NetService } from '../lib/service.js';
+import { Pop3Connection, type ConnectionInfo } from './connection.js';
+import { Pop3Shared, type Pop3ServiceOptions } from './options.js';
+
+export class Pop3Service implements NetService {
+  readonly shared: Pop3Shared;
+  readonly #servers = new Set<Server>();
+  readonly #connections = new Set<Pop3Connection>();
+  readonly #perIp = new Map<string, number>();
+  #closing = false;
+
+  constructor(opts: Pop3ServiceOptions) {
+    this.shared = new Pop3Shared(opts);
+  }
+
+  async listen(spec: ListenSpec): Promise<AddressInfo> {
+    if (this.#closing) throw new Error('POP3 service is closed');
+    let server: Server;
+    if (spec.implicitTls) {
+      const ctx = this.shared.secureContext;
+      if (!ctx) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
+      const tlsServer = createTlsServer({ secureContext: ctx, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
+      tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed'));
+      server = tlsServer;
+    } else {
+      server = createNetServer({ allowHalfOpen: true }, (s: Socket) => this.#accept(s, false));
+    }
+    server.on('error', (e) => this.shared.logger.error({ err: e }, 'pop3 listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(spec.port, spec.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#servers.add(server);
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('POP3 listener has no TCP address');
+    this.shared.logger.info({ host: addr.address, port: addr.port, implicitTls: spec.implicitTls }, 'pop3 listening');
+    return addr;
+  }
+
+  /**
+   * Runs a session on any duplex stream (the listeners' sockets; tests may pass in-memory streams).
+   * Resolves when the session has ended.
+   */
+  handle(stream: Duplex, info: ConnectionInfo): Promise<void> {
+    const conn = new Pop3Connection(stream, info, this.shared);
+    this.#connections.add(conn);
+    if (this.#closing) conn.shutdown();
+    return conn.run().finally(() => this.#connections.delete(conn));
+  }
+
+  #accept(socket: Socket, secure: boolean): void {
+    socket.setNoDelay(true);
+    const ip = socket.remoteAddress ?? '';
+    const n = this.#perIp.get(ip) ?? 0;
+    if (n >= this.shared.maxConnectionsPerIp || this.#closing) {
+      socket.on('error', () => undefined);
+      const why = this.#closing ? 'Server shutting down' : 'Too many connections from your address';
+      socket.end(`-ERR [SYS/TEMP] ${why}\r\n`);
+      setTimeout(() => socket.destroy(), 2000).unref();
+      this.shared.logger.info({ remote: ip }, `pop3 connection refused: ${why}`);
+      return;
+    }
+    this.#perIp.set(ip, n + 1);
+    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => {
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const stopped = [...this.#servers].map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.#servers.clear();
+    const sessions = [...this.#connections];
+    for (const c of sessions) c.shutdown();
+    await Promise.all([...stopped, ...sessions.map((c) => c.closed)]);
+  }
+}
