@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DotStuffer, dotStuffAll } from './dotstuff.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+/** Reference: the RFC 1939 rule applied to the whole message at once. */
+function reference(msg: Buffer): Buffer {
+  const lines = msg.toString('latin1').split('\r\n');
+  let out = lines.map((l) => (l.startsWith('.') ? '.' + l : l)).join('\r\n');
+  out += msg.length === 0 || out.endsWith('\r\n') ? '.\r\n' : '\r\n.\r\n';
+  return b(out);
+}
+
+/** What a client does: undo the stuffing and strip the terminator. */
+function unstuff(wire: Buffer): Buffer {
+  const text = wire.toString('latin1');
+  assert.ok(text.endsWith('\r\n.\r\n') || text === '.\r\n', 'terminated by CRLF.CRLF');
+  const body = text === '.\r\n' ? '' : text.slice(0, -3);
+  return b(
+    body
+      .split('\r\n')
+      .map((l) => (l.startsWith('.') ? l.slice(1) : l))
+      .join('\r\n'),
+  );
+}
+
+test('dot-stuffing: lines starting with "." get one more, terminator after CRLF', () => {
+  assert.equal(dotStuffAll([b('.hidden\r\nok\r\n..two\r\n.\r\n')]).toString('latin1'), '..hidden\r\nok\r\n...two\r\n..\r\n.\r\n');
+  assert.equal(dotStuffAll([b('a.b\r\n')]).toString('latin1'), 'a.b\r\n.\r\n');
+});
+
+test('dot-stuffing: a message without a final CRLF gets one before the "." line', () => {
+  assert.equal(dotStuffAll([b('Subject: x\r\n\r\nno newline')]).toString('latin1'), 'Subject: x\r\n\r\nno newline\r\n.\r\n');
+  assert.equal(dotStuffAll([b('ends in CR\r')]).toString('latin1'), 'ends in CR\r\r\n.\r\n');
+  assert.equal(dotStuffAll([]).toString('latin1'), '.\r\n');
+});
+
+test('dot-stuffing: a "." at a chunk boundary, and a CRLF split across chunks', () => {
+  assert.equal(dotStuffAll([b('a\r\n'), b('.b\r\n')]).toString('latin1'), 'a\r\n..b\r\n.\r\n');
+  assert.equal(dotStuffAll([b('a\r'), b('\n'), b('.'), b('b\r'), b('\n')]).toString('latin1'), 'a\r\n..b\r\n.\r\n');
+  // A lone "\r\n" chunk after text still counts as ending with CRLF.
+  assert.equal(dotStuffAll([b('x'), b('\r'), b('\n')]).toString('latin1'), 'x\r\n.\r\n');
+});
+
+test('dot-stuffing: returns the same buffer when nothing needs stuffing', () => {
+  const chunk = b('plain\r\ntext\r\n');
+  assert.equal(new DotStuffer().stuff(chunk), chunk);
+});
+
+test('dot-stuffing: any chunking equals the reference and round-trips (fast-check)', () => {
+  const bytes = fc.array(fc.oneof(fc.constantFrom(0x2e, 0x0d, 0x0a, 0x41, 0xff, 0x00), fc.integer({ min: 0, max: 255 })), { maxLength: 200 });
+  fc.assert(
+    fc.property(bytes, fc.array(fc.nat({ max: 40 }), { maxLength: 12 }), (arr, cuts) => {
+      // The store keeps CRLF line ends: build CRLF-only messages from the random bytes.
+      const msg = b(Buffer.from(arr).toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'));
+      const chunks: Buffer[] = [];
+      let pos = 0;
+      for (const c of cuts) {
+        chunks.push(msg.subarray(pos, pos + c));
+        pos = Math.min(msg.length, pos + c);
+      }
+      chunks.push(msg.subarray(pos));
+      const wire = dotStuffAll(chunks);
+      assert.deepEqual(wire, reference(msg));
+      const back = unstuff(wire);
+      const expected = msg.length === 0 || msg.toString('latin1').endsWith('\r\n') ? msg : Buffer.concat([msg, b('\r\n')]);
+      assert.deepEqual(back, expected);
+    }),
+    { numRuns: 500 },
+  );
+});
