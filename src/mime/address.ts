@@ -9,7 +9,8 @@
  * - a mailbox without `@` gets host "" (not NIL, which IMAP reserves for group markers).
  * - `<>` gives mailbox "" and host "".
  * - group `name: a@b, c@d;` gives { mailbox: name, host: null }, the members, then { mailbox: null, host: null }.
- * - source routes (`<@a,@b:user@host>`) are dropped: adl is always null.
+ * - a quoted local part is reported unquoted (`"a b"@c` gives mailbox `a b`), as Dovecot does.
+ * - a source route (`<@a,@b:user@host>`) is reported in adl as written (`@a,@b`); otherwise adl is null.
  */
 import type { EnvelopeAddress } from './types.js';
 
@@ -101,14 +102,10 @@ function phrase(toks: Tok[]): string {
   return out.trim();
 }
 
-/** addr-spec text without CFWS; quoted local parts keep their quotes. */
+/** Token text without CFWS (local parts, domains, routes); quoted strings contribute their content. */
 function specText(toks: Tok[]): string {
   let out = '';
-  for (const t of toks) {
-    if (t.t === 'comment') continue;
-    if (t.t === 'quoted') out += '"' + t.v.replace(/(["\\])/g, '\\$1') + '"';
-    else out += t.v;
-  }
+  for (const t of toks) if (t.t !== 'comment') out += t.v;
   return out;
 }
 
@@ -120,28 +117,28 @@ function lastComment(toks: Tok[]): string | null {
   return null;
 }
 
-function splitSpec(toks: Tok[]): { mailbox: string; host: string } {
-  let at = -1;
-  for (let i = toks.length - 1; i >= 0; i--) {
-    const t = toks[i]!;
-    if (t.t === 'special' && t.v === '@') {
-      at = i;
-      break;
-    }
-  }
-  // Source route inside angle brackets: drop everything up to the last ':'.
+function splitSpec(toks: Tok[]): { adl: string | null; mailbox: string; host: string } {
+  // Source route (obs-route, "@a,@b:" inside angle brackets): everything up to the last ':'.
   let from = 0;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     if (t.t === 'special' && t.v === ':') from = i + 1;
   }
-  if (at >= 0 && at < from) at = -1;
+  const adl = from > 0 ? specText(toks.slice(0, from - 1)) || null : null;
   const body = toks.slice(from);
-  const atIdx = at >= 0 ? at - from : -1;
-  if (atIdx < 0) return { mailbox: specText(body.filter((t) => t.t !== 'special' || t.v === '@')), host: '' };
+  let at = -1;
+  for (let i = body.length - 1; i >= 0; i--) {
+    const t = body[i]!;
+    if (t.t === 'special' && t.v === '@') {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return { adl, mailbox: specText(body.filter((t) => t.t !== 'special' || t.v === '@')), host: '' };
   return {
-    mailbox: specText(body.slice(0, atIdx).filter((t) => t.t !== 'special')),
-    host: specText(body.slice(atIdx + 1).filter((t) => t.t !== 'special')),
+    adl,
+    mailbox: specText(body.slice(0, at).filter((t) => t.t !== 'special' || t.v === '@')),
+    host: specText(body.slice(at + 1).filter((t) => t.t !== 'special')),
   };
 }
 
@@ -152,11 +149,11 @@ function parseMailbox(toks: Tok[]): EnvelopeAddress | null {
     let gt = toks.findIndex((t, i) => i > lt && t.t === 'special' && t.v === '>');
     if (gt < 0) gt = toks.length;
     const name = phrase(toks.slice(0, lt)) || lastComment(toks.slice(gt)) || null;
-    const { mailbox, host } = splitSpec(toks.slice(lt + 1, gt));
-    return { name, adl: null, mailbox, host };
+    const { adl, mailbox, host } = splitSpec(toks.slice(lt + 1, gt));
+    return { name, adl, mailbox, host };
   }
-  const { mailbox, host } = splitSpec(toks);
-  return { name: lastComment(toks), adl: null, mailbox, host };
+  const { adl, mailbox, host } = splitSpec(toks);
+  return { name: lastComment(toks), adl, mailbox, host };
 }
 
 /**

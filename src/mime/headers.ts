@@ -93,11 +93,13 @@ export function parseHeaderBlock(block: Buffer): Array<{ name: string; value: Bu
 /**
  * Unfolds a raw header value (RFC 5322 2.2.3: CRLF immediately followed by WSP is removed),
  * decodes it as UTF-8 (8-bit bytes that are not UTF-8 become U+FFFD) and trims surrounding whitespace.
- * Encoded words are NOT decoded (see decodeMimeWords).
+ * So that the result can always be sent as an IMAP string, any other CR or LF becomes a space and
+ * NUL becomes U+FFFD. Encoded words are NOT decoded (see decodeMimeWords).
  */
 export function unfoldHeader(value: Buffer): string {
   let s = value.toString('utf8');
-  if (s.includes('\n')) s = s.replace(/\r?\n(?=[ \t])/g, '').replace(/\r?\n/g, '');
+  if (s.includes('\n') || s.includes('\r')) s = s.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, ' ');
+  if (s.includes('\0')) s = s.replace(/\0/g, '\ufffd');
   return s.trim();
 }
 
@@ -208,6 +210,24 @@ function percentDecode(s: string): Buffer {
  * (unknown charsets fall back to UTF-8). Plain params pass through. Names must be lowercased already.
  */
 export function decodeRfc2231Params(params: Array<{ name: string; value: string; quoted?: boolean }>): Array<[string, string]> {
+  return joinParams(params).decoded;
+}
+
+/** Percent-encodes bytes outside RFC 2231 attribute-char (for raw joined values of mixed segments). */
+function percentEncode(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += b > 0x20 && b < 0x7f && !"*'%()<>@,;:\\\"/[]?=".includes(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/**
+ * Joins RFC 2231 parameters: `decoded` as in decodeRfc2231Params, and `raw` (only when some parameter
+ * used RFC 2231 syntax) with continuations joined but values kept in wire form.
+ */
+function joinParams(params: Array<{ name: string; value: string; quoted?: boolean }>): { decoded: Array<[string, string]>; raw: Array<[string, string]> | null } {
   interface Group {
     segs: Array<{ index: number; value: string; extended: boolean; quoted: boolean }>;
   }
@@ -239,9 +259,13 @@ export function decodeRfc2231Params(params: Array<{ name: string; value: string;
     g.segs.push({ index, value: p.value, extended, quoted: p.quoted ?? false });
   }
   const out: Array<[string, string]> = [];
+  const raw: Array<[string, string]> = [];
   for (const o of order) {
     if (o.kind === 'plain') {
-      if (!groups.has(o.name)) out.push([o.name, o.value]);
+      if (!groups.has(o.name)) {
+        out.push([o.name, o.value]);
+        raw.push([o.name, o.value]);
+      }
       continue;
     }
     const g = groups.get(o.name)!;
@@ -272,8 +296,13 @@ export function decodeRfc2231Params(params: Array<{ name: string; value: string;
       text = all.toString('utf8');
     }
     out.push([o.name, text]);
+    if (g.segs.some((s) => s.extended && !s.quoted)) {
+      raw.push([o.name + '*', g.segs.map((s) => (s.extended && !s.quoted ? s.value : percentEncode(s.value))).join('')]);
+    } else {
+      raw.push([o.name, g.segs.map((s) => s.value).join('')]);
+    }
   }
-  return out;
+  return { decoded: out, raw: groups.size > 0 ? raw : null };
 }
 
 /** Charset decoding that never throws (unknown charsets decode as UTF-8). */
@@ -292,5 +321,8 @@ export function safeDecode(buf: Buffer, charset: string): string {
  */
 export function parseParameterized(unfolded: string): ParameterizedValue {
   const { value, params } = splitParams(stripComments(unfolded));
-  return { value: value.toLowerCase(), params: decodeRfc2231Params(params) };
+  const { decoded, raw } = joinParams(params);
+  const out: ParameterizedValue = { value: value.toLowerCase(), params: decoded };
+  if (raw) out.rawParams = raw;
+  return out;
 }

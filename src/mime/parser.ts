@@ -44,7 +44,11 @@ export function messageHeaderEnd(raw: Buffer, start = 0, end = raw.length): numb
   return i < 0 ? end : start + i + 4;
 }
 
-/** Number of text lines in raw[start, end): LF count, plus one for a final line without LF. */
+/**
+ * "Size in text lines" (RFC 9051 body-fld-lines) of raw[start, end): the number of line breaks (LF).
+ * A final line without a line break is not counted; this matches Dovecot, so a part "Hello" followed
+ * by a boundary (whose preceding CRLF belongs to the delimiter) has 0 lines.
+ */
 export function countLines(raw: Buffer, start: number, end: number): number {
   if (end <= start) return 0;
   const body = raw.subarray(start, end);
@@ -54,7 +58,6 @@ export function countLines(raw: Buffer, start: number, end: number): number {
     n++;
     i = body.indexOf(LF, i + 1);
   }
-  if (body[body.length - 1] !== LF) n++;
   return n;
 }
 
@@ -86,11 +89,15 @@ function readHeaders(raw: Buffer, start: number, end: number): Headers {
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function contentType(h: Headers, defaultType: [string, string]): { type: string; subtype: string; params: Array<[string, string]> } {
+function contentType(
+  h: Headers,
+  defaultType: [string, string],
+): { type: string; subtype: string; params: Array<[string, string]>; rawParams?: Array<[string, string]> } {
   const v = h.get('content-type');
   let type = defaultType[0];
   let subtype = defaultType[1];
   let params: Array<[string, string]> = [];
+  let rawParams: Array<[string, string]> | undefined;
   if (v !== null) {
     const pv = parseParameterized(v);
     const slash = pv.value.indexOf('/');
@@ -100,6 +107,7 @@ function contentType(h: Headers, defaultType: [string, string]): { type: string;
       type = t;
       subtype = st;
       params = pv.params;
+      rawParams = pv.rawParams;
     } else {
       // RFC 2045 5.2: an unparseable Content-Type means text/plain; charset=us-ascii.
       type = 'text';
@@ -107,8 +115,11 @@ function contentType(h: Headers, defaultType: [string, string]): { type: string;
       params = [];
     }
   }
-  if (type === 'text' && !params.some(([k]) => k === 'charset')) params.push(['charset', 'us-ascii']);
-  return { type, subtype, params };
+  if (type === 'text' && !params.some(([k]) => k === 'charset')) {
+    params.push(['charset', 'us-ascii']);
+    if (rawParams && !rawParams.some(([k]) => k === 'charset' || k === 'charset*')) rawParams.push(['charset', 'us-ascii']);
+  }
+  return rawParams ? { type, subtype, params, rawParams } : { type, subtype, params };
 }
 
 function disposition(h: Headers): ParameterizedValue | null {
@@ -241,7 +252,8 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
   const { raw } = ctx;
   const headerEnd = messageHeaderEnd(raw, start, end);
   const h = readHeaders(raw, start, headerEnd);
-  let { type, subtype, params } = contentType(h, defaultType);
+  const ct = contentType(h, defaultType);
+  let { type, subtype, params } = ct;
   const bodyStart = headerEnd;
   const bodyEnd = end;
   const encRaw = h.get('content-transfer-encoding');
@@ -266,11 +278,13 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
     children: [],
     message: null,
   };
+  if (ct.rawParams) part.rawParams = ct.rawParams;
   const nests = type === 'multipart' || isMessageType(type, subtype);
   if (nests && depth >= MIME_MAX_DEPTH) {
     type = part.type = 'application';
     subtype = part.subtype = 'octet-stream';
     params = part.params = [];
+    delete part.rawParams;
   }
   if (type === 'multipart') {
     parseMultipart(ctx, part, childPrefix, depth, subtype === 'digest' ? ['message', 'rfc822'] : ['text', 'plain']);

@@ -9,7 +9,7 @@
 export interface EnvelopeAddress {
   /** Display name (raw, may contain encoded words) or null. */
   name: string | null;
-  /** Source route; always null in practice. */
+  /** Source route (obs-route "@a,@b" before the last ':' inside <...>) as written; null in practice. */
   adl: string | null;
   /**
    * Local part. For RFC 5322 group syntax: the start of a group is { mailbox: groupName, host: null }
@@ -41,6 +41,12 @@ export interface ParameterizedValue {
   value: string;
   /** [name lowercased, value] in order; RFC 2231 continuations joined and decoded to UTF-8. */
   params: Array<[string, string]>;
+  /**
+   * Present only when some parameter used RFC 2231 syntax: the params in wire form, continuations
+   * joined but not decoded (`["filename*", "utf-8''caf%C3%A9"]`), as Dovecot reports them in
+   * BODYSTRUCTURE. A server that must stay 7-bit can send `rawParams ?? params`.
+   */
+  rawParams?: Array<[string, string]>;
 }
 
 export interface MimePart {
@@ -57,6 +63,8 @@ export interface MimePart {
   subtype: string;
   /** Content-Type parameters in order, names lowercased (charset defaults to us-ascii for text). */
   params: Array<[string, string]>;
+  /** Like ParameterizedValue.rawParams: present only when a Content-Type parameter used RFC 2231 syntax. */
+  rawParams?: Array<[string, string]>;
   id: string | null;
   description: string | null;
   /** Content-Transfer-Encoding as written (IMAP reports it uppercased); "7BIT" when absent. */
