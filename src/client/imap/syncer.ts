@@ -1,0 +1,431 @@
+/**
+ * The IMAP synchronise workflow for one account, on top of imapflow (the wire client):
+ *
+ * 1. LIST mirrors the folder tree (special-use recognised; folders gone on the server are dropped locally).
+ * 2. Push: queued offline changes (flags, deletes, moves) are replayed per folder; a change whose message
+ *    is gone on the server is dropped and reported (the server wins).
+ * 3. Pull per folder: QRESYNC (SELECT ... QRESYNC, VANISHED (EARLIER) + CHANGEDSINCE) when the server has it
+ *    and we have state; CONDSTORE (CHANGEDSINCE + UID SEARCH ALL) otherwise; else a full UID/FLAGS listing.
+ *    UIDVALIDITY changes drop the folder's cache. New messages get a header overview (ENVELOPE, FLAGS,
+ *    RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE); bodies are fetched by cache policy or on demand.
+ */
+import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
+import type { Logger } from '../../lib/logger.js';
+import { ClientError, classifyError } from '../errors.js';
+import { Maildir } from '../store/maildir.js';
+import type { AccountConfig, MessageRow, StateDb, Summary } from '../store/state.js';
+import { planFolder, planQueue, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
+import type { ProgressFn } from '../progress.js';
+
+export interface ImapReport {
+  account: string;
+  protocol: 'imap';
+  folders: number;
+  newHeaders: number;
+  bodiesFetched: number;
+  flagUpdates: number;
+  removed: number;
+  resets: string[];
+  pushed: number;
+  conflicts: string[];
+  /** How each folder was synchronised. */
+  modes: Record<string, 'qresync' | 'condstore' | 'full'>;
+}
+
+export interface ImapContext {
+  state: StateDb;
+  account: AccountConfig;
+  password: string;
+  ca?: Buffer;
+  logger: Logger;
+  now: () => number;
+  /** Local Maildir of one of this account's folders. */
+  folderDir: (folder: string) => Maildir;
+  onProgress?: ProgressFn;
+  /** Pretend the server lacks these (tests, or servers with broken implementations). */
+  disable?: { qresync?: boolean; condstore?: boolean };
+}
+
+/** Opens an authenticated imapflow connection with our security settings and error classification. */
+export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+  const a = ctx.account;
+  const where = `${a.host}:${a.port}`;
+  const client = new ImapFlow({
+    host: a.host,
+    port: a.port,
+    secure: a.security === 'tls',
+    doSTARTTLS: a.security === 'starttls' ? true : a.security === 'plain' ? false : undefined,
+    auth: { user: a.user, pass: ctx.password },
+    logger: false,
+    qresync: !ctx.disable?.qresync,
+    disableAutoIdle: !extra.autoIdle,
+    disableCompression: true,
+    connectionTimeout: 30_000,
+    greetingTimeout: 15_000,
+    tls: { ...(ctx.ca ? { ca: [ctx.ca] } : {}), ...(isIp(a.host) ? {} : { servername: a.host }) },
+    clientInfo: { name: 'mailroom', version: '0.1.0' },
+  });
+  client.on('error', () => {
+    /* surfaced through the failing command */
+  });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.close();
+    throw classifyError(e, where);
+  }
+  return client;
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function addr(list: MessageAddressObject[] | undefined): string {
+  return (list ?? []).map((a) => (a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? ''))).join(', ');
+}
+
+function countAttachments(s: MessageStructureObject | undefined): number {
+  if (!s) return 0;
+  if (s.childNodes?.length) return s.childNodes.reduce((n, c) => n + countAttachments(c), 0);
+  return s.disposition === 'attachment' ? 1 : 0;
+}
+
+function summaryOf(m: FetchMessageObject): Summary {
+  const e = m.envelope;
+  const date = e?.date instanceof Date ? e.date.toUTCString() : (e?.date ?? null);
+  return {
+    subject: e?.subject ?? '',
+    from: addr(e?.from),
+    to: addr(e?.to),
+    date,
+    messageId: e?.messageId ?? null,
+    contentType: m.bodyStructure?.type ?? 'text/plain',
+    attachments: countAttachments(m.bodyStructure),
+  };
+}
+
+function flagsOf(m: FetchMessageObject): string[] {
+  return [...(m.flags ?? new Set<string>())].filter((f) => f !== '\\Recent').sort();
+}
+
+function dateMs(d: Date | string | undefined, fallback: number): number {
+  if (d instanceof Date) return d.getTime();
+  if (typeof d === 'string') {
+    const t = Date.parse(d);
+    return Number.isFinite(t) ? t : fallback;
+  }
+  return fallback;
+}
+
+/** Compact UID set ("1:5,9") for a sorted list of UIDs. */
+export function uidSet(uids: number[]): string {
+  const s = [...uids].sort((a, b) => a - b);
+  const out: string[] = [];
+  let i = 0;
+  while (i < s.length) {
+    let j = i;
+    while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
+    out.push(i === j ? String(s[i]) : `${s[i]}:${s[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+function chunks<T>(a: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
+  return out;
+}
+
+export class ImapSyncer {
+  constructor(private readonly ctx: ImapContext) {}
+
+  private get name(): string {
+    return this.ctx.account.name;
+  }
+
+  private cachePolicy(): CachePolicy {
+    return this.ctx.account.cache ?? { kind: 'headers' };
+  }
+
+  async sync(only?: string[]): Promise<ImapReport> {
+    const report: ImapReport = {
+      account: this.name,
+      protocol: 'imap',
+      folders: 0,
+      newHeaders: 0,
+      bodiesFetched: 0,
+      flagUpdates: 0,
+      removed: 0,
+      resets: [],
+      pushed: 0,
+      conflicts: [],
+      modes: {},
+    };
+    const client = await openImap(this.ctx);
+    const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
+    try {
+      const folders = await this.syncFolderList(client);
+      report.folders = folders.length;
+      await this.push(client, report);
+      for (const f of folders) {
+        if (only && !only.includes(f)) continue;
+        await this.pullFolder(client, f, report);
+      }
+      await client.logout().catch(() => undefined);
+      return report;
+    } catch (e) {
+      client.close();
+      throw classifyError(e, where);
+    }
+  }
+
+  /** LIST -> folder rows; returns the selectable folder paths (INBOX first). */
+  private async syncFolderList(client: ImapFlow): Promise<string[]> {
+    const { state } = this.ctx;
+    const listed = await client.list();
+    const selectable = listed.filter((l) => !l.flags.has('\\Noselect') && !l.flags.has('\\NonExistent'));
+    const keep = new Set(selectable.map((l) => l.path));
+    state.tx(() => {
+      for (const l of selectable) state.upsertFolder(this.name, l.path, l.delimiter ?? '/', l.specialUse ?? null);
+    });
+    for (const f of state.listFolders(this.name)) {
+      if (!keep.has(f.path)) this.dropFolder(f.path, true);
+    }
+    return selectable.map((l) => l.path).sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b)));
+  }
+
+  private dropFolder(path: string, removeRow: boolean): void {
+    const { state } = this.ctx;
+    const rows = state.deleteFolderMessages(this.name, path);
+    for (const r of rows) if (r.fileKey) new Maildir(r.maildir).remove(r.fileKey, r.filePath ?? undefined);
+    if (removeRow) state.removeFolder(this.name, path);
+  }
+
+  /** Replays the offline queue, folder by folder. */
+  private async push(client: ImapFlow, report: ImapReport): Promise<void> {
+    const { state } = this.ctx;
+    const ops = state.queued(this.name);
+    if (!ops.length) return;
+    const byFolder = new Map<string, QueuedOp[]>();
+    for (const op of ops) byFolder.set(op.folder, [...(byFolder.get(op.folder) ?? []), op]);
+    for (const [folder, list] of byFolder) {
+      let uidValidity: string;
+      let present: Set<number>;
+      try {
+        const mb = await client.mailboxOpen(folder);
+        uidValidity = String(mb.uidValidity);
+        const wanted = uidSet([...new Set(list.map((o) => o.uid))]);
+        const found = mb.exists === 0 ? [] : ((await client.search({ uid: wanted }, { uid: true })) || []);
+        present = new Set(found);
+      } catch (e) {
+        if (isMissingMailbox(e)) {
+          uidValidity = '';
+          present = new Set();
+        } else throw e;
+      }
+      const decision = planQueue(list, { uidValidity, uids: present });
+      for (const c of decision.conflicts) {
+        const msg = `${this.name}/${folder}: queued ${c.op.kind} of UID ${c.op.uid} dropped: ${c.reason}`;
+        report.conflicts.push(msg);
+        this.ctx.logger.warn({ account: this.name, folder, uid: c.op.uid, op: c.op.kind }, msg);
+        if (c.op.kind === 'move') {
+          // The local copy was moved optimistically; the server no longer has the message: drop it.
+          const row = state.getMessage(c.op.messageRow);
+          if (row && row.uid === null) {
+            if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+            state.deleteMessage(row.id);
+          }
+        }
+        state.dequeue(c.op.id);
+      }
+      for (const op of decision.apply) {
+        if (op.kind === 'flags') {
+          if (op.add.length) await client.messageFlagsAdd(String(op.uid), op.add, { uid: true });
+          if (op.remove.length) await client.messageFlagsRemove(String(op.uid), op.remove, { uid: true });
+        } else if (op.kind === 'delete') {
+          await client.messageDelete(String(op.uid), { uid: true });
+        } else {
+          const res = await client.messageMove(String(op.uid), op.to, { uid: true });
+          const newUid = res && res.uidMap ? res.uidMap.get(op.uid) : undefined;
+          const row = state.getMessage(op.messageRow);
+          if (row) {
+            const destState = state.getFolder(this.name, op.to);
+            const sameValidity = res && res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
+            if (newUid !== undefined && sameValidity) state.moveRow(row.id, op.to, newUid);
+            else {
+              // No COPYUID (or a folder we never synchronised): the next pull of the destination fetches it.
+              if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+              state.deleteMessage(row.id);
+            }
+          }
+        }
+        state.dequeue(op.id);
+        report.pushed++;
+      }
+    }
+  }
+
+  private async pullFolder(client: ImapFlow, path: string, report: ImapReport): Promise<void> {
+    const { state, logger } = this.ctx;
+    const local = state.getFolder(this.name, path);
+    const localMsgs = new Map<number, string[]>();
+    for (const r of state.folderMessages(this.name, path)) if (r.uid !== null) localMsgs.set(r.uid, r.flags);
+    const canQresync = !this.ctx.disable?.qresync && client.enabled.has('QRESYNC');
+    const canCondstore = !this.ctx.disable?.condstore && (client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE'));
+    const haveState = local?.uidValidity != null && local.highestModseq != null;
+
+    const vanished: number[] = [];
+    const onExpunge = (ev: { uid?: number; vanished: boolean; path?: string }): void => {
+      if (ev.vanished && ev.uid !== undefined) vanished.push(ev.uid);
+    };
+    let server: ServerFolderState;
+    client.on('expunge', onExpunge);
+    try {
+      const mb =
+        canQresync && haveState
+          ? await client.mailboxOpen(path, { changedSince: BigInt(local.highestModseq as string), uidValidity: BigInt(local.uidValidity as string) })
+          : await client.mailboxOpen(path);
+      const uidValidity = String(mb.uidValidity);
+      const modseq = mb.highestModseq !== undefined && !mb.noModseq ? String(mb.highestModseq) : null;
+      const sameValidity = local?.uidValidity === uidValidity;
+      const listAll = async (): Promise<Array<{ uid: number; flags: string[] }>> =>
+        mb.exists === 0 ? [] : (await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true })).map((m) => ({ uid: m.uid, flags: flagsOf(m) }));
+      const changedSince = async (since: string): Promise<Array<{ uid: number; flags: string[] }>> =>
+        mb.exists === 0 ? [] : (await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(since) })).map((m) => ({ uid: m.uid, flags: flagsOf(m) }));
+
+      if (canQresync && haveState && sameValidity && modseq !== null) {
+        server = { uidValidity, highestModseq: modseq, mode: 'qresync', changed: await changedSince(local.highestModseq as string), vanished };
+      } else if (canCondstore && haveState && sameValidity && modseq !== null) {
+        const uids = mb.exists === 0 ? [] : ((await client.search({ all: true }, { uid: true })) || []);
+        server = { uidValidity, highestModseq: modseq, mode: 'condstore', changed: await changedSince(local.highestModseq as string), uids };
+      } else {
+        const all = await listAll();
+        server = { uidValidity, highestModseq: modseq, mode: 'full', changed: all, uids: all.map((m) => m.uid) };
+      }
+    } finally {
+      client.off('expunge', onExpunge);
+    }
+    report.modes[path] = server.mode;
+    const plan = planFolder({ uidValidity: local?.uidValidity ?? null, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
+
+    if (plan.reset) {
+      logger.warn({ account: this.name, folder: path }, 'UIDVALIDITY changed: dropping the local cache of this folder');
+      report.resets.push(path);
+      this.dropFolder(path, false);
+      for (const op of state.queued(this.name, path)) state.dequeue(op.id);
+    }
+    state.tx(() => {
+      for (const uid of plan.remove) {
+        const row = state.getByUid(this.name, path, uid);
+        if (!row) continue;
+        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+        state.deleteMessage(row.id);
+        report.removed++;
+      }
+      for (const f of plan.flags) {
+        const row = state.getByUid(this.name, path, f.uid);
+        if (!row) continue;
+        state.setFlags(row.id, f.flags);
+        if (row.fileKey) {
+          const moved = new Maildir(row.maildir).setFlags(row.fileKey, f.flags, row.filePath ?? undefined);
+          if (moved) state.setFile(row.id, row.maildir, row.fileKey, moved.path, true);
+        }
+        report.flagUpdates++;
+      }
+    });
+
+    // Header overview of new messages.
+    const dir = this.ctx.folderDir(path);
+    let done = 0;
+    for (const batch of chunks(plan.fetch, 500)) {
+      const fetched = await client.fetchAll(
+        uidSet(batch),
+        { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true },
+        { uid: true },
+      );
+      state.tx(() => {
+        for (const m of fetched) {
+          if (state.getByUid(this.name, path, m.uid)) continue;
+          const summary = summaryOf(m);
+          state.insertMessage({
+            account: this.name,
+            folder: path,
+            uid: m.uid,
+            uidl: null,
+            messageId: summary.messageId,
+            flags: flagsOf(m),
+            summary,
+            internalDate: dateMs(m.internalDate, this.ctx.now()),
+            size: m.size ?? 0,
+            maildir: dir.root,
+            fileKey: null,
+            filePath: null,
+            bodyCached: false,
+            cachedAt: null,
+          });
+          report.newHeaders++;
+        }
+      });
+      done += batch.length;
+      this.ctx.onProgress?.({ account: this.name, phase: 'headers', folder: path, done, total: plan.fetch.length });
+    }
+
+    // Bodies by cache policy.
+    const policy = this.cachePolicy();
+    if (policy.kind !== 'headers') {
+      const now = this.ctx.now();
+      const want = state.folderMessages(this.name, path).filter((r) => r.uid !== null && !r.bodyCached && wantsBody(policy, r.internalDate, now));
+      let got = 0;
+      for (const batch of chunks(want, 50)) {
+        const fetched = await client.fetchAll(uidSet(batch.map((r) => r.uid as number)), { uid: true, source: true }, { uid: true });
+        const byUid = new Map(fetched.map((m) => [m.uid, m.source]));
+        for (const row of batch) {
+          const src = byUid.get(row.uid as number);
+          if (!src) continue;
+          this.storeBody(row, src);
+          report.bodiesFetched++;
+        }
+        got += batch.length;
+        this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: want.length });
+      }
+    }
+    state.setFolderSync(this.name, path, server.uidValidity, plan.highestModseq);
+  }
+
+  /** Writes a fetched body into the folder's Maildir (with the row's flags) and marks it cached. */
+  storeBody(row: MessageRow, source: Buffer): MessageRow {
+    const dir = this.ctx.folderDir(row.folder);
+    const file = dir.deliver(source, { flags: row.flags, asNew: false });
+    this.ctx.state.setFile(row.id, dir.root, file.key, file.path, true);
+    return this.ctx.state.getMessage(row.id) as MessageRow;
+  }
+
+  /** Fetches one message's body from the server (BODY.PEEK[]), caches it and returns it. */
+  async fetchBody(row: MessageRow): Promise<Buffer> {
+    if (row.uid === null) throw new ClientError('NOT_FOUND', `message ${row.id} is waiting to be moved on the server: run sync first`);
+    const client = await openImap(this.ctx);
+    const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
+    try {
+      const mb = await client.mailboxOpen(row.folder, { readOnly: true });
+      const local = this.ctx.state.getFolder(this.name, row.folder);
+      if (local?.uidValidity && String(mb.uidValidity) !== local.uidValidity) {
+        throw new ClientError('NOT_FOUND', `folder ${row.folder} was recreated on the server: run sync, then read again`);
+      }
+      const m = await client.fetchOne(String(row.uid), { uid: true, source: true }, { uid: true });
+      if (!m || !m.source) throw new ClientError('NOT_FOUND', `message ${row.id} no longer exists on the server (run sync)`);
+      this.storeBody(row, m.source);
+      await client.logout().catch(() => undefined);
+      return m.source;
+    } catch (e) {
+      client.close();
+      throw classifyError(e, where);
+    }
+  }
+}
+
+function isMissingMailbox(e: unknown): boolean {
+  const text = e && typeof e === 'object' && 'responseText' in e ? String((e as { responseText: unknown }).responseText) : e instanceof Error ? e.message : '';
+  return /NONEXISTENT|doesn't exist|does not exist|no such/i.test(text);
+}

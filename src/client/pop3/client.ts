@@ -1,0 +1,388 @@
+/**
+ * A small POP3 client: RFC 1939 (commands, multi-line responses with dot-stuffing), RFC 2449 (CAPA,
+ * response codes), RFC 2595 (STLS), RFC 5034 (AUTH PLAIN with initial response). Bytes are Buffers
+ * throughout, so 8-bit message content passes through unchanged.
+ *
+ * One command at a time; every method rejects with a ClientError: AUTH for a refused login, PROTOCOL for
+ * any other -ERR, NETWORK when the connection drops, UNREACHABLE/TLS from connect().
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { createHash } from 'node:crypto';
+import { ClientError, classifyError } from '../errors.js';
+
+export type Security = 'tls' | 'starttls' | 'plain';
+
+export interface Pop3ConnectOptions {
+  host: string;
+  port: number;
+  security: Security;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer;
+  /** Inactivity timeout per command, default 60 s. */
+  timeoutMs?: number;
+  /** Largest single response line accepted (RFC 2449 allows 512 octets; we are generous). */
+  maxLineBytes?: number;
+}
+
+const CRLF = Buffer.from('\r\n');
+const TERMINATOR = Buffer.from('\r\n.\r\n');
+
+export interface Pop3ListEntry {
+  msgno: number;
+  size: number;
+}
+export interface Pop3UidlEntry {
+  msgno: number;
+  uidl: string;
+}
+
+export class Pop3Client {
+  private socket: Socket | TLSSocket;
+  private buf: Buffer = Buffer.alloc(0);
+  private waiter: (() => void) | null = null;
+  private failure: ClientError | null = null;
+  private readonly where: string;
+  private readonly timeoutMs: number;
+  private readonly maxLine: number;
+  /** The greeting's APOP timestamp ("<...@...>") if any. */
+  apopTimestamp: string | null = null;
+  capabilities: Map<string, string[]> = new Map();
+  secure: boolean;
+
+  private constructor(socket: Socket | TLSSocket, where: string, secure: boolean, opts: Pop3ConnectOptions) {
+    this.socket = socket;
+    this.where = where;
+    this.secure = secure;
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.maxLine = opts.maxLineBytes ?? 64 * 1024;
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      this.wake();
+    });
+    socket.on('error', (err) => {
+      this.fail(classifyError(err, this.where));
+    });
+    socket.on('close', () => {
+      this.fail(new ClientError('NETWORK', `connection to ${this.where} was closed by the server`));
+    });
+    socket.setTimeout(this.timeoutMs, () => {
+      this.fail(new ClientError('NETWORK', `no answer from ${this.where} within ${Math.round(this.timeoutMs / 1000)} s`));
+      socket.destroy();
+    });
+  }
+
+  private fail(err: ClientError): void {
+    if (!this.failure) this.failure = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private async more(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await new Promise<void>((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Opens the connection, reads the greeting, asks CAPA and upgrades with STLS when security is 'starttls'. */
+  static async connect(opts: Pop3ConnectOptions): Promise<Pop3Client> {
+    const where = `${opts.host}:${opts.port}`;
+    const socket = await openSocket(opts, where);
+    const client = new Pop3Client(socket, where, opts.security === 'tls', opts);
+    try {
+      const greeting = await client.readStatus();
+      const m = /<[^<>\s]+@[^<>\s]+>/.exec(greeting);
+      client.apopTimestamp = m ? m[0] : null;
+      await client.capa();
+      if (opts.security === 'starttls') {
+        if (!client.capabilities.has('STLS')) {
+          throw new ClientError('CAPABILITY', `${where} does not offer STLS (RFC 2595): use --tls, or --insecure-plain on a trusted network`);
+        }
+        await client.command('STLS');
+        await client.upgrade(opts);
+        await client.capa();
+      }
+      return client;
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  private async upgrade(opts: Pop3ConnectOptions): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('error');
+    plain.removeAllListeners('close');
+    plain.setTimeout(0);
+    const secure = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ socket: plain, servername: isIp(opts.host) ? undefined : opts.host, ca: opts.ca ? [opts.ca] : undefined }, () => resolve(s));
+      s.once('error', (e) => reject(classifyError(e, this.where)));
+    });
+    this.socket = secure;
+    this.secure = true;
+    this.buf = Buffer.alloc(0);
+    this.attach(secure);
+  }
+
+  /** Reads one CRLF-terminated line without the CRLF. */
+  private async readLine(): Promise<Buffer> {
+    for (;;) {
+      const i = this.buf.indexOf(CRLF);
+      if (i >= 0) {
+        const line = this.buf.subarray(0, i);
+        this.buf = this.buf.subarray(i + 2);
+        return line;
+      }
+      if (this.buf.length > this.maxLine) throw new ClientError('PROTOCOL', `${this.where} sent a response line longer than ${this.maxLine} bytes`);
+      await this.more();
+    }
+  }
+
+  /** Reads a status line; resolves with the text after "+OK", rejects on "-ERR". */
+  private async readStatus(): Promise<string> {
+    const line = (await this.readLine()).toString('utf8');
+    if (line.startsWith('+OK')) return line.slice(3).trim();
+    if (line.startsWith('-ERR')) {
+      const text = line.slice(4).trim();
+      const code = /^\[([^\]]+)\]/.exec(text)?.[1]?.toUpperCase() ?? '';
+      if (code === 'AUTH' || code.startsWith('AUTH')) throw new ClientError('AUTH', `login to ${this.where} failed: wrong user name or password (${text})`);
+      throw new ClientError('PROTOCOL', `${this.where}: ${text || '-ERR'}`);
+    }
+    throw new ClientError('PROTOCOL', `${this.where} sent an unexpected line: ${line.slice(0, 80)}`);
+  }
+
+  /**
+   * Reads a multi-line body up to the ".CRLF" terminator and removes dot-stuffing (RFC 1939 section 3).
+   * The result keeps every line's CRLF; bytes are passed through untouched.
+   */
+  private async readMultiline(): Promise<Buffer> {
+    let scanFrom = 0;
+    for (;;) {
+      // An empty body is just ".\r\n".
+      if (this.buf.length >= 3 && this.buf[0] === 0x2e && this.buf[1] === 0x0d && this.buf[2] === 0x0a) {
+        this.buf = this.buf.subarray(3);
+        return Buffer.alloc(0);
+      }
+      const i = this.buf.indexOf(TERMINATOR, scanFrom);
+      if (i >= 0) {
+        const raw = this.buf.subarray(0, i + 2);
+        this.buf = this.buf.subarray(i + 5);
+        return unstuff(raw);
+      }
+      scanFrom = Math.max(0, this.buf.length - TERMINATOR.length + 1);
+      await this.more();
+    }
+  }
+
+  private write(line: string): void {
+    if (this.failure) throw this.failure;
+    this.socket.write(line + '\r\n');
+  }
+
+  /** Sends a command and returns its +OK text. */
+  async command(line: string): Promise<string> {
+    this.write(line);
+    return this.readStatus();
+  }
+
+  /** CAPA (RFC 2449). An -ERR means the server has none of the extensions; the map stays empty. */
+  async capa(): Promise<Map<string, string[]>> {
+    this.write('CAPA');
+    const caps = new Map<string, string[]>();
+    try {
+      await this.readStatus();
+    } catch (e) {
+      if (e instanceof ClientError && e.code === 'PROTOCOL') {
+        this.capabilities = caps;
+        return caps;
+      }
+      throw e;
+    }
+    const body = await this.readMultiline();
+    for (const line of body.toString('utf8').split('\r\n')) {
+      const parts = line.trim().split(/\s+/).filter(Boolean);
+      const name = parts.shift();
+      if (name) caps.set(name.toUpperCase(), parts);
+    }
+    this.capabilities = caps;
+    return caps;
+  }
+
+  /**
+   * Logs in: APOP when the greeting offered it and the connection is not encrypted (the password never
+   * crosses the wire), otherwise SASL PLAIN when CAPA lists it (RFC 5034, initial response), else USER/PASS.
+   */
+  async login(user: string, password: string): Promise<'APOP' | 'PLAIN' | 'USER'> {
+    if (this.apopTimestamp && !this.secure) {
+      const digest = createHash('md5').update(this.apopTimestamp + password, 'utf8').digest('hex');
+      await this.command(`APOP ${user} ${digest}`).catch((e: unknown) => {
+        throw asAuth(e, this.where);
+      });
+      return 'APOP';
+    }
+    const sasl = this.capabilities.get('SASL')?.map((m) => m.toUpperCase()) ?? [];
+    if (sasl.includes('PLAIN')) {
+      const token = Buffer.from(`\u0000${user}\u0000${password}`, 'utf8').toString('base64');
+      await this.command(`AUTH PLAIN ${token}`).catch((e: unknown) => {
+        throw asAuth(e, this.where);
+      });
+      return 'PLAIN';
+    }
+    if (this.capabilities.size > 0 && !this.capabilities.has('USER') && sasl.length > 0) {
+      throw new ClientError('CAPABILITY', `${this.where} offers neither USER/PASS nor SASL PLAIN (only ${sasl.join(', ')})`);
+    }
+    await this.command(`USER ${user}`).catch((e: unknown) => {
+      throw asAuth(e, this.where);
+    });
+    await this.command(`PASS ${password}`).catch((e: unknown) => {
+      throw asAuth(e, this.where);
+    });
+    return 'USER';
+  }
+
+  async stat(): Promise<{ count: number; size: number }> {
+    const t = await this.command('STAT');
+    const [c, s] = t.split(/\s+/);
+    return { count: Number(c ?? 0), size: Number(s ?? 0) };
+  }
+
+  async list(): Promise<Pop3ListEntry[]> {
+    await this.command('LIST');
+    const body = await this.readMultiline();
+    const out: Pop3ListEntry[] = [];
+    for (const line of body.toString('latin1').split('\r\n')) {
+      const m = /^(\d+)\s+(\d+)/.exec(line);
+      if (m) out.push({ msgno: Number(m[1]), size: Number(m[2]) });
+    }
+    return out;
+  }
+
+  /** UIDL for every message, or null when the server does not support UIDL. */
+  async uidl(): Promise<Pop3UidlEntry[] | null> {
+    try {
+      await this.command('UIDL');
+    } catch (e) {
+      if (e instanceof ClientError && e.code === 'PROTOCOL') return null;
+      throw e;
+    }
+    const body = await this.readMultiline();
+    const out: Pop3UidlEntry[] = [];
+    for (const line of body.toString('latin1').split('\r\n')) {
+      const m = /^(\d+)\s+([\x21-\x7e]{1,70})/.exec(line);
+      if (m && m[2]) out.push({ msgno: Number(m[1]), uidl: m[2] });
+    }
+    return out;
+  }
+
+  async retr(msgno: number): Promise<Buffer> {
+    await this.command(`RETR ${msgno}`);
+    return this.readMultiline();
+  }
+
+  /** TOP msg n (the header and the first n body lines); optional in RFC 1939. */
+  async top(msgno: number, lines: number): Promise<Buffer> {
+    await this.command(`TOP ${msgno} ${lines}`);
+    return this.readMultiline();
+  }
+
+  async dele(msgno: number): Promise<void> {
+    await this.command(`DELE ${msgno}`);
+  }
+
+  /** QUIT: the server commits deletions (UPDATE state) before its +OK. */
+  async quit(): Promise<void> {
+    try {
+      await this.command('QUIT');
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.socket.removeAllListeners('close');
+    this.socket.on('error', () => {});
+    this.socket.destroy();
+    this.failure ??= new ClientError('NETWORK', `connection to ${this.where} is closed`);
+  }
+}
+
+function asAuth(e: unknown, where: string): unknown {
+  if (e instanceof ClientError && e.code === 'PROTOCOL') {
+    return new ClientError('AUTH', `login to ${where} failed: wrong user name or password (${e.message.replace(`${where}: `, '')})`);
+  }
+  return e;
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function openSocket(opts: Pop3ConnectOptions, where: string): Promise<Socket | TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new ClientError('UNREACHABLE', `cannot reach ${where}: connection timed out`));
+    }, opts.timeoutMs ?? 30_000);
+    timer.unref();
+    const done = (err: Error | null): void => {
+      clearTimeout(timer);
+      if (err) reject(classifyError(err, where));
+      else resolve(s);
+    };
+    const s: Socket | TLSSocket =
+      opts.security === 'tls'
+        ? tlsConnect({ host: opts.host, port: opts.port, servername: isIp(opts.host) ? undefined : opts.host, ca: opts.ca ? [opts.ca] : undefined }, () =>
+            done(null),
+          )
+        : netConnect({ host: opts.host, port: opts.port }, () => done(null));
+    s.once('error', (e) => done(e));
+  });
+}
+
+/** Removes POP3 dot-stuffing: a "." at the start of any line is dropped (RFC 1939 section 3). */
+export function unstuff(raw: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let lineStart = 0;
+  while (lineStart < raw.length) {
+    if (raw[lineStart] === 0x2e) {
+      parts.push(raw.subarray(start, lineStart));
+      start = lineStart + 1;
+    }
+    const nl = raw.indexOf(CRLF, lineStart);
+    if (nl < 0) break;
+    lineStart = nl + 2;
+  }
+  if (parts.length === 0) return raw;
+  parts.push(raw.subarray(start));
+  return Buffer.concat(parts);
+}
+
+/** Applies dot-stuffing to a message for sending in a multi-line response (test servers use it). */
+export function dotStuff(message: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let lineStart = 0;
+  while (lineStart < message.length) {
+    if (message[lineStart] === 0x2e) {
+      parts.push(message.subarray(start, lineStart), Buffer.from('.'));
+      start = lineStart;
+    }
+    const nl = message.indexOf(CRLF, lineStart);
+    if (nl < 0) break;
+    lineStart = nl + 2;
+  }
+  parts.push(message.subarray(start));
+  return Buffer.concat(parts);
+}

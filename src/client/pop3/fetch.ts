@@ -1,0 +1,166 @@
+/**
+ * The POP3 download workflow for one account: connect, authenticate, fetch every message whose UIDL is
+ * new, store it atomically in the unified inbox Maildir as new mail, record its UIDL, and only then DELE it
+ * (per policy), QUIT.
+ *
+ * Crash/drop safety: a message is recorded only after its file is fsynced; a DELE is sent only after the
+ * record commits; the server applies DELEs only at QUIT. So a connection lost mid-RETR loses nothing (the
+ * message stays on the server, unrecorded, and is fetched next run) and duplicates nothing (recorded
+ * UIDLs are never fetched again; under the delete policy they are deleted on the next run).
+ */
+import type { Logger } from '../../lib/logger.js';
+import { ClientError } from '../errors.js';
+import { Maildir } from '../store/maildir.js';
+import type { AccountConfig, StateDb } from '../store/state.js';
+import { planPop3, type Pop3Policy } from '../sync/plan.js';
+import { summaryFromRaw, parseDate } from '../summary.js';
+import { Pop3Client } from './client.js';
+import type { ProgressFn } from '../progress.js';
+
+export interface Pop3Report {
+  account: string;
+  protocol: 'pop3';
+  downloaded: number;
+  headersOnly: number;
+  deletedOnServer: number;
+  forgotten: number;
+  warnings: string[];
+  /** Local row ids of the new messages. */
+  newIds: number[];
+}
+
+export interface Pop3SyncContext {
+  state: StateDb;
+  account: AccountConfig;
+  password: string;
+  inbox: Maildir;
+  ca?: Buffer;
+  logger: Logger;
+  now: () => number;
+  onProgress?: ProgressFn;
+}
+
+export function policyOf(account: AccountConfig): Pop3Policy {
+  return account.policy ?? { kind: 'delete' };
+}
+
+export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
+  const { state, account, inbox, logger } = ctx;
+  const report: Pop3Report = { account: account.name, protocol: 'pop3', downloaded: 0, headersOnly: 0, deletedOnServer: 0, forgotten: 0, warnings: [], newIds: [] };
+  const policy = policyOf(account);
+
+  // Local deletions made by other programs (mutt deleting the file) count as "deleted locally".
+  if (policy.kind === 'until-deleted-locally') {
+    for (const row of state.query({ accounts: [account.name] })) {
+      if (row.uidl && row.bodyCached && row.fileKey && !new Maildir(row.maildir).find(row.fileKey, row.filePath ?? undefined)) {
+        state.tx(() => {
+          state.markUidlLocallyDeleted(account.name, row.uidl as string);
+          state.deleteMessage(row.id);
+        });
+      }
+    }
+  }
+
+  const client = await Pop3Client.connect({ host: account.host, port: account.port, security: account.security, ...(ctx.ca ? { ca: ctx.ca } : {}) });
+  let quitDone = false;
+  try {
+    await client.login(account.user, ctx.password);
+    const uidls = await client.uidl();
+    if (uidls === null && policy.kind !== 'delete') {
+      throw new ClientError(
+        'CAPABILITY',
+        `${account.host}:${account.port} does not support UIDL, so leaving mail on the server is impossible (every run would download everything again): remove --leave-on-server for this account`,
+      );
+    }
+    const sizes = await client.list();
+    const uidlByNo = new Map((uidls ?? []).map((u) => [u.msgno, u.uidl]));
+    const server = sizes.map((s) => ({ msgno: s.msgno, size: s.size, uidl: uidls === null ? null : (uidlByNo.get(s.msgno) ?? null) }));
+    if (uidls !== null && server.some((s) => s.uidl === null)) {
+      throw new ClientError('PROTOCOL', `${account.host}:${account.port}: UIDL and LIST disagree about the message numbers`);
+    }
+    const plan = planPop3({
+      server,
+      known: state.knownUidls(account.name),
+      policy,
+      ...(account.maxSize !== undefined ? { maxSize: account.maxSize } : {}),
+      oversize: account.oversize ?? 'skip',
+      now: ctx.now(),
+    });
+
+    for (const s of plan.skipped) {
+      const w = `${account.name}: message ${s.uidl ?? '#' + s.msgno} (${s.size} bytes) was not downloaded: ${s.reason}`;
+      report.warnings.push(w);
+      logger.warn({ account: account.name, uidl: s.uidl, size: s.size }, w);
+    }
+
+    const total = plan.download.length + plan.headersOnly.length;
+    let done = 0;
+    ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
+    for (const d of plan.download) {
+      const raw = await client.retr(d.msgno);
+      const id = storeMessage(ctx, raw, d.uidl, false, d.size);
+      report.newIds.push(id);
+      report.downloaded++;
+      if (d.deleteAfter) {
+        await client.dele(d.msgno);
+        report.deletedOnServer++;
+      }
+      ctx.onProgress?.({ account: account.name, phase: 'download', done: ++done, total });
+    }
+    for (const h of plan.headersOnly) {
+      const head = await client.top(h.msgno, 0);
+      const id = storeMessage(ctx, head, h.uidl, true, h.size);
+      report.newIds.push(id);
+      report.headersOnly++;
+      const w = `${account.name}: message ${h.uidl} (${h.size} bytes) is larger than ${account.maxSize} bytes: only its header was downloaded, it stays on the server`;
+      report.warnings.push(w);
+      logger.warn({ account: account.name, uidl: h.uidl, size: h.size }, w);
+      ctx.onProgress?.({ account: account.name, phase: 'download', done: ++done, total });
+    }
+    for (const k of plan.deleteKnown) {
+      await client.dele(k.msgno);
+      report.deletedOnServer++;
+    }
+    await client.quit();
+    quitDone = true;
+    // Only after QUIT committed: UIDLs the server no longer lists (deleted above or by others) are forgotten.
+    const deleted = new Set(plan.deleteKnown.map((k) => k.uidl));
+    for (const d of plan.download) if (d.deleteAfter && d.uidl) deleted.add(d.uidl);
+    state.tx(() => {
+      for (const u of plan.forget) state.forgetUidl(account.name, u);
+      for (const u of deleted) state.forgetUidl(account.name, u);
+    });
+    report.forgotten = plan.forget.length;
+    return report;
+  } finally {
+    if (!quitDone) client.close();
+  }
+}
+
+/** Writes the message file (fsynced) and then records row + UIDL in one transaction. Returns the row id. */
+function storeMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, partial: boolean, serverSize: number): number {
+  const { state, account, inbox } = ctx;
+  const { summary } = summaryFromRaw(raw);
+  const now = ctx.now();
+  const file = partial ? null : inbox.deliver(raw, { asNew: true });
+  return state.tx(() => {
+    const id = state.insertMessage({
+      account: account.name,
+      folder: 'INBOX',
+      uid: null,
+      uidl,
+      messageId: summary.messageId,
+      flags: [],
+      summary,
+      internalDate: parseDate(summary.date, now),
+      size: serverSize || raw.length,
+      maildir: inbox.root,
+      fileKey: file?.key ?? null,
+      filePath: file?.path ?? null,
+      bodyCached: file !== null,
+      cachedAt: file ? now : null,
+    });
+    if (uidl) state.recordUidl(account.name, uidl, partial, now);
+    return id;
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * One Maildir folder (new/, cur/, tmp/) as defined by the Maildir specification (cr.yp.to/proto/maildir.html)
+ * with the "2," info suffix for flags, so mutt, neomutt and Dovecot can open it directly.
+ *
+ * - Unique names: "<seconds>.M<microseconds>P<pid>Q<counter>R<random>.<host>,S=<size>"; the part before
+ *   ":" is the message's key and never changes; flags live in the ":2,<FLAGS>" suffix (ASCII-sorted letters).
+ * - Delivery is atomic: write to tmp/, fsync, rename into new/ (or cur/ when flags are known), fsync the directory.
+ * - Other programs may rename files (new/ -> cur/, flag changes), so lookups go by key, not by stored path.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, existsSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** IMAP system flags / well-known keywords <-> Maildir info letters. */
+const FLAG_TO_LETTER: Record<string, string> = {
+  '\\Draft': 'D',
+  '\\Flagged': 'F',
+  $Forwarded: 'P',
+  '\\Answered': 'R',
+  '\\Seen': 'S',
+  '\\Deleted': 'T',
+};
+const LETTER_TO_FLAG: Record<string, string> = Object.fromEntries(Object.entries(FLAG_TO_LETTER).map(([k, v]) => [v, k]));
+
+/** The Maildir info letters for a set of IMAP flags, sorted as the spec requires; unknown keywords are dropped. */
+export function flagsToInfo(flags: Iterable<string>): string {
+  const letters = new Set<string>();
+  for (const f of flags) {
+    const l = FLAG_TO_LETTER[f] ?? FLAG_TO_LETTER[Object.keys(FLAG_TO_LETTER).find((k) => k.toLowerCase() === f.toLowerCase()) ?? ''];
+    if (l) letters.add(l);
+  }
+  return [...letters].sort().join('');
+}
+
+/** IMAP flags encoded in a Maildir file name (the ":2," suffix); [] for new/ files without info. */
+export function infoToFlags(fileName: string): string[] {
+  const i = fileName.indexOf(':2,');
+  if (i < 0) return [];
+  const out: string[] = [];
+  for (const ch of fileName.slice(i + 3)) {
+    const f = LETTER_TO_FLAG[ch];
+    if (f) out.push(f);
+  }
+  return out;
+}
+
+/** The key (unique part) of a Maildir file name. */
+export function fileKey(fileName: string): string {
+  const i = fileName.indexOf(':');
+  return i < 0 ? fileName : fileName.slice(0, i);
+}
+
+/** A strict check of a Maildir file name as this module writes it (and as mutt/Dovecot accept). */
+export function isValidMaildirName(fileName: string, sub: 'new' | 'cur'): boolean {
+  if (fileName.startsWith('.') || fileName.includes('/')) return false;
+  const key = fileKey(fileName);
+  if (!/^\d+\.[A-Za-z0-9_\\-]+\.[^:/]+$/.test(key)) return false;
+  if (sub === 'new') return !fileName.includes(':');
+  const info = fileName.slice(key.length);
+  if (info === '') return true;
+  if (!/^:2,[A-Za-z]*$/.test(info)) return false;
+  const letters = info.slice(3);
+  return letters === [...letters].sort().join('') && new Set(letters).size === letters.length;
+}
+
+let counter = 0;
+function safeHost(): string {
+  // The spec: replace "/" with "\057" and ":" with "\072" in the host name.
+  return hostname().replace(/\//g, '\\057').replace(/:/g, '\\072') || 'localhost';
+}
+
+export interface StoredFile {
+  key: string;
+  /** Path of the file as it is now. */
+  path: string;
+  sub: 'new' | 'cur';
+  flags: string[];
+}
+
+export class Maildir {
+  constructor(readonly root: string) {}
+
+  /** Creates new/, cur/, tmp/ when missing. */
+  ensure(): this {
+    for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(this.root, d), { recursive: true, mode: 0o700 });
+    return this;
+  }
+
+  private static uniqueName(size: number): string {
+    const now = process.hrtime.bigint();
+    const ms = Date.now();
+    const usec = Number((now / 1000n) % 1_000_000n);
+    counter = (counter + 1) % 1_000_000_000;
+    return `${Math.floor(ms / 1000)}.M${usec}P${process.pid}Q${counter}R${randomBytes(6).toString('hex')}.${safeHost()},S=${size}`;
+  }
+
+  /**
+   * Stores a message atomically. Without flags (or with `asNew`) it lands in new/ (unseen new mail, no info);
+   * otherwise in cur/ with ":2,<flags>". Returns the stored file.
+   */
+  deliver(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): StoredFile {
+    this.ensure();
+    const key = Maildir.uniqueName(bytes.length);
+    const tmp = join(this.root, 'tmp', key);
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const flags = opts.flags ? [...opts.flags] : [];
+    const toNew = opts.asNew === true || (opts.asNew === undefined && flags.length === 0);
+    const name = toNew ? key : `${key}:2,${flagsToInfo(flags)}`;
+    const sub = toNew ? 'new' : 'cur';
+    const dest = join(this.root, sub, name);
+    try {
+      renameSync(tmp, dest);
+    } catch (e) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* already gone */
+      }
+      throw e;
+    }
+    syncDir(join(this.root, sub));
+    return { key, path: dest, sub, flags: infoToFlags(name) };
+  }
+
+  /** Finds a message by key in cur/ or new/ (whatever name other programs gave it); null when gone. */
+  find(key: string, hint?: string): StoredFile | null {
+    if (hint && existsSync(hint)) {
+      const name = hint.slice(hint.lastIndexOf('/') + 1);
+      if (fileKey(name) === key) {
+        const sub = hint.slice(0, hint.lastIndexOf('/')).endsWith('/new') ? 'new' : 'cur';
+        return { key, path: hint, sub, flags: infoToFlags(name) };
+      }
+    }
+    for (const sub of ['cur', 'new'] as const) {
+      const dir = join(this.root, sub);
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        if (fileKey(name) === key) return { key, path: join(dir, name), sub, flags: infoToFlags(name) };
+      }
+    }
+    return null;
+  }
+
+  read(key: string, hint?: string): Buffer | null {
+    const f = this.find(key, hint);
+    return f ? readFileSync(f.path) : null;
+  }
+
+  /** Sets the flags of a stored message (moving it to cur/). Returns the new file, or null when it is gone. */
+  setFlags(key: string, flags: Iterable<string>, hint?: string): StoredFile | null {
+    const f = this.find(key, hint);
+    if (!f) return null;
+    const name = `${key}:2,${flagsToInfo(flags)}`;
+    const dest = join(this.root, 'cur', name);
+    if (dest !== f.path) renameSync(f.path, dest);
+    return { key, path: dest, sub: 'cur', flags: infoToFlags(name) };
+  }
+
+  /** Removes a message; returns false when it was already gone. */
+  remove(key: string, hint?: string): boolean {
+    const f = this.find(key, hint);
+    if (!f) return false;
+    unlinkSync(f.path);
+    return true;
+  }
+
+  /** Every message file currently in the folder. */
+  list(): StoredFile[] {
+    const out: StoredFile[] = [];
+    for (const sub of ['new', 'cur'] as const) {
+      const dir = join(this.root, sub);
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        if (name.startsWith('.')) continue;
+        const p = join(dir, name);
+        if (!statSync(p).isFile()) continue;
+        out.push({ key: fileKey(name), path: p, sub, flags: infoToFlags(name) });
+      }
+    }
+    return out;
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* some file systems do not allow fsync on directories */
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Pure planning functions of the sync engine: given what we know locally and what the server reports,
+ * they return the actions to take. No I/O here; the engines (pop3/fetch.ts, imap/syncer.ts) execute
+ * the plans. Table-tested in plan.test.ts.
+ */
+
+// ---------------------------------------------------------------- POP3
+
+/** What happens to messages on a POP3 server once they are downloaded. */
+export type Pop3Policy =
+  | { kind: 'delete' }
+  | { kind: 'keep' }
+  | { kind: 'keep-days'; days: number }
+  | { kind: 'until-deleted-locally' };
+
+export interface Pop3ServerMessage {
+  msgno: number;
+  /** null when the server has no UIDL. */
+  uidl: string | null;
+  size: number;
+}
+
+export interface Pop3KnownMessage {
+  /** When we downloaded it (ms since epoch). */
+  fetchedAt: number;
+  /** The user deleted our local copy. */
+  locallyDeleted: boolean;
+  /** Only the header was fetched (too big): never delete it on the server on our own. */
+  partial: boolean;
+}
+
+export interface Pop3PlanInput {
+  server: Pop3ServerMessage[];
+  /** Known UIDLs of this account. */
+  known: Map<string, Pop3KnownMessage>;
+  policy: Pop3Policy;
+  /** Messages larger than this are not downloaded whole (0 or undefined: no limit). */
+  maxSize?: number;
+  /** What to do with oversized messages: skip, or fetch the header only (TOP n 0). */
+  oversize?: 'skip' | 'headers';
+  now: number;
+}
+
+export interface Pop3Plan {
+  /** Download (RETR) in this order; `deleteAfter` says whether to DELE right after recording it. */
+  download: Array<{ msgno: number; uidl: string | null; size: number; deleteAfter: boolean }>;
+  /** Fetch only the header (TOP msgno 0). */
+  headersOnly: Array<{ msgno: number; uidl: string; size: number }>;
+  /** Oversized messages left alone, with the reason (a warning for the user). */
+  skipped: Array<{ msgno: number; uidl: string | null; size: number; reason: string }>;
+  /** Already downloaded messages to delete on the server now (policy). */
+  deleteKnown: Array<{ msgno: number; uidl: string }>;
+  /** UIDLs we remember that the server no longer has: forget them. */
+  forget: string[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Plans one POP3 session. Without UIDL support (every uidl null) only the 'delete' policy is possible:
+ * the caller must refuse other policies before planning (leave-a-copy needs UIDL to know what is new);
+ * this function then downloads everything and deletes it.
+ */
+export function planPop3(input: Pop3PlanInput): Pop3Plan {
+  const plan: Pop3Plan = { download: [], headersOnly: [], skipped: [], deleteKnown: [], forget: [] };
+  const seen = new Set<string>();
+  const limit = input.maxSize && input.maxSize > 0 ? input.maxSize : Infinity;
+  for (const m of input.server) {
+    if (m.uidl === null) {
+      if (m.size > limit) {
+        plan.skipped.push({ msgno: m.msgno, uidl: null, size: m.size, reason: `larger than ${limit} bytes` });
+        continue;
+      }
+      plan.download.push({ msgno: m.msgno, uidl: null, size: m.size, deleteAfter: true });
+      continue;
+    }
+    if (seen.has(m.uidl)) continue; // a broken server listing one UIDL twice: take the first
+    seen.add(m.uidl);
+    const known = input.known.get(m.uidl);
+    if (!known) {
+      if (m.size > limit) {
+        if (input.oversize === 'headers') plan.headersOnly.push({ msgno: m.msgno, uidl: m.uidl, size: m.size });
+        else plan.skipped.push({ msgno: m.msgno, uidl: m.uidl, size: m.size, reason: `larger than ${limit} bytes` });
+        continue;
+      }
+      plan.download.push({ msgno: m.msgno, uidl: m.uidl, size: m.size, deleteAfter: input.policy.kind === 'delete' });
+      continue;
+    }
+    if (known.partial) continue;
+    if (shouldDeleteKnown(known, input.policy, input.now)) plan.deleteKnown.push({ msgno: m.msgno, uidl: m.uidl });
+  }
+  for (const uidl of input.known.keys()) if (!seen.has(uidl)) plan.forget.push(uidl);
+  return plan;
+}
+
+function shouldDeleteKnown(known: Pop3KnownMessage, policy: Pop3Policy, now: number): boolean {
+  switch (policy.kind) {
+    case 'delete':
+      // Downloaded earlier but the session ended before QUIT committed the DELE: delete it now.
+      return true;
+    case 'keep':
+      return false;
+    case 'keep-days':
+      return now - known.fetchedAt >= policy.days * DAY_MS;
+    case 'until-deleted-locally':
+      return known.locallyDeleted;
+  }
+}
+
+// ---------------------------------------------------------------- IMAP
+
+export interface LocalFolderState {
+  /** null: never synchronised. */
+  uidValidity: string | null;
+  highestModseq: string | null;
+  /** UID -> flags of the messages we have in the index for this folder. */
+  messages: Map<number, string[]>;
+}
+
+/**
+ * What the server told us about the folder in this session.
+ * - mode 'qresync': `vanished` lists UIDs expunged since our MODSEQ (VANISHED (EARLIER)), `changed` the
+ *   messages with a MODSEQ above ours (flags changed or new).
+ * - mode 'condstore': `changed` as above; `uids` is the full UID list (UID SEARCH ALL) for expunge detection.
+ * - mode 'full': `changed` holds every message's UID and flags; `uids` is the same UID list.
+ */
+export interface ServerFolderState {
+  uidValidity: string;
+  highestModseq: string | null;
+  mode: 'qresync' | 'condstore' | 'full';
+  changed: Array<{ uid: number; flags: string[] }>;
+  uids?: number[];
+  vanished?: number[];
+}
+
+export interface FolderPlan {
+  /** UIDVALIDITY changed (or first sync): drop the folder's local cache before anything else. */
+  reset: boolean;
+  /** New UIDs whose header overview must be fetched. */
+  fetch: number[];
+  /** Known messages whose flags changed on the server. */
+  flags: Array<{ uid: number; flags: string[] }>;
+  /** Known messages gone from the server. */
+  remove: number[];
+  /** MODSEQ to remember after the plan was carried out (null when the server has none). */
+  highestModseq: string | null;
+}
+
+function sameFlags(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => s.has(f.toLowerCase()));
+}
+
+/** Plans the pull half of a folder sync (server -> local). */
+export function planFolder(local: LocalFolderState, server: ServerFolderState): FolderPlan {
+  const reset = local.uidValidity !== null && local.uidValidity !== server.uidValidity;
+  const localMsgs = reset ? new Map<number, string[]>() : local.messages;
+  const plan: FolderPlan = { reset, fetch: [], flags: [], remove: [], highestModseq: server.highestModseq };
+  const fresh = reset || local.uidValidity === null;
+  if (fresh && server.mode === 'qresync') {
+    // Nothing to compare against: callers ask for a full listing when the folder is new or reset.
+    throw new Error('planFolder: a new or reset folder needs a full or condstore listing, not qresync deltas');
+  }
+  for (const c of server.changed) {
+    const have = localMsgs.get(c.uid);
+    if (have === undefined) plan.fetch.push(c.uid);
+    else if (!sameFlags(have, c.flags)) plan.flags.push({ uid: c.uid, flags: c.flags });
+  }
+  if (server.mode === 'qresync') {
+    for (const uid of server.vanished ?? []) if (localMsgs.has(uid)) plan.remove.push(uid);
+  } else {
+    const present = new Set(server.uids ?? server.changed.map((c) => c.uid));
+    for (const uid of localMsgs.keys()) if (!present.has(uid)) plan.remove.push(uid);
+    if (server.mode === 'condstore') {
+      // New messages always have a MODSEQ above ours, but be safe: anything listed and unknown is fetched.
+      const fetching = new Set(plan.fetch);
+      for (const uid of present) if (!localMsgs.has(uid) && !fetching.has(uid)) plan.fetch.push(uid);
+    }
+  }
+  plan.fetch.sort((a, b) => a - b);
+  plan.remove.sort((a, b) => a - b);
+  return plan;
+}
+
+// ---------------------------------------------------------------- offline queue
+
+export type QueuedOp =
+  | { id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; add: string[]; remove: string[] }
+  | { id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string }
+  | { id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; to: string; messageRow: number };
+
+export interface QueueDecision {
+  /** Operations to apply on the server, in order. */
+  apply: QueuedOp[];
+  /** Operations dropped because the message is gone on the server (or the folder was recreated): the server wins. */
+  conflicts: Array<{ op: QueuedOp; reason: string }>;
+}
+
+/**
+ * Decides which queued offline changes of one folder can be replayed. `server` is the folder's current
+ * UIDVALIDITY and the set of UIDs that still exist there.
+ */
+export function planQueue(ops: QueuedOp[], server: { uidValidity: string; uids: Set<number> }): QueueDecision {
+  const out: QueueDecision = { apply: [], conflicts: [] };
+  const deleted = new Set<number>();
+  for (const op of ops) {
+    if (op.uidValidity !== server.uidValidity) {
+      out.conflicts.push({ op, reason: 'the folder was recreated on the server (UIDVALIDITY changed)' });
+      continue;
+    }
+    if (!server.uids.has(op.uid) || deleted.has(op.uid)) {
+      out.conflicts.push({ op, reason: op.kind === 'delete' ? 'already deleted on the server' : 'the message is gone on the server' });
+      continue;
+    }
+    if (op.kind === 'delete' || op.kind === 'move') deleted.add(op.uid);
+    out.apply.push(op);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- cache policy
+
+export type CachePolicy = { kind: 'headers' } | { kind: 'recent'; days: number } | { kind: 'all' };
+
+export function parseCachePolicy(s: string): CachePolicy {
+  if (s === 'headers') return { kind: 'headers' };
+  if (s === 'all') return { kind: 'all' };
+  const m = /^recent:(\d{1,5})$/.exec(s);
+  if (m) return { kind: 'recent', days: Number(m[1]) };
+  throw new Error(`cache policy must be headers, recent:DAYS or all (got "${s}")`);
+}
+
+export function formatCachePolicy(p: CachePolicy): string {
+  return p.kind === 'recent' ? `recent:${p.days}` : p.kind;
+}
+
+/** Whether a message's body should be prefetched under the policy (internalDate in ms). */
+export function wantsBody(policy: CachePolicy, internalDate: number, now: number): boolean {
+  if (policy.kind === 'all') return true;
+  if (policy.kind === 'headers') return false;
+  return now - internalDate <= policy.days * DAY_MS;
+}
