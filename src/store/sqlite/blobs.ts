@@ -1,6 +1,6 @@
 /**
  * Blob files of the SQLite store: one immutable file per appended message (copies share it through a
- * reference count in the database), under <dataDir>/blobs/<2 hex>/<id>.
+ * reference count in the database), under <dataDir>/blobs/<2 hex>/<id> (256 shards keep directories small).
  *
  * Why one file per message rather than content addressing: a fresh, never-reused name per append means a
  * blob can only become referenced by the transaction that inserts its first row, so deleting an unreferenced
@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const BLOB_ID_RE = /^([0-9a-f]{24})-(\d+)$/;
@@ -34,23 +34,21 @@ export class BlobDir {
     this.fsync = fsync;
   }
 
-  /** Creates the 256 shard directories once (and makes their creation durable). */
+  /** Shard directories known to exist (created lazily on first write). */
+  private readonly shards = new Set<string>();
+
+  /** Creates the blob root (durably). Shard directories are created on first use. */
   init(): void {
-    mkdirSync(this.root, { recursive: true });
-    let created = false;
-    for (let i = 0; i < 256; i++) {
-      const d = join(this.root, i.toString(16).padStart(2, '0'));
-      try {
-        statSync(d);
-      } catch {
-        mkdirSync(d, { recursive: true });
-        created = true;
-      }
-    }
-    if (created && this.fsync) {
-      fsyncDir(this.root);
-      fsyncDir(join(this.root, '..'));
-    }
+    const created = mkdirSync(this.root, { recursive: true });
+    if (created !== undefined && this.fsync) fsyncDir(join(this.root, '..'));
+  }
+
+  private async ensureShard(shard: string): Promise<void> {
+    if (this.shards.has(shard)) return;
+    const created = await mkdir(join(this.root, shard), { recursive: true });
+    // A new directory entry must be durable before a committed row can depend on files inside it.
+    if (created !== undefined && this.fsync) await fsyncDirAsync(this.root);
+    this.shards.add(shard);
   }
 
   newId(): string {
@@ -65,6 +63,7 @@ export class BlobDir {
   /** Writes a new blob durably (file and directory fsynced when enabled). */
   async write(id: string, data: Buffer): Promise<void> {
     const p = this.path(id);
+    await this.ensureShard(id.slice(0, 2));
     const fh = await open(p, 'wx', 0o600);
     try {
       let off = 0;
