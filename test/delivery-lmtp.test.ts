@@ -1,0 +1,121 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { createLmtpService } from '../src/delivery/index.js';
+import type { NetService } from '../src/lib/service.js';
+import { makeEnv, mailboxContents, RawSmtp, runPython, stripTrace, type Env } from './delivery/helpers.js';
+
+const LMTP_SCRIPT = `
+import json, smtplib, sys
+a = json.loads(sys.argv[1])
+c = smtplib.LMTP()
+c.connect('127.0.0.1', a['port'])
+c.ehlo('mta.test')
+out = {'rcpt': [], 'data': None}
+c.mail(a['from'])
+for r in a['rcpts']:
+    out['rcpt'].append(list(c.rcpt(r)))
+try:
+    c.putcmd('data')
+    code, msg = c.getreply()
+    if code == 354:
+        q = smtplib.quotedata(a['msg']).encode('utf-8')
+        if not q.endswith(b'\\r\\n'):
+            q += b'\\r\\n'
+        c.send(q + b'.\\r\\n')
+        replies = []
+        for r in out['rcpt']:
+            if r[0] == 250:
+                code, msg = c.getreply()
+                replies.append([code, msg.decode()])
+        out['data'] = replies
+except Exception as e:
+    out['error'] = str(e)
+c.quit()
+print(json.dumps(out, default=lambda b: b.decode()))
+`;
+
+describe('LMTP', () => {
+  let env: Env;
+  let svc: NetService;
+  let port: number;
+  before(async () => {
+    env = await makeEnv([
+      ['alice@example.org', 'pw'],
+      ['bob@example.org', 'pw'],
+    ]);
+    await env.store.addAlias('info@example.org', 'alice@example.org');
+    svc = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org' });
+    port = ((await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })) as AddressInfo).port;
+  });
+  after(async () => {
+    await svc.close();
+    await env.close();
+  });
+
+  test('python smtplib.LMTP: per-recipient replies, 550 at RCPT for unknown, byte-exact copies', async () => {
+    const msg = 'From: sender@remote.test\r\nTo: alice@example.org\r\nSubject: lmtp test\r\nMessage-ID: <lmtp1@remote.test>\r\n\r\nHello\r\n.leading dot line\r\nbye\r\n';
+    const r = await runPython<{ rcpt: Array<[number, string]>; data: Array<[number, string]> }>(LMTP_SCRIPT, {
+      port,
+      from: 'sender@remote.test',
+      rcpts: ['alice@example.org', 'nobody@example.org', 'bob+lists@example.org', 'info@example.org', 'x@elsewhere.test'],
+      msg,
+    });
+    assert.deepEqual(
+      r.rcpt.map((x) => x[0]),
+      [250, 550, 250, 250, 550],
+    );
+    assert.match(r.rcpt[1]![1], /5\.1\.1/);
+    assert.equal(r.data.length, 3);
+    for (const [code] of r.data) assert.equal(code, 250);
+
+    const alice = await mailboxContents(env.store, 'alice@example.org');
+    assert.equal(alice.length, 2, 'direct + alias copy');
+    for (const copy of alice) {
+      assert.equal(stripTrace(copy).toString('latin1'), msg, 'byte-exact apart from trace headers');
+      assert.match(copy.toString(), /^Return-Path: <sender@remote\.test>\r\n/);
+    }
+    assert.match(alice[0]!.toString(), /Delivered-To: alice@example\.org\r\n/);
+    assert.match(alice[1]!.toString(), /Delivered-To: info@example\.org\r\n/);
+    const bob = await mailboxContents(env.store, 'bob@example.org');
+    assert.equal(bob.length, 1);
+    // the plus tag is recorded in Delivered-To
+    assert.match(bob[0]!.toString(), /^Return-Path: <sender@remote\.test>\r\nDelivered-To: bob\+lists@example\.org\r\nReceived: from mta\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.example\.org \(mailroom\) with LMTP id \S+\r\n\tfor <bob\+lists@example\.org>;\r\n\t\w{3}, /);
+  });
+
+  test('raw LMTP: one reply per recipient in RCPT order, bare LF normalised, NUL refused for every recipient', async () => {
+    const { client, greeting } = await RawSmtp.open(port);
+    assert.equal(greeting.code, 220);
+    assert.match(greeting.text, /LMTP/);
+    assert.equal((await client.cmd('LHLO mta.test')).code, 250);
+    assert.equal((await client.cmd('MAIL FROM:<>')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<alice@example.org>')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<bob@example.org>')).code, 250);
+    let go = await client.cmd('DATA');
+    assert.equal(go.code, 354);
+    client.write('Subject: bare\nX: y\r\n\r\nline\nmore\r\n.\r\n');
+    const first = await client.reply();
+    const second = await client.reply();
+    assert.equal(first.code, 250);
+    assert.equal(second.code, 250);
+    const bob = await mailboxContents(env.store, 'bob@example.org');
+    const last = bob[bob.length - 1]!;
+    assert.ok(stripTrace(last).equals(Buffer.from('Subject: bare\r\nX: y\r\n\r\nline\r\nmore\r\n')));
+    assert.match(last.toString(), /^Return-Path: <>\r\n/);
+
+    const before = (await mailboxContents(env.store, 'alice@example.org')).length;
+    assert.equal((await client.cmd('MAIL FROM:<s@remote.test>')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<alice@example.org>')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<bob@example.org>')).code, 250);
+    go = await client.cmd('DATA');
+    assert.equal(go.code, 354);
+    client.write(Buffer.from('Subject: nul\r\n\r\na\x00b\r\n.\r\n', 'latin1'));
+    const n1 = await client.reply();
+    const n2 = await client.reply();
+    assert.equal(n1.code, 554);
+    assert.equal(n2.code, 554);
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, before);
+    assert.equal((await client.cmd('QUIT')).code, 221);
+    client.close();
+  });
+});

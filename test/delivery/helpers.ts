@@ -1,0 +1,216 @@
+/** Shared set-up for the delivery tests: a fresh SQLite store, users, TLS material, a raw SMTP client. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { generate } from 'selfsigned';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { MailStore } from '../../src/store/types.js';
+import { Authenticator, hashPassword } from '../../src/auth/index.js';
+import type { TlsMaterial } from '../../src/lib/service.js';
+
+export interface Env {
+  dir: string;
+  store: MailStore;
+  auth: Authenticator;
+  close(): Promise<void>;
+}
+
+/** Opens a store in a new temp dir with domain example.org and the given users ("address:password"). */
+export async function makeEnv(users: Array<[string, string]> = []): Promise<Env> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-delivery-'));
+  const store = await openSqliteStore({ dataDir: dir });
+  for (const [address, password] of users) {
+    const domain = address.split('@')[1]!;
+    if (!(await store.hasDomain(domain))) await store.addDomain(domain);
+    // {PLAIN} keeps the tests fast; argon2 is exercised by the auth tests.
+    await store.createUser(address, password.startsWith('argon:') ? await hashPassword(password.slice(6)) : `{PLAIN}${password}`);
+  }
+  const auth = new Authenticator(store, { failureDelayMs: 0 });
+  return {
+    dir,
+    store,
+    auth,
+    async close() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let cachedTls: Promise<TlsMaterial> | null = null;
+/** A self-signed certificate for "localhost" (generated once per process). */
+export function testTls(): Promise<TlsMaterial> {
+  cachedTls ??= generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', curve: 'P-256', notAfterDate: new Date(Date.now() + 2 * 86400_000) }).then((p) => ({ key: p.private, cert: p.cert }));
+  return cachedTls;
+}
+
+/** All messages of a user's mailbox, raw. */
+export async function mailboxContents(store: MailStore, address: string, mailbox = 'INBOX'): Promise<Buffer[]> {
+  const user = await store.getUser(address);
+  if (!user) throw new Error(`no user ${address}`);
+  const box = await store.getMailbox(user.id, mailbox);
+  if (!box) throw new Error(`no mailbox ${mailbox}`);
+  const out: Buffer[] = [];
+  for (const m of await store.listMessages(box.id)) out.push(await store.readMessage(box.id, m.uid));
+  return out;
+}
+
+/** Strips the leading Return-Path / Delivered-To / Received fields deliver() adds. */
+export function stripTrace(raw: Buffer): Buffer {
+  let rest = raw;
+  for (;;) {
+    const m = /^(Return-Path|Delivered-To|Received):/i.exec(rest.subarray(0, 20).toString('latin1'));
+    if (!m) return rest;
+    // the field ends at the first CRLF not followed by whitespace
+    let i = 0;
+    for (;;) {
+      const nl = rest.indexOf('\r\n', i);
+      if (nl === -1) return Buffer.alloc(0);
+      const next = rest[nl + 2];
+      if (next === 0x20 || next === 0x09) {
+        i = nl + 2;
+        continue;
+      }
+      rest = rest.subarray(nl + 2);
+      break;
+    }
+  }
+}
+
+export interface Reply {
+  code: number;
+  lines: string[];
+  text: string;
+}
+
+/** A line-oriented SMTP/LMTP client for exercising bad input exactly. */
+export class RawSmtp {
+  readonly socket: Socket;
+  #buf = '';
+  #waiters: Array<() => void> = [];
+  #closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.#buf += d.toString('latin1');
+      this.#wake();
+    });
+    this.closedPromise = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.#closed = true;
+        this.#wake();
+        resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number, host = '127.0.0.1'): Promise<{ client: RawSmtp; greeting: Reply }> {
+    const socket = connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    const client = new RawSmtp(socket);
+    const greeting = await client.reply();
+    return { client, greeting };
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Reads one complete (possibly multi-line) reply. Rejects if the connection closes first. */
+  async reply(timeoutMs = 10_000): Promise<Reply> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines: string[] = [];
+      let pos = 0;
+      for (;;) {
+        const nl = this.#buf.indexOf('\r\n', pos);
+        if (nl === -1) break;
+        const line = this.#buf.slice(pos, nl);
+        lines.push(line);
+        pos = nl + 2;
+        if (/^\d{3}( |$)/.test(line)) {
+          this.#buf = this.#buf.slice(pos);
+          return { code: Number(line.slice(0, 3)), lines, text: lines.join('\n') };
+        }
+      }
+      if (this.#closed) throw new Error(`connection closed; pending: ${JSON.stringify(this.#buf)}`);
+      if (Date.now() > deadline) throw new Error(`no reply; pending: ${JSON.stringify(this.#buf)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 200);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async cmd(line: string): Promise<Reply> {
+    this.write(line + '\r\n');
+    return this.reply();
+  }
+
+  /** Sends DATA, the message (dot-stuffed by the caller if needed) and the terminator; returns the 354 and final reply. */
+  async data(message: Buffer | string, terminator = '\r\n.\r\n'): Promise<Reply> {
+    const go = await this.cmd('DATA');
+    if (go.code !== 354) return go;
+    this.write(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
+    this.write(terminator);
+    return this.reply();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Runs python3 with a script and a JSON argument; returns parsed JSON from stdout. */
+export function runPython<T>(script: string, arg: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', script, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`python3 exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`bad python output: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+/** Runs a program, collecting its output. */
+export function runProgram(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
