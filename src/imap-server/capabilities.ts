@@ -1,0 +1,50 @@
+/**
+ * The CAPABILITY list. Only what is implemented is advertised; STARTTLS and AUTH= only before login,
+ * LOGINDISABLED (RFC 9051 6.2.3) when cleartext authentication is not allowed on this connection.
+ */
+import type { ServiceContext } from './session.js';
+
+export interface CapabilityState {
+  authenticated: boolean;
+  secure: boolean;
+  loopback: boolean;
+  compressed: boolean;
+}
+
+/** Extensions ENABLE accepts (RFC 5161, 7162, 6855, 9051). */
+export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'IMAP4REV2', 'UTF8=ACCEPT'] as const;
+
+export function plaintextAllowed(svc: ServiceContext, st: { secure: boolean; loopback: boolean }): boolean {
+  return st.secure || st.loopback || svc.limits.allowPlaintextAuthOffLoopback;
+}
+
+export function capabilityList(svc: ServiceContext, st: CapabilityState): string[] {
+  const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE'];
+  if (!st.authenticated) {
+    if (svc.secureContext && !st.secure) caps.push('STARTTLS');
+    if (plaintextAllowed(svc, st)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+    else caps.push('LOGINDISABLED');
+  }
+  caps.push(
+    'NAMESPACE',
+    'UNSELECT',
+    'CHILDREN',
+    'UIDPLUS',
+    'MOVE',
+    'CONDSTORE',
+    'QRESYNC',
+    'SPECIAL-USE',
+    'CREATE-SPECIAL-USE',
+    'LIST-EXTENDED',
+    'LIST-STATUS',
+    'ESEARCH',
+    'SEARCHRES',
+    'STATUS=SIZE',
+    'BINARY',
+    `APPENDLIMIT=${svc.limits.appendLimit}`,
+    'UTF8=ACCEPT',
+    'OBJECTID',
+  );
+  if (!st.compressed) caps.push('COMPRESS=DEFLATE');
+  return caps;
+}

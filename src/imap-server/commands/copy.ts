@@ -1,0 +1,36 @@
+/** COPY / UID COPY (RFC 9051 6.4.7, COPYUID from RFC 4315) and MOVE / UID MOVE (RFC 6851). */
+import { parseCopy, type CopyArgs } from '../../imap/grammar/commands.js';
+import { formatSequenceSet } from '../../imap/wire/encode.js';
+import { bad, no, ok, type Completion } from '../errors.js';
+import { SELECTED, currentUser, defineCommand, selectedView, type CommandContext } from '../session.js';
+
+async function runCopy(ctx: CommandContext, args: CopyArgs, move: boolean): Promise<Completion> {
+  const s = ctx.session;
+  const view = selectedView(ctx);
+  const user = currentUser(ctx);
+  if (move && view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+  if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
+  const name = s.decodeMailbox(args.mailbox);
+  const store = ctx.service.store;
+  const dest = await store.getMailbox(user.id, name);
+  if (!dest) throw no('Mailbox does not exist', 'TRYCREATE');
+  const uids = view.resolve(args.set, ctx.uid).filter((u) => !view.isExpunged(u));
+  if (!uids.length) return ok(move ? 'No messages moved' : 'No messages copied');
+  const r = move ? await store.move(view.mailbox.id, uids, dest.id) : await store.copy(view.mailbox.id, uids, dest.id);
+  const pairs = [...r.pairs].sort((a, b) => a[0] - b[0]);
+  const code = pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(pairs.map((p) => p[0]))} ${formatSequenceSet(pairs.map((p) => p[1]))}` : undefined;
+  if (move) {
+    if (code) s.send(Buffer.from(`* OK [${code}] Moved UIDs.\r\n`));
+    view.reportExpunged(
+      pairs.map((p) => p[0]),
+      s,
+    );
+    return ok('Move completed');
+  }
+  return ok('Copy completed', code);
+}
+
+export const copy = defineCommand({ states: SELECTED, seq: 'uses', parse: parseCopy, run: (ctx, a) => runCopy(ctx, a, false) });
+export const uidCopy = defineCommand({ states: SELECTED, seq: 'none', parse: parseCopy, run: (ctx, a) => runCopy(ctx, a, false) });
+export const move = defineCommand({ states: SELECTED, seq: 'uses', parse: parseCopy, run: (ctx, a) => runCopy(ctx, a, true) });
+export const uidMove = defineCommand({ states: SELECTED, seq: 'none', parse: parseCopy, run: (ctx, a) => runCopy(ctx, a, true) });

@@ -1,0 +1,32 @@
+/** EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9). */
+import { parseNone, parseUidSet } from '../../imap/grammar/commands.js';
+import { no, ok } from '../errors.js';
+import { SELECTED, defineCommand, selectedView } from '../session.js';
+
+export const expunge = defineCommand({
+  states: SELECTED,
+  seq: 'breaks',
+  parse: parseNone,
+  async run(ctx) {
+    const view = selectedView(ctx);
+    if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+    const gone = await ctx.service.store.expunge(view.mailbox.id);
+    view.reportExpunged(gone, ctx.session);
+    return ok('Expunge completed');
+  },
+});
+
+export const uidExpunge = defineCommand({
+  states: SELECTED,
+  seq: 'breaks',
+  parse: parseUidSet,
+  async run(ctx, args) {
+    const view = selectedView(ctx);
+    if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+    const uids = view.resolve(args.set, true);
+    if (!uids.length) return ok('Expunge completed');
+    const gone = await ctx.service.store.expunge(view.mailbox.id, uids);
+    view.reportExpunged(gone, ctx.session);
+    return ok('Expunge completed');
+  },
+});

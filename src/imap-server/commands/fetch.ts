@@ -1,0 +1,91 @@
+/** FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). */
+import { isStoreError, type MessageRecord } from '../../store/types.js';
+import type { MessageIndex } from '../../mime/types.js';
+import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
+import { resolveRanges } from '../../imap/grammar/sequence.js';
+import { formatSequenceSet } from '../../imap/wire/encode.js';
+import { bad, no, ok, type Completion } from '../errors.js';
+import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
+
+/** Messages rendered between uncorks: batches small responses into few socket writes. */
+const BATCH = 64;
+
+async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completion> {
+  const s = ctx.session;
+  const view = selectedView(ctx);
+  const store = ctx.service.store;
+  if (args.vanished && (!ctx.uid || !s.qresync)) throw bad('VANISHED needs UID FETCH and QRESYNC enabled');
+  if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
+  if (args.changedSince !== null) s.enable('CONDSTORE');
+  let uids = view.resolve(args.set, ctx.uid);
+  if (args.vanished && args.changedSince !== null && args.set.kind === 'ranges') {
+    const ch = await store.changesSince(view.mailbox.id, args.changedSince);
+    const gone = resolveRanges(args.set.ranges, ch.expunged);
+    if (gone.length) s.send(Buffer.from(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`));
+  }
+  if (args.changedSince !== null) {
+    const since = args.changedSince;
+    uids = uids.filter((u) => (view.meta(u)?.modseq ?? 0) > since);
+  }
+  if (!uids.length) return ok('Fetch completed');
+
+  const flagsChanged = new Set<number>();
+  if (!view.readOnly && args.items.some(setsSeen)) {
+    const unseen = uids.filter((u) => {
+      const m = view.meta(u);
+      return m && !view.isExpunged(u) && !m.flags.some((f) => f.toLowerCase() === '\\seen');
+    });
+    if (unseen.length) {
+      const r = await store.storeFlags(view.mailbox.id, unseen, { op: 'add', flags: ['\\Seen'] });
+      view.applyOwn(r.changed);
+      for (const m of r.changed) flagsChanged.add(m.uid);
+    }
+  }
+  const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
+  const withIndex = args.items.some(needsIndex);
+  let missing = 0;
+  let n = 0;
+  s.cork();
+  try {
+    const emit = async (uid: number, index: MessageIndex | null): Promise<void> => {
+      const meta = view.meta(uid);
+      const seq = view.seqOf(uid);
+      if (!meta || !seq) return;
+      let buf: Buffer;
+      try {
+        buf = await renderMessage(store, s, view, seq, meta, index, args.items, opts);
+      } catch (e) {
+        if (isStoreError(e, 'NOT_FOUND')) {
+          missing++;
+          return;
+        }
+        throw e;
+      }
+      await s.sendAsync(buf);
+      if (++n % BATCH === 0) {
+        s.uncork();
+        s.cork();
+      }
+    };
+    if (withIndex) {
+      const want = new Set(uids);
+      const got = new Set<number>();
+      for await (const rec of store.getMessages(view.mailbox.id, uids) as AsyncIterable<MessageRecord>) {
+        if (!want.has(rec.uid)) continue;
+        got.add(rec.uid);
+        await emit(rec.uid, rec.index);
+      }
+      missing += uids.length - got.size;
+    } else {
+      for (const uid of uids) await emit(uid, null);
+    }
+  } finally {
+    s.uncork();
+  }
+  if (missing && !ctx.uid) throw no('Some messages were expunged before they could be fetched', 'EXPUNGEISSUED');
+  return ok('Fetch completed');
+}
+
+export const fetch = defineCommand({ states: SELECTED, seq: 'uses', parse: parseFetch, run: runFetch });
+export const uidFetch = defineCommand({ states: SELECTED, seq: 'none', parse: parseFetch, run: runFetch });

@@ -1,0 +1,42 @@
+/** IDLE (RFC 2177 / RFC 9051 6.3.13): updates pushed as the store wakes the view, until DONE. */
+import { parseNone } from '../../imap/grammar/commands.js';
+import { bad, ok } from '../errors.js';
+import { AUTH, defineCommand } from '../session.js';
+
+/** Untagged keepalive while idling, so NAT boxes keep the connection (Dovecot: every 2 minutes). */
+const KEEPALIVE_MS = 2 * 60 * 1000;
+
+export const idle = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseNone,
+  async run(ctx) {
+    const s = ctx.session;
+    const st = s.state;
+    let chain: Promise<void> = Promise.resolve();
+    const update = (): void => {
+      if (st.kind !== 'selected') return;
+      chain = chain
+        .then(async () => {
+          await st.view.refresh();
+          st.view.flush(s, true);
+        })
+        .catch((e: unknown) => s.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'IDLE update failed'));
+    };
+    if (st.kind === 'selected') st.view.onWake = update;
+    s.send(Buffer.from('+ idling\r\n'));
+    update();
+    const keepalive = setInterval(() => s.send(Buffer.from('* OK Still here\r\n')), KEEPALIVE_MS);
+    keepalive.unref();
+    let line: Buffer;
+    try {
+      line = await s.readLine();
+    } finally {
+      clearInterval(keepalive);
+      if (st.kind === 'selected') st.view.onWake = null;
+      await chain;
+    }
+    if (line.toString('latin1').trim().toUpperCase() !== 'DONE') throw bad('Expected DONE');
+    return ok('IDLE terminated');
+  },
+});

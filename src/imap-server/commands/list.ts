@@ -1,0 +1,175 @@
+/**
+ * LIST (RFC 9051 6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154,
+ * CHILDREN RFC 3348), LSUB (RFC 3501 6.3.9) and NAMESPACE (RFC 2342).
+ */
+import type { Mailbox } from '../../store/types.js';
+import { WireWriter } from '../../imap/wire/encode.js';
+import { parseList, parseLsub, parseNone } from '../../imap/grammar/commands.js';
+import { ok } from '../errors.js';
+import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+import { sendStatus } from './status.js';
+
+/** Compiles a LIST pattern: "*" matches anything, "%" anything but the delimiter; INBOX is case-insensitive. */
+export function patternMatcher(pattern: string): (name: string) => boolean {
+  let p = pattern;
+  if (/^inbox(\/|$)/i.test(p)) p = 'INBOX' + p.slice(5);
+  let re = '^';
+  for (const ch of p) {
+    if (ch === '*') re += '.*';
+    else if (ch === '%') re += '[^/]*';
+    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  const rx = new RegExp(re + '$', 's');
+  return (name) => rx.test(name);
+}
+
+interface Entry {
+  name: string;
+  mailbox: Mailbox | null;
+  subscribed: boolean;
+  hasChildren: boolean;
+  childSubscribed: boolean;
+}
+
+function buildEntries(mailboxes: Mailbox[], subscriptions: string[]): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
+  const subs = new Set(subscriptions);
+  const get = (name: string): Entry => {
+    let e = entries.get(name);
+    if (!e) {
+      e = { name, mailbox: null, subscribed: subs.has(name), hasChildren: false, childSubscribed: false };
+      entries.set(name, e);
+    }
+    return e;
+  };
+  const addWithParents = (name: string, mb: Mailbox | null, sub: boolean): void => {
+    const e = get(name);
+    if (mb) e.mailbox = mb;
+    const levels = name.split('/');
+    for (let i = levels.length - 1; i >= 1; i--) {
+      const parent = get(levels.slice(0, i).join('/'));
+      if (mb) parent.hasChildren = true;
+      if (sub) parent.childSubscribed = true;
+    }
+  };
+  for (const mb of mailboxes) addWithParents(mb.name, mb, subs.has(mb.name));
+  for (const s of subscriptions) addWithParents(s, null, true);
+  return entries;
+}
+
+function writeListLine(ctx: CommandContext, cmd: 'LIST' | 'LSUB', name: string, attrs: string[], extra?: string): void {
+  const w = new WireWriter(ctx.session.utf8);
+  w.text(`* ${cmd} (${attrs.join(' ')}) "/" `).string(ctx.session.encodeMailbox(name));
+  if (extra) w.text(' ' + extra);
+  w.text('\r\n');
+  ctx.session.send(w.toBuffer());
+}
+
+export const list = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseList,
+  async run(ctx, args) {
+    const user = currentUser(ctx);
+    const s = ctx.session;
+    const ref = s.decodeMailbox(args.reference);
+    const patterns = args.patterns.map((p) => s.decodeMailbox(p));
+    if (patterns.length === 1 && patterns[0] === '' && !args.extended) {
+      // RFC 9051 6.3.9: the hierarchy delimiter and root name.
+      s.send(Buffer.from('* LIST (\\Noselect) "/" ""\r\n'));
+      return ok('LIST completed');
+    }
+    const store = ctx.service.store;
+    const [mailboxes, subscriptions] = await Promise.all([store.listMailboxes(user.id), store.listSubscriptions(user.id)]);
+    const entries = buildEntries(mailboxes, subscriptions);
+    const matchers = patterns.filter((p) => p !== '').map((p) => patternMatcher(ref + p));
+    const selSubscribed = args.selection.includes('SUBSCRIBED');
+    const selSpecial = args.selection.includes('SPECIAL-USE');
+    const recursive = args.selection.includes('RECURSIVEMATCH');
+    const retSubscribed = selSubscribed || args.returns.includes('SUBSCRIBED');
+    const retSpecial = true; // special-use attributes are always reported (RFC 6154 allows it; Dovecot does too)
+    const wantStatus = args.returns.includes('STATUS');
+    const extended = args.extended || s.rev2;
+    const names = [...entries.keys()].sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    for (const name of names) {
+      const e = entries.get(name)!;
+      if (!matchers.some((m) => m(name))) continue;
+      let childInfo = false;
+      if (selSubscribed) {
+        if (!e.subscribed) {
+          if (recursive && e.childSubscribed) childInfo = true;
+          else continue;
+        }
+      } else if (!e.mailbox) {
+        // A name with no mailbox: listed only as a placeholder for its children (\Noselect / \NonExistent).
+        if (!e.hasChildren) continue;
+      }
+      if (selSpecial && !e.mailbox?.specialUse) {
+        if (!(recursive && childInfo)) continue;
+      }
+      const attrs: string[] = [];
+      if (!e.mailbox) attrs.push(extended ? '\\NonExistent' : '\\Noselect');
+      attrs.push(e.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
+      if (retSubscribed && e.subscribed) attrs.push('\\Subscribed');
+      if (retSpecial && e.mailbox?.specialUse) attrs.push(e.mailbox.specialUse);
+      writeListLine(ctx, 'LIST', name, attrs, childInfo ? '("CHILDINFO" ("SUBSCRIBED"))' : undefined);
+      if (wantStatus && e.mailbox) {
+        try {
+          await sendStatus(ctx, e.mailbox, args.statusItems);
+        } catch {
+          // A mailbox deleted meanwhile has no STATUS (RFC 5819 section 2).
+        }
+      }
+    }
+    return ok('LIST completed');
+  },
+});
+
+export const lsub = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseLsub,
+  async run(ctx, args) {
+    const user = currentUser(ctx);
+    const s = ctx.session;
+    const ref = s.decodeMailbox(args.reference);
+    const pattern = s.decodeMailbox(args.pattern);
+    if (pattern === '') {
+      s.send(Buffer.from('* LSUB (\\Noselect) "/" ""\r\n'));
+      return ok('LSUB completed');
+    }
+    const store = ctx.service.store;
+    const [mailboxes, subscriptions] = await Promise.all([store.listMailboxes(user.id), store.listSubscriptions(user.id)]);
+    const existing = new Set(mailboxes.map((m) => m.name));
+    const match = patternMatcher(ref + pattern);
+    const sent = new Set<string>();
+    for (const name of [...subscriptions].sort()) {
+      if (match(name)) {
+        if (!sent.has(name)) writeListLine(ctx, 'LSUB', name, existing.has(name) ? [] : ['\\Noselect']);
+        sent.add(name);
+        continue;
+      }
+      // "%" hides deeper levels: report the matching superior as \Noselect (RFC 3501 6.3.9).
+      const levels = name.split('/');
+      for (let i = levels.length - 1; i >= 1; i--) {
+        const parent = levels.slice(0, i).join('/');
+        if (match(parent) && !sent.has(parent)) {
+          writeListLine(ctx, 'LSUB', parent, ['\\Noselect']);
+          sent.add(parent);
+          break;
+        }
+      }
+    }
+    return ok('LSUB completed');
+  },
+});
+
+export const namespace = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseNone,
+  async run(ctx) {
+    ctx.session.send(Buffer.from('* NAMESPACE (("" "/")) NIL NIL\r\n'));
+    return ok('NAMESPACE completed');
+  },
+});

@@ -1,0 +1,198 @@
+/**
+ * SEARCH / UID SEARCH (RFC 9051 6.4.4) with ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182) and
+ * MODSEQ (RFC 7162 3.1.5). Metadata keys are evaluated on the view; BODY/TEXT go to store.searchText
+ * (decoded content); header keys read the stored header block and compare decoded values.
+ */
+import type { MailStore, MessageRecord } from '../../store/types.js';
+import { decodeMimeWords, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
+import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
+import { formatSequenceSet } from '../../imap/wire/encode.js';
+import { no, ok, type Completion } from '../errors.js';
+import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import type { MailboxView } from '../view.js';
+
+const CHARSETS = new Set(['UTF-8', 'US-ASCII', 'UTF8']);
+
+class Evaluator {
+  readonly #store: MailStore;
+  readonly #view: MailboxView;
+  readonly #rev2: boolean;
+  #headers = new Map<number, Array<{ name: string; value: string }>>();
+  #sent = new Map<number, number | null>();
+
+  constructor(store: MailStore, view: MailboxView, rev2: boolean) {
+    this.#store = store;
+    this.#view = view;
+    this.#rev2 = rev2;
+  }
+
+  async eval(key: SearchKey, cand: number[]): Promise<number[]> {
+    if (!cand.length) return cand;
+    const v = this.#view;
+    switch (key.k) {
+      case 'all':
+        return cand;
+      case 'and': {
+        let c = cand;
+        // Cheap metadata keys first, text keys last: they then see fewer candidates.
+        const ordered = [...key.keys].sort((a, b) => cost(a) - cost(b));
+        for (const k of ordered) c = await this.eval(k, c);
+        return c;
+      }
+      case 'or': {
+        const a = new Set(await this.eval(key.a, cand));
+        const rest = cand.filter((u) => !a.has(u));
+        const b = new Set(await this.eval(key.b, rest));
+        return cand.filter((u) => a.has(u) || b.has(u));
+      }
+      case 'not': {
+        const hit = new Set(await this.eval(key.key, cand));
+        return cand.filter((u) => !hit.has(u));
+      }
+      case 'flag': {
+        const f = key.flag.toLowerCase();
+        return cand.filter((u) => (v.meta(u)?.flags.some((x) => x.toLowerCase() === f) ?? false) === key.set);
+      }
+      case 'recent':
+        return this.#rev2 ? [] : cand.filter((u) => v.isRecent(u));
+      case 'new':
+        return this.#rev2 ? [] : cand.filter((u) => v.isRecent(u) && !v.meta(u)?.flags.some((x) => x.toLowerCase() === '\\seen'));
+      case 'old':
+        return this.#rev2 ? cand : cand.filter((u) => !v.isRecent(u));
+      case 'seq': {
+        const s = new Set(v.resolve(key.set, false));
+        return cand.filter((u) => s.has(u));
+      }
+      case 'uid': {
+        const s = new Set(v.resolve(key.set, true));
+        return cand.filter((u) => s.has(u));
+      }
+      case 'size':
+        return cand.filter((u) => {
+          const sz = v.meta(u)?.size ?? 0;
+          return key.op === 'larger' ? sz > key.n : sz < key.n;
+        });
+      case 'modseq':
+        return cand.filter((u) => (v.meta(u)?.modseq ?? 0) >= key.modseq);
+      case 'emailid':
+        return cand.filter((u) => v.meta(u)?.emailId === key.id);
+      case 'threadid':
+        return cand.filter((u) => v.meta(u)?.threadId === key.id);
+      case 'date': {
+        const day = key.date.getTime();
+        if (key.field === 'sent') await this.#loadSent(cand);
+        return cand.filter((u) => {
+          let t: number | null;
+          if (key.field === 'internal') {
+            const d = v.meta(u)?.internalDate;
+            t = d ? utcDay(d) : null;
+          } else t = this.#sent.get(u) ?? null;
+          if (t === null) return false;
+          return key.op === 'before' ? t < day : key.op === 'on' ? t === day : t >= day;
+        });
+      }
+      case 'text': {
+        const hits = new Set(await this.#store.searchText(v.mailbox.id, cand, key.value, key.scope));
+        return cand.filter((u) => hits.has(u));
+      }
+      case 'header': {
+        await this.#loadHeaders(cand);
+        const field = key.field.toLowerCase();
+        const needle = key.value.toLowerCase();
+        return cand.filter((u) => (this.#headers.get(u) ?? []).some((h) => h.name === field && (needle === '' || h.value.toLowerCase().includes(needle))));
+      }
+    }
+  }
+
+  async #loadHeaders(cand: number[]): Promise<void> {
+    const need = cand.filter((u) => !this.#headers.has(u) && !this.#view.isExpunged(u));
+    if (!need.length) return;
+    for await (const rec of this.#store.getMessages(this.#view.mailbox.id, need) as AsyncIterable<MessageRecord>) {
+      try {
+        const end = rec.index.root.headerEnd;
+        const raw = end > 0 ? await this.#store.readMessage(this.#view.mailbox.id, rec.uid, { start: 0, end }) : Buffer.alloc(0);
+        this.#headers.set(
+          rec.uid,
+          parseHeaderBlock(raw).map((f) => ({ name: f.name.toLowerCase(), value: decodeMimeWords(unfoldHeader(f.value)) })),
+        );
+      } catch {
+        this.#headers.set(rec.uid, []);
+      }
+    }
+  }
+
+  async #loadSent(cand: number[]): Promise<void> {
+    const need = cand.filter((u) => !this.#sent.has(u) && !this.#view.isExpunged(u));
+    if (!need.length) return;
+    for await (const rec of this.#store.getMessages(this.#view.mailbox.id, need) as AsyncIterable<MessageRecord>) {
+      const d = rec.index.envelope.date ? Date.parse(rec.index.envelope.date.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
+      this.#sent.set(rec.uid, Number.isNaN(d) ? null : utcDay(new Date(d)));
+    }
+  }
+}
+
+function utcDay(d: Date): number {
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+}
+
+function cost(k: SearchKey): number {
+  switch (k.k) {
+    case 'text':
+      return 3;
+    case 'header':
+    case 'date':
+      return 2;
+    case 'and':
+    case 'or':
+    case 'not':
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Completion> {
+  const s = ctx.session;
+  const view = selectedView(ctx);
+  if (args.charset !== null && !CHARSETS.has(args.charset.toUpperCase())) throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  const ev = new Evaluator(ctx.service.store, view, s.rev2);
+  let uids: number[];
+  try {
+    uids = await ev.eval(args.key, [...view.uids]);
+  } catch (e) {
+    if (args.returns?.includes('SAVE')) view.savedSearch = [];
+    throw e;
+  }
+  const withModseq = usesModseq(args.key) && uids.length > 0;
+  if (withModseq) s.enable('CONDSTORE');
+  const maxModseq = withModseq ? Math.max(...uids.map((u) => view.meta(u)?.modseq ?? 0)) : 0;
+  const nums = ctx.uid ? uids : uids.map((u) => view.seqOf(u));
+  const returns = args.returns;
+  if (returns === null && !s.rev2) {
+    s.send(Buffer.from(`* SEARCH${nums.map((n) => ' ' + n).join('')}${withModseq ? ` (MODSEQ ${maxModseq})` : ''}\r\n`));
+    return ok('Search completed');
+  }
+  const ret = returns === null || returns.length === 0 ? ['ALL'] : returns;
+  if (ret.includes('SAVE')) {
+    const hasMin = ret.includes('MIN');
+    const hasMax = ret.includes('MAX');
+    if ((hasMin || hasMax) && !ret.includes('ALL') && !ret.includes('COUNT')) {
+      const saved: number[] = [];
+      if (hasMin && uids.length) saved.push(uids[0]!);
+      if (hasMax && uids.length && uids[uids.length - 1] !== uids[0]) saved.push(uids[uids.length - 1]!);
+      view.savedSearch = saved;
+    } else view.savedSearch = uids;
+    if (ret.length === 1) return ok('Search completed (result saved)');
+  }
+  let text = `* ESEARCH (TAG "${ctx.tag.replace(/[\\"]/g, '\\$&')}")${ctx.uid ? ' UID' : ''}`;
+  if (ret.includes('MIN') && nums.length) text += ` MIN ${nums[0]}`;
+  if (ret.includes('MAX') && nums.length) text += ` MAX ${nums[nums.length - 1]}`;
+  if (ret.includes('COUNT')) text += ` COUNT ${nums.length}`;
+  if (ret.includes('ALL') && nums.length) text += ` ALL ${formatSequenceSet(nums)}`;
+  if (withModseq) text += ` MODSEQ ${maxModseq}`;
+  s.send(Buffer.from(text + '\r\n'));
+  return ok('Search completed');
+}
+
+export const search = defineCommand({ states: SELECTED, seq: 'uses', parse: parseSearch, run: runSearch });
+export const uidSearch = defineCommand({ states: SELECTED, seq: 'none', parse: parseSearch, run: runSearch });

@@ -1,0 +1,63 @@
+/** STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID). */
+import type { Mailbox } from '../../store/types.js';
+import { WireWriter } from '../../imap/wire/encode.js';
+import { parseStatus } from '../../imap/grammar/commands.js';
+import { no, ok } from '../errors.js';
+import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+
+/** Writes "* STATUS name (items)" for one mailbox. */
+export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readonly string[]): Promise<void> {
+  const st = await ctx.service.store.status(mb.id);
+  const parts: string[] = [];
+  for (const it of items) {
+    switch (it) {
+      case 'MESSAGES':
+        parts.push(`MESSAGES ${st.messages}`);
+        break;
+      case 'RECENT':
+        parts.push(`RECENT ${st.recent}`);
+        break;
+      case 'UIDNEXT':
+        parts.push(`UIDNEXT ${st.uidNext}`);
+        break;
+      case 'UIDVALIDITY':
+        parts.push(`UIDVALIDITY ${st.uidValidity}`);
+        break;
+      case 'UNSEEN':
+        parts.push(`UNSEEN ${st.unseen}`);
+        break;
+      case 'DELETED':
+        parts.push(`DELETED ${st.deleted}`);
+        break;
+      case 'SIZE':
+        parts.push(`SIZE ${st.size}`);
+        break;
+      case 'HIGHESTMODSEQ':
+        parts.push(`HIGHESTMODSEQ ${st.highestModseq}`);
+        break;
+      case 'APPENDLIMIT':
+        parts.push(`APPENDLIMIT ${ctx.service.limits.appendLimit}`);
+        break;
+      case 'MAILBOXID':
+        parts.push(`MAILBOXID (${mb.mailboxObjectId})`);
+        break;
+    }
+  }
+  const w = new WireWriter(ctx.session.utf8);
+  w.text('* STATUS ').string(ctx.session.encodeMailbox(mb.name)).text(` (${parts.join(' ')})\r\n`);
+  ctx.session.send(w.toBuffer());
+}
+
+export const status = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseStatus,
+  async run(ctx, args) {
+    const user = currentUser(ctx);
+    const name = ctx.session.decodeMailbox(args.mailbox);
+    const mb = await ctx.service.store.getMailbox(user.id, name);
+    if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
+    await sendStatus(ctx, mb, args.items);
+    return ok('STATUS completed');
+  },
+});

@@ -1,0 +1,44 @@
+/** STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). */
+import { parseStore, type StoreArgs } from '../../imap/grammar/commands.js';
+import { formatSequenceSet } from '../../imap/wire/encode.js';
+import { bad, no, ok, type Completion } from '../errors.js';
+import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+
+async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completion> {
+  const s = ctx.session;
+  const view = selectedView(ctx);
+  if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+  if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
+  if (args.unchangedSince !== null) s.enable('CONDSTORE');
+  // \Recent cannot be changed by clients (RFC 3501 2.3.2).
+  const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
+  const uids = view.resolve(args.set, ctx.uid).filter((u) => !view.isExpunged(u));
+  if (!uids.length) return ok('Store completed');
+  const opts = args.unchangedSince === null ? { op: args.op, flags } : { op: args.op, flags, unchangedSince: args.unchangedSince };
+  const r = await ctx.service.store.storeFlags(view.mailbox.id, uids, opts);
+  view.applyOwn(r.changed);
+  const changed = new Set(r.changed.map((m) => m.uid));
+  const out: Buffer[] = [];
+  const modified = new Set(r.modified);
+  for (const uid of uids) {
+    if (modified.has(uid)) continue;
+    const seq = view.seqOf(uid);
+    const meta = view.meta(uid);
+    if (!seq || !meta) continue;
+    // .SILENT suppresses the FETCH, except that CONDSTORE clients learn the new MODSEQ (RFC 7162 3.1.3).
+    if (args.silent) {
+      if (s.condstore && changed.has(uid)) out.push(Buffer.from(`* ${seq} FETCH (${ctx.uid || s.qresync ? `UID ${uid} ` : ''}MODSEQ (${meta.modseq}))\r\n`));
+      continue;
+    }
+    out.push(view.flagsResponse(seq, meta, s, ctx.uid));
+  }
+  if (out.length) s.send(Buffer.concat(out));
+  if (r.modified.length) {
+    const list = ctx.uid ? [...r.modified].sort((a, b) => a - b) : r.modified.map((u) => view.seqOf(u)).filter((x) => x > 0).sort((a, b) => a - b);
+    return ok('Conditional STORE failed', `MODIFIED ${formatSequenceSet(list)}`);
+  }
+  return ok('Store completed');
+}
+
+export const store = defineCommand({ states: SELECTED, seq: 'uses', parse: parseStore, run: runStore });
+export const uidStore = defineCommand({ states: SELECTED, seq: 'none', parse: parseStore, run: runStore });

@@ -1,0 +1,354 @@
+/**
+ * One IMAP connection: socket I/O (plain, STARTTLS, implicit TLS, COMPRESS=DEFLATE), the framer, a
+ * pipelined command queue processed strictly in order, backpressure both ways and the autologout timer.
+ * Commands themselves go through dispatch.ts; this file never interprets a command.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import * as zlib from 'node:zlib';
+import type { Writable } from 'node:stream';
+import { Framer, type FrameEvent } from '../imap/wire/framer.js';
+import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from '../imap/wire/utf7.js';
+import type { Logger } from '../lib/logger.js';
+import { isLoopback } from '../lib/service.js';
+import { bad } from './errors.js';
+import type { ServiceContext, Session, SessionState } from './session.js';
+import { capabilityList } from './capabilities.js';
+import { dispatchCommand } from './dispatch.js';
+
+/** Pipelined commands buffered before the socket is paused (bounds memory per connection). */
+const MAX_QUEUED = 64;
+
+export class ImapConnection implements Session {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly remoteAddress: string;
+  readonly logger: Logger;
+  readonly #svc: ServiceContext;
+  #socket: Socket;
+  #secure: boolean;
+  #deflate: zlib.DeflateRaw | null = null;
+  #flushScheduled = false;
+  #framer: Framer;
+  #queue: FrameEvent[] = [];
+  #pumping = false;
+  #lineWaiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
+  #closed = false;
+  #paused = false;
+  #timer: NodeJS.Timeout | null = null;
+  #state: SessionState = { kind: 'not-authenticated' };
+  readonly #enabled = new Set<string>();
+  readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
+  #inflate: zlib.InflateRaw | null = null;
+  /** Resolves when the connection has closed. */
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+  /** Called once when the connection closes (the service's bookkeeping). */
+  onClose: (() => void) | null = null;
+
+  constructor(svc: ServiceContext, socket: Socket, secure: boolean) {
+    this.#svc = svc;
+    this.#socket = socket;
+    this.#secure = secure;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.logger = svc.logger.child({ conn: this.id, ip: this.remoteAddress });
+    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: svc.limits.appendLimit });
+    this.closed = new Promise((r) => (this.#resolveClosed = r));
+    this.#attach(socket);
+    socket.on('close', () => this.#handleClose());
+    this.#touch();
+  }
+
+  greet(): void {
+    this.send(Buffer.from(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.#svc.hostname} mailroom IMAP ready.\r\n`));
+  }
+
+  // ---- Session ----
+  get secure(): boolean {
+    return this.#secure;
+  }
+  get compressed(): boolean {
+    return this.#deflate !== null;
+  }
+  get state(): SessionState {
+    return this.#state;
+  }
+  get enabled(): ReadonlySet<string> {
+    return this.#enabled;
+  }
+  get utf8(): boolean {
+    return this.#enabled.has('IMAP4REV2') || this.#enabled.has('UTF8=ACCEPT');
+  }
+  get condstore(): boolean {
+    return this.#enabled.has('CONDSTORE');
+  }
+  get qresync(): boolean {
+    return this.#enabled.has('QRESYNC');
+  }
+  get rev2(): boolean {
+    return this.#enabled.has('IMAP4REV2');
+  }
+
+  enable(cap: string): void {
+    this.#enabled.add(cap);
+  }
+
+  setState(state: SessionState): void {
+    const prev = this.#state;
+    if (prev.kind === 'selected' && (state.kind !== 'selected' || state.view !== prev.view)) prev.view.close();
+    const prevUser = prev.kind === 'authenticated' || prev.kind === 'selected' ? prev.user.id : null;
+    const nextUser = state.kind === 'authenticated' || state.kind === 'selected' ? state.user.id : null;
+    if (prevUser !== nextUser) {
+      if (prevUser !== null) this.#countUser(prevUser, -1);
+      if (nextUser !== null) this.#countUser(nextUser, 1);
+    }
+    this.#state = state;
+  }
+
+  #countUser(id: number, delta: number): void {
+    const n = (this.#svc.userSessions.get(id) ?? 0) + delta;
+    if (n <= 0) this.#svc.userSessions.delete(id);
+    else this.#svc.userSessions.set(id, n);
+  }
+
+  capabilities(): string[] {
+    return capabilityList(this.#svc, {
+      authenticated: this.#state.kind === 'authenticated' || this.#state.kind === 'selected',
+      secure: this.#secure,
+      loopback: isLoopback(this.remoteAddress),
+      compressed: this.#deflate !== null,
+    });
+  }
+
+  decodeMailbox(raw: string): string {
+    let name = raw;
+    if (!this.utf8) {
+      try {
+        name = decodeMailboxUtf7(raw);
+      } catch (e) {
+        if (e instanceof Utf7Error) throw bad(`Mailbox name is not valid modified UTF-7: ${e.message}`);
+        throw e;
+      }
+    }
+    if (/^inbox$/i.test(name)) return 'INBOX';
+    if (/^inbox\//i.test(name)) return 'INBOX' + name.slice(5);
+    return name;
+  }
+
+  encodeMailbox(name: string): string {
+    return this.utf8 ? name : encodeMailboxUtf7(name);
+  }
+
+  send(buf: Buffer): void {
+    if (this.#closed) return;
+    this.#write(buf);
+  }
+
+  async sendAsync(buf: Buffer): Promise<void> {
+    if (this.#closed) return;
+    if (this.#write(buf)) return;
+    // A corked socket never drains: release the cork before waiting.
+    while (this.#socket.writableCorked) this.#socket.uncork();
+    const stream: Writable = this.#deflate ?? this.#socket;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        stream.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      stream.once('drain', done);
+      this.#socket.once('close', done);
+    });
+  }
+
+  cork(): void {
+    if (!this.#deflate) this.#socket.cork();
+  }
+
+  uncork(): void {
+    if (!this.#deflate) this.#socket.uncork();
+  }
+
+  #write(buf: Buffer): boolean {
+    if (this.#deflate) {
+      const r = this.#deflate.write(buf);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#deflate?.flush(zlib.constants.Z_SYNC_FLUSH);
+        });
+      }
+      return r;
+    }
+    return this.#socket.write(buf);
+  }
+
+  readLine(): Promise<Buffer> {
+    const ev = this.#queue.shift();
+    if (ev) return this.#lineFromEvent(ev);
+    if (this.#closed) return Promise.reject(new Error('connection closed'));
+    return new Promise((resolve, reject) => {
+      this.#lineWaiter = { resolve, reject };
+    });
+  }
+
+  #lineFromEvent(ev: FrameEvent): Promise<Buffer> {
+    if (ev.kind === 'command') return Promise.resolve(ev.data);
+    return Promise.resolve(Buffer.alloc(0));
+  }
+
+  async startTls(): Promise<void> {
+    const ctx = this.#svc.secureContext;
+    if (!ctx) throw new Error('TLS not configured');
+    const raw = this.#socket;
+    raw.off('data', this.#onData);
+    // Anything pipelined after STARTTLS was sent in the clear and must not be executed (RFC 9051 6.2.1).
+    this.#queue = [];
+    this.#framer.reset();
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+    tls.on('error', (e) => {
+      this.logger.debug({ err: e.message }, 'TLS error');
+      raw.destroy();
+    });
+    this.#socket = tls;
+    this.#secure = true;
+    this.#attach(tls);
+  }
+
+  startCompress(): void {
+    const sock = this.#socket;
+    sock.off('data', this.#onData);
+    const inflate = zlib.createInflateRaw();
+    const deflate = zlib.createDeflateRaw({ level: 6 });
+    inflate.on('data', this.#onData);
+    inflate.on('error', () => sock.destroy());
+    deflate.on('data', (c: Buffer) => {
+      if (!sock.write(c)) deflate.pause();
+    });
+    sock.on('drain', () => deflate.resume());
+    deflate.on('error', () => sock.destroy());
+    sock.on('data', (c: Buffer) => inflate.write(c));
+    this.#inflate = inflate;
+    this.#deflate = deflate;
+    this.#framer.reset();
+  }
+
+  end(): void {
+    if (this.#closed) return;
+    if (this.#deflate) {
+      const d = this.#deflate;
+      d.end(() => this.#socket.end());
+    } else this.#socket.end();
+    const t = setTimeout(() => this.#socket.destroy(), 5000);
+    t.unref();
+  }
+
+  /** Polite shutdown: BYE and close (service.close()). */
+  shutdown(text: string): void {
+    this.send(Buffer.from(`* BYE ${text}\r\n`));
+    this.end();
+  }
+
+  // ---- input ----
+  #attach(sock: Socket): void {
+    sock.on('data', this.#onData);
+    sock.on('error', (e) => this.logger.debug({ err: e.message }, 'socket error'));
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#touch();
+    const events = this.#framer.push(chunk);
+    for (const ev of events) {
+      if (ev.kind === 'continue') {
+        this.send(Buffer.from('+ Ready for literal data\r\n'));
+        continue;
+      }
+      if (ev.kind === 'fatal') {
+        this.send(Buffer.from(`* BYE ${ev.reason}\r\n`));
+        this.#queue = [];
+        this.end();
+        this.#socket.pause();
+        return;
+      }
+      this.#queue.push(ev);
+    }
+    if (this.#lineWaiter && this.#queue.length) {
+      const w = this.#lineWaiter;
+      this.#lineWaiter = null;
+      void this.#lineFromEvent(this.#queue.shift()!).then(w.resolve, w.reject);
+    }
+    if (this.#queue.length > MAX_QUEUED && !this.#paused) {
+      this.#paused = true;
+      (this.#inflate ?? this.#socket).pause();
+    }
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#closed && this.#queue.length && this.#state.kind !== 'logout') {
+        if (this.#lineWaiter) break;
+        const ev = this.#queue.shift()!;
+        if (this.#paused && this.#queue.length < MAX_QUEUED / 4) {
+          this.#paused = false;
+          (this.#inflate ?? this.#socket).resume();
+        }
+        await this.#handleEvent(ev);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #handleEvent(ev: FrameEvent): Promise<void> {
+    switch (ev.kind) {
+      case 'command':
+        await dispatchCommand(this.#svc, this, ev.data);
+        return;
+      case 'too-long':
+        this.send(Buffer.from(`${ev.tag ?? '*'} BAD Command line too long\r\n`));
+        return;
+      case 'literal-too-big':
+        this.send(Buffer.from(`${ev.tag ?? '*'} NO [TOOBIG] Literal of ${ev.size} octets exceeds the limit of ${this.#svc.limits.appendLimit}\r\n`));
+        return;
+      default:
+        return;
+    }
+  }
+
+  #touch(): void {
+    if (this.#timer) this.#timer.refresh();
+    else {
+      this.#timer = setTimeout(() => {
+        this.send(Buffer.from('* BYE Autologout; idle for too long\r\n'));
+        this.end();
+      }, this.#svc.limits.idleTimeoutMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Keeps the autologout timer from firing while a long command (IDLE) legitimately waits. */
+  touch(): void {
+    this.#touch();
+  }
+
+  #handleClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#lineWaiter) {
+      this.#lineWaiter.reject(new Error('connection closed'));
+      this.#lineWaiter = null;
+    }
+    this.#inflate?.destroy();
+    this.#deflate?.destroy();
+    this.setState({ kind: 'logout' });
+    this.onClose?.();
+    this.#resolveClosed();
+  }
+}
+

@@ -1,0 +1,103 @@
+/**
+ * The dispatcher: tag and command name -> table row -> state check -> typed parse -> handler ->
+ * pending updates -> the single tagged completion. Nothing else writes tagged replies.
+ * Unexpected exceptions are logged with a request id and answered NO [SERVERBUG]; the process goes on.
+ */
+import { randomBytes } from 'node:crypto';
+import { tokenize, TokenizeError, type Token } from '../imap/wire/tokenizer.js';
+import { Args, ParseError } from '../imap/grammar/args.js';
+import { ImapError, storeErrorCompletion, type Completion } from './errors.js';
+import type { AnyCommand, CommandContext, ServiceContext, Session } from './session.js';
+import { COMMANDS } from './commands/index.js';
+
+const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c-\x7e]+$/;
+
+export async function dispatchCommand(svc: ServiceContext, session: Session, data: Buffer): Promise<void> {
+  if (!data.length || data.every((b) => b === 0x20)) {
+    session.send(Buffer.from('* BAD Empty command line\r\n'));
+    return;
+  }
+  const sp = data.indexOf(0x20);
+  const tag = (sp < 0 ? data : data.subarray(0, sp)).toString('latin1');
+  if (!TAG_RE.test(tag)) {
+    session.send(Buffer.from('* BAD Invalid tag\r\n'));
+    return;
+  }
+  let tokens: Token[];
+  try {
+    tokens = sp < 0 ? [] : tokenize(data, sp + 1);
+  } catch (e) {
+    if (e instanceof TokenizeError) return reply(session, tag, { status: 'BAD', text: `Error in IMAP command: ${e.message}` });
+    throw e;
+  }
+  const first = tokens[0];
+  if (!first || first.t !== 'atom') return reply(session, tag, { status: 'BAD', text: 'Missing command' });
+  let name = first.v.toUpperCase();
+  let rest = 1;
+  if (name === 'UID') {
+    const second = tokens[1];
+    if (!second || second.t !== 'atom') return reply(session, tag, { status: 'BAD', text: 'Missing UID command' });
+    name = `UID ${second.v.toUpperCase()}`;
+    rest = 2;
+  }
+  const spec: AnyCommand | undefined = COMMANDS.get(name);
+  if (!spec) return reply(session, tag, { status: 'BAD', text: `Unknown command ${name.slice(0, 40)}` });
+  const state = session.state.kind;
+  if (!spec.states.includes(state)) {
+    const text =
+      state === 'not-authenticated' ? 'Please authenticate first' : state === 'authenticated' && spec.states.includes('selected') ? 'No mailbox selected' : 'Command not permitted in this state';
+    return reply(session, tag, { status: 'BAD', text });
+  }
+  let args: unknown;
+  try {
+    args = spec.parse(new Args(tokens.slice(rest)));
+  } catch (e) {
+    if (e instanceof ParseError) return reply(session, tag, { status: 'BAD', text: e.message });
+    throw e;
+  }
+  const ctx: CommandContext = { tag, uid: name.startsWith('UID '), name, service: svc, session };
+  let completion: Completion;
+  try {
+    completion = await spec.run(ctx, args);
+  } catch (e) {
+    completion = failure(session, name, e);
+  }
+  // Pending updates (RFC 9051 7.5.1): not EXPUNGE after a command that uses sequence numbers.
+  const st = session.state;
+  if (st.kind === 'selected') {
+    try {
+      await st.view.refresh();
+      st.view.flush(session, spec.seq !== 'uses');
+    } catch (e) {
+      session.logger.warn({ err: errText(e) }, 'refresh failed');
+    }
+  }
+  reply(session, tag, completion);
+  if (completion.after) {
+    try {
+      await completion.after();
+    } catch (e) {
+      session.logger.error({ err: errText(e) }, 'post-completion action failed');
+      session.end();
+    }
+  }
+}
+
+function failure(session: Session, name: string, e: unknown): Completion {
+  if (e instanceof ImapError) return e.code === undefined ? { status: e.status, text: e.message } : { status: e.status, code: e.code, text: e.message };
+  if (e instanceof ParseError) return { status: 'BAD', text: e.message };
+  const mapped = storeErrorCompletion(e);
+  if (mapped) return mapped;
+  const rid = randomBytes(5).toString('hex');
+  session.logger.error({ rid, command: name, err: errText(e), stack: e instanceof Error ? e.stack : undefined }, 'command failed');
+  return { status: 'NO', code: 'SERVERBUG', text: `Internal error occurred. Refer to server log for more information. [${rid}]` };
+}
+
+function reply(session: Session, tag: string, c: Completion): void {
+  const code = c.code ? `[${c.code}] ` : '';
+  session.send(Buffer.from(`${tag} ${c.status} ${code}${c.text}\r\n`, 'utf8'));
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,230 @@
+/**
+ * FETCH response rendering. Metadata items come from the view; ENVELOPE/BODY/BODYSTRUCTURE come from the
+ * stored MIME index; body sections are byte ranges of the stored blob read with store.readMessage(range).
+ * The message is never re-parsed. Each message's response is built whole and written with backpressure.
+ */
+import type { MailStore, MessageMeta } from '../../store/types.js';
+import type { MessageIndex, MimePart } from '../../mime/types.js';
+import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
+import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
+import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
+import { formatSection } from '../../imap/grammar/fetch.js';
+import { no } from '../errors.js';
+import type { Session } from '../session.js';
+import { writeFlags, type MailboxView } from '../view.js';
+import { writeBodyStructure, writeEnvelope } from './structure.js';
+
+export interface RenderOptions {
+  /** Include UID (UID FETCH, or QRESYNC). */
+  uid: boolean;
+  /** Include MODSEQ (CHANGEDSINCE given, or MODSEQ asked). */
+  modseq: boolean;
+  /** UIDs whose FLAGS must be included because this FETCH changed them (\Seen). */
+  flagsChanged: ReadonlySet<number>;
+}
+
+/** True when the item needs the MIME index (not only metadata and the whole blob). */
+export function needsIndex(it: FetchItem): boolean {
+  switch (it.kind) {
+    case 'ENVELOPE':
+    case 'BODY':
+    case 'BODYSTRUCTURE':
+    case 'RFC822.HEADER':
+    case 'RFC822.TEXT':
+    case 'BINARY':
+    case 'BINARY.SIZE':
+      return true;
+    case 'BODY[]':
+      return it.section.part.length > 0 || it.section.text !== null;
+    default:
+      return false;
+  }
+}
+
+/** True when fetching the item sets \Seen (RFC 9051 6.4.5). */
+export function setsSeen(it: FetchItem): boolean {
+  return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY') && !it.peek);
+}
+
+/** Renders one "* seq FETCH (...)" response. Throws ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding. */
+export async function renderMessage(
+  store: MailStore,
+  session: Session,
+  view: MailboxView,
+  seq: number,
+  meta: MessageMeta,
+  index: MessageIndex | null,
+  items: readonly FetchItem[],
+  opts: RenderOptions,
+): Promise<Buffer> {
+  const mbId = view.mailbox.id;
+  const w = new WireWriter(session.utf8);
+  w.text(`* ${seq} FETCH (`);
+  let first = true;
+  const sep = (): void => {
+    if (!first) w.sp();
+    first = false;
+  };
+  const wantUid = opts.uid || items.some((i) => i.kind === 'UID');
+  if (wantUid) {
+    sep();
+    w.text(`UID ${meta.uid}`);
+  }
+  let flagsDone = false;
+  let modseqDone = false;
+  for (const it of items) {
+    switch (it.kind) {
+      case 'UID':
+        break;
+      case 'FLAGS':
+        if (flagsDone) break;
+        sep();
+        w.text('FLAGS ');
+        writeFlags(w, view.flagsOf(meta, session.rev2));
+        flagsDone = true;
+        break;
+      case 'INTERNALDATE':
+        sep();
+        w.text(`INTERNALDATE "${formatDateTime(meta.internalDate)}"`);
+        break;
+      case 'RFC822.SIZE':
+        sep();
+        w.text(`RFC822.SIZE ${meta.size}`);
+        break;
+      case 'MODSEQ':
+        if (modseqDone) break;
+        sep();
+        w.text(`MODSEQ (${meta.modseq})`);
+        modseqDone = true;
+        break;
+      case 'EMAILID':
+        sep();
+        w.text(`EMAILID (${meta.emailId})`);
+        break;
+      case 'THREADID':
+        sep();
+        w.text(`THREADID (${meta.threadId})`);
+        break;
+      case 'ENVELOPE':
+        sep();
+        w.text('ENVELOPE ');
+        writeEnvelope(w, index!.envelope);
+        break;
+      case 'BODY':
+        sep();
+        w.text('BODY ');
+        writeBodyStructure(w, index!.root, false);
+        break;
+      case 'BODYSTRUCTURE':
+        sep();
+        w.text('BODYSTRUCTURE ');
+        writeBodyStructure(w, index!.root, true);
+        break;
+      case 'RFC822': {
+        sep();
+        w.text('RFC822 ').literal(await store.readMessage(mbId, meta.uid));
+        break;
+      }
+      case 'RFC822.HEADER':
+      case 'RFC822.TEXT': {
+        sep();
+        const r = index!.root;
+        const span = it.kind === 'RFC822.HEADER' ? { start: r.headerStart, end: r.headerEnd } : { start: r.bodyStart, end: r.bodyEnd };
+        w.text(`${it.kind} `).literal(await readSpan(store, mbId, meta.uid, span.start, span.end));
+        break;
+      }
+      case 'BODY[]': {
+        sep();
+        const data = await sectionBytes(store, mbId, meta.uid, index, it.section);
+        w.text(`BODY[${formatSection(it.section)}]`);
+        if (it.partial) w.text(`<${it.partial.start}>`);
+        w.sp();
+        if (data === null) w.text('NIL');
+        else w.literal(applyPartial(data, it.partial));
+        break;
+      }
+      case 'BINARY': {
+        sep();
+        const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
+        w.text(`BINARY[${it.part.join('.')}]`);
+        if (it.partial) w.text(`<${it.partial.start}>`);
+        w.sp();
+        if (data === null) w.text('NIL');
+        else {
+          const d = applyPartial(data, it.partial);
+          w.literal(d, d.includes(0));
+        }
+        break;
+      }
+      case 'BINARY.SIZE': {
+        sep();
+        const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
+        w.text(`BINARY.SIZE[${it.part.join('.')}] ${data === null ? 0 : data.length}`);
+        break;
+      }
+    }
+  }
+  if (!flagsDone && opts.flagsChanged.has(meta.uid)) {
+    sep();
+    w.text('FLAGS ');
+    writeFlags(w, view.flagsOf(meta, session.rev2));
+  }
+  if (!modseqDone && opts.modseq) {
+    sep();
+    w.text(`MODSEQ (${meta.modseq})`);
+  }
+  w.text(')\r\n');
+  return w.toBuffer();
+}
+
+function applyPartial(data: Buffer, p: Partial | null): Buffer {
+  if (!p) return data;
+  if (p.start >= data.length) return Buffer.alloc(0);
+  return data.subarray(p.start, Math.min(data.length, p.start + p.length));
+}
+
+async function readSpan(store: MailStore, mbId: number, uid: number, start: number, end: number): Promise<Buffer> {
+  if (end <= start) return Buffer.alloc(0);
+  return store.readMessage(mbId, uid, { start, end });
+}
+
+/** BODY[section] bytes; null when the section does not exist in this message. */
+async function sectionBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex | null, s: Section): Promise<Buffer | null> {
+  if (!s.part.length && s.text === null) return store.readMessage(mbId, uid);
+  const loc = findPart(index!, s.part.join('.'));
+  if (!loc) return null;
+  switch (s.text) {
+    case null:
+      return readSpan(store, mbId, uid, loc.body.start, loc.body.end);
+    case 'MIME':
+      return loc.mime ? readSpan(store, mbId, uid, loc.mime.start, loc.mime.end) : null;
+    case 'HEADER':
+      return loc.message ? readSpan(store, mbId, uid, loc.message.header.start, loc.message.header.end) : null;
+    case 'TEXT':
+      return loc.message ? readSpan(store, mbId, uid, loc.message.text.start, loc.message.text.end) : null;
+    case 'HEADER.FIELDS':
+    case 'HEADER.FIELDS.NOT': {
+      if (!loc.message) return null;
+      const h = loc.message.header;
+      const raw = await readSpan(store, mbId, uid, h.start, h.end);
+      const shifted: MimePart = { ...loc.message.root, headerStart: 0, headerEnd: raw.length };
+      return headerFieldsSlice(raw, shifted, s.fields, s.text === 'HEADER.FIELDS.NOT');
+    }
+  }
+}
+
+/** BINARY[part] bytes (transfer-decoded); null when the part does not exist. */
+async function binaryBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex, part: number[]): Promise<Buffer | null> {
+  if (!part.length) return store.readMessage(mbId, uid);
+  const loc = findPart(index, part.join('.'));
+  if (!loc) return null;
+  const p = loc.part;
+  if (p.type === 'multipart' && p.children.length) throw no('BINARY of a multipart is not allowed', 'UNKNOWN-CTE');
+  const body = await readSpan(store, mbId, uid, p.bodyStart, p.bodyEnd);
+  try {
+    return decodePartBody(body, { ...p, bodyStart: 0, bodyEnd: body.length });
+  } catch (e) {
+    if (e instanceof UnknownTransferEncodingError) throw no(`Unknown Content-Transfer-Encoding ${e.encoding}`, 'UNKNOWN-CTE');
+    throw e;
+  }
+}

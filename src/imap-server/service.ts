@@ -1,0 +1,112 @@
+/**
+ * The IMAP NetService: listeners (plain with STARTTLS, or implicit TLS), per-IP connection cap, and
+ * orderly shutdown (BYE to every session, then wait for sockets to close).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { hostname as osHostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { ServiceOptions } from '../auth/service.js';
+import { silentLogger } from '../lib/logger.js';
+import type { ListenSpec, NetService } from '../lib/service.js';
+import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
+import { ImapConnection } from './connection.js';
+import type { ServiceContext } from './session.js';
+
+export interface ImapServiceOptions extends ServiceOptions {
+  /** Largest APPEND / literal (RFC 7889 APPENDLIMIT). Default MAX_MESSAGE_SIZE. */
+  appendLimit?: number;
+  /** Longest command line without literals. Default IMAP_MAX_LINE. */
+  maxLineLength?: number;
+  /** Autologout after this long without client input. Default 30 minutes (RFC 9051 5.4). */
+  idleTimeoutMs?: number;
+  maxConnectionsPerIp?: number;
+  maxConnectionsPerUser?: number;
+  /** Allow LOGIN/AUTHENTICATE without TLS from non-loopback addresses (off by default). */
+  allowPlaintextAuthOffLoopback?: boolean;
+}
+
+class ImapService implements NetService {
+  readonly #ctx: ServiceContext;
+  readonly #servers = new Set<net.Server>();
+  readonly #conns = new Set<ImapConnection>();
+  readonly #perIp = new Map<string, number>();
+  #closing = false;
+
+  constructor(opts: ImapServiceOptions) {
+    this.#ctx = {
+      store: opts.store,
+      auth: opts.auth,
+      logger: opts.logger ?? silentLogger,
+      hostname: opts.hostname ?? osHostname(),
+      secureContext: opts.tls ? tls.createSecureContext(opts.tls) : null,
+      limits: {
+        appendLimit: opts.appendLimit ?? MAX_MESSAGE_SIZE,
+        maxLineLength: opts.maxLineLength ?? IMAP_MAX_LINE,
+        idleTimeoutMs: opts.idleTimeoutMs ?? IMAP_IDLE_TIMEOUT_MS,
+        maxConnectionsPerIp: opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
+        maxConnectionsPerUser: opts.maxConnectionsPerUser ?? MAX_CONNECTIONS_PER_USER,
+        allowPlaintextAuthOffLoopback: opts.allowPlaintextAuthOffLoopback ?? false,
+      },
+      userSessions: new Map(),
+    };
+  }
+
+  async listen(spec: ListenSpec): Promise<AddressInfo> {
+    if (spec.implicitTls && !this.#ctx.secureContext) throw new Error('implicit TLS listener needs opts.tls');
+    const server = spec.implicitTls
+      ? tls.createServer({ secureContext: this.#ctx.secureContext! }, (s) => this.#accept(s, true))
+      : net.createServer((s) => this.#accept(s, false));
+    server.on('tlsClientError', (e: Error) => this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed'));
+    server.on('error', (e) => this.#ctx.logger.error({ err: e.message }, 'IMAP listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(spec.port, spec.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#servers.add(server);
+    const addr = server.address() as AddressInfo;
+    this.#ctx.logger.info({ host: addr.address, port: addr.port, tls: spec.implicitTls }, 'IMAP listening');
+    return addr;
+  }
+
+  #accept(socket: net.Socket, secure: boolean): void {
+    socket.on('error', () => {});
+    if (this.#closing) {
+      socket.end('* BYE Server shutting down\r\n');
+      return;
+    }
+    const ip = socket.remoteAddress ?? '';
+    const n = this.#perIp.get(ip) ?? 0;
+    if (n >= this.#ctx.limits.maxConnectionsPerIp) {
+      socket.end('* BYE Too many connections from your IP address\r\n');
+      return;
+    }
+    this.#perIp.set(ip, n + 1);
+    socket.setNoDelay(true);
+    const conn = new ImapConnection(this.#ctx, socket, secure);
+    this.#conns.add(conn);
+    conn.onClose = () => {
+      this.#conns.delete(conn);
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    };
+    conn.greet();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closing = [...this.#servers].map((s) => new Promise<void>((r) => s.close(() => r())));
+    const conns = [...this.#conns];
+    for (const c of conns) c.shutdown('Server shutting down');
+    await Promise.all([...closing, ...conns.map((c) => c.closed)]);
+    this.#servers.clear();
+  }
+}
+
+export function createImapService(opts: ImapServiceOptions): NetService {
+  return new ImapService(opts);
+}

@@ -1,0 +1,116 @@
+/**
+ * Session state and the contracts between the connection, the dispatcher and command handlers.
+ */
+import type { SecureContext } from 'node:tls';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Logger } from '../lib/logger.js';
+import type { MailStore, User } from '../store/types.js';
+import type { Args } from '../imap/grammar/args.js';
+import type { Completion } from './errors.js';
+import type { MailboxView, UpdateSink } from './view.js';
+
+/** RFC 9051 section 3: the session states. A selected mailbox exists only in the 'selected' state. */
+export type SessionState =
+  | { kind: 'not-authenticated' }
+  | { kind: 'authenticated'; user: User }
+  | { kind: 'selected'; user: User; view: MailboxView }
+  | { kind: 'logout' };
+
+export type StateKind = SessionState['kind'];
+
+export interface ImapLimits {
+  appendLimit: number;
+  maxLineLength: number;
+  idleTimeoutMs: number;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerUser: number;
+  allowPlaintextAuthOffLoopback: boolean;
+}
+
+/** What is shared by all connections of one service instance (no module state). */
+export interface ServiceContext {
+  store: MailStore;
+  auth: Authenticator;
+  logger: Logger;
+  hostname: string;
+  secureContext: SecureContext | null;
+  limits: ImapLimits;
+  /** Live sessions per user id (for maxConnectionsPerUser). */
+  userSessions: Map<number, number>;
+}
+
+/** The connection as command handlers see it. */
+export interface Session extends UpdateSink {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  readonly compressed: boolean;
+  readonly logger: Logger;
+  readonly state: SessionState;
+  /** Enabled extensions (upper-case): CONDSTORE, QRESYNC, IMAP4REV2, UTF8=ACCEPT. */
+  readonly enabled: ReadonlySet<string>;
+  /** Mailbox names and quoted strings may be UTF-8 (IMAP4rev2 or UTF8=ACCEPT enabled). */
+  readonly utf8: boolean;
+  enable(cap: string): void;
+  setState(state: SessionState): void;
+  /** Writes, awaiting drain when the socket buffer is full (for large literals). */
+  sendAsync(buf: Buffer): Promise<void>;
+  cork(): void;
+  uncork(): void;
+  /** The next line the client sends (AUTHENTICATE responses, IDLE's DONE); rejects when the connection ends. */
+  readLine(): Promise<Buffer>;
+  capabilities(): string[];
+  /** Decodes a mailbox name as sent (modified UTF-7 unless utf8); throws ImapError BAD when malformed. */
+  decodeMailbox(raw: string): string;
+  /** Encodes a mailbox name for the wire (modified UTF-7 unless utf8). */
+  encodeMailbox(name: string): string;
+  startTls(): Promise<void>;
+  startCompress(): void;
+  /** Ends the connection after pending output. */
+  end(): void;
+}
+
+export interface CommandContext {
+  readonly tag: string;
+  /** The command was prefixed with UID. */
+  readonly uid: boolean;
+  readonly name: string;
+  readonly service: ServiceContext;
+  readonly session: Session;
+}
+
+/**
+ * One row of the dispatch table (RFC 9051 section 7.5.1 / Dovecot's COMMAND_FLAG_USES_SEQS):
+ * 'uses' commands take sequence numbers, so no EXPUNGE may be sent while or after they run;
+ * 'breaks' commands change sequence numbers themselves.
+ */
+export interface CommandSpec<A> {
+  states: readonly StateKind[];
+  seq: 'uses' | 'breaks' | 'none';
+  parse(args: Args): A;
+  run(ctx: CommandContext, args: A): Promise<Completion>;
+}
+
+export type AnyCommand = CommandSpec<unknown>;
+
+export function defineCommand<A>(spec: CommandSpec<A>): AnyCommand {
+  return spec as unknown as AnyCommand;
+}
+
+export const ANY: readonly StateKind[] = ['not-authenticated', 'authenticated', 'selected'];
+export const NOT_AUTH: readonly StateKind[] = ['not-authenticated'];
+export const AUTH: readonly StateKind[] = ['authenticated', 'selected'];
+export const SELECTED: readonly StateKind[] = ['selected'];
+
+/** The view of the selected mailbox; throws when not selected (the dispatcher checks states first). */
+export function selectedView(ctx: CommandContext): MailboxView {
+  const st = ctx.session.state;
+  if (st.kind !== 'selected') throw new Error('no mailbox selected');
+  return st.view;
+}
+
+export function currentUser(ctx: CommandContext): User {
+  const st = ctx.session.state;
+  if (st.kind !== 'authenticated' && st.kind !== 'selected') throw new Error('not authenticated');
+  return st.user;
+}

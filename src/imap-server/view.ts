@@ -1,0 +1,279 @@
+/**
+ * The selected-mailbox view: this session's sequence-number <-> UID map and what it has told the client.
+ *
+ * The store's change log is the truth: refresh() reads changesSince(seenModseq) and records what is new
+ * (appends, flag changes, expunges) as pending; flush() reports pending changes as untagged responses, but
+ * expunges only when the caller allows it (RFC 9051 section 7.5.1: never during FETCH, STORE or SEARCH),
+ * so sequence numbers stay valid for the client until then. Store wake-ups only mark the view dirty.
+ */
+import type { MailStore, Mailbox, MessageMeta } from '../store/types.js';
+import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
+import { formatSequenceSet, WireWriter } from '../imap/wire/encode.js';
+
+export interface UpdateSink {
+  /** Writes one complete untagged response. */
+  send(buf: Buffer): void;
+  readonly condstore: boolean;
+  readonly qresync: boolean;
+  /** IMAP4rev2 enabled: no RECENT responses, no \Recent flag. */
+  readonly rev2: boolean;
+}
+
+export class MailboxView {
+  readonly mailbox: Mailbox;
+  readonly readOnly: boolean;
+  readonly #store: MailStore;
+  #uids: number[] = [];
+  readonly #meta = new Map<number, MessageMeta>();
+  #seenModseq = 0;
+  readonly #pendingExpunge = new Set<number>();
+  readonly #pendingFlags = new Set<number>();
+  #reportedExists = 0;
+  #reportedRecent = 0;
+  readonly #recent = new Set<number>();
+  #trackRecent: boolean;
+  #dirty = false;
+  #unsubscribe: (() => void) | null = null;
+  /** SEARCHRES saved result (UIDs), RFC 5182. */
+  savedSearch: number[] = [];
+  /** Called on every store wake-up (IDLE hooks in here). */
+  onWake: (() => void) | null = null;
+
+  private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean) {
+    this.#store = store;
+    this.mailbox = mailbox;
+    this.readOnly = readOnly;
+    this.#trackRecent = trackRecent;
+  }
+
+  /**
+   * Opens a view. The modseq is read before the message list, so a change racing with the open is
+   * re-read by the first refresh (harmless: per-message modseqs filter duplicates).
+   */
+  static async open(store: MailStore, mailbox: Mailbox, opts: { readOnly: boolean; trackRecent: boolean }): Promise<MailboxView> {
+    const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent);
+    v.#unsubscribe = store.subscribe(mailbox.id, () => {
+      v.#dirty = true;
+      v.onWake?.();
+    });
+    try {
+      const st = await store.status(mailbox.id);
+      v.#seenModseq = st.highestModseq;
+      const list = await store.listMessages(mailbox.id);
+      for (const m of list) {
+        v.#uids.push(m.uid);
+        v.#meta.set(m.uid, m);
+        if (m.modseq > v.#seenModseq) v.#seenModseq = m.modseq;
+      }
+      v.#reportedExists = v.#uids.length;
+      if (opts.trackRecent && !opts.readOnly) {
+        const first = await store.claimRecent(mailbox.id);
+        for (const u of v.#uids) if (u >= first) v.#recent.add(u);
+      }
+      v.#reportedRecent = v.#recent.size;
+    } catch (e) {
+      v.close();
+      throw e;
+    }
+    return v;
+  }
+
+  close(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.onWake = null;
+  }
+
+  get exists(): number {
+    return this.#uids.length;
+  }
+  get recentCount(): number {
+    return this.#recent.size;
+  }
+  get uids(): readonly number[] {
+    return this.#uids;
+  }
+  get highestModseq(): number {
+    return this.#seenModseq;
+  }
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  meta(uid: number): MessageMeta | undefined {
+    return this.#meta.get(uid);
+  }
+
+  isRecent(uid: number): boolean {
+    return this.#recent.has(uid);
+  }
+
+  /** True when the message is gone from the store but its EXPUNGE has not been sent yet. */
+  isExpunged(uid: number): boolean {
+    return this.#pendingExpunge.has(uid);
+  }
+
+  /** Sequence number (1-based) of a UID in this view, or 0. */
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.#uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.#uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** Resolves a sequence set (or UID set with uid=true) to the UIDs it names in this view, ascending. */
+  resolve(set: SequenceSet, uid: boolean): number[] {
+    if (set.kind === 'saved') return this.savedSearch.filter((u) => this.#meta.has(u));
+    if (uid) return resolveRanges(set.ranges, this.#uids);
+    const n = this.#uids.length;
+    if (!n) return [];
+    const seqs: number[] = new Array(n);
+    for (let i = 0; i < n; i++) seqs[i] = i + 1;
+    return resolveRanges(set.ranges, seqs).map((s) => this.#uids[s - 1]!);
+  }
+
+  /** True when a non-UID sequence set names a number above the message count (RFC 9051: BAD). */
+  seqOutOfRange(set: SequenceSet): boolean {
+    if (set.kind === 'saved') return false;
+    const n = this.#uids.length;
+    return set.ranges.some((r) => (r.lo !== '*' && r.lo > n) || (r.hi !== '*' && r.hi > n));
+  }
+
+  /** Reads the change log since what this view has seen and records pending updates. */
+  async refresh(): Promise<void> {
+    this.#dirty = false;
+    const ch = await this.#store.changesSince(this.mailbox.id, this.#seenModseq);
+    const last = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
+    let added = false;
+    for (const m of ch.changed) {
+      const known = this.#meta.get(m.uid);
+      if (known) {
+        if (m.modseq > known.modseq) {
+          if (!sameFlags(known.flags, m.flags)) this.#pendingFlags.add(m.uid);
+          this.#meta.set(m.uid, m);
+        }
+      } else if (m.uid > last && !this.#pendingExpunge.has(m.uid)) {
+        this.#uids.push(m.uid);
+        this.#meta.set(m.uid, m);
+        added = true;
+      }
+    }
+    for (const u of ch.expunged) if (this.#meta.has(u)) this.#pendingExpunge.add(u);
+    if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
+    if (added && this.#trackRecent && !this.readOnly) {
+      const first = await this.#store.claimRecent(this.mailbox.id);
+      for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) if (this.#uids[i]! >= first) this.#recent.add(this.#uids[i]!);
+    }
+  }
+
+  /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */
+  applyOwn(metas: readonly MessageMeta[]): void {
+    for (const m of metas) {
+      const known = this.#meta.get(m.uid);
+      if (known && m.modseq >= known.modseq) {
+        this.#meta.set(m.uid, m);
+        this.#pendingFlags.delete(m.uid);
+      }
+    }
+  }
+
+  /**
+   * Removes expunged messages from the view and reports them (EXPUNGE, or VANISHED under QRESYNC).
+   * Used by EXPUNGE/MOVE for the session's own removals and by flush for foreign ones.
+   */
+  reportExpunged(uids: Iterable<number>, sink: UpdateSink): void {
+    const gone = [...uids].filter((u) => this.#meta.has(u)).sort((a, b) => a - b);
+    if (!gone.length) return;
+    if (sink.qresync) {
+      sink.send(Buffer.from(`* VANISHED ${formatSequenceSet(gone)}\r\n`));
+    } else {
+      const seqs = gone.map((u) => this.seqOf(u)).filter((s) => s > 0);
+      seqs.sort((a, b) => b - a);
+      let text = '';
+      for (const s of seqs) text += `* ${s} EXPUNGE\r\n`;
+      if (text) sink.send(Buffer.from(text));
+    }
+    const goneSet = new Set(gone);
+    this.#uids = this.#uids.filter((u) => !goneSet.has(u));
+    for (const u of gone) {
+      this.#meta.delete(u);
+      this.#pendingExpunge.delete(u);
+      this.#pendingFlags.delete(u);
+      this.#recent.delete(u);
+    }
+    this.#reportedExists -= gone.length;
+    if (this.#reportedExists < 0) this.#reportedExists = 0;
+  }
+
+  /** Sends pending updates. Expunges only when allowExpunge (see the module comment). */
+  flush(sink: UpdateSink, allowExpunge: boolean): void {
+    if (allowExpunge && this.#pendingExpunge.size) this.reportExpunged([...this.#pendingExpunge], sink);
+    if (this.#uids.length !== this.#reportedExists) {
+      let text = `* ${this.#uids.length} EXISTS\r\n`;
+      if (!sink.rev2) text += `* ${this.#recent.size} RECENT\r\n`;
+      sink.send(Buffer.from(text));
+      this.#reportedExists = this.#uids.length;
+      this.#reportedRecent = this.#recent.size;
+    } else if (!sink.rev2 && this.#recent.size !== this.#reportedRecent) {
+      sink.send(Buffer.from(`* ${this.#recent.size} RECENT\r\n`));
+      this.#reportedRecent = this.#recent.size;
+    }
+    if (this.#pendingFlags.size) {
+      const uids = [...this.#pendingFlags].sort((a, b) => a - b);
+      this.#pendingFlags.clear();
+      for (const uid of uids) {
+        const seq = this.seqOf(uid);
+        const m = this.#meta.get(uid);
+        if (!seq || !m) continue;
+        sink.send(this.flagsResponse(seq, m, sink, true));
+      }
+    }
+  }
+
+  /** "* seq FETCH (UID n FLAGS (...) MODSEQ (m))" for an unsolicited flag update. */
+  flagsResponse(seq: number, m: MessageMeta, sink: UpdateSink, withUid: boolean): Buffer {
+    const w = new WireWriter();
+    w.text(`* ${seq} FETCH (`);
+    if (withUid || sink.qresync) w.text(`UID ${m.uid} `);
+    w.text('FLAGS ');
+    writeFlags(w, this.flagsOf(m, sink.rev2));
+    if (sink.condstore) w.text(` MODSEQ (${m.modseq})`);
+    w.text(')\r\n');
+    return w.toBuffer();
+  }
+
+  /** The message's flags as IMAP reports them (with \Recent for rev1 sessions). */
+  flagsOf(m: MessageMeta, rev2: boolean): string[] {
+    return !rev2 && this.#recent.has(m.uid) ? [...m.flags, '\\Recent'] : m.flags;
+  }
+
+  /** Keywords and system flags in use (for the FLAGS response). */
+  flagsInUse(): string[] {
+    const seen = new Map<string, string>();
+    for (const f of ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft']) seen.set(f.toLowerCase(), f);
+    for (const m of this.#meta.values()) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
+    return [...seen.values()];
+  }
+
+  /** Counts reported at SELECT time. */
+  markReported(): void {
+    this.#reportedExists = this.#uids.length;
+    this.#reportedRecent = this.#recent.size;
+  }
+}
+
+export function writeFlags(w: WireWriter, flags: readonly string[]): void {
+  w.text('(' + flags.join(' ') + ')');
+}
+
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => s.has(f.toLowerCase()));
+}

@@ -1,0 +1,154 @@
+/**
+ * FETCH / UID FETCH arguments (RFC 9051 section 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED,
+ * RFC 8474 EMAILID/THREADID).
+ */
+import type { Token } from '../wire/tokenizer.js';
+import { Args, ParseError, parseNumber, MAX_MODSEQ } from './args.js';
+import { parseSequenceSet, type SequenceSet } from './sequence.js';
+
+export type SectionText = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'TEXT' | 'MIME';
+
+export interface Section {
+  /** Part path, e.g. [1, 2] for "1.2"; [] for the whole message. */
+  part: number[];
+  text: SectionText | null;
+  /** Field names for HEADER.FIELDS(.NOT), as sent. */
+  fields: string[];
+}
+
+export interface Partial {
+  start: number;
+  length: number;
+}
+
+export type FetchItem =
+  | { kind: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'EMAILID' | 'THREADID' }
+  | { kind: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
+  | { kind: 'BODY[]'; peek: boolean; section: Section; partial: Partial | null; name: string }
+  | { kind: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null; name: string }
+  | { kind: 'BINARY.SIZE'; part: number[]; name: string };
+
+export interface FetchArgs {
+  set: SequenceSet;
+  items: FetchItem[];
+  changedSince: number | null;
+  vanished: boolean;
+}
+
+const SIMPLE = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'EMAILID', 'THREADID', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
+
+const MACROS: Record<string, string[]> = {
+  ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
+  FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
+  FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
+};
+
+export function parseFetch(args: Args): FetchArgs {
+  const set = parseSequenceSet(args.atom('sequence set'));
+  const att = args.next('fetch attributes');
+  const items: FetchItem[] = [];
+  if (att.t === 'atom' && MACROS[att.v.toUpperCase()]) {
+    for (const k of MACROS[att.v.toUpperCase()]!) items.push(parseFetchAtt(k));
+  } else if (att.t === 'list') {
+    if (!att.v.length) throw new ParseError('Empty fetch attribute list');
+    for (const t of att.v) {
+      if (t.t !== 'atom') throw new ParseError('Invalid fetch attribute');
+      items.push(parseFetchAtt(t.v));
+    }
+  } else if (att.t === 'atom') {
+    items.push(parseFetchAtt(att.v));
+  } else {
+    throw new ParseError('Invalid fetch attribute');
+  }
+  let changedSince: number | null = null;
+  let vanished = false;
+  if (!args.done) {
+    const mods = args.list('fetch modifiers');
+    const m = new Args(mods);
+    while (!m.done) {
+      const name = m.atom('fetch modifier').toUpperCase();
+      if (name === 'CHANGEDSINCE') changedSince = parseNumber(m.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ);
+      else if (name === 'VANISHED') vanished = true;
+      else throw new ParseError(`Unknown fetch modifier ${name}`);
+    }
+    if (vanished && changedSince === null) throw new ParseError('VANISHED requires CHANGEDSINCE');
+  }
+  args.end();
+  return { set, items, changedSince, vanished };
+}
+
+/** Parses one fetch attribute atom, e.g. "BODY.PEEK[HEADER.FIELDS (From)]<0.100>". */
+export function parseFetchAtt(raw: string): FetchItem {
+  const up = raw.toUpperCase();
+  if (SIMPLE.has(up)) return { kind: up } as FetchItem;
+  const m = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?$/i.exec(raw);
+  if (!m) throw new ParseError(`Unknown fetch attribute ${raw.slice(0, 40)}`);
+  const name = m[1]!.toUpperCase();
+  const sectionText = m[2]!;
+  let partial: Partial | null = null;
+  if (m[3] !== undefined) {
+    if (m[4] === undefined) {
+      throw new ParseError('Partial fetch needs <start.length>');
+    }
+    const length = parseNumber(m[4], 'partial length');
+    if (length === 0) throw new ParseError('Partial length must be non-zero');
+    partial = { start: parseNumber(m[3], 'partial start'), length };
+  }
+  if (name === 'BINARY' || name === 'BINARY.PEEK' || name === 'BINARY.SIZE') {
+    const part = sectionText === '' ? [] : parsePart(sectionText);
+    if (name === 'BINARY.SIZE') {
+      if (partial) throw new ParseError('BINARY.SIZE takes no partial');
+      return { kind: 'BINARY.SIZE', part, name: `BINARY.SIZE[${sectionText}]` };
+    }
+    return { kind: 'BINARY', peek: name === 'BINARY.PEEK', part, partial, name: `BINARY[${sectionText}]` };
+  }
+  const section = parseSection(sectionText);
+  return { kind: 'BODY[]', peek: name === 'BODY.PEEK', section, partial, name: `BODY[${formatSection(section)}]` };
+}
+
+function parsePart(s: string): number[] {
+  if (!/^[1-9]\d{0,8}(\.[1-9]\d{0,8})*$/.test(s)) throw new ParseError(`Invalid section part "${s.slice(0, 40)}"`);
+  return s.split('.').map(Number);
+}
+
+/** section-spec: [part ["." text]] | text, with text HEADER / HEADER.FIELDS[.NOT] (list) / TEXT / MIME. */
+export function parseSection(s: string): Section {
+  if (s === '') return { part: [], text: null, fields: [] };
+  const m = /^((?:[1-9]\d{0,8})(?:\.[1-9]\d{0,8})*)?(?:\.?)(.*)$/s.exec(s)!;
+  const partStr = m[1] ?? '';
+  let rest = m[2]!;
+  if (partStr && rest && s[partStr.length] !== '.') throw new ParseError('Invalid section');
+  const part = partStr ? parsePart(partStr) : [];
+  if (!rest) return { part, text: null, fields: [] };
+  const f = /^(HEADER\.FIELDS(?:\.NOT)?) \((.*)\)$/is.exec(rest);
+  if (f) {
+    const names = f[2]!.trim().split(/ +/).filter(Boolean);
+    if (!names.length) throw new ParseError('Empty header field list');
+    for (let i = 0; i < names.length; i++) {
+      let n = names[i]!;
+      if (n.startsWith('"') && n.endsWith('"') && n.length >= 2) n = n.slice(1, -1);
+      if (!/^[\x21-\x39\x3b-\x7e]+$/.test(n)) throw new ParseError(`Invalid header field name`);
+      names[i] = n;
+    }
+    return { part, text: f[1]!.toUpperCase() as SectionText, fields: names };
+  }
+  rest = rest.toUpperCase();
+  if (rest === 'HEADER' || rest === 'TEXT') return { part, text: rest, fields: [] };
+  if (rest === 'MIME') {
+    if (!part.length) throw new ParseError('MIME needs a part number');
+    return { part, text: 'MIME', fields: [] };
+  }
+  throw new ParseError(`Invalid section "${s.slice(0, 40)}"`);
+}
+
+/** The section as echoed in the FETCH response (field names upper-cased like Dovecot). */
+export function formatSection(s: Section): string {
+  const p = s.part.join('.');
+  if (!s.text) return p;
+  const t = s.text === 'HEADER.FIELDS' || s.text === 'HEADER.FIELDS.NOT' ? `${s.text} (${s.fields.map((f) => f.toUpperCase()).join(' ')})` : s.text;
+  return p ? `${p}.${t}` : t;
+}
+
+export function isFetchAtom(t: Token): boolean {
+  return t.t === 'atom';
+}

@@ -1,0 +1,177 @@
+/**
+ * SEARCH / UID SEARCH arguments (RFC 9051 section 6.4.4, RFC 4731 ESEARCH RETURN options, RFC 5182
+ * SEARCHRES, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
+ */
+import type { Token } from '../wire/tokenizer.js';
+import { Args, ParseError, astringOf, parseDate, parseFlag, parseNumber, MAX_MODSEQ } from './args.js';
+import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
+
+export type SearchKey =
+  | { k: 'all' }
+  | { k: 'and'; keys: SearchKey[] }
+  | { k: 'or'; a: SearchKey; b: SearchKey }
+  | { k: 'not'; key: SearchKey }
+  | { k: 'flag'; flag: string; set: boolean }
+  | { k: 'recent' }
+  | { k: 'new' }
+  | { k: 'old' }
+  | { k: 'seq'; set: SequenceSet }
+  | { k: 'uid'; set: SequenceSet }
+  | { k: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: Date }
+  | { k: 'size'; op: 'larger' | 'smaller'; n: number }
+  | { k: 'header'; field: string; value: string }
+  | { k: 'text'; scope: 'body' | 'text'; value: string }
+  | { k: 'modseq'; modseq: number }
+  | { k: 'emailid'; id: string }
+  | { k: 'threadid'; id: string };
+
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+
+export interface SearchArgs {
+  /** null: no RETURN given (plain SEARCH response for rev1). [] means RETURN () = ALL. */
+  returns: SearchReturn[] | null;
+  charset: string | null;
+  key: SearchKey;
+}
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true],
+  UNANSWERED: ['\\Answered', false],
+  DELETED: ['\\Deleted', true],
+  UNDELETED: ['\\Deleted', false],
+  FLAGGED: ['\\Flagged', true],
+  UNFLAGGED: ['\\Flagged', false],
+  SEEN: ['\\Seen', true],
+  UNSEEN: ['\\Seen', false],
+  DRAFT: ['\\Draft', true],
+  UNDRAFT: ['\\Draft', false],
+};
+
+const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+};
+
+const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
+
+export function parseSearch(args: Args): SearchArgs {
+  let returns: SearchReturn[] | null = null;
+  let charset: string | null = null;
+  if (args.peekAtom() === 'RETURN') {
+    args.next('RETURN');
+    const opts = args.list('return options');
+    returns = [];
+    for (const t of opts) {
+      if (t.t !== 'atom') throw new ParseError('Invalid search return option');
+      const o = t.v.toUpperCase();
+      if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE') throw new ParseError(`Unknown search return option ${o}`);
+      if (!returns.includes(o)) returns.push(o);
+    }
+  }
+  if (args.peekAtom() === 'CHARSET') {
+    args.next('CHARSET');
+    charset = args.astring('charset');
+  }
+  const keys: SearchKey[] = [];
+  while (!args.done) keys.push(parseKey(args, 0));
+  if (!keys.length) throw new ParseError('Missing search criteria');
+  return { returns, charset, key: keys.length === 1 ? keys[0]! : { k: 'and', keys } };
+}
+
+/** Nesting bound for OR/NOT chains (each level is a recursion). */
+const MAX_DEPTH = 100;
+
+function parseKey(args: Args, depth: number): SearchKey {
+  if (depth > MAX_DEPTH) throw new ParseError('Search criteria nested too deeply');
+  const t = args.next('search key');
+  if (t.t === 'list') {
+    const sub = new Args(t.v);
+    const keys: SearchKey[] = [];
+    while (!sub.done) keys.push(parseKey(sub, depth + 1));
+    if (!keys.length) throw new ParseError('Empty search key list');
+    return keys.length === 1 ? keys[0]! : { k: 'and', keys };
+  }
+  if (t.t !== 'atom') throw new ParseError('Invalid search key');
+  const up = t.v.toUpperCase();
+  const flag = FLAG_KEYS[up];
+  if (flag) return { k: 'flag', flag: flag[0], set: flag[1] };
+  const date = DATE_KEYS[up];
+  if (date) return { k: 'date', field: date[0], op: date[1], date: parseDate(args.astring('date')) };
+  if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: args.astring('search string') };
+  switch (up) {
+    case 'ALL':
+      return { k: 'all' };
+    case 'RECENT':
+      return { k: 'recent' };
+    case 'NEW':
+      return { k: 'new' };
+    case 'OLD':
+      return { k: 'old' };
+    case 'KEYWORD':
+    case 'UNKEYWORD':
+      return { k: 'flag', flag: parseFlag(args.next('keyword')), set: up === 'KEYWORD' };
+    case 'LARGER':
+    case 'SMALLER':
+      return { k: 'size', op: up === 'LARGER' ? 'larger' : 'smaller', n: args.number('size') };
+    case 'HEADER': {
+      const field = args.astring('header field name');
+      if (!/^[\x21-\x39\x3b-\x7e]+$/.test(field)) throw new ParseError('Invalid header field name');
+      return { k: 'header', field, value: args.astring('search string') };
+    }
+    case 'BODY':
+      return { k: 'text', scope: 'body', value: args.astring('search string') };
+    case 'TEXT':
+      return { k: 'text', scope: 'text', value: args.astring('search string') };
+    case 'NOT':
+      return { k: 'not', key: parseKey(args, depth + 1) };
+    case 'OR': {
+      const a = parseKey(args, depth + 1);
+      const b = parseKey(args, depth + 1);
+      return { k: 'or', a, b };
+    }
+    case 'UID':
+      return { k: 'uid', set: parseSequenceSet(args.atom('UID set')) };
+    case 'MODSEQ': {
+      const next = args.peek();
+      if (next && next.t === 'string') {
+        args.next('entry name');
+        const type = args.atom('entry type').toLowerCase();
+        if (type !== 'priv' && type !== 'shared' && type !== 'all') throw new ParseError('Invalid MODSEQ entry type');
+      }
+      return { k: 'modseq', modseq: parseNumber(args.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ) };
+    }
+    case 'EMAILID':
+      return { k: 'emailid', id: objectId(args.next('object id')) };
+    case 'THREADID':
+      return { k: 'threadid', id: objectId(args.next('object id')) };
+    default:
+      if (looksLikeSequenceSet(t.v)) return { k: 'seq', set: parseSequenceSet(t.v) };
+      throw new ParseError(`Unknown search key ${t.v.slice(0, 40)}`);
+  }
+}
+
+function objectId(t: Token): string {
+  const s = astringOf(t, 'object id');
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(s)) throw new ParseError('Invalid object id');
+  return s;
+}
+
+/** True when the key tree mentions MODSEQ (the SEARCH response then carries "(MODSEQ n)", RFC 7162 3.1.5). */
+export function usesModseq(key: SearchKey): boolean {
+  switch (key.k) {
+    case 'modseq':
+      return true;
+    case 'and':
+      return key.keys.some(usesModseq);
+    case 'or':
+      return usesModseq(key.a) || usesModseq(key.b);
+    case 'not':
+      return usesModseq(key.key);
+    default:
+      return false;
+  }
+}

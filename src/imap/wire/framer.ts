@@ -1,0 +1,159 @@
+/**
+ * Bounded IMAP command framer (RFC 9051 section 2.2 and 4.3, RFC 7888 literals).
+ *
+ * Bytes go in; complete commands come out as one Buffer each (without the final CRLF), with their literals
+ * inline exactly as sent ("{5}\r\nhello"), ready for the tokenizer. The framer never buffers more than
+ * maxLineLength bytes of any line and never accepts a literal larger than maxLiteralSize:
+ *  - a line longer than the cap is discarded up to its CRLF and reported as 'too-long' (the connection goes on);
+ *  - a synchronizing literal over the cap is refused before the client sends it ('literal-too-big'); the
+ *    command is dropped and the next line starts a new command (RFC 7888 section 4);
+ *  - a non-synchronizing literal over the cap cannot be skipped safely: 'fatal', the connection must close.
+ * A synchronizing literal within the cap yields 'continue': the server must answer "+" before the client
+ * sends the literal bytes.
+ */
+
+export type FrameEvent =
+  | { kind: 'command'; data: Buffer }
+  | { kind: 'continue'; size: number }
+  | { kind: 'too-long'; tag: string | null }
+  | { kind: 'literal-too-big'; tag: string | null; size: number }
+  | { kind: 'fatal'; reason: string };
+
+export interface FramerOptions {
+  /** Longest line (without literals) accepted, in octets. */
+  maxLineLength: number;
+  /** Largest single literal accepted, in octets. */
+  maxLiteralSize: number;
+  /** Largest whole command (all lines and literals), in octets; defaults to maxLiteralSize + 4 * maxLineLength. */
+  maxCommandSize?: number;
+}
+
+/** RFC 7888: LITERAL- allows non-synchronizing literals only up to 4096 octets. */
+export const LITERAL_MINUS_MAX = 4096;
+
+const LITERAL_TAIL = /~?\{(\d{1,19})([+-]?)\}$/;
+
+export class Framer {
+  readonly #opts: Required<FramerOptions>;
+  #parts: Buffer[] = [];
+  #size = 0;
+  #line: Buffer[] = [];
+  #lineLen = 0;
+  #literalLeft = 0;
+  #discarding = false;
+  #discardTag: string | null = null;
+  #dead = false;
+
+  constructor(opts: FramerOptions) {
+    this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, ...opts };
+  }
+
+  /** True while literal bytes of the current command are still expected. */
+  get inLiteral(): boolean {
+    return this.#literalLeft > 0;
+  }
+
+  /** Drops any partial command (used after STARTTLS and COMPRESS: pipelined plaintext must not survive). */
+  reset(): void {
+    this.#parts = [];
+    this.#size = 0;
+    this.#line = [];
+    this.#lineLen = 0;
+    this.#literalLeft = 0;
+    this.#discarding = false;
+    this.#discardTag = null;
+  }
+
+  push(chunk: Buffer): FrameEvent[] {
+    const out: FrameEvent[] = [];
+    let i = 0;
+    while (i < chunk.length && !this.#dead) {
+      if (this.#literalLeft > 0) {
+        const n = Math.min(this.#literalLeft, chunk.length - i);
+        this.#parts.push(chunk.subarray(i, i + n));
+        this.#size += n;
+        this.#literalLeft -= n;
+        i += n;
+        continue;
+      }
+      const lf = chunk.indexOf(10, i);
+      if (this.#discarding) {
+        if (lf < 0) return out;
+        i = lf + 1;
+        out.push({ kind: 'too-long', tag: this.#discardTag });
+        this.reset();
+        continue;
+      }
+      if (lf < 0) {
+        const rest = chunk.subarray(i);
+        this.#line.push(rest);
+        this.#lineLen += rest.length;
+        if (this.#lineLen > this.#opts.maxLineLength) this.#startDiscard();
+        return out;
+      }
+      const piece = chunk.subarray(i, lf + 1);
+      i = lf + 1;
+      this.#lineLen += piece.length;
+      if (this.#lineLen > this.#opts.maxLineLength + 2) {
+        this.#line.push(piece);
+        const tag = this.#currentTag();
+        this.reset();
+        out.push({ kind: 'too-long', tag });
+        continue;
+      }
+      const line = this.#line.length ? Buffer.concat([...this.#line, piece]) : piece;
+      this.#line = [];
+      this.#lineLen = 0;
+      let end = line.length - 1; // at LF
+      if (end > 0 && line[end - 1] === 13) end--;
+      const body = line.subarray(0, end);
+      const tail = body.subarray(Math.max(0, body.length - 24)).toString('latin1');
+      const m = LITERAL_TAIL.exec(tail);
+      if (m) {
+        const size = Number(m[1]);
+        const nonSync = m[2] !== '';
+        this.#parts.push(body, CRLF);
+        this.#size += body.length + 2;
+        const tooBig = size > this.#opts.maxLiteralSize || this.#size + size > this.#opts.maxCommandSize || (m[2] === '-' && size > LITERAL_MINUS_MAX && size > this.#opts.maxLiteralSize);
+        if (tooBig) {
+          if (nonSync) {
+            this.#dead = true;
+            out.push({ kind: 'fatal', reason: `literal of ${size} octets exceeds the limit` });
+            return out;
+          }
+          const tag = this.#currentTag();
+          this.reset();
+          out.push({ kind: 'literal-too-big', tag, size });
+          continue;
+        }
+        this.#literalLeft = size;
+        if (!nonSync) out.push({ kind: 'continue', size });
+        continue;
+      }
+      this.#parts.push(body);
+      const data = this.#parts.length === 1 ? Buffer.from(body) : Buffer.concat(this.#parts);
+      this.reset();
+      out.push({ kind: 'command', data });
+    }
+    return out;
+  }
+
+  #startDiscard(): void {
+    this.#discardTag = this.#currentTag();
+    this.#discarding = true;
+    this.#parts = [];
+    this.#line = [];
+    this.#lineLen = 0;
+  }
+
+  /** The tag of the command being framed, if its first line has one that looks valid. */
+  #currentTag(): string | null {
+    const first = this.#parts[0] ?? this.#line[0];
+    if (!first) return null;
+    const head = first.subarray(0, 128).toString('latin1');
+    const m = /^([\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c-\x7e]+) /.exec(head);
+    return m ? m[1]! : null;
+  }
+}
+
+const CRLF = Buffer.from('\r\n');

@@ -1,0 +1,4 @@
+export * from './framer.js';
+export * from './tokenizer.js';
+export * from './encode.js';
+export * from './utf7.js';
