@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import { Duplex, PassThrough } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import type { MailStore, Mailbox, User } from '../src/store/types.js';
@@ -71,12 +72,12 @@ const DOT_CRLF = Buffer.from('.\r\n');
 
 /** A raw POP3 client over a socket: status lines as strings, bodies as bytes. */
 export class RawPop3 {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   #buf = Buffer.alloc(0);
   #ended = false;
   #wake: (() => void) | null = null;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex) {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
       this.#buf = Buffer.concat([this.#buf, d]);
@@ -202,4 +203,15 @@ export function unstuff(body: Buffer): Buffer {
   }
   parts.push(body.subarray(pos));
   return Buffer.concat(parts);
+}
+
+/**
+ * Runs a session of the service on an in-memory stream pair with a chosen remote address (to test
+ * non-loopback rules without leaving loopback). Returns the client end and the session's completion.
+ */
+export function memoryConnection(f: Pop3Fixture, remoteAddress: string): { c: RawPop3; done: Promise<void> } {
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  const done = f.svc.handle(Duplex.from({ readable: toServer, writable: toClient }), { remoteAddress, secure: false });
+  return { c: new RawPop3(Duplex.from({ readable: toClient, writable: toServer })), done };
 }

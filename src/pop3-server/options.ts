@@ -8,6 +8,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { plaintextSecret } from '../auth/hash.js';
 import type { MailStore } from '../store/types.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import type { TlsMaterial } from '../lib/service.js';
 import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
 
 export interface Pop3ServiceOptions extends ServiceOptions {
@@ -46,6 +47,7 @@ export class Pop3Shared {
   readonly logger: Logger;
   readonly hostname: string;
   readonly secureContext: SecureContext | null;
+  readonly tls: TlsMaterial | null;
   readonly markSeenOnRetrieve: boolean;
   readonly retentionDays: number | null;
   readonly loginDelaySeconds: number | null;
@@ -63,6 +65,7 @@ export class Pop3Shared {
     this.auth = opts.auth;
     this.logger = opts.logger ?? silentLogger;
     this.hostname = opts.hostname ?? osHostname();
+    this.tls = opts.tls ?? null;
     this.secureContext = opts.tls ? createSecureContext({ key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) }) : null;
     this.markSeenOnRetrieve = opts.markSeenOnRetrieve ?? true;
     this.retentionDays = opts.retentionDays ?? null;

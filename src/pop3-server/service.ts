@@ -25,9 +25,9 @@ export class Pop3Service implements NetService {
     if (this.#closing) throw new Error('POP3 service is closed');
     let server: Server;
     if (spec.implicitTls) {
-      const ctx = this.shared.secureContext;
-      if (!ctx) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
-      const tlsServer = createTlsServer({ secureContext: ctx, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
+      const material = this.shared.tls;
+      if (!material) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
+      const tlsServer = createTlsServer({ ...material, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
       tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed'));
       server = tlsServer;
     } else {

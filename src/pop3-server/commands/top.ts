@@ -9,7 +9,7 @@ import { err, ok } from '../reply.js';
 import { lookupError } from './lookup.js';
 
 /** Largest line count accepted (larger values just mean "the whole body"). */
-const MAX_LINES_DIGITS = 9;
+const MAX_LINES_DIGITS = 12;
 
 export const top = transactionCommand({
   name: 'TOP',
