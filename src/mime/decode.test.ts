@@ -1,0 +1,119 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { normalizeLineEndings, decodePartBody, decodeQuotedPrintable, decodeMimeWords, searchableText, indexMessage, UnknownTransferEncodingError, htmlToText } from './index.js';
+
+describe('normalizeLineEndings', () => {
+  test('clean input is returned as the same Buffer', () => {
+    const b = Buffer.from('a\r\nb\r\n');
+    assert.equal(normalizeLineEndings(b), b);
+    const e = Buffer.alloc(0);
+    assert.equal(normalizeLineEndings(e), e);
+  });
+
+  test('bare LF and lone CR become CRLF; CRLF kept', () => {
+    assert.equal(normalizeLineEndings(Buffer.from('a\nb\r\nc\rd\n\n\r\r\n')).toString(), 'a\r\nb\r\nc\r\nd\r\n\r\n\r\n\r\n');
+    assert.equal(normalizeLineEndings(Buffer.from('\n')).toString(), '\r\n');
+    assert.equal(normalizeLineEndings(Buffer.from('\r')).toString(), '\r\n');
+    assert.equal(normalizeLineEndings(Buffer.from('x\r')).toString(), 'x\r\n');
+  });
+
+  test('8-bit and NUL bytes pass through', () => {
+    const out = normalizeLineEndings(Buffer.from([0xff, 0x0a, 0x00]));
+    assert.deepEqual([...out], [0xff, 0x0d, 0x0a, 0x00]);
+  });
+});
+
+describe('quoted-printable', () => {
+  test('escapes, soft line breaks, trailing whitespace removed', () => {
+    assert.equal(decodeQuotedPrintable(Buffer.from('caf=C3=A9 =\r\nok  \r\nend=\r\n')).toString(), 'café ok\r\nend');
+    assert.equal(decodeQuotedPrintable(Buffer.from('a=3d=3Db')).toString(), 'a==b');
+    assert.equal(decodeQuotedPrintable(Buffer.from('soft= \t\r\nbreak')).toString(), 'softbreak');
+  });
+
+  test('malformed escapes are kept literally', () => {
+    assert.equal(decodeQuotedPrintable(Buffer.from('1=ZZ2=')).toString(), '1=ZZ2');
+    assert.equal(decodeQuotedPrintable(Buffer.from('=4')).toString(), '=4');
+    assert.equal(decodeQuotedPrintable(Buffer.from('')).length, 0);
+  });
+});
+
+describe('decodePartBody', () => {
+  const msg = (cte: string, body: string): Buffer => Buffer.from(`Content-Transfer-Encoding: ${cte}\r\nContent-Type: application/octet-stream\r\n\r\n${body}`);
+
+  test('base64 tolerates line breaks', () => {
+    const raw = msg('BASE64', 'AAEC\r\nAwQF\r\n');
+    assert.deepEqual([...decodePartBody(raw, indexMessage(raw).root)], [0, 1, 2, 3, 4, 5]);
+  });
+
+  test('identity encodings return the body bytes', () => {
+    for (const cte of ['7bit', '8BIT', 'binary']) {
+      const raw = msg(cte, 'x\0y');
+      assert.equal(decodePartBody(raw, indexMessage(raw).root).toString(), 'x\0y');
+    }
+  });
+
+  test('unknown encodings throw UnknownTransferEncodingError (IMAP: NO [UNKNOWN-CTE])', () => {
+    const raw = msg('x-uuencode', 'begin 644 f');
+    assert.throws(
+      () => decodePartBody(raw, indexMessage(raw).root),
+      (e: unknown) => e instanceof UnknownTransferEncodingError && e.encoding === 'x-uuencode' && e.code === 'UNKNOWN_CTE',
+    );
+  });
+});
+
+describe('decodeMimeWords', () => {
+  test('several charsets and adjacent words', () => {
+    assert.equal(decodeMimeWords('=?ISO-8859-1?Q?Andr=E9?= Pirard'), 'André Pirard');
+    assert.equal(decodeMimeWords('=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?='), 'テスト');
+    assert.equal(decodeMimeWords('=?windows-1252?Q?=80_5?='), '€ 5');
+    assert.equal(decodeMimeWords('=?utf-8?q?a?= =?utf-8?q?b?='), 'ab');
+    assert.equal(decodeMimeWords('plain text'), 'plain text');
+    assert.equal(typeof decodeMimeWords('=?bogus?x?y?='), 'string');
+  });
+});
+
+describe('searchableText', () => {
+  test('headers unfolded and decoded; text leaves decoded; non-text skipped', () => {
+    const raw = Buffer.from(
+      [
+        'Subject: =?utf-8?b?w7xiZXI=?=',
+        ' folded',
+        'Content-Type: multipart/mixed; boundary=b',
+        '',
+        '--b',
+        'Content-Type: text/plain; charset=iso-8859-1',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        'gr=FC=DFe',
+        '--b',
+        'Content-Type: text/html; charset=utf-8',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from('<p>Hello &amp; <b>bye</b></p><script>x()</script>').toString('base64'),
+        '--b',
+        'Content-Type: image/png',
+        '',
+        'PNGDATA',
+        '--b',
+        'Content-Type: text/plain',
+        'Content-Transfer-Encoding: x-unknown',
+        '',
+        'still searchable',
+        '--b--',
+        '',
+      ].join('\r\n'),
+    );
+    const { headers, body } = searchableText(raw, indexMessage(raw));
+    assert.match(headers, /^Subject: über folded$/m);
+    assert.ok(body.includes('grüße'));
+    assert.ok(body.includes('Hello &'));
+    assert.ok(body.includes('bye'));
+    assert.ok(!body.includes('x()'));
+    assert.ok(!body.includes('PNGDATA'));
+    assert.ok(body.includes('still searchable'));
+  });
+
+  test('htmlToText entities', () => {
+    assert.equal(htmlToText('a&lt;b&#x41;&#66;&bogus;'), 'a<bAB&bogus;');
+  });
+});

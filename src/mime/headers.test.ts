@@ -1,0 +1,151 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized, headerFieldsSlice, indexMessage, parseAddressList } from './index.js';
+
+describe('parseHeaderBlock', () => {
+  test('fields in order, values raw with folding, final CRLF excluded', () => {
+    const block = Buffer.from('Subject: a\r\n b\r\nX-Empty:\r\nTo : c@d\r\n\r\n');
+    const f = parseHeaderBlock(block);
+    assert.deepEqual(
+      f.map((x) => [x.name, x.value.toString()]),
+      [
+        ['Subject', ' a\r\n b'],
+        ['X-Empty', ''],
+        ['To', ' c@d'],
+      ],
+    );
+  });
+
+  test('garbage lines without a colon are skipped; last field without CRLF kept', () => {
+    const f = parseHeaderBlock(Buffer.from('garbage line\r\nA: 1\r\n\tcont\r\nno colon\r\nB:2'));
+    assert.deepEqual(
+      f.map((x) => [x.name, x.value.toString()]),
+      [
+        ['A', ' 1\r\n\tcont'],
+        ['B', '2'],
+      ],
+    );
+    assert.deepEqual(parseHeaderBlock(Buffer.alloc(0)), []);
+    assert.deepEqual(parseHeaderBlock(Buffer.from(':x\r\n')), []);
+  });
+
+  test('8-bit bytes in a value are kept raw', () => {
+    const f = parseHeaderBlock(Buffer.from([0x41, 0x3a, 0x20, 0xe9, 0x0d, 0x0a]));
+    assert.deepEqual([...f[0]!.value], [0x20, 0xe9]);
+  });
+});
+
+describe('unfoldHeader', () => {
+  test('removes CRLF before WSP, keeps the WSP, trims, decodes UTF-8', () => {
+    assert.equal(unfoldHeader(Buffer.from(' a\r\n b\r\n\tc ')), 'a b\tc');
+    assert.equal(unfoldHeader(Buffer.from(' caf\u00e9')), 'café');
+    assert.equal(unfoldHeader(Buffer.from([0x20, 0xff, 0x41])), '\ufffdA');
+    assert.equal(unfoldHeader(Buffer.from('a\rb\0c')), 'a b\ufffdc');
+  });
+});
+
+describe('parameters', () => {
+  test('RFC 2231 continuations in numeric order, charset decoding, language ignored', () => {
+    const v = parseParameterized("attachment; filename*1*=%E9.txt; filename*0*=iso-8859-1'fr'caf; size=3");
+    assert.deepEqual(v.params, [
+      ['filename', 'café.txt'],
+      ['size', '3'],
+    ]);
+    assert.deepEqual(v.rawParams, [
+      ['filename*', "iso-8859-1'fr'caf%E9.txt"],
+      ['size', '3'],
+    ]);
+  });
+
+  test('plain continuations and the RFC 2231 form winning over a plain duplicate', () => {
+    assert.deepEqual(
+      decodeRfc2231Params([
+        { name: 'name', value: 'fallback.txt' },
+        { name: 'title*0', value: 'a ' },
+        { name: 'title*1', value: 'b' },
+        { name: 'name*', value: "utf-8''%C3%BC.txt" },
+      ]),
+      [
+        ['name', 'ü.txt'],
+        ['title', 'a b'],
+      ],
+    );
+  });
+
+  test('unknown charset falls back to UTF-8; bad escapes kept', () => {
+    assert.deepEqual(parseParameterized("x; a*=bogus-cs''%C3%A9%zz").params, [['a', 'é%zz']]);
+  });
+
+  test('garbage parameters do not throw', () => {
+    for (const s of [';;;', 'a/b; =x; y; z="unterminated', 'a; b*99999=1', '"q"; (c']) parseParameterized(s);
+    assert.deepEqual(parseParameterized('text/plain; charset').params, []);
+  });
+});
+
+describe('headerFieldsSlice (BODY[HEADER.FIELDS])', () => {
+  const raw = Buffer.from('Subject: s\r\nX-A: 1\r\n 2\r\nsubject: again\r\nTo: t@x\r\n\r\nbody');
+  const root = indexMessage(raw).root;
+
+  test('matching fields byte-exact, in order, case-insensitive, then the blank line', () => {
+    assert.equal(headerFieldsSlice(raw, root, ['SUBJECT', 'x-a'], false).toString(), 'Subject: s\r\nX-A: 1\r\n 2\r\nsubject: again\r\n\r\n');
+  });
+
+  test('.NOT gives the other fields', () => {
+    assert.equal(headerFieldsSlice(raw, root, ['subject', 'X-A'], true).toString(), 'To: t@x\r\n\r\n');
+  });
+
+  test('no match: just the blank line; header without final CRLF is completed', () => {
+    assert.equal(headerFieldsSlice(raw, root, ['cc'], false).toString(), '\r\n');
+    const r2 = Buffer.from('A: 1\r\nB: 2');
+    assert.equal(headerFieldsSlice(r2, indexMessage(r2).root, ['b'], false).toString(), 'B: 2\r\n\r\n');
+  });
+});
+
+describe('address lists for ENVELOPE', () => {
+  const a = (s: string) => parseAddressList(s)?.map((x) => [x.name, x.adl, x.mailbox, x.host]) ?? null;
+
+  test('names raw (encoded words kept), quoted names unquoted, whitespace collapsed', () => {
+    assert.deepEqual(a('"Doe, John" <j@x.org>, =?utf-8?q?J=C3=B6rg?=  Smith <js@y.org>'), [
+      ['Doe, John', null, 'j', 'x.org'],
+      ['=?utf-8?q?J=C3=B6rg?= Smith', null, 'js', 'y.org'],
+    ]);
+    assert.deepEqual(a('"a \\"q\\" b" <c@d>'), [['a "q" b', null, 'c', 'd']]);
+  });
+
+  test('comments: dropped inside, used as the name when there is no phrase', () => {
+    assert.deepEqual(a('j@x.org (Jay)'), [['Jay', null, 'j', 'x.org']]);
+    assert.deepEqual(a('Name (c) <j (c) @ x.org (c)>'), [['Name', null, 'j', 'x.org']]);
+  });
+
+  test('groups with start and end markers; empty group', () => {
+    assert.deepEqual(a('G: a@b, c@d;, e@f'), [
+      [null, null, 'G', null],
+      [null, null, 'a', 'b'],
+      [null, null, 'c', 'd'],
+      [null, null, null, null],
+      [null, null, 'e', 'f'],
+    ]);
+    assert.deepEqual(a('undisclosed-recipients:;'), [
+      [null, null, 'undisclosed-recipients', null],
+      [null, null, null, null],
+    ]);
+    assert.deepEqual(a('Open: a@b'), [
+      [null, null, 'Open', null],
+      [null, null, 'a', 'b'],
+      [null, null, null, null],
+    ], 'an unclosed group is closed');
+  });
+
+  test('no domain gives host "" (NIL is reserved for groups); empty lists are NIL', () => {
+    assert.deepEqual(a('postmaster'), [[null, null, 'postmaster', '']]);
+    assert.deepEqual(a('<>'), [[null, null, '', '']]);
+    assert.equal(a(''), null);
+    assert.equal(a(' , ,'), null);
+    assert.equal(a('(just a comment)'), null);
+  });
+
+  test('unterminated quotes, comments and angle brackets do not throw', () => {
+    for (const s of ['"unterminated', '(open', '<a@b', 'a@b>', '@@@', ':;:;', '<<>>', '\\']) parseAddressList(s);
+    assert.deepEqual(a('Name <a@b'), [['Name', null, 'a', 'b']]);
+  });
+});
