@@ -10,7 +10,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import type { MailStore, Mailbox, User } from '../src/store/types.js';
-import { Authenticator, hashPassword } from '../src/auth/index.js';
+import { Authenticator, hashPassword, type AuthenticatorOptions } from '../src/auth/index.js';
 import { Pop3Service } from '../src/pop3-server/service.js';
 import type { Pop3ServiceOptions } from '../src/pop3-server/options.js';
 import { silentLogger } from '../src/lib/logger.js';
@@ -30,13 +30,13 @@ export interface Pop3Fixture {
   close(): Promise<void>;
 }
 
-type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string };
+type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions };
 
 export async function startPop3(extra: ExtraOptions = {}): Promise<Pop3Fixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pop3-test-'));
   const store = await openSqliteStore({ dataDir });
-  const auth = new Authenticator(store, { failureDelayMs: 0 });
-  const { implicitTls, passwordHash, ...opts } = extra;
+  const { implicitTls, passwordHash, authOptions, ...opts } = extra;
+  const auth = new Authenticator(store, { failureDelayMs: 0, ...authOptions });
   const svc = new Pop3Service({ store, auth, logger: silentLogger, hostname: 'pop.test', ...opts });
   const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: implicitTls ?? false });
   const user = await store.createUser(USER, passwordHash ?? (await hashPassword(PASSWORD)));

@@ -358,6 +358,17 @@ test('too many failed logins on one connection close it', async (t) => {
   await c.closed();
 });
 
+test('throttled logins get [SYS/TEMP] (retry later), not [AUTH]', async (t) => {
+  const f = await startPop3({ authOptions: { maxFailures: 2, maxDelayMs: 0 } });
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  assert.equal(await c.login(USER, 'bad1'), '-ERR [AUTH] Authentication failed');
+  assert.equal(await c.login(USER, 'bad2'), '-ERR [AUTH] Authentication failed');
+  assert.equal(await c.login(USER, PASSWORD), '-ERR [SYS/TEMP] Too many failed logins; try again later');
+  const apop = await c.cmd('AUTH PLAIN ' + b64(`\0${USER}\0${PASSWORD}`));
+  assert.equal(apop, '-ERR [SYS/TEMP] Too many failed logins; try again later');
+});
+
 test('autologout after the idle timeout commits nothing', async (t) => {
   const f = await startPop3({ idleTimeoutMs: 150 });
   t.after(() => f.close());
