@@ -214,3 +214,65 @@ export function runProgram(cmd: string, args: string[], timeoutMs = 30_000): Pro
     });
   });
 }
+
+export interface SinkMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+  secure: boolean;
+}
+
+/**
+ * A tiny "remote" SMTP server on loopback built with smtp-server: records what it accepts.
+ * `rcptReply(address)` returns null to accept or [code, text] to refuse at RCPT.
+ */
+export async function startSink(opts: { tls?: TlsMaterial; rcptReply?: (address: string) => [number, string] | null } = {}): Promise<{
+  port: number;
+  messages: SinkMessage[];
+  setRcptReply(f: (address: string) => [number, string] | null): void;
+  close(): Promise<void>;
+}> {
+  const { SMTPServer } = await import('smtp-server');
+  const messages: SinkMessage[] = [];
+  let rcptReply = opts.rcptReply ?? (() => null);
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    disableReverseLookup: true,
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}),
+    onRcptTo(address, _session, cb) {
+      const r = rcptReply(address.address);
+      if (!r) return cb();
+      const err = Object.assign(new Error(r[1]), { responseCode: r[0] });
+      cb(err);
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+          secure: session.secure,
+        });
+        cb(null);
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    port,
+    messages,
+    setRcptReply(f) {
+      rcptReply = f;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of server.connections) c.close();
+        server.close(() => resolve());
+      }),
+  };
+}
