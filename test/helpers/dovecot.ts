@@ -155,6 +155,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     `recipient_delimiter =`,
     `login_trusted_networks =`,
     `auth_cache_size = 0`,
+    `auth_failure_delay = 0`,
     `passdb {`,
     `  driver = passwd-file`,
     `  args = scheme=PLAIN username_format=%u ${dir}/passwd`,
