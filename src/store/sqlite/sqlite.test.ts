@@ -1,8 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoreContract } from '../contract.js';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { runStoreContract, sampleMessage } from '../contract.js';
 import { openSqliteStore } from './index.js';
+import { openStore } from '../index.js';
+import { isStoreError } from '../types.js';
+import type { ChangeEvent } from '../types.js';
+import { SqliteMailStore } from './store.js';
 
 runStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-store-'));
@@ -15,4 +22,176 @@ runStoreContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+// ---- SQLite-specific behaviour (files, several instances on one directory) ----
+
+function blobFiles(dir: string): string[] {
+  const root = join(dir, 'blobs');
+  const out: string[] = [];
+  for (const shard of readdirSync(root)) for (const f of readdirSync(join(root, shard))) out.push(f);
+  return out.sort();
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'mailroom-sqlite-'));
+}
+
+describe('SQLite store specifics', () => {
+  test('two instances on one data directory share wake-ups, UIDs and maildrop locks', async () => {
+    const dir = tmp();
+    const a = await openSqliteStore({ dataDir: dir, fsync: false });
+    const b = await openSqliteStore({ dataDir: join(dir, '.', '') + '/', fsync: false });
+    try {
+      const user = await a.createUser('x@example.org', 'h');
+      const inboxA = (await a.getMailbox(user.id, 'INBOX'))!;
+      const inboxB = (await b.getMailbox(user.id, 'INBOX'))!;
+      assert.equal(inboxB.id, inboxA.id);
+      const onB: ChangeEvent[] = [];
+      const off = b.subscribe(inboxB.id, (ev) => onB.push(ev));
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).append(inboxA.id, sampleMessage(i))));
+      const uids = results.map((r) => r.uid);
+      assert.equal(new Set(uids).size, 20);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(onB.length, 20, 'appends through either instance wake subscribers of b');
+      for (let i = 1; i < onB.length; i++) assert.ok(onB[i]!.highestModseq > onB[i - 1]!.highestModseq);
+      assert.equal((await a.listMessages(inboxA.id)).length, 20);
+      const lock = await a.lockMaildrop(user.id);
+      assert.ok(lock);
+      assert.equal(await b.lockMaildrop(user.id), null, 'the maildrop lock holds across instances');
+      await lock();
+      const lock2 = await b.lockMaildrop(user.id);
+      assert.ok(lock2);
+      await lock2();
+      off();
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('data persists across reopen; UIDVALIDITY stays unique after reopen', async () => {
+    const dir = tmp();
+    try {
+      let s = await openSqliteStore({ dataDir: dir, fsync: true });
+      const user = await s.createUser('p@example.org', 'h');
+      const box = await s.createMailbox(user.id, 'Keep');
+      const raw = sampleMessage(1);
+      const r = await s.append(box.id, raw, { flags: ['\\Flagged', 'Kw'] });
+      await s.deleteMailbox(user.id, 'Trash');
+      await s.close();
+      s = await openSqliteStore({ dataDir: dir, fsync: true });
+      const again = await s.getMailbox(user.id, 'Keep');
+      assert.equal(again?.uidValidity, box.uidValidity);
+      const [m] = await s.listMessages(box.id);
+      assert.equal(m!.emailId, r.emailId);
+      assert.deepEqual(m!.flags, ['\\Flagged', 'Kw']);
+      assert.deepEqual(await s.readMessage(box.id, r.uid), raw);
+      const trash = await s.createMailbox(user.id, 'Trash');
+      const all = await s.listMailboxes(user.id);
+      assert.equal(new Set(all.map((x) => x.uidValidity)).size, all.length);
+      assert.ok(trash.uidValidity > box.uidValidity);
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('blob files: shared by copies, unlinked when the last reference goes', async () => {
+    const dir = tmp();
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.createUser('b@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(user.id, 'Archive'))!;
+      await s.append(inbox.id, sampleMessage(1), { flags: ['\\Deleted'] });
+      assert.equal(blobFiles(dir).length, 1);
+      await s.copy(inbox.id, [1], arch.id);
+      assert.equal(blobFiles(dir).length, 1, 'a copy shares the blob');
+      await s.expunge(inbox.id);
+      assert.equal(blobFiles(dir).length, 1, 'still referenced by the copy');
+      await s.move(arch.id, [1], inbox.id);
+      await s.storeFlags(inbox.id, [2], { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(inbox.id);
+      assert.deepEqual(blobFiles(dir), [], 'unlinked with the last reference');
+      const q = await s.enqueueOutbound('a@example.org', ['b@example.net'], Buffer.from('x\r\n'));
+      assert.equal(blobFiles(dir).length, 1);
+      await s.deleteOutbound(q);
+      assert.deepEqual(blobFiles(dir), []);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
+    const dir = tmp();
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.createUser('c@example.org', 'h');
+      const box = await s.createMailbox(user.id, 'Gone');
+      const appending = s.append(box.id, sampleMessage(1));
+      const deleting = s.deleteMailbox(user.id, 'Gone');
+      await deleting;
+      await assert.rejects(appending, (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      assert.deepEqual(blobFiles(dir), []);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('open sweeps orphan blobs of dead writers and old ones, keeps referenced and fresh live ones', async () => {
+    const dir = tmp();
+    try {
+      let s = await openSqliteStore({ dataDir: dir, fsync: false });
+      const user = await s.createUser('o@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      await s.append(inbox.id, sampleMessage(1));
+      await s.close();
+      const [kept] = blobFiles(dir);
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+      const live = process.ppid; // alive for the duration of the test
+      const mk = (name: string, ageMs = 0) => {
+        mkdirSync(join(dir, 'blobs', name.slice(0, 2)), { recursive: true });
+        const p = join(dir, 'blobs', name.slice(0, 2), name);
+        writeFileSync(p, 'partial');
+        if (ageMs) utimesSync(p, new Date(Date.now() - ageMs), new Date(Date.now() - ageMs));
+        return p;
+      };
+      const deadBlob = mk(`${'a1'.repeat(12)}-${dead}`);
+      const ownBlob = mk(`${'b2'.repeat(12)}-${process.pid}`);
+      const liveFresh = mk(`${'c3'.repeat(12)}-${live}`);
+      const liveOld = mk(`${'d4'.repeat(12)}-${live}`, 2 * 3600_000);
+      const foreign = mk('e5-not-a-blob-name');
+      s = await openSqliteStore({ dataDir: dir, fsync: false });
+      assert.equal(existsSync(deadBlob), false, 'writer gone: swept');
+      assert.equal(existsSync(ownBlob), false, 'this process, not in flight: swept');
+      assert.equal(existsSync(liveFresh), true, 'a live writer may still commit it');
+      assert.equal(existsSync(liveOld), false, 'older than the grace period: swept');
+      assert.equal(existsSync(foreign), true, 'names that are not blob ids are left alone');
+      assert.ok(blobFiles(dir).includes(kept!));
+      assert.equal((await s.readMessage(inbox.id, 1)).length > 0, true);
+      assert.ok(s instanceof SqliteMailStore);
+      assert.equal(await s.sweep(0), 1, 'an explicit sweep with no grace takes the fresh one too');
+      assert.equal(existsSync(liveFresh), false);
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('openStore: dataDir opens SQLite; an unknown URL scheme is INVALID', async () => {
+    const dir = tmp();
+    try {
+      const s = await openStore({ dataDir: dir });
+      const u = await s.createUser('z@example.org', 'h');
+      assert.ok(await s.getMailbox(u.id, 'INBOX'));
+      await s.close();
+      await assert.rejects(openStore({ url: 'ftp://example.org/x' }), (e: unknown) => isStoreError(e, 'INVALID'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
