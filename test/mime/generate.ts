@@ -39,7 +39,7 @@ export const treeArb: fc.Arbitrary<GenNode> = fc.letrec<{ node: GenNode }>((tie)
     }),
     fc.record({
       kind: fc.constant('message' as const),
-      headers: fc.constant(['From: a@example.com', 'Subject: inner']),
+      headers: fc.constant<string[]>(['From: a@example.com', 'Subject: inner']),
       inner: tie('node'),
     }),
   ),

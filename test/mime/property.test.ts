@@ -7,6 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
+import { once } from 'node:events';
 import fc from 'fast-check';
 import { Splitter } from '@zone-eu/mailsplit';
 import { indexMessage, findPart, normalizeLineEndings, searchableText, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../src/mime/index.js';
@@ -92,22 +93,20 @@ async function splitSpans(raw: Buffer): Promise<Chunk[]> {
   const s = new Splitter({ ignoreEmbedded: true });
   let off = 0;
   let cur: Chunk | null = null;
-  await new Promise<void>((resolve, reject) => {
-    s.on('data', (c) => {
-      if (c.type === 'node') {
-        const len = c.getHeaders().length;
-        cur = { kind: c.multipart ? 'multipart' : 'node', headerStart: off, headerEnd: off + len, bodyStart: off + len, bodyEnd: off + len };
-        out.push(cur);
-        off += len;
-      } else {
-        if (c.type === 'body' && cur) cur.bodyEnd = off + c.value.length;
-        off += c.value.length;
-      }
-    });
-    s.on('end', () => resolve());
-    s.on('error', reject);
-    s.end(raw);
+  s.on('data', (c) => {
+    if (c.type === 'node') {
+      const len = c.getHeaders().length;
+      cur = { kind: c.multipart ? 'multipart' : 'node', headerStart: off, headerEnd: off + len, bodyStart: off + len, bodyEnd: off + len };
+      out.push(cur);
+      off += len;
+    } else {
+      if (c.type === 'body' && cur) cur.bodyEnd = off + c.value.length;
+      off += c.value.length;
+    }
   });
+  const done = once(s, 'end'); // rejects on 'error'
+  s.end(raw);
+  await done;
   assert.equal(off, raw.length, 'mailsplit chunks cover the message');
   return out;
 }
