@@ -1,0 +1,113 @@
+/**
+ * A minimal LMTP sender (RFC 2033) over a raw socket for load generation: LHLO once, then per message
+ * MAIL FROM, RCPT TO (one or more), DATA with the dot-stuffed message; after the final "." LMTP answers
+ * once per accepted recipient. Commands are sent in lock-step (one reply awaited at a time).
+ */
+import { connect, type Socket } from 'node:net';
+import { stuff } from './pop3.js';
+
+export interface SmtpReply {
+  code: number;
+  lines: string[];
+}
+
+export class LmtpConn {
+  readonly socket: Socket;
+  #buf = '';
+  #waiters: Array<{ resolve: (r: SmtpReply) => void; reject: (e: Error) => void }> = [];
+  #lines: string[] = [];
+  #closed = false;
+  #error: Error | null = null;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.#onData(d));
+    socket.on('error', (e) => this.#fail(e));
+    socket.on('close', () => this.#fail(new Error('connection closed')));
+  }
+
+  static async connect(opts: { host: string; port: number; localAddress?: string; lhlo?: string }): Promise<LmtpConn> {
+    const socket = connect({ host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const c = new LmtpConn(socket);
+    const g = await c.#reply();
+    if (g.code !== 220) throw new Error(`LMTP greeting: ${g.lines.join(' | ')}`);
+    const h = await c.command(`LHLO ${opts.lhlo ?? 'bench.localhost'}`);
+    if (h.code !== 250) throw new Error(`LHLO: ${h.lines.join(' | ')}`);
+    return c;
+  }
+
+  #fail(e: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#error = e;
+    for (const w of this.#waiters.splice(0)) w.reject(e);
+  }
+
+  #onData(d: Buffer): void {
+    this.#buf += d.toString('utf8');
+    for (;;) {
+      const eol = this.#buf.indexOf('\r\n');
+      if (eol < 0) break;
+      const line = this.#buf.slice(0, eol);
+      this.#buf = this.#buf.slice(eol + 2);
+      this.#lines.push(line);
+      if (line.length < 4 || line[3] !== '-') {
+        const lines = this.#lines;
+        this.#lines = [];
+        const w = this.#waiters.shift();
+        w?.resolve({ code: Number(line.slice(0, 3)), lines });
+      }
+    }
+  }
+
+  #reply(): Promise<SmtpReply> {
+    if (this.#closed) return Promise.reject(this.#error ?? new Error('connection closed'));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  command(line: string): Promise<SmtpReply> {
+    const p = this.#reply();
+    this.socket.write(line + '\r\n');
+    return p;
+  }
+
+  /**
+   * Delivers one message; resolves with the per-recipient replies after DATA (LMTP) — one per recipient
+   * accepted at RCPT. Throws when MAIL or every RCPT is refused.
+   */
+  async deliver(from: string, to: string[], raw: Buffer): Promise<SmtpReply[]> {
+    const m = await this.command(`MAIL FROM:<${from}>`);
+    if (m.code !== 250) throw new Error(`MAIL FROM: ${m.lines.join(' | ')}`);
+    let accepted = 0;
+    for (const r of to) {
+      const rr = await this.command(`RCPT TO:<${r}>`);
+      if (rr.code === 250) accepted++;
+    }
+    if (accepted === 0) {
+      await this.command('RSET');
+      throw new Error(`no recipient accepted among ${to.join(', ')}`);
+    }
+    const d = await this.command('DATA');
+    if (d.code !== 354) throw new Error(`DATA: ${d.lines.join(' | ')}`);
+    const replies: Array<Promise<SmtpReply>> = [];
+    for (let i = 0; i < accepted; i++) replies.push(this.#reply());
+    this.socket.write(stuff(raw));
+    return Promise.all(replies);
+  }
+
+  async quit(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await Promise.race([this.command('QUIT'), new Promise((r) => setTimeout(r, 2000).unref())]);
+    } catch {
+      // closed by the server
+    }
+    this.destroy();
+  }
+
+  destroy(): void {
+    this.#closed = true;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The mailroom side of the benchmark: fills a fresh data directory through the store API, then runs
+ * `mailroom serve` on it as a child process.
+ *
+ * Why a child process and not createMailroom() in this process: the server's peak RSS (VmHWM) and CPU time
+ * can then be read from /proc for the server alone, exactly as for Dovecot's processes, and the load
+ * generator (this process) never competes with the server for its event loop or its heap.
+ *
+ * The child runs an esbuild bundle of the CLI (bench/.build/, built once per benchmark run) when esbuild can
+ * be loaded, so no TypeScript loader thread sits in the measured process; otherwise it falls back to
+ * `node --import tsx`. Either way it is the real `serve` command with its default logging.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '../../src/store/index.js';
+import { hashPassword } from '../../src/auth/index.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const BUILD_DIR = join(ROOT, 'bench', '.build');
+
+export interface PopulateMessage {
+  raw: Buffer;
+  flags?: string[];
+  internalDate?: Date;
+}
+
+export interface MailroomServer {
+  host: '127.0.0.1';
+  imapPort: number;
+  pop3Port: number;
+  lmtpPort: number;
+  pid: number;
+  dataDir: string;
+  runner: 'bundle' | 'tsx';
+  log(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+interface EsbuildLike {
+  build(opts: Record<string, unknown>): Promise<unknown>;
+}
+
+let bundled: Promise<string | null> | null = null;
+
+/** Bundles bench/lib/server-entry.ts (dependencies stay external); null when esbuild is unavailable. */
+export function bundleServer(): Promise<string | null> {
+  bundled ??= (async () => {
+    try {
+      const specifier = 'esbuild';
+      const esbuild = (await import(specifier)) as EsbuildLike;
+      mkdirSync(BUILD_DIR, { recursive: true });
+      const out = join(BUILD_DIR, 'mailroom-server.mjs');
+      await esbuild.build({
+        entryPoints: [join(HERE, 'server-entry.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        outfile: out,
+        logLevel: 'silent',
+        sourcemap: 'linked',
+      });
+      return out;
+    } catch {
+      return null;
+    }
+  })();
+  return bundled;
+}
+
+/**
+ * Fills a data directory through the store API (users with argon2 hashes, as `mailroom user add` makes
+ * them; messages appended to INBOX, which computes the MIME index exactly as delivery does). The store is
+ * opened with fsync off: this is set-up, not measurement.
+ */
+export class MailroomPopulator {
+  private constructor(private readonly store: Awaited<ReturnType<typeof openStore>>) {}
+
+  static async open(dataDir: string): Promise<MailroomPopulator> {
+    return new MailroomPopulator(await openStore({ dataDir, fsync: false }));
+  }
+
+  async addUser(address: string, password: string, messages: Iterable<PopulateMessage> = []): Promise<number> {
+    const domain = address.slice(address.indexOf('@') + 1);
+    if (!(await this.store.hasDomain(domain))) await this.store.addDomain(domain);
+    const user = await this.store.createUser(address, await hashPassword(password));
+    const inbox = await this.store.getMailbox(user.id, 'INBOX');
+    if (!inbox) throw new Error(`no INBOX for ${address}`);
+    let n = 0;
+    for (const m of messages) {
+      await this.store.append(inbox.id, m.raw, { ...(m.flags ? { flags: m.flags } : {}), ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      n++;
+    }
+    return n;
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+/** Starts `mailroom serve` on an existing data directory; resolves when IMAP, POP3 and LMTP accept connections. */
+export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; cpuProfDir?: string } = {}): Promise<MailroomServer> {
+  const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    'serve',
+    '--data', dataDir,
+    '--host', '127.0.0.1',
+    '--imap-port', String(imapPort),
+    '--pop3-port', String(pop3Port),
+    '--lmtp-port', String(lmtpPort),
+    '--imaps-port', 'off',
+    '--pop3s-port', 'off',
+    '--smtp-port', 'off',
+    '--submission-port', 'off',
+    '--submissions-port', 'off',
+  ];
+  const bundle = opts.useTsx ? null : await bundleServer();
+  const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const nodeArgs = bundle ? [...prof, '--enable-source-maps', bundle, ...args] : [...prof, '--import', 'tsx', join(HERE, 'server-entry.ts'), ...args];
+  const logPath = join(dataDir, 'server.log');
+  const fd = openSync(logPath, 'a');
+  const child: ChildProcess = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    }),
+  );
+  const readLog = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`mailroom exited during start-up (${JSON.stringify(exited)}): ${readLog().slice(-2000)}`);
+    if ((await Promise.all([imapPort, pop3Port, lmtpPort].map(canConnect))).every(Boolean)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exitPromise;
+      throw new Error(`mailroom did not listen within 30 s: ${readLog().slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host: '127.0.0.1',
+    imapPort,
+    pop3Port,
+    lmtpPort,
+    pid: child.pid ?? 0,
+    dataDir,
+    runner: bundle ? 'bundle' : 'tsx',
+    log: readLog,
+    async stop(): Promise<void> {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        t.unref();
+        await exitPromise;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+/** A fresh temp directory for a mailroom data directory; remove it with removeDir(). */
+export function tempDataDir(parent = tmpdir()): string {
+  return mkdtempSync(join(parent, 'bench-mailroom-'));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,127 @@
+/**
+ * Process accounting from /proc (Linux): memory and CPU of a server process tree.
+ *
+ * Memory of one process is VmHWM (peak resident set) after resetting it through /proc/<pid>/clear_refs
+ * (Linux >= 4.0), so each workload gets its own peak. For a tree of processes (Dovecot: master, login,
+ * one imap per connection) summing RSS would count shared libraries once per process, so the tree's memory
+ * is the sum of PSS (proportional set size, /proc/<pid>/smaps_rollup), sampled while the workload runs.
+ * CPU is utime + stime of the live processes plus cutime + cstime of the root (children that exited and
+ * were reaped by it), in seconds.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+
+const CLK_TCK = 100;
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** pid and every descendant (by walking /proc/<n>/stat parent ids). */
+export function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = read(`/proc/${name}/stat`);
+    if (!st) continue;
+    const close = st.lastIndexOf(')');
+    const fields = st.slice(close + 2).split(' ');
+    parent.set(Number(name), Number(fields[1]));
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) {
+    for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
+  }
+  return out.filter((p) => parent.has(p));
+}
+
+/** kB value of a "Name:   123 kB" line in /proc/<pid>/status or smaps_rollup. */
+function kb(text: string | null, name: string): number {
+  if (!text) return 0;
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Resets the peak RSS counter (VmHWM) of one process; false when the kernel refuses. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak and current resident set of one process, in bytes. */
+export function rss(pid: number): { peak: number; current: number } {
+  const st = read(`/proc/${pid}/status`);
+  return { peak: kb(st, 'VmHWM') * 1024, current: kb(st, 'VmRSS') * 1024 };
+}
+
+/** Sum of PSS over the process tree, in bytes (falls back to RSS when smaps_rollup is missing). */
+export function treePss(root: number): { bytes: number; processes: number } {
+  const pids = processTree(root);
+  let total = 0;
+  for (const pid of pids) {
+    const roll = read(`/proc/${pid}/smaps_rollup`);
+    total += roll ? kb(roll, 'Pss') * 1024 : kb(read(`/proc/${pid}/status`), 'VmRSS') * 1024;
+  }
+  return { bytes: total, processes: pids.length };
+}
+
+/** CPU seconds used by the tree so far (live processes plus children the root has reaped). */
+export function treeCpu(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    const st = read(`/proc/${pid}/stat`);
+    if (!st) continue;
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    // fields after ")": state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    ticks += Number(f[11]) + Number(f[12]);
+    if (pid === root) ticks += Number(f[13]) + Number(f[14]);
+  }
+  return ticks / CLK_TCK;
+}
+
+/**
+ * Samples memory while a workload runs. For a single process the kernel's peak is exact; for a tree the
+ * PSS sum is sampled every `intervalMs` (and once at stop), and the maximum is kept.
+ */
+export class MemorySampler {
+  #timer: NodeJS.Timeout | null = null;
+  #max = 0;
+  #procs = 0;
+  constructor(
+    readonly root: number,
+    readonly mode: 'single' | 'tree',
+    readonly intervalMs = 250,
+  ) {}
+
+  start(): void {
+    if (this.mode === 'single') {
+      resetPeak(this.root);
+      return;
+    }
+    this.sample();
+    this.#timer = setInterval(() => this.sample(), this.intervalMs);
+    this.#timer.unref();
+  }
+
+  sample(): void {
+    if (this.mode === 'single') return;
+    const t = treePss(this.root);
+    if (t.bytes > this.#max) this.#max = t.bytes;
+    if (t.processes > this.#procs) this.#procs = t.processes;
+  }
+
+  /** Stops sampling; returns the peak in bytes and the most processes seen. */
+  stop(): { peak: number; processes: number } {
+    if (this.mode === 'single') return { peak: rss(this.root).peak, processes: 1 };
+    if (this.#timer) clearInterval(this.#timer);
+    this.sample();
+    return { peak: this.#max, processes: this.#procs };
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Benchmark output: the result model, the Markdown table, the SVG chart of the ratios, and JSON.
+ * Ratios are mailroom / dovecot of the median time (lower is better for mailroom: 0.5 = twice as fast).
+ */
+import { fmtBytes, fmtMs, median, type Measured, type TargetName } from './harness.js';
+
+export interface SideResult {
+  runs: Measured[];
+  medianMs: number;
+  medianCpu: number;
+  peakMem: number;
+  processes: number;
+  details: string[];
+  checks: string[];
+  /** Set when a run failed (error or consistency check); the side then has no median. */
+  error?: string;
+}
+
+export interface WorkloadResult {
+  id: string;
+  title: string;
+  metric: string;
+  mailroom: SideResult;
+  dovecot: SideResult | null;
+  /** mailroom median / dovecot median; null without both. */
+  ratio: number | null;
+  memRatio: number | null;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  smoke: boolean;
+  runs: number;
+  host: { cpus: number; node: string; dovecot: string | null };
+  mailroomRunner: string;
+  sizes: Record<string, number>;
+  corpus: { messages: number; bytes: number; medianSize: number; maxSize: number };
+  notes: string[];
+  workloads: WorkloadResult[];
+}
+
+export function summarize(runs: Measured[], details: string[], checks: string[], error?: string): SideResult {
+  const ok = error === undefined && runs.length > 0;
+  return {
+    runs,
+    medianMs: ok ? median(runs.map((r) => r.ms)) : NaN,
+    medianCpu: ok ? median(runs.map((r) => r.cpu)) : NaN,
+    peakMem: runs.length ? Math.max(...runs.map((r) => r.peakMem)) : NaN,
+    processes: runs.length ? Math.max(...runs.map((r) => r.processes)) : 0,
+    details,
+    checks,
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+function ratioText(r: number | null): string {
+  if (r === null || !Number.isFinite(r)) return '-';
+  return `${r.toFixed(2)}x`;
+}
+
+function side(s: SideResult | null): string {
+  if (!s) return 'not run';
+  if (s.error) return 'FAILED';
+  return fmtMs(s.medianMs);
+}
+
+/** The Markdown report (bench/results/latest.md). */
+export function markdown(res: BenchResult): string {
+  const L: string[] = [];
+  L.push(`# mailroom vs Dovecot${res.smoke ? ' (smoke run)' : ''}`);
+  L.push('');
+  L.push(
+    `${res.startedAt} · ${res.host.cpus} CPUs · Node ${res.host.node} · Dovecot ${res.host.dovecot ?? 'not installed'} · ` +
+      `median of ${res.runs} run${res.runs === 1 ? '' : 's'} per server, alternating mailroom/Dovecot · mailroom runs as a child process (${res.mailroomRunner})`,
+  );
+  L.push('');
+  L.push(`Corpus: ${res.corpus.messages} messages populated per server, ${(res.corpus.bytes / 1048576).toFixed(1)} MB, median ${(res.corpus.medianSize / 1024).toFixed(1)} KB, largest ${(res.corpus.maxSize / 1048576).toFixed(2)} MB.`);
+  L.push('');
+  L.push('Ratio = mailroom time / Dovecot time (below 1 = mailroom faster). Memory: mailroom = peak RSS of its one process (VmHWM); Dovecot = peak of the PSS summed over all its processes (process count in brackets). CPU = server CPU seconds (median run).');
+  L.push('');
+  L.push('| workload | mailroom | dovecot | ratio | mailroom peak mem | dovecot peak mem | mailroom CPU | dovecot CPU |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const w of res.workloads) {
+    const d = w.dovecot;
+    L.push(
+      `| ${w.title} | ${side(w.mailroom)} | ${side(d)} | ${ratioText(w.ratio)} | ${fmtBytes(w.mailroom.peakMem)} | ${d ? `${fmtBytes(d.peakMem)} (${d.processes})` : '-'} | ${Number.isFinite(w.mailroom.medianCpu) ? w.mailroom.medianCpu.toFixed(2) + ' s' : '-'} | ${d && Number.isFinite(d.medianCpu) ? d.medianCpu.toFixed(2) + ' s' : '-'} |`,
+    );
+  }
+  L.push('');
+  L.push('## Workloads');
+  L.push('');
+  for (const w of res.workloads) {
+    L.push(`- **${w.title}** (${w.metric}). mailroom: ${w.mailroom.error ? `FAILED: ${w.mailroom.error}` : (w.mailroom.details[0] ?? '')}; runs ${w.mailroom.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}.` +
+      (w.dovecot ? ` Dovecot: ${w.dovecot.error ? `FAILED: ${w.dovecot.error}` : (w.dovecot.details[0] ?? '')}; runs ${w.dovecot.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}.` : ''));
+    const checks = [...new Set([...w.mailroom.checks, ...(w.dovecot?.checks ?? [])])];
+    if (checks.length) L.push(`  Consistency checks passed: ${checks.join('; ')}.`);
+  }
+  L.push('');
+  L.push('## Sizes');
+  L.push('');
+  L.push(Object.entries(res.sizes).map(([k, v]) => `${k}=${v}`).join(', '));
+  if (res.notes.length) {
+    L.push('');
+    L.push('## Notes');
+    L.push('');
+    for (const n of res.notes) L.push(`- ${n}`);
+  }
+  L.push('');
+  return L.join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * Horizontal bar chart of the time ratios on a log2 axis centred on 1 (parity): bars to the left mean
+ * mailroom is faster, to the right slower. Self-contained SVG, no external fonts or scripts.
+ */
+export function svgChart(res: BenchResult): string {
+  const rows = res.workloads;
+  const W = 760;
+  const rowH = 34;
+  const top = 56;
+  const left = 210;
+  const right = 40;
+  const H = top + rows.length * rowH + 48;
+  const plotW = W - left - right;
+  const finite = rows.map((r) => r.ratio).filter((r): r is number => r !== null && Number.isFinite(r) && r > 0);
+  const maxLog = Math.max(2, ...finite.map((r) => Math.ceil(Math.abs(Math.log2(r)))));
+  const x = (ratio: number): number => left + plotW / 2 + (Math.log2(ratio) / maxLog) * (plotW / 2);
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="13">`);
+  out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
+  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">mailroom time / Dovecot time${res.smoke ? ' (smoke run)' : ''}</text>`);
+  out.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">left of 1×: mailroom faster · right: slower · log scale · median of ${res.runs} run(s)</text>`);
+  // grid
+  for (let k = -maxLog; k <= maxLog; k++) {
+    const gx = x(2 ** k);
+    out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 6}" x2="${gx.toFixed(1)}" y2="${top + rows.length * rowH}" stroke="${k === 0 ? '#333' : '#ddd'}" stroke-width="${k === 0 ? 1.5 : 1}"/>`);
+    const label = k >= 0 ? `${2 ** k}×` : `1/${2 ** -k}×`;
+    out.push(`<text x="${gx.toFixed(1)}" y="${top + rows.length * rowH + 18}" text-anchor="middle" fill="#555">${label}</text>`);
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * rowH;
+    out.push(`<text x="${left - 10}" y="${y + rowH / 2 + 4}" text-anchor="end">${esc(r.title)}</text>`);
+    if (r.ratio === null || !Number.isFinite(r.ratio) || r.ratio <= 0) {
+      const why = r.mailroom.error ? 'mailroom failed' : r.dovecot?.error ? 'Dovecot failed' : 'no Dovecot result';
+      out.push(`<text x="${x(1) + 8}" y="${y + rowH / 2 + 4}" fill="#a00">${esc(why)}</text>`);
+      return;
+    }
+    const x0 = x(1);
+    const x1 = x(Math.min(2 ** maxLog, Math.max(2 ** -maxLog, r.ratio)));
+    const color = r.ratio <= 1 ? '#2e8b57' : '#c0504d';
+    out.push(`<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 7}" width="${Math.max(1, Math.abs(x1 - x0)).toFixed(1)}" height="${rowH - 14}" fill="${color}"/>`);
+    const tx = r.ratio <= 1 ? Math.min(x0, x1) - 6 : Math.max(x0, x1) + 6;
+    out.push(`<text x="${tx.toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${r.ratio <= 1 ? 'end' : 'start'}">${r.ratio.toFixed(2)}×</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,343 @@
+/**
+ * `npm run bench`: mailroom side by side with a private Dovecot (when installed), same users, same corpus,
+ * same workloads, alternating runs (mailroom, Dovecot, mailroom, Dovecot, ...), median and ratio reported.
+ *
+ *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle] [--runs N] [--json]
+ *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
+ *                    [--big N] [--lmtp N] [--senders N] [--pop3 N] [--clients N] [--cycles N]
+ *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]
+ *
+ * Writes <out>/latest.md (table), <out>/latest.svg (chart of the ratios) and <out>/latest.json; prints the
+ * Markdown (or, with --json, the JSON) on stdout and progress on stderr. Exit status 1 when any run failed
+ * or any consistency check did not hold.
+ */
+import { parseArgs } from 'node:util';
+import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { generateMessage, sizeStats } from './corpus.js';
+import {
+  corpusIndexFor,
+  corpusOptions,
+  measure,
+  type BenchConfig,
+  type Measured,
+  type RunContext,
+  type Sizes,
+  type Target,
+  type TargetName,
+  type UserSpec,
+  type Workload,
+} from './lib/harness.js';
+import { MailroomPopulator, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
+import { markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
+import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../test/helpers/dovecot-bench.js';
+import { lmtpDelivery } from './workloads/lmtp-delivery.js';
+import { pop3Download } from './workloads/pop3-download.js';
+import { imapOverview } from './workloads/imap-overview.js';
+import { imapMixed } from './workloads/imap-mixed.js';
+import { imapSearch } from './workloads/imap-search.js';
+import { imapIdle } from './workloads/imap-idle.js';
+
+export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle];
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export const FULL_SIZES: Sizes = {
+  bigMailbox: 5000,
+  lmtpMessages: 2000,
+  lmtpSenders: 10,
+  pop3Messages: 1000,
+  mixedClients: 20,
+  mixedCycles: 20,
+  mixedMailbox: 200,
+  idleConnections: 1000,
+  maxMessage: 5 * 1024 * 1024,
+  bigEvery: 1000,
+};
+
+export const SMOKE_SIZES: Sizes = {
+  bigMailbox: 40,
+  lmtpMessages: 20,
+  lmtpSenders: 10,
+  pop3Messages: 15,
+  mixedClients: 3,
+  mixedCycles: 2,
+  mixedMailbox: 20,
+  idleConnections: 20,
+  maxMessage: 64 * 1024,
+  bigEvery: 25,
+};
+
+interface Options {
+  cfg: BenchConfig;
+  only: string[] | null;
+  json: boolean;
+  out: string;
+  dovecot: boolean;
+  tsx: boolean;
+  cpuProf: boolean;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      smoke: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      runs: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      'no-dovecot': { type: 'boolean', default: false },
+      tsx: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      big: { type: 'string' },
+      lmtp: { type: 'string' },
+      senders: { type: 'string' },
+      pop3: { type: 'string' },
+      clients: { type: 'string' },
+      cycles: { type: 'string' },
+      'mixed-mailbox': { type: 'string' },
+      idle: { type: 'string' },
+      'max-message': { type: 'string' },
+      'big-every': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--json] [--out DIR] [--seed N]\n' +
+        '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--pop3 N] [--clients N] [--cycles N]\n' +
+        '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
+    );
+    process.exit(0);
+  }
+  const int = (v: string | undefined, name: string, min: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} expects an integer >= ${min}, got ${v}`);
+    return Number(v);
+  };
+  const sizes: Sizes = { ...(values.smoke ? SMOKE_SIZES : FULL_SIZES) };
+  const set = (key: keyof Sizes, v: string | undefined, name: string, min: number): void => {
+    const n = int(v, name, min);
+    if (n !== undefined) sizes[key] = n;
+  };
+  set('bigMailbox', values.big, 'big', 1);
+  set('lmtpMessages', values.lmtp, 'lmtp', 1);
+  set('lmtpSenders', values.senders, 'senders', 1);
+  set('pop3Messages', values.pop3, 'pop3', 1);
+  set('mixedClients', values.clients, 'clients', 1);
+  set('mixedCycles', values.cycles, 'cycles', 1);
+  set('mixedMailbox', values['mixed-mailbox'], 'mixed-mailbox', 2);
+  set('idleConnections', values.idle, 'idle', 1);
+  set('maxMessage', values['max-message'], 'max-message', 2048);
+  set('bigEvery', values['big-every'], 'big-every', 0);
+  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+  const maxConns = sizes.idleConnections + sizes.mixedClients + 64;
+  const addresses = Array.from({ length: Math.min(250, Math.ceil(maxConns / 40) + 1) }, (_, i) => `127.0.0.${i + 1}`);
+  return {
+    cfg: {
+      smoke: values.smoke ?? false,
+      runs: int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3),
+      seed: int(values.seed, 'seed', 0) ?? 20261127,
+      sizes,
+      sourceAddresses: addresses,
+      password: 'bench-secret',
+      domain: 'bench.test',
+    },
+    only,
+    json: values.json ?? false,
+    out: values.out ?? join(HERE, 'results'),
+    dovecot: !(values['no-dovecot'] ?? false),
+    tsx: values.tsx ?? false,
+    cpuProf: values['cpu-prof'] ?? false,
+  };
+}
+
+function dovecotVersion(): string | null {
+  const r = spawnSync('/usr/sbin/dovecot', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim().split(' ')[0]! : null;
+}
+
+export async function runBench(opts: Options): Promise<BenchResult> {
+  const { cfg } = opts;
+  const startedAt = new Date().toISOString();
+  const workloads = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.id));
+  const notes: string[] = [];
+  const users = new Map<string, UserSpec>();
+  for (const w of workloads) for (const u of w.users(cfg)) if (!users.has(u.address)) users.set(u.address, u);
+
+  const dovecotReason = opts.dovecot ? benchDovecotAvailable() : 'disabled with --no-dovecot';
+  let dovecot: BenchDovecot | null = null;
+  let mailroom: MailroomServer | null = null;
+  const dataDir = tempDataDir();
+  const cleanup = async (): Promise<void> => {
+    await mailroom?.stop().catch(() => undefined);
+    await dovecot?.stop().catch(() => undefined);
+    removeDir(dataDir);
+  };
+  const onSignal = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (dovecotReason === null) {
+      dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: cfg.sizes.idleConnections + cfg.sizes.mixedClients + 64 });
+      log(`dovecot ${dovecotVersion() ?? '?'} listening (imap ${dovecot.imapPort}, pop3 ${dovecot.pop3Port}, lmtp ${dovecot.lmtpPort})`);
+    } else {
+      log(`dovecot side skipped: ${dovecotReason}`);
+      notes.push(`Dovecot side not run: ${dovecotReason}.`);
+    }
+
+    // Populate both servers with the same bytes.
+    const t0 = Date.now();
+    const populator = await MailroomPopulator.open(dataDir);
+    const corpus = corpusIndexFor(cfg);
+    const sizes: number[] = [];
+    try {
+      for (const u of users.values()) {
+        const msgs = u.messages ? Array.from({ length: u.messages.count }, (_, k) => generateMessage(corpusOptions(cfg), u.messages!.first + k)) : [];
+        for (const m of msgs) {
+          corpus.remember(m.info);
+          sizes.push(m.info.size);
+        }
+        const items = msgs.map((m) => ({ raw: m.raw, flags: m.info.flags, internalDate: m.info.date }));
+        dovecot?.populate(u.address, items);
+        await populator.addUser(u.address, cfg.password, items);
+      }
+    } finally {
+      await populator.close();
+    }
+    log(`populated ${users.size} users, ${sizes.length} messages per server in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (dovecot) {
+      const t1 = Date.now();
+      const withMail = [...users.values()].filter((u) => u.messages && u.messages.count > 0);
+      let failed = 0;
+      for (const u of withMail) if (!(await dovecot.index(u.address))) failed++;
+      log(`doveadm index of ${withMail.length} mailboxes in ${((Date.now() - t1) / 1000).toFixed(1)} s${failed ? ` (${failed} failed)` : ''}`);
+      notes.push('Dovecot mailboxes were written as Maildir files with a dovecot-uidlist, then `doveadm index` built their indexes and caches (mailroom computes its MIME index at append).');
+      if (failed) notes.push(`doveadm index failed for ${failed} mailboxes; Dovecot built those indexes on first access.`);
+    }
+
+    const profDir = join(opts.out, 'profile');
+    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
+    log(`mailroom listening (imap ${mailroom.imapPort}, pop3 ${mailroom.pop3Port}, lmtp ${mailroom.lmtpPort}), pid ${mailroom.pid}, ${mailroom.runner}`);
+
+    const targets: Target[] = [
+      { name: 'mailroom', host: '127.0.0.1', imapPort: mailroom.imapPort, pop3Port: mailroom.pop3Port, lmtpPort: mailroom.lmtpPort, pid: mailroom.pid, memMode: 'single' },
+      ...(dovecot ? [{ name: 'dovecot' as const, host: '127.0.0.1', imapPort: dovecot.imapPort, pop3Port: dovecot.pop3Port, lmtpPort: dovecot.lmtpPort, pid: dovecot.pid, memMode: 'tree' as const }] : []),
+    ];
+
+    const results: WorkloadResult[] = [];
+    for (const w of workloads) {
+      const acc: Record<TargetName, { runs: Measured[]; details: string[]; checks: string[]; error?: string }> = {
+        mailroom: { runs: [], details: [], checks: [] },
+        dovecot: { runs: [], details: [], checks: [] },
+      };
+      for (let run = 0; run < cfg.runs; run++) {
+        for (const target of targets) {
+          const a = acc[target.name];
+          if (a.error !== undefined) continue;
+          const ctx: RunContext = {
+            target,
+            cfg,
+            run,
+            measure: (fn) => measure(target, fn),
+            source: (i) => cfg.sourceAddresses[Math.floor(i / 40) % cfg.sourceAddresses.length]!,
+            log,
+          };
+          try {
+            const out = await w.run(ctx);
+            a.runs.push(out.measured);
+            a.details.push(out.detail);
+            for (const c of out.checks) if (!a.checks.includes(c)) a.checks.push(c);
+            log(`${w.id} run ${run + 1}/${cfg.runs} ${target.name}: ${out.measured.ms.toFixed(0)} ms, cpu ${out.measured.cpu.toFixed(2)} s, mem ${(out.measured.peakMem / 1048576).toFixed(0)} MB — ${out.detail}`);
+          } catch (e) {
+            a.error = e instanceof Error ? `${e.name === 'ConsistencyError' ? 'consistency check failed: ' : ''}${e.message}` : String(e);
+            log(`${w.id} run ${run + 1} ${target.name} FAILED: ${a.error}`);
+          }
+        }
+      }
+      const m: SideResult = summarize(acc.mailroom.runs, acc.mailroom.details, acc.mailroom.checks, acc.mailroom.error);
+      const d: SideResult | null = dovecot ? summarize(acc.dovecot.runs, acc.dovecot.details, acc.dovecot.checks, acc.dovecot.error) : null;
+      const ratio = d && !m.error && !d.error && d.medianMs > 0 ? m.medianMs / d.medianMs : null;
+      const memRatio = d && d.peakMem > 0 && m.peakMem > 0 ? m.peakMem / d.peakMem : null;
+      results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, ratio, memRatio });
+    }
+
+    const st = sizeStats(sizes);
+    notes.push('Each server is measured alone: the load generator is this Node process (raw sockets, small pipelining drivers); mailroom runs `mailroom serve` as a child process with its default logging; Dovecot logs to a file with its defaults.');
+    notes.push('Durability is on for both: mailroom fsyncs blob and SQLite commit before replying; Dovecot uses its default mail_fsync=optimized.');
+    notes.push('Dovecot 2.3 runs one imap process per connection by design (imap-login in high-performance mode: service_count=0, 2 processes); its memory is the sum of PSS over all processes, which counts shared pages once.');
+    const result: BenchResult = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      smoke: cfg.smoke,
+      runs: cfg.runs,
+      host: { cpus: cpus().length, node: process.versions.node, dovecot: dovecot ? dovecotVersion() : null },
+      mailroomRunner: mailroom.runner === 'bundle' ? 'esbuild bundle of the CLI' : 'node --import tsx',
+      sizes: { ...cfg.sizes, runs: cfg.runs, seed: cfg.seed },
+      corpus: { messages: st.count, bytes: st.total, medianSize: st.median, maxSize: st.max },
+      notes,
+      workloads: results,
+    };
+    return result;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+    if (opts.cpuProf) notes.push(`mailroom CPU profile written to ${join(opts.out, 'profile')}`);
+  }
+}
+
+/** Renames Node's CPU-<timestamp>.cpuprofile output to mailroom.cpuprofile (latest run). */
+function tidyProfiles(dir: string): void {
+  if (!existsSync(dir)) return;
+  const files = readdirSync(dir).filter((f) => f.startsWith('CPU.') && f.endsWith('.cpuprofile')).sort();
+  const last = files[files.length - 1];
+  if (last) renameSync(join(dir, last), join(dir, 'mailroom.cpuprofile'));
+}
+
+export function failures(res: BenchResult): string[] {
+  const out: string[] = [];
+  for (const w of res.workloads) {
+    if (w.mailroom.error) out.push(`${w.id} mailroom: ${w.mailroom.error}`);
+    if (w.dovecot?.error) out.push(`${w.id} dovecot: ${w.dovecot.error}`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const res = await runBench(opts);
+  if (opts.cpuProf) tidyProfiles(join(opts.out, 'profile'));
+  mkdirSync(opts.out, { recursive: true });
+  const md = markdown(res);
+  writeFileSync(join(opts.out, 'latest.md'), md);
+  writeFileSync(join(opts.out, 'latest.svg'), svgChart(res));
+  writeFileSync(join(opts.out, 'latest.json'), JSON.stringify(res, null, 2) + '\n');
+  process.stdout.write(opts.json ? JSON.stringify(res, null, 2) + '\n' : md);
+  const f = failures(res);
+  if (f.length) {
+    log(`${f.length} failure(s):\n  ${f.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+  log(`wrote ${join(opts.out, 'latest.md')}, latest.svg and latest.json`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e: unknown) => {
+    log(`fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 2;
+  });
+}

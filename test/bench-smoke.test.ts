@@ -1,0 +1,140 @@
+/**
+ * Smoke run of the benchmark (`npm run bench -- --smoke`), so the harness cannot rot: tiny sizes, one run
+ * per server, a few seconds. Asserts that every workload produced numbers for mailroom, that every
+ * consistency check held, and that the Markdown table and the SVG chart were written. The Dovecot side is
+ * exercised too when Dovecot is installed (and then must also pass); without it the run is mailroom-only.
+ * No speed is asserted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchDovecotAvailable } from './helpers/dovecot-bench.js';
+import { WORKLOADS } from '../bench/run.js';
+import type { BenchResult } from '../bench/lib/report.js';
+import { NEEDLE, bodyOf, generateMessage, sha256, sizeStats } from '../bench/corpus.js';
+import { stuff, unstuff } from '../bench/lib/pop3.js';
+import { fetchLiterals, fetchNumber } from '../bench/lib/imap.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 90_000);
+    timer.unref();
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('bench --smoke runs every workload on mailroom (and Dovecot when installed) with consistency checks', { timeout: 120_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  try {
+    const withDovecot = benchDovecotAvailable() === null;
+    const r = await runBench(['--smoke', '--json', '--out', out]);
+    assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr.slice(-4000)}`);
+    const res = JSON.parse(r.stdout) as BenchResult;
+    assert.equal(res.smoke, true);
+    assert.deepEqual(
+      res.workloads.map((w) => w.id),
+      WORKLOADS.map((w) => w.id),
+      'one row per workload, in order',
+    );
+    for (const w of res.workloads) {
+      assert.equal(w.mailroom.error, undefined, `${w.id}: mailroom failed: ${w.mailroom.error}`);
+      assert.ok(Number.isFinite(w.mailroom.medianMs) && w.mailroom.medianMs > 0, `${w.id}: mailroom time is a number`);
+      assert.ok(w.mailroom.peakMem > 10 * 1024 * 1024, `${w.id}: mailroom peak memory measured (${w.mailroom.peakMem})`);
+      assert.ok(w.mailroom.checks.length > 0, `${w.id}: consistency checks ran`);
+      if (withDovecot) {
+        assert.ok(w.dovecot, `${w.id}: Dovecot side ran`);
+        assert.equal(w.dovecot.error, undefined, `${w.id}: Dovecot failed: ${w.dovecot.error}`);
+        assert.ok(Number.isFinite(w.dovecot.medianMs) && w.dovecot.medianMs > 0, `${w.id}: Dovecot time is a number`);
+        assert.ok(w.ratio !== null && Number.isFinite(w.ratio) && w.ratio > 0, `${w.id}: ratio computed`);
+        assert.ok(w.dovecot.processes > 1, `${w.id}: Dovecot process tree sampled`);
+      } else {
+        assert.equal(w.dovecot, null);
+      }
+    }
+    // Per-workload checks that prove messages were verified, not only counted.
+    const lmtp = res.workloads.find((w) => w.id === 'lmtp')!;
+    assert.ok(lmtp.mailroom.checks.some((c) => /\d+ delivered bodies byte-identical/.test(c)));
+    const pop3 = res.workloads.find((w) => w.id === 'pop3')!;
+    assert.ok(pop3.mailroom.checks.some((c) => /RETR byte-identical/.test(c)));
+
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    for (const w of res.workloads) {
+      const row = md.split('\n').find((l) => l.startsWith(`| ${w.title} |`));
+      assert.ok(row, `table row for ${w.title}`);
+      const cells = row.split('|').map((c) => c.trim());
+      assert.match(cells[2]!, /^\d+(\.\d+)? (ms|s)$/, `${w.title}: mailroom cell has a time`);
+      if (withDovecot) assert.match(cells[4]!, /^\d+\.\d\dx$/, `${w.title}: ratio cell`);
+    }
+    const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    for (const w of res.workloads) assert.ok(svg.includes(`>${w.title}</text>`), `chart row for ${w.title}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('bench rejects unknown workloads and bad sizes', async () => {
+  const a = await runBench(['--only', 'nosuch', '--smoke']);
+  assert.notEqual(a.code, 0);
+  assert.match(a.stderr, /unknown workload nosuch/);
+  const b = await runBench(['--runs', '0', '--smoke']);
+  assert.notEqual(b.code, 0);
+  assert.match(b.stderr, /--runs expects an integer >= 1/);
+});
+
+test('bench corpus is deterministic, CRLF, within its size bounds and covers every kind', () => {
+  const opts = { seed: 7, maxSize: 256 * 1024, bigEvery: 50 };
+  const a = Array.from({ length: 200 }, (_, i) => generateMessage(opts, i));
+  const again = generateMessage(opts, 123);
+  assert.ok(again.raw.equals(a[123]!.raw), 'same seed and index give the same bytes');
+  assert.ok(!generateMessage({ ...opts, seed: 8 }, 123).raw.equals(a[123]!.raw), 'another seed gives other bytes');
+  const kinds = new Set(a.map((m) => m.info.kind));
+  assert.deepEqual([...kinds].sort(), ['alternative', 'attachment', 'forward', 'plain']);
+  for (const m of a) {
+    assert.ok(m.info.size >= 1024 && m.info.size <= opts.maxSize, `message ${m.info.index} size ${m.info.size}`);
+    assert.equal(m.info.size, m.raw.length);
+    const text = m.raw.toString('latin1');
+    assert.equal(text.replace(/\r\n/g, '').includes('\n'), false, `message ${m.info.index} has a bare LF`);
+    assert.ok(text.split('\r\n').every((l) => l.length <= 998), `message ${m.info.index} has a line over 998 octets`);
+    assert.equal(sha256(bodyOf(m.raw)), m.info.bodySha256);
+    assert.ok(text.includes(`Message-ID: ${m.info.messageId}\r\n`));
+    // The needle is in the decoded body exactly when the info says so (never in headers).
+    const head = text.slice(0, text.indexOf('\r\n\r\n'));
+    assert.equal(head.includes(NEEDLE), false);
+  }
+  assert.equal(a[49]!.info.size > 200 * 1024, true, 'every bigEvery-th message is near maxSize');
+  assert.ok(a.some((m) => /=\?UTF-8\?[BQ]\?/.test(m.raw.toString('latin1'))), 'some RFC 2047 encoded words');
+  assert.ok(a.some((m) => m.raw.includes('message/rfc822')), 'some nested messages');
+  assert.ok(a.some((m) => m.info.needle) && a.some((m) => !m.info.needle));
+  const med = sizeStats(Array.from({ length: 400 }, (_, i) => generateMessage({ seed: 1 }, i).info.size)).median;
+  assert.ok(med > 4000 && med < 16000, `median size ${med} is near 8 KB`);
+});
+
+test('bench drivers: dot-stuffing round trip and FETCH literal extraction', () => {
+  for (const s of ['a\r\n.b\r\n..c\r\n', '.start\r\nx\r\n', 'no dots\r\n', 'end\r\n.\r\n']) {
+    const raw = Buffer.from(s);
+    const stuffed = stuff(raw);
+    assert.ok(stuffed.subarray(stuffed.length - 3).equals(Buffer.from('.\r\n')));
+    assert.ok(!stuffed.subarray(0, stuffed.length - 3).toString().split('\r\n').some((l) => l === '.'), 'no bare "." line inside');
+    assert.ok(unstuff(stuffed.subarray(0, stuffed.length - 3)).equals(raw), `round trip of ${JSON.stringify(s)}`);
+  }
+  const lits = fetchLiterals({ text: '* 1 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] {5} BODY[TEXT] {3} FLAGS (\\Seen))', literals: [Buffer.from('hello'), Buffer.from('abc')] });
+  assert.equal(lits.get('BODY[HEADER.FIELDS (MESSAGE-ID)]')?.toString(), 'hello');
+  assert.equal(lits.get('BODY[TEXT]')?.toString(), 'abc');
+  assert.equal(fetchNumber('* 3 FETCH (UID 17 RFC822.SIZE 2048 FLAGS ())', 'RFC822.SIZE'), 2048);
+  assert.equal(fetchNumber('* 3 FETCH (UID 17)', 'RFC822.SIZE'), null);
+});
