@@ -34,6 +34,8 @@ export function parseAddress(input: string): ParsedAddress | null {
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (!isValidDomain(domain)) return null;
+  // an '@' in the local part is only possible inside a quoted string (RFC 5321 Quoted-string)
+  if (local.includes('@') && !(local.length > 1 && local.startsWith('"') && local.endsWith('"'))) return null;
   const plus = local.indexOf('+');
   const base = plus > 0 ? local.slice(0, plus) : local;
   const tag = plus > 0 ? local.slice(plus + 1) : null;

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { checkMessage, findBareLineEnd, headerSection, headerValue, normalizeLineEnds } from './message-check.js';
+
+test('checkMessage: NUL refused, bare line ends refused or normalised, clean input untouched', () => {
+  const clean = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+  const ok = checkMessage(clean, 'reject');
+  assert.ok(ok.ok && ok.raw === clean);
+  const nul = checkMessage(Buffer.from('Subject: x\r\n\r\na\x00\r\n', 'latin1'), 'normalize');
+  assert.deepEqual(nul, { ok: false, code: 554, message: 'Message contains NUL octets' });
+  assert.equal(checkMessage(Buffer.from('a\nb\r\n'), 'reject').ok, false);
+  assert.equal(checkMessage(Buffer.from('a\rb\r\n'), 'reject').ok, false);
+  const n = checkMessage(Buffer.from('a\nb\rc\r\n'), 'normalize');
+  assert.ok(n.ok);
+  assert.equal(n.raw.toString(), 'a\r\nb\r\nc\r\n');
+  // header only, no header at all: both fine
+  assert.ok(checkMessage(Buffer.from('Subject: only\r\n'), 'reject').ok);
+  assert.ok(checkMessage(Buffer.from('\r\nbody\r\n'), 'reject').ok);
+});
+
+test('normalizeLineEnds leaves no bare CR or LF and keeps every other byte (property)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (arr) => {
+      const input = Buffer.from(arr);
+      const out = normalizeLineEnds(input);
+      assert.equal(findBareLineEnd(out), -1);
+      const strip = (b: Buffer) => Buffer.from([...b].filter((x) => x !== 0x0d && x !== 0x0a));
+      assert.ok(strip(out).equals(strip(input)));
+      assert.ok(normalizeLineEnds(out).equals(out), 'idempotent');
+    }),
+  );
+});
+
+test('headerSection and headerValue (unfolding, case-insensitive, header only)', () => {
+  const raw = Buffer.from('Subject: a\r\n b\r\nMessage-ID:  <x@y>\r\n\r\nMessage-ID: <body@z>\r\n');
+  assert.equal(headerSection(raw).toString(), 'Subject: a\r\n b\r\nMessage-ID:  <x@y>\r\n\r\n');
+  assert.equal(headerValue(raw, 'subject'), 'a b');
+  assert.equal(headerValue(raw, 'MESSAGE-ID'), '<x@y>');
+  assert.equal(headerValue(raw, 'date'), null);
+  assert.equal(headerValue(Buffer.from('\r\nMessage-ID: <b@z>\r\n'), 'message-id'), null);
+});
