@@ -69,20 +69,17 @@ interface Headers {
 
 function readHeaders(raw: Buffer, start: number, end: number): Headers {
   const fields = headerFieldSpans(raw, start, end);
-  const cache = new Map<string, string | null>();
+  // First occurrence of each field wins (RFC 5322 allows one; Dovecot's ENVELOPE takes the last).
+  const first = new Map<string, HeaderFieldSpan>();
+  for (const f of fields) {
+    const key = f.name.toLowerCase();
+    if (!first.has(key)) first.set(key, f);
+  }
   return {
     fields,
     get(name: string): string | null {
-      if (cache.has(name)) return cache.get(name)!;
-      let v: string | null = null;
-      for (const f of fields) {
-        if (f.name.length === name.length && f.name.toLowerCase() === name) {
-          v = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
-          break;
-        }
-      }
-      cache.set(name, v);
-      return v;
+      const f = first.get(name);
+      return f === undefined ? null : unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
     },
   };
 }

@@ -1,0 +1,138 @@
+/**
+ * MIME indexer benchmark: `node --import tsx bench/mime.ts [--seconds N]`.
+ * Prints indexMessage throughput (messages/second, MB/s) for each message shape of a mixed corpus
+ * (the test fixtures plus generated 8 KB, 64 KB and 1 MB messages), for the corpus as a whole, and
+ * the time to index a 50 MB single-attachment message and to normalise its line endings.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { indexMessage, normalizeLineEndings, searchableText } from '../src/mime/index.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' } } });
+const budgetMs = Number(values.seconds) * 1000;
+
+function base64Lines(size: number): string {
+  const b64 = Buffer.alloc(Math.ceil((size * 3) / 4), 0xa5).toString('base64');
+  return b64.replace(/.{76}/g, '$&\r\n');
+}
+
+function textOf(size: number): string {
+  const line = 'The quick brown fox jumps over the lazy dog, again and again and again.\r\n';
+  return line.repeat(Math.ceil(size / line.length)).slice(0, size);
+}
+
+function alternative(size: number): Buffer {
+  return Buffer.from(
+    [
+      'From: "Bench Sender" <sender@example.com>',
+      'To: a@example.com, "B, Bee" <b@example.com>, Team: c@example.com, d@example.com;',
+      'Subject: =?utf-8?q?Benchmark_message_caf=C3=A9?=',
+      'Date: Mon, 7 Apr 2025 10:00:00 +0000',
+      'Message-ID: <bench@example.com>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/alternative; boundary="alt-bench"',
+      '',
+      '--alt-bench',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      textOf(size / 2),
+      '--alt-bench',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<html><body><p>' + textOf(size / 2 - 40) + '</p></body></html>',
+      '--alt-bench--',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+function withAttachment(size: number): Buffer {
+  return Buffer.from(
+    [
+      'From: sender@example.com',
+      'To: rcpt@example.com',
+      'Subject: attachment',
+      'Content-Type: multipart/mixed; boundary=mixed-bench',
+      '',
+      '--mixed-bench',
+      'Content-Type: text/plain',
+      '',
+      'See attached.',
+      '--mixed-bench',
+      'Content-Type: application/octet-stream; name="data.bin"',
+      'Content-Transfer-Encoding: base64',
+      'Content-Disposition: attachment; filename="data.bin"',
+      '',
+      base64Lines(size),
+      '--mixed-bench--',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+const fixtureDir = new URL('../test/fixtures/mime/', import.meta.url);
+const fixtures = readdirSync(fixtureDir)
+  .filter((f) => f.endsWith('.eml'))
+  .map((f) => readFileSync(new URL(f, fixtureDir)));
+
+const shapes: Array<{ name: string; msgs: Buffer[] }> = [
+  { name: `fixtures (${fixtures.length} small real-shaped)`, msgs: fixtures },
+  { name: '8 KB multipart/alternative', msgs: [alternative(8 * 1024)] },
+  { name: '64 KB with attachment', msgs: [withAttachment(64 * 1024)] },
+  { name: '1 MB with attachment', msgs: [withAttachment(1024 * 1024)] },
+];
+
+function run(msgs: Buffer[]): { perSec: number; mbPerSec: number; usPerMsg: number } {
+  for (let i = 0; i < 50; i++) indexMessage(msgs[i % msgs.length]!); // warm-up
+  let n = 0;
+  let bytes = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < budgetMs) {
+    for (let k = 0; k < 20; k++) {
+      const m = msgs[n % msgs.length]!;
+      indexMessage(m);
+      bytes += m.length;
+      n++;
+    }
+    t = performance.now();
+  }
+  const s = (t - t0) / 1000;
+  return { perSec: n / s, mbPerSec: bytes / s / 1e6, usPerMsg: ((t - t0) * 1000) / n };
+}
+
+const rows: string[] = [];
+for (const sh of shapes) {
+  const r = run(sh.msgs);
+  rows.push(`${sh.name.padEnd(40)} ${r.perSec.toFixed(0).padStart(9)} msg/s ${r.usPerMsg.toFixed(1).padStart(9)} us/msg ${r.mbPerSec.toFixed(0).padStart(6)} MB/s`);
+}
+// Mixed corpus: mostly small messages, some 8 KB, a few with attachments.
+const mixed = [...fixtures, ...fixtures, alternative(8 * 1024), alternative(8 * 1024), alternative(8 * 1024), withAttachment(64 * 1024)];
+const m = run(mixed);
+rows.push(`${'mixed corpus'.padEnd(40)} ${m.perSec.toFixed(0).padStart(9)} msg/s ${m.usPerMsg.toFixed(1).padStart(9)} us/msg ${m.mbPerSec.toFixed(0).padStart(6)} MB/s`);
+
+const big = withAttachment(50 * 1024 * 1024);
+indexMessage(big);
+let best = Infinity;
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  indexMessage(big);
+  best = Math.min(best, performance.now() - t0);
+}
+rows.push(`${`50 MB attachment (${(big.length / 1e6).toFixed(1)} MB raw)`.padEnd(40)} ${best.toFixed(1).padStart(9)} ms (best of 5)`);
+let bestNorm = Infinity;
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  normalizeLineEndings(big);
+  bestNorm = Math.min(bestNorm, performance.now() - t0);
+}
+rows.push(`${'normalizeLineEndings, 50 MB, clean'.padEnd(40)} ${bestNorm.toFixed(1).padStart(9)} ms (best of 3)`);
+const text8k = alternative(8 * 1024);
+const idx8k = indexMessage(text8k);
+const t0 = performance.now();
+let k = 0;
+for (; performance.now() - t0 < budgetMs / 2; k++) searchableText(text8k, idx8k);
+rows.push(`${'searchableText, 8 KB alternative'.padEnd(40)} ${(k / ((performance.now() - t0) / 1000)).toFixed(0).padStart(9)} msg/s`);
+console.log(rows.join('\n'));
