@@ -202,6 +202,8 @@ export class MailboxView {
     const goneSet = new Set(gone);
     this.#uids = this.#uids.filter((u) => !goneSet.has(u));
     for (const u of gone) {
+      // The client drops an expunged message's \Recent along with it; no RECENT response is owed.
+      if (this.#recent.has(u)) this.#reportedRecent--;
       this.#meta.delete(u);
       this.#pendingExpunge.delete(u);
       this.#pendingFlags.delete(u);

@@ -125,10 +125,27 @@ class Evaluator {
     const need = cand.filter((u) => !this.#sent.has(u) && !this.#view.isExpunged(u));
     if (!need.length) return;
     for await (const rec of this.#store.getMessages(this.#view.mailbox.id, need) as AsyncIterable<MessageRecord>) {
-      const d = rec.index.envelope.date ? Date.parse(rec.index.envelope.date.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
-      this.#sent.set(rec.uid, Number.isNaN(d) ? null : utcDay(new Date(d)));
+      this.#sent.set(rec.uid, sentDay(rec.index.envelope.date));
     }
   }
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** The calendar day written in a Date header, ignoring time and zone (RFC 9051 SENTON etc.); null if unparseable. */
+export function sentDay(value: string | null): number | null {
+  if (!value) return null;
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(value);
+  if (!m) {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? null : utcDay(new Date(t));
+  }
+  const mon = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (mon < 0) return null;
+  let y = Number(m[3]);
+  if (m[3]!.length === 2) y += y < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) y += 1900;
+  return Date.UTC(y, mon, Number(m[1]));
 }
 
 function utcDay(d: Date): number {

@@ -92,8 +92,17 @@ export function parseNumber(s: string, what: string, max = 0xffffffff): number {
   return n;
 }
 
-/** Largest mod-sequence value (RFC 7162 mod-sequence-value is 63-bit; we stay within safe integers). */
+/** Largest mod-sequence value the store produces (it counts in safe integers). */
 export const MAX_MODSEQ = Number.MAX_SAFE_INTEGER;
+
+/**
+ * mod-sequence-value (RFC 7162: 1*DIGIT up to 2^63-1). Values beyond the safe-integer range are clamped:
+ * the store's mod-sequences never get there, so comparisons keep their meaning.
+ */
+export function parseModseq(s: string): number {
+  if (!/^\d{1,19}$/.test(s) || BigInt(s) > 9223372036854775807n) throw new ParseError('Invalid mod-sequence');
+  return Math.min(Number(s), MAX_MODSEQ);
+}
 
 /** A flag or keyword: "\Seen" or an atom. */
 export function parseFlag(t: Token): string {

@@ -4,7 +4,7 @@
  * clients); the server decodes them according to what the session enabled.
  */
 import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, astringOf, parseDateTime, parseFlag, parseFlagList, parseNumber, MAX_MODSEQ } from './args.js';
+import { Args, ParseError, astringOf, parseDateTime, parseFlag, parseFlagList, parseNumber, parseModseq } from './args.js';
 import { parseSequenceSet, type SequenceSet } from './sequence.js';
 
 export interface NoArgs {}
@@ -108,7 +108,7 @@ export function parseSelect(args: Args): SelectArgs {
       else if (name === 'QRESYNC') {
         const q = new Args(p.list('QRESYNC parameters'));
         const uidValidity = q.number('UIDVALIDITY');
-        const modseq = parseNumber(q.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ);
+        const modseq = parseModseq(q.atom('mod-sequence'));
         let knownUids: SequenceSet | null = null;
         let seqMatch: QresyncParams['seqMatch'] = null;
         if (!q.done && q.peek()?.t === 'atom') knownUids = parseSequenceSet(q.atom('known UIDs'));
@@ -286,7 +286,7 @@ export function parseStore(args: Args): StoreArgs {
     while (!m.done) {
       const name = m.atom('store modifier').toUpperCase();
       if (name !== 'UNCHANGEDSINCE') throw new ParseError(`Unknown STORE modifier ${name}`);
-      unchangedSince = parseNumber(m.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ);
+      unchangedSince = parseModseq(m.atom('mod-sequence'));
     }
   }
   const item = args.atom('store data item').toUpperCase();

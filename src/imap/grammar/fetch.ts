@@ -3,7 +3,7 @@
  * RFC 8474 EMAILID/THREADID).
  */
 import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, parseNumber, MAX_MODSEQ } from './args.js';
+import { Args, ParseError, parseNumber, parseModseq } from './args.js';
 import { parseSequenceSet, type SequenceSet } from './sequence.js';
 
 export type SectionText = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'TEXT' | 'MIME';
@@ -67,7 +67,7 @@ export function parseFetch(args: Args): FetchArgs {
     const m = new Args(mods);
     while (!m.done) {
       const name = m.atom('fetch modifier').toUpperCase();
-      if (name === 'CHANGEDSINCE') changedSince = parseNumber(m.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ);
+      if (name === 'CHANGEDSINCE') changedSince = parseModseq(m.atom('mod-sequence'));
       else if (name === 'VANISHED') vanished = true;
       else throw new ParseError(`Unknown fetch modifier ${name}`);
     }

@@ -3,7 +3,7 @@
  * SEARCHRES, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
  */
 import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, astringOf, parseDate, parseFlag, parseNumber, MAX_MODSEQ } from './args.js';
+import { Args, ParseError, astringOf, parseDate, parseFlag, parseNumber, parseModseq } from './args.js';
 import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
 
 export type SearchKey =
@@ -142,7 +142,7 @@ function parseKey(args: Args, depth: number): SearchKey {
         const type = args.atom('entry type').toLowerCase();
         if (type !== 'priv' && type !== 'shared' && type !== 'all') throw new ParseError('Invalid MODSEQ entry type');
       }
-      return { k: 'modseq', modseq: parseNumber(args.atom('mod-sequence'), 'mod-sequence', MAX_MODSEQ) };
+      return { k: 'modseq', modseq: parseModseq(args.atom('mod-sequence')) };
     }
     case 'EMAILID':
       return { k: 'emailid', id: objectId(args.next('object id')) };

@@ -1,0 +1,198 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Framer, type FrameEvent } from './framer.js';
+import { tokenize, TokenizeError, type Token } from './tokenizer.js';
+import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from './utf7.js';
+import { WireWriter, formatDateTime, formatSequenceSet } from './encode.js';
+
+const opts = { maxLineLength: 100, maxLiteralSize: 1000 };
+
+function feedAll(f: Framer, data: Buffer, chunk: (i: number) => number): FrameEvent[] {
+  const out: FrameEvent[] = [];
+  let i = 0;
+  let k = 0;
+  while (i < data.length) {
+    const n = Math.max(1, chunk(k++));
+    out.push(...f.push(data.subarray(i, i + n)));
+    i += n;
+  }
+  return out;
+}
+
+describe('framer', () => {
+  test('splits pipelined commands and keeps literals inline', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from('a NOOP\r\nb APPEND INBOX {5+}\r\nhello\r\nc LOGOUT\r\n'));
+    assert.deepEqual(
+      ev.map((e) => (e.kind === 'command' ? e.data.toString() : e.kind)),
+      ['a NOOP', 'b APPEND INBOX {5+}\r\nhello', 'c LOGOUT'],
+    );
+  });
+
+  test('synchronizing literal asks for continuation', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from('a LOGIN {5}\r\n'));
+    assert.deepEqual(ev, [{ kind: 'continue', size: 5 }]);
+    assert.equal(f.inLiteral, true);
+    const ev2 = f.push(Buffer.from('alice "pw"\r\n'));
+    assert.equal(ev2.length, 1);
+    assert.equal(ev2[0]!.kind === 'command' && ev2[0]!.data.toString(), 'a LOGIN {5}\r\nalice "pw"');
+  });
+
+  test('accepts bare LF line endings', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from('a NOOP\n'));
+    assert.equal(ev[0]!.kind === 'command' && ev[0]!.data.toString(), 'a NOOP');
+  });
+
+  test('too-long line is discarded with its tag and the stream resyncs', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from(`x1 ${'A'.repeat(150)}\r\nx2 NOOP\r\n`));
+    assert.deepEqual(ev[0], { kind: 'too-long', tag: 'x1' });
+    assert.equal(ev[1]!.kind === 'command' && ev[1]!.data.toString(), 'x2 NOOP');
+  });
+
+  test('too-long line arriving in pieces is discarded without buffering', () => {
+    const f = new Framer(opts);
+    const ev: FrameEvent[] = [];
+    ev.push(...f.push(Buffer.from('x1 ')));
+    for (let i = 0; i < 50; i++) ev.push(...f.push(Buffer.from('B'.repeat(40))));
+    ev.push(...f.push(Buffer.from('\r\nx2 NOOP\r\n')));
+    assert.deepEqual(ev[0], { kind: 'too-long', tag: 'x1' });
+    assert.equal(ev[1]!.kind === 'command' && ev[1]!.data.toString(), 'x2 NOOP');
+  });
+
+  test('oversized synchronizing literal is refused before it is sent', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from('a APPEND INBOX {5000}\r\nb NOOP\r\n'));
+    assert.deepEqual(ev[0], { kind: 'literal-too-big', tag: 'a', size: 5000 });
+    assert.equal(ev[1]!.kind === 'command' && ev[1]!.data.toString(), 'b NOOP');
+  });
+
+  test('oversized non-synchronizing literal is fatal', () => {
+    const f = new Framer(opts);
+    const ev = f.push(Buffer.from('a APPEND INBOX {5000+}\r\nxxxx'));
+    assert.equal(ev[0]!.kind, 'fatal');
+    assert.deepEqual(f.push(Buffer.from('b NOOP\r\n')), []);
+  });
+
+  test('byte-by-byte and random chunking give the same commands', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('a NOOP\r\n', 'b LOGIN {3+}\r\nabc "x"\r\n', 'c SELECT "IN BOX"\r\n', 'd X {0}\r\n\r\n', 'e FETCH 1 BODY[]\r\n'), { maxLength: 10 }),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }),
+        (cmds, sizes) => {
+          const data = Buffer.from(cmds.join(''));
+          const whole = new Framer(opts).push(data);
+          const chunked = feedAll(new Framer(opts), data, (k) => sizes[k % sizes.length]!);
+          const bytewise = feedAll(new Framer(opts), data, () => 1);
+          const norm = (e: FrameEvent[]): string[] => e.map((x) => (x.kind === 'command' ? x.data.toString('latin1') : x.kind));
+          assert.deepEqual(norm(chunked), norm(whole));
+          assert.deepEqual(norm(bytewise), norm(whole));
+          assert.equal(whole.filter((e) => e.kind === 'command').length, cmds.length);
+        },
+      ),
+    );
+  });
+
+  test('random bytes never throw and never buffer beyond the limits', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 1, max: 64 }), (bytes, chunk) => {
+        const f = new Framer(opts);
+        const ev = feedAll(f, Buffer.from(bytes), () => chunk);
+        for (const e of ev) {
+          if (e.kind === 'command') assert.ok(e.data.length <= opts.maxLiteralSize + 4 * opts.maxLineLength);
+        }
+      }),
+    );
+  });
+});
+
+function simplify(t: Token): unknown {
+  if (t.t === 'atom') return t.v;
+  if (t.t === 'string') return { s: t.v.toString('latin1'), lit: t.literal };
+  return t.v.map(simplify);
+}
+
+describe('tokenizer', () => {
+  test('atoms, quoted strings, literals, nested lists and bracketed sections', () => {
+    const toks = tokenize(Buffer.from('FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>) "a \\"q\\" \\\\" {3}\r\nx y ((a) NIL)'));
+    assert.deepEqual(toks.map(simplify), [
+      'FETCH',
+      '1:*',
+      ['FLAGS', 'BODY.PEEK[HEADER.FIELDS (From To)]<0.100>'],
+      { s: 'a "q" \\', lit: false },
+      { s: 'x y', lit: true },
+      [['a'], 'NIL'],
+    ]);
+  });
+
+  test('literal8 is marked binary and may contain NUL', () => {
+    const t = tokenize(Buffer.from('~{3}\r\na\0b'));
+    assert.equal(t[0]!.t === 'string' && t[0]!.binary, true);
+    assert.throws(() => tokenize(Buffer.from('{3}\r\na\0b')), TokenizeError);
+  });
+
+  for (const bad of ['"unterminated', '(a b', 'a)', '"bad \\q escape"', '{x}\r\nabc', '{10}\r\nshort', 'a\x01b', 'BODY[HEADER', '"nul\0"']) {
+    test(`rejects ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => tokenize(Buffer.from(bad)), TokenizeError);
+    });
+  }
+
+  test('deep nesting is bounded', () => {
+    assert.throws(() => tokenize(Buffer.from('('.repeat(1000) + ')'.repeat(1000))), /nested/);
+    assert.doesNotThrow(() => tokenize(Buffer.from('('.repeat(10) + ')'.repeat(10))));
+  });
+
+  test('never throws anything but TokenizeError on random input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          tokenize(Buffer.from(bytes));
+        } catch (e) {
+          assert.ok(e instanceof TokenizeError, String(e));
+        }
+      }),
+    );
+  });
+});
+
+describe('modified UTF-7', () => {
+  const cases: Array<[string, string]> = [
+    ['INBOX', 'INBOX'],
+    ['Entw\u00fcrfe', 'Entw&APw-rfe'],
+    ['~peter/mail/\u53f0\u5317/\u65e5\u672c\u8a9e', '~peter/mail/&U,BTFw-/&ZeVnLIqe-'],
+    ['a&b', 'a&-b'],
+    ['\u{1F600}', '&2D3eAA-'],
+  ];
+  for (const [plain, enc] of cases) {
+    test(`${plain} <-> ${enc}`, () => {
+      assert.equal(encodeMailboxUtf7(plain), enc);
+      assert.equal(decodeMailboxUtf7(enc), plain);
+    });
+  }
+  test('rejects malformed input', () => {
+    for (const bad of ['&Jjo', '&Jj!-', 'caf\u00e9', '&AGE-']) assert.throws(() => decodeMailboxUtf7(bad), Utf7Error);
+  });
+  test('round-trips any string', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => assert.equal(decodeMailboxUtf7(encodeMailboxUtf7(s)), s)));
+  });
+});
+
+describe('encoder', () => {
+  test('quotes when lossless, literal otherwise', () => {
+    const w = new WireWriter(false);
+    w.string('plain').sp().string('with "q"').sp().string('two\r\nlines').sp().nstring(null).sp().string('caf\u00e9');
+    assert.equal(w.toBuffer().toString('utf8'), '"plain" "with \\"q\\"" {10}\r\ntwo\r\nlines NIL {5}\r\ncaf\u00e9');
+    assert.equal(new WireWriter(true).string('caf\u00e9').toBuffer().toString('utf8'), '"caf\u00e9"');
+  });
+  test('astring prefers atoms', () => {
+    assert.equal(new WireWriter().astring('INBOX').sp().astring('a b').sp().astring('NIL').toBuffer().toString(), 'INBOX "a b" "NIL"');
+  });
+  test('date-time and sequence sets', () => {
+    assert.equal(formatDateTime(new Date(Date.UTC(1996, 6, 7, 2, 4, 5))), ' 7-Jul-1996 02:04:05 +0000');
+    assert.equal(formatSequenceSet([1, 2, 3, 5, 7, 8]), '1:3,5,7:8');
+    assert.equal(formatSequenceSet([]), '');
+  });
+});
