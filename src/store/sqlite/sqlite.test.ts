@@ -131,11 +131,17 @@ describe('SQLite store specifics', () => {
     try {
       const user = await s.createUser('c@example.org', 'h');
       const box = await s.createMailbox(user.id, 'Gone');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      // Appends committed in the same group as the failing one are unaffected.
+      const others = Array.from({ length: 5 }, (_, i) => s.append(inbox.id, sampleMessage(i)));
       const appending = s.append(box.id, sampleMessage(1));
       const deleting = s.deleteMailbox(user.id, 'Gone');
       await deleting;
       await assert.rejects(appending, (e: unknown) => isStoreError(e, 'NOT_FOUND'));
-      assert.deepEqual(blobFiles(dir), []);
+      const ok = await Promise.all(others);
+      assert.deepEqual(ok.map((r) => r.uid).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+      assert.equal(blobFiles(dir).length, 5, 'only the blob of the failed append is gone');
+      assert.equal((await s.listMessages(inbox.id)).length, 5);
     } finally {
       await s.close();
       rmSync(dir, { recursive: true, force: true });

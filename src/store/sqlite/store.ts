@@ -173,6 +173,21 @@ function toMeta(r: MsgRow): MessageMeta {
   };
 }
 
+/** A row of MSG_COLS in raw (array) mode: skips building an intermediate object per row. */
+type RawMsgRow = [number, string, string, number, string, number, number, number];
+
+function rawToMeta(r: RawMsgRow): MessageMeta {
+  return {
+    uid: r[0],
+    emailId: r[1],
+    threadId: r[2],
+    flags: flagList(r[3], splitKeywords(r[4])),
+    internalDate: new Date(r[5]),
+    size: r[6],
+    modseq: r[7],
+  };
+}
+
 function toOutbound(r: OutboundRow): OutboundMessage {
   return {
     id: r.id,
@@ -259,6 +274,8 @@ export class SqliteMailStore implements MailStore {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly unsubscribers = new Set<() => void>();
   private closed = false;
+  private readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private flushScheduled = false;
   private readonly st: ReturnType<SqliteMailStore['prepare']>;
 
   private constructor(db: Database.Database, blobs: BlobDir, key: string, shared: Shared) {
@@ -335,7 +352,7 @@ export class SqliteMailStore implements MailStore {
       insertTombstone: db.prepare('INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) VALUES (?, ?, ?)'),
       updateFlags: db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
       setRetrieved: db.prepare('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
-      listMessages: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+      listMessagesRaw: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
       message: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
       messagesIn: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
       recordsIn: db.prepare(
@@ -348,7 +365,7 @@ export class SqliteMailStore implements MailStore {
       deletedUidsIn: db.prepare(
         `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 AND uid IN (${IN_LIST}) ORDER BY uid`,
       ),
-      changedSince: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`),
+      changedSinceRaw: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).raw(true),
       tombstonesSince: db.prepare('SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid'),
       status: db.prepare(
         `SELECT count(*) AS messages,
@@ -402,6 +419,47 @@ export class SqliteMailStore implements MailStore {
     const done = () => this.pending.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /**
+   * Group commit for appends: commit functions queued within one event-loop turn run in one write
+   * transaction, each inside its own savepoint (one failing append does not affect the others), so
+   * concurrent deliveries share one WAL fsync. Each promise settles after the shared COMMIT.
+   */
+  private groupCommit<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushCommits());
+      }
+    });
+  }
+
+  private flushCommits(): void {
+    this.flushScheduled = false;
+    const batch = this.commitQueue.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.tx(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(item.fn)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
   }
 
   /** A write transaction holding the database write lock from its start (BEGIN IMMEDIATE). */
@@ -519,13 +577,13 @@ export class SqliteMailStore implements MailStore {
   }
 
   /** Writes a blob, registering it as in flight until `commit` settles; unlinks it when `commit` throws. */
-  private async withBlob<T>(data: Buffer, commit: (blobId: string) => T): Promise<T> {
+  private async withBlob<T>(data: Buffer, commit: (blobId: string) => T | Promise<T>): Promise<T> {
     const id = this.blobs.newId();
     this.shared.inflight.add(id);
     try {
       await this.blobs.write(id, data);
       try {
-        return commit(id);
+        return await commit(id);
       } catch (e) {
         await this.blobs.remove(id);
         throw e;
@@ -843,7 +901,7 @@ export class SqliteMailStore implements MailStore {
 
       let userId = first.user_id;
       const result = await this.withBlob(data, (blobId) =>
-        this.tx((): AppendResult => {
+        this.groupCommit((): AppendResult => {
           const b = this.mailboxRow(mailboxId);
           userId = b.user_id;
           const uid = b.uid_next;
@@ -886,7 +944,7 @@ export class SqliteMailStore implements MailStore {
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
     return this.run(async () => {
       this.mailboxRow(mailboxId);
-      return (this.st.listMessages.all(mailboxId) as MsgRow[]).map(toMeta);
+      return (this.st.listMessagesRaw.all(mailboxId) as RawMsgRow[]).map(rawToMeta);
     });
   }
 
@@ -1057,7 +1115,7 @@ export class SqliteMailStore implements MailStore {
       const since = Number.isFinite(modseq) ? modseq : 0;
       return this.db.transaction((): Changes => {
         const b = this.mailboxRow(mailboxId);
-        const changed = (this.st.changedSince.all(mailboxId, since) as MsgRow[]).map(toMeta);
+        const changed = (this.st.changedSinceRaw.all(mailboxId, since) as RawMsgRow[]).map(rawToMeta);
         const expunged = this.st.tombstonesSince.pluck().all(mailboxId, since) as number[];
         return { highestModseq: b.highest_modseq, changed, expunged };
       }).deferred();

@@ -1,0 +1,113 @@
+/**
+ * Micro-benchmark of the SQLite store (not a test; run by hand):
+ *
+ *   node --import tsx src/store/sqlite/bench.ts [--messages 10000] [--appends 300] [--body 3000]
+ *
+ * Prints appends/second with fsync (sequential and 20 concurrent), then, over a mailbox of --messages
+ * messages: listMessages, getMessages (all, in batches), status, changesSince(0), searchText (body and text)
+ * and readMessage ranges.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteMailStore } from './store.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '10000' },
+    appends: { type: 'string', default: '300' },
+    body: { type: 'string', default: '3000' },
+  },
+});
+const N = Number(values.messages);
+const APPENDS = Number(values.appends);
+const BODY = Number(values.body);
+
+const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua'.split(' ');
+function message(i: number): Buffer {
+  const parts: string[] = [];
+  let len = 0;
+  let k = i;
+  while (len < BODY) {
+    k = (k * 1103515245 + 12345) >>> 0;
+    const w = words[k % words.length]!;
+    parts.push(w);
+    len += w.length + 1;
+  }
+  const lines: string[] = [];
+  for (let j = 0; j < parts.length; j += 12) lines.push(parts.slice(j, j + 12).join(' '));
+  if (i % 1000 === 7) lines.push('the rare zanzibar token');
+  return Buffer.from(
+    `From: Bench <bench@example.org>\r\nTo: you@example.org\r\nSubject: bench message ${i}\r\nMessage-ID: <b${i}@example.org>\r\n` +
+      `Date: Mon, 02 Jan 2023 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${lines.join('\r\n')}\r\n`,
+  );
+}
+
+async function time<T>(label: string, fn: () => Promise<T>, per?: number): Promise<T> {
+  const t0 = process.hrtime.bigint();
+  const r = await fn();
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const rate = per ? `  (${((per * 1000) / ms).toFixed(0)}/s, ${(ms / per).toFixed(3)} ms each)` : '';
+  console.log(`${label.padEnd(52)} ${ms.toFixed(1).padStart(9)} ms${rate}`);
+  return r;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mailroom-bench-'));
+try {
+  // Durable appends.
+  {
+    const s = await SqliteMailStore.open({ dataDir: join(dir, 'durable'), fsync: true });
+    const u = await s.createUser('d@example.org', 'x');
+    const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+    await time(`append x${APPENDS} sequential, fsync on`, async () => {
+      for (let i = 0; i < APPENDS; i++) await s.append(inbox.id, message(i));
+    }, APPENDS);
+    await time(`append x${APPENDS} 20 concurrent, fsync on`, async () => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (next < APPENDS) {
+            next++;
+            await s.append(inbox.id, message(next));
+          }
+        }),
+      );
+    }, APPENDS);
+    await s.close();
+  }
+  // Big mailbox.
+  const s = await SqliteMailStore.open({ dataDir: join(dir, 'big'), fsync: false });
+  const u = await s.createUser('b@example.org', 'x');
+  const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+  await time(`populate ${N} messages (fsync off)`, async () => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) await s.append(inbox.id, message(next++));
+      }),
+    );
+  }, N);
+  const uids = (await s.listMessages(inbox.id)).map((m) => m.uid);
+  for (let round = 0; round < 2; round++) {
+    await time(`listMessages (${N})`, () => s.listMessages(inbox.id));
+  }
+  await time(`getMessages all ${N} (with MIME index)`, async () => {
+    let n = 0;
+    for await (const m of s.getMessages(inbox.id, uids)) n += m.index.size > 0 ? 1 : 0;
+    return n;
+  });
+  await time('status', () => s.status(inbox.id));
+  await time('changesSince(0)', () => s.changesSince(inbox.id, 0));
+  await time('storeFlags +\\Seen on all', () => s.storeFlags(inbox.id, uids, { op: 'add', flags: ['\\Seen'] }));
+  const hits = await time(`searchText body 'zanzibar' over ${N}`, () => s.searchText(inbox.id, uids, 'zanzibar', 'body'));
+  await time(`searchText text 'nomatchatall' over ${N}`, () => s.searchText(inbox.id, uids, 'nomatchatall', 'text'));
+  await time('searchText body over 200 uids (chunked path)', () => s.searchText(inbox.id, uids.slice(0, 200), 'zanzibar', 'body'));
+  await time('readMessage 1000 x 100-byte range', async () => {
+    for (let i = 0; i < 1000; i++) await s.readMessage(inbox.id, uids[(i * 7) % uids.length]!, { start: 100, end: 200 });
+  }, 1000);
+  console.log(`search hits: ${hits.length}`);
+  await s.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
