@@ -186,18 +186,34 @@ export class Pop3Connection {
     const body = reply.ok ? reply.body : undefined;
     if (!body) return this.#write(status);
     if (body.kind === 'lines') return this.#write(status + formatLines(body.lines));
-    await this.#write(status);
+    // One chunk is held back so the status line, small bodies and the terminator leave in as few writes
+    // (and packets) as possible: a message that fits one read chunk goes out in a single write.
     const stuffer = new DotStuffer();
+    let head: Buffer | null = Buffer.from(status, 'utf8');
+    let held: Buffer | null = null;
     try {
-      for await (const chunk of body.chunks) await this.#write(stuffer.stuff(chunk));
+      for await (const chunk of body.chunks) {
+        const stuffed = stuffer.stuff(chunk);
+        if (held) {
+          await this.#write(head ? Buffer.concat([head, held]) : held);
+          head = null;
+        }
+        held = stuffed;
+      }
     } catch (e) {
       if (e instanceof ConnectionGone) throw e;
-      // The +OK is out and part of the body may be too: the only honest move left is to drop the connection.
+      if (head) {
+        // Nothing has been written yet: the client can still get a plain -ERR.
+        this.#log.warn({ err: e }, 'pop3 message read failed');
+        return this.#write('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
+      }
+      // The +OK is out, and part of the body too: the only honest move left is to drop the connection.
       this.#log.error({ err: e }, 'pop3 message stream failed; closing');
       this.#stream.destroy();
       throw new ConnectionGone();
     }
-    await this.#write(stuffer.terminator());
+    const tail = [head, held, stuffer.terminator()].filter((b): b is Buffer => b !== null);
+    await this.#write(tail.length === 1 ? tail[0]! : Buffer.concat(tail));
   }
 
   /**
