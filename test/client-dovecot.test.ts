@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { SMTPServer } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
 import selfsigned from 'selfsigned';
 import { startDovecot, dovecotAvailable, type Dovecot } from './helpers/dovecot.js';
 import { tempProfile, engine, sampleMessage, assertMaildir, neomuttAvailable, neomuttIndex, PASSWORD_ENV } from './helpers/client.js';
@@ -16,7 +18,7 @@ import type { ImapReport } from '../src/client/imap/syncer.js';
 
 const skip = dovecotAvailable();
 const PW = 'secret';
-const USERS = ['pa', 'pb', 'pc', 'pd', 'pe', 'pf', 'ia', 'ib', 'ic', 'id', 'ie', 'if', 'ig', 'u1', 'u2', 'u3'].map((user) => ({ user, password: PW }));
+const USERS = ['pa', 'pb', 'pc', 'pd', 'pe', 'pf', 'ia', 'ib', 'ic', 'id', 'ie', 'if', 'ig', 'u1', 'u2', 'u3', 'sa', 'sp', 'wa'].map((user) => ({ user, password: PW }));
 
 async function other(dc: Dovecot, user: string): Promise<ImapFlow> {
   const c = new ImapFlow({ host: '127.0.0.1', port: dc.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass: PW }, logger: false, disableAutoIdle: true });
@@ -421,6 +423,91 @@ describe('client against Dovecot', { skip: skip ?? false }, () => {
     } finally {
       e.close();
       await tdc.stop();
+    }
+  });
+  test('send: SMTP submission with AUTH, Bcc stripped, copy saved to the IMAP \\Sent folder / local Sent', async () => {
+    const received: Array<{ from: string; to: string[]; data: Buffer; user: string }> = [];
+    const smtp = new SMTPServer({
+      authOptional: false,
+      disabledCommands: ['STARTTLS'],
+      allowInsecureAuth: true,
+      logger: false,
+      onAuth(auth, _session, cb) {
+        if (auth.password === PW) cb(null, { user: auth.username });
+        else cb(new Error('Invalid username or password'));
+      },
+      onData(stream, session, cb) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            data: Buffer.concat(chunks),
+            user: String(session.user),
+          });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    const smtpPort = (smtp.server.address() as AddressInfo).port;
+    const e = engine(profile(), PW);
+    try {
+      e.addAccount(imap('sa', { smtpHost: '127.0.0.1', smtpPort }));
+      e.addAccount(pop3('sp', { smtpHost: '127.0.0.1', smtpPort }));
+      await e.syncAccount('sa');
+      const msg = Buffer.from(
+        'From: Me <sa@example.org>\r\nTo: a@example.org, B <b@example.org>\r\nCc: c@example.org\r\nBcc: hidden@example.org\r\nSubject: outgoing\r\nMessage-ID: <out.1@example.org>\r\n\r\nhello\r\n',
+      );
+      const r = await e.send('sa', msg);
+      assert.deepEqual(r.accepted.sort(), ['a@example.org', 'b@example.org', 'c@example.org', 'hidden@example.org']);
+      assert.equal(r.savedTo, 'Sent');
+      assert.equal(received.length, 1);
+      assert.equal(received[0]?.from, 'sa@example.org');
+      assert.equal(received[0]?.user, 'sa');
+      assert.ok(!received[0]?.data.toString().includes('hidden@example.org'), 'Bcc is not transmitted');
+      assert.equal(await serverCount(dc, 'sa', 'Sent'), 1);
+      await e.syncAccount('sa');
+      const sent = e.list({ account: 'sa', folder: 'Sent' });
+      assert.equal(sent[0]?.summary.subject, 'outgoing');
+      assert.ok(sent[0]?.flags.includes('\\Seen'));
+      const r2 = await e.send('sp', msg);
+      assert.equal(r2.savedTo, 'Sent (local)');
+      assert.equal(e.list({ account: 'sp', folder: 'Sent' }).length, 1);
+      e.addAccount(imap('sa', { name: 'nosmtp' }));
+      await assert.rejects(e.send('nosmtp', msg), /no SMTP settings/);
+      e.addAccount(imap('sa', { name: 'badsmtp', smtpHost: '127.0.0.1', smtpPort }));
+      await assert.rejects(e.send('badsmtp', Buffer.from('Subject: x\r\n\r\n')), /no From/);
+    } finally {
+      e.close();
+      await new Promise<void>((r) => smtp.close(() => r()));
+    }
+  });
+
+  test('watch: IDLE on INBOX picks up a new message as it arrives', async () => {
+    const e = engine(profile(), PW);
+    const ac = new AbortController();
+    try {
+      e.addAccount(imap('wa'));
+      let syncs = 0;
+      const watching = e.watch({ signal: ac.signal, pollSeconds: 3600, onSync: () => syncs++ });
+      const deadline = Date.now() + 10_000;
+      while (syncs < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(e.list({ account: 'wa' }).length, 0);
+      // let IDLE start, then deliver through another IMAP session
+      await new Promise((r) => setTimeout(r, 300));
+      const c = await other(dc, 'wa');
+      await c.append('INBOX', sampleMessage('pushed'));
+      await c.logout();
+      while (e.list({ account: 'wa' }).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(e.list({ account: 'wa' }).map((x) => x.summary.subject), ['pushed']);
+      assert.ok(syncs >= 2);
+      ac.abort();
+      await watching;
+    } finally {
+      ac.abort();
+      e.close();
     }
   });
 });
