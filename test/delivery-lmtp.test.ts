@@ -119,3 +119,32 @@ describe('LMTP', () => {
     client.close();
   });
 });
+
+test('close(): an in-flight delivery commits and is answered, idle sessions get 421, close resolves', { timeout: 30_000 }, async () => {
+  const env = await makeEnv([['alice@example.org', 'pw']]);
+  const svc = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org' });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const idle = (await RawSmtp.open(port)).client;
+    await idle.cmd('LHLO idle.test');
+    const busy = (await RawSmtp.open(port)).client;
+    await busy.cmd('LHLO busy.test');
+    await busy.cmd('MAIL FROM:<s@remote.test>');
+    await busy.cmd('RCPT TO:<alice@example.org>');
+    assert.equal((await busy.cmd('DATA')).code, 354);
+    busy.write('Subject: in flight\r\n\r\n');
+    const closing = svc.close();
+    busy.write('last line\r\n.\r\n');
+    const done = await busy.reply();
+    assert.equal(done.code, 250, 'the message in progress is delivered and acknowledged');
+    assert.equal((await idle.reply()).code, 421);
+    await closing;
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
+    idle.close();
+    busy.close();
+    await assert.rejects(RawSmtp.open(port), 'no longer listening');
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});

@@ -143,6 +143,24 @@ print(json.dumps(out))
     client.close();
   });
 
+  test('SMTPUTF8: UTF-8 envelope and header delivered intact, Received says UTF8SMTP', async () => {
+    const { client } = await RawSmtp.open(port);
+    await client.cmd('EHLO client.test');
+    assert.equal((await client.cmd('MAIL FROM:<jos\u00e9@remote.test> SMTPUTF8 BODY=8BITMIME')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<alice@example.org>')).code, 250);
+    const msg = 'From: Jos\u00e9 <jos\u00e9@remote.test>\r\nSubject: \u00fcml\u00e4ut\r\nMessage-ID: <utf8@remote.test>\r\n\r\nb\u00f6dy\r\n';
+    // RawSmtp writes commands as UTF-8 strings
+    const r = await client.data(Buffer.from(msg, 'utf8'));
+    assert.equal(r.code, 250);
+    await client.cmd('QUIT');
+    client.close();
+    const copy = (await mailboxContents(env.store, 'alice@example.org')).find((m) => m.includes('<utf8@remote.test>'));
+    assert.ok(copy);
+    assert.equal(stripTrace(copy).toString('utf8'), msg);
+    assert.match(copy.toString('utf8'), /^Return-Path: <jos\u00e9@remote\.test>\r\n/);
+    assert.match(copy.toString(), /with UTF8SMTP id /);
+  });
+
   test('more than 1000 recipients: 452 past the cap, the message still goes to the accepted ones', async () => {
     const { client } = await RawSmtp.open(port);
     await client.cmd('EHLO client.test');

@@ -164,12 +164,16 @@ export class RawSmtp {
     return this.reply();
   }
 
-  /** Sends DATA, the message (dot-stuffed by the caller if needed) and the terminator; returns the 354 and final reply. */
-  async data(message: Buffer | string, terminator = '\r\n.\r\n'): Promise<Reply> {
+  /**
+   * Sends DATA, the message (dot-stuffed by the caller if needed) and the terminator (by default ".\r\n" after a
+   * message ending in CRLF, else "\r\n.\r\n"); returns the final reply (or the refusal of DATA).
+   */
+  async data(message: Buffer | string, terminator?: string): Promise<Reply> {
     const go = await this.cmd('DATA');
     if (go.code !== 354) return go;
-    this.write(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
-    this.write(terminator);
+    const bytes = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    this.write(bytes);
+    this.write(terminator ?? (bytes.subarray(-2).toString() === '\r\n' ? '.\r\n' : '\r\n.\r\n'));
     return this.reply();
   }
 
