@@ -1,0 +1,190 @@
+/**
+ * Cross-node change notification over LISTEN/NOTIFY.
+ *
+ * Every committing write transaction runs `pg_notify(channel, '<user>:<mailbox>:<modseq>')`; PostgreSQL
+ * delivers it to every listening session only after COMMIT. Each store keeps ONE dedicated connection that
+ * LISTENs on the channel and fans events out to the local subscribers of the mailbox.
+ *
+ * A notification sent while the LISTEN connection is down is lost. So when the connection fails ('error'
+ * or 'end': server restart, pg_terminate_backend, network), the listener reconnects with exponential
+ * backoff, re-LISTENs, and then calls `onReconnect`, which wakes every subscriber once; subscribers catch up
+ * from the change log by MODSEQ (notifications are wake-ups, the change log is the truth), so nothing
+ * committed during the outage goes unnoticed.
+ */
+import pg from 'pg';
+import type { Logger } from '../../lib/logger.js';
+import type { ChangeEvent } from '../types.js';
+import { errorMessage } from './db.js';
+
+export interface ListenerOptions {
+  channel: string;
+  clientConfig: pg.ClientConfig;
+  logger: Logger;
+  onEvent(ev: ChangeEvent): void;
+  /** Called after every successful re-LISTEN that followed a lost connection. */
+  onReconnect(): void | Promise<void>;
+  /** First reconnect delay; doubled per failed attempt up to maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export function encodePayload(ev: ChangeEvent): string {
+  return `${ev.userId}:${ev.mailboxId}:${ev.highestModseq}`;
+}
+
+/** Parses a payload; null for anything malformed (never trust the wire). */
+export function decodePayload(s: string | undefined): ChangeEvent | null {
+  if (!s) return null;
+  const m = /^(\d{1,15}):(\d{1,15}):(\d{1,18})$/.exec(s);
+  if (!m) return null;
+  return { userId: Number(m[1]), mailboxId: Number(m[2]), highestModseq: Number(m[3]) };
+}
+
+type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
+
+export class ChangeListener {
+  private client: pg.Client | null = null;
+  private state: State = 'idle';
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+  /** Resolves when a reconnect cycle finishes (tests and close() wait on it). */
+  private cycle: Promise<void> | null = null;
+  private endCycle: (() => void) | null = null;
+  /** Count of successful reconnects after a loss (diagnostics). */
+  reconnects = 0;
+
+  constructor(private readonly o: ListenerOptions) {
+    this.minBackoff = o.minBackoffMs ?? 100;
+    this.maxBackoff = o.maxBackoffMs ?? 5_000;
+  }
+
+  /** Opens the connection and LISTENs. Throws when the first connection fails. */
+  async start(): Promise<void> {
+    this.state = 'connecting';
+    await this.connectOnce();
+  }
+
+  /** Backend process id of the LISTEN connection (null while disconnected). */
+  get pid(): number | null {
+    const c = this.client as (pg.Client & { processID?: number | null }) | null;
+    return this.state === 'listening' && c ? (c.processID ?? null) : null;
+  }
+
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
+  private async connectOnce(): Promise<void> {
+    const client = new pg.Client(this.o.clientConfig);
+    // Attached before connect: an unhandled 'error' on a pg client would crash the process.
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, null));
+    client.on('notification', (msg) => {
+      if (msg.channel !== this.o.channel) return;
+      const ev = decodePayload(msg.payload);
+      if (ev) this.o.onEvent(ev);
+      else this.o.logger.warn({ payload: msg.payload }, 'ignored malformed change notification');
+    });
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.o.channel}"`);
+    } catch (e) {
+      this.client = null;
+      client.removeAllListeners('end');
+      client.removeAllListeners('notification');
+      // Keep a no-op error handler: the socket may still report late errors.
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.state === 'closed') {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.state = 'listening';
+  }
+
+  private lost(client: pg.Client, err: Error | null): void {
+    if (client !== this.client) return; // a stale client reporting late
+    if (this.state === 'closed' || this.state === 'waiting') return;
+    if (this.state === 'connecting') return; // connectOnce's caller handles it
+    this.o.logger.warn({ err: err ? errorMessage(err) : 'connection ended' }, 'LISTEN connection lost; reconnecting');
+    this.client = null;
+    client.removeAllListeners('notification');
+    client.removeAllListeners('end');
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
+    client.end().catch(() => undefined);
+    this.failures = 0;
+    this.scheduleReconnect(0);
+  }
+
+  private scheduleReconnect(delay: number): void {
+    this.state = 'waiting';
+    if (!this.cycle) this.cycle = new Promise<void>((resolve) => (this.endCycle = resolve));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.reconnect();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private finishCycle(): void {
+    const end = this.endCycle;
+    this.endCycle = null;
+    this.cycle = null;
+    end?.();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.state === 'closed') return this.finishCycle();
+    this.state = 'connecting';
+    try {
+      await this.connectOnce();
+    } catch (e) {
+      if ((this.state as State) === 'closed') return this.finishCycle();
+      this.failures++;
+      const delay = Math.min(this.maxBackoff, this.minBackoff * 2 ** (this.failures - 1));
+      const jittered = Math.round(delay / 2 + Math.random() * (delay / 2));
+      this.o.logger.warn({ err: errorMessage(e), retryInMs: jittered }, 'LISTEN reconnect failed');
+      this.scheduleReconnect(jittered);
+      return;
+    }
+    if ((this.state as State) === 'closed') return this.finishCycle();
+    this.reconnects++;
+    this.o.logger.info({ reconnects: this.reconnects }, 'LISTEN connection restored');
+    try {
+      await this.o.onReconnect();
+    } catch (e) {
+      this.o.logger.warn({ err: errorMessage(e) }, 'wake-up after reconnect failed');
+    }
+    this.finishCycle();
+  }
+
+  /** Resolves once no reconnect is pending (immediately when listening). */
+  async settled(): Promise<void> {
+    while (this.cycle) await this.cycle;
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.finishCycle();
+    const c = this.client;
+    this.client = null;
+    if (c) {
+      c.removeAllListeners('notification');
+      c.removeAllListeners('end');
+      c.removeAllListeners('error');
+      c.on('error', () => undefined);
+      await c.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Versioned schema migrations of the PostgreSQL store.
+ *
+ * migrate() is idempotent and safe when several nodes start at once: everything runs in one transaction that
+ * first takes a transaction-level advisory lock derived from the schema name, so a second node waits, then
+ * finds the versions already recorded in schema_migrations and applies nothing. DDL is transactional in
+ * PostgreSQL, so a failing migration leaves no half-applied schema behind.
+ *
+ * Migrations are append-only: never edit a released one, add a new version instead.
+ *
+ * Layout notes:
+ * - The mailbox row is the per-mailbox lock: every write to a mailbox's messages first locks that row, then
+ *   allocates UIDs (uid_next) and one MODSEQ (highest_modseq + 1) for the whole transaction.
+ * - System flags are a bitmask, keywords a text[] in the mailbox's first-seen spelling (mailbox_keywords).
+ * - blobs.refs counts message and outbound rows pointing at a blob. The bytes live in blobs.data (bytea) or,
+ *   when data is NULL, in a file under the configured blob directory. A blob whose count drops to zero is
+ *   deleted in the same transaction; its file is unlinked after commit (a crash in between leaves an orphan
+ *   file, removed by sweepOrphanBlobs).
+ * - The MIME index (jsonb) and the lowercased searchable text are stored once per blob in blob_meta, so
+ *   copies share them and metadata scans never read them.
+ */
+import type { Logger } from '../../lib/logger.js';
+import type { Db, Queryable } from './db.js';
+import { num } from './db.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE users (
+  id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  address text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE domains (
+  domain text PRIMARY KEY
+);
+
+CREATE TABLE aliases (
+  source text PRIMARY KEY,
+  target text NOT NULL
+);
+
+-- UIDVALIDITY values: strictly increasing across the database, starting at the epoch second of creation so a
+-- recreated database never repeats old values.
+CREATE SEQUENCE uid_validity_seq MAXVALUE 4294967295;
+SELECT setval('uid_validity_seq', GREATEST(1, extract(epoch FROM now())::bigint), false);
+
+CREATE TABLE mailboxes (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name text NOT NULL,
+  uid_validity bigint NOT NULL,
+  uid_next bigint NOT NULL DEFAULT 1,
+  highest_modseq bigint NOT NULL DEFAULT 1,
+  first_recent bigint NOT NULL DEFAULT 1,
+  special_use text,
+  object_id text NOT NULL UNIQUE,
+  UNIQUE (user_id, name)
+);
+
+CREATE TABLE subscriptions (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name text NOT NULL,
+  PRIMARY KEY (user_id, name)
+);
+
+CREATE TABLE mailbox_keywords (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  lower text NOT NULL,
+  spelling text NOT NULL,
+  PRIMARY KEY (mailbox_id, lower)
+);
+
+CREATE TABLE blobs (
+  id text PRIMARY KEY,
+  size bigint NOT NULL,
+  refs integer NOT NULL CHECK (refs >= 0),
+  data bytea,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE blob_meta (
+  blob_id text PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,
+  -- The MIME index; mime_text holds it as JSON text only when jsonb cannot (strings containing U+0000).
+  mime jsonb,
+  mime_text text,
+  text_headers text NOT NULL,
+  text_body text NOT NULL,
+  CHECK (mime IS NOT NULL OR mime_text IS NOT NULL)
+);
+
+CREATE TABLE messages (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid bigint NOT NULL,
+  email_id text NOT NULL UNIQUE,
+  thread_id text NOT NULL,
+  flags integer NOT NULL,
+  keywords text[] NOT NULL,
+  internal_date timestamptz NOT NULL,
+  size bigint NOT NULL,
+  modseq bigint NOT NULL,
+  blob_id text NOT NULL REFERENCES blobs(id),
+  retrieved_at timestamptz,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages (blob_id);
+
+CREATE TABLE tombstones (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid bigint NOT NULL,
+  modseq bigint NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX tombstones_modseq ON tombstones (mailbox_id, modseq);
+
+CREATE TABLE thread_refs (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  message_id text NOT NULL,
+  thread_id text NOT NULL,
+  PRIMARY KEY (user_id, message_id)
+);
+
+CREATE TABLE outbound (
+  id text PRIMARY KEY,
+  sender text NOT NULL,
+  recipients text[] NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL,
+  next_attempt_at timestamptz NOT NULL,
+  last_error text,
+  size bigint NOT NULL,
+  blob_id text NOT NULL REFERENCES blobs(id),
+  -- Claim lease: dueOutbound hands a message to one node (lease_owner) until lease_until, or until
+  -- updateOutbound/deleteOutbound; other nodes skip it meanwhile.
+  lease_owner text,
+  lease_until timestamptz,
+  seq bigint GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX outbound_due ON outbound (next_attempt_at, created_at);
+`,
+  },
+];
+
+/**
+ * Every data table, in an order that DELETE can follow without violating foreign keys (referencing tables
+ * first). Tests empty a migrated schema with it instead of migrating a new one; keep it in step with
+ * MIGRATIONS.
+ */
+export const DATA_TABLES: readonly string[] = [
+  'outbound',
+  'messages',
+  'tombstones',
+  'blob_meta',
+  'blobs',
+  'mailbox_keywords',
+  'thread_refs',
+  'subscriptions',
+  'mailboxes',
+  'users',
+  'domains',
+  'aliases',
+];
+
+/** Highest schema version this code knows. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/**
+ * Applies the missing migrations. Returns the versions applied by this call (empty when up to date).
+ * `schema` must already be validated as a plain identifier.
+ */
+export async function migrate(db: Db, schema: string, logger: Logger): Promise<number[]> {
+  return db.tx(async (q) => {
+    // One lock per schema, held to the end of this transaction (also on error).
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mailroom.migrate.${schema}`]);
+    await q.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await q.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = await appliedVersions(q, schema);
+    const newest = Math.max(0, ...done);
+    if (newest > SCHEMA_VERSION) {
+      logger.warn({ databaseVersion: newest, codeVersion: SCHEMA_VERSION }, 'database schema is newer than this program');
+    }
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.includes(m.version)) continue;
+      await q.query(m.sql);
+      await q.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      applied.push(m.version);
+      logger.info({ version: m.version, name: m.name }, 'applied schema migration');
+    }
+    return applied;
+  });
+}
+
+export async function appliedVersions(q: Queryable, schema: string): Promise<number[]> {
+  const r = await q.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+  return r.rows.map((row) => num(row.version));
+}
