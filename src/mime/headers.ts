@@ -37,6 +37,7 @@ export function headerFieldSpans(raw: Buffer, start: number, end: number): Heade
   const block = raw.subarray(start, end);
   const len = block.length;
   let pos = 0;
+  let nextColon = block.indexOf(COLON);
   while (pos < len) {
     // Find the end of this field: a CRLF not followed by WSP.
     let lineEnd = pos;
@@ -56,8 +57,11 @@ export function headerFieldSpans(raw: Buffer, start: number, end: number): Heade
       break;
     }
     const after = fieldEnd >= len ? len : block[fieldEnd] === CR ? fieldEnd + 2 : fieldEnd + 1;
-    const colon = block.indexOf(COLON, pos);
-    if (colon >= 0 && colon < fieldEnd) {
+    // The next colon is searched once and reused while it lies beyond the current field, so a
+    // block of colon-less garbage lines stays linear.
+    if (nextColon !== -1 && nextColon < pos) nextColon = block.indexOf(COLON, pos);
+    const colon = nextColon >= 0 && nextColon < fieldEnd ? nextColon : -1;
+    if (colon >= 0) {
       let nameEnd = colon;
       while (nameEnd > pos && (block[nameEnd - 1] === SP || block[nameEnd - 1] === HTAB)) nameEnd--;
       const name = block.toString('latin1', pos, nameEnd);

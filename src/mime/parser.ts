@@ -52,11 +52,22 @@ export function messageHeaderEnd(raw: Buffer, start = 0, end = raw.length): numb
 export function countLines(raw: Buffer, start: number, end: number): number {
   if (end <= start) return 0;
   const body = raw.subarray(start, end);
+  const len = body.length;
   let n = 0;
-  let i = body.indexOf(LF);
-  while (i >= 0) {
+  let i = 0;
+  while (i < len) {
+    const j = body.indexOf(LF, i);
+    if (j < 0) break;
     n++;
-    i = body.indexOf(LF, i + 1);
+    if (j - i < 16) {
+      // Dense line breaks: a call per LF costs more than looking at the bytes, so count the
+      // next 4 KB directly. Sparse text and base64 (76-char lines) stay on indexOf.
+      const stop = Math.min(len, j + 4096);
+      for (let k = j + 1; k < stop; k++) if (body[k] === LF) n++;
+      i = stop;
+    } else {
+      i = j + 1;
+    }
   }
   return n;
 }
@@ -245,7 +256,20 @@ interface Ctx {
  * Parses the entity raw[start, end) (header + body) as one part numbered `section`.
  * `childPrefix` is the prefix for child section numbers ("" at the top level, "N." below part N).
  */
-function parseEntity(ctx: Ctx, start: number, end: number, section: string, childPrefix: string, depth: number, defaultType: [string, string]): { part: MimePart; headers: Headers } {
+/**
+ * Line counts are composed bottom-up so that every byte is counted at most once, however deeply
+ * message/rfc822 parts nest: a message part's line count is the LF count of the encapsulated header
+ * plus the LF count of the encapsulated body, itself composed from its parts and delimiters. Inside a
+ * message part (`needLf`) every part reports its body's LF count; elsewhere only text parts count.
+ * `lf` is -1 when it was not computed.
+ */
+interface Parsed {
+  part: MimePart;
+  headers: Headers;
+  lf: number;
+}
+
+function parseEntity(ctx: Ctx, start: number, end: number, section: string, childPrefix: string, depth: number, defaultType: [string, string], needLf: boolean): Parsed {
   const { raw } = ctx;
   const headerEnd = messageHeaderEnd(raw, start, end);
   const h = readHeaders(raw, start, headerEnd);
@@ -283,30 +307,36 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
     params = part.params = [];
     delete part.rawParams;
   }
+  let lf = -1;
   if (type === 'multipart') {
-    parseMultipart(ctx, part, childPrefix, depth, subtype === 'digest' ? ['message', 'rfc822'] : ['text', 'plain']);
+    lf = parseMultipart(ctx, part, childPrefix, depth, subtype === 'digest' ? ['message', 'rfc822'] : ['text', 'plain'], needLf);
   } else if (isMessageType(type, subtype)) {
     // The encapsulated message is addressed through this part's number X (X.HEADER, X.TEXT, X.1 ...);
     // a top-level message/rfc822 root (section "") is addressed as part "1".
     const x = section === '' ? '1' : section;
-    const inner = parseEntity(ctx, bodyStart, bodyEnd, x, x + '.', depth + 1, ['text', 'plain']);
+    const inner = parseEntity(ctx, bodyStart, bodyEnd, x, x + '.', depth + 1, ['text', 'plain'], true);
     part.message = { envelope: envelopeOf(inner.headers), root: inner.part };
-    part.lines = countLines(raw, bodyStart, bodyEnd);
-  } else if (type === 'text') {
-    part.lines = countLines(raw, bodyStart, bodyEnd);
+    lf = part.lines = countLines(raw, inner.part.headerStart, inner.part.headerEnd) + inner.lf;
+  } else if (type === 'text' || needLf) {
+    lf = countLines(raw, bodyStart, bodyEnd);
+    if (type === 'text') part.lines = lf;
   }
-  return { part, headers: h };
+  return { part, headers: h, lf };
 }
 
-function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: number, childDefault: [string, string]): void {
+/** Parses the children of a multipart; returns the LF count of its body when `needLf`, else -1. */
+function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: number, childDefault: [string, string], needLf: boolean): number {
   const { raw } = ctx;
   const boundary = part.params.find(([k]) => k === 'boundary')?.[1];
   const delims = boundary ? findDelimiters(raw, part.bodyStart, part.bodyEnd, boundary) : [];
   const openDelims = delims.filter((d) => !d.close);
   if (openDelims.length === 0) {
-    part.children.push(plainLeaf(raw, childPrefix + '1', part.bodyStart, part.bodyEnd));
-    return;
+    const leaf = plainLeaf(raw, childPrefix + '1', part.bodyStart, part.bodyEnd);
+    part.children.push(leaf);
+    return needLf ? leaf.lines : -1;
   }
+  let lf = 0;
+  let pos = part.bodyStart;
   for (let k = 0; k < delims.length; k++) {
     const d = delims[k]!;
     if (d.close) break;
@@ -316,9 +346,16 @@ function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: nu
     const cEnd = next ? Math.max(cStart, next.from) : part.bodyEnd;
     const n = part.children.length + 1;
     const sec = childPrefix + n;
-    const child = parseEntity(ctx, cStart, cEnd, sec, sec + '.', depth + 1, childDefault);
+    const child = parseEntity(ctx, cStart, cEnd, sec, sec + '.', depth + 1, childDefault, needLf);
     part.children.push(child.part);
+    if (needLf) {
+      const c = child.part;
+      lf += countLines(raw, pos, c.headerStart) + countLines(raw, c.headerStart, c.headerEnd) + child.lf;
+      pos = c.bodyEnd;
+    }
   }
+  if (!needLf) return -1;
+  return lf + countLines(raw, pos, part.bodyEnd);
 }
 
 /**
@@ -327,7 +364,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: nu
  */
 export function indexMessage(raw: Buffer): MessageIndex {
   try {
-    const { part, headers } = parseEntity({ raw }, 0, raw.length, '', '', 0, ['text', 'plain']);
+    const { part, headers } = parseEntity({ raw }, 0, raw.length, '', '', 0, ['text', 'plain'], false);
     return { version: 1, size: raw.length, envelope: envelopeOf(headers), root: part };
   } catch {
     const headerEnd = messageHeaderEnd(raw, 0, raw.length);
