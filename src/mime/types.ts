@@ -50,11 +50,20 @@ export interface ParameterizedValue {
 }
 
 export interface MimePart {
-  /** IMAP section number: "" for the top-level message, "1", "1.2", ... (RFC 9051 section 6.4.5). */
+  /**
+   * IMAP section number: "" for the top-level message, "1", "1.2", ... (RFC 9051 section 6.4.5).
+   * The root of an encapsulated message carries the number X of its message/rfc822 part ("1" when the
+   * top-level root itself is message/rfc822): it is what X.HEADER / X.TEXT address. A single-part
+   * message root is also what "<X>.1" (or "1" at the top level) addresses. Do not resolve sections by
+   * comparing this field: use findPart() from src/mime/index.ts, which applies all the rules.
+   */
   section: string;
   /** Offset of the first header byte. */
   headerStart: number;
-  /** Offset just past the blank line that ends the header (or == bodyStart when there is none). */
+  /**
+   * Offset just past the blank line that ends the header; always == bodyStart. When the entity has no
+   * blank line at all, the header runs to the end of the entity and the body is empty.
+   */
   headerEnd: number;
   bodyStart: number;
   bodyEnd: number;
@@ -77,7 +86,10 @@ export interface MimePart {
   disposition: ParameterizedValue | null;
   language: string[] | null;
   location: string | null;
-  /** Children of a multipart, in order (empty for leaves). */
+  /**
+   * Children of a multipart, in order (empty for leaves). A multipart always has at least one child:
+   * without a usable boundary the body becomes one header-less text/plain child.
+   */
   children: MimePart[];
   /** For message/rfc822 (and message/global): the encapsulated message's envelope and root part. */
   message: { envelope: Envelope; root: MimePart } | null;
