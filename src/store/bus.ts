@@ -47,6 +47,11 @@ export class ChangeBus {
     });
   }
 
+  /** Mailboxes that currently have at least one listener. */
+  mailboxIds(): number[] {
+    return [...this.listeners.keys()];
+  }
+
   listenerCount(mailboxId: number): number {
     return this.listeners.get(mailboxId)?.size ?? 0;
   }

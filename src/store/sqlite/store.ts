@@ -15,7 +15,10 @@
  * module-level registry keyed by the directory's realpath, so a commit through any instance wakes the
  * subscribers of all of them at once (polling PRAGMA data_version would add latency and a timer per store).
  * The same registry holds the POP3 maildrop locks and the set of blobs being written by this process.
- * Other processes sharing a SQLite data directory do not get wake-ups (use PostgreSQL for several processes).
+ * Changes committed by another process on the same directory (the CLI importing mail, a delivery process)
+ * are noticed by polling PRAGMA data_version every POLL_MS while anyone is subscribed; the poller compares
+ * the subscribed mailboxes' HIGHESTMODSEQ with the last value announced in this process and wakes only
+ * for changes not already announced, so in-process commits are never announced twice.
  */
 import { realpathSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,8 +73,17 @@ const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
 
 const SPECIAL_USES: ReadonlySet<string> = new Set(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash']);
 
+/** Cross-process change poll interval (only while some mailbox has subscribers). */
+const POLL_MS = 200;
+
 interface Shared {
   bus: ChangeBus;
+  /** Open stores on this directory; the first one's connection runs the cross-process poll. */
+  stores: Set<SqliteMailStore>;
+  /** Highest MODSEQ announced (or seen at subscribe time) per subscribed mailbox. */
+  announced: Map<number, number>;
+  poller: NodeJS.Timeout | null;
+  dataVersion: number;
   /** Blob ids written by this process whose row has not committed yet. */
   inflight: Set<string>;
   /** POP3 maildrop locks held (user ids). */
@@ -312,11 +324,21 @@ export class SqliteMailStore implements MailStore {
     blobs.init();
     let shared = registry.get(key);
     if (!shared) {
-      shared = { bus: new ChangeBus(), inflight: new Set(), maildrops: new Set(), opens: 0 };
+      shared = {
+        bus: new ChangeBus(),
+        stores: new Set(),
+        announced: new Map(),
+        poller: null,
+        dataVersion: -1,
+        inflight: new Set(),
+        maildrops: new Set(),
+        opens: 0,
+      };
       registry.set(key, shared);
     }
     shared.opens++;
     const store = new SqliteMailStore(db, blobs, key, shared);
+    shared.stores.add(store);
     store.sweepOrphans(opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
     return store;
   }
@@ -469,7 +491,58 @@ export class SqliteMailStore implements MailStore {
 
   private emit(userId: number, mailboxId: number, highestModseq: number): void {
     const ev: ChangeEvent = { userId, mailboxId, highestModseq };
+    const prev = this.shared.announced.get(mailboxId);
+    if (prev !== undefined && highestModseq > prev) this.shared.announced.set(mailboxId, highestModseq);
     this.shared.bus.emit(ev);
+  }
+
+  /** Starts the shared cross-process poll if someone listens and it is not running. */
+  private ensurePoller(): void {
+    const sh = this.shared;
+    if (sh.poller) return;
+    sh.poller = setInterval(() => SqliteMailStore.poll(sh), POLL_MS);
+    sh.poller.unref();
+  }
+
+  /** One cross-process poll: wakes subscribers of mailboxes changed by other processes. */
+  private static poll(sh: Shared): void {
+    const ids = sh.bus.mailboxIds();
+    const store = sh.stores.values().next().value as SqliteMailStore | undefined;
+    if (ids.length === 0 || !store) {
+      if (sh.poller) clearInterval(sh.poller);
+      sh.poller = null;
+      sh.announced.clear();
+      return;
+    }
+    try {
+      const v = store.db.pragma('data_version', { simple: true }) as number;
+      if (v === sh.dataVersion) return;
+      sh.dataVersion = v;
+      const found = new Set<number>();
+      for (const c of chunks(ids, CHUNK)) {
+        const rows = store.db
+          .prepare(`SELECT id, user_id, highest_modseq FROM mailboxes WHERE id IN (${IN_LIST})`)
+          .all(...padChunk(c)) as Array<{ id: number; user_id: number; highest_modseq: number }>;
+        for (const r of rows) {
+          found.add(r.id);
+          const prev = sh.announced.get(r.id);
+          if (prev === undefined || r.highest_modseq > prev) {
+            sh.announced.set(r.id, r.highest_modseq);
+            if (prev !== undefined) sh.bus.emit({ userId: r.user_id, mailboxId: r.id, highestModseq: r.highest_modseq });
+          }
+        }
+      }
+      for (const id of ids) {
+        const prev = sh.announced.get(id);
+        if (!found.has(id) && prev !== undefined) {
+          // Deleted by another process: one last wake-up (readers then get NOT_FOUND).
+          sh.announced.delete(id);
+          sh.bus.emit({ userId: 0, mailboxId: id, highestModseq: prev + 1 });
+        }
+      }
+    } catch {
+      // Busy or closing: try again on the next tick.
+    }
   }
 
   private mailboxRow(mailboxId: number): MailboxRow {
@@ -657,7 +730,10 @@ export class SqliteMailStore implements MailStore {
         this.db.prepare('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
         this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id);
       });
-      for (const [uid, mid, ms] of events) this.emit(uid, mid, ms);
+      for (const [uid, mid, ms] of events) {
+        this.emit(uid, mid, ms);
+        this.shared.announced.delete(mid);
+      }
       await this.unlinkAll(doomed);
     });
   }
@@ -778,6 +854,7 @@ export class SqliteMailStore implements MailStore {
         return b;
       });
       this.emit(b.user_id, b.id, b.highest_modseq + 1);
+      this.shared.announced.delete(b.id);
       await this.unlinkAll(doomed);
     });
   }
@@ -1145,6 +1222,11 @@ export class SqliteMailStore implements MailStore {
   subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void {
     if (this.closed) throw new StoreError('TEMPORARY', 'store is closed');
     const off = this.shared.bus.subscribe(mailboxId, listener);
+    if (!this.shared.announced.has(mailboxId)) {
+      const r = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
+      if (r) this.shared.announced.set(mailboxId, r.highest_modseq);
+    }
+    this.ensurePoller();
     const unsub = () => {
       off();
       this.unsubscribers.delete(unsub);
@@ -1298,8 +1380,14 @@ export class SqliteMailStore implements MailStore {
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     for (const u of [...this.unsubscribers]) u();
+    this.shared.stores.delete(this);
     this.shared.opens--;
-    if (this.shared.opens === 0 && this.shared.inflight.size === 0 && this.shared.maildrops.size === 0) registry.delete(this.key);
+    if (this.shared.opens === 0) {
+      if (this.shared.poller) clearInterval(this.shared.poller);
+      this.shared.poller = null;
+      this.shared.announced.clear();
+      if (this.shared.inflight.size === 0 && this.shared.maildrops.size === 0) registry.delete(this.key);
+    }
     this.db.close();
   }
 }
