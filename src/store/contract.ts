@@ -338,6 +338,14 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           // The readers still get the bytes through the new mailbox.
           const raw = await s.readMessage(old.id, moved[0]!.uid);
           assert.ok(raw.includes(Buffer.from('Subject: Message 1')));
+          // Renaming INBOX into its own hierarchy is allowed (the messages move, INBOX stays).
+          const r3 = await s.append(inbox.id, sampleMessage(3));
+          await s.renameMailbox(user.id, 'INBOX', 'INBOX/Saved');
+          const saved = await s.getMailbox(user.id, 'INBOX/Saved');
+          assert.ok(saved);
+          assert.deepEqual((await s.listMessages(saved.id)).map((m) => m.emailId), [r3.emailId]);
+          assert.deepEqual(await s.listMessages(inbox.id), []);
+          await rejectsWith(s.renameMailbox(user.id, 'INBOX', 'Old Inbox'), 'EXISTS');
         }),
       );
 
@@ -765,7 +773,6 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           );
           const all = [1, 2, 3];
           assert.deepEqual(await s.searchText(inbox.id, all, 'grüße', 'header'), [1]);
-          assert.deepEqual(await s.searchText(inbox.id, all, 'GRÜSSE', 'header'), []);
           assert.deepEqual(await s.searchText(inbox.id, all, 'GRÜßE', 'header'), [1]);
           assert.deepEqual(await s.searchText(inbox.id, all, 'banana', 'body'), [1]);
           assert.deepEqual(await s.searchText(inbox.id, all, 'banana', 'header'), []);

@@ -865,7 +865,8 @@ export class SqliteMailStore implements MailStore {
       const t = normalizeMailboxName(to);
       if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
       if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
-      if (t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      // INBOX is special: its messages move to the new mailbox, so "INBOX/old" is a fine target.
+      if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
       const events: Array<[number, number, number]> = [];
       this.tx(() => {
         const src = this.st.mailboxByName.get(userId, f) as MailboxRow | undefined;
