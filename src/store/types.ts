@@ -194,11 +194,13 @@ export interface MailStore {
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   /** Deletes the user and all their mail. Throws NOT_FOUND. */
   deleteUser(address: string): Promise<void>;
+  /** Lowercased; adding an existing domain is a no-op. */
   addDomain(domain: string): Promise<void>;
   listDomains(): Promise<string[]>;
   hasDomain(domain: string): Promise<boolean>;
-  /** from may be "@domain" for a catch-all. */
+  /** from may be "@domain" for a catch-all. Both lowercased; adding an existing `from` replaces its target. */
   addAlias(from: string, to: string): Promise<void>;
+  /** Throws NOT_FOUND. */
   removeAlias(from: string): Promise<void>;
   listAliases(): Promise<Alias[]>;
 
@@ -269,11 +271,14 @@ export interface MailStore {
   enqueueOutbound(sender: string, recipients: string[], raw: Buffer): Promise<string>;
   /** Messages whose nextAttemptAt <= now, oldest first. */
   dueOutbound(now: Date, limit: number): Promise<OutboundMessage[]>;
+  /** Throws NOT_FOUND. */
   readOutbound(id: string): Promise<Buffer>;
+  /** Throws NOT_FOUND. */
   updateOutbound(id: string, patch: { recipients: string[]; attempts: number; nextAttemptAt: Date; lastError: string | null }): Promise<void>;
+  /** Throws NOT_FOUND. */
   deleteOutbound(id: string): Promise<void>;
   listOutbound(): Promise<OutboundMessage[]>;
 
-  /** Waits for in-flight commits, then closes. */
+  /** Waits for in-flight commits, then closes. Idempotent; other calls after close() reject. */
   close(): Promise<void>;
 }
