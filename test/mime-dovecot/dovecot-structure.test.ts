@@ -1,0 +1,116 @@
+/**
+ * Interop oracle: Dovecot's BODYSTRUCTURE and ENVELOPE for the fixture corpus and for generated
+ * well-formed MIME trees must equal ours (compared case-insensitively: Dovecot writes types and
+ * encodings as the message spells them). Runs Debian's Dovecot imap binary in PREAUTH mode on a
+ * throwaway Maildir (no network); skipped with the reason when Dovecot is not installed.
+ *
+ * Deliberate differences are excluded here and documented in test/mime/corpus.test.ts: a multipart
+ * without a usable boundary (we expose its body as part 1), duplicated ENVELOPE headers (we take the
+ * first), Message-ID leading whitespace (we trim).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chownSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { indexMessage } from '../../src/mime/index.js';
+import { bodystructure, envelope } from '../mime/imap-format.js';
+import { serialize, treeArb } from '../mime/generate.js';
+
+const IMAP = '/usr/lib/dovecot/imap';
+const NOBODY = 65534;
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function unavailable(): string | false {
+  if (!existsSync(IMAP)) return `Dovecot is not installed (${IMAP} missing)`;
+  if (isRoot && !existsSync('/usr/sbin/runuser')) return 'running as root without runuser to drop privileges for Dovecot';
+  return false;
+}
+
+/** FETCH 1:* (BODYSTRUCTURE ENVELOPE) from a private Dovecot over the given messages, in order. */
+function dovecotFetch(messages: Buffer[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-mime-dovecot-'));
+  try {
+    const home = join(dir, 'home');
+    const md = join(home, 'Maildir');
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(md, d), { recursive: true });
+    // Names sort in delivery order, so UIDs follow the array order.
+    messages.forEach((m, i) => writeFileSync(join(md, 'cur', `${1_000_000 + i}.M${i}.mime:2,`), m));
+    const uid = isRoot ? NOBODY : process.getuid!();
+    const gid = isRoot ? NOBODY : process.getgid!();
+    const conf = join(dir, 'dovecot.conf');
+    writeFileSync(
+      conf,
+      [
+        `base_dir = ${join(dir, 'run')}`,
+        `mail_location = maildir:${md}`,
+        `log_path = ${join(dir, 'log')}`,
+        'ssl = no',
+        'protocols = imap',
+        `mail_uid = ${uid}`,
+        `mail_gid = ${gid}`,
+        'first_valid_uid = 1',
+        'first_valid_gid = 1',
+        '',
+      ].join('\n'),
+    );
+    mkdirSync(join(dir, 'run'));
+    if (isRoot) {
+      const chownAll = (p: string): void => {
+        chownSync(p, NOBODY, NOBODY);
+        if (!p.endsWith('.conf') && !p.includes(':2,')) for (const f of readdirSync(p)) chownAll(join(p, f));
+      };
+      chownAll(dir);
+      chmodSync(dir, 0o755);
+    }
+    const input = 'a SELECT INBOX\r\nb FETCH 1:* (BODYSTRUCTURE ENVELOPE)\r\nc LOGOUT\r\n';
+    const env = { USER: isRoot ? 'nobody' : (process.env.USER ?? 'mailroom'), HOME: home, PATH: process.env.PATH ?? '' };
+    const r = isRoot
+      ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', `USER=${env.USER}`, `HOME=${home}`, IMAP, '-c', conf], { input, timeout: 20_000 })
+      : spawnSync(IMAP, ['-c', conf], { input, timeout: 20_000, env });
+    const out = r.stdout.toString('latin1');
+    assert.ok(out.includes('b OK'), `Dovecot FETCH failed: ${out.slice(0, 500)} ${r.stderr.toString()}`);
+    // Inline literals as quoted strings, then take each FETCH response line.
+    const flat = out.replace(/\{(\d+)\}\r\n/g, (_m, n: string) => `\u0000${n}\u0000`);
+    const lines: string[] = [];
+    let rest = flat;
+    for (;;) {
+      const i = rest.indexOf('\u0000');
+      if (i < 0) break;
+      const j = rest.indexOf('\u0000', i + 1);
+      const n = Number(rest.slice(i + 1, j));
+      const lit = rest.slice(j + 1, j + 1 + n);
+      rest = rest.slice(0, i) + '"' + lit.replace(/(["\\])/g, '\\$1') + '"' + rest.slice(j + 1 + n);
+    }
+    for (const l of rest.split('\r\n')) if (/^\* \d+ FETCH /.test(l)) lines.push(l);
+    return lines;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ours(raw: Buffer, seq: number): string {
+  const idx = indexMessage(raw);
+  return `* ${seq} FETCH (BODYSTRUCTURE ${bodystructure(idx.root, true)} ENVELOPE ${envelope(idx.envelope)})`;
+}
+
+const fixtureDir = new URL('../fixtures/mime/', import.meta.url);
+// broken.eml and comments.eml hold deliberate differences (see the module comment).
+const FIXTURES = ['alternative', 'calendar', 'digest', 'encoded-words', 'group-addresses', 'missing-headers', 'mixed-attachment', 'nested-rfc822', 'plain', 'rfc2231', 'smime-signed', 'unterminated'];
+
+test('fixture corpus matches Dovecot', { skip: unavailable() }, () => {
+  const msgs = FIXTURES.map((f) => readFileSync(new URL(`${f}.eml`, fixtureDir)));
+  const got = dovecotFetch(msgs);
+  assert.equal(got.length, msgs.length);
+  msgs.forEach((m, i) => assert.equal(ours(m, i + 1).toLowerCase(), got[i]!.toLowerCase(), FIXTURES[i]));
+});
+
+test('generated MIME trees match Dovecot', { skip: unavailable() }, () => {
+  const trees = fc.sample(treeArb, { numRuns: 80 });
+  const msgs = trees.map((t, i) => serialize(t, ['From: gen@example.com', `Subject: generated ${i}`]));
+  const got = dovecotFetch(msgs);
+  assert.equal(got.length, msgs.length);
+  msgs.forEach((m, i) => assert.equal(ours(m, i + 1).toLowerCase(), got[i]!.toLowerCase(), `message ${i}:\n${m.toString('latin1')}`));
+});
