@@ -3,7 +3,8 @@
  *
  *   node --import tsx src/store/sqlite/bench.ts [--messages 10000] [--appends 300] [--body 3000]
  *
- * Prints appends/second with fsync (sequential and 20 concurrent), then, over a mailbox of --messages
+ * Prints appends/second with fsync (sequential and 20 concurrent; sequential with synchronous=NORMAL and
+ * without fsync for comparison), then, over a mailbox of --messages
  * messages: listMessages, getMessages (all, in batches), status, changesSince(0), searchText (body and text)
  * and readMessage ranges.
  */
@@ -75,6 +76,21 @@ try {
       );
     }, APPENDS);
     await s.close();
+    // The same with synchronous=NORMAL (WAL not fsynced per commit), to show what FULL costs.
+    const n = await SqliteMailStore.open({ dataDir: join(dir, 'normal'), fsync: true, synchronous: 'NORMAL' });
+    const nu = await n.createUser('n@example.org', 'x');
+    const ninbox = (await n.getMailbox(nu.id, 'INBOX'))!;
+    await time(`append x${APPENDS} sequential, fsync on, sync=NORMAL`, async () => {
+      for (let i = 0; i < APPENDS; i++) await n.append(ninbox.id, message(i));
+    }, APPENDS);
+    await n.close();
+    const o = await SqliteMailStore.open({ dataDir: join(dir, 'nofsync'), fsync: false });
+    const ou = await o.createUser('o@example.org', 'x');
+    const oinbox = (await o.getMailbox(ou.id, 'INBOX'))!;
+    await time(`append x${APPENDS} sequential, fsync off`, async () => {
+      for (let i = 0; i < APPENDS; i++) await o.append(oinbox.id, message(i));
+    }, APPENDS);
+    await o.close();
   }
   // Big mailbox.
   const s = await SqliteMailStore.open({ dataDir: join(dir, 'big'), fsync: false });

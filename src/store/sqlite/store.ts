@@ -149,6 +149,8 @@ export interface SqliteMailStoreOptions {
   fsync?: boolean;
   /** Unreferenced blobs younger than this are kept at open unless their writer process is gone. */
   sweepGraceMs?: number;
+  /** For measurements only: SQLite synchronous level when fsync is on (default FULL, see the header). */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 function toUser(r: UserRow): User {
@@ -306,7 +308,7 @@ export class SqliteMailStore implements MailStore {
     const db = new Database(join(key, 'mail.db'), { timeout: 5000 });
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${fsync ? 'FULL' : 'OFF'}`);
+      db.pragma(`synchronous = ${fsync ? (opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL') : 'OFF'}`);
       db.pragma('foreign_keys = OFF');
       db.pragma('cache_size = -32000');
       db.pragma('temp_store = MEMORY');
