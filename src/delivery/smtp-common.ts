@@ -131,6 +131,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       maxRecipients: common.maxRecipients,
       logger: false,
       disableReverseLookup: true,
+      noDelay: true, // replies are small and latency-bound (pipelined LMTP/SMTP)
       hideDSN: true,
       hideREQUIRETLS: true,
       hideENHANCEDSTATUSCODES: false,
