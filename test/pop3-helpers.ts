@@ -30,14 +30,14 @@ export interface Pop3Fixture {
   close(): Promise<void>;
 }
 
-type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions };
+type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions; wrapStore?: (s: MailStore) => MailStore };
 
 export async function startPop3(extra: ExtraOptions = {}): Promise<Pop3Fixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pop3-test-'));
   const store = await openSqliteStore({ dataDir });
-  const { implicitTls, passwordHash, authOptions, ...opts } = extra;
+  const { implicitTls, passwordHash, authOptions, wrapStore, ...opts } = extra;
   const auth = new Authenticator(store, { failureDelayMs: 0, ...authOptions });
-  const svc = new Pop3Service({ store, auth, logger: silentLogger, hostname: 'pop.test', ...opts });
+  const svc = new Pop3Service({ store: wrapStore ? wrapStore(store) : store, auth, logger: silentLogger, hostname: 'pop.test', ...opts });
   const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: implicitTls ?? false });
   const user = await store.createUser(USER, passwordHash ?? (await hashPassword(PASSWORD)));
   const inbox = await store.getMailbox(user.id, 'INBOX');
@@ -214,4 +214,18 @@ export function memoryConnection(f: Pop3Fixture, remoteAddress: string): { c: Ra
   const toClient = new PassThrough();
   const done = f.svc.handle(Duplex.from({ readable: toServer, writable: toClient }), { remoteAddress, secure: false });
   return { c: new RawPop3(Duplex.from({ readable: toClient, writable: toServer })), done };
+}
+
+/** Overrides for some store methods (fault injection); everything else goes to the real store. */
+export type StoreFaults = { [K in keyof MailStore]?: MailStore[K] };
+
+export function faultyStore(store: MailStore, faults: StoreFaults): MailStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const fault = faults[prop as keyof MailStore];
+      if (fault) return fault;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
