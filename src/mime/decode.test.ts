@@ -113,6 +113,13 @@ describe('searchableText', () => {
     assert.ok(body.includes('still searchable'));
   });
 
+  test('maxBodyBytes bounds the body text', () => {
+    const raw = Buffer.from('Content-Type: text/plain\r\n\r\n' + 'x'.repeat(10_000));
+    const idx = indexMessage(raw);
+    assert.equal(searchableText(raw, idx).body.length, 10_000);
+    assert.equal(searchableText(raw, idx, { maxBodyBytes: 100 }).body.length, 100);
+  });
+
   test('htmlToText entities', () => {
     assert.equal(htmlToText('a&lt;b&#x41;&#66;&bogus;'), 'a<bAB&bogus;');
   });

@@ -200,14 +200,18 @@ function param(part: MimePart, name: string): string | undefined {
   return part.params.find(([k]) => k === name)?.[1];
 }
 
-/** The Unicode text of one text/* leaf: transfer- and charset-decoded, HTML stripped. */
-export function partText(raw: Buffer, part: MimePart): string {
+/**
+ * The Unicode text of one text/* leaf: transfer- and charset-decoded, HTML stripped.
+ * With `maxBytes`, only that many decoded bytes are converted (the rest is ignored).
+ */
+export function partText(raw: Buffer, part: MimePart, maxBytes = Infinity): string {
   let bytes: Buffer;
   try {
     bytes = decodePartBody(raw, part);
   } catch {
     bytes = raw.subarray(part.bodyStart, part.bodyEnd);
   }
+  if (bytes.length > maxBytes) bytes = bytes.subarray(0, Math.max(0, Math.floor(maxBytes)));
   const text = safeDecode(bytes, param(part, 'charset') ?? 'us-ascii');
   return part.subtype === 'html' ? htmlToText(text) : text;
 }
@@ -217,17 +221,25 @@ export function partText(raw: Buffer, part: MimePart): string {
  * RFC 2047-decoded, one "Name: value\n" line each. `body`: every text/* leaf (attachments included
  * when they are text), transfer- and charset-decoded, HTML crudely stripped, joined with "\n";
  * encapsulated messages contribute their header lines and their text parts. Non-text leaves are skipped.
+ * `maxBodyBytes` caps the body text gathered (roughly, in decoded bytes); default unlimited.
  */
-export function searchableText(raw: Buffer, index: MessageIndex): { headers: string; body: string } {
+export function searchableText(raw: Buffer, index: MessageIndex, opts: { maxBodyBytes?: number } = {}): { headers: string; body: string } {
   const chunks: string[] = [];
+  // Budget in decoded bytes over all parts (bounds memory for huge text parts); unlimited by default.
+  let budget = opts.maxBodyBytes ?? Infinity;
   const walk = (p: MimePart): void => {
+    if (budget <= 0) return;
     if (p.children.length > 0) {
       for (const c of p.children) walk(c);
     } else if (p.message) {
-      chunks.push(headerLines(raw, p.message.root));
+      const h = headerLines(raw, p.message.root);
+      chunks.push(h);
+      budget -= h.length;
       walk(p.message.root);
     } else if (p.type === 'text') {
-      chunks.push(partText(raw, p));
+      const t = partText(raw, p, budget);
+      chunks.push(t);
+      budget -= Math.max(1, Buffer.byteLength(t));
     }
   };
   let headers = '';
