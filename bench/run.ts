@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle] [--runs N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
- *                    [--big N] [--lmtp N] [--senders N] [--pop3 N] [--clients N] [--cycles N]
+ *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
  *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]
  *
  * Writes <out>/latest.md (table), <out>/latest.svg (chart of the ratios) and <out>/latest.json; prints the
@@ -12,7 +12,7 @@
  * or any consistency check did not hold.
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync, readFileSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -40,6 +40,7 @@ import { imapOverview } from './workloads/imap-overview.js';
 import { imapMixed } from './workloads/imap-mixed.js';
 import { imapSearch } from './workloads/imap-search.js';
 import { imapIdle } from './workloads/imap-idle.js';
+import { profileMarkdown, summarizeProfile } from './profile.js';
 
 export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle];
 
@@ -49,9 +50,10 @@ export const FULL_SIZES: Sizes = {
   bigMailbox: 5000,
   lmtpMessages: 2000,
   lmtpSenders: 10,
+  lmtpRecipients: 10,
   pop3Messages: 1000,
   mixedClients: 20,
-  mixedCycles: 20,
+  mixedCycles: 10,
   mixedMailbox: 200,
   idleConnections: 1000,
   maxMessage: 5 * 1024 * 1024,
@@ -62,6 +64,7 @@ export const SMOKE_SIZES: Sizes = {
   bigMailbox: 40,
   lmtpMessages: 20,
   lmtpSenders: 10,
+  lmtpRecipients: 3,
   pop3Messages: 15,
   mixedClients: 3,
   mixedCycles: 2,
@@ -101,6 +104,7 @@ function parseOptions(argv: string[]): Options {
       big: { type: 'string' },
       lmtp: { type: 'string' },
       senders: { type: 'string' },
+      recipients: { type: 'string' },
       pop3: { type: 'string' },
       clients: { type: 'string' },
       cycles: { type: 'string' },
@@ -115,7 +119,7 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--json] [--out DIR] [--seed N]\n' +
-        '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--pop3 N] [--clients N] [--cycles N]\n' +
+        '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
         '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
     );
     process.exit(0);
@@ -133,6 +137,7 @@ function parseOptions(argv: string[]): Options {
   set('bigMailbox', values.big, 'big', 1);
   set('lmtpMessages', values.lmtp, 'lmtp', 1);
   set('lmtpSenders', values.senders, 'senders', 1);
+  set('lmtpRecipients', values.recipients, 'recipients', 1);
   set('pop3Messages', values.pop3, 'pop3', 1);
   set('mixedClients', values.clients, 'clients', 1);
   set('mixedCycles', values.cycles, 'cycles', 1);
@@ -230,7 +235,8 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     }
 
     const profDir = join(opts.out, 'profile');
-    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
+    // Profiles of the bundle would point into generated code: profile the TypeScript files through tsx instead.
+    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx || opts.cpuProf, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
     log(`mailroom listening (imap ${mailroom.imapPort}, pop3 ${mailroom.pop3Port}, lmtp ${mailroom.lmtpPort}), pid ${mailroom.pid}, ${mailroom.runner}`);
 
     const targets: Target[] = [
@@ -279,6 +285,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     notes.push('Each server is measured alone: the load generator is this Node process (raw sockets, small pipelining drivers); mailroom runs `mailroom serve` as a child process with its default logging; Dovecot logs to a file with its defaults.');
     notes.push('Durability is on for both: mailroom fsyncs blob and SQLite commit before replying; Dovecot uses its default mail_fsync=optimized.');
     notes.push('Dovecot 2.3 runs one imap process per connection by design (imap-login in high-performance mode: service_count=0, 2 processes); its memory is the sum of PSS over all processes, which counts shared pages once.');
+    if (opts.cpuProf) notes.push('mailroom ran under --cpu-prof through tsx for this run: its times include the profiler overhead.');
     const result: BenchResult = {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -296,16 +303,22 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await cleanup();
-    if (opts.cpuProf) notes.push(`mailroom CPU profile written to ${join(opts.out, 'profile')}`);
   }
 }
 
-/** Renames Node's CPU-<timestamp>.cpuprofile output to mailroom.cpuprofile (latest run). */
+/**
+ * Node writes one CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile per thread (tsx adds a loader thread):
+ * keeps the newest main-thread (thread 0) profile as mailroom.cpuprofile.
+ */
 function tidyProfiles(dir: string): void {
   if (!existsSync(dir)) return;
-  const files = readdirSync(dir).filter((f) => f.startsWith('CPU.') && f.endsWith('.cpuprofile')).sort();
-  const last = files[files.length - 1];
-  if (last) renameSync(join(dir, last), join(dir, 'mailroom.cpuprofile'));
+  const main = readdirSync(dir)
+    .map((f) => ({ f, parts: f.split('.') }))
+    .filter(({ f, parts }) => f.startsWith('CPU.') && f.endsWith('.cpuprofile') && parts[4] === '0')
+    .map(({ f }) => ({ f, mtime: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => a.mtime - b.mtime);
+  const last = main[main.length - 1];
+  if (last) renameSync(join(dir, last.f), join(dir, 'mailroom.cpuprofile'));
 }
 
 export function failures(res: BenchResult): string[] {
@@ -320,7 +333,21 @@ export function failures(res: BenchResult): string[] {
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const res = await runBench(opts);
-  if (opts.cpuProf) tidyProfiles(join(opts.out, 'profile'));
+  if (opts.cpuProf) {
+    const dir = join(opts.out, 'profile');
+    tidyProfiles(dir);
+    const file = join(dir, 'mailroom.cpuprofile');
+    if (existsSync(file)) {
+      const prof = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof summarizeProfile>[0];
+      const parts = [profileMarkdown(summarizeProfile(prof, 40), `mailroom CPU profile, whole server life (${opts.only?.join(', ') ?? 'all workloads'})`)];
+      for (const w of res.workloads) {
+        const windows = w.mailroom.runs.map((r) => r.window);
+        if (windows.length) parts.push(profileMarkdown(summarizeProfile(prof, 20, windows), `${w.title}: measured sections only`));
+      }
+      writeFileSync(join(dir, 'summary.md'), parts.join('\n'));
+      log(`CPU profile summary: ${join(dir, 'summary.md')}`);
+    }
+  }
   mkdirSync(opts.out, { recursive: true });
   const md = markdown(res);
   writeFileSync(join(opts.out, 'latest.md'), md);

@@ -26,6 +26,8 @@ export interface Sizes {
   /** Messages delivered over LMTP per run. */
   lmtpMessages: number;
   lmtpSenders: number;
+  /** Accounts the LMTP messages are spread over (round robin). */
+  lmtpRecipients: number;
   /** Messages downloaded over POP3 per run (one fresh user per run). */
   pop3Messages: number;
   mixedClients: number;
@@ -68,6 +70,10 @@ export interface Measured {
   peakMem: number;
   /** Server processes (most seen). */
   processes: number;
+  /** CPU seconds the load generator (this process) used meanwhile: it must stay well below the server's. */
+  loadCpu: number;
+  /** The measured section on the monotonic clock, in microseconds (to slice a server CPU profile). */
+  window: [number, number];
 }
 
 export interface RunOutcome {
@@ -115,6 +121,7 @@ export async function measure<T>(target: Target, fn: (sample: () => void) => Pro
   const sampler = new MemorySampler(target.pid, target.memMode, 500);
   sampler.start();
   const cpu0 = treeCpu(target.pid);
+  const own0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let value: T;
   try {
@@ -123,10 +130,13 @@ export async function measure<T>(target: Target, fn: (sample: () => void) => Pro
     sampler.stop();
     throw e;
   }
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const cpu = treeCpu(target.pid) - cpu0;
+  const t1 = process.hrtime.bigint();
+  const ms = Number(t1 - t0) / 1e6;
+  const own = process.cpuUsage(own0);
+  // Clamped: a child reaped meanwhile moves from nanosecond counters to the parent's tick-rounded cutime.
+  const cpu = Math.max(0, treeCpu(target.pid) - cpu0);
   const mem = sampler.stop();
-  return { value, measured: { ms, cpu, peakMem: mem.peak, processes: mem.processes } };
+  return { value, measured: { ms, cpu, peakMem: mem.peak, processes: mem.processes, loadCpu: (own.user + own.system) / 1e6, window: [Number(t0 / 1000n), Number(t1 / 1000n)] } };
 }
 
 /** Corpus metadata cache: message infos are needed by several checks; generating is the expensive part. */

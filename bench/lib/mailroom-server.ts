@@ -10,7 +10,7 @@
  * be loaded, so no TypeScript loader thread sits in the measured process; otherwise it falls back to
  * `node --import tsx`. Either way it is the real `serve` command with its default logging.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,6 +127,20 @@ export class MailroomPopulator {
   }
 }
 
+/**
+ * A self-signed certificate for the server's STARTTLS (never used by the benchmark, which stays in
+ * cleartext on loopback), made once with the openssl CLI and cached in bench/.build/, so each start does not
+ * spend a second generating an RSA key. null when openssl is missing (the server then makes its own).
+ */
+function cachedCertificate(): { cert: string; key: string } | null {
+  const cert = join(BUILD_DIR, 'tls-cert.pem');
+  const key = join(BUILD_DIR, 'tls-key.pem');
+  if (existsSync(cert) && existsSync(key)) return { cert, key };
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '3650', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return r.status === 0 && existsSync(cert) && existsSync(key) ? { cert, key } : null;
+}
+
 /** Starts `mailroom serve` on an existing data directory; resolves when IMAP, POP3 and LMTP accept connections. */
 export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; cpuProfDir?: string } = {}): Promise<MailroomServer> {
   const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
@@ -143,6 +157,8 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     '--submission-port', 'off',
     '--submissions-port', 'off',
   ];
+  const tls = cachedCertificate();
+  if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const bundle = opts.useTsx ? null : await bundleServer();
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const nodeArgs = bundle ? [...prof, '--enable-source-maps', bundle, ...args] : [...prof, '--import', 'tsx', join(HERE, 'server-entry.ts'), ...args];

@@ -72,18 +72,39 @@ export function treePss(root: number): { bytes: number; processes: number } {
   return { bytes: total, processes: pids.length };
 }
 
-/** CPU seconds used by the tree so far (live processes plus children the root has reaped). */
+/** Nanoseconds on CPU of every thread of one process (/proc/<pid>/task/<tid>/schedstat), or null. */
+function threadsCpuNs(pid: number): number | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let ns = 0;
+  for (const tid of tids) {
+    const s = read(`/proc/${pid}/task/${tid}/schedstat`);
+    if (s) ns += Number(s.split(' ')[0]);
+  }
+  return ns;
+}
+
+/**
+ * CPU seconds used by the tree so far: live processes from the scheduler's nanosecond counters (summed over
+ * their threads: 100 Hz ticks would round hundreds of tiny Dovecot processes down to zero), plus the
+ * cutime + cstime of the root (children it has reaped, in clock ticks).
+ */
 export function treeCpu(root: number): number {
-  let ticks = 0;
+  let secs = 0;
   for (const pid of processTree(root)) {
     const st = read(`/proc/${pid}/stat`);
     if (!st) continue;
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
     // fields after ")": state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    ticks += Number(f[11]) + Number(f[12]);
-    if (pid === root) ticks += Number(f[13]) + Number(f[14]);
+    const ns = threadsCpuNs(pid);
+    secs += ns !== null ? ns / 1e9 : (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    if (pid === root) secs += (Number(f[13]) + Number(f[14])) / CLK_TCK;
   }
-  return ticks / CLK_TCK;
+  return secs;
 }
 
 /**

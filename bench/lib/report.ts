@@ -8,6 +8,8 @@ export interface SideResult {
   runs: Measured[];
   medianMs: number;
   medianCpu: number;
+  /** Median CPU seconds of the load generator during the measured section. */
+  medianLoadCpu: number;
   peakMem: number;
   processes: number;
   details: string[];
@@ -46,6 +48,7 @@ export function summarize(runs: Measured[], details: string[], checks: string[],
     runs,
     medianMs: ok ? median(runs.map((r) => r.ms)) : NaN,
     medianCpu: ok ? median(runs.map((r) => r.cpu)) : NaN,
+    medianLoadCpu: ok ? median(runs.map((r) => r.loadCpu)) : NaN,
     peakMem: runs.length ? Math.max(...runs.map((r) => r.peakMem)) : NaN,
     processes: runs.length ? Math.max(...runs.map((r) => r.processes)) : 0,
     details,
@@ -57,6 +60,10 @@ export function summarize(runs: Measured[], details: string[], checks: string[],
 function ratioText(r: number | null): string {
   if (r === null || !Number.isFinite(r)) return '-';
   return `${r.toFixed(2)}x`;
+}
+
+function gen(s: SideResult): string {
+  return Number.isFinite(s.medianLoadCpu) ? ` (load generator CPU ${s.medianLoadCpu.toFixed(2)} s)` : '';
 }
 
 function side(s: SideResult | null): string {
@@ -91,8 +98,8 @@ export function markdown(res: BenchResult): string {
   L.push('## Workloads');
   L.push('');
   for (const w of res.workloads) {
-    L.push(`- **${w.title}** (${w.metric}). mailroom: ${w.mailroom.error ? `FAILED: ${w.mailroom.error}` : (w.mailroom.details[0] ?? '')}; runs ${w.mailroom.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}.` +
-      (w.dovecot ? ` Dovecot: ${w.dovecot.error ? `FAILED: ${w.dovecot.error}` : (w.dovecot.details[0] ?? '')}; runs ${w.dovecot.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}.` : ''));
+    L.push(`- **${w.title}** (${w.metric}). mailroom: ${w.mailroom.error ? `FAILED: ${w.mailroom.error}` : (w.mailroom.details[0] ?? '')}; runs ${w.mailroom.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}${gen(w.mailroom)}.` +
+      (w.dovecot ? ` Dovecot: ${w.dovecot.error ? `FAILED: ${w.dovecot.error}` : (w.dovecot.details[0] ?? '')}; runs ${w.dovecot.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}${gen(w.dovecot)}.` : ''));
     const checks = [...new Set([...w.mailroom.checks, ...(w.dovecot?.checks ?? [])])];
     if (checks.length) L.push(`  Consistency checks passed: ${checks.join('; ')}.`);
   }

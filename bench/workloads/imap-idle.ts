@@ -19,6 +19,80 @@ export function idleUsers(cfg: BenchConfig): string[] {
   return Array.from({ length: Math.max(1, Math.ceil(cfg.sizes.idleConnections / PER_USER)) }, (_, k) => `idle${k}@${cfg.domain}`);
 }
 
+interface Watcher {
+  conn: ImapConn;
+  user: number;
+  /** EXISTS count this run waits for. */
+  target: number;
+  seen: boolean;
+  resolve: () => void;
+  done: Promise<void>;
+  idle: { done: () => Promise<unknown> };
+}
+
+interface Pool {
+  users: string[];
+  counts: number[];
+  controls: ImapConn[];
+  watchers: Watcher[];
+}
+
+/** Idling connections are set up once per server and kept across runs (logging in 1000 clients is not what is measured). */
+const pools = new Map<string, Pool>();
+
+async function setUp(ctx: RunContext): Promise<Pool> {
+  const { cfg } = ctx;
+  const users = idleUsers(cfg);
+  const n = cfg.sizes.idleConnections;
+  const counts: number[] = [];
+  const controls: ImapConn[] = [];
+  const watchers: Watcher[] = [];
+  const pool: Pool = { users, counts, controls, watchers };
+  try {
+    // One control connection per account: counts, and the APPEND.
+    for (const [k, u] of users.entries()) {
+      const c = await imapLogin(ctx, u, n + k);
+      counts.push(selectInfo(await c.ok('EXAMINE INBOX')).exists);
+      controls.push(c);
+    }
+    await parallel(
+      Array.from({ length: n }, (_, i) => i),
+      50,
+      async (i) => {
+        const user = i % users.length;
+        const w: Watcher = { conn: null as unknown as ImapConn, user, target: 0, seen: false, resolve: () => undefined, done: Promise.resolve(), idle: { done: () => Promise.resolve() } };
+        const onUntagged = (u: Untagged): void => {
+          const m = /^\* (\d+) EXISTS/i.exec(u.text);
+          if (m && w.target > 0 && Number(m[1]) >= w.target && !w.seen) {
+            w.seen = Number(m[1]) === w.target;
+            w.resolve();
+          }
+        };
+        w.conn = await imapLogin(ctx, users[user]!, i, onUntagged);
+        const sel = await w.conn.ok('SELECT INBOX');
+        check(selectInfo(sel).exists === counts[user], `watcher ${i}: SELECT EXISTS ${selectInfo(sel).exists}, expected ${counts[user]}`);
+        w.idle = await w.conn.idle();
+        watchers.push(w);
+      },
+    );
+  } catch (e) {
+    await tearDown(pool, false);
+    throw e;
+  }
+  return pool;
+}
+
+async function tearDown(pool: Pool, polite: boolean): Promise<void> {
+  if (polite) {
+    await parallel(pool.watchers, 100, async (w) => {
+      const r = (await w.idle.done()) as { status?: string };
+      check(r.status === 'OK', `IDLE ended with ${String(r.status)}`);
+    });
+  }
+  for (const w of pool.watchers) w.conn.destroy();
+  for (const c of pool.controls) await c.logout();
+}
+
 export const imapIdle: Workload = {
   id: 'idle',
   title: 'IMAP IDLE fan-out',
@@ -28,63 +102,46 @@ export const imapIdle: Workload = {
   },
   async run(ctx: RunContext): Promise<RunOutcome> {
     const { cfg } = ctx;
-    const users = idleUsers(cfg);
     const n = cfg.sizes.idleConnections;
-    const watchers: Array<{ conn: ImapConn; user: number; target: number; seen: boolean; resolve: () => void; done: Promise<void> }> = [];
-    const before: number[] = [];
-    // One control connection per account: counts before, and the APPEND later.
-    const controls: ImapConn[] = [];
-    for (const [k, u] of users.entries()) {
-      const c = await imapLogin(ctx, u, n + k);
-      before.push(selectInfo(await c.ok('EXAMINE INBOX')).exists);
-      controls.push(c);
+    let pool = pools.get(ctx.target.name);
+    if (!pool) {
+      pool = await setUp(ctx);
+      pools.set(ctx.target.name, pool);
     }
-    const idles: Array<{ done: () => Promise<unknown> }> = [];
-    const slots = Array.from({ length: n }, (_, i) => i);
+    const p = pool;
+    const last = ctx.run === cfg.runs - 1;
     try {
-      await parallel(slots, 50, async (i) => {
-        const user = i % users.length;
-        let resolve!: () => void;
-        const done = new Promise<void>((r) => (resolve = r));
-        const w = { conn: null as unknown as ImapConn, user, target: before[user]! + 1, seen: false, resolve, done };
-        const onUntagged = (u: Untagged): void => {
-          const m = /^\* (\d+) EXISTS/i.exec(u.text);
-          if (m && Number(m[1]) >= w.target && !w.seen) {
-            w.seen = Number(m[1]) === w.target;
-            w.resolve();
-          }
-        };
-        w.conn = await imapLogin(ctx, users[user]!, i, onUntagged);
-        const sel = await w.conn.ok('SELECT INBOX');
-        check(selectInfo(sel).exists === before[user], `watcher ${i}: SELECT EXISTS ${selectInfo(sel).exists}, expected ${before[user]}`);
-        idles.push(await w.conn.idle());
-        watchers.push(w);
-      });
-      const msgs = users.map((_, k) => generateMessage(corpusOptions(cfg), APPEND_FIRST_INDEX + ctx.run * 1000 + k).raw);
+      for (const w of p.watchers) {
+        w.target = p.counts[w.user]! + 1;
+        w.seen = false;
+        w.done = new Promise<void>((r) => (w.resolve = r));
+      }
+      const msgs = p.users.map((_, k) => generateMessage(corpusOptions(cfg), APPEND_FIRST_INDEX + ctx.run * 1000 + k).raw);
       const { measured } = await ctx.measure(async (sample) => {
         sample(); // every connection is idling now: the memory peak of this workload
-        await Promise.all(controls.map((c, k) => c.ok('APPEND INBOX', { literal: msgs[k]! })));
-        await Promise.all(watchers.map((w) => w.done));
+        await Promise.all(p.controls.map((c, k) => c.ok('APPEND INBOX', { literal: msgs[k]! })));
+        await Promise.all(p.watchers.map((w) => w.done));
       });
-      const missed = watchers.filter((w) => !w.seen).length;
-      check(missed === 0, `${missed} of ${n} IDLE connections did not see exactly EXISTS ${'n+1'}`);
-      await parallel(idles, 100, async (idle) => {
-        await idle.done();
-      });
-      for (const [k, c] of controls.entries()) {
+      const missed = p.watchers.filter((w) => !w.seen).length;
+      check(missed === 0, `${missed} of ${n} IDLE connections did not see exactly the new EXISTS`);
+      for (const [k, c] of p.controls.entries()) {
         const after = selectInfo(await c.ok('EXAMINE INBOX')).exists;
-        check(after === before[k]! + 1, `${users[k]}: ${after} messages after one APPEND, expected ${before[k]! + 1}`);
+        check(after === p.counts[k]! + 1, `${p.users[k]}: ${after} messages after one APPEND, expected ${p.counts[k]! + 1}`);
+        p.counts[k] = after;
+      }
+      if (last) {
+        pools.delete(ctx.target.name);
+        await tearDown(p, true);
       }
       return {
         measured,
-        detail: `${n} connections on ${users.length} accounts from ${Math.min(cfg.sourceAddresses.length, Math.ceil(n / 40))} source addresses, ${measured.processes} server processes`,
-        checks: [`${n} watchers saw EXISTS ${'n+1'}`, 'each INBOX grew by exactly one'],
+        detail: `${n} connections on ${p.users.length} accounts from ${Math.min(cfg.sourceAddresses.length, Math.ceil(n / 40))} source addresses, ${measured.processes} server processes`,
+        checks: [`${n} idling connections each saw the new EXISTS`, 'each INBOX grew by exactly one', 'IDLE ended with OK'],
       };
-    } finally {
-      await parallel(watchers, 100, async (w) => {
-        w.conn.destroy();
-      });
-      for (const c of controls) await c.logout();
+    } catch (e) {
+      pools.delete(ctx.target.name);
+      await tearDown(p, false);
+      throw e;
     }
   },
 };

@@ -1,6 +1,6 @@
 /**
  * Workload 1 — LMTP delivery: `lmtpSenders` parallel LMTP connections deliver `lmtpMessages` corpus
- * messages (each to one of ten recipients, round robin). Measured: time from the first MAIL FROM to the last
+ * messages (each to one of `lmtpRecipients` recipients, round robin). Measured: time from the first MAIL FROM to the last
  * per-recipient 250 after DATA. Check: every recipient's INBOX grew by exactly its share, and every
  * delivered message's body (BODY[TEXT], the part after the header block, which trace headers do not touch)
  * is byte-identical to what was sent, found by its Message-ID.
@@ -10,12 +10,11 @@ import { LmtpConn } from '../lib/lmtp.js';
 import { fetchLiterals, isFetch, selectInfo } from '../lib/imap.js';
 import { check, corpusOptions, imapLogin, type BenchConfig, type RunContext, type RunOutcome, type UserSpec, type Workload } from '../lib/harness.js';
 
-const RECIPIENTS = 10;
 /** Corpus indices of delivered messages start here (distinct from the populated mailboxes). */
 const FIRST_INDEX = 1_000_000;
 
 function recipients(cfg: BenchConfig): string[] {
-  return Array.from({ length: RECIPIENTS }, (_, k) => `rcpt${k}@${cfg.domain}`);
+  return Array.from({ length: cfg.sizes.lmtpRecipients }, (_, k) => `rcpt${k}@${cfg.domain}`);
 }
 
 export const lmtpDelivery: Workload = {
@@ -48,7 +47,7 @@ export const lmtpDelivery: Workload = {
           try {
             for (let j = s; j < n; j += senders) {
               const m = msgs[j]!;
-              const to = rcpts[j % RECIPIENTS]!;
+              const to = rcpts[j % rcpts.length]!;
               const replies = await conn.deliver(`sender${s}@${cfg.domain}`, [to], m.raw);
               if (replies.length !== 1 || replies[0]!.code !== 250) throw new Error(`delivery of message ${j} to ${to} failed: ${JSON.stringify(replies)}`);
             }
@@ -64,7 +63,7 @@ export const lmtpDelivery: Workload = {
     for (const m of msgs) expected.set(m.info.messageId, m.info.bodySha256);
     let verified = 0;
     for (const [k, r] of rcpts.entries()) {
-      const share = msgs.filter((_, j) => j % RECIPIENTS === k).length;
+      const share = msgs.filter((_, j) => j % rcpts.length === k).length;
       const c = await imapLogin(ctx, r, k);
       const exists = selectInfo(await c.ok('SELECT INBOX')).exists;
       const was = before.get(r) ?? 0;

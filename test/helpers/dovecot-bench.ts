@@ -18,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
+/** First uid given to benchmark accounts when running as root (one uid per account). */
+const FIRST_MAIL_UID = 40000;
 
 export interface BenchDovecotOptions {
   users: Array<{ user: string; password: string }>;
@@ -103,11 +105,19 @@ export async function startBenchDovecot(opts: BenchDovecotOptions): Promise<Benc
   const loginUser = root ? (passwdEntry('dovenull') ? 'dovenull' : 'nobody') : (process.env['USER'] ?? 'nobody');
   const internalUser = root ? (passwdEntry('dovecot') ? 'dovecot' : 'nobody') : (process.env['USER'] ?? 'nobody');
   for (const sub of ['run', 'state', 'mail', 'home']) mkdirSync(join(dir, sub), { mode: 0o755 });
-  if (root) {
-    chownSync(join(dir, 'mail'), mailUid, mailGid);
-    chownSync(join(dir, 'home'), mailUid, mailGid);
+  // As root, every account gets its own unprivileged uid (not in /etc/passwd; Dovecot only needs the number):
+  // Linux allows 128 inotify instances per uid by default (fs.inotify.max_user_instances) and every idling
+  // imap process holds one, so a single shared vmail uid would make IDLE fall back to 30 s polling beyond
+  // ~128 connections. Per-account uids keep Dovecot's instant IDLE without touching system settings.
+  const uidOf = new Map<string, number>();
+  opts.users.forEach((u, k) => uidOf.set(u.user, root ? FIRST_MAIL_UID + k : mailUid));
+  for (const u of opts.users) {
+    for (const p of [join(dir, 'mail', u.user), join(dir, 'home', u.user)]) {
+      mkdirSync(p, { mode: 0o700 });
+      if (root) chownSync(p, uidOf.get(u.user)!, mailGid);
+    }
   }
-  writeFileSync(join(dir, 'passwd'), opts.users.map((u) => `${u.user}:{PLAIN}${u.password}::::::`).join('\n') + '\n', { mode: 0o644 });
+  writeFileSync(join(dir, 'passwd'), opts.users.map((u) => `${u.user}:{PLAIN}${u.password}:${uidOf.get(u.user)}:${mailGid}::${dir}/home/${u.user}::`).join('\n') + '\n', { mode: 0o644 });
   const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
   const maxConn = opts.maxConnections ?? 1000;
   // Every imap process holds connections to log, anvil, stats and config: their client limits must follow.
@@ -139,8 +149,8 @@ passdb {
   args = scheme=PLAIN username_format=%u ${dir}/passwd
 }
 userdb {
-  driver = static
-  args = uid=${mailUid} gid=${mailGid} home=${dir}/home/%u
+  driver = passwd-file
+  args = username_format=%u ${dir}/passwd
 }
 namespace inbox {
   inbox = yes
@@ -216,8 +226,12 @@ protocol pop3 {
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  const own = (p: string): void => {
-    if (root) chownSync(p, mailUid, mailGid);
+  const owner = (user: string): ((p: string) => void) => {
+    const uid = uidOf.get(user);
+    if (uid === undefined) throw new Error(`unknown benchmark user ${user}`);
+    return (p: string) => {
+      if (root) chownSync(p, uid, mailGid);
+    };
   };
 
   return {
@@ -229,6 +243,7 @@ protocol pop3 {
     pid: child.pid ?? 0,
     populate(user: string, messages: Iterable<MaildirMessage>): number {
       const box = join(dir, 'mail', user);
+      const own = owner(user);
       if (existsSync(join(box, 'dovecot-uidlist'))) throw new Error(`maildir of ${user} already initialised`);
       for (const p of [box, join(box, 'cur'), join(box, 'new'), join(box, 'tmp')]) {
         mkdirSync(p, { recursive: true, mode: 0o700 });
