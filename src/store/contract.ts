@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import type { ChangeEvent, MailStore, Mailbox, StoreErrorCode, User } from './types.js';
 import { isStoreError } from './types.js';
@@ -1097,6 +1098,127 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           off1();
           off2();
         }),
+      );
+    });
+
+    // ------------------------------------------------------------------------------------------------
+    test('model check: random operation sequences agree with a reference model', async () => {
+      const FLAGS = ['\\Seen', '\\seen', '\\Deleted', '\\Flagged', '\\ANSWERED', 'Work', 'work', 'Later', '$Junk'];
+      const flagsArb = fc.subarray(FLAGS, { maxLength: 4 });
+      const uidsArb = fc.array(fc.integer({ min: 1, max: 14 }), { maxLength: 6 });
+      const box = fc.constantFrom(0, 1);
+      type Op =
+        | { k: 'append'; box: number; flags: string[] }
+        | { k: 'flags'; box: number; uids: number[]; op: 'add' | 'remove' | 'set'; flags: string[] }
+        | { k: 'expunge'; box: number; uids: number[] | null }
+        | { k: 'copy' | 'move'; box: number; uids: number[] };
+      const opArb: fc.Arbitrary<Op> = fc.oneof(
+        { weight: 4, arbitrary: fc.record({ k: fc.constant('append' as const), box, flags: flagsArb }) },
+        { weight: 4, arbitrary: fc.record({ k: fc.constant('flags' as const), box, uids: uidsArb, op: fc.constantFrom('add' as const, 'remove' as const, 'set' as const), flags: flagsArb }) },
+        { weight: 2, arbitrary: fc.record({ k: fc.constant('expunge' as const), box, uids: fc.option(uidsArb, { nil: null }) }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('copy' as const), box, uids: uidsArb }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('move' as const), box, uids: uidsArb }) },
+      );
+      interface M {
+        uid: number;
+        emailId: string;
+        flags: Set<string>;
+      }
+      interface B {
+        id: number;
+        uidNext: number;
+        modseq: number;
+        msgs: Map<number, M>;
+      }
+      const norm = (f: string[]) => new Set(f.filter((x) => x.toLowerCase() !== '\\recent').map((x) => x.toLowerCase()));
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+          const { store: s, cleanup } = await factory();
+          try {
+            const user = await s.createUser('model@example.org', 'x');
+            const mbs = [(await s.getMailbox(user.id, 'INBOX'))!, await s.createMailbox(user.id, 'Other')];
+            const model: B[] = mbs.map((m) => ({ id: m.id, uidNext: m.uidNext, modseq: m.highestModseq, msgs: new Map() }));
+            let n = 0;
+            for (const op of ops) {
+              const src = model[op.box]!;
+              const dst = model[1 - op.box]!;
+              const before = model.map((b) => b.modseq);
+              const touched: Array<Set<number>> = [new Set(), new Set()];
+              const removed: Array<Set<number>> = [new Set(), new Set()];
+              if (op.k === 'append') {
+                const r = await s.append(src.id, sampleMessage(++n), { flags: op.flags });
+                assert.equal(r.uid, src.uidNext);
+                src.msgs.set(r.uid, { uid: r.uid, emailId: r.emailId, flags: norm(op.flags) });
+                src.uidNext++;
+                touched[op.box]!.add(r.uid);
+              } else if (op.k === 'flags') {
+                await s.storeFlags(src.id, op.uids, { op: op.op, flags: op.flags });
+                const f = norm(op.flags);
+                for (const uid of new Set(op.uids)) {
+                  const m = src.msgs.get(uid);
+                  if (!m) continue;
+                  const next = op.op === 'set' ? new Set(f) : op.op === 'add' ? new Set([...m.flags, ...f]) : new Set([...m.flags].filter((x) => !f.has(x)));
+                  if (next.size !== m.flags.size || [...next].some((x) => !m.flags.has(x))) {
+                    m.flags = next;
+                    touched[op.box]!.add(uid);
+                  }
+                }
+              } else if (op.k === 'expunge') {
+                const got = await s.expunge(src.id, op.uids ?? undefined);
+                const want = [...src.msgs.values()]
+                  .filter((m) => m.flags.has('\\deleted') && (op.uids === null || op.uids.includes(m.uid)))
+                  .map((m) => m.uid)
+                  .sort((a, b) => a - b);
+                assert.deepEqual(got, want);
+                for (const u of want) {
+                  src.msgs.delete(u);
+                  removed[op.box]!.add(u);
+                }
+              } else {
+                const r = await (op.k === 'copy' ? s.copy(src.id, op.uids, dst.id) : s.move(src.id, op.uids, dst.id));
+                const srcUids = [...new Set(op.uids)].filter((u) => src.msgs.has(u)).sort((a, b) => a - b);
+                assert.deepEqual(r.pairs.map((p) => p[0]), srcUids);
+                for (const [from, to] of r.pairs) {
+                  assert.equal(to, dst.uidNext);
+                  dst.uidNext++;
+                  const m = src.msgs.get(from)!;
+                  dst.msgs.set(to, { uid: to, emailId: op.k === 'move' ? m.emailId : '', flags: new Set(m.flags) });
+                  touched[1 - op.box]!.add(to);
+                  if (op.k === 'move') {
+                    src.msgs.delete(from);
+                    removed[op.box]!.add(from);
+                  }
+                }
+              }
+              for (let i = 0; i < 2; i++) {
+                const b = model[i]!;
+                const changed = touched[i]!.size > 0 || removed[i]!.size > 0;
+                const st = await s.status(b.id);
+                assert.equal(st.highestModseq, changed ? before[i]! + 1 : before[i]!, `modseq of box ${i} after ${op.k}`);
+                b.modseq = st.highestModseq;
+                assert.equal(st.uidNext, b.uidNext);
+                assert.equal(st.messages, b.msgs.size);
+                const list = await s.listMessages(b.id);
+                assert.deepEqual(list.map((m) => m.uid), [...b.msgs.keys()].sort((x, y) => x - y));
+                for (const m of list) {
+                  const want = b.msgs.get(m.uid)!;
+                  assert.deepEqual(norm(m.flags), want.flags, `flags of uid ${m.uid}`);
+                  if (want.emailId === '') want.emailId = m.emailId;
+                  assert.equal(m.emailId, want.emailId);
+                }
+                assert.equal(new Set(list.map((m) => m.emailId)).size, list.length);
+                const ch = await s.changesSince(b.id, before[i]!);
+                assert.deepEqual(ch.changed.map((m) => m.uid), [...touched[i]!].filter((u) => b.msgs.has(u)).sort((x, y) => x - y));
+                assert.deepEqual(ch.expunged, [...removed[i]!].sort((x, y) => x - y));
+              }
+              const all = [...model[0]!.msgs.values(), ...model[1]!.msgs.values()].map((m) => m.emailId);
+              assert.equal(new Set(all).size, all.length, 'EMAILIDs unique across mailboxes');
+            }
+          } finally {
+            await cleanup();
+          }
+        }),
+        { numRuns: 12 },
       );
     });
 
