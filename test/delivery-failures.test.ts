@@ -4,13 +4,13 @@ import { createLmtpService, createOutboundQueue, createSmtpService, createSubmis
 import { StoreError, type MailStore } from '../src/store/types.js';
 import { makeEnv, mailboxContents, RawSmtp, startSink } from './delivery/helpers.js';
 
-/** A store whose append() fails with TEMPORARY for the mailboxes in `failing`. */
-function flakyStore(store: MailStore, failing: Set<number>): MailStore {
+/** A store whose append() fails with `code` (TEMPORARY by default) for the mailboxes in `failing`. */
+function flakyStore(store: MailStore, failing: Set<number>, code: 'TEMPORARY' | 'TOO_BIG' = 'TEMPORARY'): MailStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'append') {
         return async (mailboxId: number, raw: Buffer, opts?: Parameters<MailStore['append']>[2]) => {
-          if (failing.has(mailboxId)) throw new StoreError('TEMPORARY', 'disk trouble');
+          if (failing.has(mailboxId)) throw new StoreError(code, 'refused by the test');
           return target.append(mailboxId, raw, opts);
         };
       }
@@ -113,6 +113,42 @@ test('a started queue delivers submitted mail by itself', { timeout: 20_000 }, a
     await svc.close();
     await queue.stop();
     await sink.close();
+    await env.close();
+  }
+});
+
+test('SMTP: a permanent failure for one recipient after another succeeded is answered 250 and bounced', async () => {
+  const env = await makeEnv([
+    ['alice@example.org', 'pw'],
+    ['bob@example.org', 'pw'],
+  ]);
+  const bob = (await env.store.getUser('bob@example.org'))!;
+  const bobInbox = (await env.store.getMailbox(bob.id, 'INBOX'))!;
+  const svc = createSmtpService({ store: flakyStore(env.store, new Set([bobInbox.id]), 'TOO_BIG'), auth: env.auth, hostname: 'mx' });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const { client } = await RawSmtp.open(port);
+    await client.cmd('EHLO t');
+    await client.cmd('MAIL FROM:<s@remote.test>');
+    await client.cmd('RCPT TO:<alice@example.org>');
+    await client.cmd('RCPT TO:<bob@example.org>');
+    assert.equal((await client.data('Subject: partly\r\nMessage-ID: <partly@remote.test>\r\n\r\ny\r\n')).code, 250);
+    // only bob: nothing stored, the permanent failure is the reply
+    await client.cmd('MAIL FROM:<s@remote.test>');
+    await client.cmd('RCPT TO:<bob@example.org>');
+    assert.equal((await client.data('Subject: x2\r\n\r\ny\r\n')).code, 552);
+    await client.cmd('QUIT');
+    client.close();
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
+    const q = await env.store.listOutbound();
+    assert.equal(q.length, 1);
+    assert.equal(q[0]!.sender, '');
+    assert.deepEqual(q[0]!.recipients, ['s@remote.test']);
+    const dsn = (await env.store.readOutbound(q[0]!.id)).toString();
+    assert.match(dsn, /Final-Recipient: rfc822; bob@example\.org\r\nAction: failed\r\nStatus: 5\.2\.3\r\n/);
+    assert.match(dsn, /Message-ID: <partly@remote\.test>/);
+  } finally {
+    await svc.close();
     await env.close();
   }
 });

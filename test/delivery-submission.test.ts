@@ -270,3 +270,54 @@ describe('submission and the outbound queue', () => {
     }
   });
 });
+
+test('off loopback (simulated): AUTH is neither offered nor accepted before STARTTLS, and works after it', async () => {
+  const env = await makeEnv([['alice@example.org', 'pw']]);
+  const queue = createOutboundQueue({ store: env.store, auth: env.auth, hostname: 'mx' });
+  const svc = createSubmissionService({ store: env.store, auth: env.auth, hostname: 'mx', tls: await testTls(), outbound: queue, cleartextAuthOnLoopback: false });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const { client } = await RawSmtp.open(port);
+    const ehlo = await client.cmd('EHLO client.test');
+    assert.ok(!ehlo.lines.some((l) => /AUTH/.test(l)), ehlo.text);
+    assert.ok(ehlo.lines.some((l) => /STARTTLS/.test(l)));
+    assert.ok([500, 502, 538].includes((await client.cmd(`AUTH PLAIN ${plain('\0alice@example.org\0pw')}`)).code));
+    assert.equal((await client.cmd('MAIL FROM:<alice@example.org>')).code, 530);
+    assert.equal((await client.cmd('STARTTLS')).code, 220);
+    const { connect } = await import('node:tls');
+    const tlsSock = connect({ socket: client.socket, rejectUnauthorized: false, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      tlsSock.once('secureConnect', () => resolve());
+      tlsSock.once('error', reject);
+    });
+    let buf = '';
+    const reply = () =>
+      new Promise<string>((resolve) => {
+        const check = () => {
+          const m = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(buf);
+          if (m) {
+            const out = buf.slice(0, m.index + m[0].length);
+            buf = buf.slice(m.index + m[0].length);
+            tlsSock.off('data', onData);
+            resolve(out);
+          }
+        };
+        const onData = (d: Buffer) => {
+          buf += d.toString();
+          check();
+        };
+        tlsSock.on('data', onData);
+        check();
+      });
+    tlsSock.write('EHLO client.test\r\n');
+    assert.match(await reply(), /AUTH PLAIN LOGIN/);
+    tlsSock.write(`AUTH PLAIN ${plain('\0alice@example.org\0pw')}\r\n`);
+    assert.match(await reply(), /^235 /);
+    tlsSock.write('QUIT\r\n');
+    await reply();
+    tlsSock.destroy();
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});

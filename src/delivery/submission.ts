@@ -35,6 +35,11 @@ export interface SubmissionOptions extends DeliveryServiceOptions {
   outbound: OutboundQueue;
   /** Messages one user may submit per window; defaults to 200 per hour. */
   rateLimit?: { messages: number; perSeconds: number };
+  /**
+   * Allow AUTH without TLS from loopback addresses (default true). Set false when a local proxy forwards
+   * remote clients, so that loopback is no proof of a local client.
+   */
+  cleartextAuthOnLoopback?: boolean;
 }
 
 /** What onAuth stores in session.user. */
@@ -55,7 +60,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
   const rate = opts.rateLimit ?? { messages: 200, perSeconds: 3600 };
   const limiter = new RateLimiterMemory({ points: rate.messages, duration: rate.perSeconds });
   const baseDisabled = opts.tls ? [] : ['STARTTLS'];
-  const cleartextOk = (session: SMTPServerSession) => session.secure || isLoopback(session.remoteAddress);
+  const loopbackOk = opts.cleartextAuthOnLoopback ?? true;
+  const cleartextOk = (session: SMTPServerSession) => session.secure || (loopbackOk && isLoopback(session.remoteAddress));
 
   return createListenerService(opts, common, {
     lmtp: false,
