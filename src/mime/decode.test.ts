@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { normalizeLineEndings, decodePartBody, decodeQuotedPrintable, decodeMimeWords, searchableText, indexMessage, UnknownTransferEncodingError, htmlToText } from './index.js';
 
 describe('normalizeLineEndings', () => {
@@ -28,6 +29,39 @@ describe('quoted-printable', () => {
     assert.equal(decodeQuotedPrintable(Buffer.from('caf=C3=A9 =\r\nok  \r\nend=\r\n')).toString(), 'café ok\r\nend');
     assert.equal(decodeQuotedPrintable(Buffer.from('a=3d=3Db')).toString(), 'a==b');
     assert.equal(decodeQuotedPrintable(Buffer.from('soft= \t\r\nbreak')).toString(), 'softbreak');
+  });
+
+  test('round trip: any bytes, encoded per RFC 2045 6.7 with soft breaks, decode back exactly', () => {
+    // A straightforward encoder written from the RFC rules, independent of the decoder.
+    const encode = (b: Uint8Array): Buffer => {
+      let out = '';
+      let line = '';
+      const hex = (x: number): string => '=' + x.toString(16).toUpperCase().padStart(2, '0');
+      for (let i = 0; i < b.length; i++) {
+        const c = b[i]!;
+        if (c === 0x0d && b[i + 1] === 0x0a) {
+          out += line + '\r\n';
+          line = '';
+          i++;
+          continue;
+        }
+        const trailingWs = (c === 0x20 || c === 0x09) && (i + 1 === b.length || (b[i + 1] === 0x0d && b[i + 2] === 0x0a));
+        const tok = c === 0x3d || c < 0x20 || c > 0x7e ? (c === 0x09 && !trailingWs ? '\t' : hex(c)) : trailingWs ? hex(c) : String.fromCharCode(c);
+        if (line.length + tok.length > 75) {
+          out += line + '=\r\n';
+          line = '';
+        }
+        line += tok;
+      }
+      return Buffer.from(out + line, 'latin1');
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.constantFrom(' \r\n', '\t\r\n', '\r\n', '=', ' '), { maxLength: 5 }), (bytes, extras) => {
+        const src = Buffer.concat([Buffer.from(bytes), Buffer.from(extras.join(''), 'latin1')]);
+        assert.deepEqual(decodeQuotedPrintable(encode(src)), src);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('malformed escapes are kept literally', () => {

@@ -234,15 +234,17 @@ function percentEncode(s: string): string {
 function joinParams(params: Array<{ name: string; value: string; quoted?: boolean }>): { decoded: Array<[string, string]>; raw: Array<[string, string]> | null } {
   interface Group {
     segs: Array<{ index: number; value: string; extended: boolean; quoted: boolean }>;
+    seen: Set<number>;
   }
   const order: Array<{ kind: 'plain'; name: string; value: string } | { kind: 'group'; name: string }> = [];
   const groups = new Map<string, Group>();
-  const plainSeen = new Set<string>();
+  /** Position in `order` of each plain parameter (maps and sets keep this linear on huge headers). */
+  const plainAt = new Map<string, number>();
   for (const p of params) {
     const m = /^([^*]+)\*(\d{1,4})?(\*)?$/.exec(p.name);
     if (!m) {
-      if (groups.has(p.name) || plainSeen.has(p.name)) continue; // first occurrence wins
-      plainSeen.add(p.name);
+      if (groups.has(p.name) || plainAt.has(p.name)) continue; // first occurrence wins
+      plainAt.set(p.name, order.length);
       order.push({ kind: 'plain', name: p.name, value: p.value });
       continue;
     }
@@ -252,14 +254,15 @@ function joinParams(params: Array<{ name: string; value: string; quoted?: boolea
     const extended = m[2] === undefined ? true : m[3] === '*';
     let g = groups.get(base);
     if (!g) {
-      g = { segs: [] };
+      g = { segs: [], seen: new Set() };
       groups.set(base, g);
       // A plain "name" seen earlier is superseded by the RFC 2231 form (more precise).
-      const plainIdx = order.findIndex((o) => o.kind === 'plain' && o.name === base);
-      if (plainIdx >= 0) order.splice(plainIdx, 1, { kind: 'group', name: base });
+      const plainIdx = plainAt.get(base);
+      if (plainIdx !== undefined) order[plainIdx] = { kind: 'group', name: base };
       else order.push({ kind: 'group', name: base });
     }
-    if (g.segs.some((s) => s.index === index)) continue;
+    if (g.seen.has(index)) continue;
+    g.seen.add(index);
     g.segs.push({ index, value: p.value, extended, quoted: p.quoted ?? false });
   }
   const out: Array<[string, string]> = [];
@@ -292,15 +295,10 @@ function joinParams(params: Array<{ name: string; value: string; quoted?: boolea
       }
     });
     const all = Buffer.concat(bufs);
-    let text: string;
-    if (g.segs.some((s) => s.extended && !s.quoted)) {
-      // Extended segments carry bytes in `charset`; plain segments are ASCII in practice.
-      text = safeDecode(all, charset);
-    } else {
-      text = all.toString('utf8');
-    }
-    out.push([o.name, text]);
-    if (g.segs.some((s) => s.extended && !s.quoted)) {
+    const anyExtended = g.segs.some((s) => s.extended && !s.quoted);
+    // Extended segments carry bytes in `charset`; plain segments are ASCII in practice.
+    out.push([o.name, anyExtended ? safeDecode(all, charset) : all.toString('utf8')]);
+    if (anyExtended) {
       raw.push([o.name + '*', g.segs.map((s) => (s.extended && !s.quoted ? s.value : percentEncode(s.value))).join('')]);
     } else {
       raw.push([o.name, g.segs.map((s) => s.value).join('')]);
