@@ -120,7 +120,8 @@ export class ChangeListener {
     client.on('error', () => undefined);
     client.end().catch(() => undefined);
     this.failures = 0;
-    this.scheduleReconnect(0);
+    // First retry after ~minBackoff: a restarting server refuses connections for a moment anyway.
+    this.scheduleReconnect(this.jitter(this.minBackoff));
   }
 
   private scheduleReconnect(delay: number): void {
@@ -131,6 +132,11 @@ export class ChangeListener {
       void this.reconnect();
     }, delay);
     this.timer.unref();
+  }
+
+  /** A delay in [d/2, d]: nodes that lost the server together do not reconnect in lockstep. */
+  private jitter(d: number): number {
+    return Math.round(d / 2 + Math.random() * (d / 2));
   }
 
   private finishCycle(): void {
@@ -148,8 +154,7 @@ export class ChangeListener {
     } catch (e) {
       if ((this.state as State) === 'closed') return this.finishCycle();
       this.failures++;
-      const delay = Math.min(this.maxBackoff, this.minBackoff * 2 ** (this.failures - 1));
-      const jittered = Math.round(delay / 2 + Math.random() * (delay / 2));
+      const jittered = this.jitter(Math.min(this.maxBackoff, this.minBackoff * 2 ** this.failures));
       this.o.logger.warn({ err: errorMessage(e), retryInMs: jittered }, 'LISTEN reconnect failed');
       this.scheduleReconnect(jittered);
       return;

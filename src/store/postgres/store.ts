@@ -653,7 +653,8 @@ export class PostgresMailStore implements MailStore {
       const t = normalizeMailboxName(to);
       if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
       if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
-      if (t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      // INBOX is special: its messages move to the new mailbox, so "INBOX/old" is a fine target.
+      if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
       if (!Number.isSafeInteger(userId) || userId <= 0 || userId > 0x7fffffff) throw new StoreError('NOT_FOUND', 'no such mailbox');
       try {
         await this.db.tx(async (q, after) => {

@@ -1,0 +1,181 @@
+/**
+ * The blob-directory mode of the PostgreSQL store (the contract suite runs in bytea mode): files appear,
+ * are shared by copies, disappear with the last reference, are never left behind by a failed append, and
+ * orphans are swept. Also: both modes on one schema, and data PostgreSQL text cannot hold (NUL).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { sampleMessage } from '../contract.js';
+import { isStoreError } from '../types.js';
+import { openPostgresStore, type PostgresMailStore } from './index.js';
+import { createTestDatabase, type TestDatabase } from './testing.js';
+
+let db: TestDatabase;
+let n = 0;
+const dirs: string[] = [];
+
+before(async () => {
+  db = await createTestDatabase();
+});
+
+after(async () => {
+  await db?.drop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function blobFiles(dir: string): string[] {
+  const out: string[] = [];
+  if (!existsSync(dir)) return out;
+  for (const sub of readdirSync(dir)) for (const f of readdirSync(join(dir, sub))) out.push(join(sub, f));
+  return out.sort();
+}
+
+async function fresh(schema = `blob_${++n}`): Promise<{ s: PostgresMailStore; dir: string; schema: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-pg-blobdir-'));
+  dirs.push(dir);
+  const s = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: n % 2 === 0, poolSize: 3 });
+  return { s, dir, schema };
+}
+
+describe('PostgreSQL store with a blob directory', () => {
+  test('append writes one file; reads and ranges come from it; copies share it; the last expunge removes it', async () => {
+    const { s, dir } = await fresh();
+    try {
+      assert.equal(s.blobMode, 'dir');
+      const u = await s.createUser('a@example.org', 'x');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const other = await s.createMailbox(u.id, 'Other');
+      const raw = Buffer.from('Subject: lf\nFrom: a@example.org\n\nline one\nline two\n');
+      const r = await s.append(inbox.id, raw, { flags: ['\\Deleted'] });
+      const crlf = Buffer.from(raw.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+      assert.equal(blobFiles(dir).length, 1);
+      assert.deepEqual(await s.readMessage(inbox.id, r.uid), crlf);
+      assert.deepEqual(await s.readMessage(inbox.id, r.uid, { start: 2, end: 9 }), crlf.subarray(2, 9));
+      assert.deepEqual(await s.readMessage(inbox.id, r.uid, { start: 10, end: 1e12 }), crlf.subarray(10));
+      assert.equal((await s.readMessage(inbox.id, r.uid, { start: 1e12, end: 2e12 })).length, 0);
+      await assert.rejects(s.readMessage(inbox.id, r.uid, { start: Number.NaN, end: 3 }), (e: unknown) => isStoreError(e, 'INVALID'));
+
+      const c = await s.copy(inbox.id, [r.uid], other.id);
+      assert.equal(blobFiles(dir).length, 1, 'a copy shares the file');
+      await s.expunge(inbox.id);
+      assert.equal(blobFiles(dir).length, 1, 'still referenced by the copy');
+      await assert.rejects(s.readMessage(inbox.id, r.uid), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      assert.deepEqual(await s.readMessage(other.id, c.pairs[0]![1]), crlf);
+      await s.storeFlags(other.id, [c.pairs[0]![1]], { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(other.id);
+      assert.deepEqual(blobFiles(dir), [], 'last reference gone: file unlinked');
+
+      // Mailbox and user deletion release their files too.
+      await s.append(other.id, sampleMessage(1));
+      await s.append(inbox.id, sampleMessage(2));
+      assert.equal(blobFiles(dir).length, 2);
+      await s.deleteMailbox(u.id, 'Other');
+      assert.equal(blobFiles(dir).length, 1);
+      await s.deleteUser('a@example.org');
+      assert.deepEqual(blobFiles(dir), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a failed append leaves no file behind; outbound blobs live and die with their queue entry', async () => {
+    const { s, dir } = await fresh();
+    try {
+      // The mailbox is only checked inside the transaction (after the blob was written): the file of a
+      // failed transaction must be removed.
+      await assert.rejects(s.append(987654, sampleMessage(1)), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      const u = await s.createUser('b@example.org', 'x');
+      const junk = (await s.getMailbox(u.id, 'Junk'))!;
+      await s.deleteMailbox(u.id, 'Junk');
+      await assert.rejects(s.append(junk.id, sampleMessage(2)), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      assert.deepEqual(blobFiles(dir), []);
+
+      const raw = Buffer.from('From: a@example.org\r\n\r\nqueued\r\n');
+      const id = await s.enqueueOutbound('a@example.org', ['x@example.net'], raw);
+      assert.equal(blobFiles(dir).length, 1);
+      assert.deepEqual(await s.readOutbound(id), raw);
+      await s.deleteOutbound(id);
+      assert.deepEqual(blobFiles(dir), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('sweepOrphanBlobs removes old unreferenced files only', async () => {
+    const { s, dir } = await fresh();
+    try {
+      const u = await s.createUser('c@example.org', 'x');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const r = await s.append(inbox.id, sampleMessage(1));
+      const kept = blobFiles(dir);
+      assert.equal(kept.length, 1);
+      mkdirSync(join(dir, 'ab'), { recursive: true });
+      const oldOrphan = join(dir, 'ab', 'ab' + '0'.repeat(30));
+      const newOrphan = join(dir, 'ab', 'ab' + '1'.repeat(30));
+      const notABlob = join(dir, 'ab', 'README');
+      writeFileSync(oldOrphan, 'crash leftover');
+      writeFileSync(newOrphan, 'being written');
+      writeFileSync(notABlob, 'not ours');
+      const past = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(oldOrphan, past, past);
+      utimesSync(join(dir, kept[0]!), past, past);
+      assert.equal(await s.sweepOrphanBlobs(3600_000), 1);
+      assert.equal(existsSync(oldOrphan), false);
+      assert.equal(existsSync(newOrphan), true, 'within the grace period');
+      assert.equal(existsSync(notABlob), true, 'foreign names are never touched');
+      assert.ok((await s.readMessage(inbox.id, r.uid)).length > 0, 'referenced blob kept');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('bytea and directory nodes on one schema: a directory node reads both forms', async () => {
+    const { s: dirNode, schema } = await fresh();
+    const byteaNode = await openPostgresStore({ url: db.url, schema, fsync: false, poolSize: 2 });
+    try {
+      assert.equal(byteaNode.blobMode, 'bytea');
+      const u = await dirNode.createUser('d@example.org', 'x');
+      const inbox = (await dirNode.getMailbox(u.id, 'INBOX'))!;
+      const m1 = sampleMessage(1, { body: 'stored as a file\r\n' });
+      const m2 = sampleMessage(2, { body: 'stored in bytea\r\n' });
+      const r1 = await dirNode.append(inbox.id, m1);
+      const r2 = await byteaNode.append(inbox.id, m2);
+      // A directory node reads rows of both forms (e.g. after switching a database from bytea to files).
+      assert.deepEqual(await dirNode.readMessage(inbox.id, r1.uid), m1);
+      assert.deepEqual(await dirNode.readMessage(inbox.id, r2.uid), m2);
+      assert.deepEqual(await dirNode.readMessage(inbox.id, r2.uid, { start: 5, end: 15 }), m2.subarray(5, 15));
+      assert.deepEqual(await dirNode.readMessage(inbox.id, r1.uid, { start: 5, end: 15 }), m1.subarray(5, 15));
+      // A node without the directory reads bytea rows and reports file rows as a configuration problem.
+      assert.deepEqual(await byteaNode.readMessage(inbox.id, r2.uid), m2);
+      await assert.rejects(byteaNode.readMessage(inbox.id, r1.uid), (e: unknown) => isStoreError(e, 'TEMPORARY') && /blobDir/.test(e.message));
+    } finally {
+      await Promise.all([dirNode.close(), byteaNode.close()]);
+    }
+  });
+
+  test('NUL bytes in headers and body: stored, indexed, searchable', async () => {
+    const { s } = await fresh();
+    try {
+      const u = await s.createUser('e@example.org', 'x');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      // RFC 2231 lets a parameter decode to U+0000, which jsonb cannot store.
+      const raw = Buffer.from(
+        "Subject: bad\u0000subject\r\nFrom: a@example.org\r\nContent-Type: text/plain; name*=utf-8''a%00b\r\n\r\nbody with \u0000 nul and findme\r\n",
+        'latin1',
+      );
+      const r = await s.append(inbox.id, raw);
+      assert.deepEqual(await s.readMessage(inbox.id, r.uid), raw);
+      const recs = [];
+      for await (const m of s.getMessages(inbox.id, [r.uid])) recs.push(m);
+      assert.equal(recs.length, 1);
+      assert.deepEqual(recs[0]!.index.root.params[0], ['name', 'a\u0000b'], 'index kept exactly');
+      assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'FINDME', 'body'), [r.uid]);
+      assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'nothere', 'text'), []);
+    } finally {
+      await s.close();
+    }
+  });
+});
