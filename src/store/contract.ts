@@ -478,6 +478,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           await rejectsWith(s.append(inbox.id, sampleMessage(1), { flags: ['\\Bogus'] }), 'INVALID');
           await rejectsWith(s.append(inbox.id, sampleMessage(1), { flags: ['bad keyword'] }), 'INVALID');
           await rejectsWith(s.append(inbox.id, sampleMessage(1), { flags: ['(paren'] }), 'INVALID');
+          await rejectsWith(s.append(inbox.id, sampleMessage(1), { internalDate: new Date(Number.NaN) }), 'INVALID');
           assert.deepEqual(await s.listMessages(inbox.id), [], 'failed appends leave nothing');
           assert.equal((await s.status(inbox.id)).uidNext, 1);
           await s.append(inbox.id, sampleMessage(1), { flags: ['\\Recent', '\\Seen'] });
@@ -558,6 +559,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
             ['\\Answered', '\\Deleted', '\\Draft', '\\Flagged'],
           ]);
           await rejectsWith(s.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Unknown'] }), 'INVALID');
+          await rejectsWith(s.storeFlags(inbox.id, [1], { op: 'toggle' as 'add', flags: ['\\Seen'] }), 'INVALID');
           await rejectsWith(s.storeFlags(inbox.id + 10000, [1], { op: 'add', flags: ['\\Seen'] }), 'NOT_FOUND');
           // \Recent is ignored.
           r = await s.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Recent'] });
@@ -786,6 +788,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           assert.deepEqual(await s.searchText(inbox.id, all, 'no such text anywhere', 'text'), []);
           assert.deepEqual(await s.searchText(inbox.id, [3, 1, 99], 'example', 'text'), [1, 3]);
           await rejectsWith(s.searchText(inbox.id + 10000, all, 'x', 'text'), 'NOT_FOUND');
+          await rejectsWith(s.searchText(inbox.id, all, 'x', 'subject' as 'text'), 'INVALID');
         }),
       );
 
