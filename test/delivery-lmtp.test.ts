@@ -148,3 +148,25 @@ test('close(): an in-flight delivery commits and is answered, idle sessions get 
     await env.close();
   }
 });
+
+test('close(): a client stalled in the middle of DATA is cut off after the grace period; nothing is stored', { timeout: 30_000 }, async () => {
+  const env = await makeEnv([['alice@example.org', 'pw']]);
+  const svc = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org', closeGraceMs: 300 });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const { client } = await RawSmtp.open(port);
+    await client.cmd('LHLO stall.test');
+    await client.cmd('MAIL FROM:<s@remote.test>');
+    await client.cmd('RCPT TO:<alice@example.org>');
+    assert.equal((await client.cmd('DATA')).code, 354);
+    client.write('Subject: never finished\r\n\r\npart');
+    const t0 = Date.now();
+    await svc.close();
+    assert.ok(Date.now() - t0 < 10_000);
+    await client.closedPromise;
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 0);
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});

@@ -25,6 +25,11 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   bareLineEnds?: BareLineEndPolicy;
   /** Concurrent sessions per listener. */
   maxClients?: number;
+  /**
+   * How long close() waits for messages still being received or delivered before it ends their sessions
+   * (a message cut off this way is not stored and was never acknowledged). Default 10 s.
+   */
+  closeGraceMs?: number;
 }
 
 /** An error whose message and responseCode smtp-server turns into the reply. */
@@ -181,7 +186,18 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = [...servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-        while (inflight.size) await Promise.allSettled([...inflight]);
+        // In-flight messages finish (commit and get their replies), within the grace period: a client that
+        // stalls in the middle of DATA must not hold the shutdown until its socket timeout.
+        const deadline = Date.now() + (opts.closeGraceMs ?? 10_000);
+        while (inflight.size && Date.now() < deadline) {
+          let timer: NodeJS.Timeout | undefined;
+          const grace = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+            timer.unref();
+          });
+          await Promise.race([Promise.allSettled([...inflight]), grace]);
+          clearTimeout(timer);
+        }
         for (const s of servers) {
           for (const conn of s.connections) {
             conn.send(421, `${common.hostname} Service shutting down`);
