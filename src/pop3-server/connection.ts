@@ -176,8 +176,7 @@ export class Pop3Connection {
     const next = await this.#next();
     if (next.kind === 'line') return { kind: 'line', text: next.line.toString('utf8') };
     if (next.kind === 'too-long') return { kind: 'too-long' };
-    if (next.kind === 'timeout') this.#wakeLater({ kind: 'timeout' });
-    return { kind: 'closed' };
+    return { kind: 'closed', why: next.kind };
   }
 
   /** Writes one reply: the status line, then any multi-line body, dot-stuffed and terminated. */
@@ -303,11 +302,6 @@ export class Pop3Connection {
     }
     if (this.#eof) return Promise.resolve({ kind: 'eof' });
     if (this.#shuttingDown) return Promise.resolve({ kind: 'shutdown' });
-    if (this.#pendingWake) {
-      const w = this.#pendingWake;
-      this.#pendingWake = null;
-      return Promise.resolve(w);
-    }
     if (this.#paused) {
       this.#paused = false;
       this.#stream.resume();
@@ -319,8 +313,6 @@ export class Pop3Connection {
     });
   }
 
-  #pendingWake: Next | null = null;
-
   /** Delivers to a waiting #next(); lines are queued by #onData, other events are dropped when nobody waits. */
   #wake(n: Next): void {
     const w = this.#waiter;
@@ -329,11 +321,6 @@ export class Pop3Connection {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
     w(n);
-  }
-
-  /** Makes the next #next() return n (an event noticed inside a command, e.g. timeout during AUTH). */
-  #wakeLater(n: Next): void {
-    this.#pendingWake = n;
   }
 
   // ---- output ----

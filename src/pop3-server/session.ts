@@ -18,7 +18,11 @@ export type SessionKind = SessionState['kind'];
 export type TransactionState = Extract<SessionState, { kind: 'transaction' }>;
 
 /** One line sent by the client in answer to an AUTH continuation ("+ ..."). */
-export type ChallengeAnswer = { kind: 'line'; text: string } | { kind: 'too-long' } | { kind: 'closed' };
+export type ChallengeAnswer =
+  | { kind: 'line'; text: string }
+  | { kind: 'too-long' }
+  /** No answer will come: the client went away, the autologout timer fired, or the server is shutting down. */
+  | { kind: 'closed'; why: 'eof' | 'timeout' | 'shutdown' };
 
 /** What the connection exposes to command handlers. */
 export interface CommandContext {

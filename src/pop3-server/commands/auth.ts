@@ -23,7 +23,15 @@ interface AuthArgs {
 type Step = { ok: true; text: string } | { ok: false; reply: Reply };
 
 function readAnswer(answer: ChallengeAnswer): Step {
-  if (answer.kind === 'closed') return { ok: false, reply: err('Connection closed during authentication') };
+  if (answer.kind === 'closed') {
+    const reply =
+      answer.why === 'timeout'
+        ? err('Autologout; idle for too long', undefined, { after: 'close' })
+        : answer.why === 'shutdown'
+          ? err('Server shutting down', 'SYS/TEMP', { after: 'close' })
+          : err('Connection closed during authentication', undefined, { after: 'close' });
+    return { ok: false, reply };
+  }
   if (answer.kind === 'too-long') return { ok: false, reply: err('Authentication response too long', 'AUTH', { counts: 'auth-failure' }) };
   if (answer.text.trim() === '*') return { ok: false, reply: err('Authentication cancelled', 'AUTH') };
   return { ok: true, text: answer.text };

@@ -1,0 +1,74 @@
+/**
+ * POP3 connection mechanics over in-memory streams: input one byte at a time, a client that stops reading
+ * (write stall -> disconnect, nothing committed), autologout during an AUTH exchange, input backpressure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Duplex, PassThrough } from 'node:stream';
+import { memoryConnection, message, RawPop3, startPop3, USER, PASSWORD } from './pop3-helpers.js';
+
+test('a whole session sent one byte at a time gets the same replies', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  await f.append(message('bytewise', '.dot\r\n'));
+  const { c, done } = memoryConnection(f, '127.0.0.1');
+  assert.match(await c.line(), /^\+OK/);
+  const send = async (s: string): Promise<void> => {
+    for (const b of Buffer.from(s)) {
+      c.send(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await send(`USER ${USER}\r\nPASS ${PASSWORD}\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n`);
+  assert.equal(await c.line(), '+OK Send PASS');
+  assert.match(await c.line(), /^\+OK Logged in/);
+  assert.match(await c.line(), /^\+OK \d+ octets$/);
+  assert.equal((await c.body()).toString(), message('bytewise', '..dot\r\n'));
+  assert.equal(await c.line(), '+OK Message 1 deleted');
+  assert.match(await c.line(), /\(1 message deleted\)$/);
+  c.socket.end();
+  await done;
+  assert.equal((await f.store.listMessages(f.inbox.id)).length, 0);
+});
+
+test('a client that stops reading during RETR is disconnected after the idle timeout; nothing committed', async (t) => {
+  const f = await startPop3({ idleTimeoutMs: 300 });
+  t.after(() => f.close());
+  await f.append(message('stall', `${'s'.repeat(998)}\r\n`.repeat(2000)));
+  await f.append(message('other'));
+  const toServer = new PassThrough();
+  const toClient = new PassThrough({ highWaterMark: 1024 });
+  const done = f.svc.handle(Duplex.from({ readable: toServer, writable: toClient }), { remoteAddress: '127.0.0.1', secure: false });
+  // Nobody reads toClient: the server's writes back up after a few KiB.
+  toServer.write(`USER ${USER}\r\nPASS ${PASSWORD}\r\nDELE 2\r\nRETR 1\r\n`);
+  const started = Date.now();
+  await done;
+  assert.ok(Date.now() - started >= 250, 'the server waited for the idle timeout before giving up');
+  assert.ok(toClient.readableLength < 2_000_000 / 2, 'the message was not buffered whole');
+  assert.equal((await f.store.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
+  const { c } = await RawPop3.open(f.port);
+  assert.match(await c.login(), /^\+OK Logged in/, 'the maildrop lock was released');
+  await c.cmd('QUIT');
+});
+
+test('autologout while the server waits for an AUTH continuation', async (t) => {
+  const f = await startPop3({ idleTimeoutMs: 150 });
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  assert.equal(await c.cmd('AUTH PLAIN'), '+ ');
+  assert.equal(await c.line(), '-ERR Autologout; idle for too long');
+  assert.equal(await c.closed(), '');
+});
+
+test('a flood of pipelined commands is read with backpressure and answered in full', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  await f.append(message('flood'));
+  const { c } = await RawPop3.open(f.port);
+  await c.login();
+  const n = 3000;
+  c.send('NOOP\r\n'.repeat(n) + 'STAT\r\n');
+  for (let i = 0; i < n; i++) assert.equal(await c.line(), '+OK');
+  assert.match(await c.line(), /^\+OK 1 \d+$/);
+  await c.cmd('QUIT');
+});
