@@ -32,8 +32,10 @@ class ImapService implements NetService {
   readonly #conns = new Set<ImapConnection>();
   readonly #perIp = new Map<string, number>();
   #closing = false;
+  readonly #tls: ImapServiceOptions['tls'];
 
   constructor(opts: ImapServiceOptions) {
+    this.#tls = opts.tls;
     this.#ctx = {
       store: opts.store,
       auth: opts.auth,
@@ -55,7 +57,7 @@ class ImapService implements NetService {
   async listen(spec: ListenSpec): Promise<AddressInfo> {
     if (spec.implicitTls && !this.#ctx.secureContext) throw new Error('implicit TLS listener needs opts.tls');
     const server = spec.implicitTls
-      ? tls.createServer({ secureContext: this.#ctx.secureContext! }, (s) => this.#accept(s, true))
+      ? tls.createServer({ ...this.#tls! }, (s) => this.#accept(s, true))
       : net.createServer((s) => this.#accept(s, false));
     server.on('tlsClientError', (e: Error) => this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed'));
     server.on('error', (e) => this.#ctx.logger.error({ err: e.message }, 'IMAP listener error'));

@@ -1,0 +1,210 @@
+/**
+ * TLS (implicit and STARTTLS), COMPRESS=DEFLATE, authentication throttling, autologout, the per-user
+ * connection cap and the SERVERBUG path (an unexpected store failure never takes the process down).
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import * as zlib from 'node:zlib';
+import selfsigned from 'selfsigned';
+import { startImap, RawClient, message, USER, PASSWORD, type ImapFixture } from './imap-helpers.js';
+import { memoryLogger, type LogLine } from '../src/lib/logger.js';
+import { createImapService } from '../src/imap-server/index.js';
+import type { MailStore } from '../src/store/types.js';
+
+let tlsMaterial: { key: string; cert: string };
+
+before(async () => {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048 });
+  tlsMaterial = { key: pems.private, cert: pems.cert };
+});
+
+describe('TLS', () => {
+  let f: ImapFixture;
+  let tlsPort: number;
+  before(async () => {
+    f = await startImap({ tls: tlsMaterial });
+    tlsPort = (await f.svc.listen({ host: '127.0.0.1', port: 0, implicitTls: true })).port;
+    await f.append(message('secure'));
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('implicit TLS: login and fetch', async () => {
+    const c = await RawClient.connect(tlsPort, { tls: true });
+    const cap = await c.cmd('CAPABILITY');
+    assert.doesNotMatch(cap, /STARTTLS/);
+    await c.login();
+    await c.cmd('EXAMINE INBOX');
+    assert.match(await c.cmd('FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject)]'), /Subject: secure/);
+    c.close();
+  });
+
+  test('STARTTLS: advertised on the plain listener, discards pipelined plaintext, then works', async () => {
+    const sock = netConnect({ host: '127.0.0.1', port: f.port });
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      buf += d.toString('latin1');
+    };
+    sock.on('data', onData);
+    const until = async (re: RegExp): Promise<void> => {
+      for (let i = 0; i < 200 && !re.test(buf); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(buf, re);
+    };
+    await until(/^\* OK \[CAPABILITY [^\]]*STARTTLS[^\]]*\]/);
+    // An injected command after STARTTLS must not run.
+    sock.write('s1 STARTTLS\r\ns2 LOGIN alice@example.org "correct horse"\r\n');
+    await until(/s1 OK Begin TLS negotiation now\r\n/);
+    assert.doesNotMatch(buf, /s2/);
+    sock.off('data', onData);
+    const tls = tlsConnect({ socket: sock, rejectUnauthorized: false });
+    let tbuf = '';
+    tls.on('data', (d: Buffer) => (tbuf += d.toString('latin1')));
+    await new Promise<void>((r) => tls.once('secureConnect', () => r()));
+    tls.write('t1 CAPABILITY\r\n');
+    for (let i = 0; i < 200 && !/t1 OK/.test(tbuf); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.doesNotMatch(tbuf, /STARTTLS/);
+    assert.doesNotMatch(tbuf, /s2 /);
+    tls.write(`t2 LOGIN ${USER} "${PASSWORD}"\r\n`);
+    for (let i = 0; i < 200 && !/t2 OK/.test(tbuf); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(tbuf, /t2 OK \[CAPABILITY/);
+    tls.destroy();
+  });
+});
+
+describe('COMPRESS=DEFLATE', () => {
+  let f: ImapFixture;
+  before(async () => {
+    f = await startImap();
+    await f.append(message('compressed', 'x'.repeat(5000)));
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('both directions are deflated after OK', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    assert.equal(await c.cmd('COMPRESS DEFLATE', 'z'), 'z OK DEFLATE active\r\n');
+    const inflate = zlib.createInflateRaw();
+    const deflate = zlib.createDeflateRaw();
+    let out = '';
+    c.socket.removeAllListeners('data');
+    c.socket.on('data', (d: Buffer) => inflate.write(d));
+    inflate.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    deflate.on('data', (d: Buffer) => c.socket.write(d));
+    const send = (s: string): void => {
+      deflate.write(s);
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    };
+    send('c1 EXAMINE INBOX\r\nc2 FETCH 1 BODY.PEEK[TEXT]\r\nc3 COMPRESS DEFLATE\r\n');
+    for (let i = 0; i < 300 && !/c3 /.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(out, /c1 OK \[READ-ONLY\]/);
+    assert.match(out, /BODY\[TEXT\] \{5002\}\r\nx{5000}\r\n\)\r\nc2 OK/);
+    assert.match(out, /c3 NO \[COMPRESSIONACTIVE\]/);
+    c.close();
+  });
+});
+
+describe('limits', () => {
+  test('authentication failures are throttled with a growing delay', async () => {
+    const f = await startImap({ failureDelayMs: 40 });
+    try {
+      const c = await RawClient.connect(f.port);
+      const t0 = Date.now();
+      await c.cmd('LOGIN alice@example.org bad1');
+      const t1 = Date.now();
+      await c.cmd('LOGIN alice@example.org bad2');
+      const t2 = Date.now();
+      await c.cmd('LOGIN alice@example.org bad3');
+      const t3 = Date.now();
+      // 40 ms, 80 ms, 160 ms: each failure waits at least the base delay times 2^(n-1).
+      assert.ok(t1 - t0 >= 35 && t2 - t1 >= 75 && t3 - t2 >= 150, `${t1 - t0} ${t2 - t1} ${t3 - t2}`);
+      assert.equal(f.auth.failures('127.0.0.1', USER), 3);
+      await c.login();
+      assert.equal(f.auth.failures('127.0.0.1', USER), 0);
+      c.close();
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('autologout after the idle timeout', async () => {
+    const f = await startImap({ idleTimeoutMs: 150 });
+    try {
+      const c = await RawClient.connect(f.port);
+      await c.login();
+      const s = await c.readUntil((x) => x.includes('BYE'), 3000);
+      assert.equal(s, '* BYE Autologout; idle for too long\r\n');
+      await c.readUntil(() => c.closed, 3000).catch(() => undefined);
+      assert.ok(c.closed);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('per-user connection cap', async () => {
+    const f = await startImap({ maxConnectionsPerUser: 1 });
+    try {
+      const a = await RawClient.connect(f.port);
+      await a.login();
+      const b = await RawClient.connect(f.port);
+      assert.equal(await b.cmd(`LOGIN ${USER} "${PASSWORD}"`, 'x'), 'x NO [LIMIT] Maximum number of connections for this user exceeded\r\n');
+      await a.cmd('LOGOUT');
+      a.close();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.match(await b.cmd(`LOGIN ${USER} "${PASSWORD}"`, 'y'), /^y OK /);
+      b.close();
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('an unexpected store failure is NO [SERVERBUG] with a logged request id; the session goes on', async () => {
+    const f = await startImap();
+    const lines: LogLine[] = [];
+    const broken = new Proxy(f.store, {
+      get(target, prop, recv) {
+        if (prop === 'status') return () => Promise.reject(new TypeError('disk on fire'));
+        const v = Reflect.get(target, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as MailStore;
+    const svc = createImapService({ store: broken, auth: f.auth, logger: memoryLogger(lines) });
+    const { port } = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false });
+    try {
+      const c = await RawClient.connect(port);
+      await c.login();
+      const r = await c.cmd('STATUS INBOX (MESSAGES)', 's');
+      const m = /^s NO \[SERVERBUG\] Internal error occurred\. Refer to server log for more information\. \[([0-9a-f]+)\]\r\n$/.exec(r);
+      assert.ok(m, r);
+      const logged = lines.find((l) => l.fields.rid === m[1]);
+      assert.equal(logged?.fields.err, 'disk on fire');
+      assert.equal(await c.cmd('NOOP', 'n'), 'n OK NOOP completed\r\n');
+      c.close();
+    } finally {
+      await svc.close();
+      await f.close();
+    }
+  });
+
+  test('a user only ever reaches their own mailboxes', async () => {
+    const f = await startImap();
+    try {
+      const bob = await f.store.createUser('bob@example.org', (await f.store.getUser(USER))!.passwordHash);
+      const secret = await f.store.createMailbox(bob.id, 'Secret');
+      await f.store.append(secret.id, Buffer.from(message('bob only')));
+      const c = await RawClient.connect(f.port);
+      await c.login();
+      assert.match(await c.cmd('SELECT Secret', 'a'), /^a NO \[NONEXISTENT\]/);
+      assert.match(await c.cmd('STATUS Secret (MESSAGES)', 'b'), /^b NO \[NONEXISTENT\]/);
+      assert.doesNotMatch(await c.cmd('LIST "" "*"'), /Secret/);
+      assert.match(await c.cmd('SELECT "../bob@example.org/Secret"', 'c'), /^c NO \[NONEXISTENT\]/);
+      c.close();
+    } finally {
+      await f.close();
+    }
+  });
+});
