@@ -68,6 +68,7 @@ describe('imapflow', () => {
       assert.ok(one && one.source?.toString().includes('Body of message 2'));
       const dl = await c.download('3', '1', { uid: true });
       const chunks: Buffer[] = [];
+      assert.ok(dl.content);
       for await (const ch of dl.content) chunks.push(ch as Buffer);
       assert.equal(Buffer.concat(chunks).toString(), 'Body of message 3\r\nsecond line\r\n');
 
@@ -101,6 +102,7 @@ describe('imapflow', () => {
       assert.ok(app);
       assert.equal(app.uid, 6);
       const st = await c.status('INBOX', { messages: true, unseen: true, uidNext: true, highestModseq: true });
+      assert.ok(st);
       assert.equal(st.messages, 4);
       assert.equal(st.uidNext, 7);
       assert.ok(st.highestModseq && st.highestModseq > 0n);
