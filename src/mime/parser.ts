@@ -203,53 +203,145 @@ function plainLeaf(raw: Buffer, section: string, start: number, end: number): Mi
   };
 }
 
-/**
- * Finds the boundary delimiter lines of a multipart body raw[start, end) (RFC 2046 5.1.1):
- * "--boundary" at a line start, then "--" (close delimiter) or optional transport padding (SP/HTAB)
- * and CRLF (or the end of the region). Returns each delimiter's span: from the CRLF that precedes it
- * (or from the line start for a delimiter at `start`) to just past its own CRLF.
- */
-function findDelimiters(raw: Buffer, start: number, end: number, boundary: string): Array<{ from: number; dashStart: number; to: number; close: boolean }> {
-  const out: Array<{ from: number; dashStart: number; to: number; close: boolean }> = [];
-  const needle = Buffer.from('--' + boundary, 'utf8');
-  const body = raw.subarray(start, end);
-  const len = body.length;
-  let i = body.indexOf(needle);
-  while (i >= 0) {
-    const atLineStart = i === 0 || (i >= 2 && body[i - 1] === LF && body[i - 2] === CR);
-    let j = i + needle.length;
-    if (atLineStart) {
-      let close = false;
-      if (body[j] === DASH && body[j + 1] === DASH) {
-        close = true;
-        j += 2;
-      }
-      while (j < len && (body[j] === SP || body[j] === HTAB)) j++;
-      let ok = false;
-      if (j >= len) ok = true;
-      else if (body[j] === CR && body[j + 1] === LF) {
-        j += 2;
-        ok = true;
-      } else if (close) {
-        // A close delimiter followed by junk on the same line still closes; the rest of the line is epilogue.
-        const eol = body.indexOf(CRLF, j);
-        j = eol < 0 ? len : eol + 2;
-        ok = true;
-      }
-      if (ok) {
-        out.push({ from: start + (i === 0 ? 0 : i - 2), dashStart: start + i, to: start + Math.min(j, len), close });
-        if (close) break;
-        i = body.indexOf(needle, Math.min(j, len));
-        continue;
-      }
-    }
-    i = body.indexOf(needle, i + 1);
-  }
-  return out;
+interface Delimiter {
+  /** Start of the delimiter including the CRLF that precedes it (== dashStart at the region start). */
+  from: number;
+  dashStart: number;
+  /** Just past the delimiter line's CRLF (or the region end). */
+  to: number;
+  close: boolean;
 }
+
+const CRLF_DASHES = Buffer.from('\r\n--');
 
 interface Ctx {
   raw: Buffer;
+  /**
+   * Sorted offsets of every line that starts with "--" (after a CRLF), computed once per message
+   * when a large multipart region is searched; 'dense' when there are too many to be worth it.
+   */
+  dashLines: Int32Array | 'dense' | null;
+  dashCount: number;
+  /** Regions at least this large are searched through dashLines (see findDelimiters). */
+  dashIndexFrom: number;
+}
+
+function dashLines(ctx: Ctx): Int32Array | 'dense' {
+  if (ctx.dashLines !== null) return ctx.dashLines;
+  const { raw } = ctx;
+  const cap = Math.max(1024, raw.length >> 8);
+  let list = new Int32Array(64);
+  let n = 0;
+  let i = raw.indexOf(CRLF_DASHES);
+  while (i >= 0) {
+    if (n === cap) {
+      ctx.dashLines = 'dense';
+      return 'dense';
+    }
+    if (n === list.length) {
+      const bigger = new Int32Array(list.length * 2);
+      bigger.set(list);
+      list = bigger;
+    }
+    list[n++] = i + 2;
+    i = raw.indexOf(CRLF_DASHES, i + 2);
+  }
+  ctx.dashLines = list;
+  ctx.dashCount = n;
+  return list;
+}
+
+/** First index in list[0, n) whose value is >= x. */
+function lowerBound(list: Int32Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * If a delimiter line for `needle` ("--boundary") starts at region offset i (already known to be at a
+ * line start), returns its end offset and whether it closes; else null. RFC 2046 5.1.1: "--boundary",
+ * then "--" for the close delimiter, optional transport padding (SP/HTAB), then CRLF or the region end.
+ * A close delimiter followed by junk on its line still closes (the rest of the line is epilogue).
+ */
+function delimiterAt(body: Buffer, i: number, needle: Buffer): { to: number; close: boolean } | null {
+  const len = body.length;
+  if (i + needle.length > len || body.compare(needle, 0, needle.length, i, i + needle.length) !== 0) return null;
+  let j = i + needle.length;
+  let close = false;
+  if (body[j] === DASH && body[j + 1] === DASH) {
+    close = true;
+    j += 2;
+  }
+  while (j < len && (body[j] === SP || body[j] === HTAB)) j++;
+  if (j >= len) return { to: len, close };
+  if (body[j] === CR && body[j + 1] === LF) return { to: j + 2, close };
+  if (!close) return null;
+  const eol = body.indexOf(CRLF, j);
+  return { to: eol < 0 ? len : eol + 2, close };
+}
+
+/**
+ * Finds the boundary delimiter lines of a multipart body raw[start, end), up to and including the
+ * close delimiter. Each delimiter's span runs from the CRLF that precedes it (the CRLF belongs to the
+ * delimiter, RFC 2046 5.1.1) to just past its own CRLF.
+ *
+ * Small regions are searched with Buffer.indexOf for the boundary. Large regions (nested multiparts
+ * around a big attachment would otherwise be rescanned once per nesting level) look only at the
+ * message's "--" line starts, found once per message, unless those are dense in the region.
+ */
+function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string): Delimiter[] {
+  const { raw } = ctx;
+  const out: Delimiter[] = [];
+  const needle = Buffer.from('--' + boundary, 'utf8');
+  const body = raw.subarray(start, end);
+  const len = body.length;
+  const push = (i: number, d: { to: number; close: boolean }): void => {
+    out.push({ from: start + (i === 0 ? 0 : i - 2), dashStart: start + i, to: start + d.to, close: d.close });
+  };
+  const list = len >= ctx.dashIndexFrom ? dashLines(ctx) : 'dense';
+  if (list !== 'dense') {
+    // Line starts strictly inside the region are preceded by a CRLF inside it (offset >= 2).
+    const lo = lowerBound(list, ctx.dashCount, start + 2);
+    const hi = lowerBound(list, ctx.dashCount, end);
+    if (hi - lo <= len >> 8 || ctx.dashIndexFrom === 0) {
+      let next = 0; // region offset before which no delimiter may start (inside the previous one)
+      const first = delimiterAt(body, 0, needle);
+      if (first) {
+        push(0, first);
+        if (first.close) return out;
+        next = first.to;
+      }
+      for (let k = lo; k < hi; k++) {
+        const i = list[k]! - start;
+        if (i < next) continue;
+        const d = delimiterAt(body, i, needle);
+        if (!d) continue;
+        push(i, d);
+        if (d.close) break;
+        next = d.to;
+      }
+      return out;
+    }
+  }
+  let i = body.indexOf(needle);
+  while (i >= 0) {
+    const atLineStart = i === 0 || (i >= 2 && body[i - 1] === LF && body[i - 2] === CR);
+    const d = atLineStart ? delimiterAt(body, i, needle) : null;
+    if (d) {
+      push(i, d);
+      if (d.close) break;
+      i = body.indexOf(needle, d.to);
+    } else {
+      i = body.indexOf(needle, i + 1);
+    }
+  }
+  return out;
 }
 
 /**
@@ -328,7 +420,7 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
 function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: number, childDefault: [string, string], needLf: boolean): number {
   const { raw } = ctx;
   const boundary = part.params.find(([k]) => k === 'boundary')?.[1];
-  const delims = boundary ? findDelimiters(raw, part.bodyStart, part.bodyEnd, boundary) : [];
+  const delims = boundary ? findDelimiters(ctx, part.bodyStart, part.bodyEnd, boundary) : [];
   const openDelims = delims.filter((d) => !d.close);
   if (openDelims.length === 0) {
     const leaf = plainLeaf(raw, childPrefix + '1', part.bodyStart, part.bodyEnd);
@@ -363,8 +455,19 @@ function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: nu
  * index describing the whole message as one text/plain part with an empty envelope.
  */
 export function indexMessage(raw: Buffer): MessageIndex {
+  return indexMessageWith(raw, {});
+}
+
+/**
+ * indexMessage with tuning knobs, for tests and benchmarks (not re-exported from index.ts):
+ * `dashIndexFrom` is the region size from which delimiters are looked up through the message's
+ * "--" line starts instead of a boundary scan (default 64 KiB; 0 forces it everywhere, whatever the
+ * density, so that tests can check both ways give the same index).
+ */
+export function indexMessageWith(raw: Buffer, opts: { dashIndexFrom?: number }): MessageIndex {
   try {
-    const { part, headers } = parseEntity({ raw }, 0, raw.length, '', '', 0, ['text', 'plain'], false);
+    const ctx: Ctx = { raw, dashLines: null, dashCount: 0, dashIndexFrom: opts.dashIndexFrom ?? 64 * 1024 };
+    const { part, headers } = parseEntity(ctx, 0, raw.length, '', '', 0, ['text', 'plain'], false);
     return { version: 1, size: raw.length, envelope: envelopeOf(headers), root: part };
   } catch {
     const headerEnd = messageHeaderEnd(raw, 0, raw.length);

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { Splitter } from '@zone-eu/mailsplit';
 import { indexMessage, findPart, normalizeLineEndings, searchableText, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../src/mime/index.js';
 import type { MessageIndex, MimePart } from '../../src/mime/types.js';
+import { indexMessageWith } from '../../src/mime/parser.js';
 import { checkInvariants, matches, mutate, mutationArb, serialize, treeArb } from './generate.js';
 
 const fixtureDir = new URL('../fixtures/mime/', import.meta.url);
@@ -76,6 +77,38 @@ describe('indexMessage properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('delimiter lookup through "--" line starts gives the same index as the boundary scan', () => {
+  test('mutated corpus and generated trees', () => {
+    const msgArb = fc.oneof(
+      fc.tuple(fc.nat(fixtures.length - 1), mutationArb).map(([i, m]) => mutate(fixtures[i]!, m)),
+      fc.tuple(treeArb, mutationArb).map(([t, m]) => mutate(serialize(t, ['Subject: g']), m)),
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    );
+    fc.assert(
+      fc.property(msgArb, (raw) => {
+        assert.deepEqual(indexMessageWith(raw, { dashIndexFrom: 0 }), indexMessage(raw));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  test('a large nested message takes the indexed path and agrees', () => {
+    const big = Buffer.alloc(300 * 1024, 'QUJD\r\n');
+    let open = '';
+    let close = '';
+    for (let k = 0; k < 5; k++) {
+      open += `Content-Type: multipart/mixed; boundary=b${k}\r\n\r\n--b${k}\r\n`;
+      close = `\r\n--b${k}\r\n\r\nsecond ${k}\r\n--b${k}--` + close;
+    }
+    const raw = Buffer.concat([Buffer.from(open + 'Content-Type: text/plain\r\n\r\n'), big, Buffer.from(close)]);
+    const idx = indexMessage(raw);
+    assert.equal(checkInvariants(raw, idx), null);
+    assert.deepEqual(indexMessageWith(raw, { dashIndexFrom: Infinity }), idx);
+    assert.equal(findPart(idx, '1.1.1.1.1')!.part.octets, big.length);
+    assert.equal(idx.root.children.length, 2);
   });
 });
 
