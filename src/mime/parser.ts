@@ -17,8 +17,10 @@
  * - nesting deeper than MIME_MAX_DEPTH: a multipart or message part at that depth becomes an opaque
  *   application/octet-stream leaf (its header and bytes are kept, it is just not descended into).
  *
- * Speed: boundaries and header ends are found with Buffer.indexOf over subarrays; bodies are never
- * converted to strings; line counting uses indexOf and is done only for text/* and message/* parts.
+ * Speed: boundaries and header ends are found with Buffer.indexOf over subarrays (large multipart
+ * regions through one per-message list of "--" line starts, so nesting does not rescan big bodies);
+ * bodies are never converted to strings; lines are counted only where IMAP reports them (text/*,
+ * message/*), composed bottom-up so each byte is counted at most once.
  */
 import { MIME_MAX_DEPTH } from '../lib/limits.js';
 import { parseAddressList } from './address.js';
