@@ -12,7 +12,7 @@
 import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
 import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
-import { Maildir } from '../store/maildir.js';
+import { Maildir, type StoredFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb, Summary } from '../store/state.js';
 import { planFolder, planQueue, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
@@ -131,6 +131,11 @@ export function uidSet(uids: number[]): string {
   }
   return out.join(',');
 }
+
+/** UIDs per header-overview FETCH. */
+const HEADER_BATCH = 500;
+/** Messages per FETCH that carries bodies (bounded memory, one commit per batch). */
+const BODY_BATCH = 100;
 
 function chunks<T>(a: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -336,57 +341,79 @@ export class ImapSyncer {
       }
     });
 
-    // Header overview of new messages.
+    // New messages: the header overview (ENVELOPE, FLAGS, RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE), with
+    // the body in the same FETCH when the cache policy wants it (for recent:N, SEARCH SINCE tells which).
     const dir = this.ctx.folderDir(path);
+    const policy = this.cachePolicy();
+    const now = this.ctx.now();
+    let bodyUids = new Set<number>();
+    if (plan.fetch.length && policy.kind === 'all') bodyUids = new Set(plan.fetch);
+    else if (plan.fetch.length && policy.kind === 'recent') {
+      const since = new Date(now - policy.days * 86_400_000);
+      bodyUids = new Set((await client.search({ uid: uidSet(plan.fetch), since }, { uid: true })) || []);
+    }
+    const groups: Array<{ uids: number[]; source: boolean }> = [
+      { uids: plan.fetch.filter((u) => !bodyUids.has(u)), source: false },
+      { uids: plan.fetch.filter((u) => bodyUids.has(u)), source: true },
+    ];
     let done = 0;
-    for (const batch of chunks(plan.fetch, 500)) {
-      const fetched = await client.fetchAll(
-        uidSet(batch),
-        { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true },
-        { uid: true },
-      );
-      state.tx(() => {
-        for (const m of fetched) {
-          if (state.getByUid(this.name, path, m.uid)) continue;
-          const summary = summaryOf(m);
-          state.insertMessage({
-            account: this.name,
-            folder: path,
-            uid: m.uid,
-            uidl: null,
-            messageId: summary.messageId,
-            flags: flagsOf(m),
-            summary,
-            internalDate: dateMs(m.internalDate, this.ctx.now()),
-            size: m.size ?? 0,
-            maildir: dir.root,
-            fileKey: null,
-            filePath: null,
-            bodyCached: false,
-            cachedAt: null,
-          });
-          report.newHeaders++;
+    for (const g of groups) {
+      for (const batch of chunks(g.uids, g.source ? BODY_BATCH : HEADER_BATCH)) {
+        const got: Array<{ m: FetchMessageObject; file: StoredFile | null }> = [];
+        const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true, ...(g.source ? { source: true } : {}) };
+        for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
+          const file = g.source && m.source ? dir.deliver(m.source, { flags: flagsOf(m), asNew: false, deferDirSync: true }) : null;
+          got.push({ m, file });
         }
-      });
-      done += batch.length;
-      this.ctx.onProgress?.({ account: this.name, phase: 'headers', folder: path, done, total: plan.fetch.length });
+        if (g.source) dir.syncDirs();
+        state.tx(() => {
+          for (const { m, file } of got) {
+            if (state.getByUid(this.name, path, m.uid)) {
+              if (file) dir.remove(file.key, file.path);
+              continue;
+            }
+            const summary = summaryOf(m);
+            state.insertMessage({
+              account: this.name,
+              folder: path,
+              uid: m.uid,
+              uidl: null,
+              messageId: summary.messageId,
+              flags: flagsOf(m),
+              summary,
+              internalDate: dateMs(m.internalDate, now),
+              size: m.size ?? 0,
+              maildir: dir.root,
+              fileKey: file?.key ?? null,
+              filePath: file?.path ?? null,
+              bodyCached: file !== null,
+              cachedAt: file ? now : null,
+            });
+            report.newHeaders++;
+            if (file) report.bodiesFetched++;
+          }
+        });
+        done += batch.length;
+        this.ctx.onProgress?.({ account: this.name, phase: g.source ? 'bodies' : 'headers', folder: path, done, total: plan.fetch.length });
+      }
     }
 
-    // Bodies by cache policy.
-    const policy = this.cachePolicy();
+    // Known messages whose bodies the policy wants but we do not have (e.g. after a prune or a policy change).
     if (policy.kind !== 'headers') {
-      const now = this.ctx.now();
       const want = state.folderMessages(this.name, path).filter((r) => r.uid !== null && !r.bodyCached && wantsBody(policy, r.internalDate, now));
       let got = 0;
-      for (const batch of chunks(want, 50)) {
-        const fetched = await client.fetchAll(uidSet(batch.map((r) => r.uid as number)), { uid: true, source: true }, { uid: true });
-        const byUid = new Map(fetched.map((m) => [m.uid, m.source]));
-        for (const row of batch) {
-          const src = byUid.get(row.uid as number);
-          if (!src) continue;
-          this.storeBody(row, src);
-          report.bodiesFetched++;
+      for (const batch of chunks(want, BODY_BATCH)) {
+        const byUid = new Map(batch.map((r) => [r.uid as number, r]));
+        const files: Array<{ row: MessageRow; file: StoredFile }> = [];
+        for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
+          const row = byUid.get(m.uid);
+          if (row && m.source) files.push({ row, file: dir.deliver(m.source, { flags: row.flags, asNew: false, deferDirSync: true }) });
         }
+        dir.syncDirs();
+        state.tx(() => {
+          for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);
+        });
+        report.bodiesFetched += files.length;
         got += batch.length;
         this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: want.length });
       }

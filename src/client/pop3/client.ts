@@ -285,6 +285,49 @@ export class Pop3Client {
     return out;
   }
 
+  /** True when the server announced PIPELINING (RFC 2449 section 6.6). */
+  get pipelining(): boolean {
+    return this.capabilities.has('PIPELINING');
+  }
+
+  /**
+   * RETR of several messages; with PIPELINING all commands are sent at once and the responses read in
+   * order (responses are buffered as they arrive, so the server never blocks on a full socket). Yields each
+   * message as soon as it is complete.
+   */
+  async *retrMany(msgnos: number[]): AsyncGenerator<{ msgno: number; raw: Buffer }> {
+    if (!this.pipelining) {
+      for (const n of msgnos) yield { msgno: n, raw: await this.retr(n) };
+      return;
+    }
+    if (this.failure) throw this.failure;
+    this.socket.write(msgnos.map((n) => `RETR ${n}\r\n`).join(''));
+    for (const n of msgnos) {
+      await this.readStatus();
+      yield { msgno: n, raw: await this.readMultiline() };
+    }
+  }
+
+  /** DELE of several messages (pipelined when the server allows it). */
+  async deleMany(msgnos: number[]): Promise<void> {
+    if (!this.pipelining) {
+      for (const n of msgnos) await this.dele(n);
+      return;
+    }
+    if (this.failure) throw this.failure;
+    this.socket.write(msgnos.map((n) => `DELE ${n}\r\n`).join(''));
+    let firstError: unknown = null;
+    for (let i = 0; i < msgnos.length; i++) {
+      try {
+        await this.readStatus();
+      } catch (e) {
+        if (!(e instanceof ClientError) || e.code !== 'PROTOCOL') throw e;
+        firstError ??= e;
+      }
+    }
+    if (firstError) throw firstError;
+  }
+
   async retr(msgno: number): Promise<Buffer> {
     await this.command(`RETR ${msgno}`);
     return this.readMultiline();

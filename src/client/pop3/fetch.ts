@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { ClientError } from '../errors.js';
-import { Maildir } from '../store/maildir.js';
+import { Maildir, type StoredFile } from '../store/maildir.js';
 import type { AccountConfig, StateDb } from '../store/state.js';
 import { planPop3, type Pop3Policy } from '../sync/plan.js';
 import { summaryFromRaw, parseDate } from '../summary.js';
@@ -96,20 +96,38 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     const total = plan.download.length + plan.headersOnly.length;
     let done = 0;
     ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
-    for (const d of plan.download) {
-      const raw = await client.retr(d.msgno);
-      const id = storeMessage(ctx, raw, d.uidl, false, d.size);
-      report.newIds.push(id);
-      report.downloaded++;
-      if (d.deleteAfter) {
-        await client.dele(d.msgno);
-        report.deletedOnServer++;
+    // Batches: RETR (pipelined when possible) -> every file fsynced -> directory fsync -> one commit of
+    // rows + UIDLs -> DELE of the batch. A failure anywhere leaves the batch unrecorded or undeleted, never lost.
+    for (const batch of batches(plan.download, BATCH_COUNT, BATCH_BYTES)) {
+      const bySeq = new Map(batch.map((d) => [d.msgno, d]));
+      const stored: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }> = [];
+      try {
+        for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
+          const d = bySeq.get(msgno) as (typeof batch)[number];
+          stored.push({ d, raw, file: inbox.deliver(raw, { asNew: true, deferDirSync: true }) });
+        }
+      } catch (e) {
+        // The connection failed mid-batch: keep (record) the messages that arrived whole, so a flaky link
+        // still makes progress; the one in flight is not stored and will be fetched again next run.
+        inbox.syncDirs();
+        state.tx(() => stored.map((s) => recordMessage(ctx, s.raw, s.d.uidl, s.file, s.d.size)));
+        throw e;
       }
-      ctx.onProgress?.({ account: account.name, phase: 'download', done: ++done, total });
+      inbox.syncDirs();
+      const ids = state.tx(() => stored.map((s) => recordMessage(ctx, s.raw, s.d.uidl, s.file, s.d.size)));
+      report.newIds.push(...ids);
+      report.downloaded += stored.length;
+      const dele = batch.filter((d) => d.deleteAfter).map((d) => d.msgno);
+      if (dele.length) {
+        await client.deleMany(dele);
+        report.deletedOnServer += dele.length;
+      }
+      done += batch.length;
+      ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
     }
     for (const h of plan.headersOnly) {
       const head = await client.top(h.msgno, 0);
-      const id = storeMessage(ctx, head, h.uidl, true, h.size);
+      const id = state.tx(() => recordMessage(ctx, head, h.uidl, null, h.size));
       report.newIds.push(id);
       report.headersOnly++;
       const w = `${account.name}: message ${h.uidl} (${h.size} bytes) is larger than ${account.maxSize} bytes: only its header was downloaded, it stays on the server`;
@@ -117,9 +135,9 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       logger.warn({ account: account.name, uidl: h.uidl, size: h.size }, w);
       ctx.onProgress?.({ account: account.name, phase: 'download', done: ++done, total });
     }
-    for (const k of plan.deleteKnown) {
-      await client.dele(k.msgno);
-      report.deletedOnServer++;
+    if (plan.deleteKnown.length) {
+      await client.deleMany(plan.deleteKnown.map((k) => k.msgno));
+      report.deletedOnServer += plan.deleteKnown.length;
     }
     await client.quit();
     quitDone = true;
@@ -137,30 +155,49 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
   }
 }
 
-/** Writes the message file (fsynced) and then records row + UIDL in one transaction. Returns the row id. */
-function storeMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, partial: boolean, serverSize: number): number {
+/** Pipelined batches: at most this many messages ... */
+const BATCH_COUNT = 64;
+/** ... and about this many bytes (by LIST size) held in memory at once. */
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+function batches<T extends { size: number }>(items: T[], maxCount: number, maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    if (cur.length && (cur.length >= maxCount || bytes + it.size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += it.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** Records one stored (or header-only, file null) message: index row + UIDL. Call inside a transaction. */
+function recordMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, file: StoredFile | null, serverSize: number): number {
   const { state, account, inbox } = ctx;
   const { summary } = summaryFromRaw(raw);
   const now = ctx.now();
-  const file = partial ? null : inbox.deliver(raw, { asNew: true });
-  return state.tx(() => {
-    const id = state.insertMessage({
-      account: account.name,
-      folder: 'INBOX',
-      uid: null,
-      uidl,
-      messageId: summary.messageId,
-      flags: [],
-      summary,
-      internalDate: parseDate(summary.date, now),
-      size: serverSize || raw.length,
-      maildir: inbox.root,
-      fileKey: file?.key ?? null,
-      filePath: file?.path ?? null,
-      bodyCached: file !== null,
-      cachedAt: file ? now : null,
-    });
-    if (uidl) state.recordUidl(account.name, uidl, partial, now);
-    return id;
+  const id = state.insertMessage({
+    account: account.name,
+    folder: 'INBOX',
+    uid: null,
+    uidl,
+    messageId: summary.messageId,
+    flags: [],
+    summary,
+    internalDate: parseDate(summary.date, now),
+    size: serverSize || raw.length,
+    maildir: inbox.root,
+    fileKey: file?.key ?? null,
+    filePath: file?.path ?? null,
+    bodyCached: file !== null,
+    cachedAt: file ? now : null,
   });
+  if (uidl) state.recordUidl(account.name, uidl, file === null, now);
+  return id;
 }

@@ -99,7 +99,7 @@ export class Maildir {
    * Stores a message atomically. Without flags (or with `asNew`) it lands in new/ (unseen new mail, no info);
    * otherwise in cur/ with ":2,<flags>". Returns the stored file.
    */
-  deliver(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): StoredFile {
+  deliver(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean; deferDirSync?: boolean } = {}): StoredFile {
     this.ensure();
     const key = Maildir.uniqueName(bytes.length);
     const tmp = join(this.root, 'tmp', key);
@@ -126,8 +126,17 @@ export class Maildir {
       }
       throw e;
     }
-    syncDir(join(this.root, sub));
+    if (!opts.deferDirSync) syncDir(join(this.root, sub));
     return { key, path: dest, sub, flags: infoToFlags(name) };
+  }
+
+  /**
+   * Makes renames into new/ and cur/ durable (fsync of the directories). Callers that deliver a batch with
+   * `deferDirSync` call this once before recording the batch as stored.
+   */
+  syncDirs(): void {
+    syncDir(join(this.root, 'new'));
+    syncDir(join(this.root, 'cur'));
   }
 
   /** Finds a message by key in cur/ or new/ (whatever name other programs gave it); null when gone. */
