@@ -196,3 +196,27 @@ print(json.dumps(out))
     assert.equal(queued.length, 0);
   });
 });
+
+test('connections per IP are capped with 421; a freed slot can be used again', async () => {
+  const env = await makeEnv([['alice@example.org', 'pw']]);
+  const svc = createSmtpService({ store: env.store, auth: env.auth, hostname: 'mx', maxConnectionsPerIp: 2 });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const a = await RawSmtp.open(port);
+    const b = await RawSmtp.open(port);
+    assert.equal(a.greeting.code, 220);
+    assert.equal(b.greeting.code, 220);
+    const c = await RawSmtp.open(port);
+    assert.equal(c.greeting.code, 421);
+    await c.client.closedPromise;
+    assert.equal((await a.client.cmd('QUIT')).code, 221);
+    await a.client.closedPromise;
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await RawSmtp.open(port);
+    assert.equal(d.greeting.code, 220);
+    for (const x of [b, d]) x.client.close();
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});

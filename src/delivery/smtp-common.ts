@@ -9,7 +9,7 @@ import { hostname as osHostname } from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
-import { MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
+import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import type { ListenSpec, NetService } from '../lib/service.js';
 import type { BareLineEndPolicy } from './message-check.js';
 
@@ -25,6 +25,8 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   bareLineEnds?: BareLineEndPolicy;
   /** Concurrent sessions per listener. */
   maxClients?: number;
+  /** Concurrent sessions from one IP address (across this service's listeners); more get 421. */
+  maxConnectionsPerIp?: number;
   /**
    * How long close() waits for messages still being received or delivered before it ends their sessions
    * (a message cut off this way is not stored and was never acknowledged). Default 10 s.
@@ -122,6 +124,9 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   const servers = new Set<SMTPServer>();
   const inflight = new Set<Promise<void>>();
   let closing: Promise<void> | null = null;
+  const perIp = new Map<string, number>();
+  const counted = new WeakSet<SMTPServerSession>();
+  const maxPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
 
   function build(spec: ListenSpec): SMTPServer {
     if (spec.implicitTls && !opts.tls) throw new Error('implicit TLS listener needs tls key and certificate');
@@ -150,7 +155,22 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) } : {}),
       ...h.serverOptions(spec),
     };
-    if (h.onConnect) base.onConnect = h.onConnect;
+    base.onConnect = (session, callback) => {
+      const ip = session.remoteAddress;
+      const n = perIp.get(ip) ?? 0;
+      if (n >= maxPerIp) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
+      perIp.set(ip, n + 1);
+      counted.add(session);
+      if (h.onConnect) h.onConnect(session, callback);
+      else callback();
+    };
+    base.onClose = (session) => {
+      if (!counted.has(session)) return;
+      counted.delete(session);
+      const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
+      if (n <= 0) perIp.delete(session.remoteAddress);
+      else perIp.set(session.remoteAddress, n);
+    };
     if (h.onSecure) base.onSecure = h.onSecure;
     if (h.onAuth) base.onAuth = h.onAuth;
     if (h.onMailFrom) base.onMailFrom = h.onMailFrom;
