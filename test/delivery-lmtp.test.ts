@@ -170,3 +170,32 @@ test('close(): a client stalled in the middle of DATA is cut off after the grace
     await env.close();
   }
 });
+
+test('LMTP limits: oversize gets 552 once per recipient, bad RCPT syntax 501, nothing stored', async () => {
+  const env = await makeEnv([
+    ['alice@example.org', 'pw'],
+    ['bob@example.org', 'pw'],
+  ]);
+  const svc = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx', maxMessageSize: 1000 });
+  const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+  try {
+    const { client } = await RawSmtp.open(port);
+    const lhlo = await client.cmd('LHLO t');
+    assert.ok(lhlo.lines.some((l) => l.slice(4) === 'SIZE 1000'));
+    assert.equal((await client.cmd('MAIL FROM:<s@remote.test>')).code, 250);
+    assert.equal((await client.cmd('RCPT TO:<not valid>')).code, 501);
+    await client.cmd('RCPT TO:<alice@example.org>');
+    await client.cmd('RCPT TO:<bob@example.org>');
+    const r1 = await client.data(`Subject: big\r\n\r\n${'z'.repeat(2000)}\r\n`);
+    const r2 = await client.reply();
+    assert.equal(r1.code, 552);
+    assert.equal(r2.code, 552);
+    assert.equal((await client.cmd('NOOP')).code, 250);
+    client.close();
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 0);
+    assert.equal((await mailboxContents(env.store, 'bob@example.org')).length, 0);
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});
