@@ -189,6 +189,28 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('append keeps a caller-chosen EMAILID; INVALID when malformed, EXISTS when taken', async () => {
+    const dir = tmp();
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.createUser('e@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      // Through unknown: compiles whether or not AppendOptions declares emailId yet.
+      const withId = (emailId: string) => ({ emailId }) as unknown as Parameters<typeof s.append>[2];
+      const r = await s.append(inbox.id, sampleMessage(1), withId('Mkept_ID-1'));
+      assert.equal(r.emailId, 'Mkept_ID-1');
+      assert.equal((await s.listMessages(inbox.id))[0]!.emailId, 'Mkept_ID-1');
+      await assert.rejects(s.append(inbox.id, sampleMessage(2), withId('Mkept_ID-1')), (e: unknown) => isStoreError(e, 'EXISTS'));
+      await assert.rejects(s.append(inbox.id, sampleMessage(2), withId('bad id!')), (e: unknown) => isStoreError(e, 'INVALID'));
+      await assert.rejects(s.append(inbox.id, sampleMessage(2), withId('')), (e: unknown) => isStoreError(e, 'INVALID'));
+      assert.equal((await s.listMessages(inbox.id)).length, 1);
+      assert.equal(blobFiles(dir).length, 1);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('openStore: dataDir opens SQLite; an unknown URL scheme is INVALID', async () => {
     const dir = tmp();
     try {

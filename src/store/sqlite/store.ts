@@ -50,7 +50,7 @@ import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/i
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
-import { newObjectId } from '../ids.js';
+import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
 import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -423,6 +423,7 @@ export class SqliteMailStore implements MailStore {
       insertThreadRef: db.prepare('INSERT OR IGNORE INTO thread_refs (user_id, message_id, thread_id) VALUES (?, ?, ?)'),
       retrievedBefore: db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND retrieved_at IS NOT NULL AND retrieved_at < ? ORDER BY uid'),
       outbound: db.prepare('SELECT * FROM outbound WHERE id = ?'),
+      emailIdExists: db.prepare('SELECT 1 FROM messages WHERE email_id = ?'),
     };
   }
 
@@ -967,6 +968,11 @@ export class SqliteMailStore implements MailStore {
       const parsed = parseFlags(opts?.flags ?? []);
       const internalDate = opts?.internalDate ?? new Date();
       if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new StoreError('INVALID', 'invalid internal date');
+      // Optional caller-chosen EMAILID (store-to-store transfer keeps POP3 UIDLs); read structurally so this
+      // compiles whether or not AppendOptions declares it.
+      const keepId = (opts as { emailId?: unknown } | undefined)?.emailId;
+      if (keepId !== undefined && (typeof keepId !== 'string' || !isObjectId(keepId))) throw new StoreError('INVALID', 'invalid EMAILID');
+      if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
       const first = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const data = normalizeLineEndings(raw);
@@ -988,7 +994,8 @@ export class SqliteMailStore implements MailStore {
           const modseq = b.highest_modseq + 1;
           const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
           const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
-          const emailId = newObjectId('M');
+          if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
+          const emailId = keepId ?? newObjectId('M');
           this.st.insertBlob.run(blobId, data.length);
           this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
           this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
