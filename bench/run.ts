@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync, readFileSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -176,6 +176,7 @@ function dovecotVersion(): string | null {
 export async function runBench(opts: Options): Promise<BenchResult> {
   const { cfg } = opts;
   const startedAt = new Date().toISOString();
+  const loadBefore = loadavg()[0]!;
   const workloads = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.id));
   const notes: string[] = [];
   const users = new Map<string, UserSpec>();
@@ -281,10 +282,24 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, ratio, memRatio });
     }
 
+    // Anything the servers complained about during the run goes into the notes.
+    const complaints = (name: string, log: string, re: RegExp): void => {
+      const lines = log.split('\n').filter((l) => re.test(l));
+      if (lines.length === 0) return;
+      notes.push(`${name} logged ${lines.length} warning/error line(s), e.g.: ${lines.slice(0, 3).map((l) => '`' + l.slice(0, 200).replace(/`/g, "'") + '`').join(' ')}`);
+    };
+    complaints('mailroom', mailroom.log(), / (WARN|ERROR|FATAL) /);
+    if (mailroom.exited()) notes.push(`mailroom exited during the run: ${mailroom.exited()}`);
+    if (dovecot) complaints('Dovecot', dovecot.log(), /(Warning|Error|Fatal|Panic): /);
+
     const st = sizeStats(sizes);
     notes.push('Each server is measured alone: the load generator is this Node process (raw sockets, small pipelining drivers); mailroom runs `mailroom serve` as a child process with its default logging; Dovecot logs to a file with its defaults.');
     notes.push('Durability is on for both: mailroom fsyncs blob and SQLite commit before replying; Dovecot uses its default mail_fsync=optimized.');
     notes.push('Dovecot 2.3 runs one imap process per connection by design (imap-login in high-performance mode: service_count=0, 2 processes); its memory is the sum of PSS over all processes, which counts shared pages once.');
+    notes.push(
+      `Load average (1 min) ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end on ${cpus().length} CPUs: ` +
+        'other work on the machine competes with both servers alike (runs alternate), but it widens the spread between runs.',
+    );
     if (opts.cpuProf) notes.push('mailroom ran under --cpu-prof through tsx for this run: its times include the profiler overhead.');
     const result: BenchResult = {
       startedAt,

@@ -11,7 +11,7 @@
  * `node --import tsx`. Either way it is the real `serve` command with its default logging.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,8 @@ export interface MailroomServer {
   pid: number;
   dataDir: string;
   runner: 'bundle' | 'tsx';
+  /** null while running; otherwise how the process ended. */
+  exited(): string | null;
   log(): string;
   stop(): Promise<void>;
 }
@@ -76,7 +78,12 @@ export function bundleServer(): Promise<string | null> {
       const specifier = 'esbuild';
       const esbuild = (await import(specifier)) as EsbuildLike;
       mkdirSync(BUILD_DIR, { recursive: true });
-      const out = join(BUILD_DIR, 'mailroom-server.mjs');
+      // One bundle per benchmark process: a smoke test and a full run may build at the same time.
+      const out = join(BUILD_DIR, `mailroom-server-${process.pid}.mjs`);
+      process.once('exit', () => {
+        rmSync(out, { force: true });
+        rmSync(out + '.map', { force: true });
+      });
       await esbuild.build({
         entryPoints: [join(HERE, 'server-entry.ts')],
         bundle: true,
@@ -137,8 +144,18 @@ function cachedCertificate(): { cert: string; key: string } | null {
   const key = join(BUILD_DIR, 'tls-key.pem');
   if (existsSync(cert) && existsSync(key)) return { cert, key };
   mkdirSync(BUILD_DIR, { recursive: true });
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '3650', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return r.status === 0 && existsSync(cert) && existsSync(key) ? { cert, key } : null;
+  // Written under temporary names and renamed (key first), so a concurrent benchmark never reads half a file.
+  const tmpCert = `${cert}.${process.pid}`;
+  const tmpKey = `${key}.${process.pid}`;
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost', '-days', '3650', '-keyout', tmpKey, '-out', tmpCert], { stdio: 'ignore' });
+  if (r.status !== 0 || !existsSync(tmpCert) || !existsSync(tmpKey)) {
+    rmSync(tmpCert, { force: true });
+    rmSync(tmpKey, { force: true });
+    return null;
+  }
+  renameSync(tmpKey, key);
+  renameSync(tmpCert, cert);
+  return { cert, key };
 }
 
 /** Starts `mailroom serve` on an existing data directory; resolves when IMAP, POP3 and LMTP accept connections. */
@@ -193,6 +210,7 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     pid: child.pid ?? 0,
     dataDir,
     runner: bundle ? 'bundle' : 'tsx',
+    exited: () => (exited ? JSON.stringify(exited) : null),
     log: readLog,
     async stop(): Promise<void> {
       if (!exited) {
