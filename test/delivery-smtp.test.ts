@@ -33,6 +33,7 @@ describe('SMTP (MX role)', () => {
     assert.match(greeting.text, /^220 mx\.example\.org ESMTP$/, 'no banner hints');
     const ehlo = await client.cmd('EHLO client.test');
     assert.equal(ehlo.code, 250);
+    assert.equal(ehlo.lines[0], '250-mx.example.org');
     for (const ext of [`SIZE ${MAX_SIZE}`, '8BITMIME', 'SMTPUTF8', 'PIPELINING', 'ENHANCEDSTATUSCODES', 'STARTTLS']) {
       assert.ok(ehlo.lines.some((l) => l.slice(4) === ext), `${ext} advertised: ${ehlo.text}`);
     }

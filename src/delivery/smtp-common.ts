@@ -134,6 +134,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     const base: SMTPServerOptions = {
       name: common.hostname,
       banner: '',
+      heloResponse: '%s', // just our name (RFC 5321 4.1.1.1), no greeting text
       lmtp: h.lmtp,
       secure: spec.implicitTls,
       size: common.maxMessageSize,
