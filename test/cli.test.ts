@@ -95,7 +95,7 @@ describe('mailroom serve', () => {
     await client.logout();
 
     s.child.kill('SIGTERM');
-    assert.equal(await s.exited, 0);
+    assert.equal(await s.exited, 0, s.output());
     assert.match(s.output(), /stopped/);
 
     // second start: the user exists, no new password is printed, the certificate is reused
@@ -103,7 +103,7 @@ describe('mailroom serve', () => {
     assert.doesNotMatch(s2.output(), /password {2}/);
     assert.doesNotMatch(s2.output(), /generated a self-signed certificate/);
     s2.child.kill('SIGINT');
-    assert.equal(await s2.exited, 0);
+    assert.equal(await s2.exited, 0, s2.output());
   });
 
   test('a port in use and bad flag values are clear errors', async () => {

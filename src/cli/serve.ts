@@ -139,6 +139,18 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
   const dataDir = resolveDataDir(cfg.data);
   const host = cfg.host ?? '127.0.0.1';
+  // Signal handlers go in first, so a SIGINT/SIGTERM during start-up also ends in a clean stop.
+  let signalled: string | null = null;
+  let wake: () => void = () => undefined;
+  const onSignal = (signal: string): void => {
+    if (signalled) return;
+    signalled = signal;
+    wake();
+  };
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   const m = createMailroom({
     dataDir,
     ...(cfg.store ? { storeUrl: cfg.store } : {}),
@@ -149,41 +161,29 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     logger,
     ...(cfg.smarthost ? { outbound: { smarthost: cfg.smarthost } } : {}),
   });
-  await m.start();
-  if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
-  for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
+  try {
+    await m.start();
+    if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
+    for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
 
-  const users = await m.store.listUsers();
-  if (users.length === 0) {
-    const password = generatePassword();
-    await createUserWithDomain(m.store, cfg.firstUser, password);
-    process.stdout.write(
-      `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
-        `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
-        clientSettings(m, host) +
-        '\n',
-    );
-  }
-  logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
-
-  await new Promise<void>((resolveStop) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping');
-      m.stop().then(
-        () => {
-          logger.info({}, 'stopped');
-          resolveStop();
-        },
-        (e: unknown) => {
-          logger.error({ err: e }, 'error while stopping');
-          resolveStop();
-        },
+    const users = await m.store.listUsers();
+    if (users.length === 0) {
+      const password = generatePassword();
+      await createUserWithDomain(m.store, cfg.firstUser, password);
+      process.stdout.write(
+        `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
+          `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
+          clientSettings(m, host) +
+          '\n',
       );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+    }
+    logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
+    if (!signalled) await new Promise<void>((r) => (wake = r));
+    logger.info({ signal: signalled }, 'stopping');
+  } finally {
+    await m.stop().catch((e: unknown) => logger.error({ err: e }, 'error while stopping'));
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+  logger.info({}, 'stopped');
 }
