@@ -21,9 +21,10 @@ const acct = (port: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-test('connection dropped mid-RETR: nothing lost, nothing duplicated on the next run', async () => {
+for (const pipelining of [false, true]) {
+test(`connection dropped mid-RETR: nothing lost, nothing duplicated on the next run${pipelining ? ' (pipelined)' : ''}`, async () => {
   const msgs = [1, 2, 3, 4].map((i) => ({ uidl: `uid-${i}`, raw: sampleMessage(`m${i}`, { body: Buffer.from('.\r\n..x\r\n'.repeat(500 * i)) }) }));
-  const srv = await startFakePop3({ user: 'u', password: 'pw', messages: msgs, dropInRetr: [3] });
+  const srv = await startFakePop3({ user: 'u', password: 'pw', messages: msgs, dropInRetr: [3], pipelining });
   const p = tempProfile();
   const e = engine(p.dir, 'pw');
   try {
@@ -56,6 +57,7 @@ test('connection dropped mid-RETR: nothing lost, nothing duplicated on the next 
     await srv.close();
   }
 });
+}
 
 test('no UIDL: download everything and delete; leave-a-copy is refused with the reason', async () => {
   const srv = await startFakePop3({ user: 'u', password: 'pw', uidl: false, messages: [{ uidl: 'x', raw: sampleMessage('only') }] });

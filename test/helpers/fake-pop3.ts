@@ -13,6 +13,8 @@ export interface FakePop3Options {
   uidl?: boolean;
   apop?: boolean;
   saslPlain?: boolean;
+  /** Announce PIPELINING (RFC 2449), so the client pipelines RETR/DELE. */
+  pipelining?: boolean;
   /** Drop the connection after sending half of this message number's RETR response (once per entry). */
   dropInRetr?: number[];
 }
@@ -37,6 +39,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
     sock.on('error', () => undefined);
     const stamp = `<${process.pid}.${Date.now()}@fake.test>`;
     let authed = false;
+    let dead = false;
     let pendingUser: string | null = null;
     const snapshot = [...state.messages];
     const deleted = new Set<number>();
@@ -48,7 +51,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
     sock.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       let i: number;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
+      while (!dead && (i = buf.indexOf('\r\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 2);
         handle(line);
@@ -65,7 +68,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
       const cmd = (cmdRaw ?? '').toUpperCase();
       state.log.push(cmd === 'PASS' || cmd === 'AUTH' || cmd === 'APOP' ? `${cmd} ***` : line);
       if (cmd === 'CAPA') {
-        const caps = ['TOP', 'USER', ...(opts.uidl === false ? [] : ['UIDL']), ...(opts.saslPlain ? ['SASL PLAIN'] : [])];
+        const caps = ['TOP', 'USER', ...(opts.uidl === false ? [] : ['UIDL']), ...(opts.saslPlain ? ['SASL PLAIN'] : []), ...(opts.pipelining ? ['PIPELINING'] : [])];
         send(`+OK\r\n${caps.join('\r\n')}\r\n.\r\n`);
         return;
       }
@@ -123,6 +126,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
           const di = cmd === 'RETR' ? drops.indexOf(Number(args[0])) : -1;
           if (di >= 0) {
             drops.splice(di, 1);
+            dead = true; // a dropped connection sends nothing more, even for commands already pipelined
             sock.write(payload.subarray(0, Math.floor(payload.length / 2)), () => sock.destroy());
             return;
           }
