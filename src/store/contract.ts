@@ -802,6 +802,10 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           assert.deepEqual(await s.searchText(inbox.id, all, 'NEEDLE', 'body'), expect);
           const some = all.filter((u) => u % 2 === 0);
           assert.deepEqual(await s.searchText(inbox.id, some, 'needle', 'body'), expect.filter((u) => u % 2 === 0));
+          // A sparse set larger than one batch.
+          const sparse = all.filter((u) => u % 4 === 1 && (u < 600 || u > 700));
+          assert.deepEqual(await s.searchText(inbox.id, sparse, 'needle', 'body'), expect.filter((u) => sparse.includes(u)));
+          assert.deepEqual(await s.searchText(inbox.id, [...all, 5000, 6000], 'needle', 'text'), expect);
         }),
       );
 

@@ -410,13 +410,15 @@ export class SqliteMailStore implements MailStore {
           `SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) AND (instr(d.text_headers, ?) > 0 OR instr(d.text_body, ?) > 0)`,
         ),
       },
-      searchAll: {
+      searchRange: {
         header: db.prepare(
-          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND instr(d.text_headers, ?) > 0',
+          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND instr(d.text_headers, ?) > 0',
         ),
-        body: db.prepare('SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND instr(d.text_body, ?) > 0'),
+        body: db.prepare(
+          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND instr(d.text_body, ?) > 0',
+        ),
         text: db.prepare(
-          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND (instr(d.text_headers, ?) > 0 OR instr(d.text_body, ?) > 0)',
+          'SELECT m.uid FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND (instr(d.text_headers, ?) > 0 OR instr(d.text_body, ?) > 0)',
         ),
       },
       threadRef: db.prepare('SELECT thread_id FROM thread_refs WHERE user_id = ? AND message_id = ?'),
@@ -1217,10 +1219,12 @@ export class SqliteMailStore implements MailStore {
       if (clean.length === 0) return [];
       const n = String(needle).toLowerCase();
       const params = scope === 'text' ? [n, n] : [n];
-      if (clean.length > 4 * CHUNK) {
-        // Large sets: one scan of the mailbox, intersected here (cheaper than many IN queries).
+      const lo = clean[0]!;
+      const hi = clean[clean.length - 1]!;
+      if (clean.length > CHUNK && clean.length * 4 >= hi - lo + 1) {
+        // Large, dense sets (typically "1:*"): one range scan, intersected here, beats many IN queries.
         const want = new Set(clean);
-        const hits = this.st.searchAll[scope].pluck().all(mailboxId, ...params) as number[];
+        const hits = this.st.searchRange[scope].pluck().all(mailboxId, lo, hi, ...params) as number[];
         return hits.filter((u) => want.has(u)).sort((a, b) => a - b);
       }
       const out: number[] = [];
