@@ -55,6 +55,36 @@ test('STLS: commands pipelined after STLS in plaintext are discarded, not run', 
   await s.cmd('QUIT');
 });
 
+test('STLS followed by garbage instead of a TLS handshake: the connection is dropped, the service lives on', async (t) => {
+  const f = await startPop3({ tls });
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  assert.equal(await c.cmd('STLS'), '+OK Begin TLS negotiation now');
+  c.send('USER alice\r\nPASS secret\r\n' + 'x'.repeat(5000) + '\r\n');
+  await c.closed();
+  const { c: c2 } = await RawPop3.open(f.port, { tls: false });
+  assert.equal(await c2.cmd('STLS'), '+OK Begin TLS negotiation now');
+  c2.destroy();
+  const { c: c3 } = await RawPop3.open(f.port);
+  assert.equal(await c3.cmd('NOOP'), '-ERR NOOP is not allowed before login');
+  await c3.cmd('QUIT');
+  // Dropped right after a completed handshake, mid-session.
+  const { c: c4 } = await RawPop3.open(f.port);
+  await c4.cmd('STLS');
+  const s4 = await upgrade(c4);
+  assert.match(await s4.login(), /^\+OK Logged in/);
+  s4.destroy();
+  // close() (in t.after) must not wait for any of these half-upgraded sockets.
+});
+
+test('STLS and then silence: the handshake times out with the idle timeout', async (t) => {
+  const f = await startPop3({ tls, idleTimeoutMs: 200 });
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  assert.equal(await c.cmd('STLS'), '+OK Begin TLS negotiation now');
+  assert.equal(await c.closed(), '');
+});
+
 test('implicit TLS listener: no STLS offered, cleartext login allowed; refused without TLS material', async (t) => {
   const f = await startPop3({ tls, implicitTls: true });
   t.after(() => f.close());

@@ -229,6 +229,8 @@ export class Pop3Connection {
     this.#framer.reset();
     await this.#write(formatStatus(reply));
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: ctxOpts });
+    // Every 'error' must have a listener, whatever the handshake does (a second error must not crash us).
+    tlsSocket.on('error', this.#onError);
     const timer = setTimeout(() => tlsSocket.destroy(new Error('TLS handshake timeout')), this.#shared.idleTimeoutMs);
     timer.unref();
     try {
@@ -236,6 +238,7 @@ export class Pop3Connection {
         tlsSocket.once('secure', resolve);
         tlsSocket.once('error', reject);
         tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+        tlsSocket.once('end', () => reject(new Error('client closed during TLS handshake')));
       });
     } catch (e) {
       this.#log.info({ err: e instanceof Error ? e.message : String(e) }, 'pop3 STLS handshake failed');
@@ -281,7 +284,7 @@ export class Pop3Connection {
     s.on('data', this.#onData);
     s.on('end', this.#onEnd);
     s.on('close', this.#onClose);
-    s.on('error', this.#onError);
+    if (!s.listeners('error').includes(this.#onError)) s.on('error', this.#onError);
   }
 
   #detach(s: Duplex): void {
