@@ -29,19 +29,20 @@ export interface ImapFixture {
   close(): Promise<void>;
 }
 
-type Extra = Partial<Omit<ImapServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; failureDelayMs?: number };
+type Extra = Partial<Omit<ImapServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; failureDelayMs?: number; passwordHash?: string; fsync?: boolean };
 
 let hashCache: string | null = null;
 
 export async function startImap(extra: Extra = {}): Promise<ImapFixture> {
+  const { implicitTls, failureDelayMs, passwordHash, fsync, ...opts } = extra;
   const dataDir = await mkdtemp(join(tmpdir(), 'imap-test-'));
-  const store = await openSqliteStore({ dataDir });
-  const { implicitTls, failureDelayMs, ...opts } = extra;
+  // fsync off by default: durability is the store's own tests' business, and these tests stay fast.
+  const store = await openSqliteStore({ dataDir, fsync: fsync ?? false });
   const auth = new Authenticator(store, { failureDelayMs: failureDelayMs ?? 0 });
   const svc = createImapService({ store, auth, logger: silentLogger, hostname: 'imap.test', ...opts });
   const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: implicitTls ?? false });
   hashCache ??= await hashPassword(PASSWORD);
-  const user = await store.createUser(USER, hashCache);
+  const user = await store.createUser(USER, passwordHash ?? hashCache);
   const inbox = await store.getMailbox(user.id, 'INBOX');
   if (!inbox) throw new Error('no INBOX');
   return {
