@@ -18,6 +18,7 @@ const plain = (s: string) => Buffer.from(s).toString('base64');
 describe('submission and the outbound queue', () => {
   let env: Env;
   let sink: Sink;
+  let sink2: Sink;
   let svc: NetService;
   let queue: OutboundQueue;
   let tlsPort: number;
@@ -34,6 +35,7 @@ describe('submission and the outbound queue', () => {
     await env.store.addAlias('sales@example.org', 'alice@example.org');
     const tls = await testTls();
     sink = await startSink({ tls });
+    sink2 = await startSink({ host: '127.0.0.2', port: sink.port });
     // a port with nothing listening: connection refused
     const probe = await startSink();
     closedPort = probe.port;
@@ -44,9 +46,12 @@ describe('submission and the outbound queue', () => {
       hostname: 'mail.example.org',
       routes: { 'remote.test': { host: '127.0.0.1', port: sink.port }, 'down.test': { host: '127.0.0.1', port: closedPort } },
       resolveMx: async (domain) => {
+        // the most preferred host (127.0.0.3, nothing listening there) refuses; the next by preference is
+        // 127.0.0.2 (sink2), never the least preferred 127.0.0.1
         if (domain === 'mx.test') return [
-          { exchange: '127.0.0.1', priority: 20 },
-          { exchange: '127.0.0.1.', priority: 5 },
+          { exchange: '127.0.0.1.', priority: 20 },
+          { exchange: '127.0.0.3', priority: 1 },
+          { exchange: '127.0.0.2', priority: 5 },
         ];
         if (domain === 'nullmx.test') return [{ exchange: '', priority: 0 }];
         throw Object.assign(new Error('queryMx ENOTFOUND'), { code: 'ENOTFOUND' });
@@ -64,6 +69,7 @@ describe('submission and the outbound queue', () => {
     await svc.close();
     await queue.stop();
     await sink.close();
+    await sink2.close();
     await env.close();
   });
 
@@ -208,7 +214,7 @@ describe('submission and the outbound queue', () => {
     assert.match(dsn, /gave up after 3 attempts/);
   });
 
-  test('MX lookup override: lowest preference first; null MX and unknown domains bounce at once', async () => {
+  test('MX lookup override: lowest preference first, next host when it refuses; null MX and unknown domains bounce at once', async () => {
     const sinkBefore = sink.messages.length;
     const before = (await mailboxContents(env.store, 'alice@example.org')).length;
     await transport(tlsPort, true).sendMail({
@@ -216,8 +222,9 @@ describe('submission and the outbound queue', () => {
       raw: 'From: alice@example.org\r\nSubject: mx\r\n\r\nbody\r\n',
     });
     await queue.runOnce();
-    assert.equal(sink.messages.length, sinkBefore + 1);
-    assert.deepEqual(sink.messages[sink.messages.length - 1]!.to, ['someone@mx.test']);
+    assert.equal(sink.messages.length, sinkBefore, 'the least preferred MX is not used');
+    assert.equal(sink2.messages.length, 1);
+    assert.deepEqual(sink2.messages[0]!.to, ['someone@mx.test']);
     const inbox = await mailboxContents(env.store, 'alice@example.org');
     assert.equal(inbox.length, before + 1);
     const dsn = inbox[inbox.length - 1]!.toString();

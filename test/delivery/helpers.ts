@@ -230,7 +230,7 @@ export interface SinkMessage {
  * A tiny "remote" SMTP server on loopback built with smtp-server: records what it accepts.
  * `rcptReply(address)` returns null to accept or [code, text] to refuse at RCPT.
  */
-export async function startSink(opts: { tls?: TlsMaterial; rcptReply?: (address: string) => [number, string] | null } = {}): Promise<{
+export async function startSink(opts: { tls?: TlsMaterial; rcptReply?: (address: string) => [number, string] | null; host?: string; port?: number } = {}): Promise<{
   port: number;
   messages: SinkMessage[];
   setRcptReply(f: (address: string) => [number, string] | null): void;
@@ -265,7 +265,7 @@ export async function startSink(opts: { tls?: TlsMaterial; rcptReply?: (address:
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return {
     port,
