@@ -102,6 +102,12 @@ export interface AppendOptions {
   flags?: string[];
   /** INTERNALDATE; defaults to now. */
   internalDate?: Date;
+  /**
+   * Keep this EMAILID instead of minting one (store-to-store transfer, so POP3 UIDLs survive a migration).
+   * Must match [A-Za-z0-9_-]{1,255} (else INVALID); throws EXISTS when a message already has it.
+   * Stores that cannot honour it may ignore it.
+   */
+  emailId?: string;
 }
 
 export interface AppendResult {

@@ -45,7 +45,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/index.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
-import { newObjectId } from '../ids.js';
+import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
 import { BlobStore, releaseBlobs, retainBlobs, type PreparedBlob } from './blobs.js';
 import { Db, clientConfig, errorMessage, mapError, num, pgCode, type AfterCommit, type DbOptions, type Queryable } from './db.js';
@@ -795,10 +795,12 @@ export class PostgresMailStore implements MailStore {
       // id and its references are recorded so later replies find the thread.
       const candidates = [...threadKeys].reverse().concat(ownIds);
       const record = [...new Set([...ownIds, ...threadKeys])];
-      const emailId = newObjectId('M');
+      const wanted = opts?.emailId;
+      if (wanted !== undefined && (typeof wanted !== 'string' || !isObjectId(wanted))) throw new StoreError('INVALID', 'invalid EMAILID');
+      const emailId = wanted ?? newObjectId('M');
       const freshThread = newObjectId('T');
 
-      return this.withBlob(data, (blob) =>
+      const commit = (): Promise<AppendResult> => this.withBlob(data, (blob) =>
         this.db.tx(async (q, after) => {
           // The (possibly large) blob row first, before the mailbox lock, so the lock is held briefly.
           await q.query(
@@ -840,6 +842,12 @@ export class PostgresMailStore implements MailStore {
           return { uid, uidValidity: num(b.uid_validity), emailId, modseq };
         }),
       );
+      try {
+        return await commit();
+      } catch (e) {
+        if (wanted !== undefined && pgCode(e) === '23505') throw new StoreError('EXISTS', 'a message with this EMAILID exists');
+        throw e;
+      }
     });
   }
 
