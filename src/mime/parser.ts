@@ -271,7 +271,7 @@ function lowerBound(list: Int32Array, n: number, x: number): number {
  * then "--" for the close delimiter, optional transport padding (SP/HTAB), then CRLF or the region end.
  * A close delimiter followed by junk on its line still closes (the rest of the line is epilogue).
  */
-function delimiterAt(body: Buffer, i: number, needle: Buffer): { to: number; close: boolean } | null {
+function delimiterAt(body: Buffer, i: number, needle: Buffer, atMessageEnd: boolean): { to: number; close: boolean } | null {
   const len = body.length;
   if (i + needle.length > len || body.compare(needle, 0, needle.length, i, i + needle.length) !== 0) return null;
   let j = i + needle.length;
@@ -281,7 +281,10 @@ function delimiterAt(body: Buffer, i: number, needle: Buffer): { to: number; clo
     j += 2;
   }
   while (j < len && (body[j] === SP || body[j] === HTAB)) j++;
-  if (j >= len) return { to: len, close };
+  // At the end of the region the line is ended by the enclosing delimiter's CRLF, so a part follows
+  // (empty); at the very end of the message nothing follows and the delimiter only ends the last
+  // part, like a close delimiter (Dovecot reads both cases the same way).
+  if (j >= len) return { to: len, close: close || atMessageEnd };
   if (body[j] === CR && body[j + 1] === LF) return { to: j + 2, close };
   if (!close) return null;
   const eol = body.indexOf(CRLF, j);
@@ -303,6 +306,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
   const needle = Buffer.from('--' + boundary, 'utf8');
   const body = raw.subarray(start, end);
   const len = body.length;
+  const atMessageEnd = end === raw.length;
   const push = (i: number, d: { to: number; close: boolean }): void => {
     out.push({ from: start + (i === 0 ? 0 : i - 2), dashStart: start + i, to: start + d.to, close: d.close });
   };
@@ -313,7 +317,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
     const hi = lowerBound(list, ctx.dashCount, end);
     if (hi - lo <= len >> 8 || ctx.dashIndexFrom === 0) {
       let next = 0; // region offset before which no delimiter may start (inside the previous one)
-      const first = delimiterAt(body, 0, needle);
+      const first = delimiterAt(body, 0, needle, atMessageEnd);
       if (first) {
         push(0, first);
         if (first.close) return out;
@@ -322,7 +326,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
       for (let k = lo; k < hi; k++) {
         const i = list[k]! - start;
         if (i < next) continue;
-        const d = delimiterAt(body, i, needle);
+        const d = delimiterAt(body, i, needle, atMessageEnd);
         if (!d) continue;
         push(i, d);
         if (d.close) break;
@@ -334,7 +338,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
   let i = body.indexOf(needle);
   while (i >= 0) {
     const atLineStart = i === 0 || (i >= 2 && body[i - 1] === LF && body[i - 2] === CR);
-    const d = atLineStart ? delimiterAt(body, i, needle) : null;
+    const d = atLineStart ? delimiterAt(body, i, needle, atMessageEnd) : null;
     if (d) {
       push(i, d);
       if (d.close) break;

@@ -140,7 +140,10 @@ export function checkInvariants(raw: Buffer, idx: MessageIndex): string | null {
         if (!synthetic) {
           if (b === undefined) return `${p.section}: children without boundary`;
           const gap = raw.subarray(pos, c.headerStart).toString('latin1');
-          const re = i === 0 ? new RegExp(`(^|\\r\\n)--${escapeRe(b)}[ \\t]*\\r\\n$`) : new RegExp(`^(\\r\\n)?--${escapeRe(b)}[ \\t]*\\r\\n$`);
+          // A delimiter line ends with CRLF, or at the end of the enclosing region, whose
+          // delimiter's CRLF ends it (then the part after it is empty).
+          const eol = c.headerStart === p.bodyEnd && c.bodyEnd === p.bodyEnd ? '(\\r\\n)?' : '\\r\\n';
+          const re = i === 0 ? new RegExp(`(^|\\r\\n)--${escapeRe(b)}[ \\t]*${eol}$`) : new RegExp(`^(\\r\\n)?--${escapeRe(b)}[ \\t]*${eol}$`);
           if (!re.test(gap)) return `${c.section}: gap before part is not a delimiter line: ${JSON.stringify(gap.slice(-200))}`;
         }
         const r = visit(c, pos, p.bodyEnd, (k) => `${c.section}.${k + 1}`);
@@ -149,7 +152,9 @@ export function checkInvariants(raw: Buffer, idx: MessageIndex): string | null {
       }
       if (!synthetic && pos < p.bodyEnd) {
         const tail = raw.subarray(pos, Math.min(p.bodyEnd, pos + 4 + Buffer.byteLength(b ?? '') + 2)).toString('latin1');
-        if (!tail.startsWith('\r\n--' + b + '--') && !tail.startsWith('--' + b + '--')) return `${p.section}: tail after last part is not a close delimiter: ${JSON.stringify(tail)}`;
+        // A last delimiter without CRLF at the very end of the message ends the last part.
+        const endsMessage = p.bodyEnd === raw.length && new RegExp(`^(\\r\\n)?--${escapeRe(b ?? '')}[ \\t]*$`).test(raw.subarray(pos, p.bodyEnd).toString('latin1'));
+        if (!tail.startsWith('\r\n--' + b + '--') && !tail.startsWith('--' + b + '--') && !endsMessage) return `${p.section}: tail after last part is not a close delimiter: ${JSON.stringify(tail)}`;
       }
     } else if (p.children.length) return `${p.section}: leaf with children`;
     const isMsg = p.type === 'message' && (p.subtype === 'rfc822' || p.subtype === 'global');
@@ -163,7 +168,46 @@ export function checkInvariants(raw: Buffer, idx: MessageIndex): string | null {
     }
     return null;
   };
-  return visit(idx.root, 0, raw.length, (k) => String(k + 1));
+  const problem = visit(idx.root, 0, raw.length, (k) => String(k + 1));
+  if (problem) return problem;
+  // The spans tile the message: concatenated they are the raw bytes, nothing skipped or repeated.
+  let at = 0;
+  const pieces: Buffer[] = [];
+  for (const t of tiles(idx)) {
+    if (t.start !== at) return `tiles: gap or overlap at ${at} (next span starts at ${t.start})`;
+    pieces.push(raw.subarray(t.start, t.end));
+    at = t.end;
+  }
+  if (at !== raw.length) return `tiles end at ${at}, message has ${raw.length}`;
+  if (!Buffer.concat(pieces).equals(raw)) return 'tiles do not re-assemble the message';
+  return null;
+}
+
+/**
+ * The raw message as consecutive labelled spans, in order: each part's header, then for a multipart
+ * the preamble/delimiter/epilogue bytes between its children, for a message part the encapsulated
+ * message, for a leaf its body. Re-assembling the spans must give back the raw message exactly.
+ */
+export function tiles(idx: MessageIndex): Array<{ kind: 'header' | 'body' | 'boundary'; start: number; end: number }> {
+  const out: Array<{ kind: 'header' | 'body' | 'boundary'; start: number; end: number }> = [];
+  const walk = (p: MimePart): void => {
+    out.push({ kind: 'header', start: p.headerStart, end: p.headerEnd });
+    if (p.children.length) {
+      let pos = p.bodyStart;
+      for (const c of p.children) {
+        if (c.headerStart > pos) out.push({ kind: 'boundary', start: pos, end: c.headerStart });
+        walk(c);
+        pos = c.bodyEnd;
+      }
+      if (p.bodyEnd > pos) out.push({ kind: 'boundary', start: pos, end: p.bodyEnd });
+    } else if (p.message) {
+      walk(p.message.root);
+    } else {
+      out.push({ kind: 'body', start: p.bodyStart, end: p.bodyEnd });
+    }
+  };
+  walk(idx.root);
+  return out;
 }
 
 /** Mutates a message: random byte edits plus inserted CRLFs, boundary-like lines and header-ish text. */
