@@ -15,7 +15,7 @@ const PASSWORD_CHALLENGE = Buffer.from('Password:').toString('base64');
 
 interface AuthArgs {
   mechanism: string | null;
-  /** Initial response: null when absent, '' for "=" (empty). */
+  /** Initial response token as sent ("=" stands for an empty response); null when absent. */
   initial: string | null;
 }
 
@@ -33,7 +33,7 @@ function readAnswer(answer: ChallengeAnswer): Step {
     return { ok: false, reply };
   }
   if (answer.kind === 'too-long') return { ok: false, reply: err('Authentication response too long', 'AUTH', { counts: 'auth-failure' }) };
-  if (answer.text.trim() === '*') return { ok: false, reply: err('Authentication cancelled', 'AUTH') };
+  if (answer.text.trim() === '*') return { ok: false, reply: err('Authentication cancelled') };
   return { ok: true, text: answer.text };
 }
 
