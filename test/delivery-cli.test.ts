@@ -65,6 +65,11 @@ test('domain, alias and queue commands', async () => {
 
     r = await run(dir, ['queue', 'list']);
     assert.match(r.stdout, /^\S+\t<alice@example\.org>\tx@remote\.test\t\d+ bytes\tattempts 0\tnext \d{4}-/);
+    const store = await openSqliteStore({ dataDir: dir });
+    for (const m of await store.listOutbound()) await store.deleteOutbound(m.id);
+    await store.close();
+    r = await run(dir, ['queue', 'list']);
+    assert.equal(r.stdout, 'queue is empty\n');
   } finally {
     await env.close();
   }
