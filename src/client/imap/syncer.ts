@@ -359,12 +359,16 @@ export class ImapSyncer {
     let done = 0;
     for (const g of groups) {
       for (const batch of chunks(g.uids, g.source ? BODY_BATCH : HEADER_BATCH)) {
-        const got: Array<{ m: FetchMessageObject; file: StoredFile | null }> = [];
+        const pending: Array<Promise<{ m: FetchMessageObject; file: StoredFile | null }>> = [];
         const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true, ...(g.source ? { source: true } : {}) };
         for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
-          const file = g.source && m.source ? dir.deliver(m.source, { flags: flagsOf(m), asNew: false, deferDirSync: true }) : null;
-          got.push({ m, file });
+          const source = m.source;
+          if (g.source && source) {
+            delete m.source; // keep only the file, not every body of the batch in memory twice
+            pending.push(dir.deliverAsync(source, { flags: flagsOf(m), asNew: false }).then((file) => ({ m, file })));
+          } else pending.push(Promise.resolve({ m, file: null }));
         }
+        const got = await Promise.all(pending);
         if (g.source) dir.syncDirs();
         state.tx(() => {
           for (const { m, file } of got) {
@@ -405,10 +409,12 @@ export class ImapSyncer {
       for (const batch of chunks(want, BODY_BATCH)) {
         const byUid = new Map(batch.map((r) => [r.uid as number, r]));
         const files: Array<{ row: MessageRow; file: StoredFile }> = [];
+        const pending: Array<Promise<{ row: MessageRow; file: StoredFile }>> = [];
         for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
           const row = byUid.get(m.uid);
-          if (row && m.source) files.push({ row, file: dir.deliver(m.source, { flags: row.flags, asNew: false, deferDirSync: true }) });
+          if (row && m.source) pending.push(dir.deliverAsync(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
         }
+        files.push(...(await Promise.all(pending)));
         dir.syncDirs();
         state.tx(() => {
           for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);

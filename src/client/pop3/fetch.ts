@@ -100,21 +100,35 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     // rows + UIDLs -> DELE of the batch. A failure anywhere leaves the batch unrecorded or undeleted, never lost.
     for (const batch of batches(plan.download, BATCH_COUNT, BATCH_BYTES)) {
       const bySeq = new Map(batch.map((d) => [d.msgno, d]));
-      const stored: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }> = [];
+      const pending: Array<Promise<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>> = [];
+      const record = (ok: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>): number[] => {
+        inbox.syncDirs();
+        return state.tx(() => ok.map((x) => recordMessage(ctx, x.raw, x.d.uidl, x.file, x.d.size)));
+      };
+      /** Waits for the batch's writes; on a write failure records the ones written, then throws. */
+      const settle = async (): Promise<Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>> => {
+        const results = await Promise.allSettled(pending);
+        const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (bad) {
+          record(ok);
+          throw bad.reason;
+        }
+        return ok;
+      };
       try {
         for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
           const d = bySeq.get(msgno) as (typeof batch)[number];
-          stored.push({ d, raw, file: inbox.deliver(raw, { asNew: true, deferDirSync: true }) });
+          pending.push(inbox.deliverAsync(raw, { asNew: true }).then((file) => ({ d, raw, file })));
         }
       } catch (e) {
         // The connection failed mid-batch: keep (record) the messages that arrived whole, so a flaky link
         // still makes progress; the one in flight is not stored and will be fetched again next run.
-        inbox.syncDirs();
-        state.tx(() => stored.map((s) => recordMessage(ctx, s.raw, s.d.uidl, s.file, s.d.size)));
+        record(await settle());
         throw e;
       }
-      inbox.syncDirs();
-      const ids = state.tx(() => stored.map((s) => recordMessage(ctx, s.raw, s.d.uidl, s.file, s.d.size)));
+      const stored = await settle();
+      const ids = record(stored);
       report.newIds.push(...ids);
       report.downloaded += stored.length;
       const dele = batch.filter((d) => d.deleteAfter).map((d) => d.msgno);

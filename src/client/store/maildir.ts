@@ -9,6 +9,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -127,6 +128,35 @@ export class Maildir {
       throw e;
     }
     if (!opts.deferDirSync) syncDir(join(this.root, sub));
+    return { key, path: dest, sub, flags: infoToFlags(name) };
+  }
+
+  /**
+   * Asynchronous deliver for batches: the file is written and fsynced on the I/O thread pool, so several
+   * messages are made durable concurrently (the file system commits their journal entries together).
+   * The directory is not synced: call syncDirs() after the batch, before recording it.
+   */
+  async deliverAsync(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): Promise<StoredFile> {
+    const key = Maildir.uniqueName(bytes.length);
+    const tmp = join(this.root, 'tmp', key);
+    const fh = await fsp.open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const flags = opts.flags ? [...opts.flags] : [];
+    const toNew = opts.asNew === true || (opts.asNew === undefined && flags.length === 0);
+    const name = toNew ? key : `${key}:2,${flagsToInfo(flags)}`;
+    const sub = toNew ? 'new' : 'cur';
+    const dest = join(this.root, sub, name);
+    try {
+      await fsp.rename(tmp, dest);
+    } catch (e) {
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw e;
+    }
     return { key, path: dest, sub, flags: infoToFlags(name) };
   }
 
