@@ -107,6 +107,36 @@ test('fixture corpus matches Dovecot', { skip: unavailable() }, () => {
   msgs.forEach((m, i) => assert.equal(ours(m, i + 1).toLowerCase(), got[i]!.toLowerCase(), FIXTURES[i]));
 });
 
+/** Boundary and header edge cases on which we agree with Dovecot (LF written for CRLF). */
+const EDGES = [
+  'Subject: only header\nFrom: a@b',
+  'Subject: only header\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\nContent-Type: text/plain\n\nx\n--b--\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n--b--\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody with empty header\n--b--\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b  \nContent-Type: text/plain\n\nx\n--b-- trailing junk\nepilogue\n',
+  'Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\n\ninner1\n--o\n\nouter2\n--o--\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\n--b--\n',
+  'Subject: x\n\nno trailing newline',
+  'Content-Type: message/rfc822\n\nSubject: inner\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\nA\n--q--\n',
+  'Subject : spaced\nFrom :  a@b\n\nx\n',
+  'Content-Transfer-Encoding: base64 (comment)\nContent-Type: application/x; a=1 (c); b="2"\n\nQUJD\n',
+  'Content-Type: text/plain\nContent-Language: en (english), fr\nContent-Location: foo\n bar\n\nx\n',
+  'Content-Type: multipart/digest; boundary=d\n\n--d\nContent-Type: multipart/mixed; boundary=e\n\n--e\n\ninner-default-text\n--e--\n--d--\n',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b',
+  'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b  ',
+  'Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b\n--o\n\ny\n--o--\n',
+  'From: a@b\nContent-Type: multipart/mixed; boundary="q"\n\n--q\n\n\n--q\n\n\n--q--\n',
+  'Content-Type: multipart/mixed; boundary=abc\n\n--abc\nContent-Type: multipart/mixed; boundary=abc-1\n\n--abc-1\n\nin\n--abc-1--\n--abc--\n',
+].map((s) => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1'));
+
+test('boundary and header edge cases match Dovecot', { skip: unavailable() }, () => {
+  const got = dovecotFetch(EDGES);
+  assert.equal(got.length, EDGES.length);
+  EDGES.forEach((m, i) => assert.equal(ours(m, i + 1).toLowerCase(), got[i]!.toLowerCase(), JSON.stringify(m.toString('latin1'))));
+});
+
 test('generated MIME trees match Dovecot', { skip: unavailable() }, () => {
   const trees = fc.sample(treeArb, { numRuns: 80 });
   const msgs = trees.map((t, i) => serialize(t, ['From: gen@example.com', `Subject: generated ${i}`]));
