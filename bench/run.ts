@@ -22,6 +22,7 @@ import {
   corpusIndexFor,
   corpusOptions,
   measure,
+  parallel,
   type BenchConfig,
   type Measured,
   type RunContext,
@@ -31,7 +32,7 @@ import {
   type UserSpec,
   type Workload,
 } from './lib/harness.js';
-import { MailroomPopulator, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
+import { MailroomPopulator, bundleServer, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
 import { markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
 import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../test/helpers/dovecot-bench.js';
 import { lmtpDelivery } from './workloads/lmtp-delivery.js';
@@ -40,7 +41,7 @@ import { imapOverview } from './workloads/imap-overview.js';
 import { imapMixed } from './workloads/imap-mixed.js';
 import { imapSearch } from './workloads/imap-search.js';
 import { imapIdle } from './workloads/imap-idle.js';
-import { profileMarkdown, summarizeProfile } from './profile.js';
+import { profileMarkdown, remapProfile, summarizeProfile, type CpuProfile } from './profile.js';
 
 export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle];
 
@@ -187,8 +188,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
   let mailroom: MailroomServer | null = null;
   const dataDir = tempDataDir();
   const cleanup = async (): Promise<void> => {
-    await mailroom?.stop().catch(() => undefined);
-    await dovecot?.stop().catch(() => undefined);
+    await Promise.all([mailroom?.stop().catch(() => undefined), dovecot?.stop().catch(() => undefined)]);
     removeDir(dataDir);
   };
   const onSignal = (): void => {
@@ -197,6 +197,8 @@ export async function runBench(opts: Options): Promise<BenchResult> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // The server bundle builds while the mailboxes are filled.
+    const bundling = opts.tsx ? Promise.resolve(null) : bundleServer();
     if (dovecotReason === null) {
       dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: cfg.sizes.idleConnections + cfg.sizes.mixedClients + 64 });
       log(`dovecot ${dovecotVersion() ?? '?'} listening (imap ${dovecot.imapPort}, pop3 ${dovecot.pop3Port}, lmtp ${dovecot.lmtpPort})`);
@@ -229,15 +231,18 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       const t1 = Date.now();
       const withMail = [...users.values()].filter((u) => u.messages && u.messages.count > 0);
       let failed = 0;
-      for (const u of withMail) if (!(await dovecot.index(u.address))) failed++;
+      const d = dovecot;
+      await parallel(withMail, 2, async (u) => {
+        if (!(await d.index(u.address))) failed++;
+      });
       log(`doveadm index of ${withMail.length} mailboxes in ${((Date.now() - t1) / 1000).toFixed(1)} s${failed ? ` (${failed} failed)` : ''}`);
       notes.push('Dovecot mailboxes were written as Maildir files with a dovecot-uidlist, then `doveadm index` built their indexes and caches (mailroom computes its MIME index at append).');
       if (failed) notes.push(`doveadm index failed for ${failed} mailboxes; Dovecot built those indexes on first access.`);
     }
 
+    await bundling;
     const profDir = join(opts.out, 'profile');
-    // Profiles of the bundle would point into generated code: profile the TypeScript files through tsx instead.
-    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx || opts.cpuProf, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
+    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
     log(`mailroom listening (imap ${mailroom.imapPort}, pop3 ${mailroom.pop3Port}, lmtp ${mailroom.lmtpPort}), pid ${mailroom.pid}, ${mailroom.runner}`);
 
     const targets: Target[] = [
@@ -300,7 +305,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       `Load average (1 min) ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end on ${cpus().length} CPUs: ` +
         'other work on the machine competes with both servers alike (runs alternate), but it widens the spread between runs.',
     );
-    if (opts.cpuProf) notes.push('mailroom ran under --cpu-prof through tsx for this run: its times include the profiler overhead.');
+    if (opts.cpuProf) notes.push('mailroom ran under --cpu-prof for this run: its times include the profiler overhead.');
     const result: BenchResult = {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -353,7 +358,10 @@ async function main(): Promise<void> {
     tidyProfiles(dir);
     const file = join(dir, 'mailroom.cpuprofile');
     if (existsSync(file)) {
-      const prof = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof summarizeProfile>[0];
+      const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+      // Frames in the bundle are mapped back to src/ through its source map (still on disk until exit).
+      remapProfile(prof);
+      writeFileSync(file, JSON.stringify(prof));
       const parts = [profileMarkdown(summarizeProfile(prof, 40), `mailroom CPU profile, whole server life (${opts.only?.join(', ') ?? 'all workloads'})`)];
       for (const w of res.workloads) {
         const windows = w.mailroom.runs.map((r) => r.window);
