@@ -11,9 +11,15 @@ export async function findSentMailbox(store: MailStore, userId: number): Promise
   return boxes.find((b) => b.specialUse === '\\Sent') ?? boxes.find((b) => b.name.toLowerCase() === 'sent') ?? null;
 }
 
-/** True when `mailbox` holds a message whose Message-ID is `messageId` (compared with angle brackets, exactly). */
-export async function hasMessageId(store: MailStore, mailboxId: number, messageId: string): Promise<boolean> {
-  const all = await store.listMessages(mailboxId);
+/**
+ * How many of the newest Sent messages are searched for the Message-ID: a client appends its copy around the
+ * time it submits, so older mail need not be searched (keeps submission cheap with a large Sent folder).
+ */
+export const SENT_DEDUPE_WINDOW = 500;
+
+/** True when one of the newest `window` messages of `mailbox` has Message-ID `messageId` (exact, with brackets). */
+export async function hasMessageId(store: MailStore, mailboxId: number, messageId: string, window = SENT_DEDUPE_WINDOW): Promise<boolean> {
+  const all = (await store.listMessages(mailboxId)).slice(-window);
   if (!all.length) return false;
   const needle = messageId.replace(/^<|>$/g, '');
   if (!needle) return false;
