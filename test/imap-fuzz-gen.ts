@@ -32,6 +32,11 @@ export const VALID_COMMANDS = [
   'c9 CHECK',
   'd1 SEARCH HEADER X-Nothing "" MODSEQ 1 UID 1:* 1:*',
   'd2 FETCH 1 (BINARY.SIZE[1] BODY[1.MIME] RFC822.HEADER RFC822.TEXT)',
+  'd3 IDLE',
+  'DONE',
+  'd4 AUTHENTICATE PLAIN',
+  'd5 COMPRESS DEFLATE',
+  'd6 LOGOUT',
 ];
 
 const NOISE = ['(', ')', '"', '{', '}', '[', ']', '<', '>', '*', '%', '\\', '\0', '\r', '\n', ' ', '~', '{5}', '{99999999}', '{3+}', ':', ',', '$', 'NIL', '\xff'];

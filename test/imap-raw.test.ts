@@ -278,6 +278,7 @@ describe('IMAP raw transcripts', () => {
     assert.equal(await c.cmd('ENABLE IMAP4rev2 CONDSTORE', 'e'), '* ENABLED IMAP4rev2 CONDSTORE\r\ne OK Enabled\r\n');
     const sel = await c.cmd('EXAMINE INBOX');
     assert.doesNotMatch(sel, /RECENT/);
+    assert.match(sel, /\* LIST \(\\HasNoChildren\) "\/" "INBOX"\r\n/);
     assert.equal(await c.cmd('SEARCH ALL', 's'), '* ESEARCH (TAG "s") ALL 1:3\r\ns OK Search completed\r\n');
     c.close();
   });

@@ -13,7 +13,7 @@ import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from '../imap/wire/ut
 import type { Logger } from '../lib/logger.js';
 import { isLoopback } from '../lib/service.js';
 import { bad } from './errors.js';
-import type { ServiceContext, Session, SessionState } from './session.js';
+import { ConnectionClosedError, type ServiceContext, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
 import { dispatchCommand } from './dispatch.js';
 
@@ -187,7 +187,7 @@ export class ImapConnection implements Session {
   readLine(): Promise<Buffer> {
     const ev = this.#queue.shift();
     if (ev) return this.#lineFromEvent(ev);
-    if (this.#closed) return Promise.reject(new Error('connection closed'));
+    if (this.#closed) return Promise.reject(new ConnectionClosedError());
     return new Promise((resolve, reject) => {
       this.#lineWaiter = { resolve, reject };
     });
@@ -341,7 +341,7 @@ export class ImapConnection implements Session {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#lineWaiter) {
-      this.#lineWaiter.reject(new Error('connection closed'));
+      this.#lineWaiter.reject(new ConnectionClosedError());
       this.#lineWaiter = null;
     }
     this.#inflate?.destroy();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { tokenize, TokenizeError, type Token } from '../imap/wire/tokenizer.js';
 import { Args, ParseError } from '../imap/grammar/args.js';
 import { ImapError, storeErrorCompletion, type Completion } from './errors.js';
-import type { AnyCommand, CommandContext, ServiceContext, Session } from './session.js';
+import { ConnectionClosedError, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
 import { COMMANDS } from './commands/index.js';
 
 const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c-\x7e]+$/;
@@ -60,6 +60,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
   try {
     completion = await spec.run(ctx, args);
   } catch (e) {
+    if (e instanceof ConnectionClosedError) return;
     completion = failure(session, name, e);
   }
   // Pending updates (RFC 9051 7.5.1): not EXPUNGE after a command that uses sequence numbers.

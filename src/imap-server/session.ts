@@ -70,6 +70,14 @@ export interface Session extends UpdateSink {
   end(): void;
 }
 
+/** Thrown by readLine() when the connection ends; the dispatcher then replies to nobody and logs nothing. */
+export class ConnectionClosedError extends Error {
+  constructor() {
+    super('connection closed');
+    this.name = 'ConnectionClosedError';
+  }
+}
+
 export interface CommandContext {
   readonly tag: string;
   /** The command was prefixed with UID. */

@@ -48,6 +48,12 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   w.text(`* OK [UIDNEXT ${Math.max(st.uidNext, (view.uids[view.uids.length - 1] ?? 0) + 1)}] Predicted next UID\r\n`);
   w.text(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`);
   w.text(`* OK [MAILBOXID (${mb.mailboxObjectId})] Ok\r\n`);
+  if (s.rev2) {
+    // RFC 9051 6.3.2: a LIST response with the mailbox's canonical name and accurate attributes.
+    const children = (await store.listMailboxes(user.id)).some((m) => m.name.startsWith(mb.name + '/'));
+    const attrs = [children ? '\\HasChildren' : '\\HasNoChildren', ...(mb.specialUse ? [mb.specialUse] : [])];
+    w.text(`* LIST (${attrs.join(' ')}) "/" `).string(s.encodeMailbox(mb.name)).text('\r\n');
+  }
   s.send(w.toBuffer());
 
   if (args.qresync && args.qresync.uidValidity === mb.uidValidity) {
