@@ -11,7 +11,7 @@
  * `list`, `read` of cached bodies and flag/move/delete work without network: IMAP changes are queued
  * and replayed by the next sync.
  */
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import nodemailer from 'nodemailer';
@@ -234,6 +234,7 @@ export class ClientEngine {
   /** Synchronises one account; throws a ClientError on failure. */
   async syncAccount(name: string, folders?: string[]): Promise<SyncReport> {
     const a = this.account(name);
+    this.recoverTmp(a);
     const password = await this.password(a);
     if (a.protocol === 'pop3') {
       const ca = this.ca(a);
@@ -253,6 +254,20 @@ export class ClientEngine {
       }
     }
     return this.syncer(a, password).sync(folders);
+  }
+
+  /**
+   * Maildir tmp/ housekeeping (the spec's 36 hours): a staged file whose row was committed before the
+   * process stopped is published; an unrecorded one (the commit never happened) is removed.
+   */
+  private recoverTmp(a: AccountConfig): void {
+    const dirs = a.protocol === 'pop3' ? [this.inbox] : this.state.listFolders(a.name).map((f) => this.imapFolder(a.name, f.path));
+    for (const dir of dirs) {
+      for (const t of dir.staleTmp(36 * 60 * 60 * 1000, this.now())) {
+        if (this.state.hasFileKey(t.key)) dir.find(t.key);
+        else rmSync(t.path, { force: true });
+      }
+    }
   }
 
   /** Synchronises the named accounts (all when none are named); failures are reported per account. */

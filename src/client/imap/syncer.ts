@@ -12,7 +12,7 @@
 import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
 import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
-import { Maildir, type StoredFile } from '../store/maildir.js';
+import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb, Summary } from '../store/state.js';
 import { planFolder, planQueue, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
@@ -359,23 +359,24 @@ export class ImapSyncer {
     let done = 0;
     for (const g of groups) {
       for (const batch of chunks(g.uids, g.source ? BODY_BATCH : HEADER_BATCH)) {
-        const pending: Array<Promise<{ m: FetchMessageObject; file: StoredFile | null }>> = [];
+        const pending: Array<Promise<{ m: FetchMessageObject; file: StagedFile | null }>> = [];
         const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true, ...(g.source ? { source: true } : {}) };
         for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
           const source = m.source;
           if (g.source && source) {
             delete m.source; // keep only the file, not every body of the batch in memory twice
-            pending.push(dir.deliverAsync(source, { flags: flagsOf(m), asNew: false }).then((file) => ({ m, file })));
+            pending.push(dir.stage(source, { flags: flagsOf(m), asNew: false }).then((file) => ({ m, file })));
           } else pending.push(Promise.resolve({ m, file: null }));
         }
         const got = await Promise.all(pending);
-        if (g.source) dir.syncDirs();
+        const publish: StagedFile[] = [];
         state.tx(() => {
           for (const { m, file } of got) {
             if (state.getByUid(this.name, path, m.uid)) {
-              if (file) dir.remove(file.key, file.path);
+              if (file) dir.discard(file);
               continue;
             }
+            if (file) publish.push(file);
             const summary = summaryOf(m);
             state.insertMessage({
               account: this.name,
@@ -397,6 +398,8 @@ export class ImapSyncer {
             if (file) report.bodiesFetched++;
           }
         });
+        for (const f of publish) dir.publish(f);
+        if (publish.length) dir.syncDirs();
         done += batch.length;
         this.ctx.onProgress?.({ account: this.name, phase: g.source ? 'bodies' : 'headers', folder: path, done, total: plan.fetch.length });
       }
@@ -408,17 +411,18 @@ export class ImapSyncer {
       let got = 0;
       for (const batch of chunks(want, BODY_BATCH)) {
         const byUid = new Map(batch.map((r) => [r.uid as number, r]));
-        const files: Array<{ row: MessageRow; file: StoredFile }> = [];
-        const pending: Array<Promise<{ row: MessageRow; file: StoredFile }>> = [];
+        const files: Array<{ row: MessageRow; file: StagedFile }> = [];
+        const pending: Array<Promise<{ row: MessageRow; file: StagedFile }>> = [];
         for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
           const row = byUid.get(m.uid);
-          if (row && m.source) pending.push(dir.deliverAsync(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
+          if (row && m.source) pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
         }
         files.push(...(await Promise.all(pending)));
-        dir.syncDirs();
         state.tx(() => {
           for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);
         });
+        for (const { file } of files) dir.publish(file);
+        dir.syncDirs();
         report.bodiesFetched += files.length;
         got += batch.length;
         this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: want.length });

@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { ClientError } from '../errors.js';
-import { Maildir, type StoredFile } from '../store/maildir.js';
+import { Maildir, type StagedFile, type StoredFile } from '../store/maildir.js';
 import type { AccountConfig, StateDb } from '../store/state.js';
 import { planPop3, type Pop3Policy } from '../sync/plan.js';
 import { summaryFromRaw, parseDate } from '../summary.js';
@@ -96,17 +96,20 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     const total = plan.download.length + plan.headersOnly.length;
     let done = 0;
     ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
-    // Batches: RETR (pipelined when possible) -> every file fsynced -> directory fsync -> one commit of
-    // rows + UIDLs -> DELE of the batch. A failure anywhere leaves the batch unrecorded or undeleted, never lost.
+    // Batches: RETR (pipelined when possible) -> every file fsynced in tmp/ -> one commit of rows + UIDLs ->
+    // files published into new/ + directory fsync -> DELE of the batch. A failure anywhere leaves the batch unrecorded or undeleted, never lost.
     for (const batch of batches(plan.download, BATCH_COUNT, BATCH_BYTES)) {
       const bySeq = new Map(batch.map((d) => [d.msgno, d]));
-      const pending: Array<Promise<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>> = [];
-      const record = (ok: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>): number[] => {
+      const pending: Array<Promise<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>> = [];
+      // Staged files are durable in tmp/; record them (one commit), then publish them into new/.
+      const record = (ok: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>): number[] => {
+        const ids = state.tx(() => ok.map((x) => recordMessage(ctx, x.raw, x.d.uidl, x.file, x.d.size)));
+        for (const x of ok) inbox.publish(x.file);
         inbox.syncDirs();
-        return state.tx(() => ok.map((x) => recordMessage(ctx, x.raw, x.d.uidl, x.file, x.d.size)));
+        return ids;
       };
       /** Waits for the batch's writes; on a write failure records the ones written, then throws. */
-      const settle = async (): Promise<Array<{ d: (typeof batch)[number]; raw: Buffer; file: StoredFile }>> => {
+      const settle = async (): Promise<Array<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>> => {
         const results = await Promise.allSettled(pending);
         const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
         const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -119,7 +122,7 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       try {
         for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
           const d = bySeq.get(msgno) as (typeof batch)[number];
-          pending.push(inbox.deliverAsync(raw, { asNew: true }).then((file) => ({ d, raw, file })));
+          pending.push(inbox.stage(raw, { asNew: true }).then((file) => ({ d, raw, file })));
         }
       } catch (e) {
         // The connection failed mid-batch: keep (record) the messages that arrived whole, so a flaky link

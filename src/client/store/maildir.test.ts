@@ -52,3 +52,30 @@ test('deliver, find after an outside rename, set flags, remove', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('two-phase delivery: staged files are invisible until published; find() recovers a recorded staged file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-maildir-'));
+  try {
+    const md = new Maildir(join(dir, 'box')).ensure();
+    const a = await md.stage(Buffer.from('one'), { asNew: true });
+    const b = await md.stage(Buffer.from('two'), { flags: ['\\Seen'] });
+    assert.equal(md.list().length, 0, 'nothing visible to readers yet');
+    assert.ok(b.path.endsWith(':2,S'));
+    md.publish(a);
+    md.syncDirs();
+    assert.deepEqual(md.list().map((f) => f.key), [a.key]);
+    // b was "recorded" but the process stopped before publish: find() publishes it
+    const found = md.find(b.key, b.path);
+    assert.ok(found);
+    assert.equal(readFileSync(found.path, 'utf8'), 'two');
+    assert.equal(md.list().length, 2);
+    assert.deepEqual(md.staleTmp(0), []);
+    const c = await md.stage(Buffer.from('three'));
+    assert.deepEqual(md.staleTmp(0).map((t) => t.key), [c.key]);
+    assert.deepEqual(md.staleTmp(60_000), [], 'fresh tmp files are left alone');
+    md.discard(c);
+    assert.deepEqual(readdirSync(join(dir, 'box', 'tmp')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -79,6 +79,11 @@ export interface StoredFile {
   flags: string[];
 }
 
+export interface StagedFile extends StoredFile {
+  /** Where the file is until publish(). */
+  tmpPath: string;
+}
+
 export class Maildir {
   constructor(readonly root: string) {}
 
@@ -132,11 +137,12 @@ export class Maildir {
   }
 
   /**
-   * Asynchronous deliver for batches: the file is written and fsynced on the I/O thread pool, so several
-   * messages are made durable concurrently (the file system commits their journal entries together).
-   * The directory is not synced: call syncDirs() after the batch, before recording it.
+   * First half of a two-phase delivery for batches: writes the message into tmp/ and fsyncs it on the I/O
+   * thread pool (several messages become durable concurrently). The caller then records the message (its
+   * final path is already known) and calls publish(); after a crash between the two, find() publishes the
+   * staged file on first use, and unrecorded tmp/ files are never seen by mail readers (Maildir spec).
    */
-  async deliverAsync(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): Promise<StoredFile> {
+  async stage(bytes: Buffer, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): Promise<StagedFile> {
     const key = Maildir.uniqueName(bytes.length);
     const tmp = join(this.root, 'tmp', key);
     const fh = await fsp.open(tmp, 'wx', 0o600);
@@ -150,14 +156,38 @@ export class Maildir {
     const toNew = opts.asNew === true || (opts.asNew === undefined && flags.length === 0);
     const name = toNew ? key : `${key}:2,${flagsToInfo(flags)}`;
     const sub = toNew ? 'new' : 'cur';
-    const dest = join(this.root, sub, name);
+    return { key, tmpPath: tmp, path: join(this.root, sub, name), sub, flags: infoToFlags(name) };
+  }
+
+  /** Second half: moves a staged file into new/ or cur/. Call syncDirs() after a batch. */
+  publish(f: StagedFile): StoredFile {
+    renameSync(f.tmpPath, f.path);
+    return { key: f.key, path: f.path, sub: f.sub, flags: f.flags };
+  }
+
+  /** Removes a staged file that will not be recorded. */
+  discard(f: StagedFile): void {
     try {
-      await fsp.rename(tmp, dest);
-    } catch (e) {
-      await fsp.unlink(tmp).catch(() => undefined);
-      throw e;
+      unlinkSync(f.tmpPath);
+    } catch {
+      /* already gone */
     }
-    return { key, path: dest, sub, flags: infoToFlags(name) };
+  }
+
+  /** Files in tmp/ older than `ageMs` (the Maildir spec lets readers delete tmp files older than 36 hours). */
+  staleTmp(ageMs: number, now = Date.now()): Array<{ key: string; path: string }> {
+    const dir = join(this.root, 'tmp');
+    if (!existsSync(dir)) return [];
+    const out: Array<{ key: string; path: string }> = [];
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      try {
+        if (now - statSync(p).mtimeMs >= ageMs) out.push({ key: fileKey(name), path: p });
+      } catch {
+        /* raced with another cleaner */
+      }
+    }
+    return out;
   }
 
   /**
@@ -184,6 +214,14 @@ export class Maildir {
       for (const name of readdirSync(dir)) {
         if (fileKey(name) === key) return { key, path: join(dir, name), sub, flags: infoToFlags(name) };
       }
+    }
+    // Recorded but not yet published when the process stopped: publish it now (into new/, flags unknown).
+    const staged = join(this.root, 'tmp', key);
+    if (existsSync(staged)) {
+      const dest = join(this.root, 'new', key);
+      renameSync(staged, dest);
+      syncDir(join(this.root, 'new'));
+      return { key, path: dest, sub: 'new', flags: [] };
     }
     return null;
   }

@@ -307,6 +307,10 @@ export class StateDb {
     return rows;
   }
 
+  hasFileKey(key: string): boolean {
+    return this.db.prepare('SELECT 1 FROM messages WHERE file_key = ? LIMIT 1').get(key) !== undefined;
+  }
+
   setFlags(id: number, flags: string[]): void {
     this.db.prepare('UPDATE messages SET flags = ? WHERE id = ?').run(JSON.stringify(flags), id);
   }
