@@ -36,7 +36,7 @@ function blobFiles(dir: string): string[] {
 async function fresh(schema = `blob_${++n}`): Promise<{ s: PostgresMailStore; dir: string; schema: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-pg-blobdir-'));
   dirs.push(dir);
-  const s = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: n % 2 === 0, poolSize: 3 });
+  const s = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: n % 2 === 0, poolSize: 3, sweepAtOpen: false });
   return { s, dir, schema };
 }
 
@@ -105,7 +105,7 @@ describe('PostgreSQL store with a blob directory', () => {
   });
 
   test('sweepOrphanBlobs removes old unreferenced files only', async () => {
-    const { s, dir } = await fresh();
+    const { s, dir, schema } = await fresh();
     try {
       const u = await s.createUser('c@example.org', 'x');
       const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
@@ -127,6 +127,20 @@ describe('PostgreSQL store with a blob directory', () => {
       assert.equal(existsSync(newOrphan), true, 'within the grace period');
       assert.equal(existsSync(notABlob), true, 'foreign names are never touched');
       assert.ok((await s.readMessage(inbox.id, r.uid)).length > 0, 'referenced blob kept');
+
+      // A node opening on the same directory sweeps by itself (in the background).
+      writeFileSync(oldOrphan, 'another crash leftover');
+      utimesSync(oldOrphan, past, past);
+      const other = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: false, poolSize: 2 });
+      try {
+        const until = Date.now() + 5000;
+        while (existsSync(oldOrphan) && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
+        assert.equal(existsSync(oldOrphan), false, 'swept at open');
+        assert.equal(existsSync(newOrphan), true);
+        assert.ok((await other.readMessage(inbox.id, r.uid)).length > 0);
+      } finally {
+        await other.close();
+      }
     } finally {
       await s.close();
     }

@@ -137,9 +137,10 @@ export class BlobStore {
 
   /**
    * Removes files older than `graceMs` that no blob row references (left by a crash between writing the
-   * file and committing its row, or between committing a delete and unlinking). Returns how many.
+   * file and committing its row, or between committing a delete and unlinking). Returns how many. `stop`
+   * is polled between shard directories (close() cancels a sweep that way).
    */
-  async sweepOrphans(q: Queryable, graceMs: number): Promise<number> {
+  async sweepOrphans(q: Queryable, graceMs: number, stop: () => boolean = () => false): Promise<number> {
     const root = this.opts.blobDir;
     if (!root) return 0;
     let removed = 0;
@@ -151,6 +152,7 @@ export class BlobStore {
       return 0;
     }
     for (const sub of subdirs) {
+      if (stop()) break;
       if (!/^[0-9a-f]{2}$/.test(sub)) continue;
       const names = (await fs.readdir(join(root, sub)).catch(() => [] as string[])).filter((n) => BLOB_ID_RE.test(n));
       const old: string[] = [];

@@ -105,6 +105,11 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
   /** How long a message returned by dueOutbound stays claimed by this node (default 10 minutes). */
   outboundLeaseMs?: number;
+  /**
+   * With blobDir: sweep orphan blob files older than an hour in the background after opening (default
+   * true). Every node may do it: files of appends in flight are minutes old at most.
+   */
+  sweepAtOpen?: boolean;
   /** LISTEN reconnect backoff bounds (defaults 100 ms .. 5 s). */
   listenBackoffMs?: { min: number; max: number };
 }
@@ -276,6 +281,14 @@ export class PostgresMailStore implements MailStore {
       await store.listener.close();
       await store.db.end().catch(() => undefined);
       throw mapError(e);
+    }
+    if (store.blobs.mode === 'dir' && (opts.sweepAtOpen ?? true)) {
+      void store.sweepOrphanBlobs().then(
+        (n) => {
+          if (n > 0) store.logger.info({ removed: n }, 'removed orphan blob files');
+        },
+        (e: unknown) => store.logger.warn({ err: errorMessage(e) }, 'orphan blob sweep failed'),
+      );
     }
     return store;
   }
@@ -1348,7 +1361,7 @@ export class PostgresMailStore implements MailStore {
 
   /** Removes blob files no row references, older than `graceMs` (default one hour). Returns how many. */
   sweepOrphanBlobs(graceMs = 60 * 60 * 1000): Promise<number> {
-    return this.run(async () => this.blobs.sweepOrphans(this.db.pool, graceMs));
+    return this.run(async () => this.blobs.sweepOrphans(this.db.pool, graceMs, () => this.closed));
   }
 
   /** Where message bytes go: 'bytea' (in the database) or 'dir' (files under blobDir). */
