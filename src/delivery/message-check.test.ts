@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkMessage, findBareLineEnd, headerSection, headerValue, normalizeLineEnds } from './message-check.js';
+import { checkMessage, countReceived, findBareLineEnd, headerSection, headerValue, MAX_HOPS, normalizeLineEnds } from './message-check.js';
 
 test('checkMessage: NUL refused, bare line ends refused or normalised, clean input untouched', () => {
   const clean = Buffer.from('Subject: x\r\n\r\nbody\r\n');
@@ -39,4 +39,12 @@ test('headerSection and headerValue (unfolding, case-insensitive, header only)',
   assert.equal(headerValue(raw, 'MESSAGE-ID'), '<x@y>');
   assert.equal(headerValue(raw, 'date'), null);
   assert.equal(headerValue(Buffer.from('\r\nMessage-ID: <b@z>\r\n'), 'message-id'), null);
+});
+
+test('loop detection: MAX_HOPS Received fields are refused, fewer pass, body lines do not count', () => {
+  const hops = (n: number) => 'Received: from a by b; Mon, 5 Jan 2026 03:04:05 +0000\r\n'.repeat(n);
+  assert.equal(countReceived(Buffer.from(hops(3) + 'Subject: x\r\n\r\nReceived: not a header\r\n')), 3);
+  assert.ok(checkMessage(Buffer.from(hops(MAX_HOPS - 1) + '\r\nbody\r\n'), 'reject').ok);
+  const r = checkMessage(Buffer.from(hops(MAX_HOPS) + '\r\nbody\r\n'), 'reject');
+  assert.deepEqual(r, { ok: false, code: 554, message: 'Too many hops (mail loop?)' });
 });

@@ -6,10 +6,14 @@
  * - Bare LF or bare CR (not part of CRLF) is refused by default (RFC 5321 section 2.3.8; bare line ends are how
  *   SMTP smuggling attacks hide a second end-of-data), or normalised to CRLF when the listener is configured
  *   to trust its client (LMTP from a local MTA).
+ * - MAX_HOPS or more Received fields: refused as a mail loop (RFC 5321 section 6.3).
  * A message with only a header, or without any header, is accepted as it is.
  */
 
 export type BareLineEndPolicy = 'reject' | 'normalize';
+
+/** RFC 5321 section 6.3: a message with this many Received fields is in a loop (Postfix uses 50, Exim 100). */
+export const MAX_HOPS = 100;
 
 export type CheckResult = { ok: true; raw: Buffer } | { ok: false; code: number; message: string };
 
@@ -48,9 +52,20 @@ export function checkMessage(raw: Buffer, policy: BareLineEndPolicy): CheckResul
   if (raw.includes(0)) return { ok: false, code: 554, message: 'Message contains NUL octets' };
   if (findBareLineEnd(raw) !== -1) {
     if (policy === 'reject') return { ok: false, code: 554, message: 'Message contains a bare CR or LF (lines must end in CRLF)' };
-    return { ok: true, raw: normalizeLineEnds(raw) };
+    raw = normalizeLineEnds(raw);
   }
+  if (countReceived(raw) >= MAX_HOPS) return { ok: false, code: 554, message: 'Too many hops (mail loop?)' };
   return { ok: true, raw };
+}
+
+/** Number of Received fields in the header section. */
+export function countReceived(raw: Buffer): number {
+  const text = headerSection(raw).toString('latin1');
+  let n = 0;
+  if (/^received:/i.test(text)) n++;
+  const re = /\r\nreceived:/gi;
+  while (re.exec(text)) n++;
+  return n;
 }
 
 /** The header section of a message (up to and including the empty line), or the whole message if none ends it. */
