@@ -1,7 +1,8 @@
 /**
  * Fuzzing whole POP3 sessions (fast-check): random and mutated command lines, before and after login,
  * fed in random chunks over an in-memory stream. Whatever arrives, the session must end cleanly, nothing
- * may be logged as an internal error, replies must be well-formed, and the service must stay usable.
+ * may be logged as an internal error, every framed line must get exactly one well-formed reply in order,
+ * and the service must stay usable.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,13 +43,65 @@ const session = fc.record({
   cuts: fc.array(fc.nat({ max: 64 }), { maxLength: 10 }),
 });
 
-/** Checks the reply stream: status lines, continuation lines, and dot-terminated bodies only. */
-function wellFormed(out: Buffer): void {
-  const text = out.toString('latin1');
-  const lines = text.split('\r\n');
-  assert.equal(lines.pop(), '', 'output ends with CRLF');
-  for (const l of lines) assert.ok(!l.includes('\n') && !l.includes('\r'), 'no bare CR or LF outside message bodies');
-  assert.match(lines[0] ?? '', /^\+OK /, 'greeting first');
+/**
+ * Replays the session against the output: the server must answer the lines it framed (split at LF) in
+ * order, one reply each ("+ " continuations take the next line as their answer), multi-line replies
+ * exactly where RFC 1939/2449 say, and stop only after a reply that ends the session.
+ */
+function checkReplies(input: Buffer, output: Buffer): void {
+  const text = output.toString('latin1');
+  let pos = 0;
+  const readLine = (): string | null => {
+    const i = text.indexOf('\r\n', pos);
+    if (i === -1) return null;
+    const l = text.slice(pos, i);
+    pos = i + 2;
+    return l;
+  };
+  const readBody = (): void => {
+    if (text.startsWith('.\r\n', pos)) {
+      pos += 3;
+      return;
+    }
+    const i = text.indexOf('\r\n.\r\n', pos);
+    assert.ok(i !== -1, `unterminated multi-line reply at ${pos}`);
+    pos = i + 5;
+  };
+  const greeting = readLine();
+  assert.match(greeting ?? '', /^\+OK /, 'greeting first');
+  const framed = input.toString('latin1').split('\n');
+  framed.pop(); // bytes after the last LF never form a line
+  let inAuth = false;
+  for (const raw of framed) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const status = readLine();
+    if (status === null) {
+      assert.equal(pos, text.length, 'no partial reply at the end');
+      return; // the server closed earlier, after a closing reply (checked below)
+    }
+    assert.match(status, /^(\+OK|-ERR|\+ )/, `reply to ${JSON.stringify(line)}`);
+    if (status.startsWith('+ ')) {
+      inAuth = true;
+      continue; // the next framed line answers the challenge
+    }
+    const wasAuthAnswer = inAuth;
+    inAuth = false;
+    const sp = line.indexOf(' ');
+    const keyword = (sp === -1 ? line : line.slice(0, sp)).toUpperCase();
+    const noArgs = sp === -1 || line.slice(sp + 1).trim() === '';
+    const multi = !wasAuthAnswer && status.startsWith('+OK') && line.length + 2 <= 255 &&
+      (keyword === 'CAPA' || keyword === 'RETR' || keyword === 'TOP' || (noArgs && (keyword === 'LIST' || keyword === 'UIDL' || keyword === 'AUTH')));
+    if (multi) readBody();
+    if (/signing off|closing|Autologout|shutting down|Connection closed/.test(status) || (keyword === 'STLS' && status.startsWith('+OK'))) {
+      assert.equal(pos, text.length, `nothing after the closing reply ${JSON.stringify(status)}`);
+      return;
+    }
+  }
+  if (inAuth) {
+    // Input ended while a challenge was open: one -ERR ends the exchange and the session.
+    assert.match(readLine() ?? '', /^-ERR /);
+  }
+  assert.equal(pos, text.length, 'no reply without a command');
 }
 
 test('fuzz: random and mutated command lines in random chunks never break a session', async (t) => {
@@ -74,7 +127,7 @@ test('fuzz: random and mutated command lines in random chunks never break a sess
       c.send(input.subarray(pos));
       c.socket.end();
       await done;
-      wellFormed(Buffer.from(await c.closed(), 'utf8'));
+      checkReplies(input, await c.closedBytes());
       const errors = logLines.filter((l) => l.level === 'error');
       assert.deepEqual(errors, [], 'no internal errors');
     }),

@@ -184,6 +184,12 @@ export class RawPop3 {
     return this.#buf.toString('utf8');
   }
 
+  /** Like closed(), as bytes. */
+  async closedBytes(): Promise<Buffer> {
+    while (!this.#ended) await new Promise<void>((r) => (this.#wake = r));
+    return this.#buf;
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
