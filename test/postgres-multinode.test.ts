@@ -190,6 +190,42 @@ describe('PostgreSQL store across nodes', () => {
     }
   });
 
+  test('every connection of node A terminated (as in a server restart): A recovers, hears B, and keeps working', async () => {
+    const { a, b, close } = await twoNodes();
+    try {
+      const user = await a.createUser('erin@example.org', 'x');
+      const inbox = (await a.getMailbox(user.id, 'INBOX'))!;
+      await a.append(inbox.id, sampleMessage(1)); // warm A's pool
+      const heard: ChangeEvent[] = [];
+      const off = a.subscribe(inbox.id, (ev) => heard.push(ev));
+      const oldPid = a.listenerPid;
+      const killed = await adminQuery<{ pid: number }>(
+        db.adminUrl,
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE $2 AND pg_terminate_backend(pid)`,
+        [db.name, `node-a-${schemaCounter}:%`],
+      );
+      assert.ok(killed.length >= 2, 'pool and LISTEN connections terminated');
+      const r = await b.append(inbox.id, sampleMessage(2));
+      await eventually(() => heard.some((ev) => ev.highestModseq >= r.modseq), 'wake-up after the outage');
+      await eventually(() => a.listenerPid !== null && a.listenerPid !== oldPid, 'listener back');
+      // A's pool replaced its dead connections: reads and writes work again (a call that raced the
+      // outage may fail with TEMPORARY, never crash the process).
+      await eventually(async () => {
+        try {
+          await a.append(inbox.id, sampleMessage(3));
+          return true;
+        } catch (e) {
+          assert.ok(isStoreError(e, 'TEMPORARY'), String(e));
+          return false;
+        }
+      }, 'node A writes again');
+      assert.equal((await a.listMessages(inbox.id)).length, 3);
+      off();
+    } finally {
+      await close();
+    }
+  });
+
   test('POP3 maildrop lock is exclusive across nodes and released when the holder connection dies', async () => {
     const { a, b, close } = await twoNodes();
     try {
