@@ -280,6 +280,8 @@ export async function runBench(opts: Options): Promise<BenchResult> {
           }
         }
       }
+      const cmp = w.compare?.();
+      if (cmp) notes.push(cmp);
       const m: SideResult = summarize(acc.mailroom.runs, acc.mailroom.details, acc.mailroom.checks, acc.mailroom.error);
       const d: SideResult | null = dovecot ? summarize(acc.dovecot.runs, acc.dovecot.details, acc.dovecot.checks, acc.dovecot.error) : null;
       const ratio = d && !m.error && !d.error && d.medianMs > 0 ? m.medianMs / d.medianMs : null;

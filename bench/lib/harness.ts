@@ -103,6 +103,8 @@ export interface Workload {
   metric: string;
   users(cfg: BenchConfig): UserSpec[];
   run(ctx: RunContext): Promise<RunOutcome>;
+  /** After all runs: an informational comparison of what the two servers answered (a note), if any. */
+  compare?(): string | null;
 }
 
 /** A consistency check failed: a message was lost, duplicated or corrupted, or a count is wrong. */

@@ -328,3 +328,50 @@ export function fetchLiterals(u: Untagged): Map<string, Buffer> {
   }
   return out;
 }
+
+/**
+ * The value of one FETCH item that is a parenthesized list (e.g. "ENVELOPE", "BODYSTRUCTURE") in a
+ * normalised form: literals are replaced by equivalent quoted strings, so two servers' answers can be
+ * compared textually. null when the item is absent.
+ */
+export function fetchListItem(u: Untagged, item: string): string | null {
+  const t = u.text;
+  let lit = 0;
+  let i = 0;
+  let capture = -1;
+  let depth = 0;
+  let out = '';
+  const want = item.toUpperCase() + ' (';
+  while (i < t.length) {
+    const c = t[i]!;
+    if (capture < 0 && depth === 1 && t.startsWith(want, i) && (t[i - 1] === ' ' || t[i - 1] === '(')) {
+      capture = depth;
+      i += want.length - 1;
+      continue;
+    }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < t.length && t[j] !== '"') j += t[j] === '\\' ? 2 : 1;
+      if (capture >= 0) out += t.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (c === '{') {
+      const m = /^\{(\d+)\+?\}/.exec(t.slice(i, i + 24));
+      if (m) {
+        const b = u.literals[lit++];
+        if (capture >= 0) out += '"' + (b ? b.toString('utf8') : '').replace(/[\\"]/g, (x) => '\\' + x) + '"';
+        i += m[0].length;
+        continue;
+      }
+    }
+    if (c === '(') depth++;
+    if (capture >= 0) out += c;
+    if (c === ')') {
+      depth--;
+      if (capture >= 0 && depth === capture) return out;
+    }
+    i++;
+  }
+  return null;
+}
