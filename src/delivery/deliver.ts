@@ -94,3 +94,20 @@ export function replyCodeFor(code: DeliverFailureCode): number {
 export function isPermanent(code: DeliverFailureCode): boolean {
   return replyCodeFor(code) >= 500;
 }
+
+/** Copies delivered at once for one message: concurrent appends share the store's group commit (one fsync). */
+export const DELIVERY_CONCURRENCY = 8;
+
+/**
+ * Runs `fn` over `items` with at most `limit` running at a time; results keep the order of `items`.
+ * `fn` must not throw (deliver() does not).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -7,7 +7,7 @@
  * - No AUTH: LMTP listeners belong on loopback or a unix socket reachable only by the MTA.
  */
 import type { NetService } from '../lib/service.js';
-import { deliver, replyCodeFor } from './deliver.js';
+import { deliver, DELIVERY_CONCURRENCY, mapLimit, replyCodeFor } from './deliver.js';
 import { checkMessage } from './message-check.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 import {
@@ -49,8 +49,9 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
       const trace = sessionTrace(session);
       const date = new Date();
       const aliases = await AliasTable.load(common.store);
-      const results: Array<string | Error> = [];
-      for (const rcpt of session.envelope.rcptTo) {
+      // Copies are written concurrently (sharing commits); the replies go out in RCPT order once all are done,
+      // each 250 only for a copy the store committed.
+      const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt): Promise<string | Error> => {
         const r = await deliver(common.store, rcpt.address, checked.raw, {
           envelopeFrom,
           aliases,
@@ -65,12 +66,11 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
         });
         if (r.ok) {
           common.logger.info({ session: session.id, rcpt: r.recipient, user: r.address, uid: r.uid }, 'delivered');
-          results.push(`Ok: delivered as uid ${r.uid}`);
-        } else {
-          common.logger.warn({ session: session.id, rcpt: rcpt.address, code: r.code }, 'delivery failed');
-          results.push(new SmtpReply(replyCodeFor(r.code), r.message));
+          return `Ok: delivered as uid ${r.uid}`;
         }
-      }
+        common.logger.warn({ session: session.id, rcpt: rcpt.address, code: r.code }, 'delivery failed');
+        return new SmtpReply(replyCodeFor(r.code), r.message);
+      });
       callback(null, results);
     },
   });

@@ -10,7 +10,7 @@
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { NetService } from '../lib/service.js';
-import { deliver, isPermanent, replyCodeFor, type DeliverResult } from './deliver.js';
+import { deliver, DELIVERY_CONCURRENCY, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage } from './message-check.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
@@ -78,12 +78,15 @@ export async function deliverAll(
   const ok: string[] = [];
   const temp: string[] = [];
   const perm: Array<{ rcpt: string; r: Extract<DeliverResult, { ok: false }> }> = [];
-  for (const rcpt of session.envelope.rcptTo) {
-    const r = await deliver(common.store, rcpt.address, raw, {
+  const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, (rcpt) =>
+    deliver(common.store, rcpt.address, raw, {
       envelopeFrom,
       aliases,
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
-    });
+    }),
+  );
+  for (const [i, rcpt] of session.envelope.rcptTo.entries()) {
+    const r = results[i]!;
     if (r.ok) ok.push(rcpt.address);
     else if (isPermanent(r.code)) perm.push({ rcpt: rcpt.address, r });
     else temp.push(rcpt.address);
