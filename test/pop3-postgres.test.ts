@@ -96,7 +96,7 @@ test('two nodes on PostgreSQL: [IN-USE] across nodes, deletions and IMAP IDLE ac
   cb.destroy();
   const { c: ca2 } = await RawPop3.open(a.pop3Port);
   let reply = '';
-  for (let k = 0; k < 100 && !reply.startsWith('+OK'); k++) {
+  for (let k = 0; k < 250 && !reply.startsWith('+OK'); k++) {
     reply = await ca2.login();
     if (!reply.startsWith('+OK')) await new Promise((res) => setTimeout(res, 20));
   }

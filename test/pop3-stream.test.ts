@@ -52,7 +52,7 @@ test('a client that stops reading during RETR is disconnected after the idle tim
 });
 
 test('autologout while the server waits for an AUTH continuation', async (t) => {
-  const f = await startPop3({ idleTimeoutMs: 150 });
+  const f = await startPop3({ idleTimeoutMs: 1000 });
   t.after(() => f.close());
   const { c } = await RawPop3.open(f.port);
   assert.equal(await c.cmd('AUTH PLAIN'), '+ ');

@@ -78,7 +78,7 @@ test('STLS followed by garbage instead of a TLS handshake: the connection is dro
 });
 
 test('STLS and then silence: the handshake times out with the idle timeout', async (t) => {
-  const f = await startPop3({ tls, idleTimeoutMs: 200 });
+  const f = await startPop3({ tls, idleTimeoutMs: 1000 });
   t.after(() => f.close());
   const { c } = await RawPop3.open(f.port);
   assert.equal(await c.cmd('STLS'), '+OK Begin TLS negotiation now');

@@ -11,6 +11,7 @@
  * - The maildrop is INBOX, snapshotted at login (numbers fixed for the session; later deliveries appear at the
  *   next login). QUIT commits DELE marks as one expunge plus \Seen for RETR'd messages (markSeenOnRetrieve)
  *   in one store transaction, then replies. A dropped connection or an autologout commits nothing.
+ * - Messages that IMAP flagged \Deleted but did not expunge are still listed, as Dovecot does by default.
  * - UIDL is the store's EMAILID (stable, unique, never reused, characters [A-Za-z0-9_-]).
  * - RETR sends the stored bytes exactly, dot-stuffed; LIST/STAT octets equal those bytes. A stored message
  *   that does not end with CRLF gets one CRLF before the terminating ".", as every POP3 server must.
