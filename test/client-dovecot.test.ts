@@ -274,6 +274,7 @@ describe('client against Dovecot', { skip: skip ?? false }, () => {
       assert.equal(moved[0]?.uid, trash[0]?.uid, 'COPYUID gave the moved message its new UID');
       const again = (await e.syncAccount('ib')) as ImapReport;
       assert.equal(again.newHeaders + again.removed + again.flagUpdates, 0, 'nothing left to do');
+      assert.deepEqual(again.modes, { INBOX: 'unchanged', Drafts: 'unchanged', Sent: 'unchanged', Trash: 'unchanged' }, 'STATUS showed nothing changed: no SELECT');
     } finally {
       e.close();
     }

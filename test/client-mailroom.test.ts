@@ -197,6 +197,9 @@ describe('client against mailroom servers', () => {
         const rows = e.list({ account: v.user });
         assert.deepEqual(rows.map((x) => x.summary.subject).sort(), ['c1', 'c3', 'c4']);
         assert.ok(rows.find((x) => x.summary.subject === 'c1')?.flags.includes('\\Flagged'));
+        const again = (await e.syncAccount(v.user)) as ImapReport;
+        assert.equal(again.modes.INBOX, v.disable ? 'full' : 'unchanged');
+        assert.equal(again.newHeaders + again.removed + again.flagUpdates, 0);
       } finally {
         e.close();
       }

@@ -29,7 +29,7 @@ export interface ImapReport {
   pushed: number;
   conflicts: string[];
   /** How each folder was synchronised. */
-  modes: Record<string, 'qresync' | 'condstore' | 'full'>;
+  modes: Record<string, 'qresync' | 'condstore' | 'full' | 'unchanged'>;
 }
 
 export interface ImapContext {
@@ -171,11 +171,17 @@ export class ImapSyncer {
     const client = await openImap(this.ctx);
     const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
     try {
-      const folders = await this.syncFolderList(client);
+      const { folders, status } = await this.syncFolderList(client);
       report.folders = folders.length;
+      // Folders the push changes (sources and move destinations) were listed before the push: always pull them.
+      const queuedFolders = new Set(this.ctx.state.queued(this.name).flatMap((op) => (op.kind === 'move' ? [op.folder, op.to] : [op.folder])));
       await this.push(client, report);
       for (const f of folders) {
         if (only && !only.includes(f)) continue;
+        if (!queuedFolders.has(f) && this.unchanged(f, status.get(f))) {
+          report.modes[f] = 'unchanged';
+          continue;
+        }
         await this.pullFolder(client, f, report);
       }
       await client.logout().catch(() => undefined);
@@ -186,10 +192,27 @@ export class ImapSyncer {
     }
   }
 
-  /** LIST -> folder rows; returns the selectable folder paths (INBOX first). */
-  private async syncFolderList(client: ImapFlow): Promise<string[]> {
+  /**
+   * True when STATUS says nothing changed since our last sync (same UIDVALIDITY and HIGHESTMODSEQ, RFC 7162)
+   * and the cache policy wants no body we lack: the folder needs no SELECT at all.
+   */
+  private unchanged(path: string, st: { uidValidity?: bigint; highestModseq?: bigint } | undefined): boolean {
+    if (!st || st.uidValidity === undefined || st.highestModseq === undefined) return false;
+    const local = this.ctx.state.getFolder(this.name, path);
+    if (!local || local.uidValidity !== String(st.uidValidity) || local.highestModseq !== String(st.highestModseq)) return false;
+    const policy = this.cachePolicy();
+    if (policy.kind === 'headers') return true;
+    const now = this.ctx.now();
+    return !this.ctx.state.folderMessages(this.name, path).some((r) => r.uid !== null && !r.bodyCached && wantsBody(policy, r.internalDate, now));
+  }
+
+  /** LIST (with STATUS when CONDSTORE is usable) -> folder rows; returns the selectable folder paths (INBOX first). */
+  private async syncFolderList(client: ImapFlow): Promise<{ folders: string[]; status: Map<string, { uidValidity?: bigint; highestModseq?: bigint }> }> {
     const { state } = this.ctx;
-    const listed = await client.list();
+    const canCondstore = !this.ctx.disable?.condstore && (client.enabled.has('CONDSTORE') || client.capabilities.has('CONDSTORE'));
+    const listed = canCondstore ? await client.list({ statusQuery: { uidValidity: true, highestModseq: true } }) : await client.list();
+    const status = new Map<string, { uidValidity?: bigint; highestModseq?: bigint }>();
+    for (const l of listed) if (l.status) status.set(l.path, { uidValidity: l.status.uidValidity, highestModseq: l.status.highestModseq });
     const selectable = listed.filter((l) => !l.flags.has('\\Noselect') && !l.flags.has('\\NonExistent'));
     const keep = new Set(selectable.map((l) => l.path));
     state.tx(() => {
@@ -198,7 +221,7 @@ export class ImapSyncer {
     for (const f of state.listFolders(this.name)) {
       if (!keep.has(f.path)) this.dropFolder(f.path, true);
     }
-    return selectable.map((l) => l.path).sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b)));
+    return { folders: selectable.map((l) => l.path).sort((a, b) => (a === 'INBOX' ? -1 : b === 'INBOX' ? 1 : a.localeCompare(b))), status };
   }
 
   private dropFolder(path: string, removeRow: boolean): void {
