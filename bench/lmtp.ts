@@ -1,9 +1,9 @@
 /**
  * LMTP delivery throughput of mailroom alone: `node --import tsx bench/lmtp.ts [--messages N] [--senders N]
- * [--recipients N] [--no-fsync]`.
+ * [--recipients N] [--rcpts-per-message N] [--no-fsync]`.
  * A fresh SQLite store in a temp dir, ten users, one LMTP listener on loopback; `senders` parallel LMTP
  * connections (default 10) deliver `messages` messages of mixed sizes (70% ~2 KB, 25% ~30 KB, 5% ~300 KB),
- * each to one recipient. Time runs from the first MAIL FROM to the last 250. Prints messages/second and MB/s,
+ * each to one recipient (or --rcpts-per-message of them). Time runs from the first MAIL FROM to the last 250. Prints messages/second and MB/s,
  * then checks that every message is in the store exactly once.
  */
 import { parseArgs } from 'node:util';
@@ -20,12 +20,14 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '2000' },
     senders: { type: 'string', default: '10' },
     recipients: { type: 'string', default: '10' },
+    'rcpts-per-message': { type: 'string', default: '1' },
     'no-fsync': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
 const SENDERS = Number(values.senders);
 const RECIPIENTS = Number(values.recipients);
+const PER_MESSAGE = Math.min(RECIPIENTS, Math.max(1, Number(values['rcpts-per-message'])));
 
 function message(i: number): Buffer {
   const r = (i * 2654435761) % 100;
@@ -81,11 +83,14 @@ async function sender(): Promise<void> {
   await c.reply();
   await c.cmd('LHLO bench');
   for (let i = next++; i < MESSAGES; i = next++) {
-    sock.write(`MAIL FROM:<bench@remote.test>\r\nRCPT TO:<u${i % RECIPIENTS}@bench.test>\r\nDATA\r\n`);
-    const codes = [await c.reply(), await c.reply(), await c.reply()];
-    if (codes[2] !== 354) throw new Error(`unexpected replies ${codes.join(' ')}`);
+    let envelope = 'MAIL FROM:<bench@remote.test>\r\n';
+    for (let k = 0; k < PER_MESSAGE; k++) envelope += `RCPT TO:<u${(i + k) % RECIPIENTS}@bench.test>\r\n`;
+    sock.write(envelope + 'DATA\r\n');
+    const codes: number[] = [];
+    for (let k = 0; k < PER_MESSAGE + 2; k++) codes.push(await c.reply());
+    if (codes[codes.length - 1] !== 354) throw new Error(`unexpected replies ${codes.join(' ')}`);
     sock.write(Buffer.concat([corpus[i]!, Buffer.from('.\r\n')]));
-    if ((await c.reply()) !== 250) failures++;
+    for (let k = 0; k < PER_MESSAGE; k++) if ((await c.reply()) !== 250) failures++;
   }
   await c.cmd('QUIT');
   sock.destroy();
@@ -106,6 +111,8 @@ await rm(dir, { recursive: true, force: true });
 
 const result = {
   messages: MESSAGES,
+  recipientsPerMessage: PER_MESSAGE,
+  copiesPerSecond: Number(((MESSAGES * PER_MESSAGE) / secs).toFixed(1)),
   senders: SENDERS,
   fsync: !values['no-fsync'],
   seconds: Number(secs.toFixed(3)),
@@ -116,7 +123,7 @@ const result = {
   failures,
 };
 console.log(JSON.stringify(result, null, 2));
-if (stored !== MESSAGES || failures) {
+if (stored !== MESSAGES * PER_MESSAGE || failures) {
   console.error('consistency check failed');
   process.exitCode = 1;
 }
