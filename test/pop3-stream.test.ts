@@ -72,3 +72,14 @@ test('a flood of pipelined commands is read with backpressure and answered in fu
   assert.match(await c.line(), /^\+OK 1 \d+$/);
   await c.cmd('QUIT');
 });
+
+test('close() while the server waits for an AUTH continuation ends the exchange with one -ERR', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  assert.equal(await c.cmd('AUTH LOGIN'), `+ ${Buffer.from('Username:').toString('base64')}`);
+  const closing = f.svc.close();
+  assert.equal(await c.line(), '-ERR [SYS/TEMP] Server shutting down');
+  assert.equal(await c.closed(), '');
+  await closing;
+});
