@@ -17,6 +17,7 @@
  * Semantics (names, flags, threading, outbound order) follow the shared rules in ../names.ts, ../flags.ts
  * and the SQLite store, so the contract suite sees one behaviour.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type {
   Alias,
@@ -48,7 +49,7 @@ import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../f
 import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
 import { BlobStore, releaseBlobs, retainBlobs, type PreparedBlob } from './blobs.js';
-import { Db, clientConfig, errorMessage, mapError, num, pgCode, type AfterCommit, type DbOptions, type Queryable } from './db.js';
+import { Db, clientConfig, errorMessage, mapError, num, pgCode, sleep, type AfterCommit, type DbOptions, type Queryable } from './db.js';
 import { ChangeListener, encodePayload } from './notify.js';
 import { migrate as runMigrations } from './schema.js';
 import {
@@ -94,7 +95,10 @@ export interface PostgresStoreOptions {
   /** Connections in the pool (default 10). */
   poolSize?: number;
   logger?: Logger;
-  /** Identifies this node in pg_stat_activity.application_name and outbound leases. Default "mailroom-<pid>". */
+  /**
+   * Identifies this node in pg_stat_activity.application_name and owns its outbound leases, so it must be
+   * unique among running nodes. Default "mailroom-<pid>-<random>".
+   */
   nodeName?: string;
   /**
    * Durability (default true): fsync blob files, and commits wait for the WAL flush. false is for tests
@@ -264,7 +268,8 @@ export class PostgresMailStore implements MailStore {
   static async open(opts: PostgresStoreOptions): Promise<PostgresMailStore> {
     const schema = opts.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema)) throw new StoreError('INVALID', `invalid schema name ${JSON.stringify(schema)}`);
-    const nodeName = opts.nodeName ?? `mailroom-${process.pid}`;
+    // Unique per store instance by default: it also names this node's outbound leases.
+    const nodeName = opts.nodeName ?? `mailroom-${process.pid}-${randomBytes(4).toString('hex')}`;
     if (!/^[A-Za-z0-9_.-]{1,40}$/.test(nodeName)) throw new StoreError('INVALID', `invalid node name ${JSON.stringify(nodeName)}`);
     const store = new PostgresMailStore(opts, {
       url: opts.url,
@@ -352,12 +357,28 @@ export class PostgresMailStore implements MailStore {
 
   /** After the LISTEN connection came back: wake every subscriber once with the current HIGHESTMODSEQ. */
   private async wakeAll(): Promise<void> {
-    const ids = [...this.subscribers.keys()];
+    const ids = [...this.subscribers.keys()].filter(validId);
     if (!ids.length || this.closed) return;
-    const r = await this.db.query<{ id: string; user_id: number; highest_modseq: string }>(
-      'SELECT id, user_id, highest_modseq FROM mailboxes WHERE id = ANY($1::bigint[])',
-      [ids],
-    );
+    let r: pg.QueryResult<{ id: string; user_id: number; highest_modseq: string }> | null = null;
+    // The pool may still hold connections that died with the server: retry a little before giving up.
+    for (let attempt = 1; !r; attempt++) {
+      try {
+        r = await this.db.query<{ id: string; user_id: number; highest_modseq: string }>(
+          'SELECT id, user_id, highest_modseq FROM mailboxes WHERE id = ANY($1::bigint[])',
+          [ids],
+        );
+      } catch (e) {
+        if (attempt >= 5 || this.closed) {
+          // Still wake everyone we can: a stale MODSEQ is fine, subscribers re-read the change log.
+          for (const id of ids) {
+            const last = this.lastEvent.get(id);
+            if (last) this.deliver({ ...last }, true);
+          }
+          throw e;
+        }
+        await sleep(100 * attempt);
+      }
+    }
     const found = new Set<number>();
     for (const row of r.rows) {
       const id = num(row.id);
@@ -742,35 +763,43 @@ export class PostgresMailStore implements MailStore {
   }
 
   status(mailboxId: number): Promise<MailboxStatus> {
-    return this.run(async () =>
-      this.db.tx(
-        async (q) => {
-          const b = await this.mailboxRow(q, mailboxId);
-          const s = (
-            await q.query<{ messages: string; unseen: string; deleted: string; size: string; recent: string }>(
-              `SELECT count(*) AS messages,
-                      count(*) FILTER (WHERE (flags & ${FLAG_SEEN}) = 0) AS unseen,
-                      count(*) FILTER (WHERE (flags & ${FLAG_DELETED}) <> 0) AS deleted,
-                      coalesce(sum(size), 0) AS size,
-                      count(*) FILTER (WHERE uid >= $2) AS recent
-               FROM messages WHERE mailbox_id = $1`,
-              [mailboxId, b.first_recent],
-            )
-          ).rows[0]!;
-          return {
-            messages: num(s.messages),
-            unseen: num(s.unseen),
-            deleted: num(s.deleted),
-            size: num(s.size),
-            recent: num(s.recent),
-            uidNext: num(b.uid_next),
-            uidValidity: num(b.uid_validity),
-            highestModseq: num(b.highest_modseq),
-          };
-        },
-        { isolation: 'repeatable read', readOnly: true },
-      ),
-    );
+    return this.run(async () => {
+      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      // One statement, one snapshot: the counts agree with UIDNEXT and HIGHESTMODSEQ.
+      const r = await this.db.query<{
+        messages: string;
+        unseen: string;
+        deleted: string;
+        size: string;
+        recent: string;
+        uid_next: string;
+        uid_validity: string;
+        highest_modseq: string;
+      }>(
+        `SELECT b.uid_next, b.uid_validity, b.highest_modseq, s.*
+         FROM mailboxes b CROSS JOIN LATERAL (
+           SELECT count(*) AS messages,
+                  count(*) FILTER (WHERE (flags & ${FLAG_SEEN}) = 0) AS unseen,
+                  count(*) FILTER (WHERE (flags & ${FLAG_DELETED}) <> 0) AS deleted,
+                  coalesce(sum(size), 0) AS size,
+                  count(*) FILTER (WHERE uid >= b.first_recent) AS recent
+           FROM messages WHERE mailbox_id = b.id) s
+         WHERE b.id = $1`,
+        [mailboxId],
+      );
+      const row = r.rows[0];
+      if (!row) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      return {
+        messages: num(row.messages),
+        unseen: num(row.unseen),
+        deleted: num(row.deleted),
+        size: num(row.size),
+        recent: num(row.recent),
+        uidNext: num(row.uid_next),
+        uidValidity: num(row.uid_validity),
+        highestModseq: num(row.highest_modseq),
+      };
+    });
   }
 
   claimRecent(mailboxId: number): Promise<number> {
@@ -865,16 +894,15 @@ export class PostgresMailStore implements MailStore {
   }
 
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
-    return this.run(async () =>
-      this.db.tx(
-        async (q) => {
-          await this.mailboxRow(q, mailboxId);
-          const r = await q.query<MsgRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId]);
-          return r.rows.map(toMeta);
-        },
-        { isolation: 'repeatable read', readOnly: true },
-      ),
-    );
+    return this.run(async () => {
+      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const r = await this.db.query<MsgRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId]);
+      if (r.rows.length === 0) {
+        const exists = await this.db.query('SELECT 1 FROM mailboxes WHERE id = $1', [mailboxId]);
+        if (!exists.rows.length) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      }
+      return r.rows.map(toMeta);
+    });
   }
 
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord> {
