@@ -33,6 +33,9 @@ export class MailboxView {
   readonly #recent = new Set<number>();
   #trackRecent: boolean;
   #dirty = false;
+  /** Lower-cased keywords the client has been told about in FLAGS / PERMANENTFLAGS. */
+  readonly #keywords = new Set<string>();
+  #keywordsChanged = false;
   #unsubscribe: (() => void) | null = null;
   /** SEARCHRES saved result (UIDs), RFC 5182. */
   savedSearch: number[] = [];
@@ -63,6 +66,7 @@ export class MailboxView {
       for (const m of list) {
         v.#uids.push(m.uid);
         v.#meta.set(m.uid, m);
+        v.#noteKeywords(m.flags);
         if (m.modseq > v.#seenModseq) v.#seenModseq = m.modseq;
       }
       v.#reportedExists = v.#uids.length;
@@ -71,6 +75,7 @@ export class MailboxView {
         for (const u of v.#uids) if (u >= first) v.#recent.add(u);
       }
       v.#reportedRecent = v.#recent.size;
+      v.#keywordsChanged = false;
     } catch (e) {
       v.close();
       throw e;
@@ -152,6 +157,7 @@ export class MailboxView {
     const last = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
     let added = false;
     for (const m of ch.changed) {
+      this.#noteKeywords(m.flags);
       const known = this.#meta.get(m.uid);
       if (known) {
         if (m.modseq > known.modseq) {
@@ -175,6 +181,7 @@ export class MailboxView {
   /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */
   applyOwn(metas: readonly MessageMeta[]): void {
     for (const m of metas) {
+      this.#noteKeywords(m.flags);
       const known = this.#meta.get(m.uid);
       if (known && m.modseq >= known.modseq) {
         this.#meta.set(m.uid, m);
@@ -213,8 +220,34 @@ export class MailboxView {
     if (this.#reportedExists < 0) this.#reportedExists = 0;
   }
 
+  #noteKeywords(flags: readonly string[]): void {
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      const k = f.toLowerCase();
+      if (!this.#keywords.has(k)) {
+        this.#keywords.add(k);
+        this.#keywordsChanged = true;
+      }
+    }
+  }
+
   /** Sends pending updates. Expunges only when allowExpunge (see the module comment). */
   flush(sink: UpdateSink, allowExpunge: boolean): void {
+    if (this.#keywordsChanged) {
+      // A new keyword: tell the client the new FLAGS and PERMANENTFLAGS (Dovecot does the same).
+      this.#keywordsChanged = false;
+      const flags = this.flagsInUse();
+      const w = new WireWriter();
+      w.text('* FLAGS ');
+      writeFlags(w, flags);
+      w.text('\r\n');
+      if (!this.readOnly) {
+        w.text('* OK [PERMANENTFLAGS ');
+        writeFlags(w, [...flags, '\\*']);
+        w.text('] Flags permitted.\r\n');
+      }
+      sink.send(w.toBuffer());
+    }
     if (allowExpunge && this.#pendingExpunge.size) this.reportExpunged([...this.#pendingExpunge], sink);
     if (this.#uids.length !== this.#reportedExists) {
       let text = `* ${this.#uids.length} EXISTS\r\n`;

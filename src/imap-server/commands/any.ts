@@ -74,13 +74,11 @@ export const enable = defineCommand({
     const done: string[] = [];
     for (const cap of args.capabilities) {
       if (!(ENABLEABLE as readonly string[]).includes(cap)) continue;
-      const add = cap === 'QRESYNC' ? ['CONDSTORE', 'QRESYNC'] : [cap];
-      for (const c of add) {
-        if (!ctx.session.enabled.has(c)) {
-          ctx.session.enable(c);
-          if (c === cap || !args.capabilities.includes(c)) done.push(c === 'IMAP4REV2' ? 'IMAP4rev2' : c);
-        }
-      }
+      if (ctx.session.enabled.has(cap)) continue;
+      // QRESYNC implies CONDSTORE (RFC 7162 3.2.3); ENABLED lists only what was asked for (as Dovecot does).
+      if (cap === 'QRESYNC') ctx.session.enable('CONDSTORE');
+      ctx.session.enable(cap);
+      done.push(cap === 'IMAP4REV2' ? 'IMAP4rev2' : cap);
     }
     ctx.session.send(Buffer.from(`* ENABLED${done.map((c) => ' ' + c).join('')}\r\n`));
     return ok('Enabled');

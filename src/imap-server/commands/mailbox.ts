@@ -40,8 +40,9 @@ export const create = defineCommand({
     }
     const store = ctx.service.store;
     await createParents(store, user.id, name);
-    await store.createMailbox(user.id, name, { specialUse });
-    return ok('Create completed');
+    const mb = await store.createMailbox(user.id, name, { specialUse });
+    // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
+    return ok('Create completed', `MAILBOXID (${mb.mailboxObjectId})`);
   },
 });
 

@@ -17,6 +17,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completio
   const opts = args.unchangedSince === null ? { op: args.op, flags } : { op: args.op, flags, unchangedSince: args.unchangedSince };
   const r = await ctx.service.store.storeFlags(view.mailbox.id, uids, opts);
   view.applyOwn(r.changed);
+  view.flush(s, false);
   const changed = new Set(r.changed.map((m) => m.uid));
   const out: Buffer[] = [];
   const modified = new Set(r.modified);

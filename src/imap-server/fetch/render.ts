@@ -139,8 +139,8 @@ export async function renderMessage(
         w.text(`BODY[${formatSection(it.section)}]`);
         if (it.partial) w.text(`<${it.partial.start}>`);
         w.sp();
-        if (data === null) w.text('NIL');
-        else w.literal(applyPartial(data, it.partial));
+        // A section that does not exist is an empty string (what Dovecot sends), not an error.
+        w.literal(data === null ? Buffer.alloc(0) : applyPartial(data, it.partial));
         break;
       }
       case 'BINARY': {
@@ -149,11 +149,8 @@ export async function renderMessage(
         w.text(`BINARY[${it.part.join('.')}]`);
         if (it.partial) w.text(`<${it.partial.start}>`);
         w.sp();
-        if (data === null) w.text('NIL');
-        else {
-          const d = applyPartial(data, it.partial);
-          w.literal(d, d.includes(0));
-        }
+        const d = data === null ? Buffer.alloc(0) : applyPartial(data, it.partial);
+        w.literal(d, !isSevenBit(d));
         break;
       }
       case 'BINARY.SIZE': {
@@ -175,6 +172,12 @@ export async function renderMessage(
   }
   w.text(')\r\n');
   return w.toBuffer();
+}
+
+/** Decoded content that is not 7-bit goes out as literal8 (RFC 3516 section 4.2; Dovecot does the same). */
+function isSevenBit(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! === 0 || b[i]! > 0x7f) return false;
+  return true;
 }
 
 function applyPartial(data: Buffer, p: Partial | null): Buffer {

@@ -32,11 +32,14 @@ function writeAddresses(w: WireWriter, list: EnvelopeAddress[] | null): void {
     w.text('NIL');
     return;
   }
-  w.list(list, (ww, a) => {
-    ww.text('(');
-    ww.nstring(a.name).sp().nstring(a.adl).sp().nstring(a.mailbox).sp().nstring(a.host);
-    ww.text(')');
-  });
+  // env-from = "(" 1*address ")": addresses follow each other without spaces (RFC 9051 section 9).
+  w.text('(');
+  for (const a of list) {
+    w.text('(');
+    w.nstring(a.name).sp().nstring(a.adl).sp().nstring(a.mailbox).sp().nstring(a.host);
+    w.text(')');
+  }
+  w.text(')');
 }
 
 function writeParams(w: WireWriter, params: Array<[string, string]>): void {
@@ -70,7 +73,7 @@ export function writeBodyStructure(w: WireWriter, part: MimePart, extended: bool
   // A multipart without children is reported as an empty text/plain-like leaf would be odd; report its own type.
   w.string(part.type).sp().string(part.subtype).sp();
   writeParams(w, part.params);
-  w.sp().nstring(part.id).sp().nstring(part.description).sp().string(part.encoding.toUpperCase()).sp().text(String(part.octets));
+  w.sp().nstring(part.id).sp().nstring(part.description).sp().string(encodingName(part.encoding)).sp().text(String(part.octets));
   if (part.message && part.type === 'message') {
     w.sp();
     writeEnvelope(w, part.message.envelope);
@@ -85,6 +88,14 @@ export function writeBodyStructure(w: WireWriter, part: MimePart, extended: bool
     writeExtensionTail(w, part);
   }
   w.text(')');
+}
+
+/**
+ * body-fld-enc: the Content-Transfer-Encoding as written (Dovecot does the same; the grammar is
+ * case-insensitive), "7bit" when the header is absent (the index records that as "7BIT").
+ */
+function encodingName(enc: string): string {
+  return enc === '7BIT' || enc === '' ? '7bit' : enc;
 }
 
 /** body-fld-dsp SP body-fld-lang SP body-fld-loc */
