@@ -146,3 +146,8 @@ export class MemorySampler {
     return { peak: this.#max, processes: this.#procs };
   }
 }
+
+/** Memory in use now: RSS of one process, or PSS summed over a tree (bytes). */
+export function currentMemory(pid: number, mode: 'single' | 'tree'): number {
+  return mode === 'single' ? rss(pid).current : treePss(pid).bytes;
+}

@@ -10,6 +10,7 @@
  */
 import { generateMessage } from '../corpus.js';
 import { ImapConn, selectInfo, type Untagged } from '../lib/imap.js';
+import { currentMemory } from '../lib/proc.js';
 import { check, corpusOptions, imapLogin, parallel, type BenchConfig, type RunContext, type RunOutcome, type UserSpec, type Workload } from '../lib/harness.js';
 
 const PER_USER = 50;
@@ -31,6 +32,10 @@ interface Watcher {
 }
 
 interface Pool {
+  /** Wall time to connect, log in, SELECT and enter IDLE on every connection (50 at a time), ms. */
+  setupMs: number;
+  /** Server memory growth per idling connection, bytes (memory with all connected minus before, / n). */
+  perConnection: number;
   users: string[];
   counts: number[];
   controls: ImapConn[];
@@ -47,7 +52,9 @@ async function setUp(ctx: RunContext): Promise<Pool> {
   const counts: number[] = [];
   const controls: ImapConn[] = [];
   const watchers: Watcher[] = [];
-  const pool: Pool = { users, counts, controls, watchers };
+  const pool: Pool = { setupMs: 0, perConnection: 0, users, counts, controls, watchers };
+  const t0 = Date.now();
+  const before = currentMemory(ctx.target.pid, ctx.target.memMode);
   try {
     // One control connection per account: counts, and the APPEND.
     for (const [k, u] of users.entries()) {
@@ -79,6 +86,9 @@ async function setUp(ctx: RunContext): Promise<Pool> {
     await tearDown(pool, false);
     throw e;
   }
+  pool.setupMs = Date.now() - t0;
+  await new Promise((r) => setTimeout(r, 200));
+  pool.perConnection = Math.max(0, currentMemory(ctx.target.pid, ctx.target.memMode) - before) / n;
   return pool;
 }
 
@@ -135,7 +145,7 @@ export const imapIdle: Workload = {
       }
       return {
         measured,
-        detail: `${n} connections on ${p.users.length} accounts from ${Math.min(cfg.sourceAddresses.length, Math.ceil(n / 40))} source addresses, ${measured.processes} server processes`,
+        detail: `${n} connections on ${p.users.length} accounts from ${Math.min(cfg.sourceAddresses.length, Math.ceil(n / 40))} source addresses, ${measured.processes} server processes, ~${(p.perConnection / 1024).toFixed(0)} KB of server memory per idling connection; setting them up (LOGIN, SELECT, IDLE; 50 at a time) took ${(p.setupMs / 1000).toFixed(1)} s`,
         checks: [`${n} idling connections each saw the new EXISTS`, 'each INBOX grew by exactly one', 'IDLE ended with OK'],
       };
     } catch (e) {

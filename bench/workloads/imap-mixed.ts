@@ -15,10 +15,10 @@
  * client has finished. Checks, per client and cycle: SELECT's EXISTS equals the tracked count, the list FETCH
  * returns the expected number of messages, every BODY.PEEK[] is byte-identical to the stored message
  * (original or APPENDed), EXPUNGE removes exactly one message; after the run UID SEARCH ALL equals the
- * tracked UID set.
+ * tracked UID set and every message's FLAGS equal the tracked flags.
  */
 import { generateMessage, rng, sha256 } from '../corpus.js';
-import { ImapError, fetchLiterals, isFetch, searchResult, selectInfo, type ImapConn } from '../lib/imap.js';
+import { ImapError, fetchLiterals, fetchNumber, isFetch, searchResult, selectInfo, type ImapConn } from '../lib/imap.js';
 import { check, corpusIndexFor, corpusOptions, imapLogin, type BenchConfig, type RunContext, type RunOutcome, type UserSpec, type Workload } from '../lib/harness.js';
 
 const HEADER_FIELDS = 'BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE MESSAGE-ID REFERENCES IN-REPLY-TO CONTENT-TYPE)]';
@@ -32,19 +32,41 @@ interface ClientState {
   live: number[];
   /** SHA-256 of messages this benchmark appended, by UID. */
   appended: Map<number, string>;
+  /** Expected system flags per live UID (\Seen, \Flagged, ...; never \Recent). */
+  flags: Map<number, Set<string>>;
 }
 
 /** Tracked mailbox state per server and user, carried from run to run. */
 const states = new Map<string, ClientState>();
 
-function stateOf(target: string, user: string, initial: number): ClientState {
-  const key = `${target}\u0000${user}`;
+function stateOf(ctx: RunContext, user: string, initial: number): ClientState {
+  const key = `${ctx.target.name}\u0000${user}`;
   let s = states.get(key);
   if (!s) {
-    s = { live: Array.from({ length: initial }, (_, i) => i + 1), appended: new Map() };
+    const corpus = corpusIndexFor(ctx.cfg);
+    const flags = new Map<number, Set<string>>();
+    for (let uid = 1; uid <= initial; uid++) flags.set(uid, new Set(corpus.info(uid - 1).flags));
+    s = { live: Array.from({ length: initial }, (_, i) => i + 1), appended: new Map(), flags };
     states.set(key, s);
   }
   return s;
+}
+
+/** Checks every message's FLAGS against the tracked state (one UID FETCH 1:* (FLAGS)). */
+async function checkFlags(c: ImapConn, st: ClientState, who: string): Promise<number> {
+  const res = await c.ok('UID FETCH 1:* (UID FLAGS)');
+  let n = 0;
+  for (const u of res.untagged.filter(isFetch)) {
+    const uid = fetchNumber(u.text, 'UID');
+    const m = /FLAGS \(([^)]*)\)/i.exec(u.text);
+    if (uid === null || !m) continue;
+    const got = m[1]!.split(' ').filter((f) => f && f.toLowerCase() !== '\\recent').map((f) => f.toLowerCase()).sort().join(' ');
+    const want = [...(st.flags.get(uid) ?? [])].map((f) => f.toLowerCase()).sort().join(' ');
+    check(got === want, `${who}: UID ${uid} has FLAGS (${got}), expected (${want})`);
+    n++;
+  }
+  check(n === st.live.length, `${who}: FLAGS fetched for ${n} messages, expected ${st.live.length}`);
+  return n;
 }
 
 interface Tally {
@@ -74,9 +96,12 @@ async function cycle(ctx: RunContext, c: ImapConn, st: ClientState, r: () => num
       tally.verifiedBodies++;
     }
     await c.ok(`UID STORE ${u} +FLAGS.SILENT (\\Seen)`);
+    st.flags.get(u)?.add('\\Seen');
     tally.commands += 2;
   }
-  await c.ok(`UID STORE ${pick()} +FLAGS (\\Flagged)`);
+  const flagged = pick();
+  await c.ok(`UID STORE ${flagged} +FLAGS (\\Flagged)`);
+  st.flags.get(flagged)?.add('\\Flagged');
   const msg = generateMessage(corpusOptions(ctx.cfg), APPEND_FIRST_INDEX + ((ctx.run * 1000 + client) * 1000 + cyc));
   const app = await c.ok('APPEND INBOX (\\Seen)', { literal: msg.raw });
   const au = /\[APPENDUID \d+ (\d+)\]/i.exec(app.text);
@@ -90,6 +115,7 @@ async function cycle(ctx: RunContext, c: ImapConn, st: ClientState, r: () => num
   check(newUid > (st.live[st.live.length - 1] ?? 0), `mix${client}: APPEND got UID ${newUid}, not above the previous highest`);
   st.live.push(newUid);
   st.appended.set(newUid, msg.info.sha256);
+  st.flags.set(newUid, new Set(['\\Seen']));
   let victim = pick();
   if (victim === newUid && st.live.length > 1) victim = st.live[0]!;
   await c.ok(`UID STORE ${victim} +FLAGS.SILENT (\\Deleted)`);
@@ -98,6 +124,7 @@ async function cycle(ctx: RunContext, c: ImapConn, st: ClientState, r: () => num
   check(gone === 1, `mix${client}: EXPUNGE removed ${gone} messages, expected 1`);
   st.live.splice(st.live.indexOf(victim), 1);
   st.appended.delete(victim);
+  st.flags.delete(victim);
   const idle = await c.idle();
   const done = await idle.done();
   if (done.status !== 'OK') throw new ImapError(`IDLE ended with ${done.status} ${done.text}`);
@@ -119,7 +146,7 @@ export const imapMixed: Workload = {
     const sts: ClientState[] = [];
     for (let k = 0; k < clients; k++) {
       const c = await imapLogin(ctx, mixUser(cfg, k), k);
-      const st = stateOf(ctx.target.name, mixUser(cfg, k), cfg.sizes.mixedMailbox);
+      const st = stateOf(ctx, mixUser(cfg, k), cfg.sizes.mixedMailbox);
       await c.ok('EXAMINE INBOX');
       const all = searchResult(await c.ok('UID SEARCH ALL'));
       check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: mailbox holds ${all.length} UIDs before the run, expected ${st.live.length}`);
@@ -135,17 +162,19 @@ export const imapMixed: Workload = {
         }),
       );
     });
+    let flagsChecked = 0;
     for (const [k, c] of conns.entries()) {
       const all = searchResult(await c.ok('UID SEARCH ALL'));
       const st = sts[k]!;
       check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: after the run the mailbox holds ${all.length} UIDs, expected ${st.live.length}`);
+      flagsChecked += await checkFlags(c, st, `mix${k}`);
       await c.logout();
     }
     const secs = measured.ms / 1000;
     return {
       measured,
       detail: `${clients} clients x ${cfg.sizes.mixedCycles} cycles, ${tally.commands} commands, ${(tally.commands / secs).toFixed(0)} cmd/s`,
-      checks: [`${tally.verifiedBodies} BODY[] byte-identical`, 'EXISTS and UID sets match the tracked state', 'each EXPUNGE removed exactly one message'],
+      checks: [`${tally.verifiedBodies} BODY[] byte-identical`, 'EXISTS and UID sets match the tracked state', 'each EXPUNGE removed exactly one message', `FLAGS of all ${flagsChecked} messages as stored`],
     };
   },
 };
