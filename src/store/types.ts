@@ -275,7 +275,11 @@ export interface MailStore {
 
   // ---- outbound queue (persistent, survives restarts) ----
   enqueueOutbound(sender: string, recipients: string[], raw: Buffer): Promise<string>;
-  /** Messages whose nextAttemptAt <= now, oldest first. */
+  /**
+   * Messages whose nextAttemptAt <= now, oldest first. A store shared by several nodes (PostgreSQL) claims
+   * the returned messages for the calling node until updateOutbound/deleteOutbound or a lease expires
+   * (measured from `now`), so no two nodes attempt the same message; the node's own claims stay visible to it.
+   */
   dueOutbound(now: Date, limit: number): Promise<OutboundMessage[]>;
   /** Throws NOT_FOUND. */
   readOutbound(id: string): Promise<Buffer>;

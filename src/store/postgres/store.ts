@@ -71,8 +71,11 @@ export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
 const FETCH_CHUNK = 500;
 /** Mailboxes whose latest MODSEQ is remembered for wake-up deduplication. */
 const KNOWN_MODSEQ_ENTRIES = 10_000;
-/** Default outbound claim lease: long enough for one delivery attempt to every recipient. */
-const DEFAULT_OUTBOUND_LEASE_MS = 10 * 60 * 1000;
+/**
+ * Default outbound claim lease: long enough for a queue pass over a claimed batch even with slow remote
+ * MX hosts; a node that dies delays the retry of its claimed messages by at most this much.
+ */
+const DEFAULT_OUTBOUND_LEASE_MS = 30 * 60 * 1000;
 
 const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
   ['INBOX', null],
@@ -107,7 +110,7 @@ export interface PostgresStoreOptions {
   fsync?: boolean;
   /** Apply pending migrations at open (default true). */
   migrate?: boolean;
-  /** How long a message returned by dueOutbound stays claimed by this node (default 10 minutes). */
+  /** How long a message returned by dueOutbound stays claimed by this node (default 30 minutes). */
   outboundLeaseMs?: number;
   /**
    * With blobDir: sweep orphan blob files older than an hour in the background after opening (default
