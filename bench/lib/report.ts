@@ -121,49 +121,81 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/**
- * Horizontal bar chart of the time ratios on a log2 axis centred on 1 (parity): bars to the left mean
- * mailroom is faster, to the right slower. Self-contained SVG, no external fonts or scripts.
- */
-export function svgChart(res: BenchResult): string {
-  const rows = res.workloads;
-  const W = 760;
+interface Panel {
+  title: string;
+  subtitle: string;
+  values: Array<{ label: string; ratio: number | null; missing: string }>;
+}
+
+/** One panel of horizontal bars on a log2 axis centred on 1; returns SVG elements and the height used. */
+function panel(p: Panel, top: number, W: number): { svg: string[]; height: number } {
   const rowH = 34;
-  const top = 56;
   const left = 210;
   const right = 40;
-  const H = top + rows.length * rowH + 48;
+  const head = 56;
   const plotW = W - left - right;
-  const finite = rows.map((r) => r.ratio).filter((r): r is number => r !== null && Number.isFinite(r) && r > 0);
+  const finite = p.values.map((v) => v.ratio).filter((r): r is number => r !== null && Number.isFinite(r) && r > 0);
   const maxLog = Math.max(2, ...finite.map((r) => Math.ceil(Math.abs(Math.log2(r)))));
   const x = (ratio: number): number => left + plotW / 2 + (Math.log2(ratio) / maxLog) * (plotW / 2);
+  const y0 = top + head;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="13">`);
-  out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">mailroom time / Dovecot time${res.smoke ? ' (smoke run)' : ''}</text>`);
-  out.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">left of 1×: mailroom faster · right: slower · log scale · median of ${res.runs} run(s)</text>`);
-  // grid
+  out.push(`<text x="${W / 2}" y="${top + 22}" text-anchor="middle" font-size="16" font-weight="bold">${esc(p.title)}</text>`);
+  out.push(`<text x="${W / 2}" y="${top + 40}" text-anchor="middle" fill="#555">${esc(p.subtitle)}</text>`);
   for (let k = -maxLog; k <= maxLog; k++) {
     const gx = x(2 ** k);
-    out.push(`<line x1="${gx.toFixed(1)}" y1="${top - 6}" x2="${gx.toFixed(1)}" y2="${top + rows.length * rowH}" stroke="${k === 0 ? '#333' : '#ddd'}" stroke-width="${k === 0 ? 1.5 : 1}"/>`);
+    out.push(`<line x1="${gx.toFixed(1)}" y1="${y0 - 6}" x2="${gx.toFixed(1)}" y2="${y0 + p.values.length * rowH}" stroke="${k === 0 ? '#333' : '#ddd'}" stroke-width="${k === 0 ? 1.5 : 1}"/>`);
     const label = k >= 0 ? `${2 ** k}×` : `1/${2 ** -k}×`;
-    out.push(`<text x="${gx.toFixed(1)}" y="${top + rows.length * rowH + 18}" text-anchor="middle" fill="#555">${label}</text>`);
+    out.push(`<text x="${gx.toFixed(1)}" y="${y0 + p.values.length * rowH + 18}" text-anchor="middle" fill="#555">${label}</text>`);
   }
-  rows.forEach((r, i) => {
-    const y = top + i * rowH;
-    out.push(`<text x="${left - 10}" y="${y + rowH / 2 + 4}" text-anchor="end">${esc(r.title)}</text>`);
-    if (r.ratio === null || !Number.isFinite(r.ratio) || r.ratio <= 0) {
-      const why = r.mailroom.error ? 'mailroom failed' : r.dovecot?.error ? 'Dovecot failed' : 'no Dovecot result';
-      out.push(`<text x="${x(1) + 8}" y="${y + rowH / 2 + 4}" fill="#a00">${esc(why)}</text>`);
+  p.values.forEach((v, i) => {
+    const y = y0 + i * rowH;
+    out.push(`<text x="${left - 10}" y="${y + rowH / 2 + 4}" text-anchor="end">${esc(v.label)}</text>`);
+    if (v.ratio === null || !Number.isFinite(v.ratio) || v.ratio <= 0) {
+      out.push(`<text x="${x(1) + 8}" y="${y + rowH / 2 + 4}" fill="#a00">${esc(v.missing)}</text>`);
       return;
     }
     const x0 = x(1);
-    const x1 = x(Math.min(2 ** maxLog, Math.max(2 ** -maxLog, r.ratio)));
-    const color = r.ratio <= 1 ? '#2e8b57' : '#c0504d';
+    const x1 = x(Math.min(2 ** maxLog, Math.max(2 ** -maxLog, v.ratio)));
+    const color = v.ratio <= 1 ? '#2e8b57' : '#c0504d';
     out.push(`<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 7}" width="${Math.max(1, Math.abs(x1 - x0)).toFixed(1)}" height="${rowH - 14}" fill="${color}"/>`);
-    const tx = r.ratio <= 1 ? Math.min(x0, x1) - 6 : Math.max(x0, x1) + 6;
-    out.push(`<text x="${tx.toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${r.ratio <= 1 ? 'end' : 'start'}">${r.ratio.toFixed(2)}×</text>`);
+    const tx = v.ratio <= 1 ? Math.min(x0, x1) - 6 : Math.max(x0, x1) + 6;
+    out.push(`<text x="${tx.toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${v.ratio <= 1 ? 'end' : 'start'}">${v.ratio.toFixed(2)}×</text>`);
   });
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+  return { svg: out, height: head + p.values.length * rowH + 40 };
+}
+
+/**
+ * The chart (bench/results/latest.svg): time ratios, then peak-memory ratios, as horizontal bars on a log2
+ * axis centred on 1 (parity): left of 1 mailroom is faster / smaller, right slower / bigger. Self-contained
+ * SVG, no external fonts or scripts.
+ */
+export function svgChart(res: BenchResult): string {
+  const W = 760;
+  const why = (r: WorkloadResult): string => (r.mailroom.error ? 'mailroom failed' : r.dovecot?.error ? 'Dovecot failed' : 'no Dovecot result');
+  const a = panel(
+    {
+      title: `mailroom time / Dovecot time${res.smoke ? ' (smoke run)' : ''}`,
+      subtitle: `left of 1×: mailroom faster · right: slower · log scale · median of ${res.runs} run(s)`,
+      values: res.workloads.map((r) => ({ label: r.title, ratio: r.ratio, missing: why(r) })),
+    },
+    0,
+    W,
+  );
+  const b = panel(
+    {
+      title: 'peak memory: mailroom / Dovecot',
+      subtitle: 'mailroom: RSS of its process · Dovecot: PSS summed over all its processes',
+      values: res.workloads.map((r) => ({ label: r.title, ratio: r.memRatio, missing: why(r) })),
+    },
+    a.height,
+    W,
+  );
+  const H = a.height + b.height;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    ...a.svg,
+    ...b.svg,
+    '</svg>',
+  ].join('\n') + '\n';
 }
