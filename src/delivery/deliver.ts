@@ -11,11 +11,13 @@
  * Each recipient's copy is one store append: atomic per recipient.
  *
  * Failures are values, never thrown: UNKNOWN (no such local recipient), REMOTE (not a local domain),
- * INVALID (bad address), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
+ * INVALID (bad address), LOOP (the message already carries "Delivered-To: <this recipient>", as a message that
+ * went round a forwarding loop does), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
  */
 import { isStoreError, type MailStore } from '../store/types.js';
 import type { AliasTable } from './resolve.js';
 import { resolveRecipient } from './resolve.js';
+import { headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
 
 export interface DeliverOptions {
@@ -30,7 +32,7 @@ export interface DeliverOptions {
   aliases?: AliasTable;
 }
 
-export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
+export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
 
 export type DeliverResult =
   | { ok: true; userId: number; address: string; recipient: string; tag: string | null; mailboxId: number; uid: number; emailId: string }
@@ -48,6 +50,7 @@ export async function deliver(store: MailStore, recipient: string, raw: Buffer, 
     if (r.kind === 'invalid') return { ok: false, code: 'INVALID', message: `Bad recipient address syntax` };
     if (r.kind === 'remote') return { ok: false, code: 'REMOTE', message: `${r.domain} is not a local domain` };
     if (r.kind === 'unknown') return { ok: false, code: 'UNKNOWN', message: `No such user here` };
+    if (alreadyDeliveredTo(raw, r.recipient)) return { ok: false, code: 'LOOP', message: 'Mail loop: already delivered to this address' };
     const inbox = await store.getMailbox(r.user.id, 'INBOX');
     if (!inbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
     const copy = Buffer.concat([tracePrefix(r.recipient, opts), raw]);
@@ -73,6 +76,16 @@ export async function deliver(store: MailStore, recipient: string, raw: Buffer, 
   }
 }
 
+/** True when the header section has a Delivered-To field naming `recipient` (case-insensitive). */
+export function alreadyDeliveredTo(raw: Buffer, recipient: string): boolean {
+  const header = headerSection(raw).toString('utf8').toLowerCase();
+  const want = recipient.toLowerCase();
+  for (const m of header.matchAll(/(?:^|\r\n)delivered-to:[ \t]*([^\r\n]*)/g)) {
+    if (m[1]!.trim().replace(/^<|>$/g, '') === want) return true;
+  }
+  return false;
+}
+
 /** SMTP/LMTP reply code for a delivery failure (enhanced status codes come from the reply code). */
 export function replyCodeFor(code: DeliverFailureCode): number {
   switch (code) {
@@ -81,12 +94,34 @@ export function replyCodeFor(code: DeliverFailureCode): number {
       return 550;
     case 'INVALID':
       return 553;
+    case 'LOOP':
+      return 554;
     case 'TOO_BIG':
       return 552;
     case 'OVER_QUOTA':
       return 452;
     case 'TEMPORARY':
       return 451;
+  }
+}
+
+/** RFC 3463 status for a delivery failure, as reported in bounces. */
+export function enhancedStatusFor(code: DeliverFailureCode): string {
+  switch (code) {
+    case 'UNKNOWN':
+      return '5.1.1';
+    case 'REMOTE':
+      return '5.1.2';
+    case 'INVALID':
+      return '5.1.3';
+    case 'LOOP':
+      return '5.4.6';
+    case 'TOO_BIG':
+      return '5.2.3';
+    case 'OVER_QUOTA':
+      return '4.2.2';
+    case 'TEMPORARY':
+      return '4.3.0';
   }
 }
 

@@ -22,7 +22,7 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isStoreError, type MailStore, type OutboundMessage } from '../store/types.js';
 import { parseAddress } from './address.js';
-import { deliver, isPermanent, replyCodeFor } from './deliver.js';
+import { deliver, enhancedStatusFor, isPermanent, replyCodeFor } from './deliver.js';
 import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 
@@ -175,7 +175,7 @@ class Queue implements OutboundQueue {
       }
       const d = await deliver(this.#store, rcpt, raw, { envelopeFrom: m.sender, aliases });
       if (d.ok) outcomes.push({ rcpt, kind: 'sent' });
-      else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: d.code === 'TOO_BIG' ? '5.2.3' : '5.1.1' });
+      else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: enhancedStatusFor(d.code) });
       else outcomes.push({ rcpt, kind: 'temp', reply: `${replyCodeFor(d.code)} ${d.message}` });
     }
     for (const [domain, rcpts] of remote) outcomes.push(...(await this.#sendDomain(domain, rcpts, m.sender, raw)));

@@ -64,3 +64,11 @@ test('deliver: failures are values; success appends with trace headers after com
   const raw = await store.readMessage(r.mailboxId, r.uid);
   assert.equal(raw.toString(), 'Return-Path: <z@remote.test>\r\nDelivered-To: alice+t@example.org\r\nSubject: s\r\n\r\nb\r\n');
 });
+
+test('deliver: a message already delivered to the same address is a loop (554), other Delivered-To fields are fine', async () => {
+  const looped = Buffer.from('Delivered-To: Alice@Example.org\r\nSubject: loop\r\n\r\nDelivered-To: bob@example.org\r\n');
+  const r = await deliver(store, 'alice@example.org', looped, { envelopeFrom: 'x@remote.test' });
+  assert.deepEqual(r, { ok: false, code: 'LOOP', message: 'Mail loop: already delivered to this address' });
+  const other = await deliver(store, 'bob@example.org', looped, { envelopeFrom: 'x@remote.test' });
+  assert.ok(other.ok, 'Delivered-To in the body or for another address does not count');
+});

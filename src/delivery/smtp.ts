@@ -10,7 +10,7 @@
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { NetService } from '../lib/service.js';
-import { deliver, DELIVERY_CONCURRENCY, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
+import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage } from './message-check.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
@@ -107,7 +107,7 @@ export async function deliverAll(
   if (perm.length && envelopeFrom) {
     const failed: FailedRecipient[] = perm.map(({ rcpt, r }) => ({
       recipient: rcpt,
-      status: r.code === 'TOO_BIG' ? '5.2.3' : r.code === 'INVALID' ? '5.1.3' : '5.1.1',
+      status: enhancedStatusFor(r.code),
       diagnostic: `${replyCodeFor(r.code)} ${r.message}`,
     }));
     const dsn = buildDsn({ reportingMta: common.hostname, to: envelopeFrom, originalEnvelopeFrom: envelopeFrom, arrivalDate: date, failed, original: raw });

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { SMTPServerSession } from 'smtp-server';
 import { isLoopback, type NetService } from '../lib/service.js';
-import { deliver, isPermanent, replyCodeFor } from './deliver.js';
+import { deliver, enhancedStatusFor, isPermanent, replyCodeFor } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage, headerSection, headerValue } from './message-check.js';
 import type { OutboundQueue } from './outbound.js';
@@ -161,7 +161,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       for (const rcpt of local) {
         const d = await deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases });
         if (d.ok) continue;
-        if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: d.code === 'TOO_BIG' ? '5.2.3' : '5.1.1', diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
+        if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
         else retry.push(rcpt);
       }
       if (retry.length) await common.store.enqueueOutbound(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
