@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sampleMessage } from '../contract.js';
 import { isStoreError } from '../types.js';
-import { openPostgresStore, type PostgresMailStore } from './index.js';
-import { createTestDatabase, type TestDatabase } from './testing.js';
+import { openPostgresStore, splitStoreUrl, type PostgresMailStore } from './index.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from './testing.js';
 
 let db: TestDatabase;
 let n = 0;
@@ -167,6 +167,29 @@ describe('PostgreSQL store with a blob directory', () => {
       await assert.rejects(byteaNode.readMessage(inbox.id, r1.uid), (e: unknown) => isStoreError(e, 'TEMPORARY') && /blobDir/.test(e.message));
     } finally {
       await Promise.all([dirNode.close(), byteaNode.close()]);
+    }
+  });
+
+  test('schema and blobDir may ride in the store URL', async () => {
+    assert.deepEqual(splitStoreUrl('postgres://u@h:5/db'), { url: 'postgres://u@h:5/db' });
+    assert.deepEqual(splitStoreUrl('postgres://u@h:5/db?schema=s1&blobDir=%2Fsrv%2Fblobs&sslmode=disable'), {
+      url: 'postgres://u@h:5/db?sslmode=disable',
+      schema: 's1',
+      blobDir: '/srv/blobs',
+    });
+    assert.throws(() => splitStoreUrl('not a url'), (e: unknown) => isStoreError(e, 'INVALID'));
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-pg-urlblobs-'));
+    dirs.push(dir);
+    const s = await openPostgresStore({ url: `${db.url}?schema=from_url&blobDir=${encodeURIComponent(dir)}`, fsync: false, poolSize: 2 });
+    try {
+      assert.equal(s.blobMode, 'dir');
+      const u = await s.createUser('url@example.org', 'x');
+      await s.append((await s.getMailbox(u.id, 'INBOX'))!.id, sampleMessage(1));
+      assert.equal(blobFiles(dir).length, 1);
+      const rows = await adminQuery<{ address: string }>(db.url, 'SELECT address FROM from_url.users');
+      assert.deepEqual(rows, [{ address: 'url@example.org' }]);
+    } finally {
+      await s.close();
     }
   });
 
