@@ -132,10 +132,10 @@ describe('limits', () => {
   });
 
   test('autologout after the idle timeout', async () => {
-    const f = await startImap({ idleTimeoutMs: 150 });
+    const f = await startImap({ idleTimeoutMs: 300 });
     try {
       const c = await RawClient.connect(f.port);
-      await c.login();
+      assert.equal(await c.cmd('NOOP', 'n'), 'n OK NOOP completed\r\n');
       const s = await c.readUntil((x) => x.includes('BYE'), 3000);
       assert.equal(s, '* BYE Autologout; idle for too long\r\n');
       await c.readUntil(() => c.closed, 3000).catch(() => undefined);
@@ -202,6 +202,30 @@ describe('limits', () => {
       assert.match(await c.cmd('STATUS Secret (MESSAGES)', 'b'), /^b NO \[NONEXISTENT\]/);
       assert.doesNotMatch(await c.cmd('LIST "" "*"'), /Secret/);
       assert.match(await c.cmd('SELECT "../bob@example.org/Secret"', 'c'), /^c NO \[NONEXISTENT\]/);
+      c.close();
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('backpressure', () => {
+  test('a client that pipelines without reading stalls itself; the server then catches up in order', async () => {
+    const f = await startImap();
+    try {
+      await f.append(message('big', 'y'.repeat(200_000)));
+      const c = await RawClient.connect(f.port);
+      await c.login();
+      await c.cmd('EXAMINE INBOX');
+      c.socket.pause();
+      let cmds = '';
+      for (let i = 0; i < 60; i++) cmds += `b${i} FETCH 1 BODY.PEEK[]\r\n`;
+      c.write(cmds);
+      await new Promise((r) => setTimeout(r, 200));
+      c.socket.resume();
+      const all = await c.readUntil((s) => s.includes('b59 OK'), 10_000);
+      const tags = [...all.matchAll(/^(b\d+) OK/gm)].map((m) => m[1]);
+      assert.deepEqual(tags, Array.from({ length: 60 }, (_, i) => `b${i}`));
       c.close();
     } finally {
       await f.close();

@@ -19,6 +19,13 @@ import { dispatchCommand } from './dispatch.js';
 
 /** Pipelined commands buffered before the socket is paused (bounds memory per connection). */
 const MAX_QUEUED = 64;
+/** Bytes of pipelined commands buffered before the socket is paused (literals make commands large). */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/**
+ * Output not yet taken by the client before the next command is started: a client that pipelines
+ * commands without reading their responses stalls itself instead of growing server memory.
+ */
+const MAX_PENDING_OUTPUT = 1024 * 1024;
 
 export class ImapConnection implements Session {
   readonly id = randomBytes(6).toString('base64url');
@@ -31,6 +38,7 @@ export class ImapConnection implements Session {
   #flushScheduled = false;
   #framer: Framer;
   #queue: FrameEvent[] = [];
+  #queuedBytes = 0;
   #pumping = false;
   #lineWaiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
   #closed = false;
@@ -147,9 +155,15 @@ export class ImapConnection implements Session {
   async sendAsync(buf: Buffer): Promise<void> {
     if (this.#closed) return;
     if (this.#write(buf)) return;
+    await this.#drained();
+  }
+
+  /** Resolves when the output stream has drained (or the connection closed). */
+  async #drained(): Promise<void> {
     // A corked socket never drains: release the cork before waiting.
     while (this.#socket.writableCorked) this.#socket.uncork();
     const stream: Writable = this.#deflate ?? this.#socket;
+    if (!stream.writableNeedDrain) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         stream.off('drain', done);
@@ -184,8 +198,14 @@ export class ImapConnection implements Session {
     return this.#socket.write(buf);
   }
 
-  readLine(): Promise<Buffer> {
+  #take(): FrameEvent | undefined {
     const ev = this.#queue.shift();
+    if (ev?.kind === 'command') this.#queuedBytes -= ev.data.length;
+    return ev;
+  }
+
+  readLine(): Promise<Buffer> {
+    const ev = this.#take();
     if (ev) return this.#lineFromEvent(ev);
     if (this.#closed) return Promise.reject(new ConnectionClosedError());
     return new Promise((resolve, reject) => {
@@ -205,6 +225,7 @@ export class ImapConnection implements Session {
     raw.off('data', this.#onData);
     // Anything pipelined after STARTTLS was sent in the clear and must not be executed (RFC 9051 6.2.1).
     this.#queue = [];
+    this.#queuedBytes = 0;
     this.#framer.reset();
     const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
     tls.on('error', (e) => {
@@ -273,13 +294,14 @@ export class ImapConnection implements Session {
         return;
       }
       this.#queue.push(ev);
+      if (ev.kind === 'command') this.#queuedBytes += ev.data.length;
     }
     if (this.#lineWaiter && this.#queue.length) {
       const w = this.#lineWaiter;
       this.#lineWaiter = null;
-      void this.#lineFromEvent(this.#queue.shift()!).then(w.resolve, w.reject);
+      void this.#lineFromEvent(this.#take()!).then(w.resolve, w.reject);
     }
-    if (this.#queue.length > MAX_QUEUED && !this.#paused) {
+    if ((this.#queue.length > MAX_QUEUED || this.#queuedBytes > MAX_QUEUED_BYTES) && !this.#paused) {
       this.#paused = true;
       (this.#inflate ?? this.#socket).pause();
     }
@@ -292,8 +314,11 @@ export class ImapConnection implements Session {
     try {
       while (!this.#closed && this.#queue.length && this.#state.kind !== 'logout') {
         if (this.#lineWaiter) break;
-        const ev = this.#queue.shift()!;
-        if (this.#paused && this.#queue.length < MAX_QUEUED / 4) {
+        if (this.#socket.writableLength > MAX_PENDING_OUTPUT) await this.#drained();
+        if (this.#closed) break;
+        const ev = this.#take();
+        if (!ev) break;
+        if (this.#paused && this.#queue.length < MAX_QUEUED / 4 && this.#queuedBytes < MAX_QUEUED_BYTES / 4) {
           this.#paused = false;
           (this.#inflate ?? this.#socket).resume();
         }
