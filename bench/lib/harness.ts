@@ -70,6 +70,8 @@ export interface Measured {
   peakMem: number;
   /** Server processes (most seen). */
   processes: number;
+  /** Peak of RSS summed over the processes (counts shared pages once per process; for reference). */
+  rssSum: number;
   /** CPU seconds the load generator (this process) used meanwhile: it must stay well below the server's. */
   loadCpu: number;
   /** The measured section on the monotonic clock, in microseconds (to slice a server CPU profile). */
@@ -138,7 +140,7 @@ export async function measure<T>(target: Target, fn: (sample: () => void) => Pro
   // Clamped: a child reaped meanwhile moves from nanosecond counters to the parent's tick-rounded cutime.
   const cpu = Math.max(0, treeCpu(target.pid) - cpu0);
   const mem = sampler.stop();
-  return { value, measured: { ms, cpu, peakMem: mem.peak, processes: mem.processes, loadCpu: (own.user + own.system) / 1e6, window: [Number(t0 / 1000n), Number(t1 / 1000n)] } };
+  return { value, measured: { ms, cpu, peakMem: mem.peak, processes: mem.processes, rssSum: mem.rssSum, loadCpu: (own.user + own.system) / 1e6, window: [Number(t0 / 1000n), Number(t1 / 1000n)] } };
 }
 
 /** Corpus metadata cache: message infos are needed by several checks; generating is the expensive part. */

@@ -62,14 +62,16 @@ export function rss(pid: number): { peak: number; current: number } {
 }
 
 /** Sum of PSS over the process tree, in bytes (falls back to RSS when smaps_rollup is missing). */
-export function treePss(root: number): { bytes: number; processes: number } {
+export function treePss(root: number): { bytes: number; processes: number; rssSum: number } {
   const pids = processTree(root);
   let total = 0;
+  let rssSum = 0;
   for (const pid of pids) {
     const roll = read(`/proc/${pid}/smaps_rollup`);
     total += roll ? kb(roll, 'Pss') * 1024 : kb(read(`/proc/${pid}/status`), 'VmRSS') * 1024;
+    rssSum += roll ? kb(roll, 'Rss') * 1024 : kb(read(`/proc/${pid}/status`), 'VmRSS') * 1024;
   }
-  return { bytes: total, processes: pids.length };
+  return { bytes: total, processes: pids.length, rssSum };
 }
 
 /** Nanoseconds on CPU of every thread of one process (/proc/<pid>/task/<tid>/schedstat), or null. */
@@ -115,6 +117,7 @@ export class MemorySampler {
   #timer: NodeJS.Timeout | null = null;
   #max = 0;
   #procs = 0;
+  #rssSum = 0;
   constructor(
     readonly root: number,
     readonly mode: 'single' | 'tree',
@@ -136,14 +139,18 @@ export class MemorySampler {
     const t = treePss(this.root);
     if (t.bytes > this.#max) this.#max = t.bytes;
     if (t.processes > this.#procs) this.#procs = t.processes;
+    if (t.rssSum > this.#rssSum) this.#rssSum = t.rssSum;
   }
 
-  /** Stops sampling; returns the peak in bytes and the most processes seen. */
-  stop(): { peak: number; processes: number } {
-    if (this.mode === 'single') return { peak: rss(this.root).peak, processes: 1 };
+  /** Stops sampling; returns the peak in bytes, the most processes seen, and the peak of RSS summed naively. */
+  stop(): { peak: number; processes: number; rssSum: number } {
+    if (this.mode === 'single') {
+      const p = rss(this.root).peak;
+      return { peak: p, processes: 1, rssSum: p };
+    }
     if (this.#timer) clearInterval(this.#timer);
     this.sample();
-    return { peak: this.#max, processes: this.#procs };
+    return { peak: this.#max, processes: this.#procs, rssSum: this.#rssSum };
   }
 }
 

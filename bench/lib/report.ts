@@ -63,7 +63,10 @@ function ratioText(r: number | null): string {
 }
 
 function gen(s: SideResult): string {
-  return Number.isFinite(s.medianLoadCpu) ? ` (load generator CPU ${s.medianLoadCpu.toFixed(2)} s)` : '';
+  const parts: string[] = [];
+  if (Number.isFinite(s.medianLoadCpu)) parts.push(`load generator CPU ${s.medianLoadCpu.toFixed(2)} s`);
+  if (s.processes > 1 && s.runs.length) parts.push(`peak RSS summed over processes ${fmtBytes(Math.max(...s.runs.map((r) => r.rssSum)))}`);
+  return parts.length ? ` (${parts.join('; ')})` : '';
 }
 
 function side(s: SideResult | null): string {
