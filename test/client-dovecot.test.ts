@@ -4,8 +4,8 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +18,7 @@ import type { ImapReport } from '../src/client/imap/syncer.js';
 
 const skip = dovecotAvailable();
 const PW = 'secret';
-const USERS = ['pa', 'pb', 'pc', 'pd', 'pe', 'pf', 'ia', 'ib', 'ic', 'id', 'ie', 'if', 'ig', 'u1', 'u2', 'u3', 'sa', 'sp', 'wa'].map((user) => ({ user, password: PW }));
+const USERS = ['pa', 'pb', 'pc', 'pd', 'pe', 'pf', 'ia', 'ib', 'ic', 'id', 'ie', 'if', 'ig', 'u1', 'u2', 'u3', 'sa', 'sp', 'wa', 'ih', 'ph'].map((user) => ({ user, password: PW }));
 
 async function other(dc: Dovecot, user: string): Promise<ImapFlow> {
   const c = new ImapFlow({ host: '127.0.0.1', port: dc.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass: PW }, logger: false, disableAutoIdle: true });
@@ -335,6 +335,52 @@ describe('client against Dovecot', { skip: skip ?? false }, () => {
       assert.equal(assertMaildir(e.imapFolder('if', 'INBOX').root), 2, 'old cached files removed, new ones written');
       assert.equal(e.state.getFolder('if', 'INBOX')?.uidValidity, String(Number(st.uidValidity) + 1000));
       assert.equal(e.prune(0).evicted, 0, 'a permanent copy (--cache all) is never evicted');
+    } finally {
+      e.close();
+    }
+  });
+
+  test('changes a mail reader makes in the Maildir (flags in file names, deleted files) are picked up', async () => {
+    await dc.deliver('ih', sampleMessage('m-flag'));
+    await dc.deliver('ih', sampleMessage('m-evict'));
+    await dc.deliver('ph', sampleMessage('p-read'));
+    await dc.deliver('ph', sampleMessage('p-gone'));
+    const e = engine(profile(), PW);
+    try {
+      e.addAccount(imap('ih', { cache: 'all' }));
+      e.addAccount(pop3('ph', { leaveOnServer: true, untilDeletedLocally: true }));
+      await e.sync();
+      const row = (acc: string, s: string) => {
+        const r = e.list({ account: acc }).find((x) => x.summary.subject === s);
+        assert.ok(r && r.filePath, s);
+        return r as typeof r & { filePath: string };
+      };
+      // what mutt does: read + flag = rename into cur/ with ":2,FS"; delete = unlink
+      const mf = row('ih', 'm-flag');
+      renameSync(mf.filePath, join(dirname(dirname(mf.filePath)), 'cur', `${mf.fileKey}:2,FS`));
+      const evict = row('ih', 'm-evict');
+      unlinkSync(evict.filePath);
+      const pr = row('ph', 'p-read');
+      renameSync(pr.filePath, join(dirname(dirname(pr.filePath)), 'cur', `${pr.fileKey}:2,S`));
+      unlinkSync(row('ph', 'p-gone').filePath);
+      const unread = e.list({ unread: true }).map((x) => x.summary.subject);
+      assert.deepEqual(unread, ['m-evict'], 'flags read back from file names; the deleted POP3 message is gone');
+      assert.equal(e.message(evict.id).bodyCached, false, 'an IMAP file removed locally is an evicted cache entry');
+      const res = await e.sync();
+      assert.ok(res.every((x) => x.ok));
+      const ir = res.find((x) => x.account === 'ih');
+      assert.ok(ir?.ok && ir.report.protocol === 'imap' && ir.report.pushed === 1);
+      const pr2 = res.find((x) => x.account === 'ph');
+      assert.ok(pr2?.ok && pr2.report.protocol === 'pop3' && pr2.report.deletedOnServer === 1);
+      const c = await other(dc, 'ih');
+      await c.mailboxOpen('INBOX');
+      const flags = (await c.fetchAll('1:*', { uid: true, flags: true, envelope: true })).map((m) => [m.envelope?.subject, [...(m.flags ?? [])].sort().join(' ')]);
+      await c.logout();
+      assert.deepEqual(flags.sort(), [
+        ['m-evict', ''],
+        ['m-flag', '\\Flagged \\Seen'],
+      ]);
+      assert.equal(e.message(evict.id).bodyCached, true, 'cache --all refetches the evicted body');
     } finally {
       e.close();
     }

@@ -235,6 +235,7 @@ export class ClientEngine {
   async syncAccount(name: string, folders?: string[]): Promise<SyncReport> {
     const a = this.account(name);
     this.recoverTmp(a);
+    this.reconcileMaildirs([a.name]);
     const password = await this.password(a);
     if (a.protocol === 'pop3') {
       const ca = this.ca(a);
@@ -254,6 +255,57 @@ export class ClientEngine {
       }
     }
     return this.syncer(a, password).sync(folders);
+  }
+
+  /**
+   * Picks up changes other programs (mutt, neomutt) made in the Maildir folders: flag letters in file names
+   * become index flags (and, for IMAP, queued flag changes for the server); a vanished file means a POP3
+   * message deleted locally, or an evicted IMAP body (never a server delete: the cache may be pruned).
+   * Returns how many messages changed.
+   */
+  reconcileMaildirs(accounts?: string[]): number {
+    const names = new Set(accounts ?? this.listAccounts().map((a) => a.name));
+    const byDir = new Map<string, MessageRow[]>();
+    for (const r of this.state.query({ accounts: [...names] })) {
+      if (!r.fileKey) continue;
+      byDir.set(r.maildir, [...(byDir.get(r.maildir) ?? []), r]);
+    }
+    const mappable = new Set(['\\Draft', '\\Flagged', '$Forwarded', '\\Answered', '\\Seen', '\\Deleted']);
+    let changed = 0;
+    for (const [dir, rows] of byDir) {
+      const files = new Map(new Maildir(dir).list().map((f) => [f.key, f]));
+      this.state.tx(() => {
+        for (const r of rows) {
+          const a = this.state.getAccount(r.account);
+          if (!a) continue;
+          const f = files.get(r.fileKey as string);
+          if (!f) {
+            if (new Maildir(dir).find(r.fileKey as string)) continue; // a staged file, now published
+            changed++;
+            if (a.protocol === 'pop3') {
+              this.state.deleteMessage(r.id);
+              if (r.uidl) this.state.markUidlLocallyDeleted(a.name, r.uidl);
+            } else this.state.setFile(r.id, r.maildir, null, null, false);
+            continue;
+          }
+          if (f.path !== r.filePath) this.state.setFile(r.id, r.maildir, r.fileKey, f.path, true);
+          // new/ files carry no flags: only cur/ names state the flags.
+          if (f.sub === 'new') continue;
+          const have = r.flags.filter((x) => mappable.has(x));
+          const add = f.flags.filter((x) => !have.includes(x));
+          const remove = have.filter((x) => !f.flags.includes(x));
+          if (!add.length && !remove.length) continue;
+          changed++;
+          const next = [...r.flags.filter((x) => !remove.includes(x)), ...add].sort();
+          this.state.setFlags(r.id, next);
+          if (a.protocol === 'imap' && r.uid !== null) {
+            const folder = this.state.getFolder(a.name, r.folder);
+            this.state.enqueue({ account: a.name, kind: 'flags', folder: r.folder, uid: r.uid, uidValidity: folder?.uidValidity ?? '', add, remove });
+          }
+        }
+      });
+    }
+    return changed;
   }
 
   /**
@@ -291,6 +343,7 @@ export class ClientEngine {
    */
   list(f: { account?: string; folder?: string; unified?: boolean; unread?: boolean; limit?: number } = {}): MessageRow[] {
     if (f.account) this.account(f.account);
+    this.reconcileMaildirs(f.account ? [f.account] : undefined);
     const folder = f.unified || f.folder === undefined ? 'INBOX' : f.folder;
     return this.state.query({ ...(f.account ? { accounts: [f.account] } : {}), folder, ...(f.unread ? { unread: true } : {}), ...(f.limit !== undefined ? { limit: f.limit } : {}) });
   }
