@@ -65,9 +65,23 @@ test('domain, alias and queue commands', async () => {
 
     r = await run(dir, ['queue', 'list']);
     assert.match(r.stdout, /^\S+\t<alice@example\.org>\tx@remote\.test\t\d+ bytes\tattempts 0\tnext \d{4}-/);
-    const store = await openSqliteStore({ dataDir: dir });
-    for (const m of await store.listOutbound()) await store.deleteOutbound(m.id);
+    const id = r.stdout.split('\t')[0]!;
+    let store = await openSqliteStore({ dataDir: dir });
+    const [m] = await store.listOutbound();
+    await store.updateOutbound(id, { recipients: m!.recipients, attempts: 2, nextAttemptAt: new Date(Date.now() + 3_600_000), lastError: '451 later' });
     await store.close();
+    r = await run(dir, ['queue', 'retry', 'nope']);
+    assert.deepEqual([r.code, r.stderr], [1, 'mailroom: no queued message nope\n']);
+    r = await run(dir, ['queue', 'retry']);
+    assert.equal(r.stdout, '1 message due now\n');
+    store = await openSqliteStore({ dataDir: dir });
+    assert.equal((await store.dueOutbound(new Date(Date.now() + 1000), 10)).length, 1);
+    assert.equal((await store.listOutbound())[0]!.attempts, 2, 'attempts are kept');
+    await store.close();
+    r = await run(dir, ['queue', 'remove', 'nope']);
+    assert.deepEqual([r.code, r.stderr], [1, 'mailroom: no queued message nope\n']);
+    r = await run(dir, ['queue', 'remove', id]);
+    assert.equal(r.stdout, `removed ${id}\n`);
     r = await run(dir, ['queue', 'list']);
     assert.equal(r.stdout, 'queue is empty\n');
   } finally {

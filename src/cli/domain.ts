@@ -1,4 +1,4 @@
-/** `mailroom domain add|list`, `mailroom alias add|list|remove`, `mailroom queue list`. */
+/** `mailroom domain add|list`, `mailroom alias add|list|remove`, `mailroom queue list|retry|remove`. */
 import type { Command } from 'commander';
 import type { MailStore } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
@@ -128,5 +128,28 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
         if (m.lastError) parts.push(`last error: ${m.lastError.replace(/[\r\n]+/g, ' ')}`);
         out(parts.join('\t'));
       }
+    });
+  queue
+    .command('retry [id]')
+    .description('make queued messages (all, or ID) due now; a running server sends them at its next pass')
+    .action(async (id: string | undefined) => {
+      const n = await withOpen(open, async (store) => {
+        const list = (await store.listOutbound()).filter((m) => id === undefined || m.id === id);
+        if (id !== undefined && !list.length) throw new CliError(`no queued message ${id}`);
+        for (const m of list) await store.updateOutbound(m.id, { recipients: m.recipients, attempts: m.attempts, nextAttemptAt: new Date(), lastError: m.lastError });
+        return list.length;
+      });
+      out(`${n} message${n === 1 ? '' : 's'} due now`);
+    });
+  queue
+    .command('remove <id>')
+    .alias('rm')
+    .description('drop a queued message without sending it or bouncing it')
+    .action(async (id: string) => {
+      await withOpen(open, async (store) => {
+        if (!(await store.listOutbound()).some((m) => m.id === id)) throw new CliError(`no queued message ${id}`);
+        await store.deleteOutbound(id);
+      });
+      out(`removed ${id}`);
     });
 }
