@@ -179,7 +179,8 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * Applies the missing migrations. Returns the versions applied by this call (empty when up to date).
  * `schema` must already be validated as a plain identifier.
  */
-export async function migrate(db: Db, schema: string, logger: Logger): Promise<number[]> {
+export async function migrate(db: Db, schema: string, logger: Logger, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const known = Math.max(0, ...migrations.map((m) => m.version));
   return db.tx(async (q) => {
     // One lock per schema, held to the end of this transaction (also on error).
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mailroom.migrate.${schema}`]);
@@ -191,11 +192,11 @@ export async function migrate(db: Db, schema: string, logger: Logger): Promise<n
     )`);
     const done = await appliedVersions(q, schema);
     const newest = Math.max(0, ...done);
-    if (newest > SCHEMA_VERSION) {
-      logger.warn({ databaseVersion: newest, codeVersion: SCHEMA_VERSION }, 'database schema is newer than this program');
+    if (newest > known) {
+      logger.warn({ databaseVersion: newest, codeVersion: known }, 'database schema is newer than this program');
     }
     const applied: number[] = [];
-    for (const m of MIGRATIONS) {
+    for (const m of [...migrations].sort((x, y) => x.version - y.version)) {
       if (done.includes(m.version)) continue;
       await q.query(m.sql);
       await q.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
