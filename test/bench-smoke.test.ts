@@ -17,6 +17,8 @@ import type { BenchResult } from '../bench/lib/report.js';
 import { NEEDLE, bodyOf, generateMessage, sha256, sizeStats } from '../bench/corpus.js';
 import { stuff, unstuff } from '../bench/lib/pop3.js';
 import { fetchLiterals, fetchNumber } from '../bench/lib/imap.js';
+import { decodeVlq } from '../bench/lib/sourcemap.js';
+import { summarizeProfile, type CpuProfile } from '../bench/profile.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -136,4 +138,31 @@ test('bench drivers: dot-stuffing round trip and FETCH literal extraction', () =
   assert.equal(lits.get('BODY[TEXT]')?.toString(), 'abc');
   assert.equal(fetchNumber('* 3 FETCH (UID 17 RFC822.SIZE 2048 FLAGS ())', 'RFC822.SIZE'), 2048);
   assert.equal(fetchNumber('* 3 FETCH (UID 17)', 'RFC822.SIZE'), null);
+});
+
+test('bench profile summary: VLQ decoding, window slicing and time charged to the src/ caller', () => {
+  assert.deepEqual(decodeVlq('AAgBC'), [0, 0, 16, 1]);
+  assert.deepEqual(decodeVlq('D'), [-1]);
+  assert.throws(() => decodeVlq('!'), /bad VLQ/);
+  const frame = (functionName: string, url: string): { functionName: string; url: string; lineNumber: number } => ({ functionName, url, lineNumber: 9 });
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
+      { id: 2, callFrame: frame('append', 'file:///x/src/store/sqlite/store.ts'), children: [3] },
+      { id: 3, callFrame: frame('fsync', ''), children: [] },
+      { id: 4, callFrame: frame('(idle)', ''), children: [] },
+    ],
+    startTime: 1_000_000,
+    endTime: 1_000_000 + 40_000,
+    // samples at +10 ms (fsync), +20 ms (fsync), +30 ms (append), +40 ms (idle)
+    samples: [3, 3, 2, 4],
+    timeDeltas: [10_000, 10_000, 10_000, 10_000],
+  };
+  const all = summarizeProfile(profile);
+  assert.equal(all.owners[0]!.name, 'append', 'native time is charged to the src/ caller');
+  assert.equal(all.owners[0]!.where, 'src/store/sqlite/store.ts:10');
+  assert.ok(all.areas.some((a) => a.area === 'src/store'));
+  const early = summarizeProfile(profile, 10, [[1_005_000, 1_015_000]]);
+  assert.equal(early.functions.length, 1);
+  assert.equal(early.functions[0]!.name, 'fsync', 'only samples inside the window count');
 });
