@@ -258,8 +258,10 @@ export class ImapConnection implements Session {
   end(): void {
     if (this.#closed) return;
     if (this.#deflate) {
+      // The last compressed bytes (e.g. BYE) come out of the readable side after end(): close after them.
       const d = this.#deflate;
-      d.end(() => this.#socket.end());
+      d.once('end', () => this.#socket.end());
+      d.end();
     } else this.#socket.end();
     const t = setTimeout(() => this.#socket.destroy(), 5000);
     t.unref();
