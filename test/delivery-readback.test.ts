@@ -113,3 +113,31 @@ print(json.dumps({'refused': refused}))
     await env.close();
   }
 });
+
+test('an IMAP client in IDLE hears about an LMTP delivery at once', { timeout: 30_000 }, async () => {
+  const env = await makeEnv([['alice@example.org', 'pw']]);
+  const lmtp = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org' });
+  const imap = createImapService({ store: env.store, auth: env.auth, hostname: 'imap.example.org' });
+  try {
+    const lmtpPort = (await lmtp.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+    const imapPort = (await imap.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+    const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, auth: { user: 'alice@example.org', pass: 'pw' }, logger: false });
+    await client.connect();
+    await client.mailboxOpen('INBOX');
+    const exists = new Promise<number>((resolve) => client.on('exists', (ev: { count: number }) => resolve(ev.count)));
+    void client.idle().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const { client: l } = await RawSmtp.open(lmtpPort);
+    await l.cmd('LHLO t');
+    await l.cmd('MAIL FROM:<x@remote.test>');
+    await l.cmd('RCPT TO:<alice@example.org>');
+    assert.equal((await l.data('Subject: push\r\n\r\nnew mail\r\n')).code, 250);
+    l.close();
+    assert.equal(await exists, 1);
+    await client.logout();
+  } finally {
+    await lmtp.close();
+    await imap.close();
+    await env.close();
+  }
+});

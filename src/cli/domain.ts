@@ -106,7 +106,7 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
       out(`removed alias ${from}`);
     });
 
-  const queue = program.command('queue').description('inspect the outbound queue');
+  const queue = program.command('queue').description('inspect and manage the outbound queue');
   queue
     .command('list')
     .description('list queued outbound messages')
