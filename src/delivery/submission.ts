@@ -197,6 +197,9 @@ export function completeHeader(raw: Buffer, hostname: string): { raw: Buffer; me
     add.push(`Message-ID: ${messageId}`);
   }
   if (!add.length) return { raw, messageId };
-  const prefix = add.join('\r\n') + '\r\n' + (hasHeader ? '' : '\r\n');
+  // Without a header the new fields form one; the blank line that ends it is the message's own when it starts
+  // with one, else one is added.
+  const startsBlank = raw.length >= 2 && raw[0] === 0x0d && raw[1] === 0x0a;
+  const prefix = add.join('\r\n') + '\r\n' + (hasHeader || startsBlank ? '' : '\r\n');
   return { raw: Buffer.concat([Buffer.from(prefix, 'utf8'), raw]), messageId };
 }
