@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { sampleMessage } from '../src/store/contract.js';
 import { openPostgresStore, PostgresMailStore } from '../src/store/postgres/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
@@ -223,6 +224,29 @@ describe('PostgreSQL store across nodes', () => {
       off();
     } finally {
       await close();
+    }
+  });
+
+  test('a mailbox locked by a stuck transaction elsewhere: writes fail TEMPORARY after the lock timeout, then work', async () => {
+    const schema = `nodes_${++schemaCounter}`;
+    const s = await openPostgresStore({ url: db.url, schema, fsync: false, poolSize: 2, lockTimeoutMs: 300 });
+    const stuck = new pg.Client({ connectionString: db.url });
+    stuck.on('error', () => undefined);
+    await stuck.connect();
+    try {
+      const user = await s.createUser('frank@example.org', 'x');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      await stuck.query('BEGIN');
+      await stuck.query(`SELECT 1 FROM ${schema}.mailboxes WHERE id = $1 FOR UPDATE`, [inbox.id]);
+      await assert.rejects(s.append(inbox.id, sampleMessage(1)), (e: unknown) => isStoreError(e, 'TEMPORARY'));
+      await assert.rejects(s.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Seen'] }), (e: unknown) => isStoreError(e, 'TEMPORARY'));
+      // Readers are not blocked by the lock.
+      assert.equal((await s.status(inbox.id)).messages, 0);
+      await stuck.query('ROLLBACK');
+      assert.equal((await s.append(inbox.id, sampleMessage(2))).uid, 1, 'the failed append used no UID');
+    } finally {
+      await stuck.end().catch(() => undefined);
+      await s.close();
     }
   });
 

@@ -82,7 +82,14 @@ export interface DbOptions {
    * only, like the SQLite store's fsync=false. A crash may then lose the last commits (never corrupts).
    */
   durable: boolean;
+  /** Lock wait limit of pool sessions (default LOCK_TIMEOUT_MS). */
+  lockTimeoutMs?: number;
 }
+
+/** Longest wait for a row or advisory lock in a pool session before the operation fails TEMPORARY. */
+export const LOCK_TIMEOUT_MS = 30_000;
+/** A transaction left open this long (its node froze or died mid-way) is ended by the server. */
+export const IDLE_IN_TX_TIMEOUT_MS = 60_000;
 
 /** PostgreSQL identifiers we interpolate into SQL (schema names) must match this. */
 export const IDENTIFIER_RE = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -93,7 +100,14 @@ export function clientConfig(o: DbOptions, role: string): pg.ClientConfig {
     connectionString: o.url,
     application_name: `${o.applicationName}:${role}`.slice(0, 63),
     // search_path set at connection start: every unqualified table name resolves in the store's schema.
-    options: `-c search_path=${o.schema}${o.durable ? '' : ' -c synchronous_commit=off'}`,
+    // Pool sessions also bound lock waits and abandoned transactions (a frozen node must not hold a
+    // mailbox row lock for long); LISTEN and maildrop sessions idle outside transactions by design.
+    options:
+      `-c search_path=${o.schema}` +
+      (o.durable ? '' : ' -c synchronous_commit=off') +
+      (role === 'pool'
+        ? ` -c lock_timeout=${Math.max(1, Math.floor(o.lockTimeoutMs ?? LOCK_TIMEOUT_MS))} -c idle_in_transaction_session_timeout=${IDLE_IN_TX_TIMEOUT_MS}`
+        : ''),
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
   };

@@ -182,7 +182,9 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 export async function migrate(db: Db, schema: string, logger: Logger, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const known = Math.max(0, ...migrations.map((m) => m.version));
   return db.tx(async (q) => {
-    // One lock per schema, held to the end of this transaction (also on error).
+    // One lock per schema, held to the end of this transaction (also on error). Another node's migration
+    // may take long: wait for it without the pool's lock timeout.
+    await q.query('SET LOCAL lock_timeout = 0');
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mailroom.migrate.${schema}`]);
     await q.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await q.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (

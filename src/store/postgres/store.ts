@@ -117,6 +117,8 @@ export interface PostgresStoreOptions {
    * true). Every node may do it: files of appends in flight are minutes old at most.
    */
   sweepAtOpen?: boolean;
+  /** How long an operation waits for a row lock held elsewhere before failing TEMPORARY (default 30 s). */
+  lockTimeoutMs?: number;
   /** LISTEN reconnect backoff bounds (defaults 100 ms .. 5 s). */
   listenBackoffMs?: { min: number; max: number };
 }
@@ -281,6 +283,7 @@ export class PostgresMailStore implements MailStore {
       poolSize: opts.poolSize ?? 10,
       logger: opts.logger ?? silentLogger,
       durable: opts.fsync ?? true,
+      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
     });
     try {
       if (opts.migrate ?? true) await store.migrate();
