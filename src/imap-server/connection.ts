@@ -305,7 +305,7 @@ export class ImapConnection implements Session {
     }
     if ((this.#queue.length > MAX_QUEUED || this.#queuedBytes > MAX_QUEUED_BYTES) && !this.#paused) {
       this.#paused = true;
-      (this.#inflate ?? this.#socket).pause();
+      this.#socket.pause();
     }
     void this.#pump();
   }
@@ -322,9 +322,15 @@ export class ImapConnection implements Session {
         if (!ev) break;
         if (this.#paused && this.#queue.length < MAX_QUEUED / 4 && this.#queuedBytes < MAX_QUEUED_BYTES / 4) {
           this.#paused = false;
-          (this.#inflate ?? this.#socket).resume();
+          this.#socket.resume();
         }
-        await this.#handleEvent(ev);
+        try {
+          await this.#handleEvent(ev);
+        } catch (e) {
+          // The dispatcher maps every failure itself; this is the last line of defence for the process.
+          this.logger.error({ err: e instanceof Error ? e.stack : String(e) }, 'unhandled error in command processing');
+          this.send(Buffer.from('* BAD Internal error\r\n'));
+        }
       }
     } finally {
       this.#pumping = false;

@@ -28,7 +28,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     tokens = sp < 0 ? [] : tokenize(data, sp + 1);
   } catch (e) {
     if (e instanceof TokenizeError) return reply(session, tag, { status: 'BAD', text: `Error in IMAP command: ${e.message}` });
-    throw e;
+    return reply(session, tag, failure(session, 'tokenize', e));
   }
   const first = tokens[0];
   if (!first || first.t !== 'atom') return reply(session, tag, { status: 'BAD', text: 'Missing command' });
@@ -53,7 +53,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     args = spec.parse(new Args(tokens.slice(rest)));
   } catch (e) {
     if (e instanceof ParseError) return reply(session, tag, { status: 'BAD', text: e.message });
-    throw e;
+    return reply(session, tag, failure(session, name, e));
   }
   const ctx: CommandContext = { tag, uid: name.startsWith('UID '), name, service: svc, session };
   let completion: Completion;
