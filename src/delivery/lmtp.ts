@@ -7,7 +7,7 @@
  * - No AUTH: LMTP listeners belong on loopback or a unix socket reachable only by the MTA.
  */
 import type { NetService } from '../lib/service.js';
-import { deliver, DELIVERY_CONCURRENCY, mapLimit, replyCodeFor } from './deliver.js';
+import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, mapLimit, replyCodeFor } from './deliver.js';
 import { checkMessage } from './message-check.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 import {
@@ -31,11 +31,11 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
         (r) => {
           if (r.kind === 'local') return callback();
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          callback(new SmtpReply(550, r.kind === 'remote' ? 'Not a local domain' : 'No such user here'));
+          callback(r.kind === 'remote' ? new SmtpReply(550, 'Not a local domain', '5.1.2') : new SmtpReply(550, 'No such user here', '5.1.1'));
         },
         (e: unknown) => {
           common.logger.warn({ err: String(e) }, 'recipient lookup failed');
-          callback(new SmtpReply(451, 'Temporary lookup failure, try again later'));
+          callback(new SmtpReply(451, 'Temporary lookup failure, try again later', '4.3.0'));
         },
       );
     },
@@ -44,7 +44,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
       if (!got) return; // client went away before end of data: nothing stored, nobody to answer
       if (got.oversized) return callback(null); // smtp-server answers 552 per recipient
       const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
       const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const trace = sessionTrace(session);
       const date = new Date();
@@ -69,7 +69,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
           return `Ok: delivered as uid ${r.uid}`;
         }
         common.logger.warn({ session: session.id, rcpt: rcpt.address, code: r.code }, 'delivery failed');
-        return new SmtpReply(replyCodeFor(r.code), r.message);
+        return new SmtpReply(replyCodeFor(r.code), r.message, enhancedStatusFor(r.code));
       });
       callback(null, results);
     },

@@ -8,7 +8,7 @@ test('checkMessage: NUL refused, bare line ends refused or normalised, clean inp
   const ok = checkMessage(clean, 'reject');
   assert.ok(ok.ok && ok.raw === clean);
   const nul = checkMessage(Buffer.from('Subject: x\r\n\r\na\x00\r\n', 'latin1'), 'normalize');
-  assert.deepEqual(nul, { ok: false, code: 554, message: 'Message contains NUL octets' });
+  assert.deepEqual(nul, { ok: false, code: 554, enhanced: '5.6.0', message: 'Message contains NUL octets' });
   assert.equal(checkMessage(Buffer.from('a\nb\r\n'), 'reject').ok, false);
   assert.equal(checkMessage(Buffer.from('a\rb\r\n'), 'reject').ok, false);
   const n = checkMessage(Buffer.from('a\nb\rc\r\n'), 'normalize');
@@ -46,5 +46,5 @@ test('loop detection: MAX_HOPS Received fields are refused, fewer pass, body lin
   assert.equal(countReceived(Buffer.from(hops(3) + 'Subject: x\r\n\r\nReceived: not a header\r\n')), 3);
   assert.ok(checkMessage(Buffer.from(hops(MAX_HOPS - 1) + '\r\nbody\r\n'), 'reject').ok);
   const r = checkMessage(Buffer.from(hops(MAX_HOPS) + '\r\nbody\r\n'), 'reject');
-  assert.deepEqual(r, { ok: false, code: 554, message: 'Too many hops (mail loop?)' });
+  assert.deepEqual(r, { ok: false, code: 554, enhanced: '5.4.6', message: 'Too many hops (mail loop?)' });
 });

@@ -15,7 +15,7 @@ export type BareLineEndPolicy = 'reject' | 'normalize';
 /** RFC 5321 section 6.3: a message with this many Received fields is in a loop (Postfix uses 50, Exim 100). */
 export const MAX_HOPS = 100;
 
-export type CheckResult = { ok: true; raw: Buffer } | { ok: false; code: number; message: string };
+export type CheckResult = { ok: true; raw: Buffer } | { ok: false; code: number; enhanced: string; message: string };
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -49,12 +49,12 @@ export function normalizeLineEnds(raw: Buffer): Buffer {
 
 /** Applies the checks above; on success returns the (possibly normalised) message. */
 export function checkMessage(raw: Buffer, policy: BareLineEndPolicy): CheckResult {
-  if (raw.includes(0)) return { ok: false, code: 554, message: 'Message contains NUL octets' };
+  if (raw.includes(0)) return { ok: false, code: 554, enhanced: '5.6.0', message: 'Message contains NUL octets' };
   if (findBareLineEnd(raw) !== -1) {
-    if (policy === 'reject') return { ok: false, code: 554, message: 'Message contains a bare CR or LF (lines must end in CRLF)' };
+    if (policy === 'reject') return { ok: false, code: 554, enhanced: '5.6.0', message: 'Message contains a bare CR or LF (lines must end in CRLF)' };
     raw = normalizeLineEnds(raw);
   }
-  if (countReceived(raw) >= MAX_HOPS) return { ok: false, code: 554, message: 'Too many hops (mail loop?)' };
+  if (countReceived(raw) >= MAX_HOPS) return { ok: false, code: 554, enhanced: '5.4.6', message: 'Too many hops (mail loop?)' };
   return { ok: true, raw };
 }
 

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
@@ -34,13 +35,38 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   closeGraceMs?: number;
 }
 
-/** An error whose message and responseCode smtp-server turns into the reply. */
+/**
+ * An error whose message and responseCode smtp-server turns into the reply. With `enhanced` (RFC 3463, e.g.
+ * "5.7.1") the reply carries that status instead of the one smtp-server derives from the basic code; the status
+ * travels as a "{5.7.1} " prefix of the message, which our listener's send() turns into the status field.
+ */
 export class SmtpReply extends Error {
   readonly responseCode: number;
-  constructor(code: number, message: string) {
-    super(message);
+  constructor(code: number, message: string, enhanced?: string) {
+    super(enhanced ? `{${enhanced}} ${message}` : message);
     this.name = 'SmtpReply';
     this.responseCode = code;
+  }
+}
+
+const ENHANCED_MARK = /^\{([245]\.\d{1,3}\.\d{1,3})\} /;
+
+/**
+ * smtp-server with exact enhanced status codes for our replies: each new connection's send() replaces a
+ * leading "{x.y.z} " in the text by that status (see SmtpReply).
+ */
+class DeliveryServer extends SMTPServer {
+  override connect(...args: Parameters<SMTPServer['connect']>): void {
+    super.connect(...args);
+    let conn: SMTPConnection | undefined;
+    for (const c of this.connections) conn = c; // the connection just added is the last one
+    if (!conn) return;
+    const send = conn.send.bind(conn);
+    conn.send = (code, data, context) => {
+      const m = typeof data === 'string' ? ENHANCED_MARK.exec(data) : null;
+      if (m && typeof data === 'string') return send(code, `${m[1]} ${data.slice(m[0].length)}`, false);
+      return send(code, data, context);
+    };
   }
 }
 
@@ -179,12 +205,12 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     base.onData = (stream, session, callback) => {
       const p = h.onData(stream, session, callback).catch((e: unknown) => {
         common.logger.error({ err: String(e), session: session.id }, 'message handling failed');
-        callback(new SmtpReply(451, 'Local error in processing, try again later'));
+        callback(new SmtpReply(451, 'Local error in processing, try again later', '4.3.0'));
       });
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     };
-    const server = new SMTPServer(base);
+    const server = new DeliveryServer(base);
     server.on('error', (err) => common.logger.warn({ err: String(err) }, 'smtp listener error'));
     return server;
   }

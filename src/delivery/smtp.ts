@@ -37,8 +37,8 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
         (r) => {
           if (r.kind === 'local') return callback();
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          if (r.kind === 'remote') return callback(new SmtpReply(550, 'Relaying denied'));
-          callback(new SmtpReply(550, 'No such user here'));
+          if (r.kind === 'remote') return callback(new SmtpReply(550, 'Relaying denied', '5.7.1'));
+          callback(new SmtpReply(550, 'No such user here', '5.1.1'));
         },
         (e: unknown) => {
           common.logger.warn({ err: String(e) }, 'recipient lookup failed');
@@ -51,7 +51,7 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
       if (!got) return;
       if (got.oversized) return callback(null);
       const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
       const reply = await deliverAll(common, session, checked.raw, false);
       if (reply instanceof Error) callback(reply);
       else callback(null, reply);
@@ -92,7 +92,7 @@ export async function deliverAll(
     else temp.push(rcpt.address);
   }
   common.logger.info({ session: session.id, from: envelopeFrom, delivered: ok.length, deferred: temp.length, failed: perm.length }, 'message received');
-  if (ok.length === 0 && temp.length === 0 && perm[0]) return new SmtpReply(replyCodeFor(perm[0].r.code), perm[0].r.message);
+  if (ok.length === 0 && temp.length === 0 && perm[0]) return new SmtpReply(replyCodeFor(perm[0].r.code), perm[0].r.message, enhancedStatusFor(perm[0].r.code));
   if (ok.length === 0 && perm.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
   const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
   const withHop = Buffer.concat([hop, raw]);

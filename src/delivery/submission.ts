@@ -82,7 +82,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       callback();
     },
     onAuth(auth, session, callback) {
-      if (!cleartextOk(session)) return callback(new SmtpReply(538, 'Encryption required for requested authentication mechanism'));
+      if (!cleartextOk(session)) return callback(new SmtpReply(538, 'Encryption required for requested authentication mechanism', '5.7.11'));
       if ((auth.method !== 'PLAIN' && auth.method !== 'LOGIN') || !auth.username || auth.password == null) {
         return callback(new SmtpReply(504, 'Unrecognized authentication type'));
       }
@@ -98,18 +98,18 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     onMailFrom(address, session, callback) {
       const user = sessionUser(session);
       if (!user) return callback(new SmtpReply(530, 'Authentication required'));
-      if (!address.address) return callback(new SmtpReply(553, 'The null sender is not allowed for submission'));
+      if (!address.address) return callback(new SmtpReply(553, 'The null sender is not allowed for submission', '5.7.1'));
       (async () => {
         const u = await common.store.getUserById(user.id);
         if (!u || !(await isUserAddress(common.store, u, address.address))) {
-          return callback(new SmtpReply(553, `Sender address not owned by user ${user.address}`));
+          return callback(new SmtpReply(553, `Sender address not owned by user ${user.address}`, '5.7.1'));
         }
         try {
           await limiter.consume(String(user.id), 1);
         } catch (e) {
           if (e instanceof RateLimiterRes) {
             const secs = Math.ceil(e.msBeforeNext / 1000);
-            return callback(new SmtpReply(451, `Rate limit exceeded, try again in ${secs} s`));
+            return callback(new SmtpReply(451, `Rate limit exceeded, try again in ${secs} s`, '4.7.0'));
           }
           throw e;
         }
@@ -124,7 +124,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       resolveRecipient(common.store, address.address).then(
         (r) => {
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here'));
+          if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here', '5.1.1'));
           callback();
         },
         () => callback(new SmtpReply(451, 'Temporary lookup failure, try again later')),
@@ -137,7 +137,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       const user = sessionUser(session);
       if (!user) return callback(new SmtpReply(530, 'Authentication required'));
       const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message));
+      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
       const { raw, messageId } = completeHeader(checked.raw, common.hostname);
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const date = new Date();
