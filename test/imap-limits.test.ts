@@ -236,3 +236,22 @@ describe('backpressure', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  test('close() says BYE to every session and resolves once they are gone', async () => {
+    const f = await startImap();
+    const a = await RawClient.connect(f.port);
+    const b = await RawClient.connect(f.port);
+    await b.login();
+    await b.cmd('SELECT INBOX');
+    b.write('i IDLE\r\n');
+    await b.readUntil((s) => s.includes('+ idling'));
+    b.take();
+    await f.svc.close();
+    assert.equal(await a.readUntil((s) => s.includes('\r\n')), '* BYE Server shutting down\r\n');
+    assert.equal(await b.readUntil((s) => s.includes('\r\n')), '* BYE Server shutting down\r\n');
+    a.close();
+    b.close();
+    await f.close();
+  });
+});

@@ -56,6 +56,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     return reply(session, tag, failure(session, name, e));
   }
   const ctx: CommandContext = { tag, uid: name.startsWith('UID '), name, service: svc, session };
+  const started = performance.now();
   let completion: Completion;
   try {
     completion = await spec.run(ctx, args);
@@ -74,6 +75,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     }
   }
   reply(session, tag, completion);
+  session.logger.debug({ tag, command: name, status: completion.status, code: completion.code, ms: Math.round(performance.now() - started) }, 'command');
   if (completion.after) {
     try {
       await completion.after();
