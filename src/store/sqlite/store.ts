@@ -57,6 +57,11 @@ import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 /** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
 const CHUNK = 256;
+/**
+ * Reads of at most this many bytes are done synchronously (page-cache reads of this size take tens of
+ * microseconds; the async path costs three thread-pool hops per read). Larger reads stay asynchronous.
+ */
+const SYNC_READ_MAX = 256 * 1024;
 /** Cap on the cached searchable text per part (headers / body), in characters. */
 export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
 /** Blobs newer than this whose writer is alive are left alone by the open-time sweep. */
@@ -377,7 +382,7 @@ export class SqliteMailStore implements MailStore {
       updateFlags: db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
       setRetrieved: db.prepare('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
       listMessagesRaw: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
-      message: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
+      blobOf: db.prepare('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
       messagesIn: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
       recordsIn: db.prepare(
         `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime
@@ -1055,7 +1060,7 @@ export class SqliteMailStore implements MailStore {
 
   readMessage(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer> {
     return this.run(async () => {
-      const r = this.st.message.get(mailboxId, uid) as FullMsgRow | undefined;
+      const r = this.st.blobOf.get(mailboxId, uid) as { blob_id: string; size: number } | undefined;
       if (!r) throw new StoreError('NOT_FOUND', 'no such message');
       let start = 0;
       let end = r.size;
@@ -1066,7 +1071,9 @@ export class SqliteMailStore implements MailStore {
       }
       if (end <= start) return Buffer.alloc(0);
       try {
-        return await this.blobs.read(r.blob_id, start, end);
+        // Small reads (most messages, and every streamed chunk up to SYNC_READ_MAX) are synchronous: one
+        // open/pread/close on this thread instead of three thread-pool round trips.
+        return end - start <= SYNC_READ_MAX ? this.blobs.readSync(r.blob_id, start, end) : await this.blobs.read(r.blob_id, start, end);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('NOT_FOUND', 'message was expunged', { cause: e });
         throw e;

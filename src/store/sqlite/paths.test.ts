@@ -1,0 +1,67 @@
+/**
+ * SQLite store fast paths: each must give the same answers as the general path it short-cuts.
+ */
+import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { sampleMessage } from '../contract.js';
+import { isStoreError } from '../types.js';
+import { SqliteMailStore } from './store.js';
+
+async function withStore(fn: (s: SqliteMailStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-paths-'));
+  const s = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+  try {
+    await fn(s, dir);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function bigMessage(bytes: number): Buffer {
+  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_=+!@#$%^&*()[]{};:,.<>/?|~0123456789\r\n';
+  const head = 'From: a@example.org\r\nSubject: big\r\n\r\n';
+  return Buffer.from(head + line.repeat(Math.ceil(bytes / line.length)));
+}
+
+describe('SQLite store fast paths', () => {
+  test('readMessage: small (synchronous) and large (asynchronous) reads return the stored bytes', async () => {
+    await withStore(async (s) => {
+      const u = await s.createUser('r@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const small = sampleMessage(1);
+      const big = bigMessage(700 * 1024);
+      const a = await s.append(inbox.id, small);
+      const b = await s.append(inbox.id, big);
+      assert.deepEqual(await s.readMessage(inbox.id, a.uid), small);
+      assert.deepEqual(await s.readMessage(inbox.id, b.uid), big, 'whole large message (async path)');
+      for (const [start, end] of [
+        [0, 10],
+        [5, 256 * 1024],
+        [256 * 1024 - 3, 256 * 1024 + 3],
+        [big.length - 100, big.length + 5000],
+        [100, 600 * 1024],
+      ] as const) {
+        assert.deepEqual(await s.readMessage(inbox.id, b.uid, { start, end }), big.subarray(start, Math.min(end, big.length)), `range ${start}-${end}`);
+      }
+      assert.equal((await s.readMessage(inbox.id, b.uid, { start: big.length + 10, end: big.length + 20 })).length, 0);
+      await assert.rejects(s.readMessage(inbox.id, a.uid, { start: Number.NaN, end: 3 }), (e: unknown) => isStoreError(e, 'INVALID'));
+      await assert.rejects(s.readMessage(inbox.id, 99), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+    });
+  });
+
+  test('readMessage: a blob file gone behind the store is NOT_FOUND on both paths', async () => {
+    await withStore(async (s, dir) => {
+      const u = await s.createUser('g@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      await s.append(inbox.id, sampleMessage(1));
+      await s.append(inbox.id, bigMessage(400 * 1024));
+      for (const shard of readdirSync(join(dir, 'blobs'))) for (const f of readdirSync(join(dir, 'blobs', shard))) unlinkSync(join(dir, 'blobs', shard, f));
+      await assert.rejects(s.readMessage(inbox.id, 1), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      await assert.rejects(s.readMessage(inbox.id, 2), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+    });
+  });
+});
