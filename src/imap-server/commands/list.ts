@@ -5,22 +5,40 @@
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { parseList, parseLsub, parseNone } from '../../imap/grammar/commands.js';
-import { ok } from '../errors.js';
+import { bad, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { sendStatus } from './status.js';
 
-/** Compiles a LIST pattern: "*" matches anything, "%" anything but the delimiter; INBOX is case-insensitive. */
+/** Longest LIST pattern accepted (mailbox names are far shorter; bounds the matcher's work). */
+const MAX_PATTERN = 1024;
+
+/**
+ * Compiles a LIST pattern: "*" matches anything, "%" anything but the delimiter; INBOX is case-insensitive.
+ * Matching is a linear-space dynamic programme over (pattern, name), never a backtracking regular
+ * expression, so no pattern can make it slow (O(pattern x name) per name).
+ */
 export function patternMatcher(pattern: string): (name: string) => boolean {
   let p = pattern;
   if (/^inbox(\/|$)/i.test(p)) p = 'INBOX' + p.slice(5);
-  let re = '^';
-  for (const ch of p) {
-    if (ch === '*') re += '.*';
-    else if (ch === '%') re += '[^/]*';
-    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  const rx = new RegExp(re + '$', 's');
-  return (name) => rx.test(name);
+  if (p.length > MAX_PATTERN) throw bad('Mailbox pattern too long');
+  // "**", "%*" and "*%" all mean "*"; "%%" means "%".
+  const pat = p.replace(/[*%]{2,}/g, (run) => (run.includes('*') ? '*' : '%'));
+  return (name) => {
+    let cur = new Uint8Array(name.length + 1);
+    cur[0] = 1;
+    for (const c of pat) {
+      const next = new Uint8Array(name.length + 1);
+      if (c === '*') {
+        for (let j = 0; j <= name.length; j++) next[j] = cur[j]! | (j > 0 ? next[j - 1]! : 0);
+      } else if (c === '%') {
+        for (let j = 0; j <= name.length; j++) next[j] = cur[j]! | (j > 0 && name[j - 1] !== '/' ? next[j - 1]! : 0);
+      } else {
+        for (let j = 1; j <= name.length; j++) next[j] = cur[j - 1]! && name[j - 1] === c ? 1 : 0;
+      }
+      cur = next;
+    }
+    return cur[name.length] === 1;
+  };
 }
 
 interface Entry {

@@ -182,7 +182,7 @@ async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Complet
   }
   const withModseq = usesModseq(args.key) && uids.length > 0;
   if (withModseq) s.enable('CONDSTORE');
-  const maxModseq = withModseq ? Math.max(...uids.map((u) => view.meta(u)?.modseq ?? 0)) : 0;
+  const maxModseq = withModseq ? uids.reduce((mx, u) => Math.max(mx, view.meta(u)?.modseq ?? 0), 0) : 0;
   const nums = ctx.uid ? uids : uids.map((u) => view.seqOf(u));
   const returns = args.returns;
   if (returns === null && !s.rev2) {
