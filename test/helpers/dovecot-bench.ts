@@ -120,8 +120,9 @@ export async function startBenchDovecot(opts: BenchDovecotOptions): Promise<Benc
   writeFileSync(join(dir, 'passwd'), opts.users.map((u) => `${u.user}:{PLAIN}${u.password}:${uidOf.get(u.user)}:${mailGid}::${dir}/home/${u.user}::`).join('\n') + '\n', { mode: 0o644 });
   const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
   const maxConn = opts.maxConnections ?? 1000;
-  // Every imap process holds connections to log, anvil, stats and config: their client limits must follow.
-  const clientLimit = maxConn * 2 + 200;
+  // Every imap/pop3/login process holds connections to log, anvil, auth, stats and config: their client limits
+  // must cover every process the login and mail services may run (Dovecot warns at start-up otherwise).
+  const clientLimit = (maxConn + 100) * 5;
   const conf = `
 base_dir = ${dir}/run
 state_dir = ${dir}/state
