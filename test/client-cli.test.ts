@@ -111,6 +111,7 @@ describe('mailroom client CLI', { skip: skip ?? false }, () => {
     assert.equal(results[1]?.report.newHeaders, 1);
     assert.equal(stdinMissing?.code, 1);
     assert.match(stdinMissing?.stderr ?? '', /takes its password on stdin: run with --password-stdin/);
+    assert.equal((stdinMissing?.stderr ?? '').trim().split('\n').length, 1, 'one-line error');
     const rows = JSON.parse(listed?.stdout ?? '[]') as Array<{ id: number; account: string; summary: { subject: string }; bodyCached: boolean }>;
     assert.deepEqual(rows.map((x) => [x.account, x.summary.subject]).sort(), [
       ['imap', 'cli imap'],

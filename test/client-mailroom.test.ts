@@ -20,13 +20,14 @@ import type { ImapReport } from '../src/client/imap/syncer.js';
 
 const PW = 'secret';
 const DOMAIN = 'example.org';
-const NAMES = ['mp1', 'mp2', 'mp3', 'mi1', 'mi2', 'mi3', 'mi4', 'mi5', 'mu1', 'mu2', 'mu3', 'mw1'];
+const NAMES = ['mp1', 'mp2', 'mp3', 'mi1', 'mi2', 'mi3', 'mi4', 'mi5', 'mu1', 'mu2', 'mu3', 'mw1', 'mw2'];
 const addr = (n: string): string => `${n}@${DOMAIN}`;
 
 describe('client against mailroom servers', () => {
   let dir: string;
   let store: MailStore;
   let imap: NetService;
+  let auth: Authenticator;
   let pop3: NetService;
   let imapPort = 0;
   let pop3Port = 0;
@@ -37,7 +38,7 @@ describe('client against mailroom servers', () => {
     store = await openSqliteStore({ dataDir: dir });
     await store.addDomain(DOMAIN);
     for (const n of NAMES) await store.createUser(addr(n), `{PLAIN}${PW}`);
-    const auth = new Authenticator(store, { failureDelayMs: 0 });
+    auth = new Authenticator(store, { failureDelayMs: 0 });
     imap = createImapService({ store, auth, hostname: 'imap.test' });
     pop3 = createPop3Service({ store, auth, hostname: 'pop.test' });
     imapPort = (await imap.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
@@ -266,6 +267,29 @@ describe('client against mailroom servers', () => {
       await deliver('mw1', sampleMessage('idle push'));
       while ((e.list({ account: 'mw1' }).length === 0 || syncs < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(e.list({ account: 'mw1' }).map((x) => x.summary.subject), ['idle push']);
+      ac.abort();
+      await watching;
+    } finally {
+      ac.abort();
+      e.close();
+    }
+  });
+  test('watch: reconnects after the IMAP server restarts and catches up', async () => {
+    const e = engine(profile(), PW);
+    const ac = new AbortController();
+    try {
+      e.addAccount(acct('imap', 'mw2'));
+      let syncs = 0;
+      const watching = e.watch({ signal: ac.signal, pollSeconds: 3600, onSync: () => syncs++ });
+      const deadline = Date.now() + 15_000;
+      while (syncs < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      await imap.close(); // drops the IDLE connection
+      imap = createImapService({ store, auth, hostname: 'imap.test' });
+      await imap.listen({ host: '127.0.0.1', port: imapPort, implicitTls: false });
+      await deliver('mw2', sampleMessage('after restart'));
+      while (e.list({ account: 'mw2' }).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(e.list({ account: 'mw2' }).map((x) => x.summary.subject), ['after restart']);
       ac.abort();
       await watching;
     } finally {

@@ -102,7 +102,8 @@ function printSync(results: SyncResult[], asJson: boolean): void {
   }
   for (const r of results) {
     if (!r.ok) {
-      process.stderr.write(`${r.account}: ${r.error.message}\n`);
+      // A single failed account is reported once, by the caller's error line.
+      if (results.length > 1) process.stderr.write(`${r.account}: ${r.error.message}\n`);
       continue;
     }
     const x = r.report;
@@ -250,11 +251,11 @@ export function registerClientCommands(program: Command): void {
         async (e, g) => {
           const results = await e.sync(names);
           printSync(results, g.json === true);
-          const failed = results.find((r) => !r.ok);
-          if (failed && !failed.ok) {
-            if (g.json) process.exitCode = 1;
-            else throw failed.error;
-          }
+          // Per-account errors were printed above (or are in the JSON); the exit status says some failed.
+          const failed = results.filter((r) => !r.ok);
+          const only = results.length === 1 ? results[0] : undefined;
+          if (only && !only.ok && !g.json) throw only.error;
+          if (failed.length) throw new ClientError('NETWORK', `sync failed for ${failed.length} of ${results.length} accounts: ${failed.map((r) => r.account).join(', ')}`);
         },
         { progress: true },
       ),

@@ -577,35 +577,59 @@ export class ClientEngine {
       return running;
     };
     await queueSync([]);
-    const idlers: ImapFlow[] = [];
-    for (const a of this.listAccounts().filter((x) => x.protocol === 'imap')) {
-      if (opts.signal.aborted) break;
-      const ca = this.ca(a);
-      const client = await openImap({ account: a, password: await this.password(a), ...(ca ? { ca } : {}) }, { autoIdle: false });
-      idlers.push(client);
-      await client.mailboxOpen('INBOX');
-      let pending: NodeJS.Timeout | null = null;
-      const kick = (): void => {
-        if (pending) return;
-        pending = setTimeout(() => {
-          pending = null;
-          void queueSync([a.name]);
-        }, 100);
-        pending.unref();
-      };
-      client.on('exists', kick);
-      client.on('expunge', kick);
-      client.on('flags', kick);
-      void (async () => {
-        while (!opts.signal.aborted && client.usable) {
-          try {
-            await client.idle();
-          } catch {
-            break;
+    const idlers = new Set<ImapFlow>();
+    const sleep = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const t = setTimeout(resolve, ms);
+        t.unref();
+        opts.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    /** IDLE on one account's INBOX; reconnects with backoff (and catches up) when the connection drops. */
+    const idleLoop = async (a: AccountConfig): Promise<void> => {
+      let delay = 1000;
+      let first = true;
+      while (!opts.signal.aborted) {
+        let client: ImapFlow | null = null;
+        try {
+          const ca = this.ca(a);
+          client = await openImap({ account: a, password: await this.password(a), ...(ca ? { ca } : {}) }, { autoIdle: false });
+          idlers.add(client);
+          await client.mailboxOpen('INBOX');
+          let pending: NodeJS.Timeout | null = null;
+          const kick = (): void => {
+            if (pending) return;
+            pending = setTimeout(() => {
+              pending = null;
+              void queueSync([a.name]);
+            }, 100);
+            pending.unref();
+          };
+          client.on('exists', kick);
+          client.on('expunge', kick);
+          client.on('flags', kick);
+          if (!first) kick(); // changes made while we were disconnected
+          first = false;
+          delay = 1000;
+          while (!opts.signal.aborted && client.usable) await client.idle();
+        } catch (e) {
+          this.logger.warn({ account: a.name, err: e instanceof Error ? e.message : String(e) }, 'IDLE connection failed; reconnecting');
+        } finally {
+          if (client) {
+            idlers.delete(client);
+            client.close();
           }
         }
-      })();
-    }
+        if (opts.signal.aborted) break;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 60_000);
+      }
+    };
+    const loops = this.listAccounts()
+      .filter((x) => x.protocol === 'imap')
+      .map((a) => idleLoop(a));
     const timer = setInterval(() => void queueSync([]), pollMs);
     timer.unref();
     await new Promise<void>((resolve) => {
@@ -613,9 +637,8 @@ export class ClientEngine {
       else opts.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     clearInterval(timer);
-    for (const c of idlers) {
-      await c.logout().catch(() => c.close());
-    }
+    for (const c of [...idlers]) await c.logout().catch(() => c.close());
+    await Promise.all(loops);
     await running.catch(() => undefined);
   }
 }
