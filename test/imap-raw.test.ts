@@ -299,6 +299,7 @@ describe('IMAP raw transcripts', () => {
     assert.equal(l.split('\r\n').slice(0, 2).join('\n'), '* LIST (\\HasChildren) "/" "Entw&APw-rfe"\n* LIST (\\HasNoChildren) "/" "Entw&APw-rfe/Sub"');
     assert.match(await c.cmd('CREATE "bad&name"', 'b'), /^b BAD Mailbox name is not valid modified UTF-7/);
     assert.equal(await c.cmd('CREATE INBOX', 'x'), 'x NO [ALREADYEXISTS] Mailbox already exists\r\n');
+    assert.equal(await c.cmd('CREATE {3+}\r\na\tb', 'cc'), 'cc BAD Mailbox name contains control characters\r\n');
     assert.equal(await c.cmd('CREATE "Entw&APw-rfe"', 'y'), 'y NO [ALREADYEXISTS] Mailbox already exists\r\n');
     assert.match(await c.cmd('RENAME "Entw&APw-rfe" Drafts2'), /OK Rename completed/);
     assert.match(await c.cmd('SUBSCRIBE Drafts2/Sub'), /OK/);

@@ -138,6 +138,8 @@ export class ImapConnection implements Session {
         throw e;
       }
     }
+    // Control characters never belong in a mailbox name (Dovecot refuses them too).
+    if (/[\x00-\x1f\x7f]/.test(name)) throw bad('Mailbox name contains control characters');
     if (/^inbox$/i.test(name)) return 'INBOX';
     if (/^inbox\//i.test(name)) return 'INBOX' + name.slice(5);
     return name;
