@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { SMTPServerSession } from 'smtp-server';
 import { isLoopback, type NetService } from '../lib/service.js';
-import { deliver, enhancedStatusFor, isPermanent, replyCodeFor } from './deliver.js';
+import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage, headerSection, headerValue } from './message-check.js';
 import type { OutboundQueue } from './outbound.js';
@@ -158,8 +158,9 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (queued.length) await common.store.enqueueOutbound(sender, queued, withHop);
       const retry: string[] = [];
       const failed: FailedRecipient[] = [];
-      for (const rcpt of local) {
-        const d = await deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases });
+      const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases }));
+      for (const [i, rcpt] of local.entries()) {
+        const d = results[i]!;
         if (d.ok) continue;
         if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
         else retry.push(rcpt);
