@@ -1,0 +1,190 @@
+/**
+ * neomutt against mailroom. Sending runs in neomutt's batch mode (submission with STARTTLS, the server's
+ * certificate verified, AUTH). Reading needs the interactive UI, so neomutt runs inside a private tmux server
+ * (its own socket in a temp dir) and is driven with send-keys; every step waits for the screen or the file
+ * system to show the expected state (no fixed sleeps), and the outcome is checked on the server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ALICE, ALICE_PASS, BOB, describeRun, messageId, runTool, skipUnless, sortedFlags, startServer, tempDir, testMessage, toLf } from './helpers/interop.js';
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('neomutt batch mode: sends through submission with STARTTLS + AUTH, local Fcc; the recipient gets it', { skip: skipUnless('neomutt') }, async (t) => {
+  const s = await startServer(t);
+  const dir = await tempDir(t, 'neomutt-send');
+  const home = join(dir, 'home');
+  await mkdir(home);
+  const sent = join(dir, 'sent.mbox');
+  const rc = join(dir, 'muttrc');
+  await writeFile(
+    rc,
+    [
+      `set from="${ALICE}"`,
+      'set realname="Alice Example"',
+      `set smtp_url="smtp://${ALICE.replace('@', '%40')}@127.0.0.1:${s.port('submission')}/"`,
+      `set smtp_pass="${ALICE_PASS}"`,
+      'set ssl_starttls=yes',
+      'set ssl_force_tls=yes',
+      `set certificate_file="${s.certFile}"`,
+      `set record="${sent}"`,
+      'set copy=yes',
+      'set send_charset="utf-8"',
+      '',
+    ].join('\n'),
+  );
+  const body = 'Hello Bob,\n.a line with a leading dot\nGrüße\n';
+  const r = await runTool('neomutt', ['-n', '-F', rc, '-s', 'sent by neomutt', '--', BOB], { home, input: body, timeoutMs: 30_000 });
+  assert.equal(r.code, 0, describeRun('neomutt', r));
+
+  const got = await until('delivery to bob', async () => {
+    const m = await s.messages('INBOX', s.bob);
+    return m.length > 0 ? m : null;
+  });
+  assert.equal(got.length, 1);
+  const text = got[0]!.raw.toString('utf8');
+  assert.match(text, /^Subject: sent by neomutt\r$/m);
+  assert.match(text, /^From: Alice Example <alice@example\.org>\r$/m);
+  assert.match(text, /with ESMTPSA/, 'submitted over TLS with AUTH');
+  assert.match(text, /^Content-Type: text\/plain; charset=utf-8\r\n(?:.*\r\n)*Content-Transfer-Encoding: 8bit\r$/m);
+  assert.ok(text.endsWith('\r\n\r\nHello Bob,\r\n.a line with a leading dot\r\nGrüße\r\n'), `dot line and 8-bit text survived SMTP:\n${text}`);
+  const fcc = await readFile(sent, 'utf8');
+  assert.match(fcc, /^From alice@example\.org /);
+  assert.ok(fcc.includes(`Message-ID: ${messageId(got[0]!.raw)}`), 'the Fcc copy is the delivered message');
+});
+
+test('neomutt over IMAP (driven through tmux): index, folder browser, save to mbox, flag, delete; server state after quit', { skip: skipUnless('neomutt', 'tmux') }, async (t) => {
+  const s = await startServer(t);
+  const dir = await tempDir(t, 'neomutt-imap');
+  const home = join(dir, 'home');
+  await mkdir(home);
+  const msgs = [1, 2, 3, 4].map((n) => testMessage(n));
+  for (const [i, raw] of msgs.entries()) await s.append('INBOX', raw, i === 0 ? ['\\Seen'] : []);
+  await s.mailbox('Work');
+  await s.append('Work/Projects', testMessage(9));
+  const saved = join(dir, 'saved.mbox');
+  const rc = join(dir, 'muttrc');
+  await writeFile(
+    rc,
+    [
+      `set imap_user="${ALICE}"`,
+      `set imap_pass="${ALICE_PASS}"`,
+      // Loopback: cleartext IMAP (the server allows LOGIN on loopback).
+      'set ssl_starttls=no',
+      'set ssl_force_tls=no',
+      `set folder="imap://127.0.0.1:${s.port('imap')}/"`,
+      'set spoolfile="+INBOX"',
+      'set header_cache=""',
+      'set message_cachedir=""',
+      'set delete=yes',
+      'set confirmcreate=no',
+      'set confirmappend=no',
+      'set quit=yes',
+      'set move=no',
+      'set mark_old=no',
+      'set sort=date',
+      'set index_format="%4C [%Z] %s"',
+      'set mbox_type=mbox',
+      'set wait_key=no',
+      'set timeout=1',
+      '',
+    ].join('\n'),
+  );
+  const sock = join(dir, 'tmux.sock');
+  const tmux = (...args: string[]): ReturnType<typeof runTool> => runTool('tmux', ['-S', sock, '-f', '/dev/null', ...args], { home, timeoutMs: 10_000 });
+  const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-t', 'mutt')).stdout;
+  const keys = async (...k: string[]): Promise<void> => {
+    const r = await tmux('send-keys', '-t', 'mutt', ...k);
+    assert.equal(r.code, 0, describeRun('tmux send-keys', r));
+  };
+  const waitScreen = (what: string, re: RegExp): Promise<string> =>
+    until(what, async () => {
+      const sc = await screen();
+      return re.test(sc) ? sc : null;
+    }).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n--- screen\n${await screen().catch(() => '')}`);
+    });
+  const start = await tmux('new-session', '-d', '-s', 'mutt', '-x', '150', '-y', '30', `env HOME=${home} TERM=screen neomutt -n -F ${rc} -f imap://127.0.0.1:${s.port('imap')}/INBOX`);
+  assert.equal(start.code, 0, describeRun('tmux new-session', start));
+  try {
+    await driveNeomutt();
+  } finally {
+    // Normally neomutt has quit and the tmux server with it; after a failure this ends both.
+    await tmux('kill-server');
+  }
+  async function driveNeomutt(): Promise<void> {
+
+    // The index shows the four messages in date order, only the first without the "new" mark.
+    const index = await waitScreen('the index', /Interop message 4/);
+    const lines = index.split('\n').filter((l) => /Interop message \d/.test(l));
+    assert.deepEqual(lines.map((l) => /Interop message (\d)/.exec(l)![1]), ['1', '2', '3', '4'], index);
+    assert.match(lines[0]!, /^\s+1 \[\s*\]/, 'message 1 is \\Seen');
+    for (const l of lines.slice(1)) assert.match(l, /\[N\s*\]/, `unseen: ${l}`);
+
+    // The folder browser lists the server's mailboxes (LIST).
+    await keys('c');
+    await waitScreen('the open-mailbox prompt', /Open mailbox/);
+    await keys('?');
+    await waitScreen('the mailboxes list', /Mailboxes \[/);
+    await keys('Tab');
+    const browser = await waitScreen('the IMAP folder listing', /Work\//);
+    for (const name of ['INBOX', 'Archive', 'Drafts', 'Junk', 'Sent', 'Trash', 'Work/']) assert.match(browser, new RegExp(`IMAP.*\\s${name.replace('/', '\\/')}\\s*$`, 'm'), name);
+    await keys('q');
+    await waitScreen('back in the index', /NeoMutt: \+?INBOX|NeoMutt: imap/);
+
+    // Save message 1 to an mbox file (marks it deleted), flag message 2, delete message 3.
+    await keys('1', 'Enter', 's');
+    await waitScreen('the save prompt', /Save to mailbox/);
+    await keys('C-u', saved, 'Enter');
+    await until('the saved mbox', async () => (await stat(saved)).size > 0);
+    await keys('2', 'Enter', 'F');
+    await waitScreen('message 2 flagged', /^\s+2 \[[^\]]*!/m);
+    await keys('3', 'Enter', 'd');
+    await waitScreen('message 3 marked deleted', /^\s+3 \[[^\]]*D/m);
+    await keys('q');
+    await until('neomutt to quit', async () => (await tmux('has-session', '-t', 'mutt')).code !== 0);
+
+    // Server: 1 and 3 expunged, 2 flagged (and still unseen), 4 untouched.
+    const after = await s.messages('INBOX');
+    assert.deepEqual(
+      after.map((m) => [messageId(m.raw), sortedFlags(m.flags)]),
+      [
+        [messageId(msgs[1]!), ['\\Flagged']],
+        [messageId(msgs[3]!), []],
+      ],
+    );
+    // The saved copy: an mbox "From " line, the original header fields in order (mutt adds Status and length
+    // fields), and the body byte for byte.
+    const mbox = await readFile(saved);
+    const text = mbox.toString('utf8');
+    assert.match(text, /^From \S+ /);
+    const original = toLf(msgs[0]!).toString('utf8');
+    const [origHead, origBody] = [original.slice(0, original.indexOf('\n\n') + 1), original.slice(original.indexOf('\n\n') + 2)];
+    const savedMsg = text.slice(text.indexOf('\n') + 1);
+    const savedHead = savedMsg.slice(0, savedMsg.indexOf('\n\n') + 1);
+    const savedBody = savedMsg.slice(savedMsg.indexOf('\n\n') + 2);
+    let at = 0;
+    for (const line of origHead.split('\n').filter(Boolean)) {
+      const i = savedHead.indexOf(`${line}\n`, at);
+      assert.ok(i >= at, `header line kept in order: ${line}\n${savedHead}`);
+      at = i;
+    }
+    assert.match(savedHead, /^Status: RO?$/m, 'mutt records the \\Seen state');
+    assert.equal(savedBody.replace(/\n$/, ''), origBody, 'body saved byte for byte (plus the mbox separator line)');
+  }
+});
