@@ -113,3 +113,16 @@ test('offline local operations on POP3 mail: flag, move to a local folder, delet
     assert.equal(e.list({ folder: 'Archive' }).length, 0);
     assert.equal(e.state.knownUidls('p').get('U1')?.locallyDeleted, true);
   }));
+
+test('move targets resolve by path, case-insensitively, or by special use', () =>
+  withEngine((e) => {
+    e.addAccount({ ...base, name: 'g', protocol: 'imap', host: 'h' });
+    e.state.upsertFolder('g', 'INBOX', '/', '\\Inbox');
+    e.state.upsertFolder('g', '[Gmail]/Bin', '/', '\\Trash');
+    e.state.upsertFolder('g', 'Projects', '/', null);
+    assert.equal(e.resolveFolder('g', 'Projects'), 'Projects');
+    assert.equal(e.resolveFolder('g', 'projects'), 'Projects');
+    assert.equal(e.resolveFolder('g', 'Trash'), '[Gmail]/Bin');
+    assert.equal(e.resolveFolder('g', '\\Trash'), '[Gmail]/Bin');
+    assert.equal(e.resolveFolder('g', 'Nowhere'), null);
+  }));

@@ -418,17 +418,20 @@ export class ClientEngine {
   }
 
   /** Moves a message to another folder (IMAP: an existing server folder, queued; POP3: a local folder). */
-  move(id: number, folder: string): MessageRow {
+  move(id: number, folderArg: string): MessageRow {
     const row = this.message(id);
     const a = this.account(row.account);
-    if (!folder) throw new ClientError('CONFIG', 'folder name is empty');
-    if (folder === row.folder) return row;
+    if (!folderArg) throw new ClientError('CONFIG', 'folder name is empty');
+    let folder = folderArg;
     if (a.protocol === 'imap') {
       if (row.uid === null) throw new ClientError('CONFIG', `message ${id} is waiting to be moved on the server: run sync first`);
-      if (!this.state.getFolder(a.name, folder)) {
-        throw new ClientError('NOT_FOUND', `account ${a.name} has no folder "${folder}" (known: ${this.state.listFolders(a.name).map((f) => f.path).join(', ')})`);
+      const resolved = this.resolveFolder(a.name, folderArg);
+      if (!resolved) {
+        throw new ClientError('NOT_FOUND', `account ${a.name} has no folder "${folderArg}" (known: ${this.state.listFolders(a.name).map((f) => f.path).join(', ')})`);
       }
+      folder = resolved;
     }
+    if (folder === row.folder) return row;
     const dest = a.protocol === 'imap' ? this.imapFolder(a.name, folder) : this.localFolder(folder);
     this.state.tx(() => {
       let key: string | null = null;
@@ -452,6 +455,21 @@ export class ClientEngine {
       }
     });
     return this.message(id);
+  }
+
+  /**
+   * A server folder by exact path, else by case-insensitive path, else by special use ("Trash" or "\\Trash"
+   * finds the \\Trash folder whatever the server calls it, e.g. "[Gmail]/Bin").
+   */
+  resolveFolder(account: string, name: string): string | null {
+    const folders = this.state.listFolders(account);
+    const exact = folders.find((f) => f.path === name);
+    if (exact) return exact.path;
+    const ci = folders.filter((f) => f.path.toLowerCase() === name.toLowerCase());
+    if (ci.length === 1 && ci[0]) return ci[0].path;
+    const use = '\\' + name.replace(/^\\/, '').toLowerCase();
+    const special = folders.find((f) => f.specialUse?.toLowerCase() === use);
+    return special?.path ?? null;
   }
 
   /** Evicts cached IMAP bodies older than `days` (accounts with --cache all keep theirs: permanent copy). */

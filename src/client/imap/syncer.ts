@@ -150,7 +150,12 @@ export class ImapSyncer {
     return this.ctx.account.name;
   }
 
-  private cachePolicy(): CachePolicy {
+  /**
+   * The account's cache policy for one folder. Virtual folders holding copies of every message (special use
+   * \\All, e.g. Gmail's "All Mail") are kept headers-only, so bodies are not stored twice.
+   */
+  private cachePolicy(path?: string): CachePolicy {
+    if (path !== undefined && this.ctx.state.getFolder(this.name, path)?.specialUse === '\\All') return { kind: 'headers' };
     return this.ctx.account.cache ?? { kind: 'headers' };
   }
 
@@ -200,7 +205,7 @@ export class ImapSyncer {
     if (!st || st.uidValidity === undefined || st.highestModseq === undefined) return false;
     const local = this.ctx.state.getFolder(this.name, path);
     if (!local || local.uidValidity !== String(st.uidValidity) || local.highestModseq !== String(st.highestModseq)) return false;
-    const policy = this.cachePolicy();
+    const policy = this.cachePolicy(path);
     if (policy.kind === 'headers') return true;
     const now = this.ctx.now();
     return !this.ctx.state.folderMessages(this.name, path).some((r) => r.uid !== null && !r.bodyCached && wantsBody(policy, r.internalDate, now));
@@ -367,7 +372,7 @@ export class ImapSyncer {
     // New messages: the header overview (ENVELOPE, FLAGS, RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE), with
     // the body in the same FETCH when the cache policy wants it (for recent:N, SEARCH SINCE tells which).
     const dir = this.ctx.folderDir(path);
-    const policy = this.cachePolicy();
+    const policy = this.cachePolicy(path);
     const now = this.ctx.now();
     let bodyUids = new Set<number>();
     if (plan.fetch.length && policy.kind === 'all') bodyUids = new Set(plan.fetch);
