@@ -65,3 +65,46 @@ describe('SQLite store fast paths', () => {
     });
   });
 });
+
+describe('SQLite store changesSince reuse', () => {
+  test('a repeated changesSince is answered again only while nothing changed, also across instances', async () => {
+    await withStore(async (a, dir) => {
+      const b = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+      try {
+        const u = await a.createUser('c@example.org', 'h');
+        const inbox = (await a.getMailbox(u.id, 'INBOX'))!;
+        await a.append(inbox.id, sampleMessage(1));
+        const since = (await a.status(inbox.id)).highestModseq;
+        await a.append(inbox.id, sampleMessage(2));
+        const first = await b.changesSince(inbox.id, since);
+        assert.deepEqual(first.changed.map((m) => m.uid), [2]);
+        first.changed[0]!.flags.push('Mutated');
+        first.expunged.push(77);
+        const second = await b.changesSince(inbox.id, since);
+        assert.deepEqual(second.changed[0]!.flags, [], 'answers are fresh objects');
+        assert.deepEqual(second.expunged, []);
+        // A change through the other instance must be seen at once.
+        await a.storeFlags(inbox.id, [1, 2], { op: 'add', flags: ['\\Seen'] });
+        const third = await b.changesSince(inbox.id, since);
+        assert.deepEqual(third.changed.map((m) => [m.uid, m.flags]), [[1, ['\\Seen']], [2, ['\\Seen']]]);
+        assert.ok(third.highestModseq > second.highestModseq);
+        await a.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Deleted'] });
+        await a.expunge(inbox.id);
+        const fourth = await b.changesSince(inbox.id, since);
+        assert.deepEqual(fourth.expunged, [1]);
+        assert.deepEqual(fourth.changed.map((m) => m.uid), [2]);
+        assert.deepEqual(await b.changesSince(inbox.id, since), fourth);
+        await a.deleteMailbox(u.id, 'Trash');
+        const trash = await b.getMailbox(u.id, 'Trash');
+        assert.equal(trash, null);
+        await a.createMailbox(u.id, 'Gone');
+        const gone = (await b.getMailbox(u.id, 'Gone'))!;
+        await b.changesSince(gone.id, 0);
+        await a.deleteMailbox(u.id, 'Gone');
+        await assert.rejects(b.changesSince(gone.id, 0), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      } finally {
+        await b.close();
+      }
+    });
+  });
+});
