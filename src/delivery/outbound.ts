@@ -13,7 +13,8 @@
  * repeats). After maxAttempts the pending recipients fail. Failed recipients are reported to the envelope
  * sender in one RFC 3464 bounce (queued with the null sender, so bounces never bounce).
  *
- * One process runs the queue; passes never overlap within it.
+ * One process runs the queue; passes never overlap within it, and within a pass up to `concurrency` messages
+ * are handled at once.
  */
 import { resolveMx as dnsResolveMx } from 'node:dns/promises';
 import { hostname as osHostname } from 'node:os';
@@ -22,7 +23,7 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isStoreError, type MailStore, type OutboundMessage } from '../store/types.js';
 import { parseAddress } from './address.js';
-import { deliver, enhancedStatusFor, isPermanent, replyCodeFor } from './deliver.js';
+import { deliver, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
 import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 
@@ -50,6 +51,8 @@ export interface OutboundOptions extends ServiceOptions {
   connectTimeoutMs?: number;
   /** Inactivity timeout on a remote SMTP session (RFC 5321 4.5.3.2 suggests minutes). */
   socketTimeoutMs?: number;
+  /** Queued messages handled at once in a pass (a dead host's timeouts must not hold up the rest). Default 4. */
+  concurrency?: number;
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -139,14 +142,10 @@ class Queue implements OutboundQueue {
     for (;;) {
       const due = (await this.#store.dueOutbound(this.#now(), 50)).filter((m) => !seen.has(m.id));
       if (!due.length) return;
-      for (const m of due) {
-        seen.add(m.id);
-        try {
-          await this.#process(m);
-        } catch (e) {
-          this.#log.error({ err: String(e), id: m.id }, 'queue item failed');
-        }
-      }
+      for (const m of due) seen.add(m.id);
+      await mapLimit(due, Math.max(1, this.#opts.concurrency ?? 4), (m) =>
+        this.#process(m).catch((e: unknown) => this.#log.error({ err: String(e), id: m.id }, 'queue item failed')),
+      );
     }
   }
 
