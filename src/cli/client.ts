@@ -70,6 +70,7 @@ function progressReporter(): { onProgress?: (e: ProgressEvent) => void; stop: ()
     },
     stop() {
       if (active) bar.stop();
+      active = false;
     },
   };
 }
@@ -128,7 +129,7 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'JSON output for scripts');
 
   const globals = (cmd: Command): Globals => cmd.optsWithGlobals<Globals>();
-  const withEngine = async <T>(cmd: Command, fn: (e: ClientEngine, g: Globals) => Promise<T>, extra: { progress?: boolean } = {}): Promise<T> => {
+  const withEngine = async <T>(cmd: Command, fn: (e: ClientEngine, g: Globals, stopProgress: () => void) => Promise<T>, extra: { progress?: boolean } = {}): Promise<T> => {
     const g = globals(cmd);
     const progress = extra.progress && !g.json ? progressReporter() : { stop: () => undefined };
     const engine = new ClientEngine({
@@ -137,7 +138,7 @@ export function registerClientCommands(program: Command): void {
       ...('onProgress' in progress && progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
     try {
-      return await fn(engine, g);
+      return await fn(engine, g, () => progress.stop());
     } finally {
       progress.stop();
       engine.close();
@@ -248,8 +249,9 @@ export function registerClientCommands(program: Command): void {
     .action(async (names: string[], _o: unknown, cmd: Command) =>
       withEngine(
         cmd,
-        async (e, g) => {
+        async (e, g, stopProgress) => {
           const results = await e.sync(names);
+          stopProgress();
           printSync(results, g.json === true);
           // Per-account errors were printed above (or are in the JSON); the exit status says some failed.
           const failed = results.filter((r) => !r.ok);
