@@ -80,6 +80,11 @@ export const enable = defineCommand({
       ctx.session.enable(cap);
       done.push(cap === 'IMAP4REV2' ? 'IMAP4rev2' : cap);
     }
+    const st = ctx.session.state;
+    if (st.kind === 'selected' && done.some((c) => c === 'CONDSTORE' || c === 'QRESYNC')) {
+      // RFC 7162 3.1: a client enabling CONDSTORE with a mailbox selected learns its HIGHESTMODSEQ (as from Dovecot).
+      ctx.session.send(Buffer.from(`* OK [HIGHESTMODSEQ ${st.view.highestModseq}] Highest\r\n`));
+    }
     ctx.session.send(Buffer.from(`* ENABLED${done.map((c) => ' ' + c).join('')}\r\n`));
     return ok('Enabled');
   },

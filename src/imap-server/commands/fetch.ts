@@ -17,7 +17,8 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   const store = ctx.service.store;
   if (args.vanished && (!ctx.uid || !s.qresync)) throw bad('VANISHED needs UID FETCH and QRESYNC enabled');
   if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
-  if (args.changedSince !== null) s.enable('CONDSTORE');
+  // CONDSTORE-enabling uses (RFC 7162 3.1): CHANGEDSINCE or the MODSEQ item.
+  if (args.changedSince !== null || args.items.some((i) => i.kind === 'MODSEQ')) s.enable('CONDSTORE');
   let uids = view.resolve(args.set, ctx.uid);
   if (args.vanished && args.changedSince !== null && args.set.kind === 'ranges') {
     const ch = await store.changesSince(view.mailbox.id, args.changedSince);
