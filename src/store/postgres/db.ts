@@ -127,10 +127,14 @@ export class Db {
     });
   }
 
-  /** Runs one statement outside any transaction (autocommit). Connection failures become TEMPORARY. */
-  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  /**
+   * Runs one statement outside any transaction (autocommit). Connection failures become TEMPORARY. A `name`
+   * makes it a prepared statement, parsed and planned once per connection (hot paths only; one name, one
+   * text).
+   */
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values);
+      return name === undefined ? await this.pool.query<R>(text, values) : await this.pool.query<R>({ name, text, values: values ?? [] });
     } catch (e) {
       throw mapError(e);
     }

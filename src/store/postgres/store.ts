@@ -792,6 +792,7 @@ export class PostgresMailStore implements MailStore {
            FROM messages WHERE mailbox_id = b.id) s
          WHERE b.id = $1`,
         [mailboxId],
+        'status',
       );
       const row = r.rows[0];
       if (!row) throw new StoreError('NOT_FOUND', 'no such mailbox');
@@ -851,22 +852,25 @@ export class PostgresMailStore implements MailStore {
       const commit = (): Promise<AppendResult> => this.withBlob(data, (blob) =>
         this.db.tx(async (q, after) => {
           // The (possibly large) blob row first, before the mailbox lock, so the lock is held briefly.
-          await q.query(
-            `WITH b AS (INSERT INTO blobs (id, size, refs, data) VALUES ($1, $2, 1, $3) RETURNING id)
-             INSERT INTO blob_meta (blob_id, mime, mime_text, text_headers, text_body) SELECT id, $4, $5, $6, $7 FROM b`,
-            [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText],
-          );
+          await q.query({
+            name: 'append_blob',
+            text: `WITH b AS (INSERT INTO blobs (id, size, refs, data) VALUES ($1, $2, 1, $3) RETURNING id)
+                   INSERT INTO blob_meta (blob_id, mime, mime_text, text_headers, text_body) SELECT id, $4, $5, $6, $7 FROM b`,
+            values: [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText],
+          });
           // Locks the mailbox row, allocates the UID and the MODSEQ of this transaction, finds the thread.
           const b = (
-            await q.query<{ user_id: number; uid_validity: string; uid: string; modseq: string; thread_id: string | null }>(
-              `WITH mb AS (
-                 UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1
-                 RETURNING user_id, uid_validity, uid_next - 1 AS uid, highest_modseq AS modseq)
-               SELECT mb.*, (SELECT t.thread_id FROM thread_refs t WHERE t.user_id = mb.user_id AND t.message_id = ANY($2::text[])
-                             ORDER BY array_position($2::text[], t.message_id) LIMIT 1) AS thread_id
-               FROM mb`,
-              [mailboxId, candidates],
-            )
+            await q.query<{ user_id: number; uid_validity: string; uid: string; modseq: string; thread_id: string | null }>({
+              name: 'append_allocate',
+              text: `WITH mb AS (
+                       UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1
+                       RETURNING user_id, uid_validity, uid_next - 1 AS uid, highest_modseq AS modseq)
+                     SELECT mb.*, (SELECT t.thread_id FROM thread_refs t
+                                   WHERE t.user_id = mb.user_id AND t.message_id = ANY($2::text[])
+                                   ORDER BY array_position($2::text[], t.message_id) LIMIT 1) AS thread_id
+                     FROM mb`,
+              values: [mailboxId, candidates],
+            })
           ).rows[0];
           if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
           const uid = num(b.uid);
@@ -876,16 +880,17 @@ export class PostgresMailStore implements MailStore {
           const keywords = parsed.keywords.length ? this.spell(await this.canonicalKeywords(q, mailboxId, parsed.keywords), parsed.keywords) : [];
           const ev: ChangeEvent = { userId, mailboxId, highestModseq: modseq };
           // Message row, thread references and the notification (sent at COMMIT) in one round trip.
-          await q.query(
-            `WITH tr AS (
-               INSERT INTO thread_refs (user_id, message_id, thread_id)
-               SELECT $11, m, $4 FROM unnest($12::text[]) AS m ON CONFLICT DO NOTHING),
-             msg AS (
-               INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
-             SELECT pg_notify($13, $14)`,
-            [mailboxId, uid, emailId, threadId, parsed.mask, keywords, internalDate, data.length, modseq, blob.id, userId, record, this.channel, encodePayload(ev)],
-          );
+          await q.query({
+            name: 'append_message',
+            text: `WITH tr AS (
+                     INSERT INTO thread_refs (user_id, message_id, thread_id)
+                     SELECT $11, m, $4 FROM unnest($12::text[]) AS m ON CONFLICT DO NOTHING),
+                   msg AS (
+                     INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+                   SELECT pg_notify($13, $14)`,
+            values: [mailboxId, uid, emailId, threadId, parsed.mask, keywords, internalDate, data.length, modseq, blob.id, userId, record, this.channel, encodePayload(ev)],
+          });
           after.push(() => this.deliver(ev, false));
           return { uid, uidValidity: num(b.uid_validity), emailId, modseq };
         }),
@@ -902,7 +907,7 @@ export class PostgresMailStore implements MailStore {
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
     return this.run(async () => {
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const r = await this.db.query<MsgRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId]);
+      const r = await this.db.query<MsgRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId], 'list_messages');
       if (r.rows.length === 0) {
         const exists = await this.db.query('SELECT 1 FROM mailboxes WHERE id = $1', [mailboxId]);
         if (!exists.rows.length) throw new StoreError('NOT_FOUND', 'no such mailbox');
@@ -924,6 +929,7 @@ export class PostgresMailStore implements MailStore {
                FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
                WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
               [mailboxId, c],
+              'get_messages',
             );
             return r.rows;
           });
@@ -953,6 +959,7 @@ export class PostgresMailStore implements MailStore {
           : `SELECT m.size, m.blob_id, b.data IS NULL AS external, b.data
              FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2`,
         range ? [mailboxId, uid, start, end] : [mailboxId, uid],
+        range ? 'read_range' : 'read_whole',
       );
       const row = r.rows[0];
       if (!row) throw new StoreError('NOT_FOUND', 'no such message');
