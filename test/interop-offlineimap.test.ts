@@ -1,6 +1,7 @@
 /**
  * offlineimap (Debian package offlineimap3) against mailroom: pull folders into Maildir, push local flag
- * changes, a local deletion and a local new message, pull a server-side arrival, then an idle re-run.
+ * changes, a local deletion and a local new message, pull a server-side arrival, then an idle re-run; the later
+ * runs over IMAPS with compression (COMPRESS=DEFLATE).
  * Skipped when offlineimap is not installed.
  */
 import { test } from 'node:test';
@@ -30,8 +31,8 @@ test('offlineimap: pull folders, push flags/deletion/new message, pull server ar
   await mkdir(home);
   await mkdir(mail);
   const rc = join(dir, 'offlineimaprc');
-  await writeFile(
-    rc,
+  const rcTls = join(dir, 'offlineimaprc-tls');
+  const config = (tls: boolean): string =>
     [
       '[general]',
       'accounts = test',
@@ -48,20 +49,22 @@ test('offlineimap: pull folders, push flags/deletion/new message, pull server ar
       '',
       '[Repository remote]',
       'type = IMAP',
-      'remotehost = 127.0.0.1',
-      `remoteport = ${s.port('imap')}`,
+      // imaplib2 matches the certificate by DNS name only (not IP address entries): use "localhost" for TLS.
+      `remotehost = ${tls ? 'localhost' : '127.0.0.1'}`,
+      `remoteport = ${tls ? s.port('imaps') : s.port('imap')}`,
       `remoteuser = ${ALICE}`,
       `remotepass = ${ALICE_PASS}`,
-      'ssl = no',
-      'starttls = no',
+      ...(tls ? ['ssl = yes', `sslcacertfile = ${s.certFile}`, 'usecompression = yes'] : ['ssl = no', 'starttls = no']),
       "folderfilter = lambda f: f in ['INBOX', 'Work', 'Work/Projects']",
       '',
-    ].join('\n'),
-  );
-  async function sync(): Promise<void> {
-    const r = await runTool('offlineimap', ['-c', rc, '-o', '-u', 'basic'], { home, timeoutMs: 60_000 });
+    ].join('\n');
+  await writeFile(rc, config(false));
+  await writeFile(rcTls, config(true));
+  async function sync(file = rc, debug = false): Promise<string> {
+    const r = await runTool('offlineimap', ['-c', file, '-o', '-u', 'basic', ...(debug ? ['-d', 'imap'] : [])], { home, timeoutMs: 60_000 });
     assert.equal(r.code, 0, describeRun('offlineimap', r));
     assert.doesNotMatch(r.stdout + r.stderr, /ERROR/, describeRun('offlineimap', r));
+    return r.stdout + r.stderr;
   }
   const letters = (flags: readonly string[]): string => {
     const map: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
@@ -102,7 +105,10 @@ test('offlineimap: pull folders, push flags/deletion/new message, pull server ar
   const arrived = testMessage(71, { subject: 'arrived on the server' });
   await s.append('Work', arrived);
 
-  await sync();
+  // This run goes over IMAPS (certificate checked against the generated one) with COMPRESS=DEFLATE (RFC 4978).
+  const log = await sync(rcTls, true);
+  assert.match(log, /COMPRESS DEFLATE\\r\\n/);
+  assert.match(log, /OK [^'\n]*DEFLATE active/i, 'the server accepted COMPRESS and the session went on compressed');
   const flags = new Map((await s.messages('INBOX')).map((m) => [messageId(m.raw), sortedFlags(m.flags)]));
   assert.deepEqual(flags.get('<interop-1@example.org>'), ['\\Flagged']);
   assert.deepEqual(flags.get('<interop-3@example.org>'), ['\\Answered', '\\Seen']);
@@ -119,6 +125,6 @@ test('offlineimap: pull folders, push flags/deletion/new message, pull server ar
     server: await Promise.all(Object.keys(FOLDERS).map(async (f) => (await s.messages(f)).map((m) => [m.uid, m.modseq]))),
   });
   const before = await snapshot();
-  await sync();
+  await sync(rcTls);
   assert.deepEqual(await snapshot(), before);
 });
