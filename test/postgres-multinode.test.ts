@@ -191,6 +191,31 @@ describe('PostgreSQL store across nodes', () => {
     }
   });
 
+  test('LISTEN backend frozen (SIGSTOP, like a half-open connection): the heartbeat notices, reconnects, wakes', async () => {
+    const schema = `nodes_${++schemaCounter}`;
+    const common = { url: db.url, schema, fsync: false, poolSize: 2, listenBackoffMs: { min: 20, max: 200 } };
+    const a = await openPostgresStore({ ...common, listenHeartbeatMs: 150 });
+    const b = await openPostgresStore(common);
+    const frozen = a.listenerPid;
+    assert.ok(frozen);
+    try {
+      const user = await a.createUser('gina@example.org', 'x');
+      const inbox = (await a.getMailbox(user.id, 'INBOX'))!;
+      const heard: ChangeEvent[] = [];
+      const off = a.subscribe(inbox.id, (ev) => heard.push(ev));
+      process.kill(frozen, 'SIGSTOP');
+      const r = await b.append(inbox.id, sampleMessage(1));
+      await eventually(() => a.listenerPid !== null && a.listenerPid !== frozen, 'listener replaced');
+      await eventually(() => heard.some((ev) => ev.highestModseq >= r.modseq), 'wake-up despite the frozen backend');
+      const r2 = await b.append(inbox.id, sampleMessage(2));
+      await eventually(() => heard.some((ev) => ev.highestModseq >= r2.modseq), 'notifications over the new connection');
+      off();
+    } finally {
+      process.kill(frozen, 'SIGCONT');
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('every connection of node A terminated (as in a server restart): A recovers, hears B, and keeps working', async () => {
     const { a, b, close } = await twoNodes();
     try {

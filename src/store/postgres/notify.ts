@@ -26,6 +26,12 @@ export interface ListenerOptions {
   /** First reconnect delay; doubled per failed attempt up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Interval of the liveness probe on the LISTEN connection (default 30 s). A connection that stops
+   * answering (half-open TCP, frozen server) is treated as lost once a probe takes longer than the interval
+   * or 10 s, whichever is less; 'error'/'end' alone would never fire for it.
+   */
+  heartbeatMs?: number;
 }
 
 export function encodePayload(ev: ChangeEvent): string {
@@ -54,10 +60,34 @@ export class ChangeListener {
   private endCycle: (() => void) | null = null;
   /** Count of successful reconnects after a loss (diagnostics). */
   reconnects = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private probing = false;
+  private readonly heartbeatMs: number;
 
   constructor(private readonly o: ListenerOptions) {
     this.minBackoff = o.minBackoffMs ?? 100;
     this.maxBackoff = o.maxBackoffMs ?? 5_000;
+    this.heartbeatMs = o.heartbeatMs ?? 30_000;
+  }
+
+  /** One liveness probe: SELECT 1 must answer within the probe timeout, else the connection is lost. */
+  private async probe(): Promise<void> {
+    const c = this.client;
+    if (this.probing || this.state !== 'listening' || !c) return;
+    this.probing = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('LISTEN connection does not answer')), Math.min(this.heartbeatMs, 10_000));
+        timer.unref();
+      });
+      await Promise.race([c.query('SELECT 1'), timeout]);
+    } catch (e) {
+      this.lost(c, e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.probing = false;
+    }
   }
 
   /** Opens the connection and LISTENs. Throws when the first connection fails. */
@@ -106,6 +136,10 @@ export class ChangeListener {
       return;
     }
     this.state = 'listening';
+    if (!this.heartbeat && this.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => void this.probe(), this.heartbeatMs);
+      this.heartbeat.unref();
+    }
   }
 
   private lost(client: pg.Client, err: Error | null): void {
@@ -118,7 +152,7 @@ export class ChangeListener {
     client.removeAllListeners('end');
     client.removeAllListeners('error');
     client.on('error', () => undefined);
-    client.end().catch(() => undefined);
+    discard(client);
     this.failures = 0;
     // First retry after ~minBackoff: a restarting server refuses connections for a moment anyway.
     this.scheduleReconnect(this.jitter(this.minBackoff));
@@ -177,6 +211,10 @@ export class ChangeListener {
 
   async close(): Promise<void> {
     this.state = 'closed';
+    if (this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+    }
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -192,4 +230,20 @@ export class ChangeListener {
       await c.end().catch(() => undefined);
     }
   }
+}
+
+/**
+ * Ends a client we gave up on. end() waits for the server to close the socket, which an unresponsive peer
+ * never does: after a second the socket is destroyed instead, so nothing lingers.
+ */
+function discard(client: pg.Client): void {
+  const t = setTimeout(() => {
+    const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+    stream?.destroy?.();
+  }, 1000);
+  t.unref();
+  client.end().then(
+    () => clearTimeout(t),
+    () => clearTimeout(t),
+  );
 }

@@ -121,6 +121,8 @@ export interface PostgresStoreOptions {
   lockTimeoutMs?: number;
   /** LISTEN reconnect backoff bounds (defaults 100 ms .. 5 s). */
   listenBackoffMs?: { min: number; max: number };
+  /** Liveness probe interval of the LISTEN connection (default 30 s; see notify.ts). */
+  listenHeartbeatMs?: number;
 }
 
 interface UserRow {
@@ -263,6 +265,7 @@ export class PostgresMailStore implements MailStore {
       onReconnect: () => this.wakeAll(),
       minBackoffMs: opts.listenBackoffMs?.min,
       maxBackoffMs: opts.listenBackoffMs?.max,
+      heartbeatMs: opts.listenHeartbeatMs,
     });
   }
 
