@@ -218,6 +218,26 @@ describe('IMAP raw transcripts', () => {
     c.close();
   });
 
+  test('macros, RFC822.HEADER, OBJECTID items; CHECK and UNSELECT', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('EXAMINE INBOX');
+    const meta = (await f.store.listMessages(f.inbox.id))[0]!;
+    const size = Buffer.byteLength(SIMPLE_MESSAGE);
+    const fast = await c.cmd('FETCH 1 FAST', 'a');
+    assert.match(fast, new RegExp(`^\\* 1 FETCH \\(FLAGS \\(\\\\Seen\\) INTERNALDATE "[ \\d]\\d-\\w{3}-\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000" RFC822\\.SIZE ${size}\\)\\r\\na OK`));
+    const full = await c.cmd('FETCH 1 FULL', 'b');
+    assert.match(full, /RFC822\.SIZE \d+ ENVELOPE \("Mon, 7 Feb 1994 21:52:25 -0800" "Hello there" .* BODY \("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" 31 2\)\)\r\nb OK/);
+    const header = SIMPLE_MESSAGE.slice(0, SIMPLE_MESSAGE.indexOf('\r\n\r\n') + 4);
+    assert.equal(await c.cmd('FETCH 1 RFC822.HEADER', 'c'), `* 1 FETCH (RFC822.HEADER {${header.length}}\r\n${header})\r\nc OK Fetch completed\r\n`);
+    assert.equal(await c.cmd('UID FETCH 1 (EMAILID THREADID)', 'd'), `* 1 FETCH (UID 1 EMAILID (${meta.emailId}) THREADID (${meta.threadId}))\r\nd OK Fetch completed\r\n`);
+    assert.equal(await c.cmd(`SEARCH EMAILID ${meta.emailId}`, 'e'), '* SEARCH 1\r\ne OK Search completed\r\n');
+    assert.equal(await c.cmd('CHECK', 'f'), 'f OK CHECK completed\r\n');
+    assert.equal(await c.cmd('UNSELECT', 'g'), 'g OK UNSELECT completed\r\n');
+    assert.equal(await c.cmd('FETCH 1 FLAGS', 'h'), 'h BAD No mailbox selected\r\n');
+    c.close();
+  });
+
   test('\\Seen is set by BODY[] and RFC822.TEXT, never by PEEK; the FETCH reports the new FLAGS', async () => {
     const c = await RawClient.connect(f.port);
     await c.login();
