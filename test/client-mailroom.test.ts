@@ -233,6 +233,32 @@ describe('client against mailroom servers', () => {
     }
   });
 
+  test('a queued move the server refuses (folder deleted meanwhile) is dropped and reported; the message stays', async () => {
+    const c = await other('mi5');
+    await c.mailboxCreate('Gone');
+    await c.append('INBOX', sampleMessage('to move'));
+    const e = engine(profile(), PW);
+    try {
+      e.addAccount(acct('imap', 'mi5'));
+      await e.syncAccount('mi5');
+      const [row] = e.list({ account: 'mi5' });
+      assert.ok(row);
+      await c.mailboxDelete('Gone');
+      e.move(row.id, 'Gone');
+      assert.equal(e.list({ account: 'mi5' }).length, 0);
+      const r = (await e.syncAccount('mi5')) as ImapReport;
+      assert.equal(r.pushed, 0);
+      assert.equal(r.conflicts.length, 1, JSON.stringify(r.conflicts));
+      assert.match(r.conflicts[0] ?? '', /refused the queued move to Gone/);
+      assert.deepEqual(e.list({ account: 'mi5' }).map((x) => x.summary.subject), ['to move']);
+      assert.equal(e.state.queueSize(), 0);
+      assert.deepEqual(await subjects('mi5'), [['to move', false, false]]);
+    } finally {
+      await c.logout();
+      e.close();
+    }
+  });
+
   test('unified inbox of two POP3 accounts and one IMAP account', async () => {
     await deliver('mu1', sampleMessage('u pop 1'));
     await deliver('mu2', sampleMessage('u pop 2'));

@@ -144,6 +144,9 @@ function chunks<T>(a: T[], n: number): T[][] {
 }
 
 export class ImapSyncer {
+  /** UIDs the push learned we lack locally though the server still has them (refused moves), per folder. */
+  private readonly refetch = new Map<string, number[]>();
+
   constructor(private readonly ctx: ImapContext) {}
 
   private get name(): string {
@@ -274,18 +277,39 @@ export class ImapSyncer {
         state.dequeue(c.op.id);
       }
       for (const op of decision.apply) {
+        // imapflow answers false when the server refused a command (NO/BAD), and also when the connection
+        // broke: then keep the operation queued; otherwise the server wins and the refusal is reported.
+        const refused = (what: string): boolean => {
+          if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while replaying ${what}`);
+          const msg = `${this.name}/${folder}: the server refused the queued ${what} of UID ${op.uid}; dropped`;
+          report.conflicts.push(msg);
+          this.ctx.logger.warn({ account: this.name, folder, uid: op.uid, op: op.kind }, msg);
+          state.dequeue(op.id);
+          return true;
+        };
         if (op.kind === 'flags') {
-          if (op.add.length) await client.messageFlagsAdd(String(op.uid), op.add, { uid: true });
-          if (op.remove.length) await client.messageFlagsRemove(String(op.uid), op.remove, { uid: true });
+          const okAdd = op.add.length ? await client.messageFlagsAdd(String(op.uid), op.add, { uid: true }) : true;
+          const okRemove = op.remove.length ? await client.messageFlagsRemove(String(op.uid), op.remove, { uid: true }) : true;
+          if ((!okAdd || !okRemove) && refused('flag change')) continue;
         } else if (op.kind === 'delete') {
-          await client.messageDelete(String(op.uid), { uid: true });
+          if (!(await client.messageDelete(String(op.uid), { uid: true })) && refused('delete')) continue;
         } else {
           const res = await client.messageMove(String(op.uid), op.to, { uid: true });
-          const newUid = res && res.uidMap ? res.uidMap.get(op.uid) : undefined;
           const row = state.getMessage(op.messageRow);
+          if (!res) {
+            refused(`move to ${op.to}`);
+            // The message stays where the server has it: drop the optimistic local copy; the pull refetches it.
+            if (row && row.uid === null) {
+              if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+              state.deleteMessage(row.id);
+            }
+            this.refetch.set(folder, [...(this.refetch.get(folder) ?? []), op.uid]);
+            continue;
+          }
+          const newUid = res.uidMap ? res.uidMap.get(op.uid) : undefined;
           if (row) {
             const destState = state.getFolder(this.name, op.to);
-            const sameValidity = res && res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
+            const sameValidity = res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
             if (newUid !== undefined && sameValidity) state.moveRow(row.id, op.to, newUid);
             else {
               // No COPYUID (or a folder we never synchronised): the next pull of the destination fetches it.
@@ -342,6 +366,16 @@ export class ImapSyncer {
     }
     report.modes[path] = server.mode;
     const plan = planFolder({ uidValidity: local?.uidValidity ?? null, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
+    if (!plan.reset) {
+      const have = new Set([...localMsgs.keys(), ...plan.fetch]);
+      const gone = new Set(server.mode === 'qresync' ? (server.vanished ?? []) : []);
+      const listed = server.uids ? new Set(server.uids) : null;
+      for (const uid of this.refetch.get(path) ?? []) {
+        if (!have.has(uid) && !gone.has(uid) && (!listed || listed.has(uid))) plan.fetch.push(uid);
+      }
+      plan.fetch.sort((x, y) => x - y);
+    }
+    this.refetch.delete(path);
 
     if (plan.reset) {
       logger.warn({ account: this.name, folder: path }, 'UIDVALIDITY changed: dropping the local cache of this folder');
