@@ -144,7 +144,7 @@ if (ONLY.has('append')) {
         }),
       );
     }, 400);
-    if (s.stats) console.log(`  ${appends} appends in ${s.stats.commits - c0} commits`);
+    if (s.stats) console.log(`  ${appends} appends in ${s.stats.commits - c0} group commits`);
     c0 = s.stats?.commits ?? 0;
     await s.close();
   } finally {

@@ -108,3 +108,21 @@ describe('SQLite store changesSince reuse', () => {
     });
   });
 });
+
+describe('SQLite store group commit', () => {
+  test('concurrent appends share write transactions and each gets its own uid', async () => {
+    await withStore(async (s) => {
+      const u = await s.createUser('g@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const before = s.stats.commits;
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.append(inbox.id, sampleMessage(i))));
+      assert.deepEqual(results.map((r) => r.uid).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      const commits = s.stats.commits - before;
+      assert.ok(commits >= 1 && commits < 20, `20 concurrent appends in ${commits} commits`);
+      assert.equal((await s.listMessages(inbox.id)).length, 20);
+      // A lone append is not held back by the grouping.
+      const r = await s.append(inbox.id, sampleMessage(99));
+      assert.equal(r.uid, 21);
+    });
+  });
+});

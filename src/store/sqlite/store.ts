@@ -55,6 +55,14 @@ import { normalizeMailboxName } from '../names.js';
 import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
+/** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
+const GROUP_MAX_WAIT_MS = 5;
+
+interface BlobWriter {
+  epoch: number;
+  done: boolean;
+}
+
 /** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
 const CHUNK = 256;
 /**
@@ -304,6 +312,15 @@ export class SqliteMailStore implements MailStore {
   private closed = false;
   private readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
+  private readonly writers = new Set<BlobWriter>();
+  /** Bumped when a commit group opens; writers remember the epoch they started in. */
+  private epoch = 0;
+  private groupEpoch = 0;
+  /** Writers that started before the open group and have not queued or failed yet. */
+  private olderWriters = 0;
+  private groupTimer: NodeJS.Timeout | null = null;
+  /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
+  readonly stats = { commits: 0, grouped: 0 };
   private readonly changesCache = new Map<number, { since: number; highest: number; changed: RawMsgRow[]; expunged: number[] }>();
   private readonly st: ReturnType<SqliteMailStore['prepare']>;
 
@@ -468,24 +485,59 @@ export class SqliteMailStore implements MailStore {
   }
 
   /**
-   * Group commit for appends: commit functions queued within one event-loop turn run in one write
-   * transaction, each inside its own savepoint (one failing append does not affect the others), so
-   * concurrent deliveries share one WAL fsync. Each promise settles after the shared COMMIT.
+   * Group commit for appends: queued commit functions run in one write transaction, each inside its own
+   * savepoint (one failing append does not affect the others), so concurrent deliveries share one WAL
+   * fsync. Each promise settles after the shared COMMIT.
+   *
+   * When a group opens while other appends are still writing their blobs, it waits for those writers
+   * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
+   * deliveries really share a commit instead of trickling in one or two per event-loop turn. Writers that
+   * start after the group opened do not hold it.
    */
-  private groupCommit<T>(fn: () => T): Promise<T> {
+  private groupCommit<T>(fn: () => T, writer?: BlobWriter): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (writer) this.endWriter(writer);
+      const opens = this.commitQueue.length === 0;
       this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushCommits());
-      }
+      if (!opens) return;
+      this.groupEpoch = ++this.epoch;
+      this.olderWriters = this.writers.size;
+      if (this.olderWriters === 0) this.scheduleFlush();
+      else this.groupTimer ??= setTimeout(() => this.scheduleFlush(), GROUP_MAX_WAIT_MS);
     });
+  }
+
+  /** Registers an append whose blob write is starting (see groupCommit). */
+  private startWriter(): BlobWriter {
+    const w = { epoch: this.epoch, done: false };
+    this.writers.add(w);
+    return w;
+  }
+
+  /** The writer queued its commit or failed; idempotent. The open group flushes once its older writers are done. */
+  private endWriter(w: BlobWriter): void {
+    if (w.done) return;
+    w.done = true;
+    this.writers.delete(w);
+    if (this.commitQueue.length > 0 && w.epoch < this.groupEpoch && --this.olderWriters === 0) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.groupTimer) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = null;
+    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushCommits());
   }
 
   private flushCommits(): void {
     this.flushScheduled = false;
     const batch = this.commitQueue.splice(0);
     if (batch.length === 0) return;
+    this.stats.commits++;
+    this.stats.grouped += batch.length;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.tx(() => {
@@ -1007,23 +1059,29 @@ export class SqliteMailStore implements MailStore {
       const ownIds = msgIds(index.envelope.messageId, 1);
 
       let userId = first.user_id;
-      const result = await this.withBlob(data, (blobId) =>
-        this.groupCommit((): AppendResult => {
-          const b = this.mailboxRow(mailboxId);
-          userId = b.user_id;
-          const uid = b.uid_next;
-          const modseq = b.highest_modseq + 1;
-          const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
-          const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
-          if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
-          const emailId = keepId ?? newObjectId('M');
-          this.st.insertBlob.run(blobId, data.length);
-          this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
-          this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
-          this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
-          return { uid, uidValidity: b.uid_validity, emailId, modseq };
-        }),
-      );
+      const writer = this.startWriter();
+      let result: AppendResult;
+      try {
+        result = await this.withBlob(data, (blobId) =>
+          this.groupCommit((): AppendResult => {
+            const b = this.mailboxRow(mailboxId);
+            userId = b.user_id;
+            const uid = b.uid_next;
+            const modseq = b.highest_modseq + 1;
+            const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
+            const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
+            if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
+            const emailId = keepId ?? newObjectId('M');
+            this.st.insertBlob.run(blobId, data.length);
+            this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
+            this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
+            this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
+            return { uid, uidValidity: b.uid_validity, emailId, modseq };
+          }, writer),
+        );
+      } finally {
+        this.endWriter(writer);
+      }
       this.emit(userId, mailboxId, result.modseq);
       return result;
     });
