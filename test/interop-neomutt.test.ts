@@ -25,6 +25,46 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
   }
 }
 
+interface Tui {
+  screen(): Promise<string>;
+  keys(...k: string[]): Promise<void>;
+  /** Resolves with the screen once it matches; on timeout throws with the screen in the message. */
+  waitScreen(what: string, re: RegExp): Promise<string>;
+  /** Resolves once the program has exited (the tmux session is gone). */
+  waitExit(): Promise<void>;
+  /** Ends the private tmux server (and the program, if still running). */
+  kill(): Promise<void>;
+}
+
+/** Runs `command` in a private tmux server (socket inside `dir`) on a 150x30 screen, with HOME set to `home`. */
+async function startTui(dir: string, home: string, command: string): Promise<Tui> {
+  const sock = join(dir, `tmux-${Math.random().toString(36).slice(2, 8)}.sock`);
+  const tmux = (...args: string[]): ReturnType<typeof runTool> => runTool('tmux', ['-S', sock, '-f', '/dev/null', ...args], { home, cwd: '/', timeoutMs: 10_000 });
+  const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-t', 'ui')).stdout;
+  const start = await tmux('new-session', '-d', '-s', 'ui', '-x', '150', '-y', '30', `env HOME=${home} TERM=screen ${command}`);
+  assert.equal(start.code, 0, describeRun('tmux new-session', start));
+  return {
+    screen,
+    async keys(...k) {
+      const r = await tmux('send-keys', '-t', 'ui', ...k);
+      assert.equal(r.code, 0, describeRun('tmux send-keys', r));
+    },
+    waitScreen: (what, re) =>
+      until(what, async () => {
+        const sc = await screen();
+        return re.test(sc) ? sc : null;
+      }).catch(async (e: Error) => {
+        throw new Error(`${e.message}\n--- screen\n${await screen().catch(() => '')}`);
+      }),
+    async waitExit() {
+      await until('the program to exit', async () => (await tmux('has-session', '-t', 'ui')).code !== 0);
+    },
+    async kill() {
+      await tmux('kill-server');
+    },
+  };
+}
+
 test('neomutt batch mode: sends through submission with STARTTLS + AUTH, local Fcc; the recipient gets it', { skip: skipUnless('neomutt') }, async (t) => {
   const s = await startServer(t);
   const dir = await tempDir(t, 'neomutt-send');
@@ -105,27 +145,12 @@ test('neomutt over IMAP (driven through tmux): index, folder browser, save to mb
       '',
     ].join('\n'),
   );
-  const sock = join(dir, 'tmux.sock');
-  const tmux = (...args: string[]): ReturnType<typeof runTool> => runTool('tmux', ['-S', sock, '-f', '/dev/null', ...args], { home, timeoutMs: 10_000 });
-  const screen = async (): Promise<string> => (await tmux('capture-pane', '-p', '-t', 'mutt')).stdout;
-  const keys = async (...k: string[]): Promise<void> => {
-    const r = await tmux('send-keys', '-t', 'mutt', ...k);
-    assert.equal(r.code, 0, describeRun('tmux send-keys', r));
-  };
-  const waitScreen = (what: string, re: RegExp): Promise<string> =>
-    until(what, async () => {
-      const sc = await screen();
-      return re.test(sc) ? sc : null;
-    }).catch(async (e: Error) => {
-      throw new Error(`${e.message}\n--- screen\n${await screen().catch(() => '')}`);
-    });
-  const start = await tmux('new-session', '-d', '-s', 'mutt', '-x', '150', '-y', '30', `env HOME=${home} TERM=screen neomutt -n -F ${rc} -f imap://127.0.0.1:${s.port('imap')}/INBOX`);
-  assert.equal(start.code, 0, describeRun('tmux new-session', start));
+  const ui = await startTui(dir, home, `neomutt -n -F ${rc} -f imap://127.0.0.1:${s.port('imap')}/INBOX`);
+  const { keys, waitScreen } = ui;
   try {
     await driveNeomutt();
   } finally {
-    // Normally neomutt has quit and the tmux server with it; after a failure this ends both.
-    await tmux('kill-server');
+    await ui.kill();
   }
   async function driveNeomutt(): Promise<void> {
 
@@ -157,7 +182,7 @@ test('neomutt over IMAP (driven through tmux): index, folder browser, save to mb
     await keys('3', 'Enter', 'd');
     await waitScreen('message 3 marked deleted', /^\s+3 \[[^\]]*D/m);
     await keys('q');
-    await until('neomutt to quit', async () => (await tmux('has-session', '-t', 'mutt')).code !== 0);
+    await ui.waitExit();
 
     // Server: 1 and 3 expunged, 2 flagged (and still unseen), 4 untouched.
     const after = await s.messages('INBOX');
@@ -187,4 +212,84 @@ test('neomutt over IMAP (driven through tmux): index, folder browser, save to mb
     assert.match(savedHead, /^Status: RO?$/m, 'mutt records the \\Seen state');
     assert.equal(savedBody.replace(/\n$/, ''), origBody, 'body saved byte for byte (plus the mbox separator line)');
   }
+});
+
+test('neomutt with a header cache, CONDSTORE/QRESYNC and IDLE: a new message is pushed while open; reopening shows server changes', { skip: skipUnless('neomutt', 'tmux') }, async (t) => {
+  const s = await startServer(t);
+  const dir = await tempDir(t, 'neomutt-qresync');
+  const home = join(dir, 'home');
+  await mkdir(home);
+  await mkdir(join(dir, 'hcache'));
+  const msgs = [1, 2, 3, 4].map((n) => testMessage(n));
+  const uids: number[] = [];
+  for (const raw of msgs) uids.push(await s.append('INBOX', raw));
+  const rc = join(dir, 'muttrc');
+  await writeFile(
+    rc,
+    [
+      `set imap_user="${ALICE}"`,
+      `set imap_pass="${ALICE_PASS}"`,
+      'set ssl_starttls=no',
+      'set ssl_force_tls=no',
+      `set folder="imap://127.0.0.1:${s.port('imap')}/"`,
+      'set spoolfile="+INBOX"',
+      `set header_cache="${join(dir, 'hcache')}/"`,
+      'set message_cachedir=""',
+      'set imap_condstore=yes',
+      'set imap_qresync=yes',
+      'set imap_idle=yes',
+      'set mail_check=1',
+      'set timeout=1',
+      'set quit=yes',
+      'set move=no',
+      'set mark_old=no',
+      'set sort=date',
+      'set index_format="%4C [%Z] %s"',
+      'set wait_key=no',
+      '',
+    ].join('\n'),
+  );
+  // neomutt appends a rotation number to the -l file name: the current log is <name>0.
+  const log = join(dir, 'neomutt.log');
+  const open = (n: number): Promise<Tui> => startTui(dir, home, `neomutt -n -F ${rc} -d 5 -l ${log}${n} -f imap://127.0.0.1:${s.port('imap')}/INBOX`);
+  const subjects = (screen: string): string[] => [...screen.matchAll(/^\s+\d+ \[([^\]]*)\] (.*?)\s*$/gm)].map((m) => `${m[1]!.trim()}|${m[2]}`);
+
+  let ui = await open(1);
+  try {
+    await ui.waitScreen('the index', /Interop message 4/);
+    // Delivered while the mailbox is open: IDLE (or the next check) shows it without any key.
+    await s.append('INBOX', testMessage(5, { subject: 'pushed while open' }));
+    const pushed = await ui.waitScreen('the pushed message', /pushed while open/);
+    assert.deepEqual(subjects(pushed), ['N|Interop message 1', 'N|Interop message 2', 'N|Interop message 3', 'N|Interop message 4', 'N|pushed while open']);
+    await ui.keys('q');
+    await ui.waitExit();
+  } finally {
+    await ui.kill();
+  }
+  assert.match(await readFile(`${log}10`, 'utf8'), /> \S+ IDLE/, 'neomutt idled on the mailbox');
+
+  // Changes by another client while neomutt is closed: a flag, an expunge, a new message.
+  const box = await s.mailbox('INBOX');
+  await s.m.store.storeFlags(box.id, [uids[0]!], { op: 'add', flags: ['\\Flagged', '\\Seen'] });
+  await s.m.store.storeFlags(box.id, [uids[1]!], { op: 'add', flags: ['\\Deleted'] });
+  await s.m.store.expunge(box.id, [uids[1]!]);
+  await s.append('INBOX', testMessage(6, { subject: 'arrived while closed' }));
+
+  ui = await open(2);
+  try {
+    const screen = await ui.waitScreen('the resynchronised index', /arrived while closed/);
+    assert.deepEqual(subjects(screen), ['!|Interop message 1', 'N|Interop message 3', 'N|Interop message 4', 'N|pushed while open', 'N|arrived while closed']);
+    await ui.keys('q');
+    await ui.waitExit();
+  } finally {
+    await ui.kill();
+  }
+  const second = await readFile(`${log}20`, 'utf8');
+  // The cached headers were reused: only the changes since the cached MODSEQ were asked for, and the
+  // expunge came back as VANISHED (EARLIER) with the expunged UID (RFC 7162 3.2.6).
+  assert.match(second, /UID FETCH \S+ \(FLAGS\) \(CHANGEDSINCE \d+ VANISHED\)/);
+  assert.match(second, new RegExp(`< \\* VANISHED \\(EARLIER\\) ${uids[1]}\\s*$`, 'm'));
+  // Headers of the first (cached) message are not fetched again.
+  assert.doesNotMatch(second, /> a\d+ (UID )?FETCH 1[:,\s][^\n]*HEADER\.FIELDS/);
+  assert.match(second, /> a\d+ FETCH \d+[^\n]*HEADER\.FIELDS/, 'the new message\'s headers were fetched');
 });
