@@ -166,3 +166,19 @@ test('getmail6 IMAP: two mailboxes, byte-exact, no refetch, delete = true expung
   assert.deepEqual(await s.messages('INBOX'), [], 'INBOX expunged');
   assert.deepEqual(await s.messages('Work'), [], 'Work expunged');
 });
+
+test('getmail6 over implicit TLS: POP3S and IMAPS retrievers verify the server certificate and deliver byte-exact', { skip: skipUnless('getmail') }, async (t) => {
+  const s = await startServer(t);
+  const inbox = await seed(s, 'INBOX', 1, 3);
+  for (const [kind, port] of [
+    ['POP3', s.port('pop3s')],
+    ['IMAP', s.port('imaps')],
+  ] as const) {
+    const g = await setup(t, `getmail-${kind.toLowerCase()}s`);
+    const retriever = { type: `Simple${kind}SSLRetriever`, server: '127.0.0.1', port: String(port), username: ALICE, password: ALICE_PASS, ca_certs: s.certFile };
+    await g.run(kind === 'IMAP' ? { ...retriever, record_mailbox: 'false' } : retriever, { delete: 'false', read_all: 'true' });
+    const got = await delivered(g.maildir);
+    assert.equal(got.size, 3, kind);
+    for (const raw of inbox) assert.deepEqual(got.get(messageId(raw)), raw, `${kind} ${messageId(raw)}`);
+  }
+});
