@@ -366,11 +366,6 @@ export class ImapConnection implements Session {
     }
   }
 
-  /** Keeps the autologout timer from firing while a long command (IDLE) legitimately waits. */
-  touch(): void {
-    this.#touch();
-  }
-
   #handleClose(): void {
     if (this.#closed) return;
     this.#closed = true;

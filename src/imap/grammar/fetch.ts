@@ -2,7 +2,6 @@
  * FETCH / UID FETCH arguments (RFC 9051 section 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED,
  * RFC 8474 EMAILID/THREADID).
  */
-import type { Token } from '../wire/tokenizer.js';
 import { Args, ParseError, parseNumber, parseModseq } from './args.js';
 import { parseSequenceSet, type SequenceSet } from './sequence.js';
 
@@ -147,8 +146,4 @@ export function formatSection(s: Section): string {
   if (!s.text) return p;
   const t = s.text === 'HEADER.FIELDS' || s.text === 'HEADER.FIELDS.NOT' ? `${s.text} (${s.fields.map((f) => f.toUpperCase()).join(' ')})` : s.text;
   return p ? `${p}.${t}` : t;
-}
-
-export function isFetchAtom(t: Token): boolean {
-  return t.t === 'atom';
 }
