@@ -147,7 +147,18 @@ describe('mailroom client CLI', { skip: skip ?? false }, () => {
     assert.equal(missing?.code, 1);
     assert.match(missing?.stderr ?? '', /no message with id 9999/);
     assert.match(twoFlags?.stderr ?? '', /exactly one of --seen/);
-    const [table] = await runMany([{ args: c('list', '--unified') }]);
+    const [table, folders] = await runMany([{ args: c('list', '--unified') }, { args: c('folders', '--json') }]);
+    const fl = JSON.parse(folders?.stdout ?? '[]') as Array<{ account: string; path: string; specialUse: string | null; messages: number }>;
+    assert.deepEqual(
+      fl.filter((f) => f.account === 'imap').map((f) => [f.path, f.specialUse, f.messages]).sort(),
+      [
+        ['Drafts', '\\Drafts', 0],
+        ['INBOX', '\\Inbox', 1],
+        ['Sent', '\\Sent', 0],
+        ['Trash', '\\Trash', 0],
+      ],
+    );
+    assert.deepEqual(fl.filter((f) => f.account === 'pop').map((f) => [f.path, f.messages]), [['INBOX', 1]]);
     assert.match(table?.stdout ?? '', /^ID\s+FLG\s+ACCOUNT\s+FOLDER\s+DATE\s+FROM\s+SUBJECT/m);
     assert.equal((table?.stdout ?? '').trim().split('\n').length, 4);
   });

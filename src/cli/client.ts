@@ -286,6 +286,26 @@ export function registerClientCommands(program: Command): void {
       }),
     );
 
+  // ---------------------------------------------------------------- folders
+  client
+    .command('folders')
+    .description('the folder tree mirrored from the server (IMAP; special-use folders marked) and local POP3 folders')
+    .option('--account <name>', 'only this account')
+    .option('--json', 'JSON output')
+    .action(async (o: { account?: string }, cmd: Command) =>
+      withEngine(cmd, async (e, g) => {
+        const list = e.folders(o.account);
+        if (g.json) return json(list);
+        if (!list.length) return out('no folders (run: mailroom client sync)');
+        out(
+          table([
+            ['ACCOUNT', 'FOLDER', 'USE', 'MESSAGES', 'UNREAD', 'CACHED', 'LAST SYNC'],
+            ...list.map((f) => [f.account, f.path, f.specialUse ?? '', String(f.messages), String(f.unread), String(f.cached), f.lastSync ? new Date(f.lastSync).toISOString().slice(0, 19).replace('T', ' ') : '']),
+          ]),
+        );
+      }),
+    );
+
   // ---------------------------------------------------------------- read
   client
     .command('read <id>')

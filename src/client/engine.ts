@@ -348,6 +348,32 @@ export class ClientEngine {
     return this.state.query({ ...(f.account ? { accounts: [f.account] } : {}), folder, ...(f.unread ? { unread: true } : {}), ...(f.limit !== undefined ? { limit: f.limit } : {}) });
   }
 
+  /** The folder tree as last mirrored from LIST (IMAP) or the local folders holding POP3 mail, with counts. */
+  folders(account?: string): Array<{ account: string; path: string; specialUse: string | null; messages: number; unread: number; cached: number; lastSync: number | null }> {
+    const accounts = account ? [this.account(account)] : this.listAccounts();
+    const out: Array<{ account: string; path: string; specialUse: string | null; messages: number; unread: number; cached: number; lastSync: number | null }> = [];
+    for (const a of accounts) {
+      const rows = this.state.query({ accounts: [a.name] });
+      const paths =
+        a.protocol === 'imap'
+          ? this.state.listFolders(a.name).map((f) => ({ path: f.path, specialUse: f.specialUse, lastSync: f.lastSync }))
+          : [...new Set(['INBOX', ...rows.map((r) => r.folder)])].map((p) => ({ path: p, specialUse: p === 'Sent' ? '\\Sent' : null, lastSync: null }));
+      for (const f of paths) {
+        const inFolder = rows.filter((r) => r.folder === f.path);
+        out.push({
+          account: a.name,
+          path: f.path,
+          specialUse: f.specialUse,
+          messages: inFolder.length,
+          unread: inFolder.filter((r) => !r.flags.includes('\\Seen')).length,
+          cached: inFolder.filter((r) => r.bodyCached).length,
+          lastSync: f.lastSync,
+        });
+      }
+    }
+    return out;
+  }
+
   message(id: number): MessageRow {
     const m = Number.isInteger(id) ? this.state.getMessage(id) : null;
     if (!m) throw new ClientError('NOT_FOUND', `no message with id ${id} (see: mailroom client list)`);
