@@ -8,6 +8,7 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import * as zlib from 'node:zlib';
 import selfsigned from 'selfsigned';
+import { ImapFlow } from 'imapflow';
 import { startImap, RawClient, message, USER, PASSWORD, type ImapFixture } from './imap-helpers.js';
 import { memoryLogger, type LogLine } from '../src/lib/logger.js';
 import { createImapService } from '../src/imap-server/index.js';
@@ -71,6 +72,22 @@ describe('TLS', () => {
     for (let i = 0; i < 200 && !/t2 OK/.test(tbuf); i++) await new Promise((r) => setTimeout(r, 10));
     assert.match(tbuf, /t2 OK \[CAPABILITY/);
     tls.destroy();
+  });
+
+  test('imapflow upgrades with STARTTLS, then compresses inside TLS', async () => {
+    const c = new ImapFlow({ host: '127.0.0.1', port: f.port, secure: false, tls: { rejectUnauthorized: false }, auth: { user: USER, pass: PASSWORD }, logger: false });
+    await c.connect();
+    try {
+      assert.equal((c as unknown as { secureConnection: boolean }).secureConnection, true);
+      assert.equal(c.capabilities.has('STARTTLS'), false);
+      assert.ok((c as unknown as { _deflate?: unknown })._deflate, 'imapflow negotiated COMPRESS=DEFLATE');
+      await c.mailboxOpen('INBOX');
+      const m = await c.fetchOne('1', { envelope: true, source: true });
+      assert.ok(m);
+      assert.equal(m.envelope?.subject, 'secure');
+    } finally {
+      await c.logout();
+    }
   });
 });
 
