@@ -126,3 +126,60 @@ describe('SQLite store group commit', () => {
     });
   });
 });
+
+describe('SQLite store listMessages cache', () => {
+  test('a cached list follows appends, flag changes, expunges, moves and other instances', async () => {
+    await withStore(async (a, dir) => {
+      const b = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+      try {
+        const u = await a.createUser('l@example.org', 'h');
+        const inbox = (await a.getMailbox(u.id, 'INBOX'))!;
+        const arch = (await a.getMailbox(u.id, 'Archive'))!;
+        // Above the cache's minimum size, so the list is cached.
+        const n = 2100;
+        for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => a.append(inbox.id, sampleMessage(i + k))));
+        const expectSame = async (why: string) => {
+          // A fresh instance has no cache: the reference answer.
+          const ref = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+          try {
+            const want = await ref.listMessages(inbox.id);
+            assert.deepEqual(await a.listMessages(inbox.id), want, `a: ${why}`);
+            assert.deepEqual(await b.listMessages(inbox.id), want, `b: ${why}`);
+            assert.deepEqual(await a.status(inbox.id), await ref.status(inbox.id), `status a: ${why}`);
+            assert.deepEqual(await b.status(inbox.id), await ref.status(inbox.id), `status b: ${why}`);
+          } finally {
+            await ref.close();
+          }
+        };
+        await expectSame('initial');
+        await a.claimRecent(inbox.id);
+        await a.append(inbox.id, sampleMessage(4000));
+        await expectSame('after claimRecent and an append (recent count)');
+        const l1 = await b.listMessages(inbox.id);
+        l1[0]!.flags.push('Mutated');
+        l1.pop();
+        await expectSame('caller mutations do not leak into the cache');
+        await a.append(inbox.id, sampleMessage(5000), { flags: ['Kw1'] });
+        await expectSame('after an append through the other instance');
+        await a.storeFlags(inbox.id, [1, 2, 3, 500], { op: 'add', flags: ['\\Deleted', '\\Seen'] });
+        await expectSame('after flag changes');
+        await a.expunge(inbox.id, [1, 2, 500]);
+        await expectSame('after an expunge');
+        await b.move(inbox.id, [3, 4, 5], arch.id);
+        await a.copy(arch.id, [1, 2], inbox.id);
+        await expectSame('after move and copy back');
+        const all = (await a.listMessages(inbox.id)).map((m) => m.uid);
+        await a.storeFlags(inbox.id, all, { op: 'add', flags: ['\\Deleted'] });
+        await a.expunge(inbox.id, all.slice(0, 1500));
+        await expectSame('after a large delta (reread)');
+        assert.equal((await b.listMessages(inbox.id)).length, all.length - 1500);
+        await a.createMailbox(u.id, 'Big');
+        await a.renameMailbox(u.id, 'INBOX', 'Old');
+        assert.deepEqual(await b.listMessages(inbox.id), [], 'renaming INBOX empties it');
+        await assert.rejects(b.listMessages(999999), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      } finally {
+        await b.close();
+      }
+    });
+  });
+});

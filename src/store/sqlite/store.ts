@@ -55,6 +55,60 @@ import { normalizeMailboxName } from '../names.js';
 import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
+/**
+ * The listMessages cache keeps mailboxes of at least LIST_CACHE_MIN_ROWS messages (smaller ones are cheap
+ * to read) and LIST_CACHE_MAX_ROWS rows in all (about 200 bytes each). A stale entry is updated from the
+ * change log when the delta is at most an eighth of the mailbox (or LIST_CACHE_DELTA_MIN rows), else reread.
+ */
+const LIST_CACHE_MIN_ROWS = 2000;
+const LIST_CACHE_MAX_ROWS = 300_000;
+const LIST_CACHE_DELTA_MIN = 256;
+
+interface ListCacheEntry {
+  highest: number;
+  rows: RawMsgRow[];
+}
+
+/**
+ * Applies a change-log delta to rows in uid order: expunged uids leave, changed rows replace theirs, rows
+ * not present yet (new appends, always above the existing uids but merged generally) are inserted in order.
+ */
+function applyDelta(rows: readonly RawMsgRow[], changed: readonly RawMsgRow[], gone: readonly number[]): RawMsgRow[] {
+  const drop = new Set(gone);
+  const upd = new Map<number, RawMsgRow>();
+  for (const r of changed) upd.set(r[0], r);
+  const out: RawMsgRow[] = [];
+  for (const r of rows) {
+    if (drop.has(r[0])) continue;
+    const u = upd.get(r[0]);
+    if (u) {
+      out.push(u);
+      upd.delete(r[0]);
+    } else out.push(r);
+  }
+  if (upd.size === 0) return out;
+  const added = [...upd.values()].filter((r) => !drop.has(r[0]));
+  added.sort((a, b) => a[0] - b[0]);
+  const last = out.length > 0 ? out[out.length - 1]![0] : 0;
+  if (added.length > 0 && added[0]![0] > last) return out.concat(added);
+  return out.concat(added).sort((a, b) => a[0] - b[0]);
+}
+
+/** The counts of status() from cached rows (the same sums as the status statement). */
+function statusOf(rows: readonly RawMsgRow[], firstRecent: number): { messages: number; unseen: number; deleted: number; size: number; recent: number } {
+  let unseen = 0;
+  let deleted = 0;
+  let size = 0;
+  let recent = 0;
+  for (const r of rows) {
+    if ((r[3] & FLAG_SEEN) === 0) unseen++;
+    if ((r[3] & FLAG_DELETED) !== 0) deleted++;
+    size += r[6];
+    if (r[0] >= firstRecent) recent++;
+  }
+  return { messages: rows.length, unseen, deleted, size, recent };
+}
+
 /** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
 const GROUP_MAX_WAIT_MS = 5;
 
@@ -321,6 +375,9 @@ export class SqliteMailStore implements MailStore {
   private groupTimer: NodeJS.Timeout | null = null;
   /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
   readonly stats = { commits: 0, grouped: 0 };
+  /** listMessages rows per mailbox (see cachedList), least recently used first; listCacheRows counts their rows. */
+  private readonly listCache = new Map<number, ListCacheEntry>();
+  private listCacheRows = 0;
   private readonly changesCache = new Map<number, { since: number; highest: number; changed: RawMsgRow[]; expunged: number[] }>();
   private readonly st: ReturnType<SqliteMailStore['prepare']>;
 
@@ -1007,7 +1064,11 @@ export class SqliteMailStore implements MailStore {
   status(mailboxId: number): Promise<MailboxStatus> {
     return this.run(async () => {
       const b = this.mailboxRow(mailboxId);
-      const s = this.st.status.get(b.first_recent, mailboxId) as { messages: number; unseen: number; deleted: number; size: number; recent: number };
+      const hit = this.listCache.get(mailboxId);
+      const s =
+        hit && hit.highest === b.highest_modseq
+          ? statusOf(hit.rows, b.first_recent)
+          : (this.st.status.get(b.first_recent, mailboxId) as { messages: number; unseen: number; deleted: number; size: number; recent: number });
       return {
         messages: s.messages,
         unseen: s.unseen,
@@ -1108,10 +1169,65 @@ export class SqliteMailStore implements MailStore {
   }
 
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
-    return this.run(async () => {
-      this.mailboxRow(mailboxId);
-      return (this.st.listMessagesRaw.all(mailboxId) as RawMsgRow[]).map(rawToMeta);
-    });
+    return this.run(async () => this.cachedList(mailboxId).map(rawToMeta));
+  }
+
+  /**
+   * The mailbox's rows in uid order, from the list cache when it is current: an entry is valid for the
+   * HIGHESTMODSEQ it was read at (every change bumps it in its transaction, whichever process commits), and
+   * a stale entry is brought forward with the change log (changed rows and tombstones since), which costs
+   * O(delta) instead of a full read. The returned array belongs to the cache: callers copy what they keep.
+   */
+  private cachedList(mailboxId: number): RawMsgRow[] {
+    const hit = this.listCache.get(mailboxId);
+    if (hit) {
+      const h = this.st.highestModseq.get(mailboxId) as number | undefined;
+      if (h === undefined) {
+        this.dropListCache(mailboxId);
+        throw new StoreError('NOT_FOUND', 'no such mailbox');
+      }
+      if (h === hit.highest) return this.touchList(mailboxId, hit).rows;
+      const delta = this.db.transaction(() => {
+        const b = this.mailboxRow(mailboxId);
+        const changed = this.st.changedSinceRaw.all(mailboxId, hit.highest) as RawMsgRow[];
+        const gone = this.st.tombstonesSince.all(mailboxId, hit.highest) as number[];
+        return { highest: b.highest_modseq, changed, gone };
+      }).deferred();
+      if (delta.changed.length + delta.gone.length <= Math.max(LIST_CACHE_DELTA_MIN, hit.rows.length / 8)) {
+        const rows = applyDelta(hit.rows, delta.changed, delta.gone);
+        this.listCacheRows += rows.length - hit.rows.length;
+        hit.rows = rows;
+        hit.highest = delta.highest;
+        return this.touchList(mailboxId, hit).rows;
+      }
+    }
+    const fresh = this.db.transaction(() => {
+      const b = this.mailboxRow(mailboxId);
+      return { highest: b.highest_modseq, rows: this.st.listMessagesRaw.all(mailboxId) as RawMsgRow[] };
+    }).deferred();
+    this.dropListCache(mailboxId);
+    if (fresh.rows.length >= LIST_CACHE_MIN_ROWS && fresh.rows.length <= LIST_CACHE_MAX_ROWS) {
+      this.touchList(mailboxId, fresh);
+      this.listCacheRows += fresh.rows.length;
+      for (const [id, e] of this.listCache) {
+        if (this.listCacheRows <= LIST_CACHE_MAX_ROWS) break;
+        if (id !== mailboxId) this.dropListCache(id, e);
+      }
+    }
+    return fresh.rows;
+  }
+
+  /** Marks an entry most recently used (Map order is the LRU order). */
+  private touchList(mailboxId: number, e: ListCacheEntry): ListCacheEntry {
+    this.listCache.delete(mailboxId);
+    this.listCache.set(mailboxId, e);
+    return e;
+  }
+
+  private dropListCache(mailboxId: number, e = this.listCache.get(mailboxId)): void {
+    if (!e) return;
+    this.listCache.delete(mailboxId);
+    this.listCacheRows -= e.rows.length;
   }
 
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord> {
