@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ALICE,
@@ -21,6 +21,7 @@ import {
   tempDir,
   testMessage,
   toCrlf,
+  toLf,
   type InteropServer,
   type MaildirEntry,
 } from './helpers/interop.js';
@@ -224,4 +225,60 @@ test('mbsync: pull folders, push flags/expunge/append, pull server changes, idem
   const refused = await runTool('mbsync', ['-c', rcNoCa, 'all'], { home, timeoutMs: 30_000 });
   assert.notEqual(refused.code, 0, describeRun('mbsync', refused));
   assert.match(refused.stdout + refused.stderr, /certificate/i);
+});
+
+test('mbsync over STARTTLS: CopyArrivalDate keeps INTERNALDATE both ways, MaxSize leaves a placeholder for a big message', { skip: skipUnless('mbsync') }, async (t) => {
+  const s = await startServer(t);
+  const dir = await tempDir(t, 'mbsync-dates');
+  const home = join(dir, 'home');
+  const mail = join(dir, 'mail');
+  await mkdir(home);
+  await mkdir(mail);
+  const dates = [new Date('2024-01-02T03:04:05Z'), new Date('2025-06-07T08:09:10Z')];
+  const small = [testMessage(1), testMessage(2)];
+  const box = await s.mailbox('INBOX');
+  for (const [i, raw] of small.entries()) await s.m.store.append(box.id, raw, { internalDate: dates[i]! });
+  const big = testMessage(3, { body: Array.from({ length: 100 }, (_, i) => `filler line ${i} ${'z'.repeat(60)}`) });
+  assert.ok(big.length > 4096);
+  await s.append('INBOX', big);
+  const rc = join(dir, 'mbsyncrc');
+  await writeFile(
+    rc,
+    rcFile(s, mail, false)
+      .replace('SSLType None', `SSLType STARTTLS\nCertificateFile ${s.certFile}\nPipelineDepth 1`)
+      .replace('IMAPStore remote\n', 'IMAPStore remote\nMaxSize 4k\n')
+      .replace('MaildirStore local\n', 'MaildirStore local\nMaxSize 4k\n') + 'CopyArrivalDate yes\n',
+  );
+  const sync = async (): Promise<string> => {
+    const r = await runTool('mbsync', ['-V', '-c', rc, 'all'], { home, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, describeRun('mbsync', r));
+    return r.stdout + r.stderr;
+  };
+  const log = await sync();
+  assert.match(log, /Connection is now encrypted/);
+  const local = await listMaildir(join(mail, 'INBOX'));
+  assert.equal(local.length, 3);
+  const byId = new Map(await Promise.all(local.map(async (e) => [messageId(await readFile(e.path)), e] as const)));
+  // Over MaxSize, mbsync stores only a placeholder built from the header (BODY.PEEK[HEADER]) and the RFC822.SIZE.
+  const placeholder = (await readFile(byId.get(messageId(big))!.path, 'utf8'));
+  assert.match(placeholder, /^Subject: \[placeholder\] Interop message 3$/m);
+  assert.match(placeholder, /this message is over the MaxSize limit/);
+  assert.ok(placeholder.length < 2000);
+  for (const [i, raw] of small.entries()) {
+    const e = byId.get(messageId(raw));
+    assert.ok(e);
+    assert.equal((await stat(e.path)).mtime.getTime(), dates[i]!.getTime(), 'file time = INTERNALDATE');
+  }
+
+  const when = new Date('2020-09-13T12:26:40Z');
+  const file = join(mail, 'INBOX', 'new', '1600000000.dated.host');
+  await writeFile(file, toLf(testMessage(4, { subject: 'dated upload' })));
+  await utimes(file, when, when);
+  await sync();
+  const uploaded = (await s.messages('INBOX')).find((m) => messageId(m.raw) === '<interop-4@example.org>');
+  assert.ok(uploaded);
+  assert.equal(uploaded.internalDate.getTime(), when.getTime(), 'APPEND carried the file time as INTERNALDATE');
+  const server = await s.messages('INBOX');
+  assert.equal(server.length, 4, 'the placeholder is not uploaded');
+  assert.deepEqual(server.find((m) => messageId(m.raw) === messageId(big))?.raw, big);
 });
