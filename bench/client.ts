@@ -4,10 +4,10 @@
  *   node --import tsx bench/client.ts [--pop3 N] [--imap N] [--runs R] [--max-size BYTES] [--json]
  *
  * - POP3 download-and-delete of N messages: `mailroom client sync` (engine in-process, every message
- *   fsynced into a Maildir before DELE) vs fetchmail (--bsmtp to one file, no fsync: cheaper delivery).
- *   The mailbox is refilled before every run.
- * - IMAP full sync of an N-message INBOX into a local Maildir: the engine with --cache all (header overview,
- *   then every body) vs mbsync (Sync Pull into a Maildir). Each run starts from an empty local store.
+ *   fsynced into a Maildir before DELE; and again with fsync off) vs fetchmail (--bsmtp to one file, which
+ *   fetchmail never fsyncs). The mailbox is refilled before every run.
+ * - IMAP full sync of an N-message INBOX into a local Maildir: the engine with --cache all (header overview
+ *   and bodies) vs mbsync (Sync Pull into a Maildir), both with and without fsync. Each run starts empty.
  * Runs alternate (mailroom, reference, mailroom, ...); medians and the ratio mailroom / reference are printed
  * (below 1 = mailroom faster).
  */
@@ -70,20 +70,26 @@ async function fill(dc: Dovecot, user: string, msgs: Buffer[]): Promise<void> {
   await dc.doveadm(['mailbox', 'status', '-u', user, 'messages', 'INBOX']);
 }
 
-async function pop3Bench(dc: Dovecot, msgs: Buffer[]): Promise<{ mailroom: number[]; fetchmail: number[] }> {
-  const res = { mailroom: [] as number[], fetchmail: [] as number[] };
+async function mailroomPop3(dc: Dovecot, msgs: Buffer[], fsync: boolean): Promise<number> {
+  await fill(dc, 'popbench', msgs);
+  const prof = mkdtempSync(join(tmpdir(), 'mailroom-bench-client-'));
+  const e = new ClientEngine({ profileDir: prof, passwords: { env: { BENCH_PW: PW } }, fsync });
+  e.addAccount({ name: 'b', protocol: 'pop3', host: '127.0.0.1', port: dc.pop3Port, user: 'popbench', password: { kind: 'env', name: 'BENCH_PW' } });
+  const t = process.hrtime.bigint();
+  const rep = (await e.syncAccount('b')) as Pop3Report;
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (rep.downloaded !== msgs.length || countFiles(e.inbox.root) !== msgs.length) throw new Error(`mailroom POP3 downloaded ${rep.downloaded}/${msgs.length}`);
+  e.close();
+  rmSync(prof, { recursive: true, force: true });
+  return ms;
+}
+
+async function pop3Bench(dc: Dovecot, msgs: Buffer[]): Promise<{ mailroom: number[]; mailroomNoFsync: number[]; fetchmail: number[] }> {
+  const res = { mailroom: [] as number[], mailroomNoFsync: [] as number[], fetchmail: [] as number[] };
   for (let r = 0; r < RUNS; r++) {
-    // mailroom
-    await fill(dc, 'popbench', msgs);
-    const prof = mkdtempSync(join(tmpdir(), 'mailroom-bench-client-'));
-    const e = new ClientEngine({ profileDir: prof, passwords: { env: { BENCH_PW: PW } } });
-    e.addAccount({ name: 'b', protocol: 'pop3', host: '127.0.0.1', port: dc.pop3Port, user: 'popbench', password: { kind: 'env', name: 'BENCH_PW' } });
-    let t = process.hrtime.bigint();
-    const rep = (await e.syncAccount('b')) as Pop3Report;
-    res.mailroom.push(Number(process.hrtime.bigint() - t) / 1e6);
-    if (rep.downloaded !== msgs.length || countFiles(e.inbox.root) !== msgs.length) throw new Error(`mailroom POP3 downloaded ${rep.downloaded}/${msgs.length}`);
-    e.close();
-    rmSync(prof, { recursive: true, force: true });
+    res.mailroom.push(await mailroomPop3(dc, msgs, true));
+    res.mailroomNoFsync.push(await mailroomPop3(dc, msgs, false));
+    let t: bigint;
     // fetchmail
     await fill(dc, 'popbench', msgs);
     const fdir = mkdtempSync(join(tmpdir(), 'mailroom-bench-fetchmail-'));
@@ -98,64 +104,79 @@ async function pop3Bench(dc: Dovecot, msgs: Buffer[]): Promise<{ mailroom: numbe
     const left = await dc.doveadm(['mailbox', 'status', '-u', 'popbench', 'messages', 'INBOX']);
     if (!/messages=0/.test(left) || !existsSync(out) || statSync(out).size < msgs.reduce((n, m) => n + m.length, 0)) throw new Error(`fetchmail did not download everything: ${left} ${fm.out}`);
     rmSync(fdir, { recursive: true, force: true });
-    log(`pop3 run ${r + 1}: mailroom ${res.mailroom.at(-1)?.toFixed(0)} ms, fetchmail ${res.fetchmail.at(-1)?.toFixed(0)} ms`);
+    log(`pop3 run ${r + 1}: mailroom ${res.mailroom.at(-1)?.toFixed(0)} ms (no fsync ${res.mailroomNoFsync.at(-1)?.toFixed(0)} ms), fetchmail ${res.fetchmail.at(-1)?.toFixed(0)} ms`);
   }
   return res;
 }
 
-async function imapBench(dc: Dovecot, msgs: Buffer[]): Promise<{ mailroom: number[]; mbsync: number[] }> {
-  const res = { mailroom: [] as number[], mbsync: [] as number[] };
+async function mailroomImap(dc: Dovecot, n: number, fsync: boolean): Promise<number> {
+  const prof = mkdtempSync(join(tmpdir(), 'mailroom-bench-client-'));
+  const e = new ClientEngine({ profileDir: prof, passwords: { env: { BENCH_PW: PW } }, fsync });
+  e.addAccount({ name: 'b', protocol: 'imap', host: '127.0.0.1', port: dc.imapPort, user: 'imapbench', password: { kind: 'env', name: 'BENCH_PW' }, cache: 'all' });
+  const t = process.hrtime.bigint();
+  const rep = (await e.syncAccount('b', ['INBOX'])) as ImapReport;
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (rep.bodiesFetched !== n || countFiles(e.imapFolder('b', 'INBOX').root) !== n) throw new Error(`mailroom IMAP fetched ${rep.bodiesFetched}/${n}`);
+  e.close();
+  rmSync(prof, { recursive: true, force: true });
+  return ms;
+}
+
+async function mbsyncImap(dc: Dovecot, n: number, fsync: boolean): Promise<number> {
+  const mdir = mkdtempSync(join(tmpdir(), 'mailroom-bench-mbsync-'));
+  const rc = join(mdir, 'mbsyncrc');
+  mkdirSync(join(mdir, 'mail'));
+  writeFileSync(
+    rc,
+    [
+      `FSync ${fsync ? 'yes' : 'no'}`,
+      '',
+      'IMAPAccount b',
+      'Host 127.0.0.1',
+      `Port ${dc.imapPort}`,
+      'User imapbench',
+      `Pass ${PW}`,
+      'SSLType None',
+      'AuthMechs PLAIN',
+      '',
+      'IMAPStore b-far',
+      'Account b',
+      '',
+      'MaildirStore b-near',
+      `Path ${mdir}/mail/`,
+      `Inbox ${mdir}/mail/INBOX`,
+      '',
+      'Channel b',
+      'Far :b-far:',
+      'Near :b-near:',
+      'Patterns INBOX',
+      'Create Near',
+      'Sync Pull',
+      'SyncState *',
+      '',
+    ].join('\n'),
+  );
+  const t = process.hrtime.bigint();
+  const mb = await run('/usr/bin/mbsync', ['-q', '-c', rc, 'b'], { ...process.env, HOME: mdir });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (mb.code !== 0) throw new Error(`mbsync exited ${mb.code}: ${mb.out}`);
+  const got = countFiles(join(mdir, 'mail', 'INBOX'));
+  if (got !== n) throw new Error(`mbsync stored ${got}/${n}`);
+  rmSync(mdir, { recursive: true, force: true });
+  return ms;
+}
+
+async function imapBench(dc: Dovecot, msgs: Buffer[]): Promise<{ mailroom: number[]; mbsync: number[]; mailroomNoFsync: number[]; mbsyncNoFsync: number[] }> {
+  const res = { mailroom: [] as number[], mbsync: [] as number[], mailroomNoFsync: [] as number[], mbsyncNoFsync: [] as number[] };
   await fill(dc, 'imapbench', msgs);
   for (let r = 0; r < RUNS; r++) {
-    const prof = mkdtempSync(join(tmpdir(), 'mailroom-bench-client-'));
-    const e = new ClientEngine({ profileDir: prof, passwords: { env: { BENCH_PW: PW } } });
-    e.addAccount({ name: 'b', protocol: 'imap', host: '127.0.0.1', port: dc.imapPort, user: 'imapbench', password: { kind: 'env', name: 'BENCH_PW' }, cache: 'all' });
-    let t = process.hrtime.bigint();
-    const rep = (await e.syncAccount('b', ['INBOX'])) as ImapReport;
-    res.mailroom.push(Number(process.hrtime.bigint() - t) / 1e6);
-    if (rep.bodiesFetched !== msgs.length || countFiles(e.imapFolder('b', 'INBOX').root) !== msgs.length) throw new Error(`mailroom IMAP fetched ${rep.bodiesFetched}/${msgs.length}`);
-    e.close();
-    rmSync(prof, { recursive: true, force: true });
-
-    const mdir = mkdtempSync(join(tmpdir(), 'mailroom-bench-mbsync-'));
-    const rc = join(mdir, 'mbsyncrc');
-    mkdirSync(join(mdir, 'mail'));
-    writeFileSync(
-      rc,
-      [
-        'IMAPAccount b',
-        'Host 127.0.0.1',
-        `Port ${dc.imapPort}`,
-        'User imapbench',
-        `Pass ${PW}`,
-        'SSLType None',
-        'AuthMechs PLAIN',
-        '',
-        'IMAPStore b-far',
-        'Account b',
-        '',
-        'MaildirStore b-near',
-        `Path ${mdir}/mail/`,
-        `Inbox ${mdir}/mail/INBOX`,
-        '',
-        'Channel b',
-        'Far :b-far:',
-        'Near :b-near:',
-        'Patterns INBOX',
-        'Create Near',
-        'Sync Pull',
-        'SyncState *',
-        '',
-      ].join('\n'),
+    res.mailroom.push(await mailroomImap(dc, msgs.length, true));
+    res.mbsync.push(await mbsyncImap(dc, msgs.length, true));
+    res.mailroomNoFsync.push(await mailroomImap(dc, msgs.length, false));
+    res.mbsyncNoFsync.push(await mbsyncImap(dc, msgs.length, false));
+    log(
+      `imap run ${r + 1}: mailroom ${res.mailroom.at(-1)?.toFixed(0)} ms, mbsync ${res.mbsync.at(-1)?.toFixed(0)} ms; no fsync: mailroom ${res.mailroomNoFsync.at(-1)?.toFixed(0)} ms, mbsync ${res.mbsyncNoFsync.at(-1)?.toFixed(0)} ms`,
     );
-    t = process.hrtime.bigint();
-    const mb = await run('/usr/bin/mbsync', ['-q', '-c', rc, 'b'], { ...process.env, HOME: mdir });
-    res.mbsync.push(Number(process.hrtime.bigint() - t) / 1e6);
-    if (mb.code !== 0) throw new Error(`mbsync exited ${mb.code}: ${mb.out}`);
-    const got = countFiles(join(mdir, 'mail', 'INBOX'));
-    if (got !== msgs.length) throw new Error(`mbsync stored ${got}/${msgs.length}`);
-    rmSync(mdir, { recursive: true, force: true });
-    log(`imap run ${r + 1}: mailroom ${res.mailroom.at(-1)?.toFixed(0)} ms, mbsync ${res.mbsync.at(-1)?.toFixed(0)} ms`);
   }
   return res;
 }
@@ -172,8 +193,16 @@ async function main(): Promise<void> {
     const pop = POP3_N > 0 ? await pop3Bench(dc, corpus.slice(0, POP3_N)) : null;
     const imap = IMAP_N > 0 ? await imapBench(dc, corpus.slice(0, IMAP_N)) : null;
     const rows: Array<{ workload: string; messages: number; bytes: number; mailroomMs: number; referenceMs: number; reference: string; ratio: number }> = [];
-    if (pop) rows.push({ workload: 'POP3 download+delete', messages: POP3_N, bytes: bytes(POP3_N), mailroomMs: median(pop.mailroom), referenceMs: median(pop.fetchmail), reference: 'fetchmail 6.4 (--bsmtp)', ratio: median(pop.mailroom) / median(pop.fetchmail) });
-    if (imap) rows.push({ workload: 'IMAP full sync', messages: IMAP_N, bytes: bytes(IMAP_N), mailroomMs: median(imap.mailroom), referenceMs: median(imap.mbsync), reference: 'mbsync 1.4 (Sync Pull)', ratio: median(imap.mailroom) / median(imap.mbsync) });
+    const row = (workload: string, n: number, ours: number[], ref: number[], reference: string) =>
+      rows.push({ workload, messages: n, bytes: bytes(n), mailroomMs: median(ours), referenceMs: median(ref), reference, ratio: median(ours) / median(ref) });
+    if (pop) {
+      row('POP3 download+delete (mailroom fsyncs)', POP3_N, pop.mailroom, pop.fetchmail, 'fetchmail 6.4 --bsmtp (no fsync)');
+      row('POP3 download+delete (no fsync either side)', POP3_N, pop.mailroomNoFsync, pop.fetchmail, 'fetchmail 6.4 --bsmtp (no fsync)');
+    }
+    if (imap) {
+      row('IMAP full sync (fsync)', IMAP_N, imap.mailroom, imap.mbsync, 'mbsync 1.4 Sync Pull, FSync yes');
+      row('IMAP full sync (no fsync)', IMAP_N, imap.mailroomNoFsync, imap.mbsyncNoFsync, 'mbsync 1.4 Sync Pull, FSync no');
+    }
     if (values.json) process.stdout.write(JSON.stringify({ runs: RUNS, rows, raw: { pop, imap } }, null, 2) + '\n');
     else {
       process.stdout.write(`| workload | messages | MB | mailroom (median ms) | reference | reference (median ms) | ratio |\n|---|---|---|---|---|---|---|\n`);

@@ -39,6 +39,8 @@ export interface EngineOptions {
   passwords?: PasswordOptions;
   now?: () => number;
   onProgress?: ProgressFn;
+  /** false: no fsync of message files (throwaway profiles, benchmarks); the default is durable. */
+  fsync?: boolean;
   /** Pretend IMAP servers lack QRESYNC/CONDSTORE (forces the fallback paths). */
   imapDisable?: { qresync?: boolean; condstore?: boolean };
 }
@@ -94,7 +96,7 @@ export class ClientEngine {
   constructor(private readonly opts: EngineOptions) {
     this.profileDir = opts.profileDir;
     mkdirSync(join(this.profileDir, 'mail', 'local'), { recursive: true, mode: 0o700 });
-    this.state = new StateDb(join(this.profileDir, 'state.sqlite'));
+    this.state = new StateDb(join(this.profileDir, 'state.sqlite'), { durable: opts.fsync !== false });
     this.logger = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
   }
@@ -106,11 +108,11 @@ export class ClientEngine {
   // ------------------------------------------------------------ layout
 
   localFolder(folder: string): Maildir {
-    return new Maildir(join(this.profileDir, 'mail', 'local', encodeFolderName(folder))).ensure();
+    return new Maildir(join(this.profileDir, 'mail', 'local', encodeFolderName(folder)), { fsync: this.opts.fsync !== false }).ensure();
   }
 
   imapFolder(account: string, folder: string): Maildir {
-    return new Maildir(join(this.profileDir, 'mail', 'imap', encodeFolderName(account), encodeFolderName(folder))).ensure();
+    return new Maildir(join(this.profileDir, 'mail', 'imap', encodeFolderName(account), encodeFolderName(folder)), { fsync: this.opts.fsync !== false }).ensure();
   }
 
   /** The unified inbox Maildir (POP3 accounts deliver here). */

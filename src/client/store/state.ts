@@ -158,9 +158,11 @@ CREATE TABLE IF NOT EXISTS queue (
 export class StateDb {
   readonly db: Database.Database;
 
-  constructor(file: string) {
+  /** `durable: false` turns off SQLite's fsyncs (synchronous = OFF), matching a Maildir without fsync. */
+  constructor(file: string, opts: { durable?: boolean } = {}) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    if (opts.durable === false) this.db.pragma('synchronous = OFF');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
