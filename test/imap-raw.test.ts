@@ -386,6 +386,17 @@ describe('IMAP raw transcripts', () => {
     c.close();
   });
 
+  test('several expunges are numbered as each takes effect (as Dovecot does)', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await f.store.createMailbox(f.user.id, 'Ex');
+    for (let i = 0; i < 5; i++) await f.append(message(`ex${i}`), i === 2 ? [] : ['\\Deleted'], 'Ex');
+    await c.cmd('SELECT Ex');
+    assert.equal(await c.cmd('EXPUNGE', 'x'), '* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nx OK Expunge completed\r\n');
+    assert.match(await c.cmd('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])'), /Subject: ex2/);
+    c.close();
+  });
+
   test('pipelined commands are answered in order', async () => {
     const c = await RawClient.connect(f.port);
     c.write('p1 NOOP\r\np2 LOGIN alice@example.org "correct horse"\r\np3 EXAMINE INBOX\r\np4 FETCH 1 UID\r\np5 LOGOUT\r\n');

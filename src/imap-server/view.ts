@@ -200,10 +200,12 @@ export class MailboxView {
     if (sink.qresync) {
       sink.send(Buffer.from(`* VANISHED ${formatSequenceSet(gone)}\r\n`));
     } else {
+      // Ascending, each number as it is after the previous removals ("* 1 EXPUNGE" three times for 1:3),
+      // which is what Dovecot sends.
       const seqs = gone.map((u) => this.seqOf(u)).filter((s) => s > 0);
-      seqs.sort((a, b) => b - a);
+      seqs.sort((a, b) => a - b);
       let text = '';
-      for (const s of seqs) text += `* ${s} EXPUNGE\r\n`;
+      seqs.forEach((s, i) => (text += `* ${s - i} EXPUNGE\r\n`));
       if (text) sink.send(Buffer.from(text));
     }
     const goneSet = new Set(gone);
