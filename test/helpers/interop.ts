@@ -6,7 +6,7 @@
  * real home directory is never read or written. Nothing here talks to anything but 127.0.0.1.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -98,7 +98,7 @@ export function runTool(cmd: string, args: string[], opts: RunOptions): Promise<
   });
 }
 
-/** One-line summary of a run for assertion messages. */
+/** Exit status and the tail of both output streams, for assertion messages. */
 export function describeRun(cmd: string, r: RunResult): string {
   return `${cmd} exited ${r.code ?? r.signal}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-6000)}`;
 }
@@ -252,10 +252,6 @@ export async function listMaildir(dir: string): Promise<MaildirEntry[]> {
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-export async function readMaildirFiles(dir: string): Promise<Buffer[]> {
-  return Promise.all((await listMaildir(dir)).map((e) => readFile(e.path)));
 }
 
 /** The Message-ID field value of a raw message (first occurrence), or '' when absent. */
