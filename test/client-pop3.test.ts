@@ -59,6 +59,28 @@ test(`connection dropped mid-RETR: nothing lost, nothing duplicated on the next 
 });
 }
 
+test('no UIDL and a connection dropped mid-RETR: the next run recognises what it stored (Message-ID + size)', async () => {
+  const msgs = [1, 2, 3].map((i) => ({ uidl: `n${i}`, raw: sampleMessage(`nu${i}`) }));
+  const srv = await startFakePop3({ user: 'u', password: 'pw', uidl: false, messages: msgs, dropInRetr: [3] });
+  const p = tempProfile();
+  const e = engine(p.dir, 'pw');
+  try {
+    e.addAccount(acct(srv.port));
+    await assert.rejects(e.syncAccount('fake'));
+    assert.equal(e.list().length, 2);
+    const r = (await e.syncAccount('fake')) as Pop3Report;
+    assert.equal(r.downloaded, 1);
+    assert.equal(r.duplicatesSkipped, 2);
+    assert.equal(r.deletedOnServer, 3);
+    assert.deepEqual(e.list().map((x) => x.summary.subject).sort(), ['nu1', 'nu2', 'nu3']);
+    assert.equal(srv.messages.length, 0);
+  } finally {
+    e.close();
+    p.cleanup();
+    await srv.close();
+  }
+});
+
 test('no UIDL: download everything and delete; leave-a-copy is refused with the reason', async () => {
   const srv = await startFakePop3({ user: 'u', password: 'pw', uidl: false, messages: [{ uidl: 'x', raw: sampleMessage('only') }] });
   const p = tempProfile();

@@ -25,6 +25,8 @@ export interface Pop3Report {
   deletedOnServer: number;
   forgotten: number;
   warnings: string[];
+  /** Servers without UIDL: messages recognised (Message-ID and size) as stored by an interrupted earlier run. */
+  duplicatesSkipped: number;
   /** Local row ids of the new messages. */
   newIds: number[];
 }
@@ -46,7 +48,7 @@ export function policyOf(account: AccountConfig): Pop3Policy {
 
 export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
   const { state, account, inbox, logger } = ctx;
-  const report: Pop3Report = { account: account.name, protocol: 'pop3', downloaded: 0, headersOnly: 0, deletedOnServer: 0, forgotten: 0, warnings: [], newIds: [] };
+  const report: Pop3Report = { account: account.name, protocol: 'pop3', downloaded: 0, headersOnly: 0, deletedOnServer: 0, forgotten: 0, warnings: [], duplicatesSkipped: 0, newIds: [] };
   const policy = policyOf(account);
 
   // Local deletions made by other programs (mutt deleting the file) count as "deleted locally".
@@ -122,6 +124,11 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       try {
         for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
           const d = bySeq.get(msgno) as (typeof batch)[number];
+          if (d.uidl === null && isKnownWithoutUidl(ctx, raw)) {
+            // No UIDL: an earlier session that broke before QUIT already stored this one; only DELE it again.
+            report.duplicatesSkipped++;
+            continue;
+          }
           pending.push(inbox.stage(raw, { asNew: true }).then((file) => ({ d, raw, file })));
         }
       } catch (e) {
@@ -172,6 +179,16 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
   }
 }
 
+/**
+ * Best effort for servers without UIDL: a message of this account stored without UIDL with the same
+ * Message-ID and size is one an interrupted earlier run already downloaded (its DELE was never committed).
+ */
+function isKnownWithoutUidl(ctx: Pop3SyncContext, raw: Buffer): boolean {
+  const { summary } = summaryFromRaw(raw);
+  if (!summary.messageId) return false;
+  return ctx.state.hasMessageWithoutUidl(ctx.account.name, summary.messageId, raw.length);
+}
+
 /** Pipelined batches: at most this many messages ... */
 const BATCH_COUNT = 64;
 /** ... and about this many bytes (by LIST size) held in memory at once. */
@@ -208,7 +225,7 @@ function recordMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, f
     flags: [],
     summary,
     internalDate: parseDate(summary.date, now),
-    size: serverSize || raw.length,
+    size: file ? raw.length : serverSize || raw.length,
     maildir: inbox.root,
     fileKey: file?.key ?? null,
     filePath: file?.path ?? null,

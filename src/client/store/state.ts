@@ -309,6 +309,13 @@ export class StateDb {
     return rows;
   }
 
+  hasMessageWithoutUidl(account: string, messageId: string, size: number): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM messages WHERE account = ? AND uidl IS NULL AND uid IS NULL AND message_id = ? AND size = ? LIMIT 1').get(account, messageId, size) !==
+      undefined
+    );
+  }
+
   hasFileKey(key: string): boolean {
     return this.db.prepare('SELECT 1 FROM messages WHERE file_key = ? LIMIT 1').get(key) !== undefined;
   }
