@@ -121,6 +121,11 @@ describe('transferStore', () => {
         [['Important', '\\Seen'], ['\\Flagged']],
       );
       assert.equal(list[0]!.internalDate.getTime(), d1.getTime());
+      assert.deepEqual(
+        list.map((m) => m.emailId),
+        (await from.listMessages(inbox.id)).map((m) => m.emailId),
+        'EMAILIDs (POP3 UIDLs) kept',
+      );
       assert.deepEqual(await bodies(to, inbox2.id), await bodies(from, inbox.id));
       const work2 = (await to.getMailbox(a2.id, 'Work/Projects'))!;
       assert.deepEqual(await bodies(to, work2.id), await bodies(from, work.id));
