@@ -14,7 +14,7 @@
  * emits a ChangeEvent to subscribers of that mailbox; the event is only a wake-up (subscribers re-read
  * changesSince), and it is emitted for changes made through any connection or process sharing the store.
  */
-import type { MessageIndex } from '../mime/types.js';
+import type { Envelope, MessageIndex } from '../mime/types.js';
 
 export type StoreErrorCode =
   | 'NOT_FOUND' // mailbox, message or user does not exist
@@ -96,6 +96,11 @@ export interface MessageMeta {
 /** Metadata plus the MIME index (computed once at delivery). */
 export interface MessageRecord extends MessageMeta {
   index: MessageIndex;
+}
+
+/** Metadata plus the envelope only (see MailStore.getEnvelopes). */
+export interface MessageEnvelopeRecord extends MessageMeta {
+  envelope: Envelope;
 }
 
 export interface AppendOptions {
@@ -246,6 +251,12 @@ export interface MailStore {
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given UIDs (missing ones skipped) in uid order, with the MIME index. */
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord>;
+  /**
+   * Optional fast path for header overviews (FETCH ENVELOPE without BODYSTRUCTURE or body sections): like
+   * getMessages, but each record carries only the envelope (equal to index.envelope), so the store need not
+   * read or parse the whole MIME index. Callers fall back to getMessages when a store lacks it.
+   */
+  getEnvelopes?(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord>;
   /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message was expunged. */
   readMessage(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer>;
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;

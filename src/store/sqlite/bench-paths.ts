@@ -183,6 +183,14 @@ if (ONLY.has('overview')) {
     }
     if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
   });
+  if (s.getEnvelopes) {
+    await measure('overview: listMessages + getEnvelopes(all)', async () => {
+      const list = await s.listMessages(inbox.id);
+      let n = 0;
+      for await (const r of s.getEnvelopes!(inbox.id, list.map((m) => m.uid))) if (r.envelope.subject !== null) n++;
+      if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
+    });
+  }
   await measure('getMessages(all) full index (bodystructure)', async () => {
     let n = 0;
     for await (const r of s.getMessages(inbox.id, uids) as AsyncIterable<MessageRecord>) n += r.index.root.children.length;

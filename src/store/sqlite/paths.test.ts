@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { sampleMessage } from '../contract.js';
 import { isStoreError } from '../types.js';
+import Database from 'better-sqlite3';
+import type { MailStore, MessageEnvelopeRecord, MessageRecord } from '../types.js';
 import { SqliteMailStore } from './store.js';
 
 async function withStore(fn: (s: SqliteMailStore, dir: string) => Promise<void>): Promise<void> {
@@ -181,5 +183,87 @@ describe('SQLite store listMessages cache', () => {
         await b.close();
       }
     });
+  });
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** getEnvelopes must equal getMessages with index.envelope in place of the index. */
+async function assertEnvelopesMatch(s: MailStore, mailboxId: number, uids: number[], why: string): Promise<number> {
+  const full = await collect(s.getMessages(mailboxId, uids) as AsyncIterable<MessageRecord>);
+  const env = await collect(s.getEnvelopes!(mailboxId, uids) as AsyncIterable<MessageEnvelopeRecord>);
+  assert.deepEqual(
+    env,
+    full.map(({ index, ...meta }) => ({ ...meta, envelope: index.envelope })),
+    why,
+  );
+  return env.length;
+}
+
+describe('SQLite store getMessages/getEnvelopes', () => {
+  test('dense (range) and sparse (IN) uid sets, copies, moves, expunges, old rows without an envelope row', async () => {
+    await withStore(async (s, dir) => {
+      const u = await s.createUser('e@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(u.id, 'Archive'))!;
+      const n = 1200;
+      for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => s.append(inbox.id, sampleMessage(i + k))));
+      const all = Array.from({ length: n }, (_, i) => i + 1);
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, all, 'contiguous 1:*'), n);
+      const full = await collect(s.getMessages(inbox.id, all) as AsyncIterable<MessageRecord>);
+      assert.deepEqual(full.map((r) => r.uid), all, 'every uid once, in order, across range batches');
+      assert.equal(full[7]!.index.envelope.subject, `Message ${full[7]!.index.envelope.subject!.split(' ')[1]}`);
+      const holes = all.filter((x) => x % 3 !== 0).concat([n + 50, 0, -1, 2.5, 7, 7]);
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, holes, 'dense with holes and junk'), all.filter((x) => x % 3 !== 0).length);
+      const sparse = [5, 300, 301, 999, 1200, 4000];
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, sparse, 'sparse'), 5);
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, [], 'empty'), 0);
+      await s.copy(inbox.id, [1, 2, 3], arch.id);
+      await s.move(inbox.id, [4, 5], arch.id);
+      await s.storeFlags(inbox.id, [6, 7], { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(inbox.id);
+      assert.equal(await assertEnvelopesMatch(s, arch.id, [1, 2, 3, 4, 5], 'copies and moves'), 5);
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, all, 'after expunge'), n - 4);
+      // Rows written by a build without message_envelopes: the envelope comes from the stored index.
+      const db = new Database(join(dir, 'mail.db'));
+      try {
+        db.prepare('DELETE FROM message_envelopes WHERE uid % 2 = 0').run();
+      } finally {
+        db.close();
+      }
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, all, 'rows without an envelope row'), n - 4);
+      await s.move(inbox.id, [8, 9], arch.id);
+      assert.equal(await assertEnvelopesMatch(s, arch.id, [6, 7], 'moved rows without an envelope row'), 2);
+      assert.deepEqual(await collect(s.getEnvelopes(999999, [1])), [], 'no such mailbox: nothing, like getMessages');
+    });
+  });
+
+  test('a database without message_envelopes gets it filled at open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-paths-'));
+    try {
+      let s = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+      const u = await s.createUser('m@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      for (let i = 0; i < 5; i++) await s.append(inbox.id, sampleMessage(i));
+      await s.close();
+      const db = new Database(join(dir, 'mail.db'));
+      db.exec('DROP TABLE message_envelopes');
+      db.close();
+      s = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+      try {
+        const db2 = new Database(join(dir, 'mail.db'), { readonly: true });
+        assert.equal(db2.prepare('SELECT count(*) FROM message_envelopes').pluck().get(), 5);
+        db2.close();
+        assert.equal(await assertEnvelopesMatch(s, inbox.id, [1, 2, 3, 4, 5], 'after the fill'), 5);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,12 @@
  *   keyed by the blob, so scanning metadata never touches them and copies share them.
  * - System flags are a bitmask (`flags`), keywords a space-separated list in the mailbox's canonical spelling
  *   (`mailbox_keywords` records the first-seen spelling per mailbox).
+ * - `message_envelopes` holds each message's ENVELOPE JSON (the envelope of the MIME index) clustered like
+ *   `messages`, so a header overview of a big mailbox is two parallel range scans of small rows instead of
+ *   one lookup into `blob_data` per message plus a parse of the whole index. Added after version 1 without
+ *   a version bump: created and filled from `blob_data` at the first open that lacks it. Readers treat a
+ *   missing row as "take the envelope from blob_data.mime" and rows whose message is gone as garbage (uids
+ *   are never reused), so a database written meanwhile by a build that does not know the table stays correct.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message and outbound rows pointing at a blob file; a blob whose count drops to
@@ -92,6 +98,13 @@ CREATE TABLE IF NOT EXISTS messages (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_email_id ON messages (email_id);
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox_id, modseq);
+
+CREATE TABLE IF NOT EXISTS message_envelopes (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  envelope TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS tombstones (
   mailbox_id INTEGER NOT NULL,

@@ -35,6 +35,7 @@ import type {
   Mailbox,
   MailboxStatus,
   MaildropCommit,
+  MessageEnvelopeRecord,
   MessageMeta,
   MessageRecord,
   OutboundMessage,
@@ -45,7 +46,7 @@ import type {
   User,
 } from '../types.js';
 import { StoreError } from '../types.js';
-import type { MessageIndex } from '../../mime/types.js';
+import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/index.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
@@ -108,6 +109,14 @@ function statusOf(rows: readonly RawMsgRow[], firstRecent: number): { messages: 
   }
   return { messages: rows.length, unseen, deleted, size, recent };
 }
+
+const ENVELOPE_OF_MIME = "json_extract(d.mime, '$.envelope')";
+const FILL_ENVELOPES_SQL = `INSERT OR IGNORE INTO message_envelopes (mailbox_id, uid, envelope)
+  SELECT m.mailbox_id, m.uid, ${ENVELOPE_OF_MIME} FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id
+  WHERE ${ENVELOPE_OF_MIME} IS NOT NULL`;
+
+/** Rows per query of the uid-range paths of getMessages/getEnvelopes. */
+const RANGE_BATCH = 512;
 
 /** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
 const GROUP_MAX_WAIT_MS = 5;
@@ -218,6 +227,9 @@ interface OutboundRow {
 }
 
 const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
+/** MSG_COLS of `m` plus the envelope JSON (from blob_data for rows written before message_envelopes). */
+const ENVELOPE_COLS = `m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq,
+  coalesce(e.envelope, (SELECT ${ENVELOPE_OF_MIME} FROM blob_data d WHERE d.blob_id = m.blob_id))`;
 const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
 
 export interface SqliteMailStoreOptions {
@@ -265,8 +277,10 @@ function toMeta(r: MsgRow): MessageMeta {
 
 /** A row of MSG_COLS in raw (array) mode: skips building an intermediate object per row. */
 type RawMsgRow = [number, string, string, number, string, number, number, number];
+/** MSG_COLS plus one JSON column (MIME index or envelope). */
+type RawRecordRow = [number, string, string, number, string, number, number, number, string];
 
-function rawToMeta(r: RawMsgRow): MessageMeta {
+function rawToMeta(r: RawMsgRow | RawRecordRow): MessageMeta {
   return {
     uid: r[0],
     emailId: r[1],
@@ -405,7 +419,10 @@ export class SqliteMailStore implements MailStore {
       // writes still go through the WAL, so durability is unchanged.
       db.pragma(`mmap_size = ${MMAP_SIZE}`);
       db.transaction(() => {
+        const hadEnvelopes = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_envelopes'").get() !== undefined;
         db.exec(SCHEMA_SQL);
+        // First open of a database written before message_envelopes existed: fill it (see schema.ts).
+        if (!hadEnvelopes) db.exec(FILL_ENVELOPES_SQL);
         const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
         if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
         else if (Number(v.value) !== SCHEMA_VERSION) throw new Error(`unsupported store schema version ${v.value}`);
@@ -471,11 +488,35 @@ export class SqliteMailStore implements MailStore {
       listMessagesRaw: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
       blobOf: db.prepare('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
       messagesIn: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
+      recordsRange: db
+        .prepare(
+          `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime
+           FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id
+           WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid LIMIT ${RANGE_BATCH}`,
+        )
+        .raw(true),
+      envelopesRange: db
+        .prepare(
+          `SELECT ${ENVELOPE_COLS} FROM messages m LEFT JOIN message_envelopes e ON e.mailbox_id = m.mailbox_id AND e.uid = m.uid
+           WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid LIMIT ${RANGE_BATCH}`,
+        )
+        .raw(true),
+      envelopesIn: db
+        .prepare(
+          `SELECT ${ENVELOPE_COLS} FROM messages m LEFT JOIN message_envelopes e ON e.mailbox_id = m.mailbox_id AND e.uid = m.uid
+           WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) ORDER BY m.uid`,
+        )
+        .raw(true),
+      insertEnvelope: db.prepare('INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) VALUES (?, ?, ?)'),
+      copyEnvelope: db.prepare(
+        'INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) SELECT ?, ?, envelope FROM message_envelopes WHERE mailbox_id = ? AND uid = ?',
+      ),
+      deleteEnvelope: db.prepare('DELETE FROM message_envelopes WHERE mailbox_id = ? AND uid = ?'),
       recordsIn: db.prepare(
         `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime
          FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id
          WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) ORDER BY m.uid`,
-      ),
+      ).raw(true),
       allFull: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? ORDER BY uid`),
       deletedUids: db.prepare(`SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 ORDER BY uid`),
       deletedUidsIn: db.prepare(
@@ -747,6 +788,7 @@ export class SqliteMailStore implements MailStore {
   private deleteRows(mailboxId: number, rows: readonly FullMsgRow[], modseq: number, doomed: string[], tombstones = true): void {
     for (const r of rows) {
       this.st.deleteMessage.run(mailboxId, r.uid);
+      this.st.deleteEnvelope.run(mailboxId, r.uid);
       if (tombstones) this.st.insertTombstone.run(mailboxId, r.uid, modseq);
       this.unref(r.blob_id, doomed);
     }
@@ -876,6 +918,7 @@ export class SqliteMailStore implements MailStore {
     const rows = this.st.allFull.all(b.id) as FullMsgRow[];
     this.deleteRows(b.id, rows, b.highest_modseq + 1, doomed, false);
     this.db.prepare('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
+    this.db.prepare('DELETE FROM message_envelopes WHERE mailbox_id = ?').run(b.id);
     this.db.prepare('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
     this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(b.id);
   }
@@ -1116,6 +1159,7 @@ export class SqliteMailStore implements MailStore {
       const headersText = text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase();
       const bodyText = text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase();
       const mime = JSON.stringify(index);
+      const envelopeJson = JSON.stringify(index.envelope);
       const threadKeys = [...msgIds(referencesHeader(data, index), 50), ...msgIds(index.envelope.inReplyTo, 5)];
       const ownIds = msgIds(index.envelope.messageId, 1);
 
@@ -1136,6 +1180,7 @@ export class SqliteMailStore implements MailStore {
             this.st.insertBlob.run(blobId, data.length);
             this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
             this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
+            this.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
             this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
             return { uid, uidValidity: b.uid_validity, emailId, modseq };
           }, writer),
@@ -1231,16 +1276,56 @@ export class SqliteMailStore implements MailStore {
   }
 
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord> {
+    return this.batches(
+      uids,
+      (lo, hi) => this.st.recordsRange.all(mailboxId, lo, hi) as RawRecordRow[],
+      (c) => this.st.recordsIn.all(mailboxId, ...padChunk(c)) as RawRecordRow[],
+      (r): MessageRecord => ({ ...rawToMeta(r), index: JSON.parse(r[8]) as MessageIndex }),
+    );
+  }
+
+  getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord> {
+    return this.batches(
+      uids,
+      (lo, hi) => this.st.envelopesRange.all(mailboxId, lo, hi) as RawRecordRow[],
+      (c) => this.st.envelopesIn.all(mailboxId, ...padChunk(c)) as RawRecordRow[],
+      (r): MessageEnvelopeRecord => ({ ...rawToMeta(r), envelope: JSON.parse(r[8]) as Envelope }),
+    );
+  }
+
+  /**
+   * Streams rows for a uid list in uid order, one query per batch. A dense list (typically "1:*") is read
+   * as uid-range scans of RANGE_BATCH rows, skipping uids not asked for; a sparse one through IN lists.
+   */
+  private batches<T>(
+    uids: readonly number[],
+    range: (lo: number, hi: number) => RawRecordRow[],
+    inList: (chunk: number[]) => RawRecordRow[],
+    build: (r: RawRecordRow) => T,
+  ): AsyncIterable<T> {
     const clean = cleanUids(uids);
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {
-        for (const c of chunks(clean, CHUNK)) {
-          const rows = await self.run(async () => self.st.recordsIn.all(mailboxId, ...padChunk(c)) as Array<MsgRow & { mime: string }>);
-          for (const r of rows) {
-            const rec: MessageRecord = { ...toMeta(r), index: JSON.parse(r.mime) as MessageIndex };
-            yield rec;
+        if (clean.length === 0) return;
+        const lo = clean[0]!;
+        const hi = clean[clean.length - 1]!;
+        if (clean.length > CHUNK && clean.length * 2 >= hi - lo + 1) {
+          const want = clean.length === hi - lo + 1 ? null : new Set(clean);
+          let from = lo;
+          for (;;) {
+            const start = from;
+            const rows = await self.run(async () => range(start, hi));
+            const out: T[] = [];
+            for (const r of rows) if (want === null || want.has(r[0])) out.push(build(r));
+            yield* out;
+            if (rows.length < RANGE_BATCH) return;
+            from = rows[rows.length - 1]![0] + 1;
           }
+        }
+        for (const c of chunks(clean, CHUNK)) {
+          const out = await self.run(async () => inList(c).map(build));
+          yield* out;
         }
       },
     };
@@ -1359,10 +1444,12 @@ export class SqliteMailStore implements MailStore {
       const emailId = move ? r.email_id : newObjectId('M');
       if (!move) this.st.refBlob.run(r.blob_id);
       this.st.insertMessage.run(d.id, uid, emailId, r.thread_id, r.flags, kw.join(' '), r.internal_date, r.size, modseq, r.blob_id, move ? r.retrieved_at : null);
+      this.st.copyEnvelope.run(d.id, uid, src.id, r.uid);
       pairs.push([r.uid, uid]);
       uid++;
     }
     this.st.bumpMailbox.run(uid, modseq, d.id);
+    if (move) for (const r of rows) this.st.deleteEnvelope.run(src.id, r.uid);
     return pairs;
   }
 
