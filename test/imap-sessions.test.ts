@@ -101,3 +101,34 @@ describe('IMAP concurrent sessions', () => {
     a.close();
   });
 });
+
+describe('selected mailbox deleted by another session', () => {
+  test('an idling session and a session at its next command both get BYE', async () => {
+    const f = await startImap();
+    try {
+      await f.store.createMailbox(f.user.id, 'Tmp');
+      await f.append(message('x'), [], 'Tmp');
+      const a = await RawClient.connect(f.port);
+      const b = await RawClient.connect(f.port);
+      const c = await RawClient.connect(f.port);
+      await a.login();
+      await b.login();
+      await c.login();
+      await a.cmd('SELECT Tmp');
+      await c.cmd('SELECT Tmp');
+      a.write('i IDLE\r\n');
+      await a.readUntil((s) => s.includes('+ idling'));
+      a.take();
+      assert.equal(await b.cmd('DELETE Tmp', 'd'), 'd OK Delete completed\r\n');
+      assert.equal(await a.readUntil((s) => s.includes('\r\n'), 2000), '* BYE Selected mailbox was deleted, have to disconnect.\r\n');
+      assert.equal(await c.cmd('NOOP', 'n'), '* BYE Selected mailbox was deleted, have to disconnect.\r\nn OK NOOP completed\r\n');
+      await c.readUntil(() => c.closed, 2000).catch(() => undefined);
+      assert.ok(c.closed);
+      a.close();
+      b.close();
+      c.close();
+    } finally {
+      await f.close();
+    }
+  });
+});

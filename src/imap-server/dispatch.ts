@@ -73,6 +73,14 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     } catch (e) {
       session.logger.warn({ err: errText(e) }, 'refresh failed');
     }
+    if (st.view.gone) {
+      // Another session deleted the selected mailbox: the sequence numbers mean nothing any more (Dovecot disconnects too).
+      session.setState({ kind: 'logout' });
+      session.send(Buffer.from('* BYE Selected mailbox was deleted, have to disconnect.\r\n'));
+      reply(session, tag, completion);
+      session.end();
+      return;
+    }
   }
   reply(session, tag, completion);
   session.logger.debug({ tag, command: name, status: completion.status, code: completion.code, ms: Math.round(performance.now() - started) }, 'command');

@@ -6,7 +6,7 @@
  * expunges only when the caller allows it (RFC 9051 section 7.5.1: never during FETCH, STORE or SEARCH),
  * so sequence numbers stay valid for the client until then. Store wake-ups only mark the view dirty.
  */
-import type { MailStore, Mailbox, MessageMeta } from '../store/types.js';
+import { isStoreError, type MailStore, type Mailbox, type MessageMeta } from '../store/types.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { formatSequenceSet, WireWriter } from '../imap/wire/encode.js';
 
@@ -33,6 +33,7 @@ export class MailboxView {
   readonly #recent = new Set<number>();
   #trackRecent: boolean;
   #dirty = false;
+  #gone = false;
   /** Lower-cased keywords the client has been told about in FLAGS / PERMANENTFLAGS. */
   readonly #keywords = new Set<string>();
   #keywordsChanged = false;
@@ -101,6 +102,10 @@ export class MailboxView {
   get highestModseq(): number {
     return this.#seenModseq;
   }
+  /** The mailbox was deleted (by another session) while selected. */
+  get gone(): boolean {
+    return this.#gone;
+  }
   get dirty(): boolean {
     return this.#dirty;
   }
@@ -153,7 +158,15 @@ export class MailboxView {
   /** Reads the change log since what this view has seen and records pending updates. */
   async refresh(): Promise<void> {
     this.#dirty = false;
-    const ch = await this.#store.changesSince(this.mailbox.id, this.#seenModseq);
+    if (this.#gone) return;
+    let ch;
+    try {
+      ch = await this.#store.changesSince(this.mailbox.id, this.#seenModseq);
+    } catch (e) {
+      if (!isStoreError(e, 'NOT_FOUND')) throw e;
+      this.#gone = true;
+      return;
+    }
     const last = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
     let added = false;
     for (const m of ch.changed) {

@@ -20,6 +20,10 @@ export const idle = defineCommand({
         .then(async () => {
           await st.view.refresh();
           st.view.flush(s, true);
+          if (st.view.gone) {
+            s.send(Buffer.from('* BYE Selected mailbox was deleted, have to disconnect.\r\n'));
+            s.end();
+          }
         })
         .catch((e: unknown) => s.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'IDLE update failed'));
     };
