@@ -209,6 +209,21 @@ describe('PostgreSQL store with a blob directory', () => {
       for await (const m of s.getMessages(inbox.id, [r.uid])) recs.push(m);
       assert.equal(recs.length, 1);
       assert.deepEqual(recs[0]!.index.root.params[0], ['name', 'a\u0000b'], 'index kept exactly');
+      // The envelope fast path reads the JSON-text form too.
+      const plain = await s.append(inbox.id, sampleMessage(7, { subject: 'envelope only' }));
+      const full = [];
+      for await (const m of s.getMessages(inbox.id, [plain.uid])) full.push(m);
+      const envs = [];
+      for await (const m of s.getEnvelopes(inbox.id, [plain.uid, r.uid, 999])) envs.push(m);
+      assert.deepEqual(
+        envs.map((e) => [e.uid, e.envelope]),
+        [
+          [r.uid, recs[0]!.index.envelope],
+          [plain.uid, full[0]!.index.envelope],
+        ],
+      );
+      assert.equal(envs[1]!.envelope.subject, 'envelope only');
+      assert.equal(envs[1]!.emailId, plain.emailId);
       assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'FINDME', 'body'), [r.uid]);
       assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'nothere', 'text'), []);
     } finally {

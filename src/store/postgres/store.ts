@@ -41,6 +41,7 @@ import type {
   User,
 } from '../types.js';
 import { StoreError } from '../types.js';
+import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
@@ -939,6 +940,37 @@ export class PostgresMailStore implements MailStore {
           for (const r of rows) {
             const rec: MessageRecord = { ...toMeta(r), index: decodeIndex(r.mime, r.mime_text) };
             yield rec;
+          }
+        }
+      },
+    };
+  }
+
+  /**
+   * Header-overview fast path (FETCH ENVELOPE): like getMessages, but only the envelope is extracted from
+   * the stored index (jsonb `mime->'envelope'`), so the rest of the index never leaves the database.
+   */
+  getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageMeta & { envelope: Envelope }> {
+    const clean = cleanUids(uids);
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (!validId(mailboxId)) return;
+        for (const c of chunks(clean, FETCH_CHUNK)) {
+          const rows = await self.run(async () => {
+            const r = await self.db.query<MsgRow & { envelope: Envelope | null; mime_text: string | null }>(
+              `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq,
+                      d.mime -> 'envelope' AS envelope, CASE WHEN d.mime IS NULL THEN d.mime_text END AS mime_text
+               FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
+               WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+              [mailboxId, c],
+              'get_envelopes',
+            );
+            return r.rows;
+          });
+          for (const r of rows) {
+            const envelope = r.envelope ?? decodeIndex(null, r.mime_text).envelope;
+            yield { ...toMeta(r), envelope };
           }
         }
       },
