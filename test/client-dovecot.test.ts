@@ -333,6 +333,10 @@ describe('client against Dovecot', { skip: skip ?? false }, () => {
       assert.deepEqual(after.map((x) => x.summary.subject).sort(), ['v1', 'v2']);
       assert.ok(after.every((x) => !before.some((b) => b.id === x.id)), 'rows were rebuilt');
       assert.equal(assertMaildir(e.imapFolder('if', 'INBOX').root), 2, 'old cached files removed, new ones written');
+      if (neomuttAvailable() === null) {
+        const idx = neomuttIndex(e.imapFolder('if', 'INBOX').root);
+        assert.deepEqual(idx.map((l) => l.replace(/^IDX\s+\S*\s+/, '')).sort(), ['v1', 'v2'], `neomutt reads the IMAP cache: ${idx.join(' | ')}`);
+      }
       assert.equal(e.state.getFolder('if', 'INBOX')?.uidValidity, String(Number(st.uidValidity) + 1000));
       assert.equal(e.prune(0).evicted, 0, 'a permanent copy (--cache all) is never evicted');
     } finally {
