@@ -41,6 +41,7 @@ test('swaks SMTP (MX port): STARTTLS with a verified certificate, byte-exact del
   const ok = await swaks(dir, [...common, '--to', BOB, '-tls', '--tls-verify', '--tls-ca-path', s.certFile, '--data', file]);
   assert.equal(ok.code, 0, describeRun('swaks', ok));
   assert.match(ok.stdout, /<- {2}250-STARTTLS/);
+  assert.doesNotMatch(ok.stdout, /250[- ]AUTH/, 'the MX port offers no AUTH');
   assert.match(ok.stdout, / -> STARTTLS\r?\n<- {2}220 .*\r?\n ~> EHLO/, 'the rest of the session ran inside TLS');
   assert.match(ok.stdout, /<~ {2}250 .*\r?\n ~> QUIT/);
   const got = await inboxOf(s);
@@ -125,4 +126,27 @@ test('swaks LMTP: per-recipient replies after DATA, byte-exact delivery to every
     assert.match(trace, new RegExp(`Delivered-To: ${user.address.replace('.', '\\.')}\\r\\n`));
     assert.match(trace, /with LMTP/);
   }
+});
+
+test('swaks submissions (implicit TLS, RFC 8314): AUTH and byte-exact delivery', { skip: skipUnless('swaks') }, async (t) => {
+  const s = await startServer(t);
+  const dir = await tempDir(t, 'swaks-subs');
+  const msg = testMessage(30, { from: `Alice <${ALICE}>`, to: `Bob <${BOB}>`, subject: 'over implicit TLS' });
+  const file = join(dir, 'msg.eml');
+  await writeFile(file, dataFile(msg));
+  const r = await swaks(dir, [
+    '--server', '127.0.0.1', '--port', String(s.port('submissions')), '--tls-on-connect', '--tls-verify', '--tls-ca-path', s.certFile,
+    '--ehlo', 'laptop.example.org', '--from', ALICE, '--to', BOB, '--auth', 'PLAIN', '--auth-user', ALICE, '--auth-password', ALICE_PASS, '--data', file,
+  ]);
+  assert.equal(r.code, 0, describeRun('swaks', r));
+  assert.match(r.stdout, /^<~ {2}220 /m, 'the greeting already came over TLS');
+  let got: Buffer[] = [];
+  for (let i = 0; i < 100 && got.length === 0; i++) {
+    got = await inboxOf(s);
+    if (got.length === 0) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(got.length, 1);
+  const { trace, message } = splitTrace(got[0]!, 'From: Alice');
+  assert.deepEqual(message, msg);
+  assert.match(trace, /with ESMTPSA/);
 });

@@ -181,7 +181,7 @@ export interface InteropServer {
   alice: User;
   bob: User;
   certFile: string;
-  port(name: 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'lmtp' | 'smtp' | 'submission'): number;
+  port(name: 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'lmtp' | 'smtp' | 'submission' | 'submissions'): number;
   /** The mailbox (created when missing). */
   mailbox(name: string, user?: User): Promise<Mailbox>;
   append(mailbox: string, raw: Buffer, flags?: string[], user?: User): Promise<number>;
@@ -192,7 +192,7 @@ export interface InteropServer {
 /** Starts mailroom with every listener on a free loopback port and users alice and bob; stopped when the test ends. */
 export async function startServer(t: TestContext): Promise<InteropServer> {
   const m = createMailroom({
-    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, lmtp: 0, smtp: 0, submission: 0 },
+    ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, lmtp: 0, smtp: 0, submission: 0, submissions: 0 },
     auth: { failureDelayMs: 0 },
     hostname: 'mx.example.org',
   });
