@@ -2,7 +2,7 @@
  * Long random soak of the IMAP server: starts an in-process server over a throwaway SQLite store and, for
  * N seconds, drives several concurrent sessions with valid, mutated and random commands fed in random
  * chunks (often byte by byte), while mail is delivered concurrently. Fails (exit 1) if the process sees an
- * uncaught exception, if any command ends in NO [SERVERBUG], or if the server stops answering new sessions.
+ * uncaught exception, if any command ends in NO [SERVERBUG] (or anything else is logged as an error), or if the server stops answering new sessions.
  *
  *   npm run fuzz -- [seconds] [sessions]      (defaults: 30 seconds, 4 sessions; FUZZ_SEED=n to replay)
  */
@@ -53,8 +53,8 @@ async function session(id: number): Promise<void> {
     await sendChunks(c.socket, data, chunks!);
     await new Promise((r) => setTimeout(r, 20));
     c.close();
-    const bugs = lines.filter((l) => l.msg === 'command failed');
-    if (bugs.length) failure = `NO [SERVERBUG] (seed ${runSeed}): ${JSON.stringify(bugs[0]!.fields)}`;
+    const bugs = lines.filter((l) => l.level === 'error' || l.msg === 'refresh failed' || l.msg === 'IDLE update failed');
+    if (bugs.length) failure = `server error (seed ${runSeed}): ${JSON.stringify(bugs[0]!.fields)}`;
   }
 }
 
