@@ -146,7 +146,7 @@ export class Mailroom {
       await mkdir(dataDir, { recursive: true });
       this.dataDir = dataDir;
       const hostname = this.#opts.hostname ?? osHostname();
-      this.#store = await openStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl } : { dataDir });
+      this.#store = await openStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
       this.#auth = new Authenticator(this.#store, this.#opts.auth);
 
       const wanted = LISTENERS.filter((n) => {

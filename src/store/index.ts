@@ -4,16 +4,17 @@
  * - `{ url }` with a postgres:// or postgresql:// URL opens the PostgreSQL store.
  */
 import type { MailStore } from './types.js';
+import type { Logger } from '../lib/logger.js';
 import { StoreError } from './types.js';
 import { openSqliteStore } from './sqlite/index.js';
 
 export * from './types.js';
 export { openSqliteStore } from './sqlite/index.js';
 
-export type StoreSpec = { dataDir: string; fsync?: boolean } | { url: string };
+export type StoreSpec = { dataDir: string; fsync?: boolean } | { url: string; logger?: Logger };
 
 interface PostgresModule {
-  openPostgresStore(opts: { url: string }): Promise<MailStore>;
+  openPostgresStore(opts: { url: string; logger?: Logger }): Promise<MailStore>;
 }
 
 /** Opens a store. Throws StoreError INVALID for an unsupported URL scheme. */
@@ -26,7 +27,7 @@ export async function openStore(spec: StoreSpec): Promise<MailStore> {
     // A variable specifier keeps the typecheck independent of the PostgreSQL module.
     const specifier = './postgres/index.js';
     const mod = (await import(specifier)) as PostgresModule;
-    return mod.openPostgresStore({ url });
+    return mod.openPostgresStore(spec.logger ? { url, logger: spec.logger } : { url });
   }
   throw new StoreError('INVALID', `unsupported store URL scheme: ${url.split(':')[0] ?? ''}`);
 }
