@@ -39,7 +39,7 @@ const ROUNDS = Math.max(1, Number(values.rounds));
 const ONLY = new Set(values.only!.split(','));
 
 interface StoreClass {
-  open(opts: { dataDir: string; fsync?: boolean }): Promise<MailStore & { stats?: { commits: number } }>;
+  open(opts: { dataDir: string; fsync?: boolean }): Promise<MailStore & { stats?: { commits: number; dirSyncs?: number } }>;
 }
 const implPath = values.impl ? pathToFileURL(resolve(values.impl)).href : './store.js';
 const { SqliteMailStore } = (await import(implPath)) as { SqliteMailStore: StoreClass };
@@ -131,7 +131,8 @@ if (ONLY.has('append')) {
     const u = await s.createUser('a@example.org', 'x');
     const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
     const msgs = Array.from({ length: 400 }, (_, i) => benchMessage(i));
-    let c0 = s.stats?.commits ?? 0;
+    const c0 = s.stats?.commits ?? 0;
+    const d0 = s.stats?.dirSyncs ?? 0;
     let appends = 0;
     await measure('append 400, 10 concurrent, fsync on', async () => {
       let next = 0;
@@ -144,8 +145,7 @@ if (ONLY.has('append')) {
         }),
       );
     }, 400);
-    if (s.stats) console.log(`  ${appends} appends in ${s.stats.commits - c0} group commits`);
-    c0 = s.stats?.commits ?? 0;
+    if (s.stats) console.log(`  ${appends} appends in ${s.stats.commits - c0} group commits, ${(s.stats.dirSyncs ?? d0) - d0} directory fsyncs`);
     await s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

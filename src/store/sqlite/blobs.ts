@@ -20,6 +20,8 @@ import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const BLOB_ID_RE = /^([0-9a-f]{24})-(\d+)$/;
+/** Consecutive new blob ids in one shard directory (see BlobDir.newId). */
+const SHARD_RUN = 32;
 
 export function isBlobId(id: string): boolean {
   return BLOB_ID_RE.test(id);
@@ -51,8 +53,54 @@ export class BlobDir {
     this.shards.add(shard);
   }
 
+  /**
+   * A fresh blob id. The shard (first byte) stays the same for SHARD_RUN consecutive ids, so blobs written
+   * at the same time share a directory and one directory fsync covers several of them (see syncDir); over
+   * time the shards are still spread evenly.
+   */
   newId(): string {
-    return `${randomBytes(12).toString('hex')}-${process.pid}`;
+    if (this.shardRun === 0) {
+      this.shardPrefix = randomBytes(1).toString('hex');
+      this.shardRun = SHARD_RUN;
+    }
+    this.shardRun--;
+    return `${this.shardPrefix}${randomBytes(11).toString('hex')}-${process.pid}`;
+  }
+
+  /** Directory fsyncs issued by syncDir (for benchmarks). */
+  dirSyncCount = 0;
+  private shardPrefix = '';
+  private shardRun = 0;
+  /** Per directory: the fsync in progress and the one queued behind it (shared by all who wait for it). */
+  private readonly dirSyncs = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
+
+  /**
+   * Makes every directory entry created before the call durable. Concurrent callers share fsyncs: a caller
+   * arriving while one runs (which may have started before its entry existed) waits for the next one, which
+   * starts when the running one ends and serves everyone queued meanwhile.
+   */
+  syncDir(dir: string): Promise<void> {
+    let st = this.dirSyncs.get(dir);
+    if (!st) {
+      st = { running: null, next: null };
+      this.dirSyncs.set(dir, st);
+    }
+    const state = st;
+    if (!state.running) {
+      this.dirSyncCount++;
+      state.running = fsyncDirAsync(dir).finally(() => {
+        state.running = null;
+        if (!state.next) this.dirSyncs.delete(dir);
+      });
+      return state.running;
+    }
+    state.next ??= state.running
+      .catch(() => undefined)
+      .then(() => {
+        state.next = null;
+        return this.syncDir(dir);
+      });
+    return state.next;
   }
 
   path(id: string): string {
@@ -78,7 +126,7 @@ export class BlobDir {
       throw e;
     }
     await fh.close();
-    if (this.fsync) await fsyncDirAsync(join(this.root, id.slice(0, 2)));
+    if (this.fsync) await this.syncDir(join(this.root, id.slice(0, 2)));
   }
 
   /** Reads [start, end) of a blob. The caller clamps the range to the blob's size. */

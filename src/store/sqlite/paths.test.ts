@@ -10,6 +10,7 @@ import { sampleMessage } from '../contract.js';
 import { isStoreError } from '../types.js';
 import Database from 'better-sqlite3';
 import type { MailStore, MessageEnvelopeRecord, MessageRecord } from '../types.js';
+import { BlobDir, isBlobId } from './blobs.js';
 import { SqliteMailStore } from './store.js';
 
 async function withStore(fn: (s: SqliteMailStore, dir: string) => Promise<void>): Promise<void> {
@@ -262,6 +263,30 @@ describe('SQLite store getMessages/getEnvelopes', () => {
       } finally {
         await s.close();
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite blob directory fsyncs', () => {
+  test('concurrent syncDir calls share fsyncs; ids come in runs per shard and stay valid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-paths-'));
+    try {
+      const b = new BlobDir(dir, true);
+      b.init();
+      const before = b.dirSyncCount;
+      await Promise.all([b.syncDir(b.root), b.syncDir(b.root), b.syncDir(b.root), b.syncDir(b.root)]);
+      assert.equal(b.dirSyncCount - before, 2, 'one running fsync, one shared by everyone who arrived during it');
+      await b.syncDir(b.root);
+      assert.equal(b.dirSyncCount - before, 3);
+      await assert.rejects(b.syncDir(join(dir, 'missing')), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT');
+      const ids = Array.from({ length: 64 }, () => b.newId());
+      assert.ok(ids.every(isBlobId));
+      assert.equal(new Set(ids).size, 64);
+      assert.equal(new Set(ids.slice(0, 32).map((id) => id.slice(0, 2))).size, 1, 'a run of ids shares a shard');
+      await Promise.all(ids.slice(0, 10).map((id, i) => b.write(id, Buffer.from(`blob ${i}`))));
+      for (let i = 0; i < 10; i++) assert.equal(b.readSync(ids[i]!, 0, 100).toString(), `blob ${i}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

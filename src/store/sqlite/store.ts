@@ -388,7 +388,7 @@ export class SqliteMailStore implements MailStore {
   private olderWriters = 0;
   private groupTimer: NodeJS.Timeout | null = null;
   /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
-  readonly stats = { commits: 0, grouped: 0 };
+  readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
   /** listMessages rows per mailbox (see cachedList), least recently used first; listCacheRows counts their rows. */
   private readonly listCache = new Map<number, ListCacheEntry>();
   private listCacheRows = 0;
@@ -401,6 +401,13 @@ export class SqliteMailStore implements MailStore {
     this.key = key;
     this.shared = shared;
     this.st = this.prepare();
+    this.stats = {
+      commits: 0,
+      grouped: 0,
+      get dirSyncs(): number {
+        return blobs.dirSyncCount;
+      },
+    };
   }
 
   /** Opens the store: creates the directory, schema and blob shards, then sweeps orphan blobs. */
