@@ -26,6 +26,11 @@ const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
  * commands without reading their responses stalls itself instead of growing server memory.
  */
 const MAX_PENDING_OUTPUT = 1024 * 1024;
+/**
+ * Literal cap before login: LOGIN and AUTHENTICATE never need more, and an anonymous client must not make
+ * the server buffer APPENDLIMIT-sized literals (Dovecot also keeps pre-login input small).
+ */
+const PREAUTH_MAX_LITERAL = 8 * 1024;
 
 export class ImapConnection implements Session {
   readonly id = randomBytes(6).toString('base64url');
@@ -60,7 +65,7 @@ export class ImapConnection implements Session {
     this.#secure = secure;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.logger = svc.logger.child({ conn: this.id, ip: this.remoteAddress });
-    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: svc.limits.appendLimit });
+    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: Math.min(PREAUTH_MAX_LITERAL, svc.limits.appendLimit) });
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     this.#attach(socket);
     socket.on('close', () => this.#handleClose());
@@ -111,6 +116,8 @@ export class ImapConnection implements Session {
       if (nextUser !== null) this.#countUser(nextUser, 1);
     }
     this.#state = state;
+    const authenticated = state.kind === 'authenticated' || state.kind === 'selected';
+    this.#framer.setMaxLiteralSize(authenticated ? this.#svc.limits.appendLimit : Math.min(PREAUTH_MAX_LITERAL, this.#svc.limits.appendLimit));
   }
 
   #countUser(id: number, delta: number): void {
@@ -348,7 +355,7 @@ export class ImapConnection implements Session {
         this.send(Buffer.from(`${ev.tag ?? '*'} BAD Command line too long\r\n`));
         return;
       case 'literal-too-big':
-        this.send(Buffer.from(`${ev.tag ?? '*'} NO [TOOBIG] Literal of ${ev.size} octets exceeds the limit of ${this.#svc.limits.appendLimit}\r\n`));
+        this.send(Buffer.from(`${ev.tag ?? '*'} NO [TOOBIG] Literal of ${ev.size} octets exceeds the limit of ${this.#framer.maxLiteralSize}\r\n`));
         return;
       default:
         return;

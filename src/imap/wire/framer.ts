@@ -48,6 +48,17 @@ export class Framer {
     this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, ...opts };
   }
 
+  /** The current literal cap (it may change with the session state, e.g. after login). */
+  get maxLiteralSize(): number {
+    return this.#opts.maxLiteralSize;
+  }
+
+  /** Changes the literal cap (and the whole-command cap with it) for commands framed from now on. */
+  setMaxLiteralSize(n: number): void {
+    this.#opts.maxLiteralSize = n;
+    this.#opts.maxCommandSize = n + 4 * this.#opts.maxLineLength;
+  }
+
   /** True while literal bytes of the current command are still expected. */
   get inLiteral(): boolean {
     return this.#literalLeft > 0;
