@@ -15,6 +15,7 @@
  *   list      listMessages of the whole mailbox
  *   select    status + listMessages (IMAP SELECT)
  *   overview  listMessages + getMessages(all uids) reading each envelope (FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE))
+ *   small     2000 x (listMailboxes, getMessages of one uid, storeFlags of one uid, a 400-byte read): mixed IMAP
  *   search    searchText body over all uids (SEARCH BODY)
  *   changes   one append, then changesSince(previous HIGHESTMODSEQ) x 10,000 (IDLE sessions woken by it)
  */
@@ -29,7 +30,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string', default: join(tmpdir(), 'mailroom-bench-100k') },
     messages: { type: 'string', default: '100000' },
-    only: { type: 'string', default: 'append,pop3,list,select,overview,search,changes' },
+    only: { type: 'string', default: 'append,pop3,list,select,overview,small,search,changes' },
     rounds: { type: 'string', default: '3' },
     impl: { type: 'string' },
   },
@@ -196,6 +197,18 @@ if (ONLY.has('overview')) {
     for await (const r of s.getMessages(inbox.id, uids) as AsyncIterable<MessageRecord>) n += r.index.root.children.length;
     return n;
   });
+}
+if (ONLY.has('small')) {
+  const user = u.id;
+  await measure('small: 2000 x (LIST, getMessages 1 uid, STORE 1 uid, header read)', async () => {
+    for (let i = 0; i < 2000; i++) {
+      const uid = uids[(i * 7919) % uids.length]!;
+      await s.listMailboxes(user);
+      for await (const r of s.getMessages(inbox.id, [uid]) as AsyncIterable<MessageRecord>) if (r.index.size === 0) throw new Error('empty');
+      await s.storeFlags(inbox.id, [uid], { op: i % 2 ? 'add' : 'remove', flags: ['$Bench'] });
+      await s.readMessage(inbox.id, uid, { start: 0, end: 400 });
+    }
+  }, 2000);
 }
 if (ONLY.has('search')) {
   await measure(`search: searchText body 'zanzibar' (${uids.length})`, async () => {

@@ -220,6 +220,7 @@ describe('SQLite store getMessages/getEnvelopes', () => {
       assert.equal(full[7]!.index.envelope.subject, `Message ${full[7]!.index.envelope.subject!.split(' ')[1]}`);
       const holes = all.filter((x) => x % 3 !== 0).concat([n + 50, 0, -1, 2.5, 7, 7]);
       assert.equal(await assertEnvelopesMatch(s, inbox.id, holes, 'dense with holes and junk'), all.filter((x) => x % 3 !== 0).length);
+      assert.equal(await assertEnvelopesMatch(s, inbox.id, all.filter((x) => x % 10 === 0), 'sparse, IN lists'), n / 10);
       const sparse = [5, 300, 301, 999, 1200, 4000];
       assert.equal(await assertEnvelopesMatch(s, inbox.id, sparse, 'sparse'), 5);
       assert.equal(await assertEnvelopesMatch(s, inbox.id, [], 'empty'), 0);

@@ -115,6 +115,8 @@ const FILL_ENVELOPES_SQL = `INSERT OR IGNORE INTO message_envelopes (mailbox_id,
   SELECT m.mailbox_id, m.uid, ${ENVELOPE_OF_MIME} FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id
   WHERE ${ENVELOPE_OF_MIME} IS NOT NULL`;
 
+/** Up to this many uids are read with point lookups instead of an IN list. */
+const FEW_UIDS = 8;
 /** Rows per query of the uid-range paths of getMessages/getEnvelopes. */
 const RANGE_BATCH = 512;
 
@@ -392,6 +394,7 @@ export class SqliteMailStore implements MailStore {
   /** listMessages rows per mailbox (see cachedList), least recently used first; listCacheRows counts their rows. */
   private readonly listCache = new Map<number, ListCacheEntry>();
   private listCacheRows = 0;
+  private readonly stmtCache = new Map<string, Database.Statement>();
   private readonly changesCache = new Map<number, { since: number; highest: number; changed: RawMsgRow[]; expunged: number[] }>();
   private readonly st: ReturnType<SqliteMailStore['prepare']>;
 
@@ -493,6 +496,7 @@ export class SqliteMailStore implements MailStore {
       updateFlags: db.prepare('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
       setRetrieved: db.prepare('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
       listMessagesRaw: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
+      messageOne: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
       blobOf: db.prepare('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
       messagesIn: db.prepare(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
       recordsRange: db
@@ -512,6 +516,18 @@ export class SqliteMailStore implements MailStore {
         .prepare(
           `SELECT ${ENVELOPE_COLS} FROM messages m LEFT JOIN message_envelopes e ON e.mailbox_id = m.mailbox_id AND e.uid = m.uid
            WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) ORDER BY m.uid`,
+        )
+        .raw(true),
+      recordOne: db
+        .prepare(
+          `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime
+           FROM messages m JOIN blob_data d ON d.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?`,
+        )
+        .raw(true),
+      envelopeOne: db
+        .prepare(
+          `SELECT ${ENVELOPE_COLS} FROM messages m LEFT JOIN message_envelopes e ON e.mailbox_id = m.mailbox_id AND e.uid = m.uid
+           WHERE m.mailbox_id = ? AND m.uid = ?`,
         )
         .raw(true),
       insertEnvelope: db.prepare('INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) VALUES (?, ?, ?)'),
@@ -572,6 +588,23 @@ export class SqliteMailStore implements MailStore {
 
   // ---------------------------------------------------------------------------------------------
   // plumbing
+
+  /**
+   * A prepared statement for `text`, prepared once per store (preparing costs tens of microseconds per call
+   * on paths like LIST, SELECT and the outbound queue). Reader statements come back in the default row mode;
+   * callers set pluck/raw per use.
+   */
+  private sql(text: string): Database.Statement {
+    let st = this.stmtCache.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.stmtCache.set(text, st);
+    } else if (st.reader) {
+      st.raw(false);
+      st.pluck(false);
+    }
+    return st;
+  }
 
   /** Runs an operation, tracking it for close() and mapping low-level errors to StoreError codes. */
   private run<T>(fn: () => Promise<T>): Promise<T> {
@@ -701,8 +734,8 @@ export class SqliteMailStore implements MailStore {
       sh.dataVersion = v;
       const found = new Set<number>();
       for (const c of chunks(ids, CHUNK)) {
-        const rows = store.db
-          .prepare(`SELECT id, user_id, highest_modseq FROM mailboxes WHERE id IN (${IN_LIST})`)
+        const rows = store
+          .sql(`SELECT id, user_id, highest_modseq FROM mailboxes WHERE id IN (${IN_LIST})`)
           .all(...padChunk(c)) as Array<{ id: number; user_id: number; highest_modseq: number }>;
         for (const r of rows) {
           found.add(r.id);
@@ -776,7 +809,13 @@ export class SqliteMailStore implements MailStore {
   private rowsIn(mailboxId: number, uids: readonly number[]): FullMsgRow[] {
     const out: FullMsgRow[] = [];
     for (const c of chunks(cleanUids(uids), CHUNK)) {
-      out.push(...(this.st.messagesIn.all(mailboxId, ...padChunk(c)) as FullMsgRow[]));
+      if (c.length > FEW_UIDS) out.push(...(this.st.messagesIn.all(mailboxId, ...padChunk(c)) as FullMsgRow[]));
+      else {
+        for (const uid of c) {
+          const r = this.st.messageOne.get(mailboxId, uid) as FullMsgRow | undefined;
+          if (r) out.push(r);
+        }
+      }
     }
     return out;
   }
@@ -811,7 +850,7 @@ export class SqliteMailStore implements MailStore {
     // written is either ours (in `inflight`), a live writer's (grace), or an orphan.
     const files = this.blobs.listSync();
     if (files.length === 0) return 0;
-    const known = new Set((this.db.prepare('SELECT id FROM blobs').pluck().all() as string[]));
+    const known = new Set((this.sql('SELECT id FROM blobs').pluck().all() as string[]));
     const now = Date.now();
     let removed = 0;
     for (const [id, mtime] of files) {
@@ -861,7 +900,7 @@ export class SqliteMailStore implements MailStore {
         const id = Number(this.st.insertUser.run(a, passwordHash, now).lastInsertRowid);
         for (const [name, su] of DEFAULT_MAILBOXES) {
           if (!this.st.mailboxByName.get(id, name)) this.insertMailboxRow(id, name, su);
-          this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(id, name);
+          this.sql('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(id, name);
         }
         return toUser(this.st.userById.get(id) as UserRow);
       });
@@ -884,13 +923,13 @@ export class SqliteMailStore implements MailStore {
   }
 
   listUsers(): Promise<User[]> {
-    return this.run(async () => (this.db.prepare('SELECT * FROM users ORDER BY address').all() as UserRow[]).map(toUser));
+    return this.run(async () => (this.sql('SELECT * FROM users ORDER BY address').all() as UserRow[]).map(toUser));
   }
 
   setPasswordHash(address: string, passwordHash: string): Promise<void> {
     return this.run(async () => {
       const a = normalizeAddress(address);
-      const info = this.db.prepare('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, a);
+      const info = this.sql('UPDATE users SET password_hash = ? WHERE address = ?').run(passwordHash, a);
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such user');
     });
   }
@@ -903,14 +942,14 @@ export class SqliteMailStore implements MailStore {
       this.tx(() => {
         const u = this.st.userByAddress.get(a) as UserRow | undefined;
         if (!u) throw new StoreError('NOT_FOUND', 'no such user');
-        const boxes = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ?').all(u.id) as MailboxRow[];
+        const boxes = this.sql('SELECT * FROM mailboxes WHERE user_id = ?').all(u.id) as MailboxRow[];
         for (const b of boxes) {
           this.dropMailbox(b, doomed);
           events.push([u.id, b.id, b.highest_modseq + 1]);
         }
-        this.db.prepare('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
-        this.db.prepare('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
-        this.db.prepare('DELETE FROM users WHERE id = ?').run(u.id);
+        this.sql('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
+        this.sql('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
+        this.sql('DELETE FROM users WHERE id = ?').run(u.id);
       });
       for (const [uid, mid, ms] of events) {
         this.emit(uid, mid, ms);
@@ -924,26 +963,26 @@ export class SqliteMailStore implements MailStore {
   private dropMailbox(b: MailboxRow, doomed: string[]): void {
     const rows = this.st.allFull.all(b.id) as FullMsgRow[];
     this.deleteRows(b.id, rows, b.highest_modseq + 1, doomed, false);
-    this.db.prepare('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
-    this.db.prepare('DELETE FROM message_envelopes WHERE mailbox_id = ?').run(b.id);
-    this.db.prepare('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
-    this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(b.id);
+    this.sql('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
+    this.sql('DELETE FROM message_envelopes WHERE mailbox_id = ?').run(b.id);
+    this.sql('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
+    this.sql('DELETE FROM mailboxes WHERE id = ?').run(b.id);
   }
 
   addDomain(domain: string): Promise<void> {
     return this.run(async () => {
-      this.db.prepare('INSERT OR IGNORE INTO domains (domain) VALUES (?)').run(normalizeDomain(domain));
+      this.sql('INSERT OR IGNORE INTO domains (domain) VALUES (?)').run(normalizeDomain(domain));
     });
   }
 
   listDomains(): Promise<string[]> {
-    return this.run(async () => this.db.prepare('SELECT domain FROM domains ORDER BY domain').pluck().all() as string[]);
+    return this.run(async () => this.sql('SELECT domain FROM domains ORDER BY domain').pluck().all() as string[]);
   }
 
   hasDomain(domain: string): Promise<boolean> {
     return this.run(async () => {
       if (typeof domain !== 'string') return false;
-      return this.db.prepare('SELECT 1 FROM domains WHERE domain = ?').get(domain.trim().toLowerCase()) !== undefined;
+      return this.sql('SELECT 1 FROM domains WHERE domain = ?').get(domain.trim().toLowerCase()) !== undefined;
     });
   }
 
@@ -951,20 +990,20 @@ export class SqliteMailStore implements MailStore {
     return this.run(async () => {
       const f = normalizeAddress(from);
       const t = normalizeAddress(to);
-      this.db.prepare('INSERT INTO aliases (source, target) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET target = excluded.target').run(f, t);
+      this.sql('INSERT INTO aliases (source, target) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET target = excluded.target').run(f, t);
     });
   }
 
   removeAlias(from: string): Promise<void> {
     return this.run(async () => {
-      const info = this.db.prepare('DELETE FROM aliases WHERE source = ?').run(normalizeAddress(from));
+      const info = this.sql('DELETE FROM aliases WHERE source = ?').run(normalizeAddress(from));
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such alias');
     });
   }
 
   listAliases(): Promise<Alias[]> {
     return this.run(async () =>
-      (this.db.prepare('SELECT source, target FROM aliases ORDER BY source').all() as Array<{ source: string; target: string }>).map((r) => ({
+      (this.sql('SELECT source, target FROM aliases ORDER BY source').all() as Array<{ source: string; target: string }>).map((r) => ({
         from: r.source,
         to: r.target,
       })),
@@ -976,8 +1015,8 @@ export class SqliteMailStore implements MailStore {
 
   listMailboxes(userId: number): Promise<Mailbox[]> {
     return this.run(async () => {
-      const rows = this.db
-        .prepare(
+      const rows = this
+        .sql(
           `SELECT m.*, (s.name IS NOT NULL) AS subscribed FROM mailboxes m
            LEFT JOIN subscriptions s ON s.user_id = m.user_id AND s.name = m.name
            WHERE m.user_id = ? ORDER BY (m.name != 'INBOX'), m.name`,
@@ -1029,8 +1068,8 @@ export class SqliteMailStore implements MailStore {
       const b = this.tx(() => {
         const b = this.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
         if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
-        const child = this.db
-          .prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1')
+        const child = this
+          .sql('SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1')
           .get(userId, n.length + 1, n + '/');
         if (child) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
         this.dropMailbox(b, doomed);
@@ -1066,17 +1105,17 @@ export class SqliteMailStore implements MailStore {
           }
           return;
         }
-        const children = this.db
-          .prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?')
+        const children = this
+          .sql('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?')
           .all(userId, f.length + 1, f + '/') as Array<{ id: number; name: string }>;
         const renames: Array<[number, string, string]> = [[src.id, f, t]];
         for (const c of children) renames.push([c.id, c.name, t + c.name.slice(f.length)]);
         for (const [, , nn] of renames.slice(1)) {
           if (this.st.mailboxByName.get(userId, nn)) throw new StoreError('EXISTS', `target mailbox ${nn} exists`);
         }
-        const upd = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
-        const subDel = this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?');
-        const subIns = this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)');
+        const upd = this.sql('UPDATE mailboxes SET name = ? WHERE id = ?');
+        const subDel = this.sql('DELETE FROM subscriptions WHERE user_id = ? AND name = ?');
+        const subIns = this.sql('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)');
         // Two passes through temporary names would be needed only if a target equalled another source, which
         // the checks above exclude (targets do not exist, and t is not inside f).
         for (const [id, oldName, newName] of renames) {
@@ -1093,20 +1132,20 @@ export class SqliteMailStore implements MailStore {
       const n = normalizeMailboxName(name);
       this.tx(() => {
         this.userRow(userId);
-        if (subscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, n);
-        else this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, n);
+        if (subscribed) this.sql('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, n);
+        else this.sql('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, n);
       });
     });
   }
 
   listSubscriptions(userId: number): Promise<string[]> {
-    return this.run(async () => this.db.prepare('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[]);
+    return this.run(async () => this.sql('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[]);
   }
 
   setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
     return this.run(async () => {
       if (specialUse !== null && !SPECIAL_USES.has(specialUse)) throw new StoreError('INVALID', `unknown special-use ${String(specialUse)}`);
-      const info = this.db.prepare('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
+      const info = this.sql('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
     });
   }
@@ -1136,7 +1175,7 @@ export class SqliteMailStore implements MailStore {
     return this.run(async () =>
       this.tx(() => {
         const b = this.mailboxRow(mailboxId);
-        this.db.prepare('UPDATE mailboxes SET first_recent = ? WHERE id = ?').run(b.uid_next, mailboxId);
+        this.sql('UPDATE mailboxes SET first_recent = ? WHERE id = ?').run(b.uid_next, mailboxId);
         return b.first_recent;
       }),
     );
@@ -1286,7 +1325,7 @@ export class SqliteMailStore implements MailStore {
     return this.batches(
       uids,
       (lo, hi) => this.st.recordsRange.all(mailboxId, lo, hi) as RawRecordRow[],
-      (c) => this.st.recordsIn.all(mailboxId, ...padChunk(c)) as RawRecordRow[],
+      (c) => this.inList(c, this.st.recordOne, this.st.recordsIn, mailboxId),
       (r): MessageRecord => ({ ...rawToMeta(r), index: JSON.parse(r[8]) as MessageIndex }),
     );
   }
@@ -1295,9 +1334,20 @@ export class SqliteMailStore implements MailStore {
     return this.batches(
       uids,
       (lo, hi) => this.st.envelopesRange.all(mailboxId, lo, hi) as RawRecordRow[],
-      (c) => this.st.envelopesIn.all(mailboxId, ...padChunk(c)) as RawRecordRow[],
+      (c) => this.inList(c, this.st.envelopeOne, this.st.envelopesIn, mailboxId),
       (r): MessageEnvelopeRecord => ({ ...rawToMeta(r), envelope: JSON.parse(r[8]) as Envelope }),
     );
+  }
+
+  /** Rows of a sorted uid chunk: point lookups for a few uids (binding a padded IN list costs more), else one IN query. */
+  private inList(c: readonly number[], one: Database.Statement, many: Database.Statement, mailboxId: number): RawRecordRow[] {
+    if (c.length > FEW_UIDS) return many.all(mailboxId, ...padChunk(c)) as RawRecordRow[];
+    const out: RawRecordRow[] = [];
+    for (const uid of c) {
+      const r = one.get(mailboxId, uid) as RawRecordRow | undefined;
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   /**
@@ -1628,8 +1678,8 @@ export class SqliteMailStore implements MailStore {
       await this.withBlob(raw, (blobId) =>
         this.tx(() => {
           this.st.insertBlob.run(blobId, raw.length);
-          this.db
-            .prepare(
+          this
+            .sql(
               'INSERT INTO outbound (id, sender, recipients, attempts, created_at, next_attempt_at, last_error, size, blob_id) VALUES (?, ?, ?, 0, ?, ?, NULL, ?, ?)',
             )
             .run(id, sender, JSON.stringify(recipients), now, now, raw.length, blobId);
@@ -1642,8 +1692,8 @@ export class SqliteMailStore implements MailStore {
   dueOutbound(now: Date, limit: number): Promise<OutboundMessage[]> {
     return this.run(async () => {
       const lim = Math.max(0, Math.floor(limit));
-      const rows = this.db
-        .prepare('SELECT * FROM outbound WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?')
+      const rows = this
+        .sql('SELECT * FROM outbound WHERE next_attempt_at <= ? ORDER BY created_at, id LIMIT ?')
         .all(now.getTime(), lim) as OutboundRow[];
       return rows.map(toOutbound);
     });
@@ -1664,8 +1714,8 @@ export class SqliteMailStore implements MailStore {
 
   updateOutbound(id: string, patch: { recipients: string[]; attempts: number; nextAttemptAt: Date; lastError: string | null }): Promise<void> {
     return this.run(async () => {
-      const info = this.db
-        .prepare('UPDATE outbound SET recipients = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?')
+      const info = this
+        .sql('UPDATE outbound SET recipients = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?')
         .run(JSON.stringify(patch.recipients), patch.attempts, patch.nextAttemptAt.getTime(), patch.lastError, id);
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such outbound message');
     });
@@ -1677,7 +1727,7 @@ export class SqliteMailStore implements MailStore {
       this.tx(() => {
         const r = this.st.outbound.get(id) as OutboundRow | undefined;
         if (!r) throw new StoreError('NOT_FOUND', 'no such outbound message');
-        this.db.prepare('DELETE FROM outbound WHERE id = ?').run(id);
+        this.sql('DELETE FROM outbound WHERE id = ?').run(id);
         this.unref(r.blob_id, doomed);
       });
       await this.unlinkAll(doomed);
@@ -1685,7 +1735,7 @@ export class SqliteMailStore implements MailStore {
   }
 
   listOutbound(): Promise<OutboundMessage[]> {
-    return this.run(async () => (this.db.prepare('SELECT * FROM outbound ORDER BY created_at, id').all() as OutboundRow[]).map(toOutbound));
+    return this.run(async () => (this.sql('SELECT * FROM outbound ORDER BY created_at, id').all() as OutboundRow[]).map(toOutbound));
   }
 
   // ---------------------------------------------------------------------------------------------
