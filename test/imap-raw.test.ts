@@ -329,7 +329,7 @@ describe('IMAP raw transcripts', () => {
     assert.equal(await c.cmd('LSUB "" "Drafts2*"', 'ls'), '* LSUB () "/" "Drafts2/Sub"\r\nls OK LSUB completed\r\n');
     assert.equal(await c.cmd('LSUB "" "Drafts2%"', 'ls2'), '* LSUB (\\Noselect) "/" "Drafts2"\r\nls2 OK LSUB completed\r\n');
     assert.match(await c.cmd('LIST (SUBSCRIBED) "" "Drafts2*"'), /^\* LIST \(\\HasNoChildren \\Subscribed\) "\/" "Drafts2\/Sub"\r\n[^*]/);
-    assert.equal(await c.cmd('DELETE Drafts2', 'hc'), 'hc NO [INUSE] Mailbox has children, delete them first\r\n');
+    assert.equal(await c.cmd('DELETE Drafts2', 'hc'), 'hc NO [HASCHILDREN] Mailbox has children, delete them first\r\n');
     assert.match(await c.cmd('DELETE Drafts2/Sub'), /OK Delete completed/);
     assert.equal(await c.cmd('DELETE Drafts2/Sub', 'gone'), 'gone NO [NONEXISTENT] Mailbox does not exist\r\n');
     await c.cmd('DELETE Drafts2');
@@ -429,5 +429,41 @@ describe('IMAP raw transcripts', () => {
     } finally {
       await g.close();
     }
+  });
+});
+
+describe('BODYSTRUCTURE with RFC 2231 parameters', () => {
+  let f: ImapFixture;
+  before(async () => {
+    f = await startImap();
+    await f.append(
+      [
+        'From: a@example.org',
+        'Subject: 2231',
+        'MIME-Version: 1.0',
+        "Content-Type: application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf",
+        "Content-Disposition: attachment; filename*0*=utf-8''r%C3%A9; filename*1=sum.pdf",
+        'Content-Transfer-Encoding: base64',
+        '',
+        'AAEC',
+        '',
+      ].join('\r\n'),
+    );
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('parameters go out in their wire form, so the structure stays 7-bit (as Dovecot sends them)', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    const sel = await c.cmd('SELECT INBOX');
+    assert.match(sel, /\* 1 EXISTS/);
+    const r = await c.cmd('FETCH 1 BODYSTRUCTURE', 'b1');
+    assert.ok(Buffer.from(r, 'latin1').every((b) => b < 0x80), r);
+    assert.match(r, /\("name\*" "utf-8''r%C3%A9sum%C3%A9\.pdf"\)/);
+    // continuations are joined into one extended parameter, still percent-encoded
+    assert.match(r, /\("attachment" \("filename\*" "utf-8''r%C3%A9sum\.pdf"\)\)/);
+    c.close();
   });
 });

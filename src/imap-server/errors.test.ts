@@ -8,7 +8,7 @@ test('every StoreError code maps to one tagged NO with a response code', () => {
     NOT_FOUND: 'NONEXISTENT',
     EXISTS: 'ALREADYEXISTS',
     NO_PERM: 'CANNOT',
-    HAS_CHILDREN: 'INUSE',
+    HAS_CHILDREN: 'HASCHILDREN',
     INVALID: 'CANNOT',
     OVER_QUOTA: 'OVERQUOTA',
     TOO_BIG: 'TOOBIG',

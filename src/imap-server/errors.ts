@@ -56,7 +56,8 @@ export function storeErrorCompletion(e: unknown): Completion | null {
     case 'NO_PERM':
       return { status: 'NO', code: 'CANNOT', text: e.message || 'Operation not permitted' };
     case 'HAS_CHILDREN':
-      return { status: 'NO', code: 'INUSE', text: 'Mailbox has children, delete them first' };
+      // RFC 9051 6.3.4: a server that does not delete a mailbox with inferiors says NO [HASCHILDREN].
+      return { status: 'NO', code: 'HASCHILDREN', text: 'Mailbox has children, delete them first' };
     case 'INVALID':
       return { status: 'NO', code: 'CANNOT', text: e.message || 'Invalid name' };
   }

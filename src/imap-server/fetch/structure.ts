@@ -63,7 +63,7 @@ export function writeBodyStructure(w: WireWriter, part: MimePart, extended: bool
     w.sp().string(part.subtype);
     if (extended) {
       w.sp();
-      writeParams(w, part.params);
+      writeParams(w, part.rawParams ?? part.params);
       w.sp();
       writeExtensionTail(w, part);
     }
@@ -72,7 +72,8 @@ export function writeBodyStructure(w: WireWriter, part: MimePart, extended: bool
   }
   // A multipart without children is reported as an empty text/plain-like leaf would be odd; report its own type.
   w.string(part.type).sp().string(part.subtype).sp();
-  writeParams(w, part.params);
+  // RFC 2231 parameters go out in their wire form (as Dovecot does), which keeps BODYSTRUCTURE 7-bit.
+  writeParams(w, part.rawParams ?? part.params);
   w.sp().nstring(part.id).sp().nstring(part.description).sp().string(encodingName(part.encoding)).sp().text(String(part.octets));
   if (part.message && part.type === 'message') {
     w.sp();
@@ -102,7 +103,7 @@ function encodingName(enc: string): string {
 function writeExtensionTail(w: WireWriter, part: MimePart): void {
   if (part.disposition) {
     w.text('(').string(part.disposition.value).sp();
-    writeParams(w, part.disposition.params);
+    writeParams(w, part.disposition.rawParams ?? part.disposition.params);
     w.text(')');
   } else w.text('NIL');
   w.sp();
