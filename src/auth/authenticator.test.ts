@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import { Authenticator } from './authenticator.js';
-import { hashPassword } from './hash.js';
+import { hashPassword, verifyPassword } from './hash.js';
 
 async function withStore(fn: (store: Awaited<ReturnType<typeof openSqliteStore>>) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-auth-'));
@@ -77,5 +77,69 @@ test('cleartextSecret is only available for {PLAIN} hashes (APOP)', async () => 
     assert.equal((await auth.cleartextSecret('A@example.org'))?.secret, 'apop-secret');
     assert.equal(await auth.cleartextSecret('b@example.org'), null);
     assert.equal(await auth.cleartextSecret('c@example.org'), null);
+  });
+});
+
+test('auth cache: a repeated success skips the hash check; wrong password, password change and expiry are not served from it', async () => {
+  await withStore(async (store) => {
+    await store.createUser('alice@example.org', await hashPassword('pw'));
+    await store.createUser('bob@example.org', await hashPassword('pw2'));
+    let checks = 0;
+    let now = 5_000_000;
+    const auth = new Authenticator(store, {
+      failureDelayMs: 0,
+      authCacheTtlMs: 60_000,
+      authCacheSize: 1,
+      now: () => now,
+      verifyHash: async (stored, password) => {
+        checks++;
+        return verifyPassword(stored, password);
+      },
+    });
+    assert.equal((await auth.verify('alice@example.org', 'pw')).ok, true);
+    assert.equal(checks, 1);
+    assert.equal((await auth.verify('ALICE@example.org', 'pw')).ok, true);
+    assert.equal(checks, 1, 'second success served from the cache');
+    // a wrong password is still checked and still fails
+    assert.deepEqual(await auth.verify('alice@example.org', 'pw-wrong'), { ok: false, reason: 'bad-credentials' });
+    assert.equal(checks, 2);
+    // password change: the old password no longer works even though it was cached
+    await store.setPasswordHash('alice@example.org', await hashPassword('new'));
+    assert.deepEqual(await auth.verify('alice@example.org', 'pw'), { ok: false, reason: 'bad-credentials' });
+    assert.equal((await auth.verify('alice@example.org', 'new')).ok, true);
+    const afterChange = checks;
+    assert.equal((await auth.verify('alice@example.org', 'new')).ok, true);
+    assert.equal(checks, afterChange, 'new password cached');
+    // expiry
+    now += 60_001;
+    assert.equal((await auth.verify('alice@example.org', 'new')).ok, true);
+    assert.equal(checks, afterChange + 1, 'expired entry re-checked');
+    // bounded: caching bob evicts alice (size 1)
+    assert.equal((await auth.verify('bob@example.org', 'pw2')).ok, true);
+    assert.equal(auth.cachedCount, 1);
+    const beforeAlice = checks;
+    assert.equal((await auth.verify('alice@example.org', 'new')).ok, true);
+    assert.equal(checks, beforeAlice + 1, 'evicted entry re-checked');
+    auth.forgetCached();
+    assert.equal(auth.cachedCount, 0);
+  });
+});
+
+test('auth cache disabled with authCacheTtlMs 0', async () => {
+  await withStore(async (store) => {
+    await store.createUser('alice@example.org', await hashPassword('pw'));
+    let checks = 0;
+    const auth = new Authenticator(store, {
+      failureDelayMs: 0,
+      authCacheTtlMs: 0,
+      verifyHash: async (stored, password) => {
+        checks++;
+        return verifyPassword(stored, password);
+      },
+    });
+    assert.equal((await auth.verify('alice@example.org', 'pw')).ok, true);
+    assert.equal((await auth.verify('alice@example.org', 'pw')).ok, true);
+    assert.equal(checks, 2);
+    assert.equal(auth.cachedCount, 0);
   });
 });

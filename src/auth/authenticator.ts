@@ -5,7 +5,15 @@
  * failure is delayed by failureDelayMs * 2^(n-1) (capped at maxDelayMs), where n is the larger of the two
  * counts within the last windowMs. While an IP or user has more than maxFailures failures in the window,
  * verify() answers 'throttled' without checking the password. A success clears the user's and IP's counts.
+ *
+ * Auth cache (like Dovecot's auth_cache): a password hash such as argon2id costs tens of milliseconds of CPU
+ * per check, so recent successful verifications are remembered for authCacheTtlMs, keyed by the user and an
+ * HMAC of the password under a random per-process key (the password itself is never kept). An entry only
+ * counts while the user's stored hash is the one it was made against, so a password change (from any
+ * process) invalidates it at once; the user row is still read on every attempt. Bounded to authCacheSize
+ * entries (least recently used dropped first). Failures are never cached.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MailStore, User } from '../store/types.js';
 import { verifyPassword, plaintextSecret } from './hash.js';
 
@@ -18,9 +26,23 @@ export interface AuthenticatorOptions {
   windowMs?: number;
   /** Failures in the window after which attempts are refused outright. */
   maxFailures?: number;
+  /** How long a successful verification is remembered (0 disables the cache). Default 5 minutes. */
+  authCacheTtlMs?: number;
+  /** Most users remembered at once. Default 10000. */
+  authCacheSize?: number;
+  /** Password check against a stored hash; injected for tests. */
+  verifyHash?: (stored: string, password: string) => Promise<boolean>;
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+}
+
+interface CachedAuth {
+  /** HMAC-SHA256 of the password under the per-process key. */
+  digest: Buffer;
+  /** The stored hash the password was verified against. */
+  passwordHash: string;
+  expires: number;
 }
 
 interface Counter {
@@ -34,7 +56,10 @@ export interface AuthContext {
 
 export class Authenticator {
   readonly #store: MailStore;
-  readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now'>>;
+  readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now' | 'verifyHash'>>;
+  readonly #verifyHash: (stored: string, password: string) => Promise<boolean>;
+  readonly #cacheKey = randomBytes(32);
+  readonly #cache = new Map<string, CachedAuth>();
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
   readonly #byIp = new Map<string, Counter>();
@@ -47,7 +72,10 @@ export class Authenticator {
       maxDelayMs: opts.maxDelayMs ?? 15000,
       windowMs: opts.windowMs ?? 15 * 60 * 1000,
       maxFailures: opts.maxFailures ?? 50,
+      authCacheTtlMs: opts.authCacheTtlMs ?? 5 * 60 * 1000,
+      authCacheSize: opts.authCacheSize ?? 10_000,
     };
+    this.#verifyHash = opts.verifyHash ?? verifyPassword;
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
     this.#now = opts.now ?? Date.now;
   }
@@ -66,14 +94,53 @@ export class Authenticator {
     } catch {
       return { ok: false, reason: 'temporary' };
     }
-    const ok = found !== null && (await verifyPassword(found.passwordHash, password));
+    const ok = found !== null && (this.#cached(user, found, password) || (await this.#verifyHash(found.passwordHash, password)));
     if (ok && found) {
+      this.#remember(user, found, password);
       this.#byUser.delete(user);
       this.#byIp.delete(ip);
       return { ok: true, user: found };
     }
     await this.recordFailure(ip, user);
     return { ok: false, reason: 'bad-credentials' };
+  }
+
+  /** Forgets cached verifications: of one user, or all when no address is given. */
+  forgetCached(address?: string): void {
+    if (address === undefined) this.#cache.clear();
+    else this.#cache.delete(normalizeAddress(address));
+  }
+
+  /** Cached verifications currently held (for tests and metrics). */
+  get cachedCount(): number {
+    return this.#cache.size;
+  }
+
+  #digest(password: string): Buffer {
+    return createHmac('sha256', this.#cacheKey).update(password, 'utf8').digest();
+  }
+
+  #cached(user: string, found: User, password: string): boolean {
+    const e = this.#cache.get(user);
+    if (!e) return false;
+    if (e.expires <= this.#now() || e.passwordHash !== found.passwordHash) {
+      this.#cache.delete(user);
+      return false;
+    }
+    return timingSafeEqual(e.digest, this.#digest(password));
+  }
+
+  #remember(user: string, found: User, password: string): void {
+    const ttl = this.#opts.authCacheTtlMs;
+    if (ttl <= 0 || this.#opts.authCacheSize <= 0) return;
+    // Re-insert so Map order is least recently used first.
+    this.#cache.delete(user);
+    this.#cache.set(user, { digest: this.#digest(password), passwordHash: found.passwordHash, expires: this.#now() + ttl });
+    while (this.#cache.size > this.#opts.authCacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done) break;
+      this.#cache.delete(oldest.value);
+    }
   }
 
   /** Looks a user up for mechanisms that verify differently (APOP); returns the cleartext secret if stored. */
