@@ -62,7 +62,7 @@ import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
  * change log when the delta is at most an eighth of the mailbox (or LIST_CACHE_DELTA_MIN rows), else reread.
  */
 const LIST_CACHE_MIN_ROWS = 2000;
-const LIST_CACHE_MAX_ROWS = 300_000;
+const LIST_CACHE_MAX_ROWS = 200_000;
 const LIST_CACHE_DELTA_MIN = 256;
 
 interface ListCacheEntry {
@@ -131,10 +131,12 @@ interface BlobWriter {
 /** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
 const CHUNK = 256;
 /**
- * Reads of at most this many bytes are done synchronously (page-cache reads of this size take tens of
- * microseconds; the async path costs three thread-pool hops per read). Larger reads stay asynchronous.
+ * Reads of at most this many bytes are done synchronously (page-cache reads of this size take microseconds;
+ * the async path costs three thread-pool hops per read). Most messages are smaller, so POP3 RETR and FETCH
+ * BODY[] read them in one call on this thread; larger reads stay asynchronous so a cold disk read of a big
+ * message never holds the event loop for long.
  */
-const SYNC_READ_MAX = 256 * 1024;
+const SYNC_READ_MAX = 64 * 1024;
 /** Bytes of the database file read through a memory map (address space only; pages stay in the OS cache). */
 const MMAP_SIZE = 1024 * 1024 * 1024;
 /**
@@ -142,8 +144,8 @@ const MMAP_SIZE = 1024 * 1024 * 1024;
  * append all ask the same question): reused while the mailbox's HIGHESTMODSEQ is unchanged, which is exact
  * because every change bumps it in the same transaction. Deltas above CHANGES_CACHE_ROWS are not cached.
  */
-const CHANGES_CACHE_MAILBOXES = 1024;
-const CHANGES_CACHE_ROWS = 1000;
+const CHANGES_CACHE_MAILBOXES = 256;
+const CHANGES_CACHE_ROWS = 256;
 /** Cap on the cached searchable text per part (headers / body), in characters. */
 export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
 /** Blobs newer than this whose writer is alive are left alone by the open-time sweep. */
@@ -1401,7 +1403,7 @@ export class SqliteMailStore implements MailStore {
       }
       if (end <= start) return Buffer.alloc(0);
       try {
-        // Small reads (most messages, and every streamed chunk up to SYNC_READ_MAX) are synchronous: one
+        // Small reads (most whole messages, headers and parts) are synchronous: one
         // open/pread/close on this thread instead of three thread-pool round trips.
         return end - start <= SYNC_READ_MAX ? this.blobs.readSync(r.blob_id, start, end) : await this.blobs.read(r.blob_id, start, end);
       } catch (e) {
