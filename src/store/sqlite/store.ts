@@ -19,6 +19,14 @@
  * are noticed by polling PRAGMA data_version every POLL_MS while anyone is subscribed; the poller compares
  * the subscribed mailboxes' HIGHESTMODSEQ with the last value announced in this process and wakes only
  * for changes not already announced, so in-process commits are never announced twice.
+ *
+ * Hot paths (numbers in bench-paths.ts): small blob reads are synchronous; concurrent appends share one
+ * commit (the group waits briefly for appends still writing their blobs) and their directory fsyncs;
+ * listMessages/status of big mailboxes and repeated changesSince calls are served from per-mailbox caches
+ * that are valid for one HIGHESTMODSEQ (read from the database on every call, so changes committed by
+ * other instances or processes are never missed) and brought forward through the change log; header
+ * overviews read envelopes from `message_envelopes` (getEnvelopes) instead of parsing whole MIME indexes.
+ * Cached rows are never handed out: every call builds fresh objects.
  */
 import { realpathSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
