@@ -26,6 +26,7 @@ export class MailboxView {
   #uids: number[] = [];
   readonly #meta = new Map<number, MessageMeta>();
   #seenModseq = 0;
+  #uidNextAtOpen = 1;
   readonly #pendingExpunge = new Set<number>();
   readonly #pendingFlags = new Set<number>();
   #reportedExists = 0;
@@ -63,6 +64,7 @@ export class MailboxView {
     try {
       const st = await store.status(mailbox.id);
       v.#seenModseq = st.highestModseq;
+      v.#uidNextAtOpen = st.uidNext;
       const list = await store.listMessages(mailbox.id);
       for (const m of list) {
         v.#uids.push(m.uid);
@@ -98,6 +100,10 @@ export class MailboxView {
   }
   get uids(): readonly number[] {
     return this.#uids;
+  }
+  /** UIDNEXT as the store reported it when the view opened (SELECT's UIDNEXT, with the listed uids). */
+  get uidNextAtOpen(): number {
+    return this.#uidNextAtOpen;
   }
   get highestModseq(): number {
     return this.#seenModseq;

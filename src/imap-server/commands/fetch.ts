@@ -1,12 +1,12 @@
 /** FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). */
 import { isStoreError, type MessageRecord } from '../../store/types.js';
-import type { MessageIndex } from '../../mime/types.js';
+import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
-import { needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
+import { envelopeOnly, needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
 
 /** Messages rendered between uncorks: batches small responses into few socket writes. */
 const BATCH = 64;
@@ -49,13 +49,13 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   let n = 0;
   s.cork();
   try {
-    const emit = async (uid: number, index: MessageIndex | null): Promise<void> => {
+    const emit = async (uid: number, index: MessageIndex | null, envelope: Envelope | null = null): Promise<void> => {
       const meta = view.meta(uid);
       const seq = view.seqOf(uid);
       if (!meta || !seq) return;
       let buf: Buffer;
       try {
-        buf = await renderMessage(store, s, view, seq, meta, index, args.items, opts);
+        buf = await renderMessage(store, s, view, seq, meta, index, args.items, opts, envelope);
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) {
           missing++;
@@ -69,7 +69,17 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
         s.cork();
       }
     };
-    if (withIndex) {
+    if (withIndex && store.getEnvelopes && args.items.every(envelopeOnly)) {
+      // Header overview: the store reads only the envelopes, not whole MIME indexes.
+      const want = new Set(uids);
+      const got = new Set<number>();
+      for await (const rec of store.getEnvelopes(view.mailbox.id, uids)) {
+        if (!want.has(rec.uid)) continue;
+        got.add(rec.uid);
+        await emit(rec.uid, null, rec.envelope);
+      }
+      missing += uids.length - got.size;
+    } else if (withIndex) {
       const want = new Set(uids);
       const got = new Set<number>();
       for await (const rec of store.getMessages(view.mailbox.id, uids) as AsyncIterable<MessageRecord>) {

@@ -19,14 +19,8 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   const mb = await store.getMailbox(user.id, name);
   if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
   if (args.condstore) s.enable('CONDSTORE');
+  // One status read and one listMessages, both inside MailboxView.open.
   const view = await MailboxView.open(store, mb, { readOnly, trackRecent: !s.rev2 });
-  let st;
-  try {
-    st = await store.status(mb.id);
-  } catch (e) {
-    view.close();
-    throw e;
-  }
   const w = new WireWriter(s.utf8);
   const flags = view.flagsInUse();
   w.text('* FLAGS ');
@@ -45,7 +39,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
     if (firstUnseen >= 0) w.text(`* OK [UNSEEN ${firstUnseen + 1}] First unseen.\r\n`);
   }
   w.text(`* OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid\r\n`);
-  w.text(`* OK [UIDNEXT ${Math.max(st.uidNext, (view.uids[view.uids.length - 1] ?? 0) + 1)}] Predicted next UID\r\n`);
+  w.text(`* OK [UIDNEXT ${Math.max(view.uidNextAtOpen, (view.uids[view.uids.length - 1] ?? 0) + 1)}] Predicted next UID\r\n`);
   w.text(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`);
   w.text(`* OK [MAILBOXID (${mb.mailboxObjectId})] Ok\r\n`);
   if (s.rev2) {

@@ -4,7 +4,7 @@
  * The message is never re-parsed. Each message's response is built whole and written with backpressure.
  */
 import type { MailStore, MessageMeta } from '../../store/types.js';
-import type { MessageIndex, MimePart } from '../../mime/types.js';
+import type { Envelope, MessageIndex, MimePart } from '../../mime/types.js';
 import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
@@ -41,6 +41,11 @@ export function needsIndex(it: FetchItem): boolean {
   }
 }
 
+/** True when the item needs nothing of the MIME index but the envelope (the store's getEnvelopes fast path). */
+export function envelopeOnly(it: FetchItem): boolean {
+  return it.kind === 'ENVELOPE' || !needsIndex(it);
+}
+
 /** True when fetching the item sets \Seen (RFC 9051 6.4.5). */
 export function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY') && !it.peek);
@@ -56,6 +61,7 @@ export async function renderMessage(
   index: MessageIndex | null,
   items: readonly FetchItem[],
   opts: RenderOptions,
+  envelope: Envelope | null = null,
 ): Promise<Buffer> {
   const mbId = view.mailbox.id;
   const w = new WireWriter(session.utf8);
@@ -108,7 +114,7 @@ export async function renderMessage(
       case 'ENVELOPE':
         sep();
         w.text('ENVELOPE ');
-        writeEnvelope(w, index!.envelope);
+        writeEnvelope(w, envelope ?? index!.envelope);
         break;
       case 'BODY':
         sep();

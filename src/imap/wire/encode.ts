@@ -65,6 +65,7 @@ export class WireWriter {
 
   /** A string: quoted when lossless, else a literal. */
   string(v: string | Buffer): this {
+    if (typeof v === 'string' && this.#quoteString(v)) return this;
     const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
     if (canQuote(b, this.utf8)) {
       const s = b.toString(this.utf8 ? 'utf8' : 'latin1');
@@ -72,6 +73,28 @@ export class WireWriter {
       return this;
     }
     return this.literal(b);
+  }
+
+  /**
+   * Fast path of string() for JS strings (ENVELOPE fields, names): quotes without a Buffer round trip when
+   * the text is short and has no CR, LF, NUL (nor 8-bit characters unless UTF-8 is accepted). Returns false
+   * when the general path must decide.
+   */
+  #quoteString(v: string): boolean {
+    if (v.length > MAX_QUOTED) return false;
+    let escape = false;
+    let wide = false;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c === 0 || c === 13 || c === 10) return false;
+      if (c > 0x7f) {
+        if (!this.utf8) return false;
+        wide = true;
+      } else if (c === 0x22 || c === 0x5c) escape = true;
+    }
+    if (wide && Buffer.byteLength(v, 'utf8') > MAX_QUOTED) return false;
+    this.#text += '"' + (escape ? v.replace(/[\\"]/g, (m) => '\\' + m) : v) + '"';
+    return true;
   }
 
   /** NIL for null, else a string. */
