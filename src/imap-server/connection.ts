@@ -41,6 +41,9 @@ export class ImapConnection implements Session {
   #secure: boolean;
   #deflate: zlib.DeflateRaw | null = null;
   #flushScheduled = false;
+  /** The socket corked by #write until the next setImmediate, or null. */
+  #autoCorked: Socket | null = null;
+  readonly #autoUncork = (): void => this.#releaseAutoCork();
   #framer: Framer;
   #queue: FrameEvent[] = [];
   #queuedBytes = 0;
@@ -204,7 +207,21 @@ export class ImapConnection implements Session {
       }
       return r;
     }
+    // Responses written in the same turn of the event loop (untagged data and the tagged reply) go out in
+    // one writev instead of one write syscall each.
+    if (!this.#autoCorked) {
+      this.#autoCorked = this.#socket;
+      this.#socket.cork();
+      setImmediate(this.#autoUncork);
+    }
     return this.#socket.write(buf);
+  }
+
+  /** Sends what #write corked (before the socket changes hands: STARTTLS, COMPRESS). */
+  #releaseAutoCork(): void {
+    const s = this.#autoCorked;
+    this.#autoCorked = null;
+    if (s && s.writableCorked) s.uncork();
   }
 
   #take(): FrameEvent | undefined {
@@ -231,6 +248,7 @@ export class ImapConnection implements Session {
     const ctx = this.#svc.secureContext;
     if (!ctx) throw new Error('TLS not configured');
     const raw = this.#socket;
+    this.#releaseAutoCork();
     raw.off('data', this.#onData);
     // Anything pipelined after STARTTLS was sent in the clear and must not be executed (RFC 9051 6.2.1).
     this.#queue = [];
@@ -248,6 +266,7 @@ export class ImapConnection implements Session {
 
   startCompress(): void {
     const sock = this.#socket;
+    this.#releaseAutoCork();
     sock.off('data', this.#onData);
     const inflate = zlib.createInflateRaw();
     const deflate = zlib.createDeflateRaw({ level: 6 });

@@ -36,8 +36,10 @@ export class MailboxView {
   #dirty = false;
   #gone = false;
   /** Lower-cased keywords the client has been told about in FLAGS / PERMANENTFLAGS. */
-  readonly #keywords = new Set<string>();
+  readonly #keywords = new Map<string, string>();
   #keywordsChanged = false;
+  /** #keywords lists exactly the keywords of the messages, in uid order (true only until the first change). */
+  #keywordsFresh = false;
   #unsubscribe: (() => void) | null = null;
   /** SEARCHRES saved result (UIDs), RFC 5182. */
   savedSearch: number[] = [];
@@ -73,12 +75,17 @@ export class MailboxView {
         if (m.modseq > v.#seenModseq) v.#seenModseq = m.modseq;
       }
       v.#reportedExists = v.#uids.length;
-      if (opts.trackRecent && !opts.readOnly) {
+      // claimRecent is a write (a commit per SELECT): skip it when the status read before the list saw no
+      // recent message and the list holds nothing newer than that status (so nothing here can be recent).
+      const last = v.#uids.length ? v.#uids[v.#uids.length - 1]! : 0;
+      const nothingRecent = st.recent === 0 && last < st.uidNext;
+      if (opts.trackRecent && !opts.readOnly && !nothingRecent) {
         const first = await store.claimRecent(mailbox.id);
         for (const u of v.#uids) if (u >= first) v.#recent.add(u);
       }
       v.#reportedRecent = v.#recent.size;
       v.#keywordsChanged = false;
+      v.#keywordsFresh = true;
     } catch (e) {
       v.close();
       throw e;
@@ -164,6 +171,7 @@ export class MailboxView {
   /** Reads the change log since what this view has seen and records pending updates. */
   async refresh(): Promise<void> {
     this.#dirty = false;
+    this.#keywordsFresh = false;
     if (this.#gone) return;
     let ch;
     try {
@@ -199,6 +207,7 @@ export class MailboxView {
 
   /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */
   applyOwn(metas: readonly MessageMeta[]): void {
+    this.#keywordsFresh = false;
     for (const m of metas) {
       this.#noteKeywords(m.flags);
       const known = this.#meta.get(m.uid);
@@ -227,6 +236,7 @@ export class MailboxView {
       seqs.forEach((s, i) => (text += `* ${s - i} EXPUNGE\r\n`));
       if (text) sink.send(Buffer.from(text));
     }
+    this.#keywordsFresh = false;
     const goneSet = new Set(gone);
     this.#uids = this.#uids.filter((u) => !goneSet.has(u));
     for (const u of gone) {
@@ -246,7 +256,7 @@ export class MailboxView {
       if (f.startsWith('\\')) continue;
       const k = f.toLowerCase();
       if (!this.#keywords.has(k)) {
-        this.#keywords.add(k);
+        this.#keywords.set(k, f);
         this.#keywordsChanged = true;
       }
     }
@@ -309,10 +319,15 @@ export class MailboxView {
     return !rev2 && this.#recent.has(m.uid) ? [...m.flags, '\\Recent'] : m.flags;
   }
 
-  /** Keywords and system flags in use (for the FLAGS response). */
+  /**
+   * System flags and keywords in use (SELECT's FLAGS response), keywords in message order, each in the case
+   * first seen. Right after open() the keywords noted while listing are exactly that, so no pass over the
+   * mailbox is needed; later (a new keyword, rare) the current messages are scanned.
+   */
   flagsInUse(): string[] {
+    if (this.#keywordsFresh) return [...SYSTEM_FLAGS, ...this.#keywords.values()];
     const seen = new Map<string, string>();
-    for (const f of ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft']) seen.set(f.toLowerCase(), f);
+    for (const f of SYSTEM_FLAGS) seen.set(f.toLowerCase(), f);
     for (const m of this.#meta.values()) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
     return [...seen.values()];
   }
@@ -323,6 +338,8 @@ export class MailboxView {
     this.#reportedRecent = this.#recent.size;
   }
 }
+
+const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
 
 export function writeFlags(w: WireWriter, flags: readonly string[]): void {
   w.text('(' + flags.join(' ') + ')');
