@@ -69,9 +69,10 @@ test('two-phase delivery: staged files are invisible until published; find() rec
     assert.ok(found);
     assert.equal(readFileSync(found.path, 'utf8'), 'two');
     assert.equal(md.list().length, 2);
-    assert.deepEqual(md.staleTmp(0), []);
+    assert.deepEqual(md.staleTmp(0, Date.now() + 1000), []);
     const c = await md.stage(Buffer.from('three'));
-    assert.deepEqual(md.staleTmp(0).map((t) => t.key), [c.key]);
+    // a 'now' a second ahead: file mtimes have sub-millisecond precision and can be ahead of Date.now()
+    assert.deepEqual(md.staleTmp(0, Date.now() + 1000).map((t) => t.key), [c.key]);
     assert.deepEqual(md.staleTmp(60_000), [], 'fresh tmp files are left alone');
     md.discard(c);
     assert.deepEqual(readdirSync(join(dir, 'box', 'tmp')), []);
