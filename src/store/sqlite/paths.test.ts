@@ -293,3 +293,31 @@ describe('SQLite blob directory fsyncs', () => {
     }
   });
 });
+
+describe('SQLite store group commit of message writes', () => {
+  test('concurrent flag changes, expunges and copies share commits; each keeps its own outcome', async () => {
+    await withStore(async (s) => {
+      const u = await s.createUser('w@example.org', 'h');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(u.id, 'Archive'))!;
+      for (let i = 0; i < 20; i++) await s.append(inbox.id, sampleMessage(i));
+      const before = s.stats.commits;
+      const [flags, bad, copied, gone] = await Promise.allSettled([
+        s.storeFlags(inbox.id, [1, 2, 3], { op: 'add', flags: ['\\Deleted'] }),
+        s.storeFlags(999999, [1], { op: 'add', flags: ['\\Seen'] }),
+        s.copy(inbox.id, [4, 5], arch.id),
+        s.storeFlags(inbox.id, [6], { op: 'add', flags: ['\\Flagged'] }),
+      ]);
+      assert.equal(s.stats.commits - before, 1, 'four writes queued together commit once');
+      assert.equal(flags.status, 'fulfilled');
+      assert.ok(bad.status === 'rejected' && isStoreError(bad.reason, 'NOT_FOUND'), 'a failing write fails alone');
+      assert.ok(copied.status === 'fulfilled' && copied.value.pairs.length === 2);
+      assert.ok(gone.status === 'fulfilled' && gone.value.changed.length === 1);
+      assert.deepEqual(await s.expunge(inbox.id), [1, 2, 3]);
+      const list = await s.listMessages(inbox.id);
+      assert.equal(list.length, 17);
+      assert.deepEqual(list.find((m) => m.uid === 6)!.flags, ['\\Flagged']);
+      assert.equal((await s.listMessages(arch.id)).length, 2);
+    });
+  });
+});

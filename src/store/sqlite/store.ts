@@ -635,9 +635,10 @@ export class SqliteMailStore implements MailStore {
   }
 
   /**
-   * Group commit for appends: queued commit functions run in one write transaction, each inside its own
-   * savepoint (one failing append does not affect the others), so concurrent deliveries share one WAL
-   * fsync. Each promise settles after the shared COMMIT.
+   * Group commit for appends and the frequent message writes (flag changes, expunges, copies and moves,
+   * POP3 commits): queued commit functions run in one write transaction, each inside its own savepoint (one
+   * failing operation does not affect the others), so concurrent writers share one WAL fsync, which with
+   * synchronous=FULL is taken on this thread. Each promise settles after the shared COMMIT.
    *
    * When a group opens while other appends are still writing their blobs, it waits for those writers
    * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
@@ -1430,7 +1431,7 @@ export class SqliteMailStore implements MailStore {
       const since = opts.unchangedSince;
       if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('INVALID', 'invalid UNCHANGEDSINCE');
       let userId = 0;
-      const result = this.tx((): StoreFlagsResult => {
+      const result = await this.groupCommit((): StoreFlagsResult => {
         const b = this.mailboxRow(mailboxId);
         userId = b.user_id;
         const canon = opts.op === 'remove' ? change : { mask: change.mask, keywords: this.canonicalKeywords(mailboxId, change.keywords, new Map()) };
@@ -1465,7 +1466,7 @@ export class SqliteMailStore implements MailStore {
     return this.run(async () => {
       const doomed: string[] = [];
       let ev: [number, number] | null = null;
-      const out = this.tx((): number[] => {
+      const out = await this.groupCommit((): number[] => {
         const b = this.mailboxRow(mailboxId);
         let targets: number[];
         if (uids === undefined) targets = this.st.deletedUids.pluck().all(mailboxId) as number[];
@@ -1525,7 +1526,7 @@ export class SqliteMailStore implements MailStore {
   private copyOrMove(fromMailboxId: number, uids: number[], toMailboxId: number, move: boolean): Promise<CopyResult> {
     return this.run(async () => {
       const events: Array<[number, number, number]> = [];
-      const result = this.tx((): CopyResult => {
+      const result = await this.groupCommit((): CopyResult => {
         const src = this.mailboxRow(fromMailboxId);
         const dst = this.mailboxRow(toMailboxId);
         const rows = this.rowsIn(fromMailboxId, uids);
@@ -1632,7 +1633,7 @@ export class SqliteMailStore implements MailStore {
     return this.run(async () => {
       const doomed: string[] = [];
       let ev: [number, number] | null = null;
-      const out = this.tx((): number[] => {
+      const out = await this.groupCommit((): number[] => {
         const b = this.mailboxRow(mailboxId);
         const gone = new Set(cleanUids(commit.expunge));
         const now = Date.now();
