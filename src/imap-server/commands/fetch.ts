@@ -8,8 +8,9 @@ import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { envelopeOnly, needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
 
-/** Messages rendered between uncorks: batches small responses into few socket writes. */
+/** Small responses are joined into one socket write per this many messages or bytes. */
 const BATCH = 64;
+const BATCH_BYTES = 64 * 1024;
 
 async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completion> {
   const s = ctx.session;
@@ -46,8 +47,15 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
   const withIndex = args.items.some(needsIndex);
   let missing = 0;
-  let n = 0;
-  s.cork();
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flushPending = async (): Promise<void> => {
+    if (!pending.length) return;
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await s.sendAsync(b);
+  };
   try {
     const emit = async (uid: number, index: MessageIndex | null, envelope: Envelope | null = null): Promise<void> => {
       const meta = view.meta(uid);
@@ -63,11 +71,14 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
         }
         throw e;
       }
-      await s.sendAsync(buf);
-      if (++n % BATCH === 0) {
-        s.uncork();
-        s.cork();
+      if (buf.length >= BATCH_BYTES / 4) {
+        await flushPending();
+        await s.sendAsync(buf);
+        return;
       }
+      pending.push(buf);
+      pendingBytes += buf.length;
+      if (pending.length >= BATCH || pendingBytes >= BATCH_BYTES) await flushPending();
     };
     if (withIndex && store.getEnvelopes && args.items.every(envelopeOnly)) {
       // Header overview: the store reads only the envelopes, not whole MIME indexes.
@@ -92,7 +103,8 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       for (const uid of uids) await emit(uid, null);
     }
   } finally {
-    s.uncork();
+    // Also on error: the responses already rendered go out before the tagged reply.
+    if (pending.length) s.send(Buffer.concat(pending, pendingBytes));
   }
   if (missing && !ctx.uid) throw no('Some messages were expunged before they could be fetched', 'EXPUNGEISSUED');
   return ok('Fetch completed');
