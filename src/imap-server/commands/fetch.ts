@@ -8,8 +8,8 @@ import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { envelopeOnly, needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
 
-/** Small responses are joined into one socket write per this many messages or bytes. */
-const BATCH = 64;
+/** Small responses are joined into one socket write per this many messages or bytes (whichever first). */
+const BATCH = 256;
 const BATCH_BYTES = 64 * 1024;
 
 async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completion> {
