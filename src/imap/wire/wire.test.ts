@@ -187,6 +187,17 @@ describe('encoder', () => {
     assert.equal(w.toBuffer().toString('utf8'), '"plain" "with \\"q\\"" {10}\r\ntwo\r\nlines NIL {5}\r\ncaf\u00e9');
     assert.equal(new WireWriter(true).string('caf\u00e9').toBuffer().toString('utf8'), '"caf\u00e9"');
   });
+  test('a JS string is encoded exactly as its UTF-8 bytes would be (quoting fast path)', () => {
+    const edge = fc.constantFrom('', '"', '\\', 'a\\"b', '\u00e9', '\ud800', 'x\u0000y', 'a\rb', 'a\nb', '\u00e9'.repeat(600), 'z'.repeat(1024), 'z'.repeat(1025));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), edge), fc.boolean(), (s, utf8) => {
+        const fast = new WireWriter(utf8).string(s).toBuffer();
+        const slow = new WireWriter(utf8).string(Buffer.from(s, 'utf8')).toBuffer();
+        assert.deepEqual(fast, slow);
+      }),
+      { numRuns: 2000 },
+    );
+  });
   test('astring prefers atoms', () => {
     assert.equal(new WireWriter().astring('INBOX').sp().astring('a b').sp().astring('NIL').toBuffer().toString(), 'INBOX "a b" "NIL"');
   });
