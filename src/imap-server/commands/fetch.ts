@@ -6,7 +6,8 @@ import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, needsIndex, renderMessage, setsSeen } from '../fetch/render.js';
+import { envelopeOnly, needsIndex, renderMessage, renderMessageInto, setsSeen } from '../fetch/render.js';
+import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many messages or bytes (whichever first). */
 const BATCH = 256;
@@ -81,13 +82,29 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       if (pending.length >= BATCH || pendingBytes >= BATCH_BYTES) await flushPending();
     };
     if (withIndex && store.getEnvelopes && args.items.every(envelopeOnly)) {
-      // Header overview: the store reads only the envelopes, not whole MIME indexes.
+      // Header overview: the store reads only the envelopes, not whole MIME indexes, and the responses are
+      // rendered straight into one writer per batch (these items read nothing else, so cannot fail midway).
       const want = new Set(uids);
       const got = new Set<number>();
-      for await (const rec of store.getEnvelopes(view.mailbox.id, uids)) {
-        if (!want.has(rec.uid)) continue;
-        got.add(rec.uid);
-        await emit(rec.uid, null, rec.envelope);
+      let w = new WireWriter(s.utf8);
+      let count = 0;
+      try {
+        for await (const rec of store.getEnvelopes(view.mailbox.id, uids)) {
+          if (!want.has(rec.uid)) continue;
+          got.add(rec.uid);
+          const meta = view.meta(rec.uid);
+          const seq = view.seqOf(rec.uid);
+          if (!meta || !seq) continue;
+          await renderMessageInto(w, store, s, view, seq, meta, null, args.items, opts, rec.envelope);
+          if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
+            const out = w.toBuffer();
+            w = new WireWriter(s.utf8);
+            count = 0;
+            await s.sendAsync(out);
+          }
+        }
+      } finally {
+        if (count) s.send(w.toBuffer());
       }
       missing += uids.length - got.size;
     } else if (withIndex) {

@@ -63,8 +63,29 @@ export async function renderMessage(
   opts: RenderOptions,
   envelope: Envelope | null = null,
 ): Promise<Buffer> {
-  const mbId = view.mailbox.id;
   const w = new WireWriter(session.utf8);
+  await renderMessageInto(w, store, session, view, seq, meta, index, items, opts, envelope);
+  return w.toBuffer();
+}
+
+/**
+ * Like renderMessage, appending to `w` (several messages into one writer for header overviews). A throw
+ * (NOT_FOUND, UNKNOWN-CTE) can leave a partial response in `w`: share a writer only for items that read
+ * nothing from the store (metadata and ENVELOPE).
+ */
+export async function renderMessageInto(
+  w: WireWriter,
+  store: MailStore,
+  session: Session,
+  view: MailboxView,
+  seq: number,
+  meta: MessageMeta,
+  index: MessageIndex | null,
+  items: readonly FetchItem[],
+  opts: RenderOptions,
+  envelope: Envelope | null = null,
+): Promise<void> {
+  const mbId = view.mailbox.id;
   w.text(`* ${seq} FETCH (`);
   let first = true;
   const sep = (): void => {
@@ -177,7 +198,6 @@ export async function renderMessage(
     w.text(`MODSEQ (${meta.modseq})`);
   }
   w.text(')\r\n');
-  return w.toBuffer();
 }
 
 /** Decoded content that is not 7-bit goes out as literal8 (RFC 3516 section 4.2; Dovecot does the same). */

@@ -122,6 +122,13 @@ export class WireWriter {
     return this;
   }
 
+  /** Cheap size estimate (UTF-16 units of pending text plus bytes of chunks), for batching decisions. */
+  get approxLength(): number {
+    let n = this.#text.length;
+    for (const c of this.#chunks) n += c.length;
+    return n;
+  }
+
   get length(): number {
     let n = Buffer.byteLength(this.#text);
     for (const c of this.#chunks) n += c.length;
