@@ -3,11 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { registerServeCommand } from './serve.js';
 import { registerUserCommands } from './user.js';
 import { registerDomainCommands } from './domain.js';
-import { registerClientCommands } from './client.js';
 import { registerStoreCommands } from './store.js';
 import { describeError, openStoreFromFlags } from './common.js';
 
-export function buildProgram(): Command {
+/**
+ * Builds the command tree. The client commands (which load the IMAP client library and the mail sender) are
+ * imported only when `client` is on the command line, so `serve` does not carry them in memory.
+ */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('mailroom')
     .description('mailroom: IMAP and POP3 mail server with delivery and submission, and a POP3/IMAP client')
     .version('0.1.0')
@@ -18,12 +21,21 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerDomainCommands(program, () => openStoreFromFlags(program.opts<{ data?: string; store?: string }>()));
   registerStoreCommands(program);
-  registerClientCommands(program);
+  if (argv.includes('client')) {
+    const { registerClientCommands } = await import('./client.js');
+    registerClientCommands(program);
+  } else {
+    program
+      .command('client')
+      .description('POP3/IMAP client: download or synchronise mail into a local profile (mailroom client --help)')
+      .allowUnknownOption()
+      .allowExcessArguments();
+  }
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   program.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
