@@ -4,11 +4,14 @@
  * (the test fixtures plus generated 8 KB, 64 KB and 1 MB messages), for the corpus as a whole, and
  * the time to index a 50 MB single-attachment message and to normalise its line endings.
  * msg/CPU-s divides by this process's CPU time, which is steadier than wall time on a busy machine.
+ * The last row is what delivery does per message (indexMessage then searchableText) over 200 messages of
+ * the benchmark corpus (bench/corpus.ts, seed 1, at most 256 KB each).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { indexMessage, normalizeLineEndings, searchableText } from '../src/mime/index.js';
+import { generateMessage } from './corpus.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' } } });
 const budgetMs = Number(values.seconds) * 1000;
@@ -139,4 +142,29 @@ const t0 = performance.now();
 let k = 0;
 for (; performance.now() - t0 < budgetMs / 2; k++) searchableText(text8k, idx8k);
 rows.push(`${'searchableText, 8 KB alternative'.padEnd(40)} ${(k / ((performance.now() - t0) / 1000)).toFixed(0).padStart(9)} msg/s`);
+
+// Delivery's per-message MIME work (src/store append): indexMessage + searchableText on corpus messages.
+const deliveryMsgs = Array.from({ length: 200 }, (_, i) => generateMessage({ seed: 1, maxSize: 256 * 1024, bigEvery: 0 }, i).raw);
+for (let i = 0; i < 400; i++) {
+  const dm = deliveryMsgs[i % deliveryMsgs.length]!;
+  searchableText(dm, indexMessage(dm));
+}
+{
+  let n = 0;
+  let bytes = 0;
+  const c0 = process.cpuUsage();
+  const d0 = performance.now();
+  while (performance.now() - d0 < budgetMs) {
+    for (let j = 0; j < 20; j++) {
+      const dm = deliveryMsgs[n % deliveryMsgs.length]!;
+      searchableText(dm, indexMessage(dm));
+      bytes += dm.length;
+      n++;
+    }
+  }
+  const s = (performance.now() - d0) / 1000;
+  const c = process.cpuUsage(c0);
+  const cpuS = (c.user + c.system) / 1e6;
+  rows.push(`${'index+searchableText, 200 corpus msgs'.padEnd(40)} ${(n / s).toFixed(0).padStart(9)} msg/s ${((s * 1e6) / n).toFixed(1).padStart(9)} us/msg ${(bytes / s / 1e6).toFixed(0).padStart(6)} MB/s ${(n / cpuS).toFixed(0).padStart(9)} msg/CPU-s`);
+}
 console.log(rows.join('\n'));

@@ -3,6 +3,7 @@
  * parsing parameterized values (Content-Type, Content-Disposition) with RFC 2231 continuations.
  * Everything here is pure and tolerant: no function throws on any input.
  */
+import { isAscii } from 'node:buffer';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import type { ParameterizedValue } from './types.js';
 
@@ -307,13 +308,75 @@ function joinParams(params: Array<{ name: string; value: string; quoted?: boolea
   return { decoded: out, raw: groups.size > 0 ? raw : null };
 }
 
-/** Charset decoding that never throws (unknown charsets decode as UTF-8). */
-export function safeDecode(buf: Buffer, charset: string): string {
+/** Charset decoding through libmime/iconv-lite for every input: the reference safeDecode must equal. */
+export function slowSafeDecode(buf: Buffer, charset: string): string {
   try {
     return decodeCharset(buf, charset);
   } catch {
     return buf.toString('utf8');
   }
+}
+
+/**
+ * How a charset name decodes, learnt once per name by probing the reference decoder:
+ * - 'utf8': every input decodes as Buffer#toString('utf8') (UTF-8 and its aliases, us-ascii-as-UTF-8
+ *   names, and the names libmime refuses or does not know);
+ * - 'latin1': every byte maps to the code point of the same value (ISO-8859-1 proper);
+ * - 'ascii': bytes below 0x80 decode to themselves, one for one, whatever surrounds them (the
+ *   single-byte and stateless double-byte legacy charsets), so an all-ASCII input decodes as latin1;
+ * - 'other': always the reference decoder (UTF-16/32, ISO-2022-*, HZ and any charset the probes
+ *   cannot prove transparent).
+ */
+type DecodeKind = 'utf8' | 'latin1' | 'ascii' | 'other';
+
+/** Charsets whose decoders keep state across ASCII bytes (escape or shift sequences) or read code units. */
+const STATEFUL = /2022|^hz|utf-?7|utf-?16|utf-?32|ucs-?2|ucs-?4|unicode|^jis|^cp5022|^cp5093|imap|base64|^hex|^x-/i;
+
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+const ASCII_PROBES: Buffer[] = [
+  ALL_BYTES.subarray(0, 0x80),
+  Buffer.from('\x1b$B$"\x1b(B~{<:Ky2;S{#,~}+AGEAYgBj-', 'latin1'),
+  Buffer.from('AAAA=?\x00\x00\x00a\x00b', 'latin1'),
+];
+const UTF8_PROBES: Buffer[] = [
+  ALL_BYTES,
+  Buffer.from('caf\u00e9 \u65e5\u672c \u{1f600} ascii', 'utf8'),
+  Buffer.from([0xef, 0xbb, 0xbf, 0x61, 0xc3, 0x28, 0xe2, 0x82, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80]),
+];
+
+const kinds = new Map<string, DecodeKind>();
+const MAX_CACHED_KINDS = 512;
+
+function sameAs(probes: Buffer[], charset: string, enc: 'utf8' | 'latin1'): boolean {
+  return probes.every((p) => slowSafeDecode(p, charset) === p.toString(enc));
+}
+
+function kindOf(charset: string): DecodeKind {
+  let kind = kinds.get(charset);
+  if (kind !== undefined) return kind;
+  if (sameAs(UTF8_PROBES, charset, 'utf8')) kind = 'utf8';
+  else if (STATEFUL.test(charset.trim())) kind = 'other';
+  else if (sameAs([ALL_BYTES], charset, 'latin1')) kind = 'latin1';
+  else if (sameAs(ASCII_PROBES, charset, 'latin1')) kind = 'ascii';
+  else kind = 'other';
+  // Charset names come from messages: bound the cache (a flood of made-up names just stops caching).
+  if (kinds.size < MAX_CACHED_KINDS) kinds.set(charset, kind);
+  return kind;
+}
+
+/**
+ * Charset decoding that never throws (unknown charsets decode as UTF-8). Gives exactly what
+ * slowSafeDecode gives, without going through the charset machinery when it cannot matter:
+ * UTF-8 (and unknown) charsets through Buffer#toString, ISO-8859-1 as latin1, and all-ASCII input in
+ * an ASCII-transparent charset (us-ascii, windows-125x, iso-8859-x, koi8, gbk, ...) as is.
+ */
+export function safeDecode(buf: Buffer, charset: string): string {
+  if (typeof charset !== 'string') return slowSafeDecode(buf, charset);
+  const kind = kindOf(charset);
+  if (kind === 'utf8') return buf.toString('utf8');
+  if (kind === 'latin1') return buf.toString('latin1');
+  if (kind === 'ascii' && isAscii(buf)) return buf.toString('latin1');
+  return slowSafeDecode(buf, charset);
 }
 
 /**
