@@ -9,10 +9,11 @@
 import type { NetService } from '../lib/service.js';
 import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, mapLimit, replyCodeFor } from './deliver.js';
 import { checkMessage } from './message-check.js';
-import { AliasTable, resolveRecipient } from './resolve.js';
+import { AliasTable } from './resolve.js';
 import {
   collectData,
   createListenerService,
+  localRecipientsOnly,
   resolveCommon,
   sessionTrace,
   SmtpReply,
@@ -26,19 +27,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
   return createListenerService(opts, common, {
     lmtp: true,
     serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
-    onRcptTo(address, _session, callback) {
-      resolveRecipient(common.store, address.address).then(
-        (r) => {
-          if (r.kind === 'local') return callback();
-          if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          callback(r.kind === 'remote' ? new SmtpReply(550, 'Not a local domain', '5.1.2') : new SmtpReply(550, 'No such user here', '5.1.1'));
-        },
-        (e: unknown) => {
-          common.logger.warn({ err: String(e) }, 'recipient lookup failed');
-          callback(new SmtpReply(451, 'Temporary lookup failure, try again later', '4.3.0'));
-        },
-      );
-    },
+    onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Not a local domain', '5.1.2')),
     async onData(stream, session, callback) {
       const got = await collectData(stream, common.maxMessageSize);
       if (!got) return; // client went away before end of data: nothing stored, nobody to answer

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import type { ListenSpec, NetService } from '../lib/service.js';
 import type { BareLineEndPolicy } from './message-check.js';
+import { resolveRecipient } from './resolve.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -142,6 +143,27 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
     hostname: opts.hostname ?? osHostname(),
     maxMessageSize: opts.maxMessageSize ?? MAX_MESSAGE_SIZE,
     maxRecipients: opts.maxRecipients ?? SMTP_MAX_RECIPIENTS,
+  };
+}
+
+/**
+ * RCPT TO handler for the roles that accept mail only for local users (LMTP, SMTP MX): local recipients
+ * pass, bad syntax is 553, a remote domain gets `remoteReply` (LMTP: not a local domain; MX: relaying
+ * denied), an unknown local user 550 5.1.1, and a failed lookup 451 4.3.0.
+ */
+export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => SmtpReply): NonNullable<SMTPServerOptions['onRcptTo']> {
+  return (address, _session, callback) => {
+    resolveRecipient(common.store, address.address).then(
+      (r) => {
+        if (r.kind === 'local') return callback();
+        if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
+        callback(r.kind === 'remote' ? remoteReply() : new SmtpReply(550, 'No such user here', '5.1.1'));
+      },
+      (e: unknown) => {
+        common.logger.warn({ err: String(e) }, 'recipient lookup failed');
+        callback(new SmtpReply(451, 'Temporary lookup failure, try again later', '4.3.0'));
+      },
+    );
   };
 }
 

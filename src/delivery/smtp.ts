@@ -13,10 +13,11 @@ import type { NetService } from '../lib/service.js';
 import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage } from './message-check.js';
-import { AliasTable, resolveRecipient } from './resolve.js';
+import { AliasTable } from './resolve.js';
 import {
   collectData,
   createListenerService,
+  localRecipientsOnly,
   resolveCommon,
   sessionTrace,
   SmtpReply,
@@ -32,20 +33,7 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
   return createListenerService(opts, common, {
     lmtp: false,
     serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
-    onRcptTo(address, _session, callback) {
-      resolveRecipient(common.store, address.address).then(
-        (r) => {
-          if (r.kind === 'local') return callback();
-          if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          if (r.kind === 'remote') return callback(new SmtpReply(550, 'Relaying denied', '5.7.1'));
-          callback(new SmtpReply(550, 'No such user here', '5.1.1'));
-        },
-        (e: unknown) => {
-          common.logger.warn({ err: String(e) }, 'recipient lookup failed');
-          callback(new SmtpReply(451, 'Temporary lookup failure, try again later'));
-        },
-      );
-    },
+    onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Relaying denied', '5.7.1')),
     async onData(stream, session, callback) {
       const got = await collectData(stream, common.maxMessageSize);
       if (!got) return;
