@@ -5,13 +5,15 @@
  * the time to index a 50 MB single-attachment message and to normalise its line endings.
  * msg/CPU-s divides by this process's CPU time, which is steadier than wall time on a busy machine.
  * The last row is what delivery does per message (indexMessage then searchableText) over 200 messages of
- * the benchmark corpus (bench/corpus.ts, seed 1, at most 256 KB each).
+ * the benchmark corpus (bench/corpus.ts, seed 1, at most 256 KB each); then safeDecode alone (charset
+ * decoding of a text part) for the common charset/content combinations, in CPU microseconds per call.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { indexMessage, normalizeLineEndings, searchableText } from '../src/mime/index.js';
 import { generateMessage } from './corpus.js';
+import { safeDecode } from '../src/mime/headers.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' } } });
 const budgetMs = Number(values.seconds) * 1000;
@@ -166,5 +168,26 @@ for (let i = 0; i < 400; i++) {
   const c = process.cpuUsage(c0);
   const cpuS = (c.user + c.system) / 1e6;
   rows.push(`${'index+searchableText, 200 corpus msgs'.padEnd(40)} ${(n / s).toFixed(0).padStart(9)} msg/s ${((s * 1e6) / n).toFixed(1).padStart(9)} us/msg ${(bytes / s / 1e6).toFixed(0).padStart(6)} MB/s ${(n / cpuS).toFixed(0).padStart(9)} msg/CPU-s`);
+}
+
+const line = 'The quick brown fox jumps over the lazy dog, again and again.\r\n';
+const decodeCases: Array<[string, Buffer, string]> = [
+  ['8 KB ASCII, us-ascii', Buffer.from(line.repeat(130)), 'us-ascii'],
+  ['8 KB ASCII, iso-8859-1', Buffer.from(line.repeat(130)), 'iso-8859-1'],
+  ['8 KB latin1, iso-8859-1', Buffer.from('caf\u00e9 '.repeat(1300), 'latin1'), 'iso-8859-1'],
+  ['8 KB UTF-8, utf-8', Buffer.from('caf\u00e9 '.repeat(1300)), 'utf-8'],
+  ['200 B, unknown charset', Buffer.from(line.repeat(3)), 'x-unknown'],
+];
+for (const [name, buf, cs] of decodeCases) {
+  for (let i = 0; i < 2000; i++) safeDecode(buf, cs);
+  let n = 0;
+  const c0 = process.cpuUsage();
+  const d0 = performance.now();
+  while (performance.now() - d0 < budgetMs / 4) {
+    for (let j = 0; j < 50; j++) safeDecode(buf, cs);
+    n += 50;
+  }
+  const c = process.cpuUsage(c0);
+  rows.push(`${('safeDecode, ' + name).padEnd(40)} ${((c.user + c.system) / n).toFixed(2).padStart(9)} us CPU/call`);
 }
 console.log(rows.join('\n'));

@@ -345,10 +345,35 @@ const UTF8_PROBES: Buffer[] = [
 ];
 
 const kinds = new Map<string, DecodeKind>();
+/**
+ * For 'ascii' charsets proven single-byte (every byte decodes on its own, whatever its neighbour):
+ * 1 for each byte value that decodes to the code point of the same value (0x00-0x7f, and for
+ * windows-1252 also 0xa0-0xff), so text made only of such bytes decodes as latin1.
+ */
+const identityBytes = new Map<string, Uint8Array>();
 const MAX_CACHED_KINDS = 512;
 
 function sameAs(probes: Buffer[], charset: string, enc: 'utf8' | 'latin1'): boolean {
   return probes.every((p) => slowSafeDecode(p, charset) === p.toString(enc));
+}
+
+/** Every ordered pair of byte values, 128 KB: a charset decoding it byte by byte is single-byte. */
+let allPairs: Buffer | null = null;
+
+/** The identity-byte table of a single-byte charset, or null when the charset is not provably single-byte. */
+function singleByteIdentity(charset: string): Uint8Array | null {
+  const single: string[] = [];
+  for (let b = 0; b < 256; b++) single.push(slowSafeDecode(ALL_BYTES.subarray(b, b + 1), charset));
+  if (!allPairs) {
+    allPairs = Buffer.allocUnsafe(2 * 256 * 256);
+    for (let a = 0, o = 0; a < 256; a++) for (let b = 0; b < 256; b++, o += 2) { allPairs[o] = a; allPairs[o + 1] = b; }
+  }
+  let expected = '';
+  for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) expected += single[a]! + single[b]!;
+  if (slowSafeDecode(allPairs, charset) !== expected) return null;
+  const table = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) table[b] = single[b] === String.fromCharCode(b) ? 1 : 0;
+  return table;
 }
 
 function kindOf(charset: string): DecodeKind {
@@ -360,22 +385,40 @@ function kindOf(charset: string): DecodeKind {
   else if (sameAs(ASCII_PROBES, charset, 'latin1')) kind = 'ascii';
   else kind = 'other';
   // Charset names come from messages: bound the cache (a flood of made-up names just stops caching).
-  if (kinds.size < MAX_CACHED_KINDS) kinds.set(charset, kind);
+  if (kinds.size < MAX_CACHED_KINDS) {
+    kinds.set(charset, kind);
+    if (kind === 'ascii') {
+      const table = singleByteIdentity(charset);
+      if (table) identityBytes.set(charset, table);
+    }
+  }
   return kind;
+}
+
+/** true when every byte of buf has a 1 in table. */
+function allIdentity(buf: Buffer, table: Uint8Array): boolean {
+  for (let i = 0; i < buf.length; i++) if (table[buf[i]!] === 0) return false;
+  return true;
 }
 
 /**
  * Charset decoding that never throws (unknown charsets decode as UTF-8). Gives exactly what
  * slowSafeDecode gives, without going through the charset machinery when it cannot matter:
- * UTF-8 (and unknown) charsets through Buffer#toString, ISO-8859-1 as latin1, and all-ASCII input in
- * an ASCII-transparent charset (us-ascii, windows-125x, iso-8859-x, koi8, gbk, ...) as is.
+ * UTF-8 (and unknown) charsets through Buffer#toString, ISO-8859-1 as latin1, all-ASCII input in an
+ * ASCII-transparent charset (us-ascii, windows-125x, iso-8859-x, koi8, gbk, ...) as is, and text in a
+ * single-byte charset made only of bytes that charset maps to themselves (latin1 text declared
+ * iso-8859-1, which decodes as windows-1252) as latin1.
  */
 export function safeDecode(buf: Buffer, charset: string): string {
   if (typeof charset !== 'string') return slowSafeDecode(buf, charset);
   const kind = kindOf(charset);
   if (kind === 'utf8') return buf.toString('utf8');
   if (kind === 'latin1') return buf.toString('latin1');
-  if (kind === 'ascii' && isAscii(buf)) return buf.toString('latin1');
+  if (kind === 'ascii') {
+    if (isAscii(buf)) return buf.toString('latin1');
+    const table = identityBytes.get(charset);
+    if (table && allIdentity(buf, table)) return buf.toString('latin1');
+  }
   return slowSafeDecode(buf, charset);
 }
 

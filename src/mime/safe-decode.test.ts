@@ -1,6 +1,6 @@
 /**
  * safeDecode's fast paths (UTF-8 via Buffer#toString, ISO-8859-1 as latin1, all-ASCII input in an
- * ASCII-transparent charset returned as is) must give exactly what the reference decoder
+ * ASCII-transparent charset returned as is, single-byte text of self-mapping bytes as latin1) must give exactly what the reference decoder
  * (slowSafeDecode: libmime/iconv-lite for every input) gives, for any bytes and any charset name.
  */
 import { test, describe } from 'node:test';
@@ -31,6 +31,8 @@ const bytesArb = fc.oneof(
   // latin1 bytes: any byte value
   fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 200 }).map((s) => Buffer.from(s, 'latin1')),
   fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+  // bytes most single-byte charsets (windows-1252 included) map to themselves, with a rare exception
+  fc.array(fc.oneof({ weight: 20, arbitrary: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff })) }, { weight: 1, arbitrary: fc.integer({ min: 0x80, max: 0x9f }) }), { maxLength: 200 }).map((a) => Buffer.from(a)),
   // RFC 2047 encoded words as they appear in raw headers
   fc.tuple(fc.constantFrom('utf-8', 'iso-8859-1', 'koi8-r', 'x-bad'), fc.constantFrom('B', 'Q', 'b', 'q'), fc.string({ unit: 'binary', maxLength: 30 })).map(([cs, enc, text]) => {
     const bytes = Buffer.from(text, 'utf8');
@@ -63,6 +65,9 @@ describe('safeDecode fast paths', () => {
   test('known answers: legacy bytes still go through the charset, ASCII stays as is', () => {
     assert.equal(safeDecode(Buffer.from([0x63, 0x61, 0x66, 0xe9]), 'iso-8859-1'), 'café');
     assert.equal(safeDecode(Buffer.from([0x80]), 'windows-1252'), '€');
+    assert.equal(safeDecode(Buffer.from([0x63, 0xe9, 0x80]), 'iso-8859-1'), 'cé€');
+    assert.equal(safeDecode(Buffer.from([0x63, 0xe9, 0xa0]), 'iso-8859-1'), 'cé\u00a0');
+    assert.equal(safeDecode(Buffer.from([0xa1]), 'iso-8859-2'), 'Ą');
     assert.equal(safeDecode(Buffer.from([0xc1, 0xc2]), 'koi8-r'), 'аб');
     assert.equal(safeDecode(Buffer.from('caf\u00e9', 'utf8'), 'utf-8'), 'café');
     assert.equal(safeDecode(Buffer.from('hello'), 'us-ascii'), 'hello');
