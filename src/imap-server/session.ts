@@ -4,9 +4,9 @@
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from '../lib/logger.js';
-import type { MailStore, User } from '../store/types.js';
+import type { Mailbox, MailStore, User } from '../store/types.js';
 import type { Args } from '../imap/grammar/args.js';
-import type { Completion } from './errors.js';
+import { no, type Completion } from './errors.js';
 import type { MailboxView, UpdateSink } from './view.js';
 
 /** RFC 9051 section 3: the session states. A selected mailbox exists only in the 'selected' state. */
@@ -121,4 +121,11 @@ export function currentUser(ctx: CommandContext): User {
   const st = ctx.session.state;
   if (st.kind !== 'authenticated' && st.kind !== 'selected') throw new Error('not authenticated');
   return st.user;
+}
+
+/** The current user's mailbox `name` (already decoded), or NO [NONEXISTENT] (RFC 5530) when there is none. */
+export async function existingMailbox(ctx: CommandContext, name: string): Promise<Mailbox> {
+  const mb = await ctx.service.store.getMailbox(currentUser(ctx).id, name);
+  if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
+  return mb;
 }

@@ -2,7 +2,7 @@
 import { isStoreError, type MailStore, type SpecialUse } from '../../store/types.js';
 import { parseCreate, parseMailbox, parseRename } from '../../imap/grammar/commands.js';
 import { no, ok } from '../errors.js';
-import { AUTH, currentUser, defineCommand } from '../session.js';
+import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
 
 export const SPECIAL_USES: readonly SpecialUse[] = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'];
 
@@ -56,8 +56,7 @@ export const del = defineCommand({
     if (name === 'INBOX') throw no('INBOX cannot be deleted', 'CANNOT');
     const st = ctx.session.state;
     const store = ctx.service.store;
-    const mb = await store.getMailbox(user.id, name);
-    if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
+    const mb = await existingMailbox(ctx, name);
     await store.deleteMailbox(user.id, name);
     if (st.kind === 'selected' && st.view.mailbox.id === mb.id) {
       // The selected mailbox is gone: leave the selected state (Dovecot does the same).
@@ -82,7 +81,7 @@ export const rename = defineCommand({
     if (to === 'INBOX') throw no('Mailbox already exists', 'ALREADYEXISTS');
     if (from !== 'INBOX' && (to === from || to.startsWith(from + '/'))) throw no('Cannot rename a mailbox under itself', 'CANNOT');
     const store = ctx.service.store;
-    if (!(await store.getMailbox(user.id, from))) throw no('Mailbox does not exist', 'NONEXISTENT');
+    await existingMailbox(ctx, from);
     if (await store.getMailbox(user.id, to)) throw no('Mailbox already exists', 'ALREADYEXISTS');
     await createParents(store, user.id, to);
     await store.renameMailbox(user.id, from, to);
@@ -97,7 +96,7 @@ export const subscribe = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
-    if (!(await ctx.service.store.getMailbox(user.id, name))) throw no('Mailbox does not exist', 'NONEXISTENT');
+    await existingMailbox(ctx, name);
     await ctx.service.store.setSubscribed(user.id, name, true);
     return ok('Subscribe completed');
   },

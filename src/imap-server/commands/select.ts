@@ -2,8 +2,8 @@
 import { WireWriter, formatSequenceSet } from '../../imap/wire/encode.js';
 import { parseNone, parseSelect, type SelectArgs } from '../../imap/grammar/commands.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
-import { bad, no, ok, type Completion } from '../errors.js';
-import { AUTH, SELECTED, currentUser, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { bad, ok, type Completion } from '../errors.js';
+import { AUTH, SELECTED, currentUser, defineCommand, existingMailbox, selectedView, type CommandContext } from '../session.js';
 import { MailboxView, writeFlags } from '../view.js';
 
 async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: boolean): Promise<Completion> {
@@ -16,8 +16,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
     if (s.qresync || s.rev2) s.send(Buffer.from('* OK [CLOSED] Previous mailbox closed.\r\n'));
   }
   const store = ctx.service.store;
-  const mb = await store.getMailbox(user.id, name);
-  if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
+  const mb = await existingMailbox(ctx, name);
   if (args.condstore) s.enable('CONDSTORE');
   // One status read and one listMessages, both inside MailboxView.open.
   const view = await MailboxView.open(store, mb, { readOnly, trackRecent: !s.rev2 });

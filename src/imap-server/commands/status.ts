@@ -2,8 +2,8 @@
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { parseStatus } from '../../imap/grammar/commands.js';
-import { no, ok } from '../errors.js';
-import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+import { ok } from '../errors.js';
+import { AUTH, defineCommand, existingMailbox, type CommandContext } from '../session.js';
 
 /** Writes "* STATUS name (items)" for one mailbox. */
 export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readonly string[]): Promise<void> {
@@ -53,10 +53,7 @@ export const status = defineCommand({
   seq: 'none',
   parse: parseStatus,
   async run(ctx, args) {
-    const user = currentUser(ctx);
-    const name = ctx.session.decodeMailbox(args.mailbox);
-    const mb = await ctx.service.store.getMailbox(user.id, name);
-    if (!mb) throw no('Mailbox does not exist', 'NONEXISTENT');
+    const mb = await existingMailbox(ctx, ctx.session.decodeMailbox(args.mailbox));
     await sendStatus(ctx, mb, args.items);
     return ok('STATUS completed');
   },
