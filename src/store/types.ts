@@ -281,7 +281,7 @@ export interface MailStore {
   lockMaildrop(userId: number): Promise<(() => Promise<void>) | null>;
   /** POP3 UPDATE state: expunge + \Seen + retrieved marks in one transaction. */
   commitMaildrop(mailboxId: number, commit: MaildropCommit): Promise<number[]>;
-  /** Retention: expunges messages retrieved over POP3 before `before`. Returns how many. */
+  /** Retention: expunges messages retrieved over POP3 at or before `before` (so "0 days" purges everything retrieved so far). Returns how many. */
   purgeRetrieved(mailboxId: number, before: Date): Promise<number>;
 
   // ---- outbound queue (persistent, survives restarts) ----

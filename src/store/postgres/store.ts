@@ -1325,7 +1325,7 @@ export class PostgresMailStore implements MailStore {
       return this.db.tx(async (q, after) => {
         const b = await this.mailboxRow(q, mailboxId, true);
         const r = await q.query<{ uid: string }>(
-          'SELECT uid FROM messages WHERE mailbox_id = $1 AND retrieved_at IS NOT NULL AND retrieved_at < $2 ORDER BY uid',
+          'SELECT uid FROM messages WHERE mailbox_id = $1 AND retrieved_at IS NOT NULL AND retrieved_at <= $2 ORDER BY uid',
           [mailboxId, before],
         );
         if (!r.rows.length) return 0;

@@ -592,7 +592,7 @@ export class SqliteMailStore implements MailStore {
       },
       threadRef: db.prepare('SELECT thread_id FROM thread_refs WHERE user_id = ? AND message_id = ?'),
       insertThreadRef: db.prepare('INSERT OR IGNORE INTO thread_refs (user_id, message_id, thread_id) VALUES (?, ?, ?)'),
-      retrievedBefore: db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND retrieved_at IS NOT NULL AND retrieved_at < ? ORDER BY uid'),
+      retrievedBefore: db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND retrieved_at IS NOT NULL AND retrieved_at <= ? ORDER BY uid'),
       outbound: db.prepare('SELECT * FROM outbound WHERE id = ?'),
       emailIdExists: db.prepare('SELECT 1 FROM messages WHERE email_id = ?'),
     };
