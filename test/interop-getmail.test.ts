@@ -17,7 +17,7 @@ interface Getmail {
   configDir: string;
 }
 
-async function setup(t: Parameters<typeof tempDir>[0], name: string): Promise<Getmail> {
+async function setup(t: Parameters<typeof tempDir>[0], name: string, server: InteropServer): Promise<Getmail> {
   const dir = await tempDir(t, name);
   const home = join(dir, 'home');
   const configDir = join(dir, 'getmail');
@@ -52,7 +52,7 @@ async function setup(t: Parameters<typeof tempDir>[0], name: string): Promise<Ge
       ];
       await writeFile(join(configDir, rc), lines.join('\n'));
       const r = await runTool('getmail', [`--getmaildir=${configDir}`, `--rcfile=${rc}`], { home, timeoutMs: 30_000 });
-      assert.equal(r.code, 0, describeRun('getmail', r));
+      assert.equal(r.code, 0, `${describeRun('getmail', r)}\n--- server log\n${server.log()}`);
       assert.doesNotMatch(r.stdout + r.stderr, /error/i, describeRun('getmail', r));
       return r.stdout + r.stderr;
     },
@@ -88,7 +88,7 @@ async function seed(s: InteropServer, mailbox: string, from: number, count: numb
 
 test('getmail6 POP3: byte-exact Maildir delivery, oldmail stops refetching, delete = true empties the server', { skip: skipUnless('getmail') }, async (t) => {
   const s = await startServer(t);
-  const g = await setup(t, 'getmail-pop3');
+  const g = await setup(t, 'getmail-pop3', s);
   const first = await seed(s, 'INBOX', 1, 6);
   const retriever = { type: 'SimplePOP3Retriever', server: '127.0.0.1', port: String(s.port('pop3')), username: ALICE, password: ALICE_PASS };
 
@@ -116,7 +116,7 @@ test('getmail6 POP3: byte-exact Maildir delivery, oldmail stops refetching, dele
   for (const raw of more) assert.deepEqual(got.get(messageId(raw)), raw);
 
   // A second getmail set-up (no oldmail) with delete = true takes everything and deletes it on the server.
-  const g2 = await setup(t, 'getmail-pop3-delete');
+  const g2 = await setup(t, 'getmail-pop3-delete', s);
   await g2.run(retriever, { delete: 'true', read_all: 'true' });
   got = await delivered(g2.maildir);
   assert.equal(got.size, 8);
@@ -126,7 +126,7 @@ test('getmail6 POP3: byte-exact Maildir delivery, oldmail stops refetching, dele
 
 test('getmail6 IMAP: two mailboxes, byte-exact, no refetch, delete = true expunges on the server', { skip: skipUnless('getmail') }, async (t) => {
   const s = await startServer(t);
-  const g = await setup(t, 'getmail-imap');
+  const g = await setup(t, 'getmail-imap', s);
   const inbox = await seed(s, 'INBOX', 1, 4);
   const work = await seed(s, 'Work', 20, 3);
   await s.append('INBOX', testMessage(99, { subject: 'already read' }), ['\\Seen', '\\Flagged']);
@@ -174,7 +174,7 @@ test('getmail6 over implicit TLS: POP3S and IMAPS retrievers verify the server c
     ['POP3', s.port('pop3s')],
     ['IMAP', s.port('imaps')],
   ] as const) {
-    const g = await setup(t, `getmail-${kind.toLowerCase()}s`);
+    const g = await setup(t, `getmail-${kind.toLowerCase()}s`, s);
     const retriever = { type: `Simple${kind}SSLRetriever`, server: '127.0.0.1', port: String(port), username: ALICE, password: ALICE_PASS, ca_certs: s.certFile };
     await g.run(kind === 'IMAP' ? { ...retriever, record_mailbox: 'false' } : retriever, { delete: 'false', read_all: 'true' });
     const got = await delivered(g.maildir);

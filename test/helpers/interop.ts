@@ -10,7 +10,8 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { createMailroom, type Mailroom, type Mailbox, type MessageMeta, type User } from '../../src/index.js';
+import { createMailroom, memoryLogger, type Mailroom, type Mailbox, type MessageMeta, type User } from '../../src/index.js';
+import type { LogLine } from '../../src/lib/logger.js';
 
 export const ALICE = 'alice@example.org';
 export const ALICE_PASS = 'alice-secret';
@@ -187,14 +188,18 @@ export interface InteropServer {
   append(mailbox: string, raw: Buffer, flags?: string[], user?: User): Promise<number>;
   /** Messages of a mailbox in UID order with their raw bytes. */
   messages(mailbox: string, user?: User): Promise<Array<MessageMeta & { raw: Buffer }>>;
+  /** The server's last log lines (info and above), for failure messages. */
+  log(last?: number): string;
 }
 
 /** Starts mailroom with every listener on a free loopback port and users alice and bob; stopped when the test ends. */
 export async function startServer(t: TestContext): Promise<InteropServer> {
+  const logLines: LogLine[] = [];
   const m = createMailroom({
     ports: { imap: 0, imaps: 0, pop3: 0, pop3s: 0, lmtp: 0, smtp: 0, submission: 0, submissions: 0 },
     auth: { failureDelayMs: 0 },
     hostname: 'mx.example.org',
+    logger: memoryLogger(logLines),
   });
   await m.start();
   t.after(() => m.stop());
@@ -223,6 +228,13 @@ export async function startServer(t: TestContext): Promise<InteropServer> {
       if (!box) throw new Error(`no mailbox ${name}`);
       const metas = await m.store.listMessages(box.id);
       return Promise.all(metas.map(async (meta) => ({ ...meta, raw: await m.store.readMessage(box.id, meta.uid) })));
+    },
+    log(last = 40) {
+      return logLines
+        .filter((l) => l.level !== 'debug')
+        .slice(-last)
+        .map((l) => `${l.level} ${l.msg ?? ''} ${JSON.stringify(l.fields)}`)
+        .join('\n');
     },
   };
 }
