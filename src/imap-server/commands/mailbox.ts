@@ -1,10 +1,9 @@
 /** CREATE (with RFC 6154 USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 9051 6.3.4-6.3.8). */
 import { isStoreError, type MailStore, type SpecialUse } from '../../store/types.js';
+import { SPECIAL_USE_VALUES } from '../../store/message-prep.js';
 import { parseCreate, parseMailbox, parseRename } from '../../imap/grammar/commands.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
-
-export const SPECIAL_USES: readonly SpecialUse[] = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'];
 
 /** Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). */
 async function createParents(store: MailStore, userId: number, name: string): Promise<void> {
@@ -34,7 +33,7 @@ export const create = defineCommand({
     if (args.specialUse.length) {
       if (args.specialUse.length > 1) throw no('Only one special-use attribute per mailbox', 'USEATTR');
       const want = args.specialUse[0]!.toLowerCase();
-      const found = SPECIAL_USES.find((s) => s.toLowerCase() === want);
+      const found = SPECIAL_USE_VALUES.find((s) => s.toLowerCase() === want);
       if (!found) throw no('Unsupported special-use attribute', 'USEATTR');
       specialUse = found;
     }

@@ -45,7 +45,7 @@ import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
-import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/index.js';
+import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
@@ -59,15 +59,11 @@ import {
   cleanUids,
   decodeIndex,
   encodeIndex,
-  msgIds,
   normalizeAddress,
   normalizeDomain,
   pgText,
-  referencesHeader,
 } from './util.js';
 
-/** Cap on the stored searchable text per part (headers / body), in characters (same as the SQLite store). */
-export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
 /** UIDs per query in getMessages (keeps result sets and memory bounded). */
 const FETCH_CHUNK = 500;
 /** Mailboxes whose latest MODSEQ is remembered for wake-up deduplication. */
@@ -77,17 +73,6 @@ const KNOWN_MODSEQ_ENTRIES = 10_000;
  * MX hosts; a node that dies delays the retry of its claimed messages by at most this much.
  */
 const DEFAULT_OUTBOUND_LEASE_MS = 30 * 60 * 1000;
-
-const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
-  ['INBOX', null],
-  ['Sent', '\\Sent'],
-  ['Drafts', '\\Drafts'],
-  ['Trash', '\\Trash'],
-  ['Junk', '\\Junk'],
-  ['Archive', '\\Archive'],
-];
-
-const SPECIAL_USES: ReadonlySet<string> = new Set(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash']);
 
 export interface PostgresStoreOptions {
   /** postgres:// connection URL. */
@@ -659,7 +644,7 @@ export class PostgresMailStore implements MailStore {
     return this.run(async () => {
       const n = normalizeMailboxName(name);
       const su = opts?.specialUse ?? null;
-      if (su !== null && !SPECIAL_USES.has(su)) throw new StoreError('INVALID', `unknown special-use ${String(su)}`);
+      checkSpecialUse(su);
       if (!Number.isSafeInteger(userId) || userId <= 0 || userId > 0x7fffffff) throw new StoreError('NOT_FOUND', 'no such user');
       try {
         return await this.db.tx(async (q) => {
@@ -765,7 +750,7 @@ export class PostgresMailStore implements MailStore {
 
   setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
     return this.run(async () => {
-      if (specialUse !== null && !SPECIAL_USES.has(specialUse)) throw new StoreError('INVALID', `unknown special-use ${String(specialUse)}`);
+      checkSpecialUse(specialUse);
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const r = await this.db.query('UPDATE mailboxes SET special_use = $2 WHERE id = $1', [mailboxId, specialUse]);
       if (r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
@@ -834,15 +819,11 @@ export class PostgresMailStore implements MailStore {
       const internalDate = opts?.internalDate ?? new Date();
       if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new StoreError('INVALID', 'invalid internal date');
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const data = normalizeLineEndings(raw);
-      if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
-      const index = indexMessage(data);
-      const text = searchableText(data, index);
-      const headersText = pgText(text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase());
-      const bodyText = pgText(text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase());
+      const prepared = prepareMessage(raw, { idsWithoutNul: true });
+      const { data, index, threadKeys, ownIds } = prepared;
+      const headersText = pgText(prepared.headersText);
+      const bodyText = pgText(prepared.bodyText);
       const mime = encodeIndex(index);
-      const threadKeys = [...msgIds(referencesHeader(data, index), 50), ...msgIds(index.envelope.inReplyTo, 5)];
-      const ownIds = msgIds(index.envelope.messageId, 1);
       // THREADID: the thread of the nearest referenced message known for this user (last References entry /
       // In-Reply-To first), else of a message that referenced this one, else a new thread. The message's own
       // id and its references are recorded so later replies find the thread.

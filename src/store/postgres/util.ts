@@ -35,25 +35,6 @@ export function chunks<T>(arr: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Message-ids found in a header value ("<a@b> <c@d>"), at most `max`. */
-export function msgIds(value: string | null | undefined, max: number): string[] {
-  if (!value) return [];
-  const out: string[] = [];
-  const re = /<([^<>\s\u0000]{1,250})>/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) && out.length < max) out.push(m[1]!);
-  return out;
-}
-
-/** The unfolded value of the first References: field of the top-level header (first 256 KiB of it). */
-export function referencesHeader(raw: Buffer, index: MessageIndex): string | null {
-  const hdr = raw
-    .subarray(index.root.headerStart, Math.min(index.root.headerEnd, index.root.headerStart + 256 * 1024))
-    .toString('latin1');
-  const m = /(?:^|\r\n)references:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/i.exec(hdr);
-  return m ? m[1]!.replace(/\r\n/g, '') : null;
-}
-
 /** PostgreSQL text cannot store NUL: searchable text replaces it with a space (search never needs it). */
 export function pgText(s: string): string {
   return s.includes('\u0000') ? s.replace(/\u0000/g, ' ') : s;

@@ -55,7 +55,7 @@ import type {
 } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
-import { indexMessage, normalizeLineEndings, searchableText } from '../../mime/index.js';
+import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
@@ -158,21 +158,8 @@ const MMAP_SIZE = 0;
  */
 const CHANGES_CACHE_MAILBOXES = 256;
 const CHANGES_CACHE_ROWS = 256;
-/** Cap on the cached searchable text per part (headers / body), in characters. */
-export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
 /** Blobs newer than this whose writer is alive are left alone by the open-time sweep. */
 const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
-
-const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
-  ['INBOX', null],
-  ['Sent', '\\Sent'],
-  ['Drafts', '\\Drafts'],
-  ['Trash', '\\Trash'],
-  ['Junk', '\\Junk'],
-  ['Archive', '\\Archive'],
-];
-
-const SPECIAL_USES: ReadonlySet<string> = new Set(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash']);
 
 /** Cross-process change poll interval (only while some mailbox has subscribers). */
 const POLL_MS = 200;
@@ -352,23 +339,6 @@ function normalizeDomain(domain: string): string {
   const d = normalizeAddress(domain);
   if (d.includes('@')) throw new StoreError('INVALID', 'invalid domain');
   return d;
-}
-
-/** Message-ids found in a header value ("<a@b> <c@d>"), at most `max`. */
-function msgIds(value: string | null | undefined, max: number): string[] {
-  if (!value) return [];
-  const out: string[] = [];
-  const re = /<([^<>\s]{1,250})>/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) && out.length < max) out.push(m[1]!);
-  return out;
-}
-
-/** The unfolded value of the first `References:` field of the top-level header. */
-function referencesHeader(raw: Buffer, index: MessageIndex): string | null {
-  const hdr = raw.subarray(index.root.headerStart, Math.min(index.root.headerEnd, index.root.headerStart + 256 * 1024)).toString('latin1');
-  const m = /(?:^|\r\n)references:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/i.exec(hdr);
-  return m ? m[1]!.replace(/\r\n/g, '') : null;
 }
 
 function mapError(e: unknown): unknown {
@@ -1063,7 +1033,7 @@ export class SqliteMailStore implements MailStore {
     return this.run(async () => {
       const n = normalizeMailboxName(name);
       const su = opts?.specialUse ?? null;
-      if (su !== null && !SPECIAL_USES.has(su)) throw new StoreError('INVALID', `unknown special-use ${String(su)}`);
+      checkSpecialUse(su);
       return this.tx(() => {
         this.userRow(userId);
         if (this.st.mailboxByName.get(userId, n)) throw new StoreError('EXISTS', 'mailbox exists');
@@ -1157,7 +1127,7 @@ export class SqliteMailStore implements MailStore {
 
   setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
     return this.run(async () => {
-      if (specialUse !== null && !SPECIAL_USES.has(specialUse)) throw new StoreError('INVALID', `unknown special-use ${String(specialUse)}`);
+      checkSpecialUse(specialUse);
       const info = this.sql('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
     });
@@ -1211,16 +1181,9 @@ export class SqliteMailStore implements MailStore {
       if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
       const first = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const data = normalizeLineEndings(raw);
-      if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
-      const index = indexMessage(data);
-      const text = searchableText(data, index);
-      const headersText = text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase();
-      const bodyText = text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase();
+      const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
       const mime = JSON.stringify(index);
       const envelopeJson = JSON.stringify(index.envelope);
-      const threadKeys = [...msgIds(referencesHeader(data, index), 50), ...msgIds(index.envelope.inReplyTo, 5)];
-      const ownIds = msgIds(index.envelope.messageId, 1);
 
       let userId = first.user_id;
       const writer = this.startWriter();

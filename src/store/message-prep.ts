@@ -1,0 +1,84 @@
+/**
+ * Store-neutral rules every MailStore implementation shares: the mailboxes a new user gets, the special-use
+ * values accepted, and the work done once per appended message (line endings, size limit, MIME index,
+ * searchable text, thread keys). Implementations store the results; they do not recompute them.
+ */
+import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
+import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
+import type { MessageIndex } from '../mime/types.js';
+import { StoreError, type SpecialUse } from './types.js';
+
+/** Cap on the stored searchable text per part (headers / body), in characters. */
+export const MAX_SEARCH_TEXT = 4 * 1024 * 1024;
+
+/** The mailboxes createUser makes, with their special-use attributes (RFC 6154). */
+export const DEFAULT_MAILBOXES: ReadonlyArray<readonly [string, SpecialUse | null]> = [
+  ['INBOX', null],
+  ['Sent', '\\Sent'],
+  ['Drafts', '\\Drafts'],
+  ['Trash', '\\Trash'],
+  ['Junk', '\\Junk'],
+  ['Archive', '\\Archive'],
+];
+
+/** Every special-use value a mailbox may carry (RFC 6154). */
+export const SPECIAL_USE_VALUES: readonly SpecialUse[] = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'];
+const SPECIAL_USE_SET: ReadonlySet<string> = new Set(SPECIAL_USE_VALUES);
+
+/** Throws StoreError INVALID unless `su` is null or a known special-use value. */
+export function checkSpecialUse(su: SpecialUse | null): void {
+  if (su !== null && !SPECIAL_USE_SET.has(su)) throw new StoreError('INVALID', `unknown special-use ${String(su)}`);
+}
+
+/**
+ * Message-ids found in a header value ("<a@b> <c@d>"), at most `max`. `withoutNul` skips ids containing NUL
+ * (PostgreSQL text cannot hold them).
+ */
+export function msgIds(value: string | null | undefined, max: number, withoutNul = false): string[] {
+  if (!value) return [];
+  const out: string[] = [];
+  const re = withoutNul ? /<([^<>\s\u0000]{1,250})>/g : /<([^<>\s]{1,250})>/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) && out.length < max) out.push(m[1]!);
+  return out;
+}
+
+/** The unfolded value of the first References: field of the top-level header (first 256 KiB of it). */
+export function referencesHeader(raw: Buffer, index: MessageIndex): string | null {
+  const hdr = raw.subarray(index.root.headerStart, Math.min(index.root.headerEnd, index.root.headerStart + 256 * 1024)).toString('latin1');
+  const m = /(?:^|\r\n)references:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/i.exec(hdr);
+  return m ? m[1]!.replace(/\r\n/g, '') : null;
+}
+
+export interface PreparedMessage {
+  /** The raw message with CRLF line endings: what is stored. */
+  data: Buffer;
+  index: MessageIndex;
+  /** Lowercased, capped at MAX_SEARCH_TEXT characters. */
+  headersText: string;
+  bodyText: string;
+  /** Ids this message refers to: References (up to 50) then In-Reply-To (up to 5). */
+  threadKeys: string[];
+  /** The message's own Message-ID (zero or one). */
+  ownIds: string[];
+}
+
+/**
+ * Everything computed once per appended message. Throws StoreError TOO_BIG over MAX_MESSAGE_SIZE.
+ * `idsWithoutNul`: thread keys never contain NUL (for stores that cannot keep it).
+ */
+export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = {}): PreparedMessage {
+  const noNul = opts.idsWithoutNul ?? false;
+  const data = normalizeLineEndings(raw);
+  if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
+  const index = indexMessage(data);
+  const text = searchableText(data, index);
+  return {
+    data,
+    index,
+    headersText: text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
+    bodyText: text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
+    threadKeys: [...msgIds(referencesHeader(data, index), 50, noNul), ...msgIds(index.envelope.inReplyTo, 5, noNul)],
+    ownIds: msgIds(index.envelope.messageId, 1, noNul),
+  };
+}
