@@ -11,7 +11,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
-import type { ListenSpec, NetService } from '../lib/service.js';
+import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { resolveRecipient } from './resolve.js';
 
@@ -241,16 +241,9 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     async listen(spec: ListenSpec): Promise<AddressInfo> {
       if (closing) throw new Error('service is closed');
       const server = build(spec);
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        server.server.once('error', onError);
-        server.listen(spec.port, spec.host, () => {
-          server.server.off('error', onError);
-          resolve();
-        });
-      });
+      const addr = await listenOn(server.server, spec);
       servers.add(server);
-      return server.server.address() as AddressInfo;
+      return addr;
     },
     close(): Promise<void> {
       closing ??= (async () => {

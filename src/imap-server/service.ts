@@ -8,7 +8,7 @@ import { hostname as osHostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger } from '../lib/logger.js';
-import type { ListenSpec, NetService } from '../lib/service.js';
+import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
@@ -61,15 +61,8 @@ class ImapService implements NetService {
       : net.createServer((s) => this.#accept(s, false));
     server.on('tlsClientError', (e: Error) => this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed'));
     server.on('error', (e) => this.#ctx.logger.error({ err: e.message }, 'IMAP listener error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(spec.port, spec.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const addr = await listenOn(server, spec);
     this.#servers.add(server);
-    const addr = server.address() as AddressInfo;
     this.#ctx.logger.info({ host: addr.address, port: addr.port, tls: spec.implicitTls }, 'IMAP listening');
     return addr;
   }

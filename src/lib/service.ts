@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 
 /** Where and how one listener of a protocol server accepts connections. */
@@ -29,4 +29,17 @@ export function isLoopback(address: string | undefined): boolean {
   if (address === '::1') return true;
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
   return v4.startsWith('127.');
+}
+
+/** Binds `server` to spec.host:spec.port; rejects with the bind error (EADDRINUSE, EACCES) instead of emitting it. */
+export function listenOn(server: Server, spec: ListenSpec): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(spec.port, spec.host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') reject(new Error('listener has no TCP address'));
+      else resolve(addr);
+    });
+  });
 }

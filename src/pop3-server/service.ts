@@ -6,7 +6,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { ListenSpec, NetService } from '../lib/service.js';
+import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import { Pop3Connection, type ConnectionInfo } from './connection.js';
 import { Pop3Shared, type Pop3ServiceOptions } from './options.js';
 
@@ -34,16 +34,8 @@ export class Pop3Service implements NetService {
       server = createNetServer({ allowHalfOpen: true }, (s: Socket) => this.#accept(s, false));
     }
     server.on('error', (e) => this.shared.logger.error({ err: e }, 'pop3 listener error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(spec.port, spec.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const addr = await listenOn(server, spec);
     this.#servers.add(server);
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('POP3 listener has no TCP address');
     this.shared.logger.info({ host: addr.address, port: addr.port, implicitTls: spec.implicitTls }, 'pop3 listening');
     return addr;
   }
