@@ -133,7 +133,7 @@ const CRLF = Buffer.from('\r\n');
  * `not`, are not) in `names`, case-insensitively, byte-exact from the raw header in their original
  * order, each ending in CRLF, followed by the terminating blank line CRLF.
  */
-export function headerFieldsSlice(raw: Buffer, part: MimePart, names: string[], not: boolean): Buffer {
+export function headerFieldsSlice(raw: Buffer, part: Pick<MimePart, 'headerStart' | 'headerEnd'>, names: string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const pieces: Buffer[] = [];
   for (const f of headerFieldSpans(raw, part.headerStart, part.headerEnd)) {

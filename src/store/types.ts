@@ -98,9 +98,15 @@ export interface MessageRecord extends MessageMeta {
   index: MessageIndex;
 }
 
+/** Metadata plus the message's header block: its bytes up to and including the blank line (see MailStore.getHeaders). */
+export interface MessageHeaderRecord extends MessageMeta {
+  header: Buffer;
+}
+
 /** Metadata plus the envelope only (see MailStore.getEnvelopes). */
 export interface MessageEnvelopeRecord extends MessageMeta {
-  envelope: Envelope;
+  /** The envelope, or its IMAP text form when the store kept that (mime envelopeImapText: same data). */
+  envelope: Envelope | string;
 }
 
 export interface AppendOptions {
@@ -257,6 +263,12 @@ export interface MailStore {
    * read or parse the whole MIME index. Callers fall back to getMessages when a store lacks it.
    */
   getEnvelopes?(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord>;
+  /**
+   * Optional fast path for message lists (FETCH BODY.PEEK[HEADER.FIELDS (...)], RFC822.HEADER): like
+   * getMessages, but each record carries the message's header block (RFC822.HEADER bytes) instead of the
+   * MIME index. Callers fall back to getMessages + readMessage when a store lacks it.
+   */
+  getHeaders?(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord>;
   /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message was expunged. */
   readMessage(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer>;
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;

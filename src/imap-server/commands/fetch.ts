@@ -1,12 +1,12 @@
 /** FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). */
-import { isStoreError, type MessageRecord } from '../../store/types.js';
+import { isStoreError, type MessageEnvelopeRecord, type MessageHeaderRecord, type MessageRecord } from '../../store/types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, needsIndex, renderMessage, renderMessageInto, setsSeen } from '../fetch/render.js';
+import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen } from '../fetch/render.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many messages or bytes (whichever first). */
@@ -81,21 +81,30 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       pendingBytes += buf.length;
       if (pending.length >= BATCH || pendingBytes >= BATCH_BYTES) await flushPending();
     };
-    if (withIndex && store.getEnvelopes && args.items.every(envelopeOnly)) {
-      // Header overview: the store reads only the envelopes, not whole MIME indexes, and the responses are
-      // rendered straight into one writer per batch (these items read nothing else, so cannot fail midway).
+    const overview =
+      withIndex && store.getEnvelopes && args.items.every(envelopeOnly)
+        ? store.getEnvelopes(view.mailbox.id, uids)
+        : withIndex && store.getHeaders && args.items.every(headerOnly)
+          ? store.getHeaders(view.mailbox.id, uids)
+          : null;
+    if (overview) {
+      // Header overviews and message lists: the store reads only the envelopes or the header blocks, not
+      // whole MIME indexes or message files, and the responses are rendered straight into one writer per
+      // batch (these items read nothing else, so cannot fail midway).
       const want = new Set(uids);
       const got = new Set<number>();
       let w = new WireWriter(s.utf8);
       let count = 0;
       try {
-        for await (const rec of store.getEnvelopes(view.mailbox.id, uids)) {
+        for await (const rec of overview as AsyncIterable<MessageEnvelopeRecord | MessageHeaderRecord>) {
           if (!want.has(rec.uid)) continue;
           got.add(rec.uid);
           const meta = view.meta(rec.uid);
           const seq = view.seqOf(rec.uid);
           if (!meta || !seq) continue;
-          await renderMessageInto(w, store, s, view, seq, meta, null, args.items, opts, rec.envelope);
+          const envelope = 'envelope' in rec ? rec.envelope : null;
+          const header = 'header' in rec ? rec.header : null;
+          await renderMessageInto(w, store, s, view, seq, meta, null, args.items, opts, envelope, header);
           if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
             const out = w.toBuffer();
             w = new WireWriter(s.utf8);

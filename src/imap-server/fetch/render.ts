@@ -46,6 +46,19 @@ export function envelopeOnly(it: FetchItem): boolean {
   return it.kind === 'ENVELOPE' || !needsIndex(it);
 }
 
+/** True when the item is the top-level header or some of its fields (BODY[HEADER...], RFC822.HEADER). */
+export function isRootHeader(it: FetchItem): boolean {
+  if (it.kind === 'RFC822.HEADER') return true;
+  if (it.kind !== 'BODY[]' || it.section.part.length > 0) return false;
+  const t = it.section.text;
+  return t === 'HEADER' || t === 'HEADER.FIELDS' || t === 'HEADER.FIELDS.NOT';
+}
+
+/** True when the item needs nothing of the message but its header block (the store's getHeaders fast path). */
+export function headerOnly(it: FetchItem): boolean {
+  return isRootHeader(it) || !needsIndex(it);
+}
+
 /** True when fetching the item sets \Seen (RFC 9051 6.4.5). */
 export function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY') && !it.peek);
@@ -61,7 +74,7 @@ export async function renderMessage(
   index: MessageIndex | null,
   items: readonly FetchItem[],
   opts: RenderOptions,
-  envelope: Envelope | null = null,
+  envelope: Envelope | string | null = null,
 ): Promise<Buffer> {
   const w = new WireWriter(session.utf8);
   await renderMessageInto(w, store, session, view, seq, meta, index, items, opts, envelope);
@@ -83,7 +96,9 @@ export async function renderMessageInto(
   index: MessageIndex | null,
   items: readonly FetchItem[],
   opts: RenderOptions,
-  envelope: Envelope | null = null,
+  envelope: Envelope | string | null = null,
+  /** The message's header block when the caller has it (getHeaders): header items are cut from it. */
+  header: Buffer | null = null,
 ): Promise<void> {
   const mbId = view.mailbox.id;
   w.text(`* ${seq} FETCH (`);
@@ -135,7 +150,8 @@ export async function renderMessageInto(
       case 'ENVELOPE':
         sep();
         w.text('ENVELOPE ');
-        writeEnvelope(w, envelope ?? index!.envelope);
+        if (typeof envelope === 'string') w.text(envelope);
+        else writeEnvelope(w, envelope ?? index!.envelope);
         break;
       case 'BODY':
         sep();
@@ -155,6 +171,10 @@ export async function renderMessageInto(
       case 'RFC822.HEADER':
       case 'RFC822.TEXT': {
         sep();
+        if (it.kind === 'RFC822.HEADER' && header) {
+          w.text(`${it.kind} `).literal(header);
+          break;
+        }
         const r = index!.root;
         const span = it.kind === 'RFC822.HEADER' ? { start: r.headerStart, end: r.headerEnd } : { start: r.bodyStart, end: r.bodyEnd };
         w.text(`${it.kind} `).literal(await readSpan(store, mbId, meta.uid, span.start, span.end));
@@ -162,7 +182,7 @@ export async function renderMessageInto(
       }
       case 'BODY[]': {
         sep();
-        const data = await sectionBytes(store, mbId, meta.uid, index, it.section);
+        const data = header && isRootHeader(it) ? headerSection(header, it.section) : await sectionBytes(store, mbId, meta.uid, index, it.section);
         w.text(`BODY[${formatSection(it.section)}]`);
         if (it.partial) w.text(`<${it.partial.start}>`);
         w.sp();
@@ -215,6 +235,12 @@ function applyPartial(data: Buffer, p: Partial | null): Buffer {
 async function readSpan(store: MailStore, mbId: number, uid: number, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
   return store.readMessage(mbId, uid, { start, end });
+}
+
+/** BODY[HEADER], BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] of the message from its header block. */
+function headerSection(header: Buffer, s: Section): Buffer {
+  if (s.text === 'HEADER') return header;
+  return headerFieldsSlice(header, { headerStart: 0, headerEnd: header.length }, s.fields, s.text === 'HEADER.FIELDS.NOT');
 }
 
 /** BODY[section] bytes; null when the section does not exist in this message. */

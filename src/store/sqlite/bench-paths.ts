@@ -188,7 +188,7 @@ if (ONLY.has('overview')) {
     await measure('overview: listMessages + getEnvelopes(all)', async () => {
       const list = await s.listMessages(inbox.id);
       let n = 0;
-      for await (const r of s.getEnvelopes!(inbox.id, list.map((m) => m.uid))) if (r.envelope.subject !== null) n++;
+      for await (const r of s.getEnvelopes!(inbox.id, list.map((m) => m.uid))) if (typeof r.envelope === 'string' || r.envelope.subject !== null) n++;
       if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
     });
   }

@@ -7,12 +7,16 @@
  *   keyed by the blob, so scanning metadata never touches them and copies share them.
  * - System flags are a bitmask (`flags`), keywords a space-separated list in the mailbox's canonical spelling
  *   (`mailbox_keywords` records the first-seen spelling per mailbox).
- * - `message_envelopes` holds each message's ENVELOPE JSON (the envelope of the MIME index) clustered like
+ * - `message_envelopes` holds each message's ENVELOPE: its IMAP text when every string in it can be sent
+ *   quoted (mime/envelope-text.ts; starts with "("), else JSON (starts with "{"). Clustered like
  *   `messages`, so a header overview of a big mailbox is two parallel range scans of small rows instead of
  *   one lookup into `blob_data` per message plus a parse of the whole index. Added after version 1 without
  *   a version bump: created and filled from `blob_data` at the first open that lacks it. Readers treat a
  *   missing row as "take the envelope from blob_data.mime" and rows whose message is gone as garbage (uids
  *   are never reused), so a database written meanwhile by a build that does not know the table stays correct.
+ * - `blob_headers` keeps a copy of each blob's header block (when at most 16 KiB) so message lists
+ *   (FETCH BODY.PEEK[HEADER.FIELDS ...]) read rows, not files. Added after version 1 without a version bump
+ *   like message_envelopes, but not back-filled: a blob without a row has its header read from the file.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message and outbound rows pointing at a blob file; a blob whose count drops to
@@ -80,6 +84,11 @@ CREATE TABLE IF NOT EXISTS blob_data (
   mime TEXT NOT NULL,
   text_headers TEXT NOT NULL,
   text_body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS blob_headers (
+  blob_id TEXT PRIMARY KEY,
+  header BLOB NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS messages (

@@ -2,9 +2,13 @@
  * SqliteMailStore: the embedded MailStore (better-sqlite3, WAL) with message blobs as files.
  *
  * Durability: the blob is written and fsynced (file, then directory) before the transaction that inserts
- * the row pointing at it; every transaction commits with synchronous=FULL, so a resolved promise means the
- * change survives power loss (WAL + NORMAL may lose the last commits on power loss, which would break
- * "reply only after commit"). With `fsync: false` (tests only) both are relaxed.
+ * the row pointing at it, and no write operation resolves before the WAL holding its commit has been
+ * fsynced, so a resolved promise means the change survives power loss. SQLite runs with synchronous=NORMAL
+ * (commits append WAL frames without syncing; checkpoints still sync the WAL and the database file) and the
+ * store syncs the WAL itself with fdatasync on the thread pool after each commit (see walSync): the same
+ * guarantee as synchronous=FULL, without holding the event loop for the ~1 ms of each fsync, and commits
+ * made while a sync is running share the next one. Other sessions may read a commit before its sync ends;
+ * change events (IDLE) are sent only after it. With `fsync: false` (tests only) both are relaxed.
  *
  * Concurrency: better-sqlite3 is synchronous, so each transaction runs to completion without yielding to the
  * event loop; operations on one store (and on several stores opened on the same directory in this process)
@@ -29,6 +33,7 @@
  * Cached rows are never handed out: every call builds fresh objects.
  */
 import { realpathSync, mkdirSync } from 'node:fs';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -44,6 +49,7 @@ import type {
   MailboxStatus,
   MaildropCommit,
   MessageEnvelopeRecord,
+  MessageHeaderRecord,
   MessageMeta,
   MessageRecord,
   OutboundMessage,
@@ -56,6 +62,7 @@ import type {
 import { StoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
+import { envelopeImapText } from '../../mime/envelope-text.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
@@ -65,11 +72,12 @@ import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 /**
- * The listMessages cache keeps mailboxes of at least LIST_CACHE_MIN_ROWS messages (smaller ones are cheap
- * to read) and LIST_CACHE_MAX_ROWS rows in all (about 200 bytes each). A stale entry is updated from the
+ * The listMessages cache keeps mailboxes of at least LIST_CACHE_MIN_ROWS messages (tiny ones are cheaper
+ * to read than to bring forward; a 200-message INBOX re-SELECTed between changes is not) and
+ * LIST_CACHE_MAX_ROWS rows in all (about 200 bytes each). A stale entry is updated from the
  * change log when the delta is at most an eighth of the mailbox (or LIST_CACHE_DELTA_MIN rows), else reread.
  */
-const LIST_CACHE_MIN_ROWS = 2000;
+const LIST_CACHE_MIN_ROWS = 64;
 const LIST_CACHE_MAX_ROWS = 200_000;
 const LIST_CACHE_DELTA_MIN = 256;
 
@@ -125,6 +133,12 @@ const FILL_ENVELOPES_SQL = `INSERT OR IGNORE INTO message_envelopes (mailbox_id,
 
 /** Up to this many uids are read with point lookups instead of an IN list. */
 const FEW_UIDS = 8;
+/**
+ * Message header blocks up to this size are kept in `blob_headers` as well as in the blob, so FETCH of
+ * header fields (every client's message list) reads rows instead of opening one file per message.
+ */
+const HEADER_ROW_MAX = 16 * 1024;
+
 /** Rows per query of the uid-range paths of getMessages/getEnvelopes. */
 const RANGE_BATCH = 512;
 
@@ -233,6 +247,12 @@ const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size
 /** MSG_COLS of `m` plus the envelope JSON (from blob_data for rows written before message_envelopes). */
 const ENVELOPE_COLS = `m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq,
   coalesce(e.envelope, (SELECT ${ENVELOPE_OF_MIME} FROM blob_data d WHERE d.blob_id = m.blob_id))`;
+/**
+ * MSG_COLS of `m`, the stored header block, and for messages without one (headers over HEADER_ROW_MAX, rows
+ * written before blob_headers) the blob id and header length from the MIME index, to read it from the blob.
+ */
+const HEADER_COLS = `m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, h.header, m.blob_id,
+  CASE WHEN h.header IS NULL THEN (SELECT json_extract(d.mime, '$.root.headerEnd') FROM blob_data d WHERE d.blob_id = m.blob_id) END`;
 const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
 
 export interface SqliteMailStoreOptions {
@@ -240,7 +260,10 @@ export interface SqliteMailStoreOptions {
   fsync?: boolean;
   /** Unreferenced blobs younger than this are kept at open unless their writer process is gone. */
   sweepGraceMs?: number;
-  /** For measurements only: SQLite synchronous level when fsync is on (default FULL, see the header). */
+  /**
+   * For measurements only, when fsync is on: 'FULL' syncs the WAL inside each commit on this thread,
+   * 'NORMAL' never syncs commits (may lose the last ones on power loss). Default: the off-thread WAL sync.
+   */
   synchronous?: 'FULL' | 'NORMAL';
 }
 
@@ -282,8 +305,10 @@ function toMeta(r: MsgRow): MessageMeta {
 type RawMsgRow = [number, string, string, number, string, number, number, number];
 /** MSG_COLS plus one JSON column (MIME index or envelope). */
 type RawRecordRow = [number, string, string, number, string, number, number, number, string];
+/** MSG_COLS plus the stored header block, or (when there is none) the blob id and the header's length. */
+type RawHeaderRow = [number, string, string, number, string, number, number, number, Buffer | null, string, number | null];
 
-function rawToMeta(r: RawMsgRow | RawRecordRow): MessageMeta {
+function rawToMeta(r: RawMsgRow | RawRecordRow | RawHeaderRow): MessageMeta {
   return {
     uid: r[0],
     emailId: r[1],
@@ -381,8 +406,19 @@ export class SqliteMailStore implements MailStore {
   private readonly stmtCache = new Map<string, Database.Statement>();
   private readonly changesCache = new Map<number, { since: number; highest: number; changed: RawMsgRow[]; expunged: number[] }>();
   private readonly st: ReturnType<SqliteMailStore['prepare']>;
+  /** Off-thread WAL sync (see the header and walSync); false when SQLite syncs itself or fsync is off. */
+  private readonly asyncWalSync: boolean;
+  /** Commits made, and how many of them a completed WAL fdatasync covers. */
+  private commitSeq = 0;
+  private syncedSeq = 0;
+  /** Commits made outside the commit queue (run() syncs after an operation that made one). */
+  private directCommits = 0;
+  private syncRunning = false;
+  private syncWaiters: Array<{ target: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private walFile: FileHandle | null = null;
 
-  private constructor(db: Database.Database, blobs: BlobDir, key: string, shared: Shared) {
+  private constructor(db: Database.Database, blobs: BlobDir, key: string, shared: Shared, asyncWalSync: boolean) {
+    this.asyncWalSync = asyncWalSync;
     this.db = db;
     this.blobs = blobs;
     this.key = key;
@@ -405,7 +441,7 @@ export class SqliteMailStore implements MailStore {
     const db = new Database(join(key, 'mail.db'), { timeout: 5000 });
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${fsync ? (opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL') : 'OFF'}`);
+      db.pragma(`synchronous = ${fsync ? (opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL') : 'OFF'}`);
       db.pragma('foreign_keys = OFF');
       db.pragma('cache_size = -32000');
       db.pragma('temp_store = MEMORY');
@@ -440,7 +476,7 @@ export class SqliteMailStore implements MailStore {
       registry.set(key, shared);
     }
     shared.opens++;
-    const store = new SqliteMailStore(db, blobs, key, shared);
+    const store = new SqliteMailStore(db, blobs, key, shared, fsync && opts.synchronous === undefined);
     shared.stores.add(store);
     store.sweepOrphans(opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
     return store;
@@ -459,6 +495,7 @@ export class SqliteMailStore implements MailStore {
         'INSERT INTO mailboxes (user_id, name, uid_validity, uid_next, highest_modseq, first_recent, special_use, object_id) VALUES (?, ?, ?, 1, 1, 1, ?, ?)',
       ),
       bumpMailbox: db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?'),
+      claimRecent: db.prepare('UPDATE mailboxes SET first_recent = ? WHERE id = ?'),
       setModseq: db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -512,6 +549,23 @@ export class SqliteMailStore implements MailStore {
            WHERE m.mailbox_id = ? AND m.uid = ?`,
         )
         .raw(true),
+      headersRange: db
+        .prepare(
+          `SELECT ${HEADER_COLS} FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id
+           WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid LIMIT ${RANGE_BATCH}`,
+        )
+        .raw(true),
+      headersIn: db
+        .prepare(
+          `SELECT ${HEADER_COLS} FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id
+           WHERE m.mailbox_id = ? AND m.uid IN (${IN_LIST}) ORDER BY m.uid`,
+        )
+        .raw(true),
+      headerOne: db
+        .prepare(`SELECT ${HEADER_COLS} FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?`)
+        .raw(true),
+      insertBlobHeader: db.prepare('INSERT INTO blob_headers (blob_id, header) VALUES (?, ?)'),
+      deleteBlobHeader: db.prepare('DELETE FROM blob_headers WHERE blob_id = ?'),
       insertEnvelope: db.prepare('INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) VALUES (?, ?, ?)'),
       copyEnvelope: db.prepare(
         'INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) SELECT ?, ?, envelope FROM message_envelopes WHERE mailbox_id = ? AND uid = ?',
@@ -592,8 +646,11 @@ export class SqliteMailStore implements MailStore {
   private run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('TEMPORARY', 'store is closed'));
     const p = (async () => {
+      const direct = this.directCommits;
       try {
-        return await fn();
+        const v = await fn();
+        if (this.directCommits !== direct) await this.walSync();
+        return v;
       } catch (e) {
         throw mapError(e);
       }
@@ -669,21 +726,69 @@ export class SqliteMailStore implements MailStore {
             outcomes.push({ ok: false, error });
           }
         }
-      });
+      }, true);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
     }
-    batch.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.error);
+    const settle = (syncError?: unknown): void =>
+      batch.forEach((item, i) => {
+        const o = outcomes[i]!;
+        if (!o.ok) item.reject(o.error);
+        else if (syncError !== undefined) item.reject(syncError);
+        else item.resolve(o.value);
+      });
+    this.walSync().then(() => settle(), (e: unknown) => settle(mapError(e)));
+  }
+
+  /**
+   * Resolves once a WAL fdatasync that started after commit number `target` (default: the latest) has
+   * completed. One sync runs at a time; commits made meanwhile wait for the next, which covers them all.
+   * A failed sync rejects its waiters with the error (their commits are visible but may not be durable)
+   * and the WAL file is reopened for the next attempt.
+   */
+  private walSync(target = this.commitSeq): Promise<void> {
+    if (!this.asyncWalSync || this.syncedSeq >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ target, resolve, reject });
+      this.kickSync();
     });
   }
 
+  private kickSync(): void {
+    if (this.syncRunning || this.syncWaiters.length === 0) return;
+    this.syncRunning = true;
+    const covers = this.commitSeq;
+    void (async () => {
+      let error: unknown;
+      try {
+        this.walFile ??= await openFile(join(this.key, 'mail.db-wal'), 'r+');
+        await this.walFile.datasync();
+      } catch (e) {
+        error = e;
+        const f = this.walFile;
+        this.walFile = null;
+        await f?.close().catch(() => undefined);
+      }
+      this.syncRunning = false;
+      if (error === undefined) this.syncedSeq = Math.max(this.syncedSeq, covers);
+      const waiting = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const w of waiting) {
+        if (error !== undefined && w.target <= covers) w.reject(error);
+        else if (w.target <= this.syncedSeq) w.resolve();
+        else this.syncWaiters.push(w);
+      }
+      this.kickSync();
+    })();
+  }
+
   /** A write transaction holding the database write lock from its start (BEGIN IMMEDIATE). */
-  private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  private tx<T>(fn: () => T, grouped = false): T {
+    const v = this.db.transaction(fn).immediate();
+    this.commitSeq++;
+    if (!grouped) this.directCommits++;
+    return v;
   }
 
   private emit(userId: number, mailboxId: number, highestModseq: number): void {
@@ -809,6 +914,7 @@ export class SqliteMailStore implements MailStore {
     if (r && r.refs <= 0) {
       this.st.deleteBlob.run(blobId);
       this.st.deleteBlobData.run(blobId);
+      this.st.deleteBlobHeader.run(blobId);
       doomed.push(blobId);
     }
   }
@@ -1155,13 +1261,16 @@ export class SqliteMailStore implements MailStore {
   }
 
   claimRecent(mailboxId: number): Promise<number> {
-    return this.run(async () =>
-      this.tx(() => {
+    return this.run(async () => {
+      // Nothing arrived since the last claim: nothing to write (the common re-SELECT).
+      const now = this.mailboxRow(mailboxId);
+      if (now.first_recent >= now.uid_next) return now.first_recent;
+      return this.groupCommit(() => {
         const b = this.mailboxRow(mailboxId);
-        this.sql('UPDATE mailboxes SET first_recent = ? WHERE id = ?').run(b.uid_next, mailboxId);
+        this.st.claimRecent.run(b.uid_next, mailboxId);
         return b.first_recent;
-      }),
-    );
+      });
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1183,7 +1292,8 @@ export class SqliteMailStore implements MailStore {
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
       const mime = JSON.stringify(index);
-      const envelopeJson = JSON.stringify(index.envelope);
+      const envelopeJson = envelopeImapText(index.envelope) ?? JSON.stringify(index.envelope);
+      const header = index.root.headerEnd <= HEADER_ROW_MAX ? data.subarray(0, index.root.headerEnd) : null;
 
       let userId = first.user_id;
       const writer = this.startWriter();
@@ -1201,6 +1311,7 @@ export class SqliteMailStore implements MailStore {
             const emailId = keepId ?? newObjectId('M');
             this.st.insertBlob.run(blobId, data.length);
             this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
+            if (header) this.st.insertBlobHeader.run(blobId, header);
             this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
             this.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
             this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
@@ -1311,16 +1422,25 @@ export class SqliteMailStore implements MailStore {
       uids,
       (lo, hi) => this.st.envelopesRange.all(mailboxId, lo, hi) as RawRecordRow[],
       (c) => this.inList(c, this.st.envelopeOne, this.st.envelopesIn, mailboxId),
-      (r): MessageEnvelopeRecord => ({ ...rawToMeta(r), envelope: JSON.parse(r[8]) as Envelope }),
+      (r): MessageEnvelopeRecord => ({ ...rawToMeta(r), envelope: r[8].charCodeAt(0) === 0x28 ? r[8] : (JSON.parse(r[8]) as Envelope) }),
+    );
+  }
+
+  getHeaders(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord> {
+    return this.batches(
+      uids,
+      (lo, hi) => this.st.headersRange.all(mailboxId, lo, hi) as RawHeaderRow[],
+      (c) => this.inList<RawHeaderRow>(c, this.st.headerOne, this.st.headersIn, mailboxId),
+      (r): MessageHeaderRecord => ({ ...rawToMeta(r), header: r[8] ?? this.blobs.readSync(r[9], 0, r[10] ?? 0) }),
     );
   }
 
   /** Rows of a sorted uid chunk: point lookups for a few uids (binding a padded IN list costs more), else one IN query. */
-  private inList(c: readonly number[], one: Database.Statement, many: Database.Statement, mailboxId: number): RawRecordRow[] {
-    if (c.length > FEW_UIDS) return many.all(mailboxId, ...padChunk(c)) as RawRecordRow[];
-    const out: RawRecordRow[] = [];
+  private inList<R = RawRecordRow>(c: readonly number[], one: Database.Statement, many: Database.Statement, mailboxId: number): R[] {
+    if (c.length > FEW_UIDS) return many.all(mailboxId, ...padChunk(c)) as R[];
+    const out: R[] = [];
     for (const uid of c) {
-      const r = one.get(mailboxId, uid) as RawRecordRow | undefined;
+      const r = one.get(mailboxId, uid) as R | undefined;
       if (r) out.push(r);
     }
     return out;
@@ -1330,11 +1450,11 @@ export class SqliteMailStore implements MailStore {
    * Streams rows for a uid list in uid order, one query per batch. A dense list (typically "1:*") is read
    * as uid-range scans of RANGE_BATCH rows, skipping uids not asked for; a sparse one through IN lists.
    */
-  private batches<T>(
+  private batches<T, R extends [number, ...unknown[]] = RawRecordRow>(
     uids: readonly number[],
-    range: (lo: number, hi: number) => RawRecordRow[],
-    inList: (chunk: number[]) => RawRecordRow[],
-    build: (r: RawRecordRow) => T,
+    range: (lo: number, hi: number) => R[],
+    inList: (chunk: number[]) => R[],
+    build: (r: R) => T,
   ): AsyncIterable<T> {
     const clean = cleanUids(uids);
     const self = this;
@@ -1720,6 +1840,9 @@ export class SqliteMailStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.walSync().catch(() => undefined);
+    await this.walFile?.close().catch(() => undefined);
+    this.walFile = null;
     for (const u of [...this.unsubscribers]) u();
     this.shared.stores.delete(this);
     this.shared.opens--;
