@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
-import type { ChangeEvent, MailStore, Mailbox, StoreErrorCode, User } from './types.js';
+import { envelopeImapText } from '../mime/envelope-text.js';
+import type { ChangeEvent, MailStore, Mailbox, MessageEnvelopeRecord, MessageHeaderRecord, MessageRecord, StoreErrorCode, User } from './types.js';
 import { isStoreError } from './types.js';
 
 export type StoreFactory = () => Promise<{ store: MailStore; cleanup(): Promise<void> }>;
@@ -53,6 +54,71 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
+}
+
+/** A message whose header block (about 21 KiB) is larger than a store may keep beside the blob. */
+export function bigHeaderMessage(n: number): Buffer {
+  const filler = Array.from({ length: 250 }, (_, i) => `X-Filler-${i}: ${'y'.repeat(70)}\r\n`).join('');
+  return sampleMessage(n, { subject: `Big header ${n}`, headers: filler });
+}
+
+/**
+ * getHeaders (when the store has it) must give, for the messages getMessages finds, the same metadata and
+ * as header exactly readMessage(0 .. index.root.headerEnd). Returns how many records there were.
+ */
+export async function assertHeadersMatch(s: MailStore, mailboxId: number, uids: number[], why: string): Promise<number> {
+  if (!s.getHeaders) return 0;
+  const recs = await collect<MessageRecord>(s.getMessages(mailboxId, uids));
+  const heads = await collect<MessageHeaderRecord>(s.getHeaders(mailboxId, uids));
+  assert.deepEqual(
+    heads.map(({ header: _h, ...meta }) => meta),
+    recs.map(({ index: _i, ...meta }) => meta),
+    `${why}: same messages and metadata as getMessages`,
+  );
+  for (let i = 0; i < recs.length; i++) {
+    const { uid, index } = recs[i]!;
+    const header = heads[i]!.header;
+    assert.ok(Buffer.isBuffer(header), `${why}: uid ${uid} header is a Buffer`);
+    const want = await s.readMessage(mailboxId, uid, { start: 0, end: index.root.headerEnd });
+    assert.ok(header.equals(want), `${why}: uid ${uid} header is bytes 0..${index.root.headerEnd} (got ${header.length} bytes)`);
+  }
+  return heads.length;
+}
+
+/**
+ * getEnvelopes (when the store has it) must give the messages getMessages finds, each envelope either as
+ * the index's envelope or as its IMAP text (envelopeImapText); envelopes without a text form (8-bit) come
+ * as objects. Returns how many came as text and as objects.
+ */
+export async function assertEnvelopesMatch(
+  s: MailStore,
+  mailboxId: number,
+  uids: number[],
+  why: string,
+): Promise<{ text: number; objects: number }> {
+  const counts = { text: 0, objects: 0 };
+  if (!s.getEnvelopes) return counts;
+  const recs = await collect<MessageRecord>(s.getMessages(mailboxId, uids));
+  const envs = await collect<MessageEnvelopeRecord>(s.getEnvelopes(mailboxId, uids));
+  assert.deepEqual(
+    envs.map(({ envelope: _e, ...meta }) => meta),
+    recs.map(({ index: _i, ...meta }) => meta),
+    `${why}: same messages and metadata as getMessages`,
+  );
+  for (let i = 0; i < recs.length; i++) {
+    const { uid, index } = recs[i]!;
+    const got = envs[i]!.envelope;
+    const text = envelopeImapText(index.envelope);
+    if (typeof got === 'string') {
+      assert.equal(got, text, `${why}: uid ${uid} envelope text`);
+      counts.text++;
+    } else {
+      assert.deepEqual(got, index.envelope, `${why}: uid ${uid} envelope`);
+      counts.objects++;
+    }
+    if (text === null) assert.equal(typeof got, 'object', `${why}: uid ${uid} has no IMAP text form: an object`);
+  }
+  return counts;
 }
 
 export function runStoreContract(name: string, factory: StoreFactory): void {
@@ -513,6 +579,64 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
           assert.equal(all.length, n);
           assert.deepEqual(await collect(s.getMessages(inbox.id, [])), []);
           assert.deepEqual(await collect(s.getMessages(inbox.id + 10000, [1])), []);
+        }),
+      );
+
+      test(
+        'getHeaders: header blocks equal readMessage(0..headerEnd), dense and sparse; getEnvelopes: IMAP text or, for 8-bit, the envelope',
+        withStore(async (s, user, inbox) => {
+          const eightBit = Buffer.from('Subject: caf\u00e9 cr\u00e8me\r\nFrom: "Ren\u00e9" <rene@example.org>\r\nTo: a@b.example\r\n\r\nbody\r\n', 'utf8');
+          const noBody = Buffer.from('Subject: header only\r\nFrom: a@b.example');
+          const quoted = Buffer.from('Subject: plain "quoted" \\ text\r\nFrom: A <a@b.example>\r\n\r\nx\r\n');
+          const special = [bigHeaderMessage(1), noBody, eightBit, quoted];
+          for (const raw of special) await s.append(inbox.id, raw);
+          const n = 650;
+          for (let i = special.length + 1; i <= n; i += 50) {
+            const batch = Array.from({ length: Math.min(50, n - i + 1) }, (_, k) => i + k);
+            await Promise.all(batch.map((k) => s.append(inbox.id, k % 97 === 0 ? bigHeaderMessage(k) : sampleMessage(k))));
+          }
+          const all = Array.from({ length: n }, (_, i) => i + 1);
+          assert.equal((await s.listMessages(inbox.id)).length, n);
+          assert.deepEqual(await s.readMessage(inbox.id, 2), noBody, 'a message without a body is kept as is');
+
+          if (s.getHeaders) {
+            assert.equal(await assertHeadersMatch(s, inbox.id, all, 'dense 1:*'), n);
+            const bigHead = (await collect(s.getHeaders(inbox.id, [1])))[0]!.header;
+            assert.ok(bigHead.length > 16 * 1024 && bigHead.subarray(-4).toString() === '\r\n\r\n', 'the whole big header block');
+            assert.deepEqual((await collect(s.getHeaders(inbox.id, [2])))[0]!.header, noBody, 'no body: the header is the message');
+            assert.equal(await assertHeadersMatch(s, inbox.id, [...all.filter((u) => u % 7 !== 0), n + 5, 0, -3, 2.5, 4, 4], 'dense with holes'), n - 92);
+            assert.equal(await assertHeadersMatch(s, inbox.id, [1, 2, 3, 4, 97, 300, 601, 9999], 'sparse and missing'), 7);
+            assert.equal(await assertHeadersMatch(s, inbox.id, [], 'empty'), 0);
+            assert.deepEqual(await collect(s.getHeaders(inbox.id + 10000, [1])), [], 'no such mailbox: nothing');
+          }
+          const env = await assertEnvelopesMatch(s, inbox.id, all, 'dense 1:*');
+          if (s.getEnvelopes) {
+            assert.equal(env.text + env.objects, n);
+            assert.ok(env.objects >= 1, 'the 8-bit envelope comes as an object');
+            const [e3] = await collect(s.getEnvelopes(inbox.id, [3]));
+            assert.equal(typeof e3!.envelope === 'string' ? 'text' : e3!.envelope.subject, 'caf\u00e9 cr\u00e8me');
+            const [e4] = await collect(s.getEnvelopes(inbox.id, [4]));
+            if (typeof e4!.envelope === 'string') {
+              assert.equal(
+                e4!.envelope,
+                '(NIL "plain \\"quoted\\" \\\\ text" (("A" NIL "a" "b.example")) (("A" NIL "a" "b.example")) (("A" NIL "a" "b.example")) NIL NIL NIL NIL NIL)',
+              );
+            }
+            const sparse = await assertEnvelopesMatch(s, inbox.id, [1, 2, 3, 4, 300, 9999, 0], 'sparse and missing');
+            assert.equal(sparse.text + sparse.objects, 5);
+          }
+
+          // Copies and moves share what the originals have; expunged messages are gone from both paths.
+          const arch = (await s.getMailbox(user.id, 'Archive'))!;
+          await s.copy(inbox.id, [1, 2, 3, 5], arch.id);
+          await s.move(inbox.id, [4, 97, 6], arch.id);
+          await s.storeFlags(inbox.id, [1, 7, 8], { op: 'add', flags: ['\\Deleted'] });
+          await s.expunge(inbox.id);
+          const archUids = (await s.listMessages(arch.id)).map((m) => m.uid);
+          assert.equal(await assertHeadersMatch(s, arch.id, archUids, 'copies and moves'), s.getHeaders ? 7 : 0);
+          assert.equal(await assertHeadersMatch(s, inbox.id, all, 'after expunge'), s.getHeaders ? n - 6 : 0);
+          const after = await assertEnvelopesMatch(s, arch.id, archUids, 'copies and moves');
+          if (s.getEnvelopes) assert.equal(after.text + after.objects, 7);
         }),
       );
 

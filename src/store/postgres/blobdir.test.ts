@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sampleMessage } from '../contract.js';
+import { assertEnvelopesMatch, assertHeadersMatch, bigHeaderMessage, sampleMessage } from '../contract.js';
+import { envelopeImapText } from '../../mime/envelope-text.js';
 import { isStoreError } from '../types.js';
 import { openPostgresStore, splitStoreUrl, type PostgresMailStore } from './index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from './testing.js';
@@ -209,23 +210,74 @@ describe('PostgreSQL store with a blob directory', () => {
       for await (const m of s.getMessages(inbox.id, [r.uid])) recs.push(m);
       assert.equal(recs.length, 1);
       assert.deepEqual(recs[0]!.index.root.params[0], ['name', 'a\u0000b'], 'index kept exactly');
-      // The envelope fast path reads the JSON-text form too.
+      // The envelope fast path reads the JSON-text form too (a NUL cannot be sent quoted: no IMAP text).
       const plain = await s.append(inbox.id, sampleMessage(7, { subject: 'envelope only' }));
       const full = [];
       for await (const m of s.getMessages(inbox.id, [plain.uid])) full.push(m);
       const envs = [];
       for await (const m of s.getEnvelopes(inbox.id, [plain.uid, r.uid, 999])) envs.push(m);
+      assert.equal(envelopeImapText(recs[0]!.index.envelope), null);
       assert.deepEqual(
         envs.map((e) => [e.uid, e.envelope]),
         [
           [r.uid, recs[0]!.index.envelope],
-          [plain.uid, full[0]!.index.envelope],
+          [plain.uid, envelopeImapText(full[0]!.index.envelope)],
         ],
       );
-      assert.equal(envs[1]!.envelope.subject, 'envelope only');
+      assert.match(String(envs[1]!.envelope), /^\(".*" "envelope only" /);
       assert.equal(envs[1]!.emailId, plain.emailId);
+      // The header block of a message whose index is kept as JSON text.
+      const heads = [];
+      for await (const m of s.getHeaders(inbox.id, [r.uid])) heads.push(m);
+      assert.deepEqual(heads[0]?.header, raw.subarray(0, recs[0]!.index.root.headerEnd));
       assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'FINDME', 'body'), [r.uid]);
       assert.deepEqual(await s.searchText(inbox.id, [r.uid], 'nothere', 'text'), []);
+    } finally {
+      await s.close();
+    }
+  });
+  test('header blocks and envelope text: kept per blob, shared by copies, gone with the blob; older rows read the blob and index', async () => {
+    const { s, schema } = await fresh();
+    const count = async (sql: string): Promise<number> => Number((await adminQuery<{ n: string }>(db.url, sql))[0]!.n);
+    try {
+      const u = await s.createUser('h@example.org', 'x');
+      const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(u.id, 'Archive'))!;
+      const nul = Buffer.from('Subject: nul\u0000here\r\nFrom: a@example.org\r\n\r\nbody\r\n', 'latin1');
+      const eightBit = Buffer.from('Subject: caf\u00e9\r\nFrom: a@b.example\r\n\r\nx\r\n', 'utf8');
+      const raws = [sampleMessage(1), bigHeaderMessage(2), Buffer.from('Subject: no body\r\nFrom: a@b.example'), nul, eightBit, sampleMessage(6)];
+      for (const raw of raws) await s.append(inbox.id, raw);
+      const uids = [1, 2, 3, 4, 5, 6];
+      await s.copy(inbox.id, uids, arch.id);
+      const check = async (why: string, boxes = [inbox.id, arch.id]): Promise<void> => {
+        for (const box of boxes) {
+          assert.equal(await assertHeadersMatch(s, box, [...uids, 99], why), 6);
+          const env = await assertEnvelopesMatch(s, box, uids, why);
+          assert.equal(env.text + env.objects, 6);
+        }
+      };
+      await check('as written');
+      assert.deepEqual(await assertEnvelopesMatch(s, inbox.id, uids, 'text'), { text: 4, objects: 2 }, 'NUL and 8-bit envelopes have no text form');
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_headers`), 5, 'one row per blob, none for the big header');
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_meta WHERE envelope_text IS NOT NULL`), 4);
+
+      // Blobs written before migration 2: no header rows (all but uid 1's), no envelope text. Read from the
+      // files and the indexes (uid 4's kept as JSON text: its subject holds a NUL).
+      await adminQuery(db.url, `DELETE FROM ${schema}.blob_headers WHERE blob_id IN (SELECT blob_id FROM ${schema}.messages WHERE uid <> 1)`);
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_headers`), 1);
+      await adminQuery(db.url, `UPDATE ${schema}.blob_meta SET envelope_text = NULL`);
+      await check('rows from before migration 2');
+      assert.deepEqual(await assertEnvelopesMatch(s, inbox.id, uids, 'no text'), { text: 0, objects: 6 });
+
+      // The rows go with the last reference to their blob.
+      await s.storeFlags(inbox.id, uids, { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(inbox.id);
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_headers`), 1, 'still referenced by the copies');
+      await check('after expunging the originals', [arch.id]);
+      await s.storeFlags(arch.id, uids, { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(arch.id);
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_headers`), 0);
+      assert.equal(await count(`SELECT count(*) AS n FROM ${schema}.blob_meta`), 0);
     } finally {
       await s.close();
     }

@@ -18,6 +18,14 @@
  *   file, removed by sweepOrphanBlobs).
  * - The MIME index (jsonb) and the lowercased searchable text are stored once per blob in blob_meta, so
  *   copies share them and metadata scans never read them.
+ * - Version 2: blob_meta.envelope_text keeps the ENVELOPE in IMAP syntax when every string in it can be sent
+ *   quoted to any client (mime/envelope-text.ts), so a header overview copies text instead of extracting
+ *   and rendering the envelope of each jsonb index; NULL for 8-bit envelopes and for blobs written before
+ *   version 2 or by a node still running older code (readers then take the envelope from the index).
+ *   blob_headers keeps a copy of a blob's header block (RFC822.HEADER) when it is at most 16 KiB, so message
+ *   lists (FETCH of header fields) read rows instead of blobs; a blob without a row (larger header, written
+ *   before version 2 or by older code) has its header read from the blob. Both are per blob like blob_meta: copies and moves share them, and they go with the blob
+ *   (ON DELETE CASCADE). Neither is back-filled: the migration stays pure SQL and fast on big databases.
  */
 import type { Logger } from '../../lib/logger.js';
 import type { Db, Queryable } from './db.js';
@@ -150,6 +158,18 @@ CREATE TABLE outbound (
 CREATE INDEX outbound_due ON outbound (next_attempt_at, created_at);
 `,
   },
+  {
+    version: 2,
+    name: 'envelope text and header blocks',
+    sql: `
+ALTER TABLE blob_meta ADD COLUMN envelope_text text;
+
+CREATE TABLE blob_headers (
+  blob_id text PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,
+  header bytea NOT NULL
+);
+`,
+  },
 ];
 
 /**
@@ -162,6 +182,7 @@ export const DATA_TABLES: readonly string[] = [
   'messages',
   'tombstones',
   'blob_meta',
+  'blob_headers',
   'blobs',
   'mailbox_keywords',
   'thread_refs',

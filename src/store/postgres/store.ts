@@ -31,6 +31,8 @@ import type {
   Mailbox,
   MailboxStatus,
   MaildropCommit,
+  MessageEnvelopeRecord,
+  MessageHeaderRecord,
   MessageMeta,
   MessageRecord,
   OutboundMessage,
@@ -40,12 +42,13 @@ import type {
   TextScope,
   User,
 } from '../types.js';
-import { StoreError } from '../types.js';
+import { StoreError, isStoreError } from '../types.js';
 import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
+import { envelopeImapText } from '../../mime/envelope-text.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
@@ -64,8 +67,13 @@ import {
   pgText,
 } from './util.js';
 
-/** UIDs per query in getMessages (keeps result sets and memory bounded). */
+/** UIDs per query in getMessages, getEnvelopes and getHeaders (keeps result sets and memory bounded). */
 const FETCH_CHUNK = 500;
+/**
+ * Header blocks up to this size are kept in blob_headers as well as in the blob, so FETCH of header fields
+ * (every client's message list) reads rows instead of blobs. Larger ones are read from the blob.
+ */
+const HEADER_ROW_MAX = 16 * 1024;
 /** Mailboxes whose latest MODSEQ is remembered for wake-up deduplication. */
 const KNOWN_MODSEQ_ENTRIES = 10_000;
 /**
@@ -824,6 +832,8 @@ export class PostgresMailStore implements MailStore {
       const headersText = pgText(prepared.headersText);
       const bodyText = pgText(prepared.bodyText);
       const mime = encodeIndex(index);
+      const envelopeText = envelopeImapText(index.envelope);
+      const header = index.root.headerEnd <= HEADER_ROW_MAX ? data.subarray(0, index.root.headerEnd) : null;
       // THREADID: the thread of the nearest referenced message known for this user (last References entry /
       // In-Reply-To first), else of a message that referenced this one, else a new thread. The message's own
       // id and its references are recorded so later replies find the thread.
@@ -839,9 +849,11 @@ export class PostgresMailStore implements MailStore {
           // The (possibly large) blob row first, before the mailbox lock, so the lock is held briefly.
           await q.query({
             name: 'append_blob',
-            text: `WITH b AS (INSERT INTO blobs (id, size, refs, data) VALUES ($1, $2, 1, $3) RETURNING id)
-                   INSERT INTO blob_meta (blob_id, mime, mime_text, text_headers, text_body) SELECT id, $4, $5, $6, $7 FROM b`,
-            values: [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText],
+            text: `WITH b AS (INSERT INTO blobs (id, size, refs, data) VALUES ($1, $2, 1, $3) RETURNING id),
+                   h AS (INSERT INTO blob_headers (blob_id, header) SELECT id, $9::bytea FROM b WHERE $9::bytea IS NOT NULL)
+                   INSERT INTO blob_meta (blob_id, mime, mime_text, text_headers, text_body, envelope_text)
+                   SELECT id, $4, $5, $6, $7, $8 FROM b`,
+            values: [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText, envelopeText, header],
           });
           // Locks the mailbox row, allocates the UID and the MODSEQ of this transaction, finds the thread.
           const b = (
@@ -902,58 +914,108 @@ export class PostgresMailStore implements MailStore {
   }
 
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord> {
-    const clean = cleanUids(uids);
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        if (!validId(mailboxId)) return;
-        for (const c of chunks(clean, FETCH_CHUNK)) {
-          const rows = await self.run(async () => {
-            const r = await self.db.query<MsgRow & { mime: unknown; mime_text: string | null }>(
-              `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime, d.mime_text
-               FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
-               WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
-              [mailboxId, c],
-              'get_messages',
-            );
-            return r.rows;
-          });
-          for (const r of rows) {
-            const rec: MessageRecord = { ...toMeta(r), index: decodeIndex(r.mime, r.mime_text) };
-            yield rec;
-          }
-        }
-      },
-    };
+    return this.batches(mailboxId, uids, async (c) => {
+      const r = await this.db.query<MsgRow & { mime: unknown; mime_text: string | null }>(
+        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.mime, d.mime_text
+         FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
+         WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, c],
+        'get_messages',
+      );
+      return r.rows.map((row): MessageRecord => ({ ...toMeta(row), index: decodeIndex(row.mime, row.mime_text) }));
+    });
   }
 
   /**
-   * Header-overview fast path (FETCH ENVELOPE): like getMessages, but only the envelope is extracted from
-   * the stored index (jsonb `mime->'envelope'`), so the rest of the index never leaves the database.
+   * Header-overview fast path (FETCH ENVELOPE): like getMessages, but only the envelope: its IMAP text from
+   * blob_meta.envelope_text when the blob has one, else extracted from the stored index (jsonb
+   * `mime->'envelope'`, evaluated only for those rows), so the rest of the index never leaves the database.
    */
-  getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageMeta & { envelope: Envelope }> {
+  getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord> {
+    return this.batches(mailboxId, uids, async (c) => {
+      const r = await this.db.query<MsgRow & { envelope_text: string | null; envelope: Envelope | null; mime_text: string | null }>(
+        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.envelope_text,
+                CASE WHEN d.envelope_text IS NULL THEN d.mime -> 'envelope' END AS envelope,
+                CASE WHEN d.envelope_text IS NULL AND d.mime IS NULL THEN d.mime_text END AS mime_text
+         FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
+         WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, c],
+        'get_envelopes',
+      );
+      return r.rows.map(
+        (row): MessageEnvelopeRecord => ({
+          ...toMeta(row),
+          envelope: row.envelope_text ?? row.envelope ?? decodeIndex(null, row.mime_text).envelope,
+        }),
+      );
+    });
+  }
+
+  /**
+   * Message-list fast path (FETCH header fields, RFC822.HEADER): like getMessages, but with the header block
+   * instead of the index. Blobs without a blob_headers row (header over HEADER_ROW_MAX, written before
+   * migration 2) have theirs read from the blob, the length taken from the index; the lookups into
+   * blob_meta run only for those rows. A message whose blob vanished meanwhile (expunged) is left out.
+   */
+  getHeaders(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord> {
+    return this.batches(mailboxId, uids, async (c) => {
+      const r = await this.db.query<MsgRow & { header: Buffer | null; blob_id: string; header_end: string | null; mime_text: string | null }>(
+        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, h.header, m.blob_id,
+                CASE WHEN h.header IS NULL THEN
+                  (SELECT (d.mime #>> '{root,headerEnd}')::bigint FROM blob_meta d WHERE d.blob_id = m.blob_id) END AS header_end,
+                CASE WHEN h.header IS NULL THEN
+                  (SELECT d.mime_text FROM blob_meta d WHERE d.blob_id = m.blob_id AND d.mime IS NULL) END AS mime_text
+         FROM messages m LEFT JOIN blob_headers h ON h.blob_id = m.blob_id
+         WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
+        [mailboxId, c],
+        'get_headers',
+      );
+      const missing = new Map<string, number>();
+      for (const row of r.rows) {
+        if (row.header !== null) continue;
+        const end = row.header_end !== null ? num(row.header_end) : decodeIndex(null, row.mime_text).root.headerEnd;
+        missing.set(row.blob_id, Math.min(end, num(row.size)));
+      }
+      const read = missing.size ? await this.headersFromBlobs(missing) : null;
+      const out: MessageHeaderRecord[] = [];
+      for (const row of r.rows) {
+        const header = row.header ?? read?.get(row.blob_id);
+        if (header) out.push({ ...toMeta(row), header });
+      }
+      return out;
+    });
+  }
+
+  /** The first `length` bytes of each listed blob (one query; files read for blobs kept in the directory). */
+  private async headersFromBlobs(lengths: Map<string, number>): Promise<Map<string, Buffer>> {
+    const r = await this.db.query<{ id: string; external: boolean; data: Buffer | null }>(
+      `SELECT b.id, b.data IS NULL AS external, substring(b.data FROM 1 FOR x.len) AS data
+       FROM unnest($1::text[], $2::int[]) AS x(id, len) JOIN blobs b ON b.id = x.id`,
+      [[...lengths.keys()], [...lengths.values()]],
+    );
+    const out = new Map<string, Buffer>();
+    for (const row of r.rows) {
+      if (!row.external) {
+        out.set(row.id, row.data ?? Buffer.alloc(0));
+        continue;
+      }
+      try {
+        out.set(row.id, await this.blobs.readFile(row.id, { start: 0, end: lengths.get(row.id)! }));
+      } catch (e) {
+        if (!isStoreError(e, 'NOT_FOUND')) throw e;
+      }
+    }
+    return out;
+  }
+
+  /** Streams the records of a uid list in uid order, one query (`read`) per FETCH_CHUNK uids. */
+  private batches<T>(mailboxId: number, uids: readonly number[], read: (chunk: number[]) => Promise<T[]>): AsyncIterable<T> {
     const clean = cleanUids(uids);
     const self = this;
     return {
       async *[Symbol.asyncIterator]() {
         if (!validId(mailboxId)) return;
-        for (const c of chunks(clean, FETCH_CHUNK)) {
-          const rows = await self.run(async () => {
-            const r = await self.db.query<MsgRow & { envelope: Envelope | null; mime_text: string | null }>(
-              `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq,
-                      d.mime -> 'envelope' AS envelope, CASE WHEN d.mime IS NULL THEN d.mime_text END AS mime_text
-               FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
-               WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid`,
-              [mailboxId, c],
-              'get_envelopes',
-            );
-            return r.rows;
-          });
-          for (const r of rows) {
-            const envelope = r.envelope ?? decodeIndex(null, r.mime_text).envelope;
-            yield { ...toMeta(r), envelope };
-          }
-        }
+        for (const c of chunks(clean, FETCH_CHUNK)) yield* await self.run(() => read(c));
       },
     };
   }
