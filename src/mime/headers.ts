@@ -8,10 +8,8 @@ import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import type { ParameterizedValue } from './types.js';
 
 const CR = 0x0d;
-const LF = 0x0a;
 const SP = 0x20;
 const HTAB = 0x09;
-const COLON = 0x3a;
 
 /** One header field located inside a raw buffer. All offsets are absolute. */
 export interface HeaderFieldSpan {
@@ -35,37 +33,39 @@ export interface HeaderFieldSpan {
  */
 export function headerFieldSpans(raw: Buffer, start: number, end: number): HeaderFieldSpan[] {
   const out: HeaderFieldSpan[] = [];
-  const block = raw.subarray(start, end);
+  // Scanned as a latin1 string (one char per byte, so offsets are byte offsets): string searches stay in
+  // the JS engine, where each Buffer.indexOf call would cross into native code.
+  const block = raw.toString('latin1', start, end);
   const len = block.length;
   let pos = 0;
-  let nextColon = block.indexOf(COLON);
+  let nextColon = block.indexOf(':');
   while (pos < len) {
     // Find the end of this field: a CRLF not followed by WSP.
     let lineEnd = pos;
     let fieldEnd: number; // index of the terminating CRLF (or len)
     for (;;) {
-      const lf = block.indexOf(LF, lineEnd);
+      const lf = block.indexOf('\n', lineEnd);
       if (lf < 0) {
         fieldEnd = len;
         break;
       }
-      const next = block[lf + 1];
+      const next = block.charCodeAt(lf + 1);
       if (lf + 1 < len && (next === SP || next === HTAB)) {
         lineEnd = lf + 1;
         continue;
       }
-      fieldEnd = lf > pos && block[lf - 1] === CR ? lf - 1 : lf;
+      fieldEnd = lf > pos && block.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
       break;
     }
-    const after = fieldEnd >= len ? len : block[fieldEnd] === CR ? fieldEnd + 2 : fieldEnd + 1;
+    const after = fieldEnd >= len ? len : block.charCodeAt(fieldEnd) === CR ? fieldEnd + 2 : fieldEnd + 1;
     // The next colon is searched once and reused while it lies beyond the current field, so a
     // block of colon-less garbage lines stays linear.
-    if (nextColon !== -1 && nextColon < pos) nextColon = block.indexOf(COLON, pos);
+    if (nextColon !== -1 && nextColon < pos) nextColon = block.indexOf(':', pos);
     const colon = nextColon >= 0 && nextColon < fieldEnd ? nextColon : -1;
     if (colon >= 0) {
       let nameEnd = colon;
-      while (nameEnd > pos && (block[nameEnd - 1] === SP || block[nameEnd - 1] === HTAB)) nameEnd--;
-      const name = block.toString('latin1', pos, nameEnd);
+      while (nameEnd > pos && (block.charCodeAt(nameEnd - 1) === SP || block.charCodeAt(nameEnd - 1) === HTAB)) nameEnd--;
+      const name = block.slice(pos, nameEnd);
       // A "name" containing line breaks or whitespace inside is garbage, not a field.
       if (name.length > 0 && !/[\s]/.test(name)) {
         out.push({

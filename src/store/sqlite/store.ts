@@ -416,10 +416,16 @@ export class SqliteMailStore implements MailStore {
   private syncRunning = false;
   private syncWaiters: Array<{ target: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private walFile: FileHandle | null = null;
+  /**
+   * Runs a function in a transaction (a savepoint when nested). One wrapper made once: creating one per
+   * call with db.transaction(fn) showed in profiles of flag-change-heavy loads.
+   */
+  private readonly inTx: Database.Transaction<(fn: () => unknown) => unknown>;
 
   private constructor(db: Database.Database, blobs: BlobDir, key: string, shared: Shared, asyncWalSync: boolean) {
     this.asyncWalSync = asyncWalSync;
     this.db = db;
+    this.inTx = db.transaction((fn: () => unknown) => fn());
     this.blobs = blobs;
     this.key = key;
     this.shared = shared;
@@ -721,7 +727,7 @@ export class SqliteMailStore implements MailStore {
       this.tx(() => {
         for (const item of batch) {
           try {
-            outcomes.push({ ok: true, value: this.db.transaction(item.fn)() });
+            outcomes.push({ ok: true, value: this.inTx(item.fn) });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }
@@ -783,9 +789,14 @@ export class SqliteMailStore implements MailStore {
     })();
   }
 
+  /** A read transaction (BEGIN DEFERRED): one consistent snapshot for several statements. */
+  private readTx<T>(fn: () => T): T {
+    return this.inTx.deferred(fn) as T;
+  }
+
   /** A write transaction holding the database write lock from its start (BEGIN IMMEDIATE). */
   private tx<T>(fn: () => T, grouped = false): T {
-    const v = this.db.transaction(fn).immediate();
+    const v = this.inTx.immediate(fn) as T;
     this.commitSeq++;
     if (!grouped) this.directCommits++;
     return v;
@@ -1365,12 +1376,12 @@ export class SqliteMailStore implements MailStore {
         throw new StoreError('NOT_FOUND', 'no such mailbox');
       }
       if (h === hit.highest) return this.touchList(mailboxId, hit).rows;
-      const delta = this.db.transaction(() => {
+      const delta = this.readTx(() => {
         const b = this.mailboxRow(mailboxId);
         const changed = this.st.changedSinceRaw.all(mailboxId, hit.highest) as RawMsgRow[];
         const gone = this.st.tombstonesSince.all(mailboxId, hit.highest) as number[];
         return { highest: b.highest_modseq, changed, gone };
-      }).deferred();
+      });
       if (delta.changed.length + delta.gone.length <= Math.max(LIST_CACHE_DELTA_MIN, hit.rows.length / 8)) {
         const rows = applyDelta(hit.rows, delta.changed, delta.gone);
         this.listCacheRows += rows.length - hit.rows.length;
@@ -1379,10 +1390,10 @@ export class SqliteMailStore implements MailStore {
         return this.touchList(mailboxId, hit).rows;
       }
     }
-    const fresh = this.db.transaction(() => {
+    const fresh = this.readTx(() => {
       const b = this.mailboxRow(mailboxId);
       return { highest: b.highest_modseq, rows: this.st.listMessagesRaw.all(mailboxId) as RawMsgRow[] };
-    }).deferred();
+    });
     this.dropListCache(mailboxId);
     if (fresh.rows.length >= LIST_CACHE_MIN_ROWS && fresh.rows.length <= LIST_CACHE_MAX_ROWS) {
       this.touchList(mailboxId, fresh);
@@ -1463,7 +1474,8 @@ export class SqliteMailStore implements MailStore {
         if (clean.length === 0) return;
         const lo = clean[0]!;
         const hi = clean[clean.length - 1]!;
-        if (clean.length > CHUNK && clean.length * 2 >= hi - lo + 1) {
+        // Dense sets ("1:*", the last 50 messages) are range scans; the IN path binds CHUNK parameters.
+        if (clean.length > FEW_UIDS && clean.length * 2 >= hi - lo + 1) {
           const want = clean.length === hi - lo + 1 ? null : new Set(clean);
           let from = lo;
           for (;;) {
@@ -1643,12 +1655,12 @@ export class SqliteMailStore implements MailStore {
         if (h === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
         if (h === hit.highest) return { highestModseq: h, changed: hit.changed.map(rawToMeta), expunged: hit.expunged.slice() };
       }
-      const r = this.db.transaction(() => {
+      const r = this.readTx(() => {
         const b = this.mailboxRow(mailboxId);
         const changed = this.st.changedSinceRaw.all(mailboxId, since) as RawMsgRow[];
         const expunged = this.st.tombstonesSince.all(mailboxId, since) as number[];
         return { highest: b.highest_modseq, changed, expunged };
-      }).deferred();
+      });
       if (r.changed.length + r.expunged.length <= CHANGES_CACHE_ROWS) {
         this.changesCache.delete(mailboxId);
         if (this.changesCache.size >= CHANGES_CACHE_MAILBOXES) this.changesCache.delete(this.changesCache.keys().next().value as number);
