@@ -63,7 +63,7 @@ export function bigHeaderMessage(n: number): Buffer {
 }
 
 /**
- * getHeaders (when the store has it) must give, for the messages getMessages finds, the same metadata and
+ * getHeaders (when the store has it) must give, for the messages getMessages finds (same UIDs, same order),
  * as header exactly readMessage(0 .. index.root.headerEnd). Returns how many records there were.
  */
 export async function assertHeadersMatch(s: MailStore, mailboxId: number, uids: number[], why: string): Promise<number> {
@@ -71,9 +71,9 @@ export async function assertHeadersMatch(s: MailStore, mailboxId: number, uids: 
   const recs = await collect<MessageRecord>(s.getMessages(mailboxId, uids));
   const heads = await collect<MessageHeaderRecord>(s.getHeaders(mailboxId, uids));
   assert.deepEqual(
-    heads.map(({ header: _h, ...meta }) => meta),
-    recs.map(({ index: _i, ...meta }) => meta),
-    `${why}: same messages and metadata as getMessages`,
+    heads.map((h) => h.uid),
+    recs.map((r) => r.uid),
+    `${why}: the messages getMessages finds`,
   );
   for (let i = 0; i < recs.length; i++) {
     const { uid, index } = recs[i]!;
@@ -101,9 +101,9 @@ export async function assertEnvelopesMatch(
   const recs = await collect<MessageRecord>(s.getMessages(mailboxId, uids));
   const envs = await collect<MessageEnvelopeRecord>(s.getEnvelopes(mailboxId, uids));
   assert.deepEqual(
-    envs.map(({ envelope: _e, ...meta }) => meta),
-    recs.map(({ index: _i, ...meta }) => meta),
-    `${why}: same messages and metadata as getMessages`,
+    envs.map((e) => e.uid),
+    recs.map((r) => r.uid),
+    `${why}: the messages getMessages finds`,
   );
   for (let i = 0; i < recs.length; i++) {
     const { uid, index } = recs[i]!;

@@ -98,13 +98,19 @@ export interface MessageRecord extends MessageMeta {
   index: MessageIndex;
 }
 
-/** Metadata plus the message's header block: its bytes up to and including the blank line (see MailStore.getHeaders). */
-export interface MessageHeaderRecord extends MessageMeta {
+/**
+ * A message's header block: its bytes up to and including the blank line (see MailStore.getHeaders). Only
+ * the UID: callers of these fast paths hold the metadata already (listMessages), and header overviews of
+ * 100,000 messages should not build it twice.
+ */
+export interface MessageHeaderRecord {
+  uid: number;
   header: Buffer;
 }
 
-/** Metadata plus the envelope only (see MailStore.getEnvelopes). */
-export interface MessageEnvelopeRecord extends MessageMeta {
+/** A message's envelope (see MailStore.getEnvelopes); only the UID, like MessageHeaderRecord. */
+export interface MessageEnvelopeRecord {
+  uid: number;
   /** The envelope, or its IMAP text form when the store kept that (mime envelopeImapText: same data). */
   envelope: Envelope | string;
 }
@@ -258,15 +264,16 @@ export interface MailStore {
   /** The given UIDs (missing ones skipped) in uid order, with the MIME index. */
   getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord>;
   /**
-   * Optional fast path for header overviews (FETCH ENVELOPE without BODYSTRUCTURE or body sections): like
-   * getMessages, but each record carries only the envelope (equal to index.envelope), so the store need not
-   * read or parse the whole MIME index. Callers fall back to getMessages when a store lacks it.
+   * Optional fast path for header overviews (FETCH ENVELOPE without BODYSTRUCTURE or body sections): the
+   * given UIDs (missing ones skipped) in uid order, each with only its envelope (equal to index.envelope),
+   * so the store need not read or parse the whole MIME index. Callers fall back to getMessages when a store
+   * lacks it.
    */
   getEnvelopes?(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord>;
   /**
-   * Optional fast path for message lists (FETCH BODY.PEEK[HEADER.FIELDS (...)], RFC822.HEADER): like
-   * getMessages, but each record carries the message's header block (RFC822.HEADER bytes) instead of the
-   * MIME index. Callers fall back to getMessages + readMessage when a store lacks it.
+   * Optional fast path for message lists (FETCH BODY.PEEK[HEADER.FIELDS (...)], RFC822.HEADER): the given
+   * UIDs (missing ones skipped) in uid order, each with its header block (RFC822.HEADER bytes). Callers
+   * fall back to getMessages + readMessage when a store lacks it.
    */
   getHeaders?(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord>;
   /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message was expunged. */

@@ -91,14 +91,13 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       // Header overviews and message lists: the store reads only the envelopes or the header blocks, not
       // whole MIME indexes or message files, and the responses are rendered straight into one writer per
       // batch (these items read nothing else, so cannot fail midway).
-      const want = new Set(uids);
-      const got = new Set<number>();
+      // The store yields only the UIDs asked for, each once, in order (MailStore contract).
+      let got = 0;
       let w = new WireWriter(s.utf8);
       let count = 0;
       try {
         for await (const rec of overview as AsyncIterable<MessageEnvelopeRecord | MessageHeaderRecord>) {
-          if (!want.has(rec.uid)) continue;
-          got.add(rec.uid);
+          got++;
           const meta = view.meta(rec.uid);
           const seq = view.seqOf(rec.uid);
           if (!meta || !seq) continue;
@@ -115,7 +114,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       } finally {
         if (count) s.send(w.toBuffer());
       }
-      missing += uids.length - got.size;
+      missing += Math.max(0, uids.length - got);
     } else if (withIndex) {
       const want = new Set(uids);
       const got = new Set<number>();

@@ -933,8 +933,8 @@ export class PostgresMailStore implements MailStore {
    */
   getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord> {
     return this.batches(mailboxId, uids, async (c) => {
-      const r = await this.db.query<MsgRow & { envelope_text: string | null; envelope: Envelope | null; mime_text: string | null }>(
-        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, d.envelope_text,
+      const r = await this.db.query<{ uid: string; envelope_text: string | null; envelope: Envelope | null; mime_text: string | null }>(
+        `SELECT m.uid, d.envelope_text,
                 CASE WHEN d.envelope_text IS NULL THEN d.mime -> 'envelope' END AS envelope,
                 CASE WHEN d.envelope_text IS NULL AND d.mime IS NULL THEN d.mime_text END AS mime_text
          FROM messages m JOIN blob_meta d ON d.blob_id = m.blob_id
@@ -944,7 +944,7 @@ export class PostgresMailStore implements MailStore {
       );
       return r.rows.map(
         (row): MessageEnvelopeRecord => ({
-          ...toMeta(row),
+          uid: num(row.uid),
           envelope: row.envelope_text ?? row.envelope ?? decodeIndex(null, row.mime_text).envelope,
         }),
       );
@@ -959,8 +959,8 @@ export class PostgresMailStore implements MailStore {
    */
   getHeaders(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord> {
     return this.batches(mailboxId, uids, async (c) => {
-      const r = await this.db.query<MsgRow & { header: Buffer | null; blob_id: string; header_end: string | null; mime_text: string | null }>(
-        `SELECT m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, h.header, m.blob_id,
+      const r = await this.db.query<{ uid: string; size: string; header: Buffer | null; blob_id: string; header_end: string | null; mime_text: string | null }>(
+        `SELECT m.uid, m.size, h.header, m.blob_id,
                 CASE WHEN h.header IS NULL THEN
                   (SELECT (d.mime #>> '{root,headerEnd}')::bigint FROM blob_meta d WHERE d.blob_id = m.blob_id) END AS header_end,
                 CASE WHEN h.header IS NULL THEN
@@ -980,7 +980,7 @@ export class PostgresMailStore implements MailStore {
       const out: MessageHeaderRecord[] = [];
       for (const row of r.rows) {
         const header = row.header ?? read?.get(row.blob_id);
-        if (header) out.push({ ...toMeta(row), header });
+        if (header) out.push({ uid: num(row.uid), header });
       }
       return out;
     });

@@ -244,14 +244,14 @@ interface OutboundRow {
 }
 
 const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
-/** MSG_COLS of `m` plus the envelope JSON (from blob_data for rows written before message_envelopes). */
-const ENVELOPE_COLS = `m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq,
+/** The uid and the stored envelope (JSON from blob_data for rows written before message_envelopes). */
+const ENVELOPE_COLS = `m.uid,
   coalesce(e.envelope, (SELECT ${ENVELOPE_OF_MIME} FROM blob_data d WHERE d.blob_id = m.blob_id))`;
 /**
- * MSG_COLS of `m`, the stored header block, and for messages without one (headers over HEADER_ROW_MAX, rows
- * written before blob_headers) the blob id and header length from the MIME index, to read it from the blob.
+ * The uid, the stored header block, and for messages without one (headers over HEADER_ROW_MAX, rows written
+ * before blob_headers) the blob id and header length from the MIME index, to read it from the blob.
  */
-const HEADER_COLS = `m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, h.header, m.blob_id,
+const HEADER_COLS = `m.uid, h.header, m.blob_id,
   CASE WHEN h.header IS NULL THEN (SELECT json_extract(d.mime, '$.root.headerEnd') FROM blob_data d WHERE d.blob_id = m.blob_id) END`;
 const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
 
@@ -305,10 +305,10 @@ function toMeta(r: MsgRow): MessageMeta {
 type RawMsgRow = [number, string, string, number, string, number, number, number];
 /** MSG_COLS plus one JSON column (MIME index or envelope). */
 type RawRecordRow = [number, string, string, number, string, number, number, number, string];
-/** MSG_COLS plus the stored header block, or (when there is none) the blob id and the header's length. */
-type RawHeaderRow = [number, string, string, number, string, number, number, number, Buffer | null, string, number | null];
+/** UID, the stored header block, or (when there is none) the blob id and the header's length. */
+type RawHeaderRow = [number, Buffer | null, string, number | null];
 
-function rawToMeta(r: RawMsgRow | RawRecordRow | RawHeaderRow): MessageMeta {
+function rawToMeta(r: RawMsgRow | RawRecordRow): MessageMeta {
   return {
     uid: r[0],
     emailId: r[1],
@@ -1431,9 +1431,9 @@ export class SqliteMailStore implements MailStore {
   getEnvelopes(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord> {
     return this.batches(
       uids,
-      (lo, hi) => this.st.envelopesRange.all(mailboxId, lo, hi) as RawRecordRow[],
-      (c) => this.inList(c, this.st.envelopeOne, this.st.envelopesIn, mailboxId),
-      (r): MessageEnvelopeRecord => ({ ...rawToMeta(r), envelope: r[8].charCodeAt(0) === 0x28 ? r[8] : (JSON.parse(r[8]) as Envelope) }),
+      (lo, hi) => this.st.envelopesRange.all(mailboxId, lo, hi) as Array<[number, string]>,
+      (c) => this.inList<[number, string]>(c, this.st.envelopeOne, this.st.envelopesIn, mailboxId),
+      (r): MessageEnvelopeRecord => ({ uid: r[0], envelope: r[1].charCodeAt(0) === 0x28 ? r[1] : (JSON.parse(r[1]) as Envelope) }),
     );
   }
 
@@ -1442,7 +1442,7 @@ export class SqliteMailStore implements MailStore {
       uids,
       (lo, hi) => this.st.headersRange.all(mailboxId, lo, hi) as RawHeaderRow[],
       (c) => this.inList<RawHeaderRow>(c, this.st.headerOne, this.st.headersIn, mailboxId),
-      (r): MessageHeaderRecord => ({ ...rawToMeta(r), header: r[8] ?? this.blobs.readSync(r[9], 0, r[10] ?? 0) }),
+      (r): MessageHeaderRecord => ({ uid: r[0], header: r[1] ?? this.blobs.readSync(r[2], 0, r[3] ?? 0) }),
     );
   }
 
