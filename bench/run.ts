@@ -1,15 +1,16 @@
 /**
  * `npm run bench`: mailroom side by side with a private Dovecot (when installed), same users, same corpus,
- * same workloads, alternating runs (mailroom, Dovecot, mailroom, Dovecot, ...), median and ratio reported.
+ * same workloads, warm-up runs then measured runs alternating (mailroom, Dovecot, mailroom, Dovecot, ...),
+ * medians and the speed ratio (Dovecot time / mailroom time, above 1 = mailroom faster) reported.
  *
- *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle] [--runs N] [--json]
+ *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle] [--runs N] [--warmup N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
  *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]
  *
- * Writes <out>/latest.md (table), <out>/latest.svg (chart of the ratios) and <out>/latest.json; prints the
- * Markdown (or, with --json, the JSON) on stdout and progress on stderr. Exit status 1 when any run failed
- * or any consistency check did not hold.
+ * Writes <out>/latest.md (table), <out>/latest.svg (chart of the speed and memory ratios) and
+ * <out>/latest.json; prints the Markdown (or, with --json, the JSON) on stdout and progress on stderr. Exit
+ * status 1 when any run failed or any consistency check did not hold (warm-up runs included).
  */
 import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync, readFileSync, statSync } from 'node:fs';
@@ -33,7 +34,7 @@ import {
   type Workload,
 } from './lib/harness.js';
 import { MailroomPopulator, bundleServer, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
-import { markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
+import { RATIO_LEGEND, markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
 import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../test/helpers/dovecot-bench.js';
 import { lmtpDelivery } from './workloads/lmtp-delivery.js';
 import { pop3Download } from './workloads/pop3-download.js';
@@ -96,6 +97,7 @@ function parseOptions(argv: string[]): Options {
       smoke: { type: 'boolean', default: false },
       only: { type: 'string' },
       runs: { type: 'string' },
+      warmup: { type: 'string' },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       seed: { type: 'string' },
@@ -119,7 +121,7 @@ function parseOptions(argv: string[]): Options {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--json] [--out DIR] [--seed N]\n' +
+      'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--warmup N] [--json] [--out DIR] [--seed N]\n' +
         '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
         '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
     );
@@ -149,11 +151,15 @@ function parseOptions(argv: string[]): Options {
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   const maxConns = sizes.idleConnections + sizes.mixedClients + 64;
+  const runs = int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3);
+  const warmup = int(values.warmup, 'warmup', 0) ?? (values.smoke ? 0 : 1);
   const addresses = Array.from({ length: Math.min(250, Math.ceil(maxConns / 40) + 1) }, (_, i) => `127.0.0.${i + 1}`);
   return {
     cfg: {
       smoke: values.smoke ?? false,
-      runs: int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3),
+      // Workloads see every run, warm-up included (see BenchConfig.runs).
+      runs: warmup + runs,
+      warmup,
       seed: int(values.seed, 'seed', 0) ?? 20261127,
       sizes,
       sourceAddresses: addresses,
@@ -251,12 +257,17 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     ];
 
     const results: WorkloadResult[] = [];
+    const warmup = cfg.warmup ?? 0;
+    const measuredRuns = cfg.runs - warmup;
     for (const w of workloads) {
-      const acc: Record<TargetName, { runs: Measured[]; details: string[]; checks: string[]; error?: string }> = {
-        mailroom: { runs: [], details: [], checks: [] },
-        dovecot: { runs: [], details: [], checks: [] },
+      const acc: Record<TargetName, { runs: Measured[]; warmupMs: number[]; details: string[]; checks: string[]; error?: string }> = {
+        mailroom: { runs: [], warmupMs: [], details: [], checks: [] },
+        dovecot: { runs: [], warmupMs: [], details: [], checks: [] },
       };
       for (let run = 0; run < cfg.runs; run++) {
+        // Warm-up runs go through the same workload code and checks; only their numbers are set aside.
+        const isWarmup = run < warmup;
+        const label = isWarmup ? `warm-up ${run + 1}/${warmup}` : `run ${run - warmup + 1}/${measuredRuns}`;
         for (const target of targets) {
           const a = acc[target.name];
           if (a.error !== undefined) continue;
@@ -270,23 +281,29 @@ export async function runBench(opts: Options): Promise<BenchResult> {
           };
           try {
             const out = await w.run(ctx);
-            a.runs.push(out.measured);
-            a.details.push(out.detail);
+            if (isWarmup) a.warmupMs.push(out.measured.ms);
+            else {
+              a.runs.push(out.measured);
+              a.details.push(out.detail);
+            }
             for (const c of out.checks) if (!a.checks.includes(c)) a.checks.push(c);
-            log(`${w.id} run ${run + 1}/${cfg.runs} ${target.name}: ${out.measured.ms.toFixed(0)} ms, cpu ${out.measured.cpu.toFixed(2)} s, mem ${(out.measured.peakMem / 1048576).toFixed(0)} MB — ${out.detail}`);
+            log(`${w.id} ${label} ${target.name}: ${out.measured.ms.toFixed(0)} ms, cpu ${out.measured.cpu.toFixed(2)} s, mem ${(out.measured.peakMem / 1048576).toFixed(0)} MB — ${out.detail}`);
           } catch (e) {
-            a.error = e instanceof Error ? `${e.name === 'ConsistencyError' ? 'consistency check failed: ' : ''}${e.message}` : String(e);
-            log(`${w.id} run ${run + 1} ${target.name} FAILED: ${a.error}`);
+            const what = e instanceof Error ? `${e.name === 'ConsistencyError' ? 'consistency check failed: ' : ''}${e.message}` : String(e);
+            a.error = isWarmup ? `in warm-up run ${run + 1}: ${what}` : what;
+            log(`${w.id} ${label} ${target.name} FAILED: ${what}`);
           }
         }
       }
       const cmp = w.compare?.();
       if (cmp) notes.push(cmp);
-      const m: SideResult = summarize(acc.mailroom.runs, acc.mailroom.details, acc.mailroom.checks, acc.mailroom.error);
-      const d: SideResult | null = dovecot ? summarize(acc.dovecot.runs, acc.dovecot.details, acc.dovecot.checks, acc.dovecot.error) : null;
-      const ratio = d && !m.error && !d.error && d.medianMs > 0 ? m.medianMs / d.medianMs : null;
+      const m: SideResult = summarize(acc.mailroom.runs, acc.mailroom.warmupMs, acc.mailroom.details, acc.mailroom.checks, acc.mailroom.error);
+      const d: SideResult | null = dovecot ? summarize(acc.dovecot.runs, acc.dovecot.warmupMs, acc.dovecot.details, acc.dovecot.checks, acc.dovecot.error) : null;
+      // Speed: Dovecot time / mailroom time = mailroom throughput / Dovecot throughput (above 1 = mailroom faster).
+      const speedRatio = d && !m.error && !d.error && m.medianMs > 0 && d.medianMs > 0 ? d.medianMs / m.medianMs : null;
+      // Memory: mailroom peak / Dovecot peak (below 1 = mailroom smaller).
       const memRatio = d && d.peakMem > 0 && m.peakMem > 0 ? m.peakMem / d.peakMem : null;
-      results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, ratio, memRatio });
+      results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, speedRatio, memRatio });
     }
 
     // Anything the servers complained about during the run goes into the notes.
@@ -312,10 +329,12 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       startedAt,
       finishedAt: new Date().toISOString(),
       smoke: cfg.smoke,
-      runs: cfg.runs,
+      runs: measuredRuns,
+      warmup,
+      ratios: RATIO_LEGEND,
       host: { cpus: cpus().length, node: process.versions.node, dovecot: dovecot ? dovecotVersion() : null },
       mailroomRunner: mailroom.runner === 'bundle' ? 'esbuild bundle of the CLI' : 'node --import tsx',
-      sizes: { ...cfg.sizes, runs: cfg.runs, seed: cfg.seed },
+      sizes: { ...cfg.sizes, runs: measuredRuns, warmup, seed: cfg.seed },
       corpus: { messages: st.count, bytes: st.total, medianSize: st.median, maxSize: st.max },
       notes,
       workloads: results,

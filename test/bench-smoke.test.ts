@@ -1,6 +1,6 @@
 /**
  * Smoke run of the benchmark (`npm run bench -- --smoke`), so the harness cannot rot: tiny sizes, one run
- * per server, a few seconds. Asserts that every workload produced numbers for mailroom, that every
+ * per server, a few seconds; and a short one with a warm-up run. Asserts that every workload produced numbers for mailroom, that every
  * consistency check held, and that the Markdown table and the SVG chart were written. The Dovecot side is
  * exercised too when Dovecot is installed (and then must also pass); without it the run is mailroom-only.
  * No speed is asserted.
@@ -47,6 +47,8 @@ test('bench --smoke runs every workload on mailroom (and Dovecot when installed)
     assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr.slice(-4000)}`);
     const res = JSON.parse(r.stdout) as BenchResult;
     assert.equal(res.smoke, true);
+    assert.equal(res.warmup, 0, '--smoke runs no warm-up by default');
+    assert.match(res.ratios.speedRatio, /above 1 = mailroom faster/);
     assert.deepEqual(
       res.workloads.map((w) => w.id),
       WORKLOADS.map((w) => w.id),
@@ -61,7 +63,8 @@ test('bench --smoke runs every workload on mailroom (and Dovecot when installed)
         assert.ok(w.dovecot, `${w.id}: Dovecot side ran`);
         assert.equal(w.dovecot.error, undefined, `${w.id}: Dovecot failed: ${w.dovecot.error}`);
         assert.ok(Number.isFinite(w.dovecot.medianMs) && w.dovecot.medianMs > 0, `${w.id}: Dovecot time is a number`);
-        assert.ok(w.ratio !== null && Number.isFinite(w.ratio) && w.ratio > 0, `${w.id}: ratio computed`);
+        assert.ok(w.speedRatio !== null && Number.isFinite(w.speedRatio) && w.speedRatio > 0, `${w.id}: speed ratio computed`);
+        assert.ok(Math.abs(w.speedRatio * w.mailroom.medianMs - w.dovecot.medianMs) < 1e-6 * w.dovecot.medianMs, `${w.id}: speed ratio is Dovecot time / mailroom time`);
         assert.ok(w.dovecot.processes > 1, `${w.id}: Dovecot process tree sampled`);
       } else {
         assert.equal(w.dovecot, null);
@@ -74,6 +77,8 @@ test('bench --smoke runs every workload on mailroom (and Dovecot when installed)
     assert.ok(pop3.mailroom.checks.some((c) => /RETR byte-identical/.test(c)));
 
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    assert.ok(md.includes('| workload | mailroom | dovecot | speed (x Dovecot) |'), 'speed column header');
+    assert.ok(md.includes('median of 1 measured run per server without warm-up'), 'run counts in the header');
     for (const w of res.workloads) {
       const row = md.split('\n').find((l) => l.startsWith(`| ${w.title} |`));
       assert.ok(row, `table row for ${w.title}`);
@@ -89,12 +94,44 @@ test('bench --smoke runs every workload on mailroom (and Dovecot when installed)
   }
 });
 
+test('bench --warmup: warm-up runs are checked and logged but kept out of the medians', { timeout: 120_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-warmup-'));
+  try {
+    const withDovecot = benchDovecotAvailable() === null;
+    // pop3 needs one fresh user per run, idle keeps its connections until the last run: both must count warm-up runs.
+    const r = await runBench(['--smoke', '--only', 'pop3,idle', '--warmup', '1', '--runs', '2', '--json', '--out', out]);
+    assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr.slice(-4000)}`);
+    const res = JSON.parse(r.stdout) as BenchResult;
+    assert.equal(res.warmup, 1);
+    assert.equal(res.runs, 2);
+    assert.equal(res.sizes.warmup, 1);
+    for (const w of res.workloads) {
+      for (const s of withDovecot ? [w.mailroom, w.dovecot!] : [w.mailroom]) {
+        assert.equal(s.error, undefined, `${w.id}: ${s.error}`);
+        assert.equal(s.runs.length, 2, `${w.id}: two measured runs`);
+        assert.equal(s.warmupMs.length, 1, `${w.id}: one warm-up run`);
+      }
+      for (const name of withDovecot ? ['mailroom', 'dovecot'] : ['mailroom']) {
+        assert.match(r.stderr, new RegExp(`${w.id} warm-up 1/1 ${name}: `), `${w.id} ${name}: warm-up logged`);
+        assert.match(r.stderr, new RegExp(`${w.id} run 2/2 ${name}: `), `${w.id} ${name}: measured runs logged`);
+      }
+    }
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    assert.ok(md.includes('median of 2 measured runs per server after 1 warm-up run'), 'run counts in the header');
+    assert.match(md, /, runs=2, warmup=1, /, 'sizes line');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('bench rejects unknown workloads and bad sizes', async () => {
-  const [a, b] = await Promise.all([runBench(['--only', 'nosuch', '--smoke']), runBench(['--runs', '0', '--smoke'])]);
+  const [a, b, c] = await Promise.all([runBench(['--only', 'nosuch', '--smoke']), runBench(['--runs', '0', '--smoke']), runBench(['--warmup', 'x', '--smoke'])]);
   assert.notEqual(a.code, 0);
   assert.match(a.stderr, /unknown workload nosuch/);
   assert.notEqual(b.code, 0);
   assert.match(b.stderr, /--runs expects an integer >= 1/);
+  assert.notEqual(c.code, 0);
+  assert.match(c.stderr, /--warmup expects an integer >= 0/);
 });
 
 test('bench corpus is deterministic, CRLF, within its size bounds and covers every kind', () => {

@@ -43,7 +43,16 @@ export interface Sizes {
 
 export interface BenchConfig {
   smoke: boolean;
+  /**
+   * Runs per server of every workload, warm-up runs included: workloads see run indices 0..runs-1 and may
+   * prepare for all of them (one POP3 user per run, IDLE connections kept until the last run, ...).
+   */
   runs: number;
+  /**
+   * The first `warmup` runs (indices 0..warmup-1) are unmeasured warm-up: their consistency checks apply, but
+   * their times, CPU and memory are not in the results. Absent = 0 (bench/multinode.ts has its own calibration).
+   */
+  warmup?: number;
   seed: number;
   sizes: Sizes;
   /** Loopback source addresses the load generators spread their connections over. */
@@ -89,7 +98,7 @@ export interface RunOutcome {
 export interface RunContext {
   target: Target;
   cfg: BenchConfig;
-  /** 0-based index of this run (each server sees the same indices). */
+  /** 0-based index of this run (each server sees the same indices); indices below `cfg.warmup` are warm-up. */
   run: number;
   /** Times `fn` and samples the server's CPU and memory meanwhile; `sample()` takes an extra memory sample. */
   measure<T>(fn: (sample: () => void) => Promise<T>): Promise<{ value: T; measured: Measured }>;

@@ -1,11 +1,16 @@
 /**
  * Benchmark output: the result model, the Markdown table, the SVG chart of the ratios, and JSON.
- * Ratios are mailroom / dovecot of the median time (lower is better for mailroom: 0.5 = twice as fast).
+ * Speed ratio = Dovecot median time / mailroom median time = mailroom throughput / Dovecot throughput
+ * (higher is better for mailroom: 2.0 = twice as fast). Memory ratio = mailroom peak / Dovecot peak (lower
+ * is better for mailroom). Only measured runs count; warm-up runs are listed by their times alone.
  */
 import { fmtBytes, fmtMs, median, type Measured, type TargetName } from './harness.js';
 
 export interface SideResult {
+  /** Measured runs only (warm-up runs excluded). */
   runs: Measured[];
+  /** Wall times of the warm-up runs, ms (not in any median). */
+  warmupMs: number[];
   medianMs: number;
   medianCpu: number;
   /** Median CPU seconds of the load generator during the measured section. */
@@ -24,16 +29,27 @@ export interface WorkloadResult {
   metric: string;
   mailroom: SideResult;
   dovecot: SideResult | null;
-  /** mailroom median / dovecot median; null without both. */
-  ratio: number | null;
+  /** Dovecot median time / mailroom median time (above 1 = mailroom faster); null without both. */
+  speedRatio: number | null;
+  /** mailroom peak memory / Dovecot peak memory (below 1 = mailroom smaller); null without both. */
   memRatio: number | null;
 }
+
+/** What the ratios mean, carried in the JSON so it explains itself. */
+export const RATIO_LEGEND = {
+  speedRatio: 'Dovecot median time / mailroom median time = mailroom throughput / Dovecot throughput; above 1 = mailroom faster (higher is better)',
+  memRatio: 'mailroom peak memory / Dovecot peak memory; below 1 = mailroom uses less (lower is better)',
+} as const;
 
 export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   smoke: boolean;
+  /** Measured runs per server and workload. */
   runs: number;
+  /** Unmeasured warm-up runs per server and workload, before the measured ones. */
+  warmup: number;
+  ratios: typeof RATIO_LEGEND;
   host: { cpus: number; node: string; dovecot: string | null };
   mailroomRunner: string;
   sizes: Record<string, number>;
@@ -42,10 +58,11 @@ export interface BenchResult {
   workloads: WorkloadResult[];
 }
 
-export function summarize(runs: Measured[], details: string[], checks: string[], error?: string): SideResult {
+export function summarize(runs: Measured[], warmupMs: number[], details: string[], checks: string[], error?: string): SideResult {
   const ok = error === undefined && runs.length > 0;
   return {
     runs,
+    warmupMs,
     medianMs: ok ? median(runs.map((r) => r.ms)) : NaN,
     medianCpu: ok ? median(runs.map((r) => r.cpu)) : NaN,
     medianLoadCpu: ok ? median(runs.map((r) => r.loadCpu)) : NaN,
@@ -69,6 +86,16 @@ function gen(s: SideResult): string {
   return parts.length ? ` (${parts.join('; ')})` : '';
 }
 
+/** "warm-up 1.9 s; runs 1.2 s, 1.1 s" for the workload notes (warm-up times are not in any median). */
+function runTimes(s: SideResult): string {
+  const runs = `runs ${s.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}`;
+  return s.warmupMs.length ? `warm-up ${s.warmupMs.map(fmtMs).join(', ')}; ${runs}` : runs;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 function side(s: SideResult | null): string {
   if (!s) return 'not run';
   if (s.error) return 'FAILED';
@@ -82,27 +109,28 @@ export function markdown(res: BenchResult): string {
   L.push('');
   L.push(
     `${res.startedAt} · ${res.host.cpus} CPUs · Node ${res.host.node} · Dovecot ${res.host.dovecot ?? 'not installed'} · ` +
-      `median of ${res.runs} run${res.runs === 1 ? '' : 's'} per server, alternating mailroom/Dovecot · mailroom runs as a child process (${res.mailroomRunner})`,
+      `median of ${plural(res.runs, 'measured run')} per server ${res.warmup > 0 ? `after ${plural(res.warmup, 'warm-up run')}` : 'without warm-up'}, alternating mailroom/Dovecot · ` +
+      `mailroom runs as a child process (${res.mailroomRunner})`,
   );
   L.push('');
   L.push(`Corpus: ${res.corpus.messages} messages populated per server, ${(res.corpus.bytes / 1048576).toFixed(1)} MB, median ${(res.corpus.medianSize / 1024).toFixed(1)} KB, largest ${(res.corpus.maxSize / 1048576).toFixed(2)} MB.`);
   L.push('');
-  L.push('Ratio = mailroom time / Dovecot time (below 1 = mailroom faster). Memory: mailroom = peak RSS of its one process (VmHWM); Dovecot = peak of the PSS summed over all its processes (process count in brackets). CPU = server CPU seconds (median run).');
+  L.push('Speed = Dovecot time / mailroom time = mailroom throughput / Dovecot throughput (above 1 = mailroom faster, 2.00x = twice as fast). Memory: mailroom = peak RSS of its one process (VmHWM); Dovecot = peak of the PSS summed over all its processes (process count in brackets). CPU = server CPU seconds (median run).');
   L.push('');
-  L.push('| workload | mailroom | dovecot | ratio | mailroom peak mem | dovecot peak mem | mailroom CPU | dovecot CPU |');
+  L.push('| workload | mailroom | dovecot | speed (x Dovecot) | mailroom peak mem | dovecot peak mem | mailroom CPU | dovecot CPU |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of res.workloads) {
     const d = w.dovecot;
     L.push(
-      `| ${w.title} | ${side(w.mailroom)} | ${side(d)} | ${ratioText(w.ratio)} | ${fmtBytes(w.mailroom.peakMem)} | ${d ? `${fmtBytes(d.peakMem)} (${d.processes})` : '-'} | ${Number.isFinite(w.mailroom.medianCpu) ? w.mailroom.medianCpu.toFixed(2) + ' s' : '-'} | ${d && Number.isFinite(d.medianCpu) ? d.medianCpu.toFixed(2) + ' s' : '-'} |`,
+      `| ${w.title} | ${side(w.mailroom)} | ${side(d)} | ${ratioText(w.speedRatio)} | ${fmtBytes(w.mailroom.peakMem)} | ${d ? `${fmtBytes(d.peakMem)} (${d.processes})` : '-'} | ${Number.isFinite(w.mailroom.medianCpu) ? w.mailroom.medianCpu.toFixed(2) + ' s' : '-'} | ${d && Number.isFinite(d.medianCpu) ? d.medianCpu.toFixed(2) + ' s' : '-'} |`,
     );
   }
   L.push('');
   L.push('## Workloads');
   L.push('');
   for (const w of res.workloads) {
-    L.push(`- **${w.title}** (${w.metric}). mailroom: ${w.mailroom.error ? `FAILED: ${w.mailroom.error}` : (w.mailroom.details[0] ?? '')}; runs ${w.mailroom.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}${gen(w.mailroom)}.` +
-      (w.dovecot ? ` Dovecot: ${w.dovecot.error ? `FAILED: ${w.dovecot.error}` : (w.dovecot.details[0] ?? '')}; runs ${w.dovecot.runs.map((r) => fmtMs(r.ms)).join(', ') || '-'}${gen(w.dovecot)}.` : ''));
+    L.push(`- **${w.title}** (${w.metric}). mailroom: ${w.mailroom.error ? `FAILED: ${w.mailroom.error}` : (w.mailroom.details[0] ?? '')}; ${runTimes(w.mailroom)}${gen(w.mailroom)}.` +
+      (w.dovecot ? ` Dovecot: ${w.dovecot.error ? `FAILED: ${w.dovecot.error}` : (w.dovecot.details[0] ?? '')}; ${runTimes(w.dovecot)}${gen(w.dovecot)}.` : ''));
     const checks = [...new Set([...w.mailroom.checks, ...(w.dovecot?.checks ?? [])])];
     if (checks.length) L.push(`  Consistency checks passed: ${checks.join('; ')}.`);
   }
@@ -127,6 +155,8 @@ function esc(s: string): string {
 interface Panel {
   title: string;
   subtitle: string;
+  /** Speed: above 1 is good for mailroom (green); memory: below 1 is. */
+  higherIsBetter: boolean;
   values: Array<{ label: string; ratio: number | null; missing: string }>;
 }
 
@@ -159,7 +189,8 @@ function panel(p: Panel, top: number, W: number): { svg: string[]; height: numbe
     }
     const x0 = x(1);
     const x1 = x(Math.min(2 ** maxLog, Math.max(2 ** -maxLog, v.ratio)));
-    const color = v.ratio <= 1 ? '#2e8b57' : '#c0504d';
+    const good = p.higherIsBetter ? v.ratio > 1 : v.ratio <= 1;
+    const color = good ? '#2e8b57' : '#c0504d';
     out.push(`<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 7}" width="${Math.max(1, Math.abs(x1 - x0)).toFixed(1)}" height="${rowH - 14}" fill="${color}"/>`);
     const tx = v.ratio <= 1 ? Math.min(x0, x1) - 6 : Math.max(x0, x1) + 6;
     out.push(`<text x="${tx.toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${v.ratio <= 1 ? 'end' : 'start'}">${v.ratio.toFixed(2)}×</text>`);
@@ -168,8 +199,9 @@ function panel(p: Panel, top: number, W: number): { svg: string[]; height: numbe
 }
 
 /**
- * The chart (bench/results/latest.svg): time ratios, then peak-memory ratios, as horizontal bars on a log2
- * axis centred on 1 (parity): left of 1 mailroom is faster / smaller, right slower / bigger. Self-contained
+ * The chart (bench/results/latest.svg): speed ratios (Dovecot time / mailroom time: right of 1 mailroom is
+ * faster), then peak-memory ratios (mailroom / Dovecot: left of 1 mailroom is smaller), as horizontal bars on
+ * a log2 axis centred on 1 (parity); green where mailroom is ahead, red where it is behind. Self-contained
  * SVG, no external fonts or scripts.
  */
 export function svgChart(res: BenchResult): string {
@@ -177,17 +209,19 @@ export function svgChart(res: BenchResult): string {
   const why = (r: WorkloadResult): string => (r.mailroom.error ? 'mailroom failed' : r.dovecot?.error ? 'Dovecot failed' : 'no Dovecot result');
   const a = panel(
     {
-      title: `mailroom time / Dovecot time${res.smoke ? ' (smoke run)' : ''}`,
-      subtitle: `left of 1×: mailroom faster · right: slower · log scale · median of ${res.runs} run(s)`,
-      values: res.workloads.map((r) => ({ label: r.title, ratio: r.ratio, missing: why(r) })),
+      title: `speed: Dovecot time / mailroom time, higher is better${res.smoke ? ' (smoke run)' : ''}`,
+      subtitle: `right of 1×: mailroom faster · left: slower · log scale · median of ${plural(res.runs, 'run')}${res.warmup > 0 ? ` after ${res.warmup} warm-up` : ''}`,
+      higherIsBetter: true,
+      values: res.workloads.map((r) => ({ label: r.title, ratio: r.speedRatio, missing: why(r) })),
     },
     0,
     W,
   );
   const b = panel(
     {
-      title: 'peak memory: mailroom / Dovecot',
-      subtitle: 'mailroom: RSS of its process · Dovecot: PSS summed over all its processes',
+      title: 'peak memory: mailroom / Dovecot, lower is better',
+      subtitle: 'left of 1×: mailroom smaller · mailroom: RSS of its process · Dovecot: PSS summed over its processes',
+      higherIsBetter: false,
       values: res.workloads.map((r) => ({ label: r.title, ratio: r.memRatio, missing: why(r) })),
     },
     a.height,
