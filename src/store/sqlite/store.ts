@@ -32,8 +32,7 @@
  * overviews read envelopes from `message_envelopes` (getEnvelopes) instead of parsing whole MIME indexes.
  * Cached rows are never handed out: every call builds fresh objects.
  */
-import { realpathSync, mkdirSync } from 'node:fs';
-import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, close as closeCb, fdatasync, mkdirSync, open as openCb, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -415,7 +414,8 @@ export class SqliteMailStore implements MailStore {
   private directCommits = 0;
   private syncRunning = false;
   private syncWaiters: Array<{ target: number; resolve: () => void; reject: (e: unknown) => void }> = [];
-  private walFile: FileHandle | null = null;
+  /** The WAL file, opened at the first sync (fd; the callback API costs less per call than FileHandle's). */
+  private walFd: number | null = null;
   /**
    * Runs a function in a transaction (a savepoint when nested). One wrapper made once: creating one per
    * call with db.transaction(fn) showed in profiles of flag-change-heavy loads.
@@ -768,13 +768,14 @@ export class SqliteMailStore implements MailStore {
     void (async () => {
       let error: unknown;
       try {
-        this.walFile ??= await openFile(join(this.key, 'mail.db-wal'), 'r+');
-        await this.walFile.datasync();
+        this.walFd ??= await new Promise<number>((res, rej) => openCb(join(this.key, 'mail.db-wal'), 'r+', (e, fd) => (e ? rej(e) : res(fd))));
+        const fd = this.walFd;
+        await new Promise<void>((res, rej) => fdatasync(fd, (e) => (e ? rej(e) : res())));
       } catch (e) {
         error = e;
-        const f = this.walFile;
-        this.walFile = null;
-        await f?.close().catch(() => undefined);
+        const fd = this.walFd;
+        this.walFd = null;
+        if (fd !== null) closeCb(fd, () => undefined);
       }
       this.syncRunning = false;
       if (error === undefined) this.syncedSeq = Math.max(this.syncedSeq, covers);
@@ -1853,8 +1854,8 @@ export class SqliteMailStore implements MailStore {
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await this.walSync().catch(() => undefined);
-    await this.walFile?.close().catch(() => undefined);
-    this.walFile = null;
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
     for (const u of [...this.unsubscribers]) u();
     this.shared.stores.delete(this);
     this.shared.opens--;
