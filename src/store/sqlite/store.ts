@@ -1650,12 +1650,13 @@ export class SqliteMailStore implements MailStore {
   changesSince(mailboxId: number, modseq: number): Promise<Changes> {
     return this.run(async () => {
       const since = Number.isFinite(modseq) ? modseq : 0;
+      // Every change bumps HIGHESTMODSEQ, so one lookup answers "nothing new" (a session's refresh after
+      // most commands) and tells whether a cached answer is still exact.
+      const h = this.st.highestModseq.get(mailboxId) as number | undefined;
+      if (h === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      if (h <= since) return { highestModseq: h, changed: [], expunged: [] };
       const hit = this.changesCache.get(mailboxId);
-      if (hit && hit.since === since) {
-        const h = this.st.highestModseq.get(mailboxId) as number | undefined;
-        if (h === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
-        if (h === hit.highest) return { highestModseq: h, changed: hit.changed.map(rawToMeta), expunged: hit.expunged.slice() };
-      }
+      if (hit && hit.since === since && h === hit.highest) return { highestModseq: h, changed: hit.changed.map(rawToMeta), expunged: hit.expunged.slice() };
       const r = this.readTx(() => {
         const b = this.mailboxRow(mailboxId);
         const changed = this.st.changedSinceRaw.all(mailboxId, since) as RawMsgRow[];
