@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized, headerFieldsSlice, indexMessage, parseAddressList } from './index.js';
+import fc from 'fast-check';
+import { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized, headerFieldsSlice, headerFieldSpans, indexMessage, parseAddressList } from './index.js';
 
 describe('parseHeaderBlock', () => {
   test('fields in order, values raw with folding, final CRLF excluded', () => {
@@ -147,5 +148,31 @@ describe('address lists for ENVELOPE', () => {
   test('unterminated quotes, comments and angle brackets do not throw', () => {
     for (const s of ['"unterminated', '(open', '<a@b', 'a@b>', '@@@', ':;:;', '<<>>', '\\']) parseAddressList(s);
     assert.deepEqual(a('Name <a@b'), [['Name', null, 'a', 'b']]);
+  });
+});
+
+describe('headerFieldsSlice agrees with the field spans', () => {
+  test('generated header blocks: the chosen fields byte-exact, in order, each CRLF-terminated, then CRLF', () => {
+    const line = fc.oneof(
+      fc.constantFrom('Subject: hi', 'subject:x', 'From : a@b', 'X-A: 1', 'To:', ' folded', '\tfolded', 'garbage line', ': no name', 'Bad Name: v', '', 'caf\u00e9: v'),
+      fc.string({ maxLength: 12, unit: fc.constantFrom('a', ':', ' ', '\t', '\r', '\n', 'S', '\u00ff') }),
+    );
+    const names = fc.array(fc.constantFrom('subject', 'FROM', 'to', 'x-a', 'bad name', 'caf\u00e9', 'nothere'), { maxLength: 4 });
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), fc.constantFrom('\r\n', '\n'), names, fc.boolean(), (lines, eol, wanted, not) => {
+        const raw = Buffer.from(lines.join(eol), 'latin1');
+        const want = new Set(wanted.map((n) => n.toLowerCase()));
+        const pieces: Buffer[] = [];
+        for (const f of headerFieldSpans(raw, 0, raw.length)) {
+          if (want.has(f.name.toLowerCase()) === not) continue;
+          pieces.push(raw.subarray(f.start, f.end));
+          if (f.end === f.valueEnd) pieces.push(Buffer.from('\r\n'));
+        }
+        pieces.push(Buffer.from('\r\n'));
+        const got = headerFieldsSlice(raw, { headerStart: 0, headerEnd: raw.length }, wanted, not);
+        assert.ok(got.equals(Buffer.concat(pieces)));
+      }),
+      { numRuns: 400 },
+    );
   });
 });

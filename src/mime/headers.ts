@@ -26,16 +26,15 @@ export interface HeaderFieldSpan {
 }
 
 /**
- * Splits raw[start, end) (a header block, with or without its terminating blank line) into fields.
- * A field runs from a line start up to the CRLF that is not followed by SP/HTAB (RFC 5322 2.2.3).
- * Lines without a colon (garbage, or a lone blank line) produce no field but are skipped whole,
- * together with their continuation lines. Never throws.
+ * Walks the fields of a header block given as a latin1 string (one char per byte, so indices are byte
+ * offsets): for each field, `visit(name, start, colon, valueEnd, end)` with the name as written (trailing
+ * whitespace before the colon removed), the index of the colon, of the CRLF ending the field (or the block
+ * end) and just past that CRLF. A field runs from a line start up to the CRLF that is not followed by
+ * SP/HTAB (RFC 5322 2.2.3). Lines without a colon (garbage, or a lone blank line) produce no field but are
+ * skipped whole, together with their continuation lines. String searches stay in the JS engine, where
+ * each Buffer.indexOf call would cross into native code.
  */
-export function headerFieldSpans(raw: Buffer, start: number, end: number): HeaderFieldSpan[] {
-  const out: HeaderFieldSpan[] = [];
-  // Scanned as a latin1 string (one char per byte, so offsets are byte offsets): string searches stay in
-  // the JS engine, where each Buffer.indexOf call would cross into native code.
-  const block = raw.toString('latin1', start, end);
+export function scanHeaderFields(block: string, visit: (name: string, start: number, colon: number, valueEnd: number, end: number) => void): void {
   const len = block.length;
   let pos = 0;
   let nextColon = block.indexOf(':');
@@ -67,19 +66,22 @@ export function headerFieldSpans(raw: Buffer, start: number, end: number): Heade
       while (nameEnd > pos && (block.charCodeAt(nameEnd - 1) === SP || block.charCodeAt(nameEnd - 1) === HTAB)) nameEnd--;
       const name = block.slice(pos, nameEnd);
       // A "name" containing line breaks or whitespace inside is garbage, not a field.
-      if (name.length > 0 && !/[\s]/.test(name)) {
-        out.push({
-          name,
-          start: start + pos,
-          valueStart: start + colon + 1,
-          valueEnd: start + fieldEnd,
-          end: start + Math.min(after, len),
-        });
-      }
+      if (name.length > 0 && !/[\s]/.test(name)) visit(name, pos, colon, fieldEnd, Math.min(after, len));
     }
     if (after <= pos) break; // cannot happen, but never loop forever
     pos = after;
   }
+}
+
+/**
+ * Splits raw[start, end) (a header block, with or without its terminating blank line) into fields, with
+ * absolute offsets (see scanHeaderFields for the rules). Never throws.
+ */
+export function headerFieldSpans(raw: Buffer, start: number, end: number): HeaderFieldSpan[] {
+  const out: HeaderFieldSpan[] = [];
+  scanHeaderFields(raw.toString('latin1', start, end), (name, s, colon, valueEnd, e) => {
+    out.push({ name, start: start + s, valueStart: start + colon + 1, valueEnd: start + valueEnd, end: start + e });
+  });
   return out;
 }
 
