@@ -52,6 +52,8 @@ export class Pop3Connection {
   readonly #log: Logger;
   readonly #remoteAddress: string;
   #stream: Duplex;
+  /** The stream #write corked until the next turn of the event loop, if any. */
+  #corked: Duplex | null = null;
   #secure: boolean;
   #apopTimestamp: string | null = null;
   #state: SessionState = { kind: 'authorization', pendingUser: null };
@@ -185,8 +187,8 @@ export class Pop3Connection {
     const body = reply.ok ? reply.body : undefined;
     if (!body) return this.#write(status);
     if (body.kind === 'lines') return this.#write(status + formatLines(body.lines));
-    // One chunk is held back so the status line, small bodies and the terminator leave in as few writes
-    // (and packets) as possible: a message that fits one read chunk goes out in a single write.
+    // One chunk is held back so that a failed first read can still be answered with -ERR; the status line,
+    // small bodies and the terminator leave in one writev (see #write).
     const stuffer = new DotStuffer();
     let head: Buffer | null = Buffer.from(status, 'utf8');
     let held: Buffer | null = null;
@@ -194,7 +196,8 @@ export class Pop3Connection {
       for await (const chunk of body.chunks) {
         const stuffed = stuffer.stuff(chunk);
         if (held) {
-          await this.#write(head ? Buffer.concat([head, held]) : held);
+          if (head) await this.#write(head);
+          await this.#write(held);
           head = null;
         }
         held = stuffed;
@@ -211,8 +214,9 @@ export class Pop3Connection {
       this.#stream.destroy();
       throw new ConnectionGone();
     }
-    const tail = [head, held, stuffer.terminator()].filter((b): b is Buffer => b !== null);
-    await this.#write(tail.length === 1 ? tail[0]! : Buffer.concat(tail));
+    if (head) await this.#write(head);
+    if (held) await this.#write(held);
+    await this.#write(stuffer.terminator());
   }
 
   /**
@@ -228,6 +232,7 @@ export class Pop3Connection {
     this.#queue.length = 0;
     this.#framer.reset();
     await this.#write(formatStatus(reply));
+    this.#uncork();
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: ctxOpts });
     // Every 'error' must have a listener, whatever the handshake does (a second error must not crash us).
     tlsSocket.on('error', this.#onError);
@@ -328,11 +333,30 @@ export class Pop3Connection {
 
   // ---- output ----
 
-  /** Writes with backpressure; a client that stops reading for the idle timeout is disconnected. */
+  /** Releases what #write corked. */
+  readonly #uncork = (): void => {
+    const s = this.#corked;
+    this.#corked = null;
+    if (s && s.writableCorked) s.uncork();
+  };
+
+  /**
+   * Writes with backpressure; a client that stops reading for the idle timeout is disconnected. Writes in
+   * the same turn of the event loop (a reply's status line, body and terminator; the replies to pipelined
+   * commands) leave in one writev, without copying them together first.
+   */
   async #write(data: string | Buffer): Promise<void> {
     const s = this.#stream;
     if (this.#gone || s.destroyed || s.writableEnded) throw new ConnectionGone();
+    if (!this.#corked) {
+      this.#corked = s;
+      s.cork();
+      setImmediate(this.#uncork);
+    }
     if (s.write(data)) return;
+    // A corked stream never drains: send what is buffered, then wait.
+    this.#uncork();
+    if (!s.writableNeedDrain) return;
     await new Promise<void>((resolve, reject) => {
       const done = (e?: Error): void => {
         clearTimeout(timer);

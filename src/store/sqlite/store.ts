@@ -152,12 +152,13 @@ interface BlobWriter {
 /** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
 const CHUNK = 256;
 /**
- * Reads of at most this many bytes are done synchronously (page-cache reads of this size take microseconds;
- * the async path costs three thread-pool hops per read). Most messages are smaller, so POP3 RETR and FETCH
- * BODY[] read them in one call on this thread; larger reads stay asynchronous so a cold disk read of a big
- * message never holds the event loop for long.
+ * Reads of at most this many bytes are done synchronously (page-cache reads of this size take tens of
+ * microseconds; the async path costs three thread-pool hops per read, each waking this thread). Messages
+ * and their attachments mostly fit (and POP3 reads in chunks of this size), so RETR and FETCH BODY[] read
+ * them in one call on this thread; larger reads stay asynchronous so a cold disk read of a big message
+ * never holds the event loop for long.
  */
-const SYNC_READ_MAX = 64 * 1024;
+const SYNC_READ_MAX = 256 * 1024;
 /**
  * No memory-mapped reads. Measured on 100k messages: mmap cut a full-mailbox SEARCH BODY from ~890 to ~660
  * CPU ms, but every database page touched then counts in the process's resident size (86 MB -> 650 MB after
