@@ -8,6 +8,7 @@ const DOT = 0x2e;
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT_BUF = Buffer.from('.');
+const LF_DOT = Buffer.from('\n.');
 const END_AFTER_CRLF = Buffer.from('.\r\n');
 const END_WITH_CRLF = Buffer.from('\r\n.\r\n');
 
@@ -23,10 +24,11 @@ export class DotStuffer {
     if (chunk.length === 0) return chunk;
     const cuts: number[] = [];
     if (this.#atLineStart && chunk[0] === DOT) cuts.push(0);
-    let pos = chunk.indexOf(LF);
-    while (pos !== -1 && pos + 1 < chunk.length) {
-      if (chunk[pos + 1] === DOT) cuts.push(pos + 1);
-      pos = chunk.indexOf(LF, pos + 1);
+    // One search per line that needs stuffing, not one per line.
+    let pos = chunk.indexOf(LF_DOT);
+    while (pos !== -1) {
+      cuts.push(pos + 1);
+      pos = chunk.indexOf(LF_DOT, pos + 2);
     }
     this.#atLineStart = chunk[chunk.length - 1] === LF;
     this.#prev = chunk.length >= 2 ? chunk[chunk.length - 2]! : this.#last;
