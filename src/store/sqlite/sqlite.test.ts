@@ -115,10 +115,13 @@ describe('SQLite store specifics', () => {
       await s.move(arch.id, [1], inbox.id);
       await s.storeFlags(inbox.id, [2], { op: 'add', flags: ['\\Deleted'] });
       await s.expunge(inbox.id);
+      // Unlinked after the commit, in the background (the expunge does not wait for it).
+      await (s as SqliteMailStore).settled();
       assert.deepEqual(blobFiles(dir), [], 'unlinked with the last reference');
       const q = await s.enqueueOutbound('a@example.org', ['b@example.net'], Buffer.from('x\r\n'));
       assert.equal(blobFiles(dir).length, 1);
       await s.deleteOutbound(q);
+      await (s as SqliteMailStore).settled();
       assert.deepEqual(blobFiles(dir), []);
     } finally {
       await s.close();
