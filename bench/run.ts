@@ -150,10 +150,12 @@ function parseOptions(argv: string[]): Options {
   set('bigEvery', values['big-every'], 'big-every', 0);
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
-  const maxConns = sizes.idleConnections + sizes.mixedClients + 64;
+  // Idle watchers, their per-account control connections (one per 50 watchers), the mixed clients and spare.
+  const maxConns = sizes.idleConnections + Math.ceil(sizes.idleConnections / 50) + sizes.mixedClients + 64;
   const runs = int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3);
   const warmup = int(values.warmup, 'warmup', 0) ?? (values.smoke ? 0 : 1);
-  const addresses = Array.from({ length: Math.min(250, Math.ceil(maxConns / 40) + 1) }, (_, i) => `127.0.0.${i + 1}`);
+  // 40 connections per loopback address (127.0.0.1 ... 127.0.0.250, then 127.0.1.1 ...), under per-IP limits.
+  const addresses = Array.from({ length: Math.ceil(maxConns / 40) + 1 }, (_, i) => `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`);
   return {
     cfg: {
       smoke: values.smoke ?? false,
@@ -175,6 +177,16 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
+/** The soft limit on open files of this process (from /proc), or null when unknown. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 function dovecotVersion(): string | null {
   const r = spawnSync('/usr/sbin/dovecot', ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim().split(' ')[0]! : null;
@@ -190,6 +202,15 @@ export async function runBench(opts: Options): Promise<BenchResult> {
   for (const w of workloads) for (const u of w.users(cfg)) if (!users.has(u.address)) users.set(u.address, u);
 
   const dovecotReason = opts.dovecot ? benchDovecotAvailable() : 'disabled with --no-dovecot';
+  // The IDLE workload keeps its connections to both servers open across runs: this process needs a file
+  // descriptor for each (and the servers, children of this process, inherit the same limit).
+  if (workloads.some((w) => w.id === 'idle')) {
+    const need = cfg.sizes.idleConnections * (dovecotReason === null ? 2 : 1) + 1024;
+    const have = openFileLimit();
+    if (have !== null && have < need) {
+      throw new Error(`--idle ${cfg.sizes.idleConnections} needs about ${need} open files, the limit is ${have}: raise it (ulimit -n ${need}) or lower --idle`);
+    }
+  }
   let dovecot: BenchDovecot | null = null;
   let mailroom: MailroomServer | null = null;
   const dataDir = tempDataDir();

@@ -1,6 +1,6 @@
 /**
  * Workload 6 — many concurrent IMAP connections in IDLE. `idleConnections` connections (spread over
- * several 127.0.0.x source addresses, at most 40 per address, so neither ephemeral ports nor per-IP limits
+ * several loopback source addresses, at most 40 per address, so neither ephemeral ports nor per-IP limits
  * get in the way) log in to a set of accounts (at most 50 connections per account, under both servers'
  * per-user limits), SELECT INBOX and enter IDLE. Then one APPEND per account is sent, all at once, from a
  * separate connection. Measured: from sending the APPENDs until every idling connection has seen the new

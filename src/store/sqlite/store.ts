@@ -388,6 +388,8 @@ export class SqliteMailStore implements MailStore {
   private readonly key: string;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly background = new Set<Promise<void>>();
+  /** Per mailbox, the queued claimRecent: resolves to the FIRST_RECENT it sets (see claimRecent). */
+  private readonly recentClaims = new Map<number, Promise<number>>();
   private readonly unsubscribers = new Set<() => void>();
   private closed = false;
   private readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
@@ -504,6 +506,7 @@ export class SqliteMailStore implements MailStore {
       ),
       bumpMailbox: db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?'),
       claimRecent: db.prepare('UPDATE mailboxes SET first_recent = ? WHERE id = ?'),
+      recentState: db.prepare('SELECT first_recent, uid_next FROM mailboxes WHERE id = ?').raw(true),
       setModseq: db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -1290,14 +1293,28 @@ export class SqliteMailStore implements MailStore {
 
   claimRecent(mailboxId: number): Promise<number> {
     return this.run(async () => {
+      // A claim of this mailbox is queued and takes every message up to UIDNEXT when it commits: nothing is
+      // left for this caller (10,000 IDLE sessions woken by one delivery would otherwise queue 10,000 claims).
+      const queued = this.recentClaims.get(mailboxId);
+      if (queued) return queued;
+      const now = this.st.recentState.get(mailboxId) as [number, number] | undefined;
+      if (!now) throw new StoreError('NOT_FOUND', 'no such mailbox');
       // Nothing arrived since the last claim: nothing to write (the common re-SELECT).
-      const now = this.mailboxRow(mailboxId);
-      if (now.first_recent >= now.uid_next) return now.first_recent;
-      return this.groupCommit(() => {
-        const b = this.mailboxRow(mailboxId);
-        this.st.claimRecent.run(b.uid_next, mailboxId);
-        return b.first_recent;
+      if (now[0] >= now[1]) return now[0];
+      const claim = this.groupCommit(() => {
+        const r = this.st.recentState.get(mailboxId) as [number, number] | undefined;
+        if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        if (r[0] < r[1]) this.st.claimRecent.run(r[1], mailboxId);
+        return { first: r[0], next: Math.max(r[0], r[1]) };
       });
+      const next = claim.then((c) => c.next);
+      next.catch(() => undefined);
+      this.recentClaims.set(mailboxId, next);
+      try {
+        return (await claim).first;
+      } finally {
+        if (this.recentClaims.get(mailboxId) === next) this.recentClaims.delete(mailboxId);
+      }
     });
   }
 
