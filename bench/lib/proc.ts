@@ -158,3 +158,13 @@ export class MemorySampler {
 export function currentMemory(pid: number, mode: 'single' | 'tree'): number {
   return mode === 'single' ? rss(pid).current : treePss(pid).bytes;
 }
+
+/** The soft limit on open files of this process (from /proc), or null when unknown. */
+export function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -10,7 +10,7 @@
  */
 import { generateMessage } from '../corpus.js';
 import { ImapConn, selectInfo, type Untagged } from '../lib/imap.js';
-import { currentMemory } from '../lib/proc.js';
+import { currentMemory, openFileLimit } from '../lib/proc.js';
 import { check, corpusOptions, imapLogin, parallel, type BenchConfig, type RunContext, type RunOutcome, type UserSpec, type Workload } from '../lib/harness.js';
 
 const PER_USER = 50;
@@ -115,6 +115,15 @@ export const imapIdle: Workload = {
     const n = cfg.sizes.idleConnections;
     let pool = pools.get(ctx.target.name);
     if (!pool) {
+      // Both servers' connections at once need two descriptors per watcher here; when the limit is short,
+      // the other server's pool is closed first (and set up again at its next run).
+      const limit = openFileLimit();
+      for (const [name, other] of pools) {
+        if (limit !== null && other.watchers.length + other.controls.length + n + Math.ceil(n / 50) + 1024 > limit) {
+          await tearDown(other, false);
+          pools.delete(name);
+        }
+      }
       pool = await setUp(ctx);
       pools.set(ctx.target.name, pool);
     }
