@@ -218,7 +218,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     // The server bundle builds while the mailboxes are filled.
     const bundling = opts.tsx ? Promise.resolve(null) : bundleServer();
     if (dovecotReason === null) {
-      dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: cfg.sizes.idleConnections + cfg.sizes.mixedClients + 64 });
+      dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: cfg.sizes.idleConnections + Math.ceil(cfg.sizes.idleConnections / 50) + cfg.sizes.mixedClients + 64 });
       log(`dovecot ${dovecotVersion() ?? '?'} listening (imap ${dovecot.imapPort}, pop3 ${dovecot.pop3Port}, lmtp ${dovecot.lmtpPort})`);
     } else {
       log(`dovecot side skipped: ${dovecotReason}`);

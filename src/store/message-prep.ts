@@ -4,7 +4,7 @@
  * searchable text, thread keys). Implementations store the results; they do not recompute them.
  */
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
-import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
+import { envelopeImapText, indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
 import type { MessageIndex } from '../mime/types.js';
 import { StoreError, type SpecialUse } from './types.js';
 
@@ -80,5 +80,38 @@ export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = 
     bodyText: text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
     threadKeys: [...msgIds(referencesHeader(data, index), 50, noNul), ...msgIds(index.envelope.inReplyTo, 5, noNul)],
     ownIds: msgIds(index.envelope.messageId, 1, noNul),
+  };
+}
+
+/** Header blocks up to this size are kept beside the MIME index (message lists read them, not the file). */
+export const HEADER_ROW_MAX = 16 * 1024;
+
+/** What a store writes for an appended message: PreparedMessage with the index already serialized. */
+export interface StoredForm {
+  data: Buffer;
+  /** JSON of the MIME index. */
+  mime: string;
+  /** The ENVELOPE as IMAP text (mime envelopeImapText) when it has one, else its JSON. */
+  envelope: string;
+  /** Length of the top-level header block (index.root.headerEnd). */
+  headerEnd: number;
+  headersText: string;
+  bodyText: string;
+  threadKeys: string[];
+  ownIds: string[];
+}
+
+/** prepareMessage plus the serialization a store needs, in one place (and one thread: see prepare-pool.ts). */
+export function prepareStoredForm(raw: Buffer): StoredForm {
+  const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
+  return {
+    data,
+    mime: JSON.stringify(index),
+    envelope: envelopeImapText(index.envelope) ?? JSON.stringify(index.envelope),
+    headerEnd: index.root.headerEnd,
+    headersText,
+    bodyText,
+    threadKeys,
+    ownIds,
   };
 }

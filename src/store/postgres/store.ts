@@ -47,7 +47,7 @@ import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
-import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
+import { DEFAULT_MAILBOXES, HEADER_ROW_MAX, checkSpecialUse, prepareMessage } from '../message-prep.js';
 import { envelopeImapText } from '../../mime/envelope-text.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
@@ -69,11 +69,6 @@ import {
 
 /** UIDs per query in getMessages, getEnvelopes and getHeaders (keeps result sets and memory bounded). */
 const FETCH_CHUNK = 500;
-/**
- * Header blocks up to this size are kept in blob_headers as well as in the blob, so FETCH of header fields
- * (every client's message list) reads rows instead of blobs. Larger ones are read from the blob.
- */
-const HEADER_ROW_MAX = 16 * 1024;
 /** Mailboxes whose latest MODSEQ is remembered for wake-up deduplication. */
 const KNOWN_MODSEQ_ENTRIES = 10_000;
 /**

@@ -60,8 +60,8 @@ import type {
 } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
-import { DEFAULT_MAILBOXES, checkSpecialUse, prepareMessage } from '../message-prep.js';
-import { envelopeImapText } from '../../mime/envelope-text.js';
+import { DEFAULT_MAILBOXES, HEADER_ROW_MAX, checkSpecialUse } from '../message-prep.js';
+import { prepareForStore } from '../prepare-pool.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
@@ -132,12 +132,6 @@ const FILL_ENVELOPES_SQL = `INSERT OR IGNORE INTO message_envelopes (mailbox_id,
 
 /** Up to this many uids are read with point lookups instead of an IN list. */
 const FEW_UIDS = 8;
-/**
- * Message header blocks up to this size are kept in `blob_headers` as well as in the blob, so FETCH of
- * header fields (every client's message list) reads rows instead of opening one file per message.
- */
-const HEADER_ROW_MAX = 16 * 1024;
-
 /** Rows per query of the uid-range paths of getMessages/getEnvelopes. */
 const RANGE_BATCH = 512;
 
@@ -1335,10 +1329,8 @@ export class SqliteMailStore implements MailStore {
       if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
       const first = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
-      const mime = JSON.stringify(index);
-      const envelopeJson = envelopeImapText(index.envelope) ?? JSON.stringify(index.envelope);
-      const header = index.root.headerEnd <= HEADER_ROW_MAX ? data.subarray(0, index.root.headerEnd) : null;
+      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds } = await prepareForStore(raw);
+      const header = headerEnd <= HEADER_ROW_MAX ? data.subarray(0, headerEnd) : null;
 
       let userId = first.user_id;
       const writer = this.startWriter();
