@@ -56,14 +56,23 @@ export function bundleServer(): Promise<string | null> {
       const specifier = 'esbuild';
       const esbuild = (await import(specifier)) as EsbuildLike;
       mkdirSync(BUILD_DIR, { recursive: true });
-      // One bundle directory per benchmark process: a smoke test and a full run may build at the same time.
-      const dir = join(BUILD_DIR, `mailroom-server-${process.pid}`);
-      const out = join(dir, 'mailroom-server.mjs');
-      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-      const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', sourcemap: 'linked' };
-      await esbuild.build({ ...common, entryPoints: [join(HERE, 'server-entry.ts')], outfile: out });
-      // The store's prepare worker is loaded from beside the code that starts it (src/store/prepare-pool.ts).
-      await esbuild.build({ ...common, entryPoints: [join(HERE, '../../src/store/prepare-worker.ts')], outfile: join(dir, 'prepare-worker.js') });
+      // One bundle per benchmark process: a smoke test and a full run may build at the same time.
+      const out = join(BUILD_DIR, `mailroom-server-${process.pid}.mjs`);
+      process.once('exit', () => {
+        rmSync(out, { force: true });
+        rmSync(out + '.map', { force: true });
+      });
+      await esbuild.build({
+        entryPoints: [join(HERE, 'server-entry.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        outfile: out,
+        logLevel: 'silent',
+        sourcemap: 'linked',
+      });
       return out;
     } catch {
       return null;

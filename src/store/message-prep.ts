@@ -101,7 +101,7 @@ export interface StoredForm {
   ownIds: string[];
 }
 
-/** prepareMessage plus the serialization a store needs, in one place (and one thread: see prepare-pool.ts). */
+/** prepareMessage plus the serialization a store needs (MIME index JSON, envelope text, header length). */
 export function prepareStoredForm(raw: Buffer): StoredForm {
   const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
   return {

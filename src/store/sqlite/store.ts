@@ -60,8 +60,7 @@ import type {
 } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
-import { DEFAULT_MAILBOXES, HEADER_ROW_MAX, checkSpecialUse } from '../message-prep.js';
-import { prepareForStore } from '../prepare-pool.js';
+import { DEFAULT_MAILBOXES, HEADER_ROW_MAX, checkSpecialUse, prepareStoredForm } from '../message-prep.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
@@ -1329,7 +1328,7 @@ export class SqliteMailStore implements MailStore {
       if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
       const first = this.st.mailbox.get(mailboxId) as MailboxRow | undefined;
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds } = await prepareForStore(raw);
+      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds } = prepareStoredForm(raw);
       const header = headerEnd <= HEADER_ROW_MAX ? data.subarray(0, headerEnd) : null;
 
       let userId = first.user_id;
