@@ -119,14 +119,15 @@ export class BlobDir {
         const { bytesWritten } = await fh.write(data, off, data.length - off, off);
         off += bytesWritten;
       }
-      if (this.fsync) await fh.sync();
+      // The file's data and its directory entry must both be durable before a row may point at the blob;
+      // the two fsyncs are independent, so they run together (the journal often commits them as one).
+      if (this.fsync) await Promise.all([fh.sync(), this.syncDir(join(this.root, id.slice(0, 2)))]);
     } catch (e) {
       await fh.close().catch(() => undefined);
       await unlink(p).catch(() => undefined);
       throw e;
     }
     await fh.close();
-    if (this.fsync) await this.syncDir(join(this.root, id.slice(0, 2)));
   }
 
   /** Reads [start, end) of a blob. The caller clamps the range to the blob's size. */
