@@ -8,8 +8,8 @@ export interface SqliteStoreOptions {
   /** Directory holding mail.db and the blobs/ tree; created when missing. */
   dataDir: string;
   /**
-   * fsync blob files and their directories before the row commits, and run SQLite with synchronous=FULL.
-   * Default true. Tests may pass false for speed; never turn it off in production.
+   * fsync blob files and their directories before the row commits, and the WAL before any write resolves
+   * (see store.ts). Default true. Tests may pass false for speed; never turn it off in production.
    */
   fsync?: boolean;
 }

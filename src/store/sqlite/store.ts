@@ -668,8 +668,8 @@ export class SqliteMailStore implements MailStore {
   /**
    * Group commit for appends and the frequent message writes (flag changes, expunges, copies and moves,
    * POP3 commits): queued commit functions run in one write transaction, each inside its own savepoint (one
-   * failing operation does not affect the others), so concurrent writers share one WAL fsync, which with
-   * synchronous=FULL is taken on this thread. Each promise settles after the shared COMMIT.
+   * failing operation does not affect the others), so concurrent writers share one COMMIT and one WAL
+   * fsync. Each promise settles once the WAL holding the shared COMMIT has been synced (walSync).
    *
    * When a group opens while other appends are still writing their blobs, it waits for those writers
    * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
