@@ -507,7 +507,10 @@ export class SqliteMailStore implements MailStore {
       insertKeyword: db.prepare('INSERT INTO mailbox_keywords (mailbox_id, lower, spelling) VALUES (?, ?, ?)'),
       insertBlob: db.prepare('INSERT INTO blobs (id, size, refs) VALUES (?, ?, 1)'),
       refBlob: db.prepare('UPDATE blobs SET refs = refs + 1 WHERE id = ?'),
-      unrefBlob: db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs'),
+      // No RETURNING: inside a savepoint (every group-commit item) with temp_store=MEMORY, each UPDATE ...
+      // RETURNING took ~0.2 ms (an expunge of 10,000 messages: 1.7 s); UPDATE then SELECT takes ~8 us.
+      unrefBlob: db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id = ?'),
+      blobRefs: db.prepare('SELECT refs FROM blobs WHERE id = ?').pluck(),
       deleteBlob: db.prepare('DELETE FROM blobs WHERE id = ?'),
       deleteBlobData: db.prepare('DELETE FROM blob_data WHERE blob_id = ?'),
       insertBlobData: db.prepare('INSERT INTO blob_data (blob_id, mime, text_headers, text_body) VALUES (?, ?, ?, ?)'),
@@ -920,8 +923,9 @@ export class SqliteMailStore implements MailStore {
 
   /** Drops one reference to a blob; returns the blob id when it became unreferenced (unlink after commit). */
   private unref(blobId: string, doomed: string[]): void {
-    const r = this.st.unrefBlob.get(blobId) as { refs: number } | undefined;
-    if (r && r.refs <= 0) {
+    this.st.unrefBlob.run(blobId);
+    const refs = this.st.blobRefs.get(blobId) as number | undefined;
+    if (refs !== undefined && refs <= 0) {
       this.st.deleteBlob.run(blobId);
       this.st.deleteBlobData.run(blobId);
       this.st.deleteBlobHeader.run(blobId);
