@@ -8,7 +8,8 @@
  * store syncs the WAL itself with fdatasync on the thread pool after each commit (see walSync): the same
  * guarantee as synchronous=FULL, without holding the event loop for the ~1 ms of each fsync, and commits
  * made while a sync is running share the next one. Other sessions may read a commit before its sync ends;
- * change events (IDLE) are sent only after it. With `fsync: false` (tests only) both are relaxed.
+ * the change events of message writes (IDLE wake-ups) are sent only after it. With `fsync: false` (tests
+ * only) both are relaxed.
  *
  * Concurrency: better-sqlite3 is synchronous, so each transaction runs to completion without yielding to the
  * event loop; operations on one store (and on several stores opened on the same directory in this process)
