@@ -4,7 +4,7 @@
  * The message is never re-parsed. Each message's response is built whole and written with backpressure.
  */
 import type { MailStore, MessageMeta } from '../../store/types.js';
-import type { Envelope, MessageIndex, MimePart } from '../../mime/types.js';
+import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
@@ -237,7 +237,7 @@ async function readSpan(store: MailStore, mbId: number, uid: number, start: numb
   return store.readMessage(mbId, uid, { start, end });
 }
 
-/** BODY[HEADER], BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] of the message from its header block. */
+/** BODY[...HEADER], BODY[...HEADER.FIELDS (...)] and BODY[...HEADER.FIELDS.NOT (...)] from that message's header block. */
 function headerSection(header: Buffer, s: Section): Buffer {
   if (s.text === 'HEADER') return header;
   return headerFieldsSlice(header, { headerStart: 0, headerEnd: header.length }, s.fields, s.text === 'HEADER.FIELDS.NOT');
@@ -258,13 +258,8 @@ async function sectionBytes(store: MailStore, mbId: number, uid: number, index: 
     case 'TEXT':
       return loc.message ? readSpan(store, mbId, uid, loc.message.text.start, loc.message.text.end) : null;
     case 'HEADER.FIELDS':
-    case 'HEADER.FIELDS.NOT': {
-      if (!loc.message) return null;
-      const h = loc.message.header;
-      const raw = await readSpan(store, mbId, uid, h.start, h.end);
-      const shifted: MimePart = { ...loc.message.root, headerStart: 0, headerEnd: raw.length };
-      return headerFieldsSlice(raw, shifted, s.fields, s.text === 'HEADER.FIELDS.NOT');
-    }
+    case 'HEADER.FIELDS.NOT':
+      return loc.message ? headerSection(await readSpan(store, mbId, uid, loc.message.header.start, loc.message.header.end), s) : null;
   }
 }
 
