@@ -92,6 +92,23 @@ describe('FETCH fast paths match the general path', () => {
     }
   });
 
+  test('header fields of an attached message (BODY[2.HEADER.FIELDS ...]) are cut from its own header', async () => {
+    const inner = 'Subject: inner\r\nFrom: x@y.example\r\nX-Extra: 1\r\n\r\ninner body\r\n';
+    const outer =
+      'Subject: outer\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n' +
+      inner +
+      '--b--\r\n';
+    const { uid } = await f.append(outer);
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('EXAMINE INBOX', 's');
+    const r = await c.cmd(`UID FETCH ${uid} (BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[2.HEADER.FIELDS.NOT (Subject X-Extra)])`, 'n');
+    assert.ok(r.includes('BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n'), r);
+    assert.ok(r.includes('BODY[2.HEADER.FIELDS.NOT (SUBJECT X-EXTRA)] {21}\r\nFrom: x@y.example\r\n\r\n'), r);
+    c.close();
+  });
+
   test('a non-PEEK header fetch sets \\Seen and reports FLAGS on the fast path too', async () => {
     const c = await RawClient.connect(f.port);
     await c.login();
