@@ -151,8 +151,7 @@ function parseOptions(argv: string[]): Options {
   set('bigEvery', values['big-every'], 'big-every', 0);
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
-  // Idle watchers, their per-account control connections (one per 50 watchers), the mixed clients and spare.
-  const maxConns = sizes.idleConnections + Math.ceil(sizes.idleConnections / 50) + sizes.mixedClients + 64;
+  const maxConns = connectionsNeeded(sizes);
   const runs = int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3);
   const warmup = int(values.warmup, 'warmup', 0) ?? (values.smoke ? 0 : 1);
   // 40 connections per loopback address (127.0.0.1 ... 127.0.0.250, then 127.0.1.1 ...), under per-IP limits.
@@ -176,6 +175,11 @@ function parseOptions(argv: string[]): Options {
     tsx: values.tsx ?? false,
     cpuProf: values['cpu-prof'] ?? false,
   };
+}
+
+/** Connections open at once at most: idle watchers, their per-account control connections (one per 50 watchers), the mixed clients and spare. */
+function connectionsNeeded(sizes: Sizes): number {
+  return sizes.idleConnections + Math.ceil(sizes.idleConnections / 50) + sizes.mixedClients + 64;
 }
 
 function dovecotVersion(): string | null {
@@ -218,7 +222,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     // The server bundle builds while the mailboxes are filled.
     const bundling = opts.tsx ? Promise.resolve(null) : bundleServer();
     if (dovecotReason === null) {
-      dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: cfg.sizes.idleConnections + Math.ceil(cfg.sizes.idleConnections / 50) + cfg.sizes.mixedClients + 64 });
+      dovecot = await startBenchDovecot({ users: [...users.keys()].map((user) => ({ user, password: cfg.password })), maxConnections: connectionsNeeded(cfg.sizes) });
       log(`dovecot ${dovecotVersion() ?? '?'} listening (imap ${dovecot.imapPort}, pop3 ${dovecot.pop3Port}, lmtp ${dovecot.lmtpPort})`);
     } else {
       log(`dovecot side skipped: ${dovecotReason}`);
