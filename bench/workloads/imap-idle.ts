@@ -119,7 +119,7 @@ export const imapIdle: Workload = {
       // the other server's pool is closed first (and set up again at its next run).
       const limit = openFileLimit();
       for (const [name, other] of pools) {
-        if (limit !== null && other.watchers.length + other.controls.length + n + Math.ceil(n / 50) + 1024 > limit) {
+        if (limit !== null && other.watchers.length + other.controls.length + n + idleUsers(cfg).length + 1024 > limit) {
           await tearDown(other, false);
           pools.delete(name);
         }
