@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/index.js';
 import { hashPassword } from '../../src/auth/index.js';
-import { canConnect, freePort } from '../../test/helpers/net.js';
+import { canConnect, freePorts } from '../../test/helpers/net.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -138,7 +138,7 @@ function cachedCertificate(): { cert: string; key: string } | null {
 
 /** Starts `mailroom serve` on an existing data directory; resolves when IMAP, POP3 and LMTP accept connections. */
 export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; cpuProfDir?: string } = {}): Promise<MailroomServer> {
-  const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
+  const [imapPort, pop3Port, lmtpPort] = await freePorts(3);
   const args = [
     'serve',
     '--data', dataDir,

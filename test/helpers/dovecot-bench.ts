@@ -14,7 +14,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { canConnect, freePort } from './net.js';
+import { canConnect, freePorts } from './net.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
@@ -96,7 +96,7 @@ export async function startBenchDovecot(opts: BenchDovecotOptions): Promise<Benc
     }
   }
   writeFileSync(join(dir, 'passwd'), opts.users.map((u) => `${u.user}:{PLAIN}${u.password}:${uidOf.get(u.user)}:${mailGid}::${dir}/home/${u.user}::`).join('\n') + '\n', { mode: 0o644 });
-  const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
+  const [imapPort, pop3Port, lmtpPort] = await freePorts(3);
   const maxConn = opts.maxConnections ?? 1000;
   // Every imap/pop3/login process holds connections to log, anvil, auth, stats and config: their client limits
   // must cover every process the login and mail services may run (Dovecot warns at start-up otherwise).

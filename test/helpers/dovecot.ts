@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync, chmodSync, chownSync
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { canConnect, freePort } from './net.js';
+import { canConnect, freePorts } from './net.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
@@ -99,9 +99,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
   const passwd = users.map((u) => `${u.user}:{PLAIN}${u.password}::::::`).join('\n') + '\n';
   writeFileSync(join(dir, 'passwd'), passwd, { mode: 0o644 });
 
-  const [imapPort, pop3Port, lmtpPort] = [await freePort(), await freePort(), await freePort()];
-  const imapsPort = opts.tls ? await freePort() : undefined;
-  const pop3sPort = opts.tls ? await freePort() : undefined;
+  const [imapPort, pop3Port, lmtpPort, tlsImap, tlsPop3] = await freePorts(5);
+  const imapsPort = opts.tls ? tlsImap : undefined;
+  const pop3sPort = opts.tls ? tlsPop3 : undefined;
   if (opts.tls) {
     writeFileSync(join(dir, 'key.pem'), opts.tls.key, { mode: 0o600 });
     writeFileSync(join(dir, 'cert.pem'), opts.tls.cert, { mode: 0o644 });

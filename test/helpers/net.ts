@@ -1,5 +1,5 @@
 /** Loopback port helpers shared by the test and benchmark launchers. */
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 
 /** A port that was free on 127.0.0.1 a moment ago (for programs that cannot bind port 0 themselves). */
 export function freePort(): Promise<number> {
@@ -11,6 +11,23 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * n distinct ports that were free on 127.0.0.1 a moment ago. Every listener stays open until all n are
+ * bound, so the kernel cannot hand the same port out twice (separate freePort() calls can).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
+  await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  return ports;
 }
 
 /** True when something accepts connections on 127.0.0.1:port. */
