@@ -17,7 +17,7 @@ export function freePort(): Promise<number> {
  * n distinct ports that were free on 127.0.0.1 a moment ago. Every listener stays open until all n are
  * bound, so the kernel cannot hand the same port out twice (separate freePort() calls can).
  */
-export async function freePorts(n: number): Promise<number[]> {
+export async function freePorts<N extends number>(n: N): Promise<Ports<N>> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
       const srv = createServer();
@@ -27,8 +27,11 @@ export async function freePorts(n: number): Promise<number[]> {
   );
   const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
   await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
-  return ports;
+  return ports as Ports<N>;
 }
+
+/** n numbers as a tuple type, so destructured ports are numbers. */
+type Ports<N extends number, T extends number[] = []> = T['length'] extends N ? T : Ports<N, [...T, number]>;
 
 /** True when something accepts connections on 127.0.0.1:port. */
 export function canConnect(port: number): Promise<boolean> {

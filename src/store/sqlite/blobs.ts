@@ -15,13 +15,18 @@
  * when it resolves the blob survives power loss; only then may a row pointing at it commit.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, statSync, unlink as unlinkCb, unlinkSync } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const BLOB_ID_RE = /^([0-9a-f]{24})-(\d+)$/;
 /** Consecutive new blob ids in one shard directory (see BlobDir.newId). */
 const SHARD_RUN = 32;
+/**
+ * Unlinks of dropped blobs in flight at once (see removeLater): enough to keep the disk busy, few enough
+ * to leave the thread pool to the reads, writes and fsyncs that sessions wait for.
+ */
+const UNLINKS_IN_FLIGHT = 2;
 
 export function isBlobId(id: string): boolean {
   return BLOB_ID_RE.test(id);
@@ -170,6 +175,47 @@ export class BlobDir {
     }
   }
 
+  /** Blob files waiting for removeLater's unlinks, oldest first; unlinkHead is the next to go. */
+  private unlinkQueue: string[] = [];
+  private unlinkHead = 0;
+  private unlinking = 0;
+  private unlinkIdle: Array<() => void> = [];
+
+  /**
+   * Queues best-effort removals of blobs a commit dropped and returns at once. Queueing costs nothing per
+   * blob (a POP3 QUIT of 10,000 messages used to spend ~100 ms of its reply creating 10,000 unlink
+   * promises); the unlinks then run UNLINKS_IN_FLIGHT at a time. drained() resolves when the queue is empty.
+   */
+  removeLater(ids: readonly string[]): void {
+    for (const id of ids) this.unlinkQueue.push(this.path(id));
+    this.pumpUnlinks();
+  }
+
+  /** Resolves once every removal queued so far has been attempted. */
+  drained(): Promise<void> {
+    if (this.unlinking === 0 && this.unlinkHead >= this.unlinkQueue.length) return Promise.resolve();
+    return new Promise((resolve) => this.unlinkIdle.push(resolve));
+  }
+
+  private pumpUnlinks(): void {
+    while (this.unlinking < UNLINKS_IN_FLIGHT && this.unlinkHead < this.unlinkQueue.length) {
+      const path = this.unlinkQueue[this.unlinkHead++]!;
+      this.unlinking++;
+      unlinkCb(path, this.unlinked);
+    }
+    if (this.unlinkHead >= this.unlinkQueue.length) {
+      this.unlinkQueue = [];
+      this.unlinkHead = 0;
+      if (this.unlinking === 0) for (const wake of this.unlinkIdle.splice(0)) wake();
+    }
+  }
+
+  private readonly unlinked = (): void => {
+    // Errors are ignored: the file may be gone already, and a leftover is an orphan for the open-time sweep.
+    this.unlinking--;
+    this.pumpUnlinks();
+  };
+
   /** Best-effort removal (after the commit that dropped the last reference). */
   async remove(id: string): Promise<void> {
     await unlink(this.path(id)).catch(() => undefined);
@@ -234,3 +280,4 @@ async function fsyncDirAsync(dir: string): Promise<void> {
     await fh.close();
   }
 }
+

@@ -129,6 +129,38 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('an expunge of many rows drops each blob reference once per row, shared blobs included', async () => {
+    const dir = tmp();
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.createUser('many@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(user.id, 'Archive'))!;
+      for (let k = 1; k <= 12; k++) await s.append(inbox.id, sampleMessage(k));
+      // Copies within INBOX (uids 13-15) share the blobs of 1-3; Archive's copies share those of 4-12.
+      await s.copy(inbox.id, [1, 2, 3], inbox.id);
+      await s.copy(inbox.id, [4, 5, 6, 7, 8, 9, 10, 11, 12], arch.id);
+      assert.equal(blobFiles(dir).length, 12);
+      await s.storeFlags(inbox.id, Array.from({ length: 15 }, (_, i) => i + 1), { op: 'add', flags: ['\\Deleted'] });
+      const gone = await s.expunge(inbox.id);
+      assert.equal(gone.length, 15);
+      await (s as SqliteMailStore).settled();
+      assert.equal(blobFiles(dir).length, 9, 'the blobs of 1-3 lost both references; 4-12 are still in Archive');
+      const archived = await s.listMessages(arch.id);
+      assert.equal(archived.length, 9);
+      for (const m of archived) assert.ok((await s.readMessage(arch.id, m.uid)).length > 0, 'the Archive copies are intact');
+      await s.storeFlags(arch.id, archived.map((m) => m.uid), { op: 'add', flags: ['\\Deleted'] });
+      assert.equal((await s.expunge(arch.id)).length, 9);
+      await (s as SqliteMailStore).settled();
+      assert.deepEqual(blobFiles(dir), [], 'every blob unlinked with its last reference');
+      const changes = await s.changesSince(inbox.id, 0);
+      assert.equal(changes.expunged.length, 15, 'each expunged uid left a tombstone');
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
     const dir = tmp();
     const s = await openSqliteStore({ dataDir: dir, fsync: false });

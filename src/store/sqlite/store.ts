@@ -381,7 +381,6 @@ export class SqliteMailStore implements MailStore {
   private readonly shared: Shared;
   private readonly key: string;
   private readonly pending = new Set<Promise<unknown>>();
-  private readonly background = new Set<Promise<void>>();
   /** Per mailbox, the queued claimRecent: resolves to the FIRST_RECENT it sets (see claimRecent). */
   private readonly recentClaims = new Map<number, Promise<number>>();
   private readonly unsubscribers = new Set<() => void>();
@@ -574,6 +573,16 @@ export class SqliteMailStore implements MailStore {
         .raw(true),
       insertBlobHeader: db.prepare('INSERT INTO blob_headers (blob_id, header) VALUES (?, ?)'),
       deleteBlobHeader: db.prepare('DELETE FROM blob_headers WHERE blob_id = ?'),
+      // Set-based forms of the row deletions, the list passed as one JSON array (see deleteRows).
+      deleteMessagesJson: db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))'),
+      deleteEnvelopesJson: db.prepare('DELETE FROM message_envelopes WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))'),
+      insertTombstonesJson: db.prepare('INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) SELECT ?, value, ? FROM json_each(?)'),
+      unrefBlobsJson: db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id IN (SELECT value FROM json_each(?))'),
+      unrefBlobBy: db.prepare('UPDATE blobs SET refs = refs - ? WHERE id = ?'),
+      deadBlobsJson: db.prepare('SELECT id FROM blobs WHERE id IN (SELECT value FROM json_each(?)) AND refs <= 0').pluck(),
+      deleteBlobsJson: db.prepare('DELETE FROM blobs WHERE id IN (SELECT value FROM json_each(?))'),
+      deleteBlobDataJson: db.prepare('DELETE FROM blob_data WHERE blob_id IN (SELECT value FROM json_each(?))'),
+      deleteBlobHeadersJson: db.prepare('DELETE FROM blob_headers WHERE blob_id IN (SELECT value FROM json_each(?))'),
       insertEnvelope: db.prepare('INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) VALUES (?, ?, ?)'),
       copyEnvelope: db.prepare(
         'INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) SELECT ?, ?, envelope FROM message_envelopes WHERE mailbox_id = ? AND uid = ?',
@@ -934,14 +943,41 @@ export class SqliteMailStore implements MailStore {
     }
   }
 
-  /** Deletes message rows, leaving tombstones stamped `modseq`. Inside a transaction. */
+  /**
+   * Deletes message rows, leaving tombstones stamped `modseq`. Inside a transaction. A few rows go one
+   * statement each; more go as set-based statements over a JSON list (a POP3 QUIT or an EXPUNGE of 10,000
+   * messages: ~10 statements instead of ~80,000).
+   */
   private deleteRows(mailboxId: number, rows: readonly FullMsgRow[], modseq: number, doomed: string[], tombstones = true): void {
-    for (const r of rows) {
-      this.st.deleteMessage.run(mailboxId, r.uid);
-      this.st.deleteEnvelope.run(mailboxId, r.uid);
-      if (tombstones) this.st.insertTombstone.run(mailboxId, r.uid, modseq);
-      this.unref(r.blob_id, doomed);
+    if (rows.length <= FEW_UIDS) {
+      for (const r of rows) {
+        this.st.deleteMessage.run(mailboxId, r.uid);
+        this.st.deleteEnvelope.run(mailboxId, r.uid);
+        if (tombstones) this.st.insertTombstone.run(mailboxId, r.uid, modseq);
+        this.unref(r.blob_id, doomed);
+      }
+      return;
     }
+    const uids = JSON.stringify(rows.map((r) => r.uid));
+    this.st.deleteMessagesJson.run(mailboxId, uids);
+    this.st.deleteEnvelopesJson.run(mailboxId, uids);
+    if (tombstones) this.st.insertTombstonesJson.run(mailboxId, modseq, uids);
+    // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
+    const drops = new Map<string, number>();
+    for (const r of rows) drops.set(r.blob_id, (drops.get(r.blob_id) ?? 0) + 1);
+    const once: string[] = [];
+    for (const [id, n] of drops) {
+      if (n === 1) once.push(id);
+      else this.st.unrefBlobBy.run(n, id);
+    }
+    if (once.length > 0) this.st.unrefBlobsJson.run(JSON.stringify(once));
+    const dead = this.st.deadBlobsJson.all(JSON.stringify([...drops.keys()])) as string[];
+    if (dead.length === 0) return;
+    const deadJson = JSON.stringify(dead);
+    this.st.deleteBlobsJson.run(deadJson);
+    this.st.deleteBlobDataJson.run(deadJson);
+    this.st.deleteBlobHeadersJson.run(deadJson);
+    doomed.push(...dead);
   }
 
   /**
@@ -951,15 +987,12 @@ export class SqliteMailStore implements MailStore {
    * milliseconds for its reply. close() and settled() wait for them.
    */
   private unlinkAll(ids: readonly string[]): void {
-    if (ids.length === 0) return;
-    const p = Promise.all(ids.map((id) => this.blobs.remove(id))).then(() => undefined);
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
+    if (ids.length > 0) this.blobs.removeLater(ids);
   }
 
   /** Resolves when background work (unlinks of dropped blobs) started so far has finished. */
   async settled(): Promise<void> {
-    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.blobs.drained();
   }
 
   /** Removes blob files no row references (a crash between blob write and row commit). Synchronous. */
