@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough } from 'node:stream';
-import { memoryConnection, message, RawPop3, startPop3, USER, PASSWORD } from './pop3-helpers.js';
+import { memoryConnection, message, RawPop3, startPop3, unstuff, USER, PASSWORD } from './pop3-helpers.js';
+import { hashPassword } from '../src/auth/hash.js';
 
 test('a whole session sent one byte at a time gets the same replies', async (t) => {
   const f = await startPop3();
@@ -82,4 +83,47 @@ test('close() while the server waits for an AUTH continuation ends the exchange 
   assert.equal(await c.line(), '-ERR [SYS/TEMP] Server shutting down');
   assert.equal(await c.closed(), '');
   await closing;
+});
+
+test('pipelined RETR and TOP of many sizes over two connections return exactly the stored bytes (read buffers are reused)', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  const second = await f.store.createUser('bob@example.org', await hashPassword(PASSWORD));
+  const bobInbox = (await f.store.getMailbox(second.id, 'INBOX'))!;
+  // Sizes around the 256 KiB read chunk, with dot lines everywhere (also right at the chunk boundaries).
+  const bodies: Buffer[] = [];
+  for (let k = 0; k < 14; k++) {
+    const target = [300, 5000, 262_100, 262_144, 262_200, 600_000, 40][k % 7]! + k;
+    const lines: string[] = [];
+    let len = 0;
+    for (let i = 0; len < target; i++) {
+      const line = i % 3 === 0 ? `.${'d'.repeat((i * 37 + k) % 90)}` : `${'x'.repeat((i * 53 + k) % 120)}.end`;
+      lines.push(line);
+      len += line.length + 2;
+    }
+    bodies.push(Buffer.from(message(`sized ${k}`, lines.join('\r\n') + '\r\n')));
+  }
+  for (const b of bodies) {
+    await f.append(b);
+    await f.store.append(bobInbox.id, Buffer.from(b.toString('latin1').replace('sized', 'other'), 'latin1'));
+  }
+  const run = async (user: string, expected: Buffer[]): Promise<void> => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.login(user), /^\+OK/);
+    let batch = '';
+    for (let k = 1; k <= expected.length; k++) batch += `RETR ${k}\r\nTOP ${k} 3\r\n`;
+    c.send(batch);
+    for (let k = 0; k < expected.length; k++) {
+      assert.match(await c.line(), /^\+OK \d+ octets$/);
+      assert.deepEqual(unstuff(await c.body()), expected[k], `RETR ${k + 1}`);
+      assert.match(await c.line(), /^\+OK/);
+      const raw = expected[k]!.toString('latin1');
+      const headerEnd = raw.indexOf('\r\n\r\n') + 4;
+      const top = raw.slice(0, headerEnd) + /^(?:[^\n]*\n){0,3}/.exec(raw.slice(headerEnd))![0];
+      assert.equal(unstuff(await c.body()).toString('latin1'), top, `TOP ${k + 1} 3`);
+    }
+    await c.cmd('QUIT');
+  };
+  const bobs = bodies.map((b) => Buffer.from(b.toString('latin1').replace('sized', 'other'), 'latin1'));
+  await Promise.all([run(USER, bodies), run('bob@example.org', bobs)]);
 });

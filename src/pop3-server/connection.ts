@@ -192,12 +192,15 @@ export class Pop3Connection {
     const stuffer = new DotStuffer();
     let head: Buffer | null = Buffer.from(status, 'utf8');
     let held: Buffer | null = null;
+    const pool = this.#shared.readBuffers;
     try {
       for await (const chunk of body.chunks) {
         const stuffed = stuffer.stuff(chunk);
+        // Stuffing copied the bytes: the chunk's buffer is free again.
+        if (stuffed !== chunk) pool.give(chunk);
         if (held) {
           if (head) await this.#write(head);
-          await this.#write(held);
+          await this.#write(held, pool.owns(held));
           head = null;
         }
         held = stuffed;
@@ -215,7 +218,7 @@ export class Pop3Connection {
       throw new ConnectionGone();
     }
     if (head) await this.#write(head);
-    if (held) await this.#write(held);
+    if (held) await this.#write(held, pool.owns(held));
     await this.#write(stuffer.terminator());
   }
 
@@ -345,7 +348,7 @@ export class Pop3Connection {
    * the same turn of the event loop (a reply's status line, body and terminator; the replies to pipelined
    * commands) leave in one writev, without copying them together first.
    */
-  async #write(data: string | Buffer): Promise<void> {
+  async #write(data: string | Buffer, pooled = false): Promise<void> {
     const s = this.#stream;
     if (this.#gone || s.destroyed || s.writableEnded) throw new ConnectionGone();
     if (!this.#corked) {
@@ -353,7 +356,10 @@ export class Pop3Connection {
       s.cork();
       setImmediate(this.#uncork);
     }
-    if (s.write(data)) return;
+    // A pool buffer goes back once the socket has taken its bytes (not after an error: the socket may
+    // still hold it).
+    const taken = pooled ? (e?: Error | null): void => (e ? undefined : this.#shared.readBuffers.give(data as Buffer)) : undefined;
+    if (s.write(data, taken)) return;
     // A corked stream never drains: send what is buffered, then wait.
     this.#uncork();
     if (!s.writableNeedDrain) return;

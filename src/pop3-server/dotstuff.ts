@@ -8,7 +8,6 @@ const DOT = 0x2e;
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT_BUF = Buffer.from('.');
-const LF_DOT = Buffer.from('\n.');
 const END_AFTER_CRLF = Buffer.from('.\r\n');
 const END_WITH_CRLF = Buffer.from('\r\n.\r\n');
 
@@ -24,11 +23,12 @@ export class DotStuffer {
     if (chunk.length === 0) return chunk;
     const cuts: number[] = [];
     if (this.#atLineStart && chunk[0] === DOT) cuts.push(0);
-    // One search per line that needs stuffing, not one per line.
-    let pos = chunk.indexOf(LF_DOT);
+    // Searching for the dot (a single-byte memchr) and looking back for the line feed is about twice as fast
+    // as searching for LF "." on real mail: base64 has no dots at all, while every line has a line feed.
+    let pos = chunk.indexOf(DOT, 1);
     while (pos !== -1) {
-      cuts.push(pos + 1);
-      pos = chunk.indexOf(LF_DOT, pos + 2);
+      if (chunk[pos - 1] === LF) cuts.push(pos);
+      pos = chunk.indexOf(DOT, pos + 1);
     }
     this.#atLineStart = chunk[chunk.length - 1] === LF;
     this.#prev = chunk.length >= 2 ? chunk[chunk.length - 2]! : this.#last;

@@ -2,8 +2,10 @@
  * Reading stored message bytes for RETR and TOP in bounded chunks (readMessage with byte ranges), so a
  * large message never sits in memory whole and the socket's backpressure paces the reads. The first chunk
  * is read before the +OK is sent: a message expunged by another session is reported as -ERR, not as a
- * truncated body.
+ * truncated body. With a BufferPool the chunks are read into pool buffers; the writer gives each back once
+ * the socket has taken it (see BufferPool).
  */
+import type { BufferPool } from '../lib/buffer-pool.js';
 import { isStoreError, type MailStore } from '../store/types.js';
 
 /** Bytes per readMessage call while streaming. */
@@ -20,10 +22,17 @@ export interface OpenedRange {
  * Opens bytes [start, end) of a message. Resolves null when the message no longer exists (expunged
  * through IMAP during this session); other store failures are thrown.
  */
-export async function openRange(store: MailStore, mailboxId: number, uid: number, start: number, end: number): Promise<OpenedRange | null> {
+export async function openRange(store: MailStore, mailboxId: number, uid: number, start: number, end: number, pool?: BufferPool): Promise<OpenedRange | null> {
+  const read = async (from: number): Promise<Buffer> => {
+    const into = pool?.take();
+    const buf = await store.readMessage(mailboxId, uid, { start: from, end: Math.min(end, from + READ_CHUNK), ...(into ? { into } : {}) });
+    // A store that could not use the scratch buffer returned other memory: the buffer is free again.
+    if (into && buf.buffer !== into.buffer) pool!.give(into);
+    return buf;
+  };
   let first: Buffer;
   try {
-    first = end > start ? await store.readMessage(mailboxId, uid, { start, end: Math.min(end, start + READ_CHUNK) }) : Buffer.alloc(0);
+    first = end > start ? await read(start) : Buffer.alloc(0);
   } catch (e) {
     if (isStoreError(e, 'NOT_FOUND')) return null;
     throw e;
@@ -32,7 +41,7 @@ export async function openRange(store: MailStore, mailboxId: number, uid: number
     if (first.length > 0) yield first;
     let pos = start + first.length;
     while (first.length > 0 && pos < end) {
-      const buf = await store.readMessage(mailboxId, uid, { start: pos, end: Math.min(end, pos + READ_CHUNK) });
+      const buf = await read(pos);
       if (buf.length === 0) break;
       yield buf;
       pos += buf.length;

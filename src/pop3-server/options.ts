@@ -10,6 +10,8 @@ import type { MailStore } from '../store/types.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import type { TlsMaterial } from '../lib/service.js';
 import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
+import { BufferPool } from '../lib/buffer-pool.js';
+import { READ_CHUNK } from './message-stream.js';
 
 export interface Pop3ServiceOptions extends ServiceOptions {
   /** Retrieved (RETR) messages get \Seen in the QUIT commit (Dovecot's default). Default true. */
@@ -37,6 +39,8 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   apop?: boolean | 'auto';
 }
 
+/** Idle RETR/TOP read buffers kept for reuse (4 MiB). */
+const READ_BUFFERS_KEPT = 16;
 /** How often the 'auto' APOP check re-reads the user list. */
 const APOP_CHECK_INTERVAL_MS = 60_000;
 
@@ -57,6 +61,8 @@ export class Pop3Shared {
   readonly apop: boolean | 'auto';
   /** Last successful login per user id (ms since epoch), for LOGIN-DELAY. */
   readonly lastLogin = new Map<number, number>();
+  /** Read buffers for RETR and TOP, shared by all connections (see BufferPool). */
+  readonly readBuffers = new BufferPool(READ_CHUNK, READ_BUFFERS_KEPT);
   #apopChecked = 0;
   #apopCached = false;
 

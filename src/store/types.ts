@@ -175,6 +175,11 @@ export interface ByteRange {
   start: number;
   /** Exclusive end offset; clamped to the message size. */
   end: number;
+  /**
+   * Scratch space the store may read the bytes into when they fit (the result is then a view of it); the
+   * caller must not reuse it while the result is in use. Stores that cannot use it return other memory.
+   */
+  into?: Buffer;
 }
 
 export type TextScope = 'header' | 'body' | 'text';

@@ -25,7 +25,7 @@ export const top = transactionCommand({
     const found = s.maildrop.lookup(msg);
     if (!found.ok) return lookupError(msg, found);
     const m = found.msg;
-    const { store } = ctx.shared;
+    const { store, readBuffers } = ctx.shared;
     let bodyStart: number | null = null;
     for await (const rec of store.getMessages(s.maildrop.mailboxId, [m.uid])) {
       bodyStart = Math.min(Math.max(0, rec.index.root.bodyStart), m.size);
@@ -33,7 +33,7 @@ export const top = transactionCommand({
     }
     const gone = err(`Message ${msg} was removed by another session since login`);
     if (bodyStart === null) return gone;
-    const head = await openRange(store, s.maildrop.mailboxId, m.uid, 0, bodyStart);
+    const head = await openRange(store, s.maildrop.mailboxId, m.uid, 0, bodyStart, readBuffers);
     if (!head) return gone;
     const headChunks = head.chunks;
     const mailboxId = s.maildrop.mailboxId;
@@ -41,7 +41,7 @@ export const top = transactionCommand({
     async function* chunks(): AsyncGenerator<Buffer> {
       yield* headChunks;
       if (lines === 0 || bodyStart === null || bodyStart >= size) return;
-      const body = await openRange(store, mailboxId, m.uid, bodyStart, size);
+      const body = await openRange(store, mailboxId, m.uid, bodyStart, size, readBuffers);
       if (!body) throw new Error('message expunged while sending TOP');
       yield* firstLines(body.chunks, lines);
     }

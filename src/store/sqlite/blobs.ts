@@ -156,13 +156,13 @@ export class BlobDir {
   /**
    * Reads [start, end) of a blob synchronously (open, pread, close without leaving the thread). For small
    * reads this beats the three thread-pool round trips of read(); callers keep large reads asynchronous so
-   * the event loop is never held for long. Throws ENOENT like read().
+   * the event loop is never held for long. Throws ENOENT like read(). Reads into `into` when the bytes fit.
    */
-  readSync(id: string, start: number, end: number): Buffer {
+  readSync(id: string, start: number, end: number, into?: Buffer): Buffer {
     const len = Math.max(0, end - start);
     const fd = openSync(this.path(id), 'r');
     try {
-      const buf = Buffer.allocUnsafe(len);
+      const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
       let off = 0;
       while (off < len) {
         const n = readSync(fd, buf, off, len - off, start + off);

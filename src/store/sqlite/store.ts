@@ -1574,7 +1574,7 @@ export class SqliteMailStore implements MailStore {
       try {
         // Small reads (most whole messages, headers and parts) are synchronous: one
         // open/pread/close on this thread instead of three thread-pool round trips.
-        return end - start <= SYNC_READ_MAX ? this.blobs.readSync(r.blob_id, start, end) : await this.blobs.read(r.blob_id, start, end);
+        return end - start <= SYNC_READ_MAX ? this.blobs.readSync(r.blob_id, start, end, range?.into) : await this.blobs.read(r.blob_id, start, end);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('NOT_FOUND', 'message was expunged', { cause: e });
         throw e;
