@@ -199,3 +199,45 @@ test('LMTP limits: oversize gets 552 once per recipient, bad RCPT syntax 501, no
     await env.close();
   }
 });
+
+test('LMTP resolves each recipient once, at RCPT; DATA delivers to what RCPT accepted (alias and plus-address too)', async () => {
+  const env = await makeEnv([['carol@example.org', 'pw']]);
+  await env.store.addAlias('team@example.org', 'carol@example.org');
+  const calls = { getUser: 0, listAliases: 0 };
+  const counted = new Proxy(env.store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'getUser' || prop === 'listAliases') && typeof v === 'function') {
+        return (...args: unknown[]) => {
+          calls[prop]++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const svc = createLmtpService({ store: counted, auth: env.auth, hostname: 'mx.example.org' });
+  try {
+    const port = ((await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })) as AddressInfo).port;
+    const { client } = await RawSmtp.open(port);
+    assert.equal((await client.cmd('LHLO mta.test')).code, 250);
+    for (let round = 0; round < 2; round++) {
+      assert.equal((await client.cmd('MAIL FROM:<s@remote.test>')).code, 250);
+      for (const r of ['carol@example.org', 'team@example.org', 'Carol+News@example.org']) assert.equal((await client.cmd(`RCPT TO:<${r}>`)).code, 250);
+      const atRcpt = { ...calls };
+      assert.equal((await client.cmd('DATA')).code, 354);
+      client.write(`Subject: once ${round}\r\n\r\nbody\r\n.\r\n`);
+      for (let i = 0; i < 3; i++) assert.equal((await client.reply()).code, 250);
+      assert.deepEqual(calls, atRcpt, 'DATA looked nobody up again');
+    }
+    const got = await mailboxContents(env.store, 'carol@example.org');
+    assert.equal(got.length, 6);
+    const deliveredTo = got.map((m) => /^Delivered-To: (.*)\r$/m.exec(m.toString('latin1'))?.[1]);
+    assert.deepEqual(deliveredTo.slice(0, 3).sort(), ['carol+news@example.org', 'carol@example.org', 'team@example.org']);
+    assert.equal((await client.cmd('QUIT')).code, 221);
+    client.close();
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+});

@@ -15,7 +15,7 @@
  * went round a forwarding loop does), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
  */
 import { isStoreError, type MailStore } from '../store/types.js';
-import type { AliasTable } from './resolve.js';
+import type { AliasTable, Resolution } from './resolve.js';
 import { resolveRecipient } from './resolve.js';
 import { headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
@@ -30,6 +30,8 @@ export interface DeliverOptions {
   internalDate?: Date;
   /** Alias snapshot shared by the recipients of one transaction. */
   aliases?: AliasTable;
+  /** The recipient as RCPT already resolved it in this transaction (skips resolving it again). */
+  resolution?: Resolution;
 }
 
 export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
@@ -46,7 +48,7 @@ export function tracePrefix(recipient: string, opts: Pick<DeliverOptions, 'envel
 
 export async function deliver(store: MailStore, recipient: string, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
   try {
-    const r = await resolveRecipient(store, recipient, opts.aliases);
+    const r = opts.resolution ?? (await resolveRecipient(store, recipient, opts.aliases));
     if (r.kind === 'invalid') return { ok: false, code: 'INVALID', message: `Bad recipient address syntax` };
     if (r.kind === 'remote') return { ok: false, code: 'REMOTE', message: `${r.domain} is not a local domain` };
     if (r.kind === 'unknown') return { ok: false, code: 'UNKNOWN', message: `No such user here` };

@@ -9,11 +9,11 @@
 import type { NetService } from '../lib/service.js';
 import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, mapLimit, replyCodeFor } from './deliver.js';
 import { checkMessage } from './message-check.js';
-import { AliasTable } from './resolve.js';
 import {
   collectData,
   createListenerService,
   localRecipientsOnly,
+  recipientResolver,
   resolveCommon,
   sessionTrace,
   SmtpReply,
@@ -37,13 +37,13 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
       const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const trace = sessionTrace(session);
       const date = new Date();
-      const aliases = await AliasTable.load(common.store);
+      const resolve = recipientResolver(common, session);
       // Copies are written concurrently (sharing commits); the replies go out in RCPT order once all are done,
       // each 250 only for a copy the store committed.
       const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt): Promise<string | Error> => {
         const r = await deliver(common.store, rcpt.address, checked.raw, {
           envelopeFrom,
-          aliases,
+          ...(await resolve(rcpt.address)),
           received: (recipient) =>
             receivedHeader({
               ...trace,

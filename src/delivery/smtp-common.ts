@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import type { BareLineEndPolicy } from './message-check.js';
-import { resolveRecipient } from './resolve.js';
+import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -152,10 +152,15 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
  * denied), an unknown local user 550 5.1.1, and a failed lookup 451 4.3.0.
  */
 export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => SmtpReply): NonNullable<SMTPServerOptions['onRcptTo']> {
-  return (address, _session, callback) => {
+  return (address, session, callback) => {
     resolveRecipient(common.store, address.address).then(
       (r) => {
-        if (r.kind === 'local') return callback();
+        if (r.kind === 'local') {
+          let known = rcptResolutions.get(session);
+          if (!known) rcptResolutions.set(session, (known = new Map()));
+          known.set(address.address.toLowerCase(), r);
+          return callback();
+        }
         if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
         callback(r.kind === 'remote' ? remoteReply() : new SmtpReply(550, 'No such user here', '5.1.1'));
       },
@@ -164,6 +169,28 @@ export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => S
         callback(new SmtpReply(451, 'Temporary lookup failure, try again later', '4.3.0'));
       },
     );
+  };
+}
+
+/**
+ * Per session, how RCPT resolved each accepted recipient (by lowercased address). DATA reuses these instead
+ * of resolving every recipient a second time moments later; every RCPT of a transaction refreshes its entry.
+ */
+const rcptResolutions = new WeakMap<SMTPServerSession, Map<string, Resolution>>();
+
+/**
+ * For DATA: a function giving each recipient's deliver() options for resolution, the RCPT result when there
+ * is one, else one alias snapshot shared by the rest. Hands the session's RCPT results over (clears them).
+ */
+export function recipientResolver(common: ResolvedCommon, session: SMTPServerSession): (address: string) => Promise<{ resolution: Resolution } | { aliases: AliasTable }> {
+  const known = rcptResolutions.get(session);
+  rcptResolutions.delete(session);
+  let aliases: Promise<AliasTable> | null = null;
+  return async (address) => {
+    const resolution = known?.get(address.toLowerCase());
+    if (resolution) return { resolution };
+    aliases ??= AliasTable.load(common.store);
+    return { aliases: await aliases };
   };
 }
 

@@ -13,11 +13,11 @@ import type { NetService } from '../lib/service.js';
 import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage } from './message-check.js';
-import { AliasTable } from './resolve.js';
 import {
   collectData,
   createListenerService,
   localRecipientsOnly,
+  recipientResolver,
   resolveCommon,
   sessionTrace,
   SmtpReply,
@@ -62,14 +62,14 @@ export async function deliverAll(
   const trace = sessionTrace(session);
   const date = new Date();
   const protocol = withProtocol({ secure: session.secure, authenticated, utf8: usesSmtpUtf8(session) });
-  const aliases = await AliasTable.load(common.store);
+  const resolve = recipientResolver(common, session);
   const ok: string[] = [];
   const temp: string[] = [];
   const perm: Array<{ rcpt: string; r: Extract<DeliverResult, { ok: false }> }> = [];
-  const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, (rcpt) =>
+  const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt) =>
     deliver(common.store, rcpt.address, raw, {
       envelopeFrom,
-      aliases,
+      ...(await resolve(rcpt.address)),
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
     }),
   );
