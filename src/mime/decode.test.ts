@@ -86,6 +86,29 @@ describe('decodePartBody', () => {
     }
   });
 
+  test('with maxBytes, exactly the first maxBytes of the full decoding, whatever the encoding and the cut', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.constantFrom('base64', 'quoted-printable', '8bit'),
+        fc.nat(3100),
+        fc.boolean(),
+        (bytes, cte, max, junk) => {
+          const data = Buffer.from(bytes);
+          let body: string;
+          if (cte === 'base64') body = data.toString('base64').replace(/.{1,76}/g, (l) => `${l}${junk ? ' \t' : ''}\r\n`);
+          else if (cte === 'quoted-printable') body = [...data].map((b, i) => `=${b.toString(16).toUpperCase().padStart(2, '0')}${i % 25 === 24 ? '=\r\n' : ''}`).join('');
+          else body = data.toString('latin1');
+          const raw = Buffer.concat([Buffer.from(`Content-Transfer-Encoding: ${cte}\r\n\r\n`), Buffer.from(body, 'latin1')]);
+          const part = indexMessage(raw).root;
+          const full = decodePartBody(raw, part);
+          assert.deepEqual(decodePartBody(raw, part, max), full.subarray(0, max));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   test('unknown encodings throw UnknownTransferEncodingError (IMAP: NO [UNKNOWN-CTE])', () => {
     const raw = msg('x-uuencode', 'begin 644 f');
     assert.throws(

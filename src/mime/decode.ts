@@ -142,7 +142,7 @@ export function decodeQuotedPrintable(src: Buffer): Buffer {
  * view of `raw` (no copy); base64 and quoted-printable return new Buffers (tolerant of bad input).
  * Throws UnknownTransferEncodingError for any other encoding.
  */
-export function decodePartBody(raw: Buffer, part: MimePart): Buffer {
+export function decodePartBody(raw: Buffer, part: MimePart, maxBytes = Infinity): Buffer {
   const body = raw.subarray(part.bodyStart, part.bodyEnd);
   const enc = part.encoding.trim().toLowerCase();
   switch (enc) {
@@ -150,14 +150,34 @@ export function decodePartBody(raw: Buffer, part: MimePart): Buffer {
     case '7bit':
     case '8bit':
     case 'binary':
-      return body;
+      return body.subarray(0, maxBytes);
     case 'base64':
-      return Buffer.from(body.toString('latin1'), 'base64');
+      return decodePrefix(body, maxBytes, BASE64_RAW_PER_BYTE, (b) => Buffer.from(b.toString('latin1'), 'base64'));
     case 'quoted-printable':
-      return decodeQuotedPrintable(body);
+      return decodePrefix(body, maxBytes, QP_RAW_PER_BYTE, decodeQuotedPrintable);
     default:
       throw new UnknownTransferEncodingError(part.encoding);
   }
+}
+
+/** Encoded octets per decoded octet that always suffice, line breaks included (base64 4/3, QP at most 3). */
+const BASE64_RAW_PER_BYTE = 2;
+const QP_RAW_PER_BYTE = 4;
+
+/**
+ * The first maxBytes decoded octets (or all of them), decoding only as much of the body as that needs: a
+ * prefix long enough for maxBytes plus a margin, so that a sequence cut at the end of the prefix falls past
+ * the octets kept. A prefix that decodes short (unusual amounts of junk between the encoded characters)
+ * is retried with the whole body, so the result never depends on where the cut fell.
+ */
+function decodePrefix(body: Buffer, maxBytes: number, rawPerByte: number, decode: (b: Buffer) => Buffer): Buffer {
+  const cut = Number.isFinite(maxBytes) ? Math.ceil(maxBytes * rawPerByte) + 64 : Infinity;
+  if (cut < body.length) {
+    const head = decode(body.subarray(0, cut));
+    if (head.length >= maxBytes + 4) return head.subarray(0, maxBytes);
+  }
+  const all = decode(body);
+  return all.length > maxBytes ? all.subarray(0, maxBytes) : all;
 }
 
 /** RFC 2047 encoded words to Unicode (legacy charsets through libmime/iconv-lite). Never throws. */
@@ -205,13 +225,13 @@ function param(part: MimePart, name: string): string | undefined {
  * With `maxBytes`, only that many decoded bytes are converted (the rest is ignored).
  */
 export function partText(raw: Buffer, part: MimePart, maxBytes = Infinity): string {
+  const max = Math.max(0, Math.floor(maxBytes));
   let bytes: Buffer;
   try {
-    bytes = decodePartBody(raw, part);
+    bytes = decodePartBody(raw, part, max);
   } catch {
-    bytes = raw.subarray(part.bodyStart, part.bodyEnd);
+    bytes = raw.subarray(part.bodyStart, Math.min(part.bodyEnd, part.bodyStart + max));
   }
-  if (bytes.length > maxBytes) bytes = bytes.subarray(0, Math.max(0, Math.floor(maxBytes)));
   const text = safeDecode(bytes, param(part, 'charset') ?? 'us-ascii');
   return part.subtype === 'html' ? htmlToText(text) : text;
 }

@@ -72,7 +72,8 @@ export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = 
   const data = normalizeLineEndings(raw);
   if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
   const index = indexMessage(data);
-  const text = searchableText(data, index);
+  // Only the text that is kept is decoded: a 60 MB text part costs MAX_SEARCH_TEXT, not 60 MB of strings.
+  const text = searchableText(data, index, { maxBodyBytes: MAX_SEARCH_TEXT });
   return {
     data,
     index,
