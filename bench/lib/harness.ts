@@ -131,6 +131,10 @@ export function check(cond: boolean, what: string): void {
 }
 
 export async function measure<T>(target: Target, fn: (sample: () => void) => Promise<T>): Promise<{ value: T; measured: Measured }> {
+  // Collect the load generator's own garbage now rather than inside the measured section: at full size it
+  // holds a large corpus index and the previous run's replies, and one full collection of that heap stalls
+  // it (and so the server it drives) for up to a second. `npm run bench` starts node with --expose-gc.
+  (globalThis as { gc?: () => void }).gc?.();
   const sampler = new MemorySampler(target.pid, target.memMode, 500);
   sampler.start();
   const cpu0 = treeCpu(target.pid);
