@@ -161,6 +161,33 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('flag changes resolve at COMMIT and are synced in the background; appends and expunges wait for the sync', async () => {
+    const dir = tmp();
+    const s = (await openSqliteStore({ dataDir: dir, fsync: true })) as SqliteMailStore;
+    const seq = (): { committed: number; synced: number } => {
+      const x = s as unknown as { commitSeq: number; syncedSeq: number };
+      return { committed: x.commitSeq, synced: x.syncedSeq };
+    };
+    try {
+      const user = await s.createUser('sync@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      await s.append(inbox.id, sampleMessage(1));
+      assert.ok(seq().synced >= seq().committed, 'an append resolves after its WAL sync');
+      await s.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Flagged'] });
+      const after = seq();
+      assert.ok(after.synced < after.committed, 'the flag change resolved before any sync covered it');
+      const deadline = Date.now() + 5000;
+      while (seq().synced < after.committed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(seq().synced >= after.committed, 'a background sync covered the flag change');
+      await s.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Deleted'] });
+      assert.deepEqual(await s.expunge(inbox.id), [1]);
+      assert.ok(seq().synced >= seq().committed, 'the expunge waited for a sync covering it and the flag change before it');
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
     const dir = tmp();
     const s = await openSqliteStore({ dataDir: dir, fsync: false });

@@ -2,14 +2,16 @@
  * SqliteMailStore: the embedded MailStore (better-sqlite3, WAL) with message blobs as files.
  *
  * Durability: the blob is written and fsynced (file, then directory) before the transaction that inserts
- * the row pointing at it, and no write operation resolves before the WAL holding its commit has been
- * fsynced, so a resolved promise means the change survives power loss. SQLite runs with synchronous=NORMAL
+ * the row pointing at it, and no write operation that adds, copies, moves or removes mail resolves before
+ * the WAL holding its commit has been fsynced, so a resolved promise means the change survives power loss.
+ * Flag changes and \Recent claims resolve at COMMIT and are synced within LAZY_SYNC_MS (or by the next
+ * durable write), as Dovecot's default mail_fsync=optimized leaves flag changes unsynced (see groupCommit). SQLite runs with synchronous=NORMAL
  * (commits append WAL frames without syncing; checkpoints still sync the WAL and the database file) and the
  * store syncs the WAL itself with fdatasync on the thread pool after each commit (see walSync): the same
  * guarantee as synchronous=FULL, without holding the event loop for the ~1 ms of each fsync, and commits
  * made while a sync is running share the next one. Other sessions may read a commit before its sync ends;
- * the change events of message writes (IDLE wake-ups) are sent only after it. With `fsync: false` (tests
- * only) both are relaxed.
+ * the change events of durable writes (IDLE wake-ups) are sent only after it, those of flag changes at
+ * COMMIT. With `fsync: false` (tests only) both are relaxed.
  *
  * Concurrency: better-sqlite3 is synchronous, so each transaction runs to completion without yielding to the
  * event loop; operations on one store (and on several stores opened on the same directory in this process)
@@ -137,6 +139,8 @@ const RANGE_BATCH = 512;
 
 /** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
 const GROUP_MAX_WAIT_MS = 5;
+/** Longest time a flag change stays committed but not yet synced when no durable write comes along. */
+const LAZY_SYNC_MS = 100;
 
 interface BlobWriter {
   epoch: number;
@@ -385,7 +389,9 @@ export class SqliteMailStore implements MailStore {
   private readonly recentClaims = new Map<number, Promise<number>>();
   private readonly unsubscribers = new Set<() => void>();
   private closed = false;
-  private readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; durable: boolean }> = [];
+  /** A background WAL sync is scheduled for flag-only commits (see groupCommit). */
+  private lazySyncTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private readonly writers = new Set<BlobWriter>();
   /** Bumped when a commit group opens; writers remember the epoch they started in. */
@@ -682,18 +688,22 @@ export class SqliteMailStore implements MailStore {
    * Group commit for appends and the frequent message writes (flag changes, expunges, copies and moves,
    * POP3 commits): queued commit functions run in one write transaction, each inside its own savepoint (one
    * failing operation does not affect the others), so concurrent writers share one COMMIT and one WAL
-   * fsync. Each promise settles once the WAL holding the shared COMMIT has been synced (walSync).
+   * fsync. Each promise settles once the WAL holding the shared COMMIT has been synced (walSync), except
+   * with `durable` false (flag changes and \Recent claims): those settle at COMMIT, and a background sync
+   * within LAZY_SYNC_MS (or the next durable write's, whichever comes first) makes them durable. Dovecot's
+   * default (mail_fsync=optimized) does not fsync flag changes at all; new, copied, moved and removed mail
+   * is always synced before the reply.
    *
    * When a group opens while other appends are still writing their blobs, it waits for those writers
    * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
    * deliveries really share a commit instead of trickling in one or two per event-loop turn. Writers that
    * start after the group opened do not hold it.
    */
-  private groupCommit<T>(fn: () => T, writer?: BlobWriter): Promise<T> {
+  private groupCommit<T>(fn: () => T, writer?: BlobWriter, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (writer) this.endWriter(writer);
       const opens = this.commitQueue.length === 0;
-      this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable });
       if (!opens) return;
       this.groupEpoch = ++this.epoch;
       this.olderWriters = this.writers.size;
@@ -748,14 +758,28 @@ export class SqliteMailStore implements MailStore {
       for (const item of batch) item.reject(error);
       return;
     }
-    const settle = (syncError?: unknown): void =>
+    const settle = (durable: boolean, syncError?: unknown): void =>
       batch.forEach((item, i) => {
+        if (item.durable !== durable) return;
         const o = outcomes[i]!;
         if (!o.ok) item.reject(o.error);
         else if (syncError !== undefined) item.reject(syncError);
         else item.resolve(o.value);
       });
-    this.walSync().then(() => settle(), (e: unknown) => settle(mapError(e)));
+    settle(false);
+    if (batch.some((item) => item.durable)) this.walSync().then(() => settle(true), (e: unknown) => settle(true, mapError(e)));
+    else this.syncLater();
+  }
+
+  /** Starts a WAL sync within LAZY_SYNC_MS for commits nobody waits for (see groupCommit). */
+  private syncLater(): void {
+    if (this.lazySyncTimer || !this.asyncWalSync) return;
+    this.lazySyncTimer = setTimeout(() => {
+      this.lazySyncTimer = null;
+      // A failure here reaches the next write that waits for a sync (the WAL is reopened and synced again).
+      this.walSync().catch(() => undefined);
+    }, LAZY_SYNC_MS);
+    this.lazySyncTimer.unref();
   }
 
   /**
@@ -1337,7 +1361,8 @@ export class SqliteMailStore implements MailStore {
         if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
         if (r[0] < r[1]) this.st.claimRecent.run(r[1], mailboxId);
         return { first: r[0], next: Math.max(r[0], r[1]) };
-      });
+        // Like flag changes, a \Recent claim is not synced before the reply (see groupCommit).
+      }, undefined, false);
       const next = claim.then((c) => c.next);
       next.catch(() => undefined);
       this.recentClaims.set(mailboxId, next);
@@ -1614,7 +1639,8 @@ export class SqliteMailStore implements MailStore {
         }
         this.st.setModseq.run(modseq, mailboxId);
         return { changed, modified };
-      });
+        // Flag changes are not synced before the reply (see groupCommit).
+      }, undefined, false);
       if (result.changed.length > 0) this.emit(userId, mailboxId, result.changed[0]!.modseq);
       return result;
     });
@@ -1917,6 +1943,8 @@ export class SqliteMailStore implements MailStore {
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await this.settled();
+    if (this.lazySyncTimer) clearTimeout(this.lazySyncTimer);
+    this.lazySyncTimer = null;
     await this.walSync().catch(() => undefined);
     if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
