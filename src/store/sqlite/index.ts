@@ -8,8 +8,9 @@ export interface SqliteStoreOptions {
   /** Directory holding mail.db and the blobs/ tree; created when missing. */
   dataDir: string;
   /**
-   * fsync blob files and their directories before the row commits, and the WAL before any write resolves
-   * (see store.ts). Default true. Tests may pass false for speed; never turn it off in production.
+   * fsync blob files and their directories before the row commits, and the WAL before a write that adds,
+   * copies, moves or removes mail resolves (flag changes are synced within 100 ms; see store.ts). Default
+   * true. Tests may pass false for speed; never turn it off in production.
    */
   fsync?: boolean;
 }
