@@ -17,7 +17,8 @@
 import { isStoreError, type MailStore } from '../store/types.js';
 import type { AliasTable, Resolution } from './resolve.js';
 import { resolveRecipient } from './resolve.js';
-import { headerSection } from './message-check.js';
+import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
+import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
 
 export interface DeliverOptions {
@@ -55,7 +56,9 @@ export async function deliver(store: MailStore, recipient: string, raw: Buffer, 
     if (alreadyDeliveredTo(raw, r.recipient)) return { ok: false, code: 'LOOP', message: 'Mail loop: already delivered to this address' };
     const inbox = await store.getMailbox(r.user.id, 'INBOX');
     if (!inbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
-    const copy = Buffer.concat([tracePrefix(r.recipient, opts), raw]);
+    const prefix = tracePrefix(r.recipient, opts);
+    const copy = Buffer.concat([prefix, raw]);
+    if (isMarkedCrlfOnly(raw) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
     const appendOpts: { flags?: string[]; internalDate?: Date } = {};
     if (opts.flags) appendOpts.flags = opts.flags;
     if (opts.internalDate) appendOpts.internalDate = opts.internalDate;

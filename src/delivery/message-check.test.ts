@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { isMarkedCrlfOnly, normalizeLineEndings } from '../mime/index.js';
 import { checkMessage, countReceived, findBareLineEnd, headerSection, headerValue, MAX_HOPS, normalizeLineEnds } from './message-check.js';
 
 test('checkMessage: NUL refused, bare line ends refused or normalised, clean input untouched', () => {
@@ -47,4 +48,20 @@ test('loop detection: MAX_HOPS Received fields are refused, fewer pass, body lin
   assert.ok(checkMessage(Buffer.from(hops(MAX_HOPS - 1) + '\r\nbody\r\n'), 'reject').ok);
   const r = checkMessage(Buffer.from(hops(MAX_HOPS) + '\r\nbody\r\n'), 'reject');
   assert.deepEqual(r, { ok: false, code: 554, enhanced: '5.4.6', message: 'Too many hops (mail loop?)' });
+});
+
+test('checkMessage marks what it passes as CRLF-only, so the store skips its own scan', () => {
+  const bare = Buffer.from('Subject: x\nFrom: a@b\r\n\r\nline one\nline two\r\n');
+  const r = checkMessage(bare, 'normalize');
+  assert.ok(r.ok);
+  assert.equal(findBareLineEnd(r.raw), -1);
+  assert.ok(isMarkedCrlfOnly(r.raw));
+  assert.equal(normalizeLineEndings(r.raw), r.raw);
+  // A buffer nobody vouched for is still scanned and rewritten.
+  assert.ok(!isMarkedCrlfOnly(bare));
+  assert.equal(normalizeLineEndings(bare).toString(), r.raw.toString());
+  // A refused message is not marked.
+  const refused = Buffer.from('Subject: x\n\nbody\n');
+  assert.equal(checkMessage(refused, 'reject').ok, false);
+  assert.ok(!isMarkedCrlfOnly(refused));
 });

@@ -10,6 +10,8 @@
  * A message with only a header, or without any header, is accepted as it is.
  */
 
+import { markCrlfOnly, normalizeLineEndings } from '../mime/index.js';
+
 export type BareLineEndPolicy = 'reject' | 'normalize';
 
 /** RFC 5321 section 6.3: a message with this many Received fields is in a loop (Postfix uses 50, Exim 100). */
@@ -33,18 +35,7 @@ export function findBareLineEnd(raw: Buffer): number {
 
 /** Rewrites bare LF and bare CR as CRLF. Returns the same buffer when there is nothing to change. */
 export function normalizeLineEnds(raw: Buffer): Buffer {
-  if (findBareLineEnd(raw) === -1) return raw;
-  const out: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const b = raw[i]!;
-    if (b === CR) {
-      out.push(CR, LF);
-      if (raw[i + 1] === LF) i++;
-    } else if (b === LF) {
-      out.push(CR, LF);
-    } else out.push(b);
-  }
-  return Buffer.from(out);
+  return normalizeLineEndings(raw);
 }
 
 /** Applies the checks above; on success returns the (possibly normalised) message. */
@@ -55,6 +46,7 @@ export function checkMessage(raw: Buffer, policy: BareLineEndPolicy): CheckResul
     raw = normalizeLineEnds(raw);
   }
   if (countReceived(raw) >= MAX_HOPS) return { ok: false, code: 554, enhanced: '5.4.6', message: 'Too many hops (mail loop?)' };
+  markCrlfOnly(raw); // the store need not scan it for bare line ends again
   return { ok: true, raw };
 }
 

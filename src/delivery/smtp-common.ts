@@ -4,7 +4,7 @@
  * message size and recipient count, and a close() that lets in-flight deliveries commit and reply before the
  * remaining sessions get 421.
  */
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -54,9 +54,7 @@ const ENHANCED_MARK = /^\{([245]\.\d{1,3}\.\d{1,3})\} /;
 
 /**
  * smtp-server with exact enhanced status codes for our replies: each new connection's send() replaces a
- * leading "{x.y.z} " in the text by that status (see SmtpReply). Replies made in one turn of the event loop
- * leave in one write: a pipelining client's MAIL, RCPT and DATA replies (and LMTP's per-recipient replies
- * after DATA) would otherwise cost a system call each.
+ * leading "{x.y.z} " in the text by that status (see SmtpReply).
  */
 class DeliveryServer extends SMTPServer {
   override connect(...args: Parameters<SMTPServer['connect']>): void {
@@ -64,28 +62,13 @@ class DeliveryServer extends SMTPServer {
     let conn: SMTPConnection | undefined;
     for (const c of this.connections) conn = c; // the connection just added is the last one
     if (!conn) return;
-    const c = conn;
     const send = conn.send.bind(conn);
     conn.send = (code, data, context) => {
-      corkUntilNextTurn((c as unknown as { _socket?: Socket })._socket);
       const m = typeof data === 'string' ? ENHANCED_MARK.exec(data) : null;
       if (m && typeof data === 'string') return send(code, `${m[1]} ${data.slice(m[0].length)}`, false);
       return send(code, data, context);
     };
   }
-}
-
-/**
- * Holds the socket's writes until the event loop's check phase (after the promise jobs of the current turn,
- * in which a pipelined batch of commands is answered). end() flushes a corked socket, so a reply followed
- * by a close still goes out.
- */
-function corkUntilNextTurn(socket: Socket | undefined): void {
-  if (!socket || socket.destroyed || socket.writableCorked > 0) return;
-  socket.cork();
-  setImmediate(() => {
-    if (socket.writableCorked > 0) socket.uncork();
-  });
 }
 
 /** Default session idle timeout: 5 minutes (RFC 5321 section 4.5.3.2.7). */

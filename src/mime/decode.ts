@@ -13,10 +13,32 @@ const HTAB = 0x09;
 const EQ = 0x3d;
 
 /**
+ * Buffers known to end every line in CRLF (see markCrlfOnly). A WeakSet: marking keeps nothing alive.
+ * Message buffers are never modified after they are received, which is what makes a mark stay true.
+ */
+const crlfOnly = new WeakSet<Buffer>();
+
+/**
+ * Records that `buf` has no bare CR or LF, as the caller has just checked (SMTP/LMTP refuse or rewrite bare
+ * line ends before a message goes further), so normalizeLineEndings returns it without scanning it again.
+ * The caller must not modify the buffer afterwards.
+ */
+export function markCrlfOnly(buf: Buffer): void {
+  crlfOnly.add(buf);
+}
+
+/** True when `buf` was marked by markCrlfOnly. */
+export function isMarkedCrlfOnly(buf: Buffer): boolean {
+  return crlfOnly.has(buf);
+}
+
+/**
  * Rewrites bare LF and lone CR as CRLF. Returns the very same Buffer when it is already clean
- * (no copy), a new Buffer otherwise. Scans with indexOf; no per-byte loop.
+ * (no copy), a new Buffer otherwise. Scans with indexOf; no per-byte loop; a buffer marked by
+ * markCrlfOnly is returned at once.
  */
 export function normalizeLineEndings(raw: Buffer): Buffer {
+  if (crlfOnly.has(raw)) return raw;
   // Pass 1: count the line breaks that need an extra byte.
   let extra = 0;
   let i = raw.indexOf(LF);

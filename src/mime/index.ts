@@ -24,6 +24,8 @@ export { envelopeImapText } from './envelope-text.js';
 export type { PartLocation, Span } from './sections.js';
 export {
   normalizeLineEndings,
+  markCrlfOnly,
+  isMarkedCrlfOnly,
   decodePartBody,
   decodeQuotedPrintable,
   decodeMimeWords,

@@ -13,6 +13,11 @@ export interface SqliteStoreOptions {
    * true. Tests may pass false for speed; never turn it off in production.
    */
   fsync?: boolean;
+  /**
+   * Appended messages up to this many octets are stored in the database, larger ones as files under blobs/.
+   * Default INLINE_MAX (64 KiB); 0 puts every message in a file.
+   */
+  inlineMax?: number;
 }
 
 /** Opens (creating when needed) the SQLite store in `dataDir`. Sweeps orphan blobs left by a crash. */

@@ -14,9 +14,9 @@ import { BlobDir, isBlobId } from './blobs.js';
 import { SqliteMailStore } from './store.js';
 import { envelopeImapText } from '../../mime/envelope-text.js';
 
-async function withStore(fn: (s: SqliteMailStore, dir: string) => Promise<void>): Promise<void> {
+async function withStore(fn: (s: SqliteMailStore, dir: string) => Promise<void>, opts: { inlineMax?: number } = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-paths-'));
-  const s = await SqliteMailStore.open({ dataDir: dir, fsync: false });
+  const s = await SqliteMailStore.open({ dataDir: dir, fsync: false, ...opts });
   try {
     await fn(s, dir);
   } finally {
@@ -33,7 +33,7 @@ function bigMessage(bytes: number): Buffer {
 
 describe('SQLite store fast paths', () => {
   test('readMessage: small (synchronous) and large (asynchronous) reads return the stored bytes', async () => {
-    await withStore(async (s) => {
+    for (const inlineMax of [0, 64 * 1024]) await withStore(async (s) => {
       const u = await s.createUser('r@example.org', 'h');
       const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
       const small = sampleMessage(1);
@@ -54,7 +54,7 @@ describe('SQLite store fast paths', () => {
       assert.equal((await s.readMessage(inbox.id, b.uid, { start: big.length + 10, end: big.length + 20 })).length, 0);
       await assert.rejects(s.readMessage(inbox.id, a.uid, { start: Number.NaN, end: 3 }), (e: unknown) => isStoreError(e, 'INVALID'));
       await assert.rejects(s.readMessage(inbox.id, 99), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
-    });
+    }, { inlineMax });
   });
 
   test('readMessage: a blob file gone behind the store is NOT_FOUND on both paths', async () => {
@@ -66,7 +66,7 @@ describe('SQLite store fast paths', () => {
       for (const shard of readdirSync(join(dir, 'blobs'))) for (const f of readdirSync(join(dir, 'blobs', shard))) unlinkSync(join(dir, 'blobs', shard, f));
       await assert.rejects(s.readMessage(inbox.id, 1), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
       await assert.rejects(s.readMessage(inbox.id, 2), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
-    });
+    }, { inlineMax: 0 });
   });
 });
 

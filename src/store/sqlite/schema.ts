@@ -17,11 +17,16 @@
  * - `blob_headers` keeps a copy of each blob's header block (when at most 16 KiB) so message lists
  *   (FETCH BODY.PEEK[HEADER.FIELDS ...]) read rows, not files. Added after version 1 without a version bump
  *   like message_envelopes, but not back-filled: a blob without a row has its header read from the file.
+ * - `blob_inline` holds the bytes of small blobs (up to the store's inlineMax, 64 KiB by default) in the
+ *   database instead of a file: they become durable with the commit's WAL sync instead of a file fsync and a
+ *   directory fsync each. Larger blobs are files. A blob is in exactly one of the two places; readers look
+ *   here first. Added after version 1 without a version bump: a database without the table simply has every
+ *   blob in a file.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
- * - `blobs.refs` counts the message and outbound rows pointing at a blob file; a blob whose count drops to
- *   zero is deleted in the same transaction and its file unlinked after commit (a crash in between leaves an
- *   orphan file, swept at the next open).
+ * - `blobs.refs` counts the message and outbound rows pointing at a blob; a blob whose count drops to zero is
+ *   deleted in the same transaction (with its blob_inline row) and its file, if it has one, unlinked after
+ *   commit (a crash in between leaves an orphan file, swept at the next open).
  */
 export const SCHEMA_VERSION = 1;
 
@@ -89,6 +94,11 @@ CREATE TABLE IF NOT EXISTS blob_data (
 CREATE TABLE IF NOT EXISTS blob_headers (
   blob_id TEXT PRIMARY KEY,
   header BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS blob_inline (
+  blob_id TEXT PRIMARY KEY,
+  raw BLOB NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS messages (

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { describe, test } from 'node:test';
 import { runStoreContract, sampleMessage } from '../contract.js';
 import { openSqliteStore } from './index.js';
@@ -101,7 +102,7 @@ describe('SQLite store specifics', () => {
 
   test('blob files: shared by copies, unlinked when the last reference goes', async () => {
     const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
     try {
       const user = await s.createUser('b@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
@@ -129,9 +130,76 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('small messages are kept in the database, larger ones in files; reads, copies and removal treat both alike', async () => {
+    const dir = tmp();
+    const s = (await openSqliteStore({ dataDir: dir, fsync: true, inlineMax: 4096 })) as SqliteMailStore;
+    const db = new Database(join(dir, 'mail.db'), { readonly: true });
+    const inlineRows = () => db.prepare('SELECT count(*) FROM blob_inline').pluck().get() as number;
+    try {
+      const user = await s.createUser('inl@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      const arch = (await s.getMailbox(user.id, 'Archive'))!;
+      const small = sampleMessage(1);
+      // A header block over 16 KiB has no blob_headers row: header reads go to the blob (a file here).
+      const bigHeader = Buffer.concat([Buffer.from(`X-Long: ${'h'.repeat(70)}\r\n`.repeat(250)), sampleMessage(2)]);
+      const small2 = sampleMessage(3);
+      assert.ok(small.length <= 4096 && small2.length <= 4096 && bigHeader.length > 4096);
+      await s.append(inbox.id, small);
+      await s.append(inbox.id, bigHeader);
+      await s.append(inbox.id, small2);
+      assert.equal(inlineRows(), 2, 'the two small messages are rows');
+      assert.equal(blobFiles(dir).length, 1, 'the big one is a file');
+      assert.deepEqual(await s.readMessage(inbox.id, 1), small);
+      assert.deepEqual(await s.readMessage(inbox.id, 2), bigHeader);
+      assert.deepEqual(await s.readMessage(inbox.id, 1, { start: 5, end: 40 }), small.subarray(5, 40));
+      assert.deepEqual(await s.readMessage(inbox.id, 1, { start: 40, end: 1e9 }), small.subarray(40));
+      assert.deepEqual(await s.readMessage(inbox.id, 1, { start: 10, end: 10 }), Buffer.alloc(0));
+      const headers = new Map<number, Buffer>();
+      for await (const h of s.getHeaders(inbox.id, [1, 2, 3])) headers.set(h.uid, h.header);
+      assert.deepEqual(headers.get(2), bigHeader.subarray(0, bigHeader.indexOf('\r\n\r\n') + 4));
+      assert.deepEqual(headers.get(1), small.subarray(0, small.indexOf('\r\n\r\n') + 4));
+      // Copies share the row; removing one copy keeps it, removing the last deletes it.
+      await s.copy(inbox.id, [1, 2], arch.id);
+      assert.equal(inlineRows(), 2);
+      await s.storeFlags(inbox.id, [1, 2], { op: 'add', flags: ['\\Deleted'] });
+      assert.deepEqual(await s.expunge(inbox.id), [1, 2]);
+      await s.settled();
+      assert.equal(inlineRows(), 2, 'still referenced by the Archive copy');
+      assert.equal(blobFiles(dir).length, 1);
+      assert.deepEqual(await s.readMessage(arch.id, 1), small);
+      await s.storeFlags(arch.id, [1, 2], { op: 'add', flags: ['\\Deleted'] });
+      await s.expunge(arch.id);
+      await s.settled();
+      assert.equal(inlineRows(), 1, 'only uid 3 of INBOX is left');
+      assert.deepEqual(blobFiles(dir), []);
+      await assert.rejects(s.readMessage(arch.id, 1), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      // An inline append whose commit fails leaves no row; the others in its group commit.
+      const gone = await s.createMailbox(user.id, 'Gone');
+      const others = Array.from({ length: 3 }, (_, i) => s.append(inbox.id, sampleMessage(10 + i)));
+      const failing = s.append(gone.id, sampleMessage(20));
+      await s.deleteMailbox(user.id, 'Gone');
+      await assert.rejects(failing, (e: unknown) => isStoreError(e, 'NOT_FOUND'));
+      await Promise.all(others);
+      assert.equal(inlineRows(), 4);
+      // Reopened, everything reads back (the rows were committed and synced).
+      await s.close();
+      const again = await openSqliteStore({ dataDir: dir, fsync: true });
+      try {
+        for (const m of await again.listMessages(inbox.id)) assert.equal((await again.readMessage(inbox.id, m.uid)).length, m.size);
+        assert.deepEqual(await again.readMessage(inbox.id, 3), small2);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      db.close();
+      await s.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an expunge of many rows drops each blob reference once per row, shared blobs included', async () => {
     const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
     try {
       const user = await s.createUser('many@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
@@ -190,7 +258,7 @@ describe('SQLite store specifics', () => {
 
   test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
     const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
     try {
       const user = await s.createUser('c@example.org', 'h');
       const box = await s.createMailbox(user.id, 'Gone');
@@ -214,7 +282,7 @@ describe('SQLite store specifics', () => {
   test('open sweeps orphan blobs of dead writers and old ones, keeps referenced and fresh live ones', async () => {
     const dir = tmp();
     try {
-      let s = await openSqliteStore({ dataDir: dir, fsync: false });
+      let s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
       const user = await s.createUser('o@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
       await s.append(inbox.id, sampleMessage(1));
@@ -253,7 +321,7 @@ describe('SQLite store specifics', () => {
 
   test('append keeps a caller-chosen EMAILID; INVALID when malformed, EXISTS when taken', async () => {
     const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
     try {
       const user = await s.createUser('e@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
