@@ -21,7 +21,10 @@
  *   database instead of a file: they become durable with the commit's WAL sync instead of a file fsync and a
  *   directory fsync each. Larger blobs are files. A blob is in exactly one of the two places; readers look
  *   here first. Added after version 1 without a version bump: a database without the table simply has every
- *   blob in a file.
+ *   blob in a file. The transaction that deletes the last message row of a blob lists it in
+ *   `blob_garbage`; its blob_inline, blob_data and blob_headers rows are deleted in the background afterwards
+ *   (freeing the pages of thousands of messages is what a POP3 QUIT would otherwise wait for), and whatever
+ *   is still listed at the next open. Nothing reads those rows except through a message row.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message and outbound rows pointing at a blob; a blob whose count drops to zero is
@@ -100,6 +103,10 @@ CREATE TABLE IF NOT EXISTS blob_inline (
   blob_id TEXT PRIMARY KEY,
   raw BLOB NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS blob_garbage (
+  blob_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS messages (
   mailbox_id INTEGER NOT NULL,

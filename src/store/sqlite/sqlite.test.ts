@@ -181,10 +181,20 @@ describe('SQLite store specifics', () => {
       await assert.rejects(failing, (e: unknown) => isStoreError(e, 'NOT_FOUND'));
       await Promise.all(others);
       assert.equal(inlineRows(), 4);
-      // Reopened, everything reads back (the rows were committed and synced).
+      // Rows dropped just before close are listed in blob_garbage and deleted at the next open.
+      const garbageRows = () => db.prepare('SELECT count(*) FROM blob_garbage').pluck().get() as number;
+      for (let k = 0; k < 3; k++) await s.append(arch.id, sampleMessage(30 + k), { flags: ['\\Deleted'] });
+      assert.equal(inlineRows(), 7);
+      assert.equal((await s.expunge(arch.id)).length, 3);
       await s.close();
-      const again = await openSqliteStore({ dataDir: dir, fsync: true });
+      assert.equal(garbageRows(), 3, 'the expunge listed the rows; close stopped before deleting them');
+      assert.equal(inlineRows(), 7);
+      // Reopened: everything reads back (the rows were committed and synced) and the garbage goes.
+      const again = (await openSqliteStore({ dataDir: dir, fsync: true })) as SqliteMailStore;
       try {
+        await again.settled();
+        assert.equal(garbageRows(), 0);
+        assert.equal(inlineRows(), 4);
         for (const m of await again.listMessages(inbox.id)) assert.equal((await again.readMessage(inbox.id, m.uid)).length, m.size);
         assert.deepEqual(await again.readMessage(inbox.id, 3), small2);
       } finally {

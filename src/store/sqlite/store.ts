@@ -165,6 +165,8 @@ const SYNC_READ_MAX = 256 * 1024;
  * smaller than this (median ~8 KB); attachments stay in files, where reads need not copy them out of SQLite.
  */
 export const INLINE_MAX = 64 * 1024;
+/** Dropped inline blobs deleted per background transaction (see collectGarbage). */
+const GARBAGE_BATCH = 256;
 /**
  * No memory-mapped reads. Measured on 100k messages: mmap cut a full-mailbox SEARCH BODY from ~890 to ~660
  * CPU ms, but every database page touched then counts in the process's resident size (86 MB -> 650 MB after
@@ -422,6 +424,9 @@ export class SqliteMailStore implements MailStore {
   private readonly asyncWalSync: boolean;
   /** Appended blobs up to this size go into blob_inline (see append). */
   private readonly inlineMax: number;
+  /** A commit listed inline blobs in blob_garbage (see collectGarbage), and the collection running. */
+  private garbageWanted = false;
+  private garbageRun: Promise<void> | null = null;
   /** Commits made, and how many of them a completed WAL fdatasync covers. */
   private commitSeq = 0;
   private syncedSeq = 0;
@@ -501,6 +506,8 @@ export class SqliteMailStore implements MailStore {
     const store = new SqliteMailStore(db, blobs, key, shared, fsync && opts.synchronous === undefined, opts.inlineMax ?? INLINE_MAX);
     shared.stores.add(store);
     store.sweepOrphans(opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
+    // Inline blobs dropped before the last close (or crash) but not yet deleted.
+    if (store.st.garbageBatch.get(1) !== undefined) store.collectGarbage();
     return store;
   }
 
@@ -595,8 +602,12 @@ export class SqliteMailStore implements MailStore {
       insertBlobInline: db.prepare('INSERT INTO blob_inline (blob_id, raw) VALUES (?, ?)'),
       blobInline: db.prepare('SELECT raw FROM blob_inline WHERE blob_id = ?').pluck(),
       blobInlineRange: db.prepare('SELECT substr(raw, ?, ?) FROM blob_inline WHERE blob_id = ?').pluck(),
-      deleteBlobInline: db.prepare('DELETE FROM blob_inline WHERE blob_id = ?'),
-      deleteBlobInlineJson: db.prepare('DELETE FROM blob_inline WHERE blob_id IN (SELECT value FROM json_each(?)) RETURNING blob_id').pluck(),
+      garbageOne: db.prepare('INSERT OR IGNORE INTO blob_garbage (blob_id) SELECT blob_id FROM blob_inline WHERE blob_id = ?'),
+      listGarbageJson: db.prepare('INSERT OR IGNORE INTO blob_garbage (blob_id) SELECT value FROM json_each(?)'),
+      inlineIn: db.prepare('SELECT blob_id FROM blob_inline WHERE blob_id IN (SELECT value FROM json_each(?))').pluck(),
+      garbageBatch: db.prepare('SELECT blob_id FROM blob_garbage LIMIT ?').pluck(),
+      deleteBlobInlineJson: db.prepare('DELETE FROM blob_inline WHERE blob_id IN (SELECT value FROM json_each(?))'),
+      deleteGarbageJson: db.prepare('DELETE FROM blob_garbage WHERE blob_id IN (SELECT value FROM json_each(?))'),
       // Set-based forms of the row deletions, the list passed as one JSON array (see deleteRows).
       deleteMessagesJson: db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))'),
       deleteEnvelopesJson: db.prepare('DELETE FROM message_envelopes WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))'),
@@ -981,7 +992,8 @@ export class SqliteMailStore implements MailStore {
       this.st.deleteBlob.run(blobId);
       this.st.deleteBlobData.run(blobId);
       this.st.deleteBlobHeader.run(blobId);
-      if (this.st.deleteBlobInline.run(blobId).changes === 0) doomed.push(blobId); // a file to unlink
+      if (this.st.garbageOne.run(blobId).changes === 0) doomed.push(blobId); // a file to unlink
+      else this.garbageWanted = true;
     }
   }
 
@@ -1009,9 +1021,11 @@ export class SqliteMailStore implements MailStore {
     if (dead.length === 0) return;
     const deadJson = JSON.stringify(dead);
     this.st.deleteBlobsJson.run(deadJson);
-    this.st.deleteBlobDataJson.run(deadJson);
-    this.st.deleteBlobHeadersJson.run(deadJson);
-    const inline = new Set(this.st.deleteBlobInlineJson.all(deadJson) as string[]);
+    // Their blob_data, blob_headers and blob_inline rows go in the background (see collectGarbage): no
+    // message points at them any more, and freeing their pages is most of the cost of a big delete.
+    this.st.listGarbageJson.run(deadJson);
+    this.garbageWanted = true;
+    const inline = new Set(this.st.inlineIn.all(deadJson) as string[]);
     for (const id of dead) if (!inline.has(id)) doomed.push(id); // files to unlink
   }
 
@@ -1023,11 +1037,52 @@ export class SqliteMailStore implements MailStore {
    */
   private unlinkAll(ids: readonly string[]): void {
     if (ids.length > 0) this.blobs.removeLater(ids);
+    if (this.garbageWanted) this.collectGarbage();
   }
 
-  /** Resolves when background work (unlinks of dropped blobs) started so far has finished. */
+  /** Resolves when background work (unlinks of dropped blobs, deletion of dropped inline blobs) has finished. */
   async settled(): Promise<void> {
     await this.blobs.drained();
+    while (this.garbageRun) await this.garbageRun;
+  }
+
+  /**
+   * Deletes the rows of dropped blobs listed in blob_garbage (blob_inline, blob_data, blob_headers),
+   * GARBAGE_BATCH blobs per transaction, each batch in its own
+   * turn of the event loop so sessions are served in between. The deletes are not synced before the next
+   * batch (a crash may leave them listed: they are collected again). Stops when the store closes.
+   */
+  private collectGarbage(): void {
+    this.garbageWanted = true;
+    if (this.garbageRun || this.closed) return;
+    this.garbageRun = (async () => {
+      try {
+        while (this.garbageWanted && !this.closed) {
+          this.garbageWanted = false;
+          for (;;) {
+            await new Promise((resolve) => setImmediate(resolve));
+            if (this.closed) return;
+            const ids = this.st.garbageBatch.all(GARBAGE_BATCH) as string[];
+            if (ids.length === 0) break;
+            const json = JSON.stringify(ids);
+            await this.groupCommit(
+              () => {
+                this.st.deleteBlobInlineJson.run(json);
+                this.st.deleteBlobDataJson.run(json);
+                this.st.deleteBlobHeadersJson.run(json);
+                this.st.deleteGarbageJson.run(json);
+              },
+              undefined,
+              false,
+            );
+          }
+        }
+      } catch {
+        // Left listed; collected by the next run or at the next open.
+      } finally {
+        this.garbageRun = null;
+      }
+    })();
   }
 
   /** Removes blob files no row references (a crash between blob write and row commit). Synchronous. */
@@ -1971,7 +2026,8 @@ export class SqliteMailStore implements MailStore {
     if (this.closed) return;
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-    await this.settled();
+    await this.blobs.drained();
+    while (this.garbageRun) await this.garbageRun; // stops after its current batch (closed is set)
     if (this.lazySyncTimer) clearTimeout(this.lazySyncTimer);
     this.lazySyncTimer = null;
     await this.walSync().catch(() => undefined);
