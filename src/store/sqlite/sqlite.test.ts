@@ -266,6 +266,46 @@ describe('SQLite store specifics', () => {
     }
   });
 
+  test('with fsync on, WAL checkpoints move to a worker thread after a few commits; close stops it', async () => {
+    const dir = tmp();
+    const s = (await openSqliteStore({ dataDir: dir, fsync: true })) as SqliteMailStore;
+    const inner = s as unknown as { checkpointer: { runs: number } | null; db: { pragma(p: string, o?: object): unknown } };
+    try {
+      const user = await s.createUser('cp@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      assert.equal(inner.checkpointer, null, 'not started by the first commits');
+      assert.equal(inner.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+      for (let k = 0; k < 40; k++) await s.append(inbox.id, sampleMessage(k));
+      assert.ok(inner.checkpointer, 'started');
+      assert.equal(inner.db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'SQLite checkpoints in COMMIT only as a fallback');
+      const deadline = Date.now() + 10_000;
+      const runs = (): number => (inner.checkpointer as { runs: number }).runs;
+      while (runs() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(runs() > 0, 'the worker checkpointed');
+      // The database file alone (WAL checkpointed) already holds committed messages.
+      const ro = new Database(join(dir, 'mail.db'), { readonly: true });
+      try {
+        assert.ok((ro.prepare('SELECT count(*) FROM messages').pluck().get() as number) >= 32);
+      } finally {
+        ro.close();
+      }
+    } finally {
+      await s.close();
+    }
+    assert.equal(inner.checkpointer, null);
+    const again = await openSqliteStore({ dataDir: dir, fsync: true });
+    try {
+      const user = (await again.getUser('cp@example.org'))!;
+      const inbox = (await again.getMailbox(user.id, 'INBOX'))!;
+      const list = await again.listMessages(inbox.id);
+      assert.equal(list.length, 40);
+      for (const m of list) assert.equal((await again.readMessage(inbox.id, m.uid)).length, m.size);
+    } finally {
+      await again.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
     const dir = tmp();
     const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });

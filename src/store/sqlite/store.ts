@@ -70,6 +70,7 @@ import { ChangeBus } from '../bus.js';
 import { FLAG_DELETED, FLAG_SEEN, applyFlagOp, flagList, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { normalizeMailboxName } from '../names.js';
+import { Checkpointer } from './checkpointer.js';
 import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
@@ -165,6 +166,14 @@ const SYNC_READ_MAX = 256 * 1024;
  * smaller than this (median ~8 KB); attachments stay in files, where reads need not copy them out of SQLite.
  */
 export const INLINE_MAX = 64 * 1024;
+/** Commits after which a store with fsync on hands WAL checkpoints to a worker thread (see startCheckpointer). */
+const CHECKPOINTER_AFTER = 32;
+/**
+ * SQLite's automatic checkpoint once the worker checkpoints: pages (of 4 KiB) the WAL may reach before a
+ * COMMIT checkpoints on the event loop after all (default 1000). Passive checkpoints that run while commits
+ * keep coming may leave the WAL unable to restart from its beginning for a while; this bounds it.
+ */
+const FALLBACK_CHECKPOINT_PAGES = 10_000;
 /** Dropped inline blobs deleted per background transaction (see collectGarbage). */
 const GARBAGE_BATCH = 256;
 /**
@@ -424,6 +433,8 @@ export class SqliteMailStore implements MailStore {
   private readonly asyncWalSync: boolean;
   /** Appended blobs up to this size go into blob_inline (see append). */
   private readonly inlineMax: number;
+  /** The WAL checkpoint worker, started after CHECKPOINTER_AFTER commits when fsync is on (see tx). */
+  private checkpointer: Checkpointer | null = null;
   /** A commit listed inline blobs in blob_garbage (see collectGarbage), and the collection running. */
   private garbageWanted = false;
   private garbageRun: Promise<void> | null = null;
@@ -473,6 +484,8 @@ export class SqliteMailStore implements MailStore {
       db.pragma('cache_size = -32000');
       db.pragma('temp_store = MEMORY');
       db.pragma(`mmap_size = ${MMAP_SIZE}`);
+      // A WAL that grew during a burst is cut back to this size when it restarts.
+      db.pragma('journal_size_limit = 67108864');
       db.transaction(() => {
         const hadEnvelopes = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_envelopes'").get() !== undefined;
         db.exec(SCHEMA_SQL);
@@ -864,7 +877,22 @@ export class SqliteMailStore implements MailStore {
     const v = this.inTx.immediate(fn) as T;
     this.commitSeq++;
     if (!grouped) this.directCommits++;
+    if (this.checkpointer) this.checkpointer.committed();
+    else if (this.commitSeq === CHECKPOINTER_AFTER && this.asyncWalSync && !this.closed) this.startCheckpointer();
     return v;
+  }
+
+  /**
+   * Moves WAL checkpoints to a worker thread (see checkpointer.ts) once this store has made a few commits (a
+   * CLI command that makes one or two never starts it). SQLite's own checkpoint stays on as the fallback.
+   */
+  private startCheckpointer(): void {
+    try {
+      this.checkpointer = new Checkpointer(join(this.key, 'mail.db'));
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
+    } catch {
+      this.checkpointer = null; // no worker threads here: SQLite keeps checkpointing in COMMIT
+    }
   }
 
   private emit(userId: number, mailboxId: number, highestModseq: number): void {
@@ -2030,6 +2058,8 @@ export class SqliteMailStore implements MailStore {
     while (this.garbageRun) await this.garbageRun; // stops after its current batch (closed is set)
     if (this.lazySyncTimer) clearTimeout(this.lazySyncTimer);
     this.lazySyncTimer = null;
+    await this.checkpointer?.close();
+    this.checkpointer = null;
     await this.walSync().catch(() => undefined);
     if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
