@@ -1,6 +1,8 @@
 /**
- * Blob files of the SQLite store: one immutable file per appended message (copies share it through a
- * reference count in the database), under <dataDir>/blobs/<2 hex>/<id> (256 shards keep directories small).
+ * Blob files of the SQLite store: one immutable file per appended message larger than the store's inlineMax
+ * (smaller ones are rows of blob_inline, see schema.ts) and per queued outbound message (copies share it
+ * through a reference count in the database), under <dataDir>/blobs/<2 hex>/<id> (256 shards keep
+ * directories small).
  *
  * Why one file per message rather than content addressing: a fresh, never-reused name per append means a
  * blob can only become referenced by the transaction that inserts its first row, so deleting an unreferenced

@@ -3,8 +3,9 @@
  * (blob_inline, up to inlineMax) and larger ones as files.
  *
  * Durability: a blob file is written and fsynced (file, then directory) before the transaction that inserts
- * the row pointing at it (an inline blob is part of that transaction), and no write operation that adds, copies, moves or removes mail resolves before
- * the WAL holding its commit has been fsynced, so a resolved promise means the change survives power loss.
+ * the row pointing at it (an inline blob is part of that transaction), and no write operation that adds,
+ * copies, moves or removes mail resolves before the WAL holding its commit has been fsynced, so a resolved
+ * promise means the change survives power loss.
  * Flag changes and \Recent claims resolve at COMMIT and are synced within LAZY_SYNC_MS (or by the next
  * durable write), as Dovecot's default mail_fsync=optimized leaves flag changes unsynced (see groupCommit).
  * SQLite runs with synchronous=NORMAL (commits append WAL frames without syncing; checkpoints still sync
@@ -1012,7 +1013,10 @@ export class SqliteMailStore implements MailStore {
     return out;
   }
 
-  /** Drops one reference to a blob; returns the blob id when it became unreferenced (unlink after commit). */
+  /**
+   * Drops one reference to a blob. An unreferenced blob loses its rows; its id goes to `doomed` when it has a
+   * file (unlinked after commit), to blob_garbage when its bytes are inline (deleted in the background).
+   */
   private unref(blobId: string, doomed: string[]): void {
     this.st.unrefBlob.run(blobId);
     const refs = this.st.blobRefs.get(blobId) as number | undefined;
@@ -1076,9 +1080,9 @@ export class SqliteMailStore implements MailStore {
 
   /**
    * Deletes the rows of dropped blobs listed in blob_garbage (blob_inline, blob_data, blob_headers),
-   * GARBAGE_BATCH blobs per transaction, each batch in its own
-   * turn of the event loop so sessions are served in between. The deletes are not synced before the next
-   * batch (a crash may leave them listed: they are collected again). Stops when the store closes.
+   * GARBAGE_BATCH blobs per transaction, each batch in its own turn of the event loop so sessions are served
+   * in between. The deletes are not synced before the next batch (a crash may leave them listed: they are
+   * collected again). Stops when the store closes.
    */
   private collectGarbage(): void {
     this.garbageWanted = true;
@@ -1507,23 +1511,23 @@ export class SqliteMailStore implements MailStore {
       const inline = data.length <= this.inlineMax;
       const commit = (blobId: string): Promise<AppendResult> =>
         this.groupCommit((): AppendResult => {
-            const b = this.mailboxRow(mailboxId);
-            userId = b.user_id;
-            const uid = b.uid_next;
-            const modseq = b.highest_modseq + 1;
-            const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
-            const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
-            if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
-            const emailId = keepId ?? newObjectId('M');
-            this.st.insertBlob.run(blobId, data.length);
-            this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
-            if (inline) this.st.insertBlobInline.run(blobId, data);
-            if (header) this.st.insertBlobHeader.run(blobId, header);
-            this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
-            this.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
-            this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
-            return { uid, uidValidity: b.uid_validity, emailId, modseq };
-          }, writer);
+          const b = this.mailboxRow(mailboxId);
+          userId = b.user_id;
+          const uid = b.uid_next;
+          const modseq = b.highest_modseq + 1;
+          const keywords = this.canonicalKeywords(mailboxId, parsed.keywords, new Map());
+          const threadId = this.threadFor(b.user_id, ownIds, threadKeys);
+          if (keepId !== undefined && this.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
+          const emailId = keepId ?? newObjectId('M');
+          this.st.insertBlob.run(blobId, data.length);
+          this.st.insertBlobData.run(blobId, mime, headersText, bodyText);
+          if (inline) this.st.insertBlobInline.run(blobId, data);
+          if (header) this.st.insertBlobHeader.run(blobId, header);
+          this.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
+          this.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
+          this.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
+          return { uid, uidValidity: b.uid_validity, emailId, modseq };
+        }, writer);
       let result: AppendResult;
       try {
         result = inline ? await commit(this.blobs.newId()) : await this.withBlob(data, commit);
