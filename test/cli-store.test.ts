@@ -1,4 +1,4 @@
-/** `mailroom export`, `import store|maildir|mbox`, `migrate` as a user runs them (the built CLI). */
+/** `mailroom export`, `import store|maildir|mbox`, `migrate`, `compact` as a user runs them (the built CLI). */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
@@ -88,6 +88,48 @@ test('import maildir and mbox, export SQLite -> PostgreSQL -> SQLite keeps messa
     r = await runCli(['import', 'store', db.url, '--data', back]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await snapshot({ dataDir: back }), before);
+  } finally {
+    await db.drop();
+  }
+});
+
+test('compact returns the space of deleted mail (SQLite) and refuses PostgreSQL with a clear message', async () => {
+  const data = await tempDir();
+  let r = await runCli(['user', 'add', 'alice@example.org', '--password-stdin', '--data', data], { input: 'pw\n' });
+  assert.equal(r.code, 0, r.stderr);
+  const store = await openStore({ dataDir: data });
+  let keep: Buffer;
+  try {
+    const u = (await store.getUser('alice@example.org'))!;
+    const inbox = (await store.getMailbox(u.id, 'INBOX'))!;
+    const big = (n: number) => Buffer.concat([msg(n), Buffer.from(`${'y'.repeat(70)}\r\n`.repeat(400))]);
+    for (let n = 0; n < 150; n++) await store.append(inbox.id, big(n), n === 0 ? {} : { flags: ['\\Deleted'] });
+    assert.equal((await store.expunge(inbox.id)).length, 149);
+    keep = big(0);
+  } finally {
+    await store.close();
+  }
+  r = await runCli(['compact', '--data', data, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const sizes = JSON.parse(r.stdout) as { before: number; after: number };
+  assert.ok(sizes.after < sizes.before / 4, r.stdout);
+  r = await runCli(['compact', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^compacted: \d+\.\d MB -> \d+\.\d MB\n$/);
+  const again = await openStore({ dataDir: data });
+  try {
+    const u = (await again.getUser('alice@example.org'))!;
+    const inbox = (await again.getMailbox(u.id, 'INBOX'))!;
+    assert.deepEqual(await again.readMessage(inbox.id, 1), keep);
+  } finally {
+    await again.close();
+  }
+
+  const db = await createTestDatabase();
+  try {
+    r = await runCli(['compact', '--store', db.url]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'mailroom: compact applies to the SQLite store (PostgreSQL reclaims space with its own VACUUM)\n');
   } finally {
     await db.drop();
   }

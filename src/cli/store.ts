@@ -1,6 +1,7 @@
 /**
- * Store administration: `mailroom migrate`, `mailroom export --to TARGET`, `mailroom import store SOURCE`,
- * `mailroom import maildir DIR --user ADDRESS`, `mailroom import mbox FILE --user ADDRESS`.
+ * Store administration: `mailroom migrate`, `mailroom compact`, `mailroom export --to TARGET`,
+ * `mailroom import store SOURCE`, `mailroom import maildir DIR --user ADDRESS`,
+ * `mailroom import mbox FILE --user ADDRESS`.
  * A store target/source is a postgres:// URL or a data directory (SQLite).
  */
 import { resolve } from 'node:path';
@@ -27,6 +28,10 @@ function printReport(report: TransferReport | ImportReport, json: boolean | unde
   for (const s of skipped) process.stdout.write(`skipped ${s.item}: ${s.reason}\n`);
 }
 
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 interface TransferFlags extends StoreFlags {
   users?: string;
   merge?: boolean;
@@ -48,6 +53,21 @@ export function registerStoreCommands(program: Command): void {
       const flags = cmd.optsWithGlobals<StoreFlags>();
       await withStore(flags, async () => undefined);
       process.stdout.write('store is up to date\n');
+    });
+
+  program
+    .command('compact')
+    .description('return the space of deleted mail to the file system (SQLite store; pauses writers while it runs)')
+    .option('--json', 'JSON output')
+    .action(async (_o: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<StoreFlags & { json?: boolean }>();
+      await withStore(flags, async (store) => {
+        const compactable = store as MailStore & { compact?: () => Promise<{ before: number; after: number }> };
+        if (typeof compactable.compact !== 'function') throw new CliError('compact applies to the SQLite store (PostgreSQL reclaims space with its own VACUUM)');
+        const r = await compactable.compact();
+        if (flags.json) process.stdout.write(JSON.stringify(r) + '\n');
+        else process.stdout.write(`compacted: ${mb(r.before)} -> ${mb(r.after)}\n`);
+      });
     });
 
   program

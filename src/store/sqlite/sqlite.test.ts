@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -302,6 +302,30 @@ describe('SQLite store specifics', () => {
       for (const m of list) assert.equal((await again.readMessage(inbox.id, m.uid)).length, m.size);
     } finally {
       await again.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('compact gives the space of deleted messages back and keeps the rest', async () => {
+    const dir = tmp();
+    const s = (await openSqliteStore({ dataDir: dir, fsync: true })) as SqliteMailStore;
+    try {
+      const user = await s.createUser('vac@example.org', 'h');
+      const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
+      const body = (k: number) => Buffer.from(`Subject: v${k}\r\n\r\n${`line ${k} ${'x'.repeat(60)}\r\n`.repeat(300)}`);
+      for (let k = 0; k < 200; k++) await s.append(inbox.id, body(k), k < 195 ? { flags: ['\\Deleted'] } : {});
+      assert.equal((await s.expunge(inbox.id)).length, 195);
+      const r = await s.compact();
+      assert.ok(r.before > 4_000_000, `before ${r.before}`);
+      assert.ok(r.after < r.before / 4, `after ${r.after} of ${r.before}`);
+      assert.ok(statSync(join(dir, 'mail.db')).size <= r.after);
+      const left = await s.listMessages(inbox.id);
+      assert.deepEqual(left.map((m) => m.uid), [196, 197, 198, 199, 200]);
+      for (const m of left) assert.deepEqual(await s.readMessage(inbox.id, m.uid), body(m.uid - 1));
+      await s.append(inbox.id, body(500));
+      assert.equal((await s.listMessages(inbox.id)).length, 6);
+    } finally {
+      await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
