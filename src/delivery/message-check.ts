@@ -33,17 +33,12 @@ export function findBareLineEnd(raw: Buffer): number {
   return -1;
 }
 
-/** Rewrites bare LF and bare CR as CRLF. Returns the same buffer when there is nothing to change. */
-export function normalizeLineEnds(raw: Buffer): Buffer {
-  return normalizeLineEndings(raw);
-}
-
 /** Applies the checks above; on success returns the (possibly normalised) message. */
 export function checkMessage(raw: Buffer, policy: BareLineEndPolicy): CheckResult {
   if (raw.includes(0)) return { ok: false, code: 554, enhanced: '5.6.0', message: 'Message contains NUL octets' };
   if (findBareLineEnd(raw) !== -1) {
     if (policy === 'reject') return { ok: false, code: 554, enhanced: '5.6.0', message: 'Message contains a bare CR or LF (lines must end in CRLF)' };
-    raw = normalizeLineEnds(raw);
+    raw = normalizeLineEndings(raw);
   }
   if (countReceived(raw) >= MAX_HOPS) return { ok: false, code: 554, enhanced: '5.4.6', message: 'Too many hops (mail loop?)' };
   markCrlfOnly(raw); // the store need not scan it for bare line ends again
