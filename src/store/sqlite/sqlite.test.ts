@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { describe, test } from 'node:test';
 import { runStoreContract, sampleMessage } from '../contract.js';
-import { openSqliteStore } from './index.js';
+import { openSqliteStore, type SqliteStoreOptions } from './index.js';
 import { openStore } from '../index.js';
 import { isStoreError } from '../types.js';
 import type { ChangeEvent } from '../types.js';
@@ -36,6 +36,18 @@ function blobFiles(dir: string): string[] {
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'mailroom-sqlite-'));
+}
+
+/** Opens a store on a fresh directory, runs `fn`, then closes the store and removes the directory. */
+async function withSqlite(opts: Omit<SqliteStoreOptions, 'dataDir'>, fn: (s: SqliteMailStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = tmp();
+  const s = (await openSqliteStore({ dataDir: dir, ...opts })) as SqliteMailStore;
+  try {
+    await fn(s, dir);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('SQLite store specifics', () => {
@@ -101,9 +113,7 @@ describe('SQLite store specifics', () => {
   });
 
   test('blob files: shared by copies, unlinked when the last reference goes', async () => {
-    const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
-    try {
+    await withSqlite({ fsync: false, inlineMax: 0 }, async (s, dir) => {
       const user = await s.createUser('b@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
       const arch = (await s.getMailbox(user.id, 'Archive'))!;
@@ -117,17 +127,14 @@ describe('SQLite store specifics', () => {
       await s.storeFlags(inbox.id, [2], { op: 'add', flags: ['\\Deleted'] });
       await s.expunge(inbox.id);
       // Unlinked after the commit, in the background (the expunge does not wait for it).
-      await (s as SqliteMailStore).settled();
+      await s.settled();
       assert.deepEqual(blobFiles(dir), [], 'unlinked with the last reference');
       const q = await s.enqueueOutbound('a@example.org', ['b@example.net'], Buffer.from('x\r\n'));
       assert.equal(blobFiles(dir).length, 1);
       await s.deleteOutbound(q);
-      await (s as SqliteMailStore).settled();
+      await s.settled();
       assert.deepEqual(blobFiles(dir), []);
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('small messages are kept in the database, larger ones in files; reads, copies and removal treat both alike', async () => {
@@ -208,9 +215,7 @@ describe('SQLite store specifics', () => {
   });
 
   test('an expunge of many rows drops each blob reference once per row, shared blobs included', async () => {
-    const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
-    try {
+    await withSqlite({ fsync: false, inlineMax: 0 }, async (s, dir) => {
       const user = await s.createUser('many@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
       const arch = (await s.getMailbox(user.id, 'Archive'))!;
@@ -222,21 +227,18 @@ describe('SQLite store specifics', () => {
       await s.storeFlags(inbox.id, Array.from({ length: 15 }, (_, i) => i + 1), { op: 'add', flags: ['\\Deleted'] });
       const gone = await s.expunge(inbox.id);
       assert.equal(gone.length, 15);
-      await (s as SqliteMailStore).settled();
+      await s.settled();
       assert.equal(blobFiles(dir).length, 9, 'the blobs of 1-3 lost both references; 4-12 are still in Archive');
       const archived = await s.listMessages(arch.id);
       assert.equal(archived.length, 9);
       for (const m of archived) assert.ok((await s.readMessage(arch.id, m.uid)).length > 0, 'the Archive copies are intact');
       await s.storeFlags(arch.id, archived.map((m) => m.uid), { op: 'add', flags: ['\\Deleted'] });
       assert.equal((await s.expunge(arch.id)).length, 9);
-      await (s as SqliteMailStore).settled();
+      await s.settled();
       assert.deepEqual(blobFiles(dir), [], 'every blob unlinked with its last reference');
       const changes = await s.changesSince(inbox.id, 0);
       assert.equal(changes.expunged.length, 15, 'each expunged uid left a tombstone');
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('flag changes resolve at COMMIT and are synced in the background; appends and expunges wait for the sync', async () => {
@@ -307,9 +309,7 @@ describe('SQLite store specifics', () => {
   });
 
   test('compact gives the space of deleted messages back and keeps the rest', async () => {
-    const dir = tmp();
-    const s = (await openSqliteStore({ dataDir: dir, fsync: true })) as SqliteMailStore;
-    try {
+    await withSqlite({ fsync: true }, async (s, dir) => {
       const user = await s.createUser('vac@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
       const body = (k: number) => Buffer.from(`Subject: v${k}\r\n\r\n${`line ${k} ${'x'.repeat(60)}\r\n`.repeat(300)}`);
@@ -324,16 +324,11 @@ describe('SQLite store specifics', () => {
       for (const m of left) assert.deepEqual(await s.readMessage(inbox.id, m.uid), body(m.uid - 1));
       await s.append(inbox.id, body(500));
       assert.equal((await s.listMessages(inbox.id)).length, 6);
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('an append whose commit fails (mailbox deleted meanwhile) leaves no blob behind', async () => {
-    const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
-    try {
+    await withSqlite({ fsync: false, inlineMax: 0 }, async (s, dir) => {
       const user = await s.createUser('c@example.org', 'h');
       const box = await s.createMailbox(user.id, 'Gone');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
@@ -347,10 +342,7 @@ describe('SQLite store specifics', () => {
       assert.deepEqual(ok.map((r) => r.uid).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
       assert.equal(blobFiles(dir).length, 5, 'only the blob of the failed append is gone');
       assert.equal((await s.listMessages(inbox.id)).length, 5);
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('open sweeps orphan blobs of dead writers and old ones, keeps referenced and fresh live ones', async () => {
@@ -394,9 +386,7 @@ describe('SQLite store specifics', () => {
   });
 
   test('append keeps a caller-chosen EMAILID; INVALID when malformed, EXISTS when taken', async () => {
-    const dir = tmp();
-    const s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
-    try {
+    await withSqlite({ fsync: false, inlineMax: 0 }, async (s, dir) => {
       const user = await s.createUser('e@example.org', 'h');
       const inbox = (await s.getMailbox(user.id, 'INBOX'))!;
       // Through unknown: compiles whether or not AppendOptions declares emailId yet.
@@ -409,10 +399,7 @@ describe('SQLite store specifics', () => {
       await assert.rejects(s.append(inbox.id, sampleMessage(2), withId('')), (e: unknown) => isStoreError(e, 'INVALID'));
       assert.equal((await s.listMessages(inbox.id)).length, 1);
       assert.equal(blobFiles(dir).length, 1);
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('openStore: dataDir opens SQLite; an unknown URL scheme is INVALID', async () => {
