@@ -1,8 +1,8 @@
 /**
- * The MailStore contract shared by every store implementation (store/sqlite, store/postgres).
- * Protocol-neutral: it knows mailboxes, messages, flags, a change log and users, never sockets or
- * protocol syntax. All methods are async; failures are StoreError values with stable codes, which each
- * protocol maps once (IMAP NO [NONEXISTENT], POP3 -ERR [SYS/TEMP], SMTP 4xx/5xx).
+ * The value types and errors shared by the store's four interfaces (directory.ts, mail.ts, maildrop.ts,
+ * queue.ts; handle.ts gives them out). Protocol-neutral: mailboxes, messages, flags, a change log and
+ * users, never sockets or protocol syntax. All methods are async; failures are StoreError values with
+ * stable codes, which each protocol maps once (IMAP NO [NONEXISTENT], POP3 -ERR [SYS/TEMP], SMTP 4xx/5xx).
  *
  * Mailbox names are '/'-delimited UTF-8 strings; "INBOX" is matched case-insensitively and always stored as
  * "INBOX". Names are keys, never file paths.
@@ -14,8 +14,6 @@
  * emits a ChangeEvent to subscribers of that mailbox; the event is only a wake-up (subscribers re-read
  * changesSince), and it is emitted for changes made through any connection or process sharing the store.
  */
-import type { Envelope, MessageIndex } from '../mime/types.js';
-
 export type StoreErrorCode =
   | 'NOT_FOUND' // mailbox, message or user does not exist
   | 'EXISTS' // mailbox or user already exists
@@ -91,28 +89,6 @@ export interface MessageMeta {
   /** RFC822.SIZE: octets of the stored raw message. */
   size: number;
   modseq: number;
-}
-
-/** Metadata plus the MIME index (computed once at delivery). */
-export interface MessageRecord extends MessageMeta {
-  index: MessageIndex;
-}
-
-/**
- * A message's header block: its bytes up to and including the blank line (see MailStore.getHeaders). Only
- * the UID: callers of these fast paths hold the metadata already (listMessages), and header overviews of
- * 100,000 messages should not build it twice.
- */
-export interface MessageHeaderRecord {
-  uid: number;
-  header: Buffer;
-}
-
-/** A message's envelope (see MailStore.getEnvelopes); only the UID, like MessageHeaderRecord. */
-export interface MessageEnvelopeRecord {
-  uid: number;
-  /** The envelope, or its IMAP text form when the store kept that (mime envelopeImapText: same data). */
-  envelope: Envelope | string;
 }
 
 export interface AppendOptions {
@@ -209,121 +185,4 @@ export interface OutboundMessage {
 export interface Alias {
   from: string;
   to: string;
-}
-
-export interface MailStore {
-  // ---- users, domains, aliases ----
-  /** Creates the user with INBOX, Sent, Drafts, Trash, Junk, Archive (special-use set). Throws EXISTS. */
-  createUser(address: string, passwordHash: string): Promise<User>;
-  getUser(address: string): Promise<User | null>;
-  getUserById(id: number): Promise<User | null>;
-  listUsers(): Promise<User[]>;
-  /** Throws NOT_FOUND. */
-  setPasswordHash(address: string, passwordHash: string): Promise<void>;
-  /** Deletes the user and all their mail. Throws NOT_FOUND. */
-  deleteUser(address: string): Promise<void>;
-  /** Lowercased; adding an existing domain is a no-op. */
-  addDomain(domain: string): Promise<void>;
-  listDomains(): Promise<string[]>;
-  hasDomain(domain: string): Promise<boolean>;
-  /** from may be "@domain" for a catch-all. Both lowercased; adding an existing `from` replaces its target. */
-  addAlias(from: string, to: string): Promise<void>;
-  /** Throws NOT_FOUND. */
-  removeAlias(from: string): Promise<void>;
-  listAliases(): Promise<Alias[]>;
-
-  // ---- mailboxes ----
-  listMailboxes(userId: number): Promise<Mailbox[]>;
-  /** INBOX case-insensitive. Returns null when absent. */
-  getMailbox(userId: number, name: string): Promise<Mailbox | null>;
-  getMailboxById(mailboxId: number): Promise<Mailbox | null>;
-  /** Throws EXISTS, INVALID (empty name, empty hierarchy level, trailing '/'). Parents are not created. */
-  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
-  /** Throws NOT_FOUND, NO_PERM (INBOX), HAS_CHILDREN. Its messages are expunged (tombstones emitted). */
-  deleteMailbox(userId: number, name: string): Promise<void>;
-  /**
-   * Renames the mailbox and every child (a/b -> c/b). Renaming INBOX moves all of its messages to a new
-   * mailbox with the new name and leaves INBOX empty (RFC 9051 section 6.3.6). Throws NOT_FOUND, EXISTS, INVALID.
-   */
-  renameMailbox(userId: number, from: string, to: string): Promise<void>;
-  /** Subscriptions are by name and may name mailboxes that do not exist (RFC 9051 6.3.7). */
-  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
-  listSubscriptions(userId: number): Promise<string[]>;
-  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void>;
-  status(mailboxId: number): Promise<MailboxStatus>;
-  /**
-   * \Recent bookkeeping (IMAP4rev1): returns the first uid that is recent for the caller and moves the
-   * mailbox's first-recent uid to uidNext, so exactly one session sees each message as recent.
-   */
-  claimRecent(mailboxId: number): Promise<number>;
-
-  // ---- messages ----
-  /**
-   * Appends a raw message (CRLF line endings expected; bare LF is normalised to CRLF). Computes the MIME
-   * index, writes and fsyncs the blob, then commits the row in one transaction; resolves only after commit.
-   * Throws NOT_FOUND, TOO_BIG.
-   */
-  append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
-  /** All messages of the mailbox in uid order (metadata only). */
-  listMessages(mailboxId: number): Promise<MessageMeta[]>;
-  /** The given UIDs (missing ones skipped) in uid order, with the MIME index. */
-  getMessages(mailboxId: number, uids: number[]): AsyncIterable<MessageRecord>;
-  /**
-   * Optional fast path for header overviews (FETCH ENVELOPE without BODYSTRUCTURE or body sections): the
-   * given UIDs (missing ones skipped) in uid order, each with only its envelope (equal to index.envelope),
-   * so the store need not read or parse the whole MIME index. Callers fall back to getMessages when a store
-   * lacks it.
-   */
-  getEnvelopes?(mailboxId: number, uids: number[]): AsyncIterable<MessageEnvelopeRecord>;
-  /**
-   * Optional fast path for message lists (FETCH BODY.PEEK[HEADER.FIELDS (...)], RFC822.HEADER): the given
-   * UIDs (missing ones skipped) in uid order, each with its header block (RFC822.HEADER bytes). Callers
-   * fall back to getMessages + readMessage when a store lacks it.
-   */
-  getHeaders?(mailboxId: number, uids: number[]): AsyncIterable<MessageHeaderRecord>;
-  /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message was expunged. */
-  readMessage(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer>;
-  storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;
-  /** Expunges messages flagged \Deleted (only those among `uids` when given). Returns expunged UIDs ascending. */
-  expunge(mailboxId: number, uids?: number[]): Promise<number[]>;
-  /** Copies with flags and internal date; new EMAILIDs, same THREADIDs. Throws NOT_FOUND (mailbox). */
-  copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
-  /** Copy + expunge from the source in one transaction (RFC 6851). */
-  move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
-  changesSince(mailboxId: number, modseq: number): Promise<Changes>;
-  /**
-   * Searches decoded text (RFC 2047 headers, transfer- and charset-decoded text bodies), case-insensitive
-   * substring, among `uids`; returns the matching UIDs. scope 'header' = all header fields, 'body' = body
-   * text, 'text' = both.
-   */
-  searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]>;
-  /** Subscribe to wake-ups for one mailbox; returns the unsubscribe function. */
-  subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void;
-
-  // ---- POP3 ----
-  /** Exclusive maildrop lock for a POP3 session (RFC 1939); null when another session holds it. */
-  lockMaildrop(userId: number): Promise<(() => Promise<void>) | null>;
-  /** POP3 UPDATE state: expunge + \Seen + retrieved marks in one transaction. */
-  commitMaildrop(mailboxId: number, commit: MaildropCommit): Promise<number[]>;
-  /** Retention: expunges messages retrieved over POP3 at or before `before` (so "0 days" purges everything retrieved so far). Returns how many. */
-  purgeRetrieved(mailboxId: number, before: Date): Promise<number>;
-
-  // ---- outbound queue (persistent, survives restarts) ----
-  enqueueOutbound(sender: string, recipients: string[], raw: Buffer): Promise<string>;
-  /**
-   * Messages whose nextAttemptAt <= now, oldest first. A store shared by several nodes (PostgreSQL) claims
-   * the returned messages for the calling node until updateOutbound/deleteOutbound or a lease expires
-   * (measured from `now`), so no two nodes attempt the same message; the node's own claims stay visible to it.
-   */
-  dueOutbound(now: Date, limit: number): Promise<OutboundMessage[]>;
-  /** Throws NOT_FOUND. */
-  readOutbound(id: string): Promise<Buffer>;
-  /** Throws NOT_FOUND. */
-  updateOutbound(id: string, patch: { recipients: string[]; attempts: number; nextAttemptAt: Date; lastError: string | null }): Promise<void>;
-  /** Throws NOT_FOUND. */
-  deleteOutbound(id: string): Promise<void>;
-  listOutbound(): Promise<OutboundMessage[]>;
-
-  /** Waits for in-flight commits, then closes. Idempotent; other calls after close() reject. */
-  close(): Promise<void>;
 }

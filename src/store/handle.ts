@@ -1,0 +1,29 @@
+/**
+ * One open store: the four narrow interfaces over one backend core (connection, transactions and group
+ * commit, change bus, blob files). openStore (index.ts) returns it; close() waits for in-flight commits.
+ */
+import type { Directory } from './directory.js';
+import type { MailStore } from './mail.js';
+import type { Maildrop } from './maildrop.js';
+import type { OutboundQueue } from './queue.js';
+import type { Envelope } from '../mime/types.js';
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly directory: Directory;
+  readonly mail: MailStore;
+  readonly maildrop: Maildrop;
+  readonly queue: OutboundQueue;
+  /** Waits for in-flight commits, then closes. Idempotent; calls on any part after close() reject. */
+  close(): Promise<void>;
+}
+
+/** Options every backend takes. */
+export interface StoreOptions {
+  /**
+   * The protocol layer's rendering of an envelope, computed once at delivery and kept opaque by the store
+   * (returned by readMessages with `envelopeText`). Returns null when the message needs per-session
+   * rendering. Without it no text is kept.
+   */
+  envelopeText?: (envelope: Envelope) => string | null;
+}

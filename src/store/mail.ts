@@ -1,0 +1,92 @@
+/**
+ * The mail store proper: mailboxes, messages, flags and the change log (see types.ts for the change log
+ * model). Protocol-neutral: no IMAP quoting, no sockets. Failures are StoreError values.
+ *
+ * Reads ask for what they need (like Dovecot's wanted fields): readMessages(mailbox, uids, wanted) returns,
+ * per message, exactly the parts named in `wanted`, so a store reads only those columns or files.
+ */
+import type { Envelope, MessageIndex } from '../mime/types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  ByteRange,
+  ChangeEvent,
+  Changes,
+  CopyResult,
+  Mailbox,
+  MailboxStatus,
+  MessageMeta,
+  SpecialUse,
+  StoreFlagsOptions,
+  StoreFlagsResult,
+  TextScope,
+} from './types.js';
+
+/** What readMessages returns per message; every part is off unless asked for. */
+export interface Wanted {
+  /** Flags, size, dates, modseq, EMAILID, THREADID (MessageMeta). */
+  meta?: boolean;
+  /** The whole MIME index (part tree with offsets, envelope, body structure data). */
+  index?: boolean;
+  /** The envelope alone (cheaper than the index). */
+  envelope?: boolean;
+  /**
+   * The protocol layer's own rendering of the envelope, cached at delivery (see StoreOptions.envelopeText),
+   * or null when none was kept for this message. Opaque to the store.
+   */
+  envelopeText?: boolean;
+  /** The header block: raw bytes up to and including the blank line. */
+  header?: boolean;
+}
+
+/** The parts of one message that `W` asked for. */
+export type MessageParts<W extends Wanted> = { uid: number } & (W['meta'] extends true ? { meta: MessageMeta } : unknown) &
+  (W['index'] extends true ? { index: MessageIndex } : unknown) &
+  (W['envelope'] extends true ? { envelope: Envelope } : unknown) &
+  (W['envelopeText'] extends true ? { envelopeText: string | null } : unknown) &
+  (W['header'] extends true ? { header: Buffer } : unknown);
+
+export interface MailStore {
+  // ---- mailboxes ----
+  listMailboxes(userId: number): Promise<Mailbox[]>;
+  /** INBOX case-insensitive. Returns null when absent. */
+  getMailbox(userId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  /** Throws EXISTS, INVALID (empty name, empty hierarchy level, trailing '/'). Parents are not created. */
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
+  /** Throws NOT_FOUND, NO_PERM (INBOX), HAS_CHILDREN. Its messages are expunged (tombstones emitted). */
+  deleteMailbox(userId: number, name: string): Promise<void>;
+  /** Renames the mailbox and its children; renaming INBOX moves its messages (RFC 9051 6.3.6). */
+  renameMailbox(userId: number, from: string, to: string): Promise<void>;
+  /** Subscriptions are by name and may name mailboxes that do not exist (RFC 9051 6.3.7). */
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: number): Promise<string[]>;
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void>;
+  status(mailboxId: number): Promise<MailboxStatus>;
+  /** IMAP4rev1 \Recent: the first recent uid for the caller; moves first-recent to uidNext (one claimant). */
+  claimRecent(mailboxId: number): Promise<number>;
+
+  // ---- messages ----
+  /** Appends a raw message; resolves after the durable commit. Throws NOT_FOUND, TOO_BIG. */
+  append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /** All messages of the mailbox in uid order (metadata only). */
+  listMessages(mailboxId: number): Promise<MessageMeta[]>;
+  /** The given UIDs that exist, each once, in uid order, with exactly the parts asked for. */
+  readMessages<W extends Wanted>(mailboxId: number, uids: readonly number[], wanted: W): AsyncIterable<MessageParts<W>>;
+  /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message is gone. */
+  readBytes(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer>;
+  storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;
+  /** Expunges messages flagged \Deleted (only those among `uids` when given). Returns expunged UIDs ascending. */
+  expunge(mailboxId: number, uids?: number[]): Promise<number[]>;
+  /** Copies with flags and internal date; new EMAILIDs, same THREADIDs. Throws NOT_FOUND (mailbox). */
+  copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** Copy + expunge from the source in one transaction (RFC 6851). */
+  move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** Decoded-text search (case-insensitive substring) among `uids`; returns the matching UIDs. */
+  searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]>;
+
+  // ---- change log ----
+  changesSince(mailboxId: number, modseq: number): Promise<Changes>;
+  /** Wake-ups for one mailbox (from any connection or process); returns the unsubscribe function. */
+  subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void;
+}
