@@ -20,7 +20,6 @@ export { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized
 export type { HeaderFieldSpan } from './headers.js';
 export { parseAddressList } from './address.js';
 export { findPart, sectionSpan, headerFieldsSlice } from './sections.js';
-export { envelopeImapText } from './envelope-text.js';
 export type { PartLocation, Span } from './sections.js';
 export {
   normalizeLineEndings,

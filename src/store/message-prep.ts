@@ -4,8 +4,8 @@
  * searchable text, thread keys). Implementations store the results; they do not recompute them.
  */
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
-import { envelopeImapText, indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
-import type { MessageIndex } from '../mime/types.js';
+import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
+import type { Envelope, MessageIndex } from '../mime/types.js';
 import { StoreError, type SpecialUse } from './types.js';
 
 /** Cap on the stored searchable text per part (headers / body), in characters. */
@@ -92,7 +92,7 @@ export interface StoredForm {
   data: Buffer;
   /** JSON of the MIME index. */
   mime: string;
-  /** The ENVELOPE as IMAP text (mime envelopeImapText) when it has one, else its JSON. */
+  /** The envelope's protocol text (StoreOptions.envelopeText) when it has one, else its JSON. */
   envelope: string;
   /** Length of the top-level header block (index.root.headerEnd). */
   headerEnd: number;
@@ -102,13 +102,17 @@ export interface StoredForm {
   ownIds: string[];
 }
 
-/** prepareMessage plus the serialization a store needs (MIME index JSON, envelope text, header length). */
-export function prepareStoredForm(raw: Buffer): StoredForm {
+/**
+ * prepareMessage plus the serialization a store needs (MIME index JSON, envelope text, header length).
+ * `envelopeText` is the store's StoreOptions.envelopeText; without it (or when it gives null) the envelope
+ * is kept as JSON.
+ */
+export function prepareStoredForm(raw: Buffer, envelopeText?: (envelope: Envelope) => string | null): StoredForm {
   const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
   return {
     data,
     mime: JSON.stringify(index),
-    envelope: envelopeImapText(index.envelope) ?? JSON.stringify(index.envelope),
+    envelope: envelopeText?.(index.envelope) ?? JSON.stringify(index.envelope),
     headerEnd: index.root.headerEnd,
     headersText,
     bodyText,

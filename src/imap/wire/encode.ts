@@ -5,7 +5,7 @@
  */
 
 /** Longest string sent quoted; longer ones go as literals (Dovecot switches at a similar size). */
-const MAX_QUOTED = 1024;
+export const MAX_QUOTED = 1024;
 
 const ATOM_RE = /^[\x21\x23\x24\x26\x27\x2b-\x5b\x5e-\x7a\x7c-\x7e]+$/;
 

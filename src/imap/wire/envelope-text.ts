@@ -1,14 +1,13 @@
 /**
  * The ENVELOPE of a message in IMAP syntax (RFC 9051 section 7.5.2, "envelope"), computed once at delivery
- * so a header overview copies stored text instead of rendering each message. Only envelopes whose every
- * string can be sent as a quoted string to any client are given a text form: 7-bit, no NUL/CR/LF, at most
- * MAX_QUOTED characters. Others (8-bit headers, very long values) return null and are rendered per session,
- * where the choice between quoted UTF-8 and a literal depends on what the client enabled.
+ * (the store keeps it opaque: StoreOptions.envelopeText, wired in server/store.ts) so a header overview
+ * copies stored text instead of rendering each message. Only envelopes whose every string can be sent as a
+ * quoted string to any client are given a text form: 7-bit, no NUL/CR/LF, at most MAX_QUOTED characters
+ * (the encoder's switch to literals). Others (8-bit headers, very long values) return null and are rendered
+ * per session, where the choice between quoted UTF-8 and a literal depends on what the client enabled.
  */
-import type { Envelope, EnvelopeAddress } from './types.js';
-
-/** Longest string sent quoted (the IMAP encoder's switch to literals; see imap/wire/encode.ts). */
-const MAX_QUOTED = 1024;
+import type { Envelope, EnvelopeAddress } from '../../mime/types.js';
+import { MAX_QUOTED } from './encode.js';
 
 class Unquotable extends Error {}
 const UNQUOTABLE = new Unquotable();
