@@ -12,23 +12,13 @@ import { hostname } from 'node:os';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-
-/** IMAP system flags / well-known keywords <-> Maildir info letters. */
-const FLAG_TO_LETTER: Record<string, string> = {
-  '\\Draft': 'D',
-  '\\Flagged': 'F',
-  $Forwarded: 'P',
-  '\\Answered': 'R',
-  '\\Seen': 'S',
-  '\\Deleted': 'T',
-};
-const LETTER_TO_FLAG: Record<string, string> = Object.fromEntries(Object.entries(FLAG_TO_LETTER).map(([k, v]) => [v, k]));
+import { MAILDIR_FLAG_LETTERS, MAILDIR_LETTER_FLAGS } from '../../lib/maildir-flags.js';
 
 /** The Maildir info letters for a set of IMAP flags, sorted as the spec requires; unknown keywords are dropped. */
 export function flagsToInfo(flags: Iterable<string>): string {
   const letters = new Set<string>();
   for (const f of flags) {
-    const l = FLAG_TO_LETTER[f] ?? FLAG_TO_LETTER[Object.keys(FLAG_TO_LETTER).find((k) => k.toLowerCase() === f.toLowerCase()) ?? ''];
+    const l = MAILDIR_FLAG_LETTERS[f] ?? MAILDIR_FLAG_LETTERS[Object.keys(MAILDIR_FLAG_LETTERS).find((k) => k.toLowerCase() === f.toLowerCase()) ?? ''];
     if (l) letters.add(l);
   }
   return [...letters].sort().join('');
@@ -40,7 +30,7 @@ export function infoToFlags(fileName: string): string[] {
   if (i < 0) return [];
   const out: string[] = [];
   for (const ch of fileName.slice(i + 3)) {
-    const f = LETTER_TO_FLAG[ch];
+    const f = MAILDIR_LETTER_FLAGS[ch];
     if (f) out.push(f);
   }
   return out;

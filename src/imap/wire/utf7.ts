@@ -72,3 +72,13 @@ export function decodeMailboxUtf7(name: string): string {
   }
   return out;
 }
+
+/** decodeMailboxUtf7, keeping a malformed name as it is (for names found on disk, e.g. Maildir++ folders). */
+export function decodeMailboxUtf7Lenient(name: string): string {
+  try {
+    return decodeMailboxUtf7(name);
+  } catch (e) {
+    if (e instanceof Utf7Error) return name;
+    throw e;
+  }
+}

@@ -1,16 +1,17 @@
 /**
  * transferStore, importMaildir and importMbox against SQLite stores (the PostgreSQL pairing is tested in
- * postgres/transfer.test.ts), plus the small parsers they use.
+ * store/postgres/transfer.test.ts), plus the small parsers they use.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { openSqliteStore } from './sqlite/index.js';
-import { decodeModifiedUtf7, fromLineDate, importMaildir, importMbox, maildirFlags, mboxFlags, transferStore } from './transfer.js';
-import type { MailStore } from './types.js';
-import { isStoreError } from './types.js';
+import { decodeMailboxUtf7Lenient } from '../imap/wire/utf7.js';
+import { openServerStore } from '../server/store.js';
+import type { Store } from '../store/handle.js';
+import { isStoreError } from '../store/types.js';
+import { fromLineDate, importMaildir, importMbox, maildirFlags, mboxFlags, transferStore } from './index.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -22,27 +23,27 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function sqlite(): Promise<MailStore> {
-  return openSqliteStore({ dataDir: tmp(), fsync: false });
+async function sqlite(): Promise<Store> {
+  return openServerStore({ dataDir: tmp(), fsync: false });
 }
 
 function msg(subject: string, body = 'hello\r\n'): Buffer {
   return Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@x>\r\n\r\n${body}`);
 }
 
-async function bodies(s: MailStore, mailboxId: number): Promise<string[]> {
+async function bodies(s: Store, mailboxId: number): Promise<string[]> {
   const out: string[] = [];
-  for (const m of await s.listMessages(mailboxId)) out.push((await s.readMessage(mailboxId, m.uid)).toString('utf8'));
+  for (const m of await s.mail.listMessages(mailboxId)) out.push((await s.mail.readBytes(mailboxId, m.uid)).toString('utf8'));
   return out;
 }
 
 describe('parsers', () => {
   test('modified UTF-7 folder names', () => {
-    assert.equal(decodeModifiedUtf7('Entw&APw-rfe'), 'Entwürfe');
-    assert.equal(decodeModifiedUtf7('&ZeVnLIqe-'), '日本語');
-    assert.equal(decodeModifiedUtf7('A&-B'), 'A&B');
-    assert.equal(decodeModifiedUtf7('plain'), 'plain');
-    assert.equal(decodeModifiedUtf7('bad&AP-'), 'bad&AP-', 'odd byte count kept as is');
+    assert.equal(decodeMailboxUtf7Lenient('Entw&APw-rfe'), 'Entwürfe');
+    assert.equal(decodeMailboxUtf7Lenient('&ZeVnLIqe-'), '日本語');
+    assert.equal(decodeMailboxUtf7Lenient('A&-B'), 'A&B');
+    assert.equal(decodeMailboxUtf7Lenient('plain'), 'plain');
+    assert.equal(decodeMailboxUtf7Lenient('bad&AP-'), 'bad&AP-', 'odd byte count kept as is');
   });
 
   test('Maildir info flags and keywords', () => {
@@ -75,24 +76,24 @@ describe('transferStore', () => {
     const from = await sqlite();
     const to = await sqlite();
     try {
-      const alice = await from.createUser('alice@example.org', '$argon2id$fake');
-      await from.createUser('bob@example.org', '{SSHA512}fake');
-      await from.addDomain('example.org');
-      await from.addAlias('postmaster@example.org', 'alice@example.org');
-      const inbox = (await from.getMailbox(alice.id, 'INBOX'))!;
-      const work = await from.createMailbox(alice.id, 'Work/Projects');
-      await from.deleteMailbox(alice.id, 'Junk');
-      await from.setSubscribed(alice.id, 'Trash', false);
-      await from.setSubscribed(alice.id, 'Work/Projects', true);
+      const alice = await from.directory.createUser('alice@example.org', '$argon2id$fake');
+      await from.directory.createUser('bob@example.org', '{SSHA512}fake');
+      await from.directory.addDomain('example.org');
+      await from.directory.addAlias('postmaster@example.org', 'alice@example.org');
+      const inbox = (await from.mail.getMailbox(alice.id, 'INBOX'))!;
+      const work = await from.mail.createMailbox(alice.id, 'Work/Projects');
+      await from.mail.deleteMailbox(alice.id, 'Junk');
+      await from.mail.setSubscribed(alice.id, 'Trash', false);
+      await from.mail.setSubscribed(alice.id, 'Work/Projects', true);
       const d1 = new Date('2021-05-06T07:08:09.000Z');
-      await from.append(inbox.id, msg('one'), { flags: ['\\Seen', 'Important'], internalDate: d1 });
-      await from.append(inbox.id, msg('two'), { flags: ['\\Flagged'] });
-      await from.append(inbox.id, msg('gone'), { flags: ['\\Deleted'] });
-      await from.expunge(inbox.id);
-      await from.append(work.id, msg('three', 'x'.repeat(5000) + '\r\n'));
-      const qid = await from.enqueueOutbound('alice@example.org', ['z@example.net'], msg('queued'));
+      await from.mail.append(inbox.id, msg('one'), { flags: ['\\Seen', 'Important'], internalDate: d1 });
+      await from.mail.append(inbox.id, msg('two'), { flags: ['\\Flagged'] });
+      await from.mail.append(inbox.id, msg('gone'), { flags: ['\\Deleted'] });
+      await from.mail.expunge(inbox.id);
+      await from.mail.append(work.id, msg('three', 'x'.repeat(5000) + '\r\n'));
+      const qid = await from.queue.enqueue('alice@example.org', ['z@example.net'], msg('queued'));
       const retry = new Date(Date.now() + 600_000);
-      await from.updateOutbound(qid, { recipients: ['z@example.net'], attempts: 2, nextAttemptAt: retry, lastError: '451 later' });
+      await from.queue.update(qid, { recipients: ['z@example.net'], attempts: 2, nextAttemptAt: retry, lastError: '451 later' });
 
       const progress: string[] = [];
       const report = await transferStore(from, to, { onProgress: (p) => progress.push(`${p.user}/${p.mailbox} ${p.done}/${p.total}`) });
@@ -104,18 +105,18 @@ describe('transferStore', () => {
       assert.deepEqual(report.skipped, []);
       assert.ok(progress.includes('alice@example.org/INBOX 2/2'));
 
-      const a2 = (await to.getUser('alice@example.org'))!;
+      const a2 = (await to.directory.getUser('alice@example.org'))!;
       assert.equal(a2.passwordHash, '$argon2id$fake');
-      assert.equal((await to.getUser('bob@example.org'))!.passwordHash, '{SSHA512}fake');
-      assert.deepEqual(await to.listDomains(), ['example.org']);
-      assert.deepEqual(await to.listAliases(), [{ from: 'postmaster@example.org', to: 'alice@example.org' }]);
-      const names = (await to.listMailboxes(a2.id)).map((b) => [b.name, b.specialUse]);
-      assert.deepEqual(names, (await from.listMailboxes(alice.id)).map((b) => [b.name, b.specialUse]));
-      assert.equal(await to.getMailbox(a2.id, 'Junk'), null, 'mailboxes the source user deleted are not recreated');
-      assert.deepEqual(await to.listSubscriptions(a2.id), await from.listSubscriptions(alice.id));
+      assert.equal((await to.directory.getUser('bob@example.org'))!.passwordHash, '{SSHA512}fake');
+      assert.deepEqual(await to.directory.listDomains(), ['example.org']);
+      assert.deepEqual(await to.directory.listAliases(), [{ from: 'postmaster@example.org', to: 'alice@example.org' }]);
+      const names = (await to.mail.listMailboxes(a2.id)).map((b) => [b.name, b.specialUse]);
+      assert.deepEqual(names, (await from.mail.listMailboxes(alice.id)).map((b) => [b.name, b.specialUse]));
+      assert.equal(await to.mail.getMailbox(a2.id, 'Junk'), null, 'mailboxes the source user deleted are not recreated');
+      assert.deepEqual(await to.mail.listSubscriptions(a2.id), await from.mail.listSubscriptions(alice.id));
 
-      const inbox2 = (await to.getMailbox(a2.id, 'INBOX'))!;
-      const list = await to.listMessages(inbox2.id);
+      const inbox2 = (await to.mail.getMailbox(a2.id, 'INBOX'))!;
+      const list = await to.mail.listMessages(inbox2.id);
       assert.deepEqual(
         list.map((m) => m.flags.slice().sort()),
         [['Important', '\\Seen'], ['\\Flagged']],
@@ -123,19 +124,19 @@ describe('transferStore', () => {
       assert.equal(list[0]!.internalDate.getTime(), d1.getTime());
       assert.deepEqual(
         list.map((m) => m.emailId),
-        (await from.listMessages(inbox.id)).map((m) => m.emailId),
+        (await from.mail.listMessages(inbox.id)).map((m) => m.emailId),
         'EMAILIDs (POP3 UIDLs) kept',
       );
       assert.deepEqual(await bodies(to, inbox2.id), await bodies(from, inbox.id));
-      const work2 = (await to.getMailbox(a2.id, 'Work/Projects'))!;
+      const work2 = (await to.mail.getMailbox(a2.id, 'Work/Projects'))!;
       assert.deepEqual(await bodies(to, work2.id), await bodies(from, work.id));
 
-      const [q] = await to.listOutbound();
+      const [q] = await to.queue.list();
       assert.ok(q);
       assert.equal(q.attempts, 2);
       assert.equal(q.lastError, '451 later');
       assert.equal(q.nextAttemptAt.getTime(), retry.getTime());
-      assert.deepEqual(await to.readOutbound(q.id), msg('queued'));
+      assert.deepEqual(await to.queue.read(q.id), msg('queued'));
 
       // A second run refuses to overwrite existing users; an unknown user filter is NOT_FOUND.
       await assert.rejects(transferStore(from, to), (e: unknown) => isStoreError(e, 'EXISTS'));
@@ -149,16 +150,16 @@ describe('transferStore', () => {
     const from = await sqlite();
     const to = await sqlite();
     try {
-      const a = await from.createUser('a@example.org', 'h1');
-      await from.createUser('b@example.org', 'h2');
-      await from.append((await from.getMailbox(a.id, 'INBOX'))!.id, msg('src'));
-      const existing = await to.createUser('a@example.org', 'other');
-      await to.append((await to.getMailbox(existing.id, 'INBOX'))!.id, msg('already'));
+      const a = await from.directory.createUser('a@example.org', 'h1');
+      await from.directory.createUser('b@example.org', 'h2');
+      await from.mail.append((await from.mail.getMailbox(a.id, 'INBOX'))!.id, msg('src'));
+      const existing = await to.directory.createUser('a@example.org', 'other');
+      await to.mail.append((await to.mail.getMailbox(existing.id, 'INBOX'))!.id, msg('already'));
       const r = await transferStore(from, to, { users: ['A@example.org'], existing: 'merge', includeGlobal: false });
       assert.equal(r.users, 1);
-      assert.equal(await to.getUser('b@example.org'), null);
-      assert.equal((await to.getUser('a@example.org'))!.passwordHash, 'other', 'merge keeps the target user');
-      const inbox = (await to.getMailbox(existing.id, 'INBOX'))!;
+      assert.equal(await to.directory.getUser('b@example.org'), null);
+      assert.equal((await to.directory.getUser('a@example.org'))!.passwordHash, 'other', 'merge keeps the target user');
+      const inbox = (await to.mail.getMailbox(existing.id, 'INBOX'))!;
       assert.deepEqual(
         (await bodies(to, inbox.id)).map((b) => /Subject: (\w+)/.exec(b)![1]),
         ['already', 'src'],
@@ -173,7 +174,7 @@ describe('importMaildir', () => {
   test('Maildir++ folders, flags, keywords, mtimes; tmp/ ignored; new/ unflagged', async () => {
     const store = await sqlite();
     try {
-      const u = await store.createUser('m@example.org', 'x');
+      const u = await store.directory.createUser('m@example.org', 'x');
       const root = tmp();
       const mk = (dir: string): void => {
         for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(dir, s), { recursive: true });
@@ -200,8 +201,8 @@ describe('importMaildir', () => {
       const r = await importMaildir(store, 'M@example.org', root);
       assert.equal(r.messages, 6);
       assert.equal(r.mailboxes, 4);
-      const inbox = (await store.getMailbox(u.id, 'INBOX'))!;
-      const list = await store.listMessages(inbox.id);
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const list = await store.mail.listMessages(inbox.id);
       assert.deepEqual(
         (await bodies(store, inbox.id)).map((b) => /Subject: (\w+)/.exec(b)![1]),
         ['first', 'second', 'unread'],
@@ -211,17 +212,17 @@ describe('importMaildir', () => {
       assert.deepEqual(list[1]!.flags.slice().sort(), ['Work', '\\Flagged', '\\Seen'].sort());
       assert.deepEqual(list[2]!.flags, []);
       assert.equal(list[0]!.internalDate.getTime(), t1.getTime());
-      assert.equal((await store.readMessage(inbox.id, list[0]!.uid)).toString(), 'Subject: first\r\n\r\nbody 1\r\n');
-      const sent = (await store.getMailbox(u.id, 'Sent'))!;
-      assert.deepEqual((await store.listMessages(sent.id)).map((m) => m.flags), [['\\Seen']]);
-      assert.ok(await store.getMailbox(u.id, 'Archive/2023'));
-      const drafts = (await store.getMailbox(u.id, 'Entwürfe'))!;
-      assert.deepEqual((await store.listMessages(drafts.id)).map((m) => m.flags), [['\\Draft']]);
+      assert.equal((await store.mail.readBytes(inbox.id, list[0]!.uid)).toString(), 'Subject: first\r\n\r\nbody 1\r\n');
+      const sent = (await store.mail.getMailbox(u.id, 'Sent'))!;
+      assert.deepEqual((await store.mail.listMessages(sent.id)).map((m) => m.flags), [['\\Seen']]);
+      assert.ok(await store.mail.getMailbox(u.id, 'Archive/2023'));
+      const drafts = (await store.mail.getMailbox(u.id, 'Entwürfe'))!;
+      assert.deepEqual((await store.mail.listMessages(drafts.id)).map((m) => m.flags), [['\\Draft']]);
 
       // Into another mailbox, without folders; errors for a bad user and a non-Maildir.
       const r2 = await importMaildir(store, 'm@example.org', root, { mailbox: 'Restored', folders: false });
       assert.equal(r2.messages, 3);
-      assert.equal((await store.listMessages((await store.getMailbox(u.id, 'Restored'))!.id)).length, 3);
+      assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Restored'))!.id)).length, 3);
       await assert.rejects(importMaildir(store, 'nobody@example.org', root), (e: unknown) => isStoreError(e, 'NOT_FOUND'));
       await assert.rejects(importMaildir(store, 'm@example.org', join(root, '.notamaildir')), (e: unknown) => isStoreError(e, 'INVALID'));
     } finally {
@@ -232,15 +233,15 @@ describe('importMaildir', () => {
   test('plain nested folder layout', async () => {
     const store = await sqlite();
     try {
-      const u = await store.createUser('n@example.org', 'x');
+      const u = await store.directory.createUser('n@example.org', 'x');
       const root = tmp();
       for (const d of ['', 'Lists', 'Lists/node']) for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(root, d, s), { recursive: true });
       writeFileSync(join(root, 'Lists', 'node', 'cur', '1.a:2,S'), 'Subject: n\n\nx\n');
       writeFileSync(join(root, 'Lists', 'cur', '1.b:2,'), 'Subject: l\n\nx\n');
       const r = await importMaildir(store, 'n@example.org', root);
       assert.equal(r.messages, 2);
-      assert.equal((await store.listMessages((await store.getMailbox(u.id, 'Lists/node'))!.id)).length, 1);
-      assert.equal((await store.listMessages((await store.getMailbox(u.id, 'Lists'))!.id)).length, 1);
+      assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Lists/node'))!.id)).length, 1);
+      assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Lists'))!.id)).length, 1);
     } finally {
       await store.close();
     }
@@ -251,7 +252,7 @@ describe('importMbox', () => {
   test('splits on From_ lines, unescapes >From, keeps 8-bit bytes, reads dates and Status flags', async () => {
     const store = await sqlite();
     try {
-      const u = await store.createUser('x@example.org', 'h');
+      const u = await store.directory.createUser('x@example.org', 'h');
       const file = join(tmp(), 'mail.mbox');
       const eight = Buffer.from('Subject: caf\xe9\n\nbyte \xff here\n', 'latin1');
       writeFileSync(
@@ -269,17 +270,17 @@ describe('importMbox', () => {
       );
       const r = await importMbox(store, 'x@example.org', file, { mailbox: 'Old' });
       assert.equal(r.messages, 3);
-      const box = (await store.getMailbox(u.id, 'Old'))!;
-      const list = await store.listMessages(box.id);
+      const box = (await store.mail.getMailbox(u.id, 'Old'))!;
+      const list = await store.mail.listMessages(box.id);
       assert.equal(list[0]!.internalDate.toISOString(), '2023-01-02T10:00:00.000Z');
       assert.deepEqual(list[0]!.flags.slice().sort(), ['\\Flagged', '\\Seen']);
       assert.equal(
-        (await store.readMessage(box.id, list[0]!.uid)).toString(),
+        (await store.mail.readBytes(box.id, list[0]!.uid)).toString(),
         'Subject: one\r\nStatus: RO\r\nX-Status: F\r\n\r\nline\r\nFrom the start\r\n>From deeper\r\nFrom inside a paragraph is not a separator\r\n',
       );
-      assert.deepEqual(await store.readMessage(box.id, list[1]!.uid), Buffer.from('Subject: caf\xe9\r\n\r\nbyte \xff here\r\n', 'latin1'));
+      assert.deepEqual(await store.mail.readBytes(box.id, list[1]!.uid), Buffer.from('Subject: caf\xe9\r\n\r\nbyte \xff here\r\n', 'latin1'));
       assert.equal(list[2]!.internalDate.toISOString(), '2023-03-04T12:00:00.000Z');
-      assert.equal((await store.readMessage(box.id, list[2]!.uid)).toString(), 'Subject: crlf\r\nDate: Thu, 05 Mar 2020 00:00:00 +0000\r\n\r\nbody\r\n');
+      assert.equal((await store.mail.readBytes(box.id, list[2]!.uid)).toString(), 'Subject: crlf\r\nDate: Thu, 05 Mar 2020 00:00:00 +0000\r\n\r\nbody\r\n');
 
       const empty = join(tmp(), 'empty.mbox');
       writeFileSync(empty, '');
