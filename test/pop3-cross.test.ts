@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createImapService } from '../src/imap-server/index.js';
 import type { NetService } from '../src/lib/service.js';
-import { RawPop3, startPop3, message, USER, PASSWORD, type Pop3Fixture } from './pop3-helpers.js';
+import { RawPop3, startPop3, message, unstuff, USER, PASSWORD, type Pop3Fixture } from './pop3-helpers.js';
 
 async function withImap(f: Pop3Fixture): Promise<{ imapPort: number; imap: NetService }> {
   const imap = createImapService({ store: f.store, auth: f.auth, hostname: 'imap.test' });
@@ -98,5 +98,5 @@ test('POP3 does not see what IMAP expunged; a message IMAP appends shows up at t
 });
 
 function unstuffText(b: Buffer): string {
-  return b.toString('utf8').replace(/^\./gm, '');
+  return unstuff(b).toString('utf8');
 }

@@ -196,20 +196,7 @@ export class RawPop3 {
 }
 
 /** Undoes POP3 dot-stuffing of a body returned by RawPop3.body(). */
-export function unstuff(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  let lineStart = true;
-  for (let i = 0; i < body.length; i++) {
-    if (lineStart && body[i] === 0x2e) {
-      parts.push(body.subarray(pos, i));
-      pos = i + 1;
-    }
-    lineStart = body[i] === 0x0a;
-  }
-  parts.push(body.subarray(pos));
-  return Buffer.concat(parts);
-}
+export { unstuff } from '../src/lib/dotstuff.js';
 
 /**
  * Runs a session of the service on an in-memory stream pair with a chosen remote address (to test

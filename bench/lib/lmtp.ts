@@ -6,7 +6,7 @@
  * otherwise they go in lock-step (one reply awaited at a time).
  */
 import { connect, type Socket } from 'node:net';
-import { stuff } from './pop3.js';
+import { dotStuffAll } from '../../src/lib/dotstuff.js';
 
 export interface SmtpReply {
   code: number;
@@ -98,7 +98,7 @@ export class LmtpConn {
     if (d.code !== 354) throw new Error(`DATA: ${d.lines.join(' | ')}`);
     const replies: Array<Promise<SmtpReply>> = [];
     for (let i = 0; i < accepted; i++) replies.push(this.#reply());
-    this.socket.write(stuff(raw));
+    this.socket.write(dotStuffAll([raw]));
     return Promise.all(replies);
   }
 
@@ -118,7 +118,7 @@ export class LmtpConn {
     if (d.code !== 354) throw new Error(`DATA: ${d.lines.join(' | ')}`);
     const replies: Array<Promise<SmtpReply>> = [];
     for (let i = 0; i < accepted; i++) replies.push(this.#reply());
-    this.socket.write(stuff(raw));
+    this.socket.write(dotStuffAll([raw]));
     return Promise.all(replies);
   }
 

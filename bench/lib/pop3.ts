@@ -4,6 +4,7 @@
  * Several commands may be in flight at once when the server advertises PIPELINING.
  */
 import { connect, type Socket } from 'node:net';
+import { unstuff } from '../../src/lib/dotstuff.js';
 
 export interface Pop3Reply {
   ok: boolean;
@@ -111,8 +112,10 @@ export class Pop3Conn {
           end = at + 2;
           consumed = at + 5;
         }
-        // Copy out: the receive buffer is reused.
-        body = Buffer.from(unstuff(buf.subarray(start, end)));
+        // Copy out: the receive buffer is reused (unstuff copies only when it removed a dot).
+        const view = buf.subarray(start, end);
+        const unstuffed = unstuff(view);
+        body = unstuffed === view ? Buffer.from(view) : unstuffed;
       } else {
         consumed = eol + 2;
       }
@@ -151,39 +154,4 @@ export class Pop3Conn {
     this.#closed = true;
     this.socket.destroy();
   }
-}
-
-/** Removes POP3/SMTP dot-stuffing: a line starting with ".." loses its first dot. */
-export function unstuff(b: Buffer): Buffer {
-  if (b.indexOf('\n.') < 0 && b[0] !== 0x2e) return b;
-  const out = Buffer.allocUnsafe(b.length);
-  let o = 0;
-  let lineStart = true;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i]!;
-    if (lineStart && c === 0x2e) {
-      lineStart = false;
-      continue;
-    }
-    out[o++] = c;
-    lineStart = c === 0x0a;
-  }
-  return out.subarray(0, o);
-}
-
-/** Adds dot-stuffing (RFC 5321 4.5.2) to a CRLF message and appends the terminating "." line. */
-export function stuff(raw: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let from = 0;
-  if (raw[0] === 0x2e) parts.push(Buffer.from('.'));
-  for (;;) {
-    const at = raw.indexOf('\n.', from);
-    if (at < 0) break;
-    parts.push(raw.subarray(from, at + 1), Buffer.from('.'));
-    from = at + 1;
-  }
-  parts.push(raw.subarray(from));
-  const endsWithCrlf = raw.length >= 2 && raw[raw.length - 2] === 0x0d && raw[raw.length - 1] === 0x0a;
-  parts.push(Buffer.from(endsWithCrlf ? '.\r\n' : '\r\n.\r\n'));
-  return Buffer.concat(parts);
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DotStuffer, dotStuffAll } from './dotstuff.js';
+import { DotStuffer, dotStuffAll, unstuff } from './dotstuff.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -13,17 +13,11 @@ function reference(msg: Buffer): Buffer {
   return b(out);
 }
 
-/** What a client does: undo the stuffing and strip the terminator. */
-function unstuff(wire: Buffer): Buffer {
+/** What a client does: check and strip the terminating "." line, then undo the stuffing. */
+function receive(wire: Buffer): Buffer {
   const text = wire.toString('latin1');
   assert.ok(text.endsWith('\r\n.\r\n') || text === '.\r\n', 'terminated by CRLF.CRLF');
-  const body = text === '.\r\n' ? '' : text.slice(0, -3);
-  return b(
-    body
-      .split('\r\n')
-      .map((l) => (l.startsWith('.') ? l.slice(1) : l))
-      .join('\r\n'),
-  );
+  return unstuff(wire.subarray(0, wire.length - 3));
 }
 
 test('dot-stuffing: lines starting with "." get one more, terminator after CRLF', () => {
@@ -64,10 +58,32 @@ test('dot-stuffing: any chunking equals the reference and round-trips (fast-chec
       chunks.push(msg.subarray(pos));
       const wire = dotStuffAll(chunks);
       assert.deepEqual(wire, reference(msg));
-      const back = unstuff(wire);
+      const back = receive(wire);
       const expected = msg.length === 0 || msg.toString('latin1').endsWith('\r\n') ? msg : Buffer.concat([msg, b('\r\n')]);
       assert.deepEqual(back, expected);
     }),
     { numRuns: 500 },
+  );
+});
+
+test('dot-unstuffing removes one leading dot per line, bytes untouched', () => {
+  const stuffed = b('..leading\r\nmid.dle\r\n...\r\n\xff\xfe\r\n');
+  assert.deepEqual(unstuff(stuffed), b('.leading\r\nmid.dle\r\n..\r\n\xff\xfe\r\n'));
+  assert.deepEqual(unstuff(Buffer.alloc(0)), Buffer.alloc(0));
+  const plain = b('no dots at line starts\r\na.b\r\n');
+  assert.equal(unstuff(plain), plain);
+});
+
+test('stuff/unstuff round-trip on arbitrary CRLF-line bytes, and stuffed data never contains CRLF.CRLF', () => {
+  const line = fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a.filter((x) => x !== 0x0d && x !== 0x0a)));
+  fc.assert(
+    fc.property(fc.array(fc.oneof(line, fc.constant(b('.')), fc.constant(b('..x')))), (lines) => {
+      const msg = Buffer.concat(lines.map((l) => Buffer.concat([l, b('\r\n')])));
+      const wire = dotStuffAll([msg]);
+      const body = wire.subarray(0, wire.length - 3);
+      assert.equal(body.indexOf('\r\n.\r\n'), -1);
+      assert.ok(!body.subarray(0, 3).equals(b('.\r\n')));
+      assert.deepEqual(unstuff(body), msg);
+    }),
   );
 });

@@ -1,7 +1,14 @@
 /**
- * Byte-stuffing of multi-line responses (RFC 1939 section 3) on Buffers, across chunk boundaries:
- * every line that starts with "." gets one more "." in front, and the response ends with CRLF "." CRLF.
- * A message that does not end with CRLF gets one before the terminating "." line.
+ * Dot-stuffing of multi-line data on Buffers (POP3 multi-line responses, RFC 1939 section 3; the same rule
+ * as SMTP/LMTP DATA, RFC 5321 section 4.5.2), one implementation for the POP3 server, the POP3 client and
+ * the test and benchmark drivers.
+ *
+ * - DotStuffer / dotStuffAll (sending): every line that starts with "." gets one more "." in front, across
+ *   chunk boundaries, and the data ends with CRLF "." CRLF; data that does not end with CRLF gets one
+ *   before the terminating "." line. A line starts at the first byte and after every LF.
+ * - unstuff (receiving): the body without its terminating "." line loses the first "." of every line
+ *   (a line starts at the first byte and after every CRLF); every other byte passes through untouched.
+ * Nothing here throws.
  */
 
 const DOT = 0x2e;
@@ -58,4 +65,28 @@ export function dotStuffAll(chunks: Iterable<Buffer>): Buffer {
   for (const c of chunks) parts.push(st.stuff(c));
   parts.push(st.terminator());
   return Buffer.concat(parts);
+}
+
+/**
+ * Undoes dot-stuffing of a received multi-line body (the bytes before the terminating "." CRLF line):
+ * a "." at the start of a line is dropped. Returns `raw` itself when there is nothing to remove.
+ */
+export function unstuff(raw: Buffer): Buffer {
+  const cuts: number[] = [];
+  if (raw[0] === DOT) cuts.push(0);
+  // As in DotStuffer.stuff: search for the dot, then look back for the CRLF in front of it.
+  let pos = raw.indexOf(DOT, 1);
+  while (pos !== -1) {
+    if (pos >= 2 && raw[pos - 1] === LF && raw[pos - 2] === CR) cuts.push(pos);
+    pos = raw.indexOf(DOT, pos + 1);
+  }
+  if (cuts.length === 0) return raw;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const at of cuts) {
+    parts.push(raw.subarray(from, at));
+    from = at + 1;
+  }
+  parts.push(raw.subarray(from));
+  return Buffer.concat(parts, raw.length - cuts.length);
 }

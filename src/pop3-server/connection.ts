@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
 import { POP3_MAX_COMMAND_LINE } from '../lib/limits.js';
 import { dispatch } from './dispatch.js';
-import { DotStuffer } from './dotstuff.js';
+import { DotStuffer } from '../lib/dotstuff.js';
 import { LineFramer, type FramedLine } from './framer.js';
 import type { Pop3Shared } from './options.js';
 import { bad, formatLines, formatStatus, type Reply } from './reply.js';

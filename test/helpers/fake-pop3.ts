@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
-import { dotStuff } from '../../src/client/pop3/client.js';
+import { dotStuffAll } from '../../src/lib/dotstuff.js';
 
 export interface FakePop3Options {
   user: string;
@@ -122,7 +122,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
           // RFC 1939: the multi-line response ends with CRLF "." CRLF, so the body must end with CRLF.
           if (body.length && !body.subarray(-2).equals(Buffer.from('\r\n'))) body = Buffer.concat([body, Buffer.from('\r\n')]);
           else state.retrCount.set(m.uidl, (state.retrCount.get(m.uidl) ?? 0) + 1);
-          const payload = Buffer.concat([Buffer.from('+OK\r\n'), dotStuff(body), Buffer.from('.\r\n')]);
+          const payload = Buffer.concat([Buffer.from('+OK\r\n'), dotStuffAll([body])]);
           const di = cmd === 'RETR' ? drops.indexOf(Number(args[0])) : -1;
           if (di >= 0) {
             drops.splice(di, 1);

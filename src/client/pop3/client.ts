@@ -10,6 +10,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { ClientError, classifyError } from '../errors.js';
+import { unstuff } from '../../lib/dotstuff.js';
 
 export type Security = 'tls' | 'starttls' | 'plain';
 
@@ -391,41 +392,4 @@ function openSocket(opts: Pop3ConnectOptions, where: string): Promise<Socket | T
         : netConnect({ host: opts.host, port: opts.port }, () => done(null));
     s.once('error', (e) => done(e));
   });
-}
-
-/** Removes POP3 dot-stuffing: a "." at the start of any line is dropped (RFC 1939 section 3). */
-export function unstuff(raw: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let start = 0;
-  let lineStart = 0;
-  while (lineStart < raw.length) {
-    if (raw[lineStart] === 0x2e) {
-      parts.push(raw.subarray(start, lineStart));
-      start = lineStart + 1;
-    }
-    const nl = raw.indexOf(CRLF, lineStart);
-    if (nl < 0) break;
-    lineStart = nl + 2;
-  }
-  if (parts.length === 0) return raw;
-  parts.push(raw.subarray(start));
-  return Buffer.concat(parts);
-}
-
-/** Applies dot-stuffing to a message for sending in a multi-line response (test servers use it). */
-export function dotStuff(message: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let start = 0;
-  let lineStart = 0;
-  while (lineStart < message.length) {
-    if (message[lineStart] === 0x2e) {
-      parts.push(message.subarray(start, lineStart), Buffer.from('.'));
-      start = lineStart;
-    }
-    const nl = message.indexOf(CRLF, lineStart);
-    if (nl < 0) break;
-    lineStart = nl + 2;
-  }
-  parts.push(message.subarray(start));
-  return Buffer.concat(parts);
 }
