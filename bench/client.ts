@@ -17,7 +17,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync, existsSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateMessage } from './corpus.js';
-import { startDovecot, dovecotAvailable, type Dovecot } from '../test/helpers/dovecot.js';
+import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
 import { ClientEngine } from '../src/client/engine.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';

@@ -35,7 +35,7 @@ import {
 } from './lib/harness.js';
 import { MailroomPopulator, bundleServer, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
 import { RATIO_LEGEND, markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
-import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../test/helpers/dovecot-bench.js';
+import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../support/dovecot-bench.js';
 import { openFileLimit } from './lib/proc.js';
 import { lmtpDelivery } from './workloads/lmtp-delivery.js';
 import { pop3Download } from './workloads/pop3-download.js';

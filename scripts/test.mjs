@@ -1,4 +1,4 @@
-// Runs every *.test.ts under src/ and test/ with node's test runner through tsx.
+// Runs every *.test.ts under src/, test/, bench/ and support/ with node's test runner through tsx.
 // Node 20's --test does not expand globs, so the file list is built here.
 // Usage: npm test [-- <path filter substrings>]
 import { readdirSync, statSync } from 'node:fs';
@@ -22,7 +22,7 @@ function walk(dir, out) {
   return out;
 }
 
-let files = [...walk(join(root, 'src'), []), ...walk(join(root, 'test'), [])].sort();
+let files = [...walk(join(root, 'src'), []), ...walk(join(root, 'test'), []), ...walk(join(root, 'bench'), []), ...walk(join(root, 'support'), [])].sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 if (!files.length) {
   console.error('no test files matched');

@@ -11,16 +11,28 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchDovecotAvailable } from './helpers/dovecot-bench.js';
-import { WORKLOADS } from '../bench/run.js';
-import type { BenchResult } from '../bench/lib/report.js';
-import { NEEDLE, bodyOf, generateMessage, sha256, sizeStats } from '../bench/corpus.js';
-import { stuff, unstuff } from '../bench/lib/pop3.js';
-import { fetchLiterals, fetchNumber } from '../bench/lib/imap.js';
-import { decodeVlq } from '../bench/lib/sourcemap.js';
-import { summarizeProfile, type CpuProfile } from '../bench/profile.js';
+import { benchDovecotAvailable } from '../support/dovecot-bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
+
+/** The part of `npm run bench -- --json` output (bench/lib/report.ts BenchResult) that this test reads. */
+interface Side {
+  runs: unknown[];
+  warmupMs: number[];
+  medianMs: number;
+  peakMem: number;
+  processes: number;
+  checks: string[];
+  error?: string;
+}
+interface BenchJson {
+  smoke: boolean;
+  runs: number;
+  warmup: number;
+  ratios: { speedRatio: string };
+  sizes: Record<string, number>;
+  workloads: Array<{ id: string; title: string; mailroom: Side; dovecot: Side | null; speedRatio: number | null }>;
+}
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -45,13 +57,17 @@ test('bench --smoke runs every workload on mailroom (and Dovecot when installed)
     const withDovecot = benchDovecotAvailable() === null;
     const r = await runBench(['--smoke', '--json', '--out', out]);
     assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr.slice(-4000)}`);
-    const res = JSON.parse(r.stdout) as BenchResult;
+    const res = JSON.parse(r.stdout) as BenchJson;
     assert.equal(res.smoke, true);
     assert.equal(res.warmup, 0, '--smoke runs no warm-up by default');
     assert.match(res.ratios.speedRatio, /above 1 = mailroom faster/);
+    // The workloads, in order, as the usage line lists them for --only.
+    const usage = (await runBench(['--help'])).stdout;
+    const listed = /--only ([\w,-]+)\]/.exec(usage)?.[1]?.split(',');
+    assert.ok(listed && listed.length > 0, `--help lists the workloads:\n${usage}`);
     assert.deepEqual(
       res.workloads.map((w) => w.id),
-      WORKLOADS.map((w) => w.id),
+      listed,
       'one row per workload, in order',
     );
     for (const w of res.workloads) {
@@ -101,7 +117,7 @@ test('bench --warmup: warm-up runs are checked and logged but kept out of the me
     // pop3 needs one fresh user per run, idle keeps its connections until the last run: both must count warm-up runs.
     const r = await runBench(['--smoke', '--only', 'pop3,idle', '--warmup', '1', '--runs', '2', '--json', '--out', out]);
     assert.equal(r.code, 0, `bench exited ${r.code}\n${r.stderr.slice(-4000)}`);
-    const res = JSON.parse(r.stdout) as BenchResult;
+    const res = JSON.parse(r.stdout) as BenchJson;
     assert.equal(res.warmup, 1);
     assert.equal(res.runs, 2);
     assert.equal(res.sizes.warmup, 1);
@@ -132,74 +148,4 @@ test('bench rejects unknown workloads and bad sizes', async () => {
   assert.match(b.stderr, /--runs expects an integer >= 1/);
   assert.notEqual(c.code, 0);
   assert.match(c.stderr, /--warmup expects an integer >= 0/);
-});
-
-test('bench corpus is deterministic, CRLF, within its size bounds and covers every kind', () => {
-  const opts = { seed: 7, maxSize: 256 * 1024, bigEvery: 50 };
-  const a = Array.from({ length: 200 }, (_, i) => generateMessage(opts, i));
-  const again = generateMessage(opts, 123);
-  assert.ok(again.raw.equals(a[123]!.raw), 'same seed and index give the same bytes');
-  assert.ok(!generateMessage({ ...opts, seed: 8 }, 123).raw.equals(a[123]!.raw), 'another seed gives other bytes');
-  const kinds = new Set(a.map((m) => m.info.kind));
-  assert.deepEqual([...kinds].sort(), ['alternative', 'attachment', 'forward', 'plain']);
-  for (const m of a) {
-    assert.ok(m.info.size >= 1024 && m.info.size <= opts.maxSize, `message ${m.info.index} size ${m.info.size}`);
-    assert.equal(m.info.size, m.raw.length);
-    const text = m.raw.toString('latin1');
-    assert.equal(text.replace(/\r\n/g, '').includes('\n'), false, `message ${m.info.index} has a bare LF`);
-    assert.ok(text.split('\r\n').every((l) => l.length <= 998), `message ${m.info.index} has a line over 998 octets`);
-    assert.equal(sha256(bodyOf(m.raw)), m.info.bodySha256);
-    assert.ok(text.includes(`Message-ID: ${m.info.messageId}\r\n`));
-    // The needle is in the decoded body exactly when the info says so (never in headers).
-    const head = text.slice(0, text.indexOf('\r\n\r\n'));
-    assert.equal(head.includes(NEEDLE), false);
-  }
-  assert.equal(a[49]!.info.size > 200 * 1024, true, 'every bigEvery-th message is near maxSize');
-  assert.ok(a.some((m) => /=\?UTF-8\?[BQ]\?/.test(m.raw.toString('latin1'))), 'some RFC 2047 encoded words');
-  assert.ok(a.some((m) => m.raw.includes('message/rfc822')), 'some nested messages');
-  assert.ok(a.some((m) => m.info.needle) && a.some((m) => !m.info.needle));
-  const med = sizeStats(Array.from({ length: 400 }, (_, i) => generateMessage({ seed: 1 }, i).info.size)).median;
-  assert.ok(med > 4000 && med < 16000, `median size ${med} is near 8 KB`);
-});
-
-test('bench drivers: dot-stuffing round trip and FETCH literal extraction', () => {
-  for (const s of ['a\r\n.b\r\n..c\r\n', '.start\r\nx\r\n', 'no dots\r\n', 'end\r\n.\r\n']) {
-    const raw = Buffer.from(s);
-    const stuffed = stuff(raw);
-    assert.ok(stuffed.subarray(stuffed.length - 3).equals(Buffer.from('.\r\n')));
-    assert.ok(!stuffed.subarray(0, stuffed.length - 3).toString().split('\r\n').some((l) => l === '.'), 'no bare "." line inside');
-    assert.ok(unstuff(stuffed.subarray(0, stuffed.length - 3)).equals(raw), `round trip of ${JSON.stringify(s)}`);
-  }
-  const lits = fetchLiterals({ text: '* 1 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] {5} BODY[TEXT] {3} FLAGS (\\Seen))', literals: [Buffer.from('hello'), Buffer.from('abc')] });
-  assert.equal(lits.get('BODY[HEADER.FIELDS (MESSAGE-ID)]')?.toString(), 'hello');
-  assert.equal(lits.get('BODY[TEXT]')?.toString(), 'abc');
-  assert.equal(fetchNumber('* 3 FETCH (UID 17 RFC822.SIZE 2048 FLAGS ())', 'RFC822.SIZE'), 2048);
-  assert.equal(fetchNumber('* 3 FETCH (UID 17)', 'RFC822.SIZE'), null);
-});
-
-test('bench profile summary: VLQ decoding, window slicing and time charged to the src/ caller', () => {
-  assert.deepEqual(decodeVlq('AAgBC'), [0, 0, 16, 1]);
-  assert.deepEqual(decodeVlq('D'), [-1]);
-  assert.throws(() => decodeVlq('!'), /bad VLQ/);
-  const frame = (functionName: string, url: string): { functionName: string; url: string; lineNumber: number } => ({ functionName, url, lineNumber: 9 });
-  const profile: CpuProfile = {
-    nodes: [
-      { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
-      { id: 2, callFrame: frame('append', 'file:///x/src/store/sqlite/store.ts'), children: [3] },
-      { id: 3, callFrame: frame('fsync', ''), children: [] },
-      { id: 4, callFrame: frame('(idle)', ''), children: [] },
-    ],
-    startTime: 1_000_000,
-    endTime: 1_000_000 + 40_000,
-    // samples at +10 ms (fsync), +20 ms (fsync), +30 ms (append), +40 ms (idle)
-    samples: [3, 3, 2, 4],
-    timeDeltas: [10_000, 10_000, 10_000, 10_000],
-  };
-  const all = summarizeProfile(profile);
-  assert.equal(all.owners[0]!.name, 'append', 'native time is charged to the src/ caller');
-  assert.equal(all.owners[0]!.where, 'src/store/sqlite/store.ts:10');
-  assert.ok(all.areas.some((a) => a.area === 'src/store'));
-  const early = summarizeProfile(profile, 10, [[1_005_000, 1_015_000]]);
-  assert.equal(early.functions.length, 1);
-  assert.equal(early.functions[0]!.name, 'fsync', 'only samples inside the window count');
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { startDovecot, dovecotAvailable, type Dovecot } from './helpers/dovecot.js';
+import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
 import { tempProfile, sampleMessage } from './helpers/client.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

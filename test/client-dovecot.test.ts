@@ -10,7 +10,7 @@ import { ImapFlow } from 'imapflow';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import selfsigned from 'selfsigned';
-import { startDovecot, dovecotAvailable, type Dovecot } from './helpers/dovecot.js';
+import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
 import { tempProfile, engine, sampleMessage, assertMaildir, neomuttAvailable, neomuttIndex, PASSWORD_ENV } from './helpers/client.js';
 import { ClientError } from '../src/client/errors.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';

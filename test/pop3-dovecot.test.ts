@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dovecotAvailable, startDovecot } from './helpers/dovecot.js';
+import { dovecotAvailable, startDovecot } from '../support/dovecot.js';
 import { RawPop3, startPop3, USER, PASSWORD } from './pop3-helpers.js';
 
 const MESSAGES = [

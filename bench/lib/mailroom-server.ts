@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/index.js';
 import { hashPassword } from '../../src/auth/index.js';
-import { canConnect, freePorts } from '../../test/helpers/net.js';
+import { canConnect, freePorts } from '../../support/net.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');

@@ -2,7 +2,7 @@
  * A private Dovecot sized for the benchmark (bench/): Debian's dovecot-imapd/pop3d/lmtpd from a throwaway
  * configuration in a temp directory, on free loopback ports, in the foreground as a child process.
  *
- * Differences from test/helpers/dovecot.ts (the client-test launcher): process and client limits are raised
+ * Differences from support/dovecot.ts (the client-test launcher): process and client limits are raised
  * for thousands of concurrent IMAP connections (one imap process per connection is Dovecot's design),
  * imap-login runs in Dovecot's documented "high-performance" mode (service_count = 0, one login process per
  * core), per-user connection limits are lifted, and mailboxes can be filled by writing Maildir files plus a
