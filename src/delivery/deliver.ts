@@ -13,6 +13,9 @@
  * Failures are values, never thrown: UNKNOWN (no such local recipient), REMOTE (not a local domain),
  * INVALID (bad address), LOOP (the message already carries "Delivered-To: <this recipient>", as a message that
  * went round a forwarding loop does), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
+ * An unexpected error (anything but a StoreError code mapped here) is TEMPORARY too; it is logged with its
+ * stack under a short random id, and the failure message ends with that id in brackets, so the 451 a
+ * client sees leads to the log line (as IMAP's NO [SERVERBUG] does).
  */
 import { isStoreError, type MailStore } from '../store/types.js';
 import type { AliasTable, Resolution } from './resolve.js';
@@ -20,6 +23,8 @@ import { resolveRecipient } from './resolve.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import { randomString } from '../lib/random.js';
 
 export interface DeliverOptions {
   /** Envelope sender ("" for the null sender). */
@@ -33,6 +38,8 @@ export interface DeliverOptions {
   aliases?: AliasTable;
   /** The recipient as RCPT already resolved it in this transaction (skips resolving it again). */
   resolution?: Resolution;
+  /** Where unexpected failures are logged (error level, with the stack and the id the reply carries). */
+  logger?: Logger;
 }
 
 export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
@@ -77,7 +84,10 @@ export async function deliver(store: MailStore, recipient: string, raw: Buffer, 
     if (isStoreError(e, 'TOO_BIG')) return { ok: false, code: 'TOO_BIG', message: 'Message too big for the mailbox' };
     if (isStoreError(e, 'OVER_QUOTA')) return { ok: false, code: 'OVER_QUOTA', message: 'Mailbox full' };
     if (isStoreError(e, 'NOT_FOUND')) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
-    return { ok: false, code: 'TEMPORARY', message: 'Local delivery failed, try again later' };
+    if (isStoreError(e, 'TEMPORARY')) return { ok: false, code: 'TEMPORARY', message: 'Local delivery failed, try again later' };
+    const rid = randomString(5, 'hex');
+    (opts.logger ?? silentLogger).error({ rid, rcpt: recipient, err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined }, 'local delivery failed');
+    return { ok: false, code: 'TEMPORARY', message: `Local delivery failed, try again later [${rid}]` };
   }
 }
 

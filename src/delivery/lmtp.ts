@@ -43,6 +43,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
       const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt): Promise<string | Error> => {
         const r = await deliver(common.store, rcpt.address, checked.raw, {
           envelopeFrom,
+          logger: common.logger,
           ...(await resolve(rcpt.address)),
           received: (recipient) =>
             receivedHeader({

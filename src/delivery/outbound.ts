@@ -172,7 +172,7 @@ class Queue implements OutboundQueue {
         outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
         continue;
       }
-      const d = await deliver(this.#store, rcpt, raw, { envelopeFrom: m.sender, aliases });
+      const d = await deliver(this.#store, rcpt, raw, { envelopeFrom: m.sender, aliases, logger: this.#log });
       if (d.ok) outcomes.push({ rcpt, kind: 'sent' });
       else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: enhancedStatusFor(d.code) });
       else outcomes.push({ rcpt, kind: 'temp', reply: `${replyCodeFor(d.code)} ${d.message}` });

@@ -69,6 +69,7 @@ export async function deliverAll(
   const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt) =>
     deliver(common.store, rcpt.address, raw, {
       envelopeFrom,
+      logger: common.logger,
       ...(await resolve(rcpt.address)),
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
     }),

@@ -158,7 +158,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (queued.length) await common.store.enqueueOutbound(sender, queued, withHop);
       const retry: string[] = [];
       const failed: FailedRecipient[] = [];
-      const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases }));
+      const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases, logger: common.logger }));
       for (const [i, rcpt] of local.entries()) {
         const d = results[i]!;
         if (d.ok) continue;
