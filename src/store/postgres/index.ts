@@ -1,15 +1,37 @@
 /**
- * The PostgreSQL MailStore: several stateless mailroom nodes share one database (metadata, change log,
+ * The PostgreSQL store: several stateless mailroom nodes share one database (metadata, change log,
  * outbound queue, and message blobs in bytea or in a directory on shared storage); LISTEN/NOTIFY carries
- * change wake-ups between nodes. See store.ts for the concurrency and durability notes.
+ * change wake-ups between nodes. openPostgresStore returns the Store handle (../handle.ts) whose four parts
+ * (directory.ts, mail.ts, maildrop.ts, queue.ts) share one core (core.ts: pool, transactions, change bus,
+ * blobs; its header holds the concurrency and durability notes), plus the PostgreSQL-only extras below.
  */
-import type { MailStore } from '../types.js';
+import type { Store } from '../handle.js';
 import { StoreError } from '../types.js';
-import { PostgresMailStore, type PostgresStoreOptions } from './store.js';
+import { PgCore, type PostgresStoreOptions } from './core.js';
+import { PgDirectory } from './directory.js';
+import { PgMailStore } from './mail.js';
+import { PgMaildrop } from './maildrop.js';
+import { PgOutboundQueue } from './queue.js';
 
-export { PostgresMailStore } from './store.js';
-export type { PostgresStoreOptions } from './store.js';
+export type { PostgresStoreOptions } from './core.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+/** An open PostgreSQL store: the Store handle plus maintenance and diagnostics. */
+export interface PostgresStore extends Store {
+  readonly kind: 'postgres';
+  /** Applies pending schema migrations (idempotent; safe when several nodes run it at once). */
+  migrate(): Promise<void>;
+  /** Removes blob files no row references, older than `graceMs` (default one hour). Returns how many. */
+  sweepOrphanBlobs(graceMs?: number): Promise<number>;
+  /** Where message bytes go: 'bytea' (in the database) or 'dir' (files under blobDir). */
+  readonly blobMode: 'bytea' | 'dir';
+  /** Backend pid of the LISTEN connection, null while it is reconnecting. */
+  readonly listenerPid: number | null;
+  /** How many times the LISTEN connection was restored after a loss. */
+  readonly listenerReconnects: number;
+  /** Resolves once the LISTEN connection is up again (immediately when it is). */
+  listenerSettled(): Promise<void>;
+}
 
 /**
  * Store settings that may ride in the URL's query string, so a plain store URL (`--store`, MAILROOM_STORE)
@@ -39,14 +61,35 @@ export function splitStoreUrl(url: string): { url: string; schema?: string; blob
  * Opens the store on `url` (postgres://...), applying pending schema migrations first (idempotent; safe
  * when several nodes start at once). `blobDir` puts message bytes in files on storage shared by every node
  * instead of the database; `schema` selects the PostgreSQL schema (default "public"); both may also be
- * given in the URL (see splitStoreUrl).
- * Throws StoreError TEMPORARY when PostgreSQL is unreachable, INVALID for a bad URL or schema name.
+ * given in the URL (see splitStoreUrl). `envelopeText` (StoreOptions) is applied to each appended
+ * message's envelope and its result kept for readMessages.
+ * Throws StoreError TEMPORARY when PostgreSQL is unreachable, INVALID for a bad URL, schema or node name.
  */
-export async function openPostgresStore(
-  opts: { url: string; blobDir?: string; schema?: string } & Partial<PostgresStoreOptions>,
-): Promise<MailStore & { migrate(): Promise<void> } & PostgresMailStore> {
+export async function openPostgresStore(opts: PostgresStoreOptions): Promise<PostgresStore> {
   const fromUrl = splitStoreUrl(opts.url);
-  return PostgresMailStore.open({ ...fromUrl, ...withoutUndefined(opts), url: fromUrl.url });
+  const core = await PgCore.open({ ...fromUrl, ...withoutUndefined(opts), url: fromUrl.url });
+  const directory = new PgDirectory(core);
+  const mail = new PgMailStore(core);
+  const maildrop = new PgMaildrop(core);
+  const queue = new PgOutboundQueue(core);
+  return {
+    kind: 'postgres',
+    directory,
+    mail,
+    maildrop,
+    queue,
+    close: () => core.close(),
+    migrate: () => core.migrate(),
+    sweepOrphanBlobs: (graceMs?: number) => core.sweepOrphanBlobs(graceMs),
+    blobMode: core.blobs.mode,
+    get listenerPid() {
+      return core.listenerPid;
+    },
+    get listenerReconnects() {
+      return core.listenerReconnects;
+    },
+    listenerSettled: () => core.listenerSettled(),
+  };
 }
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {

@@ -1,0 +1,220 @@
+/**
+ * The mailbox half of the PostgreSQL MailStore (../mail.ts): list, create, delete, rename (RFC 9051 6.3.6,
+ * INBOX moves its messages), subscriptions (RFC 9051 6.3.7: by name, for mailboxes that may not exist),
+ * special-use (RFC 6154), STATUS counts and IMAP4rev1 \Recent claims. Names follow ../names.ts. Errors:
+ * NOT_FOUND, EXISTS (also for a unique-key race with another node), NO_PERM (INBOX), HAS_CHILDREN, INVALID.
+ * messages.ts and mail.ts extend this class with the message operations.
+ */
+import type { Mailbox, MailboxStatus, SpecialUse } from '../types.js';
+import { StoreError } from '../types.js';
+import { checkSpecialUse } from '../message-prep.js';
+import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
+import { normalizeMailboxName } from '../names.js';
+import { validId, validUserId, type PgCore } from './core.js';
+import { num, pgCode } from './db.js';
+import { FULL_COLS, MAILBOX_COLS, dropMailbox, insertMailboxRow, mailboxRow, moveRows, toMailbox, type FullMsgRow, type MailboxRow } from './rows.js';
+
+export class PgMailboxes {
+  constructor(protected readonly core: PgCore) {}
+
+  listMailboxes(userId: number): Promise<Mailbox[]> {
+    return this.core.run(async () => {
+      if (!validUserId(userId)) return [];
+      const r = await this.core.db.query<MailboxRow>(
+        `SELECT ${MAILBOX_COLS} FROM mailboxes m WHERE m.user_id = $1 ORDER BY (m.name <> 'INBOX'), m.name COLLATE "C"`,
+        [userId],
+      );
+      return r.rows.map(toMailbox);
+    });
+  }
+
+  getMailbox(userId: number, name: string): Promise<Mailbox | null> {
+    return this.core.run(async () => {
+      let n: string;
+      try {
+        n = normalizeMailboxName(name);
+      } catch {
+        return null;
+      }
+      if (!validUserId(userId)) return null;
+      const r = await this.core.db.query<MailboxRow>(`SELECT ${MAILBOX_COLS} FROM mailboxes m WHERE m.user_id = $1 AND m.name = $2`, [userId, n]);
+      return r.rows[0] ? toMailbox(r.rows[0]) : null;
+    });
+  }
+
+  getMailboxById(mailboxId: number): Promise<Mailbox | null> {
+    return this.core.run(async () => {
+      if (!validId(mailboxId)) return null;
+      const r = await this.core.db.query<MailboxRow>(`SELECT ${MAILBOX_COLS} FROM mailboxes m WHERE m.id = $1`, [mailboxId]);
+      return r.rows[0] ? toMailbox(r.rows[0]) : null;
+    });
+  }
+
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox> {
+    return this.core.run(async () => {
+      const n = normalizeMailboxName(name);
+      const su = opts?.specialUse ?? null;
+      checkSpecialUse(su);
+      if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such user');
+      try {
+        return await this.core.db.tx(async (q) => {
+          const u = await q.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [userId]);
+          if (!u.rows.length) throw new StoreError('NOT_FOUND', 'no such user');
+          const row = await insertMailboxRow(q, userId, n, su);
+          const sub = await q.query('SELECT 1 FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, n]);
+          return toMailbox({ ...row, subscribed: sub.rows.length > 0 });
+        });
+      } catch (e) {
+        if (pgCode(e) === '23505') throw new StoreError('EXISTS', 'mailbox exists');
+        throw e;
+      }
+    });
+  }
+
+  deleteMailbox(userId: number, name: string): Promise<void> {
+    return this.core.run(async () => {
+      const n = normalizeMailboxName(name);
+      if (n === 'INBOX') throw new StoreError('NO_PERM', 'INBOX cannot be deleted');
+      if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      await this.core.db.tx(async (q, after) => {
+        const b = (await q.query<MailboxRow>('SELECT * FROM mailboxes WHERE user_id = $1 AND name = $2 FOR UPDATE', [userId, n])).rows[0];
+        if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        const child = await q.query('SELECT 1 FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2) LIMIT 1', [userId, n + '/']);
+        if (child.rows.length) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
+        await dropMailbox(this.core, q, after, b);
+      });
+    });
+  }
+
+  renameMailbox(userId: number, from: string, to: string): Promise<void> {
+    return this.core.run(async () => {
+      const f = normalizeMailboxName(from);
+      const t = normalizeMailboxName(to);
+      if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
+      if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
+      // INBOX is special: its messages move to the new mailbox, so "INBOX/old" is a fine target.
+      if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      try {
+        await this.core.db.tx(async (q, after) => {
+          const src = (await q.query<MailboxRow>('SELECT * FROM mailboxes WHERE user_id = $1 AND name = $2 FOR UPDATE', [userId, f])).rows[0];
+          if (!src) throw new StoreError('NOT_FOUND', 'no such mailbox');
+          const exists = await q.query('SELECT 1 FROM mailboxes WHERE user_id = $1 AND name = $2', [userId, t]);
+          if (exists.rows.length) throw new StoreError('EXISTS', 'target mailbox exists');
+          if (f === 'INBOX') {
+            // RFC 9051 6.3.6: INBOX's messages move to a new mailbox; INBOX stays (empty); children unaffected.
+            const dst = await insertMailboxRow(q, userId, t, null);
+            const rows = (await q.query<FullMsgRow>(`SELECT ${FULL_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [src.id])).rows;
+            await moveRows(this.core, q, after, src, rows, dst, true);
+            return;
+          }
+          const children = await q.query<{ id: string; name: string }>(
+            'SELECT id, name FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2) ORDER BY id FOR UPDATE',
+            [userId, f + '/'],
+          );
+          const renames: Array<[string, string, string]> = [[src.id, f, t]];
+          for (const c of children.rows) renames.push([c.id, c.name, t + c.name.slice(f.length)]);
+          const targets = renames.slice(1).map((x) => x[2]);
+          if (targets.length) {
+            const clash = await q.query<{ name: string }>('SELECT name FROM mailboxes WHERE user_id = $1 AND name = ANY($2::text[]) LIMIT 1', [
+              userId,
+              targets,
+            ]);
+            if (clash.rows[0]) throw new StoreError('EXISTS', `target mailbox ${clash.rows[0].name} exists`);
+          }
+          for (const [id, oldName, newName] of renames) {
+            await q.query('UPDATE mailboxes SET name = $2 WHERE id = $1', [id, newName]);
+            const d = await q.query('DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, oldName]);
+            if ((d.rowCount ?? 0) > 0) {
+              await q.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, newName]);
+            }
+          }
+        });
+      } catch (e) {
+        if (pgCode(e) === '23505') throw new StoreError('EXISTS', 'target mailbox exists');
+        throw e;
+      }
+    });
+  }
+
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    return this.core.run(async () => {
+      const n = normalizeMailboxName(name);
+      if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such user');
+      await this.core.db.tx(async (q) => {
+        const u = await q.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [userId]);
+        if (!u.rows.length) throw new StoreError('NOT_FOUND', 'no such user');
+        if (subscribed) await q.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, n]);
+        else await q.query('DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, n]);
+      });
+    });
+  }
+
+  listSubscriptions(userId: number): Promise<string[]> {
+    return this.core.run(async () => {
+      if (!validUserId(userId)) return [];
+      const r = await this.core.db.query<{ name: string }>('SELECT name FROM subscriptions WHERE user_id = $1 ORDER BY name COLLATE "C"', [userId]);
+      return r.rows.map((row) => row.name);
+    });
+  }
+
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+    return this.core.run(async () => {
+      checkSpecialUse(specialUse);
+      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const r = await this.core.db.query('UPDATE mailboxes SET special_use = $2 WHERE id = $1', [mailboxId, specialUse]);
+      if (r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    });
+  }
+
+  status(mailboxId: number): Promise<MailboxStatus> {
+    return this.core.run(async () => {
+      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      // One statement, one snapshot: the counts agree with UIDNEXT and HIGHESTMODSEQ.
+      const r = await this.core.db.query<{
+        messages: string;
+        unseen: string;
+        deleted: string;
+        size: string;
+        recent: string;
+        uid_next: string;
+        uid_validity: string;
+        highest_modseq: string;
+      }>(
+        `SELECT b.uid_next, b.uid_validity, b.highest_modseq, s.*
+         FROM mailboxes b CROSS JOIN LATERAL (
+           SELECT count(*) AS messages,
+                  count(*) FILTER (WHERE (flags & ${FLAG_SEEN}) = 0) AS unseen,
+                  count(*) FILTER (WHERE (flags & ${FLAG_DELETED}) <> 0) AS deleted,
+                  coalesce(sum(size), 0) AS size,
+                  count(*) FILTER (WHERE uid >= b.first_recent) AS recent
+           FROM messages WHERE mailbox_id = b.id) s
+         WHERE b.id = $1`,
+        [mailboxId],
+        'status',
+      );
+      const row = r.rows[0];
+      if (!row) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      return {
+        messages: num(row.messages),
+        unseen: num(row.unseen),
+        deleted: num(row.deleted),
+        size: num(row.size),
+        recent: num(row.recent),
+        uidNext: num(row.uid_next),
+        uidValidity: num(row.uid_validity),
+        highestModseq: num(row.highest_modseq),
+      };
+    });
+  }
+
+  claimRecent(mailboxId: number): Promise<number> {
+    return this.core.run(async () =>
+      this.core.db.tx(async (q) => {
+        const b = await mailboxRow(q, mailboxId, true);
+        await q.query('UPDATE mailboxes SET first_recent = uid_next WHERE id = $1', [mailboxId]);
+        return num(b.first_recent);
+      }),
+    );
+  }
+}
