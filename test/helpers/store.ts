@@ -1,10 +1,12 @@
 /**
  * Sample messages and small assertions shared by the store contract suites (test/store-contract/), the
  * backends' own tests and the server tests: RFC 5322 messages with CRLF line endings, a message whose
- * header block is bigger than a store keeps beside the blob, the StoreError check, and a poll for
- * asynchronous wake-ups.
+ * header block is bigger than a store keeps beside the blob, the StoreError check, a poll for
+ * asynchronous wake-ups, and the checks that readMessages' header and envelope parts agree with the index.
  */
 import assert from 'node:assert/strict';
+import type { Envelope } from '../../src/mime/types.js';
+import type { MailStore } from '../../src/store/mail.js';
 import { isStoreError, type StoreErrorCode } from '../../src/store/types.js';
 
 /** A small RFC 5322 message with CRLF line endings. */
@@ -48,4 +50,58 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
+}
+
+/**
+ * readMessages with `header` must give, for the messages it finds with `index` (same UIDs, same order), as
+ * header exactly readBytes(0 .. index.root.headerEnd). Returns how many records there were.
+ */
+export async function assertHeadersMatch(s: MailStore, mailboxId: number, uids: number[], why: string): Promise<number> {
+  const recs = await collect(s.readMessages(mailboxId, uids, { index: true }));
+  const heads = await collect(s.readMessages(mailboxId, uids, { header: true }));
+  assert.deepEqual(
+    heads.map((h) => h.uid),
+    recs.map((r) => r.uid),
+    `${why}: the messages readMessages finds with the index`,
+  );
+  for (let i = 0; i < recs.length; i++) {
+    const { uid, index } = recs[i]!;
+    const header = heads[i]!.header;
+    assert.ok(Buffer.isBuffer(header), `${why}: uid ${uid} header is a Buffer`);
+    const want = await s.readBytes(mailboxId, uid, { start: 0, end: index.root.headerEnd });
+    assert.ok(header.equals(want), `${why}: uid ${uid} header is bytes 0..${index.root.headerEnd} (got ${header.length} bytes)`);
+  }
+  return heads.length;
+}
+
+/**
+ * readMessages with `envelope` and `envelopeText` must give the messages it finds with `index`, each with the
+ * index's envelope and, as text, what `textOf` (the StoreOptions.envelopeText the store was opened with, or
+ * null when none) makes of it. Returns how many had a text and how many had none.
+ */
+export async function assertEnvelopesMatch(
+  s: MailStore,
+  mailboxId: number,
+  uids: number[],
+  why: string,
+  textOf: ((e: Envelope) => string | null) | null,
+): Promise<{ text: number; none: number }> {
+  const counts = { text: 0, none: 0 };
+  const recs = await collect(s.readMessages(mailboxId, uids, { index: true }));
+  const envs = await collect(s.readMessages(mailboxId, uids, { envelope: true, envelopeText: true }));
+  assert.deepEqual(
+    envs.map((e) => e.uid),
+    recs.map((r) => r.uid),
+    `${why}: the messages readMessages finds with the index`,
+  );
+  for (let i = 0; i < recs.length; i++) {
+    const { uid, index } = recs[i]!;
+    const got = envs[i]!;
+    assert.deepEqual(got.envelope, index.envelope, `${why}: uid ${uid} envelope`);
+    const text = textOf ? textOf(index.envelope) : null;
+    assert.equal(got.envelopeText, text, `${why}: uid ${uid} envelope text`);
+    if (got.envelopeText === null) counts.none++;
+    else counts.text++;
+  }
+  return counts;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { sampleMessage } from '../contract.js';
+import { sampleMessage } from '../../../test/helpers/store.js';
 import { isStoreError } from '../types.js';
 import Database from 'better-sqlite3';
 import type { MailStore, MessageEnvelopeRecord, MessageRecord } from '../types.js';

@@ -5,25 +5,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { describe, test } from 'node:test';
-import { runStoreContract, sampleMessage } from '../contract.js';
+import { sampleMessage } from '../../../test/helpers/store.js';
 import { openSqliteStore, type SqliteStoreOptions } from './index.js';
 import { openStore } from '../index.js';
 import { isStoreError } from '../types.js';
 import type { ChangeEvent } from '../types.js';
 import { SqliteMailStore } from './store.js';
-
-runStoreContract('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mailroom-store-'));
-  // fsync off keeps the suite fast; the crash test and the bench exercise the durable path.
-  const store = await openSqliteStore({ dataDir: dir, fsync: false });
-  return {
-    store,
-    async cleanup() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
 
 // ---- SQLite-specific behaviour (files, several instances on one directory) ----
 

@@ -1,0 +1,21 @@
+/**
+ * The store contract suites against the embedded SQLite store: each store on a fresh data directory, removed
+ * afterwards. fsync off keeps the suites fast; the crash test and the bench exercise the durable path.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/index.js';
+import { runStoreContracts } from './index.js';
+
+runStoreContracts('sqlite', async (opts) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-store-'));
+  const store = await openStore({ dataDir: dir, fsync: false }, opts);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
