@@ -6,7 +6,6 @@
  * Needs PostgreSQL (see src/store/postgres/testing.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
 import { crashMessage } from './store-crash-message.js';
+import { runAndKill as runChildAndKill } from './helpers/crash.js';
 
 const CHILD = new URL('./postgres-crash-child.ts', import.meta.url).pathname;
 const SCHEMA = 'crash';
@@ -30,32 +30,9 @@ after(async () => {
   rmSync(blobDir, { recursive: true, force: true });
 });
 
-async function runAndKill(seedBase: number, atLeast: number): Promise<Map<number, number>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db.url, SCHEMA, blobDir, String(seedBase)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const committed = new Map<number, number>();
-  let stderr = '';
-  let buf = '';
-  let killTimer: NodeJS.Timeout | undefined;
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const m = /^(\d+) (\d+)$/.exec(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (!m) continue;
-      committed.set(Number(m[1]), Number(m[2]));
-      if (committed.size >= atLeast && !killTimer) killTimer = setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 40));
-    }
-  });
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const signal = await exited;
-  clearTimeout(guard);
-  if (killTimer) clearTimeout(killTimer);
-  assert.equal(signal, 'SIGKILL', `child ended on its own: ${stderr}`);
-  assert.ok(committed.size >= atLeast, `child reported ${committed.size} commits: ${stderr}`);
-  return committed;
+/** Runs the child until it has reported `atLeast` commits, then SIGKILLs it (see helpers/crash.ts). */
+function runAndKill(seedBase: number, atLeast: number): Promise<Map<number, number>> {
+  return runChildAndKill(CHILD, [db.url, SCHEMA, blobDir, String(seedBase)], atLeast);
 }
 
 function files(): string[] {

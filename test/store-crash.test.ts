@@ -5,7 +5,6 @@
  * the blobs the killed child had written but not committed are swept.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,39 +13,13 @@ import Database from 'better-sqlite3';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { INLINE_MAX } from '../src/store/sqlite/store.js';
 import { crashMessage } from './store-crash-message.js';
+import { runAndKill as runChildAndKill } from './helpers/crash.js';
 
 const CHILD = new URL('./store-crash-child.ts', import.meta.url).pathname;
 
-/** Runs the child until it has reported `atLeast` commits (plus a random extra delay), then SIGKILLs it. */
-async function runAndKill(dataDir: string, seedBase: number, atLeast: number): Promise<Map<number, number>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, String(seedBase)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const committed = new Map<number, number>();
-  let stderr = '';
-  let buf = '';
-  let killTimer: NodeJS.Timeout | undefined;
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const m = /^(\d+) (\d+)$/.exec(line);
-      if (!m) continue;
-      committed.set(Number(m[1]), Number(m[2]));
-      if (committed.size >= atLeast && !killTimer) {
-        killTimer = setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 40));
-      }
-    }
-  });
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const signal = await exited;
-  clearTimeout(guard);
-  if (killTimer) clearTimeout(killTimer);
-  assert.equal(signal, 'SIGKILL', `child ended on its own: ${stderr}`);
-  assert.ok(committed.size >= atLeast, `child reported ${committed.size} commits: ${stderr}`);
-  return committed;
+/** Runs the child on `dataDir` until it has reported `atLeast` commits, then SIGKILLs it (see helpers/crash.ts). */
+function runAndKill(dataDir: string, seedBase: number, atLeast: number): Promise<Map<number, number>> {
+  return runChildAndKill(CHILD, [dataDir, String(seedBase)], atLeast);
 }
 
 function blobFiles(dataDir: string): number {
