@@ -25,7 +25,6 @@
  *
  * Writes <out>/multinode.md and prints it. Exit status 1 when a run or a check failed.
  */
-import { parseArgs } from 'node:util';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -37,6 +36,7 @@ import { MailroomPopulator, removeDir, startMailroom, tempDataDir, type Mailroom
 import { treeCpu } from './lib/proc.js';
 import { FULL_SIZES, SMOKE_SIZES } from './run.js';
 import { imapMixed } from './workloads/imap-mixed.js';
+import { parseBenchArgs } from './lib/options.js';
 import { openStore } from '../src/store/index.js';
 import { hashPassword } from '../src/auth/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
@@ -68,9 +68,9 @@ function log(msg: string): void {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values, int } = parseBenchArgs(
+    argv,
+    {
       clients: { type: 'string' },
       seconds: { type: 'string' },
       runs: { type: 'string' },
@@ -78,27 +78,17 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write('usage: node --import tsx bench/multinode.ts [--clients N] [--seconds S] [--runs R] [--mailbox M] [--seed N] [--out DIR] [--smoke]\n');
-    process.exit(0);
-  }
-  const int = (v: string | undefined, name: string, min: number, dflt: number): number => {
-    if (v === undefined) return dflt;
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} expects an integer >= ${min}, got ${v}`);
-    return Number(v);
-  };
+    () => 'usage: node --import tsx bench/multinode.ts [--clients N] [--seconds S] [--runs R] [--mailbox M] [--seed N] [--out DIR] [--smoke]\n',
+  );
   const smoke = values.smoke ?? false;
   return {
     smoke,
-    clients: int(values.clients, 'clients', 2, smoke ? SMOKE_SIZES.mixedClients + 1 : FULL_SIZES.mixedClients),
-    seconds: int(values.seconds, 'seconds', 1, smoke ? 2 : 15),
-    runs: int(values.runs, 'runs', 1, smoke ? 1 : 3),
-    mailbox: int(values.mailbox, 'mailbox', 2, smoke ? SMOKE_SIZES.mixedMailbox : 100),
-    seed: int(values.seed, 'seed', 0, 20261127),
+    clients: int('clients', 2) ?? (smoke ? SMOKE_SIZES.mixedClients + 1 : FULL_SIZES.mixedClients),
+    seconds: int('seconds', 1) ?? (smoke ? 2 : 15),
+    runs: int('runs', 1) ?? (smoke ? 1 : 3),
+    mailbox: int('mailbox', 2) ?? (smoke ? SMOKE_SIZES.mixedMailbox : 100),
+    seed: int('seed', 0) ?? 20261127,
     out: values.out ?? join(HERE, 'results'),
   };
 }

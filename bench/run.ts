@@ -12,7 +12,6 @@
  * <out>/latest.json; prints the Markdown (or, with --json, the JSON) on stdout and progress on stderr. Exit
  * status 1 when any run failed or any consistency check did not hold (warm-up runs included).
  */
-import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync, readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -37,6 +36,7 @@ import { MailroomPopulator, bundleServer, removeDir, startMailroom, tempDataDir,
 import { RATIO_LEGEND, markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
 import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../support/dovecot-bench.js';
 import { openFileLimit } from './lib/proc.js';
+import { parseBenchArgs } from './lib/options.js';
 import { lmtpDelivery } from './workloads/lmtp-delivery.js';
 import { pop3Download } from './workloads/pop3-download.js';
 import { imapOverview } from './workloads/imap-overview.js';
@@ -92,9 +92,9 @@ function log(msg: string): void {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values, int } = parseBenchArgs(
+    argv,
+    {
       smoke: { type: 'boolean', default: false },
       only: { type: 'string' },
       runs: { type: 'string' },
@@ -116,44 +116,33 @@ function parseOptions(argv: string[]): Options {
       idle: { type: 'string' },
       'max-message': { type: 'string' },
       'big-every': { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(
+    () =>
       'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--warmup N] [--json] [--out DIR] [--seed N]\n' +
-        '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
-        '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
-    );
-    process.exit(0);
-  }
-  const int = (v: string | undefined, name: string, min: number): number | undefined => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} expects an integer >= ${min}, got ${v}`);
-    return Number(v);
-  };
+      '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
+      '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
+  );
   const sizes: Sizes = { ...(values.smoke ? SMOKE_SIZES : FULL_SIZES) };
-  const set = (key: keyof Sizes, v: string | undefined, name: string, min: number): void => {
-    const n = int(v, name, min);
+  const set = (key: keyof Sizes, name: Parameters<typeof int>[0], min: number): void => {
+    const n = int(name, min);
     if (n !== undefined) sizes[key] = n;
   };
-  set('bigMailbox', values.big, 'big', 1);
-  set('lmtpMessages', values.lmtp, 'lmtp', 1);
-  set('lmtpSenders', values.senders, 'senders', 1);
-  set('lmtpRecipients', values.recipients, 'recipients', 1);
-  set('pop3Messages', values.pop3, 'pop3', 1);
-  set('mixedClients', values.clients, 'clients', 1);
-  set('mixedCycles', values.cycles, 'cycles', 1);
-  set('mixedMailbox', values['mixed-mailbox'], 'mixed-mailbox', 2);
-  set('idleConnections', values.idle, 'idle', 1);
-  set('maxMessage', values['max-message'], 'max-message', 2048);
-  set('bigEvery', values['big-every'], 'big-every', 0);
+  set('bigMailbox', 'big', 1);
+  set('lmtpMessages', 'lmtp', 1);
+  set('lmtpSenders', 'senders', 1);
+  set('lmtpRecipients', 'recipients', 1);
+  set('pop3Messages', 'pop3', 1);
+  set('mixedClients', 'clients', 1);
+  set('mixedCycles', 'cycles', 1);
+  set('mixedMailbox', 'mixed-mailbox', 2);
+  set('idleConnections', 'idle', 1);
+  set('maxMessage', 'max-message', 2048);
+  set('bigEvery', 'big-every', 0);
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   const maxConns = connectionsNeeded(sizes);
-  const runs = int(values.runs, 'runs', 1) ?? (values.smoke ? 1 : 3);
-  const warmup = int(values.warmup, 'warmup', 0) ?? (values.smoke ? 0 : 1);
+  const runs = int('runs', 1) ?? (values.smoke ? 1 : 3);
+  const warmup = int('warmup', 0) ?? (values.smoke ? 0 : 1);
   // 40 connections per loopback address (127.0.0.1 ... 127.0.0.250, then 127.0.1.1 ...), under per-IP limits.
   const addresses = Array.from({ length: Math.ceil(maxConns / 40) + 1 }, (_, i) => `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`);
   return {
@@ -162,7 +151,7 @@ function parseOptions(argv: string[]): Options {
       // Workloads see every run, warm-up included (see BenchConfig.runs).
       runs: warmup + runs,
       warmup,
-      seed: int(values.seed, 'seed', 0) ?? 20261127,
+      seed: int('seed', 0) ?? 20261127,
       sizes,
       sourceAddresses: addresses,
       password: 'bench-secret',
