@@ -39,7 +39,7 @@ import { imapMixed } from './workloads/imap-mixed.js';
 import { parseBenchArgs } from './lib/options.js';
 import { openStore } from '../src/store/index.js';
 import { hashPassword } from '../src/auth/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** IMAP commands per client per cycle of the mixed workload (2 + 4 x 2 + 7), used to check its own count. */

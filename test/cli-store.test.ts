@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { openStore } from '../src/store/index.js';
-import { createTestDatabase } from '../src/store/postgres/testing.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 const dirs: string[] = [];
 after(async () => {

@@ -2,11 +2,11 @@
  * POP3 on the PostgreSQL store with two nodes sharing one database: the maildrop lock holds across nodes
  * ([IN-USE]), deletions committed on one node are what the other node's next login sees, an IMAP IDLE on
  * the other node hears the POP3 expunge, and RETR bytes are exact. Needs PostgreSQL on 127.0.0.1:5432
- * (see src/store/postgres/testing.ts): the test fails loudly without it, like the store's own tests.
+ * (see support/postgres.ts): the test fails loudly without it, like the store's own tests.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { Authenticator, hashPassword } from '../src/auth/index.js';
 import { createPop3Service } from '../src/pop3-server/index.js';

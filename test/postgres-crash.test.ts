@@ -3,7 +3,7 @@
  * reports each committed UID; the parent SIGKILLs it at a random moment, twice. Afterwards every reported
  * message is present and byte-identical, no row lacks its blob, the child's maildrop lock died with it,
  * and the files the child wrote for transactions that never committed are swept.
- * Needs PostgreSQL (see src/store/postgres/testing.ts).
+ * Needs PostgreSQL (see support/postgres.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openPostgresStore } from '../src/store/postgres/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { crashMessage } from './store-crash-message.js';
 import { runAndKill as runChildAndKill } from './helpers/crash.js';
 

@@ -2,14 +2,14 @@
  * Several "nodes" (store instances with their own pools and LISTEN connections) on one PostgreSQL database:
  * concurrent migrations, UID/MODSEQ allocation under concurrent writers, cross-node wake-ups (also across a
  * lost LISTEN connection), the POP3 maildrop lock and outbound claims across nodes.
- * Needs PostgreSQL (see src/store/postgres/testing.ts); fails with a clear message when it is unreachable.
+ * Needs PostgreSQL (see support/postgres.ts); fails with a clear message when it is unreachable.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { sampleMessage } from '../src/store/contract.js';
 import { openPostgresStore, PostgresMailStore } from '../src/store/postgres/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import type { ChangeEvent } from '../src/store/types.js';
 import { isStoreError } from '../src/store/types.js';
 

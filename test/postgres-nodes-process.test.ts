@@ -2,7 +2,7 @@
  * Two mailroom server processes (`mailroom --store postgres://... serve`) on one PostgreSQL database:
  * a client on each; an APPEND on node B reaches an IDLE session on node A; node B is SIGKILLed in the middle
  * of a stream of APPENDs, node A keeps serving, and every APPEND that node B acknowledged is present exactly once.
- * Needs PostgreSQL (see src/store/postgres/testing.ts) and the built CLI.
+ * Needs PostgreSQL (see support/postgres.ts) and the built CLI.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { runCli, startCli } from './helpers/cli.js';
-import { createTestDatabase } from '../src/store/postgres/testing.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 const OFF = ['--imaps-port', 'off', '--pop3-port', 'off', '--pop3s-port', 'off', '--lmtp-port', 'off', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off'];
 

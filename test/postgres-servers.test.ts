@@ -2,13 +2,13 @@
  * Two complete mailroom servers ("nodes") sharing one PostgreSQL database: an IMAP IDLE on node A hears an
  * APPEND, a flag change and an expunge made through node B; the POP3 maildrop lock holds across nodes and
  * a POP3 session's deletions on one node reach an IMAP session on the other.
- * Needs PostgreSQL (see src/store/postgres/testing.ts); fails with a clear message when it is unreachable.
+ * Needs PostgreSQL (see support/postgres.ts); fails with a clear message when it is unreachable.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { createMailroom, type Mailroom } from '../src/server/mailroom.js';
-import { createTestDatabase, type TestDatabase } from '../src/store/postgres/testing.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { RawPop3 } from './pop3-helpers.js';
 
 const USER = 'alice@example.org';

@@ -1,13 +1,13 @@
 /**
  * The store contract suites against the PostgreSQL store (bytea blobs, the default mode; the blob-directory
  * mode has its own tests in test/store/postgres-blobdir.test.ts, cross-node behaviour in
- * test/postgres-multinode.test.ts). One throwaway database per run (see test/helpers/postgres.ts);
+ * test/postgres-multinode.test.ts). One throwaway database per run (see support/postgres.ts);
  * every store starts on an empty schema, so tests never see each other's data. Fails (never skips) when
  * PostgreSQL is unreachable.
  */
 import { after } from 'node:test';
 import { openStore } from '../../src/store/index.js';
-import { createTestDatabase, emptySchema, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, emptySchema, type TestDatabase } from '../../support/postgres.js';
 import { runStoreContracts } from './index.js';
 
 const SCHEMA = 'contract';

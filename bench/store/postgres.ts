@@ -2,20 +2,20 @@
  * Store append throughput: PostgreSQL with bytea blobs, PostgreSQL with a blob directory, and the SQLite
  * store, all durable (fsync on, synchronous_commit on). Not a test; run by hand:
  *
- *   npx tsx src/store/postgres/bench.ts [--messages N] [--size BYTES] [--writers N] [--runs N]
+ *   npx tsx bench/store/postgres.ts [--messages N] [--size BYTES] [--writers N] [--runs N]
  *
  * For each store: N appends by one writer (latency-bound), then N appends by `writers` concurrent writers
  * into separate mailboxes, then into one mailbox (row-lock contention), plus a full read of every message.
- * Reports the median of `runs` runs in appends/s (reads/s). Needs PostgreSQL (see testing.ts).
+ * Reports the median of `runs` runs in appends/s (reads/s). Needs PostgreSQL (see support/postgres.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openSqliteStore } from '../sqlite/index.js';
-import type { MailStore } from '../types.js';
-import { openPostgresStore } from './index.js';
-import { createTestDatabase } from './testing.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/handle.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { createTestDatabase } from '../../support/postgres.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,8 +43,9 @@ interface Result {
   reads: number;
 }
 
-async function measureStore(store: MailStore, tag: string): Promise<Result> {
-  const user = await store.createUser(`${tag}@example.org`, 'x');
+async function measureStore(handle: Store, tag: string): Promise<Result> {
+  const store = handle.mail;
+  const user = await handle.directory.createUser(`${tag}@example.org`, 'x');
   const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
   const boxes = [];
   for (let w = 0; w < WRITERS; w++) boxes.push(await store.createMailbox(user.id, `W${w}`));
@@ -70,7 +71,7 @@ async function measureStore(store: MailStore, tag: string): Promise<Result> {
 
   const list = await store.listMessages(inbox.id);
   t = performance.now();
-  for (const m of list) await store.readMessage(inbox.id, m.uid);
+  for (const m of list) await store.readBytes(inbox.id, m.uid);
   const reads = list.length / ((performance.now() - t) / 1000);
   return { serial, parallelBoxes, parallelOne, reads };
 }
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     dirs.push(d);
     return d;
   };
-  const kinds: Array<[string, (run: number) => Promise<MailStore>]> = [
+  const kinds: Array<[string, (run: number) => Promise<Store>]> = [
     ['postgres bytea', (run) => openPostgresStore({ url: db.url, schema: `bench_bytea_${run}` })],
     ['postgres blobDir', (run) => openPostgresStore({ url: db.url, schema: `bench_dir_${run}`, blobDir: tmp() })],
     ['sqlite', () => openSqliteStore({ dataDir: tmp() })],

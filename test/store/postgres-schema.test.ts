@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { memoryLogger, type LogLine } from '../../lib/logger.js';
-import { Db } from './db.js';
-import { MIGRATIONS, migrate, type Migration } from './schema.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from './testing.js';
+import { memoryLogger, type LogLine } from '../../src/lib/logger.js';
+import { Db } from '../../src/store/postgres/db.js';
+import { MIGRATIONS, migrate, type Migration } from '../../src/store/postgres/schema.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 
 let tdb: TestDatabase;
 const lines: LogLine[] = [];

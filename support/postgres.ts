@@ -1,7 +1,7 @@
 /**
- * Test support for the PostgreSQL store: a throwaway database per test run, created through the maintenance
- * database and dropped at the end, so concurrent runs never collide. Used by the store's own tests and by
- * multi-node server tests.
+ * Support for tests and benchmarks of the PostgreSQL store: a throwaway database per run, created through
+ * the maintenance database and dropped at the end, so concurrent runs never collide. Used by the store's
+ * own tests, by multi-node server tests and by the store benchmarks.
  *
  * The maintenance URL defaults to postgres://postgres@127.0.0.1:5432/postgres and can be overridden with
  * MAILROOM_TEST_PG_URL. When PostgreSQL is not reachable, createTestDatabase() throws an error saying that
@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { DATA_TABLES } from './schema.js';
+import { DATA_TABLES } from '../src/store/postgres/schema.js';
 
 export const DEFAULT_MAINTENANCE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
