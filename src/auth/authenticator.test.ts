@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../store/sqlite/index.js';
+import { openStore, type Store } from '../store/index.js';
 import { Authenticator } from './authenticator.js';
 import { hashPassword, verifyPassword } from './hash.js';
 
-async function withStore(fn: (store: Awaited<ReturnType<typeof openSqliteStore>>) => Promise<void>): Promise<void> {
+async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-auth-'));
-  const store = await openSqliteStore({ dataDir: dir });
+  const store = await openStore({ dataDir: dir });
   try {
     await fn(store);
   } finally {
@@ -20,8 +20,8 @@ async function withStore(fn: (store: Awaited<ReturnType<typeof openSqliteStore>>
 
 test('verify: right password, wrong password, unknown user, case-insensitive address', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
-    const auth = new Authenticator(store, { failureDelayMs: 0 });
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0 });
     const ok = await auth.verify('Alice@Example.org', 'pw', { remoteAddress: '127.0.0.1' });
     assert.equal(ok.ok, true);
     assert.equal(ok.ok && ok.user.address, 'alice@example.org');
@@ -32,10 +32,10 @@ test('verify: right password, wrong password, unknown user, case-insensitive add
 
 test('failures are delayed with a growing delay per IP and per user; success resets; too many are refused', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
     const sleeps: number[] = [];
     let now = 1_000_000;
-    const auth = new Authenticator(store, {
+    const auth = new Authenticator(store.directory, {
       failureDelayMs: 100,
       maxDelayMs: 1000,
       maxFailures: 6,
@@ -71,9 +71,9 @@ test('failures are delayed with a growing delay per IP and per user; success res
 
 test('cleartextSecret is only available for {PLAIN} hashes (APOP)', async () => {
   await withStore(async (store) => {
-    await store.createUser('a@example.org', '{PLAIN}apop-secret');
-    await store.createUser('b@example.org', await hashPassword('pw'));
-    const auth = new Authenticator(store, { failureDelayMs: 0 });
+    await store.directory.createUser('a@example.org', '{PLAIN}apop-secret');
+    await store.directory.createUser('b@example.org', await hashPassword('pw'));
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0 });
     assert.equal((await auth.cleartextSecret('A@example.org'))?.secret, 'apop-secret');
     assert.equal(await auth.cleartextSecret('b@example.org'), null);
     assert.equal(await auth.cleartextSecret('c@example.org'), null);
@@ -82,11 +82,11 @@ test('cleartextSecret is only available for {PLAIN} hashes (APOP)', async () => 
 
 test('auth cache: a repeated success skips the hash check; wrong password, password change and expiry are not served from it', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
-    await store.createUser('bob@example.org', await hashPassword('pw2'));
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
+    await store.directory.createUser('bob@example.org', await hashPassword('pw2'));
     let checks = 0;
     let now = 5_000_000;
-    const auth = new Authenticator(store, {
+    const auth = new Authenticator(store.directory, {
       failureDelayMs: 0,
       authCacheTtlMs: 60_000,
       authCacheSize: 1,
@@ -104,7 +104,7 @@ test('auth cache: a repeated success skips the hash check; wrong password, passw
     assert.deepEqual(await auth.verify('alice@example.org', 'pw-wrong'), { ok: false, reason: 'bad-credentials' });
     assert.equal(checks, 2);
     // password change: the old password no longer works even though it was cached
-    await store.setPasswordHash('alice@example.org', await hashPassword('new'));
+    await store.directory.setPasswordHash('alice@example.org', await hashPassword('new'));
     assert.deepEqual(await auth.verify('alice@example.org', 'pw'), { ok: false, reason: 'bad-credentials' });
     assert.equal((await auth.verify('alice@example.org', 'new')).ok, true);
     const afterChange = checks;
@@ -127,9 +127,9 @@ test('auth cache: a repeated success skips the hash check; wrong password, passw
 
 test('auth cache disabled with authCacheTtlMs 0', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
     let checks = 0;
-    const auth = new Authenticator(store, {
+    const auth = new Authenticator(store.directory, {
       failureDelayMs: 0,
       authCacheTtlMs: 0,
       verifyHash: async (stored, password) => {

@@ -14,7 +14,8 @@
  * entries (least recently used dropped first). Failures are never cached.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { MailStore, User } from '../store/types.js';
+import type { Directory } from '../store/directory.js';
+import type { User } from '../store/types.js';
 import { verifyPassword, plaintextSecret } from './hash.js';
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'throttled' | 'temporary' };
@@ -55,7 +56,7 @@ export interface AuthContext {
 }
 
 export class Authenticator {
-  readonly #store: MailStore;
+  readonly #directory: Directory;
   readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now' | 'verifyHash'>>;
   readonly #verifyHash: (stored: string, password: string) => Promise<boolean>;
   readonly #cacheKey = randomBytes(32);
@@ -65,8 +66,8 @@ export class Authenticator {
   readonly #byIp = new Map<string, Counter>();
   readonly #byUser = new Map<string, Counter>();
 
-  constructor(store: MailStore, opts: AuthenticatorOptions = {}) {
-    this.#store = store;
+  constructor(directory: Directory, opts: AuthenticatorOptions = {}) {
+    this.#directory = directory;
     this.#opts = {
       failureDelayMs: opts.failureDelayMs ?? 2000,
       maxDelayMs: opts.maxDelayMs ?? 15000,
@@ -90,7 +91,7 @@ export class Authenticator {
     }
     let found: User | null;
     try {
-      found = await this.#store.getUser(user);
+      found = await this.#directory.getUser(user);
     } catch {
       return { ok: false, reason: 'temporary' };
     }
@@ -145,7 +146,7 @@ export class Authenticator {
 
   /** Looks a user up for mechanisms that verify differently (APOP); returns the cleartext secret if stored. */
   async cleartextSecret(address: string): Promise<{ user: User; secret: string } | null> {
-    const found = await this.#store.getUser(normalizeAddress(address));
+    const found = await this.#directory.getUser(normalizeAddress(address));
     if (!found) return null;
     const secret = plaintextSecret(found.passwordHash);
     return secret === null ? null : { user: found, secret };

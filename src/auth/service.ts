@@ -1,11 +1,12 @@
-import type { MailStore } from '../store/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { TlsMaterial } from '../lib/service.js';
 import type { Authenticator } from './authenticator.js';
 
-/** What every protocol server is constructed with; protocol-specific options extend this. */
+/**
+ * What every protocol server is constructed with; protocol-specific options extend this and add `store`:
+ * the parts of the Store handle (store/handle.ts) that protocol uses.
+ */
 export interface ServiceOptions {
-  store: MailStore;
   auth: Authenticator;
   /** Defaults to silentLogger. */
   logger?: Logger;

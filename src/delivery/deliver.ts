@@ -17,7 +17,8 @@
  * stack under a short random id, and the failure message ends with that id in brackets, so the 451 a
  * client sees leads to the log line (as IMAP's NO [SERVERBUG] does).
  */
-import { isStoreError, type MailStore } from '../store/types.js';
+import type { Store } from '../store/handle.js';
+import { isStoreError } from '../store/types.js';
 import type { AliasTable, Resolution } from './resolve.js';
 import { resolveRecipient } from './resolve.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
@@ -54,14 +55,20 @@ export function tracePrefix(recipient: string, opts: Pick<DeliverOptions, 'envel
   return Buffer.from(returnPathHeader(opts.envelopeFrom) + deliveredToHeader(recipient) + received, 'utf8');
 }
 
-export async function deliver(store: MailStore, recipient: string, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
+/**
+ * What delivery uses of the store: the directory (recipients, aliases, domains), the mail store (INBOX
+ * appends) and the outbound queue (relay, retries, bounces). deliver() itself needs only the first two.
+ */
+export type DeliveryStore = Pick<Store, 'directory' | 'mail' | 'queue'>;
+
+export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipient: string, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
   try {
-    const r = opts.resolution ?? (await resolveRecipient(store, recipient, opts.aliases));
+    const r = opts.resolution ?? (await resolveRecipient(store.directory, recipient, opts.aliases));
     if (r.kind === 'invalid') return { ok: false, code: 'INVALID', message: `Bad recipient address syntax` };
     if (r.kind === 'remote') return { ok: false, code: 'REMOTE', message: `${r.domain} is not a local domain` };
     if (r.kind === 'unknown') return { ok: false, code: 'UNKNOWN', message: `No such user here` };
     if (alreadyDeliveredTo(raw, r.recipient)) return { ok: false, code: 'LOOP', message: 'Mail loop: already delivered to this address' };
-    const inbox = await store.getMailbox(r.user.id, 'INBOX');
+    const inbox = await store.mail.getMailbox(r.user.id, 'INBOX');
     if (!inbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
     const prefix = tracePrefix(r.recipient, opts);
     const copy = Buffer.concat([prefix, raw]);
@@ -69,7 +76,7 @@ export async function deliver(store: MailStore, recipient: string, raw: Buffer, 
     const appendOpts: { flags?: string[]; internalDate?: Date } = {};
     if (opts.flags) appendOpts.flags = opts.flags;
     if (opts.internalDate) appendOpts.internalDate = opts.internalDate;
-    const res = await store.append(inbox.id, copy, appendOpts);
+    const res = await store.mail.append(inbox.id, copy, appendOpts);
     return {
       ok: true,
       userId: r.user.id,

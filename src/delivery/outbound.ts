@@ -1,6 +1,6 @@
 /**
  * The outbound queue: messages accepted by submission (and local retries and bounces) wait in the store's
- * persistent queue (enqueueOutbound ... deleteOutbound), so they survive a restart.
+ * persistent queue (store/queue.ts: enqueue ... remove), so they survive a restart.
  *
  * One pass (runOnce) takes every due message and, per recipient:
  * - local recipient: deliver() into the INBOX (temporary failure -> retry, permanent -> bounce);
@@ -21,9 +21,9 @@ import { hostname as osHostname } from 'node:os';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
-import { isStoreError, type MailStore, type OutboundMessage } from '../store/types.js';
+import { isStoreError, type OutboundMessage } from '../store/types.js';
 import { parseAddress } from './address.js';
-import { deliver, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
+import { deliver, type DeliveryStore, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
 import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 
@@ -33,6 +33,8 @@ export interface Route {
 }
 
 export interface OutboundOptions extends ServiceOptions {
+  /** The queue it works through, and the directory and mail store for local recipients and bounces. */
+  store: DeliveryStore;
   /** Send every remote message through this host instead of MX lookup. */
   smarthost?: Route | null;
   /** MX lookup; defaults to node:dns/promises resolveMx. Tests pass their own. */
@@ -83,7 +85,7 @@ export function createOutboundQueue(opts: OutboundOptions): OutboundQueue {
 }
 
 class Queue implements OutboundQueue {
-  readonly #store: MailStore;
+  readonly #store: DeliveryStore;
   readonly #log: Logger;
   readonly #opts: OutboundOptions;
   readonly #hostname: string;
@@ -140,7 +142,7 @@ class Queue implements OutboundQueue {
   async #pass(): Promise<void> {
     const seen = new Set<string>();
     for (;;) {
-      const due = (await this.#store.dueOutbound(this.#now(), 50)).filter((m) => !seen.has(m.id));
+      const due = (await this.#store.queue.due(this.#now(), 50)).filter((m) => !seen.has(m.id));
       if (!due.length) return;
       for (const m of due) seen.add(m.id);
       await mapLimit(due, Math.max(1, this.#opts.concurrency ?? 4), (m) =>
@@ -152,16 +154,16 @@ class Queue implements OutboundQueue {
   async #process(m: OutboundMessage): Promise<void> {
     let raw: Buffer;
     try {
-      raw = await this.#store.readOutbound(m.id);
+      raw = await this.#store.queue.read(m.id);
     } catch (e) {
       if (isStoreError(e, 'NOT_FOUND')) return;
       throw e;
     }
-    const aliases = await AliasTable.load(this.#store);
+    const aliases = await AliasTable.load(this.#store.directory);
     const outcomes: RecipientOutcome[] = [];
     const remote = new Map<string, string[]>();
     for (const rcpt of m.recipients) {
-      const r = await resolveRecipient(this.#store, rcpt, aliases);
+      const r = await resolveRecipient(this.#store.directory, rcpt, aliases);
       if (r.kind === 'remote') {
         const list = remote.get(r.domain) ?? [];
         list.push(rcpt);
@@ -197,11 +199,11 @@ class Queue implements OutboundQueue {
 
     if (failed.length) await this.#bounce(m, raw, failed);
     if (!pending.length || giveUp) {
-      await this.#store.deleteOutbound(m.id);
+      await this.#store.queue.remove(m.id);
       return;
     }
     const delay = this.#schedule[Math.min(attempts - 1, this.#schedule.length - 1)]!;
-    await this.#store.updateOutbound(m.id, {
+    await this.#store.queue.update(m.id, {
       recipients: pending.map((p) => p.rcpt),
       attempts,
       nextAttemptAt: new Date(this.#now().getTime() + delay),
@@ -215,7 +217,7 @@ class Queue implements OutboundQueue {
       return;
     }
     const dsn = buildDsn({ reportingMta: this.#hostname, to: m.sender, originalEnvelopeFrom: m.sender, arrivalDate: m.createdAt, failed, original: raw, date: this.#now() });
-    await this.#store.enqueueOutbound('', [m.sender], dsn);
+    await this.#store.queue.enqueue('', [m.sender], dsn);
   }
 
   /** Where mail for `domain` goes, in order of preference; a RecipientOutcome reply when it cannot go anywhere. */

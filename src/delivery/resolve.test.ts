@@ -3,25 +3,25 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../store/sqlite/index.js';
-import type { MailStore } from '../store/types.js';
+import { openServerStore } from '../server/store.js';
+import type { Store } from '../store/handle.js';
 import { isUserAddress, resolveRecipient } from './resolve.js';
 import { deliver } from './deliver.js';
 
 let dir: string;
-let store: MailStore;
+let store: Store;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mailroom-resolve-'));
-  store = await openSqliteStore({ dataDir: dir });
-  for (const d of ['example.org', 'example.net']) await store.addDomain(d);
-  await store.createUser('alice@example.org', '{PLAIN}x');
-  await store.createUser('bob@example.org', '{PLAIN}x');
-  await store.addAlias('info@example.org', 'alice@example.org');
-  await store.addAlias('team@example.org', 'info@example.org'); // chain
-  await store.addAlias('loop1@example.org', 'loop2@example.org');
-  await store.addAlias('loop2@example.org', 'loop1@example.org');
-  await store.addAlias('@example.net', 'bob@example.org'); // catch-all
-  await store.addAlias('gone@example.org', 'nobody@example.org');
+  store = await openServerStore({ dataDir: dir });
+  for (const d of ['example.org', 'example.net']) await store.directory.addDomain(d);
+  await store.directory.createUser('alice@example.org', '{PLAIN}x');
+  await store.directory.createUser('bob@example.org', '{PLAIN}x');
+  await store.directory.addAlias('info@example.org', 'alice@example.org');
+  await store.directory.addAlias('team@example.org', 'info@example.org'); // chain
+  await store.directory.addAlias('loop1@example.org', 'loop2@example.org');
+  await store.directory.addAlias('loop2@example.org', 'loop1@example.org');
+  await store.directory.addAlias('@example.net', 'bob@example.org'); // catch-all
+  await store.directory.addAlias('gone@example.org', 'nobody@example.org');
 });
 after(async () => {
   await store.close();
@@ -30,7 +30,7 @@ after(async () => {
 
 test('resolution order: user, alias (chains), plus-address, catch-all', async () => {
   const who = async (a: string) => {
-    const r = await resolveRecipient(store, a);
+    const r = await resolveRecipient(store.directory, a);
     return r.kind === 'local' ? `${r.user.address} ${r.via} ${r.tag ?? '-'}` : r.kind;
   };
   assert.equal(await who('Alice@Example.org'), 'alice@example.org user -');
@@ -47,11 +47,11 @@ test('resolution order: user, alias (chains), plus-address, catch-all', async ()
 });
 
 test('isUserAddress: own address, plus-variants, aliases to the user; not others, not catch-all', async () => {
-  const alice = (await store.getUser('alice@example.org'))!;
-  const bob = (await store.getUser('bob@example.org'))!;
-  for (const a of ['alice@example.org', 'ALICE+x@example.org', 'info@example.org', 'team@example.org', 'info+y@example.org']) assert.ok(await isUserAddress(store, alice, a), a);
-  for (const a of ['bob@example.org', 'someone@example.net', 'alice@example.net', '', 'alice']) assert.ok(!(await isUserAddress(store, alice, a)), a);
-  assert.ok(!(await isUserAddress(store, bob, 'random@example.net')), 'a catch-all does not make an address yours');
+  const alice = (await store.directory.getUser('alice@example.org'))!;
+  const bob = (await store.directory.getUser('bob@example.org'))!;
+  for (const a of ['alice@example.org', 'ALICE+x@example.org', 'info@example.org', 'team@example.org', 'info+y@example.org']) assert.ok(await isUserAddress(store.directory, alice, a), a);
+  for (const a of ['bob@example.org', 'someone@example.net', 'alice@example.net', '', 'alice']) assert.ok(!(await isUserAddress(store.directory, alice, a)), a);
+  assert.ok(!(await isUserAddress(store.directory, bob, 'random@example.net')), 'a catch-all does not make an address yours');
 });
 
 test('deliver: failures are values; success appends with trace headers after commit', async () => {
@@ -61,7 +61,7 @@ test('deliver: failures are values; success appends with trace headers after com
   const r = await deliver(store, 'alice+t@example.org', Buffer.from('Subject: s\r\n\r\nb\r\n'), { envelopeFrom: 'z@remote.test' });
   assert.ok(r.ok);
   assert.equal(r.tag, 't');
-  const raw = await store.readMessage(r.mailboxId, r.uid);
+  const raw = await store.mail.readBytes(r.mailboxId, r.uid);
   assert.equal(raw.toString(), 'Return-Path: <z@remote.test>\r\nDelivered-To: alice+t@example.org\r\nSubject: s\r\n\r\nb\r\n');
 });
 

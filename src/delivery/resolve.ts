@@ -10,7 +10,8 @@
  * in the end makes the recipient unknown (aliases do not forward off the system).
  * An address whose domain is not local is 'remote'.
  */
-import type { Alias, MailStore, User } from '../store/types.js';
+import type { Directory } from '../store/directory.js';
+import type { Alias, User } from '../store/types.js';
 import { parseAddress } from './address.js';
 
 export const MAX_ALIAS_DEPTH = 8;
@@ -35,8 +36,8 @@ export class AliasTable {
   constructor(aliases: Alias[]) {
     this.#map = new Map(aliases.map((a) => [a.from.toLowerCase(), a.to.toLowerCase()]));
   }
-  static async load(store: MailStore): Promise<AliasTable> {
-    return new AliasTable(await store.listAliases());
+  static async load(directory: Directory): Promise<AliasTable> {
+    return new AliasTable(await directory.listAliases());
   }
   get(from: string): string | undefined {
     return this.#map.get(from.toLowerCase());
@@ -51,18 +52,18 @@ export class AliasTable {
 }
 
 /** Resolves one envelope recipient. Never throws for bad input (store errors propagate). */
-export async function resolveRecipient(store: MailStore, input: string, aliases?: AliasTable): Promise<Resolution> {
+export async function resolveRecipient(directory: Directory, input: string, aliases?: AliasTable): Promise<Resolution> {
   const p = parseAddress(input);
   if (!p) return { kind: 'invalid', address: input };
-  if (!(await store.hasDomain(p.domain))) return { kind: 'remote', address: p.address, domain: p.domain };
-  const table = aliases ?? (await AliasTable.load(store));
-  const found = await lookup(store, table, p.address, 0);
+  if (!(await directory.hasDomain(p.domain))) return { kind: 'remote', address: p.address, domain: p.domain };
+  const table = aliases ?? (await AliasTable.load(directory));
+  const found = await lookup(directory, table, p.address, 0);
   if (found) return { kind: 'local', user: found.user, recipient: p.address, tag: p.tag, via: found.via };
   return { kind: 'unknown', address: p.address };
 }
 
 async function lookup(
-  store: MailStore,
+  directory: Directory,
   table: AliasTable,
   address: string,
   depth: number,
@@ -70,17 +71,17 @@ async function lookup(
   if (depth > MAX_ALIAS_DEPTH) return null;
   const p = parseAddress(address);
   if (!p) return null;
-  const user = await store.getUser(p.address);
+  const user = await directory.getUser(p.address);
   if (user) return { user, via: depth === 0 ? 'user' : 'alias' };
   const viaAlias = async (target: string, via: 'alias' | 'plus' | 'catch-all') => {
-    const r = await lookup(store, table, target, depth + 1);
+    const r = await lookup(directory, table, target, depth + 1);
     return r ? { user: r.user, via } : null;
   };
   const direct = table.get(p.address);
   if (direct !== undefined) return viaAlias(direct, 'alias');
   if (p.tag !== null) {
     const baseAddress = `${p.base}@${p.domain}`;
-    const baseUser = await store.getUser(baseAddress);
+    const baseUser = await directory.getUser(baseAddress);
     if (baseUser) return { user: baseUser, via: 'plus' };
     const baseAlias = table.get(baseAddress);
     if (baseAlias !== undefined) return viaAlias(baseAlias, 'plus');
@@ -94,16 +95,16 @@ async function lookup(
  * True when `sender` is one of `user`'s addresses: the user's own address, a plus-variant of it, an
  * alias that resolves to the user (or a plus-variant of such an alias). A catch-all does not count.
  */
-export async function isUserAddress(store: MailStore, user: User, sender: string, aliases?: AliasTable): Promise<boolean> {
+export async function isUserAddress(directory: Directory, user: User, sender: string, aliases?: AliasTable): Promise<boolean> {
   const p = parseAddress(sender);
   if (!p) return false;
   const own = user.address.toLowerCase();
   if (p.address === own || `${p.base}@${p.domain}` === own) return true;
-  const table = aliases ?? (await AliasTable.load(store));
+  const table = aliases ?? (await AliasTable.load(directory));
   for (const candidate of [p.address, `${p.base}@${p.domain}`]) {
     const target = table.get(candidate);
     if (target === undefined) continue;
-    const r = await lookup(store, table, target, 1);
+    const r = await lookup(directory, table, target, 1);
     if (r && r.user.id === user.id) return true;
   }
   return false;

@@ -3,7 +3,8 @@
  * (clients such as Thunderbird APPEND to Sent themselves): a copy whose ENVELOPE message-id equals the
  * submitted message's Message-ID means the copy exists.
  */
-import type { Mailbox, MailStore } from '../store/types.js';
+import type { MailStore } from '../store/mail.js';
+import type { Mailbox } from '../store/types.js';
 
 /** The user's \Sent mailbox (special-use), else one named "Sent", else null. */
 export async function findSentMailbox(store: MailStore, userId: number): Promise<Mailbox | null> {
@@ -30,8 +31,8 @@ export async function hasMessageId(store: MailStore, mailboxId: number, messageI
     'header',
   );
   if (!hits.length) return false;
-  for await (const rec of store.getMessages(mailboxId, hits)) {
-    const mid = rec.index.envelope.messageId;
+  for await (const rec of store.readMessages(mailboxId, hits, { envelope: true })) {
+    const mid = rec.envelope.messageId;
     if (mid && mid.trim() === messageId.trim()) return true;
   }
   return false;

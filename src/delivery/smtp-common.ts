@@ -12,11 +12,14 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
+import type { DeliveryStore } from './deliver.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
+  /** The directory, the mail store and the outbound queue (a Store handle will do). */
+  store: DeliveryStore;
   /** Largest message accepted (SIZE, RFC 1870); bigger ones get 552. Defaults to MAX_MESSAGE_SIZE. */
   maxMessageSize?: number;
   /** Recipients per transaction; more get 452 (RFC 5321 4.5.3.1.10). Defaults to SMTP_MAX_RECIPIENTS. */
@@ -129,7 +132,7 @@ export interface ListenerHandlers {
 }
 
 export interface ResolvedCommon {
-  store: ServiceOptions['store'];
+  store: DeliveryStore;
   logger: Logger;
   hostname: string;
   maxMessageSize: number;
@@ -153,7 +156,7 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
  */
 export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => SmtpReply): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
-    resolveRecipient(common.store, address.address).then(
+    resolveRecipient(common.store.directory, address.address).then(
       (r) => {
         if (r.kind === 'local') {
           let known = rcptResolutions.get(session);
@@ -189,7 +192,7 @@ export function recipientResolver(common: ResolvedCommon, session: SMTPServerSes
   return async (address) => {
     const resolution = known?.get(address.toLowerCase());
     if (resolution) return { resolution };
-    aliases ??= AliasTable.load(common.store);
+    aliases ??= AliasTable.load(common.store.directory);
     return { aliases: await aliases };
   };
 }

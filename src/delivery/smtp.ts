@@ -87,7 +87,7 @@ export async function deliverAll(
   const withHop = Buffer.concat([hop, raw]);
   if (temp.length) {
     try {
-      await common.store.enqueueOutbound(envelopeFrom, temp, withHop);
+      await common.store.queue.enqueue(envelopeFrom, temp, withHop);
     } catch (e) {
       common.logger.error({ err: String(e), rcpts: temp }, 'could not queue deferred local delivery');
       if (ok.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
@@ -101,7 +101,7 @@ export async function deliverAll(
     }));
     const dsn = buildDsn({ reportingMta: common.hostname, to: envelopeFrom, originalEnvelopeFrom: envelopeFrom, arrivalDate: date, failed, original: raw });
     try {
-      await common.store.enqueueOutbound('', [envelopeFrom], dsn);
+      await common.store.queue.enqueue('', [envelopeFrom], dsn);
     } catch (e) {
       common.logger.error({ err: String(e) }, 'could not queue bounce');
     }

@@ -100,8 +100,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (!user) return callback(new SmtpReply(530, 'Authentication required'));
       if (!address.address) return callback(new SmtpReply(553, 'The null sender is not allowed for submission', '5.7.1'));
       (async () => {
-        const u = await common.store.getUserById(user.id);
-        if (!u || !(await isUserAddress(common.store, u, address.address))) {
+        const u = await common.store.directory.getUserById(user.id);
+        if (!u || !(await isUserAddress(common.store.directory, u, address.address))) {
           return callback(new SmtpReply(553, `Sender address not owned by user ${user.address}`, '5.7.1'));
         }
         try {
@@ -121,7 +121,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     },
     onRcptTo(address, session, callback) {
       if (!sessionUser(session)) return callback(new SmtpReply(530, 'Authentication required'));
-      resolveRecipient(common.store, address.address).then(
+      resolveRecipient(common.store.directory, address.address).then(
         (r) => {
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
           if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here', '5.1.1'));
@@ -146,16 +146,16 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
       const withHop = Buffer.concat([hop, raw]);
 
-      const aliases = await AliasTable.load(common.store);
+      const aliases = await AliasTable.load(common.store.directory);
       const local: string[] = [];
       const queued: string[] = [];
       for (const rcpt of session.envelope.rcptTo) {
-        const r = await resolveRecipient(common.store, rcpt.address, aliases);
+        const r = await resolveRecipient(common.store.directory, rcpt.address, aliases);
         if (r.kind === 'local') local.push(rcpt.address);
         else queued.push(rcpt.address);
       }
       // Remote recipients first: if the queue cannot take them, nothing has been done yet and 451 is honest.
-      if (queued.length) await common.store.enqueueOutbound(sender, queued, withHop);
+      if (queued.length) await common.store.queue.enqueue(sender, queued, withHop);
       const retry: string[] = [];
       const failed: FailedRecipient[] = [];
       const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases, logger: common.logger }));
@@ -165,13 +165,13 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
         if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
         else retry.push(rcpt);
       }
-      if (retry.length) await common.store.enqueueOutbound(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
+      if (retry.length) await common.store.queue.enqueue(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
       if (failed.length) {
         const dsn = buildDsn({ reportingMta: common.hostname, to: sender, originalEnvelopeFrom: sender, arrivalDate: date, failed, original: raw });
-        await common.store.enqueueOutbound('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
+        await common.store.queue.enqueue('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
       }
       try {
-        const saved = await saveToSent(common.store, user.id, raw, messageId);
+        const saved = await saveToSent(common.store.mail, user.id, raw, messageId);
         common.logger.debug({ session: session.id, sent: saved }, 'sent copy');
       } catch (e) {
         common.logger.warn({ err: String(e), user: user.address }, 'could not save Sent copy');

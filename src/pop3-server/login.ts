@@ -44,23 +44,23 @@ export async function openMaildrop(ctx: CommandContext, user: User): Promise<Rep
     ctx.log.info({ user: user.address }, 'pop3 login too soon');
     return err(`Minimum time between logins is ${delay} seconds`, 'LOGIN-DELAY');
   }
-  const release = await shared.store.lockMaildrop(user.id);
+  const release = await shared.store.maildrop.lock(user.id);
   if (!release) {
     ctx.log.info({ user: user.address }, 'pop3 maildrop in use');
     return err('Mailbox is locked by another POP3 session', 'IN-USE');
   }
   let maildrop: Maildrop;
   try {
-    const inbox = await shared.store.getMailbox(user.id, 'INBOX');
+    const inbox = await shared.store.mail.getMailbox(user.id, 'INBOX');
     if (!inbox) {
       await release();
       return err('The user has no INBOX', 'SYS/PERM');
     }
     if (shared.retentionDays !== null) {
-      const purged = await shared.store.purgeRetrieved(inbox.id, new Date(now - shared.retentionDays * DAY_MS));
+      const purged = await shared.store.maildrop.purgeRetrieved(inbox.id, new Date(now - shared.retentionDays * DAY_MS));
       if (purged > 0) ctx.log.info({ user: user.address, purged }, 'pop3 retention purge');
     }
-    maildrop = new Maildrop(inbox.id, await shared.store.listMessages(inbox.id));
+    maildrop = new Maildrop(inbox.id, await shared.store.mail.listMessages(inbox.id));
   } catch (e) {
     await release().catch(() => undefined);
     throw e;

@@ -1,12 +1,13 @@
 /**
- * Reading stored message bytes for RETR and TOP in bounded chunks (readMessage with byte ranges), so a
+ * Reading stored message bytes for RETR and TOP in bounded chunks (readBytes with byte ranges), so a
  * large message never sits in memory whole and the socket's backpressure paces the reads. The first chunk
  * is read before the +OK is sent: a message expunged by another session is reported as -ERR, not as a
  * truncated body. With a BufferPool the chunks are read into pool buffers; the writer gives each back once
  * the socket has taken it (see BufferPool).
  */
 import type { BufferPool } from '../lib/buffer-pool.js';
-import { isStoreError, type MailStore } from '../store/types.js';
+import type { MailStore } from '../store/mail.js';
+import { isStoreError } from '../store/types.js';
 
 /** Bytes per readMessage call while streaming. */
 export const READ_CHUNK = 256 * 1024;
@@ -25,7 +26,7 @@ export interface OpenedRange {
 export async function openRange(store: MailStore, mailboxId: number, uid: number, start: number, end: number, pool?: BufferPool): Promise<OpenedRange | null> {
   const read = async (from: number): Promise<Buffer> => {
     const into = pool?.take();
-    const buf = await store.readMessage(mailboxId, uid, { start: from, end: Math.min(end, from + READ_CHUNK), ...(into ? { into } : {}) });
+    const buf = await store.readBytes(mailboxId, uid, { start: from, end: Math.min(end, from + READ_CHUNK), ...(into ? { into } : {}) });
     // A store that could not use the scratch buffer returned other memory: the buffer is free again.
     if (into && buf.buffer !== into.buffer) pool!.give(into);
     return buf;

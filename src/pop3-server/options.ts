@@ -6,14 +6,21 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ServiceOptions } from '../auth/service.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { plaintextSecret } from '../auth/hash.js';
-import type { MailStore } from '../store/types.js';
+import type { Store } from '../store/handle.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import type { TlsMaterial } from '../lib/service.js';
 import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { READ_CHUNK } from './message-stream.js';
 
+/**
+ * What POP3 uses of the store: the maildrop (lock, QUIT commit, retention), the mail store (INBOX listing and
+ * bytes) and the directory (the APOP check). A Store handle will do.
+ */
+export type Pop3Store = Pick<Store, 'directory' | 'mail' | 'maildrop'>;
+
 export interface Pop3ServiceOptions extends ServiceOptions {
+  store: Pop3Store;
   /** Retrieved (RETR) messages get \Seen in the QUIT commit (Dovecot's default). Default true. */
   markSeenOnRetrieve?: boolean;
   /**
@@ -46,7 +53,7 @@ const APOP_CHECK_INTERVAL_MS = 60_000;
 
 /** The settings of one POP3 service, resolved once and shared by its connections. */
 export class Pop3Shared {
-  readonly store: MailStore;
+  readonly store: Pop3Store;
   readonly auth: Authenticator;
   readonly logger: Logger;
   readonly hostname: string;
@@ -89,7 +96,7 @@ export class Pop3Shared {
     if (now - this.#apopChecked < APOP_CHECK_INTERVAL_MS) return this.#apopCached;
     this.#apopChecked = now;
     try {
-      const users = await this.store.listUsers();
+      const users = await this.store.directory.listUsers();
       this.#apopCached = users.some((u) => plaintextSecret(u.passwordHash) !== null);
     } catch (e) {
       this.logger.warn({ err: e }, 'pop3: user list for APOP check failed');

@@ -24,7 +24,7 @@ export const quit = defineCommand({
     const plan = s.maildrop.commitPlan(shared.markSeenOnRetrieve);
     try {
       if (plan.expunge.length || plan.seen.length || plan.retrieved.length) {
-        await shared.store.commitMaildrop(s.maildrop.mailboxId, plan);
+        await shared.store.maildrop.commit(s.maildrop.mailboxId, plan);
       }
     } catch (e) {
       ctx.log.error({ err: e, user: s.user.address }, 'pop3 QUIT commit failed');
@@ -33,7 +33,7 @@ export const quit = defineCommand({
     }
     if (shared.retentionDays !== null) {
       try {
-        const purged = await shared.store.purgeRetrieved(s.maildrop.mailboxId, new Date(Date.now() - shared.retentionDays * DAY_MS));
+        const purged = await shared.store.maildrop.purgeRetrieved(s.maildrop.mailboxId, new Date(Date.now() - shared.retentionDays * DAY_MS));
         if (purged > 0) ctx.log.info({ user: s.user.address, purged }, 'pop3 retention purge');
       } catch (e) {
         // The session's own changes are committed; the purge is retried at the next login.

@@ -20,7 +20,7 @@ export const retr = transactionCommand({
     const found = s.maildrop.lookup(msg);
     if (!found.ok) return lookupError(msg, found);
     const m = found.msg;
-    const opened = await openRange(ctx.shared.store, s.maildrop.mailboxId, m.uid, 0, m.size, ctx.shared.readBuffers);
+    const opened = await openRange(ctx.shared.store.mail, s.maildrop.mailboxId, m.uid, 0, m.size, ctx.shared.readBuffers);
     if (!opened) return err(`Message ${msg} was removed by another session since login`);
     return ok(`${m.size} octets`, { body: { kind: 'bytes', chunks: markWhenDone(opened.chunks, m) } });
   },

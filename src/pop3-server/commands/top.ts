@@ -25,9 +25,10 @@ export const top = transactionCommand({
     const found = s.maildrop.lookup(msg);
     if (!found.ok) return lookupError(msg, found);
     const m = found.msg;
-    const { store, readBuffers } = ctx.shared;
+    const { readBuffers } = ctx.shared;
+    const store = ctx.shared.store.mail;
     let bodyStart: number | null = null;
-    for await (const rec of store.getMessages(s.maildrop.mailboxId, [m.uid])) {
+    for await (const rec of store.readMessages(s.maildrop.mailboxId, [m.uid], { index: true })) {
       bodyStart = Math.min(Math.max(0, rec.index.root.bodyStart), m.size);
       break;
     }
