@@ -1,144 +1,78 @@
 /**
  * Shared by the IMAP end-to-end tests: an IMAP service over a fresh SQLite store on 127.0.0.1 port 0,
- * and a raw client that sends command bytes and collects the response up to a tagged completion.
+ * and a raw client that sends command bytes and collects the response up to a tagged completion
+ * (both built on test/helpers/server-fixture.ts, shared with the POP3 helpers).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
-import type { MailStore, Mailbox, User } from '../src/store/types.js';
-import { Authenticator, hashPassword } from '../src/auth/index.js';
+import type { Socket } from 'node:net';
 import { createImapService, type ImapServiceOptions } from '../src/imap-server/index.js';
 import type { NetService } from '../src/lib/service.js';
 import { silentLogger } from '../src/lib/logger.js';
+import { connectLoopback, PASSWORD, SocketReader, startServerFixture, USER, type ServerFixture } from './helpers/server-fixture.js';
 
-export const USER = 'alice@example.org';
-export const PASSWORD = 'correct horse';
+export { USER, PASSWORD };
 
-export interface ImapFixture {
-  dataDir: string;
-  store: MailStore;
-  auth: Authenticator;
-  svc: NetService;
-  port: number;
-  user: User;
-  inbox: Mailbox;
-  append(raw: string | Buffer, flags?: string[], mailbox?: string): Promise<{ uid: number; emailId: string }>;
-  close(): Promise<void>;
-}
+export type ImapFixture = ServerFixture<NetService>;
 
 type Extra = Partial<Omit<ImapServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; failureDelayMs?: number; passwordHash?: string; fsync?: boolean };
 
-let hashCache: string | null = null;
-
 export async function startImap(extra: Extra = {}): Promise<ImapFixture> {
   const { implicitTls, failureDelayMs, passwordHash, fsync, ...opts } = extra;
-  const dataDir = await mkdtemp(join(tmpdir(), 'imap-test-'));
-  // fsync off by default: durability is the store's own tests' business, and these tests stay fast.
-  const store = await openSqliteStore({ dataDir, fsync: fsync ?? false });
-  const auth = new Authenticator(store, { failureDelayMs: failureDelayMs ?? 0 });
-  const svc = createImapService({ store, auth, logger: silentLogger, hostname: 'imap.test', ...opts });
-  const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: implicitTls ?? false });
-  hashCache ??= await hashPassword(PASSWORD);
-  const user = await store.createUser(USER, passwordHash ?? hashCache);
-  const inbox = await store.getMailbox(user.id, 'INBOX');
-  if (!inbox) throw new Error('no INBOX');
-  return {
-    dataDir,
-    store,
-    auth,
-    svc,
-    port: addr.port,
-    user,
-    inbox,
-    async append(raw, flags, mailbox) {
-      const mb = mailbox ? await store.getMailbox(user.id, mailbox) : inbox;
-      if (!mb) throw new Error('no mailbox ' + mailbox);
-      const r = await store.append(mb.id, Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'utf8'), flags ? { flags } : {});
-      return { uid: r.uid, emailId: r.emailId };
+  return startServerFixture(
+    {
+      prefix: 'imap-test-',
+      // fsync off by default: durability is the store's own tests' business, and these tests stay fast.
+      fsync: fsync ?? false,
+      authOptions: { failureDelayMs: failureDelayMs ?? 0 },
+      passwordHash,
+      implicitTls,
     },
-    async close() {
-      await svc.close();
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+    (store, auth) => createImapService({ store, auth, logger: silentLogger, hostname: 'imap.test', ...opts }),
+  );
 }
 
 /** A raw IMAP client: bytes in, bytes out. */
-export class RawClient {
-  readonly socket: Socket;
-  #buf = Buffer.alloc(0);
-  #waiters: Array<() => void> = [];
-  #closed = false;
+export class RawClient extends SocketReader {
+  declare readonly socket: Socket;
   #n = 0;
 
   private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (c: Buffer) => {
-      this.#buf = Buffer.concat([this.#buf, c]);
-      this.#wake();
-    });
-    socket.on('close', () => {
-      this.#closed = true;
-      this.#wake();
-    });
-    socket.on('error', () => {});
+    super(socket);
   }
 
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawClient> {
-    const socket = opts.tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const c = new RawClient(socket);
+    const c = new RawClient(await connectLoopback(port, opts));
     await c.readUntil((s) => s.includes('\r\n'));
     c.take();
     return c;
   }
 
   get closed(): boolean {
-    return this.#closed;
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
+    return this.ended;
   }
 
   /** Waits until pred(buffered text) holds; returns the buffered text (not consumed). */
   async readUntil(pred: (s: string) => boolean, timeoutMs = 5000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = this.#buf.toString('latin1');
+      const s = this.buf.toString('latin1');
       if (pred(s)) return s;
-      if (this.#closed) throw new Error('connection closed; got: ' + s);
+      if (this.ended) throw new Error('connection closed; got: ' + s);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('timeout; got: ' + s);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await this.waitMore(left);
     }
   }
 
   /** Consumes and returns everything buffered. */
   take(): string {
-    const s = this.#buf.toString('latin1');
-    this.#buf = Buffer.alloc(0);
+    const s = this.buf.toString('latin1');
+    this.buf = Buffer.alloc(0);
     return s;
   }
 
   takeBytes(): Buffer {
-    const b = this.#buf;
-    this.#buf = Buffer.alloc(0);
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
     return b;
   }
 
@@ -158,8 +92,8 @@ export class RawClient {
     const s = await this.readUntil((x) => re.test(x), timeoutMs);
     const m = re.exec(s)!;
     const end = m.index + m[0].length;
-    const out = this.#buf.subarray(0, Buffer.byteLength(s.slice(0, end), 'latin1'));
-    this.#buf = this.#buf.subarray(out.length);
+    const out = this.buf.subarray(0, Buffer.byteLength(s.slice(0, end), 'latin1'));
+    this.buf = this.buf.subarray(out.length);
     return out.toString('latin1');
   }
 

@@ -1,65 +1,27 @@
 /**
  * Shared by the POP3 end-to-end tests: a service over a fresh SQLite store on 127.0.0.1 port 0, and a raw
- * socket client that reads status lines and dot-terminated bodies as bytes.
+ * socket client that reads status lines and dot-terminated bodies as bytes (both built on
+ * test/helpers/server-fixture.ts, shared with the IMAP helpers).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as netConnect } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
-import type { MailStore, Mailbox, User } from '../src/store/types.js';
-import { Authenticator, hashPassword, type AuthenticatorOptions } from '../src/auth/index.js';
+import type { MailStore } from '../src/store/types.js';
+import type { AuthenticatorOptions } from '../src/auth/index.js';
 import { Pop3Service } from '../src/pop3-server/service.js';
 import type { Pop3ServiceOptions } from '../src/pop3-server/options.js';
 import { silentLogger } from '../src/lib/logger.js';
+import { connectLoopback, PASSWORD, SocketReader, startServerFixture, USER, type ServerFixture } from './helpers/server-fixture.js';
 
-export const USER = 'alice@example.org';
-export const PASSWORD = 'correct horse';
+export { USER, PASSWORD };
 
-export interface Pop3Fixture {
-  dataDir: string;
-  store: MailStore;
-  auth: Authenticator;
-  svc: Pop3Service;
-  port: number;
-  user: User;
-  inbox: Mailbox;
-  append(raw: string | Buffer, flags?: string[]): Promise<{ uid: number; emailId: string }>;
-  close(): Promise<void>;
-}
+export type Pop3Fixture = ServerFixture<Pop3Service>;
 
 type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions; wrapStore?: (s: MailStore) => MailStore };
 
 export async function startPop3(extra: ExtraOptions = {}): Promise<Pop3Fixture> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pop3-test-'));
-  const store = await openSqliteStore({ dataDir });
   const { implicitTls, passwordHash, authOptions, wrapStore, ...opts } = extra;
-  const auth = new Authenticator(store, { failureDelayMs: 0, ...authOptions });
-  const svc = new Pop3Service({ store: wrapStore ? wrapStore(store) : store, auth, logger: silentLogger, hostname: 'pop.test', ...opts });
-  const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: implicitTls ?? false });
-  const user = await store.createUser(USER, passwordHash ?? (await hashPassword(PASSWORD)));
-  const inbox = await store.getMailbox(user.id, 'INBOX');
-  if (!inbox) throw new Error('no INBOX');
-  return {
-    dataDir,
-    store,
-    auth,
-    svc,
-    port: addr.port,
-    user,
-    inbox,
-    async append(raw, flags) {
-      const r = await store.append(inbox.id, Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'utf8'), flags ? { flags } : {});
-      return { uid: r.uid, emailId: r.emailId };
-    },
-    async close() {
-      await svc.close();
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  return startServerFixture({ prefix: 'pop3-test-', authOptions, passwordHash, implicitTls }, (store, auth) =>
+    new Pop3Service({ store: wrapStore ? wrapStore(store) : store, auth, logger: silentLogger, hostname: 'pop.test', ...opts }),
+  );
 }
 
 /** A test message with a recognisable subject. */
@@ -71,36 +33,9 @@ const CRLF_DOT_CRLF = Buffer.from('\r\n.\r\n');
 const DOT_CRLF = Buffer.from('.\r\n');
 
 /** A raw POP3 client over a socket: status lines as strings, bodies as bytes. */
-export class RawPop3 {
-  readonly socket: Duplex;
-  #buf = Buffer.alloc(0);
-  #ended = false;
-  #wake: (() => void) | null = null;
-
-  constructor(socket: Duplex) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.#buf = Buffer.concat([this.#buf, d]);
-      this.#notify();
-    });
-    socket.on('end', () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on('close', () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on('error', () => undefined);
-  }
-
+export class RawPop3 extends SocketReader {
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawPop3> {
-    const socket = opts.tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    return new RawPop3(socket);
+    return new RawPop3(await connectLoopback(port, opts));
   }
 
   /** Connects and reads the greeting. */
@@ -109,48 +44,24 @@ export class RawPop3 {
     return { c, greeting: await c.line() };
   }
 
-  #notify(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
-  }
-
-  async #waitMore(): Promise<void> {
-    if (this.#ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.#buf.toString('latin1'))}`);
-    await new Promise<void>((r) => (this.#wake = r));
-  }
-
   send(data: string | Buffer): void {
     this.socket.write(data);
-  }
-
-  /** The next CRLF-terminated line, without the CRLF. */
-  async line(): Promise<string> {
-    for (;;) {
-      const i = this.#buf.indexOf('\r\n');
-      if (i !== -1) {
-        const l = this.#buf.subarray(0, i).toString('utf8');
-        this.#buf = this.#buf.subarray(i + 2);
-        return l;
-      }
-      await this.#waitMore();
-    }
   }
 
   /** Reads a dot-terminated body; returns the bytes as sent (still stuffed) up to and including the CRLF before ".". */
   async body(): Promise<Buffer> {
     for (;;) {
-      if (this.#buf.subarray(0, 3).equals(DOT_CRLF)) {
-        this.#buf = this.#buf.subarray(3);
+      if (this.buf.subarray(0, 3).equals(DOT_CRLF)) {
+        this.buf = this.buf.subarray(3);
         return Buffer.alloc(0);
       }
-      const i = this.#buf.indexOf(CRLF_DOT_CRLF);
+      const i = this.buf.indexOf(CRLF_DOT_CRLF);
       if (i !== -1) {
-        const b = this.#buf.subarray(0, i + 2);
-        this.#buf = this.#buf.subarray(i + 5);
+        const b = this.buf.subarray(0, i + 2);
+        this.buf = this.buf.subarray(i + 5);
         return b;
       }
-      await this.#waitMore();
+      await this.needMore();
     }
   }
 
@@ -180,14 +91,14 @@ export class RawPop3 {
 
   /** Resolves when the server has closed the connection (any unread bytes are returned). */
   async closed(): Promise<string> {
-    while (!this.#ended) await new Promise<void>((r) => (this.#wake = r));
-    return this.#buf.toString('utf8');
+    await this.untilEnded();
+    return this.buf.toString('utf8');
   }
 
   /** Like closed(), as bytes. */
   async closedBytes(): Promise<Buffer> {
-    while (!this.#ended) await new Promise<void>((r) => (this.#wake = r));
-    return this.#buf;
+    await this.untilEnded();
+    return this.buf;
   }
 
   destroy(): void {
