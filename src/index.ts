@@ -11,7 +11,10 @@
 export { createMailroom, Mailroom, DEFAULT_PORTS, LISTENERS, createUserWithDomain, isValidAddress } from './server/mailroom.js';
 export type { MailroomOptions, ListenerName, ListenerInfo } from './server/mailroom.js';
 export { openStore } from './store/index.js';
+export { openServerStore } from './server/store.js';
 export type * from './store/types.js';
+export type { Store, StoreOptions, StoreSpec, Directory, MailStore, Wanted, MessageParts, Maildrop, OutboundPatch } from './store/index.js';
+export type { OutboundQueue as StoreOutboundQueue } from './store/index.js';
 export { StoreError, isStoreError } from './store/types.js';
 export type { MessageIndex, MimePart, Envelope, EnvelopeAddress } from './mime/types.js';
 export { Authenticator, hashPassword, verifyPassword } from './auth/index.js';

@@ -1,9 +1,9 @@
 /** Shared CLI plumbing: data directory resolution, store opening, stdin passwords, one-line errors. */
 import { resolve } from 'node:path';
 import { mkdir, access, constants } from 'node:fs/promises';
-import type { MailStore } from '../store/types.js';
+import { openServerStore } from '../server/store.js';
+import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
-import { openStore } from '../store/index.js';
 
 /** A failure meant for the user: printed as one line, exit code 1 (or `exitCode`). */
 export class CliError extends Error {
@@ -25,10 +25,13 @@ export function resolveDataDir(flag: string | undefined): string {
   return resolve(flag ?? process.env['MAILROOM_DATA'] ?? 'data');
 }
 
-/** Opens the store named by the flags, creating the data directory if needed; clear errors for permissions. */
-export async function openStoreFromFlags(flags: StoreFlags): Promise<MailStore> {
+/**
+ * Opens the store named by the flags as the server does (server/store.ts, so imported mail carries the same
+ * stored envelope text), creating the data directory if needed; clear errors for permissions.
+ */
+export async function openStoreFromFlags(flags: StoreFlags): Promise<Store> {
   const url = flags.store ?? process.env['MAILROOM_STORE'];
-  if (url) return openStore({ url });
+  if (url) return openServerStore({ url });
   const dir = resolveDataDir(flags.data);
   try {
     await mkdir(dir, { recursive: true });
@@ -36,11 +39,11 @@ export async function openStoreFromFlags(flags: StoreFlags): Promise<MailStore> 
   } catch (e) {
     throw new CliError(`cannot use data directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  return openStore({ dataDir: dir });
+  return openServerStore({ dataDir: dir });
 }
 
 /** Runs `fn` with an open store and always closes it. */
-export async function withStore<T>(flags: StoreFlags, fn: (store: MailStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStoreFromFlags(flags);
   try {
     return await fn(store);

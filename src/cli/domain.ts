@@ -1,11 +1,11 @@
 /** `mailroom domain add|list`, `mailroom alias add|list|remove`, `mailroom queue list|retry|remove`. */
 import type { Command } from 'commander';
-import type { MailStore } from '../store/types.js';
+import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 import { isValidDomain, parseAddress } from '../delivery/address.js';
 import { CliError } from './common.js';
 
-async function withOpen<T>(open: () => Promise<MailStore>, fn: (store: MailStore) => Promise<T>): Promise<T> {
+async function withOpen<T>(open: () => Promise<Store>, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await open();
   try {
     return await fn(store);
@@ -31,7 +31,7 @@ function aliasSource(input: string): { from: string; domain: string } {
   return { from: p.address, domain: p.domain };
 }
 
-export function registerDomainCommands(program: Command, open: () => Promise<MailStore>): void {
+export function registerDomainCommands(program: Command, open: () => Promise<Store>): void {
   const domain = program.command('domain').description('manage local mail domains');
   domain
     .command('add <domain>')
@@ -40,8 +40,8 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
       const d = name.trim().toLowerCase().replace(/\.$/, '');
       if (!isValidDomain(d) || d.startsWith('[')) throw new CliError(`invalid domain: ${name}`);
       await withOpen(open, async (store) => {
-        if (await store.hasDomain(d)) throw new CliError(`domain ${d} already exists`);
-        await store.addDomain(d);
+        if (await store.directory.hasDomain(d)) throw new CliError(`domain ${d} already exists`);
+        await store.directory.addDomain(d);
       });
       out(`added domain ${d}`);
     });
@@ -49,7 +49,7 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
     .command('list')
     .description('list local domains')
     .action(async () => {
-      const list = await withOpen(open, (store) => store.listDomains());
+      const list = await withOpen(open, (store) => store.directory.listDomains());
       for (const d of list) out(d);
     });
 
@@ -62,19 +62,19 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
       const to = parseAddress(toArg);
       if (!to) throw new CliError(`invalid alias target: ${toArg}`);
       await withOpen(open, async (store) => {
-        if (!(await store.hasDomain(fromDomain))) throw new CliError(`${fromDomain} is not a local domain (add it with: mailroom domain add ${fromDomain})`);
-        if (!from.startsWith('@') && (await store.getUser(from))) throw new CliError(`${from} is a user; an alias cannot shadow it`);
-        if (await store.hasDomain(to.domain)) {
-          const target = await store.getUser(to.address);
-          const aliases = await store.listAliases();
+        if (!(await store.directory.hasDomain(fromDomain))) throw new CliError(`${fromDomain} is not a local domain (add it with: mailroom domain add ${fromDomain})`);
+        if (!from.startsWith('@') && (await store.directory.getUser(from))) throw new CliError(`${from} is a user; an alias cannot shadow it`);
+        if (await store.directory.hasDomain(to.domain)) {
+          const target = await store.directory.getUser(to.address);
+          const aliases = await store.directory.listAliases();
           if (!target && !aliases.some((a) => a.from === to.address)) throw new CliError(`alias target ${to.address} is not a user or alias`);
         } else {
           throw new CliError(`alias target ${to.address} is not in a local domain (aliases do not forward)`);
         }
-        const existing = (await store.listAliases()).find((a) => a.from === from);
+        const existing = (await store.directory.listAliases()).find((a) => a.from === from);
         if (existing) throw new CliError(`alias ${from} already exists (-> ${existing.to})`);
         try {
-          await store.addAlias(from, to.address);
+          await store.directory.addAlias(from, to.address);
         } catch (e) {
           if (isStoreError(e, 'EXISTS')) throw new CliError(`alias ${from} already exists`);
           throw e;
@@ -86,7 +86,7 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
     .command('list')
     .description('list aliases')
     .action(async () => {
-      const list = await withOpen(open, (store) => store.listAliases());
+      const list = await withOpen(open, (store) => store.directory.listAliases());
       for (const a of list) out(`${a.from} -> ${a.to}`);
     });
   alias
@@ -97,7 +97,7 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
       const { from } = aliasSource(fromArg);
       await withOpen(open, async (store) => {
         try {
-          await store.removeAlias(from);
+          await store.directory.removeAlias(from);
         } catch (e) {
           if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no alias ${from}`);
           throw e;
@@ -111,7 +111,7 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
     .command('list')
     .description('list queued outbound messages')
     .action(async () => {
-      const list = await withOpen(open, (store) => store.listOutbound());
+      const list = await withOpen(open, (store) => store.queue.list());
       if (!list.length) {
         out('queue is empty');
         return;
@@ -134,9 +134,9 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
     .description('make queued messages (all, or ID) due now; a running server sends them at its next pass')
     .action(async (id: string | undefined) => {
       const n = await withOpen(open, async (store) => {
-        const list = (await store.listOutbound()).filter((m) => id === undefined || m.id === id);
+        const list = (await store.queue.list()).filter((m) => id === undefined || m.id === id);
         if (id !== undefined && !list.length) throw new CliError(`no queued message ${id}`);
-        for (const m of list) await store.updateOutbound(m.id, { recipients: m.recipients, attempts: m.attempts, nextAttemptAt: new Date(), lastError: m.lastError });
+        for (const m of list) await store.queue.update(m.id, { recipients: m.recipients, attempts: m.attempts, nextAttemptAt: new Date(), lastError: m.lastError });
         return list.length;
       });
       out(`${n} message${n === 1 ? '' : 's'} due now`);
@@ -147,8 +147,8 @@ export function registerDomainCommands(program: Command, open: () => Promise<Mai
     .description('drop a queued message without sending it or bouncing it')
     .action(async (id: string) => {
       await withOpen(open, async (store) => {
-        if (!(await store.listOutbound()).some((m) => m.id === id)) throw new CliError(`no queued message ${id}`);
-        await store.deleteOutbound(id);
+        if (!(await store.queue.list()).some((m) => m.id === id)) throw new CliError(`no queued message ${id}`);
+        await store.queue.remove(id);
       });
       out(`removed ${id}`);
     });

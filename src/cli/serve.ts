@@ -166,10 +166,10 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
     for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
 
-    const users = await m.store.listUsers();
+    const users = await m.store.directory.listUsers();
     if (users.length === 0) {
       const password = generatePassword();
-      await createUserWithDomain(m.store, cfg.firstUser, password);
+      await createUserWithDomain(m.store.directory, cfg.firstUser, password);
       process.stdout.write(
         `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
           `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +

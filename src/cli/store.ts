@@ -7,12 +7,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { withStore, CliError, type StoreFlags } from './common.js';
-import { openStore } from '../store/index.js';
-import type { MailStore } from '../store/types.js';
-import { transferStore, importMaildir, importMbox, type TransferReport, type ImportReport, type Skipped } from '../store/transfer.js';
+import { openServerStore } from '../server/store.js';
+import type { Store } from '../store/handle.js';
+import { transferStore, importMaildir, importMbox, type TransferReport, type ImportReport, type Skipped } from '../transfer/index.js';
 
-function openOther(spec: string): Promise<MailStore> {
-  return /^postgres(ql)?:\/\//.test(spec) ? openStore({ url: spec }) : openStore({ dataDir: resolve(spec) });
+function openOther(spec: string): Promise<Store> {
+  return openServerStore(/^postgres(ql)?:\/\//.test(spec) ? { url: spec } : { dataDir: resolve(spec) });
 }
 
 function printReport(report: TransferReport | ImportReport, json: boolean | undefined, what: string): void {
@@ -38,7 +38,7 @@ interface TransferFlags extends StoreFlags {
   json?: boolean;
 }
 
-async function transfer(from: MailStore, to: MailStore, flags: TransferFlags): Promise<TransferReport> {
+async function transfer(from: Store, to: Store, flags: TransferFlags): Promise<TransferReport> {
   return transferStore(from, to, {
     ...(flags.users ? { users: flags.users.split(',').map((u) => u.trim()).filter(Boolean) } : {}),
     existing: flags.merge ? 'merge' : 'fail',
@@ -62,7 +62,7 @@ export function registerStoreCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals<StoreFlags & { json?: boolean }>();
       await withStore(flags, async (store) => {
-        const compactable = store as MailStore & { compact?: () => Promise<{ before: number; after: number }> };
+        const compactable = store as Store & { compact?: () => Promise<{ before: number; after: number }> };
         if (typeof compactable.compact !== 'function') throw new CliError('compact applies to the SQLite store (PostgreSQL reclaims space with its own VACUUM)');
         const r = await compactable.compact();
         if (flags.json) process.stdout.write(JSON.stringify(r) + '\n');
@@ -116,7 +116,7 @@ export function registerStoreCommands(program: Command): void {
         const flags = cmd.optsWithGlobals<StoreFlags & { user: string; mailbox?: string; json?: boolean }>();
         const user = flags.user.trim().toLowerCase();
         await withStore(flags, async (store) => {
-          if (!(await store.getUser(user))) throw new CliError(`no such user: ${user}`);
+          if (!(await store.directory.getUser(user))) throw new CliError(`no such user: ${user}`);
           const opts = flags.mailbox ? { mailbox: flags.mailbox } : {};
           const report = kind === 'maildir' ? await importMaildir(store, user, resolve(path), opts) : await importMbox(store, user, resolve(path), opts);
           printReport(report, flags.json, 'imported');

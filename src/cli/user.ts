@@ -39,7 +39,7 @@ export function registerUserCommands(program: Command): void {
     const password = flags.passwordStdin ? await readPasswordFromStdin() : generatePassword();
     await withStore(flags, async (store) => {
       try {
-        await createUserWithDomain(store, a, password);
+        await createUserWithDomain(store.directory, a, password);
       } catch (e) {
         if (isStoreError(e, 'EXISTS')) throw new CliError(`user ${a} already exists`);
         throw e;
@@ -51,7 +51,7 @@ export function registerUserCommands(program: Command): void {
   user.command('list').description('list users').option('--json', 'JSON output').action(async (_o: unknown, cmd: Command) => {
     const flags = cmd.optsWithGlobals<PasswordFlags>();
     await withStore(flags, async (store) => {
-      const users = await store.listUsers();
+      const users = await store.directory.listUsers();
       if (flags.json) {
         process.stdout.write(JSON.stringify(users.map((u) => ({ address: u.address, created: u.createdAt.toISOString() }))) + '\n');
         return;
@@ -71,7 +71,7 @@ export function registerUserCommands(program: Command): void {
     const password = flags.passwordStdin ? await readPasswordFromStdin() : generatePassword();
     await withStore(flags, async (store) => {
       try {
-        await store.setPasswordHash(a, await hashPassword(password));
+        await store.directory.setPasswordHash(a, await hashPassword(password));
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no such user: ${a}`);
         throw e;
@@ -86,7 +86,7 @@ export function registerUserCommands(program: Command): void {
       const a = address.trim().toLowerCase();
       await withStore(flags, async (store) => {
         try {
-          await store.deleteUser(a);
+          await store.directory.deleteUser(a);
         } catch (e) {
           if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no such user: ${a}`);
           throw e;

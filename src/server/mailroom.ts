@@ -14,8 +14,10 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { MailStore, User } from '../store/types.js';
-import { openStore } from '../store/index.js';
+import type { Directory } from '../store/directory.js';
+import type { Store } from '../store/handle.js';
+import type { User } from '../store/types.js';
+import { openServerStore } from './store.js';
 import { Authenticator, hashPassword, type AuthenticatorOptions } from '../auth/index.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
@@ -91,7 +93,7 @@ export interface ListenerInfo {
 
 export class Mailroom {
   readonly #opts: MailroomOptions;
-  #store: MailStore | null = null;
+  #store: Store | null = null;
   #auth: Authenticator | null = null;
   #services: Array<{ name: ListenerName; service: NetService }> = [];
   #queue: OutboundQueue | null = null;
@@ -107,7 +109,7 @@ export class Mailroom {
     this.#opts = opts;
   }
 
-  get store(): MailStore {
+  get store(): Store {
     if (!this.#store) throw new Error('mailroom is not started');
     return this.#store;
   }
@@ -146,8 +148,8 @@ export class Mailroom {
       await mkdir(dataDir, { recursive: true });
       this.dataDir = dataDir;
       const hostname = this.#opts.hostname ?? osHostname();
-      this.#store = await openStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
-      this.#auth = new Authenticator(this.#store, this.#opts.auth);
+      this.#store = await openServerStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
+      this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
 
       const wanted = LISTENERS.filter((n) => {
         const p = this.#opts.ports?.[n];
@@ -165,7 +167,7 @@ export class Mailroom {
           this.certificateCreated = s.created;
         }
       }
-      const base: ServiceOptions = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}) };
+      const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}) };
       const host = this.#opts.host ?? '127.0.0.1';
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
@@ -235,7 +237,7 @@ export class Mailroom {
 
   /** Creates a user (and their domain if new) with an argon2id hash of `password`. */
   async addUser(address: string, password: string): Promise<User> {
-    return createUserWithDomain(this.store, address, password);
+    return createUserWithDomain(this.store.directory, address, password);
   }
 }
 
@@ -251,11 +253,11 @@ export function isValidAddress(address: string): boolean {
 }
 
 /** Validates, hashes and creates the user; adds the domain when it does not exist yet. */
-export async function createUserWithDomain(store: MailStore, address: string, password: string): Promise<User> {
+export async function createUserWithDomain(directory: Directory, address: string, password: string): Promise<User> {
   const a = address.trim().toLowerCase();
   if (!isValidAddress(a)) throw new Error(`invalid address: ${address}`);
   if (password.length === 0) throw new Error('empty password');
   const domain = a.slice(a.lastIndexOf('@') + 1);
-  if (!(await store.hasDomain(domain))) await store.addDomain(domain);
-  return store.createUser(a, await hashPassword(password));
+  if (!(await directory.hasDomain(domain))) await directory.addDomain(domain);
+  return directory.createUser(a, await hashPassword(password));
 }
