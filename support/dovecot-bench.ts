@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canConnect, freePorts } from './net.js';
+import { terminate } from './process.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
@@ -262,13 +263,7 @@ protocol pop3 {
     },
     log: readLog,
     async stop(): Promise<void> {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        t.unref();
-        await exitPromise;
-        clearTimeout(t);
-      }
+      if (!exited) await terminate(child, exitPromise, 10_000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

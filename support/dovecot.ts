@@ -13,6 +13,7 @@ import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canConnect, freePorts } from './net.js';
+import { terminate } from './process.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
@@ -282,13 +283,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     },
     log: readLog,
     async stop(): Promise<void> {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        t.unref();
-        await exitPromise;
-        clearTimeout(t);
-      }
+      if (!exited) await terminate(child, exitPromise, 5000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

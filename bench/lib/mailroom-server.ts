@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../../src/store/index.js';
 import { hashPassword } from '../../src/auth/index.js';
 import { canConnect, freePorts } from '../../support/net.js';
+import { terminate } from '../../support/process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -191,13 +192,7 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     exited: () => (exited ? JSON.stringify(exited) : null),
     log: readLog,
     async stop(): Promise<void> {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        t.unref();
-        await exitPromise;
-        clearTimeout(t);
-      }
+      if (!exited) await terminate(child, exitPromise, 10_000);
     },
   };
 }
