@@ -1,0 +1,310 @@
+/**
+ * SqliteConnection: the part of the SQLite store core that talks to the database file: the connection and
+ * its prepared statements, transactions, the commit queue (group commit), the off-thread WAL sync and the
+ * WAL checkpoint worker. core.ts (SqliteCore) extends it with the change bus, blobs and caches; the design
+ * notes (durability, group commit, hot paths) are in core.ts's header.
+ *
+ * Members are shared by the part files of the backend (core.ts, directory.ts, mailboxes.ts, mail-*.ts,
+ * maildrop.ts, queue.ts) and are not part of any public interface.
+ */
+import { close as closeCb, closeSync, fdatasync, open as openCb } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { StoreError } from '../types.js';
+import { Checkpointer } from './checkpointer.js';
+import type { BlobDir } from './blobs.js';
+import { mapError } from './rows.js';
+import { prepareStatements, type Statements } from './statements.js';
+
+/** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
+const GROUP_MAX_WAIT_MS = 5;
+/** Longest time a flag change stays committed but not yet synced when no durable write comes along. */
+const LAZY_SYNC_MS = 100;
+
+export interface BlobWriter {
+  epoch: number;
+  done: boolean;
+}
+
+/** Commits after which a store with fsync on hands WAL checkpoints to a worker thread (see startCheckpointer). */
+const CHECKPOINTER_AFTER = 32;
+/**
+ * SQLite's automatic checkpoint once the worker checkpoints: pages (of 4 KiB) the WAL may reach before a
+ * COMMIT checkpoints on the event loop after all (default 1000). Passive checkpoints that run while commits
+ * keep coming may leave the WAL unable to restart from its beginning for a while; this bounds it.
+ */
+const FALLBACK_CHECKPOINT_PAGES = 10_000;
+
+export class SqliteConnection {
+  readonly db: Database.Database;
+  readonly blobs: BlobDir;
+  /** The data directory's realpath. */
+  readonly key: string;
+  readonly st: Statements;
+  readonly pending = new Set<Promise<unknown>>();
+  closed = false;
+  readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; durable: boolean }> = [];
+  /** A background WAL sync is scheduled for flag-only commits (see groupCommit). */
+  lazySyncTimer: NodeJS.Timeout | null = null;
+  flushScheduled = false;
+  readonly writers = new Set<BlobWriter>();
+  /** Bumped when a commit group opens; writers remember the epoch they started in. */
+  epoch = 0;
+  groupEpoch = 0;
+  /** Writers that started before the open group and have not queued or failed yet. */
+  olderWriters = 0;
+  groupTimer: NodeJS.Timeout | null = null;
+  /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
+  readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
+  readonly stmtCache = new Map<string, Database.Statement>();
+  /** Off-thread WAL sync (see the header and walSync); false when SQLite syncs itself or fsync is off. */
+  readonly asyncWalSync: boolean;
+  /** The WAL checkpoint worker, started after CHECKPOINTER_AFTER commits when fsync is on (see tx). */
+  checkpointer: Checkpointer | null = null;
+  /** Commits made, and how many of them a completed WAL fdatasync covers. */
+  commitSeq = 0;
+  syncedSeq = 0;
+  /** Commits made outside the commit queue (run() syncs after an operation that made one). */
+  directCommits = 0;
+  syncRunning = false;
+  syncWaiters: Array<{ target: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** The WAL file, opened at the first sync (fd; the callback API costs less per call than FileHandle's). */
+  walFd: number | null = null;
+  /**
+   * Runs a function in a transaction (a savepoint when nested). One wrapper made once: creating one per
+   * call with db.transaction(fn) showed in profiles of flag-change-heavy loads.
+   */
+  readonly inTx: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  constructor(db: Database.Database, blobs: BlobDir, key: string, asyncWalSync: boolean) {
+    this.asyncWalSync = asyncWalSync;
+    this.db = db;
+    this.inTx = db.transaction((fn: () => unknown) => fn());
+    this.blobs = blobs;
+    this.key = key;
+    this.st = prepareStatements(db);
+    this.stats = {
+      commits: 0,
+      grouped: 0,
+      get dirSyncs(): number {
+        return blobs.dirSyncCount;
+      },
+    };
+  }
+
+  /**
+   * A prepared statement for `text`, prepared once per store (preparing costs tens of microseconds per call
+   * on paths like LIST, SELECT and the outbound queue). Reader statements come back in the default row mode;
+   * callers set pluck/raw per use.
+   */
+  sql(text: string): Database.Statement {
+    let st = this.stmtCache.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.stmtCache.set(text, st);
+    } else if (st.reader) {
+      st.raw(false);
+      st.pluck(false);
+    }
+    return st;
+  }
+
+  /** Runs an operation, tracking it for close() and mapping low-level errors to StoreError codes. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('TEMPORARY', 'store is closed'));
+    const p = (async () => {
+      const direct = this.directCommits;
+      try {
+        const v = await fn();
+        if (this.directCommits !== direct) await this.walSync();
+        return v;
+      } catch (e) {
+        throw mapError(e);
+      }
+    })();
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Group commit for appends and the frequent message writes (flag changes, expunges, copies and moves,
+   * POP3 commits): queued commit functions run in one write transaction, each inside its own savepoint (one
+   * failing operation does not affect the others), so concurrent writers share one COMMIT and one WAL
+   * fsync. Each promise settles once the WAL holding the shared COMMIT has been synced (walSync), except
+   * with `durable` false (flag changes and \Recent claims): those settle at COMMIT, and a background sync
+   * within LAZY_SYNC_MS (or the next durable write's, whichever comes first) makes them durable. Dovecot's
+   * default (mail_fsync=optimized) does not fsync flag changes at all; new, copied, moved and removed mail
+   * is always synced before the reply.
+   *
+   * When a group opens while other appends are still writing their blobs, it waits for those writers
+   * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
+   * deliveries really share a commit instead of trickling in one or two per event-loop turn. Writers that
+   * start after the group opened do not hold it.
+   */
+  groupCommit<T>(fn: () => T, writer?: BlobWriter, durable = true): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (writer) this.endWriter(writer);
+      const opens = this.commitQueue.length === 0;
+      this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable });
+      if (!opens) return;
+      this.groupEpoch = ++this.epoch;
+      this.olderWriters = this.writers.size;
+      if (this.olderWriters === 0) this.scheduleFlush();
+      else this.groupTimer ??= setTimeout(() => this.scheduleFlush(), GROUP_MAX_WAIT_MS);
+    });
+  }
+
+  /** Registers an append whose blob write is starting (see groupCommit). */
+  startWriter(): BlobWriter {
+    const w = { epoch: this.epoch, done: false };
+    this.writers.add(w);
+    return w;
+  }
+
+  /** The writer queued its commit or failed; idempotent. The open group flushes once its older writers are done. */
+  endWriter(w: BlobWriter): void {
+    if (w.done) return;
+    w.done = true;
+    this.writers.delete(w);
+    if (this.commitQueue.length > 0 && w.epoch < this.groupEpoch && --this.olderWriters === 0) this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.groupTimer) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = null;
+    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushCommits());
+  }
+
+  flushCommits(): void {
+    this.flushScheduled = false;
+    const batch = this.commitQueue.splice(0);
+    if (batch.length === 0) return;
+    this.stats.commits++;
+    this.stats.grouped += batch.length;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.tx(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.inTx(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }, true);
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    const settle = (durable: boolean, syncError?: unknown): void =>
+      batch.forEach((item, i) => {
+        if (item.durable !== durable) return;
+        const o = outcomes[i]!;
+        if (!o.ok) item.reject(o.error);
+        else if (syncError !== undefined) item.reject(syncError);
+        else item.resolve(o.value);
+      });
+    settle(false);
+    if (batch.some((item) => item.durable)) this.walSync().then(() => settle(true), (e: unknown) => settle(true, mapError(e)));
+    else this.syncLater();
+  }
+
+  /** Starts a WAL sync within LAZY_SYNC_MS for commits nobody waits for (see groupCommit). */
+  syncLater(): void {
+    if (this.lazySyncTimer || !this.asyncWalSync) return;
+    this.lazySyncTimer = setTimeout(() => {
+      this.lazySyncTimer = null;
+      // A failure here reaches the next write that waits for a sync (the WAL is reopened and synced again).
+      this.walSync().catch(() => undefined);
+    }, LAZY_SYNC_MS);
+    this.lazySyncTimer.unref();
+  }
+
+  /**
+   * Resolves once a WAL fdatasync that started after commit number `target` (default: the latest) has
+   * completed. One sync runs at a time; commits made meanwhile wait for the next, which covers them all.
+   * A failed sync rejects its waiters with the error (their commits are visible but may not be durable)
+   * and the WAL file is reopened for the next attempt.
+   */
+  walSync(target = this.commitSeq): Promise<void> {
+    if (!this.asyncWalSync || this.syncedSeq >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ target, resolve, reject });
+      this.kickSync();
+    });
+  }
+
+  kickSync(): void {
+    if (this.syncRunning || this.syncWaiters.length === 0) return;
+    this.syncRunning = true;
+    const covers = this.commitSeq;
+    void (async () => {
+      let error: unknown;
+      try {
+        this.walFd ??= await new Promise<number>((res, rej) => openCb(join(this.key, 'mail.db-wal'), 'r+', (e, fd) => (e ? rej(e) : res(fd))));
+        const fd = this.walFd;
+        await new Promise<void>((res, rej) => fdatasync(fd, (e) => (e ? rej(e) : res())));
+      } catch (e) {
+        error = e;
+        const fd = this.walFd;
+        this.walFd = null;
+        if (fd !== null) closeCb(fd, () => undefined);
+      }
+      this.syncRunning = false;
+      if (error === undefined) this.syncedSeq = Math.max(this.syncedSeq, covers);
+      const waiting = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const w of waiting) {
+        if (error !== undefined && w.target <= covers) w.reject(error);
+        else if (w.target <= this.syncedSeq) w.resolve();
+        else this.syncWaiters.push(w);
+      }
+      this.kickSync();
+    })();
+  }
+
+  /** A read transaction (BEGIN DEFERRED): one consistent snapshot for several statements. */
+  readTx<T>(fn: () => T): T {
+    return this.inTx.deferred(fn) as T;
+  }
+
+  /** A write transaction holding the database write lock from its start (BEGIN IMMEDIATE). */
+  tx<T>(fn: () => T, grouped = false): T {
+    const v = this.inTx.immediate(fn) as T;
+    this.commitSeq++;
+    if (!grouped) this.directCommits++;
+    if (this.checkpointer) this.checkpointer.committed();
+    else if (this.commitSeq === CHECKPOINTER_AFTER && this.asyncWalSync && !this.closed) this.startCheckpointer();
+    return v;
+  }
+
+  /**
+   * Moves WAL checkpoints to a worker thread (see checkpointer.ts) once this store has made a few commits (a
+   * CLI command that makes one or two never starts it). SQLite's own checkpoint stays on as the fallback.
+   */
+  startCheckpointer(): void {
+    try {
+      this.checkpointer = new Checkpointer(join(this.key, 'mail.db'));
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
+    } catch {
+      this.checkpointer = null; // no worker threads here: SQLite keeps checkpointing in COMMIT
+    }
+  }
+
+  /** Stops the timers and the checkpoint worker and syncs what is committed (close(), after pending work). */
+  async stopCommitting(): Promise<void> {
+    if (this.lazySyncTimer) clearTimeout(this.lazySyncTimer);
+    this.lazySyncTimer = null;
+    await this.checkpointer?.close();
+    this.checkpointer = null;
+    await this.walSync().catch(() => undefined);
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Row shapes of the SQLite schema (schema.ts) and their conversion to the store's value types, plus the
+ * small helpers every part of the SQLite store shares: uid-list cleaning and chunking for the prepared
+ * `IN (...)` statements, address normalization, and the mapping of SQLite and file-system errors to
+ * StoreError TEMPORARY. Pure functions; nothing here touches the database.
+ */
+import Database from 'better-sqlite3';
+import type { Mailbox, MessageMeta, OutboundMessage, SpecialUse, User } from '../types.js';
+import { StoreError } from '../types.js';
+import { flagList } from '../flags.js';
+
+/** Up to this many uids are read with point lookups instead of an IN list. */
+export const FEW_UIDS = 8;
+/** Rows per query of the uid-range read paths (readMessages). */
+export const RANGE_BATCH = 512;
+/** UIDs per `IN (...)` query: statements are prepared once for this many parameters (padded). */
+export const CHUNK = 256;
+export const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
+export const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
+export const ENVELOPE_OF_MIME = "json_extract(d.mime, '$.envelope')";
+
+export interface UserRow {
+  id: number;
+  address: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  first_recent: number;
+  special_use: string | null;
+  object_id: string;
+  subscribed?: number;
+}
+
+export interface MsgRow {
+  uid: number;
+  email_id: string;
+  thread_id: string;
+  flags: number;
+  keywords: string;
+  internal_date: number;
+  size: number;
+  modseq: number;
+}
+
+export interface FullMsgRow extends MsgRow {
+  blob_id: string;
+  retrieved_at: number | null;
+}
+
+export interface OutboundRow {
+  id: string;
+  sender: string;
+  recipients: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  size: number;
+  blob_id: string;
+}
+
+export function toUser(r: UserRow): User {
+  return { id: r.id, address: r.address, passwordHash: r.password_hash, createdAt: new Date(r.created_at) };
+}
+
+export function toMailbox(r: MailboxRow, subscribed: boolean): Mailbox {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModseq: r.highest_modseq,
+    specialUse: (r.special_use as SpecialUse | null) ?? null,
+    subscribed,
+    mailboxObjectId: r.object_id,
+  };
+}
+
+export function splitKeywords(s: string): string[] {
+  return s.length === 0 ? [] : s.split(' ');
+}
+
+export function toMeta(r: MsgRow): MessageMeta {
+  return {
+    uid: r.uid,
+    emailId: r.email_id,
+    threadId: r.thread_id,
+    flags: flagList(r.flags, splitKeywords(r.keywords)),
+    internalDate: new Date(r.internal_date),
+    size: r.size,
+    modseq: r.modseq,
+  };
+}
+
+/** A row of MSG_COLS in raw (array) mode: skips building an intermediate object per row. */
+export type RawMsgRow = [number, string, string, number, string, number, number, number];
+
+/** MessageMeta of a row whose first eight columns are MSG_COLS. */
+export function rawToMeta(r: RawMsgRow): MessageMeta {
+  return {
+    uid: r[0],
+    emailId: r[1],
+    threadId: r[2],
+    flags: flagList(r[3], splitKeywords(r[4])),
+    internalDate: new Date(r[5]),
+    size: r[6],
+    modseq: r[7],
+  };
+}
+
+export function toOutbound(r: OutboundRow): OutboundMessage {
+  return {
+    id: r.id,
+    sender: r.sender,
+    recipients: JSON.parse(r.recipients) as string[],
+    attempts: r.attempts,
+    createdAt: new Date(r.created_at),
+    nextAttemptAt: new Date(r.next_attempt_at),
+    lastError: r.last_error,
+    size: r.size,
+  };
+}
+
+/** Sorted, deduplicated positive integer UIDs. */
+export function cleanUids(uids: readonly number[]): number[] {
+  const out = Array.from(new Set(uids.filter((u) => Number.isSafeInteger(u) && u > 0)));
+  out.sort((a, b) => a - b);
+  return out;
+}
+
+export function chunks<T>(arr: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < arr.length; i += size) out.push(arr.slice(i, i + size));
+  return out;
+}
+
+export function padChunk(c: readonly number[]): number[] {
+  const out = c.slice();
+  while (out.length < CHUNK) out.push(-1);
+  return out;
+}
+
+export function normalizeAddress(address: string): string {
+  if (typeof address !== 'string') throw new StoreError('INVALID', 'address must be a string');
+  const a = address.trim().toLowerCase();
+  // eslint-disable-next-line no-control-regex
+  if (a.length === 0 || a.length > 320 || /[\s\u0000-\u001f\u007f]/.test(a)) throw new StoreError('INVALID', 'invalid address');
+  return a;
+}
+
+export function normalizeDomain(domain: string): string {
+  const d = normalizeAddress(domain);
+  if (d.includes('@')) throw new StoreError('INVALID', 'invalid domain');
+  return d;
+}
+
+export function mapError(e: unknown): unknown {
+  if (e instanceof StoreError) return e;
+  if (e instanceof Database.SqliteError) {
+    const code = e.code;
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL') {
+      return new StoreError('TEMPORARY', `database temporarily unavailable (${code})`, { cause: e });
+    }
+  }
+  const errno = (e as NodeJS.ErrnoException | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EIO' || errno === 'EMFILE' || errno === 'ENFILE' || errno === 'EDQUOT') {
+    return new StoreError('TEMPORARY', `storage temporarily unavailable (${errno})`, { cause: e });
+  }
+  return e;
+}
