@@ -2,6 +2,7 @@
  * POP3 replies as values. A command handler returns one Reply; the connection alone writes it
  * (status line, then an optional multi-line body that it dot-stuffs and terminates with ".").
  */
+import { dotStuffAll } from '../lib/dotstuff.js';
 
 /** RFC 2449 section 8 / RFC 3206 extended response codes used by this server. */
 export type RespCode = 'IN-USE' | 'LOGIN-DELAY' | 'SYS/TEMP' | 'SYS/PERM' | 'AUTH';
@@ -54,6 +55,6 @@ export function formatStatus(reply: Reply): string {
 /** Lines of a multi-line body, dot-stuffed (RFC 1939 section 3), CRLF-terminated, plus the final ".". */
 export function formatLines(lines: readonly string[]): string {
   let out = '';
-  for (const line of lines) out += (line.startsWith('.') ? '.' : '') + sanitizeText(line) + '\r\n';
-  return out + '.\r\n';
+  for (const line of lines) out += sanitizeText(line) + '\r\n';
+  return dotStuffAll([Buffer.from(out, 'utf8')]).toString('utf8');
 }
