@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { INLINE_MAX } from '../src/store/sqlite/store.js';
+import { INLINE_MAX } from '../src/store/sqlite/index.js';
 import { crashMessage } from './store-crash-message.js';
 import { runAndKill as runChildAndKill } from './helpers/crash.js';
 
