@@ -9,7 +9,7 @@
  * left out. readBytes throws NOT_FOUND for an unknown or expunged message, INVALID for a non-finite range.
  */
 import type { MailStore, MessageParts, Wanted } from '../mail.js';
-import type { ByteRange } from '../types.js';
+import type { ByteRange, ChangeEvent } from '../types.js';
 import { StoreError, isStoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
@@ -56,6 +56,18 @@ const META_COLS = ['m.email_id', 'm.thread_id', 'm.flags', 'm.keywords', 'm.inte
  */
 function readPlan(w: Wanted): ReadPlan {
   const bits = (w.meta ? 1 : 0) | (w.index ? 2 : 0) | (w.envelope ? 4 : 0) | (w.envelopeText ? 8 : 0) | (w.header ? 16 : 0);
+  let plan = PLANS.get(bits);
+  if (!plan) {
+    plan = buildPlan(w, bits);
+    PLANS.set(bits, plan);
+  }
+  return plan;
+}
+
+/** Statements built so far, by wanted-parts bit set (a constant per combination). */
+const PLANS = new Map<number, ReadPlan>();
+
+function buildPlan(w: Wanted, bits: number): ReadPlan {
   const cols = new Set<string>(['m.uid']);
   if (w.meta) for (const c of META_COLS) cols.add(c);
   if (w.index) {
@@ -190,7 +202,7 @@ export class PgMailStore extends PgMessages implements MailStore {
     });
   }
 
-  subscribe(mailboxId: number, listener: Parameters<MailStore['subscribe']>[1]): () => void {
+  subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void {
     return this.core.subscribe(mailboxId, listener);
   }
 }
