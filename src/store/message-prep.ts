@@ -92,7 +92,7 @@ export interface StoredForm {
   data: Buffer;
   /** JSON of the MIME index. */
   mime: string;
-  /** The envelope's protocol text (StoreOptions.envelopeText) when it has one, else its JSON. */
+  /** The envelope's protocol text (StoreOptions.envelopeText) when it has one not starting with "{", else its JSON. */
   envelope: string;
   /** Length of the top-level header block (index.root.headerEnd). */
   headerEnd: number;
@@ -100,6 +100,14 @@ export interface StoredForm {
   bodyText: string;
   threadKeys: string[];
   ownIds: string[];
+}
+
+/**
+ * The envelope text as kept: a store tells kept text from the envelope's JSON by the JSON's leading "{", so
+ * a rendering that starts with one is not kept (the reader then gets null and renders per session).
+ */
+function keptText(text: string | null): string | null {
+  return text !== null && text.charCodeAt(0) !== 0x7b ? text : null;
 }
 
 /**
@@ -112,7 +120,7 @@ export function prepareStoredForm(raw: Buffer, envelopeText?: (envelope: Envelop
   return {
     data,
     mime: JSON.stringify(index),
-    envelope: envelopeText?.(index.envelope) ?? JSON.stringify(index.envelope),
+    envelope: keptText(envelopeText?.(index.envelope) ?? null) ?? JSON.stringify(index.envelope),
     headerEnd: index.root.headerEnd,
     headersText,
     bodyText,
