@@ -1,21 +1,22 @@
 /**
  * Hot-path benchmark of the SQLite store (not a test; run by hand), shaped after the server workloads:
  *
- *   node --import tsx src/store/sqlite/bench-paths.ts --data /tmp/mailroom-bench-100k [--messages 100000]
- *        [--only append,pop3,list,select,overview,search,changes] [--rounds 3] [--impl ./other/store.ts]
+ *   node --import tsx bench/store/sqlite-paths.ts --data /tmp/mailroom-bench-100k [--messages 100000]
+ *        [--only append,pop3,list,select,overview,search,changes] [--rounds 3] [--impl ./other/src/store/sqlite/index.ts]
  *
  * The big mailbox is populated once (fsync off) into --data and reused by later runs (a few messages are
- * appended per run). --impl loads SqliteMailStore from another copy of store.ts (e.g. an older checkout) so
- * two versions can be compared on the same data. Each line reports the median wall time and the median CPU
+ * appended per run). --impl loads openSqliteStore from another copy of src/store/sqlite/index.ts (e.g. another
+ * checkout with the same Store API) so two versions can be compared on the same data. Each line reports the median wall time and the median CPU
  * time of the process (CPU is the steadier number on a shared, loaded machine).
  *
  * Paths:
  *   append    10 concurrent appenders, 400 messages, fsync on (LMTP delivery); commits = write transactions
- *   pop3      readMessage of 10,000 whole messages in sequence, like RETR (chunks of 256 KiB)
+ *   pop3      readBytes of 10,000 whole messages in sequence, like RETR (chunks of 256 KiB)
  *   list      listMessages of the whole mailbox
  *   select    status + listMessages (IMAP SELECT)
- *   overview  listMessages + getMessages(all uids) reading each envelope (FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE))
- *   small     2000 x (listMailboxes, getMessages of one uid, storeFlags of one uid, a 400-byte read): mixed IMAP
+ *   overview  listMessages + readMessages(all uids) of the envelope, as index, as data and as kept IMAP text
+ *             (FETCH 1:* (UID FLAGS ENVELOPE RFC822.SIZE)), and of the full index (BODYSTRUCTURE)
+ *   small     2000 x (listMailboxes, readMessages meta+index of one uid, storeFlags of one uid, a 400-byte read)
  *   search    searchText body over all uids (SEARCH BODY)
  *   changes   one append, then changesSince(previous HIGHESTMODSEQ) x 10,000 (IDLE sessions woken by it)
  */
@@ -24,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { MailStore, MessageRecord } from '../types.js';
+import type { SqliteStore, SqliteStoreOptions } from '../../src/store/sqlite/index.js';
+import { envelopeImapText } from '../../src/imap/wire/envelope-text.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,11 +41,10 @@ const N = Number(values.messages);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const ONLY = new Set(values.only!.split(','));
 
-interface StoreClass {
-  open(opts: { dataDir: string; fsync?: boolean }): Promise<MailStore & { stats?: { commits: number; dirSyncs?: number } }>;
-}
-const implPath = values.impl ? pathToFileURL(resolve(values.impl)).href : './store.js';
-const { SqliteMailStore } = (await import(implPath)) as { SqliteMailStore: StoreClass };
+const implPath = values.impl ? pathToFileURL(resolve(values.impl)).href : '../../src/store/sqlite/index.js';
+const impl = (await import(implPath)) as { openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> };
+/** Opened as the server opens it: the IMAP envelope text is kept at append. */
+const openStore = (dataDir: string, fsync: boolean): Promise<SqliteStore> => impl.openSqliteStore({ dataDir, fsync, envelopeText: envelopeImapText });
 
 const words = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua'.split(' ');
 
@@ -105,16 +106,16 @@ async function measure(label: string, fn: () => Promise<unknown>, per?: number):
 async function populate(dir: string): Promise<void> {
   const marker = join(dir, `populated-${N}`);
   if (existsSync(marker)) return;
-  const s = await SqliteMailStore.open({ dataDir: dir, fsync: false });
-  const u = (await s.getUser('bench@example.org')) ?? (await s.createUser('bench@example.org', 'x'));
-  const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
-  let next = (await s.status(inbox.id)).messages;
+  const s = await openStore(dir, false);
+  const u = (await s.directory.getUser('bench@example.org')) ?? (await s.directory.createUser('bench@example.org', 'x'));
+  const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
+  let next = (await s.mail.status(inbox.id)).messages;
   const t0 = Date.now();
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < N) {
         const i = next++;
-        await s.append(inbox.id, benchMessage(i));
+        await s.mail.append(inbox.id, benchMessage(i));
         if (i % 10000 === 0) console.log(`populating: ${i}/${N} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       }
     }),
@@ -128,25 +129,25 @@ console.log(`impl ${implPath}, ${N} messages in ${values.data}, median of ${ROUN
 if (ONLY.has('append')) {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-bench-append-'));
   try {
-    const s = await SqliteMailStore.open({ dataDir: dir, fsync: true });
-    const u = await s.createUser('a@example.org', 'x');
-    const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+    const s = await openStore(dir, true);
+    const u = await s.directory.createUser('a@example.org', 'x');
+    const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
     const msgs = Array.from({ length: 400 }, (_, i) => benchMessage(i));
-    const c0 = s.stats?.commits ?? 0;
-    const d0 = s.stats?.dirSyncs ?? 0;
+    const c0 = s.stats.commits;
+    const d0 = s.stats.dirSyncs;
     let appends = 0;
     await measure('append 400, 10 concurrent, fsync on', async () => {
       let next = 0;
       await Promise.all(
         Array.from({ length: 10 }, async () => {
           while (next < msgs.length) {
-            await s.append(inbox.id, msgs[next++]!);
+            await s.mail.append(inbox.id, msgs[next++]!);
             appends++;
           }
         }),
       );
     }, 400);
-    if (s.stats) console.log(`  ${appends} appends in ${s.stats.commits - c0} group commits, ${(s.stats.dirSyncs ?? d0) - d0} directory fsyncs`);
+    console.log(`  ${appends} appends in ${s.stats.commits - c0} group commits, ${s.stats.dirSyncs - d0} directory fsyncs`);
     await s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -154,74 +155,81 @@ if (ONLY.has('append')) {
 }
 
 await populate(values.data!);
-const s = await SqliteMailStore.open({ dataDir: values.data!, fsync: false });
-const u = (await s.getUser('bench@example.org'))!;
-const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
-const all = await s.listMessages(inbox.id);
+const s = await openStore(values.data!, false);
+const u = (await s.directory.getUser('bench@example.org'))!;
+const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
+const all = await s.mail.listMessages(inbox.id);
 const uids = all.map((m) => m.uid);
 console.log(`mailbox has ${all.length} messages`);
 
 if (ONLY.has('pop3')) {
   const first = all.slice(0, 10000);
-  await measure(`pop3: readMessage x${first.length} whole, in sequence`, async () => {
+  await measure(`pop3: readBytes x${first.length} whole, in sequence`, async () => {
     let bytes = 0;
     for (const m of first) {
       for (let pos = 0; pos < m.size; pos += 256 * 1024) {
-        bytes += (await s.readMessage(inbox.id, m.uid, { start: pos, end: Math.min(m.size, pos + 256 * 1024) })).length;
+        bytes += (await s.mail.readBytes(inbox.id, m.uid, { start: pos, end: Math.min(m.size, pos + 256 * 1024) })).length;
       }
     }
     if (bytes === 0) throw new Error('nothing read');
   }, first.length);
 }
-if (ONLY.has('list')) await measure(`listMessages (${all.length})`, () => s.listMessages(inbox.id));
-if (ONLY.has('select')) await measure('select: status + listMessages', async () => [await s.status(inbox.id), await s.listMessages(inbox.id)]);
+if (ONLY.has('list')) await measure(`listMessages (${all.length})`, () => s.mail.listMessages(inbox.id));
+if (ONLY.has('select')) await measure('select: status + listMessages', async () => [await s.mail.status(inbox.id), await s.mail.listMessages(inbox.id)]);
 if (ONLY.has('overview')) {
-  await measure('overview: listMessages + getMessages(all) envelopes', async () => {
-    const list = await s.listMessages(inbox.id);
+  await measure('overview: listMessages + readMessages(all, index) envelopes', async () => {
+    const list = await s.mail.listMessages(inbox.id);
     let n = 0;
-    for await (const r of s.getMessages(inbox.id, list.map((m) => m.uid)) as AsyncIterable<MessageRecord>) {
-      if (r.index.envelope.subject !== null) n++;
-    }
+    for await (const r of s.mail.readMessages(inbox.id, list.map((m) => m.uid), { index: true })) if (r.index.envelope.subject !== null) n++;
     if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
   });
-  if (s.getEnvelopes) {
-    await measure('overview: listMessages + getEnvelopes(all)', async () => {
-      const list = await s.listMessages(inbox.id);
-      let n = 0;
-      for await (const r of s.getEnvelopes!(inbox.id, list.map((m) => m.uid))) if (typeof r.envelope === 'string' || r.envelope.subject !== null) n++;
-      if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
-    });
-  }
-  await measure('getMessages(all) full index (bodystructure)', async () => {
+  await measure('overview: listMessages + readMessages(all, envelope)', async () => {
+    const list = await s.mail.listMessages(inbox.id);
     let n = 0;
-    for await (const r of s.getMessages(inbox.id, uids) as AsyncIterable<MessageRecord>) n += r.index.root.children.length;
+    for await (const r of s.mail.readMessages(inbox.id, list.map((m) => m.uid), { envelope: true })) if (r.envelope.subject !== null) n++;
+    if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
+  });
+  await measure('overview: listMessages + readMessages(all, envelopeText), envelope where none', async () => {
+    const list = await s.mail.listMessages(inbox.id);
+    let n = 0;
+    const missing: number[] = [];
+    for await (const r of s.mail.readMessages(inbox.id, list.map((m) => m.uid), { envelopeText: true })) {
+      if (r.envelopeText !== null) n++;
+      else missing.push(r.uid);
+    }
+    for await (const r of s.mail.readMessages(inbox.id, missing, { envelope: true })) if (r.envelope.subject !== null) n++;
+    if (n !== list.length) throw new Error(`overview saw ${n} of ${list.length}`);
+  });
+  await measure('readMessages(all, index) full index (bodystructure)', async () => {
+    let n = 0;
+    for await (const r of s.mail.readMessages(inbox.id, uids, { index: true })) n += r.index.root.children.length;
     return n;
   });
 }
 if (ONLY.has('small')) {
   const user = u.id;
-  await measure('small: 2000 x (LIST, getMessages 1 uid, STORE 1 uid, header read)', async () => {
+  await measure('small: 2000 x (LIST, readMessages 1 uid, STORE 1 uid, header read)', async () => {
     for (let i = 0; i < 2000; i++) {
       const uid = uids[(i * 7919) % uids.length]!;
-      await s.listMailboxes(user);
-      for await (const r of s.getMessages(inbox.id, [uid]) as AsyncIterable<MessageRecord>) if (r.index.size === 0) throw new Error('empty');
-      await s.storeFlags(inbox.id, [uid], { op: i % 2 ? 'add' : 'remove', flags: ['$Bench'] });
-      await s.readMessage(inbox.id, uid, { start: 0, end: 400 });
+      await s.mail.listMailboxes(user);
+      for await (const r of s.mail.readMessages(inbox.id, [uid], { meta: true, index: true })) if (r.index.size === 0) throw new Error('empty');
+      await s.mail.storeFlags(inbox.id, [uid], { op: i % 2 ? 'add' : 'remove', flags: ['$Bench'] });
+      await s.mail.readBytes(inbox.id, uid, { start: 0, end: 400 });
     }
   }, 2000);
 }
 if (ONLY.has('search')) {
   await measure(`search: searchText body 'zanzibar' (${uids.length})`, async () => {
-    const hits = await s.searchText(inbox.id, uids, 'zanzibar', 'body');
+    const hits = await s.mail.searchText(inbox.id, uids, 'zanzibar', 'body');
     if (hits.length === 0) throw new Error('no hits');
   });
 }
 if (ONLY.has('changes')) {
-  const before = (await s.status(inbox.id)).highestModseq;
-  await s.append(inbox.id, benchMessage(7));
+  const before = (await s.mail.status(inbox.id)).highestModseq;
+  await s.mail.append(inbox.id, benchMessage(7));
   await measure('changes: changesSince(small delta) x10000', async () => {
     for (let i = 0; i < 10000; i++) {
-      const ch = await s.changesSince(inbox.id, before);
+      const ch = await s.mail.changesSince(inbox.id, before);
       if (ch.changed.length !== 1) throw new Error('expected one change');
     }
   }, 10000);

@@ -1,18 +1,18 @@
 /**
  * Micro-benchmark of the SQLite store (not a test; run by hand):
  *
- *   node --import tsx src/store/sqlite/bench.ts [--messages 10000] [--appends 300] [--body 3000]
+ *   node --import tsx bench/store/sqlite.ts [--messages 10000] [--appends 300] [--body 3000]
  *
  * Prints appends/second with fsync (sequential and 20 concurrent; sequential with synchronous=NORMAL and
  * without fsync for comparison), then, over a mailbox of --messages
- * messages: listMessages, getMessages (all, in batches), status, changesSince(0), searchText (body and text)
- * and readMessage ranges.
+ * messages: listMessages, readMessages of the MIME index (all, in batches), status, changesSince(0), searchText
+ * (body and text) and readBytes ranges.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteMailStore } from './store.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,11 +58,11 @@ const dir = mkdtempSync(join(tmpdir(), 'mailroom-bench-'));
 try {
   // Durable appends.
   {
-    const s = await SqliteMailStore.open({ dataDir: join(dir, 'durable'), fsync: true });
-    const u = await s.createUser('d@example.org', 'x');
-    const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+    const s = await openSqliteStore({ dataDir: join(dir, 'durable'), fsync: true });
+    const u = await s.directory.createUser('d@example.org', 'x');
+    const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
     await time(`append x${APPENDS} sequential, fsync on`, async () => {
-      for (let i = 0; i < APPENDS; i++) await s.append(inbox.id, message(i));
+      for (let i = 0; i < APPENDS; i++) await s.mail.append(inbox.id, message(i));
     }, APPENDS);
     await time(`append x${APPENDS} 20 concurrent, fsync on`, async () => {
       let next = 0;
@@ -70,57 +70,57 @@ try {
         Array.from({ length: 20 }, async () => {
           while (next < APPENDS) {
             next++;
-            await s.append(inbox.id, message(next));
+            await s.mail.append(inbox.id, message(next));
           }
         }),
       );
     }, APPENDS);
     await s.close();
     // The same with synchronous=NORMAL (WAL not fsynced per commit), to show what FULL costs.
-    const n = await SqliteMailStore.open({ dataDir: join(dir, 'normal'), fsync: true, synchronous: 'NORMAL' });
-    const nu = await n.createUser('n@example.org', 'x');
-    const ninbox = (await n.getMailbox(nu.id, 'INBOX'))!;
+    const n = await openSqliteStore({ dataDir: join(dir, 'normal'), fsync: true, synchronous: 'NORMAL' });
+    const nu = await n.directory.createUser('n@example.org', 'x');
+    const ninbox = (await n.mail.getMailbox(nu.id, 'INBOX'))!;
     await time(`append x${APPENDS} sequential, fsync on, sync=NORMAL`, async () => {
-      for (let i = 0; i < APPENDS; i++) await n.append(ninbox.id, message(i));
+      for (let i = 0; i < APPENDS; i++) await n.mail.append(ninbox.id, message(i));
     }, APPENDS);
     await n.close();
-    const o = await SqliteMailStore.open({ dataDir: join(dir, 'nofsync'), fsync: false });
-    const ou = await o.createUser('o@example.org', 'x');
-    const oinbox = (await o.getMailbox(ou.id, 'INBOX'))!;
+    const o = await openSqliteStore({ dataDir: join(dir, 'nofsync'), fsync: false });
+    const ou = await o.directory.createUser('o@example.org', 'x');
+    const oinbox = (await o.mail.getMailbox(ou.id, 'INBOX'))!;
     await time(`append x${APPENDS} sequential, fsync off`, async () => {
-      for (let i = 0; i < APPENDS; i++) await o.append(oinbox.id, message(i));
+      for (let i = 0; i < APPENDS; i++) await o.mail.append(oinbox.id, message(i));
     }, APPENDS);
     await o.close();
   }
   // Big mailbox.
-  const s = await SqliteMailStore.open({ dataDir: join(dir, 'big'), fsync: false });
-  const u = await s.createUser('b@example.org', 'x');
-  const inbox = (await s.getMailbox(u.id, 'INBOX'))!;
+  const s = await openSqliteStore({ dataDir: join(dir, 'big'), fsync: false });
+  const u = await s.directory.createUser('b@example.org', 'x');
+  const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
   await time(`populate ${N} messages (fsync off)`, async () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        while (next < N) await s.append(inbox.id, message(next++));
+        while (next < N) await s.mail.append(inbox.id, message(next++));
       }),
     );
   }, N);
-  const uids = (await s.listMessages(inbox.id)).map((m) => m.uid);
+  const uids = (await s.mail.listMessages(inbox.id)).map((m) => m.uid);
   for (let round = 0; round < 2; round++) {
-    await time(`listMessages (${N})`, () => s.listMessages(inbox.id));
+    await time(`listMessages (${N})`, () => s.mail.listMessages(inbox.id));
   }
-  await time(`getMessages all ${N} (with MIME index)`, async () => {
+  await time(`readMessages all ${N} (with MIME index)`, async () => {
     let n = 0;
-    for await (const m of s.getMessages(inbox.id, uids)) n += m.index.size > 0 ? 1 : 0;
+    for await (const m of s.mail.readMessages(inbox.id, uids, { index: true })) n += m.index.size > 0 ? 1 : 0;
     return n;
   });
-  await time('status', () => s.status(inbox.id));
-  await time('changesSince(0)', () => s.changesSince(inbox.id, 0));
-  await time('storeFlags +\\Seen on all', () => s.storeFlags(inbox.id, uids, { op: 'add', flags: ['\\Seen'] }));
-  const hits = await time(`searchText body 'zanzibar' over ${N}`, () => s.searchText(inbox.id, uids, 'zanzibar', 'body'));
-  await time(`searchText text 'nomatchatall' over ${N}`, () => s.searchText(inbox.id, uids, 'nomatchatall', 'text'));
-  await time('searchText body over 200 uids (chunked path)', () => s.searchText(inbox.id, uids.slice(0, 200), 'zanzibar', 'body'));
-  await time('readMessage 1000 x 100-byte range', async () => {
-    for (let i = 0; i < 1000; i++) await s.readMessage(inbox.id, uids[(i * 7) % uids.length]!, { start: 100, end: 200 });
+  await time('status', () => s.mail.status(inbox.id));
+  await time('changesSince(0)', () => s.mail.changesSince(inbox.id, 0));
+  await time('storeFlags +\\Seen on all', () => s.mail.storeFlags(inbox.id, uids, { op: 'add', flags: ['\\Seen'] }));
+  const hits = await time(`searchText body 'zanzibar' over ${N}`, () => s.mail.searchText(inbox.id, uids, 'zanzibar', 'body'));
+  await time(`searchText text 'nomatchatall' over ${N}`, () => s.mail.searchText(inbox.id, uids, 'nomatchatall', 'text'));
+  await time('searchText body over 200 uids (chunked path)', () => s.mail.searchText(inbox.id, uids.slice(0, 200), 'zanzibar', 'body'));
+  await time('readBytes 1000 x 100-byte range', async () => {
+    for (let i = 0; i < 1000; i++) await s.mail.readBytes(inbox.id, uids[(i * 7) % uids.length]!, { start: 100, end: 200 });
   }, 1000);
   console.log(`search hits: ${hits.length}`);
   await s.close();
