@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { Authenticator } from '../src/auth/index.js';
 import { createLmtpService } from '../src/delivery/index.js';
 
@@ -65,10 +65,10 @@ class Client {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-lmtp-'));
-const store = await openSqliteStore({ dataDir: dir, ...(values['no-fsync'] ? { fsync: false } : {}) });
-await store.addDomain('bench.test');
-for (let k = 0; k < RECIPIENTS; k++) await store.createUser(`u${k}@bench.test`, '{PLAIN}x');
-const svc = createLmtpService({ store, auth: new Authenticator(store), hostname: 'bench' });
+const store = await openServerStore({ dataDir: dir, ...(values['no-fsync'] ? { fsync: false } : {}) });
+await store.directory.addDomain('bench.test');
+for (let k = 0; k < RECIPIENTS; k++) await store.directory.createUser(`u${k}@bench.test`, '{PLAIN}x');
+const svc = createLmtpService({ store, auth: new Authenticator(store.directory), hostname: 'bench' });
 const { port } = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false });
 const corpus = Array.from({ length: MESSAGES }, (_, i) => message(i));
 const totalBytes = corpus.reduce((a, b) => a + b.length, 0);
@@ -102,8 +102,8 @@ const secs = Number(process.hrtime.bigint() - t0) / 1e9;
 
 let stored = 0;
 for (let k = 0; k < RECIPIENTS; k++) {
-  const u = (await store.getUser(`u${k}@bench.test`))!;
-  stored += (await store.listMessages((await store.getMailbox(u.id, 'INBOX'))!.id)).length;
+  const u = (await store.directory.getUser(`u${k}@bench.test`))!;
+  stored += (await store.mail.listMessages((await store.mail.getMailbox(u.id, 'INBOX'))!.id)).length;
 }
 await svc.close();
 await store.close();

@@ -37,7 +37,7 @@ import { treeCpu } from './lib/proc.js';
 import { FULL_SIZES, SMOKE_SIZES } from './run.js';
 import { imapMixed } from './workloads/imap-mixed.js';
 import { parseBenchArgs } from './lib/options.js';
-import { openStore } from '../src/store/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { hashPassword } from '../src/auth/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -345,7 +345,7 @@ async function populate(opts: Options, dbUrl: string, sqliteDir: string): Promis
   const sizes = groupSizes(opts.clients);
   const password = groupConfig(opts, 'a', 1, 1).password;
   const hash = await hashPassword(password);
-  const pgStore = await openStore({ url: dbUrl });
+  const pgStore = await openServerStore({ url: dbUrl });
   const sqlite = await MailroomPopulator.open(sqliteDir);
   const all: number[] = [];
   try {
@@ -354,13 +354,13 @@ async function populate(opts: Options, dbUrl: string, sqliteDir: string): Promis
       const msgs = Array.from({ length: opts.mailbox }, (_, k) => generateMessage(corpusOptions(cfg), k));
       for (let k = 0; k < sizes[g]; k++) for (const m of msgs) all.push(m.info.size);
       const items = msgs.map((m) => ({ raw: m.raw, flags: m.info.flags, internalDate: m.info.date }));
-      if (!(await pgStore.hasDomain(cfg.domain))) await pgStore.addDomain(cfg.domain);
+      if (!(await pgStore.directory.hasDomain(cfg.domain))) await pgStore.directory.addDomain(cfg.domain);
       const users = Array.from({ length: sizes[g] }, (_, k) => `mix${k}@${cfg.domain}`);
       await parallel(users, 4, async (address) => {
-        const user = await pgStore.createUser(address, hash);
-        const inbox = await pgStore.getMailbox(user.id, 'INBOX');
+        const user = await pgStore.directory.createUser(address, hash);
+        const inbox = await pgStore.mail.getMailbox(user.id, 'INBOX');
         if (!inbox) throw new Error(`no INBOX for ${address}`);
-        for (const m of items) await pgStore.append(inbox.id, m.raw, { flags: m.flags, internalDate: m.internalDate });
+        for (const m of items) await pgStore.mail.append(inbox.id, m.raw, { flags: m.flags, internalDate: m.internalDate });
       });
       for (const address of users) await sqlite.addUser(address, password, items);
     }

@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { Authenticator, hashPassword } from '../src/auth/index.js';
 import { createPop3Service } from '../src/pop3-server/index.js';
 
@@ -106,16 +106,16 @@ class Client {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'pop3-bench-'));
-const store = await openSqliteStore({ dataDir: dir });
-const auth = new Authenticator(store, { failureDelayMs: 0 });
-const user = await store.createUser('u@example.org', await hashPassword('pw'));
-const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
+const store = await openServerStore({ dataDir: dir });
+const auth = new Authenticator(store.directory, { failureDelayMs: 0 });
+const user = await store.directory.createUser('u@example.org', await hashPassword('pw'));
+const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
 let total = 0;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
   const m = makeMessage(i);
   total += m.length;
-  await store.append(inbox.id, m);
+  await store.mail.append(inbox.id, m);
 }
 console.error(`appended ${N} messages (${(total / 1e6).toFixed(1)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -170,7 +170,7 @@ if (inspector && values.profile) {
 }
 sock.destroy();
 await svc.close();
-const left = (await store.listMessages(inbox.id)).length;
+const left = (await store.mail.listMessages(inbox.id)).length;
 await store.close();
 await rm(dir, { recursive: true, force: true });
 if (left !== 0) throw new Error(`${left} messages left after QUIT`);

@@ -5,7 +5,7 @@ import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
-import { openStore } from '../src/store/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 const dirs: string[] = [];
@@ -48,14 +48,14 @@ test('import maildir and mbox, export SQLite -> PostgreSQL -> SQLite keeps messa
 
   // snapshot of the source
   const snapshot = async (spec: { dataDir: string } | { url: string }): Promise<string[]> => {
-    const s = await openStore(spec);
+    const s = await openServerStore(spec);
     try {
-      const u = await s.getUser('alice@example.org');
+      const u = await s.directory.getUser('alice@example.org');
       assert.ok(u);
       const out: string[] = [];
-      for (const mb of (await s.listMailboxes(u.id)).sort((a, b) => a.name.localeCompare(b.name))) {
-        for (const m of await s.listMessages(mb.id)) {
-          const raw = await s.readMessage(mb.id, m.uid);
+      for (const mb of (await s.mail.listMailboxes(u.id)).sort((a, b) => a.name.localeCompare(b.name))) {
+        for (const m of await s.mail.listMessages(mb.id)) {
+          const raw = await s.mail.readBytes(mb.id, m.uid);
           out.push(`${mb.name} ${m.emailId} ${[...m.flags].sort().join(',')} ${m.internalDate.toISOString()} ${raw.toString('base64')}`);
         }
       }
@@ -97,14 +97,14 @@ test('compact returns the space of deleted mail (SQLite) and refuses PostgreSQL 
   const data = await tempDir();
   let r = await runCli(['user', 'add', 'alice@example.org', '--password-stdin', '--data', data], { input: 'pw\n' });
   assert.equal(r.code, 0, r.stderr);
-  const store = await openStore({ dataDir: data });
+  const store = await openServerStore({ dataDir: data });
   let keep: Buffer;
   try {
-    const u = (await store.getUser('alice@example.org'))!;
-    const inbox = (await store.getMailbox(u.id, 'INBOX'))!;
+    const u = (await store.directory.getUser('alice@example.org'))!;
+    const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
     const big = (n: number) => Buffer.concat([msg(n), Buffer.from(`${'y'.repeat(70)}\r\n`.repeat(400))]);
-    for (let n = 0; n < 150; n++) await store.append(inbox.id, big(n), n === 0 ? {} : { flags: ['\\Deleted'] });
-    assert.equal((await store.expunge(inbox.id)).length, 149);
+    for (let n = 0; n < 150; n++) await store.mail.append(inbox.id, big(n), n === 0 ? {} : { flags: ['\\Deleted'] });
+    assert.equal((await store.mail.expunge(inbox.id)).length, 149);
     keep = big(0);
   } finally {
     await store.close();
@@ -116,11 +116,11 @@ test('compact returns the space of deleted mail (SQLite) and refuses PostgreSQL 
   r = await runCli(['compact', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^compacted: \d+\.\d MB -> \d+\.\d MB\n$/);
-  const again = await openStore({ dataDir: data });
+  const again = await openServerStore({ dataDir: data });
   try {
-    const u = (await again.getUser('alice@example.org'))!;
-    const inbox = (await again.getMailbox(u.id, 'INBOX'))!;
-    assert.deepEqual(await again.readMessage(inbox.id, 1), keep);
+    const u = (await again.directory.getUser('alice@example.org'))!;
+    const inbox = (await again.mail.getMailbox(u.id, 'INBOX'))!;
+    assert.deepEqual(await again.mail.readBytes(inbox.id, 1), keep);
   } finally {
     await again.close();
   }

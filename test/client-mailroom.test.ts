@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { createImapService } from '../src/imap-server/index.js';
 import { createPop3Service } from '../src/pop3-server/index.js';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { Authenticator } from '../src/auth/index.js';
-import type { MailStore } from '../src/store/types.js';
+import type { Store } from '../src/store/handle.js';
 import type { NetService } from '../src/lib/service.js';
 import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV } from './helpers/client.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
@@ -25,7 +25,7 @@ const addr = (n: string): string => `${n}@${DOMAIN}`;
 
 describe('client against mailroom servers', () => {
   let dir: string;
-  let store: MailStore;
+  let store: Store;
   let imap: NetService;
   let auth: Authenticator;
   let pop3: NetService;
@@ -35,10 +35,10 @@ describe('client against mailroom servers', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailroom-client-srv-'));
-    store = await openSqliteStore({ dataDir: dir });
-    await store.addDomain(DOMAIN);
-    for (const n of NAMES) await store.createUser(addr(n), `{PLAIN}${PW}`);
-    auth = new Authenticator(store, { failureDelayMs: 0 });
+    store = await openServerStore({ dataDir: dir });
+    await store.directory.addDomain(DOMAIN);
+    for (const n of NAMES) await store.directory.createUser(addr(n), `{PLAIN}${PW}`);
+    auth = new Authenticator(store.directory, { failureDelayMs: 0 });
     imap = createImapService({ store, auth, hostname: 'imap.test' });
     pop3 = createPop3Service({ store, auth, hostname: 'pop.test' });
     imapPort = (await imap.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerDomainCommands } from '../src/cli/domain.js';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { describeError } from '../src/cli/common.js';
 import { makeEnv } from './delivery/helpers.js';
 
 /** Runs one command line in-process the way the mailroom main does: one line on error, exit code 1. */
 async function run(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const program = new Command('mailroom').exitOverride();
-  registerDomainCommands(program, () => openSqliteStore({ dataDir }));
+  registerDomainCommands(program, () => openServerStore({ dataDir }));
   let stdout = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
@@ -29,7 +29,7 @@ async function run(dataDir: string, args: string[]): Promise<{ code: number; std
 test('domain, alias and queue commands', async () => {
   const env = await makeEnv([['alice@example.org', 'pw']]);
   const dir = env.dir;
-  await env.store.enqueueOutbound('alice@example.org', ['x@remote.test'], Buffer.from('Subject: q\r\n\r\nq\r\n'));
+  await env.store.queue.enqueue('alice@example.org', ['x@remote.test'], Buffer.from('Subject: q\r\n\r\nq\r\n'));
   await env.store.close();
   try {
     let r = await run(dir, ['domain', 'add', 'Example.NET']);
@@ -66,17 +66,17 @@ test('domain, alias and queue commands', async () => {
     r = await run(dir, ['queue', 'list']);
     assert.match(r.stdout, /^\S+\t<alice@example\.org>\tx@remote\.test\t\d+ bytes\tattempts 0\tnext \d{4}-/);
     const id = r.stdout.split('\t')[0]!;
-    let store = await openSqliteStore({ dataDir: dir });
-    const [m] = await store.listOutbound();
-    await store.updateOutbound(id, { recipients: m!.recipients, attempts: 2, nextAttemptAt: new Date(Date.now() + 3_600_000), lastError: '451 later' });
+    let store = await openServerStore({ dataDir: dir });
+    const [m] = await store.queue.list();
+    await store.queue.update(id, { recipients: m!.recipients, attempts: 2, nextAttemptAt: new Date(Date.now() + 3_600_000), lastError: '451 later' });
     await store.close();
     r = await run(dir, ['queue', 'retry', 'nope']);
     assert.deepEqual([r.code, r.stderr], [1, 'mailroom: no queued message nope\n']);
     r = await run(dir, ['queue', 'retry']);
     assert.equal(r.stdout, '1 message due now\n');
-    store = await openSqliteStore({ dataDir: dir });
-    assert.equal((await store.dueOutbound(new Date(Date.now() + 1000), 10)).length, 1);
-    assert.equal((await store.listOutbound())[0]!.attempts, 2, 'attempts are kept');
+    store = await openServerStore({ dataDir: dir });
+    assert.equal((await store.queue.due(new Date(Date.now() + 1000), 10)).length, 1);
+    assert.equal((await store.queue.list())[0]!.attempts, 2, 'attempts are kept');
     await store.close();
     r = await run(dir, ['queue', 'remove', 'nope']);
     assert.deepEqual([r.code, r.stderr], [1, 'mailroom: no queued message nope\n']);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { makeEnv, mailboxContents, RawSmtp } from './delivery/helpers.js';
 
 const CHILD = fileURLToPath(new URL('./delivery/lmtp-child.ts', import.meta.url));
@@ -64,7 +64,7 @@ test('kill -9 during a stream of LMTP deliveries loses no acknowledged message a
   await Promise.all(senders);
   assert.ok(acked.size >= 60, `only ${acked.size} messages acknowledged before the kill`);
 
-  const store = await openSqliteStore({ dataDir: dir });
+  const store = await openServerStore({ dataDir: dir });
   try {
     for (const who of ['alice@example.org', 'bob@example.org']) {
       const seen = new Map<string, number>();

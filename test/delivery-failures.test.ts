@@ -1,22 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLmtpService, createOutboundQueue, createSmtpService, createSubmissionService } from '../src/delivery/index.js';
-import { StoreError, type MailStore } from '../src/store/types.js';
+import type { Store } from '../src/store/handle.js';
+import { StoreError } from '../src/store/types.js';
+import { overrideMethods, withParts } from './helpers/store.js';
 import { makeEnv, mailboxContents, RawSmtp, startSink } from './delivery/helpers.js';
 
 /** A store whose append() fails with `code` (TEMPORARY by default) for the mailboxes in `failing`. */
-function flakyStore(store: MailStore, failing: Set<number>, code: 'TEMPORARY' | 'TOO_BIG' = 'TEMPORARY'): MailStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'append') {
-        return async (mailboxId: number, raw: Buffer, opts?: Parameters<MailStore['append']>[2]) => {
-          if (failing.has(mailboxId)) throw new StoreError(code, 'refused by the test');
-          return target.append(mailboxId, raw, opts);
-        };
-      }
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
+function flakyStore(store: Store, failing: Set<number>, code: 'TEMPORARY' | 'TOO_BIG' = 'TEMPORARY'): Store {
+  const real = store.mail;
+  return withParts(store, {
+    mail: overrideMethods(real, {
+      async append(mailboxId, raw, opts) {
+        if (failing.has(mailboxId)) throw new StoreError(code, 'refused by the test');
+        return real.append(mailboxId, raw, opts);
+      },
+    }),
   });
 }
 
@@ -25,8 +24,8 @@ test('store trouble for one recipient: LMTP answers 451 for it and 250 for the o
     ['alice@example.org', 'pw'],
     ['bob@example.org', 'pw'],
   ]);
-  const bob = (await env.store.getUser('bob@example.org'))!;
-  const bobInbox = (await env.store.getMailbox(bob.id, 'INBOX'))!;
+  const bob = (await env.store.directory.getUser('bob@example.org'))!;
+  const bobInbox = (await env.store.mail.getMailbox(bob.id, 'INBOX'))!;
   const svc = createLmtpService({ store: flakyStore(env.store, new Set([bobInbox.id])), auth: env.auth, hostname: 'mx' });
   const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   try {
@@ -54,8 +53,8 @@ test('SMTP: a recipient whose copy fails temporarily goes to the queue and is de
     ['alice@example.org', 'pw'],
     ['bob@example.org', 'pw'],
   ]);
-  const bob = (await env.store.getUser('bob@example.org'))!;
-  const bobInbox = (await env.store.getMailbox(bob.id, 'INBOX'))!;
+  const bob = (await env.store.directory.getUser('bob@example.org'))!;
+  const bobInbox = (await env.store.mail.getMailbox(bob.id, 'INBOX'))!;
   const failing = new Set([bobInbox.id]);
   const flaky = flakyStore(env.store, failing);
   const svc = createSmtpService({ store: flaky, auth: env.auth, hostname: 'mx' });
@@ -73,7 +72,7 @@ test('SMTP: a recipient whose copy fails temporarily goes to the queue and is de
     assert.equal((await client.data('Subject: x2\r\n\r\ny\r\n')).code, 451);
     await client.cmd('QUIT');
     client.close();
-    const q = await env.store.listOutbound();
+    const q = await env.store.queue.list();
     assert.equal(q.length, 1);
     assert.deepEqual(q[0]!.recipients, ['bob@example.org']);
     failing.clear();
@@ -82,7 +81,7 @@ test('SMTP: a recipient whose copy fails temporarily goes to the queue and is de
     const got = await mailboxContents(env.store, 'bob@example.org');
     assert.equal(got.length, 1);
     assert.match(got[0]!.toString(), /^Return-Path: <s@remote\.test>\r\nDelivered-To: bob@example\.org\r\nReceived: from t \(\[127\.0\.0\.1\]\)\r\n\tby mx \(mailroom\) with ESMTP id \S+;\r\n/);
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
   } finally {
     await svc.close();
     await env.close();
@@ -122,8 +121,8 @@ test('SMTP: a permanent failure for one recipient after another succeeded is ans
     ['alice@example.org', 'pw'],
     ['bob@example.org', 'pw'],
   ]);
-  const bob = (await env.store.getUser('bob@example.org'))!;
-  const bobInbox = (await env.store.getMailbox(bob.id, 'INBOX'))!;
+  const bob = (await env.store.directory.getUser('bob@example.org'))!;
+  const bobInbox = (await env.store.mail.getMailbox(bob.id, 'INBOX'))!;
   const svc = createSmtpService({ store: flakyStore(env.store, new Set([bobInbox.id]), 'TOO_BIG'), auth: env.auth, hostname: 'mx' });
   const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   try {
@@ -140,11 +139,11 @@ test('SMTP: a permanent failure for one recipient after another succeeded is ans
     await client.cmd('QUIT');
     client.close();
     assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
-    const q = await env.store.listOutbound();
+    const q = await env.store.queue.list();
     assert.equal(q.length, 1);
     assert.equal(q[0]!.sender, '');
     assert.deepEqual(q[0]!.recipients, ['s@remote.test']);
-    const dsn = (await env.store.readOutbound(q[0]!.id)).toString();
+    const dsn = (await env.store.queue.read(q[0]!.id)).toString();
     assert.match(dsn, /Final-Recipient: rfc822; bob@example\.org\r\nAction: failed\r\nStatus: 5\.2\.3\r\n/);
     assert.match(dsn, /Message-ID: <partly@remote\.test>/);
   } finally {

@@ -44,7 +44,7 @@ describe('LMTP', () => {
       ['alice@example.org', 'pw'],
       ['bob@example.org', 'pw'],
     ]);
-    await env.store.addAlias('info@example.org', 'alice@example.org');
+    await env.store.directory.addAlias('info@example.org', 'alice@example.org');
     svc = createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org' });
     port = ((await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })) as AddressInfo).port;
   });
@@ -202,7 +202,7 @@ test('LMTP limits: oversize gets 552 once per recipient, bad RCPT syntax 501, no
 
 test('LMTP resolves each recipient once, at RCPT; DATA delivers to what RCPT accepted (alias and plus-address too)', async () => {
   const env = await makeEnv([['carol@example.org', 'pw']]);
-  await env.store.addAlias('team@example.org', 'carol@example.org');
+  await env.store.directory.addAlias('team@example.org', 'carol@example.org');
   const calls = { getUser: 0, listAliases: 0 };
   const counted = new Proxy(env.store, {
     get(target, prop, receiver) {

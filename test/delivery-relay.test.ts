@@ -29,7 +29,7 @@ test('mailroom to mailroom: submission on one instance, queue relays to the MX o
     assert.equal(inbox.length, 1, 'the bounce for nobody@remote.test');
     assert.match(inbox[0]!.toString(), /^Return-Path: <>\r\nDelivered-To: alice\+out@example\.org\r\n/);
     assert.match(inbox[0]!.toString(), /Final-Recipient: rfc822; nobody@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; 127\.0\.0\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 No such user here/);
-    assert.equal((await a.store.listOutbound()).length, 0);
+    assert.equal((await a.store.queue.list()).length, 0);
     assert.equal((await mailboxContents(a.store, 'alice@example.org', 'Sent')).length, 1);
   } finally {
     await sub.close();

@@ -18,7 +18,7 @@ describe('SMTP (MX role)', () => {
       ['bob@example.org', 'pw'],
       ['carol@example.net', 'pw'],
     ]);
-    await env.store.addAlias('@example.net', 'carol@example.net');
+    await env.store.directory.addAlias('@example.net', 'carol@example.net');
     svc = createSmtpService({ store: env.store, auth: env.auth, hostname: 'mx.example.org', tls: await testTls(), maxMessageSize: MAX_SIZE });
     port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   });
@@ -193,7 +193,7 @@ print(json.dumps(out))
     await client.closedPromise;
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, before);
-    const queued = await env.store.listOutbound();
+    const queued = await env.store.queue.list();
     assert.equal(queued.length, 0);
   });
 });

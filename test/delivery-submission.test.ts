@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { createOutboundQueue, createSubmissionService, type OutboundQueue } from '../src/delivery/index.js';
 import type { NetService } from '../src/lib/service.js';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { Authenticator } from '../src/auth/index.js';
 import { makeEnv, mailboxContents, RawSmtp, startSink, stripTrace, testTls, type Env } from './delivery/helpers.js';
 
@@ -32,7 +32,7 @@ describe('submission and the outbound queue', () => {
       ['alice@example.org', 'pw'],
       ['bob@example.org', 'pw'],
     ]);
-    await env.store.addAlias('sales@example.org', 'alice@example.org');
+    await env.store.directory.addAlias('sales@example.org', 'alice@example.org');
     const tls = await testTls();
     sink = await startSink({ tls });
     sink2 = await startSink({ host: '127.0.0.2', port: sink.port });
@@ -84,12 +84,12 @@ describe('submission and the outbound queue', () => {
     const sent = await mailboxContents(env.store, 'alice@example.org', 'Sent');
     assert.equal(sent.length, 1);
     assert.equal(sent[0]!.toString(), raw, 'the Sent copy is the message as submitted');
-    const q = await env.store.listOutbound();
+    const q = await env.store.queue.list();
     assert.equal(q.length, 1);
     assert.deepEqual(q[0]!.recipients, ['friend@remote.test']);
 
     await queue.runOnce();
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
     assert.equal(sink.messages.length, 1);
     const got = sink.messages[0]!;
     assert.equal(got.from, 'alice@example.org');
@@ -100,10 +100,10 @@ describe('submission and the outbound queue', () => {
   });
 
   test('a copy the client already put in Sent is not saved twice; missing Message-ID and Date are added', async () => {
-    const alice = (await env.store.getUser('alice@example.org'))!;
-    const sentBox = (await env.store.getMailbox(alice.id, 'Sent'))!;
+    const alice = (await env.store.directory.getUser('alice@example.org'))!;
+    const sentBox = (await env.store.mail.getMailbox(alice.id, 'Sent'))!;
     const raw = 'From: alice@example.org\r\nTo: bob@example.org\r\nSubject: dup\r\nMessage-ID: <dup1@example.org>\r\nDate: Fri, 27 Nov 2026 07:00:00 +0000\r\n\r\nx\r\n';
-    await env.store.append(sentBox.id, Buffer.from(raw), { flags: ['\\Seen'] });
+    await env.store.mail.append(sentBox.id, Buffer.from(raw), { flags: ['\\Seen'] });
     const before = (await mailboxContents(env.store, 'alice@example.org', 'Sent')).length;
     await transport(plainPort, false).sendMail({ envelope: { from: 'alice@example.org', to: ['bob@example.org'] }, raw });
     assert.equal((await mailboxContents(env.store, 'alice@example.org', 'Sent')).length, before);
@@ -134,7 +134,7 @@ describe('submission and the outbound queue', () => {
     assert.equal((await client.cmd('RCPT TO:<someone@remote.test>')).code, 250, 'authenticated relay');
     assert.equal((await client.cmd('QUIT')).code, 221);
     client.close();
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
   });
 
   test('AUTH LOGIN works; oversize submission gets 552 and queues nothing', async () => {
@@ -147,7 +147,7 @@ describe('submission and the outbound queue', () => {
     await client.cmd('RCPT TO:<x@remote.test>');
     const r = await client.data(`Subject: big\r\n\r\n${'y'.repeat(900)}\r\n`.repeat(150));
     assert.equal(r.code, 552);
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
     await client.cmd('QUIT');
     client.close();
   });
@@ -163,7 +163,7 @@ describe('submission and the outbound queue', () => {
     await queue.runOnce();
     assert.equal(sink.messages.length, sinkBefore + 1);
     assert.deepEqual(sink.messages[sink.messages.length - 1]!.to, ['good@remote.test']);
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
     const inbox = await mailboxContents(env.store, 'alice@example.org');
     assert.equal(inbox.length, before + 1);
     const dsn = inbox[inbox.length - 1]!.toString();
@@ -183,7 +183,7 @@ describe('submission and the outbound queue', () => {
       raw: 'From: alice@example.org\r\nSubject: retry\r\nMessage-ID: <r1@example.org>\r\n\r\nbody\r\n',
     });
     await queue.runOnce();
-    let q = await env.store.listOutbound();
+    let q = await env.store.queue.list();
     assert.equal(q.length, 1);
     assert.deepEqual([...q[0]!.recipients].sort(), ['later@remote.test', 'user@down.test']);
     assert.equal(q[0]!.attempts, 1);
@@ -191,7 +191,7 @@ describe('submission and the outbound queue', () => {
     assert.ok(q[0]!.nextAttemptAt.getTime() > Date.now() + 50_000, 'next attempt follows the retry schedule');
     // not due yet: nothing happens
     await queue.runOnce();
-    assert.equal((await env.store.listOutbound())[0]!.attempts, 1);
+    assert.equal((await env.store.queue.list())[0]!.attempts, 1);
 
     // the greylisting host now accepts; the other host stays down
     sink.setRcptReply(() => null);
@@ -200,7 +200,7 @@ describe('submission and the outbound queue', () => {
     await queue.runOnce();
     assert.equal(sink.messages.length, sinkBefore + 1);
     assert.deepEqual(sink.messages[sink.messages.length - 1]!.to, ['later@remote.test']);
-    q = await env.store.listOutbound();
+    q = await env.store.queue.list();
     assert.equal(q.length, 1);
     assert.deepEqual(q[0]!.recipients, ['user@down.test']);
     assert.equal(q[0]!.attempts, 2);
@@ -208,7 +208,7 @@ describe('submission and the outbound queue', () => {
     const before = (await mailboxContents(env.store, 'alice@example.org')).length;
     offset += 61_000;
     await queue.runOnce(); // third attempt = maxAttempts: gives up and bounces
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
     const inbox = await mailboxContents(env.store, 'alice@example.org');
     assert.equal(inbox.length, before + 1);
     const dsn = inbox[inbox.length - 1]!.toString();
@@ -232,7 +232,7 @@ describe('submission and the outbound queue', () => {
     const dsn = inbox[inbox.length - 1]!.toString();
     assert.match(dsn, /Final-Recipient: rfc822; x@nullmx\.test\r\nAction: failed\r\nStatus: 5\.1\.10\r\n/);
     assert.match(dsn, /Final-Recipient: rfc822; y@nxdomain\.test\r\nAction: failed\r\nStatus: 5\.1\.2\r\n/);
-    assert.equal((await env.store.listOutbound()).length, 0);
+    assert.equal((await env.store.queue.list()).length, 0);
   });
 
   test('per-user rate limit', async () => {
@@ -262,18 +262,18 @@ describe('submission and the outbound queue', () => {
       envelope: { from: 'alice@example.org', to: ['persist@remote.test'] },
       raw: 'From: alice@example.org\r\nSubject: persist\r\nMessage-ID: <p1@example.org>\r\n\r\nkeep me\r\n',
     });
-    assert.equal((await env.store.listOutbound()).length, 1);
+    assert.equal((await env.store.queue.list()).length, 1);
     // a second process opening the same data directory sees the queue and delivers it
-    const store2 = await openSqliteStore({ dataDir: env.dir });
+    const store2 = await openServerStore({ dataDir: env.dir });
     try {
       sink.setRcptReply(() => null);
-      const queue2 = createOutboundQueue({ store: store2, auth: new Authenticator(store2, { failureDelayMs: 0 }), hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: sink.port } } });
+      const queue2 = createOutboundQueue({ store: store2, auth: new Authenticator(store2.directory, { failureDelayMs: 0 }), hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: sink.port } } });
       const sinkBefore = sink.messages.length;
       await queue2.runOnce();
       await queue2.stop();
       assert.equal(sink.messages.length, sinkBefore + 1);
       assert.match(sink.messages[sink.messages.length - 1]!.raw.toString(), /keep me/);
-      assert.equal((await store2.listOutbound()).length, 0);
+      assert.equal((await store2.queue.list()).length, 0);
     } finally {
       await store2.close();
     }

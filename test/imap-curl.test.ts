@@ -49,10 +49,10 @@ describe('curl against the IMAP server', { skip: existsSync(CURL) ? false : 'cur
     writeFileSync(file, message('Uploaded by curl', 'uploaded'));
     const up = await curl(['-T', file, `${base}/Drafts`]);
     assert.equal(up.code, 0, up.stderr);
-    const drafts = (await f.store.getMailbox(f.user.id, 'Drafts'))!;
-    const msgs = await f.store.listMessages(drafts.id);
+    const drafts = (await f.store.mail.getMailbox(f.user.id, 'Drafts'))!;
+    const msgs = await f.store.mail.listMessages(drafts.id);
     assert.equal(msgs.length, 1);
-    assert.equal((await f.store.readMessage(drafts.id, msgs[0]!.uid)).toString(), message('Uploaded by curl', 'uploaded'));
+    assert.equal((await f.store.mail.readBytes(drafts.id, msgs[0]!.uid)).toString(), message('Uploaded by curl', 'uploaded'));
     const s = await curl(['-X', 'SEARCH SUBJECT curl', `${base}/Drafts`]);
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, /\* SEARCH 1\r\n/);

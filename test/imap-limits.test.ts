@@ -214,9 +214,9 @@ describe('limits', () => {
   test('a user only ever reaches their own mailboxes', async () => {
     const f = await startImap();
     try {
-      const bob = await f.store.createUser('bob@example.org', (await f.store.getUser(USER))!.passwordHash);
-      const secret = await f.store.createMailbox(bob.id, 'Secret');
-      await f.store.append(secret.id, Buffer.from(message('bob only')));
+      const bob = await f.store.directory.createUser('bob@example.org', (await f.store.directory.getUser(USER))!.passwordHash);
+      const secret = await f.store.mail.createMailbox(bob.id, 'Secret');
+      await f.store.mail.append(secret.id, Buffer.from(message('bob only')));
       const c = await RawClient.connect(f.port);
       await c.login();
       assert.match(await c.cmd('SELECT Secret', 'a'), /^a NO \[NONEXISTENT\]/);

@@ -74,7 +74,7 @@ describe('mbsync against the IMAP server', { skip: existsSync(MBSYNC) ? false : 
     renameSync(join(dir, 'mail', 'INBOX', two[0], two[1]), join(dir, 'mail', 'INBOX', 'cur', two[1].replace(/:2,.*$/, ':2,F')));
     unlinkSync(join(dir, 'mail', 'INBOX', three[0], three[1]));
     await run();
-    const msgs = await f.store.listMessages(f.inbox.id);
+    const msgs = await f.store.mail.listMessages(f.inbox.id);
     assert.deepEqual(
       msgs.map((m) => m.uid),
       [1, 2],

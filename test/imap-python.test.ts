@@ -62,6 +62,6 @@ describe('python imaplib', { skip: existsSync(PY) ? false : 'python3 is not inst
     assert.deepEqual(out.expunged, ['2']);
     assert.match(out.append as string, /^\[APPENDUID \d+ 3\] Append completed$/);
     assert.equal(out.uidsearch, '3');
-    assert.ok(await f.store.getMailbox(f.user.id, 'Caf\u00e9'), 'modified UTF-7 name decoded');
+    assert.ok(await f.store.mail.getMailbox(f.user.id, 'Caf\u00e9'), 'modified UTF-7 name decoded');
   });
 });

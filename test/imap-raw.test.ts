@@ -147,8 +147,8 @@ describe('IMAP raw transcripts', () => {
     const c = await RawClient.connect(f.port);
     await c.login();
     const r = await c.cmd('EXAMINE INBOX', 's');
-    const st = await f.store.status(f.inbox.id);
-    const mb = (await f.store.getMailbox(f.user.id, 'INBOX'))!;
+    const st = await f.store.mail.status(f.inbox.id);
+    const mb = (await f.store.mail.getMailbox(f.user.id, 'INBOX'))!;
     assert.equal(
       r,
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label)\r\n' +
@@ -225,7 +225,7 @@ describe('IMAP raw transcripts', () => {
     const c = await RawClient.connect(f.port);
     await c.login();
     await c.cmd('EXAMINE INBOX');
-    const meta = (await f.store.listMessages(f.inbox.id))[0]!;
+    const meta = (await f.store.mail.listMessages(f.inbox.id))[0]!;
     const size = Buffer.byteLength(SIMPLE_MESSAGE);
     const fast = await c.cmd('FETCH 1 FAST', 'a');
     assert.match(fast, new RegExp(`^\\* 1 FETCH \\(FLAGS \\(\\\\Seen\\) INTERNALDATE "[ \\d]\\d-\\w{3}-\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000" RFC822\\.SIZE ${size}\\)\\r\\na OK`));
@@ -339,7 +339,7 @@ describe('IMAP raw transcripts', () => {
     const l2 = await c.cmd('LIST "" "Brouillons*"');
     assert.ok(l2.startsWith('* LIST (\\HasNoChildren) "/" "Brouillons d\xc3\xa9j\xc3\xa0"\r\n'), l2);
     const spam = /^su OK \[MAILBOXID \(([\w-]+)\)\] Create completed\r\n$/.exec(await c.cmd('CREATE Spam2 (USE (\\Junk))', 'su'));
-    assert.equal(spam?.[1], (await f.store.getMailbox(f.user.id, 'Spam2'))?.mailboxObjectId);
+    assert.equal(spam?.[1], (await f.store.mail.getMailbox(f.user.id, 'Spam2'))?.mailboxObjectId);
     assert.match(await c.cmd('LIST (SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES SIZE))'), /\* LIST \(\\HasNoChildren \\Junk\) "\/" "Spam2"\r\n\* STATUS "Spam2" \(MESSAGES 0 SIZE 0\)\r\n/);
     assert.equal(await c.cmd('CREATE X (USE (\\Bogus))', 'ub'), 'ub NO [USEATTR] Unsupported special-use attribute\r\n');
     assert.equal(await c.cmd('LIST "" ""', 'root'), '* LIST (\\Noselect) "/" ""\r\nroot OK LIST completed\r\n');
@@ -352,7 +352,7 @@ describe('IMAP raw transcripts', () => {
     await c.login();
     const msg = 'Subject: appended\r\n\r\nhi\r\n';
     const r = await c.cmd(`APPEND Drafts (\\Draft \\Seen) " 1-Feb-2020 10:00:00 +0100" {${msg.length}+}\r\n${msg}`, 'a');
-    const drafts = (await f.store.getMailbox(f.user.id, 'Drafts'))!;
+    const drafts = (await f.store.mail.getMailbox(f.user.id, 'Drafts'))!;
     assert.equal(r, `a OK [APPENDUID ${drafts.uidValidity} 1] Append completed\r\n`);
     c.write(`b APPEND Drafts {${msg.length}}\r\n`);
     assert.equal(await c.readUntil((s) => s.endsWith('\r\n')), '+ Ready for literal data\r\n');
@@ -370,12 +370,12 @@ describe('IMAP raw transcripts', () => {
   test('COPY, MOVE with COPYUID; EXPUNGE and UID EXPUNGE', async () => {
     const c = await RawClient.connect(f.port);
     await c.login();
-    const mb = await f.store.createMailbox(f.user.id, 'Work');
+    const mb = await f.store.mail.createMailbox(f.user.id, 'Work');
     await f.append(message('w1'), [], 'Work');
     await f.append(message('w2'), [], 'Work');
     await f.append(message('w3'), [], 'Work');
     await c.cmd('SELECT Work');
-    const arch = (await f.store.getMailbox(f.user.id, 'Archive'))!;
+    const arch = (await f.store.mail.getMailbox(f.user.id, 'Archive'))!;
     assert.equal(await c.cmd('COPY 1:2 Archive', 'c'), `c OK [COPYUID ${arch.uidValidity} 1:2 1:2] Copy completed\r\n`);
     assert.equal(await c.cmd('UID MOVE 2 Archive', 'm'), `* OK [COPYUID ${arch.uidValidity} 2 3] Moved UIDs.\r\n* 2 EXPUNGE\r\nm OK Move completed\r\n`);
     assert.equal(await c.cmd('COPY 1 Nope', 'n'), 'n NO [TRYCREATE] Mailbox does not exist\r\n');
@@ -384,7 +384,7 @@ describe('IMAP raw transcripts', () => {
     await f.append(message('w4'), [], 'Work');
     const ex = await c.cmd('EXPUNGE', 'ex');
     assert.equal(ex, '* 1 EXPUNGE\r\n* 1 EXISTS\r\n* 1 RECENT\r\nex OK Expunge completed\r\n');
-    assert.equal((await f.store.listMessages(mb.id)).length, 1);
+    assert.equal((await f.store.mail.listMessages(mb.id)).length, 1);
     assert.equal(await c.cmd('CLOSE', 'cl'), 'cl OK CLOSE completed\r\n');
     c.close();
   });
@@ -392,7 +392,7 @@ describe('IMAP raw transcripts', () => {
   test('several expunges are numbered as each takes effect (as Dovecot does)', async () => {
     const c = await RawClient.connect(f.port);
     await c.login();
-    await f.store.createMailbox(f.user.id, 'Ex');
+    await f.store.mail.createMailbox(f.user.id, 'Ex');
     for (let i = 0; i < 5; i++) await f.append(message(`ex${i}`), i === 2 ? [] : ['\\Deleted'], 'Ex');
     await c.cmd('SELECT Ex');
     assert.equal(await c.cmd('EXPUNGE', 'x'), '* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nx OK Expunge completed\r\n');

@@ -84,11 +84,11 @@ describe('IMAP concurrent sessions', () => {
     await a.login();
     await a.cmd('SELECT INBOX');
     assert.match(await a.cmd('ENABLE QRESYNC', 'e'), /^\* OK \[HIGHESTMODSEQ \d+\] Highest\r\n\* ENABLED QRESYNC\r\ne OK Enabled\r\n$/);
-    const uids = (await f.store.listMessages(f.inbox.id)).map((m) => m.uid);
+    const uids = (await f.store.mail.listMessages(f.inbox.id)).map((m) => m.uid);
     a.write('i IDLE\r\n');
     await a.readUntil((s) => s.includes('+ idling'));
     a.take();
-    await f.store.commitMaildrop(f.inbox.id, { expunge: [uids[0]!], seen: [uids[1]!], retrieved: [uids[0]!, uids[1]!] });
+    await f.store.maildrop.commit(f.inbox.id, { expunge: [uids[0]!], seen: [uids[1]!], retrieved: [uids[0]!, uids[1]!] });
     const got = await a.readUntil((s) => s.includes('VANISHED') && s.includes('FETCH'), 2000);
     assert.match(got, new RegExp(`\\* VANISHED ${uids[0]}\\r\\n`));
     assert.match(got, new RegExp(`\\* \\d+ FETCH \\(UID ${uids[1]} FLAGS \\(\\\\Seen\\) MODSEQ \\(\\d+\\)\\)`));
@@ -106,7 +106,7 @@ describe('selected mailbox deleted by another session', () => {
   test('an idling session and a session at its next command both get BYE', async () => {
     const f = await startImap();
     try {
-      await f.store.createMailbox(f.user.id, 'Tmp');
+      await f.store.mail.createMailbox(f.user.id, 'Tmp');
       await f.append(message('x'), [], 'Tmp');
       const a = await RawClient.connect(f.port);
       const b = await RawClient.connect(f.port);

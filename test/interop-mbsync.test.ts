@@ -175,8 +175,8 @@ test('mbsync: pull folders, push flags/expunge/append, pull server changes, idem
   const goneOnServer = serverInbox.find((m) => messageId(m.raw) === ids.leave);
   assert.ok(goneOnServer);
   const inboxBox = await s.mailbox('INBOX');
-  await s.m.store.storeFlags(inboxBox.id, [goneOnServer.uid], { op: 'add', flags: ['\\Deleted'] });
-  assert.deepEqual(await s.m.store.expunge(inboxBox.id, [goneOnServer.uid]), [goneOnServer.uid]);
+  await s.m.store.mail.storeFlags(inboxBox.id, [goneOnServer.uid], { op: 'add', flags: ['\\Deleted'] });
+  assert.deepEqual(await s.m.store.mail.expunge(inboxBox.id, [goneOnServer.uid]), [goneOnServer.uid]);
   const archived = testMessage(901, { subject: 'arrived in Archive meanwhile' });
   await s.append('Archive', archived, ['\\Flagged']);
 
@@ -237,7 +237,7 @@ test('mbsync over STARTTLS: CopyArrivalDate keeps INTERNALDATE both ways, MaxSiz
   const dates = [new Date('2024-01-02T03:04:05Z'), new Date('2025-06-07T08:09:10Z')];
   const small = [testMessage(1), testMessage(2)];
   const box = await s.mailbox('INBOX');
-  for (const [i, raw] of small.entries()) await s.m.store.append(box.id, raw, { internalDate: dates[i]! });
+  for (const [i, raw] of small.entries()) await s.m.store.mail.append(box.id, raw, { internalDate: dates[i]! });
   const big = testMessage(3, { body: Array.from({ length: 100 }, (_, i) => `filler line ${i} ${'z'.repeat(60)}`) });
   assert.ok(big.length > 4096);
   await s.append('INBOX', big);

@@ -263,9 +263,9 @@ test('neomutt with a header cache, CONDSTORE/QRESYNC and IDLE: a new message is 
     assert.deepEqual(subjects(pushed), ['N|Interop message 1', 'N|Interop message 2', 'N|Interop message 3', 'N|Interop message 4', 'N|pushed while open']);
     // An expunge and a flag change by another client while the mailbox is open are shown too.
     const openBox = await s.mailbox('INBOX');
-    await s.m.store.storeFlags(openBox.id, [uids[2]!], { op: 'add', flags: ['\\Deleted'] });
-    await s.m.store.expunge(openBox.id, [uids[2]!]);
-    await s.m.store.storeFlags(openBox.id, [uids[3]!], { op: 'add', flags: ['\\Flagged'] });
+    await s.m.store.mail.storeFlags(openBox.id, [uids[2]!], { op: 'add', flags: ['\\Deleted'] });
+    await s.m.store.mail.expunge(openBox.id, [uids[2]!]);
+    await s.m.store.mail.storeFlags(openBox.id, [uids[3]!], { op: 'add', flags: ['\\Flagged'] });
     const changed = await ui.waitScreen('the expunge and the flag', /^(?![\s\S]*Interop message 3)[\s\S]*\[N\s*!\] Interop message 4/);
     assert.deepEqual(subjects(changed), ['N|Interop message 1', 'N|Interop message 2', 'N !|Interop message 4', 'N|pushed while open']);
     await ui.keys('q');
@@ -277,9 +277,9 @@ test('neomutt with a header cache, CONDSTORE/QRESYNC and IDLE: a new message is 
 
   // Changes by another client while neomutt is closed: a flag, an expunge, a new message.
   const box = await s.mailbox('INBOX');
-  await s.m.store.storeFlags(box.id, [uids[0]!], { op: 'add', flags: ['\\Flagged', '\\Seen'] });
-  await s.m.store.storeFlags(box.id, [uids[1]!], { op: 'add', flags: ['\\Deleted'] });
-  await s.m.store.expunge(box.id, [uids[1]!]);
+  await s.m.store.mail.storeFlags(box.id, [uids[0]!], { op: 'add', flags: ['\\Flagged', '\\Seen'] });
+  await s.m.store.mail.storeFlags(box.id, [uids[1]!], { op: 'add', flags: ['\\Deleted'] });
+  await s.m.store.mail.expunge(box.id, [uids[1]!]);
   await s.append('INBOX', testMessage(6, { subject: 'arrived while closed' }));
 
   ui = await open(2);

@@ -251,7 +251,7 @@ test('python3 smtplib: submission with STARTTLS + AUTH; the recipient reads it w
   assert.deepEqual(Buffer.from(text.slice(start) + '\r\n', 'latin1'), msg, 'body and header delivered byte for byte');
   assert.match(o.popquit, /^\+OK/);
   assert.deepEqual(await s.messages('INBOX', s.bob), [], 'DELE + QUIT emptied the maildrop');
-  const sent = await s.m.store.getMailbox(s.alice.id, 'Sent');
+  const sent = await s.m.store.mail.getMailbox(s.alice.id, 'Sent');
   if (sent) {
     // When the server keeps a copy in Sent, it is the submitted message.
     const copies = await s.messages('Sent');

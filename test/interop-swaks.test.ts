@@ -60,7 +60,7 @@ test('swaks SMTP (MX port): STARTTLS with a verified certificate, byte-exact del
   assert.notEqual(relay.code, 0);
   assert.match(relay.stdout, /~> RCPT TO:<someone@elsewhere\.test>\r?\n<~\*+ {1,2}5\d\d /, describeRun('swaks', relay));
   assert.equal((await inboxOf(s)).length, 1, 'nothing else was delivered');
-  assert.deepEqual(await s.m.store.listOutbound(), [], 'nothing was queued for relaying');
+  assert.deepEqual(await s.m.store.queue.list(), [], 'nothing was queued for relaying');
 });
 
 test('swaks submission: STARTTLS + AUTH PLAIN and LOGIN deliver to a local user; bad password and AUTH-less mail refused', { skip: skipUnless('swaks') }, async (t) => {

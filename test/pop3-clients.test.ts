@@ -76,7 +76,7 @@ test('python3 poplib: USER/PASS, STAT, LIST, UIDL, RETR (dot lines, 8-bit), TOP,
   assert.match(r.retr_deleted, /-ERR Message 1 is already deleted/);
   assert.match(r.quit, /\(1 message deleted\)$/);
   assert.deepEqual(
-    (await f.store.listMessages(f.inbox.id)).map((m) => [m.emailId, m.flags]),
+    (await f.store.mail.listMessages(f.inbox.id)).map((m) => [m.emailId, m.flags]),
     [[b.emailId, ['\\Seen']]],
   );
 });
@@ -142,7 +142,7 @@ test("fetchmail: keep + UIDL fetches only new messages across runs; then a run t
   assert.deepEqual(subjects(await fetch(true)), [], 'nothing new on the second run');
   await f.append(message('fm3'));
   assert.deepEqual(subjects(await fetch(true)), ['fm3']);
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 3, 'keep left every message on the server');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 3, 'keep left every message on the server');
   await fetch(false);
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 0, 'nokeep fetchall deleted them at QUIT');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 0, 'nokeep fetchall deleted them at QUIT');
 });

@@ -4,14 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreError, type MailStore } from '../src/store/types.js';
+import type { Store } from '../src/store/handle.js';
+import { StoreError } from '../src/store/types.js';
 import { memoryLogger, type LogLine } from '../src/lib/logger.js';
 import { READ_CHUNK } from '../src/pop3-server/message-stream.js';
 import { RawPop3, faultyStore, startPop3, message, type StoreFaults } from './pop3-helpers.js';
 
 /** A fixture whose POP3 service sees the store through `faults` (mutable: tests switch faults on and off). */
 async function withFaults(faults: StoreFaults, logLines: LogLine[] = []) {
-  return startPop3({ wrapStore: (s: MailStore) => faultyStore(s, faults), logger: memoryLogger(logLines) });
+  return startPop3({ wrapStore: (s: Store) => faultyStore(s, faults), logger: memoryLogger(logLines) });
 }
 
 test('a temporary store failure during RETR is -ERR [SYS/TEMP] and the session goes on', async (t) => {
@@ -21,11 +22,11 @@ test('a temporary store failure during RETR is -ERR [SYS/TEMP] and the session g
   await f.append(message('t1'));
   const { c } = await RawPop3.open(f.port);
   await c.login();
-  faults.readMessage = async () => {
+  faults.readBytes = async () => {
     throw new StoreError('TEMPORARY', 'database is locked');
   };
   assert.equal(await c.cmd('RETR 1'), '-ERR [SYS/TEMP] Temporary server failure; try again later');
-  delete faults.readMessage;
+  delete faults.readBytes;
   assert.equal(await c.cmd('NOOP'), '+OK');
   assert.match((await c.multi('RETR 1')).status, /^\+OK \d+ octets$/);
   await c.cmd('QUIT');
@@ -58,9 +59,9 @@ test('a read failure while streaming: -ERR if nothing was sent yet, else the con
   t.after(() => f.close());
   const big = message('big', `${'z'.repeat(78)}\r\n`.repeat(Math.ceil((READ_CHUNK * 3) / 80)));
   await f.append(big);
-  const real = f.store.readMessage.bind(f.store);
+  const real = f.store.mail.readBytes.bind(f.store.mail);
   let failFrom = READ_CHUNK;
-  faults.readMessage = async (mailboxId, uid, range) => {
+  faults.readBytes = async (mailboxId, uid, range) => {
     if (range && range.start >= failFrom) throw new Error('blob vanished');
     return real(mailboxId, uid, range);
   };
@@ -74,16 +75,16 @@ test('a read failure while streaming: -ERR if nothing was sent yet, else the con
   const rest = await c.closed();
   assert.match(rest, /^\+OK \d+ octets\r\nFrom: /, 'the +OK and the first part went out');
   assert.ok(!rest.endsWith('\r\n.\r\n'), 'no terminator: the client cannot mistake it for a whole message');
-  delete faults.readMessage;
+  delete faults.readBytes;
   const { c: c2 } = await RawPop3.open(f.port);
   assert.match(await c2.login(), /^\+OK Logged in/);
   await c2.cmd('QUIT');
-  assert.deepEqual((await f.store.listMessages(f.inbox.id)).map((m) => m.flags), [[]]);
+  assert.deepEqual((await f.store.mail.listMessages(f.inbox.id)).map((m) => m.flags), [[]]);
 });
 
 test('a failed commit at QUIT deletes nothing, says so, and releases the lock', async (t) => {
   const faults: StoreFaults = {
-    commitMaildrop: async () => {
+    commit: async () => {
       throw new StoreError('TEMPORARY', 'disk full');
     },
   };
@@ -95,8 +96,8 @@ test('a failed commit at QUIT deletes nothing, says so, and releases the lock', 
   assert.equal(await c.cmd('DELE 1'), '+OK Message 1 deleted');
   assert.equal(await c.cmd('QUIT'), '-ERR [SYS/TEMP] Could not commit the changes; no messages were deleted');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 1);
-  delete faults.commitMaildrop;
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1);
+  delete faults.commit;
   const { c: c2 } = await RawPop3.open(f.port);
   assert.match(await c2.login(), /^\+OK Logged in; maildrop has 1 message/);
   await c2.cmd('QUIT');
@@ -110,13 +111,13 @@ test('close() during a command: the command finishes, then -ERR shutting down, n
   t.after(() => f.close());
   await f.append(message('s1'));
   await f.append(message('s2'));
-  const real = f.store.readMessage.bind(f.store);
+  const real = f.store.mail.readBytes.bind(f.store.mail);
   const { c } = await RawPop3.open(f.port);
   await c.login();
   assert.equal(await c.cmd('DELE 1'), '+OK Message 1 deleted');
   let entered!: () => void;
   const inRead = new Promise<void>((r) => (entered = r));
-  faults.readMessage = async (mailboxId, uid, range) => {
+  faults.readBytes = async (mailboxId, uid, range) => {
     entered();
     await gate;
     return real(mailboxId, uid, range);
@@ -130,5 +131,5 @@ test('close() during a command: the command finishes, then -ERR shutting down, n
   assert.equal(await c.line(), '-ERR [SYS/TEMP] Server shutting down');
   await c.closed();
   await closing;
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
 });

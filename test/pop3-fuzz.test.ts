@@ -110,10 +110,10 @@ test('fuzz: random and mutated command lines in random chunks never break a sess
   t.after(() => f.close());
   // Plain bodies (no bare CR/LF): every line of output must then be CRLF-terminated.
   for (let i = 0; i < 3; i++) await f.append(message(`fuzz${i}`, '.dot\r\nbody\r\n'));
-  await f.store.setPasswordHash(USER, `{PLAIN}${PASSWORD}`);
+  await f.store.directory.setPasswordHash(USER, `{PLAIN}${PASSWORD}`);
   await fc.assert(
     fc.asyncProperty(session, async ({ login, lines, ending, cuts }) => {
-      const count = (await f.store.listMessages(f.inbox.id)).length;
+      const count = (await f.store.mail.listMessages(f.inbox.id)).length;
       for (let i = count; i < 3; i++) await f.append(message(`refill${i}`, '.dot\r\nbody\r\n'));
       const all = (login ? [`USER ${USER}`, `PASS ${PASSWORD}`] : []).concat(lines);
       const input = Buffer.from(all.map((l) => l + ending).join(''), 'latin1');

@@ -4,18 +4,21 @@
  * test/helpers/server-fixture.ts, shared with the IMAP helpers).
  */
 import { Duplex, PassThrough } from 'node:stream';
-import type { MailStore } from '../src/store/types.js';
+import type { Store } from '../src/store/handle.js';
+import type { MailStore } from '../src/store/mail.js';
+import type { Maildrop } from '../src/store/maildrop.js';
 import type { AuthenticatorOptions } from '../src/auth/index.js';
 import { Pop3Service } from '../src/pop3-server/service.js';
 import type { Pop3ServiceOptions } from '../src/pop3-server/options.js';
 import { silentLogger } from '../src/lib/logger.js';
+import { overrideMethods, withParts } from './helpers/store.js';
 import { connectLoopback, PASSWORD, SocketReader, startServerFixture, USER, type ServerFixture } from './helpers/server-fixture.js';
 
 export { USER, PASSWORD };
 
 export type Pop3Fixture = ServerFixture<Pop3Service>;
 
-type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions; wrapStore?: (s: MailStore) => MailStore };
+type ExtraOptions = Partial<Omit<Pop3ServiceOptions, 'store' | 'auth'>> & { implicitTls?: boolean; passwordHash?: string; authOptions?: AuthenticatorOptions; wrapStore?: (s: Store) => Store };
 
 export async function startPop3(extra: ExtraOptions = {}): Promise<Pop3Fixture> {
   const { implicitTls, passwordHash, authOptions, wrapStore, ...opts } = extra;
@@ -120,16 +123,12 @@ export function memoryConnection(f: Pop3Fixture, remoteAddress: string): { c: Ra
   return { c: new RawPop3(Duplex.from({ readable: toClient, writable: toServer })), done };
 }
 
-/** Overrides for some store methods (fault injection); everything else goes to the real store. */
-export type StoreFaults = { [K in keyof MailStore]?: MailStore[K] };
+/**
+ * Overrides for some mail store and maildrop methods (fault injection; their names do not overlap);
+ * everything else goes to the real store. Read at each call, so tests may switch faults on and off.
+ */
+export type StoreFaults = Partial<MailStore> & Partial<Maildrop>;
 
-export function faultyStore(store: MailStore, faults: StoreFaults): MailStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      const fault = faults[prop as keyof MailStore];
-      if (fault) return fault;
-      const v: unknown = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+export function faultyStore(store: Store, faults: StoreFaults): Store {
+  return withParts(store, { mail: overrideMethods<MailStore>(store.mail, faults), maildrop: overrideMethods<Maildrop>(store.maildrop, faults) });
 }

@@ -11,7 +11,8 @@ import { openPostgresStore } from '../src/store/postgres/index.js';
 import { Authenticator, hashPassword } from '../src/auth/index.js';
 import { createPop3Service } from '../src/pop3-server/index.js';
 import { createImapService } from '../src/imap-server/index.js';
-import type { MailStore } from '../src/store/types.js';
+import { envelopeImapText } from '../src/imap/wire/envelope-text.js';
+import type { Store } from '../src/store/handle.js';
 import type { NetService } from '../src/lib/service.js';
 import { RawPop3, message, unstuff, USER, PASSWORD } from './pop3-helpers.js';
 
@@ -24,14 +25,14 @@ after(async () => {
 });
 
 interface Node {
-  store: MailStore;
+  store: Store;
   pop3: NetService;
   pop3Port: number;
 }
 
 async function node(schema: string, name: string): Promise<Node> {
-  const store = await openPostgresStore({ url: db.url, schema, fsync: false, poolSize: 4, nodeName: name, listenBackoffMs: { min: 20, max: 200 } });
-  const pop3 = createPop3Service({ store, auth: new Authenticator(store, { failureDelayMs: 0 }), hostname: name });
+  const store = await openPostgresStore({ url: db.url, schema, fsync: false, poolSize: 4, nodeName: name, listenBackoffMs: { min: 20, max: 200 }, envelopeText: envelopeImapText });
+  const pop3 = createPop3Service({ store, auth: new Authenticator(store.directory, { failureDelayMs: 0 }), hostname: name });
   const { port } = await pop3.listen({ host: '127.0.0.1', port: 0, implicitTls: false });
   return { store, pop3, pop3Port: port };
 }
@@ -54,14 +55,14 @@ test('two nodes on PostgreSQL: [IN-USE] across nodes, deletions and IMAP IDLE ac
     await Promise.all([a.pop3.close(), b.pop3.close()]);
     await Promise.all([a.store.close(), b.store.close()]);
   });
-  const user = await a.store.createUser(USER, await hashPassword(PASSWORD));
-  const inbox = (await a.store.getMailbox(user.id, 'INBOX'))!;
+  const user = await a.store.directory.createUser(USER, await hashPassword(PASSWORD));
+  const inbox = (await a.store.mail.getMailbox(user.id, 'INBOX'))!;
   const tricky = Buffer.concat([Buffer.from('Subject: pg\r\n\r\n.dot\r\n'), Buffer.from([0xc3, 0xa9, 0xff, 0x0d, 0x0a]), Buffer.from('.end')]);
-  await a.store.append(inbox.id, tricky);
-  await a.store.append(inbox.id, Buffer.from(message('pg2')));
-  await a.store.append(inbox.id, Buffer.from(message('pg3')));
+  await a.store.mail.append(inbox.id, tricky);
+  await a.store.mail.append(inbox.id, Buffer.from(message('pg2')));
+  await a.store.mail.append(inbox.id, Buffer.from(message('pg3')));
 
-  imap = createImapService({ store: b.store, auth: new Authenticator(b.store, { failureDelayMs: 0 }), hostname: 'imap-b' });
+  imap = createImapService({ store: b.store, auth: new Authenticator(b.store.directory, { failureDelayMs: 0 }), hostname: 'imap-b' });
   const imapPort = (await imap.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   const i = await RawPop3.connect(imapPort);
   await i.line();

@@ -74,9 +74,9 @@ test('USER/PASS: wrong password gets [AUTH]; then STAT, LIST, UIDL, RETR, TOP, N
   assert.equal(await c.cmd('STAT'), `+OK 2 ${sizeA + sizeB}`);
   assert.equal(await c.cmd('QUIT'), '+OK pop.test POP3 server signing off (0 messages deleted)');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 2, 'RSET left everything in place');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 2, 'RSET left everything in place');
   // RSET also forgot the retrieval, so nothing was marked \Seen.
-  assert.deepEqual((await f.store.listMessages(f.inbox.id)).map((m) => m.flags), [[], []]);
+  assert.deepEqual((await f.store.mail.listMessages(f.inbox.id)).map((m) => m.flags), [[], []]);
 });
 
 test('workflow: download everything, delete it, QUIT commits one expunge; next login is empty', async (t) => {
@@ -84,7 +84,7 @@ test('workflow: download everything, delete it, QUIT commits one expunge; next l
   t.after(() => f.close());
   const raws = [message('a'), message('b'), message('c')];
   for (const r of raws) await f.append(r);
-  const before = await f.store.status(f.inbox.id);
+  const before = await f.store.mail.status(f.inbox.id);
   const { c } = await RawPop3.open(f.port);
   assert.match(await c.login(), /^\+OK/);
   const n = Number((await c.cmd('STAT')).split(' ')[1]);
@@ -95,11 +95,11 @@ test('workflow: download everything, delete it, QUIT commits one expunge; next l
     assert.equal(await c.cmd(`DELE ${i}`), `+OK Message ${i} deleted`);
   }
   assert.equal(await c.cmd('STAT'), '+OK 0 0');
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 3, 'nothing is deleted before QUIT');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 3, 'nothing is deleted before QUIT');
   assert.equal(await c.cmd('QUIT'), '+OK pop.test POP3 server signing off (3 messages deleted)');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 0);
-  const changes = await f.store.changesSince(f.inbox.id, before.highestModseq);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 0);
+  const changes = await f.store.mail.changesSince(f.inbox.id, before.highestModseq);
   assert.deepEqual(changes.expunged, [1, 2, 3]);
   assert.equal(changes.highestModseq, before.highestModseq + 1, 'one transaction for the whole QUIT');
   const { c: c2 } = await RawPop3.open(f.port);
@@ -130,11 +130,11 @@ test('workflow: leave a copy and fetch only new messages by UIDL across sessions
     return got;
   }
   assert.deepEqual(await fetchNew(), ['first', 'second']);
-  assert.deepEqual((await f.store.listMessages(f.inbox.id)).map((m) => m.flags), [['\\Seen'], ['\\Seen']]);
+  assert.deepEqual((await f.store.mail.listMessages(f.inbox.id)).map((m) => m.flags), [['\\Seen'], ['\\Seen']]);
   await f.append(message('third'));
   assert.deepEqual(await fetchNew(), ['third']);
   assert.deepEqual(await fetchNew(), []);
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 3);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 3);
 });
 
 test('markSeenOnRetrieve: false leaves flags alone', async (t) => {
@@ -146,7 +146,7 @@ test('markSeenOnRetrieve: false leaves flags alone', async (t) => {
   await c.multi('RETR 1');
   await c.cmd('QUIT');
   await c.closed();
-  assert.deepEqual((await f.store.listMessages(f.inbox.id)).map((m) => m.flags), [[]]);
+  assert.deepEqual((await f.store.mail.listMessages(f.inbox.id)).map((m) => m.flags), [[]]);
 });
 
 test('a dropped connection commits nothing and frees the maildrop; [IN-USE] while another session holds it', async (t) => {
@@ -169,7 +169,7 @@ test('a dropped connection commits nothing and frees the maildrop; [IN-USE] whil
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.match(reply, /^\+OK Logged in; maildrop has 1 message /);
-  const msgs = await f.store.listMessages(f.inbox.id);
+  const msgs = await f.store.mail.listMessages(f.inbox.id);
   assert.equal(msgs.length, 1, 'DELE without QUIT deleted nothing');
   assert.deepEqual(msgs[0]!.flags, [], 'RETR without QUIT set no \\Seen');
   assert.match(await other.cmd('QUIT'), /^\+OK/);
@@ -187,8 +187,8 @@ test('bytes are exact: dot lines, 8-bit bytes, NUL, no final CRLF; octet counts 
   await f.append(tricky);
   // Bare LF is normalised to CRLF by the store; POP3 sends what is stored.
   await f.append(Buffer.from('Subject: lf\n\n.dot\nend\n'));
-  const stored1 = await f.store.readMessage(f.inbox.id, 1);
-  const stored2 = await f.store.readMessage(f.inbox.id, 2);
+  const stored1 = await f.store.mail.readBytes(f.inbox.id, 1);
+  const stored2 = await f.store.mail.readBytes(f.inbox.id, 2);
   assert.deepEqual(stored1, tricky);
   assert.equal(stored2.toString('latin1'), 'Subject: lf\r\n\r\n.dot\r\nend\r\n');
   const { c } = await RawPop3.open(f.port);
@@ -230,8 +230,8 @@ test('a message expunged through IMAP during the session: RETR/TOP give -ERR, th
   await f.append(message('stays'));
   const { c } = await RawPop3.open(f.port);
   await c.login();
-  await f.store.storeFlags(f.inbox.id, [a.uid], { op: 'add', flags: ['\\Deleted'] });
-  await f.store.expunge(f.inbox.id, [a.uid]);
+  await f.store.mail.storeFlags(f.inbox.id, [a.uid], { op: 'add', flags: ['\\Deleted'] });
+  await f.store.mail.expunge(f.inbox.id, [a.uid]);
   assert.equal(await c.cmd('RETR 1'), '-ERR Message 1 was removed by another session since login');
   assert.equal(await c.cmd('TOP 1 0'), '-ERR Message 1 was removed by another session since login');
   assert.equal(await c.cmd('UIDL 1'), `+OK 1 ${a.emailId}`, 'numbering stays fixed for the session');
@@ -240,7 +240,7 @@ test('a message expunged through IMAP during the session: RETR/TOP give -ERR, th
   assert.equal(await c.cmd('DELE 1'), '+OK Message 1 deleted');
   assert.equal(await c.cmd('QUIT'), '+OK pop.test POP3 server signing off (1 message deleted)');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 1);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1);
 });
 
 test('AUTH: mechanism list, PLAIN with initial response and continuation, LOGIN, cancel, malformed', async (t) => {
@@ -264,7 +264,7 @@ test('AUTH: mechanism list, PLAIN with initial response and continuation, LOGIN,
   await c.closed();
   // PLAIN through a continuation line longer than the 255-octet command limit (a long password).
   const longPw = 'p'.repeat(400);
-  await f.store.setPasswordHash(USER, `{PLAIN}${longPw}`);
+  await f.store.directory.setPasswordHash(USER, `{PLAIN}${longPw}`);
   const { c: c2 } = await RawPop3.open(f.port);
   assert.equal(await c2.cmd('AUTH PLAIN'), '+ ');
   const resp = b64(`\0${USER}\0${longPw}`);
@@ -319,7 +319,7 @@ test('pipelining: many commands in one write are answered in order', async (t) =
   assert.match((await c.body()).toString(), /^2 \d+\r\n$/);
   assert.match(await c.line(), /\(1 message deleted\)$/);
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 1);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1);
 });
 
 test('pipelined commands after QUIT in the same write are not run, and a client half-close still gets its replies', async (t) => {
@@ -333,7 +333,7 @@ test('pipelined commands after QUIT in the same write are not run, and a client 
   assert.equal(await c.line(), '+OK Message 1 deleted');
   assert.match(await c.line(), /\(1 message deleted\)$/);
   assert.equal(await c.closed(), '');
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 0);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 0);
 });
 
 test('limits: long command lines get -ERR and the session goes on; too many bad commands close it', async (t) => {
@@ -378,7 +378,7 @@ test('autologout after the idle timeout commits nothing', async (t) => {
   assert.equal(await c.cmd('DELE 1'), '+OK Message 1 deleted');
   assert.equal(await c.line(), '-ERR Autologout; idle for too long');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 1);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1);
 });
 
 test('EXPIRE and LOGIN-DELAY are announced and enforced; retention 0 purges retrieved messages at QUIT', async (t) => {
@@ -394,7 +394,7 @@ test('EXPIRE and LOGIN-DELAY are announced and enforced; retention 0 purges retr
   await c.multi('RETR 1');
   assert.match(await c.cmd('QUIT'), /\(0 messages deleted\)$/);
   await c.closed();
-  const left = await f.store.listMessages(f.inbox.id);
+  const left = await f.store.mail.listMessages(f.inbox.id);
   assert.equal(left.length, 1, 'the retrieved message was purged by the retention policy');
   const { c: c2 } = await RawPop3.open(f.port);
   assert.equal(await c2.login(), '-ERR [LOGIN-DELAY] Minimum time between logins is 3600 seconds');
@@ -411,9 +411,9 @@ test('retention in days: messages retrieved long ago are purged at the next logi
   await c.multi('RETR 1');
   await c.cmd('QUIT');
   await c.closed();
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 1, 'kept: retrieved just now');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1, 'kept: retrieved just now');
   // Ask the store directly with a date in the future: what the login-time purge does 7 days later.
-  assert.equal(await f.store.purgeRetrieved(f.inbox.id, new Date(Date.now() + 8 * 86400_000)), 1);
+  assert.equal(await f.store.maildrop.purgeRetrieved(f.inbox.id, new Date(Date.now() + 8 * 86400_000)), 1);
 });
 
 test('connections per IP are capped; close() ends idle sessions with -ERR', async (t) => {

@@ -29,7 +29,7 @@ test('a whole session sent one byte at a time gets the same replies', async (t) 
   assert.match(await c.line(), /\(1 message deleted\)$/);
   c.socket.end();
   await done;
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 0);
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 0);
 });
 
 test('a client that stops reading during RETR is disconnected after the idle timeout; nothing committed', async (t) => {
@@ -46,7 +46,7 @@ test('a client that stops reading during RETR is disconnected after the idle tim
   await done;
   assert.ok(Date.now() - started >= 250, 'the server waited for the idle timeout before giving up');
   assert.ok(toClient.readableLength < 2_000_000 / 2, 'the message was not buffered whole');
-  assert.equal((await f.store.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
+  assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
   const { c } = await RawPop3.open(f.port);
   assert.match(await c.login(), /^\+OK Logged in/, 'the maildrop lock was released');
   await c.cmd('QUIT');
@@ -88,8 +88,8 @@ test('close() while the server waits for an AUTH continuation ends the exchange 
 test('pipelined RETR and TOP of many sizes over two connections return exactly the stored bytes (read buffers are reused)', async (t) => {
   const f = await startPop3();
   t.after(() => f.close());
-  const second = await f.store.createUser('bob@example.org', await hashPassword(PASSWORD));
-  const bobInbox = (await f.store.getMailbox(second.id, 'INBOX'))!;
+  const second = await f.store.directory.createUser('bob@example.org', await hashPassword(PASSWORD));
+  const bobInbox = (await f.store.mail.getMailbox(second.id, 'INBOX'))!;
   // Sizes around the 256 KiB read chunk, with dot lines everywhere (also right at the chunk boundaries).
   const bodies: Buffer[] = [];
   for (let k = 0; k < 14; k++) {
@@ -105,7 +105,7 @@ test('pipelined RETR and TOP of many sizes over two connections return exactly t
   }
   for (const b of bodies) {
     await f.append(b);
-    await f.store.append(bobInbox.id, Buffer.from(b.toString('latin1').replace('sized', 'other'), 'latin1'));
+    await f.store.mail.append(bobInbox.id, Buffer.from(b.toString('latin1').replace('sized', 'other'), 'latin1'));
   }
   const run = async (user: string, expected: Buffer[]): Promise<void> => {
     const { c } = await RawPop3.open(f.port);

@@ -3,15 +3,15 @@
  * printing "<uid> <seed>" on stdout after each append has resolved (i.e. after commit). Killed by the parent.
  * Usage: node --import tsx test/store-crash-child.ts <dataDir> <seedBase>
  */
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { crashMessage } from './store-crash-message.js';
 
 const [dataDir, seedBaseArg] = process.argv.slice(2);
 if (!dataDir || !seedBaseArg) throw new Error('usage: store-crash-child <dataDir> <seedBase>');
 const seedBase = Number(seedBaseArg);
-const store = await openSqliteStore({ dataDir, fsync: true });
-const user = (await store.getUser('crash@example.org')) ?? (await store.createUser('crash@example.org', 'x'));
-const inbox = await store.getMailbox(user.id, 'INBOX');
+const store = await openServerStore({ dataDir, fsync: true });
+const user = (await store.directory.getUser('crash@example.org')) ?? (await store.directory.createUser('crash@example.org', 'x'));
+const inbox = await store.mail.getMailbox(user.id, 'INBOX');
 if (!inbox) throw new Error('no INBOX');
 process.stdout.write(`ready\n`);
 let next = seedBase;
@@ -19,7 +19,7 @@ await Promise.all(
   Array.from({ length: 4 }, async () => {
     for (;;) {
       const seed = next++;
-      const r = await store.append(inbox.id, crashMessage(seed), { flags: seed % 3 === 0 ? ['\\Seen'] : [] });
+      const r = await store.mail.append(inbox.id, crashMessage(seed), { flags: seed % 3 === 0 ? ['\\Seen'] : [] });
       process.stdout.write(`${r.uid} ${seed}\n`);
     }
   }),

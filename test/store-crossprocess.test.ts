@@ -8,18 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import type { ChangeEvent } from '../src/store/types.js';
 
 const CHILD = new URL('./store-crash-child.ts', import.meta.url).pathname;
 
 test('a subscriber is woken by appends committed in another process', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mailroom-xproc-'));
-  const store = await openSqliteStore({ dataDir, fsync: false });
-  const user = await store.createUser('crash@example.org', 'x');
-  const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
+  const store = await openServerStore({ dataDir, fsync: false });
+  const user = await store.directory.createUser('crash@example.org', 'x');
+  const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
   const events: ChangeEvent[] = [];
-  const off = store.subscribe(inbox.id, (ev) => events.push(ev));
+  const off = store.mail.subscribe(inbox.id, (ev) => events.push(ev));
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   try {
@@ -31,7 +31,7 @@ test('a subscriber is woken by appends committed in another process', async () =
     const ev = events[0]!;
     assert.equal(ev.mailboxId, inbox.id);
     assert.equal(ev.userId, user.id);
-    const ch = await store.changesSince(inbox.id, inbox.highestModseq);
+    const ch = await store.mail.changesSince(inbox.id, inbox.highestModseq);
     assert.ok(ch.changed.length > 0, 'the change log shows the other process’s appends');
     assert.ok(ch.highestModseq >= ev.highestModseq);
     assert.ok(reported > 0);

@@ -15,7 +15,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '../../src/store/index.js';
+import { openServerStore } from '../../src/server/store.js';
 import { hashPassword } from '../../src/auth/index.js';
 import { canConnect, freePorts } from '../../support/net.js';
 import { terminate } from '../../support/process.js';
@@ -88,21 +88,21 @@ export function bundleServer(): Promise<string | null> {
  * opened with fsync off: this is set-up, not measurement.
  */
 export class MailroomPopulator {
-  private constructor(private readonly store: Awaited<ReturnType<typeof openStore>>) {}
+  private constructor(private readonly store: Awaited<ReturnType<typeof openServerStore>>) {}
 
   static async open(dataDir: string): Promise<MailroomPopulator> {
-    return new MailroomPopulator(await openStore({ dataDir, fsync: false }));
+    return new MailroomPopulator(await openServerStore({ dataDir, fsync: false }));
   }
 
   async addUser(address: string, password: string, messages: Iterable<PopulateMessage> = []): Promise<number> {
     const domain = address.slice(address.indexOf('@') + 1);
-    if (!(await this.store.hasDomain(domain))) await this.store.addDomain(domain);
-    const user = await this.store.createUser(address, await hashPassword(password));
-    const inbox = await this.store.getMailbox(user.id, 'INBOX');
+    if (!(await this.store.directory.hasDomain(domain))) await this.store.directory.addDomain(domain);
+    const user = await this.store.directory.createUser(address, await hashPassword(password));
+    const inbox = await this.store.mail.getMailbox(user.id, 'INBOX');
     if (!inbox) throw new Error(`no INBOX for ${address}`);
     let n = 0;
     for (const m of messages) {
-      await this.store.append(inbox.id, m.raw, { ...(m.flags ? { flags: m.flags } : {}), ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
+      await this.store.mail.append(inbox.id, m.raw, { ...(m.flags ? { flags: m.flags } : {}), ...(m.internalDate ? { internalDate: m.internalDate } : {}) });
       n++;
     }
     return n;

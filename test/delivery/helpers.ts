@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { generate } from 'selfsigned';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import type { MailStore } from '../../src/store/types.js';
+import { openServerStore } from '../../src/server/store.js';
+import type { Store } from '../../src/store/handle.js';
 import { Authenticator, hashPassword } from '../../src/auth/index.js';
 import type { TlsMaterial } from '../../src/lib/service.js';
 
 export interface Env {
   dir: string;
-  store: MailStore;
+  store: Store;
   auth: Authenticator;
   close(): Promise<void>;
 }
@@ -20,14 +20,14 @@ export interface Env {
 /** Opens a store in a new temp dir with domain example.org and the given users ("address:password"). */
 export async function makeEnv(users: Array<[string, string]> = []): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-delivery-'));
-  const store = await openSqliteStore({ dataDir: dir });
+  const store = await openServerStore({ dataDir: dir });
   for (const [address, password] of users) {
     const domain = address.split('@')[1]!;
-    if (!(await store.hasDomain(domain))) await store.addDomain(domain);
+    if (!(await store.directory.hasDomain(domain))) await store.directory.addDomain(domain);
     // {PLAIN} keeps the tests fast; argon2 is exercised by the auth tests.
-    await store.createUser(address, password.startsWith('argon:') ? await hashPassword(password.slice(6)) : `{PLAIN}${password}`);
+    await store.directory.createUser(address, password.startsWith('argon:') ? await hashPassword(password.slice(6)) : `{PLAIN}${password}`);
   }
-  const auth = new Authenticator(store, { failureDelayMs: 0 });
+  const auth = new Authenticator(store.directory, { failureDelayMs: 0 });
   return {
     dir,
     store,
@@ -47,13 +47,13 @@ export function testTls(): Promise<TlsMaterial> {
 }
 
 /** All messages of a user's mailbox, raw. */
-export async function mailboxContents(store: MailStore, address: string, mailbox = 'INBOX'): Promise<Buffer[]> {
-  const user = await store.getUser(address);
+export async function mailboxContents(store: Store, address: string, mailbox = 'INBOX'): Promise<Buffer[]> {
+  const user = await store.directory.getUser(address);
   if (!user) throw new Error(`no user ${address}`);
-  const box = await store.getMailbox(user.id, mailbox);
+  const box = await store.mail.getMailbox(user.id, mailbox);
   if (!box) throw new Error(`no mailbox ${mailbox}`);
   const out: Buffer[] = [];
-  for (const m of await store.listMessages(box.id)) out.push(await store.readMessage(box.id, m.uid));
+  for (const m of await store.mail.listMessages(box.id)) out.push(await store.mail.readBytes(box.id, m.uid));
   return out;
 }
 

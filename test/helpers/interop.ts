@@ -208,7 +208,7 @@ export async function startServer(t: TestContext): Promise<InteropServer> {
   if (!m.selfSignedCertFile) throw new Error('expected a generated self-signed certificate');
   const certFile = m.selfSignedCertFile;
   const mailbox = async (name: string, user: User = alice): Promise<Mailbox> =>
-    (await m.store.getMailbox(user.id, name)) ?? (await m.store.createMailbox(user.id, name));
+    (await m.store.mail.getMailbox(user.id, name)) ?? (await m.store.mail.createMailbox(user.id, name));
   return {
     m,
     alice,
@@ -221,13 +221,13 @@ export async function startServer(t: TestContext): Promise<InteropServer> {
     },
     mailbox,
     async append(name, raw, flags = [], user = alice) {
-      return (await m.store.append((await mailbox(name, user)).id, raw, { flags })).uid;
+      return (await m.store.mail.append((await mailbox(name, user)).id, raw, { flags })).uid;
     },
     async messages(name, user = alice) {
-      const box = await m.store.getMailbox(user.id, name);
+      const box = await m.store.mail.getMailbox(user.id, name);
       if (!box) throw new Error(`no mailbox ${name}`);
-      const metas = await m.store.listMessages(box.id);
-      return Promise.all(metas.map(async (meta) => ({ ...meta, raw: await m.store.readMessage(box.id, meta.uid) })));
+      const metas = await m.store.mail.listMessages(box.id);
+      return Promise.all(metas.map(async (meta) => ({ ...meta, raw: await m.store.mail.readBytes(box.id, meta.uid) })));
     },
     log(last = 40) {
       return logLines

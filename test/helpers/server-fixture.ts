@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { openServerStore } from '../../src/server/store.js';
 import type { Mailbox, User } from '../../src/store/types.js';
 import { Authenticator, hashPassword, type AuthenticatorOptions } from '../../src/auth/index.js';
 
 export const USER = 'alice@example.org';
 export const PASSWORD = 'correct horse';
 
-export type FixtureStore = Awaited<ReturnType<typeof openSqliteStore>>;
+export type FixtureStore = Awaited<ReturnType<typeof openServerStore>>;
 
 /** A service under test: it listens on a loopback port and closes. */
 export interface ListeningService {
@@ -60,7 +60,7 @@ export async function startServerFixture<S extends ListeningService>(
   makeService: (store: FixtureStore, auth: Authenticator) => S,
 ): Promise<ServerFixture<S>> {
   const dataDir = await mkdtemp(join(tmpdir(), opts.prefix));
-  const store = await openSqliteStore(opts.fsync === undefined ? { dataDir } : { dataDir, fsync: opts.fsync });
+  const store = await openServerStore(opts.fsync === undefined ? { dataDir } : { dataDir, fsync: opts.fsync });
   const auth = new Authenticator(store.directory, { failureDelayMs: 0, ...opts.authOptions });
   const svc = makeService(store, auth);
   const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: opts.implicitTls ?? false });

@@ -2,11 +2,13 @@
  * Sample messages and small assertions shared by the store contract suites (test/store-contract/), the
  * backends' own tests and the server tests: RFC 5322 messages with CRLF line endings, a message whose
  * header block is bigger than a store keeps beside the blob, the StoreError check, a poll for
- * asynchronous wake-ups, and the checks that readMessages' header and envelope parts agree with the index.
+ * asynchronous wake-ups, the checks that readMessages' header and envelope parts agree with the index, and
+ * wrappers that replace a store's mail store (fault injection, a store that keeps only the index).
  */
 import assert from 'node:assert/strict';
 import type { Envelope } from '../../src/mime/types.js';
-import type { MailStore } from '../../src/store/mail.js';
+import type { Store } from '../../src/store/handle.js';
+import type { MailStore, Wanted } from '../../src/store/mail.js';
 import { isStoreError, type StoreErrorCode } from '../../src/store/types.js';
 
 /** A small RFC 5322 message with CRLF line endings. */
@@ -104,4 +106,48 @@ export async function assertEnvelopesMatch(
     else counts.text++;
   }
   return counts;
+}
+
+/** The store with some parts replaced; the others (and close) are the original's. */
+export function withParts(store: Store, parts: Partial<Pick<Store, 'directory' | 'mail' | 'maildrop' | 'queue'>>): Store {
+  return {
+    kind: store.kind,
+    directory: parts.directory ?? store.directory,
+    mail: parts.mail ?? store.mail,
+    maildrop: parts.maildrop ?? store.maildrop,
+    queue: parts.queue ?? store.queue,
+    close: () => store.close(),
+  };
+}
+
+/** `real` (a store part) with some methods replaced (fault injection); everything else goes to the real one. */
+export function overrideMethods<T extends object>(real: T, overrides: Partial<T>): T {
+  return new Proxy(real, {
+    get(target, prop) {
+      const o = typeof prop === 'string' ? (overrides as Record<string, unknown>)[prop] : undefined;
+      if (o !== undefined) return o;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * `mail` as a store that keeps nothing beside the MIME index: readMessages derives the envelope from the
+ * index, reads the header block through readBytes and has no envelope text. For checking that the protocol
+ * layer answers the same from the stored shortcuts as from the index and the bytes.
+ */
+export function indexOnlyMail(mail: MailStore): MailStore {
+  async function* readMessages(mailboxId: number, uids: readonly number[], wanted: Wanted): AsyncIterable<{ uid: number } & Record<string, unknown>> {
+    for await (const r of mail.readMessages(mailboxId, uids, { meta: true, index: true })) {
+      const out: { uid: number } & Record<string, unknown> = { uid: r.uid };
+      if (wanted.meta) out['meta'] = r.meta;
+      if (wanted.index) out['index'] = r.index;
+      if (wanted.envelope) out['envelope'] = r.index.envelope;
+      if (wanted.envelopeText) out['envelopeText'] = null;
+      if (wanted.header) out['header'] = await mail.readBytes(mailboxId, r.uid, { start: 0, end: r.index.root.headerEnd });
+      yield out;
+    }
+  }
+  return overrideMethods(mail, { readMessages: readMessages as MailStore['readMessages'] });
 }
