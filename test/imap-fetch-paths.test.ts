@@ -10,19 +10,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startImap, RawClient, SIMPLE_MESSAGE, message, type ImapFixture } from './imap-helpers.js';
 import { createImapService } from '../src/imap-server/index.js';
-import type { MailStore } from '../src/store/types.js';
+import type { Store } from '../src/store/handle.js';
+import { indexOnlyMail, withParts } from './helpers/store.js';
 import type { NetService } from '../src/lib/service.js';
 import { silentLogger } from '../src/lib/logger.js';
 
-/** The store without its optional fast paths. */
-function generalPathStore(store: MailStore): MailStore {
-  return new Proxy(store, {
-    get(target, key) {
-      if (key === 'getHeaders' || key === 'getEnvelopes') return undefined;
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+/** The store keeping nothing beside the MIME index: headers and envelopes come from the index and the bytes. */
+function generalPathStore(store: Store): Store {
+  return withParts(store, { mail: indexOnlyMail(store.mail) });
 }
 
 const BIG_HEADER = message('Big header', 'body', Array.from({ length: 400 }, (_, i) => `X-Filler-${i}: ${'y'.repeat(60)}`));

@@ -12,7 +12,8 @@ import { ImapFlow } from 'imapflow';
 import { startImap, RawClient, message, USER, PASSWORD, type ImapFixture } from './imap-helpers.js';
 import { memoryLogger, type LogLine } from '../src/lib/logger.js';
 import { createImapService } from '../src/imap-server/index.js';
-import type { MailStore } from '../src/store/types.js';
+import type { MailStore } from '../src/store/mail.js';
+import { overrideMethods, withParts } from './helpers/store.js';
 
 let tlsMaterial: { key: string; cert: string };
 
@@ -186,13 +187,9 @@ describe('limits', () => {
   test('an unexpected store failure is NO [SERVERBUG] with a logged request id; the session goes on', async () => {
     const f = await startImap();
     const lines: LogLine[] = [];
-    const broken = new Proxy(f.store, {
-      get(target, prop, recv) {
-        if (prop === 'status') return () => Promise.reject(new TypeError('disk on fire'));
-        const v = Reflect.get(target, prop, recv) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    }) as MailStore;
+    const broken = withParts(f.store, {
+      mail: overrideMethods<MailStore>(f.store.mail, { status: () => Promise.reject(new TypeError('disk on fire')) }),
+    });
     const svc = createImapService({ store: broken, auth: f.auth, logger: memoryLogger(lines) });
     const { port } = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false });
     try {

@@ -50,28 +50,28 @@ test('SIGKILL during appends loses nothing reported committed and leaves no row 
   }
   const store = await openPostgresStore({ url: db.url, schema: SCHEMA, blobDir, fsync: false, poolSize: 2, sweepAtOpen: false });
   try {
-    const user = (await store.getUser('crash@example.org'))!;
-    const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
-    const release = await store.lockMaildrop(user.id);
+    const user = (await store.directory.getUser('crash@example.org'))!;
+    const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
+    const release = await store.maildrop.lock(user.id);
     assert.ok(release, 'lock of the killed child released');
     await release();
-    const list = await store.listMessages(inbox.id);
+    const list = await store.mail.listMessages(inbox.id);
     const byUid = new Map(list.map((m) => [m.uid, m]));
     for (const [uid, seed] of reported) {
       const m = byUid.get(uid);
       assert.ok(m, `uid ${uid} reported committed but missing`);
-      assert.deepEqual(await store.readMessage(inbox.id, uid), crashMessage(seed), `uid ${uid} bytes`);
+      assert.deepEqual(await store.mail.readBytes(inbox.id, uid), crashMessage(seed), `uid ${uid} bytes`);
       assert.equal(m.flags.includes('\\Seen'), seed % 3 === 0);
     }
     // Every row has its file (committed rows beyond the reported ones included).
-    for (const m of list) assert.equal((await store.readMessage(inbox.id, m.uid)).length, m.size);
+    for (const m of list) assert.equal((await store.mail.readBytes(inbox.id, m.uid)).length, m.size);
     const rows = await adminQuery<{ id: string }>(db.url, `SELECT id FROM ${SCHEMA}.blobs`);
     const onDisk = files();
     assert.ok(rows.every((r) => onDisk.includes(r.id)), 'every blob row has its file');
     const orphans = onDisk.filter((f) => !rows.some((r) => r.id === f));
     assert.equal(await store.sweepOrphanBlobs(0), orphans.length);
     assert.equal(files().length, rows.length, 'only referenced files remain');
-    const st = await store.status(inbox.id);
+    const st = await store.mail.status(inbox.id);
     assert.equal(st.messages, list.length);
     assert.ok(st.uidNext > Math.max(...reported.keys()));
   } finally {

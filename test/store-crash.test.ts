@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openServerStore } from '../src/server/store.js';
 import { INLINE_MAX } from '../src/store/sqlite/index.js';
 import { crashMessage } from './store-crash-message.js';
 import { runAndKill as runChildAndKill } from './helpers/crash.js';
@@ -45,31 +45,31 @@ test('SIGKILL during appends loses nothing that was reported committed', async (
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
     db.close();
 
-    const store = await openSqliteStore({ dataDir, fsync: true });
+    const store = await openServerStore({ dataDir, fsync: true });
     try {
-      const user = await store.getUser('crash@example.org');
+      const user = await store.directory.getUser('crash@example.org');
       assert.ok(user);
-      const inbox = await store.getMailbox(user.id, 'INBOX');
+      const inbox = await store.mail.getMailbox(user.id, 'INBOX');
       assert.ok(inbox);
-      const list = await store.listMessages(inbox.id);
+      const list = await store.mail.listMessages(inbox.id);
       const present = new Map(list.map((m) => [m.uid, m]));
       for (const [uid, seed] of all) {
         const meta = present.get(uid);
         assert.ok(meta, `committed uid ${uid} missing after crash`);
         const want = crashMessage(seed);
         assert.equal(meta.size, want.length);
-        assert.deepEqual(await store.readMessage(inbox.id, uid), want, `uid ${uid} bytes differ`);
+        assert.deepEqual(await store.mail.readBytes(inbox.id, uid), want, `uid ${uid} bytes differ`);
         assert.equal(meta.flags.includes('\\Seen'), seed % 3 === 0);
       }
       // Messages committed but not yet reported are allowed; each must still be whole.
-      for (const m of list) assert.equal((await store.readMessage(inbox.id, m.uid)).length, m.size);
+      for (const m of list) assert.equal((await store.mail.readBytes(inbox.id, m.uid)).length, m.size);
       // Orphans (written, never committed) were swept at open: one file per message too big to be kept in
       // the database remains (the crash messages are 0-80 KB, so both kinds were being written when killed).
       const inFiles = list.filter((m) => m.size > INLINE_MAX).length;
       assert.ok(inFiles > 0 && inFiles < list.length, `${inFiles} of ${list.length} messages in files`);
       assert.equal(blobFiles(dataDir), inFiles);
       // The store keeps working after the crash.
-      const r = await store.append(inbox.id, crashMessage(1));
+      const r = await store.mail.append(inbox.id, crashMessage(1));
       assert.ok(r.uid > Math.max(...all.keys()));
     } finally {
       await store.close();
