@@ -25,7 +25,7 @@
  * busy_timeout covers other processes (e.g. the CLI) using the same database.
  *
  * Sharing (SqliteHub): there is no hidden module state. What stores opened on one data directory in one
- * process share is an explicit SqliteHub the caller passes at open (StoreOptions `hub`): the ChangeBus (a
+ * process share is an explicit SqliteHub the caller passes at open (SqliteStoreOptions `hub`): the ChangeBus (a
  * commit through any of them wakes the subscribers of all at once, without the poll's latency), the POP3
  * maildrop locks, and the set of blobs being written. Without a hub each store makes its own; it then sees
  * the others' commits through the data_version poll, exactly as it sees another process's, and its maildrop

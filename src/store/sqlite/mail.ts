@@ -124,12 +124,17 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
   }
 
   readMessages<W extends Wanted>(mailboxId: number, uids: readonly number[], wanted: W): AsyncIterable<MessageParts<W>> {
-    const rd = this.reader(maskOf(wanted));
+    const mask = maskOf(wanted);
+    // The reader is taken inside each batch (core.run): after close() the batch rejects instead of preparing.
+    let rd: Reader | undefined;
     return this.batches(
       uids,
-      (lo, hi) => rd.range.all(mailboxId, lo, hi) as Row[],
-      (c) => this.inList(c, rd.one, rd.many, mailboxId),
-      (r) => rd.build(r) as unknown as MessageParts<W>,
+      (lo, hi) => (rd ??= this.reader(mask)).range.all(mailboxId, lo, hi) as Row[],
+      (c) => {
+        rd ??= this.reader(mask);
+        return this.inList(c, rd.one, rd.many, mailboxId);
+      },
+      (r) => rd!.build(r) as unknown as MessageParts<W>,
     );
   }
 
