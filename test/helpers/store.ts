@@ -6,9 +6,9 @@
  * wrappers that replace a store's mail store (fault injection, a store that keeps only the index).
  */
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../src/mime/types.js';
+import type { Envelope, MessageIndex } from '../../src/mime/types.js';
 import type { Store } from '../../src/store/handle.js';
-import type { MailStore, Wanted } from '../../src/store/mail.js';
+import type { MailStore, MessageParts, Wanted } from '../../src/store/mail.js';
 import { isStoreError, type StoreErrorCode } from '../../src/store/types.js';
 
 /** A small RFC 5322 message with CRLF line endings. */
@@ -55,25 +55,32 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 /**
+ * Reads `uids` twice, once with `wanted` and once with the index, asserts both find the same messages in
+ * the same order, and returns them paired: [index, parts] per message.
+ */
+async function alongIndex<W extends Wanted>(s: MailStore, mailboxId: number, uids: number[], wanted: W, why: string): Promise<Array<[MessageIndex, MessageParts<W>]>> {
+  const recs = await collect(s.readMessages(mailboxId, uids, { index: true }));
+  const parts = await collect(s.readMessages(mailboxId, uids, wanted));
+  assert.deepEqual(
+    parts.map((p) => p.uid),
+    recs.map((r) => r.uid),
+    `${why}: the messages readMessages finds with the index`,
+  );
+  return recs.map((r, i) => [r.index, parts[i]!]);
+}
+
+/**
  * readMessages with `header` must give, for the messages it finds with `index` (same UIDs, same order), as
  * header exactly readBytes(0 .. index.root.headerEnd). Returns how many records there were.
  */
 export async function assertHeadersMatch(s: MailStore, mailboxId: number, uids: number[], why: string): Promise<number> {
-  const recs = await collect(s.readMessages(mailboxId, uids, { index: true }));
-  const heads = await collect(s.readMessages(mailboxId, uids, { header: true }));
-  assert.deepEqual(
-    heads.map((h) => h.uid),
-    recs.map((r) => r.uid),
-    `${why}: the messages readMessages finds with the index`,
-  );
-  for (let i = 0; i < recs.length; i++) {
-    const { uid, index } = recs[i]!;
-    const header = heads[i]!.header;
+  const pairs = await alongIndex(s, mailboxId, uids, { header: true }, why);
+  for (const [index, { uid, header }] of pairs) {
     assert.ok(Buffer.isBuffer(header), `${why}: uid ${uid} header is a Buffer`);
     const want = await s.readBytes(mailboxId, uid, { start: 0, end: index.root.headerEnd });
     assert.ok(header.equals(want), `${why}: uid ${uid} header is bytes 0..${index.root.headerEnd} (got ${header.length} bytes)`);
   }
-  return heads.length;
+  return pairs.length;
 }
 
 /**
@@ -89,19 +96,9 @@ export async function assertEnvelopesMatch(
   textOf: ((e: Envelope) => string | null) | null,
 ): Promise<{ text: number; none: number }> {
   const counts = { text: 0, none: 0 };
-  const recs = await collect(s.readMessages(mailboxId, uids, { index: true }));
-  const envs = await collect(s.readMessages(mailboxId, uids, { envelope: true, envelopeText: true }));
-  assert.deepEqual(
-    envs.map((e) => e.uid),
-    recs.map((r) => r.uid),
-    `${why}: the messages readMessages finds with the index`,
-  );
-  for (let i = 0; i < recs.length; i++) {
-    const { uid, index } = recs[i]!;
-    const got = envs[i]!;
-    assert.deepEqual(got.envelope, index.envelope, `${why}: uid ${uid} envelope`);
-    const text = textOf ? textOf(index.envelope) : null;
-    assert.equal(got.envelopeText, text, `${why}: uid ${uid} envelope text`);
+  for (const [index, got] of await alongIndex(s, mailboxId, uids, { envelope: true, envelopeText: true }, why)) {
+    assert.deepEqual(got.envelope, index.envelope, `${why}: uid ${got.uid} envelope`);
+    assert.equal(got.envelopeText, textOf ? textOf(index.envelope) : null, `${why}: uid ${got.uid} envelope text`);
     if (got.envelopeText === null) counts.none++;
     else counts.text++;
   }
