@@ -1,6 +1,6 @@
 /**
  * POP3 server (RFC 1939; RFC 2449 CAPA, response codes, PIPELINING, EXPIRE, LOGIN-DELAY; RFC 2595 STLS;
- * RFC 5034 AUTH with SASL PLAIN and LOGIN; RFC 3206 SYS/AUTH codes) over the shared MailStore.
+ * RFC 5034 AUTH with SASL PLAIN and LOGIN; RFC 3206 SYS/AUTH codes) over the shared store (Pop3Store: mail store, maildrop, directory).
  * The server wiring imports exactly createPop3Service and Pop3ServiceOptions from here.
  *
  * Layout: connection.ts (framer, pipelining, replies, STLS, autologout) -> dispatch.ts (table of commands

@@ -9,7 +9,7 @@ import type { BufferPool } from '../lib/buffer-pool.js';
 import type { MailStore } from '../store/mail.js';
 import { isStoreError } from '../store/types.js';
 
-/** Bytes per readMessage call while streaming. */
+/** Bytes per readBytes call while streaming. */
 export const READ_CHUNK = 256 * 1024;
 
 const LF = 0x0a;

@@ -15,7 +15,7 @@ export function runMaildropContract(name: string, factory: StoreFactory): void {
     // ------------------------------------------------------------------------------------------------
     describe('POP3 maildrop', () => {
       test(
-        'lockMaildrop is exclusive until released',
+        'lock is exclusive until released',
         withStore(async (s, user) => {
           const bob = await s.directory.createUser('bob@example.org', 'x');
           const release = await s.maildrop.lock(user.id);
@@ -33,7 +33,7 @@ export function runMaildropContract(name: string, factory: StoreFactory): void {
       );
 
       test(
-        'commitMaildrop expunges, marks \\Seen and records retrieval in one MODSEQ; purgeRetrieved honours the date',
+        'commit expunges, marks \\Seen and records retrieval in one MODSEQ; purgeRetrieved honours the date',
         withStore(async (s, _user, inbox) => {
           for (let i = 1; i <= 5; i++) await s.mail.append(inbox.id, sampleMessage(i));
           const m0 = (await s.mail.status(inbox.id)).highestModseq;

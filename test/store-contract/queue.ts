@@ -15,7 +15,7 @@ export function runQueueContract(name: string, factory: StoreFactory): void {
     // ------------------------------------------------------------------------------------------------
     describe('outbound queue', () => {
       test(
-        'enqueue, due, read, update, delete, list; NOT_FOUND; TOO_BIG; INVALID',
+        'enqueue, due, read, update, remove, list; NOT_FOUND; TOO_BIG; INVALID',
         withStore(async (s) => {
           const raw = Buffer.from('From: a@example.org\r\nTo: b@example.net\r\nSubject: out\r\n\r\nbody\r\n');
           const id1 = await s.queue.enqueue('a@example.org', ['b@example.net', 'c@example.net'], raw);

@@ -1,7 +1,7 @@
 /**
  * QUIT (RFC 1939 sections 4 and 6). In AUTHORIZATION state: goodbye. In TRANSACTION state: the UPDATE
  * state — deletions, \Seen for retrieved messages and retrieval records are committed as one store
- * transaction (commitMaildrop, which IMAP sessions then see as EXPUNGE/VANISHED and flag changes), the
+ * transaction (Maildrop.commit, which IMAP sessions then see as EXPUNGE/VANISHED and flag changes), the
  * retention policy runs, the maildrop lock is released, and only then is +OK sent.
  */
 import { noArgs, defineCommand } from '../command.js';
