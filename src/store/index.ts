@@ -6,17 +6,17 @@
  *   (metadata and small messages in SQLite, larger message bodies as files under the directory).
  * Throws StoreError INVALID for an unsupported URL scheme.
  */
+import type { Logger } from '../lib/logger.js';
+import type { Store, StoreOptions } from './handle.js';
+import { StoreError } from './types.js';
+import { openSqliteStore } from './sqlite/index.js';
+
 export * from './types.js';
 export type { Directory } from './directory.js';
 export type { MailStore, Wanted, MessageParts } from './mail.js';
 export type { Maildrop } from './maildrop.js';
 export type { OutboundQueue, OutboundPatch } from './queue.js';
 export type { Store, StoreOptions } from './handle.js';
-
-import type { Logger } from '../lib/logger.js';
-import type { Store, StoreOptions } from './handle.js';
-import { StoreError } from './types.js';
-import { openSqliteStore } from './sqlite/index.js';
 
 /**
  * Where the store lives: a path or URL string (see the header), the SQLite data directory, or a PostgreSQL
