@@ -3,12 +3,22 @@
  * number usage, typed parser and handler.
  */
 import type { AnyCommand } from '../session.js';
-import { capability, check, enable, id, logout, noop } from './any.js';
-import { authenticate, login, starttls } from './auth.js';
-import { create, del, rename, subscribe, unsubscribe } from './mailbox.js';
-import { list, lsub, namespace } from './list.js';
+import { capability } from './capability.js';
+import { check, noop } from './noop.js';
+import { logout } from './logout.js';
+import { id } from './id.js';
+import { enable } from './enable.js';
+import { starttls } from './starttls.js';
+import { authenticate, login } from './login.js';
+import { create } from './create.js';
+import { del } from './delete.js';
+import { rename } from './rename.js';
+import { subscribe, unsubscribe } from './subscribe.js';
+import { list, lsub } from './list.js';
+import { namespace } from './namespace.js';
 import { status } from './status.js';
-import { close, examine, select, unselect } from './select.js';
+import { examine, select } from './select.js';
+import { close, unselect } from './close.js';
 import { append } from './append.js';
 import { fetch, uidFetch } from './fetch.js';
 import { store, uidStore } from './store.js';

@@ -1,7 +1,9 @@
-import { test } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { patternMatcher } from './list.js';
+import { ParseError } from '../../imap/grammar/args.js';
+import { args } from './testing/grammar.js';
+import { parseList, patternMatcher } from './list.js';
 
 test('LIST wildcards: * crosses the delimiter, % does not; INBOX is case-insensitive', () => {
   const names = ['INBOX', 'INBOX/Sub', 'Sent', 'a', 'a/b', 'a/b/c', 'ab', 'x%y'];
@@ -28,3 +30,12 @@ test('matches the obvious regular expression on random input, and pathological p
   for (let i = 0; i < 20; i++) assert.equal(evil('a'.repeat(200)), false);
   assert.throws(() => patternMatcher('*'.repeat(2000) + 'x'.repeat(2000)), /too long/);
 });
+
+describe('LIST grammar', () => {
+  test('LIST-EXTENDED', () => {
+    const l = parseList(args('(SUBSCRIBED RECURSIVEMATCH) "" ("INBOX" "%") RETURN (CHILDREN STATUS (MESSAGES SIZE))'));
+    assert.deepEqual(l.selection, ['SUBSCRIBED', 'RECURSIVEMATCH']);
+    assert.deepEqual(l.patterns, ['INBOX', '%']);
+    assert.deepEqual(l.statusItems, ['MESSAGES', 'SIZE']);
+    assert.throws(() => parseList(args('(RECURSIVEMATCH) "" *')), ParseError);
+  });});
