@@ -1,8 +1,9 @@
-import { test, describe } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError } from '../../imap/grammar/args.js';
 import { args } from './testing/grammar.js';
 import { parseAppend } from './append.js';
+import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
 
 describe('APPEND grammar', () => {
   test('APPEND variants', () => {
@@ -13,3 +14,33 @@ describe('APPEND grammar', () => {
     assert.equal(parseAppend(args('INBOX UTF8 (~{2}\r\nhi)')).binary, true);
     assert.throws(() => parseAppend(args('INBOX "not a literal"')), ParseError);
   });});
+
+describe('APPEND and STATUS raw transcripts', () => {
+  let f: ImapFixture;
+  before(async () => {
+    f = await startTranscriptImap();
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('APPEND: flags, date, LITERAL+, APPENDUID, TRYCREATE; STATUS items', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    const msg = 'Subject: appended\r\n\r\nhi\r\n';
+    const r = await c.cmd(`APPEND Drafts (\\Draft \\Seen) " 1-Feb-2020 10:00:00 +0100" {${msg.length}+}\r\n${msg}`, 'a');
+    const drafts = (await f.store.getMailbox(f.user.id, 'Drafts'))!;
+    assert.equal(r, `a OK [APPENDUID ${drafts.uidValidity} 1] Append completed\r\n`);
+    c.write(`b APPEND Drafts {${msg.length}}\r\n`);
+    assert.equal(await c.readUntil((s) => s.endsWith('\r\n')), '+ Ready for literal data\r\n');
+    c.take();
+    c.write(msg + '\r\n');
+    assert.match(await c.waitTagged('b'), /^b OK \[APPENDUID \d+ 2\]/);
+    assert.equal(await c.cmd(`APPEND Nope {${msg.length}+}\r\n${msg}`, 'c'), 'c NO [TRYCREATE] Mailbox does not exist\r\n');
+    const st = await c.cmd('STATUS Drafts (MESSAGES UNSEEN DELETED SIZE UIDNEXT RECENT APPENDLIMIT)', 'd');
+    assert.equal(st, `* STATUS "Drafts" (MESSAGES 2 UNSEEN 1 DELETED 0 SIZE ${msg.length * 2} UIDNEXT 3 RECENT 2 APPENDLIMIT 10000)\r\nd OK STATUS completed\r\n`);
+    await c.cmd('EXAMINE Drafts');
+    assert.match(await c.cmd('FETCH 1 (FLAGS INTERNALDATE)'), /^\* 1 FETCH \(FLAGS \(\\Seen \\Draft\) INTERNALDATE " 1-Feb-2020 09:00:00 \+0000"\)/);
+    c.close();
+  });
+});
