@@ -1,5 +1,7 @@
 /**
- * Session state and the contracts between the connection, the dispatcher and command handlers.
+ * Session state (RFC 9051 section 3) and the contracts between the connection, the dispatcher and command
+ * handlers: what a handler may do with the session, the shape of a dispatch-table row, and helpers that
+ * throw when called outside the state the table allows (the dispatcher checks states first).
  */
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';

@@ -1,4 +1,9 @@
-/** APPEND (RFC 9051 6.3.12; APPENDUID RFC 4315; APPENDLIMIT RFC 7889; UTF8 RFC 6855). */
+/**
+ * APPEND (RFC 9051 6.3.12; APPENDUID RFC 4315; APPENDLIMIT RFC 7889; UTF8 RFC 6855). Grammar: mailbox,
+ * optional flag list, optional date-time, then the message as a literal (literal8 inside UTF8 (...)).
+ * Stores the message as sent and answers OK [APPENDUID]; NO [TOOBIG] over the limit, NO [CANNOT] for an
+ * empty message, NO [TRYCREATE] when the mailbox does not exist. \Recent from the client is dropped.
+ */
 import { Args, ParseError, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';

@@ -1,3 +1,6 @@
+/**
+ * Raw-socket transcripts of the greeting and CAPABILITY before and after login.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';

@@ -1,4 +1,7 @@
-/** COMPRESS=DEFLATE (RFC 4978). */
+/**
+ * COMPRESS DEFLATE (RFC 4978): OK, then both directions are raw DEFLATE from the next byte on. BAD for
+ * another mechanism, NO [COMPRESSIONACTIVE] when already compressing.
+ */
 import type { Args } from '../../imap/grammar/args.js';
 import { bad, no } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';

@@ -1,3 +1,6 @@
+/**
+ * Raw-socket transcripts of COPY, MOVE (COPYUID) and the EXPUNGE/UID EXPUNGE that follow them.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, message, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';

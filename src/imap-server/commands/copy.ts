@@ -1,4 +1,9 @@
-/** COPY / UID COPY (RFC 9051 6.4.7, COPYUID from RFC 4315) and MOVE / UID MOVE (RFC 6851). */
+/**
+ * COPY / UID COPY (RFC 9051 6.4.7, COPYUID from RFC 4315) and MOVE / UID MOVE (RFC 6851). Grammar:
+ * sequence set and mailbox. COPY answers OK [COPYUID]; MOVE sends OK [COPYUID] untagged, then the moved
+ * messages' EXPUNGE (or VANISHED) itself. NO [TRYCREATE] for a missing destination, BAD for sequence
+ * numbers beyond the mailbox, NO [CANNOT] for MOVE out of a read-only mailbox.
+ */
 import type { Args } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';

@@ -1,3 +1,7 @@
+/**
+ * Raw-socket transcripts of mailbox naming (modified UTF-7, UTF8=ACCEPT) through CREATE, RENAME, DELETE,
+ * SUBSCRIBE, LIST, LSUB and NAMESPACE.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';

@@ -1,4 +1,8 @@
-/** EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9). */
+/**
+ * EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9): remove \Deleted messages (all, or
+ * those in the UID set) and send their EXPUNGE (or VANISHED) responses themselves. 'breaks' commands: the
+ * dispatcher announces other sessions' pending expunges right after them. NO [CANNOT] when read-only.
+ */
 import { parseNone } from '../../imap/grammar/commands.js';
 import type { Args } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';

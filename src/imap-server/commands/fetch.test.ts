@@ -1,3 +1,6 @@
+/**
+ * Raw-socket transcripts of FETCH: ENVELOPE/BODYSTRUCTURE bytes, sections, literals, macros, \\Seen.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startImap, SIMPLE_MESSAGE, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';

@@ -1,4 +1,9 @@
-/** FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). */
+/**
+ * FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). The grammar (fetch items)
+ * is shared in src/imap/grammar/fetch.ts; rendering is fetch/render.ts. Sets \Seen for non-PEEK body
+ * items, reads through one of three store paths (envelopes, header blocks, whole records), writes with
+ * backpressure in batches. FETCH of messages expunged meanwhile: NO [EXPUNGEISSUED] after the rest.
+ */
 import { isStoreError, type MessageMeta, type MessageEnvelopeRecord, type MessageHeaderRecord, type MessageRecord } from '../../store/types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';

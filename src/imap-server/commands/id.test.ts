@@ -1,3 +1,6 @@
+/**
+ * Raw-socket transcripts of ID and of the per-IP connection cap.
+ */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startImap } from '../../../test/imap-helpers.js';

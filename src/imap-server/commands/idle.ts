@@ -1,4 +1,8 @@
-/** IDLE (RFC 2177 / RFC 9051 6.3.13): updates pushed as the store wakes the view, until DONE. */
+/**
+ * IDLE (RFC 2177 / RFC 9051 6.3.13): updates (expunges included) pushed as the store wakes the view, a
+ * keepalive every 2 minutes, until the client sends DONE (anything else: BAD). A deleted selected mailbox
+ * ends the connection with the mailbox-deleted BYE.
+ */
 import { parseNone } from '../../imap/grammar/commands.js';
 import { bad, ok } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';

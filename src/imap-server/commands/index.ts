@@ -1,6 +1,7 @@
 /**
- * The dispatch table: command name (with "UID " prefix for UID commands) -> allowed states, sequence
- * number usage, typed parser and handler.
+ * The dispatch table, data only: command name (with "UID " prefix for UID commands) -> allowed states,
+ * sequence number usage, typed parser and handler, each module under this folder holding one command or
+ * one family with its grammar. The dispatcher reads every field of every row.
  */
 import type { AnyCommand } from '../session.js';
 import { capability } from './capability.js';

@@ -1,3 +1,6 @@
+/**
+ * LIST pattern matching (unit and property tests) and the LIST grammar table tests.
+ */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

@@ -1,6 +1,7 @@
 /**
  * LIST (RFC 9051 6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154,
- * CHILDREN RFC 3348), LSUB (RFC 3501 6.3.9) and NAMESPACE (RFC 2342).
+ * CHILDREN RFC 3348) and LSUB (RFC 3501 6.3.9). Patterns match with * and %; names are listed INBOX
+ * first, then in code-point order, with \NonExistent/\Noselect placeholders for missing superiors.
  */
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';

@@ -1,3 +1,6 @@
+/**
+ * Raw-socket transcripts of SEARCH, ESEARCH and SEARCHRES.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';

@@ -6,7 +6,6 @@
 import type { MailStore, MessageRecord } from '../../store/types.js';
 import { decodeMimeWords, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
 import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
-import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';

@@ -1,3 +1,6 @@
+/**
+ * SELECT grammar table tests and the SELECT/EXAMINE raw-socket transcripts.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { args } from './testing/grammar.js';

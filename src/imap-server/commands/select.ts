@@ -1,10 +1,15 @@
-/** SELECT / EXAMINE (with CONDSTORE and QRESYNC parameters, RFC 7162), CLOSE, UNSELECT (RFC 3691). */
+/**
+ * SELECT / EXAMINE (RFC 9051 6.3.2, 6.3.3 with CONDSTORE and QRESYNC parameters, RFC 7162): closes the
+ * selected mailbox ([CLOSED] for QRESYNC/rev2 sessions), opens a view and sends FLAGS, PERMANENTFLAGS,
+ * EXISTS, (RECENT, UNSEEN for rev1), UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MAILBOXID (and LIST for rev2),
+ * then the QRESYNC resynchronisation. NO [NONEXISTENT] leaves no mailbox selected.
+ */
 import { WireWriter } from '../../imap/wire/encode.js';
 import { Args, ParseError, parseModseq } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, ok, type Completion } from '../errors.js';
-import { AUTH, SELECTED, currentUser, defineCommand, existingMailbox, selectedView, type CommandContext } from '../session.js';
+import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
 import { MailboxView } from '../view.js';
 import { existsLine, flagsLine, okLine, permanentFlagsLine, recentLine, vanishedLine, writeList } from '../responses.js';
 

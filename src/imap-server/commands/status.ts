@@ -1,4 +1,8 @@
-/** STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID). */
+/**
+ * STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID).
+ * Grammar: mailbox and a non-empty item list (the item names are shared with LIST RETURN STATUS).
+ * NO [NONEXISTENT] for a missing mailbox.
+ */
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { Args, ParseError } from '../../imap/grammar/args.js';

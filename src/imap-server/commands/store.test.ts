@@ -1,3 +1,6 @@
+/**
+ * STORE grammar table tests and the STORE/CONDSTORE raw-socket transcripts.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError } from '../../imap/grammar/args.js';

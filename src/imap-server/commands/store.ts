@@ -1,4 +1,8 @@
-/** STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). */
+/**
+ * STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). Grammar: sequence
+ * set, optional (UNCHANGEDSINCE n), [+-]FLAGS[.SILENT] and flags. Answers each changed message's FETCH
+ * FLAGS unless silent; OK [MODIFIED set] when UNCHANGEDSINCE failed for some; NO [CANNOT] when read-only.
+ */
 import { Args, ParseError, parseFlagList, parseModseq } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';

@@ -2,6 +2,9 @@
  * FETCH response rendering. Metadata items come from the view; ENVELOPE/BODY/BODYSTRUCTURE come from the
  * stored MIME index; body sections are byte ranges of the stored blob read with store.readMessage(range).
  * The message is never re-parsed. Each message's response is built whole and written with backpressure.
+ * renderMessage/renderMessageInto take the command's RenderContext and one RenderRecord per message; they
+ * throw ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding and StoreError NOT_FOUND when the
+ * message disappeared from the store.
  */
 import type { MailStore, MessageMeta } from '../../store/types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
