@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { before, after } from 'node:test';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import type { MailStore, Mailbox, User } from '../src/store/types.js';
 import { Authenticator, hashPassword } from '../src/auth/index.js';
@@ -235,4 +236,25 @@ export async function startTranscriptImap(): Promise<ImapFixture> {
   await f.append(MULTIPART_MESSAGE);
   await f.append(message('Third', 'third body'), ['\\Flagged', '$Label']);
   return f;
+}
+
+/**
+ * For a describe block: starts a transcript server before its tests (then runs `setup` on it) and closes
+ * it after them. The returned fixture may be used inside tests and hooks only (it throws before start).
+ */
+export function useTranscriptImap(setup?: (f: ImapFixture) => Promise<void>): ImapFixture {
+  let started: ImapFixture | null = null;
+  before(async () => {
+    started = await startTranscriptImap();
+    await setup?.(started);
+  });
+  after(async () => {
+    await started?.close();
+  });
+  return new Proxy({} as ImapFixture, {
+    get(_target, key) {
+      if (!started) throw new Error('transcript server not started yet');
+      return Reflect.get(started, key);
+    },
+  });
 }

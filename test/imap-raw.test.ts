@@ -3,18 +3,12 @@
  * unknown commands, malformed input), the connection's line and literal limits and pipelining. Each
  * command's own transcripts live beside it in src/imap-server/commands/.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, message, startTranscriptImap, type ImapFixture } from './imap-helpers.js';
+import { RawClient, message, useTranscriptImap } from './imap-helpers.js';
 
 describe('IMAP raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('state checks, unknown commands and malformed input get BAD with a reason', async () => {
     const c = await RawClient.connect(f.port);

@@ -1,12 +1,12 @@
 /**
  * APPEND grammar table tests and the APPEND/STATUS raw-socket transcripts.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError } from '../../imap/grammar/args.js';
 import { args } from './testing/grammar.js';
 import { parseAppend } from './append.js';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('APPEND grammar', () => {
   test('APPEND variants', () => {
@@ -16,16 +16,11 @@ describe('APPEND grammar', () => {
     assert.equal(a.message.toString(), 'abc');
     assert.equal(parseAppend(args('INBOX UTF8 (~{2}\r\nhi)')).binary, true);
     assert.throws(() => parseAppend(args('INBOX "not a literal"')), ParseError);
-  });});
+  });
+});
 
 describe('APPEND and STATUS raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('APPEND: flags, date, LITERAL+, APPENDUID, TRYCREATE; STATUS items', async () => {
     const c = await RawClient.connect(f.port);

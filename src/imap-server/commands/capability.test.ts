@@ -1,18 +1,12 @@
 /**
  * Raw-socket transcripts of the greeting and CAPABILITY before and after login.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('CAPABILITY and the greeting raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('greeting, CAPABILITY before and after login', async () => {
     const c = await RawClient.connect(f.port);

@@ -1,18 +1,12 @@
 /**
  * Raw-socket transcripts of COPY, MOVE (COPYUID) and the EXPUNGE/UID EXPUNGE that follow them.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, message, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, message, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('COPY, MOVE and EXPUNGE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('COPY, MOVE with COPYUID; EXPUNGE and UID EXPUNGE', async () => {
     const c = await RawClient.connect(f.port);

@@ -2,18 +2,12 @@
  * Raw-socket transcripts of mailbox naming (modified UTF-7, UTF8=ACCEPT) through CREATE, RENAME, DELETE,
  * SUBSCRIBE, LIST, LSUB and NAMESPACE.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('CREATE, RENAME, DELETE, SUBSCRIBE, LIST, LSUB, NAMESPACE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('mailbox names: modified UTF-7 for rev1, UTF-8 after ENABLE UTF8=ACCEPT; CREATE/RENAME/DELETE/SUBSCRIBE', async () => {
     const c = await RawClient.connect(f.port);

@@ -1,18 +1,12 @@
 /**
  * Raw-socket transcripts of EXPUNGE numbering.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, message, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, message, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('EXPUNGE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('several expunges are numbered as each takes effect (as Dovecot does)', async () => {
     const c = await RawClient.connect(f.port);

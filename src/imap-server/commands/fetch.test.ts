@@ -1,18 +1,12 @@
 /**
- * Raw-socket transcripts of FETCH: ENVELOPE/BODYSTRUCTURE bytes, sections, literals, macros, \\Seen.
+ * Raw-socket transcripts of FETCH: ENVELOPE/BODYSTRUCTURE bytes, sections, literals, macros, \Seen.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startImap, SIMPLE_MESSAGE, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, startImap, SIMPLE_MESSAGE, useTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
 
 describe('FETCH raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   // Byte-for-byte what Dovecot 2.3 sends for the same messages (address lists without separators,
   // transfer encodings as written, "7bit" when absent).

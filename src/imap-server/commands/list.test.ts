@@ -41,4 +41,5 @@ describe('LIST grammar', () => {
     assert.deepEqual(l.patterns, ['INBOX', '%']);
     assert.deepEqual(l.statusItems, ['MESSAGES', 'SIZE']);
     assert.throws(() => parseList(args('(RECURSIVEMATCH) "" *')), ParseError);
-  });});
+  });
+});

@@ -1,18 +1,12 @@
 /**
  * Raw-socket transcripts of LOGIN and AUTHENTICATE (PLAIN, LOGIN, SASL-IR, cancel).
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('LOGIN and AUTHENTICATE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('LOGIN and AUTHENTICATE (PLAIN with SASL-IR, PLAIN with continuation, LOGIN, cancel)', async () => {
     const c = await RawClient.connect(f.port);

@@ -1,19 +1,14 @@
 /**
  * Raw-socket transcripts of SEARCH, ESEARCH and SEARCHRES.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('SEARCH raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
+  const f = useTranscriptImap(async (fx) => {
     // The state the STORE transcript left behind when these ran after it: message 2 flagged.
-    await f.store.storeFlags(f.inbox.id, [2], { op: 'add', flags: ['\\Answered', '\\Flagged', '\\Draft'] });
-  });
-  after(async () => {
-    await f.close();
+    await fx.store.storeFlags(fx.inbox.id, [2], { op: 'add', flags: ['\\Answered', '\\Flagged', '\\Draft'] });
   });
 
   test('SEARCH, ESEARCH and SEARCHRES', async () => {

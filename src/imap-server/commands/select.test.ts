@@ -1,11 +1,11 @@
 /**
  * SELECT grammar table tests and the SELECT/EXAMINE raw-socket transcripts.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { args } from './testing/grammar.js';
 import { parseSelect } from './select.js';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('SELECT grammar', () => {
   test('SELECT with QRESYNC', () => {
@@ -13,16 +13,11 @@ describe('SELECT grammar', () => {
     assert.equal(s.qresync?.uidValidity, 67890007);
     assert.equal(s.qresync?.modseq, Number.MAX_SAFE_INTEGER); // clamped: beyond any modseq the store produces
     assert.ok(s.qresync?.knownUids && s.qresync.seqMatch);
-  });});
+  });
+});
 
 describe('SELECT and EXAMINE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
-  });
-  after(async () => {
-    await f.close();
-  });
+  const f = useTranscriptImap();
 
   test('SELECT response and EXAMINE read-only', async () => {
     const c = await RawClient.connect(f.port);

@@ -1,30 +1,26 @@
 /**
  * STORE grammar table tests and the STORE/CONDSTORE raw-socket transcripts.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError } from '../../imap/grammar/args.js';
 import { parseSequenceSet } from '../../imap/grammar/sequence.js';
 import { args } from './testing/grammar.js';
 import { parseStore } from './store.js';
-import { RawClient, startTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('STORE grammar', () => {
   test('STORE', () => {
     const s = parseStore(args('1:3 (UNCHANGEDSINCE 5) -FLAGS.SILENT (\\Seen \\Deleted)'));
     assert.deepEqual(s, { set: parseSequenceSet('1:3'), unchangedSince: 5, op: 'remove', silent: true, flags: ['\\Seen', '\\Deleted'] });
     assert.throws(() => parseStore(args('1 FLAGZ (\\Seen)')), ParseError);
-  });});
+  });
+});
 
 describe('STORE raw transcripts', () => {
-  let f: ImapFixture;
-  before(async () => {
-    f = await startTranscriptImap();
+  const f = useTranscriptImap(async (fx) => {
     // An earlier session selected INBOX when these ran after the other transcripts: \Recent is claimed.
-    await f.store.claimRecent(f.inbox.id);
-  });
-  after(async () => {
-    await f.close();
+    await fx.store.claimRecent(fx.inbox.id);
   });
 
   test('STORE variants and CONDSTORE UNCHANGEDSINCE / MODIFIED', async () => {
