@@ -123,16 +123,17 @@ function tieOrder(records: readonly SortKeys[]): { tie: Uint32Array; at: Uint32A
 export function sortMessages(records: readonly SortKeys[], criteria: readonly SortCriterion[]): number[] {
   const n = records.length;
   const { tie, at } = tieOrder(records);
-  // Fold the criteria into one dense rank, most significant first: rank * count' + rank' stays below n^2,
-  // exact in a double for any mailbox size that fits in memory.
+  // Fold the criteria into one rank, most significant first (rank * count' + rank'). The result is made dense
+  // again only when the final key (rank * n + place) could otherwise exceed 2^53 and stop being exact.
   let cur: Ranks | null = null;
   for (const c of criteria) {
     const next = ranksFor(records, c);
     if (cur === null) cur = next;
     else {
-      const v = cur.rank;
+      const v: Float64Array = cur.rank;
       for (let i = 0; i < n; i++) v[i] = (v[i] as number) * next.count + (next.rank[i] as number);
-      cur = numberRanks(v);
+      const count: number = cur.count * next.count;
+      cur = count * n <= Number.MAX_SAFE_INTEGER ? { rank: v, count } : numberRanks(v);
     }
   }
   const out = new Array<number>(n);

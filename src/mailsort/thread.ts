@@ -95,7 +95,13 @@ function wouldLoop(parent: Box, child: Box): boolean {
 
 /** Step 1 (links) and step 2 (the root set): the top-level boxes, children lists filled in. */
 function linkReferences(records: readonly SortKeys[]): Box[] {
-  const inOrder = [...records].sort((a, b) => a.uid - b.uid);
+  let inOrder = records;
+  for (let i = 1; i < records.length; i++) {
+    if ((records[i - 1] as SortKeys).uid > (records[i] as SortKeys).uid) {
+      inOrder = [...records].sort((a, b) => a.uid - b.uid);
+      break;
+    }
+  }
   const byId = new Map<string, Box>();
   const boxes: Box[] = [];
   const boxOf = (id: string): Box => {
@@ -122,13 +128,14 @@ function linkReferences(records: readonly SortKeys[]): Box[] {
     }
     const refs = rec.parents;
     // (1A) chain the references; an existing parent is kept, loops are refused.
-    for (let i = 0; i + 1 < refs.length; i++) {
-      const parent = boxOf(refs[i] as string);
-      const child = boxOf(refs[i + 1] as string);
+    let last: Box | null = refs.length > 0 ? boxOf(refs[0] as string) : null;
+    for (let i = 1; i < refs.length; i++) {
+      const parent = last as Box;
+      const child = boxOf(refs[i] as string);
       if (parent !== child && child.parent === null && !wouldLoop(parent, child)) child.parent = parent;
+      last = child;
     }
     // (1B) the last reference is this message's parent, replacing a parent guessed from other References.
-    const last = refs.length > 0 ? boxOf(refs[refs.length - 1] as string) : null;
     if (own.parent !== last) {
       own.parent = null;
       if (last && !wouldLoop(last, own)) own.parent = last;
@@ -252,17 +259,20 @@ function sortAll(roots: Box[]): Box[] {
 
 /** REFS: threads ordered by their newest message, ties by the uid heading the thread. */
 function sortByNewest(roots: Box[]): Box[] {
-  const newest = new Map<Box, number>();
-  for (const r of roots) {
+  const newest = new Float64Array(roots.length);
+  const stack: Box[] = [];
+  roots.forEach((r, i) => {
     let max = -Infinity;
-    const stack: Box[] = [r];
+    stack.push(r);
     for (let b = stack.pop(); b; b = stack.pop()) {
       if (b.rec && b.rec.sent > max) max = b.rec.sent;
       for (const k of b.kids) stack.push(k);
     }
-    newest.set(r, max);
-  }
-  return roots.sort((a, b) => (newest.get(a) as number) - (newest.get(b) as number) || headOf(a).uid - headOf(b).uid);
+    newest[i] = max;
+  });
+  const order = roots.map((_, i) => i);
+  order.sort((a, b) => (newest[a] as number) - (newest[b] as number) || headOf(roots[a] as Box).uid - headOf(roots[b] as Box).uid);
+  return order.map((i) => roots[i] as Box);
 }
 
 function toNodes(roots: readonly Box[]): ThreadNode[] {
