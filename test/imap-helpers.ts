@@ -4,6 +4,7 @@
  * (both built on test/helpers/server-fixture.ts, shared with the POP3 helpers).
  */
 import type { Socket } from 'node:net';
+import { before, after } from 'node:test';
 import { createImapService, type ImapServiceOptions } from '../src/imap-server/index.js';
 import type { NetService } from '../src/lib/service.js';
 import { silentLogger } from '../src/lib/logger.js';
@@ -131,4 +132,63 @@ export function message(subject: string, body = 'Body text', extraHeaders: strin
     body,
     '',
   ].join('\r\n');
+}
+
+/** A multipart message with quoting, groups and encoded words (the transcripts' message 2). */
+export const MULTIPART_MESSAGE = [
+  'From: "Smith, John \\"JJ\\"" <john@example.org>',
+  'To: undisclosed-recipients:;',
+  'Cc: Group: a@b.c, "D" <d@e.f>;',
+  'Subject: =?utf-8?q?Caf=C3=A9?= "quoted"',
+  'Message-ID: <mp@example.org>',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="XX"',
+  '',
+  'preamble',
+  '--XX',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'caf=C3=A9 au lait',
+  '--XX',
+  'Content-Type: application/octet-stream; name="a.bin"',
+  'Content-Disposition: attachment; filename="a.bin"',
+  'Content-Transfer-Encoding: base64',
+  '',
+  'AAECAw==',
+  '--XX--',
+  '',
+].join('\r\n');
+
+/**
+ * The mailbox the raw-socket transcripts run against: APPENDLIMIT 10000, 2000-octet lines, and INBOX
+ * holding SIMPLE_MESSAGE (\\Seen), MULTIPART_MESSAGE and "Third" (\\Flagged $Label).
+ */
+export async function startTranscriptImap(): Promise<ImapFixture> {
+  const f = await startImap({ appendLimit: 10_000, maxLineLength: 2000 });
+  await f.append(SIMPLE_MESSAGE, ['\\Seen']);
+  await f.append(MULTIPART_MESSAGE);
+  await f.append(message('Third', 'third body'), ['\\Flagged', '$Label']);
+  return f;
+}
+
+/**
+ * For a describe block: starts a transcript server before its tests (then runs `setup` on it) and closes
+ * it after them. The returned fixture may be used inside tests and hooks only (it throws before start).
+ */
+export function useTranscriptImap(setup?: (f: ImapFixture) => Promise<void>): ImapFixture {
+  let started: ImapFixture | null = null;
+  before(async () => {
+    started = await startTranscriptImap();
+    await setup?.(started);
+  });
+  after(async () => {
+    await started?.close();
+  });
+  return new Proxy({} as ImapFixture, {
+    get(_target, key) {
+      if (!started) throw new Error('transcript server not started yet');
+      return Reflect.get(started, key);
+    },
+  });
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { openStore, type Store } from '../store/index.js';
 import { Authenticator } from './authenticator.js';
 import { hashPassword, verifyPassword } from './hash.js';
@@ -30,7 +31,7 @@ test('verify: right password, wrong password, unknown user, case-insensitive add
   });
 });
 
-test('failures are delayed with a growing delay per IP and per user; success resets; too many are refused', async () => {
+test('failures are delayed with a growing delay per IP and per user; only the source is refused', async () => {
   await withStore(async (store) => {
     await store.directory.createUser('alice@example.org', await hashPassword('pw'));
     const sleeps: number[] = [];
@@ -52,10 +53,12 @@ test('failures are delayed with a growing delay per IP and per user; success res
     sleeps.length = 0;
     assert.deepEqual(await auth.verify('alice@example.org', 'bad', { remoteAddress: '10.0.0.2' }), { ok: false, reason: 'bad-credentials' });
     assert.deepEqual(sleeps, [1000]);
-    // now over maxFailures: refused without checking, even with the right password
-    assert.deepEqual(await auth.verify('alice@example.org', 'pw', { remoteAddress: '10.0.0.3' }), { ok: false, reason: 'throttled' });
+    // the user is over maxFailures, but only the guessing address is refused: a fresh one gets in
+    assert.equal((await auth.verify('alice@example.org', 'pw', { remoteAddress: '10.0.0.3' })).ok, true);
+    await auth.verify('alice@example.org', 'bad', { remoteAddress: '10.0.0.1' });
+    assert.deepEqual(await auth.verify('alice@example.org', 'pw', { remoteAddress: '10.0.0.1' }), { ok: false, reason: 'throttled' });
 
-    // after the window, the right password works and resets the count
+    // after the window, the right password works from the guessing address too
     now += 61_000;
     assert.equal((await auth.verify('alice@example.org', 'pw', { remoteAddress: '10.0.0.1' })).ok, true);
     sleeps.length = 0;
@@ -141,5 +144,101 @@ test('auth cache disabled with authCacheTtlMs 0', async () => {
     assert.equal((await auth.verify('alice@example.org', 'pw')).ok, true);
     assert.equal(checks, 2);
     assert.equal(auth.cachedCount, 0);
+  });
+});
+
+test('M2: failures for a user from many addresses never lock the account: the right password from a fresh address works', async () => {
+  await withStore(async (store) => {
+    await store.createUser('alice@example.org', await hashPassword('pw'));
+    const auth = new Authenticator(store, { failureDelayMs: 0, maxFailures: 50 });
+    for (let i = 0; i < 120; i++) {
+      const r = await auth.verify('alice@example.org', 'guess' + i, { remoteAddress: `10.1.${i >> 8}.${i & 255}` });
+      assert.equal(r.ok, false);
+    }
+    const ok = await auth.verify('alice@example.org', 'pw', { remoteAddress: '192.0.2.7' });
+    assert.equal(ok.ok, true, 'the account stays usable from a fresh address');
+  });
+});
+
+test('M2: the per-user count only slows failures down (delay), it never refuses', async () => {
+  await withStore(async (store) => {
+    await store.createUser('alice@example.org', await hashPassword('pw'));
+    const sleeps: number[] = [];
+    const auth = new Authenticator(store, { failureDelayMs: 100, maxDelayMs: 1000, maxFailures: 3, sleep: async (ms) => void sleeps.push(ms) });
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(await auth.verify('alice@example.org', 'bad', { remoteAddress: `10.0.0.${i}` }), { ok: false, reason: 'bad-credentials' });
+    }
+    assert.deepEqual(sleeps, [100, 200, 400, 800, 1000, 1000], 'the delay grows with the user count across addresses');
+  });
+});
+
+test('M3: a success clears only the (address, user) count, never the address total', async () => {
+  await withStore(async (store) => {
+    await store.createUser('alice@example.org', await hashPassword('pw'));
+    await store.createUser('mallory@example.org', await hashPassword('own'));
+    const auth = new Authenticator(store, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 10 });
+    const ip = { remoteAddress: '10.6.6.6' };
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 4; i++) await auth.verify('alice@example.org', `g${round}-${i}`, ip);
+      // the attacker logs in to their own account in between
+      if (round < 2) assert.equal((await auth.verify('mallory@example.org', 'own', ip)).ok, true);
+    }
+    // 16 failures from this address > 10: refused, whatever the password and user
+    assert.deepEqual(await auth.verify('alice@example.org', 'pw', ip), { ok: false, reason: 'throttled' });
+    assert.deepEqual(await auth.verify('mallory@example.org', 'own', ip), { ok: false, reason: 'throttled' });
+    // another address is unaffected
+    assert.equal((await auth.verify('alice@example.org', 'pw', { remoteAddress: '10.7.7.7' })).ok, true);
+  });
+});
+
+test('an unknown user is checked against a dummy argon2id hash (same timing as a known user)', async () => {
+  await withStore(async (store) => {
+    const checked: string[] = [];
+    const auth = new Authenticator(store, {
+      failureDelayMs: 0,
+      verifyHash: async (stored, password) => {
+        checked.push(stored);
+        return verifyPassword(stored, password);
+      },
+    });
+    assert.deepEqual(await auth.verify('nobody@example.org', 'pw'), { ok: false, reason: 'bad-credentials' });
+    assert.equal(checked.length, 1);
+    assert.match(checked[0]!, /^\$argon2id\$/);
+  });
+});
+
+test('legacy {PLAIN} and {SHA} hashes are replaced by argon2id after a successful login', async () => {
+  await withStore(async (store) => {
+    const sha = '{SHA}' + createHash('sha1').update('pw2').digest('base64');
+    await store.createUser('a@example.org', '{PLAIN}pw1');
+    await store.createUser('b@example.org', sha);
+    const auth = new Authenticator(store, { failureDelayMs: 0 });
+    assert.equal((await auth.verify('a@example.org', 'wrong')).ok, false);
+    assert.equal((await store.getUser('a@example.org'))?.passwordHash, '{PLAIN}pw1', 'a failure changes nothing');
+    assert.equal((await auth.verify('a@example.org', 'pw1')).ok, true);
+    assert.equal((await auth.verify('b@example.org', 'pw2')).ok, true);
+    const a = (await store.getUser('a@example.org'))!.passwordHash;
+    const b = (await store.getUser('b@example.org'))!.passwordHash;
+    assert.match(a, /^\$argon2id\$/);
+    assert.match(b, /^\$argon2id\$/);
+    assert.equal(await verifyPassword(a, 'pw1'), true);
+    assert.equal(await verifyPassword(b, 'pw2'), true);
+    // and the new hash keeps working (cache or not)
+    assert.equal((await auth.verify('a@example.org', 'pw1')).ok, true);
+    auth.forgetCached();
+    assert.equal((await auth.verify('b@example.org', 'pw2')).ok, true);
+  });
+});
+
+test('verifySecret (APOP) goes through the same throttle', async () => {
+  await withStore(async (store) => {
+    await store.createUser('a@example.org', '{PLAIN}s3cret');
+    const auth = new Authenticator(store, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 3 });
+    const ip = { remoteAddress: '10.0.0.9' };
+    for (let i = 0; i < 3; i++) assert.deepEqual(await auth.verifySecret('a@example.org', () => false, ip), { ok: false, reason: 'bad-credentials' });
+    assert.deepEqual(await auth.verifySecret('a@example.org', (s) => s === 's3cret', ip), { ok: false, reason: 'throttled' });
+    const ok = await auth.verifySecret('a@example.org', (s) => s === 's3cret', { remoteAddress: '10.0.0.10' });
+    assert.equal(ok.ok && ok.user.address, 'a@example.org');
+    assert.deepEqual(await auth.verifySecret('nobody@example.org', () => true, { remoteAddress: '10.0.0.10' }), { ok: false, reason: 'bad-credentials' });
   });
 });

@@ -1,10 +1,17 @@
 /**
  * Authenticator: checks credentials against the store and throttles failures.
  *
- * Throttling: each failed attempt counts against the remote IP and against the username; the reply to a
- * failure is delayed by failureDelayMs * 2^(n-1) (capped at maxDelayMs), where n is the larger of the two
- * counts within the last windowMs. While an IP or user has more than maxFailures failures in the window,
- * verify() answers 'throttled' without checking the password. A success clears the user's and IP's counts.
+ * Throttling is by source: each failed attempt counts against the remote address (its total), against the
+ * pair (address, user) and against the user. The reply to a failure is delayed by failureDelayMs * 2^(n-1)
+ * (capped at maxDelayMs), where n is the largest of the three counts within the last windowMs. Only the
+ * source is ever refused: while an address has maxFailures failures in the window, or the pair (address,
+ * user) has maxFailuresPerUser, verify() answers 'throttled' without checking the password. The per-user
+ * count only slows failures down, so guesses from many addresses can never lock the owner out. A success
+ * clears the (address, user) count only; the address total and the user count run out with the window.
+ *
+ * Timing: an unknown user is checked against a dummy argon2id hash, so it costs what a known user costs.
+ * Legacy hashes ({PLAIN}, {SHA}, salted SHA-2, argon2i): after a successful check the password is
+ * re-hashed to argon2id and stored (a failure to store is ignored; the next login tries again).
  *
  * Auth cache (like Dovecot's auth_cache): a password hash such as argon2id costs tens of milliseconds of CPU
  * per check, so recent successful verifications are remembered for authCacheTtlMs, keyed by the user and an
@@ -16,7 +23,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Directory } from '../store/directory.js';
 import type { User } from '../store/types.js';
-import { verifyPassword, plaintextSecret } from './hash.js';
+import { verifyPassword, plaintextSecret, hashPassword } from './hash.js';
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'throttled' | 'temporary' };
 
@@ -25,8 +32,10 @@ export interface AuthenticatorOptions {
   failureDelayMs?: number;
   maxDelayMs?: number;
   windowMs?: number;
-  /** Failures in the window after which attempts are refused outright. */
+  /** Failures from one remote address in the window after which its attempts are refused. Default 50. */
   maxFailures?: number;
+  /** Failures for one user from one remote address after which that pair is refused. Default 10. */
+  maxFailuresPerUser?: number;
   /** How long a successful verification is remembered (0 disables the cache). Default 5 minutes. */
   authCacheTtlMs?: number;
   /** Most users remembered at once. Default 10000. */
@@ -65,6 +74,8 @@ export class Authenticator {
   readonly #now: () => number;
   readonly #byIp = new Map<string, Counter>();
   readonly #byUser = new Map<string, Counter>();
+  readonly #byIpUser = new Map<string, Counter>();
+  #dummyHash: Promise<string> | null = null;
 
   constructor(directory: Directory, opts: AuthenticatorOptions = {}) {
     this.#directory = directory;
@@ -73,6 +84,7 @@ export class Authenticator {
       maxDelayMs: opts.maxDelayMs ?? 15000,
       windowMs: opts.windowMs ?? 15 * 60 * 1000,
       maxFailures: opts.maxFailures ?? 50,
+      maxFailuresPerUser: opts.maxFailuresPerUser ?? 10,
       authCacheTtlMs: opts.authCacheTtlMs ?? 5 * 60 * 1000,
       authCacheSize: opts.authCacheSize ?? 10_000,
     };
@@ -85,25 +97,74 @@ export class Authenticator {
   async verify(address: string, password: string, ctx: AuthContext = {}): Promise<AuthResult> {
     const user = normalizeAddress(address);
     const ip = ctx.remoteAddress ?? '';
-    if (this.failures(ip, user) >= this.#opts.maxFailures) {
-      await this.#sleep(this.#opts.maxDelayMs);
-      return { ok: false, reason: 'throttled' };
-    }
+    if (await this.#throttled(ip, user)) return { ok: false, reason: 'throttled' };
     let found: User | null;
     try {
       found = await this.#directory.getUser(user);
     } catch {
       return { ok: false, reason: 'temporary' };
     }
-    const ok = found !== null && (this.#cached(user, found, password) || (await this.#verifyHash(found.passwordHash, password)));
-    if (ok && found) {
-      this.#remember(user, found, password);
-      this.#byUser.delete(user);
-      this.#byIp.delete(ip);
-      return { ok: true, user: found };
+    if (found === null) {
+      // Same work as for a known user, so the reply time does not tell which users exist.
+      await this.#verifyHash(await this.#dummy(), password);
+    } else if (this.#cached(user, found, password) || (await this.#verifyHash(found.passwordHash, password))) {
+      const current = await this.#upgradeHash(user, found, password);
+      this.#remember(user, current, password);
+      this.#byIpUser.delete(pairKey(ip, user));
+      return { ok: true, user: current };
     }
     await this.recordFailure(ip, user);
     return { ok: false, reason: 'bad-credentials' };
+  }
+
+  /**
+   * For mechanisms that check a cleartext secret themselves (APOP): the same throttle, failure counting and
+   * delay as verify(). `matches` gets the stored cleartext secret; users without one never match.
+   */
+  async verifySecret(address: string, matches: (secret: string) => boolean, ctx: AuthContext = {}): Promise<AuthResult> {
+    const user = normalizeAddress(address);
+    const ip = ctx.remoteAddress ?? '';
+    if (await this.#throttled(ip, user)) return { ok: false, reason: 'throttled' };
+    let found: Awaited<ReturnType<Authenticator['cleartextSecret']>>;
+    try {
+      found = await this.cleartextSecret(user);
+    } catch {
+      return { ok: false, reason: 'temporary' };
+    }
+    if (found && matches(found.secret)) {
+      this.#byIpUser.delete(pairKey(ip, user));
+      return { ok: true, user: found.user };
+    }
+    await this.recordFailure(ip, user);
+    return { ok: false, reason: 'bad-credentials' };
+  }
+
+  /** True (after the longest delay) while this address, or this address for this user, is refused. */
+  async #throttled(ip: string, user: string): Promise<boolean> {
+    if (!this.#refused(ip, user)) return false;
+    if (this.#opts.maxDelayMs > 0) await this.#sleep(this.#opts.maxDelayMs);
+    return true;
+  }
+
+  #refused(ip: string, user: string): boolean {
+    return this.#current(this.#byIp, ip) >= this.#opts.maxFailures || this.#current(this.#byIpUser, pairKey(ip, user)) >= this.#opts.maxFailuresPerUser;
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= hashPassword(randomBytes(16).toString('base64'));
+    return this.#dummyHash;
+  }
+
+  /** Re-hashes a password verified against a legacy scheme to argon2id and stores it; returns the user as now stored. */
+  async #upgradeHash(user: string, found: User, password: string): Promise<User> {
+    if (!isLegacyHash(found.passwordHash)) return found;
+    try {
+      const passwordHash = await hashPassword(password);
+      await this.#directory.setPasswordHash(user, passwordHash);
+      return { ...found, passwordHash };
+    } catch {
+      return found;
+    }
   }
 
   /** Forgets cached verifications: of one user, or all when no address is given. */
@@ -152,16 +213,23 @@ export class Authenticator {
     return secret === null ? null : { user: found, secret };
   }
 
-  /** Counts a failure decided elsewhere (bad APOP digest, malformed SASL) and applies the delay. */
+  /** Counts a failure decided elsewhere (malformed SASL, refused authzid) and applies the delay. */
   async recordFailure(ip: string, user: string): Promise<void> {
-    const n = Math.max(this.#bump(this.#byIp, ip), this.#bump(this.#byUser, normalizeAddress(user)));
+    const u = normalizeAddress(user);
+    let n = this.#bump(this.#byIp, ip);
+    if (u !== '') n = Math.max(n, this.#bump(this.#byIpUser, pairKey(ip, u)), this.#bump(this.#byUser, u));
     const delay = Math.min(this.#opts.maxDelayMs, this.#opts.failureDelayMs * 2 ** Math.min(n - 1, 20));
     if (delay > 0) await this.#sleep(delay);
   }
 
-  /** Failures within the window for this IP or user (the larger). */
+  /** Failures within the window for this user from this address (what a success clears). */
   failures(ip: string, user: string): number {
-    return Math.max(this.#current(this.#byIp, ip), this.#current(this.#byUser, normalizeAddress(user)));
+    return this.#current(this.#byIpUser, pairKey(ip, normalizeAddress(user)));
+  }
+
+  /** Failures within the window from this address, for any user. */
+  addressFailures(ip: string): number {
+    return this.#current(this.#byIp, ip);
   }
 
   #current(map: Map<string, Counter>, key: string): number {
@@ -189,6 +257,15 @@ export class Authenticator {
     }
     return n;
   }
+}
+
+function pairKey(ip: string, user: string): string {
+  return `${ip}\0${user}`;
+}
+
+/** True for stored hashes other than argon2id (PHC or Dovecot's {ARGON2ID} prefix). */
+function isLegacyHash(stored: string): boolean {
+  return !/^(\{ARGON2ID\})?\$argon2id\$/i.test(stored);
 }
 
 /** Lowercases and trims an address; the store keys users by this form. */

@@ -1,24 +1,30 @@
 /**
  * `mailroom serve`: runs every listener in the foreground. Flag names are a contract:
  *   --data DIR --host ADDR --imap-port N --imaps-port N --pop3-port N --pop3s-port N --lmtp-port N
- *   --smtp-port N --submission-port N --submissions-port N --tls-cert FILE --tls-key FILE
+ *   --smtp-port N --submission-port N --submissions-port N --tls-cert FILE --tls-key FILE --lmtp-host ADDR
+ * LMTP binds --lmtp-host (default 127.0.0.1) rather than --host: it accepts mail without authentication.
  * An absent flag means the listener's default port, `off` turns it off, 0 picks a free port (the log says
  * which). A JSON config file (--config) may set the same keys ("imap-port" or "imapPort"); flags win.
  * On an empty store it creates a first user and prints the address, a generated password and client settings once.
  * Prints one line containing "ready" when every listener accepts connections; SIGINT/SIGTERM stop it cleanly.
+ * SIGHUP re-reads --tls-cert/--tls-key (certificate renewal): new connections get the new certificate,
+ * open sessions stay. A file that cannot be read is logged and the old certificate stays in use.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
 import { generatePassword } from './user.js';
-import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom } from '../server/mailroom.js';
+import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomOptions } from '../server/mailroom.js';
+import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
 
 export interface ServeConfig {
   data?: string;
   store?: string;
   host?: string;
+  /** Where LMTP listens; default 127.0.0.1. */
+  lmtpHost: string;
   ports: Record<ListenerName, number | 'off'>;
   tlsCert?: string;
   tlsKey?: string;
@@ -72,6 +78,7 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
   const cfg: ServeConfig = {
     ports,
     firstUser: (str('firstUser') ?? 'admin@localhost').toLowerCase(),
+    lmtpHost: str('lmtpHost') ?? '127.0.0.1',
     logFormat,
     logLevel,
   };
@@ -111,7 +118,8 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('run the mail server (IMAP, POP3, LMTP, SMTP, submission) in the foreground')
     .option('--config <file>', 'JSON config file with the same keys as the flags')
-    .option('--host <addr>', 'address to listen on (default 127.0.0.1)');
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
+    .option('--lmtp-host <addr>', 'address the LMTP listener binds (default 127.0.0.1, whatever --host is)');
   for (const l of LISTENERS) cmd.addOption(new Option(`--${l}-port <n>`, `${l} port, 0 = free port, off = disabled (default ${DEFAULT_PORTS[l]})`));
   cmd
     .option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated into the data directory)')
@@ -135,6 +143,21 @@ export function registerServeCommand(program: Command): void {
     });
 }
 
+/** What `serve` hands to createMailroom for this config (exported so the bind addresses can be checked). */
+export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logger): MailroomOptions {
+  return {
+    dataDir,
+    ...(cfg.store ? { storeUrl: cfg.store } : {}),
+    host: cfg.host ?? '127.0.0.1',
+    lmtpHost: cfg.lmtpHost,
+    ports: cfg.ports,
+    ...(cfg.tlsCert && cfg.tlsKey ? { tls: { certFile: cfg.tlsCert, keyFile: cfg.tlsKey } } : {}),
+    ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
+    logger,
+    ...(cfg.smarthost ? { outbound: { smarthost: cfg.smarthost } } : {}),
+  };
+}
+
 export async function runServe(cfg: ServeConfig): Promise<void> {
   const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
   const dataDir = resolveDataDir(cfg.data);
@@ -151,16 +174,17 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   const onTerm = (): void => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  const m = createMailroom({
-    dataDir,
-    ...(cfg.store ? { storeUrl: cfg.store } : {}),
-    host,
-    ports: cfg.ports,
-    ...(cfg.tlsCert && cfg.tlsKey ? { tls: { certFile: cfg.tlsCert, keyFile: cfg.tlsKey } } : {}),
-    ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
-    logger,
-    ...(cfg.smarthost ? { outbound: { smarthost: cfg.smarthost } } : {}),
-  });
+  const m = createMailroom(mailroomOptions(cfg, dataDir, logger));
+  const onHup = (): void => {
+    m.reloadTls().then(
+      (stuck) => {
+        if (stuck.length) logger.warn({ listeners: stuck }, 'these listeners keep the old certificate until restart');
+        logger.info({ cert: cfg.tlsCert }, 'TLS certificate reloaded');
+      },
+      (e: unknown) => logger.error({ err: e }, 'TLS certificate reload failed; the old one stays in use'),
+    );
+  };
+  process.on('SIGHUP', onHup);
   try {
     await m.start();
     if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
@@ -184,6 +208,7 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     await m.stop().catch((e: unknown) => logger.error({ err: e }, 'error while stopping'));
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
   }
   logger.info({}, 'stopped');
 }

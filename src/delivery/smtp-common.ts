@@ -11,7 +11,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
-import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
+import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore } from './deliver.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
@@ -205,6 +205,8 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   const perIp = new Map<string, number>();
   const counted = new WeakSet<SMTPServerSession>();
   const maxPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
+  /** The certificate and key in use (setTls replaces them). */
+  let tls = opts.tls;
 
   function build(spec: ListenSpec): SMTPServer {
     if (spec.implicitTls && !opts.tls) throw new Error('implicit TLS listener needs tls key and certificate');
@@ -231,7 +233,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       closeTimeout: 24 * 60 * 60 * 1000, // close() kicks sessions itself once deliveries have committed
       maxClients: opts.maxClients ?? 500,
       disabledCommands: disabled,
-      ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) } : {}),
+      ...(tls ? withTlsProfile(tls) : {}),
       ...h.serverOptions(spec),
     };
     base.onConnect = (session, callback) => {
@@ -274,6 +276,11 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       const addr = await listenOn(server.server, spec);
       servers.add(server);
       return addr;
+    },
+    setTls(material: TlsMaterial): void {
+      // smtp-server reads its '*' context for every implicit-TLS handshake and every STARTTLS.
+      tls = material;
+      for (const s of servers) s.updateSecureContext(withTlsProfile(material));
     },
     close(): Promise<void> {
       closing ??= (async () => {

@@ -1,7 +1,8 @@
 /**
  * Message submission (RFC 6409) on 587 (STARTTLS) and 465 (implicit TLS, RFC 8314), chosen per listen spec.
  * - AUTH PLAIN/LOGIN (RFC 4954) is required before MAIL; it is offered only over TLS or from loopback
- *   (elsewhere AUTH is not advertised before STARTTLS and is refused with 538).
+ *   (elsewhere AUTH is not advertised before STARTTLS and is refused with 538). A PLAIN authzid other than
+ *   the authenticating user is refused with 535 5.7.8 (RFC 4616: no proxy authorization).
  * - The envelope sender must be one of the user's addresses: their address, a plus-variant of it, or an alias
  *   that resolves to them (553 otherwise). The null sender is refused.
  * - SIZE limit (552), recipients per message (452), messages per user per time window (451 rate limited).
@@ -14,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { SMTPServerSession } from 'smtp-server';
 import { isLoopback, type NetService } from '../lib/service.js';
+import { normalizeAddress } from '../auth/authenticator.js';
 import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage, headerSection, headerValue } from './message-check.js';
@@ -85,6 +87,11 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (!cleartextOk(session)) return callback(new SmtpReply(538, 'Encryption required for requested authentication mechanism', '5.7.11'));
       if ((auth.method !== 'PLAIN' && auth.method !== 'LOGIN') || !auth.username || auth.password == null) {
         return callback(new SmtpReply(504, 'Unrecognized authentication type'));
+      }
+      // RFC 4616: acting as another identity is not offered; a differing authzid is refused, never ignored.
+      if (auth.authzid && normalizeAddress(auth.authzid) !== normalizeAddress(auth.username)) {
+        const refuse = (): void => callback(new SmtpReply(535, 'Authorization identity not permitted', '5.7.8'));
+        return void opts.auth.recordFailure(session.remoteAddress, auth.username).then(refuse, refuse);
       }
       opts.auth.verify(auth.username, auth.password, { remoteAddress: session.remoteAddress }).then(
         (r) => {

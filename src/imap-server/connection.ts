@@ -16,6 +16,7 @@ import { bad } from './errors.js';
 import { ConnectionClosedError, type ServiceContext, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
 import { dispatchCommand } from './dispatch.js';
+import { badLine, byeLine, continuationLine, greetingLine } from './responses.js';
 
 /** Pipelined commands buffered before the socket is paused (bounds memory per connection). */
 const MAX_QUEUED = 64;
@@ -76,7 +77,7 @@ export class ImapConnection implements Session {
   }
 
   greet(): void {
-    this.send(Buffer.from(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.#svc.hostname} mailroom IMAP ready.\r\n`));
+    this.send(Buffer.from(greetingLine(this.capabilities(), this.#svc.hostname)));
   }
 
   // ---- Session ----
@@ -297,7 +298,7 @@ export class ImapConnection implements Session {
 
   /** Polite shutdown: BYE and close (service.close()). */
   shutdown(text: string): void {
-    this.send(Buffer.from(`* BYE ${text}\r\n`));
+    this.send(Buffer.from(byeLine(text)));
     this.end();
   }
 
@@ -313,11 +314,11 @@ export class ImapConnection implements Session {
     const events = this.#framer.push(chunk);
     for (const ev of events) {
       if (ev.kind === 'continue') {
-        this.send(Buffer.from('+ Ready for literal data\r\n'));
+        this.send(Buffer.from(continuationLine('Ready for literal data')));
         continue;
       }
       if (ev.kind === 'fatal') {
-        this.send(Buffer.from(`* BYE ${ev.reason}\r\n`));
+        this.send(Buffer.from(byeLine(ev.reason)));
         this.#queue = [];
         this.end();
         this.#socket.pause();
@@ -357,7 +358,7 @@ export class ImapConnection implements Session {
         } catch (e) {
           // The dispatcher maps every failure itself; this is the last line of defence for the process.
           this.logger.error({ err: e instanceof Error ? e.stack : String(e) }, 'unhandled error in command processing');
-          this.send(Buffer.from('* BAD Internal error\r\n'));
+          this.send(Buffer.from(badLine('Internal error')));
         }
       }
     } finally {
@@ -385,7 +386,7 @@ export class ImapConnection implements Session {
     if (this.#timer) this.#timer.refresh();
     else {
       this.#timer = setTimeout(() => {
-        this.send(Buffer.from('* BYE Autologout; idle for too long\r\n'));
+        this.send(Buffer.from(byeLine('Autologout; idle for too long')));
         this.end();
       }, this.#svc.limits.idleTimeoutMs);
       this.#timer.unref();

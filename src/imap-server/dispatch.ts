@@ -7,20 +7,37 @@ import { randomBytes } from 'node:crypto';
 import { tokenize, TokenizeError, type Token } from '../imap/wire/tokenizer.js';
 import { Args, ParseError } from '../imap/grammar/args.js';
 import { ImapError, storeErrorCompletion, type Completion } from './errors.js';
-import { ConnectionClosedError, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
+import { badLine, mailboxDeletedBye } from './responses.js';
+import { ConnectionClosedError, type SeqUsage, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
 import { COMMANDS } from './commands/index.js';
+
+/**
+ * Whether the pending updates sent after a command may include EXPUNGE/VANISHED, by the command's `seq`
+ * (RFC 9051 5.5 and 7.5.1; Dovecot's COMMAND_FLAG_USES_SEQS / COMMAND_FLAG_BREAKS_SEQS). The connection
+ * runs pipelined commands strictly one after another (connection.ts #pump awaits each dispatch), so a
+ * 'breaks' command never overlaps a 'uses' command and no command waits for another; what remains is
+ * when expunges may be announced:
+ * - 'uses': the client may have sent more commands naming these sequence numbers, so no expunge is
+ *   announced after it (other updates are: EXISTS, RECENT, FLAGS, FETCH FLAGS).
+ * - 'breaks': the command renumbers the messages itself (EXPUNGE, UID EXPUNGE) and sent its own EXPUNGE
+ *   responses, or it ended the selected state (SELECT, EXAMINE, CLOSE, UNSELECT); expunges of other
+ *   sessions that are still pending are announced right after it, before its tagged completion, so the
+ *   client's numbering is in step when the completion arrives.
+ * - 'none': the command does not depend on sequence numbers; pending expunges are announced.
+ */
+const PENDING_EXPUNGES: Readonly<Record<SeqUsage, boolean>> = { uses: false, breaks: true, none: true };
 
 const TAG_RE = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5d-\x7a\x7c-\x7e]+$/;
 
 export async function dispatchCommand(svc: ServiceContext, session: Session, data: Buffer): Promise<void> {
   if (!data.length || data.every((b) => b === 0x20)) {
-    session.send(Buffer.from('* BAD Empty command line\r\n'));
+    session.send(Buffer.from(badLine('Empty command line')));
     return;
   }
   const sp = data.indexOf(0x20);
   const tag = (sp < 0 ? data : data.subarray(0, sp)).toString('latin1');
   if (!TAG_RE.test(tag)) {
-    session.send(Buffer.from('* BAD Invalid tag\r\n'));
+    session.send(Buffer.from(badLine('Invalid tag')));
     return;
   }
   let tokens: Token[];
@@ -64,19 +81,18 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     if (e instanceof ConnectionClosedError) return;
     completion = failure(session, name, e);
   }
-  // Pending updates (RFC 9051 7.5.1): not EXPUNGE after a command that uses sequence numbers.
   const st = session.state;
   if (st.kind === 'selected') {
     try {
       await st.view.refresh();
-      st.view.flush(session, spec.seq !== 'uses');
+      st.view.flush(session, PENDING_EXPUNGES[spec.seq]);
     } catch (e) {
       session.logger.warn({ err: errText(e) }, 'refresh failed');
     }
     if (st.view.gone) {
       // Another session deleted the selected mailbox: the sequence numbers mean nothing any more (Dovecot disconnects too).
       session.setState({ kind: 'logout' });
-      session.send(Buffer.from('* BYE Selected mailbox was deleted, have to disconnect.\r\n'));
+      session.send(mailboxDeletedBye());
       reply(session, tag, completion);
       session.end();
       return;

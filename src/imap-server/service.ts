@@ -12,6 +12,7 @@ import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
+import { byeLine } from './responses.js';
 
 export interface ImapServiceOptions extends ServiceOptions {
   /** Largest APPEND / literal (RFC 7889 APPENDLIMIT). Default MAX_MESSAGE_SIZE. */
@@ -70,13 +71,13 @@ class ImapService implements NetService {
   #accept(socket: net.Socket, secure: boolean): void {
     socket.on('error', () => {});
     if (this.#closing) {
-      socket.end('* BYE Server shutting down\r\n');
+      socket.end(byeLine('Server shutting down'));
       return;
     }
     const ip = socket.remoteAddress ?? '';
     const n = this.#perIp.get(ip) ?? 0;
     if (n >= this.#ctx.limits.maxConnectionsPerIp) {
-      socket.end('* BYE Too many connections from your IP address\r\n');
+      socket.end(byeLine('Too many connections from your IP address'));
       return;
     }
     this.#perIp.set(ip, n + 1);

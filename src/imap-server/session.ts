@@ -1,5 +1,7 @@
 /**
- * Session state and the contracts between the connection, the dispatcher and command handlers.
+ * Session state (RFC 9051 section 3) and the contracts between the connection, the dispatcher and command
+ * handlers: what a handler may do with the session, the shape of a dispatch-table row, and helpers that
+ * throw when called outside the state the table allows (the dispatcher checks states first).
  */
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -88,13 +90,17 @@ export interface CommandContext {
 }
 
 /**
- * One row of the dispatch table (RFC 9051 section 7.5.1 / Dovecot's COMMAND_FLAG_USES_SEQS):
- * 'uses' commands take sequence numbers, so no EXPUNGE may be sent while or after they run;
- * 'breaks' commands change sequence numbers themselves.
+ * How a command relates to message sequence numbers (RFC 9051 5.5 and 7.5.1; Dovecot's
+ * COMMAND_FLAG_USES_SEQS / COMMAND_FLAG_BREAKS_SEQS): 'uses' commands take sequence numbers, so no
+ * EXPUNGE may be sent after them; 'breaks' commands change the numbering themselves (or end the selected
+ * state); 'none' neither. The dispatcher's pending-update rule for each value is in dispatch.ts.
  */
+export type SeqUsage = 'uses' | 'breaks' | 'none';
+
+/** One row of the dispatch table; the dispatcher reads every field. */
 export interface CommandSpec<A> {
   states: readonly StateKind[];
-  seq: 'uses' | 'breaks' | 'none';
+  seq: SeqUsage;
   parse(args: Args): A;
   run(ctx: CommandContext, args: A): Promise<Completion>;
 }

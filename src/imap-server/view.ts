@@ -8,7 +8,8 @@
  */
 import { isStoreError, type MailStore, type Mailbox, type MessageMeta } from '../store/types.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
-import { formatSequenceSet, WireWriter } from '../imap/wire/encode.js';
+import { WireWriter } from '../imap/wire/encode.js';
+import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
 
 export interface UpdateSink {
   /** Writes one complete untagged response. */
@@ -226,14 +227,14 @@ export class MailboxView {
     const gone = [...uids].filter((u) => this.#meta.has(u)).sort((a, b) => a - b);
     if (!gone.length) return;
     if (sink.qresync) {
-      sink.send(Buffer.from(`* VANISHED ${formatSequenceSet(gone)}\r\n`));
+      sink.send(Buffer.from(vanishedLine(gone)));
     } else {
       // Ascending, each number as it is after the previous removals ("* 1 EXPUNGE" three times for 1:3),
       // which is what Dovecot sends.
       const seqs = gone.map((u) => this.seqOf(u)).filter((s) => s > 0);
       seqs.sort((a, b) => a - b);
       let text = '';
-      seqs.forEach((s, i) => (text += `* ${s - i} EXPUNGE\r\n`));
+      seqs.forEach((s, i) => (text += expungeLine(s - i)));
       if (text) sink.send(Buffer.from(text));
     }
     this.#keywordsFresh = false;
@@ -268,26 +269,19 @@ export class MailboxView {
       // A new keyword: tell the client the new FLAGS and PERMANENTFLAGS (Dovecot does the same).
       this.#keywordsChanged = false;
       const flags = this.flagsInUse();
-      const w = new WireWriter();
-      w.text('* FLAGS ');
-      writeFlags(w, flags);
-      w.text('\r\n');
-      if (!this.readOnly) {
-        w.text('* OK [PERMANENTFLAGS ');
-        writeFlags(w, [...flags, '\\*']);
-        w.text('] Flags permitted.\r\n');
-      }
-      sink.send(w.toBuffer());
+      let text = flagsLine(flags);
+      if (!this.readOnly) text += permanentFlagsLine(flags, false);
+      sink.send(Buffer.from(text));
     }
     if (allowExpunge && this.#pendingExpunge.size) this.reportExpunged([...this.#pendingExpunge], sink);
     if (this.#uids.length !== this.#reportedExists) {
-      let text = `* ${this.#uids.length} EXISTS\r\n`;
-      if (!sink.rev2) text += `* ${this.#recent.size} RECENT\r\n`;
+      let text = existsLine(this.#uids.length);
+      if (!sink.rev2) text += recentLine(this.#recent.size);
       sink.send(Buffer.from(text));
       this.#reportedExists = this.#uids.length;
       this.#reportedRecent = this.#recent.size;
     } else if (!sink.rev2 && this.#recent.size !== this.#reportedRecent) {
-      sink.send(Buffer.from(`* ${this.#recent.size} RECENT\r\n`));
+      sink.send(Buffer.from(recentLine(this.#recent.size)));
       this.#reportedRecent = this.#recent.size;
     }
     if (this.#pendingFlags.size) {
@@ -305,12 +299,12 @@ export class MailboxView {
   /** "* seq FETCH (UID n FLAGS (...) MODSEQ (m))" for an unsolicited flag update. */
   flagsResponse(seq: number, m: MessageMeta, sink: UpdateSink, withUid: boolean): Buffer {
     const w = new WireWriter();
-    w.text(`* ${seq} FETCH (`);
+    writeFetchOpen(w, seq);
     if (withUid || sink.qresync) w.text(`UID ${m.uid} `);
     w.text('FLAGS ');
     writeFlags(w, this.flagsOf(m, sink.rev2));
     if (sink.condstore) w.text(` MODSEQ (${m.modseq})`);
-    w.text(')\r\n');
+    writeFetchClose(w);
     return w.toBuffer();
   }
 
@@ -342,7 +336,7 @@ export class MailboxView {
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
 
 export function writeFlags(w: WireWriter, flags: readonly string[]): void {
-  w.text('(' + flags.join(' ') + ')');
+  w.text(flagList(flags));
 }
 
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {

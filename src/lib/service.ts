@@ -18,10 +18,47 @@ export interface ListenSpec {
 export interface NetService {
   listen(spec: ListenSpec): Promise<AddressInfo>;
   close(): Promise<void>;
+  /**
+   * Replaces the certificate and key (renewal): connections accepted from now on, implicit TLS and
+   * STARTTLS/STLS alike, get the new ones; open sessions keep theirs. Absent on services without TLS.
+   */
+  setTls?(tls: TlsMaterial): void;
 }
 
-/** Key and certificate (PEM) used for implicit TLS and STARTTLS. */
-export type TlsMaterial = Pick<SecureContextOptions, 'key' | 'cert' | 'ca'> & { key: string | Buffer; cert: string | Buffer };
+/**
+ * Key and certificate (PEM) used for implicit TLS and STARTTLS, optionally with the protocol settings of
+ * TLS_PROFILE (withTlsProfile adds them, so services that spread the material into node:tls get them).
+ */
+export type TlsMaterial = Pick<SecureContextOptions, 'key' | 'cert' | 'ca' | 'ciphers' | 'minVersion' | 'honorCipherOrder'> & {
+  key: string | Buffer;
+  cert: string | Buffer;
+};
+
+/**
+ * Mozilla's "intermediate" server profile (version 5.7): TLS 1.2 with ECDHE/DHE key exchange and AEAD
+ * ciphers only, plus TLS 1.3 (node's default TLS 1.3 suites); the client's cipher order is honoured, as the
+ * profile says. Static-RSA and CBC suites (AES128-SHA and the like) are refused.
+ */
+export const TLS_PROFILE = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+    'DHE-RSA-AES128-GCM-SHA256',
+    'DHE-RSA-AES256-GCM-SHA384',
+    'DHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: false,
+} as const satisfies SecureContextOptions;
+
+/** The material with TLS_PROFILE's settings: what every listener's secure context is built from. */
+export function withTlsProfile(tls: TlsMaterial): TlsMaterial {
+  return { key: tls.key, cert: tls.cert, ...(tls.ca ? { ca: tls.ca } : {}), ...TLS_PROFILE };
+}
 
 /** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback: where cleartext passwords are allowed without TLS. */
 export function isLoopback(address: string | undefined): boolean {

@@ -8,7 +8,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { plaintextSecret } from '../auth/hash.js';
 import type { Store } from '../store/handle.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
-import type { TlsMaterial } from '../lib/service.js';
+import { withTlsProfile, type TlsMaterial } from '../lib/service.js';
 import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { READ_CHUNK } from './message-stream.js';
@@ -57,8 +57,9 @@ export class Pop3Shared {
   readonly auth: Authenticator;
   readonly logger: Logger;
   readonly hostname: string;
-  readonly secureContext: SecureContext | null;
-  readonly tls: TlsMaterial | null;
+  /** Replaced by setTls (certificate renewal); read when a connection starts TLS. */
+  secureContext: SecureContext | null;
+  tls: TlsMaterial | null;
   readonly markSeenOnRetrieve: boolean;
   readonly retentionDays: number | null;
   readonly loginDelaySeconds: number | null;
@@ -78,8 +79,8 @@ export class Pop3Shared {
     this.auth = opts.auth;
     this.logger = opts.logger ?? silentLogger;
     this.hostname = opts.hostname ?? osHostname();
-    this.tls = opts.tls ?? null;
-    this.secureContext = opts.tls ? createSecureContext({ key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) }) : null;
+    this.tls = opts.tls ? withTlsProfile(opts.tls) : null;
+    this.secureContext = this.tls ? createSecureContext(this.tls) : null;
     this.markSeenOnRetrieve = opts.markSeenOnRetrieve ?? true;
     this.retentionDays = opts.retentionDays ?? null;
     this.loginDelaySeconds = opts.loginDelaySeconds ?? null;

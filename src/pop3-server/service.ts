@@ -4,15 +4,16 @@
  * committed).
  */
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
+import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { Pop3Connection, type ConnectionInfo } from './connection.js';
 import { Pop3Shared, type Pop3ServiceOptions } from './options.js';
 
 export class Pop3Service implements NetService {
   readonly shared: Pop3Shared;
   readonly #servers = new Set<Server>();
+  readonly #tlsServers = new Set<TlsServer>();
   readonly #connections = new Set<Pop3Connection>();
   readonly #perIp = new Map<string, number>();
   #closing = false;
@@ -29,6 +30,7 @@ export class Pop3Service implements NetService {
       if (!material) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
       const tlsServer = createTlsServer({ ...material, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
       tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed'));
+      this.#tlsServers.add(tlsServer);
       server = tlsServer;
     } else {
       server = createNetServer({ allowHalfOpen: true }, (s: Socket) => this.#accept(s, false));
@@ -38,6 +40,15 @@ export class Pop3Service implements NetService {
     this.#servers.add(server);
     this.shared.logger.info({ host: addr.address, port: addr.port, implicitTls: spec.implicitTls }, 'pop3 listening');
     return addr;
+  }
+
+  /** New certificate and key for connections accepted from now on (implicit TLS and STLS); sessions keep theirs. */
+  setTls(tls: TlsMaterial): void {
+    const material = withTlsProfile(tls);
+    const context = createSecureContext(material);
+    this.shared.tls = material;
+    this.shared.secureContext = context;
+    for (const s of this.#tlsServers) s.setSecureContext(material);
   }
 
   /**
@@ -75,6 +86,7 @@ export class Pop3Service implements NetService {
     this.#closing = true;
     const stopped = [...this.#servers].map((s) => new Promise<void>((r) => s.close(() => r())));
     this.#servers.clear();
+    this.#tlsServers.clear();
     const sessions = [...this.#connections];
     for (const c of sessions) c.shutdown();
     await Promise.all([...stopped, ...sessions.map((c) => c.closed)]);

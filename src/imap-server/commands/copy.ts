@@ -1,8 +1,31 @@
-/** COPY / UID COPY (RFC 9051 6.4.7, COPYUID from RFC 4315) and MOVE / UID MOVE (RFC 6851). */
-import { parseCopy, type CopyArgs } from '../../imap/grammar/commands.js';
+/**
+ * COPY / UID COPY (RFC 9051 6.4.7, COPYUID from RFC 4315) and MOVE / UID MOVE (RFC 6851). Grammar:
+ * sequence set and mailbox. COPY answers OK [COPYUID]; MOVE sends OK [COPYUID] untagged, then the moved
+ * messages' EXPUNGE (or VANISHED) itself. NO [TRYCREATE] for a missing destination, BAD for sequence
+ * numbers beyond the mailbox, NO [CANNOT] for MOVE out of a read-only mailbox.
+ */
+import type { Args } from '../../imap/grammar/args.js';
+import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, currentUser, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { okLine } from '../responses.js';
+
+// ---- grammar ----
+
+export interface CopyArgs {
+  set: SequenceSet;
+  mailbox: string;
+}
+
+export function parseCopy(args: Args): CopyArgs {
+  const set = parseSequenceSet(args.atom('sequence set'));
+  const mailbox = args.astring('mailbox name');
+  args.end();
+  return { set, mailbox };
+}
+
+// ---- handler ----
 
 async function runCopy(ctx: CommandContext, args: CopyArgs, move: boolean): Promise<Completion> {
   const s = ctx.session;
@@ -20,7 +43,7 @@ async function runCopy(ctx: CommandContext, args: CopyArgs, move: boolean): Prom
   const pairs = [...r.pairs].sort((a, b) => a[0] - b[0]);
   const code = pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(pairs.map((p) => p[0]))} ${formatSequenceSet(pairs.map((p) => p[1]))}` : undefined;
   if (move) {
-    if (code) s.send(Buffer.from(`* OK [${code}] Moved UIDs.\r\n`));
+    if (code) s.send(Buffer.from(okLine(code, 'Moved UIDs.')));
     view.reportExpunged(
       pairs.map((p) => p[0]),
       s,

@@ -1,7 +1,27 @@
-/** EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9). */
-import { parseNone, parseUidSet } from '../../imap/grammar/commands.js';
+/**
+ * EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9): remove \Deleted messages (all, or
+ * those in the UID set) and send their EXPUNGE (or VANISHED) responses themselves. 'breaks' commands: the
+ * dispatcher announces other sessions' pending expunges right after them. NO [CANNOT] when read-only.
+ */
+import { parseNone } from '../../imap/grammar/commands.js';
+import type { Args } from '../../imap/grammar/args.js';
+import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { no, ok } from '../errors.js';
 import { SELECTED, defineCommand, selectedView } from '../session.js';
+
+// ---- grammar ----
+
+export interface UidSetArg {
+  set: SequenceSet;
+}
+
+export function parseUidSet(args: Args): UidSetArg {
+  const set = parseSequenceSet(args.atom('UID set'));
+  args.end();
+  return { set };
+}
+
+// ---- handler ----
 
 export const expunge = defineCommand({
   states: SELECTED,

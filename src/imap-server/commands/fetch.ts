@@ -1,17 +1,25 @@
-/** FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). */
-import { isStoreError, type MessageEnvelopeRecord, type MessageHeaderRecord, type MessageRecord } from '../../store/types.js';
+/**
+ * FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). The grammar (fetch items)
+ * is shared in src/imap/grammar/fetch.ts; rendering is fetch/render.ts. Sets \Seen for non-PEEK body
+ * items, reads through one of three store paths (envelopes, header blocks, whole records), writes with
+ * backpressure in batches. FETCH of messages expunged meanwhile: NO [EXPUNGEISSUED] after the rest.
+ */
+import { isStoreError, type MessageMeta, type MessageEnvelopeRecord, type MessageHeaderRecord, type MessageRecord } from '../../store/types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
-import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
+import { vanishedLine } from '../responses.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen } from '../fetch/render.js';
+import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many messages or bytes (whichever first). */
 const BATCH = 256;
 const BATCH_BYTES = 64 * 1024;
+
+/** Placeholder for the reused render record before its first message. */
+const NO_META: MessageMeta = { uid: 0, modseq: 0, flags: [], internalDate: new Date(0), size: 0, emailId: '', threadId: '' };
 
 async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completion> {
   const s = ctx.session;
@@ -25,7 +33,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   if (args.vanished && args.changedSince !== null && args.set.kind === 'ranges') {
     const ch = await store.changesSince(view.mailbox.id, args.changedSince);
     const gone = resolveRanges(args.set.ranges, ch.expunged);
-    if (gone.length) s.send(Buffer.from(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`));
+    if (gone.length) s.send(Buffer.from(vanishedLine(gone, true)));
   }
   if (args.changedSince !== null) {
     const since = args.changedSince;
@@ -46,6 +54,9 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     }
   }
   const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
+  const rctx: RenderContext = { store, session: s, view, items: args.items, opts };
+  // One record reused for every message: the per-message path allocates nothing for it.
+  const rec: RenderRecord = { seq: 0, meta: NO_META, index: null, envelope: null, header: null };
   const withIndex = args.items.some(needsIndex);
   let missing = 0;
   let pending: Buffer[] = [];
@@ -64,7 +75,12 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       if (!meta || !seq) return;
       let buf: Buffer;
       try {
-        buf = await renderMessage(store, s, view, seq, meta, index, args.items, opts, envelope);
+        rec.seq = seq;
+        rec.meta = meta;
+        rec.index = index;
+        rec.envelope = envelope;
+        rec.header = null;
+        buf = await renderMessage(rctx, rec);
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) {
           missing++;
@@ -96,14 +112,17 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       let w = new WireWriter(s.utf8);
       let count = 0;
       try {
-        for await (const rec of overview as AsyncIterable<MessageEnvelopeRecord | MessageHeaderRecord>) {
+        for await (const r of overview as AsyncIterable<MessageEnvelopeRecord | MessageHeaderRecord>) {
           got++;
-          const meta = view.meta(rec.uid);
-          const seq = view.seqOf(rec.uid);
+          const meta = view.meta(r.uid);
+          const seq = view.seqOf(r.uid);
           if (!meta || !seq) continue;
-          const envelope = 'envelope' in rec ? rec.envelope : null;
-          const header = 'header' in rec ? rec.header : null;
-          await renderMessageInto(w, store, s, view, seq, meta, null, args.items, opts, envelope, header);
+          rec.seq = seq;
+          rec.meta = meta;
+          rec.index = null;
+          rec.envelope = 'envelope' in r ? r.envelope : null;
+          rec.header = 'header' in r ? r.header : null;
+          await renderMessageInto(w, rctx, rec);
           if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
             const out = w.toBuffer();
             w = new WireWriter(s.utf8);
@@ -118,10 +137,10 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     } else if (withIndex) {
       const want = new Set(uids);
       const got = new Set<number>();
-      for await (const rec of store.getMessages(view.mailbox.id, uids) as AsyncIterable<MessageRecord>) {
-        if (!want.has(rec.uid)) continue;
-        got.add(rec.uid);
-        await emit(rec.uid, rec.index);
+      for await (const r of store.getMessages(view.mailbox.id, uids) as AsyncIterable<MessageRecord>) {
+        if (!want.has(r.uid)) continue;
+        got.add(r.uid);
+        await emit(r.uid, r.index);
       }
       missing += uids.length - got.size;
     } else {

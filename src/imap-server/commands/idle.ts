@@ -1,7 +1,12 @@
-/** IDLE (RFC 2177 / RFC 9051 6.3.13): updates pushed as the store wakes the view, until DONE. */
+/**
+ * IDLE (RFC 2177 / RFC 9051 6.3.13): updates (expunges included) pushed as the store wakes the view, a
+ * keepalive every 2 minutes, until the client sends DONE (anything else: BAD). A deleted selected mailbox
+ * ends the connection with the mailbox-deleted BYE.
+ */
 import { parseNone } from '../../imap/grammar/commands.js';
 import { bad, ok } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';
+import { continuationLine, mailboxDeletedBye, okLine } from '../responses.js';
 
 /** Untagged keepalive while idling, so NAT boxes keep the connection (Dovecot: every 2 minutes). */
 const KEEPALIVE_MS = 2 * 60 * 1000;
@@ -21,16 +26,16 @@ export const idle = defineCommand({
           await st.view.refresh();
           st.view.flush(s, true);
           if (st.view.gone) {
-            s.send(Buffer.from('* BYE Selected mailbox was deleted, have to disconnect.\r\n'));
+            s.send(mailboxDeletedBye());
             s.end();
           }
         })
         .catch((e: unknown) => s.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'IDLE update failed'));
     };
     if (st.kind === 'selected') st.view.onWake = update;
-    s.send(Buffer.from('+ idling\r\n'));
+    s.send(Buffer.from(continuationLine('idling')));
     update();
-    const keepalive = setInterval(() => s.send(Buffer.from('* OK Still here\r\n')), KEEPALIVE_MS);
+    const keepalive = setInterval(() => s.send(Buffer.from(okLine(null, 'Still here'))), KEEPALIVE_MS);
     keepalive.unref();
     let line: Buffer;
     try {

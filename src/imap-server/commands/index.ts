@@ -1,14 +1,25 @@
 /**
- * The dispatch table: command name (with "UID " prefix for UID commands) -> allowed states, sequence
- * number usage, typed parser and handler.
+ * The dispatch table, data only: command name (with "UID " prefix for UID commands) -> allowed states,
+ * sequence number usage, typed parser and handler, each module under this folder holding one command or
+ * one family with its grammar. The dispatcher reads every field of every row.
  */
 import type { AnyCommand } from '../session.js';
-import { capability, check, enable, id, logout, noop } from './any.js';
-import { authenticate, login, starttls } from './auth.js';
-import { create, del, rename, subscribe, unsubscribe } from './mailbox.js';
-import { list, lsub, namespace } from './list.js';
+import { capability } from './capability.js';
+import { check, noop } from './noop.js';
+import { logout } from './logout.js';
+import { id } from './id.js';
+import { enable } from './enable.js';
+import { starttls } from './starttls.js';
+import { authenticate, login } from './login.js';
+import { create } from './create.js';
+import { del } from './delete.js';
+import { rename } from './rename.js';
+import { subscribe, unsubscribe } from './subscribe.js';
+import { list, lsub } from './list.js';
+import { namespace } from './namespace.js';
 import { status } from './status.js';
-import { close, examine, select, unselect } from './select.js';
+import { examine, select } from './select.js';
+import { close, unselect } from './close.js';
 import { append } from './append.js';
 import { fetch, uidFetch } from './fetch.js';
 import { store, uidStore } from './store.js';

@@ -1,7 +1,12 @@
-import { test } from 'node:test';
+/**
+ * LIST pattern matching (unit and property tests) and the LIST grammar table tests.
+ */
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { patternMatcher } from './list.js';
+import { ParseError } from '../../imap/grammar/args.js';
+import { args } from './testing/grammar.js';
+import { parseList, patternMatcher } from './list.js';
 
 test('LIST wildcards: * crosses the delimiter, % does not; INBOX is case-insensitive', () => {
   const names = ['INBOX', 'INBOX/Sub', 'Sent', 'a', 'a/b', 'a/b/c', 'ab', 'x%y'];
@@ -27,4 +32,14 @@ test('matches the obvious regular expression on random input, and pathological p
   const evil = patternMatcher('*a'.repeat(500) + 'b');
   for (let i = 0; i < 20; i++) assert.equal(evil('a'.repeat(200)), false);
   assert.throws(() => patternMatcher('*'.repeat(2000) + 'x'.repeat(2000)), /too long/);
+});
+
+describe('LIST grammar', () => {
+  test('LIST-EXTENDED', () => {
+    const l = parseList(args('(SUBSCRIBED RECURSIVEMATCH) "" ("INBOX" "%") RETURN (CHILDREN STATUS (MESSAGES SIZE))'));
+    assert.deepEqual(l.selection, ['SUBSCRIBED', 'RECURSIVEMATCH']);
+    assert.deepEqual(l.patterns, ['INBOX', '%']);
+    assert.deepEqual(l.statusItems, ['MESSAGES', 'SIZE']);
+    assert.throws(() => parseList(args('(RECURSIVEMATCH) "" *')), ParseError);
+  });
 });

@@ -1,13 +1,97 @@
 /**
  * LIST (RFC 9051 6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154,
- * CHILDREN RFC 3348), LSUB (RFC 3501 6.3.9) and NAMESPACE (RFC 2342).
+ * CHILDREN RFC 3348) and LSUB (RFC 3501 6.3.9). Patterns match with * and %; names are listed INBOX
+ * first, then in code-point order, with \NonExistent/\Noselect placeholders for missing superiors.
  */
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
-import { parseList, parseLsub, parseNone } from '../../imap/grammar/commands.js';
+import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
+import type { Token } from '../../imap/wire/tokenizer.js';
+import { parseStatusItem } from './status.js';
 import { bad, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { sendStatus } from './status.js';
+import { listRootLine, writeList } from '../responses.js';
+
+// ---- grammar ----
+
+export type ListSelection = 'SUBSCRIBED' | 'REMOTE' | 'RECURSIVEMATCH' | 'SPECIAL-USE';
+export type ListReturn = 'SUBSCRIBED' | 'CHILDREN' | 'SPECIAL-USE' | 'STATUS';
+
+export interface ListArgs {
+  selection: ListSelection[];
+  reference: string;
+  patterns: string[];
+  returns: ListReturn[];
+  statusItems: string[];
+  /** True when any LIST-EXTENDED syntax was used (RFC 5258: affects \NonExistent and CHILDINFO). */
+  extended: boolean;
+}
+
+function listMailbox(t: Token): string {
+  if (t.t === 'list') throw new ParseError('Invalid mailbox pattern');
+  return astringOf(t, 'mailbox pattern');
+}
+
+export function parseList(args: Args): ListArgs {
+  const selection: ListSelection[] = [];
+  let extended = false;
+  const first = args.peek();
+  if (first?.t === 'list') {
+    extended = true;
+    args.next('selection options');
+    for (const t of first.v) {
+      if (t.t !== 'atom') throw new ParseError('Invalid LIST selection option');
+      const o = t.v.toUpperCase();
+      if (o !== 'SUBSCRIBED' && o !== 'REMOTE' && o !== 'RECURSIVEMATCH' && o !== 'SPECIAL-USE') throw new ParseError(`Unknown LIST selection option ${o}`);
+      selection.push(o);
+    }
+    if (selection.includes('RECURSIVEMATCH') && !selection.some((s) => s === 'SUBSCRIBED' || s === 'SPECIAL-USE')) {
+      throw new ParseError('RECURSIVEMATCH needs another selection option');
+    }
+  }
+  const reference = astringOf(args.next('reference name'), 'reference name');
+  const patterns: string[] = [];
+  const p = args.next('mailbox pattern');
+  if (p.t === 'list') {
+    extended = true;
+    if (!p.v.length) throw new ParseError('Empty pattern list');
+    for (const t of p.v) patterns.push(listMailbox(t));
+  } else patterns.push(listMailbox(p));
+  const returns: ListReturn[] = [];
+  const statusItems: string[] = [];
+  if (!args.done) {
+    if (args.atom('RETURN').toUpperCase() !== 'RETURN') throw new ParseError('Expected RETURN');
+    extended = true;
+    const r = new Args(args.list('return options'));
+    while (!r.done) {
+      const o = r.atom('return option').toUpperCase();
+      if (o === 'STATUS') {
+        for (const t of r.list('status items')) {
+          if (t.t !== 'atom') throw new ParseError('Invalid status item');
+          statusItems.push(parseStatusItem(t.v));
+        }
+      } else if (o !== 'SUBSCRIBED' && o !== 'CHILDREN' && o !== 'SPECIAL-USE') throw new ParseError(`Unknown LIST return option ${o}`);
+      if (!returns.includes(o)) returns.push(o);
+    }
+  }
+  args.end();
+  return { selection, reference, patterns, returns, statusItems, extended };
+}
+
+export interface LsubArgs {
+  reference: string;
+  pattern: string;
+}
+
+export function parseLsub(args: Args): LsubArgs {
+  const reference = astringOf(args.next('reference name'), 'reference name');
+  const pattern = listMailbox(args.next('mailbox pattern'));
+  args.end();
+  return { reference, pattern };
+}
+
+// ---- handler ----
 
 /** Longest LIST pattern accepted (mailbox names are far shorter; bounds the matcher's work). */
 const MAX_PATTERN = 1024;
@@ -77,9 +161,7 @@ function buildEntries(mailboxes: Mailbox[], subscriptions: string[]): Map<string
 
 function writeListLine(ctx: CommandContext, cmd: 'LIST' | 'LSUB', name: string, attrs: string[], extra?: string): void {
   const w = new WireWriter(ctx.session.utf8);
-  w.text(`* ${cmd} (${attrs.join(' ')}) "/" `).string(ctx.session.encodeMailbox(name));
-  if (extra) w.text(' ' + extra);
-  w.text('\r\n');
+  writeList(w, cmd, attrs, ctx.session.encodeMailbox(name), extra);
   ctx.session.send(w.toBuffer());
 }
 
@@ -94,7 +176,7 @@ export const list = defineCommand({
     const patterns = args.patterns.map((p) => s.decodeMailbox(p));
     if (patterns.length === 1 && patterns[0] === '' && !args.extended) {
       // RFC 9051 6.3.9: the hierarchy delimiter and root name.
-      s.send(Buffer.from('* LIST (\\Noselect) "/" ""\r\n'));
+      s.send(Buffer.from(listRootLine('LIST')));
       return ok('LIST completed');
     }
     const store = ctx.service.store;
@@ -153,7 +235,7 @@ export const lsub = defineCommand({
     const ref = s.decodeMailbox(args.reference);
     const pattern = s.decodeMailbox(args.pattern);
     if (pattern === '') {
-      s.send(Buffer.from('* LSUB (\\Noselect) "/" ""\r\n'));
+      s.send(Buffer.from(listRootLine('LSUB')));
       return ok('LSUB completed');
     }
     const store = ctx.service.store;
@@ -179,15 +261,5 @@ export const lsub = defineCommand({
       }
     }
     return ok('LSUB completed');
-  },
-});
-
-export const namespace = defineCommand({
-  states: AUTH,
-  seq: 'none',
-  parse: parseNone,
-  async run(ctx) {
-    ctx.session.send(Buffer.from('* NAMESPACE (("" "/")) NIL NIL\r\n'));
-    return ok('NAMESPACE completed');
   },
 });

@@ -6,10 +6,10 @@
 import type { MailStore, MessageRecord } from '../../store/types.js';
 import { decodeMimeWords, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
 import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
-import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';
+import { esearchLine, searchLine, type EsearchResult } from '../responses.js';
 
 const CHARSETS = new Set(['UTF-8', 'US-ASCII', 'UTF8']);
 
@@ -186,7 +186,7 @@ async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Complet
   const nums = ctx.uid ? uids : uids.map((u) => view.seqOf(u));
   const returns = args.returns;
   if (returns === null && !s.rev2) {
-    s.send(Buffer.from(`* SEARCH${nums.map((n) => ' ' + n).join('')}${withModseq ? ` (MODSEQ ${maxModseq})` : ''}\r\n`));
+    s.send(Buffer.from(searchLine(nums, withModseq ? maxModseq : null)));
     return ok('Search completed');
   }
   const ret = returns === null || returns.length === 0 ? ['ALL'] : returns;
@@ -201,13 +201,13 @@ async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Complet
     } else view.savedSearch = uids;
     if (ret.length === 1) return ok('Search completed (result saved)');
   }
-  let text = `* ESEARCH (TAG "${ctx.tag.replace(/[\\"]/g, '\\$&')}")${ctx.uid ? ' UID' : ''}`;
-  if (ret.includes('MIN') && nums.length) text += ` MIN ${nums[0]}`;
-  if (ret.includes('MAX') && nums.length) text += ` MAX ${nums[nums.length - 1]}`;
-  if (ret.includes('COUNT')) text += ` COUNT ${nums.length}`;
-  if (ret.includes('ALL') && nums.length) text += ` ALL ${formatSequenceSet(nums)}`;
-  if (withModseq) text += ` MODSEQ ${maxModseq}`;
-  s.send(Buffer.from(text + '\r\n'));
+  const r: EsearchResult = {};
+  if (ret.includes('MIN') && nums.length) r.min = nums[0]!;
+  if (ret.includes('MAX') && nums.length) r.max = nums[nums.length - 1]!;
+  if (ret.includes('COUNT')) r.count = nums.length;
+  if (ret.includes('ALL') && nums.length) r.all = nums;
+  if (withModseq) r.modseq = maxModseq;
+  s.send(Buffer.from(esearchLine(ctx.tag, ctx.uid, r)));
   return ok('Search completed');
 }
 

@@ -1,10 +1,65 @@
-/** SELECT / EXAMINE (with CONDSTORE and QRESYNC parameters, RFC 7162), CLOSE, UNSELECT (RFC 3691). */
-import { WireWriter, formatSequenceSet } from '../../imap/wire/encode.js';
-import { parseNone, parseSelect, type SelectArgs } from '../../imap/grammar/commands.js';
+/**
+ * SELECT / EXAMINE (RFC 9051 6.3.2, 6.3.3 with CONDSTORE and QRESYNC parameters, RFC 7162): closes the
+ * selected mailbox ([CLOSED] for QRESYNC/rev2 sessions), opens a view and sends FLAGS, PERMANENTFLAGS,
+ * EXISTS, (RECENT, UNSEEN for rev1), UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MAILBOXID (and LIST for rev2),
+ * then the QRESYNC resynchronisation. NO [NONEXISTENT] leaves no mailbox selected.
+ */
+import { WireWriter } from '../../imap/wire/encode.js';
+import { Args, ParseError, parseModseq } from '../../imap/grammar/args.js';
+import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, ok, type Completion } from '../errors.js';
-import { AUTH, SELECTED, currentUser, defineCommand, existingMailbox, selectedView, type CommandContext } from '../session.js';
-import { MailboxView, writeFlags } from '../view.js';
+import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
+import { MailboxView } from '../view.js';
+import { existsLine, flagsLine, okLine, permanentFlagsLine, recentLine, vanishedLine, writeList } from '../responses.js';
+
+// ---- grammar ----
+
+export interface QresyncParams {
+  uidValidity: number;
+  modseq: number;
+  knownUids: SequenceSet | null;
+  seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null;
+}
+
+export interface SelectArgs {
+  mailbox: string;
+  condstore: boolean;
+  qresync: QresyncParams | null;
+}
+
+export function parseSelect(args: Args): SelectArgs {
+  const mailbox = args.astring('mailbox name');
+  let condstore = false;
+  let qresync: QresyncParams | null = null;
+  if (!args.done) {
+    const p = new Args(args.list('select parameters'));
+    while (!p.done) {
+      const name = p.atom('select parameter').toUpperCase();
+      if (name === 'CONDSTORE') condstore = true;
+      else if (name === 'QRESYNC') {
+        const q = new Args(p.list('QRESYNC parameters'));
+        const uidValidity = q.number('UIDVALIDITY');
+        const modseq = parseModseq(q.atom('mod-sequence'));
+        let knownUids: SequenceSet | null = null;
+        let seqMatch: QresyncParams['seqMatch'] = null;
+        if (!q.done && q.peek()?.t === 'atom') knownUids = parseSequenceSet(q.atom('known UIDs'));
+        if (!q.done) {
+          const m = new Args(q.list('sequence match data'));
+          seqMatch = { seqs: parseSequenceSet(m.atom('known sequence set')), uids: parseSequenceSet(m.atom('known UID set')) };
+          m.end();
+        }
+        q.end();
+        if (uidValidity === 0) throw new ParseError('Invalid UIDVALIDITY');
+        qresync = { uidValidity, modseq, knownUids, seqMatch };
+      } else throw new ParseError(`Unknown SELECT parameter ${name}`);
+    }
+  }
+  args.end();
+  return { mailbox, condstore, qresync };
+}
+
+// ---- handler ----
 
 async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: boolean): Promise<Completion> {
   const s = ctx.session;
@@ -13,7 +68,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   const name = s.decodeMailbox(args.mailbox);
   if (s.state.kind === 'selected') {
     s.setState({ kind: 'authenticated', user });
-    if (s.qresync || s.rev2) s.send(Buffer.from('* OK [CLOSED] Previous mailbox closed.\r\n'));
+    if (s.qresync || s.rev2) s.send(Buffer.from(okLine('CLOSED', 'Previous mailbox closed.')));
   }
   const store = ctx.service.store;
   const mb = await existingMailbox(ctx, name);
@@ -22,30 +77,23 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   const view = await MailboxView.open(store, mb, { readOnly, trackRecent: !s.rev2 });
   const w = new WireWriter(s.utf8);
   const flags = view.flagsInUse();
-  w.text('* FLAGS ');
-  writeFlags(w, flags);
-  w.text('\r\n');
-  if (readOnly) w.text('* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n');
-  else {
-    w.text('* OK [PERMANENTFLAGS ');
-    writeFlags(w, [...flags, '\\*']);
-    w.text('] Flags permitted.\r\n');
-  }
-  w.text(`* ${view.exists} EXISTS\r\n`);
+  w.text(flagsLine(flags));
+  w.text(permanentFlagsLine(flags, readOnly));
+  w.text(existsLine(view.exists));
   if (!s.rev2) {
-    w.text(`* ${view.recentCount} RECENT\r\n`);
+    w.text(recentLine(view.recentCount));
     const firstUnseen = view.uids.findIndex((u) => !view.meta(u)!.flags.some((f) => f.toLowerCase() === '\\seen'));
-    if (firstUnseen >= 0) w.text(`* OK [UNSEEN ${firstUnseen + 1}] First unseen.\r\n`);
+    if (firstUnseen >= 0) w.text(okLine(`UNSEEN ${firstUnseen + 1}`, 'First unseen.'));
   }
-  w.text(`* OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid\r\n`);
-  w.text(`* OK [UIDNEXT ${Math.max(view.uidNextAtOpen, (view.uids[view.uids.length - 1] ?? 0) + 1)}] Predicted next UID\r\n`);
-  w.text(`* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`);
-  w.text(`* OK [MAILBOXID (${mb.mailboxObjectId})] Ok\r\n`);
+  w.text(okLine(`UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid'));
+  w.text(okLine(`UIDNEXT ${Math.max(view.uidNextAtOpen, (view.uids[view.uids.length - 1] ?? 0) + 1)}`, 'Predicted next UID'));
+  w.text(okLine(`HIGHESTMODSEQ ${view.highestModseq}`, 'Highest'));
+  w.text(okLine(`MAILBOXID (${mb.mailboxObjectId})`, 'Ok'));
   if (s.rev2) {
     // RFC 9051 6.3.2: a LIST response with the mailbox's canonical name and accurate attributes.
     const children = (await store.listMailboxes(user.id)).some((m) => m.name.startsWith(mb.name + '/'));
     const attrs = [children ? '\\HasChildren' : '\\HasNoChildren', ...(mb.specialUse ? [mb.specialUse] : [])];
-    w.text(`* LIST (${attrs.join(' ')}) "/" `).string(s.encodeMailbox(mb.name)).text('\r\n');
+    writeList(w, 'LIST', attrs, s.encodeMailbox(mb.name));
   }
   s.send(w.toBuffer());
 
@@ -57,7 +105,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
       const known = q.knownUids.ranges;
       vanished = resolveRanges(known, vanished);
     }
-    if (vanished.length) s.send(Buffer.from(`* VANISHED (EARLIER) ${formatSequenceSet(vanished)}\r\n`));
+    if (vanished.length) s.send(Buffer.from(vanishedLine(vanished, true)));
     const out: Buffer[] = [];
     for (const m of ch.changed) {
       const seq = view.seqOf(m.uid);
@@ -84,28 +132,4 @@ export const examine = defineCommand({
   seq: 'breaks',
   parse: parseSelect,
   run: (ctx, args) => openMailbox(ctx, args, true),
-});
-
-export const close = defineCommand({
-  states: SELECTED,
-  seq: 'breaks',
-  parse: parseNone,
-  async run(ctx) {
-    const view = selectedView(ctx);
-    const user = currentUser(ctx);
-    ctx.session.setState({ kind: 'authenticated', user });
-    // RFC 9051 6.4.1: expunge silently, no EXPUNGE responses.
-    if (!view.readOnly) await ctx.service.store.expunge(view.mailbox.id);
-    return ok('CLOSE completed');
-  },
-});
-
-export const unselect = defineCommand({
-  states: SELECTED,
-  seq: 'breaks',
-  parse: parseNone,
-  async run(ctx) {
-    ctx.session.setState({ kind: 'authenticated', user: currentUser(ctx) });
-    return ok('UNSELECT completed');
-  },
 });

@@ -1,9 +1,45 @@
-/** STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID). */
+/**
+ * STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID).
+ * Grammar: mailbox and a non-empty item list (the item names are shared with LIST RETURN STATUS).
+ * NO [NONEXISTENT] for a missing mailbox.
+ */
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
-import { parseStatus } from '../../imap/grammar/commands.js';
+import { Args, ParseError } from '../../imap/grammar/args.js';
 import { ok } from '../errors.js';
 import { AUTH, defineCommand, existingMailbox, type CommandContext } from '../session.js';
+import { writeStatus } from '../responses.js';
+
+// ---- grammar ----
+
+export const STATUS_ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'APPENDLIMIT', 'MAILBOXID'] as const;
+
+export function parseStatusItem(s: string): string {
+  const up = s.toUpperCase();
+  if (!(STATUS_ITEMS as readonly string[]).includes(up)) throw new ParseError(`Unknown status item ${s.slice(0, 40)}`);
+  return up;
+}
+
+export interface StatusArgs {
+  mailbox: string;
+  items: string[];
+}
+
+export function parseStatus(args: Args): StatusArgs {
+  const mailbox = args.astring('mailbox name');
+  const list = args.list('status items');
+  if (!list.length) throw new ParseError('Empty status item list');
+  const items: string[] = [];
+  for (const t of list) {
+    if (t.t !== 'atom') throw new ParseError('Invalid status item');
+    const it = parseStatusItem(t.v);
+    if (!items.includes(it)) items.push(it);
+  }
+  args.end();
+  return { mailbox, items };
+}
+
+// ---- handler ----
 
 /** Writes "* STATUS name (items)" for one mailbox. */
 export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readonly string[]): Promise<void> {
@@ -44,7 +80,7 @@ export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readon
     }
   }
   const w = new WireWriter(ctx.session.utf8);
-  w.text('* STATUS ').string(ctx.session.encodeMailbox(mb.name)).text(` (${parts.join(' ')})\r\n`);
+  writeStatus(w, ctx.session.encodeMailbox(mb.name), parts);
   ctx.session.send(w.toBuffer());
 }
 

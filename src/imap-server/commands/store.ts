@@ -1,8 +1,48 @@
-/** STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). */
-import { parseStore, type StoreArgs } from '../../imap/grammar/commands.js';
+/**
+ * STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). Grammar: sequence
+ * set, optional (UNCHANGEDSINCE n), [+-]FLAGS[.SILENT] and flags. Answers each changed message's FETCH
+ * FLAGS unless silent; OK [MODIFIED set] when UNCHANGEDSINCE failed for some; NO [CANNOT] when read-only.
+ */
+import { Args, ParseError, parseFlagList, parseModseq } from '../../imap/grammar/args.js';
+import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { modseqFetchLine } from '../responses.js';
+
+// ---- grammar ----
+
+export type StoreOp = 'set' | 'add' | 'remove';
+
+export interface StoreArgs {
+  set: SequenceSet;
+  unchangedSince: number | null;
+  op: StoreOp;
+  silent: boolean;
+  flags: string[];
+}
+
+export function parseStore(args: Args): StoreArgs {
+  const set = parseSequenceSet(args.atom('sequence set'));
+  let unchangedSince: number | null = null;
+  if (args.peek()?.t === 'list') {
+    const m = new Args(args.list('store modifiers'));
+    while (!m.done) {
+      const name = m.atom('store modifier').toUpperCase();
+      if (name !== 'UNCHANGEDSINCE') throw new ParseError(`Unknown STORE modifier ${name}`);
+      unchangedSince = parseModseq(m.atom('mod-sequence'));
+    }
+  }
+  const item = args.atom('store data item').toUpperCase();
+  const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(item);
+  if (!m) throw new ParseError(`Invalid STORE data item ${item.slice(0, 40)}`);
+  const op: StoreOp = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+  const flags: string[] = [];
+  while (!args.done) flags.push(...parseFlagList(args.next('flags')));
+  return { set, unchangedSince, op, silent: !!m[2], flags };
+}
+
+// ---- handler ----
 
 async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completion> {
   const s = ctx.session;
@@ -28,7 +68,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completio
     if (!seq || !meta) continue;
     // .SILENT suppresses the FETCH, except that CONDSTORE clients learn the new MODSEQ (RFC 7162 3.1.3).
     if (args.silent) {
-      if (s.condstore && changed.has(uid)) out.push(Buffer.from(`* ${seq} FETCH (${ctx.uid || s.qresync ? `UID ${uid} ` : ''}MODSEQ (${meta.modseq}))\r\n`));
+      if (s.condstore && changed.has(uid)) out.push(Buffer.from(modseqFetchLine(seq, ctx.uid || s.qresync ? uid : null, meta.modseq)));
       continue;
     }
     out.push(view.flagsResponse(seq, meta, s, ctx.uid));

@@ -2,6 +2,9 @@
  * FETCH response rendering. Metadata items come from the view; ENVELOPE/BODY/BODYSTRUCTURE come from the
  * stored MIME index; body sections are byte ranges of the stored blob read with store.readMessage(range).
  * The message is never re-parsed. Each message's response is built whole and written with backpressure.
+ * renderMessage/renderMessageInto take the command's RenderContext and one RenderRecord per message; they
+ * throw ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding and StoreError NOT_FOUND when the
+ * message disappeared from the store.
  */
 import type { MailStore, MessageMeta } from '../../store/types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
@@ -13,6 +16,7 @@ import { no } from '../errors.js';
 import type { Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
+import { writeFetchClose, writeFetchOpen } from '../responses.js';
 
 export interface RenderOptions {
   /** Include UID (UID FETCH, or QRESYNC). */
@@ -64,20 +68,34 @@ export function setsSeen(it: FetchItem): boolean {
   return it.kind === 'RFC822' || it.kind === 'RFC822.TEXT' || ((it.kind === 'BODY[]' || it.kind === 'BINARY') && !it.peek);
 }
 
+/** What stays the same for every message of one FETCH command. */
+export interface RenderContext {
+  readonly store: MailStore;
+  readonly session: Session;
+  readonly view: MailboxView;
+  readonly items: readonly FetchItem[];
+  readonly opts: RenderOptions;
+}
+
+/**
+ * One message to render. Callers may reuse one record for every message of a command (the hot path
+ * allocates nothing per message for it); the renderer reads it only until its promise settles.
+ */
+export interface RenderRecord {
+  seq: number;
+  meta: MessageMeta;
+  /** The MIME index when the store read it (getMessages); null otherwise. */
+  index: MessageIndex | null;
+  /** The envelope when the store read only that (getEnvelopes): parsed, or already encoded. */
+  envelope: Envelope | string | null;
+  /** The message's header block when the store read only that (getHeaders): header items are cut from it. */
+  header: Buffer | null;
+}
+
 /** Renders one "* seq FETCH (...)" response. Throws ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding. */
-export async function renderMessage(
-  store: MailStore,
-  session: Session,
-  view: MailboxView,
-  seq: number,
-  meta: MessageMeta,
-  index: MessageIndex | null,
-  items: readonly FetchItem[],
-  opts: RenderOptions,
-  envelope: Envelope | string | null = null,
-): Promise<Buffer> {
-  const w = new WireWriter(session.utf8);
-  await renderMessageInto(w, store, session, view, seq, meta, index, items, opts, envelope);
+export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Promise<Buffer> {
+  const w = new WireWriter(ctx.session.utf8);
+  await renderMessageInto(w, ctx, rec);
   return w.toBuffer();
 }
 
@@ -86,22 +104,11 @@ export async function renderMessage(
  * (NOT_FOUND, UNKNOWN-CTE) can leave a partial response in `w`: share a writer only for items that read
  * nothing from the store (metadata and ENVELOPE).
  */
-export async function renderMessageInto(
-  w: WireWriter,
-  store: MailStore,
-  session: Session,
-  view: MailboxView,
-  seq: number,
-  meta: MessageMeta,
-  index: MessageIndex | null,
-  items: readonly FetchItem[],
-  opts: RenderOptions,
-  envelope: Envelope | string | null = null,
-  /** The message's header block when the caller has it (getHeaders): header items are cut from it. */
-  header: Buffer | null = null,
-): Promise<void> {
+export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: RenderRecord): Promise<void> {
+  const { store, session, view, items, opts } = ctx;
+  const { seq, meta, index, envelope, header } = rec;
   const mbId = view.mailbox.id;
-  w.text(`* ${seq} FETCH (`);
+  writeFetchOpen(w, seq);
   let first = true;
   const sep = (): void => {
     if (!first) w.sp();
@@ -217,7 +224,7 @@ export async function renderMessageInto(
     sep();
     w.text(`MODSEQ (${meta.modseq})`);
   }
-  w.text(')\r\n');
+  writeFetchClose(w);
 }
 
 /** Decoded content that is not 7-bit goes out as literal8 (RFC 3516 section 4.2; Dovecot does the same). */

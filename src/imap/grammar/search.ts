@@ -3,7 +3,7 @@
  * SEARCHRES, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
  */
 import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, astringOf, parseDate, parseFlag, parseNumber, parseModseq } from './args.js';
+import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq } from './args.js';
 import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
 
 export type SearchKey =

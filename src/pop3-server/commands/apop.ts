@@ -1,11 +1,12 @@
 /**
  * APOP name digest (RFC 1939 section 7): MD5 of the greeting timestamp followed by the shared secret.
  * Works only for users whose stored hash keeps the cleartext secret ({PLAIN}); the greeting has a
- * timestamp only when APOP is possible (see Pop3ServiceOptions.apop).
+ * timestamp only when APOP is possible (see Pop3ServiceOptions.apop). Goes through the Authenticator's
+ * throttle like USER/PASS and AUTH.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { defineCommand, tokens, type Parsed } from '../command.js';
-import { openMaildrop } from '../login.js';
+import { failedLogin, openMaildrop } from '../login.js';
 import { err } from '../reply.js';
 
 export const apop = defineCommand({
@@ -20,20 +21,12 @@ export const apop = defineCommand({
   },
   run: async (ctx, { name, digest }) => {
     if (ctx.apopTimestamp === null) return err('APOP is not available on this server', 'AUTH', { counts: 'bad-command' });
-    let found: Awaited<ReturnType<typeof ctx.shared.auth.cleartextSecret>>;
-    try {
-      found = await ctx.shared.auth.cleartextSecret(name);
-    } catch (e) {
-      ctx.log.warn({ err: e }, 'pop3 APOP lookup failed');
-      return err('Temporary authentication failure; try again later', 'SYS/TEMP');
-    }
-    const expected = found ? createHash('md5').update(ctx.apopTimestamp + found.secret, 'utf8').digest() : null;
+    const timestamp = ctx.apopTimestamp;
     const given = Buffer.from(digest, 'hex');
-    if (!found || !expected || !timingSafeEqual(expected, given)) {
-      await ctx.shared.auth.recordFailure(ctx.remoteAddress, name);
-      ctx.log.info({ user: name }, 'pop3 APOP failed');
-      return err('Authentication failed', 'AUTH', { counts: 'auth-failure' });
-    }
-    return openMaildrop(ctx, found.user);
+    const matches = (secret: string): boolean => timingSafeEqual(createHash('md5').update(timestamp + secret, 'utf8').digest(), given);
+    // The Authenticator's throttle, failure count and delay apply as for every other mechanism.
+    const result = await ctx.shared.auth.verifySecret(name, matches, { remoteAddress: ctx.remoteAddress });
+    if (!result.ok) return failedLogin(ctx, result, name);
+    return openMaildrop(ctx, result.user);
   },
 });

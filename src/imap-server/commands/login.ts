@@ -1,11 +1,42 @@
-/** LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR RFC 4959), STARTTLS (RFC 9051 6.2). */
+/**
+ * LOGIN (RFC 9051 6.2.3) and AUTHENTICATE (RFC 9051 6.2.2) with PLAIN and LOGIN, SASL-IR (RFC 4959).
+ * Refused with NO [PRIVACYREQUIRED] off a secure or loopback connection unless configured; failures are
+ * NO [AUTHENTICATIONFAILED] (or [UNAVAILABLE] when the authenticator cannot answer); "*" cancels with BAD.
+ */
 import { decodeBase64Strict, decodeSaslPlain } from '../../auth/sasl.js';
 import { isLoopback } from '../../lib/service.js';
 import type { User } from '../../store/types.js';
-import { parseAuthenticate, parseLogin, parseNone } from '../../imap/grammar/commands.js';
+import type { Args } from '../../imap/grammar/args.js';
 import { bad, no, ok, type Completion } from '../errors.js';
+import { continuationLine } from '../responses.js';
 import { NOT_AUTH, defineCommand, type CommandContext } from '../session.js';
 import { plaintextAllowed } from '../capabilities.js';
+
+export interface LoginArgs {
+  user: string;
+  password: string;
+}
+
+export function parseLogin(args: Args): LoginArgs {
+  const user = args.astring('user name');
+  const password = args.astring('password');
+  args.end();
+  return { user, password };
+}
+
+export interface AuthenticateArgs {
+  mechanism: string;
+  /** SASL-IR initial response (RFC 4959): base64 text, "=" for empty; null when absent. */
+  initial: string | null;
+}
+
+export function parseAuthenticate(args: Args): AuthenticateArgs {
+  const mechanism = args.atom('SASL mechanism').toUpperCase();
+  let initial: string | null = null;
+  if (!args.done) initial = args.atom('initial response');
+  args.end();
+  return { mechanism, initial };
+}
 
 function checkPlaintext(ctx: CommandContext): void {
   const s = ctx.session;
@@ -44,7 +75,7 @@ export const login = defineCommand({
 
 /** Reads one SASL response line; "*" cancels (RFC 9051 6.2.2). */
 async function saslStep(ctx: CommandContext, challenge: string): Promise<Buffer> {
-  ctx.session.send(Buffer.from(`+ ${challenge}\r\n`));
+  ctx.session.send(Buffer.from(continuationLine(challenge)));
   const line = (await ctx.session.readLine()).toString('latin1').trim();
   if (line === '*') throw bad('Authentication canceled');
   const decoded = decodeBase64Strict(line);
@@ -63,7 +94,7 @@ export const authenticate = defineCommand({
       let b64: string;
       if (args.initial !== null) b64 = args.initial;
       else {
-        ctx.session.send(Buffer.from('+ \r\n'));
+        ctx.session.send(Buffer.from(continuationLine('')));
         b64 = (await ctx.session.readLine()).toString('latin1').trim();
         if (b64 === '*') throw bad('Authentication canceled');
       }
@@ -84,16 +115,5 @@ export const authenticate = defineCommand({
     } else userBuf = await saslStep(ctx, Buffer.from('Username:').toString('base64'));
     const pass = await saslStep(ctx, Buffer.from('Password:').toString('base64'));
     return verify(ctx, userBuf.toString('utf8'), pass.toString('utf8'));
-  },
-});
-
-export const starttls = defineCommand({
-  states: NOT_AUTH,
-  seq: 'none',
-  parse: parseNone,
-  async run(ctx) {
-    if (!ctx.service.secureContext) throw bad('STARTTLS is not available');
-    if (ctx.session.secure) throw bad('TLS is already active');
-    return { status: 'OK', text: 'Begin TLS negotiation now', after: () => ctx.session.startTls() };
   },
 });

@@ -1,0 +1,70 @@
+/**
+ * CREATE (RFC 9051 6.3.4, with RFC 6154 CREATE-SPECIAL-USE): creates the mailbox and its missing superiors,
+ * answering OK [MAILBOXID] (RFC 8474); NO [ALREADYEXISTS], [CANNOT] or [USEATTR] otherwise.
+ */
+import { isStoreError, type MailStore, type SpecialUse } from '../../store/types.js';
+import { SPECIAL_USE_VALUES } from '../../store/message-prep.js';
+import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
+import { no, ok } from '../errors.js';
+import { AUTH, currentUser, defineCommand } from '../session.js';
+
+export interface CreateArgs {
+  mailbox: string;
+  /** RFC 6154 CREATE-SPECIAL-USE: USE (\Sent ...). */
+  specialUse: string[];
+}
+
+export function parseCreate(args: Args): CreateArgs {
+  const mailbox = args.astring('mailbox name');
+  const specialUse: string[] = [];
+  if (!args.done) {
+    const params = new Args(args.list('create parameters'));
+    while (!params.done) {
+      const name = params.atom('create parameter').toUpperCase();
+      if (name !== 'USE') throw new ParseError(`Unknown CREATE parameter ${name}`);
+      for (const t of params.list('special-use list')) specialUse.push(parseFlag(t));
+    }
+  }
+  args.end();
+  return { mailbox, specialUse };
+}
+
+/** Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). */
+export async function createParents(store: MailStore, userId: number, name: string): Promise<void> {
+  const levels = name.split('/');
+  for (let i = 1; i < levels.length; i++) {
+    const parent = levels.slice(0, i).join('/');
+    if (!parent || parent === 'INBOX') continue;
+    try {
+      if (!(await store.getMailbox(userId, parent))) await store.createMailbox(userId, parent);
+    } catch (e) {
+      if (!isStoreError(e, 'EXISTS')) throw e;
+    }
+  }
+}
+
+export const create = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseCreate,
+  async run(ctx, args) {
+    const user = currentUser(ctx);
+    let name = ctx.session.decodeMailbox(args.mailbox);
+    if (name.endsWith('/')) name = name.replace(/\/+$/, '');
+    if (!name) throw no('Invalid mailbox name', 'CANNOT');
+    if (name === 'INBOX') throw no('Mailbox already exists', 'ALREADYEXISTS');
+    let specialUse: SpecialUse | null = null;
+    if (args.specialUse.length) {
+      if (args.specialUse.length > 1) throw no('Only one special-use attribute per mailbox', 'USEATTR');
+      const want = args.specialUse[0]!.toLowerCase();
+      const found = SPECIAL_USE_VALUES.find((s) => s.toLowerCase() === want);
+      if (!found) throw no('Unsupported special-use attribute', 'USEATTR');
+      specialUse = found;
+    }
+    const store = ctx.service.store;
+    await createParents(store, user.id, name);
+    const mb = await store.createMailbox(user.id, name, { specialUse });
+    // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
+    return ok('Create completed', `MAILBOXID (${mb.mailboxObjectId})`);
+  },
+});

@@ -1,0 +1,130 @@
+/**
+ * Raw-socket transcripts of FETCH: ENVELOPE/BODYSTRUCTURE bytes, sections, literals, macros, \Seen.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawClient, startImap, SIMPLE_MESSAGE, useTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+
+describe('FETCH raw transcripts', () => {
+  const f = useTranscriptImap();
+
+  // Byte-for-byte what Dovecot 2.3 sends for the same messages (address lists without separators,
+  // transfer encodings as written, "7bit" when absent).
+  test('ENVELOPE with NIL, groups and quoting; BODY and BODYSTRUCTURE of a multipart', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('EXAMINE INBOX');
+    const r = await c.cmd('FETCH 2 (ENVELOPE BODYSTRUCTURE BODY)', 'e');
+    assert.equal(
+      r,
+      '* 2 FETCH (ENVELOPE (NIL "=?utf-8?q?Caf=C3=A9?= \\"quoted\\"" (("Smith, John \\"JJ\\"" NIL "john" "example.org")) ' +
+        '(("Smith, John \\"JJ\\"" NIL "john" "example.org")) (("Smith, John \\"JJ\\"" NIL "john" "example.org")) ' +
+        '((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)) ((NIL NIL "Group" NIL)(NIL NIL "a" "b.c")("D" NIL "d" "e.f")(NIL NIL NIL NIL)) ' +
+        'NIL NIL "<mp@example.org>") ' +
+        'BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 17 0 NIL NIL NIL NIL)' +
+        '("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8 NIL ("attachment" ("filename" "a.bin")) NIL NIL) "mixed" ("boundary" "XX") NIL NIL NIL) ' +
+        'BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 17 0)("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8) "mixed"))\r\n' +
+        'e OK Fetch completed\r\n',
+    );
+    const s = await c.cmd('FETCH 1 (ENVELOPE BODYSTRUCTURE)', 'f');
+    assert.equal(
+      s,
+      '* 1 FETCH (ENVELOPE ("Mon, 7 Feb 1994 21:52:25 -0800" "Hello there" (("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) ' +
+        '(("Alice" NIL "alice" "example.org")) (("Bob" NIL "bob" "example.org")) NIL NIL NIL "<1@example.org>") ' +
+        'BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 31 2 NIL NIL NIL NIL))\r\n' +
+        'f OK Fetch completed\r\n',
+    );
+    c.close();
+  });
+
+  test('body sections: literals, partials, HEADER.FIELDS(.NOT), MIME, BINARY, missing parts', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('EXAMINE INBOX');
+    assert.equal(
+      await c.cmd('FETCH 1 (BODY.PEEK[HEADER.FIELDS (subject from)] BODY.PEEK[TEXT]<0.5>)', 'a'),
+      '* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {57}\r\nFrom: Alice <alice@example.org>\r\nSubject: Hello there\r\n\r\n BODY[TEXT]<0> {5}\r\nHello)\r\na OK Fetch completed\r\n',
+    );
+    assert.equal(
+      await c.cmd('FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (From To Date Message-ID)]', 'b'),
+      '* 1 FETCH (BODY[HEADER.FIELDS.NOT (FROM TO DATE MESSAGE-ID)] {24}\r\nSubject: Hello there\r\n\r\n)\r\nb OK Fetch completed\r\n',
+    );
+    const bin = await c.cmd('FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[3] BODY.PEEK[1]<100.5>)', 'c');
+    assert.ok(bin.startsWith('* 2 FETCH (BINARY[2] ~{4}\r\n\x00\x01\x02\x03 BINARY.SIZE[2] 4 BINARY[1] ~{13}\r\ncaf\xc3\xa9 au lait BODY[2.MIME] {142}\r\nContent-Type'), bin);
+    assert.ok(bin.endsWith('base64\r\n\r\n BODY[3] {0}\r\n BODY[1]<100> {0}\r\n)\r\nc OK Fetch completed\r\n'), bin);
+    const full = await c.cmd('FETCH 1 (RFC822.SIZE BODY.PEEK[])', 'd');
+    assert.equal(full, `* 1 FETCH (RFC822.SIZE ${Buffer.byteLength(SIMPLE_MESSAGE)} BODY[] {${Buffer.byteLength(SIMPLE_MESSAGE)}}\r\n${SIMPLE_MESSAGE})\r\nd OK Fetch completed\r\n`);
+    c.close();
+  });
+
+  test('macros, RFC822.HEADER, OBJECTID items; CHECK and UNSELECT', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('EXAMINE INBOX');
+    const meta = (await f.store.listMessages(f.inbox.id))[0]!;
+    const size = Buffer.byteLength(SIMPLE_MESSAGE);
+    const fast = await c.cmd('FETCH 1 FAST', 'a');
+    assert.match(fast, new RegExp(`^\\* 1 FETCH \\(FLAGS \\(\\\\Seen\\) INTERNALDATE "[ \\d]\\d-\\w{3}-\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000" RFC822\\.SIZE ${size}\\)\\r\\na OK`));
+    const full = await c.cmd('FETCH 1 FULL', 'b');
+    assert.match(full, /RFC822\.SIZE \d+ ENVELOPE \("Mon, 7 Feb 1994 21:52:25 -0800" "Hello there" .* BODY \("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" 31 2\)\)\r\nb OK/);
+    const header = SIMPLE_MESSAGE.slice(0, SIMPLE_MESSAGE.indexOf('\r\n\r\n') + 4);
+    assert.equal(await c.cmd('FETCH 1 RFC822.HEADER', 'c'), `* 1 FETCH (RFC822.HEADER {${header.length}}\r\n${header})\r\nc OK Fetch completed\r\n`);
+    assert.equal(await c.cmd('UID FETCH 1 (EMAILID THREADID)', 'd'), `* 1 FETCH (UID 1 EMAILID (${meta.emailId}) THREADID (${meta.threadId}))\r\nd OK Fetch completed\r\n`);
+    assert.equal(await c.cmd(`SEARCH EMAILID ${meta.emailId}`, 'e'), '* SEARCH 1\r\ne OK Search completed\r\n');
+    assert.equal(await c.cmd('CHECK', 'f'), 'f OK CHECK completed\r\n');
+    assert.equal(await c.cmd('UNSELECT', 'g'), 'g OK UNSELECT completed\r\n');
+    assert.equal(await c.cmd('FETCH 1 FLAGS', 'h'), 'h BAD No mailbox selected\r\n');
+    c.close();
+  });
+
+  test('\\Seen is set by BODY[] and RFC822.TEXT, never by PEEK; the FETCH reports the new FLAGS', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('ENABLE IMAP4rev2');
+    await c.cmd('SELECT INBOX');
+    await c.cmd('FETCH 3 (BODY.PEEK[] BINARY.PEEK[1])');
+    assert.match(await c.cmd('FETCH 3 FLAGS'), /\* 3 FETCH \(FLAGS \(\\Flagged \$Label\)\)/);
+    const r = await c.cmd('FETCH 3 BODY[TEXT]');
+    assert.match(r, /^\* 3 FETCH \(BODY\[TEXT\] \{\d+\}\r\nthird body\r\n FLAGS \(\\Seen \\Flagged \$Label\)\)\r\n/);
+    await c.cmd('STORE 3 -FLAGS.SILENT (\\Seen)');
+    const r2 = await c.cmd('FETCH 3 RFC822.TEXT');
+    assert.match(r2, /FLAGS \(\\Seen \\Flagged \$Label\)/);
+    c.close();
+  });
+});
+
+describe('BODYSTRUCTURE with RFC 2231 parameters', () => {
+  let f: ImapFixture;
+  before(async () => {
+    f = await startImap();
+    await f.append(
+      [
+        'From: a@example.org',
+        'Subject: 2231',
+        'MIME-Version: 1.0',
+        "Content-Type: application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf",
+        "Content-Disposition: attachment; filename*0*=utf-8''r%C3%A9; filename*1=sum.pdf",
+        'Content-Transfer-Encoding: base64',
+        '',
+        'AAEC',
+        '',
+      ].join('\r\n'),
+    );
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('parameters go out in their wire form, so the structure stays 7-bit (as Dovecot sends them)', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    const sel = await c.cmd('SELECT INBOX');
+    assert.match(sel, /\* 1 EXISTS/);
+    const r = await c.cmd('FETCH 1 BODYSTRUCTURE', 'b1');
+    assert.ok(Buffer.from(r, 'latin1').every((b) => b < 0x80), r);
+    assert.match(r, /\("name\*" "utf-8''r%C3%A9sum%C3%A9\.pdf"\)/);
+    // continuations are joined into one extended parameter, still percent-encoded
+    assert.match(r, /\("attachment" \("filename\*" "utf-8''r%C3%A9sum\.pdf"\)\)/);
+    c.close();
+  });
+});

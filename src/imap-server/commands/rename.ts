@@ -1,0 +1,41 @@
+/**
+ * RENAME (RFC 9051 6.3.6): renames a mailbox and its inferiors, creating missing superiors of the new
+ * name; renaming INBOX moves its messages. NO [ALREADYEXISTS], [CANNOT] or [NONEXISTENT] otherwise.
+ */
+import type { Args } from '../../imap/grammar/args.js';
+import { no, ok } from '../errors.js';
+import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { createParents } from './create.js';
+
+export interface RenameArgs {
+  from: string;
+  to: string;
+}
+
+export function parseRename(args: Args): RenameArgs {
+  const from = args.astring('mailbox name');
+  const to = args.astring('new mailbox name');
+  args.end();
+  return { from, to };
+}
+
+export const rename = defineCommand({
+  states: AUTH,
+  seq: 'none',
+  parse: parseRename,
+  async run(ctx, args) {
+    const user = currentUser(ctx);
+    const from = ctx.session.decodeMailbox(args.from);
+    let to = ctx.session.decodeMailbox(args.to);
+    to = to.replace(/\/+$/, '');
+    if (!to) throw no('Invalid mailbox name', 'CANNOT');
+    if (to === 'INBOX') throw no('Mailbox already exists', 'ALREADYEXISTS');
+    if (from !== 'INBOX' && (to === from || to.startsWith(from + '/'))) throw no('Cannot rename a mailbox under itself', 'CANNOT');
+    const store = ctx.service.store;
+    await existingMailbox(ctx, from);
+    if (await store.getMailbox(user.id, to)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    await createParents(store, user.id, to);
+    await store.renameMailbox(user.id, from, to);
+    return ok('Rename completed');
+  },
+});

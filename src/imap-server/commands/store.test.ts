@@ -1,0 +1,50 @@
+/**
+ * STORE grammar table tests and the STORE/CONDSTORE raw-socket transcripts.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { ParseError } from '../../imap/grammar/args.js';
+import { parseSequenceSet } from '../../imap/grammar/sequence.js';
+import { args } from './testing/grammar.js';
+import { parseStore } from './store.js';
+import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
+
+describe('STORE grammar', () => {
+  test('STORE', () => {
+    const s = parseStore(args('1:3 (UNCHANGEDSINCE 5) -FLAGS.SILENT (\\Seen \\Deleted)'));
+    assert.deepEqual(s, { set: parseSequenceSet('1:3'), unchangedSince: 5, op: 'remove', silent: true, flags: ['\\Seen', '\\Deleted'] });
+    assert.throws(() => parseStore(args('1 FLAGZ (\\Seen)')), ParseError);
+  });
+});
+
+describe('STORE raw transcripts', () => {
+  const f = useTranscriptImap(async (fx) => {
+    // An earlier session selected INBOX when these ran after the other transcripts: \Recent is claimed.
+    await fx.store.claimRecent(fx.inbox.id);
+  });
+
+  test('STORE variants and CONDSTORE UNCHANGEDSINCE / MODIFIED', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('SELECT INBOX');
+    // A new keyword first updates FLAGS and PERMANENTFLAGS (as Dovecot does).
+    assert.equal(
+      await c.cmd('STORE 2 +FLAGS (\\Answered $Custom)', 'nk'),
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Custom $Label)\r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Custom $Label \\*)] Flags permitted.\r\n' +
+        '* 2 FETCH (FLAGS (\\Answered $Custom))\r\nnk OK Store completed\r\n',
+    );
+    assert.match(await c.cmd('UID STORE 2 -FLAGS ($Custom)'), /^\* 2 FETCH \(UID 2 FLAGS \(\\Answered\)\)\r\n/);
+    assert.equal(await c.cmd('STORE 2 FLAGS.SILENT (\\Answered \\Draft)', 's'), 's OK Store completed\r\n');
+    await c.cmd('ENABLE CONDSTORE');
+    const m = /MODSEQ \((\d+)\)/.exec(await c.cmd('FETCH 2 MODSEQ'));
+    assert.ok(m);
+    const modseq = Number(m[1]);
+    const ok = await c.cmd(`STORE 2 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Flagged)`);
+    assert.match(ok, /^\* 2 FETCH \(FLAGS \(\\Answered \\Flagged \\Draft\) MODSEQ \((\d+)\)\)\r\n/);
+    const r = await c.cmd(`STORE 2 (UNCHANGEDSINCE ${modseq}) -FLAGS (\\Flagged)`, 'u');
+    assert.equal(r, 'u OK [MODIFIED 2] Conditional STORE failed\r\n');
+    assert.match(await c.cmd('SEARCH MODSEQ 1'), /^\* SEARCH 1 2 3 \(MODSEQ \d+\)\r\n/);
+    c.close();
+  });
+});

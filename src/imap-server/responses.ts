@@ -1,0 +1,156 @@
+/**
+ * The server's untagged and continuation responses (RFC 9051 section 7), one function each, so every
+ * command, the view, the dispatcher and the connection put the same bytes on the wire for the same
+ * response. Functions named `*Line` return one complete response as text ending in CRLF; `write*`
+ * functions append one complete response to a WireWriter (for responses carrying astrings, which the
+ * writer quotes or sends as literals). Nothing here writes to a session or throws; tagged completions are
+ * written only by the dispatcher.
+ */
+import { formatSequenceSet, type WireWriter } from '../imap/wire/encode.js';
+
+/** "* n EXISTS" (RFC 9051 7.4.1). */
+export function existsLine(n: number): string {
+  return `* ${n} EXISTS\r\n`;
+}
+
+/** "* n RECENT" (RFC 3501 7.3.2; never sent to IMAP4rev2 sessions). */
+export function recentLine(n: number): string {
+  return `* ${n} RECENT\r\n`;
+}
+
+/** "* seq EXPUNGE" (RFC 9051 7.5.1). */
+export function expungeLine(seq: number): string {
+  return `* ${seq} EXPUNGE\r\n`;
+}
+
+/** "* VANISHED [(EARLIER)] uids" (RFC 7162 3.2.10); `uids` ascending. */
+export function vanishedLine(uids: readonly number[], earlier = false): string {
+  return `* VANISHED ${earlier ? '(EARLIER) ' : ''}${formatSequenceSet(uids)}\r\n`;
+}
+
+/** "(flag flag ...)": a flag list as FLAGS, PERMANENTFLAGS and FETCH FLAGS carry it. */
+export function flagList(flags: readonly string[]): string {
+  return '(' + flags.join(' ') + ')';
+}
+
+/** "* FLAGS (...)" (RFC 9051 7.3.5). */
+export function flagsLine(flags: readonly string[]): string {
+  return `* FLAGS ${flagList(flags)}\r\n`;
+}
+
+/** "* OK [PERMANENTFLAGS (...)] text" (RFC 9051 7.1): the flags plus \* when writable, () when read-only. */
+export function permanentFlagsLine(flags: readonly string[], readOnly: boolean): string {
+  return readOnly ? okLine('PERMANENTFLAGS ()', 'Read-only mailbox.') : okLine(`PERMANENTFLAGS ${flagList([...flags, '\\*'])}`, 'Flags permitted.');
+}
+
+/** "* OK [code] text", or "* OK text" without a code (RFC 9051 7.1.1). */
+export function okLine(code: string | null, text: string): string {
+  return code === null ? `* OK ${text}\r\n` : `* OK [${code}] ${text}\r\n`;
+}
+
+/** Untagged "* BAD text" (RFC 9051 7.1.3): input that has no usable tag. */
+export function badLine(text: string): string {
+  return `* BAD ${text}\r\n`;
+}
+
+/** "* BYE text" (RFC 9051 7.1.5). */
+export function byeLine(text: string): string {
+  return `* BYE ${text}\r\n`;
+}
+
+/**
+ * The BYE sent when the selected mailbox is deleted under the session (by itself or by another one): its
+ * sequence numbers mean nothing any more, so the connection ends after it (as Dovecot does).
+ */
+export function mailboxDeletedBye(): Buffer {
+  return Buffer.from(byeLine('Selected mailbox was deleted, have to disconnect.'));
+}
+
+/** "+ text" (RFC 9051 7.5): a command continuation request. */
+export function continuationLine(text: string): string {
+  return `+ ${text}\r\n`;
+}
+
+/** "* CAPABILITY ..." (RFC 9051 7.2.2). */
+export function capabilityLine(caps: readonly string[]): string {
+  return `* CAPABILITY ${caps.join(' ')}\r\n`;
+}
+
+/** The greeting (RFC 9051 7.1.1 with the CAPABILITY response code). */
+export function greetingLine(caps: readonly string[], hostname: string): string {
+  return okLine(`CAPABILITY ${caps.join(' ')}`, `${hostname} mailroom IMAP ready.`);
+}
+
+/** "* ENABLED ..." (RFC 5161 3.2); the list may be empty. */
+export function enabledLine(caps: readonly string[]): string {
+  return `* ENABLED${caps.map((c) => ' ' + c).join('')}\r\n`;
+}
+
+/** "* NAMESPACE ..." (RFC 2342): one personal namespace, "" with delimiter "/". */
+export function namespaceLine(): string {
+  return '* NAMESPACE (("" "/")) NIL NIL\r\n';
+}
+
+/** "* SEARCH n n ... [(MODSEQ m)]" (RFC 3501 7.2.5, RFC 7162 3.1.5). */
+export function searchLine(nums: readonly number[], modseq: number | null): string {
+  return `* SEARCH${nums.map((n) => ' ' + n).join('')}${modseq !== null ? ` (MODSEQ ${modseq})` : ''}\r\n`;
+}
+
+export interface EsearchResult {
+  min?: number;
+  max?: number;
+  count?: number;
+  /** Ascending; omitted when empty. */
+  all?: readonly number[];
+  modseq?: number;
+}
+
+/** "* ESEARCH (TAG "t") [UID] MIN .. MAX .. COUNT .. ALL .. MODSEQ .." (RFC 4731 3.1, RFC 9051 7.3.4). */
+export function esearchLine(tag: string, uid: boolean, r: EsearchResult): string {
+  let text = `* ESEARCH (TAG "${tag.replace(/[\\"]/g, '\\$&')}")${uid ? ' UID' : ''}`;
+  if (r.min !== undefined) text += ` MIN ${r.min}`;
+  if (r.max !== undefined) text += ` MAX ${r.max}`;
+  if (r.count !== undefined) text += ` COUNT ${r.count}`;
+  if (r.all !== undefined && r.all.length) text += ` ALL ${formatSequenceSet(r.all)}`;
+  if (r.modseq !== undefined) text += ` MODSEQ ${r.modseq}`;
+  return text + '\r\n';
+}
+
+/** "* LIST|LSUB (\Noselect) "/" """: the hierarchy delimiter and root (RFC 9051 6.3.9). */
+export function listRootLine(cmd: 'LIST' | 'LSUB'): string {
+  return `* ${cmd} (\\Noselect) "/" ""\r\n`;
+}
+
+/** "* LIST|LSUB (attrs) "/" name [extra]" (RFC 9051 7.3.1); `wireName` already encoded for the session. */
+export function writeList(w: WireWriter, cmd: 'LIST' | 'LSUB', attrs: readonly string[], wireName: string, extra?: string): void {
+  w.text(`* ${cmd} (${attrs.join(' ')}) "/" `).string(wireName);
+  if (extra) w.text(' ' + extra);
+  w.text('\r\n');
+}
+
+/** "* STATUS name (item value ...)" (RFC 9051 7.3.2); `items` already formatted as "NAME value". */
+export function writeStatus(w: WireWriter, wireName: string, items: readonly string[]): void {
+  w.text('* STATUS ').string(wireName).text(` (${items.join(' ')})\r\n`);
+}
+
+/** "* ID (name value ...)" (RFC 2971 3.2). */
+export function writeId(w: WireWriter, params: ReadonlyArray<readonly [string, string]>): void {
+  w.text('* ID ');
+  w.list(params, (ww, [k, v]) => ww.string(k).sp().string(v));
+  w.text('\r\n');
+}
+
+/** Opens "* seq FETCH (" (RFC 9051 7.5.2); the caller writes the items and closes with fetchClose. */
+export function writeFetchOpen(w: WireWriter, seq: number): void {
+  w.text(`* ${seq} FETCH (`);
+}
+
+/** Closes a FETCH response opened with writeFetchOpen. */
+export function writeFetchClose(w: WireWriter): void {
+  w.text(')\r\n');
+}
+
+/** "* seq FETCH ([UID u ]MODSEQ (m))": what STORE .SILENT owes a CONDSTORE client (RFC 7162 3.1.3). */
+export function modseqFetchLine(seq: number, uid: number | null, modseq: number): string {
+  return `* ${seq} FETCH (${uid !== null ? `UID ${uid} ` : ''}MODSEQ (${modseq}))\r\n`;
+}

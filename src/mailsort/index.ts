@@ -1,0 +1,18 @@
+/**
+ * Protocol-neutral sorting and threading of messages (RFC 5256 SORT and THREAD, RFC 5957 DISPLAYFROM and
+ * DISPLAYTO, THREAD=REFS), shared by the IMAP server, JMAP and the web interface. No sockets, no store, no
+ * wire syntax: callers turn each message into SortKeys once (`sortKeysFor`, cacheable per message), then
+ * `sortMessages` gives uids in order and `threadMessages` gives a forest of uids. Rendering the IMAP
+ * thread-list syntax is the IMAP layer's job.
+ */
+export { sortKeysFor, SORT_KEYS_VERSION } from './keys.js';
+export type { SortAddress, SortInput, SortKeys } from './keys.js';
+export { sortMessages } from './sort.js';
+export type { SortCriterion, SortField } from './sort.js';
+export { threadMessages, threadHeads } from './thread.js';
+export type { ThreadAlgorithm, ThreadNode } from './thread.js';
+export { baseSubject } from './subject.js';
+export type { BaseSubject } from './subject.js';
+export { casemap, compareCodePoints } from './casemap.js';
+export { parseMessageDate } from './date.js';
+export { parseMessageIds, firstMessageId, MAX_REFERENCES } from './msgid.js';
