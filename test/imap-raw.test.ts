@@ -61,7 +61,7 @@ describe('IMAP raw transcripts', () => {
   });
 
   test("pipelined: no EXPUNGE after 'uses' commands; a 'breaks' command sends its own, then the pending ones", async () => {
-    const mb = await f.store.createMailbox(f.user.id, 'Pipe');
+    const mb = await f.store.mail.createMailbox(f.user.id, 'Pipe');
     const m1 = await f.append(message('p1'), ['\\Deleted'], 'Pipe');
     await f.append(message('p2'), [], 'Pipe');
     await f.append(message('p3'), ['\\Deleted'], 'Pipe');
@@ -70,7 +70,7 @@ describe('IMAP raw transcripts', () => {
     await c.login();
     await c.cmd('SELECT Pipe');
     // Another session expunges message 1; this session learns of it after its next command.
-    await f.store.expunge(mb.id, [m1.uid]);
+    await f.store.mail.expunge(mb.id, [m1.uid]);
     c.write('q1 FETCH 1:* (UID)\r\nq2 SEARCH ALL\r\nq3 EXPUNGE\r\nq4 FETCH 1:* (UID)\r\nq5 NOOP\r\n');
     const all = await c.readUntil((s) => s.includes('q5 OK'));
     assert.equal(

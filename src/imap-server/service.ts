@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import { hostname as osHostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { ServiceOptions } from '../auth/service.js';
+import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
@@ -14,7 +15,11 @@ import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
 import { byeLine } from './responses.js';
 
+/** What IMAP uses of the store: the mail store (mailboxes, messages, change log); users come through auth. */
+export type ImapStore = Pick<Store, 'mail'>;
+
 export interface ImapServiceOptions extends ServiceOptions {
+  store: ImapStore;
   /** Largest APPEND / literal (RFC 7889 APPENDLIMIT). Default MAX_MESSAGE_SIZE. */
   appendLimit?: number;
   /** Longest command line without literals. Default IMAP_MAX_LINE. */
@@ -38,7 +43,7 @@ class ImapService implements NetService {
   constructor(opts: ImapServiceOptions) {
     this.#tls = opts.tls;
     this.#ctx = {
-      store: opts.store,
+      store: opts.store.mail,
       auth: opts.auth,
       logger: opts.logger ?? silentLogger,
       hostname: opts.hostname ?? osHostname(),

@@ -6,7 +6,8 @@
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from '../lib/logger.js';
-import type { Mailbox, MailStore, User } from '../store/types.js';
+import type { Mailbox, User } from '../store/types.js';
+import type { MailStore } from '../store/mail.js';
 import type { Args } from '../imap/grammar/args.js';
 import { no, type Completion } from './errors.js';
 import type { MailboxView, UpdateSink } from './view.js';

@@ -6,7 +6,8 @@
  * expunges only when the caller allows it (RFC 9051 section 7.5.1: never during FETCH, STORE or SEARCH),
  * so sequence numbers stay valid for the client until then. Store wake-ups only mark the view dirty.
  */
-import { isStoreError, type MailStore, type Mailbox, type MessageMeta } from '../store/types.js';
+import { isStoreError, type Mailbox, type MessageMeta } from '../store/types.js';
+import type { MailStore } from '../store/mail.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { WireWriter } from '../imap/wire/encode.js';
 import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';

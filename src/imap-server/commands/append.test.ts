@@ -27,7 +27,7 @@ describe('APPEND and STATUS raw transcripts', () => {
     await c.login();
     const msg = 'Subject: appended\r\n\r\nhi\r\n';
     const r = await c.cmd(`APPEND Drafts (\\Draft \\Seen) " 1-Feb-2020 10:00:00 +0100" {${msg.length}+}\r\n${msg}`, 'a');
-    const drafts = (await f.store.getMailbox(f.user.id, 'Drafts'))!;
+    const drafts = (await f.store.mail.getMailbox(f.user.id, 'Drafts'))!;
     assert.equal(r, `a OK [APPENDUID ${drafts.uidValidity} 1] Append completed\r\n`);
     c.write(`b APPEND Drafts {${msg.length}}\r\n`);
     assert.equal(await c.readUntil((s) => s.endsWith('\r\n')), '+ Ready for literal data\r\n');

@@ -34,7 +34,7 @@ describe('CREATE, RENAME, DELETE, SUBSCRIBE, LIST, LSUB, NAMESPACE raw transcrip
     const l2 = await c.cmd('LIST "" "Brouillons*"');
     assert.ok(l2.startsWith('* LIST (\\HasNoChildren) "/" "Brouillons d\xc3\xa9j\xc3\xa0"\r\n'), l2);
     const spam = /^su OK \[MAILBOXID \(([\w-]+)\)\] Create completed\r\n$/.exec(await c.cmd('CREATE Spam2 (USE (\\Junk))', 'su'));
-    assert.equal(spam?.[1], (await f.store.getMailbox(f.user.id, 'Spam2'))?.mailboxObjectId);
+    assert.equal(spam?.[1], (await f.store.mail.getMailbox(f.user.id, 'Spam2'))?.mailboxObjectId);
     assert.match(await c.cmd('LIST (SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES SIZE))'), /\* LIST \(\\HasNoChildren \\Junk\) "\/" "Spam2"\r\n\* STATUS "Spam2" \(MESSAGES 0 SIZE 0\)\r\n/);
     assert.equal(await c.cmd('CREATE X (USE (\\Bogus))', 'ub'), 'ub NO [USEATTR] Unsupported special-use attribute\r\n');
     assert.equal(await c.cmd('LIST "" ""', 'root'), '* LIST (\\Noselect) "/" ""\r\nroot OK LIST completed\r\n');

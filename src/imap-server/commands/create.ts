@@ -2,7 +2,8 @@
  * CREATE (RFC 9051 6.3.4, with RFC 6154 CREATE-SPECIAL-USE): creates the mailbox and its missing superiors,
  * answering OK [MAILBOXID] (RFC 8474); NO [ALREADYEXISTS], [CANNOT] or [USEATTR] otherwise.
  */
-import { isStoreError, type MailStore, type SpecialUse } from '../../store/types.js';
+import { isStoreError, type SpecialUse } from '../../store/types.js';
+import type { MailStore } from '../../store/mail.js';
 import { SPECIAL_USE_VALUES } from '../../store/message-prep.js';
 import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';

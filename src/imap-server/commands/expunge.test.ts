@@ -11,7 +11,7 @@ describe('EXPUNGE raw transcripts', () => {
   test('several expunges are numbered as each takes effect (as Dovecot does)', async () => {
     const c = await RawClient.connect(f.port);
     await c.login();
-    await f.store.createMailbox(f.user.id, 'Ex');
+    await f.store.mail.createMailbox(f.user.id, 'Ex');
     for (let i = 0; i < 5; i++) await f.append(message(`ex${i}`), i === 2 ? [] : ['\\Deleted'], 'Ex');
     await c.cmd('SELECT Ex');
     assert.equal(await c.cmd('EXPUNGE', 'x'), '* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nx OK Expunge completed\r\n');

@@ -61,7 +61,7 @@ describe('FETCH raw transcripts', () => {
     const c = await RawClient.connect(f.port);
     await c.login();
     await c.cmd('EXAMINE INBOX');
-    const meta = (await f.store.listMessages(f.inbox.id))[0]!;
+    const meta = (await f.store.mail.listMessages(f.inbox.id))[0]!;
     const size = Buffer.byteLength(SIMPLE_MESSAGE);
     const fast = await c.cmd('FETCH 1 FAST', 'a');
     assert.match(fast, new RegExp(`^\\* 1 FETCH \\(FLAGS \\(\\\\Seen\\) INTERNALDATE "[ \\d]\\d-\\w{3}-\\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000" RFC822\\.SIZE ${size}\\)\\r\\na OK`));

@@ -1,11 +1,11 @@
 /**
  * FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). The grammar (fetch items)
  * is shared in src/imap/grammar/fetch.ts; rendering is fetch/render.ts. Sets \Seen for non-PEEK body
- * items, reads through one of three store paths (envelopes, header blocks, whole records), writes with
- * backpressure in batches. FETCH of messages expunged meanwhile: NO [EXPUNGEISSUED] after the rest.
+ * items, asks the store for exactly the parts the items need (the kept envelope text, the header block,
+ * or the MIME index; body bytes per section), writes with backpressure in batches. FETCH of messages expunged meanwhile: NO [EXPUNGEISSUED] after the rest.
  */
-import { isStoreError, type MessageMeta, type MessageEnvelopeRecord, type MessageHeaderRecord, type MessageRecord } from '../../store/types.js';
-import type { Envelope, MessageIndex } from '../../mime/types.js';
+import { isStoreError, type MessageMeta } from '../../store/types.js';
+import type { MessageIndex } from '../../mime/types.js';
 import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, no, ok, type Completion } from '../errors.js';
@@ -56,7 +56,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
   const rctx: RenderContext = { store, session: s, view, items: args.items, opts };
   // One record reused for every message: the per-message path allocates nothing for it.
-  const rec: RenderRecord = { seq: 0, meta: NO_META, index: null, envelope: null, header: null };
+  const rec: RenderRecord = { seq: 0, meta: NO_META, index: null, envelopeText: null, envelope: null, header: null };
   const withIndex = args.items.some(needsIndex);
   let missing = 0;
   let pending: Buffer[] = [];
@@ -69,7 +69,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     await s.sendAsync(b);
   };
   try {
-    const emit = async (uid: number, index: MessageIndex | null, envelope: Envelope | null = null): Promise<void> => {
+    const emit = async (uid: number, index: MessageIndex | null): Promise<void> => {
       const meta = view.meta(uid);
       const seq = view.seqOf(uid);
       if (!meta || !seq) return;
@@ -78,7 +78,8 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
         rec.seq = seq;
         rec.meta = meta;
         rec.index = index;
-        rec.envelope = envelope;
+        rec.envelopeText = null;
+        rec.envelope = null;
         rec.header = null;
         buf = await renderMessage(rctx, rec);
       } catch (e) {
@@ -97,22 +98,22 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       pendingBytes += buf.length;
       if (pending.length >= BATCH || pendingBytes >= BATCH_BYTES) await flushPending();
     };
-    const overview =
-      withIndex && store.getEnvelopes && args.items.every(envelopeOnly)
-        ? store.getEnvelopes(view.mailbox.id, uids)
-        : withIndex && store.getHeaders && args.items.every(headerOnly)
-          ? store.getHeaders(view.mailbox.id, uids)
-          : null;
-    if (overview) {
-      // Header overviews and message lists: the store reads only the envelopes or the header blocks, not
-      // whole MIME indexes or message files, and the responses are rendered straight into one writer per
-      // batch (these items read nothing else, so cannot fail midway).
+    const envelopes = withIndex && args.items.every(envelopeOnly);
+    const headers = withIndex && !envelopes && args.items.every(headerOnly);
+    if (envelopes || headers) {
+      // Header overviews and message lists: the store reads only the kept envelope text or the header
+      // blocks, not whole MIME indexes or message files, and the responses are rendered straight into one
+      // writer per batch (these items read nothing else, so cannot fail midway).
       // The store yields only the UIDs asked for, each once, in order (MailStore contract).
+      const mbId = view.mailbox.id;
+      const overview: AsyncIterable<{ uid: number; envelopeText?: string | null; header?: Buffer }> = envelopes
+        ? store.readMessages(mbId, uids, { envelopeText: true })
+        : store.readMessages(mbId, uids, { header: true });
       let got = 0;
       let w = new WireWriter(s.utf8);
       let count = 0;
       try {
-        for await (const r of overview as AsyncIterable<MessageEnvelopeRecord | MessageHeaderRecord>) {
+        for await (const r of overview) {
           got++;
           const meta = view.meta(r.uid);
           const seq = view.seqOf(r.uid);
@@ -120,8 +121,17 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
           rec.seq = seq;
           rec.meta = meta;
           rec.index = null;
-          rec.envelope = 'envelope' in r ? r.envelope : null;
-          rec.header = 'header' in r ? r.header : null;
+          rec.envelopeText = r.envelopeText ?? null;
+          rec.envelope = null;
+          rec.header = r.header ?? null;
+          if (envelopes && rec.envelopeText === null) {
+            // No text kept (8-bit or over-long strings): the session renders the envelope data itself.
+            for await (const e of store.readMessages(mbId, [r.uid], { envelope: true })) rec.envelope = e.envelope;
+            if (!rec.envelope) {
+              missing++;
+              continue;
+            }
+          }
           await renderMessageInto(w, rctx, rec);
           if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
             const out = w.toBuffer();
@@ -137,7 +147,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     } else if (withIndex) {
       const want = new Set(uids);
       const got = new Set<number>();
-      for await (const r of store.getMessages(view.mailbox.id, uids) as AsyncIterable<MessageRecord>) {
+      for await (const r of store.readMessages(view.mailbox.id, uids, { index: true })) {
         if (!want.has(r.uid)) continue;
         got.add(r.uid);
         await emit(r.uid, r.index);

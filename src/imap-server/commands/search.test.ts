@@ -8,7 +8,7 @@ import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 describe('SEARCH raw transcripts', () => {
   const f = useTranscriptImap(async (fx) => {
     // The state the STORE transcript left behind when these ran after it: message 2 flagged.
-    await fx.store.storeFlags(fx.inbox.id, [2], { op: 'add', flags: ['\\Answered', '\\Flagged', '\\Draft'] });
+    await fx.store.mail.storeFlags(fx.inbox.id, [2], { op: 'add', flags: ['\\Answered', '\\Flagged', '\\Draft'] });
   });
 
   test('SEARCH, ESEARCH and SEARCHRES', async () => {

@@ -3,7 +3,7 @@
  * MODSEQ (RFC 7162 3.1.5). Metadata keys are evaluated on the view; BODY/TEXT go to store.searchText
  * (decoded content); header keys read the stored header block and compare decoded values.
  */
-import type { MailStore, MessageRecord } from '../../store/types.js';
+import type { MailStore } from '../../store/mail.js';
 import { decodeMimeWords, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
 import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
 import { no, ok, type Completion } from '../errors.js';
@@ -107,13 +107,11 @@ class Evaluator {
   async #loadHeaders(cand: number[]): Promise<void> {
     const need = cand.filter((u) => !this.#headers.has(u) && !this.#view.isExpunged(u));
     if (!need.length) return;
-    for await (const rec of this.#store.getMessages(this.#view.mailbox.id, need) as AsyncIterable<MessageRecord>) {
+    for await (const rec of this.#store.readMessages(this.#view.mailbox.id, need, { header: true })) {
       try {
-        const end = rec.index.root.headerEnd;
-        const raw = end > 0 ? await this.#store.readMessage(this.#view.mailbox.id, rec.uid, { start: 0, end }) : Buffer.alloc(0);
         this.#headers.set(
           rec.uid,
-          parseHeaderBlock(raw).map((f) => ({ name: f.name.toLowerCase(), value: decodeMimeWords(unfoldHeader(f.value)) })),
+          parseHeaderBlock(rec.header).map((f) => ({ name: f.name.toLowerCase(), value: decodeMimeWords(unfoldHeader(f.value)) })),
         );
       } catch {
         this.#headers.set(rec.uid, []);
@@ -124,8 +122,8 @@ class Evaluator {
   async #loadSent(cand: number[]): Promise<void> {
     const need = cand.filter((u) => !this.#sent.has(u) && !this.#view.isExpunged(u));
     if (!need.length) return;
-    for await (const rec of this.#store.getMessages(this.#view.mailbox.id, need) as AsyncIterable<MessageRecord>) {
-      this.#sent.set(rec.uid, sentDay(rec.index.envelope.date));
+    for await (const rec of this.#store.readMessages(this.#view.mailbox.id, need, { envelope: true })) {
+      this.#sent.set(rec.uid, sentDay(rec.envelope.date));
     }
   }
 }

@@ -23,8 +23,8 @@ describe('SELECT and EXAMINE raw transcripts', () => {
     const c = await RawClient.connect(f.port);
     await c.login();
     const r = await c.cmd('EXAMINE INBOX', 's');
-    const st = await f.store.status(f.inbox.id);
-    const mb = (await f.store.getMailbox(f.user.id, 'INBOX'))!;
+    const st = await f.store.mail.status(f.inbox.id);
+    const mb = (await f.store.mail.getMailbox(f.user.id, 'INBOX'))!;
     assert.equal(
       r,
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label)\r\n' +

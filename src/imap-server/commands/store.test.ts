@@ -20,7 +20,7 @@ describe('STORE grammar', () => {
 describe('STORE raw transcripts', () => {
   const f = useTranscriptImap(async (fx) => {
     // An earlier session selected INBOX when these ran after the other transcripts: \Recent is claimed.
-    await fx.store.claimRecent(fx.inbox.id);
+    await fx.store.mail.claimRecent(fx.inbox.id);
   });
 
   test('STORE variants and CONDSTORE UNCHANGEDSINCE / MODIFIED', async () => {

@@ -1,12 +1,13 @@
 /**
  * FETCH response rendering. Metadata items come from the view; ENVELOPE/BODY/BODYSTRUCTURE come from the
- * stored MIME index; body sections are byte ranges of the stored blob read with store.readMessage(range).
+ * stored MIME index; body sections are byte ranges of the stored blob read with store.readBytes(range).
  * The message is never re-parsed. Each message's response is built whole and written with backpressure.
  * renderMessage/renderMessageInto take the command's RenderContext and one RenderRecord per message; they
  * throw ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding and StoreError NOT_FOUND when the
  * message disappeared from the store.
  */
-import type { MailStore, MessageMeta } from '../../store/types.js';
+import type { MessageMeta } from '../../store/types.js';
+import type { MailStore } from '../../store/mail.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
@@ -45,7 +46,7 @@ export function needsIndex(it: FetchItem): boolean {
   }
 }
 
-/** True when the item needs nothing of the MIME index but the envelope (the store's getEnvelopes fast path). */
+/** True when the item needs nothing of the MIME index but the envelope (the overview fast path: the store reads only the kept envelope text). */
 export function envelopeOnly(it: FetchItem): boolean {
   return it.kind === 'ENVELOPE' || !needsIndex(it);
 }
@@ -84,11 +85,13 @@ export interface RenderContext {
 export interface RenderRecord {
   seq: number;
   meta: MessageMeta;
-  /** The MIME index when the store read it (getMessages); null otherwise. */
+  /** The MIME index when the store read it; null otherwise. */
   index: MessageIndex | null;
-  /** The envelope when the store read only that (getEnvelopes): parsed, or already encoded. */
-  envelope: Envelope | string | null;
-  /** The message's header block when the store read only that (getHeaders): header items are cut from it. */
+  /** The envelope's IMAP text kept at delivery (imap/wire/envelope-text.ts), when the store read that. */
+  envelopeText: string | null;
+  /** The envelope when the store read only that (no index, no kept text). */
+  envelope: Envelope | null;
+  /** The message's header block when the store read only that: header items are cut from it. */
   header: Buffer | null;
 }
 
@@ -106,7 +109,7 @@ export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Prom
  */
 export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: RenderRecord): Promise<void> {
   const { store, session, view, items, opts } = ctx;
-  const { seq, meta, index, envelope, header } = rec;
+  const { seq, meta, index, envelope, envelopeText, header } = rec;
   const mbId = view.mailbox.id;
   writeFetchOpen(w, seq);
   let first = true;
@@ -157,7 +160,7 @@ export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: 
       case 'ENVELOPE':
         sep();
         w.text('ENVELOPE ');
-        if (typeof envelope === 'string') w.text(envelope);
+        if (envelopeText !== null) w.text(envelopeText);
         else writeEnvelope(w, envelope ?? index!.envelope);
         break;
       case 'BODY':
@@ -172,7 +175,7 @@ export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: 
         break;
       case 'RFC822': {
         sep();
-        w.text('RFC822 ').literal(await store.readMessage(mbId, meta.uid));
+        w.text('RFC822 ').literal(await store.readBytes(mbId, meta.uid));
         break;
       }
       case 'RFC822.HEADER':
@@ -241,7 +244,7 @@ function applyPartial(data: Buffer, p: Partial | null): Buffer {
 
 async function readSpan(store: MailStore, mbId: number, uid: number, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
-  return store.readMessage(mbId, uid, { start, end });
+  return store.readBytes(mbId, uid, { start, end });
 }
 
 /** BODY[...HEADER], BODY[...HEADER.FIELDS (...)] and BODY[...HEADER.FIELDS.NOT (...)] from that message's header block. */
@@ -252,7 +255,7 @@ function headerSection(header: Buffer, s: Section): Buffer {
 
 /** BODY[section] bytes; null when the section does not exist in this message. */
 async function sectionBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex | null, s: Section): Promise<Buffer | null> {
-  if (!s.part.length && s.text === null) return store.readMessage(mbId, uid);
+  if (!s.part.length && s.text === null) return store.readBytes(mbId, uid);
   const loc = findPart(index!, s.part.join('.'));
   if (!loc) return null;
   switch (s.text) {
@@ -272,7 +275,7 @@ async function sectionBytes(store: MailStore, mbId: number, uid: number, index: 
 
 /** BINARY[part] bytes (transfer-decoded); null when the part does not exist. */
 async function binaryBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex, part: number[]): Promise<Buffer | null> {
-  if (!part.length) return store.readMessage(mbId, uid);
+  if (!part.length) return store.readBytes(mbId, uid);
   const loc = findPart(index, part.join('.'));
   if (!loc) return null;
   const p = loc.part;
