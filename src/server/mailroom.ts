@@ -152,13 +152,15 @@ export class Mailroom {
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       this.dataDir = dataDir;
       const hostname = this.#opts.hostname ?? osHostname();
-      this.#store = await openStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
-      this.#auth = new Authenticator(this.#store, this.#opts.auth);
       if (!this.#opts.storeUrl) {
         // A data directory made under a loose umask (or by an older version) holds password hashes: close it.
         const tightened = tightenModes(dataDir, sqliteFiles('mail.db'));
         if (tightened.length) logger.warn({ files: tightened }, 'data directory or database was readable by others: modes set to 0700/0600');
       }
+      this.#store = await openStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
+      this.#auth = new Authenticator(this.#store, this.#opts.auth);
+      // Created just now under a loose umask (library use): private too, nothing to report.
+      if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
 
       const wanted = LISTENERS.filter((n) => {
         const p = this.#opts.ports?.[n];
