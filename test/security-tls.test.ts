@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createMailroom } from '../src/server/mailroom.js';
 import { generateSelfSigned } from '../src/server/tls.js';
-import { freePorts } from './helpers/net.js';
+import { freePorts } from '../support/net.js';
 import { ROOT } from './helpers/cli.js';
 
 function tlsOpen(port: number, extra: { ciphers?: string; maxVersion?: 'TLSv1.2' } = {}): Promise<TLSSocket> {

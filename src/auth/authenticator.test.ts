@@ -149,8 +149,8 @@ test('auth cache disabled with authCacheTtlMs 0', async () => {
 
 test('M2: failures for a user from many addresses never lock the account: the right password from a fresh address works', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
-    const auth = new Authenticator(store, { failureDelayMs: 0, maxFailures: 50 });
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0, maxFailures: 50 });
     for (let i = 0; i < 120; i++) {
       const r = await auth.verify('alice@example.org', 'guess' + i, { remoteAddress: `10.1.${i >> 8}.${i & 255}` });
       assert.equal(r.ok, false);
@@ -162,9 +162,9 @@ test('M2: failures for a user from many addresses never lock the account: the ri
 
 test('M2: the per-user count only slows failures down (delay), it never refuses', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
     const sleeps: number[] = [];
-    const auth = new Authenticator(store, { failureDelayMs: 100, maxDelayMs: 1000, maxFailures: 3, sleep: async (ms) => void sleeps.push(ms) });
+    const auth = new Authenticator(store.directory, { failureDelayMs: 100, maxDelayMs: 1000, maxFailures: 3, sleep: async (ms) => void sleeps.push(ms) });
     for (let i = 0; i < 6; i++) {
       assert.deepEqual(await auth.verify('alice@example.org', 'bad', { remoteAddress: `10.0.0.${i}` }), { ok: false, reason: 'bad-credentials' });
     }
@@ -174,9 +174,9 @@ test('M2: the per-user count only slows failures down (delay), it never refuses'
 
 test('M3: a success clears only the (address, user) count, never the address total', async () => {
   await withStore(async (store) => {
-    await store.createUser('alice@example.org', await hashPassword('pw'));
-    await store.createUser('mallory@example.org', await hashPassword('own'));
-    const auth = new Authenticator(store, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 10 });
+    await store.directory.createUser('alice@example.org', await hashPassword('pw'));
+    await store.directory.createUser('mallory@example.org', await hashPassword('own'));
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 10 });
     const ip = { remoteAddress: '10.6.6.6' };
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 4; i++) await auth.verify('alice@example.org', `g${round}-${i}`, ip);
@@ -194,7 +194,7 @@ test('M3: a success clears only the (address, user) count, never the address tot
 test('an unknown user is checked against a dummy argon2id hash (same timing as a known user)', async () => {
   await withStore(async (store) => {
     const checked: string[] = [];
-    const auth = new Authenticator(store, {
+    const auth = new Authenticator(store.directory, {
       failureDelayMs: 0,
       verifyHash: async (stored, password) => {
         checked.push(stored);
@@ -210,15 +210,15 @@ test('an unknown user is checked against a dummy argon2id hash (same timing as a
 test('legacy {PLAIN} and {SHA} hashes are replaced by argon2id after a successful login', async () => {
   await withStore(async (store) => {
     const sha = '{SHA}' + createHash('sha1').update('pw2').digest('base64');
-    await store.createUser('a@example.org', '{PLAIN}pw1');
-    await store.createUser('b@example.org', sha);
-    const auth = new Authenticator(store, { failureDelayMs: 0 });
+    await store.directory.createUser('a@example.org', '{PLAIN}pw1');
+    await store.directory.createUser('b@example.org', sha);
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0 });
     assert.equal((await auth.verify('a@example.org', 'wrong')).ok, false);
-    assert.equal((await store.getUser('a@example.org'))?.passwordHash, '{PLAIN}pw1', 'a failure changes nothing');
+    assert.equal((await store.directory.getUser('a@example.org'))?.passwordHash, '{PLAIN}pw1', 'a failure changes nothing');
     assert.equal((await auth.verify('a@example.org', 'pw1')).ok, true);
     assert.equal((await auth.verify('b@example.org', 'pw2')).ok, true);
-    const a = (await store.getUser('a@example.org'))!.passwordHash;
-    const b = (await store.getUser('b@example.org'))!.passwordHash;
+    const a = (await store.directory.getUser('a@example.org'))!.passwordHash;
+    const b = (await store.directory.getUser('b@example.org'))!.passwordHash;
     assert.match(a, /^\$argon2id\$/);
     assert.match(b, /^\$argon2id\$/);
     assert.equal(await verifyPassword(a, 'pw1'), true);
@@ -232,8 +232,8 @@ test('legacy {PLAIN} and {SHA} hashes are replaced by argon2id after a successfu
 
 test('verifySecret (APOP) goes through the same throttle', async () => {
   await withStore(async (store) => {
-    await store.createUser('a@example.org', '{PLAIN}s3cret');
-    const auth = new Authenticator(store, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 3 });
+    await store.directory.createUser('a@example.org', '{PLAIN}s3cret');
+    const auth = new Authenticator(store.directory, { failureDelayMs: 0, maxDelayMs: 0, maxFailures: 3 });
     const ip = { remoteAddress: '10.0.0.9' };
     for (let i = 0; i < 3; i++) assert.deepEqual(await auth.verifySecret('a@example.org', () => false, ip), { ok: false, reason: 'bad-credentials' });
     assert.deepEqual(await auth.verifySecret('a@example.org', (s) => s === 's3cret', ip), { ok: false, reason: 'throttled' });

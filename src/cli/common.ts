@@ -34,7 +34,7 @@ export async function openStoreFromFlags(flags: StoreFlags): Promise<Store> {
   if (url) return openServerStore({ url });
   const dir = resolveDataDir(flags.data);
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK | constants.R_OK);
   } catch (e) {
     throw new CliError(`cannot use data directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerServeCommand } from './serve.js';
 import { registerUserCommands } from './user.js';
+import { PRIVATE_UMASK } from '../lib/private-files.js';
 import { registerDomainCommands } from './domain.js';
 import { registerStoreCommands } from './store.js';
 import { describeError, openStoreFromFlags } from './common.js';
@@ -35,6 +36,8 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Before anything is created: data directories, databases, profiles and keys are private to the user.
+  process.umask(PRIVATE_UMASK);
   const program = await buildProgram(argv);
   program.exitOverride();
   try {

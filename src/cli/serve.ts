@@ -176,6 +176,7 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   process.on('SIGTERM', onTerm);
   const m = createMailroom(mailroomOptions(cfg, dataDir, logger));
   const onHup = (): void => {
+    if (!cfg.tlsCert) return logger.info({}, 'SIGHUP: no --tls-cert/--tls-key given, nothing to reload');
     m.reloadTls().then(
       (stuck) => {
         if (stuck.length) logger.warn({ listeners: stuck }, 'these listeners keep the old certificate until restart');

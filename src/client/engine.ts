@@ -18,10 +18,11 @@ import nodemailer from 'nodemailer';
 import type { ImapFlow } from 'imapflow';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isLoopback } from '../lib/service.js';
+import { mkdirPrivate, sqliteFiles, tightenModes } from '../lib/private-files.js';
 import { parseAddressList } from '../mime/index.js';
 import { ClientError, classifyError } from './errors.js';
 import { resolvePassword, type PasswordOptions } from './credentials.js';
-import { Maildir } from './store/maildir.js';
+import { Maildir, encodeFolderName } from './store/maildir.js';
 import { StateDb, type AccountConfig, type MessageRow, type PasswordSource } from './store/state.js';
 import type { Security } from './pop3/client.js';
 import { syncPop3, type Pop3Report } from './pop3/fetch.js';
@@ -75,15 +76,7 @@ export function defaultProfileDir(explicit?: string, env: NodeJS.ProcessEnv = pr
   return explicit ?? env.MAILROOM_PROFILE ?? join(homedir(), '.mailroom');
 }
 
-/** Percent-encodes a folder name into one safe directory name (no "/", no leading ".", no ".."). */
-export function encodeFolderName(name: string): string {
-  let out = '';
-  for (const b of Buffer.from(name, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += /[A-Za-z0-9_\- ]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out || '%00';
-}
+export { encodeFolderName };
 
 const DEFAULT_PORTS = { pop3: { tls: 995, starttls: 110, plain: 110 }, imap: { tls: 993, starttls: 143, plain: 143 } } as const;
 
@@ -95,8 +88,11 @@ export class ClientEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.profileDir = opts.profileDir;
+    mkdirPrivate(this.profileDir);
     mkdirSync(join(this.profileDir, 'mail', 'local'), { recursive: true, mode: 0o700 });
     this.state = new StateDb(join(this.profileDir, 'state.sqlite'), { durable: opts.fsync !== false });
+    // The profile and its state file are the user's alone, whatever the umask was.
+    tightenModes(this.profileDir, sqliteFiles('state.sqlite'));
     this.logger = opts.logger ?? silentLogger;
     this.now = opts.now ?? Date.now;
   }

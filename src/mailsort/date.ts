@@ -79,9 +79,22 @@ export function parseMessageDate(s: string | null | undefined): number | null {
   } else if (zname !== undefined) {
     offset = ZONES[zname.toLowerCase()] ?? 0;
   }
-  const d = new Date(Date.UTC(2000, 0, 1, hour, minute, Math.min(second, 59)));
-  d.setUTCFullYear(year, month, day); // not Date.UTC, which reads years 0-99 as 1900-1999
-  // 31 February rolls over to March: refuse days the month does not have.
-  if (d.getUTCDate() !== day) return null;
-  return d.getTime() - offset * 60_000;
+  if (day > daysInMonth(year, month)) return null;
+  const minutes = (daysFromCivil(year, month + 1, day) * 24 + hour) * 60 + minute - offset;
+  return (minutes * 60 + Math.min(second, 59)) * 1000;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 1) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 3 || month === 5 || month === 8 || month === 10 ? 30 : 31;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (month 1-12), without allocating a Date. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }

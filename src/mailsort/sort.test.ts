@@ -120,3 +120,14 @@ test('sortMessages: 100,000 messages (time printed, not asserted)', () => {
   }
   console.log(`sortMessages, 100000 messages: ${report.join(', ')}`);
 });
+
+test('sortMessages: the imaptest sort-subject mailbox (base subjects, titlecase order, REVERSE ties)', () => {
+  const subjects: Array<string | null> = ['a', 'C', 'b', '_', '[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)', 'b (a)', 'Re: [FWD: c]', '[xyz]', null];
+  const bodies = ['1', '2', '3', '4', '55', '66', '77', '88', '9'];
+  const recs = subjects.map((subject, i) => keys({
+    uid: i + 1, subject, size: (subject === null ? 0 : `Subject: ${subject}\r\n`.length) + 2 + (bodies[i] as string).length + 2,
+  }));
+  assert.deepEqual(sortMessages(recs, [by('subject')]), [9, 1, 3, 5, 6, 2, 7, 8, 4]);
+  assert.deepEqual(sortMessages(recs, [by('subject', true)]), [4, 8, 2, 7, 6, 3, 5, 1, 9]);
+  assert.deepEqual(sortMessages(recs, [by('subject'), by('size', true)]), [9, 1, 5, 3, 6, 7, 2, 8, 4]);
+});

@@ -54,6 +54,17 @@ test('REFERENCES: the RFC 5256 example shape (2)(3 6 (4 23)(44 7 96))', () => {
   assert.equal(thread([...msgs].reverse()), '(2)(3 6 (4 23)(44 7 96))');
 });
 
+test('REFERENCES: the imaptest "thread" mailbox, before and after expunging its first message', () => {
+  // No Date headers: the internal dates order them. 2 says c -> a -> b; 3 (c) says b is its parent, a loop.
+  const all: Msg[] = [
+    { uid: 1, at: 120, id: '<a@b>' },
+    { uid: 2, at: 0, id: '<b@b>', refs: '<c@b> <a@b>' },
+    { uid: 3, at: 60, id: '<c@b>', refs: '<b@b>' },
+  ];
+  assert.equal(thread(all), '(3 1 2)');
+  assert.equal(thread(all.slice(1)), '(3 2)');
+});
+
 test('REFERENCES: missing parents become dummies, pruned unless they hold several roots', () => {
   // Two replies to a message that is not there: a dummy keeps them together at the top.
   assert.equal(thread([{ uid: 1, refs: '<gone@x>' }, { uid: 2, refs: '<gone@x>' }]), '((1)(2))');

@@ -81,16 +81,26 @@ interface Box {
   kids: Box[];
   /** Set while the box is a child of the root (step 5 bookkeeping). */
   top: boolean;
+  /** How many boxes have this one as parent during step 1: a box without any cannot close a loop. */
+  linked: number;
 }
 
 function newBox(rec: SortKeys | null): Box {
-  return { rec, parent: null, kids: [], top: false };
+  return { rec, parent: null, kids: [], top: false, linked: 0 };
 }
 
 /** True when making `parent` the parent of `child` would close a loop (child is parent or its ancestor). */
 function wouldLoop(parent: Box, child: Box): boolean {
+  if (parent === child) return true;
+  if (child.linked === 0) return false; // nothing below child, so parent cannot be there
   for (let b: Box | null = parent; b; b = b.parent) if (b === child) return true;
   return false;
+}
+
+function setParent(child: Box, parent: Box | null): void {
+  if (child.parent) child.parent.linked--;
+  child.parent = parent;
+  if (parent) parent.linked++;
 }
 
 /** Step 1 (links) and step 2 (the root set): the top-level boxes, children lists filled in. */
@@ -132,13 +142,13 @@ function linkReferences(records: readonly SortKeys[]): Box[] {
     for (let i = 1; i < refs.length; i++) {
       const parent = last as Box;
       const child = boxOf(refs[i] as string);
-      if (parent !== child && child.parent === null && !wouldLoop(parent, child)) child.parent = parent;
+      if (child.parent === null && !wouldLoop(parent, child)) setParent(child, parent);
       last = child;
     }
     // (1B) the last reference is this message's parent, replacing a parent guessed from other References.
     if (own.parent !== last) {
-      own.parent = null;
-      if (last && !wouldLoop(last, own)) own.parent = last;
+      setParent(own, null);
+      if (last && !wouldLoop(last, own)) setParent(own, last);
     }
   }
   const roots: Box[] = [];

@@ -36,6 +36,7 @@ import {
   type DeliveryServiceOptions,
 } from '../delivery/index.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
+import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
 export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -150,11 +151,18 @@ export class Mailroom {
         this.#tempDir = await mkdtemp(join(tmpdir(), 'mailroom-'));
         dataDir = this.#tempDir;
       }
-      await mkdir(dataDir, { recursive: true });
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
       this.dataDir = dataDir;
       const hostname = this.#opts.hostname ?? osHostname();
+      if (!this.#opts.storeUrl) {
+        // A data directory made under a loose umask (or by an older version) holds password hashes: close it.
+        const tightened = tightenModes(dataDir, sqliteFiles('mail.db'));
+        if (tightened.length) logger.warn({ files: tightened }, 'data directory or database was readable by others: modes set to 0700/0600');
+      }
       this.#store = await openServerStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
       this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
+      // Created just now under a loose umask (library use): private too, nothing to report.
+      if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
 
       const wanted = LISTENERS.filter((n) => {
         const p = this.#opts.ports?.[n];

@@ -28,6 +28,8 @@ export interface ImapReport {
   resets: string[];
   pushed: number;
   conflicts: string[];
+  /** Folders that could not be synchronised this time (the others were): folder and reason. */
+  failed: Array<{ folder: string; error: string }>;
   /** How each folder was synchronised. */
   modes: Record<string, 'qresync' | 'condstore' | 'full' | 'unchanged'>;
 }
@@ -174,6 +176,7 @@ export class ImapSyncer {
       resets: [],
       pushed: 0,
       conflicts: [],
+      failed: [],
       modes: {},
     };
     const client = await openImap(this.ctx);
@@ -190,7 +193,16 @@ export class ImapSyncer {
           report.modes[f] = 'unchanged';
           continue;
         }
-        await this.pullFolder(client, f, report);
+        try {
+          await this.pullFolder(client, f, report);
+        } catch (e) {
+          // One folder's trouble (a local file system error, a server NO) must not stop the others; a dead
+          // connection still ends the whole sync.
+          if (!client.usable) throw e;
+          const error = e instanceof Error ? e.message : String(e);
+          report.failed.push({ folder: f, error });
+          this.ctx.logger.warn({ account: this.name, folder: f, err: error }, 'folder not synchronised');
+        }
       }
       await client.logout().catch(() => undefined);
       return report;

@@ -6,13 +6,39 @@
  *   ":" is the message's key and never changes; flags live in the ":2,<FLAGS>" suffix (ASCII-sorted letters).
  * - Delivery is atomic: write to tmp/, fsync, rename into new/ (or cur/ when flags are known), fsync the directory.
  * - Other programs may rename files (new/ -> cur/, flag changes), so lookups go by key, not by stored path.
+ * - Folder directory names (encodeFolderName) stay within the 255-byte limit of one path component.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { MAILDIR_FLAG_LETTERS, MAILDIR_LETTER_FLAGS } from '../../lib/maildir-flags.js';
+
+/** Longest directory name encodeFolderName returns, in bytes (file systems allow 255 per component). */
+export const MAX_FOLDER_DIR_BYTES = 240;
+
+/**
+ * Percent-encodes a folder name into one safe directory name (no "/", no leading ".", no ".."). A name
+ * whose encoding would pass MAX_FOLDER_DIR_BYTES (a few dozen non-ASCII characters are enough: each UTF-8
+ * byte becomes three) keeps a prefix of it and ends in "~" plus 16 hex digits of the SHA-256 of the full
+ * name: the same name always gives the same directory, and as "~" is never left unencoded, a shortened
+ * name cannot equal any unshortened one.
+ */
+export function encodeFolderName(name: string): string {
+  let out = '';
+  for (const b of Buffer.from(name, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_\- ]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  if (out.length <= MAX_FOLDER_DIR_BYTES) return out || '%00';
+  const suffix = '~' + createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 16);
+  let prefix = out.slice(0, MAX_FOLDER_DIR_BYTES - suffix.length);
+  // Never cut a %XX escape in half.
+  const cut = prefix.lastIndexOf('%');
+  if (cut >= prefix.length - 2) prefix = prefix.slice(0, cut);
+  return prefix + suffix;
+}
 
 /** The Maildir info letters for a set of IMAP flags, sorted as the spec requires; unknown keywords are dropped. */
 export function flagsToInfo(flags: Iterable<string>): string {
