@@ -14,7 +14,7 @@ import { StoreError } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
 import type { BlobDir } from './blobs.js';
 import { mapError } from './rows.js';
-import { prepareStatements, type Statements } from './statements.js';
+import { prepareStatements, type Statement, type Statements } from './statements.js';
 
 /** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
 const GROUP_MAX_WAIT_MS = 5;
@@ -56,7 +56,7 @@ export class SqliteConnection {
   groupTimer: NodeJS.Timeout | null = null;
   /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
   readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
-  readonly stmtCache = new Map<string, Database.Statement>();
+  readonly stmtCache = new Map<string, Statement>();
   /** Off-thread WAL sync (see the header and walSync); false when SQLite syncs itself or fsync is off. */
   readonly asyncWalSync: boolean;
   /** The WAL checkpoint worker, started after CHECKPOINTER_AFTER commits when fsync is on (see tx). */
@@ -97,7 +97,7 @@ export class SqliteConnection {
    * on paths like LIST, SELECT and the outbound queue). Reader statements come back in the default row mode;
    * callers set pluck/raw per use.
    */
-  sql(text: string): Database.Statement {
+  sql(text: string): Statement {
     let st = this.stmtCache.get(text);
     if (!st) {
       st = this.db.prepare(text);
