@@ -18,6 +18,7 @@ export interface Statement {
   iterate(...params: unknown[]): IterableIterator<unknown>;
   pluck(toggle?: boolean): this;
   raw(toggle?: boolean): this;
+  readonly reader: boolean;
 }
 
 export function prepareStatements(db: Database.Database) {
