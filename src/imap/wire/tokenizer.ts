@@ -5,7 +5,8 @@
  *
  * Atoms are read loosely: an atom runs to SP, "(", ")" or the end, and a "[" inside an atom opens a section
  * that runs to its matching "]" and may contain spaces and parentheses (so BODY[HEADER.FIELDS (A B)]<0.10> is
- * one atom). Quoted strings may carry UTF-8 (RFC 9051, RFC 6855).
+ * one atom); a "[" with no matching "]" in the rest of the command is an ordinary character (ASTRING-CHAR
+ * allows "[" and "]", so SELECT a[b names a mailbox). Quoted strings may carry UTF-8 (RFC 9051, RFC 6855).
  */
 
 export type Token =
@@ -23,6 +24,13 @@ export class TokenizeError extends Error {
 /** Deepest parenthesis nesting accepted (bounds recursion; SEARCH/FETCH never need more than a few levels). */
 export const MAX_NESTING = 64;
 
+/** Read position, plus the section matches found so far (see sectionClose). */
+interface Cursor {
+  pos: number;
+  closes?: Map<number, number>;
+  closesTo: number;
+}
+
 const SP = 0x20;
 const LPAREN = 0x28;
 const RPAREN = 0x29;
@@ -38,14 +46,14 @@ const RBRACKET = 0x5d;
  * (unterminated string, bad literal header, unbalanced parentheses, control characters in atoms).
  */
 export function tokenize(data: Buffer, start = 0): Token[] {
-  const st = { pos: start };
+  const st: Cursor = { pos: start, closesTo: 0 };
   const root: Token[] = [];
   readSeq(data, st, root, 0);
   if (st.pos < data.length) throw new TokenizeError('Unexpected ")"');
   return root;
 }
 
-function readSeq(d: Buffer, st: { pos: number }, out: Token[], depth: number): void {
+function readSeq(d: Buffer, st: Cursor, out: Token[], depth: number): void {
   let first = true;
   while (st.pos < d.length) {
     const c = d[st.pos]!;
@@ -68,7 +76,7 @@ function readSeq(d: Buffer, st: { pos: number }, out: Token[], depth: number): v
   if (depth > 0) throw new TokenizeError('Missing ")"');
 }
 
-function readToken(d: Buffer, st: { pos: number }, depth: number): Token {
+function readToken(d: Buffer, st: Cursor, depth: number): Token {
   const c = d[st.pos]!;
   if (c === LPAREN) {
     if (depth + 1 > MAX_NESTING) throw new TokenizeError('Too deeply nested');
@@ -85,7 +93,7 @@ function readToken(d: Buffer, st: { pos: number }, depth: number): Token {
   return readAtom(d, st);
 }
 
-function readQuoted(d: Buffer, st: { pos: number }): Token {
+function readQuoted(d: Buffer, st: Cursor): Token {
   st.pos++;
   let segStart = st.pos;
   const chunks: Buffer[] = [];
@@ -111,7 +119,7 @@ function readQuoted(d: Buffer, st: { pos: number }): Token {
   throw new TokenizeError('Unterminated quoted string');
 }
 
-function readLiteral(d: Buffer, st: { pos: number }): Token {
+function readLiteral(d: Buffer, st: Cursor): Token {
   const binary = d[st.pos] === TILDE;
   if (binary) st.pos++;
   st.pos++; // {
@@ -133,25 +141,45 @@ function readLiteral(d: Buffer, st: { pos: number }): Token {
   return { t: 'string', v, literal: true, binary };
 }
 
-function readAtom(d: Buffer, st: { pos: number }): Token {
+function readAtom(d: Buffer, st: Cursor): Token {
   const start = st.pos;
-  let bracket = 0;
   while (st.pos < d.length) {
     const c = d[st.pos]!;
-    if (bracket > 0) {
-      if (c === LBRACKET) bracket++;
-      else if (c === RBRACKET) bracket--;
-      else if (c < 0x20 || c === 0x7f) throw new TokenizeError('Control character in argument');
-      st.pos++;
-      continue;
-    }
     if (c === SP || c === LPAREN || c === RPAREN) break;
     if (c === DQUOTE || c === LBRACE) throw new TokenizeError('Unexpected character in atom');
     if (c < 0x20 || c === 0x7f) throw new TokenizeError('Control character in argument');
-    if (c === LBRACKET) bracket++;
+    if (c === LBRACKET) {
+      const close = sectionClose(d, st, st.pos);
+      if (close >= 0) {
+        st.pos = close + 1;
+        continue;
+      }
+      // A "[" that never closes is an ordinary ASTRING-CHAR (RFC 9051 section 9), e.g. SELECT a[b.
+    }
     st.pos++;
   }
-  if (bracket > 0) throw new TokenizeError('Missing "]"');
   if (st.pos === start) throw new TokenizeError('Empty argument');
   return { t: 'atom', v: d.subarray(start, st.pos).toString('utf8') };
+}
+
+/**
+ * Where the section opened by the "[" at `at` closes (its matching "]"), or -1. Sections never span a
+ * control character (CR LF end a line); the matches of one such run are found in one pass and kept in the
+ * cursor, so an argument full of unclosed "[" costs linear time.
+ */
+function sectionClose(d: Buffer, st: Cursor, at: number): number {
+  if (st.closes === undefined || at >= st.closesTo) {
+    const closes = new Map<number, number>();
+    const open: number[] = [];
+    let i = at;
+    for (; i < d.length; i++) {
+      const c = d[i]!;
+      if (c < 0x20 || c === 0x7f) break;
+      if (c === LBRACKET) open.push(i);
+      else if (c === RBRACKET && open.length) closes.set(open.pop()!, i);
+    }
+    st.closes = closes;
+    st.closesTo = i;
+  }
+  return st.closes.get(at) ?? -1;
 }

@@ -128,13 +128,24 @@ describe('tokenizer', () => {
     ]);
   });
 
+  test('a "[" without its "]" is an ordinary atom character (ASTRING-CHAR), in linear time', () => {
+    assert.deepEqual(tokenize(Buffer.from("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}")).map(simplify), ['SELECT', "!#$&'+,-.0123456789:;<=>?@^_`|[}"]);
+    assert.deepEqual(tokenize(Buffer.from('LIST "" a[b%* (c)')).map(simplify), ['LIST', { s: '', lit: false }, 'a[b%*', ['c']]);
+    assert.deepEqual(tokenize(Buffer.from('a[b {1}\r\n] c]')).map(simplify), ['a[b', { s: ']', lit: true }, 'c]']);
+    assert.deepEqual(tokenize(Buffer.from('x[[y] (z)')).map(simplify), ['x[[y]', ['z']]);
+    const many = Buffer.from('a['.repeat(30000).split('a').join(' a').slice(1));
+    const t0 = performance.now();
+    assert.equal(tokenize(many).length, 30000);
+    assert.ok(performance.now() - t0 < 1000);
+  });
+
   test('literal8 is marked binary and may contain NUL', () => {
     const t = tokenize(Buffer.from('~{3}\r\na\0b'));
     assert.equal(t[0]!.t === 'string' && t[0]!.binary, true);
     assert.throws(() => tokenize(Buffer.from('{3}\r\na\0b')), TokenizeError);
   });
 
-  for (const bad of ['"unterminated', '(a b', 'a)', '"bad \\q escape"', '{x}\r\nabc', '{10}\r\nshort', 'a\x01b', 'BODY[HEADER', '"nul\0"']) {
+  for (const bad of ['"unterminated', '(a b', 'a)', '"bad \\q escape"', '{x}\r\nabc', '{10}\r\nshort', 'a\x01b', 'BODY[HEAD\x01ER]', '"nul\0"']) {
     test(`rejects ${JSON.stringify(bad)}`, () => {
       assert.throws(() => tokenize(Buffer.from(bad)), TokenizeError);
     });
