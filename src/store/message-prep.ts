@@ -45,7 +45,12 @@ export function msgIds(value: string | null | undefined, max: number, withoutNul
 
 /** The unfolded value of the first References: field of the top-level header (first 256 KiB of it). */
 export function referencesHeader(raw: Buffer, index: MessageIndex): string | null {
-  const hdr = raw.subarray(index.root.headerStart, Math.min(index.root.headerEnd, index.root.headerStart + 256 * 1024)).toString('latin1');
+  return referencesIn(raw.subarray(index.root.headerStart, index.root.headerEnd));
+}
+
+/** The unfolded value of the first References: field of a header block (first 256 KiB of it), or null. */
+export function referencesIn(header: Buffer): string | null {
+  const hdr = header.subarray(0, 256 * 1024).toString('latin1');
   const m = /(?:^|\r\n)references:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/i.exec(hdr);
   return m ? m[1]!.replace(/\r\n/g, '') : null;
 }

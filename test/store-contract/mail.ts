@@ -1,14 +1,16 @@
 /**
  * The MailStore contract (src/store/mail.ts): mailboxes (mailboxes.ts), messages and readMessages with every
- * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts).
+ * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), sort keys (sort-keys.ts).
  */
 import { runChangeContract } from './changes.js';
 import type { StoreFactory } from './harness.js';
 import { runMailboxContract } from './mailboxes.js';
 import { runMessageContract } from './messages.js';
+import { runSortKeysContract } from './sort-keys.js';
 
 export function runMailContract(name: string, factory: StoreFactory): void {
   runMailboxContract(name, factory);
   runMessageContract(name, factory);
   runChangeContract(name, factory);
+  runSortKeysContract(name, factory);
 }
