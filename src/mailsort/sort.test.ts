@@ -113,12 +113,16 @@ test('sortMessages: 100,000 messages (time printed, not asserted)', () => {
   ];
   const report: string[] = [];
   for (const [name, criteria] of runs) {
-    const t0 = performance.now();
-    const out = sortMessages(records, criteria);
-    report.push(`${name} ${(performance.now() - t0).toFixed(1)} ms`);
-    assert.equal(out.length, records.length);
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const t0 = performance.now();
+      const out = sortMessages(records, criteria);
+      best = Math.min(best, performance.now() - t0);
+      assert.equal(out.length, records.length);
+    }
+    report.push(`${name} ${best.toFixed(1)} ms`);
   }
-  console.log(`sortMessages, 100000 messages: ${report.join(', ')}`);
+  console.log(`sortMessages, 100000 messages, best of 3: ${report.join(', ')}`);
 });
 
 test('sortMessages: the imaptest sort-subject mailbox (base subjects, titlecase order, REVERSE ties)', () => {
