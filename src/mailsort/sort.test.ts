@@ -135,3 +135,10 @@ test('sortMessages: the imaptest sort-subject mailbox (base subjects, titlecase 
   assert.deepEqual(sortMessages(recs, [by('subject', true)]), [4, 8, 2, 7, 6, 3, 5, 1, 9]);
   assert.deepEqual(sortMessages(recs, [by('subject'), by('size', true)]), [9, 1, 5, 3, 6, 7, 2, 8, 4]);
 });
+
+test('sortMessages: empty input, and duplicate uids kept in input order', () => {
+  assert.deepEqual(sortMessages([], [by('subject'), by('sent', true)]), []);
+  const twice = [keys({ uid: 4, size: 2 }), keys({ uid: 4, size: 1 }), keys({ uid: 1, size: 2 })];
+  assert.deepEqual(sortMessages(twice, [by('size')]), [4, 1, 4]);
+  assert.deepEqual(sortMessages(twice, []), [1, 4, 4]);
+});
