@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { startPop3, RawPop3, USER } from './pop3-helpers.js';
 import { createMailroom } from '../src/server/mailroom.js';
+import { Pop3Client } from '../src/client/pop3/client.js';
 
 test('APOP is throttled like USER/PASS: after too many failures from the address the right digest is refused', async (t) => {
   const f = await startPop3({ passwordHash: '{PLAIN}tanstaaf', authOptions: { maxFailures: 2, maxDelayMs: 0 } });
@@ -74,4 +75,24 @@ test('submission refuses an AUTH PLAIN authzid other than the user with 535 5.7.
   await d.cmd('EHLO client.test');
   assert.match(await d.cmd('AUTH PLAIN ' + b64('\0alice@example.org\0alice-pw')), /^235 /);
   d.socket.destroy();
+});
+
+test('a {PLAIN} password is upgraded to argon2id at login; an APOP client then falls back to the password and gets in', async (t) => {
+  const f = await startPop3({ passwordHash: '{PLAIN}tanstaaf' });
+  t.after(() => f.close());
+  const first = await Pop3Client.connect({ host: '127.0.0.1', port: f.port, security: 'plain' });
+  assert.ok(first.apopTimestamp, 'APOP offered: the user has a cleartext secret');
+  assert.equal(await first.login(USER, 'tanstaaf'), 'APOP');
+  await first.quit();
+  // APOP checks the digest itself, so the upgrade happens on the first password login.
+  const { c } = await RawPop3.open(f.port);
+  assert.match(await c.cmd(`USER ${USER}`), /^\+OK/);
+  assert.match(await c.cmd('PASS tanstaaf'), /^\+OK Logged in/);
+  await c.cmd('QUIT');
+  assert.match((await f.store.getUser(USER))!.passwordHash, /^\$argon2id\$/);
+  const again = await Pop3Client.connect({ host: '127.0.0.1', port: f.port, security: 'plain' });
+  assert.ok(again.apopTimestamp, 'the greeting still offers APOP (decided for all users)');
+  assert.notEqual(await again.login(USER, 'tanstaaf'), 'APOP');
+  await again.quit();
+  assert.equal(f.auth.addressFailures('127.0.0.1'), 0, 'the impossible APOP attempt is not counted');
 });

@@ -155,3 +155,14 @@ test('serve reloads --tls-cert/--tls-key on SIGHUP: new connections get the new 
   open.destroy();
   assert.equal(child.exitCode, null, 'the server kept running');
 });
+
+test('POP3 over implicit TLS: a client that leaves right after its handshake does not hold up stopping the server', async () => {
+  const m = createMailroom({ ports: { pop3s: 0 } });
+  await m.start();
+  const s = await tlsOpen(m.ports.pop3s!);
+  s.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
+  await m.stop();
+  assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+});

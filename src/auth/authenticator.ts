@@ -119,7 +119,8 @@ export class Authenticator {
 
   /**
    * For mechanisms that check a cleartext secret themselves (APOP): the same throttle, failure counting and
-   * delay as verify(). `matches` gets the stored cleartext secret; users without one never match.
+   * delay as verify(). `matches` gets the stored cleartext secret; users without one never match (and, as
+   * no guess is possible for them, such attempts get the base delay but are not counted).
    */
   async verifySecret(address: string, matches: (secret: string) => boolean, ctx: AuthContext = {}): Promise<AuthResult> {
     const user = normalizeAddress(address);
@@ -135,7 +136,11 @@ export class Authenticator {
       this.#byIpUser.delete(pairKey(ip, user));
       return { ok: true, user: found.user };
     }
-    await this.recordFailure(ip, user);
+    // A wrong digest for a kept secret is a guess and counts. Without a secret (unknown user, or a hash
+    // such as argon2id) nothing can match, so it is no guess: the base delay, not counted (clients then
+    // try the password with another mechanism).
+    if (found) await this.recordFailure(ip, user);
+    else if (this.#opts.failureDelayMs > 0) await this.#sleep(this.#opts.failureDelayMs);
     return { ok: false, reason: 'bad-credentials' };
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { indexMessage, messageHeaderEnd, parseHeaderBlock, unfoldHeader } from '../mime/index.js';
 import { casemap, compareCodePoints } from './casemap.js';
 import { parseMessageDate } from './date.js';
 import { parseMessageIds, firstMessageId } from './msgid.js';
@@ -141,4 +142,33 @@ test('sortKeysFor: subject, reply flag, Message-ID and parents from References, 
   assert.equal(sortKeysFor(input({ messageId: 'not-an-id' })).messageId, null);
   // Plain JSON data: a cached copy works the same.
   assert.deepEqual(JSON.parse(JSON.stringify(k)), k);
+});
+
+test('sortKeysFor: from a raw message through the MIME layer\'s Envelope (the shape the IMAP layer has)', () => {
+  const raw = Buffer.from([
+    'Date: Tue, 1 Jul 2003 10:52:37 +0200',
+    'From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>',
+    'To: Undisclosed recipients:;',
+    'Subject: =?UTF-8?Q?Re:_[list]_Caf=C3=A9?= (fwd)',
+    'Message-ID: <"quoted"@example.com>',
+    'In-Reply-To: <parent@example.com>',
+    'References: <root@example.com>',
+    '\t<parent@example.com>',
+    '',
+    'body',
+    '',
+  ].join('\r\n'));
+  const index = indexMessage(raw);
+  const references = parseHeaderBlock(raw.subarray(0, messageHeaderEnd(raw)))
+    .filter((f) => f.name.toLowerCase() === 'references')
+    .map((f) => unfoldHeader(f.value))[0] ?? null;
+  const k = sortKeysFor({ uid: 9, internalDate: 0, size: index.size, references, ...index.envelope });
+  assert.equal(k.sent, Date.parse('2003-07-01T08:52:37Z'));
+  assert.equal(k.subject, 'CAFE\u0301');
+  assert.equal(k.replyOrForward, true);
+  assert.equal(k.from, 'PIRARD');
+  assert.equal(k.displayFrom, casemap('André Pirard'));
+  assert.equal(k.to, 'UNDISCLOSED RECIPIENTS');
+  assert.equal(k.messageId, 'quoted@example.com');
+  assert.deepEqual(k.parents, ['root@example.com', 'parent@example.com']);
 });

@@ -40,7 +40,9 @@ export function parseMessageIds(s: string | null | undefined): string[] {
     if (r.id !== null) out.push(r.id);
     i = r.next;
   }
-  return out;
+  // Copies the ids out of the header string: V8 keeps a substring as a view into its parent, and Map lookups
+  // with such views (threading looks every id up) are several times slower than with flat strings.
+  return out.length === 0 ? out : (JSON.parse(JSON.stringify(out)) as string[]);
 }
 
 /** The first valid msg-id of `s`, or null. */

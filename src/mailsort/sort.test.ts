@@ -113,12 +113,16 @@ test('sortMessages: 100,000 messages (time printed, not asserted)', () => {
   ];
   const report: string[] = [];
   for (const [name, criteria] of runs) {
-    const t0 = performance.now();
-    const out = sortMessages(records, criteria);
-    report.push(`${name} ${(performance.now() - t0).toFixed(1)} ms`);
-    assert.equal(out.length, records.length);
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const t0 = performance.now();
+      const out = sortMessages(records, criteria);
+      best = Math.min(best, performance.now() - t0);
+      assert.equal(out.length, records.length);
+    }
+    report.push(`${name} ${best.toFixed(1)} ms`);
   }
-  console.log(`sortMessages, 100000 messages: ${report.join(', ')}`);
+  console.log(`sortMessages, 100000 messages, best of 3: ${report.join(', ')}`);
 });
 
 test('sortMessages: the imaptest sort-subject mailbox (base subjects, titlecase order, REVERSE ties)', () => {
@@ -130,4 +134,11 @@ test('sortMessages: the imaptest sort-subject mailbox (base subjects, titlecase 
   assert.deepEqual(sortMessages(recs, [by('subject')]), [9, 1, 3, 5, 6, 2, 7, 8, 4]);
   assert.deepEqual(sortMessages(recs, [by('subject', true)]), [4, 8, 2, 7, 6, 3, 5, 1, 9]);
   assert.deepEqual(sortMessages(recs, [by('subject'), by('size', true)]), [9, 1, 5, 3, 6, 7, 2, 8, 4]);
+});
+
+test('sortMessages: empty input, and duplicate uids kept in input order', () => {
+  assert.deepEqual(sortMessages([], [by('subject'), by('sent', true)]), []);
+  const twice = [keys({ uid: 4, size: 2 }), keys({ uid: 4, size: 1 }), keys({ uid: 1, size: 2 })];
+  assert.deepEqual(sortMessages(twice, [by('size')]), [4, 1, 4]);
+  assert.deepEqual(sortMessages(twice, []), [1, 4, 4]);
 });

@@ -243,3 +243,7 @@ test('every algorithm: each message exactly once, dummies only at the top, input
     { numRuns: 1000 },
   );
 });
+
+test('empty input gives an empty forest', () => {
+  for (const algorithm of ['orderedsubject', 'references', 'refs'] as const) assert.deepEqual(threadMessages([], algorithm), []);
+});

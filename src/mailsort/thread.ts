@@ -85,8 +85,16 @@ interface Box {
   linked: number;
 }
 
+/** The children of a box without any: shared and frozen, so an accidental push throws instead of leaking. */
+const NO_KIDS: Box[] = Object.freeze([]) as unknown as Box[];
+
 function newBox(rec: SortKeys | null): Box {
-  return { rec, parent: null, kids: [], top: false, linked: 0 };
+  return { rec, parent: null, kids: NO_KIDS, top: false, linked: 0 };
+}
+
+function addKid(parent: Box, kid: Box): void {
+  if (parent.kids === NO_KIDS) parent.kids = [kid];
+  else parent.kids.push(kid);
 }
 
 /** True when making `parent` the parent of `child` would close a loop (child is parent or its ancestor). */
@@ -153,7 +161,7 @@ function linkReferences(records: readonly SortKeys[]): Box[] {
   }
   const roots: Box[] = [];
   for (const b of boxes) {
-    if (b.parent) b.parent.kids.push(b);
+    if (b.parent) addKid(b.parent, b);
     else roots.push(b);
   }
   return roots;
@@ -233,15 +241,15 @@ function mergeBySubject(roots: Box[]): Box[] {
     const t = table.get(subject) as Box;
     if (t === r) continue;
     if (r.rec === null && t.rec === null) {
-      for (const k of r.kids) t.kids.push(k);
-      r.kids = [];
+      for (const k of r.kids) addKid(t, k);
+      r.kids = NO_KIDS;
       r.top = false;
     } else if (t.rec === null || (r.rec !== null && r.rec.replyOrForward && !t.rec.replyOrForward)) {
-      t.kids.push(r);
+      addKid(t, r);
       r.top = false;
     } else if (r.rec === null) {
       // Not reachable through step 5B (a dummy always takes the table entry); kept total all the same.
-      r.kids.push(t);
+      addKid(r, t);
       t.top = false;
       table.set(subject, r);
     } else {

@@ -14,6 +14,8 @@ export class Pop3Service implements NetService {
   readonly shared: Pop3Shared;
   readonly #servers = new Set<Server>();
   readonly #tlsServers = new Set<TlsServer>();
+  /** Raw sockets of the implicit-TLS listeners, so close() can end those still in their handshake. */
+  readonly #tlsRaw = new Set<Socket>();
   readonly #connections = new Set<Pop3Connection>();
   readonly #perIp = new Map<string, number>();
   #closing = false;
@@ -31,6 +33,10 @@ export class Pop3Service implements NetService {
       const tlsServer = createTlsServer({ ...material, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
       tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed'));
       this.#tlsServers.add(tlsServer);
+      tlsServer.on('connection', (raw: Socket) => {
+        this.#tlsRaw.add(raw);
+        raw.once('close', () => this.#tlsRaw.delete(raw));
+      });
       server = tlsServer;
     } else {
       server = createNetServer({ allowHalfOpen: true }, (s: Socket) => this.#accept(s, false));
@@ -89,6 +95,10 @@ export class Pop3Service implements NetService {
     this.#tlsServers.clear();
     const sessions = [...this.#connections];
     for (const c of sessions) c.shutdown();
-    await Promise.all([...stopped, ...sessions.map((c) => c.closed)]);
+    await Promise.all(sessions.map((c) => c.closed));
+    // What is left never became a session: a client that went away (half-open) during the TLS handshake
+    // would otherwise hold the listener open until the handshake timeout.
+    for (const raw of this.#tlsRaw) raw.destroy();
+    await Promise.all(stopped);
   }
 }

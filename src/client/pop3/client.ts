@@ -223,14 +223,19 @@ export class Pop3Client {
   /**
    * Logs in: APOP when the greeting offered it and the connection is not encrypted (the password never
    * crosses the wire), otherwise SASL PLAIN when CAPA lists it (RFC 5034, initial response), else USER/PASS.
+   * A server offers APOP to everyone but can check it only for users whose secret it keeps in clear, so an
+   * APOP refusal that is not temporary ([SYS/...], [IN-USE], [LOGIN-DELAY]) moves on to the next mechanism.
    */
   async login(user: string, password: string): Promise<'APOP' | 'PLAIN' | 'USER'> {
     if (this.apopTimestamp && !this.secure) {
       const digest = createHash('md5').update(this.apopTimestamp + password, 'utf8').digest('hex');
-      await this.command(`APOP ${user} ${digest}`).catch((e: unknown) => {
-        throw asAuth(e, this.where);
-      });
-      return 'APOP';
+      try {
+        await this.command(`APOP ${user} ${digest}`);
+        return 'APOP';
+      } catch (e) {
+        const refused = e instanceof ClientError && (e.code === 'AUTH' || (e.code === 'PROTOCOL' && !/\[(SYS|IN-USE|LOGIN-DELAY)/i.test(e.message)));
+        if (!refused) throw asAuth(e, this.where);
+      }
     }
     const sasl = this.capabilities.get('SASL')?.map((m) => m.toUpperCase()) ?? [];
     if (sasl.includes('PLAIN')) {
