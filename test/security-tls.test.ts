@@ -78,10 +78,11 @@ test('serve reloads --tls-cert/--tls-key on SIGHUP: new connections get the new 
   const [a, b] = await Promise.all([generateSelfSigned('first.test'), generateSelfSigned('second.test')]);
   await writeFile(certFile, a.cert);
   await writeFile(keyFile, a.key);
-  const [pop3, pop3s, submission, submissions] = await freePorts(4);
+  const [pop3, pop3s, submission, submissions, imap, imaps] = await freePorts(6);
   const args = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--data', join(dir, 'data'), '--tls-cert', certFile, '--tls-key', keyFile];
   args.push('--pop3-port', String(pop3), '--pop3s-port', String(pop3s), '--submission-port', String(submission), '--submissions-port', String(submissions));
-  for (const off of ['imap', 'imaps', 'lmtp', 'smtp']) args.push(`--${off}-port`, 'off');
+  args.push('--imap-port', String(imap), '--imaps-port', String(imaps));
+  for (const off of ['lmtp', 'smtp']) args.push(`--${off}-port`, 'off');
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const seen = (re: RegExp): Promise<void> =>
@@ -114,13 +115,25 @@ test('serve reloads --tls-cert/--tls-key on SIGHUP: new connections get the new 
   child.kill('SIGHUP');
   await seen(/TLS certificate reloaded/);
 
-  // implicit TLS, POP3 and submission
-  for (const port of [pop3s, submissions]) {
+  assert.doesNotMatch(out, /keep the old certificate/, 'every listener took the new certificate');
+  // implicit TLS, IMAP, POP3 and submission
+  for (const port of [imaps, pop3s, submissions]) {
     const s = await tlsOpen(port);
     assert.equal(subject(s), 'second.test', `port ${port}`);
-    await readUntil(s, /^(\+OK|220 ).*\r\n/);
+    await readUntil(s, /^(\+OK|220 |\* OK).*\r\n/);
     s.destroy();
   }
+  // IMAP STARTTLS
+  const rawImap = netConnect({ host: '127.0.0.1', port: imap });
+  await readUntil(rawImap, /^\* OK.*\r\n/);
+  rawImap.write('a STARTTLS\r\n');
+  await readUntil(rawImap, /a OK.*\r\n$/);
+  const imapTls = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({ socket: rawImap, rejectUnauthorized: false }, () => resolve(s));
+    s.once('error', reject);
+  });
+  assert.equal(subject(imapTls), 'second.test');
+  imapTls.destroy();
   // STLS
   const raw = netConnect({ host: '127.0.0.1', port: pop3 });
   await readUntil(raw, /^\+OK.*\r\n/);

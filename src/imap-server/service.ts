@@ -9,14 +9,14 @@ import type { AddressInfo } from 'node:net';
 import type { ServiceOptions } from '../auth/service.js';
 import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
-import { listenOn, type ListenSpec, type NetService } from '../lib/service.js';
+import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
 import { byeLine } from './responses.js';
 
-/** What IMAP uses of the store: the mail store (mailboxes, messages, change log); users come through auth. */
-export type ImapStore = Pick<Store, 'mail'>;
+/** What IMAP uses of the store: the mail store (mailboxes, messages, change log); users come through auth, and from the directory for URLAUTH URLs of other users. */
+export type ImapStore = Pick<Store, 'mail'> & Partial<Pick<Store, 'directory'>>;
 
 export interface ImapServiceOptions extends ServiceOptions {
   store: ImapStore;
@@ -38,16 +38,18 @@ class ImapService implements NetService {
   readonly #conns = new Set<ImapConnection>();
   readonly #perIp = new Map<string, number>();
   #closing = false;
-  readonly #tls: ImapServiceOptions['tls'];
+  #tls: TlsMaterial | undefined;
+  readonly #tlsServers = new Set<tls.Server>();
 
   constructor(opts: ImapServiceOptions) {
-    this.#tls = opts.tls;
+    this.#tls = opts.tls ? withTlsProfile(opts.tls) : undefined;
     this.#ctx = {
       store: opts.store.mail,
+      directory: opts.store.directory ?? null,
       auth: opts.auth,
       logger: opts.logger ?? silentLogger,
       hostname: opts.hostname ?? osHostname(),
-      secureContext: opts.tls ? tls.createSecureContext(opts.tls) : null,
+      secureContext: this.#tls ? tls.createSecureContext(this.#tls) : null,
       limits: {
         appendLimit: opts.appendLimit ?? MAX_MESSAGE_SIZE,
         maxLineLength: opts.maxLineLength ?? IMAP_MAX_LINE,
@@ -62,15 +64,31 @@ class ImapService implements NetService {
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
     if (spec.implicitTls && !this.#ctx.secureContext) throw new Error('implicit TLS listener needs opts.tls');
-    const server = spec.implicitTls
-      ? tls.createServer({ ...this.#tls! }, (s) => this.#accept(s, true))
-      : net.createServer((s) => this.#accept(s, false));
+    let server: net.Server;
+    if (spec.implicitTls) {
+      const tlsServer = tls.createServer({ ...this.#tls! }, (s) => this.#accept(s, true));
+      this.#tlsServers.add(tlsServer);
+      server = tlsServer;
+    } else {
+      server = net.createServer((s) => this.#accept(s, false));
+    }
     server.on('tlsClientError', (e: Error) => this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed'));
     server.on('error', (e) => this.#ctx.logger.error({ err: e.message }, 'IMAP listener error'));
     const addr = await listenOn(server, spec);
     this.#servers.add(server);
     this.#ctx.logger.info({ host: addr.address, port: addr.port, tls: spec.implicitTls }, 'IMAP listening');
     return addr;
+  }
+
+  /**
+   * New certificate and key (a renewal): new implicit-TLS connections and STARTTLS use them from now on;
+   * open sessions keep theirs. Only a service started with TLS can switch.
+   */
+  setTls(material: TlsMaterial): void {
+    const next = withTlsProfile(material);
+    this.#tls = next;
+    this.#ctx.secureContext = tls.createSecureContext(next);
+    for (const s of this.#tlsServers) s.setSecureContext(next);
   }
 
   #accept(socket: net.Socket, secure: boolean): void {
