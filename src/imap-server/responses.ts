@@ -100,9 +100,14 @@ export interface EsearchResult {
   min?: number;
   max?: number;
   count?: number;
-  /** Ascending; omitted when empty. */
+  /** Ascending for SEARCH, in sort order for SORT (RFC 5267); omitted when empty. */
   all?: readonly number[];
   modseq?: number;
+  /** RFC 9394 PARTIAL: the range as asked (normalized) and the numbers in it (NIL when none). */
+  partial?: { range: string; set: readonly number[] };
+  /** RFC 5267 section 4.4 context updates: a position in the result and the numbers added or removed there. */
+  addTo?: { pos: number; set: readonly number[] };
+  removeFrom?: { pos: number; set: readonly number[] };
 }
 
 /** "* ESEARCH (TAG "t") [UID] MIN .. MAX .. COUNT .. ALL .. MODSEQ .." (RFC 4731 3.1, RFC 9051 7.3.4). */
@@ -112,8 +117,21 @@ export function esearchLine(tag: string, uid: boolean, r: EsearchResult): string
   if (r.max !== undefined) text += ` MAX ${r.max}`;
   if (r.count !== undefined) text += ` COUNT ${r.count}`;
   if (r.all !== undefined && r.all.length) text += ` ALL ${formatSequenceSet(r.all)}`;
+  if (r.partial !== undefined) text += ` PARTIAL (${r.partial.range} ${r.partial.set.length ? formatSequenceSet(r.partial.set) : 'NIL'})`;
+  if (r.addTo !== undefined) text += ` ADDTO (${r.addTo.pos} ${formatSequenceSet(r.addTo.set)})`;
+  if (r.removeFrom !== undefined) text += ` REMOVEFROM (${r.removeFrom.pos} ${formatSequenceSet(r.removeFrom.set)})`;
   if (r.modseq !== undefined) text += ` MODSEQ ${r.modseq}`;
   return text + '\r\n';
+}
+
+/** "* SORT n n ... [(MODSEQ m)]" (RFC 5256 section 4, RFC 7162 3.1.5): numbers in sort order. */
+export function sortLine(nums: readonly number[], modseq: number | null): string {
+  return `* SORT${nums.map((n) => ' ' + n).join('')}${modseq !== null ? ` (MODSEQ ${modseq})` : ''}\r\n`;
+}
+
+/** "* THREAD thread-list..." (RFC 5256 section 4); `threads` already rendered (commands/thread.ts). */
+export function threadLine(threads: string): string {
+  return `* THREAD${threads ? ' ' + threads : ''}\r\n`;
 }
 
 /** "* LIST|LSUB (\Noselect) "/" """: the hierarchy delimiter and root (RFC 9051 6.3.9). */
@@ -153,4 +171,23 @@ export function writeFetchClose(w: WireWriter): void {
 /** "* seq FETCH ([UID u ]MODSEQ (m))": what STORE .SILENT owes a CONDSTORE client (RFC 7162 3.1.3). */
 export function modseqFetchLine(seq: number, uid: number | null, modseq: number): string {
   return `* ${seq} FETCH (${uid !== null ? `UID ${uid} ` : ''}MODSEQ (${modseq}))\r\n`;
+}
+
+/** "* GENURLAUTH url ..." (RFC 4467 section 7). */
+export function writeGenurlauth(w: WireWriter, urls: readonly string[]): void {
+  w.text('* GENURLAUTH');
+  for (const u of urls) w.sp().astring(u);
+  w.text('\r\n');
+}
+
+/**
+ * "* URLFETCH url " (RFC 4467 section 7, RFC 5524 section 6); the caller writes the data (a literal, NIL
+ * or the parenthesised RFC 5524 form) and closes with writeUrlfetchClose.
+ */
+export function writeUrlfetchOpen(w: WireWriter, url: string): void {
+  w.text('* URLFETCH ').astring(url).sp();
+}
+
+export function writeUrlfetchClose(w: WireWriter): void {
+  w.text('\r\n');
 }

@@ -8,8 +8,10 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from '../lib/logger.js';
 import type { Mailbox, User } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
+import type { Directory } from '../store/directory.js';
 import type { Args } from '../imap/grammar/args.js';
 import { no, type Completion } from './errors.js';
+import { okLine } from './responses.js';
 import type { MailboxView, UpdateSink } from './view.js';
 
 /** RFC 9051 section 3: the session states. A selected mailbox exists only in the 'selected' state. */
@@ -33,6 +35,8 @@ export interface ImapLimits {
 /** What is shared by all connections of one service instance (no module state). */
 export interface ServiceContext {
   store: MailStore;
+  /** User lookup for IMAP URLs naming another user (URLAUTH, RFC 4467); null: only the user's own URLs resolve. */
+  directory: Pick<Directory, 'getUser'> | null;
   auth: Authenticator;
   logger: Logger;
   hostname: string;
@@ -116,6 +120,18 @@ export const ANY: readonly StateKind[] = ['not-authenticated', 'authenticated', 
 export const NOT_AUTH: readonly StateKind[] = ['not-authenticated'];
 export const AUTH: readonly StateKind[] = ['authenticated', 'selected'];
 export const SELECTED: readonly StateKind[] = ['selected'];
+
+/**
+ * A CONDSTORE-enabling command (RFC 7162 3.1: FETCH MODSEQ or CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH
+ * MODSEQ, ENABLE): turns CONDSTORE on, and the first time, with a mailbox selected, sends its
+ * "* OK [HIGHESTMODSEQ n]" as part of the command's response (as Dovecot does).
+ */
+export function enableCondstore(session: Session): void {
+  if (session.condstore) return;
+  session.enable('CONDSTORE');
+  const st = session.state;
+  if (st.kind === 'selected') session.send(Buffer.from(okLine(`HIGHESTMODSEQ ${st.view.highestModseq}`, 'Highest')));
+}
 
 /** The view of the selected mailbox; throws when not selected (the dispatcher checks states first). */
 export function selectedView(ctx: CommandContext): MailboxView {

@@ -6,6 +6,7 @@
  * per message, exactly the parts named in `wanted`, so a store reads only those columns or files.
  */
 import type { Envelope, MessageIndex } from '../mime/types.js';
+import type { ExpungeHold } from './holds.js';
 import type { SortKeys } from '../mailsort/index.js';
 import type {
   AppendOptions,
@@ -38,6 +39,11 @@ export interface Wanted {
   envelopeText?: boolean;
   /** The header block: raw bytes up to and including the blank line. */
   header?: boolean;
+  /**
+   * Also messages expunged meanwhile that are still held for a reader that shows them (see holdExpunged;
+   * RFC 2180 4.1.1), merged in uid order. Not a part: changes which messages are returned.
+   */
+  expunged?: boolean;
 }
 
 /** The parts of one message that `W` asked for. */
@@ -66,6 +72,13 @@ export interface MailStore {
   status(mailboxId: number): Promise<MailboxStatus>;
   /** IMAP4rev1 \Recent: the first recent uid for the caller; moves first-recent to uidNext (one claimant). */
   claimRecent(mailboxId: number): Promise<number>;
+  /**
+   * The mailbox's URLAUTH access key (RFC 4467 section 7): 32 random bytes, created on first use when
+   * `create`, else null while none exists. Throws NOT_FOUND (mailbox) when creating.
+   */
+  urlauthKey(mailboxId: number, create: boolean): Promise<Buffer | null>;
+  /** RESETKEY (RFC 4467 section 5.1): forgets the key of one mailbox of the user, or of all of them (null). */
+  resetUrlauthKeys(userId: number, mailboxId: number | null): Promise<void>;
 
   // ---- messages ----
   /** Appends a raw message; resolves after the durable commit. Throws NOT_FOUND, TOO_BIG. */
@@ -74,7 +87,10 @@ export interface MailStore {
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given UIDs that exist, each once, in uid order, with exactly the parts asked for. */
   readMessages<W extends Wanted>(mailboxId: number, uids: readonly number[], wanted: W): AsyncIterable<MessageParts<W>>;
-  /** Raw bytes of one message, or a range of them. Throws NOT_FOUND if the message is gone. */
+  /**
+   * Raw bytes of one message, or a range of them; also of an expunged message still held (holdExpunged).
+   * Throws NOT_FOUND if the message is gone.
+   */
   readBytes(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer>;
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;
   /** Expunges messages flagged \Deleted (only those among `uids` when given). Returns expunged UIDs ascending. */
@@ -92,6 +108,14 @@ export interface MailStore {
    * seen before. The key objects are shared: callers must not change them. Throws NOT_FOUND (mailbox).
    */
   sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeys[]>;
+
+  /**
+   * Keeps the messages of the mailbox that are expunged after `modseq` readable (readMessages with
+   * `expunged`, readBytes) until the hold advances past their expunge or is released, and at least the
+   * store's expunge grace (RFC 2180 4.1.1: a session may still fetch a message it has not been told is
+   * gone). Holds are per process; the grace covers readers elsewhere. Never throws.
+   */
+  holdExpunged(mailboxId: number, modseq: number): ExpungeHold;
 
   // ---- change log ----
   changesSince(mailboxId: number, modseq: number): Promise<Changes>;

@@ -10,11 +10,11 @@ import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 describe('APPEND grammar', () => {
   test('APPEND variants', () => {
-    const a = parseAppend(args('Drafts (\\Seen $X) " 7-Feb-1994 21:52:25 -0800" {3}\r\nabc'));
+    const a = parseAppend(args('Drafts (\\Seen $X) " 7-Feb-1994 21:52:25 -0800" {3}\r\nabc')).messages[0]!;
     assert.deepEqual(a.flags, ['\\Seen', '$X']);
     assert.equal(a.date?.toISOString(), '1994-02-08T05:52:25.000Z');
-    assert.equal(a.message.toString(), 'abc');
-    assert.equal(parseAppend(args('INBOX UTF8 (~{2}\r\nhi)')).binary, true);
+    assert.equal(a.message?.toString(), 'abc');
+    assert.equal(parseAppend(args('INBOX UTF8 (~{2}\r\nhi)')).messages[0]!.binary, true);
     assert.throws(() => parseAppend(args('INBOX "not a literal"')), ParseError);
   });
 });

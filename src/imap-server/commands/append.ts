@@ -1,25 +1,61 @@
 /**
- * APPEND (RFC 9051 6.3.12; APPENDUID RFC 4315; APPENDLIMIT RFC 7889; UTF8 RFC 6855). Grammar: mailbox,
- * optional flag list, optional date-time, then the message as a literal (literal8 inside UTF8 (...)).
- * Stores the message as sent and answers OK [APPENDUID]; NO [TOOBIG] over the limit, NO [CANNOT] for an
- * empty message, NO [TRYCREATE] when the mailbox does not exist. \Recent from the client is dropped.
+ * APPEND (RFC 9051 6.3.12; APPENDUID RFC 4315; APPENDLIMIT RFC 7889; UTF8 RFC 6855; MULTIAPPEND RFC 3502;
+ * CATENATE RFC 4469). Grammar: mailbox, then one or more messages, each with an optional flag list and
+ * date-time and then its data: a literal (literal8 inside UTF8 (...)), or CATENATE (TEXT literal / URL
+ * astring ...) whose URLs name messages or sections of the user's mailboxes (RFC 5092, see src/urlauth/).
+ * All messages are stored or none (a later failure removes the ones already stored) and the answer is
+ * OK [APPENDUID validity uid-set]; NO [TOOBIG] over the limit, NO [CANNOT] for an empty message,
+ * NO [TRYCREATE] when the mailbox does not exist, NO [BADURL url] for an URL that does not resolve.
+ * \Recent from the client is dropped.
  */
 import { Args, ParseError, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
+import type { Token } from '../../imap/wire/tokenizer.js';
+import { formatSequenceSet } from '../../imap/wire/encode.js';
+import type { AppendResult } from '../../store/types.js';
+import { resolveUrl, urlBytes } from '../../urlauth/resolve.js';
 import { no, ok } from '../errors.js';
-import { AUTH, currentUser, defineCommand } from '../session.js';
+import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+import { urlContext } from './urlauth.js';
 
 // ---- grammar ----
 
-export interface AppendArgs {
-  mailbox: string;
+/** One CATENATE part (RFC 4469 cat-part). */
+export type CatenatePart = { kind: 'text'; data: Buffer } | { kind: 'url'; url: string };
+
+export interface AppendMessage {
   flags: string[];
   date: Date | null;
-  message: Buffer;
+  /** The literal; null for CATENATE. */
+  message: Buffer | null;
+  /** The CATENATE parts; null for a literal. */
+  parts: CatenatePart[] | null;
   binary: boolean;
 }
 
-export function parseAppend(args: Args): AppendArgs {
-  const mailbox = args.astring('mailbox name');
+export interface AppendArgs {
+  mailbox: string;
+  messages: AppendMessage[];
+}
+
+function isLiteral(t: Token | undefined): t is Extract<Token, { t: 'string' }> {
+  return t !== undefined && t.t === 'string' && t.literal;
+}
+
+function parseCatenate(list: Token[]): CatenatePart[] {
+  if (!list.length) throw new ParseError('Empty CATENATE list');
+  const parts: CatenatePart[] = [];
+  for (let i = 0; i < list.length; i += 2) {
+    const kind = list[i]!;
+    const value = list[i + 1];
+    const k = kind.t === 'atom' ? kind.v.toUpperCase() : '';
+    if (k === 'TEXT' && isLiteral(value)) parts.push({ kind: 'text', data: value.v });
+    else if (k === 'URL' && value && (value.t === 'string' || value.t === 'atom')) parts.push({ kind: 'url', url: value.t === 'atom' ? value.v : value.v.toString('utf8') });
+    else throw new ParseError('CATENATE parts are TEXT literal or URL string');
+  }
+  return parts;
+}
+
+function parseMessage(args: Args): AppendMessage {
   let flags: string[] = [];
   let date: Date | null = null;
   let t = args.next('message literal');
@@ -31,24 +67,53 @@ export function parseAppend(args: Args): AppendArgs {
     date = parseDateTime(t.v.toString('latin1'));
     t = args.next('message literal');
   }
+  const kw = t.t === 'atom' ? t.v.toUpperCase() : '';
+  if (kw === 'CATENATE') return { flags, date, message: null, parts: parseCatenate(args.list('CATENATE parts')), binary: false };
   let binary = false;
   let message: Buffer;
-  if (t.t === 'atom' && t.v.toUpperCase() === 'UTF8') {
+  if (kw === 'UTF8') {
     // RFC 6855 section 4: APPEND ... UTF8 (literal8)
     const inner = args.list('UTF8 literal');
-    if (inner.length !== 1 || inner[0]!.t !== 'string' || !inner[0]!.literal) throw new ParseError('UTF8 needs a literal');
-    message = inner[0]!.v;
-    binary = inner[0]!.binary;
+    if (inner.length !== 1 || !isLiteral(inner[0])) throw new ParseError('UTF8 needs a literal');
+    message = inner[0].v;
+    binary = inner[0].binary;
   } else {
-    if (t.t !== 'string' || !t.literal) throw new ParseError('Message must be sent as a literal');
+    if (!isLiteral(t)) throw new ParseError('Message must be sent as a literal');
     message = t.v;
     binary = t.binary;
   }
-  args.end();
-  return { mailbox, flags, date, message, binary };
+  return { flags, date, message, parts: null, binary };
+}
+
+export function parseAppend(args: Args): AppendArgs {
+  const mailbox = args.astring('mailbox name');
+  const messages = [parseMessage(args)];
+  while (!args.done) messages.push(parseMessage(args));
+  return { mailbox, messages };
 }
 
 // ---- handler ----
+
+/** The message a CATENATE list builds; NO [BADURL] for an URL that does not resolve, NO [TOOBIG] over the limit. */
+async function catenate(ctx: CommandContext, parts: readonly CatenatePart[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const limit = ctx.service.limits.appendLimit;
+  for (const p of parts) {
+    let data: Buffer | null = null;
+    if (p.kind === 'text') data = p.data;
+    else {
+      const uctx = urlContext(ctx);
+      const r = await resolveUrl(uctx, p.url, 'own');
+      data = r && (await urlBytes(uctx, r));
+      if (data === null) throw no(`Bad URL`, `BADURL ${p.url}`);
+    }
+    size += data.length;
+    if (size > limit) throw no('Message too large', 'TOOBIG');
+    chunks.push(data);
+  }
+  return Buffer.concat(chunks, size);
+}
 
 export const append = defineCommand({
   states: AUTH,
@@ -57,13 +122,31 @@ export const append = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
-    if (args.message.length > ctx.service.limits.appendLimit) throw no('Message too large', 'TOOBIG');
-    if (!args.message.length) throw no("Can't save a zero byte message", 'CANNOT');
+    for (const m of args.messages) if (m.message && m.message.length > ctx.service.limits.appendLimit) throw no('Message too large', 'TOOBIG');
     const store = ctx.service.store;
     const mb = await store.getMailbox(user.id, name);
     if (!mb) throw no('Mailbox does not exist', 'TRYCREATE');
-    const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
-    const r = await store.append(mb.id, args.message, args.date ? { flags, internalDate: args.date } : { flags });
-    return ok('Append completed', `APPENDUID ${r.uidValidity} ${r.uid}`);
+    const raws: Buffer[] = [];
+    for (const m of args.messages) {
+      const raw = m.message ?? (await catenate(ctx, m.parts!));
+      if (!raw.length) throw no("Can't save a zero byte message", 'CANNOT');
+      raws.push(raw);
+    }
+    // RFC 3502: all or nothing. The messages are stored one by one; a failure removes the ones stored.
+    const done: AppendResult[] = [];
+    try {
+      for (const [i, m] of args.messages.entries()) {
+        const flags = m.flags.filter((f) => f.toLowerCase() !== '\\recent');
+        done.push(await store.append(mb.id, raws[i]!, m.date ? { flags, internalDate: m.date } : { flags }));
+      }
+    } catch (e) {
+      if (done.length) {
+        const uids = done.map((r) => r.uid);
+        await store.storeFlags(mb.id, uids, { op: 'add', flags: ['\\Deleted'] });
+        await store.expunge(mb.id, uids);
+      }
+      throw e;
+    }
+    return ok('Append completed', `APPENDUID ${done[0]!.uidValidity} ${formatSequenceSet(done.map((r) => r.uid))}`);
   },
 });

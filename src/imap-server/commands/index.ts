@@ -28,6 +28,10 @@ import { copy, move, uidCopy, uidMove } from './copy.js';
 import { expunge, uidExpunge } from './expunge.js';
 import { idle } from './idle.js';
 import { compress } from './compress.js';
+import { sort, uidSort } from './sort.js';
+import { thread, uidThread } from './thread.js';
+import { cancelUpdate } from './cancelupdate.js';
+import { genurlauth, resetkey, urlfetch } from './urlauth.js';
 
 export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   Object.entries({
@@ -68,5 +72,13 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   MOVE: move,
   'UID MOVE': uidMove,
   COMPRESS: compress,
+  SORT: sort,
+  'UID SORT': uidSort,
+  THREAD: thread,
+  'UID THREAD': uidThread,
+  CANCELUPDATE: cancelUpdate,
+  RESETKEY: resetkey,
+  GENURLAUTH: genurlauth,
+  URLFETCH: urlfetch,
   }),
 );

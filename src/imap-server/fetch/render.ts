@@ -236,13 +236,13 @@ function isSevenBit(b: Buffer): boolean {
   return true;
 }
 
-function applyPartial(data: Buffer, p: Partial | null): Buffer {
+export function applyPartial(data: Buffer, p: Partial | null): Buffer {
   if (!p) return data;
   if (p.start >= data.length) return Buffer.alloc(0);
   return data.subarray(p.start, Math.min(data.length, p.start + p.length));
 }
 
-async function readSpan(store: MailStore, mbId: number, uid: number, start: number, end: number): Promise<Buffer> {
+async function readSpan(store: Pick<MailStore, 'readBytes'>, mbId: number, uid: number, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
   return store.readBytes(mbId, uid, { start, end });
 }
@@ -254,7 +254,7 @@ function headerSection(header: Buffer, s: Section): Buffer {
 }
 
 /** BODY[section] bytes; null when the section does not exist in this message. */
-async function sectionBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex | null, s: Section): Promise<Buffer | null> {
+export async function sectionBytes(store: Pick<MailStore, 'readBytes'>, mbId: number, uid: number, index: MessageIndex | null, s: Section): Promise<Buffer | null> {
   if (!s.part.length && s.text === null) return store.readBytes(mbId, uid);
   const loc = findPart(index!, s.part.join('.'));
   if (!loc) return null;
@@ -274,7 +274,7 @@ async function sectionBytes(store: MailStore, mbId: number, uid: number, index: 
 }
 
 /** BINARY[part] bytes (transfer-decoded); null when the part does not exist. */
-async function binaryBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex, part: number[]): Promise<Buffer | null> {
+export async function binaryBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex, part: number[]): Promise<Buffer | null> {
   if (!part.length) return store.readBytes(mbId, uid);
   const loc = findPart(index, part.join('.'));
   if (!loc) return null;

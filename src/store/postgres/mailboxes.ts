@@ -1,10 +1,11 @@
 /**
  * The mailbox half of the PostgreSQL MailStore (../mail.ts): list, create, delete, rename (RFC 9051 6.3.6,
  * INBOX moves its messages), subscriptions (RFC 9051 6.3.7: by name, for mailboxes that may not exist),
- * special-use (RFC 6154), STATUS counts and IMAP4rev1 \Recent claims. Names follow ../names.ts. Errors:
+ * special-use (RFC 6154), URLAUTH access keys (RFC 4467), STATUS counts and IMAP4rev1 \Recent claims. Names follow ../names.ts. Errors:
  * NOT_FOUND, EXISTS (also for a unique-key race with another node), NO_PERM (INBOX), HAS_CHILDREN, INVALID.
  * messages.ts and mail.ts extend this class with the message operations.
  */
+import { randomBytes } from 'node:crypto';
 import type { Mailbox, MailboxStatus, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
@@ -164,6 +165,33 @@ export class PgMailboxes {
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const r = await this.core.db.query('UPDATE mailboxes SET special_use = $2 WHERE id = $1', [mailboxId, specialUse]);
       if (r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    });
+  }
+
+  urlauthKey(mailboxId: number, create: boolean): Promise<Buffer | null> {
+    return this.core.run(async () => {
+      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const get = async (): Promise<Buffer | null> =>
+        (await this.core.db.query<{ key: Buffer }>('SELECT key FROM urlauth_keys WHERE mailbox_id = $1', [mailboxId])).rows[0]?.key ?? null;
+      const key = await get();
+      if (key || !create) return key;
+      const r = await this.core.db.query(
+        'INSERT INTO urlauth_keys (mailbox_id, key) SELECT id, $2 FROM mailboxes WHERE id = $1 ON CONFLICT DO NOTHING',
+        [mailboxId, randomBytes(32)],
+      );
+      const made = await get();
+      if (!made && r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      return made;
+    });
+  }
+
+  resetUrlauthKeys(userId: number, mailboxId: number | null): Promise<void> {
+    return this.core.run(async () => {
+      if (!validUserId(userId)) return;
+      await this.core.db.query(
+        'DELETE FROM urlauth_keys k USING mailboxes m WHERE k.mailbox_id = m.id AND m.user_id = $1 AND ($2::bigint IS NULL OR m.id = $2)',
+        [userId, mailboxId],
+      );
     });
   }
 

@@ -26,6 +26,9 @@
  *   lists (FETCH of header fields) read rows instead of blobs; a blob without a row (larger header, written
  *   before version 2 or by older code) has its header read from the blob. Both are per blob like blob_meta: copies and moves share them, and they go with the blob
  *   (ON DELETE CASCADE). Neither is back-filled: the migration stays pure SQL and fast on big databases.
+ * - Version 4: expunged_held keeps expunged messages readable for readers that still show them (RFC 2180
+ *   4.1.1; held.ts): the message row's columns plus the expunge's modseq and time, one blob reference each
+ *   (blobs.refs counts them too).
  */
 import type { Logger } from '../../lib/logger.js';
 import type { Db, Queryable } from './db.js';
@@ -170,6 +173,37 @@ CREATE TABLE blob_headers (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'URLAUTH access keys',
+    sql: `
+CREATE TABLE urlauth_keys (
+  mailbox_id bigint PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+  key bytea NOT NULL
+);
+`,
+  },
+  {
+    version: 4,
+    name: 'held expunged messages',
+    sql: `
+CREATE TABLE expunged_held (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid bigint NOT NULL,
+  email_id text NOT NULL,
+  thread_id text NOT NULL,
+  flags integer NOT NULL,
+  keywords text[] NOT NULL,
+  internal_date timestamptz NOT NULL,
+  size bigint NOT NULL,
+  modseq bigint NOT NULL,
+  blob_id text NOT NULL REFERENCES blobs(id),
+  expunged_modseq bigint NOT NULL,
+  expunged_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (mailbox_id, uid)
+);
+`,
+  },
 ];
 
 /**
@@ -180,10 +214,12 @@ CREATE TABLE blob_headers (
 export const DATA_TABLES: readonly string[] = [
   'outbound',
   'messages',
+  'expunged_held',
   'tombstones',
   'blob_meta',
   'blob_headers',
   'blobs',
+  'urlauth_keys',
   'mailbox_keywords',
   'thread_refs',
   'subscriptions',

@@ -1,9 +1,10 @@
 /**
  * SqliteMailboxes: the mailbox half of the SQLite MailStore (mail.ts completes it): mailboxes and
- * subscriptions (RFC 9051 6.3), STATUS counts, \Recent claims, message lists, the change log
+ * subscriptions (RFC 9051 6.3), URLAUTH access keys (RFC 4467), STATUS counts, \Recent claims, message lists, the change log
  * (changesSince, RFC 7162) and change subscriptions. Failures are StoreError values (NOT_FOUND, EXISTS,
  * NO_PERM, HAS_CHILDREN, INVALID; TEMPORARY when the database is busy or the store is closed).
  */
+import { randomBytes } from 'node:crypto';
 import type { ChangeEvent, Changes, Mailbox, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
@@ -156,6 +157,23 @@ export class SqliteMailboxes {
       checkSpecialUse(specialUse);
       const info = this.core.sql('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
       if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    });
+  }
+
+  urlauthKey(mailboxId: number, create: boolean): Promise<Buffer | null> {
+    return this.core.run(async () => {
+      const row = this.core.sql('SELECT key FROM urlauth_keys WHERE mailbox_id = ?').get(mailboxId) as { key: Buffer } | undefined;
+      if (row || !create) return row?.key ?? null;
+      const b = this.core.mailboxRow(mailboxId);
+      this.core.sql('INSERT OR IGNORE INTO urlauth_keys (mailbox_id, user_id, key) VALUES (?, ?, ?)').run(mailboxId, b.user_id, randomBytes(32));
+      return (this.core.sql('SELECT key FROM urlauth_keys WHERE mailbox_id = ?').get(mailboxId) as { key: Buffer }).key;
+    });
+  }
+
+  resetUrlauthKeys(userId: number, mailboxId: number | null): Promise<void> {
+    return this.core.run(async () => {
+      if (mailboxId === null) this.core.sql('DELETE FROM urlauth_keys WHERE user_id = ?').run(userId);
+      else this.core.sql('DELETE FROM urlauth_keys WHERE user_id = ? AND mailbox_id = ?').run(userId, mailboxId);
     });
   }
 

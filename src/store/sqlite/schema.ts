@@ -25,9 +25,16 @@
  *   `blob_garbage`; its blob_inline, blob_data and blob_headers rows are deleted in the background afterwards
  *   (freeing the pages of thousands of messages is what a POP3 QUIT would otherwise wait for), and whatever
  *   is still listed at the next open. Nothing reads those rows except through a message row.
+ * - `urlauth_keys` holds each mailbox's URLAUTH access key (RFC 4467), created at the first GENURLAUTH and
+ *   deleted by RESETKEY. Added after version 1 without a version bump (CREATE IF NOT EXISTS at open); rows
+ *   of deleted mailboxes are harmless (mailbox ids are never reused).
+ * - `expunged_held` keeps expunged messages readable for sessions that still show them (RFC 2180 4.1.1;
+ *   see held.ts): the message row's columns plus the expunge's modseq and time; each row holds one blob
+ *   reference. Added after version 1 without a version bump (an older build leaves the table alone: its
+ *   rows then merely keep their blobs until a newer build sweeps them).
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
- * - `blobs.refs` counts the message and outbound rows pointing at a blob; a blob whose count drops to zero is
+ * - `blobs.refs` counts the message, held and outbound rows pointing at a blob; a blob whose count drops to zero is
  *   deleted in the same transaction (with its blob_inline row) and its file, if it has one, unlinked after
  *   commit (a crash in between leaves an orphan file, swept at the next open).
  */
@@ -140,12 +147,35 @@ CREATE TABLE IF NOT EXISTS tombstones (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_modseq ON tombstones (mailbox_id, modseq);
 
+CREATE TABLE IF NOT EXISTS expunged_held (
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  email_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  expunged_modseq INTEGER NOT NULL,
+  expunged_at INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS thread_refs (
   user_id INTEGER NOT NULL,
   message_id TEXT NOT NULL,
   thread_id TEXT NOT NULL,
   PRIMARY KEY (user_id, message_id)
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS urlauth_keys (
+  mailbox_id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  key BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS urlauth_keys_user ON urlauth_keys (user_id);
 
 CREATE TABLE IF NOT EXISTS outbound (
   id TEXT PRIMARY KEY,
