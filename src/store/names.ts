@@ -29,6 +29,16 @@ export function normalizeMailboxName(name: string): string {
   return levels.join('/');
 }
 
+/**
+ * The half-open range [lo, hi) that holds exactly the names strictly below `parent` ("parent/..."), for
+ * stores that order names by their UTF-8 octets (SQLite's BINARY collation): '0' is the octet after '/'.
+ * A range counts no characters, so it is exact for names outside the Basic Multilingual Plane, where a
+ * JavaScript string length (UTF-16 code units) and SQL character counts disagree.
+ */
+export function childNameRange(parent: string): [string, string] {
+  return [parent + '/', parent + '0'];
+}
+
 /** True when `name` is INBOX itself (after normalisation). */
 export function isInbox(name: string): boolean {
   return name === 'INBOX';

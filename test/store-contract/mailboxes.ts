@@ -125,6 +125,32 @@ export function runMailboxContract(name: string, factory: StoreFactory): void {
       );
 
       test(
+        'names with characters outside the BMP: HAS_CHILDREN, rename moves the children, siblings stay',
+        withStore(async (s, user) => {
+          // '\u{1F600}' is one character, two UTF-16 code units and four UTF-8 octets.
+          const top = await s.mail.createMailbox(user.id, '\u{1F600}');
+          const child = await s.mail.createMailbox(user.id, '\u{1F600}/child');
+          const deep = await s.mail.createMailbox(user.id, '\u{1F600}/child/\u{1D11E}');
+          const sibling = await s.mail.createMailbox(user.id, '\u{1F600}x');
+          await rejectsWith(s.mail.deleteMailbox(user.id, '\u{1F600}'), 'HAS_CHILDREN');
+          await s.mail.renameMailbox(user.id, '\u{1F600}', 'a\u{1D11E}b/\u65b0');
+          assert.equal((await s.mail.getMailbox(user.id, 'a\u{1D11E}b/\u65b0'))?.id, top.id);
+          assert.equal((await s.mail.getMailbox(user.id, 'a\u{1D11E}b/\u65b0/child'))?.id, child.id);
+          assert.equal((await s.mail.getMailbox(user.id, 'a\u{1D11E}b/\u65b0/child/\u{1D11E}'))?.id, deep.id);
+          assert.equal(await s.mail.getMailbox(user.id, '\u{1F600}/child'), null, 'no child left behind');
+          assert.equal((await s.mail.getMailbox(user.id, '\u{1F600}x'))?.id, sibling.id, 'a sibling is not a child');
+          // And back to a plain ASCII name (the prefix shrinks by several code units).
+          await s.mail.renameMailbox(user.id, 'a\u{1D11E}b/\u65b0', 'Plain');
+          assert.equal((await s.mail.getMailbox(user.id, 'Plain/child/\u{1D11E}'))?.id, deep.id);
+          await rejectsWith(s.mail.deleteMailbox(user.id, 'Plain/child'), 'HAS_CHILDREN');
+          await s.mail.deleteMailbox(user.id, 'Plain/child/\u{1D11E}');
+          await s.mail.deleteMailbox(user.id, 'Plain/child');
+          await s.mail.deleteMailbox(user.id, 'Plain');
+          await s.mail.deleteMailbox(user.id, '\u{1F600}x');
+        }),
+      );
+
+      test(
         'renameMailbox errors: NOT_FOUND, EXISTS (target or a child target), INVALID (into itself, bad name)',
         withStore(async (s, user) => {
           await s.mail.createMailbox(user.id, 'A');

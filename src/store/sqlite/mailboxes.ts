@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChangeEvent, Changes, Mailbox, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
-import { normalizeMailboxName } from '../names.js';
+import { childNameRange, normalizeMailboxName } from '../names.js';
 import { statusOf } from './caches.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow, moveRows } from './mutations.js';
@@ -79,8 +79,8 @@ export class SqliteMailboxes {
         const b = this.core.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
         if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
         const child = this.core
-          .sql('SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ? LIMIT 1')
-          .get(userId, n.length + 1, n + '/');
+          .sql('SELECT 1 FROM mailboxes WHERE user_id = ? AND name >= ? AND name < ? LIMIT 1')
+          .get(userId, ...childNameRange(n));
         if (child) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
         dropMailbox(this.core, b, doomed);
         return b;
@@ -116,8 +116,8 @@ export class SqliteMailboxes {
           return;
         }
         const children = this.core
-          .sql('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?')
-          .all(userId, f.length + 1, f + '/') as Array<{ id: number; name: string }>;
+          .sql('SELECT id, name FROM mailboxes WHERE user_id = ? AND name >= ? AND name < ?')
+          .all(userId, ...childNameRange(f)) as Array<{ id: number; name: string }>;
         const renames: Array<[number, string, string]> = [[src.id, f, t]];
         for (const c of children) renames.push([c.id, c.name, t + c.name.slice(f.length)]);
         for (const [, , nn] of renames.slice(1)) {
