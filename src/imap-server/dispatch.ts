@@ -10,6 +10,7 @@ import { ImapError, storeErrorCompletion, type Completion } from './errors.js';
 import { badLine, mailboxDeletedBye } from './responses.js';
 import { ConnectionClosedError, type SeqUsage, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
 import { COMMANDS } from './commands/index.js';
+import { flushWithContexts } from './search-context.js';
 
 /**
  * Whether the pending updates sent after a command may include EXPUNGE/VANISHED, by the command's `seq`
@@ -85,7 +86,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
   if (st.kind === 'selected') {
     try {
       await st.view.refresh();
-      st.view.flush(session, PENDING_EXPUNGES[spec.seq]);
+      await flushWithContexts(st.view, session, PENDING_EXPUNGES[spec.seq]);
     } catch (e) {
       session.logger.warn({ err: errText(e) }, 'refresh failed');
     }

@@ -47,6 +47,11 @@ export class MailboxView {
   savedSearch: number[] = [];
   /** Called on every store wake-up (IDLE hooks in here). */
   onWake: (() => void) | null = null;
+  /**
+   * Called with the uids about to be reported expunged, before their EXPUNGE/VANISHED responses (search
+   * contexts send their REMOVEFROM here, RFC 5267 section 4.4).
+   */
+  onExpunge: ((uids: readonly number[], sink: UpdateSink) => void) | null = null;
 
   private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean) {
     this.#store = store;
@@ -227,6 +232,7 @@ export class MailboxView {
   reportExpunged(uids: Iterable<number>, sink: UpdateSink): void {
     const gone = [...uids].filter((u) => this.#meta.has(u)).sort((a, b) => a - b);
     if (!gone.length) return;
+    this.onExpunge?.(gone, sink);
     if (sink.qresync) {
       sink.send(Buffer.from(vanishedLine(gone)));
     } else {

@@ -1,6 +1,6 @@
 /**
- * SEARCH / UID SEARCH (RFC 9051 6.4.4) with ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182) and
- * MODSEQ (RFC 7162 3.1.5). Metadata keys are evaluated on the view; BODY/TEXT go to store.searchText
+ * SEARCH / UID SEARCH (RFC 9051 6.4.4) with ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182),
+ * PARTIAL (RFC 9394), UPDATE contexts (RFC 5267; results in search-context.ts) and MODSEQ (RFC 7162 3.1.5). Metadata keys are evaluated on the view; BODY/TEXT go to store.searchText
  * (decoded content); header keys read the stored header block and compare decoded values.
  */
 import type { MailStore } from '../../store/mail.js';
@@ -9,11 +9,13 @@ import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../
 import { no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';
-import { esearchLine, searchLine, type EsearchResult } from '../responses.js';
+import { searchLine } from '../responses.js';
+import { deliverResults, type SearchRunner } from '../search-context.js';
 
 const CHARSETS = new Set(['UTF-8', 'US-ASCII', 'UTF8']);
 
-class Evaluator {
+/** Evaluates search keys against the selected view (also SORT's, THREAD's and search contexts' evaluator). */
+export class Evaluator {
   readonly #store: MailStore;
   readonly #view: MailboxView;
   readonly #rev2: boolean;
@@ -166,10 +168,22 @@ function cost(k: SearchKey): number {
   }
 }
 
+/** NO [BADCHARSET] unless `charset` is null or one SEARCH, SORT and THREAD accept. */
+export function checkCharset(charset: string | null): void {
+  if (charset !== null && !CHARSETS.has(charset.toUpperCase())) throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+}
+
+/** The uids of the view matching `key`, ascending (a fresh Evaluator: no values cached from before). */
+export function searchRunner(ctx: CommandContext): SearchRunner {
+  const store = ctx.service.store;
+  const rev2 = ctx.session.rev2;
+  return (view, key) => new Evaluator(store, view, rev2).eval(key, [...view.uids]);
+}
+
 async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Completion> {
   const s = ctx.session;
   const view = selectedView(ctx);
-  if (args.charset !== null && !CHARSETS.has(args.charset.toUpperCase())) throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  checkCharset(args.charset);
   const ev = new Evaluator(ctx.service.store, view, s.rev2);
   let uids: number[];
   try {
@@ -183,30 +197,21 @@ async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Complet
   const maxModseq = withModseq ? uids.reduce((mx, u) => Math.max(mx, view.meta(u)?.modseq ?? 0), 0) : 0;
   const nums = ctx.uid ? uids : uids.map((u) => view.seqOf(u));
   const returns = args.returns;
-  if (returns === null && !s.rev2) {
+  if (returns === null && args.partial === null && !s.rev2) {
     s.send(Buffer.from(searchLine(nums, withModseq ? maxModseq : null)));
     return ok('Search completed');
   }
-  const ret = returns === null || returns.length === 0 ? ['ALL'] : returns;
-  if (ret.includes('SAVE')) {
-    const hasMin = ret.includes('MIN');
-    const hasMax = ret.includes('MAX');
-    if ((hasMin || hasMax) && !ret.includes('ALL') && !ret.includes('COUNT')) {
-      const saved: number[] = [];
-      if (hasMin && uids.length) saved.push(uids[0]!);
-      if (hasMax && uids.length && uids[uids.length - 1] !== uids[0]) saved.push(uids[uids.length - 1]!);
-      view.savedSearch = saved;
-    } else view.savedSearch = uids;
-    if (ret.length === 1) return ok('Search completed (result saved)');
-  }
-  const r: EsearchResult = {};
-  if (ret.includes('MIN') && nums.length) r.min = nums[0]!;
-  if (ret.includes('MAX') && nums.length) r.max = nums[nums.length - 1]!;
-  if (ret.includes('COUNT')) r.count = nums.length;
-  if (ret.includes('ALL') && nums.length) r.all = nums;
-  if (withModseq) r.modseq = maxModseq;
-  s.send(Buffer.from(esearchLine(ctx.tag, ctx.uid, r)));
-  return ok('Search completed');
+  const saveOnly = deliverResults(ctx, view, {
+    uids,
+    returns: returns ?? [],
+    partial: args.partial,
+    sorted: false,
+    modseq: withModseq ? maxModseq : null,
+    key: args.key,
+    order: null,
+    run: searchRunner(ctx),
+  });
+  return ok(saveOnly ? 'Search completed (result saved)' : 'Search completed');
 }
 
 export const search = defineCommand({ states: SELECTED, seq: 'uses', parse: parseSearch, run: runSearch });

@@ -1,6 +1,7 @@
 /**
  * SEARCH / UID SEARCH arguments (RFC 9051 section 6.4.4, RFC 4731 ESEARCH RETURN options, RFC 5182
- * SEARCHRES, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
+ * SEARCHRES, RFC 5267 UPDATE and CONTEXT, RFC 9394 PARTIAL, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
+ * The RETURN options and the search keys are also SORT's and THREAD's (parseReturnOptions, parseSearchKeys).
  */
 import type { Token } from '../wire/tokenizer.js';
 import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq } from './args.js';
@@ -25,11 +26,23 @@ export type SearchKey =
   | { k: 'emailid'; id: string }
   | { k: 'threadid'; id: string };
 
-export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+export type SearchReturn = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE' | 'CONTEXT';
+
+/**
+ * RFC 9394 PARTIAL: 1-based positions lo..hi (lo <= hi) in the result, counted from the end when `last`
+ * ("-1:-10" is the last ten).
+ */
+export interface PartialRange {
+  lo: number;
+  hi: number;
+  last: boolean;
+}
 
 export interface SearchArgs {
   /** null: no RETURN given (plain SEARCH response for rev1). [] means RETURN () = ALL. */
   returns: SearchReturn[] | null;
+  /** RETURN (PARTIAL range), else null. */
+  partial: PartialRange | null;
   charset: string | null;
   key: SearchKey;
 }
@@ -59,27 +72,56 @@ const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']
 const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
 
 export function parseSearch(args: Args): SearchArgs {
-  let returns: SearchReturn[] | null = null;
+  const { returns, partial } = parseReturnOptions(args);
   let charset: string | null = null;
-  if (args.peekAtom() === 'RETURN') {
-    args.next('RETURN');
-    const opts = args.list('return options');
-    returns = [];
-    for (const t of opts) {
-      if (t.t !== 'atom') throw new ParseError('Invalid search return option');
-      const o = t.v.toUpperCase();
-      if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE') throw new ParseError(`Unknown search return option ${o}`);
-      if (!returns.includes(o)) returns.push(o);
-    }
-  }
   if (args.peekAtom() === 'CHARSET') {
     args.next('CHARSET');
     charset = args.astring('charset');
   }
+  return { returns, partial, charset, key: parseSearchKeys(args) };
+}
+
+const RETURN_OPTIONS: ReadonlySet<string> = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'UPDATE', 'CONTEXT']);
+
+/** An optional "RETURN (option ...)" (RFC 4731, RFC 5267, RFC 9394); returns null when absent. */
+export function parseReturnOptions(args: Args): { returns: SearchReturn[] | null; partial: PartialRange | null } {
+  if (args.peekAtom() !== 'RETURN') return { returns: null, partial: null };
+  args.next('RETURN');
+  const opts = args.list('return options');
+  const returns: SearchReturn[] = [];
+  let partial: PartialRange | null = null;
+  for (let i = 0; i < opts.length; i++) {
+    const t = opts[i]!;
+    if (t.t !== 'atom') throw new ParseError('Invalid search return option');
+    const o = t.v.toUpperCase();
+    if (o === 'PARTIAL') {
+      const r = opts[++i];
+      if (!r || r.t !== 'atom' || partial) throw new ParseError('Invalid PARTIAL range');
+      partial = parsePartialRange(r.v);
+      continue;
+    }
+    if (!RETURN_OPTIONS.has(o)) throw new ParseError(`Unknown search return option ${o.slice(0, 40)}`);
+    if (!returns.includes(o as SearchReturn)) returns.push(o as SearchReturn);
+  }
+  return { returns, partial };
+}
+
+/** partial-range (RFC 9394 section 3): "lo:hi" or "-lo:-hi", nz-numbers, either order. */
+export function parsePartialRange(s: string): PartialRange {
+  const m = /^(-?)([1-9]\d{0,9}):(-?)([1-9]\d{0,9})$/.exec(s);
+  if (!m || m[1] !== m[3]) throw new ParseError('Invalid PARTIAL range');
+  const a = Number(m[2]);
+  const b = Number(m[4]);
+  if (a > 0xffffffff || b > 0xffffffff) throw new ParseError('Invalid PARTIAL range');
+  return { lo: Math.min(a, b), hi: Math.max(a, b), last: m[1] === '-' };
+}
+
+/** One or more search keys up to the end of the arguments (several are ANDed). */
+export function parseSearchKeys(args: Args): SearchKey {
   const keys: SearchKey[] = [];
   while (!args.done) keys.push(parseKey(args, 0));
   if (!keys.length) throw new ParseError('Missing search criteria');
-  return { returns, charset, key: keys.length === 1 ? keys[0]! : { k: 'and', keys } };
+  return keys.length === 1 ? keys[0]! : { k: 'and', keys };
 }
 
 /** Nesting bound for OR/NOT chains (each level is a recursion). */

@@ -1,0 +1,92 @@
+/**
+ * THREAD / UID THREAD (RFC 5256 section 4): ORDEREDSUBJECT, REFERENCES and REFS (draft-ietf-morg-inthread,
+ * as Dovecot runs it).
+ *
+ *   thread = ["UID" SP] "THREAD" SP algorithm SP charset 1*(SP search-key)
+ *
+ * The search keys are evaluated by SEARCH's Evaluator (search.ts); threads come from mailsort's
+ * threadMessages over the store's cached sort keys (MailStore.sortKeys). The answer is one
+ * "* THREAD" response in the RFC 5256 section 4 thread-list syntax (renderThreads): a message with one
+ * reply is followed by it in the same list, several replies are nested lists, a dummy parent is a list
+ * with no number of its own. An unknown algorithm or missing key: BAD; an unknown charset: NO [BADCHARSET].
+ */
+import { Args, ParseError } from '../../imap/grammar/args.js';
+import { parseSearchKeys, type SearchKey } from '../../imap/grammar/search.js';
+import { threadMessages, type ThreadAlgorithm, type ThreadNode } from '../../mailsort/index.js';
+import { ok, type Completion } from '../errors.js';
+import { threadLine } from '../responses.js';
+import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { checkCharset, searchRunner } from './search.js';
+
+/** The algorithms THREAD accepts, as advertised (THREAD=...). */
+export const THREAD_ALGORITHMS: Readonly<Record<string, ThreadAlgorithm>> = {
+  ORDEREDSUBJECT: 'orderedsubject',
+  REFERENCES: 'references',
+  REFS: 'refs',
+};
+
+export interface ThreadArgs {
+  algorithm: ThreadAlgorithm;
+  charset: string;
+  key: SearchKey;
+}
+
+export function parseThread(args: Args): ThreadArgs {
+  const name = args.atom('thread algorithm');
+  const algorithm = THREAD_ALGORITHMS[name.toUpperCase()];
+  if (!algorithm) throw new ParseError(`Unknown thread algorithm ${name.slice(0, 40)}`);
+  const charset = args.astring('charset');
+  return { algorithm, charset, key: parseSearchKeys(args) };
+}
+
+/**
+ * The thread-lists of a forest (RFC 5256 section 4 thread-list), numbers mapped through `num`. Iterative:
+ * deep reply chains and deep nesting use no stack.
+ */
+export function renderThreads(forest: readonly ThreadNode[], num: (uid: number) => number): string {
+  let out = '';
+  // Work items: a node to open as a thread-list, or text to emit; processed last-in first-out.
+  const work: Array<ThreadNode | string> = [];
+  for (let i = forest.length - 1; i >= 0; i--) work.push(forest[i]!);
+  for (let item = work.pop(); item !== undefined; item = work.pop()) {
+    if (typeof item === 'string') {
+      out += item;
+      continue;
+    }
+    out += '(';
+    let node: ThreadNode = item;
+    let first = true;
+    for (;;) {
+      if (node.uid !== null) {
+        out += (first ? '' : ' ') + num(node.uid);
+        first = false;
+      }
+      if (node.children.length === 1) {
+        node = node.children[0]!;
+        continue;
+      }
+      if (node.children.length === 0) {
+        out += ')';
+        break;
+      }
+      if (!first) out += ' ';
+      work.push(')');
+      for (let i = node.children.length - 1; i >= 0; i--) work.push(node.children[i]!);
+      break;
+    }
+  }
+  return out;
+}
+
+async function runThread(ctx: CommandContext, args: ThreadArgs): Promise<Completion> {
+  const view = selectedView(ctx);
+  checkCharset(args.charset);
+  const hits = await searchRunner(ctx)(view, args.key);
+  const keys = await ctx.service.store.sortKeys(view.mailbox.id, hits);
+  const forest = threadMessages(keys, args.algorithm);
+  ctx.session.send(Buffer.from(threadLine(renderThreads(forest, ctx.uid ? (u) => u : (u) => view.seqOf(u)))));
+  return ok('Thread completed');
+}
+
+export const thread = defineCommand({ states: SELECTED, seq: 'uses', parse: parseThread, run: runThread });
+export const uidThread = defineCommand({ states: SELECTED, seq: 'none', parse: parseThread, run: runThread });
