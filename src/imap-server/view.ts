@@ -5,9 +5,12 @@
  * (appends, flag changes, expunges) as pending; flush() reports pending changes as untagged responses, but
  * expunges only when the caller allows it (RFC 9051 section 7.5.1: never during FETCH, STORE or SEARCH),
  * so sequence numbers stay valid for the client until then. Store wake-ups only mark the view dirty.
+ * Until its client has been told of an expunge, the view holds the expunged messages in the store
+ * (MailStore.holdExpunged), so FETCH still returns them (RFC 2180 4.1.1, as Dovecot does).
  */
 import { isStoreError, type Mailbox, type MessageMeta } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
+import type { ExpungeHold } from '../store/holds.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { WireWriter } from '../imap/wire/encode.js';
 import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
@@ -43,6 +46,8 @@ export class MailboxView {
   /** #keywords lists exactly the keywords of the messages, in uid order (true only until the first change). */
   #keywordsFresh = false;
   #unsubscribe: (() => void) | null = null;
+  /** Keeps messages expunged after what the client has been told readable (see the module comment). */
+  #hold: ExpungeHold | null = null;
   /** SEARCHRES saved result (UIDs), RFC 5182. */
   savedSearch: number[] = [];
   /** Called on every store wake-up (IDLE hooks in here). */
@@ -66,6 +71,8 @@ export class MailboxView {
    */
   static async open(store: MailStore, mailbox: Mailbox, opts: { readOnly: boolean; trackRecent: boolean }): Promise<MailboxView> {
     const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent);
+    // Taken before the list is read: anything expunged from now on stays readable until told.
+    v.#hold = store.holdExpunged(mailbox.id, 0);
     v.#unsubscribe = store.subscribe(mailbox.id, () => {
       v.#dirty = true;
       v.onWake?.();
@@ -93,6 +100,8 @@ export class MailboxView {
       v.#reportedRecent = v.#recent.size;
       v.#keywordsChanged = false;
       v.#keywordsFresh = true;
+      // Every later expunge has a modseq above the list's (a message expunged before is not listed).
+      v.#hold.advance(v.#seenModseq);
     } catch (e) {
       v.close();
       throw e;
@@ -103,6 +112,8 @@ export class MailboxView {
   close(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
+    this.#hold?.release();
+    this.#hold = null;
     this.onWake = null;
   }
 
@@ -206,6 +217,7 @@ export class MailboxView {
     }
     for (const u of ch.expunged) if (this.#meta.has(u)) this.#pendingExpunge.add(u);
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
+    if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
     if (added && this.#trackRecent && !this.readOnly) {
       const first = await this.#store.claimRecent(this.mailbox.id);
       for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) if (this.#uids[i]! >= first) this.#recent.add(this.#uids[i]!);
@@ -257,6 +269,7 @@ export class MailboxView {
     }
     this.#reportedExists -= gone.length;
     if (this.#reportedExists < 0) this.#reportedExists = 0;
+    if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
   }
 
   #noteKeywords(flags: readonly string[]): void {
@@ -321,15 +334,20 @@ export class MailboxView {
   }
 
   /**
-   * System flags and keywords in use (SELECT's FLAGS response), keywords in message order, each in the case
-   * first seen. Right after open() the keywords noted while listing are exactly that, so no pass over the
-   * mailbox is needed; later (a new keyword, rare) the current messages are scanned.
+   * System flags and keywords (SELECT's FLAGS response, and the FLAGS sent when a new keyword appears):
+   * the keywords of the current messages in message order, each in the case first seen, then any keyword
+   * a message of this view carried since it opened but no longer does. A keyword is never dropped while the
+   * view is open: the client may still hold a message with it whose update is not sent yet (RFC 9051 7.3.5;
+   * Dovecot keeps a mailbox's keywords defined the same way). Right after open() the keywords noted while
+   * listing are exactly that, so no pass over the mailbox is needed; later (a new keyword, rare) the
+   * current messages are scanned.
    */
   flagsInUse(): string[] {
     if (this.#keywordsFresh) return [...SYSTEM_FLAGS, ...this.#keywords.values()];
     const seen = new Map<string, string>();
     for (const f of SYSTEM_FLAGS) seen.set(f.toLowerCase(), f);
     for (const m of this.#meta.values()) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
+    for (const [k, f] of this.#keywords) if (!seen.has(k)) seen.set(k, f);
     return [...seen.values()];
   }
 

@@ -26,4 +26,9 @@ export interface StoreOptions {
    * rendering. Without it no text is kept.
    */
   envelopeText?: (envelope: Envelope) => string | null;
+  /**
+   * Expunged messages stay readable (held) for at least this many milliseconds, for readers in other
+   * processes that still show them (mail.ts holdExpunged covers this process's). Default 0.
+   */
+  expungeGraceMs?: number;
 }

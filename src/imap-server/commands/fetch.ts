@@ -2,7 +2,9 @@
  * FETCH / UID FETCH (RFC 9051 6.4.5; CHANGEDSINCE and VANISHED from RFC 7162). The grammar (fetch items)
  * is shared in src/imap/grammar/fetch.ts; rendering is fetch/render.ts. Sets \Seen for non-PEEK body
  * items, asks the store for exactly the parts the items need (the kept envelope text, the header block,
- * or the MIME index; body bytes per section), writes with backpressure in batches. FETCH of messages expunged meanwhile: NO [EXPUNGEISSUED] after the rest.
+ * or the MIME index; body bytes per section), writes with backpressure in batches. Messages another
+ * session expunged that this view still shows are returned (the view holds them in the store, RFC 2180
+ * 4.1.1); only one no longer readable at all gets NO [EXPUNGEISSUED] after the rest.
  */
 import { isStoreError, type MessageMeta } from '../../store/types.js';
 import type { MessageIndex } from '../../mime/types.js';
@@ -107,8 +109,8 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       // The store yields only the UIDs asked for, each once, in order (MailStore contract).
       const mbId = view.mailbox.id;
       const overview: AsyncIterable<{ uid: number; envelopeText?: string | null; header?: Buffer }> = envelopes
-        ? store.readMessages(mbId, uids, { envelopeText: true })
-        : store.readMessages(mbId, uids, { header: true });
+        ? store.readMessages(mbId, uids, { envelopeText: true, expunged: true })
+        : store.readMessages(mbId, uids, { header: true, expunged: true });
       let got = 0;
       let w = new WireWriter(s.utf8);
       let count = 0;
@@ -126,7 +128,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
           rec.header = r.header ?? null;
           if (envelopes && rec.envelopeText === null) {
             // No text kept (8-bit or over-long strings): the session renders the envelope data itself.
-            for await (const e of store.readMessages(mbId, [r.uid], { envelope: true })) rec.envelope = e.envelope;
+            for await (const e of store.readMessages(mbId, [r.uid], { envelope: true, expunged: true })) rec.envelope = e.envelope;
             if (!rec.envelope) {
               missing++;
               continue;
@@ -147,7 +149,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     } else if (withIndex) {
       const want = new Set(uids);
       const got = new Set<number>();
-      for await (const r of store.readMessages(view.mailbox.id, uids, { index: true })) {
+      for await (const r of store.readMessages(view.mailbox.id, uids, { index: true, expunged: true })) {
         if (!want.has(r.uid)) continue;
         got.add(r.uid);
         await emit(r.uid, r.index);

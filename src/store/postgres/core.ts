@@ -33,6 +33,8 @@ import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
 import { BlobStore } from './blobs.js';
+import { ExpungeHolds } from '../holds.js';
+import { heldMailboxes, sweepHeld } from './held.js';
 import { Db, clientConfig, errorMessage, mapError, num, sleep, type AfterCommit, type DbOptions, type Queryable } from './db.js';
 import { ChangeListener, encodePayload } from './notify.js';
 import { migrate as runMigrations } from './schema.js';
@@ -102,6 +104,9 @@ export class PgCore {
   readonly leaseMs: number;
   /** StoreOptions.envelopeText: its result is kept in blob_meta.envelope_text. */
   readonly envelopeText: ((envelope: Envelope) => string | null) | undefined;
+  /** Views of this node holding expunged messages, and the grace for other nodes' readers (held.ts). */
+  readonly holds = new ExpungeHolds((mailboxId) => sweepHeld(this, mailboxId));
+  readonly expungeGraceMs: number;
   private readonly listener: ChangeListener;
   private readonly subscribers = new Map<number, Set<(ev: ChangeEvent) => void>>();
   /**
@@ -124,6 +129,7 @@ export class PgCore {
     this.nodeName = dbOpts.applicationName;
     this.leaseMs = opts.outboundLeaseMs ?? DEFAULT_OUTBOUND_LEASE_MS;
     this.envelopeText = opts.envelopeText;
+    this.expungeGraceMs = Math.max(0, opts.expungeGraceMs ?? 0);
     this.db = new Db(dbOpts);
     this.blobs = new BlobStore({ blobDir: opts.blobDir, fsync: opts.fsync ?? true });
     this.listener = new ChangeListener({
@@ -165,6 +171,16 @@ export class PgCore {
       await core.db.end().catch(() => undefined);
       throw mapError(e);
     }
+    // Held expunged messages of readers gone with the last process (or still in their grace).
+    void heldMailboxes(core).then(
+      (ids) => {
+        for (const id of ids) {
+          sweepHeld(core, id);
+          core.heldAdded(id);
+        }
+      },
+      () => undefined,
+    );
     if (core.blobs.mode === 'dir' && (opts.sweepAtOpen ?? true)) {
       void core.sweepOrphanBlobs().then(
         (n) => {
@@ -174,6 +190,17 @@ export class PgCore {
       );
     }
     return core;
+  }
+
+  /** An expunge of this mailbox keeps its messages readable (held.ts). */
+  holdsExpunged(mailboxId: number): boolean {
+    return this.expungeGraceMs > 0 || this.holds.holding(mailboxId);
+  }
+
+  /** Rows were held: with a grace, sweep them once it has passed (holds moving sweep them too). */
+  heldAdded(mailboxId: number): void {
+    if (this.expungeGraceMs <= 0) return;
+    setTimeout(() => sweepHeld(this, mailboxId), this.expungeGraceMs + 50).unref();
   }
 
   /** Applies pending schema migrations (idempotent; safe when several nodes run it at once). */

@@ -20,6 +20,7 @@ import { SortKeyCache } from '../sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
 import { toMeta, type MsgRow } from './rows.js';
 import { chunks, cleanUids, decodeIndex } from './util.js';
+import { mergeHeld, type ExpungeHold } from '../holds.js';
 
 /** UIDs per readMessages query (keeps result sets and memory bounded). */
 const FETCH_CHUNK = 500;
@@ -56,8 +57,8 @@ const META_COLS = ['m.email_id', 'm.thread_id', 'm.flags', 'm.keywords', 'm.inte
  *   then read from the blob.
  * blob_meta is joined only when index, envelope or envelopeText is wanted.
  */
-function readPlan(w: Wanted): ReadPlan {
-  const bits = (w.meta ? 1 : 0) | (w.index ? 2 : 0) | (w.envelope ? 4 : 0) | (w.envelopeText ? 8 : 0) | (w.header ? 16 : 0);
+function readPlan(w: Wanted, held = false): ReadPlan {
+  const bits = (w.meta ? 1 : 0) | (w.index ? 2 : 0) | (w.envelope ? 4 : 0) | (w.envelopeText ? 8 : 0) | (w.header ? 16 : 0) | (held ? 32 : 0);
   let plan = PLANS.get(bits);
   if (!plan) {
     plan = buildPlan(w, bits);
@@ -92,11 +93,11 @@ function buildPlan(w: Wanted, bits: number): ReadPlan {
     }
   }
   const text =
-    `SELECT ${[...cols].join(', ')} FROM messages m` +
+    `SELECT ${[...cols].join(', ')} FROM ${bits & 32 ? 'expunged_held' : 'messages'} m` +
     (joinMeta ? ' JOIN blob_meta d ON d.blob_id = m.blob_id' : '') +
     (w.header ? ' LEFT JOIN blob_headers h ON h.blob_id = m.blob_id' : '') +
     ' WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid';
-  return { name: `read_messages_${bits}`, text };
+  return { name: `${bits & 32 ? 'read_held' : 'read_messages'}_${bits & 31}`, text };
 }
 
 export class PgMailStore extends PgMessages implements MailStore {
@@ -111,12 +112,22 @@ export class PgMailStore extends PgMessages implements MailStore {
     const clean = cleanUids(uids);
     const plan = readPlan(wanted);
     const read = (c: number[]): Promise<Array<MessageParts<W>>> => this.core.run(() => this.readChunk(mailboxId, c, wanted, plan));
-    return {
+    const live: AsyncIterable<MessageParts<W>> = {
       async *[Symbol.asyncIterator]() {
         if (!validId(mailboxId)) return;
         for (const c of chunks(clean, FETCH_CHUNK)) yield* await read(c);
       },
     };
+    if (!wanted.expunged) return live;
+    // Held expunged messages (held.ts): few, read in one query and merged in uid order.
+    const heldPlan = readPlan(wanted, true);
+    const held = async (): Promise<Array<MessageParts<W>>> =>
+      validId(mailboxId) && clean.length ? this.core.run(() => this.readChunk(mailboxId, clean, wanted, heldPlan)) : [];
+    return mergeHeld(live, held);
+  }
+
+  holdExpunged(mailboxId: number, modseq: number): ExpungeHold {
+    return this.core.holds.hold(mailboxId, modseq);
   }
 
   private async readChunk<W extends Wanted>(mailboxId: number, uids: number[], w: W, plan: ReadPlan): Promise<Array<MessageParts<W>>> {
@@ -186,17 +197,20 @@ export class PgMailStore extends PgMessages implements MailStore {
       const cap = MAX_MESSAGE_SIZE + 1;
       const start = range ? Math.min(cap, Math.max(0, Math.floor(range.start))) : 0;
       const end = range ? Math.min(cap, Math.max(start, Math.floor(range.end))) : 0;
-      const r = await this.core.db.query<{ size: string; blob_id: string; external: boolean; data: Buffer | null }>(
-        range
-          ? `SELECT m.size, m.blob_id, b.data IS NULL AS external,
+      type BytesRow = { size: string; blob_id: string; external: boolean; data: Buffer | null };
+      const query = (table: string): Promise<{ rows: BytesRow[] }> =>
+        this.core.db.query<BytesRow>(
+          range
+            ? `SELECT m.size, m.blob_id, b.data IS NULL AS external,
                     substring(b.data FROM $3::int + 1 FOR greatest(0, least($4::int, m.size::int) - $3::int)) AS data
-             FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2`
-          : `SELECT m.size, m.blob_id, b.data IS NULL AS external, b.data
-             FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2`,
-        range ? [mailboxId, uid, start, end] : [mailboxId, uid],
-        range ? 'read_range' : 'read_whole',
-      );
-      const row = r.rows[0];
+             FROM ${table} m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2`
+            : `SELECT m.size, m.blob_id, b.data IS NULL AS external, b.data
+             FROM ${table} m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = $1 AND m.uid = $2`,
+          range ? [mailboxId, uid, start, end] : [mailboxId, uid],
+          `${range ? 'read_range' : 'read_whole'}${table === 'messages' ? '' : '_held'}`,
+        );
+      // An expunged message still held for a reader (held.ts) is read from its held row.
+      const row = (await query('messages')).rows[0] ?? (await query('expunged_held')).rows[0];
       if (!row) throw new StoreError('NOT_FOUND', 'no such message');
       const size = num(row.size);
       let s = 0;

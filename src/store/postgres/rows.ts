@@ -12,6 +12,7 @@ import { releaseBlobs, retainBlobs, type PreparedBlob } from './blobs.js';
 import { validId, type PgCore } from './core.js';
 import { num, type AfterCommit, type Queryable } from './db.js';
 import { cleanUids } from './util.js';
+import { dropHeld, holdRows } from './held.js';
 
 export interface UserRow {
   id: number;
@@ -189,18 +190,23 @@ export async function deleteRows(
   modseq: number,
 ): Promise<number[]> {
   if (!uids.length) return [];
+  // A reader of this node (or the grace) holds the mailbox's expunged messages: keep them aside (held.ts).
+  const hold = core.holdsExpunged(mailboxId);
+  if (hold) await holdRows(core, q, mailboxId, uids, modseq);
   const r = await q.query<{ uid: string; blob_id: string }>(
     'DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, blob_id',
     [mailboxId, uids],
   );
   const gone = r.rows.map((row) => num(row.uid)).sort((a, b) => a - b);
   if (gone.length) await insertTombstones(q, mailboxId, gone, modseq);
-  await release(
-    core,
-    q,
-    after,
-    r.rows.map((row) => row.blob_id),
-  );
+  if (!hold) {
+    await release(
+      core,
+      q,
+      after,
+      r.rows.map((row) => row.blob_id),
+    );
+  }
   return gone;
 }
 
@@ -228,12 +234,8 @@ export async function expungeRows(core: PgCore, q: Queryable, after: AfterCommit
 /** Deletes a mailbox with its messages (no tombstones: they go with the mailbox). Caller holds the lock. */
 export async function dropMailbox(core: PgCore, q: Queryable, after: AfterCommit, b: MailboxRow): Promise<void> {
   const r = await q.query<{ blob_id: string }>('DELETE FROM messages WHERE mailbox_id = $1 RETURNING blob_id', [b.id]);
-  await release(
-    core,
-    q,
-    after,
-    r.rows.map((row) => row.blob_id),
-  );
+  const held = await dropHeld(q, num(b.id));
+  await release(core, q, after, [...r.rows.map((row) => row.blob_id), ...held]);
   await q.query('DELETE FROM mailboxes WHERE id = $1', [b.id]);
   await core.changed(q, after, num(b.user_id), num(b.id), num(b.highest_modseq) + 1);
 }
@@ -272,6 +274,14 @@ export async function moveRows(
   if (move) {
     const srcModseq = num(src.highest_modseq) + 1;
     const srcUids = rows.map((r) => num(r.uid));
+    if (core.holdsExpunged(srcId)) {
+      // The moved rows stay readable for readers of the source (held.ts); the held copy is one more reference.
+      await holdRows(core, q, srcId, srcUids, srcModseq);
+      await retainBlobs(
+        q,
+        rows.map((r) => r.blob_id),
+      );
+    }
     await q.query('DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])', [srcId, srcUids]);
     await insertTombstones(q, srcId, srcUids, srcModseq);
     await bump(q, srcId, srcModseq);

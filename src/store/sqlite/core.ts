@@ -59,6 +59,8 @@ import type { ChangeEvent, Mailbox } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Envelope } from '../../mime/types.js';
 import { ChangeBus } from '../bus.js';
+import { ExpungeHolds } from '../holds.js';
+import { heldMailboxes, sweepHeld } from './held.js';
 import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { SqliteConnection } from './commit.js';
@@ -128,6 +130,10 @@ export class SqliteHub {
   readonly announced = new Map<number, number>();
   poller: NodeJS.Timeout | null = null;
   dataVersion = -1;
+  /** Views of this process holding expunged messages (../holds.ts); a sweep runs on an open store. */
+  readonly holds = new ExpungeHolds((mailboxId) => {
+    for (const c of this.cores) if (!c.closed) return sweepHeld(c, mailboxId);
+  });
   /** Blob ids written through this hub whose row has not committed yet. */
   readonly inflight = new Set<string>();
   /** POP3 maildrop locks held (user ids). */
@@ -150,6 +156,8 @@ export interface SqliteCoreOptions {
   hub?: SqliteHub;
   /** The protocol layer's envelope rendering kept at append (StoreOptions.envelopeText). */
   envelopeText?: (envelope: Envelope) => string | null;
+  /** StoreOptions.expungeGraceMs. */
+  expungeGraceMs?: number;
 }
 
 export class SqliteCore extends SqliteConnection {
@@ -157,6 +165,8 @@ export class SqliteCore extends SqliteConnection {
   /** Appended blobs up to this size go into blob_inline (see append). */
   readonly inlineMax: number;
   readonly envelopeText: ((envelope: Envelope) => string | null) | undefined;
+  /** Expunged messages stay readable at least this long (StoreOptions.expungeGraceMs; held.ts). */
+  readonly expungeGraceMs: number;
   readonly unsubscribers = new Set<() => void>();
   /** listMessages rows per mailbox (see ListCache) and changesSince answers (see ChangesCache). */
   readonly lists = new ListCache();
@@ -170,6 +180,18 @@ export class SqliteCore extends SqliteConnection {
     this.hub = hub;
     this.inlineMax = opts.inlineMax ?? INLINE_MAX;
     this.envelopeText = opts.envelopeText;
+    this.expungeGraceMs = Math.max(0, opts.expungeGraceMs ?? 0);
+  }
+
+  /** An expunge of this mailbox keeps its messages readable (held.ts). */
+  holdsExpunged(mailboxId: number): boolean {
+    return this.expungeGraceMs > 0 || this.hub.holds.holding(mailboxId);
+  }
+
+  /** Rows were held: with a grace, sweep them once it has passed (holds moving sweep them too). */
+  heldAdded(mailboxId: number): void {
+    if (this.expungeGraceMs <= 0) return;
+    setTimeout(() => sweepHeld(this, mailboxId), this.expungeGraceMs + 50).unref();
   }
 
   /** Opens the core: creates the directory, schema and blob shards, then sweeps orphan blobs. */
@@ -210,6 +232,11 @@ export class SqliteCore extends SqliteConnection {
     core.sweepOrphans(opts.sweepGraceMs ?? DEFAULT_SWEEP_GRACE_MS);
     // Inline blobs dropped before the last close (or crash) but not yet deleted.
     if (core.st.garbageBatch.get(1) !== undefined) core.collectGarbage();
+    // Held expunged messages of sessions gone with the last process (or still in their grace).
+    for (const id of heldMailboxes(core)) {
+      sweepHeld(core, id);
+      core.heldAdded(id);
+    }
     return core;
   }
 

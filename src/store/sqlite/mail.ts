@@ -13,7 +13,8 @@
  * - header: blob_headers (header blocks up to HEADER_ROW_MAX), else read from the blob up to the header
  *   length recorded in the MIME index.
  * Dense uid sets ("1:*") are read as uid-range scans of RANGE_BATCH rows, sparse ones through IN lists of
- * CHUNK uids, a few uids by point lookups.
+ * CHUNK uids, a few uids by point lookups. With `expunged`, the held rows (held.ts) of the uids asked for
+ * are merged in; readBytes falls back to them.
  */
 import type Database from 'better-sqlite3';
 import type { MailStore, MessageParts, Wanted } from '../mail.js';
@@ -22,6 +23,8 @@ import { StoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { SYNC_READ_MAX } from './core.js';
 import { SqliteMailWrites } from './mail-write.js';
+import { heldBlob } from './held.js';
+import { mergeHeld, type ExpungeHold } from '../holds.js';
 import { SortKeyCache } from '../sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
 import { CHUNK, FEW_UIDS, IN_LIST, RANGE_BATCH, chunks, cleanUids, padChunk, rawToMeta, type RawMsgRow } from './rows.js';
@@ -30,6 +33,8 @@ type Row = [number, ...unknown[]];
 
 /** The statements and row decoder of one combination of wanted parts. */
 interface Reader {
+  /** The held expunged rows of a mailbox (held.ts), in uid order. */
+  held: Database.Statement;
   range: Database.Statement;
   many: Database.Statement;
   one: Database.Statement;
@@ -47,7 +52,7 @@ function maskOf(w: Wanted): number {
 }
 
 /** Columns and joins for a wanted mask, and where each part's columns start (-1 when absent). */
-function readerSql(mask: number): { select: string; at: { index: number; text: number; envelope: number; header: number } } {
+function readerSql(mask: number, table = 'messages'): { select: string; at: { index: number; text: number; envelope: number; header: number } } {
   const cols = ['m.uid'];
   const joins: string[] = [];
   const at = { index: -1, text: -1, envelope: -1, header: -1 };
@@ -81,7 +86,7 @@ function readerSql(mask: number): { select: string; at: { index: number; text: n
     );
     at.header = n;
   }
-  return { select: `SELECT ${cols.join(', ')} FROM messages m ${joins.join(' ')} WHERE m.mailbox_id = ?`, at };
+  return { select: `SELECT ${cols.join(', ')} FROM ${table} m ${joins.join(' ')} WHERE m.mailbox_id = ?`, at };
 }
 
 export class SqliteMail extends SqliteMailWrites implements MailStore {
@@ -105,6 +110,7 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
     const wantIndex = (mask & INDEX) !== 0;
     const wantEnvelope = (mask & ENVELOPE) !== 0;
     r = {
+      held: db.prepare(`${readerSql(mask, 'expunged_held').select} ORDER BY m.uid`).raw(true),
       range: db.prepare(`${select} AND m.uid BETWEEN ? AND ? ORDER BY m.uid LIMIT ${RANGE_BATCH}`).raw(true),
       many: db.prepare(`${select} AND m.uid IN (${IN_LIST}) ORDER BY m.uid`).raw(true),
       one: db.prepare(`${select} AND m.uid = ?`).raw(true),
@@ -136,7 +142,7 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
     const mask = maskOf(wanted);
     // The reader is taken inside each batch (core.run): after close() the batch rejects instead of preparing.
     let rd: Reader | undefined;
-    return this.batches(
+    const live = this.batches(
       uids,
       (lo, hi) => (rd ??= this.reader(mask)).range.all(mailboxId, lo, hi) as Row[],
       (c) => {
@@ -145,6 +151,16 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
       },
       (r) => rd!.build(r) as unknown as MessageParts<W>,
     );
+    if (!wanted.expunged) return live;
+    const core = this.core;
+    const held = (): Promise<Array<MessageParts<W>>> =>
+      core.run(async () => {
+        rd ??= this.reader(mask);
+        const want = new Set(uids);
+        const rows = (rd.held.all(mailboxId) as Row[]).filter((r) => want.has(r[0]));
+        return rows.map((r) => rd!.build(r) as unknown as MessageParts<W>);
+      });
+    return mergeHeld(live, held);
   }
 
   /** Rows of a sorted uid chunk: point lookups for a few uids (binding a padded IN list costs more), else one IN query. */
@@ -194,7 +210,7 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
 
   readBytes(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer> {
     return this.core.run(async () => {
-      const r = this.core.st.blobOf.get(mailboxId, uid) as { blob_id: string; size: number } | undefined;
+      const r = (this.core.st.blobOf.get(mailboxId, uid) as { blob_id: string; size: number } | undefined) ?? heldBlob(this.core, mailboxId, uid);
       if (!r) throw new StoreError('NOT_FOUND', 'no such message');
       let start = 0;
       let end = r.size;
@@ -215,6 +231,10 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
         throw e;
       }
     });
+  }
+
+  holdExpunged(mailboxId: number, modseq: number): ExpungeHold {
+    return this.core.hub.holds.hold(mailboxId, modseq);
   }
 
   searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]> {

@@ -6,6 +6,7 @@
 import type { SpecialUse } from '../types.js';
 import { newObjectId } from '../ids.js';
 import type { SqliteCore } from './core.js';
+import { dropBlobRefs, dropHeld, holdRows } from './held.js';
 import { splitKeywords, type FullMsgRow, type MailboxRow } from './rows.js';
 
 /** A fresh UIDVALIDITY: seconds since the epoch, strictly greater than any handed out before. */
@@ -58,40 +59,31 @@ export function unref(core: SqliteCore, blobId: string, doomed: string[]): void 
 /**
  * Deletes message rows, leaving tombstones stamped `modseq`. Inside a transaction. Set-based statements
  * over a JSON list of the rows: a POP3 QUIT or an EXPUNGE of 10,000 messages takes ~10 statements instead
- * of ~80,000, and one row costs what the per-row statements did.
+ * of ~80,000, and one row costs what the per-row statements did. When a reader holds the mailbox's expunged
+ * messages (held.ts), the rows are kept aside with their blob references instead of dropping them.
  */
 export function deleteRows(core: SqliteCore, mailboxId: number, rows: readonly FullMsgRow[], modseq: number, doomed: string[], tombstones = true): void {
   if (rows.length === 0) return;
   const uids = JSON.stringify(rows.map((r) => r.uid));
+  const hold = tombstones && core.holdsExpunged(mailboxId);
+  if (hold) holdRows(core, mailboxId, uids, modseq);
   core.st.deleteMessagesJson.run(mailboxId, uids);
   core.st.deleteEnvelopesJson.run(mailboxId, uids);
   if (tombstones) core.st.insertTombstonesJson.run(mailboxId, modseq, uids);
-  // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
-  const drops = new Map<string, number>();
-  for (const r of rows) drops.set(r.blob_id, (drops.get(r.blob_id) ?? 0) + 1);
-  const once: string[] = [];
-  for (const [id, n] of drops) {
-    if (n === 1) once.push(id);
-    else core.st.unrefBlobBy.run(n, id);
+  if (!hold) {
+    dropBlobRefs(
+      core,
+      rows.map((r) => r.blob_id),
+      doomed,
+    );
   }
-  if (once.length > 0) core.st.unrefBlobsJson.run(JSON.stringify(once));
-  const dead = core.st.deadBlobsJson.all(JSON.stringify([...drops.keys()])) as string[];
-  if (dead.length === 0) return;
-  const deadJson = JSON.stringify(dead);
-  core.st.deleteBlobsJson.run(deadJson);
-  // Their blob_data, blob_headers and blob_inline rows go in the background (see collectGarbage): no
-  // message points at them any more, and freeing their pages is most of the cost of a big delete.
-  core.st.listGarbageJson.run(deadJson);
-  core.garbageWanted = true;
-  const inline = new Set(core.st.inlineIn.all(deadJson) as string[]);
-  for (const id of dead) if (!inline.has(id)) doomed.push(id); // files to unlink
 }
-
 
 /** Deletes a mailbox row with its messages, tombstones and keywords. Inside a transaction. */
 export function dropMailbox(core: SqliteCore, b: MailboxRow, doomed: string[]): void {
   const rows = core.st.allFull.all(b.id) as FullMsgRow[];
   deleteRows(core, b.id, rows, b.highest_modseq + 1, doomed, false);
+  dropHeld(core, b.id, doomed);
   core.sql('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
   core.sql('DELETE FROM message_envelopes WHERE mailbox_id = ?').run(b.id);
   core.sql('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
@@ -108,6 +100,11 @@ export function moveRows(core: SqliteCore, src: MailboxRow, rows: readonly FullM
   if (rows.length === 0) return pairs;
   if (move) {
     const srcModseq = src.highest_modseq + 1;
+    if (core.holdsExpunged(src.id)) {
+      // The moved rows stay readable for readers of the source (held.ts); the held copy is one more reference.
+      holdRows(core, src.id, JSON.stringify(rows.map((r) => r.uid)), srcModseq);
+      for (const r of rows) core.st.refBlob.run(r.blob_id);
+    }
     for (const r of rows) {
       core.st.deleteMessage.run(src.id, r.uid);
       core.st.insertTombstone.run(src.id, r.uid, srcModseq);

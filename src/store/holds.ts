@@ -1,0 +1,108 @@
+/**
+ * Expunge holds (RFC 2180 section 4.1.1): a reader that still shows messages another session may expunge
+ * (an IMAP view that has not yet reported the EXPUNGE) takes a hold on the mailbox. While any hold on a
+ * mailbox exists in this process, or the store's expunge grace is above zero, an expunge keeps the removed
+ * messages' rows and blobs aside ("held") instead of freeing them: readMessages with `expunged: true` and
+ * readBytes still return them. A held message is freed once every hold of its mailbox has advanced past the
+ * expunge's modseq (the holder has told its client) and the grace has elapsed. Holds are per process; the
+ * grace covers readers in other processes.
+ *
+ * This module only keeps the holds and tells the backend when one moved (coalesced per mailbox, on a later
+ * turn of the event loop); the backend's sweep frees what no hold covers. Never throws.
+ */
+
+/** A reader's hold on the expunged messages of one mailbox. */
+export interface ExpungeHold {
+  /** The holder has told its client of every expunge up to `modseq` (lower values are ignored). */
+  advance(modseq: number): void;
+  /** Ends the hold (the view closed). Idempotent. */
+  release(): void;
+}
+
+interface HoldState {
+  modseq: number;
+}
+
+export class ExpungeHolds {
+  readonly #byMailbox = new Map<number, Set<HoldState>>();
+  readonly #due = new Set<number>();
+  readonly #sweep: (mailboxId: number) => void;
+  #scheduled = false;
+
+  /** `sweep` frees the held messages of a mailbox that no hold covers any more (see floor). */
+  constructor(sweep: (mailboxId: number) => void) {
+    this.#sweep = sweep;
+  }
+
+  /** Takes a hold: its holder has told its client of every expunge up to `modseq`. */
+  hold(mailboxId: number, modseq: number): ExpungeHold {
+    const st: HoldState = { modseq };
+    let set = this.#byMailbox.get(mailboxId);
+    if (!set) this.#byMailbox.set(mailboxId, (set = new Set()));
+    set.add(st);
+    let live = true;
+    return {
+      advance: (m: number): void => {
+        if (!live || !(m > st.modseq)) return;
+        st.modseq = m;
+        this.#schedule(mailboxId);
+      },
+      release: (): void => {
+        if (!live) return;
+        live = false;
+        const s = this.#byMailbox.get(mailboxId);
+        s?.delete(st);
+        if (s && s.size === 0) this.#byMailbox.delete(mailboxId);
+        this.#schedule(mailboxId);
+      },
+    };
+  }
+
+  /** True when some reader of this process holds the mailbox's expunged messages. */
+  holding(mailboxId: number): boolean {
+    return this.#byMailbox.has(mailboxId);
+  }
+
+  /** Held messages expunged at or below this modseq may be freed (Infinity when nothing holds the mailbox). */
+  floor(mailboxId: number): number {
+    const set = this.#byMailbox.get(mailboxId);
+    if (!set) return Infinity;
+    let min = Infinity;
+    for (const s of set) if (s.modseq < min) min = s.modseq;
+    return min;
+  }
+
+  #schedule(mailboxId: number): void {
+    this.#due.add(mailboxId);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const ids = [...this.#due];
+      this.#due.clear();
+      for (const id of ids) this.#sweep(id);
+    }).unref();
+  }
+}
+
+/**
+ * Merges held expunged messages (read once, at the first step, ascending) into a uid-ordered stream of live
+ * ones: the two never share a uid (uids are not reused).
+ */
+export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, held: () => Promise<T[]>): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const h = await held();
+      if (h.length === 0) {
+        yield* live;
+        return;
+      }
+      let i = 0;
+      for await (const r of live) {
+        while (i < h.length && h[i]!.uid < r.uid) yield h[i++]!;
+        yield r;
+      }
+      while (i < h.length) yield h[i++]!;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Held expunged messages of the SQLite store (see ../holds.ts for the model, RFC 2180 section 4.1.1).
+ *
+ * An expunge (or MOVE out, or POP3 purge) of a mailbox that some view of this process holds, or of any
+ * mailbox when the expunge grace is above zero, copies the removed rows into `expunged_held` (the message
+ * columns, the expunge's modseq and time) and keeps their blob references: the blob, its MIME index and
+ * header rows stay. The change log is unaffected (the tombstone is written as before). sweepHeld frees the
+ * rows that no hold covers and whose grace has elapsed, dropping the blob references like a deletion;
+ * dropping a mailbox frees its held rows at once. Everything here runs inside a transaction the caller holds,
+ * except sweepHeld, which takes its own (not synced before it resolves: a crash leaves rows held, swept at
+ * the next open). Nothing here throws except through SQLite errors.
+ */
+import type { SqliteCore } from './core.js';
+import { MSG_COLS } from './rows.js';
+
+/** Keeps the listed rows of `mailboxId` (uids as a JSON array) readable; call before deleting them. */
+export function holdRows(core: SqliteCore, mailboxId: number, uidsJson: string, modseq: number): void {
+  core
+    .sql(
+      `INSERT OR REPLACE INTO expunged_held (mailbox_id, ${MSG_COLS}, blob_id, expunged_modseq, expunged_at)
+       SELECT mailbox_id, ${MSG_COLS}, blob_id, ?, ? FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
+    )
+    .run(modseq, Date.now(), mailboxId, uidsJson);
+  core.heldAdded(mailboxId);
+}
+
+/**
+ * Drops one reference per listed blob id (an id listed n times loses n). Unreferenced blobs lose their
+ * rows: their files go to `doomed` (unlinked after commit), their inline/data/header rows to blob_garbage.
+ */
+export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doomed: string[]): void {
+  if (blobIds.length === 0) return;
+  // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
+  const drops = new Map<string, number>();
+  for (const id of blobIds) drops.set(id, (drops.get(id) ?? 0) + 1);
+  const once: string[] = [];
+  for (const [id, n] of drops) {
+    if (n === 1) once.push(id);
+    else core.st.unrefBlobBy.run(n, id);
+  }
+  if (once.length > 0) core.st.unrefBlobsJson.run(JSON.stringify(once));
+  const dead = core.st.deadBlobsJson.all(JSON.stringify([...drops.keys()])) as string[];
+  if (dead.length === 0) return;
+  const deadJson = JSON.stringify(dead);
+  core.st.deleteBlobsJson.run(deadJson);
+  // Their blob_data, blob_headers and blob_inline rows go in the background (see collectGarbage): no
+  // message points at them any more, and freeing their pages is most of the cost of a big delete.
+  core.st.listGarbageJson.run(deadJson);
+  core.garbageWanted = true;
+  const inline = new Set(core.st.inlineIn.all(deadJson) as string[]);
+  for (const id of dead) if (!inline.has(id)) doomed.push(id); // files to unlink
+}
+
+/** Frees every held row of a mailbox (the mailbox is being dropped). Inside a transaction. */
+export function dropHeld(core: SqliteCore, mailboxId: number, doomed: string[]): void {
+  const ids = core.sql('SELECT blob_id FROM expunged_held WHERE mailbox_id = ?').pluck().all(mailboxId) as string[];
+  if (ids.length === 0) return;
+  core.sql('DELETE FROM expunged_held WHERE mailbox_id = ?').run(mailboxId);
+  dropBlobRefs(core, ids, doomed);
+}
+
+/** The blob and size of a held message, or undefined. */
+export function heldBlob(core: SqliteCore, mailboxId: number, uid: number): { blob_id: string; size: number } | undefined {
+  return core.sql('SELECT blob_id, size FROM expunged_held WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as
+    | { blob_id: string; size: number }
+    | undefined;
+}
+
+/** Mailboxes that have held rows (the open-time sweep). */
+export function heldMailboxes(core: SqliteCore): number[] {
+  return core.sql('SELECT DISTINCT mailbox_id FROM expunged_held').pluck().all() as number[];
+}
+
+/**
+ * Frees the held rows of a mailbox that no hold of this process covers (expunged at or below every hold's
+ * modseq) and that are older than the grace. Errors are dropped: the rows stay held until the next sweep.
+ */
+export function sweepHeld(core: SqliteCore, mailboxId: number): void {
+  if (core.closed) return;
+  const floor = core.hub.holds.floor(mailboxId);
+  const upto = floor === Infinity ? Number.MAX_SAFE_INTEGER : floor;
+  void core
+    .run(async () => {
+      const doomed: string[] = [];
+      await core.groupCommit(
+        () => {
+          const cutoff = Date.now() - core.expungeGraceMs;
+          const rows = core
+            .sql('SELECT uid, blob_id FROM expunged_held WHERE mailbox_id = ? AND expunged_modseq <= ? AND expunged_at <= ?')
+            .all(mailboxId, upto, cutoff) as Array<{ uid: number; blob_id: string }>;
+          if (rows.length === 0) return;
+          core.sql('DELETE FROM expunged_held WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))').run(mailboxId, JSON.stringify(rows.map((r) => r.uid)));
+          dropBlobRefs(
+            core,
+            rows.map((r) => r.blob_id),
+            doomed,
+          );
+        },
+        undefined,
+        false,
+      );
+      core.unlinkAll(doomed);
+    })
+    .catch(() => undefined);
+}
