@@ -60,6 +60,13 @@ const ENHANCED_MARK = /^\{([245]\.\d{1,3}\.\d{1,3})\} /;
  * leading "{x.y.z} " in the text by that status (see SmtpReply).
  */
 class DeliveryServer extends SMTPServer {
+  readonly #extend: ((conn: SMTPConnection) => void) | undefined;
+
+  constructor(options: SMTPServerOptions, extend?: (conn: SMTPConnection) => void) {
+    super(options);
+    this.#extend = extend;
+  }
+
   override connect(...args: Parameters<SMTPServer['connect']>): void {
     super.connect(...args);
     let conn: SMTPConnection | undefined;
@@ -71,6 +78,7 @@ class DeliveryServer extends SMTPServer {
       if (m && typeof data === 'string') return send(code, `${m[1]} ${data.slice(m[0].length)}`, false);
       return send(code, data, context);
     };
+    this.#extend?.(conn);
   }
 }
 
@@ -127,6 +135,8 @@ export interface ListenerHandlers {
   onAuth?: SMTPServerOptions['onAuth'];
   onMailFrom?: SMTPServerOptions['onMailFrom'];
   onRcptTo?: SMTPServerOptions['onRcptTo'];
+  /** Adds role-specific commands to each new connection (submission's BURL). */
+  onConnection?: (conn: SMTPConnection) => void;
   /** Handles a complete message; its promise is tracked so close() waits for it. */
   onData: (stream: SMTPServerDataStream, session: SMTPServerSession, callback: Parameters<NonNullable<SMTPServerOptions['onData']>>[2]) => Promise<void>;
 }
@@ -264,7 +274,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     };
-    const server = new DeliveryServer(base);
+    const server = new DeliveryServer(base, h.onConnection);
     server.on('error', (err) => common.logger.warn({ err: String(err) }, 'smtp listener error'));
     return server;
   }

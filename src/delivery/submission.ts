@@ -7,6 +7,8 @@
  *   that resolves to them (553 otherwise). The null sender is refused.
  * - SIZE limit (552), recipients per message (452), messages per user per time window (451 rate limited).
  * - RFC 6409 section 8: a missing Date or Message-ID is added.
+ * - BURL (RFC 4468, burl.ts): the message or parts of it come from IMAP URLs with URLAUTH access
+ *   "submit+<user>", resolved in the store (src/urlauth/); EHLO advertises "BURL imap" after AUTH.
  * - On DATA: remote recipients (and local ones whose delivery failed temporarily) go to the persistent
  *   outbound queue, local ones are delivered at once, a copy goes to the sender's Sent folder unless one with the
  *   same Message-ID is there; 250 is sent after all of that committed.
@@ -32,6 +34,8 @@ import {
   type DeliveryServiceOptions,
 } from './smtp-common.js';
 import { receivedHeader, rfc5322Date, withProtocol } from './trace.js';
+import { burlExtension } from './burl.js';
+import { resolveUrl, urlBytes } from '../urlauth/resolve.js';
 
 export interface SubmissionOptions extends DeliveryServiceOptions {
   outbound: OutboundQueue;
@@ -50,6 +54,8 @@ interface SessionUser {
   address: string;
 }
 
+type DataCallback = (err: (Error & { responseCode?: number }) | null, message?: string) => void;
+
 function sessionUser(session: SMTPServerSession): SessionUser | null {
   const u: unknown = session.user;
   if (u && typeof u === 'object' && 'id' in u && 'address' in u) return u as SessionUser;
@@ -65,8 +71,70 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
   const loopbackOk = opts.cleartextAuthOnLoopback ?? true;
   const cleartextOk = (session: SMTPServerSession) => session.secure || (loopbackOk && isLoopback(session.remoteAddress));
 
+  /** The end of DATA (or BURL LAST): checks, delivers and queues `input`, then answers through `callback`. */
+  const accept = async (input: Buffer, session: SMTPServerSession, user: SessionUser, callback: DataCallback): Promise<void> => {
+    const checked = checkMessage(input, policy);
+    if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
+    const { raw, messageId } = completeHeader(checked.raw, common.hostname);
+    const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const date = new Date();
+    const protocol = withProtocol({ secure: session.secure, authenticated: true, utf8: usesSmtpUtf8(session) });
+    const trace = sessionTrace(session);
+    const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
+    const withHop = Buffer.concat([hop, raw]);
+
+    const aliases = await AliasTable.load(common.store.directory);
+    const local: string[] = [];
+    const queued: string[] = [];
+    for (const rcpt of session.envelope.rcptTo) {
+      const r = await resolveRecipient(common.store.directory, rcpt.address, aliases);
+      if (r.kind === 'local') local.push(rcpt.address);
+      else queued.push(rcpt.address);
+    }
+    // Remote recipients first: if the queue cannot take them, nothing has been done yet and 451 is honest.
+    if (queued.length) await common.store.queue.enqueue(sender, queued, withHop);
+    const retry: string[] = [];
+    const failed: FailedRecipient[] = [];
+    const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases, logger: common.logger }));
+    for (const [i, rcpt] of local.entries()) {
+      const d = results[i]!;
+      if (d.ok) continue;
+      if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
+      else retry.push(rcpt);
+    }
+    if (retry.length) await common.store.queue.enqueue(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
+    if (failed.length) {
+      const dsn = buildDsn({ reportingMta: common.hostname, to: sender, originalEnvelopeFrom: sender, arrivalDate: date, failed, original: raw });
+      await common.store.queue.enqueue('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
+    }
+    try {
+      const saved = await saveToSent(common.store.mail, user.id, raw, messageId);
+      common.logger.debug({ session: session.id, sent: saved }, 'sent copy');
+    } catch (e) {
+      common.logger.warn({ err: String(e), user: user.address }, 'could not save Sent copy');
+    }
+    common.logger.info({ session: session.id, user: user.address, from: sender, local: local.length, queued: queued.length }, 'message submitted');
+    opts.outbound.kick();
+    callback(null, `Ok: queued as ${messageId ?? 'message'}`);
+  };
+  const burl = burlExtension({
+    maxSize: common.maxMessageSize,
+    user: sessionUser,
+    async resolve(user, url) {
+      const ctx = { mail: common.store.mail, directory: common.store.directory, user };
+      const r = await resolveUrl(ctx, url, 'submit');
+      return r && urlBytes(ctx, r);
+    },
+    complete: (raw, session, reply) =>
+      accept(raw, session, sessionUser(session)!, reply).catch((e: unknown) => {
+        common.logger.error({ err: String(e), session: session.id }, 'message handling failed');
+        reply(new SmtpReply(451, 'Temporary failure, try again later'));
+      }),
+  });
+
   return createListenerService(opts, common, {
     lmtp: false,
+    onConnection: burl,
     serverOptions: () => ({
       authMethods: ['PLAIN', 'LOGIN'],
       authOptional: false,
@@ -143,49 +211,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (got.oversized) return callback(null);
       const user = sessionUser(session);
       if (!user) return callback(new SmtpReply(530, 'Authentication required'));
-      const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
-      const { raw, messageId } = completeHeader(checked.raw, common.hostname);
-      const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-      const date = new Date();
-      const protocol = withProtocol({ secure: session.secure, authenticated: true, utf8: usesSmtpUtf8(session) });
-      const trace = sessionTrace(session);
-      const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
-      const withHop = Buffer.concat([hop, raw]);
-
-      const aliases = await AliasTable.load(common.store.directory);
-      const local: string[] = [];
-      const queued: string[] = [];
-      for (const rcpt of session.envelope.rcptTo) {
-        const r = await resolveRecipient(common.store.directory, rcpt.address, aliases);
-        if (r.kind === 'local') local.push(rcpt.address);
-        else queued.push(rcpt.address);
-      }
-      // Remote recipients first: if the queue cannot take them, nothing has been done yet and 451 is honest.
-      if (queued.length) await common.store.queue.enqueue(sender, queued, withHop);
-      const retry: string[] = [];
-      const failed: FailedRecipient[] = [];
-      const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases, logger: common.logger }));
-      for (const [i, rcpt] of local.entries()) {
-        const d = results[i]!;
-        if (d.ok) continue;
-        if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
-        else retry.push(rcpt);
-      }
-      if (retry.length) await common.store.queue.enqueue(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
-      if (failed.length) {
-        const dsn = buildDsn({ reportingMta: common.hostname, to: sender, originalEnvelopeFrom: sender, arrivalDate: date, failed, original: raw });
-        await common.store.queue.enqueue('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
-      }
-      try {
-        const saved = await saveToSent(common.store.mail, user.id, raw, messageId);
-        common.logger.debug({ session: session.id, sent: saved }, 'sent copy');
-      } catch (e) {
-        common.logger.warn({ err: String(e), user: user.address }, 'could not save Sent copy');
-      }
-      common.logger.info({ session: session.id, user: user.address, from: sender, local: local.length, queued: queued.length }, 'message submitted');
-      opts.outbound.kick();
-      callback(null, `Ok: queued as ${messageId ?? 'message'}`);
+      await accept(got.raw, session, user, callback);
     },
   });
 }
