@@ -10,6 +10,7 @@ export type { SortAddress, SortInput, SortKeys } from './keys.js';
 export { sortMessages } from './sort.js';
 export type { SortCriterion, SortField } from './sort.js';
 export { threadMessages, threadHeads } from './thread.js';
+export { sortMessagesMemo, threadMessagesMemo } from './memo.js';
 export type { ThreadAlgorithm, ThreadNode } from './thread.js';
 export { baseSubject } from './subject.js';
 export type { BaseSubject } from './subject.js';

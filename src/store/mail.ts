@@ -105,9 +105,11 @@ export interface MailStore {
    * The sort and thread keys (mailsort SortKeys: RFC 5256 SORT criteria, RFC 5957 display names, thread
    * ids) of the given uids that exist, or of every message when `uids` is omitted, each once, in uid order.
    * Computed once per message and cached (see sort-keys.ts), so a call reads no message data for messages
-   * seen before. The key objects are shared: callers must not change them. Throws NOT_FOUND (mailbox).
+   * seen before. Neither the array nor the keys may be changed; while the mailbox is unchanged, asking for
+   * all of its messages gives the same array (results computed from it may be memoized by its identity).
+   * Throws NOT_FOUND (mailbox).
    */
-  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeys[]>;
+  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]>;
 
   /**
    * Keeps the messages of the mailbox that are expunged after `modseq` readable (readMessages with

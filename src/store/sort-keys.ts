@@ -6,8 +6,9 @@
  *
  * Contract of `SortKeyCache.get(mailboxId, uids?)`:
  * - resolves to the keys of the given uids that exist (every message of the mailbox when `uids` is omitted),
- *   each once, in ascending uid order; the array is the caller's own (the key objects are shared and must
- *   not be changed);
+ *   each once, in ascending uid order; neither the array nor the key objects may be changed: while the
+ *   mailbox does not change, asking for all of its messages (no uids, or exactly its uids in order) gives
+ *   the same frozen array, so callers may memoize what they compute from it by its identity;
  * - a cached mailbox is brought forward through the change log (changesSince from the modseq it was last
  *   read at): expunged messages leave, new ones are listed and their keys computed when first asked for;
  * - keys never go stale for a message: a uid names the same bytes until it is expunged (RFC 9051 2.3.1.1);
@@ -30,7 +31,7 @@ interface Entry {
   /** Existing uids; the value is the keys once computed. */
   keys: Map<number, SortKeys | null>;
   /** Every existing message's keys in uid order, while nothing changed since it was built. */
-  all: SortKeys[] | null;
+  all: readonly SortKeys[] | null;
   computed: number;
 }
 
@@ -46,14 +47,14 @@ export class SortKeyCache {
     this.#maxKeys = maxKeys;
   }
 
-  async get(mailboxId: number, uids?: readonly number[]): Promise<SortKeys[]> {
+  async get(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
     const e = await this.#forward(mailboxId);
     let want: number[];
     if (uids === undefined) {
-      if (e.all) return e.all.slice();
+      if (e.all) return e.all;
       want = [...e.keys.keys()].sort((a, b) => a - b);
     } else if (e.all && sameUids(e.all, uids)) {
-      return e.all.slice();
+      return e.all;
     } else {
       want = [];
       for (const u of uids) if (e.keys.has(u)) want.push(u);
@@ -67,8 +68,11 @@ export class SortKeyCache {
       const k = e.keys.get(u);
       if (k) out.push(k);
     }
-    if (uids === undefined && out.length === e.keys.size) e.all = out.slice();
     this.#trim(mailboxId);
+    if (out.length === e.keys.size) {
+      e.all = Object.freeze(out);
+      return e.all;
+    }
     return out;
   }
 

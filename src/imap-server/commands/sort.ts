@@ -13,7 +13,7 @@
  */
 import { Args, ParseError } from '../../imap/grammar/args.js';
 import { parseReturnOptions, parseSearchKeys, usesModseq, type PartialRange, type SearchKey, type SearchReturn } from '../../imap/grammar/search.js';
-import { sortMessages, type SortCriterion, type SortField } from '../../mailsort/index.js';
+import { sortMessagesMemo, type SortCriterion, type SortField } from '../../mailsort/index.js';
 import type { MailStore } from '../../store/mail.js';
 import { ok, type Completion } from '../errors.js';
 import { sortLine } from '../responses.js';
@@ -72,7 +72,7 @@ export function parseSort(args: Args): SortArgs {
 
 /** The order of a SORT over `uids` of the view's mailbox (also a SORT context's re-sort). */
 export function sortOrder(store: MailStore, criteria: readonly SortCriterion[]): ResultOrder {
-  return async (view, uids) => sortMessages(await store.sortKeys(view.mailbox.id, uids), criteria);
+  return async (view, uids) => sortMessagesMemo(await store.sortKeys(view.mailbox.id, uids), criteria);
 }
 
 async function runSort(ctx: CommandContext, args: SortArgs): Promise<Completion> {

@@ -5,14 +5,15 @@
  *   thread = ["UID" SP] "THREAD" SP algorithm SP charset 1*(SP search-key)
  *
  * The search keys are evaluated by SEARCH's Evaluator (search.ts); threads come from mailsort's
- * threadMessages over the store's cached sort keys (MailStore.sortKeys). The answer is one
+ * threadMessages over the store's cached sort keys (MailStore.sortKeys), memoized while the mailbox is
+ * unchanged (threadMessagesMemo). The answer is one
  * "* THREAD" response in the RFC 5256 section 4 thread-list syntax (renderThreads): a message with one
  * reply is followed by it in the same list, several replies are nested lists, a dummy parent is a list
  * with no number of its own. An unknown algorithm or missing key: BAD; an unknown charset: NO [BADCHARSET].
  */
 import { Args, ParseError } from '../../imap/grammar/args.js';
 import { parseSearchKeys, type SearchKey } from '../../imap/grammar/search.js';
-import { threadMessages, type ThreadAlgorithm, type ThreadNode } from '../../mailsort/index.js';
+import { threadMessagesMemo, type ThreadAlgorithm, type ThreadNode } from '../../mailsort/index.js';
 import { ok, type Completion } from '../errors.js';
 import { threadLine } from '../responses.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
@@ -83,7 +84,7 @@ async function runThread(ctx: CommandContext, args: ThreadArgs): Promise<Complet
   checkCharset(args.charset);
   const hits = await searchRunner(ctx)(view, args.key);
   const keys = await ctx.service.store.sortKeys(view.mailbox.id, hits);
-  const forest = threadMessages(keys, args.algorithm);
+  const forest = threadMessagesMemo(keys, args.algorithm);
   ctx.session.send(Buffer.from(threadLine(renderThreads(forest, ctx.uid ? (u) => u : (u) => view.seqOf(u)))));
   return ok('Thread completed');
 }

@@ -104,7 +104,7 @@ export class PgMailStore extends PgMessages implements MailStore {
   /** Sort keys per mailbox, brought forward through the change log (see ../sort-keys.ts). */
   private readonly sortKeyCache = new SortKeyCache(this);
 
-  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeys[]> {
+  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
     return this.sortKeyCache.get(mailboxId, uids);
   }
 

@@ -1,0 +1,41 @@
+/**
+ * Memoized sorting and threading over a frozen SortKeys array (MailStore.sortKeys hands out the same frozen
+ * array for a mailbox while it is unchanged): the result for the same array and the same criteria or
+ * algorithm is computed once. Arrays that are not frozen are never memoized (their contents could change).
+ * Entries live as long as their array does (WeakMap).
+ *
+ * - `sortMessagesMemo` returns a fresh copy of the memoized uid order each time;
+ * - `threadMessagesMemo` returns the memoized forest itself: callers must not change it.
+ * Never throws.
+ */
+import type { SortKeys } from './keys.js';
+import { sortMessages, type SortCriterion } from './sort.js';
+import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
+
+const SORTS = new WeakMap<readonly SortKeys[], Map<string, readonly number[]>>();
+const THREADS = new WeakMap<readonly SortKeys[], Map<ThreadAlgorithm, readonly ThreadNode[]>>();
+
+function criteriaKey(criteria: readonly SortCriterion[]): string {
+  return criteria.map((c) => (c.reverse ? '-' : '+') + c.field).join(',');
+}
+
+/** sortMessages(records, criteria), computed once per frozen `records` and criteria list. */
+export function sortMessagesMemo(records: readonly SortKeys[], criteria: readonly SortCriterion[]): number[] {
+  if (!Object.isFrozen(records)) return sortMessages(records, criteria);
+  let m = SORTS.get(records);
+  if (!m) SORTS.set(records, (m = new Map()));
+  const k = criteriaKey(criteria);
+  let r = m.get(k);
+  if (!r) m.set(k, (r = sortMessages(records, criteria)));
+  return r.slice();
+}
+
+/** threadMessages(records, algorithm), computed once per frozen `records` and algorithm (shared result). */
+export function threadMessagesMemo(records: readonly SortKeys[], algorithm: ThreadAlgorithm): readonly ThreadNode[] {
+  if (!Object.isFrozen(records)) return threadMessages(records, algorithm);
+  let m = THREADS.get(records);
+  if (!m) THREADS.set(records, (m = new Map()));
+  let r = m.get(algorithm);
+  if (!r) m.set(algorithm, (r = threadMessages(records, algorithm)));
+  return r;
+}
