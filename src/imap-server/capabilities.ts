@@ -53,6 +53,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     `APPENDLIMIT=${svc.limits.appendLimit}`,
     'UTF8=ACCEPT',
     'OBJECTID',
+    'WITHIN',
     'MULTIAPPEND',
     'CATENATE',
     'URLAUTH',

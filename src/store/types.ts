@@ -86,6 +86,11 @@ export interface MessageMeta {
   /** System flags (\Seen \Answered \Flagged \Deleted \Draft) and keywords, in the case first stored. No \Recent. */
   flags: string[];
   internalDate: Date;
+  /**
+   * RFC 8514 SAVEDATE: when the message was saved into this mailbox (append, copy or move). Absent for
+   * messages stored before save dates were kept (and from stores that keep none): use internalDate then.
+   */
+  savedDate?: Date;
   /** RFC822.SIZE: octets of the stored raw message. */
   size: number;
   modseq: number;

@@ -85,14 +85,26 @@ export class Evaluator {
         if (key.field === 'sent') await this.#loadSent(cand);
         return cand.filter((u) => {
           let t: number | null;
-          if (key.field === 'internal') {
-            const d = v.meta(u)?.internalDate;
+          if (key.field !== 'sent') {
+            // RFC 8514: a message without a save date (stored before they were kept) counts its internal date.
+            const m = v.meta(u);
+            const d = key.field === 'saved' ? (m?.savedDate ?? m?.internalDate) : m?.internalDate;
             t = d ? utcDay(d) : null;
           } else t = this.#sent.get(u) ?? null;
           if (t === null) return false;
           return key.op === 'before' ? t < day : key.op === 'on' ? t === day : t >= day;
         });
       }
+      case 'age': {
+        // RFC 5032: OLDER n = internal date at least n seconds ago, YOUNGER n = less than n seconds ago.
+        const edge = Date.now() - key.seconds * 1000;
+        return cand.filter((u) => {
+          const d = v.meta(u)?.internalDate;
+          return d !== undefined && (key.op === 'older' ? d.getTime() <= edge : d.getTime() > edge);
+        });
+      }
+      case 'savedatesupported':
+        return cand;
       case 'text': {
         const hits = new Set(await this.#store.searchText(v.mailbox.id, cand, key.value, key.scope));
         return cand.filter((u) => hits.has(u));

@@ -1,6 +1,7 @@
 /**
  * SEARCH / UID SEARCH arguments (RFC 9051 section 6.4.4, RFC 4731 ESEARCH RETURN options, RFC 5182
- * SEARCHRES, RFC 5267 UPDATE and CONTEXT, RFC 9394 PARTIAL, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID).
+ * SEARCHRES, RFC 5267 UPDATE and CONTEXT, RFC 9394 PARTIAL, RFC 7162 MODSEQ, RFC 8474 EMAILID/THREADID,
+ * RFC 5032 OLDER/YOUNGER, RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED).
  * The RETURN options and the search keys are also SORT's and THREAD's (parseReturnOptions, parseSearchKeys).
  */
 import type { Token } from '../wire/tokenizer.js';
@@ -18,7 +19,9 @@ export type SearchKey =
   | { k: 'old' }
   | { k: 'seq'; set: SequenceSet }
   | { k: 'uid'; set: SequenceSet }
-  | { k: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: Date }
+  | { k: 'date'; field: 'internal' | 'sent' | 'saved'; op: 'before' | 'on' | 'since'; date: Date }
+  | { k: 'age'; op: 'older' | 'younger'; seconds: number }
+  | { k: 'savedatesupported' }
   | { k: 'size'; op: 'larger' | 'smaller'; n: number }
   | { k: 'header'; field: string; value: string }
   | { k: 'text'; scope: 'body' | 'text'; value: string }
@@ -60,13 +63,16 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
   UNDRAFT: ['\\Draft', false],
 };
 
-const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
+const DATE_KEYS: Record<string, ['internal' | 'sent' | 'saved', 'before' | 'on' | 'since']> = {
   BEFORE: ['internal', 'before'],
   ON: ['internal', 'on'],
   SINCE: ['internal', 'since'],
   SENTBEFORE: ['sent', 'before'],
   SENTON: ['sent', 'on'],
   SENTSINCE: ['sent', 'since'],
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
 };
 
 const ADDRESS_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
@@ -156,6 +162,15 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'KEYWORD':
     case 'UNKEYWORD':
       return { k: 'flag', flag: parseFlag(args.next('keyword')), set: up === 'KEYWORD' };
+    case 'OLDER':
+    case 'YOUNGER': {
+      // RFC 5032 WITHIN: an interval in seconds (nz-number).
+      const seconds = args.number('interval');
+      if (seconds < 1) throw new ParseError('Interval must be at least 1 second');
+      return { k: 'age', op: up === 'OLDER' ? 'older' : 'younger', seconds };
+    }
+    case 'SAVEDATESUPPORTED':
+      return { k: 'savedatesupported' };
     case 'LARGER':
     case 'SMALLER':
       return { k: 'size', op: up === 'LARGER' ? 'larger' : 'smaller', n: args.number('size') };
