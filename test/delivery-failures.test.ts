@@ -48,7 +48,7 @@ test('store trouble for one recipient: LMTP answers 451 for it and 250 for the o
   }
 });
 
-test('SMTP: a recipient whose copy fails temporarily goes to the queue and is delivered later; all failing -> 451', async () => {
+test('SMTP: a recipient whose copy fails temporarily makes the whole message 451; nothing kept or queued; the retry delivers', async () => {
   const env = await makeEnv([
     ['alice@example.org', 'pw'],
     ['bob@example.org', 'pw'],
@@ -65,22 +65,23 @@ test('SMTP: a recipient whose copy fails temporarily goes to the queue and is de
     await client.cmd('MAIL FROM:<s@remote.test>');
     await client.cmd('RCPT TO:<bob@example.org>');
     await client.cmd('RCPT TO:<alice@example.org>');
-    assert.equal((await client.data('Subject: x\r\n\r\ny\r\n')).code, 250);
-    // only bob, and his copy fails: nothing stored, so the sender is told to retry
+    const r = await client.data('Subject: x\r\n\r\ny\r\n');
+    assert.equal(r.code, 451);
+    assert.match(r.text, /^451 4\.3\.0 .*<bob@example\.org>/);
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 0, "alice's copy was taken back");
+    assert.deepEqual(await env.store.queue.list(), []);
+    // the sender's retry, once the store is fine again
+    failing.clear();
     await client.cmd('MAIL FROM:<s@remote.test>');
     await client.cmd('RCPT TO:<bob@example.org>');
-    assert.equal((await client.data('Subject: x2\r\n\r\ny\r\n')).code, 451);
+    await client.cmd('RCPT TO:<alice@example.org>');
+    assert.equal((await client.data('Subject: x\r\n\r\ny\r\n')).code, 250);
     await client.cmd('QUIT');
     client.close();
-    const q = await env.store.queue.list();
-    assert.equal(q.length, 1);
-    assert.deepEqual(q[0]!.recipients, ['bob@example.org']);
-    failing.clear();
-    const queue = createOutboundQueue({ store: env.store, auth: env.auth, hostname: 'mx' });
-    await queue.runOnce();
     const got = await mailboxContents(env.store, 'bob@example.org');
     assert.equal(got.length, 1);
-    assert.match(got[0]!.toString(), /^Return-Path: <s@remote\.test>\r\nDelivered-To: bob@example\.org\r\nReceived: from t \(\[127\.0\.0\.1\]\)\r\n\tby mx \(mailroom\) with ESMTP id \S+;\r\n/);
+    assert.match(got[0]!.toString(), /^Return-Path: <s@remote\.test>\r\nDelivered-To: bob@example\.org\r\nReceived: from t \(\[127\.0\.0\.1\]\)\r\n\tby mx \(mailroom\) with ESMTP id \S+\r\n\tfor <bob@example\.org>;\r\n/);
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
     assert.equal((await env.store.queue.list()).length, 0);
   } finally {
     await svc.close();
@@ -116,7 +117,7 @@ test('a started queue delivers submitted mail by itself', { timeout: 20_000 }, a
   }
 });
 
-test('SMTP: a permanent failure for one recipient after another succeeded is answered 250 and bounced', async () => {
+test('SMTP: a permanent failure for one recipient after another succeeded is the reply (552); no bounce, nothing kept', async () => {
   const env = await makeEnv([
     ['alice@example.org', 'pw'],
     ['bob@example.org', 'pw'],
@@ -131,21 +132,13 @@ test('SMTP: a permanent failure for one recipient after another succeeded is ans
     await client.cmd('MAIL FROM:<s@remote.test>');
     await client.cmd('RCPT TO:<alice@example.org>');
     await client.cmd('RCPT TO:<bob@example.org>');
-    assert.equal((await client.data('Subject: partly\r\nMessage-ID: <partly@remote.test>\r\n\r\ny\r\n')).code, 250);
-    // only bob: nothing stored, the permanent failure is the reply
-    await client.cmd('MAIL FROM:<s@remote.test>');
-    await client.cmd('RCPT TO:<bob@example.org>');
-    assert.equal((await client.data('Subject: x2\r\n\r\ny\r\n')).code, 552);
+    const r = await client.data('Subject: partly\r\nMessage-ID: <partly@remote.test>\r\n\r\ny\r\n');
+    assert.equal(r.code, 552);
+    assert.match(r.text, /^552 5\.2\.3 Message too big for the mailbox \(<bob@example\.org>\)$/);
     await client.cmd('QUIT');
     client.close();
-    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
-    const q = await env.store.queue.list();
-    assert.equal(q.length, 1);
-    assert.equal(q[0]!.sender, '');
-    assert.deepEqual(q[0]!.recipients, ['s@remote.test']);
-    const dsn = (await env.store.queue.read(q[0]!.id)).toString();
-    assert.match(dsn, /Final-Recipient: rfc822; bob@example\.org\r\nAction: failed\r\nStatus: 5\.2\.3\r\n/);
-    assert.match(dsn, /Message-ID: <partly@remote\.test>/);
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 0);
+    assert.deepEqual(await env.store.queue.list(), []);
   } finally {
     await svc.close();
     await env.close();

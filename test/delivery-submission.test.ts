@@ -125,7 +125,7 @@ describe('submission and the outbound queue', () => {
     assert.equal((await client.cmd(`AUTH PLAIN ${plain('\0alice@example.org\0pw')}`)).code, 235);
     const notOwned = await client.cmd('MAIL FROM:<bob@example.org>');
     assert.equal(notOwned.code, 553, 'someone else\'s address');
-    assert.match(notOwned.text, /^553 5\.7\.1 Sender address not owned by user alice@example\.org$/);
+    assert.match(notOwned.text, /^553 5\.7\.1 Sender address <bob@example\.org> not owned by user alice@example\.org$/);
     assert.equal((await client.cmd('MAIL FROM:<>')).code, 553, 'null sender');
     assert.equal((await client.cmd('MAIL FROM:<alice+lists@example.org>')).code, 250, 'plus-variant');
     assert.equal((await client.cmd('RSET')).code, 250);

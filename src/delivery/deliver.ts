@@ -16,11 +16,15 @@
  * An unexpected error (anything but a StoreError code mapped here) is TEMPORARY too; it is logged with its
  * stack under a short random id, and the failure message ends with that id in brackets, so the 451 a
  * client sees leads to the log line (as IMAP's NO [SERVERBUG] does).
+ *
+ * One copy per user and transaction: groupRecipients() puts the recipients of one message that reach the
+ * same user (plus-addresses, aliases, catch-all, repeated addresses) in one group, and deliverGroup() stores
+ * one copy for the whole group (Delivered-To and Received "for" name its first recipient; the loop check
+ * looks for every member). deliverEach() does both and gives every recipient its group's result.
  */
 import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
-import type { AliasTable, Resolution } from './resolve.js';
-import { resolveRecipient } from './resolve.js';
+import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
@@ -96,6 +100,77 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     (opts.logger ?? silentLogger).error({ rid, rcpt: recipient, err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined }, 'local delivery failed');
     return { ok: false, code: 'TEMPORARY', message: `Local delivery failed, try again later [${rid}]` };
   }
+}
+
+/** A recipient of one transaction, with its RCPT-time resolution when there is one. */
+export interface RecipientEntry {
+  address: string;
+  resolution?: Resolution;
+}
+
+/** Recipients of one message that get one stored copy: all reach `resolution`'s user, or a lone non-local one. */
+export interface DeliveryGroup {
+  /** The recipients as given, in transaction order; the first names the copy. */
+  members: string[];
+  resolution: Resolution;
+}
+
+/**
+ * Resolves `entries` (reusing RCPT-time resolutions; the rest against one alias snapshot) and groups them
+ * by the local user they reach. `groupOf[i]` is the index in `groups` of entry i. Store errors propagate.
+ */
+export async function groupRecipients(
+  directory: Store['directory'],
+  entries: readonly RecipientEntry[],
+  aliases?: AliasTable,
+): Promise<{ groups: DeliveryGroup[]; groupOf: number[] }> {
+  const groups: DeliveryGroup[] = [];
+  const groupOf: number[] = [];
+  const byUser = new Map<number, number>();
+  let table = aliases;
+  for (const e of entries) {
+    let r = e.resolution;
+    if (!r) {
+      table ??= await AliasTable.load(directory);
+      r = await resolveRecipient(directory, e.address, table);
+    }
+    const at = r.kind === 'local' ? byUser.get(r.user.id) : undefined;
+    if (at !== undefined) {
+      groups[at]!.members.push(e.address);
+      groupOf.push(at);
+      continue;
+    }
+    if (r.kind === 'local') byUser.set(r.user.id, groups.length);
+    groupOf.push(groups.length);
+    groups.push({ members: [e.address], resolution: r });
+  }
+  return { groups, groupOf };
+}
+
+/** The LOOP failure when the message already carries Delivered-To for one of the group's recipients, else null. */
+export function groupLoop(raw: Buffer, group: DeliveryGroup): Extract<DeliverResult, { ok: false }> | null {
+  const hit = group.members.find((m) => alreadyDeliveredTo(raw, m));
+  return hit === undefined ? null : { ok: false, code: 'LOOP', message: `Mail loop: already delivered to ${hit.toLowerCase()}` };
+}
+
+/** Stores one copy for a group (see deliver()); the loop check covers every member. */
+export async function deliverGroup(store: Pick<Store, 'directory' | 'mail'>, group: DeliveryGroup, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
+  return groupLoop(raw, group) ?? deliver(store, group.members[0]!, raw, { ...opts, resolution: group.resolution });
+}
+
+/**
+ * Delivers one message to `entries`, one copy per user, `DELIVERY_CONCURRENCY` copies at a time; returns one
+ * result per entry (recipients of the same user share their group's result).
+ */
+export async function deliverEach(
+  store: Pick<Store, 'directory' | 'mail'>,
+  entries: readonly RecipientEntry[],
+  raw: Buffer,
+  opts: DeliverOptions,
+): Promise<DeliverResult[]> {
+  const { groups, groupOf } = await groupRecipients(store.directory, entries, opts.aliases);
+  const results = await mapLimit(groups, DELIVERY_CONCURRENCY, (g) => deliverGroup(store, g, raw, opts));
+  return groupOf.map((i) => results[i]!);
 }
 
 /** True when the header section has a Delivered-To field naming `recipient` (case-insensitive). */

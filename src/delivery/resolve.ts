@@ -67,6 +67,7 @@ async function lookup(
   table: AliasTable,
   address: string,
   depth: number,
+  catchAll = true,
 ): Promise<{ user: User; via: 'user' | 'plus' | 'alias' | 'catch-all' } | null> {
   if (depth > MAX_ALIAS_DEPTH) return null;
   const p = parseAddress(address);
@@ -86,26 +87,28 @@ async function lookup(
     const baseAlias = table.get(baseAddress);
     if (baseAlias !== undefined) return viaAlias(baseAlias, 'plus');
   }
-  const catchAll = table.get(`@${p.domain}`);
-  if (catchAll !== undefined && depth === 0) return viaAlias(catchAll, 'catch-all');
+  const catchAllAlias = table.get(`@${p.domain}`);
+  if (catchAllAlias !== undefined && depth === 0 && catchAll) return viaAlias(catchAllAlias, 'catch-all');
   return null;
 }
 
 /**
- * True when `sender` is one of `user`'s addresses: the user's own address, a plus-variant of it, an
- * alias that resolves to the user (or a plus-variant of such an alias). A catch-all does not count.
+ * The user `address` belongs to as a sender address, or null: resolved like a recipient (a user with exactly
+ * that address first, so a real user wins over an older alias of the same address and a user named
+ * "a+b@d" is not a plus-address of "a@d"; then an alias; then the plus rule), but never through a catch-all.
+ */
+export async function addressOwner(directory: Directory, address: string, aliases?: AliasTable): Promise<User | null> {
+  const p = parseAddress(address);
+  if (!p) return null;
+  const table = aliases ?? (await AliasTable.load(directory));
+  return (await lookup(directory, table, p.address, 0, false))?.user ?? null;
+}
+
+/**
+ * True when `sender` is one of `user`'s addresses: the user's own address, a plus-variant of it that is not
+ * itself a user, or an alias that resolves to the user (or a plus-variant of such an alias) and is not itself
+ * a user. A catch-all does not count.
  */
 export async function isUserAddress(directory: Directory, user: User, sender: string, aliases?: AliasTable): Promise<boolean> {
-  const p = parseAddress(sender);
-  if (!p) return false;
-  const own = user.address.toLowerCase();
-  if (p.address === own || `${p.base}@${p.domain}` === own) return true;
-  const table = aliases ?? (await AliasTable.load(directory));
-  for (const candidate of [p.address, `${p.base}@${p.domain}`]) {
-    const target = table.get(candidate);
-    if (target === undefined) continue;
-    const r = await lookup(directory, table, target, 1);
-    if (r && r.user.id === user.id) return true;
-  }
-  return false;
+  return (await addressOwner(directory, sender, aliases))?.id === user.id;
 }

@@ -12,9 +12,9 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
-import type { DeliveryStore } from './deliver.js';
+import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { BareLineEndPolicy } from './message-check.js';
-import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
+import { resolveRecipient, type Resolution } from './resolve.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -169,9 +169,7 @@ export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => S
     resolveRecipient(common.store.directory, address.address).then(
       (r) => {
         if (r.kind === 'local') {
-          let known = rcptResolutions.get(session);
-          if (!known) rcptResolutions.set(session, (known = new Map()));
-          known.set(address.address.toLowerCase(), r);
+          recordRecipient(session, address.address, r);
           return callback();
         }
         if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
@@ -186,25 +184,29 @@ export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => S
 }
 
 /**
- * Per session, how RCPT resolved each accepted recipient (by lowercased address). DATA reuses these instead
- * of resolving every recipient a second time moments later; every RCPT of a transaction refreshes its entry.
+ * Per transaction (smtp-server gives every transaction a new envelope object), each accepted RCPT in order,
+ * repeats included, with how it resolved. DATA reuses the resolutions instead of resolving every recipient
+ * a second time moments later, and LMTP answers once per entry (RFC 2033 section 4.2).
  */
-const rcptResolutions = new WeakMap<SMTPServerSession, Map<string, Resolution>>();
+const acceptedRcpts = new WeakMap<object, RecipientEntry[]>();
+
+/** Notes an accepted RCPT of the session's current transaction. */
+export function recordRecipient(session: SMTPServerSession, address: string, resolution: Resolution): void {
+  let list = acceptedRcpts.get(session.envelope);
+  if (!list) acceptedRcpts.set(session.envelope, (list = []));
+  list.push({ address, resolution });
+}
 
 /**
- * For DATA: a function giving each recipient's deliver() options for resolution, the RCPT result when there
- * is one, else one alias snapshot shared by the rest. Hands the session's RCPT results over (clears them).
+ * The accepted recipients of the session's transaction in RCPT order (repeats included); recipients
+ * smtp-server holds that were not recorded are added without a resolution.
  */
-export function recipientResolver(common: ResolvedCommon, session: SMTPServerSession): (address: string) => Promise<{ resolution: Resolution } | { aliases: AliasTable }> {
-  const known = rcptResolutions.get(session);
-  rcptResolutions.delete(session);
-  let aliases: Promise<AliasTable> | null = null;
-  return async (address) => {
-    const resolution = known?.get(address.toLowerCase());
-    if (resolution) return { resolution };
-    aliases ??= AliasTable.load(common.store.directory);
-    return { aliases: await aliases };
-  };
+export function transactionRecipients(session: SMTPServerSession): RecipientEntry[] {
+  const list = acceptedRcpts.get(session.envelope) ?? [];
+  const seen = new Set(list.map((e) => e.address.toLowerCase()));
+  const out = [...list];
+  for (const r of session.envelope.rcptTo) if (!seen.has(r.address.toLowerCase())) out.push({ address: r.address });
+  return out;
 }
 
 /** Builds the NetService around smtp-server for one role. */

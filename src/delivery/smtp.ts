@@ -4,23 +4,35 @@
  *   offered here, so relaying is never allowed: RCPT for a domain that is not local gets 550 "Relaying denied".
  * - SIZE (552), 8BITMIME, SMTPUTF8, PIPELINING, ENHANCEDSTATUSCODES, STARTTLS (when tls is configured).
  * - Each local copy gets Return-Path, Delivered-To and Received (see deliver.ts, trace.ts) and goes to INBOX.
- * - One reply per message (SMTP): 250 once every recipient's copy is committed, or handed to the persistent
- *   queue for a local retry (temporary store trouble), or answered by a bounce (permanent failure of some
- *   recipients while others succeeded). Only when nothing was stored is a failure code returned.
+ * - One copy per user per message: recipients reaching the same user (plus-addresses, aliases, repeats)
+ *   share one stored copy.
+ * - One reply per message (SMTP), all or nothing: 250 once every copy is committed; else nothing is kept and
+ *   the failure (e.g. 554 5.4.6 for a Delivered-To naming a recipient, 552, 451) is the reply. The MX never
+ *   queues a bounce: its envelope senders are unverified, and a bounce to a forged one is backscatter.
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { NetService } from '../lib/service.js';
-import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type DeliverResult } from './deliver.js';
-import { buildDsn, type FailedRecipient } from './dsn.js';
+import {
+  deliverGroup,
+  DELIVERY_CONCURRENCY,
+  enhancedStatusFor,
+  groupLoop,
+  groupRecipients,
+  isPermanent,
+  mapLimit,
+  replyCodeFor,
+  type DeliverResult,
+  type DeliveryGroup,
+} from './deliver.js';
 import { checkMessage } from './message-check.js';
 import {
   collectData,
   createListenerService,
   localRecipientsOnly,
-  recipientResolver,
   resolveCommon,
   sessionTrace,
   SmtpReply,
+  transactionRecipients,
   usesSmtpUtf8,
   type DeliveryServiceOptions,
   type ResolvedCommon,
@@ -48,63 +60,57 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
 }
 
 /**
- * Delivers one message to the session's recipients (all local) and decides the single SMTP reply.
- * Temporary failures go to the persistent queue for a local retry; permanent ones are bounced, unless
- * nothing at all was stored, in which case the failure is the reply.
+ * Delivers one message to the session's recipients (all local), one copy per user, all or nothing, and
+ * decides the single SMTP reply: 250 once every copy is committed; otherwise nothing is kept (copies already
+ * committed are expunged again) and the failure is the reply (5xx when a recipient failed for good, else
+ * 4xx), naming the recipients it concerns. Nothing is queued and no bounce is made: the sender of mail
+ * arriving here is not verified, so a bounce to it would be backscatter.
  */
-export async function deliverAll(
-  common: ResolvedCommon,
-  session: SMTPServerSession,
-  raw: Buffer,
-  authenticated: boolean,
-): Promise<string | SmtpReply> {
+export async function deliverAll(common: ResolvedCommon, session: SMTPServerSession, raw: Buffer, authenticated: boolean): Promise<string | SmtpReply> {
   const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
   const trace = sessionTrace(session);
   const date = new Date();
   const protocol = withProtocol({ secure: session.secure, authenticated, utf8: usesSmtpUtf8(session) });
-  const resolve = recipientResolver(common, session);
-  const ok: string[] = [];
-  const temp: string[] = [];
-  const perm: Array<{ rcpt: string; r: Extract<DeliverResult, { ok: false }> }> = [];
-  const results = await mapLimit(session.envelope.rcptTo, DELIVERY_CONCURRENCY, async (rcpt) =>
-    deliver(common.store, rcpt.address, raw, {
+  const { groups } = await groupRecipients(common.store.directory, transactionRecipients(session));
+  // What can be known before storing anything: a recipient no longer local, a planted Delivered-To.
+  const early = groups.map((g): Failure | null => {
+    if (g.resolution.kind !== 'local') return { group: g, r: { ok: false, code: g.resolution.kind === 'invalid' ? 'INVALID' : 'UNKNOWN', message: 'No such user here' } };
+    const loop = groupLoop(raw, g);
+    return loop ? { group: g, r: loop } : null;
+  });
+  const refused = early.filter((f): f is Failure => f !== null);
+  if (refused.length) return failureReply(common, session, envelopeFrom, refused);
+  const results = await mapLimit(groups, DELIVERY_CONCURRENCY, (g) =>
+    deliverGroup(common.store, g, raw, {
       envelopeFrom,
       logger: common.logger,
-      ...(await resolve(rcpt.address)),
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
     }),
   );
-  for (const [i, rcpt] of session.envelope.rcptTo.entries()) {
-    const r = results[i]!;
-    if (r.ok) ok.push(rcpt.address);
-    else if (isPermanent(r.code)) perm.push({ rcpt: rcpt.address, r });
-    else temp.push(rcpt.address);
+  const failed: Failure[] = [];
+  for (const [i, r] of results.entries()) if (!r.ok) failed.push({ group: groups[i]!, r });
+  if (!failed.length) {
+    common.logger.info({ session: session.id, from: envelopeFrom, copies: groups.length }, 'message received');
+    return 'Ok: message accepted';
   }
-  common.logger.info({ session: session.id, from: envelopeFrom, delivered: ok.length, deferred: temp.length, failed: perm.length }, 'message received');
-  if (ok.length === 0 && temp.length === 0 && perm[0]) return new SmtpReply(replyCodeFor(perm[0].r.code), perm[0].r.message, enhancedStatusFor(perm[0].r.code));
-  if (ok.length === 0 && perm.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
-  const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
-  const withHop = Buffer.concat([hop, raw]);
-  if (temp.length) {
+  for (const r of results) {
+    if (!r.ok) continue;
     try {
-      await common.store.queue.enqueue(envelopeFrom, temp, withHop);
+      await common.store.mail.storeFlags(r.mailboxId, [r.uid], { op: 'add', flags: ['\\Deleted'] });
+      await common.store.mail.expunge(r.mailboxId, [r.uid]);
     } catch (e) {
-      common.logger.error({ err: String(e), rcpts: temp }, 'could not queue deferred local delivery');
-      if (ok.length === 0) return new SmtpReply(451, 'Local delivery failed, try again later');
+      common.logger.error({ err: String(e), session: session.id, user: r.address, uid: r.uid }, 'could not take back a copy of a refused message');
     }
   }
-  if (perm.length && envelopeFrom) {
-    const failed: FailedRecipient[] = perm.map(({ rcpt, r }) => ({
-      recipient: rcpt,
-      status: enhancedStatusFor(r.code),
-      diagnostic: `${replyCodeFor(r.code)} ${r.message}`,
-    }));
-    const dsn = buildDsn({ reportingMta: common.hostname, to: envelopeFrom, originalEnvelopeFrom: envelopeFrom, arrivalDate: date, failed, original: raw });
-    try {
-      await common.store.queue.enqueue('', [envelopeFrom], dsn);
-    } catch (e) {
-      common.logger.error({ err: String(e) }, 'could not queue bounce');
-    }
-  }
-  return 'Ok: message accepted';
+  return failureReply(common, session, envelopeFrom, failed);
+}
+
+type Failure = { group: DeliveryGroup; r: Extract<DeliverResult, { ok: false }> };
+
+/** The reply for a refused message: the first permanent failure (else the first one), naming every failed recipient. */
+function failureReply(common: ResolvedCommon, session: SMTPServerSession, envelopeFrom: string, failed: Failure[]): SmtpReply {
+  const main = failed.find((f) => isPermanent(f.r.code)) ?? failed[0]!;
+  const who = failed.flatMap((f) => f.group.members.map((m) => `<${m}>`)).join(', ');
+  common.logger.info({ session: session.id, from: envelopeFrom, failed: who, code: main.r.code }, 'message refused');
+  return new SmtpReply(replyCodeFor(main.r.code), `${main.r.message} (${who})`, enhancedStatusFor(main.r.code));
 }

@@ -4,7 +4,9 @@
  *   (elsewhere AUTH is not advertised before STARTTLS and is refused with 538). A PLAIN authzid other than
  *   the authenticating user is refused with 535 5.7.8 (RFC 4616: no proxy authorization).
  * - The envelope sender must be one of the user's addresses: their address, a plus-variant of it, or an alias
- *   that resolves to them (553 otherwise). The null sender is refused.
+ *   that resolves to them, neither being itself another user (553 5.7.1 otherwise; see sender.ts). The null
+ *   sender is refused. So must every header From address and the Sender (550 5.7.1 at the end of DATA).
+ * - Local recipients reaching the same user (plus-addresses, aliases, repeats) share one stored copy.
  * - SIZE limit (552), recipients per message (452), messages per user per time window (451 rate limited).
  * - RFC 6409 section 8: a missing Date or Message-ID is added.
  * - BURL (RFC 4468, burl.ts): the message or parts of it come from IMAP URLs with URLAUTH access
@@ -18,18 +20,21 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { SMTPServerSession } from 'smtp-server';
 import { isLoopback, type NetService } from '../lib/service.js';
 import { normalizeAddress } from '../auth/authenticator.js';
-import { deliver, DELIVERY_CONCURRENCY, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
+import { deliverGroup, DELIVERY_CONCURRENCY, enhancedStatusFor, groupRecipients, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage, headerSection, headerValue } from './message-check.js';
 import type { OutboundQueue } from './outbound.js';
-import { AliasTable, isUserAddress, resolveRecipient } from './resolve.js';
+import { resolveRecipient } from './resolve.js';
+import { envelopeNotOwned, notOwnedInHeader, ownsAddress } from './sender.js';
 import { saveToSent } from './sent.js';
 import {
   collectData,
   createListenerService,
+  recordRecipient,
   resolveCommon,
   sessionTrace,
   SmtpReply,
+  transactionRecipients,
   usesSmtpUtf8,
   type DeliveryServiceOptions,
 } from './smtp-common.js';
@@ -76,6 +81,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     const checked = checkMessage(input, policy);
     if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
     const { raw, messageId } = completeHeader(checked.raw, common.hostname);
+    const forged = await notOwnedInHeader(common.store.directory, user, raw);
+    if (forged) return callback(new SmtpReply(550, forged, '5.7.1'));
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const date = new Date();
     const protocol = withProtocol({ secure: session.secure, authenticated: true, utf8: usesSmtpUtf8(session) });
@@ -83,24 +90,20 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     const hop = Buffer.from(receivedHeader({ ...trace, by: common.hostname, protocol, date }), 'utf8');
     const withHop = Buffer.concat([hop, raw]);
 
-    const aliases = await AliasTable.load(common.store.directory);
-    const local: string[] = [];
-    const queued: string[] = [];
-    for (const rcpt of session.envelope.rcptTo) {
-      const r = await resolveRecipient(common.store.directory, rcpt.address, aliases);
-      if (r.kind === 'local') local.push(rcpt.address);
-      else queued.push(rcpt.address);
-    }
+    const { groups } = await groupRecipients(common.store.directory, transactionRecipients(session));
+    const local = groups.filter((g) => g.resolution.kind === 'local');
+    const queued = groups.filter((g) => g.resolution.kind !== 'local').flatMap((g) => g.members);
     // Remote recipients first: if the queue cannot take them, nothing has been done yet and 451 is honest.
     if (queued.length) await common.store.queue.enqueue(sender, queued, withHop);
     const retry: string[] = [];
     const failed: FailedRecipient[] = [];
-    const results = await mapLimit(local, DELIVERY_CONCURRENCY, (rcpt) => deliver(common.store, rcpt, withHop, { envelopeFrom: sender, aliases, logger: common.logger }));
-    for (const [i, rcpt] of local.entries()) {
+    // One copy per user: recipients reaching the same user share it.
+    const results = await mapLimit(local, DELIVERY_CONCURRENCY, (g) => deliverGroup(common.store, g, withHop, { envelopeFrom: sender, logger: common.logger }));
+    for (const [i, g] of local.entries()) {
       const d = results[i]!;
       if (d.ok) continue;
-      if (isPermanent(d.code)) failed.push({ recipient: rcpt, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` });
-      else retry.push(rcpt);
+      if (isPermanent(d.code)) failed.push(...g.members.map((recipient) => ({ recipient, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` })));
+      else retry.push(g.members[0]!);
     }
     if (retry.length) await common.store.queue.enqueue(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
     if (failed.length) {
@@ -175,9 +178,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if (!user) return callback(new SmtpReply(530, 'Authentication required'));
       if (!address.address) return callback(new SmtpReply(553, 'The null sender is not allowed for submission', '5.7.1'));
       (async () => {
-        const u = await common.store.directory.getUserById(user.id);
-        if (!u || !(await isUserAddress(common.store.directory, u, address.address))) {
-          return callback(new SmtpReply(553, `Sender address not owned by user ${user.address}`, '5.7.1'));
+        if (!(await ownsAddress(common.store.directory, user, address.address))) {
+          return callback(new SmtpReply(553, envelopeNotOwned(address.address, user), '5.7.1'));
         }
         try {
           await limiter.consume(String(user.id), 1);
@@ -200,6 +202,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
         (r) => {
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
           if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here', '5.1.1'));
+          recordRecipient(session, address.address, r);
           callback();
         },
         () => callback(new SmtpReply(451, 'Temporary lookup failure, try again later')),
