@@ -7,6 +7,7 @@
  */
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import type { ExpungeHold } from './holds.js';
+import type { MetadataStore } from './metadata.js';
 import type { SortKeys } from '../mailsort/index.js';
 import type {
   AppendOptions,
@@ -53,7 +54,8 @@ export type MessageParts<W extends Wanted> = { uid: number } & (W['meta'] extend
   (W['envelopeText'] extends true ? { envelopeText: string | null } : unknown) &
   (W['header'] extends true ? { header: Buffer } : unknown);
 
-export interface MailStore {
+/** Annotations (RFC 5464) are part of the mail store: see metadata.ts. */
+export interface MailStore extends MetadataStore {
   // ---- mailboxes ----
   listMailboxes(userId: number): Promise<Mailbox[]>;
   /** INBOX case-insensitive. Returns null when absent. */

@@ -1,9 +1,10 @@
 /**
  * The MailStore contract (src/store/mail.ts): mailboxes (mailboxes.ts), messages and readMessages with every
- * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), sort keys (sort-keys.ts).
+ * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), annotations (metadata.ts), sort keys (sort-keys.ts).
  */
 import { runChangeContract } from './changes.js';
 import { runHeldContract } from './held.js';
+import { runMetadataContract } from './metadata.js';
 import type { StoreFactory } from './harness.js';
 import { runMailboxContract } from './mailboxes.js';
 import { runMessageContract } from './messages.js';
@@ -14,5 +15,6 @@ export function runMailContract(name: string, factory: StoreFactory): void {
   runMessageContract(name, factory);
   runChangeContract(name, factory);
   runHeldContract(name, factory);
+  runMetadataContract(name, factory);
   runSortKeysContract(name, factory);
 }

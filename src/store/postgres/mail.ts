@@ -21,6 +21,8 @@ import type { SortKeys } from '../../mailsort/index.js';
 import { toMeta, type MsgRow } from './rows.js';
 import { chunks, cleanUids, decodeIndex } from './util.js';
 import { mergeHeld, type ExpungeHold } from '../holds.js';
+import { getMetadata, setMetadata } from './metadata.js';
+import type { MetadataDepth, MetadataEntry, MetadataLimits } from '../metadata.js';
 
 /** UIDs per readMessages query (keeps result sets and memory bounded). */
 const FETCH_CHUNK = 500;
@@ -124,6 +126,14 @@ export class PgMailStore extends PgMessages implements MailStore {
     const held = async (): Promise<Array<MessageParts<W>>> =>
       validId(mailboxId) && clean.length ? this.core.run(() => this.readChunk(mailboxId, clean, wanted, heldPlan)) : [];
     return mergeHeld(live, held);
+  }
+
+  getMetadata(userId: number, mailboxId: number | null, names: readonly string[], depth: MetadataDepth): Promise<MetadataEntry[]> {
+    return getMetadata(this.core, userId, mailboxId, names, depth);
+  }
+
+  setMetadata(userId: number, mailboxId: number | null, entries: ReadonlyArray<{ name: string; value: Buffer | null }>, limits: MetadataLimits): Promise<'ok' | 'toomany'> {
+    return setMetadata(this.core, userId, mailboxId, entries, limits);
   }
 
   holdExpunged(mailboxId: number, modseq: number): ExpungeHold {

@@ -236,6 +236,7 @@ export async function dropMailbox(core: PgCore, q: Queryable, after: AfterCommit
   const r = await q.query<{ blob_id: string }>('DELETE FROM messages WHERE mailbox_id = $1 RETURNING blob_id', [b.id]);
   const held = await dropHeld(q, num(b.id));
   await release(core, q, after, [...r.rows.map((row) => row.blob_id), ...held]);
+  await q.query('DELETE FROM metadata WHERE mailbox_id = $1', [b.id]);
   await q.query('DELETE FROM mailboxes WHERE id = $1', [b.id]);
   await core.changed(q, after, num(b.user_id), num(b.id), num(b.highest_modseq) + 1);
 }

@@ -29,6 +29,8 @@
  * - Version 4: expunged_held keeps expunged messages readable for readers that still show them (RFC 2180
  *   4.1.1; held.ts): the message row's columns plus the expunge's modseq and time, one blob reference each
  *   (blobs.refs counts them too).
+ * - Version 5: metadata holds annotations (RFC 5464; metadata.ts): per user, mailbox (0: the server's
+ *   entries; deleted with the mailbox by dropMailbox) and lower-cased entry name in byte order.
  */
 import type { Logger } from '../../lib/logger.js';
 import type { Db, Queryable } from './db.js';
@@ -204,6 +206,19 @@ CREATE TABLE expunged_held (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'annotations (METADATA)',
+    sql: `
+CREATE TABLE metadata (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  mailbox_id bigint NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  value bytea NOT NULL,
+  PRIMARY KEY (user_id, mailbox_id, name)
+);
+`,
+  },
 ];
 
 /**
@@ -215,6 +230,7 @@ export const DATA_TABLES: readonly string[] = [
   'outbound',
   'messages',
   'expunged_held',
+  'metadata',
   'tombstones',
   'blob_meta',
   'blob_headers',

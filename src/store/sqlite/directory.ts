@@ -74,6 +74,7 @@ export class SqliteDirectory implements Directory {
         }
         this.core.sql('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
         this.core.sql('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
+        this.core.sql('DELETE FROM metadata WHERE user_id = ?').run(u.id);
         this.core.sql('DELETE FROM users WHERE id = ?').run(u.id);
       });
       for (const [uid, mid, ms] of events) {

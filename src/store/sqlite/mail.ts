@@ -24,6 +24,8 @@ import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { SYNC_READ_MAX } from './core.js';
 import { SqliteMailWrites } from './mail-write.js';
 import { heldBlob } from './held.js';
+import { getMetadata, setMetadata } from './metadata.js';
+import type { MetadataDepth, MetadataEntry, MetadataLimits } from '../metadata.js';
 import { mergeHeld, type ExpungeHold } from '../holds.js';
 import { SortKeyCache } from '../sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
@@ -231,6 +233,14 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
         throw e;
       }
     });
+  }
+
+  getMetadata(userId: number, mailboxId: number | null, names: readonly string[], depth: MetadataDepth): Promise<MetadataEntry[]> {
+    return getMetadata(this.core, userId, mailboxId, names, depth);
+  }
+
+  setMetadata(userId: number, mailboxId: number | null, entries: ReadonlyArray<{ name: string; value: Buffer | null }>, limits: MetadataLimits): Promise<'ok' | 'toomany'> {
+    return setMetadata(this.core, userId, mailboxId, entries, limits);
   }
 
   holdExpunged(mailboxId: number, modseq: number): ExpungeHold {

@@ -79,7 +79,7 @@ export function deleteRows(core: SqliteCore, mailboxId: number, rows: readonly F
   }
 }
 
-/** Deletes a mailbox row with its messages, tombstones and keywords. Inside a transaction. */
+/** Deletes a mailbox row with its messages, tombstones, keywords and annotations. Inside a transaction. */
 export function dropMailbox(core: SqliteCore, b: MailboxRow, doomed: string[]): void {
   const rows = core.st.allFull.all(b.id) as FullMsgRow[];
   deleteRows(core, b.id, rows, b.highest_modseq + 1, doomed, false);
@@ -87,6 +87,7 @@ export function dropMailbox(core: SqliteCore, b: MailboxRow, doomed: string[]): 
   core.sql('DELETE FROM tombstones WHERE mailbox_id = ?').run(b.id);
   core.sql('DELETE FROM message_envelopes WHERE mailbox_id = ?').run(b.id);
   core.sql('DELETE FROM mailbox_keywords WHERE mailbox_id = ?').run(b.id);
+  core.sql('DELETE FROM metadata WHERE mailbox_id = ?').run(b.id);
   core.sql('DELETE FROM mailboxes WHERE id = ?').run(b.id);
 }
 

@@ -32,6 +32,8 @@
  *   see held.ts): the message row's columns plus the expunge's modseq and time; each row holds one blob
  *   reference. Added after version 1 without a version bump (an older build leaves the table alone: its
  *   rows then merely keep their blobs until a newer build sweeps them).
+ * - `metadata` holds annotations (RFC 5464; metadata.ts): per user, mailbox (0: the server's entries) and
+ *   lower-cased entry name. Added after version 1 without a version bump (older builds ignore it).
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message, held and outbound rows pointing at a blob; a blob whose count drops to zero is
@@ -161,6 +163,14 @@ CREATE TABLE IF NOT EXISTS expunged_held (
   expunged_modseq INTEGER NOT NULL,
   expunged_at INTEGER NOT NULL,
   PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS metadata (
+  user_id INTEGER NOT NULL,
+  mailbox_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (user_id, mailbox_id, name)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS thread_refs (
