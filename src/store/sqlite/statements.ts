@@ -1,6 +1,6 @@
 /**
  * The prepared statements of the SQLite store, made once per connection (see core.ts). Statements of the
- * readMessages paths are built per set of wanted parts in mail-read.ts; rarely used ones through
+ * readMessages paths are built per set of wanted parts in mail.ts; rarely used ones through
  * SqliteCore.sql.
  */
 import type Database from 'better-sqlite3';
