@@ -1,12 +1,14 @@
 /**
- * IDLE (RFC 2177 / RFC 9051 6.3.13): updates (expunges included) pushed as the store wakes the view, a
- * keepalive every 2 minutes, until the client sends DONE (anything else: BAD). A deleted selected mailbox
- * ends the connection with the mailbox-deleted BYE.
+ * IDLE (RFC 2177 / RFC 9051 6.3.13): updates (expunges included, with the search contexts' ADDTO and
+ * REMOVEFROM, search-context.ts) pushed as the store wakes the view, a keepalive every 2 minutes, until the
+ * client sends DONE (anything else: BAD). A deleted selected mailbox ends the connection with the
+ * mailbox-deleted BYE.
  */
 import { parseNone } from '../../imap/grammar/commands.js';
 import { bad, ok } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';
 import { continuationLine, mailboxDeletedBye, okLine } from '../responses.js';
+import { flushWithContexts } from '../search-context.js';
 
 /** Untagged keepalive while idling, so NAT boxes keep the connection (Dovecot: every 2 minutes). */
 const KEEPALIVE_MS = 2 * 60 * 1000;
@@ -24,7 +26,7 @@ export const idle = defineCommand({
       chain = chain
         .then(async () => {
           await st.view.refresh();
-          st.view.flush(s, true);
+          await flushWithContexts(st.view, s, true);
           if (st.view.gone) {
             s.send(mailboxDeletedBye());
             s.end();

@@ -97,4 +97,21 @@ describe('SORT raw transcripts', () => {
     assert.match(r4, /^\* ESEARCH \(TAG "s1"\) REMOVEFROM \(2 3\)\r\n\* 3 EXPUNGE\r\n/);
     c.close();
   });
+
+  test('a SORT context reports ADDTO in sort order during IDLE', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('SELECT INBOX');
+    const first = await c.cmd('SORT RETURN (UPDATE COUNT) (REVERSE DATE) UTF-8 FROM example', 'z');
+    const count = Number(/COUNT (\d+)/.exec(first)![1]);
+    c.write('i IDLE\r\n');
+    await c.readUntil((x) => x.includes('+ idling\r\n'));
+    c.take();
+    await f.append(msg('eve@example.org', 'idle', 'Tue, 5 Jan 2021 10:00:00 +0000'));
+    const got = await c.readUntil((x) => x.includes('ADDTO'));
+    assert.match(got, new RegExp(`\\* ${count + 1} EXISTS\\r\\n(?:\\* \\d+ RECENT\\r\\n)?\\* ESEARCH \\(TAG "z"\\) ADDTO \\(1 ${count + 1}\\)\\r\\n`));
+    c.write('DONE\r\n');
+    assert.match(await c.waitTagged('i'), /i OK IDLE terminated\r\n$/);
+    c.close();
+  });
 });

@@ -7,8 +7,9 @@
  *   keyed by the blob, so scanning metadata never touches them and copies share them.
  * - System flags are a bitmask (`flags`), keywords a space-separated list in the mailbox's canonical spelling
  *   (`mailbox_keywords` records the first-seen spelling per mailbox).
- * - `message_envelopes` holds each message's ENVELOPE: its IMAP text when every string in it can be sent
- *   quoted (mime/envelope-text.ts; starts with "("), else JSON (starts with "{"). Clustered like
+ * - `message_envelopes` holds each message's ENVELOPE: the protocol layer's text for it when the store was
+ *   given one (StoreOptions.envelopeText, opaque here; the IMAP rendering starts with "("), else its JSON
+ *   (starts with "{", which kept text never does; see message-prep.ts). Clustered like
  *   `messages`, so a header overview of a big mailbox is two parallel range scans of small rows instead of
  *   one lookup into `blob_data` per message plus a parse of the whole index. Added after version 1 without
  *   a version bump: created and filled from `blob_data` at the first open that lacks it. Readers treat a
