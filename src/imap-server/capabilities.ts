@@ -54,6 +54,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'UTF8=ACCEPT',
     'OBJECTID',
     'WITHIN',
+    'PREVIEW',
     'MULTIAPPEND',
     'CATENATE',
     'URLAUTH',

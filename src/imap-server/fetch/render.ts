@@ -17,6 +17,7 @@ import { no } from '../errors.js';
 import type { Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
+import { messagePreview } from './preview.js';
 import { writeFetchClose, writeFetchOpen } from '../responses.js';
 
 export interface RenderOptions {
@@ -38,6 +39,7 @@ export function needsIndex(it: FetchItem): boolean {
     case 'RFC822.TEXT':
     case 'BINARY':
     case 'BINARY.SIZE':
+    case 'PREVIEW':
       return true;
     case 'BODY[]':
       return it.section.part.length > 0 || it.section.text !== null;
@@ -148,6 +150,15 @@ export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: 
         sep();
         w.text(`MODSEQ (${meta.modseq})`);
         modseqDone = true;
+        break;
+      case 'SAVEDATE':
+        // RFC 8514; messages stored before save dates were kept report their internal date.
+        sep();
+        w.text(`SAVEDATE "${formatDateTime(meta.savedDate ?? meta.internalDate)}"`);
+        break;
+      case 'PREVIEW':
+        sep();
+        w.text('PREVIEW ').string(await messagePreview(store, mbId, meta, index!));
         break;
       case 'EMAILID':
         sep();

@@ -1,7 +1,8 @@
 /**
  * FETCH / UID FETCH arguments (RFC 9051 section 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED,
- * RFC 8474 EMAILID/THREADID).
+ * RFC 8474 EMAILID/THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW).
  */
+import type { Token } from '../wire/tokenizer.js';
 import { Args, ParseError, parseNumber, parseModseq } from './args.js';
 import { parseSequenceSet, type SequenceSet } from './sequence.js';
 
@@ -21,7 +22,8 @@ export interface Partial {
 }
 
 export type FetchItem =
-  | { kind: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'EMAILID' | 'THREADID' }
+  | { kind: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'UID' | 'MODSEQ' | 'EMAILID' | 'THREADID' | 'SAVEDATE' }
+  | { kind: 'PREVIEW'; lazy: boolean }
   | { kind: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
   | { kind: 'BODY[]'; peek: boolean; section: Section; partial: Partial | null; name: string }
   | { kind: 'BINARY'; peek: boolean; part: number[]; partial: Partial | null; name: string }
@@ -34,7 +36,7 @@ export interface FetchArgs {
   vanished: boolean;
 }
 
-const SIMPLE = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'EMAILID', 'THREADID', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
+const SIMPLE = new Set(['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'UID', 'MODSEQ', 'EMAILID', 'THREADID', 'SAVEDATE', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
 
 const MACROS: Record<string, string[]> = {
   ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
@@ -50,12 +52,18 @@ export function parseFetch(args: Args): FetchArgs {
     for (const k of MACROS[att.v.toUpperCase()]!) items.push(parseFetchAtt(k));
   } else if (att.t === 'list') {
     if (!att.v.length) throw new ParseError('Empty fetch attribute list');
-    for (const t of att.v) {
-      if (t.t !== 'atom') throw new ParseError('Invalid fetch attribute');
-      items.push(parseFetchAtt(t.v));
+    for (const [i, t] of att.v.entries()) {
+      const prev = items[items.length - 1];
+      if (t.t === 'list' && prev?.kind === 'PREVIEW' && att.v[i - 1]?.t === 'atom') items[items.length - 1] = previewMods(t.v);
+      else if (t.t !== 'atom') throw new ParseError('Invalid fetch attribute');
+      else items.push(parseFetchAtt(t.v));
     }
   } else if (att.t === 'atom') {
-    items.push(parseFetchAtt(att.v));
+    const it = parseFetchAtt(att.v);
+    const next = args.peek();
+    // RFC 8970: "PREVIEW (LAZY)" (a list starting with LAZY, not the fetch modifiers).
+    if (it.kind === 'PREVIEW' && next?.t === 'list' && next.v[0]?.t === 'atom' && next.v[0].v.toUpperCase() === 'LAZY') items.push(previewMods(args.list('preview modifiers')));
+    else items.push(it);
   } else {
     throw new ParseError('Invalid fetch attribute');
   }
@@ -76,10 +84,18 @@ export function parseFetch(args: Args): FetchArgs {
   return { set, items, changedSince, vanished };
 }
 
+/** RFC 8970 preview modifiers: LAZY, at least one. */
+function previewMods(mods: readonly Token[]): FetchItem {
+  if (!mods.length) throw new ParseError('Empty PREVIEW modifier list');
+  for (const m of mods) if (m.t !== 'atom' || m.v.toUpperCase() !== 'LAZY') throw new ParseError('Unknown PREVIEW modifier');
+  return { kind: 'PREVIEW', lazy: true };
+}
+
 /** Parses one fetch attribute atom, e.g. "BODY.PEEK[HEADER.FIELDS (From)]<0.100>". */
 export function parseFetchAtt(raw: string): FetchItem {
   const up = raw.toUpperCase();
   if (SIMPLE.has(up)) return { kind: up } as FetchItem;
+  if (up === 'PREVIEW') return { kind: 'PREVIEW', lazy: false };
   const m = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?$/i.exec(raw);
   if (!m) throw new ParseError(`Unknown fetch attribute ${raw.slice(0, 40)}`);
   const name = m[1]!.toUpperCase();
