@@ -1,6 +1,7 @@
 /**
  * CREATE (RFC 9051 6.3.4, with RFC 6154 CREATE-SPECIAL-USE): creates the mailbox and its missing superiors,
- * answering OK [MAILBOXID] (RFC 8474); NO [ALREADYEXISTS], [CANNOT] or [USEATTR] otherwise.
+ * answering OK [MAILBOXID] (RFC 8474); NO [ALREADYEXISTS], [CANNOT], [USEATTR] or [LIMIT] (more than
+ * MAX_MAILBOXES_PER_USER mailboxes) otherwise.
  */
 import { isStoreError, type SpecialUse } from '../../store/types.js';
 import type { MailStore } from '../../store/mail.js';
@@ -8,6 +9,7 @@ import { SPECIAL_USE_VALUES } from '../../store/message-prep.js';
 import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
+import { MAX_MAILBOXES_PER_USER } from '../list-pattern.js';
 
 export interface CreateArgs {
   mailbox: string;
@@ -28,6 +30,23 @@ export function parseCreate(args: Args): CreateArgs {
   }
   args.end();
   return { mailbox, specialUse };
+}
+
+/**
+ * Throws NO [LIMIT] (RFC 5530) when creating the missing superiors of `name`, and `name` itself when
+ * `withSelf`, would give the user more than MAX_MAILBOXES_PER_USER mailboxes. Nothing missing, nothing to
+ * refuse: an existing name still gets its own answer (ALREADYEXISTS).
+ */
+export async function checkMailboxLimit(store: MailStore, userId: number, name: string, withSelf: boolean): Promise<void> {
+  const existing = await store.listMailboxes(userId);
+  const have = new Set(existing.map((m) => m.name));
+  const levels = name.split('/');
+  let missing = 0;
+  for (let i = 1; i <= levels.length; i++) {
+    const n = levels.slice(0, i).join('/');
+    if ((i < levels.length || withSelf) && n !== 'INBOX' && !have.has(n)) missing++;
+  }
+  if (missing > 0 && existing.length + missing > MAX_MAILBOXES_PER_USER) throw no('Too many mailboxes', 'LIMIT');
 }
 
 /** Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). */
@@ -63,6 +82,7 @@ export const create = defineCommand({
       specialUse = found;
     }
     const store = ctx.service.store;
+    await checkMailboxLimit(store, user.id, name, true);
     await createParents(store, user.id, name);
     const mb = await store.createMailbox(user.id, name, { specialUse });
     // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.

@@ -8,10 +8,11 @@ import { WireWriter } from '../../imap/wire/encode.js';
 import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { parseStatusItem } from './status.js';
-import { bad, ok } from '../errors.js';
+import { ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { sendStatus } from './status.js';
 import { listRootLine, writeList } from '../responses.js';
+import { MAX_LIST_PATTERNS, patternMatcher } from '../list-pattern.js';
 
 // ---- grammar ----
 
@@ -56,6 +57,7 @@ export function parseList(args: Args): ListArgs {
   if (p.t === 'list') {
     extended = true;
     if (!p.v.length) throw new ParseError('Empty pattern list');
+    if (p.v.length > MAX_LIST_PATTERNS) throw new ParseError(`Too many mailbox patterns (at most ${MAX_LIST_PATTERNS})`);
     for (const t of p.v) patterns.push(listMailbox(t));
   } else patterns.push(listMailbox(p));
   const returns: ListReturn[] = [];
@@ -93,37 +95,8 @@ export function parseLsub(args: Args): LsubArgs {
 
 // ---- handler ----
 
-/** Longest LIST pattern accepted (mailbox names are far shorter; bounds the matcher's work). */
-const MAX_PATTERN = 1024;
-
-/**
- * Compiles a LIST pattern: "*" matches anything, "%" anything but the delimiter; INBOX is case-insensitive.
- * Matching is a linear-space dynamic programme over (pattern, name), never a backtracking regular
- * expression, so no pattern can make it slow (O(pattern x name) per name).
- */
-export function patternMatcher(pattern: string): (name: string) => boolean {
-  let p = pattern;
-  if (/^inbox(\/|$)/i.test(p)) p = 'INBOX' + p.slice(5);
-  if (p.length > MAX_PATTERN) throw bad('Mailbox pattern too long');
-  // "**", "%*" and "*%" all mean "*"; "%%" means "%".
-  const pat = p.replace(/[*%]{2,}/g, (run) => (run.includes('*') ? '*' : '%'));
-  return (name) => {
-    let cur = new Uint8Array(name.length + 1);
-    cur[0] = 1;
-    for (const c of pat) {
-      const next = new Uint8Array(name.length + 1);
-      if (c === '*') {
-        for (let j = 0; j <= name.length; j++) next[j] = cur[j]! | (j > 0 ? next[j - 1]! : 0);
-      } else if (c === '%') {
-        for (let j = 0; j <= name.length; j++) next[j] = cur[j]! | (j > 0 && name[j - 1] !== '/' ? next[j - 1]! : 0);
-      } else {
-        for (let j = 1; j <= name.length; j++) next[j] = cur[j - 1]! && name[j - 1] === c ? 1 : 0;
-      }
-      cur = next;
-    }
-    return cur[name.length] === 1;
-  };
-}
+// Pattern matching and the LIST bounds live in ../list-pattern.ts (compiled once, linear in the name).
+export { patternMatcher };
 
 interface Entry {
   name: string;

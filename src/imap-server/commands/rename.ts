@@ -1,11 +1,12 @@
 /**
  * RENAME (RFC 9051 6.3.6): renames a mailbox and its inferiors, creating missing superiors of the new
- * name; renaming INBOX moves its messages. NO [ALREADYEXISTS], [CANNOT] or [NONEXISTENT] otherwise.
+ * name; renaming INBOX moves its messages. NO [ALREADYEXISTS], [CANNOT], [NONEXISTENT] or [LIMIT] (too many
+ * mailboxes with the new superiors) otherwise.
  */
 import type { Args } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
-import { createParents } from './create.js';
+import { checkMailboxLimit, createParents } from './create.js';
 
 export interface RenameArgs {
   from: string;
@@ -34,6 +35,8 @@ export const rename = defineCommand({
     const store = ctx.service.store;
     await existingMailbox(ctx, from);
     if (await store.getMailbox(user.id, to)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    // Renaming INBOX leaves it in place, so the new name is one more mailbox.
+    await checkMailboxLimit(store, user.id, to, from === 'INBOX');
     await createParents(store, user.id, to);
     await store.renameMailbox(user.id, from, to);
     return ok('Rename completed');
