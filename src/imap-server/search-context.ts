@@ -11,7 +11,7 @@
  * Never throws for a failed re-run: the context is dropped and the failure logged.
  */
 import type { SearchKey, SearchReturn, PartialRange } from '../imap/grammar/search.js';
-import { esearchLine, type EsearchResult } from './responses.js';
+import { esearchLine, okLine, type EsearchResult } from './responses.js';
 import type { CommandContext, Session } from './session.js';
 import type { MailboxView } from './view.js';
 
@@ -61,7 +61,9 @@ function partialSlice(p: PartialRange, n: number): [number, number] {
 /** Sends the ESEARCH answer of one SEARCH/SORT with RETURN options; returns whether only SAVE was asked. */
 export function deliverResults(ctx: CommandContext, view: MailboxView, r: ResultsInput): boolean {
   const s = ctx.session;
-  const ret = r.returns.length === 0 && r.partial === null ? ['ALL'] : r.returns;
+  // No result option (RETURN (), or only the CONTEXT hint) means ALL; UPDATE alone asks for updates only.
+  const asksData = r.partial !== null || r.returns.some((o) => o !== 'CONTEXT');
+  const ret: SearchReturn[] = asksData ? r.returns : [...r.returns, 'ALL'];
   const uids = r.uids;
   if (ret.includes('SAVE')) {
     const hasMin = ret.includes('MIN');
@@ -92,7 +94,8 @@ export function deliverResults(ctx: CommandContext, view: MailboxView, r: Result
   if (r.modseq !== null) out.modseq = r.modseq;
   if (ret.includes('UPDATE')) {
     const list = CONTEXTS.get(view) ?? [];
-    if (list.length < MAX_CONTEXTS) {
+    if (list.length >= MAX_CONTEXTS) s.send(Buffer.from(okLine(`NOUPDATE ${quoted(ctx.tag)}`, 'Too many search contexts')));
+    else {
       const numbers = new Map<number, number>();
       for (const u of uids) numbers.set(u, num(u));
       const kept = list.filter((c) => c.tag !== ctx.tag);
@@ -130,6 +133,11 @@ function removeExpunged(view: MailboxView, gone: readonly number[], sink: { send
     c.result = c.result.filter((u) => !goneSet.has(u));
     if (nums.length) sink.send(Buffer.from(esearchLine(c.tag, c.uid, { removeFrom: { pos, set: sortIfSearch(nums, c) } })));
   }
+}
+
+/** A tag as an IMAP quoted string (tags never hold CR, LF or NUL). */
+function quoted(tag: string): string {
+  return `"${tag.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 function stampOf(view: MailboxView): string {

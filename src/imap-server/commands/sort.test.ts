@@ -52,6 +52,7 @@ describe('SORT raw transcripts', () => {
     assert.equal(await c.cmd('SORT RETURN (SAVE) (DATE) UTF-8 FROM bob', 'g'), 'g OK Sort completed (result saved)\r\n');
     assert.equal(await c.cmd('SEARCH $', 'h'), '* SEARCH 3\r\nh OK Search completed\r\n');
     assert.equal(await c.cmd('SORT (REVERSE ARRIVAL) UTF-8 OR $ 1', 'i'), '* SORT 3 1\r\ni OK Sort completed\r\n');
+    assert.equal(await c.cmd('SORT RETURN (CONTEXT) (DATE) UTF-8 ALL', 'j'), '* ESEARCH (TAG "j") ALL 2:3,1\r\nj OK Sort completed\r\n');
     c.close();
   });
 
@@ -70,6 +71,7 @@ describe('SORT raw transcripts', () => {
     assert.match(await c.cmd('SEARCH RETURN (PARTIAL 1) ALL', 'i'), /^i BAD Invalid PARTIAL range\r\n$/);
     assert.match(await c.cmd('SEARCH RETURN (PARTIAL -1:2) ALL', 'j'), /^j BAD Invalid PARTIAL range\r\n$/);
     assert.match(await c.cmd('SORT RETURN (BOGUS) (DATE) UTF-8 ALL', 'k'), /^k BAD Unknown search return option BOGUS\r\n$/);
+    assert.match(await c.cmd('SEARCH RETURN (PARTIAL 1:2 ALL) ALL', 'k2'), /^k2 BAD PARTIAL and ALL cannot be combined\r\n$/);
     assert.equal(await c.cmd('CANCELUPDATE "nothing"', 'l'), 'l NO [NOUPDATE] Unknown search context\r\n');
     assert.match(await c.cmd('CANCELUPDATE', 'm'), /^m BAD /);
     assert.equal(await c.cmd('NOOP', 'n'), 'n OK NOOP completed\r\n');

@@ -109,6 +109,8 @@ export function parseReturnOptions(args: Args): { returns: SearchReturn[] | null
     if (!RETURN_OPTIONS.has(o)) throw new ParseError(`Unknown search return option ${o.slice(0, 40)}`);
     if (!returns.includes(o as SearchReturn)) returns.push(o as SearchReturn);
   }
+  // RFC 9394 section 3.1: PARTIAL and ALL are mutually exclusive.
+  if (partial && returns.includes('ALL')) throw new ParseError('PARTIAL and ALL cannot be combined');
   return { returns, partial };
 }
 
