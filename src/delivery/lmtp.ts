@@ -12,7 +12,6 @@ import type { NetService } from '../lib/service.js';
 import { deliverEach, enhancedStatusFor, replyCodeFor } from './deliver.js';
 import { checkMessage } from './message-check.js';
 import {
-  collectData,
   createListenerService,
   localRecipientsOnly,
   resolveCommon,
@@ -21,6 +20,7 @@ import {
   transactionRecipients,
   type DeliveryServiceOptions,
 } from './smtp-common.js';
+import { collectData } from './spool.js';
 import { receivedHeader, withProtocol } from './trace.js';
 
 export function createLmtpService(opts: DeliveryServiceOptions): NetService {
@@ -31,33 +31,37 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
     serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
     onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Not a local domain', '5.1.2')),
     async onData(stream, session, callback) {
-      const got = await collectData(stream, common.maxMessageSize);
+      const got = await collectData(stream, common.maxMessageSize, common.spool);
       if (!got) return; // client went away before end of data: nothing stored, nobody to answer
-      if (got.oversized) return callback(null); // smtp-server answers 552 per recipient
-      const entries = transactionRecipients(session);
-      const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(null, entries.map(() => new SmtpReply(checked.code, checked.message, checked.enhanced)));
-      const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-      const trace = sessionTrace(session);
-      const date = new Date();
-      const protocol = withProtocol({ lmtp: true, secure: session.secure, authenticated: false });
-      // One copy per user (recipients of the same user share it and its reply); copies are written
-      // concurrently (sharing commits); the replies go out in RCPT order once all are done, each 250 only
-      // for a copy the store committed.
-      const delivered = await deliverEach(common.store, entries, checked.raw, {
-        envelopeFrom,
-        logger: common.logger,
-        received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
-      });
-      const results = delivered.map((r, i): string | Error => {
-        if (r.ok) {
-          common.logger.info({ session: session.id, rcpt: entries[i]!.address, user: r.address, uid: r.uid }, 'delivered');
-          return `Ok: delivered as uid ${r.uid}`;
-        }
-        common.logger.warn({ session: session.id, rcpt: entries[i]!.address, code: r.code }, 'delivery failed');
-        return new SmtpReply(replyCodeFor(r.code), r.message, enhancedStatusFor(r.code));
-      });
-      callback(null, results);
+      try {
+        if (got.oversized) return callback(null); // smtp-server answers 552 per recipient
+        const entries = transactionRecipients(session);
+        const checked = checkMessage(got.raw, policy);
+        if (!checked.ok) return callback(null, entries.map(() => new SmtpReply(checked.code, checked.message, checked.enhanced)));
+        const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const trace = sessionTrace(session);
+        const date = new Date();
+        const protocol = withProtocol({ lmtp: true, secure: session.secure, authenticated: false });
+        // One copy per user (recipients of the same user share it and its reply); copies are written
+        // concurrently (sharing commits); the replies go out in RCPT order once all are done, each 250 only
+        // for a copy the store committed.
+        const delivered = await deliverEach(common.store, entries, checked.raw, {
+          envelopeFrom,
+          logger: common.logger,
+          received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
+        });
+        const results = delivered.map((r, i): string | Error => {
+          if (r.ok) {
+            common.logger.info({ session: session.id, rcpt: entries[i]!.address, user: r.address, uid: r.uid }, 'delivered');
+            return `Ok: delivered as uid ${r.uid}`;
+          }
+          common.logger.warn({ session: session.id, rcpt: entries[i]!.address, code: r.code }, 'delivery failed');
+          return new SmtpReply(replyCodeFor(r.code), r.message, enhancedStatusFor(r.code));
+        });
+        callback(null, results);
+      } finally {
+        got.release();
+      }
     },
   });
 }

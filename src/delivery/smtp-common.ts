@@ -15,6 +15,7 @@ import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMat
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { resolveRecipient, type Resolution } from './resolve.js';
+import { cleanSpool, resolveSpool, type Spool, type SpoolOptions } from './spool.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -32,6 +33,8 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   maxClients?: number;
   /** Concurrent sessions from one IP address (across this service's listeners); more get 421. */
   maxConnectionsPerIp?: number;
+  /** Where DATA past a small size goes instead of memory, and the memory budget (see spool.ts). */
+  spool?: SpoolOptions;
   /**
    * How long close() waits for messages still being received or delivered before it ends their sessions
    * (a message cut off this way is not stored and was never acknowledged). Default 10 s.
@@ -85,47 +88,6 @@ class DeliveryServer extends SMTPServer {
 /** Default session idle timeout: 5 minutes (RFC 5321 section 4.5.3.2.7). */
 export const SMTP_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
 
-export interface CollectedMessage {
-  raw: Buffer;
-  /** More than `limit` bytes arrived (the rest was dropped; smtp-server answers 552 itself). */
-  oversized: boolean;
-}
-
-/**
- * Reads a DATA stream into one buffer, keeping at most `limit` bytes. Resolves null when the client went away
- * before the terminating <CRLF>.<CRLF> (nothing must be stored then).
- */
-export function collectData(stream: SMTPServerDataStream, limit: number): Promise<CollectedMessage | null> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let oversized = false;
-    let done = false;
-    stream.on('data', (chunk: Buffer) => {
-      if (oversized) return;
-      size += chunk.length;
-      if (size > limit) {
-        oversized = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    stream.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve({ raw: Buffer.concat(chunks), oversized: oversized || stream.sizeExceeded });
-    });
-    const abort = () => {
-      if (done) return;
-      done = true;
-      resolve(null);
-    };
-    stream.on('error', abort);
-    stream.on('close', () => setImmediate(abort));
-  });
-}
-
 export interface ListenerHandlers {
   lmtp: boolean;
   /** Extra smtp-server options for this role (auth, disabled commands ...). */
@@ -147,6 +109,7 @@ export interface ResolvedCommon {
   hostname: string;
   maxMessageSize: number;
   maxRecipients: number;
+  spool: Spool;
 }
 
 export function resolveCommon(opts: DeliveryServiceOptions, component: string): ResolvedCommon {
@@ -156,6 +119,7 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
     hostname: opts.hostname ?? osHostname(),
     maxMessageSize: opts.maxMessageSize ?? MAX_MESSAGE_SIZE,
     maxRecipients: opts.maxRecipients ?? SMTP_MAX_RECIPIENTS,
+    spool: resolveSpool(opts.spool),
   };
 }
 
@@ -219,6 +183,8 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   const maxPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
   /** The certificate and key in use (setTls replaces them). */
   let tls = opts.tls;
+  /** Spool files of processes that are gone are removed before the first listener starts. */
+  let spoolReady: Promise<unknown> | null = null;
 
   function build(spec: ListenSpec): SMTPServer {
     if (spec.implicitTls && !opts.tls) throw new Error('implicit TLS listener needs tls key and certificate');
@@ -284,6 +250,11 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   return {
     async listen(spec: ListenSpec): Promise<AddressInfo> {
       if (closing) throw new Error('service is closed');
+      spoolReady ??= cleanSpool(common.spool.dir).then(
+        (removed) => removed && common.logger.info({ removed, dir: common.spool.dir }, 'removed stale spool files'),
+        (e: unknown) => common.logger.warn({ err: String(e), dir: common.spool.dir }, 'spool directory unusable'),
+      );
+      await spoolReady;
       const server = build(spec);
       const addr = await listenOn(server.server, spec);
       servers.add(server);

@@ -26,7 +26,6 @@ import {
 } from './deliver.js';
 import { checkMessage } from './message-check.js';
 import {
-  collectData,
   createListenerService,
   localRecipientsOnly,
   resolveCommon,
@@ -37,6 +36,7 @@ import {
   type DeliveryServiceOptions,
   type ResolvedCommon,
 } from './smtp-common.js';
+import { collectData } from './spool.js';
 import { receivedHeader, withProtocol } from './trace.js';
 
 export function createSmtpService(opts: DeliveryServiceOptions): NetService {
@@ -47,14 +47,18 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
     serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
     onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Relaying denied', '5.7.1')),
     async onData(stream, session, callback) {
-      const got = await collectData(stream, common.maxMessageSize);
+      const got = await collectData(stream, common.maxMessageSize, common.spool);
       if (!got) return;
-      if (got.oversized) return callback(null);
-      const checked = checkMessage(got.raw, policy);
-      if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
-      const reply = await deliverAll(common, session, checked.raw, false);
-      if (reply instanceof Error) callback(reply);
-      else callback(null, reply);
+      try {
+        if (got.oversized) return callback(null);
+        const checked = checkMessage(got.raw, policy);
+        if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
+        const reply = await deliverAll(common, session, checked.raw, false);
+        if (reply instanceof Error) callback(reply);
+        else callback(null, reply);
+      } finally {
+        got.release();
+      }
     },
   });
 }

@@ -28,7 +28,6 @@ import { resolveRecipient } from './resolve.js';
 import { envelopeNotOwned, notOwnedInHeader, ownsAddress } from './sender.js';
 import { saveToSent } from './sent.js';
 import {
-  collectData,
   createListenerService,
   recordRecipient,
   resolveCommon,
@@ -38,6 +37,7 @@ import {
   usesSmtpUtf8,
   type DeliveryServiceOptions,
 } from './smtp-common.js';
+import { collectData } from './spool.js';
 import { receivedHeader, rfc5322Date, withProtocol } from './trace.js';
 import { burlExtension } from './burl.js';
 import { resolveUrl, urlBytes } from '../urlauth/resolve.js';
@@ -209,12 +209,16 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       );
     },
     async onData(stream, session, callback) {
-      const got = await collectData(stream, common.maxMessageSize);
+      const got = await collectData(stream, common.maxMessageSize, common.spool);
       if (!got) return;
-      if (got.oversized) return callback(null);
-      const user = sessionUser(session);
-      if (!user) return callback(new SmtpReply(530, 'Authentication required'));
-      await accept(got.raw, session, user, callback);
+      try {
+        if (got.oversized) return callback(null);
+        const user = sessionUser(session);
+        if (!user) return callback(new SmtpReply(530, 'Authentication required'));
+        await accept(got.raw, session, user, callback);
+      } finally {
+        got.release();
+      }
     },
   });
 }

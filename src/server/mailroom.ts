@@ -184,6 +184,8 @@ export class Mailroom {
         tls = withTlsProfile(tls);
       }
       const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}) };
+      // DATA past a small size is spooled here rather than held in memory (delivery/spool.ts).
+      const spool = { dir: join(this.dataDir, 'spool') };
       const host = this.#opts.host ?? '127.0.0.1';
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
@@ -193,13 +195,13 @@ export class Mailroom {
       const groups: Array<{ names: ListenerName[]; make: () => NetService }> = [
         { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...this.#opts.imap }) },
         { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...this.#opts.pop3 }) },
-        { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), ...this.#opts.delivery }) },
-        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), ...this.#opts.delivery }) },
+        { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...this.#opts.delivery }) },
+        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...this.#opts.delivery }) },
         {
           names: ['submission', 'submissions'],
           make: () => {
             if (!this.#queue) throw new Error('outbound queue missing');
-            return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), ...this.#opts.delivery, outbound: this.#queue });
+            return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...this.#opts.delivery, outbound: this.#queue });
           },
         },
       ];
