@@ -12,7 +12,7 @@ import { Framer, type FrameEvent } from '../imap/wire/framer.js';
 import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from '../imap/wire/utf7.js';
 import type { Logger } from '../lib/logger.js';
 import { isLoopback } from '../lib/service.js';
-import { bad } from './errors.js';
+import { no } from './errors.js';
 import { ConnectionClosedError, type ServiceContext, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
 import { dispatchCommand } from './dispatch.js';
@@ -145,12 +145,13 @@ export class ImapConnection implements Session {
       try {
         name = decodeMailboxUtf7(raw);
       } catch (e) {
-        if (e instanceof Utf7Error) throw bad(`Mailbox name is not valid modified UTF-7: ${e.message}`);
+        if (e instanceof Utf7Error) throw no(`Mailbox name is not valid modified UTF-7: ${e.message}`);
         throw e;
       }
     }
-    // Control characters never belong in a mailbox name (Dovecot refuses them too).
-    if (/[\x00-\x1f\x7f]/.test(name)) throw bad('Mailbox name contains control characters');
+    // Control characters never belong in a mailbox name (Dovecot refuses them too). Both refusals are NO, as
+    // from Dovecot: the command is well-formed, the name just names no mailbox there can be.
+    if (/[\x00-\x1f\x7f]/.test(name)) throw no('Mailbox name contains control characters');
     if (/^inbox$/i.test(name)) return 'INBOX';
     if (/^inbox\//i.test(name)) return 'INBOX' + name.slice(5);
     return name;

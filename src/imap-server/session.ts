@@ -67,7 +67,7 @@ export interface Session extends UpdateSink {
   /** The next line the client sends (AUTHENTICATE responses, IDLE's DONE); rejects when the connection ends. */
   readLine(): Promise<Buffer>;
   capabilities(): string[];
-  /** Decodes a mailbox name as sent (modified UTF-7 unless utf8); throws ImapError BAD when malformed. */
+  /** Decodes a mailbox name as sent (modified UTF-7 unless utf8); throws ImapError NO when malformed. */
   decodeMailbox(raw: string): string;
   /** Encodes a mailbox name for the wire (modified UTF-7 unless utf8). */
   encodeMailbox(name: string): string;

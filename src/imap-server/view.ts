@@ -96,6 +96,8 @@ export class MailboxView {
       if (opts.trackRecent && !opts.readOnly && !nothingRecent) {
         const first = await store.claimRecent(mailbox.id);
         for (const u of v.#uids) if (u >= first) v.#recent.add(u);
+      } else if (opts.trackRecent && opts.readOnly && !nothingRecent) {
+        v.#markUnclaimedRecent(0, st.recent, st.uidNext);
       }
       v.#reportedRecent = v.#recent.size;
       v.#keywordsChanged = false;
@@ -221,7 +223,21 @@ export class MailboxView {
     if (added && this.#trackRecent && !this.readOnly) {
       const first = await this.#store.claimRecent(this.mailbox.id);
       for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) if (this.#uids[i]! >= first) this.#recent.add(this.#uids[i]!);
+    } else if (added && this.#trackRecent) {
+      const st = await this.#store.status(this.mailbox.id);
+      this.#markUnclaimedRecent(this.#uids.findIndex((u) => u > last), st.recent, st.uidNext);
     }
+  }
+
+  /**
+   * A read-only view (EXAMINE) shows \Recent without claiming it (RFC 3501 6.3.2; Dovecot does the same):
+   * the store's `recent` messages are the newest ones below `uidNext` (uid >= the first unclaimed uid), and
+   * messages listed after that status was read are unclaimed too. Only uids from index `from` on are marked.
+   */
+  #markUnclaimedRecent(from: number, recent: number, uidNext: number): void {
+    let below = this.#uids.length;
+    while (below > 0 && this.#uids[below - 1]! >= uidNext) below--;
+    for (let i = Math.max(from, below - recent); i < this.#uids.length; i++) this.#recent.add(this.#uids[i]!);
   }
 
   /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */

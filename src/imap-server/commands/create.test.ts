@@ -15,9 +15,9 @@ describe('CREATE, RENAME, DELETE, SUBSCRIBE, LIST, LSUB, NAMESPACE raw transcrip
     assert.match(await c.cmd('CREATE "Entw&APw-rfe/Sub"'), / OK \[MAILBOXID \([\w-]+\)\] Create completed/);
     const l = await c.cmd('LIST "" "Entw*"');
     assert.equal(l.split('\r\n').slice(0, 2).join('\n'), '* LIST (\\HasChildren) "/" "Entw&APw-rfe"\n* LIST (\\HasNoChildren) "/" "Entw&APw-rfe/Sub"');
-    assert.match(await c.cmd('CREATE "bad&name"', 'b'), /^b BAD Mailbox name is not valid modified UTF-7/);
+    assert.match(await c.cmd('CREATE "bad&name"', 'b'), /^b NO Mailbox name is not valid modified UTF-7/);
     assert.equal(await c.cmd('CREATE INBOX', 'x'), 'x NO [ALREADYEXISTS] Mailbox already exists\r\n');
-    assert.equal(await c.cmd('CREATE {3+}\r\na\tb', 'cc'), 'cc BAD Mailbox name is not valid modified UTF-7: 8-bit or control character in mailbox name\r\n');
+    assert.equal(await c.cmd('CREATE {3+}\r\na\tb', 'cc'), 'cc NO Mailbox name is not valid modified UTF-7: 8-bit or control character in mailbox name\r\n');
     assert.equal(await c.cmd('CREATE "Entw&APw-rfe"', 'y'), 'y NO [ALREADYEXISTS] Mailbox already exists\r\n');
     assert.match(await c.cmd('RENAME "Entw&APw-rfe" Drafts2'), /OK Rename completed/);
     assert.match(await c.cmd('SUBSCRIBE Drafts2/Sub'), /OK/);
@@ -30,7 +30,7 @@ describe('CREATE, RENAME, DELETE, SUBSCRIBE, LIST, LSUB, NAMESPACE raw transcrip
     await c.cmd('DELETE Drafts2');
     await c.cmd('ENABLE UTF8=ACCEPT');
     await c.cmd('CREATE "Brouillons d\u00e9j\u00e0"');
-    assert.equal(await c.cmd('CREATE {3+}\r\na\tb', 'c8'), 'c8 BAD Mailbox name contains control characters\r\n');
+    assert.equal(await c.cmd('CREATE {3+}\r\na\tb', 'c8'), 'c8 NO Mailbox name contains control characters\r\n');
     const l2 = await c.cmd('LIST "" "Brouillons*"');
     assert.ok(l2.startsWith('* LIST (\\HasNoChildren) "/" "Brouillons d\xc3\xa9j\xc3\xa0"\r\n'), l2);
     const spam = /^su OK \[MAILBOXID \(([\w-]+)\)\] Create completed\r\n$/.exec(await c.cmd('CREATE Spam2 (USE (\\Junk))', 'su'));

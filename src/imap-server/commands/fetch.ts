@@ -12,7 +12,7 @@ import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { vanishedLine } from '../responses.js';
-import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
@@ -30,7 +30,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   if (args.vanished && (!ctx.uid || !s.qresync)) throw bad('VANISHED needs UID FETCH and QRESYNC enabled');
   if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
   // CONDSTORE-enabling uses (RFC 7162 3.1): CHANGEDSINCE or the MODSEQ item.
-  if (args.changedSince !== null || args.items.some((i) => i.kind === 'MODSEQ')) s.enable('CONDSTORE');
+  if (args.changedSince !== null || args.items.some((i) => i.kind === 'MODSEQ')) enableCondstore(s);
   let uids = view.resolve(args.set, ctx.uid);
   if (args.vanished && args.changedSince !== null && args.set.kind === 'ranges') {
     const ch = await store.changesSince(view.mailbox.id, args.changedSince);

@@ -8,7 +8,7 @@ import { WireWriter } from '../../imap/wire/encode.js';
 import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { parseStatusItem } from './status.js';
-import { ok } from '../errors.js';
+import { ImapError, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { sendStatus } from './status.js';
 import { listRootLine, writeList } from '../responses.js';
@@ -132,6 +132,16 @@ function buildEntries(mailboxes: Mailbox[], subscriptions: string[]): Map<string
   return entries;
 }
 
+/** A reference or pattern decoded like a mailbox name; null when it cannot name any mailbox (bad modified UTF-7). */
+function decodePattern(ctx: CommandContext, raw: string): string | null {
+  try {
+    return ctx.session.decodeMailbox(raw);
+  } catch (e) {
+    if (e instanceof ImapError) return null;
+    throw e;
+  }
+}
+
 function writeListLine(ctx: CommandContext, cmd: 'LIST' | 'LSUB', name: string, attrs: string[], extra?: string): void {
   const w = new WireWriter(ctx.session.utf8);
   writeList(w, cmd, attrs, ctx.session.encodeMailbox(name), extra);
@@ -145,8 +155,10 @@ export const list = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const s = ctx.session;
-    const ref = s.decodeMailbox(args.reference);
-    const patterns = args.patterns.map((p) => s.decodeMailbox(p));
+    const ref = decodePattern(ctx, args.reference);
+    const patterns = args.patterns.map((p) => decodePattern(ctx, p)).filter((p): p is string => p !== null);
+    // A reference or pattern that is no valid name matches nothing (Dovecot answers OK with no entries).
+    if (ref === null || !patterns.length) return ok('LIST completed');
     if (patterns.length === 1 && patterns[0] === '' && !args.extended) {
       // RFC 9051 6.3.9: the hierarchy delimiter and root name.
       s.send(Buffer.from(listRootLine('LIST')));
@@ -170,7 +182,9 @@ export const list = defineCommand({
       let childInfo = false;
       if (selSubscribed) {
         if (!e.subscribed) {
-          if (recursive && e.childSubscribed) childInfo = true;
+          // RFC 5258 3.5 (RECURSIVEMATCH): a parent that is not subscribed itself is listed, with CHILDINFO,
+          // only for a subscribed descendant the patterns do not match (one they match is listed itself).
+          if (recursive && e.childSubscribed && subscriptions.some((d) => d.startsWith(name + '/') && !matchers.some((m) => m(d)))) childInfo = true;
           else continue;
         }
       } else if (!e.mailbox) {
@@ -205,8 +219,9 @@ export const lsub = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const s = ctx.session;
-    const ref = s.decodeMailbox(args.reference);
-    const pattern = s.decodeMailbox(args.pattern);
+    const ref = decodePattern(ctx, args.reference);
+    const pattern = decodePattern(ctx, args.pattern);
+    if (ref === null || pattern === null) return ok('LSUB completed');
     if (pattern === '') {
       s.send(Buffer.from(listRootLine('LSUB')));
       return ok('LSUB completed');

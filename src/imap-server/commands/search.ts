@@ -1,13 +1,14 @@
 /**
  * SEARCH / UID SEARCH (RFC 9051 6.4.4) with ESEARCH RETURN options (RFC 4731), SEARCHRES (RFC 5182),
  * PARTIAL (RFC 9394), UPDATE contexts (RFC 5267; results in search-context.ts) and MODSEQ (RFC 7162 3.1.5). Metadata keys are evaluated on the view; BODY/TEXT go to store.searchText
- * (decoded content); header keys read the stored header block and compare decoded values.
+ * (decoded content); header keys read the stored header block and compare decoded values (address fields
+ * also in their parsed form, see addressForms).
  */
 import type { MailStore } from '../../store/mail.js';
-import { decodeMimeWords, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
+import { decodeMimeWords, parseAddressList, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
 import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
 import { no, ok, type Completion } from '../errors.js';
-import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';
 import { searchLine } from '../responses.js';
 import { deliverResults, type SearchRunner } from '../search-context.js';
@@ -19,7 +20,7 @@ export class Evaluator {
   readonly #store: MailStore;
   readonly #view: MailboxView;
   readonly #rev2: boolean;
-  #headers = new Map<number, Array<{ name: string; value: string }>>();
+  #headers = new Map<number, Array<{ name: string; value: string; addresses?: string }>>();
   #sent = new Map<number, number | null>();
 
   constructor(store: MailStore, view: MailboxView, rev2: boolean) {
@@ -113,7 +114,9 @@ export class Evaluator {
         await this.#loadHeaders(cand);
         const field = key.field.toLowerCase();
         const needle = key.value.toLowerCase();
-        return cand.filter((u) => (this.#headers.get(u) ?? []).some((h) => h.name === field && (needle === '' || h.value.toLowerCase().includes(needle))));
+        return cand.filter((u) =>
+          (this.#headers.get(u) ?? []).some((h) => h.name === field && (needle === '' || h.value.toLowerCase().includes(needle) || (h.addresses?.includes(needle) ?? false))),
+        );
       }
     }
   }
@@ -125,7 +128,12 @@ export class Evaluator {
       try {
         this.#headers.set(
           rec.uid,
-          parseHeaderBlock(rec.header).map((f) => ({ name: f.name.toLowerCase(), value: decodeMimeWords(unfoldHeader(f.value)) })),
+          parseHeaderBlock(rec.header).map((f) => {
+            const name = f.name.toLowerCase();
+            const raw = unfoldHeader(f.value);
+            const value = decodeMimeWords(raw);
+            return ADDRESS_FIELDS.has(name) ? { name, value, addresses: addressForms(raw) } : { name, value };
+          }),
         );
       } catch {
         this.#headers.set(rec.uid, []);
@@ -140,6 +148,39 @@ export class Evaluator {
       this.#sent.set(rec.uid, sentDay(rec.envelope.date));
     }
   }
+}
+
+/**
+ * The MODSEQ of a SEARCH result (RFC 7162 3.1.5): with only MIN and/or MAX returned (RFC 4731), the highest
+ * mod-sequence of the message(s) they name; otherwise the highest of all matching messages.
+ */
+function resultModseq(view: MailboxView, uids: readonly number[], returns: readonly string[] | null): number {
+  const modseq = (u: number): number => view.meta(u)?.modseq ?? 0;
+  const has = (r: string): boolean => returns?.includes(r) ?? false;
+  if ((has('MIN') || has('MAX')) && !has('ALL') && !has('COUNT')) {
+    return Math.max(has('MIN') ? modseq(uids[0]!) : 0, has('MAX') ? modseq(uids[uids.length - 1]!) : 0);
+  }
+  return uids.reduce((mx, u) => Math.max(mx, modseq(u)), 0);
+}
+
+/** Header fields holding address lists: SEARCH also matches them in their parsed form. */
+const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);
+
+/**
+ * An address list as Dovecot matches it: parsed and written back as `name <mailbox@host>`, groups as
+ * `group: ... ;`, lower-cased. So comments inside an address (`<a (c)@ (c) b.org>`) do not hide it from
+ * FROM a@b.org, and a trailing comment (`a@b.org (Real Name)`) is the display name.
+ */
+export function addressForms(raw: string): string {
+  const parts: string[] = [];
+  for (const a of parseAddressList(raw) ?? []) {
+    if (a.host === null) parts.push(a.mailbox === null ? ';' : `${a.mailbox}:`);
+    else {
+      const spec = a.host === '' ? a.mailbox ?? '' : `${a.mailbox ?? ''}@${a.host}`;
+      parts.push(a.name ? `${decodeMimeWords(a.name)} <${spec}>` : `<${spec}>`);
+    }
+  }
+  return parts.join(', ').toLowerCase();
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -205,8 +246,8 @@ async function runSearch(ctx: CommandContext, args: SearchArgs): Promise<Complet
     throw e;
   }
   const withModseq = usesModseq(args.key) && uids.length > 0;
-  if (withModseq) s.enable('CONDSTORE');
-  const maxModseq = withModseq ? uids.reduce((mx, u) => Math.max(mx, view.meta(u)?.modseq ?? 0), 0) : 0;
+  if (usesModseq(args.key)) enableCondstore(s);
+  const maxModseq = withModseq ? resultModseq(view, uids, args.returns) : 0;
   const nums = ctx.uid ? uids : uids.map((u) => view.seqOf(u));
   const returns = args.returns;
   if (returns === null && args.partial === null && !s.rev2) {

@@ -30,7 +30,7 @@ describe('SELECT and EXAMINE raw transcripts', () => {
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label)\r\n' +
         '* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n' +
         '* 3 EXISTS\r\n' +
-        '* 0 RECENT\r\n' +
+        '* 3 RECENT\r\n' + // unclaimed: EXAMINE shows \Recent without taking it
         '* OK [UNSEEN 2] First unseen.\r\n' +
         `* OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid\r\n` +
         `* OK [UIDNEXT ${st.uidNext}] Predicted next UID\r\n` +
@@ -40,7 +40,7 @@ describe('SELECT and EXAMINE raw transcripts', () => {
     );
     // EXAMINE never sets \Seen and refuses changes.
     await c.cmd('FETCH 2 BODY[TEXT]');
-    assert.match(await c.cmd('FETCH 2 FLAGS'), /\* 2 FETCH \(FLAGS \(\)\)/);
+    assert.match(await c.cmd('FETCH 2 FLAGS'), /\* 2 FETCH \(FLAGS \(\\Recent\)\)/);
     assert.equal(await c.cmd('STORE 1 +FLAGS (\\Deleted)', 'ro'), 'ro NO [CANNOT] Mailbox is read-only\r\n');
     assert.equal(await c.cmd('SELECT Nope', 'nx'), 'nx NO [NONEXISTENT] Mailbox does not exist\r\n');
     // A failed SELECT leaves no mailbox selected.

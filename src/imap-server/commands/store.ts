@@ -7,7 +7,7 @@ import { Args, ParseError, parseFlagList, parseModseq } from '../../imap/grammar
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
-import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
+import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import { modseqFetchLine } from '../responses.js';
 
 // ---- grammar ----
@@ -49,7 +49,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completio
   const view = selectedView(ctx);
   if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
   if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
-  if (args.unchangedSince !== null) s.enable('CONDSTORE');
+  if (args.unchangedSince !== null) enableCondstore(s);
   // \Recent cannot be changed by clients (RFC 3501 2.3.2).
   const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const uids = view.resolve(args.set, ctx.uid).filter((u) => !view.isExpunged(u));
