@@ -1,7 +1,8 @@
 /**
  * The MailStore contract, sortKeys (src/store/mail.ts): the mailsort SortKeys of a mailbox's messages,
  * equal to sortKeysFor over the stored envelope, internal date, size and References; in uid order; brought
- * forward across appends, expunges, copies and moves; NOT_FOUND for an unknown mailbox. Part of
+ * forward across appends, expunges, copies and moves; one frozen array while the mailbox is unchanged;
+ * NOT_FOUND for an unknown mailbox. Part of
  * runMailContract (mail.ts).
  */
 import assert from 'node:assert/strict';
@@ -122,6 +123,27 @@ export function runSortKeysContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(
           (await s.mail.sortKeys(inbox.id)).map((k) => k.uid),
           [1, 4],
+        );
+      }),
+    );
+
+    test(
+      'an unchanged mailbox gives the same frozen array for all of its messages; a change gives a new one',
+      withStore(async (s, _user, inbox) => {
+        for (let i = 0; i < 3; i++) await s.mail.append(inbox.id, msg([`Subject: m${i}`]));
+        const a = await s.mail.sortKeys(inbox.id);
+        assert.ok(Object.isFrozen(a));
+        assert.equal(await s.mail.sortKeys(inbox.id), a);
+        assert.equal(await s.mail.sortKeys(inbox.id, [1, 2, 3]), a, 'exactly its uids in order: the same array');
+        assert.notEqual(await s.mail.sortKeys(inbox.id, [1, 3]), a);
+        await s.mail.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Seen'] });
+        assert.equal(await s.mail.sortKeys(inbox.id), a, 'flag changes do not change the keys');
+        await s.mail.append(inbox.id, msg(['Subject: m3']));
+        const b = await s.mail.sortKeys(inbox.id);
+        assert.notEqual(b, a);
+        assert.deepEqual(
+          b.map((k) => k.uid),
+          [1, 2, 3, 4],
         );
       }),
     );
