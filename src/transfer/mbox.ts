@@ -1,13 +1,16 @@
 /**
  * importMbox(store, user, file): an mbox file (mboxrd unescaping of ">From "), streamed, so files of any
  * size work. INTERNALDATE from the From_ line (else the Date: header); flags from Status/X-Status. Bad
- * messages are skipped and reported; throws StoreError NOT_FOUND for an unknown user or a missing file.
+ * messages are skipped and reported. A symbolic link is never followed: an mbox path that is a link is
+ * skipped and reported (reason SYMLINK_SKIPPED), nothing read. Throws StoreError NOT_FOUND for an unknown
+ * user or a missing file.
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { normalizeMailboxName } from '../store/names.js';
 import { StoreError, isStoreError } from '../store/types.js';
-import { ensureMailbox, userId, type ImportOptions, type ImportReport, type ImportTarget } from './common.js';
+import { SYMLINK_SKIPPED, ensureMailbox, openRegularFile, userId, type ImportOptions, type ImportReport, type ImportTarget } from './common.js';
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
@@ -52,8 +55,9 @@ interface MboxMessage {
  * Streams the messages of an mbox file. A message starts at a From_ line at the start of the file or after
  * an empty line; the empty line before the next From_ line belongs to the separator. Lines ">From ",
  * ">>From " ... lose one '>' (mboxrd). Messages over MAX_MESSAGE_SIZE are reported with tooBig and no bytes.
+ * A path is opened with O_NOFOLLOW (a symbolic link fails with ELOOP); an open handle is read and left open.
  */
-export async function* readMbox(file: string): AsyncGenerator<MboxMessage> {
+export async function* readMbox(file: string | FileHandle): AsyncGenerator<MboxMessage> {
   let lines: Buffer[] = [];
   let size = 0;
   let tooBig = false;
@@ -100,7 +104,12 @@ export async function* readMbox(file: string): AsyncGenerator<MboxMessage> {
     lines.push(Buffer.from(l));
     return null;
   };
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+  const highWaterMark = 1 << 20;
+  const stream =
+    typeof file === 'string'
+      ? (await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream({ highWaterMark })
+      : file.createReadStream({ highWaterMark, autoClose: false });
+  for await (const chunk of stream) {
     let buf = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
     let start = 0;
     for (;;) {
@@ -129,12 +138,21 @@ function isEmptyLine(line: Buffer): boolean {
 export async function importMbox(store: ImportTarget, userAddress: string, file: string, opts: ImportOptions = {}): Promise<ImportReport> {
   const uid = await userId(store.directory, userAddress);
   const name = normalizeMailboxName(opts.mailbox ?? 'INBOX');
-  const st = await fs.stat(file).catch(() => null);
-  if (!st?.isFile()) throw new StoreError('NOT_FOUND', `no such file: ${file}`);
-  const box = await ensureMailbox(store.mail, uid, name, null);
+  const opened = await openRegularFile(file);
+  if (opened === 'symlink') return { mailboxes: 0, messages: 0, bytes: 0, skipped: [{ item: file, reason: SYMLINK_SKIPPED }] };
+  if (typeof opened === 'string') throw new StoreError('NOT_FOUND', `no such file: ${file}`);
+  try {
+    return await importOpenMbox(store.mail, uid, name, opened.handle, opts);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+async function importOpenMbox(mail: ImportTarget['mail'], uid: number, name: string, handle: FileHandle, opts: ImportOptions): Promise<ImportReport> {
+  const box = await ensureMailbox(mail, uid, name, null);
   const report: ImportReport = { mailboxes: 1, messages: 0, bytes: 0, skipped: [] };
   let n = 0;
-  for await (const m of readMbox(file)) {
+  for await (const m of readMbox(handle)) {
     n++;
     if (m.tooBig) {
       report.skipped.push({ item: `mbox message ${n}`, reason: `larger than ${MAX_MESSAGE_SIZE} octets` });
@@ -149,7 +167,7 @@ export async function importMbox(store: ImportTarget, userAddress: string, file:
       date = Number.isNaN(t) ? new Date() : new Date(t);
     }
     try {
-      await store.mail.append(box.id, m.raw, { flags: mboxFlags(header), internalDate: date });
+      await mail.append(box.id, m.raw, { flags: mboxFlags(header), internalDate: date });
     } catch (e) {
       if (isStoreError(e, 'INVALID') || isStoreError(e, 'TOO_BIG')) {
         report.skipped.push({ item: `mbox message ${n}`, reason: e.message });

@@ -3,7 +3,7 @@
  * store/postgres/transfer.test.ts), plus the small parsers they use.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -242,6 +242,79 @@ describe('importMaildir', () => {
       assert.equal(r.messages, 2);
       assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Lists/node'))!.id)).length, 1);
       assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Lists'))!.id)).length, 1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('imports never follow symbolic links', () => {
+  test('Maildir: linked message files, cur/ and new/ directories, folders and dovecot-keywords are skipped and reported', async () => {
+    const store = await sqlite();
+    try {
+      const u = await store.directory.createUser('l@example.org', 'x');
+      // Outside the Maildir: a secret file and a whole Maildir-shaped directory.
+      const outside = tmp();
+      const secret = join(outside, 'secret.key');
+      writeFileSync(secret, 'Subject: -----BEGIN PRIVATE KEY-----\n\nsecret\n');
+      writeFileSync(join(outside, 'keywords'), '0 Leaked\n');
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(outside, 'box', s), { recursive: true });
+      writeFileSync(join(outside, 'box', 'cur', '1.x:2,S'), 'Subject: outside\n\nx\n');
+      const root = tmp();
+      for (const d of ['', '.Real']) for (const s of ['cur', 'tmp']) mkdirSync(join(root, d, s), { recursive: true });
+      writeFileSync(join(root, 'cur', '1.a:2,Sa'), 'Subject: real\n\nx\n');
+      symlinkSync(secret, join(root, 'cur', '2.b:2,S'));
+      symlinkSync(join(outside, 'keywords'), join(root, 'dovecot-keywords'));
+      symlinkSync(join(outside, 'box', 'cur'), join(root, 'new'));
+      symlinkSync(join(outside, 'box', 'cur'), join(root, '.Real', 'new'));
+      symlinkSync(join(outside, 'box'), join(root, '.Linked'));
+
+      const r = await importMaildir(store, 'l@example.org', root);
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      assert.deepEqual((await bodies(store, inbox.id)).map((b) => /Subject: (.*)\r/.exec(b)![1]), ['real']);
+      assert.deepEqual((await store.mail.listMessages(inbox.id))[0]!.flags, ['\\Seen'], 'no keyword from the linked dovecot-keywords');
+      assert.equal(await store.mail.getMailbox(u.id, 'Linked'), null);
+      assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'Real'))!.id)).length, 0);
+      assert.equal(r.messages, 1);
+      const skipped = r.skipped.map((x) => x.item).sort();
+      for (const item of [join(root, 'cur', '2.b:2,S'), join(root, 'dovecot-keywords'), join(root, 'new'), join(root, '.Real', 'new'), join(root, '.Linked')]) {
+        assert.ok(skipped.includes(item), `${item} reported in ${skipped.join(', ')}`);
+      }
+      for (const x of r.skipped) assert.match(x.reason, /symbolic link/);
+
+      // A Maildir root that is itself a link is refused the same way: nothing read through it.
+      const linkedRoot = join(tmp(), 'Maildir');
+      symlinkSync(join(outside, 'box'), linkedRoot);
+      const r2 = await importMaildir(store, 'l@example.org', linkedRoot, { mailbox: 'Via' });
+      assert.equal(r2.messages, 0);
+      assert.deepEqual(r2.skipped.map((x) => x.item), [linkedRoot]);
+      assert.equal(await store.mail.getMailbox(u.id, 'Via'), null);
+
+      // Plain nested layout: a linked sub-folder is skipped and reported too.
+      const plain = tmp();
+      for (const s of ['cur', 'new', 'tmp']) mkdirSync(join(plain, s), { recursive: true });
+      symlinkSync(join(outside, 'box'), join(plain, 'Nested'));
+      const r3 = await importMaildir(store, 'l@example.org', plain, { mailbox: 'Plain' });
+      assert.equal(r3.messages, 0);
+      assert.deepEqual(r3.skipped.map((x) => x.item), [join(plain, 'Nested')]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('mbox: a linked mbox file is not read', async () => {
+    const store = await sqlite();
+    try {
+      const u = await store.directory.createUser('k@example.org', 'x');
+      const secret = join(tmp(), 'shadow');
+      writeFileSync(secret, 'From root Mon Jan  2 10:00:00 2023\nSubject: root:$6$hash\n\nx\n');
+      const link = join(tmp(), 'mail.mbox');
+      symlinkSync(secret, link);
+      const r = await importMbox(store, 'k@example.org', link, { mailbox: 'Old' });
+      assert.equal(r.messages, 0);
+      assert.deepEqual(r.skipped.map((x) => x.item), [link]);
+      assert.match(r.skipped[0]!.reason, /symbolic link/);
+      assert.equal(await store.mail.getMailbox(u.id, 'Old'), null);
     } finally {
       await store.close();
     }
