@@ -89,7 +89,7 @@ test('a {PLAIN} password is upgraded to argon2id at login; an APOP client then f
   assert.match(await c.cmd(`USER ${USER}`), /^\+OK/);
   assert.match(await c.cmd('PASS tanstaaf'), /^\+OK Logged in/);
   await c.cmd('QUIT');
-  assert.match((await f.store.getUser(USER))!.passwordHash, /^\$argon2id\$/);
+  assert.match((await f.store.directory.getUser(USER))!.passwordHash, /^\$argon2id\$/);
   const again = await Pop3Client.connect({ host: '127.0.0.1', port: f.port, security: 'plain' });
   assert.ok(again.apopTimestamp, 'the greeting still offers APOP (decided for all users)');
   assert.notEqual(await again.login(USER, 'tanstaaf'), 'APOP');

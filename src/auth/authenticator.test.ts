@@ -241,7 +241,7 @@ test('verifySecret (APOP) goes through the same throttle', async () => {
     assert.equal(ok.ok && ok.user.address, 'a@example.org');
     assert.deepEqual(await auth.verifySecret('nobody@example.org', () => true, { remoteAddress: '10.0.0.10' }), { ok: false, reason: 'bad-credentials' });
     // a user whose hash keeps no secret (argon2id, e.g. after an upgrade) can never match: not counted
-    await store.createUser('b@example.org', await hashPassword('pw'));
+    await store.directory.createUser('b@example.org', await hashPassword('pw'));
     for (let i = 0; i < 5; i++) assert.deepEqual(await auth.verifySecret('b@example.org', () => true, { remoteAddress: '10.0.0.11' }), { ok: false, reason: 'bad-credentials' });
     assert.equal(auth.addressFailures('10.0.0.11'), 0);
     assert.equal((await auth.verify('b@example.org', 'pw', { remoteAddress: '10.0.0.11' })).ok, true);
