@@ -59,6 +59,8 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'CATENATE',
     'URLAUTH',
     'URLAUTH=BINARY',
+    'METADATA',
+    'METADATA-SERVER',
   );
   if (!st.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;

@@ -32,6 +32,7 @@ import { sort, uidSort } from './sort.js';
 import { thread, uidThread } from './thread.js';
 import { cancelUpdate } from './cancelupdate.js';
 import { genurlauth, resetkey, urlfetch } from './urlauth.js';
+import { getmetadata, setmetadata } from './metadata.js';
 
 export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   Object.entries({
@@ -80,5 +81,7 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   RESETKEY: resetkey,
   GENURLAUTH: genurlauth,
   URLFETCH: urlfetch,
+  GETMETADATA: getmetadata,
+  SETMETADATA: setmetadata,
   }),
 );
