@@ -6,13 +6,15 @@
  * All messages are stored or none (a later failure removes the ones already stored) and the answer is
  * OK [APPENDUID validity uid-set]; NO [TOOBIG] over the limit, NO [CANNOT] for an empty message,
  * NO [TRYCREATE] when the mailbox does not exist, NO [BADURL url] for an URL that does not resolve.
- * \Recent from the client is dropped.
+ * \Recent from the client is dropped. A message sent as a literal8 (BINARY, RFC 3516 4.4) has its
+ * Content-Transfer-Encoding: binary parts stored base64-encoded (src/mime/binary.ts, as Dovecot does).
  */
 import { Args, ParseError, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import type { AppendResult } from '../../store/types.js';
 import { resolveUrl, urlBytes } from '../../urlauth/resolve.js';
+import { encodeBinaryParts } from '../../mime/binary.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { urlContext } from './urlauth.js';
@@ -128,7 +130,8 @@ export const append = defineCommand({
     if (!mb) throw no('Mailbox does not exist', 'TRYCREATE');
     const raws: Buffer[] = [];
     for (const m of args.messages) {
-      const raw = m.message ?? (await catenate(ctx, m.parts!));
+      // RFC 3516 4.4: binary parts of a literal8 are stored base64-encoded, so BODY[] stays a valid message.
+      const raw = m.message ? (m.binary ? encodeBinaryParts(m.message) : m.message) : await catenate(ctx, m.parts!);
       if (!raw.length) throw no("Can't save a zero byte message", 'CANNOT');
       raws.push(raw);
     }
