@@ -84,28 +84,22 @@ export class SortKeyCache {
 
   /** The mailbox's entry brought up to its current HIGHESTMODSEQ through the change log. */
   async #forward(mailboxId: number): Promise<Entry> {
-    let e = this.#entries.get(mailboxId);
-    if (e) {
-      this.#entries.delete(mailboxId);
-      this.#entries.set(mailboxId, e);
-    }
+    const before = this.#entries.get(mailboxId);
     let ch;
     try {
-      ch = await this.#src.changesSince(mailboxId, e?.modseq ?? 0);
+      ch = await this.#src.changesSince(mailboxId, before?.modseq ?? 0);
     } catch (err) {
       this.#drop(mailboxId);
       throw err;
     }
-    if (e && ch.highestModseq < e.modseq) {
-      // HIGHESTMODSEQ went back: not the mailbox this entry was built for.
-      this.#drop(mailboxId);
-      e = undefined;
-      ch = await this.#src.changesSince(mailboxId, 0);
-    }
-    if (!e) {
-      e = { modseq: 0, keys: new Map(), all: null, computed: 0 };
-      this.#entries.set(mailboxId, e);
-    }
+    // Taken again after the wait: a concurrent call may have created or advanced the entry meanwhile.
+    let e = this.#entries.get(mailboxId);
+    if (e) this.#entries.delete(mailboxId);
+    else e = { modseq: 0, keys: new Map(), all: null, computed: 0 };
+    this.#entries.set(mailboxId, e);
+    // An answer older than what was applied meanwhile is covered by it (same or earlier `since`, read
+    // earlier); applying it could bring back a uid expunged since. Mailbox ids are never reused.
+    if (ch.highestModseq < e.modseq) return e;
     for (const u of ch.expunged) {
       const k = e.keys.get(u);
       if (k === undefined) continue;
@@ -121,7 +115,7 @@ export class SortKeyCache {
       e.keys.set(m.uid, null);
       e.all = null;
     }
-    if (ch.highestModseq > e.modseq) e.modseq = ch.highestModseq;
+    e.modseq = ch.highestModseq;
     return e;
   }
 
@@ -137,7 +131,8 @@ export class SortKeyCache {
       });
       e.keys.set(r.uid, keys);
       e.computed++;
-      this.#held++;
+      // An entry dropped meanwhile (trimmed, or its mailbox gone) no longer counts towards the bound.
+      if (this.#entries.get(mailboxId) === e) this.#held++;
     }
   }
 

@@ -149,6 +149,27 @@ export function runSortKeysContract(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'concurrent calls with appends and expunges in between end in step with the mailbox',
+      withStore(async (s, _user, inbox) => {
+        for (let i = 0; i < 20; i++) await s.mail.append(inbox.id, msg([`Subject: m${i}`]));
+        const calls: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 10; i++) {
+          calls.push(s.mail.sortKeys(inbox.id));
+          calls.push(s.mail.storeFlags(inbox.id, [i + 1], { op: 'add', flags: ['\\Deleted'] }).then(() => s.mail.expunge(inbox.id)));
+          calls.push(s.mail.append(inbox.id, msg([`Subject: n${i}`])));
+          calls.push(s.mail.sortKeys(inbox.id, [i + 1, i + 2, 25]));
+        }
+        await Promise.all(calls);
+        const uids = (await s.mail.listMessages(inbox.id)).map((m) => m.uid);
+        assert.deepEqual(
+          (await s.mail.sortKeys(inbox.id)).map((k) => k.uid),
+          uids,
+        );
+        assert.ok(Object.isFrozen(await s.mail.sortKeys(inbox.id)), 'complete again: the shared array');
+      }),
+    );
+
+    test(
       'NOT_FOUND for an unknown or deleted mailbox',
       withStore(async (s, user) => {
         await rejectsWith(s.mail.sortKeys(987654), 'NOT_FOUND');
