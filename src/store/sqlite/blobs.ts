@@ -9,9 +9,14 @@
  * blob can never race with a concurrent append of identical content; content addressing would save space
  * only for identical deliveries (copies already share a blob here) at the price of that race.
  *
- * Blob ids are "<24 hex>-<pid of the writer>". The pid lets the open-time sweep tell an orphan (writer is
- * dead: a crash between the blob write and the row commit) from a blob another live process is about to
- * commit.
+ * Blob ids are "<24 hex>-<writer>", where the writer is a random number drawn by each BlobDir when it opens
+ * (ids written by older versions carry a process id there instead, and are treated alike). While open, the
+ * BlobDir holds a lease file blobs/writers/<writer> and refreshes its mtime every LEASE_REFRESH_MS; a lease
+ * not refreshed for LEASE_STALE_MS is dead. This lets the orphan sweep tell a blob another live store is
+ * about to commit (its writer's lease is fresh) from one left by a crash between the blob write and the row
+ * commit, across processes and containers: a process id means nothing in another PID namespace (the same
+ * data directory may be shared by a server and a CLI in different containers, both PID 1), a lease's mtime
+ * does.
  *
  * Durability: write() creates the file exclusively, writes, fsyncs the file and then its directory, so
  * when it resolves the blob survives power loss; only then may a row pointing at it commit.
@@ -28,9 +33,12 @@ import {
   statSync,
   unlink as unlinkCb,
   unlinkSync,
+  utimesSync,
   write as writeCb,
+  writeFileSync,
 } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { randomString } from '../../lib/random.js';
 
@@ -42,6 +50,13 @@ const SHARD_RUN = 32;
  * to leave the thread pool to the reads, writes and fsyncs that sessions wait for.
  */
 const UNLINKS_IN_FLIGHT = 2;
+/** How often an open BlobDir touches its lease file. */
+const LEASE_REFRESH_MS = 60 * 1000;
+/**
+ * A lease untouched for this long belongs to a writer that is gone (or stalled far beyond any write): ten
+ * refreshes missed, so a busy or briefly suspended process keeps its lease.
+ */
+export const LEASE_STALE_MS = 10 * 60 * 1000;
 
 export function isBlobId(id: string): boolean {
   return BLOB_ID_RE.test(id);
@@ -51,8 +66,14 @@ export class BlobDir {
   readonly root: string;
   private readonly fsync: boolean;
 
+  /** This BlobDir's writer number, the suffix of every id it makes (random: unique across processes). */
+  readonly writer = String(randomInt(2 ** 47, 2 ** 48));
+  private readonly leaseDir: string;
+  private leaseTimer: NodeJS.Timeout | null = null;
+
   constructor(dataDir: string, fsync: boolean) {
     this.root = join(dataDir, 'blobs');
+    this.leaseDir = join(this.root, 'writers');
     this.fsync = fsync;
   }
 
@@ -63,6 +84,70 @@ export class BlobDir {
   init(): void {
     const created = mkdirSync(this.root, { recursive: true });
     if (created !== undefined && this.fsync) fsyncDir(join(this.root, '..'));
+    this.takeLease();
+  }
+
+  /** Creates this writer's lease and keeps it fresh until releaseLease(). Throws when it cannot be written. */
+  private takeLease(): void {
+    mkdirSync(this.leaseDir, { recursive: true });
+    writeFileSync(this.leasePath, '');
+    this.leaseTimer = setInterval(() => this.refreshLease(), LEASE_REFRESH_MS);
+    this.leaseTimer.unref();
+  }
+
+  private get leasePath(): string {
+    return join(this.leaseDir, this.writer);
+  }
+
+  private refreshLease(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.leasePath, now, now);
+    } catch {
+      try {
+        // Taken away as stale (this process stalled for long): take it again.
+        mkdirSync(this.leaseDir, { recursive: true });
+        writeFileSync(this.leasePath, '');
+      } catch {
+        // Retried at the next refresh.
+      }
+    }
+  }
+
+  /** Stops refreshing and removes the lease (at close, once no write of this BlobDir is pending). */
+  releaseLease(): void {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = null;
+    try {
+      unlinkSync(this.leasePath);
+    } catch {
+      // already gone
+    }
+  }
+
+  /**
+   * Writers whose lease is fresh (touched within LEASE_STALE_MS), this one included. Leases stale for longer
+   * than that are removed on the way (their owner takes its lease again should it come back).
+   */
+  liveWriters(): Set<string> {
+    const live = new Set<string>();
+    const now = Date.now();
+    let names: string[];
+    try {
+      names = readdirSync(this.leaseDir);
+    } catch {
+      return live;
+    }
+    for (const name of names) {
+      try {
+        const p = join(this.leaseDir, name);
+        if (now - statSync(p).mtimeMs <= LEASE_STALE_MS) live.add(name);
+        else unlinkSync(p);
+      } catch {
+        // vanished meanwhile
+      }
+    }
+    return live;
   }
 
   private async ensureShard(shard: string): Promise<void> {
@@ -84,7 +169,7 @@ export class BlobDir {
       this.shardRun = SHARD_RUN;
     }
     this.shardRun--;
-    return `${this.shardPrefix}${randomString(11, 'hex')}-${process.pid}`;
+    return `${this.shardPrefix}${randomString(11, 'hex')}-${this.writer}`;
   }
 
   /** Directory fsyncs issued by syncDir (for benchmarks). */
@@ -264,19 +349,9 @@ export class BlobDir {
   }
 }
 
-/** The writer pid encoded in a blob id, or null. */
-export function blobWriterPid(id: string): number | null {
-  const m = BLOB_ID_RE.exec(id);
-  return m ? Number(m[2]) : null;
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** The writer encoded in a blob id (a BlobDir's writer number, or an older version's pid), or null. */
+export function blobWriter(id: string): string | null {
+  return BLOB_ID_RE.exec(id)?.[2] ?? null;
 }
 
 function fsyncDir(dir: string): void {

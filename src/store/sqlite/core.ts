@@ -37,10 +37,11 @@
  * PRAGMA data_version every POLL_MS while anyone is subscribed; the poller compares the subscribed
  * mailboxes' HIGHESTMODSEQ with the last value announced through this hub and wakes only for changes not
  * already announced, so commits through the hub are never announced twice.
- * The open-time orphan sweep removes a blob file no row references when its writer process is gone, or it is
- * older than the grace period; a blob of this process is taken once it is not in the hub's in-flight set
- * and older than OWN_WRITE_GRACE_MS (another instance in this process, with its own hub, may be about to
- * commit it).
+ * The open-time orphan sweep removes a blob file no row references once it is older than the grace period
+ * (by mtime) and its writer holds no fresh lease (blobs.ts: each open store leases a random writer number
+ * and refreshes the lease file's mtime; process ids are never consulted, since they mean nothing in another
+ * PID namespace). A blob of this store's own writer is taken once it is not in the hub's in-flight set and
+ * older than OWN_WRITE_GRACE_MS (or the grace, when shorter).
  *
  * Hot paths (numbers in bench/store/sqlite-paths.ts): small blob reads are synchronous; concurrent appends
  * share one commit (the group waits briefly for appends still writing their blobs) and their directory
@@ -61,7 +62,7 @@ import type { Envelope } from '../../mime/types.js';
 import { ChangeBus } from '../bus.js';
 import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
-import { BlobDir, blobWriterPid, processAlive } from './blobs.js';
+import { BlobDir, blobWriter } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { SqliteConnection } from './commit.js';
 import { ChangesCache, ListCache } from './caches.js';
@@ -108,7 +109,7 @@ const GARBAGE_BATCH = 256;
  * one such search): page cache, yet indistinguishable from heap for anyone reading RSS, and not worth 25%.
  */
 const MMAP_SIZE = 0;
-/** Blobs newer than this whose writer is alive are left alone by the open-time sweep. */
+/** Unreferenced blobs newer than this (by mtime) are left alone by the open-time sweep, live writer or not. */
 export const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
 
 /** Cross-process change poll interval (only while some mailbox has subscribers). */
@@ -143,7 +144,7 @@ export class SqliteHub {
 export interface SqliteCoreOptions {
   dataDir: string;
   fsync?: boolean;
-  /** Unreferenced blobs younger than this are kept at open unless their writer process is gone. */
+  /** Unreferenced blobs younger than this (by mtime) are kept at open; those of a live writer always are. */
   sweepGraceMs?: number;
   /** Appended messages up to this many octets are kept in the database (blob_inline), larger ones in files. */
   inlineMax?: number;
@@ -399,22 +400,26 @@ export class SqliteCore extends SqliteConnection {
     })();
   }
 
-  /** Removes blob files no row references (a crash between blob write and row commit). Synchronous. */
+  /**
+   * Removes blob files no row references (a crash between blob write and row commit) and older than
+   * `graceMs`, unless their writer's lease is fresh. Synchronous.
+   */
   sweepOrphans(graceMs: number): number {
-    // List files first, then read the table: a blob committed in between is in the table; one still being
-    // written is either this hub's (in `inflight`), a live writer's (grace; this process's own writes
-    // through another hub get OWN_WRITE_GRACE_MS at most), or an orphan.
+    // List files, then the live writers, then read the table: a blob committed in between is in the table;
+    // one still being written is this hub's (in `inflight`), a live writer's (its lease was taken before
+    // it wrote the file and is still fresh), or an orphan.
     const files = this.blobs.listSync();
     if (files.length === 0) return 0;
+    const live = this.blobs.liveWriters();
     const known = new Set((this.sql('SELECT id FROM blobs').pluck().all() as string[]));
     const now = Date.now();
     let removed = 0;
     for (const [id, mtime] of files) {
       if (known.has(id) || this.hub.inflight.has(id)) continue;
-      const pid = blobWriterPid(id);
-      const own = pid === process.pid;
-      const writerGone = pid === null || (!own && !processAlive(pid));
-      if (writerGone || now - mtime > (own ? Math.min(graceMs, OWN_WRITE_GRACE_MS) : graceMs)) {
+      const writer = blobWriter(id);
+      const own = writer === this.blobs.writer;
+      if (!own && writer !== null && live.has(writer)) continue;
+      if (now - mtime > (own ? Math.min(graceMs, OWN_WRITE_GRACE_MS) : graceMs)) {
         this.blobs.removeSync(id);
         removed++;
       }
@@ -489,6 +494,7 @@ export class SqliteCore extends SqliteConnection {
       hub.poller = null;
       hub.announced.clear();
     }
+    this.blobs.releaseLease();
     this.db.close();
   }
 }

@@ -34,7 +34,7 @@ export interface SqliteStoreOptions extends StoreOptions {
   inlineMax?: number;
   /** Shares the change bus, maildrop locks and in-flight blobs with other stores on this directory. */
   hub?: SqliteHub;
-  /** Unreferenced blob files younger than this are kept at open unless their writer process is gone. */
+  /** Unreferenced blob files younger than this (by mtime) are kept at open; those of a live writer always are. */
   sweepGraceMs?: number;
   /**
    * For measurements only, when fsync is on: 'FULL' syncs the WAL inside each commit on the event loop,

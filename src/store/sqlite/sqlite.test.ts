@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utim
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import Database from 'better-sqlite3';
 import { describe, test } from 'node:test';
 import { sampleMessage } from '../../../test/helpers/store.js';
@@ -16,7 +17,7 @@ import type { ChangeEvent } from '../types.js';
 function blobFiles(dir: string): string[] {
   const root = join(dir, 'blobs');
   const out: string[] = [];
-  for (const shard of readdirSync(root)) for (const f of readdirSync(join(root, shard))) out.push(f);
+  for (const shard of readdirSync(root)) if (/^[0-9a-f]{2}$/.test(shard)) for (const f of readdirSync(join(root, shard))) out.push(f);
   return out.sort();
 }
 
@@ -360,7 +361,7 @@ describe('SQLite store specifics', () => {
     });
   });
 
-  test('open sweeps orphan blobs of dead writers and old ones, keeps referenced and fresh live ones', async () => {
+  test('open sweeps unreferenced blobs by age only: a process id says nothing across PID namespaces', async () => {
     const dir = tmp();
     try {
       let s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
@@ -369,8 +370,8 @@ describe('SQLite store specifics', () => {
       await s.mail.append(inbox.id, sampleMessage(1));
       await s.close();
       const [kept] = blobFiles(dir);
-      const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-      const live = process.ppid; // alive for the duration of the test
+      // Names as writers in other containers make them: their pid is dead here, or is this very process's.
+      const deadHere = spawnSync(process.execPath, ['-e', '0']).pid!;
       const mk = (name: string, ageMs = 0) => {
         mkdirSync(join(dir, 'blobs', name.slice(0, 2)), { recursive: true });
         const p = join(dir, 'blobs', name.slice(0, 2), name);
@@ -378,25 +379,64 @@ describe('SQLite store specifics', () => {
         if (ageMs) utimesSync(p, new Date(Date.now() - ageMs), new Date(Date.now() - ageMs));
         return p;
       };
-      const deadBlob = mk(`${'a1'.repeat(12)}-${dead}`);
-      const ownBlob = mk(`${'b2'.repeat(12)}-${process.pid}`, 2 * 60_000);
-      const ownFresh = mk(`${'f6'.repeat(12)}-${process.pid}`);
-      const liveFresh = mk(`${'c3'.repeat(12)}-${live}`);
-      const liveOld = mk(`${'d4'.repeat(12)}-${live}`, 2 * 3600_000);
+      const foreignFresh = mk(`${'a1'.repeat(12)}-${deadHere}`);
+      const samePidFresh = mk(`${'b2'.repeat(12)}-${process.pid}`, 2 * 60_000);
+      const oldOrphan = mk(`${'d4'.repeat(12)}-${process.ppid}`, 2 * 3600_000);
       const foreign = mk('e5-not-a-blob-name');
       s = await openSqliteStore({ dataDir: dir, fsync: false });
-      assert.equal(existsSync(deadBlob), false, 'writer gone: swept');
-      assert.equal(existsSync(ownBlob), false, 'this process, not in flight, over a minute old: swept');
-      assert.equal(existsSync(ownFresh), true, 'this process, fresh: another store without the hub may commit it');
-      assert.equal(existsSync(liveFresh), true, 'a live writer may still commit it');
-      assert.equal(existsSync(liveOld), false, 'older than the grace period: swept');
+      assert.equal(existsSync(foreignFresh), true, 'a writer whose pid is unknown here may still commit it');
+      assert.equal(existsSync(samePidFresh), true, 'the same pid in another namespace is another process');
+      assert.equal(existsSync(oldOrphan), false, 'older than the grace period and no live writer: swept');
       assert.equal(existsSync(foreign), true, 'names that are not blob ids are left alone');
       assert.ok(blobFiles(dir).includes(kept!));
       assert.equal((await s.mail.readBytes(inbox.id, 1)).length > 0, true);
-      assert.equal(await s.sweep(0), 2, 'an explicit sweep with no grace takes the fresh ones too');
-      assert.equal(existsSync(liveFresh), false);
+      assert.equal(await s.sweep(), 0, 'the default grace keeps the fresh ones');
+      assert.equal(await s.sweep(0), 2, 'an explicit sweep with no grace takes the fresh ones of no live writer');
+      assert.equal(existsSync(foreignFresh), false);
       await s.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a sweep from a second store never takes a live writer's blob that is written but not committed yet", async () => {
+    const dir = tmp();
+    // The writer is a separate process (its own store, no shared hub): it writes a blob through its store
+    // as an append does before the commit, reports the path and holds it until told to go.
+    const script = `
+      import { openSqliteStore } from ${JSON.stringify(new URL('./index.ts', import.meta.url).pathname)};
+      import { join } from 'node:path';
+      const s = await openSqliteStore({ dataDir: ${JSON.stringify(dir)}, fsync: false, inlineMax: 0 });
+      const blobs = s.core.blobs;
+      const id = blobs.newId();
+      await blobs.write(id, Buffer.from('Subject: in flight\\r\\n\\r\\nbody\\r\\n'));
+      process.stdout.write(join(${JSON.stringify(dir)}, 'blobs', id.slice(0, 2), id) + '\\n');
+      process.stdin.resume();
+      process.stdin.on('end', async () => { await s.close(); process.exit(0); });
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d: string) => (out += d));
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const inflight = out.trim();
+      assert.ok(existsSync(inflight), `writer reported ${JSON.stringify(out)}`);
+      // Even made to look old, and even with no grace at all: the writer is alive, the blob stays.
+      utimesSync(inflight, new Date(Date.now() - 3 * 3600_000), new Date(Date.now() - 3 * 3600_000));
+      const s = await openSqliteStore({ dataDir: dir, fsync: false });
+      assert.equal(existsSync(inflight), true, 'the open-time sweep left it');
+      assert.equal(await s.sweep(0), 0);
+      assert.equal(existsSync(inflight), true, 'an explicit sweep left it');
+      // Once the writer has gone without committing, it is an orphan like any other.
+      child.stdin.end();
+      await once(child, 'exit');
+      assert.equal(await s.sweep(0), 1);
+      assert.equal(existsSync(inflight), false);
+      await s.close();
+    } finally {
+      child.kill();
       rmSync(dir, { recursive: true, force: true });
     }
   });
