@@ -1,8 +1,10 @@
 /**
  * Timing of SORT and THREAD as the IMAP server runs them, over a real SQLite store (not a test; run by hand):
  *
- *   node --import tsx bench/sort.ts [--messages 100000] [--rounds 5] [--data DIR]
+ *   node --import tsx bench/sort.ts [--messages 100000] [--rounds 5] [--data DIR] [--user ADDRESS]
  *
+ * (--user: the mailbox owner, created when missing; an existing user, e.g. one made by `mailroom user add`,
+ * lets a server started on --data DIR be timed over IMAP afterwards.)
  * Fills a store with --messages synthetic messages (reply threads with References, varied senders, dates and
  * subjects; kept in --data DIR for the next run when given, else a temporary directory), then times the
  * store's sortKeys (cold: keys computed from stored envelopes and header blocks; warm: from the cache) and,
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
     data: { type: 'string' },
+    user: { type: 'string', default: 'bench@example.org' },
   },
 });
 const N = Number(values.messages);
@@ -80,7 +83,7 @@ const dir = values.data ?? mkdtempSync(join(tmpdir(), 'mailroom-sort-bench-'));
 const fresh = !existsSync(join(dir, 'mail.db'));
 const store = await openStore({ dataDir: dir, fsync: false }, { envelopeText: envelopeImapText });
 try {
-  const user = (await store.directory.getUser('bench@example.org')) ?? (await store.directory.createUser('bench@example.org', '$bench$'));
+  const user = (await store.directory.getUser(values.user!)) ?? (await store.directory.createUser(values.user!, '$bench$'));
   const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
   if (fresh || (await store.mail.status(inbox.id)).messages < N) {
     const t0 = performance.now();
