@@ -55,6 +55,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'OBJECTID',
     'WITHIN',
     'PREVIEW',
+    'SAVEDATE',
     'MULTIAPPEND',
     'CATENATE',
     'URLAUTH',

@@ -1,6 +1,6 @@
 /**
  * The MailStore contract (src/store/mail.ts): mailboxes (mailboxes.ts), messages and readMessages with every
- * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), annotations (metadata.ts), sort keys (sort-keys.ts).
+ * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), annotations (metadata.ts), sort keys (sort-keys.ts), save dates and URLAUTH keys (saved-keys.ts).
  */
 import { runChangeContract } from './changes.js';
 import { runHeldContract } from './held.js';
@@ -9,6 +9,7 @@ import type { StoreFactory } from './harness.js';
 import { runMailboxContract } from './mailboxes.js';
 import { runMessageContract } from './messages.js';
 import { runSortKeysContract } from './sort-keys.js';
+import { runSavedAndKeysContract } from './saved-keys.js';
 
 export function runMailContract(name: string, factory: StoreFactory): void {
   runMailboxContract(name, factory);
@@ -17,4 +18,5 @@ export function runMailContract(name: string, factory: StoreFactory): void {
   runHeldContract(name, factory);
   runMetadataContract(name, factory);
   runSortKeysContract(name, factory);
+  runSavedAndKeysContract(name, factory);
 }

@@ -53,4 +53,26 @@ describe('PREVIEW and SAVEDATE raw transcripts', () => {
     assert.match(await c.cmd('NOOP', 'd'), /^d OK/);
     c.close();
   });
+
+  test('SAVEDATE: FETCH and the SAVED* search keys; a copy is saved now, not at its internal date', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    assert.match(await c.cmd('CAPABILITY'), / SAVEDATE /);
+    const msg = 'Subject: old\r\n\r\nold\r\n';
+    await c.cmd(`APPEND Archive " 1-Jan-2001 00:00:00 +0000" {${msg.length}+}\r\n${msg}`);
+    await c.cmd('SELECT Archive');
+    const today = new Date();
+    const r = await c.cmd('FETCH 1 (INTERNALDATE SAVEDATE)', 'a');
+    const m = /INTERNALDATE " 1-Jan-2001 00:00:00 \+0000" SAVEDATE "([^"]+)"\)/.exec(r);
+    assert.ok(m, r);
+    assert.ok(Math.abs(Date.parse(m[1]!.replace(/^ /, '').replace(/^(\d+)-(\w+)-(\d+) /, '$2 $1 $3 ')) - today.getTime()) < 120_000, m[1]);
+    const day = `${today.getUTCDate()}-${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][today.getUTCMonth()]}-${today.getUTCFullYear()}`;
+    assert.equal(await c.cmd(`SEARCH SAVEDON ${day}`, 'b'), '* SEARCH 1\r\nb OK Search completed\r\n');
+    assert.equal(await c.cmd('SEARCH SAVEDBEFORE 1-Jan-2002', 'c'), '* SEARCH\r\nc OK Search completed\r\n');
+    assert.equal(await c.cmd('SEARCH BEFORE 1-Jan-2002', 'd'), '* SEARCH 1\r\nd OK Search completed\r\n');
+    assert.equal(await c.cmd(`SEARCH SAVEDSINCE ${day} SAVEDATESUPPORTED`, 'e'), '* SEARCH 1\r\ne OK Search completed\r\n');
+    assert.equal(await c.cmd('SEARCH SAVEDON 31-Foo-2020', 'f'), 'f BAD Invalid month\r\n');
+    assert.match(await c.cmd('NOOP', 'g'), /^g OK/);
+    c.close();
+  });
 });

@@ -45,7 +45,7 @@ interface ReadPlan {
   text: string;
 }
 
-const META_COLS = ['m.email_id', 'm.thread_id', 'm.flags', 'm.keywords', 'm.internal_date', 'm.size', 'm.modseq'];
+const META_COLS = ['m.email_id', 'm.thread_id', 'm.flags', 'm.keywords', 'm.internal_date', 'm.size', 'm.modseq', 'm.saved_date'];
 
 /**
  * The statement for one combination of wanted parts (a prepared statement per combination, at most 32):
@@ -74,7 +74,8 @@ const PLANS = new Map<number, ReadPlan>();
 
 function buildPlan(w: Wanted, bits: number): ReadPlan {
   const cols = new Set<string>(['m.uid']);
-  if (w.meta) for (const c of META_COLS) cols.add(c);
+  // Held expunged rows keep no save date.
+  if (w.meta) for (const c of META_COLS) cols.add(bits & 32 && c === 'm.saved_date' ? 'NULL::timestamptz AS saved_date' : c);
   if (w.index) {
     cols.add('d.mime');
     cols.add('d.mime_text');

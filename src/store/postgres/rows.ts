@@ -43,6 +43,8 @@ export interface MsgRow {
   internal_date: Date;
   size: string;
   modseq: string;
+  /** RFC 8514 save date; null for rows written before migration 6 (and for held rows). */
+  saved_date?: Date | null;
 }
 
 export interface FullMsgRow extends MsgRow {
@@ -63,7 +65,7 @@ export interface OutboundRow {
   seq: string;
 }
 
-export const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
+export const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, saved_date';
 export const FULL_COLS = `${MSG_COLS}, blob_id, retrieved_at`;
 export const MAILBOX_COLS = `m.id, m.user_id, m.name, m.uid_validity, m.uid_next, m.highest_modseq, m.first_recent, m.special_use, m.object_id,
   EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
@@ -87,7 +89,7 @@ export function toMailbox(r: MailboxRow): Mailbox {
 }
 
 export function toMeta(r: MsgRow): MessageMeta {
-  return {
+  const m: MessageMeta = {
     uid: num(r.uid),
     emailId: r.email_id,
     threadId: r.thread_id,
@@ -96,6 +98,8 @@ export function toMeta(r: MsgRow): MessageMeta {
     size: num(r.size),
     modseq: num(r.modseq),
   };
+  if (r.saved_date) m.savedDate = r.saved_date;
+  return m;
 }
 
 export function toOutbound(r: OutboundRow): OutboundMessage {

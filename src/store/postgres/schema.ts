@@ -218,6 +218,16 @@ CREATE TABLE metadata (
   PRIMARY KEY (user_id, mailbox_id, name)
 );
 `,
+  },  {
+    version: 6,
+    name: 'save dates',
+    // RFC 8514 SAVEDATE: rows written from now on get the time of their INSERT (append, copy, move); rows
+    // from before stay NULL, which readers report as the internal date. No table rewrite (no volatile
+    // default on ADD COLUMN).
+    sql: `
+ALTER TABLE messages ADD COLUMN saved_date timestamptz;
+ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
+`,
   },
 ];
 

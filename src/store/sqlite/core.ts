@@ -215,6 +215,8 @@ export class SqliteCore extends SqliteConnection {
       db.transaction(() => {
         const hadEnvelopes = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_envelopes'").get() !== undefined;
         db.exec(SCHEMA_SQL);
+        // messages.saved_date arrived after version 1 (see schema.ts).
+        if (!db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'saved_date'").get()) db.exec('ALTER TABLE messages ADD COLUMN saved_date INTEGER');
         // First open of a database written before message_envelopes existed: fill it (see schema.ts).
         if (!hadEnvelopes) db.exec(FILL_ENVELOPES_SQL);
         const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;

@@ -54,7 +54,7 @@ export class SqliteMailWrites extends SqliteMailboxes {
           this.core.st.insertBlobData.run(blobId, mime, headersText, bodyText);
           if (inline) this.core.st.insertBlobInline.run(blobId, data);
           if (header) this.core.st.insertBlobHeader.run(blobId, header);
-          this.core.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null);
+          this.core.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null, Date.now());
           this.core.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
           this.core.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
           return { uid, uidValidity: b.uid_validity, emailId, modseq };

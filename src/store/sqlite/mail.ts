@@ -58,8 +58,9 @@ function readerSql(mask: number, table = 'messages'): { select: string; at: { in
   const cols = ['m.uid'];
   const joins: string[] = [];
   const at = { index: -1, text: -1, envelope: -1, header: -1 };
-  if (mask & META) cols.push('m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq');
-  let n = mask & META ? 8 : 1;
+  // Held expunged rows (held.ts) keep no save date.
+  if (mask & META) cols.push(`m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, ${table === 'messages' ? 'm.saved_date' : 'NULL'}`);
+  let n = mask & META ? 9 : 1;
   if (mask & INDEX) {
     joins.push('JOIN blob_data d ON d.blob_id = m.blob_id');
     cols.push('d.mime');

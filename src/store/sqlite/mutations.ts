@@ -117,11 +117,13 @@ export function moveRows(core: SqliteCore, src: MailboxRow, rows: readonly FullM
   let uid = d.uid_next;
   const modseq = d.highest_modseq + 1;
   const cache = new Map<string, string>();
+  // RFC 8514: a copy or a moved message is saved into the destination now.
+  const savedAt = Date.now();
   for (const r of rows) {
     const kw = canonicalKeywords(core, d.id, splitKeywords(r.keywords), cache);
     const emailId = move ? r.email_id : newObjectId('M');
     if (!move) core.st.refBlob.run(r.blob_id);
-    core.st.insertMessage.run(d.id, uid, emailId, r.thread_id, r.flags, kw.join(' '), r.internal_date, r.size, modseq, r.blob_id, move ? r.retrieved_at : null);
+    core.st.insertMessage.run(d.id, uid, emailId, r.thread_id, r.flags, kw.join(' '), r.internal_date, r.size, modseq, r.blob_id, move ? r.retrieved_at : null, savedAt);
     core.st.copyEnvelope.run(d.id, uid, src.id, r.uid);
     pairs.push([r.uid, uid]);
     uid++;

@@ -17,6 +17,8 @@ export const RANGE_BATCH = 512;
 export const CHUNK = 256;
 export const IN_LIST = Array.from({ length: CHUNK }, () => '?').join(',');
 export const MSG_COLS = 'uid, email_id, thread_id, flags, keywords, internal_date, size, modseq';
+/** MSG_COLS and the save date: what reads of message metadata select. */
+export const READ_COLS = `${MSG_COLS}, saved_date`;
 export const ENVELOPE_OF_MIME = "json_extract(d.mime, '$.envelope')";
 
 export interface UserRow {
@@ -48,6 +50,8 @@ export interface MsgRow {
   internal_date: number;
   size: number;
   modseq: number;
+  /** RFC 8514 save date; null for rows written before it was kept, absent when not selected. */
+  saved_date?: number | null;
 }
 
 export interface FullMsgRow extends MsgRow {
@@ -90,7 +94,7 @@ export function splitKeywords(s: string): string[] {
 }
 
 export function toMeta(r: MsgRow): MessageMeta {
-  return {
+  const m: MessageMeta = {
     uid: r.uid,
     emailId: r.email_id,
     threadId: r.thread_id,
@@ -99,14 +103,16 @@ export function toMeta(r: MsgRow): MessageMeta {
     size: r.size,
     modseq: r.modseq,
   };
+  if (r.saved_date != null) m.savedDate = new Date(r.saved_date);
+  return m;
 }
 
 /** A row of MSG_COLS in raw (array) mode: skips building an intermediate object per row. */
-export type RawMsgRow = [number, string, string, number, string, number, number, number];
+export type RawMsgRow = [number, string, string, number, string, number, number, number, (number | null)?];
 
-/** MessageMeta of a row whose first eight columns are MSG_COLS. */
+/** MessageMeta of a row whose first eight columns are MSG_COLS (then saved_date, when READ_COLS). */
 export function rawToMeta(r: RawMsgRow): MessageMeta {
-  return {
+  const m: MessageMeta = {
     uid: r[0],
     emailId: r[1],
     threadId: r[2],
@@ -115,6 +121,9 @@ export function rawToMeta(r: RawMsgRow): MessageMeta {
     size: r[6],
     modseq: r[7],
   };
+  const saved = r[8];
+  if (saved != null) m.savedDate = new Date(saved);
+  return m;
 }
 
 export function toOutbound(r: OutboundRow): OutboundMessage {

@@ -26,6 +26,9 @@
  *   `blob_garbage`; its blob_inline, blob_data and blob_headers rows are deleted in the background afterwards
  *   (freeing the pages of thousands of messages is what a POP3 QUIT would otherwise wait for), and whatever
  *   is still listed at the next open. Nothing reads those rows except through a message row.
+ * - `messages.saved_date` (RFC 8514 SAVEDATE, ms since the epoch) is when the row was written: append, copy
+ *   or move. Added after version 1 without a version bump (ALTER TABLE at the first open that lacks it);
+ *   rows written before have NULL, which readers report as the internal date.
  * - `urlauth_keys` holds each mailbox's URLAUTH access key (RFC 4467), created at the first GENURLAUTH and
  *   deleted by RESETKEY. Added after version 1 without a version bump (CREATE IF NOT EXISTS at open); rows
  *   of deleted mailboxes are harmless (mailbox ids are never reused).
@@ -130,6 +133,7 @@ CREATE TABLE IF NOT EXISTS messages (
   modseq INTEGER NOT NULL,
   blob_id TEXT NOT NULL,
   retrieved_at INTEGER,
+  saved_date INTEGER,
   PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_email_id ON messages (email_id);

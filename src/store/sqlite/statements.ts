@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
-import { IN_LIST, MSG_COLS } from './rows.js';
+import { IN_LIST, READ_COLS } from './rows.js';
 
 /**
  * The methods the store uses of a better-sqlite3 prepared statement. Named here because the package's own
@@ -51,16 +51,16 @@ export function prepareStatements(db: Database.Database) {
     deleteBlobData: prep('DELETE FROM blob_data WHERE blob_id = ?'),
     insertBlobData: prep('INSERT INTO blob_data (blob_id, mime, text_headers, text_body) VALUES (?, ?, ?, ?)'),
     insertMessage: prep(
-      'INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id, retrieved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id, retrieved_at, saved_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     deleteMessage: prep('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?'),
     insertTombstone: prep('INSERT OR REPLACE INTO tombstones (mailbox_id, uid, modseq) VALUES (?, ?, ?)'),
     updateFlags: prep('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
     setRetrieved: prep('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
-    listMessagesRaw: prep(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
-    messageOne: prep(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
+    listMessagesRaw: prep(`SELECT ${READ_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
+    messageOne: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
     blobOf: prep('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
-    messagesIn: prep(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
+    messagesIn: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
     insertBlobHeader: prep('INSERT INTO blob_headers (blob_id, header) VALUES (?, ?)'),
     deleteBlobHeader: prep('DELETE FROM blob_headers WHERE blob_id = ?'),
     insertBlobInline: prep('INSERT INTO blob_inline (blob_id, raw) VALUES (?, ?)'),
@@ -87,12 +87,12 @@ export function prepareStatements(db: Database.Database) {
       'INSERT OR REPLACE INTO message_envelopes (mailbox_id, uid, envelope) SELECT ?, ?, envelope FROM message_envelopes WHERE mailbox_id = ? AND uid = ?',
     ),
     deleteEnvelope: prep('DELETE FROM message_envelopes WHERE mailbox_id = ? AND uid = ?'),
-    allFull: prep(`SELECT ${MSG_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+    allFull: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? ORDER BY uid`),
     deletedUids: prep(`SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 ORDER BY uid`),
     deletedUidsIn: prep(
       `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 AND uid IN (${IN_LIST}) ORDER BY uid`,
     ),
-    changedSinceRaw: prep(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).raw(true),
+    changedSinceRaw: prep(`SELECT ${READ_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`).raw(true),
     tombstonesSince: prep('SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').pluck(),
     highestModseq: prep('SELECT highest_modseq FROM mailboxes WHERE id = ?').pluck(),
     status: prep(
