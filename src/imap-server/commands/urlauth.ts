@@ -121,6 +121,12 @@ export function parseUrlFetch(args: Args): { items: UrlFetchItem[] } {
   return { items };
 }
 
+function lineCount(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 /** Whether bytes can go in a plain literal (no NUL, no 8-bit): else literal8 (RFC 3516). */
 function sevenBit(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (b[i]! === 0 || b[i]! > 0x7f) return false;
@@ -134,25 +140,25 @@ async function fetchOne(ctx: CommandContext, uctx: UrlContext, item: UrlFetchIte
   if (!r || body === null) return void w.text('NIL');
   const p = item.params;
   if (!p) return void w.literal(body);
+  let data = body;
+  if (p.binary && r.section.text === null) {
+    try {
+      data = (await binaryBytes(ctx.service.store, r.mailboxId, r.uid, r.index, r.section.part)) ?? body;
+    } catch (e) {
+      if (e instanceof ImapError) return void w.text('NIL');
+      throw e;
+    }
+  }
   const parts: Array<(w: WireWriter) => void> = [];
   if (p.bodyPartStructure) {
     const loc = r.section.text === null ? findPart(r.index, r.section.part.join('.')) : null;
     if (!loc) return void w.text('NIL');
-    parts.push((ww) => writeBodyStructure(ww.text('BODYPARTSTRUCTURE '), loc.part, true));
+    // With BINARY the structure describes the decoded content (its size and lines), as Dovecot does.
+    const part = p.binary && !loc.part.children.length && !loc.part.message ? { ...loc.part, octets: data.length, lines: lineCount(data) } : loc.part;
+    parts.push((ww) => writeBodyStructure(ww.text('BODYPARTSTRUCTURE '), part, true));
   }
   if (p.body) parts.push((ww) => ww.text('BODY ').literal(body));
-  if (p.binary) {
-    let data = body;
-    if (r.section.text === null) {
-      try {
-        data = (await binaryBytes(ctx.service.store, r.mailboxId, r.uid, r.index, r.section.part)) ?? body;
-      } catch (e) {
-        if (e instanceof ImapError) return void w.text('NIL');
-        throw e;
-      }
-    }
-    parts.push((ww) => ww.text('BINARY ').literal(data, !sevenBit(data)));
-  }
+  if (p.binary) parts.push((ww) => ww.text('BINARY ').literal(data, !sevenBit(data)));
   w.list(parts, (ww, f) => f(ww));
 }
 
