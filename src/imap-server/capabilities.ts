@@ -62,6 +62,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'URLAUTH=BINARY',
     'METADATA',
     'METADATA-SERVER',
+    'NOTIFY',
   );
   if (!st.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;

@@ -16,6 +16,7 @@ import { no } from './errors.js';
 import { ConnectionClosedError, type ServiceContext, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
 import { dispatchCommand } from './dispatch.js';
+import { endNotify } from './commands/notify.js';
 import { badLine, byeLine, continuationLine, greetingLine } from './responses.js';
 
 /** Pipelined commands buffered before the socket is paused (bounds memory per connection). */
@@ -405,6 +406,7 @@ export class ImapConnection implements Session {
     this.#inflate?.destroy();
     this.#deflate?.destroy();
     this.setState({ kind: 'logout' });
+    endNotify(this);
     this.onClose?.();
     this.#resolveClosed();
   }

@@ -11,6 +11,7 @@ import { badLine, mailboxDeletedBye } from './responses.js';
 import { ConnectionClosedError, type SeqUsage, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
 import { COMMANDS } from './commands/index.js';
 import { flushWithContexts } from './search-context.js';
+import { flushNotify } from './commands/notify.js';
 
 /**
  * Whether the pending updates sent after a command may include EXPUNGE/VANISHED, by the command's `seq`
@@ -99,6 +100,8 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
       return;
     }
   }
+  // NOTIFY (RFC 5465): STATUS of other watched mailboxes that changed.
+  await flushNotify(session, svc.store).catch((e: unknown) => session.logger.warn({ err: errText(e) }, 'notify failed'));
   reply(session, tag, completion);
   session.logger.debug({ tag, command: name, status: completion.status, code: completion.code, ms: Math.round(performance.now() - started) }, 'command');
   if (completion.after) {

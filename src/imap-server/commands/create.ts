@@ -10,6 +10,7 @@ import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { MAX_MAILBOXES_PER_USER } from '../list-pattern.js';
+import { announceMailboxEvent } from './notify.js';
 
 export interface CreateArgs {
   mailbox: string;
@@ -85,6 +86,7 @@ export const create = defineCommand({
     await checkMailboxLimit(store, user.id, name, true);
     await createParents(store, user.id, name);
     const mb = await store.createMailbox(user.id, name, { specialUse });
+    announceMailboxEvent(ctx, { kind: 'create', name });
     // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
     return ok('Create completed', `MAILBOXID (${mb.mailboxObjectId})`);
   },

@@ -6,6 +6,7 @@ import { parseMailbox } from '../../imap/grammar/commands.js';
 import { no, ok } from '../errors.js';
 import { mailboxDeletedBye } from '../responses.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { announceMailboxEvent } from './notify.js';
 
 export const del = defineCommand({
   states: AUTH,
@@ -19,6 +20,7 @@ export const del = defineCommand({
     const store = ctx.service.store;
     const mb = await existingMailbox(ctx, name);
     await store.deleteMailbox(user.id, name);
+    announceMailboxEvent(ctx, { kind: 'delete', name });
     if (st.kind === 'selected' && st.view.mailbox.id === mb.id) {
       // The selected mailbox is gone: leave the selected state (Dovecot does the same).
       ctx.session.setState({ kind: 'authenticated', user });

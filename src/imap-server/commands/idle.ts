@@ -9,6 +9,7 @@ import { bad, ok } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';
 import { continuationLine, mailboxDeletedBye, okLine } from '../responses.js';
 import { flushWithContexts } from '../search-context.js';
+import { flushNotify, setNotifyWake } from './notify.js';
 
 /** Untagged keepalive while idling, so NAT boxes keep the connection (Dovecot: every 2 minutes). */
 const KEEPALIVE_MS = 2 * 60 * 1000;
@@ -35,6 +36,11 @@ export const idle = defineCommand({
         .catch((e: unknown) => s.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'IDLE update failed'));
     };
     if (st.kind === 'selected') st.view.onWake = update;
+    // NOTIFY: other watched mailboxes' STATUS as they change.
+    const notifyUpdate = (): void => {
+      chain = chain.then(() => flushNotify(s, ctx.service.store)).catch((e: unknown) => s.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'IDLE notify failed'));
+    };
+    setNotifyWake(s, notifyUpdate);
     s.send(Buffer.from(continuationLine('idling')));
     update();
     const keepalive = setInterval(() => s.send(Buffer.from(okLine(null, 'Still here'))), KEEPALIVE_MS);
@@ -45,6 +51,7 @@ export const idle = defineCommand({
     } finally {
       clearInterval(keepalive);
       if (st.kind === 'selected') st.view.onWake = null;
+      setNotifyWake(s, null);
       await chain;
     }
     if (line.toString('latin1').trim().toUpperCase() !== 'DONE') throw bad('Expected DONE');

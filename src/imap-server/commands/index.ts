@@ -33,6 +33,7 @@ import { thread, uidThread } from './thread.js';
 import { cancelUpdate } from './cancelupdate.js';
 import { genurlauth, resetkey, urlfetch } from './urlauth.js';
 import { getmetadata, setmetadata } from './metadata.js';
+import { notify } from './notify.js';
 
 export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   Object.entries({
@@ -83,5 +84,6 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   URLFETCH: urlfetch,
   GETMETADATA: getmetadata,
   SETMETADATA: setmetadata,
+  NOTIFY: notify,
   }),
 );

@@ -7,6 +7,7 @@ import type { Args } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
 import { checkMailboxLimit, createParents } from './create.js';
+import { announceMailboxEvent } from './notify.js';
 
 export interface RenameArgs {
   from: string;
@@ -39,6 +40,7 @@ export const rename = defineCommand({
     await checkMailboxLimit(store, user.id, to, from === 'INBOX');
     await createParents(store, user.id, to);
     await store.renameMailbox(user.id, from, to);
+    announceMailboxEvent(ctx, { kind: 'rename', name: to, oldName: from });
     return ok('Rename completed');
   },
 });

@@ -5,6 +5,7 @@
 import { parseMailbox } from '../../imap/grammar/commands.js';
 import { ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { announceMailboxEvent } from './notify.js';
 
 export const subscribe = defineCommand({
   states: AUTH,
@@ -15,6 +16,7 @@ export const subscribe = defineCommand({
     const name = ctx.session.decodeMailbox(args.mailbox);
     await existingMailbox(ctx, name);
     await ctx.service.store.setSubscribed(user.id, name, true);
+    announceMailboxEvent(ctx, { kind: 'subscribe', name });
     return ok('Subscribe completed');
   },
 });
@@ -27,6 +29,7 @@ export const unsubscribe = defineCommand({
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
     await ctx.service.store.setSubscribed(user.id, name, false);
+    announceMailboxEvent(ctx, { kind: 'unsubscribe', name });
     return ok('Unsubscribe completed');
   },
 });

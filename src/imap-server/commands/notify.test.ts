@@ -1,0 +1,89 @@
+/**
+ * Raw-socket transcripts of NOTIFY (RFC 5465): the STATUS indicator's initial STATUS per event set, STATUS
+ * of a watched mailbox after a change (at the next command and during IDLE), MailboxName and
+ * SubscriptionChange LIST responses from another session, NOTIFY NONE, BADEVENT and malformed commands.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { RawClient, message, useTranscriptImap } from '../../../test/imap-helpers.js';
+
+describe('NOTIFY raw transcripts', () => {
+  const f = useTranscriptImap();
+
+  test('STATUS indicator, changes at the next command and in IDLE, NOTIFY NONE', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    assert.match(await c.cmd('CAPABILITY', 'cap'), / NOTIFY[ \r]/);
+    const mb = await f.store.mail.createMailbox(f.user.id, 'Watch');
+    const v = mb.uidValidity;
+    assert.equal(await c.cmd('NOTIFY SET STATUS (mailboxes Watch (MessageExpunge))', 'n1'), '* STATUS "Watch" (MESSAGES 0)\r\nn1 OK NOTIFY completed\r\n');
+    assert.equal(
+      await c.cmd('NOTIFY SET STATUS (mailboxes Watch (MessageNew))', 'n2'),
+      `* STATUS "Watch" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY ${v})\r\nn2 OK NOTIFY completed\r\n`,
+    );
+    const hms = (await f.store.mail.status(mb.id)).highestModseq;
+    assert.equal(
+      await c.cmd('NOTIFY SET STATUS (subtree Watch (FlagChange))', 'n3'),
+      `* STATUS "Watch" (UIDVALIDITY ${v} HIGHESTMODSEQ ${hms})\r\nn3 OK NOTIFY completed\r\n`,
+    );
+    assert.equal(await c.cmd('NOTIFY SET (mailboxes Watch (MessageNew MessageExpunge)) (personal NONE)', 'n4'), 'n4 OK NOTIFY completed\r\n');
+    await f.append(message('one'), [], 'Watch');
+    assert.equal(await c.cmd('NOOP', 'p1'), `* STATUS "Watch" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${v})\r\np1 OK NOOP completed\r\n`);
+    assert.equal(await c.cmd('NOOP', 'p2'), 'p2 OK NOOP completed\r\n');
+    c.write('i1 IDLE\r\n');
+    await c.readUntil((s) => s.includes('+ idling'));
+    c.take();
+    await f.append(message('two'), [], 'Watch');
+    assert.equal(await c.readUntil((s) => s.includes('\r\n')), `* STATUS "Watch" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY ${v})\r\n`);
+    c.take();
+    c.write('DONE\r\n');
+    assert.equal(await c.waitTagged('i1'), 'i1 OK IDLE terminated\r\n');
+    // The selected mailbox reports through EXISTS, not STATUS.
+    await c.cmd('SELECT Watch');
+    await f.append(message('three'), [], 'Watch');
+    assert.match(await c.cmd('NOOP', 'p3'), /^\* 3 EXISTS\r\n\* \d+ RECENT\r\np3 OK NOOP completed\r\n$/);
+    await c.cmd('UNSELECT');
+    assert.equal(await c.cmd('NOTIFY NONE', 'nn'), 'nn OK NOTIFY completed\r\n');
+    await f.append(message('four'), [], 'Watch');
+    assert.equal(await c.cmd('NOOP', 'p4'), 'p4 OK NOOP completed\r\n');
+    c.close();
+  });
+
+  test('MailboxName and SubscriptionChange from another session; BADEVENT; malformed commands', async () => {
+    const c = await RawClient.connect(f.port);
+    const d = await RawClient.connect(f.port);
+    await c.login();
+    await d.login();
+    assert.equal(await c.cmd('NOTIFY SET (personal (MailboxName SubscriptionChange))', 'n1'), 'n1 OK NOTIFY completed\r\n');
+    assert.equal(await d.cmd('CREATE Fresh', 'c1').then((r) => r.replace(/\[MAILBOXID \([^)]*\)\] /, '')), 'c1 OK Create completed\r\n');
+    await d.cmd('SUBSCRIBE Fresh');
+    await d.cmd('RENAME Fresh Fresher');
+    await d.cmd('DELETE Fresher');
+    assert.equal(
+      await c.cmd('NOOP', 'p1'),
+      '* LIST () "/" "Fresh"\r\n* LIST (\\Subscribed) "/" "Fresh"\r\n* LIST () "/" "Fresher" ("OLDNAME" ("Fresh"))\r\n* LIST (\\NonExistent) "/" "Fresher"\r\np1 OK NOOP completed\r\n',
+    );
+    // Its own changes are not announced back.
+    await c.cmd('CREATE Mine');
+    assert.equal(await c.cmd('NOOP', 'p2'), 'p2 OK NOOP completed\r\n');
+    assert.equal(
+      await c.cmd('NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))', 'e1'),
+      'e1 NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)] Unsupported NOTIFY event\r\n',
+    );
+    for (const [tag, cmd] of [
+      ['b1', 'NOTIFY'],
+      ['b2', 'NOTIFY SET'],
+      ['b3', 'NOTIFY FOO'],
+      ['b4', 'NOTIFY SET (bogus (MessageNew))'],
+      ['b5', 'NOTIFY SET (mailboxes (MessageNew))'],
+      ['b6', 'NOTIFY SET (personal ())'],
+      ['b7', 'NOTIFY SET personal (MessageNew)'],
+      ['b8', 'NOTIFY NONE extra'],
+    ] as const) {
+      assert.match(await c.cmd(cmd, tag), new RegExp(`^${tag} BAD `), cmd);
+    }
+    assert.equal(await c.cmd('NOOP', 'z'), 'z OK NOOP completed\r\n');
+    c.close();
+    d.close();
+  });
+});
