@@ -25,7 +25,8 @@ function runAndKill(dataDir: string, seedBase: number, atLeast: number): Promise
 function blobFiles(dataDir: string): number {
   let n = 0;
   const root = join(dataDir, 'blobs');
-  for (const shard of readdirSync(root)) n += readdirSync(join(root, shard)).length;
+  // Shard directories only (blobs/writers/ holds the writers' lock files).
+  for (const shard of readdirSync(root)) if (/^[0-9a-f]{2}$/.test(shard)) n += readdirSync(join(root, shard)).length;
   return n;
 }
 

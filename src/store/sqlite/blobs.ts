@@ -10,13 +10,14 @@
  * only for identical deliveries (copies already share a blob here) at the price of that race.
  *
  * Blob ids are "<24 hex>-<writer>", where the writer is a random number drawn by each BlobDir when it opens
- * (ids written by older versions carry a process id there instead, and are treated alike). While open, the
- * BlobDir holds a lease file blobs/writers/<writer> and refreshes its mtime every LEASE_REFRESH_MS; a lease
- * not refreshed for LEASE_STALE_MS is dead. This lets the orphan sweep tell a blob another live store is
- * about to commit (its writer's lease is fresh) from one left by a crash between the blob write and the row
- * commit, across processes and containers: a process id means nothing in another PID namespace (the same
- * data directory may be shared by a server and a CLI in different containers, both PID 1), a lease's mtime
- * does.
+ * (ids written by older versions carry a process id there instead). While open, the BlobDir holds an
+ * exclusive lock on blobs/writers/<writer>, a tiny SQLite database it opened in exclusive locking mode and
+ * wrote once; the kernel drops that (POSIX) lock when the connection closes or the process dies, by any
+ * signal, in any PID namespace. writerState() asks for the lock: held means the writer is live and may
+ * still commit its blobs; free means it is gone and its unreferenced blobs are orphans at once; no lock
+ * file (an older version's pid) means unknown, and only age can tell. Process ids are never consulted: in
+ * another PID namespace (a server and a CLI in two containers sharing the data directory, both PID 1) they
+ * mean nothing.
  *
  * Durability: write() creates the file exclusively, writes, fsyncs the file and then its directory, so
  * when it resolves the blob survives power loss; only then may a row pointing at it commit.
@@ -32,14 +33,14 @@ import {
   readdirSync,
   statSync,
   unlink as unlinkCb,
+  renameSync,
   unlinkSync,
-  utimesSync,
   write as writeCb,
-  writeFileSync,
 } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { randomString } from '../../lib/random.js';
 
 const BLOB_ID_RE = /^([0-9a-f]{24})-(\d+)$/;
@@ -50,13 +51,8 @@ const SHARD_RUN = 32;
  * to leave the thread pool to the reads, writes and fsyncs that sessions wait for.
  */
 const UNLINKS_IN_FLIGHT = 2;
-/** How often an open BlobDir touches its lease file. */
-const LEASE_REFRESH_MS = 60 * 1000;
-/**
- * A lease untouched for this long belongs to a writer that is gone (or stalled far beyond any write): ten
- * refreshes missed, so a busy or briefly suspended process keeps its lease.
- */
-export const LEASE_STALE_MS = 10 * 60 * 1000;
+/** What the lock file of a writer says: 'unknown' when there is none (or it is unreadable). */
+export type WriterState = 'live' | 'dead' | 'unknown';
 
 export function isBlobId(id: string): boolean {
   return BLOB_ID_RE.test(id);
@@ -68,12 +64,12 @@ export class BlobDir {
 
   /** This BlobDir's writer number, the suffix of every id it makes (random: unique across processes). */
   readonly writer = String(randomInt(2 ** 47, 2 ** 48));
-  private readonly leaseDir: string;
-  private leaseTimer: NodeJS.Timeout | null = null;
+  private readonly lockDir: string;
+  private lock: Database.Database | null = null;
 
   constructor(dataDir: string, fsync: boolean) {
     this.root = join(dataDir, 'blobs');
-    this.leaseDir = join(this.root, 'writers');
+    this.lockDir = join(this.root, 'writers');
     this.fsync = fsync;
   }
 
@@ -84,70 +80,81 @@ export class BlobDir {
   init(): void {
     const created = mkdirSync(this.root, { recursive: true });
     if (created !== undefined && this.fsync) fsyncDir(join(this.root, '..'));
-    this.takeLease();
-  }
-
-  /** Creates this writer's lease and keeps it fresh until releaseLease(). Throws when it cannot be written. */
-  private takeLease(): void {
-    mkdirSync(this.leaseDir, { recursive: true });
-    writeFileSync(this.leasePath, '');
-    this.leaseTimer = setInterval(() => this.refreshLease(), LEASE_REFRESH_MS);
-    this.leaseTimer.unref();
-  }
-
-  private get leasePath(): string {
-    return join(this.leaseDir, this.writer);
-  }
-
-  private refreshLease(): void {
-    const now = new Date();
-    try {
-      utimesSync(this.leasePath, now, now);
-    } catch {
-      try {
-        // Taken away as stale (this process stalled for long): take it again.
-        mkdirSync(this.leaseDir, { recursive: true });
-        writeFileSync(this.leasePath, '');
-      } catch {
-        // Retried at the next refresh.
-      }
-    }
-  }
-
-  /** Stops refreshing and removes the lease (at close, once no write of this BlobDir is pending). */
-  releaseLease(): void {
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    this.leaseTimer = null;
-    try {
-      unlinkSync(this.leasePath);
-    } catch {
-      // already gone
-    }
+    this.takeLock();
   }
 
   /**
-   * Writers whose lease is fresh (touched within LEASE_STALE_MS), this one included. Leases stale for longer
-   * than that are removed on the way (their owner takes its lease again should it come back).
+   * Creates this writer's lock file and holds its lock until releaseLock(). The file is locked under a
+   * temporary name and renamed into place, so nobody ever finds it unlocked while this writer lives.
    */
-  liveWriters(): Set<string> {
-    const live = new Set<string>();
-    const now = Date.now();
+  private takeLock(): void {
+    mkdirSync(this.lockDir, { recursive: true });
+    const tmp = join(this.lockDir, `.${this.writer}.tmp`);
+    const db = new Database(tmp);
+    try {
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('locking_mode = EXCLUSIVE');
+      // The first write takes the exclusive lock; in exclusive locking mode it is never given back.
+      db.exec('CREATE TABLE IF NOT EXISTS writer (x INTEGER); INSERT INTO writer VALUES (1)');
+      renameSync(tmp, join(this.lockDir, this.writer));
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.lock = db;
+  }
+
+  /** Removes the lock file and lets go of the lock (at close, once no write of this BlobDir is pending). */
+  releaseLock(): void {
+    if (!this.lock) return;
+    try {
+      unlinkSync(join(this.lockDir, this.writer));
+    } catch {
+      // already gone
+    }
+    this.lock.close();
+    this.lock = null;
+  }
+
+  /**
+   * Whether `writer` (another BlobDir's, in this process or any other) is live: its lock file's lock is held.
+   * A read needs a shared lock, which fails at once (timeout 0) while the owner holds the exclusive one.
+   */
+  writerState(writer: string): WriterState {
+    if (writer === this.writer) return 'live';
+    const path = join(this.lockDir, writer);
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: 0 });
+    } catch {
+      return 'unknown';
+    }
+    try {
+      db.prepare('SELECT count(*) FROM writer').get();
+      return 'dead';
+    } catch (e) {
+      return (e as { code?: string }).code === 'SQLITE_BUSY' ? 'live' : 'unknown';
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Removes the lock files of writers that are gone (checked again first). */
+  removeDeadLocks(): void {
     let names: string[];
     try {
-      names = readdirSync(this.leaseDir);
+      names = readdirSync(this.lockDir);
     } catch {
-      return live;
+      return;
     }
     for (const name of names) {
+      if (!/^\d+$/.test(name) || this.writerState(name) !== 'dead') continue;
       try {
-        const p = join(this.leaseDir, name);
-        if (now - statSync(p).mtimeMs <= LEASE_STALE_MS) live.add(name);
-        else unlinkSync(p);
+        unlinkSync(join(this.lockDir, name));
       } catch {
         // vanished meanwhile
       }
     }
-    return live;
   }
 
   private async ensureShard(shard: string): Promise<void> {

@@ -37,11 +37,12 @@
  * PRAGMA data_version every POLL_MS while anyone is subscribed; the poller compares the subscribed
  * mailboxes' HIGHESTMODSEQ with the last value announced through this hub and wakes only for changes not
  * already announced, so commits through the hub are never announced twice.
- * The open-time orphan sweep removes a blob file no row references once it is older than the grace period
- * (by mtime) and its writer holds no fresh lease (blobs.ts: each open store leases a random writer number
- * and refreshes the lease file's mtime; process ids are never consulted, since they mean nothing in another
- * PID namespace). A blob of this store's own writer is taken once it is not in the hub's in-flight set and
- * older than OWN_WRITE_GRACE_MS (or the grace, when shorter).
+ * The open-time orphan sweep removes a blob file no row references when its writer is gone, or it is older
+ * than the grace period (by mtime) and its writer is unknown; never while its writer is live. Liveness is
+ * the lock each open store holds on its writer's lock file (blobs.ts), which the kernel drops when the
+ * process dies, in any PID namespace; process ids are never consulted. A blob of this store's own writer is
+ * taken once it is not in the hub's in-flight set and older than OWN_WRITE_GRACE_MS (or the grace, when
+ * shorter).
  *
  * Hot paths (numbers in bench/store/sqlite-paths.ts): small blob reads are synchronous; concurrent appends
  * share one commit (the group waits briefly for appends still writing their blobs) and their directory
@@ -62,7 +63,7 @@ import type { Envelope } from '../../mime/types.js';
 import { ChangeBus } from '../bus.js';
 import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
-import { BlobDir, blobWriter } from './blobs.js';
+import { BlobDir, blobWriter, type WriterState } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { SqliteConnection } from './commit.js';
 import { ChangesCache, ListCache } from './caches.js';
@@ -109,7 +110,7 @@ const GARBAGE_BATCH = 256;
  * one such search): page cache, yet indistinguishable from heap for anyone reading RSS, and not worth 25%.
  */
 const MMAP_SIZE = 0;
-/** Unreferenced blobs newer than this (by mtime) are left alone by the open-time sweep, live writer or not. */
+/** Unreferenced blobs of an unknown writer newer than this (by mtime) are left alone by the open-time sweep. */
 export const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
 
 /** Cross-process change poll interval (only while some mailbox has subscribers). */
@@ -403,16 +404,23 @@ export class SqliteCore extends SqliteConnection {
   }
 
   /**
-   * Removes blob files no row references (a crash between blob write and row commit) and older than
-   * `graceMs`, unless their writer's lease is fresh. Synchronous.
+   * Removes blob files no row references (a crash between blob write and row commit): at once when their
+   * writer is gone, after `graceMs` when it is unknown, never while it is live. Synchronous.
    */
   sweepOrphans(graceMs: number): number {
-    // List files, then the live writers, then read the table: a blob committed in between is in the table;
-    // one still being written is this hub's (in `inflight`), a live writer's (its lease was taken before
-    // it wrote the file and is still fresh), or an orphan.
+    // List files, then ask about writers, then read the table: a blob committed in between is in the table;
+    // one still being written is this hub's (in `inflight`), a live writer's, or an orphan.
     const files = this.blobs.listSync();
-    if (files.length === 0) return 0;
-    const live = this.blobs.liveWriters();
+    if (files.length === 0) {
+      this.blobs.removeDeadLocks();
+      return 0;
+    }
+    const writers = new Map<string, WriterState>();
+    const stateOf = (w: string): WriterState => {
+      let st = writers.get(w);
+      if (st === undefined) writers.set(w, (st = this.blobs.writerState(w)));
+      return st;
+    };
     const known = new Set((this.sql('SELECT id FROM blobs').pluck().all() as string[]));
     const now = Date.now();
     let removed = 0;
@@ -420,12 +428,15 @@ export class SqliteCore extends SqliteConnection {
       if (known.has(id) || this.hub.inflight.has(id)) continue;
       const writer = blobWriter(id);
       const own = writer === this.blobs.writer;
-      if (!own && writer !== null && live.has(writer)) continue;
-      if (now - mtime > (own ? Math.min(graceMs, OWN_WRITE_GRACE_MS) : graceMs)) {
+      const state = own || writer === null ? 'unknown' : stateOf(writer);
+      if (state === 'live') continue;
+      if (state === 'dead' || now - mtime > (own ? Math.min(graceMs, OWN_WRITE_GRACE_MS) : graceMs)) {
         this.blobs.removeSync(id);
         removed++;
       }
     }
+    // Only now: a dead writer's lock file told the loop above that its blobs are orphans.
+    this.blobs.removeDeadLocks();
     return removed;
   }
 
@@ -496,7 +507,7 @@ export class SqliteCore extends SqliteConnection {
       hub.poller = null;
       hub.announced.clear();
     }
-    this.blobs.releaseLease();
+    this.blobs.releaseLock();
     this.db.close();
   }
 }

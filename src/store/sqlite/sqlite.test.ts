@@ -361,7 +361,7 @@ describe('SQLite store specifics', () => {
     });
   });
 
-  test('open sweeps unreferenced blobs by age only: a process id says nothing across PID namespaces', async () => {
+  test('open sweep: blobs of no known writer (ids with a process id) go by age only; a pid says nothing across PID namespaces', async () => {
     const dir = tmp();
     try {
       let s = await openSqliteStore({ dataDir: dir, fsync: false, inlineMax: 0 });
@@ -399,7 +399,7 @@ describe('SQLite store specifics', () => {
     }
   });
 
-  test("a sweep from a second store never takes a live writer's blob that is written but not committed yet", async () => {
+  test("a sweep from a second store never takes a live writer's uncommitted blob, and takes it once the writer was killed", async () => {
     const dir = tmp();
     // The writer is a separate process (its own store, no shared hub): it writes a blob through its store
     // as an append does before the commit, reports the path and holds it until told to go.
@@ -411,10 +411,9 @@ describe('SQLite store specifics', () => {
       const id = blobs.newId();
       await blobs.write(id, Buffer.from('Subject: in flight\\r\\n\\r\\nbody\\r\\n'));
       process.stdout.write(join(${JSON.stringify(dir)}, 'blobs', id.slice(0, 2), id) + '\\n');
-      process.stdin.resume();
-      process.stdin.on('end', async () => { await s.close(); process.exit(0); });
+      setInterval(() => undefined, 1000);
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       let out = '';
       child.stdout.setEncoding('utf8');
@@ -423,17 +422,17 @@ describe('SQLite store specifics', () => {
       while (!out.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const inflight = out.trim();
       assert.ok(existsSync(inflight), `writer reported ${JSON.stringify(out)}`);
-      // Even made to look old, and even with no grace at all: the writer is alive, the blob stays.
-      utimesSync(inflight, new Date(Date.now() - 3 * 3600_000), new Date(Date.now() - 3 * 3600_000));
       const s = await openSqliteStore({ dataDir: dir, fsync: false });
       assert.equal(existsSync(inflight), true, 'the open-time sweep left it');
       assert.equal(await s.sweep(0), 0);
-      assert.equal(existsSync(inflight), true, 'an explicit sweep left it');
-      // Once the writer has gone without committing, it is an orphan like any other.
-      child.stdin.end();
+      assert.equal(existsSync(inflight), true, 'an explicit sweep with no grace left it: its writer is alive');
+      // Killed without a chance to clean up (a crash between blob write and commit): an orphan at once,
+      // grace or not, and the dead writer's lock file goes too.
+      child.kill('SIGKILL');
       await once(child, 'exit');
-      assert.equal(await s.sweep(0), 1);
+      assert.equal(await s.sweep(), 1);
       assert.equal(existsSync(inflight), false);
+      assert.deepEqual(readdirSync(join(dir, 'blobs', 'writers')).length, 1, "only the second store's own lock file is left");
       await s.close();
     } finally {
       child.kill();
