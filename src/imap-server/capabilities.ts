@@ -1,6 +1,7 @@
 /**
  * The CAPABILITY list. Only what is implemented is advertised; STARTTLS and AUTH= only before login,
- * LOGINDISABLED (RFC 9051 6.2.3) when cleartext authentication is not allowed on this connection.
+ * LOGINDISABLED (RFC 9051 6.2.3) when cleartext authentication is not allowed on this connection;
+ * LITERAL- before login and LITERAL+ after (RFC 7888); UNAUTHENTICATE (RFC 8437) only after login.
  */
 import type { ServiceContext } from './session.js';
 
@@ -19,7 +20,8 @@ export function plaintextAllowed(svc: ServiceContext, st: { secure: boolean; loo
 }
 
 export function capabilityList(svc: ServiceContext, st: CapabilityState): string[] {
-  const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE'];
+  // LITERAL- before login, where literals are capped small anyway; LITERAL+ after (RFC 7888).
+  const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', st.authenticated ? 'LITERAL+' : 'LITERAL-', 'ID', 'ENABLE', 'IDLE'];
   if (!st.authenticated) {
     if (svc.secureContext && !st.secure) caps.push('STARTTLS');
     if (plaintextAllowed(svc, st)) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
@@ -64,6 +66,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'METADATA-SERVER',
     'NOTIFY',
   );
+  if (st.authenticated) caps.push('UNAUTHENTICATE');
   if (!st.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;
 }

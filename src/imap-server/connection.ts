@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import * as zlib from 'node:zlib';
 import type { Writable } from 'node:stream';
-import { Framer, type FrameEvent } from '../imap/wire/framer.js';
+import { Framer, LITERAL_MINUS_MAX, type FrameEvent } from '../imap/wire/framer.js';
 import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from '../imap/wire/utf7.js';
 import type { Logger } from '../lib/logger.js';
 import { isLoopback } from '../lib/service.js';
@@ -70,7 +70,7 @@ export class ImapConnection implements Session {
     this.#secure = secure;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.logger = svc.logger.child({ conn: this.id, ip: this.remoteAddress });
-    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: Math.min(PREAUTH_MAX_LITERAL, svc.limits.appendLimit) });
+    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: Math.min(PREAUTH_MAX_LITERAL, svc.limits.appendLimit), nonSyncLimit: LITERAL_MINUS_MAX });
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     this.#attach(socket);
     socket.on('close', () => this.#handleClose());
@@ -123,6 +123,10 @@ export class ImapConnection implements Session {
     this.#state = state;
     const authenticated = state.kind === 'authenticated' || state.kind === 'selected';
     this.#framer.setMaxLiteralSize(authenticated ? this.#svc.limits.appendLimit : Math.min(PREAUTH_MAX_LITERAL, this.#svc.limits.appendLimit));
+    // LITERAL- before login (non-synchronizing literals up to 4096 octets), LITERAL+ after (see capabilities.ts).
+    this.#framer.setNonSyncLimit(authenticated ? Infinity : LITERAL_MINUS_MAX);
+    // Back to not authenticated (UNAUTHENTICATE, RFC 8437 3): nothing the user enabled stays on.
+    if (state.kind === 'not-authenticated') this.#enabled.clear();
   }
 
   #countUser(id: number, delta: number): void {
@@ -378,6 +382,10 @@ export class ImapConnection implements Session {
         return;
       case 'literal-too-big':
         this.send(Buffer.from(`${ev.tag ?? '*'} NO [TOOBIG] Literal of ${ev.size} octets exceeds the limit of ${this.#framer.maxLiteralSize}\r\n`));
+        return;
+      case 'non-sync-too-big':
+        // RFC 7888 section 4: the framer skipped the octets and the rest of the command; the connection goes on.
+        this.send(Buffer.from(`${ev.tag ?? '*'} BAD [TOOBIG] Non-synchronizing literal of ${ev.size} octets: LITERAL- allows ${LITERAL_MINUS_MAX} at most\r\n`));
         return;
       default:
         return;

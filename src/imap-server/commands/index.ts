@@ -28,6 +28,7 @@ import { copy, move, uidCopy, uidMove } from './copy.js';
 import { expunge, uidExpunge } from './expunge.js';
 import { idle } from './idle.js';
 import { compress } from './compress.js';
+import { unauthenticate } from './unauthenticate.js';
 import { sort, uidSort } from './sort.js';
 import { thread, uidThread } from './thread.js';
 import { cancelUpdate } from './cancelupdate.js';
@@ -74,6 +75,7 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   MOVE: move,
   'UID MOVE': uidMove,
   COMPRESS: compress,
+  UNAUTHENTICATE: unauthenticate,
   SORT: sort,
   'UID SORT': uidSort,
   THREAD: thread,

@@ -7,7 +7,11 @@
  *  - a line longer than the cap is discarded up to its CRLF and reported as 'too-long' (the connection goes on);
  *  - a synchronizing literal over the cap is refused before the client sends it ('literal-too-big'); the
  *    command is dropped and the next line starts a new command (RFC 7888 section 4);
- *  - a non-synchronizing literal over the cap cannot be skipped safely: 'fatal', the connection must close.
+ *  - a non-synchronizing literal over the cap cannot be skipped safely: 'fatal', the connection must close;
+ *  - under LITERAL- (RFC 7888 section 4, set with setNonSyncLimit) a non-synchronizing literal over 4096
+ *    octets but within the cap is refused ('non-sync-too-big'): the command is dropped, the octets the
+ *    client sends anyway are skipped, and so is the rest of the command (its further non-synchronizing
+ *    literals too; it ends at a line without one), so the next command frames normally.
  * A synchronizing literal within the cap yields 'continue': the server must answer "+" before the client
  * sends the literal bytes.
  */
@@ -17,6 +21,7 @@ export type FrameEvent =
   | { kind: 'continue'; size: number }
   | { kind: 'too-long'; tag: string | null }
   | { kind: 'literal-too-big'; tag: string | null; size: number }
+  | { kind: 'non-sync-too-big'; tag: string | null; size: number }
   | { kind: 'fatal'; reason: string };
 
 export interface FramerOptions {
@@ -26,6 +31,8 @@ export interface FramerOptions {
   maxLiteralSize: number;
   /** Largest whole command (all lines and literals), in octets; defaults to maxLiteralSize + 4 * maxLineLength. */
   maxCommandSize?: number;
+  /** Largest non-synchronizing literal accepted: LITERAL_MINUS_MAX under LITERAL-; default Infinity (LITERAL+). */
+  nonSyncLimit?: number;
 }
 
 /** RFC 7888: LITERAL- allows non-synchronizing literals only up to 4096 octets. */
@@ -43,9 +50,16 @@ export class Framer {
   #discarding = false;
   #discardTag: string | null = null;
   #dead = false;
+  /** Skipping the rest of a refused command (see 'non-sync-too-big'): its literal bytes and lines. */
+  #skipping = false;
 
   constructor(opts: FramerOptions) {
-    this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, ...opts };
+    this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, nonSyncLimit: Infinity, ...opts };
+  }
+
+  /** LITERAL- (LITERAL_MINUS_MAX) or LITERAL+ (Infinity) for commands framed from now on. */
+  setNonSyncLimit(n: number): void {
+    this.#opts.nonSyncLimit = n;
   }
 
   /** The current literal cap (it may change with the session state, e.g. after login). */
@@ -73,6 +87,7 @@ export class Framer {
     this.#literalLeft = 0;
     this.#discarding = false;
     this.#discardTag = null;
+    this.#skipping = false;
   }
 
   push(chunk: Buffer): FrameEvent[] {
@@ -81,7 +96,7 @@ export class Framer {
     while (i < chunk.length && !this.#dead) {
       if (this.#literalLeft > 0) {
         const n = Math.min(this.#literalLeft, chunk.length - i);
-        this.#parts.push(chunk.subarray(i, i + n));
+        if (!this.#skipping) this.#parts.push(chunk.subarray(i, i + n));
         this.#size += n;
         this.#literalLeft -= n;
         i += n;
@@ -91,7 +106,7 @@ export class Framer {
       if (this.#discarding) {
         if (lf < 0) return out;
         i = lf + 1;
-        out.push({ kind: 'too-long', tag: this.#discardTag });
+        if (!this.#skipping) out.push({ kind: 'too-long', tag: this.#discardTag });
         this.reset();
         continue;
       }
@@ -108,8 +123,9 @@ export class Framer {
       if (this.#lineLen > this.#opts.maxLineLength + 2) {
         this.#line.push(piece);
         const tag = this.#currentTag();
+        const skipping = this.#skipping;
         this.reset();
-        out.push({ kind: 'too-long', tag });
+        if (!skipping) out.push({ kind: 'too-long', tag });
         continue;
       }
       const line = this.#line.length ? Buffer.concat([...this.#line, piece]) : piece;
@@ -120,12 +136,17 @@ export class Framer {
       const body = line.subarray(0, end);
       const tail = body.subarray(Math.max(0, body.length - 24)).toString('latin1');
       const m = LITERAL_TAIL.exec(tail);
+      if (this.#skipping && !(m && m[2] !== '')) {
+        // The refused command ends with this line (a synchronizing literal is never sent: no "+" comes).
+        this.reset();
+        continue;
+      }
       if (m) {
         const size = Number(m[1]);
         const nonSync = m[2] !== '';
-        this.#parts.push(body, CRLF);
+        if (!this.#skipping) this.#parts.push(body, CRLF);
         this.#size += body.length + 2;
-        const tooBig = size > this.#opts.maxLiteralSize || this.#size + size > this.#opts.maxCommandSize || (m[2] === '-' && size > LITERAL_MINUS_MAX && size > this.#opts.maxLiteralSize);
+        const tooBig = size > this.#opts.maxLiteralSize || this.#size + size > this.#opts.maxCommandSize;
         if (tooBig) {
           if (nonSync) {
             this.#dead = true;
@@ -136,6 +157,11 @@ export class Framer {
           this.reset();
           out.push({ kind: 'literal-too-big', tag, size });
           continue;
+        }
+        if (nonSync && size > this.#opts.nonSyncLimit && !this.#skipping) {
+          out.push({ kind: 'non-sync-too-big', tag: this.#currentTag(), size });
+          this.#parts = [];
+          this.#skipping = true;
         }
         this.#literalLeft = size;
         if (!nonSync) out.push({ kind: 'continue', size });

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Framer, type FrameEvent } from './framer.js';
+import { Framer, LITERAL_MINUS_MAX, type FrameEvent } from './framer.js';
 import { tokenize, TokenizeError, type Token } from './tokenizer.js';
 import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from './utf7.js';
 import { WireWriter, formatDateTime, formatSequenceSet } from './encode.js';
@@ -75,6 +75,23 @@ describe('framer', () => {
     const ev = f.push(Buffer.from('a APPEND INBOX {5000+}\r\nxxxx'));
     assert.equal(ev[0]!.kind, 'fatal');
     assert.deepEqual(f.push(Buffer.from('b NOOP\r\n')), []);
+  });
+
+  test('LITERAL-: a non-synchronizing literal over 4096 octets is refused; it and the rest of its command are skipped', () => {
+    const big = { maxLineLength: 100, maxLiteralSize: 10_000, nonSyncLimit: LITERAL_MINUS_MAX };
+    const lit = 'x'.repeat(5000);
+    const data = Buffer.from(`a LOGIN {4096+}\r\n${'y'.repeat(4096)} p\r\nb LOGIN {5000+}\r\n${lit} {3+}\r\nabc {7}\r\nc NOOP\r\nd APPEND X {5000+}\r\n${lit}\r\ne NOOP\r\n`);
+    const norm = (e: FrameEvent[]): unknown[] => e.map((x) => (x.kind === 'command' ? x.data.toString('latin1').slice(0, 20) : x));
+    const expected = ['a LOGIN {4096+}\r\nyyy', { kind: 'non-sync-too-big', tag: 'b', size: 5000 }, 'c NOOP', { kind: 'non-sync-too-big', tag: 'd', size: 5000 }, 'e NOOP'];
+    assert.deepEqual(norm(new Framer(big).push(data)), expected);
+    assert.deepEqual(norm(feedAll(new Framer(big), data, () => 7)), expected);
+    assert.deepEqual(norm(feedAll(new Framer(big), data, () => 1)), expected);
+    // Over the literal cap it stays fatal; LITERAL+ (the default) takes what the cap allows.
+    assert.equal(new Framer(big).push(Buffer.from('a X {20000+}\r\n'))[0]!.kind, 'fatal');
+    const plus = new Framer({ ...big, nonSyncLimit: Infinity });
+    assert.equal(plus.push(Buffer.from(`a X {5000+}\r\n${lit}\r\n`))[0]!.kind, 'command');
+    plus.setNonSyncLimit(LITERAL_MINUS_MAX);
+    assert.equal(plus.push(Buffer.from(`a X {5000+}\r\n${lit}\r\n`))[0]!.kind, 'non-sync-too-big');
   });
 
   test('byte-by-byte and random chunking give the same commands', () => {
