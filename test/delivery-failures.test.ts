@@ -92,7 +92,7 @@ test('SMTP: a recipient whose copy fails temporarily makes the whole message 451
 test('a started queue delivers submitted mail by itself', { timeout: 20_000 }, async () => {
   const env = await makeEnv([['alice@example.org', 'pw']]);
   const sink = await startSink();
-  const queue = createOutboundQueue({ store: env.store, auth: env.auth, hostname: 'mx', smarthost: { host: '127.0.0.1', port: sink.port }, pollIntervalMs: 60_000 });
+  const queue = createOutboundQueue({ store: env.store, auth: env.auth, hostname: 'mx', smarthost: { host: '127.0.0.1', port: sink.port }, smarthostTls: 'none', pollIntervalMs: 60_000 });
   const svc = createSubmissionService({ store: env.store, auth: env.auth, hostname: 'mx', outbound: queue });
   const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   queue.start();

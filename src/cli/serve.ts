@@ -9,7 +9,12 @@
  * Prints one line containing "ready" when every listener accepts connections; SIGINT/SIGTERM stop it cleanly.
  * SIGHUP re-reads --tls-cert/--tls-key (certificate renewal): new connections get the new certificate,
  * open sessions stay. A file that cannot be read is logged and the old certificate stays in use.
+ * Outbound: --smarthost-tls verify|none (default verify: STARTTLS required, certificate checked against the
+ * system CAs and --smarthost-ca FILE), --queue-allow-internal lets direct MX delivery reach private,
+ * loopback and link-local addresses; --submission-sent-copy on|off is the default for keeping a Sent copy of
+ * submitted mail (per user: `mailroom user set ADDRESS --sent-copy on|off`).
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -29,10 +34,23 @@ export interface ServeConfig {
   tlsCert?: string;
   tlsKey?: string;
   smarthost?: { host: string; port: number };
+  smarthostTls: 'verify' | 'none';
+  /** PEM file with extra CA certificates for the smart host. */
+  smarthostCa?: string;
+  queueAllowInternal: boolean;
+  submissionSentCopy: boolean;
   firstUser: string;
   logFormat: 'text' | 'json';
   logLevel: LogLevel;
   hostname?: string;
+}
+
+/** Parses an on/off flag value (true/false/yes/no/1/0 too). */
+export function parseOnOff(value: unknown, what: string): boolean {
+  const s = String(value).trim().toLowerCase();
+  if (value === true || ['on', 'true', 'yes', '1'].includes(s)) return true;
+  if (value === false || ['off', 'false', 'no', '0'].includes(s)) return false;
+  throw new CliError(`invalid ${what}: ${String(value)} (expected on or off)`);
 }
 
 /** Parses a port flag value: a number 0-65535 or "off". */
@@ -75,8 +93,15 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
   const logLevel = (str('logLevel') ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new CliError(`invalid --log-level: ${logLevel}`);
   const smart = str('smarthost');
+  const smarthostTls = (str('smarthostTls') ?? 'verify') as ServeConfig['smarthostTls'];
+  if (smarthostTls !== 'verify' && smarthostTls !== 'none') throw new CliError(`invalid --smarthost-tls: ${smarthostTls} (expected verify or none)`);
+  const allowInternal = get('queueAllowInternal');
+  const sentCopy = get('submissionSentCopy');
   const cfg: ServeConfig = {
     ports,
+    smarthostTls,
+    queueAllowInternal: allowInternal === undefined ? false : parseOnOff(allowInternal, '--queue-allow-internal'),
+    submissionSentCopy: sentCopy === undefined ? true : parseOnOff(sentCopy, '--submission-sent-copy'),
     firstUser: (str('firstUser') ?? 'admin@localhost').toLowerCase(),
     lmtpHost: str('lmtpHost') ?? '127.0.0.1',
     logFormat,
@@ -93,6 +118,8 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     cfg.tlsKey = tlsKey;
   }
   if (smart !== undefined) cfg.smarthost = parseHostPort(smart, '--smarthost');
+  const smarthostCa = str('smarthostCa');
+  if (smarthostCa !== undefined) cfg.smarthostCa = smarthostCa;
   const hostname = str('hostname');
   if (hostname !== undefined) cfg.hostname = hostname;
   return cfg;
@@ -125,6 +152,10 @@ export function registerServeCommand(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate (default: self-signed, generated into the data directory)')
     .option('--tls-key <file>', 'PEM private key')
     .option('--smarthost <host:port>', 'relay all outbound mail through this SMTP server')
+    .option('--smarthost-tls <mode>', 'verify (default: STARTTLS required, certificate checked) or none')
+    .option('--smarthost-ca <file>', 'PEM CA certificate(s) trusted for the smart host besides the system CAs')
+    .option('--queue-allow-internal', 'let direct MX delivery connect to private, loopback and link-local addresses')
+    .option('--submission-sent-copy <on|off>', 'keep a copy of submitted mail in the Sent folder (default on; per user: user set --sent-copy)')
     .option('--hostname <name>', 'name used in greetings and Received headers')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
@@ -154,8 +185,26 @@ export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logge
     ...(cfg.tlsCert && cfg.tlsKey ? { tls: { certFile: cfg.tlsCert, keyFile: cfg.tlsKey } } : {}),
     ...(cfg.hostname ? { hostname: cfg.hostname } : {}),
     logger,
-    ...(cfg.smarthost ? { outbound: { smarthost: cfg.smarthost } } : {}),
+    ...(cfg.smarthost ? { outbound: outboundOptions(cfg, cfg.smarthost) } : cfg.queueAllowInternal ? { outbound: { allowInternal: true } } : {}),
+    ...(cfg.submissionSentCopy ? {} : { delivery: { sentCopy: false } }),
   };
+}
+
+function outboundOptions(cfg: ServeConfig, smarthost: { host: string; port: number }): NonNullable<MailroomOptions['outbound']> {
+  return {
+    smarthost,
+    smarthostTls: cfg.smarthostTls,
+    ...(cfg.smarthostCa ? { smarthostCa: readCa(cfg.smarthostCa) } : {}),
+    ...(cfg.queueAllowInternal ? { allowInternal: true } : {}),
+  };
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new CliError(`cannot read --smarthost-ca ${file}: ${(e as Error).message}`);
+  }
 }
 
 export async function runServe(cfg: ServeConfig): Promise<void> {

@@ -6,9 +6,15 @@
  * - local recipient: deliver() into the INBOX (temporary failure -> retry, permanent -> bounce);
  * - remote recipient: grouped by domain and sent over SMTP with nodemailer's SMTPConnection to the route for
  *   that domain (routes[domain], else the smart host, else the domain's MX hosts by priority, else the domain
- *   itself as implicit MX, RFC 5321 section 5.1). STARTTLS is used when offered (opportunistic, unauthenticated,
- *   as usual between MTAs). A 2xx accepts the recipient; a 5xx fails it at once; a 4xx or a connection
- *   failure keeps it for a retry.
+ *   itself as implicit MX, RFC 5321 section 5.1). To routes and MX hosts STARTTLS is used when offered
+ *   (opportunistic, unauthenticated, as usual between MTAs). The smart host is held to `smarthostTls`:
+ *   'verify' (default) requires STARTTLS and a certificate valid for its name (system CAs plus
+ *   `smarthostCa`), 'none' is opportunistic without checks. MX hosts (and implicit MX) whose addresses are
+ *   private, loopback, link-local or otherwise not public are refused unless `allowInternal` is set; the
+ *   connection goes to the address that was checked. A 2xx accepts the recipient; a 5xx fails it at once;
+ *   a 4xx or a connection failure keeps it for a retry; a domain whose every MX host was refused fails
+ *   (5.4.4).
+ * - Local recipients reaching the same user share one copy (deliverEach).
  * Recipients still pending get attempts+1 and nextAttemptAt = now + retrySchedule[attempts] (the last entry
  * repeats). After maxAttempts the pending recipients fail. Failed recipients are reported to the envelope
  * sender in one RFC 3464 bounce (queued with the null sender, so bounces never bounce).
@@ -16,14 +22,16 @@
  * One process runs the queue; passes never overlap within it, and within a pass up to `concurrency` messages
  * are handled at once.
  */
-import { resolveMx as dnsResolveMx } from 'node:dns/promises';
+import { lookup as dnsLookup, resolveMx as dnsResolveMx } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { hostname as osHostname } from 'node:os';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isStoreError, type OutboundMessage } from '../store/types.js';
 import { parseAddress } from './address.js';
-import { deliver, type DeliveryStore, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor } from './deliver.js';
+import { deliverEach, type DeliveryStore, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type RecipientEntry } from './deliver.js';
 import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
 
@@ -32,14 +40,27 @@ export interface Route {
   port: number;
 }
 
+/** A host to try, and what it is: the TLS policy and the address check depend on it. */
+interface Hop extends Route {
+  kind: 'route' | 'smarthost' | 'mx';
+}
+
 export interface OutboundOptions extends ServiceOptions {
   /** The queue it works through, and the directory and mail store for local recipients and bounces. */
   store: DeliveryStore;
   /** Send every remote message through this host instead of MX lookup. */
   smarthost?: Route | null;
+  /** 'verify' (default): STARTTLS required and the smart host's certificate checked; 'none': opportunistic, unchecked. */
+  smarthostTls?: 'verify' | 'none';
+  /** Extra trusted CA certificate(s), PEM, for the smart host (besides the system CAs). */
+  smarthostCa?: string | Buffer;
+  /** Let direct MX delivery connect to private, loopback and link-local addresses (default false). */
+  allowInternal?: boolean;
+  /** Address lookup for MX hosts; defaults to node:dns/promises lookup (all addresses). Tests pass their own. */
+  lookupHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
   /** MX lookup; defaults to node:dns/promises resolveMx. Tests pass their own. */
   resolveMx?: (domain: string) => Promise<Array<{ exchange: string; priority: number }>>;
-  /** Per-domain routes (checked before the smart host and MX). */
+  /** Per-domain routes (checked before the smart host and MX; trusted like the smart host's address, TLS opportunistic). */
   routes?: Record<string, Route>;
   /** Delay before attempt n+1 after attempt n failed (ms); the last entry repeats. */
   retrySchedule?: number[];
@@ -162,19 +183,24 @@ class Queue implements OutboundQueue {
     const aliases = await AliasTable.load(this.#store.directory);
     const outcomes: RecipientOutcome[] = [];
     const remote = new Map<string, string[]>();
+    const local: RecipientEntry[] = [];
     for (const rcpt of m.recipients) {
       const r = await resolveRecipient(this.#store.directory, rcpt, aliases);
+      if (r.kind === 'local') {
+        local.push({ address: rcpt, resolution: r });
+        continue;
+      }
       if (r.kind === 'remote') {
         const list = remote.get(r.domain) ?? [];
         list.push(rcpt);
         remote.set(r.domain, list);
         continue;
       }
-      if (r.kind !== 'local') {
-        outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
-        continue;
-      }
-      const d = await deliver(this.#store, rcpt, raw, { envelopeFrom: m.sender, aliases, logger: this.#log });
+      outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
+    }
+    const delivered = await deliverEach(this.#store, local, raw, { envelopeFrom: m.sender, aliases, logger: this.#log });
+    for (const [i, { address: rcpt }] of local.entries()) {
+      const d = delivered[i]!;
       if (d.ok) outcomes.push({ rcpt, kind: 'sent' });
       else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: enhancedStatusFor(d.code) });
       else outcomes.push({ rcpt, kind: 'temp', reply: `${replyCodeFor(d.code)} ${d.message}` });
@@ -221,10 +247,10 @@ class Queue implements OutboundQueue {
   }
 
   /** Where mail for `domain` goes, in order of preference; a RecipientOutcome reply when it cannot go anywhere. */
-  async #routesFor(domain: string): Promise<Route[] | { kind: 'temp' | 'perm'; reply: string; status?: string }> {
+  async #routesFor(domain: string): Promise<Hop[] | { kind: 'temp' | 'perm'; reply: string; status?: string }> {
     const route = this.#opts.routes?.[domain];
-    if (route) return [route];
-    if (this.#opts.smarthost) return [this.#opts.smarthost];
+    if (route) return [{ ...route, kind: 'route' }];
+    if (this.#opts.smarthost) return [{ ...this.#opts.smarthost, kind: 'smarthost' }];
     const port = this.#opts.port ?? 25;
     const lookup = this.#opts.resolveMx ?? dnsResolveMx;
     let mx: Array<{ exchange: string; priority: number }>;
@@ -232,15 +258,15 @@ class Queue implements OutboundQueue {
       mx = await lookup(domain);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'ENODATA') return [{ host: domain, port }]; // no MX: the domain itself is the implicit MX
+      if (code === 'ENODATA') return [{ host: domain, port, kind: 'mx' }]; // no MX: the domain itself is the implicit MX
       if (code === 'ENOTFOUND') return { kind: 'perm', reply: `550 5.1.2 Domain ${domain} not found`, status: '5.1.2' };
       return { kind: 'temp', reply: `451 4.4.3 MX lookup for ${domain} failed: ${code ?? String(e)}` };
     }
-    if (!mx.length) return [{ host: domain, port }];
+    if (!mx.length) return [{ host: domain, port, kind: 'mx' }];
     if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
       return { kind: 'perm', reply: `556 5.1.10 Domain ${domain} accepts no mail (null MX)`, status: '5.1.10' }; // RFC 7505
     }
-    return [...mx].sort((a, b) => a.priority - b.priority).map((r) => ({ host: r.exchange.replace(/\.$/, ''), port }));
+    return [...mx].sort((a, b) => a.priority - b.priority).map((r) => ({ host: r.exchange.replace(/\.$/, ''), port, kind: 'mx' as const }));
   }
 
   async #sendDomain(domain: string, rcpts: string[], sender: string, raw: Buffer): Promise<RecipientOutcome[]> {
@@ -251,26 +277,64 @@ class Queue implements OutboundQueue {
       );
     }
     let lastError = '451 4.4.1 No host to try';
+    let refused = 0;
     for (const route of routes) {
-      const res = await this.#sendVia(route, rcpts, sender, raw);
+      let target: Hop & { servername?: string } = route;
+      if (route.kind === 'mx') {
+        const checked = await this.#publicAddress(route.host);
+        if ('error' in checked) {
+          lastError = `451 4.4.1 ${route.host}: ${checked.error}`;
+          if (checked.internal) refused++;
+          continue;
+        }
+        target = { ...route, host: checked.address, ...(isIP(route.host) ? {} : { servername: route.host }) };
+      }
+      const res = await this.#sendVia(target, rcpts, sender, raw);
       if (res.kind === 'connect-failed') {
         lastError = `451 4.4.1 ${route.host}:${route.port}: ${res.error}`;
         continue;
       }
       return res.outcomes;
     }
+    if (refused === routes.length) {
+      const reply = `550 5.4.4 ${domain}: its mail hosts have only internal addresses, which are not delivered to`;
+      return rcpts.map((rcpt) => ({ rcpt, kind: 'perm' as const, reply, status: '5.4.4' }));
+    }
     return rcpts.map((rcpt) => ({ rcpt, kind: 'temp' as const, reply: lastError }));
   }
 
-  #sendVia(route: Route, rcpts: string[], sender: string, raw: Buffer): Promise<{ kind: 'connect-failed'; error: string } | { kind: 'done'; outcomes: RecipientOutcome[] }> {
+  /**
+   * The first address of an MX host that may be connected to: any address when `allowInternal` is set, else
+   * only public ones (a host with an internal address is refused, so that DNS cannot point the queue at
+   * internal services).
+   */
+  async #publicAddress(host: string): Promise<{ address: string } | { error: string; internal: boolean }> {
+    let addrs: Array<{ address: string; family: number }>;
+    try {
+      addrs = isIP(host) ? [{ address: host, family: isIP(host) }] : await (this.#opts.lookupHost ?? ((h) => dnsLookup(h, { all: true })))(host);
+    } catch (e) {
+      return { error: `address lookup failed: ${(e as { code?: string }).code ?? String(e)}`, internal: false };
+    }
+    if (!addrs.length) return { error: 'no address', internal: false };
+    if (this.#opts.allowInternal) return { address: addrs[0]!.address };
+    const internal = addrs.find((a) => isInternalAddress(a.address));
+    if (internal) return { error: `refused: internal address ${internal.address} (queue-allow-internal is off)`, internal: true };
+    return { address: addrs[0]!.address };
+  }
+
+  #sendVia(route: Hop & { servername?: string }, rcpts: string[], sender: string, raw: Buffer): Promise<{ kind: 'connect-failed'; error: string } | { kind: 'done'; outcomes: RecipientOutcome[] }> {
     const timeout = this.#opts.connectTimeoutMs ?? 30_000;
+    const verify = route.kind === 'smarthost' && (this.#opts.smarthostTls ?? 'verify') === 'verify';
+    const ca = this.#opts.smarthostCa;
     const conn = new SMTPConnection({
       host: route.host,
       port: route.port,
+      ...(route.servername ? { servername: route.servername } : {}),
       name: this.#hostname,
       secure: false,
       opportunisticTLS: true,
-      tls: { rejectUnauthorized: false },
+      requireTLS: verify,
+      tls: verify ? { rejectUnauthorized: true, ...(ca ? { ca: [...rootCertificates, ca.toString()] } : {}) } : { rejectUnauthorized: false },
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: this.#opts.socketTimeoutMs ?? 5 * 60_000,
@@ -318,4 +382,24 @@ class Queue implements OutboundQueue {
       });
     });
   }
+}
+
+/** Addresses that are not on the public internet (RFC 6890 special-purpose, private, loopback, link-local, multicast). */
+const INTERNAL = (() => {
+  const b = new BlockList();
+  for (const [net, bits] of [
+    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 3],
+  ] as const) b.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b:1::', 48]] as const) b.addSubnet(net, bits, 'ipv6');
+  return b;
+})();
+
+/** True for an address queue delivery must not reach unless allowed (IPv4-mapped IPv6 is checked as IPv4). */
+export function isInternalAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return INTERNAL.check(mapped[1]!, 'ipv4');
+  const family = isIP(address);
+  if (family === 0) return true;
+  return INTERNAL.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
