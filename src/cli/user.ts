@@ -1,10 +1,11 @@
-/** `mailroom user add|list|passwd|del`. */
+/** `mailroom user add|list|passwd|set|del`. */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { withStore, readPasswordFromStdin, CliError, type StoreFlags } from './common.js';
 import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { hashPassword } from '../auth/index.js';
 import { isStoreError } from '../store/types.js';
+import { setSentCopy } from '../delivery/sent.js';
 
 /** A random password of 20 characters from an unambiguous alphabet (~115 bits). */
 export function generatePassword(length = 20): string {
@@ -79,6 +80,24 @@ export function registerUserCommands(program: Command): void {
     });
     process.stdout.write(generated ? `password of ${a} changed\npassword: ${password}\n` : `password of ${a} changed\n`);
   });
+
+  user
+    .command('set <address>')
+    .description("change a user's settings")
+    .option('--sent-copy <mode>', 'on: the server keeps a Sent copy of submitted mail; off: it does not (the client does); default: the server setting')
+    .action(async (address: string, _o: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<StoreFlags & { sentCopy?: string }>();
+      const a = address.trim().toLowerCase();
+      const mode = flags.sentCopy?.trim().toLowerCase();
+      if (mode === undefined) throw new CliError('nothing to set (try --sent-copy on|off|default)');
+      if (mode !== 'on' && mode !== 'off' && mode !== 'default') throw new CliError(`invalid --sent-copy: ${flags.sentCopy} (expected on, off or default)`);
+      await withStore(flags, async (store) => {
+        const u = await store.directory.getUser(a);
+        if (!u) throw new CliError(`no such user: ${a}`);
+        await setSentCopy(store.mail, u.id, mode === 'default' ? null : mode === 'on');
+      });
+      process.stdout.write(`${a}: sent-copy ${mode}\n`);
+    });
 
   user.command('del <address>').alias('delete').description('delete a user and all their mail').action(
     async (address: string, _o: unknown, cmd: Command) => {

@@ -1,7 +1,12 @@
 /**
- * Keeping a copy of submitted mail in the sender's Sent folder, unless the client already appended it
- * (clients such as Thunderbird APPEND to Sent themselves): a copy whose ENVELOPE message-id equals the
- * submitted message's Message-ID means the copy exists.
+ * Keeping a copy of submitted mail in the sender's Sent folder, once.
+ * - Whether a copy is kept at all: the user's setting (server annotation SENT_COPY_ENTRY, "on"/"off", set
+ *   with `mailroom user set ADDRESS --sent-copy on|off`), else the service default (submission-sent-copy).
+ * - A client that appended its copy before submitting (the same Message-ID among the newest Sent messages)
+ *   gets no second one.
+ * - A client that appends its copy after submitting (Thunderbird, Roundcube): SentCopyWatch watches the Sent
+ *   mailbox for SENT_APPEND_WINDOW_MS after the server's copy; a newer message with the same Message-ID makes
+ *   the server's copy go (flagged \Deleted and expunged), so the copy the client made and knows stays.
  */
 import type { MailStore } from '../store/mail.js';
 import type { Mailbox } from '../store/types.js';
@@ -38,14 +43,88 @@ export async function hasMessageId(store: MailStore, mailboxId: number, messageI
   return false;
 }
 
+export type SentCopyResult = { state: 'present' | 'no-sent-folder' } | { state: 'saved'; mailboxId: number; uid: number; modseq: number };
+
 /**
  * Appends `raw` to the user's Sent folder with \Seen unless a copy with the same Message-ID is there.
- * Returns 'saved', 'present' or 'no-sent-folder'.
+ * Returns 'saved' (with where), 'present' or 'no-sent-folder'.
  */
-export async function saveToSent(store: MailStore, userId: number, raw: Buffer, messageId: string | null): Promise<'saved' | 'present' | 'no-sent-folder'> {
+export async function saveToSent(store: MailStore, userId: number, raw: Buffer, messageId: string | null): Promise<SentCopyResult> {
   const sent = await findSentMailbox(store, userId);
-  if (!sent) return 'no-sent-folder';
-  if (messageId && (await hasMessageId(store, sent.id, messageId))) return 'present';
-  await store.append(sent.id, raw, { flags: ['\\Seen'] });
-  return 'saved';
+  if (!sent) return { state: 'no-sent-folder' };
+  if (messageId && (await hasMessageId(store, sent.id, messageId))) return { state: 'present' };
+  const r = await store.append(sent.id, raw, { flags: ['\\Seen'] });
+  return { state: 'saved', mailboxId: sent.id, uid: r.uid, modseq: r.modseq };
+}
+
+/** The user's server annotation (RFC 5464) holding their Sent copy setting: "on" or "off". */
+export const SENT_COPY_ENTRY = '/private/vendor/vendor.mailroom/sent-copy';
+
+const NO_LIMITS = { maxEntries: Number.MAX_SAFE_INTEGER, maxTotalSize: Number.MAX_SAFE_INTEGER };
+
+/** Whether the user wants the server to keep a Sent copy: their setting, else `fallback`. */
+export async function sentCopyWanted(store: MailStore, userId: number, fallback: boolean): Promise<boolean> {
+  const [entry] = await store.getMetadata(userId, null, [SENT_COPY_ENTRY], 0);
+  const v = entry?.value.toString('utf8').trim().toLowerCase();
+  return v === 'on' ? true : v === 'off' ? false : fallback;
+}
+
+/** Sets the user's Sent copy setting; null removes it (the service default applies). */
+export async function setSentCopy(store: MailStore, userId: number, on: boolean | null): Promise<void> {
+  await store.setMetadata(userId, null, [{ name: SENT_COPY_ENTRY, value: on === null ? null : Buffer.from(on ? 'on' : 'off') }], NO_LIMITS);
+}
+
+/** How long after the server's Sent copy a client's own APPEND of the same message replaces it. */
+export const SENT_APPEND_WINDOW_MS = 2 * 60 * 1000;
+
+/** The server's Sent copies being watched for a client's own copy (see the module header). */
+export class SentCopyWatch {
+  readonly #stops = new Set<() => void>();
+  readonly #onError: (e: unknown) => void;
+  constructor(onError: (e: unknown) => void = () => undefined) {
+    this.#onError = onError;
+  }
+
+  /** Watches `copy` (the server's copy of message `messageId`) for `windowMs`. */
+  watch(store: MailStore, copy: { mailboxId: number; uid: number; modseq: number }, messageId: string, windowMs = SENT_APPEND_WINDOW_MS): void {
+    let done = false;
+    let seen = copy.modseq;
+    let chain = Promise.resolve();
+    const stop = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+      this.#stops.delete(stop);
+    };
+    const check = async (): Promise<void> => {
+      if (done) return;
+      const changes = await store.changesSince(copy.mailboxId, seen);
+      seen = changes.highestModseq;
+      if (changes.expunged.includes(copy.uid)) return stop(); // the user removed it already
+      const newer = changes.changed.filter((m) => m.uid > copy.uid).map((m) => m.uid);
+      if (!newer.length) return;
+      for await (const rec of store.readMessages(copy.mailboxId, newer, { envelope: true })) {
+        if (rec.envelope.messageId?.trim() !== messageId.trim()) continue;
+        stop();
+        await store.storeFlags(copy.mailboxId, [copy.uid], { op: 'add', flags: ['\\Deleted'] });
+        await store.expunge(copy.mailboxId, [copy.uid]);
+        return;
+      }
+    };
+    const unsubscribe = store.subscribe(copy.mailboxId, () => {
+      chain = chain.then(check).catch((e: unknown) => {
+        stop();
+        this.#onError(e);
+      });
+    });
+    const timer = setTimeout(stop, windowMs);
+    timer.unref();
+    this.#stops.add(stop);
+  }
+
+  /** Stops every watch (the service is closing). */
+  stopAll(): void {
+    for (const stop of [...this.#stops]) stop();
+  }
 }

@@ -33,6 +33,8 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   maxClients?: number;
   /** Concurrent sessions from one IP address (across this service's listeners); more get 421. */
   maxConnectionsPerIp?: number;
+  /** Submission: keep a copy of submitted mail in the sender's Sent folder (default true); a user's own setting wins (sent.ts). */
+  sentCopy?: boolean;
   /** Where DATA past a small size goes instead of memory, and the memory budget (see spool.ts). */
   spool?: SpoolOptions;
   /**

@@ -26,7 +26,7 @@ import { checkMessage, headerSection, headerValue } from './message-check.js';
 import type { OutboundQueue } from './outbound.js';
 import { resolveRecipient } from './resolve.js';
 import { envelopeNotOwned, notOwnedInHeader, ownsAddress } from './sender.js';
-import { saveToSent } from './sent.js';
+import { saveToSent, SentCopyWatch, sentCopyWanted } from './sent.js';
 import {
   createListenerService,
   recordRecipient,
@@ -111,8 +111,12 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       await common.store.queue.enqueue('', [sender], dsn).catch((e: unknown) => common.logger.error({ err: String(e) }, 'could not queue bounce'));
     }
     try {
-      const saved = await saveToSent(common.store.mail, user.id, raw, messageId);
-      common.logger.debug({ session: session.id, sent: saved }, 'sent copy');
+      if (await sentCopyWanted(common.store.mail, user.id, opts.sentCopy ?? true)) {
+        const saved = await saveToSent(common.store.mail, user.id, raw, messageId);
+        // a client that appends its own copy in a moment keeps that one (sent.ts)
+        if (saved.state === 'saved' && messageId) sentWatch.watch(common.store.mail, saved, messageId);
+        common.logger.debug({ session: session.id, sent: saved.state }, 'sent copy');
+      }
     } catch (e) {
       common.logger.warn({ err: String(e), user: user.address }, 'could not save Sent copy');
     }
@@ -135,7 +139,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       }),
   });
 
-  return createListenerService(opts, common, {
+  const sentWatch = new SentCopyWatch((e) => common.logger.warn({ err: String(e) }, 'watching a Sent copy failed'));
+  const service = createListenerService(opts, common, {
     lmtp: false,
     onConnection: burl,
     serverOptions: () => ({
@@ -221,6 +226,13 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       }
     },
   });
+  return {
+    ...service,
+    async close() {
+      sentWatch.stopAll();
+      await service.close();
+    },
+  };
 }
 
 /**
