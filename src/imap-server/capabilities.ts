@@ -58,6 +58,7 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'WITHIN',
     'PREVIEW',
     'SAVEDATE',
+    'REPLACE',
     'MULTIAPPEND',
     'CATENATE',
     'URLAUTH',

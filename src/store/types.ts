@@ -106,6 +106,12 @@ export interface AppendOptions {
    * Stores that cannot honour it may ignore it.
    */
   emailId?: string;
+  /**
+   * RFC 8508 REPLACE: expunge this message in the same transaction as the append (regardless of \Deleted;
+   * nothing happens to it when it is already gone), so no reader sees both messages or neither. Throws
+   * NOT_FOUND when its mailbox does not exist.
+   */
+  replaces?: { mailboxId: number; uid: number };
 }
 
 export interface AppendResult {

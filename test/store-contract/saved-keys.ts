@@ -2,7 +2,8 @@
  * The MailStore contract, RFC 8514 save dates and RFC 4467 URLAUTH access keys (src/store/mail.ts): an
  * appended, copied or moved message's MessageMeta.savedDate is the time it was written into that mailbox
  * (listMessages, readMessages meta, changesSince and storeFlags agree); urlauthKey creates a 32-byte key
- * once per mailbox only when asked to, and resetUrlauthKeys forgets one mailbox's or all of a user's keys.
+ * once per mailbox only when asked to, and resetUrlauthKeys forgets one mailbox's or all of a user's keys;
+ * append with `replaces` (RFC 8508 REPLACE) expunges the old message in the same transaction.
  * Part of runMailContract (mail.ts).
  */
 import assert from 'node:assert/strict';
@@ -41,6 +42,29 @@ export function runSavedAndKeysContract(name: string, factory: StoreFactory): vo
           await s.mail.move(other.id, [copied!.uid], inbox.id);
           const moved = (await s.mail.listMessages(inbox.id)).at(-1)!;
           assert.ok(moved.savedDate!.getTime() > copied!.savedDate!.getTime(), 'a move gets a new save date');
+        }),
+      );
+
+      test(
+        'append with replaces: the old message is expunged with the append, in the same or another mailbox',
+        withStore(async (s, user, inbox) => {
+          const a = await s.mail.append(inbox.id, sampleMessage(1));
+          const b = await s.mail.append(inbox.id, sampleMessage(2), { replaces: { mailboxId: inbox.id, uid: a.uid } });
+          assert.deepEqual((await s.mail.listMessages(inbox.id)).map((m) => m.uid), [b.uid]);
+          const ch = await s.mail.changesSince(inbox.id, a.modseq);
+          assert.deepEqual(ch.expunged, [a.uid]);
+          assert.deepEqual(ch.changed.map((m) => m.uid), [b.uid]);
+          await rejectsWith(s.mail.readBytes(inbox.id, a.uid), 'NOT_FOUND');
+          const other = await s.mail.createMailbox(user.id, 'Other');
+          const c = await s.mail.append(other.id, sampleMessage(3), { replaces: { mailboxId: inbox.id, uid: b.uid } });
+          assert.deepEqual(await s.mail.listMessages(inbox.id), []);
+          assert.deepEqual((await s.mail.listMessages(other.id)).map((m) => m.uid), [c.uid]);
+          // Already gone: the append still happens.
+          const d = await s.mail.append(other.id, sampleMessage(4), { replaces: { mailboxId: inbox.id, uid: b.uid } });
+          assert.deepEqual((await s.mail.listMessages(other.id)).map((m) => m.uid), [c.uid, d.uid]);
+          // A missing mailbox fails the whole append.
+          await rejectsWith(s.mail.append(other.id, sampleMessage(5), { replaces: { mailboxId: 999_999, uid: 1 } }), 'NOT_FOUND');
+          assert.equal((await s.mail.listMessages(other.id)).length, 2);
         }),
       );
 

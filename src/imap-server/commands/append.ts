@@ -57,7 +57,8 @@ function parseCatenate(list: Token[]): CatenatePart[] {
   return parts;
 }
 
-function parseMessage(args: Args): AppendMessage {
+/** One append-message (RFC 3502): flags, date-time, then a literal, UTF8 (literal8) or CATENATE; REPLACE's too. */
+export function parseMessage(args: Args): AppendMessage {
   let flags: string[] = [];
   let date: Date | null = null;
   let t = args.next('message literal');
@@ -117,6 +118,14 @@ async function catenate(ctx: CommandContext, parts: readonly CatenatePart[]): Pr
   return Buffer.concat(chunks, size);
 }
 
+/** The bytes to store for one append-message (APPEND, REPLACE); NO [CANNOT] when empty, see catenate. */
+export async function messageBytes(ctx: CommandContext, m: AppendMessage): Promise<Buffer> {
+  // RFC 3516 4.4: binary parts of a literal8 are stored base64-encoded, so BODY[] stays a valid message.
+  const raw = m.message ? (m.binary ? encodeBinaryParts(m.message) : m.message) : await catenate(ctx, m.parts!);
+  if (!raw.length) throw no("Can't save a zero byte message", 'CANNOT');
+  return raw;
+}
+
 export const append = defineCommand({
   states: AUTH,
   seq: 'none',
@@ -129,12 +138,7 @@ export const append = defineCommand({
     const mb = await store.getMailbox(user.id, name);
     if (!mb) throw no('Mailbox does not exist', 'TRYCREATE');
     const raws: Buffer[] = [];
-    for (const m of args.messages) {
-      // RFC 3516 4.4: binary parts of a literal8 are stored base64-encoded, so BODY[] stays a valid message.
-      const raw = m.message ? (m.binary ? encodeBinaryParts(m.message) : m.message) : await catenate(ctx, m.parts!);
-      if (!raw.length) throw no("Can't save a zero byte message", 'CANNOT');
-      raws.push(raw);
-    }
+    for (const m of args.messages) raws.push(await messageBytes(ctx, m));
     // RFC 3502: all or nothing. The messages are stored one by one; a failure removes the ones stored.
     const done: AppendResult[] = [];
     try {

@@ -33,6 +33,7 @@ import { sort, uidSort } from './sort.js';
 import { thread, uidThread } from './thread.js';
 import { cancelUpdate } from './cancelupdate.js';
 import { genurlauth, resetkey, urlfetch } from './urlauth.js';
+import { replace, uidReplace } from './replace.js';
 import { getmetadata, setmetadata } from './metadata.js';
 import { notify } from './notify.js';
 
@@ -84,6 +85,8 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   RESETKEY: resetkey,
   GENURLAUTH: genurlauth,
   URLFETCH: urlfetch,
+  REPLACE: replace,
+  'UID REPLACE': uidReplace,
   GETMETADATA: getmetadata,
   SETMETADATA: setmetadata,
   NOTIFY: notify,

@@ -127,6 +127,14 @@ export class PgMessages extends PgMailboxes {
               ],
             });
             after.push(() => core.deliver(ev, false));
+            const rep = opts?.replaces;
+            if (rep) {
+              // REPLACE: the old message goes in this transaction (RFC 8508).
+              if (!validId(rep.mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
+              const sb = await mailboxRow(q, rep.mailboxId, true);
+              const old = await q.query('SELECT 1 FROM messages WHERE mailbox_id = $1 AND uid = $2', [rep.mailboxId, rep.uid]);
+              if (old.rowCount) await expungeRows(core, q, after, sb, [rep.uid]);
+            }
             return { uid, uidValidity: num(b.uid_validity), emailId, modseq };
           }),
         );

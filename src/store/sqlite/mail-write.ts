@@ -36,6 +36,9 @@ export class SqliteMailWrites extends SqliteMailboxes {
       const header = headerEnd <= HEADER_ROW_MAX ? data.subarray(0, headerEnd) : null;
 
       let userId = first.user_id;
+      const rep = opts?.replaces;
+      const doomed: string[] = [];
+      let replaced: [number, number] | null = null;
       const writer = this.core.startWriter();
       // Small messages go into blob_inline with the row (durable with the commit's WAL sync); larger ones
       // into a file that is fsynced before the commit.
@@ -57,6 +60,17 @@ export class SqliteMailWrites extends SqliteMailboxes {
           this.core.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null, Date.now());
           this.core.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
           this.core.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
+          if (rep) {
+            // REPLACE: the old message goes in this transaction (with this modseq when it is the same mailbox).
+            const sb = this.core.mailboxRow(rep.mailboxId);
+            const rows = this.core.rowsIn(rep.mailboxId, [rep.uid]);
+            if (rows.length) {
+              const ms = rep.mailboxId === mailboxId ? sb.highest_modseq : sb.highest_modseq + 1;
+              deleteRows(this.core, rep.mailboxId, rows, ms, doomed);
+              this.core.st.setModseq.run(ms, rep.mailboxId);
+              replaced = [sb.user_id, ms];
+            }
+          }
           return { uid, uidValidity: b.uid_validity, emailId, modseq };
         }, writer);
       let result: AppendResult;
@@ -66,6 +80,9 @@ export class SqliteMailWrites extends SqliteMailboxes {
         this.core.endWriter(writer);
       }
       this.core.emit(userId, mailboxId, result.modseq);
+      const gone = replaced as [number, number] | null;
+      if (gone && rep && rep.mailboxId !== mailboxId) this.core.emit(gone[0], rep.mailboxId, gone[1]);
+      this.core.unlinkAll(doomed);
       return result;
     });
   }
