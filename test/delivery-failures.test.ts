@@ -1,23 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLmtpService, createOutboundQueue, createSmtpService, createSubmissionService } from '../src/delivery/index.js';
-import type { Store } from '../src/store/handle.js';
-import { StoreError } from '../src/store/types.js';
-import { overrideMethods, withParts } from './helpers/store.js';
-import { makeEnv, mailboxContents, RawSmtp, startSink } from './delivery/helpers.js';
-
-/** A store whose append() fails with `code` (TEMPORARY by default) for the mailboxes in `failing`. */
-function flakyStore(store: Store, failing: Set<number>, code: 'TEMPORARY' | 'TOO_BIG' = 'TEMPORARY'): Store {
-  const real = store.mail;
-  return withParts(store, {
-    mail: overrideMethods(real, {
-      async append(mailboxId, raw, opts) {
-        if (failing.has(mailboxId)) throw new StoreError(code, 'refused by the test');
-        return real.append(mailboxId, raw, opts);
-      },
-    }),
-  });
-}
+import { flakyStore, makeEnv, mailboxContents, RawSmtp, startSink } from './delivery/helpers.js';
 
 test('store trouble for one recipient: LMTP answers 451 for it and 250 for the other', async () => {
   const env = await makeEnv([

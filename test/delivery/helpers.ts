@@ -7,6 +7,9 @@ import { spawn } from 'node:child_process';
 import { generate } from 'selfsigned';
 import { openServerStore } from '../../src/server/store.js';
 import type { Store } from '../../src/store/handle.js';
+import { StoreError } from '../../src/store/types.js';
+import type { NetService } from '../../src/lib/service.js';
+import { overrideMethods, withParts } from '../helpers/store.js';
 import { Authenticator, hashPassword } from '../../src/auth/index.js';
 import type { TlsMaterial } from '../../src/lib/service.js';
 
@@ -37,6 +40,42 @@ export async function makeEnv(users: Array<[string, string]> = []): Promise<Env>
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `fn` with the service `make(env)` listening on 127.0.0.1 (a free port) over a fresh store holding
+ * `users` (password "pw"); closes the service and the store afterwards.
+ */
+export async function withService(users: string[], make: (env: Env) => NetService, fn: (env: Env, port: number) => Promise<void>): Promise<void> {
+  const env = await makeEnv(users.map((u) => [u, 'pw']));
+  const svc = make(env);
+  try {
+    const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
+    await fn(env, port);
+  } finally {
+    await svc.close();
+    await env.close();
+  }
+}
+
+/** A store whose append() fails with `code` (or what `code()` says now) for the mailboxes in `failing`. */
+export function flakyStore(store: Store, failing: Set<number>, code: 'TEMPORARY' | 'TOO_BIG' | (() => 'TEMPORARY' | 'TOO_BIG') = 'TEMPORARY'): Store {
+  const real = store.mail;
+  return withParts(store, {
+    mail: overrideMethods(real, {
+      async append(mailboxId, raw, opts) {
+        if (failing.has(mailboxId)) throw new StoreError(typeof code === 'function' ? code() : code, 'refused by the test');
+        return real.append(mailboxId, raw, opts);
+      },
+    }),
+  });
+}
+
+/** The id of the user's INBOX. */
+export async function inboxId(store: Store, address: string): Promise<number> {
+  const user = await store.directory.getUser(address);
+  if (!user) throw new Error(`no user ${address}`);
+  return (await store.mail.getMailbox(user.id, 'INBOX'))!.id;
 }
 
 let cachedTls: Promise<TlsMaterial> | null = null;
