@@ -66,6 +66,24 @@ test('H1 LMTP: recipients of one user get one copy and one reply per RCPT, all t
   });
 });
 
+test('H1 LMTP: a repeated RCPT gets its own reply for a message refused as too big, and for a bad message', async () => {
+  await withService(ALICE_BOB, (env) => createLmtpService({ store: env.store, auth: env.auth, hostname: 'mx', maxMessageSize: 1000 }), async (env, port) => {
+    const client = await session(port, { lmtp: true });
+    for (const [message, code] of [[`Subject: big\r\n\r\n${'y'.repeat(2000)}\r\n`, 552], ['Subject: nul\r\n\r\n\x00\r\n', 554]] as const) {
+      await envelope(client, 's@remote.test', ['bob@example.org', 'alice@example.org', 'bob@example.org']);
+      const replies = [await client.data(message)];
+      for (let i = 1; i < 3; i++) replies.push(await client.reply());
+      assert.deepEqual(
+        replies.map((r) => r.code),
+        [code, code, code],
+      );
+    }
+    assert.equal((await client.cmd('NOOP')).code, 250, 'the session goes on');
+    client.close();
+    assert.equal(await count(env, 'bob@example.org'), 0);
+  });
+});
+
 test('H1 submission: local recipients of one user get one copy', async () => {
   await withService(ALICE_BOB, submission, async (env, port) => {
     const client = await session(port, { user: 'alice@example.org' });

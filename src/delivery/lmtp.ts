@@ -28,14 +28,18 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
   const policy = opts.bareLineEnds ?? 'normalize';
   return createListenerService(opts, common, {
     lmtp: true,
-    serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
+    // Oversized messages are answered here, once per RCPT (smtp-server's own answer counts distinct addresses).
+    serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true, rejectOversized: false }),
     onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Not a local domain', '5.1.2')),
     async onData(stream, session, callback) {
       const got = await collectData(stream, common.maxMessageSize, common.spool);
       if (!got) return; // client went away before end of data: nothing stored, nobody to answer
       try {
-        if (got.oversized) return callback(null); // smtp-server answers 552 per recipient
         const entries = transactionRecipients(session);
+        if (got.oversized) {
+          const tooBig = new SmtpReply(552, `Error: message exceeds fixed maximum message size ${common.maxMessageSize}`, '5.3.4');
+          return callback(null, entries.map(() => tooBig));
+        }
         const checked = checkMessage(got.raw, policy);
         if (!checked.ok) return callback(null, entries.map(() => new SmtpReply(checked.code, checked.message, checked.enhanced)));
         const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
