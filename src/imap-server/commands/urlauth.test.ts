@@ -101,6 +101,12 @@ describe('URLAUTH raw transcripts', () => {
     );
     const plain = await c.cmd(`URLFETCH (${url} BODYPARTSTRUCTURE)`, 'b');
     assert.match(plain, /NIL NIL "base64" 8 NIL \("attachment"/);
+    // The whole message: every base64 / quoted-printable leaf decoded, its encoding field made "binary".
+    const whole = await gen(c, `imap://${encodeURIComponent(USER)}@imap.test/INBOX/;UID=2;URLAUTH=authuser`);
+    const all = await c.cmd(`URLFETCH (${whole} BINARY)`, 'c');
+    assert.ok(all.includes('Content-Transfer-Encoding: binary\r\n\r\ncaf\xc3\xa9 au lait\r\n--XX'), all);
+    assert.ok(all.includes('Content-Transfer-Encoding: binary\r\n\r\n\x00\x01\x02\x03\r\n--XX--'), all);
+    assert.match(all, /BINARY ~\{\d+\}\r\n/);
     c.close();
   });
 

@@ -15,6 +15,7 @@
 import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { findPart } from '../../mime/index.js';
+import { decodedEntity } from '../../mime/binary-decode.js';
 import { generateUrlauth, resolveUrl, urlBytes, type UrlContext } from '../../urlauth/resolve.js';
 import { binaryBytes } from '../fetch/render.js';
 import { writeBodyStructure } from '../fetch/structure.js';
@@ -140,21 +141,31 @@ async function fetchOne(ctx: CommandContext, uctx: UrlContext, item: UrlFetchIte
   if (!r || body === null) return void w.text('NIL');
   const p = item.params;
   if (!p) return void w.literal(body);
+  const loc = r.section.text === null ? findPart(r.index, r.section.part.join('.')) : null;
   let data = body;
-  if (p.binary && r.section.text === null) {
-    try {
-      data = (await binaryBytes(ctx.service.store, r.mailboxId, r.uid, r.index, r.section.part)) ?? body;
-    } catch (e) {
-      if (e instanceof ImapError) return void w.text('NIL');
-      throw e;
+  let structure = loc?.part ?? null;
+  if (p.binary && loc) {
+    const leaf = !loc.part.message && !(loc.part.type === 'multipart' && loc.part.children.length);
+    if (leaf) {
+      try {
+        data = (await binaryBytes(ctx.service.store, r.mailboxId, r.uid, r.index, r.section.part)) ?? body;
+      } catch (e) {
+        if (e instanceof ImapError) return void w.text('NIL');
+        throw e;
+      }
+      structure = { ...loc.part, octets: data.length, lines: lineCount(data) };
+    } else {
+      // A message or multipart: its leaves decoded, as Dovecot's binary converter gives it.
+      const converted = decodedEntity(await ctx.service.store.readBytes(r.mailboxId, r.uid), loc.part, !r.section.part.length);
+      data = converted.data;
+      structure = converted.structure;
     }
   }
   const parts: Array<(w: WireWriter) => void> = [];
   if (p.bodyPartStructure) {
-    const loc = r.section.text === null ? findPart(r.index, r.section.part.join('.')) : null;
-    if (!loc) return void w.text('NIL');
-    // With BINARY the structure describes the decoded content (its size and lines), as Dovecot does.
-    const part = p.binary && !loc.part.children.length && !loc.part.message ? { ...loc.part, octets: data.length, lines: lineCount(data) } : loc.part;
+    if (!structure) return void w.text('NIL');
+    // With BINARY the structure has the decoded sizes and lines (as Dovecot).
+    const part = structure;
     parts.push((ww) => writeBodyStructure(ww.text('BODYPARTSTRUCTURE '), part, true));
   }
   if (p.body) parts.push((ww) => ww.text('BODY ').literal(body));
