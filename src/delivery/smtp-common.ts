@@ -2,7 +2,8 @@
  * The listening side shared by LMTP, SMTP (MX) and submission: one smtp-server instance per listen spec
  * (implicit TLS or plain with STARTTLS), our own key/cert only, no console logging, no reverse DNS, bounded
  * message size and recipient count, and a close() that lets in-flight deliveries commit and reply before the
- * remaining sessions get 421.
+ * remaining sessions get 421. DATA is received through spool.ts (bounded memory, large messages on disk);
+ * each transaction's accepted RCPTs are kept in order with their resolution (transactionRecipients).
  */
 import type { AddressInfo } from 'node:net';
 import { hostname as osHostname } from 'node:os';

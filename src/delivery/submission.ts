@@ -12,8 +12,10 @@
  * - BURL (RFC 4468, burl.ts): the message or parts of it come from IMAP URLs with URLAUTH access
  *   "submit+<user>", resolved in the store (src/urlauth/); EHLO advertises "BURL imap" after AUTH.
  * - On DATA: remote recipients (and local ones whose delivery failed temporarily) go to the persistent
- *   outbound queue, local ones are delivered at once, a copy goes to the sender's Sent folder unless one with the
- *   same Message-ID is there; 250 is sent after all of that committed.
+ *   outbound queue, local ones are delivered at once, a copy goes to the sender's Sent folder (when the user's
+ *   setting, else `sentCopy`, says so) unless one with the same Message-ID is there; 250 is sent after all of
+ *   that committed. A client APPEND of the same message to Sent shortly after replaces the server's copy
+ *   (sent.ts). Only here, for authenticated senders, are local delivery failures bounced.
  */
 import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
