@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { buildServeConfig, mailroomOptions } from '../src/cli/serve.js';
+import { silentLogger } from '../src/lib/logger.js';
 import { createOutboundQueue, type OutboundOptions } from '../src/delivery/index.js';
 import { isInternalAddress } from '../src/delivery/outbound.js';
 import { makeEnv, mailboxContents, startSink, testTls, type Env } from './delivery/helpers.js';
@@ -96,4 +99,30 @@ test('isInternalAddress', () => {
     assert.equal(isInternalAddress(a), true, a);
   }
   for (const a of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2001:4860:4860::8888', '::ffff:8.8.8.8']) assert.equal(isInternalAddress(a), false, a);
+});
+
+test('serve: --smarthost-tls, --smarthost-ca, --queue-allow-internal and --submission-sent-copy reach the queue and submission', async () => {
+  const env = await makeEnv();
+  try {
+    const ca = `${env.dir}/ca.pem`;
+    await writeFile(ca, (await testTls()).cert);
+    const defaults = mailroomOptions(buildServeConfig({ smarthost: 'relay.test:587' }, {}), env.dir, silentLogger);
+    assert.deepEqual(defaults.outbound, { smarthost: { host: 'relay.test', port: 587 }, smarthostTls: 'verify' });
+    assert.equal(defaults.delivery, undefined, 'Sent copies on by default');
+    const set = mailroomOptions(
+      buildServeConfig({ smarthostCa: ca }, { smarthost: 'relay.test:25', 'smarthost-tls': 'none', 'queue-allow-internal': true, 'submission-sent-copy': 'off' }),
+      env.dir,
+      silentLogger,
+    );
+    assert.equal(set.outbound?.smarthostTls, 'none');
+    assert.equal(set.outbound?.allowInternal, true);
+    assert.equal(set.outbound?.smarthostCa?.toString(), (await testTls()).cert);
+    assert.deepEqual(set.delivery, { sentCopy: false });
+    assert.deepEqual(mailroomOptions(buildServeConfig({ queueAllowInternal: true }, {}), env.dir, silentLogger).outbound, { allowInternal: true });
+    assert.throws(() => buildServeConfig({ smarthostTls: 'maybe' }, {}), /invalid --smarthost-tls/);
+    assert.throws(() => buildServeConfig({}, { 'submission-sent-copy': 'sometimes' }), /invalid --submission-sent-copy/);
+    assert.throws(() => mailroomOptions(buildServeConfig({ smarthost: 'r:25', smarthostCa: `${env.dir}/missing.pem` }, {}), env.dir, silentLogger), /cannot read --smarthost-ca/);
+  } finally {
+    await env.close();
+  }
 });
