@@ -63,6 +63,14 @@ describe('NOTIFY raw transcripts', () => {
       await c.cmd('NOOP', 'p1'),
       '* LIST () "/" "Fresh"\r\n* LIST (\\Subscribed) "/" "Fresh"\r\n* LIST () "/" "Fresher" ("OLDNAME" ("Fresh"))\r\n* LIST (\\NonExistent) "/" "Fresher"\r\np1 OK NOOP completed\r\n',
     );
+    // A mailbox created later (matched by "personal") is watched from then on.
+    assert.equal(await c.cmd('NOTIFY SET (personal (MessageNew MessageExpunge))', 'n2'), 'n2 OK NOTIFY completed\r\n');
+    await d.cmd('CREATE Later');
+    await d.cmd('NOOP');
+    assert.equal(await c.cmd('NOOP', 'p0'), 'p0 OK NOOP completed\r\n');
+    await f.append(message('later'), [], 'Later');
+    const later = (await f.store.mail.getMailbox(f.user.id, 'Later'))!;
+    assert.equal(await c.cmd('NOOP', 'p00'), `* STATUS "Later" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${later.uidValidity})\r\np00 OK NOOP completed\r\n`);
     // Its own changes are not announced back.
     await c.cmd('CREATE Mine');
     assert.equal(await c.cmd('NOOP', 'p2'), 'p2 OK NOOP completed\r\n');

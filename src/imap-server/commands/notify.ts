@@ -18,7 +18,8 @@
  * MessageNew/MessageExpunge, UIDNEXT and UIDVALIDITY for MessageNew, UIDVALIDITY and HIGHESTMODSEQ for
  * FlagChange), sent at the end of the next command or at once during IDLE (flushNotify). MailboxName and
  * SubscriptionChange: "* LIST" responses when another session of this server (this process) creates,
- * deletes or renames a mailbox of the user, or changes a subscription (announceMailboxEvent). The selected
+ * deletes or renames a mailbox of the user, or changes a subscription (announceMailboxEvent); such
+ * changes made through this service also add, drop or rename watched mailboxes. The selected
  * mailbox keeps reporting EXISTS, EXPUNGE and FETCH FLAGS as without NOTIFY.
  */
 import type { Token } from '../../imap/wire/tokenizer.js';
@@ -29,6 +30,14 @@ import type { MailStore } from '../../store/mail.js';
 import { no, ok, type Completion } from '../errors.js';
 import { writeStatus } from '../responses.js';
 import { AUTH, currentUser, defineCommand, type CommandContext, type ServiceContext, type Session } from '../session.js';
+
+/** A change to the user's mailbox list or subscriptions, made by a command of this service. */
+export interface MailboxEvent {
+  kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe';
+  name: string;
+  /** The name before a rename. */
+  oldName?: string;
+}
 
 /** Events this server offers (the BADEVENT list). */
 export const NOTIFY_EVENTS = ['MessageNew', 'MessageExpunge', 'FlagChange', 'MailboxName', 'SubscriptionChange'] as const;
@@ -123,7 +132,7 @@ interface NotifyState {
 
 const STATES = new WeakMap<Session, NotifyState>();
 
-/** Sessions with MailboxName / SubscriptionChange interest, per service instance and user. */
+/** Sessions with a NOTIFY setting, per service instance and user (for announceMailboxEvent). */
 const LISTENERS = new WeakMap<ServiceContext, Map<number, Set<Session>>>();
 
 function stopNotify(session: Session): void {
@@ -220,17 +229,15 @@ export async function flushNotify(session: Session, store: MailStore): Promise<v
  * Tells the user's other NOTIFY sessions of this service that `name` was created, deleted ('\NonExistent'), renamed
  * (from `oldName`) or (un)subscribed, as "* LIST" responses (RFC 5465 5.4, 5.5).
  */
-export function announceMailboxEvent(
-  ctx: CommandContext,
-  ev: { kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe'; name: string; oldName?: string },
-): void {
+export function announceMailboxEvent(ctx: CommandContext, ev: MailboxEvent): void {
   const from = ctx.session;
   const set = LISTENERS.get(ctx.service)?.get(currentUser(ctx).id);
   if (!set) return;
   const event = ev.kind === 'subscribe' || ev.kind === 'unsubscribe' ? 'SubscriptionChange' : 'MailboxName';
   for (const s of set) {
-    if (s === from) continue;
     const st = STATES.get(s);
+    if (st) followMailboxEvent(s, st, ctx.service.store, ev);
+    if (s === from) continue;
     if (!st || !st.groups.some((g) => g.events.has(event) && (g.filter === 'personal' || matches(g, ev.name, new Set())))) continue;
     const attrs = ev.kind === 'delete' ? '(\\NonExistent)' : ev.kind === 'subscribe' ? '(\\Subscribed)' : '()';
     const w = new WireWriter(s.utf8);
@@ -238,6 +245,46 @@ export function announceMailboxEvent(
     if (ev.kind === 'rename' && ev.oldName !== undefined) w.text(' ("OLDNAME" (').string(s.encodeMailbox(ev.oldName)).text('))');
     w.text('\r\n');
     s.send(w.toBuffer());
+  }
+}
+
+/** Starts watching a mailbox's changes for the session; `parts` is the STATUS baseline. */
+function watch(s: Session, st: NotifyState, store: MailStore, mb: Mailbox, items: string[], parts: readonly string[]): Watched {
+  const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, unsubscribe: () => undefined };
+  w.unsubscribe = store.subscribe(mb.id, () => {
+    if (s.state.kind === 'logout') return stopNotify(s);
+    w.dirty = true;
+    st.onWake?.();
+  });
+  st.watched.set(mb.id, w);
+  return w;
+}
+
+/** Keeps a session's watched mailboxes in step with a create, delete or rename (of this service). */
+function followMailboxEvent(s: Session, st: NotifyState, store: MailStore, ev: MailboxEvent): void {
+  if (ev.kind === 'delete') {
+    for (const [id, w] of st.watched) {
+      if (w.mb.name !== ev.name) continue;
+      w.unsubscribe();
+      st.watched.delete(id);
+    }
+  } else if (ev.kind === 'rename' && ev.oldName !== undefined) {
+    const old = ev.oldName;
+    for (const w of st.watched.values()) {
+      if (w.mb.name !== old && !w.mb.name.startsWith(old + '/')) continue;
+      const name = ev.name + w.mb.name.slice(old.length);
+      w.mb = { ...w.mb, name };
+      w.wireName = s.encodeMailbox(name);
+    }
+  } else if (ev.kind === 'create') {
+    const g = st.groups.find((x) => matches(x, ev.name, new Set()));
+    const items = g ? itemsFor(g.events) : [];
+    if (!items.length) return;
+    void (async () => {
+      const mb = await store.getMailbox(st.userId, ev.name);
+      if (!mb || st.watched.has(mb.id) || STATES.get(s) !== st) return;
+      watch(s, st, store, mb, items, await statusText(store, mb, items));
+    })().catch(() => undefined);
   }
 }
 
@@ -255,13 +302,11 @@ async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Complet
   const store = ctx.service.store;
   const st: NotifyState = { svc: ctx.service, userId: user.id, groups, watched: new Map(), onWake: null };
   STATES.set(s, st);
-  if (groups.some((g) => g.events.has('MailboxName') || g.events.has('SubscriptionChange'))) {
-    let users = LISTENERS.get(ctx.service);
-    if (!users) LISTENERS.set(ctx.service, (users = new Map()));
-    let set = users.get(user.id);
-    if (!set) users.set(user.id, (set = new Set()));
-    set.add(s);
-  }
+  let users = LISTENERS.get(ctx.service);
+  if (!users) LISTENERS.set(ctx.service, (users = new Map()));
+  let set = users.get(user.id);
+  if (!set) users.set(user.id, (set = new Set()));
+  set.add(s);
   const boxes = await store.listMailboxes(user.id);
   const subscribed = new Set(groups.some((g) => g.filter === 'subscribed') ? await store.listSubscriptions(user.id) : []);
   const selected = s.state.kind === 'selected' ? s.state.view.mailbox.id : null;
@@ -271,13 +316,7 @@ async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Complet
     const items = g ? itemsFor(g.events) : [];
     if (!items.length) continue;
     const parts = await statusText(store, mb, items);
-    const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, unsubscribe: () => undefined };
-    w.unsubscribe = store.subscribe(mb.id, () => {
-      if (s.state.kind === 'logout') return stopNotify(s);
-      w.dirty = true;
-      st.onWake?.();
-    });
-    st.watched.set(mb.id, w);
+    const w = watch(s, st, store, mb, items, parts);
     if (args.status && mb.id !== selected) writeStatus(out, w.wireName, parts);
   }
   if (out.length) s.send(out.toBuffer());
