@@ -22,22 +22,23 @@ describe('GETMETADATA and SETMETADATA raw transcripts', () => {
     );
     assert.equal(
       await c.cmd('GETMETADATA INBOX (/private/comment /shared/comment)', 'g1'),
-      '* METADATA INBOX (/private/comment "My comment")\r\n* METADATA INBOX (/shared/comment "Its sunny outside!")\r\ng1 OK Getmetadata completed\r\n',
+      '* METADATA INBOX (/private/comment "My comment" /shared/comment "Its sunny outside!")\r\ng1 OK Getmetadata completed\r\n',
     );
     assert.equal(
       await c.cmd('GETMETADATA (DEPTH 1) INBOX /private/comment', 'g2'),
-      '* METADATA INBOX (/private/comment "My comment")\r\n* METADATA INBOX (/private/comment/sub "s")\r\ng2 OK Getmetadata completed\r\n',
+      '* METADATA INBOX (/private/comment "My comment" /private/comment/sub "s")\r\ng2 OK Getmetadata completed\r\n',
     );
     assert.equal(
       await c.cmd('GETMETADATA (DEPTH infinity MAXSIZE 5) INBOX (/private)', 'g3'),
-      '* METADATA INBOX (/private NIL)\r\n* METADATA INBOX (/private/comment/sub "s")\r\n* METADATA INBOX (/private/comment/sub/deep "d")\r\ng3 OK [METADATA LONGENTRIES 10] Getmetadata completed\r\n',
+      '* METADATA INBOX (/private/comment/sub "s" /private/comment/sub/deep "d")\r\ng3 OK [METADATA LONGENTRIES 10] Getmetadata completed\r\n',
     );
     // Server entries (empty mailbox name), a literal value, and a binary one sent back as literal8.
     assert.equal(await c.cmd('SETMETADATA "" (/shared/motd {5+}\r\nhello /private/bin ~{3+}\r\na\x00b)', 's2'), 's2 OK Setmetadata completed\r\n');
     assert.equal(
       await c.cmd('GETMETADATA "" (/shared/motd /private/bin /private/comment)', 'g4'),
-      '* METADATA "" (/private/bin ~{3}\r\na\x00b)\r\n* METADATA "" (/private/comment NIL)\r\n* METADATA "" (/shared/motd "hello")\r\ng4 OK Getmetadata completed\r\n',
+      '* METADATA "" (/shared/motd "hello" /private/bin ~{3}\r\na\x00b /private/comment NIL)\r\ng4 OK Getmetadata completed\r\n',
     );
+    assert.equal(await c.cmd('GETMETADATA (DEPTH 1) INBOX /private/none', 'g6'), 'g6 OK Getmetadata completed\r\n');
     // NIL removes.
     assert.equal(await c.cmd('SETMETADATA INBOX (/private/comment NIL /private/missing NIL)', 's3'), 's3 OK Setmetadata completed\r\n');
     assert.equal(await c.cmd('GETMETADATA INBOX /private/comment', 'g5'), '* METADATA INBOX (/private/comment NIL)\r\ng5 OK Getmetadata completed\r\n');

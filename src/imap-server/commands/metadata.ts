@@ -10,9 +10,10 @@
  * empty components or trailing "/" (section 3.2); otherwise BAD. Names are case-insensitive and answered
  * lower-cased.
  *
- * GETMETADATA answers one "* METADATA mailbox (entry value)" per entry found, in name order, "entry NIL"
- * for a name asked for that has no value (as Dovecot does); entries over MAXSIZE are left out and the
- * tagged OK says [METADATA LONGENTRIES n] (n: the largest left out). SETMETADATA sets values and removes
+ * GETMETADATA answers one "* METADATA mailbox (entry value ...)" as Dovecot does: the names asked for in
+ * their order, "entry NIL" for one without a value when DEPTH is 0, each followed (DEPTH 1 or infinity)
+ * by the entries below it in name order; none when nothing is found. Entries over MAXSIZE are left out
+ * and the tagged OK says [METADATA LONGENTRIES n] (n: the largest left out). SETMETADATA sets values and removes
  * entries set to NIL, all or none: a value over METADATA_LIMITS.maxValueSize is NO [METADATA MAXSIZE n],
  * more entries or octets per user than the limits NO [METADATA TOOMANY]. A mailbox that does not exist is
  * NO [NONEXISTENT].
@@ -20,7 +21,7 @@
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { Args, ParseError } from '../../imap/grammar/args.js';
 import { WireWriter } from '../../imap/wire/encode.js';
-import type { MetadataDepth } from '../../store/metadata.js';
+import { withinDepth, type MetadataDepth } from '../../store/metadata.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
 
@@ -119,22 +120,34 @@ export const getmetadata = defineCommand({
     const user = currentUser(ctx);
     const mailboxId = await target(ctx, args.mailbox);
     const found = await ctx.service.store.getMetadata(user.id, mailboxId, args.entries, args.depth);
-    const values = new Map<string, Buffer | null>();
-    for (const name of args.entries) values.set(name, null);
-    for (const e of found) values.set(e.name, e.value);
+    // As Dovecot: the names asked for in their order (NIL when a name has no value and DEPTH is 0), each
+    // followed by the entries below it in name order; every entry once.
+    const byName = new Map(found.map((e) => [e.name, e.value]));
+    const out = new Map<string, Buffer | null>();
+    for (const base of args.entries) {
+      const v = byName.get(base);
+      if (v !== undefined || args.depth === 0) out.set(base, v ?? null);
+      if (args.depth === 0) continue;
+      for (const e of found) if (e.name !== base && withinDepth(e.name, base, args.depth) && !out.has(e.name)) out.set(e.name, e.value);
+    }
     let longest = 0;
     const w = new WireWriter(ctx.session.utf8);
-    for (const name of [...values.keys()].sort()) {
-      const v = values.get(name)!;
+    let first = true;
+    for (const [name, v] of out) {
       if (v !== null && args.maxSize !== null && v.length > args.maxSize) {
         longest = Math.max(longest, v.length);
         continue;
       }
-      w.text('* METADATA ').astring(args.mailbox).text(' (').astring(name).sp();
+      w.text(first ? '* METADATA ' : ' ');
+      if (first) w.astring(args.mailbox).text(' (');
+      first = false;
+      w.astring(name).sp();
       writeValue(w, v);
-      w.text(')\r\n');
     }
-    ctx.session.send(w.toBuffer());
+    if (!first) {
+      w.text(')\r\n');
+      ctx.session.send(w.toBuffer());
+    }
     return longest ? ok('Getmetadata completed', `METADATA LONGENTRIES ${longest}`) : ok('Getmetadata completed');
   },
 });
