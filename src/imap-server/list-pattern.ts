@@ -21,6 +21,8 @@ export const MAX_LIST_PATTERN_LENGTH = 1024;
 export const MAX_LIST_PATTERNS = 32;
 /** Most mailboxes one user may have; CREATE beyond it answers NO [LIMIT] (RFC 5530). */
 export const MAX_MAILBOXES_PER_USER = 10_000;
+/** Most subscriptions one user may have (they outlive DELETE); SUBSCRIBE beyond it answers NO [LIMIT]. */
+export const MAX_SUBSCRIPTIONS_PER_USER = 10_000;
 
 const SLASH = 0x2f;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

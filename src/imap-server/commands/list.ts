@@ -120,9 +120,11 @@ function buildEntries(mailboxes: Mailbox[], subscriptions: string[]): Map<string
   const addWithParents = (name: string, mb: Mailbox | null, sub: boolean): void => {
     const e = get(name);
     if (mb) e.mailbox = mb;
-    const levels = name.split('/');
-    for (let i = levels.length - 1; i >= 1; i--) {
-      const parent = get(levels.slice(0, i).join('/'));
+    // Superiors from the nearest up. One already marked got marked by a walk that marked all of its own
+    // superiors, so the walk stops there: a tree of N names of length L costs O(N x L), not O(N x L x depth).
+    for (let end = name.lastIndexOf('/'); end > 0; end = name.lastIndexOf('/', end - 1)) {
+      const parent = get(name.slice(0, end));
+      if ((!mb || parent.hasChildren) && (!sub || parent.childSubscribed)) break;
       if (mb) parent.hasChildren = true;
       if (sub) parent.childSubscribed = true;
     }

@@ -1,9 +1,11 @@
 /**
- * SUBSCRIBE and UNSUBSCRIBE (RFC 9051 6.3.7, 6.3.8): SUBSCRIBE needs an existing mailbox (NO [NONEXISTENT]);
- * UNSUBSCRIBE accepts any name.
+ * SUBSCRIBE and UNSUBSCRIBE (RFC 9051 6.3.7, 6.3.8): SUBSCRIBE needs an existing mailbox (NO [NONEXISTENT])
+ * and answers NO [LIMIT] past MAX_SUBSCRIPTIONS_PER_USER (subscriptions outlive DELETE, so they need their
+ * own bound: LIST walks them all); UNSUBSCRIBE accepts any name.
  */
 import { parseMailbox } from '../../imap/grammar/commands.js';
-import { ok } from '../errors.js';
+import { no, ok } from '../errors.js';
+import { MAX_SUBSCRIPTIONS_PER_USER } from '../list-pattern.js';
 import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
 import { announceMailboxEvent } from './notify.js';
 
@@ -15,6 +17,8 @@ export const subscribe = defineCommand({
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
     await existingMailbox(ctx, name);
+    const subscribed = await ctx.service.store.listSubscriptions(user.id);
+    if (subscribed.length >= MAX_SUBSCRIPTIONS_PER_USER && !subscribed.includes(name)) throw no('Too many subscriptions', 'LIMIT');
     await ctx.service.store.setSubscribed(user.id, name, true);
     announceMailboxEvent(ctx, { kind: 'subscribe', name });
     return ok('Subscribe completed');
