@@ -11,7 +11,8 @@ import { StoreError } from '../types.js';
 import { DEFAULT_MAILBOXES } from '../message-prep.js';
 import { validUserId, type PgCore } from './core.js';
 import { dropMailbox, insertMailboxRow, toUser, type MailboxRow, type UserRow } from './rows.js';
-import { normalizeAddress, normalizeDomain, pgText } from './util.js';
+import { normalizeAddress, normalizeDomain } from '../helpers.js';
+import { pgText } from './util.js';
 
 function checkHash(passwordHash: string): void {
   if (typeof passwordHash !== 'string' || passwordHash.includes('\u0000')) throw new StoreError('INVALID', 'password hash must be a string');

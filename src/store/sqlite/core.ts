@@ -67,12 +67,12 @@ import { BlobDir, blobWriter, type WriterState } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { SqliteConnection } from './commit.js';
 import { ChangesCache, ListCache } from './caches.js';
+import { chunks } from '../helpers.js';
 import {
   CHUNK,
   ENVELOPE_OF_MIME,
   FEW_UIDS,
   IN_LIST,
-  chunks,
   cleanUids,
   mapError,
   padChunk,

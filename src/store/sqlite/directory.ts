@@ -10,7 +10,8 @@ import { StoreError } from '../types.js';
 import { DEFAULT_MAILBOXES } from '../message-prep.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow } from './mutations.js';
-import { normalizeAddress, normalizeDomain, toUser, type MailboxRow, type UserRow } from './rows.js';
+import { normalizeAddress, normalizeDomain } from '../helpers.js';
+import { toUser, type MailboxRow, type UserRow } from './rows.js';
 
 export class SqliteDirectory implements Directory {
   constructor(private readonly core: SqliteCore) {}

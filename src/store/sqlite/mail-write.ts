@@ -12,7 +12,8 @@ import { applyFlagOp, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
-import { CHUNK, chunks, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
+import { chunks } from '../helpers.js';
+import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
 export class SqliteMailWrites extends SqliteMailboxes {
   // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ import type { MetadataDepth, MetadataEntry, MetadataLimits } from '../metadata.j
 import { mergeHeld, type ExpungeHold } from '../holds.js';
 import { SortKeyCache } from '../sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
-import { CHUNK, FEW_UIDS, IN_LIST, RANGE_BATCH, chunks, cleanUids, padChunk, rawToMeta, type RawMsgRow } from './rows.js';
+import { chunks } from '../helpers.js';
+import { CHUNK, FEW_UIDS, IN_LIST, RANGE_BATCH, cleanUids, padChunk, rawToMeta, type RawMsgRow } from './rows.js';
 
 type Row = [number, ...unknown[]];
 

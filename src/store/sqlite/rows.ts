@@ -1,7 +1,7 @@
 /**
  * Row shapes of the SQLite schema (schema.ts) and their conversion to the store's value types, plus the
- * small helpers every part of the SQLite store shares: uid-list cleaning and chunking for the prepared
- * `IN (...)` statements, address normalization, and the mapping of SQLite and file-system errors to
+ * small helpers every part of the SQLite store shares: uid-list cleaning and padding for the prepared
+ * `IN (...)` statements (chunking and address normalization are in ../helpers.ts), and the mapping of SQLite and file-system errors to
  * StoreError TEMPORARY. Pure functions; nothing here touches the database.
  */
 import Database from 'better-sqlite3';
@@ -146,30 +146,10 @@ export function cleanUids(uids: readonly number[]): number[] {
   return out;
 }
 
-export function chunks<T>(arr: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < arr.length; i += size) out.push(arr.slice(i, i + size));
-  return out;
-}
-
 export function padChunk(c: readonly number[]): number[] {
   const out = c.slice();
   while (out.length < CHUNK) out.push(-1);
   return out;
-}
-
-export function normalizeAddress(address: string): string {
-  if (typeof address !== 'string') throw new StoreError('INVALID', 'address must be a string');
-  const a = address.trim().toLowerCase();
-  // eslint-disable-next-line no-control-regex
-  if (a.length === 0 || a.length > 320 || /[\s\u0000-\u001f\u007f]/.test(a)) throw new StoreError('INVALID', 'invalid address');
-  return a;
-}
-
-export function normalizeDomain(domain: string): string {
-  const d = normalizeAddress(domain);
-  if (d.includes('@')) throw new StoreError('INVALID', 'invalid domain');
-  return d;
 }
 
 export function mapError(e: unknown): unknown {

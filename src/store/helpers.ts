@@ -1,0 +1,29 @@
+/**
+ * Pure helpers shared by the SQLite and PostgreSQL stores, so the contract suite sees one behaviour from
+ * both: address and domain normalisation (throws StoreError INVALID on bad input) and splitting an array
+ * into fixed-size chunks for `IN (...)` / `ANY(...)` queries. Nothing here touches a database.
+ */
+import { StoreError } from './types.js';
+
+/** Lowercased, trimmed address; INVALID when empty, too long, or containing whitespace/control characters. */
+export function normalizeAddress(address: string): string {
+  if (typeof address !== 'string') throw new StoreError('INVALID', 'address must be a string');
+  const a = address.trim().toLowerCase();
+  // eslint-disable-next-line no-control-regex
+  if (a.length === 0 || a.length > 320 || /[\s\u0000-\u001f\u007f]/.test(a)) throw new StoreError('INVALID', 'invalid address');
+  return a;
+}
+
+/** A normalised address without '@'; INVALID otherwise. */
+export function normalizeDomain(domain: string): string {
+  const d = normalizeAddress(domain);
+  if (d.includes('@')) throw new StoreError('INVALID', 'invalid domain');
+  return d;
+}
+
+/** `arr` cut into consecutive slices of at most `size` elements. */
+export function chunks<T>(arr: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < arr.length; i += size) out.push(arr.slice(i, i + size));
+  return out;
+}
