@@ -3,10 +3,12 @@
  * same workloads, warm-up runs then measured runs alternating (mailroom, Dovecot, mailroom, Dovecot, ...),
  * medians and the speed ratio (Dovecot time / mailroom time, above 1 = mailroom faster) reported.
  *
- *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle] [--runs N] [--warmup N] [--json]
+ *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
  *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]
+ *
+ * `--only sort` selects every row of the SORT/THREAD workload (the ids starting with "sort-").
  *
  * Writes <out>/latest.md (table), <out>/latest.svg (chart of the speed and memory ratios) and
  * <out>/latest.json; prints the Markdown (or, with --json, the JSON) on stdout and progress on stderr. Exit
@@ -43,9 +45,13 @@ import { imapOverview } from './workloads/imap-overview.js';
 import { imapMixed } from './workloads/imap-mixed.js';
 import { imapSearch } from './workloads/imap-search.js';
 import { imapIdle } from './workloads/imap-idle.js';
+import { SORT_GROUP, imapSort } from './workloads/imap-sort.js';
 import { profileMarkdown, remapProfile, summarizeProfile, type CpuProfile } from './profile.js';
 
-export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle];
+export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle, ...imapSort];
+
+/** Names for several workloads at once in --only. */
+const GROUPS: Record<string, string[]> = { [SORT_GROUP]: imapSort.map((w) => w.id) };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -120,7 +126,8 @@ function parseOptions(argv: string[]): Options {
     () =>
       'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--warmup N] [--json] [--out DIR] [--seed N]\n' +
       '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
-      '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n',
+      '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n' +
+      '       (--only ' + Object.keys(GROUPS).map((g) => `${g} = ${GROUPS[g]!.join(',')}`).join('; ') + ')\n',
   );
   const sizes: Sizes = { ...(values.smoke ? SMOKE_SIZES : FULL_SIZES) };
   const set = (key: keyof Sizes, name: Parameters<typeof int>[0], min: number): void => {
@@ -138,7 +145,7 @@ function parseOptions(argv: string[]): Options {
   set('idleConnections', 'idle', 1);
   set('maxMessage', 'max-message', 2048);
   set('bigEvery', 'big-every', 0);
-  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
+  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean).flatMap((id) => GROUPS[id] ?? [id]) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   const maxConns = connectionsNeeded(sizes);
   const runs = int('runs', 1) ?? (values.smoke ? 1 : 3);
