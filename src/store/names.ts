@@ -46,3 +46,18 @@ export function isInbox(name: string): boolean {
 
 /** Normalises a name for a subscription (same rules as mailbox names). */
 export const normalizeSubscriptionName = normalizeMailboxName;
+
+/**
+ * Normalises both names of a rename and checks the pair: EXISTS when the target is INBOX or the source
+ * itself, INVALID when the target lies in the source's own hierarchy (except from INBOX, whose messages
+ * move to the new mailbox, so "INBOX/old" is a fine target; RFC 9051 section 6.3.6). Also throws what
+ * normalizeMailboxName throws.
+ */
+export function renameNames(from: string, to: string): { from: string; to: string } {
+  const f = normalizeMailboxName(from);
+  const t = normalizeMailboxName(to);
+  if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
+  if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
+  if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+  return { from: f, to: t };
+}

@@ -10,7 +10,7 @@ import type { Mailbox, MailboxStatus, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
 import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
-import { normalizeMailboxName } from '../names.js';
+import { normalizeMailboxName, renameNames } from '../names.js';
 import { validId, validUserId, type PgCore } from './core.js';
 import { num, pgCode } from './db.js';
 import { FULL_COLS, MAILBOX_COLS, dropMailbox, insertMailboxRow, mailboxRow, moveRows, toMailbox, type FullMsgRow, type MailboxRow } from './rows.js';
@@ -89,12 +89,7 @@ export class PgMailboxes {
 
   renameMailbox(userId: number, from: string, to: string): Promise<void> {
     return this.core.run(async () => {
-      const f = normalizeMailboxName(from);
-      const t = normalizeMailboxName(to);
-      if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
-      if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
-      // INBOX is special: its messages move to the new mailbox, so "INBOX/old" is a fine target.
-      if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      const { from: f, to: t } = renameNames(from, to);
       if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
       try {
         await this.core.db.tx(async (q, after) => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChangeEvent, Changes, Mailbox, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
-import { childNameRange, normalizeMailboxName } from '../names.js';
+import { childNameRange, normalizeMailboxName, renameNames } from '../names.js';
 import { statusOf } from './caches.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow, moveRows } from './mutations.js';
@@ -93,12 +93,7 @@ export class SqliteMailboxes {
 
   renameMailbox(userId: number, from: string, to: string): Promise<void> {
     return this.core.run(async () => {
-      const f = normalizeMailboxName(from);
-      const t = normalizeMailboxName(to);
-      if (t === 'INBOX') throw new StoreError('EXISTS', 'INBOX always exists');
-      if (t === f) throw new StoreError('EXISTS', 'mailbox exists');
-      // INBOX is special: its messages move to the new mailbox, so "INBOX/old" is a fine target.
-      if (f !== 'INBOX' && t.startsWith(f + '/')) throw new StoreError('INVALID', 'cannot rename a mailbox into its own hierarchy');
+      const { from: f, to: t } = renameNames(from, to);
       const events: Array<[number, number, number]> = [];
       this.core.tx(() => {
         const src = this.core.st.mailboxByName.get(userId, f) as MailboxRow | undefined;
