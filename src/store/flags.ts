@@ -6,6 +6,7 @@
  * it is silently dropped from input. Any other backslash flag is INVALID.
  */
 import { StoreError } from './types.js';
+import type { StoreFlagsOptions } from './types.js';
 
 export const FLAG_SEEN = 1;
 export const FLAG_ANSWERED = 2;
@@ -61,6 +62,19 @@ export function parseFlags(flags: readonly string[]): ParsedFlags {
   }
   if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) throw new StoreError('INVALID', 'too many keywords');
   return { mask, keywords };
+}
+
+/**
+ * Checks the options of a storeFlags call and returns its parsed flags. Throws StoreError INVALID for an
+ * operation other than add/remove/set, for what parseFlags rejects, and for an UNCHANGEDSINCE (RFC 7162
+ * section 3.2) that is not a non-negative safe integer.
+ */
+export function checkStoreFlags(opts: StoreFlagsOptions): ParsedFlags {
+  if (opts.op !== 'add' && opts.op !== 'remove' && opts.op !== 'set') throw new StoreError('INVALID', 'invalid flag operation');
+  const change = parseFlags(opts.flags);
+  const since = opts.unchangedSince;
+  if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('INVALID', 'invalid UNCHANGEDSINCE');
+  return change;
 }
 
 /** System flags (canonical spelling, fixed order) followed by keywords. */

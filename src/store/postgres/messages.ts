@@ -10,7 +10,7 @@ import { StoreError } from '../types.js';
 import type { Envelope } from '../../mime/types.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { HEADER_ROW_MAX, prepareMessage } from '../message-prep.js';
-import { FLAG_DELETED, applyFlagOp, parseFlags } from '../flags.js';
+import { FLAG_DELETED, applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { validId } from './core.js';
 import { num, pgCode } from './db.js';
@@ -161,10 +161,8 @@ export class PgMessages extends PgMailboxes {
 
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult> {
     return this.core.run(async () => {
-      if (opts.op !== 'add' && opts.op !== 'remove' && opts.op !== 'set') throw new StoreError('INVALID', 'invalid flag operation');
-      const change = parseFlags(opts.flags);
+      const change = checkStoreFlags(opts);
       const since = opts.unchangedSince;
-      if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('INVALID', 'invalid UNCHANGEDSINCE');
       return this.core.db.tx(async (q, after): Promise<StoreFlagsResult> => {
         const b = await mailboxRow(q, mailboxId, true);
         const canon =

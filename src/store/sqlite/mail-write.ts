@@ -8,7 +8,7 @@ import type { AppendOptions, AppendResult, CopyResult, MessageMeta, StoreFlagsOp
 import { StoreError } from '../types.js';
 import { HEADER_ROW_MAX, prepareStoredForm } from '../message-prep.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
-import { applyFlagOp, parseFlags } from '../flags.js';
+import { applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
@@ -90,10 +90,8 @@ export class SqliteMailWrites extends SqliteMailboxes {
 
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult> {
     return this.core.run(async () => {
-      if (opts.op !== 'add' && opts.op !== 'remove' && opts.op !== 'set') throw new StoreError('INVALID', 'invalid flag operation');
-      const change = parseFlags(opts.flags);
+      const change = checkStoreFlags(opts);
       const since = opts.unchangedSince;
-      if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new StoreError('INVALID', 'invalid UNCHANGEDSINCE');
       let userId = 0;
       const result = await this.core.groupCommit((): StoreFlagsResult => {
         const b = this.core.mailboxRow(mailboxId);
