@@ -9,9 +9,9 @@
  * Checks: every full SORT and THREAD returns each UID 1..n exactly once; SORT ARRIVAL returns the order of the
  * corpus's internal dates (ties by UID); PARTIAL returns the first min(50, n) UIDs of the same server's SORT
  * (DATE); and across servers (the second server's run compares with the first's answer of the same run): the
- * same number of UIDs, and for ARRIVAL the same order. When a server refuses PARTIAL (Dovecot 2.3 answers BAD
- * or NO), its side of that row times the plain UID SORT (DATE) UTF-8 ALL a client then sends to get the same
- * first page, and the row says so.
+ * same number of UIDs, and for ARRIVAL the same order. Dovecot 2.3 answers PARTIAL (RFC 5267 CONTEXT=SEARCH);
+ * a server that refuses it (BAD or NO) gets its side of that row timed with the plain UID SORT (DATE) UTF-8 ALL
+ * a client then sends to get the same first page, and a note says so.
  */
 import { ImapError, type TaggedResult } from '../lib/imap.js';
 import { check, corpusIndexFor, imapLogin, type BenchConfig, type RunContext, type RunOutcome, type TargetName, type UserSpec, type Workload } from '../lib/harness.js';
