@@ -29,6 +29,15 @@ export function normalizeMailboxName(name: string): string {
   return levels.join('/');
 }
 
+/** normalizeMailboxName's result, or null for a name it rejects (for lookups, where such a name finds nothing). */
+export function mailboxNameOrNull(name: string): string | null {
+  try {
+    return normalizeMailboxName(name);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The half-open range [lo, hi) that holds exactly the names strictly below `parent` ("parent/..."), for
  * stores that order names by their UTF-8 octets (SQLite's BINARY collation): '0' is the octet after '/'.

@@ -10,7 +10,7 @@ import type { Mailbox, MailboxStatus, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
 import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
-import { normalizeMailboxName, renameNames } from '../names.js';
+import { mailboxNameOrNull, normalizeMailboxName, renameNames } from '../names.js';
 import { validId, validUserId, type PgCore } from './core.js';
 import { num, pgCode } from './db.js';
 import { FULL_COLS, MAILBOX_COLS, dropMailbox, insertMailboxRow, mailboxRow, moveRows, toMailbox, type FullMsgRow, type MailboxRow } from './rows.js';
@@ -31,12 +31,8 @@ export class PgMailboxes {
 
   getMailbox(userId: number, name: string): Promise<Mailbox | null> {
     return this.core.run(async () => {
-      let n: string;
-      try {
-        n = normalizeMailboxName(name);
-      } catch {
-        return null;
-      }
+      const n = mailboxNameOrNull(name);
+      if (n === null) return null;
       if (!validUserId(userId)) return null;
       const r = await this.core.db.query<MailboxRow>(`SELECT ${MAILBOX_COLS} FROM mailboxes m WHERE m.user_id = $1 AND m.name = $2`, [userId, n]);
       return r.rows[0] ? toMailbox(r.rows[0]) : null;

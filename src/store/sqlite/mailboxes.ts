@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChangeEvent, Changes, Mailbox, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
-import { childNameRange, normalizeMailboxName, renameNames } from '../names.js';
+import { childNameRange, mailboxNameOrNull, normalizeMailboxName, renameNames } from '../names.js';
 import { statusOf } from './caches.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow, moveRows } from './mutations.js';
@@ -38,12 +38,8 @@ export class SqliteMailboxes {
 
   getMailbox(userId: number, name: string): Promise<Mailbox | null> {
     return this.core.run(async () => {
-      let n: string;
-      try {
-        n = normalizeMailboxName(name);
-      } catch {
-        return null;
-      }
+      const n = mailboxNameOrNull(name);
+      if (n === null) return null;
       const r = this.core.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
       return r ? this.core.mailboxWithSub(r) : null;
     });
