@@ -200,7 +200,7 @@ print(json.dumps(out))
 
 test('connections per IP are capped with 421; a freed slot can be used again', async () => {
   const env = await makeEnv([['alice@example.org', 'pw']]);
-  const svc = createSmtpService({ store: env.store, auth: env.auth, hostname: 'mx', maxConnectionsPerIp: 2 });
+  const svc = createSmtpService({ store: env.store, auth: env.auth, hostname: 'mx', maxConnectionsPerIp: 2, countLoopback: true });
   const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
   try {
     const a = await RawSmtp.open(port);

@@ -417,7 +417,7 @@ test('retention in days: messages retrieved long ago are purged at the next logi
 });
 
 test('connections per IP are capped; close() ends idle sessions with -ERR', async (t) => {
-  const f = await startPop3({ maxConnectionsPerIp: 2 });
+  const f = await startPop3({ maxConnectionsPerIp: 2, countLoopback: true });
   t.after(() => f.close());
   const { c: c1 } = await RawPop3.open(f.port);
   const { c: c2 } = await RawPop3.open(f.port);

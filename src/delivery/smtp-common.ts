@@ -12,6 +12,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
+import { AddressCounter } from '../lib/connection-limit.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { BareLineEndPolicy } from './message-check.js';
@@ -32,8 +33,10 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   bareLineEnds?: BareLineEndPolicy;
   /** Concurrent sessions per listener. */
   maxClients?: number;
-  /** Concurrent sessions from one IP address (across this service's listeners); more get 421. */
+  /** Concurrent sessions from one IP address (across this service's listeners); more get 421. Loopback is not counted. */
   maxConnectionsPerIp?: number;
+  /** Count loopback sessions against maxConnectionsPerIp too (default false). */
+  countLoopback?: boolean;
   /** Submission: keep a copy of submitted mail in the sender's Sent folder (default true); a user's own setting wins (sent.ts). */
   sentCopy?: boolean;
   /** Where DATA past a small size goes instead of memory, and the memory budget (see spool.ts). */
@@ -181,9 +184,8 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   const servers = new Set<SMTPServer>();
   const inflight = new Set<Promise<void>>();
   let closing: Promise<void> | null = null;
-  const perIp = new Map<string, number>();
+  const perIp = new AddressCounter(opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.countLoopback ?? false);
   const counted = new WeakSet<SMTPServerSession>();
-  const maxPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
   /** The certificate and key in use (setTls replaces them). */
   let tls = opts.tls;
   /** Spool files of processes that are gone are removed before the first listener starts. */
@@ -218,10 +220,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       ...h.serverOptions(spec),
     };
     base.onConnect = (session, callback) => {
-      const ip = session.remoteAddress;
-      const n = perIp.get(ip) ?? 0;
-      if (n >= maxPerIp) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
-      perIp.set(ip, n + 1);
+      if (!perIp.admit(session.remoteAddress)) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
       counted.add(session);
       if (h.onConnect) h.onConnect(session, callback);
       else callback();
@@ -229,9 +228,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     base.onClose = (session) => {
       if (!counted.has(session)) return;
       counted.delete(session);
-      const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
-      if (n <= 0) perIp.delete(session.remoteAddress);
-      else perIp.set(session.remoteAddress, n);
+      perIp.release(session.remoteAddress);
     };
     if (h.onSecure) base.onSecure = h.onSecure;
     if (h.onAuth) base.onAuth = h.onAuth;

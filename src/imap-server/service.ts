@@ -1,5 +1,6 @@
 /**
- * The IMAP NetService: listeners (plain with STARTTLS, or implicit TLS), per-IP connection cap, and
+ * The IMAP NetService: listeners (plain with STARTTLS, or implicit TLS), per-IP connection cap (loopback
+ * exempt), and
  * orderly shutdown (BYE to every session, then wait for sockets to close).
  */
 import * as net from 'node:net';
@@ -11,6 +12,7 @@ import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
+import { AddressCounter } from '../lib/connection-limit.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
 import { byeLine } from './responses.js';
@@ -26,7 +28,10 @@ export interface ImapServiceOptions extends ServiceOptions {
   maxLineLength?: number;
   /** Autologout after this long without client input. Default 30 minutes (RFC 9051 5.4). */
   idleTimeoutMs?: number;
+  /** Concurrent connections from one address; loopback is not counted (lib/connection-limit.ts). */
   maxConnectionsPerIp?: number;
+  /** Count loopback connections against maxConnectionsPerIp too (default false). */
+  countLoopback?: boolean;
   maxConnectionsPerUser?: number;
   /** Allow LOGIN/AUTHENTICATE without TLS from non-loopback addresses (off by default). */
   allowPlaintextAuthOffLoopback?: boolean;
@@ -36,7 +41,7 @@ class ImapService implements NetService {
   readonly #ctx: ServiceContext;
   readonly #servers = new Set<net.Server>();
   readonly #conns = new Set<ImapConnection>();
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp: AddressCounter;
   #closing = false;
   #tls: TlsMaterial | undefined;
   readonly #tlsServers = new Set<tls.Server>();
@@ -60,6 +65,7 @@ class ImapService implements NetService {
       },
       userSessions: new Map(),
     };
+    this.#perIp = new AddressCounter(this.#ctx.limits.maxConnectionsPerIp, opts.countLoopback ?? false);
   }
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
@@ -98,20 +104,16 @@ class ImapService implements NetService {
       return;
     }
     const ip = socket.remoteAddress ?? '';
-    const n = this.#perIp.get(ip) ?? 0;
-    if (n >= this.#ctx.limits.maxConnectionsPerIp) {
+    if (!this.#perIp.admit(ip)) {
       socket.end(byeLine('Too many connections from your IP address'));
       return;
     }
-    this.#perIp.set(ip, n + 1);
     socket.setNoDelay(true);
     const conn = new ImapConnection(this.#ctx, socket, secure);
     this.#conns.add(conn);
     conn.onClose = () => {
       this.#conns.delete(conn);
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
+      this.#perIp.release(ip);
     };
     conn.greet();
   }

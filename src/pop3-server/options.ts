@@ -35,8 +35,10 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   idleTimeoutMs?: number;
   /** Allow USER/PASS and AUTH PLAIN/LOGIN without TLS from non-loopback addresses. Default false. */
   allowPlaintextAuthOffLoopback?: boolean;
-  /** Concurrent connections from one IP address. Default MAX_CONNECTIONS_PER_IP. */
+  /** Concurrent connections from one IP address (loopback not counted). Default MAX_CONNECTIONS_PER_IP. */
   maxConnectionsPerIp?: number;
+  /** Count loopback connections against maxConnectionsPerIp too (default false). */
+  countLoopback?: boolean;
   /**
    * APOP (RFC 1939 section 7) needs the user's cleartext secret ({PLAIN} hashes only). The greeting carries
    * the APOP timestamp only when APOP can succeed:
@@ -66,6 +68,7 @@ export class Pop3Shared {
   readonly idleTimeoutMs: number;
   readonly allowPlaintextAuthOffLoopback: boolean;
   readonly maxConnectionsPerIp: number;
+  readonly countLoopback: boolean;
   readonly apop: boolean | 'auto';
   /** Last successful login per user id (ms since epoch), for LOGIN-DELAY. */
   readonly lastLogin = new Map<number, number>();
@@ -87,6 +90,7 @@ export class Pop3Shared {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? POP3_IDLE_TIMEOUT_MS;
     this.allowPlaintextAuthOffLoopback = opts.allowPlaintextAuthOffLoopback ?? false;
     this.maxConnectionsPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
+    this.countLoopback = opts.countLoopback ?? false;
     this.apop = opts.apop ?? 'auto';
   }
 

@@ -6,6 +6,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { AddressCounter } from '../lib/connection-limit.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { Pop3Connection, type ConnectionInfo } from './connection.js';
 import { Pop3Shared, type Pop3ServiceOptions } from './options.js';
@@ -17,11 +18,12 @@ export class Pop3Service implements NetService {
   /** Raw sockets of the implicit-TLS listeners, so close() can end those still in their handshake. */
   readonly #tlsRaw = new Set<Socket>();
   readonly #connections = new Set<Pop3Connection>();
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp: AddressCounter;
   #closing = false;
 
   constructor(opts: Pop3ServiceOptions) {
     this.shared = new Pop3Shared(opts);
+    this.#perIp = new AddressCounter(this.shared.maxConnectionsPerIp, this.shared.countLoopback);
   }
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
@@ -71,8 +73,7 @@ export class Pop3Service implements NetService {
   #accept(socket: Socket, secure: boolean): void {
     socket.setNoDelay(true);
     const ip = socket.remoteAddress ?? '';
-    const n = this.#perIp.get(ip) ?? 0;
-    if (n >= this.shared.maxConnectionsPerIp || this.#closing) {
+    if (this.#closing || !this.#perIp.admit(ip)) {
       socket.on('error', () => undefined);
       const why = this.#closing ? 'Server shutting down' : 'Too many connections from your address';
       socket.end(`-ERR [SYS/TEMP] ${why}\r\n`);
@@ -80,12 +81,7 @@ export class Pop3Service implements NetService {
       this.shared.logger.info({ remote: ip }, `pop3 connection refused: ${why}`);
       return;
     }
-    this.#perIp.set(ip, n + 1);
-    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => {
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    });
+    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => this.#perIp.release(ip));
   }
 
   async close(): Promise<void> {

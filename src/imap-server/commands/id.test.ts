@@ -7,7 +7,7 @@ import { RawClient, startImap } from '../../../test/imap-helpers.js';
 
 describe('ID raw transcripts', () => {
   test('ID and per-IP connection cap', async () => {
-    const g = await startImap({ maxConnectionsPerIp: 2 });
+    const g = await startImap({ maxConnectionsPerIp: 2, countLoopback: true });
     try {
       const a = await RawClient.connect(g.port);
       const b = await RawClient.connect(g.port);
