@@ -52,6 +52,8 @@ test('deploy/mailroom.json loads with the serve config parser: standard ports, T
   assert.equal(cfg.tlsCert, '/etc/mailroom/tls/fullchain.pem');
   assert.equal(cfg.tlsKey, '/etc/mailroom/tls/privkey.pem');
   assert.equal(cfg.logFormat, 'json');
+  assert.equal(cfg.limits.maxConnectionsPerIp, 50);
+  assert.equal(cfg.limits.imapIdleTimeoutMs, 30 * 60 * 1000);
 });
 
 test('deploy/Containerfile runs as a non-root user with the data on a volume', () => {

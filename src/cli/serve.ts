@@ -13,6 +13,10 @@
  * system CAs and --smarthost-ca FILE), --queue-allow-internal lets direct MX delivery reach private,
  * loopback and link-local addresses; --submission-sent-copy on|off is the default for keeping a Sent copy of
  * submitted mail (per user: `mailroom user set ADDRESS --sent-copy on|off`).
+ * Limits: --max-connections-per-ip N (loopback never counted), --max-connections-per-user N, --imap-max-line N,
+ * --max-message-size N (APPENDLIMIT and SIZE), --smtp-max-recipients N, --imap-idle-timeout SECONDS,
+ * --pop3-idle-timeout SECONDS; a value below the minimum (RFC minimums for autologout, line length and
+ * recipients) is refused with a CliError naming the flag.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -20,7 +24,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
 import { generatePassword } from './user.js';
-import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomOptions } from '../server/mailroom.js';
+import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomLimits, type MailroomOptions } from '../server/mailroom.js';
 import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
 
@@ -43,6 +47,31 @@ export interface ServeConfig {
   logFormat: 'text' | 'json';
   logLevel: LogLevel;
   hostname?: string;
+  /** Operator limits (--max-connections-per-ip ...); absent ones keep the defaults of lib/limits.ts. */
+  limits: MailroomLimits;
+}
+
+/**
+ * The limit flags/keys: name, the MailroomLimits field, the smallest value allowed (with the reason when an
+ * RFC sets it) and the unit factor (the idle timeouts are given in seconds and kept in ms).
+ */
+const LIMIT_KEYS: ReadonlyArray<{ name: string; field: keyof MailroomLimits; min: number; why?: string; scale: number; help: string }> = [
+  { name: 'max-connections-per-ip', field: 'maxConnectionsPerIp', min: 1, scale: 1, help: 'concurrent connections per remote address on each listener; loopback is not counted (default 50)' },
+  { name: 'max-connections-per-user', field: 'maxConnectionsPerUser', min: 1, scale: 1, help: 'concurrent IMAP sessions per user (default 100)' },
+  { name: 'imap-max-line', field: 'imapMaxLine', min: 8192, why: 'RFC 7162 section 4 asks for at least 8192 octets', scale: 1, help: 'longest IMAP command line in octets, literals excluded (default 65536)' },
+  { name: 'max-message-size', field: 'maxMessageSize', min: 1024, scale: 1, help: 'largest message in octets: IMAP APPENDLIMIT and SMTP/LMTP SIZE (default 67108864)' },
+  { name: 'smtp-max-recipients', field: 'smtpMaxRecipients', min: 100, why: 'RFC 5321 section 4.5.3.1.8 requires at least 100', scale: 1, help: 'recipients per SMTP/LMTP/submission transaction (default 1000)' },
+  { name: 'imap-idle-timeout', field: 'imapIdleTimeoutMs', min: 1800, why: 'RFC 9051 section 5.4 requires at least 30 minutes', scale: 1000, help: 'IMAP autologout in seconds, at least 1800 (default 1800)' },
+  { name: 'pop3-idle-timeout', field: 'pop3IdleTimeoutMs', min: 600, why: 'RFC 1939 section 3 requires at least 10 minutes', scale: 1000, help: 'POP3 autologout in seconds, at least 600 (default 600)' },
+];
+
+/** Parses a whole number no smaller than `min`; the error names the flag and the reason for the minimum. */
+export function parseLimit(value: unknown, what: string, min: number, why?: string): number {
+  const s = String(value).trim();
+  if (!/^\d{1,15}$/.test(s)) throw new CliError(`invalid ${what}: ${String(value)} (expected a whole number)`);
+  const n = Number(s);
+  if (n < min) throw new CliError(`invalid ${what}: ${n} is below the minimum ${min}${why ? ` (${why})` : ''}`);
+  return n;
 }
 
 /** Parses an on/off flag value (true/false/yes/no/1/0 too). */
@@ -106,7 +135,12 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     lmtpHost: str('lmtpHost') ?? '127.0.0.1',
     logFormat,
     logLevel,
+    limits: {},
   };
+  for (const k of LIMIT_KEYS) {
+    const v = get(k.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()));
+    if (v !== undefined && v !== null) cfg.limits[k.field] = parseLimit(v, `--${k.name}`, k.min, k.why) * k.scale;
+  }
   const data = str('data');
   if (data !== undefined) cfg.data = data;
   const store = str('store') ?? process.env['MAILROOM_STORE'];
@@ -159,7 +193,9 @@ export function registerServeCommand(program: Command): void {
     .option('--hostname <name>', 'name used in greetings and Received headers')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
-    .option('--log-level <level>', 'debug, info, warn or error', undefined)
+    .option('--log-level <level>', 'debug, info, warn or error', undefined);
+  for (const k of LIMIT_KEYS) cmd.addOption(new Option(`--${k.name} <n>`, k.help));
+  cmd
     .action(async (_o: unknown, command: Command) => {
       const flags = command.optsWithGlobals<Record<string, unknown>>();
       let file: Record<string, unknown> = {};
@@ -187,6 +223,7 @@ export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logge
     logger,
     ...(cfg.smarthost ? { outbound: outboundOptions(cfg, cfg.smarthost) } : cfg.queueAllowInternal ? { outbound: { allowInternal: true } } : {}),
     ...(cfg.submissionSentCopy ? {} : { delivery: { sentCopy: false } }),
+    limits: cfg.limits,
   };
 }
 

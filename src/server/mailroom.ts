@@ -87,6 +87,52 @@ export interface MailroomOptions {
   pop3?: Extra<Pop3ServiceOptions>;
   delivery?: Extra<DeliveryServiceOptions>;
   outbound?: Extra<OutboundOptions>;
+  /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
+  limits?: MailroomLimits;
+}
+
+/** Limits an operator sets; each absent one keeps the service default from lib/limits.ts. */
+export interface MailroomLimits {
+  /** Concurrent connections per remote address on each listener (loopback is never counted). */
+  maxConnectionsPerIp?: number;
+  /** Concurrent IMAP sessions per user. */
+  maxConnectionsPerUser?: number;
+  /** Longest IMAP command line without literals. */
+  imapMaxLine?: number;
+  /** Largest message or literal: IMAP APPENDLIMIT and the SMTP/LMTP/submission SIZE. */
+  maxMessageSize?: number;
+  /** Recipients per SMTP/LMTP/submission transaction. */
+  smtpMaxRecipients?: number;
+  /** IMAP autologout in ms (RFC 9051 5.4: at least 30 minutes). */
+  imapIdleTimeoutMs?: number;
+  /** POP3 autologout in ms (RFC 1939 section 3: at least 10 minutes). */
+  pop3IdleTimeoutMs?: number;
+}
+
+type Defined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
+
+/** The entries of `o` that are set (exactOptionalPropertyTypes: absent keys stay absent). */
+function defined<T extends object>(o: T): Partial<Defined<T>> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<Defined<T>>;
+}
+
+/** Per-service options for the operator limits. */
+export function limitOptions(l: MailroomLimits = {}): {
+  imap: Extra<ImapServiceOptions>;
+  pop3: Extra<Pop3ServiceOptions>;
+  delivery: Extra<DeliveryServiceOptions>;
+} {
+  return {
+    imap: defined({
+      maxConnectionsPerIp: l.maxConnectionsPerIp,
+      maxConnectionsPerUser: l.maxConnectionsPerUser,
+      maxLineLength: l.imapMaxLine,
+      appendLimit: l.maxMessageSize,
+      idleTimeoutMs: l.imapIdleTimeoutMs,
+    }),
+    pop3: defined({ maxConnectionsPerIp: l.maxConnectionsPerIp, idleTimeoutMs: l.pop3IdleTimeoutMs }),
+    delivery: defined({ maxConnectionsPerIp: l.maxConnectionsPerIp, maxMessageSize: l.maxMessageSize, maxRecipients: l.smtpMaxRecipients }),
+  };
 }
 
 export interface ListenerInfo {
@@ -192,16 +238,20 @@ export class Mailroom {
       if (need('submission') || need('submissions') || this.#opts.outbound) {
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), ...this.#opts.outbound });
       }
+      const lim = limitOptions(this.#opts.limits);
+      const imapOpts = { ...lim.imap, ...this.#opts.imap };
+      const pop3Opts = { ...lim.pop3, ...this.#opts.pop3 };
+      const deliveryOpts = { ...lim.delivery, ...this.#opts.delivery };
       const groups: Array<{ names: ListenerName[]; make: () => NetService }> = [
-        { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...this.#opts.imap }) },
-        { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...this.#opts.pop3 }) },
-        { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...this.#opts.delivery }) },
-        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...this.#opts.delivery }) },
+        { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
+        { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
+        { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...deliveryOpts }) },
+        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...deliveryOpts }) },
         {
           names: ['submission', 'submissions'],
           make: () => {
             if (!this.#queue) throw new Error('outbound queue missing');
-            return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...this.#opts.delivery, outbound: this.#queue });
+            return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...deliveryOpts, outbound: this.#queue });
           },
         },
       ];
