@@ -30,6 +30,7 @@ import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { randomString } from '../lib/random.js';
+import { defaultDisposition, runAfter, runStages, type DeliveryStage, type Target, type Transport } from './pipeline.js';
 
 export interface DeliverOptions {
   /** Envelope sender ("" for the null sender). */
@@ -45,13 +46,40 @@ export interface DeliverOptions {
   resolution?: Resolution;
   /** Where unexpected failures are logged (error level, with the stack and the id the reply carries). */
   logger?: Logger;
+  /** Per-user stages (spam filter, Sieve) that decide where the copy goes; none: INBOX (see pipeline.ts). */
+  stages?: readonly DeliveryStage[];
+  /** Where the message came from (told to the stages). Default 'lmtp'. */
+  transport?: Transport;
+  /** Message-level facts for the stages (see LocalMessage.facts). */
+  facts?: Readonly<Record<string, unknown>>;
+  /** Every recipient of the transaction that reaches this user (deliverGroup sets it). */
+  members?: readonly string[];
 }
 
-export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY';
+export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY' | 'REFUSED';
+
+/** One stored copy. */
+export interface StoredCopy {
+  mailboxId: number;
+  uid: number;
+  emailId: string;
+}
 
 export type DeliverResult =
-  | { ok: true; userId: number; address: string; recipient: string; tag: string | null; mailboxId: number; uid: number; emailId: string }
-  | { ok: false; code: DeliverFailureCode; message: string };
+  | {
+      ok: true;
+      userId: number;
+      address: string;
+      recipient: string;
+      tag: string | null;
+      /** The first stored copy (0/0/'' when the pipeline discarded the message). */
+      mailboxId: number;
+      uid: number;
+      emailId: string;
+      /** Every stored copy (empty when discarded). */
+      copies: StoredCopy[];
+    }
+  | { ok: false; code: DeliverFailureCode; message: string; reply?: { code: number; enhanced: string } };
 
 /** The trace prefix deliver() puts in front of the message for one recipient. */
 export function tracePrefix(recipient: string, opts: Pick<DeliverOptions, 'envelopeFrom' | 'received'>): Buffer {
@@ -72,24 +100,50 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     if (r.kind === 'remote') return { ok: false, code: 'REMOTE', message: `${r.domain} is not a local domain` };
     if (r.kind === 'unknown') return { ok: false, code: 'UNKNOWN', message: `No such user here` };
     if (alreadyDeliveredTo(raw, r.recipient)) return { ok: false, code: 'LOOP', message: 'Mail loop: already delivered to this address' };
-    const inbox = await store.mail.getMailbox(r.user.id, 'INBOX');
-    if (!inbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
-    const prefix = tracePrefix(r.recipient, opts);
+    const log = opts.logger ?? silentLogger;
+    const d = opts.stages?.length
+      ? await runStages(opts.stages, {
+          userId: r.user.id,
+          address: r.user.address,
+          recipient: r.recipient,
+          members: opts.members ?? [r.recipient],
+          tag: r.tag,
+          envelopeFrom: opts.envelopeFrom,
+          transport: opts.transport ?? 'lmtp',
+          raw,
+          facts: opts.facts ?? {},
+        }, log)
+      : defaultDisposition();
+    if (d.refuse) return { ok: false, code: 'REFUSED', message: d.refuse.message, reply: { code: d.refuse.code, enhanced: d.refuse.enhanced } };
+    const prefix = Buffer.concat([tracePrefix(r.recipient, opts), Buffer.from(d.headers.join(''), 'utf8')]);
     const copy = Buffer.concat([prefix, raw]);
     if (isMarkedCrlfOnly(raw) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
-    const appendOpts: { flags?: string[]; internalDate?: Date } = {};
-    if (opts.flags) appendOpts.flags = opts.flags;
-    if (opts.internalDate) appendOpts.internalDate = opts.internalDate;
-    const res = await store.mail.append(inbox.id, copy, appendOpts);
+    const copies: StoredCopy[] = [];
+    const done = new Set<number>();
+    for (const t of d.targets) {
+      const mailbox = await targetMailbox(store, r.user.id, t);
+      if (!mailbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
+      if (done.has(mailbox.id)) continue; // fileinto the same mailbox twice stores one copy (RFC 5228 4.1)
+      done.add(mailbox.id);
+      const appendOpts: { flags?: string[]; internalDate?: Date } = {};
+      const flags = t.flags ?? opts.flags;
+      if (flags) appendOpts.flags = flags;
+      if (opts.internalDate) appendOpts.internalDate = opts.internalDate;
+      const res = await store.mail.append(mailbox.id, copy, appendOpts);
+      copies.push({ mailboxId: mailbox.id, uid: res.uid, emailId: res.emailId });
+    }
+    if (d.after.length) void runAfter(d, log);
+    const first = copies[0];
     return {
       ok: true,
       userId: r.user.id,
       address: r.user.address,
       recipient: r.recipient,
       tag: r.tag,
-      mailboxId: inbox.id,
-      uid: res.uid,
-      emailId: res.emailId,
+      mailboxId: first?.mailboxId ?? 0,
+      uid: first?.uid ?? 0,
+      emailId: first?.emailId ?? '',
+      copies,
     };
   } catch (e) {
     if (isStoreError(e, 'TOO_BIG')) return { ok: false, code: 'TOO_BIG', message: 'Message too big for the mailbox' };
@@ -100,6 +154,21 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     (opts.logger ?? silentLogger).error({ rid, rcpt: recipient, err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined }, 'local delivery failed');
     return { ok: false, code: 'TEMPORARY', message: `Local delivery failed, try again later [${rid}]` };
   }
+}
+
+/** The mailbox a target names: created when asked and missing; a missing one falls back to INBOX. */
+async function targetMailbox(store: Pick<Store, 'mail'>, userId: number, t: Target) {
+  const found = await store.mail.getMailbox(userId, t.mailbox);
+  if (found || t.mailbox.toUpperCase() === 'INBOX') return found;
+  if (t.create) {
+    try {
+      return await store.mail.createMailbox(userId, t.mailbox);
+    } catch (e) {
+      if (isStoreError(e, 'EXISTS')) return store.mail.getMailbox(userId, t.mailbox);
+      if (!isStoreError(e, 'INVALID')) throw e;
+    }
+  }
+  return store.mail.getMailbox(userId, 'INBOX');
 }
 
 /** A recipient of one transaction, with its RCPT-time resolution when there is one. */
@@ -155,7 +224,7 @@ export function groupLoop(raw: Buffer, group: DeliveryGroup): Extract<DeliverRes
 
 /** Stores one copy for a group (see deliver()); the loop check covers every member. */
 export async function deliverGroup(store: Pick<Store, 'directory' | 'mail'>, group: DeliveryGroup, raw: Buffer, opts: DeliverOptions): Promise<DeliverResult> {
-  return groupLoop(raw, group) ?? deliver(store, group.members[0]!, raw, { ...opts, resolution: group.resolution });
+  return groupLoop(raw, group) ?? deliver(store, group.members[0]!, raw, { ...opts, resolution: group.resolution, members: group.members });
 }
 
 /**
@@ -199,6 +268,8 @@ export function replyCodeFor(code: DeliverFailureCode): number {
       return 452;
     case 'TEMPORARY':
       return 451;
+    case 'REFUSED':
+      return 550;
   }
 }
 
@@ -219,6 +290,8 @@ export function enhancedStatusFor(code: DeliverFailureCode): string {
       return '4.2.2';
     case 'TEMPORARY':
       return '4.3.0';
+    case 'REFUSED':
+      return '5.7.1';
   }
 }
 

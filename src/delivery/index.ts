@@ -7,3 +7,4 @@ export { SmtpReply, type DeliveryServiceOptions } from './smtp-common.js';
 export { deliver, type DeliverOptions, type DeliverResult, type DeliverFailureCode } from './deliver.js';
 export { resolveRecipient, isUserAddress, AliasTable, type Resolution } from './resolve.js';
 export { buildDsn, type DsnInput, type FailedRecipient } from './dsn.js';
+export { defaultDisposition, runStages, type DeliveryStage, type Disposition, type LocalMessage, type Target, type Transport } from './pipeline.js';

@@ -52,14 +52,17 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
         const delivered = await deliverEach(common.store, entries, checked.raw, {
           envelopeFrom,
           logger: common.logger,
+          stages: common.stages,
+          transport: 'lmtp',
           received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
         });
         const results = delivered.map((r, i): string | Error => {
           if (r.ok) {
             common.logger.info({ session: session.id, rcpt: entries[i]!.address, user: r.address, uid: r.uid }, 'delivered');
-            return `Ok: delivered as uid ${r.uid}`;
+            return r.copies.length ? `Ok: delivered as uid ${r.uid}` : 'Ok: message discarded by filter';
           }
           common.logger.warn({ session: session.id, rcpt: entries[i]!.address, code: r.code }, 'delivery failed');
+          if (r.reply) return new SmtpReply(r.reply.code, r.message, r.reply.enhanced);
           return new SmtpReply(replyCodeFor(r.code), r.message, enhancedStatusFor(r.code));
         });
         callback(null, results);

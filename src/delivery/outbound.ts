@@ -31,6 +31,7 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isStoreError, type OutboundMessage } from '../store/types.js';
 import { parseAddress } from './address.js';
+import type { DeliveryStage } from './pipeline.js';
 import { deliverEach, type DeliveryStore, enhancedStatusFor, isPermanent, mapLimit, replyCodeFor, type RecipientEntry } from './deliver.js';
 import { buildDsn, statusFromReply, type FailedRecipient } from './dsn.js';
 import { AliasTable, resolveRecipient } from './resolve.js';
@@ -78,6 +79,8 @@ export interface OutboundOptions extends ServiceOptions {
   concurrency?: number;
   /** Clock, for tests. */
   now?: () => Date;
+  /** Per-user delivery stages (spam filter, Sieve) for local recipients; see pipeline.ts. */
+  stages?: readonly DeliveryStage[];
 }
 
 export interface OutboundQueue {
@@ -107,6 +110,7 @@ export function createOutboundQueue(opts: OutboundOptions): OutboundQueue {
 
 class Queue implements OutboundQueue {
   readonly #store: DeliveryStore;
+  readonly #stages: readonly DeliveryStage[];
   readonly #log: Logger;
   readonly #opts: OutboundOptions;
   readonly #hostname: string;
@@ -121,6 +125,7 @@ class Queue implements OutboundQueue {
   constructor(opts: OutboundOptions) {
     this.#opts = opts;
     this.#store = opts.store;
+    this.#stages = opts.stages ?? [];
     this.#log = (opts.logger ?? silentLogger).child({ component: 'outbound' });
     this.#hostname = opts.hostname ?? osHostname();
     this.#schedule = opts.retrySchedule?.length ? opts.retrySchedule : DEFAULT_RETRY_SCHEDULE;
@@ -198,7 +203,7 @@ class Queue implements OutboundQueue {
       }
       outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
     }
-    const delivered = await deliverEach(this.#store, local, raw, { envelopeFrom: m.sender, aliases, logger: this.#log });
+    const delivered = await deliverEach(this.#store, local, raw, { envelopeFrom: m.sender, aliases, logger: this.#log, stages: this.#stages, transport: 'queue' });
     for (const [i, { address: rcpt }] of local.entries()) {
       const d = delivered[i]!;
       if (d.ok) outcomes.push({ rcpt, kind: 'sent' });

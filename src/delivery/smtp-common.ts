@@ -15,6 +15,7 @@ import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '.
 import { AddressCounter } from '../lib/connection-limit.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
+import type { DeliveryStage } from './pipeline.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { resolveRecipient, type Resolution } from './resolve.js';
 import { cleanSpool, resolveSpool, type Spool, type SpoolOptions } from './spool.js';
@@ -41,6 +42,8 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   sentCopy?: boolean;
   /** Where DATA past a small size goes instead of memory, and the memory budget (see spool.ts). */
   spool?: SpoolOptions;
+  /** Per-user delivery stages (spam filter, Sieve) for local copies; see pipeline.ts. */
+  stages?: readonly DeliveryStage[];
   /**
    * How long close() waits for messages still being received or delivered before it ends their sessions
    * (a message cut off this way is not stored and was never acknowledged). Default 10 s.
@@ -116,6 +119,7 @@ export interface ResolvedCommon {
   maxMessageSize: number;
   maxRecipients: number;
   spool: Spool;
+  stages: readonly DeliveryStage[];
 }
 
 export function resolveCommon(opts: DeliveryServiceOptions, component: string): ResolvedCommon {
@@ -126,6 +130,7 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
     maxMessageSize: opts.maxMessageSize ?? MAX_MESSAGE_SIZE,
     maxRecipients: opts.maxRecipients ?? SMTP_MAX_RECIPIENTS,
     spool: resolveSpool(opts.spool),
+    stages: opts.stages ?? [],
   };
 }
 

@@ -88,6 +88,8 @@ export async function deliverAll(common: ResolvedCommon, session: SMTPServerSess
     deliverGroup(common.store, g, raw, {
       envelopeFrom,
       logger: common.logger,
+      stages: common.stages,
+      transport: 'smtp',
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
     }),
   );
@@ -99,11 +101,13 @@ export async function deliverAll(common: ResolvedCommon, session: SMTPServerSess
   }
   for (const r of results) {
     if (!r.ok) continue;
-    try {
-      await common.store.mail.storeFlags(r.mailboxId, [r.uid], { op: 'add', flags: ['\\Deleted'] });
-      await common.store.mail.expunge(r.mailboxId, [r.uid]);
-    } catch (e) {
-      common.logger.error({ err: String(e), session: session.id, user: r.address, uid: r.uid }, 'could not take back a copy of a refused message');
+    for (const c of r.copies) {
+      try {
+        await common.store.mail.storeFlags(c.mailboxId, [c.uid], { op: 'add', flags: ['\\Deleted'] });
+        await common.store.mail.expunge(c.mailboxId, [c.uid]);
+      } catch (e) {
+        common.logger.error({ err: String(e), session: session.id, user: r.address, uid: c.uid }, 'could not take back a copy of a refused message');
+      }
     }
   }
   return failureReply(common, session, envelopeFrom, failed);
@@ -116,5 +120,6 @@ function failureReply(common: ResolvedCommon, session: SMTPServerSession, envelo
   const main = failed.find((f) => isPermanent(f.r.code)) ?? failed[0]!;
   const who = failed.flatMap((f) => f.group.members.map((m) => `<${m}>`)).join(', ');
   common.logger.info({ session: session.id, from: envelopeFrom, failed: who, code: main.r.code }, 'message refused');
-  return new SmtpReply(replyCodeFor(main.r.code), `${main.r.message} (${who})`, enhancedStatusFor(main.r.code));
+  const code = main.r.reply?.code ?? replyCodeFor(main.r.code);
+  return new SmtpReply(code, `${main.r.message} (${who})`, main.r.reply?.enhanced ?? enhancedStatusFor(main.r.code));
 }

@@ -36,6 +36,8 @@ import {
   type DeliveryServiceOptions,
 } from '../delivery/index.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
+import { buildStages } from './stages.js';
+import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
 export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions'] as const;
@@ -87,6 +89,8 @@ export interface MailroomOptions {
   pop3?: Extra<Pop3ServiceOptions>;
   delivery?: Extra<DeliveryServiceOptions>;
   outbound?: Extra<OutboundOptions>;
+  /** Extra per-user delivery stages, run after the built-in ones (see server/stages.ts). */
+  stages?: readonly DeliveryStage[];
   /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
   limits?: MailroomLimits;
 }
@@ -235,13 +239,14 @@ export class Mailroom {
       const host = this.#opts.host ?? '127.0.0.1';
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
+      const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir }, this.#opts.stages);
       if (need('submission') || need('submissions') || this.#opts.outbound) {
-        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), ...this.#opts.outbound });
+        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...this.#opts.outbound });
       }
       const lim = limitOptions(this.#opts.limits);
       const imapOpts = { ...lim.imap, ...this.#opts.imap };
       const pop3Opts = { ...lim.pop3, ...this.#opts.pop3 };
-      const deliveryOpts = { ...lim.delivery, ...this.#opts.delivery };
+      const deliveryOpts = { ...lim.delivery, stages, ...this.#opts.delivery };
       const groups: Array<{ names: ListenerName[]; make: () => NetService }> = [
         { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
         { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
