@@ -6,6 +6,7 @@ import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
 import type { OutboundQueue } from './queue.js';
+import type { SieveStore } from './sieve.js';
 import type { Envelope } from '../mime/types.js';
 
 export interface Store {
@@ -14,6 +15,8 @@ export interface Store {
   readonly mail: MailStore;
   readonly maildrop: Maildrop;
   readonly queue: OutboundQueue;
+  /** Sieve scripts, the vacation setting, reply and duplicate tracking (sieve.ts). */
+  readonly sieve: SieveStore;
   /** Waits for in-flight commits, then closes. Idempotent; calls on any part after close() reject. */
   close(): Promise<void>;
 }

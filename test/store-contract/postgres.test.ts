@@ -9,6 +9,8 @@ import { after } from 'node:test';
 import { openStore } from '../../src/store/index.js';
 import { createTestDatabase, emptySchema, type TestDatabase } from '../../support/postgres.js';
 import { runStoreContracts } from './index.js';
+import { runSieveContract } from './sieve.js';
+import type { StoreFactory } from './harness.js';
 
 const SCHEMA = 'contract';
 let dbPromise: Promise<TestDatabase> | null = null;
@@ -18,7 +20,7 @@ after(async () => {
   if (dbPromise) await (await dbPromise).drop();
 });
 
-runStoreContracts('postgres', async (opts) => {
+const factory: StoreFactory = async (opts) => {
   dbPromise ??= createTestDatabase();
   const db = await dbPromise;
   // Migrated by the first store, emptied before each later one (much faster than a schema per test; the
@@ -32,4 +34,7 @@ runStoreContracts('postgres', async (opts) => {
       await store.close();
     },
   };
-});
+};
+
+runStoreContracts('postgres', factory);
+runSieveContract('postgres', factory);

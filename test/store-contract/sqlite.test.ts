@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/index.js';
 import { runStoreContracts } from './index.js';
+import { runSieveContract } from './sieve.js';
+import type { StoreFactory } from './harness.js';
 
-runStoreContracts('sqlite', async (opts) => {
+const factory: StoreFactory = async (opts) => {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-store-'));
   const store = await openStore({ dataDir: dir, fsync: false }, opts);
   return {
@@ -18,4 +20,7 @@ runStoreContracts('sqlite', async (opts) => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+runStoreContracts('sqlite', factory);
+runSieveContract('sqlite', factory);

@@ -12,6 +12,7 @@ import { PgDirectory } from './directory.js';
 import { PgMailStore } from './mail.js';
 import { PgMaildrop } from './maildrop.js';
 import { PgOutboundQueue } from './queue.js';
+import { PgSieve } from './sieve.js';
 
 export type { PostgresStoreOptions } from './core.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -78,6 +79,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     mail,
     maildrop,
     queue,
+    sieve: new PgSieve(core),
     close: () => core.close(),
     migrate: () => core.migrate(),
     sweepOrphanBlobs: (graceMs?: number) => core.sweepOrphanBlobs(graceMs),

@@ -229,6 +229,46 @@ ALTER TABLE messages ADD COLUMN saved_date timestamptz;
 ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
 `,
   },
+  {
+    version: 11,
+    name: 'sieve scripts, vacation setting, reply and duplicate tracking',
+    // sieve.ts: a put gives the script a new revision from sieve_revisions (never reused).
+    sql: `
+CREATE SEQUENCE sieve_revisions;
+CREATE TABLE sieve_scripts (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name text COLLATE "C" NOT NULL,
+  content text NOT NULL,
+  active boolean NOT NULL DEFAULT false,
+  revision bigint NOT NULL DEFAULT nextval('sieve_revisions'),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, name)
+);
+CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (user_id) WHERE active;
+CREATE TABLE sieve_vacation (
+  user_id integer PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  enabled boolean NOT NULL,
+  subject text NOT NULL,
+  text_body text NOT NULL,
+  html_body text,
+  from_date timestamptz,
+  to_date timestamptz
+);
+CREATE TABLE sieve_vacation_sent (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  sender text NOT NULL,
+  handle text NOT NULL,
+  sent_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, sender, handle)
+);
+CREATE TABLE sieve_duplicates (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  key text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (user_id, key)
+);
+`,
+  },
 ];
 
 /**
@@ -237,6 +277,10 @@ ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
  * MIGRATIONS.
  */
 export const DATA_TABLES: readonly string[] = [
+  'sieve_scripts',
+  'sieve_vacation',
+  'sieve_vacation_sent',
+  'sieve_duplicates',
   'outbound',
   'messages',
   'expunged_held',

@@ -10,6 +10,7 @@ import { StoreError } from '../types.js';
 import { DEFAULT_MAILBOXES } from '../message-prep.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow } from './mutations.js';
+import { deleteSieveRows } from './sieve.js';
 import { normalizeAddress, normalizeDomain } from '../helpers.js';
 import { toUser, type MailboxRow, type UserRow } from './rows.js';
 
@@ -76,6 +77,7 @@ export class SqliteDirectory implements Directory {
         this.core.sql('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
         this.core.sql('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
         this.core.sql('DELETE FROM metadata WHERE user_id = ?').run(u.id);
+        deleteSieveRows(this.core, u.id);
         this.core.sql('DELETE FROM users WHERE id = ?').run(u.id);
       });
       for (const [uid, mid, ms] of events) {

@@ -38,6 +38,9 @@
  *   rows then merely keep their blobs until a newer build sweeps them).
  * - `metadata` holds annotations (RFC 5464; metadata.ts): per user, mailbox (0: the server's entries) and
  *   lower-cased entry name. Added after version 1 without a version bump (older builds ignore it).
+ * - `sieve_scripts`, `sieve_vacation`, `sieve_vacation_sent`, `sieve_duplicates` hold Sieve scripts (the row id,
+ *   AUTOINCREMENT, is the script's revision: a put replaces the row), the vacation setting and the reply and
+ *   duplicate tracking (sieve.ts). Added after version 1 without a version bump.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message, held and outbound rows pointing at a blob; a blob whose count drops to zero is
@@ -204,4 +207,39 @@ CREATE TABLE IF NOT EXISTS outbound (
   blob_id TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbound_due ON outbound (next_attempt_at, created_at);
+
+CREATE TABLE IF NOT EXISTS sieve_scripts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  content TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (user_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS sieve_vacation (
+  user_id INTEGER PRIMARY KEY,
+  enabled INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  text_body TEXT NOT NULL,
+  html_body TEXT,
+  from_date INTEGER,
+  to_date INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS sieve_vacation_sent (
+  user_id INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  sent_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, sender, handle)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS sieve_duplicates (
+  user_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
 `;
