@@ -5,6 +5,7 @@ import { registerUserCommands } from './user.js';
 import { PRIVATE_UMASK } from '../lib/private-files.js';
 import { registerDomainCommands } from './domain.js';
 import { registerStoreCommands } from './store.js';
+import { registerTokenCommands } from './token.js';
 import { describeError, openStoreFromFlags } from './common.js';
 
 /**
@@ -22,6 +23,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerUserCommands(program);
   registerDomainCommands(program, () => openStoreFromFlags(program.opts<{ data?: string; store?: string }>()));
   registerStoreCommands(program);
+  registerTokenCommands(program);
   if (argv.includes('client')) {
     const { registerClientCommands } = await import('./client.js');
     registerClientCommands(program);

@@ -17,6 +17,8 @@
  * --max-message-size N (APPENDLIMIT and SIZE), --smtp-max-recipients N, --imap-idle-timeout SECONDS,
  * --pop3-idle-timeout SECONDS; a value below the minimum (RFC minimums for autologout, line length and
  * recipients) is refused with a CliError naming the flag.
+ * HTTP (JMAP, web interface): --http-port N (default 8080), --https-port N (default 8443, the server's
+ * certificate); --cors-origins LIST allows those origins cross-origin access (default none).
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -49,6 +51,8 @@ export interface ServeConfig {
   hostname?: string;
   /** Operator limits (--max-connections-per-ip ...); absent ones keep the defaults of lib/limits.ts. */
   limits: MailroomLimits;
+  /** Origins allowed cross-origin access to the HTTP API (--cors-origins, comma-separated or a JSON array). */
+  corsOrigins: string[];
 }
 
 /**
@@ -96,6 +100,28 @@ export function parseHostPort(value: string, what: string): { host: string; port
   return { host: m[1]!, port: Number(m[2]) };
 }
 
+/** Parses cors-origins: a list (config) or comma-separated string of origins such as https://mail.example.org. */
+export function parseOrigins(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const items = Array.isArray(value) ? value.map(String) : String(value).split(',');
+  const out: string[] = [];
+  for (const raw of items) {
+    const o = raw.trim();
+    if (o === '') continue;
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new CliError(`invalid --cors-origins entry: ${o} (expected an origin such as https://mail.example.org)`);
+    }
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== o.replace(/\/$/, '')) {
+      throw new CliError(`invalid --cors-origins entry: ${o} (expected scheme://host[:port] only)`);
+    }
+    out.push(u.origin);
+  }
+  return out;
+}
+
 function normKey(k: string): string {
   return k.replace(/[-_]/g, '').toLowerCase();
 }
@@ -136,6 +162,7 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     logFormat,
     logLevel,
     limits: {},
+    corsOrigins: parseOrigins(get('corsOrigins')),
   };
   for (const k of LIMIT_KEYS) {
     const v = get(k.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()));
@@ -169,6 +196,8 @@ function clientSettings(m: Mailroom, host: string): string {
   if (p.pop3s !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3s}  (SSL/TLS)`);
   if (p.submission !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submission}  (STARTTLS, password auth)`);
   if (p.submissions !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submissions}  (SSL/TLS, password auth)`);
+  if (p.https !== undefined) lines.push(`  JMAP        https://${shown}:${p.https}/.well-known/jmap`);
+  else if (p.http !== undefined) lines.push(`  JMAP        http://${shown}:${p.http}/.well-known/jmap`);
   lines.push('  user name   the full address; cleartext login is allowed on loopback or after TLS');
   if (m.selfSignedCertFile) lines.push(`  certificate self-signed: ${m.selfSignedCertFile} (accept it in the client or pass --tls-cert/--tls-key)`);
   return lines.join('\n') + '\n';
@@ -191,6 +220,7 @@ export function registerServeCommand(program: Command): void {
     .option('--queue-allow-internal', 'let direct MX delivery connect to private, loopback and link-local addresses')
     .option('--submission-sent-copy <on|off>', 'keep a copy of submitted mail in the Sent folder (default on; per user: user set --sent-copy)')
     .option('--hostname <name>', 'name used in greetings and Received headers')
+    .option('--cors-origins <list>', 'comma-separated origins allowed cross-origin access to the HTTP API (default none)')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
     .option('--log-level <level>', 'debug, info, warn or error', undefined);
@@ -224,6 +254,7 @@ export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logge
     ...(cfg.smarthost ? { outbound: outboundOptions(cfg, cfg.smarthost) } : cfg.queueAllowInternal ? { outbound: { allowInternal: true } } : {}),
     ...(cfg.submissionSentCopy ? {} : { delivery: { sentCopy: false } }),
     limits: cfg.limits,
+    ...(cfg.corsOrigins.length ? { http: { corsOrigins: cfg.corsOrigins } } : {}),
   };
 }
 

@@ -35,12 +35,13 @@ import {
   type OutboundQueue,
   type DeliveryServiceOptions,
 } from '../delivery/index.js';
+import { createHttpService, type HttpServiceOptions } from '../http/server.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
 import { buildStages } from './stages.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
-export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions'] as const;
+export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 /** Unprivileged defaults used by `mailroom serve` (the standard ports plus a prefix; see README). */
@@ -53,6 +54,8 @@ export const DEFAULT_PORTS: Record<ListenerName, number> = {
   smtp: 2525,
   submission: 1587,
   submissions: 1465,
+  http: 8080,
+  https: 8443,
 };
 
 const IMPLICIT_TLS: Record<ListenerName, boolean> = {
@@ -64,6 +67,8 @@ const IMPLICIT_TLS: Record<ListenerName, boolean> = {
   smtp: false,
   submission: false,
   submissions: true,
+  http: false,
+  https: true,
 };
 
 type Extra<T> = Partial<Omit<T, keyof ServiceOptions>>;
@@ -91,6 +96,8 @@ export interface MailroomOptions {
   outbound?: Extra<OutboundOptions>;
   /** Extra per-user delivery stages, run after the built-in ones (see server/stages.ts). */
   stages?: readonly DeliveryStage[];
+  /** HTTP listener options: origins allowed by CORS (config `cors-origins`), plugins instead of the default list (tests). */
+  http?: { corsOrigins?: readonly string[]; plugins?: HttpServiceOptions['plugins'] };
   /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
   limits?: MailroomLimits;
 }
@@ -143,7 +150,7 @@ export interface ListenerInfo {
   name: ListenerName;
   host: string;
   port: number;
-  tls: 'implicit' | 'starttls';
+  tls: 'implicit' | 'starttls' | 'none';
 }
 
 export class Mailroom {
@@ -240,7 +247,7 @@ export class Mailroom {
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
       const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir }, this.#opts.stages);
-      if (need('submission') || need('submissions') || this.#opts.outbound) {
+      if (need('submission') || need('submissions') || need('http') || need('https') || this.#opts.outbound) {
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...this.#opts.outbound });
       }
       const lim = limitOptions(this.#opts.limits);
@@ -259,6 +266,7 @@ export class Mailroom {
             return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...deliveryOpts, outbound: this.#queue });
           },
         },
+        { names: ['http', 'https'], make: () => this.#httpService(base, hostname) },
       ];
       for (const g of groups) {
         const names = g.names.filter(need);
@@ -270,7 +278,7 @@ export class Mailroom {
           if (typeof port !== 'number') continue;
           const implicitTls = IMPLICIT_TLS[name];
           const addr: AddressInfo = await service.listen({ host: this.bindAddress(name), port, implicitTls });
-          this.#listeners.push({ name, host: addr.address, port: addr.port, tls: implicitTls ? 'implicit' : 'starttls' });
+          this.#listeners.push({ name, host: addr.address, port: addr.port, tls: implicitTls ? 'implicit' : name === 'http' ? 'none' : 'starttls' });
         }
       }
       this.#queue?.start();
@@ -280,6 +288,24 @@ export class Mailroom {
       this.#state = 'stopped';
       throw e;
     }
+  }
+
+  #httpService(base: ServiceOptions & { store: Store }, hostname: string): NetService {
+    const logger = (base.logger ?? silentLogger).child({ svc: 'http' });
+    return createHttpService({
+      ctx: {
+        store: base.store,
+        auth: base.auth,
+        logger,
+        hostname,
+        dataDir: this.#opts.storeUrl ? '' : this.dataDir,
+        queue: this.#queue,
+        listeners: () => this.#listeners.map((l) => ({ name: l.name, port: l.port, tls: l.tls })),
+        corsOrigins: this.#opts.http?.corsOrigins ?? [],
+      },
+      ...(base.tls ? { tls: base.tls } : {}),
+      ...(this.#opts.http?.plugins ? { plugins: this.#opts.http.plugins } : {}),
+    });
   }
 
   /** The address listener `name` binds: lmtpHost (default 127.0.0.1) for LMTP, host (default 127.0.0.1) for the rest. */
