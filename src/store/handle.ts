@@ -2,11 +2,12 @@
  * One open store: the four narrow interfaces over one backend core (connection, transactions and group
  * commit, change bus, blob files). openStore (index.ts) returns it; close() waits for in-flight commits.
  */
-import type { AclStore } from './acl.js';
 import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
 import type { OutboundQueue } from './queue.js';
+import type { TokenStore } from './tokens.js';
+import type { SieveStore } from './sieve.js';
 import type { Envelope } from '../mime/types.js';
 
 export interface Store {
@@ -15,8 +16,10 @@ export interface Store {
   readonly mail: MailStore;
   readonly maildrop: Maildrop;
   readonly queue: OutboundQueue;
-  /** Mailbox access control lists, private \Seen of shared mailboxes, public folders' owner (acl.ts). */
-  readonly acl: AclStore;
+  /** HTTP API tokens and JMAP push subscriptions (tokens.ts). */
+  readonly tokens: TokenStore;
+  /** Sieve scripts, the vacation setting, reply and duplicate tracking (sieve.ts). */
+  readonly sieve: SieveStore;
   /** Waits for in-flight commits, then closes. Idempotent; calls on any part after close() reject. */
   close(): Promise<void>;
 }

@@ -8,11 +8,12 @@
 import type { Store } from '../handle.js';
 import { StoreError } from '../types.js';
 import { PgCore, type PostgresStoreOptions } from './core.js';
-import { PgAcl } from './acl.js';
 import { PgDirectory } from './directory.js';
 import { PgMailStore } from './mail.js';
 import { PgMaildrop } from './maildrop.js';
 import { PgOutboundQueue } from './queue.js';
+import { PgTokens } from './tokens.js';
+import { PgSieve } from './sieve.js';
 
 export type { PostgresStoreOptions } from './core.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -79,7 +80,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     mail,
     maildrop,
     queue,
-    acl: new PgAcl(core),
+    tokens: new PgTokens(core),
+    sieve: new PgSieve(core),
     close: () => core.close(),
     migrate: () => core.migrate(),
     sweepOrphanBlobs: (graceMs?: number) => core.sweepOrphanBlobs(graceMs),

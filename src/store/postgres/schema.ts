@@ -230,69 +230,6 @@ ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
 `,
   },
   {
-    version: 8,
-    name: 'mailbox access control lists and private seen flags',
-    // acl.ts: entries per (mailbox, identifier) with canonical rights; acl_seen holds the \Seen of users
-    // reading another owner's mailbox. Both go with their mailbox.
-    sql: `
-CREATE TABLE acl (
-  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-  identifier text COLLATE "C" NOT NULL,
-  rights text NOT NULL,
-  PRIMARY KEY (mailbox_id, identifier)
-);
-CREATE INDEX acl_identifier ON acl (identifier);
-CREATE TABLE acl_seen (
-  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  uid bigint NOT NULL,
-  PRIMARY KEY (mailbox_id, user_id, uid)
-);
-`,
-  },
-  {
-    version: 9,
-    name: 'mail authentication: DKIM signing keys',
-    // dkim.ts: every key of a domain signs; the private key is PKCS#8 PEM (never logged).
-    sql: `
-CREATE TABLE dkim_keys (
-  domain text COLLATE "C" NOT NULL,
-  selector text COLLATE "C" NOT NULL,
-  algorithm text NOT NULL,
-  private_key text NOT NULL,
-  public_key text NOT NULL,
-  created_at timestamptz NOT NULL,
-  PRIMARY KEY (domain, selector)
-);
-`,
-  },
-  {
-    version: 10,
-    name: 'spam filter statistics',
-    // spam.ts: per-user token counts, trained-message totals, and each trained message's class.
-    sql: `
-CREATE TABLE spam_tokens (
-  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  token text COLLATE "C" NOT NULL,
-  spam integer NOT NULL,
-  ham integer NOT NULL,
-  PRIMARY KEY (user_id, token)
-);
-CREATE TABLE spam_totals (
-  user_id integer PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-  spam integer NOT NULL,
-  ham integer NOT NULL
-);
-CREATE TABLE spam_trained (
-  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  digest text COLLATE "C" NOT NULL,
-  class text NOT NULL,
-  trained_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (user_id, digest)
-);
-`,
-  },
-  {
     version: 11,
     name: 'sieve scripts, vacation setting, reply and duplicate tracking',
     // sieve.ts: a put gives the script a new revision from sieve_revisions (never reused).
@@ -332,6 +269,35 @@ CREATE TABLE sieve_duplicates (
 );
 `,
   },
+  {
+    version: 12,
+    name: 'jmap: API tokens and push subscriptions',
+    sql: `
+CREATE TABLE api_tokens (
+  id text PRIMARY KEY,
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name text NOT NULL,
+  kind text NOT NULL,
+  secret_hash bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz,
+  last_used_at timestamptz
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE TABLE push_subscriptions (
+  id text PRIMARY KEY,
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  device_client_id text NOT NULL,
+  url text NOT NULL,
+  keys jsonb,
+  verification_code text NOT NULL,
+  verified boolean NOT NULL,
+  expires timestamptz,
+  types jsonb
+);
+CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
+`,
+  },
 ];
 
 /**
@@ -340,8 +306,8 @@ CREATE TABLE sieve_duplicates (
  * MIGRATIONS.
  */
 export const DATA_TABLES: readonly string[] = [
-  'acl_seen',
-  'acl',
+  'api_tokens',
+  'push_subscriptions',
   'sieve_scripts',
   'sieve_vacation',
   'sieve_vacation_sent',

@@ -10,11 +10,12 @@
  */
 import type { Store, StoreOptions } from '../handle.js';
 import { SqliteCore, SqliteHub } from './core.js';
-import { SqliteAcl } from './acl.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteMail } from './mail.js';
 import { SqliteMaildrop } from './maildrop.js';
 import { SqliteOutboundQueue } from './queue.js';
+import { SqliteTokens } from './tokens.js';
+import { SqliteSieve } from './sieve.js';
 
 export { SqliteHub } from './core.js';
 export { INLINE_MAX } from './core.js';
@@ -67,14 +68,16 @@ class SqliteStoreHandle implements SqliteStore {
   readonly mail: SqliteMail;
   readonly maildrop: SqliteMaildrop;
   readonly queue: SqliteOutboundQueue;
-  readonly acl: SqliteAcl;
+  readonly tokens: SqliteTokens;
+  readonly sieve: SqliteSieve;
 
   constructor(private readonly core: SqliteCore) {
     this.directory = new SqliteDirectory(core);
     this.mail = new SqliteMail(core);
     this.maildrop = new SqliteMaildrop(core);
     this.queue = new SqliteOutboundQueue(core);
-    this.acl = new SqliteAcl(core);
+    this.tokens = new SqliteTokens(core);
+    this.sieve = new SqliteSieve(core);
   }
 
   get hub(): SqliteHub {
