@@ -2,6 +2,7 @@
  * One open store: the four narrow interfaces over one backend core (connection, transactions and group
  * commit, change bus, blob files). openStore (index.ts) returns it; close() waits for in-flight commits.
  */
+import type { AclStore } from './acl.js';
 import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
@@ -16,6 +17,8 @@ export interface Store {
   readonly mail: MailStore;
   readonly maildrop: Maildrop;
   readonly queue: OutboundQueue;
+  /** Mailbox access control lists, private \Seen of shared mailboxes, public folders' owner (acl.ts). */
+  readonly acl: AclStore;
   /** HTTP API tokens and JMAP push subscriptions (tokens.ts). */
   readonly tokens: TokenStore;
   /** Sieve scripts, the vacation setting, reply and duplicate tracking (sieve.ts). */

@@ -3,6 +3,7 @@
  * registered as node:test tests against a factory of fresh, empty stores. Every backend runs all four
  * (sqlite.test.ts, postgres.test.ts).
  */
+import { runAclContract } from './acl.js';
 import { runDirectoryContract } from './directory.js';
 import type { StoreFactory } from './harness.js';
 import { runMailContract } from './mail.js';
@@ -17,4 +18,5 @@ export function runStoreContracts(name: string, factory: StoreFactory): void {
   runMailContract(name, factory);
   runMaildropContract(name, factory);
   runQueueContract(name, factory);
+  runAclContract(name, factory);
 }

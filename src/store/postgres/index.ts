@@ -8,6 +8,7 @@
 import type { Store } from '../handle.js';
 import { StoreError } from '../types.js';
 import { PgCore, type PostgresStoreOptions } from './core.js';
+import { PgAcl } from './acl.js';
 import { PgDirectory } from './directory.js';
 import { PgMailStore } from './mail.js';
 import { PgMaildrop } from './maildrop.js';
@@ -80,6 +81,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     mail,
     maildrop,
     queue,
+    acl: new PgAcl(core),
     tokens: new PgTokens(core),
     sieve: new PgSieve(core),
     close: () => core.close(),

@@ -230,6 +230,27 @@ ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
 `,
   },
   {
+    version: 8,
+    name: 'mailbox access control lists and private seen flags',
+    // acl.ts: entries per (mailbox, identifier) with canonical rights; acl_seen holds the \Seen of users
+    // reading another owner's mailbox. Both go with their mailbox.
+    sql: `
+CREATE TABLE acl (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  identifier text COLLATE "C" NOT NULL,
+  rights text NOT NULL,
+  PRIMARY KEY (mailbox_id, identifier)
+);
+CREATE INDEX acl_identifier ON acl (identifier);
+CREATE TABLE acl_seen (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  uid bigint NOT NULL,
+  PRIMARY KEY (mailbox_id, user_id, uid)
+);
+`,
+  },
+  {
     version: 11,
     name: 'sieve scripts, vacation setting, reply and duplicate tracking',
     // sieve.ts: a put gives the script a new revision from sieve_revisions (never reused).
@@ -306,6 +327,8 @@ CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
  * MIGRATIONS.
  */
 export const DATA_TABLES: readonly string[] = [
+  'acl_seen',
+  'acl',
   'api_tokens',
   'push_subscriptions',
   'sieve_scripts',

@@ -10,6 +10,7 @@
  */
 import type { Store, StoreOptions } from '../handle.js';
 import { SqliteCore, SqliteHub } from './core.js';
+import { SqliteAcl } from './acl.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteMail } from './mail.js';
 import { SqliteMaildrop } from './maildrop.js';
@@ -68,6 +69,7 @@ class SqliteStoreHandle implements SqliteStore {
   readonly mail: SqliteMail;
   readonly maildrop: SqliteMaildrop;
   readonly queue: SqliteOutboundQueue;
+  readonly acl: SqliteAcl;
   readonly tokens: SqliteTokens;
   readonly sieve: SqliteSieve;
 
@@ -76,6 +78,7 @@ class SqliteStoreHandle implements SqliteStore {
     this.mail = new SqliteMail(core);
     this.maildrop = new SqliteMaildrop(core);
     this.queue = new SqliteOutboundQueue(core);
+    this.acl = new SqliteAcl(core);
     this.tokens = new SqliteTokens(core);
     this.sieve = new SqliteSieve(core);
   }

@@ -36,6 +36,8 @@
  *   see held.ts): the message row's columns plus the expunge's modseq and time; each row holds one blob
  *   reference. Added after version 1 without a version bump (an older build leaves the table alone: its
  *   rows then merely keep their blobs until a newer build sweeps them).
+ * - `acl` holds mailbox access control entries (RFC 4314; acl.ts) and `acl_seen` the private \Seen of users
+ *   reading another owner's mailbox. Added after version 1 without a version bump (CREATE IF NOT EXISTS).
  * - `metadata` holds annotations (RFC 5464; metadata.ts): per user, mailbox (0: the server's entries) and
  *   lower-cased entry name. Added after version 1 without a version bump (older builds ignore it).
  * - `sieve_scripts`, `sieve_vacation`, `sieve_vacation_sent`, `sieve_duplicates` hold Sieve scripts (the row id,
@@ -194,6 +196,21 @@ CREATE TABLE IF NOT EXISTS urlauth_keys (
   key BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS urlauth_keys_user ON urlauth_keys (user_id);
+
+CREATE TABLE IF NOT EXISTS acl (
+  mailbox_id INTEGER NOT NULL,
+  identifier TEXT NOT NULL,
+  rights TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, identifier)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS acl_identifier ON acl (identifier);
+
+CREATE TABLE IF NOT EXISTS acl_seen (
+  mailbox_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, user_id, uid)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS outbound (
   id TEXT PRIMARY KEY,
