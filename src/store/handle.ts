@@ -7,6 +7,7 @@ import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
 import type { OutboundQueue } from './queue.js';
+import type { QuotaDefaults, QuotaStore } from './quota.js';
 import type { TokenStore } from './tokens.js';
 import type { SieveStore } from './sieve.js';
 import type { Envelope } from '../mime/types.js';
@@ -17,6 +18,8 @@ export interface Store {
   readonly mail: MailStore;
   readonly maildrop: Maildrop;
   readonly queue: OutboundQueue;
+  /** Per-user storage and message limits and usage (quota.ts). */
+  readonly quota: QuotaStore;
   /** Mailbox access control lists, private \Seen of shared mailboxes, public folders' owner (acl.ts). */
   readonly acl: AclStore;
   /** HTTP API tokens and JMAP push subscriptions (tokens.ts). */
@@ -40,4 +43,6 @@ export interface StoreOptions {
    * processes that still show them (mail.ts holdExpunged covers this process's). Default 0.
    */
   expungeGraceMs?: number;
+  /** Limits for users without their own (quota.ts); absent: no limits. */
+  quota?: QuotaDefaults;
 }

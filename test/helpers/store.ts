@@ -113,6 +113,7 @@ export function withParts(store: Store, parts: Partial<Pick<Store, 'directory' |
     mail: parts.mail ?? store.mail,
     maildrop: parts.maildrop ?? store.maildrop,
     queue: parts.queue ?? store.queue,
+    quota: store.quota,
     acl: store.acl,
     tokens: store.tokens,
     sieve: store.sieve,

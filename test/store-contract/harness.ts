@@ -23,10 +23,10 @@ export const ID_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
 export type StoreTest = (s: Store, user: User, inbox: Mailbox) => Promise<void>;
 
-/** withStore(fn): a test body that runs `fn` with a fresh store (SERVER_OPTIONS) and the user alice. */
-export function storeRunner(factory: StoreFactory): (fn: StoreTest) => () => Promise<void> {
+/** withStore(fn): a test body that runs `fn` with a fresh store (`opts`, default SERVER_OPTIONS) and the user alice. */
+export function storeRunner(factory: StoreFactory, opts: StoreOptions = SERVER_OPTIONS): (fn: StoreTest) => () => Promise<void> {
   return (fn) => async () => {
-    const { store, cleanup } = await factory(SERVER_OPTIONS);
+    const { store, cleanup } = await factory(opts);
     try {
       const user = await store.directory.createUser('alice@example.org', '$test$hash');
       const inbox = await store.mail.getMailbox(user.id, 'INBOX');

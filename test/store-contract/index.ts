@@ -9,6 +9,7 @@ import type { StoreFactory } from './harness.js';
 import { runMailContract } from './mail.js';
 import { runMaildropContract } from './maildrop.js';
 import { runQueueContract } from './queue.js';
+import { runQuotaContract } from './quota.js';
 
 export type { StoreFactory } from './harness.js';
 export { runDirectoryContract, runMailContract, runMaildropContract, runQueueContract };
@@ -18,5 +19,6 @@ export function runStoreContracts(name: string, factory: StoreFactory): void {
   runMailContract(name, factory);
   runMaildropContract(name, factory);
   runQueueContract(name, factory);
+  runQuotaContract(name, factory);
   runAclContract(name, factory);
 }

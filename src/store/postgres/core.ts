@@ -29,6 +29,7 @@ import pg from 'pg';
 import type { ChangeEvent } from '../types.js';
 import { StoreError } from '../types.js';
 import type { StoreOptions } from '../handle.js';
+import type { QuotaDefaults } from '../quota.js';
 import type { Envelope } from '../../mime/types.js';
 import type { Logger } from '../../lib/logger.js';
 import { silentLogger } from '../../lib/logger.js';
@@ -107,6 +108,8 @@ export class PgCore {
   /** Views of this node holding expunged messages, and the grace for other nodes' readers (held.ts). */
   readonly holds = new ExpungeHolds((mailboxId) => sweepHeld(this, mailboxId));
   readonly expungeGraceMs: number;
+  /** Limits of users without their own (StoreOptions.quota; quota.ts). */
+  readonly quotaDefaults: QuotaDefaults;
   private readonly listener: ChangeListener;
   private readonly subscribers = new Map<number, Set<(ev: ChangeEvent) => void>>();
   /**
@@ -130,6 +133,7 @@ export class PgCore {
     this.leaseMs = opts.outboundLeaseMs ?? DEFAULT_OUTBOUND_LEASE_MS;
     this.envelopeText = opts.envelopeText;
     this.expungeGraceMs = Math.max(0, opts.expungeGraceMs ?? 0);
+    this.quotaDefaults = { ...opts.quota };
     this.db = new Db(dbOpts);
     this.blobs = new BlobStore({ blobDir: opts.blobDir, fsync: opts.fsync ?? true });
     this.listener = new ChangeListener({

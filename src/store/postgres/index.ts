@@ -13,6 +13,7 @@ import { PgDirectory } from './directory.js';
 import { PgMailStore } from './mail.js';
 import { PgMaildrop } from './maildrop.js';
 import { PgOutboundQueue } from './queue.js';
+import { PgQuota } from './quota.js';
 import { PgTokens } from './tokens.js';
 import { PgSieve } from './sieve.js';
 
@@ -81,6 +82,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     mail,
     maildrop,
     queue,
+    quota: new PgQuota(core),
     acl: new PgAcl(core),
     tokens: new PgTokens(core),
     sieve: new PgSieve(core),

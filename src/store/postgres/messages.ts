@@ -16,6 +16,7 @@ import { validId } from './core.js';
 import { num, pgCode } from './db.js';
 import { PgMailboxes } from './mailboxes.js';
 import { encodePayload } from './notify.js';
+import { checkQuota } from './quota.js';
 import {
   MSG_COLS,
   bump,
@@ -135,6 +136,7 @@ export class PgMessages extends PgMailboxes {
               const old = await q.query('SELECT 1 FROM messages WHERE mailbox_id = $1 AND uid = $2', [rep.mailboxId, rep.uid]);
               if (old.rowCount) await expungeRows(core, q, after, sb, [rep.uid]);
             }
+            await checkQuota(core, q, userId);
             return { uid, uidValidity: num(b.uid_validity), emailId, modseq };
           }),
         );
@@ -232,6 +234,8 @@ export class PgMessages extends PgMailboxes {
         if (!src || !dst) throw new StoreError('NOT_FOUND', 'no such mailbox');
         const rows = await rowsIn(q, fromMailboxId, uids);
         const pairs = await moveRows(this.core, q, after, src, rows, dst, move);
+        // A move within one user's mailboxes changes no usage and is never refused (quota.ts).
+        if (pairs.length && (!move || num(src.user_id) !== num(dst.user_id))) await checkQuota(this.core, q, num(dst.user_id));
         return { uidValidity: num(dst.uid_validity), pairs };
       });
     });

@@ -35,6 +35,7 @@
 import type { Logger } from '../../lib/logger.js';
 import type { Db, Queryable } from './db.js';
 import { num } from './db.js';
+import { QUOTA_MIGRATION_SQL } from './quota.js';
 
 export interface Migration {
   version: number;
@@ -230,6 +231,12 @@ ALTER TABLE messages ALTER COLUMN saved_date SET DEFAULT now();
 `,
   },
   {
+    version: 7,
+    name: 'quotas',
+    // Per-user usage counters kept by triggers on messages, and per-user limits (quota.ts).
+    sql: QUOTA_MIGRATION_SQL,
+  },
+  {
     version: 8,
     name: 'mailbox access control lists and private seen flags',
     // acl.ts: entries per (mailbox, identifier) with canonical rights; acl_seen holds the \Seen of users
@@ -348,6 +355,7 @@ export const DATA_TABLES: readonly string[] = [
   'thread_refs',
   'subscriptions',
   'mailboxes',
+  'quota',
   'users',
   'domains',
   'aliases',

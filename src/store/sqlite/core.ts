@@ -65,6 +65,8 @@ import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
 import { BlobDir, blobWriter, type WriterState } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { initQuota } from './quota.js';
+import type { QuotaDefaults } from '../quota.js';
 import { SqliteConnection } from './commit.js';
 import { ChangesCache, ListCache } from './caches.js';
 import { chunks } from '../helpers.js';
@@ -160,6 +162,8 @@ export interface SqliteCoreOptions {
   envelopeText?: (envelope: Envelope) => string | null;
   /** StoreOptions.expungeGraceMs. */
   expungeGraceMs?: number;
+  /** StoreOptions.quota: limits of users without their own (quota.ts). */
+  quota?: QuotaDefaults;
 }
 
 export class SqliteCore extends SqliteConnection {
@@ -169,6 +173,8 @@ export class SqliteCore extends SqliteConnection {
   readonly envelopeText: ((envelope: Envelope) => string | null) | undefined;
   /** Expunged messages stay readable at least this long (StoreOptions.expungeGraceMs; held.ts). */
   readonly expungeGraceMs: number;
+  /** Limits of users without their own (StoreOptions.quota; quota.ts). */
+  readonly quotaDefaults: QuotaDefaults;
   readonly unsubscribers = new Set<() => void>();
   /** listMessages rows per mailbox (see ListCache) and changesSince answers (see ChangesCache). */
   readonly lists = new ListCache();
@@ -183,6 +189,7 @@ export class SqliteCore extends SqliteConnection {
     this.inlineMax = opts.inlineMax ?? INLINE_MAX;
     this.envelopeText = opts.envelopeText;
     this.expungeGraceMs = Math.max(0, opts.expungeGraceMs ?? 0);
+    this.quotaDefaults = { ...opts.quota };
   }
 
   /** An expunge of this mailbox keeps its messages readable (held.ts). */
@@ -220,6 +227,8 @@ export class SqliteCore extends SqliteConnection {
         if (!db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'saved_date'").get()) db.exec('ALTER TABLE messages ADD COLUMN saved_date INTEGER');
         // First open of a database written before message_envelopes existed: fill it (see schema.ts).
         if (!hadEnvelopes) db.exec(FILL_ENVELOPES_SQL);
+        // Usage counters and their triggers; counted once for a database from before quotas (quota.ts).
+        initQuota(db);
         const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
         if (!v) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
         else if (Number(v.value) !== SCHEMA_VERSION) throw new Error(`unsupported store schema version ${v.value}`);

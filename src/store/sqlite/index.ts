@@ -15,6 +15,7 @@ import { SqliteDirectory } from './directory.js';
 import { SqliteMail } from './mail.js';
 import { SqliteMaildrop } from './maildrop.js';
 import { SqliteOutboundQueue } from './queue.js';
+import { SqliteQuota } from './quota.js';
 import { SqliteTokens } from './tokens.js';
 import { SqliteSieve } from './sieve.js';
 
@@ -69,6 +70,7 @@ class SqliteStoreHandle implements SqliteStore {
   readonly mail: SqliteMail;
   readonly maildrop: SqliteMaildrop;
   readonly queue: SqliteOutboundQueue;
+  readonly quota: SqliteQuota;
   readonly acl: SqliteAcl;
   readonly tokens: SqliteTokens;
   readonly sieve: SqliteSieve;
@@ -78,6 +80,7 @@ class SqliteStoreHandle implements SqliteStore {
     this.mail = new SqliteMail(core);
     this.maildrop = new SqliteMaildrop(core);
     this.queue = new SqliteOutboundQueue(core);
+    this.quota = new SqliteQuota(core);
     this.acl = new SqliteAcl(core);
     this.tokens = new SqliteTokens(core);
     this.sieve = new SqliteSieve(core);

@@ -2,7 +2,7 @@
  * SqliteMailWrites: the message writes of the SQLite MailStore (mail.ts completes it): APPEND (RFC 9051
  * 6.3.12), STORE flag changes with UNCHANGEDSINCE (RFC 7162 3.1.3), EXPUNGE, COPY and MOVE (RFC 6851).
  * Appends, expunges, copies and moves resolve after their commit is durable; flag changes at COMMIT (see
- * core.ts). Failures are StoreError values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, TEMPORARY).
+ * core.ts). Failures are StoreError values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
  */
 import type { AppendOptions, AppendResult, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
 import { StoreError } from '../types.js';
@@ -12,6 +12,7 @@ import { applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
+import { checkQuota } from './quota.js';
 import { chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
@@ -72,6 +73,7 @@ export class SqliteMailWrites extends SqliteMailboxes {
               replaced = [sb.user_id, ms];
             }
           }
+          checkQuota(this.core, b.user_id);
           return { uid, uidValidity: b.uid_validity, emailId, modseq };
         }, writer);
       let result: AppendResult;
@@ -159,6 +161,8 @@ export class SqliteMailWrites extends SqliteMailboxes {
         const dst = this.core.mailboxRow(toMailboxId);
         const rows = this.core.rowsIn(fromMailboxId, uids);
         const pairs = moveRows(this.core, src, rows, dst, move);
+        // A move within one user's mailboxes changes no usage and is never refused (quota.ts).
+        if (pairs.length > 0 && (!move || src.user_id !== dst.user_id)) checkQuota(this.core, dst.user_id);
         const d = this.core.st.mailbox.get(toMailboxId) as MailboxRow;
         if (pairs.length > 0) {
           if (move && src.id !== dst.id) events.push([src.user_id, src.id, src.highest_modseq + 1]);

@@ -1,0 +1,123 @@
+/**
+ * The message as the interpreter sees it: header fields in order (editable for RFC 5293 editheader), the
+ * body, and the MIME index (built lazily for the body test). Header values given to tests are unfolded,
+ * RFC 2047-decoded and trimmed (RFC 5228 2.7.2 / 5.7).
+ */
+import { decodeMimeWords, indexMessage, messageHeaderEnd, normalizeLineEndings, parseHeaderBlock, unfoldHeader } from '../mime/index.js';
+import type { MessageIndex } from '../mime/index.js';
+
+export interface HeaderField {
+  name: string;
+  /** The raw value bytes after the colon (folding included, final CRLF excluded). */
+  raw: Buffer;
+}
+
+export class MessageView {
+  readonly original: Buffer;
+  private readonly normalized: Buffer;
+  readonly fields: HeaderField[];
+  readonly body: Buffer;
+  private modified = false;
+  private index: MessageIndex | null = null;
+
+  constructor(raw: Buffer) {
+    this.original = raw;
+    this.normalized = normalizeLineEndings(raw);
+    const end = messageHeaderEnd(this.normalized);
+    this.fields = parseHeaderBlock(this.normalized.subarray(0, end)).map((f) => ({ name: f.name, raw: f.value }));
+    this.body = this.normalized.subarray(end);
+  }
+
+  get size(): number {
+    return this.original.length;
+  }
+
+  /** Occurrences of one field (case-insensitive name), in message order. */
+  raw(name: string): HeaderField[] {
+    const n = name.toLowerCase();
+    return this.fields.filter((f) => f.name.toLowerCase() === n);
+  }
+
+  /** Unfolded, RFC 2047-decoded, trimmed values of one field. */
+  values(name: string): string[] {
+    return this.raw(name).map((f) => decodedValue(f.raw));
+  }
+
+  /** Unfolded but not decoded (addresses are parsed from this form). */
+  rawValues(name: string): string[] {
+    return this.raw(name).map((f) => unfoldHeader(f.raw));
+  }
+
+  /** RFC 5293 addheader: at the top, or after the last field with `last`. */
+  add(name: string, value: string, last: boolean): void {
+    const f = { name, raw: Buffer.from(' ' + encodeFieldValue(name, value)) };
+    if (last) this.fields.push(f);
+    else this.fields.unshift(f);
+    this.modified = true;
+    this.index = null;
+  }
+
+  remove(f: HeaderField): void {
+    const i = this.fields.indexOf(f);
+    if (i >= 0) {
+      this.fields.splice(i, 1);
+      this.modified = true;
+      this.index = null;
+    }
+  }
+
+  /** The full message as it stands (the input buffer when nothing was edited). */
+  bytes(): Buffer {
+    if (!this.modified) return this.original;
+    const head = this.fields.map((f) => Buffer.concat([Buffer.from(f.name + ':'), f.raw, Buffer.from('\r\n')]));
+    return Buffer.concat([...head, Buffer.from('\r\n'), this.body]);
+  }
+
+  mime(): { raw: Buffer; index: MessageIndex } {
+    const raw = this.modified ? this.bytes() : this.normalized;
+    if (!this.index) this.index = indexMessage(raw);
+    return { raw, index: this.index };
+  }
+}
+
+export function decodedValue(raw: Buffer): string {
+  return decodeMimeWords(unfoldHeader(raw));
+}
+
+/** RFC 5293 section 5: non-ASCII values become RFC 2047 encoded words; long values are folded. */
+function encodeFieldValue(name: string, value: string): string {
+  const clean = value.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, ' ');
+  if (/[^\x00-\x7f]/.test(clean)) {
+    const words: string[] = [];
+    const bytes = Buffer.from(clean);
+    let start = 0;
+    // Encoded words of at most 75 characters: 45 bytes of input per word, cut on a UTF-8 boundary.
+    while (start < bytes.length) {
+      let end = Math.min(bytes.length, start + 45);
+      while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--;
+      words.push(`=?UTF-8?B?${bytes.subarray(start, end).toString('base64')}?=`);
+      start = end;
+    }
+    return words.join('\r\n ');
+  }
+  return fold(clean, name.length + 2);
+}
+
+function fold(s: string, used: number): string {
+  if (s.length + used <= 78) return s;
+  const out: string[] = [];
+  let line = '';
+  let width = used;
+  for (const word of s.split(/(?=[ \t])/)) {
+    if (line !== '' && width + word.length > 78) {
+      out.push(line);
+      line = word;
+      width = word.length;
+    } else {
+      line += word;
+      width += word.length;
+    }
+  }
+  out.push(line);
+  return out.join('\r\n');
+}

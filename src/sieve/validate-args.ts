@@ -1,0 +1,114 @@
+/**
+ * Checks on constant arguments made at compile time, as Pigeonhole does: comparators, relational operators,
+ * address-test header names, envelope parts, redirect addresses, regular expressions, variable and field
+ * names, include names. A string that contains variable references is checked at run time instead.
+ */
+import type { CommandNode, TestNode } from './ast.js';
+import { toJsRegex } from './regex.js';
+import { isValidVariableName } from './strings.js';
+import { COMPARATORS, type Node, type Validator, type Value } from './validate.js';
+import { validRedirectAddress } from './address.js';
+
+export const RELATIONS = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'];
+
+/** Header fields the address test accepts (RFC 5228 5.1: fields that carry addresses). */
+export const ADDRESS_HEADERS = new Set([
+  'from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'resent-from', 'resent-sender', 'resent-reply-to', 'resent-to',
+  'resent-cc', 'resent-bcc', 'return-path', 'disposition-notification-to', 'delivered-to', 'approved',
+  'original-from', 'original-sender', 'original-recipient', 'x-original-to', 'x-sender', 'x-envelope-from',
+  'x-envelope-to', 'errors-to', 'mail-followup-to', 'mail-reply-to', 'envelope-to', 'x-beenthere', 'list-post',
+]);
+
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+
+const strings = (v: Value | null | undefined): string[] => (!v ? [] : v.kind === 'list' ? v.values : v.kind === 'string' ? [v.value] : []);
+
+export function checkConstants(val: Validator, node: Node, src: CommandNode | TestNode): boolean {
+  const vars = val.has('variables');
+  const dynamic = (s: string): boolean => vars && s.includes('${');
+  let ok = true;
+  const fail = (msg: string): void => {
+    val.error(src.pos, msg);
+    ok = false;
+  };
+  const cmp = node.tags.get('comparator');
+  if (cmp && cmp.kind === 'string') {
+    const need = COMPARATORS[cmp.value.toLowerCase()];
+    if (need === undefined || (need !== null && !val.has(need))) fail(`unknown comparator '${cmp.value}'`);
+  }
+  for (const mt of ['count', 'value']) {
+    const r = node.tags.get(mt);
+    if (r && r.kind === 'string' && !RELATIONS.includes(r.value.toLowerCase())) {
+      fail(`the :${mt} match-type requires a constant string argument being one of "gt", "ge", "lt", "le", "eq" or "ne", but "${r.value}" was found`);
+    }
+  }
+  const keyArg = (): Value | null => node.args[node.args.length - 1] ?? null;
+  if (node.tags.has('regex')) {
+    const keys = node.name === 'deleteheader' ? node.args[1] : keyArg();
+    for (const k of strings(keys)) {
+      if (dynamic(k)) continue;
+      const err = toJsRegex(k, false).error;
+      if (err) fail(`invalid regular expression '${k}' for regex match: ${err}`);
+    }
+  }
+  switch (node.name) {
+    case 'address':
+      for (const h of strings(node.args[0])) {
+        if (!dynamic(h) && !ADDRESS_HEADERS.has(h.toLowerCase())) fail(`specified header '${h}' is not allowed for the address test`);
+      }
+      break;
+    case 'header':
+    case 'exists':
+      for (const h of strings(node.args[0])) {
+        if (!dynamic(h) && !FIELD_NAME.test(h)) fail(`specified header field name '${h}' is invalid`);
+      }
+      break;
+    case 'envelope':
+      for (const p of strings(node.args[0])) {
+        if (!dynamic(p) && !['from', 'to', 'auth'].includes(p.toLowerCase())) fail(`specified envelope part '${p}' is not supported by the envelope test`);
+      }
+      break;
+    case 'redirect':
+      for (const a of strings(node.args[0])) {
+        if (!dynamic(a)) {
+          const err = validRedirectAddress(a);
+          if (err) fail(`specified redirect address '${a}' is invalid: ${err}`);
+        }
+      }
+      break;
+    case 'set':
+      for (const n of strings(node.args[0])) {
+        if (!isValidVariableName(n, val.has('include'))) fail(`invalid variable name '${n}'`);
+      }
+      break;
+    case 'global':
+      for (const n of strings(node.args[0])) if (!isValidVariableName(n)) fail(`invalid variable name '${n}'`);
+      break;
+    case 'setflag':
+    case 'addflag':
+    case 'removeflag':
+    case 'hasflag':
+      if (node.args[0]) for (const n of strings(node.args[0])) if (!isValidVariableName(n, true)) fail(`invalid variable name '${n}'`);
+      break;
+    case 'addheader':
+    case 'deleteheader':
+      for (const n of strings(node.args[0])) {
+        if (!dynamic(n) && !FIELD_NAME.test(n)) fail(`${node.name} command: specified field name \`${n}' is invalid`);
+      }
+      break;
+    case 'include':
+      for (const n of strings(node.args[0])) {
+        if (!dynamic(n) && (n === '' || n.includes('/') || /[\x00-\x1f]/.test(n))) fail(`include: invalid script name '${n}'`);
+      }
+      break;
+    case 'vacation': {
+      const from = node.tags.get('from');
+      if (from && from.kind === 'string' && !dynamic(from.value) && validRedirectAddress(from.value, true)) {
+        fail(`specified :from address '${from.value}' is invalid for vacation action`);
+      }
+      break;
+    }
+    default:
+  }
+  return ok;
+}
