@@ -116,8 +116,9 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
       : defaultDisposition();
     if (d.refuse) return { ok: false, code: 'REFUSED', message: d.refuse.message, reply: { code: d.refuse.code, enhanced: d.refuse.enhanced } };
     const prefix = Buffer.concat([tracePrefix(r.recipient, opts), Buffer.from(d.headers.join(''), 'utf8')]);
-    const copy = Buffer.concat([prefix, raw]);
-    if (isMarkedCrlfOnly(raw) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
+    const body = d.message ?? raw;
+    const copy = Buffer.concat([prefix, body]);
+    if (isMarkedCrlfOnly(body) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
     const copies: StoredCopy[] = [];
     const done = new Set<number>();
     for (const t of d.targets) {

@@ -59,6 +59,11 @@ export interface Disposition {
   after: Array<() => Promise<void>>;
   /** Facts passed from stage to stage (the spam verdict for Sieve's spamtest, ...). */
   notes: Record<string, unknown>;
+  /**
+   * The message to store instead of LocalMessage.raw, when a stage edited its header (the spam stage renames
+   * untrusted X-Spam fields; Sieve editheader). Later stages should read `d.message ?? msg.raw`.
+   */
+  message?: Buffer;
 }
 
 /** A pipeline stage. It changes `d` in place. */
@@ -76,7 +81,7 @@ export function defaultDisposition(): Disposition {
 export async function runStages(stages: readonly DeliveryStage[], msg: LocalMessage, log: Logger): Promise<Disposition> {
   const d = defaultDisposition();
   for (const stage of stages) {
-    const before = { headers: [...d.headers], targets: d.targets.map((t) => ({ ...t })), after: [...d.after] };
+    const before = { headers: [...d.headers], targets: d.targets.map((t) => ({ ...t })), after: [...d.after], message: d.message };
     try {
       await stage.run(msg, d, log);
     } catch (e) {
@@ -84,6 +89,8 @@ export async function runStages(stages: readonly DeliveryStage[], msg: LocalMess
       d.headers = before.headers;
       d.targets = before.targets.length ? before.targets : [{ mailbox: 'INBOX' }];
       d.after = before.after;
+      if (before.message) d.message = before.message;
+      else delete d.message;
       delete d.refuse;
     }
   }

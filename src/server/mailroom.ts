@@ -38,6 +38,8 @@ import {
 import { createHttpService, type HttpServiceOptions } from '../http/server.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
 import { buildStages } from './stages.js';
+import type { SpamSettings } from '../spam/index.js';
+import { mailAuthOptions } from '../mailauth/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
@@ -100,6 +102,15 @@ export interface MailroomOptions {
   http?: { corsOrigins?: readonly string[]; plugins?: HttpServiceOptions['plugins'] };
   /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
   limits?: MailroomLimits;
+  /** Spam filter settings (src/spam/filter.ts SpamSettings): threshold, minimum training, rspamd; on by default. */
+  spam?: Partial<SpamSettings>;
+  /**
+   * Mail authentication (src/mailauth/). The outbound queue always DKIM-signs mail of domains that have keys.
+   * `checks`: SPF/DKIM/DMARC/ARC on the SMTP MX (default off for library use; `serve` turns it on).
+   * `dnsServers` ("HOST:PORT"): every DNS look-up (checks, MX look-ups of the queue) goes there instead of
+   * the system's resolver.
+   */
+  mailAuth?: { checks?: boolean; dnsServers?: readonly string[] };
 }
 
 /** Limits an operator sets; each absent one keeps the service default from lib/limits.ts. */
@@ -246,9 +257,10 @@ export class Mailroom {
       const host = this.#opts.host ?? '127.0.0.1';
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
-      const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir }, this.#opts.stages);
+      const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}) }, this.#opts.stages);
+      const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
       if (need('submission') || need('submissions') || need('http') || need('https') || this.#opts.outbound) {
-        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...this.#opts.outbound });
+        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...auth.outbound, ...this.#opts.outbound });
       }
       const lim = limitOptions(this.#opts.limits);
       const imapOpts = { ...lim.imap, ...this.#opts.imap };
@@ -258,7 +270,7 @@ export class Mailroom {
         { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
         { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
         { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...deliveryOpts }) },
-        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...deliveryOpts }) },
+        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...auth.smtp, ...deliveryOpts }) },
         {
           names: ['submission', 'submissions'],
           make: () => {

@@ -3,13 +3,15 @@
  * commit, change bus, blob files). openStore (index.ts) returns it; close() waits for in-flight commits.
  */
 import type { AclStore } from './acl.js';
+import type { DkimKeyStore } from './dkim.js';
 import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
 import type { OutboundQueue } from './queue.js';
 import type { QuotaDefaults, QuotaStore } from './quota.js';
-import type { TokenStore } from './tokens.js';
+import type { SpamStore } from './spam.js';
 import type { SieveStore } from './sieve.js';
+import type { TokenStore } from './tokens.js';
 import type { Envelope } from '../mime/types.js';
 
 export interface Store {
@@ -20,12 +22,16 @@ export interface Store {
   readonly queue: OutboundQueue;
   /** Per-user storage and message limits and usage (quota.ts). */
   readonly quota: QuotaStore;
+  /** Per-user statistics of the spam filter (spam.ts). */
+  readonly spam: SpamStore;
   /** Mailbox access control lists, private \Seen of shared mailboxes, public folders' owner (acl.ts). */
   readonly acl: AclStore;
-  /** HTTP API tokens and JMAP push subscriptions (tokens.ts). */
-  readonly tokens: TokenStore;
   /** Sieve scripts, the vacation setting, reply and duplicate tracking (sieve.ts). */
   readonly sieve: SieveStore;
+  /** HTTP API tokens and JMAP push subscriptions (tokens.ts). */
+  readonly tokens: TokenStore;
+  /** DKIM signing keys of the local domains (dkim.ts). */
+  readonly dkim: DkimKeyStore;
   /** Waits for in-flight commits, then closes. Idempotent; calls on any part after close() reject. */
   close(): Promise<void>;
 }

@@ -117,6 +117,8 @@ export function withParts(store: Store, parts: Partial<Pick<Store, 'directory' |
     acl: store.acl,
     tokens: store.tokens,
     sieve: store.sieve,
+    spam: store.spam,
+    dkim: store.dkim,
     close: () => store.close(),
   };
 }

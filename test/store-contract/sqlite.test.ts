@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/index.js';
 import { runStoreContracts } from './index.js';
 import { runSieveContract } from './sieve.js';
+import { runSpamContract } from './spam.js';
 import type { StoreFactory } from './harness.js';
 
 const factory: StoreFactory = async (opts) => {
@@ -24,3 +25,4 @@ const factory: StoreFactory = async (opts) => {
 
 runStoreContracts('sqlite', factory);
 runSieveContract('sqlite', factory);
+runSpamContract('sqlite', factory);

@@ -10,6 +10,8 @@ import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, currentUser, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { okLine } from '../responses.js';
+import { noteTransfer } from '../../spam/index.js';
+import { destinationMailbox } from '../namespaces.js';
 
 // ---- grammar ----
 
@@ -35,12 +37,15 @@ async function runCopy(ctx: CommandContext, args: CopyArgs, move: boolean): Prom
   if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
   const name = s.decodeMailbox(args.mailbox);
   const store = ctx.service.store;
-  const dest = await store.getMailbox(user.id, name);
-  if (!dest) throw no('Mailbox does not exist', 'TRYCREATE');
+  // RFC 4314 section 4: "i" on the destination; MOVE also takes "t" and "e" on the source (RFC 6851).
+  const dest = (await destinationMailbox(ctx, name)).mailbox;
+  if (move && !(view.rights.includes('t') && view.rights.includes('e'))) throw no('Permission denied', 'NOPERM');
   const uids = view.resolve(args.set, ctx.uid).filter((u) => !view.isExpunged(u));
   if (!uids.length) return ok(move ? 'No messages moved' : 'No messages copied');
   const r = move ? await store.move(view.mailbox.id, uids, dest.id) : await store.copy(view.mailbox.id, uids, dest.id);
   const pairs = [...r.pairs].sort((a, b) => a[0] - b[0]);
+  // Into Junk trains spam, out of Junk trains ham (spam/index.ts); never fails the command.
+  await noteTransfer(store, user.id, view.mailbox.id, dest.id, pairs.map((p) => p[1]));
   const code = pairs.length ? `COPYUID ${r.uidValidity} ${formatSequenceSet(pairs.map((p) => p[0]))} ${formatSequenceSet(pairs.map((p) => p[1]))}` : undefined;
   if (move) {
     if (code) s.send(Buffer.from(okLine(code, 'Moved UIDs.')));

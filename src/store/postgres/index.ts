@@ -10,12 +10,14 @@ import { StoreError } from '../types.js';
 import { PgCore, type PostgresStoreOptions } from './core.js';
 import { PgAcl } from './acl.js';
 import { PgDirectory } from './directory.js';
+import { PgDkimKeys } from './dkim.js';
 import { PgMailStore } from './mail.js';
 import { PgMaildrop } from './maildrop.js';
 import { PgOutboundQueue } from './queue.js';
 import { PgQuota } from './quota.js';
-import { PgTokens } from './tokens.js';
+import { PgSpam } from './spam.js';
 import { PgSieve } from './sieve.js';
+import { PgTokens } from './tokens.js';
 
 export type { PostgresStoreOptions } from './core.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -83,9 +85,11 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     maildrop,
     queue,
     quota: new PgQuota(core),
+    spam: new PgSpam(core),
     acl: new PgAcl(core),
     tokens: new PgTokens(core),
     sieve: new PgSieve(core),
+    dkim: new PgDkimKeys(core),
     close: () => core.close(),
     migrate: () => core.migrate(),
     sweepOrphanBlobs: (graceMs?: number) => core.sweepOrphanBlobs(graceMs),

@@ -258,6 +258,48 @@ CREATE TABLE acl_seen (
 `,
   },
   {
+    version: 9,
+    name: 'mail authentication: DKIM signing keys',
+    // dkim.ts: every key of a domain signs; the private key is PKCS#8 PEM (never logged).
+    sql: `
+CREATE TABLE dkim_keys (
+  domain text COLLATE "C" NOT NULL,
+  selector text COLLATE "C" NOT NULL,
+  algorithm text NOT NULL,
+  private_key text NOT NULL,
+  public_key text NOT NULL,
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (domain, selector)
+);
+`,
+  },
+  {
+    version: 10,
+    name: 'spam filter statistics',
+    // spam.ts: per-user token counts, trained-message totals, and each trained message's class.
+    sql: `
+CREATE TABLE spam_tokens (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  token text COLLATE "C" NOT NULL,
+  spam integer NOT NULL,
+  ham integer NOT NULL,
+  PRIMARY KEY (user_id, token)
+);
+CREATE TABLE spam_totals (
+  user_id integer PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  spam integer NOT NULL,
+  ham integer NOT NULL
+);
+CREATE TABLE spam_trained (
+  user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  digest text COLLATE "C" NOT NULL,
+  class text NOT NULL,
+  trained_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, digest)
+);
+`,
+  },
+  {
     version: 11,
     name: 'sieve scripts, vacation setting, reply and duplicate tracking',
     // sieve.ts: a put gives the script a new revision from sieve_revisions (never reused).
@@ -326,6 +368,13 @@ CREATE TABLE push_subscriptions (
 CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
 `,
   },
+  {
+    version: 13,
+    name: 'web: administrator role',
+    sql: `
+ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 /**
@@ -334,14 +383,18 @@ CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
  * MIGRATIONS.
  */
 export const DATA_TABLES: readonly string[] = [
+  'dkim_keys',
+  'spam_tokens',
+  'spam_totals',
+  'spam_trained',
   'acl_seen',
   'acl',
-  'api_tokens',
-  'push_subscriptions',
   'sieve_scripts',
   'sieve_vacation',
   'sieve_vacation_sent',
   'sieve_duplicates',
+  'api_tokens',
+  'push_subscriptions',
   'outbound',
   'messages',
   'expunged_held',

@@ -12,12 +12,14 @@ import type { Store, StoreOptions } from '../handle.js';
 import { SqliteCore, SqliteHub } from './core.js';
 import { SqliteAcl } from './acl.js';
 import { SqliteDirectory } from './directory.js';
+import { SqliteDkimKeys } from './dkim.js';
 import { SqliteMail } from './mail.js';
 import { SqliteMaildrop } from './maildrop.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteQuota } from './quota.js';
-import { SqliteTokens } from './tokens.js';
+import { SqliteSpam } from './spam.js';
 import { SqliteSieve } from './sieve.js';
+import { SqliteTokens } from './tokens.js';
 
 export { SqliteHub } from './core.js';
 export { INLINE_MAX } from './core.js';
@@ -71,9 +73,11 @@ class SqliteStoreHandle implements SqliteStore {
   readonly maildrop: SqliteMaildrop;
   readonly queue: SqliteOutboundQueue;
   readonly quota: SqliteQuota;
+  readonly spam: SqliteSpam;
   readonly acl: SqliteAcl;
-  readonly tokens: SqliteTokens;
   readonly sieve: SqliteSieve;
+  readonly tokens: SqliteTokens;
+  readonly dkim: SqliteDkimKeys;
 
   constructor(private readonly core: SqliteCore) {
     this.directory = new SqliteDirectory(core);
@@ -81,9 +85,11 @@ class SqliteStoreHandle implements SqliteStore {
     this.maildrop = new SqliteMaildrop(core);
     this.queue = new SqliteOutboundQueue(core);
     this.quota = new SqliteQuota(core);
+    this.spam = new SqliteSpam(core);
     this.acl = new SqliteAcl(core);
-    this.tokens = new SqliteTokens(core);
     this.sieve = new SqliteSieve(core);
+    this.tokens = new SqliteTokens(core);
+    this.dkim = new SqliteDkimKeys(core);
   }
 
   get hub(): SqliteHub {

@@ -1,0 +1,81 @@
+/**
+ * Scoring a token set against one user's counts: Gary Robinson's f(w) (a token's spam probability, pulled
+ * towards an assumed value when it was seen rarely) and Fisher's chi-squared combining of the strongest
+ * clues, as SpamBayes does it. Pure functions.
+ *
+ * f(w) = (s*x + n*p(w)) / (s + n), where p(w) = spamratio / (spamratio + hamratio) with
+ * spamratio = spamcount / spam messages, hamratio = hamcount / ham messages (so unbalanced training does not
+ * bias it), n = spamcount + hamcount, s = strength of the assumed value x.
+ * Combining: H = C^-1(-2 ln prod f(w), 2N), S = C^-1(-2 ln prod (1 - f(w)), 2N), where C^-1 is the
+ * chi-squared survival function; the result is (1 + S' - H') / 2 with S' = 1 - S, H' = 1 - H: near 1 when
+ * the clues agree on spam, near 0 when they agree on ham, near 0.5 when they disagree or are few.
+ */
+import type { ClassCounts, SpamCounts } from '../store/spam.js';
+
+export interface ClassifierParams {
+  /** s: strength of the assumed probability of a rare token (SpamBayes unknown_word_strength). */
+  strength: number;
+  /** x: the probability assumed for a token never seen (SpamBayes unknown_word_prob). */
+  assumed: number;
+  /** Clues nearer than this to 0.5 are ignored (SpamBayes minimum_prob_strength). */
+  minStrength: number;
+  /** At most this many clues, the strongest (SpamBayes max_discriminators). */
+  maxClues: number;
+}
+
+export const DEFAULT_PARAMS: ClassifierParams = { strength: 0.45, assumed: 0.5, minStrength: 0.1, maxClues: 150 };
+
+/** f(w) of one token. */
+export function tokenProbability(c: ClassCounts, totals: ClassCounts, p: ClassifierParams = DEFAULT_PARAMS): number {
+  const spamRatio = totals.spam > 0 ? Math.min(1, c.spam / totals.spam) : 0;
+  const hamRatio = totals.ham > 0 ? Math.min(1, c.ham / totals.ham) : 0;
+  const n = c.spam + c.ham;
+  if (n === 0 || spamRatio + hamRatio === 0) return p.assumed;
+  const pw = spamRatio / (spamRatio + hamRatio);
+  return (p.strength * p.assumed + n * pw) / (p.strength + n);
+}
+
+/** The chi-squared survival function Q(x2, v) for even v (the probability of a value >= x2). */
+export function chi2Q(x2: number, v: number): number {
+  const m = x2 / 2;
+  let term = Math.exp(-m);
+  let sum = term;
+  for (let i = 1; i < v / 2; i++) {
+    term *= m / i;
+    sum += term;
+  }
+  return Math.min(sum, 1);
+}
+
+export interface Score {
+  /** 0 (ham) .. 1 (spam). */
+  probability: number;
+  /** Clues used. */
+  clues: number;
+}
+
+/** Combines the clues of `tokens` given the user's counts. 0.5 when there are no clues. */
+export function classify(tokens: readonly string[], counts: SpamCounts, p: ClassifierParams = DEFAULT_PARAMS): Score {
+  const clues: number[] = [];
+  for (const t of tokens) {
+    const c = counts.tokens.get(t);
+    if (!c) continue;
+    const f = tokenProbability(c, counts.totals, p);
+    if (Math.abs(f - 0.5) >= p.minStrength) clues.push(f);
+  }
+  if (clues.length === 0) return { probability: 0.5, clues: 0 };
+  if (clues.length > p.maxClues) {
+    clues.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5));
+    clues.length = p.maxClues;
+  }
+  let lnHam = 0;
+  let lnSpam = 0;
+  for (const f of clues) {
+    lnHam += Math.log(f);
+    lnSpam += Math.log(1 - f);
+  }
+  const n = clues.length;
+  const s = 1 - chi2Q(-2 * lnSpam, 2 * n);
+  const h = 1 - chi2Q(-2 * lnHam, 2 * n);
+  return { probability: Math.min(1, Math.max(0, (s - h + 1) / 2)), clues: n };
+}

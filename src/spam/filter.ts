@@ -1,0 +1,201 @@
+/**
+ * SpamFilter: one server's spam filter over its store. check() scores a message for one user (the built-in
+ * per-user statistics, or rspamd when configured); train() teaches a message as spam or ham (idempotent per
+ * message: see store/spam.ts); transfer() turns a user's move or copy into training (into Junk: spam; out
+ * of Junk to anything but Trash: ham).
+ *
+ * Verdict rules of the built-in filter: the user must have trained at least `minTrained` messages of each
+ * class, else the message is not tested (probability 0.5, score 0, never Junk). Tested messages with
+ * probability >= threshold are spam; the rest (ham and the unsure band) stay where they were going.
+ * Scores for Sieve spamtest (RFC 5235) are 0 for "not tested", else 1 (surely ham) .. 10 (surely spam).
+ */
+import type { Logger } from '../lib/logger.js';
+import { silentLogger } from '../lib/logger.js';
+import type { Store } from '../store/handle.js';
+import type { Mailbox } from '../store/types.js';
+import type { SpamClass, TrainOutcome } from '../store/spam.js';
+import { classify, DEFAULT_PARAMS } from './classify.js';
+import { messageDigest, storedAuthResults } from './message.js';
+import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
+import { tokenize } from './tokenize.js';
+
+export interface SpamSettings {
+  /** False: no scoring, no header fields, no training (quarantine still files into Junk). Default true. */
+  enabled: boolean;
+  /** Probability (0..1) at or above which a message is spam. Default 0.9. */
+  threshold: number;
+  /** Trained messages of each class needed before the built-in filter files anything. Default 5. */
+  minTrained: number;
+  /** Name of the Junk mailbox created when the user has none marked \Junk. Default "Junk". */
+  junkMailbox: string;
+  /** Use rspamd (its controller URL) instead of the built-in statistics; training is forwarded to it. */
+  rspamdUrl: string | null;
+  rspamdPassword: string | null;
+  /** Also keep the built-in statistics trained while rspamd decides. Default true. */
+  trainBuiltinWithRspamd: boolean;
+}
+
+export const DEFAULT_SPAM_SETTINGS: SpamSettings = {
+  enabled: true,
+  threshold: 0.9,
+  minTrained: 5,
+  junkMailbox: 'Junk',
+  rspamdUrl: null,
+  rspamdPassword: null,
+  trainBuiltinWithRspamd: true,
+};
+
+export interface SpamVerdict {
+  /** 0..1; 0.5 when not tested. */
+  probability: number;
+  isSpam: boolean;
+  /** 0 (not tested), 1 (ham) .. 10 (spam): RFC 5235 spamtest values. */
+  score: number;
+  tested: boolean;
+  engine: 'bayes' | 'rspamd';
+  /** Clues used (built-in), or rspamd's action. */
+  detail: string;
+  /** The score shown in X-Spam-Status and the score it is compared with (10 x probability for the built-in filter). */
+  shownScore: number;
+  required: number;
+}
+
+export type SpamStoreParts = Pick<Store, 'mail' | 'spam'>;
+
+export class SpamFilter {
+  readonly settings: SpamSettings;
+  readonly rspamd: RspamdClient | null;
+  readonly #store: SpamStoreParts;
+  readonly #log: Logger;
+
+  constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger) {
+    this.#store = store;
+    this.settings = { ...DEFAULT_SPAM_SETTINGS, ...settings };
+    this.rspamd = this.settings.rspamdUrl
+      ? new RspamdClient({ url: this.settings.rspamdUrl, ...(this.settings.rspamdPassword ? { password: this.settings.rspamdPassword } : {}) })
+      : null;
+    this.#log = logger;
+  }
+
+  get store(): SpamStoreParts {
+    return this.#store;
+  }
+
+  /** Scores one user's copy. Store or rspamd failures propagate (the stage then keeps the message). */
+  async check(userId: number, raw: Buffer, ctx: { authResults?: string | null; envelopeFrom?: string; recipient?: string } = {}): Promise<SpamVerdict> {
+    if (this.rspamd) {
+      try {
+        const r = await this.rspamd.check(raw, { from: ctx.envelopeFrom ?? '', ...(ctx.recipient ? { rcpt: ctx.recipient, user: ctx.recipient } : {}) });
+        const isSpam = !r.skipped && SPAM_ACTIONS.has(r.action);
+        const req = r.requiredScore > 0 ? r.requiredScore : 15;
+        const probability = Math.max(0, Math.min(1, r.score / req));
+        const tested = !r.skipped;
+        return { probability, isSpam, score: spamtestScore(probability, tested), tested, engine: 'rspamd', detail: `action="${r.action}"`, shownScore: r.score, required: req };
+      } catch (e) {
+        this.#log.warn({ err: e instanceof Error ? e.message : String(e), user: userId }, 'rspamd check failed; using the built-in filter');
+      }
+    }
+    const required = 10 * this.settings.threshold;
+    const tokens = tokenize(raw, { authResults: ctx.authResults ?? null });
+    const counts = await this.#store.spam.counts(userId, tokens);
+    const tested = counts.totals.spam >= this.settings.minTrained && counts.totals.ham >= this.settings.minTrained;
+    if (!tested) return { probability: 0.5, isSpam: false, score: 0, tested: false, engine: 'bayes', detail: 'untrained', shownScore: 0, required };
+    const s = classify(tokens, counts, DEFAULT_PARAMS);
+    const isSpam = s.probability >= this.settings.threshold;
+    return { probability: s.probability, isSpam, score: spamtestScore(s.probability, true), tested: true, engine: 'bayes', detail: `clues=${s.clues}`, shownScore: 10 * s.probability, required };
+  }
+
+  /**
+   * Teaches one message (as stored or as found in a mailbox file) as `cls`. The authentication results
+   * learnt from are those of the topmost Authentication-Results field (the one the MX added). Rspamd
+   * training failures are logged, not thrown.
+   */
+  async train(userId: number, raw: Buffer, cls: SpamClass): Promise<TrainOutcome> {
+    let outcome: TrainOutcome = 'trained';
+    if (!this.rspamd || this.settings.trainBuiltinWithRspamd) {
+      const tokens = tokenize(raw, { authResults: storedAuthResults(raw) });
+      outcome = await this.#store.spam.train(userId, messageDigest(raw), cls, tokens);
+    }
+    if (this.rspamd && outcome !== 'unchanged') {
+      try {
+        await this.rspamd.learn(raw, cls);
+      } catch (e) {
+        this.#log.warn({ err: e instanceof Error ? e.message : String(e), user: userId }, 'rspamd training failed');
+      }
+    }
+    return outcome;
+  }
+
+  /** Teaches the messages `uids` of a mailbox. Returns how many changed the statistics. */
+  async trainStored(userId: number, mailboxId: number, uids: readonly number[], cls: SpamClass): Promise<number> {
+    let changed = 0;
+    for (const uid of uids) {
+      let raw: Buffer;
+      try {
+        raw = await this.#store.mail.readBytes(mailboxId, uid);
+      } catch {
+        continue; // expunged meanwhile
+      }
+      if ((await this.train(userId, raw, cls)) !== 'unchanged') changed++;
+    }
+    return changed;
+  }
+
+  /**
+   * A user moved or copied messages from one mailbox to another; `uids` are the messages' UIDs in the
+   * destination. Into Junk trains spam; out of Junk into anything but Trash trains ham; anything else is
+   * ignored. Returns the class trained (null: none). Never throws: failures are logged.
+   */
+  async transfer(userId: number, fromMailboxId: number, toMailboxId: number, uids: readonly number[]): Promise<SpamClass | null> {
+    if (!this.settings.enabled || uids.length === 0 || fromMailboxId === toMailboxId) return null;
+    try {
+      const [from, to] = await Promise.all([this.#store.mail.getMailboxById(fromMailboxId), this.#store.mail.getMailboxById(toMailboxId)]);
+      // Only the user's own mailboxes train the user's filter (not folders shared by others).
+      if (!from || !to || from.userId !== userId || to.userId !== userId) return null;
+      const fromJunk = this.isJunk(from);
+      const toJunk = this.isJunk(to);
+      let cls: SpamClass | null = null;
+      if (toJunk && !fromJunk) cls = 'spam';
+      else if (fromJunk && !toJunk && !isTrash(to)) cls = 'ham';
+      if (!cls) return null;
+      await this.trainStored(userId, toMailboxId, uids, cls);
+      return cls;
+    } catch (e) {
+      this.#log.warn({ err: e instanceof Error ? e.message : String(e), user: userId }, 'spam training on transfer failed');
+      return null;
+    }
+  }
+
+  /** A mailbox marked \Junk, or (when unmarked) named like the configured Junk mailbox. */
+  isJunk(mb: Mailbox): boolean {
+    return mb.specialUse === '\\Junk' || (mb.specialUse === null && mb.name.toLowerCase() === this.settings.junkMailbox.toLowerCase());
+  }
+
+  /**
+   * The name of the user's Junk mailbox: the one marked \Junk, else the configured name, created and marked
+   * \Junk when missing.
+   */
+  async junkMailboxName(userId: number): Promise<string> {
+    const boxes = await this.#store.mail.listMailboxes(userId);
+    const marked = boxes.find((b) => b.specialUse === '\\Junk');
+    if (marked) return marked.name;
+    const name = this.settings.junkMailbox;
+    const same = boxes.find((b) => b.name.toLowerCase() === name.toLowerCase());
+    if (same) return same.name;
+    try {
+      return (await this.#store.mail.createMailbox(userId, name, { specialUse: '\\Junk' })).name;
+    } catch {
+      return name; // created meanwhile by another delivery; the target names it
+    }
+  }
+}
+
+function isTrash(mb: Mailbox): boolean {
+  return mb.specialUse === '\\Trash' || (mb.specialUse === null && /^(trash|deleted items|deleted messages)$/i.test(mb.name));
+}
+
+/** RFC 5235 spamtest value: 0 not tested, else 1 + 9p rounded (1 surely ham .. 10 surely spam). */
+export function spamtestScore(probability: number, tested: boolean): number {
+  if (!tested) return 0;
+  return Math.max(1, Math.min(10, Math.round(1 + 9 * probability)));
+}

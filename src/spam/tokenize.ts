@@ -1,0 +1,373 @@
+/**
+ * The spam filter's tokenizer, in the manner of SpamBayes: a message becomes a set of feature strings.
+ *
+ * - Header fields: a token per field name present ("hdr:list-id"), Subject words ("subject:word"), the
+ *   From/Reply-To address, its domain and display-name words, Message-ID's domain (and whether it matches
+ *   From's), mailer, recipient counts (bucketed), root content type, List-* / Precedence presence,
+ *   DKIM-Signature's d= domains. Received, Return-Path, Delivered-To and every X-Spam* field are skipped:
+ *   they are this server's own (or untrusted) and would differ between delivery and training.
+ * - Authentication results of the receiving MX ("auth:spf=pass", "auth:dkim=pass:example.org", ...), from
+ *   the value passed in (LocalMessage.facts.authResults at delivery, our topmost Authentication-Results
+ *   field when training from a stored copy).
+ * - MIME structure: every leaf's type ("mime:image/jpeg"), charsets, transfer encodings of text,
+ *   attachment extensions, "mime:html-only" when there is HTML and no plain text, image counts.
+ * - Body text of every text part (charset- and transfer-decoded, HTML reduced to text, Unicode NFKC,
+ *   invisible characters removed): lower-cased words of 3..12 characters, "skip:<first char> <len/10>"
+ *   for longer ones, character bigrams for CJK runs, letters spelled out with separators joined again
+ *   ("v.i.a.g.r.a" -> "viagra" and "obf:spaced"), and a few style clues of HTML (hidden text, tiny
+ *   fonts, many images with little text).
+ * - URLs and e-mail addresses in text and HTML attributes: "url:host", "url:domain", "url:tld", IP-literal
+ *   hosts, URL shorteners are just hosts; "email:domain".
+ *
+ * Input is bounded (MAX_HEADER_BYTES of header, MAX_TEXT_BYTES of decoded text) so a huge or hostile
+ * message costs bounded time. Never throws.
+ */
+import { indexMessage, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
+import { safeDecode } from '../mime/headers.js';
+import type { MimePart } from '../mime/types.js';
+
+/** Header bytes looked at. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+/** Decoded text (all parts together) looked at. */
+export const MAX_TEXT_BYTES = 128 * 1024;
+/** Raw bytes indexed for MIME structure (the rest of a huge message is not looked at). */
+export const MAX_INDEX_BYTES = 2 * 1024 * 1024;
+/** Distinct tokens kept per message. */
+export const MAX_TOKENS = 3000;
+
+const SKIPPED_FIELDS = new Set(['received', 'return-path', 'delivered-to', 'x-original-to', 'authentication-results', 'arc-authentication-results']);
+/** Field names whose presence is a token; other fields are counted only as "hdr:x-other". */
+const NAMED_FIELDS = new Set([
+  'list-id', 'list-unsubscribe', 'list-unsubscribe-post', 'list-post', 'precedence', 'auto-submitted', 'x-mailer', 'user-agent',
+  'mime-version', 'message-id', 'date', 'in-reply-to', 'references', 'reply-to', 'organization', 'cc', 'bcc', 'sender',
+  'x-priority', 'importance', 'x-msmail-priority', 'dkim-signature', 'arc-seal', 'feedback-id', 'x-campaign', 'content-language',
+  'thread-index', 'x-originating-ip', 'errors-to', 'disposition-notification-to', 'to', 'from', 'subject', 'content-type',
+]);
+
+/** True for header fields the filter must not trust or learn from (X-Spam, X-Spam-Status, X-Spamd-*, ...). */
+export function isSpamField(lowerName: string): boolean {
+  return lowerName.startsWith('x-spam');
+}
+
+export interface TokenizeOptions {
+  /** The receiving MX's Authentication-Results value (without the field name), when known. */
+  authResults?: string | null;
+}
+
+/** The message's features (distinct, at most MAX_TOKENS). */
+export function tokenize(raw: Buffer, opts: TokenizeOptions = {}): string[] {
+  const out = new Set<string>();
+  try {
+    collect(raw, opts, out);
+  } catch {
+    out.add('tokenizer:error');
+  }
+  return out.size > MAX_TOKENS ? [...out].slice(0, MAX_TOKENS) : [...out];
+}
+
+function collect(raw: Buffer, opts: TokenizeOptions, out: Set<string>): void {
+  if (raw.length === 0) {
+    out.add('msg:empty');
+    return;
+  }
+  const headerEnd = Math.min(messageHeaderEnd(raw), MAX_HEADER_BYTES);
+  headerTokens(raw, headerEnd, out);
+  if (opts.authResults) authTokens(opts.authResults, out);
+  else out.add('auth:none');
+  const limited = raw.length > MAX_INDEX_BYTES ? raw.subarray(0, MAX_INDEX_BYTES) : raw;
+  if (raw.length > MAX_INDEX_BYTES) out.add('msg:huge');
+  out.add(`msg:size:${sizeBucket(raw.length)}`);
+  const index = indexMessage(limited);
+  const state: BodyState = { budget: MAX_TEXT_BYTES, plain: 0, html: 0, images: 0, textChars: 0 };
+  walk(limited, index.root, out, state, 0);
+  if (state.html > 0 && state.plain === 0) out.add('mime:html-only');
+  if (state.images > 0) out.add(`mime:images:${Math.min(state.images, 5)}`);
+  if (state.images > 0 && state.textChars < 200) out.add('mime:images-little-text');
+  if (state.textChars === 0) out.add('body:no-text');
+}
+
+// ---- header ----
+
+function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
+  let others = 0;
+  let fromDomain = '';
+  let msgIdDomain = '';
+  for (const f of headerFieldSpans(raw, 0, end)) {
+    const name = f.name.toLowerCase();
+    if (SKIPPED_FIELDS.has(name) || isSpamField(name)) continue;
+    if (NAMED_FIELDS.has(name)) out.add(`hdr:${name}`);
+    else others++;
+    const value = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
+    switch (name) {
+      case 'subject': {
+        const s = decodeMimeWords(value);
+        for (const w of words(s, 20)) out.add(`subject:${w}`);
+        if (/[A-Z]{4,}/.test(s) && s === s.toUpperCase()) out.add('subject:all-caps');
+        if (/[!?$€]{2,}/.test(s)) out.add('subject:punct');
+        if (/=\?/.test(value)) out.add(`subject:encoded:${/=\?([^?]+)\?/.exec(value)?.[1]?.toLowerCase() ?? ''}`);
+        break;
+      }
+      case 'from':
+      case 'reply-to':
+      case 'sender': {
+        const d = decodeMimeWords(value);
+        const addr = firstAddress(d);
+        if (addr) {
+          out.add(`${name}:addr:${addr}`);
+          const dom = addr.slice(addr.lastIndexOf('@') + 1);
+          out.add(`${name}:domain:${dom}`);
+          if (name === 'from') fromDomain = dom;
+          if (/^\d/.test(addr) || /\d{4,}/.test(addr.split('@')[0] ?? '')) out.add(`${name}:digits`);
+        } else out.add(`${name}:no-addr`);
+        const display = d.replace(/<[^>]*>/g, ' ');
+        for (const w of words(display, 6)) out.add(`${name}:name:${w}`);
+        break;
+      }
+      case 'to':
+      case 'cc': {
+        const n = (value.match(/@/g) ?? []).length;
+        out.add(`${name}:count:${n > 10 ? 'many' : n > 2 ? 'some' : String(n)}`);
+        if (/undisclosed/i.test(value)) out.add(`${name}:undisclosed`);
+        break;
+      }
+      case 'message-id': {
+        const m = /@([^>\s]+)/.exec(value);
+        msgIdDomain = m ? m[1]!.toLowerCase() : '';
+        out.add(m ? `message-id:domain:${msgIdDomain}` : 'message-id:no-domain');
+        break;
+      }
+      case 'x-mailer':
+      case 'user-agent':
+        out.add(`mailer:${value.toLowerCase().replace(/[\d.]+/g, '').trim().slice(0, 30)}`);
+        break;
+      case 'content-type':
+        out.add(`root:${value.toLowerCase().split(';')[0]!.trim()}`);
+        break;
+      case 'dkim-signature': {
+        const m = /(?:^|;)\s*d=([^;\s]+)/.exec(value);
+        if (m) out.add(`dkim-sig:${m[1]!.toLowerCase()}`);
+        break;
+      }
+      case 'precedence':
+      case 'auto-submitted':
+      case 'x-priority':
+      case 'importance':
+        out.add(`${name}:${value.toLowerCase().slice(0, 20)}`);
+        break;
+      case 'list-id': {
+        const m = /<([^>]+)>/.exec(value);
+        out.add(`list-id:${(m ? m[1]! : value).toLowerCase().slice(0, 60)}`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  out.add(`hdr:others:${others > 8 ? 'many' : others > 3 ? 'some' : String(others)}`);
+  if (fromDomain && msgIdDomain) out.add(msgIdDomain.endsWith(fromDomain) || fromDomain.endsWith(msgIdDomain) ? 'message-id:matches-from' : 'message-id:differs-from');
+}
+
+function firstAddress(s: string): string | null {
+  const m = /<([^<>\s@]+@[^<>\s@]+)>/.exec(s) ?? /([^\s<>"',;:@]+@[^\s<>"',;:@]+)/.exec(s);
+  return m ? m[1]!.toLowerCase().slice(0, 80) : null;
+}
+
+/** Tokens of an Authentication-Results value (RFC 8601): method=result, with the DKIM/SPF domain. */
+function authTokens(value: string, out: Set<string>): void {
+  const parts = value.split(';').slice(1);
+  if (parts.length === 0 || /^\s*none\s*$/i.test(parts[0] ?? '')) out.add('auth:empty');
+  for (const p of parts) {
+    const m = /^\s*([a-z0-9-]+)\s*=\s*([a-z]+)/i.exec(p);
+    if (!m) continue;
+    const method = m[1]!.toLowerCase();
+    const result = m[2]!.toLowerCase();
+    out.add(`auth:${method}=${result}`);
+    const dom = /(?:header\.d|header\.from|smtp\.mailfrom|header\.i)\s*=\s*@?([^\s;]+)/i.exec(p);
+    if (dom) {
+      const d = dom[1]!.toLowerCase().replace(/^.*@/, '');
+      out.add(`auth:${method}=${result}:${d}`);
+    }
+  }
+}
+
+// ---- body ----
+
+interface BodyState {
+  budget: number;
+  plain: number;
+  html: number;
+  images: number;
+  textChars: number;
+}
+
+function walk(raw: Buffer, p: MimePart, out: Set<string>, st: BodyState, depth: number): void {
+  if (depth > 20) return;
+  if (p.children.length > 0) {
+    out.add(`mime:multipart/${p.subtype}`);
+    for (const c of p.children) walk(raw, c, out, st, depth + 1);
+    return;
+  }
+  if (p.message) {
+    out.add('mime:message/rfc822');
+    walk(raw, p.message.root, out, st, depth + 1);
+    return;
+  }
+  const type = `${p.type}/${p.subtype}`;
+  out.add(`mime:${type}`);
+  const filename = p.disposition?.params.find(([k]) => k === 'filename')?.[1] ?? p.params.find(([k]) => k === 'name')?.[1];
+  if (filename) {
+    const ext = /\.([a-z0-9]{1,6})$/i.exec(filename)?.[1]?.toLowerCase();
+    out.add(ext ? `attach:ext:${ext}` : 'attach:no-ext');
+    if (/\.(exe|scr|js|vbs|bat|cmd|jar|iso|img|lnk|hta)$/i.test(filename)) out.add('attach:executable');
+  }
+  if (p.type === 'image') st.images++;
+  if (p.type !== 'text' || st.budget <= 0) return;
+  const charset = p.params.find(([k]) => k === 'charset')?.[1] ?? 'us-ascii';
+  out.add(`charset:${charset.toLowerCase()}`);
+  out.add(`cte:${p.encoding.toLowerCase()}`);
+  let bytes: Buffer;
+  try {
+    bytes = decodePartBody(raw, p, st.budget);
+  } catch {
+    out.add('cte:unknown');
+    bytes = raw.subarray(p.bodyStart, Math.min(p.bodyEnd, p.bodyStart + st.budget));
+  }
+  st.budget -= bytes.length;
+  let text = safeDecode(bytes, charset);
+  if (p.subtype === 'html') {
+    st.html++;
+    htmlClues(text, out, st);
+    text = htmlToText(text);
+  } else {
+    st.plain++;
+    urlTokens(text, out);
+  }
+  textTokens(text, out, st);
+}
+
+function htmlClues(html: string, out: Set<string>, st: BodyState): void {
+  const imgs = (html.match(/<img\b/gi) ?? []).length;
+  st.images += imgs;
+  if (/display\s*:\s*none|visibility\s*:\s*hidden/i.test(html)) out.add('html:hidden');
+  if (/font-size\s*:\s*[01](?:px|pt)?\b|<font[^>]+size=["']?1/i.test(html)) out.add('html:tiny-font');
+  if (/color\s*[:=]\s*["']?#?(?:fff|ffffff|white)\b/i.test(html)) out.add('html:white-text');
+  if (/<form\b/i.test(html)) out.add('html:form');
+  if (/<script\b/i.test(html)) out.add('html:script');
+  if (/<table\b/i.test(html)) out.add('html:table');
+  const attrs = html.match(/(?:href|src)\s*=\s*["']?[^"'\s>]+/gi) ?? [];
+  for (const a of attrs.slice(0, 200)) urlTokens(a.replace(/^(?:href|src)\s*=\s*["']?/i, ''), out);
+  // An anchor whose text shows one host and whose href goes to another.
+  const re = /<a\b[^>]*href\s*=\s*["']?https?:\/\/([^/"'\s>:]+)[^>]*>([^<]{0,200})/gi;
+  let m: RegExpExecArray | null;
+  let n = 0;
+  while ((m = re.exec(html)) && n++ < 100) {
+    const shown = /https?:\/\/([^/\s<]+)|www\.([^/\s<]+)/i.exec(m[2]!);
+    const host = m[1]!.toLowerCase();
+    const shownHost = (shown?.[1] ?? (shown?.[2] ? `www.${shown[2]}` : ''))?.toLowerCase();
+    if (shownHost && regDomain(shownHost) !== regDomain(host)) out.add('html:link-mismatch');
+  }
+}
+
+const URL_RE = /\b(?:https?:\/\/|www\.)([^\s/<>"'()\]]+)([^\s<>"')\]]*)/gi;
+const EMAIL_RE = /\b[a-z0-9._%+-]{1,64}@([a-z0-9.-]{1,100}\.[a-z]{2,20})\b/gi;
+const SHORTENERS = new Set(['bit.ly', 'tinyurl.com', 't.co', 'goo.gl', 'ow.ly', 'is.gd', 'cutt.ly', 'rb.gy', 'shorturl.at', 'tiny.cc']);
+
+function urlTokens(text: string, out: Set<string>): void {
+  URL_RE.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  let n = 0;
+  while ((m = URL_RE.exec(text)) && n++ < 100) {
+    const host = m[1]!.toLowerCase().replace(/:\d+$/, '').replace(/^.*@/, '').replace(/\.$/, '');
+    if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) out.add('url:ip');
+    else {
+      out.add(`url:host:${host.slice(0, 60)}`);
+      const dom = regDomain(host);
+      out.add(`url:domain:${dom}`);
+      out.add(`url:tld:${dom.slice(dom.lastIndexOf('.') + 1)}`);
+      if (SHORTENERS.has(dom)) out.add('url:shortener');
+      if (host.startsWith('xn--') || host.includes('.xn--')) out.add('url:punycode');
+    }
+    if (/^https?:/i.test(m[0]) && m[0].toLowerCase().startsWith('http:')) out.add('url:http');
+    const path = m[2]!.toLowerCase();
+    for (const w of path.split(/[^a-z0-9]+/).filter((x) => x.length >= 3 && x.length <= 20).slice(0, 6)) out.add(`url:path:${w}`);
+    if (/[?&][a-z_]*(?:id|token|uid|ref)=/i.test(path)) out.add('url:tracking-param');
+  }
+  EMAIL_RE.lastIndex = 0;
+  n = 0;
+  while ((m = EMAIL_RE.exec(text)) && n++ < 50) out.add(`email:${m[1]!.toLowerCase()}`);
+}
+
+/** The registrable-looking part of a host: the last two labels, three for short second-level labels (co.uk). */
+function regDomain(host: string): string {
+  const labels = host.split('.').filter(Boolean);
+  if (labels.length <= 2) return labels.join('.');
+  const sld = labels[labels.length - 2]!;
+  const take = sld.length <= 3 && labels[labels.length - 1]!.length === 2 ? 3 : 2;
+  return labels.slice(-take).join('.');
+}
+
+const INVISIBLE = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]/;
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'g');
+const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]/;
+const CJK_RUN = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+/g;
+/** Single letters or digits joined by one separator, 4 or more: "v.i.a.g.r.a", "f r e e". */
+const SPACED = /(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}][ .\-_*|]){3,}[\p{L}\p{N}])(?![\p{L}\p{N}])/gu;
+
+function textTokens(text: string, out: Set<string>, st: BodyState): void {
+  if (text.length === 0) return;
+  if (INVISIBLE.test(text)) out.add('text:invisible-chars');
+  let t = text.replace(INVISIBLE_ALL, '').normalize('NFKC');
+  st.textChars += t.length;
+  let spaced = 0;
+  t = t.replace(SPACED, (all, inner: string) => {
+    spaced++;
+    return all.slice(0, all.length - inner.length) + inner.replace(/[ .\-_*|]/g, '');
+  });
+  if (spaced > 0) out.add('obf:spaced');
+  if (CJK.test(t)) {
+    CJK_RUN.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    let n = 0;
+    while ((m = CJK_RUN.exec(t)) && n < 2000) {
+      const run = m[0];
+      for (let i = 0; i + 1 < run.length && n < 2000; i++, n++) out.add(run.slice(i, i + 2));
+    }
+  }
+  const upper = (t.match(/\b[A-Z]{3,}\b/g) ?? []).length;
+  const wordsAll = t.split(/\s+/).length;
+  if (wordsAll > 10 && upper / wordsAll > 0.3) out.add('text:shouting');
+  if (/[$€£]\s?\d|\d\s?(?:usd|eur|\$|€)/i.test(t)) out.add('text:money');
+  if (/[!]{3,}/.test(t)) out.add('text:exclaim');
+  for (const w of words(t, 5000)) out.add(w);
+}
+
+/** Lower-cased words: 3..12 characters kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>". */
+function words(s: string, max: number): string[] {
+  const outw: string[] = [];
+  const re = /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) && outw.length < max) {
+    let w = m[0].toLowerCase().replace(/['’-]+$/, '');
+    if (CJK.test(w)) continue;
+    if (/^\d+$/.test(w)) {
+      outw.push(`num:${Math.min(w.length, 9)}`);
+      continue;
+    }
+    if (w.length < 3) continue;
+    if (w.length > 12) {
+      outw.push(`skip:${w[0]} ${Math.floor(w.length / 10) * 10}`);
+      continue;
+    }
+    w = w.replace(/\d/g, '#').includes('#') && /[\p{L}]/u.test(w) ? `mixed:${w.replace(/\d/g, '#')}` : w;
+    outw.push(w);
+  }
+  return outw;
+}
+
+function sizeBucket(n: number): string {
+  if (n < 1024) return '<1k';
+  if (n < 4096) return '<4k';
+  if (n < 16384) return '<16k';
+  if (n < 65536) return '<64k';
+  return 'big';
+}
