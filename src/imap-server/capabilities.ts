@@ -67,6 +67,8 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'METADATA-SERVER',
     'NOTIFY',
   );
+  // RFC 9208: the resources GETQUOTA reports (SETQUOTA is for administrators only: no QUOTASET).
+  if (svc.quota) caps.push('QUOTA', 'QUOTA=RES-STORAGE', 'QUOTA=RES-MESSAGE');
   if (st.authenticated) caps.push('UNAUTHENTICATE');
   if (!st.compressed) caps.push('COMPRESS=DEFLATE');
   return caps;

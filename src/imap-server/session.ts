@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Mailbox, User } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
 import type { Directory } from '../store/directory.js';
+import type { QuotaStore } from '../store/quota.js';
 import type { Args } from '../imap/grammar/args.js';
 import { no, type Completion } from './errors.js';
 import { okLine } from './responses.js';
@@ -37,6 +38,8 @@ export interface ServiceContext {
   store: MailStore;
   /** User lookup for IMAP URLs naming another user (URLAUTH, RFC 4467); null: only the user's own URLs resolve. */
   directory: Pick<Directory, 'getUser'> | null;
+  /** Per-user quotas (RFC 9208, commands/quota.ts); absent or null: no QUOTA capability. */
+  quota?: QuotaStore | null;
   auth: Authenticator;
   logger: Logger;
   hostname: string;

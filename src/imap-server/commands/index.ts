@@ -36,6 +36,7 @@ import { genurlauth, resetkey, urlfetch } from './urlauth.js';
 import { replace, uidReplace } from './replace.js';
 import { getmetadata, setmetadata } from './metadata.js';
 import { notify } from './notify.js';
+import { getquota, getquotaroot, setquota } from './quota.js';
 
 export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   Object.entries({
@@ -58,6 +59,9 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   LSUB: lsub,
   NAMESPACE: namespace,
   STATUS: status,
+  GETQUOTA: getquota,
+  GETQUOTAROOT: getquotaroot,
+  SETQUOTA: setquota,
   APPEND: append,
   IDLE: idle,
   CHECK: check,

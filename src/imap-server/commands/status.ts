@@ -1,5 +1,5 @@
 /**
- * STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID).
+ * STATUS (RFC 9051 6.3.11, RFC 7889 APPENDLIMIT, RFC 8438 SIZE, RFC 9208 DELETED-STORAGE, RFC 7162 HIGHESTMODSEQ, RFC 8474 MAILBOXID).
  * Grammar: mailbox and a non-empty item list (the item names are shared with LIST RETURN STATUS).
  * NO [NONEXISTENT] for a missing mailbox.
  */
@@ -9,10 +9,11 @@ import { Args, ParseError } from '../../imap/grammar/args.js';
 import { ok } from '../errors.js';
 import { AUTH, defineCommand, existingMailbox, type CommandContext } from '../session.js';
 import { writeStatus } from '../responses.js';
+import { deletedStorage } from './quota.js';
 
 // ---- grammar ----
 
-export const STATUS_ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ', 'APPENDLIMIT', 'MAILBOXID'] as const;
+export const STATUS_ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'DELETED-STORAGE', 'SIZE', 'HIGHESTMODSEQ', 'APPENDLIMIT', 'MAILBOXID'] as const;
 
 export function parseStatusItem(s: string): string {
   const up = s.toUpperCase();
@@ -64,6 +65,9 @@ export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readon
         break;
       case 'DELETED':
         parts.push(`DELETED ${st.deleted}`);
+        break;
+      case 'DELETED-STORAGE':
+        parts.push(`DELETED-STORAGE ${await deletedStorage(ctx, mb)}`);
         break;
       case 'SIZE':
         parts.push(`SIZE ${st.size}`);
