@@ -42,7 +42,7 @@ export function execAction(frame: Frame, run: RunState, n: Node): void {
     }
     case 'fileinto': {
       const mailbox = frame.str(n.args[0]);
-      if (mailbox === '' || /[\x00-\x1f]/.test(mailbox)) throw new SieveRuntimeError(`specified mailbox name '${mailbox}' is invalid`);
+      if (mailbox === '') throw new SieveRuntimeError(`specified mailbox name '${mailbox}' is invalid`);
       const opts: { create: boolean; copy: boolean; mailboxId?: string; viaKeep: boolean } = {
         create: n.tags.has('create'),
         copy: n.tags.has('copy'),

@@ -20,7 +20,9 @@ export interface ZonedDate {
 
 /** RFC 5322 3.3 date-time (obsolete forms included); null when it cannot be read. */
 export function parseDateTime(value: string): ZonedDate | null {
-  const s = value.replace(/\([^()]*\)/g, ' ').trim();
+  // RFC 5260 4.1: in a Received field the date follows the last ";".
+  const semi = value.lastIndexOf(';');
+  const s = (semi >= 0 ? value.slice(semi + 1) : value).replace(/\([^()]*\)/g, ' ').trim();
   const m = /^(?:[A-Za-z]{3},?\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4}|[A-Za-z]{1,5})?/.exec(s);
   if (!m) return null;
   const month = MONTHS.indexOf(m[2]!.toLowerCase());

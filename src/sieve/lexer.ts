@@ -56,7 +56,7 @@ export function tokenize(src: string): Token[] {
       const start = pos();
       i += 2;
       for (;;) {
-        if (i >= n) throw new SieveSyntaxError('end of file before end of bracket comment (\'*/\')', start);
+        if (i >= n) throw new SieveSyntaxError(`end of file before end of bracket comment ('/* ... */') started at line ${start.line}`, pos());
         if (src[i] === '*' && src[i + 1] === '/') {
           i += 2;
           break;
@@ -76,7 +76,7 @@ export function tokenize(src: string): Token[] {
       i++;
       let v = '';
       for (;;) {
-        if (i >= n) throw new SieveSyntaxError('end of file before end of quoted string', start);
+        if (i >= n) throw new SieveSyntaxError(`end of file before end of quoted string started at line ${start.line}`, pos());
         const d = src[i]!;
         if (d === '"') {
           i++;
@@ -151,7 +151,7 @@ export function tokenize(src: string): Token[] {
     j++;
     const lines: string[] = [];
     for (;;) {
-      if (j >= n) throw new SieveSyntaxError('end of file before end of multi-line string', start);
+      if (j >= n) throw new SieveSyntaxError(`end of file before end of multi-line string started at line ${start.line}`, pos(j));
       let e = src.indexOf('\n', j);
       if (e < 0) e = n;
       let text = src.slice(j, e);

@@ -67,7 +67,7 @@ export function parseScript(source: string): CommandNode[] {
       next();
       return { name: id.v, pos: id.pos, args, tests, testList, block };
     }
-    throw new SieveSyntaxError(`expected ';' or '{' after command '${id.v}' but found ${describe(t)}`, t.pos);
+    throw new SieveSyntaxError(`missing semicolon ';' after ${id.v} command`, id.pos);
   };
 
   const argumentsOf = (depth: number): { args: Arg[]; tests: TestNode[]; testList: boolean } => {

@@ -178,15 +178,17 @@ function environmentItem(run: RunState, name: string): string | null {
 
 /**
  * RFC 3685 values: "0" when the message was not tested; otherwise spamtest 1..10 (or :percent 0..100) and
- * virustest 1..5, from the score scaled as Pigeonhole's "score" status type does.
+ * virustest 1..5, from the score scaled (and truncated) as Pigeonhole's "score" status type does.
  */
 function scoreValue(run: RunState, which: string, percent: boolean): string {
   const raw = which === 'spamtest' ? run.env.spamScore : run.env.virusScore;
   if (raw === null || raw === undefined || Number.isNaN(raw)) return '0';
   const max = which === 'spamtest' ? 10 : 5;
-  const ratio = Math.min(1, Math.max(0, raw / max));
-  if (percent) return String(Math.round(ratio * 100));
-  return String(1 + Math.round(ratio * (max - 1)));
+  const ratio = Math.min(1, raw / max);
+  if (ratio < 0) return '0';
+  // Truncation with a small epsilon, exactly as Pigeonhole's ext_spamvirustest_get_score.
+  if (percent) return String(Math.floor(ratio * 100 + 0.001));
+  return String(Math.floor(ratio * (max - 1) + 1.001));
 }
 
 async function duplicate(frame: Frame, run: RunState, n: Node): Promise<boolean> {

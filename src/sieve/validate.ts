@@ -234,7 +234,9 @@ export class Validator {
     while (values.length < want.length) values.push(null);
     const tests: Node[] = [];
     if (spec.tests === 'none' && c.tests.length > 0) {
-      this.error(c.tests[0]!.pos, `the ${c.name} ${what} does not accept tests`);
+      // `keep\ndiscard;` parses as keep with a test: most likely a forgotten semicolon (Pigeonhole's wording).
+      if (what === 'command' && !c.testList) this.error(c.pos, `missing semicolon ';' after ${c.name} command`);
+      else this.error(c.tests[0]!.pos, `the ${c.name} ${what} does not accept tests`);
       return null;
     }
     if (spec.tests === 'one' && (c.tests.length !== 1 || c.testList)) {

@@ -1,0 +1,4 @@
+require ["include", "fileinto"];
+fileinto "in-include";
+return;
+fileinto "never";

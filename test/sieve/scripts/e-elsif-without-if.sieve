@@ -1,0 +1,2 @@
+keep;
+elsif true { discard; }

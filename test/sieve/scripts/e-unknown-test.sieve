@@ -1,0 +1,3 @@
+
+
+if frobtest { discard; }

@@ -1,0 +1,4 @@
+require "ihave";
+if ihave "fileinto" { fileinto "have-fileinto"; }
+if ihave "x-nonexistent" { x-nonexistent-command "arg"; }
+if not ihave "x-other" { keep; }

@@ -1,0 +1,4 @@
+require "imap4flags";
+addflag "\\Seen";
+addflag "Junk NonJunk";
+removeflag "NonJunk";

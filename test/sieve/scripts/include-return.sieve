@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include "early-return";
+fileinto "after-include";

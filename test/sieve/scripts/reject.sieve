@@ -1,0 +1,2 @@
+require "reject";
+if header :contains "subject" "digest" { reject "No digests, please."; }

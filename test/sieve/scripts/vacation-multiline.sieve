@@ -1,0 +1,9 @@
+# messages: mime
+require "vacation";
+vacation text:
+I am out of the office.
+..dot-stuffed line
+Regards,
+Me
+.
+;
