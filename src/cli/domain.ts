@@ -1,9 +1,10 @@
-/** `mailroom domain add|list`, `mailroom alias add|list|remove`, `mailroom queue list|retry|remove`. */
+/** `mailroom domain add|list` (and `domain dkim|dns`, dkim.ts), `mailroom alias add|list|remove`, `mailroom queue list|retry|remove`. */
 import type { Command } from 'commander';
 import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 import { isValidDomain, parseAddress } from '../delivery/address.js';
 import { CliError } from './common.js';
+import { registerDkimCommands } from './dkim.js';
 
 async function withOpen<T>(open: () => Promise<Store>, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await open();
@@ -33,6 +34,7 @@ function aliasSource(input: string): { from: string; domain: string } {
 
 export function registerDomainCommands(program: Command, open: () => Promise<Store>): void {
   const domain = program.command('domain').description('manage local mail domains');
+  registerDkimCommands(domain, (fn) => withOpen(open, fn));
   domain
     .command('add <domain>')
     .description('accept mail for DOMAIN')

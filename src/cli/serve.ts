@@ -13,10 +13,14 @@
  * system CAs and --smarthost-ca FILE), --queue-allow-internal lets direct MX delivery reach private,
  * loopback and link-local addresses; --submission-sent-copy on|off is the default for keeping a Sent copy of
  * submitted mail (per user: `mailroom user set ADDRESS --sent-copy on|off`).
+ * Mail authentication: --mx-checks on|off (SPF/DKIM/DMARC/ARC on the SMTP MX, default on), --dns-server
+ * HOST:PORT (repeatable, config `dns-servers`: a list) sends every DNS look-up there.
  * Limits: --max-connections-per-ip N (loopback never counted), --max-connections-per-user N, --imap-max-line N,
  * --max-message-size N (APPENDLIMIT and SIZE), --smtp-max-recipients N, --imap-idle-timeout SECONDS,
  * --pop3-idle-timeout SECONDS; a value below the minimum (RFC minimums for autologout, line length and
  * recipients) is refused with a CliError naming the flag.
+ * Quotas: --quota-storage SIZE (K/M/G/T suffixes) and --quota-messages N are the limits of users without their
+ * own (`mailroom user quota`); --quota-full-temporary on answers 452 4.2.2 over quota instead of 552 5.2.2.
  * HTTP (JMAP, web interface): --http-port N (default 8080), --https-port N (default 8443, the server's
  * certificate); --cors-origins LIST allows those origins cross-origin access (default none).
  */
@@ -25,8 +29,14 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
+import { quotaConfig } from './quota.js';
+import { parseDnsServer } from '../lib/dns.js';
 import { generatePassword } from './user.js';
-import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomLimits, type MailroomOptions } from '../server/mailroom.js';
+import { addSieveServeOptions, sieveServeSettings } from './sieve.js';
+import { addSpamServeOptions, spamServeSettings } from './spam.js';
+import type { SpamSettings } from '../spam/index.js';
+import type { SieveSettings } from '../sieve/stage.js';
+import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomLimits, type MailroomOptions, type MailroomQuota } from '../server/mailroom.js';
 import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
 
@@ -51,8 +61,18 @@ export interface ServeConfig {
   hostname?: string;
   /** Operator limits (--max-connections-per-ip ...); absent ones keep the defaults of lib/limits.ts. */
   limits: MailroomLimits;
+  /** Default quotas and the over-quota reply (--quota-storage, --quota-messages, --quota-full-temporary). */
+  quota: MailroomQuota;
+  /** SPF/DKIM/DMARC/ARC checks on the SMTP MX (--mx-checks, default on). */
+  mxChecks: boolean;
+  /** --dns-server HOST:PORT (repeatable; config `dns-servers`): every DNS look-up goes there. */
+  dnsServers?: string[];
   /** Origins allowed cross-origin access to the HTTP API (--cors-origins, comma-separated or a JSON array). */
   corsOrigins: string[];
+  /** Sieve: global scripts and script quotas (sieve-before, sieve-after, sieve-global, sieve-max-*, sieve-quota). */
+  sieve?: SieveSettings;
+  /** Spam filter: --spam, --spam-threshold, --spam-min-trained, --spam-junk-mailbox, --rspamd, --rspamd-password. */
+  spam?: Partial<SpamSettings>;
 }
 
 /**
@@ -162,12 +182,30 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     logFormat,
     logLevel,
     limits: {},
+    quota: quotaConfig(get, parseOnOff),
+    mxChecks: get('mxChecks') === undefined ? true : parseOnOff(get('mxChecks'), '--mx-checks'),
     corsOrigins: parseOrigins(get('corsOrigins')),
   };
+  const dnsServers = get('dnsServer') ?? fileVals.get(normKey('dns-servers'));
+  if (dnsServers !== undefined && dnsServers !== null) {
+    const list = (Array.isArray(dnsServers) ? dnsServers : [dnsServers]).map(String);
+    for (const s of list) {
+      try {
+        parseDnsServer(s);
+      } catch {
+        throw new CliError(`invalid --dns-server: ${s} (expected HOST:PORT)`);
+      }
+    }
+    if (list.length) cfg.dnsServers = list;
+  }
   for (const k of LIMIT_KEYS) {
     const v = get(k.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()));
     if (v !== undefined && v !== null) cfg.limits[k.field] = parseLimit(v, `--${k.name}`, k.min, k.why) * k.scale;
   }
+  const sieve = sieveServeSettings(get);
+  if (sieve) cfg.sieve = sieve;
+  const spam = spamServeSettings(get);
+  if (spam) cfg.spam = spam;
   const data = str('data');
   if (data !== undefined) cfg.data = data;
   const store = str('store') ?? process.env['MAILROOM_STORE'];
@@ -196,6 +234,7 @@ function clientSettings(m: Mailroom, host: string): string {
   if (p.pop3s !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3s}  (SSL/TLS)`);
   if (p.submission !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submission}  (STARTTLS, password auth)`);
   if (p.submissions !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submissions}  (SSL/TLS, password auth)`);
+  if (p.managesieve !== undefined) lines.push(`  ManageSieve ${shown} port ${p.managesieve}  (STARTTLS)`);
   if (p.https !== undefined) lines.push(`  JMAP        https://${shown}:${p.https}/.well-known/jmap`);
   else if (p.http !== undefined) lines.push(`  JMAP        http://${shown}:${p.http}/.well-known/jmap`);
   lines.push('  user name   the full address; cleartext login is allowed on loopback or after TLS');
@@ -219,12 +258,19 @@ export function registerServeCommand(program: Command): void {
     .option('--smarthost-ca <file>', 'PEM CA certificate(s) trusted for the smart host besides the system CAs')
     .option('--queue-allow-internal', 'let direct MX delivery connect to private, loopback and link-local addresses')
     .option('--submission-sent-copy <on|off>', 'keep a copy of submitted mail in the Sent folder (default on; per user: user set --sent-copy)')
-    .option('--hostname <name>', 'name used in greetings and Received headers')
+    .option('--quota-storage <size>', 'default storage limit per user, e.g. 1G (K/M/G/T are powers of 1024; default none; per user: user quota)')
+    .option('--quota-messages <n>', 'default message count limit per user (default none; per user: user quota)')
+    .option('--quota-full-temporary <on|off>', 'over quota, LMTP/SMTP answer 452 4.2.2 (try later) instead of 552 5.2.2 (default off)')
+    .option('--hostname <name>', 'name used in greetings and Received headers, and the authserv-id of Authentication-Results')
+    .option('--mx-checks <on|off>', 'SPF, DKIM, DMARC and ARC checks on the SMTP MX (default on)')
+    .option('--dns-server <host:port>', 'send every DNS look-up to this server (repeatable; default the system resolver)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--cors-origins <list>', 'comma-separated origins allowed cross-origin access to the HTTP API (default none)')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
     .option('--log-level <level>', 'debug, info, warn or error', undefined);
   for (const k of LIMIT_KEYS) cmd.addOption(new Option(`--${k.name} <n>`, k.help));
+  addSieveServeOptions(cmd);
+  addSpamServeOptions(cmd);
   cmd
     .action(async (_o: unknown, command: Command) => {
       const flags = command.optsWithGlobals<Record<string, unknown>>();
@@ -254,6 +300,10 @@ export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logge
     ...(cfg.smarthost ? { outbound: outboundOptions(cfg, cfg.smarthost) } : cfg.queueAllowInternal ? { outbound: { allowInternal: true } } : {}),
     ...(cfg.submissionSentCopy ? {} : { delivery: { sentCopy: false } }),
     limits: cfg.limits,
+    quota: cfg.quota,
+    ...(cfg.sieve ? { sieve: cfg.sieve } : {}),
+    ...(cfg.spam ? { spam: cfg.spam } : {}),
+    mailAuth: { checks: cfg.mxChecks, ...(cfg.dnsServers ? { dnsServers: cfg.dnsServers } : {}) },
     ...(cfg.corsOrigins.length ? { http: { corsOrigins: cfg.corsOrigins } } : {}),
   };
 }
@@ -312,6 +362,7 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     if (users.length === 0) {
       const password = generatePassword();
       await createUserWithDomain(m.store.directory, cfg.firstUser, password);
+      await m.store.directory.setAdmin(cfg.firstUser, true);
       process.stdout.write(
         `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
           `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +

@@ -81,6 +81,11 @@ export interface OutboundOptions extends ServiceOptions {
   now?: () => Date;
   /** Per-user delivery stages (spam filter, Sieve) for local recipients; see pipeline.ts. */
   stages?: readonly DeliveryStage[];
+  /**
+   * DKIM signing (mailauth/sign.ts): called once per attempt of a message that has remote recipients, just
+   * before it is sent; returns the message to send. A failure leaves the message unsigned (logged).
+   */
+  sign?: (raw: Buffer, envelopeFrom: string) => Promise<Buffer>;
 }
 
 export interface OutboundQueue {
@@ -210,7 +215,8 @@ class Queue implements OutboundQueue {
       else if (isPermanent(d.code)) outcomes.push({ rcpt, kind: 'perm', reply: `${replyCodeFor(d.code)} ${d.message}`, status: enhancedStatusFor(d.code) });
       else outcomes.push({ rcpt, kind: 'temp', reply: `${replyCodeFor(d.code)} ${d.message}` });
     }
-    for (const [domain, rcpts] of remote) outcomes.push(...(await this.#sendDomain(domain, rcpts, m.sender, raw)));
+    const outgoing = remote.size ? await this.#signed(m, raw) : raw;
+    for (const [domain, rcpts] of remote) outcomes.push(...(await this.#sendDomain(domain, rcpts, m.sender, outgoing)));
 
     const attempts = m.attempts + 1;
     const pending = outcomes.filter((o): o is Extract<RecipientOutcome, { kind: 'temp' }> => o.kind === 'temp');
@@ -240,6 +246,17 @@ class Queue implements OutboundQueue {
       nextAttemptAt: new Date(this.#now().getTime() + delay),
       lastError,
     });
+  }
+
+  /** The message as it leaves: DKIM-signed when a signer is configured and the sender's domain has keys. */
+  async #signed(m: OutboundMessage, raw: Buffer): Promise<Buffer> {
+    if (!this.#opts.sign) return raw;
+    try {
+      return await this.#opts.sign(raw, m.sender);
+    } catch (e) {
+      this.#log.error({ id: m.id, err: e instanceof Error ? e.message : String(e) }, 'DKIM signing failed; sending unsigned');
+      return raw;
+    }
   }
 
   async #bounce(m: OutboundMessage, raw: Buffer, failed: FailedRecipient[]): Promise<void> {

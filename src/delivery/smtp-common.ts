@@ -16,6 +16,7 @@ import { AddressCounter } from '../lib/connection-limit.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { DeliveryStage } from './pipeline.js';
+import type { MxChecker } from '../mailauth/mx.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { resolveRecipient, type Resolution } from './resolve.js';
 import { cleanSpool, resolveSpool, type Spool, type SpoolOptions } from './spool.js';
@@ -44,6 +45,10 @@ export interface DeliveryServiceOptions extends ServiceOptions {
   spool?: SpoolOptions;
   /** Per-user delivery stages (spam filter, Sieve) for local copies; see pipeline.ts. */
   stages?: readonly DeliveryStage[];
+  /** A recipient over quota gets 452 4.2.2 (try again) instead of 552 5.2.2 (deliver.ts). Default false. */
+  quotaFullTemporary?: boolean;
+  /** SMTP MX only: SPF/DKIM/DMARC/ARC checks and the Authentication-Results field (mailauth/mx.ts); none when absent. */
+  mxChecks?: MxChecker;
   /**
    * How long close() waits for messages still being received or delivered before it ends their sessions
    * (a message cut off this way is not stored and was never acknowledged). Default 10 s.
@@ -120,6 +125,8 @@ export interface ResolvedCommon {
   maxRecipients: number;
   spool: Spool;
   stages: readonly DeliveryStage[];
+  mxChecks: MxChecker | null;
+  quotaFullTemporary: boolean;
 }
 
 export function resolveCommon(opts: DeliveryServiceOptions, component: string): ResolvedCommon {
@@ -131,6 +138,8 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
     maxRecipients: opts.maxRecipients ?? SMTP_MAX_RECIPIENTS,
     spool: resolveSpool(opts.spool),
     stages: opts.stages ?? [],
+    mxChecks: opts.mxChecks ?? null,
+    quotaFullTemporary: opts.quotaFullTemporary ?? false,
   };
 }
 

@@ -9,6 +9,9 @@
  * - One reply per message (SMTP), all or nothing: 250 once every copy is committed; else nothing is kept and
  *   the failure (e.g. 554 5.4.6 for a Delivered-To naming a recipient, 552, 451) is the reply. The MX never
  *   queues a bounce: its envelope senders are unverified, and a bounce to a forged one is backscatter.
+ * - With `mxChecks` (mailauth/mx.ts): SPF, DKIM, DMARC and ARC are checked at the end of DATA; DMARC
+ *   p=reject failures get 550 5.7.1 (451 4.7.5 when a DNS failure may be the cause), the rest is delivered
+ *   with one Authentication-Results field on top and the results as the stages' facts.
  */
 import type { SMTPServerSession } from 'smtp-server';
 import type { NetService } from '../lib/service.js';
@@ -53,7 +56,20 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
         if (got.oversized) return callback(null);
         const checked = checkMessage(got.raw, policy);
         if (!checked.ok) return callback(new SmtpReply(checked.code, checked.message, checked.enhanced));
-        const reply = await deliverAll(common, session, checked.raw, false);
+        let raw = checked.raw;
+        let facts: Readonly<Record<string, unknown>> = {};
+        if (common.mxChecks) {
+          // SPF, DKIM, DMARC, ARC (mailauth/mx.ts): a DMARC reject is refused here, at the end of DATA.
+          const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          const auth = await common.mxChecks(raw, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom });
+          if (auth.refuse) {
+            common.logger.info({ session: session.id, from: mailFrom, code: auth.refuse.code, dmarc: auth.verdict.dmarc }, 'message refused by DMARC policy');
+            return callback(new SmtpReply(auth.refuse.code, auth.refuse.message, auth.refuse.enhanced));
+          }
+          raw = auth.raw;
+          facts = auth.facts;
+        }
+        const reply = await deliverAll(common, session, raw, false, facts);
         if (reply instanceof Error) callback(reply);
         else callback(null, reply);
       } finally {
@@ -70,7 +86,13 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
  * 4xx), naming the recipients it concerns. Nothing is queued and no bounce is made: the sender of mail
  * arriving here is not verified, so a bounce to it would be backscatter.
  */
-export async function deliverAll(common: ResolvedCommon, session: SMTPServerSession, raw: Buffer, authenticated: boolean): Promise<string | SmtpReply> {
+export async function deliverAll(
+  common: ResolvedCommon,
+  session: SMTPServerSession,
+  raw: Buffer,
+  authenticated: boolean,
+  facts: Readonly<Record<string, unknown>> = {},
+): Promise<string | SmtpReply> {
   const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
   const trace = sessionTrace(session);
   const date = new Date();
@@ -89,7 +111,9 @@ export async function deliverAll(common: ResolvedCommon, session: SMTPServerSess
       envelopeFrom,
       logger: common.logger,
       stages: common.stages,
+      quotaFullTemporary: common.quotaFullTemporary,
       transport: 'smtp',
+      facts,
       received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
     }),
   );

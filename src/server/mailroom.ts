@@ -38,12 +38,14 @@ import {
 import { createHttpService, type HttpServiceOptions } from '../http/server.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
 import { buildStages } from './stages.js';
+import { createManageSieveService } from '../managesieve/index.js';
+import type { SieveSettings } from '../sieve/stage.js';
 import type { SpamSettings } from '../spam/index.js';
 import { mailAuthOptions } from '../mailauth/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
-export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https'] as const;
+export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https', 'managesieve'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 /** Unprivileged defaults used by `mailroom serve` (the standard ports plus a prefix; see README). */
@@ -58,6 +60,7 @@ export const DEFAULT_PORTS: Record<ListenerName, number> = {
   submissions: 1465,
   http: 8080,
   https: 8443,
+  managesieve: 4190,
 };
 
 const IMPLICIT_TLS: Record<ListenerName, boolean> = {
@@ -71,6 +74,7 @@ const IMPLICIT_TLS: Record<ListenerName, boolean> = {
   submissions: true,
   http: false,
   https: true,
+  managesieve: false,
 };
 
 type Extra<T> = Partial<Omit<T, keyof ServiceOptions>>;
@@ -96,12 +100,16 @@ export interface MailroomOptions {
   pop3?: Extra<Pop3ServiceOptions>;
   delivery?: Extra<DeliveryServiceOptions>;
   outbound?: Extra<OutboundOptions>;
+  /** Sieve: global scripts around the users' (sieve-before, sieve-after, sieve-global) and script quotas. */
+  sieve?: SieveSettings;
   /** Extra per-user delivery stages, run after the built-in ones (see server/stages.ts). */
   stages?: readonly DeliveryStage[];
   /** HTTP listener options: origins allowed by CORS (config `cors-origins`), plugins instead of the default list (tests). */
   http?: { corsOrigins?: readonly string[]; plugins?: HttpServiceOptions['plugins'] };
   /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
   limits?: MailroomLimits;
+  /** Quotas (config keys quota-storage, quota-messages, quota-full-temporary; store/quota.ts). */
+  quota?: MailroomQuota;
   /** Spam filter settings (src/spam/filter.ts SpamSettings): threshold, minimum training, rspamd; on by default. */
   spam?: Partial<SpamSettings>;
   /**
@@ -114,6 +122,16 @@ export interface MailroomOptions {
 }
 
 /** Limits an operator sets; each absent one keeps the service default from lib/limits.ts. */
+/** Default quotas of users without their own, and how delivery answers over quota. */
+export interface MailroomQuota {
+  /** Octets per user; absent or null: no limit. */
+  storage?: number | null;
+  /** Messages per user; absent or null: no limit. */
+  messages?: number | null;
+  /** Over quota, LMTP/SMTP/submission answer 452 4.2.2 (try again) instead of 552 5.2.2. */
+  fullTemporary?: boolean;
+}
+
 export interface MailroomLimits {
   /** Concurrent connections per remote address on each listener (loopback is never counted). */
   maxConnectionsPerIp?: number;
@@ -227,7 +245,10 @@ export class Mailroom {
         const tightened = tightenModes(dataDir, sqliteFiles('mail.db'));
         if (tightened.length) logger.warn({ files: tightened }, 'data directory or database was readable by others: modes set to 0700/0600');
       }
-      this.#store = await openServerStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir });
+      const quota = this.#opts.quota ?? {};
+      this.#store = await openServerStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir }, {
+        quota: { storage: quota.storage ?? null, messages: quota.messages ?? null },
+      });
       this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
       // Created just now under a loose umask (library use): private too, nothing to report.
       if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
@@ -257,7 +278,7 @@ export class Mailroom {
       const host = this.#opts.host ?? '127.0.0.1';
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
-      const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}) }, this.#opts.stages);
+      const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}), ...(this.#opts.sieve ? { sieve: this.#opts.sieve } : {}), kickQueue: () => this.#queue?.kick() }, this.#opts.stages);
       const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
       if (need('submission') || need('submissions') || need('http') || need('https') || this.#opts.outbound) {
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...auth.outbound, ...this.#opts.outbound });
@@ -265,7 +286,7 @@ export class Mailroom {
       const lim = limitOptions(this.#opts.limits);
       const imapOpts = { ...lim.imap, ...this.#opts.imap };
       const pop3Opts = { ...lim.pop3, ...this.#opts.pop3 };
-      const deliveryOpts = { ...lim.delivery, stages, ...this.#opts.delivery };
+      const deliveryOpts = { ...lim.delivery, stages, quotaFullTemporary: quota.fullTemporary ?? false, ...this.#opts.delivery };
       const groups: Array<{ names: ListenerName[]; make: () => NetService }> = [
         { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
         { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
@@ -279,6 +300,7 @@ export class Mailroom {
           },
         },
         { names: ['http', 'https'], make: () => this.#httpService(base, hostname) },
+        { names: ['managesieve'], make: () => createManageSieveService({ ...base, logger: logger.child({ svc: 'managesieve' }), ...(this.#opts.sieve?.quota ? { quota: this.#opts.sieve.quota } : {}), ...(lim.pop3.maxConnectionsPerIp ? { maxConnectionsPerIp: lim.pop3.maxConnectionsPerIp } : {}) }) },
       ];
       for (const g of groups) {
         const names = g.names.filter(need);

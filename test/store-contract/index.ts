@@ -5,6 +5,7 @@
  */
 import { runAclContract } from './acl.js';
 import { runDirectoryContract } from './directory.js';
+import { runDkimContract } from './dkim.js';
 import type { StoreFactory } from './harness.js';
 import { runMailContract } from './mail.js';
 import { runMaildropContract } from './maildrop.js';
@@ -20,5 +21,6 @@ export function runStoreContracts(name: string, factory: StoreFactory): void {
   runMaildropContract(name, factory);
   runQueueContract(name, factory);
   runQuotaContract(name, factory);
+  runDkimContract(name, factory);
   runAclContract(name, factory);
 }

@@ -38,6 +38,8 @@
  *   rows then merely keep their blobs until a newer build sweeps them).
  * - `acl` holds mailbox access control entries (RFC 4314; acl.ts) and `acl_seen` the private \Seen of users
  *   reading another owner's mailbox. Added after version 1 without a version bump (CREATE IF NOT EXISTS).
+ * - `dkim_keys` holds the DKIM signing keys of the local domains (dkim.ts; private keys in PKCS#8 PEM, the
+ *   database file being private to the server's user). Added after version 1 without a version bump.
  * - `metadata` holds annotations (RFC 5464; metadata.ts): per user, mailbox (0: the server's entries) and
  *   lower-cased entry name. Added after version 1 without a version bump (older builds ignore it).
  * - `sieve_scripts`, `sieve_vacation`, `sieve_vacation_sent`, `sieve_duplicates` hold Sieve scripts (the row id,
@@ -210,6 +212,16 @@ CREATE TABLE IF NOT EXISTS acl_seen (
   user_id INTEGER NOT NULL,
   uid INTEGER NOT NULL,
   PRIMARY KEY (mailbox_id, user_id, uid)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS dkim_keys (
+  domain TEXT NOT NULL,
+  selector TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  private_key TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (domain, selector)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS outbound (

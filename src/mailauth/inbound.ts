@@ -1,0 +1,183 @@
+/**
+ * The checks the SMTP MX makes on every message (RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC, RFC 8617
+ * ARC), with mailauth doing each check over our resolver (lib/dns.ts), and the one Authentication-Results
+ * field (RFC 8601) that records them.
+ *
+ * checkInbound():
+ * - SPF for the MAIL FROM identity and for the HELO identity (RFC 7208 2.3, 2.4; a null sender is checked
+ *   as postmaster@HELO), DKIM for every signature, and the ARC chain, all at once; then DMARC over the
+ *   aligned passes (SPF's domain: MAIL FROM's, or HELO's for a null sender).
+ * - The verdict: DMARC fail under p=reject (after pct, RFC 7489 6.6.4) refuses the message with 550 5.7.1;
+ *   if a temporary DNS failure (SPF or DKIM temperror) may have caused that fail, 451 4.7.5 asks the sender
+ *   to try again instead. DMARC fail under p=quarantine sets `quarantine`. Everything else is delivered
+ *   with the results recorded (temperror included).
+ * - Never throws for anything in the message or in DNS; a failing check is recorded as temperror.
+ */
+import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
+import { spf } from 'mailauth/lib/spf/index.js';
+import { dmarc } from 'mailauth/lib/dmarc/index.js';
+import { arc } from 'mailauth/lib/arc/index.js';
+import type { ARCData, DKIMVerifyResult, DMARCResult, DNSResolver } from 'mailauth';
+import type { DnsResolver, RecordType } from '../lib/dns.js';
+
+export interface InboundSession {
+  /** The client's address. */
+  ip: string;
+  /** The EHLO/HELO name as given. */
+  helo: string;
+  /** MAIL FROM ("" for the null sender). */
+  mailFrom: string;
+}
+
+export interface InboundCheckOptions {
+  /** Our authserv-id: the server's host name. */
+  hostname: string;
+  resolver: DnsResolver;
+  /** For DMARC pct sampling; default Math.random. */
+  random?: () => number;
+}
+
+export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+
+export interface InboundVerdict {
+  /** The value of our Authentication-Results field (authserv-id first). */
+  authResults: string;
+  /** The complete field, CRLF-terminated, to put on top of the message. */
+  field: string;
+  spf: { mailfrom: string; helo: string };
+  dkim: Array<{ domain: string; selector: string; result: string; aligned: boolean }>;
+  arc: string;
+  dmarc: { result: string; policy: DmarcPolicy | null; domain: string | null };
+  /** DMARC says quarantine: the message goes to Junk. */
+  quarantine: boolean;
+  /** DMARC says reject (or try later): the reply at the end of DATA; nothing is stored. */
+  refuse: { code: number; enhanced: string; message: string } | null;
+}
+
+const KNOWN_TYPES = new Set<string>(['A', 'AAAA', 'TXT', 'MX', 'PTR', 'CNAME', 'NS']);
+
+/** mailauth's resolver shape over ours. */
+export function mailauthResolver(r: DnsResolver): DNSResolver {
+  return async (name: string, type: string) => {
+    const t = type.toUpperCase();
+    if (!KNOWN_TYPES.has(t)) throw Object.assign(new Error(`unsupported type ${type}`), { code: 'ENODATA' });
+    return (await r.resolve(name, t as RecordType)) as string[][] | string[];
+  };
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** Text safe inside an RFC 8601 comment or value. */
+function clean(v: string): string {
+  return v.replace(/[\r\n()\\";]/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function spfInfo(result: string, ptype: 'mailfrom' | 'helo', value: string, ip: string): string {
+  return `spf=${result} (${ptype === 'mailfrom' ? 'MAIL FROM' : 'HELO'} of ${clean(ip)}) smtp.${ptype}=${clean(value) || 'unknown'}`;
+}
+
+async function safe<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch {
+    return null;
+  }
+}
+
+export async function checkInbound(raw: Buffer, session: InboundSession, opts: InboundCheckOptions): Promise<InboundVerdict> {
+  const resolver = mailauthResolver(opts.resolver);
+  const mta = opts.hostname;
+  const helo = session.helo || session.ip;
+  const heloIdentity = `postmaster@${helo}`;
+  const mailFrom = session.mailFrom || heloIdentity;
+  const [dkimRes, spfFrom, spfHelo] = await Promise.all([
+    safe(dkimVerify(raw, { resolver, sender: mailFrom, minBitLength: 1024 })),
+    safe(spf({ sender: mailFrom, ip: session.ip, helo, mta, resolver })),
+    session.mailFrom ? safe(spf({ sender: heloIdentity, ip: session.ip, helo, mta, resolver })) : Promise.resolve(null),
+  ]);
+  const spfMailFrom = spfFrom?.status.result ?? 'temperror';
+  const spfHeloResult = session.mailFrom ? (spfHelo?.status.result ?? 'temperror') : spfMailFrom;
+
+  const dkimRows = dkimRowsOf(dkimRes);
+  const passing = dkimRows.filter((d) => d.result === 'pass');
+  const [arcRes, dmarcRes] = await Promise.all([
+    dkimRes?.arc ? safe(arc(dkimRes.arc as ARCData, { resolver, minBitLength: 1024 })) : Promise.resolve(null),
+    dkimRes && dkimRes.headerFrom?.length === 1
+      ? safe(
+          dmarc({
+            headerFrom: dkimRes.headerFrom,
+            spfDomains: spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [],
+            dkimDomains: passing.map((d) => ({ domain: d.domain, aligned: d.aligned })),
+            resolver,
+          }),
+        )
+      : Promise.resolve(false as const),
+  ]);
+
+  const parts: string[] = [];
+  for (const d of dkimRows) parts.push(d.info);
+  parts.push(spfInfo(spfMailFrom, 'mailfrom', mailFrom, session.ip));
+  if (session.mailFrom) parts.push(spfInfo(spfHeloResult, 'helo', helo, session.ip));
+  const arcResult = arcRes?.status.result ?? (dkimRes?.arc ? 'temperror' : 'none');
+  parts.push(arcRes?.info ? arcRes.info.replace(/\r?\n/g, ' ') : `arc=${arcResult}`);
+  const dm = dmarcOutcome(dmarcRes, dkimRes);
+  parts.push(dm.info);
+  const authResults = `${mta};\r\n ${parts.join(';\r\n ')}`;
+
+  let policy = dm.policy;
+  const pct = dmarcRes && typeof dmarcRes.pct === 'number' ? dmarcRes.pct : 100;
+  if (dm.result === 'fail' && policy && policy !== 'none' && pct < 100 && (opts.random ?? Math.random)() * 100 >= pct) {
+    policy = policy === 'reject' ? 'quarantine' : 'none'; // RFC 7489 6.6.4: the next less strict policy
+  }
+  let refuse: InboundVerdict['refuse'] = null;
+  let quarantine = false;
+  if (dm.result === 'fail' && policy === 'reject') {
+    const transient = spfMailFrom === 'temperror' || dkimRows.some((d) => d.result === 'temperror');
+    refuse = transient
+      ? { code: 451, enhanced: '4.7.5', message: `Temporary DNS failure while checking ${dm.domain ?? 'the sender'}'s DMARC policy, try again later` }
+      : { code: 550, enhanced: '5.7.1', message: `Message rejected: it fails the DMARC policy of ${dm.domain ?? 'the sender domain'}` };
+  } else if (dm.result === 'fail' && policy === 'quarantine') {
+    quarantine = true;
+  }
+  return {
+    authResults,
+    field: `Authentication-Results: ${authResults}\r\n`,
+    spf: { mailfrom: spfMailFrom, helo: spfHeloResult },
+    dkim: dkimRows.map(({ domain, selector, result, aligned }) => ({ domain, selector, result, aligned })),
+    arc: arcResult,
+    dmarc: { result: dm.result, policy, domain: dm.domain },
+    quarantine,
+    refuse,
+  };
+}
+
+type DkimRow = { domain: string; selector: string; result: string; aligned: boolean; info: string };
+
+/** One row per signature; a body hash mismatch is a failed verification (RFC 6376 3.7), not a neutral one. */
+function dkimRowsOf(res: DKIMVerifyResult | null): DkimRow[] {
+  if (!res) return [{ domain: '', selector: '', result: 'temperror', aligned: false, info: 'dkim=temperror (verification failed)' }];
+  const rows = res.results.map((r): DkimRow => {
+    let result: string = r.status.result;
+    let info = r.info.replace(/\r?\n/g, ' ');
+    if (result === 'neutral' && /body hash did not verify/.test(String(r.status.comment ?? ''))) {
+      result = 'fail';
+      info = info.replace(/^dkim=neutral/, 'dkim=fail');
+    }
+    return { domain: r.signingDomain ?? '', selector: r.selector ?? '', result, aligned: !!r.status.aligned, info };
+  });
+  return rows.length ? rows : [{ domain: '', selector: '', result: 'none', aligned: false, info: 'dkim=none' }];
+}
+
+function dmarcOutcome(res: DMARCResult | false | null, dkim: DKIMVerifyResult | null): { result: string; policy: DmarcPolicy | null; domain: string | null; info: string } {
+  if (res === null) return { result: 'temperror', policy: null, domain: null, info: 'dmarc=temperror' };
+  if (res === false) {
+    const why = dkim && dkim.headerFrom?.length !== 1 ? ' (no single From address)' : '';
+    return { result: 'none', policy: null, domain: null, info: `dmarc=none${why}` };
+  }
+  const p = (res.policy ?? '').toLowerCase();
+  const policy: DmarcPolicy | null = p === 'reject' || p === 'quarantine' || p === 'none' ? p : res.status.result === 'fail' ? 'none' : null;
+  return { result: res.status.result, policy, domain: res.domain ?? null, info: res.info.replace(/\r?\n/g, ' ') };
+}
+

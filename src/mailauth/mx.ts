@@ -1,0 +1,45 @@
+/**
+ * What the SMTP MX calls (delivery/smtp.ts): createMxChecker() gives one function that checks a received
+ * message (inbound.ts), removes Authentication-Results fields that claim our authserv-id (RFC 8601
+ * section 5), puts our field on top, and returns the facts the delivery stages see (pipeline.ts
+ * LocalMessage.facts): `authResults` (our field's value), `dmarc` ({ result, policy }) and `quarantine`.
+ */
+import type { Logger } from '../lib/logger.js';
+import type { DnsResolver } from '../lib/dns.js';
+import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
+import { removeOwnAuthResults } from './headers.js';
+import { checkInbound, type InboundSession, type InboundVerdict } from './inbound.js';
+
+export interface MxCheckResult {
+  /** The message to deliver: our Authentication-Results on top, forged ones of our authserv-id removed. */
+  raw: Buffer;
+  facts: { authResults: string; dmarc: { result: string; policy: string | null }; quarantine: boolean };
+  /** Refuse the message with this reply instead of delivering it (DMARC reject, or 451 on a DNS failure). */
+  refuse: InboundVerdict['refuse'];
+  verdict: InboundVerdict;
+}
+
+export type MxChecker = (raw: Buffer, session: InboundSession) => Promise<MxCheckResult>;
+
+export interface MxCheckerOptions {
+  hostname: string;
+  resolver: DnsResolver;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export function createMxChecker(opts: MxCheckerOptions): MxChecker {
+  return async (raw, session) => {
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, ...(opts.random ? { random: opts.random } : {}) });
+    const stripped = removeOwnAuthResults(raw, opts.hostname);
+    if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
+    const out = Buffer.concat([Buffer.from(verdict.field, 'latin1'), stripped.raw]);
+    if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);
+    return {
+      raw: out,
+      facts: { authResults: verdict.authResults, dmarc: { result: verdict.dmarc.result, policy: verdict.dmarc.policy }, quarantine: verdict.quarantine },
+      refuse: verdict.refuse,
+      verdict,
+    };
+  };
+}
