@@ -8,15 +8,23 @@ import { parseAddressList } from '../mime/index.js';
 export interface ParsedAddress {
   local: string;
   domain: string;
+  /** Set when the field held no usable address: `local` is the whole value, only :all sees it. */
+  invalid?: true;
 }
 
+/**
+ * The addresses of one field value. A value that yields no address at all (e.g. an empty group
+ * "undisclosed-recipients:;") is kept whole for :all comparisons, as Pigeonhole does.
+ */
 export function addressesOf(value: string): ParsedAddress[] {
   const list = parseAddressList(value) ?? [];
   const out: ParsedAddress[] = [];
   for (const a of list) {
     if (a.host === null || a.mailbox === null) continue; // group start/end markers
+    if (a.host === '') continue; // no domain ("broken@", "root"): not an addr-spec, dropped as Pigeonhole does
     out.push({ local: a.mailbox, domain: a.host });
   }
+  if (out.length === 0 && value.trim() !== '') out.push({ local: value.trim(), domain: '', invalid: true });
   return out;
 }
 
@@ -36,6 +44,7 @@ const SEPARATOR = '+';
 
 /** The part of an address the test compares; null when the part does not exist (:detail without "+"). */
 export function addressPart(a: ParsedAddress, part: AddressPart): string | null {
+  if (a.invalid) return part === 'all' ? a.local : null;
   switch (part) {
     case 'localpart':
       return a.local;

@@ -90,7 +90,7 @@ export function datePart(d: ZonedDate, part: string): string | null {
     case 'time':
       return time;
     case 'iso8601':
-      return `${date}T${time}${zoneString(d.offset, true)}`;
+      return `${date}T${time}${d.offset === 0 ? 'Z' : zoneString(d.offset, true)}`;
     case 'std11':
       return `${DAYS[t.getUTCDay()]}, ${p2(t.getUTCDate())} ${MONTHS[t.getUTCMonth()]![0]!.toUpperCase()}${MONTHS[t.getUTCMonth()]!.slice(1)} ${year} ${time} ${zoneString(d.offset, false)}`;
     case 'zone':

@@ -1,0 +1,5 @@
+require "vacation";
+vacation text: junk
+hello
+.
+;

@@ -1,0 +1,6 @@
+require "fileinto";
+if true {
+  if true {
+    fileinto "a" "b";
+  }
+}

@@ -1,0 +1,3 @@
+require "copy";
+redirect :copy "a@example.com";
+redirect :copy "a@example.com";
