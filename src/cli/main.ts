@@ -6,6 +6,9 @@ import { PRIVATE_UMASK } from '../lib/private-files.js';
 import { registerDomainCommands } from './domain.js';
 import { registerStoreCommands } from './store.js';
 import { registerTokenCommands } from './token.js';
+import { registerShareCommands } from './share.js';
+import { registerSieveCommands } from './sieve.js';
+import { registerSpamCommands } from './spam.js';
 import { describeError, openStoreFromFlags } from './common.js';
 
 /**
@@ -24,6 +27,9 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   registerDomainCommands(program, () => openStoreFromFlags(program.opts<{ data?: string; store?: string }>()));
   registerStoreCommands(program);
   registerTokenCommands(program);
+  registerShareCommands(program);
+  registerSieveCommands(program);
+  registerSpamCommands(program);
   if (argv.includes('client')) {
     const { registerClientCommands } = await import('./client.js');
     registerClientCommands(program);
