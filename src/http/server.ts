@@ -5,9 +5,9 @@
  * and HTTPS with the server's certificate (`https` listener, --https-port, default 8443); WebSocket upgrades
  * from both reach the same routes.
  *
- * Before any plugin, the server registers @fastify/cookie (request.cookies, reply.setCookie) and, when
- * `corsOrigins` is not empty, @fastify/cors for exactly those origins (credentials allowed; no other origin
- * gets CORS headers, so browsers keep cross-origin pages out). Plugins must not register these two again.
+ * Before any plugin, the server registers @fastify/cookie (request.cookies, reply.setCookie),
+ * @fastify/websocket (routes with `websocket: true`) and, when `corsOrigins` is not empty, @fastify/cors for exactly those origins (credentials allowed; no other origin
+ * gets CORS headers, so browsers keep cross-origin pages out). Plugins must not register these again.
  *
  * close() stops both sockets, ends keep-alive and streaming (EventSource) responses and WebSocket
  * connections, then resolves. setTls() swaps the HTTPS certificate for new connections.
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
+import fastifyWebsocket from '@fastify/websocket';
 import type { ListenSpec, NetService, TlsMaterial } from '../lib/service.js';
 import { withTlsProfile } from '../lib/service.js';
 import type { HttpContext, HttpPlugin } from './types.js';
@@ -95,6 +96,7 @@ export async function buildHttpApp(
     void reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message });
   });
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   if (ctx.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: [...ctx.corsOrigins],

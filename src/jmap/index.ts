@@ -1,16 +1,166 @@
 /**
- * JMAP (RFC 8620 core, RFC 8621 mail, RFC 8887 WebSocket, RFC 9425 quota) as an HTTP plugin.
+ * JMAP (RFC 8620 core, RFC 8621 mail, RFC 8887 WebSocket, RFC 9425 quota) as an HTTP plugin:
+ *   GET  /.well-known/jmap            307 to the session resource (RFC 8620 2.2)
+ *   GET  /jmap/session                the Session object (authenticated)
+ *   POST /jmap/api                    the API endpoint (RFC 8620 3)
+ *   POST /jmap/upload/{accountId}/    binary upload (6.1)
+ *   GET  /jmap/download/{accountId}/{blobId}/{name}?accept=type   (6.2)
+ *   GET  /jmap/eventsource?types=&closeafter=&ping=               (7.3)
+ *   GET  /jmap/ws                     JMAP over WebSocket, subprotocol "jmap" (RFC 8887)
+ * Authentication: src/http/auth.ts (Basic, Bearer, the web session cookie). Request bodies over
+ * maxSizeRequest are refused with the "limit" request error, concurrent requests per user over
+ * maxConcurrentRequests too.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
-import { requireAuth, requestAuth } from '../http/auth.js';
+import { authenticate, replyAuthFailure, requestAuth, requireAuth } from '../http/auth.js';
+import { CAP, LIMITS, runRequest, type Args } from './api.js';
+import { RequestError } from './errors.js';
+import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, JmapServer, SESSION_PATH, UPLOAD_PATH, WEBSOCKET_PATH, accountIdOf } from './server.js';
+import { registerMethods } from './methods.js';
+import { readBlob } from './blob.js';
+import { parseTypes, stateChange, typeStates, type PushHub } from './push.js';
+import { handleWebSocket } from './websocket.js';
 
-export const SESSION_PATH = '/jmap/session';
+export { SESSION_PATH } from './server.js';
+
+/** Longest EventSource ping interval a client may ask for, and the shortest (seconds). */
+const PING_MAX = 300;
+const PING_MIN = 5;
+
+function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
+}
+
+function sendRequestError(reply: FastifyReply, e: RequestError): FastifyReply {
+  return reply.code(e.status).type('application/problem+json').send(e.toJSON());
+}
 
 export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const server = new JmapServer(ctx);
+  const hub = registerMethods(server);
+  app.addHook('onClose', async () => server.close());
+  const auth = requireAuth(ctx);
+
   app.get('/.well-known/jmap', async (_req, reply) => reply.redirect(SESSION_PATH, 307));
-  app.get(SESSION_PATH, { preHandler: requireAuth(ctx) }, async (req) => {
+  app.get(SESSION_PATH, { preHandler: auth }, async (req, reply) => {
     const a = requestAuth(req)!;
-    return { username: a.user.address, capabilities: {}, accounts: {}, primaryAccounts: {}, state: '0' };
+    return reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').send(server.session(a.user, baseUrl(req)));
+  });
+
+  // The API endpoint takes any content type and parses it itself (notJSON / notRequest / limit).
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMITS.maxSizeUpload }, (_req, body, done) => done(null, body));
+    scope.post(API_PATH, { preHandler: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+      const a = requestAuth(req)!;
+      const body = req.body as Buffer | undefined;
+      if (body && body.length > LIMITS.maxSizeRequest) return sendRequestError(reply, new RequestError('limit', 400, `request larger than ${LIMITS.maxSizeRequest} octets`, 'maxSizeRequest'));
+      const active = server.active.get(a.user.id) ?? 0;
+      if (active >= LIMITS.maxConcurrentRequests) return sendRequestError(reply, new RequestError('limit', 400, 'too many concurrent requests', 'maxConcurrentRequests'));
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
+      } catch {
+        return sendRequestError(reply, new RequestError('notJSON', 400, 'the request body is not JSON'));
+      }
+      server.active.set(a.user.id, active + 1);
+      try {
+        const account = await server.account(a.user);
+        return reply.type('application/json; charset=utf-8').send(await runRequest(server, a.user, account, parsed, req.socket.remoteAddress ?? ''));
+      } catch (e) {
+        if (e instanceof RequestError) return sendRequestError(reply, e);
+        throw e;
+      } finally {
+        const n = (server.active.get(a.user.id) ?? 1) - 1;
+        if (n <= 0) server.active.delete(a.user.id);
+        else server.active.set(a.user.id, n);
+      }
+    });
+    scope.post(`${UPLOAD_PATH}/:accountId/`, { preHandler: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+      const a = requestAuth(req)!;
+      const { accountId } = req.params as { accountId: string };
+      if (accountId !== accountIdOf(a.user.id)) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', status: 404, detail: 'no such account' });
+      const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+      const type = String(req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim() || 'application/octet-stream';
+      const up = server.putUpload(a.user.id, type, Buffer.from(body));
+      return reply.code(201).send({ accountId, blobId: up.id, type, size: up.data.length });
+    });
+  });
+
+  app.get(`${DOWNLOAD_PATH}/:accountId/:blobId/:name`, { preHandler: auth }, async (req, reply) => {
+    const a = requestAuth(req)!;
+    const { accountId, blobId, name } = req.params as { accountId: string; blobId: string; name: string };
+    const accept = (req.query as Record<string, string | undefined>)['accept'];
+    if (accountId !== accountIdOf(a.user.id)) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
+    const account = await server.account(a.user);
+    const blob = await readBlob(account, blobId, (id) => server.upload(a.user.id, id));
+    if (!blob) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such blob' });
+    const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
+    const safeName = name.replace(/["\\\r\n]/g, '_');
+    return reply
+      .header('Content-Type', type)
+      .header('Content-Disposition', `attachment; filename="${safeName.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`)
+      .header('Cache-Control', 'private, immutable, max-age=31536000')
+      .header('X-Content-Type-Options', 'nosniff')
+      .send(blob.data);
+  });
+
+  app.get(EVENTSOURCE_PATH, async (req, reply) => {
+    const out = await authenticate(req, ctx);
+    if (!out.ok) return replyAuthFailure(reply, out);
+    const q = req.query as Record<string, string | undefined>;
+    const closeafter = q['closeafter'] ?? 'no';
+    const ping = Number(q['ping'] ?? 0);
+    if (!['state', 'no'].includes(closeafter) || !Number.isInteger(ping) || ping < 0) {
+      return reply.code(400).type('application/problem+json').send({ type: 'about:blank', status: 400, detail: 'bad closeafter or ping' });
+    }
+    const account = await server.account(out.auth.user);
+    eventSource(req, reply, hub, account, parseTypes(q['types']), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)));
+    return reply;
+  });
+
+  app.get(WEBSOCKET_PATH, { websocket: true }, (socket, req) => {
+    void handleWebSocket(server, hub, ctx, socket, req);
   });
 }
+
+/** Streams StateChange events (RFC 8620 7.3) until the client goes away (or after one, with closeafter=state). */
+function eventSource(req: FastifyRequest, reply: FastifyReply, hub: PushHub, account: import('./account.js').Account, types: Set<string> | null, closeAfter: boolean, pingSec: number): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  let closed = false;
+  let timer: NodeJS.Timeout | null = null;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    remove();
+    if (timer) clearInterval(timer);
+    res.end();
+  };
+  const initial = typeStates(account);
+  const remove = hub.add(account, {
+    types,
+    seen: { ...initial },
+    send(changed) {
+      if (closed) return;
+      res.write(`event: state\ndata: ${JSON.stringify(stateChange(account, changed))}\n\n`);
+      if (closeAfter) close();
+    },
+  });
+  // The current states first, so a client that connects after fetching knows where it stands.
+  if (!closeAfter) res.write(`event: state\ndata: ${JSON.stringify(stateChange(account, types ? Object.fromEntries(Object.entries(initial).filter(([t]) => types.has(t))) : initial))}\n\n`);
+  else res.write(': connected\n\n');
+  if (pingSec > 0) timer = setInterval(() => res.write(`event: ping\ndata: ${JSON.stringify({ interval: pingSec })}\n\n`), pingSec * 1000);
+  req.raw.on('close', close);
+  res.on('error', close);
+}
+
+export { CAP };
+export type { Args };

@@ -1,0 +1,162 @@
+/**
+ * The JMAP API endpoint's request processing (RFC 8620 3.3-3.7): request validation (request-level
+ * errors), the session limits, method calls in order with result references (3.7) and creation ids, and
+ * method-level errors. Methods are registered in methods.ts; each is a function of (args, call).
+ */
+import type { User } from '../store/types.js';
+import type { Account } from './account.js';
+import { MethodError, RequestError } from './errors.js';
+import type { JmapServer } from './server.js';
+
+export const CAP = {
+  core: 'urn:ietf:params:jmap:core',
+  mail: 'urn:ietf:params:jmap:mail',
+  submission: 'urn:ietf:params:jmap:submission',
+  vacation: 'urn:ietf:params:jmap:vacationresponse',
+  quota: 'urn:ietf:params:jmap:quota',
+  websocket: 'urn:ietf:params:jmap:websocket',
+} as const;
+
+/** The limits of the core capability (RFC 8620 2), enforced here and in the methods. */
+export const LIMITS = {
+  maxSizeUpload: 50_000_000,
+  maxConcurrentUpload: 4,
+  maxSizeRequest: 10_000_000,
+  maxConcurrentRequests: 4,
+  maxCallsInRequest: 32,
+  maxObjectsInGet: 1000,
+  maxObjectsInSet: 1000,
+  collationAlgorithms: ['i;ascii-numeric', 'i;ascii-casemap', 'i;unicode-casemap'],
+} as const;
+
+export type Args = Record<string, unknown>;
+export type Invocation = [string, Args, string];
+
+export interface Call {
+  server: JmapServer;
+  user: User;
+  account: Account;
+  using: ReadonlySet<string>;
+  /** Creation id -> server id, shared by the whole request (RFC 8620 3.3 createdIds). */
+  createdIds: Map<string, string>;
+  /** Responses to add after this method's own (implicit calls such as onSuccessUpdateEmail). */
+  follow: Array<Invocation>;
+  callId: string;
+  /** The client's address (trace fields). */
+  remoteAddress: string;
+}
+
+export type Method = (args: Args, call: Call) => Promise<Args>;
+
+export interface MethodSpec {
+  fn: Method;
+  /** Capability the request must use for this method. */
+  cap: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks the shape of a Request object (RFC 8620 3.3); throws RequestError. */
+export function parseRequest(body: unknown, known: ReadonlySet<string>): { using: Set<string>; calls: Invocation[]; createdIds: Record<string, string> | null } {
+  if (!isObject(body)) throw new RequestError('notRequest', 400, 'the request is not a JSON object');
+  const using = body['using'];
+  const calls = body['methodCalls'];
+  if (!Array.isArray(using) || !using.every((u) => typeof u === 'string')) throw new RequestError('notRequest', 400, '"using" must be an array of strings');
+  if (!Array.isArray(calls)) throw new RequestError('notRequest', 400, '"methodCalls" must be an array');
+  for (const c of calls) {
+    if (!Array.isArray(c) || c.length !== 3 || typeof c[0] !== 'string' || !isObject(c[1]) || typeof c[2] !== 'string') {
+      throw new RequestError('notRequest', 400, 'each method call must be [name, arguments object, method call id]');
+    }
+  }
+  const cid = body['createdIds'];
+  if (cid !== undefined && (!isObject(cid) || !Object.values(cid).every((v) => typeof v === 'string'))) throw new RequestError('notRequest', 400, '"createdIds" must map ids to ids');
+  for (const u of using as string[]) if (!known.has(u)) throw new RequestError('unknownCapability', 400, `unknown capability: ${u}`);
+  if (calls.length > LIMITS.maxCallsInRequest) throw new RequestError('limit', 400, `at most ${LIMITS.maxCallsInRequest} method calls per request`, 'maxCallsInRequest');
+  return { using: new Set(using as string[]), calls: calls as Invocation[], createdIds: (cid as Record<string, string> | undefined) ?? null };
+}
+
+/** JSON Pointer (RFC 6901) with JMAP's "*" array mapping (RFC 8620 3.7). Returns undefined when it does not resolve. */
+export function evalPointer(value: unknown, path: string): unknown {
+  if (path === '') return value;
+  if (!path.startsWith('/')) return undefined;
+  const tokens = path
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const walk = (v: unknown, i: number): unknown => {
+    if (i === tokens.length) return v;
+    const t = tokens[i]!;
+    if (Array.isArray(v)) {
+      if (t === '*') {
+        const out: unknown[] = [];
+        for (const item of v) {
+          const r = walk(item, i + 1);
+          if (r === undefined) return undefined;
+          if (Array.isArray(r)) out.push(...r);
+          else out.push(r);
+        }
+        return out;
+      }
+      if (!/^(0|[1-9]\d*)$/.test(t)) return undefined;
+      const n = Number(t);
+      return n < v.length ? walk(v[n], i + 1) : undefined;
+    }
+    if (isObject(v)) return Object.prototype.hasOwnProperty.call(v, t) ? walk(v[t], i + 1) : undefined;
+    return undefined;
+  };
+  return walk(value, 0);
+}
+
+/** Replaces "#name" arguments by the values their ResultReferences point at (RFC 8620 3.7). */
+export function resolveReferences(args: Args, responses: readonly Invocation[]): Args {
+  const out: Args = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (!k.startsWith('#')) {
+      if (Object.prototype.hasOwnProperty.call(args, '#' + k)) throw new MethodError('invalidArguments', `both ${k} and #${k} given`);
+      out[k] = v;
+      continue;
+    }
+    if (!isObject(v) || typeof v['resultOf'] !== 'string' || typeof v['name'] !== 'string' || typeof v['path'] !== 'string') {
+      throw new MethodError('invalidResultReference', `#${k.slice(1)} is not a ResultReference`);
+    }
+    const src = responses.find((r) => r[2] === v['resultOf']);
+    if (!src) throw new MethodError('invalidResultReference', `no response with method call id ${String(v['resultOf'])}`);
+    if (src[0] !== v['name']) throw new MethodError('invalidResultReference', `the response ${String(v['resultOf'])} is ${src[0]}, not ${String(v['name'])}`);
+    const val = evalPointer(src[1], v['path']);
+    if (val === undefined) throw new MethodError('invalidResultReference', `path ${v['path']} does not resolve`);
+    out[k.slice(1)] = val;
+  }
+  return out;
+}
+
+/** Runs the method calls of one request; returns the Response object (RFC 8620 3.4). */
+export async function runRequest(server: JmapServer, user: User, account: Account, body: unknown, remoteAddress = ''): Promise<Args> {
+  const req = parseRequest(body, server.capabilityNames);
+  const createdIds = new Map<string, string>(Object.entries(req.createdIds ?? {}));
+  const responses: Invocation[] = [];
+  for (const [name, rawArgs, callId] of req.calls) {
+    const call: Call = { server, user, account, using: req.using, createdIds, follow: [], callId, remoteAddress };
+    try {
+      const spec = server.methods.get(name);
+      if (!spec || !req.using.has(spec.cap) || !req.using.has(CAP.core)) throw new MethodError('unknownMethod', `unknown method ${name}`);
+      const args = resolveReferences(rawArgs, responses);
+      if ('accountId' in args && args['accountId'] !== account.accountId) {
+        throw new MethodError('accountNotFound', `no account ${String(args['accountId'])}`);
+      }
+      await account.sync();
+      const result = await spec.fn(args, call);
+      responses.push([name, result, callId], ...call.follow);
+    } catch (e) {
+      if (e instanceof MethodError) responses.push(['error', e.toJSON(), callId]);
+      else {
+        server.ctx.logger.error({ err: e, method: name }, 'JMAP method failed');
+        responses.push(['error', { type: 'serverFail', description: 'internal error' }, callId]);
+      }
+    }
+  }
+  const out: Args = { methodResponses: responses, sessionState: server.sessionState(user) };
+  if (req.createdIds !== null) out['createdIds'] = Object.fromEntries(createdIds);
+  return out;
+}

@@ -1,0 +1,81 @@
+/** The method table: every JMAP method this server answers, with the capability a request must use for it. */
+import { CAP } from './api.js';
+import type { JmapServer } from './server.js';
+import { mailboxChanges, mailboxGet, mailboxQuery, mailboxQueryChanges, mailboxSet } from './mailbox.js';
+import { emailGet } from './email-get.js';
+import { emailQuery, emailQueryChanges } from './email-query.js';
+import { emailChanges, threadChanges, threadGet } from './changes.js';
+import { emailCopy, emailImport, emailParse, emailSet } from './email-set.js';
+import { snippetGet } from './snippet.js';
+import { identityChanges, identityGet, identitySet, submissionChanges, submissionGet, submissionQuery, submissionSet } from './submission.js';
+import { quotaChanges, quotaGet, quotaQuery, vacationGet, vacationSet } from './quota.js';
+import { PushHub, postPush, pushSubscriptionGet, pushSubscriptionSet, stateChange } from './push.js';
+import type { Account } from './account.js';
+import type { PushSubscriptionRecord } from '../store/tokens.js';
+
+/** Registers the methods; returns the push hub they share with the EventSource and WebSocket routes. */
+export function registerMethods(server: JmapServer): PushHub {
+  const hub = new PushHub();
+  const r = server.register.bind(server);
+  r('Core/echo', CAP.core, async (args) => args);
+  r('Mailbox/get', CAP.mail, mailboxGet);
+  r('Mailbox/changes', CAP.mail, mailboxChanges);
+  r('Mailbox/query', CAP.mail, mailboxQuery);
+  r('Mailbox/queryChanges', CAP.mail, mailboxQueryChanges);
+  r('Mailbox/set', CAP.mail, mailboxSet);
+  r('Thread/get', CAP.mail, threadGet);
+  r('Thread/changes', CAP.mail, threadChanges);
+  r('Email/get', CAP.mail, emailGet);
+  r('Email/changes', CAP.mail, emailChanges);
+  r('Email/query', CAP.mail, emailQuery);
+  r('Email/queryChanges', CAP.mail, emailQueryChanges);
+  r('Email/set', CAP.mail, emailSet);
+  r('Email/copy', CAP.mail, emailCopy);
+  r('Email/import', CAP.mail, emailImport);
+  r('Email/parse', CAP.mail, emailParse);
+  r('SearchSnippet/get', CAP.mail, snippetGet);
+  r('Identity/get', CAP.submission, identityGet);
+  r('Identity/changes', CAP.submission, identityChanges);
+  r('Identity/set', CAP.submission, identitySet);
+  r('EmailSubmission/get', CAP.submission, submissionGet);
+  r('EmailSubmission/changes', CAP.submission, submissionChanges);
+  r('EmailSubmission/query', CAP.submission, submissionQuery);
+  r('EmailSubmission/set', CAP.submission, submissionSet);
+  r('VacationResponse/get', CAP.vacation, vacationGet);
+  r('VacationResponse/set', CAP.vacation, vacationSet);
+  if (server.capabilityNames.has(CAP.quota)) {
+    r('Quota/get', CAP.quota, quotaGet);
+    r('Quota/changes', CAP.quota, quotaChanges);
+    r('Quota/query', CAP.quota, quotaQuery);
+  }
+  // PushSubscriptions belong to the user, not an account; a verified one gets the account's StateChanges.
+  const pushed = new Map<string, () => void>();
+  const deliverTo = (account: Account, p: PushSubscriptionRecord): void => {
+    if (pushed.has(p.id)) return;
+    const types = p.types ? new Set(p.types) : null;
+    const remove = hub.add(account, {
+      types,
+      seen: {},
+      send(changed) {
+        if (p.expires && p.expires.getTime() < Date.now()) {
+          remove();
+          pushed.delete(p.id);
+          return;
+        }
+        void postPush(p.url, stateChange(account, changed));
+      },
+    });
+    pushed.set(p.id, remove);
+  };
+  // Seed "seen" with the current states so only later changes are pushed.
+  r('PushSubscription/get', CAP.core, pushSubscriptionGet);
+  r('PushSubscription/set', CAP.core, async (args, call) => {
+    const res = await pushSubscriptionSet(args, call, (p) => deliverTo(call.account, p));
+    for (const id of res['destroyed'] as string[]) {
+      pushed.get(id)?.();
+      pushed.delete(id);
+    }
+    return res;
+  });
+  return hub;
+}

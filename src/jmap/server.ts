@@ -1,0 +1,142 @@
+/**
+ * JmapServer: what the JMAP routes share: the HTTP context, the method table, the per-user Account views
+ * (account.ts), uploaded blobs and the push hub. One per HTTP app; no module state.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { HttpContext } from '../http/types.js';
+import type { User } from '../store/types.js';
+import { Account } from './account.js';
+import { CAP, LIMITS, type MethodSpec } from './api.js';
+import { quotaStore } from './quota.js';
+
+export const JMAP_PREFIX = '/jmap';
+export const SESSION_PATH = `${JMAP_PREFIX}/session`;
+export const API_PATH = `${JMAP_PREFIX}/api`;
+export const UPLOAD_PATH = `${JMAP_PREFIX}/upload`;
+export const DOWNLOAD_PATH = `${JMAP_PREFIX}/download`;
+export const EVENTSOURCE_PATH = `${JMAP_PREFIX}/eventsource`;
+export const WEBSOCKET_PATH = `${JMAP_PREFIX}/ws`;
+
+/** Uploaded blobs are kept this long (RFC 8620 6.1: at least an hour unless referenced). */
+export const UPLOAD_TTL_MS = 2 * 60 * 60 * 1000;
+/** Total bytes of uploads kept per user. */
+export const UPLOAD_BYTES_PER_USER = 200_000_000;
+
+export interface Upload {
+  id: string;
+  userId: number;
+  type: string;
+  data: Buffer;
+  expires: number;
+}
+
+export function accountIdOf(userId: number): string {
+  return `a${userId}`;
+}
+
+export class JmapServer {
+  readonly methods = new Map<string, MethodSpec>();
+  readonly capabilityNames: ReadonlySet<string>;
+  readonly #accounts = new Map<number, Account>();
+  readonly #uploads = new Map<string, Upload>();
+  readonly active = new Map<number, number>();
+
+  constructor(readonly ctx: HttpContext) {
+    const caps: string[] = [CAP.core, CAP.mail, CAP.submission, CAP.vacation, CAP.websocket];
+    if (quotaStore(ctx.store)) caps.push(CAP.quota);
+    this.capabilityNames = new Set(caps);
+  }
+
+  register(name: string, cap: string, fn: MethodSpec['fn']): void {
+    this.methods.set(name, { fn, cap });
+  }
+
+  /** The user's account view, loaded (synced) once. */
+  async account(user: User): Promise<Account> {
+    let a = this.#accounts.get(user.id);
+    if (!a) {
+      a = new Account(this.ctx.store, user.id, accountIdOf(user.id));
+      this.#accounts.set(user.id, a);
+    }
+    await a.sync();
+    return a;
+  }
+
+  close(): void {
+    for (const a of this.#accounts.values()) a.close();
+    this.#accounts.clear();
+    this.#uploads.clear();
+  }
+
+  sessionState(user: User): string {
+    return 's' + createHash('sha256').update(`${user.id}\0${user.address}\0${[...this.capabilityNames].join(' ')}`).digest('base64url').slice(0, 12);
+  }
+
+  /** The Session object (RFC 8620 2) with absolute URLs under `base` (scheme://host). */
+  session(user: User, base: string): Record<string, unknown> {
+    const aid = accountIdOf(user.id);
+    const hasQuota = this.capabilityNames.has(CAP.quota);
+    const wsBase = base.replace(/^http/, 'ws');
+    const capabilities: Record<string, unknown> = {
+      [CAP.core]: { ...LIMITS, collationAlgorithms: [...LIMITS.collationAlgorithms] },
+      [CAP.mail]: {},
+      [CAP.submission]: {},
+      [CAP.vacation]: {},
+      [CAP.websocket]: { url: wsBase + WEBSOCKET_PATH, supportsPush: true },
+      ...(hasQuota ? { [CAP.quota]: {} } : {}),
+    };
+    const accountCapabilities: Record<string, unknown> = {
+      [CAP.mail]: {
+        maxMailboxesPerEmail: 1,
+        maxMailboxDepth: null,
+        maxSizeMailboxName: 490,
+        maxSizeAttachmentsPerEmail: 50_000_000,
+        emailQuerySortOptions: ['receivedAt', 'sentAt', 'size', 'from', 'to', 'subject', 'hasKeyword', 'allInThreadHaveKeyword', 'someInThreadHaveKeyword'],
+        mayCreateTopLevelMailbox: true,
+      },
+      [CAP.submission]: { maxDelayedSend: 0, submissionExtensions: {} },
+      [CAP.vacation]: {},
+      ...(hasQuota ? { [CAP.quota]: {} } : {}),
+    };
+    return {
+      capabilities,
+      accounts: { [aid]: { name: user.address, isPersonal: true, isReadOnly: false, accountCapabilities } },
+      primaryAccounts: { [CAP.mail]: aid, [CAP.submission]: aid, [CAP.vacation]: aid, ...(hasQuota ? { [CAP.quota]: aid } : {}) },
+      username: user.address,
+      apiUrl: base + API_PATH,
+      downloadUrl: base + DOWNLOAD_PATH + '/{accountId}/{blobId}/{name}?accept={type}',
+      uploadUrl: base + UPLOAD_PATH + '/{accountId}/',
+      eventSourceUrl: base + EVENTSOURCE_PATH + '?types={types}&closeafter={closeafter}&ping={ping}',
+      state: this.sessionState(user),
+    };
+  }
+
+  // ---- uploads (RFC 8620 6.1) ----
+
+  putUpload(userId: number, type: string, data: Buffer): Upload {
+    const now = Date.now();
+    let total = 0;
+    for (const [id, u] of this.#uploads) {
+      if (u.expires <= now) this.#uploads.delete(id);
+      else if (u.userId === userId) total += u.data.length;
+    }
+    if (total + data.length > UPLOAD_BYTES_PER_USER) {
+      // Oldest first until it fits.
+      for (const [id, u] of this.#uploads) {
+        if (total + data.length <= UPLOAD_BYTES_PER_USER) break;
+        if (u.userId !== userId) continue;
+        this.#uploads.delete(id);
+        total -= u.data.length;
+      }
+    }
+    const up: Upload = { id: 'U' + randomBytes(12).toString('base64url').replace(/_/g, 'x'), userId, type, data, expires: now + UPLOAD_TTL_MS };
+    this.#uploads.set(up.id, up);
+    return up;
+  }
+
+  upload(userId: number, id: string): Upload | null {
+    const u = this.#uploads.get(id);
+    if (!u || u.userId !== userId || u.expires <= Date.now()) return null;
+    return u;
+  }
+}

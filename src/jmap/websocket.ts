@@ -1,0 +1,87 @@
+/**
+ * JMAP over WebSocket (RFC 8887): subprotocol "jmap"; text frames carry Request objects (answered with
+ * Response or RequestError, echoing the request's "id" as "requestId") and WebSocketPushEnable /
+ * WebSocketPushDisable (push of StateChange objects, RFC 8887 4.3.5). The connection is authenticated at
+ * the upgrade like any other request.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { HttpContext } from '../http/types.js';
+import { authenticate } from '../http/auth.js';
+import { LIMITS, runRequest } from './api.js';
+import { RequestError } from './errors.js';
+import type { JmapServer } from './server.js';
+import { parseTypes, typeStates, type PushHub } from './push.js';
+
+/** What this module uses of a `ws` WebSocket. */
+export interface WsLike {
+  readonly protocol: string;
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'close', fn: () => void): void;
+  on(event: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
+}
+
+export async function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpContext, socket: WsLike, req: FastifyRequest): Promise<void> {
+  const out = await authenticate(req, ctx);
+  if (!out.ok) {
+    socket.close(1008, 'authentication required');
+    return;
+  }
+  if (socket.protocol !== 'jmap') {
+    socket.close(1002, 'subprotocol "jmap" required');
+    return;
+  }
+  const user = out.auth.user;
+  const account = await server.account(user);
+  let removePush: (() => void) | null = null;
+  let queue: Promise<void> = Promise.resolve();
+  const send = (o: unknown): void => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(o));
+  };
+  socket.on('close', () => removePush?.());
+  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    // Requests on one connection are answered in order.
+    queue = queue.then(async () => {
+      const text = Buffer.isBuffer(data) ? data : Buffer.from(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer));
+      let msg: Record<string, unknown>;
+      try {
+        if (isBinary) throw new RequestError('notJSON', 400, 'binary frames are not JMAP');
+        if (text.length > LIMITS.maxSizeRequest) throw new RequestError('limit', 400, 'request too large', 'maxSizeRequest');
+        const parsed: unknown = JSON.parse(text.toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RequestError('notRequest', 400, 'not a JSON object');
+        msg = parsed as Record<string, unknown>;
+      } catch (e) {
+        const err = e instanceof RequestError ? e : new RequestError('notJSON', 400, 'not JSON');
+        send({ '@type': 'RequestError', ...err.toJSON() });
+        return;
+      }
+      const requestId = typeof msg['id'] === 'string' ? msg['id'] : undefined;
+      if (msg['@type'] === 'Request') {
+        try {
+          const res = await runRequest(server, user, account, msg, req.socket.remoteAddress ?? '');
+          send({ '@type': 'Response', ...(requestId !== undefined ? { requestId } : {}), ...res });
+        } catch (e) {
+          const err = e instanceof RequestError ? e : new RequestError('notRequest', 400, 'bad request');
+          send({ '@type': 'RequestError', ...(requestId !== undefined ? { requestId } : {}), ...err.toJSON() });
+        }
+      } else if (msg['@type'] === 'WebSocketPushEnable') {
+        removePush?.();
+        const types = Array.isArray(msg['dataTypes']) ? parseTypes((msg['dataTypes'] as string[]).join(',')) : null;
+        const seen = typeof msg['pushState'] === 'string' ? {} : typeStates(account);
+        removePush = hub.add(account, { types, seen, send: (changed) => send({ '@type': 'StateChange', changed: { [account.accountId]: changed } }) });
+        if (typeof msg['pushState'] === 'string') {
+          // The client's pushState is older than now: tell it the current states at once.
+          const now = typeStates(account);
+          send({ '@type': 'StateChange', changed: { [account.accountId]: types ? Object.fromEntries(Object.entries(now).filter(([t]) => types.has(t))) : now } });
+        }
+      } else if (msg['@type'] === 'WebSocketPushDisable') {
+        removePush?.();
+        removePush = null;
+      } else {
+        send({ '@type': 'RequestError', ...(requestId !== undefined ? { requestId } : {}), ...new RequestError('notRequest', 400, 'unknown @type').toJSON() });
+      }
+    });
+  });
+}
