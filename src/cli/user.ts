@@ -6,6 +6,7 @@ import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { hashPassword } from '../auth/index.js';
 import { isStoreError } from '../store/types.js';
 import { setSentCopy } from '../delivery/sent.js';
+import { quotaFlags, quotaLine, quotaReport, registerUserQuota } from './quota.js';
 
 /** A random password of 20 characters from an unambiguous alphabet (~115 bits). */
 export function generatePassword(length = 20): string {
@@ -32,7 +33,11 @@ export function registerUserCommands(program: Command): void {
       .command('add <address>')
       .description('create a user with INBOX, Sent, Drafts, Trash, Junk and Archive; prints a generated password unless --password-stdin')
       .option('--password-stdin', 'read the password from standard input')
+      .option('--quota-storage <size>', 'storage limit, e.g. 500M or 2G (none: the server default, unlimited: no limit)')
+      .option('--quota-messages <n>', 'message count limit (none: the server default, unlimited: no limit)')
     .action(async (address: string, _o: unknown, cmd: Command) => {
+    const q = cmd.opts<{ quotaStorage?: string; quotaMessages?: string }>();
+    const limits = quotaFlags(q.quotaStorage, q.quotaMessages, 'quota-');
     const flags = cmd.optsWithGlobals<PasswordFlags>();
     const a = address.trim().toLowerCase();
     if (!isValidAddress(a)) throw new CliError(`invalid address: ${address}`);
@@ -45,6 +50,7 @@ export function registerUserCommands(program: Command): void {
         if (isStoreError(e, 'EXISTS')) throw new CliError(`user ${a} already exists`);
         throw e;
       }
+      if (limits) await store.quota.setLimits((await store.directory.getUser(a))!.id, limits);
     });
     process.stdout.write(generated ? `created ${a}\npassword: ${password}\n` : `created ${a}\n`);
   });
@@ -53,13 +59,16 @@ export function registerUserCommands(program: Command): void {
     const flags = cmd.optsWithGlobals<PasswordFlags>();
     await withStore(flags, async (store) => {
       const users = await store.directory.listUsers();
+      const quotas = await Promise.all(users.map((u) => quotaReport(store, u.id)));
       if (flags.json) {
-        process.stdout.write(JSON.stringify(users.map((u) => ({ address: u.address, created: u.createdAt.toISOString() }))) + '\n');
+        process.stdout.write(JSON.stringify(users.map((u, i) => ({ address: u.address, created: u.createdAt.toISOString(), quota: quotas[i] }))) + '\n');
         return;
       }
-      for (const u of users) process.stdout.write(`${u.address}\t${u.createdAt.toISOString()}\n`);
+      for (const [i, u] of users.entries()) process.stdout.write(`${u.address}\t${u.createdAt.toISOString()}\t${quotaLine(quotas[i]!)}\n`);
     });
   });
+
+  registerUserQuota(user);
 
   user
       .command('passwd <address>')

@@ -12,7 +12,8 @@
  *
  * Failures are values, never thrown: UNKNOWN (no such local recipient), REMOTE (not a local domain),
  * INVALID (bad address), LOOP (the message already carries "Delivered-To: <this recipient>", as a message that
- * went round a forwarding loop does), TOO_BIG / OVER_QUOTA (permanent), TEMPORARY (store trouble: try again).
+ * went round a forwarding loop does), TOO_BIG / OVER_QUOTA (permanent: 552 5.2.3 / 552 5.2.2; over quota is
+ * TEMPORARY with the reply 452 4.2.2 instead under quotaFullTemporary), TEMPORARY (store trouble: try again).
  * An unexpected error (anything but a StoreError code mapped here) is TEMPORARY too; it is logged with its
  * stack under a short random id, and the failure message ends with that id in brackets, so the 451 a
  * client sees leads to the log line (as IMAP's NO [SERVERBUG] does).
@@ -54,6 +55,11 @@ export interface DeliverOptions {
   facts?: Readonly<Record<string, unknown>>;
   /** Every recipient of the transaction that reaches this user (deliverGroup sets it). */
   members?: readonly string[];
+  /**
+   * Over quota is a temporary failure (TEMPORARY with the reply 452 4.2.2, so senders retry) instead of the
+   * permanent OVER_QUOTA (552 5.2.2, Dovecot's default). Config key quota-full-temporary.
+   */
+  quotaFullTemporary?: boolean;
 }
 
 export type DeliverFailureCode = 'UNKNOWN' | 'REMOTE' | 'INVALID' | 'LOOP' | 'TOO_BIG' | 'OVER_QUOTA' | 'TEMPORARY' | 'REFUSED';
@@ -148,7 +154,10 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     };
   } catch (e) {
     if (isStoreError(e, 'TOO_BIG')) return { ok: false, code: 'TOO_BIG', message: 'Message too big for the mailbox' };
-    if (isStoreError(e, 'OVER_QUOTA')) return { ok: false, code: 'OVER_QUOTA', message: 'Mailbox full' };
+    if (isStoreError(e, 'OVER_QUOTA')) {
+      if (opts.quotaFullTemporary) return { ok: false, code: 'TEMPORARY', message: 'Mailbox full, try again later', reply: { code: 452, enhanced: '4.2.2' } };
+      return { ok: false, code: 'OVER_QUOTA', message: 'Mailbox full' };
+    }
     if (isStoreError(e, 'NOT_FOUND')) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
     if (isStoreError(e, 'TEMPORARY')) return { ok: false, code: 'TEMPORARY', message: 'Local delivery failed, try again later' };
     const rid = randomString(5, 'hex');
@@ -264,9 +273,8 @@ export function replyCodeFor(code: DeliverFailureCode): number {
     case 'LOOP':
       return 554;
     case 'TOO_BIG':
-      return 552;
     case 'OVER_QUOTA':
-      return 452;
+      return 552;
     case 'TEMPORARY':
       return 451;
     case 'REFUSED':
@@ -288,7 +296,7 @@ export function enhancedStatusFor(code: DeliverFailureCode): string {
     case 'TOO_BIG':
       return '5.2.3';
     case 'OVER_QUOTA':
-      return '4.2.2';
+      return '5.2.2';
     case 'TEMPORARY':
       return '4.3.0';
     case 'REFUSED':

@@ -53,6 +53,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
           envelopeFrom,
           logger: common.logger,
           stages: common.stages,
+          quotaFullTemporary: common.quotaFullTemporary,
           transport: 'lmtp',
           received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
         });

@@ -100,7 +100,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     const retry: string[] = [];
     const failed: FailedRecipient[] = [];
     // One copy per user: recipients reaching the same user share it.
-    const results = await mapLimit(local, DELIVERY_CONCURRENCY, (g) => deliverGroup(common.store, g, withHop, { envelopeFrom: sender, logger: common.logger, stages: common.stages, transport: 'submission' }));
+    const results = await mapLimit(local, DELIVERY_CONCURRENCY, (g) => deliverGroup(common.store, g, withHop, { envelopeFrom: sender, logger: common.logger, stages: common.stages, quotaFullTemporary: common.quotaFullTemporary, transport: 'submission' }));
     for (const [i, g] of local.entries()) {
       const d = results[i]!;
       if (d.ok) continue;

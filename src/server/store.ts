@@ -8,12 +8,13 @@
  * openStore throws.
  */
 import { envelopeImapText } from '../imap/wire/envelope-text.js';
-import { openStore, type Store, type StoreSpec } from '../store/index.js';
+import { openStore, type Store, type StoreOptions, type StoreSpec } from '../store/index.js';
 
 /** How long a shared (PostgreSQL) store keeps expunged messages for sessions of other nodes. */
 export const SHARED_EXPUNGE_GRACE_MS = 60_000;
 
-export function openServerStore(spec: StoreSpec): Promise<Store> {
+/** `extra`: further store options (the server's quota defaults). */
+export function openServerStore(spec: StoreSpec, extra: Pick<StoreOptions, 'quota'> = {}): Promise<Store> {
   const shared = typeof spec === 'string' ? /^postgres(ql)?:\/\//i.test(spec) : 'url' in spec;
-  return openStore(spec, { envelopeText: envelopeImapText, ...(shared ? { expungeGraceMs: SHARED_EXPUNGE_GRACE_MS } : {}) });
+  return openStore(spec, { envelopeText: envelopeImapText, ...(shared ? { expungeGraceMs: SHARED_EXPUNGE_GRACE_MS } : {}), ...extra });
 }
