@@ -9,7 +9,8 @@ stdin; each replaces the zone and is acknowledged with "ok". A zone:
    "servfail": [name, ...],                        answered SERVFAIL (any type)
    "drop": [name, ...],                            never answered (the client times out)
    "soa_ttl": N}                                   negative TTL in the SOA of NXDOMAIN/NODATA answers
-A name with records of other types answers NODATA; an unknown name NXDOMAIN. Every query is printed as
+A name with records of other types answers NODATA; an unknown name NXDOMAIN. UDP answers over 1232 octets
+are truncated (TC set), so clients retry over TCP. Every query is printed as
 "Q name type" (names lower-cased, without the trailing dot), so tests can count look-ups.
 """
 import json
@@ -19,7 +20,7 @@ import threading
 import time
 
 from dnslib import A, AAAA, CNAME, MX, NS, PTR, QTYPE, RCODE, RR, SOA, TXT, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
 lock = threading.Lock()
 zone = {"records": {}, "servfail": set(), "drop": set(), "soa_ttl": 60}
@@ -104,6 +105,11 @@ class ZoneResolver(BaseResolver):
         return reply
 
 
+class TruncatingHandler(DNSHandler):
+    # UDP answers longer than an EDNS0 client's usual payload come back truncated (TC), as real servers do
+    udplen = 1232
+
+
 class QuietLogger:
     def __getattr__(self, _name):
         return lambda *a, **k: None
@@ -131,7 +137,7 @@ def main():
     global zone
     port = free_port()
     resolver = ZoneResolver()
-    udp = DNSServer(resolver, port=port, address="127.0.0.1", logger=QuietLogger())
+    udp = DNSServer(resolver, port=port, address="127.0.0.1", logger=QuietLogger(), handler=TruncatingHandler)
     tcp = DNSServer(resolver, port=port, address="127.0.0.1", tcp=True, logger=QuietLogger())
     udp.start_thread()
     tcp.start_thread()
