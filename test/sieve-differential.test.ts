@@ -75,6 +75,8 @@ test('mailroom and Pigeonhole agree on every script and message of the corpus', 
     while (next < all.length) {
       const c = all[next++]!;
       const [theirs, mine] = await Promise.all([runPigeonhole(sb, c.script, c.message, ENVELOPE), ours(c.script, c.message)]);
+      const refused = theirs[0]?.startsWith('COMPILE ERROR') ?? false;
+      if (refused !== c.script.startsWith('e-')) mismatches.push(`${c.script}: Pigeonhole ${refused ? 'refuses' : 'accepts'} it (scripts named e-* must be refused, others accepted)`);
       if (JSON.stringify(theirs) !== JSON.stringify(mine)) {
         mismatches.push(`${c.script} on ${c.message}:\n  pigeonhole: ${JSON.stringify(theirs)}\n  mailroom:   ${JSON.stringify(mine)}`);
       }

@@ -97,8 +97,6 @@ export type StepFn = (n?: number) => void;
 export function matchAny(spec: MatchSpec, values: readonly string[], keys: readonly string[], step: StepFn): MatchOutcome {
   const cmp = spec.comparator;
   if (spec.type === 'count') {
-    // Pigeonhole: a test without any value never matches, not even :count "eq" "0".
-    if (values.length === 0) return { matched: false };
     const n = String(values.length);
     return { matched: keys.some((k) => relate(spec.relation, compareValues(cmp, n, k))) };
   }
