@@ -67,6 +67,8 @@ export function capabilityList(svc: ServiceContext, st: CapabilityState): string
     'METADATA-SERVER',
     'NOTIFY',
   );
+  // RFC 4314 (t, e, x, k are the rights beyond RFC 2086) and RFC 8440, when the store keeps ACLs.
+  if (svc.acl) caps.push('ACL', 'RIGHTS=texk', 'LIST-MYRIGHTS');
   // RFC 9208: the resources GETQUOTA reports (SETQUOTA is for administrators only: no QUOTASET).
   if (svc.quota) caps.push('QUOTA', 'QUOTA=RES-STORAGE', 'QUOTA=RES-MESSAGE');
   if (st.authenticated) caps.push('UNAUTHENTICATE');

@@ -18,7 +18,7 @@ import type { ServiceContext } from './session.js';
 import { byeLine } from './responses.js';
 
 /** What IMAP uses of the store: the mail store (mailboxes, messages, change log); users come through auth, and from the directory for URLAUTH URLs of other users. */
-export type ImapStore = Pick<Store, 'mail'> & Partial<Pick<Store, 'directory' | 'quota'>>;
+export type ImapStore = Pick<Store, 'mail'> & Partial<Pick<Store, 'directory' | 'acl' | 'quota'>>;
 
 export interface ImapServiceOptions extends ServiceOptions {
   store: ImapStore;
@@ -52,6 +52,7 @@ class ImapService implements NetService {
       store: opts.store.mail,
       directory: opts.store.directory ?? null,
       quota: opts.store.quota ?? null,
+      acl: opts.store.acl ?? null,
       auth: opts.auth,
       logger: opts.logger ?? silentLogger,
       hostname: opts.hostname ?? osHostname(),

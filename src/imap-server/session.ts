@@ -10,6 +10,7 @@ import type { Mailbox, User } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
 import type { Directory } from '../store/directory.js';
 import type { QuotaStore } from '../store/quota.js';
+import type { AclStore } from '../store/acl.js';
 import type { Args } from '../imap/grammar/args.js';
 import { no, type Completion } from './errors.js';
 import { okLine } from './responses.js';
@@ -40,6 +41,8 @@ export interface ServiceContext {
   directory: Pick<Directory, 'getUser'> | null;
   /** Per-user quotas (RFC 9208, commands/quota.ts); absent or null: no QUOTA capability. */
   quota?: QuotaStore | null;
+  /** Access control lists and shared mailboxes (namespaces.ts); absent or null: personal mailboxes only. */
+  acl?: AclStore | null;
   auth: Authenticator;
   logger: Logger;
   hostname: string;

@@ -11,6 +11,7 @@
 import { isStoreError, type Mailbox, type MessageMeta } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
 import type { ExpungeHold } from '../store/holds.js';
+import { RIGHT_ORDER } from '../store/acl.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { WireWriter } from '../imap/wire/encode.js';
 import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
@@ -27,7 +28,14 @@ export interface UpdateSink {
 export class MailboxView {
   readonly mailbox: Mailbox;
   readonly readOnly: boolean;
+  /** The session user's RFC 4314 rights on the mailbox (canonical; every right for the owner). */
+  readonly rights: string;
   readonly #store: MailStore;
+  /**
+   * The session user's own \Seen when the mailbox is another owner's (namespaces.ts): the message's \Seen
+   * (the owner's) is replaced by membership here in every flag list this view holds. Null for the owner.
+   */
+  readonly #privateSeen: Set<number> | null;
   #uids: number[] = [];
   readonly #meta = new Map<number, MessageMeta>();
   #seenModseq = 0;
@@ -58,19 +66,60 @@ export class MailboxView {
    */
   onExpunge: ((uids: readonly number[], sink: UpdateSink) => void) | null = null;
 
-  private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean) {
+  private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean, rights: string, privateSeen: Set<number> | null) {
     this.#store = store;
     this.mailbox = mailbox;
     this.readOnly = readOnly;
     this.#trackRecent = trackRecent;
+    this.rights = rights;
+    this.#privateSeen = privateSeen;
+  }
+
+  /** The view's flags of a message as the store gives it: \Seen from the private set when there is one. */
+  #overlay(m: MessageMeta): MessageMeta {
+    const ps = this.#privateSeen;
+    if (!ps) return m;
+    const flags = m.flags.filter((f) => f.toLowerCase() !== '\\seen');
+    if (ps.has(m.uid)) flags.push('\\Seen');
+    return { ...m, flags };
+  }
+
+  /** True when \Seen is private to the session user (another owner's mailbox). */
+  get privateSeen(): boolean {
+    return this.#privateSeen !== null;
+  }
+
+  /**
+   * Records a change of the session user's private \Seen (already stored) and returns the messages whose
+   * flags changed, with their new flags, for the STORE/FETCH response.
+   */
+  applyPrivateSeen(uids: readonly number[], seen: boolean): MessageMeta[] {
+    const ps = this.#privateSeen;
+    if (!ps) return [];
+    const out: MessageMeta[] = [];
+    for (const uid of uids) {
+      if (ps.has(uid) === seen) continue;
+      if (seen) ps.add(uid);
+      else ps.delete(uid);
+      const m = this.#meta.get(uid);
+      if (!m) continue;
+      const next = this.#overlay(m);
+      this.#meta.set(uid, next);
+      out.push(next);
+    }
+    return out;
   }
 
   /**
    * Opens a view. The modseq is read before the message list, so a change racing with the open is
    * re-read by the first refresh (harmless: per-message modseqs filter duplicates).
    */
-  static async open(store: MailStore, mailbox: Mailbox, opts: { readOnly: boolean; trackRecent: boolean }): Promise<MailboxView> {
-    const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent);
+  static async open(
+    store: MailStore,
+    mailbox: Mailbox,
+    opts: { readOnly: boolean; trackRecent: boolean; rights?: string; privateSeen?: Set<number> | null },
+  ): Promise<MailboxView> {
+    const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent, opts.rights ?? RIGHT_ORDER, opts.privateSeen ?? null);
     // Taken before the list is read: anything expunged from now on stays readable until told.
     v.#hold = store.holdExpunged(mailbox.id, 0);
     v.#unsubscribe = store.subscribe(mailbox.id, () => {
@@ -82,7 +131,8 @@ export class MailboxView {
       v.#seenModseq = st.highestModseq;
       v.#uidNextAtOpen = st.uidNext;
       const list = await store.listMessages(mailbox.id);
-      for (const m of list) {
+      for (const listed of list) {
+        const m = v.#overlay(listed);
         v.#uids.push(m.uid);
         v.#meta.set(m.uid, m);
         v.#noteKeywords(m.flags);
@@ -203,7 +253,8 @@ export class MailboxView {
     }
     const last = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
     let added = false;
-    for (const m of ch.changed) {
+    for (const changed of ch.changed) {
+      const m = this.#overlay(changed);
       this.#noteKeywords(m.flags);
       const known = this.#meta.get(m.uid);
       if (known) {
@@ -243,7 +294,8 @@ export class MailboxView {
   /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */
   applyOwn(metas: readonly MessageMeta[]): void {
     this.#keywordsFresh = false;
-    for (const m of metas) {
+    for (const stored of metas) {
+      const m = this.#overlay(stored);
       this.#noteKeywords(m.flags);
       const known = this.#meta.get(m.uid);
       if (known && m.modseq >= known.modseq) {

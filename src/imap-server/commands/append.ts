@@ -18,6 +18,7 @@ import { encodeBinaryParts } from '../../mime/binary.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { urlContext } from './urlauth.js';
+import { appendFlags, destinationMailbox, markAppendedSeen } from '../namespaces.js';
 
 // ---- grammar ----
 
@@ -135,16 +136,18 @@ export const append = defineCommand({
     const name = ctx.session.decodeMailbox(args.mailbox);
     for (const m of args.messages) if (m.message && m.message.length > ctx.service.limits.appendLimit) throw no('Message too large', 'TOOBIG');
     const store = ctx.service.store;
-    const mb = await store.getMailbox(user.id, name);
-    if (!mb) throw no('Mailbox does not exist', 'TRYCREATE');
+    const target = await destinationMailbox(ctx, name);
+    const mb = target.mailbox;
+    const privateSeen: number[] = [];
     const raws: Buffer[] = [];
     for (const m of args.messages) raws.push(await messageBytes(ctx, m));
     // RFC 3502: all or nothing. The messages are stored one by one; a failure removes the ones stored.
     const done: AppendResult[] = [];
     try {
       for (const [i, m] of args.messages.entries()) {
-        const flags = m.flags.filter((f) => f.toLowerCase() !== '\\recent');
+        const { flags, seen } = appendFlags(target, m.flags.filter((f) => f.toLowerCase() !== '\\recent'));
         done.push(await store.append(mb.id, raws[i]!, m.date ? { flags, internalDate: m.date } : { flags }));
+        if (seen) privateSeen.push(done[done.length - 1]!.uid);
       }
     } catch (e) {
       if (done.length) {
@@ -154,6 +157,7 @@ export const append = defineCommand({
       }
       throw e;
     }
+    await markAppendedSeen(ctx, target, privateSeen);
     return ok('Append completed', `APPENDUID ${done[0]!.uidValidity} ${formatSequenceSet(done.map((r) => r.uid))}`);
   },
 });

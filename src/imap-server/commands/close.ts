@@ -15,7 +15,8 @@ export const close = defineCommand({
     const user = currentUser(ctx);
     ctx.session.setState({ kind: 'authenticated', user });
     // RFC 9051 6.4.1: expunge silently, no EXPUNGE responses.
-    if (!view.readOnly) await ctx.service.store.expunge(view.mailbox.id);
+    // Without the "e" right (RFC 4314) CLOSE only closes, as Dovecot does.
+    if (!view.readOnly && view.rights.includes('e')) await ctx.service.store.expunge(view.mailbox.id);
     return ok('CLOSE completed');
   },
 });

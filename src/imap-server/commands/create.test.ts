@@ -38,7 +38,7 @@ describe('CREATE, RENAME, DELETE, SUBSCRIBE, LIST, LSUB, NAMESPACE raw transcrip
     assert.match(await c.cmd('LIST (SPECIAL-USE) "" "*" RETURN (STATUS (MESSAGES SIZE))'), /\* LIST \(\\HasNoChildren \\Junk\) "\/" "Spam2"\r\n\* STATUS "Spam2" \(MESSAGES 0 SIZE 0\)\r\n/);
     assert.equal(await c.cmd('CREATE X (USE (\\Bogus))', 'ub'), 'ub NO [USEATTR] Unsupported special-use attribute\r\n');
     assert.equal(await c.cmd('LIST "" ""', 'root'), '* LIST (\\Noselect) "/" ""\r\nroot OK LIST completed\r\n');
-    assert.equal(await c.cmd('NAMESPACE', 'ns'), '* NAMESPACE (("" "/")) NIL NIL\r\nns OK NAMESPACE completed\r\n');
+    assert.equal(await c.cmd('NAMESPACE', 'ns'), '* NAMESPACE (("" "/")) (("shared/" "/")) (("Public/" "/"))\r\nns OK NAMESPACE completed\r\n');
     c.close();
   });
 });

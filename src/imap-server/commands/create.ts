@@ -11,6 +11,7 @@ import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { MAX_MAILBOXES_PER_USER } from '../list-pattern.js';
 import { announceMailboxEvent } from './notify.js';
+import { creationPlace } from '../namespaces.js';
 
 export interface CreateArgs {
   mailbox: string;
@@ -83,9 +84,12 @@ export const create = defineCommand({
       specialUse = found;
     }
     const store = ctx.service.store;
-    await checkMailboxLimit(store, user.id, name, true);
-    await createParents(store, user.id, name);
-    const mb = await store.createMailbox(user.id, name, { specialUse });
+    // Another owner's namespace: created in the owner's store, under a parent granting "k" (namespaces.ts).
+    const place = await creationPlace(ctx, name);
+    if (place.own) await checkMailboxLimit(store, user.id, name, true);
+    if (place.own) await createParents(store, user.id, name);
+    else if (await store.getMailbox(place.ownerId, place.name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    const mb = await store.createMailbox(place.ownerId, place.name, { specialUse });
     announceMailboxEvent(ctx, { kind: 'create', name });
     // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
     return ok('Create completed', `MAILBOXID (${mb.mailboxObjectId})`);

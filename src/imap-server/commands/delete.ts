@@ -5,7 +5,8 @@
 import { parseMailbox } from '../../imap/grammar/commands.js';
 import { no, ok } from '../errors.js';
 import { mailboxDeletedBye } from '../responses.js';
-import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { AUTH, currentUser, defineCommand } from '../session.js';
+import { resolveMailbox } from '../namespaces.js';
 import { announceMailboxEvent } from './notify.js';
 
 export const del = defineCommand({
@@ -18,8 +19,10 @@ export const del = defineCommand({
     if (name === 'INBOX') throw no('INBOX cannot be deleted', 'CANNOT');
     const st = ctx.session.state;
     const store = ctx.service.store;
-    const mb = await existingMailbox(ctx, name);
-    await store.deleteMailbox(user.id, name);
+    // RFC 4314 section 4: DELETE takes "x"; another owner's mailbox is deleted from the owner's store.
+    const target = await resolveMailbox(ctx, name, 'x');
+    const mb = target.mailbox;
+    await store.deleteMailbox(target.ownerId, mb.name);
     announceMailboxEvent(ctx, { kind: 'delete', name });
     if (st.kind === 'selected' && st.view.mailbox.id === mb.id) {
       // The selected mailbox is gone: leave the selected state (Dovecot does the same).

@@ -30,6 +30,8 @@ export const expunge = defineCommand({
   async run(ctx) {
     const view = selectedView(ctx);
     if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+    // RFC 4314 section 4: EXPUNGE takes the "e" right.
+    if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
     const gone = await ctx.service.store.expunge(view.mailbox.id);
     view.reportExpunged(gone, ctx.session);
     return ok('Expunge completed');
@@ -43,6 +45,8 @@ export const uidExpunge = defineCommand({
   async run(ctx, args) {
     const view = selectedView(ctx);
     if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
+    // RFC 4314 section 4: EXPUNGE takes the "e" right.
+    if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
     const uids = view.resolve(args.set, true);
     if (!uids.length) return ok('Expunge completed');
     const gone = await ctx.service.store.expunge(view.mailbox.id, uids);

@@ -12,6 +12,7 @@ import { parseFetch, type FetchArgs } from '../../imap/grammar/fetch.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { vanishedLine } from '../responses.js';
+import { storeFlagsFor } from '../acl-flags.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { WireWriter } from '../../imap/wire/encode.js';
@@ -44,13 +45,13 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   if (!uids.length) return ok('Fetch completed');
 
   const flagsChanged = new Set<number>();
-  if (!view.readOnly && args.items.some(setsSeen)) {
+  if (!view.readOnly && view.rights.includes('s') && args.items.some(setsSeen)) {
     const unseen = uids.filter((u) => {
       const m = view.meta(u);
       return m && !view.isExpunged(u) && !m.flags.some((f) => f.toLowerCase() === '\\seen');
     });
     if (unseen.length) {
-      const r = await store.storeFlags(view.mailbox.id, unseen, { op: 'add', flags: ['\\Seen'] });
+      const r = await storeFlagsFor(ctx, view, unseen, { op: 'add', flags: ['\\Seen'] });
       view.applyOwn(r.changed);
       for (const m of r.changed) flagsChanged.add(m.uid);
     }

@@ -37,6 +37,7 @@ import { replace, uidReplace } from './replace.js';
 import { getmetadata, setmetadata } from './metadata.js';
 import { notify } from './notify.js';
 import { getquota, getquotaroot, setquota } from './quota.js';
+import { deleteacl, getacl, listrights, myrights, setacl } from './acl.js';
 
 export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   Object.entries({
@@ -94,5 +95,10 @@ export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(
   GETMETADATA: getmetadata,
   SETMETADATA: setmetadata,
   NOTIFY: notify,
+  SETACL: setacl,
+  DELETEACL: deleteacl,
+  GETACL: getacl,
+  LISTRIGHTS: listrights,
+  MYRIGHTS: myrights,
   }),
 );

@@ -13,11 +13,13 @@ import { AUTH, currentUser, defineCommand, type CommandContext } from '../sessio
 import { sendStatus } from './status.js';
 import { listRootLine, writeList } from '../responses.js';
 import { MAX_LIST_PATTERNS, patternMatcher } from '../list-pattern.js';
+import { isNamespaceRoot, visibleMailboxes } from '../namespaces.js';
+import { sendMyRights } from './acl.js';
 
 // ---- grammar ----
 
 export type ListSelection = 'SUBSCRIBED' | 'REMOTE' | 'RECURSIVEMATCH' | 'SPECIAL-USE';
-export type ListReturn = 'SUBSCRIBED' | 'CHILDREN' | 'SPECIAL-USE' | 'STATUS';
+export type ListReturn = 'SUBSCRIBED' | 'CHILDREN' | 'SPECIAL-USE' | 'STATUS' | 'MYRIGHTS';
 
 export interface ListArgs {
   selection: ListSelection[];
@@ -73,7 +75,7 @@ export function parseList(args: Args): ListArgs {
           if (t.t !== 'atom') throw new ParseError('Invalid status item');
           statusItems.push(parseStatusItem(t.v));
         }
-      } else if (o !== 'SUBSCRIBED' && o !== 'CHILDREN' && o !== 'SPECIAL-USE') throw new ParseError(`Unknown LIST return option ${o}`);
+      } else if (o !== 'SUBSCRIBED' && o !== 'CHILDREN' && o !== 'SPECIAL-USE' && o !== 'MYRIGHTS') throw new ParseError(`Unknown LIST return option ${o}`);
       if (!returns.includes(o)) returns.push(o);
     }
   }
@@ -167,8 +169,10 @@ export const list = defineCommand({
       return ok('LIST completed');
     }
     const store = ctx.service.store;
-    const [mailboxes, subscriptions] = await Promise.all([store.listMailboxes(user.id), store.listSubscriptions(user.id)]);
+    // Personal mailboxes and those of other owners the user may look up (namespaces.ts), with the rights.
+    const [{ mailboxes, rights }, subscriptions] = await Promise.all([visibleMailboxes(ctx), store.listSubscriptions(user.id)]);
     const entries = buildEntries(mailboxes, subscriptions);
+    const wantRights = args.returns.includes('MYRIGHTS');
     const matchers = patterns.filter((p) => p !== '').map((p) => patternMatcher(ref + p));
     const selSubscribed = args.selection.includes('SUBSCRIBED');
     const selSpecial = args.selection.includes('SPECIAL-USE');
@@ -197,11 +201,13 @@ export const list = defineCommand({
         if (!(recursive && childInfo)) continue;
       }
       const attrs: string[] = [];
-      if (!e.mailbox) attrs.push(extended ? '\\NonExistent' : '\\Noselect');
+      if (!e.mailbox) attrs.push(extended && !isNamespaceRoot(name) ? '\\NonExistent' : '\\Noselect');
       attrs.push(e.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
       if (retSubscribed && e.subscribed) attrs.push('\\Subscribed');
       if (retSpecial && e.mailbox?.specialUse) attrs.push(e.mailbox.specialUse);
       writeListLine(ctx, 'LIST', name, attrs, childInfo ? '("CHILDINFO" ("SUBSCRIBED"))' : undefined);
+      // RFC 8440: LIST-MYRIGHTS sends the MYRIGHTS response after the mailbox's LIST response.
+      if (wantRights && e.mailbox) sendMyRights(ctx, name, rights.get(name) ?? '');
       if (wantStatus && e.mailbox) {
         try {
           await sendStatus(ctx, e.mailbox, args.statusItems);
@@ -229,7 +235,7 @@ export const lsub = defineCommand({
       return ok('LSUB completed');
     }
     const store = ctx.service.store;
-    const [mailboxes, subscriptions] = await Promise.all([store.listMailboxes(user.id), store.listSubscriptions(user.id)]);
+    const [{ mailboxes }, subscriptions] = await Promise.all([visibleMailboxes(ctx), store.listSubscriptions(user.id)]);
     const existing = new Set(mailboxes.map((m) => m.name));
     const match = patternMatcher(ref + pattern);
     const sent = new Set<string>();

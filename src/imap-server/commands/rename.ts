@@ -5,7 +5,8 @@
  */
 import type { Args } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
-import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { AUTH, defineCommand } from '../session.js';
+import { creationPlace, findMailbox, resolveMailbox } from '../namespaces.js';
 import { checkMailboxLimit, createParents } from './create.js';
 import { announceMailboxEvent } from './notify.js';
 
@@ -26,7 +27,6 @@ export const rename = defineCommand({
   seq: 'none',
   parse: parseRename,
   async run(ctx, args) {
-    const user = currentUser(ctx);
     const from = ctx.session.decodeMailbox(args.from);
     let to = ctx.session.decodeMailbox(args.to);
     to = to.replace(/\/+$/, '');
@@ -34,12 +34,15 @@ export const rename = defineCommand({
     if (to === 'INBOX') throw no('Mailbox already exists', 'ALREADYEXISTS');
     if (from !== 'INBOX' && (to === from || to.startsWith(from + '/'))) throw no('Cannot rename a mailbox under itself', 'CANNOT');
     const store = ctx.service.store;
-    await existingMailbox(ctx, from);
-    if (await store.getMailbox(user.id, to)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    // RFC 4314 section 4: "x" on the old name, "k" on the new parent, both of one owner (namespaces.ts).
+    const source = await resolveMailbox(ctx, from, 'x');
+    if (await findMailbox(ctx, to)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    const place = await creationPlace(ctx, to);
+    if (place.ownerId !== source.ownerId) throw no('Cannot rename a mailbox to another owner', 'CANNOT');
     // Renaming INBOX leaves it in place, so the new name is one more mailbox.
-    await checkMailboxLimit(store, user.id, to, from === 'INBOX');
-    await createParents(store, user.id, to);
-    await store.renameMailbox(user.id, from, to);
+    await checkMailboxLimit(store, place.ownerId, place.name, from === 'INBOX');
+    await createParents(store, place.ownerId, place.name);
+    await store.renameMailbox(place.ownerId, source.mailbox.name, place.name);
     announceMailboxEvent(ctx, { kind: 'rename', name: to, oldName: from });
     return ok('Rename completed');
   },

@@ -11,6 +11,7 @@ import type { SequenceSet } from '../../imap/grammar/sequence.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, currentUser, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { okLine } from '../responses.js';
+import { destinationMailbox } from '../namespaces.js';
 import { messageBytes, parseMessage, type AppendMessage } from './append.js';
 
 export interface ReplaceArgs {
@@ -39,8 +40,9 @@ async function runReplace(ctx: CommandContext, args: ReplaceArgs): Promise<Compl
   const m = args.message;
   if (m.message && m.message.length > ctx.service.limits.appendLimit) throw no('Message too large', 'TOOBIG');
   const store = ctx.service.store;
-  const dest = await store.getMailbox(currentUser(ctx).id, s.decodeMailbox(args.mailbox));
-  if (!dest) throw no('Mailbox does not exist', 'TRYCREATE');
+  // RFC 4314 section 4 as for APPEND and MOVE: "i" on the destination, "t" and "e" on the source.
+  const dest = (await destinationMailbox(ctx, s.decodeMailbox(args.mailbox))).mailbox;
+  if (!(view.rights.includes('t') && view.rights.includes('e'))) throw no('Permission denied', 'NOPERM');
   const raw = await messageBytes(ctx, m);
   const flags = m.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const replaces = { mailboxId: view.mailbox.id, uid };

@@ -9,7 +9,8 @@ import { Args, ParseError, parseModseq } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { resolveRanges } from '../../imap/grammar/sequence.js';
 import { bad, ok, type Completion } from '../errors.js';
-import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
+import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+import { privateSeenOf, readOnlyByRights, resolveMailbox } from '../namespaces.js';
 import { MailboxView } from '../view.js';
 import { existsLine, flagsLine, okLine, permanentFlagsLine, recentLine, vanishedLine, writeList } from '../responses.js';
 
@@ -61,7 +62,7 @@ export function parseSelect(args: Args): SelectArgs {
 
 // ---- handler ----
 
-async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: boolean): Promise<Completion> {
+async function openMailbox(ctx: CommandContext, args: SelectArgs, examine: boolean): Promise<Completion> {
   const s = ctx.session;
   const user = currentUser(ctx);
   if (args.qresync && !s.enabled.has('QRESYNC')) throw bad('QRESYNC must be enabled first');
@@ -71,10 +72,14 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
     if (s.qresync || s.rev2) s.send(Buffer.from(okLine('CLOSED', 'Previous mailbox closed.')));
   }
   const store = ctx.service.store;
-  const mb = await existingMailbox(ctx, name);
+  // RFC 4314 section 4: SELECT and EXAMINE take "r"; without any of i, e, w, s, t the mailbox is READ-ONLY.
+  const target = await resolveMailbox(ctx, name, 'r');
+  const mb = target.mailbox;
+  const readOnly = examine || readOnlyByRights(target.rights);
   if (args.condstore) s.enable('CONDSTORE');
   // One status read and one listMessages, both inside MailboxView.open.
-  const view = await MailboxView.open(store, mb, { readOnly, trackRecent: !s.rev2 });
+  const privateSeen = await privateSeenOf(ctx, target);
+  const view = await MailboxView.open(store, mb, { readOnly, trackRecent: !s.rev2, rights: target.rights, privateSeen });
   const w = new WireWriter(s.utf8);
   const flags = view.flagsInUse();
   w.text(flagsLine(flags));
@@ -91,9 +96,9 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   w.text(okLine(`MAILBOXID (${mb.mailboxObjectId})`, 'Ok'));
   if (s.rev2) {
     // RFC 9051 6.3.2: a LIST response with the mailbox's canonical name and accurate attributes.
-    const children = (await store.listMailboxes(user.id)).some((m) => m.name.startsWith(mb.name + '/'));
+    const children = (await store.listMailboxes(target.ownerId)).some((m) => m.name.startsWith(mb.name + '/'));
     const attrs = [children ? '\\HasChildren' : '\\HasNoChildren', ...(mb.specialUse ? [mb.specialUse] : [])];
-    writeList(w, 'LIST', attrs, s.encodeMailbox(mb.name));
+    writeList(w, 'LIST', attrs, s.encodeMailbox(target.shown.name));
   }
   s.send(w.toBuffer());
 
@@ -117,7 +122,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   }
   view.markReported();
   s.setState({ kind: 'selected', user, view });
-  return ok(`${readOnly ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
+  return ok(`${examine ? 'EXAMINE' : 'SELECT'} completed`, readOnly ? 'READ-ONLY' : 'READ-WRITE');
 }
 
 export const select = defineCommand({

@@ -7,7 +7,8 @@ import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { Args, ParseError } from '../../imap/grammar/args.js';
 import { ok } from '../errors.js';
-import { AUTH, defineCommand, existingMailbox, type CommandContext } from '../session.js';
+import { AUTH, defineCommand, type CommandContext } from '../session.js';
+import { resolveMailbox, statusFor } from '../namespaces.js';
 import { writeStatus } from '../responses.js';
 import { deletedStorage } from './quota.js';
 
@@ -44,7 +45,7 @@ export function parseStatus(args: Args): StatusArgs {
 
 /** Writes "* STATUS name (items)" for one mailbox. */
 export async function sendStatus(ctx: CommandContext, mb: Mailbox, items: readonly string[]): Promise<void> {
-  const st = await ctx.service.store.status(mb.id);
+  const st = await statusFor(ctx, mb);
   const parts: string[] = [];
   for (const it of items) {
     switch (it) {
@@ -93,7 +94,8 @@ export const status = defineCommand({
   seq: 'none',
   parse: parseStatus,
   async run(ctx, args) {
-    const mb = await existingMailbox(ctx, ctx.session.decodeMailbox(args.mailbox));
+    // RFC 4314 section 4: STATUS takes "r"; another owner's mailbox is answered under the client's name.
+    const mb = (await resolveMailbox(ctx, ctx.session.decodeMailbox(args.mailbox), 'r')).shown;
     await sendStatus(ctx, mb, args.items);
     return ok('STATUS completed');
   },

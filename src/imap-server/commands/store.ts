@@ -9,6 +9,7 @@ import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import { modseqFetchLine } from '../responses.js';
+import { storeFlagsFor } from '../acl-flags.js';
 
 // ---- grammar ----
 
@@ -55,7 +56,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completio
   const uids = view.resolve(args.set, ctx.uid).filter((u) => !view.isExpunged(u));
   if (!uids.length) return ok('Store completed');
   const opts = args.unchangedSince === null ? { op: args.op, flags } : { op: args.op, flags, unchangedSince: args.unchangedSince };
-  const r = await ctx.service.store.storeFlags(view.mailbox.id, uids, opts);
+  const r = await storeFlagsFor(ctx, view, uids, opts);
   view.applyOwn(r.changed);
   view.flush(s, false);
   const changed = new Set(r.changed.map((m) => m.uid));

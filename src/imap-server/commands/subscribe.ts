@@ -6,7 +6,8 @@
 import { parseMailbox } from '../../imap/grammar/commands.js';
 import { no, ok } from '../errors.js';
 import { MAX_SUBSCRIPTIONS_PER_USER } from '../list-pattern.js';
-import { AUTH, currentUser, defineCommand, existingMailbox } from '../session.js';
+import { AUTH, currentUser, defineCommand } from '../session.js';
+import { resolveMailbox } from '../namespaces.js';
 import { announceMailboxEvent } from './notify.js';
 
 export const subscribe = defineCommand({
@@ -16,7 +17,7 @@ export const subscribe = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
-    await existingMailbox(ctx, name);
+    await resolveMailbox(ctx, name, 'l');
     const subscribed = await ctx.service.store.listSubscriptions(user.id);
     if (subscribed.length >= MAX_SUBSCRIPTIONS_PER_USER && !subscribed.includes(name)) throw no('Too many subscriptions', 'LIMIT');
     await ctx.service.store.setSubscribed(user.id, name, true);
