@@ -7,6 +7,7 @@ import { hashPassword } from '../auth/index.js';
 import { isStoreError } from '../store/types.js';
 import { setSentCopy } from '../delivery/sent.js';
 import { quotaFlags, quotaLine, quotaReport, registerUserQuota } from './quota.js';
+import { isAdmin } from '../store/directory.js';
 
 /** A random password of 20 characters from an unambiguous alphabet (~115 bits). */
 export function generatePassword(length = 20): string {
@@ -33,12 +34,13 @@ export function registerUserCommands(program: Command): void {
       .command('add <address>')
       .description('create a user with INBOX, Sent, Drafts, Trash, Junk and Archive; prints a generated password unless --password-stdin')
       .option('--password-stdin', 'read the password from standard input')
+      .option('--admin', 'grant the administrator role (web admin pages and API)')
       .option('--quota-storage <size>', 'storage limit, e.g. 500M or 2G (none: the server default, unlimited: no limit)')
       .option('--quota-messages <n>', 'message count limit (none: the server default, unlimited: no limit)')
     .action(async (address: string, _o: unknown, cmd: Command) => {
     const q = cmd.opts<{ quotaStorage?: string; quotaMessages?: string }>();
     const limits = quotaFlags(q.quotaStorage, q.quotaMessages, 'quota-');
-    const flags = cmd.optsWithGlobals<PasswordFlags>();
+    const flags = cmd.optsWithGlobals<PasswordFlags & { admin?: boolean }>();
     const a = address.trim().toLowerCase();
     if (!isValidAddress(a)) throw new CliError(`invalid address: ${address}`);
     const generated = !flags.passwordStdin;
@@ -51,8 +53,10 @@ export function registerUserCommands(program: Command): void {
         throw e;
       }
       if (limits) await store.quota.setLimits((await store.directory.getUser(a))!.id, limits);
+      if (flags.admin) await store.directory.setAdmin(a, true);
     });
-    process.stdout.write(generated ? `created ${a}\npassword: ${password}\n` : `created ${a}\n`);
+    const role = flags.admin ? ' (administrator)' : '';
+    process.stdout.write(generated ? `created ${a}${role}\npassword: ${password}\n` : `created ${a}${role}\n`);
   });
 
   user.command('list').description('list users').option('--json', 'JSON output').action(async (_o: unknown, cmd: Command) => {
@@ -61,10 +65,10 @@ export function registerUserCommands(program: Command): void {
       const users = await store.directory.listUsers();
       const quotas = await Promise.all(users.map((u) => quotaReport(store, u.id)));
       if (flags.json) {
-        process.stdout.write(JSON.stringify(users.map((u, i) => ({ address: u.address, created: u.createdAt.toISOString(), quota: quotas[i] }))) + '\n');
+        process.stdout.write(JSON.stringify(users.map((u, i) => ({ address: u.address, created: u.createdAt.toISOString(), admin: isAdmin(u), quota: quotas[i] }))) + '\n');
         return;
       }
-      for (const [i, u] of users.entries()) process.stdout.write(`${u.address}\t${u.createdAt.toISOString()}\t${quotaLine(quotas[i]!)}\n`);
+      for (const [i, u] of users.entries()) process.stdout.write(`${u.address}\t${u.createdAt.toISOString()}\t${quotaLine(quotas[i]!)}${isAdmin(u) ? '\tadmin' : ''}\n`);
     });
   });
 
@@ -106,6 +110,25 @@ export function registerUserCommands(program: Command): void {
         await setSentCopy(store.mail, u.id, mode === 'default' ? null : mode === 'on');
       });
       process.stdout.write(`${a}: sent-copy ${mode}\n`);
+    });
+
+  user
+    .command('admin <address> <on|off>')
+    .description('grant (on) or take (off) the administrator role')
+    .action(async (address: string, mode: string, _o: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<StoreFlags>();
+      const a = address.trim().toLowerCase();
+      const m = mode.trim().toLowerCase();
+      if (m !== 'on' && m !== 'off') throw new CliError(`invalid mode: ${mode} (expected on or off)`);
+      await withStore(flags, async (store) => {
+        try {
+          await store.directory.setAdmin(a, m === 'on');
+        } catch (e) {
+          if (isStoreError(e, 'NOT_FOUND')) throw new CliError(`no such user: ${a}`);
+          throw e;
+        }
+      });
+      process.stdout.write(`${a}: admin ${m}\n`);
     });
 
   user.command('del <address>').alias('delete').description('delete a user and all their mail').action(

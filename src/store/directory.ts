@@ -5,6 +5,11 @@
  */
 import type { Alias, User } from './types.js';
 
+/** Whether the user holds the administrator role (web admin, admin API, quota of other users). */
+export function isAdmin(user: Pick<User, 'admin'> | null | undefined): boolean {
+  return user?.admin === true;
+}
+
 export interface Directory {
   /** Creates the user with INBOX, Sent, Drafts, Trash, Junk, Archive (special-use set). Throws EXISTS. */
   createUser(address: string, passwordHash: string): Promise<User>;
@@ -15,6 +20,8 @@ export interface Directory {
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   /** Deletes the user and all their mail. Throws NOT_FOUND. */
   deleteUser(address: string): Promise<void>;
+  /** Grants or takes the administrator role. Throws NOT_FOUND. */
+  setAdmin(address: string, admin: boolean): Promise<void>;
 
   /** Adding an existing domain is a no-op. */
   addDomain(domain: string): Promise<void>;

@@ -46,6 +46,8 @@ export interface User {
   /** Self-describing hash string, e.g. "$argon2id$..." or "{SSHA512}..." (see auth/). */
   passwordHash: string;
   createdAt: Date;
+  /** Administrator role (web admin, SETQUOTA on others); see isAdmin in directory.ts. */
+  admin?: boolean;
 }
 
 export interface Mailbox {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { rejectsWith, sampleMessage } from '../helpers/store.js';
+import { isAdmin } from '../../src/store/directory.js';
 import { ID_RE, storeRunner, type StoreFactory } from './harness.js';
 
 export function runDirectoryContract(name: string, factory: StoreFactory): void {
@@ -65,6 +66,19 @@ export function runDirectoryContract(name: string, factory: StoreFactory): void 
           await s.directory.setPasswordHash('ALICE@example.org', '$new$');
           assert.equal((await s.directory.getUser('alice@example.org'))?.passwordHash, '$new$');
           await rejectsWith(s.directory.setPasswordHash('nobody@example.org', 'x'), 'NOT_FOUND');
+        }),
+      );
+
+      test(
+        'setAdmin grants and takes the administrator role; new users are not admins; NOT_FOUND',
+        withStore(async (s) => {
+          assert.equal(isAdmin(await s.directory.getUser('alice@example.org')), false);
+          await s.directory.setAdmin('ALICE@example.org', true);
+          assert.equal(isAdmin(await s.directory.getUser('alice@example.org')), true);
+          assert.equal((await s.directory.listUsers()).find((u) => u.address === 'alice@example.org')?.admin, true);
+          await s.directory.setAdmin('alice@example.org', false);
+          assert.equal(isAdmin(await s.directory.getUser('alice@example.org')), false);
+          await rejectsWith(s.directory.setAdmin('nobody@example.org', true), 'NOT_FOUND');
         }),
       );
 

@@ -70,6 +70,13 @@ export class PgDirectory implements Directory {
     });
   }
 
+  setAdmin(address: string, admin: boolean): Promise<void> {
+    return this.core.run(async () => {
+      const r = await this.core.db.query('UPDATE users SET admin = $2 WHERE address = $1', [normalizeAddress(address), admin === true]);
+      if (r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such user');
+    });
+  }
+
   deleteUser(address: string): Promise<void> {
     return this.core.run(async () => {
       const a = normalizeAddress(address);

@@ -19,6 +19,7 @@ export interface UserRow {
   address: string;
   password_hash: string;
   created_at: Date;
+  admin?: boolean;
 }
 
 export interface MailboxRow {
@@ -71,7 +72,7 @@ export const MAILBOX_COLS = `m.id, m.user_id, m.name, m.uid_validity, m.uid_next
   EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
 
 export function toUser(r: UserRow): User {
-  return { id: num(r.id), address: r.address, passwordHash: r.password_hash, createdAt: r.created_at };
+  return { id: num(r.id), address: r.address, passwordHash: r.password_hash, createdAt: r.created_at, admin: r.admin === true };
 }
 
 export function toMailbox(r: MailboxRow): Mailbox {

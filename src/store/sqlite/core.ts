@@ -225,6 +225,8 @@ export class SqliteCore extends SqliteConnection {
         db.exec(SCHEMA_SQL);
         // messages.saved_date arrived after version 1 (see schema.ts).
         if (!db.prepare("SELECT 1 FROM pragma_table_info('messages') WHERE name = 'saved_date'").get()) db.exec('ALTER TABLE messages ADD COLUMN saved_date INTEGER');
+        // users.admin (the administrator role) arrived later still.
+        if (!db.prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'admin'").get()) db.exec('ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0');
         // First open of a database written before message_envelopes existed: fill it (see schema.ts).
         if (!hadEnvelopes) db.exec(FILL_ENVELOPES_SQL);
         // Usage counters and their triggers; counted once for a database from before quotas (quota.ts).

@@ -61,6 +61,13 @@ export class SqliteDirectory implements Directory {
     });
   }
 
+  setAdmin(address: string, admin: boolean): Promise<void> {
+    return this.core.run(async () => {
+      const info = this.core.sql('UPDATE users SET admin = ? WHERE address = ?').run(admin === true ? 1 : 0, normalizeAddress(address));
+      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such user');
+    });
+  }
+
   deleteUser(address: string): Promise<void> {
     return this.core.run(async () => {
       const a = normalizeAddress(address);

@@ -26,6 +26,7 @@ export interface UserRow {
   address: string;
   password_hash: string;
   created_at: number;
+  admin?: number;
 }
 
 export interface MailboxRow {
@@ -72,7 +73,7 @@ export interface OutboundRow {
 }
 
 export function toUser(r: UserRow): User {
-  return { id: r.id, address: r.address, passwordHash: r.password_hash, createdAt: new Date(r.created_at) };
+  return { id: r.id, address: r.address, passwordHash: r.password_hash, createdAt: new Date(r.created_at), admin: r.admin === 1 };
 }
 
 export function toMailbox(r: MailboxRow, subscribed: boolean): Mailbox {
