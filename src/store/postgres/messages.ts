@@ -16,7 +16,7 @@ import { validId } from './core.js';
 import { num, pgCode } from './db.js';
 import { PgMailboxes } from './mailboxes.js';
 import { encodePayload } from './notify.js';
-import { checkQuota } from './quota.js';
+import { checkQuota, lockQuotaRows } from './quota.js';
 import {
   MSG_COLS,
   bump,
@@ -233,6 +233,8 @@ export class PgMessages extends PgMailboxes {
         const dst = locked.rows.find((r) => num(r.id) === toMailboxId);
         if (!src || !dst) throw new StoreError('NOT_FOUND', 'no such mailbox');
         const rows = await rowsIn(q, fromMailboxId, uids);
+        // Between two users the quota triggers update both counters: take their rows in user order first.
+        if (num(src.user_id) !== num(dst.user_id)) await lockQuotaRows(q, [num(src.user_id), num(dst.user_id)]);
         const pairs = await moveRows(this.core, q, after, src, rows, dst, move);
         // A move within one user's mailboxes changes no usage and is never refused (quota.ts).
         if (pairs.length && (!move || num(src.user_id) !== num(dst.user_id))) await checkQuota(this.core, q, num(dst.user_id));

@@ -85,6 +85,15 @@ export async function checkQuota(core: PgCore, q: Queryable, userId: number): Pr
   }
 }
 
+/**
+ * Locks the quota rows of `userIds` in user order, for a statement sequence that changes the counters of
+ * several users (a copy or move between users): without it, two such transfers in opposite directions could
+ * each hold one row and wait for the other's. Rows not created yet need no lock (the upsert creates them).
+ */
+export async function lockQuotaRows(q: Queryable, userIds: readonly number[]): Promise<void> {
+  await q.query({ name: 'quota_lock', text: 'SELECT 1 FROM quota WHERE user_id = ANY($1::int[]) ORDER BY user_id FOR UPDATE', values: [[...userIds]] });
+}
+
 export class PgQuota implements QuotaStore {
   constructor(private readonly core: PgCore) {}
 
