@@ -129,6 +129,11 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
     const own = await f.store.mail.listMessages(projectsId);
     assert.equal(own.length, 3);
     assert.deepEqual(own[2]!.flags, [], 'bob\'s \\Seen is not alice\'s');
+    // Charged to the owner: alice at her message limit refuses bob's APPEND; bob's own INBOX is not affected.
+    await f.store.quota.setLimits(f.user.id, { messages: (await f.store.quota.usage(f.user.id)).messages });
+    assert.equal(await b.cmd(`APPEND "${SHARED}" {5+}\r\nHi!\r\n`, 'oq'), 'oq NO [OVERQUOTA] Quota exceeded\r\n');
+    assert.match(await b.cmd('APPEND INBOX {5+}\r\nHi!\r\n', 'ob'), /^ob OK \[APPENDUID/);
+    await f.store.quota.setLimits(f.user.id, { messages: null });
     assert.equal(await b.cmd(`CREATE "${SHARED}/Sub"`, 'c1'), 'c1 NO [NOPERM] Permission denied\r\n');
     assert.equal(await b.cmd('CREATE "shared/alice@example.org/Top"', 'c2'), 'c2 NO [NOPERM] Permission denied\r\n');
     assert.equal(await a.cmd('SETACL Projects bob@example.org +k', 's2'), 's2 OK Setacl complete.\r\n');
