@@ -2,15 +2,15 @@
  * Raw-socket transcripts of the QUOTA extension (RFC 9208): capabilities, GETQUOTAROOT and GETQUOTA with
  * STORAGE in units of 1024 octets and MESSAGE, no root for a user without limits, APPEND/COPY/MOVE over
  * quota answered NO [OVERQUOTA] with nothing stored, MOVE within the user and EXPUNGE always allowed,
- * STATUS DELETED and DELETED-STORAGE, SETQUOTA refused NO [NOPERM] without the administrator role, and
+ * STATUS DELETED and DELETED-STORAGE, SETQUOTA refused NO [NOPERM] without the administrator role (and what it
+ * sets for an administrator), and
  * BAD for malformed commands (bad resource names, negative limits, odd lists) with the connection going on.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, startImap, message } from '../../../test/imap-helpers.js';
-import { parseSetQuota, quotaAdmin, quotaItems } from './quota.js';
+import { parseSetQuota, quotaItems } from './quota.js';
 import { args } from './testing/grammar.js';
-import type { User } from '../../store/types.js';
 
 describe('QUOTA raw transcripts', () => {
   test('capabilities; a user without limits has no quota root; limits reported in KiB and messages', async () => {
@@ -85,7 +85,7 @@ describe('QUOTA raw transcripts', () => {
     }
   });
 
-  test('SETQUOTA: NO [NOPERM] without the administrator role; malformed commands are BAD and the connection goes on', async () => {
+  test('SETQUOTA: NO [NOPERM] without the administrator role, malformed commands BAD (the connection goes on); an administrator sets their limits', async () => {
     const f = await startImap();
     try {
       const c = await RawClient.connect(f.port);
@@ -112,6 +112,22 @@ describe('QUOTA raw transcripts', () => {
       }
       assert.equal(await c.cmd('NOOP', 'n'), 'n OK NOOP completed\r\n');
       c.close();
+      // An administrator sets the limits of their own root; unnamed resources get none.
+      await f.store.directory.setAdmin(f.user.address, true);
+      await f.append(message('One', 'x'.repeat(3000)));
+      const used = Math.ceil((await f.store.quota.usage(f.user.id)).storage / 1024);
+      const a = await RawClient.connect(f.port);
+      await a.login();
+      assert.equal(await a.cmd('SETQUOTA "" (STORAGE 512 MESSAGE 10)', 'a1'), `* QUOTA "" (STORAGE ${used} 512 MESSAGE 1 10)\r\na1 OK Setquota completed\r\n`);
+      assert.deepEqual(await f.store.quota.limits(f.user.id), { storage: 512 * 1024, messages: 10 });
+      assert.equal(await a.cmd('SETQUOTA "" (message 5)', 'a2'), '* QUOTA "" (MESSAGE 1 5)\r\na2 OK Setquota completed\r\n');
+      assert.deepEqual(await f.store.quota.settings(f.user.id), { storage: Number.POSITIVE_INFINITY, messages: 5 });
+      assert.equal(await a.cmd('SETQUOTA "" (FOO 1)', 'a3'), 'a3 NO Unknown resource FOO\r\n');
+      assert.equal(await a.cmd('SETQUOTA "User quota" (STORAGE 1)', 'a4'), 'a4 NO Quota root does not exist\r\n');
+      assert.deepEqual(await f.store.quota.settings(f.user.id), { storage: Number.POSITIVE_INFINITY, messages: 5 }, 'refused commands changed nothing');
+      assert.equal(await a.cmd('SETQUOTA "" ()', 'a5'), 'a5 OK Setquota completed\r\n');
+      assert.equal(await a.cmd('GETQUOTAROOT INBOX', 'a6'), '* QUOTAROOT INBOX\r\na6 OK Getquotaroot completed\r\n');
+      a.close();
     } finally {
       await f.close();
     }
@@ -135,11 +151,5 @@ describe('QUOTA grammar and values', () => {
     assert.deepEqual(quotaItems({ storage: 1, messages: 3 }, { storage: 2047, messages: null }), ['STORAGE 1 1']);
     assert.deepEqual(quotaItems({ storage: 2048, messages: 3 }, { storage: null, messages: 5 }), ['MESSAGE 3 5']);
     assert.deepEqual(quotaItems({ storage: 0, messages: 0 }, { storage: null, messages: null }), []);
-  });
-
-  test('the administrator role is read from the user', () => {
-    const u: User = { id: 1, address: 'a@b', passwordHash: 'x', createdAt: new Date() };
-    assert.equal(quotaAdmin(u), false);
-    assert.equal(quotaAdmin({ ...u, admin: true } as User), true);
   });
 });

@@ -15,14 +15,15 @@
  * resources with a limit are reported; a user without any limit has no quota root (GETQUOTAROOT lists none,
  * GETQUOTA "" is NO), since a QUOTA response needs at least one resource. Any other root name is NO.
  *
- * SETQUOTA needs the administrator role (quotaAdmin); everyone else gets NO [NOPERM]. It sets the caller's
+ * SETQUOTA needs the administrator role (isAdmin, store/directory.ts); everyone else gets NO [NOPERM]. It sets the caller's
  * own root "": the resources named get those limits, the others none (RFC 9208 4.1.3); an unknown
  * resource is NO and changes nothing. SETQUOTA is not advertised (no QUOTASET): only administrators use it.
  */
 import { Args, ParseError, parseNumber } from '../../imap/grammar/args.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import type { QuotaLimits, QuotaStore, QuotaUsage } from '../../store/quota.js';
-import type { Mailbox, User } from '../../store/types.js';
+import type { Mailbox } from '../../store/types.js';
+import { isAdmin } from '../../store/directory.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
 
@@ -32,14 +33,6 @@ export const QUOTA_ROOT = '';
 /** The resources advertised as QUOTA=RES-... and reported by GETQUOTA. */
 export const QUOTA_RESOURCES = ['STORAGE', 'MESSAGE'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
-
-/**
- * Whether `user` may SETQUOTA: the administrator role of the directory (User.admin), read structurally so
- * this holds whether or not the directory keeps the role; false for everyone until it does.
- */
-export function quotaAdmin(user: User): boolean {
-  return (user as { admin?: unknown }).admin === true;
-}
 
 // ---- grammar ----
 
@@ -140,7 +133,7 @@ export const setquota = defineCommand({
   parse: parseSetQuota,
   async run(ctx, args) {
     const user = currentUser(ctx);
-    if (!quotaAdmin(user)) throw no('Permission denied', 'NOPERM');
+    if (!isAdmin(user)) throw no('Permission denied', 'NOPERM');
     if (args.root !== QUOTA_ROOT) throw no('Quota root does not exist');
     const unknown = args.limits.find((l) => !(QUOTA_RESOURCES as readonly string[]).includes(l.resource));
     if (unknown) throw no(`Unknown resource ${unknown.resource}`);
