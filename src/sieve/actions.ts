@@ -10,12 +10,9 @@ import { decodedValue } from './message.js';
 import { SieveRuntimeError } from './result.js';
 import { charLength, quoteRegex, quoteWildcard } from './strings.js';
 import { matchSpec } from './tests.js';
+import { PROTECTED_FIELDS, VACATION_MIN_SECONDS } from './validate-args.js';
 import type { Node } from './validate.js';
 
-/** RFC 5293 section 3: fields a script must not touch (Pigeonhole protects these two as well). */
-const PROTECTED_FIELDS = new Set(['received', 'auto-submitted']);
-/** RFC 5230 4.1: at least 1 day; RFC 6131: :seconds has a floor too (Pigeonhole's minimum period: 1 day). */
-const VACATION_MIN_SECONDS = 86400;
 const VACATION_DEFAULT_DAYS = 7;
 
 function flagsFor(frame: Frame, run: RunState, n: Node): string[] {

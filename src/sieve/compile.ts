@@ -43,10 +43,10 @@ export function compileSieve(source: string | Buffer, opts: CompileOptions = {})
     nodes,
     required: new Set(v.required),
   };
-  return { ok: true, script, warnings: [] };
+  return { ok: true, script, warnings: v.warnings };
 }
 
 /** "line 3: unknown command 'foo'" — the form ManageSieve and the CLI print. */
-export function formatCompileError(e: { line: number; column: number; message: string }): string {
-  return `line ${e.line}: ${e.message}`;
+export function formatCompileError(e: { line: number; column: number; message: string }, severity: 'error' | 'warning' = 'error'): string {
+  return `line ${e.line}: ${severity === 'warning' ? 'warning: ' : ''}${e.message}`;
 }

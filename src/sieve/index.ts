@@ -17,6 +17,6 @@ export type {
   SievePosition,
   SieveResult,
 } from './types.js';
-export { compileSieve } from './compile.js';
+export { compileSieve, formatCompileError } from './compile.js';
 export { runSieve } from './run.js';
 export { SIEVE_EXTENSIONS, SIEVE_LIMITS } from './extensions.js';

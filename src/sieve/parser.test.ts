@@ -158,3 +158,16 @@ describe('compile errors: positions and messages', () => {
     );
   });
 });
+
+describe('compile warnings', () => {
+  const warnings = (src: string): string[] => {
+    const r = compileSieve(src);
+    assert.ok(r.ok, JSON.stringify(r));
+    return r.ok ? r.warnings.map((w) => `${w.line}: ${w.message}`) : [];
+  };
+  test('vacation period under the minimum, unknown date part, protected header field', () => {
+    assert.deepEqual(warnings('require "vacation";\nvacation :days 0 "x";'), ["2: specified :days value '0' is under the minimum"]);
+    assert.deepEqual(warnings('require "date";\nif date "date" "fortnight" "1" { keep; }'), ["2: specified date part `fortnight' is not known"]);
+    assert.deepEqual(warnings('require "editheader";\n\ndeleteheader "Received";'), ["3: deleteheader command: deleting specified header field `Received' is forbidden; modification will be denied"]);
+  });
+});

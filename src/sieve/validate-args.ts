@@ -8,6 +8,12 @@ import { toJsRegex } from './regex.js';
 import { isValidVariableName } from './strings.js';
 import { COMPARATORS, type Node, type Validator, type Value } from './validate.js';
 import { validRedirectAddress } from './address.js';
+import { DATE_PARTS } from './date.js';
+
+/** RFC 5293 section 3 fields and Pigeonhole's protected ones: edits are refused at run time. */
+export const PROTECTED_FIELDS = new Set(['received', 'auto-submitted']);
+/** RFC 5230 4.1 / RFC 6131: replies to one sender at most once a day (Pigeonhole sieve_vacation_min_period). */
+export const VACATION_MIN_SECONDS = 86400;
 
 export const RELATIONS = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'];
 
@@ -94,14 +100,27 @@ export function checkConstants(val: Validator, node: Node, src: CommandNode | Te
     case 'deleteheader':
       for (const n of strings(node.args[0])) {
         if (!dynamic(n) && !FIELD_NAME.test(n)) fail(`${node.name} command: specified field name \`${n}' is invalid`);
+        else if (PROTECTED_FIELDS.has(n.toLowerCase())) {
+          val.warn(src.pos, `${node.name} command: ${node.name === 'addheader' ? 'adding' : 'deleting'} specified header field \`${n}' is forbidden; modification will be denied`);
+        }
       }
       break;
+    case 'date':
+    case 'currentdate': {
+      const part = node.args[node.name === 'date' ? 1 : 0];
+      for (const p of strings(part)) if (!dynamic(p) && !DATE_PARTS.includes(p.toLowerCase())) val.warn(src.pos, `specified date part \`${p}' is not known`);
+      break;
+    }
     case 'include':
       for (const n of strings(node.args[0])) {
         if (!dynamic(n) && (n === '' || n.includes('/') || /[\x00-\x1f]/.test(n))) fail(`include: invalid script name '${n}'`);
       }
       break;
     case 'vacation': {
+      const days = node.tags.get('days');
+      const secs = node.tags.get('seconds');
+      if (days && days.kind === 'number' && days.value < 1) val.warn(src.pos, `specified :days value '${days.value}' is under the minimum`);
+      if (secs && secs.kind === 'number' && secs.value < VACATION_MIN_SECONDS) val.warn(src.pos, `specified :seconds value '${secs.value}' is under the minimum`);
       const from = node.tags.get('from');
       if (from && from.kind === 'string' && !dynamic(from.value) && validRedirectAddress(from.value, true)) {
         fail(`specified :from address '${from.value}' is invalid for vacation action`);

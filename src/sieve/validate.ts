@@ -36,6 +36,7 @@ const MAX_ERRORS = 10;
 
 export class Validator {
   readonly errors: SieveCompileError[] = [];
+  readonly warnings: SieveCompileError[] = [];
   readonly required = new Set<string>();
   private reported = new Set<string>();
 
@@ -43,6 +44,10 @@ export class Validator {
 
   error(pos: SievePosition, message: string): void {
     if (this.errors.length < MAX_ERRORS) this.errors.push({ line: pos.line, column: pos.column, message });
+  }
+
+  warn(pos: SievePosition, message: string): void {
+    if (this.warnings.length < MAX_ERRORS) this.warnings.push({ line: pos.line, column: pos.column, message });
   }
 
   has(ext: string): boolean {

@@ -2,7 +2,8 @@
  * Runs Pigeonhole's sieve-test (Debian dovecot-sieve) on a script and a message and normalizes its printed
  * result, and normalizes mailroom's SieveResult the same way, so the two can be compared as sorted lists:
  * "store <mailbox> [<flags>]", "redirect <address>", "discard", "reject <reason>",
- * "vacation <seconds> <subject> <from> <reason>", or the single item "COMPILE ERROR line N".
+ * "vacation <seconds> <subject> <from> <reason>"; "RUNTIME ERROR" with the fallback keep; or the single item
+ * "COMPILE ERROR line N".
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -79,7 +80,8 @@ export function runPigeonhole(sb: Sandbox, script: string, message: string, env:
         return;
       }
       if (/final result: failed/.test(stderr)) {
-        resolve(['store INBOX []']);
+        // A runtime error: Pigeonhole falls back to the implicit keep.
+        resolve(['RUNTIME ERROR', 'store INBOX []']);
         return;
       }
       if (err) {
@@ -176,6 +178,9 @@ function normAction(a: SieveAction): string {
 }
 
 export function normalizeOurs(r: SieveResult): string[] {
-  if (r.errors.length > 0) return ['store INBOX []'];
+  if (r.errors.length > 0) {
+    if (r.actions.length !== 1 || r.actions[0]!.type !== 'keep') return ['RUNTIME ERROR without a single keep'];
+    return ['RUNTIME ERROR', 'store INBOX []'];
+  }
   return r.actions.map(normAction).sort();
 }
