@@ -21,7 +21,7 @@ export interface JmapFixture {
 }
 
 export async function startJmap(opts: { ports?: Record<string, number>; corsOrigins?: string[]; auth?: { failureDelayMs?: number } } = {}): Promise<JmapFixture> {
-  const m = createMailroom({ ports: { http: 0, ...(opts.ports ?? {}) }, hostname: 'mail.test', auth: { failureDelayMs: opts.auth?.failureDelayMs ?? 0 }, ...(opts.corsOrigins ? { http: { corsOrigins: opts.corsOrigins } } : {}) });
+  const m = createMailroom({ ports: { http: 0, ...(opts.ports ?? {}) }, hostname: 'mail.test', auth: { failureDelayMs: opts.auth?.failureDelayMs ?? 0, maxDelayMs: 0 }, ...(opts.corsOrigins ? { http: { corsOrigins: opts.corsOrigins } } : {}) });
   await m.start();
   const user = await m.addUser(USER, PASSWORD);
   const t = await m.store.tokens.create(user.id, { name: 'test', kind: 'app' });

@@ -12,6 +12,9 @@ import type { EmailAddress } from './headers.js';
 import { normalizeLineEndings } from '../mime/index.js';
 
 type Obj = Record<string, unknown>;
+
+/** The mail capability's maxSizeAttachmentsPerEmail. */
+export const MAX_ATTACHMENT_BYTES = 50_000_000;
 export type BlobReader = (blobId: string) => Promise<{ data: Buffer; type: string } | null>;
 
 function addresses(v: unknown, prop: string): Mail.Address[] | undefined {
@@ -108,10 +111,13 @@ export async function composeDraft(e: Obj, readBlob: BlobReader): Promise<Buffer
   }
   if (!Array.isArray(atts)) throw setError('invalidProperties', 'attachments must be a list', ['attachments']);
   const attachments: Mail.Attachment[] = [];
+  let attachmentBytes = 0;
   for (const a of atts) {
     if (typeof a.blobId !== 'string') throw setError('invalidProperties', 'an attachment needs a blobId', ['attachments']);
     const blob = await readBlob(a.blobId);
     if (!blob) throw { ...setError('blobNotFound', `no blob ${a.blobId}`), notFound: [a.blobId] };
+    attachmentBytes += blob.data.length;
+    if (attachmentBytes > MAX_ATTACHMENT_BYTES) throw setError('tooLarge', `attachments over ${MAX_ATTACHMENT_BYTES} octets`, ['attachments']);
     const att: Mail.Attachment = { content: blob.data, contentType: a.type ?? blob.type ?? 'application/octet-stream', contentDisposition: a.disposition === 'inline' ? 'inline' : 'attachment' };
     if (a.name) att.filename = a.name;
     if (a.cid) att.cid = a.cid;

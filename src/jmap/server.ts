@@ -8,6 +8,7 @@ import type { User } from '../store/types.js';
 import { Account } from './account.js';
 import { CAP, LIMITS, type MethodSpec } from './api.js';
 import { quotaStore } from './quota.js';
+import { MAX_ATTACHMENT_BYTES } from './compose.js';
 
 export const JMAP_PREFIX = '/jmap';
 export const SESSION_PATH = `${JMAP_PREFIX}/session`;
@@ -90,7 +91,7 @@ export class JmapServer {
         maxMailboxesPerEmail: 1,
         maxMailboxDepth: null,
         maxSizeMailboxName: 490,
-        maxSizeAttachmentsPerEmail: 50_000_000,
+        maxSizeAttachmentsPerEmail: MAX_ATTACHMENT_BYTES,
         emailQuerySortOptions: ['receivedAt', 'sentAt', 'size', 'from', 'to', 'subject', 'hasKeyword', 'allInThreadHaveKeyword', 'someInThreadHaveKeyword'],
         mayCreateTopLevelMailbox: true,
       },
