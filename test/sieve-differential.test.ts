@@ -1,7 +1,7 @@
 /**
  * Differential test: every script of test/sieve/scripts runs on the messages of test/sieve/messages under
  * Pigeonhole's sieve-test and under mailroom's interpreter; the normalized action lists must be equal, and
- * scripts that Pigeonhole refuses must be refused by mailroom with the first error on the same line.
+ * scripts that Pigeonhole refuses must be refused by mailroom with the same first error (line and message).
  * Scripts may name their messages in a first-line comment "# messages: a b"; error scripts (e-*) use one.
  */
 import { test } from 'node:test';
@@ -36,7 +36,7 @@ function compileFrom(dir: string, name: string): CompiledScript | null {
 async function ours(script: string, message: string): Promise<string[]> {
   const src = readFileSync(join(CORPUS, 'scripts', script), 'utf8');
   const c = compileSieve(src, { extensions: EXTENSIONS, name: script });
-  if (!c.ok) return [`COMPILE ERROR line ${c.errors[0]!.line}`];
+  if (!c.ok) return [`COMPILE ERROR line ${c.errors[0]!.line}: ${c.errors[0]!.message}`];
   const raw = readFileSync(join(CORPUS, 'messages', message));
   const r = await runSieve(c.script, {
     message: raw,

@@ -106,7 +106,6 @@ export function tokenize(src: string): Token[] {
         v *= QUANT[q]!;
         j++;
       }
-      if (j < n && (isAlpha(src[j]!) || isDigit(src[j]!))) throw new SieveSyntaxError(`invalid number '${src.slice(i, j + 1)}'`, start);
       if (v > MAX_NUMBER) throw new SieveSyntaxError('number is too large', start);
       out.push({ t: 'number', v, pos: start });
       i = j;
@@ -146,7 +145,7 @@ export function tokenize(src: string): Token[] {
     while (j < n && (src[j] === ' ' || src[j] === '\t')) j++;
     if (src[j] === '#') while (j < n && src[j] !== '\n') j++;
     if (src[j] === '\r') j++;
-    if (src[j] !== '\n') throw new SieveSyntaxError('invalid character following multi-line string (text:) marker', pos(j));
+    if (src[j] !== '\n') throw new SieveSyntaxError(`invalid character '${src[j] ?? ''}' after 'text:' in multiline string`, pos(j));
     newline(j);
     j++;
     const lines: string[] = [];

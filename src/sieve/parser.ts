@@ -30,10 +30,6 @@ export function parseScript(source: string): CommandNode[] {
   let k = 0;
   const peek = (): Token => toks[k]!;
   const next = (): Token => toks[k++]!;
-  const isPunct = (v: string): boolean => {
-    const t = peek();
-    return t.t === 'punct' && t.v === v;
-  };
 
   const commands = (depth: number, inBlock: boolean): CommandNode[] => {
     const out: CommandNode[] = [];
@@ -44,7 +40,7 @@ export function parseScript(source: string): CommandNode[] {
         return out;
       }
       if (t.t === 'punct' && t.v === '}') {
-        if (!inBlock) throw new SieveSyntaxError("unexpected '}' found; expecting command", t.pos);
+        if (!inBlock) throw new SieveSyntaxError("unexpected '}' found at (the presumed) end of file", t.pos);
         return out;
       }
       if (t.t !== 'identifier') throw new SieveSyntaxError(`expected identifier but found ${describe(t)}`, t.pos);
@@ -111,7 +107,9 @@ export function parseScript(source: string): CommandNode[] {
     const values: string[] = [];
     for (;;) {
       const t = next();
-      if (t.t !== 'string') throw new SieveSyntaxError(`expecting string after '[' or ',' in string list, but found ${describe(t)}`, t.pos);
+      if (t.t !== 'string') {
+        throw new SieveSyntaxError(`expecting string after '${values.length ? ',' : '['}' in string list, but found ${t.t === 'punct' ? describe(t) : t.t === 'eof' ? 'end of script' : t.t}`, t.pos);
+      }
       values.push(t.v);
       const s = next();
       if (s.t === 'punct' && s.v === ']') break;
@@ -127,6 +125,5 @@ export function parseScript(source: string): CommandNode[] {
     return { name: id.v, pos: id.pos, args, tests, testList };
   };
 
-  void isPunct;
   return commands(0, false);
 }

@@ -31,6 +31,9 @@ export const COMPARATORS: Record<string, string | null> = {
   'i;ascii-numeric': 'comparator-i;ascii-numeric',
 };
 
+/** How Pigeonhole names the tag groups in its messages. */
+const GROUP_NAMES: Record<string, string> = { match: 'MATCH-TYPE', addrpart: 'ADDRESS-PART' };
+
 /** Pigeonhole stops after this many errors. */
 const MAX_ERRORS = 10;
 
@@ -59,7 +62,7 @@ export class Validator {
     const out: Node[] = [];
     for (const c of nodes) {
       if (c.name === 'require') {
-        if (!requiresAllowed) this.error(c.pos, 'require command can only be placed at top level at the beginning of the file');
+        if (!requiresAllowed) this.error(c.pos, 'require commands can only be placed at top level at the beginning of the file');
         else this.require(c);
         continue;
       }
@@ -78,7 +81,7 @@ export class Validator {
     }
     for (const ext of a.kind === 'string' ? [a.value] : a.values) {
       if (!this.available.has(ext)) {
-        this.error(a.pos, `require command: unknown Sieve capability '${ext}'`);
+        this.error(a.pos, `require command: unknown Sieve capability \`${ext}'`);
         continue;
       }
       this.required.add(ext);
@@ -90,7 +93,7 @@ export class Validator {
     const out: Node[] = [];
     for (const c of nodes) {
       if (c.name === 'require') {
-        this.error(c.pos, 'require command can only be placed at top level at the beginning of the file');
+        this.error(c.pos, 'require commands can only be placed at top level at the beginning of the file');
         continue;
       }
       const n = this.command(c, out);
@@ -112,7 +115,7 @@ export class Validator {
     if (c.name === 'elsif' || c.name === 'else') {
       const prev = siblings[siblings.length - 1];
       if (!prev || (prev.name !== 'if' && prev.name !== 'elsif')) {
-        this.error(c.pos, `${c.name} command must follow an if or elseif command`);
+        this.error(c.pos, `the ${c.name} command must follow an if or elseif command`);
       }
     }
     const node = this.generic(c, spec, 'command');
@@ -181,7 +184,7 @@ export class Validator {
       }
       const ts = spec.tags[a.name];
       if (!ts || (ts.ext && !this.has(ts.ext))) {
-        this.error(a.pos, `unknown tagged argument ':${a.name}' for the ${c.name} ${what}`);
+        this.error(a.pos, `unknown tagged argument ':${a.name}' for the ${c.name} ${what} (reported only once at first occurrence)`);
         ok = false;
         continue;
       }
@@ -193,7 +196,13 @@ export class Validator {
       if (ts.group) {
         const prev = groups.get(ts.group);
         if (prev) {
-          this.error(a.pos, `the ${c.name} ${what}: tagged argument ':${a.name}' conflicts with ':${prev}'`);
+          const group = GROUP_NAMES[ts.group];
+          this.error(
+            a.pos,
+            group
+              ? `encountered duplicate ${group} argument (:${a.name}) for the ${c.name} ${what}`
+              : `the ${c.name} ${what}: tagged argument ':${a.name}' conflicts with ':${prev}'`,
+          );
           ok = false;
           continue;
         }
@@ -215,12 +224,9 @@ export class Validator {
     const want = spec.positional;
     const min = want.length - (spec.optionalLeading ?? 0) - (spec.optionalTrailing ?? 0);
     if (positional.length < min || positional.length > want.length) {
-      const first = want[0];
       this.error(
         positional[want.length]?.pos ?? c.pos,
-        positional.length > want.length
-          ? `the ${c.name} ${what} accepts at most ${want.length} positional argument(s), but ${positional.length} were found`
-          : `the ${c.name} ${what} expects ${min === want.length ? '' : 'at least '}${min} positional argument(s)${first ? ` (${want.join(', ')})` : ''}, but ${positional.length} were found`,
+        `the ${c.name} ${what} requires ${min === want.length ? '' : 'at least '}${min} positional argument(s), but ${positional.length} is/are specified`,
       );
       return null;
     }
@@ -240,7 +246,7 @@ export class Validator {
     const tests: Node[] = [];
     if (spec.tests === 'none' && c.tests.length > 0) {
       // `keep\ndiscard;` parses as keep with a test: most likely a forgotten semicolon (Pigeonhole's wording).
-      if (what === 'command' && !c.testList) this.error(c.pos, `missing semicolon ';' after ${c.name} command`);
+      if (!c.testList) this.error(c.pos, `missing semicolon ';' after ${c.name} ${what}`);
       else this.error(c.tests[0]!.pos, `the ${c.name} ${what} does not accept tests`);
       return null;
     }
@@ -249,7 +255,7 @@ export class Validator {
       return null;
     }
     if (spec.tests === 'list' && !c.testList) {
-      this.error(c.pos, `the ${c.name} test expects a test list as argument`);
+      this.error(c.pos, `the ${c.name} test requires a list of sub-tests, but a single test is specified`);
       return null;
     }
     for (const t of c.tests) {

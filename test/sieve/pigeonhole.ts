@@ -3,7 +3,7 @@
  * result, and normalizes mailroom's SieveResult the same way, so the two can be compared as sorted lists:
  * "store <mailbox> [<flags>]", "redirect <address>", "discard", "reject <reason>",
  * "vacation <seconds> <subject> <from> <reason>"; "RUNTIME ERROR" with the fallback keep; or the single item
- * "COMPILE ERROR line N".
+ * "COMPILE ERROR line N: message" (the first error, in Pigeonhole's words).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -75,8 +75,9 @@ export function runPigeonhole(sb: Sandbox, script: string, message: string, env:
   return new Promise((resolve, reject) => {
     execFile('sieve-test', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: sb.dir, TZ: 'UTC' }, timeout: 20000 }, (err, stdout, stderr) => {
       if (err && /failed to compile sieve script/.test(stderr)) {
-        const m = /: line (\d+): error:/.exec(stderr);
-        resolve([`COMPILE ERROR line ${m?.[1] ?? '?'}`]);
+        // The first error, e.g. "name: line 2: error: unknown command 'foo' (...)." -> "line 2: unknown command ...".
+        const m = /: line (\d+): error: (.*?)\.?$/m.exec(stderr);
+        resolve([`COMPILE ERROR line ${m?.[1] ?? '?'}: ${m?.[2] ?? stderr.trim()}`]);
         return;
       }
       if (/final result: failed/.test(stderr)) {
