@@ -98,6 +98,11 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
     assert.equal(await b.cmd('FETCH 1 FLAGS', 'f2'), '* 1 FETCH (FLAGS (\\Recent))\r\nf2 OK Fetch completed\r\n');
     assert.equal(await b.cmd(`STATUS "${SHARED}" (MESSAGES UNSEEN)`, 'st'), `* STATUS "${SHARED}" (MESSAGES 2 UNSEEN 2)\r\nst OK STATUS completed\r\n`);
     assert.match(await b.cmd(`LIST "" "${SHARED}" RETURN (MYRIGHTS)`, 'lm'), new RegExp(`\\* MYRIGHTS ${SHARED} lr\\r\\nlm OK`));
+    // What Thunderbird asks when it opens a shared folder: its quota root (the owner's, not shown) and MYRIGHTS.
+    await f.store.quota.setLimits(f.user.id, { messages: 1000 });
+    assert.equal(await b.cmd(`GETQUOTAROOT "${SHARED}"`, 'q'), `* QUOTAROOT ${SHARED}\r\nq OK Getquotaroot completed\r\n`);
+    assert.match(await a.cmd('GETQUOTAROOT Projects', 'qa'), /^\* QUOTAROOT Projects ""\r\n\* QUOTA "" \(MESSAGE \d+ 1000\)\r\nqa OK/);
+    await f.store.quota.setLimits(f.user.id, { messages: null });
     await b.cmd('UNSELECT');
   });
 

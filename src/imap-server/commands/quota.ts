@@ -25,7 +25,8 @@ import type { QuotaLimits, QuotaStore, QuotaUsage } from '../../store/quota.js';
 import type { Mailbox } from '../../store/types.js';
 import { isAdmin } from '../../store/directory.js';
 import { no, ok } from '../errors.js';
-import { AUTH, currentUser, defineCommand, existingMailbox, type CommandContext } from '../session.js';
+import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
+import { resolveMailbox } from '../namespaces.js';
 
 /** The name of each user's one quota root. */
 export const QUOTA_ROOT = '';
@@ -114,10 +115,13 @@ export const getquotaroot = defineCommand({
   seq: 'none',
   parse: parseGetQuotaRoot,
   async run(ctx, args) {
-    const mb: Mailbox = await existingMailbox(ctx, ctx.session.decodeMailbox(args.mailbox));
+    // Another owner's mailbox (namespaces.ts) counts against the owner's quota, whose root is not the
+    // caller's "": it is answered without a quota root.
+    const target = await resolveMailbox(ctx, ctx.session.decodeMailbox(args.mailbox), 'l');
+    const mb: Mailbox = target.shown;
     const q = quotaStore(ctx);
     const limits = await q.limits(mb.userId);
-    const rooted = limits.storage !== null || limits.messages !== null;
+    const rooted = target.own && (limits.storage !== null || limits.messages !== null);
     const w = new WireWriter(ctx.session.utf8);
     w.text('* QUOTAROOT ').astring(ctx.session.encodeMailbox(mb.name));
     if (rooted) w.sp().astring(QUOTA_ROOT);
