@@ -19,6 +19,9 @@ import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
 import { tokenize } from './tokenize.js';
 
+/** Users whose Junk mailbox name is remembered (the map is emptied when full). */
+const JUNK_NAME_CACHE = 10_000;
+
 export interface SpamSettings {
   /** False: no scoring, no header fields, no training (quarantine still files into Junk). Default true. */
   enabled: boolean;
@@ -67,6 +70,8 @@ export class SpamFilter {
   readonly rspamd: RspamdClient | null;
   readonly #store: SpamStoreParts;
   readonly #log: Logger;
+  /** User id -> name of the Junk mailbox last found (see junkMailboxName). */
+  readonly #junkNames = new Map<number, string>();
 
   constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger) {
     this.#store = store;
@@ -176,6 +181,20 @@ export class SpamFilter {
    * \Junk when missing.
    */
   async junkMailboxName(userId: number): Promise<string> {
+    // The last answer per user, checked with one mailbox read (a rename or a new \Junk mark is seen then).
+    const known = this.#junkNames.get(userId);
+    if (known !== undefined) {
+      const mb = await this.#store.mail.getMailbox(userId, known);
+      if (mb && this.isJunk(mb)) return mb.name;
+      this.#junkNames.delete(userId);
+    }
+    const name = await this.#findJunk(userId);
+    if (this.#junkNames.size >= JUNK_NAME_CACHE) this.#junkNames.clear();
+    this.#junkNames.set(userId, name);
+    return name;
+  }
+
+  async #findJunk(userId: number): Promise<string> {
     const boxes = await this.#store.mail.listMailboxes(userId);
     const marked = boxes.find((b) => b.specialUse === '\\Junk');
     if (marked) return marked.name;
