@@ -1,0 +1,337 @@
+/** The webmail: folders, the message list (virtual scrolling over server-side pages), the reader, compose. */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Jmap, formatAddress, type EmailFull, type EmailSummary, type Mailbox } from './jmap';
+import { PAGE, byRole, destroy, loadEmail, loadMailboxes, loadPage, moveTo, setKeyword } from './mail-ops';
+import { Reader } from './reader';
+import { Compose, type ComposeStart } from './compose';
+import { signOut, type Me } from './common';
+
+const ROW = 56;
+const ICONS: Record<string, string> = { inbox: '📥', sent: '📤', drafts: '📝', trash: '🗑', junk: '⚠', archive: '🗄' };
+
+function FolderNav({ boxes, current, onPick }: { boxes: Mailbox[]; current: string; onPick: (id: string) => void }) {
+  const depth = (b: Mailbox): number => {
+    let d = 0;
+    for (let p = b.parentId; p; p = boxes.find((x) => x.id === p)?.parentId ?? null) d++;
+    return d;
+  };
+  return (
+    <nav aria-label="Folders" class="folders">
+      <ul>
+        {boxes.map((b) => (
+          <li key={b.id} style={{ paddingLeft: `${depth(b) * 12}px` }}>
+            <a
+              href={`#${encodeURIComponent(b.id)}`}
+              aria-current={b.id === current ? 'page' : undefined}
+              aria-label={b.name}
+              onClick={(e) => {
+                e.preventDefault();
+                onPick(b.id);
+              }}
+            >
+              <span aria-hidden="true" class="icon">
+                {ICONS[b.role ?? ''] ?? '📁'}
+              </span>
+              <span class="name">{b.name}</span>
+              {b.unreadEmails > 0 && (
+                <span class="count" aria-hidden="true">
+                  {b.unreadEmails}
+                </span>
+              )}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+function Row({ e, selected, onOpen }: { e: EmailSummary; selected: boolean; onOpen: () => void }) {
+  const from = e.from?.[0] ? (e.from[0].name ?? e.from[0].email) : '(no sender)';
+  const unread = !e.keywords.$seen;
+  return (
+    <div
+      role="option"
+      aria-selected={selected}
+      class={`row${unread ? ' unread' : ''}${selected ? ' selected' : ''}`}
+      onClick={onOpen}
+      data-id={e.id}
+      draggable
+      onDragStart={(ev) => ev.dataTransfer?.setData('text/x-mailroom-email', e.id)}
+    >
+      <span class="from">{from}</span>
+      <span class="subject">{e.subject ?? '(no subject)'}</span>
+      <span class="meta">
+        {e.keywords.$flagged ? <span aria-label="flagged">★ </span> : null}
+        {e.hasAttachment ? <span aria-label="has attachments">📎 </span> : null}
+        {new Date(e.receivedAt).toLocaleString()}
+      </span>
+    </div>
+  );
+}
+
+export function MailApp({ me }: { me: Me }) {
+  const j = useMemo(() => new Jmap(), []);
+  const [boxes, setBoxes] = useState<Mailbox[]>([]);
+  const [current, setCurrent] = useState('');
+  const [search, setSearch] = useState('');
+  const [query, setQuery] = useState('');
+  const [total, setTotal] = useState(0);
+  const [rows, setRows] = useState<Map<number, EmailSummary>>(new Map());
+  const [selected, setSelected] = useState<number>(-1);
+  const [open, setOpen] = useState<EmailFull | null>(null);
+  const [compose, setCompose] = useState<ComposeStart | null>(null);
+  const [error, setError] = useState('');
+  const [scrollTop, setScrollTop] = useState(0);
+  const listRef = useRef<HTMLDivElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const loading = useRef(new Set<number>());
+  const generation = useRef(0);
+
+  const fail = (e: unknown) => setError((e as Error).message);
+
+  const refreshBoxes = useCallback(async () => setBoxes(await loadMailboxes(j)), [j]);
+
+  const fetchPage = useCallback(
+    async (position: number, reset = false) => {
+      const start = Math.floor(position / PAGE) * PAGE;
+      if (!current || (!reset && loading.current.has(start))) return;
+      loading.current.add(start);
+      const gen = generation.current;
+      try {
+        const p = await loadPage(j, current, query, start);
+        if (gen !== generation.current) return;
+        setTotal(p.total);
+        setRows((old) => {
+          const next = reset ? new Map<number, EmailSummary>() : new Map(old);
+          p.emails.forEach((e, i) => next.set(p.position + i, e));
+          return next;
+        });
+      } catch (e) {
+        fail(e);
+      } finally {
+        loading.current.delete(start);
+      }
+    },
+    [j, current, query],
+  );
+
+  useEffect(() => {
+    j.connect()
+      .then(refreshBoxes)
+      .catch(fail);
+  }, [j, refreshBoxes]);
+
+  useEffect(() => {
+    if (!current && boxes.length) setCurrent((byRole(boxes, 'inbox') ?? boxes[0]!).id);
+  }, [boxes, current]);
+
+  // A new folder or search: start over at the top.
+  useEffect(() => {
+    generation.current++;
+    loading.current.clear();
+    setRows(new Map());
+    setSelected(-1);
+    setOpen(null);
+    listRef.current?.scrollTo(0, 0);
+    setScrollTop(0);
+    void fetchPage(0, true);
+  }, [current, query]);
+
+  // Live updates: any state change re-reads the folders and the visible page.
+  useEffect(() => {
+    if (!j.session) return;
+    return j.listen(() => {
+      void refreshBoxes().catch(fail);
+      const first = Math.floor((listRef.current?.scrollTop ?? 0) / ROW);
+      generation.current++;
+      loading.current.clear();
+      void fetchPage(first, true);
+    });
+  }, [j.session, refreshBoxes, fetchPage]);
+
+  // Virtual scrolling: only the rows in view (plus a margin) exist in the DOM; missing pages load on demand.
+  const height = listRef.current?.clientHeight ?? 600;
+  const first = Math.max(0, Math.floor(scrollTop / ROW) - 5);
+  const last = Math.min(total, Math.ceil((scrollTop + height) / ROW) + 5);
+  useEffect(() => {
+    for (let i = first; i < last; i += PAGE) if (!rows.has(i)) void fetchPage(i);
+    if (last > 0 && !rows.has(last - 1)) void fetchPage(last - 1);
+  }, [first, last, rows, fetchPage]);
+
+  const openAt = async (i: number) => {
+    const e = rows.get(i);
+    if (!e) return;
+    setSelected(i);
+    try {
+      const full = await loadEmail(j, e.id);
+      setOpen(full);
+      if (full && !full.keywords.$seen) {
+        await setKeyword(j, [full.id], '$seen', true);
+        setRows((old) => new Map(old).set(i, { ...e, keywords: { ...e.keywords, $seen: true } }));
+        void refreshBoxes();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  const target = (): EmailSummary | null => open ?? (selected >= 0 ? (rows.get(selected) ?? null) : null);
+  const after = async (work: Promise<void>) => {
+    try {
+      await work;
+      setOpen(null);
+      generation.current++;
+      loading.current.clear();
+      await Promise.all([refreshBoxes(), fetchPage(Math.max(0, selected), true)]);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const moveToRole = (role: string) => {
+    const t = target();
+    const box = byRole(boxes, role);
+    if (!t || !box) return;
+    if (role === 'trash' && t.mailboxIds[box.id]) return void after(destroy(j, [t.id]));
+    void after(moveTo(j, [t], box.id));
+  };
+  const toggle = async (keyword: string) => {
+    const t = target();
+    if (!t) return;
+    const on = !t.keywords[keyword];
+    try {
+      await setKeyword(j, [t.id], keyword, on);
+      const keywords = { ...t.keywords, [keyword]: on };
+      if (open?.id === t.id) setOpen({ ...open, keywords });
+      if (selected >= 0) setRows((old) => new Map(old).set(selected, { ...rows.get(selected)!, keywords }));
+      void refreshBoxes();
+    } catch (e) {
+      fail(e);
+    }
+  };
+
+  const reply = (mode: 'reply' | 'all' | 'forward') => open && setCompose({ mode, email: open });
+
+  // Keyboard shortcuts (not while typing): j/k next/previous, o open, r reply, a reply all, f forward,
+  // e archive, # delete, / search, c compose.
+  useEffect(() => {
+    const onKey = (ev: KeyboardEvent) => {
+      const t = ev.target as HTMLElement | null;
+      if (compose || ev.ctrlKey || ev.metaKey || ev.altKey || (t && /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      const k = ev.key;
+      if (k === 'j' || k === 'k') {
+        const next = Math.max(0, Math.min(total - 1, selected + (k === 'j' ? 1 : -1)));
+        setSelected(next);
+        listRef.current?.querySelector(`[data-id="${rows.get(next)?.id ?? ''}"]`)?.scrollIntoView({ block: 'nearest' });
+        if (listRef.current && (next * ROW < listRef.current.scrollTop || (next + 1) * ROW > listRef.current.scrollTop + listRef.current.clientHeight)) {
+          listRef.current.scrollTop = next * ROW;
+        }
+      } else if (k === 'o' || k === 'Enter') void openAt(selected);
+      else if (k === 'r') reply('reply');
+      else if (k === 'a') reply('all');
+      else if (k === 'f') reply('forward');
+      else if (k === 'e') moveToRole('archive');
+      else if (k === '#') moveToRole('trash');
+      else if (k === '/') searchRef.current?.focus();
+      else if (k === 'c') setCompose({ mode: 'new' });
+      else return;
+      ev.preventDefault();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  });
+
+  const items = [];
+  for (let i = first; i < last; i++) {
+    const e = rows.get(i);
+    items.push(
+      <div key={i} style={{ position: 'absolute', top: `${i * ROW}px`, left: 0, right: 0, height: `${ROW}px` }}>
+        {e ? <Row e={e} selected={i === selected} onOpen={() => void openAt(i)} /> : <div class="row placeholder" aria-hidden="true" />}
+      </div>,
+    );
+  }
+  const t = target();
+  return (
+    <div class="mail">
+      <header class="top">
+        <strong class="brand">mailroom</strong>
+        <form
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setQuery(search);
+          }}
+        >
+          <input ref={searchRef} type="search" aria-label="Search" placeholder="Search mail" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+        </form>
+        <span class="who">{me.address}</span>
+        <a href="/settings">Settings</a>
+        {me.admin && <a href="/admin">Admin</a>}
+        <button type="button" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </header>
+      <aside class="side">
+        <button type="button" class="primary" onClick={() => setCompose({ mode: 'new' })}>
+          Compose
+        </button>
+        <FolderNav
+          boxes={boxes}
+          current={current}
+          onPick={(id) => {
+            setSearch('');
+            setQuery('');
+            setCurrent(id);
+          }}
+        />
+      </aside>
+      <section class="listpane">
+        <div class="toolbar" role="toolbar" aria-label="Message actions">
+          <button type="button" disabled={!open} onClick={() => reply('reply')}>Reply</button>
+          <button type="button" disabled={!open} onClick={() => reply('all')}>Reply all</button>
+          <button type="button" disabled={!open} onClick={() => reply('forward')}>Forward</button>
+          <button type="button" disabled={!t} onClick={() => moveToRole('trash')}>Delete</button>
+          <button type="button" disabled={!t} onClick={() => moveToRole('archive')}>Archive</button>
+          <button type="button" disabled={!t} onClick={() => moveToRole('junk')}>Mark as spam</button>
+          <button type="button" disabled={!t} onClick={() => void toggle('$seen')}>{t?.keywords.$seen ? 'Mark as unread' : 'Mark as read'}</button>
+          <button type="button" disabled={!t} aria-pressed={t ? !!t.keywords.$flagged : undefined} onClick={() => void toggle('$flagged')}>Flag</button>
+        </div>
+        {error && (
+          <p role="alert" class="error" onClick={() => setError('')}>
+            {error}
+          </p>
+        )}
+        <div
+          ref={listRef}
+          class="list"
+          role="listbox"
+          aria-label="Messages"
+          tabIndex={0}
+          onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
+        >
+          <div style={{ position: 'relative', height: `${total * ROW}px` }}>{items}</div>
+          {total === 0 && <p class="empty">No messages</p>}
+        </div>
+      </section>
+      <section class="readpane" aria-label="Message">
+        {open ? <Reader j={j} email={open} /> : <p class="empty">Select a message to read it.</p>}
+      </section>
+      {compose && (
+        <Compose
+          j={j}
+          me={me}
+          boxes={boxes}
+          start={compose}
+          onClose={() => {
+            setCompose(null);
+            void refreshBoxes();
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+export function senderOf(e: EmailSummary): string {
+  return e.from?.[0] ? formatAddress(e.from[0]) : '';
+}

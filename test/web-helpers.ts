@@ -1,0 +1,94 @@
+/**
+ * Test helpers for the web interface: a mailroom with the HTTP listener (JMAP and web plugins), IMAP and LMTP
+ * on free loopback ports, and a small JSON HTTP client that keeps cookies like a browser.
+ */
+import type { TestContext } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { openStore } from '../src/store/index.js';
+import { Authenticator } from '../src/auth/index.js';
+import { createUserWithDomain } from '../src/server/mailroom.js';
+import { buildHttpApp } from '../src/http/server.js';
+import type { HttpContext, PublicListener } from '../src/http/types.js';
+import type { Store } from '../src/store/handle.js';
+import { memoryLogger } from '../src/lib/logger.js';
+import { jmapPlugin } from '../src/jmap/index.js';
+import { createWebPlugin, type WebOptions } from '../src/web/index.js';
+
+export const ADMIN = 'admin@example.org';
+export const ADMIN_PASS = 'admin-secret-1';
+export const ALICE = 'alice@example.org';
+export const ALICE_PASS = 'alice-secret-1';
+
+export interface WebServer {
+  store: Store;
+  url: string;
+  ctx: HttpContext;
+}
+
+/**
+ * The HTTP listener with the JMAP and web plugins over a fresh SQLite store (users admin, an administrator,
+ * and alice), on a free loopback port; stopped when the test ends. `listeners` is what autoconfig reports.
+ */
+export async function startWeb(t: TestContext, opts: WebOptions & { listeners?: PublicListener[] } = {}): Promise<WebServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-web-'));
+  const store = await openStore({ dataDir: dir });
+  await createUserWithDomain(store.directory, ADMIN, ADMIN_PASS);
+  await store.directory.setAdmin(ADMIN, true);
+  await createUserWithDomain(store.directory, ALICE, ALICE_PASS);
+  const ctx: HttpContext = {
+    store,
+    auth: new Authenticator(store.directory, { failureDelayMs: 0 }),
+    logger: memoryLogger([]),
+    hostname: 'mail.example.org',
+    dataDir: dir,
+    queue: null,
+    listeners: () => opts.listeners ?? [{ name: 'imap', port: 1143, tls: 'starttls' }],
+    corsOrigins: [],
+  };
+  const { app, server } = await buildHttpApp(ctx, [jmapPlugin, createWebPlugin(opts)]);
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await app.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { store, ctx, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** A cookie-keeping JSON client (the mr_csrf cookie is sent back as X-CSRF-Token unless `csrf: false`). */
+export class Client {
+  cookies = new Map<string, string>();
+  constructor(readonly base: string) {}
+
+  async req(method: string, path: string, body?: unknown, opts: { csrf?: boolean; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (opts.csrf !== false && this.cookies.has('mr_csrf')) headers['x-csrf-token'] = decodeURIComponent(this.cookies.get('mr_csrf')!);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair!.indexOf('=');
+      const k = pair!.slice(0, i);
+      const v = pair!.slice(i + 1);
+      if (/max-age=0/i.test(c)) this.cookies.delete(k);
+      else this.cookies.set(k, v);
+    }
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
+  async signIn(email: string, password: string) {
+    return this.req('POST', '/api/session', { email, password });
+  }
+}
