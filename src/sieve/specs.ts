@@ -27,6 +27,8 @@ export interface Spec {
   optionalTrailing?: number;
   tests: 'none' | 'one' | 'list';
   block: 'none' | 'required';
+  /** Names of the positional arguments, for messages. */
+  names?: readonly string[];
 }
 
 const COMPARATOR: Record<string, TagSpec> = { comparator: { arg: 'string' } };
@@ -71,7 +73,7 @@ export const COMMANDS: Record<string, Spec> = {
     copy: { ext: 'copy' },
     create: { ext: 'mailbox' },
     mailboxid: { ext: 'mailboxid', arg: 'string' },
-  }),
+  }, { names: ['folder'] }),
   reject: cmd(['reject'], ['string']),
   ereject: cmd(['ereject'], ['string']),
   vacation: cmd(['vacation'], ['string'], {

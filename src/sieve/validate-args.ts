@@ -122,9 +122,8 @@ export function checkConstants(val: Validator, node: Node, src: CommandNode | Te
       if (days && days.kind === 'number' && days.value < 1) val.warn(src.pos, `specified :days value '${days.value}' is under the minimum`);
       if (secs && secs.kind === 'number' && secs.value < VACATION_MIN_SECONDS) val.warn(src.pos, `specified :seconds value '${secs.value}' is under the minimum`);
       const from = node.tags.get('from');
-      if (from && from.kind === 'string' && !dynamic(from.value) && validRedirectAddress(from.value, true)) {
-        fail(`specified :from address '${from.value}' is invalid for vacation action`);
-      }
+      const err = from && from.kind === 'string' && !dynamic(from.value) ? validRedirectAddress(from.value, true) : null;
+      if (from && err) fail(`specified :from address '${from.kind === 'string' ? from.value : ''}' is invalid for vacation action: ${err}`);
       break;
     }
     default:

@@ -76,7 +76,8 @@ export class Validator {
   private require(c: CommandNode): void {
     const a = c.args[0];
     if (c.args.length !== 1 || c.tests.length > 0 || c.block || !a || (a.kind !== 'string' && a.kind !== 'list')) {
-      this.error(c.pos, 'the require command expects a string list argument (capabilities) as argument 1');
+      const found = !a ? 'none' : a.kind === 'number' ? 'a number' : a.kind === 'tag' ? `tag ':${a.name}'` : 'more';
+      this.error(c.pos, `the require command accepts a single string or string list argument, but ${found} was found`);
       return;
     }
     for (const ext of a.kind === 'string' ? [a.value] : a.values) {
@@ -127,7 +128,7 @@ export class Validator {
       }
       node.block = this.ihaveBlock(c) ?? this.block(c.block);
     } else if (c.block) {
-      this.error(c.pos, `the ${c.name} command does not accept a command block`);
+      this.error(c.pos, `the ${c.name} command does not accept a command block, but one is specified anyway`);
       return null;
     }
     return node;
@@ -189,20 +190,14 @@ export class Validator {
         continue;
       }
       if (tags.has(a.name)) {
-        this.error(a.pos, `encountered duplicate tagged argument ':${a.name}' for the ${c.name} ${what}`);
+        this.error(a.pos, `encountered duplicate :${a.name} argument for the ${c.name} ${what}`);
         ok = false;
         continue;
       }
       if (ts.group) {
         const prev = groups.get(ts.group);
         if (prev) {
-          const group = GROUP_NAMES[ts.group];
-          this.error(
-            a.pos,
-            group
-              ? `encountered duplicate ${group} argument (:${a.name}) for the ${c.name} ${what}`
-              : `the ${c.name} ${what}: tagged argument ':${a.name}' conflicts with ':${prev}'`,
-          );
+          this.error(a.pos, conflictMessage(c.name, what, ts.group, prev, a.name));
           ok = false;
           continue;
         }
@@ -213,7 +208,8 @@ export class Validator {
         const v = args[i + 1];
         val = v ? this.coerce(v, ts.arg) : null;
         if (!v || !val) {
-          this.error(v?.pos ?? a.pos, `the :${a.name} tag for the ${c.name} ${what} requires ${article(ts.arg)} argument`);
+          const found = v ? describeArg(v).replace(/^tag .*/, 'a tag') : 'nothing';
+          this.error(v?.pos ?? a.pos, `the :${a.name} tag for the ${c.name} ${what} requires ${article(ts.arg)} as parameter, but ${found} was found`);
           ok = false;
           continue;
         }
@@ -237,7 +233,8 @@ export class Validator {
       const type = want[k + skipLead]!;
       const v = this.coerce(p, type);
       if (!v) {
-        this.error(p.pos, `the ${c.name} ${what} expects ${article(type)} as argument ${k + 1}, but ${describeArg(p)} was found`);
+        const name = spec.names?.[k + skipLead];
+        this.error(p.pos, `the ${c.name} ${what} expects ${article(type)} as argument ${k + 1}${name ? ` (${name})` : ''}, but ${describeArg(p)} was found`);
         ok = false;
       }
       values.push(v);
@@ -246,12 +243,13 @@ export class Validator {
     const tests: Node[] = [];
     if (spec.tests === 'none' && c.tests.length > 0) {
       // `keep\ndiscard;` parses as keep with a test: most likely a forgotten semicolon (Pigeonhole's wording).
-      if (!c.testList) this.error(c.pos, `missing semicolon ';' after ${c.name} ${what}`);
+      if (!c.testList && !TESTS[c.tests[0]!.name]) this.error(c.pos, `missing semicolon ';' after ${c.name} ${what}`);
+      else if (what === 'command') this.error(c.pos, `the ${c.name} command accepts no sub-tests, but tests are specified`);
       else this.error(c.tests[0]!.pos, `the ${c.name} ${what} does not accept tests`);
       return null;
     }
     if (spec.tests === 'one' && (c.tests.length !== 1 || c.testList)) {
-      this.error(c.pos, `the ${c.name} ${what} expects a single test as argument`);
+      this.error(c.pos, c.tests.length === 0 ? `the ${c.name} ${what} requires one sub-test, but none is specified` : `the ${c.name} ${what} requires one sub-test, but a list of tests is specified`);
       return null;
     }
     if (spec.tests === 'list' && !c.testList) {
@@ -288,6 +286,13 @@ export class Validator {
     node.args.forEach(fix);
     node.tags.forEach(fix);
   }
+}
+
+function conflictMessage(name: string, what: string, group: string, prev: string, tag: string): string {
+  if (GROUP_NAMES[group]) return `encountered duplicate ${GROUP_NAMES[group]} argument (:${tag}) for the ${name} ${what}`;
+  if (group === 'location') return `include: cannot use location tags ':${prev}' and ':${tag}' multiple times`;
+  if (name === 'set') return `modifiers :${prev} and :${tag} specified for the set command conflict having equal precedence`;
+  return `the ${name} ${what}: tagged argument ':${tag}' conflicts with ':${prev}'`;
 }
 
 function article(t: ArgType): string {

@@ -1,0 +1,2 @@
+require "relational";
+if header :count "big" "to" "1" { keep; }

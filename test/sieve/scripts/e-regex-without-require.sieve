@@ -1,0 +1,1 @@
+if header :regex "subject" "b" { keep; }
