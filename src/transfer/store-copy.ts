@@ -1,7 +1,7 @@
 /**
  * transferStore(from, to): copies one store into another through the store interfaces only (any backend on
- * either side): users (with password hashes), domains, aliases, mailboxes (special-use, subscriptions),
- * messages with flags, INTERNALDATE and EMAILID (so POP3 UIDLs survive a migration such as SQLite ->
+ * either side): users (with password hashes and their own quota limits, set once their mail is in: no
+ * quota stops a transfer), domains, aliases, mailboxes (special-use, subscriptions), messages with flags, INTERNALDATE and EMAILID (so POP3 UIDLs survive a migration such as SQLite ->
  * PostgreSQL), and the outbound queue. UIDs are renumbered and UIDVALIDITY is new (the target allocates
  * them), so IMAP clients resynchronise once; that is what RFC 9051 UIDVALIDITY is for.
  *
@@ -49,7 +49,7 @@ export interface TransferReport {
 }
 
 /** The parts of a store a transfer reads or writes. */
-export type TransferSide = Pick<Store, 'directory' | 'mail' | 'queue'>;
+export type TransferSide = Pick<Store, 'directory' | 'mail' | 'queue'> & Partial<Pick<Store, 'quota'>>;
 
 /** Copies everything from `from` into `to` (see the module comment). */
 export async function transferStore(from: TransferSide, to: TransferSide, opts: TransferOptions = {}): Promise<TransferReport> {
@@ -80,6 +80,10 @@ export async function transferStore(from: TransferSide, to: TransferSide, opts: 
     const created = !target;
     if (!target) target = await to.directory.createUser(u.address, u.passwordHash);
     report.users++;
+    // No quota stops the copy; afterwards the user has their own limits from the source (or keeps the target's).
+    const own = from.quota ? await from.quota.settings(u.id) : { storage: null, messages: null };
+    const kept = to.quota ? await to.quota.settings(target.id) : null;
+    await to.quota?.setLimits(target.id, { storage: Number.POSITIVE_INFINITY, messages: Number.POSITIVE_INFINITY });
     const boxes = await from.mail.listMailboxes(u.id);
     if (created) {
       // A new target user starts with the default mailboxes; drop those the source user does not have.
@@ -123,6 +127,7 @@ export async function transferStore(from: TransferSide, to: TransferSide, opts: 
     const want = new Set(await from.mail.listSubscriptions(u.id));
     for (const name of want) await to.mail.setSubscribed(target.id, name, true);
     if (created) for (const name of await to.mail.listSubscriptions(target.id)) if (!want.has(name)) await to.mail.setSubscribed(target.id, name, false);
+    if (kept) await to.quota?.setLimits(target.id, { storage: own.storage ?? kept.storage, messages: own.messages ?? kept.messages });
   }
 
   if (opts.includeGlobal ?? true) {
