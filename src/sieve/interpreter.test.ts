@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { compileSieve, runSieve, type CompiledScript, type SieveEnv, type SieveResult } from './index.js';
 
 const MSG = Buffer.from(
@@ -270,5 +271,42 @@ describe('extensions', () => {
         'if header :value "lt" :comparator "i;ascii-numeric" "x-none" "1" { discard; }',
     );
     assert.deepEqual(brief(r), ['fileinto one', 'fileinto inf']);
+  });
+});
+
+describe('robustness', () => {
+  const TESTS = [
+    'header :contains "subject" "%s"',
+    'address :domain :is ["from", "to"] "%s"',
+    'header :matches "subject" "*%s*"',
+    'header :regex "from" "%s"',
+    'body :text :contains "%s"',
+    'body :raw :matches "*%s"',
+    'exists "%s"',
+    'date :zone "+0100" :value "ge" "date" "year" "%s"',
+    'string :count "ge" :comparator "i;ascii-numeric" "${1}" "%s"',
+    'envelope :detail "to" "%s"',
+  ];
+  const ACTIONS = ['fileinto "%s";', 'keep;', 'discard;', 'addflag "%s";', 'set "v" "${1}%s";', 'addheader "X-F" "%s";', 'deleteheader "subject";', 'redirect "x@example.com";', 'stop;'];
+  const REQUIRE = 'require ["fileinto", "body", "regex", "date", "relational", "comparator-i;ascii-numeric", "variables", "envelope", "subaddress", "imap4flags", "editheader"];\n';
+
+  test('fuzz: generated scripts and random messages never throw, results are well formed', async () => {
+    const word = fc.stringMatching(/^[a-z0-9 .*?\\]{0,6}$/);
+    const rule = fc.tuple(fc.nat(TESTS.length - 1), fc.nat(ACTIONS.length - 1), word, word).map(([t, a, w1, w2]) => {
+      const esc = (s: string): string => s.replace(/\\/g, '\\\\');
+      return `if ${TESTS[t]!.replace('%s', esc(w1))} { ${ACTIONS[a]!.replace('%s', esc(w2))} }`;
+    });
+    const message = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.constant(MSG));
+    await fc.assert(
+      fc.asyncProperty(fc.array(rule, { maxLength: 8 }), message, async (rules, msg) => {
+        const c = compileSieve(REQUIRE + rules.join('\n'));
+        if (!c.ok) return; // a generated regex can be invalid; refusal is a valid outcome
+        const r = await runSieve(c.script, { message: msg, envelope: { from: '', to: 'me+x@example.com' }, mailboxExists: async () => true });
+        assert.ok(Array.isArray(r.actions) && r.actions.length > 0 || !r.implicitKeep);
+        assert.ok(Buffer.isBuffer(r.message));
+        if (r.errors.length > 0) assert.deepEqual(r.actions, [{ type: 'keep', flags: [] }]);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
