@@ -310,3 +310,19 @@ describe('robustness', () => {
     );
   });
 });
+
+describe('regex safety', () => {
+  test('a catastrophic pattern is stopped by the time limit and the message is kept', async () => {
+    const slow = Buffer.from(`Subject: ${'a'.repeat(40)}b\r\n\r\nx\r\n`);
+    const t = performance.now();
+    const r = await run('require ["regex", "fileinto"];\nif header :regex "subject" "^(a+)+$" { fileinto "never"; }', { message: slow });
+    assert.ok(performance.now() - t < 5000);
+    assert.deepEqual(brief(r), ['keep']);
+    assert.match(r.errors[0]!, /took too long/);
+  });
+
+  test('nested repetition that finishes quickly still matches', async () => {
+    const r = await run('require ["regex", "fileinto", "variables"];\nif header :regex "received" "from (([a-z]+ )+)by" { fileinto "${1}"; }');
+    assert.deepEqual(brief(r), ['fileinto a ']);
+  });
+});

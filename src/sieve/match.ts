@@ -2,7 +2,7 @@
  * Comparators (RFC 4790: i;octet, i;ascii-casemap, i;ascii-numeric), match types (RFC 5228 :is :contains
  * :matches, RFC 5231 :count :value, regex draft :regex) and the match variables they capture (RFC 5229).
  */
-import { toJsRegex } from './regex.js';
+import { guardedExec, toJsRegex } from './regex.js';
 import { asciiLower } from './strings.js';
 
 export type MatchType = 'is' | 'contains' | 'matches' | 'regex' | 'count' | 'value';
@@ -134,7 +134,12 @@ export function matchAny(spec: MatchSpec, values: readonly string[], keys: reado
           const { re, error } = toJsRegex(k, fold);
           if (!re) throw new MatchError(`invalid regular expression '${k}': ${error ?? ''}`);
           step(Math.ceil(v.length / 1024));
-          const m = re.exec(v);
+          let m: RegExpExecArray | null;
+          try {
+            m = re.risky ? guardedExec(re.re, v) : re.re.exec(v);
+          } catch {
+            throw new MatchError(`regular expression '${k}' took too long`);
+          }
           if (m) return { matched: true, captures: Array.from(m, (x) => x ?? '') };
           break;
         }

@@ -4,25 +4,66 @@
  * a subset of JavaScript's syntax. Compiled patterns are cached.
  */
 
+import vm from 'node:vm';
+
+/** Time one risky regex match may take before the run fails (the message is then kept). */
+export const REGEX_TIME_LIMIT_MS = 250;
+
+const guardContext = vm.createContext({ re: null as RegExp | null, s: '', m: null as RegExpExecArray | null });
+const guardScript = new vm.Script('m = re.exec(s)');
+
+/** RegExp.exec bounded in time (V8 interrupts the backtracking); throws Error on timeout. */
+export function guardedExec(re: RegExp, s: string): RegExpExecArray | null {
+  guardContext.re = re;
+  guardContext.s = s;
+  guardContext.m = null;
+  try {
+    guardScript.runInContext(guardContext, { timeout: REGEX_TIME_LIMIT_MS });
+    return guardContext.m as RegExpExecArray | null;
+  } finally {
+    guardContext.re = null;
+    guardContext.s = '';
+    guardContext.m = null;
+  }
+}
+
 const CLASSES: Record<string, string> = {
   alpha: 'A-Za-z', digit: '0-9', alnum: 'A-Za-z0-9', upper: 'A-Z', lower: 'a-z', space: ' \\t\\r\\n\\v\\f',
   blank: ' \\t', punct: '!-\\/:-@\\[-`{-~', xdigit: '0-9A-Fa-f', cntrl: '\\x00-\\x1f\\x7f', print: '\\x20-\\x7e',
   graph: '\\x21-\\x7e', word: 'A-Za-z0-9_',
 };
 
-const cache = new Map<string, RegExp>();
+export interface CompiledRegex {
+  re: RegExp;
+  /** Nested repetition: may backtrack exponentially, so it is run with guardedExec. */
+  risky: boolean;
+}
+
+const cache = new Map<string, CompiledRegex>();
 const CACHE_MAX = 256;
 
 /** Translate a POSIX ERE; `error` describes why it cannot compile. */
-export function toJsRegex(posix: string, icase: boolean): { re?: RegExp; error?: string } {
+export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; error?: string } {
   const key = (icase ? 'i' : '-') + posix;
   const hit = cache.get(key);
   if (hit) return { re: hit };
   let out = '';
   let i = 0;
   let depth = 0;
+  // Per open group: whether it contains a repetition. A repeated group holding a repetition ("(a+)+")
+  // can backtrack exponentially in JavaScript's engine: such a pattern is marked risky and runs under a
+  // time limit (guardedExec).
+  const repeats: boolean[] = [false];
+  let closedRepeating = false;
+  let risky = false;
   while (i < posix.length) {
     const c = posix[i]!;
+    const wasClosed = closedRepeating;
+    closedRepeating = false;
+    if ('*+{'.includes(c) || (c === '?' && wasClosed)) {
+      if (wasClosed && c !== '?') risky = true;
+      repeats[repeats.length - 1] = true;
+    }
     if (c === '\\') {
       if (i + 1 >= posix.length) return { error: 'trailing backslash (\\)' };
       const d = posix[i + 1]!;
@@ -62,17 +103,23 @@ export function toJsRegex(posix: string, icase: boolean): { re?: RegExp; error?:
       i = j + 1;
       continue;
     }
-    if (c === '(') depth++;
+    if (c === '(') {
+      depth++;
+      repeats.push(false);
+    }
     if (c === ')') {
       if (depth === 0) return { error: 'unmatched ( or \\(' };
       depth--;
+      const inner = repeats.pop() ?? false;
+      closedRepeating = inner;
+      if (inner) repeats[repeats.length - 1] = true;
     }
     out += c;
     i++;
   }
   if (depth > 0) return { error: 'unmatched ( or \\(' };
   try {
-    const re = new RegExp(out, icase ? 'is' : 's');
+    const re = { re: new RegExp(out, icase ? 'is' : 's'), risky };
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, re);
     return { re };
