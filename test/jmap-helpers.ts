@@ -52,3 +52,18 @@ export function rfc822(subject: string, opts: { from?: string; to?: string; body
 export async function inboxId(f: JmapFixture): Promise<number> {
   return (await f.m.store.mail.getMailbox(f.user.id, 'INBOX'))!.id;
 }
+
+type Obj = Record<string, unknown>;
+/** What the tests use of jmap-jam's JamClient (its bundled type declarations do not compile under our tsconfig). */
+export interface Jam {
+  getPrimaryAccount(): Promise<string>;
+  api: Record<string, Record<string, (args: Obj) => Promise<[Obj, unknown]>>>;
+  connectEventSource(o: { types: '*' | string[]; ping: number; closeafter?: 'state' | 'no' }): Promise<EventTarget & { close(): void }>;
+}
+
+/** A jmap-jam client for the fixture's user (loaded by a variable specifier, see Jam). */
+export async function jam(f: JmapFixture): Promise<Jam> {
+  const specifier: string = 'jmap-jam';
+  const mod = (await import(specifier)) as { default: new (c: { bearerToken: string; sessionUrl: string }) => Jam };
+  return new mod.default({ bearerToken: f.token, sessionUrl: `${f.base}/.well-known/jmap` });
+}

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import JamClient from 'jmap-jam';
-import { startJmap, rfc822, inboxId, USER, PASSWORD, USING } from './jmap-helpers.js';
+import { startJmap, rfc822, inboxId, jam, USER, PASSWORD } from './jmap-helpers.js';
 
 type R = Record<string, unknown>;
 
@@ -32,36 +31,36 @@ test('session via /.well-known/jmap, Basic and Bearer auth, jmap-jam reads mailb
   await f.m.store.mail.append(inbox, rfc822('first message', { body: 'Lorem ipsum dolor.\r\n' }));
   await f.m.store.mail.append(inbox, rfc822('second message'), { flags: ['\\Seen', '$Label1'] });
 
-  const jam = new JamClient({ bearerToken: f.token.replace(/^Bearer /, ''), sessionUrl: `${f.base}/.well-known/jmap` });
-  const accountId = await jam.getPrimaryAccount();
+  const client = await jam(f);
+  const accountId = await client.getPrimaryAccount();
   assert.equal(accountId, f.accountId);
-  const [mbs] = await jam.api.Mailbox.get({ accountId, ids: null });
-  const byRole = new Map(mbs.list.map((m) => [m.role, m]));
-  for (const role of ['inbox', 'sent', 'drafts', 'trash', 'junk', 'archive']) assert.ok(byRole.get(role as never), `role ${role}`);
-  const inboxObj = byRole.get('inbox' as never)!;
-  assert.equal(inboxObj.totalEmails, 2);
-  assert.equal(inboxObj.unreadEmails, 1);
-  assert.equal(inboxObj.totalThreads, 2);
-  assert.equal(inboxObj.myRights.mayDelete, false);
-  assert.equal(inboxObj.isSubscribed, true);
+  const [mbs] = await client.api['Mailbox']!['get']!({ accountId, ids: null });
+  const byRole = new Map((mbs['list'] as R[]).map((m) => [m['role'], m]));
+  for (const role of ['inbox', 'sent', 'drafts', 'trash', 'junk', 'archive']) assert.ok(byRole.get(role), `role ${role}`);
+  const inboxObj = byRole.get('inbox')!;
+  assert.equal(inboxObj['totalEmails'], 2);
+  assert.equal(inboxObj['unreadEmails'], 1);
+  assert.equal(inboxObj['totalThreads'], 2);
+  assert.equal((inboxObj['myRights'] as R)['mayDelete'], false);
+  assert.equal(inboxObj['isSubscribed'], true);
 
-  const [q] = await jam.api.Email.query({ accountId, filter: { inMailbox: inboxObj.id }, sort: [{ property: 'receivedAt', isAscending: false }], calculateTotal: true });
-  assert.equal(q.total, 2);
-  const [got] = await jam.api.Email.get({ accountId, ids: q.ids, properties: ['subject', 'from', 'keywords', 'mailboxIds', 'preview', 'threadId', 'header:Subject:asText', 'header:From:asAddresses'] });
-  const subjects = got.list.map((e) => e.subject).sort();
-  assert.deepEqual(subjects, ['first message', 'second message']);
-  const second = got.list.find((e) => e.subject === 'second message')!;
-  assert.deepEqual(second.keywords, { $seen: true, $label1: true });
-  assert.deepEqual(second.from, [{ name: 'Bob', email: 'bob@example.net' }]);
-  assert.deepEqual((second as R)['header:From:asAddresses'], [{ name: 'Bob', email: 'bob@example.net' }]);
-  assert.equal((second as R)['header:Subject:asText'], 'second message');
-  const first = got.list.find((e) => e.subject === 'first message')!;
-  assert.equal(first.preview, 'Lorem ipsum dolor.');
-  assert.deepEqual(first.mailboxIds, { [inboxObj.id]: true });
+  const [q] = await client.api['Email']!['query']!({ accountId, filter: { inMailbox: inboxObj['id'] }, sort: [{ property: 'receivedAt', isAscending: false }], calculateTotal: true });
+  assert.equal(q['total'], 2);
+  const [got] = await client.api['Email']!['get']!({ accountId, ids: q['ids'], properties: ['subject', 'from', 'keywords', 'mailboxIds', 'preview', 'threadId', 'header:Subject:asText', 'header:From:asAddresses'] });
+  const list = got['list'] as R[];
+  assert.deepEqual(list.map((e) => e['subject']).sort(), ['first message', 'second message']);
+  const second = list.find((e) => e['subject'] === 'second message')!;
+  assert.deepEqual(second['keywords'], { $seen: true, $label1: true });
+  assert.deepEqual(second['from'], [{ name: 'Bob', email: 'bob@example.net' }]);
+  assert.deepEqual(second['header:From:asAddresses'], [{ name: 'Bob', email: 'bob@example.net' }]);
+  assert.equal(second['header:Subject:asText'], 'second message');
+  const first = list.find((e) => e['subject'] === 'first message')!;
+  assert.equal(first['preview'], 'Lorem ipsum dolor.');
+  assert.deepEqual(first['mailboxIds'], { [inboxObj['id'] as string]: true });
   // EMAILID is the Email id, MAILBOXID the Mailbox id.
   const metas = await f.m.store.mail.listMessages(inbox);
-  assert.deepEqual(new Set(q.ids), new Set(metas.map((m) => m.emailId)));
-  assert.equal(inboxObj.id, (await f.m.store.mail.getMailboxById(inbox))!.mailboxObjectId);
+  assert.deepEqual(new Set(q['ids'] as string[]), new Set(metas.map((m) => m.emailId)));
+  assert.equal(inboxObj['id'], (await f.m.store.mail.getMailboxById(inbox))!.mailboxObjectId);
 });
 
 test('Email/get body structure, body values, header forms; download of the message and a part', async (t) => {
