@@ -1,3 +1,4 @@
+# messages: odd mime
 require ["body", "fileinto"];
 if body :text :contains "André knows" { fileinto "base64-latin1"; }
 if body :content "application/octet-stream" :contains "zebra" { fileinto "attachment-zebra"; }

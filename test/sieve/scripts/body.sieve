@@ -1,3 +1,4 @@
+# messages: basic mime
 require ["body", "fileinto"];
 if body :contains "acme" { fileinto "body-acme"; }
 if body :text :contains "crème" { fileinto "body-creme"; }

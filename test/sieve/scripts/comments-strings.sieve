@@ -1,3 +1,4 @@
+# messages: basic list
 /* A bracketed comment
    spanning lines */ require /* inline */ ["fileinto"]; # hash comment
 if header :contains "subject" "\\" { fileinto "backslash"; }

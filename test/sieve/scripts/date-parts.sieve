@@ -1,3 +1,4 @@
+# messages: basic list odd
 require ["date", "fileinto", "variables"];
 if date :originalzone :matches "date" "iso8601" "*" { fileinto "iso-${1}"; }
 if date :originalzone :matches "date" "std11" "*" { fileinto "std11-${1}"; }

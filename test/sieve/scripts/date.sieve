@@ -1,3 +1,4 @@
+# messages: basic list
 require ["date", "relational", "fileinto"];
 if date :originalzone :value "ge" "date" "year" "2024" { fileinto "this-year"; }
 if date :zone "+0000" :is "date" "weekday" "2" { fileinto "tuesday-utc"; }

@@ -1,3 +1,4 @@
+# messages: list mime
 require ["editheader", "fileinto", "variables", "relational", "comparator-i;ascii-numeric"];
 deleteheader :matches "x-mailer" "List*";
 if header :matches "x-mailer" "*" { fileinto "mailer-${1}"; }

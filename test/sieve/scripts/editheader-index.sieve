@@ -1,3 +1,4 @@
+# messages: list basic
 require ["editheader", "index", "fileinto"];
 deleteheader :index 1 "x-mailer";
 if header :is "x-mailer" "Forwarder 1.1" { fileinto "first-mailer-gone"; }

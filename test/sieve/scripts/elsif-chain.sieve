@@ -1,3 +1,4 @@
+# messages: list mime
 require "fileinto";
 if header :contains "subject" "nothing" { fileinto "a"; }
 elsif header :contains "subject" "digest" { fileinto "b"; }

@@ -1,3 +1,4 @@
+# messages: basic list
 require "fileinto";
 if exists ["from", "date"] { fileinto "has-from-date"; }
 if exists "list-id" { fileinto "is-list"; }

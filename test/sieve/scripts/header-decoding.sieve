@@ -1,3 +1,4 @@
+# messages: odd mime
 require ["fileinto", "variables"];
 if header :is "subject" "Re: Hello world folded part" { fileinto "decoded-folded"; }
 if header :contains "cc" "André" { fileinto "latin1-name"; }

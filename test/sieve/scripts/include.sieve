@@ -1,3 +1,4 @@
+# messages: list basic
 require ["include", "variables", "fileinto"];
 global "folder";
 set "folder" "from-main";

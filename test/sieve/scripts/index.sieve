@@ -1,3 +1,4 @@
+# messages: list
 require ["index", "date", "fileinto"];
 if header :index 2 :contains "received" "from c" { fileinto "second-received"; }
 if header :index 1 :last :is "x-mailer" "Forwarder 1.1" { fileinto "last-mailer"; }

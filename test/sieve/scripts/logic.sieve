@@ -1,3 +1,4 @@
+# messages: basic list
 require "fileinto";
 if allof (header :contains "from" "example", not exists "list-id") { fileinto "allof"; }
 if anyof (false, header :is "precedence" "list") { fileinto "anyof"; }

@@ -1,3 +1,4 @@
+# messages: odd basic
 require ["fileinto", "subaddress", "relational", "comparator-i;ascii-numeric"];
 if address :localpart :is "cc" "a b" { fileinto "quoted-local"; }
 if address :user :is "cc" "andre" { fileinto "andre-user"; }

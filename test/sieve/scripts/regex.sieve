@@ -1,3 +1,4 @@
+# messages: basic mime list
 require ["regex", "variables", "fileinto"];
 if header :regex "subject" "^\\[([a-z-]+)\\]" { fileinto "list-${1}"; }
 if header :regex :comparator "i;ascii-casemap" "from" "ALICE|jose" { fileinto "known"; }

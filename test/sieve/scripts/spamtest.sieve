@@ -1,3 +1,4 @@
+# messages: basic mime list
 require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto"];
 if spamtest :value "ge" :comparator "i;ascii-numeric" "7" {
   fileinto "Junk";

@@ -1,3 +1,4 @@
+# messages: basic odd
 require ["subaddress", "fileinto", "envelope"];
 if address :user :is "to" "me" { fileinto "user-me"; }
 if address :detail :is "to" "work" { fileinto "detail-work"; }

@@ -1,3 +1,4 @@
+# messages: basic list
 require ["fileinto", "variables"];
 if header :matches "Subject" "[*] *" {
   fileinto "lists.${1}";

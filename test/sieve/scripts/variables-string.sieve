@@ -1,3 +1,4 @@
+# messages: basic list
 require ["variables", "relational", "comparator-i;ascii-numeric", "fileinto"];
 set "x" "value";
 if string :is "${x}" "value" { fileinto "x-is-value"; }
