@@ -15,6 +15,7 @@ import { main } from '../src/cli/main.js';
 import { createOutboundQueue, createSmtpService } from '../src/delivery/index.js';
 import { openServerStore } from '../src/server/store.js';
 import { silentLogger } from '../src/lib/logger.js';
+import { Authenticator } from '../src/auth/index.js';
 import { createResolver } from '../src/lib/dns.js';
 import { createMxChecker, mailAuthOptions } from '../src/mailauth/index.js';
 import { startTestDns } from '../support/dns.js';
@@ -114,7 +115,8 @@ test('domain dkim / domain dns, then queue signing verified by python3-dkim and 
     const byName = Object.fromEntries(keys.map((k) => [k.name, k.value]));
     const store = await openServerStore({ dataDir: data });
     const auth = mailAuthOptions(store, 'mail.example.org', silentLogger);
-    const queue = createOutboundQueue({ store, hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: sink.port } }, ...auth.outbound });
+    const authenticator = new Authenticator(store.directory, { failureDelayMs: 0 });
+    const queue = createOutboundQueue({ store, auth: authenticator, hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: sink.port } }, ...auth.outbound });
     try {
       const msg = Buffer.from('From: Alice <alice@example.org>\r\nTo: x@remote.test\r\nCc: y@remote.test\r\nSubject: signed  mail\r\nDate: Mon, 07 Dec 2026 01:00:00 +0000\r\nMessage-ID: <s1@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello  world \r\n\r\n\r\n');
       await store.queue.enqueue('alice@example.org', ['x@remote.test'], msg);
@@ -153,7 +155,7 @@ test('domain dkim / domain dns, then queue signing verified by python3-dkim and 
       const resolver = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 1000, tries: 1 });
       const mx = createSmtpService({ store: b.store, auth: b.auth, hostname: 'mx.remote.test', mxChecks: createMxChecker({ hostname: 'mx.remote.test', resolver }) });
       const mxPort = (await mx.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
-      const toMx = createOutboundQueue({ store, hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: mxPort } }, ...auth.outbound });
+      const toMx = createOutboundQueue({ store, auth: authenticator, hostname: 'mail.example.org', routes: { 'remote.test': { host: '127.0.0.1', port: mxPort } }, ...auth.outbound });
       try {
         await store.queue.enqueue('alice@example.org', ['bob@remote.test'], msg);
         await toMx.runOnce();

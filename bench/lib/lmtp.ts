@@ -31,12 +31,13 @@ export class LmtpConn {
     socket.on('close', () => this.#fail(new Error('connection closed')));
   }
 
-  static async connect(opts: { host: string; port: number; localAddress?: string; lhlo?: string }): Promise<LmtpConn> {
+  /** `ehlo: true` greets with EHLO instead of LHLO: the same driver then speaks SMTP (one reply after DATA per message with one recipient). */
+  static async connect(opts: { host: string; port: number; localAddress?: string; lhlo?: string; ehlo?: boolean }): Promise<LmtpConn> {
     const socket = connect({ host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     const c = new LmtpConn(socket);
     const g = await c.#reply();
     if (g.code !== 220) throw new Error(`LMTP greeting: ${g.lines.join(' | ')}`);
-    const h = await c.command(`LHLO ${opts.lhlo ?? 'bench.localhost'}`);
+    const h = await c.command(`${opts.ehlo ? 'EHLO' : 'LHLO'} ${opts.lhlo ?? 'bench.localhost'}`);
     if (h.code !== 250) throw new Error(`LHLO: ${h.lines.join(' | ')}`);
     c.pipelining = h.lines.some((l) => /^250[- ]PIPELINING\b/i.test(l));
     return c;

@@ -34,6 +34,16 @@ export function relaxedHeader(name: string, value: string): string {
 
 /** Relaxed body canonicalization (RFC 6376 3.4.4) of the octets after the header section. */
 export function relaxedBody(body: Buffer): Buffer {
+  // Most bodies (base64 parts, ordinary text) have no tab, no run of spaces and no space before a line
+  // end: then only the empty lines at the end go, and the octets are hashed as they are (no copy).
+  const last = body.length ? body[body.length - 1]! : 0;
+  if (body.indexOf(0x09) < 0 && body.indexOf('  ') < 0 && body.indexOf(' \r\n') < 0 && last !== 0x20) {
+    let end = body.length;
+    while (end >= 2 && body[end - 2] === 13 && body[end - 1] === 10) end -= 2;
+    if (end === 0) return body.subarray(0, 0);
+    if (end === body.length) return Buffer.concat([body, Buffer.from('\r\n')]);
+    return body.subarray(0, end + 2);
+  }
   let s = body.toString('latin1').replace(/[ \t]+/g, ' ').replace(/ \r\n/g, '\r\n');
   if (s.endsWith(' ')) s = s.slice(0, -1);
   let end = s.length;
