@@ -108,7 +108,10 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
 
   test('"lrs": private \\Seen; STORE of other flags, EXPUNGE and MOVE are NO [NOPERM]', async () => {
     assert.equal(await a.cmd('SETACL Projects bob@example.org lrs', 's'), 's OK Setacl complete.\r\n');
-    assert.match(await b.cmd(`SELECT "${SHARED}"`, 's'), /s OK \[READ-WRITE\] SELECT completed\r\n$/);
+    const sel = await b.cmd(`SELECT "${SHARED}"`, 's');
+    assert.match(sel, /s OK \[READ-WRITE\] SELECT completed\r\n$/);
+    // Only \Seen may be changed: PERMANENTFLAGS says so, without \* (no new keywords without "w").
+    assert.match(sel, /\* OK \[PERMANENTFLAGS \(\\Seen\)\] Flags permitted\.\r\n/);
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Flagged)', 'w1'), 'w1 NO [NOPERM] Permission denied\r\n');
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Deleted)', 'w2'), 'w2 NO [NOPERM] Permission denied\r\n');
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Seen)', 'w3'), '* 1 FETCH (FLAGS (\\Seen \\Recent))\r\nw3 OK Store completed\r\n');
@@ -154,6 +157,27 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
     assert.equal(await b.cmd('UID STORE 3 +FLAGS.SILENT (\\Deleted)', 'u'), 'u OK Store completed\r\n');
     assert.equal(await b.cmd('UID EXPUNGE 3', 'x'), '* 3 EXPUNGE\r\nx OK Expunge completed\r\n');
     await b.cmd('UNSELECT');
+  });
+
+  test('COPY out of a shared mailbox, SUBSCRIBE and LSUB, RENAME only within the owner\'s mailboxes', async () => {
+    await b.cmd(`SELECT "${SHARED}"`);
+    assert.match(await b.cmd('COPY 1 INBOX', 'cp'), /^cp OK \[COPYUID \d+ 1 \d+\] Copy completed\r\n$/);
+    await b.cmd('UNSELECT');
+    assert.equal(await b.cmd(`SUBSCRIBE "${SHARED}"`, 'sb'), 'sb OK Subscribe completed\r\n');
+    assert.equal(await b.cmd('LSUB "" "shared/*"', 'ls'), `* LSUB () "/" "${SHARED}"\r\nls OK LSUB completed\r\n`);
+    assert.match(await b.cmd(`LIST (SUBSCRIBED) "" "shared/*"`, 'lsb'), new RegExp(`\\* LIST \\(\\\\HasNoChildren \\\\Subscribed\\) "/" "${SHARED}"\\r\\n`));
+    assert.match(await a.cmd('CREATE Projects/Old', 'c'), /^c OK/);
+    assert.equal(await a.cmd('SETACL Projects/Old bob@example.org lx', 's1'), 's1 OK Setacl complete.\r\n');
+    assert.equal(await b.cmd(`RENAME "${SHARED}/Old" "${SHARED}/New"`, 'r1'), 'r1 NO [NOPERM] Permission denied\r\n');
+    assert.equal(await a.cmd('SETACL Projects bob@example.org +k', 's2'), 's2 OK Setacl complete.\r\n');
+    assert.equal(await b.cmd(`RENAME "${SHARED}/Old" "${SHARED}/New"`, 'r2'), 'r2 OK Rename completed\r\n');
+    assert.ok(await f.store.mail.getMailbox(f.user.id, 'Projects/New'));
+    assert.equal(await b.cmd(`RENAME "${SHARED}/New" Mine`, 'r3'), 'r3 NO [CANNOT] Cannot rename a mailbox to another owner\r\n');
+    assert.equal(await b.cmd('RENAME Projects Mine', 'r4'), 'r4 NO [NONEXISTENT] Mailbox does not exist\r\n');
+    assert.equal(await a.cmd('SETACL Projects bob@example.org -k', 's3'), 's3 OK Setacl complete.\r\n');
+    // The entries went with the mailbox: bob still sees it under its new name until alice deletes it.
+    assert.match(await b.cmd('LIST "" "shared/*/Projects/*"', 'l'), new RegExp(`\\* LIST \\(\\\\HasNoChildren\\) "/" "${SHARED}/New"\\r\\n`));
+    assert.equal(await a.cmd('DELETE Projects/New', 'd'), 'd OK Delete completed\r\n');
   });
 
   test('anyone, public folders, and revoking', async () => {

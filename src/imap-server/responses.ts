@@ -39,8 +39,9 @@ export function flagsLine(flags: readonly string[]): string {
 }
 
 /** "* OK [PERMANENTFLAGS (...)] text" (RFC 9051 7.1): the flags plus \* when writable, () when read-only. */
-export function permanentFlagsLine(flags: readonly string[], readOnly: boolean): string {
-  return readOnly ? okLine('PERMANENTFLAGS ()', 'Read-only mailbox.') : okLine(`PERMANENTFLAGS ${flagList([...flags, '\\*'])}`, 'Flags permitted.');
+export function permanentFlagsLine(flags: readonly string[], readOnly: boolean, newKeywords = true): string {
+  if (readOnly) return okLine('PERMANENTFLAGS ()', 'Read-only mailbox.');
+  return okLine(`PERMANENTFLAGS ${flagList(newKeywords ? [...flags, '\\*'] : flags)}`, 'Flags permitted.');
 }
 
 /** "* OK [code] text", or "* OK text" without a code (RFC 9051 7.1.1). */

@@ -12,6 +12,7 @@ import { isStoreError, type Mailbox, type MessageMeta } from '../store/types.js'
 import type { MailStore } from '../store/mail.js';
 import type { ExpungeHold } from '../store/holds.js';
 import { RIGHT_ORDER } from '../store/acl.js';
+import { flagRight } from './acl-flags.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { WireWriter } from '../imap/wire/encode.js';
 import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
@@ -358,7 +359,7 @@ export class MailboxView {
       this.#keywordsChanged = false;
       const flags = this.flagsInUse();
       let text = flagsLine(flags);
-      if (!this.readOnly) text += permanentFlagsLine(flags, false);
+      if (!this.readOnly) text += permanentFlagsLine(this.permitted(flags), false, this.rights.includes('w'));
       sink.send(Buffer.from(text));
     }
     if (allowExpunge && this.#pendingExpunge.size) this.reportExpunged([...this.#pendingExpunge], sink);
@@ -417,6 +418,11 @@ export class MailboxView {
     for (const m of this.#meta.values()) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
     for (const [k, f] of this.#keywords) if (!seen.has(k)) seen.set(k, f);
     return [...seen.values()];
+  }
+
+  /** The flags among `flags` the session user may change (RFC 4314: \Seen s, \Deleted t, others w), for PERMANENTFLAGS. */
+  permitted(flags: readonly string[]): string[] {
+    return flags.filter((f) => this.rights.includes(flagRight(f)));
   }
 
   /** Counts reported at SELECT time. */

@@ -83,7 +83,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, examine: boole
   const w = new WireWriter(s.utf8);
   const flags = view.flagsInUse();
   w.text(flagsLine(flags));
-  w.text(permanentFlagsLine(flags, readOnly));
+  w.text(permanentFlagsLine(view.permitted(flags), readOnly, view.rights.includes('w')));
   w.text(existsLine(view.exists));
   if (!s.rev2) {
     w.text(recentLine(view.recentCount));
