@@ -101,7 +101,7 @@ function parseOutput(out: string): string[] {
   let inBody = false;
   const flush = (): void => {
     if (!cur) return;
-    if (cur.kind === 'store') items.push(`store ${printable(cur.mailbox)} [${normFlags(cur.flags)}]`);
+    if (cur.kind === 'store') items.push(`store ${mailboxName(cur.mailbox)} [${normFlags(cur.flags)}]`);
     else items.push(`vacation ${cur.seconds} ${cur.subject} ${cur.from} ${printable(cur.body.join('\n'))}`);
     cur = null;
   };
@@ -151,6 +151,11 @@ function printable(s: string): string {
   return s.replace(/\r\n/g, '\n').replace(/\r/g, '').trim().replace(/[\x00-\x09\x0b-\x1f]/g, '?');
 }
 
+/** sieve-test prints control characters in mailbox names as '?'. */
+function mailboxName(s: string): string {
+  return s.replace(/[\x00-\x1f]/g, '?');
+}
+
 function normFlags(flags: string[]): string {
   return flags
     .filter((f) => f !== '')
@@ -164,7 +169,7 @@ function normAction(a: SieveAction): string {
     case 'keep':
       return `store INBOX [${normFlags(a.flags)}]`;
     case 'fileinto':
-      return `store ${a.mailbox.replace(/[\x00-\x1f]/g, '?')} [${normFlags(a.flags)}]`;
+      return `store ${mailboxName(a.mailbox)} [${normFlags(a.flags)}]`;
     case 'redirect':
       return `redirect ${a.address}`;
     case 'discard':
