@@ -74,7 +74,11 @@ export class RspamdClient {
     };
   }
 
-  /** Trains rspamd's statistics (learnspam / learnham). An "already learned" answer counts as success. */
+  /**
+   * Trains rspamd's statistics (learnspam / learnham). The statistics are rspamd's own (shared by all users
+   * unless its classifier is configured per user from the Deliver-To of checks). An "already learned"
+   * answer counts as success.
+   */
   async learn(raw: Buffer, cls: 'spam' | 'ham'): Promise<void> {
     const headers: Record<string, string> = {};
     if (this.#password) headers['Password'] = this.#password;
