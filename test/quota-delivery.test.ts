@@ -2,12 +2,13 @@
  * Delivery over quota with Python's smtplib: LMTP answers each recipient after DATA, 552 5.2.2 for the one
  * over quota and 250 for the others; the SMTP MX refuses the whole message (all or nothing) with 552 5.2.2
  * and keeps no copy for anyone; quotaFullTemporary answers 452 4.2.2 instead. The limit counts the
- * message being delivered (a user just under the limit receives nothing that would cross it).
+ * message being delivered (a user just under the limit receives nothing that would cross it). The outbound
+ * queue's local deliveries follow the same switch: failed for good, or kept for a retry.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { createLmtpService, createSmtpService } from '../src/delivery/index.js';
+import { createLmtpService, createOutboundQueue, createSmtpService } from '../src/delivery/index.js';
 import type { NetService } from '../src/lib/service.js';
 import { makeEnv, mailboxContents, runPython, type Env } from './delivery/helpers.js';
 
@@ -113,5 +114,26 @@ describe('delivery over quota (python smtplib)', () => {
     const ok = await send('smtp', false);
     assert.equal(ok.data[0]![0], 250);
     assert.equal((await mailboxContents(env.store, 'alice@example.org')).length, 1);
+  });
+
+  test('outbound queue: a queued local recipient over quota bounces (552 5.2.2: failed for good), or stays queued for a retry with quota-full-temporary', async () => {
+    const alice = (await env.store.directory.getUser('alice@example.org'))!;
+    await env.store.quota.setLimits(alice.id, { storage: 1000 });
+    for (const temporary of [true, false]) {
+      const queue = createOutboundQueue({ store: env.store, hostname: 'mx.example.org', quotaFullTemporary: temporary });
+      const id = await env.store.queue.enqueue('', ['alice@example.org'], Buffer.from(MSG));
+      await queue.runOnce();
+      const left = (await env.store.queue.list()).find((o) => o.id === id);
+      if (temporary) {
+        assert.ok(left, 'kept for a retry');
+        assert.equal(left.attempts, 1);
+        assert.match(left.lastError ?? '', /Mailbox full/);
+        await env.store.queue.remove(id);
+      } else {
+        assert.equal(left, undefined, 'failed for good (a null sender gets no bounce)');
+      }
+      await queue.stop();
+    }
+    assert.equal((await mailboxContents(env.store, 'alice@example.org')).filter((m) => m.includes('<quota@remote.test>')).length, 1, 'only the copy delivered under the raised limit');
   });
 });

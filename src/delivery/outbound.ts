@@ -81,6 +81,8 @@ export interface OutboundOptions extends ServiceOptions {
   now?: () => Date;
   /** Per-user delivery stages (spam filter, Sieve) for local recipients; see pipeline.ts. */
   stages?: readonly DeliveryStage[];
+  /** A local recipient over quota is retried (452 4.2.2) instead of bounced (552 5.2.2); see deliver.ts. */
+  quotaFullTemporary?: boolean;
   /**
    * DKIM signing (mailauth/sign.ts): called once per attempt of a message that has remote recipients, just
    * before it is sent; returns the message to send. A failure leaves the message unsigned (logged).
@@ -116,6 +118,7 @@ export function createOutboundQueue(opts: OutboundOptions): OutboundQueue {
 class Queue implements OutboundQueue {
   readonly #store: DeliveryStore;
   readonly #stages: readonly DeliveryStage[];
+  readonly #quotaFullTemporary: boolean;
   readonly #log: Logger;
   readonly #opts: OutboundOptions;
   readonly #hostname: string;
@@ -131,6 +134,7 @@ class Queue implements OutboundQueue {
     this.#opts = opts;
     this.#store = opts.store;
     this.#stages = opts.stages ?? [];
+    this.#quotaFullTemporary = opts.quotaFullTemporary ?? false;
     this.#log = (opts.logger ?? silentLogger).child({ component: 'outbound' });
     this.#hostname = opts.hostname ?? osHostname();
     this.#schedule = opts.retrySchedule?.length ? opts.retrySchedule : DEFAULT_RETRY_SCHEDULE;
@@ -208,7 +212,7 @@ class Queue implements OutboundQueue {
       }
       outcomes.push({ rcpt, kind: 'perm', reply: r.kind === 'invalid' ? '553 5.1.3 Bad recipient address syntax' : '550 5.1.1 No such user here', status: r.kind === 'invalid' ? '5.1.3' : '5.1.1' });
     }
-    const delivered = await deliverEach(this.#store, local, raw, { envelopeFrom: m.sender, aliases, logger: this.#log, stages: this.#stages, transport: 'queue' });
+    const delivered = await deliverEach(this.#store, local, raw, { envelopeFrom: m.sender, aliases, logger: this.#log, stages: this.#stages, quotaFullTemporary: this.#quotaFullTemporary, transport: 'queue' });
     for (const [i, { address: rcpt }] of local.entries()) {
       const d = delivered[i]!;
       if (d.ok) outcomes.push({ rcpt, kind: 'sent' });

@@ -281,7 +281,7 @@ export class Mailroom {
       const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}), ...(this.#opts.sieve ? { sieve: this.#opts.sieve } : {}), kickQueue: () => this.#queue?.kick() }, this.#opts.stages);
       const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
       if (need('submission') || need('submissions') || need('http') || need('https') || this.#opts.outbound) {
-        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, ...auth.outbound, ...this.#opts.outbound });
+        this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, quotaFullTemporary: quota.fullTemporary ?? false, ...auth.outbound, ...this.#opts.outbound });
       }
       const lim = limitOptions(this.#opts.limits);
       const imapOpts = { ...lim.imap, ...this.#opts.imap };
