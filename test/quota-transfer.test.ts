@@ -1,7 +1,8 @@
 /**
  * Quotas across `mailroom export` / transferStore: no quota (the user's own, or the target's default) stops
  * the copy; afterwards the user has their own limits from the source, or keeps the target's setting; the
- * usage in the target is exact (counted by the target's own writes).
+ * usage in the target is exact (counted by the target's own writes). An mbox import honours the user's
+ * quota: what does not fit is skipped and reported, the rest arrives.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { transferStore } from '../src/transfer/index.js';
+import { importMbox, transferStore } from '../src/transfer/index.js';
+import { writeFileSync } from 'node:fs';
 import { sampleMessage } from './helpers/store.js';
 
 test('every message arrives whatever the limits; own limits travel with the user; usage is exact in the target', async () => {
@@ -42,5 +44,29 @@ test('every message arrives whatever the limits; own limits travel with the user
     await from.close();
     await to.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('mbox import: messages over the quota are skipped and reported, the others imported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-qt-'));
+  const store = await openSqliteStore({ dataDir: dir, fsync: false });
+  try {
+    const u = await store.directory.createUser('m@example.org', 'h');
+    await store.quota.setLimits(u.id, { messages: 2 });
+    const file = join(dir, 'in.mbox');
+    writeFileSync(file, [1, 2, 3, 4].map((i) => `From a@b Mon Jan  1 00:00:00 2024\nSubject: ${i}\n\nbody ${i}\n\n`).join(''));
+    const report = await importMbox(store, 'm@example.org', file);
+    assert.equal(report.messages, 2);
+    assert.deepEqual(
+      report.skipped.map((s) => [s.item, s.reason]),
+      [
+        ['mbox message 3', 'quota exceeded'],
+        ['mbox message 4', 'quota exceeded'],
+      ],
+    );
+    assert.equal((await store.quota.usage(u.id)).messages, 2);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

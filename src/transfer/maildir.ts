@@ -149,7 +149,7 @@ export async function importMaildir(store: ImportTarget, userAddress: string, di
       try {
         await store.mail.append(box.id, raw, { flags: f.recent ? [] : maildirFlags(f.name, keywords), internalDate: st.mtime });
       } catch (e) {
-        if (isStoreError(e, 'INVALID') || isStoreError(e, 'TOO_BIG')) {
+        if (isStoreError(e, 'INVALID') || isStoreError(e, 'TOO_BIG') || isStoreError(e, 'OVER_QUOTA')) {
           report.skipped.push({ item: f.path, reason: e.message });
           continue;
         }

@@ -169,7 +169,7 @@ async function importOpenMbox(mail: ImportTarget['mail'], uid: number, name: str
     try {
       await mail.append(box.id, m.raw, { flags: mboxFlags(header), internalDate: date });
     } catch (e) {
-      if (isStoreError(e, 'INVALID') || isStoreError(e, 'TOO_BIG')) {
+      if (isStoreError(e, 'INVALID') || isStoreError(e, 'TOO_BIG') || isStoreError(e, 'OVER_QUOTA')) {
         report.skipped.push({ item: `mbox message ${n}`, reason: e.message });
         continue;
       }
