@@ -112,7 +112,10 @@ export function requestAuth(req: FastifyRequest): Authed | null {
 
 /** Replies to a failed authentication: 401 with the challenges, 403, 429 or 503, with a JSON problem body. */
 export function replyAuthFailure(reply: FastifyReply, out: Exclude<AuthOutcome, { ok: true }>): FastifyReply {
-  if (out.status === 401) void reply.header('WWW-Authenticate', `Basic realm="${BASIC_REALM}", charset="UTF-8", Bearer realm="${BASIC_REALM}"`);
+  // The webmail's requests (they carry X-CSRF-Token, possibly empty) get no challenge: a Basic challenge would
+  // make the browser open its own password dialog over the page instead of its sign-in form.
+  const fromWebmail = reply.request.headers[CSRF_HEADER] !== undefined;
+  if (out.status === 401 && !fromWebmail) void reply.header('WWW-Authenticate', `Basic realm="${BASIC_REALM}", charset="UTF-8", Bearer realm="${BASIC_REALM}"`);
   if (out.status === 429) void reply.header('Retry-After', '10');
   const detail: Record<typeof out.reason, string> = {
     missing: 'authentication required',

@@ -12,7 +12,8 @@ import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { generatePassword } from '../cli/user.js';
 import { buildDsn } from '../delivery/dsn.js';
 import { metrics, openConnectionsByProtocol } from '../lib/metrics.js';
-import { authenticate, replyAuthFailure, type Authed } from '../http/auth.js';
+import type { Authed } from '../http/auth.js';
+import { needUser } from './auth.js';
 
 /** The records a domain needs in DNS: MX to this host, SPF allowing it, a DMARC policy. */
 export function dnsRecords(domain: string, hostname: string): Array<{ type: string; name: string; value: string }> {
@@ -28,16 +29,13 @@ function isLoopback(ip: string): boolean {
 }
 
 async function needAdmin(ctx: HttpContext, req: FastifyRequest, reply: FastifyReply): Promise<Authed | null> {
-  const out = await authenticate(req, ctx);
-  if (!out.ok) {
-    await replyAuthFailure(reply, out);
-    return null;
-  }
-  if (!isAdmin(out.auth.user)) {
+  const a = await needUser(ctx, req, reply);
+  if (!a) return null;
+  if (!isAdmin(a.user)) {
     await reply.code(403).send({ error: 'administrators only' });
     return null;
   }
-  return out.auth;
+  return a;
 }
 
 function storeFailure(reply: FastifyReply, e: unknown): FastifyReply {

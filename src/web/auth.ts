@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
-import { authenticate, replyAuthFailure, CSRF_COOKIE, SESSION_COOKIE, type Authed } from '../http/auth.js';
+import { authenticate, CSRF_COOKIE, SESSION_COOKIE, type Authed } from '../http/auth.js';
 
 export function isSecure(req: FastifyRequest): boolean {
   return req.protocol === 'https';
@@ -34,10 +34,15 @@ export function newCsrfValue(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** The request's authentication, or null after replying 401/403/429/503. */
+/**
+ * The request's authentication, or null after replying 401/403/429/503. The web API's 401 carries no
+ * WWW-Authenticate challenge: a Basic challenge would make browsers open their own password dialog over the
+ * page instead of letting it show the sign-in form.
+ */
 export async function needUser(ctx: HttpContext, req: FastifyRequest, reply: FastifyReply): Promise<Authed | null> {
   const out = await authenticate(req, ctx);
   if (out.ok) return out.auth;
-  await replyAuthFailure(reply, out);
+  if (out.status === 429) void reply.header('retry-after', '10');
+  await reply.code(out.status).type('application/problem+json').send({ type: 'about:blank', status: out.status, detail: out.reason, error: out.reason });
   return null;
 }

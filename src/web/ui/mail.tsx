@@ -7,7 +7,8 @@ import { Compose, type ComposeStart } from './compose';
 import { signOut, type Me } from './common';
 
 const ROW = 56;
-const ICONS: Record<string, string> = { inbox: '📥', sent: '📤', drafts: '📝', trash: '🗑', junk: '⚠', archive: '🗄' };
+/** Special-use icons, from glyphs the common system fonts (DejaVu) have. */
+const ICONS: Record<string, string> = { inbox: '✉', sent: '➤', drafts: '✎', trash: '✖', junk: '⚠', archive: '▤' };
 
 function FolderNav({ boxes, current, onPick }: { boxes: Mailbox[]; current: string; onPick: (id: string) => void }) {
   const depth = (b: Mailbox): number => {
@@ -30,7 +31,7 @@ function FolderNav({ boxes, current, onPick }: { boxes: Mailbox[]; current: stri
               }}
             >
               <span aria-hidden="true" class="icon">
-                {ICONS[b.role ?? ''] ?? '📁'}
+                {ICONS[b.role ?? ''] ?? '▸'}
               </span>
               <span class="name">{b.name}</span>
               {b.unreadEmails > 0 && (
@@ -63,7 +64,7 @@ function Row({ e, selected, onOpen }: { e: EmailSummary; selected: boolean; onOp
       <span class="subject">{e.subject ?? '(no subject)'}</span>
       <span class="meta">
         {e.keywords.$flagged ? <span aria-label="flagged">★ </span> : null}
-        {e.hasAttachment ? <span aria-label="has attachments">📎 </span> : null}
+        {e.hasAttachment ? <span class="att" aria-label="has attachments">att </span> : null}
         {new Date(e.receivedAt).toLocaleString()}
       </span>
     </div>
@@ -168,6 +169,7 @@ export function MailApp({ me }: { me: Me }) {
       setOpen(full);
       if (full && !full.keywords.$seen) {
         await setKeyword(j, [full.id], '$seen', true);
+        setOpen({ ...full, keywords: { ...full.keywords, $seen: true } });
         setRows((old) => new Map(old).set(i, { ...e, keywords: { ...e.keywords, $seen: true } }));
         void refreshBoxes();
       }
