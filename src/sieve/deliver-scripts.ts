@@ -140,6 +140,10 @@ export class UserScripts {
 
   /** The user's active script compiled, or null (none, or it does not compile: logged once per revision). */
   async active(userId: number): Promise<NamedScript | null> {
+    const rev = await this.store.activeRevision(userId);
+    if (!rev) return null;
+    const hit = this.#cache.get(rev.revision);
+    if (hit) return 'kind' in hit ? { name: rev.name, script: hit } : null;
     const s = await this.store.getActiveScript(userId);
     if (!s) return null;
     const script = this.#compiled(s.revision, s.name, s.content, userId);

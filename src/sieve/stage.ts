@@ -121,6 +121,7 @@ class SieveStage implements DeliveryStage {
     const actions: SieveAction[] = [];
     let message = input;
     let keep = true;
+    let keepFlags: string[] = [];
     for (const s of scripts) {
       env.message = message;
       const r = await runSieve(s.script, env);
@@ -130,15 +131,23 @@ class SieveStage implements DeliveryStage {
         keep = false;
         break;
       }
-      actions.push(...r.actions);
+      // The interpreter lists the implicit keep as a final keep action (with the imap4flags flags): it is
+      // deferred to the end of the sequence, where only the last script's decides.
+      const acts = [...r.actions];
+      const last = acts[acts.length - 1];
+      if (r.implicitKeep && last?.type === 'keep') {
+        acts.pop();
+        keepFlags = last.flags;
+      } else keepFlags = [];
+      actions.push(...acts);
       message = r.message;
       keep = r.implicitKeep;
-      if (!keep && !r.actions.some((a) => a.type === 'keep')) break;
+      if (!keep && !acts.some((a) => a.type === 'keep')) break;
     }
     if (vacationOn && !actions.some((a) => a.type === 'vacation')) {
       actions.push({ type: 'vacation', reason: setting.textBody, ...(setting.subject ? { subject: setting.subject } : {}), addresses: [], mime: false, handle: 'vacation-setting', seconds: SETTING_VACATION_SECONDS });
     }
-    await this.#apply(msg, d, { actions, keep, message, input, fields, own, now, setting: vacationOn ? setting : null }, log);
+    await this.#apply(msg, d, { actions, keep, keepFlags, message, input, fields, own, now, setting: vacationOn ? setting : null }, log);
     if (records.length) {
       d.after.push(async () => {
         for (const r of records) await store.sieve.recordDuplicate(msg.userId, r.key, now, new Date(now.getTime() + r.seconds * 1000));
@@ -175,7 +184,7 @@ class SieveStage implements DeliveryStage {
   async #apply(
     msg: LocalMessage,
     d: Disposition,
-    r: { actions: SieveAction[]; keep: boolean; message: Buffer; input: Buffer; fields: Fields; own: string[]; now: Date; setting: { htmlBody?: string | null } | null },
+    r: { actions: SieveAction[]; keep: boolean; keepFlags: string[]; message: Buffer; input: Buffer; fields: Fields; own: string[]; now: Date; setting: { htmlBody?: string | null } | null },
     log: Logger,
   ): Promise<void> {
     const keepTargets = d.targets.map((t) => ({ ...t }));
@@ -210,7 +219,7 @@ class SieveStage implements DeliveryStage {
           break;
       }
     }
-    if (keep) kept([]);
+    if (keep) kept(r.keepFlags);
     d.targets = targets;
     if (r.message !== r.input) d.message = r.message;
   }

@@ -62,6 +62,8 @@ export interface SieveStore {
   getScript(userId: number, name: string): Promise<SieveScript | null>;
   /** The active script, or null. */
   getActiveScript(userId: number): Promise<SieveScript | null>;
+  /** The active script's name and revision without its content (what delivery checks its cache with), or null. */
+  activeRevision(userId: number): Promise<{ name: string; revision: number } | null>;
   /**
    * Creates or replaces a script (keeping its active flag). Returns the problem and writes nothing when the
    * user's scripts would then exceed `quota`. Throws INVALID for a bad name, NOT_FOUND for no such user.
@@ -86,9 +88,15 @@ export interface SieveStore {
   recordVacation(userId: number, sender: string, handle: string, at: Date, forgetBefore: Date): Promise<void>;
   /** True when `key` was recorded for the user and has not expired at `now`. */
   duplicateSeen(userId: number, key: string, now: Date): Promise<boolean>;
-  /** Records `key` until `expiresAt` (a later record extends it); expired entries may be dropped. */
+  /**
+   * Records `key` until `expiresAt` (a later record extends it); expired entries may be dropped. Like
+   * recordVacation, need not be durable when it resolves (a crash may forget the last records).
+   */
   recordDuplicate(userId: number, key: string, now: Date, expiresAt: Date): Promise<void>;
 }
+
+/** Chance that a duplicate record also drops the user's expired entries (a scan of the user's rows). */
+export const PURGE_CHANCE = 1 / 64;
 
 /** Longest script name in octets (Dovecot's sieve_script name limit is 256 characters; RFC 5804 sets none). */
 export const MAX_SCRIPT_NAME = 512;

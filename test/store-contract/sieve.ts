@@ -37,8 +37,10 @@ export function runSieveContract(name: string, factory: StoreFactory): void {
         assert.equal(work?.content, 'keep;\r\n');
         assert.ok(work && work.updatedAt instanceof Date && Math.abs(work.updatedAt.getTime() - Date.now()) < 60_000);
         // Replacing changes the revision and keeps the active flag.
+        assert.equal(await v.activeRevision(user.id), null);
         await v.setActive(user.id, 'work');
         assert.equal((await v.getActiveScript(user.id))?.name, 'work');
+        assert.deepEqual(await v.activeRevision(user.id), { name: 'work', revision: work?.revision });
         assert.equal(await v.putScript(user.id, 'work', 'stop;', QUOTA), 'ok');
         const again = await v.getActiveScript(user.id);
         assert.equal(again?.content, 'stop;');

@@ -6,6 +6,7 @@
  */
 import { StoreError } from '../types.js';
 import {
+  PURGE_CHANCE,
   scriptContentProblem,
   scriptNameProblem,
   sieveQuotaProblem,
@@ -66,6 +67,14 @@ export class PgSieve implements SieveStore {
 
   getActiveScript(userId: number): Promise<SieveScript | null> {
     return this.#one('active', [userId]);
+  }
+
+  activeRevision(userId: number): Promise<{ name: string; revision: number } | null> {
+    return this.core.run(async () => {
+      const r = await this.core.db.query<{ name: string; revision: string }>('SELECT name, revision FROM sieve_scripts WHERE user_id = $1 AND active', [userId]);
+      const row = r.rows[0];
+      return row ? { name: row.name, revision: num(row.revision) } : null;
+    });
   }
 
   #one(where: string, args: unknown[]): Promise<SieveScript | null> {
@@ -210,7 +219,7 @@ export class PgSieve implements SieveStore {
   recordDuplicate(userId: number, key: string, now: Date, expiresAt: Date): Promise<void> {
     return this.core.run(async () =>
       this.core.db.tx(async (q) => {
-        await q.query('DELETE FROM sieve_duplicates WHERE user_id = $1 AND expires_at <= $2', [userId, now]);
+        if (Math.random() < PURGE_CHANCE) await q.query('DELETE FROM sieve_duplicates WHERE user_id = $1 AND expires_at <= $2', [userId, now]);
         await q.query(
           `INSERT INTO sieve_duplicates (user_id, key, expires_at) VALUES ($1, $2, $3)
            ON CONFLICT (user_id, key) DO UPDATE SET expires_at = greatest(sieve_duplicates.expires_at, excluded.expires_at)`,

@@ -5,6 +5,7 @@
  */
 import { StoreError } from '../types.js';
 import {
+  PURGE_CHANCE,
   scriptContentProblem,
   scriptNameProblem,
   sieveQuotaProblem,
@@ -88,6 +89,13 @@ export class SqliteSieve implements SieveStore {
     return this.core.run(async () => {
       const r = this.core.sql(`SELECT ${INFO_COLS}, content FROM sieve_scripts WHERE user_id = ? AND active = 1`).get(userId) as ScriptRow | undefined;
       return r ? full(r) : null;
+    });
+  }
+
+  activeRevision(userId: number): Promise<{ name: string; revision: number } | null> {
+    return this.core.run(async () => {
+      const r = this.core.sql('SELECT id, name FROM sieve_scripts WHERE user_id = ? AND active = 1').get(userId) as { id: number; name: string } | undefined;
+      return r ? { name: r.name, revision: r.id } : null;
     });
   }
 
@@ -194,13 +202,15 @@ export class SqliteSieve implements SieveStore {
   }
 
   recordVacation(userId: number, sender: string, handle: string, at: Date, forgetBefore: Date): Promise<void> {
+    // Group-committed without waiting for the WAL sync (as flag changes are): losing the last record in a
+    // crash costs at most one repeated reply.
     return this.core.run(async () => {
-      this.core.tx(() => {
+      await this.core.groupCommit(() => {
         this.core.sql('DELETE FROM sieve_vacation_sent WHERE user_id = ? AND sent_at < ?').run(userId, forgetBefore.getTime());
         this.core
           .sql('INSERT INTO sieve_vacation_sent (user_id, sender, handle, sent_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET sent_at = excluded.sent_at')
           .run(userId, sender.toLowerCase(), handle, at.getTime());
-      });
+      }, undefined, false);
     });
   }
 
@@ -212,12 +222,13 @@ export class SqliteSieve implements SieveStore {
 
   recordDuplicate(userId: number, key: string, now: Date, expiresAt: Date): Promise<void> {
     return this.core.run(async () => {
-      this.core.tx(() => {
-        this.core.sql('DELETE FROM sieve_duplicates WHERE user_id = ? AND expires_at <= ?').run(userId, now.getTime());
+      await this.core.groupCommit(() => {
+        // Expired entries of the user go now and then (a scan of the user's rows), not at every record.
+        if (Math.random() < PURGE_CHANCE) this.core.sql('DELETE FROM sieve_duplicates WHERE user_id = ? AND expires_at <= ?').run(userId, now.getTime());
         this.core
           .sql('INSERT INTO sieve_duplicates (user_id, key, expires_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)')
           .run(userId, key, expiresAt.getTime());
-      });
+      }, undefined, false);
     });
   }
 }
