@@ -4,6 +4,7 @@
  * medians and the speed ratio (Dovecot time / mailroom time, above 1 = mailroom faster) reported.
  *
  *   npm run bench -- spam [--smoke] [--messages N] ...   (the spam filter on vs off, and its accuracy: bench/spam.ts)
+ *   npm run bench -- sieve [--messages N] [--runs N] [--rules N] ...   (100-rule Sieve script vs none: bench/sieve.ts)
  *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
@@ -393,6 +394,8 @@ export function failures(res: BenchResult): string[] {
 async function main(): Promise<void> {
   // `npm run bench -- spam [flags]`: the spam filter's throughput (on vs off) and accuracy (bench/spam.ts).
   if (process.argv[2] === 'spam') return (await import('./spam.js')).spamBench(process.argv.slice(3));
+  // `npm run bench -- sieve [flags]`: LMTP delivery to a user with a 100-rule Sieve script vs none (bench/sieve.ts).
+  if (process.argv[2] === 'sieve') return (await import('./sieve.js')).sieveBench(process.argv.slice(3)).then(() => undefined);
   const opts = parseOptions(process.argv.slice(2));
   const res = await runBench(opts);
   if (opts.cpuProf) {
