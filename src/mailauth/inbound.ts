@@ -1,7 +1,7 @@
 /**
  * The checks the SMTP MX makes on every message (RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC, RFC 8617
- * ARC), with mailauth doing each check over our resolver (lib/dns.ts), and the one Authentication-Results
- * field (RFC 8601) that records them.
+ * ARC) over our resolver (lib/dns.ts), and the one Authentication-Results field (RFC 8601) that records
+ * them. mailauth checks SPF, DMARC and ARC; DKIM signatures are verified by verify.ts (see there why).
  *
  * checkInbound():
  * - SPF for the MAIL FROM identity and for the HELO identity (RFC 7208 2.3, 2.4; a null sender is checked
@@ -17,8 +17,11 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { spf } from 'mailauth/lib/spf/index.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';
 import { arc } from 'mailauth/lib/arc/index.js';
-import type { ARCData, DKIMVerifyResult, DMARCResult, DNSResolver } from 'mailauth';
+import type { ARCData, DMARCResult, DNSResolver } from 'mailauth';
 import type { DnsResolver, RecordType } from '../lib/dns.js';
+import { parseAddressList } from '../mime/address.js';
+import { fieldValue, splitFields } from './headers.js';
+import { DkimKeyCache, verifyDkim } from './verify.js';
 
 export interface InboundSession {
   /** The client's address. */
@@ -33,6 +36,8 @@ export interface InboundCheckOptions {
   /** Our authserv-id: the server's host name. */
   hostname: string;
   resolver: DnsResolver;
+  /** Decoded DKIM keys, kept across messages (one per MX). */
+  keys?: DkimKeyCache;
   /** For DMARC pct sampling; default Math.random. */
   random?: () => number;
 }
@@ -45,7 +50,7 @@ export interface InboundVerdict {
   /** The complete field, CRLF-terminated, to put on top of the message. */
   field: string;
   spf: { mailfrom: string; helo: string };
-  dkim: Array<{ domain: string; selector: string; result: string; aligned: boolean }>;
+  dkim: Array<{ domain: string; selector: string; result: string }>;
   arc: string;
   dmarc: { result: string; policy: DmarcPolicy | null; domain: string | null };
   /** DMARC says quarantine: the message goes to Junk. */
@@ -92,24 +97,28 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   const helo = session.helo || session.ip;
   const heloIdentity = `postmaster@${helo}`;
   const mailFrom = session.mailFrom || heloIdentity;
-  const [dkimRes, spfFrom, spfHelo] = await Promise.all([
-    safe(dkimVerify(raw, { resolver, sender: mailFrom, minBitLength: 1024 })),
+  const hasArc = splitFields(raw).some((f) => f.name.toLowerCase() === 'arc-seal');
+  const [dkimRes, arcData, spfFrom, spfHelo] = await Promise.all([
+    safe(verifyDkim(raw, opts.resolver, opts.keys ?? new DkimKeyCache())),
+    // ARC needs mailauth's parse of the chain (and its check of the last ARC-Message-Signature).
+    hasArc ? safe(dkimVerify(raw, { resolver, sender: mailFrom, minBitLength: 1024 })) : Promise.resolve(null),
     safe(spf({ sender: mailFrom, ip: session.ip, helo, mta, resolver })),
     session.mailFrom ? safe(spf({ sender: heloIdentity, ip: session.ip, helo, mta, resolver })) : Promise.resolve(null),
   ]);
   const spfMailFrom = spfFrom?.status.result ?? 'temperror';
   const spfHeloResult = session.mailFrom ? (spfHelo?.status.result ?? 'temperror') : spfMailFrom;
 
-  const dkimRows = dkimRowsOf(dkimRes);
+  const dkimRows = dkimRes ?? [{ domain: '', selector: '', algorithm: '', result: 'temperror' as const, info: 'dkim=temperror (verification failed)' }];
   const passing = dkimRows.filter((d) => d.result === 'pass');
+  const headerFrom = fromAddresses(raw);
   const [arcRes, dmarcRes] = await Promise.all([
-    dkimRes?.arc ? safe(arc(dkimRes.arc as ARCData, { resolver, minBitLength: 1024 })) : Promise.resolve(null),
-    dkimRes && dkimRes.headerFrom?.length === 1
+    arcData?.arc ? safe(arc(arcData.arc as ARCData, { resolver, minBitLength: 1024 })) : Promise.resolve(null),
+    headerFrom.length === 1
       ? safe(
           dmarc({
-            headerFrom: dkimRes.headerFrom,
+            headerFrom,
             spfDomains: spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [],
-            dkimDomains: passing.map((d) => ({ domain: d.domain, aligned: d.aligned })),
+            dkimDomains: passing.map((d) => ({ domain: d.domain })),
             resolver,
           }),
         )
@@ -118,11 +127,12 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
 
   const parts: string[] = [];
   for (const d of dkimRows) parts.push(d.info);
+  if (!dkimRows.length) parts.push('dkim=none');
   parts.push(spfInfo(spfMailFrom, 'mailfrom', mailFrom, session.ip));
   if (session.mailFrom) parts.push(spfInfo(spfHeloResult, 'helo', helo, session.ip));
-  const arcResult = arcRes?.status.result ?? (dkimRes?.arc ? 'temperror' : 'none');
+  const arcResult = arcRes?.status.result ?? (hasArc ? 'temperror' : 'none');
   parts.push(arcRes?.info ? arcRes.info.replace(/\r?\n/g, ' ') : `arc=${arcResult}`);
-  const dm = dmarcOutcome(dmarcRes, dkimRes);
+  const dm = dmarcOutcome(dmarcRes, headerFrom.length);
   parts.push(dm.info);
   const authResults = `${mta};\r\n ${parts.join(';\r\n ')}`;
 
@@ -145,7 +155,7 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
     authResults,
     field: `Authentication-Results: ${authResults}\r\n`,
     spf: { mailfrom: spfMailFrom, helo: spfHeloResult },
-    dkim: dkimRows.map(({ domain, selector, result, aligned }) => ({ domain, selector, result, aligned })),
+    dkim: dkimRows.map(({ domain, selector, result }) => ({ domain, selector, result })),
     arc: arcResult,
     dmarc: { result: dm.result, policy, domain: dm.domain },
     quarantine,
@@ -153,27 +163,20 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   };
 }
 
-type DkimRow = { domain: string; selector: string; result: string; aligned: boolean; info: string };
-
-/** One row per signature; a body hash mismatch is a failed verification (RFC 6376 3.7), not a neutral one. */
-function dkimRowsOf(res: DKIMVerifyResult | null): DkimRow[] {
-  if (!res) return [{ domain: '', selector: '', result: 'temperror', aligned: false, info: 'dkim=temperror (verification failed)' }];
-  const rows = res.results.map((r): DkimRow => {
-    let result: string = r.status.result;
-    let info = r.info.replace(/\r?\n/g, ' ');
-    if (result === 'neutral' && /body hash did not verify/.test(String(r.status.comment ?? ''))) {
-      result = 'fail';
-      info = info.replace(/^dkim=neutral/, 'dkim=fail');
-    }
-    return { domain: r.signingDomain ?? '', selector: r.selector ?? '', result, aligned: !!r.status.aligned, info };
-  });
-  return rows.length ? rows : [{ domain: '', selector: '', result: 'none', aligned: false, info: 'dkim=none' }];
+/** The addresses of the From field(s) (RFC 5322 3.6.2), for DMARC: it applies to a message with exactly one. */
+function fromAddresses(raw: Buffer): string[] {
+  const out: string[] = [];
+  for (const f of splitFields(raw)) {
+    if (f.name.toLowerCase() !== 'from') continue;
+    for (const a of parseAddressList(fieldValue(f)) ?? []) if (a.mailbox && a.host) out.push(`${a.mailbox}@${a.host}`);
+  }
+  return out;
 }
 
-function dmarcOutcome(res: DMARCResult | false | null, dkim: DKIMVerifyResult | null): { result: string; policy: DmarcPolicy | null; domain: string | null; info: string } {
+function dmarcOutcome(res: DMARCResult | false | null, fromCount: number): { result: string; policy: DmarcPolicy | null; domain: string | null; info: string } {
   if (res === null) return { result: 'temperror', policy: null, domain: null, info: 'dmarc=temperror' };
   if (res === false) {
-    const why = dkim && dkim.headerFrom?.length !== 1 ? ' (no single From address)' : '';
+    const why = fromCount !== 1 ? ' (no single From address)' : '';
     return { result: 'none', policy: null, domain: null, info: `dmarc=none${why}` };
   }
   const p = (res.policy ?? '').toLowerCase();
