@@ -152,6 +152,8 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     '--smtp-port', 'off',
     '--submission-port', 'off',
     '--submissions-port', 'off',
+    '--http-port', 'off',
+    '--https-port', 'off',
   ];
   const tls = cachedCertificate();
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
