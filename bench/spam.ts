@@ -122,14 +122,17 @@ export async function spamBench(argv: string[]): Promise<void> {
       const stages = buildStages({ store, logger: silentLogger, hostname: 'mx.bench.test', dataDir: dir, spam: { enabled } });
       const svc = createLmtpService({ store, auth: new Authenticator(store.directory, { failureDelayMs: 0 }), hostname: 'mx.bench.test', stages });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
-      services.push({ enabled, svc, port, store, times: [] as number[], delivered: 0 });
+      services.push({ enabled, svc, port, store, times: [] as number[], cpu: [] as number[], delivered: 0 });
     }
     const corpus = spamCorpus(o.messages * (o.runs + 1), 202);
     const bytes = corpus.slice(0, o.messages).reduce((a, m) => a + m.raw.length, 0);
     for (let run = 0; run <= o.runs; run++) {
       const msgs = corpus.slice(run * o.messages, (run + 1) * o.messages).map((m) => m.raw);
       for (const s of services) {
+        const cpu0 = process.cpuUsage();
         const ms = await deliverAll(s.port, msgs, o);
+        const cpu = process.cpuUsage(cpu0);
+        if (run > 0) s.cpu.push((cpu.user + cpu.system) / 1000);
         s.delivered += msgs.length;
         if (run > 0) s.times.push(ms);
         process.stderr.write(`[spam bench] run ${run}${run === 0 ? ' (warm-up)' : ''} filter ${s.enabled ? 'on ' : 'off'}: ${(msgs.length / (ms / 1000)).toFixed(0)} msg/s\n`);
@@ -155,10 +158,12 @@ export async function spamBench(argv: string[]): Promise<void> {
       '',
       `LMTP delivery of ${o.messages} corpus messages (${(bytes / 1048576).toFixed(1)} MB) per run to ${o.recipients} users over ${o.senders} connections; ${o.runs} measured runs after one warm-up run of each, alternating; medians. SQLite store with fsync on; the real stage list (server/stages.ts).`,
       '',
-      '| filter | median time | throughput | runs |',
-      '|---|---:|---:|---|',
-      `| off (\`--spam off\`) | ${median(off.times).toFixed(0)} ms | ${rate(median(off.times)).toFixed(0)} msg/s | ${off.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
-      `| on, trained users (${o.train} messages each) | ${median(on.times).toFixed(0)} ms | ${rate(median(on.times)).toFixed(0)} msg/s | ${on.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
+      '| filter | median time | throughput | CPU per message | runs |',
+      '|---|---:|---:|---:|---|',
+      `| off (\`--spam off\`) | ${median(off.times).toFixed(0)} ms | ${rate(median(off.times)).toFixed(0)} msg/s | ${(median(off.cpu) / o.messages).toFixed(2)} ms | ${off.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
+      `| on, trained users (${o.train} messages each) | ${median(on.times).toFixed(0)} ms | ${rate(median(on.times)).toFixed(0)} msg/s | ${(median(on.cpu) / o.messages).toFixed(2)} ms | ${on.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
+      '',
+      'CPU per message: this process (server and load generator together), user + system time over the run.',
       '',
       `Throughput with the filter on / off: **${ratio.toFixed(2)}x** (goal at least 0.8x). With the filter on, ${counts[1]!.junk} of ${on.delivered} deliveries were filed into Junk (the corpus is about half spam; the warm-up run included).`,
       '',
@@ -169,7 +174,7 @@ export async function spamBench(argv: string[]): Promise<void> {
     const md = lines.join('\n') + '\n';
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, 'spam.md'), md);
-    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, ratio, accuracy: acc }, null, 2) + '\n' : md);
+    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, offCpu: off.cpu, onCpu: on.cpu, ratio, accuracy: acc }, null, 2) + '\n' : md);
   } finally {
     for (const s of stores) await s.close().catch(() => undefined);
     for (const d of dirs) await rm(d, { recursive: true, force: true });

@@ -2,7 +2,7 @@
  * Spam filter statistics of the SQLite store (../spam.ts). Tables are created at open (CREATE IF NOT
  * EXISTS, no schema version bump; older builds ignore them):
  * - `spam_tokens` (user, token) -> spam and ham counts, clustered by user so one message's tokens are one
- *   batch of primary-key lookups (json_each over the token list: one statement per message);
+ *   batch of primary-key probes (json_each over the token list: one statement per message);
  * - `spam_totals` per user: trained spam and ham messages;
  * - `spam_trained` (user, message digest) -> class, for idempotent re-training.
  * Rows of a deleted user stay until reset() (user ids are never reused, so they are never read again).
@@ -49,8 +49,10 @@ export class SqliteSpam implements SpamStore {
         const map = new Map<string, ClassCounts>();
         if (tokens.length > 0) {
           const rows = core
-            .sql('SELECT token, spam, ham FROM spam_tokens WHERE user_id = ? AND token IN (SELECT value FROM json_each(?))')
-            .all(userId, JSON.stringify(tokens)) as Row[];
+            // CROSS JOIN keeps json_each the outer loop: one primary-key probe per token, never a scan of the
+            // user's rows (which the planner picks for "token IN (SELECT ...)").
+            .sql('SELECT t.token, t.spam, t.ham FROM json_each(?) AS j CROSS JOIN spam_tokens AS t ON t.user_id = ? AND t.token = j.value')
+            .all(JSON.stringify(tokens), userId) as Row[];
           for (const r of rows) map.set(r.token, { spam: r.spam, ham: r.ham });
         }
         return { totals: { spam: totals.spam, ham: totals.ham }, tokens: map };
