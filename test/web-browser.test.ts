@@ -208,6 +208,30 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await list.getByText('Sent from the browser').waitFor();
   await folders.getByRole('link', { name: 'INBOX' }).click();
 
+  // Reply: the dialog starts with the sender, "Re:" and the quoted text.
+  await list.getByText('Plain message 29', { exact: true }).click();
+  await page.getByRole('heading', { name: 'Plain message 29' }).waitFor();
+  await page.getByRole('button', { name: 'Reply', exact: true }).click();
+  assert.equal(await dialog.getByLabel('To').inputValue(), 'Sender 29 <sender29@example.net>');
+  assert.equal(await dialog.getByLabel('Subject').inputValue(), 'Re: Plain message 29');
+  assert.match(await dialog.getByLabel('Message').inputValue(), /^> Hello number 29\.$/m);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  // Drag a message onto a folder: it moves there.
+  await list.getByText('Plain message 28', { exact: true }).dragTo(folders.getByRole('link', { name: 'Archive' }));
+  await list.getByText('Plain message 28', { exact: true }).waitFor({ state: 'detached' });
+  const archive = (await m.store.mail.getMailbox(alice.id, 'Archive'))!;
+  assert.equal((await m.store.mail.listMessages(archive.id)).length, 1);
+
+  // Search (server-side, Email/query text filter).
+  await page.getByRole('searchbox', { name: 'Search' }).fill('Hostile');
+  await page.getByRole('searchbox', { name: 'Search' }).press('Enter');
+  await list.getByText('Plain message 27', { exact: true }).waitFor({ state: 'detached' });
+  assert.equal(await list.getByRole('option').count(), 1);
+  await list.getByText('Hostile HTML').waitFor();
+  await folders.getByRole('link', { name: 'INBOX' }).click();
+  await list.getByText('Plain message 27', { exact: true }).waitFor();
+
   // CSRF: the session cookie alone does not make an unsafe request.
   const status = await page.evaluate(async () => (await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status);
   assert.equal(status, 403);
@@ -216,6 +240,13 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await page.goto(`${url}/settings`);
   await page.getByRole('heading', { name: 'POP3 or IMAP?' }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'settings.png'), fullPage: true });
+
+  // Administration, for an administrator.
+  await m.store.directory.setAdmin(ALICE, true);
+  await page.goto(`${url}/admin`);
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  await page.getByRole('cell', { name: ALICE }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
 
   // The session ends on the server (revoked as at expiry): the next action brings back the sign-in form.
   await page.goto(url);

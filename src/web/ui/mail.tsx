@@ -10,7 +10,7 @@ const ROW = 56;
 /** Special-use icons, from glyphs the common system fonts (DejaVu) have. */
 const ICONS: Record<string, string> = { inbox: '✉', sent: '➤', drafts: '✎', trash: '✖', junk: '⚠', archive: '▤' };
 
-function FolderNav({ boxes, current, onPick }: { boxes: Mailbox[]; current: string; onPick: (id: string) => void }) {
+function FolderNav({ boxes, current, onPick, onDrop }: { boxes: Mailbox[]; current: string; onPick: (id: string) => void; onDrop: (mailboxId: string, emailId: string) => void }) {
   const depth = (b: Mailbox): number => {
     let d = 0;
     for (let p = b.parentId; p; p = boxes.find((x) => x.id === p)?.parentId ?? null) d++;
@@ -28,6 +28,13 @@ function FolderNav({ boxes, current, onPick }: { boxes: Mailbox[]; current: stri
               onClick={(e) => {
                 e.preventDefault();
                 onPick(b.id);
+              }}
+              onDragOver={(e) => e.dataTransfer?.types.includes('text/x-mailroom-email') && e.preventDefault()}
+              onDrop={(e) => {
+                const id = e.dataTransfer?.getData('text/x-mailroom-email');
+                if (!id) return;
+                e.preventDefault();
+                onDrop(b.id, id);
               }}
             >
               <span aria-hidden="true" class="icon">
@@ -284,6 +291,10 @@ export function MailApp({ me }: { me: Me }) {
             setSearch('');
             setQuery('');
             setCurrent(id);
+          }}
+          onDrop={(mailboxId, emailId) => {
+            const e = [...rows.values()].find((x) => x.id === emailId);
+            if (e && !e.mailboxIds[mailboxId]) void after(moveTo(j, [e], mailboxId));
           }}
         />
       </aside>
