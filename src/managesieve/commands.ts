@@ -128,6 +128,21 @@ function capability(ctx: CommandContext): Buffer {
 
 export { capability };
 
+/** A command whose one argument is a script name: checks it, runs `fn` for the user, maps store errors. */
+function byName(what: string, allowEmpty: boolean, fn: (ctx: CommandContext, userId: number, name: string) => Promise<Reply>): Handler {
+  return async (ctx, a) => {
+    const v = args(a, ['s']);
+    if (typeof v === 'string') return no(v);
+    const name = nameArg(v[0] as Buffer, allowEmpty);
+    if (typeof name !== 'string') return name;
+    try {
+      return await fn(ctx, userOf(ctx).id, name);
+    } catch (e) {
+      return mapStoreError(ctx, e, what);
+    }
+  };
+}
+
 const COMMANDS: Record<string, { states: ReadonlyArray<SessionState['kind']>; run: Handler }> = {
   CAPABILITY: {
     states: ['anonymous', 'authenticated'],
@@ -224,50 +239,26 @@ const COMMANDS: Record<string, { states: ReadonlyArray<SessionState['kind']>; ru
   },
   SETACTIVE: {
     states: ['authenticated'],
-    run: async (ctx, a) => {
-      const v = args(a, ['s']);
-      if (typeof v === 'string') return no(v);
-      const name = nameArg(v[0] as Buffer, true);
-      if (typeof name !== 'string') return name;
-      try {
-        await ctx.shared.store.sieve.setActive(userOf(ctx).id, name === '' ? null : name);
-        return ok(name === '' ? 'Script deactivated.' : 'Setactive completed.');
-      } catch (e) {
-        return mapStoreError(ctx, e, 'SETACTIVE');
-      }
-    },
+    run: byName('SETACTIVE', true, async (ctx, userId, name) => {
+      await ctx.shared.store.sieve.setActive(userId, name === '' ? null : name);
+      return ok(name === '' ? 'Script deactivated.' : 'Setactive completed.');
+    }),
   },
   GETSCRIPT: {
     states: ['authenticated'],
-    run: async (ctx, a) => {
-      const v = args(a, ['s']);
-      if (typeof v === 'string') return no(v);
-      const name = nameArg(v[0] as Buffer);
-      if (typeof name !== 'string') return name;
-      try {
-        const s = await ctx.shared.store.sieve.getScript(userOf(ctx).id, name);
-        if (!s) return no('There is no such script', 'NONEXISTENT');
-        const body = Buffer.from(s.content, 'utf8');
-        return { out: Buffer.concat([Buffer.from(`{${body.length}}\r\n`), body, Buffer.from('\r\n'), msResponse('OK', null, 'Getscript completed.')]) };
-      } catch (e) {
-        return mapStoreError(ctx, e, 'GETSCRIPT');
-      }
-    },
+    run: byName('GETSCRIPT', false, async (ctx, userId, name) => {
+      const s = await ctx.shared.store.sieve.getScript(userId, name);
+      if (!s) return no('There is no such script', 'NONEXISTENT');
+      const body = Buffer.from(s.content, 'utf8');
+      return { out: Buffer.concat([Buffer.from(`{${body.length}}\r\n`), body, Buffer.from('\r\n'), msResponse('OK', null, 'Getscript completed.')]) };
+    }),
   },
   DELETESCRIPT: {
     states: ['authenticated'],
-    run: async (ctx, a) => {
-      const v = args(a, ['s']);
-      if (typeof v === 'string') return no(v);
-      const name = nameArg(v[0] as Buffer);
-      if (typeof name !== 'string') return name;
-      try {
-        await ctx.shared.store.sieve.deleteScript(userOf(ctx).id, name);
-        return ok('Deletescript completed.');
-      } catch (e) {
-        return mapStoreError(ctx, e, 'DELETESCRIPT');
-      }
-    },
+    run: byName('DELETESCRIPT', false, async (ctx, userId, name) => {
+      await ctx.shared.store.sieve.deleteScript(userId, name);
+      return ok('Deletescript completed.');
+    }),
   },
   RENAMESCRIPT: {
     states: ['authenticated'],
