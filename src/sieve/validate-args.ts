@@ -84,7 +84,10 @@ export function checkConstants(val: Validator, node: Node, src: CommandNode | Te
       break;
     case 'set':
       for (const n of strings(node.args[0])) {
-        if (!isValidVariableName(n, val.has('include'))) fail(`invalid variable name '${n}'`);
+        const ns = n.includes('.') ? n.slice(0, n.indexOf('.')) : null;
+        if (ns !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(ns) && !(ns.toLowerCase() === 'global' && val.has('include'))) {
+          fail(`referring to variable in unknown namespace '${ns}'`);
+        } else if (!isValidVariableName(n, val.has('include'))) fail(`invalid variable name '${n}'`);
       }
       break;
     case 'global':
@@ -113,7 +116,9 @@ export function checkConstants(val: Validator, node: Node, src: CommandNode | Te
     }
     case 'include':
       for (const n of strings(node.args[0])) {
-        if (!dynamic(n) && (n === '' || n.includes('/') || /[\x00-\x1f]/.test(n))) fail(`include: invalid script name '${n}'`);
+        // RFC 6609 3.2: the name is a constant; Pigeonhole refuses variables in it.
+        if (dynamic(n)) fail('the include command requires a constant string for its value argument');
+        else if (n === '' || n.includes('/') || /[\x00-\x1f]/.test(n)) fail(`include: invalid script name '${n}'`);
       }
       break;
     case 'vacation': {

@@ -1,0 +1,3 @@
+require ["include", "variables"];
+set "x" "a";
+include "${x}";
