@@ -114,7 +114,13 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
     assert.match(sel, /\* OK \[PERMANENTFLAGS \(\\Seen\)\] Flags permitted\.\r\n/);
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Flagged)', 'w1'), 'w1 NO [NOPERM] Permission denied\r\n');
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Deleted)', 'w2'), 'w2 NO [NOPERM] Permission denied\r\n');
+    const b2 = await RawClient.connect(f.port);
+    await b2.login('bob@example.org');
+    await b2.cmd(`EXAMINE "${SHARED}"`);
     assert.equal(await b.cmd('STORE 1 +FLAGS (\\Seen)', 'w3'), '* 1 FETCH (FLAGS (\\Seen \\Recent))\r\nw3 OK Store completed\r\n');
+    // bob's other session learns of his private \Seen at its next command.
+    assert.equal(await b2.cmd('NOOP', 'n'), '* 1 FETCH (UID 1 FLAGS (\\Seen))\r\nn OK NOOP completed\r\n');
+    b2.close();
     // Flags without the right are left alone, the others set: \Flagged of message 2 stays alice's.
     assert.equal(await b.cmd('STORE 2 FLAGS (\\Seen \\Answered)', 'w4'), '* 2 FETCH (FLAGS (\\Flagged \\Seen \\Recent))\r\nw4 OK Store completed\r\n');
     assert.equal(await b.cmd('EXPUNGE', 'x'), 'x NO [NOPERM] Permission denied\r\n');

@@ -18,6 +18,7 @@ import type { Mailbox, MailboxStatus, User } from '../store/types.js';
 import { ANYONE, AUTHENTICATED, effectiveRights, PUBLIC_OWNER, RIGHT_ORDER } from '../store/acl.js';
 import { no } from './errors.js';
 import { currentUser, type CommandContext } from './session.js';
+import type { PrivateSeen } from './view.js';
 
 export const SHARED_PREFIX = 'shared/';
 export const PUBLIC_PREFIX = 'Public/';
@@ -167,10 +168,13 @@ export async function statusFor(ctx: CommandContext, mb: Mailbox): Promise<Mailb
   return { ...st, unseen: list.filter((m) => !seenSet.has(m.uid)).length };
 }
 
-/** The private \Seen uids of the current user in `t`, or null when `t` is the user's own (\Seen on the message). */
-export async function privateSeenOf(ctx: CommandContext, t: Target): Promise<Set<number> | null> {
-  if (t.own || !ctx.service.acl) return null;
-  return new Set(await ctx.service.acl.seenUids(t.mailbox.id, currentUser(ctx).id));
+/** The private \Seen of the current user in `t` (for the view), or null when `t` is the user's own (\Seen on the message). */
+export async function privateSeenOf(ctx: CommandContext, t: Target): Promise<PrivateSeen | null> {
+  const acl = ctx.service.acl;
+  if (t.own || !acl) return null;
+  const userId = currentUser(ctx).id;
+  const load = (): Promise<number[]> => acl.seenUids(t.mailbox.id, userId);
+  return { uids: new Set(await load()), load };
 }
 
 /**

@@ -17,6 +17,12 @@ import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
 import { WireWriter } from '../imap/wire/encode.js';
 import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
 
+/** The session user's own \Seen in another owner's mailbox: the uids now, and how to read them again. */
+export interface PrivateSeen {
+  uids: Set<number>;
+  load(): Promise<readonly number[]>;
+}
+
 export interface UpdateSink {
   /** Writes one complete untagged response. */
   send(buf: Buffer): void;
@@ -37,6 +43,8 @@ export class MailboxView {
    * (the owner's) is replaced by membership here in every flag list this view holds. Null for the owner.
    */
   readonly #privateSeen: Set<number> | null;
+  /** Reads the session user's private \Seen again (other sessions of the user change it); see refresh. */
+  readonly #loadSeen: (() => Promise<readonly number[]>) | null;
   #uids: number[] = [];
   readonly #meta = new Map<number, MessageMeta>();
   #seenModseq = 0;
@@ -67,13 +75,14 @@ export class MailboxView {
    */
   onExpunge: ((uids: readonly number[], sink: UpdateSink) => void) | null = null;
 
-  private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean, rights: string, privateSeen: Set<number> | null) {
+  private constructor(store: MailStore, mailbox: Mailbox, readOnly: boolean, trackRecent: boolean, rights: string, privateSeen: PrivateSeen | null) {
     this.#store = store;
     this.mailbox = mailbox;
     this.readOnly = readOnly;
     this.#trackRecent = trackRecent;
     this.rights = rights;
-    this.#privateSeen = privateSeen;
+    this.#privateSeen = privateSeen?.uids ?? null;
+    this.#loadSeen = privateSeen?.load ?? null;
   }
 
   /** The view's flags of a message as the store gives it: \Seen from the private set when there is one. */
@@ -118,7 +127,7 @@ export class MailboxView {
   static async open(
     store: MailStore,
     mailbox: Mailbox,
-    opts: { readOnly: boolean; trackRecent: boolean; rights?: string; privateSeen?: Set<number> | null },
+    opts: { readOnly: boolean; trackRecent: boolean; rights?: string; privateSeen?: PrivateSeen | null },
   ): Promise<MailboxView> {
     const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent, opts.rights ?? RIGHT_ORDER, opts.privateSeen ?? null);
     // Taken before the list is read: anything expunged from now on stays readable until told.
@@ -271,6 +280,7 @@ export class MailboxView {
     }
     for (const u of ch.expunged) if (this.#meta.has(u)) this.#pendingExpunge.add(u);
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
+    if (this.#loadSeen) await this.#reloadSeen(this.#loadSeen);
     if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
     if (added && this.#trackRecent && !this.readOnly) {
       const first = await this.#store.claimRecent(this.mailbox.id);
@@ -278,6 +288,22 @@ export class MailboxView {
     } else if (added && this.#trackRecent) {
       const st = await this.#store.status(this.mailbox.id);
       this.#markUnclaimedRecent(this.#uids.findIndex((u) => u > last), st.recent, st.uidNext);
+    }
+  }
+
+  /** Takes in private \Seen changes made by the user's other sessions: they are reported as flag updates. */
+  async #reloadSeen(load: () => Promise<readonly number[]>): Promise<void> {
+    const ps = this.#privateSeen!;
+    const now = new Set(await load());
+    const flips = [...ps].filter((u) => !now.has(u));
+    for (const u of now) if (!ps.has(u)) flips.push(u);
+    for (const uid of flips) {
+      if (now.has(uid)) ps.add(uid);
+      else ps.delete(uid);
+      const m = this.#meta.get(uid);
+      if (!m) continue;
+      this.#meta.set(uid, this.#overlay(m));
+      this.#pendingFlags.add(uid);
     }
   }
 
