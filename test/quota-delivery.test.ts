@@ -120,7 +120,7 @@ describe('delivery over quota (python smtplib)', () => {
     const alice = (await env.store.directory.getUser('alice@example.org'))!;
     await env.store.quota.setLimits(alice.id, { storage: 1000 });
     for (const temporary of [true, false]) {
-      const queue = createOutboundQueue({ store: env.store, hostname: 'mx.example.org', quotaFullTemporary: temporary });
+      const queue = createOutboundQueue({ store: env.store, auth: env.auth, hostname: 'mx.example.org', quotaFullTemporary: temporary });
       const id = await env.store.queue.enqueue('', ['alice@example.org'], Buffer.from(MSG));
       await queue.runOnce();
       const left = (await env.store.queue.list()).find((o) => o.id === id);
