@@ -37,6 +37,7 @@ export interface VariableScope {
 }
 
 const VAR_REF = /\$\{([A-Za-z0-9_.]+)\}/g;
+const NAMESPACED = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$/;
 
 /** RFC 5229 section 3: replaces `${name}` and `${N}`; unknown variables expand to ""; bad syntax stays. */
 export function expandVariables(s: string, scope: VariableScope): string {
@@ -46,8 +47,9 @@ export function expandVariables(s: string, scope: VariableScope): string {
       const n = Number(ref);
       return n <= 9 ? (scope.match(n) ?? '') : m;
     }
-    if (!isValidVariableName(ref, true)) return m;
-    return scope.get(ref.toLowerCase()) ?? '';
+    if (isValidVariableName(ref, true)) return scope.get(ref.toLowerCase()) ?? '';
+    // A well-formed reference into a namespace this implementation does not know expands to "" (Pigeonhole).
+    return NAMESPACED.test(ref) ? '' : m;
   });
 }
 
