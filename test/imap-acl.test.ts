@@ -166,6 +166,15 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
   });
 
   test('COPY out of a shared mailbox, SUBSCRIBE and LSUB, RENAME only within the owner\'s mailboxes', async () => {
+    // NOTIFY on another owner's mailbox: a STATUS when alice's mailbox changes ("personal" would not name it).
+    const set = await b.cmd(`NOTIFY SET STATUS (mailboxes "${SHARED}" (MessageNew MessageExpunge))`, 'ns');
+    const before = /\* STATUS "shared\/alice@example\.org\/Projects" \(MESSAGES (\d+) /.exec(set);
+    assert.ok(before, set);
+    await f.append(message('Later', 'more'), [], 'Projects');
+    assert.match(await b.cmd('NOOP', 'nn'), new RegExp(`\\* STATUS "${SHARED}" \\(MESSAGES ${Number(before[1]) + 1} `));
+    assert.equal(await b.cmd('NOTIFY NONE', 'n0'), 'n0 OK NOTIFY completed\r\n');
+    assert.doesNotMatch(await b.cmd('NOTIFY SET STATUS (personal (MessageNew))', 'np'), /shared/);
+    await b.cmd('NOTIFY NONE');
     await b.cmd(`SELECT "${SHARED}"`);
     assert.match(await b.cmd('COPY 1 INBOX', 'cp'), /^cp OK \[COPYUID \d+ 1 \d+\] Copy completed\r\n$/);
     await b.cmd('UNSELECT');

@@ -30,6 +30,7 @@ import type { MailStore } from '../../store/mail.js';
 import { no, ok, type Completion } from '../errors.js';
 import { writeStatus } from '../responses.js';
 import { AUTH, currentUser, defineCommand, type CommandContext, type ServiceContext, type Session } from '../session.js';
+import { locate, visibleMailboxes } from '../namespaces.js';
 
 /** A change to the user's mailbox list or subscriptions, made by a command of this service. */
 export interface MailboxEvent {
@@ -188,7 +189,8 @@ async function statusText(store: MailStore, mb: Mailbox, items: readonly string[
 function matches(g: NotifyGroup, name: string, subscribed: ReadonlySet<string>): boolean {
   switch (g.filter) {
     case 'personal':
-      return true;
+      // RFC 5465 6: the personal namespace only; other owners' mailbox are named with mailboxes/subtree.
+      return locate(name).ns === 'personal';
     case 'inboxes':
       return name === 'INBOX';
     case 'subscribed':
@@ -307,7 +309,8 @@ async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Complet
   let set = users.get(user.id);
   if (!set) users.set(user.id, (set = new Set()));
   set.add(s);
-  const boxes = await store.listMailboxes(user.id);
+  // The user's own mailboxes and the others' the user may see (namespaces.ts), under the client's names.
+  const boxes = (await visibleMailboxes(ctx)).mailboxes;
   const subscribed = new Set(groups.some((g) => g.filter === 'subscribed') ? await store.listSubscriptions(user.id) : []);
   const selected = s.state.kind === 'selected' ? s.state.view.mailbox.id : null;
   const out = new WireWriter(s.utf8);
