@@ -43,6 +43,11 @@ describe('IMAP ACL and shared mailboxes (raw)', () => {
     for (const c of ['ACL', 'RIGHTS=texk', 'LIST-MYRIGHTS', 'NAMESPACE']) assert.match(caps, new RegExp(` ${c}( |\\r)`), c);
     assert.equal(await a.cmd('NAMESPACE', 'n'), '* NAMESPACE (("" "/")) (("shared/" "/")) (("Public/" "/"))\r\nn OK NAMESPACE completed\r\n');
     assert.equal(await a.cmd('MYRIGHTS INBOX', 'm'), '* MYRIGHTS INBOX lrwstipekxacd\r\nm OK Myrights completed.\r\n');
+    assert.equal(
+      await a.cmd('LIST "" INBOX RETURN (MYRIGHTS)', 'lm'),
+      '* LIST (\\HasNoChildren) "/" "INBOX"\r\n* MYRIGHTS INBOX lrwstipekxacd\r\nlm OK LIST completed\r\n',
+    );
+    assert.match(await a.cmd('LIST "" INBOX RETURN (BOGUS)', 'lb'), /^lb BAD/);
     assert.equal(await a.cmd('GETACL Projects', 'g'), '* ACL Projects alice@example.org lrwstipekxacd\r\ng OK Getacl completed.\r\n');
     assert.equal(await a.cmd('LISTRIGHTS Projects bob@example.org', 'l'), '* LISTRIGHTS Projects bob@example.org "" l r w s t p i e k x a c d\r\nl OK Listrights completed.\r\n');
   });
