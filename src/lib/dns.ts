@@ -67,7 +67,11 @@ export class DnsError extends Error {
   readonly code: string;
   readonly hostname: string;
   constructor(code: string, hostname: string, type: string) {
+    // Negative answers are common and served from the cache many times: no stack trace to capture.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`query${type} ${code} ${hostname}`);
+    Error.stackTraceLimit = limit;
     this.code = code;
     this.hostname = hostname;
   }

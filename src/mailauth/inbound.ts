@@ -38,6 +38,8 @@ export interface InboundCheckOptions {
   resolver: DnsResolver;
   /** Decoded DKIM keys, kept across messages (one per MX). */
   keys?: DkimKeyCache;
+  /** SPF results kept across messages (one per MX). */
+  spfCache?: SpfCache;
   /** For DMARC pct sampling; default Math.random. */
   random?: () => number;
 }
@@ -83,6 +85,44 @@ function spfInfo(result: string, ptype: 'mailfrom' | 'helo', value: string, ip: 
   return `spf=${result} (${ptype === 'mailfrom' ? 'MAIL FROM' : 'HELO'} of ${clean(ip)}) smtp.${ptype}=${clean(value) || 'unknown'}`;
 }
 
+/**
+ * SPF results by client address, HELO name and sender (everything an SPF check depends on, macros
+ * included), kept SPF_CACHE_MS: a sending host usually sends many messages in a row. Temporary errors are
+ * not kept.
+ */
+export class SpfCache {
+  readonly #results = new Map<string, { at: number; result: string }>();
+  constructor(
+    private readonly max = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string): string | undefined {
+    const hit = this.#results.get(key);
+    if (!hit) return undefined;
+    if (this.now() - hit.at < SPF_CACHE_MS) return hit.result;
+    this.#results.delete(key);
+    return undefined;
+  }
+
+  set(key: string, result: string): void {
+    if (result === 'temperror') return;
+    if (this.#results.size >= this.max) this.#results.delete(this.#results.keys().next().value!);
+    this.#results.set(key, { at: this.now(), result });
+  }
+}
+
+/** How long an SPF result is reused (a record change takes effect within this, as with a DNS cache). */
+export const SPF_CACHE_MS = 60_000;
+
+async function cachedSpf(cache: SpfCache | undefined, key: string, check: () => Promise<string>): Promise<string> {
+  const hit = cache?.get(key);
+  if (hit !== undefined) return hit;
+  const result = await check();
+  cache?.set(key, result);
+  return result;
+}
+
 async function safe<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
@@ -98,15 +138,16 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   const heloIdentity = `postmaster@${helo}`;
   const mailFrom = session.mailFrom || heloIdentity;
   const hasArc = splitFields(raw).some((f) => f.name.toLowerCase() === 'arc-seal');
-  const [dkimRes, arcData, spfFrom, spfHelo] = await Promise.all([
+  const spfCheck = (sender: string): Promise<string> =>
+    cachedSpf(opts.spfCache, `${session.ip} ${helo} ${sender}`, async () => (await safe(spf({ sender, ip: session.ip, helo, mta, resolver })))?.status.result ?? 'temperror');
+  const [dkimRes, arcData, spfMailFrom, spfHelo] = await Promise.all([
     safe(verifyDkim(raw, opts.resolver, opts.keys ?? new DkimKeyCache())),
     // ARC needs mailauth's parse of the chain (and its check of the last ARC-Message-Signature).
     hasArc ? safe(dkimVerify(raw, { resolver, sender: mailFrom, minBitLength: 1024 })) : Promise.resolve(null),
-    safe(spf({ sender: mailFrom, ip: session.ip, helo, mta, resolver })),
-    session.mailFrom ? safe(spf({ sender: heloIdentity, ip: session.ip, helo, mta, resolver })) : Promise.resolve(null),
+    spfCheck(mailFrom),
+    session.mailFrom ? spfCheck(heloIdentity) : Promise.resolve(null),
   ]);
-  const spfMailFrom = spfFrom?.status.result ?? 'temperror';
-  const spfHeloResult = session.mailFrom ? (spfHelo?.status.result ?? 'temperror') : spfMailFrom;
+  const spfHeloResult = spfHelo ?? spfMailFrom;
 
   const dkimRows = dkimRes ?? [{ domain: '', selector: '', algorithm: '', result: 'temperror' as const, info: 'dkim=temperror (verification failed)' }];
   const passing = dkimRows.filter((d) => d.result === 'pass');

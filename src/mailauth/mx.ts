@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { removeOwnAuthResults } from './headers.js';
-import { checkInbound, type InboundSession, type InboundVerdict } from './inbound.js';
+import { checkInbound, SpfCache, type InboundSession, type InboundVerdict } from './inbound.js';
 import { DkimKeyCache } from './verify.js';
 
 export interface MxCheckResult {
@@ -31,8 +31,9 @@ export interface MxCheckerOptions {
 
 export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const keys = new DkimKeyCache();
+  const spfCache = new SpfCache();
   return async (raw, session) => {
-    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, ...(opts.random ? { random: opts.random } : {}) });
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, ...(opts.random ? { random: opts.random } : {}) });
     const stripped = removeOwnAuthResults(raw, opts.hostname);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
     const out = Buffer.concat([Buffer.from(verdict.field, 'latin1'), stripped.raw]);

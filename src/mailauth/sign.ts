@@ -62,8 +62,11 @@ export function headerList(fields: readonly RawField[]): string[] {
   return out;
 }
 
-/** Canonicalized signed fields: for each h= name the lowest instance not used yet; absent ones add nothing (RFC 6376 5.4.2). */
-function signedHeaderData(fields: readonly RawField[], names: readonly string[]): string {
+/**
+ * Canonicalized signed fields: for each h= name the lowest instance not used yet; absent ones add nothing
+ * (RFC 6376 5.4.2). `canon` is the header canonicalization (3.4.1 simple, 3.4.2 relaxed).
+ */
+export function signedHeaderData(fields: readonly RawField[], names: readonly string[], canon: 'relaxed' | 'simple' = 'relaxed'): string {
   const used = new Set<RawField>();
   let data = '';
   for (const name of names) {
@@ -72,7 +75,7 @@ function signedHeaderData(fields: readonly RawField[], names: readonly string[])
       const f = fields[i]!;
       if (used.has(f) || f.name.toLowerCase() !== lower) continue;
       used.add(f);
-      data += relaxedHeader(f.name, fieldValue(f));
+      data += canon === 'relaxed' ? relaxedHeader(f.name, fieldValue(f)) : `${f.text}\r\n`;
       break;
     }
   }

@@ -15,7 +15,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { isTemporaryDnsError, type DnsResolver } from '../lib/dns.js';
 import { fieldValue, headerEnd, splitFields, type RawField } from './headers.js';
-import { relaxedBody, relaxedHeader } from './sign.js';
+import { relaxedBody, relaxedHeader, signedHeaderData } from './sign.js';
 
 export interface DkimResult {
   domain: string;
@@ -179,18 +179,7 @@ async function verifyOne(
 
   // The signed header fields, each name taking the lowest instance not used yet (RFC 6376 5.4.2), then this
   // signature's field with the b= value emptied, without its final CRLF (RFC 6376 3.7).
-  const used = new Set<RawField>();
-  let data = '';
-  for (const name of names) {
-    const lower = name.toLowerCase();
-    for (let i = fields.length - 1; i >= 0; i--) {
-      const f = fields[i]!;
-      if (used.has(f) || f.name.toLowerCase() !== lower) continue;
-      used.add(f);
-      data += hc === 'relaxed' ? relaxedHeader(f.name, fieldValue(f)) : `${f.text}\r\n`;
-      break;
-    }
-  }
+  let data = signedHeaderData(fields, names, hc === 'relaxed' ? 'relaxed' : 'simple');
   const unsigned = sig.text.replace(/((?:^|[;:])[ \t\r\n]*b[ \t\r\n]*=)[^;]*/, '$1');
   data += hc === 'relaxed' ? relaxedHeader(sig.name, unsigned.slice(unsigned.indexOf(':') + 1)).slice(0, -2) : unsigned;
   const signed = Buffer.from(data, 'latin1');
