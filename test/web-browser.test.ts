@@ -187,6 +187,8 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   const imap = new ImapFlow({ host: '127.0.0.1', port: m.ports.imap!, secure: false, auth: { user: ALICE, pass: PASS }, logger: false, tls: { rejectUnauthorized: false } });
   await imap.connect();
   t.after(() => imap.logout().catch(() => undefined));
+  const scraped = await (await fetch(`${url}/metrics`)).text();
+  assert.ok(Number(/^mailroom_open_connections\{protocol="imap"\} (\d+)/m.exec(scraped)?.[1] ?? 0) >= 1, 'the open IMAP connection is counted');
   const started = Date.now();
   await imap.append('INBOX', message(50, 'Arrived over IMAP', 'live'));
   await list.getByText('Arrived over IMAP').waitFor({ timeout: 5000 });

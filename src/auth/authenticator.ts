@@ -20,6 +20,7 @@
  * process) invalidates it at once; the user row is still read on every attempt. Bounded to authCacheSize
  * entries (least recently used dropped first). Failures are never cached.
  */
+import { metrics } from '../lib/metrics.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Directory } from '../store/directory.js';
 import type { User } from '../store/types.js';
@@ -220,6 +221,7 @@ export class Authenticator {
 
   /** Counts a failure decided elsewhere (malformed SASL, refused authzid) and applies the delay. */
   async recordFailure(ip: string, user: string): Promise<void> {
+    metrics.authFailures.inc();
     const u = normalizeAddress(user);
     let n = this.#bump(this.#byIp, ip);
     if (u !== '') n = Math.max(n, this.#bump(this.#byIpUser, pairKey(ip, u)), this.#bump(this.#byUser, u));

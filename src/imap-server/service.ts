@@ -13,6 +13,7 @@ import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { AddressCounter } from '../lib/connection-limit.js';
+import { metrics } from '../lib/metrics.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
 import { byeLine } from './responses.js';
@@ -110,12 +111,15 @@ class ImapService implements NetService {
       socket.end(byeLine('Too many connections from your IP address'));
       return;
     }
+    metrics.connections.inc({ protocol: 'imap' });
+    metrics.openConnections.inc({ protocol: 'imap' });
     socket.setNoDelay(true);
     const conn = new ImapConnection(this.#ctx, socket, secure);
     this.#conns.add(conn);
     conn.onClose = () => {
       this.#conns.delete(conn);
       this.#perIp.release(ip);
+      metrics.openConnections.dec({ protocol: 'imap' });
     };
     conn.greet();
   }

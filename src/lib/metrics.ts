@@ -5,7 +5,7 @@
  *   metrics.openConnections.inc/dec({ protocol: 'imap' })          connections open now
  *   metrics.commands.inc({ protocol: 'imap', command: 'FETCH', result: 'ok' })
  *   metrics.deliveries.inc({ via: 'lmtp', result: 'delivered' })
- *   metrics.authFailures.inc({ protocol: 'imap' })
+ *   metrics.authFailures.inc()                                     (the Authenticator counts every failure)
  *   metrics.storeLatency.observe({ op: 'append' }, seconds)
  * Label values are bounded by the caller (protocol and command names, never addresses). Tests that need
  * their own numbers create a separate set with createMetrics().
@@ -18,7 +18,7 @@ export interface Metrics {
   readonly openConnections: Gauge<'protocol'>;
   readonly commands: Counter<'protocol' | 'command' | 'result'>;
   readonly deliveries: Counter<'via' | 'result'>;
-  readonly authFailures: Counter<'protocol'>;
+  readonly authFailures: Counter<never>;
   readonly queueLength: Gauge<never>;
   readonly storeLatency: Histogram<'op'>;
   readonly httpRequests: Counter<'route' | 'status'>;
@@ -40,7 +40,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       registers,
     }),
     deliveries: new Counter({ name: 'mailroom_deliveries_total', help: 'Local deliveries, by path and result', labelNames: ['via', 'result'], registers }),
-    authFailures: new Counter({ name: 'mailroom_auth_failures_total', help: 'Failed authentications, by protocol', labelNames: ['protocol'], registers }),
+    authFailures: new Counter({ name: 'mailroom_auth_failures_total', help: 'Failed authentications (every protocol, HTTP tokens too)', registers }),
     queueLength: new Gauge({ name: 'mailroom_outbound_queue_length', help: 'Messages in the outbound queue (read when scraped)', registers }),
     storeLatency: new Histogram({
       name: 'mailroom_store_latency_seconds',

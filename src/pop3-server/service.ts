@@ -7,6 +7,7 @@ import { createServer as createNetServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { AddressCounter } from '../lib/connection-limit.js';
+import { metrics } from '../lib/metrics.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { Pop3Connection, type ConnectionInfo } from './connection.js';
 import { Pop3Shared, type Pop3ServiceOptions } from './options.js';
@@ -81,7 +82,12 @@ export class Pop3Service implements NetService {
       this.shared.logger.info({ remote: ip }, `pop3 connection refused: ${why}`);
       return;
     }
-    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => this.#perIp.release(ip));
+    metrics.connections.inc({ protocol: 'pop3' });
+    metrics.openConnections.inc({ protocol: 'pop3' });
+    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => {
+      this.#perIp.release(ip);
+      metrics.openConnections.dec({ protocol: 'pop3' });
+    });
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,6 @@ import { isAdmin } from '../store/directory.js';
 import { authenticate } from '../http/auth.js';
 import { clearSessionCookies, needUser, newCsrfValue, setSessionCookies } from './auth.js';
 import { renderDocument, sanitizeMailHtml } from './sanitize.js';
-import { metrics } from '../lib/metrics.js';
 
 export interface WebOptions {
   /** Lifetime of a web session. Default 12 hours. */
@@ -33,7 +32,6 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: HttpContext, op
     if (!email || password === null) return reply.code(400).send({ error: 'email and password are required' });
     const r = await ctx.auth.verify(email, password, { remoteAddress: req.ip });
     if (!r.ok) {
-      if (r.reason !== 'temporary') metrics.authFailures.inc({ protocol: 'web' });
       if (r.reason === 'throttled') return reply.code(429).send({ error: 'too many failed sign-ins; try again later' });
       if (r.reason === 'temporary') return reply.code(503).send({ error: 'temporary failure; try again' });
       return reply.code(401).send({ error: 'wrong email address or password' });
