@@ -103,10 +103,15 @@ export type SieveAction =
     };
 
 export interface SieveResult {
+  /**
+   * In execution order, duplicates collapsed (RFC 5228 2.10.3). When `implicitKeep` is true the last action
+   * is the implicit keep: a keep carrying the RFC 5232 internal flags. An explicit `keep` (or fileinto
+   * "INBOX") is a keep action too and cancels the implicit one.
+   */
   actions: SieveAction[];
   /** The message after editheader changes (the input buffer when unchanged). */
   message: Buffer;
-  /** Runtime errors; when non-empty the caller keeps the message (actions then holds just keep). */
+  /** Runtime errors; when non-empty the caller keeps the message (actions is then exactly one keep). */
   errors: string[];
   /** True when the implicit keep is in force (no action cancelled it). */
   implicitKeep: boolean;
