@@ -4,13 +4,14 @@
  * :create and flags), redirects and vacation replies arriving through the outbound queue at a loopback SMTP
  * sink (a route for remote.test); vacation once per sender and period, never for Precedence: bulk or when
  * the user is not in To/Cc; the same Message-ID runs the script once; reject is 550 5.7.1 at LMTP and SMTP
- * time; a sieve-before script runs first; a runtime error (too many redirects) keeps the message; the
+ * time; a sieve-before script runs first, sieve-after scripts only while the message is kept, include :global
+ * reads the administrator's directory; a runtime error (too many redirects) keeps the message; the
  * vacation setting (store.sieve.setVacation) answers without a script and not outside its dates; a redirect
  * loop between two local users ends with the message kept.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -43,6 +44,10 @@ vacation :days 1 :subject "Away" "I am away until Monday.";
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mailroom-sieve-e2e-'));
   await writeFile(join(dir, 'before.sieve'), 'if header :is "X-Global" "drop" { discard; stop; }\r\n');
+  await mkdir(join(dir, 'after'));
+  await writeFile(join(dir, 'after', '10-archive.sieve'), 'require ["fileinto", "mailbox"];\r\nif header :is "X-After" "archive" { fileinto :create "Archived"; }\r\n');
+  await mkdir(join(dir, 'global'));
+  await writeFile(join(dir, 'global', 'common.sieve'), 'require ["fileinto", "mailbox"];\r\nif header :is "X-Common" "yes" { fileinto :create "Common"; stop; }\r\n');
   sink = await startSink();
   m = createMailroom({
     dataDir: join(dir, 'data'),
@@ -51,7 +56,7 @@ before(async () => {
     hostname: 'mx.example.org',
     mailAuth: { checks: false },
     outbound: { routes: { 'remote.test': { host: '127.0.0.1', port: sink.port } }, pollIntervalMs: 60_000 },
-    sieve: { before: [join(dir, 'before.sieve')] },
+    sieve: { before: [join(dir, 'before.sieve')], after: [join(dir, 'after')], globalDir: join(dir, 'global') },
   });
   await m.start();
   for (const u of [ALICE, BOB, 'loop1@example.org', 'loop2@example.org']) await m.addUser(u, 'pw');
@@ -165,6 +170,25 @@ test('script uploaded over ManageSieve: fileinto with flags over LMTP seen over 
   assert.match(await lmtp('dave@remote.test', ALICE, message('dave@remote.test', 'forward me', 'm12@remote.test', 'X-Global: drop\r\n')), /^250 /);
   assert.equal((await mailboxContents(m.store, ALICE)).length, 9);
   await sinkHolds(3);
+});
+
+test("sieve-after runs when the user's script keeps; include :global reads the administrator's directory", async () => {
+  const n = sink.messages.length;
+  // Alice's script keeps (and answers, but dave was answered today): the after script files it.
+  assert.match(await lmtp('dave@remote.test', ALICE, message('dave@remote.test', 'to archive', 'a1@remote.test', 'X-After: archive\r\n')), /^250 /);
+  assert.equal((await mailboxContents(m.store, ALICE, 'Archived')).length, 1);
+  // Her "report" rule files and stops: the after script does not run.
+  assert.match(await lmtp('dave@remote.test', ALICE, message('dave@remote.test', 'monthly report', 'a2@remote.test', 'X-After: archive\r\n')), /^250 /);
+  assert.equal((await mailboxContents(m.store, ALICE, 'Archived')).length, 1);
+  assert.equal((await mailboxContents(m.store, ALICE, 'Reports')).length, 2);
+  const bob = (await m.store.directory.getUser(BOB))!;
+  assert.equal(await m.store.sieve.putScript(bob.id, 'inc', 'require "include";\r\ninclude :global "common";\r\n', DEFAULT_SIEVE_QUOTA), 'ok');
+  await m.store.sieve.setActive(bob.id, 'inc');
+  assert.match(await lmtp('dave@remote.test', BOB, message('dave@remote.test', 'common', 'g1@remote.test', 'X-Common: yes\r\n', BOB)), /^250 /);
+  assert.equal((await mailboxContents(m.store, BOB, 'Common')).length, 1);
+  await m.store.sieve.setActive(bob.id, null);
+  await m.store.sieve.deleteScript(bob.id, 'inc');
+  await sinkHolds(n);
 });
 
 test('a runtime error (too many redirects) keeps the message and sends nothing; a script that no longer compiles keeps too', async () => {
