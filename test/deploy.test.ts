@@ -46,7 +46,7 @@ test('deploy/mailroom.json loads with the serve config parser: standard ports, T
   const known = new Set(serve.options.map((o) => o.long!.replace(/^--/, '')));
   for (const k of Object.keys(file)) assert.ok(known.has(k), `config key ${k} is a serve option`);
   const cfg = buildServeConfig({}, file);
-  assert.deepEqual(cfg.ports, { imap: 143, imaps: 993, pop3: 110, pop3s: 995, lmtp: 24, smtp: 25, submission: 587, submissions: 465 });
+  assert.deepEqual(cfg.ports, { imap: 143, imaps: 993, pop3: 110, pop3s: 995, lmtp: 24, smtp: 25, submission: 587, submissions: 465, managesieve: 4190, http: 80, https: 443 });
   assert.equal(cfg.host, '0.0.0.0');
   assert.equal(cfg.lmtpHost, '127.0.0.1');
   assert.equal(cfg.tlsCert, '/etc/mailroom/tls/fullchain.pem');
