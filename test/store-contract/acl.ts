@@ -99,6 +99,10 @@ export function runAclContract(name: string, factory: StoreFactory): void {
         const box = await s.mail.createMailbox(id, 'Announcements');
         await s.acl.set(box.id, 'anyone', 'lr');
         assert.equal((await s.mail.getMailbox(id, 'Announcements'))?.id, box.id);
+        const r = await s.mail.append(box.id, Buffer.from('Subject: hello\r\n\r\nall\r\n'));
+        assert.equal(r.uid, 1);
+        assert.equal((await s.mail.status(box.id)).messages, 1);
+        assert.equal(await s.directory.getUser('#public').then((u) => u?.id), id);
       }),
     );
 
