@@ -14,10 +14,14 @@ import { silentLogger } from '../lib/logger.js';
 import type { Store } from '../store/handle.js';
 import type { Mailbox } from '../store/types.js';
 import type { SpamClass, TrainOutcome } from '../store/spam.js';
+import { CountsCache } from './cache.js';
 import { classify, DEFAULT_PARAMS } from './classify.js';
 import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
 import { tokenize } from './tokenize.js';
+
+/** Transfers of up to this many messages are trained before transfer() resolves (see there). */
+export const TRANSFER_SYNC_MAX = 100;
 
 /** Users whose Junk mailbox name is remembered (the map is emptied when full). */
 const JUNK_NAME_CACHE = 10_000;
@@ -72,6 +76,8 @@ export class SpamFilter {
   readonly #log: Logger;
   /** User id -> name of the Junk mailbox last found (see junkMailboxName). */
   readonly #junkNames = new Map<number, string>();
+  /** Token counts per user between deliveries (cache.ts). */
+  readonly #counts: CountsCache;
 
   constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger) {
     this.#store = store;
@@ -80,6 +86,7 @@ export class SpamFilter {
       ? new RspamdClient({ url: this.settings.rspamdUrl, ...(this.settings.rspamdPassword ? { password: this.settings.rspamdPassword } : {}) })
       : null;
     this.#log = logger;
+    this.#counts = new CountsCache(store.spam);
   }
 
   get store(): SpamStoreParts {
@@ -102,7 +109,7 @@ export class SpamFilter {
     }
     const required = 10 * this.settings.threshold;
     const tokens = tokenize(raw, { authResults: ctx.authResults ?? null });
-    const counts = await this.#store.spam.counts(userId, tokens);
+    const counts = await this.#counts.counts(userId, tokens);
     const tested = counts.totals.spam >= this.settings.minTrained && counts.totals.ham >= this.settings.minTrained;
     if (!tested) return { probability: 0.5, isSpam: false, score: 0, tested: false, engine: 'bayes', detail: 'untrained', shownScore: 0, required };
     const s = classify(tokens, counts, DEFAULT_PARAMS);
@@ -149,7 +156,8 @@ export class SpamFilter {
   /**
    * A user moved or copied messages from one mailbox to another; `uids` are the messages' UIDs in the
    * destination. Into Junk trains spam; out of Junk into anything but Trash trains ham; anything else is
-   * ignored. Returns the class trained (null: none). Never throws: failures are logged.
+   * ignored. Returns the class trained (null: none) once the statistics are written; transfers of more than
+   * TRANSFER_SYNC_MAX messages return at once and train in the background. Never throws: failures are logged.
    */
   async transfer(userId: number, fromMailboxId: number, toMailboxId: number, uids: readonly number[]): Promise<SpamClass | null> {
     if (!this.settings.enabled || uids.length === 0 || fromMailboxId === toMailboxId) return null;
@@ -163,8 +171,16 @@ export class SpamFilter {
       if (toJunk && !fromJunk) cls = 'spam';
       else if (fromJunk && !toJunk && !isTrash(to)) cls = 'ham';
       if (!cls) return null;
-      await this.trainStored(userId, toMailboxId, uids, cls);
-      return cls;
+      if (uids.length <= TRANSFER_SYNC_MAX) {
+        await this.trainStored(userId, toMailboxId, uids, cls);
+        return cls;
+      }
+      // A big move is answered at once; its training goes on in the background.
+      const c = cls;
+      void this.trainStored(userId, toMailboxId, uids, c).catch((e: unknown) => {
+        this.#log.warn({ err: e instanceof Error ? e.message : String(e), user: userId }, 'spam training on transfer failed');
+      });
+      return c;
     } catch (e) {
       this.#log.warn({ err: e instanceof Error ? e.message : String(e), user: userId }, 'spam training on transfer failed');
       return null;

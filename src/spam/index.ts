@@ -7,7 +7,8 @@
  * after messages were copied or moved; `uids` are the messages' UIDs in the destination mailbox. Into Junk
  * trains spam; out of Junk into anything but Trash trains ham (a message trained before as the other class
  * is re-classed; training it again as the same class changes nothing). It resolves once the statistics
- * are written and never rejects (failures are logged).
+ * are written (a transfer of more than TRANSFER_SYNC_MAX = 100 messages resolves at once and is trained in
+ * the background) and never rejects (failures are logged).
  *
  * The server attaches its configured SpamFilter to its store with attachSpamFilter (server/stages.ts), so
  * noteTransfer follows the server's settings (filter off, rspamd); on a store without one attached it

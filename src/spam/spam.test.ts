@@ -16,6 +16,7 @@ import { chi2Q, classify, tokenProbability } from './classify.js';
 import { tokenize } from './tokenize.js';
 import { messageDigest, renameSpamFields, storedAuthResults } from './message.js';
 import { SpamFilter, spamStage, noteTransfer } from './index.js';
+import { CountsCache } from './cache.js';
 
 const msg = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'utf8');
 
@@ -80,7 +81,7 @@ test('Robinson f(w) and chi-squared combining', () => {
   assert.equal(tokenProbability({ spam: 50, ham: 5 }, { spam: 100, ham: 10 }), 0.5);
   assert.ok(Math.abs(chi2Q(2, 2) - Math.exp(-1)) < 1e-12);
   assert.equal(chi2Q(0, 10), 1);
-  const counts = (m: Record<string, [number, number]>) => ({ totals, tokens: new Map(Object.entries(m).map(([k, [s, h]]) => [k, { spam: s, ham: h }])) });
+  const counts = (m: Record<string, [number, number]>) => ({ totals, generation: 0, tokens: new Map(Object.entries(m).map(([k, [s, h]]) => [k, { spam: s, ham: h }])) });
   assert.ok(classify(['a', 'b', 'c'], counts({ a: [9, 0], b: [8, 1], c: [10, 0] })).probability > 0.95);
   assert.ok(classify(['a', 'b', 'c'], counts({ a: [0, 9], b: [1, 8], c: [0, 10] })).probability < 0.05);
   const mixed = classify(['a', 'b'], counts({ a: [10, 0], b: [0, 10] })).probability;
@@ -160,6 +161,23 @@ test('the stage: untrained users are never misfiled, trained ones get verdicts, 
   });
 });
 
+test('the counts cache: cached tokens, new tokens in one query, dropped when the generation moves', async () => {
+  await withStore(async (store, userId) => {
+    let queries = 0;
+    const spy = { counts: (u: number, t: readonly string[]) => (queries++, store.spam.counts(u, t)) };
+    const cache = new CountsCache(spy);
+    await store.spam.train(userId, 'd1', 'spam', ['a', 'b']);
+    assert.deepEqual([...(await cache.counts(userId, ['a', 'x'])).tokens.keys()], ['a']);
+    assert.equal(queries, 1);
+    const again = await cache.counts(userId, ['a', 'b', 'x']);
+    assert.deepEqual(again.tokens.get('b'), { spam: 1, ham: 0 });
+    assert.equal(queries, 2, 'one query for the tokens not cached');
+    await store.spam.train(userId, 'd2', 'ham', ['a', 'x']);
+    const after = await cache.counts(userId, ['a', 'x']);
+    assert.deepEqual([after.tokens.get('a'), after.tokens.get('x'), after.totals], [{ spam: 1, ham: 1 }, { spam: 0, ham: 1 }, { spam: 1, ham: 1 }]);
+  });
+});
+
 test('noteTransfer: into Junk trains spam, out of Junk (not to Trash) trains ham, others nothing', async () => {
   await withStore(async (store, userId) => {
     const inbox = (await store.mail.getMailbox(userId, 'INBOX'))!;
@@ -181,5 +199,15 @@ test('noteTransfer: into Junk trains spam, out of Junk (not to Trash) trains ham
     assert.equal(await noteTransfer(store, userId, inbox.id, arch.id, [b.uid]), null);
     assert.equal(await noteTransfer(store, userId, inbox.id, junk.id, [9999]), 'spam', 'a vanished message is skipped');
     assert.equal(await noteTransfer(store, userId, 123456, junk.id, [a.uid]), null, 'unknown mailbox: nothing, no throw');
+
+    // A big move returns at once and trains in the background.
+    const many: number[] = [];
+    for (let i = 0; i < 120; i++) many.push((await store.mail.append(junk.id, SPAM(1000 + i))).uid);
+    const before = (await store.spam.stats(userId))[0]!.spamMessages;
+    assert.equal(await noteTransfer(store, userId, inbox.id, junk.id, many), 'spam');
+    for (let tries = 0; (await store.spam.stats(userId))[0]!.spamMessages < before + 120; tries++) {
+      assert.ok(tries < 300, 'background training finishes');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 });

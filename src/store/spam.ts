@@ -17,10 +17,15 @@ export interface ClassCounts {
   ham: number;
 }
 
-/** One user's totals and the counts of the tokens asked for (those never trained are absent). */
+/**
+ * One user's totals and the counts of the tokens asked for (those never trained are absent), and the
+ * user's training generation: a number that changes with every training step that changes anything, so a
+ * reader may cache counts and drop them when it changes.
+ */
 export interface SpamCounts {
   totals: ClassCounts;
   tokens: Map<string, ClassCounts>;
+  generation: number;
 }
 
 /** What train() did. */

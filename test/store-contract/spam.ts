@@ -23,8 +23,12 @@ export function runSpamContract(name: string, factory: StoreFactory): void {
         assert.equal(c.tokens.size, 0);
         assert.equal(await sp.trainedAs(user.id, 'm1'), null);
 
+        const g0 = c.generation;
         assert.equal(await sp.train(user.id, 'm1', 'spam', ['a', 'b', 'b', 'ünï']), 'trained');
+        const g1 = (await sp.counts(user.id, [])).generation;
+        assert.notEqual(g1, g0, 'training changes the generation');
         assert.equal(await sp.train(user.id, 'm1', 'spam', ['a', 'b']), 'unchanged');
+        assert.equal((await sp.counts(user.id, [])).generation, g1, 'a step that changes nothing keeps it');
         assert.equal(await sp.train(user.id, 'm2', 'ham', ['b', 'c']), 'trained');
         c = await sp.counts(user.id, ['a', 'b', 'c', 'ünï', 'zzz']);
         assert.deepEqual(c.totals, { spam: 1, ham: 1 });

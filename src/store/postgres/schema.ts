@@ -288,7 +288,8 @@ CREATE TABLE spam_tokens (
 CREATE TABLE spam_totals (
   user_id integer PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
   spam integer NOT NULL,
-  ham integer NOT NULL
+  ham integer NOT NULL,
+  generation bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE spam_trained (
   user_id integer NOT NULL REFERENCES users(id) ON DELETE CASCADE,

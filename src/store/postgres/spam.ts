@@ -14,22 +14,24 @@ export class PgSpam implements SpamStore {
 
   counts(userId: number, tokens: readonly string[]): Promise<SpamCounts> {
     return this.core.run(async () => {
-      const r = await this.core.db.query<{ token: string | null; spam: number; ham: number }>(
-        `SELECT NULL AS token, spam, ham FROM spam_totals WHERE user_id = $1
+      const r = await this.core.db.query<{ token: string | null; spam: number; ham: number; generation: string }>(
+        `SELECT NULL AS token, spam, ham, generation FROM spam_totals WHERE user_id = $1
          UNION ALL
-         SELECT token, spam, ham FROM spam_tokens WHERE user_id = $1 AND token = ANY($2::text[])`,
+         SELECT token, spam, ham, 0 FROM spam_tokens WHERE user_id = $1 AND token = ANY($2::text[])`,
         [userId, tokens],
-        'spam_counts',
+        'spam_counts_v2',
       );
       const totals = { spam: 0, ham: 0 };
+      let generation = 0;
       const map = new Map<string, ClassCounts>();
       for (const row of r.rows) {
         if (row.token === null) {
           totals.spam = num(row.spam);
           totals.ham = num(row.ham);
+          generation = num(row.generation);
         } else map.set(row.token, { spam: num(row.spam), ham: num(row.ham) });
       }
-      return { totals, tokens: map };
+      return { totals, tokens: map, generation };
     });
   }
 
@@ -81,7 +83,9 @@ export class PgSpam implements SpamStore {
   reset(userId: number): Promise<void> {
     return this.core.run(async () =>
       this.core.db.tx(async (q) => {
-        for (const t of ['spam_tokens', 'spam_totals', 'spam_trained']) await q.query(`DELETE FROM ${t} WHERE user_id = $1`, [userId]);
+        for (const t of ['spam_tokens', 'spam_trained']) await q.query(`DELETE FROM ${t} WHERE user_id = $1`, [userId]);
+        // The totals row stays (zeroed) so the generation keeps moving forward.
+        await q.query('UPDATE spam_totals SET spam = 0, ham = 0, generation = generation + 1 WHERE user_id = $1', [userId]);
       }),
     );
   }
@@ -102,7 +106,7 @@ async function lockAndRead(q: Queryable, userId: number, digest: string): Promis
 
 /** Adds the deltas to every token and to the totals (never below zero); drops tokens left at zero. */
 async function apply(q: Queryable, userId: number, tokens: readonly string[], d: ClassCounts): Promise<void> {
-  await q.query('UPDATE spam_totals SET spam = greatest(spam + $2, 0), ham = greatest(ham + $3, 0) WHERE user_id = $1', [userId, d.spam, d.ham]);
+  await q.query('UPDATE spam_totals SET spam = greatest(spam + $2, 0), ham = greatest(ham + $3, 0), generation = generation + 1 WHERE user_id = $1', [userId, d.spam, d.ham]);
   if (tokens.length === 0) return;
   await q.query(
     `INSERT INTO spam_tokens (user_id, token, spam, ham) SELECT $1, t, greatest($3::int, 0), greatest($4::int, 0) FROM unnest($2::text[]) AS t

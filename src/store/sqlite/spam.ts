@@ -3,7 +3,7 @@
  * EXISTS, no schema version bump; older builds ignore them):
  * - `spam_tokens` (user, token) -> spam and ham counts, clustered by user so one message's tokens are one
  *   batch of primary-key probes (json_each over the token list: one statement per message);
- * - `spam_totals` per user: trained spam and ham messages;
+ * - `spam_totals` per user: trained spam and ham messages, and the training generation;
  * - `spam_trained` (user, message digest) -> class, for idempotent re-training.
  * Rows of a deleted user stay until reset() (user ids are never reused, so they are never read again).
  * Training commits through the group commit without waiting for the WAL sync (like flag changes): losing
@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS spam_tokens (
 CREATE TABLE IF NOT EXISTS spam_totals (
   user_id INTEGER PRIMARY KEY,
   spam INTEGER NOT NULL,
-  ham INTEGER NOT NULL
+  ham INTEGER NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS spam_trained (
   user_id INTEGER NOT NULL,
@@ -45,7 +46,11 @@ export class SqliteSpam implements SpamStore {
     const core = this.core;
     return core.run(async () =>
       core.readTx(() => {
-        const totals = (core.sql('SELECT spam, ham FROM spam_totals WHERE user_id = ?').get(userId) as ClassCounts | undefined) ?? { spam: 0, ham: 0 };
+        const totals = (core.sql('SELECT spam, ham, generation FROM spam_totals WHERE user_id = ?').get(userId) as (ClassCounts & { generation: number }) | undefined) ?? {
+          spam: 0,
+          ham: 0,
+          generation: 0,
+        };
         const map = new Map<string, ClassCounts>();
         if (tokens.length > 0) {
           const rows = core
@@ -55,7 +60,7 @@ export class SqliteSpam implements SpamStore {
             .all(JSON.stringify(tokens), userId) as Row[];
           for (const r of rows) map.set(r.token, { spam: r.spam, ham: r.ham });
         }
-        return { totals: { spam: totals.spam, ham: totals.ham }, tokens: map };
+        return { totals: { spam: totals.spam, ham: totals.ham }, tokens: map, generation: totals.generation };
       }),
     );
   }
@@ -118,7 +123,9 @@ export class SqliteSpam implements SpamStore {
     const core = this.core;
     return core.run(async () =>
       core.groupCommit(() => {
-        for (const t of ['spam_tokens', 'spam_totals', 'spam_trained']) core.sql(`DELETE FROM ${t} WHERE user_id = ?`).run(userId);
+        for (const t of ['spam_tokens', 'spam_trained']) core.sql(`DELETE FROM ${t} WHERE user_id = ?`).run(userId);
+        // The totals row stays (zeroed) so the generation keeps moving forward.
+        core.sql('UPDATE spam_totals SET spam = 0, ham = 0, generation = generation + 1 WHERE user_id = ?').run(userId);
       }),
     );
   }
@@ -133,8 +140,8 @@ export class SqliteSpam implements SpamStore {
     const core = this.core;
     core
       .sql(
-        `INSERT INTO spam_totals (user_id, spam, ham) VALUES (@u, max(@s, 0), max(@h, 0))
-         ON CONFLICT (user_id) DO UPDATE SET spam = max(spam + @s, 0), ham = max(ham + @h, 0)`,
+        `INSERT INTO spam_totals (user_id, spam, ham, generation) VALUES (@u, max(@s, 0), max(@h, 0), 1)
+         ON CONFLICT (user_id) DO UPDATE SET spam = max(spam + @s, 0), ham = max(ham + @h, 0), generation = generation + 1`,
       )
       .run({ u: userId, s: d.spam, h: d.ham });
     if (tokens.length === 0) return;
