@@ -24,6 +24,7 @@
  * HTTP (JMAP, web interface): --http-port N (default 8080), --https-port N (default 8443, the server's
  * certificate); --cors-origins LIST allows those origins cross-origin access (default none).
  */
+import { isInternalOwner } from '../store/acl.js';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -39,6 +40,7 @@ import type { SieveSettings } from '../sieve/stage.js';
 import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomLimits, type MailroomOptions, type MailroomQuota } from '../server/mailroom.js';
 import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
+import { withRecentLog } from '../lib/metrics.js';
 
 export interface ServeConfig {
   data?: string;
@@ -326,7 +328,7 @@ function readCa(file: string): Buffer {
 }
 
 export async function runServe(cfg: ServeConfig): Promise<void> {
-  const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
+  const logger = withRecentLog(cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel));
   const dataDir = resolveDataDir(cfg.data);
   const host = cfg.host ?? '127.0.0.1';
   // Signal handlers go in first, so a SIGINT/SIGTERM during start-up also ends in a clean stop.
@@ -358,7 +360,7 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
     for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
 
-    const users = await m.store.directory.listUsers();
+    const users = (await m.store.directory.listUsers()).filter((u) => !isInternalOwner(u.address));
     if (users.length === 0) {
       const password = generatePassword();
       await createUserWithDomain(m.store.directory, cfg.firstUser, password);

@@ -1,4 +1,5 @@
 /** `mailroom user add|list|passwd|set|del`. */
+import { isInternalOwner } from '../store/acl.js';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { withStore, readPasswordFromStdin, CliError, type StoreFlags } from './common.js';
@@ -62,7 +63,7 @@ export function registerUserCommands(program: Command): void {
   user.command('list').description('list users').option('--json', 'JSON output').action(async (_o: unknown, cmd: Command) => {
     const flags = cmd.optsWithGlobals<PasswordFlags>();
     await withStore(flags, async (store) => {
-      const users = await store.directory.listUsers();
+      const users = (await store.directory.listUsers()).filter((u) => !isInternalOwner(u.address));
       const quotas = await Promise.all(users.map((u) => quotaReport(store, u.id)));
       if (flags.json) {
         process.stdout.write(JSON.stringify(users.map((u, i) => ({ address: u.address, created: u.createdAt.toISOString(), admin: isAdmin(u), quota: quotas[i] }))) + '\n');

@@ -23,6 +23,11 @@ export const AUTHENTICATED = 'authenticated';
 /** Address of the internal user that owns public folders; no password can match its hash. */
 export const PUBLIC_OWNER = '#public';
 
+/** True for the store's internal owners (PUBLIC_OWNER): not people, never listed as users, never log in. */
+export function isInternalOwner(address: string): boolean {
+  return address.startsWith('#');
+}
+
 export interface AclEntry {
   identifier: string;
   /** Canonical rights (see canonicalRights); never empty. */
