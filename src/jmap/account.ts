@@ -36,6 +36,8 @@ export interface Box {
   uidNext: number;
   byUid: Map<number, EmailRec>;
   unread: number;
+  /** Highest uid seen in the mailbox. */
+  maxUid: number;
 }
 
 interface Gone {
@@ -85,6 +87,8 @@ export class Account {
   readonly goneBoxes = new Map<number, Map<number, Gone>>();
   /** Bumped on every change seen. */
   version = 0;
+  /** Bumped when an Email appears or goes (not on flag changes): results that ignore flags stay valid. */
+  membership = 0;
   readonly listeners = new Set<() => void>();
   readonly mailboxSnapshots = new Map<string, Map<string, string>>();
   #unsubs = new Map<number, () => void>();
@@ -133,7 +137,7 @@ export class Account {
       seen.add(mb.id);
       let box = this.boxes.get(mb.id);
       if (!box) {
-        box = { mb, modseq: 0, uidNext: 1, byUid: new Map(), unread: 0 };
+        box = { mb, modseq: 0, uidNext: 1, byUid: new Map(), unread: 0, maxUid: 0 };
         this.boxes.set(mb.id, box);
         this.boxByObjectId.set(mb.mailboxObjectId, box);
         if (!this.#closed) this.#unsubs.set(mb.id, this.store.mail.subscribe(mb.id, () => void this.sync().catch(() => undefined)));
@@ -160,9 +164,7 @@ export class Account {
           changed = true;
         }
       }
-      let maxUid = 0;
-      for (const uid of box.byUid.keys()) if (uid > maxUid) maxUid = uid;
-      box.uidNext = Math.max(box.uidNext, mb.uidNext, maxUid + 1);
+      box.uidNext = Math.max(box.uidNext, mb.uidNext, box.maxUid + 1);
     }
     for (const [id, box] of this.boxes) {
       if (seen.has(id)) continue;
@@ -193,7 +195,9 @@ export class Account {
   #add(box: Box, m: MessageMeta): void {
     const rec: EmailRec = { id: m.emailId, threadId: m.threadId, mailboxId: box.mb.id, uid: m.uid, flags: m.flags, receivedAt: m.internalDate.getTime(), size: m.size, modseq: m.modseq };
     box.byUid.set(m.uid, rec);
+    if (m.uid > box.maxUid) box.maxUid = m.uid;
     if (!isSeen(m.flags)) box.unread++;
+    this.membership++;
     const prev = this.emails.get(rec.id);
     if (prev) this.threads.get(prev.threadId)?.delete(prev);
     this.emails.set(rec.id, rec);
@@ -207,6 +211,7 @@ export class Account {
     if (!rec) return;
     box.byUid.delete(uid);
     if (!isSeen(rec.flags)) box.unread--;
+    this.membership++;
     let g = this.graveyard.get(box.mb.id);
     if (!g) this.graveyard.set(box.mb.id, (g = new Map()));
     g.set(uid, { emailId: rec.id, threadId: rec.threadId });

@@ -136,6 +136,8 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
   const req = parseRequest(body, server.capabilityNames);
   const createdIds = new Map<string, string>(Object.entries(req.createdIds ?? {}));
   const responses: Invocation[] = [];
+  // One sync per request: methods that change mail sync again themselves.
+  await account.sync();
   for (const [name, rawArgs, callId] of req.calls) {
     const call: Call = { server, user, account, using: req.using, createdIds, follow: [], callId, remoteAddress };
     try {
@@ -145,7 +147,6 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
       if ('accountId' in args && args['accountId'] !== account.accountId) {
         throw new MethodError('accountNotFound', `no account ${String(args['accountId'])}`);
       }
-      await account.sync();
       const result = await spec.fn(args, call);
       responses.push([name, result, callId], ...call.follow);
     } catch (e) {

@@ -32,7 +32,7 @@ const TEXT_CONDITIONS = new Set(['text', 'from', 'to', 'cc', 'bcc', 'subject', '
 const SORTS = new Set(['receivedAt', 'sentAt', 'size', 'from', 'to', 'subject', 'hasKeyword', 'allInThreadHaveKeyword', 'someInThreadHaveKeyword']);
 /** Most ids one Email/query returns (RFC 8620 5.5: the server may cap limit). */
 export const MAX_QUERY_LIMIT = 1000;
-const RESULT_CACHE = 16;
+const RESULT_CACHE = 32;
 
 function checkFilter(f: unknown, call: Call, depth = 0): void {
   if (depth > 16) invalid('filter nested too deeply');
@@ -274,12 +274,35 @@ function recall(a: Account, key: string): string[] | null {
   return results.get(a)?.get(key)?.ids ?? null;
 }
 
-function queryArgs(args: Args, call: Call): { filter: Filter | null; sort: Comparator[]; collapse: boolean; key: string } {
+/** True when the filter or sort looks at keywords (the results then change with flag changes). */
+function usesKeywords(filter: Filter | null, sort: Comparator[]): boolean {
+  if (sort.some((c) => c.keyword !== undefined)) return true;
+  return filter !== null && /"(hasKeyword|notKeyword|allInThreadHaveKeyword|someInThreadHaveKeyword|noneInThreadHaveKeyword)"/.test(JSON.stringify(filter));
+}
+
+function queryArgs(args: Args, call: Call): { filter: Filter | null; sort: Comparator[]; collapse: boolean; key: string; flagFree: boolean } {
   const filter = optObject(args, 'filter');
   if (filter) checkFilter(filter, call);
   const sort = checkSort(args['sort']);
   const collapse = optBool(args, 'collapseThreads', false);
-  return { filter, sort, collapse, key: JSON.stringify([filter, sort, collapse]) };
+  return { filter, sort, collapse, key: JSON.stringify([filter, sort, collapse]), flagFree: !usesKeywords(filter, sort) };
+}
+
+/**
+ * The full result list for the current state: remembered under the state (for queryChanges and paging),
+ * and, when it ignores keywords, under the account's membership version too, so flag changes do not
+ * cost a recomputation.
+ */
+async function resultIds(a: Account, q: ReturnType<typeof queryArgs>, state: string): Promise<string[]> {
+  const stateKey = `${q.key}|${state}`;
+  const memberKey = `${q.key}|m${a.membership}`;
+  let ids = recall(a, stateKey) ?? (q.flagFree ? recall(a, memberKey) : null);
+  if (!ids) {
+    ids = await computeIds(a, q.filter, q.sort, q.collapse);
+    if (q.flagFree) remember(a, memberKey, ids);
+  }
+  remember(a, stateKey, ids);
+  return ids;
 }
 
 export async function emailQuery(args: Args, call: Call): Promise<Args> {
@@ -292,12 +315,7 @@ export async function emailQuery(args: Args, call: Call): Promise<Args> {
   const calculateTotal = optBool(args, 'calculateTotal', false);
   if (anchor !== undefined && anchor !== null && typeof anchor !== 'string') invalid('anchor must be an id');
   const state = a.emailState();
-  const stateKey = `${q.key}|${state}`;
-  let ids = recall(a, stateKey);
-  if (!ids) {
-    ids = await computeIds(a, q.filter, q.sort, q.collapse);
-    remember(a, stateKey, ids);
-  }
+  const ids = await resultIds(a, q, state);
   const limit = Math.min(limitArg ?? MAX_QUERY_LIMIT, MAX_QUERY_LIMIT);
   let start: number;
   if (typeof anchor === 'string') {
@@ -330,12 +348,7 @@ export async function emailQueryChanges(args: Args, call: Call): Promise<Args> {
   const old = recall(a, `${q.key}|${since}`);
   if (!old) throw new MethodError('cannotCalculateChanges', 'the old query state is no longer known');
   const state = a.emailState();
-  const stateKey = `${q.key}|${state}`;
-  let now = recall(a, stateKey);
-  if (!now) {
-    now = await computeIds(a, q.filter, q.sort, q.collapse);
-    remember(a, stateKey, now);
-  }
+  const now = await resultIds(a, q, state);
   const oldIndex = new Map(old.map((id, i) => [id, i]));
   const nowSet = new Set(now);
   const removed: string[] = [];

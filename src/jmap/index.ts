@@ -94,6 +94,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     const accept = (req.query as Record<string, string | undefined>)['accept'];
     if (accountId !== accountIdOf(a.user.id)) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
     const account = await server.account(a.user);
+    await account.sync();
     const blob = await readBlob(account, blobId, (id) => server.upload(a.user.id, id));
     if (!blob) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such blob' });
     const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
@@ -116,6 +117,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
       return reply.code(400).type('application/problem+json').send({ type: 'about:blank', status: 400, detail: 'bad closeafter or ping' });
     }
     const account = await server.account(out.auth.user);
+    await account.sync();
     eventSource(req, reply, hub, account, parseTypes(q['types']), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)));
     return reply;
   });

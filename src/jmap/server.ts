@@ -52,14 +52,14 @@ export class JmapServer {
     this.methods.set(name, { fn, cap });
   }
 
-  /** The user's account view, loaded (synced) once. */
+  /** The user's account view (runRequest and the routes sync it before use). */
   async account(user: User): Promise<Account> {
     let a = this.#accounts.get(user.id);
     if (!a) {
       a = new Account(this.ctx.store, user.id, accountIdOf(user.id));
       this.#accounts.set(user.id, a);
+      await a.sync();
     }
-    await a.sync();
     return a;
   }
 

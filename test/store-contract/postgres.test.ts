@@ -10,6 +10,7 @@ import { openStore } from '../../src/store/index.js';
 import { createTestDatabase, emptySchema, type TestDatabase } from '../../support/postgres.js';
 import { runStoreContracts } from './index.js';
 import { runSieveContract } from './sieve.js';
+import { runTokensContract } from './tokens.js';
 import { runSpamContract } from './spam.js';
 import type { StoreFactory } from './harness.js';
 
@@ -39,4 +40,5 @@ const factory: StoreFactory = async (opts) => {
 
 runStoreContracts('postgres', factory);
 runSieveContract('postgres', factory);
+runTokensContract('postgres', factory);
 runSpamContract('postgres', factory);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/index.js';
 import { runStoreContracts } from './index.js';
 import { runSieveContract } from './sieve.js';
+import { runTokensContract } from './tokens.js';
 import { runSpamContract } from './spam.js';
 import type { StoreFactory } from './harness.js';
 
@@ -25,4 +26,5 @@ const factory: StoreFactory = async (opts) => {
 
 runStoreContracts('sqlite', factory);
 runSieveContract('sqlite', factory);
+runTokensContract('sqlite', factory);
 runSpamContract('sqlite', factory);

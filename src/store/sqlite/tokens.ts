@@ -1,6 +1,8 @@
 /**
  * SqliteTokens: the TokenStore (../tokens.ts) over the SQLite core. Its tables are created at open
- * (CREATE ... IF NOT EXISTS), like the rest of the SQLite schema; rows go with their user (ON DELETE CASCADE).
+ * (CREATE ... IF NOT EXISTS), like the rest of the SQLite schema. This backend runs with foreign keys off, so
+ * rows of a deleted user may stay behind: every read joins users, so they are never used (user ids are
+ * AUTOINCREMENT, never reused).
  */
 import type { PushSubscriptionRecord, TokenInfo, TokenKind, TokenStore } from '../tokens.js';
 import { LAST_USED_GRANULARITY_MS, checkTokenOptions, hashSecret, newSecret, secretId, secretMatches } from '../tokens.js';
@@ -103,7 +105,7 @@ export class SqliteTokens implements TokenStore {
     return this.core.run(async () => {
       const id = secretId(secret);
       if (id === null) return null;
-      const r = this.core.sql('SELECT * FROM api_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      const r = this.core.sql('SELECT t.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?').get(id) as TokenRow | undefined;
       const now = Date.now();
       if (!r || !secretMatches(r.secret_hash, secret) || (r.expires_at !== null && r.expires_at <= now)) return null;
       if (r.last_used_at === null || now - r.last_used_at > LAST_USED_GRANULARITY_MS) {
@@ -115,7 +117,7 @@ export class SqliteTokens implements TokenStore {
   }
 
   list(userId: number): Promise<TokenInfo[]> {
-    return this.core.run(async () => (this.core.sql('SELECT * FROM api_tokens WHERE user_id = ? ORDER BY created_at, id').all(userId) as TokenRow[]).map(toInfo));
+    return this.core.run(async () => (this.core.sql('SELECT t.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ? ORDER BY t.created_at, t.id').all(userId) as TokenRow[]).map(toInfo));
   }
 
   revoke(userId: number, id: string): Promise<boolean> {
@@ -123,7 +125,7 @@ export class SqliteTokens implements TokenStore {
   }
 
   pushList(userId: number): Promise<PushSubscriptionRecord[]> {
-    return this.core.run(async () => (this.core.sql('SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY id').all(userId) as PushRow[]).map(toPush));
+    return this.core.run(async () => (this.core.sql('SELECT p.* FROM push_subscriptions p JOIN users u ON u.id = p.user_id WHERE p.user_id = ? ORDER BY p.id').all(userId) as PushRow[]).map(toPush));
   }
 
   pushPut(p: PushSubscriptionRecord): Promise<void> {
