@@ -39,6 +39,13 @@ export interface CompiledRegex {
   risky: boolean;
 }
 
+const WORD = 'A-Za-z0-9_';
+const SPACE = ' \\t\\r\\n\\v\\f';
+const GNU_ESCAPES: Record<string, string> = {
+  w: `[${WORD}]`, W: `[^${WORD}]`, s: `[${SPACE}]`, S: `[^${SPACE}]`, b: '\\b', B: '\\B',
+  '<': `\\b(?=[${WORD}])`, '>': `\\b(?<=[${WORD}])`, '`': '^', "'": '$',
+};
+
 const cache = new Map<string, CompiledRegex>();
 const CACHE_MAX = 256;
 
@@ -67,8 +74,9 @@ export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; 
     if (c === '\\') {
       if (i + 1 >= posix.length) return { error: 'trailing backslash (\\)' };
       const d = posix[i + 1]!;
-      // ERE: a backslash quotes the next character; JS escapes like \d would change meaning.
-      out += /[A-Za-z0-9]/.test(d) ? d : '\\' + d;
+      // GNU extensions glibc's regcomp (Pigeonhole's engine) offers; \1-\9 are back-references; any other
+      // backslash-letter (\d, \q, ...) matches nothing there, and here too. Punctuation is quoted.
+      out += GNU_ESCAPES[d] ?? (/[1-9]/.test(d) ? '\\' + d : /[A-Za-z0-9]/.test(d) ? '(?!)' : '\\' + d);
       i += 2;
       continue;
     }
