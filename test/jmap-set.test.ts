@@ -231,3 +231,28 @@ test('VacationResponse is the Sieve vacation setting; Identity; EmailSubmission 
   const fr = (forged.body['methodResponses'] as Array<[string, R, string]>)[1]![1];
   assert.equal(((fr['notCreated'] as R)['s'] as R)['type'], 'forbiddenFrom');
 });
+
+test('moves into and out of Junk train the spam filter; Quota/get shows usage against the limits', async (t) => {
+  const f = await startJmap();
+  t.after(() => f.stop());
+  const inbox = await inboxId(f);
+  const m = await f.m.store.mail.append(inbox, rfc822('cheap pills', { body: 'buy cheap pills now, limited offer, click here\r\n' }));
+  const role = await roles(f);
+  const stats = async () => (await f.m.store.spam.stats(f.user.id))[0] ?? { spamMessages: 0, hamMessages: 0 };
+  await f.call('Email/set', { accountId: f.accountId, update: { [m.emailId]: { mailboxIds: { [role.get('junk')!]: true } } } });
+  assert.equal((await stats()).spamMessages, 1);
+  await f.call('Email/set', { accountId: f.accountId, update: { [m.emailId]: { mailboxIds: { [role.get('inbox')!]: true } } } });
+  const after = await stats();
+  assert.equal(after.spamMessages, 0);
+  assert.equal(after.hamMessages, 1);
+
+  await f.m.store.quota.setLimits(f.user.id, { storage: 1_000_000, messages: 50 });
+  const q = await f.call('Quota/get', { accountId: f.accountId, ids: null }, [...USING, 'urn:ietf:params:jmap:quota']);
+  const byId = new Map((q['list'] as R[]).map((x) => [x['id'], x]));
+  assert.equal(byId.get('messages')!['used'], 1);
+  assert.equal(byId.get('messages')!['hardLimit'], 50);
+  assert.equal(byId.get('storage')!['resourceType'], 'octets');
+  assert.equal(byId.get('storage')!['used'], (await f.m.store.quota.usage(f.user.id)).storage);
+  const qc = await f.call('Quota/changes', { accountId: f.accountId, sinceState: q['state'] }, [...USING, 'urn:ietf:params:jmap:quota']);
+  assert.deepEqual(qc['updated'], []);
+});
