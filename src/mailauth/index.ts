@@ -1,7 +1,8 @@
 /**
  * Mail authentication: DKIM keys and records (keys.ts, records.ts), DKIM signing in the outbound queue
  * (sign.ts), and the SMTP MX's SPF/DKIM/DMARC/ARC checks with their Authentication-Results field
- * (inbound.ts, mx.ts). The web interface's domain page and `mailroom domain dns` use domainDnsRecords().
+ * (inbound.ts, mx.ts; DKIM verification in verify.ts). The web interface's domain page and
+ * `mailroom domain dns` use domainDnsRecords().
  */
 import type { Logger } from '../lib/logger.js';
 import { createResolver, parseDnsServer, type DnsResolver } from '../lib/dns.js';
@@ -14,6 +15,7 @@ export { domainDnsRecords, formatZoneLine, type DnsRecord } from './records.js';
 export { createSigner, signMessage, SIGNED_FIELDS, type Signer, type SigningKey } from './sign.js';
 export { checkInbound, type InboundVerdict, type InboundSession } from './inbound.js';
 export { createMxChecker, type MxChecker, type MxCheckResult } from './mx.js';
+export { verifyDkim, DkimKeyCache, type DkimResult } from './verify.js';
 
 export interface MailAuthConfig {
   /** SPF/DKIM/DMARC/ARC on the SMTP MX. */
