@@ -76,7 +76,7 @@ describe('mailroom user', () => {
 describe('mailroom serve', () => {
   test('first start creates a user, prints client settings and ready; IMAP login works; SIGTERM stops cleanly', async () => {
     const data = await tempDir();
-    const ports = ['--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', 'off', '--lmtp-port', '0', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off'];
+    const ports = ['--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', 'off', '--lmtp-port', '0', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off', '--managesieve-port', 'off'];
     const s = await startCli(['serve', '--data', data, ...ports], /mailroom ready/);
     const out = s.output();
     const password = /password {2}(\S+)/.exec(out)?.[1];
@@ -112,7 +112,7 @@ describe('mailroom serve', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = await runCli(['serve', '--data', data, '--imap-port', String(port), '--imaps-port', 'off', '--pop3-port', 'off', '--pop3s-port', 'off', '--lmtp-port', 'off', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off']);
+      const r = await runCli(['serve', '--data', data, '--imap-port', String(port), '--imaps-port', 'off', '--pop3-port', 'off', '--pop3s-port', 'off', '--lmtp-port', 'off', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off', '--managesieve-port', 'off']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^mailroom: address already in use/m);
     } finally {

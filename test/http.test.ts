@@ -93,7 +93,7 @@ test('mailroom token add prints a working token; list shows it without the secre
   assert.equal(rows[0]!.name, 'laptop');
   assert.ok(!list.stdout.includes(secret.slice(25)));
   // the token works against a served HTTP listener on the same data
-  const s = await startCli(['serve', '--data', data, '--http-port', '0', ...['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'https'].flatMap((l) => [`--${l}-port`, 'off'])], /mailroom ready/);
+  const s = await startCli(['serve', '--data', data, '--http-port', '0', ...['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'https', 'managesieve'].flatMap((l) => [`--${l}-port`, 'off'])], /mailroom ready/);
   t.after(() => s.child.kill('SIGTERM'));
   const port = Number(/listener=http address=127\.0\.0\.1:(\d+)|"listener":"http","address":"127\.0\.0\.1:(\d+)"|http.*127\.0\.0\.1:(\d+)/.exec(s.output())?.slice(1).find(Boolean));
   assert.ok(port > 0, s.output());

@@ -14,7 +14,7 @@ import { ImapFlow } from 'imapflow';
 import { runCli, startCli } from './helpers/cli.js';
 import { createTestDatabase } from '../support/postgres.js';
 
-const OFF = ['--imaps-port', 'off', '--pop3-port', 'off', '--pop3s-port', 'off', '--lmtp-port', 'off', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off'];
+const OFF = ['--imaps-port', 'off', '--pop3-port', 'off', '--pop3s-port', 'off', '--lmtp-port', 'off', '--smtp-port', 'off', '--submission-port', 'off', '--submissions-port', 'off', '--http-port', 'off', '--https-port', 'off', '--managesieve-port', 'off'];
 
 function imapPort(output: string): number {
   const m = /listener=imap address=127\.0\.0\.1:(\d+)/.exec(output);

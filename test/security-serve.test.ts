@@ -41,7 +41,7 @@ function cliUnderUmask022(args: string[], until?: RegExp): Promise<string> {
   });
 }
 
-const ALL_OFF = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https'].flatMap((l) => [`--${l}-port`, 'off']);
+const ALL_OFF = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https', 'managesieve'].flatMap((l) => [`--${l}-port`, 'off']);
 
 test('M7: under umask 022 serve creates the data directory 0700 and mail.db (+ -wal/-shm) 0600', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'mailroom-modes-'));

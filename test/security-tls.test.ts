@@ -82,7 +82,7 @@ test('serve reloads --tls-cert/--tls-key on SIGHUP: new connections get the new 
   const args = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--data', join(dir, 'data'), '--tls-cert', certFile, '--tls-key', keyFile];
   args.push('--pop3-port', String(pop3), '--pop3s-port', String(pop3s), '--submission-port', String(submission), '--submissions-port', String(submissions));
   args.push('--imap-port', String(imap), '--imaps-port', String(imaps));
-  for (const off of ['lmtp', 'smtp', 'http', 'https']) args.push(`--${off}-port`, 'off');
+  for (const off of ['lmtp', 'smtp', 'http', 'https', 'managesieve']) args.push(`--${off}-port`, 'off');
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const seen = (re: RegExp): Promise<void> =>

@@ -154,6 +154,7 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     '--submissions-port', 'off',
     '--http-port', 'off',
     '--https-port', 'off',
+    '--managesieve-port', 'off',
   ];
   const tls = cachedCertificate();
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
