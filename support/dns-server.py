@@ -23,6 +23,7 @@ from dnslib import A, AAAA, CNAME, MX, NS, PTR, QTYPE, RCODE, RR, SOA, TXT, DNSR
 from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
 lock = threading.Lock()
+print_lock = threading.Lock()
 zone = {"records": {}, "servfail": set(), "drop": set(), "soa_ttl": 60}
 
 
@@ -73,7 +74,9 @@ class ZoneResolver(BaseResolver):
     def resolve(self, request, handler):
         qname = norm(request.q.qname)
         qtype = QTYPE[request.q.qtype]
-        print("Q %s %s" % (qname, qtype), flush=True)
+        with print_lock:  # handler threads print at once; one whole line each
+            sys.stdout.write("Q %s %s\n" % (qname, qtype))
+            sys.stdout.flush()
         with lock:
             z = zone
         reply = request.reply()
@@ -149,7 +152,9 @@ def main():
         new = load(json.loads(line))
         with lock:
             zone = new
-        print("ok", flush=True)
+        with print_lock:
+            sys.stdout.write("ok\n")
+            sys.stdout.flush()
     udp.stop()
     tcp.stop()
 

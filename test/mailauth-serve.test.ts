@@ -75,3 +75,40 @@ test('createMailroom: checks on the SMTP MX only, MX look-ups and signing in the
     await dns.stop();
   }
 });
+
+test('createMailroom: DMARC quarantine reaches the spam stage, which files the message into Junk; reject is refused', { timeout: 60_000 }, async () => {
+  const dns = await startTestDns({
+    records: [
+      ['q.test', 'TXT', 'v=spf1 ip4:192.0.2.1 -all'],
+      ['_dmarc.q.test', 'TXT', 'v=DMARC1; p=quarantine'],
+      ['r.test', 'TXT', 'v=spf1 ip4:192.0.2.1 -all'],
+      ['_dmarc.r.test', 'TXT', 'v=DMARC1; p=reject'],
+    ],
+  });
+  const m = createMailroom({ hostname: 'mx.example.org', ports: { smtp: 0 }, mailAuth: { checks: true, dnsServers: [dns.server] }, auth: { failureDelayMs: 0 } });
+  try {
+    await m.start();
+    await m.addUser('bob@example.org', 'pw');
+    const send = async (from: string): Promise<number> => {
+      const { client } = await RawSmtp.open(m.ports.smtp!);
+      try {
+        await client.cmd('EHLO client.example.net');
+        await client.cmd(`MAIL FROM:<${from}>`);
+        await client.cmd('RCPT TO:<bob@example.org>');
+        return (await client.data(`From: ${from}\r\nTo: bob@example.org\r\nSubject: hello\r\n\r\nbody\r\n`)).code;
+      } finally {
+        client.close();
+      }
+    };
+    assert.equal(await send('boss@q.test'), 250);
+    const junk = await mailboxContents(m.store, 'bob@example.org', 'Junk');
+    assert.equal(junk.length, 1, 'quarantined into Junk by the spam stage');
+    assert.match(junk[0]!.toString('latin1').replace(/\r\n /g, ' '), /Authentication-Results: mx\.example\.org; dkim=none; spf=fail [^;]*; spf=none [^;]*; arc=none; dmarc=fail/);
+    assert.equal((await mailboxContents(m.store, 'bob@example.org')).length, 0);
+    assert.equal(await send('boss@r.test'), 550);
+    assert.equal((await mailboxContents(m.store, 'bob@example.org')).length, 0);
+  } finally {
+    await m.stop();
+    await dns.stop();
+  }
+});
