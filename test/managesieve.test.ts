@@ -118,8 +118,15 @@ test('scripts with errors are refused with the parser message and not stored; CH
   assert.match((await c.cmd(`CHECKSCRIPT ${literal(GOOD)}`)).status, /^OK/);
   assert.match((await c.cmd(`CHECKSCRIPT ${literal(bad)}`)).status, /^NO .*line 3/);
   assert.match((await c.cmd(`CHECKSCRIPT ${literal('require "nosuchext";\r\n')}`)).status, /^NO /);
-  assert.match((await c.cmd('CHECKSCRIPT {2+}\r\n\xff\xfe\r\n')).status, /^NO /, 'not UTF-8');
+  const notUtf8 = Buffer.concat([Buffer.from('CHECKSCRIPT {2+}\r\n'), Buffer.from([0xff, 0xfe]), Buffer.from('\r\n')]);
+  assert.match((await c.cmd(notUtf8)).status, /^NO "Script is not valid UTF-8"/);
   assert.deepEqual(await f.store.sieve.listScripts(f.user.id), []);
+  // Warnings do not refuse the script: OK (WARNINGS) with the message, and it is stored.
+  const warn = 'require "vacation";\r\nvacation :days 0 "Away.";\r\n';
+  assert.match((await c.cmd(`CHECKSCRIPT ${literal(warn)}`)).status, /^OK \(WARNINGS\) "line 2, column \d+: .*minimum/);
+  assert.match((await c.cmd(`PUTSCRIPT "warned" ${literal(warn)}`)).status, /^OK \(WARNINGS\) /);
+  assert.equal((await f.store.sieve.getScript(f.user.id, 'warned'))?.content, warn);
+  assert.match((await c.cmd('DELETESCRIPT "warned"')).status, /^OK/);
   await c.cmd('LOGOUT');
 });
 
