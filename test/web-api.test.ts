@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { ADMIN, ADMIN_PASS, ALICE, ALICE_PASS, Client, startWeb } from './web-helpers.js';
 import { runCli } from './helpers/cli.js';
 import { sanitizeMailHtml } from '../src/web/sanitize.js';
+import { RecentLog, recentLog, withRecentLog } from '../src/lib/metrics.js';
+import { memoryLogger, type LogLine } from '../src/lib/logger.js';
 
 test('sign-in sets HttpOnly SameSite=Strict session and readable CSRF cookies; CSRF is enforced; sign-out ends the session', async (t) => {
   const w = await startWeb(t);
@@ -256,4 +258,31 @@ test('mailroom user add --admin and user admin on|off set the administrator role
   assert.match(r.stderr, /no such user/);
   r = await runCli(['user', 'admin', 'staff@example.org', 'maybe', '--data', data]);
   assert.notEqual(r.code, 0);
+});
+
+test('recent log: the server logger keeps info+ lines with child fields; the admin API filters them', async (t) => {
+  const ring = new RecentLog(3);
+  const lines: LogLine[] = [];
+  const log = withRecentLog(memoryLogger(lines), ring);
+  log.debug({ a: 1 }, 'not kept');
+  log.info({ a: 1 }, 'one');
+  log.child({ listener: 'imap' }).warn({ ip: '192.0.2.1' }, 'two');
+  log.error({ err: new Error('boom') }, 'three');
+  log.info({}, 'four');
+  assert.equal(lines.length, 5, 'everything still reaches the wrapped logger');
+  assert.deepEqual(ring.lines().map((l) => l.msg), ['two', 'three', 'four'], 'oldest dropped past the size');
+  assert.equal(ring.lines({ minLevel: 'warn' }).length, 2);
+  assert.match(ring.lines({ filter: 'IMAP' })[0]!.fields, /"listener":"imap","ip":"192.0.2.1"/);
+  assert.match(ring.lines({ filter: 'boom' })[0]!.fields, /"err":"boom"/);
+
+  const w = await startWeb(t);
+  recentLog.add('warn', { marker: 'web-api-test' }, 'a line for the admin page');
+  const a = new Client(w.url);
+  await a.signIn(ADMIN, ADMIN_PASS);
+  const r = await a.req('GET', '/api/admin/log?filter=web-api-test&level=warn');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.lines.map((l: { msg: string }) => l.msg), ['a line for the admin page']);
+  const alice = new Client(w.url);
+  await alice.signIn(ALICE, ALICE_PASS);
+  assert.equal((await alice.req('GET', '/api/admin/log')).status, 403);
 });

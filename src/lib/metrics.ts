@@ -7,10 +7,12 @@
  *   metrics.deliveries.inc({ via: 'lmtp', result: 'delivered' })
  *   metrics.authFailures.inc()                                     (the Authenticator counts every failure)
  *   metrics.storeLatency.observe({ op: 'append' }, seconds)
+ * recentLog keeps the last log lines for the admin page (withRecentLog wraps the server's logger).
  * Label values are bounded by the caller (protocol and command names, never addresses). Tests that need
  * their own numbers create a separate set with createMetrics().
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from './logger.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -64,4 +66,62 @@ export async function openConnectionsByProtocol(m: Metrics = metrics): Promise<R
     if (typeof p === 'string') out[p] = v.value;
   }
   return out;
+}
+
+/** One line of the server log as the admin page shows it. */
+export interface RecentLine {
+  time: string;
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  fields: string;
+}
+
+/** The last `size` log lines at info level and above (admin "recent log"), oldest first. */
+export class RecentLog {
+  readonly #lines: RecentLine[] = [];
+  constructor(readonly size = 1000) {}
+
+  add(level: RecentLine['level'], fields: Record<string, unknown>, msg: string | undefined): void {
+    let f: string;
+    try {
+      f = JSON.stringify(fields, (_k, v: unknown) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v)) ?? '';
+    } catch {
+      f = '';
+    }
+    this.#lines.push({ time: new Date().toISOString(), level, msg: msg ?? '', fields: f.length > 1000 ? f.slice(0, 1000) + '…' : f });
+    if (this.#lines.length > this.size) this.#lines.splice(0, this.#lines.length - this.size);
+  }
+
+  /** Lines containing `filter` (case-insensitive, message or fields) at `minLevel` or above, at most `limit`, newest last. */
+  lines(opts: { filter?: string; minLevel?: RecentLine['level']; limit?: number } = {}): RecentLine[] {
+    const rank = { info: 0, warn: 1, error: 2 };
+    const min = rank[opts.minLevel ?? 'info'];
+    const needle = (opts.filter ?? '').toLowerCase();
+    const out = this.#lines.filter((l) => rank[l.level] >= min && (!needle || l.msg.toLowerCase().includes(needle) || l.fields.toLowerCase().includes(needle)));
+    return out.slice(-(opts.limit ?? 200));
+  }
+}
+
+/** The process-wide recent log the server's logger feeds (see withRecentLog). */
+export const recentLog = new RecentLog();
+
+/** A logger that also keeps info, warn and error lines (and those of its children, with their fields) in `ring`. */
+export function withRecentLog(logger: Logger, ring: RecentLog = recentLog, base: Record<string, unknown> = {}): Logger {
+  const keep = (level: RecentLine['level'], f: Record<string, unknown>, m: string | undefined): void => ring.add(level, { ...base, ...f }, m);
+  return {
+    debug: (f, m) => logger.debug(f, m),
+    info: (f, m) => {
+      keep('info', f, m);
+      logger.info(f, m);
+    },
+    warn: (f, m) => {
+      keep('warn', f, m);
+      logger.warn(f, m);
+    },
+    error: (f, m) => {
+      keep('error', f, m);
+      logger.error(f, m);
+    },
+    child: (fields) => withRecentLog(logger.child(fields), ring, { ...base, ...fields }),
+  };
 }

@@ -11,7 +11,7 @@ import { isStoreError } from '../store/types.js';
 import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { generatePassword } from '../cli/user.js';
 import { buildDsn } from '../delivery/dsn.js';
-import { metrics, openConnectionsByProtocol } from '../lib/metrics.js';
+import { metrics, openConnectionsByProtocol, recentLog, type RecentLine } from '../lib/metrics.js';
 import type { Authed } from '../http/auth.js';
 import { needUser } from './auth.js';
 
@@ -206,6 +206,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
       }
       await ctx.store.queue.remove(m.id);
       return { bounced: m.id, notified: m.sender || null };
+    });
+
+    api.get('/api/admin/log', async (req) => {
+      const q = (req.query ?? {}) as Record<string, unknown>;
+      const level = q.level === 'warn' || q.level === 'error' ? (q.level as RecentLine['level']) : 'info';
+      const limit = Math.min(1000, Math.max(1, Number(q.limit) || 200));
+      return { lines: recentLog.lines({ filter: typeof q.filter === 'string' ? q.filter.slice(0, 200) : '', minLevel: level, limit }) };
     });
 
     api.get('/api/admin/status', async () => {

@@ -40,6 +40,11 @@ export function Admin({ me }: { me: Me }) {
   const [newUser, setNewUser] = useState('');
   const [newDomain, setNewDomain] = useState('');
   const [alias, setAlias] = useState({ from: '', to: '' });
+  const [logFilter, setLogFilter] = useState('');
+  const [log, setLog] = useState<Array<{ time: string; level: string; msg: string; fields: string }>>([]);
+  const loadLog = (filter: string) =>
+    request<{ lines: typeof log }>('GET', `/api/admin/log?limit=100&filter=${encodeURIComponent(filter)}`).then((r) => setLog(r.lines), () => undefined);
+  useEffect(() => void loadLog(''), []);
 
   const load = async () => {
     const [s, u, d, a, q] = await Promise.all([
@@ -197,6 +202,19 @@ export function Admin({ me }: { me: Me }) {
               </tbody>
             </table>
           )}
+        </section>
+        <section class="card" aria-labelledby="a-log">
+          <h2 id="a-log">Recent log</h2>
+          <form
+            role="search"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void loadLog(logFilter);
+            }}
+          >
+            <input type="search" aria-label="Filter log lines" value={logFilter} onInput={(e) => setLogFilter(e.currentTarget.value)} />
+          </form>
+          <pre class="log">{log.map((l) => `${l.time} ${l.level.toUpperCase()} ${l.msg} ${l.fields}`).join('\n')}</pre>
         </section>
       </main>
     </div>
