@@ -1,0 +1,26 @@
+/** bench/mailauth.ts --smoke runs end to end: both MX services deliver, the checks pass, the tables are written. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runProgram } from './delivery/helpers.js';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+test('mail authentication bench, smoke size', { timeout: 120_000 }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'mailroom-bench-auth-'));
+  try {
+    const r = await runProgram(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/mailauth.ts'), '--smoke', '--out', out], 110_000);
+    assert.equal(r.code, 0, r.stderr);
+    const md = await readFile(join(out, 'mailauth.md'), 'utf8');
+    assert.doesNotMatch(md, /CHECK FAILED/);
+    assert.match(md, /\| off \| \d+ ms \| \d+ \|/);
+    assert.match(md, /\| on \(SPF x2, DKIM, DMARC, ARC, DNS on loopback\) \| \d+ ms \| \d+ \|/);
+    assert.match(md, /Throughput with checks on \/ off: \*\*\d+\.\d\dx\*\*/);
+    assert.match(md, /\| RSA 2048 \| \d+\.\d{3} ms \|\n\| Ed25519 \| \d+\.\d{3} ms \|/);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
