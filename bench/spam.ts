@@ -2,8 +2,8 @@
  * Spam filter costs and accuracy:
  * - LMTP delivery throughput with the filter on and off. Two LMTP services run in this process, each on its
  *   own SQLite store (fsync on) with the server's real stage list (server/stages.ts buildStages, `spam:
- *   { enabled }` as `serve --spam on|off` sets it). With the filter on every recipient has a trained filter
- *   (`--train` corpus messages, half spam), so each delivery tokenizes the message, reads its token counts
+ *   { enabled }` as `serve --spam on|off` sets it). Every recipient has a trained filter in both stores
+ *   (`--train` corpus messages, half spam); with the filter on each delivery tokenizes the message, reads its token counts
  *   in one query, classifies it and files spam into Junk. The messages delivered are the synthetic spam
  *   corpus (bench/spam-corpus.ts: realistic sizes and MIME, about half spam), each to one of `--recipients`
  *   users round robin over `--senders` LMTP connections. Runs alternate off, on, off, on ... after a warm-up
@@ -11,7 +11,7 @@
  * - Accuracy on the synthetic corpus (bench/spam-accuracy.ts): train on half, test on the other half.
  *
  * Usage: npm run bench -- spam [flags], or node --import tsx bench/spam.ts [--messages N] [--senders N] [--recipients N] [--train N] [--runs N]
- *        [--accuracy N] [--smoke] [--json] [--out DIR]
+ *        [--accuracy N] [--threshold P] [--smoke] [--json] [--out DIR]
  * Writes <out>/spam.md (default bench/results) and prints it. Exit status 1 when a delivery fails or a
  * message is missing afterwards.
  */
@@ -40,12 +40,14 @@ interface Options {
   train: number;
   runs: number;
   accuracy: number;
+  /** Spam threshold of the filter (above 1: nothing is filed into Junk, to see what filing costs). */
+  threshold: number;
   json: boolean;
   out: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 2000, senders: 10, recipients: 10, train: 400, runs: 3, accuracy: 2000, json: false, out: join(HERE, 'results') };
+  const o: Options = { messages: 2000, senders: 10, recipients: 10, train: 400, runs: 3, accuracy: 2000, threshold: 0.9, json: false, out: join(HERE, 'results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const num = (): number => Number(argv[++i]);
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--train') o.train = num();
     else if (a === '--runs') o.runs = num();
     else if (a === '--accuracy') o.accuracy = num();
+    else if (a === '--threshold') o.threshold = num();
     else if (a === '--json') o.json = true;
     else if (a === '--out') o.out = argv[++i]!;
     else if (a === '--smoke') Object.assign(o, { messages: 60, senders: 4, recipients: 3, train: 40, runs: 1, accuracy: 200 });
@@ -117,9 +120,10 @@ export async function spamBench(argv: string[]): Promise<void> {
       const trainer = new SpamFilter(store);
       for (let k = 0; k < o.recipients; k++) {
         const u = await store.directory.createUser(rcpt(k), '{PLAIN}pw');
-        if (enabled) for (const m of training) await trainer.train(u.id, withAuthResults(m), m.spam ? 'spam' : 'ham');
+        // Both stores hold the same statistics, so they differ only in whether the filter runs.
+        for (const m of training) await trainer.train(u.id, withAuthResults(m), m.spam ? 'spam' : 'ham');
       }
-      const stages = buildStages({ store, logger: silentLogger, hostname: 'mx.bench.test', dataDir: dir, spam: { enabled } });
+      const stages = buildStages({ store, logger: silentLogger, hostname: 'mx.bench.test', dataDir: dir, spam: { enabled, threshold: o.threshold } });
       const svc = createLmtpService({ store, auth: new Authenticator(store.directory, { failureDelayMs: 0 }), hostname: 'mx.bench.test', stages });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
       services.push({ enabled, svc, port, store, times: [] as number[], cpu: [] as number[], delivered: 0 });

@@ -273,6 +273,13 @@ const EMAIL_RE = /\b[a-z0-9._%+-]{1,64}@([a-z0-9.-]{1,100}\.[a-z]{2,20})\b/gi;
 const SHORTENERS = new Set(['bit.ly', 'tinyurl.com', 't.co', 'goo.gl', 'ow.ly', 'is.gd', 'cutt.ly', 'rb.gy', 'shorturl.at', 'tiny.cc']);
 
 function urlTokens(text: string, out: Set<string>): void {
+  const lower = text.length < 256 ? text.toLowerCase() : null;
+  const has = (needle: string): boolean => (lower ? lower.includes(needle) : text.includes(needle) || text.includes(needle.toUpperCase()));
+  if (has('http') || has('www.')) urlMatches(text, out);
+  if (text.includes('@')) emailMatches(text, out);
+}
+
+function urlMatches(text: string, out: Set<string>): void {
   URL_RE.lastIndex = 0;
   let m: RegExpExecArray | null;
   let n = 0;
@@ -292,8 +299,12 @@ function urlTokens(text: string, out: Set<string>): void {
     for (const w of path.split(/[^a-z0-9]+/).filter((x) => x.length >= 3 && x.length <= 20).slice(0, 6)) out.add(`url:path:${w}`);
     if (/[?&][a-z_]*(?:id|token|uid|ref)=/i.test(path)) out.add('url:tracking-param');
   }
+}
+
+function emailMatches(text: string, out: Set<string>): void {
+  let m: RegExpExecArray | null;
   EMAIL_RE.lastIndex = 0;
-  n = 0;
+  let n = 0;
   while ((m = EMAIL_RE.exec(text)) && n++ < 50) out.add(`email:${m[1]!.toLowerCase()}`);
 }
 
@@ -344,25 +355,34 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
 /** Lower-cased words: 3..12 characters kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>". */
 function words(s: string, max: number): string[] {
   const outw: string[] = [];
+  const cjk = CJK.test(s);
   const re = /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
   let m: RegExpExecArray | null;
   while ((m = re.exec(s)) && outw.length < max) {
-    let w = m[0].toLowerCase().replace(/['’-]+$/, '');
-    if (CJK.test(w)) continue;
-    if (/^\d+$/.test(w)) {
-      outw.push(`num:${Math.min(w.length, 9)}`);
-      continue;
+    let w = m[0].toLowerCase();
+    const last = w.charCodeAt(w.length - 1);
+    if (last === 39 || last === 0x2019 || last === 45) w = w.replace(/['’-]+$/, '');
+    if (cjk && CJK.test(w)) continue;
+    if (DIGIT.test(w)) {
+      if (ALL_DIGITS.test(w)) {
+        outw.push(`num:${Math.min(w.length, 9)}`);
+        continue;
+      }
+      if (w.length >= 3 && w.length <= 12 && LETTER.test(w)) {
+        outw.push(`mixed:${w.replace(DIGITS, '#')}`);
+        continue;
+      }
     }
     if (w.length < 3) continue;
-    if (w.length > 12) {
-      outw.push(`skip:${w[0]} ${Math.floor(w.length / 10) * 10}`);
-      continue;
-    }
-    w = w.replace(/\d/g, '#').includes('#') && /[\p{L}]/u.test(w) ? `mixed:${w.replace(/\d/g, '#')}` : w;
-    outw.push(w);
+    outw.push(w.length > 12 ? `skip:${w[0]} ${Math.floor(w.length / 10) * 10}` : w);
   }
   return outw;
 }
+
+const DIGIT = /\d/;
+const DIGITS = /\d/g;
+const ALL_DIGITS = /^\d+$/;
+const LETTER = /\p{L}/u;
 
 function sizeBucket(n: number): string {
   if (n < 1024) return '<1k';
