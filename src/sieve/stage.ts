@@ -15,9 +15,10 @@
  * within its dates and the scripts sent none. No vacation reply is sent for spam.
  *
  * Safety: a runtime error or limit hit in a script keeps the message (earlier scripts' actions stand) and
- * is logged with the user; the same message (by Message-ID) delivered to the same user again does not run
- * the scripts again (the earlier stages' decision stands), which also ends redirect loops between local
- * users; a message that this user already redirected is not redirected again.
+ * is logged with the user; once a run redirected, answered or rejected a message, the same message (by
+ * Message-ID) delivered to the same user again does not run the scripts again (the earlier stages' decision
+ * stands), which also ends redirect loops between local users; a message that this user already redirected
+ * is not redirected again.
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryStage, Disposition, LocalMessage, Target } from '../delivery/pipeline.js';
@@ -114,7 +115,7 @@ class SieveStage implements DeliveryStage {
       log.info({ user: msg.address, messageId: mid }, 'sieve: message already delivered to this user; scripts not run again');
       return;
     }
-    const records: Array<{ key: string; seconds: number }> = onceKey ? [{ key: onceKey, seconds: this.#o.oncePeriod ?? ONCE_PERIOD }] : [];
+    const records: Array<{ key: string; seconds: number }> = [];
     const own = [...new Set([msg.address, msg.recipient, ...msg.members].map((a) => a.toLowerCase()))];
     const env = this.#env(msg, d, input, own, now, records);
 
@@ -148,6 +149,12 @@ class SieveStage implements DeliveryStage {
       actions.push({ type: 'vacation', reason: setting.textBody, ...(setting.subject ? { subject: setting.subject } : {}), addresses: [], mime: false, handle: 'vacation-setting', seconds: SETTING_VACATION_SECONDS });
     }
     await this.#apply(msg, d, { actions, keep, keepFlags, message, input, fields, own, now, setting: vacationOn ? setting : null }, log);
+    // Remembered only when the run sent something (a redirect, a vacation reply, a rejection): repeating
+    // those is what must not happen; a second run that only files the copy again is harmless and saves a
+    // write per delivery.
+    if (onceKey && actions.some((a) => a.type === 'redirect' || a.type === 'vacation' || a.type === 'reject')) {
+      records.push({ key: onceKey, seconds: this.#o.oncePeriod ?? ONCE_PERIOD });
+    }
     if (records.length) {
       d.after.push(async () => {
         for (const r of records) await store.sieve.recordDuplicate(msg.userId, r.key, now, new Date(now.getTime() + r.seconds * 1000));
