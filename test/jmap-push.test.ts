@@ -292,3 +292,28 @@ test('PushSubscription: verification to a loopback URL, then StateChanges; bad U
   const d = await f.call('PushSubscription/set', { destroy: [id] });
   assert.deepEqual(d['destroyed'], [id]);
 });
+
+test('a WebSocket upgrade with the session cookie needs the server origin', async (t) => {
+  const f = await startJmap();
+  t.after(() => f.stop());
+  const session = await f.m.store.tokens.create(f.user.id, { name: 'web', kind: 'session' });
+  const specifier: string = 'ws';
+  const { WebSocket } = (await import(specifier)) as { WebSocket: new (url: string, proto: string, o: { headers: Record<string, string> }) => { on(e: string, fn: (...a: unknown[]) => void): void; send(s: string): void; close(): void } };
+  const attempt = (origin: string): Promise<{ code: number; messages: number }> =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${f.m.ports.http}/jmap/ws`, 'jmap', { headers: { Cookie: `mr_session=${session.secret}`, Origin: origin } });
+      let messages = 0;
+      ws.on('open', () => ws.send(JSON.stringify({ '@type': 'Request', using: USING, methodCalls: [['Core/echo', {}, '0']] })));
+      ws.on('message', () => {
+        messages++;
+        ws.close();
+      });
+      ws.on('close', (code) => resolve({ code: code as number, messages }));
+      ws.on('error', () => undefined);
+    });
+  const evil = await attempt('https://evil.example');
+  assert.equal(evil.code, 1008);
+  assert.equal(evil.messages, 0);
+  const own = await attempt(`http://127.0.0.1:${f.m.ports.http}`);
+  assert.equal(own.messages, 1);
+});

@@ -2,7 +2,8 @@
  * JMAP over WebSocket (RFC 8887): subprotocol "jmap"; text frames carry Request objects (answered with
  * Response or RequestError, echoing the request's "id" as "requestId") and WebSocketPushEnable /
  * WebSocketPushDisable (push of StateChange objects, RFC 8887 4.3.5). The connection is authenticated at
- * the upgrade like any other request.
+ * the upgrade like any other request; with the session cookie only from the server's own or a configured
+ * origin.
  */
 import type { FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
@@ -23,10 +24,28 @@ export interface WsLike {
   on(event: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): void;
 }
 
+/** True when the request's Origin is this server itself (same host) or one of the configured CORS origins. */
+export function originAllowed(req: FastifyRequest, ctx: HttpContext): boolean {
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string') return false;
+  if (ctx.corsOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === req.host;
+  } catch {
+    return false;
+  }
+}
+
 export async function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpContext, socket: WsLike, req: FastifyRequest): Promise<void> {
   const out = await authenticate(req, ctx);
   if (!out.ok) {
     socket.close(1008, 'authentication required');
+    return;
+  }
+  // Browsers send cookies with a WebSocket upgrade from any page: a cookie-authenticated upgrade must come
+  // from this server's own origin or a configured one (cross-site WebSocket hijacking).
+  if (out.auth.via === 'cookie' && !originAllowed(req, ctx)) {
+    socket.close(1008, 'origin not allowed');
     return;
   }
   if (socket.protocol !== 'jmap') {
