@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relaxedBody, relaxedHeader, headerList } from './sign.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { relaxedBody, relaxedHeader, headerList, signMessage } from './sign.js';
+import { verifyDkim, DkimKeyCache } from './verify.js';
+import { publicKeyValue } from './keys.js';
 import { splitFields, authservId, removeOwnAuthResults } from './headers.js';
 
 const rb = (s: string): string => relaxedBody(Buffer.from(s, 'latin1')).toString('latin1');
@@ -33,4 +36,22 @@ test('Authentication-Results authserv-id and removal of our own', () => {
   assert.equal(out.removed, 1);
   assert.equal(out.raw.toString(), 'Subject: s\r\nauthentication-results: other; spf=pass\r\n\r\nAuthentication-Results: mx.example.org; in the body\r\n');
   assert.equal(removeOwnAuthResults(out.raw, 'mx.example.org').raw, out.raw);
+});
+
+test('a message of header fields only is signed over an empty body; one without From is not signed', async () => {
+  const pair = generateKeyPairSync('ed25519');
+  const key = { domain: 'example.org', selector: 'ed', algorithm: 'ed25519' as const, key: pair.privateKey };
+  const resolver = {
+    queries: 0,
+    resolve: () => Promise.reject(new Error('unused')),
+    resolveTxt: async () => [[`v=DKIM1; k=ed25519; p=${publicKeyValue(pair.publicKey)}`]],
+    resolveMx: async () => [],
+    lookupAll: async () => [],
+  };
+  const headerOnly = signMessage(Buffer.from('From: a@example.org\r\nSubject: s\r\n'), [key]);
+  assert.match(headerOnly.toString(), /^DKIM-Signature: /);
+  const [res] = await verifyDkim(headerOnly, resolver, new DkimKeyCache());
+  assert.equal(res!.result, 'pass');
+  const noFrom = Buffer.from('Subject: s\r\n\r\nbody\r\n');
+  assert.equal(signMessage(noFrom, [key]), noFrom);
 });

@@ -106,17 +106,18 @@ function foldValue(v: string): string {
 }
 
 /**
- * The message with one DKIM-Signature per key on top (same order as `keys`). A message without a header
- * section is returned unchanged. `now` is the t= time.
+ * The message with one DKIM-Signature per key on top (same order as `keys`). A message without a From
+ * field is returned unchanged (DKIM requires From to be signed). `now` is the t= time.
  */
 export function signMessage(raw: Buffer, keys: readonly SigningKey[], now: Date = new Date()): Buffer {
   if (!keys.length) return raw;
   const end = headerEnd(raw);
-  if (end < 0) return raw;
   const fields = splitFields(raw);
+  if (!fields.some((f) => f.name.toLowerCase() === 'from')) return raw;
   const names = headerList(fields);
   const signedData = signedHeaderData(fields, names);
-  const bh = createHash('sha256').update(relaxedBody(raw.subarray(end + 2))).digest('base64');
+  // A message of header fields only has an empty body (RFC 5322 3.5).
+  const bh = createHash('sha256').update(relaxedBody(end < 0 ? Buffer.alloc(0) : raw.subarray(end + 2))).digest('base64');
   const t = Math.floor(now.getTime() / 1000);
   const headers: string[] = [];
   for (const k of keys) {
