@@ -27,7 +27,7 @@ import { hashPassword } from '../src/auth/index.js';
 
 const USING = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
 
-function message(i: number): Buffer {
+export function message(i: number): Buffer {
   const thread = Math.floor(i / 5);
   const refs = i % 5 === 0 ? '' : `In-Reply-To: <t${thread}.0@bench.test>\r\nReferences: <t${thread}.0@bench.test>\r\n`;
   const day = new Date(Date.UTC(2020, 0, 1) + i * 60_000).toUTCString().replace('GMT', '+0000');

@@ -6,6 +6,7 @@
  *   npm run bench -- spam [--smoke] [--messages N] ...   (the spam filter on vs off, and its accuracy: bench/spam.ts)
  *   npm run bench -- sieve [--messages N] [--runs N] [--rules N] ...   (100-rule Sieve script vs none: bench/sieve.ts)
  *   npm run bench -- jmap [--messages N] [--clients N] [--runs N] [--json]   (JMAP query/get/changes and EventSource fan-out: bench/jmap.ts)
+ *   npm run bench -- web [--messages N] [--runs N] [--json]   (webmail: sign-in to first painted message list in Chromium: bench/web.ts)
  *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
@@ -398,6 +399,7 @@ async function main(): Promise<void> {
   // `npm run bench -- sieve [flags]`: LMTP delivery to a user with a 100-rule Sieve script vs none (bench/sieve.ts).
   if (process.argv[2] === 'sieve') return (await import('./sieve.js')).sieveBench(process.argv.slice(3)).then(() => undefined);
   if (process.argv[2] === 'jmap') return (await import('./jmap.js')).jmapBench(process.argv.slice(3));
+  if (process.argv[2] === 'web') return (await import('./web.js')).webBench(process.argv.slice(3));
   const opts = parseOptions(process.argv.slice(2));
   const res = await runBench(opts);
   if (opts.cpuProf) {
