@@ -280,7 +280,9 @@ export class Mailroom {
 
       const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}), ...(this.#opts.sieve ? { sieve: this.#opts.sieve } : {}), kickQueue: () => this.#queue?.kick() }, this.#opts.stages);
       const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
-      if (need('submission') || need('submissions') || need('http') || need('https') || this.#opts.outbound) {
+      // Every listener that accepts mail may queue some: submission and JMAP send, and local delivery over
+      // LMTP and SMTP makes Sieve redirects and vacation replies.
+      if (need('submission') || need('submissions') || need('http') || need('https') || need('lmtp') || need('smtp') || this.#opts.outbound) {
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, quotaFullTemporary: quota.fullTemporary ?? false, ...auth.outbound, ...this.#opts.outbound });
       }
       const lim = limitOptions(this.#opts.limits);

@@ -17,6 +17,19 @@ export interface ParsedAddress {
  * "undisclosed-recipients:;") is kept whole for :all comparisons, as Pigeonhole does.
  */
 export function addressesOf(value: string): ParsedAddress[] {
+  const hit = parsed.get(value);
+  if (hit) return hit;
+  const out = parseAddresses(value);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(value, out);
+  return out;
+}
+
+/** Parsed header values: a script tests the same From/To many times per message (callers never change them). */
+const parsed = new Map<string, ParsedAddress[]>();
+const PARSED_MAX = 512;
+
+function parseAddresses(value: string): ParsedAddress[] {
   const list = parseAddressList(value) ?? [];
   const out: ParsedAddress[] = [];
   for (const a of list) {

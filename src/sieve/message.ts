@@ -19,6 +19,8 @@ export class MessageView {
   readonly body: Buffer;
   private modified = false;
   private index: MessageIndex | null = null;
+  /** Per field name (lower case): its occurrences and their decoded and unfolded values, until an edit. */
+  private cache = new Map<string, { fields: HeaderField[]; values?: string[]; rawValues?: string[] }>();
 
   constructor(raw: Buffer) {
     this.original = raw;
@@ -34,18 +36,26 @@ export class MessageView {
 
   /** Occurrences of one field (case-insensitive name), in message order. */
   raw(name: string): HeaderField[] {
+    return [...this.#entry(name).fields];
+  }
+
+  /** Unfolded, RFC 2047-decoded, trimmed values of one field (callers must not change the array). */
+  values(name: string): readonly string[] {
+    const e = this.#entry(name);
+    return (e.values ??= e.fields.map((f) => decodedValue(f.raw)));
+  }
+
+  /** Unfolded but not decoded (addresses are parsed from this form; callers must not change the array). */
+  rawValues(name: string): readonly string[] {
+    const e = this.#entry(name);
+    return (e.rawValues ??= e.fields.map((f) => unfoldHeader(f.raw)));
+  }
+
+  #entry(name: string): { fields: HeaderField[]; values?: string[]; rawValues?: string[] } {
     const n = name.toLowerCase();
-    return this.fields.filter((f) => f.name.toLowerCase() === n);
-  }
-
-  /** Unfolded, RFC 2047-decoded, trimmed values of one field. */
-  values(name: string): string[] {
-    return this.raw(name).map((f) => decodedValue(f.raw));
-  }
-
-  /** Unfolded but not decoded (addresses are parsed from this form). */
-  rawValues(name: string): string[] {
-    return this.raw(name).map((f) => unfoldHeader(f.raw));
+    let e = this.cache.get(n);
+    if (!e) this.cache.set(n, (e = { fields: this.fields.filter((f) => f.name.toLowerCase() === n) }));
+    return e;
   }
 
   /** RFC 5293 addheader: at the top, or after the last field with `last`. */
@@ -55,6 +65,7 @@ export class MessageView {
     else this.fields.unshift(f);
     this.modified = true;
     this.index = null;
+    this.cache.clear();
   }
 
   remove(f: HeaderField): void {
@@ -63,6 +74,7 @@ export class MessageView {
       this.fields.splice(i, 1);
       this.modified = true;
       this.index = null;
+      this.cache.clear();
     }
   }
 

@@ -42,7 +42,7 @@ function test(frame: Frame, run: RunState, n: Node, values: string[], keys: stri
 }
 
 /** RFC 5260 :index / :last selection among the occurrences of one field. */
-function pickIndex<T>(n: Node, items: T[]): T[] {
+function pickIndex<T>(n: Node, items: readonly T[]): readonly T[] {
   const idx = n.tags.get('index');
   if (!idx || idx.kind !== 'number') return items;
   const i = n.tags.has('last') ? items.length - idx.value : idx.value - 1;
