@@ -6,11 +6,10 @@ import type { TestContext } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { openStore } from '../src/store/index.js';
 import { Authenticator } from '../src/auth/index.js';
 import { createUserWithDomain } from '../src/server/mailroom.js';
-import { buildHttpApp } from '../src/http/server.js';
+import { createHttpService } from '../src/http/server.js';
 import type { HttpContext, PublicListener } from '../src/http/types.js';
 import type { Store } from '../src/store/handle.js';
 import { memoryLogger } from '../src/lib/logger.js';
@@ -48,15 +47,14 @@ export async function startWeb(t: TestContext, opts: WebOptions & { listeners?: 
     listeners: () => opts.listeners ?? [{ name: 'imap', port: 1143, tls: 'starttls' }],
     corsOrigins: [],
   };
-  const { app, server } = await buildHttpApp(ctx, [jmapPlugin, createWebPlugin(opts)]);
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const svc = createHttpService({ ctx, plugins: [jmapPlugin, createWebPlugin(opts)] });
+  const addr = await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false });
   t.after(async () => {
-    server.closeAllConnections();
-    await app.close();
+    await svc.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { store, ctx, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { store, ctx, url: `http://127.0.0.1:${addr.port}` };
 }
 
 /** A cookie-keeping JSON client (the mr_csrf cookie is sent back as X-CSRF-Token unless `csrf: false`). */
