@@ -108,10 +108,14 @@ test('admin API: administrators only; users, roles, domains with DNS records, al
   const domains = await a.req('GET', '/api/admin/domains');
   const ex = domains.json.domains.find((d: { name: string }) => d.name === 'example.net');
   assert.ok(ex, 'the domain of a created user is listed');
-  assert.deepEqual(ex.records.map((r: { type: string; name: string }) => `${r.type} ${r.name}`), ['MX example.net.', 'TXT example.net.', 'TXT _dmarc.example.net.']);
-  assert.equal(ex.records[0].value, '10 mail.example.org.');
+  assert.deepEqual(ex.records.map((r: { kind: string; name: string }) => `${r.kind} ${r.name}`), ['MX example.net', 'SPF example.net', 'DMARC _dmarc.example.net']);
+  assert.equal(ex.records[0].zone, 'example.net. IN MX 10 mail.example.org.');
   assert.equal((await a.req('POST', '/api/admin/domains', { name: 'bad domain' })).status, 400);
-  assert.equal((await a.req('POST', '/api/admin/domains', { name: 'Example.COM' })).json.name, 'example.com');
+  const added = await a.req('POST', '/api/admin/domains', { name: 'Example.COM' });
+  assert.equal(added.json.name, 'example.com');
+  const dkim = added.json.records.find((r: { kind: string }) => r.kind === 'DKIM');
+  assert.ok(dkim, 'a new domain gets a DKIM key and its record');
+  assert.match(dkim.zone, /^\S+\._domainkey\.example\.com\. IN TXT "v=DKIM1; k=rsa; p=/);
 
   assert.equal((await a.req('POST', '/api/admin/aliases', { from: 'info@example.net', to: 'carol@example.net' })).status, 201);
   assert.deepEqual((await a.req('GET', '/api/admin/aliases')).json.aliases, [{ from: 'info@example.net', to: 'carol@example.net' }]);

@@ -11,17 +11,14 @@ import { isStoreError } from '../store/types.js';
 import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { generatePassword } from '../cli/user.js';
 import { buildDsn } from '../delivery/dsn.js';
+import { domainDnsRecords, ensureDomainKey, formatZoneLine } from '../mailauth/index.js';
 import { metrics, openConnectionsByProtocol, recentLog, type RecentLine } from '../lib/metrics.js';
 import type { Authed } from '../http/auth.js';
 import { needUser } from './auth.js';
 
-/** The records a domain needs in DNS: MX to this host, SPF allowing it, a DMARC policy. */
-export function dnsRecords(domain: string, hostname: string): Array<{ type: string; name: string; value: string }> {
-  return [
-    { type: 'MX', name: `${domain}.`, value: `10 ${hostname}.` },
-    { type: 'TXT', name: `${domain}.`, value: `v=spf1 mx a:${hostname} -all` },
-    { type: 'TXT', name: `_dmarc.${domain}.`, value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}` },
-  ];
+/** The records a domain needs in DNS (MX, SPF, DKIM per key, DMARC), each with its zone-file line. */
+async function domainRecords(ctx: HttpContext, domain: string) {
+  return (await domainDnsRecords(ctx.store, domain, ctx.hostname)).map((r) => ({ ...r, zone: formatZoneLine(r) }));
 }
 
 function isLoopback(ip: string): boolean {
@@ -139,7 +136,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
     });
 
     api.get('/api/admin/domains', async () => ({
-      domains: (await d.listDomains()).map((name) => ({ name, records: dnsRecords(name, ctx.hostname) })),
+      domains: await Promise.all((await d.listDomains()).map(async (name) => ({ name, records: await domainRecords(ctx, name) }))),
     }));
 
     api.post('/api/admin/domains', async (req, reply) => {
@@ -147,8 +144,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
       if (typeof name !== 'string' || !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(name.trim())) {
         return reply.code(400).send({ error: 'invalid domain' });
       }
-      await d.addDomain(name.trim().toLowerCase());
-      return reply.code(201).send({ name: name.trim().toLowerCase(), records: dnsRecords(name.trim().toLowerCase(), ctx.hostname) });
+      const domain = name.trim().toLowerCase();
+      await d.addDomain(domain);
+      // A new domain gets its DKIM key at once, so the records to publish are complete.
+      await ensureDomainKey(ctx.store.dkim, domain);
+      return reply.code(201).send({ name: domain, records: await domainRecords(ctx, domain) });
     });
 
     api.get('/api/admin/aliases', async () => ({ aliases: await d.listAliases() }));

@@ -10,7 +10,7 @@ interface UserRow {
 }
 interface Domain {
   name: string;
-  records: Array<{ type: string; name: string; value: string }>;
+  records: Array<{ kind: string; zone: string }>;
 }
 interface Queued {
   id: string;
@@ -147,7 +147,7 @@ export function Admin({ me }: { me: Me }) {
           {domains.map((d) => (
             <details key={d.name}>
               <summary>{d.name}</summary>
-              <pre>{d.records.map((r) => `${r.name} IN ${r.type} ${r.type === 'TXT' ? JSON.stringify(r.value) : r.value}`).join('\n')}</pre>
+              <pre>{d.records.map((r) => r.zone).join('\n')}</pre>
             </details>
           ))}
         </section>
