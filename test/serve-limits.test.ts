@@ -140,7 +140,7 @@ describe('limits from a serve config reach every listener', () => {
   const PER_IP = 2;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mailroom-limits-'));
-    const ports = { 'imap-port': 0, 'imaps-port': 'off', 'pop3-port': 0, 'pop3s-port': 'off', 'lmtp-port': 0, 'smtp-port': 0, 'submission-port': 0, 'submissions-port': 'off', 'http-port': 'off', 'https-port': 'off' };
+    const ports = { 'imap-port': 0, 'imaps-port': 'off', 'pop3-port': 0, 'pop3s-port': 'off', 'lmtp-port': 0, 'smtp-port': 0, 'submission-port': 0, 'submissions-port': 'off', 'http-port': 'off', 'https-port': 'off', 'managesieve-port': 'off' };
     const cfg = buildServeConfig(
       {},
       { ...ports, hostname: 'mx.test', 'max-connections-per-ip': PER_IP, 'max-connections-per-user': 1, 'imap-max-line': 8192, 'max-message-size': 12345, 'smtp-max-recipients': 100 },
