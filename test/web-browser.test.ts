@@ -225,6 +225,15 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   const archive = (await m.store.mail.getMailbox(alice.id, 'Archive'))!;
   assert.equal((await m.store.mail.listMessages(archive.id)).length, 1);
 
+  // Multi-select: two checked messages marked as spam at once go to Junk.
+  await list.getByRole('checkbox', { name: 'Select Plain message 25' }).check();
+  await list.getByRole('checkbox', { name: 'Select Plain message 26' }).check();
+  await page.getByRole('button', { name: 'Mark as spam' }).click();
+  await list.getByText('Plain message 25', { exact: true }).waitFor({ state: 'detached' });
+  await list.getByText('Plain message 26', { exact: true }).waitFor({ state: 'detached' });
+  const junk = (await m.store.mail.getMailbox(alice.id, 'Junk'))!;
+  assert.equal((await m.store.mail.listMessages(junk.id)).length, 2);
+
   // Search (server-side, Email/query text filter).
   await page.getByRole('searchbox', { name: 'Search' }).fill('Hostile');
   await page.getByRole('searchbox', { name: 'Search' }).press('Enter');

@@ -54,7 +54,7 @@ function FolderNav({ boxes, current, onPick, onDrop }: { boxes: Mailbox[]; curre
   );
 }
 
-function Row({ e, selected, onOpen }: { e: EmailSummary; selected: boolean; onOpen: () => void }) {
+function Row({ e, selected, checked, onOpen, onCheck }: { e: EmailSummary; selected: boolean; checked: boolean; onOpen: () => void; onCheck: (on: boolean) => void }) {
   const from = e.from?.[0] ? (e.from[0].name ?? e.from[0].email) : '(no sender)';
   const unread = !e.keywords.$seen;
   return (
@@ -67,6 +67,14 @@ function Row({ e, selected, onOpen }: { e: EmailSummary; selected: boolean; onOp
       draggable
       onDragStart={(ev) => ev.dataTransfer?.setData('text/x-mailroom-email', e.id)}
     >
+      <input
+        type="checkbox"
+        class="check"
+        aria-label={`Select ${e.subject ?? '(no subject)'}`}
+        checked={checked}
+        onClick={(ev) => ev.stopPropagation()}
+        onChange={(ev) => onCheck(ev.currentTarget.checked)}
+      />
       <span class="from">{from}</span>
       <span class="subject">{e.subject ?? '(no subject)'}</span>
       <span class="meta">
@@ -91,6 +99,12 @@ export function MailApp({ me }: { me: Me }) {
   const [compose, setCompose] = useState<ComposeStart | null>(null);
   const [error, setError] = useState('');
   const [scrollTop, setScrollTop] = useState(0);
+  const [checked, setChecked] = useState<Set<string>>(new Set());
+  // The selection as the key handler sees it: keys typed faster than a render (j then o) act on the latest.
+  const selRef = useRef(-1);
+  useEffect(() => {
+    selRef.current = selected;
+  }, [selected]);
   const listRef = useRef<HTMLDivElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const loading = useRef(new Set<number>());
@@ -141,6 +155,7 @@ export function MailApp({ me }: { me: Me }) {
     setRows(new Map());
     setSelected(-1);
     setOpen(null);
+    setChecked(new Set());
     listRef.current?.scrollTo(0, 0);
     setScrollTop(0);
     void fetchPage(0, true);
@@ -197,19 +212,31 @@ export function MailApp({ me }: { me: Me }) {
       fail(e);
     }
   };
-  const moveToRole = (role: string) => {
+  // Multi-select: the checked rows, else the open or selected message.
+  const targets = (): EmailSummary[] => {
+    if (checked.size) return [...rows.values()].filter((e) => checked.has(e.id));
     const t = target();
+    return t ? [t] : [];
+  };
+  const moveToRole = (role: string) => {
+    const ts = targets();
     const box = byRole(boxes, role);
-    if (!t || !box) return;
-    if (role === 'trash' && t.mailboxIds[box.id]) return void after(destroy(j, [t.id]));
-    void after(moveTo(j, [t], box.id));
+    if (!ts.length || !box) return;
+    setChecked(new Set());
+    if (role === 'trash' && ts.every((t) => t.mailboxIds[box.id])) return void after(destroy(j, ts.map((t) => t.id)));
+    void after(moveTo(j, ts, box.id));
   };
   const toggle = async (keyword: string) => {
-    const t = target();
+    const ts = targets();
+    const t = ts[0];
     if (!t) return;
     const on = !t.keywords[keyword];
     try {
-      await setKeyword(j, [t.id], keyword, on);
+      await setKeyword(j, ts.map((x) => x.id), keyword, on);
+      if (ts.length > 1) {
+        setChecked(new Set());
+        return void after(Promise.resolve());
+      }
       const keywords = { ...t.keywords, [keyword]: on };
       if (open?.id === t.id) setOpen({ ...open, keywords });
       if (selected >= 0) setRows((old) => new Map(old).set(selected, { ...rows.get(selected)!, keywords }));
@@ -229,13 +256,14 @@ export function MailApp({ me }: { me: Me }) {
       if (compose || ev.ctrlKey || ev.metaKey || ev.altKey || (t && /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
       const k = ev.key;
       if (k === 'j' || k === 'k') {
-        const next = Math.max(0, Math.min(total - 1, selected + (k === 'j' ? 1 : -1)));
+        const next = Math.max(0, Math.min(total - 1, selRef.current + (k === 'j' ? 1 : -1)));
+        selRef.current = next;
         setSelected(next);
         listRef.current?.querySelector(`[data-id="${rows.get(next)?.id ?? ''}"]`)?.scrollIntoView({ block: 'nearest' });
         if (listRef.current && (next * ROW < listRef.current.scrollTop || (next + 1) * ROW > listRef.current.scrollTop + listRef.current.clientHeight)) {
           listRef.current.scrollTop = next * ROW;
         }
-      } else if (k === 'o' || k === 'Enter') void openAt(selected);
+      } else if (k === 'o' || k === 'Enter') void openAt(selRef.current);
       else if (k === 'r') reply('reply');
       else if (k === 'a') reply('all');
       else if (k === 'f') reply('forward');
@@ -255,11 +283,24 @@ export function MailApp({ me }: { me: Me }) {
     const e = rows.get(i);
     items.push(
       <div key={i} style={{ position: 'absolute', top: `${i * ROW}px`, left: 0, right: 0, height: `${ROW}px` }}>
-        {e ? <Row e={e} selected={i === selected} onOpen={() => void openAt(i)} /> : <div class="row placeholder" aria-hidden="true" />}
+        {e ? <Row
+            e={e}
+            selected={i === selected}
+            checked={checked.has(e.id)}
+            onOpen={() => void openAt(i)}
+            onCheck={(on) =>
+              setChecked((old) => {
+                const next = new Set(old);
+                if (on) next.add(e.id);
+                else next.delete(e.id);
+                return next;
+              })
+            }
+          /> : <div class="row placeholder" aria-hidden="true" />}
       </div>,
     );
   }
-  const t = target();
+  const t = checked.size ? (targets()[0] ?? null) : target();
   return (
     <div class="mail">
       <header class="top">
