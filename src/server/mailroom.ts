@@ -35,13 +35,12 @@ import {
   type OutboundQueue,
   type DeliveryServiceOptions,
 } from '../delivery/index.js';
-import { createHttpService, type HttpServiceOptions } from '../http/server.js';
+import type { HttpServiceOptions } from '../http/server.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
 import { buildStages } from './stages.js';
 import { createManageSieveService } from '../managesieve/index.js';
 import type { SieveSettings } from '../sieve/stage.js';
 import type { SpamSettings } from '../spam/index.js';
-import { mailAuthOptions } from '../mailauth/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 
@@ -279,6 +278,10 @@ export class Mailroom {
       const need = (n: ListenerName): boolean => wanted.includes(n);
 
       const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}), ...(this.#opts.sieve ? { sieve: this.#opts.sieve } : {}), kickQueue: () => this.#queue?.kick() }, this.#opts.stages);
+      // The HTTP and mail-authentication modules are loaded here, not at import: CLI commands that only
+      // use this module's helpers start faster without them.
+      const { mailAuthOptions } = await import('../mailauth/index.js');
+      const http = need('http') || need('https') ? await import('../http/server.js') : null;
       const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
       // Every listener that accepts mail may queue some: submission and JMAP send, and local delivery over
       // LMTP and SMTP makes Sieve redirects and vacation replies.
@@ -301,7 +304,7 @@ export class Mailroom {
             return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...deliveryOpts, outbound: this.#queue });
           },
         },
-        { names: ['http', 'https'], make: () => this.#httpService(base, hostname) },
+        { names: ['http', 'https'], make: () => this.#httpService(http!.createHttpService, base, hostname) },
         { names: ['managesieve'], make: () => createManageSieveService({ ...base, logger: logger.child({ svc: 'managesieve' }), ...(this.#opts.sieve?.quota ? { quota: this.#opts.sieve.quota } : {}), ...(lim.pop3.maxConnectionsPerIp ? { maxConnectionsPerIp: lim.pop3.maxConnectionsPerIp } : {}) }) },
       ];
       for (const g of groups) {
@@ -326,7 +329,7 @@ export class Mailroom {
     }
   }
 
-  #httpService(base: ServiceOptions & { store: Store }, hostname: string): NetService {
+  #httpService(createHttpService: typeof import('../http/server.js').createHttpService, base: ServiceOptions & { store: Store }, hostname: string): NetService {
     const logger = (base.logger ?? silentLogger).child({ svc: 'http' });
     return createHttpService({
       ctx: {
