@@ -464,7 +464,13 @@ export class SqliteCore extends SqliteConnection {
       const size = (): number => (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
       const before = size();
       this.db.exec('VACUUM');
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      // The background checkpointer may hold the checkpoint lock for a moment (busy = 1): the file keeps its
+      // old size until a TRUNCATE checkpoint completes, so try again briefly.
+      for (let i = 0; i < 50; i++) {
+        const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        if (!r[0] || r[0].busy === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       return { before, after: size() };
     });
   }
