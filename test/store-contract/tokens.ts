@@ -29,7 +29,7 @@ export function runTokensContract(name: string, factory: StoreFactory): void {
         assert.equal(await s.tokens.verify(old.secret), null);
         const list = await s.tokens.list(user.id);
         assert.deepEqual(list.map((x) => x.name).sort(), ['old', 'phone', 'web']);
-        assert.ok(!JSON.stringify(list).includes(t.secret.split('_')[2]!));
+        assert.ok(!JSON.stringify(list).includes(t.secret.slice(-43)), 'the listing never shows the secret part');
         const other = await s.directory.createUser('bob@example.org', '$test$hash');
         assert.equal(await s.tokens.revoke(other.id, t.id), false);
         assert.deepEqual(await s.tokens.list(other.id), []);
