@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
 import { openServerStore } from '../src/server/store.js';
 import { Authenticator } from '../src/auth/index.js';
 import { createLmtpService } from '../src/delivery/index.js';
@@ -23,6 +22,7 @@ import { buildStages } from '../src/server/stages.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { DEFAULT_SIEVE_QUOTA } from '../src/store/sieve.js';
 import { compileSieve } from '../src/sieve/index.js';
+import { LmtpConn } from './lib/lmtp.js';
 
 /** A filter set of `n` rules; the last one files list mail into "Lists". */
 export function ruleScript(n: number): string {
@@ -52,33 +52,6 @@ function message(i: number, to: string): Buffer {
   const body = line.repeat(Math.ceil(size / line.length));
   const list = i % 10 === 0 ? 'List-Id: Bench list <bench.lists.test>\r\n' : '';
   return Buffer.from(`From: bench${i % 50}@remote.test\r\nTo: ${to}\r\nSubject: bench ${i}\r\nMessage-ID: <sieve-bench-${i}-${to}@remote.test>\r\n${list}\r\n${body}`);
-}
-
-class Client {
-  #buf = '';
-  #waiters: Array<() => void> = [];
-  constructor(readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.#buf += d.toString('latin1');
-      const w = this.#waiters;
-      this.#waiters = [];
-      for (const f of w) f();
-    });
-  }
-  async reply(): Promise<number> {
-    for (;;) {
-      const m = /^(\d{3}) [^\r\n]*\r\n/m.exec(this.#buf);
-      if (m) {
-        this.#buf = this.#buf.slice(m.index + m[0].length);
-        return Number(m[1]);
-      }
-      await new Promise<void>((r) => this.#waiters.push(r));
-    }
-  }
-  async cmd(line: string): Promise<number> {
-    this.sock.write(line + '\r\n');
-    return this.reply();
-  }
 }
 
 export interface SieveBenchResult {
@@ -148,21 +121,12 @@ export async function sieveBench(argv: string[], write: (s: string) => void = (t
     const t0 = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: SENDERS }, async () => {
-        const sock = connect(port, '127.0.0.1');
-        await new Promise<void>((r) => sock.once('connect', () => r()));
-        const c = new Client(sock);
-        await c.reply();
-        await c.cmd('LHLO bench');
+        const c = await LmtpConn.connect({ host: '127.0.0.1', port, lhlo: 'bench' });
         for (let i = next++; i < corpus.length; i = next++) {
-          if ((await c.cmd('MAIL FROM:<bench@remote.test>')) !== 250) throw new Error('MAIL refused');
-          if ((await c.cmd(`RCPT TO:<${to}>`)) !== 250) throw new Error('RCPT refused');
-          if ((await c.cmd('DATA')) !== 354) throw new Error('DATA refused');
-          sock.write(corpus[i]!);
-          const code = await c.cmd('.');
-          if (code !== 250) throw new Error(`delivery failed: ${code}`);
+          const [r] = await c.deliver('bench@remote.test', [to], corpus[i]!);
+          if (r?.code !== 250) throw new Error(`delivery failed: ${r?.lines.join(' | ')}`);
         }
-        await c.cmd('QUIT');
-        sock.destroy();
+        await c.quit();
       }),
     );
     return MESSAGES / (Number(process.hrtime.bigint() - t0) / 1e9);
