@@ -5,13 +5,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManageSieveService, type ManageSieveService } from '../src/managesieve/index.js';
 import { startServerFixture, PASSWORD, USER, type ServerFixture } from './helpers/server-fixture.js';
-import { testTls } from './delivery/helpers.js';
+import { runProgram, testTls } from './delivery/helpers.js';
 
 let f: ServerFixture<ManageSieveService>;
 let dir: string;
@@ -27,24 +26,8 @@ after(async () => {
 });
 
 function sieveConnect(args: string[], password = PASSWORD): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'sieve-connect',
-      ['--server', '127.0.0.1', '--port', String(f.port), '--user', USER, '--passwordfd', '0', '--notlsverify', '--nosrv', ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(`${password}\n`);
-  });
+  const base = ['--server', '127.0.0.1', '--port', String(f.port), '--user', USER, '--passwordfd', '0', '--notlsverify', '--nosrv'];
+  return runProgram('sieve-connect', [...base, ...args], 20_000, { input: `${password}\n` });
 }
 
 const SCRIPT = 'require ["fileinto", "vacation"];\r\n# Büro\r\nif address :is "from" "boss@example.org" {\r\n  fileinto "Boss";\r\n}\r\nvacation :days 3 "Away.";\r\n';

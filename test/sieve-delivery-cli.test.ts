@@ -6,11 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/cli.js';
+import { runProgram } from './delivery/helpers.js';
 import { buildServeConfig } from '../src/cli/serve.js';
 import { main } from '../src/cli/main.js';
 
@@ -40,20 +40,8 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
 
 /** Runs the command as a process (through tsx), for standard input. */
 function cliProcess(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--data', join(dir, 'data'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  const cli = [join(ROOT, 'src', 'cli', 'main.ts'), '--data', join(dir, 'data')];
+  return runProgram(process.execPath, ['--import', 'tsx', ...cli, ...args], 30_000, { input, cwd: ROOT });
 }
 
 const U = 'alice@example.org';

@@ -241,20 +241,26 @@ export function runPython<T>(script: string, arg: unknown): Promise<T> {
   });
 }
 
-/** Runs a program, collecting its output. */
-export function runProgram(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a program, collecting its output; `input` is written to its standard input (else it gets none). */
+export function runProgram(
+  cmd: string,
+  args: string[],
+  timeoutMs = 30_000,
+  opts: { input?: string; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
 
