@@ -93,5 +93,17 @@ export function runSpamContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(t.tokens.get('shared'), { spam: 10, ham: 10 });
       }),
     );
+
+    test(
+      'a deleted user leaves no counts behind',
+      withStore(async (s, user) => {
+        const bob = await s.directory.createUser('bob@example.org', '$test$hash');
+        await s.spam.train(bob.id, 'n', 'spam', ['gone', 'too']);
+        await s.spam.train(user.id, 'm', 'ham', ['kept']);
+        await s.directory.deleteUser('bob@example.org');
+        assert.deepEqual(await s.spam.stats(), [{ userId: user.id, spamMessages: 0, hamMessages: 1, tokens: 1 }]);
+        assert.deepEqual((await s.spam.counts(bob.id, ['gone'])).tokens.size, 0);
+      }),
+    );
   });
 }

@@ -10,9 +10,21 @@ import { StoreError } from '../types.js';
 import { DEFAULT_MAILBOXES } from '../message-prep.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow } from './mutations.js';
-import { deleteSieveRows } from './sieve.js';
 import { normalizeAddress, normalizeDomain } from '../helpers.js';
 import { toUser, type MailboxRow, type UserRow } from './rows.js';
+
+/**
+ * Removes every row a user owns outside their mailboxes (dropped before): each table with a user_id column
+ * holds per-user data (subscriptions, metadata, Sieve, quota, spam counts, tokens, push subscriptions, ...),
+ * so tables added later are covered without a list to keep in step. PostgreSQL does this by ON DELETE CASCADE.
+ */
+function deleteUserRows(core: SqliteCore, userId: number): void {
+  const tables = core.sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>;
+  for (const { name } of tables) {
+    const cols = core.sql(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>;
+    if (name !== 'users' && cols.some((c) => c.name === 'user_id')) core.sql(`DELETE FROM "${name}" WHERE user_id = ?`).run(userId);
+  }
+}
 
 export class SqliteDirectory implements Directory {
   constructor(private readonly core: SqliteCore) {}
@@ -81,10 +93,7 @@ export class SqliteDirectory implements Directory {
           dropMailbox(this.core, b, doomed);
           events.push([u.id, b.id, b.highest_modseq + 1]);
         }
-        this.core.sql('DELETE FROM subscriptions WHERE user_id = ?').run(u.id);
-        this.core.sql('DELETE FROM thread_refs WHERE user_id = ?').run(u.id);
-        this.core.sql('DELETE FROM metadata WHERE user_id = ?').run(u.id);
-        deleteSieveRows(this.core, u.id);
+        deleteUserRows(this.core, u.id);
         this.core.sql('DELETE FROM users WHERE id = ?').run(u.id);
       });
       for (const [uid, mid, ms] of events) {

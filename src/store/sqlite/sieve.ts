@@ -53,13 +53,6 @@ function checkName(name: string): void {
   if (p) throw new StoreError('INVALID', p);
 }
 
-/** Removes a deleted user's Sieve rows (called inside the directory's delete transaction). */
-export function deleteSieveRows(core: SqliteCore, userId: number): void {
-  for (const t of ['sieve_scripts', 'sieve_vacation', 'sieve_vacation_sent', 'sieve_duplicates']) {
-    core.sql(`DELETE FROM ${t} WHERE user_id = ?`).run(userId);
-  }
-}
-
 export class SqliteSieve implements SieveStore {
   constructor(private readonly core: SqliteCore) {}
 
