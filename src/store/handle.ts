@@ -4,6 +4,7 @@
  */
 import type { AclStore } from './acl.js';
 import type { DkimKeyStore } from './dkim.js';
+import type { JmapStore } from './jmap.js';
 import type { Directory } from './directory.js';
 import type { MailStore } from './mail.js';
 import type { Maildrop } from './maildrop.js';
@@ -32,6 +33,8 @@ export interface Store {
   readonly tokens: TokenStore;
   /** DKIM signing keys of the local domains (dkim.ts). */
   readonly dkim: DkimKeyStore;
+  /** JMAP uploads, Identity and EmailSubmission records, Mailbox state snapshots (jmap.ts). */
+  readonly jmap: JmapStore;
   /** Waits for in-flight commits, then closes. Idempotent; calls on any part after close() reject. */
   close(): Promise<void>;
 }

@@ -119,6 +119,7 @@ export function withParts(store: Store, parts: Partial<Pick<Store, 'directory' |
     sieve: store.sieve,
     spam: store.spam,
     dkim: store.dkim,
+    jmap: store.jmap,
     close: () => store.close(),
   };
 }

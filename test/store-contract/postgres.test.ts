@@ -12,6 +12,7 @@ import { runStoreContracts } from './index.js';
 import { runSieveContract } from './sieve.js';
 import { runTokensContract } from './tokens.js';
 import { runSpamContract } from './spam.js';
+import { runJmapContract } from './jmap.js';
 import type { StoreFactory } from './harness.js';
 
 const SCHEMA = 'contract';
@@ -42,3 +43,4 @@ runStoreContracts('postgres', factory);
 runSieveContract('postgres', factory);
 runTokensContract('postgres', factory);
 runSpamContract('postgres', factory);
+runJmapContract('postgres', factory);

@@ -10,6 +10,7 @@ import { runStoreContracts } from './index.js';
 import { runSieveContract } from './sieve.js';
 import { runTokensContract } from './tokens.js';
 import { runSpamContract } from './spam.js';
+import { runJmapContract } from './jmap.js';
 import type { StoreFactory } from './harness.js';
 
 const factory: StoreFactory = async (opts) => {
@@ -28,3 +29,4 @@ runStoreContracts('sqlite', factory);
 runSieveContract('sqlite', factory);
 runTokensContract('sqlite', factory);
 runSpamContract('sqlite', factory);
+runJmapContract('sqlite', factory);

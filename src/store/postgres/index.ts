@@ -18,6 +18,7 @@ import { PgQuota } from './quota.js';
 import { PgSpam } from './spam.js';
 import { PgSieve } from './sieve.js';
 import { PgTokens } from './tokens.js';
+import { PgJmap } from './jmap.js';
 
 export type { PostgresStoreOptions } from './core.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -90,6 +91,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
     tokens: new PgTokens(core),
     sieve: new PgSieve(core),
     dkim: new PgDkimKeys(core),
+    jmap: new PgJmap(core),
     close: () => core.close(),
     migrate: () => core.migrate(),
     sweepOrphanBlobs: (graceMs?: number) => core.sweepOrphanBlobs(graceMs),

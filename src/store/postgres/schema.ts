@@ -36,6 +36,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Db, Queryable } from './db.js';
 import { num } from './db.js';
 import { QUOTA_MIGRATION_SQL } from './quota.js';
+import { JMAP_MIGRATION_SQL } from './jmap.js';
 
 export interface Migration {
   version: number;
@@ -376,6 +377,11 @@ CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
 ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 14,
+    name: 'JMAP: uploads, typed objects with their change log, snapshots',
+    sql: JMAP_MIGRATION_SQL,
+  },
 ];
 
 /**
@@ -384,6 +390,10 @@ ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
  * MIGRATIONS.
  */
 export const DATA_TABLES: readonly string[] = [
+  'jmap_uploads',
+  'jmap_objects',
+  'jmap_states',
+  'jmap_snapshots',
   'dkim_keys',
   'spam_tokens',
   'spam_totals',

@@ -20,6 +20,7 @@ import { SqliteQuota } from './quota.js';
 import { SqliteSpam } from './spam.js';
 import { SqliteSieve } from './sieve.js';
 import { SqliteTokens } from './tokens.js';
+import { SqliteJmap } from './jmap.js';
 
 export { SqliteHub } from './core.js';
 export { INLINE_MAX } from './core.js';
@@ -78,6 +79,7 @@ class SqliteStoreHandle implements SqliteStore {
   readonly sieve: SqliteSieve;
   readonly tokens: SqliteTokens;
   readonly dkim: SqliteDkimKeys;
+  readonly jmap: SqliteJmap;
 
   constructor(private readonly core: SqliteCore) {
     this.directory = new SqliteDirectory(core);
@@ -90,6 +92,7 @@ class SqliteStoreHandle implements SqliteStore {
     this.sieve = new SqliteSieve(core);
     this.tokens = new SqliteTokens(core);
     this.dkim = new SqliteDkimKeys(core);
+    this.jmap = new SqliteJmap(core);
   }
 
   get hub(): SqliteHub {
