@@ -16,6 +16,9 @@
  * All line endings are CRLF; no line exceeds 998 octets.
  */
 import { createHash } from 'node:crypto';
+import { VARIED_BASE, variedMessage } from './corpus-varied.js';
+
+export { VARIED_BASE } from './corpus-varied.js';
 
 /** Word planted in the body text of the messages whose info says `needle: true`. */
 export const NEEDLE = 'quokkaberry';
@@ -28,6 +31,12 @@ export interface CorpusOptions {
   bigEvery?: number;
   /** Domain used in addresses (default "bench.test"). */
   domain?: string;
+  /**
+   * 'varied' selects the profile of bench/corpus-varied.ts (more charsets, nested multiparts, threads, odd
+   * dates, a larger tail) for every index; indices from VARIED_BASE on are always varied, so one CorpusIndex
+   * and one populate path serve both profiles.
+   */
+  variety?: 'classic' | 'varied';
 }
 
 export interface MessageInfo {
@@ -46,7 +55,8 @@ export interface MessageInfo {
   flags: string[];
 }
 
-export type MessageKind = 'plain' | 'alternative' | 'attachment' | 'forward';
+/** The classic mix has the first four; the varied profile (bench/corpus-varied.ts) adds the others. */
+export type MessageKind = 'plain' | 'alternative' | 'attachment' | 'forward' | 'related' | 'nested' | 'large' | 'report';
 
 export interface GeneratedMessage {
   raw: Buffer;
@@ -65,14 +75,14 @@ export function rng(seed: number): () => number {
   };
 }
 
-function mix(seed: number, i: number): number {
+export function mix(seed: number, i: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   h = Math.imul(h ^ (i + 0x7f4a7c15), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-const WORDS = (
+export const WORDS = (
   'the of and to in is for on that with as was by at from this be are or it an have not which but all has were ' +
   'meeting report project budget quarter schedule review draft proposal invoice delivery customer release ' +
   'server network storage backup migration upgrade ticket request update status summary notes agenda ' +
@@ -80,9 +90,9 @@ const WORDS = (
   'question answer issue problem solution change plan result test version feature support contract price'
 ).split(' ');
 
-const FIRST = ['Alice', 'Bob', 'Carol', 'Dave', 'Erin', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy', 'Mallory', 'Oscar'];
+export const FIRST = ['Alice', 'Bob', 'Carol', 'Dave', 'Erin', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy', 'Mallory', 'Oscar'];
 const FIRST_INTL = ['José', 'Zoë', 'Jürgen', 'Søren', 'Łukasz', 'Renée', 'Àlex', 'Björn', '智子', 'Дмитрий', 'Αλέξης', 'Ömer'];
-const LAST = ['Smith', 'Jones', 'Müller', 'García', 'Rossi', 'Dubois', 'Novák', 'Kowalski', 'Andersson', 'Tanaka'];
+export const LAST = ['Smith', 'Jones', 'Müller', 'García', 'Rossi', 'Dubois', 'Novák', 'Kowalski', 'Andersson', 'Tanaka'];
 const SUBJECTS_INTL = [
   'Réunion de l’équipe',
   'Überprüfung der Angebote',
@@ -94,12 +104,12 @@ const SUBJECTS_INTL = [
   'Smörgåsbord på fredag ☕',
 ];
 
-function pick<T>(r: () => number, xs: readonly T[]): T {
+export function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
 }
 
 /** Standard normal by Box-Muller. */
-function gauss(r: () => number): number {
+export function gauss(r: () => number): number {
   const u = Math.max(r(), 1e-12);
   const v = r();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
@@ -134,7 +144,7 @@ export function encodeWord(text: string, enc: 'B' | 'Q'): string {
   return words.join('\r\n ');
 }
 
-function sentence(r: () => number, n: number): string {
+export function sentence(r: () => number, n: number): string {
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(pick(r, WORDS));
   const s = out.join(' ');
@@ -142,7 +152,7 @@ function sentence(r: () => number, n: number): string {
 }
 
 /** Plain text of about `bytes` octets, wrapped at 72 columns, CRLF; may contain lines starting with ".". */
-function textBody(r: () => number, bytes: number, needle: boolean, intl: boolean): string {
+export function textBody(r: () => number, bytes: number, needle: boolean, intl: boolean): string {
   const lines: string[] = [];
   let total = 0;
   let line = '';
@@ -173,12 +183,13 @@ function textBody(r: () => number, bytes: number, needle: boolean, intl: boolean
   return lines.join('\r\n') + '\r\n';
 }
 
-/** Quoted-printable (RFC 2045 6.7) of UTF-8 text with CRLF line breaks. */
-function qpEncode(text: string): string {
+/** Quoted-printable (RFC 2045 6.7) of UTF-8 text, or of octets in any charset, with CRLF line breaks. */
+export function qpEncode(text: string | Buffer): string {
   const out: string[] = [];
-  for (const srcLine of text.split('\r\n')) {
+  const octets = typeof text !== 'string';
+  for (const srcLine of (octets ? text.toString('latin1') : text).split('\r\n')) {
     let line = '';
-    for (const b of Buffer.from(srcLine, 'utf8')) {
+    for (const b of Buffer.from(srcLine, octets ? 'latin1' : 'utf8')) {
       const enc = (b >= 33 && b <= 126 && b !== 61) || b === 32 ? String.fromCharCode(b) : '=' + b.toString(16).toUpperCase().padStart(2, '0');
       if (line.length + enc.length > 75) {
         out.push(line + '=');
@@ -192,7 +203,7 @@ function qpEncode(text: string): string {
   return out.join('\r\n');
 }
 
-function base64Lines(buf: Buffer): string {
+export function base64Lines(buf: Buffer): string {
   const s = buf.toString('base64');
   const lines: string[] = [];
   for (let i = 0; i < s.length; i += 76) lines.push(s.slice(i, i + 76));
@@ -200,7 +211,7 @@ function base64Lines(buf: Buffer): string {
 }
 
 /** Pseudo-random attachment bytes (incompressible, like a photo or a PDF), deterministic. */
-function binary(r: () => number, n: number): Buffer {
+export function binary(r: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = Math.floor(r() * 4294967296) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
@@ -256,11 +267,11 @@ function headers(r: () => number, seed: number, index: number, domain: string, i
   return { lines, messageId, date };
 }
 
-function lognormalSize(r: () => number, median: number, sigma: number): number {
+export function lognormalSize(r: () => number, median: number, sigma: number): number {
   return Math.round(median * Math.exp(sigma * gauss(r)));
 }
 
-function boundary(r: () => number, depth: number): string {
+export function boundary(r: () => number, depth: number): string {
   return `=_bench_${depth}_${Math.floor(r() * 1e12).toString(36)}`;
 }
 
@@ -269,11 +280,11 @@ interface Part {
   body: string | Buffer;
 }
 
-function renderPart(p: Part): Buffer {
+export function renderPart(p: Part): Buffer {
   return Buffer.concat([Buffer.from(p.headers.join('\r\n') + '\r\n\r\n', 'utf8'), typeof p.body === 'string' ? Buffer.from(p.body, 'utf8') : p.body]);
 }
 
-function multipart(r: () => number, subtype: string, parts: Buffer[], depth: number): { contentType: string; body: Buffer } {
+export function multipart(r: () => number, subtype: string, parts: Buffer[], depth: number): { contentType: string; body: Buffer } {
   const b = boundary(r, depth);
   const chunks: Buffer[] = [Buffer.from('This is a multi-part message in MIME format.\r\n', 'utf8')];
   for (const p of parts) {
@@ -283,7 +294,7 @@ function multipart(r: () => number, subtype: string, parts: Buffer[], depth: num
   return { contentType: `multipart/${subtype};\r\n boundary="${b}"`, body: Buffer.concat(chunks) };
 }
 
-function textPart(r: () => number, bytes: number, needle: boolean, intl: boolean): Buffer {
+export function textPart(r: () => number, bytes: number, needle: boolean, intl: boolean): Buffer {
   const text = textBody(r, bytes, needle, intl);
   const x = r();
   if (!intl && x < 0.6) return renderPart({ headers: ['Content-Type: text/plain; charset=us-ascii', 'Content-Transfer-Encoding: 7bit'], body: text });
@@ -291,7 +302,7 @@ function textPart(r: () => number, bytes: number, needle: boolean, intl: boolean
   return renderPart({ headers: ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64'], body: base64Lines(Buffer.from(text, 'utf8')) });
 }
 
-function htmlPart(r: () => number, bytes: number, needle: boolean): Buffer {
+export function htmlPart(r: () => number, bytes: number, needle: boolean): Buffer {
   const text = textBody(r, bytes, needle, false);
   const html = '<html><body>\r\n' + text.split('\r\n\r\n').map((p) => `<p>${p}</p>`).join('\r\n') + '\r\n</body></html>\r\n';
   return renderPart({ headers: ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable'], body: qpEncode(html) + '\r\n' });
@@ -313,7 +324,7 @@ function attachmentPart(r: () => number, bytes: number, n: number): Buffer {
 }
 
 /** Body of one message (content headers + body) of roughly `target` octets. */
-function content(r: () => number, kind: MessageKind, target: number, needle: boolean, intl: boolean, seed: number, index: number, domain: string, depth: number): { headers: string[]; body: Buffer } {
+export function content(r: () => number, kind: MessageKind, target: number, needle: boolean, intl: boolean, seed: number, index: number, domain: string, depth: number): { headers: string[]; body: Buffer } {
   const split = (buf: Buffer): { headers: string[]; body: Buffer } => {
     const at = buf.indexOf('\r\n\r\n');
     return { headers: buf.subarray(0, at).toString('utf8').split('\r\n'), body: buf.subarray(at + 4) };
@@ -352,11 +363,15 @@ function content(r: () => number, kind: MessageKind, target: number, needle: boo
       const m = multipart(r, 'mixed', [intro, renderPart({ headers: ['Content-Type: message/rfc822', 'Content-Disposition: inline'], body: inner })], depth);
       return { headers: [`Content-Type: ${m.contentType}`], body: m.body };
     }
+    default:
+      // the kinds of the varied profile are built in bench/corpus-varied.ts
+      throw new Error(`the classic corpus has no ${kind} messages`);
   }
 }
 
 /** Generates message `index` of the corpus. Pure: same options and index, same bytes. */
 export function generateMessage(opts: CorpusOptions, index: number): GeneratedMessage {
+  if (opts.variety === 'varied' || index >= VARIED_BASE) return variedMessage(opts, index);
   const maxSize = opts.maxSize ?? 5 * 1024 * 1024;
   const bigEvery = opts.bigEvery ?? 1000;
   const domain = opts.domain ?? 'bench.test';
