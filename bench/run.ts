@@ -7,10 +7,10 @@
  *   npm run bench -- sieve [--messages N] [--runs N] [--rules N] ...   (100-rule Sieve script vs none: bench/sieve.ts)
  *   npm run bench -- jmap [--messages N] [--clients N] [--runs N] [--json]   (JMAP query/get/changes and EventSource fan-out: bench/jmap.ts)
  *   npm run bench -- web [--messages N] [--runs N] [--json]   (webmail: sign-in to first painted message list in Chromium: bench/web.ts)
- *   npm run bench -- [--smoke] [--only lmtp,pop3,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
+ *   npm run bench -- [--smoke] [--only lmtp,lmtp-varied,pop3,pop3-reread,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
  *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
- *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]
+ *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N] [--varied N]
  *
  * `--only sort` selects every row of the SORT/THREAD workload (the ids starting with "sort-").
  *
@@ -39,20 +39,23 @@ import {
   type Workload,
 } from './lib/harness.js';
 import { MailroomPopulator, bundleServer, removeDir, startMailroom, tempDataDir, type MailroomServer } from './lib/mailroom-server.js';
-import { RATIO_LEGEND, markdown, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
+import { RATIO_LEGEND, markdown, ratios, summarize, svgChart, type BenchResult, type SideResult, type WorkloadResult } from './lib/report.js';
 import { benchDovecotAvailable, startBenchDovecot, type BenchDovecot } from '../support/dovecot-bench.js';
 import { openFileLimit } from './lib/proc.js';
 import { parseBenchArgs } from './lib/options.js';
-import { lmtpDelivery } from './workloads/lmtp-delivery.js';
+import { lmtpDelivery, lmtpVaried } from './workloads/lmtp-delivery.js';
 import { pop3Download } from './workloads/pop3-download.js';
+import { pop3Reread } from './workloads/pop3-reread.js';
 import { imapOverview } from './workloads/imap-overview.js';
 import { imapMixed } from './workloads/imap-mixed.js';
 import { imapSearch } from './workloads/imap-search.js';
 import { imapIdle } from './workloads/imap-idle.js';
 import { SORT_GROUP, imapSort } from './workloads/imap-sort.js';
+import { imaptestMix } from './workloads/imaptest-mix.js';
+import { fetchOverview2k } from './workloads/fetch-overview-2k.js';
 import { profileMarkdown, remapProfile, summarizeProfile, type CpuProfile } from './profile.js';
 
-export const WORKLOADS: Workload[] = [lmtpDelivery, pop3Download, imapOverview, imapMixed, imapSearch, imapIdle, ...imapSort];
+export const WORKLOADS: Workload[] = [lmtpDelivery, lmtpVaried, pop3Download, pop3Reread, imapOverview, fetchOverview2k, imapMixed, imaptestMix, imapSearch, imapIdle, ...imapSort];
 
 /** Names for several workloads at once in --only. */
 const GROUPS: Record<string, string[]> = { [SORT_GROUP]: imapSort.map((w) => w.id) };
@@ -71,6 +74,7 @@ export const FULL_SIZES: Sizes = {
   idleConnections: 1000,
   maxMessage: 5 * 1024 * 1024,
   bigEvery: 1000,
+  varied: 1000,
 };
 
 export const SMOKE_SIZES: Sizes = {
@@ -85,6 +89,7 @@ export const SMOKE_SIZES: Sizes = {
   idleConnections: 20,
   maxMessage: 64 * 1024,
   bigEvery: 25,
+  varied: 15,
 };
 
 interface Options {
@@ -126,11 +131,12 @@ function parseOptions(argv: string[]): Options {
       idle: { type: 'string' },
       'max-message': { type: 'string' },
       'big-every': { type: 'string' },
+      varied: { type: 'string' },
     },
     () =>
       'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--warmup N] [--json] [--out DIR] [--seed N]\n' +
       '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
-      '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N]\n' +
+      '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N] [--varied N]\n' +
       '       (--only ' + Object.keys(GROUPS).map((g) => `${g} = ${GROUPS[g]!.join(',')}`).join('; ') + ')\n',
   );
   const sizes: Sizes = { ...(values.smoke ? SMOKE_SIZES : FULL_SIZES) };
@@ -149,6 +155,7 @@ function parseOptions(argv: string[]): Options {
   set('idleConnections', 'idle', 1);
   set('maxMessage', 'max-message', 2048);
   set('bigEvery', 'big-every', 0);
+  set('varied', 'varied', 1);
   const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean).flatMap((id) => GROUPS[id] ?? [id]) : null;
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   const maxConns = connectionsNeeded(sizes);
@@ -274,7 +281,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
     log(`mailroom listening (imap ${mailroom.imapPort}, pop3 ${mailroom.pop3Port}, lmtp ${mailroom.lmtpPort}), pid ${mailroom.pid}, ${mailroom.runner}`);
 
     const targets: Target[] = [
-      { name: 'mailroom', host: '127.0.0.1', imapPort: mailroom.imapPort, pop3Port: mailroom.pop3Port, lmtpPort: mailroom.lmtpPort, pid: mailroom.pid, memMode: 'single' },
+      { name: 'mailroom', host: '127.0.0.1', imapPort: mailroom.imapPort, pop3Port: mailroom.pop3Port, lmtpPort: mailroom.lmtpPort, pid: mailroom.pid, memMode: 'tree' },
       ...(dovecot ? [{ name: 'dovecot' as const, host: '127.0.0.1', imapPort: dovecot.imapPort, pop3Port: dovecot.pop3Port, lmtpPort: dovecot.lmtpPort, pid: dovecot.pid, memMode: 'tree' as const }] : []),
     ];
 
@@ -321,11 +328,11 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       if (cmp) notes.push(cmp);
       const m: SideResult = summarize(acc.mailroom.runs, acc.mailroom.warmupMs, acc.mailroom.details, acc.mailroom.checks, acc.mailroom.error);
       const d: SideResult | null = dovecot ? summarize(acc.dovecot.runs, acc.dovecot.warmupMs, acc.dovecot.details, acc.dovecot.checks, acc.dovecot.error) : null;
-      // Speed: Dovecot time / mailroom time = mailroom throughput / Dovecot throughput (above 1 = mailroom faster).
-      const speedRatio = d && !m.error && !d.error && m.medianMs > 0 && d.medianMs > 0 ? d.medianMs / m.medianMs : null;
+      // Speed: mailroom throughput / Dovecot throughput (above 1 = mailroom faster); CPU: work per CPU-second.
+      const { speedRatio, cpuRatio } = ratios(m, d);
       // Memory: mailroom peak / Dovecot peak (below 1 = mailroom smaller).
       const memRatio = d && d.peakMem > 0 && m.peakMem > 0 ? m.peakMem / d.peakMem : null;
-      results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, speedRatio, memRatio });
+      results.push({ id: w.id, title: w.title, metric: w.metric, mailroom: m, dovecot: d, speedRatio, memRatio, cpuRatio });
     }
 
     // Anything the servers complained about during the run goes into the notes.

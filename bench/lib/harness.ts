@@ -16,7 +16,10 @@ export interface Target {
   lmtpPort: number;
   /** Root process of the server (mailroom: the node process; Dovecot: the master). */
   pid: number;
-  /** 'single': one process, peak from VmHWM; 'tree': PSS summed over the process tree, sampled. */
+  /**
+   * 'single': one process, peak from VmHWM; 'tree': PSS summed over the process tree, sampled (both servers
+   * use 'tree' in `npm run bench`, so `serve --workers N` is counted over all its processes, like Dovecot).
+   */
   memMode: 'single' | 'tree';
 }
 
@@ -39,6 +42,8 @@ export interface Sizes {
   maxMessage: number;
   /** One message of every N is maxMessage bytes (0 = none). */
   bigEvery: number;
+  /** Messages of the varied corpus profile: the pop3-reread maildrop, and per lmtp-varied run. */
+  varied: number;
 }
 
 export interface BenchConfig {
@@ -85,6 +90,11 @@ export interface Measured {
   loadCpu: number;
   /** The measured section on the monotonic clock, in microseconds (to slice a server CPU profile). */
   window: [number, number];
+  /**
+   * Work done in the section, for workloads that run for a fixed time rather than a fixed amount of work
+   * (imaptest's command count): speed then compares work per second. Absent = one unit (fixed work).
+   */
+  work?: number;
 }
 
 export interface RunOutcome {
@@ -135,7 +145,7 @@ export async function measure<T>(target: Target, fn: (sample: () => void) => Pro
   // holds a large corpus index and the previous run's replies, and one full collection of that heap stalls
   // it (and so the server it drives) for up to a second. `npm run bench` starts node with --expose-gc.
   (globalThis as { gc?: () => void }).gc?.();
-  const sampler = new MemorySampler(target.pid, target.memMode, 500);
+  const sampler = new MemorySampler(target.pid, target.memMode, 250);
   sampler.start();
   const cpu0 = treeCpu(target.pid);
   const own0 = process.cpuUsage();

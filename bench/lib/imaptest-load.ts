@@ -45,22 +45,85 @@ export function imaptestMissing(): string | null {
   return null;
 }
 
-/** An mbox of the MIME fixtures plus plain messages of varied sizes ("From " lines in bodies escaped). */
-export function buildMbox(path: string): void {
+/** Writes raw messages as an mbox (CRLF to LF, "From " lines in bodies escaped), as imaptest reads it. */
+export function writeMbox(path: string, raws: Iterable<string | Buffer>): void {
   const parts: string[] = [];
-  const add = (raw: string): void => {
-    const body = raw.replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
+  for (const r of raws) {
+    const body = (typeof r === 'string' ? r : r.toString('latin1')).replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
     parts.push(`From sender@example.test Mon Jan  1 00:00:00 2024\n${body.endsWith('\n') ? body : body + '\n'}\n`);
-  };
-  for (const f of readdirSync(FIXTURES).sort()) if (f.endsWith('.eml')) add(readFileSync(join(FIXTURES, f), 'latin1'));
+  }
+  writeFileSync(path, parts.join(''), 'latin1');
+}
+
+/** An mbox of the MIME fixtures plus plain messages of varied sizes. */
+export function buildMbox(path: string): void {
+  const raws: string[] = [];
+  for (const f of readdirSync(FIXTURES).sort()) if (f.endsWith('.eml')) raws.push(readFileSync(join(FIXTURES, f), 'latin1'));
   for (let i = 1; i <= 20; i++) {
     const lines = Array.from({ length: i * 7 }, (_, n) => `line ${n} of message ${i}: ${'x'.repeat(n % 60)}`);
-    add(
+    raws.push(
       `From: Sender ${i} <s${i}@example.test>\nTo: user@example.test\nSubject: load message ${i}\n` +
         `Date: Mon, ${(i % 28) + 1} Jan 2024 10:00:00 +0000\nMessage-ID: <load-${i}@example.test>\n\n${lines.join('\n')}\n`,
     );
   }
-  writeFileSync(path, parts.join(''), 'latin1');
+  writeMbox(path, raws);
+}
+
+export interface ImaptestOptions {
+  host: string;
+  port: number;
+  /** imaptest's user pattern, e.g. `user%d@example.test` (%d runs 1..users). */
+  user: string;
+  password: string;
+  users: number;
+  clients: number;
+  secs: number;
+  mbox: string;
+  /** Extra imaptest arguments (e.g. `seed=1`). */
+  extra?: string[];
+  /** Called with each output line as it arrives. */
+  onLine?: (line: string) => void;
+}
+
+/** Runs imaptest's load mode against a listening server; resolves when imaptest exits. */
+export async function runImaptest(o: ImaptestOptions): Promise<LoadResult> {
+  const args = [`host=${o.host}`, `port=${o.port}`, `user=${o.user}`, `pass=${o.password}`, `users=${o.users}`, `clients=${o.clients}`, `secs=${o.secs}`, `mbox=${o.mbox}`, ...(o.extra ?? [])];
+  const child = spawn(IMAPTEST, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let partial = '';
+  const onData = (d: Buffer): void => {
+    const text = d.toString('utf8');
+    output += text;
+    partial += text;
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) o.onLine?.(l);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  if (partial) o.onLine?.(partial);
+  const errors = output.split('\n').filter((l) => /^Error: /.test(l) || /\bError: /.test(l.slice(0, 40)));
+  return { errors, exitCode, output };
+}
+
+/**
+ * The command counts of imaptest's `Totals:` block (the header row of 4-letter command names, two rows of
+ * percentages, then the counts), e.g. { Logi: 555, List: 287, ... }; null when the block is missing.
+ */
+export function imaptestTotals(output: string): Record<string, number> | null {
+  const lines = output.split('\n');
+  const at = lines.lastIndexOf('Totals:');
+  if (at < 0) return null;
+  const names = (lines[at + 1] ?? '').trim().split(/\s+/);
+  const row = lines.slice(at + 2).find((l) => /^\s*\d+(\s+\d+)*\s*$/.test(l));
+  if (!row || names.length === 0) return null;
+  const counts = row.trim().split(/\s+/).map(Number);
+  if (counts.length !== names.length) return null;
+  return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
 }
 
 /** Starts a mailroom, creates the users, runs imaptest's load mode, stops everything. */
@@ -72,38 +135,18 @@ export async function runImaptestLoad(opts: LoadOptions): Promise<LoadResult> {
   await server.start();
   try {
     for (let i = 1; i <= opts.users; i++) await server.addUser(`user${i}@example.test`, PASSWORD);
-    const port = server.ports.imap!;
-    const args = [
-      'host=127.0.0.1',
-      `port=${port}`,
-      'user=user%d@example.test',
-      `pass=${PASSWORD}`,
-      `users=${opts.users}`,
-      `clients=${opts.clients}`,
-      `secs=${opts.secs}`,
-      `mbox=${mbox}`,
-      ...(opts.extra ?? []),
-    ];
-    const child = spawn(IMAPTEST, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    let partial = '';
-    const onData = (d: Buffer): void => {
-      const text = d.toString('utf8');
-      output += text;
-      partial += text;
-      const lines = partial.split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) opts.onLine?.(l);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const exitCode = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve(code));
+    return await runImaptest({
+      host: '127.0.0.1',
+      port: server.ports.imap!,
+      user: 'user%d@example.test',
+      password: PASSWORD,
+      users: opts.users,
+      clients: opts.clients,
+      secs: opts.secs,
+      mbox,
+      ...(opts.extra ? { extra: opts.extra } : {}),
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
-    if (partial) opts.onLine?.(partial);
-    const errors = output.split('\n').filter((l) => /^Error: /.test(l) || /\bError: /.test(l.slice(0, 40)));
-    return { errors, exitCode, output };
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

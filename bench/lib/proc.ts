@@ -4,7 +4,8 @@
  * Memory of one process is VmHWM (peak resident set) after resetting it through /proc/<pid>/clear_refs
  * (Linux >= 4.0), so each workload gets its own peak. For a tree of processes (Dovecot: master, login,
  * one imap per connection) summing RSS would count shared libraries once per process, so the tree's memory
- * is the sum of PSS (proportional set size, /proc/<pid>/smaps_rollup), sampled while the workload runs.
+ * is the sum of PSS (proportional set size, /proc/<pid>/smaps_rollup), sampled while the workload runs, with
+ * each process's VmHWM (reset at the start) catching a peak between samples.
  * CPU is utime + stime of the live processes plus cutime + cstime of the root (children that exited and
  * were reaped by it), in seconds.
  */
@@ -62,16 +63,23 @@ export function rss(pid: number): { peak: number; current: number } {
 }
 
 /** Sum of PSS over the process tree, in bytes (falls back to RSS when smaps_rollup is missing). */
-export function treePss(root: number): { bytes: number; processes: number; rssSum: number } {
+export function treePss(root: number): { bytes: number; processes: number; rssSum: number; peakEstimate: number } {
   const pids = processTree(root);
   let total = 0;
   let rssSum = 0;
+  let peakEstimate = 0;
   for (const pid of pids) {
     const roll = read(`/proc/${pid}/smaps_rollup`);
-    total += roll ? kb(roll, 'Pss') * 1024 : kb(read(`/proc/${pid}/status`), 'VmRSS') * 1024;
-    rssSum += roll ? kb(roll, 'Rss') * 1024 : kb(read(`/proc/${pid}/status`), 'VmRSS') * 1024;
+    const status = read(`/proc/${pid}/status`);
+    const pss = roll ? kb(roll, 'Pss') * 1024 : kb(status, 'VmRSS') * 1024;
+    const rssNow = roll ? kb(roll, 'Rss') * 1024 : kb(status, 'VmRSS') * 1024;
+    total += pss;
+    rssSum += rssNow;
+    // The kernel keeps each process's peak RSS (VmHWM) but no peak PSS: the peak less the pages now shared
+    // with others (RSS - PSS) estimates it, and catches a spike between two samples.
+    peakEstimate += Math.max(pss, kb(status, 'VmHWM') * 1024 - (rssNow - pss));
   }
-  return { bytes: total, processes: pids.length, rssSum };
+  return { bytes: total, processes: pids.length, rssSum, peakEstimate };
 }
 
 /** Nanoseconds on CPU of every thread of one process (/proc/<pid>/task/<tid>/schedstat), or null. */
@@ -129,6 +137,7 @@ export class MemorySampler {
       resetPeak(this.root);
       return;
     }
+    for (const pid of processTree(this.root)) resetPeak(pid);
     this.sample();
     this.#timer = setInterval(() => this.sample(), this.intervalMs);
     this.#timer.unref();
@@ -137,19 +146,28 @@ export class MemorySampler {
   sample(): void {
     if (this.mode === 'single') return;
     const t = treePss(this.root);
-    if (t.bytes > this.#max) this.#max = t.bytes;
+    this.#take(t.bytes, t);
+  }
+
+  #take(bytes: number, t: ReturnType<typeof treePss>): void {
+    if (bytes > this.#max) this.#max = bytes;
     if (t.processes > this.#procs) this.#procs = t.processes;
     if (t.rssSum > this.#rssSum) this.#rssSum = t.rssSum;
   }
 
-  /** Stops sampling; returns the peak in bytes, the most processes seen, and the peak of RSS summed naively. */
+  /**
+   * Stops sampling; returns the peak in bytes, the most processes seen, and the peak of RSS summed naively.
+   * For a tree the peak is the largest PSS sum sampled, or the estimate from each live process's VmHWM
+   * when that is larger (a spike between samples).
+   */
   stop(): { peak: number; processes: number; rssSum: number } {
     if (this.mode === 'single') {
       const p = rss(this.root).peak;
       return { peak: p, processes: 1, rssSum: p };
     }
     if (this.#timer) clearInterval(this.#timer);
-    this.sample();
+    const t = treePss(this.root);
+    this.#take(Math.max(t.bytes, t.peakEstimate), t);
     return { peak: this.#max, processes: this.#procs, rssSum: this.#rssSum };
   }
 }

@@ -13,6 +13,10 @@ export interface SideResult {
   warmupMs: number[];
   medianMs: number;
   medianCpu: number;
+  /** Median work per second (work = Measured.work, or 1 per run for fixed-work workloads). */
+  medianRate: number;
+  /** Median work per server CPU-second. */
+  medianCpuRate: number;
   /** Median CPU seconds of the load generator during the measured section. */
   medianLoadCpu: number;
   peakMem: number;
@@ -33,12 +37,15 @@ export interface WorkloadResult {
   speedRatio: number | null;
   /** mailroom peak memory / Dovecot peak memory (below 1 = mailroom smaller); null without both. */
   memRatio: number | null;
+  /** mailroom work per server CPU-second / Dovecot's (above 1 = mailroom does more per CPU-second); null without both. */
+  cpuRatio?: number | null;
 }
 
 /** What the ratios mean, carried in the JSON so it explains itself. */
 export const RATIO_LEGEND = {
   speedRatio: 'Dovecot median time / mailroom median time = mailroom throughput / Dovecot throughput; above 1 = mailroom faster (higher is better)',
   memRatio: 'mailroom peak memory / Dovecot peak memory; below 1 = mailroom uses less (lower is better)',
+  cpuRatio: 'mailroom work per server CPU-second / Dovecot work per server CPU-second; above 1 = mailroom uses less CPU for the same work (higher is better)',
 } as const;
 
 export interface BenchResult {
@@ -66,12 +73,28 @@ export function summarize(runs: Measured[], warmupMs: number[], details: string[
     medianMs: ok ? median(runs.map((r) => r.ms)) : NaN,
     medianCpu: ok ? median(runs.map((r) => r.cpu)) : NaN,
     medianLoadCpu: ok ? median(runs.map((r) => r.loadCpu)) : NaN,
+    medianRate: ok ? median(runs.map((r) => (r.work ?? 1) / (r.ms / 1000))) : NaN,
+    medianCpuRate: ok ? median(runs.map((r) => (r.work ?? 1) / r.cpu)) : NaN,
     peakMem: runs.length ? Math.max(...runs.map((r) => r.peakMem)) : NaN,
     processes: runs.length ? Math.max(...runs.map((r) => r.processes)) : 0,
     details,
     checks,
     ...(error !== undefined ? { error } : {}),
   };
+}
+
+/**
+ * Speed and CPU ratios of one workload (above 1 = mailroom better): fixed-work workloads compare median
+ * times (Dovecot / mailroom), fixed-time ones (with Measured.work) compare median work per second; CPU
+ * compares work per server CPU-second.
+ */
+export function ratios(m: SideResult, d: SideResult | null): { speedRatio: number | null; cpuRatio: number | null } {
+  if (!d || m.error || d.error) return { speedRatio: null, cpuRatio: null };
+  const byWork = m.runs.some((r) => r.work !== undefined);
+  const speed = byWork ? m.medianRate / d.medianRate : d.medianMs / m.medianMs;
+  const cpu = m.medianCpuRate / d.medianCpuRate;
+  const ok = (r: number): number | null => (Number.isFinite(r) && r > 0 ? r : null);
+  return { speedRatio: ok(speed), cpuRatio: ok(cpu) };
 }
 
 function ratioText(r: number | null): string {
@@ -115,14 +138,16 @@ export function markdown(res: BenchResult): string {
   L.push('');
   L.push(`Corpus: ${res.corpus.messages} messages populated per server, ${(res.corpus.bytes / 1048576).toFixed(1)} MB, median ${(res.corpus.medianSize / 1024).toFixed(1)} KB, largest ${(res.corpus.maxSize / 1048576).toFixed(2)} MB.`);
   L.push('');
-  L.push('Speed = Dovecot time / mailroom time = mailroom throughput / Dovecot throughput (above 1 = mailroom faster, 2.00x = twice as fast). Memory: mailroom = peak RSS of its one process (VmHWM); Dovecot = peak of the PSS summed over all its processes (process count in brackets). CPU = server CPU seconds (median run).');
+  L.push('Speed = Dovecot time / mailroom time = mailroom throughput / Dovecot throughput (above 1 = mailroom faster, 2.00x = twice as fast). Memory, both servers: peak of the PSS summed over all their processes (process count in brackets when more than one), sampled every 250 ms, with each process’s peak RSS (VmHWM, less its shared pages) catching a spike between samples. CPU = server CPU seconds (median run).');
   L.push('');
-  L.push('| workload | mailroom | dovecot | speed (x Dovecot) | mailroom peak mem | dovecot peak mem | mailroom CPU | dovecot CPU |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  L.push('Work per CPU-second = the same work for less server CPU (mailroom work per CPU-second / Dovecot\'s, above 1 = mailroom better). Workloads that run for a fixed time (imaptest) count their work in commands: their speed is commands per second.');
+  L.push('');
+  L.push('| workload | mailroom | dovecot | speed (x Dovecot) | work per CPU-s (x Dovecot) | mailroom peak mem | dovecot peak mem | mailroom CPU | dovecot CPU |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of res.workloads) {
     const d = w.dovecot;
     L.push(
-      `| ${w.title} | ${side(w.mailroom)} | ${side(d)} | ${ratioText(w.speedRatio)} | ${fmtBytes(w.mailroom.peakMem)} | ${d ? `${fmtBytes(d.peakMem)} (${d.processes})` : '-'} | ${Number.isFinite(w.mailroom.medianCpu) ? w.mailroom.medianCpu.toFixed(2) + ' s' : '-'} | ${d && Number.isFinite(d.medianCpu) ? d.medianCpu.toFixed(2) + ' s' : '-'} |`,
+      `| ${w.title} | ${side(w.mailroom)} | ${side(d)} | ${ratioText(w.speedRatio)} | ${ratioText(w.cpuRatio ?? null)} | ${fmtBytes(w.mailroom.peakMem)}${w.mailroom.processes > 1 ? ` (${w.mailroom.processes})` : ''} | ${d ? `${fmtBytes(d.peakMem)} (${d.processes})` : '-'} | ${Number.isFinite(w.mailroom.medianCpu) ? w.mailroom.medianCpu.toFixed(2) + ' s' : '-'} | ${d && Number.isFinite(d.medianCpu) ? d.medianCpu.toFixed(2) + ' s' : '-'} |`,
     );
   }
   L.push('');
@@ -220,7 +245,7 @@ export function svgChart(res: BenchResult): string {
   const b = panel(
     {
       title: 'peak memory: mailroom / Dovecot, lower is better',
-      subtitle: 'left of 1×: mailroom smaller · mailroom: RSS of its process · Dovecot: PSS summed over its processes',
+      subtitle: 'left of 1×: mailroom smaller · PSS summed over all processes of each server',
       higherIsBetter: false,
       values: res.workloads.map((r) => ({ label: r.title, ratio: r.memRatio, missing: why(r) })),
     },
