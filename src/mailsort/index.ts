@@ -5,8 +5,8 @@
  * `sortMessages` gives uids in order and `threadMessages` gives a forest of uids. Rendering the IMAP
  * thread-list syntax is the IMAP layer's job.
  */
-export { sortKeysFor, SORT_KEYS_VERSION } from './keys.js';
-export type { SortAddress, SortInput, SortKeys } from './keys.js';
+export { sortKeysFor, contentKeysFor, keysWithRow, SORT_KEYS_VERSION } from './keys.js';
+export type { ContentKeys, SortAddress, SortInput, SortKeys } from './keys.js';
 export { sortMessages } from './sort.js';
 export type { SortCriterion, SortField } from './sort.js';
 export { threadMessages, threadHeads } from './thread.js';

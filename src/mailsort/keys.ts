@@ -94,11 +94,14 @@ function displayKey(list: readonly SortAddress[] | null): string {
   return casemap(a.host ? `${mailbox}@${a.host}` : mailbox);
 }
 
-/** Computes every sort and thread key of one message. */
-export function sortKeysFor(m: SortInput): SortKeys {
-  const t = typeof m.internalDate === 'number' ? m.internalDate : m.internalDate.getTime();
-  const arrival = Number.isFinite(t) ? t : 0;
-  const sent = parseMessageDate(m.date) ?? arrival;
+/** What of a message's keys depends only on its bytes; a store may persist it per message content. */
+export type ContentKeys = Omit<SortKeys, 'uid' | 'arrival' | 'size' | 'sent'> & {
+  /** The Date header in UTC, or null when it is missing or unparseable (the internal date stands in). */
+  sent: number | null;
+};
+
+/** The keys of one message that come from its header fields alone (see ContentKeys). */
+export function contentKeysFor(m: Omit<SortInput, 'uid' | 'internalDate' | 'size'>): ContentKeys {
   const base = baseSubject(m.subject);
   const parents = parseMessageIds(m.references);
   if (parents.length === 0) {
@@ -106,10 +109,7 @@ export function sortKeysFor(m: SortInput): SortKeys {
     if (irt !== null) parents.push(irt);
   }
   return {
-    uid: m.uid,
-    arrival,
-    sent,
-    size: m.size,
+    sent: parseMessageDate(m.date),
     subject: casemap(base.subject),
     from: mailboxKey(m.from),
     to: mailboxKey(m.to),
@@ -120,4 +120,16 @@ export function sortKeysFor(m: SortInput): SortKeys {
     messageId: firstMessageId(m.messageId),
     parents,
   };
+}
+
+/** A message's full keys from its content keys and what its store row says (uid, internal date, size). */
+export function keysWithRow(c: ContentKeys, uid: number, internalDate: number | Date, size: number): SortKeys {
+  const t = typeof internalDate === 'number' ? internalDate : internalDate.getTime();
+  const arrival = Number.isFinite(t) ? t : 0;
+  return { ...c, uid, arrival, sent: c.sent ?? arrival, size };
+}
+
+/** Computes every sort and thread key of one message. */
+export function sortKeysFor(m: SortInput): SortKeys {
+  return keysWithRow(contentKeysFor(m), m.uid, m.internalDate, m.size);
 }

@@ -4,6 +4,7 @@
  * searchable text, thread keys). Implementations store the results; they do not recompute them.
  */
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
+import { contentKeysFor, type ContentKeys } from '../mailsort/index.js';
 import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import { StoreError, type SpecialUse } from './types.js';
@@ -105,6 +106,8 @@ export interface StoredForm {
   bodyText: string;
   threadKeys: string[];
   ownIds: string[];
+  /** The sort and thread keys that come from the header (persisted per blob for SORT and THREAD). */
+  sortKeys: ContentKeys;
 }
 
 /**
@@ -131,5 +134,6 @@ export function prepareStoredForm(raw: Buffer, envelopeText?: (envelope: Envelop
     bodyText,
     threadKeys,
     ownIds,
+    sortKeys: contentKeysFor({ ...index.envelope, references: referencesIn(data.subarray(0, index.root.headerEnd)) }),
   };
 }

@@ -10,17 +10,76 @@
  *   mailbox does not change, asking for all of its messages (no uids, or exactly its uids in order) gives
  *   the same frozen array, so callers may memoize what they compute from it by its identity;
  * - a cached mailbox is brought forward through the change log (changesSince from the modseq it was last
- *   read at): expunged messages leave, new ones are listed and their keys computed when first asked for;
+ *   read at): expunged messages leave, new ones are listed and their keys loaded when first asked for;
+ * - keys are loaded from what the store persisted at append (`PersistedSortKeys`: the content keys per blob,
+ *   joined with the message rows), so a cold cache costs one read of small rows, not a parse per message;
+ *   a message stored before that (or by older code) has its keys computed from its envelope and header and
+ *   then persisted (the backfill happens on first use, one batch per command);
  * - keys never go stale for a message: a uid names the same bytes until it is expunged (RFC 9051 2.3.1.1);
  * - at most `maxKeys` keys are held over all mailboxes; the least recently used mailboxes are dropped first;
  * - rejects with the store's StoreError (NOT_FOUND for an unknown or deleted mailbox).
  */
-import { sortKeysFor, type SortKeys } from '../mailsort/index.js';
+import { contentKeysFor, keysWithRow, SORT_KEYS_VERSION, type ContentKeys, type SortKeys } from '../mailsort/index.js';
+import type { Envelope } from '../mime/types.js';
 import type { MailStore } from './mail.js';
 import { referencesIn } from './message-prep.js';
 
 /** What the cache reads from its store. */
 export type SortKeySource = Pick<MailStore, 'changesSince' | 'readMessages'>;
+
+/** One message row as the persisted-keys reader returns it; `keys` is null when none are stored (yet). */
+export interface StoredSortRow {
+  uid: number;
+  arrival: number;
+  size: number;
+  blobId: string;
+  keys: ContentKeys | null;
+}
+
+/** A backend's persisted content keys (one row per blob, written at append; see contentKeysOf). */
+export interface PersistedSortKeys {
+  /** The mailbox's messages with lo <= uid <= hi, ascending by uid. */
+  read(mailboxId: number, lo: number, hi: number): Promise<StoredSortRow[]>;
+  /** Stores computed keys of existing blobs (the backfill); blobs already keyed or gone are left alone. */
+  save(rows: ReadonlyArray<readonly [blobId: string, keys: ContentKeys]>): Promise<void>;
+}
+
+/** The content keys of a message from its parsed envelope and its header block (for References). */
+export function contentKeysOf(envelope: Envelope, header: Buffer): ContentKeys {
+  return contentKeysFor({ ...envelope, references: referencesIn(header) });
+}
+
+/**
+ * Column values of a persisted row, in table order after blob_id: version, sent, subject, from, to, cc,
+ * display_from, display_to, reply_fwd, message_id, parents ("" when none, else a JSON array).
+ */
+export type SortRowValues = [number, number | null, string, string, string, string, string, string, number, string | null, string];
+
+export function encodeContentKeys(c: ContentKeys): SortRowValues {
+  return [SORT_KEYS_VERSION, c.sent, c.subject, c.from, c.to, c.cc, c.displayFrom, c.displayTo, c.replyOrForward ? 1 : 0, c.messageId, c.parents.length ? JSON.stringify(c.parents) : ''];
+}
+
+/** Content keys from `v` starting at `at` (SortRowValues order); null when absent or of another version. */
+export function decodeContentKeys(v: readonly unknown[], at: number): ContentKeys | null {
+  if (Number(v[at]) !== SORT_KEYS_VERSION) return null;
+  const sent = v[at + 1];
+  const parents = v[at + 10] as string;
+  return {
+    sent: sent === null || sent === undefined ? null : Number(sent),
+    subject: v[at + 2] as string,
+    from: v[at + 3] as string,
+    to: v[at + 4] as string,
+    cc: v[at + 5] as string,
+    displayFrom: v[at + 6] as string,
+    displayTo: v[at + 7] as string,
+    replyOrForward: Boolean(v[at + 8]),
+    messageId: (v[at + 9] as string | null) ?? null,
+    parents: parents ? (JSON.parse(parents) as string[]) : [],
+  };
+}
+
+/** Uids further apart than this are read as separate uid ranges of persisted rows. */
+const RANGE_GAP = 512;
 
 /** Default bound on the keys held per store (about 300 bytes each). */
 export const SORT_KEYS_MAX = 1_000_000;
@@ -37,14 +96,16 @@ interface Entry {
 
 export class SortKeyCache {
   readonly #src: SortKeySource;
+  readonly #persisted: PersistedSortKeys | null;
   readonly #maxKeys: number;
   /** Least recently used first. */
   readonly #entries = new Map<number, Entry>();
   #held = 0;
 
-  constructor(src: SortKeySource, maxKeys = SORT_KEYS_MAX) {
+  constructor(src: SortKeySource, opts: { persisted?: PersistedSortKeys; maxKeys?: number } = {}) {
     this.#src = src;
-    this.#maxKeys = maxKeys;
+    this.#persisted = opts.persisted ?? null;
+    this.#maxKeys = opts.maxKeys ?? SORT_KEYS_MAX;
   }
 
   async get(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
@@ -119,21 +180,43 @@ export class SortKeyCache {
     return e;
   }
 
+  /** Loads (or, for messages without persisted keys, computes and persists) the keys of `uids` (ascending). */
   async #compute(mailboxId: number, e: Entry, uids: number[]): Promise<void> {
-    for await (const r of this.#src.readMessages(mailboxId, uids, { meta: true, envelope: true, header: true })) {
-      if (e.keys.get(r.uid) !== null) continue;
-      const keys = sortKeysFor({
-        ...r.envelope,
-        uid: r.uid,
-        internalDate: r.meta.internalDate,
-        size: r.meta.size,
-        references: referencesIn(r.header),
-      });
-      e.keys.set(r.uid, keys);
-      e.computed++;
-      // An entry dropped meanwhile (trimmed, or its mailbox gone) no longer counts towards the bound.
-      if (this.#entries.get(mailboxId) === e) this.#held++;
+    let rest = uids;
+    const blobOf = new Map<number, string>();
+    if (this.#persisted) {
+      rest = [];
+      for (const [lo, hi] of uidRanges(uids)) {
+        for (const r of await this.#persisted.read(mailboxId, lo, hi)) {
+          if (e.keys.get(r.uid) !== null) continue;
+          if (r.keys) this.#set(mailboxId, e, keysWithRow(r.keys, r.uid, r.arrival, r.size));
+          else {
+            rest.push(r.uid);
+            blobOf.set(r.uid, r.blobId);
+          }
+        }
+      }
+      if (rest.length === 0) return;
     }
+    const fill: Array<[string, ContentKeys]> = [];
+    for await (const r of this.#src.readMessages(mailboxId, rest, { meta: true, envelope: true, header: true })) {
+      if (e.keys.get(r.uid) !== null) continue;
+      const c = contentKeysOf(r.envelope, r.header);
+      this.#set(mailboxId, e, keysWithRow(c, r.uid, r.meta.internalDate, r.meta.size));
+      const blobId = blobOf.get(r.uid);
+      if (blobId !== undefined) fill.push([blobId, c]);
+    }
+    if (fill.length && this.#persisted) {
+      // The backfill is an optimisation for the next cold start; a failure to write it changes no answer.
+      await this.#persisted.save(fill).catch(() => undefined);
+    }
+  }
+
+  #set(mailboxId: number, e: Entry, keys: SortKeys): void {
+    e.keys.set(keys.uid, keys);
+    e.computed++;
+    // An entry dropped meanwhile (trimmed, or its mailbox gone) no longer counts towards the bound.
+    if (this.#entries.get(mailboxId) === e) this.#held++;
   }
 
   #drop(mailboxId: number): void {
@@ -157,4 +240,15 @@ function sameUids(keys: readonly SortKeys[], uids: readonly number[]): boolean {
   if (keys.length !== uids.length) return false;
   for (let i = 0; i < uids.length; i++) if (keys[i]!.uid !== uids[i]) return false;
   return true;
+}
+
+/** Ascending uids as [lo, hi] ranges, split where neighbours are more than RANGE_GAP apart. */
+function uidRanges(uids: readonly number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const u of uids) {
+    const last = out[out.length - 1];
+    if (last && u - last[1] <= RANGE_GAP) last[1] = u;
+    else out.push([u, u]);
+  }
+  return out;
 }

@@ -17,6 +17,7 @@ import { validId } from './core.js';
 import { num } from './db.js';
 import { PgMessages } from './messages.js';
 import { SortKeyCache } from '../sort-keys.js';
+import { pgSortKeys } from './sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
 import { toMeta, type MsgRow } from './rows.js';
 import { chunks } from '../helpers.js';
@@ -106,7 +107,7 @@ function buildPlan(w: Wanted, bits: number): ReadPlan {
 
 export class PgMailStore extends PgMessages implements MailStore {
   /** Sort keys per mailbox, brought forward through the change log (see ../sort-keys.ts). */
-  private readonly sortKeyCache = new SortKeyCache(this);
+  private readonly sortKeyCache = new SortKeyCache(this, { persisted: pgSortKeys(this.core) });
 
   sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
     return this.sortKeyCache.get(mailboxId, uids);

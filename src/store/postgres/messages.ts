@@ -16,6 +16,8 @@ import { validId } from './core.js';
 import { num, pgCode } from './db.js';
 import { PgMailboxes } from './mailboxes.js';
 import { encodePayload } from './notify.js';
+import { insertSortKeys } from './sort-keys.js';
+import { contentKeysOf } from '../sort-keys.js';
 import { checkQuota, lockQuotaRows } from './quota.js';
 import {
   MSG_COLS,
@@ -57,6 +59,7 @@ export class PgMessages extends PgMailboxes {
       const mime = encodeIndex(index);
       const envelopeText = this.envelopeText(index.envelope);
       const header = index.root.headerEnd <= HEADER_ROW_MAX ? data.subarray(0, index.root.headerEnd) : null;
+      const sortKeys = contentKeysOf(index.envelope, data.subarray(0, index.root.headerEnd));
       // THREADID: the thread of the nearest referenced message known for this user (last References entry /
       // In-Reply-To first), else of a message that referenced this one, else a new thread. The message's own
       // id and its references are recorded so later replies find the thread.
@@ -79,6 +82,7 @@ export class PgMessages extends PgMailboxes {
                      SELECT id, $4, $5, $6, $7, $8 FROM b`,
               values: [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText, envelopeText, header],
             });
+            await insertSortKeys(q, blob.id, sortKeys);
             // Locks the mailbox row, allocates the UID and the MODSEQ of this transaction, finds the thread.
             const b = (
               await q.query<{ user_id: number; uid_validity: string; uid: string; modseq: string; thread_id: string | null }>({

@@ -37,6 +37,7 @@ import type { Db, Queryable } from './db.js';
 import { num } from './db.js';
 import { QUOTA_MIGRATION_SQL } from './quota.js';
 import { JMAP_MIGRATION_SQL } from './jmap.js';
+import { SORT_KEYS_MIGRATION_SQL } from './sort-keys.js';
 
 export interface Migration {
   version: number;
@@ -382,6 +383,11 @@ ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
     name: 'JMAP: uploads, typed objects with their change log, snapshots',
     sql: JMAP_MIGRATION_SQL,
   },
+  {
+    version: 15,
+    name: 'IMAP: persisted sort and thread keys per blob',
+    sql: SORT_KEYS_MIGRATION_SQL,
+  },
 ];
 
 /**
@@ -413,6 +419,7 @@ export const DATA_TABLES: readonly string[] = [
   'tombstones',
   'blob_meta',
   'blob_headers',
+  'blob_sort_keys',
   'blobs',
   'urlauth_keys',
   'mailbox_keywords',

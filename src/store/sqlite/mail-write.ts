@@ -13,6 +13,7 @@ import { isObjectId, newObjectId } from '../ids.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
 import { checkQuota } from './quota.js';
+import { insertSortKeys } from './sort-keys.js';
 import { chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
@@ -34,7 +35,7 @@ export class SqliteMailWrites extends SqliteMailboxes {
       if (keepId !== undefined && this.core.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
       const first = this.core.st.mailbox.get(mailboxId) as MailboxRow | undefined;
       if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds } = prepareStoredForm(raw, this.core.envelopeText);
+      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds, sortKeys } = prepareStoredForm(raw, this.core.envelopeText);
       const header = headerEnd <= HEADER_ROW_MAX ? data.subarray(0, headerEnd) : null;
 
       let userId = first.user_id;
@@ -57,6 +58,7 @@ export class SqliteMailWrites extends SqliteMailboxes {
           const emailId = keepId ?? newObjectId('M');
           this.core.st.insertBlob.run(blobId, data.length);
           this.core.st.insertBlobData.run(blobId, mime, headersText, bodyText);
+          insertSortKeys(this.core, blobId, sortKeys);
           if (inline) this.core.st.insertBlobInline.run(blobId, data);
           if (header) this.core.st.insertBlobHeader.run(blobId, header);
           this.core.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null, Date.now());

@@ -28,6 +28,7 @@ import { getMetadata, setMetadata } from './metadata.js';
 import type { MetadataDepth, MetadataEntry, MetadataLimits } from '../metadata.js';
 import { mergeHeld, type ExpungeHold } from '../holds.js';
 import { SortKeyCache } from '../sort-keys.js';
+import { sqliteSortKeys } from './sort-keys.js';
 import type { SortKeys } from '../../mailsort/index.js';
 import { chunks } from '../helpers.js';
 import { CHUNK, FEW_UIDS, IN_LIST, RANGE_BATCH, cleanUids, padChunk, rawToMeta, type RawMsgRow } from './rows.js';
@@ -95,7 +96,7 @@ function readerSql(mask: number, table = 'messages'): { select: string; at: { in
 
 export class SqliteMail extends SqliteMailWrites implements MailStore {
   /** Sort keys per mailbox, brought forward through the change log (see ../sort-keys.ts). */
-  private readonly sortKeyCache = new SortKeyCache(this);
+  private readonly sortKeyCache = new SortKeyCache(this, { persisted: sqliteSortKeys(this.core) });
 
   sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
     return this.sortKeyCache.get(mailboxId, uids);

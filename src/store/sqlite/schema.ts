@@ -51,6 +51,8 @@
  *   deleted in the same transaction (with its blob_inline row) and its file, if it has one, unlinked after
  *   commit (a crash in between leaves an orphan file, swept at the next open).
  */
+import { SORT_KEYS_SQL } from './sort-keys.js';
+
 export const SCHEMA_VERSION = 1;
 
 export const SCHEMA_SQL = `
@@ -271,4 +273,4 @@ CREATE TABLE IF NOT EXISTS sieve_duplicates (
   expires_at INTEGER NOT NULL,
   PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
-`;
+` + SORT_KEYS_SQL;
