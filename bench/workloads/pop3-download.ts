@@ -17,7 +17,7 @@ export function pop3User(cfg: BenchConfig, run: number): string {
 }
 
 /** Sends `lines` keeping at most `window` replies outstanding; replies in order. */
-async function pipelined(c: Pop3Conn, lines: string[], multi: boolean, window: number): Promise<Pop3Reply[]> {
+export async function pipelined(c: Pop3Conn, lines: string[], multi: boolean, window: number): Promise<Pop3Reply[]> {
   const out: Pop3Reply[] = new Array<Pop3Reply>(lines.length);
   const inflight: Array<Promise<void>> = [];
   for (let i = 0; i < lines.length; i++) {
