@@ -22,6 +22,7 @@ import {
 } from './smtp-common.js';
 import { collectData } from './spool.js';
 import { receivedHeader, withProtocol } from './trace.js';
+import { record } from '../lib/metrics.js';
 
 export function createLmtpService(opts: DeliveryServiceOptions): NetService {
   const common = resolveCommon(opts, 'lmtp');
@@ -58,6 +59,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
           received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
         });
         const results = delivered.map((r, i): string | Error => {
+          record.delivery('lmtp', r.ok);
           if (r.ok) {
             common.logger.info({ session: session.id, rcpt: entries[i]!.address, user: r.address, uid: r.uid }, 'delivered');
             return r.copies.length ? `Ok: delivered as uid ${r.uid}` : 'Ok: message discarded by filter';

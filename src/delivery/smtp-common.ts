@@ -13,6 +13,7 @@ import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
 import { AddressCounter } from '../lib/connection-limit.js';
+import { record } from '../lib/metrics.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { DeliveryStage } from './pipeline.js';
@@ -200,6 +201,7 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   let closing: Promise<void> | null = null;
   const perIp = new AddressCounter(opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.countLoopback ?? false);
   const counted = new WeakSet<SMTPServerSession>();
+  const closers = new WeakMap<SMTPServerSession, () => void>();
   /** The certificate and key in use (setTls replaces them). */
   let tls = opts.tls;
   /** Spool files of processes that are gone are removed before the first listener starts. */
@@ -236,19 +238,25 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
     base.onConnect = (session, callback) => {
       if (!perIp.admit(session.remoteAddress)) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
       counted.add(session);
+      closers.set(session, record.connection(h.lmtp ? 'lmtp' : 'smtp'));
       if (h.onConnect) h.onConnect(session, callback);
       else callback();
     };
     base.onClose = (session) => {
       if (!counted.has(session)) return;
       counted.delete(session);
+      closers.get(session)?.();
       perIp.release(session.remoteAddress);
     };
     if (h.onSecure) base.onSecure = h.onSecure;
     if (h.onAuth) base.onAuth = h.onAuth;
     if (h.onMailFrom) base.onMailFrom = h.onMailFrom;
     if (h.onRcptTo) base.onRcptTo = h.onRcptTo;
-    base.onData = (stream, session, callback) => {
+    base.onData = (stream, session, reply) => {
+      const callback: typeof reply = (err, message) => {
+        record.command(h.lmtp ? 'lmtp' : 'smtp', 'DATA', err ? 'error' : 'ok');
+        reply(err, message);
+      };
       const p = h.onData(stream, session, callback).catch((e: unknown) => {
         common.logger.error({ err: String(e), session: session.id }, 'message handling failed');
         callback(new SmtpReply(451, 'Local error in processing, try again later', '4.3.0'));

@@ -12,6 +12,7 @@ import { ConnectionClosedError, type SeqUsage, type AnyCommand, type CommandCont
 import { COMMANDS } from './commands/index.js';
 import { flushWithContexts } from './search-context.js';
 import { flushNotify } from './commands/notify.js';
+import { record } from '../lib/metrics.js';
 
 /**
  * Whether the pending updates sent after a command may include EXPUNGE/VANISHED, by the command's `seq`
@@ -103,6 +104,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
   // NOTIFY (RFC 5465): STATUS of other watched mailboxes that changed.
   await flushNotify(session, svc.store).catch((e: unknown) => session.logger.warn({ err: errText(e) }, 'notify failed'));
   reply(session, tag, completion);
+  record.command('imap', name, completion.status);
   session.logger.debug({ tag, command: name, status: completion.status, code: completion.code, ms: Math.round(performance.now() - started) }, 'command');
   if (completion.after) {
     try {

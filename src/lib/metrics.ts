@@ -43,7 +43,8 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     }),
     deliveries: new Counter({ name: 'mailroom_deliveries_total', help: 'Local deliveries, by path and result', labelNames: ['via', 'result'], registers }),
     authFailures: new Counter({ name: 'mailroom_auth_failures_total', help: 'Failed authentications (every protocol, HTTP tokens too)', registers }),
-    queueLength: new Gauge({ name: 'mailroom_outbound_queue_length', help: 'Messages in the outbound queue (read when scraped)', registers }),
+    // Every worker of a cluster reads the one shared queue: the aggregate is the largest reading, not the sum.
+    queueLength: new Gauge({ name: 'mailroom_outbound_queue_length', help: 'Messages in the outbound queue (read when scraped)', registers, aggregator: 'max' }),
     storeLatency: new Histogram({
       name: 'mailroom_store_latency_seconds',
       help: 'Store operation latency, by operation',
@@ -57,6 +58,72 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
 
 /** The process-wide set the protocol code increments. */
 export const metrics: Metrics = createMetrics({ defaults: true });
+
+/**
+ * Hot-path recorders. prom-client hashes the label object on every inc(); these keep the labelled child per
+ * label tuple (label values are bounded: protocol and command names from dispatch tables, fixed results),
+ * so a counted command costs one Map lookup and an addition.
+ */
+export class Recorder {
+  readonly #commands = new Map<string, { inc: () => void }>();
+  readonly #latency = new Map<string, { observe: (v: number) => void }>();
+  constructor(readonly m: Metrics) {}
+
+  /** One protocol command handled; `result` is the protocol's own verdict (ok, no, bad, err ...). */
+  command(protocol: string, command: string, result: string): void {
+    const key = `${protocol} ${command} ${result}`;
+    let c = this.#commands.get(key);
+    if (!c) {
+      c = this.m.commands.labels(protocol, command, result);
+      this.#commands.set(key, c);
+    }
+    c.inc();
+  }
+
+  /** One local delivery to one recipient by `via` (lmtp, smtp). */
+  delivery(via: string, ok: boolean): void {
+    this.m.deliveries.labels(via, ok ? 'delivered' : 'failed').inc();
+  }
+
+  /** A store operation took `ms` milliseconds. */
+  storeLatency(op: string, ms: number): void {
+    let h = this.#latency.get(op);
+    if (!h) {
+      h = this.m.storeLatency.labels(op);
+      this.#latency.set(op, h);
+    }
+    h.observe(ms / 1000);
+  }
+
+  /** A connection was accepted; call the returned function once when it closes. */
+  connection(protocol: string): () => void {
+    this.m.connections.inc({ protocol });
+    this.m.openConnections.inc({ protocol });
+    let open = true;
+    return () => {
+      if (open) this.m.openConnections.dec({ protocol });
+      open = false;
+    };
+  }
+}
+
+/** The recorder of the process-wide set. */
+export const record = new Recorder(metrics);
+
+/** "ok", "no" or "bye" from the status word of the last line of a ManageSieve reply (RFC 5804 1.2). */
+export function lastLineStatus(out: Buffer): string {
+  const end = out.length >= 2 && out[out.length - 2] === 0x0d ? out.length - 2 : out.length;
+  const start = out.lastIndexOf(0x0a, end - 1) + 1;
+  const word = out.subarray(start, Math.min(end, start + 3)).toString('latin1').toLowerCase();
+  return word.startsWith('ok') ? 'ok' : word.startsWith('no') ? 'no' : word === 'bye' ? 'bye' : 'other';
+}
+
+/** The sum of a counter over all its labels (status history: deliveries so far). */
+export async function counterTotal(c: Counter<string>): Promise<number> {
+  let n = 0;
+  for (const v of (await c.get()).values) n += v.value;
+  return n;
+}
 
 /** The number of open connections per protocol right now (admin status page). */
 export async function openConnectionsByProtocol(m: Metrics = metrics): Promise<Record<string, number>> {
@@ -124,4 +191,19 @@ export function withRecentLog(logger: Logger, ring: RecentLog = recentLog, base:
     },
     child: (fields) => withRecentLog(logger.child(fields), ring, { ...base, ...fields }),
   };
+}
+
+let source: (() => Promise<string>) | null = null;
+
+/**
+ * Where /metrics text comes from: a worker of `serve --workers N` (server/cluster-worker.ts) sets a source
+ * that asks the primary for every worker's metrics, aggregated; null goes back to this process's registry.
+ */
+export function setMetricsSource(fn: (() => Promise<string>) | null): void {
+  source = fn;
+}
+
+/** The Prometheus text of /metrics: this process's registry, or the cluster's aggregate (setMetricsSource). */
+export function metricsText(): Promise<string> {
+  return source ? source() : metrics.registry.metrics();
 }

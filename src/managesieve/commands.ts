@@ -12,6 +12,7 @@ import { scriptNameProblem, type SieveQuotaProblem } from '../store/sieve.js';
 import { decodeSaslPlain } from '../auth/sasl.js';
 import { isLoopback } from '../lib/service.js';
 import type { Logger } from '../lib/logger.js';
+import { lastLineStatus, record } from '../lib/metrics.js';
 import { compileSieve } from '../sieve/index.js';
 import type { Token } from './framer.js';
 import { capabilityLines, msResponse, msString } from './response.js';
@@ -321,7 +322,9 @@ export async function dispatch(ctx: CommandContext, tokens: Token[]): Promise<Re
     return { ...no(ctx.state.kind === 'anonymous' ? 'Authenticate first' : `${name} is not allowed after authentication`), counts: 'bad-command' };
   }
   try {
-    return await cmd.run(ctx, tokens.slice(1));
+    const reply = await cmd.run(ctx, tokens.slice(1));
+    record.command('managesieve', name, lastLineStatus(reply.out));
+    return reply;
   } catch (e) {
     return mapStoreError(ctx, e, name);
   }

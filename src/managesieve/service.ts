@@ -11,6 +11,7 @@ import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMat
 import { ManageSieveConnection, type ConnectionInfo } from './connection.js';
 import { ManageSieveShared, type ManageSieveServiceOptions } from './options.js';
 import { msResponse } from './response.js';
+import { record } from '../lib/metrics.js';
 
 export class ManageSieveService implements NetService {
   readonly shared: ManageSieveShared;
@@ -55,8 +56,12 @@ export class ManageSieveService implements NetService {
   handle(stream: Duplex, info: ConnectionInfo): Promise<void> {
     const conn = new ManageSieveConnection(stream, info, this.shared);
     this.#connections.add(conn);
+    const closed = record.connection('managesieve');
     if (this.#closing) conn.shutdown();
-    return conn.run().finally(() => this.#connections.delete(conn));
+    return conn.run().finally(() => {
+      closed();
+      this.#connections.delete(conn);
+    });
   }
 
   #accept(socket: Socket, secure: boolean): void {

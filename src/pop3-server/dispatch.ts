@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isStoreError } from '../store/types.js';
+import { record } from '../lib/metrics.js';
 import type { Command } from './command.js';
 import { bad, err, type Reply } from './reply.js';
 import type { CommandContext, SessionKind } from './session.js';
@@ -53,7 +54,9 @@ export async function dispatch(ctx: CommandContext, line: string): Promise<Reply
   const prepared = cmd.prepare(args);
   if (!prepared.ok) return bad(`${cmd.name}: ${prepared.error}`);
   try {
-    return await prepared.run(ctx);
+    const reply = await prepared.run(ctx);
+    record.command('pop3', cmd.name, reply.ok ? 'ok' : 'err');
+    return reply;
   } catch (e) {
     if (isStoreError(e, 'TEMPORARY')) {
       ctx.log.warn({ err: e, command: cmd.name }, 'pop3 temporary store failure');

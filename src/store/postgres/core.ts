@@ -39,6 +39,7 @@ import { heldMailboxes, sweepHeld } from './held.js';
 import { Db, clientConfig, errorMessage, mapError, num, sleep, type AfterCommit, type DbOptions, type Queryable } from './db.js';
 import { ChangeListener, encodePayload } from './notify.js';
 import { migrate as runMigrations } from './schema.js';
+import { record } from '../../lib/metrics.js';
 
 /** Mailboxes whose latest MODSEQ is remembered for wake-up deduplication. */
 const KNOWN_MODSEQ_ENTRIES = 10_000;
@@ -227,8 +228,10 @@ export class PgCore {
       }
     })();
     this.pending.add(p);
+    const started = performance.now();
     const done = (): void => {
       this.pending.delete(p);
+      record.storeLatency('postgres', performance.now() - started);
     };
     p.then(done, done);
     return p;

@@ -7,6 +7,7 @@
  * Members are shared by the part files of the backend (core.ts, directory.ts, mailboxes.ts, mail-*.ts,
  * maildrop.ts, queue.ts) and are not part of any public interface.
  */
+import { record } from '../../lib/metrics.js';
 import { close as closeCb, closeSync, fdatasync, open as openCb } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -123,7 +124,11 @@ export class SqliteConnection {
       }
     })();
     this.pending.add(p);
-    const done = () => this.pending.delete(p);
+    const started = performance.now();
+    const done = () => {
+      this.pending.delete(p);
+      record.storeLatency('sqlite', performance.now() - started);
+    };
     p.then(done, done);
     return p;
   }
