@@ -23,10 +23,12 @@
  * own (`mailroom user quota`); --quota-full-temporary on answers 452 4.2.2 over quota instead of 552 5.2.2.
  * HTTP (JMAP, web interface): --http-port N (default 8080), --https-port N (default 8443, the server's
  * certificate); --cors-origins LIST allows those origins cross-origin access (default none).
+ * Processes: --workers N (config `workers`, default the number of CPUs) runs N worker processes sharing the
+ * listeners and the store under a primary (server/cluster.ts); 1 is one process serving everything.
  */
 import { isInternalOwner } from '../store/acl.js';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
@@ -41,6 +43,13 @@ import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type Li
 import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
 import { withRecentLog } from '../lib/metrics.js';
+import { availableParallelism, hostname as osHostname } from 'node:os';
+import { runPrimary } from '../server/cluster.js';
+import { WorkerLink } from '../server/cluster-worker.js';
+import { WORKER_SLOT_ENV } from '../server/cluster-messages.js';
+import { openServerStore } from '../server/store.js';
+import { ensureSelfSigned } from '../server/tls.js';
+import type { Store } from '../store/handle.js';
 
 export interface ServeConfig {
   data?: string;
@@ -75,6 +84,8 @@ export interface ServeConfig {
   sieve?: SieveSettings;
   /** Spam filter: --spam, --spam-threshold, --spam-min-trained, --spam-junk-mailbox, --rspamd, --rspamd-password. */
   spam?: Partial<SpamSettings>;
+  /** Worker processes (--workers, default the number of CPUs); 1 serves everything in this process. */
+  workers: number;
 }
 
 /**
@@ -187,6 +198,7 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     quota: quotaConfig(get, parseOnOff),
     mxChecks: get('mxChecks') === undefined ? true : parseOnOff(get('mxChecks'), '--mx-checks'),
     corsOrigins: parseOrigins(get('corsOrigins')),
+    workers: get('workers') === undefined ? availableParallelism() : parseLimit(get('workers'), '--workers', 1),
   };
   const dnsServers = get('dnsServer') ?? fileVals.get(normKey('dns-servers'));
   if (dnsServers !== undefined && dnsServers !== null) {
@@ -226,7 +238,7 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
   return cfg;
 }
 
-function clientSettings(m: Mailroom, host: string): string {
+function clientSettings(m: Pick<Mailroom, 'ports' | 'selfSignedCertFile'>, host: string): string {
   const p = m.ports;
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const lines = ['Mail client settings:'];
@@ -267,6 +279,7 @@ export function registerServeCommand(program: Command): void {
     .option('--mx-checks <on|off>', 'SPF, DKIM, DMARC and ARC checks on the SMTP MX (default on)')
     .option('--dns-server <host:port>', 'send every DNS look-up to this server (repeatable; default the system resolver)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--cors-origins <list>', 'comma-separated origins allowed cross-origin access to the HTTP API (default none)')
+    .option('--workers <n>', 'worker processes sharing the listeners and the store (default: the number of CPUs; 1 = one process)')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
     .option('--log-level <level>', 'debug, info, warn or error', undefined);
@@ -328,9 +341,13 @@ function readCa(file: string): Buffer {
 }
 
 export async function runServe(cfg: ServeConfig): Promise<void> {
-  const logger = withRecentLog(cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel));
+  const rootLogger = withRecentLog(cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel));
   const dataDir = resolveDataDir(cfg.data);
   const host = cfg.host ?? '127.0.0.1';
+  if (cfg.workers > 1 && !WorkerLink.isWorker) return servePrimary(cfg, rootLogger, dataDir, host);
+  // A worker of `serve --workers N`: the primary did the one-time work and reports the listeners.
+  const link = WorkerLink.isWorker ? new WorkerLink() : null;
+  const logger = link ? rootLogger.child({ worker: Number(process.env[WORKER_SLOT_ENV]) }) : rootLogger;
   // Signal handlers go in first, so a SIGINT/SIGTERM during start-up also ends in a clean stop.
   let signalled: string | null = null;
   let wake: () => void = () => undefined;
@@ -341,9 +358,12 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   };
   const onInt = (): void => onSignal('SIGINT');
   const onTerm = (): void => onSignal('SIGTERM');
+  // The primary is gone (its IPC channel closed): stop as on SIGTERM.
+  const onGone = (): void => onSignal('primary exited');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
-  const m = createMailroom(mailroomOptions(cfg, dataDir, logger));
+  if (link) process.on('disconnect', onGone);
+  const m = createMailroom({ ...mailroomOptions(cfg, dataDir, logger), ...(link ? { cluster: link } : {}) });
   const onHup = (): void => {
     if (!cfg.tlsCert) return logger.info({}, 'SIGHUP: no --tls-cert/--tls-key given, nothing to reload');
     m.reloadTls().then(
@@ -356,23 +376,16 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   };
   process.on('SIGHUP', onHup);
   try {
+    if (link) await link.hello();
     await m.start();
-    if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
-    for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
-
-    const users = (await m.store.directory.listUsers()).filter((u) => !isInternalOwner(u.address));
-    if (users.length === 0) {
-      const password = generatePassword();
-      await createUserWithDomain(m.store.directory, cfg.firstUser, password);
-      await m.store.directory.setAdmin(cfg.firstUser, true);
-      process.stdout.write(
-        `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
-          `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
-          clientSettings(m, host) +
-          '\n',
-      );
+    if (link) link.ready(m.listeners);
+    else {
+      if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
+      for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
+      const password = await ensureFirstUser(m.store, cfg);
+      if (password) process.stdout.write(firstUserText(cfg, password, clientSettings(m, host)));
+      logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
     }
-    logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
     if (!signalled) await new Promise<void>((r) => (wake = r));
     logger.info({ signal: signalled }, 'stopping');
   } finally {
@@ -380,6 +393,63 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+    if (link) {
+      process.off('disconnect', onGone);
+      link.close();
+      if (process.connected) process.disconnect();
+    }
   }
   logger.info({}, 'stopped');
+}
+
+/** Creates the first user on a store without users; returns the generated password, or null. */
+async function ensureFirstUser(store: Store, cfg: ServeConfig): Promise<string | null> {
+  const users = (await store.directory.listUsers()).filter((u) => !isInternalOwner(u.address));
+  if (users.length > 0) return null;
+  const password = generatePassword();
+  await createUserWithDomain(store.directory, cfg.firstUser, password);
+  await store.directory.setAdmin(cfg.firstUser, true);
+  return password;
+}
+
+function firstUserText(cfg: ServeConfig, password: string, settings: string): string {
+  return (
+    `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
+    `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
+    settings +
+    '\n'
+  );
+}
+
+/**
+ * The primary of `serve --workers N` (server/cluster.ts): opens the store once (schema, first user), makes
+ * the self-signed certificate if one is needed, then runs the workers until a signal.
+ */
+async function servePrimary(cfg: ServeConfig, logger: Logger, dataDir: string, host: string): Promise<void> {
+  let password: string | null = null;
+  let certFile: string | null = null;
+  await runPrimary({
+    workers: cfg.workers,
+    logger,
+    prepare: async () => {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const store = await openServerStore(cfg.store ? { url: cfg.store } : { dataDir });
+      try {
+        password = await ensureFirstUser(store, cfg);
+      } finally {
+        await store.close();
+      }
+      if (!cfg.tlsCert && Object.values(cfg.ports).some((p) => p !== 'off')) {
+        const s = await ensureSelfSigned(dataDir, cfg.hostname ?? osHostname());
+        certFile = s.certFile;
+        if (s.created) logger.warn({ file: s.certFile }, 'no --tls-cert given: generated a self-signed certificate');
+      }
+    },
+    ready: (listeners) => {
+      if (!password) return;
+      const ports: Mailroom['ports'] = {};
+      for (const l of listeners) ports[l.name as ListenerName] = l.port;
+      process.stdout.write(firstUserText(cfg, password, clientSettings({ ports, selfSignedCertFile: certFile }, host)));
+    },
+  });
 }

@@ -43,6 +43,7 @@ import type { SieveSettings } from '../sieve/stage.js';
 import type { SpamSettings } from '../spam/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
+import type { WorkerHooks } from './cluster-worker.js';
 
 export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https', 'managesieve'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -118,6 +119,8 @@ export interface MailroomOptions {
    * the system's resolver.
    */
   mailAuth?: { checks?: boolean; dnsServers?: readonly string[] };
+  /** Set in each worker of `serve --workers N`: the link to the other workers (server/cluster-worker.ts). */
+  cluster?: WorkerHooks;
 }
 
 /** Limits an operator sets; each absent one keeps the service default from lib/limits.ts. */
@@ -247,7 +250,9 @@ export class Mailroom {
       const quota = this.#opts.quota ?? {};
       this.#store = await openServerStore(this.#opts.storeUrl ? { url: this.#opts.storeUrl, logger: logger.child({ svc: 'store' }) } : { dataDir }, {
         quota: { storage: quota.storage ?? null, messages: quota.messages ?? null },
+        ...this.#opts.cluster?.storeOptions,
       });
+      this.#opts.cluster?.storeOpened(this.#store);
       this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
       // Created just now under a loose umask (library use): private too, nothing to report.
       if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
@@ -287,6 +292,7 @@ export class Mailroom {
       // LMTP and SMTP makes Sieve redirects and vacation replies.
       if (need('submission') || need('submissions') || need('http') || need('https') || need('lmtp') || need('smtp') || this.#opts.outbound) {
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, quotaFullTemporary: quota.fullTemporary ?? false, ...auth.outbound, ...this.#opts.outbound });
+        if (this.#opts.cluster) this.#queue = this.#opts.cluster.queue(this.#queue);
       }
       const lim = limitOptions(this.#opts.limits);
       const imapOpts = { ...lim.imap, ...this.#opts.imap };

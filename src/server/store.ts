@@ -9,12 +9,18 @@
  */
 import { envelopeImapText } from '../imap/wire/envelope-text.js';
 import { openStore, type Store, type StoreOptions, type StoreSpec } from '../store/index.js';
+import type { SqliteHub } from '../store/sqlite/core.js';
 
 /** How long a shared (PostgreSQL) store keeps expunged messages for sessions of other nodes. */
 export const SHARED_EXPUNGE_GRACE_MS = 60_000;
 
-/** `extra`: further store options (the server's quota defaults). */
-export function openServerStore(spec: StoreSpec, extra: Pick<StoreOptions, 'quota'> = {}): Promise<Store> {
+/**
+ * `extra`: further store options (the server's quota defaults); a worker of `serve --workers N` also passes
+ * its linked SQLite hub and a short expunge grace (server/cluster-worker.ts), used by the SQLite store only.
+ */
+export function openServerStore(spec: StoreSpec, extra: Pick<StoreOptions, 'quota' | 'expungeGraceMs'> & { hub?: SqliteHub } = {}): Promise<Store> {
   const shared = typeof spec === 'string' ? /^postgres(ql)?:\/\//i.test(spec) : 'url' in spec;
-  return openStore(spec, { envelopeText: envelopeImapText, ...(shared ? { expungeGraceMs: SHARED_EXPUNGE_GRACE_MS } : {}), ...extra });
+  const { hub, expungeGraceMs, ...rest } = extra;
+  const local = shared ? {} : { ...(hub ? { hub } : {}), ...(expungeGraceMs !== undefined ? { expungeGraceMs } : {}) };
+  return openStore(spec, { envelopeText: envelopeImapText, ...(shared ? { expungeGraceMs: SHARED_EXPUNGE_GRACE_MS } : {}), ...rest, ...local });
 }

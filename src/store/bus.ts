@@ -56,3 +56,18 @@ export class ChangeBus {
     return this.listeners.get(mailboxId)?.size ?? 0;
   }
 }
+
+/**
+ * What a store shares with the other processes serving the same data directory when they know of each other
+ * (the workers of `serve --workers N`, server/cluster-worker.ts); a store without one sees other processes
+ * only through its backend's own means (SQLite's data_version poll, PostgreSQL's LISTEN/NOTIFY).
+ */
+export interface ProcessLink {
+  /** Hands a committed change's wake-up to the other processes (called after the local emit). */
+  publish(ev: ChangeEvent): void;
+  /**
+   * The POP3 maildrop lock, exclusive across the linked processes: resolves to the release function, or
+   * null when a session anywhere holds it. Rejects (StoreError TEMPORARY) when the link is down.
+   */
+  lockMaildrop(userId: number): Promise<(() => Promise<void>) | null>;
+}

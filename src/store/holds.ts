@@ -5,7 +5,9 @@
  * messages' rows and blobs aside ("held") instead of freeing them: readMessages with `expunged: true` and
  * readBytes still return them. A held message is freed once every hold of its mailbox has advanced past the
  * expunge's modseq (the holder has told its client) and the grace has elapsed. Holds are per process; the
- * grace covers readers in other processes.
+ * grace covers readers in other processes. Processes that know of each other (the workers of
+ * `serve --workers N`, server/cluster*.ts) exchange their holds: onChange reports this process's floors,
+ * setRemote takes the lowest floor of the others per mailbox, and both count in holding() and floor().
  *
  * This module only keeps the holds and tells the backend when one moved (coalesced per mailbox, on a later
  * turn of the event loop); the backend's sweep frees what no hold covers. Never throws.
@@ -28,6 +30,11 @@ export class ExpungeHolds {
   readonly #due = new Set<number>();
   readonly #sweep: (mailboxId: number) => void;
   #scheduled = false;
+  #changed = false;
+  /** The other processes' lowest floor per mailbox they hold (see setRemote). */
+  #remote = new Map<number, number>();
+  /** Called (coalesced, on a later turn) with this process's floors when a hold is taken, moved or released. */
+  onChange: ((floors: Map<number, number>) => void) | null = null;
 
   /** `sweep` frees the held messages of a mailbox that no hold covers any more (see floor). */
   constructor(sweep: (mailboxId: number) => void) {
@@ -40,6 +47,7 @@ export class ExpungeHolds {
     let set = this.#byMailbox.get(mailboxId);
     if (!set) this.#byMailbox.set(mailboxId, (set = new Set()));
     set.add(st);
+    if (this.onChange) this.#schedule(mailboxId);
     let live = true;
     return {
       advance: (m: number): void => {
@@ -58,13 +66,17 @@ export class ExpungeHolds {
     };
   }
 
-  /** True when some reader of this process holds the mailbox's expunged messages. */
+  /** True when some reader of this process (or of a linked one) holds the mailbox's expunged messages. */
   holding(mailboxId: number): boolean {
-    return this.#byMailbox.has(mailboxId);
+    return this.#byMailbox.has(mailboxId) || this.#remote.has(mailboxId);
   }
 
   /** Held messages expunged at or below this modseq may be freed (Infinity when nothing holds the mailbox). */
   floor(mailboxId: number): number {
+    return Math.min(this.#localFloor(mailboxId), this.#remote.get(mailboxId) ?? Infinity);
+  }
+
+  #localFloor(mailboxId: number): number {
     const set = this.#byMailbox.get(mailboxId);
     if (!set) return Infinity;
     let min = Infinity;
@@ -72,14 +84,35 @@ export class ExpungeHolds {
     return min;
   }
 
-  #schedule(mailboxId: number): void {
+  /** This process's floor per held mailbox. */
+  localFloors(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const id of this.#byMailbox.keys()) out.set(id, this.#localFloor(id));
+    return out;
+  }
+
+  /**
+   * The holds of the linked processes (lowest floor per mailbox). Mailboxes whose floor rose or that are no
+   * longer held there are swept.
+   */
+  setRemote(floors: Map<number, number>): void {
+    const before = this.#remote;
+    this.#remote = floors;
+    for (const [id, f] of before) if ((floors.get(id) ?? Infinity) > f) this.#schedule(id, false);
+  }
+
+  /** `local`: one of this process's holds moved (so the linked processes hear of it). */
+  #schedule(mailboxId: number, local = true): void {
     this.#due.add(mailboxId);
+    if (local) this.#changed = true;
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
       const ids = [...this.#due];
       this.#due.clear();
+      if (this.#changed && this.onChange) this.onChange(this.localFloors());
+      this.#changed = false;
       for (const id of ids) this.#sweep(id);
     }).unref();
   }

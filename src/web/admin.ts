@@ -12,7 +12,7 @@ import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { generatePassword } from '../cli/user.js';
 import { buildDsn } from '../delivery/dsn.js';
 import { domainDnsRecords, ensureDomainKey, formatZoneLine } from '../mailauth/index.js';
-import { metrics, openConnectionsByProtocol, recentLog, type RecentLine } from '../lib/metrics.js';
+import { metrics, metricsText, openConnectionsByProtocol, recentLog, type RecentLine } from '../lib/metrics.js';
 import type { Authed } from '../http/auth.js';
 import { needUser } from './auth.js';
 
@@ -53,7 +53,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
     }
     metrics.queueLength.set((await ctx.store.queue.list()).length);
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metricsText();
   });
 
   app.register(async (api) => {

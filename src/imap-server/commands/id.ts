@@ -46,7 +46,9 @@ export const id = defineCommand({
   async run(ctx, args) {
     if (args.params) ctx.session.logger.debug({ clientId: Object.fromEntries(args.params) }, 'client ID');
     const w = new WireWriter(ctx.session.utf8);
-    writeId(w, SERVER_ID);
+    // Under `serve --workers N`, which worker process serves this connection (server/cluster-messages.ts).
+    const worker = process.env['MAILROOM_WORKER'];
+    writeId(w, worker ? [...SERVER_ID, ['x-mailroom-worker', worker]] : SERVER_ID);
     ctx.session.send(w.toBuffer());
     return ok('ID completed');
   },

@@ -9,6 +9,8 @@
  * committed() after each commit, which costs an atomic add (and a wake-up only when the worker sleeps).
  * Passive checkpoints never block readers or writers. The store keeps SQLite's automatic checkpoint as a
  * fallback at a higher threshold, so a worker that falls behind or fails cannot let the WAL grow unbounded.
+ * When several processes share the file (serve --workers N) one of them runs a thread that watches
+ * PRAGMA data_version instead (watchOthers): it checkpoints after anyone's commits, the others none.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -25,12 +27,24 @@ const state = new Int32Array(workerData.state);
 const db = new Database(workerData.file, { timeout: 0, fileMustExist: true });
 db.pragma('synchronous = NORMAL');
 let done = -1; // checkpoint once at start: commits made while the thread started went unseen
+let version = -1;
 while (Atomics.load(state, 1) === 0) {
-  if (Atomics.load(state, 0) === done) {
+  if (workerData.watchOthers) {
+    // Commits of other processes are not signalled: data_version moves when any other connection commits.
+    Atomics.wait(state, 1, 0, workerData.intervalMs);
+    try {
+      const v = db.pragma('data_version', { simple: true });
+      if (v === version) continue;
+      version = v;
+    } catch {
+      continue;
+    }
+  } else if (Atomics.load(state, 0) === done) {
     Atomics.wait(state, 0, done, 1000);
     continue;
+  } else {
+    Atomics.wait(state, 1, 0, workerData.intervalMs);
   }
-  Atomics.wait(state, 1, 0, workerData.intervalMs);
   done = Atomics.load(state, 0);
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -48,11 +62,12 @@ export class Checkpointer {
   private readonly state = new Int32Array(new SharedArrayBuffer(12));
   private readonly exited: Promise<void>;
 
-  constructor(dbFile: string) {
+  /** `watchOthers`: checkpoint after the commits of every process on the file, not only the signalled ones. */
+  constructor(dbFile: string, watchOthers = false) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driver, file: dbFile, state: this.state.buffer, intervalMs: INTERVAL_MS },
+      workerData: { driver, file: dbFile, state: this.state.buffer, intervalMs: INTERVAL_MS, watchOthers },
     });
     this.worker.unref(); // never keeps a process (a CLI command) alive
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));

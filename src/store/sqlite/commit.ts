@@ -62,6 +62,8 @@ export class SqliteConnection {
   readonly asyncWalSync: boolean;
   /** The WAL checkpoint worker, started after CHECKPOINTER_AFTER commits when fsync is on (see tx). */
   checkpointer: Checkpointer | null = null;
+  /** Who checkpoints this database's WAL (see setCheckpointRole). */
+  checkpointRole: 'own' | 'shared' | 'none' = 'own';
   /** Commits made, and how many of them a completed WAL fdatasync covers. */
   commitSeq = 0;
   syncedSeq = 0;
@@ -285,17 +287,35 @@ export class SqliteConnection {
     this.commitSeq++;
     if (!grouped) this.directCommits++;
     if (this.checkpointer) this.checkpointer.committed();
-    else if (this.commitSeq === CHECKPOINTER_AFTER && this.asyncWalSync && !this.closed) this.startCheckpointer();
+    else if (this.checkpointRole === 'own' && this.commitSeq === CHECKPOINTER_AFTER && this.asyncWalSync && !this.closed) this.startCheckpointer();
     return v;
+  }
+
+  /**
+   * Several processes serving one directory (serve --workers N) checkpoint once: 'shared' runs the worker
+   * thread for the commits of every process (it watches data_version), 'none' leaves checkpoints to the
+   * process that has 'shared' (SQLite's automatic checkpoint stays as the fallback, as with a worker),
+   * 'own' (the default) checkpoints this process's commits once it has made a few.
+   */
+  setCheckpointRole(role: 'own' | 'shared' | 'none'): void {
+    this.checkpointRole = role;
+    if (this.closed) return;
+    if (role === 'shared' && this.asyncWalSync) this.startCheckpointer(true);
+    else if (role !== 'shared' && this.checkpointer) {
+      void this.checkpointer.close();
+      this.checkpointer = null;
+    }
+    if (role === 'none') this.db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
   }
 
   /**
    * Moves WAL checkpoints to a worker thread (see checkpointer.ts) once this store has made a few commits (a
    * CLI command that makes one or two never starts it). SQLite's own checkpoint stays on as the fallback.
    */
-  startCheckpointer(): void {
+  startCheckpointer(watchOthers = false): void {
+    if (this.checkpointer) return;
     try {
-      this.checkpointer = new Checkpointer(join(this.key, 'mail.db'));
+      this.checkpointer = new Checkpointer(join(this.key, 'mail.db'), watchOthers);
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
     } catch {
       this.checkpointer = null; // no worker threads here: SQLite keeps checkpointing in COMMIT

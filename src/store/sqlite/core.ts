@@ -30,9 +30,11 @@
  * maildrop locks, and the set of blobs being written. Without a hub each store makes its own; it then sees
  * the others' commits through the data_version poll, exactly as it sees another process's, and its maildrop
  * locks exclude only sessions of that store: stores on one directory in one process that serve POP3 must
- * share a hub (a lock across processes, as PostgreSQL's advisory locks give, is not provided by this
- * backend: its deployments are one server process per directory). A hub is bound to the first directory
- * opened with it (opening another directory with it is INVALID).
+ * share a hub. Across processes, the workers of `serve --workers N` set the hub's `link`
+ * (server/cluster-worker.ts): each commit's wake-up is pushed to the other workers at once (receive), and
+ * maildrop locks are taken from the primary process; other processes on the directory (the CLI) are seen
+ * through the poll only. A hub is bound to the first directory opened with it (opening another directory
+ * with it is INVALID).
  * Changes committed by another process (or an instance with another hub) are noticed by polling
  * PRAGMA data_version every POLL_MS while anyone is subscribed; the poller compares the subscribed
  * mailboxes' HIGHESTMODSEQ with the last value announced through this hub and wakes only for changes not
@@ -60,7 +62,7 @@ import Database from 'better-sqlite3';
 import type { ChangeEvent, Mailbox } from '../types.js';
 import { StoreError } from '../types.js';
 import type { Envelope } from '../../mime/types.js';
-import { ChangeBus } from '../bus.js';
+import { ChangeBus, type ProcessLink } from '../bus.js';
 import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
 import { BlobDir, blobWriter, type WriterState } from './blobs.js';
@@ -142,6 +144,15 @@ export class SqliteHub {
   readonly inflight = new Set<string>();
   /** POP3 maildrop locks held (user ids). */
   readonly maildrops = new Set<number>();
+  /** The other workers of `serve --workers N` (wake-ups pushed at once, maildrop locks); null alone. */
+  link: ProcessLink | null = null;
+
+  /** A change committed by a linked process: wakes this process's subscribers, as the poll would, at once. */
+  receive(ev: ChangeEvent): void {
+    const prev = this.announced.get(ev.mailboxId);
+    if (prev !== undefined && ev.highestModseq > prev) this.announced.set(ev.mailboxId, ev.highestModseq);
+    this.bus.emit(ev);
+  }
 }
 
 export interface SqliteCoreOptions {
@@ -260,6 +271,7 @@ export class SqliteCore extends SqliteConnection {
     const prev = this.hub.announced.get(mailboxId);
     if (prev !== undefined && highestModseq > prev) this.hub.announced.set(mailboxId, highestModseq);
     this.hub.bus.emit(ev);
+    this.hub.link?.publish(ev);
   }
 
   /** Starts the shared cross-process poll if someone listens and it is not running. */

@@ -2,7 +2,8 @@
  * SqliteMaildrop: the POP3 maildrop (RFC 1939) over the SQLite core: the per-user session lock, the UPDATE
  * state's commit (expunge + \Seen + retrieved marks in one transaction, durable before it resolves) and the
  * retention purge of retrieved messages. The lock is held in the core's SqliteHub: it excludes the sessions
- * of every store opened with the same hub (see core.ts), not other processes. Failures are StoreError
+ * of every store opened with the same hub (see core.ts), and with the hub's link (serve --workers N) those
+ * of every worker; not other processes. Failures are StoreError
  * values (NOT_FOUND, TEMPORARY).
  */
 import type { Maildrop } from '../maildrop.js';
@@ -16,6 +17,9 @@ export class SqliteMaildrop implements Maildrop {
   constructor(private readonly core: SqliteCore) {}
 
   lock(userId: number): Promise<(() => Promise<void>) | null> {
+    // The workers of `serve --workers N` take the lock from their primary, so it holds across them.
+    const link = this.core.hub.link;
+    if (link) return link.lockMaildrop(userId);
     return this.core.run(async () => {
       if (this.core.hub.maildrops.has(userId)) return null;
       this.core.hub.maildrops.add(userId);

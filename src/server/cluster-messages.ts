@@ -1,0 +1,60 @@
+/**
+ * The messages between the primary process of `serve --workers N` (cluster.ts) and its workers
+ * (cluster-worker.ts), sent over Node's cluster IPC channel as plain JSON. Every type starts with "mr:" so
+ * other users of the channel (Node's own cluster messages, prom-client's metrics requests) are told apart.
+ *
+ * Worker -> primary:
+ *   mr:hello                    asks for its role and the other workers' expunge holds (answered by mr:welcome)
+ *   mr:ready   listeners        the worker's listeners accept connections (ports as bound)
+ *   mr:event   ev               a change committed by this worker (relayed to every other worker at once)
+ *   mr:holds   floors           this worker's expunge holds, [mailboxId, floor] (store/holds.ts)
+ *   mr:lock    id userId        take the POP3 maildrop lock of a user (answered by mr:locked)
+ *   mr:unlock  userId           release it
+ *   mr:kick                     something was queued: the worker running the outbound queue should look
+ *   mr:metrics id               the metrics of every worker, aggregated (answered by mr:metricsText)
+ * Primary -> worker:
+ *   mr:welcome leader holds      the answer to mr:hello
+ *   mr:event   ev               a change committed by another worker
+ *   mr:holds   floors           the other workers' lowest floor per held mailbox
+ *   mr:locked  id ok            the answer to mr:lock (ok false: another session holds it)
+ *   mr:leader                   this worker now runs what runs once (outbound queue, WAL checkpoints)
+ *   mr:kick                     (to the leader) run the outbound queue soon
+ *   mr:metricsText id text      the answer to mr:metrics (text null when aggregation failed)
+ */
+import type { ChangeEvent } from '../store/types.js';
+
+export interface ListenerReport {
+  name: string;
+  host: string;
+  port: number;
+  tls: string;
+}
+
+export type Floors = Array<[number, number]>;
+
+export type ToPrimary =
+  | { t: 'mr:hello' }
+  | { t: 'mr:ready'; listeners: ListenerReport[] }
+  | { t: 'mr:event'; ev: ChangeEvent }
+  | { t: 'mr:holds'; floors: Floors }
+  | { t: 'mr:lock'; id: number; userId: number }
+  | { t: 'mr:unlock'; userId: number }
+  | { t: 'mr:kick' }
+  | { t: 'mr:metrics'; id: number };
+
+export type ToWorker =
+  | { t: 'mr:welcome'; leader: boolean; holds: Floors }
+  | { t: 'mr:event'; ev: ChangeEvent }
+  | { t: 'mr:holds'; floors: Floors }
+  | { t: 'mr:locked'; id: number; ok: boolean }
+  | { t: 'mr:leader' }
+  | { t: 'mr:kick' }
+  | { t: 'mr:metricsText'; id: number; text: string | null };
+
+/** True for a message of ours (the channel also carries Node's and prom-client's). */
+export function isOurs<T extends { t: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('mr:');
+}
+
+/** Environment variable carrying a worker's slot number (1..N; a restarted worker keeps its slot). */
+export const WORKER_SLOT_ENV = 'MAILROOM_WORKER';

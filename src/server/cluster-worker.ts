@@ -1,0 +1,237 @@
+/**
+ * One worker of `serve --workers N` (the primary is cluster.ts): the link between this process's server and
+ * the primary, over Node's cluster IPC channel.
+ *
+ * - Change wake-ups: every commit of this worker's SQLite store is sent to the primary, which relays it to
+ *   the other workers at once; the ones it relays to us wake our subscribers (IDLE, NOTIFY, JMAP push) as
+ *   if the change had been made here (store/sqlite/core.ts SqliteHub.link and receive). A PostgreSQL store
+ *   already pushes changes between processes (LISTEN/NOTIFY) and is not linked.
+ * - POP3 maildrop locks are taken from the primary, which holds them for the whole cluster and drops those
+ *   of a worker that dies.
+ * - Expunge holds (store/holds.ts) are reported to the primary, which tells every worker the others' floors,
+ *   so no worker frees a held message that a view of another still shows.
+ * - What runs once runs in the worker the primary names leader: the outbound queue (the others forward
+ *   their kicks) and the WAL checkpoints; when the leader dies the primary names another.
+ * - /metrics asks the primary, which aggregates every worker's registry (prom-client's AggregatorRegistry).
+ * Requests to the primary fail with StoreError TEMPORARY once the channel is gone (the worker is then
+ * stopping: the primary has exited or is restarting it).
+ */
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { Store } from '../store/handle.js';
+import { StoreError, type ChangeEvent } from '../store/types.js';
+import type { ProcessLink } from '../store/bus.js';
+import { SqliteHub } from '../store/sqlite/core.js';
+import type { OutboundQueue } from '../delivery/index.js';
+import { metrics, setMetricsSource } from '../lib/metrics.js';
+import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
+
+/**
+ * Expunged messages stay readable this long in a cluster even when no hold was known when they were
+ * expunged: it covers the moment a view of another worker takes a hold while the news is on its way.
+ */
+export const CLUSTER_EXPUNGE_GRACE_MS = 5_000;
+/** How long a request to the primary may take before it fails (the primary answers from memory). */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** What Mailroom (mailroom.ts) asks of the worker link while it starts. */
+export interface WorkerHooks {
+  /** Store options of a worker: the linked hub and the expunge grace (SQLite only). */
+  readonly storeOptions: { hub: SqliteHub; expungeGraceMs: number };
+  /** The store is open. */
+  storeOpened(store: Store): void;
+  /** Wraps the outbound queue so that only the leader runs it. */
+  queue(q: OutboundQueue): OutboundQueue;
+}
+
+type Pending = { resolve: (v: ToWorker) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout };
+
+export class WorkerLink implements ProcessLink, WorkerHooks {
+  readonly hub = new SqliteHub();
+  readonly storeOptions: { hub: SqliteHub; expungeGraceMs: number };
+  #leader = false;
+  #store: Store | null = null;
+  #queue: LeaderQueue | null = null;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #welcome: ((m: Extract<ToWorker, { t: 'mr:welcome' }>) => void) | null = null;
+  #onMessage = (m: unknown): void => {
+    if (isOurs<ToWorker>(m)) this.#handle(m);
+  };
+
+  constructor() {
+    this.storeOptions = { hub: this.hub, expungeGraceMs: CLUSTER_EXPUNGE_GRACE_MS };
+    this.hub.link = this;
+    this.hub.holds.onChange = (floors) => this.#send({ t: 'mr:holds', floors: [...floors] });
+    process.on('message', this.#onMessage);
+    // The primary's metrics requests are answered by prom-client's listener, added by constructing one.
+    AggregatorRegistry.setRegistries([metrics.registry]);
+    new AggregatorRegistry();
+    setMetricsSource(() => this.#metrics());
+  }
+
+  /** True in a process forked by `serve --workers N`. */
+  static get isWorker(): boolean {
+    return cluster.isWorker;
+  }
+
+  /** Asks the primary for this worker's role and the other workers' holds; resolves once answered. */
+  async hello(): Promise<void> {
+    const m = await new Promise<Extract<ToWorker, { t: 'mr:welcome' }>>((resolve) => {
+      this.#welcome = resolve;
+      this.#send({ t: 'mr:hello' });
+    });
+    this.hub.holds.setRemote(new Map(m.holds));
+    this.#leader = m.leader;
+  }
+
+  /** Tells the primary this worker's listeners are up. */
+  ready(listeners: readonly ListenerReport[]): void {
+    this.#send({ t: 'mr:ready', listeners: listeners.map((l) => ({ name: l.name, host: l.host, port: l.port, tls: l.tls })) });
+  }
+
+  /** Stops listening to the primary (after the server stopped). */
+  close(): void {
+    process.off('message', this.#onMessage);
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new StoreError('TEMPORARY', 'worker is stopping'));
+    }
+    this.#pending.clear();
+  }
+
+  storeOpened(store: Store): void {
+    this.#store = store;
+    // A PostgreSQL store shares changes and locks between processes itself.
+    if (store.kind !== 'sqlite') this.hub.link = null;
+    this.#roleChanged();
+  }
+
+  queue(q: OutboundQueue): OutboundQueue {
+    this.#queue = new LeaderQueue(q, () => this.#leader, () => this.#send({ t: 'mr:kick' }));
+    return this.#queue;
+  }
+
+  publish(ev: ChangeEvent): void {
+    this.#send({ t: 'mr:event', ev });
+  }
+
+  async lockMaildrop(userId: number): Promise<(() => Promise<void>) | null> {
+    const r = await this.#request((id) => ({ t: 'mr:lock', id, userId }));
+    if (r.t !== 'mr:locked' || !r.ok) return null;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.#send({ t: 'mr:unlock', userId });
+    };
+  }
+
+  async #metrics(): Promise<string> {
+    const r = await this.#request((id) => ({ t: 'mr:metrics', id }));
+    if (r.t !== 'mr:metricsText' || r.text === null) throw new Error('metrics aggregation failed');
+    return r.text;
+  }
+
+  #handle(m: ToWorker): void {
+    switch (m.t) {
+      case 'mr:welcome':
+        this.#welcome?.(m);
+        this.#welcome = null;
+        return;
+      case 'mr:event':
+        this.hub.receive(m.ev);
+        return;
+      case 'mr:holds':
+        this.hub.holds.setRemote(new Map(m.floors));
+        return;
+      case 'mr:leader':
+        this.#leader = true;
+        this.#roleChanged();
+        return;
+      case 'mr:kick':
+        this.#queue?.kick();
+        return;
+      case 'mr:locked':
+      case 'mr:metricsText': {
+        const p = this.#pending.get(m.id);
+        if (!p) return;
+        this.#pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m);
+      }
+    }
+  }
+
+  /** The leader checkpoints the WAL for everyone and runs the queue; the others do neither. */
+  #roleChanged(): void {
+    if (this.#store?.kind === 'sqlite') for (const core of this.hub.cores) core.setCheckpointRole(this.#leader ? 'shared' : 'none');
+    if (this.#leader) this.#queue?.lead();
+  }
+
+  #request(make: (id: number) => ToPrimary): Promise<ToWorker> {
+    const id = this.#nextId++;
+    return new Promise<ToWorker>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new StoreError('TEMPORARY', 'the primary process did not answer'));
+      }, REQUEST_TIMEOUT_MS);
+      this.#pending.set(id, { resolve, reject, timer });
+      if (!this.#send(make(id))) {
+        this.#pending.delete(id);
+        clearTimeout(timer);
+        reject(new StoreError('TEMPORARY', 'the primary process is gone'));
+      }
+    });
+  }
+
+  #send(m: ToPrimary): boolean {
+    if (!process.send || !process.connected) return false;
+    try {
+      process.send(m);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * The outbound queue of a worker: started only while the worker leads (lead() starts it later); kicks of
+ * the others go to the leader through the primary. Enqueueing is the store's, so every worker queues.
+ */
+class LeaderQueue implements OutboundQueue {
+  #wanted = false;
+  #running = false;
+  constructor(
+    private readonly inner: OutboundQueue,
+    private readonly leading: () => boolean,
+    private readonly forward: () => void,
+  ) {}
+
+  start(): void {
+    this.#wanted = true;
+    if (this.leading()) this.lead();
+  }
+
+  lead(): void {
+    if (!this.#wanted || this.#running) return;
+    this.#running = true;
+    this.inner.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#wanted = false;
+    this.#running = false;
+    await this.inner.stop();
+  }
+
+  runOnce(): Promise<void> {
+    return this.inner.runOnce();
+  }
+
+  kick(): void {
+    if (this.#running) this.inner.kick();
+    else if (this.#wanted) this.forward();
+  }
+}

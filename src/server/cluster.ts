@@ -1,0 +1,249 @@
+/**
+ * The primary process of `serve --workers N`: forks N workers (Node's cluster module) that each run the
+ * whole server (cluster-worker.ts) over one store, and holds what must be one for all of them. It opens no
+ * store itself after `prepare` (the caller's one-time work: schema, first user, certificate) and serves no
+ * connection: the listeners are shared through the cluster module (every worker listens; the primary
+ * accepts and hands each connection to a worker in turn), so a port 0 is one free port for every worker,
+ * and the ports the first ready worker reports are the server's.
+ *
+ * What the primary keeps (all in memory, from the workers' messages, cluster-messages.ts):
+ * - relays each worker's change wake-ups to every other worker at once;
+ * - the POP3 maildrop locks (user id -> worker), dropped when their worker dies;
+ * - each worker's expunge holds, telling every worker the lowest floor of the others;
+ * - the leader: the worker that runs the outbound queue and the WAL checkpoints, replaced when it dies;
+ * - /metrics: aggregates every worker's registry on request (prom-client AggregatorRegistry).
+ * A worker that dies is forked again in its slot, at once the first time and then with a doubling back-off
+ * (up to MAX_BACKOFF_MS) while it keeps dying within STABLE_MS of its start. A worker that fails before the
+ * server was ever ready (a port in use) stops them all: run() rejects. SIGTERM/SIGINT: every worker is sent
+ * SIGTERM (each drains as a single server does) and run() resolves once all have exited; SIGHUP is passed on.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
+import type { Logger } from '../lib/logger.js';
+import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
+
+/** A worker alive this long after its start is stable: its next death restarts it at once. */
+const STABLE_MS = 10_000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface PrimaryOptions {
+  workers: number;
+  logger: Logger;
+  /** One-time work before any worker starts (open the store once, first user, certificate). */
+  prepare(): Promise<void>;
+  /** Every worker of the first start is listening; `listeners` as the first one reported them. */
+  ready(listeners: readonly ListenerReport[]): Promise<void> | void;
+}
+
+interface Slot {
+  n: number;
+  worker: Worker | null;
+  startedAt: number;
+  failures: number;
+  /** The worker has asked for its role (it can be named leader). */
+  greeted: boolean;
+  ready: boolean;
+  holds: Map<number, number>;
+}
+
+/** Runs the cluster until a signal stops it. Rejects when a worker fails before the first ready. */
+export async function runPrimary(opts: PrimaryOptions): Promise<void> {
+  return new Primary(opts).run();
+}
+
+class Primary {
+  readonly #opts: PrimaryOptions;
+  readonly #log: Logger;
+  readonly #slots: Slot[] = [];
+  /** POP3 maildrop locks: user id -> the slot number of the worker holding it. */
+  readonly #locks = new Map<number, number>();
+  #leader: Slot | null = null;
+  #stopping = false;
+  #everReady = false;
+  #failed: Error | null = null;
+  #done: () => void = () => undefined;
+  #aggregator: AggregatorRegistry<PrometheusContentType> | null = null;
+  /** The listeners of the first worker that was ready (logged once). */
+  #first: readonly ListenerReport[] | null = null;
+
+  constructor(opts: PrimaryOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ role: 'primary' });
+  }
+
+  async run(): Promise<void> {
+    const finished = new Promise<void>((r) => (this.#done = r));
+    const onSignal = (signal: string): void => this.#stop(signal);
+    const onInt = (): void => onSignal('SIGINT');
+    const onTerm = (): void => onSignal('SIGTERM');
+    const onHup = (): void => {
+      for (const s of this.#slots) s.worker?.process.kill('SIGHUP');
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+    try {
+      await this.#opts.prepare();
+      if (!this.#stopping) {
+        this.#aggregator = new AggregatorRegistry();
+        for (let n = 1; n <= this.#opts.workers; n++) {
+          const slot: Slot = { n, worker: null, startedAt: 0, failures: 0, greeted: false, ready: false, holds: new Map() };
+          this.#slots.push(slot);
+          this.#fork(slot);
+        }
+        await finished;
+      }
+    } finally {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+    }
+    if (this.#failed) throw this.#failed;
+    this.#log.info({}, 'stopped');
+  }
+
+  #fork(slot: Slot): void {
+    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.n) });
+    slot.worker = w;
+    slot.startedAt = Date.now();
+    slot.ready = false;
+    slot.greeted = false;
+    slot.holds = new Map();
+    w.on('message', (m: unknown) => {
+      if (isOurs<ToPrimary>(m)) this.#handle(slot, w, m);
+    });
+    w.on('exit', (code, signal) => this.#exited(slot, w, code, signal));
+  }
+
+  #handle(slot: Slot, w: Worker, m: ToPrimary): void {
+    switch (m.t) {
+      case 'mr:hello': {
+        const lead = this.#leader === null;
+        if (lead) this.#leader = slot;
+        slot.greeted = true;
+        this.#send(w, { t: 'mr:welcome', leader: lead, holds: [...this.#othersFloors(slot)] });
+        return;
+      }
+      case 'mr:ready':
+        slot.ready = true;
+        slot.failures = Date.now() - slot.startedAt > STABLE_MS ? 0 : slot.failures;
+        this.#log.info({ worker: slot.n, pid: w.process.pid }, 'worker ready');
+        if (!this.#everReady) this.#firstReady(m.listeners);
+        return;
+      case 'mr:event':
+        for (const s of this.#slots) if (s !== slot && s.worker) this.#send(s.worker, { t: 'mr:event', ev: m.ev });
+        return;
+      case 'mr:holds':
+        slot.holds = new Map(m.floors);
+        this.#sendHolds(slot);
+        return;
+      case 'mr:lock': {
+        const holder = this.#locks.get(m.userId);
+        const ok = holder === undefined;
+        if (ok) this.#locks.set(m.userId, slot.n);
+        this.#send(w, { t: 'mr:locked', id: m.id, ok });
+        return;
+      }
+      case 'mr:unlock':
+        if (this.#locks.get(m.userId) === slot.n) this.#locks.delete(m.userId);
+        return;
+      case 'mr:kick':
+        if (this.#leader?.worker) this.#send(this.#leader.worker, { t: 'mr:kick' });
+        return;
+      case 'mr:metrics':
+        void this.#metrics(w, m.id);
+        return;
+    }
+  }
+
+  /** The first start is complete once every slot has been ready (a slot restarted meanwhile counts too). */
+  #firstReady(listeners: readonly ListenerReport[]): void {
+    if (!this.#first) {
+      this.#first = listeners;
+      for (const l of listeners) this.#log.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, 'listening');
+    }
+    if (this.#slots.some((s) => !s.ready)) return;
+    this.#everReady = true;
+    void Promise.resolve(this.#opts.ready(this.#first)).then(
+      () => this.#log.info({ workers: this.#slots.length }, 'mailroom ready'),
+      (e: unknown) => {
+        this.#failed = e instanceof Error ? e : new Error(String(e));
+        this.#stop('error');
+      },
+    );
+  }
+
+  /** Every other slot's holds merged: the lowest floor per mailbox. */
+  #othersFloors(slot: Slot): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const s of this.#slots) {
+      if (s === slot) continue;
+      for (const [id, f] of s.holds) out.set(id, Math.min(f, out.get(id) ?? Infinity));
+    }
+    return out;
+  }
+
+  /** Tells every worker but `changed` the others' floors after `changed`'s holds moved (or it died). */
+  #sendHolds(changed: Slot): void {
+    for (const s of this.#slots) if (s !== changed && s.worker) this.#send(s.worker, { t: 'mr:holds', floors: [...this.#othersFloors(s)] });
+  }
+
+  async #metrics(w: Worker, id: number): Promise<void> {
+    let text: string | null = null;
+    try {
+      text = this.#aggregator ? await this.#aggregator.clusterMetrics() : null;
+    } catch (e) {
+      this.#log.warn({ err: e }, 'metrics aggregation failed');
+    }
+    this.#send(w, { t: 'mr:metricsText', id, text });
+  }
+
+  #exited(slot: Slot, w: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== w) return;
+    slot.worker = null;
+    slot.ready = false;
+    slot.greeted = false;
+    for (const [user, n] of this.#locks) if (n === slot.n) this.#locks.delete(user);
+    if (slot.holds.size > 0) {
+      slot.holds = new Map();
+      this.#sendHolds(slot);
+    }
+    if (this.#leader === slot) {
+      // Another live worker that has said hello takes over what runs once.
+      this.#leader = this.#slots.find((s) => s !== slot && s.worker && s.greeted) ?? null;
+      if (this.#leader?.worker) this.#send(this.#leader.worker, { t: 'mr:leader' });
+    }
+    if (this.#stopping) {
+      if (this.#slots.every((s) => s.worker === null)) this.#done();
+      return;
+    }
+    if (!this.#everReady) {
+      this.#failed = new Error(`worker ${slot.n} exited with ${signal ?? `code ${code}`} while starting`);
+      this.#stop('error');
+      return;
+    }
+    slot.failures = Date.now() - slot.startedAt > STABLE_MS ? 0 : slot.failures + 1;
+    const delay = slot.failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (slot.failures - 1));
+    this.#log.warn({ worker: slot.n, pid: w.process.pid, code, signal, restartInMs: delay }, 'worker died; restarting it');
+    setTimeout(() => {
+      if (!this.#stopping) this.#fork(slot);
+    }, delay);
+  }
+
+  #stop(signal: string): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (signal !== 'error') this.#log.info({ signal }, 'stopping');
+    for (const s of this.#slots) s.worker?.process.kill('SIGTERM');
+    if (this.#slots.every((s) => s.worker === null)) this.#done();
+  }
+
+  #send(w: Worker, m: ToWorker): void {
+    try {
+      if (w.isConnected()) w.send(m);
+    } catch {
+      // The worker is going away; its exit is handled in #exited.
+    }
+  }
+}
