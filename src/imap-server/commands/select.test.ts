@@ -36,6 +36,7 @@ describe('SELECT and EXAMINE raw transcripts', () => {
         `* OK [UIDNEXT ${st.uidNext}] Predicted next UID\r\n` +
         `* OK [HIGHESTMODSEQ ${st.highestModseq}] Highest\r\n` +
         `* OK [MAILBOXID (${mb.mailboxObjectId})] Ok\r\n` +
+        '* OK [URLMECH INTERNAL] Ok\r\n' +
         's OK [READ-ONLY] EXAMINE completed\r\n',
     );
     // EXAMINE never sets \Seen and refuses changes.

@@ -12,6 +12,7 @@ import { bad, ok, type Completion } from '../errors.js';
 import { AUTH, currentUser, defineCommand, type CommandContext } from '../session.js';
 import { privateSeenOf, readOnlyByRights, resolveMailbox } from '../namespaces.js';
 import { MailboxView } from '../view.js';
+import { URLMECH } from './urlauth.js';
 import { existsLine, flagsLine, okLine, permanentFlagsLine, recentLine, vanishedLine, writeList } from '../responses.js';
 
 // ---- grammar ----
@@ -94,6 +95,7 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, examine: boole
   w.text(okLine(`UIDNEXT ${Math.max(view.uidNextAtOpen, (view.uids[view.uids.length - 1] ?? 0) + 1)}`, 'Predicted next UID'));
   w.text(okLine(`HIGHESTMODSEQ ${view.highestModseq}`, 'Highest'));
   w.text(okLine(`MAILBOXID (${mb.mailboxObjectId})`, 'Ok'));
+  w.text(okLine(URLMECH, 'Ok'));
   if (s.rev2) {
     // RFC 9051 6.3.2: a LIST response with the mailbox's canonical name and accurate attributes.
     const children = (await store.listMailboxes(target.ownerId)).some((m) => m.name.startsWith(mb.name + '/'));

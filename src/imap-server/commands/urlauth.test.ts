@@ -81,7 +81,9 @@ describe('URLAUTH raw transcripts', () => {
     // Bob cannot sign alice's URLs.
     assert.equal(await bob.cmd(`GENURLAUTH "${base};URLAUTH=authuser" INTERNAL`, 'e'), 'e NO Invalid URL\r\n');
 
-    assert.equal(await c.cmd('RESETKEY INBOX INTERNAL', 'f'), 'f OK RESETKEY completed\r\n');
+    // RFC 4467 6.1: the mechanisms a mailbox's URLs can use, on RESETKEY of that mailbox and on SELECT.
+    assert.equal(await c.cmd('RESETKEY INBOX INTERNAL', 'f'), 'f OK [URLMECH INTERNAL] RESETKEY completed\r\n');
+    assert.match(await bob.cmd('EXAMINE INBOX', 'x'), /^\* OK \[URLMECH INTERNAL\] Ok\r\n/m);
     assert.equal(await bob.cmd(`URLFETCH ${any}`, 'g'), `* URLFETCH ${q(any)} NIL\r\ng OK URLFETCH completed\r\n`);
     const again = await gen(c, `${base};URLAUTH=authuser`);
     assert.equal(await c.cmd('RESETKEY', 'h'), 'h OK RESETKEY completed\r\n');

@@ -3,7 +3,8 @@
  * signing and resolving are in src/urlauth/ (shared with BURL in submission).
  * - RESETKEY [mailbox *(SP mechanism)]: forgets the access key of the mailbox (all mailboxes without one);
  *   every URL signed with it stops resolving. NO [NONEXISTENT] for an unknown mailbox, BAD for a
- *   mechanism other than INTERNAL.
+ *   mechanism other than INTERNAL. With a mailbox the tagged OK carries [URLMECH INTERNAL], the mechanisms
+ *   the mailbox's URLs can use (RFC 4467 section 6.1); SELECT and EXAMINE send the same code untagged.
  * - GENURLAUTH 1*(SP url-rump SP mechanism): "* GENURLAUTH url ..."; NO when a rump is not an absolute
  *   URL of the user's own mailbox with ";URLAUTH=access" (access user+id, submit+id or authuser), BAD for a
  *   mechanism other than INTERNAL.
@@ -33,6 +34,9 @@ function mechanism(args: Args): void {
   if (args.astring('URLAUTH mechanism').toUpperCase() !== 'INTERNAL') throw bad('Unsupported URLAUTH mechanism');
 }
 
+/** The URLMECH response code: INTERNAL is the one mechanism, with no per-mailbox data (RFC 4467 6.1). */
+export const URLMECH = 'URLMECH INTERNAL';
+
 // ---- RESETKEY ----
 
 export interface ResetKeyArgs {
@@ -54,7 +58,7 @@ export const resetkey = defineCommand({
     const user = currentUser(ctx);
     const mb = args.mailbox === null ? null : await existingMailbox(ctx, ctx.session.decodeMailbox(args.mailbox));
     await ctx.service.store.resetUrlauthKeys(user.id, mb?.id ?? null);
-    return ok('RESETKEY completed');
+    return mb ? ok('RESETKEY completed', URLMECH) : ok('RESETKEY completed');
   },
 });
 
