@@ -20,10 +20,24 @@ export interface JmapFixture {
   stop(): Promise<void>;
 }
 
-export async function startJmap(opts: { ports?: Record<string, number>; corsOrigins?: string[]; auth?: { failureDelayMs?: number } } = {}): Promise<JmapFixture> {
-  const m = createMailroom({ ports: { http: 0, ...(opts.ports ?? {}) }, hostname: 'mail.test', auth: { failureDelayMs: opts.auth?.failureDelayMs ?? 0, maxDelayMs: 0 }, ...(opts.corsOrigins ? { http: { corsOrigins: opts.corsOrigins } } : {}) });
+/**
+ * Starts a mailroom with the user. `dataDir` or `storeUrl` shares a store with another fixture (a second
+ * worker process as far as the store is concerned); the user is made only when it is not there yet.
+ */
+export async function startJmap(
+  opts: { ports?: Record<string, number>; corsOrigins?: string[]; auth?: { failureDelayMs?: number }; dataDir?: string; storeUrl?: string; sendDelaySec?: number } = {},
+): Promise<JmapFixture> {
+  const http = { ...(opts.corsOrigins ? { corsOrigins: opts.corsOrigins } : {}), ...(opts.sendDelaySec ? { sendDelaySec: opts.sendDelaySec } : {}) };
+  const m = createMailroom({
+    ports: { http: 0, ...(opts.ports ?? {}) },
+    hostname: 'mail.test',
+    auth: { failureDelayMs: opts.auth?.failureDelayMs ?? 0, maxDelayMs: 0 },
+    ...(Object.keys(http).length ? { http } : {}),
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.storeUrl ? { storeUrl: opts.storeUrl } : {}),
+  });
   await m.start();
-  const user = await m.addUser(USER, PASSWORD);
+  const user = (await m.store.directory.getUser(USER)) ?? (await m.addUser(USER, PASSWORD));
   const t = await m.store.tokens.create(user.id, { name: 'test', kind: 'app' });
   const base = `http://127.0.0.1:${m.ports.http}`;
   const auth = { Authorization: `Bearer ${t.secret}` };

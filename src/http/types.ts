@@ -30,6 +30,8 @@ export interface HttpContext {
   listeners: () => readonly PublicListener[];
   /** Origins allowed by CORS (config `cors-origins`); empty: no cross-origin access. */
   corsOrigins: readonly string[];
+  /** JMAP: seconds every EmailSubmission is held in the outbound queue before it leaves, so it can be canceled (config jmap-send-delay; default 0). */
+  sendDelaySec?: number;
 }
 
 /** Adds routes to the app. Plugins are registered in order; each owns its URL prefix. */

@@ -8,8 +8,9 @@
  * State strings (RFC 8620 1.4):
  *  - Email and Thread: the vector of (mailbox id, HIGHESTMODSEQ, UIDNEXT) of every mailbox, so /changes is
  *    computed exactly from changesSince per changed mailbox; an old state stays valid across restarts.
- *  - Mailbox: a digest of every mailbox's properties; the last MAILBOX_SNAPSHOTS snapshots are kept to
- *    answer Mailbox/changes (an older state gives cannotCalculateChanges).
+ *  - Mailbox: a digest of every mailbox's properties; the last MAILBOX_SNAPSHOTS snapshots are kept (here
+ *    and in the store, so every process can use them) to answer Mailbox/changes (an older state gives
+ *    cannotCalculateChanges).
  * Expunged messages are reported by EMAILID from the tombstones' uids; the uid -> EMAILID of messages that
  * left a mailbox is remembered here (bounded, GRAVEYARD_MAX per mailbox) since tombstones keep only uids.
  */
@@ -92,6 +93,7 @@ export class Account {
   readonly listeners = new Set<() => void>();
   readonly mailboxSnapshots = new Map<string, Map<string, string>>();
   #unsubs = new Map<number, () => void>();
+  readonly #snapshotWrites = new Set<Promise<unknown>>();
   #syncing: Promise<void> | null = null;
   #again = false;
   #loaded = false;
@@ -255,7 +257,30 @@ export class Account {
     if (!this.mailboxSnapshots.has(state)) {
       this.mailboxSnapshots.set(state, snapshot);
       if (this.mailboxSnapshots.size > MAILBOX_SNAPSHOTS) this.mailboxSnapshots.delete(this.mailboxSnapshots.keys().next().value as string);
+      // Kept in the store too, so another process can answer Mailbox/changes from this state.
+      const write = this.store.jmap.putSnapshot(this.userId, 'Mailbox', state.replace(/[^A-Za-z0-9_-]/g, ''), JSON.stringify([...snapshot]), MAILBOX_SNAPSHOTS).catch(() => undefined);
+      this.#snapshotWrites.add(write);
+      void write.then(() => this.#snapshotWrites.delete(write));
     }
     return state;
+  }
+
+  /** Resolves when the snapshots remembered so far are in the store (a request answers only after that). */
+  async flushSnapshots(): Promise<void> {
+    while (this.#snapshotWrites.size) await Promise.all([...this.#snapshotWrites]);
+  }
+
+  /** The mailbox snapshot of `state`: this process's, or one another process stored. */
+  async mailboxSnapshot(state: string): Promise<Map<string, string> | null> {
+    const mine = this.mailboxSnapshots.get(state);
+    if (mine) return mine;
+    if (!/^m[A-Za-z0-9_-]{16}$/.test(state)) return null;
+    const text = await this.store.jmap.getSnapshot(this.userId, 'Mailbox', state);
+    if (text === null) return null;
+    try {
+      return new Map(JSON.parse(text) as Array<[string, string]>);
+    } catch {
+      return null;
+    }
   }
 }

@@ -157,6 +157,7 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
       }
     }
   }
+  await account.flushSnapshots();
   const out: Args = { methodResponses: responses, sessionState: server.sessionState(user) };
   if (req.createdIds !== null) out['createdIds'] = Object.fromEntries(createdIds);
   return out;

@@ -1,23 +1,39 @@
 /**
- * Blob ids (RFC 8620 6): an Email's raw message is `B<len><EMAILID>`, one of its parts
- * `B<len><EMAILID>S<section with '-' for '.'>` (the IMAP section number, so download slices the stored
- * message by the MIME index), an upload `U...` (server.ts). <len> is the EMAILID's length in base 36, two
- * digits, so any EMAILID fits the id syntax [A-Za-z0-9_-].
+ * Blob ids (RFC 8620 6): an Email's raw message is `B<len><EMAILID>`, an upload `U<hex>` (server.ts), and
+ * a part of either `<that id>S<section with '-' for '.'>` (the IMAP section number within the message, so
+ * download slices the bytes by the MIME index: the stored one for an Email, one computed for an upload).
+ * Parts of a part nest by extending the section (`...S2-1` is part 1 of the message attached as part 2),
+ * which is how Email/parse's attachments of an uploaded or attached message stay downloadable. <len> is
+ * the EMAILID's length in base 36, two digits, so any EMAILID fits the id syntax [A-Za-z0-9_-]; upload ids
+ * are lowercase hex, so the last 'S' of an upload part id starts its section.
  */
 import type { Account } from './account.js';
-import { findPart, decodePartBody } from '../mime/index.js';
+import { randomBytes } from 'node:crypto';
+import { findPart, decodePartBody, indexMessage, normalizeLineEndings } from '../mime/index.js';
 import type { MessageIndex, MimePart } from '../mime/types.js';
 
 export function messageBlobId(emailId: string): string {
   return 'B' + emailId.length.toString(36).padStart(2, '0') + emailId;
 }
 
-export function partBlobId(emailId: string, section: string): string {
-  return messageBlobId(emailId) + 'S' + section.replace(/\./g, '-');
+/** The blob id of part `section` (IMAP numbering) of the message that blob `base` holds. */
+export function partBlobId(base: string, section: string): string {
+  const sec = section.replace(/\./g, '-');
+  return parseBlobId(base)?.section ? `${base}-${sec}` : `${base}S${sec}`;
 }
 
-export function parseBlobId(blobId: string): { emailId: string; section: string | null } | null {
-  if (typeof blobId !== 'string' || !blobId.startsWith('B') || blobId.length < 4) return null;
+/** A new upload id. */
+export function newUploadId(): string {
+  return 'U' + randomBytes(12).toString('hex');
+}
+
+export type ParsedBlobId = { emailId: string; uploadId?: undefined; section: string | null } | { uploadId: string; emailId?: undefined; section: string | null };
+
+export function parseBlobId(blobId: string): ParsedBlobId | null {
+  if (typeof blobId !== 'string') return null;
+  const up = /^(U[0-9a-f]{1,64})(?:S([0-9]+(?:-[0-9]+)*))?$/.exec(blobId);
+  if (up) return { uploadId: up[1]!, section: up[2] === undefined ? null : up[2].replace(/-/g, '.') };
+  if (!blobId.startsWith('B') || blobId.length < 4) return null;
   const len = parseInt(blobId.slice(1, 3), 36);
   if (!Number.isFinite(len) || len <= 0) return null;
   const emailId = blobId.slice(3, 3 + len);
@@ -55,19 +71,36 @@ export function partBytes(raw: Buffer, part: MimePart): Buffer {
   }
 }
 
-/** Resolves any blob id of the account to bytes (and the type known for it), or null. */
-export async function readBlob(account: Account, blobId: string, upload: (id: string) => { data: Buffer; type: string } | null): Promise<{ data: Buffer; type: string } | null> {
-  if (blobId.startsWith('U')) return upload(blobId);
-  const p = parseBlobId(blobId);
-  if (!p) return null;
-  const raw = await readEmailRaw(account, p.emailId);
-  if (!raw) return null;
-  if (p.section === null) return { data: raw, type: 'message/rfc822' };
-  const index = await readEmailIndex(account, p.emailId);
-  if (!index) return null;
-  const loc = findPart(index, p.section);
+/** What readBlob needs to find uploads (JmapServer.upload). */
+export type UploadReader = (id: string) => Promise<{ data: Buffer; type: string } | null>;
+
+/** The bytes of part `section` of `raw`, indexed by `index` (null when there is no such part). */
+function sliceSection(raw: Buffer, index: MessageIndex, section: string): { data: Buffer; type: string } | null {
+  const loc = findPart(index, section);
   if (!loc) return null;
   const part = loc.part;
   if (part.type === 'message' && (part.subtype === 'rfc822' || part.subtype === 'global')) return { data: raw.subarray(part.bodyStart, part.bodyEnd), type: 'message/rfc822' };
   return { data: partBytes(raw, part), type: `${part.type}/${part.subtype}` };
+}
+
+/** Resolves any blob id of the account to bytes (and the type known for it), or null. */
+export async function readBlob(account: Account, blobId: string, upload: UploadReader): Promise<{ data: Buffer; type: string } | null> {
+  const p = parseBlobId(blobId);
+  if (!p) return null;
+  if (p.uploadId !== undefined) {
+    const up = await upload(p.uploadId);
+    if (!up || p.section === null) return up;
+    // Email/parse indexed the upload with normalised line endings: part offsets refer to those bytes.
+    const raw = normalizeLineEndings(up.data);
+    try {
+      return sliceSection(raw, indexMessage(raw), p.section);
+    } catch {
+      return null;
+    }
+  }
+  const raw = await readEmailRaw(account, p.emailId);
+  if (!raw) return null;
+  if (p.section === null) return { data: raw, type: 'message/rfc822' };
+  const index = await readEmailIndex(account, p.emailId);
+  return index ? sliceSection(raw, index, p.section) : null;
 }

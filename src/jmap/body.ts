@@ -96,8 +96,8 @@ export function splitBody(root: Leaf): { text: Leaf[]; html: Leaf[]; attachments
   return { text, html, attachments };
 }
 
-/** One EmailBodyPart with the asked properties. `raw` is the whole stored message. */
-export function bodyPart(emailId: string, leaf: Leaf, raw: Buffer, props: readonly string[]): Record<string, unknown> {
+/** One EmailBodyPart with the asked properties. `raw` is the whole message, `blobBase` the blob id holding it. */
+export function bodyPart(blobBase: string, leaf: Leaf, raw: Buffer, props: readonly string[]): Record<string, unknown> {
   const p = leaf.part;
   const out: Record<string, unknown> = {};
   let fields: Array<{ name: string; value: Buffer }> | null = null;
@@ -108,7 +108,7 @@ export function bodyPart(emailId: string, leaf: Leaf, raw: Buffer, props: readon
         out[prop] = leaf.partId;
         break;
       case 'blobId':
-        out[prop] = leaf.partId === null ? null : partBlobId(emailId, leaf.partId);
+        out[prop] = leaf.partId === null ? null : partBlobId(blobBase, leaf.partId);
         break;
       case 'size':
         out[prop] = leaf.partId === null ? 0 : decodedSize(raw, p);
@@ -140,7 +140,7 @@ export function bodyPart(emailId: string, leaf: Leaf, raw: Buffer, props: readon
         out[prop] = p.location;
         break;
       case 'subParts':
-        out[prop] = leaf.partId === null ? leaf.children.map((c) => bodyPart(emailId, c, raw, props)) : null;
+        out[prop] = leaf.partId === null ? leaf.children.map((c) => bodyPart(blobBase, c, raw, props)) : null;
         break;
       default:
         if (prop.startsWith('header:')) {

@@ -92,16 +92,16 @@ export function headerProperty(fields: ReadonlyArray<{ name: string; value: Buff
   }
 }
 
-/** Builds the requested body properties for one message. */
-export function bodyProperties(emailId: string, raw: Buffer, index: MessageIndex, props: readonly string[], o: BodyOptions): Record<string, unknown> {
+/** Builds the requested body properties for one message held by blob `blobBase` (part blob ids extend it). */
+export function bodyProperties(blobBase: string, raw: Buffer, index: MessageIndex, props: readonly string[], o: BodyOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const root = walk(index.root);
   const split = splitBody(root);
-  const parts = (list: Leaf[]): unknown[] => list.map((l) => bodyPart(emailId, l, raw, o.bodyProperties));
+  const parts = (list: Leaf[]): unknown[] => list.map((l) => bodyPart(blobBase, l, raw, o.bodyProperties));
   for (const p of props) {
     switch (p) {
       case 'bodyStructure':
-        out[p] = bodyPart(emailId, root, raw, o.bodyProperties.includes('subParts') ? o.bodyProperties : [...o.bodyProperties, 'subParts']);
+        out[p] = bodyPart(blobBase, root, raw, o.bodyProperties.includes('subParts') ? o.bodyProperties : [...o.bodyProperties, 'subParts']);
         break;
       case 'textBody':
         out[p] = parts(split.text);
@@ -195,7 +195,7 @@ export async function buildEmails(call: Call, recs: readonly EmailRec[], props: 
         raw = null;
       }
       if (!index || !raw) continue; // expunged meanwhile: reported as notFound
-      Object.assign(e, bodyProperties(r.id, raw, index, props, o));
+      Object.assign(e, bodyProperties(messageBlobId(r.id), raw, index, props, o));
     }
     out.push(e);
   }

@@ -280,7 +280,7 @@ export async function emailParse(args: Args, call: Call): Promise<Args> {
           if (h !== undefined) e[p] = h;
         }
       }
-      Object.assign(e, bodyProperties('', raw, index, props, o));
+      Object.assign(e, bodyProperties(resolveId(call, id), raw, index, props, o));
       parsed[id] = e;
     } catch {
       notParsable.push(id);

@@ -83,8 +83,8 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
       if (accountId !== accountIdOf(a.user.id)) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', status: 404, detail: 'no such account' });
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       const type = String(req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim() || 'application/octet-stream';
-      const up = server.putUpload(a.user.id, type, Buffer.from(body));
-      return reply.code(201).send({ accountId, blobId: up.id, type, size: up.data.length });
+      const blobId = await server.putUpload(a.user.id, type.slice(0, 255), Buffer.from(body));
+      return reply.code(201).send({ accountId, blobId, type, size: body.length });
     });
   });
 

@@ -116,7 +116,7 @@ export async function mailboxChanges(args: Args, call: Call): Promise<Args> {
   const max = args['maxChanges'];
   if (max !== undefined && max !== null && (typeof max !== 'number' || !Number.isInteger(max) || max < 1)) invalid('maxChanges must be a positive integer');
   const newState = mailboxState(a);
-  const old = a.mailboxSnapshots.get(since);
+  const old = await a.mailboxSnapshot(since);
   if (!old) throw new MethodError('cannotCalculateChanges', 'state too old or unknown');
   const now = a.mailboxSnapshots.get(newState)!;
   const created: string[] = [];

@@ -1,14 +1,17 @@
 /**
  * JmapServer: what the JMAP routes share: the HTTP context, the method table, the per-user Account views
- * (account.ts), uploaded blobs and the push hub. One per HTTP app; no module state.
+ * (account.ts) and the push hub. Uploads live in the store (store.jmap), so every worker process sees them.
+ * One per HTTP app; no module state.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { HttpContext } from '../http/types.js';
 import type { User } from '../store/types.js';
 import { Account } from './account.js';
 import { CAP, LIMITS, type MethodSpec } from './api.js';
 import { quotaStore } from './quota.js';
 import { MAX_ATTACHMENT_BYTES } from './compose.js';
+import { newUploadId } from './blob.js';
+import { MAX_DELAYED_SEND_SEC } from './submission.js';
 
 export const JMAP_PREFIX = '/jmap';
 export const SESSION_PATH = `${JMAP_PREFIX}/session`;
@@ -23,14 +26,6 @@ export const UPLOAD_TTL_MS = 2 * 60 * 60 * 1000;
 /** Total bytes of uploads kept per user. */
 export const UPLOAD_BYTES_PER_USER = 200_000_000;
 
-export interface Upload {
-  id: string;
-  userId: number;
-  type: string;
-  data: Buffer;
-  expires: number;
-}
-
 export function accountIdOf(userId: number): string {
   return `a${userId}`;
 }
@@ -39,7 +34,6 @@ export class JmapServer {
   readonly methods = new Map<string, MethodSpec>();
   readonly capabilityNames: ReadonlySet<string>;
   readonly #accounts = new Map<number, Account>();
-  readonly #uploads = new Map<string, Upload>();
   readonly active = new Map<number, number>();
 
   constructor(readonly ctx: HttpContext) {
@@ -66,7 +60,6 @@ export class JmapServer {
   close(): void {
     for (const a of this.#accounts.values()) a.close();
     this.#accounts.clear();
-    this.#uploads.clear();
   }
 
   sessionState(user: User): string {
@@ -95,7 +88,7 @@ export class JmapServer {
         emailQuerySortOptions: ['receivedAt', 'sentAt', 'size', 'from', 'to', 'subject', 'hasKeyword', 'allInThreadHaveKeyword', 'someInThreadHaveKeyword'],
         mayCreateTopLevelMailbox: true,
       },
-      [CAP.submission]: { maxDelayedSend: 0, submissionExtensions: {} },
+      [CAP.submission]: { maxDelayedSend: MAX_DELAYED_SEND_SEC, submissionExtensions: { FUTURERELEASE: [String(MAX_DELAYED_SEND_SEC)] } },
       [CAP.vacation]: {},
       ...(hasQuota ? { [CAP.quota]: {} } : {}),
     };
@@ -112,32 +105,17 @@ export class JmapServer {
     };
   }
 
-  // ---- uploads (RFC 8620 6.1) ----
+  // ---- uploads (RFC 8620 6.1), kept in the store so any process can use them ----
 
-  putUpload(userId: number, type: string, data: Buffer): Upload {
-    const now = Date.now();
-    let total = 0;
-    for (const [id, u] of this.#uploads) {
-      if (u.expires <= now) this.#uploads.delete(id);
-      else if (u.userId === userId) total += u.data.length;
-    }
-    if (total + data.length > UPLOAD_BYTES_PER_USER) {
-      // Oldest first until it fits.
-      for (const [id, u] of this.#uploads) {
-        if (total + data.length <= UPLOAD_BYTES_PER_USER) break;
-        if (u.userId !== userId) continue;
-        this.#uploads.delete(id);
-        total -= u.data.length;
-      }
-    }
-    const up: Upload = { id: 'U' + randomBytes(12).toString('base64url').replace(/_/g, 'x'), userId, type, data, expires: now + UPLOAD_TTL_MS };
-    this.#uploads.set(up.id, up);
-    return up;
+  /** Stores an upload (dropping the user's oldest beyond UPLOAD_BYTES_PER_USER); resolves its id. */
+  async putUpload(userId: number, type: string, data: Buffer): Promise<string> {
+    const id = newUploadId();
+    await this.ctx.store.jmap.putUpload(userId, { id, type, data, expiresAt: new Date(Date.now() + UPLOAD_TTL_MS) }, UPLOAD_BYTES_PER_USER);
+    return id;
   }
 
-  upload(userId: number, id: string): Upload | null {
-    const u = this.#uploads.get(id);
-    if (!u || u.userId !== userId || u.expires <= Date.now()) return null;
-    return u;
+  /** The user's upload `id`, or null (unknown, expired, another user's). */
+  async upload(userId: number, id: string): Promise<{ data: Buffer; type: string } | null> {
+    return this.ctx.store.jmap.getUpload(userId, id, new Date());
   }
 }

@@ -105,7 +105,7 @@ export interface MailroomOptions {
   /** Extra per-user delivery stages, run after the built-in ones (see server/stages.ts). */
   stages?: readonly DeliveryStage[];
   /** HTTP listener options: origins allowed by CORS (config `cors-origins`), plugins instead of the default list (tests). */
-  http?: { corsOrigins?: readonly string[]; plugins?: HttpServiceOptions['plugins'] };
+  http?: { corsOrigins?: readonly string[]; plugins?: HttpServiceOptions['plugins']; sendDelaySec?: number };
   /** Operator limits (serve's config keys), handed to every service; the imap/pop3/delivery options above win. */
   limits?: MailroomLimits;
   /** Quotas (config keys quota-storage, quota-messages, quota-full-temporary; store/quota.ts). */
@@ -347,6 +347,7 @@ export class Mailroom {
         queue: this.#queue,
         listeners: () => this.#listeners.map((l) => ({ name: l.name, port: l.port, tls: l.tls })),
         corsOrigins: this.#opts.http?.corsOrigins ?? [],
+        ...(this.#opts.http?.sendDelaySec ? { sendDelaySec: this.#opts.http.sendDelaySec } : {}),
       },
       ...(base.tls ? { tls: base.tls } : {}),
       ...(this.#opts.http?.plugins ? { plugins: this.#opts.http.plugins } : {}),

@@ -11,8 +11,11 @@ export interface OutboundPatch {
 }
 
 export interface OutboundQueue {
-  /** Stores the message for delivery now; returns its id. */
-  enqueue(sender: string, recipients: string[], raw: Buffer): Promise<string>;
+  /**
+   * Stores the message for delivery now, or not before `opts.notBefore` (a held message: JMAP delayed send,
+   * FUTURERELEASE); returns its id.
+   */
+  enqueue(sender: string, recipients: string[], raw: Buffer, opts?: { notBefore?: Date }): Promise<string>;
   /**
    * Messages whose nextAttemptAt <= now, oldest first. A store shared by several nodes claims the returned
    * messages for the calling node until update/remove or a lease expires (measured from `now`), so no two

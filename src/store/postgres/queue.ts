@@ -18,7 +18,7 @@ import { checkEnvelopeString, pgText } from './util.js';
 export class PgOutboundQueue implements OutboundQueue {
   constructor(private readonly core: PgCore) {}
 
-  enqueue(sender: string, recipients: string[], raw: Buffer): Promise<string> {
+  enqueue(sender: string, recipients: string[], raw: Buffer, opts: { notBefore?: Date } = {}): Promise<string> {
     const core = this.core;
     return core.run(async () => {
       if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
@@ -35,8 +35,8 @@ export class PgOutboundQueue implements OutboundQueue {
           await core.blobs.insert(q, blob, 1);
           await q.query(
             `INSERT INTO outbound (id, sender, recipients, attempts, created_at, next_attempt_at, size, blob_id)
-             VALUES ($1, $2, $3, 0, clock_timestamp(), clock_timestamp(), $4, $5)`,
-            [id, sender, recipients, raw.length, blob.id],
+             VALUES ($1, $2, $3, 0, clock_timestamp(), GREATEST(clock_timestamp(), COALESCE($6::timestamptz, clock_timestamp())), $4, $5)`,
+            [id, sender, recipients, raw.length, blob.id, opts.notBefore ?? null],
           );
         }),
       );

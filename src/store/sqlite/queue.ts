@@ -16,7 +16,7 @@ import { toOutbound, type OutboundRow } from './rows.js';
 export class SqliteOutboundQueue implements OutboundQueue {
   constructor(private readonly core: SqliteCore) {}
 
-  enqueue(sender: string, recipients: string[], raw: Buffer): Promise<string> {
+  enqueue(sender: string, recipients: string[], raw: Buffer, opts: { notBefore?: Date } = {}): Promise<string> {
     return this.core.run(async () => {
       if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
       if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
@@ -33,7 +33,7 @@ export class SqliteOutboundQueue implements OutboundQueue {
             .sql(
               'INSERT INTO outbound (id, sender, recipients, attempts, created_at, next_attempt_at, last_error, size, blob_id) VALUES (?, ?, ?, 0, ?, ?, NULL, ?, ?)',
             )
-            .run(id, sender, JSON.stringify(recipients), now, now, raw.length, blobId);
+            .run(id, sender, JSON.stringify(recipients), now, Math.max(now, opts.notBefore?.getTime() ?? now), raw.length, blobId);
         }),
       );
       return id;
