@@ -117,3 +117,39 @@ describe('SORT raw transcripts', () => {
     c.close();
   });
 });
+
+describe('SORT, THREAD and SEARCH over a message another session expunged', () => {
+  let f: ImapFixture;
+  before(async () => {
+    f = await startImap();
+    await f.append(msg('Carol <c@example.org>', 'b topic', 'Sun, 3 Jan 2021 10:00:00 +0000'));
+    await f.append(msg('Zed <z@example.org>', 'a topic', 'Fri, 1 Jan 2021 10:00:00 +0000'));
+    await f.append(msg('bob@example.org', 'c topic', 'Sat, 2 Jan 2021 10:00:00 +0000'));
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('until the expunge is announced all three answer over the same messages (RFC 2180 4.1.1, as Dovecot)', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('SELECT INBOX');
+    const other = await RawClient.connect(f.port);
+    await other.login();
+    await other.cmd('SELECT INBOX');
+    assert.match(await other.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)', 'x'), /x OK/);
+    assert.match(await other.cmd('EXPUNGE', 'y'), /\* 2 EXPUNGE\r\ny OK/);
+    other.close();
+    assert.equal(await c.cmd('SEARCH ALL', 'a'), '* SEARCH 1 2 3\r\na OK Search completed\r\n');
+    assert.equal(await c.cmd('SORT (SUBJECT) UTF-8 ALL', 'b'), '* SORT 2 1 3\r\nb OK Sort completed\r\n');
+    assert.equal(await c.cmd('SORT (REVERSE DATE) UTF-8 ALL', 'c'), '* SORT 1 3 2\r\nc OK Sort completed\r\n');
+    assert.equal(await c.cmd('THREAD ORDEREDSUBJECT UTF-8 ALL', 'd'), '* THREAD (2)(3)(1)\r\nd OK Thread completed\r\n');
+    assert.match(await c.cmd('SORT RETURN (COUNT) (DATE) UTF-8 ALL', 'e'), /\* ESEARCH \(TAG "e"\) COUNT 3\r\n/);
+    // Once told, the message is gone from all of them.
+    assert.match(await c.cmd('NOOP', 'n'), /^\* 2 EXPUNGE\r\n/);
+    assert.equal(await c.cmd('SEARCH ALL', 'f'), '* SEARCH 1 2\r\nf OK Search completed\r\n');
+    assert.equal(await c.cmd('SORT (SUBJECT) UTF-8 ALL', 'g'), '* SORT 1 2\r\ng OK Sort completed\r\n');
+    assert.equal(await c.cmd('THREAD ORDEREDSUBJECT UTF-8 ALL', 'h'), '* THREAD (2)(1)\r\nh OK Thread completed\r\n');
+    c.close();
+  });
+});

@@ -6,8 +6,9 @@
  *          SP charset 1*(SP search-key)
  *
  * The search keys are evaluated by SEARCH's Evaluator (search.ts); the order comes from the store's cached
- * sort keys (MailStore.sortKeys) through mailsort's sortMessages, so no message is read per command once its
- * keys are known. Without RETURN the answer is "* SORT n ..." in sort order; with RETURN it is an ESEARCH
+ * sort keys (MailStore.sortKeys, through sort-view.ts so messages expunged elsewhere but still in the view
+ * are sorted as SEARCH matches them) through mailsort's sortMessages, so no message is read per command once
+ * its keys are known. Without RETURN the answer is "* SORT n ..." in sort order; with RETURN it is an ESEARCH
  * (search-context.ts). Unknown criteria, a missing charset or search key: BAD; an unknown charset:
  * NO [BADCHARSET].
  */
@@ -20,6 +21,7 @@ import { sortLine } from '../responses.js';
 import { deliverResults, type ResultOrder } from '../search-context.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { checkCharset, searchRunner } from './search.js';
+import { viewSortKeys } from './sort-view.js';
 
 export interface SortArgs {
   returns: SearchReturn[] | null;
@@ -72,7 +74,7 @@ export function parseSort(args: Args): SortArgs {
 
 /** The order of a SORT over `uids` of the view's mailbox (also a SORT context's re-sort). */
 export function sortOrder(store: MailStore, criteria: readonly SortCriterion[]): ResultOrder {
-  return async (view, uids) => sortMessagesMemo(await store.sortKeys(view.mailbox.id, uids), criteria);
+  return async (view, uids) => sortMessagesMemo(await viewSortKeys(store, view, uids), criteria);
 }
 
 async function runSort(ctx: CommandContext, args: SortArgs): Promise<Completion> {
@@ -83,7 +85,7 @@ async function runSort(ctx: CommandContext, args: SortArgs): Promise<Completion>
   let uids: number[];
   try {
     const hits = await run(view, args.key);
-    // Messages expunged meanwhile have no keys any more; they are left out (as by SEARCH's text keys).
+    // Messages expunged by another session but still in this view are sorted too, as SEARCH matches them.
     uids = await sortOrder(ctx.service.store, args.criteria)(view, hits);
   } catch (e) {
     if (args.returns?.includes('SAVE')) view.savedSearch = [];

@@ -5,7 +5,8 @@
  *   thread = ["UID" SP] "THREAD" SP algorithm SP charset 1*(SP search-key)
  *
  * The search keys are evaluated by SEARCH's Evaluator (search.ts); threads come from mailsort's
- * threadMessages over the store's cached sort keys (MailStore.sortKeys), memoized while the mailbox is
+ * threadMessages over the store's cached sort keys (MailStore.sortKeys; with sort-view.ts, messages expunged
+ * elsewhere but still in the view are threaded as SEARCH matches them), memoized while the mailbox is
  * unchanged (threadMessagesMemo). The answer is one
  * "* THREAD" response in the RFC 5256 section 4 thread-list syntax (renderThreads): a message with one
  * reply is followed by it in the same list, several replies are nested lists, a dummy parent is a list
@@ -18,6 +19,7 @@ import { ok, type Completion } from '../errors.js';
 import { threadLine } from '../responses.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { checkCharset, searchRunner } from './search.js';
+import { viewSortKeys } from './sort-view.js';
 
 /** The algorithms THREAD accepts, as advertised (THREAD=...). */
 export const THREAD_ALGORITHMS: Readonly<Record<string, ThreadAlgorithm>> = {
@@ -83,7 +85,7 @@ async function runThread(ctx: CommandContext, args: ThreadArgs): Promise<Complet
   const view = selectedView(ctx);
   checkCharset(args.charset);
   const hits = await searchRunner(ctx)(view, args.key);
-  const keys = await ctx.service.store.sortKeys(view.mailbox.id, hits);
+  const keys = await viewSortKeys(ctx.service.store, view, hits);
   const forest = threadMessagesMemo(keys, args.algorithm);
   ctx.session.send(Buffer.from(threadLine(renderThreads(forest, ctx.uid ? (u) => u : (u) => view.seqOf(u)))));
   return ok('Thread completed');
