@@ -28,7 +28,7 @@ import { Authenticator } from '../src/auth/index.js';
 import type { Store } from '../src/store/handle.js';
 import { SpamFilter } from '../src/spam/index.js';
 import { LmtpConn } from './lib/lmtp.js';
-import { spamCorpus, withAuthResults } from './spam-corpus.js';
+import { spamCorpus, withAuthResults, type CorpusMessage } from './spam-corpus.js';
 import { measureAccuracy } from './spam-accuracy.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -46,24 +46,31 @@ interface Options {
   out: string;
 }
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 2000, senders: 10, recipients: 10, train: 400, runs: 3, accuracy: 2000, threshold: 0.9, json: false, out: join(HERE, 'results') };
+/**
+ * Command-line flags of a bench: `--<kebab-name> N` for each numeric option of `defaults`, `--json`,
+ * `--out DIR`, and `--smoke` (the `smoke` sizes).
+ */
+export function parseBenchFlags<T extends { json: boolean; out: string }>(argv: readonly string[], defaults: T, smoke: Partial<T>): T {
+  const o = { ...defaults };
+  const numeric = new Map(Object.keys(o).filter((k) => typeof o[k as keyof T] === 'number').map((k) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, k]));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const num = (): number => Number(argv[++i]);
-    if (a === '--messages') o.messages = num();
-    else if (a === '--senders') o.senders = num();
-    else if (a === '--recipients') o.recipients = num();
-    else if (a === '--train') o.train = num();
-    else if (a === '--runs') o.runs = num();
-    else if (a === '--accuracy') o.accuracy = num();
-    else if (a === '--threshold') o.threshold = num();
+    const key = numeric.get(a);
+    if (key) (o as Record<string, unknown>)[key] = Number(argv[++i]);
     else if (a === '--json') o.json = true;
     else if (a === '--out') o.out = argv[++i]!;
-    else if (a === '--smoke') Object.assign(o, { messages: 60, senders: 4, recipients: 3, train: 40, runs: 1, accuracy: 200 });
+    else if (a === '--smoke') Object.assign(o, smoke);
     else throw new Error(`unknown flag ${a}`);
   }
   return o;
+}
+
+function parseArgs(argv: string[]): Options {
+  return parseBenchFlags<Options>(
+    argv,
+    { messages: 2000, senders: 10, recipients: 10, train: 400, runs: 3, accuracy: 2000, threshold: 0.9, json: false, out: join(HERE, 'results') },
+    { messages: 60, senders: 4, recipients: 3, train: 40, runs: 1, accuracy: 200 },
+  );
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -101,6 +108,23 @@ async function stored(store: Store, o: Options): Promise<{ inbox: number; junk: 
   return { inbox, junk };
 }
 
+/**
+ * A new SQLite store in a temporary folder with `recipients` users (user0@bench.test ...), each with the
+ * filter trained on `training`: stores made this way hold the same statistics, so two of them differ only
+ * in whether the filter runs.
+ */
+export async function trainedStore(prefix: string, recipients: number, training: readonly CorpusMessage[]): Promise<{ dir: string; store: Store }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const store = await openServerStore({ dataDir: dir });
+  await store.directory.addDomain('bench.test');
+  const trainer = new SpamFilter(store);
+  for (let k = 0; k < recipients; k++) {
+    const u = await store.directory.createUser(rcpt(k), '{PLAIN}pw');
+    for (const m of training) await trainer.train(u.id, withAuthResults(m), m.spam ? 'spam' : 'ham');
+  }
+  return { dir, store };
+}
+
 /** Runs the spam bench with command-line flags `argv` (see the header); sets process.exitCode 1 on a failed check. */
 export async function spamBench(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
@@ -112,17 +136,9 @@ export async function spamBench(argv: string[]): Promise<void> {
     const training = spamCorpus(o.train, 101);
     const services = [];
     for (const enabled of [false, true]) {
-      const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-spam-'));
+      const { dir, store } = await trainedStore('mailroom-bench-spam-', o.recipients, training);
       dirs.push(dir);
-      const store = await openServerStore({ dataDir: dir });
       stores.push(store);
-      await store.directory.addDomain('bench.test');
-      const trainer = new SpamFilter(store);
-      for (let k = 0; k < o.recipients; k++) {
-        const u = await store.directory.createUser(rcpt(k), '{PLAIN}pw');
-        // Both stores hold the same statistics, so they differ only in whether the filter runs.
-        for (const m of training) await trainer.train(u.id, withAuthResults(m), m.spam ? 'spam' : 'ham');
-      }
       const stages = buildStages({ store, logger: silentLogger, hostname: 'mx.bench.test', dataDir: dir, spam: { enabled, threshold: o.threshold } });
       const svc = createLmtpService({ store, auth: new Authenticator(store.directory, { failureDelayMs: 0 }), hostname: 'mx.bench.test', stages });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;

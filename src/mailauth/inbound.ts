@@ -21,6 +21,7 @@ import type { ARCData, DMARCResult, DNSResolver } from 'mailauth';
 import type { DnsResolver, RecordType } from '../lib/dns.js';
 import { parseAddressList } from '../mime/address.js';
 import { fieldValue, splitFields } from './headers.js';
+import { receivedSpfField } from './received-spf.js';
 import { DkimKeyCache, verifyDkim } from './verify.js';
 
 export interface InboundSession {
@@ -40,6 +41,8 @@ export interface InboundCheckOptions {
   keys?: DkimKeyCache;
   /** SPF results kept across messages (one per MX). */
   spfCache?: SpfCache;
+  /** DMARC results kept across messages (one per MX). */
+  dmarcCache?: ResultCache<DMARCResult>;
   /** For DMARC pct sampling; default Math.random. */
   random?: () => number;
 }
@@ -51,6 +54,8 @@ export interface InboundVerdict {
   authResults: string;
   /** The complete field, CRLF-terminated, to put on top of the message. */
   field: string;
+  /** The Received-SPF field (RFC 7208 9.1) for the identity that counts, CRLF-terminated. */
+  receivedSpf: string;
   spf: { mailfrom: string; helo: string };
   dkim: Array<{ domain: string; selector: string; result: string }>;
   arc: string;
@@ -86,33 +91,37 @@ function spfInfo(result: string, ptype: 'mailfrom' | 'helo', value: string, ip: 
 }
 
 /**
- * SPF results by client address, HELO name and sender (everything an SPF check depends on, macros
- * included), kept SPF_CACHE_MS: a sending host usually sends many messages in a row. Temporary errors are
- * not kept.
+ * Check results kept across messages for CHECK_CACHE_MS: SPF by client address, HELO name and sender
+ * (everything an SPF check depends on, macros included), DMARC by From domain and the aligned-candidate
+ * domains that passed. A sending host usually sends many messages in a row. Temporary errors are not kept.
  */
-export class SpfCache {
-  readonly #results = new Map<string, { at: number; result: string }>();
+export class ResultCache<T> {
+  readonly #results = new Map<string, { at: number; result: T }>();
   constructor(
     private readonly max = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
-
-  get(key: string): string | undefined {
+  get(key: string): T | undefined {
     const hit = this.#results.get(key);
     if (!hit) return undefined;
     if (this.now() - hit.at < SPF_CACHE_MS) return hit.result;
     this.#results.delete(key);
     return undefined;
   }
-
-  set(key: string, result: string): void {
-    if (result === 'temperror') return;
+  set(key: string, result: T): void {
     if (this.#results.size >= this.max) this.#results.delete(this.#results.keys().next().value!);
     this.#results.set(key, { at: this.now(), result });
   }
 }
 
-/** How long an SPF result is reused (a record change takes effect within this, as with a DNS cache). */
+/** SPF results (see ResultCache). */
+export class SpfCache extends ResultCache<string> {
+  override set(key: string, result: string): void {
+    if (result !== 'temperror') super.set(key, result);
+  }
+}
+
+/** How long a check result is reused (a record change takes effect within this, as with a DNS cache). */
 export const SPF_CACHE_MS = 60_000;
 
 async function cachedSpf(cache: SpfCache | undefined, key: string, check: () => Promise<string>): Promise<string> {
@@ -120,6 +129,15 @@ async function cachedSpf(cache: SpfCache | undefined, key: string, check: () => 
   if (hit !== undefined) return hit;
   const result = await check();
   cache?.set(key, result);
+  return result;
+}
+
+/** DMARC through the cache: a failed look-up (null) is not kept; `false` (no single From) is not looked up. */
+async function cachedDmarc(cache: ResultCache<DMARCResult> | undefined, key: string, check: () => Promise<DMARCResult | false | null>): Promise<DMARCResult | false | null> {
+  const hit = cache?.get(key);
+  if (hit !== undefined) return hit;
+  const result = await check();
+  if (result && result.status.result !== 'temperror') cache?.set(key, result);
   return result;
 }
 
@@ -140,6 +158,10 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   const hasArc = splitFields(raw).some((f) => f.name.toLowerCase() === 'arc-seal');
   const spfCheck = (sender: string): Promise<string> =>
     cachedSpf(opts.spfCache, `${session.ip} ${helo} ${sender}`, async () => (await safe(spf({ sender, ip: session.ip, helo, mta, resolver })))?.status.result ?? 'temperror');
+  const checkDmarc = (from: string, spfDomains: string[], dkimDomains: string[]) =>
+    cachedDmarc(opts.dmarcCache, `${domainOf(from)} ${spfDomains.join(',')} ${dkimDomains.join(',')}`, () =>
+      safe(dmarc({ headerFrom: [from], spfDomains, dkimDomains: dkimDomains.map((domain) => ({ domain })), resolver })),
+    );
   const [dkimRes, arcData, spfMailFrom, spfHelo] = await Promise.all([
     safe(verifyDkim(raw, opts.resolver, opts.keys ?? new DkimKeyCache())),
     // ARC needs mailauth's parse of the chain (and its check of the last ARC-Message-Signature).
@@ -154,16 +176,7 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   const headerFrom = fromAddresses(raw);
   const [arcRes, dmarcRes] = await Promise.all([
     arcData?.arc ? safe(arc(arcData.arc as ARCData, { resolver, minBitLength: 1024 })) : Promise.resolve(null),
-    headerFrom.length === 1
-      ? safe(
-          dmarc({
-            headerFrom,
-            spfDomains: spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [],
-            dkimDomains: passing.map((d) => ({ domain: d.domain })),
-            resolver,
-          }),
-        )
-      : Promise.resolve(false as const),
+    headerFrom.length === 1 ? checkDmarc(headerFrom[0]!, spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [], passing.map((d) => d.domain)) : Promise.resolve(false as const),
   ]);
 
   const parts: string[] = [];
@@ -195,6 +208,7 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   return {
     authResults,
     field: `Authentication-Results: ${authResults}\r\n`,
+    receivedSpf: receivedSpfField({ result: spfMailFrom, ip: session.ip, sender: mailFrom, envelopeFrom: session.mailFrom, helo, receiver: mta }),
     spf: { mailfrom: spfMailFrom, helo: spfHeloResult },
     dkim: dkimRows.map(({ domain, selector, result }) => ({ domain, selector, result })),
     arc: arcResult,

@@ -1,14 +1,15 @@
 /**
  * What the SMTP MX calls (delivery/smtp.ts): createMxChecker() gives one function that checks a received
  * message (inbound.ts), removes Authentication-Results fields that claim our authserv-id (RFC 8601
- * section 5), puts our field on top, and returns the facts the delivery stages see (pipeline.ts
+ * section 5), puts our field and Received-SPF (RFC 7208 9.1) on top, and returns the facts the delivery stages see (pipeline.ts
  * LocalMessage.facts): `authResults` (our field's value), `dmarc` ({ result, policy }) and `quarantine`.
  */
 import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { removeOwnAuthResults } from './headers.js';
-import { checkInbound, SpfCache, type InboundSession, type InboundVerdict } from './inbound.js';
+import { checkInbound, ResultCache, SpfCache, type InboundSession, type InboundVerdict } from './inbound.js';
+import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
 
 export interface MxCheckResult {
@@ -32,11 +33,12 @@ export interface MxCheckerOptions {
 export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const keys = new DkimKeyCache();
   const spfCache = new SpfCache();
+  const dmarcCache = new ResultCache<DMARCResult>();
   return async (raw, session) => {
-    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, ...(opts.random ? { random: opts.random } : {}) });
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, ...(opts.random ? { random: opts.random } : {}) });
     const stripped = removeOwnAuthResults(raw, opts.hostname);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
-    const out = Buffer.concat([Buffer.from(verdict.field, 'latin1'), stripped.raw]);
+    const out = Buffer.concat([Buffer.from(verdict.field + verdict.receivedSpf, 'latin1'), stripped.raw]);
     if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);
     return {
       raw: out,

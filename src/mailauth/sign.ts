@@ -82,9 +82,12 @@ export function signedHeaderData(fields: readonly RawField[], names: readonly st
   return data;
 }
 
-/** Folds a tag list into lines of about 76 columns; `b=` goes last, on a line of its own, and is filled in later. */
-function foldTags(tags: string[]): string {
-  let out = 'DKIM-Signature:';
+/**
+ * A signature field (`name`: DKIM-Signature, ARC-Message-Signature, ARC-Seal) with its tags folded into
+ * lines of about 76 columns; `b=` goes last, on a line of its own, and is filled in later.
+ */
+export function foldTags(tags: string[], name = 'DKIM-Signature'): string {
+  let out = `${name}:`;
   let line = out.length;
   for (const t of tags) {
     const piece = ` ${t}`;
@@ -99,7 +102,8 @@ function foldTags(tags: string[]): string {
   return out;
 }
 
-function foldValue(v: string): string {
+/** A base64 value folded into lines of 72 characters (after foldTags). */
+export function foldValue(v: string): string {
   const chunks: string[] = [];
   for (let i = 0; i < v.length; i += 72) chunks.push(v.slice(i, i + 72));
   return chunks.join('\r\n\t');
@@ -153,11 +157,11 @@ export interface Signer {
   sign(raw: Buffer, envelopeFrom: string): Promise<Buffer>;
 }
 
-export function createSigner(store: { dkim: DkimKeyStore }, opts: { now?: () => number } = {}): Signer {
-  const now = opts.now ?? Date.now;
+/** Reads the keys of every domain from the store, kept KEY_CACHE_MS; concurrent callers share one read. */
+export function keyLoader(store: { dkim: DkimKeyStore }, now: () => number = Date.now): () => Promise<Map<string, SigningKey[]>> {
   let cache: { at: number; byDomain: Map<string, SigningKey[]> } | null = null;
   let loading: Promise<Map<string, SigningKey[]>> | null = null;
-  const load = async (): Promise<Map<string, SigningKey[]>> => {
+  return async () => {
     if (cache && now() - cache.at < KEY_CACHE_MS) return cache.byDomain;
     loading ??= store.dkim.list().then(
       (keys) => {
@@ -178,19 +182,29 @@ export function createSigner(store: { dkim: DkimKeyStore }, opts: { now?: () => 
     );
     return loading;
   };
+}
+
+/** The keys of the first of `domains` (or a parent of one) that has keys, or null. */
+export function keysFor(byDomain: ReadonlyMap<string, SigningKey[]>, domains: ReadonlyArray<string | null>): SigningKey[] | null {
+  for (const c of domains) {
+    if (!c) continue;
+    for (const d of withParents(c)) {
+      const keys = byDomain.get(d);
+      if (keys?.length) return keys;
+    }
+  }
+  return null;
+}
+
+export function createSigner(store: { dkim: DkimKeyStore }, opts: { now?: () => number } = {}): Signer {
+  const now = opts.now ?? Date.now;
+  const load = keyLoader(store, now);
   return {
     async sign(raw, envelopeFrom) {
       const byDomain = await load();
       if (!byDomain.size) return raw;
-      const candidates = [fromDomain(raw), envelopeFrom.includes('@') ? envelopeFrom.slice(envelopeFrom.lastIndexOf('@') + 1).toLowerCase() : null];
-      for (const c of candidates) {
-        if (!c) continue;
-        for (const d of withParents(c)) {
-          const keys = byDomain.get(d);
-          if (keys?.length) return signMessage(raw, keys, new Date(now()));
-        }
-      }
-      return raw;
+      const keys = keysFor(byDomain, [fromDomain(raw), envelopeFrom.includes('@') ? envelopeFrom.slice(envelopeFrom.lastIndexOf('@') + 1).toLowerCase() : null]);
+      return keys ? signMessage(raw, keys, new Date(now())) : raw;
     },
   };
 }

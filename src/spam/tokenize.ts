@@ -35,7 +35,7 @@ export const MAX_INDEX_BYTES = 2 * 1024 * 1024;
 /** Distinct tokens kept per message. */
 export const MAX_TOKENS = 3000;
 
-const SKIPPED_FIELDS = new Set(['received', 'return-path', 'delivered-to', 'x-original-to', 'authentication-results', 'arc-authentication-results']);
+const SKIPPED_FIELDS = new Set(['received', 'return-path', 'delivered-to', 'x-original-to', 'authentication-results', 'arc-authentication-results', 'received-spf']);
 /** Field names whose presence is a token; other fields are counted only as "hdr:x-other". */
 const NAMED_FIELDS = new Set([
   'list-id', 'list-unsubscribe', 'list-unsubscribe-post', 'list-post', 'precedence', 'auto-submitted', 'x-mailer', 'user-agent',
