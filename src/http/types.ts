@@ -8,6 +8,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from '../lib/logger.js';
 import type { Store } from '../store/handle.js';
 import type { OutboundQueue } from '../delivery/outbound.js';
+import type { SieveQuota } from '../store/sieve.js';
 
 /** A listener of the running server, as clients should be told about it (autoconfig, settings pages). */
 export interface PublicListener {
@@ -32,6 +33,8 @@ export interface HttpContext {
   corsOrigins: readonly string[];
   /** JMAP: seconds every EmailSubmission is held in the outbound queue before it leaves, so it can be canceled (config jmap-send-delay; default 0). */
   sendDelaySec?: number;
+  /** Sieve script limits (config sieve-max-*; JMAP SieveScript uses ManageSieve's); default DEFAULT_SIEVE_QUOTA. */
+  sieveQuota?: Partial<SieveQuota>;
 }
 
 /** Adds routes to the app. Plugins are registered in order; each owns its URL prefix. */

@@ -15,6 +15,7 @@ export const CAP = {
   vacation: 'urn:ietf:params:jmap:vacationresponse',
   quota: 'urn:ietf:params:jmap:quota',
   websocket: 'urn:ietf:params:jmap:websocket',
+  sieve: 'urn:ietf:params:jmap:sieve',
 } as const;
 
 /** The limits of the core capability (RFC 8620 2), enforced here and in the methods. */

@@ -5,7 +5,8 @@
  * Parts of a part nest by extending the section (`...S2-1` is part 1 of the message attached as part 2),
  * which is how Email/parse's attachments of an uploaded or attached message stay downloadable. <len> is
  * the EMAILID's length in base 36, two digits, so any EMAILID fits the id syntax [A-Za-z0-9_-]; upload ids
- * are lowercase hex, so the last 'S' of an upload part id starts its section.
+ * are lowercase hex, so the last 'S' of an upload part id starts its section. A Sieve script's content is
+ * `V<script id>r<revision>` (sieve.ts).
  */
 import type { Account } from './account.js';
 import { randomBytes } from 'node:crypto';
@@ -71,8 +72,18 @@ export function partBytes(raw: Buffer, part: MimePart): Buffer {
   }
 }
 
-/** What readBlob needs to find uploads (JmapServer.upload). */
-export type UploadReader = (id: string) => Promise<{ data: Buffer; type: string } | null>;
+export interface Blob {
+  data: Buffer;
+  type: string;
+}
+
+/** Where readBlob finds what the mail store does not hold (JmapServer.blobSources). */
+export interface BlobSources {
+  /** An upload by its id (U...). */
+  upload(id: string): Promise<Blob | null>;
+  /** A Sieve script's content by its blob id (V..., sieve.ts). */
+  sieve(blobId: string): Promise<Blob | null>;
+}
 
 /** The bytes of part `section` of `raw`, indexed by `index` (null when there is no such part). */
 function sliceSection(raw: Buffer, index: MessageIndex, section: string): { data: Buffer; type: string } | null {
@@ -84,11 +95,12 @@ function sliceSection(raw: Buffer, index: MessageIndex, section: string): { data
 }
 
 /** Resolves any blob id of the account to bytes (and the type known for it), or null. */
-export async function readBlob(account: Account, blobId: string, upload: UploadReader): Promise<{ data: Buffer; type: string } | null> {
+export async function readBlob(account: Account, blobId: string, sources: BlobSources): Promise<Blob | null> {
+  if (typeof blobId === 'string' && blobId.startsWith('V')) return sources.sieve(blobId);
   const p = parseBlobId(blobId);
   if (!p) return null;
   if (p.uploadId !== undefined) {
-    const up = await upload(p.uploadId);
+    const up = await sources.upload(p.uploadId);
     if (!up || p.section === null) return up;
     // Email/parse indexed the upload with normalised line endings: part offsets refer to those bytes.
     const raw = normalizeLineEndings(up.data);

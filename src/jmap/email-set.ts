@@ -35,7 +35,7 @@ export async function trainOnMove(store: Store, userId: number, from: Box, to: B
 }
 
 function readBlobFor(call: Call): (id: string) => Promise<{ data: Buffer; type: string } | null> {
-  return (id: string) => readBlob(call.account, resolveId(call, id), (u) => call.server.upload(call.user.id, u));
+  return (id: string) => readBlob(call.account, resolveId(call, id), call.server.blobSources(call.account));
 }
 
 /** The single mailbox of a mailboxIds value, or a SetError. */

@@ -95,7 +95,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     if (accountId !== accountIdOf(a.user.id)) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
     const account = await server.account(a.user);
     await account.sync();
-    const blob = await readBlob(account, blobId, (id) => server.upload(a.user.id, id));
+    const blob = await readBlob(account, blobId, server.blobSources(account));
     if (!blob) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such blob' });
     const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
     const safeName = name.replace(/["\\\r\n]/g, '_');

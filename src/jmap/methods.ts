@@ -8,6 +8,7 @@ import { emailChanges, threadChanges, threadGet } from './changes.js';
 import { emailCopy, emailImport, emailParse, emailSet } from './email-set.js';
 import { snippetGet } from './snippet.js';
 import { identityChanges, identityGet, identitySet, submissionChanges, submissionGet, submissionQuery, submissionSet } from './submission.js';
+import { sieveChanges, sieveGet, sieveQuery, sieveSet, sieveValidate } from './sieve.js';
 import { quotaChanges, quotaGet, quotaQuery, vacationGet, vacationSet } from './quota.js';
 import { PushHub, postPush, pushSubscriptionGet, pushSubscriptionSet, stateChange } from './push.js';
 import type { Account } from './account.js';
@@ -43,6 +44,11 @@ export function registerMethods(server: JmapServer): PushHub {
   r('EmailSubmission/set', CAP.submission, submissionSet);
   r('VacationResponse/get', CAP.vacation, vacationGet);
   r('VacationResponse/set', CAP.vacation, vacationSet);
+  r('SieveScript/get', CAP.sieve, sieveGet);
+  r('SieveScript/changes', CAP.sieve, sieveChanges);
+  r('SieveScript/query', CAP.sieve, sieveQuery);
+  r('SieveScript/set', CAP.sieve, (args, call) => sieveSet(args, call, server.sieveQuota));
+  r('SieveScript/validate', CAP.sieve, sieveValidate);
   if (server.capabilityNames.has(CAP.quota)) {
     r('Quota/get', CAP.quota, quotaGet);
     r('Quota/changes', CAP.quota, quotaChanges);

@@ -12,6 +12,9 @@ import { quotaStore } from './quota.js';
 import { MAX_ATTACHMENT_BYTES } from './compose.js';
 import { newUploadId } from './blob.js';
 import { MAX_DELAYED_SEND_SEC } from './submission.js';
+import { sieveAccountCapability, sieveBlob } from './sieve.js';
+import { DEFAULT_SIEVE_QUOTA, type SieveQuota } from '../store/sieve.js';
+import type { BlobSources } from './blob.js';
 
 export const JMAP_PREFIX = '/jmap';
 export const SESSION_PATH = `${JMAP_PREFIX}/session`;
@@ -37,7 +40,7 @@ export class JmapServer {
   readonly active = new Map<number, number>();
 
   constructor(readonly ctx: HttpContext) {
-    const caps: string[] = [CAP.core, CAP.mail, CAP.submission, CAP.vacation, CAP.websocket];
+    const caps: string[] = [CAP.core, CAP.mail, CAP.submission, CAP.vacation, CAP.websocket, CAP.sieve];
     if (quotaStore(ctx.store)) caps.push(CAP.quota);
     this.capabilityNames = new Set(caps);
   }
@@ -76,6 +79,7 @@ export class JmapServer {
       [CAP.mail]: {},
       [CAP.submission]: {},
       [CAP.vacation]: {},
+      [CAP.sieve]: {},
       [CAP.websocket]: { url: wsBase + WEBSOCKET_PATH, supportsPush: true },
       ...(hasQuota ? { [CAP.quota]: {} } : {}),
     };
@@ -90,12 +94,13 @@ export class JmapServer {
       },
       [CAP.submission]: { maxDelayedSend: MAX_DELAYED_SEND_SEC, submissionExtensions: { FUTURERELEASE: [String(MAX_DELAYED_SEND_SEC)] } },
       [CAP.vacation]: {},
+      [CAP.sieve]: sieveAccountCapability(this.sieveQuota),
       ...(hasQuota ? { [CAP.quota]: {} } : {}),
     };
     return {
       capabilities,
       accounts: { [aid]: { name: user.address, isPersonal: true, isReadOnly: false, accountCapabilities } },
-      primaryAccounts: { [CAP.mail]: aid, [CAP.submission]: aid, [CAP.vacation]: aid, ...(hasQuota ? { [CAP.quota]: aid } : {}) },
+      primaryAccounts: { [CAP.mail]: aid, [CAP.submission]: aid, [CAP.vacation]: aid, [CAP.sieve]: aid, ...(hasQuota ? { [CAP.quota]: aid } : {}) },
       username: user.address,
       apiUrl: base + API_PATH,
       downloadUrl: base + DOWNLOAD_PATH + '/{accountId}/{blobId}/{name}?accept={type}',
@@ -112,6 +117,19 @@ export class JmapServer {
     const id = newUploadId();
     await this.ctx.store.jmap.putUpload(userId, { id, type, data, expiresAt: new Date(Date.now() + UPLOAD_TTL_MS) }, UPLOAD_BYTES_PER_USER);
     return id;
+  }
+
+  /** Sieve script limits: the server's (ManageSieve's) when configured. */
+  get sieveQuota(): SieveQuota {
+    return { ...DEFAULT_SIEVE_QUOTA, ...this.ctx.sieveQuota };
+  }
+
+  /** Where the blob ids of `account` that the mail store does not hold are read from. */
+  blobSources(account: Account): BlobSources {
+    return {
+      upload: (id) => this.upload(account.userId, id),
+      sieve: (blobId) => sieveBlob(this.ctx.store, account.userId, blobId),
+    };
   }
 
   /** The user's upload `id`, or null (unknown, expired, another user's). */

@@ -347,6 +347,7 @@ export class Mailroom {
         queue: this.#queue,
         listeners: () => this.#listeners.map((l) => ({ name: l.name, port: l.port, tls: l.tls })),
         corsOrigins: this.#opts.http?.corsOrigins ?? [],
+        ...(this.#opts.sieve?.quota ? { sieveQuota: this.#opts.sieve.quota } : {}),
         ...(this.#opts.http?.sendDelaySec ? { sendDelaySec: this.#opts.http.sendDelaySec } : {}),
       },
       ...(base.tls ? { tls: base.tls } : {}),
