@@ -1,11 +1,14 @@
 /**
  * Raw-socket transcripts of NOTIFY (RFC 5465): the STATUS indicator's initial STATUS per event set, STATUS
  * of a watched mailbox after a change (at the next command and during IDLE), MailboxName and
- * SubscriptionChange LIST responses from another session, NOTIFY NONE, BADEVENT and malformed commands.
+ * SubscriptionChange LIST responses from another session, NOTIFY NONE, BADEVENT and malformed commands;
+ * changes made through another store on the same data directory (as another process makes them) arrive
+ * through the store's change bus: STATUS for new messages, LIST for a deleted mailbox.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, message, useTranscriptImap } from '../../../test/imap-helpers.js';
+import { openSqliteStore } from '../../store/sqlite/index.js';
 
 describe('NOTIFY raw transcripts', () => {
   const f = useTranscriptImap();
@@ -93,5 +96,33 @@ describe('NOTIFY raw transcripts', () => {
     assert.equal(await c.cmd('NOOP', 'z'), 'z OK NOOP completed\r\n');
     c.close();
     d.close();
+  });
+
+  test('changes made by another process arrive through the store bus, in IDLE', async () => {
+    // A second store on the same directory with its own hub: it is seen only as another process is.
+    const other = await openSqliteStore({ dataDir: f.dataDir, fsync: false });
+    const c = await RawClient.connect(f.port);
+    try {
+      await c.login();
+      const far = await other.mail.createMailbox(f.user.id, 'Far');
+      await other.mail.createMailbox(f.user.id, 'Gone');
+      assert.equal(await c.cmd('NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))', 'n'), 'n OK NOTIFY completed\r\n');
+      c.write('i IDLE\r\n');
+      await c.readUntil((x) => x.includes('+ idling'));
+      c.take();
+      await other.mail.append(far.id, Buffer.from(message('far away')));
+      assert.equal(await c.readUntil((x) => x.includes('\r\n')), `* STATUS "Far" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${far.uidValidity})\r\n`);
+      c.take();
+      await other.mail.deleteMailbox(f.user.id, 'Gone');
+      assert.equal(await c.readUntil((x) => x.includes('\r\n')), '* LIST (\\NonExistent) "/" "Gone"\r\n');
+      c.take();
+      c.write('DONE\r\n');
+      assert.equal(await c.waitTagged('i'), 'i OK IDLE terminated\r\n');
+      // Reported once: nothing more is pending.
+      assert.equal(await c.cmd('NOOP', 'z'), 'z OK NOOP completed\r\n');
+    } finally {
+      c.close();
+      await other.close();
+    }
   });
 });

@@ -16,11 +16,16 @@
  * mailbox applies; mailboxes are matched when NOTIFY SET runs): with STATUS, one "* STATUS" per matched
  * mailbox right away; afterwards a "* STATUS" whenever a matched mailbox changes (MESSAGES for
  * MessageNew/MessageExpunge, UIDNEXT and UIDVALIDITY for MessageNew, UIDVALIDITY and HIGHESTMODSEQ for
- * FlagChange), sent at the end of the next command or at once during IDLE (flushNotify). MailboxName and
- * SubscriptionChange: "* LIST" responses when another session of this server (this process) creates,
- * deletes or renames a mailbox of the user, or changes a subscription (announceMailboxEvent); such
- * changes made through this service also add, drop or rename watched mailboxes. The selected
- * mailbox keeps reporting EXISTS, EXPUNGE and FETCH FLAGS as without NOTIFY.
+ * FlagChange), sent at the end of the next command or at once during IDLE (flushNotify).
+ * MailboxName and SubscriptionChange: "* LIST" responses when another session of this service creates,
+ * deletes or renames a mailbox of the user, or changes a subscription (announceMailboxEvent); such changes
+ * also add, drop or rename watched mailboxes.
+ * Every message event comes from the store's change bus (MailStore.subscribe), so changes made by any
+ * process or protocol are reported; so are deletes (and renames, where the store wakes the mailbox for
+ * them) of watched mailboxes made elsewhere: with MailboxName every mailbox of the user is watched, and a
+ * wake-up whose mailbox is gone or renamed gives the "* LIST" (checkWatched). Creates and subscription
+ * changes made outside this service are not reported: the store bus carries no event for them.
+ * The selected mailbox keeps reporting EXISTS, EXPUNGE and FETCH FLAGS as without NOTIFY.
  */
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
@@ -119,6 +124,8 @@ interface Watched {
   /** The last STATUS item text reported (or the baseline at NOTIFY SET). */
   last: string;
   dirty: boolean;
+  /** A check for a delete or rename is scheduled (checkWatched). */
+  checking: boolean;
   unsubscribe: () => void;
 }
 
@@ -235,26 +242,62 @@ export function announceMailboxEvent(ctx: CommandContext, ev: MailboxEvent): voi
   const from = ctx.session;
   const set = LISTENERS.get(ctx.service)?.get(currentUser(ctx).id);
   if (!set) return;
-  const event = ev.kind === 'subscribe' || ev.kind === 'unsubscribe' ? 'SubscriptionChange' : 'MailboxName';
   for (const s of set) {
     const st = STATES.get(s);
     if (st) followMailboxEvent(s, st, ctx.service.store, ev);
-    if (s === from) continue;
-    if (!st || !st.groups.some((g) => g.events.has(event) && (g.filter === 'personal' || matches(g, ev.name, new Set())))) continue;
-    const attrs = ev.kind === 'delete' ? '(\\NonExistent)' : ev.kind === 'subscribe' ? '(\\Subscribed)' : '()';
-    const w = new WireWriter(s.utf8);
-    w.text(`* LIST ${attrs} "/" `).string(s.encodeMailbox(ev.name));
-    if (ev.kind === 'rename' && ev.oldName !== undefined) w.text(' ("OLDNAME" (').string(s.encodeMailbox(ev.oldName)).text('))');
-    w.text('\r\n');
-    s.send(w.toBuffer());
+    if (s !== from && st) sendListEvent(s, st, ev);
   }
+}
+
+/** The "* LIST" of a mailbox event, when one of the session's groups asks for its kind of event. */
+function sendListEvent(s: Session, st: NotifyState, ev: MailboxEvent): void {
+  const event = ev.kind === 'subscribe' || ev.kind === 'unsubscribe' ? 'SubscriptionChange' : 'MailboxName';
+  if (!st.groups.some((g) => g.events.has(event) && (g.filter === 'personal' || matches(g, ev.name, new Set())))) return;
+  const attrs = ev.kind === 'delete' ? '(\\NonExistent)' : ev.kind === 'subscribe' ? '(\\Subscribed)' : '()';
+  const w = new WireWriter(s.utf8);
+  w.text(`* LIST ${attrs} "/" `).string(s.encodeMailbox(ev.name));
+  if (ev.kind === 'rename' && ev.oldName !== undefined) w.text(' ("OLDNAME" (').string(s.encodeMailbox(ev.oldName)).text('))');
+  w.text('\r\n');
+  s.send(w.toBuffer());
+}
+
+/**
+ * A watched mailbox woke up (a store bus event, from this process or another): when it was deleted or
+ * renamed and the session has not heard of it through announceMailboxEvent (a change made elsewhere: another
+ * process, JMAP), the watch follows and the session gets the "* LIST". Run a turn later, so a change made
+ * through this service has been announced first and is not reported twice.
+ */
+function checkWatched(s: Session, st: NotifyState, store: MailStore, w: Watched): void {
+  if (w.checking) return;
+  w.checking = true;
+  setImmediate(() => {
+    void (async () => {
+      w.checking = false;
+      if (STATES.get(s) !== st || st.watched.get(w.mb.id) !== w) return;
+      const now = await store.getMailboxById(w.mb.id);
+      if (STATES.get(s) !== st || st.watched.get(w.mb.id) !== w) return;
+      if (now === null || now.userId !== w.mb.userId) {
+        w.unsubscribe();
+        st.watched.delete(w.mb.id);
+        sendListEvent(s, st, { kind: 'delete', name: w.mb.name });
+      } else if (now.name !== w.mb.name) {
+        const oldName = w.mb.name;
+        w.mb = { ...w.mb, name: now.name };
+        w.wireName = s.encodeMailbox(now.name);
+        sendListEvent(s, st, { kind: 'rename', name: now.name, oldName });
+      } else return;
+      st.onWake?.();
+    })().catch(() => undefined);
+  });
 }
 
 /** Starts watching a mailbox's changes for the session; `parts` is the STATUS baseline. */
 function watch(s: Session, st: NotifyState, store: MailStore, mb: Mailbox, items: string[], parts: readonly string[]): Watched {
-  const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, unsubscribe: () => undefined };
+  const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, checking: false, unsubscribe: () => undefined };
   w.unsubscribe = store.subscribe(mb.id, () => {
     if (s.state.kind === 'logout') return stopNotify(s);
+    if (st.groups.some((g) => g.events.has('MailboxName'))) checkWatched(s, st, store, w);
+    if (!w.items.length) return;
     w.dirty = true;
     st.onWake?.();
   });
@@ -281,11 +324,11 @@ function followMailboxEvent(s: Session, st: NotifyState, store: MailStore, ev: M
   } else if (ev.kind === 'create') {
     const g = st.groups.find((x) => matches(x, ev.name, new Set()));
     const items = g ? itemsFor(g.events) : [];
-    if (!items.length) return;
+    if (!items.length && !st.groups.some((x) => x.events.has('MailboxName'))) return;
     void (async () => {
       const mb = await store.getMailbox(st.userId, ev.name);
       if (!mb || st.watched.has(mb.id) || STATES.get(s) !== st) return;
-      watch(s, st, store, mb, items, await statusText(store, mb, items));
+      watch(s, st, store, mb, items, items.length ? await statusText(store, mb, items) : []);
     })().catch(() => undefined);
   }
 }
@@ -314,13 +357,15 @@ async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Complet
   const subscribed = new Set(groups.some((g) => g.filter === 'subscribed') ? await store.listSubscriptions(user.id) : []);
   const selected = s.state.kind === 'selected' ? s.state.view.mailbox.id : null;
   const out = new WireWriter(s.utf8);
+  const names = groups.some((g) => g.events.has('MailboxName'));
   for (const mb of boxes) {
     const g = groups.find((x) => matches(x, mb.name, subscribed));
     const items = g ? itemsFor(g.events) : [];
-    if (!items.length) continue;
-    const parts = await statusText(store, mb, items);
+    // Mailboxes are also watched for MailboxName alone: their deletes and renames arrive on the store bus.
+    if (!items.length && !(names && mb.userId === user.id)) continue;
+    const parts = items.length ? await statusText(store, mb, items) : [];
     const w = watch(s, st, store, mb, items, parts);
-    if (args.status && mb.id !== selected) writeStatus(out, w.wireName, parts);
+    if (args.status && items.length && mb.id !== selected) writeStatus(out, w.wireName, parts);
   }
   if (out.length) s.send(out.toBuffer());
   return ok('NOTIFY completed');
