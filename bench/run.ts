@@ -8,7 +8,7 @@
  *   npm run bench -- jmap [--messages N] [--clients N] [--runs N] [--json]   (JMAP query/get/changes and EventSource fan-out: bench/jmap.ts)
  *   npm run bench -- web [--messages N] [--runs N] [--json]   (webmail: sign-in to first painted message list in Chromium: bench/web.ts)
  *   npm run bench -- [--smoke] [--only lmtp,lmtp-varied,pop3,pop3-reread,overview,mixed,search,idle,sort-arrival,...] [--runs N] [--warmup N] [--json]
- *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof]
+ *                    [--out DIR] [--seed N] [--no-dovecot] [--tsx] [--cpu-prof] [--workers N]
  *                    [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]
  *                    [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N] [--varied N]
  *
@@ -100,6 +100,8 @@ interface Options {
   dovecot: boolean;
   tsx: boolean;
   cpuProf: boolean;
+  /** `serve --workers N` for the mailroom child (default 1, so rows stay comparable with earlier runs). */
+  workers: number;
 }
 
 function log(msg: string): void {
@@ -120,6 +122,7 @@ function parseOptions(argv: string[]): Options {
       'no-dovecot': { type: 'boolean', default: false },
       tsx: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      workers: { type: 'string' },
       big: { type: 'string' },
       lmtp: { type: 'string' },
       senders: { type: 'string' },
@@ -135,7 +138,7 @@ function parseOptions(argv: string[]): Options {
     },
     () =>
       'usage: npm run bench -- [--smoke] [--only ' + WORKLOADS.map((w) => w.id).join(',') + '] [--runs N] [--warmup N] [--json] [--out DIR] [--seed N]\n' +
-      '       [--no-dovecot] [--tsx] [--cpu-prof] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
+      '       [--no-dovecot] [--tsx] [--cpu-prof] [--workers N] [--big N] [--lmtp N] [--senders N] [--recipients N] [--pop3 N] [--clients N] [--cycles N]\n' +
       '       [--mixed-mailbox N] [--idle N] [--max-message BYTES] [--big-every N] [--varied N]\n' +
       '       (--only ' + Object.keys(GROUPS).map((g) => `${g} = ${GROUPS[g]!.join(',')}`).join('; ') + ')\n',
   );
@@ -181,6 +184,7 @@ function parseOptions(argv: string[]): Options {
     dovecot: !(values['no-dovecot'] ?? false),
     tsx: values.tsx ?? false,
     cpuProf: values['cpu-prof'] ?? false,
+    workers: Math.max(1, int('workers', 1) ?? 1),
   };
 }
 
@@ -277,7 +281,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
 
     await bundling;
     const profDir = join(opts.out, 'profile');
-    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
+    mailroom = await startMailroom(dataDir, { useTsx: opts.tsx, workers: opts.workers, ...(opts.cpuProf ? { cpuProfDir: profDir } : {}) });
     log(`mailroom listening (imap ${mailroom.imapPort}, pop3 ${mailroom.pop3Port}, lmtp ${mailroom.lmtpPort}), pid ${mailroom.pid}, ${mailroom.runner}`);
 
     const targets: Target[] = [

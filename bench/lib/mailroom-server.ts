@@ -158,11 +158,12 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     '--managesieve-port', 'off',
   ];
   // `serve --workers N`: the benchmark's memory and CPU figures already cover the whole process tree.
-  if (opts.workers !== undefined && opts.workers > 1) args.push('--workers', String(opts.workers));
+  // Always explicit (default 1, as the rows measured before workers existed): serve's own default is one per CPU.
+  args.push('--workers', String(opts.workers ?? 1));
   const tls = cachedCertificate();
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const bundle = opts.useTsx ? null : await bundleServer();
-  const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const prof = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
   const nodeArgs = bundle ? [...prof, '--enable-source-maps', bundle, ...args] : [...prof, '--import', 'tsx', join(HERE, 'server-entry.ts'), ...args];
   const logPath = join(dataDir, 'server.log');
   const fd = openSync(logPath, 'a');
