@@ -5,7 +5,7 @@
  * remaining sessions get 421. DATA is received through spool.ts (bounded memory, large messages on disk);
  * each transaction's accepted RCPTs are kept in order with their resolution (transactionRecipients).
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -90,7 +90,7 @@ class DeliveryServer extends SMTPServer {
     let conn: SMTPConnection | undefined;
     for (const c of this.connections) conn = c; // the connection just added is the last one
     if (!conn) return;
-    const send = conn.send.bind(conn);
+    const send = coalescedSend(conn, conn.send.bind(conn));
     conn.send = (code, data, context) => {
       const m = typeof data === 'string' ? ENHANCED_MARK.exec(data) : null;
       if (m && typeof data === 'string') return send(code, `${m[1]} ${data.slice(m[0].length)}`, false);
@@ -98,6 +98,31 @@ class DeliveryServer extends SMTPServer {
     };
     this.#extend?.(conn);
   }
+}
+
+/**
+ * Replies made in one turn of the event loop (those to a pipelined MAIL, RCPT and DATA, RFC 2920) leave in
+ * one write instead of one small segment each, which the client would also wake up for. 220 (greeting,
+ * STARTTLS) and 221/421 (closing) go out at once, since a TLS upgrade or a close follows them.
+ */
+function coalescedSend(conn: SMTPConnection, send: SMTPConnection['send']): SMTPConnection['send'] {
+  let corked: Socket | null = null;
+  const flush = (): void => {
+    const s = corked;
+    corked = null;
+    if (s && s.writableCorked) s.uncork();
+  };
+  return (code, data, context) => {
+    const socket = (conn as unknown as { _socket?: Socket })._socket;
+    const now = code === 220 || code === 221 || code === 421;
+    if (!now && !corked && socket && !socket.destroyed) {
+      corked = socket;
+      socket.cork();
+      setImmediate(flush);
+    }
+    send(code, data, context);
+    if (now) flush();
+  };
 }
 
 /** Default session idle timeout: 5 minutes (RFC 5321 section 4.5.3.2.7). */

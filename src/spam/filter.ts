@@ -108,10 +108,14 @@ export class SpamFilter {
       }
     }
     const required = 10 * this.settings.threshold;
+    const untrained: SpamVerdict = { probability: 0.5, isSpam: false, score: 0, tested: false, engine: 'bayes', detail: 'untrained', shownScore: 0, required };
+    const enough = (t: { spam: number; ham: number }): boolean => t.spam >= this.settings.minTrained && t.ham >= this.settings.minTrained;
+    // Most users never train: their totals alone (one cached read) decide, without tokenizing the message,
+    // which is most of the filter's cost.
+    if (!enough((await this.#counts.counts(userId, [])).totals)) return untrained;
     const tokens = tokenize(raw, { authResults: ctx.authResults ?? null });
     const counts = await this.#counts.counts(userId, tokens);
-    const tested = counts.totals.spam >= this.settings.minTrained && counts.totals.ham >= this.settings.minTrained;
-    if (!tested) return { probability: 0.5, isSpam: false, score: 0, tested: false, engine: 'bayes', detail: 'untrained', shownScore: 0, required };
+    if (!enough(counts.totals)) return untrained;
     const s = classify(tokens, counts, DEFAULT_PARAMS);
     const isSpam = s.probability >= this.settings.threshold;
     return { probability: s.probability, isSpam, score: spamtestScore(s.probability, true), tested: true, engine: 'bayes', detail: `clues=${s.clues}`, shownScore: 10 * s.probability, required };
