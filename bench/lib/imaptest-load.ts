@@ -110,6 +110,13 @@ export async function runImaptest(o: ImaptestOptions): Promise<LoadResult> {
   return { errors, exitCode, output };
 }
 
+/** imaptest's last "ms/cmd avg" row (mean latency per command, same order as the command names), or null. */
+export function imaptestLatencies(output: string): number[] | null {
+  const rows = output.split('\n').filter((l) => l.trimEnd().endsWith('ms/cmd avg'));
+  const last = rows[rows.length - 1];
+  return last ? last.replace('ms/cmd avg', '').trim().split(/\s+/).map(Number) : null;
+}
+
 /**
  * The command counts of imaptest's `Totals:` block (the header row of 4-letter command names, two rows of
  * percentages, then the counts), e.g. { Logi: 555, List: 287, ... }; null when the block is missing.

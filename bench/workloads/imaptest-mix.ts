@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateMessage } from '../corpus.js';
-import { imaptestMissing, imaptestTotals, runImaptest, writeMbox } from '../lib/imaptest-load.js';
+import { imaptestLatencies, imaptestMissing, imaptestTotals, runImaptest, writeMbox } from '../lib/imaptest-load.js';
 import { check, corpusOptions, type BenchConfig, type RunContext, type RunOutcome, type UserSpec, type Workload } from '../lib/harness.js';
 import { IMAPTEST_CORPUS_BASE } from './corpus-ranges.js';
 
@@ -92,10 +92,11 @@ export const imaptestMix: Workload = {
     const commands = Object.values(totals!).reduce((a, b) => a + b, 0);
     check(commands > 0, 'imaptest ran no command');
     measured.work = commands;
-    const per = Object.entries(totals!).map(([k, v]) => `${k} ${v}`).join(', ');
+    const ms = imaptestLatencies(r.output);
+    const per = Object.entries(totals!).map(([k, v], i) => `${k} ${v}${ms?.[i] !== undefined ? ` ${ms[i]} ms` : ''}`).join(', ');
     return {
       measured,
-      detail: `${commands} commands in ${(measured.ms / 1000).toFixed(1)} s, ${(commands / (measured.ms / 1000)).toFixed(0)}/s, ${(commands / measured.cpu).toFixed(0)} per server CPU-s (${per})`,
+      detail: `${commands} commands in ${(measured.ms / 1000).toFixed(1)} s, ${(commands / (measured.ms / 1000)).toFixed(0)}/s, ${(commands / measured.cpu).toFixed(0)} per server CPU-s (count and imaptest's last mean latency per command: ${per})`,
       checks: ['no imaptest Error line', 'imaptest exit 0'],
     };
   },

@@ -8,8 +8,9 @@
  *
  * Durability: a blob file is written and fsynced (file, then directory) before the transaction that inserts
  * the row pointing at it (an inline blob is part of that transaction), and no write operation that adds,
- * copies, moves or removes mail resolves before the WAL holding its commit has been fsynced, so a resolved
- * promise means the change survives power loss.
+ * copies or moves mail resolves before the WAL holding its commit has been fsynced, so a resolved promise
+ * means the new mail survives power loss. An expunge resolves at COMMIT and its sync starts at once (a crash
+ * in between brings the messages back, never loses one); its blob files are unlinked after that sync.
  * Flag changes and \Recent claims resolve at COMMIT and are synced within LAZY_SYNC_MS (or by the next
  * durable write), as Dovecot's default mail_fsync=optimized leaves flag changes unsynced (see groupCommit).
  * SQLite runs with synchronous=NORMAL (commits append WAL frames without syncing; checkpoints still sync
@@ -381,8 +382,26 @@ export class SqliteCore extends SqliteConnection {
     if (this.garbageWanted) this.collectGarbage();
   }
 
+  /** Unlinks waiting for a WAL sync (see unlinkAfterSync). */
+  readonly afterSync = new Set<Promise<void>>();
+
+  /**
+   * Like unlinkAll, after the WAL sync covering the latest commit, for operations that resolve before that
+   * sync (expunges): a row that survives a crash then always has its file. A failed sync leaves the files
+   * for the open-time sweep.
+   */
+  unlinkAfterSync(ids: readonly string[]): void {
+    const p = this.walSync().then(
+      () => this.unlinkAll(ids),
+      () => undefined,
+    );
+    this.afterSync.add(p);
+    void p.finally(() => this.afterSync.delete(p));
+  }
+
   /** Resolves when background work (unlinks of dropped blobs, deletion of dropped inline blobs) has finished. */
   async settled(): Promise<void> {
+    while (this.afterSync.size > 0) await Promise.allSettled([...this.afterSync]);
     await this.blobs.drained();
     while (this.garbageRun) await this.garbageRun;
   }
@@ -525,6 +544,7 @@ export class SqliteCore extends SqliteConnection {
     if (this.closed) return;
     this.closed = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    while (this.afterSync.size > 0) await Promise.allSettled([...this.afterSync]);
     await this.blobs.drained();
     while (this.garbageRun) await this.garbageRun; // stops after its current batch (closed is set)
     await this.stopCommitting();

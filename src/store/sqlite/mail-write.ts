@@ -1,8 +1,9 @@
 /**
  * SqliteMailWrites: the message writes of the SQLite MailStore (mail.ts completes it): APPEND (RFC 9051
  * 6.3.12), STORE flag changes with UNCHANGEDSINCE (RFC 7162 3.1.3), EXPUNGE, COPY and MOVE (RFC 6851).
- * Appends, expunges, copies and moves resolve after their commit is durable; flag changes at COMMIT (see
- * core.ts). Failures are StoreError values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
+ * Appends, copies and moves resolve after their commit is durable; flag changes and expunges at COMMIT
+ * (see core.ts; an expunge's sync starts at once and its blob files go after it). Failures are StoreError
+ * values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
  */
 import type { AppendOptions, AppendResult, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
 import { StoreError } from '../types.js';
@@ -148,9 +149,12 @@ export class SqliteMailWrites extends SqliteMailboxes {
         this.core.st.setModseq.run(modseq, mailboxId);
         ev = [b.user_id, modseq];
         return rows.map((r) => r.uid);
-      });
+        // Resolves at COMMIT, not after the WAL sync: a crash before that sync brings the messages back,
+        // which loses nothing (Dovecot's default mail_fsync=optimized never syncs an expunge). The sync
+        // starts at once, and the blob files are unlinked only after it.
+      }, undefined, false);
       if (ev) this.core.emit(ev[0], mailboxId, ev[1]);
-      this.core.unlinkAll(doomed);
+      if (out.length > 0) this.core.unlinkAfterSync(doomed);
       return out;
     });
   }

@@ -257,7 +257,7 @@ describe('SQLite store specifics', () => {
     });
   });
 
-  test('flag changes resolve at COMMIT and are synced in the background; appends and expunges wait for the sync', async () => {
+  test('flag changes and expunges resolve at COMMIT and are synced in the background; appends wait for the sync', async () => {
     const dir = tmp();
     const s = (await openSqliteStore({ dataDir: dir, fsync: true }));
     const seq = (): { committed: number; synced: number } => {
@@ -276,8 +276,17 @@ describe('SQLite store specifics', () => {
       while (seq().synced < after.committed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.ok(seq().synced >= after.committed, 'a background sync covered the flag change');
       await s.mail.storeFlags(inbox.id, [1], { op: 'add', flags: ['\\Deleted'] });
-      assert.deepEqual(await s.mail.expunge(inbox.id), [1]);
-      assert.ok(seq().synced >= seq().committed, 'the expunge waited for a sync covering it and the flag change before it');
+      const big = await s.mail.append(inbox.id, Buffer.concat([sampleMessage(2), Buffer.alloc(100_000, 'x')]));
+      await s.mail.storeFlags(inbox.id, [1, big.uid], { op: 'add', flags: ['\\Deleted'] });
+      const files = (): number => blobFiles(dir).length;
+      const before = files();
+      assert.deepEqual(await s.mail.expunge(inbox.id), [1, big.uid]);
+      const x = seq();
+      assert.ok(x.synced < x.committed, 'the expunge resolved before any sync covered it');
+      assert.equal(files(), before, 'its blob file stays until the sync');
+      await s.settled();
+      assert.ok(seq().synced >= x.committed, 'the sync started at once and covered it');
+      assert.equal(files(), before - 1, 'then the file went');
     } finally {
       await s.close();
       rmSync(dir, { recursive: true, force: true });
