@@ -68,7 +68,7 @@ export function registerMethods(server: JmapServer): PushHub {
           pushed.delete(p.id);
           return;
         }
-        void postPush(p.url, stateChange(account, changed));
+        void postPush(p.url, stateChange(account, changed), p.keys);
       },
     });
     pushed.set(p.id, remove);

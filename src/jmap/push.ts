@@ -3,7 +3,8 @@
  * 4.3.5) and PushSubscriptions (7.2, with the PushVerification round trip). A change committed anywhere
  * wakes the account view (store change bus), which then tells the hub; the hub computes the account's
  * type states once and sends each listener the types that changed since what it last saw.
- * PushSubscription URLs: https anywhere, plain http only to loopback; encrypted push (keys) is refused.
+ * PushSubscription URLs: https anywhere, plain http only to loopback. A subscription with keys gets every
+ * message encrypted (webpush.ts, RFC 8291).
  */
 import { randomBytes } from 'node:crypto';
 import type { Account } from './account.js';
@@ -12,6 +13,7 @@ import type { Args, Call } from './api.js';
 import { checkSetSize, getIds, resolveId } from './args.js';
 import { invalid, setError, type SetError } from './errors.js';
 import type { PushSubscriptionRecord } from '../store/tokens.js';
+import { encryptPush, pushKeysProblem, type PushKeys } from './webpush.js';
 
 export type TypeStates = Record<string, string>;
 export const PUSH_TYPES = ['Email', 'Mailbox', 'Thread', 'EmailDelivery'] as const;
@@ -110,13 +112,19 @@ export function pushUrlAllowed(url: string): boolean {
   return u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === '[::1]' || u.hostname === 'localhost');
 }
 
-/** POSTs one push message; resolves whether it was accepted (2xx). Bounded to 10 s, never throws. */
-export async function postPush(url: string, body: unknown): Promise<boolean> {
+/**
+ * POSTs one push message, encrypted (RFC 8291, aes128gcm) when the subscription has keys; resolves
+ * whether it was accepted (2xx). Bounded to 10 s, never throws.
+ */
+export async function postPush(url: string, body: unknown, keys: PushKeys | null = null): Promise<boolean> {
   try {
+    const json = Buffer.from(JSON.stringify(body), 'utf8');
     const r = await fetch(url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', TTL: '86400', Urgency: 'normal' },
-      body: JSON.stringify(body),
+      headers: keys
+        ? { 'Content-Type': 'application/octet-stream', 'Content-Encoding': 'aes128gcm', TTL: '86400', Urgency: 'normal' }
+        : { 'Content-Type': 'application/json', TTL: '86400', Urgency: 'normal' },
+      body: keys ? encryptPush(json, keys) : json,
       redirect: 'manual',
       signal: AbortSignal.timeout(10_000),
     });
@@ -181,14 +189,15 @@ export async function pushSubscriptionSet(args: Args, call: Call, onVerified: (p
     try {
       if (typeof o['deviceClientId'] !== 'string' || o['deviceClientId'].length === 0 || o['deviceClientId'].length > 255) throw setError('invalidProperties', 'deviceClientId is required', ['deviceClientId']);
       if (typeof o['url'] !== 'string' || !pushUrlAllowed(o['url'])) throw setError('invalidProperties', 'url must be https (or http on loopback)', ['url']);
-      if (o['keys'] !== undefined && o['keys'] !== null) throw setError('invalidProperties', 'encrypted push is not supported', ['keys']);
+      const keysProblem = o['keys'] === undefined || o['keys'] === null ? null : pushKeysProblem(o['keys']);
+      if (keysProblem) throw setError('invalidProperties', keysProblem, ['keys']);
       if (o['verificationCode'] !== undefined && o['verificationCode'] !== null) throw setError('forbidden', 'verificationCode is set by the server', ['verificationCode']);
       const rec: PushSubscriptionRecord = {
         id: 'P' + randomBytes(9).toString('hex'),
         userId,
         deviceClientId: o['deviceClientId'],
         url: o['url'],
-        keys: null,
+        keys: o['keys'] ? { p256dh: String((o['keys'] as PushKeys).p256dh), auth: String((o['keys'] as PushKeys).auth) } : null,
         verificationCode: randomBytes(16).toString('hex'),
         verified: false,
         expires: expiry(o['expires']),
@@ -198,7 +207,7 @@ export async function pushSubscriptionSet(args: Args, call: Call, onVerified: (p
       call.createdIds.set(cid, rec.id);
       created[cid] = { id: rec.id, expires: toObject(rec, ['expires'])['expires'] };
       // RFC 8620 7.2.2: the PushVerification goes to the URL once the subscription exists.
-      void postPush(rec.url, { '@type': 'PushVerification', pushSubscriptionId: rec.id, verificationCode: rec.verificationCode });
+      void postPush(rec.url, { '@type': 'PushVerification', pushSubscriptionId: rec.id, verificationCode: rec.verificationCode }, rec.keys);
     } catch (e) {
       notCreated[cid] = e instanceof Error ? setError('serverFail', e.message) : (e as SetError);
     }
