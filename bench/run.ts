@@ -351,7 +351,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
 
     const st = sizeStats(sizes);
     notes.push('Each server is measured alone: the load generator is this Node process (raw sockets, small pipelining drivers); mailroom runs `mailroom serve` as a child process with its default logging; Dovecot logs to a file with its defaults.');
-    notes.push('Durability is on for both: mailroom fsyncs the blob and the SQLite commit before replying to a write that adds, copies or moves mail (flag changes are synced within 100 ms, an expunge's sync starts when it commits); Dovecot uses its default mail_fsync=optimized (fsyncs new mail, not flag, expunge or index changes).');
+    notes.push('Durability is on for both: mailroom fsyncs the blob and the SQLite commit before replying to a write that adds, copies or moves mail (flag changes are synced within 100 ms, the sync of an expunge starts when it commits); Dovecot uses its default mail_fsync=optimized (fsyncs new mail, not flag, expunge or index changes).');
     notes.push('Dovecot 2.3 runs one imap process per connection by design (imap-login in high-performance mode: service_count=0, 2 processes); its memory is the sum of PSS over all processes, which counts shared pages once.');
     notes.push(
       `Load average (1 min) ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end on ${cpus().length} CPUs: ` +
