@@ -40,6 +40,11 @@ export interface StoredSortRow {
 export interface PersistedSortKeys {
   /** The mailbox's messages with lo <= uid <= hi, ascending by uid. */
   read(mailboxId: number, lo: number, hi: number): Promise<StoredSortRow[]>;
+  /**
+   * Every message of the mailbox and its HIGHESTMODSEQ, read at one point in time (how a cold cache starts,
+   * instead of the whole change log). Rejects NOT_FOUND for an unknown mailbox.
+   */
+  readAll(mailboxId: number): Promise<{ modseq: number; rows: StoredSortRow[] }>;
   /** Stores computed keys of existing blobs (the backfill); blobs already keyed or gone are left alone. */
   save(rows: ReadonlyArray<readonly [blobId: string, keys: ContentKeys]>): Promise<void>;
 }
@@ -146,6 +151,10 @@ export class SortKeyCache {
   /** The mailbox's entry brought up to its current HIGHESTMODSEQ through the change log. */
   async #forward(mailboxId: number): Promise<Entry> {
     const before = this.#entries.get(mailboxId);
+    if (!before && this.#persisted) {
+      const cold = await this.#cold(mailboxId);
+      if (cold) return cold;
+    }
     let ch;
     try {
       ch = await this.#src.changesSince(mailboxId, before?.modseq ?? 0);
@@ -177,6 +186,28 @@ export class SortKeyCache {
       e.all = null;
     }
     e.modseq = ch.highestModseq;
+    return e;
+  }
+
+  /**
+   * A new entry from one read of every row with its persisted keys (null when another call created the
+   * entry meanwhile: the change log then brings that one forward).
+   */
+  async #cold(mailboxId: number): Promise<Entry | null> {
+    let all;
+    try {
+      all = await this.#persisted!.readAll(mailboxId);
+    } catch (err) {
+      this.#drop(mailboxId);
+      throw err;
+    }
+    if (this.#entries.has(mailboxId)) return null;
+    const e: Entry = { modseq: all.modseq, keys: new Map(), all: null, computed: 0 };
+    this.#entries.set(mailboxId, e);
+    for (const r of all.rows) {
+      if (r.keys) this.#set(mailboxId, e, keysWithRow(r.keys, r.uid, r.arrival, r.size));
+      else e.keys.set(r.uid, null);
+    }
     return e;
   }
 

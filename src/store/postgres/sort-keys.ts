@@ -12,6 +12,7 @@
  */
 import type { ContentKeys } from '../../mailsort/index.js';
 import { decodeContentKeys, encodeContentKeys, type PersistedSortKeys, type StoredSortRow } from '../sort-keys.js';
+import { StoreError } from '../types.js';
 import type { PgCore } from './core.js';
 import { num, type Queryable } from './db.js';
 import { pgText } from './util.js';
@@ -60,6 +61,13 @@ function columns(rows: ReadonlyArray<readonly [string, ContentKeys]>): unknown[]
   return cols;
 }
 
+function toRows(rows: ReadonlyArray<Record<string, unknown>>): StoredSortRow[] {
+  return rows.map((row) => {
+    const v = Object.values(row);
+    return { uid: num(v[0]), arrival: num(v[1]), size: num(v[2]), blobId: v[3] as string, keys: decodeContentKeys(v, 4) };
+  });
+}
+
 /** Writes a new blob's keys; call inside the append's transaction, after the blob row. */
 export async function insertSortKeys(q: Queryable, blobId: string, keys: ContentKeys): Promise<void> {
   await q.query({ name: 'sort_keys_upsert', text: UPSERT, values: columns([[blobId, keys]]) });
@@ -69,13 +77,20 @@ export async function insertSortKeys(q: Queryable, blobId: string, keys: Content
 export function pgSortKeys(core: PgCore): PersistedSortKeys {
   return {
     read: (mailboxId, lo, hi) =>
-      core.run(async () => {
-        const r = await core.db.query<Record<string, unknown>>(READ, [mailboxId, lo, hi], 'sort_keys_read');
-        return r.rows.map((row): StoredSortRow => {
-          const v = Object.values(row);
-          return { uid: num(v[0]), arrival: num(v[1]), size: num(v[2]), blobId: v[3] as string, keys: decodeContentKeys(v, 4) };
-        });
-      }),
+      core.run(async () => toRows((await core.db.query<Record<string, unknown>>(READ, [mailboxId, lo, hi], 'sort_keys_read')).rows)),
+    readAll: (mailboxId) =>
+      core.run(() =>
+        // One snapshot: the rows and the modseq they are current at.
+        core.db.tx(
+          async (q) => {
+            const b = await q.query<{ highest_modseq: string }>('SELECT highest_modseq FROM mailboxes WHERE id = $1', [mailboxId]);
+            if (!b.rows[0]) throw new StoreError('NOT_FOUND', 'no such mailbox');
+            const r = await q.query<Record<string, unknown>>({ name: 'sort_keys_read', text: READ, values: [mailboxId, 0, Number.MAX_SAFE_INTEGER] });
+            return { modseq: num(b.rows[0].highest_modseq), rows: toRows(r.rows) };
+          },
+          { isolation: 'repeatable read', readOnly: true },
+        ),
+      ),
     save: async (rows) => {
       if (rows.length === 0) return;
       await core.run(async () => {

@@ -44,6 +44,10 @@ const READ = `SELECT m.uid, m.internal_date, m.size, m.blob_id,
   FROM messages m LEFT JOIN blob_sort_keys k ON k.blob_id = m.blob_id
   WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`;
 
+function toRows(rows: unknown[][]): StoredSortRow[] {
+  return rows.map((r) => ({ uid: r[0] as number, arrival: r[1] as number, size: r[2] as number, blobId: r[3] as string, keys: decodeContentKeys(r, 4) }));
+}
+
 /** Writes a new blob's keys; call inside the append's transaction. */
 export function insertSortKeys(core: SqliteCore, blobId: string, keys: ContentKeys): void {
   core.sql(INSERT).run(blobId, ...encodeContentKeys(keys));
@@ -52,21 +56,25 @@ export function insertSortKeys(core: SqliteCore, blobId: string, keys: ContentKe
 /** The SQLite store's PersistedSortKeys. */
 export function sqliteSortKeys(core: SqliteCore): PersistedSortKeys {
   let swept = false;
+  const sweep = async (): Promise<void> => {
+    if (swept) return;
+    swept = true;
+    await core.groupCommit(() => core.db.exec(SWEEP), undefined, false);
+  };
   return {
     read: (mailboxId, lo, hi) =>
       core.run(async () => {
-        if (!swept) {
-          swept = true;
-          await core.groupCommit(() => core.db.exec(SWEEP), undefined, false);
-        }
-        const rows = core.sql(READ).raw(true).all(mailboxId, lo, hi) as unknown[][];
-        return rows.map((r): StoredSortRow => ({
-          uid: r[0] as number,
-          arrival: r[1] as number,
-          size: r[2] as number,
-          blobId: r[3] as string,
-          keys: decodeContentKeys(r, 4),
-        }));
+        await sweep();
+        return toRows(core.sql(READ).raw(true).all(mailboxId, lo, hi) as unknown[][]);
+      }),
+    readAll: (mailboxId) =>
+      core.run(async () => {
+        await sweep();
+        // One read transaction: the rows and the modseq they are current at.
+        return core.readTx(() => {
+          const modseq = core.mailboxRow(mailboxId).highest_modseq;
+          return { modseq, rows: toRows(core.sql(READ).raw(true).all(mailboxId, 0, Number.MAX_SAFE_INTEGER) as unknown[][]) };
+        });
       }),
     save: (rows) =>
       core.run(() =>
