@@ -21,7 +21,7 @@ import { silentLogger } from '../src/lib/logger.js';
 import { message } from './jmap.js';
 
 export async function webBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { messages: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { messages: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' }, json: { type: 'boolean', default: false }, trace: { type: 'boolean', default: false } } });
   const total = Number(values.messages);
   const runs = Number(values.runs);
   const log = (s: string): void => void process.stderr.write(s + '\n');
@@ -57,12 +57,42 @@ export async function webBench(argv: string[]): Promise<void> {
       await page.getByLabel('Email address').fill('user@bench.test');
       await page.getByLabel('Password').fill('bench-password');
       const start = performance.now();
+      // --trace: when each request started and ended, relative to the click (where the time goes).
+      const trace: string[] = [];
+      if (values.trace) {
+        page.on('requestfinished', (req) => {
+          const body = req.postData() ?? '';
+          const what = body.includes('methodCalls') ? [...body.matchAll(/\["([A-Za-z]+\/[a-z]+)"/g)].map((m) => m[1]).join('+') : '';
+          trace.push(`${req.method()} ${new URL(req.url()).pathname} ${what} start ${(req.timing().startTime - performance.timeOrigin - start).toFixed(0)} ms, took ${req.timing().responseEnd.toFixed(0)} ms`);
+        });
+      }
+      if (values.trace) {
+        // In-page clock: the click event, and the first row in the DOM (a MutationObserver).
+        await page.evaluate(() => {
+          const w = globalThis as unknown as { __t: Record<string, number>; document: any; MutationObserver: any };
+          w.__t = {};
+          w.document.addEventListener('click', () => (w.__t.click ??= performance.now()), true);
+          new w.MutationObserver(() => {
+            if (!w.__t.row && w.document.querySelector('[role=option]')) w.__t.row = performance.now();
+          }).observe(w.document.body, { childList: true, subtree: true });
+        });
+      }
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('listbox', { name: 'Messages' }).getByRole('option').first().waitFor();
       await page.evaluate(() => new Promise<void>((res) => (globalThis as unknown as { requestAnimationFrame: (f: () => void) => void }).requestAnimationFrame(() => res())));
       const ms = performance.now() - start;
+      if (values.trace) {
+        const inPage = await page.evaluate(() => {
+          const t = (globalThis as unknown as { __t: Record<string, number> }).__t;
+          const res = performance.getEntriesByType('resource').filter((e) => e.startTime >= (t.click ?? 0)) as unknown as Array<{ name: string; startTime: number; responseEnd: number }>;
+          return { click: t.click, row: t.row, requests: res.map((e) => `${new URL(e.name).pathname} ${e.startTime.toFixed(0)}-${e.responseEnd.toFixed(0)}`) };
+        });
+        const base = inPage.click ?? 0;
+        trace.push(`in page (ms after the click event): first row in the DOM ${((inPage.row ?? 0) - base).toFixed(0)}; ${inPage.requests.map((r) => r.replace(/(\d+)-(\d+)$/, (_m, a: string, b: string) => `${(Number(a) - base).toFixed(0)}-${(Number(b) - base).toFixed(0)}`)).join(', ')}`);
+      }
       if (r > 0) times.push(ms);
       log(`${r === 0 ? 'warm-up' : `run ${r}`}: ${ms.toFixed(0)} ms`);
+      for (const line of trace) log(`  ${line}`);
       await context.close();
     }
   } finally {

@@ -2,7 +2,9 @@
  * The webmail in Debian's Chromium (playwright-core): sign-in, folders and the message list, reading plain
  * text and HTML, a corpus of hostile HTML that must neither run nor load anything (every request the page
  * makes is counted, and a loopback "tracker" server counts what reaches it), attachments, compose and send
- * through JMAP EmailSubmission, a live update caused by an IMAP client, CSRF rejection and an ended session.
+ * through JMAP EmailSubmission from a chosen identity (an alias), a live update caused by an IMAP client, the
+ * conversation view, a filter rule made in the rule editor that files a message delivered over LMTP, forwarding
+ * that reaches a (fake) remote server, the admin charts, CSRF rejection and an ended session.
  * Saves screenshots of the main pages (to docs/screenshots/ with WEB_SCREENSHOTS=docs).
  */
 import { test } from 'node:test';
@@ -14,6 +16,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ImapFlow } from 'imapflow';
+import { SMTPServer } from 'smtp-server';
+import { lmtpDeliver } from './web-helpers.js';
 import { createMailroom, memoryLogger } from '../src/index.js';
 import { jmapPlugin } from '../src/jmap/index.js';
 import { webPlugin } from '../src/web/index.js';
@@ -72,8 +76,28 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   t.after(() => new Promise<void>((r) => tracker.close(() => r())));
   const trackerUrl = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}`;
 
+  // The "remote" server forwarded mail goes to (an outbound route for forward.test).
+  const forwarded: string[] = [];
+  const remote = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _session, done) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        forwarded.push(Buffer.concat(chunks).toString());
+        done();
+      });
+    },
+  });
+  await new Promise<void>((r) => remote.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => remote.close(() => r())));
+  const remotePort = (remote.server.address() as AddressInfo).port;
+
   const m = createMailroom({
     ports: { http: 0, imap: 0, lmtp: 0 },
+    outbound: { routes: { 'forward.test': { host: '127.0.0.1', port: remotePort } } },
     auth: { failureDelayMs: 0 },
     hostname: 'mail.example.org',
     logger: memoryLogger([]),
@@ -82,6 +106,7 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await m.start();
   t.after(() => m.stop());
   const alice = await m.addUser(ALICE, PASS);
+  await m.store.directory.addAlias('sales@example.org', ALICE);
   const inbox = (await m.store.mail.getMailbox(alice.id, 'INBOX'))!;
   for (let i = 1; i <= 30; i++) await m.store.mail.append(inbox.id, message(i, `Plain message ${i}`, `Hello number ${i}.\r\nSecond line.`));
   await m.store.mail.append(inbox.id, message(40, 'Hostile HTML', hostileHtml(trackerUrl), 'Content-Type: text/html; charset=utf-8\r\n'));
@@ -173,6 +198,9 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   // Compose and send to herself; the message arrives in INBOX and a copy is in Sent.
   await page.getByRole('button', { name: 'Compose' }).click();
   const dialog = page.getByRole('dialog');
+  // Identity/get offers the alias as a sender; the message goes out from it.
+  await dialog.getByLabel('From').locator('option', { hasText: 'sales@example.org' }).waitFor({ state: 'attached' });
+  await dialog.getByLabel('From').selectOption({ label: 'sales@example.org' });
   await dialog.getByLabel('To').fill(ALICE);
   await dialog.getByLabel('Subject').fill('Sent from the browser');
   await dialog.getByLabel('Message').fill('Typed in Chromium.');
@@ -180,6 +208,7 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await dialog.getByRole('button', { name: 'Send' }).click();
   await dialog.waitFor({ state: 'detached' });
   await list.getByText('Sent from the browser').waitFor({ timeout: 15000 });
+  assert.match((await list.getByRole('option').filter({ hasText: 'Sent from the browser' }).textContent()) ?? '', /sales@example\.org/, 'sent from the chosen identity');
   await folders.getByRole('link', { name: 'Sent' }).click();
   await list.getByText('Sent from the browser').waitFor();
   await folders.getByRole('link', { name: 'INBOX' }).click();
@@ -246,6 +275,27 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await folders.getByRole('link', { name: 'INBOX' }).click();
   await list.getByText('Plain message 27', { exact: true }).waitFor();
 
+  // Conversations: three messages of one thread are one row when grouped; the reading pane shows all three.
+  const reply = (n: number, parent: number[]) =>
+    message(n, 'Re: Thread start', `Reply number ${n}.`, `In-Reply-To: <m${parent.at(-1)}@example.net>\r\nReferences: ${parent.map((p) => `<m${p}@example.net>`).join(' ')}\r\nContent-Type: text/plain\r\n`);
+  await m.store.mail.append(inbox.id, message(60, 'Thread start', 'First in thread.'));
+  await m.store.mail.append(inbox.id, reply(61, [60]));
+  await m.store.mail.append(inbox.id, reply(62, [60, 61]));
+  await list.getByText('Thread start', { exact: true }).waitFor();
+  assert.equal(await list.getByRole('option').filter({ hasText: 'Thread start' }).count(), 3, 'one row per message before grouping');
+  await page.getByRole('button', { name: 'Group by conversation' }).click();
+  const threadRow = list.getByRole('option').filter({ has: page.getByLabel('3 messages in the conversation') });
+  await threadRow.waitFor();
+  assert.equal(await list.getByRole('option').filter({ hasText: 'Thread start' }).count(), 1, 'one row for the conversation');
+  await threadRow.click();
+  const conversation = page.getByRole('region', { name: 'Conversation' });
+  await conversation.getByText('3 messages in this conversation').waitFor();
+  await conversation.getByText('Reply number 62.').waitFor();
+  await conversation.getByText('Sender 60', { exact: true }).click();
+  await conversation.locator('pre').filter({ hasText: 'First in thread.' }).waitFor();
+  await page.getByRole('button', { name: 'Group by conversation' }).click();
+  await list.getByText('Thread start', { exact: true }).waitFor();
+
   // CSRF: the session cookie alone does not make an unsafe request.
   const status = await page.evaluate(async () => (await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status);
   assert.equal(status, 403);
@@ -253,13 +303,42 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   // Settings page with the adviser.
   await page.goto(`${url}/settings`);
   await page.getByRole('heading', { name: 'POP3 or IMAP?' }).waitFor();
+
+  // Rule editor: mail from the vendor goes to Archive, marked read; forwarding keeps a copy here.
+  const filters = page.getByRole('region', { name: 'Filters' });
+  await filters.getByRole('button', { name: 'Add rule' }).click();
+  const rule = filters.getByRole('group', { name: 'Rule 1' });
+  await rule.getByLabel('Rule name').fill('Vendor bills');
+  await rule.getByRole('group', { name: 'Condition 1' }).getByLabel('Value').fill('billing@vendor.test');
+  await rule.getByLabel('Folder', { exact: true }).selectOption('Archive');
+  await rule.getByLabel('Mark as read').check();
+  await filters.getByRole('button', { name: 'Save rules' }).click();
+  await filters.getByText('Rules saved.').waitFor();
+  const forwarding = page.getByRole('region', { name: 'Forwarding' });
+  await forwarding.getByLabel('Forward my mail').check();
+  await forwarding.getByLabel('Forward to address').fill('alice@forward.test');
+  await forwarding.getByRole('button', { name: 'Save forwarding' }).click();
+  await forwarding.getByText('Forwarding saved.').waitFor();
   await page.screenshot({ path: join(SHOTS, 'settings.png'), fullPage: true });
+  // The rules read back from the script after a reload.
+  await page.reload();
+  assert.equal(await filters.getByRole('group', { name: 'Rule 1' }).getByLabel('Rule name').inputValue(), 'Vendor bills');
+  assert.equal(await forwarding.getByLabel('Forward to address').inputValue(), 'alice@forward.test');
+  const bill = Buffer.from(`From: Billing <billing@vendor.test>\r\nTo: ${ALICE}\r\nSubject: Invoice 42\r\nMessage-ID: <inv42@vendor.test>\r\n\r\nPlease pay.\r\n`);
+  assert.match(await lmtpDeliver(m.ports.lmtp!, 'billing@vendor.test', ALICE, bill), /^250 /);
+  const filed = (await m.store.mail.listMessages(archive.id)).length;
+  assert.equal(filed, 2, 'the rule filed the delivered message into Archive');
+  const deadline = Date.now() + 15000;
+  while (!forwarded.some((f) => f.includes('Subject: Invoice 42')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(forwarded.some((f) => f.includes('Subject: Invoice 42')), 'forwarded to the remote address');
 
   // Administration, for an administrator.
   await m.store.directory.setAdmin(ALICE, true);
   await page.goto(`${url}/admin`);
   await page.getByRole('heading', { name: 'Users' }).waitFor();
   await page.getByRole('cell', { name: ALICE }).waitFor();
+  await page.getByRole('img', { name: /^Open connections: / }).waitFor();
+  await page.getByRole('img', { name: /^Deliveries per 5 s/ }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
 
   // The session ends on the server (revoked as at expiry): the next action brings back the sign-in form.

@@ -1,8 +1,9 @@
 /**
  * Test helpers for the web interface: a mailroom with the HTTP listener (JMAP and web plugins), IMAP and LMTP
- * on free loopback ports, and a small JSON HTTP client that keeps cookies like a browser.
+ * on free loopback ports, a small JSON HTTP client that keeps cookies like a browser, and an LMTP sender.
  */
 import type { TestContext } from 'node:test';
+import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +90,35 @@ export class Client {
   async signIn(email: string, password: string) {
     return this.req('POST', '/api/session', { email, password });
   }
+}
+
+/**
+ * Delivers `raw` over LMTP (RFC 2033) to one recipient and resolves the reply to DATA (a "250 ..." line
+ * when delivered). After the greeting, commands are pipelined, as an MTA does.
+ */
+export function lmtpDeliver(port: number, from: string, to: string, raw: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    let sentData = false;
+    let greeted = false;
+    sock.on('error', reject);
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (!greeted && /^220 /m.test(got)) {
+        greeted = true;
+        sock.write(`LHLO test.example\r\nMAIL FROM:<${from}>\r\nRCPT TO:<${to}>\r\nDATA\r\n`);
+      }
+      if (!sentData && /^354 /m.test(got)) {
+        sentData = true;
+        const body = raw.toString('latin1').replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+        sock.write(`${body}${body.endsWith('\r\n') ? '' : '\r\n'}.\r\nQUIT\r\n`);
+      }
+    });
+    sock.on('close', () => {
+      const after = got.slice(got.search(/^354 /m));
+      const reply = /^(\d{3} .*)$/m.exec(after.slice(after.indexOf('\n') + 1));
+      resolve(reply ? reply[1]!.trim() : got);
+    });
+  });
 }

@@ -207,3 +207,19 @@ export function setMetricsSource(fn: (() => Promise<string>) | null): void {
 export function metricsText(): Promise<string> {
   return source ? source() : metrics.registry.metrics();
 }
+
+/**
+ * Open connections by protocol and deliveries so far for the whole server (admin status): from the aggregate
+ * of every worker when there is one (setMetricsSource), else from `m`, this process's set.
+ */
+export async function serverTotals(m: Metrics = metrics): Promise<{ connections: Record<string, number>; deliveries: number }> {
+  if (!source || m !== metrics) return { connections: await openConnectionsByProtocol(m), deliveries: await counterTotal(m.deliveries) };
+  const connections: Record<string, number> = {};
+  let deliveries = 0;
+  for (const line of (await source()).split('\n')) {
+    const open = /^mailroom_open_connections\{[^}]*protocol="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+    if (open) connections[open[1]!] = (connections[open[1]!] ?? 0) + (Number(open[2]) || 0);
+    else if (line.startsWith('mailroom_deliveries_total{')) deliveries += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return { connections, deliveries };
+}

@@ -1,6 +1,7 @@
 /**
  * The admin API (/api/admin/*, administrator role only; JSON): users, domains with the DNS records to publish,
- * aliases, the outbound queue (list, retry now, delete, bounce to the sender), status. /metrics is served here
+ * aliases, the outbound queue (list, retry now, delete, bounce to the sender), status with the last hour's
+ * samples (status-history.ts). /metrics is served here
  * too: to loopback clients, or to administrators from anywhere.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,9 +13,10 @@ import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
 import { generatePassword } from '../cli/user.js';
 import { buildDsn } from '../delivery/dsn.js';
 import { domainDnsRecords, ensureDomainKey, formatZoneLine } from '../mailauth/index.js';
-import { metrics, metricsText, openConnectionsByProtocol, recentLog, type RecentLine } from '../lib/metrics.js';
+import { metrics, metricsText, recentLog, serverTotals, type RecentLine } from '../lib/metrics.js';
 import type { Authed } from '../http/auth.js';
 import { needUser } from './auth.js';
+import { StatusHistory } from './status-history.js';
 
 /** The records a domain needs in DNS (MX, SPF, DKIM per key, DMARC), each with its zone-file line. */
 async function domainRecords(ctx: HttpContext, domain: string) {
@@ -42,8 +44,10 @@ function storeFailure(reply: FastifyReply, e: unknown): FastifyReply {
   throw e;
 }
 
-export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, history: StatusHistory = new StatusHistory(ctx.store)): void {
   const d = ctx.store.directory;
+  app.addHook('onReady', async () => history.start());
+  app.addHook('onClose', async () => history.stop());
   type P = { Params: { address: string } };
 
   app.get('/metrics', async (req, reply) => {
@@ -221,10 +225,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
       for (const u of users) storage += (await ctx.store.quota.usage(u.id)).storage;
       const queue = await ctx.store.queue.list();
       return {
+        deliveriesPerMinute: history.deliveriesPerMinute(),
+        history: { intervalSeconds: history.intervalMs / 1000, samples: history.samples() },
         hostname: ctx.hostname,
         uptimeSeconds: Math.round(process.uptime()),
         listeners: ctx.listeners(),
-        connections: await openConnectionsByProtocol(),
+        connections: (await serverTotals()).connections,
         queueLength: queue.length,
         users: users.length,
         storageUsed: storage,

@@ -9,6 +9,17 @@ import { isAdmin } from '../store/directory.js';
 import { authenticate } from '../http/auth.js';
 import { clearSessionCookies, needUser, newCsrfValue, setSessionCookies } from './auth.js';
 import { renderDocument, sanitizeMailHtml } from './sanitize.js';
+import { API_PATH, SESSION_PATH, accountIdOf } from '../jmap/server.js';
+import type { User } from '../store/types.js';
+
+/**
+ * What the webmail needs for its first request, given with the sign-in answer so that the first paint is one
+ * JMAP request (folders and the first page of INBOX together) instead of session, folders, then the page.
+ */
+async function mailStart(ctx: HttpContext, user: User) {
+  const inbox = await ctx.store.mail.getMailbox(user.id, 'INBOX');
+  return { jmap: { sessionUrl: SESSION_PATH, apiUrl: API_PATH, accountId: accountIdOf(user.id) }, inboxId: inbox?.mailboxObjectId ?? null };
+}
 
 export interface WebOptions {
   /** Lifetime of a web session. Default 12 hours. */
@@ -40,13 +51,13 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: HttpContext, op
     const csrf = newCsrfValue();
     setSessionCookies(req, reply, secret, csrf, ttl);
     ctx.logger.info({ user: r.user.address, ip: req.ip }, 'web sign-in');
-    return { address: r.user.address, admin: isAdmin(r.user), csrf, expiresIn: Math.floor(ttl / 1000) };
+    return { address: r.user.address, admin: isAdmin(r.user), csrf, expiresIn: Math.floor(ttl / 1000), ...(await mailStart(ctx, r.user)) };
   });
 
   app.get('/api/session', async (req, reply) => {
     const a = await needUser(ctx, req, reply);
     if (!a) return reply;
-    return { address: a.user.address, admin: isAdmin(a.user) };
+    return { address: a.user.address, admin: isAdmin(a.user), ...(await mailStart(ctx, a.user)) };
   });
 
   app.delete('/api/session', async (req, reply) => {

@@ -1,6 +1,7 @@
 /**
  * Self-service settings API for the signed-in user: quota usage, the Sieve filter script (raw mode: the
- * active script, saved under the name "webmail" and activated) and the vacation reply (store.sieve's vacation
+ * active script, saved under the name "webmail" and activated; validated by the Sieve compiler), the rule
+ * editor and forwarding (filters.ts, written into that same script) and the vacation reply (store.sieve's vacation
  * setting, applied by the Sieve delivery stage).
  */
 import type { FastifyInstance } from 'fastify';
@@ -8,6 +9,8 @@ import type { HttpContext } from '../http/types.js';
 import { DEFAULT_SIEVE_QUOTA } from '../store/sieve.js';
 import { isStoreError } from '../store/types.js';
 import { needUser } from './auth.js';
+import { compileSieve, formatCompileError } from '../sieve/index.js';
+import { FilterError, generateSieve, parseFilterSet, readFilterSet } from './filters.js';
 
 export const WEB_SCRIPT = 'webmail';
 
@@ -16,6 +19,29 @@ function date(v: unknown): Date | null | undefined {
   if (typeof v !== 'string') return undefined;
   const d = new Date(v);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+type Saved = { ok: true; name: string } | { ok: false; status: number; error: string };
+
+/**
+ * Validates `content` with the Sieve compiler delivery uses (so a saved script always runs) and stores it as
+ * the active script (the one active now, or "webmail", activated).
+ */
+async function saveScript(ctx: HttpContext, userId: number, content: string): Promise<Saved> {
+  const compiled = compileSieve(content);
+  if (!compiled.ok) return { ok: false, status: 400, error: compiled.errors.slice(0, 5).map((e) => formatCompileError(e)).join('; ') };
+  const active = await ctx.store.sieve.getActiveScript(userId);
+  const name = active?.name ?? WEB_SCRIPT;
+  let r;
+  try {
+    r = await ctx.store.sieve.putScript(userId, name, content, DEFAULT_SIEVE_QUOTA);
+  } catch (e) {
+    if (isStoreError(e, 'INVALID')) return { ok: false, status: 400, error: (e as Error).message };
+    throw e;
+  }
+  if (r !== 'ok') return { ok: false, status: 413, error: `over the script quota (${String(r)})` };
+  if (!active) await ctx.store.sieve.setActive(userId, name);
+  return { ok: true, name };
 }
 
 export function registerSettingsRoutes(app: FastifyInstance, ctx: HttpContext): void {
@@ -37,18 +63,32 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: HttpContext): 
     if (!a) return reply;
     const content = ((req.body ?? {}) as Record<string, unknown>).content;
     if (typeof content !== 'string') return reply.code(400).send({ error: 'content is required' });
-    const active = await ctx.store.sieve.getActiveScript(a.user.id);
-    const name = active?.name ?? WEB_SCRIPT;
-    let r;
+    const r = await saveScript(ctx, a.user.id, content);
+    return r.ok ? { name: r.name, saved: true } : reply.code(r.status).send({ error: r.error });
+  });
+
+  app.get('/api/filters', async (req, reply) => {
+    const a = await needUser(ctx, req, reply);
+    if (!a) return reply;
+    const s = await ctx.store.sieve.getActiveScript(a.user.id);
+    const back = readFilterSet(s?.content ?? '');
+    const folders = (await ctx.store.mail.listMailboxes(a.user.id)).map((m) => m.name).sort();
+    return { ...back.set, managed: back.managed, handEdited: back.handEdited, folders };
+  });
+
+  app.put('/api/filters', async (req, reply) => {
+    const a = await needUser(ctx, req, reply);
+    if (!a) return reply;
+    let set;
     try {
-      r = await ctx.store.sieve.putScript(a.user.id, name, content, DEFAULT_SIEVE_QUOTA);
+      set = parseFilterSet(req.body);
     } catch (e) {
-      if (isStoreError(e, 'INVALID')) return reply.code(400).send({ error: (e as Error).message });
+      if (e instanceof FilterError) return reply.code(400).send({ error: e.message });
       throw e;
     }
-    if (r !== 'ok') return reply.code(413).send({ error: `over the script quota (${String(r)})` });
-    if (!active) await ctx.store.sieve.setActive(a.user.id, name);
-    return { name, saved: true };
+    const content = generateSieve(set);
+    const r = await saveScript(ctx, a.user.id, content);
+    return r.ok ? { name: r.name, saved: true, script: content } : reply.code(r.status).send({ error: r.error });
   });
 
   app.get('/api/vacation', async (req, reply) => {

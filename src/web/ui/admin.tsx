@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { request } from './jmap';
 import { Head, TopBar, type Me } from './common';
+import { LineChart } from './charts';
 
 interface UserRow {
   address: string;
@@ -28,6 +29,23 @@ interface Status {
   queueLength: number;
   users: number;
   storageUsed: number;
+  deliveriesPerMinute: number;
+  history: { intervalSeconds: number; samples: Array<{ t: number; connections: Record<string, number>; deliveries: number; queue: number; storage: number }> };
+}
+
+/** The last hour: connections per protocol, deliveries, queue length and storage. */
+function StatusCharts({ s }: { s: Status }) {
+  const h = s.history.samples;
+  const protocols = [...new Set(h.flatMap((x) => Object.keys(x.connections)))].sort();
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+  return (
+    <div class="charts">
+      <LineChart title="Open connections" series={protocols.map((p) => ({ name: p, values: h.map((x) => x.connections[p] ?? 0) }))} />
+      <LineChart title={`Deliveries per ${s.history.intervalSeconds} s`} series={[{ name: 'delivered', values: h.map((x) => x.deliveries) }]} />
+      <LineChart title="Queue length" series={[{ name: 'queued', values: h.map((x) => x.queue) }]} />
+      <LineChart title="Storage" series={[{ name: 'stored', values: h.map((x) => x.storage) }]} format={mb} />
+    </div>
+  );
 }
 
 export function Admin({ me }: { me: Me }) {
@@ -90,8 +108,10 @@ export function Admin({ me }: { me: Me }) {
             </p>
             <p>
               Listeners: {status.listeners.map((l) => `${l.name} ${l.port} (${l.tls})`).join(', ')}. Open connections:{' '}
-              {Object.entries(status.connections).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}.
+              {Object.entries(status.connections).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}. Deliveries in the last minute:{' '}
+              {status.deliveriesPerMinute}.
             </p>
+            <StatusCharts s={status} />
           </section>
         )}
         <section class="card" aria-labelledby="a-users">

@@ -1,7 +1,7 @@
 /** Compose, reply, reply all and forward; attachments upload with progress; the draft is saved as one types. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { formatAddress, parseAddresses, type EmailFull, type Jmap, type Mailbox } from './jmap';
-import { byRole, saveDraft, send, type Draft } from './mail-ops';
+import { byRole, loadIdentities, saveDraft, send, type Draft, type Identity, type Sender } from './mail-ops';
 import type { Me } from './common';
 
 export type ComposeStart = { mode: 'new' } | { mode: 'reply' | 'all' | 'forward'; email: EmailFull };
@@ -47,6 +47,18 @@ export function Compose({ j, me, boxes, start, onClose }: { j: Jmap; me: Me; box
   const dirty = useRef(false);
   const saving = useRef<Promise<void>>(Promise.resolve());
   const drafts = byRole(boxes, 'drafts');
+  const [identities, setIdentities] = useState<Identity[]>([]);
+  const [fromId, setFromId] = useState<string | null>(null);
+  // Identity/get: the addresses this user may send from (own address, aliases). A reply starts from the
+  // identity the message was sent to.
+  useEffect(() => {
+    loadIdentities(j).then((list) => {
+      setIdentities(list);
+      const to = start.mode === 'new' ? [] : [...(start.email.to ?? []), ...(start.email.cc ?? [])].map((a) => a.email.toLowerCase());
+      setFromId((list.find((i) => to.includes(i.email.toLowerCase())) ?? list.find((i) => i.email === me.address) ?? list[0])?.id ?? null);
+    }, () => undefined);
+  }, [j]);
+  const sender = (): Sender => identities.find((i) => i.id === fromId) ?? { id: null, name: '', email: me.address };
 
   const set = (patch: Partial<Draft>) => {
     dirty.current = true;
@@ -59,7 +71,7 @@ export function Compose({ j, me, boxes, start, onClose }: { j: Jmap; me: Me; box
     const t = setTimeout(() => {
       saving.current = saving.current.then(async () => {
         try {
-          draftId.current = await saveDraft(j, d, me.address, drafts.id, draftId.current, parseAddresses);
+          draftId.current = await saveDraft(j, d, sender(), drafts.id, draftId.current, parseAddresses);
           setStatus('Draft saved');
         } catch (e) {
           setStatus(`Draft not saved: ${(e as Error).message}`);
@@ -89,7 +101,7 @@ export function Compose({ j, me, boxes, start, onClose }: { j: Jmap; me: Me; box
     setBusy(true);
     try {
       await saving.current;
-      await send(j, d, me.address, boxes, draftId.current, parseAddresses);
+      await send(j, d, sender(), boxes, draftId.current, parseAddresses);
       onClose();
     } catch (e) {
       setStatus(`Not sent: ${(e as Error).message}`);
@@ -102,6 +114,17 @@ export function Compose({ j, me, boxes, start, onClose }: { j: Jmap; me: Me; box
     <div class="compose" role="dialog" aria-modal="true" aria-labelledby="compose-title">
       <form onSubmit={submit}>
         <h2 id="compose-title">{start.mode === 'new' ? 'New message' : start.mode === 'forward' ? 'Forward' : 'Reply'}</h2>
+        <label>
+          From{' '}
+          <select name="from" value={fromId ?? ''} onChange={(e) => setFromId(e.currentTarget.value)}>
+            {identities.length === 0 && <option value="">{me.address}</option>}
+            {identities.map((i) => (
+              <option key={i.id} value={i.id}>
+                {i.name ? `${i.name} <${i.email}>` : i.email}
+              </option>
+            ))}
+          </select>
+        </label>
         <label>
           To <input name="to" value={d.to} onInput={(e) => set({ to: e.currentTarget.value })} autoFocus={start.mode !== 'reply' && start.mode !== 'all'} />
         </label>

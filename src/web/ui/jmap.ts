@@ -58,20 +58,39 @@ export async function request<T>(method: string, url: string, body?: unknown): P
 export class Jmap {
   session: JmapSession | null = null;
   accountId = '';
+  #apiUrl = '';
+  #sessionUrl = '/.well-known/jmap';
+  #connecting: Promise<JmapSession> | null = null;
+  /** The Mailbox and Email states the page shows (push compares with them). */
+  readonly states: Record<string, string> = {};
 
-  async connect(): Promise<JmapSession> {
-    const s = await request<JmapSession>('GET', '/.well-known/jmap');
-    this.session = s;
-    this.accountId = s.primaryAccounts[MAIL] ?? Object.values(s.primaryAccounts)[0] ?? '';
-    return s;
+  /** Known API URL and account (from the sign-in answer): calls need not wait for the session object. */
+  preset(p: { sessionUrl: string; apiUrl: string; accountId: string }): void {
+    this.#apiUrl = p.apiUrl;
+    this.#sessionUrl = p.sessionUrl;
+    this.accountId = p.accountId;
+  }
+
+  connect(): Promise<JmapSession> {
+    this.#connecting ??= request<JmapSession>('GET', this.#sessionUrl).then((s) => {
+      this.session = s;
+      this.#apiUrl = s.apiUrl;
+      this.accountId = s.primaryAccounts[MAIL] ?? Object.values(s.primaryAccounts)[0] ?? '';
+      return s;
+    });
+    return this.#connecting;
   }
 
   /** One request with several method calls; answers in order. A method-level error throws. */
   async call(calls: Invocation[], using: string[] = [CORE, MAIL, SUBMISSION]): Promise<Array<Record<string, any>>> {
-    if (!this.session) await this.connect();
-    const r = await request<{ methodResponses: Invocation[] }>('POST', this.session!.apiUrl, { using, methodCalls: calls });
+    if (!this.#apiUrl) await this.connect();
+    const r = await request<{ methodResponses: Invocation[] }>('POST', this.#apiUrl, { using, methodCalls: calls });
     return r.methodResponses.map(([name, args]) => {
       if (name === 'error') throw new Error(`JMAP ${String(args.type)}${args.description ? `: ${String(args.description)}` : ''}`);
+      // What the page shows: the folders as of Mailbox/get, the list as of Email/query. (Not Email/get: a
+      // change committed after the list's query would then pass for one already shown.)
+      if (name === 'Mailbox/get' && typeof args.state === 'string') this.states.Mailbox = args.state;
+      if (name === 'Email/query' && typeof args.queryState === 'string') this.states.Email = args.queryState;
       return args;
     });
   }
@@ -98,11 +117,24 @@ export class Jmap {
     });
   }
 
-  /** Push (RFC 8620 7.3): calls onChange on every StateChange. Returns a function that closes it. */
+  /**
+   * Push (RFC 8620 7.3): calls onChange when a StateChange carries a Mailbox or Email state other than the
+   * one the page shows (the server sends the current states when the stream opens, which usually are the
+   * ones the page just read). Returns a function that closes it.
+   */
   listen(onChange: () => void): () => void {
-    const url = this.session!.eventSourceUrl.replace('{types}', '*').replace('{closeafter}', 'no').replace('{ping}', '30');
+    const url = this.session!.eventSourceUrl.replace('{types}', 'Mailbox,Email').replace('{closeafter}', 'no').replace('{ping}', '30');
     const es = new EventSource(url, { withCredentials: true });
-    es.addEventListener('state', () => onChange());
+    es.addEventListener('state', (ev) => {
+      let changed: Record<string, string> = {};
+      try {
+        changed = (JSON.parse((ev as MessageEvent<string>).data) as { changed: Record<string, Record<string, string>> }).changed[this.accountId] ?? {};
+      } catch {
+        return onChange();
+      }
+      const news = ['Mailbox', 'Email'].filter((t) => changed[t] !== undefined && changed[t] !== this.states[t]);
+      if (news.length) onChange();
+    });
     return () => es.close();
   }
 }
@@ -131,7 +163,6 @@ export interface EmailSummary {
   to: EmailAddress[] | null;
   subject: string | null;
   receivedAt: string;
-  preview: string;
   hasAttachment: boolean;
   size: number;
 }
@@ -147,6 +178,7 @@ export interface BodyPart {
 }
 
 export interface EmailFull extends EmailSummary {
+  preview: string;
   cc: EmailAddress[] | null;
   replyTo: EmailAddress[] | null;
   messageId: string[] | null;
@@ -158,8 +190,9 @@ export interface EmailFull extends EmailSummary {
   bodyValues: Record<string, { value: string; isTruncated?: boolean }>;
 }
 
-export const SUMMARY_PROPS = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'to', 'subject', 'receivedAt', 'preview', 'hasAttachment', 'size'];
-export const FULL_PROPS = [...SUMMARY_PROPS, 'cc', 'replyTo', 'messageId', 'references', 'sentAt', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
+/** What a list row shows (no preview: the server would extract it from every message body). */
+export const SUMMARY_PROPS = ['id', 'threadId', 'mailboxIds', 'keywords', 'from', 'to', 'subject', 'receivedAt', 'hasAttachment', 'size'];
+export const FULL_PROPS = [...SUMMARY_PROPS, 'preview', 'cc', 'replyTo', 'messageId', 'references', 'sentAt', 'textBody', 'htmlBody', 'attachments', 'bodyValues'];
 
 export function formatAddress(a: EmailAddress): string {
   return a.name ? `${a.name} <${a.email}>` : a.email;

@@ -1,8 +1,8 @@
 /** The webmail: folders, the message list (virtual scrolling over server-side pages), the reader, compose. */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Jmap, formatAddress, type EmailFull, type EmailSummary, type Mailbox } from './jmap';
-import { PAGE, byRole, destroy, loadEmail, loadMailboxes, loadPage, moveTo, setKeyword } from './mail-ops';
-import { Reader } from './reader';
+import { PAGE, byRole, destroy, loadConversation, loadEmail, loadMailboxes, loadPage, loadStart, moveTo, setKeyword, type ListPage } from './mail-ops';
+import { Conversation } from './reader';
 import { Compose, type ComposeStart } from './compose';
 import { signOut, type Me } from './common';
 
@@ -54,7 +54,7 @@ function FolderNav({ boxes, current, onPick, onDrop }: { boxes: Mailbox[]; curre
   );
 }
 
-function Row({ e, selected, checked, onOpen, onCheck }: { e: EmailSummary; selected: boolean; checked: boolean; onOpen: () => void; onCheck: (on: boolean) => void }) {
+function Row({ e, count, selected, checked, onOpen, onCheck }: { e: EmailSummary; count: number; selected: boolean; checked: boolean; onOpen: () => void; onCheck: (on: boolean) => void }) {
   const from = e.from?.[0] ? (e.from[0].name ?? e.from[0].email) : '(no sender)';
   const unread = !e.keywords.$seen;
   return (
@@ -75,7 +75,15 @@ function Row({ e, selected, checked, onOpen, onCheck }: { e: EmailSummary; selec
         onClick={(ev) => ev.stopPropagation()}
         onChange={(ev) => onCheck(ev.currentTarget.checked)}
       />
-      <span class="from">{from}</span>
+      <span class="from">
+        {from}
+        {count > 1 && (
+          <span class="thread-count" aria-label={`${count} messages in the conversation`}>
+            {' '}
+            {count}
+          </span>
+        )}
+      </span>
       <span class="subject">{e.subject ?? '(no subject)'}</span>
       <span class="meta">
         {e.keywords.$flagged ? <span aria-label="flagged">★ </span> : null}
@@ -86,8 +94,38 @@ function Row({ e, selected, checked, onOpen, onCheck }: { e: EmailSummary; selec
   );
 }
 
-export function MailApp({ me }: { me: Me }) {
-  const j = useMemo(() => new Jmap(), []);
+/** Whether the list is grouped by conversation (remembered in this browser). */
+function threadsPref(): boolean {
+  return localStorage.getItem('mr-threads') === '1';
+}
+
+/** The webmail's first requests, started by the caller as soon as it knows who signed in. */
+export interface MailStart {
+  j: Jmap;
+  /** The JMAP session object (download, upload and push URLs). */
+  connected: Promise<unknown>;
+  /** The folders and, when the sign-in answer named INBOX, its first page: one request. */
+  first: Promise<{ boxes: Mailbox[]; page: ListPage | null; mailboxId: string | null }>;
+}
+
+export function startMail(me: Me): MailStart {
+  const j = new Jmap();
+  if (me.jmap) j.preset(me.jmap);
+  const connected = j.connect();
+  const inbox = me.inboxId;
+  const first =
+    me.jmap && inbox
+      ? loadStart(j, inbox, threadsPref()).then((r) => ({ ...r, mailboxId: inbox }))
+      : connected.then(() => loadMailboxes(j)).then((boxes) => ({ boxes, page: null, mailboxId: null }));
+  // Handled where it is awaited; this keeps an early failure from being reported as unhandled.
+  first.catch(() => undefined);
+  connected.catch(() => undefined);
+  return { j, connected, first };
+}
+
+export function MailApp({ me, start }: { me: Me; start?: MailStart }) {
+  const s = useMemo(() => start ?? startMail(me), []);
+  const j = s.j;
   const [boxes, setBoxes] = useState<Mailbox[]>([]);
   const [current, setCurrent] = useState('');
   const [search, setSearch] = useState('');
@@ -96,6 +134,11 @@ export function MailApp({ me }: { me: Me }) {
   const [rows, setRows] = useState<Map<number, EmailSummary>>(new Map());
   const [selected, setSelected] = useState<number>(-1);
   const [open, setOpen] = useState<EmailFull | null>(null);
+  // The open message's conversation, oldest first (the reading pane shows all of it).
+  const [conversation, setConversation] = useState<EmailFull[]>([]);
+  // Group the list by conversation (Email/query collapseThreads); remembered in this browser.
+  const [threads, setThreads] = useState(threadsPref);
+  const [sizes, setSizes] = useState<Map<string, number>>(new Map());
   const [compose, setCompose] = useState<ComposeStart | null>(null);
   const [error, setError] = useState('');
   const [scrollTop, setScrollTop] = useState(0);
@@ -121,9 +164,10 @@ export function MailApp({ me }: { me: Me }) {
       loading.current.add(start);
       const gen = generation.current;
       try {
-        const p = await loadPage(j, current, query, start);
+        const p = await loadPage(j, current, query, start, threads);
         if (gen !== generation.current) return;
         setTotal(p.total);
+        if (p.threadSizes.size) setSizes((old) => new Map([...(reset ? [] : old), ...p.threadSizes]));
         setRows((old) => {
           const next = reset ? new Map<number, EmailSummary>() : new Map(old);
           p.emails.forEach((e, i) => next.set(p.position + i, e));
@@ -135,21 +179,39 @@ export function MailApp({ me }: { me: Me }) {
         loading.current.delete(start);
       }
     },
-    [j, current, query],
+    [j, current, query, threads],
   );
 
+  // The first paint: folders and the first page of INBOX, asked for as soon as the sign-in answered.
+  const skipReset = useRef<string | null>(null);
+  // Push starts once the session object is there and the first list is shown.
+  const [live, setLive] = useState(false);
   useEffect(() => {
-    j.connect()
-      .then(refreshBoxes)
+    s.first
+      .then((f) => {
+        if (f.page && f.mailboxId) {
+          skipReset.current = f.mailboxId;
+          setTotal(f.page.total);
+          setRows(new Map(f.page.emails.map((e, i) => [i, e])));
+          setSizes(f.page.threadSizes);
+        }
+        setBoxes(f.boxes);
+        if (f.mailboxId) setCurrent(f.mailboxId);
+      })
       .catch(fail);
-  }, [j, refreshBoxes]);
+    Promise.all([s.connected, s.first]).then(() => setLive(true), fail);
+  }, [s]);
 
   useEffect(() => {
     if (!current && boxes.length) setCurrent((byRole(boxes, 'inbox') ?? boxes[0]!).id);
   }, [boxes, current]);
 
-  // A new folder or search: start over at the top.
+  // A new folder or search: start over at the top (not for the first page, which came with the folders).
   useEffect(() => {
+    if (skipReset.current !== null && skipReset.current === current && !query) {
+      skipReset.current = null;
+      return;
+    }
     generation.current++;
     loading.current.clear();
     setRows(new Map());
@@ -159,11 +221,11 @@ export function MailApp({ me }: { me: Me }) {
     listRef.current?.scrollTo(0, 0);
     setScrollTop(0);
     void fetchPage(0, true);
-  }, [current, query]);
+  }, [current, query, threads]);
 
   // Live updates: any state change re-reads the folders and the visible page.
   useEffect(() => {
-    if (!j.session) return;
+    if (!live || !j.session) return;
     return j.listen(() => {
       void refreshBoxes().catch(fail);
       const first = Math.floor((listRef.current?.scrollTop ?? 0) / ROW);
@@ -171,7 +233,7 @@ export function MailApp({ me }: { me: Me }) {
       loading.current.clear();
       void fetchPage(first, true);
     });
-  }, [j.session, refreshBoxes, fetchPage]);
+  }, [live, refreshBoxes, fetchPage]);
 
   // Virtual scrolling: only the rows in view (plus a margin) exist in the DOM; missing pages load on demand.
   const height = listRef.current?.clientHeight ?? 600;
@@ -187,7 +249,9 @@ export function MailApp({ me }: { me: Me }) {
     if (!e) return;
     setSelected(i);
     try {
-      const full = await loadEmail(j, e.id);
+      const conv = await loadConversation(j, e.id).catch(() => []);
+      const full = conv.find((x) => x.id === e.id) ?? (await loadEmail(j, e.id));
+      setConversation(conv);
       setOpen(full);
       if (full && !full.keywords.$seen) {
         await setKeyword(j, [full.id], '$seen', true);
@@ -285,6 +349,7 @@ export function MailApp({ me }: { me: Me }) {
       <div key={i} style={{ position: 'absolute', top: `${i * ROW}px`, left: 0, right: 0, height: `${ROW}px` }}>
         {e ? <Row
             e={e}
+            count={threads ? (sizes.get(e.threadId) ?? 1) : 1}
             selected={i === selected}
             checked={checked.has(e.id)}
             onOpen={() => void openAt(i)}
@@ -349,6 +414,16 @@ export function MailApp({ me }: { me: Me }) {
           <button type="button" disabled={!t} onClick={() => moveToRole('junk')}>Mark as spam</button>
           <button type="button" disabled={!t} onClick={() => void toggle('$seen')}>{t?.keywords.$seen ? 'Mark as unread' : 'Mark as read'}</button>
           <button type="button" disabled={!t} aria-pressed={t ? !!t.keywords.$flagged : undefined} onClick={() => void toggle('$flagged')}>Flag</button>
+          <button
+            type="button"
+            aria-pressed={threads}
+            onClick={() => {
+              localStorage.setItem('mr-threads', threads ? '0' : '1');
+              setThreads(!threads);
+            }}
+          >
+            Group by conversation
+          </button>
         </div>
         {error && (
           <p role="alert" class="error" onClick={() => setError('')}>
@@ -368,7 +443,7 @@ export function MailApp({ me }: { me: Me }) {
         </div>
       </section>
       <section class="readpane" aria-label="Message">
-        {open ? <Reader j={j} email={open} /> : <p class="empty">Select a message to read it.</p>}
+        {open ? <Conversation j={j} email={open} conversation={conversation} /> : <p class="empty">Select a message to read it.</p>}
       </section>
       {compose && (
         <Compose

@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { HttpError, request } from './jmap';
-import { MailApp } from './mail';
+import { MailApp, startMail, type MailStart } from './mail';
 import { Settings } from './settings';
 import { Admin } from './admin';
 import { type Me } from './common';
@@ -51,8 +51,18 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   );
 }
 
+/** On the webmail page, the mail requests start with the sign-in answer, before the webmail renders. */
+function isMailPage(): boolean {
+  return location.pathname !== '/admin' && !location.pathname.startsWith('/settings');
+}
+
 function App() {
-  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [me, setMeOnly] = useState<Me | null | undefined>(undefined);
+  const [start, setStart] = useState<MailStart | undefined>(undefined);
+  const setMe = (m: Me | null) => {
+    setStart(m && isMailPage() ? startMail(m) : undefined);
+    setMeOnly(m);
+  };
   useEffect(() => {
     request<Me>('GET', '/api/session').then(setMe, () => setMe(null));
   }, []);
@@ -67,7 +77,7 @@ function App() {
   const path = location.pathname;
   if (path === '/admin') return me.admin ? <Admin me={me} /> : <p role="alert">Administrators only.</p>;
   if (path.startsWith('/settings')) return <Settings me={me} />;
-  return <MailApp me={me} />;
+  return <MailApp me={me} start={start} />;
 }
 
 render(<App />, document.getElementById('app')!);

@@ -112,3 +112,38 @@ export function Reader({ j, email }: { j: Jmap; email: EmailFull }) {
     </article>
   );
 }
+
+function plainText(e: EmailFull): string {
+  return e.textBody
+    .filter((p) => p.type.startsWith('text/'))
+    .map((p) => e.bodyValues[p.partId]?.value ?? '')
+    .join('\n');
+}
+
+/** A message of the conversation other than the open one: a one-line summary that opens to its text. */
+function Earlier({ e }: { e: EmailFull }) {
+  const from = e.from?.[0] ? (e.from[0].name ?? e.from[0].email) : '(no sender)';
+  return (
+    <details class="conv-item">
+      <summary>
+        <strong>{from}</strong> <span class="when">{new Date(e.sentAt ?? e.receivedAt).toLocaleString()}</span> <span class="preview">{e.preview}</span>
+      </summary>
+      <pre class="body text">{plainText(e) || e.preview}</pre>
+    </details>
+  );
+}
+
+/**
+ * The reading pane for a conversation: the other messages of the thread as summaries in date order, and the
+ * open message in full where it falls among them.
+ */
+export function Conversation({ j, email, conversation }: { j: Jmap; email: EmailFull; conversation: EmailFull[] }) {
+  const all = conversation.some((e) => e.id === email.id) ? conversation : [email];
+  if (all.length === 1) return <Reader j={j} email={email} />;
+  return (
+    <section class="conversation" aria-label="Conversation">
+      <p class="conv-size">{all.length} messages in this conversation</p>
+      {all.map((e) => (e.id === email.id ? <Reader key={e.id} j={j} email={email} /> : <Earlier key={e.id} e={e} />))}
+    </section>
+  );
+}

@@ -1,37 +1,12 @@
 /**
- * Settings: password, app tokens, filters (raw Sieve), vacation reply, quota, mail client settings and the
+ * Settings: password, app tokens, filters (rule editor, forwarding and raw Sieve: filters.tsx), vacation reply, quota, mail client settings and the
  * "POP3 or IMAP?" adviser (the same rules as `mailroom client advise`).
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { ComponentChildren } from 'preact';
 import { request } from './jmap';
-import { Head, TopBar, type Me } from './common';
+import { Head, Section, TopBar, useStatus, type Me } from './common';
+import { Filters } from './filters';
 import { advise, type AdviceAnswers } from '../../client/advise';
-
-function Section({ title, children }: { title: string; children: ComponentChildren }) {
-  const id = `s-${title.toLowerCase().replace(/\W+/g, '-')}`;
-  return (
-    <section aria-labelledby={id} class="card">
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
-
-function useStatus(): [string, (p: Promise<unknown>, ok: string) => Promise<void>] {
-  const [s, setS] = useState('');
-  return [
-    s,
-    async (p, ok) => {
-      try {
-        await p;
-        setS(ok);
-      } catch (e) {
-        setS((e as Error).message);
-      }
-    },
-  ];
-}
 
 function Password() {
   const [current, setCurrent] = useState('');
@@ -101,28 +76,6 @@ function Tokens() {
           </li>
         ))}
       </ul>
-    </Section>
-  );
-}
-
-function Filters() {
-  const [content, setContent] = useState('');
-  const [status, run] = useStatus();
-  useEffect(() => void request<{ content: string }>('GET', '/api/sieve').then((r) => setContent(r.content), () => undefined), []);
-  return (
-    <Section title="Filters">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run(request('PUT', '/api/sieve', { content }), 'Filters saved.');
-        }}
-      >
-        <label>
-          Sieve script <textarea rows={10} spellcheck={false} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
-        </label>
-        <button type="submit">Save filters</button>
-        <p role="status">{status}</p>
-      </form>
     </Section>
   );
 }
