@@ -50,3 +50,17 @@ test('SASL PLAIN decoding (RFC 4616)', () => {
   assert.deepEqual(decodeBase64Strict('='), Buffer.alloc(0));
   assert.equal(decodeBase64Strict('abc'), null, 'length not a multiple of 4');
 });
+
+test('argon2 checks queued behind one another all get their own answer (one runs at a time)', async () => {
+  const [a, b] = await Promise.all([hashPassword('first'), hashPassword('second')]);
+  const checks = await Promise.all([
+    verifyPassword(a, 'first'),
+    verifyPassword(b, 'first'),
+    verifyPassword(b, 'second'),
+    verifyPassword(`{ARGON2ID}${a}`, 'first'),
+    verifyPassword(a, 'second'),
+    verifyPassword('$argon2id$v=19$broken', 'first'),
+  ]);
+  assert.deepEqual(checks, [true, false, true, true, false, false]);
+  assert.equal(await verifyPassword(a, 'first'), true, 'the queue is free again after a malformed hash');
+});

@@ -10,8 +10,31 @@ import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 // Algorithm.Argon2id in @node-rs/argon2 (a const enum, which isolated modules cannot read).
 const ARGON2ID = 2;
 
+/**
+ * Argon2 computations running at once in this process. Each takes its memory cost (19 MiB for our hashes)
+ * for its duration, and the thread pool would run four at once: a burst of logins (a server restart, a
+ * cold auth cache) then raised the resident size by ~80 MB, for no more throughput than two cores give.
+ * One at a time bounds it to one hash's memory; the auth cache keeps repeated logins off this path.
+ */
+const ARGON2_AT_ONCE = 1;
+let argonRunning = 0;
+const argonWaiting: Array<() => void> = [];
+
+async function limitArgon<T>(fn: () => Promise<T>): Promise<T> {
+  if (argonRunning >= ARGON2_AT_ONCE) await new Promise<void>((resolve) => argonWaiting.push(resolve));
+  else argonRunning++;
+  try {
+    return await fn();
+  } finally {
+    // The slot passes straight to the next waiter (argonRunning stays the same), or is freed.
+    const next = argonWaiting.shift();
+    if (next) next();
+    else argonRunning--;
+  }
+}
+
 export async function hashPassword(password: string): Promise<string> {
-  return argonHash(password, { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  return limitArgon(() => argonHash(password, { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 }));
 }
 
 const DIGESTS: Record<string, { algo: string; salted: boolean; len: number }> = {
@@ -40,7 +63,7 @@ export function isSupportedHash(stored: string): boolean {
 /** Verifies a password against a stored hash in constant time for the comparison. Unknown schemes never match. */
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
   try {
-    if (stored.startsWith('$argon2')) return await argonVerify(stored, password);
+    if (stored.startsWith('$argon2')) return await limitArgon(() => argonVerify(stored, password));
     const m = /^\{([A-Z0-9.-]+)\}(.*)$/is.exec(stored);
     if (!m) return false;
     const scheme = m[1]!.toUpperCase();
@@ -48,7 +71,7 @@ export async function verifyPassword(stored: string, password: string): Promise<
     if (scheme === 'PLAIN' || scheme === 'CLEARTEXT') {
       return safeEqual(Buffer.from(payload, 'utf8'), Buffer.from(password, 'utf8'));
     }
-    if (scheme === 'ARGON2I' || scheme === 'ARGON2ID') return await argonVerify(payload, password);
+    if (scheme === 'ARGON2I' || scheme === 'ARGON2ID') return await limitArgon(() => argonVerify(payload, password));
     const d = DIGESTS[scheme];
     if (!d) return false;
     const raw = /^[0-9a-f]+$/i.test(payload) && payload.length === d.len * 2 ? Buffer.from(payload, 'hex') : Buffer.from(payload, 'base64');
