@@ -87,3 +87,17 @@ test('stuff/unstuff round-trip on arbitrary CRLF-line bytes, and stuffed data ne
     }),
   );
 });
+
+test('parts: views of the chunk with the stuffing dots between them, no copy, same bytes as stuff', () => {
+  const chunk = Buffer.from('.a\r\nb\r\n..c\r\nd.e\r\n.');
+  const parts = new DotStuffer().parts(chunk);
+  assert.equal(Buffer.concat(parts).toString(), new DotStuffer().stuff(chunk).toString());
+  assert.equal(Buffer.concat(parts).toString(), '..a\r\nb\r\n...c\r\nd.e\r\n..');
+  const views = parts.filter((p) => p.buffer === chunk.buffer);
+  assert.equal(views.reduce((n, p) => n + p.length, 0), chunk.length, 'every byte of the chunk is a view, not a copy');
+  assert.deepEqual(new DotStuffer().parts(Buffer.from('no dots\r\n')).length, 1);
+  // across chunks: a line start at the end of one chunk is stuffed at the start of the next
+  const st = new DotStuffer();
+  st.parts(Buffer.from('x\r\n'));
+  assert.equal(Buffer.concat(st.parts(Buffer.from('.y'))).toString(), '..y');
+});

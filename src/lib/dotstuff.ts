@@ -27,7 +27,17 @@ export class DotStuffer {
 
   /** Returns the stuffed bytes for this chunk (the chunk itself when nothing needs stuffing). */
   stuff(chunk: Buffer): Buffer {
-    if (chunk.length === 0) return chunk;
+    const parts = this.parts(chunk);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * The stuffed bytes for this chunk without copying: views of the chunk with a "." between them where a
+   * line starts with one (just [chunk] when nothing needs stuffing). A writer sends them in one writev;
+   * copying them together would allocate a new buffer the size of the chunk, per message.
+   */
+  parts(chunk: Buffer): Buffer[] {
+    if (chunk.length === 0) return [chunk];
     const cuts: number[] = [];
     if (this.#atLineStart && chunk[0] === DOT) cuts.push(0);
     // Searching for the dot (a single-byte memchr) and looking back for the line feed is about twice as fast
@@ -40,15 +50,16 @@ export class DotStuffer {
     this.#atLineStart = chunk[chunk.length - 1] === LF;
     this.#prev = chunk.length >= 2 ? chunk[chunk.length - 2]! : this.#last;
     this.#last = chunk[chunk.length - 1]!;
-    if (cuts.length === 0) return chunk;
+    if (cuts.length === 0) return [chunk];
     const parts: Buffer[] = [];
     let from = 0;
     for (const at of cuts) {
-      parts.push(chunk.subarray(from, at), DOT_BUF);
+      if (at > from) parts.push(chunk.subarray(from, at));
+      parts.push(DOT_BUF);
       from = at;
     }
     parts.push(chunk.subarray(from));
-    return Buffer.concat(parts, chunk.length + cuts.length);
+    return parts;
   }
 
   /** The end of the response: "." CRLF after a CRLF (or nothing at all), else CRLF "." CRLF. */

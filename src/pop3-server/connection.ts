@@ -191,19 +191,25 @@ export class Pop3Connection {
     // small bodies and the terminator leave in one writev (see #write).
     const stuffer = new DotStuffer();
     let head: Buffer | null = Buffer.from(status, 'utf8');
-    let held: Buffer | null = null;
+    // The held chunk, as views of it with the stuffing dots between them (nothing is copied).
+    let held: Buffer[] | null = null;
+    let heldChunk: Buffer | null = null;
     const pool = this.#shared.readBuffers;
+    const flush = async (parts: Buffer[], chunk: Buffer): Promise<void> => {
+      // A pool chunk goes back with its last view: the socket takes the views in order.
+      const pooled = pool.owns(chunk);
+      for (let i = 0; i < parts.length; i++) await this.#write(parts[i]!, pooled && i === parts.length - 1);
+    };
     try {
       for await (const chunk of body.chunks) {
-        const stuffed = stuffer.stuff(chunk);
-        // Stuffing copied the bytes: the chunk's buffer is free again.
-        if (stuffed !== chunk) pool.give(chunk);
+        const parts = stuffer.parts(chunk);
         if (held) {
           if (head) await this.#write(head);
-          await this.#write(held, pool.owns(held));
+          await flush(held, heldChunk!);
           head = null;
         }
-        held = stuffed;
+        held = parts;
+        heldChunk = chunk;
       }
     } catch (e) {
       if (e instanceof ConnectionGone) throw e;
@@ -218,7 +224,7 @@ export class Pop3Connection {
       throw new ConnectionGone();
     }
     if (head) await this.#write(head);
-    if (held) await this.#write(held, pool.owns(held));
+    if (held) await flush(held, heldChunk!);
     await this.#write(stuffer.terminator());
   }
 

@@ -15,8 +15,8 @@ export const READ_CHUNK = 256 * 1024;
 const LF = 0x0a;
 
 export interface OpenedRange {
-  /** The bytes from start to end, first chunk already read. */
-  chunks: AsyncIterable<Buffer>;
+  /** The bytes from start to end, first chunk already read; a plain array when that chunk is all of them. */
+  chunks: AsyncIterable<Buffer> | Buffer[];
 }
 
 /**
@@ -38,6 +38,9 @@ export async function openRange(store: MailStore, mailboxId: number, uid: number
     if (isStoreError(e, 'NOT_FOUND')) return null;
     throw e;
   }
+  // Most messages are one chunk: no generator (and its promise per step) for them.
+  if (first.length === 0) return { chunks: [] };
+  if (start + first.length >= end) return { chunks: [first] };
   async function* rest(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
     let pos = start + first.length;
@@ -52,7 +55,7 @@ export async function openRange(store: MailStore, mailboxId: number, uid: number
 }
 
 /** Passes chunks through until `lines` line feeds have gone by (that line feed included), then stops. */
-export async function* firstLines(chunks: AsyncIterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
+export async function* firstLines(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
   let remaining = lines;
   if (remaining <= 0) return;
   for await (const buf of chunks) {

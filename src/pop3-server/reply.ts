@@ -11,7 +11,7 @@ export type ReplyBody =
   /** Short text lines (LIST, UIDL, CAPA, AUTH mechanism list); no line terminators inside. */
   | { kind: 'lines'; lines: readonly string[] }
   /** Message bytes (RETR, TOP), streamed; the connection dot-stuffs them on Buffers. */
-  | { kind: 'bytes'; chunks: AsyncIterable<Buffer> };
+  | { kind: 'bytes'; chunks: AsyncIterable<Buffer> | Iterable<Buffer> };
 
 /** What the connection does after writing the reply. */
 export type AfterReply = 'close' | 'starttls';

@@ -22,6 +22,12 @@ export const retr = transactionCommand({
     const m = found.msg;
     const opened = await openRange(ctx.shared.store.mail, s.maildrop.mailboxId, m.uid, 0, m.size, ctx.shared.readBuffers);
     if (!opened) return err(`Message ${msg} was removed by another session since login`);
+    if (Array.isArray(opened.chunks)) {
+      // Already read whole: nothing can fail between here and the socket but the connection itself, and a
+      // dropped connection commits nothing.
+      m.retrieved = true;
+      return ok(`${m.size} octets`, { body: { kind: 'bytes', chunks: opened.chunks } });
+    }
     return ok(`${m.size} octets`, { body: { kind: 'bytes', chunks: markWhenDone(opened.chunks, m) } });
   },
 });

@@ -11,7 +11,8 @@ import type { MaildropCommit } from '../types.js';
 import { FLAG_SEEN } from '../flags.js';
 import type { SqliteCore } from './core.js';
 import { deleteRows } from './mutations.js';
-import { cleanUids } from './rows.js';
+import { chunks } from '../helpers.js';
+import { CHUNK, IN_LIST, cleanUids, padChunk } from './rows.js';
 
 export class SqliteMaildrop implements Maildrop {
   constructor(private readonly core: SqliteCore) {}
@@ -40,8 +41,13 @@ export class SqliteMaildrop implements Maildrop {
         const b = this.core.mailboxRow(mailboxId);
         const gone = new Set(cleanUids(commit.expunge));
         const now = Date.now();
-        for (const r of this.core.rowsIn(mailboxId, commit.retrieved.filter((u) => !gone.has(u)))) this.core.st.setRetrieved.run(now, mailboxId, r.uid);
-        const seenRows = this.core.rowsIn(mailboxId, commit.seen.filter((u) => !gone.has(u))).filter((r) => (r.flags & FLAG_SEEN) === 0);
+        // One statement per CHUNK uids (a session that read 1,000 messages used to run 1,000 updates and read
+        // every row twice); \Seen is set on the rows that lack it, which after the first session is none.
+        const setRetrieved = this.core.sql(`UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid IN (${IN_LIST})`);
+        for (const c of chunks(cleanUids(commit.retrieved.filter((u) => !gone.has(u))), CHUNK)) setRetrieved.run(now, mailboxId, ...padChunk(c));
+        const unseen = this.core.sql(`SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 AND uid IN (${IN_LIST})`);
+        const seenRows: Array<{ uid: number; flags: number; keywords: string }> = [];
+        for (const c of chunks(cleanUids(commit.seen.filter((u) => !gone.has(u))), CHUNK)) seenRows.push(...(unseen.all(mailboxId, ...padChunk(c)) as typeof seenRows));
         const expRows = this.core.rowsIn(mailboxId, [...gone]);
         if (seenRows.length === 0 && expRows.length === 0) return [];
         const modseq = b.highest_modseq + 1;
