@@ -220,6 +220,8 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   t.after(() => imap.logout().catch(() => undefined));
   const scraped = await (await fetch(`${url}/metrics`)).text();
   assert.ok(Number(/^mailroom_open_connections\{protocol="imap"\} (\d+)/m.exec(scraped)?.[1] ?? 0) >= 1, 'the open IMAP connection is counted');
+  assert.match(scraped, /^mailroom_commands_total\{protocol="imap",command="CAPABILITY",result="OK"\} [1-9]/m, 'IMAP commands are counted');
+  assert.match(scraped, /^mailroom_store_latency_seconds_count\{op="sqlite"\} [1-9]/m, 'store operations are timed');
   const started = Date.now();
   await imap.append('INBOX', message(50, 'Arrived over IMAP', 'live'));
   await list.getByText('Arrived over IMAP').waitFor({ timeout: 5000 });

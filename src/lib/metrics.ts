@@ -11,7 +11,7 @@
  * Label values are bounded by the caller (protocol and command names, never addresses). Tests that need
  * their own numbers create a separate set with createMetrics().
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
 
 export interface Metrics {
@@ -22,8 +22,47 @@ export interface Metrics {
   readonly deliveries: Counter<'via' | 'result'>;
   readonly authFailures: Counter<never>;
   readonly queueLength: Gauge<never>;
-  readonly storeLatency: Histogram<'op'>;
+  readonly storeLatency: LatencyHistogram;
   readonly httpRequests: Counter<'route' | 'status'>;
+  /** Run when the registry is read: hot-path counts kept in plain numbers (Recorder) are added then. */
+  readonly beforeScrape: Array<() => void>;
+}
+
+const STORE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+
+/**
+ * A histogram by one label ("op") whose observe() is a Map lookup and a few additions. prom-client's
+ * Histogram hashes its label object on every observation (about a microsecond); this one is registered in
+ * the same registry and read in the same format (aggregated as a sum across workers).
+ */
+export class LatencyHistogram {
+  readonly aggregator = 'sum' as const;
+  readonly #ops = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {}
+
+  observe(op: string, seconds: number): void {
+    let h = this.#ops.get(op);
+    if (!h) this.#ops.set(op, (h = { buckets: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    for (let i = 0; i < this.buckets.length; i++) if (seconds <= this.buckets[i]!) h.buckets[i]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** The metric as prom-client's registry reads it (Histogram.get's shape). */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> }> {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const [op, h] of this.#ops) {
+      this.buckets.forEach((le, i) => values.push({ metricName: `${this.name}_bucket`, labels: { le, op }, value: h.buckets[i]! }));
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', op }, value: h.count });
+      values.push({ metricName: `${this.name}_sum`, labels: { op }, value: h.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { op }, value: h.count });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: this.aggregator, values };
+  }
 }
 
 /** A fresh set of mailroom metrics on its own registry; `defaults` adds Node's process metrics. */
@@ -31,8 +70,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'mailroom_' });
   const registers = [registry];
+  const beforeScrape: Array<() => void> = [];
+  const storeLatency = new LatencyHistogram('mailroom_store_latency_seconds', 'Store operation latency, by operation', STORE_BUCKETS);
+  registry.registerMetric(storeLatency as unknown as Parameters<Registry['registerMetric']>[0]);
   return {
     registry,
+    beforeScrape,
     connections: new Counter({ name: 'mailroom_connections_total', help: 'Connections accepted, by protocol', labelNames: ['protocol'], registers }),
     openConnections: new Gauge({ name: 'mailroom_open_connections', help: 'Connections open now, by protocol', labelNames: ['protocol'], registers }),
     commands: new Counter({
@@ -40,18 +83,15 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       help: 'Protocol commands handled, by protocol, command and result',
       labelNames: ['protocol', 'command', 'result'],
       registers,
+      collect: () => {
+        for (const f of beforeScrape) f();
+      },
     }),
     deliveries: new Counter({ name: 'mailroom_deliveries_total', help: 'Local deliveries, by path and result', labelNames: ['via', 'result'], registers }),
     authFailures: new Counter({ name: 'mailroom_auth_failures_total', help: 'Failed authentications (every protocol, HTTP tokens too)', registers }),
     // Every worker of a cluster reads the one shared queue: the aggregate is the largest reading, not the sum.
     queueLength: new Gauge({ name: 'mailroom_outbound_queue_length', help: 'Messages in the outbound queue (read when scraped)', registers, aggregator: 'max' }),
-    storeLatency: new Histogram({
-      name: 'mailroom_store_latency_seconds',
-      help: 'Store operation latency, by operation',
-      labelNames: ['op'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
-    }),
+    storeLatency,
     httpRequests: new Counter({ name: 'mailroom_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers }),
   };
 }
@@ -60,39 +100,44 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
 export const metrics: Metrics = createMetrics({ defaults: true });
 
 /**
- * Hot-path recorders. prom-client hashes the label object on every inc(); these keep the labelled child per
- * label tuple (label values are bounded: protocol and command names from dispatch tables, fixed results),
- * so a counted command costs one Map lookup and an addition.
+ * Hot-path recorders. prom-client hashes the label object on every inc() (microseconds); a counted command
+ * here is three Map lookups and an addition, and the counts reach the prom-client counter when the
+ * registry is read (Metrics.beforeScrape). Label values are bounded by the callers (protocol and command
+ * names from dispatch tables, fixed results).
  */
 export class Recorder {
-  readonly #commands = new Map<string, { inc: () => void }>();
-  readonly #latency = new Map<string, { observe: (v: number) => void }>();
-  constructor(readonly m: Metrics) {}
+  /** protocol -> command -> result -> count (nested: no key string is built per command). */
+  readonly #commands = new Map<string, Map<string, Map<string, { n: number }>>>();
+  constructor(readonly m: Metrics) {
+    m.beforeScrape.push(() => this.#flush());
+  }
 
   /** One protocol command handled; `result` is the protocol's own verdict (ok, no, bad, err ...). */
   command(protocol: string, command: string, result: string): void {
-    const key = `${protocol} ${command} ${result}`;
-    let c = this.#commands.get(key);
-    if (!c) {
-      c = this.m.commands.labels(protocol, command, result);
-      this.#commands.set(key, c);
-    }
-    c.inc();
+    let byCommand = this.#commands.get(protocol);
+    if (!byCommand) this.#commands.set(protocol, (byCommand = new Map()));
+    let byResult = byCommand.get(command);
+    if (!byResult) byCommand.set(command, (byResult = new Map()));
+    const c = byResult.get(result);
+    if (c) c.n++;
+    else byResult.set(result, { n: 1 });
   }
 
-  /** One local delivery to one recipient by `via` (lmtp, smtp). */
-  delivery(via: string, ok: boolean): void {
-    this.m.deliveries.labels(via, ok ? 'delivered' : 'failed').inc();
+  #flush(): void {
+    for (const [protocol, byCommand] of this.#commands) {
+      for (const [command, byResult] of byCommand) {
+        for (const [result, c] of byResult) {
+          if (c.n === 0) continue;
+          this.m.commands.labels(protocol, command, result).inc(c.n);
+          c.n = 0;
+        }
+      }
+    }
   }
 
   /** A store operation took `ms` milliseconds. */
   storeLatency(op: string, ms: number): void {
-    let h = this.#latency.get(op);
-    if (!h) {
-      h = this.m.storeLatency.labels(op);
-      this.#latency.set(op, h);
-    }
-    h.observe(ms / 1000);
+    this.m.storeLatency.observe(op, ms / 1000);
   }
 
   /** A connection was accepted; call the returned function once when it closes. */
@@ -105,6 +150,12 @@ export class Recorder {
       open = false;
     };
   }
+
+  /** One local delivery to one recipient by `via` (lmtp, smtp). */
+  delivery(via: string, ok: boolean): void {
+    this.m.deliveries.labels(via, ok ? 'delivered' : 'failed').inc();
+  }
+
 }
 
 /** The recorder of the process-wide set. */
