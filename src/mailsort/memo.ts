@@ -6,14 +6,27 @@
  *
  * - `sortMessagesMemo` returns a fresh copy of the memoized uid order each time;
  * - `threadMessagesMemo` returns the memoized forest itself: callers must not change it.
+ * - `noteSuccessor(before, after)` says that `after` is the same mailbox's array after a change; a thread
+ *   request for `after` then starts from the nearest predecessor threaded by the same algorithm and
+ *   re-threads only what the change reaches (thread-update.ts) instead of everything.
  * Never throws.
  */
 import type { SortKeys } from './keys.js';
 import { sortMessages, type SortCriterion } from './sort.js';
 import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
+import { updateThreads } from './thread-update.js';
 
 const SORTS = new WeakMap<readonly SortKeys[], Map<string, readonly number[]>>();
 const THREADS = new WeakMap<readonly SortKeys[], Map<ThreadAlgorithm, readonly ThreadNode[]>>();
+/** A frozen array's predecessor (the same mailbox before a change), skipping ones never threaded. */
+const BEFORE = new WeakMap<readonly SortKeys[], readonly SortKeys[]>();
+
+/** Records that `after` follows `before` (both frozen, the same mailbox's messages before and after a change). */
+export function noteSuccessor(before: readonly SortKeys[], after: readonly SortKeys[]): void {
+  if (before === after || !Object.isFrozen(before) || !Object.isFrozen(after)) return;
+  // An array never threaded is no starting point; link past it so one chain of arrays is kept alive, not all.
+  BEFORE.set(after, THREADS.has(before) ? before : (BEFORE.get(before) ?? before));
+}
 
 function criteriaKey(criteria: readonly SortCriterion[]): string {
   return criteria.map((c) => (c.reverse ? '-' : '+') + c.field).join(',');
@@ -36,6 +49,10 @@ export function threadMessagesMemo(records: readonly SortKeys[], algorithm: Thre
   let m = THREADS.get(records);
   if (!m) THREADS.set(records, (m = new Map()));
   let r = m.get(algorithm);
-  if (!r) m.set(algorithm, (r = threadMessages(records, algorithm)));
+  if (r) return r;
+  const prev = BEFORE.get(records);
+  const prevForest = prev && THREADS.get(prev)?.get(algorithm);
+  r = (prev && prevForest && updateThreads(prev, prevForest, records, algorithm)) || threadMessages(records, algorithm);
+  m.set(algorithm, r);
   return r;
 }

@@ -19,7 +19,7 @@
  * - at most `maxKeys` keys are held over all mailboxes; the least recently used mailboxes are dropped first;
  * - rejects with the store's StoreError (NOT_FOUND for an unknown or deleted mailbox).
  */
-import { contentKeysFor, keysWithRow, SORT_KEYS_VERSION, type ContentKeys, type SortKeys } from '../mailsort/index.js';
+import { contentKeysFor, keysWithRow, noteSuccessor, SORT_KEYS_VERSION, type ContentKeys, type SortKeys } from '../mailsort/index.js';
 import type { Envelope } from '../mime/types.js';
 import type { MailStore } from './mail.js';
 import { referencesIn } from './message-prep.js';
@@ -96,6 +96,8 @@ interface Entry {
   keys: Map<number, SortKeys | null>;
   /** Every existing message's keys in uid order, while nothing changed since it was built. */
   all: readonly SortKeys[] | null;
+  /** The last such array (kept across changes, so the next one can name it as its predecessor). */
+  last: readonly SortKeys[] | null;
   computed: number;
 }
 
@@ -137,6 +139,9 @@ export class SortKeyCache {
     this.#trim(mailboxId);
     if (out.length === e.keys.size) {
       e.all = Object.freeze(out);
+      // Threading the new array can start from the old one's threads (mailsort memo.ts).
+      if (e.last) noteSuccessor(e.last, e.all);
+      e.last = e.all;
       return e.all;
     }
     return out;
@@ -165,7 +170,7 @@ export class SortKeyCache {
     // Taken again after the wait: a concurrent call may have created or advanced the entry meanwhile.
     let e = this.#entries.get(mailboxId);
     if (e) this.#entries.delete(mailboxId);
-    else e = { modseq: 0, keys: new Map(), all: null, computed: 0 };
+    else e = { modseq: 0, keys: new Map(), all: null, last: null, computed: 0 };
     this.#entries.set(mailboxId, e);
     // An answer older than what was applied meanwhile is covered by it (same or earlier `since`, read
     // earlier); applying it could bring back a uid expunged since. Mailbox ids are never reused.
@@ -202,7 +207,7 @@ export class SortKeyCache {
       throw err;
     }
     if (this.#entries.has(mailboxId)) return null;
-    const e: Entry = { modseq: all.modseq, keys: new Map(), all: null, computed: 0 };
+    const e: Entry = { modseq: all.modseq, keys: new Map(), all: null, last: null, computed: 0 };
     this.#entries.set(mailboxId, e);
     for (const r of all.rows) {
       if (r.keys) this.#set(mailboxId, e, keysWithRow(r.keys, r.uid, r.arrival, r.size));
