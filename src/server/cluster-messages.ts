@@ -6,7 +6,8 @@
  * Worker -> primary:
  *   mr:hello                    asks for its role and the other workers' expunge holds (answered by mr:welcome)
  *   mr:ready   listeners        the worker's listeners accept connections (ports as bound)
- *   mr:event   ev               a change committed by this worker (relayed to every other worker at once)
+ *   mr:events  evs              changes committed by this worker in one turn of its event loop (relayed to
+ *                               every other worker at once)
  *   mr:holds   floors           this worker's expunge holds, [mailboxId, floor] (store/holds.ts)
  *   mr:lock    id userId        take the POP3 maildrop lock of a user (answered by mr:locked)
  *   mr:unlock  userId           release it
@@ -14,7 +15,7 @@
  *   mr:metrics id               the metrics of every worker, aggregated (answered by mr:metricsText)
  * Primary -> worker:
  *   mr:welcome leader holds      the answer to mr:hello
- *   mr:event   ev               a change committed by another worker
+ *   mr:events  evs              changes committed by another worker
  *   mr:holds   floors           the other workers' lowest floor per held mailbox
  *   mr:locked  id ok            the answer to mr:lock (ok false: another session holds it)
  *   mr:leader                   this worker now runs what runs once (outbound queue, WAL checkpoints)
@@ -35,7 +36,7 @@ export type Floors = Array<[number, number]>;
 export type ToPrimary =
   | { t: 'mr:hello' }
   | { t: 'mr:ready'; listeners: ListenerReport[] }
-  | { t: 'mr:event'; ev: ChangeEvent }
+  | { t: 'mr:events'; evs: ChangeEvent[] }
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:lock'; id: number; userId: number }
   | { t: 'mr:unlock'; userId: number }
@@ -44,7 +45,7 @@ export type ToPrimary =
 
 export type ToWorker =
   | { t: 'mr:welcome'; leader: boolean; holds: Floors }
-  | { t: 'mr:event'; ev: ChangeEvent }
+  | { t: 'mr:events'; evs: ChangeEvent[] }
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:locked'; id: number; ok: boolean }
   | { t: 'mr:leader' }

@@ -33,6 +33,18 @@ import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cl
 export const CLUSTER_EXPUNGE_GRACE_MS = 5_000;
 /** How long a request to the primary may take before it fails (the primary answers from memory). */
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * This worker's holds are reported at most this often: each IPC message costs a pipe write and a wake-up of
+ * two processes, and views move their holds at nearly every command. A new hold reported this late is
+ * still covered by CLUSTER_EXPUNGE_GRACE_MS; a release or advance reported late only frees later.
+ */
+const HOLDS_REPORT_MS = 100;
+/**
+ * Wake-ups committed within this long leave in one message: under load that is several commits per pipe
+ * write (each write costs both processes a wake-up), and IDLE in another worker still hears of a change
+ * a few milliseconds after its commit.
+ */
+const EVENT_BATCH_MS = 3;
 
 /** What Mailroom (mailroom.ts) asks of the worker link while it starts. */
 export interface WorkerHooks {
@@ -55,6 +67,9 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #welcome: ((m: Extract<ToWorker, { t: 'mr:welcome' }>) => void) | null = null;
+  /** Wake-ups waiting to be sent together, by mailbox (see publish). */
+  readonly #events = new Map<number, ChangeEvent>();
+  #holds: { floors: Map<number, number> | null; sent: string; timer: NodeJS.Timeout | null } = { floors: null, sent: '[]', timer: null };
   #onMessage = (m: unknown): void => {
     if (isOurs<ToWorker>(m)) this.#handle(m);
   };
@@ -62,7 +77,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   constructor() {
     this.storeOptions = { hub: this.hub, expungeGraceMs: CLUSTER_EXPUNGE_GRACE_MS };
     this.hub.link = this;
-    this.hub.holds.onChange = (floors) => this.#send({ t: 'mr:holds', floors: [...floors] });
+    this.hub.holds.onChange = (floors) => this.#reportHolds(floors);
     process.on('message', this.#onMessage);
     // The primary's metrics requests are answered by prom-client's listener, added by constructing one.
     AggregatorRegistry.setRegistries([metrics.registry]);
@@ -112,8 +127,38 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
     return this.#queue;
   }
 
+  /**
+   * Queues the wake-up; those of the next EVENT_BATCH_MS leave in one message, the latest per mailbox (a
+   * wake-up only says "re-read the change log", so an older one of the same mailbox adds nothing).
+   */
   publish(ev: ChangeEvent): void {
-    this.#send({ t: 'mr:event', ev });
+    const prev = this.#events.get(ev.mailboxId);
+    if (!prev || ev.highestModseq > prev.highestModseq) this.#events.set(ev.mailboxId, ev);
+    if (this.#events.size > 1 || prev) return;
+    setTimeout(() => {
+      const evs = [...this.#events.values()];
+      this.#events.clear();
+      this.#send({ t: 'mr:events', evs });
+    }, EVENT_BATCH_MS);
+  }
+
+  /** Sends this worker's floors when they differ from the last ones sent, at most every HOLDS_REPORT_MS. */
+  #reportHolds(floors: Map<number, number>): void {
+    const h = this.#holds;
+    h.floors = floors;
+    if (h.timer) return;
+    const flush = (): void => {
+      h.timer = null;
+      if (!h.floors) return;
+      const text = JSON.stringify([...h.floors]);
+      h.floors = null;
+      if (text === h.sent) return;
+      h.sent = text;
+      this.#send({ t: 'mr:holds', floors: JSON.parse(text) as Array<[number, number]> });
+      h.timer = setTimeout(flush, HOLDS_REPORT_MS);
+      h.timer.unref();
+    };
+    flush();
   }
 
   async lockMaildrop(userId: number): Promise<(() => Promise<void>) | null> {
@@ -139,8 +184,8 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
         this.#welcome?.(m);
         this.#welcome = null;
         return;
-      case 'mr:event':
-        this.hub.receive(m.ev);
+      case 'mr:events':
+        for (const ev of m.evs) this.hub.receive(ev);
         return;
       case 'mr:holds':
         this.hub.holds.setRemote(new Map(m.floors));

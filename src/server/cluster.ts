@@ -131,8 +131,8 @@ class Primary {
         this.#log.info({ worker: slot.n, pid: w.process.pid }, 'worker ready');
         if (!this.#everReady) this.#firstReady(m.listeners);
         return;
-      case 'mr:event':
-        for (const s of this.#slots) if (s !== slot && s.worker) this.#send(s.worker, { t: 'mr:event', ev: m.ev });
+      case 'mr:events':
+        for (const s of this.#slots) if (s !== slot && s.worker) this.#send(s.worker, m);
         return;
       case 'mr:holds':
         slot.holds = new Map(m.floors);
