@@ -325,8 +325,13 @@ export class Pop3Connection {
     }
     return new Promise((resolve) => {
       this.#waiter = resolve;
-      this.#idleTimer = setTimeout(() => this.#wake({ kind: 'timeout' }), this.#shared.idleTimeoutMs);
-      this.#idleTimer.unref();
+      // One timer per connection, re-armed per wait (a pipelining client makes a wait per few commands);
+      // firing while a command runs finds no waiter and does nothing.
+      if (this.#idleTimer) this.#idleTimer.refresh();
+      else {
+        this.#idleTimer = setTimeout(() => this.#wake({ kind: 'timeout' }), this.#shared.idleTimeoutMs);
+        this.#idleTimer.unref();
+      }
     });
   }
 
@@ -335,8 +340,6 @@ export class Pop3Connection {
     const w = this.#waiter;
     if (!w) return;
     this.#waiter = null;
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#idleTimer = null;
     w(n);
   }
 
