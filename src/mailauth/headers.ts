@@ -80,9 +80,9 @@ export function authservId(value: string): string | null {
  * The message without the Authentication-Results fields that claim `authservId` (RFC 8601 section 5: a
  * border MTA removes them, since only it may speak for that name). Returns the same Buffer when none do.
  */
-export function removeOwnAuthResults(raw: Buffer, id: string): { raw: Buffer; removed: number } {
+export function removeOwnAuthResults(raw: Buffer, id: string, fields: readonly RawField[] = splitFields(raw)): { raw: Buffer; removed: number } {
   const own = id.toLowerCase();
-  const doomed = splitFields(raw).filter((f) => f.name.toLowerCase() === 'authentication-results' && authservId(fieldValue(f)) === own);
+  const doomed = fields.filter((f) => f.name.toLowerCase() === 'authentication-results' && authservId(fieldValue(f)) === own);
   if (!doomed.length) return { raw, removed: 0 };
   const parts: Buffer[] = [];
   let at = 0;

@@ -1,7 +1,8 @@
 /**
  * The checks the SMTP MX makes on every message (RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC, RFC 8617
  * ARC) over our resolver (lib/dns.ts), and the one Authentication-Results field (RFC 8601) that records
- * them. mailauth checks SPF, DMARC and ARC; DKIM signatures are verified by verify.ts (see there why).
+ * them. mailauth checks SPF and DMARC; DKIM signatures and the ARC chain are verified by verify.ts and
+ * arc-verify.ts (see there why).
  *
  * checkInbound():
  * - SPF for the MAIL FROM identity and for the HELO identity (RFC 7208 2.3, 2.4; a null sender is checked
@@ -13,16 +14,15 @@
  *   with the results recorded (temperror included).
  * - Never throws for anything in the message or in DNS; a failing check is recorded as temperror.
  */
-import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { spf } from 'mailauth/lib/spf/index.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';
-import { arc } from 'mailauth/lib/arc/index.js';
-import type { ARCData, DMARCResult, DNSResolver } from 'mailauth';
+import type { DMARCResult, DNSResolver } from 'mailauth';
 import type { DnsResolver, RecordType } from '../lib/dns.js';
 import { parseAddressList } from '../mime/address.js';
-import { fieldValue, splitFields } from './headers.js';
+import { fieldValue, type RawField } from './headers.js';
+import { verifyArc } from './arc-verify.js';
 import { receivedSpfField } from './received-spf.js';
-import { DkimKeyCache, verifyDkim } from './verify.js';
+import { DkimKeyCache, messageView, verifyDkim } from './verify.js';
 
 export interface InboundSession {
   /** The client's address. */
@@ -41,6 +41,8 @@ export interface InboundCheckOptions {
   keys?: DkimKeyCache;
   /** SPF results kept across messages (one per MX). */
   spfCache?: SpfCache;
+  /** The message's header fields, when the caller split them already. */
+  fields?: RawField[];
   /** DMARC results kept across messages (one per MX). */
   dmarcCache?: ResultCache<DMARCResult>;
   /** For DMARC pct sampling; default Math.random. */
@@ -155,17 +157,18 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
   const helo = session.helo || session.ip;
   const heloIdentity = `postmaster@${helo}`;
   const mailFrom = session.mailFrom || heloIdentity;
-  const hasArc = splitFields(raw).some((f) => f.name.toLowerCase() === 'arc-seal');
+  // The header fields are split once and the body hashed once per canonicalization for DKIM and ARC both.
+  const view = messageView(raw, opts.fields);
+  const keys = opts.keys ?? new DkimKeyCache();
   const spfCheck = (sender: string): Promise<string> =>
     cachedSpf(opts.spfCache, `${session.ip} ${helo} ${sender}`, async () => (await safe(spf({ sender, ip: session.ip, helo, mta, resolver })))?.status.result ?? 'temperror');
   const checkDmarc = (from: string, spfDomains: string[], dkimDomains: string[]) =>
     cachedDmarc(opts.dmarcCache, `${domainOf(from)} ${spfDomains.join(',')} ${dkimDomains.join(',')}`, () =>
       safe(dmarc({ headerFrom: [from], spfDomains, dkimDomains: dkimDomains.map((domain) => ({ domain })), resolver })),
     );
-  const [dkimRes, arcData, spfMailFrom, spfHelo] = await Promise.all([
-    safe(verifyDkim(raw, opts.resolver, opts.keys ?? new DkimKeyCache())),
-    // ARC needs mailauth's parse of the chain (and its check of the last ARC-Message-Signature).
-    hasArc ? safe(dkimVerify(raw, { resolver, sender: mailFrom, minBitLength: 1024 })) : Promise.resolve(null),
+  const [dkimRes, arcRes, spfMailFrom, spfHelo] = await Promise.all([
+    safe(verifyDkim(raw, opts.resolver, keys, new Date(), view)),
+    safe(verifyArc(view, opts.resolver, keys)),
     spfCheck(mailFrom),
     session.mailFrom ? spfCheck(heloIdentity) : Promise.resolve(null),
   ]);
@@ -173,19 +176,17 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
 
   const dkimRows = dkimRes ?? [{ domain: '', selector: '', algorithm: '', result: 'temperror' as const, info: 'dkim=temperror (verification failed)' }];
   const passing = dkimRows.filter((d) => d.result === 'pass');
-  const headerFrom = fromAddresses(raw);
-  const [arcRes, dmarcRes] = await Promise.all([
-    arcData?.arc ? safe(arc(arcData.arc as ARCData, { resolver, minBitLength: 1024 })) : Promise.resolve(null),
-    headerFrom.length === 1 ? checkDmarc(headerFrom[0]!, spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [], passing.map((d) => d.domain)) : Promise.resolve(false as const),
-  ]);
+  const headerFrom = fromAddresses(view.fields);
+  const dmarcRes =
+    headerFrom.length === 1 ? await checkDmarc(headerFrom[0]!, spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [], passing.map((d) => d.domain)) : (false as const);
 
   const parts: string[] = [];
   for (const d of dkimRows) parts.push(d.info);
   if (!dkimRows.length) parts.push('dkim=none');
   parts.push(spfInfo(spfMailFrom, 'mailfrom', mailFrom, session.ip));
   if (session.mailFrom) parts.push(spfInfo(spfHeloResult, 'helo', helo, session.ip));
-  const arcResult = arcRes?.status.result ?? (hasArc ? 'temperror' : 'none');
-  parts.push(arcRes?.info ? arcRes.info.replace(/\r?\n/g, ' ') : `arc=${arcResult}`);
+  const arcResult = arcRes?.result ?? 'temperror';
+  parts.push(arcRes?.info ?? 'arc=temperror');
   const dm = dmarcOutcome(dmarcRes, headerFrom.length);
   parts.push(dm.info);
   const authResults = `${mta};\r\n ${parts.join(';\r\n ')}`;
@@ -219,9 +220,9 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
 }
 
 /** The addresses of the From field(s) (RFC 5322 3.6.2), for DMARC: it applies to a message with exactly one. */
-function fromAddresses(raw: Buffer): string[] {
+function fromAddresses(fields: readonly RawField[]): string[] {
   const out: string[] = [];
-  for (const f of splitFields(raw)) {
+  for (const f of fields) {
     if (f.name.toLowerCase() !== 'from') continue;
     for (const a of parseAddressList(fieldValue(f)) ?? []) if (a.mailbox && a.host) out.push(`${a.mailbox}@${a.host}`);
   }

@@ -7,7 +7,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
-import { removeOwnAuthResults } from './headers.js';
+import { removeOwnAuthResults, splitFields } from './headers.js';
 import { checkInbound, ResultCache, SpfCache, type InboundSession, type InboundVerdict } from './inbound.js';
 import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
@@ -35,8 +35,9 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const spfCache = new SpfCache();
   const dmarcCache = new ResultCache<DMARCResult>();
   return async (raw, session) => {
-    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, ...(opts.random ? { random: opts.random } : {}) });
-    const stripped = removeOwnAuthResults(raw, opts.hostname);
+    const fields = splitFields(raw);
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, fields, ...(opts.random ? { random: opts.random } : {}) });
+    const stripped = removeOwnAuthResults(raw, opts.hostname, fields);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
     const out = Buffer.concat([Buffer.from(verdict.field + verdict.receivedSpf, 'latin1'), stripped.raw]);
     if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);

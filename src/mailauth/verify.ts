@@ -100,26 +100,86 @@ function info(r: Omit<DkimResult, 'info'>, identity: string, b: string): string 
   return `dkim=${r.result}${c} ${props.filter(Boolean).join(' ')}`.trim();
 }
 
-/** Verifies every DKIM-Signature of `raw` (at most MAX_SIGNATURES); [] when there is none. */
-export async function verifyDkim(raw: Buffer, resolver: DnsResolver, keys: DkimKeyCache, now: Date = new Date()): Promise<DkimResult[]> {
-  const fields = splitFields(raw);
-  const sigs = fields.filter((f) => f.name.toLowerCase() === 'dkim-signature');
-  if (!sigs.length) return [];
+/** A received message as the verifiers read it: its header fields, and its body hashes computed once each. */
+export interface MessageView {
+  fields: RawField[];
+  /** The base64 body hash for a body canonicalization, hash and l= (null: the whole body), memoized. */
+  bodyHash(canon: string, hash: string, l: number | null): string;
+}
+
+export function messageView(raw: Buffer, fields: RawField[] = splitFields(raw)): MessageView {
   const end = headerEnd(raw);
   const body = end < 0 ? Buffer.alloc(0) : raw.subarray(end + 2);
-  const bodyHashes = new Map<string, string>();
-  const bodyHash = (canon: string, hash: string, l: number | null): string => {
-    const id = `${canon} ${hash} ${l ?? ''}`;
-    let v = bodyHashes.get(id);
-    if (v === undefined) {
-      let c = canon === 'relaxed' ? relaxedBody(body) : simpleBody(body);
-      if (l !== null) c = c.subarray(0, l);
-      v = createHash(hash).update(c).digest('base64');
-      bodyHashes.set(id, v);
-    }
-    return v;
+  const hashes = new Map<string, string>();
+  return {
+    fields,
+    bodyHash(canon, hash, l) {
+      const id = `${canon} ${hash} ${l ?? ''}`;
+      let v = hashes.get(id);
+      if (v === undefined) {
+        let c = canon === 'relaxed' ? relaxedBody(body) : simpleBody(body);
+        if (l !== null) c = c.subarray(0, l);
+        v = createHash(hash).update(c).digest('base64');
+        hashes.set(id, v);
+      }
+      return v;
+    },
   };
-  return Promise.all(sigs.slice(0, MAX_SIGNATURES).map((sig) => verifyOne(sig, fields, bodyHash, resolver, keys, now)));
+}
+
+/** Verifies every DKIM-Signature of `raw` (at most MAX_SIGNATURES); [] when there is none. */
+export async function verifyDkim(raw: Buffer, resolver: DnsResolver, keys: DkimKeyCache, now: Date = new Date(), view: MessageView = messageView(raw)): Promise<DkimResult[]> {
+  const sigs = view.fields.filter((f) => f.name.toLowerCase() === 'dkim-signature');
+  if (!sigs.length) return [];
+  return Promise.all(sigs.slice(0, MAX_SIGNATURES).map((sig) => verifyOne(sig, view.fields, view.bodyHash, resolver, keys, now)));
+}
+
+export type KeyLookup = { ok: true; key: KeyObject } | { ok: false; result: DkimResult['result']; comment: string };
+
+/**
+ * The public key of selector `s` of domain `d` for algorithm `a` (rsa-sha256 or ed25519-sha256), checked as
+ * RFC 6376 3.6.1 says (version, revocation, key type, allowed hashes, t=s when `identityIsD` is false) and
+ * RFC 8301 (RSA of at least MIN_RSA_BITS), or the result that failure gives.
+ */
+export async function lookupKey(d: string, s: string, a: string, resolver: DnsResolver, keys: DkimKeyCache, identityIsD = true): Promise<KeyLookup> {
+  const no = (result: DkimResult['result'], comment: string): KeyLookup => ({ ok: false, result, comment });
+  let record: string[][];
+  try {
+    record = await resolver.resolveTxt(`${s}._domainkey.${d}`);
+  } catch (e) {
+    return isTemporaryDnsError(e) ? no('temperror', 'key lookup failed') : no('permerror', 'no key');
+  }
+  const keyTags = record.map((r) => parseTags(r.join(''))).find((t) => t?.has('p'));
+  if (!keyTags) return no('permerror', 'no key');
+  if (keyTags.has('v') && keyTags.get('v') !== 'DKIM1') return no('permerror', 'unknown key version');
+  const p = keyTags.get('p')!.replace(/[ \t\r\n]/g, '');
+  if (!p) return no('permerror', 'key revoked');
+  const k = (keyTags.get('k') ?? 'rsa').toLowerCase();
+  if (k !== a.split('-')[0]) return no('permerror', 'key type does not match the algorithm');
+  const hashes = keyTags.get('h');
+  if (hashes && !hashes.split(':').map((h) => h.trim().toLowerCase()).includes('sha256')) return no('permerror', 'hash not allowed by the key');
+  if ((keyTags.get('t') ?? '').split(':').some((f) => f.trim() === 's') && !identityIsD) return no('permerror', 'key requires i= to be d=');
+  const key = keys.get(p, k);
+  if (typeof key === 'string') return no('permerror', key);
+  if (key.type === 'rsa' && key.bits < MIN_RSA_BITS) return no('policy', 'weak key');
+  return { ok: true, key: key.key };
+}
+
+/** Checks signature `b` (base64) over `data` (latin1) for algorithm `a`. */
+export function signatureValid(a: string, data: string, key: KeyObject, b: string): boolean {
+  const signed = Buffer.from(data, 'latin1');
+  const signature = Buffer.from(b, 'base64');
+  try {
+    return a === 'rsa-sha256' ? cryptoVerify('sha256', signed, key, signature) : cryptoVerify(null, createHash('sha256').update(signed).digest(), key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** A signature field with its b= value emptied (RFC 6376 3.7), canonicalized, without the final CRLF. */
+export function unsignedField(f: RawField, canon: 'relaxed' | 'simple'): string {
+  const unsigned = f.text.replace(/((?:^|[;:])[ \t\r\n]*b[ \t\r\n]*=)[^;]*/, '$1');
+  return canon === 'relaxed' ? relaxedHeader(f.name, unsigned.slice(unsigned.indexOf(':') + 1)).slice(0, -2) : unsigned;
 }
 
 async function verifyOne(
@@ -154,41 +214,12 @@ async function verifyOne(
   if (x && /^\d+$/.test(x) && Number(x) * 1000 < now.getTime()) return done('fail', 'signature expired');
   const lTag = tags.get('l');
   const l = lTag !== undefined && /^\d+$/.test(lTag) ? Number(lTag) : null;
-
   if (bodyHash(bc, 'sha256', l) !== tags.get('bh')!.replace(/[ \t\r\n]/g, '')) return done('fail', 'body hash did not verify');
-
-  let record: string[][];
-  try {
-    record = await resolver.resolveTxt(`${s}._domainkey.${d}`);
-  } catch (e) {
-    return isTemporaryDnsError(e) ? done('temperror', 'key lookup failed') : done('permerror', 'no key');
-  }
-  const keyTags = record.map((r) => parseTags(r.join(''))).find((t) => t?.has('p'));
-  if (!keyTags) return done('permerror', 'no key');
-  if (keyTags.has('v') && keyTags.get('v') !== 'DKIM1') return done('permerror', 'unknown key version');
-  const p = keyTags.get('p')!.replace(/[ \t\r\n]/g, '');
-  if (!p) return done('permerror', 'key revoked');
-  const k = (keyTags.get('k') ?? 'rsa').toLowerCase();
-  if (k !== a.split('-')[0]) return done('permerror', 'key type does not match the algorithm');
-  const hashes = keyTags.get('h');
-  if (hashes && !hashes.split(':').map((h) => h.trim().toLowerCase()).includes('sha256')) return done('permerror', 'hash not allowed by the key');
-  if ((keyTags.get('t') ?? '').split(':').some((f) => f.trim() === 's') && idDomain !== d) return done('permerror', 'key requires i= to be d=');
-  const key = keys.get(p, k);
-  if (typeof key === 'string') return done('permerror', key);
-  if (key.type === 'rsa' && key.bits < MIN_RSA_BITS) return done('policy', 'weak key');
-
+  const key = await lookupKey(d, s, a, resolver, keys, idDomain === d);
+  if (!key.ok) return done(key.result, key.comment);
   // The signed header fields, each name taking the lowest instance not used yet (RFC 6376 5.4.2), then this
   // signature's field with the b= value emptied, without its final CRLF (RFC 6376 3.7).
-  let data = signedHeaderData(fields, names, hc === 'relaxed' ? 'relaxed' : 'simple');
-  const unsigned = sig.text.replace(/((?:^|[;:])[ \t\r\n]*b[ \t\r\n]*=)[^;]*/, '$1');
-  data += hc === 'relaxed' ? relaxedHeader(sig.name, unsigned.slice(unsigned.indexOf(':') + 1)).slice(0, -2) : unsigned;
-  const signed = Buffer.from(data, 'latin1');
-  const signature = Buffer.from(b, 'base64');
-  let ok: boolean;
-  try {
-    ok = a === 'rsa-sha256' ? cryptoVerify('sha256', signed, key.key, signature) : cryptoVerify(null, createHash('sha256').update(signed).digest(), key.key, signature);
-  } catch {
-    ok = false;
-  }
-  return ok ? done('pass') : done('fail', 'bad signature');
+  const canon = hc === 'relaxed' ? 'relaxed' : 'simple';
+  const data = signedHeaderData(fields, names, canon) + unsignedField(sig, canon);
+  return signatureValid(a, data, key.key, b) ? done('pass') : done('fail', 'bad signature');
 }

@@ -78,6 +78,8 @@ export class SpamFilter {
   readonly #junkNames = new Map<number, string>();
   /** Token counts per user between deliveries (cache.ts). */
   readonly #counts: CountsCache;
+  /** The tokens of a message being delivered, so its recipients share one tokenization. */
+  readonly #tokens = new WeakMap<Buffer, { authResults: string | null; tokens: string[] }>();
 
   constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger) {
     this.#store = store;
@@ -113,12 +115,20 @@ export class SpamFilter {
     // Most users never train: their totals alone (one cached read) decide, without tokenizing the message,
     // which is most of the filter's cost.
     if (!enough((await this.#counts.counts(userId, [])).totals)) return untrained;
-    const tokens = tokenize(raw, { authResults: ctx.authResults ?? null });
+    const tokens = this.#tokensOf(raw, ctx.authResults ?? null);
     const counts = await this.#counts.counts(userId, tokens);
     if (!enough(counts.totals)) return untrained;
     const s = classify(tokens, counts, DEFAULT_PARAMS);
     const isSpam = s.probability >= this.settings.threshold;
     return { probability: s.probability, isSpam, score: spamtestScore(s.probability, true), tested: true, engine: 'bayes', detail: `clues=${s.clues}`, shownScore: 10 * s.probability, required };
+  }
+
+  #tokensOf(raw: Buffer, authResults: string | null): string[] {
+    const hit = this.#tokens.get(raw);
+    if (hit && hit.authResults === authResults) return hit.tokens;
+    const tokens = tokenize(raw, { authResults });
+    this.#tokens.set(raw, { authResults, tokens });
+    return tokens;
   }
 
   /**
@@ -131,6 +141,7 @@ export class SpamFilter {
     if (!this.rspamd || this.settings.trainBuiltinWithRspamd) {
       const tokens = tokenize(raw, { authResults: storedAuthResults(raw) });
       outcome = await this.#store.spam.train(userId, messageDigest(raw), cls, tokens);
+      if (outcome !== 'unchanged') this.#counts.forget(userId); // its next check reads the new counts
     }
     if (this.rspamd && outcome !== 'unchanged') {
       try {

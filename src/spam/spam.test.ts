@@ -16,7 +16,7 @@ import { chi2Q, classify, tokenProbability } from './classify.js';
 import { tokenize } from './tokenize.js';
 import { messageDigest, renameSpamFields, storedAuthResults } from './message.js';
 import { SpamFilter, spamStage, noteTransfer } from './index.js';
-import { CountsCache } from './cache.js';
+import { CountsCache, GENERATION_RECHECK_MS, VOCABULARY_RELOAD_MS } from './cache.js';
 
 const msg = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'utf8');
 
@@ -161,20 +161,47 @@ test('the stage: untrained users are never misfiled, trained ones get verdicts, 
   });
 });
 
-test('the counts cache: cached tokens, new tokens in one query, dropped when the generation moves', async () => {
+test('the counts cache: a whole vocabulary answers without queries until the generation moves; big users per token', async () => {
   await withStore(async (store, userId) => {
     let queries = 0;
-    const spy = { counts: (u: number, t: readonly string[]) => (queries++, store.spam.counts(u, t)) };
-    const cache = new CountsCache(spy);
+    let vocab = 0;
+    let now = 1_000_000;
+    const spy = {
+      counts: (u: number, t: readonly string[]) => (queries++, store.spam.counts(u, t)),
+      vocabulary: (u: number, max: number) => (vocab++, store.spam.vocabulary(u, max)),
+    };
+    const cache = new CountsCache(spy, () => now);
     await store.spam.train(userId, 'd1', 'spam', ['a', 'b']);
     assert.deepEqual([...(await cache.counts(userId, ['a', 'x'])).tokens.keys()], ['a']);
-    assert.equal(queries, 1);
+    assert.deepEqual([vocab, queries], [1, 0], 'the vocabulary is read whole, once');
     const again = await cache.counts(userId, ['a', 'b', 'x']);
     assert.deepEqual(again.tokens.get('b'), { spam: 1, ham: 0 });
-    assert.equal(queries, 2, 'one query for the tokens not cached');
+    assert.deepEqual([vocab, queries], [1, 0], 'answered from memory');
+    // Training elsewhere is seen once GENERATION_RECHECK_MS have passed.
     await store.spam.train(userId, 'd2', 'ham', ['a', 'x']);
-    const after = await cache.counts(userId, ['a', 'x']);
+    assert.deepEqual((await cache.counts(userId, ['a'])).tokens.get('a'), { spam: 1, ham: 0 }, 'still the cached generation');
+    now += GENERATION_RECHECK_MS;
+    let after = await cache.counts(userId, ['a', 'x']);
     assert.deepEqual([after.tokens.get('a'), after.tokens.get('x'), after.totals], [{ spam: 1, ham: 1 }, { spam: 0, ham: 1 }, { spam: 1, ham: 1 }]);
+    assert.equal(vocab, 1, 'within VOCABULARY_RELOAD_MS the changed user is served per token');
+    assert.ok(queries >= 2);
+    // Per-token mode: new tokens in one query; a moved generation drops the entries.
+    const q = queries;
+    await cache.counts(userId, ['a', 'x']);
+    assert.equal(queries, q + 1, 'cached tokens, and the generation read with the (empty) query for new ones');
+    await store.spam.train(userId, 'd3', 'spam', ['x']);
+    after = await cache.counts(userId, ['x']);
+    assert.deepEqual(after.tokens.get('x'), { spam: 1, ham: 1 });
+    // After VOCABULARY_RELOAD_MS the vocabulary is read whole again; forget() drops it at once.
+    now += VOCABULARY_RELOAD_MS;
+    cache.forget(userId);
+    assert.deepEqual((await cache.counts(userId, ['b', 'x'])).tokens.get('x'), { spam: 1, ham: 1 });
+    assert.equal(vocab, 2);
+    // A vocabulary bigger than asked for is reported incomplete.
+    const v = await store.spam.vocabulary(userId, 1);
+    assert.deepEqual([v.complete, v.tokens.size, v.totals], [false, 0, { spam: 2, ham: 1 }]);
+    const all = await store.spam.vocabulary(userId, 10);
+    assert.deepEqual([all.complete, [...all.tokens.keys()].sort()], [true, ['a', 'b', 'x']]);
   });
 });
 

@@ -317,6 +317,14 @@ function regDomain(host: string): string {
   return labels.slice(-take).join('.');
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const WHITESPACE_RUN = /\s+/g;
+
+/** t.split(/\s+/).length, without building the array. */
+function countWords(t: string): number {
+  return (t.match(WHITESPACE_RUN)?.length ?? 0) + 1;
+}
+
 const INVISIBLE = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]/;
 const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'g');
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]/;
@@ -326,8 +334,11 @@ const SPACED = /(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}][ .\-_*|]){3,}[\p{L}\p{N}])(?
 
 function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (text.length === 0) return;
-  if (INVISIBLE.test(text)) out.add('text:invisible-chars');
-  let t = text.replace(INVISIBLE_ALL, '').normalize('NFKC');
+  const invisible = INVISIBLE.test(text);
+  if (invisible) out.add('text:invisible-chars');
+  // NFKC leaves ASCII as it is: only text with other characters is normalized.
+  let t = invisible ? text.replace(INVISIBLE_ALL, '') : text;
+  if (NON_ASCII.test(t)) t = t.normalize('NFKC');
   st.textChars += t.length;
   let spaced = 0;
   t = t.replace(SPACED, (all, inner: string) => {
@@ -345,7 +356,7 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
     }
   }
   const upper = (t.match(/\b[A-Z]{3,}\b/g) ?? []).length;
-  const wordsAll = t.split(/\s+/).length;
+  const wordsAll = countWords(t);
   if (wordsAll > 10 && upper / wordsAll > 0.3) out.add('text:shouting');
   if (/[$€£]\s?\d|\d\s?(?:usd|eur|\$|€)/i.test(t)) out.add('text:money');
   if (/[!]{3,}/.test(t)) out.add('text:exclaim');

@@ -44,6 +44,11 @@ export interface SpamStore {
   /** The user's totals and the counts of the given tokens, in one read. Unknown users have zero totals. */
   counts(userId: number, tokens: readonly string[]): Promise<SpamCounts>;
   /**
+   * The user's totals and the counts of every token the user has, in one read, when there are at most `max`
+   * tokens (`complete` true); else `complete` is false and the token map is empty.
+   */
+  vocabulary(userId: number, max: number): Promise<SpamCounts & { complete: boolean }>;
+  /**
    * Trains message `digest` as `cls`: adds one to each distinct token's count of `cls` and to the user's
    * total. A message trained before as the other class is first taken out of it ('retrained'); one
    * trained as `cls` already is left alone ('unchanged'). Atomic per call.

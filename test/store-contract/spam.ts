@@ -33,6 +33,10 @@ export function runSpamContract(name: string, factory: StoreFactory): void {
         c = await sp.counts(user.id, ['a', 'b', 'c', 'ünï', 'zzz']);
         assert.deepEqual(c.totals, { spam: 1, ham: 1 });
         assert.deepEqual(plain(c.tokens), { a: [1, 0], b: [1, 1], c: [0, 1], 'ünï': [1, 0] });
+        const v = await sp.vocabulary(user.id, 4);
+        assert.deepEqual([v.complete, plain(v.tokens), v.totals, v.generation], [true, plain(c.tokens), c.totals, c.generation], 'the whole vocabulary in one read');
+        const big = await sp.vocabulary(user.id, 3);
+        assert.deepEqual([big.complete, big.tokens.size, big.totals], [false, 0, c.totals], 'more tokens than asked for: incomplete');
         assert.equal(await sp.trainedAs(user.id, 'm1'), 'spam');
 
         // m1 was spam: now ham. Its tokens move from one class to the other.

@@ -35,6 +35,35 @@ export class PgSpam implements SpamStore {
     });
   }
 
+  vocabulary(userId: number, max: number): Promise<SpamCounts & { complete: boolean }> {
+    return this.core.run(async () => {
+      const r = await this.core.db.query<{ token: string | null; spam: number; ham: number; generation: string }>(
+        `SELECT NULL AS token, spam, ham, generation FROM spam_totals WHERE user_id = $1
+         UNION ALL
+         (SELECT token, spam, ham, 0 FROM spam_tokens WHERE user_id = $1 LIMIT $2)`,
+        [userId, max + 1],
+        'spam_vocabulary_v1',
+      );
+      const totals = { spam: 0, ham: 0 };
+      let generation = 0;
+      const map = new Map<string, ClassCounts>();
+      let rows = 0;
+      for (const row of r.rows) {
+        if (row.token === null) {
+          totals.spam = num(row.spam);
+          totals.ham = num(row.ham);
+          generation = num(row.generation);
+        } else {
+          rows++;
+          map.set(row.token, { spam: num(row.spam), ham: num(row.ham) });
+        }
+      }
+      const complete = rows <= max;
+      if (!complete) map.clear();
+      return { totals, tokens: map, generation, complete };
+    });
+  }
+
   train(userId: number, digest: string, cls: SpamClass, tokens: readonly string[]): Promise<TrainOutcome> {
     return this.core.run(async () =>
       this.core.db.tx(async (q): Promise<TrainOutcome> => {

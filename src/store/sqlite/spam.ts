@@ -46,11 +46,7 @@ export class SqliteSpam implements SpamStore {
     const core = this.core;
     return core.run(async () =>
       core.readTx(() => {
-        const totals = (core.sql('SELECT spam, ham, generation FROM spam_totals WHERE user_id = ?').get(userId) as (ClassCounts & { generation: number }) | undefined) ?? {
-          spam: 0,
-          ham: 0,
-          generation: 0,
-        };
+        const totals = this.#totals(userId);
         const map = new Map<string, ClassCounts>();
         if (tokens.length > 0) {
           const rows = core
@@ -61,6 +57,26 @@ export class SqliteSpam implements SpamStore {
           for (const r of rows) map.set(r.token, { spam: r.spam, ham: r.ham });
         }
         return { totals: { spam: totals.spam, ham: totals.ham }, tokens: map, generation: totals.generation };
+      }),
+    );
+  }
+
+  /** The user's totals and generation (zero for a user who never trained); inside a read. */
+  #totals(userId: number): ClassCounts & { generation: number } {
+    const row = this.core.sql('SELECT spam, ham, generation FROM spam_totals WHERE user_id = ?').get(userId) as (ClassCounts & { generation: number }) | undefined;
+    return row ?? { spam: 0, ham: 0, generation: 0 };
+  }
+
+  vocabulary(userId: number, max: number): Promise<SpamCounts & { complete: boolean }> {
+    const core = this.core;
+    return core.run(async () =>
+      core.readTx(() => {
+        const totals = this.#totals(userId);
+        const rows = core.sql('SELECT token, spam, ham FROM spam_tokens WHERE user_id = ? LIMIT ?').all(userId, max + 1) as Row[];
+        const complete = rows.length <= max;
+        const map = new Map<string, ClassCounts>();
+        if (complete) for (const r of rows) map.set(r.token, { spam: r.spam, ham: r.ham });
+        return { totals: { spam: totals.spam, ham: totals.ham }, tokens: map, generation: totals.generation, complete };
       }),
     );
   }
