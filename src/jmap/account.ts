@@ -18,6 +18,10 @@ import { createHash } from 'node:crypto';
 import type { Store } from '../store/handle.js';
 import type { Mailbox, MessageMeta } from '../store/types.js';
 import { MethodError } from './errors.js';
+import { RIGHT_ORDER } from '../store/acl.js';
+
+/** Every RFC 4314 right: what the owner holds in the own account. */
+const ALL_RIGHTS = RIGHT_ORDER;
 
 export interface EmailRec {
   id: string;
@@ -99,11 +103,29 @@ export class Account {
   #loaded = false;
   #closed = false;
 
+  /** Per mailbox id, the viewer's RFC 4314 rights (a shared account); empty for the owner's own account. */
+  rights = new Map<number, string>();
+
+  /**
+   * `userId` owns the mail. `access`, for an account shared with another user, gives that user's rights
+   * per mailbox id at each sync: only mailboxes with "l" are seen, and the messages only of those with "r".
+   */
   constructor(
     readonly store: Store,
     readonly userId: number,
     readonly accountId: string,
+    readonly access: (() => Promise<Map<number, string>>) | null = null,
   ) {}
+
+  /** True for an account another user shares with the viewer. */
+  get shared(): boolean {
+    return this.access !== null;
+  }
+
+  /** The viewer's rights on mailbox `boxId` (RFC 4314 letters); every right in the viewer's own account. */
+  rightsOf(boxId: number): string {
+    return this.access === null ? ALL_RIGHTS : (this.rights.get(boxId) ?? '');
+  }
 
   /** Brings the view up to date with the store (concurrent calls share one pass; a call during a pass runs another). */
   sync(): Promise<void> {
@@ -132,7 +154,16 @@ export class Account {
   }
 
   async #pass(): Promise<void> {
-    const mbs = await this.store.mail.listMailboxes(this.userId);
+    let mbs = await this.store.mail.listMailboxes(this.userId);
+    if (this.access) {
+      const rights = await this.access();
+      const changedRights = rights.size !== this.rights.size || [...rights].some(([id, r]) => this.rights.get(id) !== r);
+      // A mailbox whose "r" right went away is dropped and, with "r" back, loaded again.
+      for (const [id, box] of this.boxes) if (!(rights.get(id) ?? '').includes('r') && box.byUid.size > 0) mbs = mbs.filter((m) => m.id !== id);
+      this.rights = rights;
+      mbs = mbs.filter((m) => (rights.get(m.id) ?? '').includes('l'));
+      if (changedRights) this.#again = true;
+    }
     let changed = false;
     const seen = new Set<number>();
     for (const mb of mbs) {
@@ -143,14 +174,15 @@ export class Account {
         this.boxes.set(mb.id, box);
         this.boxByObjectId.set(mb.mailboxObjectId, box);
         if (!this.#closed) this.#unsubs.set(mb.id, this.store.mail.subscribe(mb.id, () => void this.sync().catch(() => undefined)));
-        const metas = await this.store.mail.listMessages(mb.id);
+        const metas = this.rightsOf(mb.id).includes('r') ? await this.store.mail.listMessages(mb.id) : [];
         for (const m of metas) this.#add(box, m);
-        box.modseq = mb.highestModseq;
+        // Without "r" nothing was read: from modseq 0, the "r" right later brings every message.
+        box.modseq = this.rightsOf(mb.id).includes('r') ? mb.highestModseq : 0;
         changed = true;
       } else {
         if (box.mb.name !== mb.name || box.mb.specialUse !== mb.specialUse || box.mb.subscribed !== mb.subscribed) changed = true;
         box.mb = mb;
-        if (mb.highestModseq !== box.modseq) {
+        if (mb.highestModseq !== box.modseq && this.rightsOf(mb.id).includes('r')) {
           const ch = await this.store.mail.changesSince(mb.id, box.modseq);
           for (const uid of ch.expunged) this.#remove(box, uid);
           for (const m of ch.changed) {

@@ -7,6 +7,7 @@ import type { User } from '../store/types.js';
 import type { Account } from './account.js';
 import { MethodError, RequestError } from './errors.js';
 import type { JmapServer } from './server.js';
+import type { SharedOwner } from './shared.js';
 
 export const CAP = {
   core: 'urn:ietf:params:jmap:core',
@@ -45,6 +46,8 @@ export interface Call {
   callId: string;
   /** The client's address (trace fields). */
   remoteAddress: string;
+  /** The owners sharing mailboxes with the user, read once per request (shared.ts). */
+  owners: ReadonlyMap<number, SharedOwner>;
 }
 
 export type Method = (args: Args, call: Call) => Promise<Args>;
@@ -137,16 +140,26 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
   const req = parseRequest(body, server.capabilityNames);
   const createdIds = new Map<string, string>(Object.entries(req.createdIds ?? {}));
   const responses: Invocation[] = [];
-  // One sync per request: methods that change mail sync again themselves.
+  // One sync per request and account: methods that change mail sync again themselves.
   await account.sync();
+  const owners = await server.sharedOwners(user);
+  const synced = new Set<Account>([account]);
   for (const [name, rawArgs, callId] of req.calls) {
-    const call: Call = { server, user, account, using: req.using, createdIds, follow: [], callId, remoteAddress };
+    const call: Call = { server, user, account, using: req.using, createdIds, follow: [], callId, remoteAddress, owners };
     try {
       const spec = server.methods.get(name);
       if (!spec || !req.using.has(spec.cap) || !req.using.has(CAP.core)) throw new MethodError('unknownMethod', `unknown method ${name}`);
       const args = resolveReferences(rawArgs, responses);
       if ('accountId' in args && args['accountId'] !== account.accountId) {
-        throw new MethodError('accountNotFound', `no account ${String(args['accountId'])}`);
+        const other = typeof args['accountId'] === 'string' ? await server.accountFor(user, args['accountId'], owners) : null;
+        if (!other) throw new MethodError('accountNotFound', `no account ${String(args['accountId'])}`);
+        // A shared account offers only the mail capability (shared.ts).
+        if (spec.cap !== CAP.mail) throw new MethodError('accountNotSupportedByMethod', `${name} is not available on a shared account`);
+        if (!synced.has(other)) {
+          await other.sync();
+          synced.add(other);
+        }
+        call.account = other;
       }
       const result = await spec.fn(args, call);
       responses.push([name, result, callId], ...call.follow);
@@ -159,7 +172,7 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
     }
   }
   await account.flushSnapshots();
-  const out: Args = { methodResponses: responses, sessionState: server.sessionState(user) };
+  const out: Args = { methodResponses: responses, sessionState: server.sessionState(user, owners) };
   if (req.createdIds !== null) out['createdIds'] = Object.fromEntries(createdIds);
   return out;
 }

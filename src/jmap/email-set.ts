@@ -10,9 +10,10 @@ import type { Account, Box, EmailRec } from './account.js';
 import { applyPatch, checkSetSize, optBool, optString, resolveId } from './args.js';
 import { MethodError, invalid, setError, type SetError } from './errors.js';
 import { flagsFor, isKeyword, keywordsOf } from './keywords.js';
-import { messageBlobId, readBlob } from './blob.js';
+import { messageBlobId, readBlob, readEmailRaw } from './blob.js';
 import { composeDraft } from './compose.js';
 import { roleOf, storeSetError } from './mailbox.js';
+import { checkRights } from './shared.js';
 import { bodyOptions, bodyProperties, emailProperties, headerProperty } from './email-get.js';
 import { indexMessage, normalizeLineEndings, parseHeaderBlock } from '../mime/index.js';
 import type { Store } from '../store/handle.js';
@@ -35,7 +36,7 @@ export async function trainOnMove(store: Store, userId: number, from: Box, to: B
 }
 
 function readBlobFor(call: Call): (id: string) => Promise<{ data: Buffer; type: string } | null> {
-  return (id: string) => readBlob(call.account, resolveId(call, id), call.server.blobSources(call.account));
+  return (id: string) => readBlob(call.account, resolveId(call, id), call.server.blobSources(call.user));
 }
 
 /** The single mailbox of a mailboxIds value, or a SetError. */
@@ -75,10 +76,19 @@ const CREATE_PROPS = new Set([
   'bodyStructure', 'bodyValues', 'textBody', 'htmlBody', 'attachments',
 ]);
 
+/** The keywords the viewer may set on a message of `boxId`: \Seen needs "s", \Deleted "t", others "w" (RFC 4314 4). */
+function permittedFlags(a: Account, boxId: number, flags: string[]): string[] {
+  const r = a.rightsOf(boxId);
+  return flags.filter((f) => (f.toLowerCase() === '\\seen' ? r.includes('s') : f.toLowerCase() === '\\deleted' ? r.includes('t') : r.includes('w')));
+}
+
 async function appendAndFind(call: Call, box: Box, raw: Buffer, flags: string[], date: Date | undefined): Promise<EmailRec> {
-  const r = await call.account.store.mail.append(box.mb.id, raw, { flags, ...(date ? { internalDate: date } : {}) });
+  checkRights(call.account, box.mb.id, 'i', 'adding a message');
+  const r = await call.account.store.mail.append(box.mb.id, raw, { flags: permittedFlags(call.account, box.mb.id, flags), ...(date ? { internalDate: date } : {}) });
   await call.account.sync();
   const rec = call.account.emails.get(r.emailId);
+  // Added to a shared mailbox the user may not read ("i" without "r"): the account never sees it.
+  if (!rec && !call.account.rightsOf(box.mb.id).includes('r')) return { id: r.emailId, threadId: '', mailboxId: box.mb.id, uid: r.uid, flags, receivedAt: Date.now(), size: raw.length, modseq: r.modseq };
   if (!rec) throw setError('serverFail', 'appended message not found');
   return rec;
 }
@@ -111,8 +121,15 @@ async function updateEmail(call: Call, rec: EmailRec, patch: Obj): Promise<void>
   const from = a.boxes.get(rec.mailboxId)!;
   const flags = flagsFor(keywords, rec.flags);
   const same = flags.length === rec.flags.length && flags.every((f) => rec.flags.some((g) => g.toLowerCase() === f.toLowerCase()));
-  if (!same) await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'set', flags });
+  if (!same) {
+    const has = (list: string[], f: string) => list.some((g) => g.toLowerCase() === f.toLowerCase());
+    const changed = [...flags.filter((f) => !has(rec.flags, f)), ...rec.flags.filter((f) => !has(flags, f))];
+    if (permittedFlags(a, rec.mailboxId, changed).length !== changed.length) throw setError('forbidden', 'changing these keywords needs the s, w or t right on this mailbox');
+    await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'set', flags });
+  }
   if (to.mb.id !== from.mb.id) {
+    checkRights(a, from.mb.id, 'te', 'moving a message out');
+    checkRights(a, to.mb.id, 'i', 'moving a message in');
     const r = await a.store.mail.move(from.mb.id, [rec.uid], to.mb.id);
     await trainOnMove(a.store, a.userId, from, to, r.pairs.map((p) => p[1]));
   }
@@ -148,7 +165,7 @@ export async function emailSet(args: Args, call: Call): Promise<Args> {
       if (typeof e !== 'object' || e === null) throw setError('invalidProperties', 'not an object');
       const rec = await createEmail(call, e);
       call.createdIds.set(cid, rec.id);
-      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId, size: rec.size };
+      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId || null, size: rec.size };
     } catch (err) {
       notCreated[cid] = storeSetError(err);
     }
@@ -170,6 +187,7 @@ export async function emailSet(args: Args, call: Call): Promise<Args> {
     const id = resolveId(call, rawId);
     const rec = a.emails.get(id);
     if (!rec) notDestroyed[id] = setError('notFound');
+    else if (!/t.*e|e.*t/.test(a.rightsOf(rec.mailboxId))) notDestroyed[id] = setError('forbidden', 'destroying needs the t and e rights on this mailbox');
     else {
       toDestroy.push(rec);
       destroyed.push(id);
@@ -180,14 +198,20 @@ export async function emailSet(args: Args, call: Call): Promise<Args> {
   return { accountId: a.accountId, oldState, newState: a.emailState(), created, updated, destroyed, notCreated, notUpdated, notDestroyed };
 }
 
-/** Email/copy within the account (shared accounts are not offered): a store COPY, new EMAILIDs. */
+/**
+ * Email/copy (RFC 8621 4.7): within one account a store COPY; between accounts (the user's own and those
+ * shared with the user, shared.ts) the message bytes are appended to the target mailbox. New EMAILIDs
+ * either way; the target mailbox needs the "i" right.
+ */
 export async function emailCopy(args: Args, call: Call): Promise<Args> {
   const a = call.account;
   const fromAccountId = args['fromAccountId'];
   if (typeof fromAccountId !== 'string') invalid('fromAccountId is required');
-  if (fromAccountId !== a.accountId) throw new MethodError('fromAccountNotFound');
+  const from = fromAccountId === a.accountId ? a : await call.server.accountFor(call.user, fromAccountId, call.owners);
+  if (!from) throw new MethodError('fromAccountNotFound');
+  if (from !== a) await from.sync();
   const ifFrom = optString(args, 'ifFromInState');
-  if (ifFrom !== null && ifFrom !== a.emailState()) throw new MethodError('stateMismatch');
+  if (ifFrom !== null && ifFrom !== from.emailState()) throw new MethodError('stateMismatch');
   const ifIn = optString(args, 'ifInState');
   const oldState = a.emailState();
   if (ifIn !== null && ifIn !== oldState) throw new MethodError('stateMismatch');
@@ -198,9 +222,20 @@ export async function emailCopy(args: Args, call: Call): Promise<Args> {
   const originals: string[] = [];
   for (const [cid, e] of Object.entries(create as Record<string, Obj>)) {
     try {
-      const src = typeof e['id'] === 'string' ? a.emails.get(resolveId(call, e['id'])) : undefined;
+      const src = typeof e['id'] === 'string' ? from.emails.get(resolveId(call, e['id'])) : undefined;
       if (!src) throw setError('notFound', 'no such email');
       const box = targetBox(call, e['mailboxIds']);
+      if (from !== a) {
+        const raw = await readEmailRaw(from, src.id);
+        if (!raw) throw setError('notFound', 'no such email');
+        const keywords = e['keywords'] !== undefined ? keywordList(e['keywords']) : Object.keys(keywordsOf(src.flags));
+        const rec = await appendAndFind(call, box, raw, flagsFor(keywords), receivedAt(e['receivedAt']) ?? new Date(src.receivedAt));
+        call.createdIds.set(cid, rec.id);
+        created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId || null, size: rec.size };
+        originals.push(src.id);
+        continue;
+      }
+      checkRights(a, box.mb.id, 'i', 'copying a message in');
       const r = await a.store.mail.copy(src.mailboxId, [src.uid], box.mb.id);
       await a.sync();
       const newUid = r.pairs[0]?.[1];
@@ -208,7 +243,7 @@ export async function emailCopy(args: Args, call: Call): Promise<Args> {
       if (!rec) throw setError('serverFail', 'copy not found');
       if (e['keywords'] !== undefined) await a.store.mail.storeFlags(box.mb.id, [rec.uid], { op: 'set', flags: flagsFor(keywordList(e['keywords'])) });
       call.createdIds.set(cid, rec.id);
-      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId, size: rec.size };
+      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId || null, size: rec.size };
       originals.push(src.id);
     } catch (err) {
       notCreated[cid] = storeSetError(err);
@@ -216,7 +251,7 @@ export async function emailCopy(args: Args, call: Call): Promise<Args> {
   }
   await a.sync();
   if (optBool(args, 'onSuccessDestroyOriginal', false) && originals.length) {
-    const r = await emailSet({ accountId: a.accountId, destroy: originals, ...(args['destroyFromIfInState'] ? { ifInState: args['destroyFromIfInState'] } : {}) }, call);
+    const r = await emailSet({ accountId: from.accountId, destroy: originals, ...(args['destroyFromIfInState'] ? { ifInState: args['destroyFromIfInState'] } : {}) }, { ...call, account: from });
     call.follow.push(['Email/set', r, call.callId]);
   }
   return { fromAccountId, accountId: a.accountId, oldState, newState: a.emailState(), created, notCreated };
@@ -242,7 +277,7 @@ export async function emailImport(args: Args, call: Call): Promise<Args> {
       if (parseHeaderBlock(raw.subarray(0, Math.min(raw.length, 65536))).length === 0) throw setError('invalidEmail', 'no header fields');
       const rec = await appendAndFind(call, box, raw, flagsFor(keywordList(e['keywords'])), receivedAt(e['receivedAt']));
       call.createdIds.set(cid, rec.id);
-      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId, size: rec.size };
+      created[cid] = { id: rec.id, blobId: messageBlobId(rec.id), threadId: rec.threadId || null, size: rec.size };
     } catch (err) {
       notCreated[cid] = storeSetError(err);
     }

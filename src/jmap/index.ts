@@ -45,7 +45,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   app.get('/.well-known/jmap', async (_req, reply) => reply.redirect(SESSION_PATH, 307));
   app.get(SESSION_PATH, { preHandler: auth }, async (req, reply) => {
     const a = requestAuth(req)!;
-    return reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').send(server.session(a.user, baseUrl(req)));
+    return reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').send(server.session(a.user, baseUrl(req), await server.sharedOwners(a.user)));
   });
 
   // The API endpoint takes any content type and parses it itself (notJSON / notRequest / limit).
@@ -80,7 +80,8 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     scope.post(`${UPLOAD_PATH}/:accountId/`, { preHandler: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
       const a = requestAuth(req)!;
       const { accountId } = req.params as { accountId: string };
-      if (accountId !== accountIdOf(a.user.id)) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', status: 404, detail: 'no such account' });
+      // Uploads are the user's whichever account they name (own or shared), as blob reads are.
+      if (accountId !== accountIdOf(a.user.id) && !(await server.sharedOwners(a.user)).has(Number(accountId.slice(1)))) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', status: 404, detail: 'no such account' });
       const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
       const type = String(req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim() || 'application/octet-stream';
       const blobId = await server.putUpload(a.user.id, type.slice(0, 255), Buffer.from(body));
@@ -92,10 +93,10 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     const a = requestAuth(req)!;
     const { accountId, blobId, name } = req.params as { accountId: string; blobId: string; name: string };
     const accept = (req.query as Record<string, string | undefined>)['accept'];
-    if (accountId !== accountIdOf(a.user.id)) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
-    const account = await server.account(a.user);
+    const account = await server.accountFor(a.user, accountId, await server.sharedOwners(a.user));
+    if (!account) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
     await account.sync();
-    const blob = await readBlob(account, blobId, server.blobSources(account));
+    const blob = await readBlob(account, blobId, server.blobSources(a.user));
     if (!blob) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such blob' });
     const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
     const safeName = name.replace(/["\\\r\n]/g, '_');

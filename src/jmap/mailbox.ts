@@ -1,9 +1,11 @@
 /**
  * Mailbox/get, /changes, /query, /queryChanges, /set (RFC 8621 2). Ids are the MAILBOXIDs; roles come from
- * SPECIAL-USE (INBOX is "inbox"); every mailbox of the account is the user's own, so myRights grants all
- * (INBOX may not be deleted or renamed away). Counts come from the account view.
+ * SPECIAL-USE (INBOX is "inbox"). In the user's own account myRights grants all (INBOX may not be deleted
+ * or renamed away); in a shared account it follows the user's ACL rights, and /set checks them (shared.ts).
+ * Counts come from the account view.
  */
 import type { Args, Call } from './api.js';
+import { checkRights, myRightsOf } from './shared.js';
 import type { Account, Box } from './account.js';
 import { isSeen } from './account.js';
 import { applyPatch, checkSetSize, getIds, getProperties, optBool, optObject, resolveId } from './args.js';
@@ -69,17 +71,7 @@ export function mailboxObject(account: Account, box: Box): Record<string, unknow
     unreadEmails: box.unread,
     totalThreads: tc.threads,
     unreadThreads: tc.unreadThreads,
-    myRights: {
-      mayReadItems: true,
-      mayAddItems: true,
-      mayRemoveItems: true,
-      maySetSeen: true,
-      maySetKeywords: true,
-      mayCreateChild: true,
-      mayRename: !isInbox,
-      mayDelete: !isInbox,
-      maySubmit: true,
-    },
+    myRights: myRightsOf(account.rightsOf(box.mb.id), isInbox, !account.shared),
     isSubscribed: box.mb.subscribed,
   };
 }
@@ -243,6 +235,12 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       }
       const full = fullName(raw['parentId'], name);
       if (typeof full !== 'string') throw full;
+      if (a.shared) {
+        const parent = typeof raw['parentId'] === 'string' ? a.boxByObjectId.get(resolveId(call, raw['parentId'])) : undefined;
+        if (!parent) throw setError('forbidden', 'no top-level mailbox may be created in a shared account');
+        checkRights(a, parent.mb.id, 'k', 'creating a child mailbox');
+        if (raw['role'] !== undefined && raw['role'] !== null) throw setError('forbidden', 'roles are the owner\'s to set');
+      }
       const role = raw['role'];
       if (role !== undefined && role !== null && (typeof role !== 'string' || !USE_OF[role])) throw setError('invalidProperties', 'unsupported role', ['role']);
       if (typeof role === 'string' && boxWithRole(a, role)) throw setError('invalidProperties', 'a mailbox has this role already', ['role']);
@@ -275,6 +273,7 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       }
       if (next['name'] !== cur['name'] || next['parentId'] !== cur['parentId']) {
         if (roleOf(box) === 'inbox') throw setError('forbidden', 'INBOX cannot be renamed');
+        checkRights(a, box.mb.id, 'x', 'renaming');
         let name: string;
         try {
           name = checkName(next['name']);
@@ -284,9 +283,15 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
         const full = fullName(next['parentId'], name);
         if (typeof full !== 'string') throw full;
         if (full === box.mb.name || full.startsWith(box.mb.name + DELIM)) throw setError('invalidProperties', 'a mailbox cannot be its own ancestor', ['parentId']);
+        if (a.shared && next['parentId'] !== cur['parentId']) {
+          const parent = typeof next['parentId'] === 'string' ? a.boxByObjectId.get(resolveId(call, next['parentId'])) : undefined;
+          if (!parent) throw setError('forbidden', 'no top-level mailbox in a shared account');
+          checkRights(a, parent.mb.id, 'k', 'moving a mailbox under another');
+        }
         await mail.renameMailbox(a.userId, box.mb.name, full);
         await a.sync();
       }
+      if (a.shared && (next['role'] !== cur['role'] || next['isSubscribed'] !== cur['isSubscribed'])) throw setError('forbidden', 'role and subscription are the owner\'s to set');
       if (next['role'] !== cur['role']) {
         const role = next['role'];
         if (role !== null && (typeof role !== 'string' || !USE_OF[role])) throw setError('invalidProperties', 'unsupported role', ['role']);
@@ -310,6 +315,7 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       const box = a.boxByObjectId.get(id);
       if (!box) throw setError('notFound');
       if (roleOf(box) === 'inbox') throw setError('forbidden', 'INBOX cannot be destroyed');
+      checkRights(a, box.mb.id, 'x', 'destroying');
       for (const b of a.boxes.values()) if (b.mb.name.startsWith(box.mb.name + DELIM)) throw setError('mailboxHasChild');
       if (box.byUid.size > 0 && !removeEmails) throw setError('mailboxHasEmail');
       await mail.deleteMailbox(a.userId, box.mb.name);

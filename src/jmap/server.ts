@@ -15,6 +15,7 @@ import { MAX_DELAYED_SEND_SEC } from './submission.js';
 import { sieveAccountCapability, sieveBlob } from './sieve.js';
 import { DEFAULT_SIEVE_QUOTA, type SieveQuota } from '../store/sieve.js';
 import type { BlobSources } from './blob.js';
+import { sharedAccountObject, sharedOwners, type SharedOwner } from './shared.js';
 
 export const JMAP_PREFIX = '/jmap';
 export const SESSION_PATH = `${JMAP_PREFIX}/session`;
@@ -36,7 +37,8 @@ export function accountIdOf(userId: number): string {
 export class JmapServer {
   readonly methods = new Map<string, MethodSpec>();
   readonly capabilityNames: ReadonlySet<string>;
-  readonly #accounts = new Map<number, Account>();
+  /** Account views by viewer and owner ("viewer:owner"). */
+  readonly #accounts = new Map<string, Account>();
   readonly active = new Map<number, number>();
 
   constructor(readonly ctx: HttpContext) {
@@ -51,13 +53,35 @@ export class JmapServer {
 
   /** The user's account view (runRequest and the routes sync it before use). */
   async account(user: User): Promise<Account> {
-    let a = this.#accounts.get(user.id);
+    return this.#view(user, user.id);
+  }
+
+  async #view(user: User, ownerId: number): Promise<Account> {
+    const key = `${user.id}:${ownerId}`;
+    let a = this.#accounts.get(key);
     if (!a) {
-      a = new Account(this.ctx.store, user.id, accountIdOf(user.id));
-      this.#accounts.set(user.id, a);
+      const access = ownerId === user.id ? null : async () => (await sharedOwners(this.ctx.store, user)).get(ownerId)?.rights ?? new Map<number, string>();
+      a = new Account(this.ctx.store, ownerId, accountIdOf(ownerId), access);
+      this.#accounts.set(key, a);
       await a.sync();
     }
     return a;
+  }
+
+  /** The owners sharing mailboxes with the user (shared.ts). */
+  sharedOwners(user: User): Promise<Map<number, SharedOwner>> {
+    return sharedOwners(this.ctx.store, user);
+  }
+
+  /**
+   * The account `accountId` as the user sees it: the own one, or one shared with the user (in `owners`,
+   * from sharedOwners), else null.
+   */
+  async accountFor(user: User, accountId: string, owners: ReadonlyMap<number, SharedOwner>): Promise<Account | null> {
+    if (accountId === accountIdOf(user.id)) return this.account(user);
+    const m = /^a([1-9]\d{0,9})$/.exec(accountId);
+    const ownerId = m ? Number(m[1]) : -1;
+    return owners.has(ownerId) ? this.#view(user, ownerId) : null;
   }
 
   close(): void {
@@ -65,12 +89,14 @@ export class JmapServer {
     this.#accounts.clear();
   }
 
-  sessionState(user: User): string {
-    return 's' + createHash('sha256').update(`${user.id}\0${user.address}\0${[...this.capabilityNames].join(' ')}`).digest('base64url').slice(0, 12);
+  /** The session state: changes with the capabilities and the accounts shared with the user (and their rights). */
+  sessionState(user: User, owners: ReadonlyMap<number, SharedOwner>): string {
+    const shared = [...owners.values()].map((o) => `${o.ownerId}=${[...o.rights].map(([id, r]) => `${id}:${r}`).join(',')}`).join(';');
+    return 's' + createHash('sha256').update(`${user.id}\0${user.address}\0${[...this.capabilityNames].join(' ')}\0${shared}`).digest('base64url').slice(0, 12);
   }
 
   /** The Session object (RFC 8620 2) with absolute URLs under `base` (scheme://host). */
-  session(user: User, base: string): Record<string, unknown> {
+  session(user: User, base: string, owners: ReadonlyMap<number, SharedOwner>): Record<string, unknown> {
     const aid = accountIdOf(user.id);
     const hasQuota = this.capabilityNames.has(CAP.quota);
     const wsBase = base.replace(/^http/, 'ws');
@@ -99,14 +125,17 @@ export class JmapServer {
     };
     return {
       capabilities,
-      accounts: { [aid]: { name: user.address, isPersonal: true, isReadOnly: false, accountCapabilities } },
+      accounts: {
+        [aid]: { name: user.address, isPersonal: true, isReadOnly: false, accountCapabilities },
+        ...Object.fromEntries([...owners.values()].map((o) => [accountIdOf(o.ownerId), sharedAccountObject(o, accountCapabilities[CAP.mail] as Record<string, unknown>, CAP.mail)])),
+      },
       primaryAccounts: { [CAP.mail]: aid, [CAP.submission]: aid, [CAP.vacation]: aid, [CAP.sieve]: aid, ...(hasQuota ? { [CAP.quota]: aid } : {}) },
       username: user.address,
       apiUrl: base + API_PATH,
       downloadUrl: base + DOWNLOAD_PATH + '/{accountId}/{blobId}/{name}?accept={type}',
       uploadUrl: base + UPLOAD_PATH + '/{accountId}/',
       eventSourceUrl: base + EVENTSOURCE_PATH + '?types={types}&closeafter={closeafter}&ping={ping}',
-      state: this.sessionState(user),
+      state: this.sessionState(user, owners),
     };
   }
 
@@ -124,11 +153,11 @@ export class JmapServer {
     return { ...DEFAULT_SIEVE_QUOTA, ...this.ctx.sieveQuota };
   }
 
-  /** Where the blob ids of `account` that the mail store does not hold are read from. */
-  blobSources(account: Account): BlobSources {
+  /** Where the blob ids that the mail store does not hold are read from, for `user` (uploads and scripts are the user's). */
+  blobSources(user: User): BlobSources {
     return {
-      upload: (id) => this.upload(account.userId, id),
-      sieve: (blobId) => sieveBlob(this.ctx.store, account.userId, blobId),
+      upload: (id) => this.upload(user.id, id),
+      sieve: (blobId) => sieveBlob(this.ctx.store, user.id, blobId),
     };
   }
 

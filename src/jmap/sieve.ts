@@ -140,7 +140,7 @@ export async function sieveQuery(args: Args, call: Call): Promise<Args> {
 /** The script source of a blob, or a SetError (blobNotFound, invalidSieve). */
 async function sourceOf(call: Call, blobId: unknown): Promise<string> {
   if (typeof blobId !== 'string') throw setError('invalidProperties', 'blobId is required', ['blobId']);
-  const blob = await readBlob(call.account, resolveId(call, blobId), call.server.blobSources(call.account));
+  const blob = await readBlob(call.account, resolveId(call, blobId), call.server.blobSources(call.user));
   if (!blob) throw { ...setError('blobNotFound'), notFound: [blobId] };
   const r = compileSieve(blob.data);
   if (!r.ok) throw setError('invalidSieve', r.errors.map((x) => formatCompileError(x)).join('\n') || 'the script does not compile', ['blobId']);
