@@ -54,6 +54,8 @@ export class ImapConnection implements Session {
   #closed = false;
   #paused = false;
   #timer: NodeJS.Timeout | null = null;
+  /** Destroys the socket if the peer does not close within 5 s of end(); cleared at close, so a closed session is not kept alive by it. */
+  #endTimer: NodeJS.Timeout | null = null;
   #state: SessionState = { kind: 'not-authenticated' };
   readonly #enabled = new Set<string>();
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
@@ -298,8 +300,8 @@ export class ImapConnection implements Session {
       d.once('end', () => this.#socket.end());
       d.end();
     } else this.#socket.end();
-    const t = setTimeout(() => this.#socket.destroy(), 5000);
-    t.unref();
+    this.#endTimer ??= setTimeout(() => this.#socket.destroy(), 5000);
+    this.#endTimer.unref();
   }
 
   /** Polite shutdown: BYE and close (service.close()). */
@@ -407,6 +409,7 @@ export class ImapConnection implements Session {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#endTimer) clearTimeout(this.#endTimer);
     if (this.#lineWaiter) {
       this.#lineWaiter.reject(new ConnectionClosedError());
       this.#lineWaiter = null;
