@@ -84,6 +84,21 @@ describe('serve --workers 2', () => {
     b!.close();
   });
 
+  test('JMAP EventSource streams (one per worker: the cluster hands connections in turn) hear an IMAP APPEND', async () => {
+    const headers = { Authorization: `Basic ${Buffer.from(`${ALICE}:${PW}`).toString('base64')}` };
+    const streams = [await eventStream(s.ports['http']!, headers), await eventStream(s.ports['http']!, headers)];
+    try {
+      for (const es of streams) await es.next(); // the initial state
+      const c = await RawClient.connect(s.ports['imap']!);
+      await c.login(ALICE, PW);
+      assert.match(await append(c, 'INBOX', 'pushed over JMAP'), /OK/);
+      c.close();
+      for (const es of streams) assert.ok(Object.keys(await es.next()).includes('changed'));
+    } finally {
+      for (const es of streams) es.close();
+    }
+  });
+
   test('the POP3 maildrop lock holds across workers and is free again after QUIT', async () => {
     const holder = await RawPop3.open(s.ports['pop3']!);
     assert.match(await holder.c.login(BOB, PW), /^\+OK/);
@@ -114,15 +129,17 @@ describe('serve --workers 2', () => {
     const [a, b] = await imapOnWorkers(s.ports['imap']!, 2, ALICE, PW);
     const victim = await workerOf(a!);
     assert.match(await append(a!, 'INBOX', 'before the kill'), /OK/);
+    const n = Number(/MESSAGES (\d+)\)/.exec(await a!.cmd('STATUS INBOX (MESSAGES)'))?.[1]);
+    assert.ok(n > 0);
     const pid = s.workerPids().get(Number(victim))!;
     process.kill(pid, 'SIGKILL');
     await a!.readUntil(() => a!.closed).catch(() => undefined);
-    assert.match(await b!.cmd('STATUS INBOX (MESSAGES)'), /MESSAGES 2\)/);
+    assert.match(await b!.cmd('STATUS INBOX (MESSAGES)'), new RegExp(`MESSAGES ${n}\\)`));
     await outputMatches(s, new RegExp(`worker died; restarting it .*worker=${victim}`));
     await outputMatches(s, new RegExp(`worker ready .*worker=${victim} pid=(?!${pid}\\b)\\d+`));
     const again = await imapOnWorkers(s.ports['imap']!, 2, ALICE, PW);
     for (const c of again) {
-      assert.match(await c.cmd('SELECT INBOX'), /\* 2 EXISTS/);
+      assert.match(await c.cmd('SELECT INBOX'), new RegExp(`\\* ${n} EXISTS`));
       c.close();
     }
     b!.close();
@@ -162,3 +179,33 @@ test('serve refuses --workers below 1 or not a number', async () => {
     assert.equal(r.stderr, msg);
   }
 });
+
+/** An EventSource over fetch (RFC 8620 7.3): next() resolves with the data of the next "state" event. */
+async function eventStream(port: number, headers: Record<string, string>): Promise<{ next(): Promise<Record<string, unknown>>; close(): void }> {
+  const ac = new AbortController();
+  const r = await fetch(`http://127.0.0.1:${port}/jmap/eventsource?types=*&closeafter=no&ping=0`, { headers, signal: ac.signal });
+  assert.equal(r.status, 200);
+  const reader = r.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  return {
+    async next() {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const i = buf.indexOf('\n\n');
+        if (i >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (/^event: state$/m.test(block) && data) return JSON.parse(data) as Record<string, unknown>;
+          continue;
+        }
+        if (Date.now() > deadline) throw new Error('no state event in time');
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error('stream ended');
+        buf += dec.decode(chunk.value, { stream: true });
+      }
+    },
+    close: () => ac.abort(),
+  };
+}
