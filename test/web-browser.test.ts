@@ -295,6 +295,7 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await conversation.getByText('Reply number 62.').waitFor();
   await conversation.getByText('Sender 60', { exact: true }).click();
   await conversation.locator('pre').filter({ hasText: 'First in thread.' }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'webmail-conversation.png') });
   await page.getByRole('button', { name: 'Group by conversation' }).click();
   await list.getByText('Thread start', { exact: true }).waitFor();
 

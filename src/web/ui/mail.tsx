@@ -223,17 +223,28 @@ export function MailApp({ me, start }: { me: Me; start?: MailStart }) {
     void fetchPage(0, true);
   }, [current, query, threads]);
 
-  // Live updates: any state change re-reads the folders and the visible page.
+  // Live updates: a state change re-reads the folders and the visible page. Changes arriving while that runs
+  // are coalesced into one more pass (a burst of deliveries must not exceed the server's concurrent requests).
+  const fetchRef = useRef(fetchPage);
+  fetchRef.current = fetchPage;
+  const refresh = useRef<{ running: boolean; again: boolean }>({ running: false, again: false });
   useEffect(() => {
     if (!live || !j.session) return;
     return j.listen(() => {
-      void refreshBoxes().catch(fail);
-      const first = Math.floor((listRef.current?.scrollTop ?? 0) / ROW);
-      generation.current++;
-      loading.current.clear();
-      void fetchPage(first, true);
+      const r = refresh.current;
+      if (r.running) return void (r.again = true);
+      r.running = true;
+      void (async () => {
+        do {
+          r.again = false;
+          const first = Math.floor((listRef.current?.scrollTop ?? 0) / ROW);
+          generation.current++;
+          loading.current.clear();
+          await Promise.all([refreshBoxes().catch(fail), fetchRef.current(first, true)]);
+        } while (r.again);
+      })().finally(() => (r.running = false));
     });
-  }, [live, refreshBoxes, fetchPage]);
+  }, [live, refreshBoxes]);
 
   // Virtual scrolling: only the rows in view (plus a margin) exist in the DOM; missing pages load on demand.
   const height = listRef.current?.clientHeight ?? 600;
