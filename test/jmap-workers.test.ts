@@ -2,13 +2,16 @@
  * JMAP state that must survive being served by another process: two mailroom instances on one SQLite data
  * directory (as `serve --workers N` runs them) share uploads, Identity settings, EmailSubmission records
  * and Mailbox states; every blobId handed out (Email/parse parts of an upload included) downloads; a
- * submission held by sendAt or the default hold is pending and can be canceled, and then never delivered.
+ * submission held by sendAt or the default hold is pending and can be canceled, and then never delivered;
+ * a verified push subscription resumes after a restart.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startJmap, USER, type JmapFixture } from './jmap-helpers.js';
 
 type Obj = Record<string, unknown>;
@@ -172,4 +175,50 @@ test('delayed send: sendAt and the default hold give pending submissions that ca
   assert.equal((await f.m.store.queue.list()).length, 1, 'the canceled message left the queue');
   const again = await f.call('EmailSubmission/set', { accountId: f.accountId, update: { [s1]: { undoStatus: 'canceled' } } });
   assert.equal((again['notUpdated'] as Record<string, Obj>)[s1]!['type'], 'cannotUnsend');
+});
+
+test('a verified PushSubscription keeps working after a restart, from the process that opens the account', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-jmap-push-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const got: Obj[] = [];
+  const srv = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      got.push(JSON.parse(body) as Obj);
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/push`;
+  const wait = async (type: string): Promise<Obj> => {
+    for (let i = 0; i < 200; i++) {
+      const k = got.findIndex((m) => m['@type'] === type);
+      if (k >= 0) return got.splice(k, 1)[0]!;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`no ${type} push`);
+  };
+  const a = await startJmap({ dataDir: dir });
+  const c = await a.call('PushSubscription/set', { create: { p: { deviceClientId: 'dev', url, types: ['Email'] } } });
+  const id = ((c['created'] as Record<string, Obj>)['p']!)['id'] as string;
+  const ver = await wait('PushVerification');
+  await a.call('PushSubscription/set', { update: { [id]: { verificationCode: ver['verificationCode'] } } });
+  await a.stop();
+  got.length = 0;
+  const b = await startJmap({ dataDir: dir });
+  t.after(() => b.stop());
+  await b.call('Mailbox/get', { accountId: b.accountId, ids: null });
+  const inbox = (await b.m.store.mail.getMailbox(b.user.id, 'INBOX'))!;
+  await b.m.store.mail.append(inbox.id, Buffer.from(`From: x@example.net\r\nTo: ${USER}\r\nSubject: after restart\r\n\r\nhi\r\n`));
+  const sc = await wait('StateChange');
+  assert.ok(((sc['changed'] as Record<string, Obj>)[b.accountId]!)['Email']);
+  // Destroyed: no more pushes.
+  await b.call('PushSubscription/set', { destroy: [id] });
+  got.length = 0;
+  await b.m.store.mail.append(inbox.id, Buffer.from(`From: x@example.net\r\nTo: ${USER}\r\nSubject: after destroy\r\n\r\nhi\r\n`));
+  await b.call('Email/query', { accountId: b.accountId });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(got.filter((m) => m['@type'] === 'StateChange').length, 0);
 });

@@ -55,23 +55,34 @@ export function registerMethods(server: JmapServer): PushHub {
     r('Quota/query', CAP.quota, quotaQuery);
   }
   // PushSubscriptions belong to the user, not an account; a verified one gets the account's StateChanges.
+  // They live in the store: every process that has the user's account open pushes (a client may get a
+  // StateChange twice, which costs it one /changes call), re-reading the subscription first so one
+  // destroyed or changed through another process stops or changes here too.
   const pushed = new Map<string, () => void>();
   const deliverTo = (account: Account, p: PushSubscriptionRecord): void => {
     if (pushed.has(p.id)) return;
     const types = p.types ? new Set(p.types) : null;
+    const stop = (): void => {
+      remove();
+      pushed.delete(p.id);
+    };
     const remove = hub.add(account, {
       types,
       seen: {},
       send(changed) {
-        if (p.expires && p.expires.getTime() < Date.now()) {
-          remove();
-          pushed.delete(p.id);
-          return;
-        }
-        void postPush(p.url, stateChange(account, changed), p.keys);
+        void (async () => {
+          const cur = (await account.store.tokens.pushList(account.userId).catch(() => [p])).find((x) => x.id === p.id);
+          if (!cur || !cur.verified || (cur.expires && cur.expires.getTime() < Date.now())) return stop();
+          const wanted = cur.types ? Object.fromEntries(Object.entries(changed).filter(([t]) => cur.types!.includes(t))) : changed;
+          if (Object.keys(wanted).length) await postPush(cur.url, stateChange(account, wanted), cur.keys);
+        })();
       },
     });
     pushed.set(p.id, remove);
+  };
+  // A process that opens the user's account (first request, or after a restart) resumes the user's verified subscriptions.
+  server.accountOpened = async (account) => {
+    for (const p of await account.store.tokens.pushList(account.userId)) if (p.verified && !(p.expires && p.expires.getTime() < Date.now())) deliverTo(account, p);
   };
   // Seed "seen" with the current states so only later changes are pushed.
   r('PushSubscription/get', CAP.core, pushSubscriptionGet);

@@ -40,6 +40,8 @@ export class JmapServer {
   /** Account views by viewer and owner ("viewer:owner"). */
   readonly #accounts = new Map<string, Account>();
   readonly active = new Map<number, number>();
+  /** Called once when a process opens a user's own account view (methods.ts resumes push subscriptions). */
+  accountOpened: ((account: Account) => Promise<void>) | null = null;
 
   constructor(readonly ctx: HttpContext) {
     const caps: string[] = [CAP.core, CAP.mail, CAP.submission, CAP.vacation, CAP.websocket, CAP.sieve];
@@ -64,6 +66,7 @@ export class JmapServer {
       a = new Account(this.ctx.store, ownerId, accountIdOf(ownerId), access);
       this.#accounts.set(key, a);
       await a.sync();
+      if (!access) await this.accountOpened?.(a).catch((e: unknown) => this.ctx.logger.warn({ err: String(e) }, 'could not resume push subscriptions'));
     }
     return a;
   }
