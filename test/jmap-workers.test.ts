@@ -222,3 +222,11 @@ test('a verified PushSubscription keeps working after a restart, from the proces
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(got.filter((m) => m['@type'] === 'StateChange').length, 0);
 });
+
+test('serve: --jmap-send-delay / config jmap-send-delay set the default hold; bad values refused', async () => {
+  const { buildServeConfig } = await import('../src/cli/serve.js');
+  assert.equal(buildServeConfig({ jmapSendDelay: '300' }, {}).jmapSendDelaySec, 300);
+  assert.equal(buildServeConfig({}, { 'jmap-send-delay': 60 }).jmapSendDelaySec, 60);
+  assert.equal(buildServeConfig({}, {}).jmapSendDelaySec, undefined);
+  for (const bad of ['soon', '-1', '1.5', String(31 * 24 * 3600)]) assert.throws(() => buildServeConfig({ jmapSendDelay: bad }, {}), /jmap-send-delay/);
+});

@@ -80,6 +80,8 @@ export interface ServeConfig {
   dnsServers?: string[];
   /** Origins allowed cross-origin access to the HTTP API (--cors-origins, comma-separated or a JSON array). */
   corsOrigins: string[];
+  /** JMAP: seconds every EmailSubmission is held so it can be canceled (--jmap-send-delay, config jmap-send-delay). */
+  jmapSendDelaySec?: number;
   /** Sieve: global scripts and script quotas (sieve-before, sieve-after, sieve-global, sieve-max-*, sieve-quota). */
   sieve?: SieveSettings;
   /** Spam filter: --spam, --spam-threshold, --spam-min-trained, --spam-junk-mailbox, --rspamd, --rspamd-password. */
@@ -131,6 +133,14 @@ export function parseHostPort(value: string, what: string): { host: string; port
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
   if (!m || Number(m[2]) > 65535 || Number(m[2]) === 0) throw new CliError(`invalid ${what}: ${value} (expected HOST:PORT)`);
   return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** Parses jmap-send-delay: whole seconds, 0 to 30 days (the JMAP maxDelayedSend). */
+function parseSendDelay(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 30 * 24 * 3600) throw new CliError(`invalid --jmap-send-delay: ${String(v)} (expected whole seconds, at most 2592000)`);
+  return n;
 }
 
 /** Parses cors-origins: a list (config) or comma-separated string of origins such as https://mail.example.org. */
@@ -198,6 +208,7 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
     quota: quotaConfig(get, parseOnOff),
     mxChecks: get('mxChecks') === undefined ? true : parseOnOff(get('mxChecks'), '--mx-checks'),
     corsOrigins: parseOrigins(get('corsOrigins')),
+    ...(parseSendDelay(get('jmapSendDelay')) ? { jmapSendDelaySec: parseSendDelay(get('jmapSendDelay'))! } : {}),
     workers: get('workers') === undefined ? availableParallelism() : parseLimit(get('workers'), '--workers', 1),
   };
   const dnsServers = get('dnsServer') ?? fileVals.get(normKey('dns-servers'));
@@ -279,6 +290,7 @@ export function registerServeCommand(program: Command): void {
     .option('--mx-checks <on|off>', 'SPF, DKIM, DMARC and ARC checks on the SMTP MX (default on)')
     .option('--dns-server <host:port>', 'send every DNS look-up to this server (repeatable; default the system resolver)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--cors-origins <list>', 'comma-separated origins allowed cross-origin access to the HTTP API (default none)')
+    .option('--jmap-send-delay <seconds>', 'hold every JMAP EmailSubmission this long, so it can be canceled (default 0)')
     .option('--workers <n>', 'worker processes sharing the listeners and the store (default: the number of CPUs; 1 = one process)')
     .option('--first-user <address>', 'address of the user created on an empty store (default admin@localhost)')
     .option('--log-format <fmt>', 'text or json', undefined)
@@ -319,7 +331,9 @@ export function mailroomOptions(cfg: ServeConfig, dataDir: string, logger: Logge
     ...(cfg.sieve ? { sieve: cfg.sieve } : {}),
     ...(cfg.spam ? { spam: cfg.spam } : {}),
     mailAuth: { checks: cfg.mxChecks, ...(cfg.dnsServers ? { dnsServers: cfg.dnsServers } : {}) },
-    ...(cfg.corsOrigins.length ? { http: { corsOrigins: cfg.corsOrigins } } : {}),
+    ...(cfg.corsOrigins.length || cfg.jmapSendDelaySec
+      ? { http: { ...(cfg.corsOrigins.length ? { corsOrigins: cfg.corsOrigins } : {}), ...(cfg.jmapSendDelaySec ? { sendDelaySec: cfg.jmapSendDelaySec } : {}) } }
+      : {}),
   };
 }
 
