@@ -163,8 +163,11 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
   const tls = cachedCertificate();
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   const bundle = opts.useTsx ? null : await bundleServer();
+  // BENCH_NODE_ARGS: extra node flags for the server process (heap and GC experiments, e.g. --max-semi-space-size=4).
   const prof = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean)];
-  const nodeArgs = bundle ? [...prof, '--enable-source-maps', bundle, ...args] : [...prof, '--import', 'tsx', join(HERE, 'server-entry.ts'), ...args];
+  // No --enable-source-maps: it keeps the bundle's source map in the server's heap (megabytes a production
+  // `mailroom serve` does not hold); stack traces in the log point into the bundle, whose map sits beside it.
+  const nodeArgs = bundle ? [...prof, bundle, ...args] : [...prof, '--import', 'tsx', join(HERE, 'server-entry.ts'), ...args];
   const logPath = join(dataDir, 'server.log');
   const fd = openSync(logPath, 'a');
   const child: ChildProcess = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: ['ignore', fd, fd] });

@@ -51,7 +51,7 @@ test('SASL PLAIN decoding (RFC 4616)', () => {
   assert.equal(decodeBase64Strict('abc'), null, 'length not a multiple of 4');
 });
 
-test('argon2 checks queued behind one another all get their own answer (one runs at a time)', async () => {
+test('argon2 checks queued behind one another all get their own answer (at most two run at a time)', async () => {
   const [a, b] = await Promise.all([hashPassword('first'), hashPassword('second')]);
   const checks = await Promise.all([
     verifyPassword(a, 'first'),

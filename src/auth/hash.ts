@@ -5,6 +5,7 @@
  * {ARGON2I}, {ARGON2ID} (base64 payloads as Dovecot writes them).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 
 // Algorithm.Argon2id in @node-rs/argon2 (a const enum, which isolated modules cannot read).
@@ -13,10 +14,12 @@ const ARGON2ID = 2;
 /**
  * Argon2 computations running at once in this process. Each takes its memory cost (19 MiB for our hashes)
  * for its duration, and the thread pool would run four at once: a burst of logins (a server restart, a
- * cold auth cache) then raised the resident size by ~80 MB, for no more throughput than two cores give.
- * One at a time bounds it to one hash's memory; the auth cache keeps repeated logins off this path.
+ * cold auth cache) then raised the resident size by ~80 MB, for no more throughput than the cores give.
+ * Two at a time (one on a single core) bounds it to two hashes' memory while a burst of cold logins still
+ * uses two cores (one at a time made each of them wait for all before it); the auth cache keeps repeated
+ * logins off this path.
  */
-const ARGON2_AT_ONCE = 1;
+const ARGON2_AT_ONCE = Math.min(2, availableParallelism());
 let argonRunning = 0;
 const argonWaiting: Array<() => void> = [];
 
