@@ -1,6 +1,6 @@
 /**
  * The JmapStore contract (src/store/jmap.ts): uploads are per user, expire and keep a per-user byte budget
- * by dropping the oldest; typed objects have one state bump per write, ifInState, exact changes with
+ * by dropping the oldest; the outbound queue holds a message until its notBefore; typed objects have one state bump per write, ifInState, exact changes with
  * tombstones; snapshots keep the newest N; two store handles on the same data see each other's writes
  * (what several worker processes rely on).
  */
@@ -63,6 +63,26 @@ export function runJmapContract(name: string, factory: StoreFactory): void {
         await rejectsWith(s.jmap.writeObjects(user.id, 'bad kind', { put: [] }), 'INVALID');
         await rejectsWith(s.jmap.writeObjects(user.id, 'Identity', { put: [{ id: 'x/y', data: {} }] }), 'INVALID');
         await rejectsWith(s.jmap.writeObjects(user.id, 'Identity', { put: [{ id: 'ok', data: [] as unknown as Record<string, unknown> }] }), 'INVALID');
+      }),
+    );
+
+    test(
+      'the outbound queue holds a message until notBefore (JMAP delayed send), and it can be removed meanwhile',
+      withStore(async (s) => {
+        const later = new Date(Date.now() + 3600_000);
+        const held = await s.queue.enqueue('alice@example.org', ['bob@example.org'], Buffer.from('Subject: x\r\n\r\nheld\r\n'), { notBefore: later });
+        const now = await s.queue.enqueue('alice@example.org', ['bob@example.org'], Buffer.from('Subject: y\r\n\r\nnow\r\n'));
+        const past = await s.queue.enqueue('alice@example.org', ['bob@example.org'], Buffer.from('Subject: z\r\n\r\npast\r\n'), { notBefore: new Date(0) });
+        // A second ahead: PostgreSQL stamps with microseconds, JavaScript dates have milliseconds.
+        const due = (await s.queue.due(new Date(Date.now() + 1000), 10)).map((m) => m.id);
+        assert.ok(due.includes(now) && due.includes(past), 'a notBefore in the past is now');
+        assert.ok(!due.includes(held));
+        const listed = (await s.queue.list()).find((m) => m.id === held)!;
+        assert.equal(listed.nextAttemptAt.getTime(), later.getTime());
+        assert.equal(listed.attempts, 0);
+        assert.ok((await s.queue.due(new Date(later.getTime() + 1000), 10)).some((m) => m.id === held));
+        await s.queue.remove(held);
+        assert.ok(!(await s.queue.list()).some((m) => m.id === held));
       }),
     );
 
