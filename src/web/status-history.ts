@@ -5,7 +5,7 @@
  * the store, so every worker process samples the same numbers. Connections and deliveries are counters kept
  * per process, read through lib/metrics (serverTotals), which answers with the sum over every worker of
  * `serve --workers N`. Storage is the costliest read (a quota sum per user),
- * so it is refreshed at most once a minute and repeated in between.
+ * so it is refreshed at most once a minute (less often with thousands of users) and repeated in between.
  */
 import type { Store } from '../store/handle.js';
 import { metrics as processMetrics, serverTotals, type Metrics } from '../lib/metrics.js';
@@ -42,6 +42,7 @@ export class StatusHistory {
   #timer: NodeJS.Timeout | null = null;
   #sampling: Promise<void> | null = null;
   readonly #storageEveryMs: number;
+  #storageGapMs: number;
   readonly #m: Metrics;
   readonly #now: () => number;
 
@@ -52,6 +53,7 @@ export class StatusHistory {
     this.intervalMs = opts.intervalMs ?? 5000;
     this.size = Math.max(1, Math.ceil((opts.windowMs ?? 3600_000) / this.intervalMs));
     this.#storageEveryMs = opts.storageEveryMs ?? 60_000;
+    this.#storageGapMs = this.#storageEveryMs;
     this.#m = opts.metrics ?? processMetrics;
     this.#now = opts.now ?? Date.now;
   }
@@ -86,11 +88,14 @@ export class StatusHistory {
     const deliveries = this.#lastDeliveries === null ? 0 : Math.max(0, totals.deliveries - this.#lastDeliveries);
     this.#lastDeliveries = totals.deliveries;
     const queue = (await this.store.queue.list()).length;
-    if (t - this.#storageAt >= this.#storageEveryMs) {
+    if (t - this.#storageAt >= this.#storageGapMs) {
       let storage = 0;
-      for (const u of await this.store.directory.listUsers()) storage += (await this.store.quota.usage(u.id)).storage;
+      const users = await this.store.directory.listUsers();
+      for (const u of users) storage += (await this.store.quota.usage(u.id)).storage;
       this.#storage = storage;
       this.#storageAt = t;
+      // Many users: read less often (at most one user's usage per 10 ms of waiting).
+      this.#storageGapMs = Math.max(this.#storageEveryMs, users.length * 10);
     }
     const s: StatusSample = { t, connections: totals.connections, deliveries, queue, storage: this.#storage };
     if (this.#ring.length < this.size) this.#ring.push(s);
