@@ -17,7 +17,7 @@ import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandCon
 import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
-/** Small responses are joined into one socket write per this many messages or bytes (whichever first). */
+/** Small responses are joined into one socket write per this many pieces (about three per message with a literal) or bytes, whichever first. */
 const BATCH = 256;
 const BATCH_BYTES = 64 * 1024;
 
@@ -76,7 +76,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       const meta = view.meta(uid);
       const seq = view.seqOf(uid);
       if (!meta || !seq) return;
-      let buf: Buffer;
+      let parts: Buffer[];
       try {
         rec.seq = seq;
         rec.meta = meta;
@@ -84,7 +84,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
         rec.envelopeText = null;
         rec.envelope = null;
         rec.header = null;
-        buf = await renderMessage(rctx, rec);
+        parts = await renderMessage(rctx, rec);
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) {
           missing++;
@@ -92,13 +92,16 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
         }
         throw e;
       }
-      if (buf.length >= BATCH_BYTES / 4) {
+      let size = 0;
+      for (const p of parts) size += p.length;
+      if (size >= BATCH_BYTES / 4) {
+        // Big responses go out piece by piece: the body literal is sent from the buffer the store read.
         await flushPending();
-        await s.sendAsync(buf);
+        for (const p of parts) await s.sendAsync(p);
         return;
       }
-      pending.push(buf);
-      pendingBytes += buf.length;
+      for (const p of parts) pending.push(p);
+      pendingBytes += size;
       if (pending.length >= BATCH || pendingBytes >= BATCH_BYTES) await flushPending();
     };
     const envelopes = withIndex && args.items.every(envelopeOnly);

@@ -97,11 +97,14 @@ export interface RenderRecord {
   header: Buffer | null;
 }
 
-/** Renders one "* seq FETCH (...)" response. Throws ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding. */
-export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Promise<Buffer> {
+/**
+ * Renders one "* seq FETCH (...)" response as its pieces (literals are the buffers read from the store, not
+ * copies). Throws ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding.
+ */
+export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Promise<Buffer[]> {
   const w = new WireWriter(ctx.session.utf8);
   await renderMessageInto(w, ctx, rec);
-  return w.toBuffer();
+  return w.toChunks();
 }
 
 /**

@@ -135,6 +135,17 @@ export class WireWriter {
     return n;
   }
 
+  /**
+   * The output as written so far, without joining it: a big literal stays the caller's buffer instead of
+   * being copied into one (a 5 MB BODY[] would otherwise be held twice while it is sent). Ends the writer.
+   */
+  toChunks(): Buffer[] {
+    this.#flushText();
+    const out = this.#chunks;
+    this.#chunks = [];
+    return out;
+  }
+
   toBuffer(): Buffer {
     this.#flushText();
     const out = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
