@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSmtpService } from '../src/delivery/index.js';
-import { createResolver } from '../src/lib/dns.js';
+import { createResolver, type RecordType } from '../src/lib/dns.js';
 import { createMxChecker } from '../src/mailauth/index.js';
 import { receivedSpfField } from '../src/mailauth/received-spf.js';
 import { startTestDns } from '../support/dns.js';
@@ -59,6 +59,28 @@ test('the SMTP MX adds Received-SPF beside Authentication-Results', { timeout: 3
   } finally {
     await mx.close();
     await env.close();
+    await dns.stop();
+  }
+});
+
+test('SPF started when DATA begins is joined by the check at its end, not repeated', { timeout: 30_000 }, async () => {
+  const dns = await startTestDns({ records: [['early.test', 'TXT', 'v=spf1 ip4:127.0.0.1 -all']] });
+  try {
+    const real = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 1000, tries: 1 });
+    const asked: string[] = [];
+    const resolve = (name: string, type: RecordType) => (asked.push(`${name} ${type}`), real.resolve(name, type));
+    const resolver = { queries: 0, resolve, resolveTxt: async (n: string) => (await resolve(n, 'TXT')) as string[][], resolveMx: (n: string) => real.resolveMx(n), lookupAll: (n: string) => real.lookupAll(n) };
+    const checker = createMxChecker({ hostname: 'mx.example.org', resolver });
+    const who = { ip: '127.0.0.1', helo: 'client.early.test', mailFrom: 's@early.test' };
+    checker.start!(who);
+    const r = await checker(Buffer.from('From: s@early.test\r\nSubject: hi\r\n\r\nbody\r\n'), who);
+    assert.equal(r.verdict.spf.mailfrom, 'pass');
+    assert.deepEqual(asked.filter((q) => q === 'early.test TXT' || q === 'client.early.test TXT').sort(), ['client.early.test TXT', 'early.test TXT'], 'each SPF record asked for once');
+    checker.start!({ ...who, ip: '192.0.2.9' });
+    checker.start!({ ...who, ip: '192.0.2.9' });
+    const other = await checker(Buffer.from('From: s@early.test\r\n\r\nx\r\n'), { ...who, ip: '192.0.2.9' });
+    assert.equal(other.verdict.spf.mailfrom, 'fail', 'a different client address is checked on its own');
+  } finally {
     await dns.stop();
   }
 });

@@ -50,6 +50,9 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
     serverOptions: () => ({ disabledCommands: opts.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], authOptional: true }),
     onRcptTo: localRecipientsOnly(common, () => new SmtpReply(550, 'Relaying denied', '5.7.1')),
     async onData(stream, session, callback) {
+      const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const who = { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom };
+      common.mxChecks?.start?.(who); // SPF runs while the message arrives
       const got = await collectData(stream, common.maxMessageSize, common.spool);
       if (!got) return;
       try {
@@ -60,8 +63,7 @@ export function createSmtpService(opts: DeliveryServiceOptions): NetService {
         let facts: Readonly<Record<string, unknown>> = {};
         if (common.mxChecks) {
           // SPF, DKIM, DMARC, ARC (mailauth/mx.ts): a DMARC reject is refused here, at the end of DATA.
-          const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-          const auth = await common.mxChecks(raw, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom });
+          const auth = await common.mxChecks(raw, who);
           if (auth.refuse) {
             common.logger.info({ session: session.id, from: mailFrom, code: auth.refuse.code, dmarc: auth.verdict.dmarc }, 'message refused by DMARC policy');
             return callback(new SmtpReply(auth.refuse.code, auth.refuse.message, auth.refuse.enhanced));

@@ -116,8 +116,9 @@ export class ResultCache<T> {
   }
 }
 
-/** SPF results (see ResultCache). */
+/** SPF results (see ResultCache), and the checks under way (a check started early is joined, not repeated). */
 export class SpfCache extends ResultCache<string> {
+  readonly running = new Map<string, Promise<string>>();
   override set(key: string, result: string): void {
     if (result !== 'temperror') super.set(key, result);
   }
@@ -129,9 +130,37 @@ export const SPF_CACHE_MS = 60_000;
 async function cachedSpf(cache: SpfCache | undefined, key: string, check: () => Promise<string>): Promise<string> {
   const hit = cache?.get(key);
   if (hit !== undefined) return hit;
-  const result = await check();
-  cache?.set(key, result);
-  return result;
+  const running = cache?.running.get(key);
+  if (running) return running;
+  const p = check().then((result) => {
+    cache?.set(key, result);
+    cache?.running.delete(key);
+    return result;
+  });
+  cache?.running.set(key, p);
+  return p;
+}
+
+/**
+ * Starts the SPF checks of a transaction (they depend on the envelope only) so they run while the message
+ * is received; checkInbound then finds their results in the cache or joins them.
+ */
+export function startSpf(session: InboundSession, opts: Pick<InboundCheckOptions, 'hostname' | 'resolver' | 'spfCache'>): void {
+  if (!opts.spfCache) return;
+  const { spfCheck, mailFrom, heloIdentity } = spfChecks(session, opts);
+  void spfCheck(mailFrom);
+  if (session.mailFrom) void spfCheck(heloIdentity);
+}
+
+/** The SPF check of one identity of the session, through the cache. */
+function spfChecks(session: InboundSession, opts: Pick<InboundCheckOptions, 'hostname' | 'resolver' | 'spfCache'>) {
+  const resolver = mailauthResolver(opts.resolver);
+  const helo = session.helo || session.ip;
+  const heloIdentity = `postmaster@${helo}`;
+  const mailFrom = session.mailFrom || heloIdentity;
+  const spfCheck = (sender: string): Promise<string> =>
+    cachedSpf(opts.spfCache, `${session.ip} ${helo} ${sender}`, async () => (await safe(spf({ sender, ip: session.ip, helo, mta: opts.hostname, resolver })))?.status.result ?? 'temperror');
+  return { resolver, helo, heloIdentity, mailFrom, spfCheck };
 }
 
 /** DMARC through the cache: a failed look-up (null) is not kept; `false` (no single From) is not looked up. */
@@ -152,16 +181,11 @@ async function safe<T>(p: Promise<T>): Promise<T | null> {
 }
 
 export async function checkInbound(raw: Buffer, session: InboundSession, opts: InboundCheckOptions): Promise<InboundVerdict> {
-  const resolver = mailauthResolver(opts.resolver);
   const mta = opts.hostname;
-  const helo = session.helo || session.ip;
-  const heloIdentity = `postmaster@${helo}`;
-  const mailFrom = session.mailFrom || heloIdentity;
+  const { resolver, helo, heloIdentity, mailFrom, spfCheck } = spfChecks(session, opts);
   // The header fields are split once and the body hashed once per canonicalization for DKIM and ARC both.
   const view = messageView(raw, opts.fields);
   const keys = opts.keys ?? new DkimKeyCache();
-  const spfCheck = (sender: string): Promise<string> =>
-    cachedSpf(opts.spfCache, `${session.ip} ${helo} ${sender}`, async () => (await safe(spf({ sender, ip: session.ip, helo, mta, resolver })))?.status.result ?? 'temperror');
   const checkDmarc = (from: string, spfDomains: string[], dkimDomains: string[]) =>
     cachedDmarc(opts.dmarcCache, `${domainOf(from)} ${spfDomains.join(',')} ${dkimDomains.join(',')}`, () =>
       safe(dmarc({ headerFrom: [from], spfDomains, dkimDomains: dkimDomains.map((domain) => ({ domain })), resolver })),

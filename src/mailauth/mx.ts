@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { removeOwnAuthResults, splitFields } from './headers.js';
-import { checkInbound, ResultCache, SpfCache, type InboundSession, type InboundVerdict } from './inbound.js';
+import { checkInbound, ResultCache, SpfCache, startSpf, type InboundSession, type InboundVerdict } from './inbound.js';
 import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
 
@@ -21,7 +21,10 @@ export interface MxCheckResult {
   verdict: InboundVerdict;
 }
 
-export type MxChecker = (raw: Buffer, session: InboundSession) => Promise<MxCheckResult>;
+export type MxChecker = ((raw: Buffer, session: InboundSession) => Promise<MxCheckResult>) & {
+  /** Starts what depends on the envelope only (SPF) when DATA begins, to run while the message arrives. */
+  start?: (session: InboundSession) => void;
+};
 
 export interface MxCheckerOptions {
   hostname: string;
@@ -34,7 +37,7 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const keys = new DkimKeyCache();
   const spfCache = new SpfCache();
   const dmarcCache = new ResultCache<DMARCResult>();
-  return async (raw, session) => {
+  const check: MxChecker = async (raw, session) => {
     const fields = splitFields(raw);
     const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, fields, ...(opts.random ? { random: opts.random } : {}) });
     const stripped = removeOwnAuthResults(raw, opts.hostname, fields);
@@ -48,4 +51,6 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
       verdict,
     };
   };
+  check.start = (session) => startSpf(session, { hostname: opts.hostname, resolver: opts.resolver, spfCache });
+  return check;
 }
