@@ -7,7 +7,7 @@
  * - A blob stored before this table existed (or by older code) has no row; the sort-key cache computes its
  *   keys on first use and saves them here (`save`), which is the backfill; a row of an older
  *   SORT_KEYS_VERSION is recomputed and replaced the same way.
- * - Rows of dropped blobs are deleted once per open, before the first read (`SWEEP`), so garbage collection
+ * - Rows of dropped blobs are deleted once per open, after the first read (`SWEEP`), so garbage collection
  *   of blobs needs no change; the reader joins through messages, so a leftover row is never seen meanwhile.
  */
 import type { ContentKeys } from '../../mailsort/index.js';
@@ -56,20 +56,21 @@ export function insertSortKeys(core: SqliteCore, blobId: string, keys: ContentKe
 /** The SQLite store's PersistedSortKeys. */
 export function sqliteSortKeys(core: SqliteCore): PersistedSortKeys {
   let swept = false;
-  const sweep = async (): Promise<void> => {
+  // Once per open, off the first command's path (core.run: close() waits for it).
+  const sweep = (): void => {
     if (swept) return;
     swept = true;
-    await core.groupCommit(() => core.db.exec(SWEEP), undefined, false);
+    void core.run(() => core.groupCommit(() => core.db.exec(SWEEP), undefined, false)).catch(() => undefined);
   };
   return {
     read: (mailboxId, lo, hi) =>
       core.run(async () => {
-        await sweep();
+        sweep();
         return toRows(core.sql(READ).raw(true).all(mailboxId, lo, hi) as unknown[][]);
       }),
     readAll: (mailboxId) =>
       core.run(async () => {
-        await sweep();
+        sweep();
         // One read transaction: the rows and the modseq they are current at.
         return core.readTx(() => {
           const modseq = core.mailboxRow(mailboxId).highest_modseq;
