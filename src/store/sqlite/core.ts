@@ -155,10 +155,14 @@ export class SqliteHub {
   /** The other workers of `serve --workers N` (wake-ups pushed at once, maildrop locks); null alone. */
   link: ProcessLink | null = null;
 
-  /** A change committed by a linked process: wakes this process's subscribers, as the poll would, at once. */
+  /**
+   * A change committed by a linked process: wakes this process's subscribers, as the poll would, at once
+   * (unless the poll already announced that modseq).
+   */
   receive(ev: ChangeEvent): void {
     const prev = this.announced.get(ev.mailboxId);
-    if (prev !== undefined && ev.highestModseq > prev) this.announced.set(ev.mailboxId, ev.highestModseq);
+    if (prev !== undefined && ev.highestModseq <= prev) return;
+    if (prev !== undefined) this.announced.set(ev.mailboxId, ev.highestModseq);
     this.bus.emit(ev);
   }
 }
