@@ -65,6 +65,14 @@ test('a mailbox shared through the ACL is an account of the session, limited by 
   assert.equal((set['notCreated'] as Record<string, Obj>)['top']!['type'], 'forbidden');
   const seen = await f.call('Email/set', { accountId: bobAcct, update: { [id]: { 'keywords/$seen': true } } });
   assert.ok(id in (seen['updated'] as Obj), JSON.stringify(seen));
+  // $seen is alice's own, as over IMAP: bob's message stays unread for bob.
+  const kw = await f.call('Email/get', { accountId: bobAcct, ids: [id], properties: ['keywords'] });
+  assert.deepEqual((kw['list'] as Obj[])[0]!['keywords'], { $seen: true });
+  const bobFlags = (await f.m.store.mail.listMessages(team.id))[0]!.flags;
+  assert.ok(!bobFlags.some((x) => x.toLowerCase() === '\\seen'), JSON.stringify(bobFlags));
+  assert.deepEqual(await f.m.store.acl.seenUids(team.id, f.user.id), [(await f.m.store.mail.listMessages(team.id))[0]!.uid]);
+  const teamNow = ((await f.call('Mailbox/get', { accountId: bobAcct, ids: [teamBox['id']] }))['list'] as Obj[])[0]!;
+  assert.equal(teamNow['unreadEmails'], 0);
   const mset = await f.call('Mailbox/set', { accountId: bobAcct, create: { m: { name: 'Mine' } }, destroy: [teamBox['id']] });
   assert.equal((mset['notCreated'] as Record<string, Obj>)['m']!['type'], 'forbidden');
   assert.equal((mset['notDestroyed'] as Record<string, Obj>)[teamBox['id'] as string]!['type'], 'forbidden');

@@ -115,6 +115,8 @@ export class Account {
     readonly userId: number,
     readonly accountId: string,
     readonly access: (() => Promise<Map<number, string>>) | null = null,
+    /** The user viewing a shared account: its \\Seen is that user's own (store.acl private seen), as over IMAP. */
+    readonly viewerId: number | null = null,
   ) {}
 
   /** True for an account another user shares with the viewer. */
@@ -199,6 +201,7 @@ export class Account {
         }
       }
       box.uidNext = Math.max(box.uidNext, mb.uidNext, box.maxUid + 1);
+      if (this.viewerId !== null && this.rightsOf(mb.id).includes('r') && (await this.#privateSeen(box, this.viewerId))) changed = true;
     }
     for (const [id, box] of this.boxes) {
       if (seen.has(id)) continue;
@@ -224,6 +227,20 @@ export class Account {
         }
       }
     }
+  }
+
+  /** Puts the viewer's own \\Seen in place of the owner's on every message of `box`; true when one changed. */
+  async #privateSeen(box: Box, viewerId: number): Promise<boolean> {
+    const seen = new Set(await this.store.acl.seenUids(box.mb.id, viewerId));
+    let changed = false;
+    for (const rec of box.byUid.values()) {
+      const want = seen.has(rec.uid);
+      if (want === isSeen(rec.flags)) continue;
+      rec.flags = want ? [...rec.flags, '\\Seen'] : rec.flags.filter((f) => f.toLowerCase() !== '\\seen');
+      box.unread += want ? -1 : 1;
+      changed = true;
+    }
+    return changed;
   }
 
   #add(box: Box, m: MessageMeta): void {

@@ -83,8 +83,13 @@ function permittedFlags(a: Account, boxId: number, flags: string[]): string[] {
 }
 
 async function appendAndFind(call: Call, box: Box, raw: Buffer, flags: string[], date: Date | undefined): Promise<EmailRec> {
-  checkRights(call.account, box.mb.id, 'i', 'adding a message');
-  const r = await call.account.store.mail.append(box.mb.id, raw, { flags: permittedFlags(call.account, box.mb.id, flags), ...(date ? { internalDate: date } : {}) });
+  const a = call.account;
+  checkRights(a, box.mb.id, 'i', 'adding a message');
+  const allowed = permittedFlags(a, box.mb.id, flags);
+  const privateSeen = a.viewerId !== null && allowed.some((f) => f.toLowerCase() === '\\seen');
+  const shared = a.viewerId === null ? allowed : allowed.filter((f) => f.toLowerCase() !== '\\seen');
+  const r = await a.store.mail.append(box.mb.id, raw, { flags: shared, ...(date ? { internalDate: date } : {}) });
+  if (privateSeen && a.viewerId !== null) await a.store.acl.setSeen(box.mb.id, a.viewerId, [r.uid], true);
   await call.account.sync();
   const rec = call.account.emails.get(r.emailId);
   // Added to a shared mailbox the user may not read ("i" without "r"): the account never sees it.
@@ -125,7 +130,16 @@ async function updateEmail(call: Call, rec: EmailRec, patch: Obj): Promise<void>
     const has = (list: string[], f: string) => list.some((g) => g.toLowerCase() === f.toLowerCase());
     const changed = [...flags.filter((f) => !has(rec.flags, f)), ...rec.flags.filter((f) => !has(flags, f))];
     if (permittedFlags(a, rec.mailboxId, changed).length !== changed.length) throw setError('forbidden', 'changing these keywords needs the s, w or t right on this mailbox');
-    await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'set', flags });
+    if (a.viewerId === null) await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'set', flags });
+    else {
+      // In a shared mailbox \Seen is the viewer's own (store.acl); the other flags are everyone's.
+      const isSeenFlag = (f: string) => f.toLowerCase() === '\\seen';
+      const added = changed.filter((f) => has(flags, f) && !isSeenFlag(f));
+      const removed = changed.filter((f) => !has(flags, f) && !isSeenFlag(f));
+      if (added.length) await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'add', flags: added });
+      if (removed.length) await a.store.mail.storeFlags(rec.mailboxId, [rec.uid], { op: 'remove', flags: removed });
+      if (changed.some(isSeenFlag)) await a.store.acl.setSeen(rec.mailboxId, a.viewerId, [rec.uid], flags.some(isSeenFlag));
+    }
   }
   if (to.mb.id !== from.mb.id) {
     checkRights(a, from.mb.id, 'te', 'moving a message out');

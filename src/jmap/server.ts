@@ -63,7 +63,7 @@ export class JmapServer {
     let a = this.#accounts.get(key);
     if (!a) {
       const access = ownerId === user.id ? null : async () => (await sharedOwners(this.ctx.store, user)).get(ownerId)?.rights ?? new Map<number, string>();
-      a = new Account(this.ctx.store, ownerId, accountIdOf(ownerId), access);
+      a = new Account(this.ctx.store, ownerId, accountIdOf(ownerId), access, access ? user.id : null);
       this.#accounts.set(key, a);
       await a.sync();
       if (!access) await this.accountOpened?.(a).catch((e: unknown) => this.ctx.logger.warn({ err: String(e) }, 'could not resume push subscriptions'));
