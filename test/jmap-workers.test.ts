@@ -230,3 +230,39 @@ test('serve: --jmap-send-delay / config jmap-send-delay set the default hold; ba
   assert.equal(buildServeConfig({}, {}).jmapSendDelaySec, undefined);
   for (const bad of ['soon', '-1', '1.5', String(31 * 24 * 3600)]) assert.throws(() => buildServeConfig({ jmapSendDelay: bad }, {}), /jmap-send-delay/);
 });
+
+test('Email/parse of a message attached to a stored Email: the parts it reports download', async (t) => {
+  const f = await startJmap();
+  t.after(() => f.stop());
+  const outer = [
+    'From: Carol <carol@example.net>',
+    `To: ${USER}`,
+    'Subject: forwarded',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="outer"',
+    '',
+    '--outer',
+    'Content-Type: text/plain',
+    '',
+    'Forwarding this.',
+    '--outer',
+    'Content-Type: message/rfc822',
+    '',
+    MULTIPART.trimEnd(),
+    '--outer--',
+    '',
+  ].join('\r\n');
+  const inbox = (await f.m.store.mail.getMailbox(f.user.id, 'INBOX'))!;
+  const r = await f.m.store.mail.append(inbox.id, Buffer.from(outer));
+  const g = await f.call('Email/get', { accountId: f.accountId, ids: [r.emailId], properties: ['attachments'] });
+  const att = ((g['list'] as Obj[])[0]!['attachments'] as Obj[])[0]!;
+  assert.equal(att['type'], 'message/rfc822');
+  const p = await f.call('Email/parse', { accountId: f.accountId, blobIds: [att['blobId']] });
+  const inner = (p['parsed'] as Record<string, Obj>)[att['blobId'] as string]!;
+  assert.equal(inner['subject'], 'with attachment');
+  const innerAtt = (inner['attachments'] as Obj[])[0]!;
+  assert.notEqual(innerAtt['blobId'], att['blobId']);
+  const d = await download(f, innerAtt['blobId'] as string);
+  assert.equal(d.status, 200, String(innerAtt['blobId']));
+  assert.equal(d.body.toString(), 'attachment bytes \u00ff');
+});
