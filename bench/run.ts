@@ -4,6 +4,7 @@
  * medians and the speed ratio (Dovecot time / mailroom time, above 1 = mailroom faster) reported.
  *
  *   npm run bench -- spam [--smoke] [--messages N] ...   (the spam filter on vs off, and its accuracy: bench/spam.ts)
+ *   npm run bench -- spam-mx [--smoke] ...                 (MX checks and spam filter together on vs off: bench/spam-mx.ts)
  *   npm run bench -- sieve [--messages N] [--runs N] [--rules N] ...   (100-rule Sieve script vs none: bench/sieve.ts)
  *   npm run bench -- jmap [--messages N] [--clients N] [--runs N] [--json]   (JMAP query/get/changes and EventSource fan-out: bench/jmap.ts)
  *   npm run bench -- web [--messages N] [--runs N] [--json]   (webmail: sign-in to first painted message list in Chromium: bench/web.ts)
@@ -407,6 +408,8 @@ export function failures(res: BenchResult): string[] {
 async function main(): Promise<void> {
   // `npm run bench -- spam [flags]`: the spam filter's throughput (on vs off) and accuracy (bench/spam.ts).
   if (process.argv[2] === 'spam') return (await import('./spam.js')).spamBench(process.argv.slice(3));
+  // `npm run bench -- spam-mx [flags]`: MX checks and the spam filter together, on vs off (bench/spam-mx.ts).
+  if (process.argv[2] === 'spam-mx') return (await import('./spam-mx.js')).spamMxBench(process.argv.slice(3));
   // `npm run bench -- sieve [flags]`: LMTP delivery to a user with a 100-rule Sieve script vs none (bench/sieve.ts).
   if (process.argv[2] === 'sieve') return (await import('./sieve.js')).sieveBench(process.argv.slice(3)).then(() => undefined);
   if (process.argv[2] === 'jmap') return (await import('./jmap.js')).jmapBench(process.argv.slice(3));
