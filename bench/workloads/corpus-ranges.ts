@@ -1,9 +1,11 @@
 /**
  * Corpus index ranges of the workloads that need their own messages (indices only; the bytes come from
- * bench/corpus.ts). The classic corpus dates message i about 0.43 days before the one before it, so the
- * ranges stay low enough for dates after 1970.
+ * bench/corpus.ts). From VARIED_BASE on the corpus is its varied profile (charsets, nested multiparts, shaped
+ * attachments, threads, odd Date headers with ordinary internal dates); the ranges do not overlap.
  */
+import { VARIED_BASE } from '../corpus.js';
+
 /** imaptest accounts' starting INBOXes, then the mbox imaptest APPENDs from. */
-export const IMAPTEST_CORPUS_BASE = 10_000;
+export const IMAPTEST_CORPUS_BASE = VARIED_BASE + 10_000;
 /** The 2,000-message overview mailbox. */
-export const OVERVIEW_2K_CORPUS_BASE = 20_000;
+export const OVERVIEW_2K_CORPUS_BASE = VARIED_BASE + 20_000;
