@@ -27,3 +27,15 @@ export function chunks<T>(arr: readonly T[], size: number): T[][] {
   for (let i = 0; i < arr.length; i += size) out.push(arr.slice(i, i + size));
   return out;
 }
+
+/** Earliest and latest internal dates a store accepts: IMAP writes the year with exactly four digits. */
+const MIN_INTERNAL_DATE = Date.parse('0001-01-01T00:00:00Z');
+const MAX_INTERNAL_DATE = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** The internal date of a message to append (now when none is given); INVALID when it cannot be written out. */
+export function checkInternalDate(d: Date | undefined): Date {
+  const date = d ?? new Date();
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new StoreError('INVALID', 'invalid internal date');
+  if (date.getTime() < MIN_INTERNAL_DATE || date.getTime() > MAX_INTERNAL_DATE) throw new StoreError('INVALID', 'internal date outside the years 1 to 9999');
+  return date;
+}

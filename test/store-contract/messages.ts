@@ -84,6 +84,14 @@ export function runMessageContract(name: string, factory: StoreFactory): void {
           assert.equal((await s.mail.status(inbox.id)).uidNext, 1);
           await s.mail.append(inbox.id, sampleMessage(1), { flags: ['\\Recent', '\\Seen'] });
           assert.deepEqual((await s.mail.listMessages(inbox.id))[0]!.flags, ['\\Seen']);
+          // IMAP writes the year with four digits: dates it cannot write are refused, the edges are kept.
+          await rejectsWith(s.mail.append(inbox.id, sampleMessage(1), { internalDate: new Date('-000664-01-24T00:00:00Z') }), 'INVALID');
+          await rejectsWith(s.mail.append(inbox.id, sampleMessage(1), { internalDate: new Date('+010000-01-01T00:00:00Z') }), 'INVALID');
+          for (const iso of ['0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.000Z', '1969-07-20T20:17:40.000Z']) {
+            const r = await s.mail.append(inbox.id, sampleMessage(1), { internalDate: new Date(iso) });
+            const [m] = await collect(s.mail.readMessages(inbox.id, [r.uid], { meta: true }));
+            assert.equal(m!.meta!.internalDate.toISOString(), iso);
+          }
         }),
       );
 

@@ -12,6 +12,7 @@ import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
 import { HEADER_ROW_MAX, prepareMessage } from '../message-prep.js';
 import { FLAG_DELETED, applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
 import { isObjectId, newObjectId } from '../ids.js';
+import { checkInternalDate } from '../helpers.js';
 import { validId } from './core.js';
 import { num, pgCode } from './db.js';
 import { PgMailboxes } from './mailboxes.js';
@@ -49,8 +50,7 @@ export class PgMessages extends PgMailboxes {
       if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
       if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
       const parsed = parseFlags(opts?.flags ?? []);
-      const internalDate = opts?.internalDate ?? new Date();
-      if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new StoreError('INVALID', 'invalid internal date');
+      const internalDate = checkInternalDate(opts?.internalDate);
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const prepared = prepareMessage(raw, { idsWithoutNul: true });
       const { data, index, threadKeys, ownIds } = prepared;

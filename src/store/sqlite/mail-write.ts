@@ -15,7 +15,7 @@ import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
 import { checkQuota } from './quota.js';
 import { insertSortKeys } from './sort-keys.js';
-import { chunks } from '../helpers.js';
+import { checkInternalDate, chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
 export class SqliteMailWrites extends SqliteMailboxes {
@@ -27,8 +27,7 @@ export class SqliteMailWrites extends SqliteMailboxes {
       if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
       if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
       const parsed = parseFlags(opts?.flags ?? []);
-      const internalDate = opts?.internalDate ?? new Date();
-      if (!(internalDate instanceof Date) || Number.isNaN(internalDate.getTime())) throw new StoreError('INVALID', 'invalid internal date');
+      const internalDate = checkInternalDate(opts?.internalDate);
       // Optional caller-chosen EMAILID (store-to-store transfer keeps POP3 UIDLs); read structurally so this
       // compiles whether or not AppendOptions declares it.
       const keepId = (opts as { emailId?: unknown } | undefined)?.emailId;
