@@ -17,14 +17,34 @@ import type { BlobDir } from './blobs.js';
 import { mapError } from './rows.js';
 import { prepareStatements, type Statement, type Statements } from './statements.js';
 
-/** Longest a commit group waits for appends still writing their blobs (see groupCommit). */
-const GROUP_MAX_WAIT_MS = 5;
 /** Longest time a flag change stays committed but not yet synced when no durable write comes along. */
 const LAZY_SYNC_MS = 100;
+/**
+ * WAL fdatasyncs in flight at once (see walSync). A commit that arrives while one runs starts its own at
+ * once instead of waiting for it to end (on a busy event loop, for that completion to be noticed too); the
+ * kernel joins concurrent syncs into the same journal commit where it can. Two keep the disk's queue full;
+ * more would only take thread-pool threads from blob writes and reads.
+ */
+const SYNCS_IN_FLIGHT = 2;
 
+/** An append writing its blob files (startWriter .. endWriter). */
 export interface BlobWriter {
-  epoch: number;
   done: boolean;
+}
+
+/** One WAL fdatasync: the commits it covers and the file descriptor it syncs (see walSync). */
+interface WalSync {
+  covers: number;
+  fd: WalFd | null;
+  /** Settled: null while it runs, then ok or the error. */
+  outcome: { ok: true } | { ok: false; error: unknown } | null;
+}
+
+/** The WAL file opened for syncing; closed once replaced (after a failure) and no sync uses it. */
+interface WalFd {
+  fd: number;
+  users: number;
+  stale: boolean;
 }
 
 /** Commits after which a store with fsync on hands WAL checkpoints to a worker thread (see startCheckpointer). */
@@ -48,13 +68,8 @@ export class SqliteConnection {
   /** A background WAL sync is scheduled for flag-only commits (see groupCommit). */
   lazySyncTimer: NodeJS.Timeout | null = null;
   flushScheduled = false;
+  /** Appends writing their blob files (startWriter .. endWriter). */
   readonly writers = new Set<BlobWriter>();
-  /** Bumped when a commit group opens; writers remember the epoch they started in. */
-  epoch = 0;
-  groupEpoch = 0;
-  /** Writers that started before the open group and have not queued or failed yet. */
-  olderWriters = 0;
-  groupTimer: NodeJS.Timeout | null = null;
   /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
   readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
   readonly stmtCache = new Map<string, Statement>();
@@ -69,10 +84,15 @@ export class SqliteConnection {
   syncedSeq = 0;
   /** Commits made outside the commit queue (run() syncs after an operation that made one). */
   directCommits = 0;
-  syncRunning = false;
+  /** WAL syncs started and not yet applied, in the order they started (see walSync). */
+  syncs: WalSync[] = [];
   syncWaiters: Array<{ target: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   /** The WAL file, opened at the first sync (fd; the callback API costs less per call than FileHandle's). */
-  walFd: number | null = null;
+  walFd: WalFd | null = null;
+  /** Opening the WAL file for the first sync (shared by the syncs that start meanwhile). */
+  walOpening: Promise<WalFd> | null = null;
+  /** WAL fdatasyncs issued (for tests and benchmarks). */
+  walSyncCount = 0;
   /**
    * Runs a function in a transaction (a savepoint when nested). One wrapper made once: creating one per
    * call with db.transaction(fn) showed in profiles of flag-change-heavy loads.
@@ -137,52 +157,42 @@ export class SqliteConnection {
 
   /**
    * Group commit for appends and the frequent message writes (flag changes, expunges, copies and moves,
-   * POP3 commits): queued commit functions run in one write transaction, each inside its own savepoint (one
-   * failing operation does not affect the others), so concurrent writers share one COMMIT and one WAL
-   * fsync. Each promise settles once the WAL holding the shared COMMIT has been synced (walSync), except
-   * with `durable` false (flag changes and \Recent claims): those settle at COMMIT, and a background sync
-   * within LAZY_SYNC_MS (or the next durable write's, whichever comes first) makes them durable. Dovecot's
-   * default (mail_fsync=optimized) does not fsync flag changes at all; new, copied, moved and removed mail
-   * is always synced before the reply.
+   * POP3 commits): commit functions queued within one turn of the event loop run in one write transaction,
+   * each inside its own savepoint (one failing operation does not affect the others). Each promise settles
+   * once the WAL holding its COMMIT has been synced (walSync), except with `durable` false (flag changes
+   * and \Recent claims): those settle at COMMIT, and a background sync within LAZY_SYNC_MS (or the next
+   * durable write's, whichever comes first) makes them durable. Dovecot's default (mail_fsync=optimized)
+   * does not fsync flag changes at all; new, copied, moved and removed mail is always synced before the
+   * reply.
    *
-   * When a group opens while other appends are still writing their blobs, it waits for those writers
-   * (each ends by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS, so that concurrent
-   * deliveries really share a commit instead of trickling in one or two per event-loop turn. Writers that
-   * start after the group opened do not hold it.
+   * Concurrent writers share WAL syncs without waiting for one another: the commits made while a sync runs
+   * are covered by the next one, which every one of them waits for. A group never waits for appends still
+   * writing their blob files (it did once, when each commit synced the WAL on this thread; the wait then
+   * held flag changes, \Recent claims and small deliveries behind a large message's file fsyncs).
    */
   groupCommit<T>(fn: () => T, writer?: BlobWriter, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (writer) this.endWriter(writer);
-      const opens = this.commitQueue.length === 0;
       this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable });
-      if (!opens) return;
-      this.groupEpoch = ++this.epoch;
-      this.olderWriters = this.writers.size;
-      if (this.olderWriters === 0) this.scheduleFlush();
-      else this.groupTimer ??= setTimeout(() => this.scheduleFlush(), GROUP_MAX_WAIT_MS);
+      this.scheduleFlush();
     });
   }
 
-  /** Registers an append whose blob write is starting (see groupCommit). */
+  /** Registers an append whose blob write is starting; endWriter (or its groupCommit) ends it. */
   startWriter(): BlobWriter {
-    const w = { epoch: this.epoch, done: false };
+    const w = { done: false };
     this.writers.add(w);
     return w;
   }
 
-  /** The writer queued its commit or failed; idempotent. The open group flushes once its older writers are done. */
+  /** The writer queued its commit or failed; idempotent. */
   endWriter(w: BlobWriter): void {
     if (w.done) return;
     w.done = true;
     this.writers.delete(w);
-    if (this.commitQueue.length > 0 && w.epoch < this.groupEpoch && --this.olderWriters === 0) this.scheduleFlush();
   }
 
   scheduleFlush(): void {
-    if (this.groupTimer) {
-      clearTimeout(this.groupTimer);
-      this.groupTimer = null;
-    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flushCommits());
@@ -235,9 +245,11 @@ export class SqliteConnection {
 
   /**
    * Resolves once a WAL fdatasync that started after commit number `target` (default: the latest) has
-   * completed. One sync runs at a time; commits made meanwhile wait for the next, which covers them all.
-   * A failed sync rejects its waiters with the error (their commits are visible but may not be durable)
-   * and the WAL file is reopened for the next attempt.
+   * completed. A sync starts at once when fewer than SYNCS_IN_FLIGHT run (each covers every commit made
+   * before it started); otherwise the caller waits for the next one, which starts when one ends and covers
+   * everybody queued meanwhile. Outcomes are applied in the order the syncs started: a failed sync rejects
+   * the waiters it covers that no earlier sync satisfied (their commits are visible but may not be durable),
+   * even when a later sync succeeds, and the WAL file is reopened for the syncs after it.
    */
   walSync(target = this.commitSeq): Promise<void> {
     if (!this.asyncWalSync || this.syncedSeq >= target) return Promise.resolve();
@@ -247,33 +259,66 @@ export class SqliteConnection {
     });
   }
 
+  /** Starts a sync when a waiter is not covered by one already running and fewer than SYNCS_IN_FLIGHT run. */
   kickSync(): void {
-    if (this.syncRunning || this.syncWaiters.length === 0) return;
-    this.syncRunning = true;
-    const covers = this.commitSeq;
-    void (async () => {
-      let error: unknown;
-      try {
-        this.walFd ??= await new Promise<number>((res, rej) => openCb(join(this.key, 'mail.db-wal'), 'r+', (e, fd) => (e ? rej(e) : res(fd))));
-        const fd = this.walFd;
-        await new Promise<void>((res, rej) => fdatasync(fd, (e) => (e ? rej(e) : res())));
-      } catch (e) {
-        error = e;
-        const fd = this.walFd;
-        this.walFd = null;
-        if (fd !== null) closeCb(fd, () => undefined);
-      }
-      this.syncRunning = false;
-      if (error === undefined) this.syncedSeq = Math.max(this.syncedSeq, covers);
+    if (this.syncWaiters.length === 0 || this.syncs.length >= SYNCS_IN_FLIGHT) return;
+    const covered = this.syncs.length > 0 ? this.syncs[this.syncs.length - 1]!.covers : this.syncedSeq;
+    if (!this.syncWaiters.some((w) => w.target > covered)) return;
+    const sync: WalSync = { covers: this.commitSeq, fd: null, outcome: null };
+    this.syncs.push(sync);
+    this.walSyncCount++;
+    void this.runSync(sync);
+  }
+
+  private async runSync(sync: WalSync): Promise<void> {
+    try {
+      const f = this.walFd ?? (await this.openWal());
+      sync.fd = f;
+      f.users++;
+      await new Promise<void>((res, rej) => fdatasync(f.fd, (e) => (e ? rej(e) : res())));
+      sync.outcome = { ok: true };
+    } catch (error) {
+      sync.outcome = { ok: false, error };
+      // Later syncs use a freshly opened WAL file; this descriptor closes once no sync uses it.
+      const f = sync.fd;
+      if (f && this.walFd === f) this.walFd = null;
+      if (f) f.stale = true;
+    }
+    const f = sync.fd;
+    if (f && --f.users === 0 && f.stale) closeCb(f.fd, () => undefined);
+    this.applySyncs();
+    this.kickSync();
+  }
+
+  /** Opens the WAL file for syncing (once for syncs that start together). */
+  private openWal(): Promise<WalFd> {
+    this.walOpening ??= new Promise<WalFd>((res, rej) =>
+      openCb(join(this.key, 'mail.db-wal'), 'r+', (e, fd) => {
+        this.walOpening = null;
+        if (e) return rej(e);
+        const f: WalFd = { fd, users: 0, stale: false };
+        this.walFd = f;
+        res(f);
+      }),
+    );
+    return this.walOpening;
+  }
+
+  /** Applies the outcomes of the finished syncs at the head of `syncs` (start order) to the waiters. */
+  private applySyncs(): void {
+    for (let head = this.syncs[0]; head?.outcome; head = this.syncs[0]) {
+      this.syncs.shift();
+      const { covers, outcome } = head;
+      if (outcome.ok) this.syncedSeq = Math.max(this.syncedSeq, covers);
+      const error = outcome.ok ? undefined : { reason: outcome.error };
       const waiting = this.syncWaiters;
       this.syncWaiters = [];
       for (const w of waiting) {
-        if (error !== undefined && w.target <= covers) w.reject(error);
-        else if (w.target <= this.syncedSeq) w.resolve();
+        if (w.target <= this.syncedSeq) w.resolve();
+        else if (error && w.target <= covers) w.reject(error.reason);
         else this.syncWaiters.push(w);
       }
-      this.kickSync();
-    })();
+    }
   }
 
   /** A read transaction (BEGIN DEFERRED): one consistent snapshot for several statements. */
@@ -329,7 +374,8 @@ export class SqliteConnection {
     await this.checkpointer?.close();
     this.checkpointer = null;
     await this.walSync().catch(() => undefined);
-    if (this.walFd !== null) closeSync(this.walFd);
+    while (this.syncs.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    if (this.walFd !== null) closeSync(this.walFd.fd);
     this.walFd = null;
   }
 }

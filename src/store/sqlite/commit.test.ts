@@ -1,0 +1,108 @@
+/**
+ * Group commit and WAL syncs of the SQLite store (commit.ts): concurrent writers share syncs, every waiter
+ * of a failed sync is failed, flag changes do not wait for appends writing their files, and the store goes
+ * on after a failed sync. The crash side (acknowledged appends survive kill -9) is test/store-crash.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { sampleMessage } from '../../../test/helpers/store.js';
+import { openSqliteStore, type SqliteStore } from './index.js';
+
+/** The connection internals these tests look at. */
+interface Internals {
+  commitSeq: number;
+  syncedSeq: number;
+  walSyncCount: number;
+  walFd: { fd: number; users: number; stale: boolean } | null;
+  writers: Set<unknown>;
+  startWriter(): { done: boolean };
+  endWriter(w: { done: boolean }): void;
+}
+
+function internals(s: SqliteStore): Internals {
+  return (s as unknown as { core: Internals }).core;
+}
+
+async function withStore(fn: (s: SqliteStore, inbox: number) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-commit-'));
+  const s = await openSqliteStore({ dataDir: dir, fsync: true });
+  try {
+    const user = await s.directory.createUser('c@example.org', 'h');
+    const inbox = (await s.mail.getMailbox(user.id, 'INBOX'))!;
+    await fn(s, inbox.id);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('SQLite group commit and WAL sync', () => {
+  test('concurrent appends share WAL syncs and each resolves after a sync that covers it', async () => {
+    await withStore(async (s, inbox) => {
+      const x = internals(s);
+      const syncs = x.walSyncCount;
+      // One in five is big enough for a blob file (written and fsynced before its commit).
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => s.mail.append(inbox, i % 5 === 0 ? Buffer.concat([sampleMessage(i), Buffer.alloc(80_000, 'y')]) : sampleMessage(i))),
+      );
+      assert.deepEqual(results.map((r) => r.uid).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.ok(x.syncedSeq >= x.commitSeq, 'every commit is covered by a completed sync when the appends have resolved');
+      const used = x.walSyncCount - syncs;
+      assert.ok(used >= 1 && used < 30, `30 concurrent appends used ${used} WAL syncs`);
+      assert.equal((await s.mail.listMessages(inbox)).length, 30);
+    });
+  });
+
+  test('a failing WAL sync fails every waiter of its batch; the store then syncs again', async () => {
+    await withStore(async (s, inbox) => {
+      await s.mail.append(inbox, sampleMessage(0));
+      const x = internals(s);
+      const good = x.walFd;
+      assert.ok(good, 'the WAL file is open after the first durable write');
+      // A descriptor no process has: fdatasync fails with EBADF.
+      x.walFd = { fd: 2 ** 30, users: 0, stale: false };
+      const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => s.mail.append(inbox, sampleMessage(100 + i))));
+      assert.equal(outcomes.length, 8);
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected', 'no append of the failed batch is acknowledged');
+        assert.equal((o as PromiseRejectedResult).reason.code, 'EBADF');
+      }
+      assert.notEqual(x.walFd?.fd, 2 ** 30, 'the failed descriptor is no longer used');
+      // The next durable write opens the WAL again and is acknowledged after a real sync.
+      const r = await s.mail.append(inbox, sampleMessage(200));
+      assert.ok(x.walFd && x.walFd.fd !== 2 ** 30);
+      assert.ok(x.syncedSeq >= x.commitSeq);
+      // The failed batch committed (visible, durable only from the later sync on): UIDs stay unique.
+      const list = await s.mail.listMessages(inbox);
+      assert.equal(list.length, 10);
+      assert.equal(r.uid, 10);
+      closeSync(good.fd);
+    });
+  });
+
+  test('a flag change and a small append do not wait for an append still writing its file', async () => {
+    await withStore(async (s, inbox) => {
+      await s.mail.append(inbox, sampleMessage(1));
+      const x = internals(s);
+      // A writer that never finishes (as an append stuck in its blob fsync): nothing may wait for it.
+      const stuck = x.startWriter();
+      try {
+        const flags = await s.mail.storeFlags(inbox, [1], { op: 'add', flags: ['\\Flagged'] });
+        assert.equal(flags.changed.length, 1);
+        const r = await s.mail.append(inbox, sampleMessage(2));
+        assert.equal(r.uid, 2);
+        assert.equal(x.writers.size, 1, 'the stuck writer is still registered');
+      } finally {
+        x.endWriter(stuck);
+      }
+      assert.equal(x.writers.size, 0);
+      // Bad input still fails alone, without failing the others of its group.
+      const both = await Promise.allSettled([s.mail.storeFlags(9999, [1], { op: 'add', flags: ['\\Seen'] }), s.mail.append(inbox, sampleMessage(3))]);
+      assert.equal(both[0].status, 'rejected');
+      assert.equal(both[1].status, 'fulfilled');
+    });
+  });
+});
