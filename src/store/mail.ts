@@ -8,9 +8,8 @@
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import type { ExpungeHold } from './holds.js';
 import type { MetadataStore } from './metadata.js';
-import type { SortKeys } from '../mailsort/index.js';
+import type { SortKeyTable } from '../mailsort/index.js';
 import type {
-  AppendItem,
   AppendOptions,
   AppendResult,
   ByteRange,
@@ -86,15 +85,6 @@ export interface MailStore extends MetadataStore {
   // ---- messages ----
   /** Appends a raw message; resolves after the durable commit. Throws NOT_FOUND, TOO_BIG. */
   append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
-  /**
-   * Appends several messages all or nothing (IMAP MULTIAPPEND, RFC 3502): every message is checked and
-   * parsed before anything is written, then all rows commit in one transaction (consecutive UIDs in item
-   * order, one shared MODSEQ, one wake-up), or none do and no UID, MODSEQ or blob is left behind. The
-   * quota is checked for the whole batch. Resolves after the durable commit with one result per item, in
-   * item order. Throws what append throws (NOT_FOUND, TOO_BIG, INVALID, EXISTS, OVER_QUOTA, TEMPORARY);
-   * INVALID also for an empty batch, more than MAX_APPEND_BATCH items, or an item with `replaces`.
-   */
-  appendMany(mailboxId: number, items: readonly AppendItem[]): Promise<AppendResult[]>;
   /** All messages of the mailbox in uid order (metadata only). */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given UIDs that exist, each once, in uid order, with exactly the parts asked for. */
@@ -115,13 +105,14 @@ export interface MailStore extends MetadataStore {
   searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]>;
   /**
    * The sort and thread keys (mailsort SortKeys: RFC 5256 SORT criteria, RFC 5957 display names, thread
-   * ids) of the given uids that exist, or of every message when `uids` is omitted, each once, in uid order.
-   * Computed once per message and cached (see sort-keys.ts), so a call reads no message data for messages
-   * seen before. Neither the array nor the keys may be changed; while the mailbox is unchanged, asking for
-   * all of its messages gives the same array (results computed from it may be memoized by its identity).
+   * ids) of the given uids that exist, or of every message when `uids` is omitted, each once, in uid order,
+   * as a SortKeyTable (columns; `at(i)` or iteration gives SortKeys objects). Computed once per message and
+   * cached (see sort-keys.ts), so a call reads no message data for messages seen before. While the mailbox is
+   * unchanged, asking for all of its messages gives the same frozen table (results computed from it may be
+   * memoized by its identity).
    * Throws NOT_FOUND (mailbox).
    */
-  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]>;
+  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeyTable>;
 
   /**
    * Keeps the messages of the mailbox that are expunged after `modseq` readable (readMessages with
