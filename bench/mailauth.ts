@@ -27,7 +27,7 @@ import { createResolver } from '../src/lib/dns.js';
 import { createMxChecker, dkimRecordValue, generateDkimKey, sealMessage, signMessage, type SigningKey } from '../src/mailauth/index.js';
 import { startTestDns, type ZoneRecord } from '../support/dns.js';
 import { generateMessage } from './corpus.js';
-import { LmtpConn } from './lib/lmtp.js';
+import { alternate, deliverOver, median, parseBenchFlags, ratios, type Delivery, type Side } from './lib/onoff.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -42,24 +42,13 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 2000, senders: 50, connections: 10, runs: 3, sign: 2000, json: false, out: join(HERE, 'results') };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const num = (): number => Number(argv[++i]);
-    if (a === '--messages') o.messages = num();
-    else if (a === '--senders') o.senders = num();
-    else if (a === '--connections') o.connections = num();
-    else if (a === '--runs') o.runs = num();
-    else if (a === '--sign') o.sign = num();
-    else if (a === '--json') o.json = true;
-    else if (a === '--out') o.out = argv[++i]!;
-    else if (a === '--smoke') Object.assign(o, { messages: 40, senders: 4, connections: 4, runs: 1, sign: 50 });
-    else throw new Error(`unknown flag ${a}`);
-  }
-  return o;
+  return parseBenchFlags<Options>(
+    argv,
+    { messages: 2000, senders: 50, connections: 10, runs: 3, sign: 2000, json: false, out: join(HERE, 'results') },
+    { messages: 40, senders: 4, connections: 4, runs: 1, sign: 50 },
+  );
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const USERS = 20;
 
 /** The senders: domain, its RSA key for signing, and its records. */
@@ -92,28 +81,6 @@ async function countStored(store: Store): Promise<{ total: number; passing: numb
   return { total, passing };
 }
 
-async function deliverAll(port: number, msgs: Array<{ from: string; helo: string; raw: Buffer }>, connections: number): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: connections }, async (_x, c) => {
-      const conn = await LmtpConn.connect({ host: '127.0.0.1', port, ehlo: true, lhlo: msgs[c % msgs.length]!.helo });
-      try {
-        for (;;) {
-          const i = next++;
-          if (i >= msgs.length) break;
-          const m = msgs[i]!;
-          const [r] = await conn.deliver(m.from, [`user${i % USERS}@bench.test`], m.raw);
-          if (r!.code !== 250) throw new Error(`message ${i}: ${r!.code} ${r!.lines.join(' ')}`);
-        }
-      } finally {
-        await conn.quit();
-      }
-    }),
-  );
-  return performance.now() - started;
-}
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const { keys, zone } = senders(o.senders);
@@ -123,7 +90,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   let failed = false;
   try {
-    const services = [];
+    const services: Array<Side & { svc: { close(): Promise<void> }; store: Store }> = [];
     for (const checks of [false, true]) {
       const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-auth-'));
       dirs.push(dir);
@@ -134,36 +101,32 @@ async function main(): Promise<void> {
       const resolver = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }] });
       const svc = createSmtpService({ store, auth: new Authenticator(store.directory), hostname: 'mx.bench.test', ...(checks ? { mxChecks: createMxChecker({ hostname: 'mx.bench.test', resolver }) } : {}) });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
-      services.push({ checks, svc, port, store, times: [] as number[] });
+      services.push({ on: checks, svc, port, store, times: [], cpu: [] });
     }
     // One signed message per corpus index, from sender i % senders.
-    const msgs = Array.from({ length: o.messages }, (_x, i) => {
+    const msgs = Array.from({ length: o.messages }, (_x, i): Delivery & { helo: string } => {
       const k = keys[i % keys.length]!;
       const g = generateMessage({ seed: 7, domain: k.domain, maxSize: 256 * 1024, bigEvery: 0 }, i).raw;
-      return { from: `sender@${k.domain}`, helo: `helo${i % keys.length}.${k.domain}`, raw: signMessage(g, [k]) };
+      return { from: `sender@${k.domain}`, to: [`user${i % USERS}@bench.test`], helo: `helo${i % keys.length}.${k.domain}`, raw: signMessage(g, [k]) };
     });
     const sizes = msgs.map((m) => m.raw.length);
-    for (let run = 0; run < o.runs + 1; run++) {
-      for (const s of services) {
-        const t = await deliverAll(s.port, msgs, o.connections);
-        process.stderr.write(`run ${run}${run === 0 ? ' (warm-up)' : ''}, checks ${s.checks ? 'on' : 'off'}: ${t.toFixed(0)} ms\n`);
-        if (run > 0) s.times.push(t);
-      }
-    }
+    const helo = (c: number): string => msgs[c % msgs.length]!.helo;
+    await alternate(services, o.runs, () => msgs, (s, batch) => deliverOver(s.port, batch, { connections: o.connections, ehlo: true, helo }), 'mailauth bench');
     const off = services[0]!;
     const on = services[1]!;
     for (const s of services) {
       const c = await countStored(s.store);
       const expected = (o.runs + 1) * o.messages;
-      if (c.total !== expected || (s.checks && c.passing !== expected)) {
+      if (c.total !== expected || (s.on && c.passing !== expected)) {
         failed = true;
-        lines.push(`CHECK FAILED (checks ${s.checks ? 'on' : 'off'}): ${c.total} stored of ${expected}, ${c.passing} with dkim=pass and dmarc=pass`);
+        lines.push(`CHECK FAILED (checks ${s.on ? 'on' : 'off'}): ${c.total} stored of ${expected}, ${c.passing} with dkim=pass and dmarc=pass`);
       }
     }
     for (const s of services) await s.svc.close();
     const rate = (ms: number): number => (o.messages / ms) * 1000;
     const mOff = median(off.times);
     const mOn = median(on.times);
+    const { cpuRatio } = ratios(off, on);
 
     // Signing cost.
     const rsa = generateDkimKey('rsa');
@@ -202,7 +165,7 @@ async function main(): Promise<void> {
       connections: o.connections,
       senders: o.senders,
       medianSize: median(sizes),
-      mx: { offMs: mOff, onMs: mOn, offPerSec: rate(mOff), onPerSec: rate(mOn), ratio: mOff / mOn, offRuns: off.times, onRuns: on.times },
+      mx: { offMs: mOff, onMs: mOn, offPerSec: rate(mOff), onPerSec: rate(mOn), ratio: mOff / mOn, cpuRatio, offRuns: off.times, onRuns: on.times, offCpu: off.cpu, onCpu: on.cpu },
       signMsPerMessage: { rsa: sRsa, ed25519: sEd, both: sBoth, arcSeal: sArc },
       failed,
     };
@@ -220,7 +183,7 @@ async function main(): Promise<void> {
         `| off | ${f(mOff)} ms | ${f(rate(mOff))} |`,
         `| on (SPF x2, DKIM, DMARC, ARC, DNS on loopback) | ${f(mOn)} ms | ${f(rate(mOn))} |`,
         '',
-        `Throughput with checks on / off: **${(mOff / mOn).toFixed(2)}x** (runs off: ${off.times.map((t) => t.toFixed(0)).join(', ')} ms; on: ${on.times.map((t) => t.toFixed(0)).join(', ')} ms)`,
+        `Throughput with checks on / off: **${(mOff / mOn).toFixed(2)}x**, CPU per message off / on ${cpuRatio.toFixed(2)}x (runs off: ${off.times.map((t) => t.toFixed(0)).join(', ')} ms; on: ${on.times.map((t) => t.toFixed(0)).join(', ')} ms)`,
         '',
         `DKIM signing, relaxed/relaxed, ${o.sign} corpus messages, median of 3 passes:`,
         '',

@@ -32,9 +32,9 @@ import type { Store } from '../src/store/handle.js';
 import { createResolver } from '../src/lib/dns.js';
 import { createMxChecker, dkimRecordValue, generateDkimKey, sealMessage, signMessage, type SigningKey } from '../src/mailauth/index.js';
 import { startTestDns, type ZoneRecord } from '../support/dns.js';
-import { LmtpConn } from './lib/lmtp.js';
+import { alternate, deliverOver, parseBenchFlags, ratios, sideRow, type Delivery, type Side } from './lib/onoff.js';
 import { spamCorpus } from './spam-corpus.js';
-import { parseBenchFlags, trainedStore } from './spam.js';
+import { trainedStore } from './spam.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -62,14 +62,11 @@ function parseArgs(argv: string[]): Options {
   );
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rcpt = (k: number): string => `user${k}@bench.test`;
 const HOST = 'mx.bench.test';
 
-interface Outgoing {
-  from: string;
+interface Outgoing extends Delivery {
   helo: string;
-  raw: Buffer;
 }
 
 const FROM_DOMAIN = /^(From:[^\r\n]*?@)([A-Za-z0-9.-]+)/im;
@@ -108,36 +105,13 @@ function prepare(o: Options): { runs: Outgoing[][]; zone: ZoneRecord[] } {
     if (o.arcEvery > 0 && i % o.arcEvery === o.arcEvery - 1) {
       raw = sealMessage(raw, fwdKey, `forwarder.test; dkim=pass header.d=${domain}; spf=pass smtp.mailfrom=${domain}`, 'none');
     }
-    return { from: `sender@${domain}`, helo: `mail.${domain}`, raw };
+    return { from: `sender@${domain}`, to: [rcpt(i % o.recipients)], helo: `mail.${domain}`, raw };
   });
   for (const d of domains) {
     zone.push([d, 'TXT', 'v=spf1 ip4:127.0.0.0/8 -all'], [`_dmarc.${d}`, 'TXT', 'v=DMARC1; p=reject'], [`s1._domainkey.${d}`, 'TXT', record], [`mail.${d}`, 'A', '127.0.0.1']);
   }
   const runs = Array.from({ length: o.runs + 1 }, (_x, r) => all.slice(r * o.messages, (r + 1) * o.messages));
   return { runs, zone };
-}
-
-/** `helos[c]` is connection c's EHLO name in every run (a sending host keeps its name). */
-async function deliverRun(port: number, msgs: readonly Outgoing[], o: Options, helos: readonly string[]): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(o.connections, msgs.length) }, async (_x, c) => {
-      const conn = await LmtpConn.connect({ host: '127.0.0.1', port, ehlo: true, lhlo: helos[c % helos.length]! });
-      try {
-        for (;;) {
-          const i = next++;
-          if (i >= msgs.length) break;
-          const m = msgs[i]!;
-          const [r] = await conn.deliver(m.from, [rcpt(i % o.recipients)], m.raw);
-          if (r!.code !== 250) throw new Error(`message ${i}: ${r!.code} ${r!.lines.join(' ')}`);
-        }
-      } finally {
-        await conn.quit();
-      }
-    }),
-  );
-  return performance.now() - started;
 }
 
 /** Messages stored per user (INBOX and Junk), and how many carry dkim=pass and dmarc=pass in our field. */
@@ -175,7 +149,7 @@ export async function spamMxBench(argv: string[]): Promise<void> {
   let failed = false;
   try {
     const training = spamCorpus(o.train, 101);
-    const services = [];
+    const services: Array<Side & { svc: { close(): Promise<void> }; store: Store }> = [];
     for (const on of [false, true]) {
       const { dir, store } = await trainedStore('mailroom-bench-spam-mx-', o.recipients, training);
       dirs.push(dir);
@@ -190,23 +164,11 @@ export async function spamMxBench(argv: string[]): Promise<void> {
         ...(on && o.checks > 0 ? { mxChecks: createMxChecker({ hostname: HOST, resolver }) } : {}),
       });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
-      services.push({ on, svc, port, store, times: [] as number[], cpu: [] as number[] });
+      services.push({ on, svc, port, store, times: [], cpu: [] });
     }
-    for (let run = 0; run <= o.runs; run++) {
-      for (const s of services) {
-        const cpu0 = process.cpuUsage();
-        const t0 = process.hrtime.bigint() / 1000n;
-        const ms = await deliverRun(s.port, runs[run]!, o, runs[0]!.map((m) => m.helo));
-        // Run windows on the profiler's clock (microseconds), to slice a --cpu-prof profile by run.
-        if (process.env['BENCH_MARKS']) process.stderr.write(`mark ${s.on ? 'on' : 'off'} ${run} ${t0} ${process.hrtime.bigint() / 1000n}\n`);
-        const cpu = process.cpuUsage(cpu0);
-        if (run > 0) {
-          s.times.push(ms);
-          s.cpu.push((cpu.user + cpu.system) / 1000);
-        }
-        process.stderr.write(`[spam-mx bench] run ${run}${run === 0 ? ' (warm-up)' : ''} everything ${s.on ? 'on ' : 'off'}: ${(o.messages / (ms / 1000)).toFixed(0)} msg/s\n`);
-      }
-    }
+    // Connection c greets with the HELO name of the first run's message c in every run (a sending host keeps its name).
+    const helo = (c: number): string => runs[0]![c % runs[0]!.length]!.helo;
+    await alternate(services, o.runs, (run) => runs[run]!, (s, msgs) => deliverOver(s.port, msgs, { connections: o.connections, ehlo: true, helo }), 'spam-mx bench');
     const expected = (o.runs + 1) * o.messages;
     const counts = [];
     for (const s of services) {
@@ -219,13 +181,10 @@ export async function spamMxBench(argv: string[]): Promise<void> {
       }
     }
     const [off, on] = services as [(typeof services)[0], (typeof services)[0]];
-    const rate = (t: number): number => o.messages / (t / 1000);
-    const ratio = rate(median(on.times)) / rate(median(off.times));
+    const { ratio, cpuRatio } = ratios(off, on);
     const bytes = runs[1]!.reduce((a, m) => a + m.raw.length, 0);
     const when = new Date().toISOString().replace('T', ' ').slice(0, 16);
     const onLabel = o.checks && o.spam ? 'everything on (SPF x2, DKIM, DMARC, ARC, spam filter)' : o.checks ? 'checks on (SPF x2, DKIM, DMARC, ARC), `--spam off`' : 'spam filter on, no checks';
-    const row = (label: string, s: typeof off): string =>
-      `| ${label} | ${median(s.times).toFixed(0)} ms | ${rate(median(s.times)).toFixed(0)} msg/s | ${(median(s.cpu) / o.messages).toFixed(2)} ms | ${s.times.map((t) => t.toFixed(0)).join(', ')} ms |`;
     lines.unshift(
       `# Mail authentication and spam filter together, ${when} UTC`,
       '',
@@ -233,19 +192,19 @@ export async function spamMxBench(argv: string[]): Promise<void> {
       '',
       '| MX | median time | throughput | CPU per message | runs |',
       '|---|---:|---:|---:|---|',
-      row('everything off (no checks, `--spam off`)', off),
-      row(onLabel, on),
+      sideRow('everything off (no checks, `--spam off`)', off, o.messages),
+      sideRow(onLabel, on, o.messages),
       '',
       'CPU per message: this process (servers and load generator together), user + system time over the run.',
       '',
-      `Throughput ${o.checks && o.spam ? 'with everything on' : 'with ' + (o.checks ? 'the checks' : 'the filter') + ' on'} / off: **${ratio.toFixed(2)}x** (goal at least 0.8x). With it on, ${counts[1]!.junk} of ${expected} deliveries were filed into Junk; ${counts[1]!.arcPass} carried arc=pass.`,
+      `Throughput ${o.checks && o.spam ? 'with everything on' : 'with ' + (o.checks ? 'the checks' : 'the filter') + ' on'} / off: **${ratio.toFixed(2)}x** (goal at least 0.8x); CPU per message off / on ${cpuRatio.toFixed(2)}x. With it on, ${counts[1]!.junk} of ${expected} deliveries were filed into Junk; ${counts[1]!.arcPass} carried arc=pass.`,
       '',
       `Host: ${cpus().length} CPUs, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(1)} at the end.`,
     );
     const md = lines.join('\n') + '\n';
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, 'spam-mx.md'), md);
-    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, offCpu: off.cpu, onCpu: on.cpu, ratio, counts }, null, 2) + '\n' : md);
+    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, offCpu: off.cpu, onCpu: on.cpu, ratio, cpuRatio, counts }, null, 2) + '\n' : md);
   } finally {
     for (const s of stores) await s.close().catch(() => undefined);
     for (const d of dirs) await rm(d, { recursive: true, force: true });

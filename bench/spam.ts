@@ -27,7 +27,7 @@ import { silentLogger } from '../src/lib/logger.js';
 import { Authenticator } from '../src/auth/index.js';
 import type { Store } from '../src/store/handle.js';
 import { SpamFilter } from '../src/spam/index.js';
-import { LmtpConn } from './lib/lmtp.js';
+import { alternate, deliverOver, median, parseBenchFlags, ratios, sideRow, type Delivery, type Side } from './lib/onoff.js';
 import { spamCorpus, withAuthResults, type CorpusMessage } from './spam-corpus.js';
 import { measureAccuracy } from './spam-accuracy.js';
 
@@ -46,25 +46,6 @@ interface Options {
   out: string;
 }
 
-/**
- * Command-line flags of a bench: `--<kebab-name> N` for each numeric option of `defaults`, `--json`,
- * `--out DIR`, and `--smoke` (the `smoke` sizes).
- */
-export function parseBenchFlags<T extends { json: boolean; out: string }>(argv: readonly string[], defaults: T, smoke: Partial<T>): T {
-  const o = { ...defaults };
-  const numeric = new Map(Object.keys(o).filter((k) => typeof o[k as keyof T] === 'number').map((k) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, k]));
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const key = numeric.get(a);
-    if (key) (o as Record<string, unknown>)[key] = Number(argv[++i]);
-    else if (a === '--json') o.json = true;
-    else if (a === '--out') o.out = argv[++i]!;
-    else if (a === '--smoke') Object.assign(o, smoke);
-    else throw new Error(`unknown flag ${a}`);
-  }
-  return o;
-}
-
 function parseArgs(argv: string[]): Options {
   return parseBenchFlags<Options>(
     argv,
@@ -73,29 +54,7 @@ function parseArgs(argv: string[]): Options {
   );
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rcpt = (k: number): string => `user${k}@bench.test`;
-
-async function deliverAll(port: number, msgs: readonly Buffer[], o: Options): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(o.senders, msgs.length) }, async () => {
-      const conn = await LmtpConn.connect({ host: '127.0.0.1', port });
-      try {
-        for (;;) {
-          const i = next++;
-          if (i >= msgs.length) break;
-          const [r] = await conn.deliver('sender@remote.test', [rcpt(i % o.recipients)], msgs[i]!);
-          if (r!.code !== 250) throw new Error(`message ${i}: ${r!.code} ${r!.lines.join(' ')}`);
-        }
-      } finally {
-        await conn.quit();
-      }
-    }),
-  );
-  return performance.now() - started;
-}
 
 async function stored(store: Store, o: Options): Promise<{ inbox: number; junk: number }> {
   let inbox = 0;
@@ -134,7 +93,7 @@ export async function spamBench(argv: string[]): Promise<void> {
   let failed = false;
   try {
     const training = spamCorpus(o.train, 101);
-    const services = [];
+    const services: Array<Side & { svc: { close(): Promise<void> }; store: Store; delivered: number }> = [];
     for (const enabled of [false, true]) {
       const { dir, store } = await trainedStore('mailroom-bench-spam-', o.recipients, training);
       dirs.push(dir);
@@ -142,35 +101,28 @@ export async function spamBench(argv: string[]): Promise<void> {
       const stages = buildStages({ store, logger: silentLogger, hostname: 'mx.bench.test', dataDir: dir, spam: { enabled, threshold: o.threshold } });
       const svc = createLmtpService({ store, auth: new Authenticator(store.directory, { failureDelayMs: 0 }), hostname: 'mx.bench.test', stages });
       const port = (await svc.listen({ host: '127.0.0.1', port: 0, implicitTls: false })).port;
-      services.push({ enabled, svc, port, store, times: [] as number[], cpu: [] as number[], delivered: 0 });
+      services.push({ on: enabled, svc, port, store, times: [], cpu: [], delivered: 0 });
     }
     const corpus = spamCorpus(o.messages * (o.runs + 1), 202);
     const bytes = corpus.slice(0, o.messages).reduce((a, m) => a + m.raw.length, 0);
-    for (let run = 0; run <= o.runs; run++) {
-      const msgs = corpus.slice(run * o.messages, (run + 1) * o.messages).map((m) => m.raw);
-      for (const s of services) {
-        const cpu0 = process.cpuUsage();
-        const ms = await deliverAll(s.port, msgs, o);
-        const cpu = process.cpuUsage(cpu0);
-        if (run > 0) s.cpu.push((cpu.user + cpu.system) / 1000);
-        s.delivered += msgs.length;
-        if (run > 0) s.times.push(ms);
-        process.stderr.write(`[spam bench] run ${run}${run === 0 ? ' (warm-up)' : ''} filter ${s.enabled ? 'on ' : 'off'}: ${(msgs.length / (ms / 1000)).toFixed(0)} msg/s\n`);
-      }
-    }
+    const batch = (run: number): Delivery[] =>
+      corpus.slice(run * o.messages, (run + 1) * o.messages).map((m, i) => ({ from: 'sender@remote.test', to: [rcpt(i % o.recipients)], raw: m.raw }));
+    await alternate(services, o.runs, batch, async (s, msgs) => {
+      s.delivered += msgs.length;
+      return deliverOver(s.port, msgs, { connections: o.senders });
+    }, 'spam bench');
     const counts = [];
     for (const s of services) {
       const c = await stored(s.store, o);
       counts.push(c);
       if (c.inbox + c.junk !== s.delivered) {
         failed = true;
-        lines.push(`**check failed**: filter ${s.enabled ? 'on' : 'off'} stored ${c.inbox + c.junk} of ${s.delivered} messages`);
+        lines.push(`**check failed**: filter ${s.on ? 'on' : 'off'} stored ${c.inbox + c.junk} of ${s.delivered} messages`);
       }
       await s.svc.close();
     }
     const [off, on] = services as [(typeof services)[0], (typeof services)[0]];
-    const rate = (t: number): number => o.messages / (t / 1000);
-    const ratio = rate(median(on.times)) / rate(median(off.times));
+    const { ratio, cpuRatio } = ratios(off, on);
     const acc = await measureAccuracy(spamCorpus(o.accuracy, 1));
     const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
     lines.unshift(
@@ -180,12 +132,12 @@ export async function spamBench(argv: string[]): Promise<void> {
       '',
       '| filter | median time | throughput | CPU per message | runs |',
       '|---|---:|---:|---:|---|',
-      `| off (\`--spam off\`) | ${median(off.times).toFixed(0)} ms | ${rate(median(off.times)).toFixed(0)} msg/s | ${(median(off.cpu) / o.messages).toFixed(2)} ms | ${off.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
-      `| on, trained users (${o.train} messages each) | ${median(on.times).toFixed(0)} ms | ${rate(median(on.times)).toFixed(0)} msg/s | ${(median(on.cpu) / o.messages).toFixed(2)} ms | ${on.times.map((t) => t.toFixed(0)).join(', ')} ms |`,
+      sideRow('off (`--spam off`)', off, o.messages),
+      sideRow(`on, trained users (${o.train} messages each)`, on, o.messages),
       '',
       'CPU per message: this process (server and load generator together), user + system time over the run.',
       '',
-      `Throughput with the filter on / off: **${ratio.toFixed(2)}x** (goal at least 0.8x). With the filter on, ${counts[1]!.junk} of ${on.delivered} deliveries were filed into Junk (the corpus is about half spam; the warm-up run included).`,
+      `Throughput with the filter on / off: **${ratio.toFixed(2)}x** (goal at least 0.8x); CPU per message off / on ${cpuRatio.toFixed(2)}x. With the filter on, ${counts[1]!.junk} of ${on.delivered} deliveries were filed into Junk (the corpus is about half spam; the warm-up run included).`,
       '',
       `Accuracy on the synthetic corpus (${o.accuracy} messages, seed 1, trained on half, tested on the other half): spam caught ${acc.spamCaught}/${acc.tested.spam} (${pct(acc.spamCaughtRate)}), ham misfiled ${acc.hamMisfiled}/${acc.tested.ham} (${pct(acc.hamMisfiledRate)}); training ${(acc.trainMs / (acc.trained.spam + acc.trained.ham)).toFixed(2)} ms and checking ${(acc.checkMs / (acc.tested.spam + acc.tested.ham)).toFixed(2)} ms per message.`,
       '',
@@ -194,7 +146,7 @@ export async function spamBench(argv: string[]): Promise<void> {
     const md = lines.join('\n') + '\n';
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, 'spam.md'), md);
-    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, offCpu: off.cpu, onCpu: on.cpu, ratio, accuracy: acc }, null, 2) + '\n' : md);
+    process.stdout.write(o.json ? JSON.stringify({ off: off.times, on: on.times, offCpu: off.cpu, onCpu: on.cpu, ratio, cpuRatio, accuracy: acc }, null, 2) + '\n' : md);
   } finally {
     for (const s of stores) await s.close().catch(() => undefined);
     for (const d of dirs) await rm(d, { recursive: true, force: true });

@@ -45,7 +45,8 @@ export function splitFields(raw: Buffer): RawField[] {
 /** The value of a field (after the colon), unfolded. */
 export function fieldValue(f: RawField): string {
   const colon = f.text.indexOf(':');
-  return f.text.slice(colon + 1).replace(/\r\n(?=[ \t])/g, '');
+  const v = f.text.slice(colon + 1);
+  return v.includes('\r\n') ? v.replace(/\r\n(?=[ \t])/g, '') : v;
 }
 
 /** Removes RFC 5322 comments (nested parentheses, quoted-pairs) from a structured value. */

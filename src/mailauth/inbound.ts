@@ -83,8 +83,11 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
+const UNCLEAN = /[\r\n()\\";\s]/;
+
 /** Text safe inside an RFC 8601 comment or value. */
 function clean(v: string): string {
+  if (!UNCLEAN.test(v)) return v;
   return v.replace(/[\r\n()\\";]/g, ' ').replace(/\s+/g, ' ').trim();
 }
 

@@ -68,12 +68,13 @@ export function headerList(fields: readonly RawField[]): string[] {
  */
 export function signedHeaderData(fields: readonly RawField[], names: readonly string[], canon: 'relaxed' | 'simple' = 'relaxed'): string {
   const used = new Set<RawField>();
+  const lowerNames = fields.map((f) => f.name.toLowerCase());
   let data = '';
   for (const name of names) {
     const lower = name.toLowerCase();
     for (let i = fields.length - 1; i >= 0; i--) {
       const f = fields[i]!;
-      if (used.has(f) || f.name.toLowerCase() !== lower) continue;
+      if (lowerNames[i] !== lower || used.has(f)) continue;
       used.add(f);
       data += canon === 'relaxed' ? relaxedHeader(f.name, fieldValue(f)) : `${f.text}\r\n`;
       break;

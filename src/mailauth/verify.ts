@@ -32,10 +32,45 @@ export const MIN_RSA_BITS = 1024;
 /** Signatures checked per message at most (the rest are reported neutral): bounds the work a message can cause. */
 export const MAX_SIGNATURES = 10;
 
+/** A key record as lookupKey reads it: an error that holds whatever the signature, or its parts. */
+type KeyRecord =
+  | { ok: false; result: DkimResult['result']; comment: string }
+  | { ok: true; k: string; sha256: boolean; sameDomainOnly: boolean; key: { key: KeyObject; type: string; bits: number } | string };
+
 /** Decoded key records, by record text: the same key signs many messages. */
 export class DkimKeyCache {
   readonly #keys = new Map<string, { key: KeyObject; type: string; bits: number } | string>();
+  /** Parsed records by the resolver's answer (a cached answer is the same array until its TTL ends). */
+  readonly #records = new WeakMap<object, KeyRecord>();
   constructor(private readonly max = 1000) {}
+
+  /** The key record of a TXT answer (RFC 6376 3.6.1), parsed once per answer. */
+  record(answer: string[][]): KeyRecord {
+    let r = this.#records.get(answer);
+    if (!r) {
+      r = this.#parseRecord(answer);
+      this.#records.set(answer, r);
+    }
+    return r;
+  }
+
+  #parseRecord(answer: string[][]): KeyRecord {
+    const no = (result: DkimResult['result'], comment: string): KeyRecord => ({ ok: false, result, comment });
+    const keyTags = answer.map((r) => parseTags(r.join(''))).find((t) => t?.has('p'));
+    if (!keyTags) return no('permerror', 'no key');
+    if (keyTags.has('v') && keyTags.get('v') !== 'DKIM1') return no('permerror', 'unknown key version');
+    const p = keyTags.get('p')!.replace(/[ \t\r\n]/g, '');
+    if (!p) return no('permerror', 'key revoked');
+    const k = (keyTags.get('k') ?? 'rsa').toLowerCase();
+    const hashes = keyTags.get('h');
+    return {
+      ok: true,
+      k,
+      sha256: !hashes || hashes.split(':').map((h) => h.trim().toLowerCase()).includes('sha256'),
+      sameDomainOnly: (keyTags.get('t') ?? '').split(':').some((f) => f.trim() === 's'),
+      key: this.get(p, k),
+    };
+  }
 
   /** The key of a record's p= value, or an error text. */
   get(p: string, k: string): { key: KeyObject; type: string; bits: number } | string {
@@ -149,17 +184,12 @@ export async function lookupKey(d: string, s: string, a: string, resolver: DnsRe
   } catch (e) {
     return isTemporaryDnsError(e) ? no('temperror', 'key lookup failed') : no('permerror', 'no key');
   }
-  const keyTags = record.map((r) => parseTags(r.join(''))).find((t) => t?.has('p'));
-  if (!keyTags) return no('permerror', 'no key');
-  if (keyTags.has('v') && keyTags.get('v') !== 'DKIM1') return no('permerror', 'unknown key version');
-  const p = keyTags.get('p')!.replace(/[ \t\r\n]/g, '');
-  if (!p) return no('permerror', 'key revoked');
-  const k = (keyTags.get('k') ?? 'rsa').toLowerCase();
-  if (k !== a.split('-')[0]) return no('permerror', 'key type does not match the algorithm');
-  const hashes = keyTags.get('h');
-  if (hashes && !hashes.split(':').map((h) => h.trim().toLowerCase()).includes('sha256')) return no('permerror', 'hash not allowed by the key');
-  if ((keyTags.get('t') ?? '').split(':').some((f) => f.trim() === 's') && !identityIsD) return no('permerror', 'key requires i= to be d=');
-  const key = keys.get(p, k);
+  const rec = keys.record(record);
+  if (!rec.ok) return rec;
+  if (rec.k !== a.split('-')[0]) return no('permerror', 'key type does not match the algorithm');
+  if (!rec.sha256) return no('permerror', 'hash not allowed by the key');
+  if (rec.sameDomainOnly && !identityIsD) return no('permerror', 'key requires i= to be d=');
+  const key = rec.key;
   if (typeof key === 'string') return no('permerror', key);
   if (key.type === 'rsa' && key.bits < MIN_RSA_BITS) return no('policy', 'weak key');
   return { ok: true, key: key.key };

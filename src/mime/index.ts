@@ -15,7 +15,7 @@
  * N.1 when it is not. X.MIME is part X's own header; X.HEADER / X.TEXT exist for "" and for
  * message/rfc822 parts and are the (encapsulated) message's header / body.
  */
-export { indexMessage, messageHeaderEnd, countLines } from './parser.js';
+export { indexMessage, indexParts, messageHeaderEnd, countLines } from './parser.js';
 export { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized, headerFieldSpans, stripComments } from './headers.js';
 export type { HeaderFieldSpan } from './headers.js';
 export { parseAddressList } from './address.js';

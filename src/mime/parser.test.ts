@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIME_MAX_DEPTH } from '../lib/limits.js';
-import { indexMessage, findPart, messageHeaderEnd, countLines, sectionSpan } from './index.js';
+import { indexMessage, indexParts, findPart, messageHeaderEnd, countLines, sectionSpan } from './index.js';
 import type { MimePart } from './types.js';
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'utf8');
@@ -14,6 +14,14 @@ describe('header and body boundaries', () => {
     assert.equal(idx.root.headerEnd, 'Subject: a\r\n\r\n'.length);
     assert.equal(idx.root.bodyStart, idx.root.headerEnd);
     assert.equal(slice(raw, findPart(idx, '')!.message!.text), 'body\r\n');
+  });
+
+  test('indexParts gives the part tree of indexMessage', () => {
+    const raw = crlf('From: a@b.example\nSubject: s\nContent-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n--x\nContent-Type: message/rfc822\n\nSubject: inner\n\nbody\n--x--\n');
+    const idx = indexMessage(raw);
+    assert.equal(idx.root.children.length, 2);
+    assert.deepEqual(indexParts(raw), idx.root);
+    assert.equal(indexParts(raw).children[1]!.message!.envelope.subject, 'inner');
   });
 
   test('no blank line: everything is header, the body is empty', () => {

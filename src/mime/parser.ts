@@ -465,16 +465,25 @@ export function indexMessage(raw: Buffer): MessageIndex {
 }
 
 /**
+ * The part tree of a raw message, as indexMessage's `root` (for readers of the structure only, such as the
+ * spam tokenizer: the top-level envelope, a good share of the work, is not built). Never throws.
+ */
+export function indexParts(raw: Buffer): MimePart {
+  return indexMessageWith(raw, { envelope: false }).root;
+}
+
+/**
  * indexMessage with tuning knobs, for tests and benchmarks (not re-exported from index.ts):
  * `dashIndexFrom` is the region size from which delimiters are looked up through the message's
  * "--" line starts instead of a boundary scan (default 64 KiB; 0 forces it everywhere, whatever the
- * density, so that tests can check both ways give the same index).
+ * density, so that tests can check both ways give the same index). `envelope: false` leaves the
+ * top-level envelope empty.
  */
-export function indexMessageWith(raw: Buffer, opts: { dashIndexFrom?: number }): MessageIndex {
+export function indexMessageWith(raw: Buffer, opts: { dashIndexFrom?: number; envelope?: boolean }): MessageIndex {
   try {
     const ctx: Ctx = { raw, dashLines: null, dashCount: 0, dashIndexFrom: opts.dashIndexFrom ?? 64 * 1024 };
     const { part, headers } = parseEntity(ctx, 0, raw.length, '', '', 0, ['text', 'plain'], false);
-    return { version: 1, size: raw.length, envelope: envelopeOf(headers), root: part };
+    return { version: 1, size: raw.length, envelope: opts.envelope === false ? emptyEnvelope() : envelopeOf(headers), root: part };
   } catch {
     const headerEnd = messageHeaderEnd(raw, 0, raw.length);
     const root = plainLeaf(raw, '', 0, raw.length);

@@ -29,6 +29,12 @@ const MAX_QUEUED_LINES = 64;
 export const MAX_BAD_COMMANDS = 20;
 /** Failed logins per connection before it is closed (the Authenticator throttles across connections). */
 export const MAX_AUTH_FAILURES = 5;
+/**
+ * Reply bytes queued for the socket beyond which they go to the kernel at once and a writer waits for the
+ * socket to drain (the stream's own high-water mark, 16 KiB, is less than an average message: waiting at it
+ * cost a drain wait, its listeners and a timer per RETR). One read chunk.
+ */
+const OUT_HIGH_WATER = 256 * 1024;
 /** After a polite end, how long to wait for the peer to close before destroying the socket. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -187,29 +193,37 @@ export class Pop3Connection {
     const body = reply.ok ? reply.body : undefined;
     if (!body) return this.#write(status);
     if (body.kind === 'lines') return this.#write(status + formatLines(body.lines));
-    // One chunk is held back so that a failed first read can still be answered with -ERR; the status line,
-    // small bodies and the terminator leave in one writev (see #write).
     const stuffer = new DotStuffer();
-    let head: Buffer | null = Buffer.from(status, 'utf8');
-    // The held chunk, as views of it with the stuffing dots between them (nothing is copied).
-    let held: Buffer[] | null = null;
-    let heldChunk: Buffer | null = null;
     const pool = this.#shared.readBuffers;
-    const flush = async (parts: Buffer[], chunk: Buffer): Promise<void> => {
-      // A pool chunk goes back with its last view: the socket takes the views in order.
+    // The stuffed views of one chunk (the dots between them cost no copy); a pool chunk goes back with its
+    // last view, as the socket takes the views in order.
+    const put = (chunk: Buffer): boolean => {
+      const parts = stuffer.parts(chunk);
       const pooled = pool.owns(chunk);
-      for (let i = 0; i < parts.length; i++) await this.#write(parts[i]!, pooled && i === parts.length - 1);
+      let wait = false;
+      for (let i = 0; i < parts.length; i++) wait = this.#put(parts[i]!, pooled && i === parts.length - 1) || wait;
+      return wait;
     };
+    if (Array.isArray(body.chunks)) {
+      // Read already (most messages are one chunk): nothing but the connection can fail from here on, and
+      // the whole reply is queued at once.
+      let wait = this.#put(status);
+      for (const chunk of body.chunks as Buffer[]) wait = put(chunk) || wait;
+      if (this.#put(stuffer.terminator()) || wait) await this.#drained();
+      return;
+    }
+    // Streamed: one chunk is held back so that a failed first read can still be answered with -ERR; the
+    // status line, small bodies and the terminator leave in one writev (see #put).
+    let head: string | null = status;
+    let held: Buffer | null = null;
     try {
       for await (const chunk of body.chunks) {
-        const parts = stuffer.parts(chunk);
         if (held) {
-          if (head) await this.#write(head);
-          await flush(held, heldChunk!);
+          if (head) this.#put(head);
           head = null;
+          if (put(held)) await this.#drained();
         }
-        held = parts;
-        heldChunk = chunk;
+        held = chunk;
       }
     } catch (e) {
       if (e instanceof ConnectionGone) throw e;
@@ -223,8 +237,8 @@ export class Pop3Connection {
       this.#stream.destroy();
       throw new ConnectionGone();
     }
-    if (head) await this.#write(head);
-    if (held) await flush(held, heldChunk!);
+    if (head) this.#put(head);
+    if (held) put(held);
     await this.#write(stuffer.terminator());
   }
 
@@ -353,11 +367,14 @@ export class Pop3Connection {
   };
 
   /**
-   * Writes with backpressure; a client that stops reading for the idle timeout is disconnected. Writes in
-   * the same turn of the event loop (a reply's status line, body and terminator; the replies to pipelined
-   * commands) leave in one writev, without copying them together first.
+   * Queues bytes for the socket without waiting; true when the caller should wait for #drained() before
+   * queueing more. Writes in the same turn of the event loop (a reply's status line, body and terminator; the
+   * replies to pipelined commands) stay corked and leave in one writev, without being copied together, until
+   * OUT_HIGH_WATER bytes wait: then they go to the kernel at once, and only when it cannot take them (the
+   * client reads slower than we send) does the writer wait. A pooled buffer goes back to the pool once the
+   * socket has taken its bytes (not after an error: the socket may still hold it).
    */
-  async #write(data: string | Buffer, pooled = false): Promise<void> {
+  #put(data: string | Buffer, pooled = false): boolean {
     const s = this.#stream;
     if (this.#gone || s.destroyed || s.writableEnded) throw new ConnectionGone();
     if (!this.#corked) {
@@ -365,13 +382,26 @@ export class Pop3Connection {
       s.cork();
       setImmediate(this.#uncork);
     }
-    // A pool buffer goes back once the socket has taken its bytes (not after an error: the socket may
-    // still hold it).
-    const taken = pooled ? (e?: Error | null): void => (e ? undefined : this.#shared.readBuffers.give(data as Buffer)) : undefined;
-    if (s.write(data, taken)) return;
-    // A corked stream never drains: send what is buffered, then wait.
+    s.write(data, pooled ? (e?: Error | null): void => (e ? undefined : this.#shared.readBuffers.give(data as Buffer)) : undefined);
+    if (s.writableLength < OUT_HIGH_WATER) return false;
+    // A corked stream never drains: send what is queued (most often the kernel takes it all at once).
     this.#uncork();
-    if (!s.writableNeedDrain) return;
+    return s.writableLength >= OUT_HIGH_WATER;
+  }
+
+  /** Writes with backpressure (see #put and #drained). */
+  async #write(data: string | Buffer, pooled = false): Promise<void> {
+    if (this.#put(data, pooled)) await this.#drained();
+  }
+
+  /**
+   * Resolves once the socket has taken what was queued, or at once when less than OUT_HIGH_WATER waits; a
+   * client that stops reading for the idle timeout is disconnected (ConnectionGone).
+   */
+  async #drained(): Promise<void> {
+    const s = this.#stream;
+    // More than the stream's own high-water mark is queued, so it emits 'drain' once the queue is empty.
+    if (s.writableLength < OUT_HIGH_WATER || !s.writableNeedDrain) return;
     await new Promise<void>((resolve, reject) => {
       const done = (e?: Error): void => {
         clearTimeout(timer);

@@ -15,6 +15,7 @@
  *   dropped first), and MAX_TOKENS tokens per user in per-token mode.
  */
 import type { ClassCounts, SpamCounts, SpamStore } from '../store/spam.js';
+import type { CountsLookup } from './classify.js';
 
 const MAX_USERS = 2000;
 const MAX_TOKENS = 200_000;
@@ -49,9 +50,24 @@ export class CountsCache {
 
   /** The counts of `tokens` for the user, as SpamStore.counts returns them. */
   async counts(userId: number, tokens: readonly string[]): Promise<SpamCounts> {
-    let e = this.#touch(userId);
+    const e = this.#touch(userId);
+    if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) return answer(e, tokens);
+    return this.#read(userId, tokens, e);
+  }
+
+  /**
+   * The counts of `tokens` for the user as classify() reads them: while the user's whole vocabulary is held
+   * and fresh, the vocabulary itself (no per-message copy of the counts); else as counts() gives them.
+   */
+  async lookup(userId: number, tokens: readonly string[]): Promise<CountsLookup> {
+    const e = this.#touch(userId);
+    if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) return { totals: e.totals, tokens: e.tokens };
+    return this.#read(userId, tokens, e);
+  }
+
+  async #read(userId: number, tokens: readonly string[], entry: UserEntry | undefined): Promise<SpamCounts> {
+    let e = entry;
     if (e?.complete) {
-      if (this.now() - e.checkedAt < GENERATION_RECHECK_MS) return answer(e, tokens);
       const g = await this.store.counts(userId, []);
       e = this.#users.get(userId);
       if (e?.complete && g.generation === e.generation) {

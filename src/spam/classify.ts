@@ -54,8 +54,17 @@ export interface Score {
   clues: number;
 }
 
+/**
+ * What classify reads: the user's totals and a look-up of token counts (SpamCounts, or a whole cached
+ * vocabulary: a token absent or null there was never trained).
+ */
+export interface CountsLookup {
+  totals: ClassCounts;
+  tokens: { get(token: string): ClassCounts | null | undefined };
+}
+
 /** Combines the clues of `tokens` given the user's counts. 0.5 when there are no clues. */
-export function classify(tokens: readonly string[], counts: SpamCounts, p: ClassifierParams = DEFAULT_PARAMS): Score {
+export function classify(tokens: readonly string[], counts: CountsLookup | SpamCounts, p: ClassifierParams = DEFAULT_PARAMS): Score {
   const clues: number[] = [];
   for (const t of tokens) {
     const c = counts.tokens.get(t);

@@ -116,7 +116,7 @@ export class SpamFilter {
     // which is most of the filter's cost.
     if (!enough((await this.#counts.counts(userId, [])).totals)) return untrained;
     const tokens = this.#tokensOf(raw, ctx.authResults ?? null);
-    const counts = await this.#counts.counts(userId, tokens);
+    const counts = await this.#counts.lookup(userId, tokens);
     if (!enough(counts.totals)) return untrained;
     const s = classify(tokens, counts, DEFAULT_PARAMS);
     const isSpam = s.probability >= this.settings.threshold;

@@ -177,6 +177,9 @@ test('the counts cache: a whole vocabulary answers without queries until the gen
     const again = await cache.counts(userId, ['a', 'b', 'x']);
     assert.deepEqual(again.tokens.get('b'), { spam: 1, ham: 0 });
     assert.deepEqual([vocab, queries], [1, 0], 'answered from memory');
+    const seen = await cache.lookup(userId, ['a', 'b', 'x']);
+    assert.deepEqual([seen.tokens.get('a'), seen.tokens.get('b'), seen.tokens.get('x') ?? null, seen.totals], [{ spam: 1, ham: 0 }, { spam: 1, ham: 0 }, null, again.totals]);
+    assert.deepEqual([vocab, queries], [1, 0], 'lookup() reads the held vocabulary too');
     // Training elsewhere is seen once GENERATION_RECHECK_MS have passed.
     await store.spam.train(userId, 'd2', 'ham', ['a', 'x']);
     assert.deepEqual((await cache.counts(userId, ['a'])).tokens.get('a'), { spam: 1, ham: 0 }, 'still the cached generation');

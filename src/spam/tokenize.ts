@@ -22,7 +22,7 @@
  * Input is bounded (MAX_HEADER_BYTES of header, MAX_TEXT_BYTES of decoded text) so a huge or hostile
  * message costs bounded time. Never throws.
  */
-import { indexMessage, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
+import { indexParts, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
 import { safeDecode } from '../mime/headers.js';
 import type { MimePart } from '../mime/types.js';
 
@@ -42,6 +42,12 @@ const NAMED_FIELDS = new Set([
   'mime-version', 'message-id', 'date', 'in-reply-to', 'references', 'reply-to', 'organization', 'cc', 'bcc', 'sender',
   'x-priority', 'importance', 'x-msmail-priority', 'dkim-signature', 'arc-seal', 'feedback-id', 'x-campaign', 'content-language',
   'thread-index', 'x-originating-ip', 'errors-to', 'disposition-notification-to', 'to', 'from', 'subject', 'content-type',
+]);
+
+/** Fields whose value gives tokens (the cases of headerTokens' switch); the others are not decoded at all. */
+const VALUE_FIELDS = new Set([
+  'subject', 'from', 'reply-to', 'sender', 'to', 'cc', 'message-id', 'x-mailer', 'user-agent', 'content-type', 'dkim-signature',
+  'precedence', 'auto-submitted', 'x-priority', 'importance', 'list-id',
 ]);
 
 /** True for header fields the filter must not trust or learn from (X-Spam, X-Spam-Status, X-Spamd-*, ...). */
@@ -77,9 +83,8 @@ function collect(raw: Buffer, opts: TokenizeOptions, out: Set<string>): void {
   const limited = raw.length > MAX_INDEX_BYTES ? raw.subarray(0, MAX_INDEX_BYTES) : raw;
   if (raw.length > MAX_INDEX_BYTES) out.add('msg:huge');
   out.add(`msg:size:${sizeBucket(raw.length)}`);
-  const index = indexMessage(limited);
   const state: BodyState = { budget: MAX_TEXT_BYTES, plain: 0, html: 0, images: 0, textChars: 0 };
-  walk(limited, index.root, out, state, 0);
+  walk(limited, indexParts(limited), out, state, 0);
   if (state.html > 0 && state.plain === 0) out.add('mime:html-only');
   if (state.images > 0) out.add(`mime:images:${Math.min(state.images, 5)}`);
   if (state.images > 0 && state.textChars < 200) out.add('mime:images-little-text');
@@ -97,6 +102,7 @@ function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
     if (SKIPPED_FIELDS.has(name) || isSpamField(name)) continue;
     if (NAMED_FIELDS.has(name)) out.add(`hdr:${name}`);
     else others++;
+    if (!VALUE_FIELDS.has(name)) continue;
     const value = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
     switch (name) {
       case 'subject': {
@@ -318,11 +324,24 @@ function regDomain(host: string): string {
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
-const WHITESPACE_RUN = /\s+/g;
 
-/** t.split(/\s+/).length, without building the array. */
+/** Whether a UTF-16 code unit is one of RegExp's \s characters. */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** t.split(/\s+/).length (runs of \s plus one), without building anything. */
 function countWords(t: string): number {
-  return (t.match(WHITESPACE_RUN)?.length ?? 0) + 1;
+  let runs = 0;
+  let inRun = false;
+  for (let i = 0; i < t.length; i++) {
+    const sp = isSpace(t.charCodeAt(i));
+    if (sp && !inRun) runs++;
+    inRun = sp;
+  }
+  return runs + 1;
 }
 
 const INVISIBLE = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u034f\u180e]/;
@@ -331,6 +350,13 @@ const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]/;
 const CJK_RUN = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+/g;
 /** Single letters or digits joined by one separator, 4 or more: "v.i.a.g.r.a", "f r e e". */
 const SPACED = /(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}][ .\-_*|]){3,}[\p{L}\p{N}])(?![\p{L}\p{N}])/gu;
+/** SPACED for ASCII-only text (the same matches there: ASCII's letters and digits are [A-Za-z0-9]), without Unicode classes. */
+const SPACED_ASCII = /(?:^|[^A-Za-z0-9])((?:[A-Za-z0-9][ .\-_*|]){3,}[A-Za-z0-9])(?![A-Za-z0-9])/g;
+
+/** The replacement of a SPACED match: its letters joined (what comes before them kept). */
+function joinSpaced(all: string, inner: string): string {
+  return all.slice(0, all.length - inner.length) + inner.replace(/[ .\-_*|]/g, '');
+}
 
 function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (text.length === 0) return;
@@ -338,15 +364,14 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (invisible) out.add('text:invisible-chars');
   // NFKC leaves ASCII as it is: only text with other characters is normalized.
   let t = invisible ? text.replace(INVISIBLE_ALL, '') : text;
-  if (NON_ASCII.test(t)) t = t.normalize('NFKC');
+  const ascii = !NON_ASCII.test(t);
+  if (!ascii) t = t.normalize('NFKC');
   st.textChars += t.length;
-  let spaced = 0;
-  t = t.replace(SPACED, (all, inner: string) => {
-    spaced++;
-    return all.slice(0, all.length - inner.length) + inner.replace(/[ .\-_*|]/g, '');
-  });
-  if (spaced > 0) out.add('obf:spaced');
-  if (CJK.test(t)) {
+  // Every match drops at least three separators, so the text changes exactly when something was joined.
+  const joined = t.replace(ascii ? SPACED_ASCII : SPACED, joinSpaced);
+  if (joined.length !== t.length) out.add('obf:spaced');
+  t = joined;
+  if (!ascii && CJK.test(t)) {
     CJK_RUN.lastIndex = 0;
     let m: RegExpExecArray | null;
     let n = 0;
@@ -360,14 +385,18 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (wordsAll > 10 && upper / wordsAll > 0.3) out.add('text:shouting');
   if (/[$€£]\s?\d|\d\s?(?:usd|eur|\$|€)/i.test(t)) out.add('text:money');
   if (/[!]{3,}/.test(t)) out.add('text:exclaim');
-  for (const w of words(t, 5000)) out.add(w);
+  for (const w of words(t, 5000, ascii)) out.add(w);
 }
 
-/** Lower-cased words: 3..12 characters kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>". */
-function words(s: string, max: number): string[] {
+/**
+ * Lower-cased words: 3..12 characters kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>".
+ * `ascii`: `s` is known to be ASCII only (then simpler expressions find the same words).
+ */
+function words(s: string, max: number, ascii = !NON_ASCII.test(s)): string[] {
   const outw: string[] = [];
-  const cjk = CJK.test(s);
-  const re = /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
+  const cjk = !ascii && CJK.test(s);
+  // In ASCII text the Unicode classes are [A-Za-z0-9], and ’ and € cannot occur.
+  const re = ascii ? /[A-Za-z0-9][A-Za-z0-9'$%-]*/g : /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
   let m: RegExpExecArray | null;
   while ((m = re.exec(s)) && outw.length < max) {
     let w = m[0].toLowerCase();

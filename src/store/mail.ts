@@ -10,6 +10,7 @@ import type { ExpungeHold } from './holds.js';
 import type { MetadataStore } from './metadata.js';
 import type { SortKeyTable } from '../mailsort/index.js';
 import type {
+  AppendItem,
   AppendOptions,
   AppendResult,
   ByteRange,
@@ -85,6 +86,15 @@ export interface MailStore extends MetadataStore {
   // ---- messages ----
   /** Appends a raw message; resolves after the durable commit. Throws NOT_FOUND, TOO_BIG. */
   append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Appends several messages all or nothing (IMAP MULTIAPPEND, RFC 3502): every message is checked and
+   * parsed before anything is written, then all rows commit in one transaction (consecutive UIDs in item
+   * order, one shared MODSEQ, one wake-up), or none do and no UID, MODSEQ or blob is left behind. The
+   * quota is checked for the whole batch. Resolves after the durable commit with one result per item, in
+   * item order. Throws what append throws (NOT_FOUND, TOO_BIG, INVALID, EXISTS, OVER_QUOTA, TEMPORARY);
+   * INVALID also for an empty batch, more than MAX_APPEND_BATCH items, or an item with `replaces`.
+   */
+  appendMany(mailboxId: number, items: readonly AppendItem[]): Promise<AppendResult[]>;
   /** All messages of the mailbox in uid order (metadata only). */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given UIDs that exist, each once, in uid order, with exactly the parts asked for. */

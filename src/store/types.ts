@@ -116,6 +116,15 @@ export interface AppendOptions {
   replaces?: { mailboxId: number; uid: number };
 }
 
+/**
+ * One message of MailStore.appendMany: the raw bytes and the options of a single append, without REPLACE
+ * (RFC 8508 replaces one message by one message; a batch with `replaces` is refused with INVALID).
+ */
+export interface AppendItem {
+  raw: Buffer;
+  opts?: AppendOptions;
+}
+
 export interface AppendResult {
   uid: number;
   uidValidity: number;

@@ -1,7 +1,8 @@
 /**
  * The MailStore contract (src/store/mail.ts): mailboxes (mailboxes.ts), messages and readMessages with every
- * combination of wanted parts (messages.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), annotations (metadata.ts), sort keys (sort-keys.ts), save dates and URLAUTH keys (saved-keys.ts).
+ * combination of wanted parts (messages.ts), all-or-nothing batches (append-many.ts), the change log, wake-ups, concurrency and close (changes.ts), expunged messages held for readers (held.ts), annotations (metadata.ts), sort keys (sort-keys.ts), save dates and URLAUTH keys (saved-keys.ts).
  */
+import { runAppendManyContract } from './append-many.js';
 import { runChangeContract } from './changes.js';
 import { runHeldContract } from './held.js';
 import { runMetadataContract } from './metadata.js';
@@ -14,6 +15,7 @@ import { runSavedAndKeysContract } from './saved-keys.js';
 export function runMailContract(name: string, factory: StoreFactory): void {
   runMailboxContract(name, factory);
   runMessageContract(name, factory);
+  runAppendManyContract(name, factory);
   runChangeContract(name, factory);
   runHeldContract(name, factory);
   runMetadataContract(name, factory);

@@ -1,7 +1,8 @@
 /**
  * The blob-directory mode of the PostgreSQL store (the contract suite runs in bytea mode): files appear,
- * are shared by copies, disappear with the last reference, are never left behind by a failed append, and
- * orphans are swept. Also: both modes on one schema, and data PostgreSQL text cannot hold (NUL).
+ * are shared by copies, disappear with the last reference, are never left behind by a failed append or
+ * a refused appendMany batch, and orphans are swept. Also: both modes on one schema, and data PostgreSQL
+ * text cannot hold (NUL).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { envelopeImapText } from '../../src/imap/wire/envelope-text.js';
 import { openPostgresStore, splitStoreUrl, type PostgresStore } from '../../src/store/postgres/index.js';
-import { isStoreError } from '../../src/store/types.js';
+import { isStoreError, type AppendItem, type ChangeEvent } from '../../src/store/types.js';
+import type { Queryable } from '../../src/store/postgres/db.js';
+import type { PreparedBlob } from '../../src/store/postgres/blobs.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 import { assertEnvelopesMatch, assertHeadersMatch, bigHeaderMessage, collect, sampleMessage } from '../helpers/store.js';
 
@@ -40,6 +43,14 @@ async function fresh(schema = `blob_${++n}`): Promise<{ s: PostgresStore; dir: s
   const s = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: n % 2 === 0, poolSize: 3, sweepAtOpen: false, envelopeText: envelopeImapText });
   return { s, dir, schema };
 }
+
+/** The parts of the store's core the appendMany test reaches into. */
+interface CoreHooks {
+  db: { tx<T>(fn: (q: Queryable, after: Array<() => void>) => Promise<T>, opts?: object): Promise<T> };
+  blobs: { prepare(data: Buffer): Promise<PreparedBlob> };
+}
+const coreOf = (s: PostgresStore): CoreHooks => (s.mail as unknown as { core: CoreHooks }).core;
+const items = (...raws: Buffer[]): AppendItem[] => raws.map((raw) => ({ raw }));
 
 describe('PostgreSQL store with a blob directory', () => {
   test('append writes one file; reads and ranges come from it; copies share it; the last expunge removes it', async () => {
@@ -101,6 +112,83 @@ describe('PostgreSQL store with a blob directory', () => {
       await s.queue.remove(id);
       assert.deepEqual(blobFiles(dir), []);
     } finally {
+      await s.close();
+    }
+  });
+
+  test('appendMany: refused batches (quota, EMAILID, a failure inside the transaction, a file not written) leave no file, row, UID or wake-up; a good one wakes another node once', async () => {
+    const { s, dir, schema } = await fresh();
+    const other = await openPostgresStore({ url: db.url, schema, blobDir: dir, fsync: false, poolSize: 2, sweepAtOpen: false });
+    try {
+      const u = await s.directory.createUser('m@example.org', 'x');
+      const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
+      await other.listenerSettled();
+      const heard: ChangeEvent[] = [];
+      const off = other.mail.subscribe(inbox.id, (ev) => heard.push(ev));
+      const status = async () => {
+        const st = await s.mail.status(inbox.id);
+        return [st.messages, st.uidNext, st.highestModseq];
+      };
+      const start = await status();
+
+      await s.quota.setLimits(u.id, { messages: 2 });
+      await assert.rejects(s.mail.appendMany(inbox.id, items(sampleMessage(1), sampleMessage(2), sampleMessage(3))), (e: unknown) =>
+        isStoreError(e, 'OVER_QUOTA'),
+      );
+      await s.quota.setLimits(u.id, { messages: null });
+      const twice = [{ raw: sampleMessage(4), opts: { emailId: 'Mdup' } }, { raw: sampleMessage(5), opts: { emailId: 'Mdup' } }];
+      await assert.rejects(s.mail.appendMany(inbox.id, twice), (e: unknown) => isStoreError(e, 'EXISTS'));
+
+      // Any failure after the rows were written, before COMMIT (injected at the end of the transaction).
+      const core = coreOf(s);
+      const realTx = core.db.tx.bind(core.db);
+      core.db.tx = (fn, o) =>
+        realTx(async (q, after) => {
+          await fn(q, after);
+          throw new Error('simulated failure inside the transaction');
+        }, o);
+      try {
+        await assert.rejects(s.mail.appendMany(inbox.id, items(sampleMessage(6), sampleMessage(7))), /simulated failure/);
+      } finally {
+        core.db.tx = realTx;
+      }
+
+      // One file cannot be written: the others of the batch go too, and no transaction runs.
+      const realPrepare = core.blobs.prepare.bind(core.blobs);
+      let n = 0;
+      core.blobs.prepare = async (data) => {
+        if (++n === 2) throw new Error('disk full');
+        return realPrepare(data);
+      };
+      try {
+        await assert.rejects(s.mail.appendMany(inbox.id, items(sampleMessage(8), sampleMessage(9), sampleMessage(10))), /disk full/);
+      } finally {
+        core.blobs.prepare = realPrepare;
+      }
+      assert.deepEqual(blobFiles(dir), []);
+      assert.deepEqual(await status(), start);
+
+      const raws = [sampleMessage(11), sampleMessage(12), sampleMessage(13)];
+      const r = await s.mail.appendMany(inbox.id, items(...raws));
+      assert.deepEqual(
+        r.map((x) => x.uid),
+        [1, 2, 3],
+      );
+      assert.equal(blobFiles(dir).length, 3);
+      for (const [i, raw] of raws.entries()) assert.deepEqual(await other.mail.readBytes(inbox.id, i + 1), raw);
+      const until = Date.now() + 5000;
+      while (heard.length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
+      // A later single append: its wake-up arrives after any (wrong) second one of the batch would have.
+      await s.mail.append(inbox.id, sampleMessage(14));
+      while (heard.length < 2 && Date.now() < until) await new Promise((res) => setTimeout(res, 10));
+      off();
+      assert.deepEqual(
+        heard.map((ev) => ev.highestModseq),
+        [r[0]!.modseq, r[0]!.modseq + 1],
+        'the other node heard one wake-up per write and none of the refused batches',
+      );
+    } finally {
+      await other.close();
       await s.close();
     }
   });

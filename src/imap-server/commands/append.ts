@@ -3,16 +3,19 @@
  * CATENATE RFC 4469). Grammar: mailbox, then one or more messages, each with an optional flag list and
  * date-time and then its data: a literal (literal8 inside UTF8 (...)), or CATENATE (TEXT literal / URL
  * astring ...) whose URLs name messages or sections of the user's mailboxes (RFC 5092, see src/urlauth/).
- * All messages are stored or none (a later failure removes the ones already stored) and the answer is
- * OK [APPENDUID validity uid-set]; NO [TOOBIG] over the limit, NO [CANNOT] for an empty message,
- * NO [TRYCREATE] when the mailbox does not exist, NO [BADURL url] for an URL that does not resolve.
+ * All messages are stored or none, in one store transaction (MailStore.appendMany): consecutive UIDs, one
+ * wake-up for other sessions, and a refused batch leaves the mailbox as it was (no UID or MODSEQ used).
+ * The answer is OK [APPENDUID validity uid-set] (RFC 4315); NO [LIMIT] over MAX_APPEND_BATCH messages,
+ * NO [TOOBIG] over the limit, NO [CANNOT] for an empty message, NO [TRYCREATE] when the mailbox does not
+ * exist, NO [BADURL url] for an URL that does not resolve, NO [OVERQUOTA] when the batch would exceed it.
  * \Recent from the client is dropped. A message sent as a literal8 (BINARY, RFC 3516 4.4) has its
  * Content-Transfer-Encoding: binary parts stored base64-encoded (src/mime/binary.ts, as Dovecot does).
  */
 import { Args, ParseError, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
-import type { AppendResult } from '../../store/types.js';
+import type { AppendItem } from '../../store/types.js';
+import { MAX_APPEND_BATCH } from '../../store/append-check.js';
 import { resolveUrl, urlBytes } from '../../urlauth/resolve.js';
 import { encodeBinaryParts } from '../../mime/binary.js';
 import { no, ok } from '../errors.js';
@@ -135,29 +138,26 @@ export const append = defineCommand({
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
     for (const m of args.messages) if (m.message && m.message.length > ctx.service.limits.appendLimit) throw no('Message too large', 'TOOBIG');
+    if (args.messages.length > MAX_APPEND_BATCH) throw no(`At most ${MAX_APPEND_BATCH} messages in one APPEND`, 'LIMIT');
     const store = ctx.service.store;
     const target = await destinationMailbox(ctx, name);
-    const mb = target.mailbox;
-    const privateSeen: number[] = [];
-    const raws: Buffer[] = [];
-    for (const m of args.messages) raws.push(await messageBytes(ctx, m));
-    // RFC 3502: all or nothing. The messages are stored one by one; a failure removes the ones stored.
-    const done: AppendResult[] = [];
-    try {
-      for (const [i, m] of args.messages.entries()) {
-        const { flags, seen } = appendFlags(target, m.flags.filter((f) => f.toLowerCase() !== '\\recent'));
-        done.push(await store.append(mb.id, raws[i]!, m.date ? { flags, internalDate: m.date } : { flags }));
-        if (seen) privateSeen.push(done[done.length - 1]!.uid);
-      }
-    } catch (e) {
-      if (done.length) {
-        const uids = done.map((r) => r.uid);
-        await store.storeFlags(mb.id, uids, { op: 'add', flags: ['\\Deleted'] });
-        await store.expunge(mb.id, uids);
-      }
-      throw e;
+    const items: AppendItem[] = [];
+    const privateSeen: boolean[] = [];
+    for (const m of args.messages) {
+      const raw = await messageBytes(ctx, m);
+      const { flags, seen } = appendFlags(target, m.flags.filter((f) => f.toLowerCase() !== '\\recent'));
+      items.push({ raw, opts: m.date ? { flags, internalDate: m.date } : { flags } });
+      privateSeen.push(seen);
     }
-    await markAppendedSeen(ctx, target, privateSeen);
+    // RFC 3502: all or nothing. Several messages are one store transaction (appendMany): nobody sees a
+    // part of them, and a refused batch leaves no UID, MODSEQ or blob behind.
+    const mb = target.mailbox;
+    const done = items.length === 1 ? [await store.append(mb.id, items[0]!.raw, items[0]!.opts)] : await store.appendMany(mb.id, items);
+    await markAppendedSeen(
+      ctx,
+      target,
+      done.filter((_, i) => privateSeen[i]).map((r) => r.uid),
+    );
     return ok('Append completed', `APPENDUID ${done[0]!.uidValidity} ${formatSequenceSet(done.map((r) => r.uid))}`);
   },
 });

@@ -1,158 +1,21 @@
 /**
- * The message writes of the PostgreSQL MailStore (../mail.ts), plus the change log and text search: append
- * (parsed once here, ../message-prep.ts; resolves after COMMIT), flags with CONDSTORE UNCHANGEDSINCE
+ * The message writes of the PostgreSQL MailStore (../mail.ts), plus the change log and text search: the
+ * appends of append.ts, flags with CONDSTORE UNCHANGEDSINCE
  * (RFC 7162 3.1.3), expunge, COPY and MOVE (RFC 6851: one transaction), changesSince, searchText. Every
  * write is one MODSEQ step per mailbox under the mailbox row lock (see core.ts). Errors: NOT_FOUND,
  * TOO_BIG, INVALID, EXISTS (a kept EMAILID already present), TEMPORARY.
  */
-import type { AppendOptions, AppendResult, ChangeEvent, Changes, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult, TextScope } from '../types.js';
+import type { Changes, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult, TextScope } from '../types.js';
 import { StoreError } from '../types.js';
-import type { Envelope } from '../../mime/types.js';
-import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
-import { HEADER_ROW_MAX, prepareMessage } from '../message-prep.js';
-import { FLAG_DELETED, applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
-import { isObjectId, newObjectId } from '../ids.js';
-import { checkInternalDate } from '../helpers.js';
+import { FLAG_DELETED, applyFlagOp, checkStoreFlags } from '../flags.js';
 import { validId } from './core.js';
-import { num, pgCode } from './db.js';
-import { PgMailboxes } from './mailboxes.js';
-import { encodePayload } from './notify.js';
-import { insertSortKeys } from './sort-keys.js';
-import { contentKeysOf } from '../sort-keys.js';
+import { num } from './db.js';
+import { PgAppends } from './append.js';
 import { checkQuota, lockQuotaRows } from './quota.js';
-import {
-  MSG_COLS,
-  bump,
-  canonicalKeywords,
-  expungeRows,
-  mailboxRow,
-  moveRows,
-  rowsIn,
-  spell,
-  toMeta,
-  withBlob,
-  type FullMsgRow,
-  type MailboxRow,
-  type MsgRow,
-} from './rows.js';
-import { cleanUids, encodeIndex, pgText } from './util.js';
+import { MSG_COLS, bump, canonicalKeywords, expungeRows, mailboxRow, moveRows, rowsIn, spell, toMeta, type FullMsgRow, type MailboxRow, type MsgRow } from './rows.js';
+import { cleanUids, pgText } from './util.js';
 
-export class PgMessages extends PgMailboxes {
-  /** The envelope text kept for a new message: StoreOptions.envelopeText's result, if PostgreSQL text can hold it. */
-  private envelopeText(envelope: Envelope): string | null {
-    const text = this.core.envelopeText?.(envelope) ?? null;
-    return text !== null && !text.includes('\u0000') ? text : null;
-  }
-
-  append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult> {
-    const core = this.core;
-    return core.run(async () => {
-      if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
-      if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
-      const parsed = parseFlags(opts?.flags ?? []);
-      const internalDate = checkInternalDate(opts?.internalDate);
-      if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const prepared = prepareMessage(raw, { idsWithoutNul: true });
-      const { data, index, threadKeys, ownIds } = prepared;
-      const headersText = pgText(prepared.headersText);
-      const bodyText = pgText(prepared.bodyText);
-      const mime = encodeIndex(index);
-      const envelopeText = this.envelopeText(index.envelope);
-      const header = index.root.headerEnd <= HEADER_ROW_MAX ? data.subarray(0, index.root.headerEnd) : null;
-      const sortKeys = contentKeysOf(index.envelope, data.subarray(0, index.root.headerEnd));
-      // THREADID: the thread of the nearest referenced message known for this user (last References entry /
-      // In-Reply-To first), else of a message that referenced this one, else a new thread. The message's own
-      // id and its references are recorded so later replies find the thread.
-      const candidates = [...threadKeys].reverse().concat(ownIds);
-      const record = [...new Set([...ownIds, ...threadKeys])];
-      const wanted = opts?.emailId;
-      if (wanted !== undefined && (typeof wanted !== 'string' || !isObjectId(wanted))) throw new StoreError('INVALID', 'invalid EMAILID');
-      const emailId = wanted ?? newObjectId('M');
-      const freshThread = newObjectId('T');
-
-      const commit = (): Promise<AppendResult> =>
-        withBlob(core, data, (blob) =>
-          core.db.tx(async (q, after) => {
-            // The (possibly large) blob row first, before the mailbox lock, so the lock is held briefly.
-            await q.query({
-              name: 'append_blob',
-              text: `WITH b AS (INSERT INTO blobs (id, size, refs, data) VALUES ($1, $2, 1, $3) RETURNING id),
-                     h AS (INSERT INTO blob_headers (blob_id, header) SELECT id, $9::bytea FROM b WHERE $9::bytea IS NOT NULL)
-                     INSERT INTO blob_meta (blob_id, mime, mime_text, text_headers, text_body, envelope_text)
-                     SELECT id, $4, $5, $6, $7, $8 FROM b`,
-              values: [blob.id, blob.size, blob.data, mime.jsonb, mime.text, headersText, bodyText, envelopeText, header],
-            });
-            await insertSortKeys(q, blob.id, sortKeys);
-            // Locks the mailbox row, allocates the UID and the MODSEQ of this transaction, finds the thread.
-            const b = (
-              await q.query<{ user_id: number; uid_validity: string; uid: string; modseq: string; thread_id: string | null }>({
-                name: 'append_allocate',
-                text: `WITH mb AS (
-                         UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1
-                         RETURNING user_id, uid_validity, uid_next - 1 AS uid, highest_modseq AS modseq)
-                       SELECT mb.*, (SELECT t.thread_id FROM thread_refs t
-                                     WHERE t.user_id = mb.user_id AND t.message_id = ANY($2::text[])
-                                     ORDER BY array_position($2::text[], t.message_id) LIMIT 1) AS thread_id
-                       FROM mb`,
-                values: [mailboxId, candidates],
-              })
-            ).rows[0];
-            if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
-            const uid = num(b.uid);
-            const modseq = num(b.modseq);
-            const userId = num(b.user_id);
-            const threadId = b.thread_id ?? freshThread;
-            const keywords = parsed.keywords.length ? spell(await canonicalKeywords(q, mailboxId, parsed.keywords), parsed.keywords) : [];
-            const ev: ChangeEvent = { userId, mailboxId, highestModseq: modseq };
-            // Message row, thread references and the notification (sent at COMMIT) in one round trip.
-            await q.query({
-              name: 'append_message',
-              text: `WITH tr AS (
-                       INSERT INTO thread_refs (user_id, message_id, thread_id)
-                       SELECT $11, m, $4 FROM unnest($12::text[]) AS m ON CONFLICT DO NOTHING),
-                     msg AS (
-                       INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
-                     SELECT pg_notify($13, $14)`,
-              values: [
-                mailboxId,
-                uid,
-                emailId,
-                threadId,
-                parsed.mask,
-                keywords,
-                internalDate,
-                data.length,
-                modseq,
-                blob.id,
-                userId,
-                record,
-                core.channel,
-                encodePayload(ev),
-              ],
-            });
-            after.push(() => core.deliver(ev, false));
-            const rep = opts?.replaces;
-            if (rep) {
-              // REPLACE: the old message goes in this transaction (RFC 8508).
-              if (!validId(rep.mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
-              const sb = await mailboxRow(q, rep.mailboxId, true);
-              const old = await q.query('SELECT 1 FROM messages WHERE mailbox_id = $1 AND uid = $2', [rep.mailboxId, rep.uid]);
-              if (old.rowCount) await expungeRows(core, q, after, sb, [rep.uid]);
-            }
-            await checkQuota(core, q, userId);
-            return { uid, uidValidity: num(b.uid_validity), emailId, modseq };
-          }),
-        );
-      try {
-        return await commit();
-      } catch (e) {
-        if (wanted !== undefined && pgCode(e) === '23505') throw new StoreError('EXISTS', 'a message with this EMAILID exists');
-        throw e;
-      }
-    });
-  }
-
+export class PgMessages extends PgAppends {
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
     return this.core.run(async () => {
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');

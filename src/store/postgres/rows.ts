@@ -247,12 +247,31 @@ export async function dropMailbox(core: PgCore, q: Queryable, after: AfterCommit
 }
 
 /** Writes the blob (file mode), runs the transaction, and removes the file if the transaction failed. */
-export async function withBlob<T>(core: PgCore, data: Buffer, commit: (blob: PreparedBlob) => Promise<T>): Promise<T> {
-  const blob = await core.blobs.prepare(data);
+export function withBlob<T>(core: PgCore, data: Buffer, commit: (blob: PreparedBlob) => Promise<T>): Promise<T> {
+  return withBlobs(core, [data], (blobs) => commit(blobs[0]!));
+}
+
+/**
+ * withBlob for several blobs, prepared at once: when one cannot be prepared the others are discarded and
+ * its error is thrown; when `commit` throws, all are discarded before the error goes on. A crash in between
+ * leaves files no row references, which sweepOrphans removes.
+ */
+export async function withBlobs<T>(core: PgCore, data: readonly Buffer[], commit: (blobs: PreparedBlob[]) => Promise<T>): Promise<T> {
+  let blobs: PreparedBlob[];
+  if (data.length === 1) blobs = [await core.blobs.prepare(data[0]!)];
+  else {
+    const prepared = await Promise.allSettled(data.map((d) => core.blobs.prepare(d)));
+    const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+    blobs = prepared.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+    if (failed) {
+      await Promise.all(blobs.map((b) => core.blobs.discard(b)));
+      throw failed.reason;
+    }
+  }
   try {
-    return await commit(blob);
+    return await commit(blobs);
   } catch (e) {
-    await core.blobs.discard(blob);
+    await Promise.all(blobs.map((b) => core.blobs.discard(b)));
     throw e;
   }
 }

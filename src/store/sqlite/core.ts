@@ -535,19 +535,38 @@ export class SqliteCore extends SqliteConnection {
   }
 
   /** Writes a blob, registering it as in flight until `commit` settles; unlinks it when `commit` throws. */
-  async withBlob<T>(data: Buffer, commit: (blobId: string) => T | Promise<T>): Promise<T> {
-    const id = this.blobs.newId();
-    this.hub.inflight.add(id);
+  withBlob<T>(data: Buffer, commit: (blobId: string) => T | Promise<T>): Promise<T> {
+    return this.withBlobs([data], (ids) => commit(ids[0]!));
+  }
+
+  /**
+   * Writes blobs (all at once), registered as in flight until `commit` settles, then commits with their
+   * ids in order. When a write fails the files already written are unlinked and its error is thrown; when
+   * `commit` throws, every file is unlinked before the error goes on. A crash in between leaves files no
+   * row references, which the open-time sweep removes.
+   */
+  async withBlobs<T>(data: readonly Buffer[], commit: (blobIds: string[]) => T | Promise<T>): Promise<T> {
+    const ids = data.map(() => this.blobs.newId());
+    for (const id of ids) this.hub.inflight.add(id);
+    const removeAll = (which: readonly string[]): Promise<unknown> => Promise.all(which.map((id) => this.blobs.remove(id)));
     try {
-      await this.blobs.write(id, data);
+      if (ids.length === 1) await this.blobs.write(ids[0]!, data[0]!);
+      else {
+        const writes = await Promise.allSettled(data.map((d, i) => this.blobs.write(ids[i]!, d)));
+        const failed = writes.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+        if (failed) {
+          await removeAll(ids.filter((_, i) => writes[i]!.status === 'fulfilled'));
+          throw failed.reason;
+        }
+      }
       try {
-        return await commit(id);
+        return await commit(ids);
       } catch (e) {
-        await this.blobs.remove(id);
+        await removeAll(ids);
         throw e;
       }
     } finally {
-      this.hub.inflight.delete(id);
+      for (const id of ids) this.hub.inflight.delete(id);
     }
   }
 

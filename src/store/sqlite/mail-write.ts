@@ -1,97 +1,19 @@
 /**
- * SqliteMailWrites: the message writes of the SQLite MailStore (mail.ts completes it): APPEND (RFC 9051
- * 6.3.12), STORE flag changes with UNCHANGEDSINCE (RFC 7162 3.1.3), EXPUNGE, COPY and MOVE (RFC 6851).
+ * SqliteMailWrites: the message writes of the SQLite MailStore (mail.ts completes it): the appends of
+ * append.ts, STORE flag changes with UNCHANGEDSINCE (RFC 7162 3.1.3), EXPUNGE, COPY and MOVE (RFC 6851).
  * Appends, copies and moves resolve after their commit is durable; flag changes and expunges at COMMIT
  * (see core.ts; an expunge's sync starts at once and its blob files go after it). Failures are StoreError
  * values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
  */
-import type { AppendOptions, AppendResult, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
-import { StoreError } from '../types.js';
-import { HEADER_ROW_MAX, prepareStoredForm } from '../message-prep.js';
-import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
-import { applyFlagOp, checkStoreFlags, parseFlags } from '../flags.js';
-import { isObjectId, newObjectId } from '../ids.js';
-import { SqliteMailboxes } from './mailboxes.js';
-import { canonicalKeywords, deleteRows, moveRows, threadFor } from './mutations.js';
+import type { CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
+import { applyFlagOp, checkStoreFlags } from '../flags.js';
+import { SqliteAppends } from './append.js';
+import { canonicalKeywords, deleteRows, moveRows } from './mutations.js';
 import { checkQuota } from './quota.js';
-import { insertSortKeys } from './sort-keys.js';
-import { checkInternalDate, chunks } from '../helpers.js';
+import { chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
-export class SqliteMailWrites extends SqliteMailboxes {
-  // ---------------------------------------------------------------------------------------------
-  // messages
-
-  append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult> {
-    return this.core.run(async () => {
-      if (!Buffer.isBuffer(raw)) throw new StoreError('INVALID', 'message must be a Buffer');
-      if (raw.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
-      const parsed = parseFlags(opts?.flags ?? []);
-      const internalDate = checkInternalDate(opts?.internalDate);
-      // Optional caller-chosen EMAILID (store-to-store transfer keeps POP3 UIDLs); read structurally so this
-      // compiles whether or not AppendOptions declares it.
-      const keepId = (opts as { emailId?: unknown } | undefined)?.emailId;
-      if (keepId !== undefined && (typeof keepId !== 'string' || !isObjectId(keepId))) throw new StoreError('INVALID', 'invalid EMAILID');
-      if (keepId !== undefined && this.core.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
-      const first = this.core.st.mailbox.get(mailboxId) as MailboxRow | undefined;
-      if (!first) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const { data, mime, envelope: envelopeJson, headerEnd, headersText, bodyText, threadKeys, ownIds, sortKeys } = prepareStoredForm(raw, this.core.envelopeText);
-      const header = headerEnd <= HEADER_ROW_MAX ? data.subarray(0, headerEnd) : null;
-
-      let userId = first.user_id;
-      const rep = opts?.replaces;
-      const doomed: string[] = [];
-      let replaced: [number, number] | null = null;
-      const writer = this.core.startWriter();
-      // Small messages go into blob_inline with the row (durable with the commit's WAL sync); larger ones
-      // into a file that is fsynced before the commit.
-      const inline = data.length <= this.core.inlineMax;
-      const commit = (blobId: string): Promise<AppendResult> =>
-        this.core.groupCommit((): AppendResult => {
-          const b = this.core.mailboxRow(mailboxId);
-          userId = b.user_id;
-          const uid = b.uid_next;
-          const modseq = b.highest_modseq + 1;
-          const keywords = canonicalKeywords(this.core, mailboxId, parsed.keywords, new Map());
-          const threadId = threadFor(this.core, b.user_id, ownIds, threadKeys);
-          if (keepId !== undefined && this.core.st.emailIdExists.get(keepId)) throw new StoreError('EXISTS', 'EMAILID already in use');
-          const emailId = keepId ?? newObjectId('M');
-          this.core.st.insertBlob.run(blobId, data.length);
-          this.core.st.insertBlobData.run(blobId, mime, headersText, bodyText);
-          insertSortKeys(this.core, blobId, sortKeys);
-          if (inline) this.core.st.insertBlobInline.run(blobId, data);
-          if (header) this.core.st.insertBlobHeader.run(blobId, header);
-          this.core.st.insertMessage.run(mailboxId, uid, emailId, threadId, parsed.mask, keywords.join(' '), internalDate.getTime(), data.length, modseq, blobId, null, Date.now());
-          this.core.st.insertEnvelope.run(mailboxId, uid, envelopeJson);
-          this.core.st.bumpMailbox.run(uid + 1, modseq, mailboxId);
-          if (rep) {
-            // REPLACE: the old message goes in this transaction (with this modseq when it is the same mailbox).
-            const sb = this.core.mailboxRow(rep.mailboxId);
-            const rows = this.core.rowsIn(rep.mailboxId, [rep.uid]);
-            if (rows.length) {
-              const ms = rep.mailboxId === mailboxId ? sb.highest_modseq : sb.highest_modseq + 1;
-              deleteRows(this.core, rep.mailboxId, rows, ms, doomed);
-              this.core.st.setModseq.run(ms, rep.mailboxId);
-              replaced = [sb.user_id, ms];
-            }
-          }
-          checkQuota(this.core, b.user_id);
-          return { uid, uidValidity: b.uid_validity, emailId, modseq };
-        }, writer);
-      let result: AppendResult;
-      try {
-        result = inline ? await commit(this.core.blobs.newId()) : await this.core.withBlob(data, commit);
-      } finally {
-        this.core.endWriter(writer);
-      }
-      this.core.emit(userId, mailboxId, result.modseq);
-      const gone = replaced as [number, number] | null;
-      if (gone && rep && rep.mailboxId !== mailboxId) this.core.emit(gone[0], rep.mailboxId, gone[1]);
-      this.core.unlinkAll(doomed);
-      return result;
-    });
-  }
-
+export class SqliteMailWrites extends SqliteAppends {
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult> {
     return this.core.run(async () => {
       const change = checkStoreFlags(opts);

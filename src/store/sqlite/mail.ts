@@ -215,22 +215,29 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
 
   readBytes(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer> {
     return this.core.run(async () => {
-      const r = (this.core.st.blobOf.get(mailboxId, uid) as { blob_id: string; size: number } | undefined) ?? heldBlob(this.core, mailboxId, uid);
-      if (!r) throw new StoreError('NOT_FOUND', 'no such message');
+      // One statement finds the blob and, when it is kept inline, reads its bytes too (a second statement
+      // cost a read transaction of its own: RETR of one message did two). Held rows (expunged but still
+      // shown to a session) are looked up apart.
+      const row = this.core.st.blobRead.get(mailboxId, uid) as [string, number, Buffer | null] | undefined;
+      const held = row ? undefined : heldBlob(this.core, mailboxId, uid);
+      if (!row && !held) throw new StoreError('NOT_FOUND', 'no such message');
+      const blobId = row ? row[0] : held!.blob_id;
+      const size = row ? row[1] : held!.size;
       let start = 0;
-      let end = r.size;
+      let end = size;
       if (range) {
         if (!Number.isFinite(range.start) || !Number.isFinite(range.end)) throw new StoreError('INVALID', 'invalid byte range');
-        start = Math.min(Math.max(0, Math.floor(range.start)), r.size);
-        end = Math.min(Math.max(start, Math.floor(range.end)), r.size);
+        start = Math.min(Math.max(0, Math.floor(range.start)), size);
+        end = Math.min(Math.max(start, Math.floor(range.end)), size);
       }
       if (end <= start) return Buffer.alloc(0);
-      const inline = this.core.readInline(r.blob_id, start, end, r.size);
+      if (row && row[2] !== null) return start === 0 && end === row[2].length ? row[2] : row[2].subarray(start, end);
+      const inline = row ? undefined : this.core.readInline(blobId, start, end, size);
       if (inline !== undefined) return inline;
       try {
         // Small reads (most whole messages, headers and parts) are synchronous: one
         // open/pread/close on this thread instead of three thread-pool round trips.
-        return end - start <= SYNC_READ_MAX ? this.core.blobs.readSync(r.blob_id, start, end, range?.into) : await this.core.blobs.read(r.blob_id, start, end);
+        return end - start <= SYNC_READ_MAX ? this.core.blobs.readSync(blobId, start, end, range?.into) : await this.core.blobs.read(blobId, start, end);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('NOT_FOUND', 'message was expunged', { cause: e });
         throw e;

@@ -59,7 +59,8 @@ export function prepareStatements(db: Database.Database) {
     setRetrieved: prep('UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid = ?'),
     listMessagesRaw: prep(`SELECT ${READ_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw(true),
     messageOne: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid = ?`),
-    blobOf: prep('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
+    // A message's blob id, size and, when kept in the database, its bytes (null for a blob file).
+    blobRead: prep('SELECT m.blob_id, m.size, i.raw FROM messages m LEFT JOIN blob_inline i ON i.blob_id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?').raw(true),
     messagesIn: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? AND uid IN (${IN_LIST}) ORDER BY uid`),
     insertBlobHeader: prep('INSERT INTO blob_headers (blob_id, header) VALUES (?, ?)'),
     deleteBlobHeader: prep('DELETE FROM blob_headers WHERE blob_id = ?'),
