@@ -7,6 +7,7 @@
  * written only by the dispatcher.
  */
 import { formatSequenceSet, type WireWriter } from '../imap/wire/encode.js';
+import { numberList } from '../imap/wire/numbers.js';
 
 /** "* n EXISTS" (RFC 9051 7.4.1). */
 export function existsLine(n: number): string {
@@ -125,9 +126,12 @@ export function esearchLine(tag: string, uid: boolean, r: EsearchResult): string
   return text + '\r\n';
 }
 
-/** "* SORT n n ... [(MODSEQ m)]" (RFC 5256 section 4, RFC 7162 3.1.5): numbers in sort order. */
-export function sortLine(nums: readonly number[], modseq: number | null): string {
-  return `* SORT${nums.map((n) => ' ' + n).join('')}${modseq !== null ? ` (MODSEQ ${modseq})` : ''}\r\n`;
+/**
+ * "* SORT n n ... [(MODSEQ m)]" (RFC 5256 section 4, RFC 7162 3.1.5): numbers in sort order, as bytes (a
+ * whole mailbox's numbers are written straight into one Buffer).
+ */
+export function sortBytes(nums: ArrayLike<number>, modseq: number | null): Buffer {
+  return numberList('* SORT', nums, `${modseq !== null ? ` (MODSEQ ${modseq})` : ''}\r\n`);
 }
 
 /** "* THREAD thread-list..." (RFC 5256 section 4); `threads` already rendered (commands/thread.ts). */

@@ -8,9 +8,12 @@
 export { sortKeysFor, contentKeysFor, keysWithRow, SORT_KEYS_VERSION } from './keys.js';
 export type { ContentKeys, SortAddress, SortInput, SortKeys } from './keys.js';
 export { sortMessages } from './sort.js';
+export { SortKeyTable, StringPool, SortKeyBuilder } from './table.js';
+export type { StringField } from './table.js';
 export type { SortCriterion, SortField } from './sort.js';
 export { threadMessages, threadHeads } from './thread.js';
 export { sortMessagesMemo, threadMessagesMemo, noteSuccessor } from './memo.js';
+export type { KeySet } from './memo.js';
 export { updateThreads } from './thread-update.js';
 export type { ThreadAlgorithm, ThreadNode } from './thread.js';
 export { baseSubject } from './subject.js';

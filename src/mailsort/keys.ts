@@ -122,10 +122,15 @@ export function contentKeysFor(m: Omit<SortInput, 'uid' | 'internalDate' | 'size
   };
 }
 
+/** The arrival key of an internal date (0 when it is not a finite number). */
+export function arrivalOf(internalDate: number | Date): number {
+  const t = typeof internalDate === 'number' ? internalDate : internalDate.getTime();
+  return Number.isFinite(t) ? t : 0;
+}
+
 /** A message's full keys from its content keys and what its store row says (uid, internal date, size). */
 export function keysWithRow(c: ContentKeys, uid: number, internalDate: number | Date, size: number): SortKeys {
-  const t = typeof internalDate === 'number' ? internalDate : internalDate.getTime();
-  const arrival = Number.isFinite(t) ? t : 0;
+  const arrival = arrivalOf(internalDate);
   return { ...c, uid, arrival, sent: c.sent ?? arrival, size };
 }
 

@@ -1,8 +1,8 @@
 /**
- * Memoized sorting and threading over a frozen SortKeys array (MailStore.sortKeys hands out the same frozen
- * array for a mailbox while it is unchanged): the result for the same array and the same criteria or
- * algorithm is computed once. Arrays that are not frozen are never memoized (their contents could change).
- * Entries live as long as their array does (WeakMap).
+ * Memoized sorting and threading over a frozen SortKeyTable or SortKeys array (MailStore.sortKeys hands out
+ * the same frozen table for a mailbox while it is unchanged): the result for the same table and the same
+ * criteria or algorithm is computed once. Tables and arrays that are not frozen are never memoized (an array's
+ * contents could change). Entries live as long as their table does (WeakMap).
  *
  * - `sortMessagesMemo` returns a fresh copy of the memoized uid order each time;
  * - `threadMessagesMemo` returns the memoized forest itself: callers must not change it.
@@ -13,16 +13,25 @@
  */
 import type { SortKeys } from './keys.js';
 import { sortMessages, type SortCriterion } from './sort.js';
+import { SortKeyTable } from './table.js';
 import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
 import { updateThreads } from './thread-update.js';
 
-const SORTS = new WeakMap<readonly SortKeys[], Map<string, readonly number[]>>();
-const THREADS = new WeakMap<readonly SortKeys[], Map<ThreadAlgorithm, readonly ThreadNode[]>>();
-/** A frozen array's predecessor (the same mailbox before a change), skipping ones never threaded. */
-const BEFORE = new WeakMap<readonly SortKeys[], readonly SortKeys[]>();
+/** A mailbox's keys as a store hands them out, or a plain array of them. */
+export type KeySet = SortKeyTable | readonly SortKeys[];
+
+const SORTS = new WeakMap<KeySet, Map<string, readonly number[]>>();
+const THREADS = new WeakMap<KeySet, Map<ThreadAlgorithm, readonly ThreadNode[]>>();
+/** A frozen table's predecessor (the same mailbox before a change), skipping ones never threaded. */
+const BEFORE = new WeakMap<KeySet, KeySet>();
+
+/** Threading reads SortKeys objects: made from a table for one run only (none are kept). */
+function recordsOf(keys: KeySet): readonly SortKeys[] {
+  return keys instanceof SortKeyTable ? keys.records() : keys;
+}
 
 /** Records that `after` follows `before` (both frozen, the same mailbox's messages before and after a change). */
-export function noteSuccessor(before: readonly SortKeys[], after: readonly SortKeys[]): void {
+export function noteSuccessor(before: KeySet, after: KeySet): void {
   if (before === after || !Object.isFrozen(before) || !Object.isFrozen(after)) return;
   // An array never threaded is no starting point; link past it so one chain of arrays is kept alive, not all.
   BEFORE.set(after, THREADS.has(before) ? before : (BEFORE.get(before) ?? before));
@@ -33,7 +42,7 @@ function criteriaKey(criteria: readonly SortCriterion[]): string {
 }
 
 /** sortMessages(records, criteria), computed once per frozen `records` and criteria list. */
-export function sortMessagesMemo(records: readonly SortKeys[], criteria: readonly SortCriterion[]): number[] {
+export function sortMessagesMemo(records: KeySet, criteria: readonly SortCriterion[]): number[] {
   if (!Object.isFrozen(records)) return sortMessages(records, criteria);
   let m = SORTS.get(records);
   if (!m) SORTS.set(records, (m = new Map()));
@@ -44,7 +53,7 @@ export function sortMessagesMemo(records: readonly SortKeys[], criteria: readonl
 }
 
 /** threadMessages(records, algorithm), computed once per frozen `records` and algorithm (shared result). */
-export function threadMessagesMemo(records: readonly SortKeys[], algorithm: ThreadAlgorithm): readonly ThreadNode[] {
+export function threadMessagesMemo(records: KeySet, algorithm: ThreadAlgorithm): readonly ThreadNode[] {
   if (!Object.isFrozen(records)) return threadMessages(records, algorithm);
   let m = THREADS.get(records);
   if (!m) THREADS.set(records, (m = new Map()));
@@ -52,7 +61,8 @@ export function threadMessagesMemo(records: readonly SortKeys[], algorithm: Thre
   if (r) return r;
   const prev = BEFORE.get(records);
   const prevForest = prev && THREADS.get(prev)?.get(algorithm);
-  r = (prev && prevForest && updateThreads(prev, prevForest, records, algorithm)) || threadMessages(records, algorithm);
+  const now = recordsOf(records);
+  r = (prev && prevForest && updateThreads(recordsOf(prev), prevForest, now, algorithm)) || threadMessages(now, algorithm);
   m.set(algorithm, r);
   return r;
 }

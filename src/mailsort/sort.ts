@@ -11,8 +11,8 @@
  * - string keys compare by code point (the octet order of i;unicode-casemap keys); numbers numerically;
  * - an empty criteria list sorts by uid; duplicate uids are kept as given. Never throws.
  */
-import { compareCodePoints, needsCodePointCompare } from './casemap.js';
 import type { SortKeys } from './keys.js';
+import { SortKeyTable } from './table.js';
 
 /** A sort criterion: `sent` is RFC 5256 DATE, `arrival` is ARRIVAL; the others are named as in IMAP. */
 export type SortField = 'arrival' | 'sent' | 'size' | 'subject' | 'from' | 'to' | 'cc' | 'displayFrom' | 'displayTo';
@@ -28,7 +28,7 @@ function isNumberField(f: SortField): f is NumberField {
   return f === 'arrival' || f === 'sent' || f === 'size';
 }
 
-/** Dense ranks (0 = smallest, equal keys share a rank) of one criterion, and how many distinct ranks. */
+/** Ranks (0 = smallest, equal keys share a rank) of one criterion, all below `count`. */
 interface Ranks {
   rank: Float64Array;
   count: number;
@@ -65,39 +65,25 @@ function numberRanks(v: Float64Array): Ranks {
   return { rank: v, count: uniq.length };
 }
 
-function ranksFor(records: readonly SortKeys[], c: SortCriterion): Ranks {
-  const n = records.length;
+function ranksFor(t: SortKeyTable, c: SortCriterion): Ranks {
+  const n = t.length;
   const field = c.field;
   let r: Ranks;
   if (isNumberField(field)) {
+    const col = t[field];
     const v = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const x = (records[i] as SortKeys)[field];
+      const x = col[i] as number;
       v[i] = Number.isFinite(x) ? x : 0;
     }
     r = numberRanks(v);
   } else {
-    const ids = new Map<string, number>();
-    const uniq: string[] = [];
+    // The pool's collation ranks: distinct strings have distinct ranks, equal keys share their string's.
+    const rankOfId = t.pool.ranks();
+    const col = t[field];
     const v = new Float64Array(n);
-    let wide = false;
-    for (let i = 0; i < n; i++) {
-      const k = (records[i] as SortKeys)[field];
-      let id = ids.get(k);
-      if (id === undefined) {
-        id = uniq.push(k) - 1;
-        ids.set(k, id);
-        if (!wide && needsCodePointCompare(k)) wide = true;
-      }
-      v[i] = id;
-    }
-    const order = uniq.map((_, i) => i);
-    if (wide) order.sort((a, b) => compareCodePoints(uniq[a] as string, uniq[b] as string));
-    else order.sort((a, b) => ((uniq[a] as string) < (uniq[b] as string) ? -1 : 1));
-    const rankOfId = new Float64Array(uniq.length);
-    for (let i = 0; i < order.length; i++) rankOfId[order[i] as number] = i;
-    for (let i = 0; i < n; i++) v[i] = rankOfId[v[i] as number] as number;
-    r = { rank: v, count: uniq.length };
+    for (let i = 0; i < n; i++) v[i] = rankOfId[col[i] as number] as number;
+    r = { rank: v, count: rankOfId.length };
   }
   if (c.reverse) for (let i = 0; i < n; i++) r.rank[i] = r.count - 1 - (r.rank[i] as number);
   return r;
@@ -107,29 +93,38 @@ function ranksFor(records: readonly SortKeys[], c: SortCriterion): Ranks {
  * Positions of the records in (uid, input position) order: tie[i] is record i's place, at[p] the record at
  * place p. Records usually come in uid order already, which is checked first.
  */
-function tieOrder(records: readonly SortKeys[]): { tie: Uint32Array; at: Uint32Array } {
-  const n = records.length;
+function tieOrder(t: SortKeyTable): { tie: Uint32Array; at: Uint32Array } {
+  const n = t.length;
+  const uid = t.uid;
   const at = new Uint32Array(n);
   for (let i = 0; i < n; i++) at[i] = i;
   let ordered = true;
-  for (let i = 1; i < n && ordered; i++) ordered = (records[i - 1] as SortKeys).uid <= (records[i] as SortKeys).uid;
-  if (!ordered) at.sort((a, b) => (records[a] as SortKeys).uid - (records[b] as SortKeys).uid || a - b);
+  for (let i = 1; i < n && ordered; i++) ordered = (uid[i - 1] as number) <= (uid[i] as number);
+  if (!ordered) at.sort((a, b) => (uid[a] as number) - (uid[b] as number) || a - b);
   const tie = new Uint32Array(n);
   for (let p = 0; p < n; p++) tie[at[p] as number] = p;
   return { tie, at };
 }
 
 /** The uids of `records` in the order the criteria give (see the module contract). */
-export function sortMessages(records: readonly SortKeys[], criteria: readonly SortCriterion[]): number[] {
-  const n = records.length;
-  const { tie, at } = tieOrder(records);
+export function sortMessages(records: SortKeyTable | readonly SortKeys[], criteria: readonly SortCriterion[]): number[] {
+  const t = records instanceof SortKeyTable ? records : SortKeyTable.fromRecords(records);
+  const n = t.length;
+  const uid = t.uid;
+  const { tie, at } = tieOrder(t);
   // Fold the criteria into one rank, most significant first (rank * count' + rank'). The result is made dense
   // again only when the final key (rank * n + place) could otherwise exceed 2^53 and stop being exact.
+  // String ranks come from the pool (all of the mailbox's strings), so their count may exceed n: such ranks
+  // are made dense first when the fold would not stay exact.
   let cur: Ranks | null = null;
   for (const c of criteria) {
-    const next = ranksFor(records, c);
+    let next = ranksFor(t, c);
     if (cur === null) cur = next;
     else {
+      if (cur.count * next.count * n > Number.MAX_SAFE_INTEGER) {
+        if (next.count > n) next = numberRanks(next.rank);
+        if (cur.count > n) cur = numberRanks(cur.rank);
+      }
       const v: Float64Array = cur.rank;
       for (let i = 0; i < n; i++) v[i] = (v[i] as number) * next.count + (next.rank[i] as number);
       const count: number = cur.count * next.count;
@@ -138,16 +133,17 @@ export function sortMessages(records: readonly SortKeys[], criteria: readonly So
   }
   const out = new Array<number>(n);
   if (cur === null) {
-    for (let p = 0; p < n; p++) out[p] = (records[at[p] as number] as SortKeys).uid;
+    for (let p = 0; p < n; p++) out[p] = uid[at[p] as number] as number;
     return out;
   }
+  if (cur.count * n > Number.MAX_SAFE_INTEGER) cur = numberRanks(cur.rank);
   const key = cur.rank;
   for (let i = 0; i < n; i++) key[i] = (key[i] as number) * n + (tie[i] as number);
   key.sort();
   for (let p = 0; p < n; p++) {
     const k = key[p] as number;
     const place = k - Math.floor(k / n) * n;
-    out[p] = (records[at[place] as number] as SortKeys).uid;
+    out[p] = uid[at[place] as number] as number;
   }
   return out;
 }

@@ -20,6 +20,7 @@
  * Iterative throughout: deep reply chains do not exhaust the stack. Never throws.
  */
 import type { SortKeys } from './keys.js';
+import { SortKeyTable } from './table.js';
 
 export type ThreadAlgorithm = 'orderedsubject' | 'references' | 'refs';
 
@@ -30,7 +31,8 @@ export interface ThreadNode {
 }
 
 /** The threads of `records` by `algorithm` (see the module contract). */
-export function threadMessages(records: readonly SortKeys[], algorithm: ThreadAlgorithm): ThreadNode[] {
+export function threadMessages(keys: SortKeyTable | readonly SortKeys[], algorithm: ThreadAlgorithm): ThreadNode[] {
+  const records = keys instanceof SortKeyTable ? keys.records() : keys;
   if (algorithm === 'orderedsubject') return orderedSubject(records);
   const roots = pruneDummies(linkReferences(records));
   if (algorithm === 'references') return toNodes(sortAll(mergeBySubject(sortRoots(roots))));

@@ -8,7 +8,7 @@
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import type { ExpungeHold } from './holds.js';
 import type { MetadataStore } from './metadata.js';
-import type { SortKeys } from '../mailsort/index.js';
+import type { SortKeyTable } from '../mailsort/index.js';
 import type {
   AppendItem,
   AppendOptions,
@@ -115,13 +115,14 @@ export interface MailStore extends MetadataStore {
   searchText(mailboxId: number, uids: number[], needle: string, scope: TextScope): Promise<number[]>;
   /**
    * The sort and thread keys (mailsort SortKeys: RFC 5256 SORT criteria, RFC 5957 display names, thread
-   * ids) of the given uids that exist, or of every message when `uids` is omitted, each once, in uid order.
-   * Computed once per message and cached (see sort-keys.ts), so a call reads no message data for messages
-   * seen before. Neither the array nor the keys may be changed; while the mailbox is unchanged, asking for
-   * all of its messages gives the same array (results computed from it may be memoized by its identity).
+   * ids) of the given uids that exist, or of every message when `uids` is omitted, each once, in uid order,
+   * as a SortKeyTable (columns; `at(i)` or iteration gives SortKeys objects). Computed once per message and
+   * cached (see sort-keys.ts), so a call reads no message data for messages seen before. While the mailbox is
+   * unchanged, asking for all of its messages gives the same frozen table (results computed from it may be
+   * memoized by its identity).
    * Throws NOT_FOUND (mailbox).
    */
-  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]>;
+  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeyTable>;
 
   /**
    * Keeps the messages of the mailbox that are expunged after `modseq` readable (readMessages with

@@ -5,10 +5,10 @@
  * mailbox read no message data per command.
  *
  * Contract of `SortKeyCache.get(mailboxId, uids?)`:
- * - resolves to the keys of the given uids that exist (every message of the mailbox when `uids` is omitted),
- *   each once, in ascending uid order; neither the array nor the key objects may be changed: while the
- *   mailbox does not change, asking for all of its messages (no uids, or exactly its uids in order) gives
- *   the same frozen array, so callers may memoize what they compute from it by its identity;
+ * - resolves to a SortKeyTable (mailsort table.ts: columns, no object per message) of the keys of the given
+ *   uids that exist (every message of the mailbox when `uids` is omitted), each once, in ascending uid order;
+ *   while the mailbox does not change, asking for all of its messages (no uids, or exactly its uids in order)
+ *   gives the same frozen table, so callers may memoize what they compute from it by its identity;
  * - a cached mailbox is brought forward through the change log (changesSince from the modseq it was last
  *   read at): expunged messages leave, new ones are listed and their keys loaded when first asked for;
  * - keys are loaded from what the store persisted at append (`PersistedSortKeys`: the content keys per blob,
@@ -20,6 +20,7 @@
  * - rejects with the store's StoreError (NOT_FOUND for an unknown or deleted mailbox).
  */
 import { contentKeysFor, keysWithRow, noteSuccessor, SORT_KEYS_VERSION, type ContentKeys, type SortKeys } from '../mailsort/index.js';
+import { SortKeyBuilder, SortKeyTable, STRING_FIELDS, StringPool } from '../mailsort/table.js';
 import type { Envelope } from '../mime/types.js';
 import type { MailStore } from './mail.js';
 import { referencesIn } from './message-prep.js';
@@ -41,10 +42,11 @@ export interface PersistedSortKeys {
   /** The mailbox's messages with lo <= uid <= hi, ascending by uid. */
   read(mailboxId: number, lo: number, hi: number): Promise<StoredSortRow[]>;
   /**
-   * Every message of the mailbox and its HIGHESTMODSEQ, read at one point in time (how a cold cache starts,
-   * instead of the whole change log). Rejects NOT_FOUND for an unknown mailbox.
+   * Every message of the mailbox, ascending by uid, handed to `onRow` one at a time (how a cold cache starts,
+   * instead of the whole change log; rows are not collected), read at one point in time; resolves to the
+   * mailbox's HIGHESTMODSEQ at that point. Rejects NOT_FOUND for an unknown mailbox.
    */
-  readAll(mailboxId: number): Promise<{ modseq: number; rows: StoredSortRow[] }>;
+  readAll(mailboxId: number, onRow: (row: StoredSortRow) => void): Promise<number>;
   /** Stores computed keys of existing blobs (the backfill); blobs already keyed or gone are left alone. */
   save(rows: ReadonlyArray<readonly [blobId: string, keys: ContentKeys]>): Promise<void>;
 }
@@ -86,19 +88,18 @@ export function decodeContentKeys(v: readonly unknown[], at: number): ContentKey
 /** Uids further apart than this are read as separate uid ranges of persisted rows. */
 const RANGE_GAP = 512;
 
-/** Default bound on the keys held per store (about 300 bytes each). */
+/** Default bound on the keys held per store (about 100 bytes each, plus the distinct strings). */
 export const SORT_KEYS_MAX = 1_000_000;
 
 interface Entry {
   /** The mailbox's HIGHESTMODSEQ the uid list was brought forward to. */
   modseq: number;
-  /** Existing uids; the value is the keys once computed. */
-  keys: Map<number, SortKeys | null>;
-  /** Every existing message's keys in uid order, while nothing changed since it was built. */
-  all: readonly SortKeys[] | null;
-  /** The last such array (kept across changes, so the next one can name it as its predecessor). */
-  last: readonly SortKeys[] | null;
-  computed: number;
+  /** The keys loaded so far of existing messages, ascending by uid (frozen once handed out complete). */
+  table: SortKeyTable;
+  /** Existing uids whose keys are not loaded yet. */
+  pending: Set<number>;
+  /** The last complete table handed out (kept across changes, so the next one can name it as predecessor). */
+  last: SortKeyTable | null;
 }
 
 export class SortKeyCache {
@@ -115,42 +116,46 @@ export class SortKeyCache {
     this.#maxKeys = opts.maxKeys ?? SORT_KEYS_MAX;
   }
 
-  async get(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
+  async get(mailboxId: number, uids?: readonly number[]): Promise<SortKeyTable> {
     const e = await this.#forward(mailboxId);
-    let want: number[];
-    if (uids === undefined) {
-      if (e.all) return e.all;
-      want = [...e.keys.keys()].sort((a, b) => a - b);
-    } else if (e.all && sameUids(e.all, uids)) {
-      return e.all;
-    } else {
+    if (e.pending.size === 0 && (uids === undefined || e.table.hasUids(uids))) return this.#complete(e);
+    let want: number[] | null = null;
+    if (uids !== undefined) {
       want = [];
-      for (const u of uids) if (e.keys.has(u)) want.push(u);
+      for (const u of uids) if (e.pending.has(u) || e.table.indexOf(u) >= 0) want.push(u);
       want.sort((a, b) => a - b);
-      want = want.filter((u, i) => i === 0 || want[i - 1] !== u);
+      want = want.filter((u, i) => i === 0 || want![i - 1] !== u);
     }
-    const missing = want.filter((u) => e.keys.get(u) === null);
+    const missing = want === null ? [...e.pending].sort((a, b) => a - b) : want.filter((u) => e.pending.has(u));
     if (missing.length) await this.#compute(mailboxId, e, missing);
-    const out: SortKeys[] = [];
-    for (const u of want) {
-      const k = e.keys.get(u);
-      if (k) out.push(k);
-    }
     this.#trim(mailboxId);
-    if (out.length === e.keys.size) {
-      e.all = Object.freeze(out);
-      // Threading the new array can start from the old one's threads (mailsort memo.ts).
-      if (e.last) noteSuccessor(e.last, e.all);
-      e.last = e.all;
-      return e.all;
+    if (e.pending.size === 0 && (want === null || e.table.hasUids(want))) return this.#complete(e);
+    // Some uids could not be loaded (expunged meanwhile): what there is, not as the shared table.
+    if (want === null) return e.table.select(Array.from({ length: e.table.length }, (_, i) => i));
+    const rows: number[] = [];
+    for (const u of want) {
+      const i = e.table.indexOf(u);
+      if (i >= 0) rows.push(i);
     }
-    return out;
+    return e.table.select(rows);
   }
 
   /** Forgets every cached mailbox (the store closed). */
   clear(): void {
     this.#entries.clear();
     this.#held = 0;
+  }
+
+  /** The entry's table as the shared one for the whole mailbox (frozen; linked to the one before). */
+  #complete(e: Entry): SortKeyTable {
+    const t = e.table;
+    if (!Object.isFrozen(t)) {
+      Object.freeze(t);
+      // Threading the new table can start from the old one's threads (mailsort memo.ts).
+      if (e.last) noteSuccessor(e.last, t);
+      e.last = t;
+    }
+    return t;
   }
 
   /** The mailbox's entry brought up to its current HIGHESTMODSEQ through the change log. */
@@ -170,25 +175,25 @@ export class SortKeyCache {
     // Taken again after the wait: a concurrent call may have created or advanced the entry meanwhile.
     let e = this.#entries.get(mailboxId);
     if (e) this.#entries.delete(mailboxId);
-    else e = { modseq: 0, keys: new Map(), all: null, last: null, computed: 0 };
+    else e = { modseq: 0, table: emptyTable(), pending: new Set(), last: null };
     this.#entries.set(mailboxId, e);
     // An answer older than what was applied meanwhile is covered by it (same or earlier `since`, read
     // earlier); applying it could bring back a uid expunged since. Mailbox ids are never reused.
     if (ch.highestModseq < e.modseq) return e;
+    const gone = new Set<number>();
     for (const u of ch.expunged) {
-      const k = e.keys.get(u);
-      if (k === undefined) continue;
-      if (k !== null) {
-        e.computed--;
-        this.#held--;
-      }
-      e.keys.delete(u);
-      e.all = null;
+      if (e.pending.delete(u)) continue;
+      if (e.table.indexOf(u) >= 0) gone.add(u);
+    }
+    if (gone.size) {
+      const t = e.table;
+      const keep: number[] = [];
+      for (let i = 0; i < t.length; i++) if (!gone.has(t.uid[i]!)) keep.push(i);
+      e.table = compacted(t.select(keep));
+      this.#held -= gone.size;
     }
     for (const m of ch.changed) {
-      if (e.keys.has(m.uid)) continue;
-      e.keys.set(m.uid, null);
-      e.all = null;
+      if (!e.pending.has(m.uid) && e.table.indexOf(m.uid) < 0) e.pending.add(m.uid);
     }
     e.modseq = ch.highestModseq;
     return e;
@@ -199,66 +204,82 @@ export class SortKeyCache {
    * entry meanwhile: the change log then brings that one forward).
    */
   async #cold(mailboxId: number): Promise<Entry | null> {
-    let all;
+    const b = new SortKeyBuilder(new StringPool(), new StringPool(), 1024);
+    const pending = new Set<number>();
+    let modseq;
     try {
-      all = await this.#persisted!.readAll(mailboxId);
+      modseq = await this.#persisted!.readAll(mailboxId, (r) => {
+        if (r.keys) b.addContent(r.keys, r.uid, r.arrival, r.size);
+        else pending.add(r.uid);
+      });
     } catch (err) {
       this.#drop(mailboxId);
       throw err;
     }
     if (this.#entries.has(mailboxId)) return null;
-    const e: Entry = { modseq: all.modseq, keys: new Map(), all: null, last: null, computed: 0 };
+    const e: Entry = { modseq, table: b.build(), pending, last: null };
     this.#entries.set(mailboxId, e);
-    for (const r of all.rows) {
-      if (r.keys) this.#set(mailboxId, e, keysWithRow(r.keys, r.uid, r.arrival, r.size));
-      else e.keys.set(r.uid, null);
-    }
+    this.#held += e.table.length;
     return e;
   }
 
   /** Loads (or, for messages without persisted keys, computes and persists) the keys of `uids` (ascending). */
   async #compute(mailboxId: number, e: Entry, uids: number[]): Promise<void> {
+    const got: SortKeys[] = [];
     let rest = uids;
     const blobOf = new Map<number, string>();
     if (this.#persisted) {
       rest = [];
       for (const [lo, hi] of uidRanges(uids)) {
         for (const r of await this.#persisted.read(mailboxId, lo, hi)) {
-          if (e.keys.get(r.uid) !== null) continue;
-          if (r.keys) this.#set(mailboxId, e, keysWithRow(r.keys, r.uid, r.arrival, r.size));
+          if (!e.pending.has(r.uid)) continue;
+          if (r.keys) got.push(keysWithRow(r.keys, r.uid, r.arrival, r.size));
           else {
             rest.push(r.uid);
             blobOf.set(r.uid, r.blobId);
           }
         }
       }
-      if (rest.length === 0) return;
     }
     const fill: Array<[string, ContentKeys]> = [];
-    for await (const r of this.#src.readMessages(mailboxId, rest, { meta: true, envelope: true, header: true })) {
-      if (e.keys.get(r.uid) !== null) continue;
-      const c = contentKeysOf(r.envelope, r.header);
-      this.#set(mailboxId, e, keysWithRow(c, r.uid, r.meta.internalDate, r.meta.size));
-      const blobId = blobOf.get(r.uid);
-      if (blobId !== undefined) fill.push([blobId, c]);
+    if (rest.length) {
+      for await (const r of this.#src.readMessages(mailboxId, rest, { meta: true, envelope: true, header: true })) {
+        if (!e.pending.has(r.uid)) continue;
+        const c = contentKeysOf(r.envelope, r.header);
+        got.push(keysWithRow(c, r.uid, r.meta.internalDate, r.meta.size));
+        const blobId = blobOf.get(r.uid);
+        if (blobId !== undefined) fill.push([blobId, c]);
+      }
     }
+    this.#merge(mailboxId, e, got);
     if (fill.length && this.#persisted) {
       // The backfill is an optimisation for the next cold start; a failure to write it changes no answer.
       await this.#persisted.save(fill).catch(() => undefined);
     }
   }
 
-  #set(mailboxId: number, e: Entry, keys: SortKeys): void {
-    e.keys.set(keys.uid, keys);
-    e.computed++;
+  /** Adds loaded keys (of uids still pending) to the entry's table, keeping it in uid order. */
+  #merge(mailboxId: number, e: Entry, got: SortKeys[]): void {
+    // Reads may overlap: only keys of uids still pending count (an expunged or already added uid is skipped).
+    const fresh = got.filter((k) => e.pending.delete(k.uid)).sort((a, b) => a.uid - b.uid);
+    if (fresh.length === 0) return;
+    const t = e.table;
+    const b = new SortKeyBuilder(t.pool, t.ids, t.length + fresh.length);
+    let j = 0;
+    for (let i = 0; i < t.length; i++) {
+      while (j < fresh.length && fresh[j]!.uid < t.uid[i]!) b.add(fresh[j++]!);
+      b.addRow(t, i);
+    }
+    while (j < fresh.length) b.add(fresh[j++]!);
+    e.table = b.build();
     // An entry dropped meanwhile (trimmed, or its mailbox gone) no longer counts towards the bound.
-    if (this.#entries.get(mailboxId) === e) this.#held++;
+    if (this.#entries.get(mailboxId) === e) this.#held += fresh.length;
   }
 
   #drop(mailboxId: number): void {
     const e = this.#entries.get(mailboxId);
     if (!e) return;
-    this.#held -= e.computed;
+    this.#held -= e.table.length;
     this.#entries.delete(mailboxId);
   }
 
@@ -271,11 +292,18 @@ export class SortKeyCache {
   }
 }
 
-/** True when `uids` lists exactly the uids of `keys`, in the same order. */
-function sameUids(keys: readonly SortKeys[], uids: readonly number[]): boolean {
-  if (keys.length !== uids.length) return false;
-  for (let i = 0; i < uids.length; i++) if (keys[i]!.uid !== uids[i]) return false;
-  return true;
+function emptyTable(): SortKeyTable {
+  return new SortKeyBuilder(new StringPool(), new StringPool(), 1).build();
+}
+
+/**
+ * `t` itself, or (when most of its pools' strings are no longer used by any row, after expunges) the same
+ * rows over fresh pools holding only their strings.
+ */
+function compacted(t: SortKeyTable): SortKeyTable {
+  const used = t.length * STRING_FIELDS.length + t.parents.length + t.length;
+  if (t.pool.size + t.ids.size <= 2 * used + 1024) return t;
+  return SortKeyTable.fromRecords(t);
 }
 
 /** Ascending uids as [lo, hi] ranges, split where neighbours are more than RANGE_GAP apart. */

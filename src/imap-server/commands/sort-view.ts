@@ -8,7 +8,7 @@
  * such sessions (readMessages with `expunged`), and when even that is gone, from what the view knows
  * (uid, internal date, size; empty header keys, which sort first), so such a message is never dropped.
  */
-import { contentKeysFor, keysWithRow, type SortKeys } from '../../mailsort/index.js';
+import { contentKeysFor, keysWithRow, SortKeyBuilder, type SortKeys, type SortKeyTable } from '../../mailsort/index.js';
 import type { MailStore } from '../../store/mail.js';
 import { contentKeysOf } from '../../store/sort-keys.js';
 import type { MailboxView } from '../view.js';
@@ -18,12 +18,12 @@ const NO_HEADER = contentKeysFor({ date: null, subject: null, from: null, to: nu
 
 /**
  * Keys of `uids` (ascending, as the search evaluator gives them) in uid order. When no message of them was
- * expunged this is the store's frozen array itself, so memoized sorts and threads still apply.
+ * expunged this is the store's frozen table itself, so memoized sorts and threads still apply.
  */
-export async function viewSortKeys(store: MailStore, view: MailboxView, uids: readonly number[]): Promise<readonly SortKeys[]> {
+export async function viewSortKeys(store: MailStore, view: MailboxView, uids: readonly number[]): Promise<SortKeyTable> {
   const keys = await store.sortKeys(view.mailbox.id, uids);
   if (keys.length >= uids.length) return keys;
-  const have = new Set(keys.map((k) => k.uid));
+  const have = new Set(keys.uid);
   const missing = uids.filter((u) => !have.has(u));
   const extra = new Map<number, SortKeys>();
   for await (const r of store.readMessages(view.mailbox.id, missing, { meta: true, envelope: true, header: true, expunged: true })) {
@@ -34,14 +34,14 @@ export async function viewSortKeys(store: MailStore, view: MailboxView, uids: re
     const m = view.meta(u);
     extra.set(u, keysWithRow(NO_HEADER, u, m?.internalDate ?? 0, m?.size ?? 0));
   }
-  const out: SortKeys[] = [];
+  const out = new SortKeyBuilder(keys.pool, keys.ids, uids.length);
   let i = 0;
   for (const u of uids) {
-    if (keys[i]?.uid === u) out.push(keys[i++]!);
+    if (i < keys.length && keys.uid[i] === u) out.addRow(keys, i++);
     else {
       const k = extra.get(u);
-      if (k) out.push(k);
+      if (k) out.add(k);
     }
   }
-  return out;
+  return out.build();
 }

@@ -17,7 +17,7 @@ import { parseReturnOptions, parseSearchKeys, usesModseq, type PartialRange, typ
 import { sortMessagesMemo, type SortCriterion, type SortField } from '../../mailsort/index.js';
 import type { MailStore } from '../../store/mail.js';
 import { ok, type Completion } from '../errors.js';
-import { sortLine } from '../responses.js';
+import { sortBytes } from '../responses.js';
 import { deliverResults, type ResultOrder } from '../search-context.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { checkCharset, searchRunner } from './search.js';
@@ -95,7 +95,7 @@ async function runSort(ctx: CommandContext, args: SortArgs): Promise<Completion>
   if (withModseq) s.enable('CONDSTORE');
   const modseq = withModseq ? uids.reduce((mx, u) => Math.max(mx, view.meta(u)?.modseq ?? 0), 0) : null;
   if (args.returns === null && args.partial === null) {
-    s.send(Buffer.from(sortLine(ctx.uid ? uids : uids.map((u) => view.seqOf(u)), modseq)));
+    s.send(sortBytes(ctx.uid ? uids : uids.map((u) => view.seqOf(u)), modseq));
     return ok('Sort completed');
   }
   const saveOnly = deliverResults(ctx, view, {

@@ -18,7 +18,7 @@ import { num } from './db.js';
 import { PgMessages } from './messages.js';
 import { SortKeyCache } from '../sort-keys.js';
 import { pgSortKeys } from './sort-keys.js';
-import type { SortKeys } from '../../mailsort/index.js';
+import type { SortKeyTable } from '../../mailsort/index.js';
 import { toMeta, type MsgRow } from './rows.js';
 import { chunks } from '../helpers.js';
 import { cleanUids, decodeIndex } from './util.js';
@@ -109,7 +109,7 @@ export class PgMailStore extends PgMessages implements MailStore {
   /** Sort keys per mailbox, brought forward through the change log (see ../sort-keys.ts). */
   private readonly sortKeyCache = new SortKeyCache(this, { persisted: pgSortKeys(this.core) });
 
-  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<readonly SortKeys[]> {
+  sortKeys(mailboxId: number, uids?: readonly number[]): Promise<SortKeyTable> {
     return this.sortKeyCache.get(mailboxId, uids);
   }
 

@@ -61,11 +61,9 @@ function columns(rows: ReadonlyArray<readonly [string, ContentKeys]>): unknown[]
   return cols;
 }
 
-function toRows(rows: ReadonlyArray<Record<string, unknown>>): StoredSortRow[] {
-  return rows.map((row) => {
-    const v = Object.values(row);
-    return { uid: num(v[0]), arrival: num(v[1]), size: num(v[2]), blobId: v[3] as string, keys: decodeContentKeys(v, 4) };
-  });
+function toRow(row: Record<string, unknown>): StoredSortRow {
+  const v = Object.values(row);
+  return { uid: num(v[0]), arrival: num(v[1]), size: num(v[2]), blobId: v[3] as string, keys: decodeContentKeys(v, 4) };
 }
 
 /** Writes a new blob's keys; call inside the append's transaction, after the blob row. */
@@ -77,8 +75,8 @@ export async function insertSortKeys(q: Queryable, blobId: string, keys: Content
 export function pgSortKeys(core: PgCore): PersistedSortKeys {
   return {
     read: (mailboxId, lo, hi) =>
-      core.run(async () => toRows((await core.db.query<Record<string, unknown>>(READ, [mailboxId, lo, hi], 'sort_keys_read')).rows)),
-    readAll: (mailboxId) =>
+      core.run(async () => (await core.db.query<Record<string, unknown>>(READ, [mailboxId, lo, hi], 'sort_keys_read')).rows.map(toRow)),
+    readAll: (mailboxId, onRow) =>
       core.run(() =>
         // One snapshot: the rows and the modseq they are current at.
         core.db.tx(
@@ -86,7 +84,8 @@ export function pgSortKeys(core: PgCore): PersistedSortKeys {
             const b = await q.query<{ highest_modseq: string }>('SELECT highest_modseq FROM mailboxes WHERE id = $1', [mailboxId]);
             if (!b.rows[0]) throw new StoreError('NOT_FOUND', 'no such mailbox');
             const r = await q.query<Record<string, unknown>>({ name: 'sort_keys_read', text: READ, values: [mailboxId, 0, Number.MAX_SAFE_INTEGER] });
-            return { modseq: num(b.rows[0].highest_modseq), rows: toRows(r.rows) };
+            for (const row of r.rows) onRow(toRow(row));
+            return num(b.rows[0].highest_modseq);
           },
           { isolation: 'repeatable read', readOnly: true },
         ),

@@ -57,8 +57,8 @@ test('sort keys are written at append, read back after a reopen, back-filled whe
         got.map((k) => ({ ...k })),
         want,
       );
-      assert.equal(got[1]!.sent, Date.UTC(2020, 0, 2), 'an unparseable Date sorts by the internal date');
-      assert.deepEqual(got[1]!.parents, ['a@x', 'z@x']);
+      assert.equal(got.at(1).sent, Date.UTC(2020, 0, 2), 'an unparseable Date sorts by the internal date');
+      assert.deepEqual(got.at(1).parents, ['a@x', 'z@x']);
       await s.close();
     };
     await reopen();

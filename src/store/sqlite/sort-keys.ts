@@ -44,8 +44,8 @@ const READ = `SELECT m.uid, m.internal_date, m.size, m.blob_id,
   FROM messages m LEFT JOIN blob_sort_keys k ON k.blob_id = m.blob_id
   WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`;
 
-function toRows(rows: unknown[][]): StoredSortRow[] {
-  return rows.map((r) => ({ uid: r[0] as number, arrival: r[1] as number, size: r[2] as number, blobId: r[3] as string, keys: decodeContentKeys(r, 4) }));
+function toRow(r: unknown[]): StoredSortRow {
+  return { uid: r[0] as number, arrival: r[1] as number, size: r[2] as number, blobId: r[3] as string, keys: decodeContentKeys(r, 4) };
 }
 
 /** Writes a new blob's keys; call inside the append's transaction. */
@@ -66,15 +66,16 @@ export function sqliteSortKeys(core: SqliteCore): PersistedSortKeys {
     read: (mailboxId, lo, hi) =>
       core.run(async () => {
         sweep();
-        return toRows(core.sql(READ).raw(true).all(mailboxId, lo, hi) as unknown[][]);
+        return (core.sql(READ).raw(true).all(mailboxId, lo, hi) as unknown[][]).map(toRow);
       }),
-    readAll: (mailboxId) =>
+    readAll: (mailboxId, onRow) =>
       core.run(async () => {
         sweep();
-        // One read transaction: the rows and the modseq they are current at.
+        // One read transaction: the rows and the modseq they are current at; rows streamed, not collected.
         return core.readTx(() => {
           const modseq = core.mailboxRow(mailboxId).highest_modseq;
-          return { modseq, rows: toRows(core.sql(READ).raw(true).all(mailboxId, 0, Number.MAX_SAFE_INTEGER) as unknown[][]) };
+          for (const r of core.sql(READ).raw(true).iterate(mailboxId, 0, Number.MAX_SAFE_INTEGER) as IterableIterator<unknown[]>) onRow(toRow(r));
+          return modseq;
         });
       }),
     save: (rows) =>
