@@ -1,7 +1,8 @@
 /**
  * One store, three protocols, push: an IMAP STORE reaches an open EventSource within 100 ms; an Email/set
  * reaches an IDLEing IMAP client within 100 ms; POP3 DELE+QUIT shows as destroyed in Email/changes; the
- * IMAP, POP3 and JMAP views agree after changes through each; JMAP over WebSocket with push; a
+ * IMAP, POP3 and JMAP views agree after changes through each; IMAP mailbox list changes reach an EventSource
+ * and Mailbox/set changes reach IMAP NOTIFY; JMAP over WebSocket with push; a
  * PushSubscription is verified and then receives StateChanges on a loopback URL.
  */
 import { test } from 'node:test';
@@ -156,6 +157,52 @@ test('IMAP STORE reaches an open EventSource within 100 ms; Email/set reaches IM
   assert.ok((ev2['changed'] as R)[f.accountId]);
   const ch2 = await f.call('Email/changes', { accountId: f.accountId, sinceState: before });
   assert.deepEqual(ch2['destroyed'], [b.emailId]);
+});
+
+test('mailbox list changes: IMAP CREATE, RENAME and SUBSCRIBE reach an EventSource; Mailbox/set reaches IMAP NOTIFY', async (t) => {
+  const f = await startJmap({ ports: { imap: 0 } });
+  t.after(() => f.stop());
+  const es = await eventSource(f, 'types=Mailbox&closeafter=no&ping=0');
+  t.after(() => es.close());
+  let state = ((await es.next())['changed'] as Record<string, R>)[f.accountId]!['Mailbox'] as string;
+  const imap = await Lines.open(f.m.ports.imap!);
+  t.after(() => imap.close());
+  await imap.until(/^\* OK/);
+  imap.send(`a1 LOGIN "${USER}" "${PASSWORD}"`);
+  await imap.until(/^a1 OK/);
+  // Each IMAP change wakes no mailbox's change bus; the mailbox list event does.
+  const expect = [
+    ['a2 CREATE Projects', { created: 1, updated: 0, destroyed: 0 }],
+    ['a3 RENAME Projects Plans', { created: 0, updated: 1, destroyed: 0 }],
+    ['a4 SUBSCRIBE Plans', { created: 0, updated: 1, destroyed: 0 }],
+  ] as const;
+  for (const [cmd, counts] of expect) {
+    imap.send(cmd);
+    await imap.until(new RegExp(`^${cmd.split(' ')[0]} OK`));
+    const next = ((await es.next(2000))['changed'] as Record<string, R>)[f.accountId]!['Mailbox'] as string;
+    assert.notEqual(next, state, cmd);
+    const ch = await f.call('Mailbox/changes', { accountId: f.accountId, sinceState: state });
+    assert.deepEqual({ created: (ch['created'] as string[]).length, updated: (ch['updated'] as string[]).length, destroyed: (ch['destroyed'] as string[]).length }, counts, cmd);
+    state = next;
+  }
+  const plans = await f.call('Mailbox/get', { accountId: f.accountId, ids: null, properties: ['name', 'isSubscribed'] });
+  assert.ok((plans['list'] as R[]).some((m) => m['name'] === 'Plans' && m['isSubscribed'] === true));
+
+  // JMAP Mailbox/set -> IMAP NOTIFY (in IDLE, at once)
+  imap.send('a5 NOTIFY SET (personal (MailboxName SubscriptionChange))');
+  await imap.until(/^a5 OK/);
+  imap.send('a6 IDLE');
+  await imap.until(/^\+ /);
+  const made = await f.call('Mailbox/set', { accountId: f.accountId, create: { k: { name: 'FromJmap', parentId: null } } });
+  const id = ((made['created'] as Record<string, R>)['k']!['id']) as string;
+  // Mailbox/set subscribes what it creates (isSubscribed defaults to true here).
+  assert.deepEqual(await imap.until(/Subscribed/, 2000), ['* LIST () "/" "FromJmap"', '* LIST (\\Subscribed) "/" "FromJmap"']);
+  await f.call('Mailbox/set', { accountId: f.accountId, update: { [id]: { name: 'Renamed' } } });
+  assert.deepEqual(await imap.until(/OLDNAME/, 2000), ['* LIST () "/" "Renamed" ("OLDNAME" ("FromJmap"))']);
+  await f.call('Mailbox/set', { accountId: f.accountId, destroy: [id] });
+  assert.deepEqual(await imap.until(/\\NonExistent/, 2000), ['* LIST (\\NonExistent) "/" "Renamed"']);
+  imap.send('DONE');
+  assert.deepEqual(await imap.until(/^a6 /), ['* LIST () "/" "Renamed"', 'a6 OK IDLE terminated']);
 });
 
 test('IMAP, POP3 and JMAP views agree after changes through each', async (t) => {

@@ -1,6 +1,7 @@
 /**
  * `mailroom serve --workers 2` as a process, with raw protocol clients: IDLE and NOTIFY in one worker hear an
- * APPEND made through another worker, the POP3 maildrop lock holds across workers, /metrics adds up every
+ * APPEND made through another worker, NOTIFY hears mailbox list changes made through another worker and a JMAP
+ * EventSource in either worker an IMAP CREATE, the POP3 maildrop lock holds across workers, /metrics adds up every
  * worker, a killed worker is restarted while the other keeps serving, SIGTERM drains every worker and
  * exits 0; --workers 1 is one process; bad --workers values are refused. Needs the built CLI.
  */
@@ -82,6 +83,50 @@ describe('serve --workers 2', () => {
     await a!.waitTagged('i1');
     a!.close();
     b!.close();
+  });
+
+  test('NOTIFY in one worker hears CREATE, SUBSCRIBE, RENAME, UNSUBSCRIBE and DELETE made through another, each once', async () => {
+    const [a, b] = await imapOnWorkers(s.ports['imap']!, 2, BOB, PW);
+    assert.equal(await a!.cmd('NOTIFY SET (personal (MailboxName SubscriptionChange))', 'n1'), 'n1 OK NOTIFY completed\r\n');
+    a!.write('i1 IDLE\r\n');
+    await a!.readUntil((x) => x.includes('+ idling'));
+    a!.take();
+    for (const cmd of ['CREATE Moving', 'SUBSCRIBE Moving', 'RENAME Moving Moved', 'UNSUBSCRIBE Moved', 'DELETE Moved']) assert.match(await b!.cmd(cmd, 'c'), /^c OK/, cmd);
+    const want = [
+      '* LIST () "/" "Moving"',
+      '* LIST (\\Subscribed) "/" "Moving"',
+      '* LIST () "/" "Moved" ("OLDNAME" ("Moving"))',
+      '* LIST () "/" "Moved"',
+      '* LIST (\\NonExistent) "/" "Moved"',
+    ];
+    assert.equal(await a!.readUntil((x) => x.split('\r\n').length > want.length), want.map((l) => l + '\r\n').join(''));
+    a!.take();
+    a!.write('DONE\r\n');
+    assert.equal(await a!.waitTagged('i1'), 'i1 OK IDLE terminated\r\n');
+    // Heard once although each change reached the worker twice (relayed at once, and found by its poll).
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await a!.cmd('NOOP', 'z'), 'z OK NOOP completed\r\n');
+    a!.close();
+    b!.close();
+  });
+
+  test('JMAP EventSource streams in both workers hear an IMAP CREATE: the Mailbox state changes', async () => {
+    const headers = { Authorization: `Basic ${Buffer.from(`${ALICE}:${PW}`).toString('base64')}` };
+    const streams = [await eventStream(s.ports['http']!, headers), await eventStream(s.ports['http']!, headers)];
+    try {
+      const first: Array<Record<string, string>> = [];
+      for (const es of streams) first.push(Object.values((await es.next())['changed'] as Record<string, Record<string, string>>)[0]!);
+      const c = await RawClient.connect(s.ports['imap']!);
+      await c.login(ALICE, PW);
+      assert.match(await c.cmd('CREATE Pushed', 'c'), /^c OK/);
+      c.close();
+      for (const [i, es] of streams.entries()) {
+        const changed = Object.values((await es.next())['changed'] as Record<string, Record<string, string>>)[0]!;
+        assert.ok(changed['Mailbox'] && changed['Mailbox'] !== first[i]!['Mailbox'], JSON.stringify(changed));
+      }
+    } finally {
+      for (const es of streams) es.close();
+    }
   });
 
   test('JMAP EventSource streams (one per worker: the cluster hands connections in turn) hear an IMAP APPEND', async () => {

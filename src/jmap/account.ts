@@ -1,7 +1,8 @@
 /**
  * The JMAP view of one user's mail: every message of every mailbox by EMAILID, threads by THREADID, kept
  * in step with the store's change log. sync() re-reads listMailboxes and, per mailbox whose HIGHESTMODSEQ
- * moved, changesSince(known modseq): the change log is the truth, store wake-ups only trigger a sync. One
+ * moved, changesSince(known modseq): the change log is the truth, store wake-ups (of its mailboxes, and
+ * the owner's mailbox list events) only trigger a sync. One
  * store message is one JMAP Email (each Email is in exactly one mailbox: maxMailboxesPerEmail is 1; a move
  * keeps the EMAILID, a copy gets a new one).
  *
@@ -97,6 +98,8 @@ export class Account {
   readonly listeners = new Set<() => void>();
   readonly mailboxSnapshots = new Map<string, Map<string, string>>();
   #unsubs = new Map<number, () => void>();
+  /** The store's mailbox list events of the owner: creates, renames and subscription changes made anywhere. */
+  #offList: (() => void) | null = null;
   readonly #snapshotWrites = new Set<Promise<unknown>>();
   #syncing: Promise<void> | null = null;
   #again = false;
@@ -150,12 +153,17 @@ export class Account {
 
   close(): void {
     this.#closed = true;
+    this.#offList?.();
+    this.#offList = null;
     for (const u of this.#unsubs.values()) u();
     this.#unsubs.clear();
     this.listeners.clear();
   }
 
   async #pass(): Promise<void> {
+    // A mailbox created, renamed or (un)subscribed anywhere (IMAP, another worker or node, the CLI) wakes
+    // no mailbox's change bus: the owner's mailbox list events trigger a sync for those.
+    if (!this.#offList && !this.#closed) this.#offList = this.store.mail.subscribeMailboxList(this.userId, () => void this.sync().catch(() => undefined));
     let mbs = await this.store.mail.listMailboxes(this.userId);
     if (this.access) {
       const rights = await this.access();

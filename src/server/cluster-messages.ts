@@ -6,32 +6,25 @@
  * Worker -> primary:
  *   mr:hello                    asks for its role and the other workers' expunge holds (answered by mr:welcome)
  *   mr:ready   listeners        the worker's listeners accept connections (ports as bound)
- *   mr:events  evs              changes committed by this worker in one turn of its event loop (relayed to
- *                               every other worker at once)
+ *   mr:events  evs lists        changes committed by this worker within a few milliseconds (relayed to
+ *                               every other worker at once): message wake-ups (evs) and mailbox list
+ *                               changes (lists, in commit order, each with its SQLite log seq)
  *   mr:holds   floors           this worker's expunge holds, [mailboxId, floor] (store/holds.ts)
  *   mr:lock    id userId        take the POP3 maildrop lock of a user (answered by mr:locked)
  *   mr:unlock  userId           release it
  *   mr:kick                     something was queued: the worker running the outbound queue should look
  *   mr:metrics id               the metrics of every worker, aggregated (answered by mr:metricsText)
- *   mr:lease   asks             more connection slots per key (cluster-leases.ts; answered by mr:grant)
- *   mr:return  returns reclaim  unused slots given back (reclaim: the answer to mr:reclaim)
- *   mr:authFail id keys         count a failed login (cluster-auth.ts; answered by mr:authCounts with the id)
- *   mr:authClear key            a success cleared this failure count
  * Primary -> worker:
  *   mr:welcome leader holds      the answer to mr:hello
- *   mr:events  evs              changes committed by another worker
+ *   mr:events  evs lists        changes committed by another worker
  *   mr:holds   floors           the other workers' lowest floor per held mailbox
  *   mr:locked  id ok            the answer to mr:lock (ok false: another session holds it)
  *   mr:leader                   this worker now runs what runs once (outbound queue, WAL checkpoints)
  *   mr:kick                     (to the leader) run the outbound queue soon
  *   mr:metricsText id text      the answer to mr:metrics (text null when aggregation failed)
- *   mr:grant   grants           connection slots leased, per key (0: none free, the connection is refused)
- *   mr:reclaim keys             give back the unused slots of these keys
- *   mr:authCounts id n entries  failure counts: the answer to mr:authFail, or (id null) another worker's news
  */
 import type { ChangeEvent } from '../store/types.js';
-import type { LeaseToPrimary, LeaseToWorker } from './cluster-leases.js';
-import type { AuthToPrimary, AuthToWorker } from './cluster-auth.js';
+import type { LoggedListEvent } from '../store/bus.js';
 
 export interface ListenerReport {
   name: string;
@@ -45,25 +38,21 @@ export type Floors = Array<[number, number]>;
 export type ToPrimary =
   | { t: 'mr:hello' }
   | { t: 'mr:ready'; listeners: ListenerReport[] }
-  | { t: 'mr:events'; evs: ChangeEvent[] }
+  | { t: 'mr:events'; evs: ChangeEvent[]; lists: LoggedListEvent[] }
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:lock'; id: number; userId: number }
   | { t: 'mr:unlock'; userId: number }
   | { t: 'mr:kick' }
-  | { t: 'mr:metrics'; id: number }
-  | LeaseToPrimary
-  | AuthToPrimary;
+  | { t: 'mr:metrics'; id: number };
 
 export type ToWorker =
   | { t: 'mr:welcome'; leader: boolean; holds: Floors }
-  | { t: 'mr:events'; evs: ChangeEvent[] }
+  | { t: 'mr:events'; evs: ChangeEvent[]; lists: LoggedListEvent[] }
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:locked'; id: number; ok: boolean }
   | { t: 'mr:leader' }
   | { t: 'mr:kick' }
-  | { t: 'mr:metricsText'; id: number; text: string | null }
-  | LeaseToWorker
-  | AuthToWorker;
+  | { t: 'mr:metricsText'; id: number; text: string | null };
 
 /** True for a message of ours (the channel also carries Node's and prom-client's). */
 export function isOurs<T extends { t: string }>(m: unknown): m is T {

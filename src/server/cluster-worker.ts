@@ -4,7 +4,9 @@
  *
  * - Change wake-ups: every commit of this worker's SQLite store is sent to the primary, which relays it to
  *   the other workers at once; the ones it relays to us wake our subscribers (IDLE, NOTIFY, JMAP push) as
- *   if the change had been made here (store/sqlite/core.ts SqliteHub.link and receive). A PostgreSQL store
+ *   if the change had been made here (store/sqlite/core.ts SqliteHub.link and receive). Mailbox list
+ *   changes (create, delete, rename, subscriptions) travel the same way, in commit order
+ *   (store/sqlite/mailbox-list.ts: a change also found in the log by the poll is announced once). A PostgreSQL store
  *   already pushes changes between processes (LISTEN/NOTIFY) and is not linked.
  * - POP3 maildrop locks are taken from the primary, which holds them for the whole cluster and drops those
  *   of a worker that dies.
@@ -13,9 +15,6 @@
  * - What runs once runs in the worker the primary names leader: the outbound queue (the others forward
  *   their kicks) and the WAL checkpoints; when the leader dies the primary names another.
  * - /metrics asks the primary, which aggregates every worker's registry (prom-client's AggregatorRegistry).
- * - Connection limits and failed-login counts are the primary's, for the whole cluster: connections are
- *   admitted from slots leased by the primary (cluster-leases.ts), failures counted there and copied to
- *   every worker (cluster-auth.ts).
  * Requests to the primary fail with StoreError TEMPORARY once the channel is gone (the worker is then
  * stopping: the primary has exited or is restarting it).
  */
@@ -23,13 +22,11 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Store } from '../store/handle.js';
 import { StoreError, type ChangeEvent } from '../store/types.js';
-import type { ProcessLink } from '../store/bus.js';
+import type { LoggedListEvent, ProcessLink } from '../store/bus.js';
 import { SqliteHub } from '../store/sqlite/core.js';
 import type { OutboundQueue } from '../delivery/index.js';
 import { metrics, setMetricsSource } from '../lib/metrics.js';
 import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
-import { LeaseCounter } from './cluster-leases.js';
-import { SharedFailures } from './cluster-auth.js';
 
 /**
  * Expunged messages stay readable this long in a cluster even when no hold was known when they were
@@ -59,10 +56,6 @@ export interface WorkerHooks {
   storeOpened(store: Store): void;
   /** Wraps the outbound queue so that only the leader runs it. */
   queue(q: OutboundQueue): OutboundQueue;
-  /** Connections per address and per user, counted for the whole cluster. */
-  readonly connections: LeaseCounter;
-  /** Failed-login counts of the whole cluster. */
-  readonly failures: SharedFailures;
 }
 
 type Pending = { resolve: (v: ToWorker) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout };
@@ -70,15 +63,6 @@ type Pending = { resolve: (v: ToWorker) => void; reject: (e: unknown) => void; t
 export class WorkerLink implements ProcessLink, WorkerHooks {
   readonly hub = new SqliteHub();
   readonly storeOptions: { hub: SqliteHub; expungeGraceMs: number };
-  readonly connections = new LeaseCounter((m) => this.#send(m));
-  readonly failures = new SharedFailures(
-    async (make) => {
-      const r = await this.#request(make);
-      if (r.t !== 'mr:authCounts') throw new StoreError('TEMPORARY', 'unexpected answer');
-      return r;
-    },
-    (m) => this.#send(m),
-  );
   #leader = false;
   #store: Store | null = null;
   #queue: LeaderQueue | null = null;
@@ -87,6 +71,9 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   #welcome: ((m: Extract<ToWorker, { t: 'mr:welcome' }>) => void) | null = null;
   /** Wake-ups waiting to be sent together, by mailbox (see publish). */
   readonly #events = new Map<number, ChangeEvent>();
+  /** Mailbox list changes waiting to be sent with them, in commit order. */
+  #lists: LoggedListEvent[] = [];
+  #flushing = false;
   #holds: { floors: Map<number, number> | null; sent: string; timer: NodeJS.Timeout | null } = { floors: null, sent: '[]', timer: null };
   #onMessage = (m: unknown): void => {
     if (isOurs<ToWorker>(m)) this.#handle(m);
@@ -126,7 +113,6 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   /** Stops listening to the primary (after the server stopped). */
   close(): void {
     process.off('message', this.#onMessage);
-    this.connections.detach();
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
       p.reject(new StoreError('TEMPORARY', 'worker is stopping'));
@@ -153,11 +139,25 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   publish(ev: ChangeEvent): void {
     const prev = this.#events.get(ev.mailboxId);
     if (!prev || ev.highestModseq > prev.highestModseq) this.#events.set(ev.mailboxId, ev);
-    if (this.#events.size > 1 || prev) return;
+    this.#flushSoon();
+  }
+
+  /** Queues a mailbox list change; it leaves with the next batch, after those queued before it. */
+  publishList(ev: LoggedListEvent): void {
+    this.#lists.push(ev);
+    this.#flushSoon();
+  }
+
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
     setTimeout(() => {
+      this.#flushing = false;
       const evs = [...this.#events.values()];
+      const lists = this.#lists;
       this.#events.clear();
-      this.#send({ t: 'mr:events', evs });
+      this.#lists = [];
+      this.#send({ t: 'mr:events', evs, lists });
     }, EVENT_BATCH_MS);
   }
 
@@ -204,6 +204,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
         this.#welcome = null;
         return;
       case 'mr:events':
+        for (const ev of m.lists) this.hub.lists.announce(ev);
         for (const ev of m.evs) this.hub.receive(ev);
         return;
       case 'mr:holds':
@@ -216,27 +217,15 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
       case 'mr:kick':
         this.#queue?.kick();
         return;
-      case 'mr:grant':
-      case 'mr:reclaim':
-        this.connections.handle(m);
-        return;
-      case 'mr:authCounts':
-        if (m.id === null) this.failures.receive(m);
-        else this.#answered(m.id, m);
-        return;
       case 'mr:locked':
-      case 'mr:metricsText':
-        this.#answered(m.id, m);
+      case 'mr:metricsText': {
+        const p = this.#pending.get(m.id);
+        if (!p) return;
+        this.#pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m);
+      }
     }
-  }
-
-  /** Resolves the request `id` with the primary's answer. */
-  #answered(id: number, m: ToWorker): void {
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#pending.delete(id);
-    clearTimeout(p.timer);
-    p.resolve(m);
   }
 
   /** The leader checkpoints the WAL for everyone and runs the queue; the others do neither. */

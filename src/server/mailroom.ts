@@ -253,9 +253,7 @@ export class Mailroom {
         ...this.#opts.cluster?.storeOptions,
       });
       this.#opts.cluster?.storeOpened(this.#store);
-      // In a worker of `serve --workers N` failed logins and connections are counted for the whole cluster.
-      const cluster = this.#opts.cluster;
-      this.#auth = new Authenticator(this.#store.directory, { ...this.#opts.auth, ...(cluster ? { failures: cluster.failures } : {}) });
+      this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
       // Created just now under a loose umask (library use): private too, nothing to report.
       if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
 
@@ -278,7 +276,7 @@ export class Mailroom {
         }
         tls = withTlsProfile(tls);
       }
-      const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}), ...(cluster ? { connections: cluster.connections } : {}) };
+      const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}) };
       // DATA past a small size is spooled here rather than held in memory (delivery/spool.ts).
       const spool = { dir: join(this.dataDir, 'spool') };
       const host = this.#opts.host ?? '127.0.0.1';

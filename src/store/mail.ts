@@ -18,6 +18,8 @@ import type {
   Changes,
   CopyResult,
   Mailbox,
+  MailboxChangeOptions,
+  MailboxListEvent,
   MailboxStatus,
   MessageMeta,
   SpecialUse,
@@ -62,14 +64,18 @@ export interface MailStore extends MetadataStore {
   /** INBOX case-insensitive. Returns null when absent. */
   getMailbox(userId: number, name: string): Promise<Mailbox | null>;
   getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  /*
+   * The four calls below that change the mailbox list or subscriptions emit a MailboxListEvent after their
+   * commit (see subscribeMailboxList); setSubscribed only when the subscription changed.
+   */
   /** Throws EXISTS, INVALID (empty name, empty hierarchy level, trailing '/'). Parents are not created. */
-  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null } & MailboxChangeOptions): Promise<Mailbox>;
   /** Throws NOT_FOUND, NO_PERM (INBOX), HAS_CHILDREN. Its messages are expunged (tombstones emitted). */
-  deleteMailbox(userId: number, name: string): Promise<void>;
+  deleteMailbox(userId: number, name: string, opts?: MailboxChangeOptions): Promise<void>;
   /** Renames the mailbox and its children; renaming INBOX moves its messages (RFC 9051 6.3.6). */
-  renameMailbox(userId: number, from: string, to: string): Promise<void>;
+  renameMailbox(userId: number, from: string, to: string, opts?: MailboxChangeOptions): Promise<void>;
   /** Subscriptions are by name and may name mailboxes that do not exist (RFC 9051 6.3.7). */
-  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  setSubscribed(userId: number, name: string, subscribed: boolean, opts?: MailboxChangeOptions): Promise<void>;
   listSubscriptions(userId: number): Promise<string[]>;
   setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void>;
   status(mailboxId: number): Promise<MailboxStatus>;
@@ -136,4 +142,12 @@ export interface MailStore extends MetadataStore {
   changesSince(mailboxId: number, modseq: number): Promise<Changes>;
   /** Wake-ups for one mailbox (from any connection or process); returns the unsubscribe function. */
   subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void;
+  /**
+   * Changes to the user's mailbox list and subscriptions, made through any connection, protocol or process
+   * sharing the store (IMAP, JMAP, the CLI, delivery's fileinto :create), each once, after its commit, in
+   * commit order per process. Returns the unsubscribe function (idempotent). Limits: a change made while
+   * the backend's cross-process channel is down (a PostgreSQL LISTEN connection reconnecting) is not
+   * reported; creating and deleting users emits nothing.
+   */
+  subscribeMailboxList(userId: number, listener: (ev: MailboxListEvent) => void): () => void;
 }

@@ -168,6 +168,39 @@ export interface ChangeEvent {
   highestModseq: number;
 }
 
+/**
+ * A committed change to a user's mailbox list or subscriptions (MailStore.subscribeMailboxList), from any
+ * connection, protocol or process sharing the store. Unlike a ChangeEvent it carries what changed: no log a
+ * reader could re-read holds a mailbox's former name.
+ */
+export interface MailboxListEvent {
+  /** The owner of the mailbox (or of the subscription). */
+  userId: number;
+  /**
+   * create, delete, rename: a mailbox (renaming INBOX, which moves its messages and keeps INBOX, is a
+   * create of the new name); subscribe, unsubscribe: a subscription, which names a mailbox that may not exist.
+   */
+  kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe';
+  /** The mailbox name (after a rename). A rename of a parent is one event; its children move with it. */
+  name: string;
+  /** The name before a rename; absent otherwise. */
+  oldName?: string;
+  /** MailboxChangeOptions.origin of the call that made the change, or null. */
+  origin: string | null;
+}
+
+/** Options of the calls that change the mailbox list or subscriptions. */
+export interface MailboxChangeOptions {
+  /**
+   * Who makes the change, as the caller names it (at most MAX_ORIGIN_LENGTH characters, longer ones are
+   * dropped): handed back in the MailboxListEvent, so a session can tell its own changes from others'.
+   */
+  origin?: string;
+}
+
+/** Origins longer than this are not kept (they travel in cross-process notifications). */
+export const MAX_ORIGIN_LENGTH = 64;
+
 export interface ByteRange {
   /** Inclusive start offset. */
   start: number;

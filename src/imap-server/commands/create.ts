@@ -10,7 +10,6 @@ import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { MAX_MAILBOXES_PER_USER } from '../list-pattern.js';
-import { announceMailboxEvent } from './notify.js';
 import { creationPlace } from '../namespaces.js';
 
 export interface CreateArgs {
@@ -52,13 +51,13 @@ export async function checkMailboxLimit(store: MailStore, userId: number, name: 
 }
 
 /** Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). */
-export async function createParents(store: MailStore, userId: number, name: string): Promise<void> {
+export async function createParents(store: MailStore, userId: number, name: string, origin?: string): Promise<void> {
   const levels = name.split('/');
   for (let i = 1; i < levels.length; i++) {
     const parent = levels.slice(0, i).join('/');
     if (!parent || parent === 'INBOX') continue;
     try {
-      if (!(await store.getMailbox(userId, parent))) await store.createMailbox(userId, parent);
+      if (!(await store.getMailbox(userId, parent))) await store.createMailbox(userId, parent, { origin });
     } catch (e) {
       if (!isStoreError(e, 'EXISTS')) throw e;
     }
@@ -87,10 +86,11 @@ export const create = defineCommand({
     // Another owner's namespace: created in the owner's store, under a parent granting "k" (namespaces.ts).
     const place = await creationPlace(ctx, name);
     if (place.own) await checkMailboxLimit(store, user.id, name, true);
-    if (place.own) await createParents(store, user.id, name);
+    // The origin keeps this session's NOTIFY from being told of its own changes (notify.ts).
+    const origin = ctx.session.id;
+    if (place.own) await createParents(store, user.id, name, origin);
     else if (await store.getMailbox(place.ownerId, place.name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
-    const mb = await store.createMailbox(place.ownerId, place.name, { specialUse });
-    announceMailboxEvent(ctx, { kind: 'create', name });
+    const mb = await store.createMailbox(place.ownerId, place.name, { specialUse, origin });
     // RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
     return ok('Create completed', `MAILBOXID (${mb.mailboxObjectId})`);
   },

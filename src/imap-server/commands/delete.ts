@@ -7,7 +7,6 @@ import { no, ok } from '../errors.js';
 import { mailboxDeletedBye } from '../responses.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { resolveMailbox } from '../namespaces.js';
-import { announceMailboxEvent } from './notify.js';
 
 export const del = defineCommand({
   states: AUTH,
@@ -22,8 +21,8 @@ export const del = defineCommand({
     // RFC 4314 section 4: DELETE takes "x"; another owner's mailbox is deleted from the owner's store.
     const target = await resolveMailbox(ctx, name, 'x');
     const mb = target.mailbox;
-    await store.deleteMailbox(target.ownerId, mb.name);
-    announceMailboxEvent(ctx, { kind: 'delete', name });
+    // The origin keeps this session's NOTIFY from being told of its own change (notify.ts).
+    await store.deleteMailbox(target.ownerId, mb.name, { origin: ctx.session.id });
     if (st.kind === 'selected' && st.view.mailbox.id === mb.id) {
       // The selected mailbox is gone: leave the selected state (Dovecot does the same).
       ctx.session.setState({ kind: 'authenticated', user });

@@ -3,12 +3,15 @@
  * of a watched mailbox after a change (at the next command and during IDLE), MailboxName and
  * SubscriptionChange LIST responses from another session, NOTIFY NONE, BADEVENT and malformed commands;
  * changes made through another store on the same data directory (as another process makes them) arrive
- * through the store's change bus: STATUS for new messages, LIST for a deleted mailbox.
+ * through the store: STATUS for new messages, LIST for created and deleted mailboxes. A rename out of a
+ * filter is reported once and the mailbox is no longer watched, one into it is watched from then on; a
+ * session that never reads its notifications overflows (NOTIFICATIONOVERFLOW) instead of growing.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, message, useTranscriptImap } from '../../../test/imap-helpers.js';
 import { openSqliteStore } from '../../store/sqlite/index.js';
+import { MAX_PENDING_LISTS } from './notify.js';
 
 describe('NOTIFY raw transcripts', () => {
   const f = useTranscriptImap();
@@ -116,6 +119,14 @@ describe('NOTIFY raw transcripts', () => {
       await other.mail.deleteMailbox(f.user.id, 'Gone');
       assert.equal(await c.readUntil((x) => x.includes('\r\n')), '* LIST (\\NonExistent) "/" "Gone"\r\n');
       c.take();
+      // A create there (no wake-up of any existing mailbox) is heard too, and the new mailbox is watched.
+      const near = await other.mail.createMailbox(f.user.id, 'Near');
+      assert.equal(await c.readUntil((x) => x.includes('\r\n')), '* LIST () "/" "Near"\r\n');
+      c.take();
+      await new Promise((r) => setTimeout(r, 300));
+      await other.mail.append(near.id, Buffer.from(message('near by')));
+      assert.equal(await c.readUntil((x) => x.includes('\r\n')), `* STATUS "Near" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${near.uidValidity})\r\n`);
+      c.take();
       c.write('DONE\r\n');
       assert.equal(await c.waitTagged('i'), 'i OK IDLE terminated\r\n');
       // Reported once: nothing more is pending.
@@ -123,6 +134,54 @@ describe('NOTIFY raw transcripts', () => {
     } finally {
       c.close();
       await other.close();
+    }
+  });
+
+  test('a rename out of the filter is reported once, then nothing of that mailbox; a rename into it is watched', async () => {
+    await f.store.mail.createMailbox(f.user.id, 'Proj');
+    await f.store.mail.createMailbox(f.user.id, 'Proj/a');
+    await f.store.mail.createMailbox(f.user.id, 'Outside');
+    const c = await RawClient.connect(f.port);
+    const d = await RawClient.connect(f.port);
+    try {
+      await c.login();
+      await d.login();
+      assert.equal(await c.cmd('NOTIFY SET (subtree Proj (MessageNew MailboxName SubscriptionChange))', 'n'), 'n OK NOTIFY completed\r\n');
+      await d.cmd('RENAME Proj/a Elsewhere');
+      assert.equal(await c.cmd('NOOP', 'p1'), '* LIST () "/" "Elsewhere" ("OLDNAME" ("Proj/a"))\r\np1 OK NOOP completed\r\n');
+      // Out of the filter now: its messages, subscription and deletion are not reported.
+      await f.append(message('elsewhere'), [], 'Elsewhere');
+      await d.cmd('SUBSCRIBE Elsewhere');
+      await d.cmd('DELETE Elsewhere');
+      assert.equal(await c.cmd('NOOP', 'p2'), 'p2 OK NOOP completed\r\n');
+      // Renamed into the filter: reported, and its messages from then on.
+      await d.cmd('RENAME Outside Proj/b');
+      assert.equal(await c.cmd('NOOP', 'p3'), '* LIST () "/" "Proj/b" ("OLDNAME" ("Outside"))\r\np3 OK NOOP completed\r\n');
+      await f.append(message('inside'), [], 'Proj/b');
+      const b = (await f.store.mail.getMailbox(f.user.id, 'Proj/b'))!;
+      assert.equal(await c.cmd('NOOP', 'p4'), `* STATUS "Proj/b" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${b.uidValidity})\r\np4 OK NOOP completed\r\n`);
+      // Renaming the filter's root itself: reported under both names, once.
+      await d.cmd('RENAME Proj Gone');
+      assert.equal(await c.cmd('NOOP', 'p5'), '* LIST () "/" "Gone" ("OLDNAME" ("Proj"))\r\np5 OK NOOP completed\r\n');
+      await f.append(message('gone'), [], 'Gone/b');
+      assert.equal(await c.cmd('NOOP', 'p6'), 'p6 OK NOOP completed\r\n');
+    } finally {
+      c.close();
+      d.close();
+    }
+  });
+
+  test('a session that reads no notifications overflows (NOTIFICATIONOVERFLOW) and NOTIFY is off', async () => {
+    const c = await RawClient.connect(f.port);
+    try {
+      await c.login();
+      assert.equal(await c.cmd('NOTIFY SET (personal (SubscriptionChange))', 'n'), 'n OK NOTIFY completed\r\n');
+      for (let i = 0; i <= MAX_PENDING_LISTS; i++) await f.store.mail.setSubscribed(f.user.id, `Flood${i % 2}`, i % 4 < 2);
+      assert.equal(await c.cmd('NOOP', 'p1'), '* OK [NOTIFICATIONOVERFLOW] Too many notifications; NOTIFY is off\r\np1 OK NOOP completed\r\n');
+      await f.store.mail.setSubscribed(f.user.id, 'Flood9', true);
+      assert.equal(await c.cmd('NOOP', 'p2'), 'p2 OK NOOP completed\r\n');
+    } finally {
+      c.close();
     }
   });
 });

@@ -13,37 +13,35 @@
  * fetch attributes are accepted but not sent (the selected mailbox reports new messages with EXISTS).
  *
  * What the client gets for mailboxes other than the selected one (the first group whose filter matches a
- * mailbox applies; mailboxes are matched when NOTIFY SET runs): with STATUS, one "* STATUS" per matched
- * mailbox right away; afterwards a "* STATUS" whenever a matched mailbox changes (MESSAGES for
- * MessageNew/MessageExpunge, UIDNEXT and UIDVALIDITY for MessageNew, UIDVALIDITY and HIGHESTMODSEQ for
- * FlagChange), sent at the end of the next command or at once during IDLE (flushNotify).
- * MailboxName and SubscriptionChange: "* LIST" responses when another session of this service creates,
- * deletes or renames a mailbox of the user, or changes a subscription (announceMailboxEvent); such changes
- * also add, drop or rename watched mailboxes.
- * Every message event comes from the store's change bus (MailStore.subscribe), so changes made by any
- * process or protocol are reported; so are deletes (and renames, where the store wakes the mailbox for
- * them) of watched mailboxes made elsewhere: with MailboxName every mailbox of the user is watched, and a
- * wake-up whose mailbox is gone or renamed gives the "* LIST" (checkWatched). Creates and subscription
- * changes made outside this service are not reported: the store bus carries no event for them.
+ * mailbox applies): with STATUS, one "* STATUS" per matched mailbox right away; afterwards a "* STATUS"
+ * whenever a matched mailbox changes (MESSAGES for MessageNew/MessageExpunge, UIDNEXT and UIDVALIDITY for
+ * MessageNew, UIDVALIDITY and HIGHESTMODSEQ for FlagChange). Message events come from the store's change bus
+ * (MailStore.subscribe), so changes made by any process or protocol are reported.
+ * MailboxName and SubscriptionChange (RFC 5465 5.4, 5.5): a "* LIST" when a mailbox of the user is
+ * created ("()"), deleted ("(\NonExistent)") or renamed ("()" with OLDNAME), or a subscription is added
+ * ("(\Subscribed)") or removed ("()"), by anyone: another session of any worker, JMAP or the web pages,
+ * the CLI, another process on the data directory, another PostgreSQL node. They come from the store's
+ * mailbox list events (MailStore.subscribeMailboxList), the one path for all of them, so a change is
+ * reported once wherever it was made. A rename is reported when its old or its new name is in the
+ * filter (a client watching "Work" learns that "Work/a" left it). The session that made a change is not
+ * told of it (its command's reply says it; the event's origin is the session id), as before NOTIFY.
+ * The same events keep the watched mailboxes in step: a mailbox created, renamed or subscribed into a
+ * filter with message events is watched from then on, and one deleted, renamed or unsubscribed out of all
+ * of them is no longer (mailboxes of other owners stay as matched at NOTIFY SET).
+ * Notifications wait for the end of the next command, or go out at once during IDLE (flushNotify). When
+ * more than MAX_PENDING_LISTS LIST responses wait, they are dropped and the client gets
+ * "* OK [NOTIFICATIONOVERFLOW]" (RFC 5465 5.8): NOTIFY is then off, as after NOTIFY NONE.
  * The selected mailbox keeps reporting EXISTS, EXPUNGE and FETCH FLAGS as without NOTIFY.
  */
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
 import { WireWriter } from '../../imap/wire/encode.js';
-import type { Mailbox } from '../../store/types.js';
+import type { Mailbox, MailboxListEvent } from '../../store/types.js';
 import type { MailStore } from '../../store/mail.js';
 import { no, ok, type Completion } from '../errors.js';
 import { writeStatus } from '../responses.js';
-import { AUTH, currentUser, defineCommand, type CommandContext, type ServiceContext, type Session } from '../session.js';
+import { AUTH, currentUser, defineCommand, type CommandContext, type Session } from '../session.js';
 import { locate, visibleMailboxes } from '../namespaces.js';
-
-/** A change to the user's mailbox list or subscriptions, made by a command of this service. */
-export interface MailboxEvent {
-  kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe';
-  name: string;
-  /** The name before a rename. */
-  oldName?: string;
-}
 
 /** Events this server offers (the BADEVENT list). */
 export const NOTIFY_EVENTS = ['MessageNew', 'MessageExpunge', 'FlagChange', 'MailboxName', 'SubscriptionChange'] as const;
@@ -117,6 +115,12 @@ export function parseNotify(args: Args): NotifyArgs {
 
 // ---- per-session state ----
 
+/**
+ * LIST notifications held for a session that sends no command (up to ~2 KB each): past this many the
+ * session overflows (RFC 5465 5.8) rather than letting another session's changes grow its memory.
+ */
+export const MAX_PENDING_LISTS = 1000;
+
 interface Watched {
   mb: Mailbox;
   wireName: string;
@@ -124,34 +128,39 @@ interface Watched {
   /** The last STATUS item text reported (or the baseline at NOTIFY SET). */
   last: string;
   dirty: boolean;
-  /** A check for a delete or rename is scheduled (checkWatched). */
-  checking: boolean;
   unsubscribe: () => void;
 }
 
 interface NotifyState {
-  svc: ServiceContext;
   userId: number;
   groups: NotifyGroup[];
   watched: Map<number, Watched>;
+  /** The user's subscriptions, kept in step by the list events (for the "subscribed" filter). */
+  subscribed: Set<string>;
+  /** LIST responses waiting for flushNotify, in event order. */
+  pending: Buffer[];
+  /** NOTIFICATIONOVERFLOW is pending: the setting ends once it is sent. */
+  overflowed: boolean;
+  /** Serializes the re-matching of watched mailboxes after list events (rewatch). */
+  chain: Promise<void>;
+  offList: () => void;
   /** Called when something is pending (IDLE hooks in here). */
   onWake: (() => void) | null;
 }
 
 const STATES = new WeakMap<Session, NotifyState>();
 
-/** Sessions with a NOTIFY setting, per service instance and user (for announceMailboxEvent). */
-const LISTENERS = new WeakMap<ServiceContext, Map<number, Set<Session>>>();
-
 function stopNotify(session: Session): void {
   const st = STATES.get(session);
   if (!st) return;
-  for (const w of st.watched.values()) w.unsubscribe();
+  unwatchAll(st);
   STATES.delete(session);
-  const users = LISTENERS.get(st.svc);
-  const set = users?.get(st.userId);
-  set?.delete(session);
-  if (set && set.size === 0) users?.delete(st.userId);
+}
+
+function unwatchAll(st: NotifyState): void {
+  st.offList();
+  for (const w of st.watched.values()) w.unsubscribe();
+  st.watched.clear();
 }
 
 /** Ends the session's NOTIFY setting (NOTIFY NONE, logout, connection closed). */
@@ -211,10 +220,22 @@ function matches(g: NotifyGroup, name: string, subscribed: ReadonlySet<string>):
   }
 }
 
-/** Sends the pending STATUS notifications (changed watched mailboxes other than the selected one). */
+/** The STATUS items of the first group matching `name` (none: not watched for message events). */
+function itemsOf(st: NotifyState, name: string): string[] {
+  const g = st.groups.find((x) => matches(x, name, st.subscribed));
+  return g ? itemsFor(g.events) : [];
+}
+
+/** Sends the pending notifications: LIST responses in event order, then STATUS of changed watched mailboxes. */
 export async function flushNotify(session: Session, store: MailStore): Promise<void> {
   const st = STATES.get(session);
   if (!st) return;
+  if (st.pending.length) {
+    const lines = st.pending;
+    st.pending = [];
+    session.send(Buffer.concat(lines));
+  }
+  if (st.overflowed) return stopNotify(session);
   const selected = session.state.kind === 'selected' ? session.state.view.mailbox.id : null;
   for (const w of st.watched.values()) {
     if (!w.dirty || w.mb.id === selected) continue;
@@ -234,103 +255,105 @@ export async function flushNotify(session: Session, store: MailStore): Promise<v
   }
 }
 
-/**
- * Tells the user's other NOTIFY sessions of this service that `name` was created, deleted ('\NonExistent'), renamed
- * (from `oldName`) or (un)subscribed, as "* LIST" responses (RFC 5465 5.4, 5.5).
- */
-export function announceMailboxEvent(ctx: CommandContext, ev: MailboxEvent): void {
-  const from = ctx.session;
-  const set = LISTENERS.get(ctx.service)?.get(currentUser(ctx).id);
-  if (!set) return;
-  for (const s of set) {
-    const st = STATES.get(s);
-    if (st) followMailboxEvent(s, st, ctx.service.store, ev);
-    if (s !== from && st) sendListEvent(s, st, ev);
-  }
-}
-
-/** The "* LIST" of a mailbox event, when one of the session's groups asks for its kind of event. */
-function sendListEvent(s: Session, st: NotifyState, ev: MailboxEvent): void {
+/** The "* LIST" of a mailbox list event, when one of the session's groups asks for it (null otherwise). */
+function listLine(s: Session, st: NotifyState, ev: MailboxListEvent): Buffer | null {
   const event = ev.kind === 'subscribe' || ev.kind === 'unsubscribe' ? 'SubscriptionChange' : 'MailboxName';
-  if (!st.groups.some((g) => g.events.has(event) && (g.filter === 'personal' || matches(g, ev.name, new Set())))) return;
+  const wanted = (name: string): boolean => st.groups.some((g) => g.events.has(event) && matches(g, name, st.subscribed));
+  if (!wanted(ev.name) && !(ev.oldName !== undefined && wanted(ev.oldName))) return null;
   const attrs = ev.kind === 'delete' ? '(\\NonExistent)' : ev.kind === 'subscribe' ? '(\\Subscribed)' : '()';
   const w = new WireWriter(s.utf8);
   w.text(`* LIST ${attrs} "/" `).string(s.encodeMailbox(ev.name));
-  if (ev.kind === 'rename' && ev.oldName !== undefined) w.text(' ("OLDNAME" (').string(s.encodeMailbox(ev.oldName)).text('))');
+  if (ev.oldName !== undefined) w.text(' ("OLDNAME" (').string(s.encodeMailbox(ev.oldName)).text('))');
   w.text('\r\n');
-  s.send(w.toBuffer());
+  return w.toBuffer();
+}
+
+/** Keeps the subscription set in step with an event (a rename moves the subscriptions under the old name). */
+function followSubscriptions(st: NotifyState, ev: MailboxListEvent): void {
+  if (ev.kind === 'subscribe') st.subscribed.add(ev.name);
+  else if (ev.kind === 'unsubscribe') st.subscribed.delete(ev.name);
+  else if (ev.kind === 'rename' && ev.oldName !== undefined) {
+    const old = ev.oldName;
+    for (const n of [...st.subscribed]) {
+      if (n !== old && !n.startsWith(old + '/')) continue;
+      st.subscribed.delete(n);
+      st.subscribed.add(ev.name + n.slice(old.length));
+    }
+  }
 }
 
 /**
- * A watched mailbox woke up (a store bus event, from this process or another): when it was deleted or
- * renamed and the session has not heard of it through announceMailboxEvent (a change made elsewhere: another
- * process, JMAP), the watch follows and the session gets the "* LIST". Run a turn later, so a change made
- * through this service has been announced first and is not reported twice.
+ * A change to the user's mailbox list or subscriptions, from wherever it was made: queues the "* LIST"
+ * (unless the session made the change itself), then re-matches the watched mailboxes.
  */
-function checkWatched(s: Session, st: NotifyState, store: MailStore, w: Watched): void {
-  if (w.checking) return;
-  w.checking = true;
-  setImmediate(() => {
-    void (async () => {
-      w.checking = false;
-      if (STATES.get(s) !== st || st.watched.get(w.mb.id) !== w) return;
-      const now = await store.getMailboxById(w.mb.id);
-      if (STATES.get(s) !== st || st.watched.get(w.mb.id) !== w) return;
-      if (now === null || now.userId !== w.mb.userId) {
-        w.unsubscribe();
-        st.watched.delete(w.mb.id);
-        sendListEvent(s, st, { kind: 'delete', name: w.mb.name });
-      } else if (now.name !== w.mb.name) {
-        const oldName = w.mb.name;
-        w.mb = { ...w.mb, name: now.name };
-        w.wireName = s.encodeMailbox(now.name);
-        sendListEvent(s, st, { kind: 'rename', name: now.name, oldName });
-      } else return;
+function heard(s: Session, st: NotifyState, store: MailStore, ev: MailboxListEvent): void {
+  if (STATES.get(s) !== st || st.overflowed) return;
+  if (s.state.kind === 'logout') return stopNotify(s);
+  // An unsubscribed name is matched while it still is subscribed; a subscribed one once it is.
+  if (ev.kind === 'subscribe') followSubscriptions(st, ev);
+  const line = ev.origin === s.id ? null : listLine(s, st, ev);
+  if (ev.kind !== 'subscribe') followSubscriptions(st, ev);
+  if (line) {
+    if (st.pending.length >= MAX_PENDING_LISTS) {
+      unwatchAll(st);
+      st.overflowed = true;
+      st.pending = [Buffer.from('* OK [NOTIFICATIONOVERFLOW] Too many notifications; NOTIFY is off\r\n')];
       st.onWake?.();
-    })().catch(() => undefined);
-  });
+      return;
+    }
+    st.pending.push(line);
+    st.onWake?.();
+  }
+  if (st.groups.some((g) => itemsFor(g.events).length > 0)) {
+    st.chain = st.chain.then(() => rewatch(s, st, store)).catch(() => undefined);
+  }
+}
+
+/**
+ * Re-matches the user's own mailboxes against the groups: watches those that now match a group with
+ * message events (baseline: their STATUS now), drops those that no longer do or are gone, follows renames.
+ */
+async function rewatch(s: Session, st: NotifyState, store: MailStore): Promise<void> {
+  const mine = await store.listMailboxes(st.userId);
+  if (STATES.get(s) !== st) return;
+  const byId = new Map(mine.map((m) => [m.id, m]));
+  for (const [id, w] of st.watched) {
+    if (w.mb.userId !== st.userId) continue;
+    const now = byId.get(id);
+    const items = now ? itemsOf(st, now.name) : [];
+    if (!now || !items.length) {
+      w.unsubscribe();
+      st.watched.delete(id);
+      continue;
+    }
+    if (now.name !== w.mb.name) w.wireName = s.encodeMailbox(now.name);
+    w.mb = now;
+    w.items = items;
+  }
+  for (const mb of mine) {
+    const items = itemsOf(st, mb.name);
+    if (!items.length || st.watched.has(mb.id)) continue;
+    let parts: string[];
+    try {
+      parts = await statusText(store, mb, items);
+    } catch {
+      continue; // deleted meanwhile
+    }
+    if (STATES.get(s) !== st) return;
+    if (!st.watched.has(mb.id)) watch(s, st, store, mb, items, parts);
+  }
 }
 
 /** Starts watching a mailbox's changes for the session; `parts` is the STATUS baseline. */
 function watch(s: Session, st: NotifyState, store: MailStore, mb: Mailbox, items: string[], parts: readonly string[]): Watched {
-  const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, checking: false, unsubscribe: () => undefined };
+  const w: Watched = { mb, wireName: s.encodeMailbox(mb.name), items, last: parts.join(' '), dirty: false, unsubscribe: () => undefined };
   w.unsubscribe = store.subscribe(mb.id, () => {
     if (s.state.kind === 'logout') return stopNotify(s);
-    if (st.groups.some((g) => g.events.has('MailboxName'))) checkWatched(s, st, store, w);
-    if (!w.items.length) return;
     w.dirty = true;
     st.onWake?.();
   });
   st.watched.set(mb.id, w);
   return w;
-}
-
-/** Keeps a session's watched mailboxes in step with a create, delete or rename (of this service). */
-function followMailboxEvent(s: Session, st: NotifyState, store: MailStore, ev: MailboxEvent): void {
-  if (ev.kind === 'delete') {
-    for (const [id, w] of st.watched) {
-      if (w.mb.name !== ev.name) continue;
-      w.unsubscribe();
-      st.watched.delete(id);
-    }
-  } else if (ev.kind === 'rename' && ev.oldName !== undefined) {
-    const old = ev.oldName;
-    for (const w of st.watched.values()) {
-      if (w.mb.name !== old && !w.mb.name.startsWith(old + '/')) continue;
-      const name = ev.name + w.mb.name.slice(old.length);
-      w.mb = { ...w.mb, name };
-      w.wireName = s.encodeMailbox(name);
-    }
-  } else if (ev.kind === 'create') {
-    const g = st.groups.find((x) => matches(x, ev.name, new Set()));
-    const items = g ? itemsFor(g.events) : [];
-    if (!items.length && !st.groups.some((x) => x.events.has('MailboxName'))) return;
-    void (async () => {
-      const mb = await store.getMailbox(st.userId, ev.name);
-      if (!mb || st.watched.has(mb.id) || STATES.get(s) !== st) return;
-      watch(s, st, store, mb, items, items.length ? await statusText(store, mb, items) : []);
-    })().catch(() => undefined);
-  }
 }
 
 async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Completion> {
@@ -345,27 +368,32 @@ async function runNotify(ctx: CommandContext, args: NotifyArgs): Promise<Complet
   stopNotify(s);
   const user = currentUser(ctx);
   const store = ctx.service.store;
-  const st: NotifyState = { svc: ctx.service, userId: user.id, groups, watched: new Map(), onWake: null };
+  const st: NotifyState = {
+    userId: user.id,
+    groups,
+    watched: new Map(),
+    subscribed: new Set(),
+    pending: [],
+    overflowed: false,
+    chain: Promise.resolve(),
+    offList: () => undefined,
+    onWake: null,
+  };
   STATES.set(s, st);
-  let users = LISTENERS.get(ctx.service);
-  if (!users) LISTENERS.set(ctx.service, (users = new Map()));
-  let set = users.get(user.id);
-  if (!set) users.set(user.id, (set = new Set()));
-  set.add(s);
+  // Listening first: a change made while the mailboxes are read below is heard (and re-matched) too.
+  st.offList = store.subscribeMailboxList(user.id, (ev) => heard(s, st, store, ev));
+  if (groups.some((g) => g.filter === 'subscribed')) for (const n of await store.listSubscriptions(user.id)) st.subscribed.add(n);
   // The user's own mailboxes and the others' the user may see (namespaces.ts), under the client's names.
   const boxes = (await visibleMailboxes(ctx)).mailboxes;
-  const subscribed = new Set(groups.some((g) => g.filter === 'subscribed') ? await store.listSubscriptions(user.id) : []);
   const selected = s.state.kind === 'selected' ? s.state.view.mailbox.id : null;
   const out = new WireWriter(s.utf8);
-  const names = groups.some((g) => g.events.has('MailboxName'));
   for (const mb of boxes) {
-    const g = groups.find((x) => matches(x, mb.name, subscribed));
-    const items = g ? itemsFor(g.events) : [];
-    // Mailboxes are also watched for MailboxName alone: their deletes and renames arrive on the store bus.
-    if (!items.length && !(names && mb.userId === user.id)) continue;
-    const parts = items.length ? await statusText(store, mb, items) : [];
+    const items = itemsOf(st, mb.name);
+    if (!items.length || st.watched.has(mb.id)) continue;
+    const parts = await statusText(store, mb, items);
+    if (STATES.get(s) !== st) break;
     const w = watch(s, st, store, mb, items, parts);
-    if (args.status && items.length && mb.id !== selected) writeStatus(out, w.wireName, parts);
+    if (args.status && mb.id !== selected) writeStatus(out, w.wireName, parts);
   }
   if (out.length) s.send(out.toBuffer());
   return ok('NOTIFY completed');

@@ -8,7 +8,6 @@ import { no, ok } from '../errors.js';
 import { AUTH, defineCommand } from '../session.js';
 import { creationPlace, findMailbox, resolveMailbox } from '../namespaces.js';
 import { checkMailboxLimit, createParents } from './create.js';
-import { announceMailboxEvent } from './notify.js';
 
 export interface RenameArgs {
   from: string;
@@ -41,9 +40,10 @@ export const rename = defineCommand({
     if (place.ownerId !== source.ownerId) throw no('Cannot rename a mailbox to another owner', 'CANNOT');
     // Renaming INBOX leaves it in place, so the new name is one more mailbox.
     await checkMailboxLimit(store, place.ownerId, place.name, from === 'INBOX');
-    await createParents(store, place.ownerId, place.name);
-    await store.renameMailbox(place.ownerId, source.mailbox.name, place.name);
-    announceMailboxEvent(ctx, { kind: 'rename', name: to, oldName: from });
+    // The origin keeps this session's NOTIFY from being told of its own changes (notify.ts).
+    const origin = ctx.session.id;
+    await createParents(store, place.ownerId, place.name, origin);
+    await store.renameMailbox(place.ownerId, source.mailbox.name, place.name, { origin });
     return ok('Rename completed');
   },
 });

@@ -8,7 +8,6 @@ import { no, ok } from '../errors.js';
 import { MAX_SUBSCRIPTIONS_PER_USER } from '../list-pattern.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { resolveMailbox } from '../namespaces.js';
-import { announceMailboxEvent } from './notify.js';
 
 export const subscribe = defineCommand({
   states: AUTH,
@@ -20,8 +19,8 @@ export const subscribe = defineCommand({
     await resolveMailbox(ctx, name, 'l');
     const subscribed = await ctx.service.store.listSubscriptions(user.id);
     if (subscribed.length >= MAX_SUBSCRIPTIONS_PER_USER && !subscribed.includes(name)) throw no('Too many subscriptions', 'LIMIT');
-    await ctx.service.store.setSubscribed(user.id, name, true);
-    announceMailboxEvent(ctx, { kind: 'subscribe', name });
+    // The origin keeps this session's NOTIFY from being told of its own change (notify.ts).
+    await ctx.service.store.setSubscribed(user.id, name, true, { origin: ctx.session.id });
     return ok('Subscribe completed');
   },
 });
@@ -33,8 +32,7 @@ export const unsubscribe = defineCommand({
   async run(ctx, args) {
     const user = currentUser(ctx);
     const name = ctx.session.decodeMailbox(args.mailbox);
-    await ctx.service.store.setSubscribed(user.id, name, false);
-    announceMailboxEvent(ctx, { kind: 'unsubscribe', name });
+    await ctx.service.store.setSubscribed(user.id, name, false, { origin: ctx.session.id });
     return ok('Unsubscribe completed');
   },
 });

@@ -16,7 +16,8 @@
  * Notifications: each committing transaction calls pg_notify (delivered to every node after COMMIT); the
  * committing node also wakes its own subscribers right after COMMIT. Wake-ups are deduplicated per mailbox
  * by MODSEQ, so a subscriber normally hears each change once. After the LISTEN connection was lost and
- * restored, every subscriber is woken once (see notify.ts).
+ * restored, every subscriber is woken once (see notify.ts). Mailbox list changes (listChanged) are
+ * announced the same way, once: a node ignores the notification of a change it committed itself.
  *
  * Semantics (names, flags, threading, outbound order) follow the shared rules in ../names.ts, ../flags.ts
  * and the SQLite store, so the contract suites see one behaviour.
@@ -26,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { ChangeEvent } from '../types.js';
+import type { ChangeEvent, MailboxListEvent } from '../types.js';
 import { StoreError } from '../types.js';
 import type { StoreOptions } from '../handle.js';
 import type { QuotaDefaults } from '../quota.js';
@@ -37,7 +38,8 @@ import { BlobStore } from './blobs.js';
 import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
 import { Db, clientConfig, errorMessage, mapError, num, sleep, type AfterCommit, type DbOptions, type Queryable } from './db.js';
-import { ChangeListener, encodePayload } from './notify.js';
+import { ChangeListener, encodeListPayload, encodePayload } from './notify.js';
+import { MailboxListBus } from '../bus.js';
 import { migrate as runMigrations } from './schema.js';
 import { record } from '../../lib/metrics.js';
 
@@ -112,6 +114,9 @@ export class PgCore {
   /** Limits of users without their own (StoreOptions.quota; quota.ts). */
   readonly quotaDefaults: QuotaDefaults;
   private readonly listener: ChangeListener;
+  /** Listeners of mailbox list events, and this store's tag in their notifications (notify.ts). */
+  private readonly lists = new MailboxListBus();
+  private readonly tag = randomBytes(6).toString('hex');
   private readonly subscribers = new Map<number, Set<(ev: ChangeEvent) => void>>();
   /**
    * Highest MODSEQ known per mailbox, from this node's commits and from every notification (bounded,
@@ -142,6 +147,9 @@ export class PgCore {
       clientConfig: clientConfig(dbOpts, 'listen'),
       logger: this.logger,
       onEvent: (ev) => this.deliver(ev, false),
+      onList: (ev, tag) => {
+        if (tag !== this.tag) this.lists.emit(ev);
+      },
       onReconnect: () => this.wakeAll(),
       minBackoffMs: opts.listenBackoffMs?.min,
       maxBackoffMs: opts.listenBackoffMs?.max,
@@ -242,6 +250,18 @@ export class PgCore {
     const ev: ChangeEvent = { userId, mailboxId, highestModseq };
     await q.query('SELECT pg_notify($1, $2)', [this.channel, encodePayload(ev)]);
     after.push(() => this.deliver(ev, false));
+  }
+
+  /** Records a mailbox list change inside the transaction: NOTIFY now (sent at COMMIT), announced here after COMMIT. */
+  async listChanged(q: Queryable, after: AfterCommit, ev: MailboxListEvent): Promise<void> {
+    await q.query('SELECT pg_notify($1, $2)', [this.channel, encodeListPayload(this.tag, ev)]);
+    after.push(() => this.lists.emit(ev));
+  }
+
+  /** MailStore.subscribeMailboxList: this node's and other nodes' changes; returns the idempotent unsubscribe. */
+  subscribeList(userId: number, listener: (ev: MailboxListEvent) => void): () => void {
+    if (this.closed) throw new StoreError('TEMPORARY', 'store is closed');
+    return this.lists.subscribe(userId, listener);
   }
 
   /** Fans an event out to this node's subscribers of the mailbox (on a microtask), once per MODSEQ. */

@@ -9,7 +9,7 @@
  * left out. readBytes throws NOT_FOUND for an unknown or expunged message, INVALID for a non-finite range.
  */
 import type { MailStore, MessageParts, Wanted } from '../mail.js';
-import type { ByteRange, ChangeEvent } from '../types.js';
+import type { ByteRange, ChangeEvent, MailboxListEvent } from '../types.js';
 import { StoreError, isStoreError } from '../types.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { MAX_MESSAGE_SIZE } from '../../lib/limits.js';
@@ -240,5 +240,9 @@ export class PgMailStore extends PgMessages implements MailStore {
 
   subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void {
     return this.core.subscribe(mailboxId, listener);
+  }
+
+  subscribeMailboxList(userId: number, listener: (ev: MailboxListEvent) => void): () => void {
+    return this.core.subscribeList(userId, listener);
   }
 }

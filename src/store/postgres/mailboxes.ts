@@ -6,7 +6,8 @@
  * messages.ts and mail.ts extend this class with the message operations.
  */
 import { randomBytes } from 'node:crypto';
-import type { Mailbox, MailboxStatus, SpecialUse } from '../types.js';
+import type { Mailbox, MailboxChangeOptions, MailboxStatus, SpecialUse } from '../types.js';
+import { listEvent, originOf } from '../mailbox-list.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
 import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
@@ -47,17 +48,18 @@ export class PgMailboxes {
     });
   }
 
-  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox> {
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null } & MailboxChangeOptions): Promise<Mailbox> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
       const su = opts?.specialUse ?? null;
       checkSpecialUse(su);
       if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such user');
       try {
-        return await this.core.db.tx(async (q) => {
+        return await this.core.db.tx(async (q, after) => {
           const u = await q.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [userId]);
           if (!u.rows.length) throw new StoreError('NOT_FOUND', 'no such user');
           const row = await insertMailboxRow(q, userId, n, su);
+          await this.core.listChanged(q, after, listEvent(userId, 'create', n, null, originOf(opts)));
           const sub = await q.query('SELECT 1 FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, n]);
           return toMailbox({ ...row, subscribed: sub.rows.length > 0 });
         });
@@ -68,7 +70,7 @@ export class PgMailboxes {
     });
   }
 
-  deleteMailbox(userId: number, name: string): Promise<void> {
+  deleteMailbox(userId: number, name: string, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
       if (n === 'INBOX') throw new StoreError('NO_PERM', 'INBOX cannot be deleted');
@@ -79,11 +81,12 @@ export class PgMailboxes {
         const child = await q.query('SELECT 1 FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2) LIMIT 1', [userId, n + '/']);
         if (child.rows.length) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
         await dropMailbox(this.core, q, after, b);
+        await this.core.listChanged(q, after, listEvent(userId, 'delete', n, null, originOf(opts)));
       });
     });
   }
 
-  renameMailbox(userId: number, from: string, to: string): Promise<void> {
+  renameMailbox(userId: number, from: string, to: string, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const { from: f, to: t } = renameNames(from, to);
       if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
@@ -98,6 +101,8 @@ export class PgMailboxes {
             const dst = await insertMailboxRow(q, userId, t, null);
             const rows = (await q.query<FullMsgRow>(`SELECT ${FULL_COLS} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [src.id])).rows;
             await moveRows(this.core, q, after, src, rows, dst, true);
+            // INBOX stays: the list gained the new name.
+            await this.core.listChanged(q, after, listEvent(userId, 'create', t, null, originOf(opts)));
             return;
           }
           const children = await q.query<{ id: string; name: string }>(
@@ -121,6 +126,7 @@ export class PgMailboxes {
               await q.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, newName]);
             }
           }
+          await this.core.listChanged(q, after, listEvent(userId, 'rename', t, f, originOf(opts)));
         });
       } catch (e) {
         if (pgCode(e) === '23505') throw new StoreError('EXISTS', 'target mailbox exists');
@@ -129,15 +135,17 @@ export class PgMailboxes {
     });
   }
 
-  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+  setSubscribed(userId: number, name: string, subscribed: boolean, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
       if (!validUserId(userId)) throw new StoreError('NOT_FOUND', 'no such user');
-      await this.core.db.tx(async (q) => {
+      await this.core.db.tx(async (q, after) => {
         const u = await q.query('SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE', [userId]);
         if (!u.rows.length) throw new StoreError('NOT_FOUND', 'no such user');
-        if (subscribed) await q.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, n]);
-        else await q.query('DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, n]);
+        const r = subscribed
+          ? await q.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, n])
+          : await q.query('DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, n]);
+        if ((r.rowCount ?? 0) > 0) await this.core.listChanged(q, after, listEvent(userId, subscribed ? 'subscribe' : 'unsubscribe', n, null, originOf(opts)));
       });
     });
   }

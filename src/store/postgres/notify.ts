@@ -2,18 +2,23 @@
  * Cross-node change notification over LISTEN/NOTIFY.
  *
  * Every committing write transaction runs `pg_notify(channel, '<user>:<mailbox>:<modseq>')`; PostgreSQL
- * delivers it to every listening session only after COMMIT. Each store keeps ONE dedicated connection that
+ * delivers it to every listening session only after COMMIT. A change to a user's mailbox list or
+ * subscriptions is sent on the same channel as 'L' and a JSON object (encodeListPayload): the event itself,
+ * since no table keeps former names, and the sending store's tag, so the store that committed it (which
+ * announced it at COMMIT) ignores its own. Each store keeps ONE dedicated connection that
  * LISTENs on the channel and fans events out to the local subscribers of the mailbox.
  *
  * A notification sent while the LISTEN connection is down is lost. So when the connection fails ('error'
  * or 'end': server restart, pg_terminate_backend, network), the listener reconnects with exponential
  * backoff, re-LISTENs, and then calls `onReconnect`, which wakes every subscriber once; subscribers catch up
  * from the change log by MODSEQ (notifications are wake-ups, the change log is the truth), so nothing
- * committed during the outage goes unnoticed.
+ * committed during the outage goes unnoticed. Mailbox list events sent during an outage are lost (a JMAP
+ * view catches up at its next sync; an IMAP NOTIFY session misses their LIST responses).
  */
 import pg from 'pg';
 import type { Logger } from '../../lib/logger.js';
-import type { ChangeEvent } from '../types.js';
+import type { ChangeEvent, MailboxListEvent } from '../types.js';
+import { checkListEvent } from '../mailbox-list.js';
 import { errorMessage } from './db.js';
 
 export interface ListenerOptions {
@@ -21,6 +26,8 @@ export interface ListenerOptions {
   clientConfig: pg.ClientConfig;
   logger: Logger;
   onEvent(ev: ChangeEvent): void;
+  /** A mailbox list event and the tag of the store that sent it. */
+  onList(ev: MailboxListEvent, tag: string): void;
   /** Called after every successful re-LISTEN that followed a lost connection. */
   onReconnect(): void | Promise<void>;
   /** First reconnect delay; doubled per failed attempt up to maxBackoffMs. */
@@ -44,6 +51,28 @@ export function decodePayload(s: string | undefined): ChangeEvent | null {
   const m = /^(\d{1,15}):(\d{1,15}):(\d{1,18})$/.exec(s);
   if (!m) return null;
   return { userId: Number(m[1]), mailboxId: Number(m[2]), highestModseq: Number(m[3]) };
+}
+
+/**
+ * The payload of a mailbox list event sent by the store tagged `tag`. Names are at most
+ * MAX_MAILBOX_NAME_OCTETS each, so it stays well under PostgreSQL's 8000-byte payload limit.
+ */
+export function encodeListPayload(tag: string, ev: MailboxListEvent): string {
+  return 'L' + JSON.stringify({ tag, userId: ev.userId, kind: ev.kind, name: ev.name, oldName: ev.oldName, origin: ev.origin });
+}
+
+/** Parses a list payload; null for anything malformed. */
+export function decodeListPayload(s: string): { tag: string; ev: MailboxListEvent } | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(s.slice(1));
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const tag = (v as { tag?: unknown }).tag;
+  const ev = checkListEvent(v as Record<string, unknown>);
+  return ev && typeof tag === 'string' && tag.length <= 64 ? { tag, ev } : null;
 }
 
 type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
@@ -113,6 +142,12 @@ export class ChangeListener {
     client.on('end', () => this.lost(client, null));
     client.on('notification', (msg) => {
       if (msg.channel !== this.o.channel) return;
+      if (msg.payload?.startsWith('L')) {
+        const l = decodeListPayload(msg.payload);
+        if (l) this.o.onList(l.ev, l.tag);
+        else this.o.logger.warn({ payload: msg.payload.slice(0, 200) }, 'ignored malformed mailbox list notification');
+        return;
+      }
       const ev = decodePayload(msg.payload);
       if (ev) this.o.onEvent(ev);
       else this.o.logger.warn({ payload: msg.payload }, 'ignored malformed change notification');

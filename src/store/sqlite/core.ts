@@ -65,6 +65,7 @@ import { StoreError } from '../types.js';
 import type { Envelope } from '../../mime/types.js';
 import { ChangeBus, type ProcessLink } from '../bus.js';
 import { ExpungeHolds } from '../holds.js';
+import { ListFeed, pollLists } from './mailbox-list.js';
 import { heldMailboxes, sweepHeld } from './held.js';
 import { BlobDir, blobWriter, type WriterState } from './blobs.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -154,6 +155,8 @@ export class SqliteHub {
   readonly maildrops = new Set<number>();
   /** The other workers of `serve --workers N` (wake-ups pushed at once, maildrop locks); null alone. */
   link: ProcessLink | null = null;
+  /** Mailbox list events: listeners and what was announced (mailbox-list.ts). */
+  readonly lists = new ListFeed();
 
   /**
    * A change committed by a linked process: wakes this process's subscribers, as the poll would, at once
@@ -298,16 +301,19 @@ export class SqliteCore extends SqliteConnection {
   static poll(sh: SqliteHub): void {
     const ids = sh.bus.mailboxIds();
     const store = sh.cores.values().next().value as SqliteCore | undefined;
-    if (ids.length === 0 || !store) {
+    if ((ids.length === 0 && !sh.lists.bus.active) || !store) {
       if (sh.poller) clearInterval(sh.poller);
       sh.poller = null;
       sh.announced.clear();
+      sh.lists.reset();
       return;
     }
     try {
       const v = store.db.pragma('data_version', { simple: true }) as number;
       if (v === sh.dataVersion) return;
       sh.dataVersion = v;
+      // Mailbox list changes first: a listener hears of a delete before the deleted mailbox's last wake-up.
+      pollLists(sh.lists, store);
       const found = new Set<number>();
       for (const c of chunks(ids, CHUNK)) {
         const rows = store
@@ -585,6 +591,7 @@ export class SqliteCore extends SqliteConnection {
       if (hub.poller) clearInterval(hub.poller);
       hub.poller = null;
       hub.announced.clear();
+      hub.lists.reset();
     }
     this.blobs.releaseLock();
     this.db.close();

@@ -5,13 +5,15 @@
  * NO_PERM, HAS_CHILDREN, INVALID; TEMPORARY when the database is busy or the store is closed).
  */
 import { randomBytes } from 'node:crypto';
-import type { ChangeEvent, Changes, Mailbox, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
+import type { ChangeEvent, Changes, Mailbox, MailboxChangeOptions, MailboxListEvent, MailboxStatus, MessageMeta, SpecialUse } from '../types.js';
 import { StoreError } from '../types.js';
 import { checkSpecialUse } from '../message-prep.js';
 import { childNameRange, mailboxNameOrNull, normalizeMailboxName, renameNames } from '../names.js';
 import { statusOf } from './caches.js';
 import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow, moveRows } from './mutations.js';
+import { listEvent, originOf } from '../mailbox-list.js';
+import { emitListChanges, logListChange, subscribeList } from './mailbox-list.js';
 import { rawToMeta, toMailbox, type FullMsgRow, type MailboxRow, type RawMsgRow } from './rows.js';
 
 export class SqliteMailboxes {
@@ -52,21 +54,24 @@ export class SqliteMailboxes {
     });
   }
 
-  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox> {
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null } & MailboxChangeOptions): Promise<Mailbox> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
       const su = opts?.specialUse ?? null;
       checkSpecialUse(su);
-      return this.core.tx(() => {
+      const { mb, ev } = this.core.tx(() => {
         this.core.userRow(userId);
         if (this.core.st.mailboxByName.get(userId, n)) throw new StoreError('EXISTS', 'mailbox exists');
         const id = insertMailboxRow(this.core, userId, n, su);
-        return this.core.mailboxWithSub(this.core.st.mailbox.get(id) as MailboxRow);
+        const ev = logListChange(this.core, listEvent(userId, 'create', n, null, originOf(opts)));
+        return { mb: this.core.mailboxWithSub(this.core.st.mailbox.get(id) as MailboxRow), ev };
       });
+      emitListChanges(this.core, [ev]);
+      return mb;
     });
   }
 
-  deleteMailbox(userId: number, name: string): Promise<void> {
+  deleteMailbox(userId: number, name: string, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
       if (n === 'INBOX') throw new StoreError('NO_PERM', 'INBOX cannot be deleted');
@@ -79,19 +84,21 @@ export class SqliteMailboxes {
           .get(userId, ...childNameRange(n));
         if (child) throw new StoreError('HAS_CHILDREN', 'mailbox has children');
         dropMailbox(this.core, b, doomed);
-        return b;
+        return { ...b, ev: logListChange(this.core, listEvent(userId, 'delete', n, null, originOf(opts))) };
       });
+      emitListChanges(this.core, [b.ev]);
       this.core.emit(b.user_id, b.id, b.highest_modseq + 1);
       this.core.hub.announced.delete(b.id);
       this.core.unlinkAll(doomed);
     });
   }
 
-  renameMailbox(userId: number, from: string, to: string): Promise<void> {
+  renameMailbox(userId: number, from: string, to: string, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const { from: f, to: t } = renameNames(from, to);
       const events: Array<[number, number, number]> = [];
-      this.core.tx(() => {
+      const origin = originOf(opts);
+      const ev = this.core.tx(() => {
         const src = this.core.st.mailboxByName.get(userId, f) as MailboxRow | undefined;
         if (!src) throw new StoreError('NOT_FOUND', 'no such mailbox');
         if (this.core.st.mailboxByName.get(userId, t)) throw new StoreError('EXISTS', 'target mailbox exists');
@@ -104,7 +111,8 @@ export class SqliteMailboxes {
             moveRows(this.core, src, rows, dst, true);
             events.push([userId, src.id, src.highest_modseq + 1], [userId, id, dst.highest_modseq + 1]);
           }
-          return;
+          // INBOX stays: the list gained the new name.
+          return logListChange(this.core, listEvent(userId, 'create', t, null, origin));
         }
         const children = this.core
           .sql('SELECT id, name FROM mailboxes WHERE user_id = ? AND name >= ? AND name < ?')
@@ -123,19 +131,24 @@ export class SqliteMailboxes {
           upd.run(newName, id);
           if (subDel.run(userId, oldName).changes > 0) subIns.run(userId, newName);
         }
+        return logListChange(this.core, listEvent(userId, 'rename', t, f, origin));
       });
+      emitListChanges(this.core, [ev]);
       for (const [u, m, ms] of events) this.core.emit(u, m, ms);
     });
   }
 
-  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+  setSubscribed(userId: number, name: string, subscribed: boolean, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       const n = normalizeMailboxName(name);
-      this.core.tx(() => {
+      const ev = this.core.tx(() => {
         this.core.userRow(userId);
-        if (subscribed) this.core.sql('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, n);
-        else this.core.sql('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, n);
+        const changed = subscribed
+          ? this.core.sql('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, n).changes
+          : this.core.sql('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, n).changes;
+        return changed > 0 ? logListChange(this.core, listEvent(userId, subscribed ? 'subscribe' : 'unsubscribe', n, null, originOf(opts))) : null;
       });
+      if (ev) emitListChanges(this.core, [ev]);
     });
   }
 
@@ -247,5 +260,9 @@ export class SqliteMailboxes {
 
   subscribe(mailboxId: number, listener: (ev: ChangeEvent) => void): () => void {
     return this.core.subscribe(mailboxId, listener);
+  }
+
+  subscribeMailboxList(userId: number, listener: (ev: MailboxListEvent) => void): () => void {
+    return subscribeList(this.core, userId, listener);
   }
 }

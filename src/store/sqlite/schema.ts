@@ -45,6 +45,11 @@
  * - `sieve_scripts`, `sieve_vacation`, `sieve_vacation_sent`, `sieve_duplicates` hold Sieve scripts (the row id,
  *   AUTOINCREMENT, is the script's revision: a put replaces the row), the vacation setting and the reply and
  *   duplicate tracking (sieve.ts). Added after version 1 without a version bump.
+ * - `mailbox_list_log` records each change of a user's mailbox list or subscriptions (create, delete, rename,
+ *   subscribe, unsubscribe: mailbox-list.ts) in the transaction that makes it, so a process sharing the
+ *   directory learns what changed (a former name included) from its data_version poll. Only the newest
+ *   LIST_LOG_KEEP rows are kept. Added after version 1 without a version bump (CREATE IF NOT EXISTS at
+ *   open): an older build writes no rows, and its changes are then not reported to other processes.
  * - users and mailboxes use AUTOINCREMENT so an id is never reused (a session holding the id of a deleted
  *   mailbox must never see another mailbox under it).
  * - `blobs.refs` counts the message, held and outbound rows pointing at a blob; a blob whose count drops to zero is
@@ -95,6 +100,15 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   name TEXT NOT NULL,
   PRIMARY KEY (user_id, name)
 ) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS mailbox_list_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  old_name TEXT,
+  origin TEXT
+);
 
 CREATE TABLE IF NOT EXISTS mailbox_keywords (
   mailbox_id INTEGER NOT NULL,
