@@ -22,9 +22,9 @@ export interface Served {
   stop(): Promise<number | null>;
 }
 
-export async function serveWorkers(dir: string, workers: number, extra: string[] = []): Promise<Served> {
+export async function serveWorkers(dir: string, workers: number, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<Served> {
   const args = ['serve', '--data', dir, '--workers', String(workers), ...PORTS.flatMap((l) => [`--${l}-port`, '0']), ...OFF.flatMap((l) => [`--${l}-port`, 'off']), ...extra];
-  const s = await startCli(args, /mailroom ready/);
+  const s = await startCli(args, /mailroom ready/, env);
   const ports: Record<string, number> = {};
   for (const m of s.output().matchAll(/listener=(\w+) address=127\.0\.0\.1:(\d+)/g)) ports[m[1]!] ??= Number(m[2]);
   return {

@@ -8,6 +8,8 @@
  * user) has maxFailuresPerUser, verify() answers 'throttled' without checking the password. The per-user
  * count only slows failures down, so guesses from many addresses can never lock the owner out. A success
  * clears the (address, user) count only; the address total and the user count run out with the window.
+ * The counts live in a FailureCounts (failures.ts): this process's own, or under `serve --workers N` the
+ * cluster's, held by the primary, so failures spread over the workers count as one.
  *
  * Timing: an unknown user is checked against a dummy argon2id hash, so it costs what a known user costs.
  * Legacy hashes ({PLAIN}, {SHA}, salted SHA-2, argon2i): after a successful check the password is
@@ -25,6 +27,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Directory } from '../store/directory.js';
 import type { User } from '../store/types.js';
 import { verifyPassword, plaintextSecret, hashPassword } from './hash.js';
+import { addressKey, failureKeys, FailureTable, pairKey, type FailureCounts } from './failures.js';
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'throttled' | 'temporary' };
 
@@ -41,6 +44,8 @@ export interface AuthenticatorOptions {
   authCacheTtlMs?: number;
   /** Most users remembered at once. Default 10000. */
   authCacheSize?: number;
+  /** Where failures are counted; default this process's own table. */
+  failures?: FailureCounts;
   /** Password check against a stored hash; injected for tests. */
   verifyHash?: (stored: string, password: string) => Promise<boolean>;
   /** Injected for tests. */
@@ -56,26 +61,19 @@ interface CachedAuth {
   expires: number;
 }
 
-interface Counter {
-  count: number;
-  first: number;
-}
-
 export interface AuthContext {
   remoteAddress?: string | undefined;
 }
 
 export class Authenticator {
   readonly #directory: Directory;
-  readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now' | 'verifyHash'>>;
+  readonly #opts: Required<Omit<AuthenticatorOptions, 'sleep' | 'now' | 'verifyHash' | 'failures'>>;
   readonly #verifyHash: (stored: string, password: string) => Promise<boolean>;
   readonly #cacheKey = randomBytes(32);
   readonly #cache = new Map<string, CachedAuth>();
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => number;
-  readonly #byIp = new Map<string, Counter>();
-  readonly #byUser = new Map<string, Counter>();
-  readonly #byIpUser = new Map<string, Counter>();
+  readonly #failures: FailureCounts;
   #dummyHash: Promise<string> | null = null;
 
   constructor(directory: Directory, opts: AuthenticatorOptions = {}) {
@@ -92,6 +90,7 @@ export class Authenticator {
     this.#verifyHash = opts.verifyHash ?? verifyPassword;
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
     this.#now = opts.now ?? Date.now;
+    this.#failures = opts.failures ?? new FailureTable(this.#now);
   }
 
   /** Verifies address + password. Never throws: store trouble is { ok: false, reason: 'temporary' }. */
@@ -111,7 +110,7 @@ export class Authenticator {
     } else if (this.#cached(user, found, password) || (await this.#verifyHash(found.passwordHash, password))) {
       const current = await this.#upgradeHash(user, found, password);
       this.#remember(user, current, password);
-      this.#byIpUser.delete(pairKey(ip, user));
+      this.#failures.clear(pairKey(ip, user));
       return { ok: true, user: current };
     }
     await this.recordFailure(ip, user);
@@ -134,7 +133,7 @@ export class Authenticator {
       return { ok: false, reason: 'temporary' };
     }
     if (found && matches(found.secret)) {
-      this.#byIpUser.delete(pairKey(ip, user));
+      this.#failures.clear(pairKey(ip, user));
       return { ok: true, user: found.user };
     }
     // A wrong digest for a kept secret is a guess and counts. Without a secret (unknown user, or a hash
@@ -153,7 +152,8 @@ export class Authenticator {
   }
 
   #refused(ip: string, user: string): boolean {
-    return this.#current(this.#byIp, ip) >= this.#opts.maxFailures || this.#current(this.#byIpUser, pairKey(ip, user)) >= this.#opts.maxFailuresPerUser;
+    const w = this.#opts.windowMs;
+    return this.#failures.get(addressKey(ip), w) >= this.#opts.maxFailures || this.#failures.get(pairKey(ip, user), w) >= this.#opts.maxFailuresPerUser;
   }
 
   #dummy(): Promise<string> {
@@ -222,52 +222,20 @@ export class Authenticator {
   /** Counts a failure decided elsewhere (malformed SASL, refused authzid) and applies the delay. */
   async recordFailure(ip: string, user: string): Promise<void> {
     metrics.authFailures.inc();
-    const u = normalizeAddress(user);
-    let n = this.#bump(this.#byIp, ip);
-    if (u !== '') n = Math.max(n, this.#bump(this.#byIpUser, pairKey(ip, u)), this.#bump(this.#byUser, u));
+    const n = await this.#failures.add(failureKeys(ip, normalizeAddress(user)), this.#opts.windowMs);
     const delay = Math.min(this.#opts.maxDelayMs, this.#opts.failureDelayMs * 2 ** Math.min(n - 1, 20));
     if (delay > 0) await this.#sleep(delay);
   }
 
   /** Failures within the window for this user from this address (what a success clears). */
   failures(ip: string, user: string): number {
-    return this.#current(this.#byIpUser, pairKey(ip, normalizeAddress(user)));
+    return this.#failures.get(pairKey(ip, normalizeAddress(user)), this.#opts.windowMs);
   }
 
   /** Failures within the window from this address, for any user. */
   addressFailures(ip: string): number {
-    return this.#current(this.#byIp, ip);
+    return this.#failures.get(addressKey(ip), this.#opts.windowMs);
   }
-
-  #current(map: Map<string, Counter>, key: string): number {
-    const c = map.get(key);
-    if (!c) return 0;
-    if (this.#now() - c.first > this.#opts.windowMs) {
-      map.delete(key);
-      return 0;
-    }
-    return c.count;
-  }
-
-  #bump(map: Map<string, Counter>, key: string): number {
-    const n = this.#current(map, key) + 1;
-    const prev = map.get(key);
-    map.set(key, { count: n, first: prev?.first ?? this.#now() });
-    if (map.size > 100_000) {
-      // Bound memory under a spray of usernames: drop the oldest entries.
-      const drop = map.size - 50_000;
-      let i = 0;
-      for (const k of map.keys()) {
-        if (i++ >= drop) break;
-        map.delete(k);
-      }
-    }
-    return n;
-  }
-}
-
-function pairKey(ip: string, user: string): string {
-  return `${ip}\0${user}`;
 }
 
 /** True for stored hashes other than argon2id (PHC or Dovecot's {ARGON2ID} prefix). */

@@ -1,5 +1,6 @@
 import type { Logger } from '../lib/logger.js';
 import type { TlsMaterial } from '../lib/service.js';
+import type { ConnectionCounter } from '../lib/connection-limit.js';
 import type { Authenticator } from './authenticator.js';
 
 /**
@@ -14,4 +15,9 @@ export interface ServiceOptions {
   tls?: TlsMaterial;
   /** Name used in greetings and trace headers; defaults to os.hostname(). */
   hostname?: string;
+  /**
+   * Where connections per address (and IMAP sessions per user) are counted against their limits; default a
+   * counter of this service alone. A worker of `serve --workers N` passes one held by the primary process.
+   */
+  connections?: ConnectionCounter;
 }

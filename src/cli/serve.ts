@@ -32,6 +32,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
+import { withTestLimits } from './test-limits.js';
 import { quotaConfig } from './quota.js';
 import { parseDnsServer } from '../lib/dns.js';
 import { generatePassword } from './user.js';
@@ -377,7 +378,7 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   if (link) process.on('disconnect', onGone);
-  const m = createMailroom({ ...mailroomOptions(cfg, dataDir, logger), ...(link ? { cluster: link } : {}) });
+  const m = createMailroom(withTestLimits({ ...mailroomOptions(cfg, dataDir, logger), ...(link ? { cluster: link } : {}) }));
   const onHup = (): void => {
     if (!cfg.tlsCert) return logger.info({}, 'SIGHUP: no --tls-cert/--tls-key given, nothing to reload');
     m.reloadTls().then(

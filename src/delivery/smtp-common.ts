@@ -12,7 +12,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { MAX_CONNECTIONS_PER_IP, MAX_MESSAGE_SIZE, SMTP_MAX_RECIPIENTS } from '../lib/limits.js';
-import { AddressCounter } from '../lib/connection-limit.js';
+import { AddressCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { record } from '../lib/metrics.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import type { DeliveryStore, RecipientEntry } from './deliver.js';
@@ -130,6 +130,8 @@ export const SMTP_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
 
 export interface ListenerHandlers {
   lmtp: boolean;
+  /** Names the service's connection counts in a counter shared by services; default 'lmtp' or 'smtp'. */
+  scope?: string;
   /** Extra smtp-server options for this role (auth, disabled commands ...). */
   serverOptions: (spec: ListenSpec) => Partial<SMTPServerOptions>;
   onConnect?: SMTPServerOptions['onConnect'];
@@ -224,8 +226,10 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
   const servers = new Set<SMTPServer>();
   const inflight = new Set<Promise<void>>();
   let closing: Promise<void> | null = null;
-  const perIp = new AddressCounter(opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.countLoopback ?? false);
+  const perIp = new AddressCounter(opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP, opts.countLoopback ?? false, opts.connections, h.scope ?? (h.lmtp ? 'lmtp' : 'smtp'));
   const counted = new WeakSet<SMTPServerSession>();
+  /** Sessions closed before their admission was answered. */
+  const gone = new WeakSet<SMTPServerSession>();
   const closers = new WeakMap<SMTPServerSession, () => void>();
   /** The certificate and key in use (setTls replaces them). */
   let tls = opts.tls;
@@ -261,14 +265,17 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       ...h.serverOptions(spec),
     };
     base.onConnect = (session, callback) => {
-      if (!perIp.admit(session.remoteAddress)) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
-      counted.add(session);
-      closers.set(session, record.connection(h.lmtp ? 'lmtp' : 'smtp'));
-      if (h.onConnect) h.onConnect(session, callback);
-      else callback();
+      whenAdmitted(perIp.admit(session.remoteAddress), (admitted) => {
+        if (!admitted) return callback(new SmtpReply(421, `${common.hostname} Too many connections from your address`));
+        if (gone.has(session)) return perIp.release(session.remoteAddress); // closed while another process was asked
+        counted.add(session);
+        closers.set(session, record.connection(h.lmtp ? 'lmtp' : 'smtp'));
+        if (h.onConnect) h.onConnect(session, callback);
+        else callback();
+      });
     };
     base.onClose = (session) => {
-      if (!counted.has(session)) return;
+      if (!counted.has(session)) return void gone.add(session);
       counted.delete(session);
       closers.get(session)?.();
       perIp.release(session.remoteAddress);

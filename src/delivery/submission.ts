@@ -144,6 +144,7 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
   const sentWatch = new SentCopyWatch((e) => common.logger.warn({ err: String(e) }, 'watching a Sent copy failed'));
   const service = createListenerService(opts, common, {
     lmtp: false,
+    scope: 'submission',
     onConnection: burl,
     serverOptions: () => ({
       authMethods: ['PLAIN', 'LOGIN'],

@@ -13,7 +13,7 @@ import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from '../imap/wire/ut
 import type { Logger } from '../lib/logger.js';
 import { isLoopback } from '../lib/service.js';
 import { no } from './errors.js';
-import { ConnectionClosedError, type ServiceContext, type Session, type SessionState } from './session.js';
+import { ConnectionClosedError, userKey, type ServiceContext, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
 import { dispatchCommand } from './dispatch.js';
 import { endNotify } from './commands/notify.js';
@@ -118,10 +118,8 @@ export class ImapConnection implements Session {
     if (prev.kind === 'selected' && (state.kind !== 'selected' || state.view !== prev.view)) prev.view.close();
     const prevUser = prev.kind === 'authenticated' || prev.kind === 'selected' ? prev.user.id : null;
     const nextUser = state.kind === 'authenticated' || state.kind === 'selected' ? state.user.id : null;
-    if (prevUser !== nextUser) {
-      if (prevUser !== null) this.#countUser(prevUser, -1);
-      if (nextUser !== null) this.#countUser(nextUser, 1);
-    }
+    // The new user's session was counted by LOGIN/AUTHENTICATE (commands/login.ts); leaving a user ends it.
+    if (prevUser !== nextUser && prevUser !== null) this.#svc.userSessions.release(userKey(prevUser));
     this.#state = state;
     const authenticated = state.kind === 'authenticated' || state.kind === 'selected';
     this.#framer.setMaxLiteralSize(authenticated ? this.#svc.limits.appendLimit : Math.min(PREAUTH_MAX_LITERAL, this.#svc.limits.appendLimit));
@@ -129,12 +127,6 @@ export class ImapConnection implements Session {
     this.#framer.setNonSyncLimit(authenticated ? Infinity : LITERAL_MINUS_MAX);
     // Back to not authenticated (UNAUTHENTICATE, RFC 8437 3): nothing the user enabled stays on.
     if (state.kind === 'not-authenticated') this.#enabled.clear();
-  }
-
-  #countUser(id: number, delta: number): void {
-    const n = (this.#svc.userSessions.get(id) ?? 0) + delta;
-    if (n <= 0) this.#svc.userSessions.delete(id);
-    else this.#svc.userSessions.set(id, n);
   }
 
   capabilities(): string[] {

@@ -12,7 +12,7 @@ import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
-import { AddressCounter } from '../lib/connection-limit.js';
+import { AddressCounter, LocalCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { metrics } from '../lib/metrics.js';
 import { ImapConnection } from './connection.js';
 import type { ServiceContext } from './session.js';
@@ -66,9 +66,9 @@ class ImapService implements NetService {
         maxConnectionsPerUser: opts.maxConnectionsPerUser ?? MAX_CONNECTIONS_PER_USER,
         allowPlaintextAuthOffLoopback: opts.allowPlaintextAuthOffLoopback ?? false,
       },
-      userSessions: new Map(),
+      userSessions: opts.connections ?? new LocalCounter(),
     };
-    this.#perIp = new AddressCounter(this.#ctx.limits.maxConnectionsPerIp, opts.countLoopback ?? false);
+    this.#perIp = new AddressCounter(this.#ctx.limits.maxConnectionsPerIp, opts.countLoopback ?? false, this.#ctx.userSessions, 'imap');
   }
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
@@ -107,10 +107,19 @@ class ImapService implements NetService {
       return;
     }
     const ip = socket.remoteAddress ?? '';
-    if (!this.#perIp.admit(ip)) {
-      socket.end(byeLine('Too many connections from your IP address'));
-      return;
-    }
+    whenAdmitted(this.#perIp.admit(ip), (admitted) => {
+      if (admitted && (this.#closing || socket.destroyed)) {
+        // Closed (or the service closing) while another process was asked.
+        this.#perIp.release(ip);
+        socket.destroy();
+      } else if (!admitted) {
+        socket.end(byeLine('Too many connections from your IP address'));
+        this.#ctx.logger.info({ remote: ip }, 'imap connection refused: too many connections from the address');
+      } else this.#start(socket, secure, ip);
+    });
+  }
+
+  #start(socket: net.Socket, secure: boolean, ip: string): void {
     metrics.connections.inc({ protocol: 'imap' });
     metrics.openConnections.inc({ protocol: 'imap' });
     socket.setNoDelay(true);

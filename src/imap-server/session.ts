@@ -12,6 +12,7 @@ import type { Directory } from '../store/directory.js';
 import type { QuotaStore } from '../store/quota.js';
 import type { AclStore } from '../store/acl.js';
 import type { Args } from '../imap/grammar/args.js';
+import type { ConnectionCounter } from '../lib/connection-limit.js';
 import { no, type Completion } from './errors.js';
 import { okLine } from './responses.js';
 import type { MailboxView, UpdateSink } from './view.js';
@@ -48,8 +49,16 @@ export interface ServiceContext {
   hostname: string;
   secureContext: SecureContext | null;
   limits: ImapLimits;
-  /** Live sessions per user id (for maxConnectionsPerUser). */
-  userSessions: Map<number, number>;
+  /**
+   * Live sessions per user (for maxConnectionsPerUser), under the key userKey(id): LOGIN/AUTHENTICATE
+   * admit one, the connection releases it when the session leaves that user (UNAUTHENTICATE, close).
+   */
+  userSessions: ConnectionCounter;
+}
+
+/** The key of a user's sessions in ServiceContext.userSessions. */
+export function userKey(id: number): string {
+  return `imap-user/${id}`;
 }
 
 /** The connection as command handlers see it. */

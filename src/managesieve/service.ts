@@ -6,7 +6,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { AddressCounter } from '../lib/connection-limit.js';
+import { AddressCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { ManageSieveConnection, type ConnectionInfo } from './connection.js';
 import { ManageSieveShared, type ManageSieveServiceOptions } from './options.js';
@@ -23,7 +23,7 @@ export class ManageSieveService implements NetService {
 
   constructor(opts: ManageSieveServiceOptions) {
     this.shared = new ManageSieveShared(opts);
-    this.#perIp = new AddressCounter(this.shared.maxConnectionsPerIp, this.shared.countLoopback);
+    this.#perIp = new AddressCounter(this.shared.maxConnectionsPerIp, this.shared.countLoopback, opts.connections, 'managesieve');
   }
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
@@ -67,13 +67,15 @@ export class ManageSieveService implements NetService {
   #accept(socket: Socket, secure: boolean): void {
     socket.setNoDelay(true);
     const ip = socket.remoteAddress ?? '';
-    if (this.#closing || !this.#perIp.admit(ip)) {
-      socket.on('error', () => undefined);
-      socket.end(msResponse('BYE', 'TRYLATER', this.#closing ? 'Server shutting down.' : 'Too many connections from your address.'));
-      setTimeout(() => socket.destroy(), 2000).unref();
-      return;
-    }
-    void this.handle(socket, { remoteAddress: ip, secure }).finally(() => this.#perIp.release(ip));
+    if (this.#closing) return refuse(socket, 'Server shutting down.');
+    whenAdmitted(this.#perIp.admit(ip), (admitted) => {
+      if (!admitted) refuse(socket, 'Too many connections from your address.');
+      else if (this.#closing || socket.destroyed) {
+        // Closed (or the service closing) while another process was asked.
+        this.#perIp.release(ip);
+        socket.destroy();
+      } else void this.handle(socket, { remoteAddress: ip, secure }).finally(() => this.#perIp.release(ip));
+    });
   }
 
   async close(): Promise<void> {
@@ -90,4 +92,11 @@ export class ManageSieveService implements NetService {
 
 export function createManageSieveService(opts: ManageSieveServiceOptions): ManageSieveService {
   return new ManageSieveService(opts);
+}
+
+/** BYE (TRYLATER) to a connection not served; destroyed if the client does not close first. */
+function refuse(socket: Socket, why: string): void {
+  socket.on('error', () => undefined);
+  socket.end(msResponse('BYE', 'TRYLATER', why));
+  setTimeout(() => socket.destroy(), 2000).unref();
 }

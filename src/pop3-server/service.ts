@@ -6,7 +6,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { AddressCounter } from '../lib/connection-limit.js';
+import { AddressCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { metrics } from '../lib/metrics.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { Pop3Connection, type ConnectionInfo } from './connection.js';
@@ -24,7 +24,7 @@ export class Pop3Service implements NetService {
 
   constructor(opts: Pop3ServiceOptions) {
     this.shared = new Pop3Shared(opts);
-    this.#perIp = new AddressCounter(this.shared.maxConnectionsPerIp, this.shared.countLoopback);
+    this.#perIp = new AddressCounter(this.shared.maxConnectionsPerIp, this.shared.countLoopback, opts.connections, 'pop3');
   }
 
   async listen(spec: ListenSpec): Promise<AddressInfo> {
@@ -74,14 +74,24 @@ export class Pop3Service implements NetService {
   #accept(socket: Socket, secure: boolean): void {
     socket.setNoDelay(true);
     const ip = socket.remoteAddress ?? '';
-    if (this.#closing || !this.#perIp.admit(ip)) {
-      socket.on('error', () => undefined);
-      const why = this.#closing ? 'Server shutting down' : 'Too many connections from your address';
-      socket.end(`-ERR [SYS/TEMP] ${why}\r\n`);
-      setTimeout(() => socket.destroy(), 2000).unref();
-      this.shared.logger.info({ remote: ip }, `pop3 connection refused: ${why}`);
-      return;
-    }
+    if (this.#closing) return this.#refuse(socket, ip, 'Server shutting down');
+    whenAdmitted(this.#perIp.admit(ip), (admitted) => {
+      if (!admitted) return this.#refuse(socket, ip, 'Too many connections from your address');
+      if (!this.#closing && !socket.destroyed) return this.#start(socket, secure, ip);
+      // Closed (or the service closing) while another process was asked.
+      this.#perIp.release(ip);
+      socket.destroy();
+    });
+  }
+
+  #refuse(socket: Socket, ip: string, why: string): void {
+    socket.on('error', () => undefined);
+    socket.end(`-ERR [SYS/TEMP] ${why}\r\n`);
+    setTimeout(() => socket.destroy(), 2000).unref();
+    this.shared.logger.info({ remote: ip }, `pop3 connection refused: ${why}`);
+  }
+
+  #start(socket: Socket, secure: boolean, ip: string): void {
     metrics.connections.inc({ protocol: 'pop3' });
     metrics.openConnections.inc({ protocol: 'pop3' });
     void this.handle(socket, { remoteAddress: ip, secure }).finally(() => {

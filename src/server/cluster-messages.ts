@@ -14,6 +14,10 @@
  *   mr:unlock  userId           release it
  *   mr:kick                     something was queued: the worker running the outbound queue should look
  *   mr:metrics id               the metrics of every worker, aggregated (answered by mr:metricsText)
+ *   mr:lease   asks             more connection slots per key (cluster-leases.ts; answered by mr:grant)
+ *   mr:return  returns reclaim  unused slots given back (reclaim: the answer to mr:reclaim)
+ *   mr:authFail id keys         count a failed login (cluster-auth.ts; answered by mr:authCounts with the id)
+ *   mr:authClear key            a success cleared this failure count
  * Primary -> worker:
  *   mr:welcome leader holds      the answer to mr:hello
  *   mr:events  evs lists        changes committed by another worker
@@ -22,8 +26,13 @@
  *   mr:leader                   this worker now runs what runs once (outbound queue, WAL checkpoints)
  *   mr:kick                     (to the leader) run the outbound queue soon
  *   mr:metricsText id text      the answer to mr:metrics (text null when aggregation failed)
+ *   mr:grant   grants           connection slots leased, per key (0: none free, the connection is refused)
+ *   mr:reclaim keys             give back the unused slots of these keys
+ *   mr:authCounts id n entries  failure counts: the answer to mr:authFail, or (id null) another worker's news
  */
 import type { ChangeEvent } from '../store/types.js';
+import type { LeaseToPrimary, LeaseToWorker } from './cluster-leases.js';
+import type { AuthToPrimary, AuthToWorker } from './cluster-auth.js';
 import type { LoggedListEvent } from '../store/bus.js';
 
 export interface ListenerReport {
@@ -43,7 +52,9 @@ export type ToPrimary =
   | { t: 'mr:lock'; id: number; userId: number }
   | { t: 'mr:unlock'; userId: number }
   | { t: 'mr:kick' }
-  | { t: 'mr:metrics'; id: number };
+  | { t: 'mr:metrics'; id: number }
+  | LeaseToPrimary
+  | AuthToPrimary;
 
 export type ToWorker =
   | { t: 'mr:welcome'; leader: boolean; holds: Floors }
@@ -52,7 +63,9 @@ export type ToWorker =
   | { t: 'mr:locked'; id: number; ok: boolean }
   | { t: 'mr:leader' }
   | { t: 'mr:kick' }
-  | { t: 'mr:metricsText'; id: number; text: string | null };
+  | { t: 'mr:metricsText'; id: number; text: string | null }
+  | LeaseToWorker
+  | AuthToWorker;
 
 /** True for a message of ours (the channel also carries Node's and prom-client's). */
 export function isOurs<T extends { t: string }>(m: unknown): m is T {

@@ -15,6 +15,9 @@
  * - What runs once runs in the worker the primary names leader: the outbound queue (the others forward
  *   their kicks) and the WAL checkpoints; when the leader dies the primary names another.
  * - /metrics asks the primary, which aggregates every worker's registry (prom-client's AggregatorRegistry).
+ * - Connection limits and failed-login counts are the primary's, for the whole cluster: connections are
+ *   admitted from slots leased by the primary (cluster-leases.ts), failures counted there and copied to
+ *   every worker (cluster-auth.ts).
  * Requests to the primary fail with StoreError TEMPORARY once the channel is gone (the worker is then
  * stopping: the primary has exited or is restarting it).
  */
@@ -27,6 +30,8 @@ import { SqliteHub } from '../store/sqlite/core.js';
 import type { OutboundQueue } from '../delivery/index.js';
 import { metrics, setMetricsSource } from '../lib/metrics.js';
 import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
+import { LeaseCounter } from './cluster-leases.js';
+import { SharedFailures } from './cluster-auth.js';
 
 /**
  * Expunged messages stay readable this long in a cluster even when no hold was known when they were
@@ -56,6 +61,10 @@ export interface WorkerHooks {
   storeOpened(store: Store): void;
   /** Wraps the outbound queue so that only the leader runs it. */
   queue(q: OutboundQueue): OutboundQueue;
+  /** Connections per address and per user, counted for the whole cluster. */
+  readonly connections: LeaseCounter;
+  /** Failed-login counts of the whole cluster. */
+  readonly failures: SharedFailures;
 }
 
 type Pending = { resolve: (v: ToWorker) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout };
@@ -63,6 +72,15 @@ type Pending = { resolve: (v: ToWorker) => void; reject: (e: unknown) => void; t
 export class WorkerLink implements ProcessLink, WorkerHooks {
   readonly hub = new SqliteHub();
   readonly storeOptions: { hub: SqliteHub; expungeGraceMs: number };
+  readonly connections = new LeaseCounter((m) => this.#send(m));
+  readonly failures = new SharedFailures(
+    async (make) => {
+      const r = await this.#request(make);
+      if (r.t !== 'mr:authCounts') throw new StoreError('TEMPORARY', 'unexpected answer');
+      return r;
+    },
+    (m) => this.#send(m),
+  );
   #leader = false;
   #store: Store | null = null;
   #queue: LeaderQueue | null = null;
@@ -113,6 +131,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   /** Stops listening to the primary (after the server stopped). */
   close(): void {
     process.off('message', this.#onMessage);
+    this.connections.detach();
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
       p.reject(new StoreError('TEMPORARY', 'worker is stopping'));
@@ -217,15 +236,27 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
       case 'mr:kick':
         this.#queue?.kick();
         return;
+      case 'mr:grant':
+      case 'mr:reclaim':
+        this.connections.handle(m);
+        return;
+      case 'mr:authCounts':
+        if (m.id === null) this.failures.receive(m);
+        else this.#answered(m.id, m);
+        return;
       case 'mr:locked':
-      case 'mr:metricsText': {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        clearTimeout(p.timer);
-        p.resolve(m);
-      }
+      case 'mr:metricsText':
+        this.#answered(m.id, m);
     }
+  }
+
+  /** Resolves the request `id` with the primary's answer. */
+  #answered(id: number, m: ToWorker): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(m);
   }
 
   /** The leader checkpoints the WAL for everyone and runs the queue; the others do neither. */

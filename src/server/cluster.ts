@@ -11,6 +11,9 @@
  * - the POP3 maildrop locks (user id -> worker), dropped when their worker dies;
  * - each worker's expunge holds, telling every worker the lowest floor of the others;
  * - the leader: the worker that runs the outbound queue and the WAL checkpoints, replaced when it dies;
+ * - the connection limits per address and per user, as leases of slots to each worker (cluster-leases.ts),
+ *   and the failed-login counts of the throttling (cluster-auth.ts), so both hold for the whole cluster;
+ *   a worker's leases are dropped when it dies;
  * - /metrics: aggregates every worker's registry on request (prom-client AggregatorRegistry).
  * A worker that dies is forked again in its slot, at once the first time and then with a doubling back-off
  * (up to MAX_BACKOFF_MS) while it keeps dying within STABLE_MS of its start. A worker that fails before the
@@ -21,6 +24,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
+import { LeaseTable } from './cluster-leases.js';
+import { FailureHub } from './cluster-auth.js';
 
 /** A worker alive this long after its start is stable: its next death restarts it at once. */
 const STABLE_MS = 10_000;
@@ -59,6 +64,14 @@ class Primary {
   /** POP3 maildrop locks: user id -> the slot number of the worker holding it. */
   readonly #locks = new Map<number, number>();
   #leader: Slot | null = null;
+  readonly #leases = new LeaseTable(
+    (n, m) => {
+      const w = this.#slots[n - 1]?.worker;
+      if (w) this.#send(w, m);
+    },
+    () => this.#slots.length,
+  );
+  readonly #failures = new FailureHub();
   #stopping = false;
   #everReady = false;
   #failed: Error | null = null;
@@ -123,6 +136,8 @@ class Primary {
         if (lead) this.#leader = slot;
         slot.greeted = true;
         this.#send(w, { t: 'mr:welcome', leader: lead, holds: [...this.#othersFloors(slot)] });
+        const counts = this.#failures.snapshot();
+        if (counts) this.#send(w, counts);
         return;
       }
       case 'mr:ready':
@@ -153,6 +168,20 @@ class Primary {
         return;
       case 'mr:metrics':
         void this.#metrics(w, m.id);
+        return;
+      case 'mr:lease':
+      case 'mr:return':
+        this.#leases.handle(slot.n, m);
+        return;
+      case 'mr:authFail':
+      case 'mr:authClear':
+        this.#failures.handle(
+          m,
+          (r) => this.#send(w, r),
+          (r) => {
+            for (const s of this.#slots) if (s !== slot && s.worker) this.#send(s.worker, r);
+          },
+        );
         return;
     }
   }
@@ -205,6 +234,7 @@ class Primary {
     slot.ready = false;
     slot.greeted = false;
     for (const [user, n] of this.#locks) if (n === slot.n) this.#locks.delete(user);
+    this.#leases.drop(slot.n);
     if (slot.holds.size > 0) {
       slot.holds = new Map();
       this.#sendHolds(slot);

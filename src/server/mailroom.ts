@@ -253,7 +253,9 @@ export class Mailroom {
         ...this.#opts.cluster?.storeOptions,
       });
       this.#opts.cluster?.storeOpened(this.#store);
-      this.#auth = new Authenticator(this.#store.directory, this.#opts.auth);
+      // In a worker of `serve --workers N` failed logins and connections are counted for the whole cluster.
+      const cluster = this.#opts.cluster;
+      this.#auth = new Authenticator(this.#store.directory, { ...this.#opts.auth, ...(cluster ? { failures: cluster.failures } : {}) });
       // Created just now under a loose umask (library use): private too, nothing to report.
       if (!this.#opts.storeUrl) tightenModes(dataDir, sqliteFiles('mail.db'));
 
@@ -276,7 +278,7 @@ export class Mailroom {
         }
         tls = withTlsProfile(tls);
       }
-      const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}) };
+      const base: ServiceOptions & { store: Store } = { store: this.#store, auth: this.#auth, logger, hostname, ...(tls ? { tls } : {}), ...(cluster ? { connections: cluster.connections } : {}) };
       // DATA past a small size is spooled here rather than held in memory (delivery/spool.ts).
       const spool = { dir: join(this.dataDir, 'spool') };
       const host = this.#opts.host ?? '127.0.0.1';

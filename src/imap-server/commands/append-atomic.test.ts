@@ -4,10 +4,12 @@
  * CATENATE over it, a malformed date) the answer is a tagged NO or BAD, the mailbox and its UIDNEXT are
  * as before, and a session IDLE in it hears nothing at all (no EXISTS, no EXPUNGE). A good batch, CATENATE
  * parts included, answers APPENDUID with the UID range (RFC 4315) and the IDLE session hears one EXISTS.
+ * More messages than one transaction may hold: NO [LIMIT], nothing stored.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, useTranscriptImap } from '../../../test/imap-helpers.js';
+import { MAX_APPEND_BATCH } from '../../store/append-check.js';
+import { RawClient, startImap, useTranscriptImap } from '../../../test/imap-helpers.js';
 
 const lit = (s: string): string => `{${Buffer.byteLength(s)}+}\r\n${s}`;
 const msg = (n: number): string => lit(`Subject: batch ${n}\r\n\r\nbody ${n}\r\n`);
@@ -87,5 +89,19 @@ describe('MULTIAPPEND all or nothing, seen from an IDLE session', () => {
     assert.ok(joined.endsWith('\r\n\r\njoined\r\n') && joined.startsWith('From: '), joined);
     c.close();
     watcher.c.close();
+  });
+
+  test('more messages than one batch may hold: NO [LIMIT], nothing stored, the session goes on', async () => {
+    const g = await startImap();
+    try {
+      const c = await RawClient.connect(g.port);
+      await c.login();
+      const one = ' {1+}\r\nx';
+      assert.equal(await c.cmd(`APPEND INBOX${one.repeat(MAX_APPEND_BATCH + 1)}`, 'a'), `a NO [LIMIT] At most ${MAX_APPEND_BATCH} messages in one APPEND\r\n`);
+      assert.match(await c.cmd('STATUS INBOX (MESSAGES UIDNEXT)', 'b'), /\(MESSAGES 0 UIDNEXT 1\)/);
+      c.close();
+    } finally {
+      await g.close();
+    }
   });
 });

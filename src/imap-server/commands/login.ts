@@ -9,7 +9,7 @@ import type { User } from '../../store/types.js';
 import type { Args } from '../../imap/grammar/args.js';
 import { bad, no, ok, type Completion } from '../errors.js';
 import { continuationLine } from '../responses.js';
-import { NOT_AUTH, defineCommand, type CommandContext } from '../session.js';
+import { NOT_AUTH, defineCommand, userKey, type CommandContext } from '../session.js';
 import { plaintextAllowed } from '../capabilities.js';
 
 export interface LoginArgs {
@@ -55,9 +55,15 @@ async function verify(ctx: CommandContext, user: string, password: string): Prom
   return loggedIn(ctx, r.user);
 }
 
-function loggedIn(ctx: CommandContext, user: User): Completion {
-  const n = ctx.service.userSessions.get(user.id) ?? 0;
-  if (n >= ctx.service.limits.maxConnectionsPerUser) throw no('Maximum number of connections for this user exceeded', 'LIMIT');
+/** Counts the session against the user's limit (maxConnectionsPerUser), then enters the authenticated state. */
+async function loggedIn(ctx: CommandContext, user: User): Promise<Completion> {
+  const key = userKey(user.id);
+  if (!(await ctx.service.userSessions.admit(key, ctx.service.limits.maxConnectionsPerUser))) throw no('Maximum number of connections for this user exceeded', 'LIMIT');
+  if (ctx.session.state.kind === 'logout') {
+    // The connection closed while the count was asked for: nothing will release it later.
+    ctx.service.userSessions.release(key);
+    throw no('Connection closed');
+  }
   ctx.session.setState({ kind: 'authenticated', user });
   ctx.session.logger.info({ user: user.address }, 'logged in');
   return ok('Logged in', `CAPABILITY ${ctx.session.capabilities().join(' ')}`);
