@@ -7,6 +7,7 @@
 import type { MailStore } from '../../store/mail.js';
 import { decodeMimeWords, parseAddressList, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
 import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
+import { utcTime } from '../../imap/grammar/args.js';
 import { no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';
@@ -198,7 +199,7 @@ export function sentDay(value: string | null): number | null {
   let y = Number(m[3]);
   if (m[3]!.length === 2) y += y < 50 ? 2000 : 1900;
   else if (m[3]!.length === 3) y += 1900;
-  return Date.UTC(y, mon, Number(m[1]));
+  return utcTime(y, mon, Number(m[1]));
 }
 
 function utcDay(d: Date): number {

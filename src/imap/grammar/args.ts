@@ -123,6 +123,16 @@ export function parseFlagList(t: Token): string[] {
 
 const MONTH_INDEX: Record<string, number> = { JAN: 0, FEB: 1, MAR: 2, APR: 3, MAY: 4, JUN: 5, JUL: 6, AUG: 7, SEP: 8, OCT: 9, NOV: 10, DEC: 11 };
 
+/**
+ * Date.UTC for a four-digit year taken literally: Date.UTC maps years 0-99 to 1900-1999, so "0050" would
+ * become 1950.
+ */
+export function utcTime(year: number, month: number, day: number, h = 0, mi = 0, s = 0): number {
+  const d = new Date(Date.UTC(2000, month, day, h, mi, s));
+  d.setUTCFullYear(year, month, day);
+  return d.getTime();
+}
+
 /** date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 section 9). */
 export function parseDateTime(s: string): Date {
   const m = /^([ \d]?\d)-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
@@ -133,7 +143,7 @@ export function parseDateTime(s: string): Date {
   const [h, mi, se] = [Number(m[4]), Number(m[5]), Number(m[6])];
   if (day < 1 || day > 31 || h > 23 || mi > 59 || se > 60) throw new ParseError('Invalid date-time');
   const off = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
-  const t = Date.UTC(Number(m[3]), mon, day, h, mi, se) - off * 60_000;
+  const t = utcTime(Number(m[3]), mon, day, h, mi, se) - off * 60_000;
   const d = new Date(t);
   if (Number.isNaN(d.getTime())) throw new ParseError('Invalid date-time');
   return d;
@@ -147,5 +157,5 @@ export function parseDate(s: string): Date {
   if (mon === undefined) throw new ParseError('Invalid month');
   const day = Number(m[1]);
   if (day < 1 || day > 31) throw new ParseError('Invalid date');
-  return new Date(Date.UTC(Number(m[3]), mon, day));
+  return new Date(utcTime(Number(m[3]), mon, day));
 }

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { tokenize } from '../wire/tokenizer.js';
-import { Args, ParseError, parseDateTime } from './args.js';
+import { Args, ParseError, parseDate, parseDateTime } from './args.js';
 import { parseFetch, parseFetchAtt } from './fetch.js';
 import { parseSearch } from './search.js';
 import { parseSequenceSet, resolveRanges } from './sequence.js';
@@ -67,5 +67,12 @@ describe('SEARCH', () => {
 describe('date-time', () => {
   test('date-time', () => {
     assert.throws(() => parseDateTime('31-Foo-2000 00:00:00 +0000'), ParseError);
+  });
+  test('a year below 100 is taken literally, not as 19xx', () => {
+    const d = parseDateTime(' 1-Jan-0050 12:00:00 +0100');
+    assert.equal(d.getUTCFullYear(), 50);
+    assert.equal(d.toISOString(), '0050-01-01T11:00:00.000Z');
+    assert.equal(parseDateTime('17-Jul-1996 02:44:25 -0700').toISOString(), '1996-07-17T09:44:25.000Z');
+    assert.equal(parseDate('1-Feb-0099').toISOString(), '0099-02-01T00:00:00.000Z');
   });
 });
