@@ -28,6 +28,48 @@ export function chunks<T>(arr: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * The items of the arrays `batches` yields, in order, as one async iterable. A store reads rows in batches;
+ * an async generator yielding each row (and each layer delegating with yield*) cost several promise
+ * resolutions per row, a large share of a FETCH of thousands of small responses. Here an item already read
+ * costs one resolved promise; the generator runs once per batch. Ending the loop early ends the generator.
+ */
+export function flattenBatches<T>(batches: () => AsyncIterator<T[]>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const source = batches();
+      let batch: T[] = [];
+      let i = 0;
+      let done = false;
+      const next = (): Promise<IteratorResult<T>> => {
+        if (i < batch.length) return Promise.resolve({ value: batch[i++]!, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return source.next().then((r) => {
+          if (r.done) {
+            done = true;
+            batch = [];
+          } else {
+            batch = r.value;
+            i = 0;
+          }
+          return next();
+        });
+      };
+      return {
+        next,
+        return: async (value?: unknown): Promise<IteratorResult<T>> => {
+          if (!done) {
+            done = true;
+            batch = [];
+            await source.return?.();
+          }
+          return { value: value as T, done: true };
+        },
+      };
+    },
+  };
+}
+
 /** Earliest and latest internal dates a store accepts: IMAP writes the year with exactly four digits. */
 const MIN_INTERNAL_DATE = Date.parse('0001-01-01T00:00:00Z');
 const MAX_INTERNAL_DATE = Date.parse('9999-12-31T23:59:59.999Z');

@@ -120,22 +120,37 @@ export class ExpungeHolds {
 
 /**
  * Merges held expunged messages (read once, at the first step, ascending) into a uid-ordered stream of live
- * ones: the two never share a uid (uids are not reused).
+ * ones: the two never share a uid (uids are not reused). Without held messages (the usual case) the live
+ * iterator is used as it is, with no layer between.
  */
 export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, held: () => Promise<T[]>): AsyncIterable<T> {
+  async function* merged(h: T[]): AsyncGenerator<T> {
+    let i = 0;
+    for await (const r of live) {
+      while (i < h.length && h[i]!.uid < r.uid) yield h[i++]!;
+      yield r;
+    }
+    while (i < h.length) yield h[i++]!;
+  }
   return {
-    async *[Symbol.asyncIterator]() {
-      const h = await held();
-      if (h.length === 0) {
-        yield* live;
-        return;
-      }
-      let i = 0;
-      for await (const r of live) {
-        while (i < h.length && h[i]!.uid < r.uid) yield h[i++]!;
-        yield r;
-      }
-      while (i < h.length) yield h[i++]!;
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      let inner: AsyncIterator<T> | null = null;
+      let ended = false;
+      return {
+        next: (): Promise<IteratorResult<T>> => {
+          if (inner) return inner.next();
+          if (ended) return Promise.resolve({ value: undefined, done: true });
+          return held().then((h) => {
+            inner = h.length === 0 ? live[Symbol.asyncIterator]() : merged(h);
+            return inner.next();
+          });
+        },
+        return: async (value?: unknown): Promise<IteratorResult<T>> => {
+          ended = true;
+          await inner?.return?.();
+          return { value: value as T, done: true };
+        },
+      };
     },
   };
 }

@@ -30,7 +30,7 @@ import { mergeHeld, type ExpungeHold } from '../holds.js';
 import { SortKeyCache } from '../sort-keys.js';
 import { sqliteSortKeys } from './sort-keys.js';
 import type { SortKeyTable } from '../../mailsort/index.js';
-import { chunks } from '../helpers.js';
+import { chunks, flattenBatches } from '../helpers.js';
 import { CHUNK, FEW_UIDS, IN_LIST, RANGE_BATCH, cleanUids, padChunk, rawToMeta, type RawMsgRow } from './rows.js';
 
 type Row = [number, ...unknown[]];
@@ -186,31 +186,27 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
   private batches<T>(uids: readonly number[], range: (lo: number, hi: number) => Row[], inList: (chunk: number[]) => Row[], build: (r: Row) => T): AsyncIterable<T> {
     const clean = cleanUids(uids);
     const core = this.core;
-    return {
-      async *[Symbol.asyncIterator]() {
-        if (clean.length === 0) return;
-        const lo = clean[0]!;
-        const hi = clean[clean.length - 1]!;
-        // Dense sets ("1:*", the last 50 messages) are range scans; the IN path binds CHUNK parameters.
-        if (clean.length > FEW_UIDS && clean.length * 2 >= hi - lo + 1) {
-          const want = clean.length === hi - lo + 1 ? null : new Set(clean);
-          let from = lo;
-          for (;;) {
-            const start = from;
-            const rows = await core.run(async () => range(start, hi));
-            const out: T[] = [];
-            for (const r of rows) if (want === null || want.has(r[0])) out.push(build(r));
-            yield* out;
-            if (rows.length < RANGE_BATCH) return;
-            from = rows[rows.length - 1]![0] + 1;
-          }
+    // One generator step per batch; the rows of a batch reach the consumer without one (see flattenBatches).
+    return flattenBatches(async function* (): AsyncGenerator<T[]> {
+      if (clean.length === 0) return;
+      const lo = clean[0]!;
+      const hi = clean[clean.length - 1]!;
+      // Dense sets ("1:*", the last 50 messages) are range scans; the IN path binds CHUNK parameters.
+      if (clean.length > FEW_UIDS && clean.length * 2 >= hi - lo + 1) {
+        const want = clean.length === hi - lo + 1 ? null : new Set(clean);
+        let from = lo;
+        for (;;) {
+          const start = from;
+          const rows = await core.run(async () => range(start, hi));
+          const out: T[] = [];
+          for (const r of rows) if (want === null || want.has(r[0])) out.push(build(r));
+          yield out;
+          if (rows.length < RANGE_BATCH) return;
+          from = rows[rows.length - 1]![0] + 1;
         }
-        for (const c of chunks(clean, CHUNK)) {
-          const out = await core.run(async () => inList(c).map(build));
-          yield* out;
-        }
-      },
-    };
+      }
+      for (const c of chunks(clean, CHUNK)) yield await core.run(async () => inList(c).map(build));
+    });
   }
 
   readBytes(mailboxId: number, uid: number, range?: ByteRange): Promise<Buffer> {
