@@ -15,7 +15,7 @@
  * Expunged messages are reported by EMAILID from the tombstones' uids; the uid -> EMAILID of messages that
  * left a mailbox is remembered here (bounded, GRAVEYARD_MAX per mailbox) since tombstones keep only uids.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/handle.js';
 import type { Mailbox, MessageMeta } from '../store/types.js';
 import { MethodError } from './errors.js';
@@ -100,6 +100,13 @@ export class Account {
   #unsubs = new Map<number, () => void>();
   /** The store's mailbox list events of the owner: creates, renames and subscription changes made anywhere. */
   #offList: (() => void) | null = null;
+  /** A sync is scheduled for mailbox list events (#listChanged). */
+  #listWake = false;
+  /**
+   * The origin of the mailbox changes this view makes (Mailbox/set passes it to the store): their events
+   * are not this view's news, since Mailbox/set syncs before it answers.
+   */
+  readonly origin = `jmap-${randomBytes(6).toString('base64url')}`;
   readonly #snapshotWrites = new Set<Promise<unknown>>();
   #syncing: Promise<void> | null = null;
   #again = false;
@@ -163,7 +170,9 @@ export class Account {
   async #pass(): Promise<void> {
     // A mailbox created, renamed or (un)subscribed anywhere (IMAP, another worker or node, the CLI) wakes
     // no mailbox's change bus: the owner's mailbox list events trigger a sync for those.
-    if (!this.#offList && !this.#closed) this.#offList = this.store.mail.subscribeMailboxList(this.userId, () => void this.sync().catch(() => undefined));
+    if (!this.#offList && !this.#closed) this.#offList = this.store.mail.subscribeMailboxList(this.userId, (ev) => {
+        if (ev.origin !== this.origin) this.#listChanged();
+      });
     let mbs = await this.store.mail.listMailboxes(this.userId);
     if (this.access) {
       const rights = await this.access();
@@ -235,6 +244,18 @@ export class Account {
         }
       }
     }
+  }
+
+  /**
+   * Syncs a turn after mailbox list events made elsewhere, so that a burst of them is one pass.
+   */
+  #listChanged(): void {
+    if (this.#listWake) return;
+    this.#listWake = true;
+    setImmediate(() => {
+      this.#listWake = false;
+      if (!this.#closed) void this.sync().catch(() => undefined);
+    });
   }
 
   /** Puts the viewer's own \\Seen in place of the owner's on every message of `box`; true when one changed. */

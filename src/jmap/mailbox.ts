@@ -244,8 +244,8 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       const role = raw['role'];
       if (role !== undefined && role !== null && (typeof role !== 'string' || !USE_OF[role])) throw setError('invalidProperties', 'unsupported role', ['role']);
       if (typeof role === 'string' && boxWithRole(a, role)) throw setError('invalidProperties', 'a mailbox has this role already', ['role']);
-      const mb = await mail.createMailbox(a.userId, full, { specialUse: typeof role === 'string' ? USE_OF[role]! : null });
-      if (raw['isSubscribed'] !== false) await mail.setSubscribed(a.userId, full, true);
+      const mb = await mail.createMailbox(a.userId, full, { specialUse: typeof role === 'string' ? USE_OF[role]! : null, origin: a.origin });
+      if (raw['isSubscribed'] !== false) await mail.setSubscribed(a.userId, full, true, { origin: a.origin });
       await a.sync();
       call.createdIds.set(cid, mb.mailboxObjectId);
       const box = a.boxByObjectId.get(mb.mailboxObjectId);
@@ -288,7 +288,7 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
           if (!parent) throw setError('forbidden', 'no top-level mailbox in a shared account');
           checkRights(a, parent.mb.id, 'k', 'moving a mailbox under another');
         }
-        await mail.renameMailbox(a.userId, box.mb.name, full);
+        await mail.renameMailbox(a.userId, box.mb.name, full, { origin: a.origin });
         await a.sync();
       }
       if (a.shared && (next['role'] !== cur['role'] || next['isSubscribed'] !== cur['isSubscribed'])) throw setError('forbidden', 'role and subscription are the owner\'s to set');
@@ -300,7 +300,7 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       }
       if (next['isSubscribed'] !== cur['isSubscribed']) {
         if (typeof next['isSubscribed'] !== 'boolean') throw setError('invalidProperties', 'isSubscribed', ['isSubscribed']);
-        await mail.setSubscribed(a.userId, box.mb.name, next['isSubscribed']);
+        await mail.setSubscribed(a.userId, box.mb.name, next['isSubscribed'], { origin: a.origin });
       }
       await a.sync();
       updated[id] = null;
@@ -318,8 +318,8 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
       checkRights(a, box.mb.id, 'x', 'destroying');
       for (const b of a.boxes.values()) if (b.mb.name.startsWith(box.mb.name + DELIM)) throw setError('mailboxHasChild');
       if (box.byUid.size > 0 && !removeEmails) throw setError('mailboxHasEmail');
-      await mail.deleteMailbox(a.userId, box.mb.name);
-      await mail.setSubscribed(a.userId, box.mb.name, false).catch(() => undefined);
+      await mail.deleteMailbox(a.userId, box.mb.name, { origin: a.origin });
+      await mail.setSubscribed(a.userId, box.mb.name, false, { origin: a.origin }).catch(() => undefined);
       await a.sync();
       destroyed.push(id);
     } catch (e) {
