@@ -26,9 +26,12 @@ export interface SigningKey {
   key: KeyObject;
 }
 
+const FOLDED_OR_WIDE = /\r\n|\t| {2}/;
+
 /** Relaxed header canonicalization of one field (RFC 6376 3.4.2), CRLF included. */
 export function relaxedHeader(name: string, value: string): string {
-  const v = value.replace(/\r\n/g, '').replace(/[ \t]+/g, ' ').trim();
+  // Most values have no line break, tab or run of spaces: then only the trimming is left to do.
+  const v = (FOLDED_OR_WIDE.test(value) ? value.replace(/\r\n/g, '').replace(/[ \t]+/g, ' ') : value).trim();
   return `${name.trim().toLowerCase()}:${v}\r\n`;
 }
 

@@ -125,8 +125,10 @@ function simpleBody(body: Buffer): Buffer {
   return body.subarray(0, end + 2);
 }
 
+const UNCLEAN = /[\s();"\\]/;
+
 function clean(v: string): string {
-  return v.replace(/[\s();"\\]/g, '');
+  return UNCLEAN.test(v) ? v.replace(/[\s();"\\]/g, '') : v;
 }
 
 function info(r: Omit<DkimResult, 'info'>, identity: string, b: string): string {

@@ -353,6 +353,13 @@ const SPACED = /(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}][ .\-_*|]){3,}[\p{L}\p{N}])(?
 /** SPACED for ASCII-only text (the same matches there: ASCII's letters and digits are [A-Za-z0-9]), without Unicode classes. */
 const SPACED_ASCII = /(?:^|[^A-Za-z0-9])((?:[A-Za-z0-9][ .\-_*|]){3,}[A-Za-z0-9])(?![A-Za-z0-9])/g;
 
+/**
+ * What every SPACED match contains (separator, letter, separator, letter, separator: its 2nd to 6th
+ * characters), found far faster than SPACED itself: text without it has no SPACED match.
+ */
+const SPACED_HINT = /[ .\-_*|][\p{L}\p{N}][ .\-_*|][\p{L}\p{N}][ .\-_*|]/u;
+const SPACED_HINT_ASCII = /[ .\-_*|][A-Za-z0-9][ .\-_*|][A-Za-z0-9][ .\-_*|]/;
+
 /** The replacement of a SPACED match: its letters joined (what comes before them kept). */
 function joinSpaced(all: string, inner: string): string {
   return all.slice(0, all.length - inner.length) + inner.replace(/[ .\-_*|]/g, '');
@@ -368,9 +375,11 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (!ascii) t = t.normalize('NFKC');
   st.textChars += t.length;
   // Every match drops at least three separators, so the text changes exactly when something was joined.
-  const joined = t.replace(ascii ? SPACED_ASCII : SPACED, joinSpaced);
-  if (joined.length !== t.length) out.add('obf:spaced');
-  t = joined;
+  if ((ascii ? SPACED_HINT_ASCII : SPACED_HINT).test(t)) {
+    const joined = t.replace(ascii ? SPACED_ASCII : SPACED, joinSpaced);
+    if (joined.length !== t.length) out.add('obf:spaced');
+    t = joined;
+  }
   if (!ascii && CJK.test(t)) {
     CJK_RUN.lastIndex = 0;
     let m: RegExpExecArray | null;
