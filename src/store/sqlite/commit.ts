@@ -65,6 +65,8 @@ export class SqliteConnection {
   readonly pending = new Set<Promise<unknown>>();
   closed = false;
   readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; durable: boolean }> = [];
+  /** Items of commitQueue that do not wait for a sync (flag changes, \Recent claims, expunges). */
+  queuedLazy = 0;
   /** A background WAL sync is scheduled for flag-only commits (see groupCommit). */
   lazySyncTimer: NodeJS.Timeout | null = null;
   flushScheduled = false;
@@ -165,15 +167,19 @@ export class SqliteConnection {
    * does not fsync flag changes at all; new, copied, moved and removed mail is always synced before the
    * reply.
    *
-   * Concurrent writers share WAL syncs without waiting for one another: the commits made while a sync runs
-   * are covered by the next one, which every one of them waits for. A group never waits for appends still
-   * writing their blob files (it did once, when each commit synced the WAL on this thread; the wait then
-   * held flag changes, \Recent claims and small deliveries behind a large message's file fsyncs).
+   * Group commit proper: while a WAL sync runs, durable writes are queued and committed together when it
+   * ends (a commit made meanwhile could not be acknowledged before a sync that starts after that one
+   * anyway, since the kernel runs the two one after the other), so concurrent deliveries share one write
+   * transaction and one sync instead of one each. A queue that holds a write nobody syncs for is
+   * committed at the next turn of the event loop, whole and in order: flag changes, \Recent claims and
+   * expunges never wait for a sync, nor for appends still writing their blob files (the group once waited
+   * up to 5 ms for those, which held flag changes and small deliveries behind a large message's fsyncs).
    */
   groupCommit<T>(fn: () => T, writer?: BlobWriter, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (writer) this.endWriter(writer);
       this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable });
+      if (!durable) this.queuedLazy++;
       this.scheduleFlush();
     });
   }
@@ -192,8 +198,10 @@ export class SqliteConnection {
     this.writers.delete(w);
   }
 
+  /** Flushes the commit queue at the next turn of the event loop, or once the running WAL syncs end (see groupCommit). */
   scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.commitQueue.length === 0) return;
+    if (this.syncs.length > 0 && this.queuedLazy === 0) return; // runSync calls again when they end
     this.flushScheduled = true;
     setImmediate(() => this.flushCommits());
   }
@@ -201,6 +209,7 @@ export class SqliteConnection {
   flushCommits(): void {
     this.flushScheduled = false;
     const batch = this.commitQueue.splice(0);
+    this.queuedLazy = 0;
     if (batch.length === 0) return;
     this.stats.commits++;
     this.stats.grouped += batch.length;
@@ -288,6 +297,7 @@ export class SqliteConnection {
     if (f && --f.users === 0 && f.stale) closeCb(f.fd, () => undefined);
     this.applySyncs();
     this.kickSync();
+    this.scheduleFlush();
   }
 
   /** Opens the WAL file for syncing (once for syncs that start together). */
