@@ -127,6 +127,9 @@ class Primary {
       if (isOurs<ToPrimary>(m)) this.#handle(slot, w, m);
     });
     w.on('exit', (code, signal) => this.#exited(slot, w, code, signal));
+    // A send to a worker that has just died fails later, as an 'error' event (EPIPE); unheard it would end the
+    // primary. The death itself is handled on 'exit'.
+    w.on('error', (e: Error) => this.#log.debug({ worker: slot.n, err: e.message }, 'message to a worker failed'));
   }
 
   #handle(slot: Slot, w: Worker, m: ToPrimary): void {
