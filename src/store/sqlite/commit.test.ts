@@ -83,6 +83,42 @@ describe('SQLite group commit and WAL sync', () => {
     });
   });
 
+  test('appends arriving while a WAL sync runs commit together when it ends; a flag change does not wait', async () => {
+    await withStore(async (s, inbox) => {
+      await s.mail.append(inbox, sampleMessage(0));
+      const x = internals(s) as Internals & {
+        syncs: Array<{ covers: number; fd: null; outcome: { ok: true } | null }>;
+        stats: { commits: number };
+        applySyncs(): void;
+        scheduleFlush(): void;
+      };
+      // A sync that is still running (it ends when the test says so).
+      const running = { covers: x.commitSeq, fd: null, outcome: null as { ok: true } | null };
+      x.syncs.push(running);
+      const commits = x.stats.commits;
+      const appends: Array<Promise<{ uid: number }>> = [];
+      for (let i = 1; i <= 6; i++) {
+        appends.push(s.mail.append(inbox, sampleMessage(i)));
+        await new Promise((r) => setImmediate(r)); // each in its own turn of the event loop
+      }
+      assert.equal(x.stats.commits, commits, 'nothing committed while the sync runs');
+      // A flag change commits at once, and the queued appends with it, in order.
+      await s.mail.storeFlags(inbox, [1], { op: 'add', flags: ['\\Seen'] });
+      assert.equal(x.stats.commits, commits + 1, 'one transaction for the six appends and the flag change');
+      const more = [s.mail.append(inbox, sampleMessage(7)), s.mail.append(inbox, sampleMessage(8))];
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(x.stats.commits, commits + 1, 'held again');
+      running.outcome = { ok: true };
+      x.applySyncs();
+      x.scheduleFlush();
+      const uids = (await Promise.all([...appends, ...more])).map((r) => r.uid);
+      assert.deepEqual(uids, [2, 3, 4, 5, 6, 7, 8, 9], 'UIDs in the order of the calls');
+      assert.equal(x.stats.commits, commits + 2, 'the two held appends shared one transaction');
+      assert.ok(x.syncedSeq >= x.commitSeq);
+    });
+  });
+
   test('a flag change and a small append do not wait for an append still writing its file', async () => {
     await withStore(async (s, inbox) => {
       await s.mail.append(inbox, sampleMessage(1));
