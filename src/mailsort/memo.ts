@@ -13,7 +13,7 @@
  */
 import type { SortKeys } from './keys.js';
 import { sortMessages, type SortCriterion } from './sort.js';
-import { SortKeyTable } from './table.js';
+import type { SortKeyTable } from './table.js';
 import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
 import { updateThreads } from './thread-update.js';
 
@@ -24,11 +24,6 @@ const SORTS = new WeakMap<KeySet, Map<string, readonly number[]>>();
 const THREADS = new WeakMap<KeySet, Map<ThreadAlgorithm, readonly ThreadNode[]>>();
 /** A frozen table's predecessor (the same mailbox before a change), skipping ones never threaded. */
 const BEFORE = new WeakMap<KeySet, KeySet>();
-
-/** Threading reads SortKeys objects: made from a table for one run only (none are kept). */
-function recordsOf(keys: KeySet): readonly SortKeys[] {
-  return keys instanceof SortKeyTable ? keys.records() : keys;
-}
 
 /** Records that `after` follows `before` (both frozen, the same mailbox's messages before and after a change). */
 export function noteSuccessor(before: KeySet, after: KeySet): void {
@@ -61,8 +56,7 @@ export function threadMessagesMemo(records: KeySet, algorithm: ThreadAlgorithm):
   if (r) return r;
   const prev = BEFORE.get(records);
   const prevForest = prev && THREADS.get(prev)?.get(algorithm);
-  const now = recordsOf(records);
-  r = (prev && prevForest && updateThreads(recordsOf(prev), prevForest, now, algorithm)) || threadMessages(now, algorithm);
+  r = (prev && prevForest && updateThreads(prev, prevForest, records, algorithm)) || threadMessages(records, algorithm);
   m.set(algorithm, r);
   return r;
 }

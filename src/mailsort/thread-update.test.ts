@@ -10,6 +10,7 @@ import { sortKeysFor, type SortKeys } from './keys.js';
 import { noteSuccessor, threadMessagesMemo } from './memo.js';
 import { threadMessages, type ThreadAlgorithm } from './thread.js';
 import { updateThreads } from './thread-update.js';
+import { SortKeyBuilder, SortKeyTable, StringPool } from './table.js';
 
 const ALGORITHMS: ThreadAlgorithm[] = ['references', 'orderedsubject', 'refs'];
 
@@ -85,4 +86,31 @@ test('threadMessagesMemo starts from the noted predecessor and answers as a full
   const loose = [...after];
   noteSuccessor(after, loose);
   assert.deepEqual(threadMessagesMemo(loose, 'refs'), threadMessages(loose, 'refs'));
+});
+
+test('updateThreads over tables: successive tables sharing their pools are updated, unrelated pools are not', () => {
+  // Threads of three messages, a subject each: a change reaches only its own thread.
+  const msg = (uid: number): SortKeys =>
+    sortKeysFor({
+      uid, internalDate: 1_600_000_000_000 + uid * 1000, size: 1, date: null, subject: `topic ${Math.ceil(uid / 3)}`, from: null, to: null, cc: null,
+      messageId: `<m${uid}@x>`, inReplyTo: uid % 3 === 1 ? null : `<m${uid - 1}@x>`, references: null,
+    });
+  const records = Array.from({ length: 60 }, (_, i) => msg(i + 1));
+  const pool = new StringPool();
+  const ids = new StringPool();
+  const table = (rs: SortKeys[]): SortKeyTable => {
+    const b = new SortKeyBuilder(pool, ids);
+    for (const r of rs) b.add(r);
+    return b.build();
+  };
+  const before = table(records);
+  const after = table([...records.slice(2), msg(61)]);
+  for (const a of ALGORITHMS) {
+    const forest = threadMessages(before, a);
+    const inc = updateThreads(before, forest, after, a);
+    assert.ok(inc !== null, a);
+    assert.deepEqual(inc, threadMessages(after, a), a);
+    assert.equal(updateThreads(before, forest, SortKeyTable.fromRecords(after), a), null, 'other pools');
+    assert.equal(updateThreads(before, forest, table([records[0]!, records[0]!]), a), null, 'a repeated uid');
+  }
 });

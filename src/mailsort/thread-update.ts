@@ -13,31 +13,39 @@
  *
  * `updateThreads` returns null when the change reaches more than a quarter of the messages (a full run is
  * then as cheap); the caller threads from scratch. Its cost is a few linear passes without sorting (the
- * unaffected threads keep their order; the new ones are placed by bisection) plus threading the subset. Never throws; the returned forest shares untouched
- * subtrees with `before` (neither may be changed).
+ * unaffected threads keep their order; the new ones are placed by bisection) plus threading the subset; it
+ * reads table columns and compares pool ids, so two tables must share their pools (successive tables of one
+ * mailbox do): otherwise, and when a uid repeats, it also returns null. Arrays of SortKeys are pooled
+ * together first. Never throws; the returned forest shares untouched subtrees with `before` (neither may be
+ * changed).
  */
 import type { SortKeys } from './keys.js';
+import { SortKeyBuilder, SortKeyTable, StringPool } from './table.js';
 import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
 
 /** Share of the messages beyond which re-threading everything is preferred. */
 const MAX_AFFECTED = 0.25;
 
-export function updateThreads(
-  beforeRecords: readonly SortKeys[],
-  before: readonly ThreadNode[],
-  records: readonly SortKeys[],
-  algorithm: ThreadAlgorithm,
-): ThreadNode[] | null {
-  const { added, removed } = difference(beforeRecords, records);
-  if (added.length === 0 && removed.size === 0) return before.slice();
-  const limit = Math.max(16, records.length * MAX_AFFECTED);
-  if (added.length + removed.size > limit) return null;
+type Keys = SortKeyTable | readonly SortKeys[];
 
-  // The old keys and thread of each old uid (typed and dense: this pass is over every message).
+export function updateThreads(beforeKeys: Keys, before: readonly ThreadNode[], keys: Keys, algorithm: ThreadAlgorithm): ThreadNode[] | null {
+  const pair = onePool(beforeKeys, keys);
+  if (!pair) return null;
+  const [old, now] = pair;
   let maxUid = 0;
-  for (const r of beforeRecords) if (r.uid > maxUid) maxUid = r.uid;
-  const keyOf: Array<SortKeys | undefined> = new Array<SortKeys | undefined>(maxUid + 1);
-  for (const r of beforeRecords) keyOf[r.uid] = r;
+  for (const t of pair) for (let i = 0; i < t.length; i++) if ((t.uid[i] as number) > maxUid) maxUid = t.uid[i] as number;
+  // Rows by uid (typed and dense: this pass is over every message); a duplicate uid means a full run.
+  const oldRow = rowsByUid(old, maxUid);
+  const newRow = rowsByUid(now, maxUid);
+  if (!oldRow || !newRow) return null;
+  const added: number[] = [];
+  for (let i = 0; i < now.length; i++) if (oldRow[now.uid[i] as number]! < 0) added.push(i);
+  const removed: number[] = [];
+  for (let i = 0; i < old.length; i++) if (newRow[old.uid[i] as number]! < 0) removed.push(i);
+  if (added.length === 0 && removed.length === 0) return before.slice();
+  const limit = Math.max(16, now.length * MAX_AFFECTED);
+  if (added.length + removed.length > limit) return null;
+
   const threadOf = new Int32Array(maxUid + 1).fill(-1);
   const stack: ThreadNode[] = [];
   before.forEach((top, t) => {
@@ -50,93 +58,97 @@ export function updateThreads(
 
   const bySubject = algorithm !== 'refs';
   const byIds = algorithm !== 'orderedsubject';
-  const ids = new Set<string>();
-  const subjects = new Set<string>();
-  const absorb = (r: SortKeys): void => {
+  // The ids and subjects the change reaches, as marks over the (shared) pools.
+  const ids = new Uint8Array(now.ids.size);
+  const subjects = new Uint8Array(now.pool.size);
+  const absorb = (t: SortKeyTable, r: number): void => {
     if (byIds) {
-      if (r.messageId !== null) ids.add(r.messageId);
-      for (const p of r.parents) ids.add(p);
+      const id = t.messageId[r] as number;
+      if (id >= 0) ids[id] = 1;
+      for (let p = t.parentAt[r] as number; p < (t.parentAt[r + 1] as number); p++) ids[t.parents[p] as number] = 1;
     }
     // REFERENCES never merges by an empty subject (step 5); ORDEREDSUBJECT groups those too.
-    if (bySubject && (r.subject !== '' || algorithm === 'orderedsubject')) subjects.add(r.subject);
+    const s = t.subject[r] as number;
+    if (bySubject && (algorithm === 'orderedsubject' || t.pool.strings[s] !== '')) subjects[s] = 1;
+  };
+  const hit = (r: number): boolean => {
+    if (bySubject && subjects[old.subject[r] as number]) return true;
+    if (!byIds) return false;
+    const id = old.messageId[r] as number;
+    if (id >= 0 && ids[id]) return true;
+    for (let p = old.parentAt[r] as number; p < (old.parentAt[r + 1] as number); p++) if (ids[old.parents[p] as number]) return true;
+    return false;
   };
   const affected = new Set<number>();
-  const subset: SortKeys[] = [...added];
+  /** Rows of `now` to re-thread. */
+  const subset: number[] = [...added];
   const take = (t: number): boolean => {
     if (affected.has(t)) return false;
     affected.add(t);
     stack.push(before[t]!);
     for (let n = stack.pop(); n; n = stack.pop()) {
-      if (n.uid !== null) {
-        const r = keyOf[n.uid];
-        if (r) {
-          absorb(r);
-          if (!removed.has(r.uid)) subset.push(r);
+      if (n.uid !== null && n.uid <= maxUid) {
+        const r = oldRow[n.uid]!;
+        if (r >= 0) {
+          absorb(old, r);
+          const k = newRow[n.uid]!;
+          if (k >= 0) subset.push(k);
         }
       }
       for (const c of n.children) stack.push(c);
     }
     return true;
   };
-  for (const r of added) absorb(r);
-  for (const r of removed.values()) {
-    absorb(r);
-    const t = threadOf[r.uid]!;
+  for (const r of added) absorb(now, r);
+  for (const r of removed) {
+    absorb(old, r);
+    const t = threadOf[old.uid[r] as number]!;
     if (t >= 0) take(t);
   }
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of beforeRecords) {
-      const t = threadOf[r.uid]!;
+    for (let r = 0; r < old.length; r++) {
+      const t = threadOf[old.uid[r] as number]!;
       if (t < 0 || affected.has(t)) continue;
-      const hit =
-        (bySubject && subjects.has(r.subject)) || (byIds && ((r.messageId !== null && ids.has(r.messageId)) || r.parents.some((p) => ids.has(p))));
-      if (hit && take(t)) grew = true;
+      if (hit(r) && take(t)) grew = true;
     }
     if (subset.length > limit) return null;
   }
 
-  const fresh = new Map<number, SortKeys>();
-  for (const r of subset) fresh.set(r.uid, r);
-  const keyFor = (uid: number): SortKeys | undefined => fresh.get(uid) ?? keyOf[uid];
+  const sentOf = (uid: number): number | undefined => {
+    if (uid > maxUid) return undefined;
+    const k = newRow[uid]!;
+    if (k >= 0) return now.sent[k];
+    const r = oldRow[uid]!;
+    return r >= 0 ? old.sent[r] : undefined;
+  };
   const kept = affected.size ? before.filter((_, t) => !affected.has(t)) : before.slice();
   // Both lists are in the algorithm's top-level order already; the few new threads are placed by bisection.
-  return mergeTop(kept, subset.length ? threadMessages(subset, algorithm) : [], (n) => rankOf(n, keyFor, algorithm));
+  return mergeTop(kept, subset.length ? threadMessages(now.select(subset), algorithm) : [], (n) => rankOf(n, sentOf, algorithm));
 }
 
-/** Messages only in `after` and only in `before` (by uid); a merge walk when both are in uid order. */
-function difference(before: readonly SortKeys[], after: readonly SortKeys[]): { added: SortKeys[]; removed: Map<number, SortKeys> } {
-  const added: SortKeys[] = [];
-  const removed = new Map<number, SortKeys>();
-  if (ascending(before) && ascending(after)) {
-    let i = 0;
-    let j = 0;
-    while (i < before.length || j < after.length) {
-      const b = before[i];
-      const a = after[j];
-      if (a && (!b || a.uid < b.uid)) {
-        added.push(a);
-        j++;
-      } else if (b && (!a || b.uid < a.uid)) {
-        removed.set(b.uid, b);
-        i++;
-      } else {
-        i++;
-        j++;
-      }
-    }
-    return { added, removed };
+/** Both key sets as tables over the same pools (ids comparable), or null when two tables' pools differ. */
+function onePool(a: Keys, b: Keys): [SortKeyTable, SortKeyTable] | null {
+  if (a instanceof SortKeyTable && b instanceof SortKeyTable) return a.pool === b.pool && a.ids === b.ids ? [a, b] : null;
+  const pool = new StringPool();
+  const ids = new StringPool();
+  const table = (k: Keys): SortKeyTable => {
+    const out = new SortKeyBuilder(pool, ids, k.length);
+    for (const r of k) out.add(r);
+    return out.build();
+  };
+  return [table(a), table(b)];
+}
+
+/** row[uid] = the table's row of uid, or -1; null when a uid appears twice. */
+function rowsByUid(t: SortKeyTable, maxUid: number): Int32Array | null {
+  const row = new Int32Array(maxUid + 1).fill(-1);
+  for (let i = 0; i < t.length; i++) {
+    const u = t.uid[i] as number;
+    if (row[u]! >= 0) return null;
+    row[u] = i;
   }
-  const had = new Set(before.map((r) => r.uid));
-  const has = new Set(after.map((r) => r.uid));
-  for (const r of after) if (!had.has(r.uid)) added.push(r);
-  for (const r of before) if (!has.has(r.uid)) removed.set(r.uid, r);
-  return { added, removed };
-}
-
-function ascending(records: readonly SortKeys[]): boolean {
-  for (let i = 1; i < records.length; i++) if (records[i - 1]!.uid >= records[i]!.uid) return false;
-  return true;
+  return row;
 }
 
 /** The uid a thread is named by: its root, or a dummy's first child's. */
@@ -147,13 +159,13 @@ function headUid(n: ThreadNode): number {
 }
 
 /** A thread's place in the top-level order, as [date, uid]. */
-function rankOf(n: ThreadNode, keyFor: (uid: number) => SortKeys | undefined, algorithm: ThreadAlgorithm): [number, number] {
+function rankOf(n: ThreadNode, sentOf: (uid: number) => number | undefined, algorithm: ThreadAlgorithm): [number, number] {
   const head = headUid(n);
-  if (algorithm !== 'refs') return [keyFor(head)?.sent ?? 0, head];
+  if (algorithm !== 'refs') return [sentOf(head) ?? 0, head];
   let newest = -Infinity;
   const stack: ThreadNode[] = [n];
   for (let m = stack.pop(); m; m = stack.pop()) {
-    if (m.uid !== null) newest = Math.max(newest, keyFor(m.uid)?.sent ?? -Infinity);
+    if (m.uid !== null) newest = Math.max(newest, sentOf(m.uid) ?? -Infinity);
     for (const c of m.children) stack.push(c);
   }
   return [newest, head];

@@ -17,7 +17,9 @@
  *   whose roots share a base subject merged (step 5), siblings sorted by date (steps 4 and 6);
  * - REFS: REFERENCES steps 1-3 and 6 without the subject merging, threads ordered by their newest message's
  *   sent date (ties by the uid heading the thread); children ordered by date as in REFERENCES.
- * Iterative throughout: deep reply chains do not exhaust the stack. Never throws.
+ * Runs over a SortKeyTable's columns (an array of SortKeys is made into one first): no object per message
+ * besides the algorithm's own containers. Iterative throughout: deep reply chains do not exhaust the stack.
+ * Never throws.
  */
 import type { SortKeys } from './keys.js';
 import { SortKeyTable } from './table.js';
@@ -30,13 +32,14 @@ export interface ThreadNode {
   children: ThreadNode[];
 }
 
-/** The threads of `records` by `algorithm` (see the module contract). */
+/** The threads of `keys` by `algorithm` (see the module contract). */
 export function threadMessages(keys: SortKeyTable | readonly SortKeys[], algorithm: ThreadAlgorithm): ThreadNode[] {
-  const records = keys instanceof SortKeyTable ? keys.records() : keys;
-  if (algorithm === 'orderedsubject') return orderedSubject(records);
-  const roots = pruneDummies(linkReferences(records));
-  if (algorithm === 'references') return toNodes(sortAll(mergeBySubject(sortRoots(roots))));
-  return toNodes(sortByNewest(sortAll(roots)));
+  const t = keys instanceof SortKeyTable ? keys : SortKeyTable.fromRecords(keys);
+  if (algorithm === 'orderedsubject') return orderedSubject(t);
+  const roots = pruneDummies(linkReferences(t));
+  const byHead = headOrder(t);
+  if (algorithm === 'references') return toNodes(t, sortAll(mergeBySubject(t, sortRoots(roots, byHead)), byHead));
+  return toNodes(t, sortByNewest(t, sortAll(roots, byHead)));
 }
 
 /** Maps every uid of a forest to the uid heading its thread (a dummy's first child). */
@@ -56,29 +59,34 @@ export function threadHeads(forest: readonly ThreadNode[]): Map<number, number> 
   return out;
 }
 
-function bySentThenUid(a: SortKeys, b: SortKeys): number {
-  return a.sent - b.sent || a.uid - b.uid;
+/** Rows by sent date, ties by uid. */
+function rowOrder(t: SortKeyTable): (a: number, b: number) => number {
+  const sent = t.sent;
+  const uid = t.uid;
+  return (a, b) => (sent[a] as number) - (sent[b] as number) || (uid[a] as number) - (uid[b] as number);
 }
 
-function orderedSubject(records: readonly SortKeys[]): ThreadNode[] {
-  const groups = new Map<string, SortKeys[]>();
-  for (const r of records) {
-    const g = groups.get(r.subject);
-    if (g) g.push(r);
-    else groups.set(r.subject, [r]);
+function orderedSubject(t: SortKeyTable): ThreadNode[] {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < t.length; i++) {
+    const s = t.subject[i] as number;
+    const g = groups.get(s);
+    if (g) g.push(i);
+    else groups.set(s, [i]);
   }
   const threads = [...groups.values()];
-  for (const g of threads) g.sort(bySentThenUid);
-  threads.sort((a, b) => bySentThenUid(a[0] as SortKeys, b[0] as SortKeys));
+  const bySent = rowOrder(t);
+  for (const g of threads) g.sort(bySent);
+  threads.sort((a, b) => bySent(a[0] as number, b[0] as number));
   return threads.map((g) => ({
-    uid: (g[0] as SortKeys).uid,
-    children: g.slice(1).map((r) => ({ uid: r.uid, children: [] })),
+    uid: t.uid[g[0] as number] as number,
+    children: g.slice(1).map((r) => ({ uid: t.uid[r] as number, children: [] })),
   }));
 }
 
-/** A container of the REFERENCES algorithm: a message, or a dummy (rec null). */
+/** A container of the REFERENCES algorithm: a message (its table row), or a dummy (row -1). */
 interface Box {
-  rec: SortKeys | null;
+  row: number;
   parent: Box | null;
   kids: Box[];
   /** Set while the box is a child of the root (step 5 bookkeeping). */
@@ -90,8 +98,8 @@ interface Box {
 /** The children of a box without any: shared and frozen, so an accidental push throws instead of leaking. */
 const NO_KIDS: Box[] = Object.freeze([]) as unknown as Box[];
 
-function newBox(rec: SortKeys | null): Box {
-  return { rec, parent: null, kids: NO_KIDS, top: false, linked: 0 };
+function newBox(row: number): Box {
+  return { row, parent: null, kids: NO_KIDS, top: false, linked: 0 };
 }
 
 function addKid(parent: Box, kid: Box): void {
@@ -114,44 +122,50 @@ function setParent(child: Box, parent: Box | null): void {
 }
 
 /** Step 1 (links) and step 2 (the root set): the top-level boxes, children lists filled in. */
-function linkReferences(records: readonly SortKeys[]): Box[] {
-  let inOrder = records;
-  for (let i = 1; i < records.length; i++) {
-    if ((records[i - 1] as SortKeys).uid > (records[i] as SortKeys).uid) {
-      inOrder = [...records].sort((a, b) => a.uid - b.uid);
+function linkReferences(t: SortKeyTable): Box[] {
+  const n = t.length;
+  const uid = t.uid;
+  let order: Uint32Array | null = null;
+  for (let i = 1; i < n; i++) {
+    if ((uid[i - 1] as number) > (uid[i] as number)) {
+      // Stable: equal uids keep their input order.
+      order = Uint32Array.from({ length: n }, (_, k) => k).sort((a, b) => (uid[a] as number) - (uid[b] as number) || a - b);
       break;
     }
   }
-  const byId = new Map<string, Box>();
+  // Boxes by Message-ID: ids are the table's id pool indexes.
+  const byId: Array<Box | undefined> = new Array<Box | undefined>(t.ids.size);
   const boxes: Box[] = [];
-  const boxOf = (id: string): Box => {
-    let b = byId.get(id);
+  const boxOf = (id: number): Box => {
+    let b = byId[id];
     if (!b) {
-      b = newBox(null);
-      byId.set(id, b);
+      b = newBox(-1);
+      byId[id] = b;
       boxes.push(b);
     }
     return b;
   };
-  for (const rec of inOrder) {
-    const id = rec.messageId;
-    let own = id === null ? undefined : byId.get(id);
-    if (own && own.rec === null) own.rec = rec;
-    else if (own || id === null) {
+  for (let k = 0; k < n; k++) {
+    const row = order ? (order[k] as number) : k;
+    const id = t.messageId[row] as number;
+    let own = id < 0 ? undefined : byId[id];
+    if (own && own.row < 0) own.row = row;
+    else if (own || id < 0) {
       // Missing or duplicate Message-ID: a unique id nobody can reference.
-      own = newBox(rec);
+      own = newBox(row);
       boxes.push(own);
     } else {
-      own = newBox(rec);
-      byId.set(id, own);
+      own = newBox(row);
+      byId[id] = own;
       boxes.push(own);
     }
-    const refs = rec.parents;
+    const from = t.parentAt[row] as number;
+    const to = t.parentAt[row + 1] as number;
     // (1A) chain the references; an existing parent is kept, loops are refused.
-    let last: Box | null = refs.length > 0 ? boxOf(refs[0] as string) : null;
-    for (let i = 1; i < refs.length; i++) {
+    let last: Box | null = from < to ? boxOf(t.parents[from] as number) : null;
+    for (let p = from + 1; p < to; p++) {
       const parent = last as Box;
-      const child = boxOf(refs[i] as string);
+      const child = boxOf(t.parents[p] as number);
       if (child.parent === null && !wouldLoop(parent, child)) setParent(child, parent);
       last = child;
     }
@@ -180,10 +194,10 @@ function pruneDummies(roots: Box[]): Box[] {
   // Children before parents, so a dummy's own children are final when it is spliced away.
   for (let i = preorder.length - 1; i >= 0; i--) {
     const b = preorder[i] as Box;
-    if (!b.kids.some((k) => k.rec === null)) continue;
+    if (!b.kids.some((k) => k.row < 0)) continue;
     const kids: Box[] = [];
     for (const k of b.kids) {
-      if (k.rec !== null) kids.push(k);
+      if (k.row >= 0) kids.push(k);
       else
         for (const g of k.kids) {
           g.parent = b;
@@ -195,7 +209,7 @@ function pruneDummies(roots: Box[]): Box[] {
   const out: Box[] = [];
   for (const r of roots) {
     let top: Box | undefined = r;
-    if (r.rec === null) top = r.kids.length === 0 ? undefined : r.kids.length === 1 ? r.kids[0] : r;
+    if (r.row < 0) top = r.kids.length === 0 ? undefined : r.kids.length === 1 ? r.kids[0] : r;
     if (!top) continue;
     top.parent = null;
     top.top = true;
@@ -204,61 +218,64 @@ function pruneDummies(roots: Box[]): Box[] {
   return out;
 }
 
-/** The message a box sorts and is named by: itself, or a dummy's first child. */
-function headOf(b: Box): SortKeys {
+/** The row a box sorts and is named by: its own, or a dummy's first child's. */
+function headOf(b: Box): number {
   let h = b;
-  while (h.rec === null && h.kids[0]) h = h.kids[0];
-  return h.rec as SortKeys;
+  while (h.row < 0 && h.kids[0]) h = h.kids[0];
+  return h.row;
 }
 
-function byHead(a: Box, b: Box): number {
-  return bySentThenUid(headOf(a), headOf(b));
+/** Boxes by their head's sent date, ties by uid. */
+function headOrder(t: SortKeyTable): (a: Box, b: Box) => number {
+  const bySent = rowOrder(t);
+  return (a, b) => bySent(headOf(a), headOf(b));
 }
 
 /** Step 4: the root set in date order, dummies by their (date-sorted) first child. */
-function sortRoots(roots: Box[]): Box[] {
-  for (const r of roots) if (r.rec === null) r.kids.sort(byHead);
+function sortRoots(roots: Box[], byHead: (a: Box, b: Box) => number): Box[] {
+  for (const r of roots) if (r.row < 0) r.kids.sort(byHead);
   return roots.sort(byHead);
 }
 
 /** Step 5: threads whose roots share a non-empty base subject are merged. */
-function mergeBySubject(roots: Box[]): Box[] {
-  const table = new Map<string, Box>();
+function mergeBySubject(t: SortKeyTable, roots: Box[]): Box[] {
+  const subjectOf = (b: Box): number => t.subject[headOf(b)] as number;
+  const empty = (s: number): boolean => t.pool.strings[s] === '';
+  const reply = (b: Box): boolean => t.replyOrForward[b.row] === 1;
+  const table = new Map<number, Box>();
   // (5B) the subject table: a dummy wins over a message, a non-reply over a reply, else the first one.
   for (const r of roots) {
-    const subject = headOf(r).subject;
-    if (subject === '') continue;
-    const t = table.get(subject);
-    if (!t) table.set(subject, r);
-    else if (t.rec !== null && (r.rec === null || (t.rec.replyOrForward && !r.rec.replyOrForward))) {
-      table.set(subject, r);
-    }
+    const subject = subjectOf(r);
+    if (empty(subject)) continue;
+    const e = table.get(subject);
+    if (!e) table.set(subject, r);
+    else if (e.row >= 0 && (r.row < 0 || (reply(e) && !reply(r)))) table.set(subject, r);
   }
   // (5C) merge each root into its subject's table entry.
   const added: Box[] = [];
   for (const r of roots) {
     if (!r.top) continue;
-    const subject = headOf(r).subject;
-    if (subject === '') continue;
-    const t = table.get(subject) as Box;
-    if (t === r) continue;
-    if (r.rec === null && t.rec === null) {
-      for (const k of r.kids) addKid(t, k);
+    const subject = subjectOf(r);
+    if (empty(subject)) continue;
+    const e = table.get(subject) as Box;
+    if (e === r) continue;
+    if (r.row < 0 && e.row < 0) {
+      for (const k of r.kids) addKid(e, k);
       r.kids = NO_KIDS;
       r.top = false;
-    } else if (t.rec === null || (r.rec !== null && r.rec.replyOrForward && !t.rec.replyOrForward)) {
-      addKid(t, r);
+    } else if (e.row < 0 || (r.row >= 0 && reply(r) && !reply(e))) {
+      addKid(e, r);
       r.top = false;
-    } else if (r.rec === null) {
+    } else if (r.row < 0) {
       // Not reachable through step 5B (a dummy always takes the table entry); kept total all the same.
-      addKid(r, t);
-      t.top = false;
+      addKid(r, e);
+      e.top = false;
       table.set(subject, r);
     } else {
-      const dummy = newBox(null);
-      dummy.kids = [t, r];
+      const dummy = newBox(-1);
+      dummy.kids = [e, r];
       dummy.top = true;
-      t.top = false;
+      e.top = false;
       r.top = false;
       added.push(dummy);
       table.set(subject, dummy);
@@ -268,7 +285,7 @@ function mergeBySubject(roots: Box[]): Box[] {
 }
 
 /** Step 6: every set of siblings in date order, the root set last (dummies by their first child). */
-function sortAll(roots: Box[]): Box[] {
+function sortAll(roots: Box[], byHead: (a: Box, b: Box) => number): Box[] {
   const stack = [...roots];
   for (let b = stack.pop(); b; b = stack.pop()) {
     if (b.kids.length > 1) b.kids.sort(byHead);
@@ -278,39 +295,40 @@ function sortAll(roots: Box[]): Box[] {
 }
 
 /** REFS: threads ordered by their newest message, ties by the uid heading the thread. */
-function sortByNewest(roots: Box[]): Box[] {
+function sortByNewest(t: SortKeyTable, roots: Box[]): Box[] {
   const newest = new Float64Array(roots.length);
   const stack: Box[] = [];
   roots.forEach((r, i) => {
     let max = -Infinity;
     stack.push(r);
     for (let b = stack.pop(); b; b = stack.pop()) {
-      if (b.rec && b.rec.sent > max) max = b.rec.sent;
+      if (b.row >= 0 && (t.sent[b.row] as number) > max) max = t.sent[b.row] as number;
       for (const k of b.kids) stack.push(k);
     }
     newest[i] = max;
   });
   const order = roots.map((_, i) => i);
-  order.sort((a, b) => (newest[a] as number) - (newest[b] as number) || headOf(roots[a] as Box).uid - headOf(roots[b] as Box).uid);
+  const headUid = (i: number): number => t.uid[headOf(roots[i] as Box)] as number;
+  order.sort((a, b) => (newest[a] as number) - (newest[b] as number) || headUid(a) - headUid(b));
   return order.map((i) => roots[i] as Box);
 }
 
-function toNodes(roots: readonly Box[]): ThreadNode[] {
+function toNodes(t: SortKeyTable, roots: readonly Box[]): ThreadNode[] {
   const out: ThreadNode[] = [];
   const stack: Array<[Box, ThreadNode]> = [];
+  const uidOf = (b: Box): number | null => (b.row >= 0 ? (t.uid[b.row] as number) : null);
   for (const r of roots) {
-    const n: ThreadNode = { uid: r.rec ? r.rec.uid : null, children: [] };
+    const n: ThreadNode = { uid: uidOf(r), children: [] };
     out.push(n);
     stack.push([r, n]);
   }
   for (let e = stack.pop(); e; e = stack.pop()) {
     const [b, n] = e;
     for (const k of b.kids) {
-      const c: ThreadNode = { uid: k.rec ? k.rec.uid : null, children: [] };
+      const c: ThreadNode = { uid: uidOf(k), children: [] };
       n.children.push(c);
       stack.push([k, c]);
     }
   }
   return out;
 }
-
