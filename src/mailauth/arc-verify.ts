@@ -41,14 +41,14 @@ function clean(v: string): string {
 
 /** Whether the view has any ARC field (the chain is then validated). */
 export function hasArc(view: MessageView): boolean {
-  return view.fields.some((f) => SLOTS.includes(f.name.toLowerCase()));
+  return view.fields.some((f) => SLOTS.includes(f.lower));
 }
 
 /** The sets by instance, or a reason they are not a well-formed chain. */
 function collectSets(fields: readonly RawField[]): ArcSet[] | string {
   const byInstance = new Map<number, Array<RawField | undefined>>();
   for (const f of fields) {
-    const slot = SLOTS.indexOf(f.name.toLowerCase());
+    const slot = SLOTS.indexOf(f.lower);
     if (slot < 0) continue;
     const v = fieldValue(f);
     const i = slot === 0 ? /^\s*i\s*=\s*(\d+)\s*;/.exec(v)?.[1] : parseTags(v)?.get('i');

@@ -7,6 +7,8 @@
 export interface RawField {
   /** The field name as written (without the colon). */
   name: string;
+  /** `name` lower-cased, for comparisons. */
+  lower: string;
   /** The whole field, folding included, without its final CRLF. */
   text: string;
   /** Octet offsets of the field in the message, its final CRLF included in `end`. */
@@ -36,7 +38,8 @@ export function splitFields(raw: Buffer): RawField[] {
     const stop = next < 0 ? head.length : next;
     const text = head.slice(pos, stop);
     const colon = text.indexOf(':');
-    fields.push({ name: colon < 0 ? '' : text.slice(0, colon).trim(), text, start: pos, end: next < 0 ? head.length : next + 2 });
+    const name = colon < 0 ? '' : text.slice(0, colon).trim();
+    fields.push({ name, lower: name.toLowerCase(), text, start: pos, end: next < 0 ? head.length : next + 2 });
     pos = next < 0 ? head.length : next + 2;
   }
   return fields;
@@ -83,7 +86,7 @@ export function authservId(value: string): string | null {
  */
 export function removeOwnAuthResults(raw: Buffer, id: string, fields: readonly RawField[] = splitFields(raw)): { raw: Buffer; removed: number } {
   const own = id.toLowerCase();
-  const doomed = fields.filter((f) => f.name.toLowerCase() === 'authentication-results' && authservId(fieldValue(f)) === own);
+  const doomed = fields.filter((f) => f.lower === 'authentication-results' && authservId(fieldValue(f)) === own);
   if (!doomed.length) return { raw, removed: 0 };
   const parts: Buffer[] = [];
   let at = 0;

@@ -250,7 +250,7 @@ export async function checkInbound(raw: Buffer, session: InboundSession, opts: I
 function fromAddresses(fields: readonly RawField[]): string[] {
   const out: string[] = [];
   for (const f of fields) {
-    if (f.name.toLowerCase() !== 'from') continue;
+    if (f.lower !== 'from') continue;
     for (const a of parseAddressList(fieldValue(f)) ?? []) if (a.mailbox && a.host) out.push(`${a.mailbox}@${a.host}`);
   }
   return out;

@@ -59,7 +59,7 @@ export function relaxedBody(body: Buffer): Buffer {
 export function headerList(fields: readonly RawField[]): string[] {
   const out: string[] = [];
   for (const name of SIGNED_FIELDS) {
-    const n = fields.filter((f) => f.name.toLowerCase() === name.toLowerCase()).length;
+    const n = fields.filter((f) => f.lower === name.toLowerCase()).length;
     for (let i = 0; i < n + (name === 'From' ? 1 : 0); i++) out.push(name);
   }
   return out;
@@ -71,13 +71,12 @@ export function headerList(fields: readonly RawField[]): string[] {
  */
 export function signedHeaderData(fields: readonly RawField[], names: readonly string[], canon: 'relaxed' | 'simple' = 'relaxed'): string {
   const used = new Set<RawField>();
-  const lowerNames = fields.map((f) => f.name.toLowerCase());
   let data = '';
   for (const name of names) {
     const lower = name.toLowerCase();
     for (let i = fields.length - 1; i >= 0; i--) {
       const f = fields[i]!;
-      if (lowerNames[i] !== lower || used.has(f)) continue;
+      if (f.lower !== lower || used.has(f)) continue;
       used.add(f);
       data += canon === 'relaxed' ? relaxedHeader(f.name, fieldValue(f)) : `${f.text}\r\n`;
       break;
@@ -121,7 +120,7 @@ export function signMessage(raw: Buffer, keys: readonly SigningKey[], now: Date 
   if (!keys.length) return raw;
   const end = headerEnd(raw);
   const fields = splitFields(raw);
-  if (!fields.some((f) => f.name.toLowerCase() === 'from')) return raw;
+  if (!fields.some((f) => f.lower === 'from')) return raw;
   const names = headerList(fields);
   const signedData = signedHeaderData(fields, names);
   // A message of header fields only has an empty body (RFC 5322 3.5).

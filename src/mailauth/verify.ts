@@ -166,7 +166,7 @@ export function messageView(raw: Buffer, fields: RawField[] = splitFields(raw)):
 
 /** Verifies every DKIM-Signature of `raw` (at most MAX_SIGNATURES); [] when there is none. */
 export async function verifyDkim(raw: Buffer, resolver: DnsResolver, keys: DkimKeyCache, now: Date = new Date(), view: MessageView = messageView(raw)): Promise<DkimResult[]> {
-  const sigs = view.fields.filter((f) => f.name.toLowerCase() === 'dkim-signature');
+  const sigs = view.fields.filter((f) => f.lower === 'dkim-signature');
   if (!sigs.length) return [];
   return Promise.all(sigs.slice(0, MAX_SIGNATURES).map((sig) => verifyOne(sig, view.fields, view.bodyHash, resolver, keys, now)));
 }
