@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { makeEnv } from './delivery/helpers.js';
 import { SocketReader } from './helpers/server-fixture.js';
 import { outputMatches, serveWorkers, type Served } from './workers-helpers.js';
@@ -59,13 +59,23 @@ class Conn extends SocketReader {
   }
 }
 
-/** Refusal lines of the IMAP listener in the server's log, by worker. */
-function refusalsBy(s: Served, remote: string): Set<string> {
+/** The workers that logged a refusal (`what`) of a connection from `remote`. */
+function refusalsBy(s: Served, remote: string, what = 'imap connection refused'): Set<string> {
   const out = new Set<string>();
   for (const line of s.output().split('\n')) {
-    if (line.includes('imap connection refused') && line.includes(remote)) out.add(/worker=(\d+)/.exec(line)?.[1] ?? '?');
+    if (line.includes(what) && line.includes(`remote=${remote}`)) out.add(/worker=(\d+)/.exec(line)?.[1] ?? '?');
   }
   return out;
+}
+
+/** Connects from `from` and reads the first line the server sends. */
+async function greeting(port: number, from: string): Promise<{ socket: Socket; line: string }> {
+  const socket = connect({ host: '127.0.0.1', port, localAddress: from });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, line: await new SocketReader(socket).line() };
 }
 
 /** K admitted connections from `from`, some served by each worker (the extra tries are closed). */
@@ -135,6 +145,35 @@ describe('serve --workers 2: limits hold across workers', () => {
       assert.match(over.greeting, /^\* BYE Too many connections/);
     } finally {
       for (const c of open) c.close();
+    }
+  });
+
+  test('POP3 and LMTP connections from one address are limited over both workers too', async () => {
+    const open: Socket[] = [];
+    try {
+      for (let i = 0; i < K; i++) {
+        const g = await greeting(s.ports['pop3']!, '127.0.0.7');
+        open.push(g.socket);
+        assert.match(g.line, /^\+OK/);
+      }
+      for (let i = 0; i < 12 && refusalsBy(s, '127.0.0.7', 'pop3 connection refused').size < 2; i++) {
+        const g = await greeting(s.ports['pop3']!, '127.0.0.7');
+        g.socket.destroy();
+        assert.match(g.line, /^-ERR \[SYS\/TEMP\] Too many connections/);
+      }
+      assert.deepEqual([...refusalsBy(s, '127.0.0.7', 'pop3 connection refused')].sort(), ['1', '2'], 'both workers refused');
+      for (let i = 0; i < K; i++) {
+        const g = await greeting(s.ports['lmtp']!, '127.0.0.8');
+        open.push(g.socket);
+        assert.match(g.line, /^220 /);
+      }
+      for (let i = 0; i < 4; i++) {
+        const g = await greeting(s.ports['lmtp']!, '127.0.0.8');
+        g.socket.destroy();
+        assert.match(g.line, /^421 .*Too many connections/);
+      }
+    } finally {
+      for (const c of open) c.destroy();
     }
   });
 
