@@ -41,8 +41,12 @@ export function bad(text: string): Reply {
 
 /** Replaces anything that could break the status line (CR, LF, other controls) with a space. */
 export function sanitizeText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, ' ');
+  // Most texts are clean: a test is cheaper than a replace that finds nothing (it builds no new string).
+  return CONTROL.test(text) ? text.replace(CONTROL_ALL, ' ') : text;
 }
+
+const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROL_ALL = /[\x00-\x1f\x7f]/g;
 
 /** "+OK text\r\n" or "-ERR [CODE] text\r\n" (RFC 1939 section 3, RFC 2449 section 8). */
 export function formatStatus(reply: Reply): string {

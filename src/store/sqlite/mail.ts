@@ -161,9 +161,10 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
     const held = (): Promise<Array<MessageParts<W>>> =>
       core.run(async () => {
         rd ??= this.reader(mask);
+        const all = rd.held.all(mailboxId) as Row[];
+        if (all.length === 0) return [];
         const want = new Set(uids);
-        const rows = (rd.held.all(mailboxId) as Row[]).filter((r) => want.has(r[0]));
-        return rows.map((r) => rd!.build(r) as unknown as MessageParts<W>);
+        return all.filter((r) => want.has(r[0])).map((r) => rd!.build(r) as unknown as MessageParts<W>);
       });
     return mergeHeld(live, held);
   }
