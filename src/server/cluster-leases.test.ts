@@ -1,9 +1,9 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LeaseCounter, LeaseTable, type LeaseToPrimary, type LeaseToWorker } from './cluster-leases.js';
 
 /** A primary and `n` workers joined by message queues delivered on later turns, as over IPC. */
-function cluster(n: number) {
+function cluster(n: number, now: () => number = Date.now) {
   const sent = { toPrimary: 0 };
   const dead = new Set<number>();
   const workers: LeaseCounter[] = [];
@@ -20,7 +20,7 @@ function cluster(n: number) {
         sent.toPrimary++;
         setImmediate(() => table.handle(slot, m));
         return true;
-      }),
+      }, now),
     );
   }
   return {
@@ -116,4 +116,35 @@ test('a release hands its slot to a waiting admission; releasing an unknown key 
   a.release('x');
   assert.equal(await waiting, true);
   assert.equal(await admit(b, 'x', 1), false);
+});
+
+test('a refused address leaves no lease behind in the refusing worker', async () => {
+  const c = cluster(2);
+  const [a, b] = c.workers as [LeaseCounter, LeaseCounter];
+  assert.equal(await admit(a, 'imap/192.0.2.77', 1), true);
+  assert.equal(await admit(b, 'imap/192.0.2.77', 1), false);
+  assert.equal(b.lease('imap/192.0.2.77'), null);
+});
+
+test('slots of an address without connections go back to the primary after a while', async () => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  try {
+    let t = 1_000_000;
+    const c = cluster(2, () => t);
+    const a = c.workers[0]!;
+    assert.equal(await admit(a, 'pop3/203.0.113.30', 50), true);
+    assert.ok(c.table.held('pop3/203.0.113.30', 1) > 1);
+    a.release('pop3/203.0.113.30');
+    t += 1_000;
+    mock.timers.tick(2_000);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(c.table.held('pop3/203.0.113.30', 1) > 0, 'kept while recently used');
+    t += 2_000;
+    mock.timers.tick(2_000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(c.table.held('pop3/203.0.113.30', 1), 0);
+    assert.equal(a.lease('pop3/203.0.113.30'), null);
+  } finally {
+    mock.timers.reset();
+  }
 });

@@ -264,6 +264,7 @@ export class LeaseCounter implements ConnectionCounter {
         l.asking = false;
         l.covered = 0;
         this.#settle(l, l.waiters.length, (x) => this.#alone1(x));
+        this.#forgetIfEmpty(key, l);
       }
     }, ASK_TIMEOUT_MS).unref();
   }
@@ -290,6 +291,8 @@ export class LeaseCounter implements ConnectionCounter {
         }
       }
     }
+    // A refused key leaves nothing behind (a flood of refused addresses must not grow memory).
+    this.#forgetIfEmpty(key, l);
   }
 
   #fromLease(l: Lease): boolean {
