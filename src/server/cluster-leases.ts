@@ -16,10 +16,11 @@
  *
  * When the primary cannot be asked (its channel is closed: it has exited, and this worker is stopping) or
  * does not answer within ASK_TIMEOUT_MS, the worker decides alone against the same limit, counting only its
- * own connections: the limit then holds per worker, as if it ran alone. That is failing open, as Dovecot
- * does when anvil cannot be reached: these limits protect the server from one greedy client, they are not
- * access control, and refusing every client because a bookkeeping process is gone would turn its failure
- * into an outage for everyone. The per-worker count still bounds what a client gets.
+ * own connections: the limit then holds per worker, as if it ran alone. That is failing open, as Dovecot's
+ * auth process does when anvil cannot be reached (a failed penalty lookup counts as no penalty, and without
+ * an anvil connection penalties are off): these limits protect the server from one greedy client, they are
+ * not access control, and refusing every client because a bookkeeping process is gone would turn its
+ * failure into an outage for everyone. The per-worker count still bounds what a client gets.
  */
 import type { ConnectionCounter } from '../lib/connection-limit.js';
 
