@@ -134,9 +134,9 @@ export function sortBytes(nums: ArrayLike<number>, modseq: number | null): Buffe
   return numberList('* SORT', nums, `${modseq !== null ? ` (MODSEQ ${modseq})` : ''}\r\n`);
 }
 
-/** "* THREAD thread-list..." (RFC 5256 section 4); `threads` already rendered (commands/thread.ts). */
-export function threadLine(threads: string): string {
-  return `* THREAD${threads ? ' ' + threads : ''}\r\n`;
+/** "* THREAD thread-list..." (RFC 5256 section 4) as bytes; `threads` already rendered (commands/thread.ts). */
+export function threadBytes(threads: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(threads.length ? '* THREAD ' : '* THREAD'), threads, Buffer.from('\r\n')]);
 }
 
 /** "* LIST|LSUB (\Noselect) "/" """: the hierarchy delimiter and root (RFC 9051 6.3.9). */

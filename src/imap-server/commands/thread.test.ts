@@ -72,9 +72,9 @@ describe('renderThreads', () => {
       { uid: null, children: [leaf(3), leaf(5)] },
       { uid: 1, children: [{ uid: 2, children: [leaf(3), { uid: 4, children: [leaf(5)] }] }] },
     ];
-    assert.equal(renderThreads(forest, (u) => u), '(2 83)(46)((3)(5))(1 2 (3)(4 5))');
-    assert.equal(renderThreads([], (u) => u), '');
-    assert.equal(renderThreads([leaf(7)], (u) => u * 10), '(70)');
+    assert.equal(renderThreads(forest, (u) => u).toString(), '(2 83)(46)((3)(5))(1 2 (3)(4 5))');
+    assert.equal(renderThreads([], (u) => u).toString(), '');
+    assert.equal(renderThreads([leaf(7)], (u) => u * 10).toString(), '(70)');
   });
 
   test('a chain of 200,000 replies renders without recursion', () => {
@@ -85,7 +85,7 @@ describe('renderThreads', () => {
       n.children.push(next);
       n = next;
     }
-    const out = renderThreads([root], (u) => u);
+    const out = renderThreads([root], (u) => u).toString();
     assert.ok(out.startsWith('(1 2 3 ') && out.endsWith(' 200000)'));
   });
 });

@@ -16,7 +16,8 @@ import { Args, ParseError } from '../../imap/grammar/args.js';
 import { parseSearchKeys, type SearchKey } from '../../imap/grammar/search.js';
 import { threadMessagesMemo, type ThreadAlgorithm, type ThreadNode } from '../../mailsort/index.js';
 import { ok, type Completion } from '../errors.js';
-import { threadLine } from '../responses.js';
+import { AsciiWriter } from '../../imap/wire/numbers.js';
+import { threadBytes } from '../responses.js';
 import { SELECTED, defineCommand, selectedView, type CommandContext } from '../session.js';
 import { checkCharset, searchRunner } from './search.js';
 import { viewSortKeys } from './sort-view.js';
@@ -43,25 +44,27 @@ export function parseThread(args: Args): ThreadArgs {
 }
 
 /**
- * The thread-lists of a forest (RFC 5256 section 4 thread-list), numbers mapped through `num`. Iterative:
- * deep reply chains and deep nesting use no stack.
+ * The thread-lists of a forest (RFC 5256 section 4 thread-list), numbers mapped through `num`, as ASCII bytes
+ * (written straight into one buffer: a large mailbox's threads are hundreds of kilobytes). Iterative: deep
+ * reply chains and deep nesting use no stack.
  */
-export function renderThreads(forest: readonly ThreadNode[], num: (uid: number) => number): string {
-  let out = '';
-  // Work items: a node to open as a thread-list, or text to emit; processed last-in first-out.
-  const work: Array<ThreadNode | string> = [];
+export function renderThreads(forest: readonly ThreadNode[], num: (uid: number) => number): Buffer {
+  const out = new AsciiWriter(forest.length * 8);
+  // Work items: a node to open as a thread-list, or CLOSE to emit ")"; processed last-in first-out.
+  const work: Array<ThreadNode | typeof CLOSE> = [];
   for (let i = forest.length - 1; i >= 0; i--) work.push(forest[i]!);
   for (let item = work.pop(); item !== undefined; item = work.pop()) {
-    if (typeof item === 'string') {
-      out += item;
+    if (item === CLOSE) {
+      out.byte(RPAREN);
       continue;
     }
-    out += '(';
+    out.byte(LPAREN);
     let node: ThreadNode = item;
     let first = true;
     for (;;) {
       if (node.uid !== null) {
-        out += (first ? '' : ' ') + num(node.uid);
+        if (!first) out.byte(SP);
+        out.number(num(node.uid));
         first = false;
       }
       if (node.children.length === 1) {
@@ -69,17 +72,22 @@ export function renderThreads(forest: readonly ThreadNode[], num: (uid: number) 
         continue;
       }
       if (node.children.length === 0) {
-        out += ')';
+        out.byte(RPAREN);
         break;
       }
-      if (!first) out += ' ';
-      work.push(')');
+      if (!first) out.byte(SP);
+      work.push(CLOSE);
       for (let i = node.children.length - 1; i >= 0; i--) work.push(node.children[i]!);
       break;
     }
   }
-  return out;
+  return out.bytes();
 }
+
+const CLOSE = 0;
+const LPAREN = 0x28;
+const RPAREN = 0x29;
+const SP = 0x20;
 
 async function runThread(ctx: CommandContext, args: ThreadArgs): Promise<Completion> {
   const view = selectedView(ctx);
@@ -87,7 +95,7 @@ async function runThread(ctx: CommandContext, args: ThreadArgs): Promise<Complet
   const hits = await searchRunner(ctx)(view, args.key);
   const keys = await viewSortKeys(ctx.service.store, view, hits);
   const forest = threadMessagesMemo(keys, args.algorithm);
-  ctx.session.send(Buffer.from(threadLine(renderThreads(forest, ctx.uid ? (u) => u : (u) => view.seqOf(u)))));
+  ctx.session.send(threadBytes(renderThreads(forest, ctx.uid ? (u) => u : (u) => view.seqOf(u))));
   return ok('Thread completed');
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { numberList } from './numbers.js';
+import { AsciiWriter, numberList } from './numbers.js';
 
 test('numberList: head, " n" per number in order, tail', () => {
   assert.equal(numberList('* SORT', [3, 10, 0, 99, 100, 4294967295], '\r\n').toString('latin1'), '* SORT 3 10 0 99 100 4294967295\r\n');
@@ -16,4 +16,13 @@ test('numberList: the same bytes as joining the decimal strings', () => {
       assert.equal(numberList('*', nums, '\r\n').toString('latin1'), `*${nums.map((n) => ' ' + n).join('')}\r\n`);
     }),
   );
+});
+
+test('AsciiWriter: text, bytes and numbers, growing past its first buffer', () => {
+  const w = new AsciiWriter(1);
+  w.text('* THREAD ').byte(0x28).number(0).byte(0x20).number(Number.MAX_SAFE_INTEGER).byte(0x29);
+  for (let i = 0; i < 1000; i++) w.byte(0x20).number(i);
+  const want = `* THREAD (0 ${Number.MAX_SAFE_INTEGER})` + Array.from({ length: 1000 }, (_, i) => ` ${i}`).join('');
+  assert.equal(w.bytes().toString('latin1'), want);
+  assert.equal(new AsciiWriter().bytes().length, 0);
 });
