@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { sampleMessage } from '../../../test/helpers/store.js';
+import Database from 'better-sqlite3';
 import { openSqliteStore, type SqliteStore } from './index.js';
 
 /** The connection internals these tests look at. */
@@ -117,6 +118,37 @@ describe('SQLite group commit and WAL sync', () => {
       assert.equal(x.stats.commits, commits + 2, 'the two held appends shared one transaction');
       assert.ok(x.syncedSeq >= x.commitSeq);
     });
+  });
+
+  test('a group commit that finds the write lock taken by another connection waits without holding the event loop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-commit-'));
+    const s = await openSqliteStore({ dataDir: dir, fsync: true });
+    const other = new Database(join(dir, 'mail.db'), { timeout: 0 });
+    try {
+      const user = await s.directory.createUser('busy@example.org', 'h');
+      const inbox = (await s.mail.getMailbox(user.id, 'INBOX'))!.id;
+      await s.mail.append(inbox, sampleMessage(0));
+      // Another writer (as another worker process would) holds the write lock.
+      other.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const pending = Promise.all([
+        s.mail.append(inbox, sampleMessage(1)),
+        s.mail.storeFlags(inbox, [1], { op: 'add', flags: ['\\Seen'] }),
+      ]).finally(() => (settled = true));
+      // This thread keeps running (SQLite's busy handler would sleep here, and the lock would never be freed).
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(settled, false, 'the writes wait for the lock');
+      assert.equal((await s.mail.listMessages(inbox)).length, 1, 'reads go on meanwhile');
+      other.exec('COMMIT');
+      const [r, flags] = await pending;
+      assert.equal(r.uid, 2);
+      assert.equal(flags.changed.length, 1);
+      assert.equal((await s.mail.listMessages(inbox)).length, 2);
+    } finally {
+      other.close();
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a flag change and a small append do not wait for an append still writing its file', async () => {

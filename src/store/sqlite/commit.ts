@@ -26,6 +26,15 @@ const LAZY_SYNC_MS = 100;
  * more would only take thread-pool threads from blob writes and reads.
  */
 const SYNCS_IN_FLIGHT = 2;
+/**
+ * A group commit that finds the write lock taken by another process (the other workers of serve
+ * --workers N, a CLI command) tries again after this long, doubling up to BUSY_RETRY_MAX_MS, without
+ * holding the event loop; SQLite's own busy handler would sleep on this thread, stalling every session
+ * of the process for each collision. After BUSY_GIVE_UP_MS (the connection's busy timeout) the group fails.
+ */
+const BUSY_RETRY_MS = 1;
+const BUSY_RETRY_MAX_MS = 16;
+const BUSY_GIVE_UP_MS = 5000;
 
 /** An append writing its blob files (startWriter .. endWriter). */
 export interface BlobWriter {
@@ -67,6 +76,9 @@ export class SqliteConnection {
   readonly commitQueue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; durable: boolean }> = [];
   /** Items of commitQueue that do not wait for a sync (flag changes, \Recent claims, expunges). */
   queuedLazy = 0;
+  /** While group commits find the write lock taken: since when, and the next retry's delay (see flushCommits). */
+  busySince: number | null = null;
+  busyDelay = BUSY_RETRY_MS;
   /** A background WAL sync is scheduled for flag-only commits (see groupCommit). */
   lazySyncTimer: NodeJS.Timeout | null = null;
   flushScheduled = false;
@@ -101,9 +113,15 @@ export class SqliteConnection {
    */
   readonly inTx: Database.Transaction<(fn: () => unknown) => unknown>;
 
+  /** The connection's busy timeout (ms), switched off around a group commit's BEGIN (see flushCommits). */
+  readonly busyTimeout: number;
+  readonly busyTimeoutStatements: { off: Statement; on: Statement };
+
   constructor(db: Database.Database, blobs: BlobDir, key: string, asyncWalSync: boolean) {
     this.asyncWalSync = asyncWalSync;
     this.db = db;
+    this.busyTimeout = Number(db.pragma('busy_timeout', { simple: true }));
+    this.busyTimeoutStatements = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare(`PRAGMA busy_timeout = ${this.busyTimeout}`) };
     this.inTx = db.transaction((fn: () => unknown) => fn());
     this.blobs = blobs;
     this.key = key;
@@ -211,11 +229,13 @@ export class SqliteConnection {
     const batch = this.commitQueue.splice(0);
     this.queuedLazy = 0;
     if (batch.length === 0) return;
-    this.stats.commits++;
-    this.stats.grouped += batch.length;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let began = false;
     try {
+      // BEGIN IMMEDIATE fails at once when another process holds the write lock (retried below).
+      this.busyTimeoutStatements.off.get();
       this.tx(() => {
+        began = true;
         for (const item of batch) {
           try {
             outcomes.push({ ok: true, value: this.inTx(item.fn) });
@@ -225,9 +245,17 @@ export class SqliteConnection {
         }
       }, true);
     } catch (error) {
+      if (!began && this.retryWhenBusy(batch, error)) return;
+      this.busySince = null;
       for (const item of batch) item.reject(error);
       return;
+    } finally {
+      this.busyTimeoutStatements.on.get();
     }
+    this.busySince = null;
+    this.busyDelay = BUSY_RETRY_MS;
+    this.stats.commits++;
+    this.stats.grouped += batch.length;
     const settle = (durable: boolean, syncError?: unknown): void =>
       batch.forEach((item, i) => {
         if (item.durable !== durable) return;
@@ -239,6 +267,24 @@ export class SqliteConnection {
     settle(false);
     if (batch.some((item) => item.durable)) this.walSync().then(() => settle(true), (e: unknown) => settle(true, mapError(e)));
     else this.syncLater();
+  }
+
+  /**
+   * The write lock was taken by another process before the group began: puts the group back at the head
+   * of the queue (writes queued meanwhile join it) and flushes again after a short wait. False when the
+   * error is not SQLITE_BUSY or the lock has been taken for BUSY_GIVE_UP_MS (the group then fails).
+   */
+  private retryWhenBusy(batch: SqliteConnection['commitQueue'], error: unknown): boolean {
+    if (!(error instanceof Error) || !(error as { code?: string }).code?.startsWith('SQLITE_BUSY')) return false;
+    const now = performance.now();
+    this.busySince ??= now;
+    if (now - this.busySince >= BUSY_GIVE_UP_MS) return false;
+    this.commitQueue.unshift(...batch);
+    this.queuedLazy = this.commitQueue.filter((item) => !item.durable).length;
+    this.flushScheduled = true;
+    setTimeout(() => this.flushCommits(), this.busyDelay);
+    this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, this.busyDelay * 2);
+    return true;
   }
 
   /** Starts a WAL sync within LAZY_SYNC_MS for commits nobody waits for (see groupCommit). */
