@@ -48,8 +48,8 @@
  * shorter).
  *
  * Hot paths (numbers in bench/store/sqlite-paths.ts): small blob reads are synchronous; concurrent appends
- * share one commit (the group waits briefly for appends still writing their blobs) and their directory
- * fsyncs; listMessages/status of big mailboxes and repeated changesSince calls are served from per-mailbox
+ * share one commit (durable writes queued while a WAL sync runs commit together when it ends) and their
+ * directory fsyncs; listMessages/status of big mailboxes and repeated changesSince calls are served from per-mailbox
  * caches that are valid for one HIGHESTMODSEQ (read from the database on every call, so changes committed
  * by other instances or processes are never missed) and brought forward through the change log; envelope
  * reads take `message_envelopes` (readMessages) instead of parsing whole MIME indexes. Cached rows are
