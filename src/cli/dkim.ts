@@ -11,7 +11,9 @@ import type { Command } from 'commander';
 import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 import type { DkimAlgorithm } from '../store/dkim.js';
-import { dkimRecordName, dkimRecordValue, domainDnsRecords, ensureDomainKey, formatZoneLine } from '../mailauth/index.js';
+// From keys.ts and records.ts, not mailauth/index.ts: `serve` imports this file, and the index brings the MX checks.
+import { dkimRecordName, dkimRecordValue, ensureDomainKey } from '../mailauth/keys.js';
+import { domainDnsRecords, formatZoneLine } from '../mailauth/records.js';
 import { CliError } from './common.js';
 
 function out(line: string): void {

@@ -1,21 +1,17 @@
 /** The `mailroom` command. */
 import { Command, CommanderError } from 'commander';
-import { registerServeCommand } from './serve.js';
-import { registerUserCommands } from './user.js';
 import { PRIVATE_UMASK } from '../lib/private-files.js';
-import { registerDomainCommands } from './domain.js';
-import { registerStoreCommands } from './store.js';
-import { registerTokenCommands } from './token.js';
-import { registerShareCommands } from './share.js';
-import { registerSieveCommands } from './sieve.js';
-import { registerSpamCommands } from './spam.js';
-import { describeError, openStoreFromFlags } from './common.js';
+import { tuneHeap } from '../server/heap.js';
 
 /**
- * Builds the command tree. The client commands (which load the IMAP client library and the mail sender) are
- * imported only when `client` is on the command line, so `serve` does not carry them in memory.
+ * Builds the command tree. The commands' modules are imported here, not at the top of this file, so that
+ * main() can size the heap for `serve` before they load (server/heap.ts). The client commands (which load
+ * the IMAP client library and the mail sender) are imported only when `client` is on the command line, so
+ * `serve` does not carry them in memory.
  */
 export async function buildProgram(argv: string[] = []): Promise<Command> {
+  const [{ registerServeCommand }, { registerUserCommands }, { registerDomainCommands }, { registerStoreCommands }, { registerTokenCommands }, { registerShareCommands }, { registerSieveCommands }, { registerSpamCommands }, { openStoreFromFlags }] =
+    await Promise.all([import('./serve.js'), import('./user.js'), import('./domain.js'), import('./store.js'), import('./token.js'), import('./share.js'), import('./sieve.js'), import('./spam.js'), import('./common.js')]);
   const program = new Command('mailroom')
     .description('mailroom: IMAP and POP3 mail server with delivery and submission, and a POP3/IMAP client')
     .version('0.1.0')
@@ -46,6 +42,8 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
 export async function main(argv: string[]): Promise<number> {
   // Before anything is created: data directories, databases, profiles and keys are private to the user.
   process.umask(PRIVATE_UMASK);
+  // Before the modules of the commands load: their start-up allocations would already grow the young generation.
+  if (argv.includes('serve')) tuneHeap();
   const program = await buildProgram(argv);
   program.exitOverride();
   try {
@@ -56,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its message (or help/version, which exit 0)
       return e.exitCode;
     }
+    const { describeError } = await import('./common.js');
     process.stderr.write(`mailroom: ${describeError(e)}\n`);
     return typeof (e as { exitCode?: unknown }).exitCode === 'number' ? ((e as { exitCode: number }).exitCode || 1) : 1;
   }
@@ -68,7 +67,7 @@ if (invoked.endsWith('/cli/main.js') || invoked.endsWith('/cli/main.ts') || invo
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`mailroom: ${describeError(e)}\n`);
+      process.stderr.write(`mailroom: ${e instanceof Error ? e.message : String(e)}\n`);
       process.exitCode = 1;
     },
   );

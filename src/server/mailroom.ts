@@ -287,9 +287,11 @@ export class Mailroom {
       const stages = buildStages({ store: this.#store, logger, hostname, dataDir: this.dataDir, ...(this.#opts.spam ? { spam: this.#opts.spam } : {}), ...(this.#opts.sieve ? { sieve: this.#opts.sieve } : {}), kickQueue: () => this.#queue?.kick() }, this.#opts.stages);
       // The HTTP and mail-authentication modules are loaded here, not at import: CLI commands that only
       // use this module's helpers start faster without them.
-      const { mailAuthOptions } = await import('../mailauth/index.js');
+      // The MX checks (SPF/DMARC code of the mailauth package) load only for an SMTP listener that runs them.
+      const { buildMailAuth } = await import('../mailauth/options.js');
+      const mx = this.#opts.mailAuth?.checks && need('smtp') ? (await import('../mailauth/mx.js')).createMxChecker : null;
       const http = need('http') || need('https') ? await import('../http/server.js') : null;
-      const auth = mailAuthOptions(this.#store, hostname, logger, this.#opts.mailAuth);
+      const auth = buildMailAuth(this.#store, hostname, logger, this.#opts.mailAuth ?? {}, mx);
       // Every listener that accepts mail may queue some: submission and JMAP send, and local delivery over
       // LMTP and SMTP makes Sieve redirects and vacation replies.
       if (need('submission') || need('submissions') || need('http') || need('https') || need('lmtp') || need('smtp') || this.#opts.outbound) {

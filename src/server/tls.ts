@@ -4,7 +4,6 @@
  */
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { TlsMaterial } from '../lib/service.js';
 
 export async function loadTlsFiles(certFile: string, keyFile: string): Promise<TlsMaterial> {
@@ -14,6 +13,9 @@ export async function loadTlsFiles(certFile: string, keyFile: string): Promise<T
 
 /** Generates a self-signed certificate for `hostname` (valid 10 years) with localhost/127.0.0.1 as alternative names. */
 export async function generateSelfSigned(hostname: string): Promise<TlsMaterial & { certPem: string }> {
+  // Loaded here, not at start: its X.509 libraries (~3 MB of heap) serve only the first start of a data
+  // directory without --tls-cert.
+  const { generate } = await import('selfsigned');
   const now = new Date();
   const notAfter = new Date(now.getTime() + 3650 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: hostname }], {
