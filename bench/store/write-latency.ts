@@ -1,11 +1,11 @@
 /**
  * Latency of the SQLite store's write paths under concurrency (not a test; run by hand), shaped after LMTP
  * delivery and imaptest's mix: `--appenders` concurrent appenders (each waits for its append before the
- * next, as an LMTP sender waits for 250), 1 message in 10 large enough to be a blob file, while
+ * next, as an LMTP sender waits for 250), 1 message in `--file-every` large enough to be a blob file, while
  * `--flaggers` sessions change flags (STORE, \Deleted + EXPUNGE) one command at a time, fsync on.
  *
  *   node --import tsx bench/store/write-latency.ts [--appends 1000] [--appenders 10] [--flaggers 5]
- *        [--rounds 3] [--impl ./other/src/store/sqlite/index.ts] [--dir /tmp]
+ *        [--file-every 10] [--rounds 3] [--impl ./other/src/store/sqlite/index.ts] [--dir /tmp]
  *
  * Prints per round: wall time of the appends, appends per second, the process's CPU time, and median / 90th
  * percentile latency per operation. --impl loads openSqliteStore from another copy of the sources, so two
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     appends: { type: 'string', default: '1000' },
     appenders: { type: 'string', default: '10' },
     flaggers: { type: 'string', default: '5' },
+    'file-every': { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     impl: { type: 'string' },
     dir: { type: 'string', default: tmpdir() },
@@ -32,6 +33,7 @@ const { values } = parseArgs({
 const APPENDS = Number(values.appends);
 const APPENDERS = Number(values.appenders);
 const FLAGGERS = Number(values.flaggers);
+const FILE_EVERY = Math.max(1, Number(values['file-every']));
 const implPath = values.impl ? pathToFileURL(resolve(values.impl)).href : '../../src/store/sqlite/index.js';
 const impl = (await import(implPath)) as { openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> };
 
@@ -45,10 +47,15 @@ function benchMessage(i: number): Buffer {
   );
 }
 
-/** benchMessage(i), and every 10th message with ~150 KB of base64 attached (stored as a file). */
+/** Whether message i is large enough to be stored as a file. */
+function isFile(i: number): boolean {
+  return i % FILE_EVERY === FILE_EVERY >> 1;
+}
+
+/** benchMessage(i), and every --file-every'th message with ~150 KB of base64 attached (stored as a file). */
 function message(i: number): Buffer {
   const m = benchMessage(i);
-  if (i % 10 !== 5) return m;
+  if (!isFile(i)) return m;
   const att = Buffer.alloc(110_000, i % 251).toString('base64').replace(/.{76}/g, '$&\r\n');
   return Buffer.concat([m, Buffer.from(`\r\n${att}\r\n`)]);
 }
@@ -96,7 +103,7 @@ async function round(r: number): Promise<void> {
       Array.from({ length: APPENDERS }, async () => {
         while (next < msgs.length) {
           const i = next++;
-          await timed(i % 10 === 5 ? 'append file' : 'append small', () => s.mail.append(inbox.id, msgs[i]!));
+          await timed(isFile(i) ? 'append file' : 'append small', () => s.mail.append(inbox.id, msgs[i]!));
         }
       }),
     );

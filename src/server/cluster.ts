@@ -31,6 +31,8 @@ import { FailureHub } from './cluster-auth.js';
 const STABLE_MS = 10_000;
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
+/** libuv thread-pool threads per worker (Node's default is 4; see #fork). Idle threads cost a stack each. */
+const WORKER_THREADPOOL_SIZE = 16;
 
 export interface PrimaryOptions {
   workers: number;
@@ -117,7 +119,10 @@ class Primary {
   }
 
   #fork(slot: Slot): void {
-    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.n) });
+    // A worker's thread pool runs every blob write, file and WAL fsync and file read: with Node's default of 4
+    // threads, a few large deliveries' fsyncs held the WAL syncs of all the others behind them. The size is read
+    // once, when the pool starts, so it is set in the worker's environment (a value set by the operator wins).
+    const w = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.n), UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? String(WORKER_THREADPOOL_SIZE) });
     slot.worker = w;
     slot.startedAt = Date.now();
     slot.ready = false;
