@@ -54,6 +54,13 @@ test('select, addRow and addContent keep rows; indexOf and hasUids on uid order'
   const c = contentKeysFor({ date: 'Mon, 1 Jan 2024 10:00:00 +0000', subject: 'Fwd: x', from: null, to: null, cc: null, messageId: '<m@x>', inReplyTo: '<a@x>', references: null });
   b.addContent(c, 12, new Date(NaN), 7);
   assert.deepEqual(b.build().records(), [RECORDS[0], RECORDS[3], keysWithRow(c, 12, new Date(NaN), 7)]);
+  const runs = new SortKeyBuilder(sorted.pool, sorted.ids, 1);
+  runs.addRows(sorted, 1, 3);
+  runs.addRows(sorted, 2, 2); // nothing
+  runs.add(RECORDS[3]!);
+  runs.addRows(sorted, 0, 1);
+  runs.addRows(SortKeyTable.fromRecords(RECORDS), 0, 1); // other pools: copied by value
+  assert.deepEqual(runs.build().records(), [RECORDS[0], RECORDS[2], RECORDS[3], RECORDS[1], RECORDS[0]]);
 });
 
 test('StringPool ranks: code point order, also for strings added after a ranking', () => {

@@ -307,6 +307,27 @@ export class SortKeyBuilder {
     c.parentAt[j + 1] = this.#parentCount;
   }
 
+  /** Appends rows from .. to - 1 of `t` (a table over the same pools), copied a column at a time. */
+  addRows(t: SortKeyTable, from: number, to: number): void {
+    if (t.pool !== this.#pool || t.ids !== this.#ids) {
+      for (let i = from; i < to; i++) this.add(t.at(i));
+      return;
+    }
+    const count = to - from;
+    if (count <= 0) return;
+    if (this.#n + count > this.#cap) this.#grow(Math.max(this.#cap * 2, this.#n + count));
+    const c = this.#c;
+    const j = this.#n;
+    for (const k of ROW_COLUMNS) (c[k] as AnyColumn).set(t[k].subarray(from, to), j);
+    const p0 = t.parentAt[from]!;
+    const p1 = t.parentAt[to]!;
+    this.#reserveParents(p1 - p0);
+    c.parents.set(t.parents.subarray(p0, p1), this.#parentCount);
+    for (let i = 1; i <= count; i++) c.parentAt[j + i] = this.#parentCount + (t.parentAt[from + i]! - p0);
+    this.#parentCount += p1 - p0;
+    this.#n += count;
+  }
+
   build(): SortKeyTable {
     const n = this.#n;
     const c = this.#c;

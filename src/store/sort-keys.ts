@@ -265,12 +265,16 @@ export class SortKeyCache {
     if (fresh.length === 0) return;
     const t = e.table;
     const b = new SortKeyBuilder(t.pool, t.ids, t.length + fresh.length);
-    let j = 0;
-    for (let i = 0; i < t.length; i++) {
-      while (j < fresh.length && fresh[j]!.uid < t.uid[i]!) b.add(fresh[j++]!);
-      b.addRow(t, i);
+    // Runs of old rows between the new ones are copied a column at a time.
+    let i = 0;
+    for (const k of fresh) {
+      let end = i;
+      while (end < t.length && t.uid[end]! < k.uid) end++;
+      b.addRows(t, i, end);
+      b.add(k);
+      i = end;
     }
-    while (j < fresh.length) b.add(fresh[j++]!);
+    b.addRows(t, i, t.length);
     e.table = b.build();
     // An entry dropped meanwhile (trimmed, or its mailbox gone) no longer counts towards the bound.
     if (this.#entries.get(mailboxId) === e) this.#held += fresh.length;
