@@ -40,7 +40,7 @@ export class RawClient extends SocketReader {
     super(socket);
   }
 
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawClient> {
+  static async connect(port: number, opts: { tls?: boolean; localAddress?: string } = {}): Promise<RawClient> {
     const c = new RawClient(await connectLoopback(port, opts));
     await c.readUntil((s) => s.includes('\r\n'));
     c.take();

@@ -167,13 +167,17 @@ describe('limits', () => {
     }
   });
 
-  test('per-user connection cap', async () => {
+  test('per-user-and-address connection cap', async () => {
     const f = await startImap({ maxConnectionsPerUser: 1 });
     try {
       const a = await RawClient.connect(f.port);
       await a.login();
       const b = await RawClient.connect(f.port);
       assert.equal(await b.cmd(`LOGIN ${USER} "${PASSWORD}"`, 'x'), 'x NO [LIMIT] Maximum number of connections for this user exceeded\r\n');
+      // The limit is per user and address: the same user from another address is admitted.
+      const other = await RawClient.connect(f.port, { localAddress: '127.0.0.2' });
+      assert.match(await other.cmd(`LOGIN ${USER} "${PASSWORD}"`, 'o'), /^o OK /);
+      other.close();
       await a.cmd('LOGOUT');
       a.close();
       await new Promise((r) => setTimeout(r, 50));

@@ -97,7 +97,7 @@ export interface ServeConfig {
  */
 const LIMIT_KEYS: ReadonlyArray<{ name: string; field: keyof MailroomLimits; min: number; why?: string; scale: number; help: string }> = [
   { name: 'max-connections-per-ip', field: 'maxConnectionsPerIp', min: 1, scale: 1, help: 'concurrent connections per remote address on each listener; loopback is not counted (default 50)' },
-  { name: 'max-connections-per-user', field: 'maxConnectionsPerUser', min: 1, scale: 1, help: 'concurrent IMAP sessions per user (default 100)' },
+  { name: 'max-connections-per-user', field: 'maxConnectionsPerUser', min: 1, scale: 1, help: 'concurrent IMAP sessions of one user from one address (default 100)' },
   { name: 'imap-max-line', field: 'imapMaxLine', min: 8192, why: 'RFC 7162 section 4 asks for at least 8192 octets', scale: 1, help: 'longest IMAP command line in octets, literals excluded (default 65536)' },
   { name: 'max-message-size', field: 'maxMessageSize', min: 1024, scale: 1, help: 'largest message in octets: IMAP APPENDLIMIT and SMTP/LMTP SIZE (default 67108864)' },
   { name: 'smtp-max-recipients', field: 'smtpMaxRecipients', min: 100, why: 'RFC 5321 section 4.5.3.1.8 requires at least 100', scale: 1, help: 'recipients per SMTP/LMTP/submission transaction (default 1000)' },

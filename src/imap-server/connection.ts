@@ -119,7 +119,7 @@ export class ImapConnection implements Session {
     const prevUser = prev.kind === 'authenticated' || prev.kind === 'selected' ? prev.user.id : null;
     const nextUser = state.kind === 'authenticated' || state.kind === 'selected' ? state.user.id : null;
     // The new user's session was counted by LOGIN/AUTHENTICATE (commands/login.ts); leaving a user ends it.
-    if (prevUser !== nextUser && prevUser !== null) this.#svc.userSessions.release(userKey(prevUser));
+    if (prevUser !== nextUser && prevUser !== null) this.#svc.userSessions.release(userKey(prevUser, this.remoteAddress));
     this.#state = state;
     const authenticated = state.kind === 'authenticated' || state.kind === 'selected';
     this.#framer.setMaxLiteralSize(authenticated ? this.#svc.limits.appendLimit : Math.min(PREAUTH_MAX_LITERAL, this.#svc.limits.appendLimit));

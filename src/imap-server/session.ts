@@ -50,15 +50,18 @@ export interface ServiceContext {
   secureContext: SecureContext | null;
   limits: ImapLimits;
   /**
-   * Live sessions per user (for maxConnectionsPerUser), under the key userKey(id): LOGIN/AUTHENTICATE
+   * Live sessions per user and address (for maxConnectionsPerUser), under the key userKey(id, address): LOGIN/AUTHENTICATE
    * admit one, the connection releases it when the session leaves that user (UNAUTHENTICATE, close).
    */
   userSessions: ConnectionCounter;
 }
 
-/** The key of a user's sessions in ServiceContext.userSessions. */
-export function userKey(id: number): string {
-  return `imap-user/${id}`;
+/**
+ * The key of a user's sessions from one address in ServiceContext.userSessions: the limit is per user and
+ * address (Dovecot's mail_max_userip_connections), so one runaway client cannot lock its user out everywhere.
+ */
+export function userKey(id: number, address: string): string {
+  return `imap-user/${id}/${address}`;
 }
 
 /** The connection as command handlers see it. */

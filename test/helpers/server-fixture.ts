@@ -90,9 +90,13 @@ export async function startServerFixture<S extends ListeningService>(
   };
 }
 
-/** Connects to 127.0.0.1:port, over TLS when asked (any certificate accepted); resolves once connected. */
-export async function connectLoopback(port: number, opts: { tls?: boolean } = {}): Promise<Socket> {
-  const socket = opts.tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port });
+/**
+ * Connects to 127.0.0.1:port, over TLS when asked (any certificate accepted), from localAddress when given
+ * (another loopback address such as 127.0.0.2); resolves once connected.
+ */
+export async function connectLoopback(port: number, opts: { tls?: boolean; localAddress?: string } = {}): Promise<Socket> {
+  const at = { host: '127.0.0.1', port, localAddress: opts.localAddress };
+  const socket = opts.tls ? tlsConnect({ ...at, rejectUnauthorized: false }) : netConnect(at);
   await new Promise<void>((resolve, reject) => {
     socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
     socket.once('error', reject);

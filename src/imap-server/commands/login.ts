@@ -55,9 +55,9 @@ async function verify(ctx: CommandContext, user: string, password: string): Prom
   return loggedIn(ctx, r.user);
 }
 
-/** Counts the session against the user's limit (maxConnectionsPerUser), then enters the authenticated state. */
+/** Counts the session against the user's limit per address (maxConnectionsPerUser), then enters the authenticated state. */
 async function loggedIn(ctx: CommandContext, user: User): Promise<Completion> {
-  const key = userKey(user.id);
+  const key = userKey(user.id, ctx.session.remoteAddress);
   if (!(await ctx.service.userSessions.admit(key, ctx.service.limits.maxConnectionsPerUser))) throw no('Maximum number of connections for this user exceeded', 'LIMIT');
   if (ctx.session.state.kind === 'logout') {
     // The connection closed while the count was asked for: nothing will release it later.
