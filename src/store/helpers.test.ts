@@ -1,11 +1,11 @@
 /**
  * flattenBatches (helpers.ts) and mergeHeld (holds.ts): the iterables every readMessages returns. Items come
  * out in order across empty and full batches, an early break ends the batch generator, a failing batch
- * rejects the loop, and held rows merge into the live ones by uid.
+ * rejects the loop, held rows merge into the live ones by uid, and inBatches gives the same items as arrays.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flattenBatches } from './helpers.js';
+import { flattenBatches, inBatches } from './helpers.js';
 import { mergeHeld } from './holds.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -85,4 +85,23 @@ test('mergeHeld: breaking out early ends the live iterator', async () => {
   });
   for await (const r of mergeHeld(live, async () => [])) if (r.uid === 1) break;
   assert.equal(finished, true);
+});
+
+test('inBatches: the batches of a store iterable, one-item arrays of any other, the same items either way', async () => {
+  const batched = flattenBatches(async function* () {
+    yield [{ uid: 1 }, { uid: 2 }];
+    yield [];
+    yield [{ uid: 4 }];
+  });
+  assert.deepEqual(await collect(inBatches(batched)), [[{ uid: 1 }, { uid: 2 }], [], [{ uid: 4 }]]);
+  async function* plain(): AsyncGenerator<{ uid: number }> {
+    yield { uid: 7 };
+    yield { uid: 8 };
+  }
+  assert.deepEqual(await collect(inBatches(plain())), [[{ uid: 7 }], [{ uid: 8 }]]);
+  // Through mergeHeld: without held rows the live batches pass whole; with them, every row comes out once, in uid order.
+  assert.deepEqual(await collect(inBatches(mergeHeld(batched, async () => []))), [[{ uid: 1 }, { uid: 2 }], [], [{ uid: 4 }]]);
+  const merged = (await collect(inBatches(mergeHeld(batched, async () => [{ uid: 3 }, { uid: 9 }])))).flat();
+  assert.deepEqual(merged.map((r) => r.uid), [1, 2, 3, 4, 9]);
+  await assert.rejects(collect(inBatches(mergeHeld(batched, () => Promise.reject(new Error('held read failed'))))), /held read failed/);
 });

@@ -28,14 +28,41 @@ export function chunks<T>(arr: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** The key of an async iterable's batch view (see Batched). */
+export const BATCHES = Symbol('batches');
+
+/**
+ * An async iterable of items that can also be read a batch at a time: `[BATCHES]()` yields the same items,
+ * in the same order, as arrays (some possibly empty). What the store's readMessages returns.
+ */
+export interface Batched<T> extends AsyncIterable<T> {
+  [BATCHES](): AsyncIterable<T[]>;
+}
+
+/**
+ * The items of any async iterable as arrays: the batches themselves when it is Batched, else one array per
+ * item. A consumer that handles each batch without awaiting (FETCH rendering) then pays no promise per item.
+ */
+export function inBatches<T>(items: AsyncIterable<T>): AsyncIterable<T[]> {
+  const batched = (items as Partial<Batched<T>>)[BATCHES];
+  if (batched) return batched.call(items);
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<T[]> {
+      for await (const x of items) yield [x];
+    },
+  };
+}
+
 /**
  * The items of the arrays `batches` yields, in order, as one async iterable. A store reads rows in batches;
  * an async generator yielding each row (and each layer delegating with yield*) cost several promise
  * resolutions per row, a large share of a FETCH of thousands of small responses. Here an item already read
- * costs one resolved promise; the generator runs once per batch. Ending the loop early ends the generator.
+ * costs one resolved promise (none through inBatches); the generator runs once per batch. Ending the loop
+ * early ends the generator.
  */
-export function flattenBatches<T>(batches: () => AsyncIterator<T[]>): AsyncIterable<T> {
+export function flattenBatches<T>(batches: () => AsyncIterator<T[]>): Batched<T> {
   return {
+    [BATCHES]: () => ({ [Symbol.asyncIterator]: batches }),
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const source = batches();
       let batch: T[] = [];

@@ -12,6 +12,7 @@
  * This module only keeps the holds and tells the backend when one moved (coalesced per mailbox, on a later
  * turn of the event loop); the backend's sweep frees what no hold covers. Never throws.
  */
+import { BATCHES, inBatches, type Batched } from './helpers.js';
 
 /** A reader's hold on the expunged messages of one mailbox. */
 export interface ExpungeHold {
@@ -123,7 +124,7 @@ export class ExpungeHolds {
  * ones: the two never share a uid (uids are not reused). Without held messages (the usual case) the live
  * iterator is used as it is, with no layer between.
  */
-export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, held: () => Promise<T[]>): AsyncIterable<T> {
+export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, held: () => Promise<T[]>): Batched<T> {
   async function* merged(h: T[]): AsyncGenerator<T> {
     let i = 0;
     for await (const r of live) {
@@ -133,6 +134,13 @@ export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, hel
     while (i < h.length) yield h[i++]!;
   }
   return {
+    [BATCHES]: (): AsyncIterable<T[]> => ({
+      async *[Symbol.asyncIterator](): AsyncGenerator<T[]> {
+        const h = await held();
+        if (h.length === 0) yield* inBatches(live);
+        else for await (const x of merged(h)) yield [x];
+      },
+    }),
     [Symbol.asyncIterator](): AsyncIterator<T> {
       let inner: AsyncIterator<T> | null = null;
       let ended = false;

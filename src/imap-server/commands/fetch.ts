@@ -14,7 +14,8 @@ import { bad, no, ok, type Completion } from '../errors.js';
 import { vanishedLine } from '../responses.js';
 import { storeFlagsFor } from '../acl-flags.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, headerOnly, needsIndex, renderMessage, renderMessageInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
+import { envelopeOnly, headerOnly, isRootHeader, needsIndex, plainItem, renderMessage, renderMessageInto, renderPlainInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
+import { inBatches } from '../../store/helpers.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many pieces (about three per message with a literal) or bytes, whichever first. */
@@ -118,32 +119,39 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       let got = 0;
       let w = new WireWriter(s.utf8);
       let count = 0;
+      // Metadata and ENVELOPE (or header items cut from the header block read with the row) render without a
+      // promise: a batch of rows from the store becomes responses in one synchronous pass.
+      const plain = args.items.every(plainItem);
+      const plainWithHeader = args.items.every((it) => plainItem(it) || isRootHeader(it));
       try {
-        for await (const r of overview) {
-          got++;
-          const meta = view.meta(r.uid);
-          const seq = view.seqOf(r.uid);
-          if (!meta || !seq) continue;
-          rec.seq = seq;
-          rec.meta = meta;
-          rec.index = null;
-          rec.envelopeText = r.envelopeText ?? null;
-          rec.envelope = null;
-          rec.header = r.header ?? null;
-          if (envelopes && rec.envelopeText === null) {
-            // No text kept (8-bit or over-long strings): the session renders the envelope data itself.
-            for await (const e of store.readMessages(mbId, [r.uid], { envelope: true, expunged: true })) rec.envelope = e.envelope;
-            if (!rec.envelope) {
-              missing++;
-              continue;
+        for await (const batch of inBatches(overview)) {
+          for (const r of batch) {
+            got++;
+            const meta = view.meta(r.uid);
+            const seq = view.seqOf(r.uid);
+            if (!meta || !seq) continue;
+            rec.seq = seq;
+            rec.meta = meta;
+            rec.index = null;
+            rec.envelopeText = r.envelopeText ?? null;
+            rec.envelope = null;
+            rec.header = r.header ?? null;
+            if (envelopes && rec.envelopeText === null) {
+              // No text kept (8-bit or over-long strings): the session renders the envelope data itself.
+              for await (const e of store.readMessages(mbId, [r.uid], { envelope: true, expunged: true })) rec.envelope = e.envelope;
+              if (!rec.envelope) {
+                missing++;
+                continue;
+              }
             }
-          }
-          await renderMessageInto(w, rctx, rec);
-          if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
-            const out = w.toBuffer();
-            w = new WireWriter(s.utf8);
-            count = 0;
-            await s.sendAsync(out);
+            if (plain || (plainWithHeader && rec.header !== null)) renderPlainInto(w, rctx, rec);
+            else await renderMessageInto(w, rctx, rec);
+            if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
+              const out = w.toBuffer();
+              w = new WireWriter(s.utf8);
+              count = 0;
+              await s.sendAsync(out);
+            }
           }
         }
       } finally {

@@ -113,135 +113,200 @@ export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Prom
  * nothing from the store (metadata and ENVELOPE).
  */
 export async function renderMessageInto(w: WireWriter, ctx: RenderContext, rec: RenderRecord): Promise<void> {
-  const { store, session, view, items, opts } = ctx;
-  const { seq, meta, index, envelope, envelopeText, header } = rec;
-  const mbId = view.mailbox.id;
-  writeFetchOpen(w, seq);
-  let first = true;
-  const sep = (): void => {
-    if (!first) w.sp();
-    first = false;
-  };
-  const wantUid = opts.uid || items.some((i) => i.kind === 'UID');
-  if (wantUid) {
-    sep();
-    w.text(`UID ${meta.uid}`);
+  const st = openResponse(w, ctx, rec);
+  for (const it of ctx.items) if (!renderPlainItem(w, it, ctx, rec, st)) await renderStoredItem(w, it, ctx, rec, st);
+  closeResponse(w, ctx, rec, st);
+}
+
+/** True when the item is rendered from the view, the MIME index or the kept envelope alone, never reading the store. */
+export function plainItem(it: FetchItem): boolean {
+  switch (it.kind) {
+    case 'PREVIEW':
+    case 'RFC822':
+    case 'RFC822.HEADER':
+    case 'RFC822.TEXT':
+    case 'BODY[]':
+    case 'BINARY':
+    case 'BINARY.SIZE':
+      return false;
+    default:
+      return true;
   }
-  let flagsDone = false;
-  let modseqDone = false;
-  for (const it of items) {
-    switch (it.kind) {
-      case 'UID':
-        break;
-      case 'FLAGS':
-        if (flagsDone) break;
-        sep();
-        w.text('FLAGS ');
-        writeFlags(w, view.flagsOf(meta, session.rev2));
-        flagsDone = true;
-        break;
-      case 'INTERNALDATE':
-        sep();
-        w.text(`INTERNALDATE "${formatDateTime(meta.internalDate)}"`);
-        break;
-      case 'RFC822.SIZE':
-        sep();
-        w.text(`RFC822.SIZE ${meta.size}`);
-        break;
-      case 'MODSEQ':
-        if (modseqDone) break;
-        sep();
-        w.text(`MODSEQ (${meta.modseq})`);
-        modseqDone = true;
-        break;
-      case 'SAVEDATE':
-        // RFC 8514; messages stored before save dates were kept report their internal date.
-        sep();
-        w.text(`SAVEDATE "${formatDateTime(meta.savedDate ?? meta.internalDate)}"`);
-        break;
-      case 'PREVIEW':
-        sep();
-        w.text('PREVIEW ').string(await messagePreview(store, mbId, meta, index!));
-        break;
-      case 'EMAILID':
-        sep();
-        w.text(`EMAILID (${meta.emailId})`);
-        break;
-      case 'THREADID':
-        sep();
-        w.text(`THREADID (${meta.threadId})`);
-        break;
-      case 'ENVELOPE':
-        sep();
-        w.text('ENVELOPE ');
-        if (envelopeText !== null) w.text(envelopeText);
-        else writeEnvelope(w, envelope ?? index!.envelope);
-        break;
-      case 'BODY':
-        sep();
-        w.text('BODY ');
-        writeBodyStructure(w, index!.root, false);
-        break;
-      case 'BODYSTRUCTURE':
-        sep();
-        w.text('BODYSTRUCTURE ');
-        writeBodyStructure(w, index!.root, true);
-        break;
-      case 'RFC822': {
-        sep();
-        w.text('RFC822 ').literal(await store.readBytes(mbId, meta.uid));
-        break;
-      }
-      case 'RFC822.HEADER':
-      case 'RFC822.TEXT': {
-        sep();
-        if (it.kind === 'RFC822.HEADER' && header) {
-          w.text(`${it.kind} `).literal(header);
-          break;
-        }
-        const r = index!.root;
-        const span = it.kind === 'RFC822.HEADER' ? { start: r.headerStart, end: r.headerEnd } : { start: r.bodyStart, end: r.bodyEnd };
-        w.text(`${it.kind} `).literal(await readSpan(store, mbId, meta.uid, span.start, span.end));
-        break;
-      }
-      case 'BODY[]': {
-        sep();
-        const data = header && isRootHeader(it) ? headerSection(header, it.section) : await sectionBytes(store, mbId, meta.uid, index, it.section);
-        w.text(`BODY[${formatSection(it.section)}]`);
-        if (it.partial) w.text(`<${it.partial.start}>`);
-        w.sp();
-        // A section that does not exist is an empty string (what Dovecot sends), not an error.
-        w.literal(data === null ? Buffer.alloc(0) : applyPartial(data, it.partial));
-        break;
-      }
-      case 'BINARY': {
-        sep();
-        const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
-        w.text(`BINARY[${it.part.join('.')}]`);
-        if (it.partial) w.text(`<${it.partial.start}>`);
-        w.sp();
-        const d = data === null ? Buffer.alloc(0) : applyPartial(data, it.partial);
-        w.literal(d, !isSevenBit(d));
-        break;
-      }
-      case 'BINARY.SIZE': {
-        sep();
-        const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
-        w.text(`BINARY.SIZE[${it.part.join('.')}] ${data === null ? 0 : data.length}`);
-        break;
-      }
+}
+
+/**
+ * renderMessageInto without a promise, for items that read nothing from the store: every item plainItem,
+ * or a root header item (isRootHeader) when `rec.header` holds the header block. Throws for any other item.
+ */
+export function renderPlainInto(w: WireWriter, ctx: RenderContext, rec: RenderRecord): void {
+  const st = openResponse(w, ctx, rec);
+  for (const it of ctx.items) if (!renderPlainItem(w, it, ctx, rec, st)) throw new Error(`${it.kind} reads the store`);
+  closeResponse(w, ctx, rec, st);
+}
+
+/** One response being written: nothing yet (no separating space), FLAGS and MODSEQ written at most once. */
+interface ResponseState {
+  first: boolean;
+  flagsDone: boolean;
+  modseqDone: boolean;
+}
+
+function sep(w: WireWriter, st: ResponseState): void {
+  if (!st.first) w.sp();
+  st.first = false;
+}
+
+function openResponse(w: WireWriter, ctx: RenderContext, rec: RenderRecord): ResponseState {
+  writeFetchOpen(w, rec.seq);
+  const st: ResponseState = { first: true, flagsDone: false, modseqDone: false };
+  if (ctx.opts.uid || ctx.items.some((i) => i.kind === 'UID')) {
+    sep(w, st);
+    w.text(`UID ${rec.meta.uid}`);
+  }
+  return st;
+}
+
+/** FLAGS (what this FETCH changed, when not asked for) and MODSEQ (when due) unless written, then ")". */
+function closeResponse(w: WireWriter, ctx: RenderContext, rec: RenderRecord, st: ResponseState): void {
+  if (ctx.opts.flagsChanged.has(rec.meta.uid)) writeFlagsItem(w, ctx, rec.meta, st);
+  if (ctx.opts.modseq) writeModseqItem(w, rec.meta, st);
+  writeFetchClose(w);
+}
+
+/** FLAGS, once per response. */
+function writeFlagsItem(w: WireWriter, ctx: RenderContext, meta: MessageMeta, st: ResponseState): void {
+  if (st.flagsDone) return;
+  sep(w, st);
+  w.text('FLAGS ');
+  writeFlags(w, ctx.view.flagsOf(meta, ctx.session.rev2));
+  st.flagsDone = true;
+}
+
+/** MODSEQ, once per response. */
+function writeModseqItem(w: WireWriter, meta: MessageMeta, st: ResponseState): void {
+  if (st.modseqDone) return;
+  sep(w, st);
+  w.text(`MODSEQ (${meta.modseq})`);
+  st.modseqDone = true;
+}
+
+/** Writes an item that needs nothing from the store; false (nothing written) for one that does. */
+function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: RenderRecord, st: ResponseState): boolean {
+  const { meta, index, envelope, envelopeText, header } = rec;
+  switch (it.kind) {
+    case 'UID':
+      return true;
+    case 'FLAGS':
+      writeFlagsItem(w, ctx, meta, st);
+      return true;
+    case 'INTERNALDATE':
+      sep(w, st);
+      w.text(`INTERNALDATE "${formatDateTime(meta.internalDate)}"`);
+      return true;
+    case 'RFC822.SIZE':
+      sep(w, st);
+      w.text(`RFC822.SIZE ${meta.size}`);
+      return true;
+    case 'MODSEQ':
+      writeModseqItem(w, meta, st);
+      return true;
+    case 'SAVEDATE':
+      // RFC 8514; messages stored before save dates were kept report their internal date.
+      sep(w, st);
+      w.text(`SAVEDATE "${formatDateTime(meta.savedDate ?? meta.internalDate)}"`);
+      return true;
+    case 'EMAILID':
+      sep(w, st);
+      w.text(`EMAILID (${meta.emailId})`);
+      return true;
+    case 'THREADID':
+      sep(w, st);
+      w.text(`THREADID (${meta.threadId})`);
+      return true;
+    case 'ENVELOPE':
+      sep(w, st);
+      w.text('ENVELOPE ');
+      if (envelopeText !== null) w.text(envelopeText);
+      else writeEnvelope(w, envelope ?? index!.envelope);
+      return true;
+    case 'BODY':
+      sep(w, st);
+      w.text('BODY ');
+      writeBodyStructure(w, index!.root, false);
+      return true;
+    case 'BODYSTRUCTURE':
+      sep(w, st);
+      w.text('BODYSTRUCTURE ');
+      writeBodyStructure(w, index!.root, true);
+      return true;
+    case 'RFC822.HEADER':
+      if (!header) return false;
+      sep(w, st);
+      w.text(`${it.kind} `).literal(header);
+      return true;
+    case 'BODY[]':
+      if (!header || !isRootHeader(it)) return false;
+      sep(w, st);
+      writeBodySection(w, it, headerSection(header, it.section));
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** `BODY[section]<start> literal`; a section that does not exist (null) is an empty string, as Dovecot sends. */
+function writeBodySection(w: WireWriter, it: Extract<FetchItem, { kind: 'BODY[]' }>, data: Buffer | null): void {
+  w.text(`BODY[${formatSection(it.section)}]`);
+  if (it.partial) w.text(`<${it.partial.start}>`);
+  w.sp();
+  w.literal(data === null ? Buffer.alloc(0) : applyPartial(data, it.partial));
+}
+
+/** Writes an item that reads message bytes from the store (the items renderPlainItem declines). */
+async function renderStoredItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: RenderRecord, st: ResponseState): Promise<void> {
+  const { store, view } = ctx;
+  const { meta, index } = rec;
+  const mbId = view.mailbox.id;
+  switch (it.kind) {
+    case 'PREVIEW':
+      sep(w, st);
+      w.text('PREVIEW ').string(await messagePreview(store, mbId, meta, index!));
+      break;
+    case 'RFC822': {
+      sep(w, st);
+      w.text('RFC822 ').literal(await store.readBytes(mbId, meta.uid));
+      break;
+    }
+    case 'RFC822.HEADER':
+    case 'RFC822.TEXT': {
+      sep(w, st);
+      const r = index!.root;
+      const span = it.kind === 'RFC822.HEADER' ? { start: r.headerStart, end: r.headerEnd } : { start: r.bodyStart, end: r.bodyEnd };
+      w.text(`${it.kind} `).literal(await readSpan(store, mbId, meta.uid, span.start, span.end));
+      break;
+    }
+    case 'BODY[]': {
+      sep(w, st);
+      writeBodySection(w, it, await sectionBytes(store, mbId, meta.uid, index, it.section));
+      break;
+    }
+    case 'BINARY': {
+      sep(w, st);
+      const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
+      w.text(`BINARY[${it.part.join('.')}]`);
+      if (it.partial) w.text(`<${it.partial.start}>`);
+      w.sp();
+      const d = data === null ? Buffer.alloc(0) : applyPartial(data, it.partial);
+      w.literal(d, !isSevenBit(d));
+      break;
+    }
+    case 'BINARY.SIZE': {
+      sep(w, st);
+      const data = await binaryBytes(store, mbId, meta.uid, index!, it.part);
+      w.text(`BINARY.SIZE[${it.part.join('.')}] ${data === null ? 0 : data.length}`);
+      break;
     }
   }
-  if (!flagsDone && opts.flagsChanged.has(meta.uid)) {
-    sep();
-    w.text('FLAGS ');
-    writeFlags(w, view.flagsOf(meta, session.rev2));
-  }
-  if (!modseqDone && opts.modseq) {
-    sep();
-    w.text(`MODSEQ (${meta.modseq})`);
-  }
-  writeFetchClose(w);
 }
 
 /** Decoded content that is not 7-bit goes out as literal8 (RFC 3516 section 4.2; Dovecot does the same). */

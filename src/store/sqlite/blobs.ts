@@ -39,7 +39,7 @@ import {
 } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { randomInt } from 'node:crypto';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { randomString } from '../../lib/random.js';
 
@@ -217,7 +217,8 @@ export class BlobDir {
 
   path(id: string): string {
     if (!BLOB_ID_RE.test(id)) throw new Error(`bad blob id ${id}`);
-    return join(this.root, id.slice(0, 2), id);
+    // What join(root, shard, id) gives (root is normalised and the id checked), without normalising per read.
+    return `${this.root}${sep}${id.slice(0, 2)}${sep}${id}`;
   }
 
   /**
