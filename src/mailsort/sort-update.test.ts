@@ -9,7 +9,7 @@ import { sortKeysFor, type SortKeys } from './keys.js';
 import { noteSuccessor, sortMessagesMemo } from './memo.js';
 import { sortMessages, type SortCriterion, type SortField } from './sort.js';
 import { updateSort } from './sort-update.js';
-import { SortKeyBuilder, SortKeyTable, StringPool } from './table.js';
+import { SortKeyTable, StringPool } from './table.js';
 
 const FIELDS: SortField[] = ['arrival', 'sent', 'size', 'subject', 'from', 'to', 'cc', 'displayFrom', 'displayTo'];
 const WORDS = ['', 'a', 'B', 'Re: b', '\u00e9', '\u{1F600}', '\uFFFD', 'zz'];
@@ -33,11 +33,7 @@ test('updateSort equals a full sort after random arrivals and removals', () => {
     const rnd = rng(seed);
     const pool = new StringPool();
     const ids = new StringPool();
-    const table = (rs: SortKeys[]): SortKeyTable => {
-      const b = new SortKeyBuilder(pool, ids);
-      for (const r of rs) b.add(r);
-      return b.build();
-    };
+    const table = (rs: SortKeys[]): SortKeyTable => SortKeyTable.fromRecords(rs, pool, ids);
     let uid = 0;
     let records = Array.from({ length: 80 }, () => message(rnd, ++uid));
     const criteria: SortCriterion[] = [{ field: FIELDS[rnd(FIELDS.length)]!, reverse: rnd(2) === 0 }];
@@ -70,11 +66,7 @@ test('sortMessagesMemo merges into the noted predecessor\'s order and answers as
   const rnd = rng(9);
   const pool = new StringPool();
   const ids = new StringPool();
-  const table = (rs: SortKeys[]): SortKeyTable => {
-    const b = new SortKeyBuilder(pool, ids);
-    for (const r of rs) b.add(r);
-    return Object.freeze(b.build());
-  };
+  const table = (rs: SortKeys[]): SortKeyTable => Object.freeze(SortKeyTable.fromRecords(rs, pool, ids));
   const recs = Array.from({ length: 60 }, (_, i) => message(rnd, i + 1));
   const criteria: SortCriterion[] = [{ field: 'from', reverse: true }, { field: 'arrival' }];
   const a = table(recs);

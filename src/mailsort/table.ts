@@ -140,9 +140,9 @@ export class SortKeyTable implements Iterable<SortKeys> {
     Object.assign(this, c);
   }
 
-  /** A table of `records` in their order (fresh pools). */
-  static fromRecords(records: Iterable<SortKeys>): SortKeyTable {
-    const b = new SortKeyBuilder(new StringPool(), new StringPool());
+  /** A table of `records` in their order (over the given pools, else fresh ones). */
+  static fromRecords(records: Iterable<SortKeys>, pool = new StringPool(), ids = new StringPool()): SortKeyTable {
+    const b = new SortKeyBuilder(pool, ids);
     for (const r of records) b.add(r);
     return b.build();
   }

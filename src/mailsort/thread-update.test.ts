@@ -10,7 +10,7 @@ import { sortKeysFor, type SortKeys } from './keys.js';
 import { noteSuccessor, threadMessagesMemo } from './memo.js';
 import { threadMessages, type ThreadAlgorithm } from './thread.js';
 import { updateThreads } from './thread-update.js';
-import { SortKeyBuilder, SortKeyTable, StringPool } from './table.js';
+import { SortKeyTable, StringPool } from './table.js';
 
 const ALGORITHMS: ThreadAlgorithm[] = ['references', 'orderedsubject', 'refs'];
 
@@ -98,11 +98,7 @@ test('updateThreads over tables: successive tables sharing their pools are updat
   const records = Array.from({ length: 60 }, (_, i) => msg(i + 1));
   const pool = new StringPool();
   const ids = new StringPool();
-  const table = (rs: SortKeys[]): SortKeyTable => {
-    const b = new SortKeyBuilder(pool, ids);
-    for (const r of rs) b.add(r);
-    return b.build();
-  };
+  const table = (rs: SortKeys[]): SortKeyTable => SortKeyTable.fromRecords(rs, pool, ids);
   const before = table(records);
   const after = table([...records.slice(2), msg(61)]);
   for (const a of ALGORITHMS) {

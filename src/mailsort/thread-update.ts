@@ -20,7 +20,7 @@
  * changed).
  */
 import type { SortKeys } from './keys.js';
-import { SortKeyBuilder, SortKeyTable, StringPool } from './table.js';
+import { SortKeyTable, StringPool } from './table.js';
 import { threadMessages, type ThreadAlgorithm, type ThreadNode } from './thread.js';
 
 /** Share of the messages beyond which re-threading everything is preferred. */
@@ -132,12 +132,7 @@ function onePool(a: Keys, b: Keys): [SortKeyTable, SortKeyTable] | null {
   if (a instanceof SortKeyTable && b instanceof SortKeyTable) return a.pool === b.pool && a.ids === b.ids ? [a, b] : null;
   const pool = new StringPool();
   const ids = new StringPool();
-  const table = (k: Keys): SortKeyTable => {
-    const out = new SortKeyBuilder(pool, ids, k.length);
-    for (const r of k) out.add(r);
-    return out.build();
-  };
-  return [table(a), table(b)];
+  return [SortKeyTable.fromRecords(a, pool, ids), SortKeyTable.fromRecords(b, pool, ids)];
 }
 
 /** row[uid] = the table's row of uid, or -1; null when a uid appears twice. */
