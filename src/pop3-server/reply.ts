@@ -2,7 +2,6 @@
  * POP3 replies as values. A command handler returns one Reply; the connection alone writes it
  * (status line, then an optional multi-line body that it dot-stuffs and terminates with ".").
  */
-import { dotStuffAll } from '../lib/dotstuff.js';
 
 /** RFC 2449 section 8 / RFC 3206 extended response codes used by this server. */
 export type RespCode = 'IN-USE' | 'LOGIN-DELAY' | 'SYS/TEMP' | 'SYS/PERM' | 'AUTH';
@@ -58,7 +57,13 @@ export function formatStatus(reply: Reply): string {
 
 /** Lines of a multi-line body, dot-stuffed (RFC 1939 section 3), CRLF-terminated, plus the final ".". */
 export function formatLines(lines: readonly string[]): string {
+  // Each sanitized line is exactly one line (no CR or LF left in it): stuffing is a "." before a leading ".".
   let out = '';
-  for (const line of lines) out += sanitizeText(line) + '\r\n';
-  return dotStuffAll([Buffer.from(out, 'utf8')]).toString('utf8');
+  for (const line of lines) {
+    const text = sanitizeText(line);
+    out += text.charCodeAt(0) === DOT ? `.${text}\r\n` : `${text}\r\n`;
+  }
+  return `${out}.\r\n`;
 }
+
+const DOT = 0x2e;
