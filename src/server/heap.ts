@@ -16,8 +16,7 @@
  * heuristics for the old generation, `--max-semi-space-size=N` or `--semi-space-growth-factor=N` for the
  * young one) is left alone.
  */
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { keepHeapSettings, type HeapSettings } from '../lib/heap-flags.js';
 
 /** Old-generation growth between full collections, percent of the live size after the last one. */
 export const HEAP_GROWING_PERCENT = 50;
@@ -26,10 +25,6 @@ export const HEAP_GROWING_PERCENT = 50;
  * mixed IMAP load measured no more CPU than with V8's 32 MB (within the noise of a shared machine).
  */
 export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
-
-function newSpaceBytes(): number {
-  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-}
 
 /** The flags in `execArgv` and NODE_OPTIONS, `_` spelt `-`. */
 function givenFlags(execArgv: readonly string[], nodeOptions: string): string[] {
@@ -41,37 +36,22 @@ function isGiven(given: readonly string[], name: string): boolean {
 }
 
 /**
- * Keeps the young generation at most `cap` bytes from now on: after each collection the semi-space growth
- * factor is 1 while the new space is at the cap and V8's 2 below it. Returns a function that stops it.
- */
-export function capYoungGeneration(cap: number = YOUNG_GENERATION_CAP): () => void {
-  let capped = false;
-  const adjust = (): void => {
-    const atCap = newSpaceBytes() >= cap;
-    if (atCap === capped) return;
-    capped = atCap;
-    setFlagsFromString(`--semi-space-growth-factor=${atCap ? 1 : 2}`);
-  };
-  adjust();
-  const observer = new PerformanceObserver(adjust);
-  observer.observe({ entryTypes: ['gc'] });
-  return () => observer.disconnect();
-}
-
-/**
  * Applies the serve-time heap settings that node's command line (`execArgv`, NODE_OPTIONS) does not set
- * itself. Returns what it set, for the log. Call early, before the server allocates its working set.
+ * itself, and keeps them. Returns what it set, for the log. Call early, before the server allocates its
+ * working set, and once per process.
  */
 export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string[] {
   const given = givenFlags(execArgv, nodeOptions);
+  const settings: HeapSettings = {};
   const set: string[] = [];
   if (!isGiven(given, '--heap-growing-percent')) {
-    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    settings.growingPercent = HEAP_GROWING_PERCENT;
     set.push(`heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   }
   if (!isGiven(given, '--max-semi-space-size') && !isGiven(given, '--semi-space-growth-factor')) {
-    capYoungGeneration();
+    settings.youngCap = YOUNG_GENERATION_CAP;
     set.push(`young-generation-cap=${YOUNG_GENERATION_CAP / 1048576}MB`);
   }
+  if (set.length) keepHeapSettings(settings);
   return set;
 }

@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { heldAcrossWorker } from '../../lib/heap-flags.js';
 
 /** Least time between two checkpoints while commits keep coming. */
 const INTERVAL_MS = 200;
@@ -69,6 +70,7 @@ export class Checkpointer {
       eval: true,
       workerData: { driver, file: dbFile, state: this.state.buffer, intervalMs: INTERVAL_MS, watchOthers },
     });
+    heldAcrossWorker(this.worker); // starting it resets V8's flags to the command line's (lib/heap-flags.ts)
     this.worker.unref(); // never keeps a process (a CLI command) alive
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('error', () => undefined); // a failed worker leaves checkpoints to SQLite's fallback
