@@ -1,9 +1,11 @@
 /**
  * Protocol-neutral sorting and threading of messages (RFC 5256 SORT and THREAD, RFC 5957 DISPLAYFROM and
  * DISPLAYTO, THREAD=REFS), shared by the IMAP server, JMAP and the web interface. No sockets, no store, no
- * wire syntax: callers turn each message into SortKeys once (`sortKeysFor`, cacheable per message), then
- * `sortMessages` gives uids in order and `threadMessages` gives a forest of uids. Rendering the IMAP
- * thread-list syntax is the IMAP layer's job.
+ * wire syntax: callers turn each message into SortKeys once (`sortKeysFor`, cacheable per message) and hold
+ * many as a SortKeyTable (columns, interned strings: what a store caches per mailbox), then `sortMessages`
+ * gives uids in order and `threadMessages` gives a forest of uids; the memo variants keep results per frozen
+ * table and bring them forward incrementally after a change. Rendering the IMAP thread-list syntax is the
+ * IMAP layer's job.
  */
 export { sortKeysFor, contentKeysFor, keysWithRow, SORT_KEYS_VERSION } from './keys.js';
 export type { ContentKeys, SortAddress, SortInput, SortKeys } from './keys.js';

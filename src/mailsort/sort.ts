@@ -1,6 +1,7 @@
 /**
  * Sorting by a list of criteria (RFC 5256 section 3 SORT, RFC 5957 DISPLAYFROM/DISPLAYTO), over precomputed
- * SortKeys.
+ * SortKeys held as a SortKeyTable (an array of SortKeys is made into one first): one native sort of a
+ * Float64Array of packed (rank, place) keys, no comparator callback.
  *
  * Contract of `sortMessages(records, criteria)`:
  * - returns the uids of `records` ordered by the first criterion, ties by the next, and so on; messages equal
