@@ -76,7 +76,11 @@ export function tokens(args: string): string[] {
   return t === '' ? [] : t.split(/ +/);
 }
 
+/** The common form of a message-number argument: the digits alone, no spaces. */
+const BARE_MSG = new RegExp(`^[0-9]{1,${MAX_MSG_DIGITS}}$`);
+
 export function oneMsg(args: string): Parsed<{ msg: number }> {
+  if (BARE_MSG.test(args)) return { ok: true, value: { msg: Number(args) } };
   const t = tokens(args);
   if (t.length !== 1) return { ok: false, error: 'Expected one message number' };
   const msg = parseMsgNumber(t[0]);
@@ -84,6 +88,7 @@ export function oneMsg(args: string): Parsed<{ msg: number }> {
 }
 
 export function optionalMsg(args: string): Parsed<{ msg: number | null }> {
+  if (BARE_MSG.test(args)) return { ok: true, value: { msg: Number(args) } };
   const t = tokens(args);
   if (t.length === 0) return { ok: true, value: { msg: null } };
   if (t.length !== 1) return { ok: false, error: 'Expected at most one message number' };

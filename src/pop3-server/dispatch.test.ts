@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { COMMANDS, splitCommand } from './dispatch.js';
 import { formatLines, formatStatus, err, ok } from './reply.js';
+import { oneMsg, optionalMsg } from './command.js';
 
 function parse(line: string): 'unknown' | { ok: boolean; error?: string } {
   const { keyword, args } = splitCommand(line);
@@ -75,4 +76,16 @@ test('the parser never throws on arbitrary lines (fast-check)', () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test('message-number arguments: bare digits and spaced forms give the same number; more than nine digits or anything else is refused', () => {
+  for (const parse of [oneMsg, optionalMsg]) {
+    assert.deepEqual(parse('7'), { ok: true, value: { msg: 7 } });
+    assert.deepEqual(parse('007'), { ok: true, value: { msg: 7 } });
+    assert.deepEqual(parse('  7  '), { ok: true, value: { msg: 7 } });
+    assert.deepEqual(parse('123456789'), { ok: true, value: { msg: 123456789 } });
+    for (const bad of ['1234567890', '-1', '1.5', 'x', '1 2', '\u0661']) assert.equal(parse(bad).ok, false, bad);
+  }
+  assert.equal(oneMsg('').ok, false);
+  assert.deepEqual(optionalMsg(''), { ok: true, value: { msg: null } });
 });
