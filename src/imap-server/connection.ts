@@ -166,9 +166,12 @@ export class ImapConnection implements Session {
   }
 
   async sendAsync(buf: Buffer): Promise<void> {
-    if (this.#closed) return;
+    // A command streaming output to a client that went away stops here (the dispatcher drops it silently),
+    // instead of rendering the rest with nothing to wait on, which would starve every other connection.
+    if (this.#closed) throw new ConnectionClosedError();
     if (this.#write(buf)) return;
     await this.#drained();
+    if (this.#closed) throw new ConnectionClosedError();
   }
 
   /** Resolves when the output stream has drained (or the connection closed). */

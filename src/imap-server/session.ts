@@ -78,7 +78,7 @@ export interface Session extends UpdateSink {
   readonly utf8: boolean;
   enable(cap: string): void;
   setState(state: SessionState): void;
-  /** Writes, awaiting drain when the socket buffer is full (for large literals). */
+  /** Writes, awaiting drain when the socket buffer is full (for large literals); throws ConnectionClosedError once the connection has closed. */
   sendAsync(buf: Buffer): Promise<void>;
   cork(): void;
   uncork(): void;

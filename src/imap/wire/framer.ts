@@ -4,7 +4,8 @@
  * Bytes go in; complete commands come out as one Buffer each (without the final CRLF), with their literals
  * inline exactly as sent ("{5}\r\nhello"), ready for the tokenizer. The framer never buffers more than
  * maxLineLength bytes of any line and never accepts a literal larger than maxLiteralSize:
- *  - a line longer than the cap is discarded up to its CRLF and reported as 'too-long' (the connection goes on);
+ *  - a line longer than the cap is discarded up to its CRLF and reported as 'too-long' as soon as it passes the
+ *    cap (the connection goes on);
  *  - a synchronizing literal over the cap is refused before the client sends it ('literal-too-big'); the
  *    command is dropped and the next line starts a new command (RFC 7888 section 4);
  *  - a non-synchronizing literal over the cap cannot be skipped safely: 'fatal', the connection must close;
@@ -48,7 +49,6 @@ export class Framer {
   #lineLen = 0;
   #literalLeft = 0;
   #discarding = false;
-  #discardTag: string | null = null;
   #dead = false;
   /** Skipping the rest of a refused command (see 'non-sync-too-big'): its literal bytes and lines. */
   #skipping = false;
@@ -86,7 +86,6 @@ export class Framer {
     this.#lineLen = 0;
     this.#literalLeft = 0;
     this.#discarding = false;
-    this.#discardTag = null;
     this.#skipping = false;
   }
 
@@ -106,7 +105,6 @@ export class Framer {
       if (this.#discarding) {
         if (lf < 0) return out;
         i = lf + 1;
-        if (!this.#skipping) out.push({ kind: 'too-long', tag: this.#discardTag });
         this.reset();
         continue;
       }
@@ -114,7 +112,12 @@ export class Framer {
         const rest = chunk.subarray(i);
         this.#line.push(rest);
         this.#lineLen += rest.length;
-        if (this.#lineLen > this.#opts.maxLineLength) this.#startDiscard();
+        if (this.#lineLen > this.#opts.maxLineLength) {
+          // Reported at once, not at the CRLF: a client that never ends the line still gets its answer.
+          const tag = this.#currentTag();
+          if (!this.#skipping) out.push({ kind: 'too-long', tag });
+          this.#startDiscard();
+        }
         return out;
       }
       const piece = chunk.subarray(i, lf + 1);
@@ -176,7 +179,6 @@ export class Framer {
   }
 
   #startDiscard(): void {
-    this.#discardTag = this.#currentTag();
     this.#discarding = true;
     this.#parts = [];
     this.#line = [];
