@@ -30,10 +30,11 @@ test('framer: the limit counts the CRLF; a longer line becomes one too-long item
   // 8 octets + CRLF = 10: accepted. 9 octets + CRLF: too long.
   assert.deepEqual(show(f.push(Buffer.from('12345678\r\n'))), ['12345678']);
   assert.deepEqual(show(f.push(Buffer.from('123456789\r\nNOOP\r\n'))), ['<too-long>', 'NOOP']);
-  // A very long line arriving in pieces is not buffered.
-  assert.deepEqual(show(f.push(Buffer.alloc(1000, 0x41))), []);
+  // A very long line arriving in pieces is not buffered, and is reported before it ends.
+  assert.deepEqual(show(f.push(Buffer.alloc(1000, 0x41))), ['<too-long>']);
   assert.equal(f.buffered, 0);
-  assert.deepEqual(show(f.push(Buffer.from('AAAA\r\nQUIT\r\n'))), ['<too-long>', 'QUIT']);
+  assert.deepEqual(show(f.push(Buffer.alloc(1000, 0x41))), []);
+  assert.deepEqual(show(f.push(Buffer.from('AAAA\r\nQUIT\r\n'))), ['QUIT']);
 });
 
 test('framer: reset drops a partial line', () => {

@@ -1,8 +1,9 @@
 /**
  * Bounded line framer for POP3 input. Lines end with LF (CRLF or a bare LF); one trailing CR is removed.
  * A line longer than maxLine octets (terminator included) is never buffered in full: its bytes are dropped
- * up to the next LF and a single 'too-long' item is produced in its place, so the session can answer
- * -ERR and go on (RFC 2449 section 4).
+ * up to the next LF and a single 'too-long' item is produced in its place as soon as the line passes the
+ * limit (a client that never ends the line still gets its answer), so the session can answer -ERR and go on
+ * (RFC 2449 section 4).
  */
 
 export type FramedLine = { kind: 'line'; line: Buffer } | { kind: 'too-long' };
@@ -28,12 +29,12 @@ export class LineFramer {
     let pos = 0;
     while (pos < chunk.length) {
       const lf = chunk.indexOf(LF, pos);
-      if (lf === -1) {
-        this.#append(chunk.subarray(pos));
-        break;
-      }
-      this.#append(chunk.subarray(pos, lf));
-      out.push(this.#finish());
+      const wasDiscarding = this.#discarding;
+      this.#append(chunk.subarray(pos, lf === -1 ? chunk.length : lf));
+      if (this.#discarding && !wasDiscarding) out.push({ kind: 'too-long' });
+      if (lf === -1) break;
+      const item = this.#finish();
+      if (item) out.push(item);
       pos = lf + 1;
     }
     return out;
@@ -64,10 +65,11 @@ export class LineFramer {
     this.#length += bytes.length;
   }
 
-  #finish(): FramedLine {
+  /** The line ended by an LF, or null when it was already reported as 'too-long'. */
+  #finish(): FramedLine | null {
     if (this.#discarding) {
       this.#discarding = false;
-      return { kind: 'too-long' };
+      return null;
     }
     let line = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length);
     this.#parts = [];
