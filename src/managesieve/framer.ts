@@ -7,7 +7,8 @@
  * ends the connection.
  *
  * Bounds: the command line outside literals is at most `maxLine` octets; a literal larger than
- * `maxLiteral` is read and thrown away (never held in memory) and the command is answered as too big.
+ * `maxLiteral` is answered as too big as soon as its size is read (as Dovecot answers QUOTA/MAXSIZE before
+ * skipping the script), then read and thrown away (never held in memory) with the rest of its line.
  */
 
 export type Token = { kind: 'atom'; value: string } | { kind: 'string'; value: Buffer; literal: boolean };
@@ -38,7 +39,6 @@ export class CommandFramer {
   #need = 0;
   /** Octets of an oversized literal still to throw away, then the rest of its line. */
   #discard = 0;
-  #discarded: { atom: string; size: number } | null = null;
   /** Skipping to the next LF after a bad line. */
   #skipLine = false;
 
@@ -52,7 +52,6 @@ export class CommandFramer {
     this.#buf = Buffer.alloc(0);
     this.#need = 0;
     this.#discard = 0;
-    this.#discarded = null;
     this.#skipLine = false;
   }
 
@@ -75,10 +74,6 @@ export class CommandFramer {
         }
         this.#buf = this.#buf.subarray(lf + 1);
         this.#skipLine = false;
-        if (this.#discarded) {
-          out.push({ kind: 'too-big', ...this.#discarded });
-          this.#discarded = null;
-        }
       }
       if (this.#buf.length === 0 || this.#buf.length < this.#need) return out;
       const step = parse(this.#buf, this.maxLine, this.maxLiteral);
@@ -97,7 +92,7 @@ export class CommandFramer {
         // Throw the literal away as it arrives, then the rest of its command line.
         const have = this.#buf.length - step.start;
         this.#need = 0;
-        this.#discarded = { atom: step.atom, size: step.size };
+        out.push({ kind: 'too-big', atom: step.atom, size: step.size });
         if (have >= step.size) {
           this.#buf = this.#buf.subarray(step.start + step.size);
           this.#skipLine = true;
