@@ -91,6 +91,13 @@ describe('hostile IMAP input', () => {
     assert.match(await c.cmd(Buffer.from('CREATE "\xff\xfe\xc0\x80"', 'latin1'), 'a'), /^a NO /);
     assert.match(await c.cmd('CREATE "&2D3d-"', 'b'), /^b NO /);
     assert.match(await c.cmd('SELECT "&Jjo-&&&AAA-"', 'c'), /^c NO /);
+    // Too deep, too long: refused before any superior is created.
+    assert.match(await c.cmd('CREATE "' + 'deep/'.repeat(100) + 'y"', 'd'), /^d NO /);
+    assert.match(await c.cmd('CREATE "long/' + 'x'.repeat(5000) + '"', 'e'), /^e NO /);
+    assert.match(await c.cmd('CREATE src', 'f'), /^f OK /);
+    assert.match(await c.cmd('RENAME src "' + 'moved/'.repeat(100) + 'y"', 'g'), /^g NO \[CANNOT\]/);
+    const list = await c.cmd('LIST "" "*"', 'h');
+    assert.doesNotMatch(list, /"(deep|long|moved)"/);
     c.close();
     await stillServes(f.port);
   });

@@ -10,6 +10,7 @@ import { Args, ParseError, parseFlag } from '../../imap/grammar/args.js';
 import { no, ok } from '../errors.js';
 import { AUTH, currentUser, defineCommand } from '../session.js';
 import { MAX_MAILBOXES_PER_USER } from '../list-pattern.js';
+import { normalizeMailboxName } from '../../store/names.js';
 import { creationPlace } from '../namespaces.js';
 
 export interface CreateArgs {
@@ -50,8 +51,13 @@ export async function checkMailboxLimit(store: MailStore, userId: number, name: 
   if (missing > 0 && existing.length + missing > MAX_MAILBOXES_PER_USER) throw no('Too many mailboxes', 'LIMIT');
 }
 
-/** Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). */
+/**
+ * Creates the missing superior names of `name` (RFC 9051 6.3.4: the server SHOULD create them). A name the
+ * store would refuse (too long, too deep, an empty level) throws StoreError INVALID before anything is created,
+ * so a refused CREATE or RENAME leaves no superiors behind.
+ */
 export async function createParents(store: MailStore, userId: number, name: string, origin?: string): Promise<void> {
+  normalizeMailboxName(name);
   const levels = name.split('/');
   for (let i = 1; i < levels.length; i++) {
     const parent = levels.slice(0, i).join('/');
