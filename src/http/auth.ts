@@ -131,7 +131,7 @@ export function replyAuthFailure(reply: FastifyReply, out: Exclude<AuthOutcome, 
     .send({ type: 'about:blank', status: out.status, detail: detail[out.reason] });
 }
 
-/** A Fastify preHandler hook: authenticates or replies with the failure. */
+/** A Fastify onRequest or preHandler hook: authenticates or replies with the failure (as onRequest, before any body is read). */
 export function requireAuth(ctx: HttpContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const out = await authenticate(req, ctx);

@@ -62,9 +62,29 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Deepest nesting of arrays and objects accepted in a request. JSON.parse takes any depth, but the code that
+ * walks arguments and JSON.stringify of the response recurse: a request nested 100 000 deep would overflow the
+ * stack and end as a 500. No JMAP object comes near this (filters stop at 16, body structures at MIME_MAX_DEPTH).
+ */
+export const MAX_REQUEST_DEPTH = 256;
+
+/** True when `v` nests arrays/objects deeper than `max` levels (iterative: safe at any depth). */
+function nestedDeeper(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d > max) return true;
+    for (const y of Array.isArray(x) ? x : Object.values(x)) if (typeof y === 'object' && y !== null) stack.push([y, d + 1]);
+  }
+  return false;
+}
+
 /** Checks the shape of a Request object (RFC 8620 3.3); throws RequestError. */
 export function parseRequest(body: unknown, known: ReadonlySet<string>): { using: Set<string>; calls: Invocation[]; createdIds: Record<string, string> | null } {
   if (!isObject(body)) throw new RequestError('notRequest', 400, 'the request is not a JSON object');
+  if (nestedDeeper(body, MAX_REQUEST_DEPTH)) throw new RequestError('notRequest', 400, `the request nests arrays and objects deeper than ${MAX_REQUEST_DEPTH} levels`);
   const using = body['using'];
   const calls = body['methodCalls'];
   if (!Array.isArray(using) || !using.every((u) => typeof u === 'string')) throw new RequestError('notRequest', 400, '"using" must be an array of strings');
@@ -89,6 +109,8 @@ export function evalPointer(value: unknown, path: string): unknown {
     .slice(1)
     .split('/')
     .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // walk() recurses once per token; no response nests this deep, so such a path resolves to nothing.
+  if (tokens.length > MAX_REQUEST_DEPTH * 4) return undefined;
   const walk = (v: unknown, i: number): unknown => {
     if (i === tokens.length) return v;
     const t = tokens[i]!;

@@ -52,7 +52,9 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMITS.maxSizeUpload }, (_req, body, done) => done(null, body));
-    scope.post(API_PATH, { preHandler: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+    // Authenticated on the request line and headers (onRequest), before any body is read: an anonymous client
+    // must not make the server buffer maxSizeUpload octets per connection only to be told 401.
+    scope.post(API_PATH, { onRequest: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
       const a = requestAuth(req)!;
       const body = req.body as Buffer | undefined;
       if (body && body.length > LIMITS.maxSizeRequest) return sendRequestError(reply, new RequestError('limit', 400, `request larger than ${LIMITS.maxSizeRequest} octets`, 'maxSizeRequest'));
@@ -77,7 +79,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
         else server.active.set(a.user.id, n);
       }
     });
-    scope.post(`${UPLOAD_PATH}/:accountId/`, { preHandler: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+    scope.post(`${UPLOAD_PATH}/:accountId/`, { onRequest: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
       const a = requestAuth(req)!;
       const { accountId } = req.params as { accountId: string };
       // Uploads are the user's whichever account they name (own or shared), as blob reads are.
