@@ -25,6 +25,19 @@ export const TRANSFER_SYNC_MAX = 100;
 
 /** Users whose Junk mailbox name is remembered (the map is emptied when full). */
 const JUNK_NAME_CACHE = 10_000;
+/**
+ * A remembered Junk mailbox name is trusted this long without a store read. Creates, deletes and renames
+ * forget it at once (mailbox list events); a \Junk mark moved to another mailbox (setSpecialUse, which has
+ * no list event) is seen within this time.
+ */
+export const JUNK_NAME_TTL_MS = 30_000;
+
+/** A remembered Junk mailbox name, with the mailbox list subscription that forgets it. */
+interface JunkName {
+  name: string;
+  checked: number;
+  off: () => void;
+}
 
 export interface SpamSettings {
   /** False: no scoring, no header fields, no training (quarantine still files into Junk). Default true. */
@@ -75,7 +88,7 @@ export class SpamFilter {
   readonly #store: SpamStoreParts;
   readonly #log: Logger;
   /** User id -> name of the Junk mailbox last found (see junkMailboxName). */
-  readonly #junkNames = new Map<number, string>();
+  readonly #junkNames = new Map<number, JunkName>();
   /** Token counts per user between deliveries (cache.ts). */
   readonly #counts: CountsCache;
   /** The tokens of a message being delivered, so its recipients share one tokenization. */
@@ -209,20 +222,53 @@ export class SpamFilter {
 
   /**
    * The name of the user's Junk mailbox: the one marked \Junk, else the configured name, created and marked
-   * \Junk when missing.
+   * \Junk when missing. The answer is remembered per user (no store read per spam copy): a change to the
+   * user's mailbox list forgets it, and after JUNK_NAME_TTL_MS it is checked again with one mailbox read.
    */
   async junkMailboxName(userId: number): Promise<string> {
-    // The last answer per user, checked with one mailbox read (a rename or a new \Junk mark is seen then).
     const known = this.#junkNames.get(userId);
     if (known !== undefined) {
-      const mb = await this.#store.mail.getMailbox(userId, known);
-      if (mb && this.isJunk(mb)) return mb.name;
-      this.#junkNames.delete(userId);
+      if (performance.now() - known.checked < JUNK_NAME_TTL_MS) return known.name;
+      const mb = await this.#store.mail.getMailbox(userId, known.name);
+      if (mb && this.isJunk(mb) && this.#junkNames.get(userId) === known) {
+        known.checked = performance.now();
+        return mb.name;
+      }
+      this.#forgetJunk(userId, known);
     }
-    const name = await this.#findJunk(userId);
-    if (this.#junkNames.size >= JUNK_NAME_CACHE) this.#junkNames.clear();
-    this.#junkNames.set(userId, name);
+    // Listen before looking, so a change made while we look is not missed: then the answer is not kept.
+    let changed = false;
+    let entry: JunkName | null = null;
+    const off = this.#store.mail.subscribeMailboxList(userId, () => {
+      changed = true;
+      if (entry) this.#forgetJunk(userId, entry);
+    });
+    let name: string;
+    try {
+      name = await this.#findJunk(userId);
+    } catch (e) {
+      off();
+      throw e;
+    }
+    if (changed || this.#junkNames.has(userId)) {
+      off();
+      return name;
+    }
+    if (this.#junkNames.size >= JUNK_NAME_CACHE) this.forgetJunkNames();
+    entry = { name, checked: performance.now(), off };
+    this.#junkNames.set(userId, entry);
     return name;
+  }
+
+  /** Forgets every remembered Junk mailbox name and ends their subscriptions (also before the store closes). */
+  forgetJunkNames(): void {
+    for (const e of this.#junkNames.values()) e.off();
+    this.#junkNames.clear();
+  }
+
+  #forgetJunk(userId: number, entry: JunkName): void {
+    entry.off();
+    if (this.#junkNames.get(userId) === entry) this.#junkNames.delete(userId);
   }
 
   async #findJunk(userId: number): Promise<string> {

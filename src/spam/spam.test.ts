@@ -241,3 +241,24 @@ test('noteTransfer: into Junk trains spam, out of Junk (not to Trash) trains ham
     }
   });
 });
+
+test('junkMailboxName: remembered per user, forgotten when the mailbox list changes', async () => {
+  await withStore(async (store, userId) => {
+    const filter = new SpamFilter(store);
+    try {
+      assert.equal(await filter.junkMailboxName(userId), 'Junk');
+      assert.equal(await filter.junkMailboxName(userId), 'Junk', 'answered again from memory');
+      await store.mail.renameMailbox(userId, 'Junk', 'Bulk');
+      assert.equal(await filter.junkMailboxName(userId), 'Bulk', 'a rename is seen at once (the \\Junk mark moved with it)');
+      await store.mail.deleteMailbox(userId, 'Bulk');
+      assert.equal(await filter.junkMailboxName(userId), 'Junk', 'a deleted Junk is created again');
+      const junk = (await store.mail.getMailbox(userId, 'Junk'))!;
+      assert.equal(junk.specialUse, '\\Junk');
+      await store.mail.setSpecialUse(junk.id, null);
+      await store.mail.createMailbox(userId, 'Spam', { specialUse: '\\Junk' });
+      assert.equal(await filter.junkMailboxName(userId), 'Spam', 'a new \\Junk mailbox is seen at once');
+    } finally {
+      filter.forgetJunkNames();
+    }
+  });
+});
