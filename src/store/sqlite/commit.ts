@@ -17,6 +17,8 @@ import type { BlobDir } from './blobs.js';
 import { mapError } from './rows.js';
 import { prepareStatements, type Statement, type Statements } from './statements.js';
 
+/** Longest a group of durable writes waits for appends still writing their blob files (see groupCommit). */
+const GROUP_MAX_WAIT_MS = 5;
 /** Longest time a flag change stays committed but not yet synced when no durable write comes along. */
 const LAZY_SYNC_MS = 100;
 /**
@@ -36,8 +38,9 @@ const BUSY_RETRY_MS = 1;
 const BUSY_RETRY_MAX_MS = 16;
 const BUSY_GIVE_UP_MS = 5000;
 
-/** An append writing its blob files (startWriter .. endWriter). */
+/** An append writing its blob files (startWriter .. endWriter); `epoch`: the group count when it started. */
 export interface BlobWriter {
+  epoch: number;
   done: boolean;
 }
 
@@ -84,6 +87,12 @@ export class SqliteConnection {
   flushScheduled = false;
   /** Appends writing their blob files (startWriter .. endWriter). */
   readonly writers = new Set<BlobWriter>();
+  /** Bumped when a group opens (its first write is queued); writers remember the epoch they started in. */
+  epoch = 0;
+  groupEpoch = 0;
+  /** Writers that started before the open group and have not queued or failed yet. */
+  olderWriters = 0;
+  groupTimer: NodeJS.Timeout | null = null;
   /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
   readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
   readonly stmtCache = new Map<string, Statement>();
@@ -185,17 +194,22 @@ export class SqliteConnection {
    * does not fsync flag changes at all; new, copied, moved and removed mail is always synced before the
    * reply.
    *
-   * Group commit proper: while a WAL sync runs, durable writes are queued and committed together when it
-   * ends (a commit made meanwhile could not be acknowledged before a sync that starts after that one
-   * anyway, since the kernel runs the two one after the other), so concurrent deliveries share one write
-   * transaction and one sync instead of one each. A queue that holds a write nobody syncs for is
-   * committed at the next turn of the event loop, whole and in order: flag changes, \Recent claims and
-   * expunges never wait for a sync, nor for appends still writing their blob files (the group once waited
-   * up to 5 ms for those, which held flag changes and small deliveries behind a large message's fsyncs).
+   * Group commit proper, for a queue of durable writes only: while a WAL sync runs, they are queued and
+   * committed together when it ends (a commit made meanwhile could not be acknowledged before a sync that
+   * starts after that one anyway, since the kernel runs the two one after the other); and when the group
+   * opens while other appends are still writing their blob files, it waits for those writers (each ends
+   * by queueing its own commit or failing), at most GROUP_MAX_WAIT_MS. So concurrent deliveries, small and
+   * large, share one write transaction and one sync instead of one each, which counts when fsyncs are
+   * slow. A queue that holds a write nobody syncs for is committed at the next turn of the event loop,
+   * whole and in order: flag changes, \Recent claims and expunges never wait for a sync or a blob writer.
    */
   groupCommit<T>(fn: () => T, writer?: BlobWriter, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (writer) this.endWriter(writer);
+      if (this.commitQueue.length === 0) {
+        this.groupEpoch = ++this.epoch;
+        this.olderWriters = this.writers.size;
+      }
       this.commitQueue.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable });
       if (!durable) this.queuedLazy++;
       this.scheduleFlush();
@@ -204,22 +218,41 @@ export class SqliteConnection {
 
   /** Registers an append whose blob write is starting; endWriter (or its groupCommit) ends it. */
   startWriter(): BlobWriter {
-    const w = { done: false };
+    const w = { epoch: this.epoch, done: false };
     this.writers.add(w);
     return w;
   }
 
-  /** The writer queued its commit or failed; idempotent. */
+  /** The writer queued its commit or failed; idempotent. The open group flushes once its older writers are done. */
   endWriter(w: BlobWriter): void {
     if (w.done) return;
     w.done = true;
     this.writers.delete(w);
+    if (this.commitQueue.length > 0 && w.epoch < this.groupEpoch && --this.olderWriters === 0) this.scheduleFlush();
   }
 
-  /** Flushes the commit queue at the next turn of the event loop, or once the running WAL syncs end (see groupCommit). */
+  /**
+   * Flushes the commit queue at the next turn of the event loop; a queue of durable writes only waits for
+   * the running WAL syncs to end (runSync calls again) and for the group's older blob writers, at most
+   * GROUP_MAX_WAIT_MS (see groupCommit).
+   */
   scheduleFlush(): void {
     if (this.flushScheduled || this.commitQueue.length === 0) return;
-    if (this.syncs.length > 0 && this.queuedLazy === 0) return; // runSync calls again when they end
+    if (this.queuedLazy === 0) {
+      if (this.syncs.length > 0) return;
+      if (this.olderWriters > 0) {
+        this.groupTimer ??= setTimeout(() => {
+          this.groupTimer = null;
+          this.olderWriters = 0;
+          this.scheduleFlush();
+        }, GROUP_MAX_WAIT_MS);
+        return;
+      }
+    }
+    if (this.groupTimer) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = null;
+    }
     this.flushScheduled = true;
     setImmediate(() => this.flushCommits());
   }
