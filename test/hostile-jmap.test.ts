@@ -57,6 +57,19 @@ test('10 000 method calls are the maxCallsInRequest limit; broken result referen
   await stillServes();
 });
 
+test('a filter of 50 000 conditions and a snippet request for 5 000 ids are refused, not run', async () => {
+  const conditions = Array.from({ length: 50000 }, () => ({ text: 'a' }));
+  const q = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'OR', conditions } }, '0']]);
+  assert.deepEqual((q.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'invalidArguments');
+  const nested = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'AND', conditions: [{ operator: 'OR', conditions: conditions.slice(0, 600) }, { operator: 'OR', conditions: conditions.slice(0, 600) }] } }, '0']]);
+  assert.deepEqual((nested.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'invalidArguments', 'the bound counts every level');
+  const within = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'OR', conditions: conditions.slice(0, 100) } }, '0']]);
+  assert.equal((within.body['methodResponses'] as Array<[string]>)[0]![0], 'Email/query');
+  const snippets = await f.api([['SearchSnippet/get', { accountId: f.accountId, emailIds: Array.from({ length: 5000 }, (_, i) => `x${i}`), filter: { text: 'a' } }, '0']]);
+  assert.deepEqual((snippets.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'requestTooLarge');
+  await stillServes();
+});
+
 /** Sends raw bytes on a new connection and resolves with what comes back until `done` matches. */
 async function raw(bytes: Buffer | string, done: RegExp): Promise<{ text: string; socket: Socket }> {
   const socket = connect({ host: '127.0.0.1', port: f.m.ports.http! });

@@ -33,15 +33,21 @@ const SORTS = new Set(['receivedAt', 'sentAt', 'size', 'from', 'to', 'subject', 
 /** Most ids one Email/query returns (RFC 8620 5.5: the server may cap limit). */
 export const MAX_QUERY_LIMIT = 1000;
 const RESULT_CACHE = 32;
+/**
+ * Most conditions and operators in one filter. Each is tested against every message of the account; a
+ * request of 50 000 text conditions would hold the process for minutes (IMAP SEARCH is bounded by its line).
+ */
+export const MAX_FILTER_CONDITIONS = 1000;
 
-function checkFilter(f: unknown, call: Call, depth = 0): void {
+function checkFilter(f: unknown, call: Call, depth = 0, seen = { n: 0 }): void {
   if (depth > 16) invalid('filter nested too deeply');
+  if (++seen.n > MAX_FILTER_CONDITIONS) invalid(`a filter has at most ${MAX_FILTER_CONDITIONS} conditions`);
   if (typeof f !== 'object' || f === null || Array.isArray(f)) invalid('a filter must be an object');
   const o = f as Filter;
   if ('operator' in o) {
     if (!['AND', 'OR', 'NOT'].includes(o['operator'] as string)) throw new MethodError('unsupportedFilter', `unknown operator ${String(o['operator'])}`);
     if (!Array.isArray(o['conditions'])) invalid('conditions must be an array');
-    for (const c of o['conditions'] as unknown[]) checkFilter(c, call, depth + 1);
+    for (const c of o['conditions'] as unknown[]) checkFilter(c, call, depth + 1, seen);
     return;
   }
   for (const [k, v] of Object.entries(o)) {

@@ -2,8 +2,9 @@
  * SearchSnippet/get (RFC 8621 5): the subject and a stretch of body text around the first match of the
  * filter's text terms (text, subject, body), with matches marked <mark></mark> and the rest HTML-escaped.
  */
-import type { Args, Call } from './api.js';
-import { invalid } from './errors.js';
+import { LIMITS, type Args, type Call } from './api.js';
+import { invalid, MethodError } from './errors.js';
+import { MAX_FILTER_CONDITIONS } from './email-query.js';
 import { readEmailIndex, readEmailRaw } from './blob.js';
 import { parseHeaderBlock } from '../mime/index.js';
 import { asText } from './headers.js';
@@ -59,8 +60,11 @@ export function mark(text: string, words: readonly string[], window: number | nu
 export async function snippetGet(args: Args, call: Call): Promise<Args> {
   const ids = args['emailIds'];
   if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) invalid('emailIds must be an array of ids');
+  // Each id reads and scans a message, each term scans its text: both bounded as Email/get and Email/query are.
+  if (ids.length > LIMITS.maxObjectsInGet) throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInGet} emailIds`);
   const t = { subject: [] as string[], body: [] as string[] };
   terms(args['filter'], t);
+  if (t.subject.length + t.body.length > 2 * MAX_FILTER_CONDITIONS) invalid(`a filter has at most ${MAX_FILTER_CONDITIONS} conditions`);
   const list: Array<Record<string, unknown>> = [];
   const notFound: string[] = [];
   for (const id of ids as string[]) {
