@@ -81,6 +81,10 @@ describe('hostile IMAP input', () => {
     assert.match(await c.cmd('FETCH 1 BODY[]<99999999999999999999999.1>', 'k'), /^k BAD /);
     assert.match(await c.cmd('FETCH 1 BODY.PEEK[' + Array(1000).fill('1').join('.') + ']', 'l'), /^l OK /m);
     assert.match(await c.cmd('SEARCH LARGER 99999999999999999999', 'm'), /^m BAD /);
+    // Thousands of content keys, each a scan of every message: refused, not run.
+    assert.match(await c.cmd('SEARCH ' + 'NOT TEXT zzz '.repeat(2000), 'n'), /^n BAD .*TEXT, BODY and HEADER/);
+    assert.match(await c.cmd('SEARCH ' + 'HEADER X-Foo zzz '.repeat(2000), 'o'), /^o BAD /);
+    assert.match(await c.cmd('SEARCH ' + 'NOT TEXT zzz '.repeat(10), 'p'), /^\* SEARCH 1\r\np OK /);
     c.close();
     await stillServes(f.port);
   });

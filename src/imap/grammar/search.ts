@@ -124,12 +124,37 @@ export function parsePartialRange(s: string): PartialRange {
   return { lo: Math.min(a, b), hi: Math.max(a, b), last: m[1] === '-' };
 }
 
+/**
+ * Most TEXT, BODY and HEADER keys in one search. Each one reads or scans every candidate message: 4000 of
+ * them under NOT (each true, so none narrows the candidates) held a connection for minutes on a mailbox of
+ * 1000 messages. Real clients send a few.
+ */
+export const MAX_CONTENT_KEYS = 100;
+
+function contentKeys(key: SearchKey): number {
+  switch (key.k) {
+    case 'text':
+    case 'header':
+      return 1;
+    case 'and':
+      return key.keys.reduce((n, k) => n + contentKeys(k), 0);
+    case 'or':
+      return contentKeys(key.a) + contentKeys(key.b);
+    case 'not':
+      return contentKeys(key.key);
+    default:
+      return 0;
+  }
+}
+
 /** One or more search keys up to the end of the arguments (several are ANDed). */
 export function parseSearchKeys(args: Args): SearchKey {
   const keys: SearchKey[] = [];
   while (!args.done) keys.push(parseKey(args, 0));
   if (!keys.length) throw new ParseError('Missing search criteria');
-  return keys.length === 1 ? keys[0]! : { k: 'and', keys };
+  const key: SearchKey = keys.length === 1 ? keys[0]! : { k: 'and', keys };
+  if (contentKeys(key) > MAX_CONTENT_KEYS) throw new ParseError(`At most ${MAX_CONTENT_KEYS} TEXT, BODY and HEADER keys per search`);
+  return key;
 }
 
 /** Nesting bound for OR/NOT chains (each level is a recursion). */
