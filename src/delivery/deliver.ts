@@ -27,6 +27,7 @@ import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
+import { prefixedIndex, rememberedIndex, rememberIndex } from '../mime/shared.js';
 import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
@@ -125,6 +126,10 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     const body = d.message ?? raw;
     const copy = Buffer.concat([prefix, body]);
     if (isMarkedCrlfOnly(body) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
+    // A stage that parsed the message (the spam filter) spares the store parsing the copy again.
+    const parsed = rememberedIndex(body);
+    const index = parsed && prefixedIndex(parsed, body, prefix);
+    if (index) rememberIndex(copy, index);
     const copies: StoredCopy[] = [];
     const done = new Set<number>();
     for (const t of d.targets) {

@@ -18,7 +18,8 @@ import { CountsCache } from './cache.js';
 import { classify, DEFAULT_PARAMS } from './classify.js';
 import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
-import { tokenize } from './tokenize.js';
+import { MAX_INDEX_BYTES, tokenize } from './tokenize.js';
+import { sharedIndex } from '../mime/shared.js';
 
 /** Transfers of up to this many messages are trained before transfer() resolves (see there). */
 export const TRANSFER_SYNC_MAX = 100;
@@ -139,7 +140,8 @@ export class SpamFilter {
   #tokensOf(raw: Buffer, authResults: string | null): string[] {
     const hit = this.#tokens.get(raw);
     if (hit && hit.authResults === authResults) return hit.tokens;
-    const tokens = tokenize(raw, { authResults });
+    // The index is remembered for the store, which stores this message's copies (mime/shared.ts).
+    const tokens = tokenize(raw, { authResults, ...(raw.length <= MAX_INDEX_BYTES ? { index: sharedIndex(raw) } : {}) });
     this.#tokens.set(raw, { authResults, tokens });
     return tokens;
   }

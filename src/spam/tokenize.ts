@@ -24,7 +24,7 @@
  */
 import { indexParts, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
 import { safeDecode } from '../mime/headers.js';
-import type { MimePart } from '../mime/types.js';
+import type { MessageIndex, MimePart } from '../mime/types.js';
 
 /** Header bytes looked at. */
 export const MAX_HEADER_BYTES = 64 * 1024;
@@ -58,6 +58,8 @@ export function isSpamField(lowerName: string): boolean {
 export interface TokenizeOptions {
   /** The receiving MX's Authentication-Results value (without the field name), when known. */
   authResults?: string | null;
+  /** indexMessage(raw) when the caller has it (shared with the store at delivery: mime/shared.ts). */
+  index?: MessageIndex;
 }
 
 /** The message's features (distinct, at most MAX_TOKENS). */
@@ -84,7 +86,8 @@ function collect(raw: Buffer, opts: TokenizeOptions, out: Set<string>): void {
   if (raw.length > MAX_INDEX_BYTES) out.add('msg:huge');
   out.add(`msg:size:${sizeBucket(raw.length)}`);
   const state: BodyState = { budget: MAX_TEXT_BYTES, plain: 0, html: 0, images: 0, textChars: 0 };
-  walk(limited, indexParts(limited), out, state, 0);
+  const root = opts.index && opts.index.size === raw.length && limited === raw ? opts.index.root : indexParts(limited);
+  walk(limited, root, out, state, 0);
   if (state.html > 0 && state.plain === 0) out.add('mime:html-only');
   if (state.images > 0) out.add(`mime:images:${Math.min(state.images, 5)}`);
   if (state.images > 0 && state.textChars < 200) out.add('mime:images-little-text');

@@ -6,6 +6,7 @@
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { contentKeysFor, type ContentKeys } from '../mailsort/index.js';
 import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
+import { rememberedIndex } from '../mime/shared.js';
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import { StoreError, type SpecialUse } from './types.js';
 
@@ -77,7 +78,8 @@ export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = 
   const noNul = opts.idsWithoutNul ?? false;
   const data = normalizeLineEndings(raw);
   if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
-  const index = indexMessage(data);
+  // The index delivery already made for these very bytes (mime/shared.ts), else a parse.
+  const index = rememberedIndex(data) ?? indexMessage(data);
   // Only the text that is kept is decoded: a 60 MB text part costs MAX_SEARCH_TEXT, not 60 MB of strings.
   const text = searchableText(data, index, { maxBodyBytes: MAX_SEARCH_TEXT });
   return {
