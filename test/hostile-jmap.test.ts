@@ -63,6 +63,8 @@ test('a filter of 50 000 conditions and a snippet request for 5 000 ids are refu
   assert.deepEqual((q.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'invalidArguments');
   const nested = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'AND', conditions: [{ operator: 'OR', conditions: conditions.slice(0, 600) }, { operator: 'OR', conditions: conditions.slice(0, 600) }] } }, '0']]);
   assert.deepEqual((nested.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'invalidArguments', 'the bound counts every level');
+  const texts = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'NOT', conditions: conditions.slice(0, 500) } }, '0']]);
+  assert.deepEqual((texts.body['methodResponses'] as Array<[string, { type?: string }]>)[0]![1].type, 'invalidArguments', 'at most 100 text conditions');
   const within = await f.api([['Email/query', { accountId: f.accountId, filter: { operator: 'OR', conditions: conditions.slice(0, 100) } }, '0']]);
   assert.equal((within.body['methodResponses'] as Array<[string]>)[0]![0], 'Email/query');
   const snippets = await f.api([['SearchSnippet/get', { accountId: f.accountId, emailIds: Array.from({ length: 5000 }, (_, i) => `x${i}`), filter: { text: 'a' } }, '0']]);

@@ -38,8 +38,10 @@ const RESULT_CACHE = 32;
  * request of 50 000 text conditions would hold the process for minutes (IMAP SEARCH is bounded by its line).
  */
 export const MAX_FILTER_CONDITIONS = 1000;
+/** Most text conditions (text, body, from, subject, header...) in one filter: each reads or scans every message. */
+export const MAX_TEXT_CONDITIONS = 100;
 
-function checkFilter(f: unknown, call: Call, depth = 0, seen = { n: 0 }): void {
+function checkFilter(f: unknown, call: Call, depth = 0, seen = { n: 0, text: 0 }): void {
   if (depth > 16) invalid('filter nested too deeply');
   if (++seen.n > MAX_FILTER_CONDITIONS) invalid(`a filter has at most ${MAX_FILTER_CONDITIONS} conditions`);
   if (typeof f !== 'object' || f === null || Array.isArray(f)) invalid('a filter must be an object');
@@ -52,6 +54,7 @@ function checkFilter(f: unknown, call: Call, depth = 0, seen = { n: 0 }): void {
   }
   for (const [k, v] of Object.entries(o)) {
     if (!CONDITIONS.has(k)) throw new MethodError('unsupportedFilter', `unknown filter condition ${k}`);
+    if (TEXT_CONDITIONS.has(k) && ++seen.text > MAX_TEXT_CONDITIONS) invalid(`a filter has at most ${MAX_TEXT_CONDITIONS} text conditions`);
     if ((k === 'before' || k === 'after') && (typeof v !== 'string' || Number.isNaN(Date.parse(v)))) invalid(`${k} must be a UTCDate`);
     if ((k === 'minSize' || k === 'maxSize') && (typeof v !== 'number' || v < 0)) invalid(`${k} must be an unsigned integer`);
     if (k.endsWith('Keyword') && (typeof v !== 'string' || !isKeyword(v))) invalid(`${k} must be a keyword`);

@@ -4,7 +4,7 @@
  */
 import { LIMITS, type Args, type Call } from './api.js';
 import { invalid, MethodError } from './errors.js';
-import { MAX_FILTER_CONDITIONS } from './email-query.js';
+import { MAX_TEXT_CONDITIONS } from './email-query.js';
 import { readEmailIndex, readEmailRaw } from './blob.js';
 import { parseHeaderBlock } from '../mime/index.js';
 import { asText } from './headers.js';
@@ -64,7 +64,7 @@ export async function snippetGet(args: Args, call: Call): Promise<Args> {
   if (ids.length > LIMITS.maxObjectsInGet) throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInGet} emailIds`);
   const t = { subject: [] as string[], body: [] as string[] };
   terms(args['filter'], t);
-  if (t.subject.length + t.body.length > 2 * MAX_FILTER_CONDITIONS) invalid(`a filter has at most ${MAX_FILTER_CONDITIONS} conditions`);
+  if (t.subject.length + t.body.length > 2 * MAX_TEXT_CONDITIONS) invalid(`a filter has at most ${MAX_TEXT_CONDITIONS} text conditions`);
   const list: Array<Record<string, unknown>> = [];
   const notFound: string[] = [];
   for (const id of ids as string[]) {
