@@ -98,6 +98,38 @@ test('an upload without credentials is refused before its body is read', async (
   await stillServes();
 });
 
+test('uploads past maxConcurrentUpload are refused before their bodies are read', async () => {
+  const head = (n: number): string =>
+    `POST /jmap/upload/${f.accountId}/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${f.auth['Authorization']}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${n}\r\n\r\n`;
+  // Four uploads that never send their bodies hold the four slots.
+  const held: Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = connect({ host: '127.0.0.1', port: f.m.ports.http! });
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.on('error', () => undefined);
+    s.write(head(1000));
+    held.push(s);
+  }
+  // Each held upload has reached the server once a later request on the same listener has been answered.
+  await stillServes();
+  const fifth = await raw(head(40_000_000), /\r\n\r\n[\s\S]*\}/);
+  fifth.socket.destroy();
+  assert.match(fifth.text, /^HTTP\/1\.1 429 /);
+  assert.match(fifth.text, /maxConcurrentUpload/);
+  // The first held upload completes: its slot is free again.
+  held[0]!.write('x'.repeat(1000));
+  for (const s of held.slice(1)) s.destroy();
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 201; i++) {
+    const r = await fetch(`${f.base}/jmap/upload/${f.accountId}/`, { method: 'POST', headers: { ...f.auth, 'Content-Type': 'text/plain' }, body: 'hello' });
+    status = r.status;
+    await r.text();
+    if (status !== 201) await new Promise((res) => setTimeout(res, 20));
+  }
+  held[0]!.destroy();
+  assert.equal(status, 201, 'slots are released when uploads end');
+});
+
 test('path traversal in download and static paths finds nothing', async () => {
   for (const path of [`/jmap/download/${f.accountId}/..%2F..%2F..%2Fetc%2Fpasswd/x`, '/jmap/download/../../etc/passwd', '/web/..%2f..%2f..%2fpackage.json', '/web/%2e%2e/%2e%2e/package.json', '/web/index.html%00.js']) {
     const r = await fetch(f.base + path, { headers: f.auth });

@@ -41,6 +41,23 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   const hub = registerMethods(server);
   app.addHook('onClose', async () => server.close());
   const auth = requireAuth(ctx);
+  /** Uploads in progress per user: maxConcurrentUpload is held before the body is read (each is buffered whole). */
+  const uploading = new Map<number, number>();
+  const uploadSlot = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const a = requestAuth(req);
+    if (!a) return;
+    const n = uploading.get(a.user.id) ?? 0;
+    if (n >= LIMITS.maxConcurrentUpload) {
+      await sendRequestError(reply, new RequestError('limit', 429, `at most ${LIMITS.maxConcurrentUpload} concurrent uploads`, 'maxConcurrentUpload'));
+      return;
+    }
+    uploading.set(a.user.id, n + 1);
+    reply.raw.once('close', () => {
+      const left = (uploading.get(a.user.id) ?? 1) - 1;
+      if (left <= 0) uploading.delete(a.user.id);
+      else uploading.set(a.user.id, left);
+    });
+  };
 
   app.get('/.well-known/jmap', async (_req, reply) => reply.redirect(SESSION_PATH, 307));
   app.get(SESSION_PATH, { preHandler: auth }, async (req, reply) => {
@@ -79,7 +96,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
         else server.active.set(a.user.id, n);
       }
     });
-    scope.post(`${UPLOAD_PATH}/:accountId/`, { onRequest: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+    scope.post(`${UPLOAD_PATH}/:accountId/`, { onRequest: [auth, uploadSlot], bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
       const a = requestAuth(req)!;
       const { accountId } = req.params as { accountId: string };
       // Uploads are the user's whichever account they name (own or shared), as blob reads are.
