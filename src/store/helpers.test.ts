@@ -62,15 +62,37 @@ test('flattenBatches: a failing batch rejects the loop after the items before it
   assert.deepEqual(seen, ['a']);
 });
 
-test('mergeHeld: held rows go between live ones by uid; without held rows the live ones pass as they are', async () => {
+/** A held-rows reader over `rows` that records the uids it was asked for. */
+function heldOf(rows: Array<{ uid: number }>): { read: (uids: number[]) => Promise<Array<{ uid: number }>>; asked: number[][] } {
+  const asked: number[][] = [];
+  return { asked, read: async (uids) => (asked.push(uids), rows.filter((r) => uids.includes(r.uid))) };
+}
+
+test('mergeHeld: held rows of asked uids go between live ones by uid; when every asked uid is live none are read', async () => {
   const live = flattenBatches(async function* () {
     yield [{ uid: 2 }, { uid: 5 }];
     yield [{ uid: 9 }];
   });
-  const uids = async (held: Array<{ uid: number }>): Promise<number[]> => (await collect(mergeHeld(live, async () => held))).map((r) => r.uid);
-  assert.deepEqual(await uids([]), [2, 5, 9]);
-  assert.deepEqual(await uids([{ uid: 1 }, { uid: 3 }, { uid: 12 }]), [1, 2, 3, 5, 9, 12]);
-  await assert.rejects(collect(mergeHeld(live, () => Promise.reject(new Error('no held rows')))), /no held rows/);
+  const none = heldOf([{ uid: 3 }]);
+  assert.deepEqual((await collect(mergeHeld(live, [2, 5, 9], none.read))).map((r) => r.uid), [2, 5, 9]);
+  assert.deepEqual(none.asked, []);
+  const some = heldOf([{ uid: 1 }, { uid: 3 }, { uid: 12 }, { uid: 20 }]);
+  assert.deepEqual((await collect(mergeHeld(live, [1, 2, 3, 5, 9, 12, 13], some.read))).map((r) => r.uid), [1, 2, 3, 5, 9, 12]);
+  // Asked per live batch, for the uids up to its last one that it lacked; the rest after the last batch.
+  assert.deepEqual(some.asked, [[1, 3], [12, 13]]);
+  await assert.rejects(collect(mergeHeld(live, [2, 4], () => Promise.reject(new Error('no held rows')))), /no held rows/);
+});
+
+test('mergeHeld: a message expunged while the live rows are read (gone from a later batch, held by then) is still returned', async () => {
+  const heldRows: Array<{ uid: number }> = [];
+  const live = flattenBatches(async function* () {
+    yield [{ uid: 1 }, { uid: 2 }];
+    // Another process expunges uid 3 between the two batches: its row moves to the held rows.
+    heldRows.push({ uid: 3 });
+    yield [{ uid: 4 }];
+  });
+  const uids = (await collect(mergeHeld(live, [1, 2, 3, 4], async (want) => heldRows.filter((r) => want.includes(r.uid))))).map((r) => r.uid);
+  assert.deepEqual(uids, [1, 2, 3, 4]);
 });
 
 test('mergeHeld: breaking out early ends the live iterator', async () => {
@@ -83,7 +105,7 @@ test('mergeHeld: breaking out early ends the live iterator', async () => {
       finished = true;
     }
   });
-  for await (const r of mergeHeld(live, async () => [])) if (r.uid === 1) break;
+  for await (const r of mergeHeld(live, [1, 2, 3], async () => [])) if (r.uid === 1) break;
   assert.equal(finished, true);
 });
 
@@ -100,8 +122,8 @@ test('inBatches: the batches of a store iterable, one-item arrays of any other, 
   }
   assert.deepEqual(await collect(inBatches(plain())), [[{ uid: 7 }], [{ uid: 8 }]]);
   // Through mergeHeld: without held rows the live batches pass whole; with them, every row comes out once, in uid order.
-  assert.deepEqual(await collect(inBatches(mergeHeld(batched, async () => []))), [[{ uid: 1 }, { uid: 2 }], [], [{ uid: 4 }]]);
-  const merged = (await collect(inBatches(mergeHeld(batched, async () => [{ uid: 3 }, { uid: 9 }])))).flat();
+  assert.deepEqual(await collect(inBatches(mergeHeld(batched, [1, 2, 4], async () => []))), [[{ uid: 1 }, { uid: 2 }], [{ uid: 4 }]]);
+  const merged = (await collect(inBatches(mergeHeld(batched, [1, 2, 3, 4, 9], heldOf([{ uid: 3 }, { uid: 9 }]).read)))).flat();
   assert.deepEqual(merged.map((r) => r.uid), [1, 2, 3, 4, 9]);
-  await assert.rejects(collect(inBatches(mergeHeld(batched, () => Promise.reject(new Error('held read failed'))))), /held read failed/);
+  await assert.rejects(collect(inBatches(mergeHeld(batched, [1, 3], () => Promise.reject(new Error('held read failed'))))), /held read failed/);
 });

@@ -12,7 +12,7 @@
  * This module only keeps the holds and tells the backend when one moved (coalesced per mailbox, on a later
  * turn of the event loop); the backend's sweep frees what no hold covers. Never throws.
  */
-import { BATCHES, inBatches, type Batched } from './helpers.js';
+import { flattenBatches, inBatches, type Batched } from './helpers.js';
 
 /** A reader's hold on the expunged messages of one mailbox. */
 export interface ExpungeHold {
@@ -120,45 +120,37 @@ export class ExpungeHolds {
 }
 
 /**
- * Merges held expunged messages (read once, at the first step, ascending) into a uid-ordered stream of live
- * ones: the two never share a uid (uids are not reused). Without held messages (the usual case) the live
- * iterator is used as it is, with no layer between.
+ * Merges held expunged messages into a uid-ordered stream of live ones (`asked`: the uids asked for, ascending,
+ * each once). After each live batch, the asked uids up to its last one that it lacks are looked up among the
+ * held rows (`held`), so a message expunged by another process while the live rows were being read is found
+ * where it went: an expunge commits the row's move to the held rows at once, and a held row stays while the
+ * reader holds it. Reading the held rows once before the live ones would miss such a message (gone from
+ * the live rows read later, not yet held when the held rows were read). The two never share a uid (uids are
+ * not reused); when every asked uid is live (the usual case) no held rows are read at all.
  */
-export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, held: () => Promise<T[]>): Batched<T> {
-  async function* merged(h: T[]): AsyncGenerator<T> {
+export function mergeHeld<T extends { uid: number }>(live: AsyncIterable<T>, asked: readonly number[], held: (uids: number[]) => Promise<T[]>): Batched<T> {
+  return flattenBatches(async function* (): AsyncGenerator<T[]> {
     let i = 0;
-    for await (const r of live) {
-      while (i < h.length && h[i]!.uid < r.uid) yield h[i++]!;
-      yield r;
+    /** `rows` (a live batch) with the held rows of the asked uids up to `upto` that it lacks. */
+    const complete = async (rows: T[], upto: number): Promise<T[]> => {
+      const missing: number[] = [];
+      let j = 0;
+      while (i < asked.length && asked[i]! <= upto) {
+        const u = asked[i++]!;
+        while (j < rows.length && rows[j]!.uid < u) j++;
+        if (j >= rows.length || rows[j]!.uid !== u) missing.push(u);
+      }
+      if (missing.length === 0) return rows;
+      // Rows of the missing uids only, so none is also in `rows`.
+      const h = await held(missing);
+      if (h.length === 0) return rows;
+      return [...rows, ...h].sort((a, b) => a.uid - b.uid);
+    };
+    for await (const batch of inBatches(live)) {
+      if (batch.length === 0) continue;
+      yield await complete(batch, batch[batch.length - 1]!.uid);
     }
-    while (i < h.length) yield h[i++]!;
-  }
-  return {
-    [BATCHES]: (): AsyncIterable<T[]> => ({
-      async *[Symbol.asyncIterator](): AsyncGenerator<T[]> {
-        const h = await held();
-        if (h.length === 0) yield* inBatches(live);
-        else for await (const x of merged(h)) yield [x];
-      },
-    }),
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      let inner: AsyncIterator<T> | null = null;
-      let ended = false;
-      return {
-        next: (): Promise<IteratorResult<T>> => {
-          if (inner) return inner.next();
-          if (ended) return Promise.resolve({ value: undefined, done: true });
-          return held().then((h) => {
-            inner = h.length === 0 ? live[Symbol.asyncIterator]() : merged(h);
-            return inner.next();
-          });
-        },
-        return: async (value?: unknown): Promise<IteratorResult<T>> => {
-          ended = true;
-          await inner?.return?.();
-          return { value: value as T, done: true };
-        },
-      };
-    },
-  };
+    const rest = await complete([], Infinity);
+    if (rest.length) yield rest;
+  });
 }

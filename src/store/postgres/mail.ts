@@ -124,11 +124,11 @@ export class PgMailStore extends PgMessages implements MailStore {
       },
     };
     if (!wanted.expunged) return live;
-    // Held expunged messages (held.ts): few, read in one query and merged in uid order.
+    // Held expunged messages (held.ts): asked for the uids the live rows lacked, merged in uid order.
     const heldPlan = readPlan(wanted, true);
-    const held = async (): Promise<Array<MessageParts<W>>> =>
-      validId(mailboxId) && clean.length ? this.core.run(() => this.readChunk(mailboxId, clean, wanted, heldPlan)) : [];
-    return mergeHeld(live, held);
+    const held = async (missing: number[]): Promise<Array<MessageParts<W>>> =>
+      validId(mailboxId) ? this.core.run(() => this.readChunk(mailboxId, missing, wanted, heldPlan)) : [];
+    return mergeHeld(live, clean, held);
   }
 
   getMetadata(userId: number, mailboxId: number | null, names: readonly string[], depth: MetadataDepth): Promise<MetadataEntry[]> {

@@ -158,15 +158,15 @@ export class SqliteMail extends SqliteMailWrites implements MailStore {
     );
     if (!wanted.expunged) return live;
     const core = this.core;
-    const held = (): Promise<Array<MessageParts<W>>> =>
+    const held = (missing: number[]): Promise<Array<MessageParts<W>>> =>
       core.run(async () => {
         rd ??= this.reader(mask);
         const all = rd.held.all(mailboxId) as Row[];
         if (all.length === 0) return [];
-        const want = new Set(uids);
+        const want = new Set(missing);
         return all.filter((r) => want.has(r[0])).map((r) => rd!.build(r) as unknown as MessageParts<W>);
       });
-    return mergeHeld(live, held);
+    return mergeHeld(live, cleanUids(uids), held);
   }
 
   /** Rows of a sorted uid chunk: point lookups for a few uids (binding a padded IN list costs more), else one IN query. */
