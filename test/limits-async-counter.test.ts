@@ -85,12 +85,12 @@ test('IMAP: a login whose session count is still being asked for, on a connectio
     await sleep(50);
     counter.answer();
     await sleep(50);
-    const [key] = [...Array(10).keys()].map((i) => `imap-user/${i}`).filter((k) => counter.inner.count(k) > 0);
+    const [key] = [...Array(10).keys()].map((i) => `imap-user/${i}/127.0.0.1`).filter((k) => counter.inner.count(k) > 0);
     assert.equal(key, undefined, 'no session counted for any user');
     counter.open = true;
     const d = await RawClient.connect(f.port);
     await d.login();
-    assert.equal([...Array(10).keys()].filter((i) => counter.inner.count(`imap-user/${i}`) === 1).length, 1, 'a real session is counted');
+    assert.equal([...Array(10).keys()].filter((i) => counter.inner.count(`imap-user/${i}/127.0.0.1`) === 1).length, 1, 'a real session is counted');
     d.close();
   } finally {
     await f.close();
