@@ -48,7 +48,7 @@ import { lmtpDelivery, lmtpVaried } from './workloads/lmtp-delivery.js';
 import { pop3Download } from './workloads/pop3-download.js';
 import { pop3Reread } from './workloads/pop3-reread.js';
 import { imapOverview } from './workloads/imap-overview.js';
-import { imapMixed } from './workloads/imap-mixed.js';
+import { imapMixed, imapMixedWide } from './workloads/imap-mixed.js';
 import { imapSearch } from './workloads/imap-search.js';
 import { imapIdle } from './workloads/imap-idle.js';
 import { SORT_GROUP, imapSort } from './workloads/imap-sort.js';
@@ -56,7 +56,7 @@ import { imaptestMix } from './workloads/imaptest-mix.js';
 import { fetchOverview2k } from './workloads/fetch-overview-2k.js';
 import { profileMarkdown, remapProfile, summarizeProfile, type CpuProfile } from './profile.js';
 
-export const WORKLOADS: Workload[] = [lmtpDelivery, lmtpVaried, pop3Download, pop3Reread, imapOverview, fetchOverview2k, imapMixed, imaptestMix, imapSearch, imapIdle, ...imapSort];
+export const WORKLOADS: Workload[] = [lmtpDelivery, lmtpVaried, pop3Download, pop3Reread, imapOverview, fetchOverview2k, imapMixed, imapMixedWide, imaptestMix, imapSearch, imapIdle, ...imapSort];
 
 /** Names for several workloads at once in --only. */
 const GROUPS: Record<string, string[]> = { [SORT_GROUP]: imapSort.map((w) => w.id) };
@@ -70,6 +70,7 @@ export const FULL_SIZES: Sizes = {
   lmtpRecipients: 10,
   pop3Messages: 1000,
   mixedClients: 20,
+  mixedWideClients: 50,
   mixedCycles: 10,
   mixedMailbox: 200,
   idleConnections: 1000,
@@ -85,6 +86,7 @@ export const SMOKE_SIZES: Sizes = {
   lmtpRecipients: 3,
   pop3Messages: 15,
   mixedClients: 3,
+  mixedWideClients: 5,
   mixedCycles: 2,
   mixedMailbox: 20,
   idleConnections: 20,
@@ -191,7 +193,7 @@ function parseOptions(argv: string[]): Options {
 
 /** Connections open at once at most: idle watchers, their per-account control connections (one per 50 watchers), the mixed clients and spare. */
 function connectionsNeeded(sizes: Sizes): number {
-  return sizes.idleConnections + Math.ceil(sizes.idleConnections / 50) + sizes.mixedClients + 64;
+  return sizes.idleConnections + Math.ceil(sizes.idleConnections / 50) + Math.max(sizes.mixedClients, sizes.mixedWideClients) + 64;
 }
 
 function dovecotVersion(): string | null {

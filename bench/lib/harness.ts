@@ -34,6 +34,8 @@ export interface Sizes {
   /** Messages downloaded over POP3 per run (one fresh user per run). */
   pop3Messages: number;
   mixedClients: number;
+  /** Clients of the wider mixed load (`mixed-50`). */
+  mixedWideClients: number;
   mixedCycles: number;
   /** Messages in each mixed-load user's INBOX at the start. */
   mixedMailbox: number;

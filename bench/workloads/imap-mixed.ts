@@ -132,49 +132,58 @@ async function cycle(ctx: RunContext, c: ImapConn, st: ClientState, r: () => num
   tally.commands += 7;
 }
 
-export const imapMixed: Workload = {
-  id: 'mixed',
-  title: 'IMAP mixed load',
-  metric: 'clients x cycles of SELECT, FETCH headers, BODY.PEEK[], STORE, APPEND, EXPUNGE, IDLE',
-  users(cfg: BenchConfig): UserSpec[] {
-    return Array.from({ length: cfg.sizes.mixedClients }, (_, k) => ({ address: mixUser(cfg, k), messages: { first: 0, count: cfg.sizes.mixedMailbox } }));
-  },
-  async run(ctx: RunContext): Promise<RunOutcome> {
-    const { cfg } = ctx;
-    const clients = cfg.sizes.mixedClients;
-    const conns: ImapConn[] = [];
-    const sts: ClientState[] = [];
-    for (let k = 0; k < clients; k++) {
-      const c = await imapLogin(ctx, mixUser(cfg, k), k);
-      const st = stateOf(ctx, mixUser(cfg, k), cfg.sizes.mixedMailbox);
-      await c.ok('EXAMINE INBOX');
-      const all = searchResult(await c.ok('UID SEARCH ALL'));
-      check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: mailbox holds ${all.length} UIDs before the run, expected ${st.live.length}`);
-      conns.push(c);
-      sts.push(st);
-    }
-    const tally: Tally = { commands: 0, verifiedBodies: 0 };
-    const { measured } = await ctx.measure(async () => {
-      await Promise.all(
-        conns.map(async (c, k) => {
-          const r = rng(cfg.seed * 7919 + ctx.run * 131 + k);
-          for (let cyc = 0; cyc < cfg.sizes.mixedCycles; cyc++) await cycle(ctx, c, sts[k]!, r, k, cyc, tally);
-        }),
-      );
-    });
-    let flagsChecked = 0;
-    for (const [k, c] of conns.entries()) {
-      const all = searchResult(await c.ok('UID SEARCH ALL'));
-      const st = sts[k]!;
-      check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: after the run the mailbox holds ${all.length} UIDs, expected ${st.live.length}`);
-      flagsChecked += await checkFlags(c, st, `mix${k}`);
-      await c.logout();
-    }
-    const secs = measured.ms / 1000;
-    return {
-      measured,
-      detail: `${clients} clients x ${cfg.sizes.mixedCycles} cycles, ${tally.commands} commands, ${(tally.commands / secs).toFixed(0)} cmd/s`,
-      checks: [`${tally.verifiedBodies} BODY[] byte-identical`, 'EXISTS and UID sets match the tracked state', 'each EXPUNGE removed exactly one message', `FLAGS of all ${flagsChecked} messages as stored`],
-    };
-  },
-};
+/** The mixed load with `clientsOf(cfg)` clients (users mix0.. are shared between the variants; their state carries over). */
+function mixedWorkload(id: string, title: string, clientsOf: (cfg: BenchConfig) => number): Workload {
+  return {
+    id,
+    title,
+    metric: 'clients x cycles of SELECT, FETCH headers, BODY.PEEK[], STORE, APPEND, EXPUNGE, IDLE',
+    users(cfg: BenchConfig): UserSpec[] {
+      return Array.from({ length: clientsOf(cfg) }, (_, k) => ({ address: mixUser(cfg, k), messages: { first: 0, count: cfg.sizes.mixedMailbox } }));
+    },
+    run: (ctx: RunContext) => runMixed(ctx, clientsOf(ctx.cfg)),
+  };
+}
+
+async function runMixed(ctx: RunContext, clients: number): Promise<RunOutcome> {
+  const { cfg } = ctx;
+  const conns: ImapConn[] = [];
+  const sts: ClientState[] = [];
+  for (let k = 0; k < clients; k++) {
+    const c = await imapLogin(ctx, mixUser(cfg, k), k);
+    const st = stateOf(ctx, mixUser(cfg, k), cfg.sizes.mixedMailbox);
+    await c.ok('EXAMINE INBOX');
+    const all = searchResult(await c.ok('UID SEARCH ALL'));
+    check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: mailbox holds ${all.length} UIDs before the run, expected ${st.live.length}`);
+    conns.push(c);
+    sts.push(st);
+  }
+  const tally: Tally = { commands: 0, verifiedBodies: 0 };
+  const { measured } = await ctx.measure(async () => {
+    await Promise.all(
+      conns.map(async (c, k) => {
+        const r = rng(cfg.seed * 7919 + ctx.run * 131 + k);
+        for (let cyc = 0; cyc < cfg.sizes.mixedCycles; cyc++) await cycle(ctx, c, sts[k]!, r, k, cyc, tally);
+      }),
+    );
+  });
+  let flagsChecked = 0;
+  for (const [k, c] of conns.entries()) {
+    const all = searchResult(await c.ok('UID SEARCH ALL'));
+    const st = sts[k]!;
+    check(all.length === st.live.length && all.every((u, i) => u === st.live[i]), `mix${k}: after the run the mailbox holds ${all.length} UIDs, expected ${st.live.length}`);
+    flagsChecked += await checkFlags(c, st, `mix${k}`);
+    await c.logout();
+  }
+  const secs = measured.ms / 1000;
+  return {
+    measured,
+    detail: `${clients} clients x ${cfg.sizes.mixedCycles} cycles, ${tally.commands} commands, ${(tally.commands / secs).toFixed(0)} cmd/s`,
+    checks: [`${tally.verifiedBodies} BODY[] byte-identical`, 'EXISTS and UID sets match the tracked state', 'each EXPUNGE removed exactly one message', `FLAGS of all ${flagsChecked} messages as stored`],
+  };
+}
+
+export const imapMixed: Workload = mixedWorkload('mixed', 'IMAP mixed load', (cfg) => cfg.sizes.mixedClients);
+
+/** The same load with more clients (50 by default, `mixedWideClients`): the memory of both servers as sessions add up. */
+export const imapMixedWide: Workload = mixedWorkload('mixed-50', 'IMAP mixed load, many clients', (cfg) => cfg.sizes.mixedWideClients);
