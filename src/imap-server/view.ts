@@ -46,7 +46,11 @@ export class MailboxView {
   /** Reads the session user's private \Seen again (other sessions of the user change it); see refresh. */
   readonly #loadSeen: (() => Promise<readonly number[]>) | null;
   #uids: number[] = [];
-  readonly #meta = new Map<number, MessageMeta>();
+  /**
+   * The messages' metadata, index for index with #uids (a uid is found by binary search). The objects may be
+   * the store's shared frozen ones (MailStore.listMessages): replaced, never modified.
+   */
+  #metas: MessageMeta[] = [];
   #seenModseq = 0;
   #uidNextAtOpen = 1;
   readonly #pendingExpunge = new Set<number>();
@@ -111,10 +115,10 @@ export class MailboxView {
       if (ps.has(uid) === seen) continue;
       if (seen) ps.add(uid);
       else ps.delete(uid);
-      const m = this.#meta.get(uid);
-      if (!m) continue;
-      const next = this.#overlay(m);
-      this.#meta.set(uid, next);
+      const i = this.#indexOf(uid);
+      if (i < 0) continue;
+      const next = this.#overlay(this.#metas[i]!);
+      this.#metas[i] = next;
       out.push(next);
     }
     return out;
@@ -140,14 +144,20 @@ export class MailboxView {
       const st = await store.status(mailbox.id);
       v.#seenModseq = st.highestModseq;
       v.#uidNextAtOpen = st.uidNext;
+      // The listed array is this view's own (its objects are not: they are replaced, never changed).
       const list = await store.listMessages(mailbox.id);
-      for (const listed of list) {
-        const m = v.#overlay(listed);
-        v.#uids.push(m.uid);
-        v.#meta.set(m.uid, m);
+      const uids: number[] = new Array<number>(list.length);
+      let seenModseq = v.#seenModseq;
+      for (let i = 0; i < list.length; i++) {
+        let m = list[i]!;
+        if (v.#privateSeen) list[i] = m = v.#overlay(m);
+        uids[i] = m.uid;
         v.#noteKeywords(m.flags);
-        if (m.modseq > v.#seenModseq) v.#seenModseq = m.modseq;
+        if (m.modseq > seenModseq) seenModseq = m.modseq;
       }
+      v.#uids = uids;
+      v.#metas = list;
+      v.#seenModseq = seenModseq;
       v.#reportedExists = v.#uids.length;
       // claimRecent is a write (a commit per SELECT): skip it when the status read before the list saw no
       // recent message and the list holds nothing newer than that status (so nothing here can be recent).
@@ -204,7 +214,18 @@ export class MailboxView {
   }
 
   meta(uid: number): MessageMeta | undefined {
-    return this.#meta.get(uid);
+    const i = this.#indexOf(uid);
+    return i < 0 ? undefined : this.#metas[i];
+  }
+
+  /**
+   * The sequence number of the first message without \Seen (SELECT's UNSEEN response), or 0. Flags come
+   * from the store in canonical spelling (\Seen); other spellings are compared case-insensitively.
+   */
+  firstUnseen(): number {
+    const metas = this.#metas;
+    for (let i = 0; i < metas.length; i++) if (!hasSeen(metas[i]!.flags)) return i + 1;
+    return 0;
   }
 
   isRecent(uid: number): boolean {
@@ -218,21 +239,27 @@ export class MailboxView {
 
   /** Sequence number (1-based) of a UID in this view, or 0. */
   seqOf(uid: number): number {
+    return this.#indexOf(uid) + 1;
+  }
+
+  /** Index of a UID in #uids (and #metas), or -1. */
+  #indexOf(uid: number): number {
+    const uids = this.#uids;
     let lo = 0;
-    let hi = this.#uids.length - 1;
+    let hi = uids.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const v = this.#uids[mid]!;
-      if (v === uid) return mid + 1;
+      const v = uids[mid]!;
+      if (v === uid) return mid;
       if (v < uid) lo = mid + 1;
       else hi = mid - 1;
     }
-    return 0;
+    return -1;
   }
 
   /** Resolves a sequence set (or UID set with uid=true) to the UIDs it names in this view, ascending. */
   resolve(set: SequenceSet, uid: boolean): number[] {
-    if (set.kind === 'saved') return this.savedSearch.filter((u) => this.#meta.has(u));
+    if (set.kind === 'saved') return this.savedSearch.filter((u) => this.#indexOf(u) >= 0);
     if (uid) return resolveRanges(set.ranges, this.#uids);
     const n = this.#uids.length;
     if (!n) return [];
@@ -266,19 +293,20 @@ export class MailboxView {
     for (const changed of ch.changed) {
       const m = this.#overlay(changed);
       this.#noteKeywords(m.flags);
-      const known = this.#meta.get(m.uid);
-      if (known) {
+      const i = m.uid > last ? -1 : this.#indexOf(m.uid);
+      if (i >= 0) {
+        const known = this.#metas[i]!;
         if (m.modseq > known.modseq) {
           if (!sameFlags(known.flags, m.flags)) this.#pendingFlags.add(m.uid);
-          this.#meta.set(m.uid, m);
+          this.#metas[i] = m;
         }
       } else if (m.uid > last && !this.#pendingExpunge.has(m.uid)) {
         this.#uids.push(m.uid);
-        this.#meta.set(m.uid, m);
+        this.#metas.push(m);
         added = true;
       }
     }
-    for (const u of ch.expunged) if (this.#meta.has(u)) this.#pendingExpunge.add(u);
+    for (const u of ch.expunged) if (this.#indexOf(u) >= 0) this.#pendingExpunge.add(u);
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
     if (this.#loadSeen) await this.#reloadSeen(this.#loadSeen);
     if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
@@ -300,9 +328,9 @@ export class MailboxView {
     for (const uid of flips) {
       if (now.has(uid)) ps.add(uid);
       else ps.delete(uid);
-      const m = this.#meta.get(uid);
-      if (!m) continue;
-      this.#meta.set(uid, this.#overlay(m));
+      const i = this.#indexOf(uid);
+      if (i < 0) continue;
+      this.#metas[i] = this.#overlay(this.#metas[i]!);
       this.#pendingFlags.add(uid);
     }
   }
@@ -324,9 +352,9 @@ export class MailboxView {
     for (const stored of metas) {
       const m = this.#overlay(stored);
       this.#noteKeywords(m.flags);
-      const known = this.#meta.get(m.uid);
-      if (known && m.modseq >= known.modseq) {
-        this.#meta.set(m.uid, m);
+      const i = this.#indexOf(m.uid);
+      if (i >= 0 && m.modseq >= this.#metas[i]!.modseq) {
+        this.#metas[i] = m;
         this.#pendingFlags.delete(m.uid);
       }
     }
@@ -337,7 +365,7 @@ export class MailboxView {
    * Used by EXPUNGE/MOVE for the session's own removals and by flush for foreign ones.
    */
   reportExpunged(uids: Iterable<number>, sink: UpdateSink): void {
-    const gone = [...uids].filter((u) => this.#meta.has(u)).sort((a, b) => a - b);
+    const gone = [...uids].filter((u) => this.#indexOf(u) >= 0).sort((a, b) => a - b);
     if (!gone.length) return;
     this.onExpunge?.(gone, sink);
     if (sink.qresync) {
@@ -352,12 +380,10 @@ export class MailboxView {
       if (text) sink.send(Buffer.from(text));
     }
     this.#keywordsFresh = false;
-    const goneSet = new Set(gone);
-    this.#uids = this.#uids.filter((u) => !goneSet.has(u));
+    this.#remove(gone);
     for (const u of gone) {
       // The client drops an expunged message's \Recent along with it; no RECENT response is owed.
       if (this.#recent.has(u)) this.#reportedRecent--;
-      this.#meta.delete(u);
       this.#pendingExpunge.delete(u);
       this.#pendingFlags.delete(u);
       this.#recent.delete(u);
@@ -365,6 +391,25 @@ export class MailboxView {
     this.#reportedExists -= gone.length;
     if (this.#reportedExists < 0) this.#reportedExists = 0;
     if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+  }
+
+  /** Drops messages (ascending uids, all in the view) from #uids and #metas, in place. */
+  #remove(gone: readonly number[]): void {
+    const uids = this.#uids;
+    const metas = this.#metas;
+    let k = 0;
+    let out = this.#indexOf(gone[0]!);
+    for (let i = out; i < uids.length; i++) {
+      if (k < gone.length && uids[i] === gone[k]) {
+        k++;
+        continue;
+      }
+      uids[out] = uids[i]!;
+      metas[out] = metas[i]!;
+      out++;
+    }
+    uids.length = out;
+    metas.length = out;
   }
 
   #noteKeywords(flags: readonly string[]): void {
@@ -403,10 +448,9 @@ export class MailboxView {
       const uids = [...this.#pendingFlags].sort((a, b) => a - b);
       this.#pendingFlags.clear();
       for (const uid of uids) {
-        const seq = this.seqOf(uid);
-        const m = this.#meta.get(uid);
-        if (!seq || !m) continue;
-        sink.send(this.flagsResponse(seq, m, sink, true));
+        const i = this.#indexOf(uid);
+        if (i < 0) continue;
+        sink.send(this.flagsResponse(i + 1, this.#metas[i]!, sink, true));
       }
     }
   }
@@ -441,7 +485,7 @@ export class MailboxView {
     if (this.#keywordsFresh) return [...SYSTEM_FLAGS, ...this.#keywords.values()];
     const seen = new Map<string, string>();
     for (const f of SYSTEM_FLAGS) seen.set(f.toLowerCase(), f);
-    for (const m of this.#meta.values()) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
+    for (const m of this.#metas) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
     for (const [k, f] of this.#keywords) if (!seen.has(k)) seen.set(k, f);
     return [...seen.values()];
   }
@@ -462,6 +506,11 @@ const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft
 
 export function writeFlags(w: WireWriter, flags: readonly string[]): void {
   w.text(flagList(flags));
+}
+
+function hasSeen(flags: readonly string[]): boolean {
+  for (const f of flags) if (f === '\\Seen' || (f.length === 5 && f.toLowerCase() === '\\seen')) return true;
+  return false;
 }
 
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {

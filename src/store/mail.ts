@@ -101,7 +101,11 @@ export interface MailStore extends MetadataStore {
    * INVALID also for an empty batch, more than MAX_APPEND_BATCH items, or an item with `replaces`.
    */
   appendMany(mailboxId: number, items: readonly AppendItem[]): Promise<AppendResult[]>;
-  /** All messages of the mailbox in uid order (metadata only). */
+  /**
+   * All messages of the mailbox in uid order (metadata only). The array is the caller's; its objects may be
+   * shared with other callers and frozen (a store may hand the same unchanged message to every session):
+   * never modify them (nor their dates), make new ones.
+   */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given UIDs that exist, each once, in uid order, with exactly the parts asked for. */
   readMessages<W extends Wanted>(mailboxId: number, uids: readonly number[], wanted: W): AsyncIterable<MessageParts<W>>;

@@ -88,8 +88,8 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, examine: boole
   w.text(existsLine(view.exists));
   if (!s.rev2) {
     w.text(recentLine(view.recentCount));
-    const firstUnseen = view.uids.findIndex((u) => !view.meta(u)!.flags.some((f) => f.toLowerCase() === '\\seen'));
-    if (firstUnseen >= 0) w.text(okLine(`UNSEEN ${firstUnseen + 1}`, 'First unseen.'));
+    const firstUnseen = view.firstUnseen();
+    if (firstUnseen > 0) w.text(okLine(`UNSEEN ${firstUnseen}`, 'First unseen.'));
   }
   w.text(okLine(`UIDVALIDITY ${mb.uidValidity}`, 'UIDs valid'));
   w.text(okLine(`UIDNEXT ${Math.max(view.uidNextAtOpen, (view.uids[view.uids.length - 1] ?? 0) + 1)}`, 'Predicted next UID'));

@@ -4,10 +4,10 @@
  * valid for one HIGHESTMODSEQ, which every change bumps in its transaction whichever process commits, and
  * hand out only fresh objects built from the cached rows.
  */
-import { StoreError } from '../types.js';
+import { StoreError, type MessageMeta } from '../types.js';
 import { FLAG_DELETED, FLAG_SEEN } from '../flags.js';
 import type { SqliteCore } from './core.js';
-import type { RawMsgRow } from './rows.js';
+import { rawToMeta, sharedMeta, type RawMsgRow } from './rows.js';
 
 /**
  * The listMessages cache keeps mailboxes of at least LIST_CACHE_MIN_ROWS messages (tiny ones are cheaper
@@ -22,6 +22,12 @@ const LIST_CACHE_DELTA_MIN = 256;
 export interface ListCacheEntry {
   highest: number;
   rows: RawMsgRow[];
+  /**
+   * The rows as frozen MessageMeta (rows.ts sharedMeta), index for index, made on the first listMessages and
+   * carried through deltas (an unchanged row keeps its object): every view of the mailbox shares them
+   * instead of building one object per message per SELECT. Null until asked for.
+   */
+  metas: MessageMeta[] | null;
 }
 
 /**
@@ -47,6 +53,21 @@ export function applyDelta(rows: readonly RawMsgRow[], changed: readonly RawMsgR
   const last = out.length > 0 ? out[out.length - 1]![0] : 0;
   if (added.length > 0 && added[0]![0] > last) return out.concat(added);
   return out.concat(added).sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * The metas of `rows` (applyDelta's result) from those of `prev`: a row applyDelta kept (the same array) keeps
+ * its object, a changed or new one gets a new one. Both row lists are in uid order.
+ */
+export function carryMetas(prev: readonly RawMsgRow[], prevMetas: readonly MessageMeta[], rows: readonly RawMsgRow[]): MessageMeta[] {
+  const out: MessageMeta[] = new Array<MessageMeta>(rows.length);
+  let j = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    while (j < prev.length && prev[j]![0] < r[0]) j++;
+    out[i] = j < prev.length && prev[j] === r ? prevMetas[j]! : sharedMeta(r);
+  }
+  return out;
 }
 
 /** The counts of status() from cached rows (the same sums as the status statement). */
@@ -104,14 +125,15 @@ export class ListCache {
       if (delta.changed.length + delta.gone.length <= Math.max(LIST_CACHE_DELTA_MIN, hit.rows.length / 8)) {
         const rows = applyDelta(hit.rows, delta.changed, delta.gone);
         this.rows += rows.length - hit.rows.length;
+        if (hit.metas) hit.metas = carryMetas(hit.rows, hit.metas, rows);
         hit.rows = rows;
         hit.highest = delta.highest;
         return this.touch(mailboxId, hit).rows;
       }
     }
-    const fresh = core.readTx(() => {
+    const fresh: ListCacheEntry = core.readTx(() => {
       const b = core.mailboxRow(mailboxId);
-      return { highest: b.highest_modseq, rows: core.st.listMessagesRaw.all(mailboxId) as RawMsgRow[] };
+      return { highest: b.highest_modseq, rows: core.st.listMessagesRaw.all(mailboxId) as RawMsgRow[], metas: null };
     });
     this.drop(mailboxId);
     if (fresh.rows.length >= LIST_CACHE_MIN_ROWS && fresh.rows.length <= LIST_CACHE_MAX_ROWS) {
@@ -123,6 +145,18 @@ export class ListCache {
       }
     }
     return fresh.rows;
+  }
+
+  /**
+   * listMessages: the mailbox's messages in uid order, a fresh array. For a cached mailbox its objects are
+   * the entry's shared frozen ones (see ListCacheEntry.metas), else built for this call.
+   */
+  listMetas(core: SqliteCore, mailboxId: number): MessageMeta[] {
+    const rows = this.cachedList(core, mailboxId);
+    const e = this.entries.get(mailboxId);
+    if (!e || e.rows !== rows) return rows.map(rawToMeta);
+    e.metas ??= rows.map(sharedMeta);
+    return e.metas.slice();
   }
 
   /** Marks an entry most recently used (Map order is the LRU order). */

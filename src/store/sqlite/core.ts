@@ -53,7 +53,8 @@
  * caches that are valid for one HIGHESTMODSEQ (read from the database on every call, so changes committed
  * by other instances or processes are never missed) and brought forward through the change log; envelope
  * reads take `message_envelopes` (readMessages) instead of parsing whole MIME indexes. Cached rows are
- * never handed out: every call builds fresh objects.
+ * never handed out: every call builds fresh objects, except listMessages, whose frozen objects are shared
+ * (caches.ts ListCacheEntry.metas).
  *
  * Members are shared by the part files of the backend and are not part of any public interface.
  */

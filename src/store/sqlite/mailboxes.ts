@@ -234,7 +234,7 @@ export class SqliteMailboxes {
   // message lists and the change log
 
   listMessages(mailboxId: number): Promise<MessageMeta[]> {
-    return this.core.run(async () => this.core.lists.cachedList(this.core, mailboxId).map(rawToMeta));
+    return this.core.run(async () => this.core.lists.listMetas(this.core, mailboxId));
   }
 
   changesSince(mailboxId: number, modseq: number): Promise<Changes> {

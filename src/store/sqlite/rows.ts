@@ -127,6 +127,17 @@ export function rawToMeta(r: RawMsgRow): MessageMeta {
   return m;
 }
 
+/**
+ * rawToMeta for the list cache (caches.ts): the object and its flag list are frozen, so one object can be
+ * handed to every session that lists the mailbox while the row is unchanged (a view keeps it for as long as
+ * it is selected). Its internalDate/savedDate must not be changed either (Dates cannot be frozen).
+ */
+export function sharedMeta(r: RawMsgRow): MessageMeta {
+  const m = rawToMeta(r);
+  Object.freeze(m.flags);
+  return Object.freeze(m);
+}
+
 export function toOutbound(r: OutboundRow): OutboundMessage {
   return {
     id: r.id,
