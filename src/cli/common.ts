@@ -1,7 +1,6 @@
 /** Shared CLI plumbing: data directory resolution, store opening, stdin passwords, one-line errors. */
 import { resolve } from 'node:path';
 import { mkdir, access, constants } from 'node:fs/promises';
-import { openServerStore } from '../server/store.js';
 import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 
@@ -30,6 +29,8 @@ export function resolveDataDir(flag: string | undefined): string {
  * stored envelope text), creating the data directory if needed; clear errors for permissions.
  */
 export async function openStoreFromFlags(flags: StoreFlags): Promise<Store> {
+  // Imported here: `serve` uses this module's helpers in processes that never open the store themselves.
+  const { openServerStore } = await import('../server/store.js');
   const url = flags.store ?? process.env['MAILROOM_STORE'];
   if (url) return openServerStore({ url });
   const dir = resolveDataDir(flags.data);

@@ -26,31 +26,23 @@
  * Processes: --workers N (config `workers`, default the number of CPUs) runs N worker processes sharing the
  * listeners and the store under a primary (server/cluster.ts); 1 is one process serving everything.
  */
-import { isInternalOwner } from '../store/acl.js';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, resolveDataDir } from './common.js';
-import { withTestLimits } from './test-limits.js';
 import { quotaConfig } from './quota.js';
 import { parseDnsServer } from '../lib/dns.js';
-import { generatePassword } from './user.js';
-import { addSieveServeOptions, sieveServeSettings } from './sieve.js';
-import { addSpamServeOptions, spamServeSettings } from './spam.js';
+import { addSieveServeOptions, addSpamServeOptions, sieveServeSettings, spamServeSettings } from './serve-options.js';
 import type { SpamSettings } from '../spam/index.js';
 import type { SieveSettings } from '../sieve/stage.js';
-import { createMailroom, createUserWithDomain, DEFAULT_PORTS, LISTENERS, type ListenerName, type Mailroom, type MailroomLimits, type MailroomOptions, type MailroomQuota } from '../server/mailroom.js';
+import { DEFAULT_PORTS, LISTENERS, type ListenerName } from '../server/listeners.js';
+import type { MailroomLimits, MailroomOptions, MailroomQuota } from '../server/mailroom.js';
 import type { Logger } from '../lib/logger.js';
 import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
-import { withRecentLog } from '../lib/metrics.js';
-import { availableParallelism, hostname as osHostname } from 'node:os';
-import { runPrimary } from '../server/cluster.js';
-import { WorkerLink } from '../server/cluster-worker.js';
-import { WORKER_SLOT_ENV } from '../server/cluster-messages.js';
-import { openServerStore } from '../server/store.js';
-import { ensureSelfSigned } from '../server/tls.js';
-import type { Store } from '../store/handle.js';
+import { availableParallelism } from 'node:os';
+import { PREPARE_ENV } from './serve-prepare.js';
 
 export interface ServeConfig {
   data?: string;
@@ -250,24 +242,6 @@ export function buildServeConfig(flags: Record<string, unknown>, file: Record<st
   return cfg;
 }
 
-function clientSettings(m: Pick<Mailroom, 'ports' | 'selfSignedCertFile'>, host: string): string {
-  const p = m.ports;
-  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-  const lines = ['Mail client settings:'];
-  if (p.imap !== undefined) lines.push(`  IMAP        ${shown} port ${p.imap}  (STARTTLS)`);
-  if (p.imaps !== undefined) lines.push(`  IMAP        ${shown} port ${p.imaps}  (SSL/TLS)`);
-  if (p.pop3 !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3}  (STARTTLS)`);
-  if (p.pop3s !== undefined) lines.push(`  POP3        ${shown} port ${p.pop3s}  (SSL/TLS)`);
-  if (p.submission !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submission}  (STARTTLS, password auth)`);
-  if (p.submissions !== undefined) lines.push(`  SMTP (send) ${shown} port ${p.submissions}  (SSL/TLS, password auth)`);
-  if (p.managesieve !== undefined) lines.push(`  ManageSieve ${shown} port ${p.managesieve}  (STARTTLS)`);
-  if (p.https !== undefined) lines.push(`  JMAP        https://${shown}:${p.https}/.well-known/jmap`);
-  else if (p.http !== undefined) lines.push(`  JMAP        http://${shown}:${p.http}/.well-known/jmap`);
-  lines.push('  user name   the full address; cleartext login is allowed on loopback or after TLS');
-  if (m.selfSignedCertFile) lines.push(`  certificate self-signed: ${m.selfSignedCertFile} (accept it in the client or pass --tls-cert/--tls-key)`);
-  return lines.join('\n') + '\n';
-}
-
 export function registerServeCommand(program: Command): void {
   const cmd = program
     .command('serve')
@@ -355,116 +329,15 @@ function readCa(file: string): Buffer {
   }
 }
 
-export async function runServe(cfg: ServeConfig): Promise<void> {
-  const rootLogger = withRecentLog(cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel));
-  const dataDir = resolveDataDir(cfg.data);
-  const host = cfg.host ?? '127.0.0.1';
-  if (cfg.workers > 1 && !WorkerLink.isWorker) return servePrimary(cfg, rootLogger, dataDir, host);
-  // A worker of `serve --workers N`: the primary did the one-time work and reports the listeners.
-  const link = WorkerLink.isWorker ? new WorkerLink() : null;
-  const logger = link ? rootLogger.child({ worker: Number(process.env[WORKER_SLOT_ENV]) }) : rootLogger;
-  // Signal handlers go in first, so a SIGINT/SIGTERM during start-up also ends in a clean stop.
-  let signalled: string | null = null;
-  let wake: () => void = () => undefined;
-  const onSignal = (signal: string): void => {
-    if (signalled) return;
-    signalled = signal;
-    wake();
-  };
-  const onInt = (): void => onSignal('SIGINT');
-  const onTerm = (): void => onSignal('SIGTERM');
-  // The primary is gone (its IPC channel closed): stop as on SIGTERM.
-  const onGone = (): void => onSignal('primary exited');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  if (link) process.on('disconnect', onGone);
-  const m = createMailroom(withTestLimits({ ...mailroomOptions(cfg, dataDir, logger), ...(link ? { cluster: link } : {}) }));
-  const onHup = (): void => {
-    if (!cfg.tlsCert) return logger.info({}, 'SIGHUP: no --tls-cert/--tls-key given, nothing to reload');
-    m.reloadTls().then(
-      (stuck) => {
-        if (stuck.length) logger.warn({ listeners: stuck }, 'these listeners keep the old certificate until restart');
-        logger.info({ cert: cfg.tlsCert }, 'TLS certificate reloaded');
-      },
-      (e: unknown) => logger.error({ err: e }, 'TLS certificate reload failed; the old one stays in use'),
-    );
-  };
-  process.on('SIGHUP', onHup);
-  try {
-    if (link) await link.hello();
-    await m.start();
-    if (link) link.ready(m.listeners);
-    else {
-      if (m.certificateCreated) logger.warn({ file: m.selfSignedCertFile }, 'no --tls-cert given: generated a self-signed certificate');
-      for (const l of m.listeners) logger.info({ listener: l.name, address: `${l.host}:${l.port}`, tls: l.tls }, `listening`);
-      const password = await ensureFirstUser(m.store, cfg);
-      if (password) process.stdout.write(firstUserText(cfg, password, clientSettings(m, host)));
-      logger.info({ data: cfg.store ? undefined : dataDir, listeners: m.listeners.length }, 'mailroom ready');
-    }
-    if (!signalled) await new Promise<void>((r) => (wake = r));
-    logger.info({ signal: signalled }, 'stopping');
-  } finally {
-    await m.stop().catch((e: unknown) => logger.error({ err: e }, 'error while stopping'));
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-    if (link) {
-      process.off('disconnect', onGone);
-      link.close();
-      if (process.connected) process.disconnect();
-    }
-  }
-  logger.info({}, 'stopped');
-}
-
-/** Creates the first user on a store without users; returns the generated password, or null. */
-async function ensureFirstUser(store: Store, cfg: ServeConfig): Promise<string | null> {
-  const users = (await store.directory.listUsers()).filter((u) => !isInternalOwner(u.address));
-  if (users.length > 0) return null;
-  const password = generatePassword();
-  await createUserWithDomain(store.directory, cfg.firstUser, password);
-  await store.directory.setAdmin(cfg.firstUser, true);
-  return password;
-}
-
-function firstUserText(cfg: ServeConfig, password: string, settings: string): string {
-  return (
-    `\nCreated the first user (shown once; change it with \`mailroom user passwd ${cfg.firstUser}\`):\n` +
-    `  address   ${cfg.firstUser}\n  password  ${password}\n\n` +
-    settings +
-    '\n'
-  );
-}
-
 /**
- * The primary of `serve --workers N` (server/cluster.ts): opens the store once (schema, first user), makes
- * the self-signed certificate if one is needed, then runs the workers until a signal.
+ * Runs the server: the primary of `serve --workers N` (serve-primary.ts, which loads neither the store nor a
+ * protocol server) or its preparing child (serve-prepare.ts), or one whole server (serve-server.ts), alone
+ * or as a worker of that primary. Each is imported only here.
  */
-async function servePrimary(cfg: ServeConfig, logger: Logger, dataDir: string, host: string): Promise<void> {
-  let password: string | null = null;
-  let certFile: string | null = null;
-  await runPrimary({
-    workers: cfg.workers,
-    logger,
-    prepare: async () => {
-      await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const store = await openServerStore(cfg.store ? { url: cfg.store } : { dataDir });
-      try {
-        password = await ensureFirstUser(store, cfg);
-      } finally {
-        await store.close();
-      }
-      if (!cfg.tlsCert && Object.values(cfg.ports).some((p) => p !== 'off')) {
-        const s = await ensureSelfSigned(dataDir, cfg.hostname ?? osHostname());
-        certFile = s.certFile;
-        if (s.created) logger.warn({ file: s.certFile }, 'no --tls-cert given: generated a self-signed certificate');
-      }
-    },
-    ready: (listeners) => {
-      if (!password) return;
-      const ports: Mailroom['ports'] = {};
-      for (const l of listeners) ports[l.name as ListenerName] = l.port;
-      process.stdout.write(firstUserText(cfg, password, clientSettings({ ports, selfSignedCertFile: certFile }, host)));
-    },
-  });
+export async function runServe(cfg: ServeConfig): Promise<void> {
+  const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
+  const dataDir = resolveDataDir(cfg.data);
+  if (process.env[PREPARE_ENV]) return (await import('./serve-prepare.js')).runPrepareChild(cfg, logger, dataDir);
+  if (cfg.workers > 1 && !cluster.isWorker) return (await import('./serve-primary.js')).servePrimary(cfg, logger);
+  return (await import('./serve-server.js')).runServer(cfg, logger, dataDir);
 }

@@ -3,19 +3,15 @@
  * in the store (the data directory or --store), as ManageSieve manages them. put and check compile the
  * script first and refuse one with errors (the parser's messages with line and column, exit 1); put reads
  * FILE or standard input.
- *
- * Also the serve flags and config keys of Sieve: sieve-before, sieve-after (repeatable; a file or a
- * directory of *.sieve files), sieve-global (directory for include :global), sieve-max-scripts,
- * sieve-max-script-size, sieve-quota (per-user octets).
+ * (serve's Sieve flags are in serve-options.ts.)
  */
 import { readFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { withStore, CliError, type StoreFlags } from './common.js';
 import type { Store } from '../store/handle.js';
 import { isStoreError, type User } from '../store/types.js';
-import { DEFAULT_SIEVE_QUOTA, type SieveQuota } from '../store/sieve.js';
+import { DEFAULT_SIEVE_QUOTA } from '../store/sieve.js';
 import { compileSieve } from '../sieve/index.js';
-import type { SieveSettings } from '../sieve/stage.js';
 
 async function userOf(store: Store, address: string): Promise<User> {
   const u = await store.directory.getUser(address.trim().toLowerCase());
@@ -146,44 +142,4 @@ export function registerSieveCommands(program: Command): void {
         process.stdout.write('valid\n');
       })(...rest),
     );
-}
-
-/** The serve flags of Sieve (see the header). */
-export function addSieveServeOptions(cmd: Command): void {
-  const list = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-  cmd.addOption(new Option('--sieve-before <path>', 'Sieve script (or directory of *.sieve) run before each user\'s script (repeatable)').argParser(list));
-  cmd.addOption(new Option('--sieve-after <path>', 'Sieve script (or directory of *.sieve) run after each user\'s script (repeatable)').argParser(list));
-  cmd.addOption(new Option('--sieve-global <dir>', 'directory of scripts for include :global'));
-  cmd.addOption(new Option('--sieve-max-scripts <n>', `Sieve scripts per user (default ${DEFAULT_SIEVE_QUOTA.maxScripts})`));
-  cmd.addOption(new Option('--sieve-max-script-size <n>', `octets per Sieve script (default ${DEFAULT_SIEVE_QUOTA.maxScriptSize})`));
-  cmd.addOption(new Option('--sieve-quota <n>', `octets of all of a user's Sieve scripts (default ${DEFAULT_SIEVE_QUOTA.maxStorage})`));
-}
-
-/** Sieve settings from flags and config keys (`get` looks a camel-cased key up in both, flags first). */
-export function sieveServeSettings(get: (name: string) => unknown): SieveSettings | undefined {
-  const paths = (name: string): string[] | undefined => {
-    const v = get(name);
-    if (v === undefined || v === null || v === '') return undefined;
-    return (Array.isArray(v) ? v : [v]).map(String);
-  };
-  const out: SieveSettings = {};
-  const before = paths('sieveBefore');
-  const after = paths('sieveAfter');
-  const global = get('sieveGlobal');
-  if (before) out.before = before;
-  if (after) out.after = after;
-  if (global !== undefined && global !== null) out.globalDir = String(global);
-  const quota: Partial<SieveQuota> = {};
-  const num = (key: string, field: keyof SieveQuota, flag: string): void => {
-    const v = get(key);
-    if (v === undefined || v === null) return;
-    const s = String(v);
-    if (!/^\d{1,12}$/.test(s) || Number(s) < 1) throw new CliError(`invalid ${flag}: ${s} (expected a positive number)`);
-    quota[field] = Number(s);
-  };
-  num('sieveMaxScripts', 'maxScripts', '--sieve-max-scripts');
-  num('sieveMaxScriptSize', 'maxScriptSize', '--sieve-max-script-size');
-  num('sieveQuota', 'maxStorage', '--sieve-quota');
-  if (Object.keys(quota).length) out.quota = quota;
-  return Object.keys(out).length ? out : undefined;
 }

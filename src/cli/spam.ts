@@ -4,7 +4,7 @@
  * message once: training the same message again changes nothing, training it as the other class re-classes
  * it). `mailroom spam stats [--user U] [--json]`: trained messages and tokens per user.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeLineEndings } from '../mime/index.js';
@@ -12,7 +12,7 @@ import type { Store } from '../store/handle.js';
 import { readMbox } from '../transfer/index.js';
 import { entryKind } from '../transfer/common.js';
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
-import { SpamFilter, DEFAULT_SPAM_SETTINGS, type SpamSettings } from '../spam/index.js';
+import { SpamFilter } from '../spam/index.js';
 import { CliError, withStore, type StoreFlags } from './common.js';
 
 function out(line: string): void {
@@ -100,50 +100,4 @@ export function registerSpamCommands(program: Command): void {
         }
       });
     });
-}
-
-/** serve's spam flags (config keys: the same names). */
-export function addSpamServeOptions(cmd: Command): void {
-  cmd.addOption(new Option('--spam <on|off>', 'the spam filter: score every delivery, file spam into Junk, learn from moves (default on)'));
-  cmd.addOption(new Option('--spam-threshold <p>', `spam probability (0..1) from which a message goes to Junk (default ${DEFAULT_SPAM_SETTINGS.threshold})`));
-  cmd.addOption(new Option('--spam-min-trained <n>', `spam and ham messages each a user must have trained before the filter files anything (default ${DEFAULT_SPAM_SETTINGS.minTrained})`));
-  cmd.addOption(new Option('--spam-junk-mailbox <name>', `mailbox created (marked \\Junk) for spam when a user has none (default ${DEFAULT_SPAM_SETTINGS.junkMailbox})`));
-  cmd.addOption(new Option('--rspamd <url>', "ask rspamd's controller (e.g. http://127.0.0.1:11334) instead of the built-in filter; training is forwarded to it"));
-  cmd.addOption(new Option('--rspamd-password <pw>', "rspamd controller password (for learning)"));
-}
-
-/** Spam settings from flags and config keys (`get` looks a camel-cased key up in both, flags first). */
-export function spamServeSettings(get: (name: string) => unknown): Partial<SpamSettings> | undefined {
-  const out: Partial<SpamSettings> = {};
-  const on = get('spam');
-  if (on !== undefined && on !== null) {
-    const v = String(on).toLowerCase();
-    if (!['on', 'off', 'true', 'false', 'yes', 'no'].includes(v)) throw new CliError(`invalid --spam: ${String(on)} (expected on or off)`);
-    out.enabled = ['on', 'true', 'yes'].includes(v);
-  }
-  const t = get('spamThreshold');
-  if (t !== undefined && t !== null) {
-    const n = Number(t);
-    if (!Number.isFinite(n) || n <= 0 || n > 1) throw new CliError(`invalid --spam-threshold: ${String(t)} (expected a probability above 0, at most 1)`);
-    out.threshold = n;
-  }
-  const m = get('spamMinTrained');
-  if (m !== undefined && m !== null) {
-    const n = Number(m);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`invalid --spam-min-trained: ${String(m)} (expected a whole number of at least 1)`);
-    out.minTrained = n;
-  }
-  const j = get('spamJunkMailbox');
-  if (j !== undefined && j !== null) {
-    if (String(j).trim() === '' || String(j).toUpperCase() === 'INBOX') throw new CliError(`invalid --spam-junk-mailbox: ${String(j)}`);
-    out.junkMailbox = String(j);
-  }
-  const r = get('rspamd');
-  if (r !== undefined && r !== null && r !== '') {
-    if (!/^https?:\/\/[^/]+/i.test(String(r))) throw new CliError(`invalid --rspamd: ${String(r)} (expected http://HOST:PORT)`);
-    out.rspamdUrl = String(r);
-  }
-  const pw = get('rspamdPassword');
-  if (pw !== undefined && pw !== null) out.rspamdPassword = String(pw);
-  return Object.keys(out).length ? out : undefined;
 }

@@ -1,27 +1,16 @@
 /** `mailroom user add|list|passwd|set|del`. */
 import { isInternalOwner } from '../store/acl.js';
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { withStore, readPasswordFromStdin, CliError, type StoreFlags } from './common.js';
-import { createUserWithDomain, isValidAddress } from '../server/mailroom.js';
+import { createUserWithDomain, isValidAddress } from '../server/users.js';
 import { hashPassword } from '../auth/index.js';
 import { isStoreError } from '../store/types.js';
 import { setSentCopy } from '../delivery/sent.js';
 import { quotaFlags, quotaLine, quotaReport, registerUserQuota } from './quota.js';
 import { isAdmin } from '../store/directory.js';
+import { generatePassword } from './password.js';
 
-/** A random password of 20 characters from an unambiguous alphabet (~115 bits). */
-export function generatePassword(length = 20): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const bytes = randomBytes(length * 2);
-  let out = '';
-  for (const b of bytes) {
-    if (b >= 256 - (256 % alphabet.length)) continue; // avoid modulo bias
-    out += alphabet[b % alphabet.length];
-    if (out.length === length) break;
-  }
-  return out.length === length ? out : generatePassword(length);
-}
+export { generatePassword };
 
 interface PasswordFlags extends StoreFlags {
   passwordStdin?: boolean;

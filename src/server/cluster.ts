@@ -14,14 +14,14 @@
  * - the connection limits per address and per user, as leases of slots to each worker (cluster-leases.ts),
  *   and the failed-login counts of the throttling (cluster-auth.ts), so both hold for the whole cluster;
  *   a worker's leases are dropped when it dies;
- * - /metrics: aggregates every worker's registry on request (prom-client AggregatorRegistry).
+ * - /metrics: aggregates every worker's registry on request (prom-client AggregatorRegistry, loaded then).
  * A worker that dies is forked again in its slot, at once the first time and then with a doubling back-off
  * (up to MAX_BACKOFF_MS) while it keeps dying within STABLE_MS of its start. A worker that fails before the
  * server was ever ready (a port in use) stops them all: run() rejects. SIGTERM/SIGINT: every worker is sent
  * SIGTERM (each drains as a single server does) and run() resolves once all have exited; SIGHUP is passed on.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
+import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { LeaseTable } from './cluster-leases.js';
@@ -101,7 +101,6 @@ class Primary {
     try {
       await this.#opts.prepare();
       if (!this.#stopping) {
-        this.#aggregator = new AggregatorRegistry();
         for (let n = 1; n <= this.#opts.workers; n++) {
           const slot: Slot = { n, worker: null, startedAt: 0, failures: 0, greeted: false, ready: false, holds: new Map() };
           this.#slots.push(slot);
@@ -229,7 +228,9 @@ class Primary {
   async #metrics(w: Worker, id: number): Promise<void> {
     let text: string | null = null;
     try {
-      text = this.#aggregator ? await this.#aggregator.clusterMetrics() : null;
+      // prom-client loads on the first request for /metrics: the primary has no metrics of its own.
+      this.#aggregator ??= new (await import('prom-client')).AggregatorRegistry();
+      text = await this.#aggregator.clusterMetrics();
     } catch (e) {
       this.#log.warn({ err: e }, 'metrics aggregation failed');
     }

@@ -16,11 +16,10 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Directory } from '../store/directory.js';
 import type { Store } from '../store/handle.js';
 import type { User } from '../store/types.js';
 import { openServerStore } from './store.js';
-import { Authenticator, hashPassword, type AuthenticatorOptions } from '../auth/index.js';
+import { Authenticator, type AuthenticatorOptions } from '../auth/index.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { withTlsProfile, type NetService, type TlsMaterial } from '../lib/service.js';
@@ -44,24 +43,11 @@ import type { SpamSettings } from '../spam/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
 import { sqliteFiles, tightenModes } from '../lib/private-files.js';
 import type { WorkerHooks } from './cluster-worker.js';
+import { LISTENERS, type ListenerName } from './listeners.js';
+import { createUserWithDomain } from './users.js';
 
-export const LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'smtp', 'submission', 'submissions', 'http', 'https', 'managesieve'] as const;
-export type ListenerName = (typeof LISTENERS)[number];
-
-/** Unprivileged defaults used by `mailroom serve` (the standard ports plus a prefix; see README). */
-export const DEFAULT_PORTS: Record<ListenerName, number> = {
-  imap: 1143,
-  imaps: 1993,
-  pop3: 1110,
-  pop3s: 1995,
-  lmtp: 2424,
-  smtp: 2525,
-  submission: 1587,
-  submissions: 1465,
-  http: 8080,
-  https: 8443,
-  managesieve: 4190,
-};
+export { LISTENERS, DEFAULT_PORTS, type ListenerName } from './listeners.js';
+export { createUserWithDomain, isValidAddress } from './users.js';
 
 const IMPLICIT_TLS: Record<ListenerName, boolean> = {
   imap: false,
@@ -419,21 +405,4 @@ export class Mailroom {
 
 export function createMailroom(opts: MailroomOptions = {}): Mailroom {
   return new Mailroom(opts);
-}
-
-const ADDRESS_RE = /^[^\s@"()<>,;:\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-
-/** True for a plain address local@domain we accept as a user name. */
-export function isValidAddress(address: string): boolean {
-  return address.length <= 254 && ADDRESS_RE.test(address);
-}
-
-/** Validates, hashes and creates the user; adds the domain when it does not exist yet. */
-export async function createUserWithDomain(directory: Directory, address: string, password: string): Promise<User> {
-  const a = address.trim().toLowerCase();
-  if (!isValidAddress(a)) throw new Error(`invalid address: ${address}`);
-  if (password.length === 0) throw new Error('empty password');
-  const domain = a.slice(a.lastIndexOf('@') + 1);
-  if (!(await directory.hasDomain(domain))) await directory.addDomain(domain);
-  return directory.createUser(a, await hashPassword(password));
 }
