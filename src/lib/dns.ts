@@ -49,7 +49,15 @@ export interface DnsResolver {
   lookupAll(name: string): Promise<Array<{ address: string; family: number }>>;
   /** Queries sent to servers so far (cache hits excluded). */
   readonly queries: number;
+  /**
+   * What the resolver was made with, as plain data, so another thread can make an equal one (with its own
+   * cache); absent when it cannot be copied (a test clock).
+   */
+  readonly settings?: ResolverSettings;
 }
+
+/** ResolverOptions without the clock: what createResolver needs to make an equal resolver elsewhere. */
+export type ResolverSettings = Required<Omit<ResolverOptions, 'now'>>;
 
 /** Longest time an answer is cached, whatever its TTL (1 day). */
 export const MAX_TTL = 86_400;
@@ -117,6 +125,7 @@ class StubResolver implements DnsResolver {
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<DnsAnswer>>();
   #queries = 0;
+  readonly settings?: ResolverSettings;
 
   constructor(opts: ResolverOptions) {
     this.#servers = opts.servers?.length ? [...opts.servers] : systemServers();
@@ -124,6 +133,9 @@ class StubResolver implements DnsResolver {
     this.#tries = Math.max(1, opts.tries ?? 2);
     this.#cacheSize = opts.cacheSize ?? 10_000;
     this.#now = opts.now ?? Date.now;
+    if (!opts.now) {
+      this.settings = { servers: this.#servers.map(({ host, port }) => ({ host, port })), timeoutMs: this.#timeoutMs, tries: this.#tries, cacheSize: this.#cacheSize };
+    }
   }
 
   get queries(): number {

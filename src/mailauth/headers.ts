@@ -85,15 +85,26 @@ export function authservId(value: string): string | null {
  * border MTA removes them, since only it may speak for that name). Returns the same Buffer when none do.
  */
 export function removeOwnAuthResults(raw: Buffer, id: string, fields: readonly RawField[] = splitFields(raw)): { raw: Buffer; removed: number } {
+  return removeSpans(raw, ownAuthResultsSpans(fields, id));
+}
+
+/** The [start, end) offsets of the Authentication-Results fields that claim `id` (see removeOwnAuthResults). */
+export function ownAuthResultsSpans(fields: readonly RawField[], id: string): Array<[number, number]> {
   const own = id.toLowerCase();
-  const doomed = fields.filter((f) => f.lower === 'authentication-results' && authservId(fieldValue(f)) === own);
-  if (!doomed.length) return { raw, removed: 0 };
+  const out: Array<[number, number]> = [];
+  for (const f of fields) if (f.lower === 'authentication-results' && authservId(fieldValue(f)) === own) out.push([f.start, f.end]);
+  return out;
+}
+
+/** The message without the octets of `spans` (in order, not overlapping); the same Buffer when there are none. */
+export function removeSpans(raw: Buffer, spans: ReadonlyArray<readonly [number, number]>): { raw: Buffer; removed: number } {
+  if (!spans.length) return { raw, removed: 0 };
   const parts: Buffer[] = [];
   let at = 0;
-  for (const f of doomed) {
-    parts.push(raw.subarray(at, f.start));
-    at = f.end;
+  for (const [start, end] of spans) {
+    parts.push(raw.subarray(at, start));
+    at = end;
   }
   parts.push(raw.subarray(at));
-  return { raw: Buffer.concat(parts), removed: doomed.length };
+  return { raw: Buffer.concat(parts), removed: spans.length };
 }

@@ -19,10 +19,10 @@ import { dmarc } from 'mailauth/lib/dmarc/index.js';
 import type { DMARCResult, DNSResolver } from 'mailauth';
 import type { DnsResolver, RecordType } from '../lib/dns.js';
 import { parseAddressList } from '../mime/address.js';
-import { fieldValue, type RawField } from './headers.js';
-import { verifyArc } from './arc-verify.js';
+import { fieldValue, ownAuthResultsSpans, splitFields, type RawField } from './headers.js';
+import { verifyArc, type ArcResult } from './arc-verify.js';
 import { receivedSpfField } from './received-spf.js';
-import { DkimKeyCache, messageView, verifyDkim } from './verify.js';
+import { DkimKeyCache, messageView, verifyDkim, type DkimResult } from './verify.js';
 
 export interface InboundSession {
   /** The client's address. */
@@ -47,6 +47,8 @@ export interface InboundCheckOptions {
   dmarcCache?: ResultCache<DMARCResult>;
   /** For DMARC pct sampling; default Math.random. */
   random?: () => number;
+  /** The message's SignatureReport when the caller has it under way (else it is made here). */
+  signatures?: Promise<SignatureReport>;
 }
 
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
@@ -183,27 +185,44 @@ async function safe<T>(p: Promise<T>): Promise<T | null> {
   }
 }
 
+/**
+ * What checkInbound takes from the message itself, apart from the envelope: the DKIM results (null when
+ * verification failed as a whole), the ARC chain's result, the From addresses, and the offsets of the
+ * Authentication-Results fields that claim our authserv-id (mx.ts removes them). The CPU-heavy part of the
+ * checks (canonicalization, body hashes, signature checks): pool.ts may run it on another thread.
+ */
+export interface SignatureReport {
+  dkim: DkimResult[] | null;
+  arc: ArcResult | null;
+  from: string[];
+  own: Array<[number, number]>;
+}
+
+/** The SignatureReport of `raw`; `hostname` is our authserv-id. Never throws. */
+export async function checkSignatures(raw: Buffer, hostname: string, resolver: DnsResolver, keys: DkimKeyCache, fields: RawField[] = splitFields(raw)): Promise<SignatureReport> {
+  // The header fields are split once and the body hashed once per canonicalization for DKIM and ARC both.
+  const view = messageView(raw, fields);
+  const [dkim, arc] = await Promise.all([safe(verifyDkim(raw, resolver, keys, new Date(), view)), safe(verifyArc(view, resolver, keys))]);
+  return { dkim, arc, from: fromAddresses(view.fields), own: ownAuthResultsSpans(view.fields, hostname) };
+}
+
 export async function checkInbound(raw: Buffer, session: InboundSession, opts: InboundCheckOptions): Promise<InboundVerdict> {
   const mta = opts.hostname;
   const { resolver, helo, heloIdentity, mailFrom, spfCheck } = spfChecks(session, opts);
-  // The header fields are split once and the body hashed once per canonicalization for DKIM and ARC both.
-  const view = messageView(raw, opts.fields);
-  const keys = opts.keys ?? new DkimKeyCache();
   const checkDmarc = (from: string, spfDomains: string[], dkimDomains: string[]) =>
     cachedDmarc(opts.dmarcCache, `${domainOf(from)} ${spfDomains.join(',')} ${dkimDomains.join(',')}`, () =>
       safe(dmarc({ headerFrom: [from], spfDomains, dkimDomains: dkimDomains.map((domain) => ({ domain })), resolver })),
     );
-  const [dkimRes, arcRes, spfMailFrom, spfHelo] = await Promise.all([
-    safe(verifyDkim(raw, opts.resolver, keys, new Date(), view)),
-    safe(verifyArc(view, opts.resolver, keys)),
+  const [signatures, spfMailFrom, spfHelo] = await Promise.all([
+    opts.signatures ?? checkSignatures(raw, mta, opts.resolver, opts.keys ?? new DkimKeyCache(), opts.fields),
     spfCheck(mailFrom),
     session.mailFrom ? spfCheck(heloIdentity) : Promise.resolve(null),
   ]);
+  const { dkim: dkimRes, arc: arcRes, from: headerFrom } = signatures;
   const spfHeloResult = spfHelo ?? spfMailFrom;
 
   const dkimRows = dkimRes ?? [{ domain: '', selector: '', algorithm: '', result: 'temperror' as const, info: 'dkim=temperror (verification failed)' }];
   const passing = dkimRows.filter((d) => d.result === 'pass');
-  const headerFrom = fromAddresses(view.fields);
   const dmarcRes =
     headerFrom.length === 1 ? await checkDmarc(headerFrom[0]!, spfMailFrom === 'pass' ? [domainOf(mailFrom)] : [], passing.map((d) => d.domain)) : (false as const);
 

@@ -7,10 +7,14 @@
 import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
-import { removeOwnAuthResults, splitFields } from './headers.js';
-import { checkInbound, ResultCache, SpfCache, startSpf, type InboundSession, type InboundVerdict } from './inbound.js';
+import { removeSpans } from './headers.js';
+import { checkInbound, checkSignatures, ResultCache, SpfCache, startSpf, type InboundSession, type InboundVerdict, type SignatureReport } from './inbound.js';
 import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
+import { checkPool, type CheckPool } from './pool.js';
+import { octets, unpackParts } from './tasks.js';
+import { rememberPrefixed, tokensWanted } from '../spam/pretokens.js';
+import type { TokenParts } from '../spam/tokenize.js';
 
 export interface MxCheckResult {
   /** The message to deliver: our Authentication-Results on top, forged ones of our authserv-id removed. */
@@ -31,19 +35,39 @@ export interface MxCheckerOptions {
   resolver: DnsResolver;
   logger?: Logger;
   random?: () => number;
+  /**
+   * Where DKIM and ARC verification run: the process's check pool by default (pool.ts; used when the
+   * resolver has copyable settings), null for in-process always. A pool failure falls back to in-process.
+   */
+  pool?: CheckPool | null;
 }
 
 export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const keys = new DkimKeyCache();
   const spfCache = new SpfCache();
   const dmarcCache = new ResultCache<DMARCResult>();
+  const dns = opts.resolver.settings;
+  const local = (raw: Buffer): Promise<SignatureReport> => checkSignatures(raw, opts.hostname, opts.resolver, keys);
+  /** The report, from a pool thread when there is one (with the spam tokens when the filter wants them). */
+  const signatures = (raw: Buffer): Promise<SignatureReport & { parts?: TokenParts }> => {
+    const pool = opts.pool === undefined ? checkPool() : opts.pool;
+    if (!dns || !pool?.available) return local(raw);
+    const { bytes, transfer } = octets(raw);
+    return pool.run('auth', { bytes, hostname: opts.hostname, dns, tokens: tokensWanted() }, transfer).then(
+      ({ parts, ...report }) => (parts ? { ...report, parts: unpackParts(parts) } : report),
+      () => local(raw),
+    );
+  };
   const check: MxChecker = async (raw, session) => {
-    const fields = splitFields(raw);
-    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, fields, ...(opts.random ? { random: opts.random } : {}) });
-    const stripped = removeOwnAuthResults(raw, opts.hostname, fields);
+    const sigs = signatures(raw);
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, signatures: sigs, ...(opts.random ? { random: opts.random } : {}) });
+    const { own, parts } = await sigs;
+    const stripped = removeSpans(raw, own);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
-    const out = Buffer.concat([Buffer.from(verdict.field + verdict.receivedSpf, 'latin1'), stripped.raw]);
+    const prefix = Buffer.from(verdict.field + verdict.receivedSpf, 'latin1');
+    const out = Buffer.concat([prefix, stripped.raw]);
     if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);
+    if (parts) rememberPrefixed(out, prefix.length, parts);
     return {
       raw: out,
       facts: { authResults: verdict.authResults, dmarc: { result: verdict.dmarc.result, policy: verdict.dmarc.policy }, quarantine: verdict.quarantine },

@@ -18,8 +18,11 @@ import { CountsCache } from './cache.js';
 import { classify, DEFAULT_PARAMS } from './classify.js';
 import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
-import { MAX_INDEX_BYTES, tokenize } from './tokenize.js';
+import { joinTokens, MAX_INDEX_BYTES, tokenize, tokenParts, type TokenParts } from './tokenize.js';
 import { sharedIndex } from '../mime/shared.js';
+import { checkPool, type CheckPool } from '../mailauth/pool.js';
+import { octets, unpackParts } from '../mailauth/tasks.js';
+import { noteTokensWanted, rememberedTokenParts } from './pretokens.js';
 
 /** Transfers of up to this many messages are trained before transfer() resolves (see there). */
 export const TRANSFER_SYNC_MAX = 100;
@@ -93,9 +96,15 @@ export class SpamFilter {
   /** Token counts per user between deliveries (cache.ts). */
   readonly #counts: CountsCache;
   /** The tokens of a message being delivered, so its recipients share one tokenization. */
-  readonly #tokens = new WeakMap<Buffer, { authResults: string | null; tokens: string[] }>();
+  readonly #tokens = new WeakMap<Buffer, { parts: Promise<TokenParts>; authResults: string | null; tokens: Promise<string[]> }>();
+  readonly #pool: CheckPool | null | undefined;
 
-  constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger) {
+  /**
+   * `pool`: where messages are tokenized: the process's check pool by default (mailauth/pool.ts), null for
+   * in-process always. A pool failure falls back to in-process; the tokens are the same.
+   */
+  constructor(store: SpamStoreParts, settings: Partial<SpamSettings> = {}, logger: Logger = silentLogger, pool?: CheckPool | null) {
+    this.#pool = pool;
     this.#store = store;
     this.settings = { ...DEFAULT_SPAM_SETTINGS, ...settings };
     this.rspamd = this.settings.rspamdUrl
@@ -129,7 +138,7 @@ export class SpamFilter {
     // Most users never train: their totals alone (one cached read) decide, without tokenizing the message,
     // which is most of the filter's cost.
     if (!enough((await this.#counts.counts(userId, [])).totals)) return untrained;
-    const tokens = this.#tokensOf(raw, ctx.authResults ?? null);
+    const tokens = await this.#tokensOf(raw, ctx.authResults ?? null);
     const counts = await this.#counts.lookup(userId, tokens);
     if (!enough(counts.totals)) return untrained;
     const s = classify(tokens, counts, DEFAULT_PARAMS);
@@ -137,13 +146,26 @@ export class SpamFilter {
     return { probability: s.probability, isSpam, score: spamtestScore(s.probability, true), tested: true, engine: 'bayes', detail: `clues=${s.clues}`, shownScore: 10 * s.probability, required };
   }
 
-  #tokensOf(raw: Buffer, authResults: string | null): string[] {
+  #tokensOf(raw: Buffer, authResults: string | null): Promise<string[]> {
+    noteTokensWanted();
     const hit = this.#tokens.get(raw);
     if (hit && hit.authResults === authResults) return hit.tokens;
-    // The index is remembered for the store, which stores this message's copies (mime/shared.ts).
-    const tokens = tokenize(raw, { authResults, ...(raw.length <= MAX_INDEX_BYTES ? { index: sharedIndex(raw) } : {}) });
-    this.#tokens.set(raw, { authResults, tokens });
+    const parts = hit?.parts ?? this.#parts(raw);
+    const tokens = parts.then((p) => joinTokens(p, authResults, raw.length));
+    this.#tokens.set(raw, { parts, authResults, tokens });
     return tokens;
+  }
+
+  /** tokenParts(raw): made ahead by the MX (pretokens.ts), or on a pool thread when there is one. */
+  #parts(raw: Buffer): Promise<TokenParts> {
+    const ahead = rememberedTokenParts(raw);
+    if (ahead) return Promise.resolve(ahead);
+    // In-process, the index is remembered for the store, which stores this message's copies (mime/shared.ts).
+    const local = (): TokenParts => tokenParts(raw, raw.length <= MAX_INDEX_BYTES ? sharedIndex(raw) : undefined);
+    const pool = this.#pool === undefined ? checkPool() : this.#pool;
+    if (!pool?.available) return Promise.resolve(local());
+    const { bytes, transfer } = octets(raw);
+    return pool.run('tokens', { bytes }, transfer).then(unpackParts, local);
   }
 
   /**

@@ -35,7 +35,8 @@ export const MAX_INDEX_BYTES = 2 * 1024 * 1024;
 /** Distinct tokens kept per message. */
 export const MAX_TOKENS = 3000;
 
-const SKIPPED_FIELDS = new Set(['received', 'return-path', 'delivered-to', 'x-original-to', 'authentication-results', 'arc-authentication-results', 'received-spf']);
+/** Header fields that give no tokens (this server's own, or per-recipient). */
+export const SKIPPED_FIELDS: ReadonlySet<string> = new Set(['received', 'return-path', 'delivered-to', 'x-original-to', 'authentication-results', 'arc-authentication-results', 'received-spf']);
 /** Field names whose presence is a token; other fields are counted only as "hdr:x-other". */
 const NAMED_FIELDS = new Set([
   'list-id', 'list-unsubscribe', 'list-unsubscribe-post', 'list-post', 'precedence', 'auto-submitted', 'x-mailer', 'user-agent',
@@ -64,29 +65,63 @@ export interface TokenizeOptions {
 
 /** The message's features (distinct, at most MAX_TOKENS). */
 export function tokenize(raw: Buffer, opts: TokenizeOptions = {}): string[] {
-  const out = new Set<string>();
+  return joinTokens(tokenParts(raw, opts.index), opts.authResults ?? null, raw.length);
+}
+
+/**
+ * The tokens of a message that depend on its octets alone, in two runs: those of the header, and those of
+ * the body and its MIME structure (each without repeats). tokenize() = joinTokens(tokenParts(raw), ...):
+ * the spam filter may compute the parts on another thread (mailauth/pool.ts). `failed`: the run in which
+ * the tokenizer met an error (the tokens found until then are kept; none follow).
+ */
+export interface TokenParts {
+  head: string[];
+  body: string[];
+  failed: 'head' | 'body' | null;
+}
+
+export function tokenParts(raw: Buffer, index?: MessageIndex): TokenParts {
+  const head = new Set<string>();
+  const body = new Set<string>();
+  if (raw.length === 0) return { head: ['msg:empty'], body: [], failed: null };
   try {
-    collect(raw, opts, out);
+    headerTokens(raw, Math.min(messageHeaderEnd(raw), MAX_HEADER_BYTES), head);
   } catch {
+    return { head: [...head], body: [], failed: 'head' };
+  }
+  let failed: TokenParts['failed'] = null;
+  try {
+    bodyTokens(raw, index, body);
+  } catch {
+    failed = 'body';
+  }
+  return { head: [...head], body: [...body], failed };
+}
+
+/**
+ * The features of a message of `size` octets from its parts (as tokenize gives them: header, then the
+ * receiving MX's authentication results, size, body), distinct, at most MAX_TOKENS.
+ */
+export function joinTokens(parts: TokenParts, authResults: string | null, size: number): string[] {
+  const out = new Set<string>(parts.head);
+  if (size === 0) return [...out];
+  if (parts.failed === 'head') {
     out.add('tokenizer:error');
+  } else {
+    if (authResults) authTokens(authResults, out);
+    else out.add('auth:none');
+    if (size > MAX_INDEX_BYTES) out.add('msg:huge');
+    out.add(`msg:size:${sizeBucket(size)}`);
+    for (const t of parts.body) out.add(t);
+    if (parts.failed) out.add('tokenizer:error');
   }
   return out.size > MAX_TOKENS ? [...out].slice(0, MAX_TOKENS) : [...out];
 }
 
-function collect(raw: Buffer, opts: TokenizeOptions, out: Set<string>): void {
-  if (raw.length === 0) {
-    out.add('msg:empty');
-    return;
-  }
-  const headerEnd = Math.min(messageHeaderEnd(raw), MAX_HEADER_BYTES);
-  headerTokens(raw, headerEnd, out);
-  if (opts.authResults) authTokens(opts.authResults, out);
-  else out.add('auth:none');
+function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: Set<string>): void {
   const limited = raw.length > MAX_INDEX_BYTES ? raw.subarray(0, MAX_INDEX_BYTES) : raw;
-  if (raw.length > MAX_INDEX_BYTES) out.add('msg:huge');
-  out.add(`msg:size:${sizeBucket(raw.length)}`);
   const state: BodyState = { budget: MAX_TEXT_BYTES, plain: 0, html: 0, images: 0, textChars: 0 };
-  const root = opts.index && opts.index.size === raw.length && limited === raw ? opts.index.root : indexParts(limited);
+  const root = index && index.size === raw.length && limited === raw ? index.root : indexParts(limited);
   walk(limited, root, out, state, 0);
   if (state.html > 0 && state.plain === 0) out.add('mime:html-only');
   if (state.images > 0) out.add(`mime:images:${Math.min(state.images, 5)}`);

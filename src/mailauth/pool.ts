@@ -1,0 +1,261 @@
+/**
+ * A small pool of worker threads for the CPU-heavy per-message checks of delivery: DKIM and ARC
+ * verification of the SMTP MX (mx.ts) and the spam filter's tokenizing (spam/filter.ts). The event loop,
+ * which also serves every connection and the store, then only sends the message bytes and receives the
+ * results; the tasks themselves (tasks.ts) are the same functions the in-process path calls, so the results
+ * are identical.
+ *
+ * - Lazy: no thread starts before the first task; then up to `size` threads (default: the CPU count less
+ *   one, at least 1, at most 4), each running up to PER_WORKER tasks at a time (tasks wait on DNS).
+ * - Bounded: at most `maxQueue` tasks wait for a thread; beyond that run() rejects with BUSY at once.
+ * - Never loses work: a task whose thread crashed, or that took longer than `timeoutMs` (its thread is then
+ *   ended), rejects with CRASHED or TIMEOUT; callers then do the work in-process. A thread that crashed is
+ *   replaced by the next task. Callers treat every rejection so.
+ * - Threads are unreferenced while idle: an idle pool never keeps a process alive.
+ *
+ * The worker runs this very module (its URL), which serves tasks when it finds itself on a pool thread. A
+ * bundled build has no file of its own for it (the module is then part of a larger file whose top level
+ * may do anything): there run() rejects with UNAVAILABLE and everything runs in-process, as it does with
+ * size 0 (configurePool) or when threads cannot start.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { heldAcrossWorker } from '../lib/heap-flags.js';
+import type { TaskKind, TaskPayload, TaskResult } from './tasks.js';
+
+const TAG = 'mailroom-check-pool';
+/** Tasks one thread runs at a time (the rest wait in the queue). */
+const PER_WORKER = 8;
+
+export type PoolErrorCode = 'BUSY' | 'CRASHED' | 'TIMEOUT' | 'CLOSED' | 'UNAVAILABLE';
+
+export class PoolError extends Error {
+  constructor(readonly code: PoolErrorCode) {
+    super(`check pool: ${code}`);
+  }
+}
+
+export interface PoolOptions {
+  /** Threads at most (0: none, every run() rejects UNAVAILABLE). */
+  size?: number;
+  /** Tasks waiting for a thread at most. Default 64 per thread. */
+  maxQueue?: number;
+  /** A task taking longer ends its thread. Default 30 s (DNS time-outs included). */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  id: number;
+  kind: TaskKind;
+  payload: unknown;
+  transfer: ArrayBuffer[];
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer?: NodeJS.Timeout;
+}
+
+interface Thread {
+  worker: Worker;
+  running: Map<number, Pending>;
+  dead: boolean;
+  /** It answered a task (it started fine). */
+  answered: boolean;
+}
+
+/** Threads that die before answering anything, in a row, before the pool gives up (UNAVAILABLE). */
+const MAX_FAILED_STARTS = 3;
+
+/** The URL the worker imports, or null when this module is not a file of its own (a bundle). */
+function ownUrl(): string | null {
+  const url = import.meta.url;
+  return /\/pool\.(?:ts|js)$/.test(url) ? url : null;
+}
+
+/** For a TypeScript source tree run through tsx: the loader the thread registers first. */
+function loaderFor(url: string): string | null {
+  if (!url.endsWith('.ts')) return null;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return null;
+  }
+}
+
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.loader) (await import(workerData.loader)).register();
+  await import(workerData.url);
+})().catch((e) => { process.exitCode = 1; throw e; });
+`;
+
+export class CheckPool {
+  readonly size: number;
+  readonly #maxQueue: number;
+  readonly #timeoutMs: number;
+  readonly #url: string | null;
+  readonly #threads: Thread[] = [];
+  readonly #queue: Pending[] = [];
+  #nextId = 1;
+  #closed = false;
+  #failedStarts = 0;
+  /** Threads started so far (for tests and metrics). */
+  started = 0;
+
+  constructor(opts: PoolOptions = {}) {
+    this.size = Math.max(0, Math.floor(opts.size ?? defaultPoolSize()));
+    this.#maxQueue = opts.maxQueue ?? 64 * Math.max(1, this.size);
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#url = ownUrl();
+  }
+
+  /** Whether run() can use threads at all. */
+  get available(): boolean {
+    return this.size > 0 && this.#url !== null && !this.#closed && this.#failedStarts < MAX_FAILED_STARTS;
+  }
+
+  /** Runs a task on a thread. `transfer`: ArrayBuffers in the payload handed over without copying. */
+  run<K extends TaskKind>(kind: K, payload: TaskPayload<K>, transfer: ArrayBuffer[] = []): Promise<TaskResult<K>> {
+    if (!this.available) return Promise.reject(new PoolError(this.#closed ? 'CLOSED' : 'UNAVAILABLE'));
+    return new Promise<TaskResult<K>>((resolve, reject) => {
+      const p: Pending = { id: this.#nextId++, kind, payload, transfer, resolve: resolve as (v: unknown) => void, reject };
+      const t = this.#pick();
+      if (t) this.#send(t, p);
+      else if (this.#queue.length < this.#maxQueue) this.#queue.push(p);
+      else reject(new PoolError('BUSY'));
+    });
+  }
+
+  /** Ends every thread; waiting and running tasks reject with CLOSED. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const p of this.#queue.splice(0)) p.reject(new PoolError('CLOSED'));
+    await Promise.all(this.#threads.splice(0).map((t) => this.#end(t, 'CLOSED')));
+  }
+
+  /** A thread with room for a task, started when needed; null when all are full. */
+  #pick(): Thread | null {
+    let best: Thread | null = null;
+    for (const t of this.#threads) if (t.running.size < PER_WORKER && (!best || t.running.size < best.running.size)) best = t;
+    if (best && best.running.size === 0) return best;
+    if (this.#threads.length < this.size) {
+      const t = this.#start();
+      if (t) return t;
+    }
+    return best;
+  }
+
+  #start(): Thread | null {
+    let worker: Worker;
+    try {
+      worker = new Worker(BOOT, { eval: true, workerData: { [TAG]: true, url: this.#url, loader: loaderFor(this.#url!) } });
+    } catch {
+      return null;
+    }
+    heldAcrossWorker(worker);
+    this.started++;
+    const t: Thread = { worker, running: new Map(), dead: false, answered: false };
+    worker.unref();
+    worker.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+      const p = t.running.get(m.id);
+      if (!p) return;
+      t.running.delete(m.id);
+      clearTimeout(p.timer);
+      t.answered = true;
+      this.#failedStarts = 0;
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.error ?? 'task failed'));
+      this.#settled(t);
+    });
+    worker.on('error', () => void this.#end(t, 'CRASHED'));
+    worker.on('exit', () => void this.#end(t, 'CRASHED'));
+    this.#threads.push(t);
+    return t;
+  }
+
+  #send(t: Thread, p: Pending): void {
+    t.running.set(p.id, p);
+    if (t.running.size === 1) t.worker.ref();
+    p.timer = setTimeout(() => {
+      if (!t.running.has(p.id)) return;
+      t.running.delete(p.id);
+      p.reject(new PoolError('TIMEOUT'));
+      void this.#end(t, 'CRASHED'); // a thread stuck on one task is stuck for all of them
+    }, this.#timeoutMs);
+    p.timer.unref();
+    try {
+      t.worker.postMessage({ id: p.id, kind: p.kind, payload: p.payload }, p.transfer);
+    } catch (e) {
+      t.running.delete(p.id);
+      clearTimeout(p.timer);
+      p.reject(e);
+      this.#settled(t);
+    }
+  }
+
+  /** A task of `t` ended: unreference an idle thread, give it the next waiting task. */
+  #settled(t: Thread): void {
+    while (this.#queue.length && !t.dead && t.running.size < PER_WORKER) this.#send(t, this.#queue.shift()!);
+    if (t.running.size === 0 && !t.dead) t.worker.unref();
+  }
+
+  async #end(t: Thread, code: PoolErrorCode): Promise<void> {
+    if (t.dead) return;
+    t.dead = true;
+    if (!t.answered && code === 'CRASHED') this.#failedStarts++;
+    const i = this.#threads.indexOf(t);
+    if (i >= 0) this.#threads.splice(i, 1);
+    for (const p of t.running.values()) {
+      clearTimeout(p.timer);
+      p.reject(new PoolError(code));
+    }
+    t.running.clear();
+    await t.worker.terminate().catch(() => undefined);
+    // Waiting tasks go to a new thread (or a remaining one), or back to their callers.
+    if (!this.available) for (const p of this.#queue.splice(0)) p.reject(new PoolError('UNAVAILABLE'));
+    while (this.#queue.length) {
+      const next = this.#pick();
+      if (!next) break;
+      this.#send(next, this.#queue.shift()!);
+    }
+  }
+}
+
+/** Threads for a pool by default: the CPUs less one (the event loop's), at least 1, at most 4. */
+export function defaultPoolSize(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+let shared: CheckPool | null = null;
+let sharedOptions: PoolOptions = {};
+
+/** The process's pool (made on first use with the options of configurePool). */
+export function checkPool(): CheckPool {
+  shared ??= new CheckPool(sharedOptions);
+  return shared;
+}
+
+/**
+ * Sets the options of the process's pool (size 0: every check in-process); the current pool, if any, is
+ * closed and the next checkPool() makes a new one.
+ */
+export function configurePool(opts: PoolOptions): void {
+  sharedOptions = { ...opts };
+  const old = shared;
+  shared = null;
+  void old?.close();
+}
+
+// On a pool thread: serve tasks.
+if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[TAG]) {
+  const port = parentPort;
+  // Messages wait in the port until the listener is added.
+  void import('./tasks.js').then(({ runTask }) => {
+    port.on('message', (m: { id: number; kind: TaskKind; payload: unknown }) => {
+      runTask(m.kind, m.payload).then(
+        (value) => port.postMessage({ id: m.id, ok: true, value }),
+        (e: unknown) => port.postMessage({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+      );
+    });
+  });
+}

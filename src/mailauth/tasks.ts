@@ -1,0 +1,110 @@
+/**
+ * The tasks a check-pool thread runs (pool.ts), each the very function the in-process path calls:
+ * - auth: the SignatureReport of a message (inbound.ts checkSignatures: DKIM and ARC verification, From
+ *   addresses, our forged Authentication-Results fields), with a resolver made from the MX resolver's
+ *   settings (its own cache) and a DKIM key cache, both kept per settings for the thread's life; with
+ *   `tokens`, also the spam tokenizer's parts of the message without those forged fields (what the MX
+ *   delivers below its own fields: spam/pretokens.ts);
+ * - tokens: the spam tokenizer's octet-only tokens (spam/tokenize.ts tokenParts);
+ * - exit: ends the thread at once (for tests of a crashing thread).
+ * Payloads and results are plain data. Message octets go as a copy (structured clone) when small, where
+ * that costs less than handing over an ArrayBuffer, else as an ArrayBuffer handed over without a copy.
+ * Token lists come back as one string (cheaper to clone than hundreds).
+ */
+import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/dns.js';
+import { tokenParts, type TokenParts } from '../spam/tokenize.js';
+import { removeSpans } from './headers.js';
+import type { SignatureReport } from './inbound.js';
+import { DkimKeyCache } from './verify.js';
+
+/** Octets of a message as they travel to a thread. */
+export type Octets = Uint8Array | ArrayBuffer;
+
+/** TokenParts with each list as one string when no token holds the separator. */
+export interface PackedParts {
+  head: string | string[];
+  body: string | string[];
+  failed: TokenParts['failed'];
+}
+
+export interface Tasks {
+  auth: { payload: { bytes: Octets; hostname: string; dns: ResolverSettings; tokens: boolean }; result: SignatureReport & { parts?: PackedParts } };
+  tokens: { payload: { bytes: Octets }; result: PackedParts };
+  exit: { payload: { code: number }; result: never };
+}
+
+export type TaskKind = keyof Tasks;
+export type TaskPayload<K extends TaskKind> = Tasks[K]['payload'];
+export type TaskResult<K extends TaskKind> = Tasks[K]['result'];
+
+/** Messages up to this size go as a copy; bigger ones as an ArrayBuffer handed over. */
+const CLONE_MAX = 64 * 1024;
+
+/** `raw` as it travels to a thread, and what to hand over. The message stays usable here. */
+export function octets(raw: Buffer): { bytes: Octets; transfer: ArrayBuffer[] } {
+  // A copy of its own: a view is cloned with its whole ArrayBuffer (a Buffer's may be an 8 KB pool or more).
+  if (raw.length <= CLONE_MAX) return { bytes: new Uint8Array(raw), transfer: [] };
+  const ab = new ArrayBuffer(raw.length);
+  new Uint8Array(ab).set(raw);
+  return { bytes: ab, transfer: [ab] };
+}
+
+const SEP = '\n';
+
+function pack(list: string[]): string | string[] {
+  for (const t of list) if (t.includes(SEP)) return list;
+  return list.join(SEP);
+}
+
+function unpack(v: string | string[]): string[] {
+  if (typeof v !== 'string') return v;
+  return v === '' ? [] : v.split(SEP);
+}
+
+function asBuffer(b: Octets): Buffer {
+  const u = b instanceof ArrayBuffer ? new Uint8Array(b) : b;
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+export function packParts(p: TokenParts): PackedParts {
+  return { head: pack(p.head), body: pack(p.body), failed: p.failed };
+}
+
+export function unpackParts(p: PackedParts): TokenParts {
+  return { head: unpack(p.head), body: unpack(p.body), failed: p.failed };
+}
+
+/** Resolvers and key caches of this thread, by resolver settings. */
+const resolvers = new Map<string, { resolver: DnsResolver; keys: DkimKeyCache }>();
+
+function resolverFor(settings: ResolverSettings): { resolver: DnsResolver; keys: DkimKeyCache } {
+  const id = JSON.stringify(settings);
+  let r = resolvers.get(id);
+  if (!r) {
+    r = { resolver: createResolver(settings), keys: new DkimKeyCache() };
+    resolvers.set(id, r);
+  }
+  return r;
+}
+
+/** inbound.ts, loaded on a thread's first auth task only (the mailauth package's SPF and DMARC code is large). */
+let inbound: Promise<typeof import('./inbound.js')> | null = null;
+
+export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown> {
+  switch (kind) {
+    case 'auth': {
+      const p = payload as TaskPayload<'auth'>;
+      const raw = asBuffer(p.bytes);
+      const { resolver, keys } = resolverFor(p.dns);
+      inbound ??= import('./inbound.js');
+      const report = await (await inbound).checkSignatures(raw, p.hostname, resolver, keys);
+      if (!p.tokens) return report;
+      return { ...report, parts: packParts(tokenParts(removeSpans(raw, report.own).raw)) };
+    }
+    case 'tokens':
+      return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));
+    case 'exit':
+      process.exit((payload as TaskPayload<'exit'>).code);
+  }
+  throw new Error(`unknown task ${String(kind)}`);
+}

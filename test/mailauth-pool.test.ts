@@ -1,0 +1,197 @@
+/**
+ * The check pool (src/mailauth/pool.ts): DKIM/ARC verification and spam tokenizing on worker threads give
+ * exactly what the in-process functions give (signed, sealed, damaged, forged, unsigned messages, DNS
+ * failures, the spam corpus); a thread that crashes or times out loses nothing (the MX checker and the
+ * spam filter fall back to in-process and answer the same); a crashed thread is replaced; a full queue
+ * answers BUSY at once; size 0 is never used.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
+import { createResolver, type DnsResolver } from '../src/lib/dns.js';
+import { createMxChecker, dkimRecordValue, generateDkimKey, sealMessage, signMessage, DkimKeyCache } from '../src/mailauth/index.js';
+import { checkSignatures } from '../src/mailauth/inbound.js';
+import { CheckPool, PoolError } from '../src/mailauth/pool.js';
+import { octets, packParts, unpackParts } from '../src/mailauth/tasks.js';
+import { removeSpans } from '../src/mailauth/headers.js';
+import { tokenParts, tokenize } from '../src/spam/tokenize.js';
+import { noteTokensWanted, rememberedTokenParts } from '../src/spam/pretokens.js';
+import { startTestDns, type TestDns } from '../support/dns.js';
+import { spamCorpus } from '../bench/spam-corpus.js';
+
+const HOST = 'mx.example.org';
+const rsa = generateDkimKey('rsa');
+const ed = generateDkimKey('ed25519');
+const fwd = generateDkimKey('rsa');
+
+function message(from: string, subject: string, extra = ''): Buffer {
+  return Buffer.from(`${extra}From: A <${from}>\r\nTo: bob@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@x>\r\n\r\nHello  there.\r\n`);
+}
+
+/** Messages that take every path of the checks. */
+function messages(): Buffer[] {
+  const key = (s: 'rsa1' | 'ed1' | 'gone', domain = 'pass.test') => ({ domain, selector: s, algorithm: s === 'ed1' ? ('ed25519' as const) : ('rsa' as const), key: createPrivateKey(s === 'ed1' ? ed.privateKey : rsa.privateKey) });
+  const ok = signMessage(message('a@pass.test', 'rsa and ed'), [key('rsa1'), key('ed1')]);
+  const sealed = sealMessage(ok, { domain: 'forwarder.test', selector: 'arc1', algorithm: 'rsa', key: createPrivateKey(fwd.privateKey) }, 'forwarder.test; dkim=pass header.d=pass.test', 'none');
+  const damaged = Buffer.from(ok.toString('latin1').replace('Hello  there.', 'Hello there!'), 'latin1');
+  return [
+    ok,
+    sealed,
+    damaged,
+    Buffer.from(sealed.toString('latin1').replace('Hello  there.', 'Changed.'), 'latin1'),
+    message('a@pass.test', 'unsigned'),
+    signMessage(message('a@pass.test', 'no key'), [key('gone')]),
+    signMessage(message('a@tempfail.test', 'servfail key'), [key('rsa1', 'tempfail.test')]),
+    signMessage(message('a@pass.test', 'forged', `Authentication-Results: ${HOST}; dkim=pass\r\nAuthentication-Results: other.example; spf=pass\r\n`), [key('rsa1')]),
+    Buffer.from('no header at all'),
+    Buffer.alloc(0),
+  ];
+}
+
+/** The auth task of `raw` on `pool`. */
+function auth(pool: CheckPool, raw: Buffer, resolver: DnsResolver, tokens = false) {
+  const { bytes, transfer } = octets(raw);
+  return pool.run('auth', { bytes, hostname: HOST, dns: resolver.settings!, tokens }, transfer);
+}
+
+describe('check pool', () => {
+  let dns: TestDns;
+  let resolver: DnsResolver;
+  let pool: CheckPool;
+
+  before(async () => {
+    dns = await startTestDns({
+      records: [
+        ['rsa1._domainkey.pass.test', 'TXT', dkimRecordValue({ algorithm: 'rsa', publicKey: rsa.publicKey })],
+        ['ed1._domainkey.pass.test', 'TXT', dkimRecordValue({ algorithm: 'ed25519', publicKey: ed.publicKey })],
+        ['arc1._domainkey.forwarder.test', 'TXT', dkimRecordValue({ algorithm: 'rsa', publicKey: fwd.publicKey })],
+        ['pass.test', 'TXT', 'v=spf1 ip4:127.0.0.1 -all'],
+        ['_dmarc.pass.test', 'TXT', 'v=DMARC1; p=reject'],
+      ],
+      servfail: ['rsa1._domainkey.tempfail.test', '_dmarc.tempfail.test', 'tempfail.test'],
+    });
+    resolver = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 1000, tries: 1 });
+    pool = new CheckPool({ size: 2 });
+  });
+
+  after(async () => {
+    await pool.close();
+    await dns.stop();
+  });
+
+  test('DKIM and ARC results on a thread equal the in-process ones', async () => {
+    const keys = new DkimKeyCache();
+    const big = signMessage(message('a@pass.test', 'big', `X-Big: ${'x'.repeat(100)}\r\n`.repeat(1000)), [{ domain: 'pass.test', selector: 'rsa1', algorithm: 'rsa', key: createPrivateKey(rsa.privateKey) }]);
+    for (const raw of [...messages(), big]) {
+      const here = await checkSignatures(raw, HOST, resolver, keys);
+      assert.deepEqual(await auth(pool, raw, resolver), here, raw.toString('latin1', 0, 80));
+      const { parts, ...report } = await auth(pool, raw, resolver, true);
+      assert.deepEqual(report, here);
+      assert.deepEqual(unpackParts(parts!), tokenParts(removeSpans(raw, here.own).raw));
+    }
+    const { bytes, transfer } = octets(big);
+    assert.ok(bytes instanceof ArrayBuffer && transfer[0] === bytes, 'a big message is handed over');
+    await pool.run('tokens', { bytes }, transfer);
+    assert.equal(bytes.byteLength, 0, 'handed over, not cloned');
+    const [ok, sealed, , , , , temp, forged] = await Promise.all(messages().map((raw) => checkSignatures(raw, HOST, resolver, keys)));
+    assert.deepEqual(ok!.dkim!.map((d) => d.result), ['pass', 'pass']);
+    assert.equal(sealed!.arc!.result, 'pass');
+    assert.equal(temp!.dkim![0]!.result, 'temperror');
+    assert.equal(forged!.own.length, 1);
+  });
+
+  test('spam tokens from a thread equal the in-process ones', async () => {
+    const corpus = spamCorpus(120, 7).map((m) => m.raw);
+    const parts = (await Promise.all(corpus.map((raw) => {
+      const { bytes, transfer } = octets(raw);
+      return pool.run('tokens', { bytes }, transfer);
+    }))).map(unpackParts);
+    for (const [i, raw] of corpus.entries()) {
+      assert.deepEqual(parts[i], tokenParts(raw));
+      assert.ok(parts[i]!.body.length > 0);
+    }
+    assert.ok(pool.started >= 1 && pool.started <= 2, `${pool.started} threads started`);
+    // tokenize is joinTokens over the parts: header, auth results, size, body.
+    const t = tokenize(corpus[0]!, { authResults: `${HOST}; spf=pass smtp.mailfrom=a.test` });
+    assert.ok(t.indexOf('auth:spf=pass:a.test') > t.indexOf(parts[0]!.head.at(-1)!));
+    assert.ok(t.indexOf('auth:spf=pass:a.test') < t.indexOf(parts[0]!.body[0]!));
+    // A token holding the separator travels as a list.
+    const odd = { head: ['a\nb', 'c'], body: [], failed: null };
+    assert.deepEqual(unpackParts(packParts(odd)), odd);
+  });
+
+  test('tokens made ahead by the MX are those of the message it delivers', async () => {
+    noteTokensWanted();
+    const checker = createMxChecker({ hostname: HOST, resolver, pool });
+    const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
+    const corpus = [...messages(), ...spamCorpus(40, 9).map((m) => m.raw), Buffer.from(' folded first line\r\nFrom: a@pass.test\r\n\r\nx\r\n')];
+    let ahead = 0;
+    for (const raw of corpus) {
+      const out = (await checker(raw, session)).raw;
+      const parts = rememberedTokenParts(out);
+      if (!parts) continue;
+      ahead++;
+      assert.deepEqual(parts, tokenParts(out), out.toString('latin1', 0, 300));
+    }
+    assert.ok(ahead >= corpus.length - 4, `${ahead} of ${corpus.length} made ahead`);
+  });
+
+  test('the MX checker gives the same message and facts with and without threads', async () => {
+    const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
+    const threaded = createMxChecker({ hostname: HOST, resolver, pool, random: () => 0 });
+    const inProcess = createMxChecker({ hostname: HOST, resolver, pool: null, random: () => 0 });
+    for (const raw of messages()) {
+      const [a, b] = [await threaded(raw, session), await inProcess(raw, session)];
+      assert.equal(a.raw.toString('latin1'), b.raw.toString('latin1'));
+      assert.deepEqual(a.facts, b.facts);
+      assert.deepEqual(a.refuse, b.refuse);
+    }
+  });
+
+  test('a crashed thread loses nothing: its tasks reject, callers check in-process, a new thread follows', async () => {
+    const one = new CheckPool({ size: 1 });
+    try {
+      const raw = messages()[1]!;
+      const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
+      const want = await createMxChecker({ hostname: HOST, resolver, pool: null })(raw, session);
+      // The exit task reaches the thread first; the check queued behind it sees the thread die.
+      const crash = one.run('exit', { code: 7 });
+      const lost = auth(one, raw, resolver);
+      await assert.rejects(crash, (e: unknown) => e instanceof PoolError && e.code === 'CRASHED');
+      await assert.rejects(lost, (e: unknown) => e instanceof PoolError && e.code === 'CRASHED');
+      const checker = createMxChecker({ hostname: HOST, resolver, pool: one });
+      const [dying, got] = [one.run('exit', { code: 7 }).catch((e: unknown) => e), await checker(raw, session)];
+      assert.ok((await dying) instanceof PoolError);
+      assert.equal(got.raw.toString('latin1'), want.raw.toString('latin1'));
+      assert.deepEqual(got.facts, want.facts);
+      // The next task gets a new thread.
+      assert.deepEqual(await auth(one, raw, resolver), await checkSignatures(raw, HOST, resolver, new DkimKeyCache()));
+      assert.ok(one.started >= 2, `${one.started} threads started`);
+    } finally {
+      await one.close();
+    }
+  });
+
+  test('a task over its time ends its thread; the checker answers in-process; a full queue is BUSY', async () => {
+    const slow = new CheckPool({ size: 1, timeoutMs: 1, maxQueue: 1 });
+    try {
+      const raw = messages()[0]!;
+      const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
+      const want = await createMxChecker({ hostname: HOST, resolver, pool: null })(raw, session);
+      const got = await createMxChecker({ hostname: HOST, resolver, pool: slow })(raw, session);
+      assert.equal(got.raw.toString('latin1'), want.raw.toString('latin1'));
+      const runs = Array.from({ length: 12 }, () => {
+        const { bytes, transfer } = octets(raw);
+        return slow.run('tokens', { bytes }, transfer).then(() => 'ok', (e: unknown) => (e instanceof PoolError ? e.code : String(e)));
+      });
+      const codes = await Promise.all(runs);
+      assert.ok(codes.includes('BUSY'), codes.join(','));
+      assert.ok(codes.every((c) => c === 'BUSY' || c === 'TIMEOUT' || c === 'CRASHED' || c === 'ok' || c === 'UNAVAILABLE'), codes.join(','));
+    } finally {
+      await slow.close();
+    }
+    const none = new CheckPool({ size: 0 });
+    assert.equal(none.available, false);
+    await assert.rejects(none.run('tokens', { bytes: new ArrayBuffer(1) }), (e: unknown) => e instanceof PoolError && e.code === 'UNAVAILABLE');
+  });
+});
