@@ -346,9 +346,15 @@ export class MailboxView {
     for (let i = Math.max(from, below - recent); i < this.#uids.length; i++) this.#recent.add(this.#uids[i]!);
   }
 
-  /** Records this session's own flag changes (STORE) so they are not reported again as foreign updates. */
+  /**
+   * Records this session's own flag changes (STORE) so they are not reported again as foreign updates. When
+   * they are the one change right after what the view has seen (a single MODSEQ, the next one), the view has
+   * now seen everything up to it, and the refresh after the command finds nothing to read.
+   */
   applyOwn(metas: readonly MessageMeta[]): void {
     this.#keywordsFresh = false;
+    const next = metas.length > 0 ? metas[0]!.modseq : 0;
+    if (next === this.#seenModseq + 1 && this.#privateSeen === null && metas.every((m) => m.modseq === next)) this.#seenModseq = next;
     for (const stored of metas) {
       const m = this.#overlay(stored);
       this.#noteKeywords(m.flags);
@@ -358,6 +364,15 @@ export class MailboxView {
         this.#pendingFlags.delete(m.uid);
       }
     }
+  }
+
+  /**
+   * Runs this session's own EXPUNGE (store.expunge) without its hold keeping the removed messages (see
+   * ExpungeHold.exempt): only for a command that reports its removals (reportExpunged) and, through the
+   * dispatcher, every other pending expunge before its completion (seq 'breaks').
+   */
+  ownExpunge<T>(expunge: () => Promise<T>): Promise<T> {
+    return this.#hold ? this.#hold.exempt(expunge) : expunge();
   }
 
   /**

@@ -20,10 +20,20 @@ export interface ExpungeHold {
   advance(modseq: number): void;
   /** Ends the hold (the view closed). Idempotent. */
   release(): void;
+  /**
+   * Runs `expunge`, an expunge (or move) of the holder's own whose removals it reports to its client before
+   * it reads anything else (IMAP EXPUNGE then the pending updates). While it runs this hold does not make
+   * expunges keep their messages: an expunge by another session meanwhile is reported by the holder in the
+   * same breath, so nothing it may still read is freed (other holds, linked processes and the grace still
+   * count). Resolves or rejects as `expunge` does.
+   */
+  exempt<T>(expunge: () => Promise<T>): Promise<T>;
 }
 
 interface HoldState {
   modseq: number;
+  /** Exempt runs in progress (see ExpungeHold.exempt). */
+  exempt: number;
 }
 
 export class ExpungeHolds {
@@ -44,7 +54,7 @@ export class ExpungeHolds {
 
   /** Takes a hold: its holder has told its client of every expunge up to `modseq`. */
   hold(mailboxId: number, modseq: number): ExpungeHold {
-    const st: HoldState = { modseq };
+    const st: HoldState = { modseq, exempt: 0 };
     let set = this.#byMailbox.get(mailboxId);
     if (!set) this.#byMailbox.set(mailboxId, (set = new Set()));
     set.add(st);
@@ -64,12 +74,27 @@ export class ExpungeHolds {
         if (s && s.size === 0) this.#byMailbox.delete(mailboxId);
         this.#schedule(mailboxId);
       },
+      exempt: async <T>(expunge: () => Promise<T>): Promise<T> => {
+        st.exempt++;
+        try {
+          return await expunge();
+        } finally {
+          st.exempt--;
+        }
+      },
     };
   }
 
-  /** True when some reader of this process (or of a linked one) holds the mailbox's expunged messages. */
+  /**
+   * True when some reader of this process (or of a linked one) holds the mailbox's expunged messages (a hold
+   * running an exempt expunge of its own does not).
+   */
   holding(mailboxId: number): boolean {
-    return this.#byMailbox.has(mailboxId) || this.#remote.has(mailboxId);
+    if (this.#remote.has(mailboxId)) return true;
+    const set = this.#byMailbox.get(mailboxId);
+    if (!set) return false;
+    for (const s of set) if (s.exempt === 0) return true;
+    return false;
   }
 
   /** Held messages expunged at or below this modseq may be freed (Infinity when nothing holds the mailbox). */

@@ -1,7 +1,8 @@
 /**
  * EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315 / RFC 9051 6.4.9): remove \Deleted messages (all, or
  * those in the UID set) and send their EXPUNGE (or VANISHED) responses themselves. 'breaks' commands: the
- * dispatcher announces other sessions' pending expunges right after them. NO [CANNOT] when read-only.
+ * dispatcher announces other sessions' pending expunges right after them, which is why the session's own
+ * expunge need not keep the removed messages for it (MailboxView.ownExpunge). NO [CANNOT] when read-only.
  */
 import { parseNone } from '../../imap/grammar/commands.js';
 import type { Args } from '../../imap/grammar/args.js';
@@ -32,7 +33,7 @@ export const expunge = defineCommand({
     if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
     // RFC 4314 section 4: EXPUNGE takes the "e" right.
     if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
-    const gone = await ctx.service.store.expunge(view.mailbox.id);
+    const gone = await view.ownExpunge(() => ctx.service.store.expunge(view.mailbox.id));
     view.reportExpunged(gone, ctx.session);
     return ok('Expunge completed');
   },
@@ -49,7 +50,7 @@ export const uidExpunge = defineCommand({
     if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
     const uids = view.resolve(args.set, true);
     if (!uids.length) return ok('Expunge completed');
-    const gone = await ctx.service.store.expunge(view.mailbox.id, uids);
+    const gone = await view.ownExpunge(() => ctx.service.store.expunge(view.mailbox.id, uids));
     view.reportExpunged(gone, ctx.session);
     return ok('Expunge completed');
   },

@@ -71,6 +71,9 @@ export function heldMailboxes(core: SqliteCore): number[] {
   return core.sql('SELECT DISTINCT mailbox_id FROM expunged_held').pluck().all() as number[];
 }
 
+const DUE_FROM = 'FROM expunged_held WHERE mailbox_id = ? AND expunged_modseq <= ? AND expunged_at <= ?';
+const DUE_SQL = `SELECT 1 ${DUE_FROM} LIMIT 1`;
+
 /**
  * Frees the held rows of a mailbox that no hold of this process covers (expunged at or below every hold's
  * modseq) and that are older than the grace. Errors are dropped: the rows stay held until the next sweep.
@@ -79,6 +82,13 @@ export function sweepHeld(core: SqliteCore, mailboxId: number): void {
   if (core.closed) return;
   const floor = core.hub.holds.floor(mailboxId);
   const upto = floor === Infinity ? Number.MAX_SAFE_INTEGER : floor;
+  // Holds move at every SELECT, EXPUNGE and close: a read finds the common case, nothing to free, without a
+  // write transaction (a busy database is left to the write below).
+  try {
+    if (core.sql(DUE_SQL).get(mailboxId, upto, Date.now() - core.expungeGraceMs) === undefined) return;
+  } catch {
+    // checked again inside the transaction
+  }
   void core
     .run(async () => {
       const doomed: string[] = [];
@@ -86,7 +96,7 @@ export function sweepHeld(core: SqliteCore, mailboxId: number): void {
         () => {
           const cutoff = Date.now() - core.expungeGraceMs;
           const rows = core
-            .sql('SELECT uid, blob_id FROM expunged_held WHERE mailbox_id = ? AND expunged_modseq <= ? AND expunged_at <= ?')
+            .sql(`SELECT uid, blob_id ${DUE_FROM}`)
             .all(mailboxId, upto, cutoff) as Array<{ uid: number; blob_id: string }>;
           if (rows.length === 0) return;
           core.sql('DELETE FROM expunged_held WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))').run(mailboxId, JSON.stringify(rows.map((r) => r.uid)));
