@@ -57,9 +57,19 @@ interface Pending {
 interface Thread {
   worker: Worker;
   running: Map<number, Pending>;
+  /** Tasks to post at the end of this turn of the event loop (one message, one wake-up for all). */
+  outbox: Pending[];
   dead: boolean;
   /** It answered a task (it started fine). */
   answered: boolean;
+}
+
+/** A thread's answer to one task. */
+interface Answer {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
 }
 
 /** Threads that die before answering anything, in a row, before the pool gives up (UNAVAILABLE). */
@@ -154,17 +164,19 @@ export class CheckPool {
     }
     heldAcrossWorker(worker);
     this.started++;
-    const t: Thread = { worker, running: new Map(), dead: false, answered: false };
+    const t: Thread = { worker, running: new Map(), outbox: [], dead: false, answered: false };
     worker.unref();
-    worker.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
-      const p = t.running.get(m.id);
-      if (!p) return;
-      t.running.delete(m.id);
-      clearTimeout(p.timer);
-      t.answered = true;
-      this.#failedStarts = 0;
-      if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.error ?? 'task failed'));
+    worker.on('message', (answers: Answer[]) => {
+      for (const m of answers) {
+        const p = t.running.get(m.id);
+        if (!p) continue;
+        t.running.delete(m.id);
+        clearTimeout(p.timer);
+        t.answered = true;
+        this.#failedStarts = 0;
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new Error(m.error ?? 'task failed'));
+      }
       this.#settled(t);
     });
     worker.on('error', () => void this.#end(t, 'CRASHED'));
@@ -183,12 +195,24 @@ export class CheckPool {
       void this.#end(t, 'CRASHED'); // a thread stuck on one task is stuck for all of them
     }, this.#timeoutMs);
     p.timer.unref();
+    // Waking a sleeping thread costs more than the message: the tasks of one turn go together.
+    if (t.outbox.push(p) === 1) setImmediate(() => this.#flush(t));
+  }
+
+  #flush(t: Thread): void {
+    const batch = t.outbox.splice(0);
+    if (t.dead || !batch.length) return;
     try {
-      t.worker.postMessage({ id: p.id, kind: p.kind, payload: p.payload }, p.transfer);
+      t.worker.postMessage(
+        batch.map((p) => ({ id: p.id, kind: p.kind, payload: p.payload })),
+        batch.flatMap((p) => p.transfer),
+      );
     } catch (e) {
-      t.running.delete(p.id);
-      clearTimeout(p.timer);
-      p.reject(e);
+      for (const p of batch) {
+        t.running.delete(p.id);
+        clearTimeout(p.timer);
+        p.reject(e);
+      }
       this.#settled(t);
     }
   }
@@ -210,6 +234,7 @@ export class CheckPool {
       p.reject(new PoolError(code));
     }
     t.running.clear();
+    t.outbox.length = 0;
     await t.worker.terminate().catch(() => undefined);
     // Waiting tasks go to a new thread (or a remaining one), or back to their callers.
     if (!this.available) for (const p of this.#queue.splice(0)) p.reject(new PoolError('UNAVAILABLE'));
@@ -249,13 +274,26 @@ export function configurePool(opts: PoolOptions): void {
 // On a pool thread: serve tasks.
 if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[TAG]) {
   const port = parentPort;
+  // Answers of one turn go together, as the tasks came (one wake-up of the event loop for all).
+  let answers: Answer[] = [];
+  const answer = (a: Answer): void => {
+    if (answers.push(a) === 1) {
+      setImmediate(() => {
+        const batch = answers;
+        answers = [];
+        port.postMessage(batch);
+      });
+    }
+  };
   // Messages wait in the port until the listener is added.
   void import('./tasks.js').then(({ runTask }) => {
-    port.on('message', (m: { id: number; kind: TaskKind; payload: unknown }) => {
-      runTask(m.kind, m.payload).then(
-        (value) => port.postMessage({ id: m.id, ok: true, value }),
-        (e: unknown) => port.postMessage({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
-      );
+    port.on('message', (tasks: Array<{ id: number; kind: TaskKind; payload: unknown }>) => {
+      for (const m of tasks) {
+        runTask(m.kind, m.payload).then(
+          (value) => answer({ id: m.id, ok: true, value }),
+          (e: unknown) => answer({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+        );
+      }
     });
   });
 }
