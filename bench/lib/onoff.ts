@@ -7,6 +7,7 @@
  * With BENCH_MARKS set, each run's window is written to stderr ("mark on|off RUN T0 T1", microseconds on the
  * clock V8 stamps profile samples with), to slice a `node --cpu-prof` profile by run.
  */
+import { readFileSync } from 'node:fs';
 import { LmtpConn } from './lmtp.js';
 
 /** One message to deliver: envelope sender, recipients, and the octets. */
@@ -55,9 +56,25 @@ export async function deliverOver(port: number, msgs: readonly Delivery[], o: De
 export interface Side {
   on: boolean;
   port: number;
-  /** Wall time (ms) and CPU time (ms) of each measured run. */
+  /** Wall time (ms) and CPU time (ms, every thread of the process) of each measured run. */
   times: number[];
   cpu: number[];
+  /**
+   * CPU time (ms) of the event-loop thread alone in each measured run (Linux; absent elsewhere): with
+   * work on other threads (mailauth/pool.ts), the part that bounds throughput on an idle machine.
+   */
+  loop?: number[];
+}
+
+/** CPU time (ms) of the calling thread so far, from /proc/thread-self/stat (10 ms ticks); null when unreadable. */
+export function threadCpuMs(): number | null {
+  try {
+    const s = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -77,28 +94,39 @@ export async function alternate<S extends Side>(
     const msgs = batch(run);
     for (const s of sides) {
       const cpu0 = process.cpuUsage();
+      const loop0 = threadCpuMs();
       const t0 = process.hrtime.bigint() / 1000n;
       const ms = await deliver(s, msgs);
+      const loop1 = threadCpuMs();
       if (process.env['BENCH_MARKS']) process.stderr.write(`mark ${s.on ? 'on' : 'off'} ${run} ${t0} ${process.hrtime.bigint() / 1000n}\n`);
       const cpu = process.cpuUsage(cpu0);
       if (run > 0) {
         s.times.push(ms);
         s.cpu.push((cpu.user + cpu.system) / 1000);
+        if (loop0 !== null && loop1 !== null) (s.loop ??= []).push(loop1 - loop0);
       }
       process.stderr.write(`[${label}] run ${run}${run === 0 ? ' (warm-up)' : ''} ${s.on ? 'on ' : 'off'}: ${(msgs.length / (ms / 1000)).toFixed(0)} msg/s\n`);
     }
   }
 }
 
-/** Throughput on / off from the median times; and the same from the median CPU times (the machine's load cancels out). */
-export function ratios(off: Side, on: Side): { ratio: number; cpuRatio: number } {
-  return { ratio: median(off.times) / median(on.times), cpuRatio: median(off.cpu) / median(on.cpu) };
+/**
+ * Throughput on / off from the median times; the same from the median CPU times (the machine's load cancels
+ * out); and from the event-loop thread's median CPU times (null when not measured).
+ */
+export function ratios(off: Side, on: Side): { ratio: number; cpuRatio: number; loopRatio: number | null } {
+  const loopRatio = off.loop?.length && on.loop?.length ? median(off.loop) / median(on.loop) : null;
+  return { ratio: median(off.times) / median(on.times), cpuRatio: median(off.cpu) / median(on.cpu), loopRatio };
 }
 
-/** A markdown table row: label, median time, throughput, CPU per message, every run's time. */
-export function sideRow(label: string, s: Side, messages: number): string {
+/**
+ * A markdown table row: label, median time, throughput, CPU per message (and the event loop's share, when
+ * `loop`), every run's time.
+ */
+export function sideRow(label: string, s: Side, messages: number, loop = false): string {
   const t = median(s.times);
-  return `| ${label} | ${t.toFixed(0)} ms | ${(messages / (t / 1000)).toFixed(0)} msg/s | ${(median(s.cpu) / messages).toFixed(2)} ms | ${s.times.map((x) => x.toFixed(0)).join(', ')} ms |`;
+  const l = loop ? ` | ${s.loop?.length ? `${(median(s.loop) / messages).toFixed(2)} ms` : 'n/a'}` : '';
+  return `| ${label} | ${t.toFixed(0)} ms | ${(messages / (t / 1000)).toFixed(0)} msg/s | ${(median(s.cpu) / messages).toFixed(2)} ms${l} | ${s.times.map((x) => x.toFixed(0)).join(', ')} ms |`;
 }
 
 /**
