@@ -128,12 +128,13 @@ export function sectionSpan(index: MessageIndex, section: string, specifier: '' 
 /**
  * BODY[HEADER.FIELDS (names)] and BODY[HEADER.FIELDS.NOT (names)] (RFC 9051 6.4.5): the header fields
  * of `part` (pass the message root: index.root or location.message.root) whose names are (or, with
- * `not`, are not) in `names`, case-insensitively, byte-exact from the raw header in their original
+ * `not`, are not) in `names` (or a set of lower-case names), case-insensitively, byte-exact from the raw header in their original
  * order, each ending in CRLF, followed by the terminating blank line CRLF. Built as one latin1 string
  * (byte for byte) and converted once: every FETCH of a message list runs this per message.
  */
-export function headerFieldsSlice(raw: Buffer, part: Pick<MimePart, 'headerStart' | 'headerEnd'>, names: string[], not: boolean): Buffer {
-  const wanted = new Set(names.map((n) => n.toLowerCase()));
+export function headerFieldsSlice(raw: Buffer, part: Pick<MimePart, 'headerStart' | 'headerEnd'>, names: readonly string[] | ReadonlySet<string>, not: boolean): Buffer {
+  // A set is taken as given (lower-case names): callers slicing many messages make it once.
+  const wanted = Array.isArray(names) ? new Set(names.map((n) => n.toLowerCase())) : (names as ReadonlySet<string>);
   const block = raw.toString('latin1', part.headerStart, part.headerEnd);
   let out = '';
   scanHeaderFields(block, (name, start, _colon, valueEnd, end) => {

@@ -58,7 +58,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     }
   }
   const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
-  const rctx: RenderContext = { store, session: s, view, items: args.items, opts };
+  const rctx: RenderContext = { store, session: s, view, items: args.items, opts, fieldSets: new Map() };
   // One record reused for every message: the per-message path allocates nothing for it.
   const rec: RenderRecord = { seq: 0, meta: NO_META, index: null, envelopeText: null, envelope: null, header: null };
   const withIndex = args.items.some(needsIndex);

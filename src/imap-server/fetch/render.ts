@@ -12,7 +12,6 @@ import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
-import { formatSection } from '../../imap/grammar/fetch.js';
 import { no } from '../errors.js';
 import type { Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
@@ -78,6 +77,15 @@ export interface RenderContext {
   readonly view: MailboxView;
   readonly items: readonly FetchItem[];
   readonly opts: RenderOptions;
+  /** The lower-cased names of each HEADER.FIELDS section of the items, made at the first message (see fieldSet). */
+  readonly fieldSets: Map<Section, ReadonlySet<string>>;
+}
+
+/** The lower-cased field names of a HEADER.FIELDS(.NOT) section, made once per command. */
+function fieldSet(ctx: RenderContext, s: Section): ReadonlySet<string> {
+  let set = ctx.fieldSets.get(s);
+  if (!set) ctx.fieldSets.set(s, (set = new Set(s.fields.map((f) => f.toLowerCase()))));
+  return set;
 }
 
 /**
@@ -247,7 +255,7 @@ function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: 
     case 'BODY[]':
       if (!header || !isRootHeader(it)) return false;
       sep(w, st);
-      writeBodySection(w, it, headerSection(header, it.section));
+      writeBodySection(w, it, headerSection(ctx, header, it.section));
       return true;
     default:
       return false;
@@ -256,9 +264,7 @@ function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: 
 
 /** `BODY[section]<start> literal`; a section that does not exist (null) is an empty string, as Dovecot sends. */
 function writeBodySection(w: WireWriter, it: Extract<FetchItem, { kind: 'BODY[]' }>, data: Buffer | null): void {
-  w.text(`BODY[${formatSection(it.section)}]`);
-  if (it.partial) w.text(`<${it.partial.start}>`);
-  w.sp();
+  w.text(it.partial ? `${it.name}<${it.partial.start}> ` : `${it.name} `);
   w.literal(data === null ? Buffer.alloc(0) : applyPartial(data, it.partial));
 }
 
@@ -287,7 +293,7 @@ async function renderStoredItem(w: WireWriter, it: FetchItem, ctx: RenderContext
     }
     case 'BODY[]': {
       sep(w, st);
-      writeBodySection(w, it, await sectionBytes(store, mbId, meta.uid, index, it.section));
+      writeBodySection(w, it, await sectionBytes(store, mbId, meta.uid, index, it.section, ctx));
       break;
     }
     case 'BINARY': {
@@ -326,14 +332,24 @@ async function readSpan(store: Pick<MailStore, 'readBytes'>, mbId: number, uid: 
   return store.readBytes(mbId, uid, { start, end });
 }
 
-/** BODY[...HEADER], BODY[...HEADER.FIELDS (...)] and BODY[...HEADER.FIELDS.NOT (...)] from that message's header block. */
-function headerSection(header: Buffer, s: Section): Buffer {
+/**
+ * BODY[...HEADER], BODY[...HEADER.FIELDS (...)] and BODY[...HEADER.FIELDS.NOT (...)] from that message's
+ * header block (with a FETCH's context, its field names are lower-cased once per command).
+ */
+function headerSection(ctx: RenderContext | null, header: Buffer, s: Section): Buffer {
   if (s.text === 'HEADER') return header;
-  return headerFieldsSlice(header, { headerStart: 0, headerEnd: header.length }, s.fields, s.text === 'HEADER.FIELDS.NOT');
+  return headerFieldsSlice(header, { headerStart: 0, headerEnd: header.length }, ctx ? fieldSet(ctx, s) : s.fields, s.text === 'HEADER.FIELDS.NOT');
 }
 
 /** BODY[section] bytes; null when the section does not exist in this message. */
-export async function sectionBytes(store: Pick<MailStore, 'readBytes'>, mbId: number, uid: number, index: MessageIndex | null, s: Section): Promise<Buffer | null> {
+export async function sectionBytes(
+  store: Pick<MailStore, 'readBytes'>,
+  mbId: number,
+  uid: number,
+  index: MessageIndex | null,
+  s: Section,
+  ctx: RenderContext | null = null,
+): Promise<Buffer | null> {
   if (!s.part.length && s.text === null) return store.readBytes(mbId, uid);
   const loc = findPart(index!, s.part.join('.'));
   if (!loc) return null;
@@ -348,7 +364,7 @@ export async function sectionBytes(store: Pick<MailStore, 'readBytes'>, mbId: nu
       return loc.message ? readSpan(store, mbId, uid, loc.message.text.start, loc.message.text.end) : null;
     case 'HEADER.FIELDS':
     case 'HEADER.FIELDS.NOT':
-      return loc.message ? headerSection(await readSpan(store, mbId, uid, loc.message.header.start, loc.message.header.end), s) : null;
+      return loc.message ? headerSection(ctx, await readSpan(store, mbId, uid, loc.message.header.start, loc.message.header.end), s) : null;
   }
 }
 

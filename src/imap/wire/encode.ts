@@ -163,9 +163,12 @@ export class WireWriter {
 
 /** Formats a Date as an IMAP date-time: "17-Jul-1996 02:44:25 -0700" (always UTC here: "+0000"). */
 export function formatDateTime(d: Date): string {
-  const dd = String(d.getUTCDate()).padStart(2, ' ');
-  const t = [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-  return `${dd}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${t} +0000`;
+  const day = d.getUTCDate();
+  return `${day < 10 ? ' ' : ''}${day}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
