@@ -21,6 +21,7 @@ import type { MxChecker } from '../mailauth/mx.js';
 import type { BareLineEndPolicy } from './message-check.js';
 import { resolveRecipient, type Resolution } from './resolve.js';
 import { cleanSpool, resolveSpool, type Spool, type SpoolOptions } from './spool.js';
+import { installFastDataScan } from './data-stream.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -83,6 +84,7 @@ class DeliveryServer extends SMTPServer {
   constructor(options: SMTPServerOptions, extend?: (conn: SMTPConnection) => void) {
     super(options);
     this.#extend = extend;
+    installFastDataScan();
   }
 
   override connect(...args: Parameters<SMTPServer['connect']>): void {
