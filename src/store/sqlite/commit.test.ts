@@ -40,6 +40,21 @@ async function withStore(fn: (s: SqliteStore, inbox: number) => Promise<void>): 
   }
 }
 
+interface FakeSync {
+  covers: number;
+  fd: null;
+  outcome: { ok: true } | null;
+}
+
+/** After a first append: `n` WAL syncs that look running until the test sets their outcome. */
+async function withRunningSyncs(s: SqliteStore, inbox: number, n: number) {
+  await s.mail.append(inbox, sampleMessage(0));
+  const x = internals(s) as Internals & { syncs: FakeSync[]; stats: { commits: number }; applySyncs(): void; scheduleFlush(): void };
+  const syncs = Array.from({ length: n }, (): FakeSync => ({ covers: x.commitSeq, fd: null, outcome: null }));
+  x.syncs.push(...syncs);
+  return { x, commits: x.stats.commits, syncs };
+}
+
 describe('SQLite group commit and WAL sync', () => {
   test('concurrent appends share WAL syncs and each resolves after a sync that covers it', async () => {
     await withStore(async (s, inbox) => {
@@ -84,19 +99,10 @@ describe('SQLite group commit and WAL sync', () => {
     });
   });
 
-  test('appends arriving while a WAL sync runs commit together when it ends; a flag change does not wait', async () => {
+  test('appends arriving while the most WAL syncs run commit together when one ends; a flag change does not wait', async () => {
     await withStore(async (s, inbox) => {
-      await s.mail.append(inbox, sampleMessage(0));
-      const x = internals(s) as Internals & {
-        syncs: Array<{ covers: number; fd: null; outcome: { ok: true } | null }>;
-        stats: { commits: number };
-        applySyncs(): void;
-        scheduleFlush(): void;
-      };
-      // A sync that is still running (it ends when the test says so).
-      const running = { covers: x.commitSeq, fd: null, outcome: null as { ok: true } | null };
-      x.syncs.push(running);
-      const commits = x.stats.commits;
+      // Two syncs still running (SYNCS_IN_FLIGHT, the most at once; they end when the test says so).
+      const { x, commits, syncs: [running, second] } = await withRunningSyncs(s, inbox, 2);
       const appends: Array<Promise<{ uid: number }>> = [];
       for (let i = 1; i <= 6; i++) {
         appends.push(s.mail.append(inbox, sampleMessage(i)));
@@ -110,13 +116,30 @@ describe('SQLite group commit and WAL sync', () => {
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
       assert.equal(x.stats.commits, commits + 1, 'held again');
-      running.outcome = { ok: true };
+      running!.outcome = { ok: true };
+      second!.outcome = { ok: true };
       x.applySyncs();
       x.scheduleFlush();
       const uids = (await Promise.all([...appends, ...more])).map((r) => r.uid);
       assert.deepEqual(uids, [2, 3, 4, 5, 6, 7, 8, 9], 'UIDs in the order of the calls');
       assert.equal(x.stats.commits, commits + 2, 'the two held appends shared one transaction');
       assert.ok(x.syncedSeq >= x.commitSeq);
+    });
+  });
+
+  test('appends arriving while one WAL sync runs commit at once and start their own sync beside it', async () => {
+    await withStore(async (s, inbox) => {
+      const { x, commits, syncs: [running] } = await withRunningSyncs(s, inbox, 1);
+      const syncs = x.walSyncCount;
+      const appended = s.mail.append(inbox, sampleMessage(1));
+      for (let i = 0; i < 20 && x.walSyncCount === syncs; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(x.stats.commits, commits + 1, 'committed while the other sync still ran');
+      assert.equal(x.walSyncCount, syncs + 1, 'and started its own sync beside it');
+      // Outcomes apply in the order the syncs started: the append is acknowledged once both have ended.
+      running!.outcome = { ok: true };
+      x.applySyncs();
+      assert.equal((await appended).uid, 2);
+      assert.ok(x.syncedSeq >= x.commitSeq, 'acknowledged after a sync that covers it');
     });
   });
 
