@@ -23,21 +23,12 @@ import { Authenticator, type AuthenticatorOptions } from '../auth/index.js';
 import type { ServiceOptions } from '../auth/service.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { withTlsProfile, type NetService, type TlsMaterial } from '../lib/service.js';
-import { createImapService, type ImapServiceOptions } from '../imap-server/index.js';
-import { createPop3Service, type Pop3ServiceOptions } from '../pop3-server/index.js';
-import {
-  createLmtpService,
-  createSmtpService,
-  createSubmissionService,
-  createOutboundQueue,
-  type OutboundOptions,
-  type OutboundQueue,
-  type DeliveryServiceOptions,
-} from '../delivery/index.js';
+import type { ImapServiceOptions } from '../imap-server/index.js';
+import type { Pop3ServiceOptions } from '../pop3-server/index.js';
+import type { OutboundOptions, OutboundQueue, DeliveryServiceOptions } from '../delivery/index.js';
 import type { HttpServiceOptions } from '../http/server.js';
 import { ensureSelfSigned, loadTlsFiles } from './tls.js';
 import { buildStages } from './stages.js';
-import { createManageSieveService } from '../managesieve/index.js';
 import type { SieveSettings } from '../sieve/stage.js';
 import type { SpamSettings } from '../spam/index.js';
 import type { DeliveryStage } from '../delivery/pipeline.js';
@@ -281,6 +272,7 @@ export class Mailroom {
       // Every listener that accepts mail may queue some: submission and JMAP send, and local delivery over
       // LMTP and SMTP makes Sieve redirects and vacation replies.
       if (need('submission') || need('submissions') || need('http') || need('https') || need('lmtp') || need('smtp') || this.#opts.outbound) {
+        const { createOutboundQueue } = await import('../delivery/outbound.js');
         this.#queue = createOutboundQueue({ ...base, logger: logger.child({ svc: 'queue' }), stages, quotaFullTemporary: quota.fullTemporary ?? false, ...auth.outbound, ...this.#opts.outbound });
         if (this.#opts.cluster) this.#queue = this.#opts.cluster.queue(this.#queue);
       }
@@ -288,25 +280,32 @@ export class Mailroom {
       const imapOpts = { ...lim.imap, ...this.#opts.imap };
       const pop3Opts = { ...lim.pop3, ...this.#opts.pop3 };
       const deliveryOpts = { ...lim.delivery, stages, quotaFullTemporary: quota.fullTemporary ?? false, ...this.#opts.delivery };
-      const groups: Array<{ names: ListenerName[]; make: () => NetService }> = [
-        { names: ['imap', 'imaps'], make: () => createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
-        { names: ['pop3', 'pop3s'], make: () => createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
-        { names: ['lmtp'], make: () => createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...deliveryOpts }) },
-        { names: ['smtp'], make: () => createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...auth.smtp, ...deliveryOpts }) },
+      // Each protocol's module is imported when a listener of it runs: a server without SMTP, submission or
+      // ManageSieve (each worker of `serve --workers N` too) does not keep their code in memory.
+      const groups: Array<{ names: ListenerName[]; make: () => Promise<NetService> }> = [
+        { names: ['imap', 'imaps'], make: async () => (await import('../imap-server/index.js')).createImapService({ ...base, logger: logger.child({ svc: 'imap' }), ...imapOpts }) },
+        { names: ['pop3', 'pop3s'], make: async () => (await import('../pop3-server/index.js')).createPop3Service({ ...base, logger: logger.child({ svc: 'pop3' }), ...pop3Opts }) },
+        { names: ['lmtp'], make: async () => (await import('../delivery/lmtp.js')).createLmtpService({ ...base, logger: logger.child({ svc: 'lmtp' }), spool, ...deliveryOpts }) },
+        { names: ['smtp'], make: async () => (await import('../delivery/smtp.js')).createSmtpService({ ...base, logger: logger.child({ svc: 'smtp' }), spool, ...auth.smtp, ...deliveryOpts }) },
         {
           names: ['submission', 'submissions'],
-          make: () => {
+          make: async () => {
             if (!this.#queue) throw new Error('outbound queue missing');
+            const { createSubmissionService } = await import('../delivery/submission.js');
             return createSubmissionService({ ...base, logger: logger.child({ svc: 'submission' }), spool, ...deliveryOpts, outbound: this.#queue });
           },
         },
-        { names: ['http', 'https'], make: () => this.#httpService(http!.createHttpService, base, hostname) },
-        { names: ['managesieve'], make: () => createManageSieveService({ ...base, logger: logger.child({ svc: 'managesieve' }), ...(this.#opts.sieve?.quota ? { quota: this.#opts.sieve.quota } : {}), ...(lim.pop3.maxConnectionsPerIp ? { maxConnectionsPerIp: lim.pop3.maxConnectionsPerIp } : {}) }) },
+        { names: ['http', 'https'], make: async () => this.#httpService(http!.createHttpService, base, hostname) },
+        {
+          names: ['managesieve'],
+          make: async () =>
+            (await import('../managesieve/index.js')).createManageSieveService({ ...base, logger: logger.child({ svc: 'managesieve' }), ...(this.#opts.sieve?.quota ? { quota: this.#opts.sieve.quota } : {}), ...(lim.pop3.maxConnectionsPerIp ? { maxConnectionsPerIp: lim.pop3.maxConnectionsPerIp } : {}) }),
+        },
       ];
       for (const g of groups) {
         const names = g.names.filter(need);
         if (names.length === 0) continue;
-        const service = g.make();
+        const service = await g.make();
         for (const name of names) {
           this.#services.push({ name, service });
           const port = this.#opts.ports?.[name];
