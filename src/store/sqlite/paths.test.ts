@@ -165,7 +165,8 @@ describe('SQLite store listMessages cache', () => {
         await a.mail.append(inbox.id, sampleMessage(4000));
         await expectSame('after claimRecent and an append (recent count)');
         const l1 = await b.mail.listMessages(inbox.id);
-        l1[0]!.flags.push('Mutated');
+        // The cache's objects are shared and frozen (MailStore.listMessages): changing one throws; the array is the caller's.
+        assert.throws(() => l1[0]!.flags.push('Mutated'), TypeError);
         l1.pop();
         await expectSame('caller mutations do not leak into the cache');
         await a.mail.append(inbox.id, sampleMessage(5000), { flags: ['Kw1'] });
