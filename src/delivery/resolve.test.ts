@@ -72,3 +72,20 @@ test('deliver: a message already delivered to the same address is a loop (554), 
   const other = await deliver(store, 'bob@example.org', looped, { envelopeFrom: 'x@remote.test' });
   assert.ok(other.ok, 'Delivered-To in the body or for another address does not count');
 });
+
+test('a user address resolves without reading the alias table; an alias reads it once', async () => {
+  let reads = 0;
+  const directory = new Proxy(store.directory, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'listAliases') reads++;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const r = await resolveRecipient(directory, 'bob@example.org');
+  assert.equal(r.kind === 'local' && r.via, 'user');
+  assert.equal(reads, 0);
+  const t = await resolveRecipient(directory, 'team@example.org');
+  assert.equal(t.kind === 'local' && `${t.user.address} ${t.via}`, 'alice@example.org alias');
+  assert.equal(reads, 1, 'one read for the whole alias chain');
+});

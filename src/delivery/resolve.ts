@@ -56,15 +56,20 @@ export async function resolveRecipient(directory: Directory, input: string, alia
   const p = parseAddress(input);
   if (!p) return { kind: 'invalid', address: input };
   if (!(await directory.hasDomain(p.domain))) return { kind: 'remote', address: p.address, domain: p.domain };
-  const table = aliases ?? (await AliasTable.load(directory));
-  const found = await lookup(directory, table, p.address, 0);
+  const found = await lookup(directory, lazyAliases(directory, aliases), p.address, 0);
   if (found) return { kind: 'local', user: found.user, recipient: p.address, tag: p.tag, via: found.via };
   return { kind: 'unknown', address: p.address };
 }
 
+/** `aliases`, or the directory's alias table read at the first call: only an address that is not a user's needs it. */
+function lazyAliases(directory: Directory, aliases: AliasTable | undefined): () => Promise<AliasTable> {
+  let loading: Promise<AliasTable> | undefined;
+  return () => (loading ??= aliases ? Promise.resolve(aliases) : AliasTable.load(directory));
+}
+
 async function lookup(
   directory: Directory,
-  table: AliasTable,
+  aliases: () => Promise<AliasTable>,
   address: string,
   depth: number,
   catchAll = true,
@@ -74,8 +79,9 @@ async function lookup(
   if (!p) return null;
   const user = await directory.getUser(p.address);
   if (user) return { user, via: depth === 0 ? 'user' : 'alias' };
+  const table = await aliases();
   const viaAlias = async (target: string, via: 'alias' | 'plus' | 'catch-all') => {
-    const r = await lookup(directory, table, target, depth + 1);
+    const r = await lookup(directory, aliases, target, depth + 1);
     return r ? { user: r.user, via } : null;
   };
   const direct = table.get(p.address);
@@ -100,8 +106,7 @@ async function lookup(
 export async function addressOwner(directory: Directory, address: string, aliases?: AliasTable): Promise<User | null> {
   const p = parseAddress(address);
   if (!p) return null;
-  const table = aliases ?? (await AliasTable.load(directory));
-  return (await lookup(directory, table, p.address, 0, false))?.user ?? null;
+  return (await lookup(directory, lazyAliases(directory, aliases), p.address, 0, false))?.user ?? null;
 }
 
 /**
