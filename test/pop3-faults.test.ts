@@ -8,11 +8,34 @@ import type { Store } from '../src/store/handle.js';
 import { StoreError } from '../src/store/types.js';
 import { memoryLogger, type LogLine } from '../src/lib/logger.js';
 import { READ_CHUNK } from '../src/pop3-server/message-stream.js';
-import { RawPop3, faultyStore, startPop3, message, type StoreFaults } from './pop3-helpers.js';
+import type { MessageReader } from '../src/store/maildrop.js';
+import { RawPop3, faultyStore, startPop3, message, withoutOpenMessage, type StoreFaults } from './pop3-helpers.js';
 
-/** A fixture whose POP3 service sees the store through `faults` (mutable: tests switch faults on and off). */
-async function withFaults(faults: StoreFaults, logLines: LogLine[] = []) {
-  return startPop3({ wrapStore: (s: Store) => faultyStore(s, faults), logger: memoryLogger(logLines) });
+/**
+ * A fixture whose POP3 service sees the store through `faults` (mutable: tests switch faults on and off).
+ * RETR reads through MailStore.readBytes (the PostgreSQL path) unless `syncReads`: then through
+ * Maildrop.openMessage (SQLite), where `faults.openMessage` applies.
+ */
+async function withFaults(faults: StoreFaults, logLines: LogLine[] = [], syncReads = false) {
+  return startPop3({ wrapStore: (s: Store) => faultyStore(syncReads ? s : withoutOpenMessage(s), faults), logger: memoryLogger(logLines) });
+}
+
+/** A reader that passes `real` through until `failAt` bytes were handed out, then throws; counts closes. */
+function failingReader(real: MessageReader, failAt: () => number, closes: { n: number }): MessageReader {
+  let pos = 0;
+  return {
+    size: real.size,
+    next(into: Buffer, end?: number): Buffer {
+      if (pos >= failAt()) throw new Error('blob vanished');
+      const b = real.next(into, end);
+      pos += b.length;
+      return b;
+    },
+    close(): void {
+      closes.n++;
+      real.close();
+    },
+  };
 }
 
 test('a temporary store failure during RETR is -ERR [SYS/TEMP] and the session goes on', async (t) => {
@@ -132,4 +155,57 @@ test('close() during a command: the command finishes, then -ERR shutting down, n
   await c.closed();
   await closing;
   assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
+});
+
+test('synchronous reads: a temporary failure opening the message is -ERR [SYS/TEMP]; a reader failing before the first byte is -ERR', async (t) => {
+  const faults: StoreFaults = {};
+  const f = await withFaults(faults, [], true);
+  t.after(() => f.close());
+  await f.append(message('o1'));
+  const real = f.store.maildrop.openMessage!.bind(f.store.maildrop);
+  const { c } = await RawPop3.open(f.port);
+  await c.login();
+  faults.openMessage = () => {
+    throw new StoreError('TEMPORARY', 'database is locked');
+  };
+  assert.equal(await c.cmd('RETR 1'), '-ERR [SYS/TEMP] Temporary server failure; try again later');
+  const closes = { n: 0 };
+  faults.openMessage = (mailboxId, uid) => {
+    const r = real(mailboxId, uid);
+    return r && failingReader(r, () => 0, closes);
+  };
+  assert.equal(await c.cmd('RETR 1'), '-ERR [SYS/TEMP] Could not read the message; try again later');
+  assert.equal(closes.n, 1, 'the reader was closed');
+  delete faults.openMessage;
+  assert.match((await c.multi('RETR 1')).status, /^\+OK \d+ octets$/);
+  await c.cmd('QUIT');
+});
+
+test('synchronous reads: a reader failing after the first chunk drops the connection; nothing marked retrieved, the reader closed', async (t) => {
+  const faults: StoreFaults = {};
+  const f = await withFaults(faults, [], true);
+  t.after(() => f.close());
+  // Larger than the store keeps inline and than one read buffer: a file read in several pieces.
+  const big = message('big', `${'z'.repeat(78)}\r\n`.repeat(Math.ceil((READ_CHUNK * 3) / 80)));
+  await f.append(big);
+  const real = f.store.maildrop.openMessage!.bind(f.store.maildrop);
+  const closes = { n: 0 };
+  faults.openMessage = (mailboxId, uid) => {
+    const r = real(mailboxId, uid);
+    return r && failingReader(r, () => READ_CHUNK, closes);
+  };
+  const { c } = await RawPop3.open(f.port);
+  await c.login();
+  c.send('RETR 1\r\n');
+  const rest = await c.closed();
+  assert.match(rest, /^\+OK \d+ octets\r\nFrom: /, 'the +OK and the first part went out');
+  assert.ok(!rest.endsWith('\r\n.\r\n'), 'no terminator: the client cannot mistake it for a whole message');
+  assert.equal(closes.n, 1, 'the reader was closed');
+  delete faults.openMessage;
+  const { c: c2 } = await RawPop3.open(f.port);
+  assert.match(await c2.login(), /^\+OK Logged in/);
+  const whole = await c2.multi('RETR 1');
+  assert.equal(whole.status, `+OK ${big.length} octets`);
+  await c2.cmd('QUIT');
+  assert.deepEqual((await f.store.mail.listMessages(f.inbox.id)).map((m) => m.flags), [['\\Seen']], 'only the whole RETR counted');
 });

@@ -132,3 +132,18 @@ export type StoreFaults = Partial<MailStore> & Partial<Maildrop>;
 export function faultyStore(store: Store, faults: StoreFaults): Store {
   return withParts(store, { mail: overrideMethods<MailStore>(store.mail, faults), maildrop: overrideMethods<Maildrop>(store.maildrop, faults) });
 }
+
+/**
+ * The store as POP3 sees a backend without Maildrop.openMessage (PostgreSQL): RETR then reads through
+ * MailStore.readBytes, where faults can be injected.
+ */
+export function withoutOpenMessage(store: Store): Store {
+  const maildrop = new Proxy(store.maildrop, {
+    get(target, prop) {
+      if (prop === 'openMessage') return undefined;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return withParts(store, { maildrop });
+}

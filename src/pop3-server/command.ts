@@ -8,6 +8,13 @@ import type { CommandContext, SessionKind, TransactionState } from './session.js
 
 export type Parsed<A> = { ok: true; value: A } | { ok: false; error: string };
 
+/**
+ * What a handler returns: the Reply itself when it needed no I/O wait (most TRANSACTION commands, and RETR
+ * on a store that reads synchronously), so a pipelined run of them is answered without a turn of the
+ * microtask queue per command; a Promise otherwise.
+ */
+export type ReplyOrPromise = Reply | Promise<Reply>;
+
 export interface CommandSpec<A> {
   /** Upper-case keyword. */
   readonly name: string;
@@ -15,14 +22,14 @@ export interface CommandSpec<A> {
   readonly states: readonly SessionKind[];
   /** Parses what follows "KEYWORD " ('' when nothing does). */
   readonly parse: (args: string) => Parsed<A>;
-  readonly run: (ctx: CommandContext, args: A) => Promise<Reply>;
+  readonly run: (ctx: CommandContext, args: A) => ReplyOrPromise;
 }
 
 /** A table entry: parse the arguments, then get a runnable command or the parse error. */
 export interface Command {
   readonly name: string;
   readonly states: readonly SessionKind[];
-  prepare(args: string): { ok: true; run: (ctx: CommandContext) => Promise<Reply> } | { ok: false; error: string };
+  prepare(args: string): { ok: true; run: (ctx: CommandContext) => ReplyOrPromise } | { ok: false; error: string };
 }
 
 export function defineCommand<A>(spec: CommandSpec<A>): Command {
@@ -41,7 +48,7 @@ export function defineCommand<A>(spec: CommandSpec<A>): Command {
 export function transactionCommand<A>(spec: {
   name: string;
   parse: (args: string) => Parsed<A>;
-  run: (ctx: CommandContext, session: TransactionState, args: A) => Promise<Reply>;
+  run: (ctx: CommandContext, session: TransactionState, args: A) => ReplyOrPromise;
 }): Command {
   return defineCommand<A>({
     name: spec.name,

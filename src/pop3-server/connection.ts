@@ -7,6 +7,7 @@
  * The connection works on any Duplex stream (a TCP socket, a TLS socket, or an in-memory pair in tests).
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
@@ -15,7 +16,8 @@ import { dispatch } from './dispatch.js';
 import { DotStuffer } from '../lib/dotstuff.js';
 import { LineFramer, type FramedLine } from './framer.js';
 import type { Pop3Shared } from './options.js';
-import { bad, formatLines, formatStatus, type Reply } from './reply.js';
+import { bad, formatLines, formatStatus, type Reply, type ReplyBody } from './reply.js';
+import type { MessageReader } from '../store/maildrop.js';
 import type { ChallengeAnswer, CommandContext, SessionState } from './session.js';
 
 /**
@@ -112,7 +114,10 @@ export class Pop3Connection {
   async #loop(): Promise<void> {
     const ctx = this.#context();
     for (;;) {
-      const next = await this.#next();
+      // Lines already received are taken without waiting, and a command whose handler answered at once is
+      // written without waiting either: a pipelined run of them goes by in one turn of the event loop, its
+      // replies corked together (see #put).
+      const next = this.#takeQueued() ?? (await this.#next());
       if (next.kind === 'eof') return;
       if (next.kind === 'timeout') {
         this.#log.info({}, 'pop3 autologout');
@@ -123,18 +128,19 @@ export class Pop3Connection {
         await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
         return;
       }
-      let reply: Reply;
+      let answer: Reply | Promise<Reply>;
       if (next.kind === 'too-long' || next.line.length + 2 > POP3_MAX_COMMAND_LINE) {
-        reply = bad(`Line too long (the limit is ${POP3_MAX_COMMAND_LINE} octets)`);
+        answer = bad(`Line too long (the limit is ${POP3_MAX_COMMAND_LINE} octets)`);
       } else {
-        reply = await dispatch(ctx, next.line.toString('utf8'));
+        answer = dispatch(ctx, next.line.toString('utf8'));
       }
-      reply = this.#applyLimits(reply);
+      const reply = this.#applyLimits(answer instanceof Promise ? await answer : answer);
       if (reply.after === 'starttls') {
         await this.#startTls(reply);
         continue;
       }
-      await this.#send(reply);
+      const sending = this.#send(reply);
+      if (sending) await sending;
       if (reply.after === 'close') return;
       if (this.#shuttingDown) {
         await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
@@ -187,41 +193,141 @@ export class Pop3Connection {
     return { kind: 'closed', why: next.kind };
   }
 
-  /** Writes one reply: the status line, then any multi-line body, dot-stuffed and terminated. */
-  async #send(reply: Reply): Promise<void> {
+  /**
+   * Writes one reply: the status line, then any multi-line body, dot-stuffed and terminated. Returns a
+   * Promise only when the caller must wait (for the socket to drain, or for a streamed body).
+   */
+  #send(reply: Reply): Promise<void> | undefined {
     const status = formatStatus(reply);
     const body = reply.ok ? reply.body : undefined;
-    if (!body) return this.#write(status);
-    if (body.kind === 'lines') return this.#write(status + formatLines(body.lines));
+    if (!body) return this.#queue1(status);
+    if (body.kind === 'lines') return this.#queue1(status + formatLines(body.lines));
+    if (body.kind === 'message') return this.#sendMessage(status, body);
     const stuffer = new DotStuffer();
-    const pool = this.#shared.readBuffers;
-    // The stuffed views of one chunk (the dots between them cost no copy); a pool chunk goes back with its
-    // last view, as the socket takes the views in order.
-    const put = (chunk: Buffer): boolean => {
-      const parts = stuffer.parts(chunk);
-      const pooled = pool.owns(chunk);
-      let wait = false;
-      for (let i = 0; i < parts.length; i++) wait = this.#put(parts[i]!, pooled && i === parts.length - 1) || wait;
-      return wait;
-    };
     if (Array.isArray(body.chunks)) {
-      // Read already (most messages are one chunk): nothing but the connection can fail from here on, and
-      // the whole reply is queued at once.
+      // Read already (most messages are one chunk): nothing but the connection can fail from here on, and the
+      // whole reply is queued at once.
       let wait = this.#put(status);
-      for (const chunk of body.chunks as Buffer[]) wait = put(chunk) || wait;
-      if (this.#put(stuffer.terminator()) || wait) await this.#drained();
-      return;
+      for (const chunk of body.chunks as Buffer[]) wait = this.#putStuffed(stuffer, chunk) || wait;
+      if (this.#put(stuffer.terminator()) || wait) return this.#drained();
+      return undefined;
     }
-    // Streamed: one chunk is held back so that a failed first read can still be answered with -ERR; the
-    // status line, small bodies and the terminator leave in one writev (see #put).
+    return this.#sendStream(status, body.chunks as AsyncIterable<Buffer>, stuffer);
+  }
+
+  /** Queues bytes; a Promise when the writer must wait for the socket (see #put). */
+  #queue1(data: string | Buffer): Promise<void> | undefined {
+    return this.#put(data) ? this.#drained() : undefined;
+  }
+
+  /**
+   * Queues the stuffed views of one chunk (the dots between them cost no copy); a pool chunk goes back with
+   * its last view, as the socket takes the views in order. True when the writer should wait (see #put).
+   */
+  #putStuffed(stuffer: DotStuffer, chunk: Buffer): boolean {
+    const parts = stuffer.parts(chunk);
+    const pooled = this.#shared.readBuffers.owns(chunk);
+    let wait = false;
+    for (let i = 0; i < parts.length; i++) wait = this.#put(parts[i]!, pooled && i === parts.length - 1) || wait;
+    return wait;
+  }
+
+  /**
+   * A message opened by the store: read into pool buffers (an inline message is one view, no copy), stuffed
+   * and queued chunk by chunk; the writer waits only when the socket is behind. The first chunk is read
+   * before the status line, so a failed read can still be answered -ERR; a failure after that drops the
+   * connection (the +OK and part of the body are out). The reader is closed whatever happens, and a read
+   * buffer is taken only for a read that is still needed (buffers beyond the pool's idle ones are garbage).
+   */
+  #sendMessage(status: string, body: Extract<ReplyBody, { kind: 'message' }>): Promise<void> | undefined {
+    const { reader, end } = body;
+    const pool = this.#shared.readBuffers;
+    const out = { stuffer: new DotStuffer(), left: Math.min(end, reader.size), buf: pool.take() as Buffer | null };
+    let chunk: Buffer;
+    try {
+      chunk = reader.next(out.buf!, end);
+    } catch (e) {
+      reader.close();
+      pool.give(out.buf!);
+      this.#log.warn({ err: e }, 'pop3 message read failed');
+      return this.#queue1('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
+    }
+    let handedOn = false;
+    let wait: boolean;
+    try {
+      wait = this.#put(status);
+      if (chunk.length > 0) wait = this.#putChunk(out, chunk) || wait;
+      // A message larger than one read buffer goes on in later turns of the event loop.
+      if (chunk.length > 0 && out.left > 0) {
+        handedOn = true;
+        return this.#finishMessage(reader, end, out, body.sent);
+      }
+    } finally {
+      if (!handedOn) {
+        reader.close();
+        if (out.buf) pool.give(out.buf);
+      }
+    }
+    body.sent();
+    return this.#put(out.stuffer.terminator()) || wait ? this.#drained() : undefined;
+  }
+
+  /** Queues a chunk of a message; a chunk read into the spare buffer takes it along to the socket. */
+  #putChunk(out: { stuffer: DotStuffer; left: number; buf: Buffer | null }, chunk: Buffer): boolean {
+    if (out.buf && chunk.buffer === out.buf.buffer) out.buf = null;
+    out.left -= chunk.length;
+    return this.#putStuffed(out.stuffer, chunk);
+  }
+
+  /**
+   * The rest of a message larger than one read buffer: one chunk per turn of the event loop, after the socket
+   * has drained when it is behind. The turn lets the socket hand back the buffers it has written (their
+   * write callbacks run then), so a large message needs two or three of them rather than one per chunk.
+   */
+  async #finishMessage(reader: MessageReader, end: number, out: { stuffer: DotStuffer; left: number; buf: Buffer | null }, sent: () => void): Promise<void> {
+    const pool = this.#shared.readBuffers;
+    try {
+      while (out.left > 0) {
+        if (this.#stream.writableLength >= OUT_HIGH_WATER) await this.#drained();
+        else await nextTurn();
+        let chunk: Buffer;
+        try {
+          chunk = reader.next((out.buf ??= pool.take()), end);
+        } catch (e) {
+          throw this.#bodyFailed(e);
+        }
+        if (chunk.length === 0) break;
+        this.#putChunk(out, chunk);
+      }
+    } finally {
+      reader.close();
+      if (out.buf) pool.give(out.buf);
+    }
+    sent();
+    await this.#write(out.stuffer.terminator());
+  }
+
+  /** A body read failed after the +OK went out: the only honest move left is to drop the connection. */
+  #bodyFailed(e: unknown): ConnectionGone {
+    if (e instanceof ConnectionGone) return e;
+    this.#log.error({ err: e }, 'pop3 message stream failed; closing');
+    this.#stream.destroy();
+    return new ConnectionGone();
+  }
+
+  /**
+   * A streamed body (bytes through MailStore.readBytes): one chunk is held back so that a failed first read
+   * can still be answered with -ERR; the status line, small bodies and the terminator leave in one writev.
+   */
+  async #sendStream(status: string, chunks: AsyncIterable<Buffer>, stuffer: DotStuffer): Promise<void> {
     let head: string | null = status;
     let held: Buffer | null = null;
     try {
-      for await (const chunk of body.chunks) {
+      for await (const chunk of chunks) {
         if (held) {
           if (head) this.#put(head);
           head = null;
-          if (put(held)) await this.#drained();
+          if (this.#putStuffed(stuffer, held)) await this.#drained();
         }
         held = chunk;
       }
@@ -232,13 +338,10 @@ export class Pop3Connection {
         this.#log.warn({ err: e }, 'pop3 message read failed');
         return this.#write('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
       }
-      // The +OK is out, and part of the body too: the only honest move left is to drop the connection.
-      this.#log.error({ err: e }, 'pop3 message stream failed; closing');
-      this.#stream.destroy();
-      throw new ConnectionGone();
+      throw this.#bodyFailed(e);
     }
     if (head) this.#put(head);
-    if (held) put(held);
+    if (held) this.#putStuffed(stuffer, held);
     await this.#write(stuffer.terminator());
   }
 
@@ -321,16 +424,21 @@ export class Pop3Connection {
     // 'close' and 'error' stay: the TLS socket closes with the raw one, and errors must not go unhandled.
   }
 
+  /** The next line already received, or null when none is (then #next() waits for one). */
+  #takeQueued(): FramedLine | null {
+    const queued = this.#queue.shift();
+    if (!queued) return null;
+    if (this.#paused && this.#queue.length < MAX_QUEUED_LINES / 2) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
+    return queued;
+  }
+
   /** The next client line (or why there is none), arming the autologout timer while waiting. */
   #next(): Promise<Next> {
-    const queued = this.#queue.shift();
-    if (queued) {
-      if (this.#paused && this.#queue.length < MAX_QUEUED_LINES / 2) {
-        this.#paused = false;
-        this.#stream.resume();
-      }
-      return Promise.resolve(queued);
-    }
+    const queued = this.#takeQueued();
+    if (queued) return Promise.resolve(queued);
     if (this.#eof) return Promise.resolve({ kind: 'eof' });
     if (this.#shuttingDown) return Promise.resolve({ kind: 'shutdown' });
     if (this.#paused) {

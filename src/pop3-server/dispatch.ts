@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isStoreError } from '../store/types.js';
 import { record } from '../lib/metrics.js';
-import type { Command } from './command.js';
+import type { Command, ReplyOrPromise } from './command.js';
 import { bad, err, type Reply } from './reply.js';
 import type { CommandContext, SessionKind } from './session.js';
 import { apop } from './commands/apop.js';
@@ -41,8 +41,11 @@ export function splitCommand(line: string): { keyword: string; args: string } {
   return sp === -1 ? { keyword: line.toUpperCase(), args: '' } : { keyword: line.slice(0, sp).toUpperCase(), args: line.slice(sp + 1) };
 }
 
-/** Runs one command line in the session and returns its reply. Never throws. */
-export async function dispatch(ctx: CommandContext, line: string): Promise<Reply> {
+/**
+ * Runs one command line in the session and returns its reply: at once when the handler did (see
+ * ReplyOrPromise), else a Promise. Never throws, and the Promise never rejects.
+ */
+export function dispatch(ctx: CommandContext, line: string): ReplyOrPromise {
   const { keyword, args } = splitCommand(line);
   const cmd = COMMANDS.get(keyword);
   // RFC 1939: PASS is valid only immediately after USER; any other command forgets the pending user.
@@ -53,17 +56,33 @@ export async function dispatch(ctx: CommandContext, line: string): Promise<Reply
   if (!cmd.states.includes(ctx.state.kind)) return bad(`${cmd.name} is not allowed ${STATE_NAMES[ctx.state.kind]}`);
   const prepared = cmd.prepare(args);
   if (!prepared.ok) return bad(`${cmd.name}: ${prepared.error}`);
+  let reply: ReplyOrPromise;
   try {
-    const reply = await prepared.run(ctx);
-    record.command('pop3', cmd.name, reply.ok ? 'ok' : 'err');
-    return reply;
+    reply = prepared.run(ctx);
   } catch (e) {
-    if (isStoreError(e, 'TEMPORARY')) {
-      ctx.log.warn({ err: e, command: cmd.name }, 'pop3 temporary store failure');
-      return err('Temporary server failure; try again later', 'SYS/TEMP');
-    }
-    const errorId = randomBytes(4).toString('hex');
-    ctx.log.error({ err: e, command: cmd.name, errorId }, 'pop3 command failed');
-    return err(`Internal server error (id ${errorId}); try again later`, 'SYS/TEMP');
+    return failed(ctx, cmd.name, e);
   }
+  if (reply instanceof Promise) {
+    return reply.then(
+      (r) => counted(cmd.name, r),
+      (e: unknown) => failed(ctx, cmd.name, e),
+    );
+  }
+  return counted(cmd.name, reply);
+}
+
+function counted(name: string, reply: Reply): Reply {
+  record.command('pop3', name, reply.ok ? 'ok' : 'err');
+  return reply;
+}
+
+/** StoreError TEMPORARY and unexpected errors become -ERR [SYS/TEMP] (the latter logged with an error id). */
+function failed(ctx: CommandContext, name: string, e: unknown): Reply {
+  if (isStoreError(e, 'TEMPORARY')) {
+    ctx.log.warn({ err: e, command: name }, 'pop3 temporary store failure');
+    return err('Temporary server failure; try again later', 'SYS/TEMP');
+  }
+  const errorId = randomBytes(4).toString('hex');
+  ctx.log.error({ err: e, command: name, errorId }, 'pop3 command failed');
+  return err(`Internal server error (id ${errorId}); try again later`, 'SYS/TEMP');
 }

@@ -36,6 +36,7 @@ test('maildrop: the commit plan expunges DELE marks and marks retrieved messages
   m2.msg.deleted = true;
   assert.deepEqual(d.commitPlan(true), { expunge: [2], seen: [1], retrieved: [1, 2] });
   assert.deepEqual(d.commitPlan(false), { expunge: [2], seen: [], retrieved: [1, 2] });
+  assert.deepEqual(d.commitPlan(true, false), { expunge: [2], seen: [1], retrieved: [] }, 'no retrieval records without a retention policy');
   d.reset();
   assert.deepEqual(d.commitPlan(true), { expunge: [], seen: [], retrieved: [] });
 });

@@ -68,15 +68,20 @@ export class Maildrop {
     }
   }
 
-  /** What QUIT commits: deletions, \Seen for retrieved messages (when wanted), retrieval records. */
-  commitPlan(markSeenOnRetrieve: boolean): MaildropCommit {
+  /**
+   * What QUIT commits: deletions, \Seen for retrieved messages (when wanted), and retrieval records when
+   * `recordRetrievals` (only the retention policy reads them: without one, writing them would rewrite the
+   * row of every message of a leave-mail-on-the-server client at every QUIT).
+   */
+  commitPlan(markSeenOnRetrieve: boolean, recordRetrievals = true): MaildropCommit {
     const expunge: number[] = [];
     const retrieved: number[] = [];
+    const seen: number[] = [];
     for (const m of this.#messages) {
       if (m.deleted) expunge.push(m.uid);
-      if (m.retrieved) retrieved.push(m.uid);
+      else if (m.retrieved && markSeenOnRetrieve) seen.push(m.uid);
+      if (m.retrieved && recordRetrievals) retrieved.push(m.uid);
     }
-    const seen = markSeenOnRetrieve ? retrieved.filter((uid) => !expunge.includes(uid)) : [];
     return { expunge, seen, retrieved };
   }
 }

@@ -26,7 +26,8 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   /**
    * RFC 2449 EXPIRE: messages retrieved more than this many days ago are purged at login and at QUIT
    * (0 = retrieved messages are removed at the QUIT of the session that retrieved them).
-   * null or absent = keep forever (EXPIRE NEVER).
+   * null or absent = keep forever (EXPIRE NEVER). Retrieval dates are recorded only while a policy is set, so
+   * a policy set later counts from the next retrieval of a message.
    */
   retentionDays?: number | null;
   /** RFC 2449 LOGIN-DELAY: minimum seconds between logins of one user; null or absent = none. */

@@ -3,6 +3,8 @@
  * (status line, then an optional multi-line body that it dot-stuffs and terminates with ".").
  */
 
+import type { MessageReader } from '../store/maildrop.js';
+
 /** RFC 2449 section 8 / RFC 3206 extended response codes used by this server. */
 export type RespCode = 'IN-USE' | 'LOGIN-DELAY' | 'SYS/TEMP' | 'SYS/PERM' | 'AUTH';
 
@@ -10,7 +12,12 @@ export type ReplyBody =
   /** Short text lines (LIST, UIDL, CAPA, AUTH mechanism list); no line terminators inside. */
   | { kind: 'lines'; lines: readonly string[] }
   /** Message bytes (RETR, TOP), streamed; the connection dot-stuffs them on Buffers. */
-  | { kind: 'bytes'; chunks: AsyncIterable<Buffer> | Iterable<Buffer> };
+  | { kind: 'bytes'; chunks: AsyncIterable<Buffer> | Iterable<Buffer> }
+  /**
+   * A stored message opened by the store (RETR): the connection reads it up to `end` into its read buffers,
+   * dot-stuffs it, closes the reader whatever happens, and calls `sent` once the last byte is handed over.
+   */
+  | { kind: 'message'; reader: MessageReader; end: number; sent: () => void };
 
 /** What the connection does after writing the reply. */
 export type AfterReply = 'close' | 'starttls';

@@ -4,6 +4,24 @@
  */
 import type { MaildropCommit } from './types.js';
 
+/**
+ * The bytes of one stored message opened for RETR or TOP, read front to back without another look-up.
+ * Synchronous: a backend offers it only where reading a chunk is a quick local call (SQLite: a row already
+ * in hand, or a pread of a file it holds open). Not safe for concurrent use; close() exactly once.
+ */
+export interface MessageReader {
+  /** Octets of the stored message. */
+  readonly size: number;
+  /**
+   * The next bytes from where the previous call stopped (the first from byte 0), at most into.length of
+   * them: read into `into`, or a view of memory the reader holds (no copy). An empty Buffer once `end`
+   * (default: the whole message) is reached. I/O errors are thrown.
+   */
+  next(into: Buffer, end?: number): Buffer;
+  /** Lets go of what the reader holds (an open file). */
+  close(): void;
+}
+
 export interface Maildrop {
   /**
    * Exclusive lock for one POP3 session, held across every process sharing the store; resolves to the
@@ -17,4 +35,10 @@ export interface Maildrop {
    * retrieved so far). Returns how many.
    */
   purgeRetrieved(mailboxId: number, before: Date): Promise<number>;
+  /**
+   * Opens a message of the mailbox for reading, synchronously: null when it no longer exists (expunged since
+   * the session's snapshot and not held). Backends without a synchronous path leave it out (POP3 then reads
+   * through MailStore.readBytes). Throws StoreError TEMPORARY when the store is closed.
+   */
+  openMessage?(mailboxId: number, uid: number): MessageReader | null;
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChangeEvent } from '../../src/store/types.js';
+import { isStoreError, type ChangeEvent } from '../../src/store/types.js';
 import { eventually, rejectsWith, sampleMessage } from '../helpers/store.js';
 import { storeRunner, type StoreFactory } from './harness.js';
 
@@ -77,6 +77,45 @@ export function runMaildropContract(name: string, factory: StoreFactory): void {
           const [m] = await s.mail.listMessages(inbox.id);
           assert.equal(m!.emailId, r.emailId);
           assert.equal(m!.uid, 2);
+        }),
+      );
+
+      test(
+        'openMessage (where offered) reads the stored bytes front to back, small and large; null once expunged',
+        withStore(async (s, _user, inbox) => {
+          const open = s.maildrop.openMessage?.bind(s.maildrop);
+          if (!open) return assert.equal(s.kind, 'postgres', 'only PostgreSQL reads through MailStore.readBytes');
+          const small = sampleMessage(1);
+          // Past the default inline limit (64 KiB): a blob file, read in several pieces.
+          const large = Buffer.concat([sampleMessage(2), Buffer.from(`${'x'.repeat(998)}\r\n`.repeat(200))]);
+          const a = await s.mail.append(inbox.id, small);
+          const b = await s.mail.append(inbox.id, large);
+          for (const [uid, raw] of [[a.uid, small], [b.uid, large]] as const) {
+            const reader = open(inbox.id, uid);
+            assert.ok(reader);
+            assert.equal(reader.size, raw.length);
+            const parts: Buffer[] = [];
+            const into = Buffer.alloc(64 * 1024);
+            for (let chunk = reader.next(into); chunk.length > 0; chunk = reader.next(into)) parts.push(Buffer.from(chunk));
+            reader.close();
+            assert.ok(Buffer.concat(parts).equals(raw));
+          }
+          const head = open(inbox.id, b.uid)!;
+          assert.ok(head.next(Buffer.alloc(100), 10).equals(large.subarray(0, 10)), 'stops at `end`');
+          assert.equal(head.next(Buffer.alloc(100), 10).length, 0);
+          head.close();
+          await s.mail.expunge(inbox.id, [a.uid, b.uid]);
+          // Gone exactly when readBytes says so (expunged messages held for readers are still read).
+          for (const uid of [a.uid, b.uid]) {
+            const gone = await s.mail.readBytes(inbox.id, uid).then(
+              () => false,
+              (e: unknown) => isStoreError(e, 'NOT_FOUND'),
+            );
+            const reader = open(inbox.id, uid);
+            reader?.close();
+            assert.equal(reader === null, gone);
+          }
+          assert.equal(open(inbox.id, 999), null);
         }),
       );
     });

@@ -22,5 +22,5 @@ export const capa = defineCommand({
   name: 'CAPA',
   states: ['authorization', 'transaction'],
   parse: noArgs,
-  run: async (ctx) => ok('Capability list follows', { body: { kind: 'lines', lines: capabilities(ctx) } }),
+  run: (ctx) => ok('Capability list follows', { body: { kind: 'lines', lines: capabilities(ctx) } }),
 });

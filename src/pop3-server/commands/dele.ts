@@ -6,7 +6,7 @@ import { lookupError } from './lookup.js';
 export const dele = transactionCommand({
   name: 'DELE',
   parse: oneMsg,
-  run: async (_ctx, s, { msg }) => {
+  run: (_ctx, s, { msg }) => {
     const found = s.maildrop.lookup(msg);
     if (!found.ok) return lookupError(msg, found);
     found.msg.deleted = true;

@@ -6,7 +6,7 @@ import { lookupError } from './lookup.js';
 export const list = transactionCommand({
   name: 'LIST',
   parse: optionalMsg,
-  run: async (_ctx, s, { msg }) => {
+  run: (_ctx, s, { msg }) => {
     if (msg !== null) {
       const found = s.maildrop.lookup(msg);
       return found.ok ? ok(`${msg} ${found.msg.size}`) : lookupError(msg, found);

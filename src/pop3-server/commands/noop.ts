@@ -2,4 +2,4 @@
 import { noArgs, transactionCommand } from '../command.js';
 import { ok } from '../reply.js';
 
-export const noop = transactionCommand({ name: 'NOOP', parse: noArgs, run: async () => ok('') });
+export const noop = transactionCommand({ name: 'NOOP', parse: noArgs, run: () => ok('') });

@@ -21,7 +21,7 @@ export const quit = defineCommand({
     }
     ctx.state = { kind: 'closed' };
     const { shared } = ctx;
-    const plan = s.maildrop.commitPlan(shared.markSeenOnRetrieve);
+    const plan = s.maildrop.commitPlan(shared.markSeenOnRetrieve, shared.retentionDays !== null);
     try {
       if (plan.expunge.length || plan.seen.length || plan.retrieved.length) {
         await shared.store.maildrop.commit(s.maildrop.mailboxId, plan);

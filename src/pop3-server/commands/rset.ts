@@ -5,7 +5,7 @@ import { ok } from '../reply.js';
 export const rset = transactionCommand({
   name: 'RSET',
   parse: noArgs,
-  run: async (_ctx, s) => {
+  run: (_ctx, s) => {
     s.maildrop.reset();
     const { count, octets } = s.maildrop.stat();
     return ok(`Maildrop has ${count} message${count === 1 ? '' : 's'} (${octets} octets)`);

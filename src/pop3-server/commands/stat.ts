@@ -5,7 +5,7 @@ import { ok } from '../reply.js';
 export const stat = transactionCommand({
   name: 'STAT',
   parse: noArgs,
-  run: async (_ctx, s) => {
+  run: (_ctx, s) => {
     const { count, octets } = s.maildrop.stat();
     return ok(`${count} ${octets}`);
   },

@@ -6,7 +6,7 @@ export const stls = defineCommand({
   name: 'STLS',
   states: ['authorization'],
   parse: noArgs,
-  run: async (ctx) => {
+  run: (ctx) => {
     if (!ctx.shared.secureContext) return bad('STLS is not available');
     if (ctx.secure) return bad('Already using TLS');
     if (ctx.state.kind === 'authorization' && ctx.state.pendingUser !== null) ctx.state = { kind: 'authorization', pendingUser: null };

@@ -6,7 +6,7 @@ import { lookupError } from './lookup.js';
 export const uidl = transactionCommand({
   name: 'UIDL',
   parse: optionalMsg,
-  run: async (_ctx, s, { msg }) => {
+  run: (_ctx, s, { msg }) => {
     if (msg !== null) {
       const found = s.maildrop.lookup(msg);
       return found.ok ? ok(`${msg} ${found.msg.uidl}`) : lookupError(msg, found);

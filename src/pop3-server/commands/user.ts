@@ -15,7 +15,7 @@ export const user = defineCommand({
     if (name.length > MAX_USER_LENGTH || /\s/.test(name)) return { ok: false, error: 'Invalid user name' };
     return { ok: true, value: { name } };
   },
-  run: async (ctx, { name }) => {
+  run: (ctx, { name }) => {
     if (!cleartextAllowed(ctx)) return cleartextRefused(ctx);
     if (ctx.state.kind !== 'authorization') return err('Already logged in');
     ctx.state = { kind: 'authorization', pendingUser: name };

@@ -284,6 +284,14 @@ export class BlobDir {
     }
   }
 
+  /**
+   * Opens a blob file for reading on this thread and returns its descriptor (the caller closes it), so a
+   * large blob can be read in pieces without opening it again for each. Throws ENOENT like read().
+   */
+  openSync(id: string): number {
+    return openSync(this.path(id), 'r');
+  }
+
   /** Blob files waiting for removeLater's unlinks, oldest first; unlinkHead is the next to go. */
   private unlinkQueue: string[] = [];
   private unlinkHead = 0;

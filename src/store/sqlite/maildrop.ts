@@ -6,13 +6,60 @@
  * of every worker; not other processes. Failures are StoreError
  * values (NOT_FOUND, TEMPORARY).
  */
-import type { Maildrop } from '../maildrop.js';
-import type { MaildropCommit } from '../types.js';
+import { closeSync, readSync } from 'node:fs';
+import type { Maildrop, MessageReader } from '../maildrop.js';
+import { StoreError, type MaildropCommit } from '../types.js';
 import { FLAG_SEEN } from '../flags.js';
 import type { SqliteCore } from './core.js';
+import { heldBlob } from './held.js';
 import { deleteRows } from './mutations.js';
-import { chunks } from '../helpers.js';
-import { CHUNK, IN_LIST, cleanUids, padChunk } from './rows.js';
+import { cleanUids, mapError } from './rows.js';
+
+const EMPTY = Buffer.alloc(0);
+const SET_RETRIEVED = 'UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))';
+const UNSEEN_ROWS = `SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 AND uid IN (SELECT value FROM json_each(?))`;
+const DOOMED_ROWS = 'SELECT uid, blob_id FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid';
+
+/** A message kept in blob_inline: its bytes came with the look-up; next() hands out views of them. */
+class InlineReader implements MessageReader {
+  readonly size: number;
+  #pos = 0;
+  constructor(private readonly raw: Buffer) {
+    this.size = raw.length;
+  }
+  next(_into: Buffer, end = this.size): Buffer {
+    const from = this.#pos;
+    const to = Math.min(end, this.size);
+    if (from >= to) return EMPTY;
+    this.#pos = to;
+    return from === 0 && to === this.size ? this.raw : this.raw.subarray(from, to);
+  }
+  close(): void {}
+}
+
+/** A message kept in a blob file, open for the reader's life: one pread per next() (the kernel may give less). */
+class FileReader implements MessageReader {
+  #pos = 0;
+  #fd: number;
+  constructor(
+    fd: number,
+    readonly size: number,
+  ) {
+    this.#fd = fd;
+  }
+  next(into: Buffer, end = this.size): Buffer {
+    const want = Math.min(into.length, Math.min(end, this.size) - this.#pos);
+    if (want <= 0 || this.#fd < 0) return EMPTY;
+    const n = readSync(this.#fd, into, 0, want, this.#pos);
+    this.#pos += n;
+    return into.subarray(0, n);
+  }
+  close(): void {
+    if (this.#fd < 0) return;
+    closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}
 
 export class SqliteMaildrop implements Maildrop {
   constructor(private readonly core: SqliteCore) {}
@@ -33,6 +80,41 @@ export class SqliteMaildrop implements Maildrop {
     });
   }
 
+  /**
+   * One statement finds the message and, when it is kept inline, brings its bytes; a file is opened at once
+   * (gone meanwhile: null, like the row). Held rows (expunged but still shown to a session) are read too.
+   */
+  openMessage(mailboxId: number, uid: number): MessageReader | null {
+    const core = this.core;
+    if (core.closed) throw new StoreError('TEMPORARY', 'store is closed');
+    try {
+      const row = core.st.blobRead.get(mailboxId, uid) as [string, number, Buffer | null] | undefined;
+      if (row) return row[2] !== null ? new InlineReader(row[2]) : this.#openFile(row[0], row[1]);
+      const held = heldBlob(core, mailboxId, uid);
+      if (!held) return null;
+      const inline = core.st.blobInline.get(held.blob_id) as Buffer | undefined;
+      return inline !== undefined ? new InlineReader(inline) : this.#openFile(held.blob_id, held.size);
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  #openFile(blobId: string, size: number): MessageReader | null {
+    try {
+      return new FileReader(this.core.blobs.openSync(blobId), size);
+    } catch (e) {
+      // Unlinked after an expunge that committed since the look-up: gone like the row.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** What deleteRows needs of the rows still present among `uids` (uid and blob), in one statement. */
+  #doomedRows(mailboxId: number, uids: readonly number[]): Array<{ uid: number; blob_id: string }> {
+    if (uids.length === 0) return [];
+    return this.core.sql(DOOMED_ROWS).all(mailboxId, JSON.stringify(uids)) as Array<{ uid: number; blob_id: string }>;
+  }
+
   commit(mailboxId: number, commit: MaildropCommit): Promise<number[]> {
     return this.core.run(async () => {
       const doomed: string[] = [];
@@ -41,14 +123,14 @@ export class SqliteMaildrop implements Maildrop {
         const b = this.core.mailboxRow(mailboxId);
         const gone = new Set(cleanUids(commit.expunge));
         const now = Date.now();
-        // One statement per CHUNK uids (a session that read 1,000 messages used to run 1,000 updates and read
-        // every row twice); \Seen is set on the rows that lack it, which after the first session is none.
-        const setRetrieved = this.core.sql(`UPDATE messages SET retrieved_at = ? WHERE mailbox_id = ? AND uid IN (${IN_LIST})`);
-        for (const c of chunks(cleanUids(commit.retrieved.filter((u) => !gone.has(u))), CHUNK)) setRetrieved.run(now, mailboxId, ...padChunk(c));
-        const unseen = this.core.sql(`SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 AND uid IN (${IN_LIST})`);
-        const seenRows: Array<{ uid: number; flags: number; keywords: string }> = [];
-        for (const c of chunks(cleanUids(commit.seen.filter((u) => !gone.has(u))), CHUNK)) seenRows.push(...(unseen.all(mailboxId, ...padChunk(c)) as typeof seenRows));
-        const expRows = this.core.rowsIn(mailboxId, [...gone]);
+        // One statement each over a JSON list of uids (a session that read 1,000 messages used to run 1,000
+        // updates and read every row twice); \Seen is set on the rows that lack it, which after the first
+        // session is none.
+        const retrieved = cleanUids(commit.retrieved.filter((u) => !gone.has(u)));
+        if (retrieved.length > 0) this.core.sql(SET_RETRIEVED).run(now, mailboxId, JSON.stringify(retrieved));
+        const seen = cleanUids(commit.seen.filter((u) => !gone.has(u)));
+        const seenRows = seen.length === 0 ? [] : (this.core.sql(UNSEEN_ROWS).all(mailboxId, JSON.stringify(seen)) as Array<{ uid: number; flags: number; keywords: string }>);
+        const expRows = this.#doomedRows(mailboxId, [...gone]);
         if (seenRows.length === 0 && expRows.length === 0) return [];
         const modseq = b.highest_modseq + 1;
         for (const r of seenRows) this.core.st.updateFlags.run(r.flags | FLAG_SEEN, r.keywords, modseq, mailboxId, r.uid);
@@ -71,7 +153,7 @@ export class SqliteMaildrop implements Maildrop {
         const b = this.core.mailboxRow(mailboxId);
         const uids = this.core.st.retrievedBefore.pluck().all(mailboxId, before.getTime()) as number[];
         if (uids.length === 0) return 0;
-        const rows = this.core.rowsIn(mailboxId, uids);
+        const rows = this.#doomedRows(mailboxId, uids);
         const modseq = b.highest_modseq + 1;
         deleteRows(this.core, mailboxId, rows, modseq, doomed);
         this.core.st.setModseq.run(modseq, mailboxId);

@@ -62,7 +62,7 @@ export function unref(core: SqliteCore, blobId: string, doomed: string[]): void 
  * of ~80,000, and one row costs what the per-row statements did. When a reader holds the mailbox's expunged
  * messages (held.ts), the rows are kept aside with their blob references instead of dropping them.
  */
-export function deleteRows(core: SqliteCore, mailboxId: number, rows: readonly FullMsgRow[], modseq: number, doomed: string[], tombstones = true): void {
+export function deleteRows(core: SqliteCore, mailboxId: number, rows: ReadonlyArray<Pick<FullMsgRow, 'uid' | 'blob_id'>>, modseq: number, doomed: string[], tombstones = true): void {
   if (rows.length === 0) return;
   const uids = JSON.stringify(rows.map((r) => r.uid));
   const hold = tombstones && core.holdsExpunged(mailboxId);
