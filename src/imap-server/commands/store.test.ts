@@ -47,4 +47,19 @@ describe('STORE raw transcripts', () => {
     assert.match(await c.cmd('SEARCH MODSEQ 1'), /^\* SEARCH 1 2 3 \(MODSEQ \d+\)\r\n/);
     c.close();
   });
+
+  test('a change made elsewhere just before the session\'s own STORE is still reported after it', async () => {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('SELECT INBOX');
+    // Another session's change takes the next MODSEQ; this session's STORE gets the one after it.
+    await f.store.mail.storeFlags(f.inbox.id, [1], { op: 'add', flags: ['\\Draft'] });
+    assert.equal(await c.cmd('STORE 3 +FLAGS.SILENT (\\Answered)', 'o'), '* 1 FETCH (UID 1 FLAGS (\\Seen \\Draft))\r\no OK Store completed\r\n');
+    // Its own STORE right after what it has seen: nothing else to report, now or at the next command.
+    assert.equal(await c.cmd('STORE 3 -FLAGS.SILENT (\\Answered)', 'p'), 'p OK Store completed\r\n');
+    assert.equal(await c.cmd('NOOP', 'n'), 'n OK NOOP completed\r\n');
+    await f.store.mail.storeFlags(f.inbox.id, [1], { op: 'remove', flags: ['\\Draft'] });
+    assert.equal(await c.cmd('NOOP', 'q'), '* 1 FETCH (UID 1 FLAGS (\\Seen))\r\nq OK NOOP completed\r\n');
+    c.close();
+  });
 });
