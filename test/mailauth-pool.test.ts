@@ -69,6 +69,7 @@ describe('check pool', () => {
         ['_dmarc.pass.test', 'TXT', 'v=DMARC1; p=reject'],
       ],
       servfail: ['rsa1._domainkey.tempfail.test', '_dmarc.tempfail.test', 'tempfail.test'],
+      drop: ['rsa1._domainkey.drop.test'],
     });
     resolver = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 1000, tries: 1 });
     pool = new CheckPool({ size: 2 });
@@ -172,7 +173,7 @@ describe('check pool', () => {
     }
   });
 
-  test('a task over its time ends its thread; the checker answers in-process; a full queue is BUSY', async () => {
+  test('a task over its time: a stuck thread is ended, a waiting one kept; the checker answers in-process; a full queue is BUSY', async () => {
     const slow = new CheckPool({ size: 1, timeoutMs: 1, maxQueue: 1 });
     try {
       const raw = messages()[0]!;
@@ -189,6 +190,24 @@ describe('check pool', () => {
       assert.ok(codes.every((c) => c === 'BUSY' || c === 'TIMEOUT' || c === 'CRASHED' || c === 'ok' || c === 'UNAVAILABLE'), codes.join(','));
     } finally {
       await slow.close();
+    }
+    // A task waiting on DNS past its time rejects; its thread, answering other tasks meanwhile, stays.
+    const waiting = new CheckPool({ size: 1, timeoutMs: 4000 });
+    try {
+      const quick = () => {
+        const { bytes, transfer } = octets(messages()[4]!);
+        return waiting.run('tokens', { bytes }, transfer);
+      };
+      await quick();
+      const dropped = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 20_000, tries: 1 });
+      const key = { domain: 'drop.test', selector: 'rsa1', algorithm: 'rsa' as const, key: createPrivateKey(rsa.privateKey) };
+      const slow = auth(waiting, signMessage(message('a@drop.test', 'dropped key'), [key]), dropped);
+      await quick();
+      await assert.rejects(slow, (e: unknown) => e instanceof PoolError && e.code === 'TIMEOUT');
+      await quick();
+      assert.equal(waiting.started, 1, 'the waiting thread was kept');
+    } finally {
+      await waiting.close();
     }
     const none = new CheckPool({ size: 0 });
     assert.equal(none.available, false);

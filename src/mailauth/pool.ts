@@ -8,9 +8,10 @@
  * - Lazy: no thread starts before the first task; then up to `size` threads (default: the CPU count less
  *   one, at least 1, at most 4), each running up to PER_WORKER tasks at a time (tasks wait on DNS).
  * - Bounded: at most `maxQueue` tasks wait for a thread; beyond that run() rejects with BUSY at once.
- * - Never loses work: a task whose thread crashed, or that took longer than `timeoutMs` (its thread is then
- *   ended), rejects with CRASHED or TIMEOUT; callers then do the work in-process. A thread that crashed is
- *   replaced by the next task. Callers treat every rejection so.
+ * - Never loses work: a task whose thread crashed, or that took longer than `timeoutMs`, rejects with
+ *   CRASHED or TIMEOUT; callers then do the work in-process. A thread that answered nothing during that
+ *   time is stuck and is ended (its other tasks reject too); a crashed or ended thread is replaced by the
+ *   next task. Callers treat every rejection so.
  * - Threads are unreferenced while idle: an idle pool never keeps a process alive.
  *
  * The worker runs this very module (its URL), which serves tasks when it finds itself on a pool thread. A
@@ -52,6 +53,8 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   timer?: NodeJS.Timeout;
+  /** When it was handed to its thread (performance.now()). */
+  sentAt?: number;
 }
 
 interface Thread {
@@ -62,6 +65,8 @@ interface Thread {
   dead: boolean;
   /** It answered a task (it started fine). */
   answered: boolean;
+  /** When it last answered (performance.now()). */
+  lastAnswer: number;
 }
 
 /** A thread's answer to one task. */
@@ -164,9 +169,10 @@ export class CheckPool {
     }
     heldAcrossWorker(worker);
     this.started++;
-    const t: Thread = { worker, running: new Map(), outbox: [], dead: false, answered: false };
+    const t: Thread = { worker, running: new Map(), outbox: [], dead: false, answered: false, lastAnswer: -Infinity };
     worker.unref();
     worker.on('message', (answers: Answer[]) => {
+      t.lastAnswer = performance.now();
       for (const m of answers) {
         const p = t.running.get(m.id);
         if (!p) continue;
@@ -188,11 +194,15 @@ export class CheckPool {
   #send(t: Thread, p: Pending): void {
     t.running.set(p.id, p);
     if (t.running.size === 1) t.worker.ref();
+    p.sentAt = performance.now();
     p.timer = setTimeout(() => {
       if (!t.running.has(p.id)) return;
       t.running.delete(p.id);
       p.reject(new PoolError('TIMEOUT'));
-      void this.#end(t, 'CRASHED'); // a thread stuck on one task is stuck for all of them
+      // A thread that answered nothing since is stuck (on this task or another): its tasks go elsewhere.
+      // One that answers others is only waiting (on DNS, say) and keeps them.
+      if (t.lastAnswer < p.sentAt!) void this.#end(t, 'CRASHED');
+      else this.#settled(t);
     }, this.#timeoutMs);
     p.timer.unref();
     // Waking a sleeping thread costs more than the message: the tasks of one turn go together.
