@@ -39,6 +39,14 @@ const WORKER_THREADPOOL_SIZE = 16;
  * its peak in it, 12-13 MB in all per worker under 50 IMAP clients, where 2 shared arenas hold 3-4 MB.
  */
 const WORKER_MALLOC_ARENAS = 2;
+/**
+ * glibc's mmap threshold per worker, bytes (see #fork): allocations this large (message buffers of big
+ * mail) get pages of their own, given back when freed. By default glibc raises the threshold to the largest
+ * block freed so far (up to 32 MB) and the trim threshold to twice that, so after one 5 MB message every
+ * buffer came from the main heap and its top was never trimmed: 15 MB more resident after the bench's POP3
+ * download of large mail. POP3 and FETCH read in blocks of 256 KB, below it.
+ */
+const WORKER_MMAP_THRESHOLD = 1024 * 1024;
 
 export interface PrimaryOptions {
   workers: number;
@@ -126,12 +134,13 @@ class Primary {
   #fork(slot: Slot): void {
     // A worker's thread pool runs every blob write, file and WAL fsync and file read: with Node's default of 4
     // threads, a few large deliveries' fsyncs held the WAL syncs of all the others behind them. The size is read
-    // once, when the pool starts, so it is set in the worker's environment, as is glibc's arena count, read
-    // when the process starts (a value set by the operator wins).
+    // once, when the pool starts, so it is set in the worker's environment, as are glibc's arena count and
+    // mmap threshold, read when the process starts (a value set by the operator wins).
     const w = cluster.fork({
       [WORKER_SLOT_ENV]: String(slot.n),
       UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? String(WORKER_THREADPOOL_SIZE),
       MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? String(WORKER_MALLOC_ARENAS),
+      MALLOC_MMAP_THRESHOLD_: process.env['MALLOC_MMAP_THRESHOLD_'] ?? String(WORKER_MMAP_THRESHOLD),
     });
     slot.worker = w;
     slot.startedAt = Date.now();
