@@ -20,7 +20,7 @@
  * status 1 when any run failed or any consistency check did not hold (warm-up runs included).
  */
 import { mkdirSync, writeFileSync, existsSync, readdirSync, renameSync, readFileSync, statSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -103,7 +103,7 @@ interface Options {
   dovecot: boolean;
   tsx: boolean;
   cpuProf: boolean;
-  /** `serve --workers N` for the mailroom child (default 1, so rows stay comparable with earlier runs). */
+  /** `serve --workers N` for the mailroom child (default: serve's own default, one worker per CPU). */
   workers: number;
 }
 
@@ -187,7 +187,7 @@ function parseOptions(argv: string[]): Options {
     dovecot: !(values['no-dovecot'] ?? false),
     tsx: values.tsx ?? false,
     cpuProf: values['cpu-prof'] ?? false,
-    workers: Math.max(1, int('workers', 1) ?? 1),
+    workers: Math.max(1, int('workers', 1) ?? availableParallelism()),
   };
 }
 
@@ -369,7 +369,7 @@ export async function runBench(opts: Options): Promise<BenchResult> {
       warmup,
       ratios: RATIO_LEGEND,
       host: { cpus: cpus().length, node: process.versions.node, dovecot: dovecot ? dovecotVersion() : null },
-      mailroomRunner: mailroom.runner === 'bundle' ? 'esbuild bundle of the CLI' : 'node --import tsx',
+      mailroomRunner: `${mailroom.runner === 'bundle' ? 'esbuild bundle of the CLI' : 'node --import tsx'}, serve --workers ${opts.workers}${opts.workers > 1 ? ' (a primary and its workers, all counted)' : ''}`,
       sizes: { ...cfg.sizes, runs: measuredRuns, warmup, seed: cfg.seed },
       corpus: { messages: st.count, bytes: st.total, medianSize: st.median, maxSize: st.max },
       notes,

@@ -160,7 +160,7 @@ export async function startMailroom(dataDir: string, opts: { useTsx?: boolean; c
     '--managesieve-port', 'off',
   ];
   // `serve --workers N`: the benchmark's memory and CPU figures already cover the whole process tree.
-  // Always explicit (default 1, as the rows measured before workers existed): serve's own default is one per CPU.
+  // Always explicit (bench/run.ts passes serve's own default, one per CPU, unless told otherwise).
   args.push('--workers', String(opts.workers ?? 1));
   const tls = cachedCertificate();
   if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
