@@ -45,7 +45,7 @@
  * the lock each open store holds on its writer's lock file (blobs.ts), which the kernel drops when the
  * process dies, in any PID namespace; process ids are never consulted. A blob of this store's own writer is
  * taken once it is not in the hub's in-flight set and older than OWN_WRITE_GRACE_MS (or the grace, when
- * shorter).
+ * shorter); the sweep and compaction are in maintenance.ts.
  *
  * Hot paths (numbers in bench/store/sqlite-paths.ts): small blob reads are synchronous; concurrent appends
  * share one commit (durable writes queued while a WAL sync runs commit together when it ends) and their
@@ -68,7 +68,8 @@ import { ChangeBus, type ProcessLink } from '../bus.js';
 import { ExpungeHolds } from '../holds.js';
 import { ListFeed, pollLists } from './mailbox-list.js';
 import { heldMailboxes, sweepHeld } from './held.js';
-import { BlobDir, blobWriter, type WriterState } from './blobs.js';
+import { BlobDir } from './blobs.js';
+import { compactDatabase, sweepOrphanBlobs } from './maintenance.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { initQuota } from './quota.js';
 import type { QuotaDefaults } from '../quota.js';
@@ -131,8 +132,6 @@ export const DEFAULT_SWEEP_GRACE_MS = 60 * 60 * 1000;
 
 /** Cross-process change poll interval (only while some mailbox has subscribers). */
 const POLL_MS = 200;
-/** A blob file of this process that is not in flight through the hub is an orphan after this long. */
-const OWN_WRITE_GRACE_MS = 60 * 1000;
 
 /**
  * What stores opened on one data directory in one process may share (see the header): pass the same hub to
@@ -470,60 +469,13 @@ export class SqliteCore extends SqliteConnection {
    * writer is gone, after `graceMs` when it is unknown, never while it is live. Synchronous.
    */
   sweepOrphans(graceMs: number): number {
-    // List files, then ask about writers, then read the table: a blob committed in between is in the table;
-    // one still being written is this hub's (in `inflight`), a live writer's, or an orphan.
-    const files = this.blobs.listSync();
-    if (files.length === 0) {
-      this.blobs.removeDeadLocks();
-      return 0;
-    }
-    const writers = new Map<string, WriterState>();
-    const stateOf = (w: string): WriterState => {
-      let st = writers.get(w);
-      if (st === undefined) writers.set(w, (st = this.blobs.writerState(w)));
-      return st;
-    };
-    const known = new Set((this.sql('SELECT id FROM blobs').pluck().all() as string[]));
-    const now = Date.now();
-    let removed = 0;
-    for (const [id, mtime] of files) {
-      if (known.has(id) || this.hub.inflight.has(id)) continue;
-      const writer = blobWriter(id);
-      const own = writer === this.blobs.writer;
-      const state = own || writer === null ? 'unknown' : stateOf(writer);
-      if (state === 'live') continue;
-      if (state === 'dead' || now - mtime > (own ? Math.min(graceMs, OWN_WRITE_GRACE_MS) : graceMs)) {
-        this.blobs.removeSync(id);
-        removed++;
-      }
-    }
-    // Only now: a dead writer's lock file told the loop above that its blobs are orphans.
-    this.blobs.removeDeadLocks();
-    return removed;
+    return sweepOrphanBlobs(this, graceMs);
   }
 
-  /**
-   * Maintenance: gives the space of deleted messages back to the file system. Small messages live in mail.db,
-   * whose free pages are reused by later mail but never returned; this finishes the background deletion of
-   * dropped blobs, then rebuilds the database (VACUUM, which holds the write lock while it runs, so writers
-   * in other processes wait or get a temporary failure, and needs free disk space about the size of the
-   * database) and empties the WAL. Returns the database size before and after, in bytes.
-   */
+  /** Gives the space of deleted messages back to the file system (maintenance.ts compactDatabase). */
   async compact(): Promise<{ before: number; after: number }> {
     await this.settled();
-    return this.run(async () => {
-      const size = (): number => (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
-      const before = size();
-      this.db.exec('VACUUM');
-      // The background checkpointer may hold the checkpoint lock for a moment (busy = 1): the file keeps its
-      // old size until a TRUNCATE checkpoint completes, so try again briefly.
-      for (let i = 0; i < 50; i++) {
-        const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-        if (!r[0] || r[0].busy === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return { before, after: size() };
-    });
+    return this.run(async () => compactDatabase(this));
   }
 
   /** For tests and maintenance: sweeps orphan blobs now. Returns how many files were removed. */
