@@ -19,20 +19,27 @@ export interface HeapSettings {
 
 /** The settings held in this process (process-wide, as V8's flags are); null when none. */
 let held: HeapSettings | null = null;
+/** The new space has reached the held cap: it grows no more (a shrink by V8 stands). */
+let capped = false;
 
 function newSpaceBytes(): number {
   return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
 
 /**
- * Sets the held flags again: the growth percent, and the semi-space growth factor 1 while the new space is
- * at the cap and V8's 2 below it. A no-op when nothing is held.
+ * Sets the held flags again: the growth percent, and the semi-space growth factor: V8's 2 until the new space
+ * first reaches the cap, 1 from then on. Letting it grow again after V8 shrinks it (when allocation slows)
+ * would overshoot: the next burst doubles it several times before the check after a collection runs. A no-op
+ * when nothing is held.
  */
 export function reapplyHeapSettings(): void {
   if (!held) return;
   const flags: string[] = [];
   if (held.growingPercent !== undefined) flags.push(`--heap-growing-percent=${held.growingPercent}`);
-  if (held.youngCap !== undefined) flags.push(`--semi-space-growth-factor=${newSpaceBytes() >= held.youngCap ? 1 : 2}`);
+  if (held.youngCap !== undefined) {
+    if (newSpaceBytes() >= held.youngCap) capped = true;
+    flags.push(`--semi-space-growth-factor=${capped ? 1 : 2}`);
+  }
   if (flags.length) setFlagsFromString(flags.join(' '));
 }
 
@@ -49,6 +56,7 @@ export function heldAcrossWorker(worker: Worker): void {
 export function keepHeapSettings(settings: HeapSettings): () => void {
   const mine = { ...settings };
   held = mine;
+  capped = false;
   reapplyHeapSettings();
   const observer = new PerformanceObserver(() => {
     if (held === mine) reapplyHeapSettings();

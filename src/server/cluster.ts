@@ -26,6 +26,7 @@ import type { Logger } from '../lib/logger.js';
 import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { LeaseTable } from './cluster-leases.js';
 import { FailureHub } from './cluster-auth.js';
+import { workerHeapArgs } from './heap.js';
 
 /** A worker alive this long after its start is stable: its next death restarts it at once. */
 const STABLE_MS = 10_000;
@@ -115,6 +116,8 @@ class Primary {
     try {
       await this.#opts.prepare();
       if (!this.#stopping) {
+        // Heap flags on each worker's command line, where V8 holds them exactly (see server/heap.ts).
+        cluster.setupPrimary({ execArgv: [...process.execArgv, ...workerHeapArgs()] });
         for (let n = 1; n <= this.#opts.workers; n++) {
           const slot: Slot = { n, worker: null, startedAt: 0, failures: 0, greeted: false, ready: false, holds: new Map() };
           this.#slots.push(slot);

@@ -9,8 +9,11 @@
  *   heap near its live size; the full collections it adds are of a small heap (concurrent marking).
  * - The young generation: its two semi-spaces double up to 16 MB each (32 MB resident) under any burst of
  *   allocation and stay there. --max-semi-space-size cannot be changed once the heap exists, but the growth
- *   factor can: capYoungGeneration() lets the new space grow while it is below YOUNG_GENERATION_CAP and stops
- *   its growth there (and lets it grow back to the cap if V8 shrinks it when idle).
+ *   factor can: keepHeapSettings() lets the new space grow while it is below YOUNG_GENERATION_CAP and stops
+ *   its growth for good once it has reached it. That is checked after each collection, so a burst of
+ *   allocation can overshoot the cap by a doubling before the check runs. The workers of
+ *   `serve --workers N` have no such gap: the primary starts them with both flags on node's command line
+ *   (workerHeapArgs), where V8 holds them exactly.
  *
  * An operator's own choice wins: a flag given to node (`node --heap-growing-percent=0 ...` restores V8's
  * heuristics for the old generation, `--max-semi-space-size=N` or `--semi-space-growth-factor=N` for the
@@ -25,6 +28,9 @@ export const HEAP_GROWING_PERCENT = 50;
  * mixed IMAP load measured no more CPU than with V8's 32 MB (within the noise of a shared machine).
  */
 export const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+
+/** The semi-space size, MB, that holds the young generation (two semi-spaces) at YOUNG_GENERATION_CAP. */
+const SEMI_SPACE_MB = YOUNG_GENERATION_CAP / 2 / 1048576;
 
 /** The flags in `execArgv` and NODE_OPTIONS, `_` spelt `-`. */
 function givenFlags(execArgv: readonly string[], nodeOptions: string): string[] {
@@ -54,4 +60,19 @@ export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOpt
   }
   if (set.length) keepHeapSettings(settings);
   return set;
+}
+
+/**
+ * The node flags a worker process of `serve --workers N` is started with, beside its parent's own: the same
+ * settings tuneHeap() holds at run time, given where V8 reads them before the heap exists. What the
+ * operator gave node is left alone (and inherited).
+ */
+export function workerHeapArgs(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string[] {
+  const given = givenFlags(execArgv, nodeOptions);
+  const args: string[] = [];
+  if (!isGiven(given, '--heap-growing-percent')) args.push(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  if (!isGiven(given, '--max-semi-space-size') && !isGiven(given, '--semi-space-growth-factor')) {
+    args.push(`--max-semi-space-size=${SEMI_SPACE_MB}`);
+  }
+  return args;
 }
