@@ -67,6 +67,8 @@ export class MailboxView {
   /** #keywords lists exactly the keywords of the messages, in uid order (true only until the first change). */
   #keywordsFresh = false;
   #unsubscribe: (() => void) | null = null;
+  /** A \Recent claim made by this session's own APPEND (AppendResult.recentClaim), for the next refresh. */
+  #ownClaim: { first: number; next: number } | null = null;
   /** Keeps messages expunged after what the client has been told readable (see the module comment). */
   #hold: ExpungeHold | null = null;
   /** SEARCHRES saved result (UIDs), RFC 5182. */
@@ -268,6 +270,19 @@ export class MailboxView {
     return resolveRanges(set.ranges, seqs).map((s) => this.#uids[s - 1]!);
   }
 
+  /** Whether this view claims \Recent (read-write, IMAP4rev1): an APPEND into its mailbox may claim for it. */
+  get claimsRecent(): boolean {
+    return this.#trackRecent && !this.readOnly;
+  }
+
+  /**
+   * Records the \Recent claim this session's APPEND into this mailbox made (AppendResult.recentClaim): the
+   * next refresh marks the new messages it covers recent without a claim of its own.
+   */
+  noteRecentClaim(claim: { first: number; next: number }): void {
+    this.#ownClaim = claim;
+  }
+
   /** True when a non-UID sequence set names a number above the message count (RFC 9051: BAD). */
   seqOutOfRange(set: SequenceSet): boolean {
     if (set.kind === 'saved') return false;
@@ -310,9 +325,21 @@ export class MailboxView {
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
     if (this.#loadSeen) await this.#reloadSeen(this.#loadSeen);
     if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+    const own = this.#ownClaim;
+    this.#ownClaim = null;
     if (added && this.#trackRecent && !this.readOnly) {
-      const first = await this.#store.claimRecent(this.mailbox.id);
-      for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) if (this.#uids[i]! >= first) this.#recent.add(this.#uids[i]!);
+      // New messages below the UIDNEXT of this session's own claim (made with its APPEND) were claimed there.
+      let unclaimed = false;
+      for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) {
+        const u = this.#uids[i]!;
+        if (own && u < own.next) {
+          if (u >= own.first) this.#recent.add(u);
+        } else unclaimed = true;
+      }
+      if (unclaimed) {
+        const first = await this.#store.claimRecent(this.mailbox.id);
+        for (let i = this.#uids.length - 1; i >= 0 && this.#uids[i]! > last; i--) if (this.#uids[i]! >= first && !(own && this.#uids[i]! < own.next)) this.#recent.add(this.#uids[i]!);
+      }
     } else if (added && this.#trackRecent) {
       const st = await this.#store.status(this.mailbox.id);
       this.#markUnclaimedRecent(this.#uids.findIndex((u) => u > last), st.recent, st.uidNext);

@@ -114,6 +114,13 @@ export interface AppendOptions {
    * NOT_FOUND when its mailbox does not exist.
    */
   replaces?: { mailboxId: number; uid: number };
+  /**
+   * IMAP4rev1 \Recent: also make the caller the claimant of the mailbox's recent messages, the new one
+   * among them, in the append's own transaction (what a claimRecent right after it would do, without a
+   * write of its own). A store that does it says so in AppendResult.recentClaim; one that does not may
+   * ignore the option, and the caller then claims apart.
+   */
+  claimRecent?: boolean;
 }
 
 /**
@@ -130,6 +137,11 @@ export interface AppendResult {
   uidValidity: number;
   emailId: string;
   modseq: number;
+  /**
+   * With AppendOptions.claimRecent, when the store claimed: the messages with `first` <= uid < `next` are
+   * recent for the caller alone (as claimRecent's answer `first`, with `next` the UIDNEXT it left behind).
+   */
+  recentClaim?: { first: number; next: number };
 }
 
 export interface CopyResult {

@@ -152,7 +152,17 @@ export const append = defineCommand({
     // RFC 3502: all or nothing. Several messages are one store transaction (appendMany): nobody sees a
     // part of them, and a refused batch leaves no UID, MODSEQ or blob behind.
     const mb = target.mailbox;
-    const done = items.length === 1 ? [await store.append(mb.id, items[0]!.raw, items[0]!.opts)] : await store.appendMany(mb.id, items);
+    // Into the selected mailbox, this session is the first to be told of the new message: it claims \Recent
+    // in the append's own transaction instead of with a write of its own at the refresh after it.
+    const st = ctx.session.state;
+    const view = st.kind === 'selected' && st.view.mailbox.id === mb.id && st.view.claimsRecent ? st.view : null;
+    let done;
+    if (items.length === 1) {
+      const one = items[0]!;
+      done = [await store.append(mb.id, one.raw, view ? { ...one.opts, claimRecent: true } : one.opts)];
+    } else done = await store.appendMany(mb.id, items);
+    const claim = done[0]!.recentClaim;
+    if (view && claim) view.noteRecentClaim(claim);
     await markAppendedSeen(
       ctx,
       target,

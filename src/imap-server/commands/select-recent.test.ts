@@ -61,4 +61,49 @@ describe('\\Recent transcripts', () => {
     rw.close();
     ro.close();
   });
+
+  /** A logged-in session with `box` created and selected (after ENABLE when `enable` is given); SELECT's answer. */
+  async function selecting(box: string, enable?: string): Promise<{ c: RawClient; sel: string }> {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    if (enable) assert.match(await c.cmd(`ENABLE ${enable}`), /OK/);
+    assert.match(await c.cmd(`CREATE ${box}`), /OK/);
+    return { c, sel: await c.cmd(`SELECT ${box}`) };
+  }
+
+  test('APPEND into the selected mailbox makes the new message, and earlier unclaimed ones, recent there alone', async () => {
+    const { c, sel } = await selecting('box3');
+    assert.match(sel, /\* 0 EXISTS\r\n\* 0 RECENT\r\n/);
+    await f.append(message('delivered'), [], 'box3');
+    const m = message('appended');
+    assert.match(await c.cmd(`APPEND box3 {${m.length}+}\r\n${m}`, 'ap'), /\* 2 EXISTS\r\n\* 2 RECENT\r\nap OK \[APPENDUID \d+ 2\]/);
+    assert.match(await c.cmd('FETCH 1:2 FLAGS', 'fl'), /\* 1 FETCH \(FLAGS \(\\Recent\)\)\r\n\* 2 FETCH \(FLAGS \(\\Recent\)\)\r\n/);
+    // Claimed: another session sees neither as recent, and a later arrival is claimed by the next refresh.
+    const other = await RawClient.connect(f.port);
+    await other.login();
+    assert.match(await other.cmd('EXAMINE box3'), /\* 2 EXISTS\r\n\* 0 RECENT\r\n/);
+    await f.append(message('later'), [], 'box3');
+    assert.match(await c.cmd('NOOP', 'n1'), /\* 3 EXISTS\r\n\* 3 RECENT\r\nn1 OK/);
+    assert.match(await other.cmd('NOOP', 'n2'), /\* 3 EXISTS\r\n\* 0 RECENT\r\nn2 OK/);
+    // APPEND into another mailbox claims nothing for this view.
+    assert.match(await c.cmd('CREATE box4'), /OK/);
+    assert.match(await c.cmd(`APPEND box4 {${m.length}+}\r\n${m}`), /OK \[APPENDUID/);
+    assert.match(await other.cmd('SELECT box4'), /\* 1 EXISTS\r\n\* 1 RECENT\r\n/);
+    other.close();
+    c.close();
+  });
+
+  test('an IMAP4rev2 session appending into its selected mailbox claims nothing', async () => {
+    const { c, sel } = await selecting('box5', 'IMAP4rev2');
+    assert.match(sel, /\* 0 EXISTS\r\n/);
+    const m = message('rev2');
+    const ap = await c.cmd(`APPEND box5 {${m.length}+}\r\n${m}`, 'ap');
+    assert.match(ap, /\* 1 EXISTS\r\nap OK/);
+    assert.doesNotMatch(ap, /RECENT/);
+    const other = await RawClient.connect(f.port);
+    await other.login();
+    assert.match(await other.cmd('SELECT box5'), /\* 1 EXISTS\r\n\* 1 RECENT\r\n/);
+    other.close();
+    c.close();
+  });
 });

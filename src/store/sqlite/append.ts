@@ -32,7 +32,7 @@ interface Prepared extends CheckedAppend {
 
 export class SqliteAppends extends SqliteMailboxes {
   append(mailboxId: number, raw: Buffer, opts?: AppendOptions): Promise<AppendResult> {
-    return this.core.run(async () => (await this.appendChecked(mailboxId, [checkAppend(raw, opts)], opts?.replaces))[0]!);
+    return this.core.run(async () => (await this.appendChecked(mailboxId, [checkAppend(raw, opts)], opts?.replaces, opts?.claimRecent === true))[0]!);
   }
 
   appendMany(mailboxId: number, items: readonly AppendItem[]): Promise<AppendResult[]> {
@@ -40,7 +40,7 @@ export class SqliteAppends extends SqliteMailboxes {
   }
 
   /** The work of append and appendMany (see the header), inside core.run. */
-  private async appendChecked(mailboxId: number, checked: readonly CheckedAppend[], rep?: AppendOptions['replaces']): Promise<AppendResult[]> {
+  private async appendChecked(mailboxId: number, checked: readonly CheckedAppend[], rep?: AppendOptions['replaces'], claimRecent = false): Promise<AppendResult[]> {
     const core = this.core;
     for (const c of checked) if (c.emailId !== undefined && core.st.emailIdExists.get(c.emailId)) throw new StoreError('EXISTS', 'EMAILID already in use');
     if (!core.st.mailbox.get(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
@@ -78,6 +78,12 @@ export class SqliteAppends extends SqliteMailboxes {
           return { uid: uid++, uidValidity: b.uid_validity, emailId, modseq };
         });
         core.st.bumpMailbox.run(uid, modseq, mailboxId);
+        if (claimRecent) {
+          // \Recent claimed with the append (see AppendOptions.claimRecent): every message up to the new UIDNEXT.
+          core.st.claimRecent.run(uid, mailboxId);
+          const claim = { first: Math.min(b.first_recent, uid), next: uid };
+          for (const r of results) r.recentClaim = claim;
+        }
         if (rep) {
           // REPLACE: the old message goes in this transaction (with this modseq when it is the same mailbox).
           const sb = core.mailboxRow(rep.mailboxId);

@@ -13,23 +13,37 @@
 import type { SqliteCore } from './core.js';
 import { MSG_COLS } from './rows.js';
 
-/** Keeps the listed rows of `mailboxId` (uids as a JSON array) readable; call before deleting them. */
-export function holdRows(core: SqliteCore, mailboxId: number, uidsJson: string, modseq: number): void {
-  core
-    .sql(
-      `INSERT OR REPLACE INTO expunged_held (mailbox_id, ${MSG_COLS}, blob_id, expunged_modseq, expunged_at)
-       SELECT mailbox_id, ${MSG_COLS}, blob_id, ?, ? FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
-    )
-    .run(modseq, Date.now(), mailboxId, uidsJson);
+const HOLD_SQL = `INSERT OR REPLACE INTO expunged_held (mailbox_id, ${MSG_COLS}, blob_id, expunged_modseq, expunged_at)
+  SELECT mailbox_id, ${MSG_COLS}, blob_id, ?, ? FROM messages WHERE mailbox_id = ? AND uid`;
+
+/**
+ * Dead blobs up to this many have their data, header and inline rows deleted in the transaction that drops
+ * them (a single EXPUNGE: no garbage transaction of its own afterwards); more go through blob_garbage.
+ */
+const FREE_NOW_MAX = 8;
+
+/** Keeps the listed rows of `mailboxId` readable; call before deleting them. */
+export function holdRows(core: SqliteCore, mailboxId: number, uids: readonly number[], modseq: number): void {
+  if (uids.length === 1) core.sql(`${HOLD_SQL} = ?`).run(modseq, Date.now(), mailboxId, uids[0]);
+  else core.sql(`${HOLD_SQL} IN (SELECT value FROM json_each(?))`).run(modseq, Date.now(), mailboxId, JSON.stringify(uids));
   core.heldAdded(mailboxId);
 }
 
 /**
  * Drops one reference per listed blob id (an id listed n times loses n). Unreferenced blobs lose their
- * rows: their files go to `doomed` (unlinked after commit), their inline/data/header rows to blob_garbage.
+ * rows: their files go to `doomed` (unlinked after commit); their inline/data/header rows are deleted here
+ * for a few blobs, else listed in blob_garbage (see FREE_NOW_MAX).
  */
 export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doomed: string[]): void {
   if (blobIds.length === 0) return;
+  if (blobIds.length === 1) {
+    // One message (the usual EXPUNGE): plain statements, no JSON list to bind and walk.
+    const id = blobIds[0]!;
+    core.st.unrefBlob.run(id);
+    const refs = core.st.blobRefs.get(id) as number | undefined;
+    if (refs !== undefined && refs <= 0) freeBlobs(core, [id], doomed);
+    return;
+  }
   // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
   const drops = new Map<string, number>();
   for (const id of blobIds) drops.set(id, (drops.get(id) ?? 0) + 1);
@@ -40,7 +54,20 @@ export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doome
   }
   if (once.length > 0) core.st.unrefBlobsJson.run(JSON.stringify(once));
   const dead = core.st.deadBlobsJson.all(JSON.stringify([...drops.keys()])) as string[];
-  if (dead.length === 0) return;
+  if (dead.length > 0) freeBlobs(core, dead, doomed);
+}
+
+/** Deletes unreferenced blobs: a few with all their rows now, more through blob_garbage (see FREE_NOW_MAX). */
+function freeBlobs(core: SqliteCore, dead: readonly string[], doomed: string[]): void {
+  if (dead.length <= FREE_NOW_MAX) {
+    for (const id of dead) {
+      core.st.deleteBlob.run(id);
+      core.st.deleteBlobData.run(id);
+      core.st.deleteBlobHeader.run(id);
+      if (core.st.deleteBlobInline.run(id).changes === 0) doomed.push(id); // a file to unlink
+    }
+    return;
+  }
   const deadJson = JSON.stringify(dead);
   core.st.deleteBlobsJson.run(deadJson);
   // Their blob_data, blob_headers and blob_inline rows go in the background (see collectGarbage): no
@@ -92,24 +119,26 @@ export function sweepHeld(core: SqliteCore, mailboxId: number): void {
   void core
     .run(async () => {
       const doomed: string[] = [];
-      await core.groupCommit(
-        () => {
-          const cutoff = Date.now() - core.expungeGraceMs;
-          const rows = core
-            .sql(`SELECT uid, blob_id ${DUE_FROM}`)
-            .all(mailboxId, upto, cutoff) as Array<{ uid: number; blob_id: string }>;
-          if (rows.length === 0) return;
-          core.sql('DELETE FROM expunged_held WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))').run(mailboxId, JSON.stringify(rows.map((r) => r.uid)));
-          dropBlobRefs(
-            core,
-            rows.map((r) => r.blob_id),
-            doomed,
-          );
-        },
-        undefined,
-        false,
-      );
+      await core.groupCommit(() => freeDueHeld(core, mailboxId, doomed), undefined, false);
       core.unlinkAll(doomed);
     })
     .catch(() => undefined);
+}
+
+/**
+ * What sweepHeld frees, inside the caller's transaction: an expunge runs it too when expunged rows are held
+ * for a grace (serve --workers N), so the rows of earlier expunges go with a later one instead of in a
+ * transaction of their own. Files of freed blobs go to `doomed`.
+ */
+export function freeDueHeld(core: SqliteCore, mailboxId: number, doomed: string[]): void {
+  const floor = core.hub.holds.floor(mailboxId);
+  const upto = floor === Infinity ? Number.MAX_SAFE_INTEGER : floor;
+  const rows = core.sql(`SELECT uid, blob_id ${DUE_FROM}`).all(mailboxId, upto, Date.now() - core.expungeGraceMs) as Array<{ uid: number; blob_id: string }>;
+  if (rows.length === 0) return;
+  core.sql('DELETE FROM expunged_held WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))').run(mailboxId, JSON.stringify(rows.map((r) => r.uid)));
+  dropBlobRefs(
+    core,
+    rows.map((r) => r.blob_id),
+    doomed,
+  );
 }

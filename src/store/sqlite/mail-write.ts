@@ -6,10 +6,12 @@
  * values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
  */
 import type { CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
-import { applyFlagOp, checkStoreFlags } from '../flags.js';
+import { applyFlagOp, checkStoreFlags, type ParsedFlags } from '../flags.js';
+import { StoreError } from '../types.js';
 import { SqliteAppends } from './append.js';
 import { canonicalKeywords, deleteRows, moveRows } from './mutations.js';
 import { checkQuota } from './quota.js';
+import { freeDueHeld } from './held.js';
 import { chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
@@ -18,6 +20,10 @@ export class SqliteMailWrites extends SqliteAppends {
     return this.core.run(async () => {
       const change = checkStoreFlags(opts);
       const since = opts.unchangedSince;
+      // A change that changes nothing (+FLAGS (\Seen) on messages already seen, the common re-read) needs
+      // no write transaction: the rows as read now answer it, as the transaction's own read would have.
+      const noop = this.unchangedBy(mailboxId, uids, opts.op, change, since);
+      if (noop) return noop;
       let userId = 0;
       const result = await this.core.groupCommit((): StoreFlagsResult => {
         const b = this.core.mailboxRow(mailboxId);
@@ -51,6 +57,21 @@ export class SqliteMailWrites extends SqliteAppends {
     });
   }
 
+  /**
+   * The result of a flag change that would change no message (the UNCHANGEDSINCE failures among them
+   * listed), or null when some message would change. One read, outside any transaction; keywords compare
+   * case-insensitively, so their canonical spelling does not matter here. Throws NOT_FOUND (mailbox).
+   */
+  private unchangedBy(mailboxId: number, uids: number[], op: StoreFlagsOptions['op'], change: ParsedFlags, since: number | undefined): StoreFlagsResult | null {
+    if (this.core.st.highestModseq.get(mailboxId) === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    const modified: number[] = [];
+    for (const r of this.core.rowsIn(mailboxId, uids)) {
+      if (since !== undefined && r.modseq > since) modified.push(r.uid);
+      else if (applyFlagOp(op, { mask: r.flags, keywords: splitKeywords(r.keywords) }, change).changed) return null;
+    }
+    return { changed: [], modified };
+  }
+
   expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
     return this.core.run(async () => {
       const doomed: string[] = [];
@@ -68,6 +89,8 @@ export class SqliteMailWrites extends SqliteAppends {
         const modseq = b.highest_modseq + 1;
         deleteRows(this.core, mailboxId, rows, modseq, doomed);
         this.core.st.setModseq.run(modseq, mailboxId);
+        // Rows held for a grace by earlier expunges (see held.ts) and due now go with this transaction.
+        if (this.core.expungeGraceMs > 0) freeDueHeld(this.core, mailboxId, doomed);
         ev = [b.user_id, modseq];
         return rows.map((r) => r.uid);
         // Resolves at COMMIT, not after the WAL sync: a crash before that sync brings the messages back,

@@ -64,9 +64,18 @@ export function unref(core: SqliteCore, blobId: string, doomed: string[]): void 
  */
 export function deleteRows(core: SqliteCore, mailboxId: number, rows: ReadonlyArray<Pick<FullMsgRow, 'uid' | 'blob_id'>>, modseq: number, doomed: string[], tombstones = true): void {
   if (rows.length === 0) return;
-  const uids = JSON.stringify(rows.map((r) => r.uid));
   const hold = tombstones && core.holdsExpunged(mailboxId);
-  if (hold) holdRows(core, mailboxId, uids, modseq);
+  if (hold) holdRows(core, mailboxId, rows.map((r) => r.uid), modseq);
+  if (rows.length === 1) {
+    // One message (the usual EXPUNGE): plain statements, no JSON list to bind and walk.
+    const r = rows[0]!;
+    core.st.deleteMessage.run(mailboxId, r.uid);
+    core.st.deleteEnvelope.run(mailboxId, r.uid);
+    if (tombstones) core.st.insertTombstone.run(mailboxId, r.uid, modseq);
+    if (!hold) dropBlobRefs(core, [r.blob_id], doomed);
+    return;
+  }
+  const uids = JSON.stringify(rows.map((r) => r.uid));
   core.st.deleteMessagesJson.run(mailboxId, uids);
   core.st.deleteEnvelopesJson.run(mailboxId, uids);
   if (tombstones) core.st.insertTombstonesJson.run(mailboxId, modseq, uids);
@@ -103,7 +112,7 @@ export function moveRows(core: SqliteCore, src: MailboxRow, rows: readonly FullM
     const srcModseq = src.highest_modseq + 1;
     if (core.holdsExpunged(src.id)) {
       // The moved rows stay readable for readers of the source (held.ts); the held copy is one more reference.
-      holdRows(core, src.id, JSON.stringify(rows.map((r) => r.uid)), srcModseq);
+      holdRows(core, src.id, rows.map((r) => r.uid), srcModseq);
       for (const r of rows) core.st.refBlob.run(r.blob_id);
     }
     for (const r of rows) {

@@ -204,14 +204,20 @@ describe('SQLite store specifics', () => {
       await assert.rejects(failing, (e: unknown) => isStoreError(e, 'NOT_FOUND'));
       await Promise.all(others);
       assert.equal(inlineRows(), 4);
-      // Rows dropped just before close are listed in blob_garbage and deleted at the next open.
+      // A few dropped blobs lose their rows in the expunge's own transaction, nothing listed as garbage.
       const garbageRows = () => db.prepare('SELECT count(*) FROM blob_garbage').pluck().get() as number;
-      for (let k = 0; k < 3; k++) await s.mail.append(arch.id, sampleMessage(30 + k), { flags: ['\\Deleted'] });
-      assert.equal(inlineRows(), 7);
-      assert.equal((await s.mail.expunge(arch.id)).length, 3);
+      for (let k = 0; k < 2; k++) await s.mail.append(arch.id, sampleMessage(40 + k), { flags: ['\\Deleted'] });
+      assert.equal(inlineRows(), 6);
+      assert.equal((await s.mail.expunge(arch.id)).length, 2);
+      assert.equal(garbageRows(), 0);
+      assert.equal(inlineRows(), 4);
+      // More rows dropped just before close are listed in blob_garbage and deleted at the next open.
+      for (let k = 0; k < 12; k++) await s.mail.append(arch.id, sampleMessage(30 + k), { flags: ['\\Deleted'] });
+      assert.equal(inlineRows(), 16);
+      assert.equal((await s.mail.expunge(arch.id)).length, 12);
       await s.close();
-      assert.equal(garbageRows(), 3, 'the expunge listed the rows; close stopped before deleting them');
-      assert.equal(inlineRows(), 7);
+      assert.equal(garbageRows(), 12, 'the expunge listed the rows; close stopped before deleting them');
+      assert.equal(inlineRows(), 16);
       // Reopened: everything reads back (the rows were committed and synced) and the garbage goes.
       const again = (await openSqliteStore({ dataDir: dir, fsync: true }));
       try {

@@ -65,6 +65,7 @@ export function prepareStatements(db: Database.Database) {
     insertBlobHeader: prep('INSERT INTO blob_headers (blob_id, header) VALUES (?, ?)'),
     deleteBlobHeader: prep('DELETE FROM blob_headers WHERE blob_id = ?'),
     insertBlobInline: prep('INSERT INTO blob_inline (blob_id, raw) VALUES (?, ?)'),
+    deleteBlobInline: prep('DELETE FROM blob_inline WHERE blob_id = ?'),
     blobInline: prep('SELECT raw FROM blob_inline WHERE blob_id = ?').pluck(),
     blobInlineRange: prep('SELECT substr(raw, ?, ?) FROM blob_inline WHERE blob_id = ?').pluck(),
     garbageOne: prep('INSERT OR IGNORE INTO blob_garbage (blob_id) SELECT blob_id FROM blob_inline WHERE blob_id = ?'),
