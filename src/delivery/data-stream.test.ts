@@ -47,6 +47,8 @@ const WIRE = [
   'x\r\n.\r\n',
   '\r\n.\r\nNOOP\r\n',
   'line\n.bare lf dot\r\n.\r\n',
+  'abcdef\r\n..x\r\n.y\r\nlonger line here\r\n..\r\n.\r\nNOOP\r\n',
+  'ab\r\n.\r\n',
 ];
 
 test('the indexOf scan emits what the byte loop emits, however the wire is cut', async () => {
@@ -59,6 +61,8 @@ test('the indexOf scan emits what the byte loop emits, however the wire is cut',
     const wire = Buffer.from(text, 'latin1');
     const cutsList: number[][] = [[]];
     for (let i = 1; i < wire.length; i++) cutsList.push([i]);
+    for (let i = 1; i < wire.length; i++) for (let j = i + 1; j < wire.length; j++) cutsList.push([i, j]);
+    cutsList.push(Array.from({ length: wire.length - 1 }, (_, i) => i + 1)); // one byte at a time
     for (let k = 0; k < 40; k++) cutsList.push(Array.from({ length: 1 + rand(5) }, () => 1 + rand(wire.length - 1)));
     for (const cuts of cutsList) {
       const chunks = splitAt(wire, cuts);

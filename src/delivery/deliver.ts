@@ -30,6 +30,7 @@ import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { prefixedIndex, rememberedIndex, rememberIndex } from '../mime/shared.js';
 import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
+import { prefixed } from './headroom.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { randomString } from '../lib/random.js';
 import { defaultDisposition, runAfter, runStages, type DeliveryStage, type Target, type Transport } from './pipeline.js';
@@ -90,8 +91,13 @@ export type DeliverResult =
 
 /** The trace prefix deliver() puts in front of the message for one recipient. */
 export function tracePrefix(recipient: string, opts: Pick<DeliverOptions, 'envelopeFrom' | 'received'>): Buffer {
+  return Buffer.from(traceFields(recipient, opts), 'utf8');
+}
+
+/** tracePrefix as text. */
+function traceFields(recipient: string, opts: Pick<DeliverOptions, 'envelopeFrom' | 'received'>): string {
   const received = typeof opts.received === 'function' ? opts.received(recipient) : (opts.received ?? '');
-  return Buffer.from(returnPathHeader(opts.envelopeFrom) + deliveredToHeader(recipient) + received, 'utf8');
+  return returnPathHeader(opts.envelopeFrom) + deliveredToHeader(recipient) + received;
 }
 
 /**
@@ -122,9 +128,11 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
         }, log)
       : defaultDisposition();
     if (d.refuse) return { ok: false, code: 'REFUSED', message: d.refuse.message, reply: { code: d.refuse.code, enhanced: d.refuse.enhanced } };
-    const prefix = Buffer.concat([tracePrefix(r.recipient, opts), Buffer.from(d.headers.join(''), 'utf8')]);
+    const fields = traceFields(r.recipient, opts) + d.headers.join('');
     const body = d.message ?? raw;
-    const copy = Buffer.concat([prefix, body]);
+    // The first copy of a received message is written into the room in front of it (headroom.ts).
+    const copy = prefixed(fields, body);
+    const prefix = copy.subarray(0, copy.length - body.length);
     if (isMarkedCrlfOnly(body) && findBareLineEnd(prefix) === -1) markCrlfOnly(copy);
     // A stage that parsed the message (the spam filter) spares the store parsing the copy again.
     const parsed = rememberedIndex(body);

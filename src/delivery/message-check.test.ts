@@ -65,3 +65,23 @@ test('checkMessage marks what it passes as CRLF-only, so the store skips its own
   assert.equal(checkMessage(refused, 'reject').ok, false);
   assert.ok(!isMarkedCrlfOnly(refused));
 });
+
+test('findBareLineEnd finds what a byte-by-byte reading finds: the first bare LF, else the first bare CR (property)', () => {
+  const reference = (b: Buffer): number => {
+    for (let i = 0; i < b.length; i++) if (b[i] === 0x0a && (i === 0 || b[i - 1] !== 0x0d)) return i;
+    for (let i = 0; i < b.length; i++) if (b[i] === 0x0d && b[i + 1] !== 0x0a) return i;
+    return -1;
+  };
+  const piece = fc.constantFrom('\r\n', '\r', '\n', 'a', 'bc ', '\r\r\n', '\n\r');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+      const b = Buffer.from(parts.join(''), 'latin1');
+      assert.equal(findBareLineEnd(b), reference(b), JSON.stringify(parts.join('')));
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(findBareLineEnd(Buffer.from('a\r\nb\r\nc\r\n')), -1);
+  assert.equal(findBareLineEnd(Buffer.from('a\r\nb\r\nc\r')), 7);
+  assert.equal(findBareLineEnd(Buffer.from('a\r\nb\rx\nc\r\n')), 6);
+  assert.equal(findBareLineEnd(Buffer.alloc(0)), -1);
+});

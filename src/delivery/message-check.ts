@@ -22,8 +22,24 @@ export type CheckResult = { ok: true; raw: Buffer } | { ok: false; code: number;
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** Index of the first bare CR or LF, or -1. */
+/**
+ * Index of the first bare CR or LF, or -1. A clean message is walked one line break at a time, with the
+ * next CR and the next LF found together (each CR must sit just before its LF); the first break that is
+ * not a CRLF pair is located by the plain scans below.
+ */
 export function findBareLineEnd(raw: Buffer): number {
+  let cr = raw.indexOf(CR);
+  let lf = raw.indexOf(LF);
+  while (cr !== -1 || lf !== -1) {
+    if (cr === -1 || cr + 1 !== lf) return firstBareLineEnd(raw);
+    cr = raw.indexOf(CR, lf + 1);
+    lf = raw.indexOf(LF, lf + 1);
+  }
+  return -1;
+}
+
+/** findBareLineEnd by two scans: each LF looks back for its CR, then each CR forward for its LF. */
+function firstBareLineEnd(raw: Buffer): number {
   for (let i = raw.indexOf(LF); i !== -1; i = raw.indexOf(LF, i + 1)) {
     if (i === 0 || raw[i - 1] !== CR) return i;
   }

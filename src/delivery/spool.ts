@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SMTPServerDataStream } from 'smtp-server';
 import { randomString } from '../lib/random.js';
+import { withHeadroom } from './headroom.js';
 
 /** Bytes of one message kept in memory before it goes to a spool file. */
 export const SPOOL_THRESHOLD = 1024 * 1024;
@@ -189,7 +190,8 @@ export function collectData(stream: SMTPServerDataStream, limit: number, spool: 
       done = true;
       const tooBig = oversized || stream.sizeExceeded;
       if (!file) {
-        const raw = tooBig ? Buffer.alloc(0) : Buffer.concat(chunks);
+        // Room in front for the trace fields of the first copy (headroom.ts): the message is copied once.
+        const raw = tooBig ? Buffer.alloc(0) : withHeadroom(chunks, held);
         const n = held;
         chunks.length = 0;
         held = 0;
