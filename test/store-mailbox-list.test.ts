@@ -49,10 +49,13 @@ describe('SQLite: mailbox list events across stores on one directory', () => {
       await here.mail.createMailbox(user.id, 'Near');
       await there.mail.setSubscribed(user.id, 'Farther', false);
       await there.mail.deleteMailbox(user.id, 'Farther');
-      await eventually(() => heard.length >= 6, 'six events');
+      await there.mail.setSpecialUse((await there.mail.getMailbox(user.id, 'INBOX'))!.id, null);
+      const sent = await there.mail.createMailbox(user.id, 'Outbox');
+      await there.mail.setSpecialUse(sent.id, '\\Sent', { origin: 'jmap' });
+      await eventually(() => heard.length >= 8, 'eight events');
       await settle();
       // "Near" was announced at its commit, the others at the next poll: order is per source.
-      assert.deepEqual(brief(heard).filter((e) => !e.includes('Near')), ['create:Far@cli', 'subscribe:Far', 'rename:Farther<-Far', 'unsubscribe:Farther', 'delete:Farther']);
+      assert.deepEqual(brief(heard).filter((e) => !e.includes('Near')), ['create:Far@cli', 'subscribe:Far', 'rename:Farther<-Far', 'unsubscribe:Farther', 'delete:Farther', 'create:Outbox', 'special-use:Outbox@jmap']);
       assert.equal(brief(heard).filter((e) => e === 'create:Near').length, 1, 'the own commit is not heard again from the log');
       off();
     } finally {
@@ -136,7 +139,9 @@ describe('PostgreSQL: mailbox list events across nodes', () => {
       await step(a.mail.renameMailbox(user.id, 'INBOX', 'Moved'));
       await step(b.mail.setSubscribed(user.id, 'Knot', false));
       await step(a.mail.deleteMailbox(user.id, 'Knot'));
-      const want = ['create:Node@imap-1', 'subscribe:Node', 'rename:Knot<-Node', 'create:Moved', 'unsubscribe:Knot', 'delete:Knot'];
+      const moved = (await b.mail.listMailboxes(user.id)).find((m) => m.name === 'Moved')!;
+      await step(b.mail.setSpecialUse(moved.id, '\\Archive', { origin: 'jmap-2' }));
+      const want = ['create:Node@imap-1', 'subscribe:Node', 'rename:Knot<-Node', 'create:Moved', 'unsubscribe:Knot', 'delete:Knot', 'special-use:Moved@jmap-2'];
       // A malformed list notification (as anyone with access to the database could send) is ignored.
       await adminQuery(db.url, `SELECT pg_notify('mailroom_mblist', 'L{"kind":"create","userId":${user.id}}')`);
       await adminQuery(db.url, `SELECT pg_notify('mailroom_mblist', 'L{not json')`);

@@ -296,7 +296,7 @@ export async function mailboxSet(args: Args, call: Call): Promise<Args> {
         const role = next['role'];
         if (role !== null && (typeof role !== 'string' || !USE_OF[role])) throw setError('invalidProperties', 'unsupported role', ['role']);
         if (typeof role === 'string' && boxWithRole(a, role)) throw setError('invalidProperties', 'a mailbox has this role already', ['role']);
-        await mail.setSpecialUse(box.mb.id, typeof role === 'string' ? USE_OF[role]! : null);
+        await mail.setSpecialUse(box.mb.id, typeof role === 'string' ? USE_OF[role]! : null, { origin: a.origin });
       }
       if (next['isSubscribed'] !== cur['isSubscribed']) {
         if (typeof next['isSubscribed'] !== 'boolean') throw setError('invalidProperties', 'isSubscribed', ['isSubscribed']);

@@ -30,9 +30,9 @@ export const TRANSFER_SYNC_MAX = 100;
 /** Users whose Junk mailbox name is remembered (the map is emptied when full). */
 const JUNK_NAME_CACHE = 10_000;
 /**
- * A remembered Junk mailbox name is trusted this long without a store read. Creates, deletes and renames
- * forget it at once (mailbox list events); a \Junk mark moved to another mailbox (setSpecialUse, which has
- * no list event) is seen within this time.
+ * A remembered Junk mailbox name is trusted this long without a store read. Mailbox list events (creates,
+ * deletes, renames, a \Junk mark set or cleared) forget it at once; the time bounds what a missed event
+ * (a PostgreSQL notification lost while its connection was down) can cost.
  */
 export const JUNK_NAME_TTL_MS = 30_000;
 

@@ -77,7 +77,8 @@ export interface MailStore extends MetadataStore {
   /** Subscriptions are by name and may name mailboxes that do not exist (RFC 9051 6.3.7). */
   setSubscribed(userId: number, name: string, subscribed: boolean, opts?: MailboxChangeOptions): Promise<void>;
   listSubscriptions(userId: number): Promise<string[]>;
-  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void>;
+  /** Sets or clears a mailbox's special use; a change is a mailbox list event ('special-use'). */
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null, opts?: MailboxChangeOptions): Promise<void>;
   status(mailboxId: number): Promise<MailboxStatus>;
   /** IMAP4rev1 \Recent: the first recent uid for the caller; moves first-recent to uidNext (one claimant). */
   claimRecent(mailboxId: number): Promise<number>;

@@ -6,7 +6,7 @@
 import { MAX_MAILBOX_NAME_OCTETS } from './names.js';
 import { MAX_ORIGIN_LENGTH, type MailboxChangeOptions, type MailboxListEvent } from './types.js';
 
-export const LIST_EVENT_KINDS: readonly MailboxListEvent['kind'][] = ['create', 'delete', 'rename', 'subscribe', 'unsubscribe'];
+export const LIST_EVENT_KINDS: readonly MailboxListEvent['kind'][] = ['create', 'delete', 'rename', 'subscribe', 'unsubscribe', 'special-use'];
 
 /** The origin an event records: the caller's, when it is a string of at most MAX_ORIGIN_LENGTH characters. */
 export function originOf(opts: MailboxChangeOptions | undefined): string | null {

@@ -190,9 +190,10 @@ export interface MailboxListEvent {
   userId: number;
   /**
    * create, delete, rename: a mailbox (renaming INBOX, which moves its messages and keeps INBOX, is a
-   * create of the new name); subscribe, unsubscribe: a subscription, which names a mailbox that may not exist.
+   * create of the new name); subscribe, unsubscribe: a subscription, which names a mailbox that may not exist;
+   * special-use: the mailbox's special use (RFC 6154: \Junk, \Sent, ...; a JMAP role) was set or cleared.
    */
-  kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe';
+  kind: 'create' | 'delete' | 'rename' | 'subscribe' | 'unsubscribe' | 'special-use';
   /** The mailbox name (after a rename). A rename of a parent is one event; its children move with it. */
   name: string;
   /** The name before a rename; absent otherwise. */

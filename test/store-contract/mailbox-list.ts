@@ -66,5 +66,33 @@ export function runMailboxListContract(name: string, factory: StoreFactory): voi
         offBob();
       }),
     );
+
+    test(
+      'a special use set, moved or cleared is announced once with its origin; no change announces nothing',
+      withStore(async (s, user) => {
+        const u = user.id;
+        const heard: MailboxListEvent[] = [];
+        const off = s.mail.subscribeMailboxList(u, (ev) => heard.push(plain(ev)));
+        const spam = await s.mail.createMailbox(u, 'Filtered');
+        const junk = await s.mail.createMailbox(u, 'Bulk', { specialUse: '\\Junk' });
+        await s.mail.setSpecialUse(spam.id, '\\Junk', { origin: 'jmap-1' });
+        await s.mail.setSpecialUse(spam.id, '\\Junk'); // no change: nothing
+        await s.mail.setSpecialUse(junk.id, null);
+        await s.mail.setSpecialUse(junk.id, null); // no change: nothing
+        await rejectsWith(s.mail.setSpecialUse(junk.id + spam.id + 1000, '\\Sent'), 'NOT_FOUND');
+        const want: MailboxListEvent[] = [
+          { userId: u, kind: 'create', name: 'Filtered', origin: null },
+          { userId: u, kind: 'create', name: 'Bulk', origin: null },
+          { userId: u, kind: 'special-use', name: 'Filtered', origin: 'jmap-1' },
+          { userId: u, kind: 'special-use', name: 'Bulk', origin: null },
+        ];
+        await eventually(() => heard.length >= want.length, 'the events');
+        assert.deepEqual(heard, want);
+        const boxes = await s.mail.listMailboxes(u);
+        assert.equal(boxes.find((b) => b.name === 'Filtered')?.specialUse, '\\Junk');
+        assert.equal(boxes.find((b) => b.name === 'Bulk')?.specialUse, null);
+        off();
+      }),
+    );
   });
 }

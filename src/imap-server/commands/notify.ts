@@ -257,6 +257,7 @@ export async function flushNotify(session: Session, store: MailStore): Promise<v
 
 /** The "* LIST" of a mailbox list event, when one of the session's groups asks for it (null otherwise). */
 function listLine(s: Session, st: NotifyState, ev: MailboxListEvent): Buffer | null {
+  if (ev.kind === 'special-use') return null; // no NOTIFY event covers a mailbox's special use
   const event = ev.kind === 'subscribe' || ev.kind === 'unsubscribe' ? 'SubscriptionChange' : 'MailboxName';
   const wanted = (name: string): boolean => st.groups.some((g) => g.events.has(event) && matches(g, name, st.subscribed));
   if (!wanted(ev.name) && !(ev.oldName !== undefined && wanted(ev.oldName))) return null;

@@ -158,12 +158,21 @@ export class PgMailboxes {
     });
   }
 
-  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       checkSpecialUse(specialUse);
       if (!validId(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const r = await this.core.db.query('UPDATE mailboxes SET special_use = $2 WHERE id = $1', [mailboxId, specialUse]);
-      if (r.rowCount === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      await this.core.db.tx(async (q, after) => {
+        const r = await q.query<{ user_id: string | number; name: string; special_use: string | null }>(
+          'SELECT user_id, name, special_use FROM mailboxes WHERE id = $1 FOR UPDATE',
+          [mailboxId],
+        );
+        const b = r.rows[0];
+        if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        if (b.special_use === specialUse) return;
+        await q.query('UPDATE mailboxes SET special_use = $2 WHERE id = $1', [mailboxId, specialUse]);
+        await this.core.listChanged(q, after, listEvent(num(b.user_id), 'special-use', b.name, null, originOf(opts)));
+      });
     });
   }
 

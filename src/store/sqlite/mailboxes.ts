@@ -156,11 +156,17 @@ export class SqliteMailboxes {
     return this.core.run(async () => this.core.sql('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').pluck().all(userId) as string[]);
   }
 
-  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null): Promise<void> {
+  setSpecialUse(mailboxId: number, specialUse: SpecialUse | null, opts?: MailboxChangeOptions): Promise<void> {
     return this.core.run(async () => {
       checkSpecialUse(specialUse);
-      const info = this.core.sql('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
-      if (info.changes === 0) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const ev = this.core.tx(() => {
+        const b = this.core.st.mailbox.get(mailboxId) as MailboxRow | undefined;
+        if (!b) throw new StoreError('NOT_FOUND', 'no such mailbox');
+        if (b.special_use === specialUse) return null;
+        this.core.sql('UPDATE mailboxes SET special_use = ? WHERE id = ?').run(specialUse, mailboxId);
+        return logListChange(this.core, listEvent(b.user_id, 'special-use', b.name, null, originOf(opts)));
+      });
+      if (ev) emitListChanges(this.core, [ev]);
     });
   }
 
