@@ -40,3 +40,20 @@ test('maildrop: the commit plan expunges DELE marks and marks retrieved messages
   d.reset();
   assert.deepEqual(d.commitPlan(true), { expunge: [], seen: [], retrieved: [] });
 });
+
+test('maildrop: messages seen at login need no \\Seen in the commit plan; deletions and retrieval records still count', () => {
+  const seen = (uid: number, flags: string[]): MessageMeta => ({ ...meta(uid, 10), flags });
+  const d = new Maildrop(7, [seen(1, ['\\Seen']), seen(2, []), seen(3, ['\\seen', '\\Flagged']), seen(4, ['$Seen'])]);
+  for (let n = 1; n <= 4; n++) {
+    const m = d.lookup(n);
+    assert.ok(m.ok);
+    m.msg.retrieved = true;
+  }
+  const one = d.lookup(1);
+  assert.ok(one.ok);
+  one.msg.deleted = true;
+  // A keyword that merely looks like the flag is not \Seen; the system flag matches in any case.
+  assert.deepEqual(d.commitPlan(true), { expunge: [1], seen: [2, 4], retrieved: [1, 2, 3, 4] });
+  d.reset();
+  assert.deepEqual(d.commitPlan(true), { expunge: [], seen: [], retrieved: [] });
+});

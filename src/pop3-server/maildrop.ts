@@ -16,6 +16,8 @@ export interface DropMessage {
   deleted: boolean;
   /** Sent in full by RETR in this session. */
   retrieved: boolean;
+  /** Had \Seen at login: a RETR needs no flag change for it. */
+  readonly seen: boolean;
 }
 
 export type Lookup = { ok: true; msg: DropMessage } | { ok: false; reason: 'no-such-message' | 'deleted' };
@@ -27,7 +29,7 @@ export class Maildrop {
   constructor(mailboxId: number, messages: readonly MessageMeta[]) {
     this.mailboxId = mailboxId;
     const sorted = [...messages].sort((a, b) => a.uid - b.uid);
-    this.#messages = sorted.map((m, i) => ({ number: i + 1, uid: m.uid, uidl: m.emailId, size: m.size, deleted: false, retrieved: false }));
+    this.#messages = sorted.map((m, i) => ({ number: i + 1, uid: m.uid, uidl: m.emailId, size: m.size, deleted: false, retrieved: false, seen: hasSeen(m.flags) }));
   }
 
   /** Number of messages in the snapshot, deleted ones included (the highest valid message number). */
@@ -69,7 +71,9 @@ export class Maildrop {
   }
 
   /**
-   * What QUIT commits: deletions, \Seen for retrieved messages (when wanted), and retrieval records when
+   * What QUIT commits: deletions, \Seen for retrieved messages that lacked it at login (when wanted: a client
+   * that leaves mail on the server re-reads seen mail, and a plan with nothing in it costs QUIT no store
+   * transaction at all), and retrieval records when
    * `recordRetrievals` (only the retention policy reads them: without one, writing them would rewrite the
    * row of every message of a leave-mail-on-the-server client at every QUIT).
    */
@@ -79,9 +83,15 @@ export class Maildrop {
     const seen: number[] = [];
     for (const m of this.#messages) {
       if (m.deleted) expunge.push(m.uid);
-      else if (m.retrieved && markSeenOnRetrieve) seen.push(m.uid);
+      else if (m.retrieved && markSeenOnRetrieve && !m.seen) seen.push(m.uid);
       if (m.retrieved && recordRetrievals) retrieved.push(m.uid);
     }
     return { expunge, seen, retrieved };
   }
+}
+
+/** True when the flags hold \Seen (system flags match case-insensitively, RFC 3501 section 2.3.2). */
+function hasSeen(flags: readonly string[]): boolean {
+  for (const f of flags) if (f.length === 5 && f.toLowerCase() === '\\seen') return true;
+  return false;
 }
