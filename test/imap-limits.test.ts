@@ -255,6 +255,48 @@ describe('backpressure', () => {
   });
 });
 
+describe('literal memory across connections', () => {
+  test('a literal the shared budget cannot hold is NO [UNAVAILABLE] before it is sent; the budget frees as APPENDs end or clients leave', async () => {
+    const f = await startImap({ maxBufferedLiterals: 10_000 });
+    try {
+      const body = (tag: string, n: number): string => message(tag, 'b'.repeat(n));
+      const a = await RawClient.connect(f.port);
+      await a.login();
+      const b = await RawClient.connect(f.port, { localAddress: '127.0.0.2' });
+      await b.login();
+      // a announces a synchronizing literal of 7,000 octets: the "+" reserves them.
+      const big = body('a-big', 6_800);
+      a.write(`a1 APPEND INBOX {${big.length}}\r\n`);
+      assert.match(await a.readUntil((x) => x.includes('+ '), 3000), /^\+ /);
+      // b's synchronizing literal does not fit: refused at once, no "+"; the session goes on.
+      const mid = body('b-mid', 4_000);
+      assert.match(await b.cmd(`APPEND INBOX {${mid.length}}`, 'b1'), /^b1 NO \[UNAVAILABLE\] /m);
+      assert.match(await b.cmd('NOOP', 'b2'), /^b2 OK /m);
+      // A non-synchronizing one (LITERAL+) is read and dropped with the rest of its command.
+      assert.match(await b.cmd(`APPEND INBOX {${mid.length}+}\r\n${mid}`, 'b3'), /^b3 NO \[UNAVAILABLE\] /m);
+      assert.match(await b.cmd('NOOP', 'b4'), /^b4 OK /m);
+      // a sends its literal: stored; its reservation is given back, so b's APPEND now goes through.
+      a.write(`${big}\r\n`);
+      assert.match(await a.waitTagged('a1'), /^a1 OK \[APPENDUID /m);
+      assert.match(await b.cmd(`APPEND INBOX {${mid.length}+}\r\n${mid}`, 'b5'), /^b5 OK \[APPENDUID /m);
+      // A client that leaves halfway through its literal gives its reservation back too.
+      const c = await RawClient.connect(f.port, { localAddress: '127.0.0.3' });
+      await c.login();
+      c.write(`c1 APPEND INBOX {${big.length}+}\r\n${big.slice(0, 1000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.match(await b.cmd(`APPEND INBOX {${mid.length}}`, 'b6'), /^b6 NO \[UNAVAILABLE\] /m);
+      c.close();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.match(await b.cmd(`APPEND INBOX {${mid.length}+}\r\n${mid}`, 'b7'), /^b7 OK \[APPENDUID /m);
+      assert.match(await b.cmd('STATUS INBOX (MESSAGES)', 'b8'), /MESSAGES 3\)/);
+      a.close();
+      b.close();
+    } finally {
+      await f.close();
+    }
+  });
+});
+
 describe('shutdown', () => {
   test('close() says BYE to every session and resolves once they are gone', async () => {
     const f = await startImap();

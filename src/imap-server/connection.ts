@@ -72,7 +72,12 @@ export class ImapConnection implements Session {
     this.#secure = secure;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.logger = svc.logger.child({ conn: this.id, ip: this.remoteAddress });
-    this.#framer = new Framer({ maxLineLength: svc.limits.maxLineLength, maxLiteralSize: Math.min(PREAUTH_MAX_LITERAL, svc.limits.appendLimit), nonSyncLimit: LITERAL_MINUS_MAX });
+    this.#framer = new Framer({
+      maxLineLength: svc.limits.maxLineLength,
+      maxLiteralSize: Math.min(PREAUTH_MAX_LITERAL, svc.limits.appendLimit),
+      nonSyncLimit: LITERAL_MINUS_MAX,
+      budget: svc.literalBudget ?? null,
+    });
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     this.#attach(socket);
     socket.on('close', () => this.#handleClose());
@@ -228,6 +233,19 @@ export class ImapConnection implements Session {
     if (s && s.writableCorked) s.uncork();
   }
 
+  /** A framed command is done with (run, or dropped): what its literals reserved goes back to the budget. */
+  #done(ev: FrameEvent): void {
+    if (ev.kind === 'command' && ev.held > 0) this.#svc.literalBudget?.give(ev.held);
+  }
+
+  /** Drops the queued commands (unrun) and any partial one. */
+  #dropQueued(): void {
+    for (const ev of this.#queue) this.#done(ev);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#framer.reset();
+  }
+
   #take(): FrameEvent | undefined {
     const ev = this.#queue.shift();
     if (ev?.kind === 'command') this.#queuedBytes -= ev.data.length;
@@ -244,6 +262,7 @@ export class ImapConnection implements Session {
   }
 
   #lineFromEvent(ev: FrameEvent): Promise<Buffer> {
+    this.#done(ev);
     if (ev.kind === 'command') return Promise.resolve(ev.data);
     return Promise.resolve(Buffer.alloc(0));
   }
@@ -255,9 +274,7 @@ export class ImapConnection implements Session {
     this.#releaseAutoCork();
     raw.off('data', this.#onData);
     // Anything pipelined after STARTTLS was sent in the clear and must not be executed (RFC 9051 6.2.1).
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#framer.reset();
+    this.#dropQueued();
     const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
     tls.on('error', (e) => {
       this.logger.debug({ err: e.message }, 'TLS error');
@@ -322,7 +339,7 @@ export class ImapConnection implements Session {
       }
       if (ev.kind === 'fatal') {
         this.send(Buffer.from(byeLine(ev.reason)));
-        this.#queue = [];
+        this.#dropQueued();
         this.end();
         this.#socket.pause();
         return;
@@ -362,6 +379,8 @@ export class ImapConnection implements Session {
           // The dispatcher maps every failure itself; this is the last line of defence for the process.
           this.logger.error({ err: e instanceof Error ? e.stack : String(e) }, 'unhandled error in command processing');
           this.send(Buffer.from(badLine('Internal error')));
+        } finally {
+          this.#done(ev);
         }
       }
     } finally {
@@ -379,6 +398,10 @@ export class ImapConnection implements Session {
         return;
       case 'literal-too-big':
         this.send(Buffer.from(`${ev.tag ?? '*'} NO [TOOBIG] Literal of ${ev.size} octets exceeds the limit of ${this.#framer.maxLiteralSize}\r\n`));
+        return;
+      case 'literal-busy':
+        // The literal was refused before it was buffered (a synchronizing one was never sent); try later.
+        this.send(Buffer.from(`${ev.tag ?? '*'} NO [UNAVAILABLE] Too much literal data in flight on this server; try again later\r\n`));
         return;
       case 'non-sync-too-big':
         // RFC 7888 section 4: the framer skipped the octets and the rest of the command; the connection goes on.
@@ -409,6 +432,7 @@ export class ImapConnection implements Session {
       this.#lineWaiter.reject(new ConnectionClosedError());
       this.#lineWaiter = null;
     }
+    this.#dropQueued();
     this.#inflate?.destroy();
     this.#deflate?.destroy();
     this.setState({ kind: 'logout' });

@@ -5,13 +5,14 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { hostname as osHostname } from 'node:os';
+import { hostname as osHostname, totalmem } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { ServiceOptions } from '../auth/service.js';
 import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
-import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE } from '../lib/limits.js';
+import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE, maxBufferedLiterals } from '../lib/limits.js';
+import { ByteBudget } from '../imap/wire/budget.js';
 import { AddressCounter, LocalCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { metrics } from '../lib/metrics.js';
 import { ImapConnection } from './connection.js';
@@ -25,6 +26,8 @@ export interface ImapServiceOptions extends ServiceOptions {
   store: ImapStore;
   /** Largest APPEND / literal (RFC 7889 APPENDLIMIT). Default MAX_MESSAGE_SIZE. */
   appendLimit?: number;
+  /** Literal bytes held in memory across all connections at once. Default maxBufferedLiterals(). */
+  maxBufferedLiterals?: number;
   /** Longest command line without literals. Default IMAP_MAX_LINE. */
   maxLineLength?: number;
   /** Autologout after this long without client input. Default 30 minutes (RFC 9051 5.4). */
@@ -67,6 +70,7 @@ class ImapService implements NetService {
         allowPlaintextAuthOffLoopback: opts.allowPlaintextAuthOffLoopback ?? false,
       },
       userSessions: opts.connections ?? new LocalCounter(),
+      literalBudget: new ByteBudget(opts.maxBufferedLiterals ?? maxBufferedLiterals(totalmem(), opts.appendLimit ?? MAX_MESSAGE_SIZE)),
     };
     this.#perIp = new AddressCounter(this.#ctx.limits.maxConnectionsPerIp, opts.countLoopback ?? false, this.#ctx.userSessions, 'imap');
   }

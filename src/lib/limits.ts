@@ -7,6 +7,16 @@
 export const IMAP_MAX_LINE = 64 * 1024;
 /** Largest literal (and message) accepted: advertised as APPENDLIMIT (RFC 7889). */
 export const MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+/**
+ * Literal bytes (APPEND data) one IMAP service holds in memory across all its connections at once: an eighth
+ * of the machine's memory, at least 256 MiB and at most 2 GiB (never below the APPENDLIMIT in use). Beyond
+ * it a literal is refused with NO [UNAVAILABLE] before it is sent; one connection alone is bounded by
+ * APPENDLIMIT, but a hundred sessions each sending a 64 MiB literal would otherwise hold 6.4 GB.
+ */
+export function maxBufferedLiterals(totalMemory: number, appendLimit: number): number {
+  const MiB = 1024 * 1024;
+  return Math.max(appendLimit, Math.min(2048 * MiB, Math.max(256 * MiB, Math.floor(totalMemory / 8))));
+}
 /** IMAP autologout: RFC 9051 section 5.4 requires at least 30 minutes. */
 export const IMAP_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 /** POP3 autologout: RFC 1939 section 3 requires at least 10 minutes. */

@@ -15,14 +15,22 @@
  *    literals too; it ends at a line without one), so the next command frames normally.
  * A synchronizing literal within the cap yields 'continue': the server must answer "+" before the client
  * sends the literal bytes.
+ *
+ * With a `budget` (shared by all connections of a service), every literal also reserves its size there
+ * before its bytes are buffered, and a command hands what it reserved to its consumer ('command'.held,
+ * given back once the command is done). A literal the budget cannot hold is refused like one over the cap
+ * ('literal-busy': a synchronizing one is never sent; the octets of a non-synchronizing one are skipped,
+ * with the rest of its command), so many connections sending large literals at once cannot exhaust memory.
  */
+import type { ByteBudget } from './budget.js';
 
 export type FrameEvent =
-  | { kind: 'command'; data: Buffer }
+  | { kind: 'command'; data: Buffer; held: number }
   | { kind: 'continue'; size: number }
   | { kind: 'too-long'; tag: string | null }
   | { kind: 'literal-too-big'; tag: string | null; size: number }
   | { kind: 'non-sync-too-big'; tag: string | null; size: number }
+  | { kind: 'literal-busy'; tag: string | null; size: number }
   | { kind: 'fatal'; reason: string };
 
 export interface FramerOptions {
@@ -34,6 +42,8 @@ export interface FramerOptions {
   maxCommandSize?: number;
   /** Largest non-synchronizing literal accepted: LITERAL_MINUS_MAX under LITERAL-; default Infinity (LITERAL+). */
   nonSyncLimit?: number;
+  /** Literal bytes all connections may hold at once (see above); none: no shared limit. */
+  budget?: ByteBudget | null;
 }
 
 /** RFC 7888: LITERAL- allows non-synchronizing literals only up to 4096 octets. */
@@ -42,7 +52,10 @@ export const LITERAL_MINUS_MAX = 4096;
 const LITERAL_TAIL = /~?\{(\d{1,19})([+-]?)\}$/;
 
 export class Framer {
-  readonly #opts: Required<FramerOptions>;
+  readonly #opts: Required<Omit<FramerOptions, 'budget'>>;
+  readonly #budget: ByteBudget | null;
+  /** Bytes the current command's literals reserved in the budget. */
+  #held = 0;
   #parts: Buffer[] = [];
   #size = 0;
   #line: Buffer[] = [];
@@ -54,7 +67,9 @@ export class Framer {
   #skipping = false;
 
   constructor(opts: FramerOptions) {
-    this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, nonSyncLimit: Infinity, ...opts };
+    const { budget, ...rest } = opts;
+    this.#opts = { maxCommandSize: opts.maxLiteralSize + 4 * opts.maxLineLength, nonSyncLimit: Infinity, ...rest };
+    this.#budget = budget ?? null;
   }
 
   /** LITERAL- (LITERAL_MINUS_MAX) or LITERAL+ (Infinity) for commands framed from now on. */
@@ -80,6 +95,7 @@ export class Framer {
 
   /** Drops any partial command (used after STARTTLS and COMPRESS: pipelined plaintext must not survive). */
   reset(): void {
+    this.#release();
     this.#parts = [];
     this.#size = 0;
     this.#line = [];
@@ -165,6 +181,22 @@ export class Framer {
           out.push({ kind: 'non-sync-too-big', tag: this.#currentTag(), size });
           this.#parts = [];
           this.#skipping = true;
+          this.#release();
+        }
+        if (!this.#skipping && this.#budget) {
+          if (this.#budget.take(size)) this.#held += size;
+          else {
+            const tag = this.#currentTag();
+            if (!nonSync) {
+              this.reset();
+              out.push({ kind: 'literal-busy', tag, size });
+              continue;
+            }
+            out.push({ kind: 'literal-busy', tag, size });
+            this.#parts = [];
+            this.#skipping = true;
+            this.#release();
+          }
         }
         this.#literalLeft = size;
         if (!nonSync) out.push({ kind: 'continue', size });
@@ -172,13 +204,22 @@ export class Framer {
       }
       this.#parts.push(body);
       const data = this.#parts.length === 1 ? Buffer.from(body) : Buffer.concat(this.#parts);
+      const held = this.#held;
+      this.#held = 0; // the consumer gives it back once the command is done
       this.reset();
-      out.push({ kind: 'command', data });
+      out.push({ kind: 'command', data, held });
     }
     return out;
   }
 
+  /** Gives back what the partial command reserved in the budget. */
+  #release(): void {
+    if (this.#held > 0) this.#budget?.give(this.#held);
+    this.#held = 0;
+  }
+
   #startDiscard(): void {
+    this.#release();
     this.#discarding = true;
     this.#parts = [];
     this.#line = [];

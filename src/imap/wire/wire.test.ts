@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Framer, LITERAL_MINUS_MAX, type FrameEvent } from './framer.js';
+import { ByteBudget } from './budget.js';
 import { tokenize, TokenizeError, type Token } from './tokenizer.js';
 import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from './utf7.js';
 import { WireWriter, formatDateTime, formatSequenceSet } from './encode.js';
@@ -92,6 +93,50 @@ describe('framer', () => {
     assert.equal(plus.push(Buffer.from(`a X {5000+}\r\n${lit}\r\n`))[0]!.kind, 'command');
     plus.setNonSyncLimit(LITERAL_MINUS_MAX);
     assert.equal(plus.push(Buffer.from(`a X {5000+}\r\n${lit}\r\n`))[0]!.kind, 'non-sync-too-big');
+  });
+
+  test('a shared budget: literals reserve their size; one it cannot hold is refused, and the stream goes on', () => {
+    const budget = new ByteBudget(1000);
+    const a = new Framer({ ...opts, budget });
+    const b = new Framer({ ...opts, budget });
+    // a's synchronizing literal reserves its 600 octets as soon as it is announced.
+    assert.deepEqual(a.push(Buffer.from('a1 APPEND INBOX {600}\r\n')), [{ kind: 'continue', size: 600 }]);
+    assert.equal(budget.used, 600);
+    // b's would pass the limit: refused before it is sent (no "+"); the next line is a new command.
+    assert.deepEqual(b.push(Buffer.from('b1 APPEND INBOX {500}\r\nb2 NOOP\r\n')).map((e) => (e.kind === 'command' ? e.data.toString() : e)), [
+      { kind: 'literal-busy', tag: 'b1', size: 500 },
+      'b2 NOOP',
+    ]);
+    // A non-synchronizing one: its octets and the rest of its command are skipped.
+    const lit = 'z'.repeat(500);
+    const skipped = b.push(Buffer.from(`b3 APPEND INBOX {500+}\r\n${lit} {3+}\r\nabc\r\nb4 NOOP\r\n`));
+    assert.deepEqual(skipped.map((e) => (e.kind === 'command' ? e.data.toString() : e)), [{ kind: 'literal-busy', tag: 'b3', size: 500 }, 'b4 NOOP']);
+    assert.equal(budget.used, 600);
+    // a's command carries what it reserved; its consumer gives it back when done.
+    const done = a.push(Buffer.from(`${'x'.repeat(600)}\r\n`));
+    assert.equal(done.length, 1);
+    assert.ok(done[0]!.kind === 'command' && done[0]!.held === 600);
+    budget.give(600);
+    const again = b.push(Buffer.from(`b5 APPEND INBOX {500+}\r\n${lit}\r\n`));
+    assert.ok(again[0]!.kind === 'command' && again[0]!.held === 500);
+    assert.equal(budget.used, 500);
+    budget.give(500);
+    // A partial command that is dropped (reset, a too-long line, a refused second literal) gives back its part.
+    a.push(Buffer.from('a2 APPEND INBOX {300+}\r\n'));
+    assert.equal(budget.used, 300);
+    a.reset();
+    assert.equal(budget.used, 0);
+    a.push(Buffer.from(`a3 APPEND INBOX {300+}\r\n${'y'.repeat(300)} ${'q'.repeat(50)}`));
+    assert.equal(budget.used, 300);
+    assert.equal(a.push(Buffer.from('q'.repeat(100)))[0]!.kind, 'too-long');
+    assert.equal(budget.used, 0);
+    assert.deepEqual(a.push(Buffer.from('qq\r\n')), []);
+    const twoLits = a.push(Buffer.from(`a4 APPEND INBOX {600+}\r\n${'y'.repeat(600)} {500}\r\na5 NOOP\r\n`));
+    assert.deepEqual(twoLits.map((e) => (e.kind === 'command' ? e.data.toString() : e)), [{ kind: 'literal-busy', tag: 'a4', size: 500 }, 'a5 NOOP']);
+    assert.equal(budget.used, 0);
+    // Without a budget nothing is reserved.
+    const free = new Framer(opts).push(Buffer.from('c APPEND INBOX {3+}\r\nabc\r\n'));
+    assert.ok(free[0]!.kind === 'command' && free[0]!.held === 0);
   });
 
   test('byte-by-byte and random chunking give the same commands', () => {
