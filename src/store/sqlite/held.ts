@@ -102,35 +102,60 @@ const DUE_FROM = 'FROM expunged_held WHERE mailbox_id = ? AND expunged_modseq <=
 const DUE_SQL = `SELECT 1 ${DUE_FROM} LIMIT 1`;
 
 /**
+ * Sweeps asked for within this long of each other share one read per mailbox and one write transaction:
+ * every hold moves at each command of a session, and with an expunge grace (serve --workers N) each
+ * expunge sets off a sweep of its own when its grace ends. Freeing a little later keeps every promise
+ * (held rows stay readable at least as long as promised).
+ */
+const SWEEP_BATCH_MS = 500;
+
+/** Per store, the mailboxes whose sweep is waiting for the batch (see SWEEP_BATCH_MS). */
+const sweepsDue = new WeakMap<SqliteCore, Set<number>>();
+
+/**
  * Frees the held rows of a mailbox that no hold of this process covers (expunged at or below every hold's
- * modseq) and that are older than the grace. Errors are dropped: the rows stay held until the next sweep.
+ * modseq) and that are older than the grace, with the other sweeps asked for within SWEEP_BATCH_MS.
+ * Errors are dropped: the rows stay held until the next sweep.
  */
 export function sweepHeld(core: SqliteCore, mailboxId: number): void {
   if (core.closed) return;
-  const floor = core.hub.holds.floor(mailboxId);
-  const upto = floor === Infinity ? Number.MAX_SAFE_INTEGER : floor;
-  // Holds move at every SELECT, EXPUNGE and close: a read finds the common case, nothing to free, without a
-  // write transaction (a busy database is left to the write below).
-  try {
-    if (core.sql(DUE_SQL).get(mailboxId, upto, Date.now() - core.expungeGraceMs) === undefined) return;
-  } catch {
-    // checked again inside the transaction
+  let due = sweepsDue.get(core);
+  if (due) {
+    due.add(mailboxId);
+    return;
   }
+  sweepsDue.set(core, (due = new Set([mailboxId])));
+  setTimeout(() => {
+    sweepsDue.delete(core);
+    sweepNow(core, [...due]);
+  }, SWEEP_BATCH_MS).unref();
+}
+
+function sweepNow(core: SqliteCore, mailboxIds: readonly number[]): void {
+  if (core.closed) return;
+  const now = Date.now() - core.expungeGraceMs;
+  // A read finds the common case, nothing to free, without a write transaction (a busy database is left
+  // to the write below).
+  const ids = mailboxIds.filter((id) => {
+    const floor = core.hub.holds.floor(id);
+    try {
+      return core.sql(DUE_SQL).get(id, floor === Infinity ? Number.MAX_SAFE_INTEGER : floor, now) !== undefined;
+    } catch {
+      return true; // checked again inside the transaction
+    }
+  });
+  if (ids.length === 0) return;
   void core
     .run(async () => {
       const doomed: string[] = [];
-      await core.groupCommit(() => freeDueHeld(core, mailboxId, doomed), undefined, false);
+      await core.groupCommit(() => ids.forEach((id) => freeDueHeld(core, id, doomed)), undefined, false);
       core.unlinkAll(doomed);
     })
     .catch(() => undefined);
 }
 
-/**
- * What sweepHeld frees, inside the caller's transaction: an expunge runs it too when expunged rows are held
- * for a grace (serve --workers N), so the rows of earlier expunges go with a later one instead of in a
- * transaction of their own. Files of freed blobs go to `doomed`.
- */
-export function freeDueHeld(core: SqliteCore, mailboxId: number, doomed: string[]): void {
+/** What a sweep frees of one mailbox, inside the caller's transaction; files of freed blobs go to `doomed`. */
+function freeDueHeld(core: SqliteCore, mailboxId: number, doomed: string[]): void {
   const floor = core.hub.holds.floor(mailboxId);
   const upto = floor === Infinity ? Number.MAX_SAFE_INTEGER : floor;
   const rows = core.sql(`SELECT uid, blob_id ${DUE_FROM}`).all(mailboxId, upto, Date.now() - core.expungeGraceMs) as Array<{ uid: number; blob_id: string }>;

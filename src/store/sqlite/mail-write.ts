@@ -11,7 +11,6 @@ import { StoreError } from '../types.js';
 import { SqliteAppends } from './append.js';
 import { canonicalKeywords, deleteRows, moveRows } from './mutations.js';
 import { checkQuota } from './quota.js';
-import { freeDueHeld } from './held.js';
 import { chunks } from '../helpers.js';
 import { CHUNK, cleanUids, padChunk, splitKeywords, toMeta, type MailboxRow, type MsgRow } from './rows.js';
 
@@ -20,16 +19,22 @@ export class SqliteMailWrites extends SqliteAppends {
     return this.core.run(async () => {
       const change = checkStoreFlags(opts);
       const since = opts.unchangedSince;
-      // A change that changes nothing (+FLAGS (\Seen) on messages already seen, the common re-read) needs
-      // no write transaction: the rows as read now answer it, as the transaction's own read would have.
-      const noop = this.unchangedBy(mailboxId, uids, opts.op, change, since);
+      // Read first, outside any transaction (HIGHESTMODSEQ before the rows): a change that changes nothing
+      // (+FLAGS (\Seen) on messages already seen, the common re-read) is answered from these rows without a
+      // write transaction, as the transaction's own read would have answered it.
+      const highest = this.core.st.highestModseq.get(mailboxId) as number | undefined;
+      if (highest === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const before = this.core.rowsIn(mailboxId, uids);
+      const noop = unchangedBy(before, opts.op, change, since);
       if (noop) return noop;
       let userId = 0;
       const result = await this.core.groupCommit((): StoreFlagsResult => {
         const b = this.core.mailboxRow(mailboxId);
         userId = b.user_id;
-        const canon = opts.op === 'remove' ? change : { mask: change.mask, keywords: canonicalKeywords(this.core, mailboxId, change.keywords, new Map()) };
-        const rows = this.core.rowsIn(mailboxId, uids);
+        const canon = opts.op === 'remove' || change.keywords.length === 0 ? change : { mask: change.mask, keywords: canonicalKeywords(this.core, mailboxId, change.keywords, new Map()) };
+        // Every write of flags, or of message rows at all, bumps HIGHESTMODSEQ in its transaction: while it
+        // is unchanged, the rows read above are the rows now.
+        const rows = b.highest_modseq === highest ? before : this.core.rowsIn(mailboxId, uids);
         const modified: number[] = [];
         const updates: Array<[MsgRow, number, string[]]> = [];
         for (const r of rows) {
@@ -57,21 +62,6 @@ export class SqliteMailWrites extends SqliteAppends {
     });
   }
 
-  /**
-   * The result of a flag change that would change no message (the UNCHANGEDSINCE failures among them
-   * listed), or null when some message would change. One read, outside any transaction; keywords compare
-   * case-insensitively, so their canonical spelling does not matter here. Throws NOT_FOUND (mailbox).
-   */
-  private unchangedBy(mailboxId: number, uids: number[], op: StoreFlagsOptions['op'], change: ParsedFlags, since: number | undefined): StoreFlagsResult | null {
-    if (this.core.st.highestModseq.get(mailboxId) === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
-    const modified: number[] = [];
-    for (const r of this.core.rowsIn(mailboxId, uids)) {
-      if (since !== undefined && r.modseq > since) modified.push(r.uid);
-      else if (applyFlagOp(op, { mask: r.flags, keywords: splitKeywords(r.keywords) }, change).changed) return null;
-    }
-    return { changed: [], modified };
-  }
-
   expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
     return this.core.run(async () => {
       const doomed: string[] = [];
@@ -89,8 +79,6 @@ export class SqliteMailWrites extends SqliteAppends {
         const modseq = b.highest_modseq + 1;
         deleteRows(this.core, mailboxId, rows, modseq, doomed);
         this.core.st.setModseq.run(modseq, mailboxId);
-        // Rows held for a grace by earlier expunges (see held.ts) and due now go with this transaction.
-        if (this.core.expungeGraceMs > 0) freeDueHeld(this.core, mailboxId, doomed);
         ev = [b.user_id, modseq];
         return rows.map((r) => r.uid);
         // Resolves at COMMIT, not after the WAL sync: a crash before that sync brings the messages back,
@@ -132,4 +120,18 @@ export class SqliteMailWrites extends SqliteAppends {
   move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
     return this.copyOrMove(fromMailboxId, uids, toMailboxId, true);
   }
+}
+
+/**
+ * The result of a flag change that would change none of `rows` (the UNCHANGEDSINCE failures among them
+ * listed), or null when some message would change. Keywords compare case-insensitively, so their canonical
+ * spelling does not matter here.
+ */
+function unchangedBy(rows: readonly MsgRow[], op: StoreFlagsOptions['op'], change: ParsedFlags, since: number | undefined): StoreFlagsResult | null {
+  const modified: number[] = [];
+  for (const r of rows) {
+    if (since !== undefined && r.modseq > since) modified.push(r.uid);
+    else if (applyFlagOp(op, { mask: r.flags, keywords: splitKeywords(r.keywords) }, change).changed) return null;
+  }
+  return { changed: [], modified };
 }

@@ -80,4 +80,28 @@ describe('SQLite write paths', () => {
       assert.equal(r.changed[0]!.modseq, highest + 1);
     });
   });
+
+  test('flag changes queued together each see the rows as the ones before them left them', async () => {
+    await withStore(async (s, inbox) => {
+      const a = await s.mail.append(inbox, sampleMessage(1));
+      // Both read the rows before either commits; the second must not write from its stale read.
+      const [one, two] = await Promise.all([
+        s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Flagged'] }),
+        s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['Work'] }),
+      ]);
+      assert.deepEqual(one.changed[0]!.flags, ['\\Flagged']);
+      assert.deepEqual(two.changed[0]!.flags, ['\\Flagged', 'Work']);
+      assert.equal(two.changed[0]!.modseq, one.changed[0]!.modseq + 1);
+      // UNCHANGEDSINCE the same modseq twice at once: the first changes the message, the second finds it modified.
+      const since = two.changed[0]!.modseq;
+      const [c1, c2] = await Promise.all([
+        s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Seen'], unchangedSince: since }),
+        s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Answered'], unchangedSince: since }),
+      ]);
+      assert.equal(c1.changed.length, 1);
+      assert.deepEqual(c2, { changed: [], modified: [a.uid] });
+      const [m] = await s.mail.listMessages(inbox);
+      assert.deepEqual(m!.flags, ['\\Seen', '\\Flagged', 'Work']);
+    });
+  });
 });
