@@ -15,7 +15,7 @@
  *   dropped first), and MAX_TOKENS tokens per user in per-token mode.
  */
 import type { ClassCounts, SpamCounts, SpamStore } from '../store/spam.js';
-import type { CountsLookup } from './classify.js';
+import { strongClues, type CountsLookup, type StrongClues } from './classify.js';
 
 const MAX_USERS = 2000;
 const MAX_TOKENS = 200_000;
@@ -36,6 +36,8 @@ interface UserEntry {
   complete: boolean;
   /** When the generation was last read. */
   checkedAt: number;
+  /** For a whole vocabulary: its clues, made at its first lookup (classify.ts strongClues). */
+  clues?: StrongClues;
 }
 
 export class CountsCache {
@@ -61,7 +63,14 @@ export class CountsCache {
    */
   async lookup(userId: number, tokens: readonly string[]): Promise<CountsLookup> {
     const e = this.#touch(userId);
-    if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) return { totals: e.totals, tokens: e.tokens };
+    if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) {
+      if (!e.clues) {
+        e.clues = strongClues(e.tokens, e.totals);
+        this.#held += e.clues.f.size;
+        this.#trim();
+      }
+      return { totals: e.totals, tokens: e.tokens, clues: e.clues };
+    }
     return this.#read(userId, tokens, e);
   }
 
@@ -93,7 +102,7 @@ export class CountsCache {
   forget(userId: number): void {
     const e = this.#users.get(userId);
     if (!e) return;
-    this.#held -= e.tokens.size;
+    this.#held -= e.tokens.size + (e.clues?.f.size ?? 0);
     this.#users.delete(userId);
   }
 

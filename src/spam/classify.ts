@@ -61,16 +61,46 @@ export interface Score {
 export interface CountsLookup {
   totals: ClassCounts;
   tokens: { get(token: string): ClassCounts | null | undefined };
+  /** The clues of these counts made ahead (strongClues), used when made with the same parameters. */
+  clues?: StrongClues;
+}
+
+/**
+ * f(w) of every token of a vocabulary that is a clue under `params` (at least minStrength from 0.5), made
+ * once per vocabulary: classify() then looks each token up once and does no arithmetic per token.
+ */
+export interface StrongClues {
+  params: ClassifierParams;
+  f: ReadonlyMap<string, number>;
+}
+
+/** The StrongClues of a whole vocabulary with its totals. */
+export function strongClues(tokens: ReadonlyMap<string, ClassCounts | null>, totals: ClassCounts, p: ClassifierParams = DEFAULT_PARAMS): StrongClues {
+  const f = new Map<string, number>();
+  for (const [t, c] of tokens) {
+    if (!c) continue;
+    const x = tokenProbability(c, totals, p);
+    if (Math.abs(x - 0.5) >= p.minStrength) f.set(t, x);
+  }
+  return { params: p, f };
 }
 
 /** Combines the clues of `tokens` given the user's counts. 0.5 when there are no clues. */
 export function classify(tokens: readonly string[], counts: CountsLookup | SpamCounts, p: ClassifierParams = DEFAULT_PARAMS): Score {
   const clues: number[] = [];
-  for (const t of tokens) {
-    const c = counts.tokens.get(t);
-    if (!c) continue;
-    const f = tokenProbability(c, counts.totals, p);
-    if (Math.abs(f - 0.5) >= p.minStrength) clues.push(f);
+  const ahead = 'clues' in counts && counts.clues?.params === p ? counts.clues.f : null;
+  if (ahead) {
+    for (const t of tokens) {
+      const f = ahead.get(t);
+      if (f !== undefined) clues.push(f);
+    }
+  } else {
+    for (const t of tokens) {
+      const c = counts.tokens.get(t);
+      if (!c) continue;
+      const f = tokenProbability(c, counts.totals, p);
+      if (Math.abs(f - 0.5) >= p.minStrength) clues.push(f);
+    }
   }
   if (clues.length === 0) return { probability: 0.5, clues: 0 };
   if (clues.length > p.maxClues) {

@@ -70,7 +70,7 @@ export function tokenize(raw: Buffer, opts: TokenizeOptions = {}): string[] {
 
 /**
  * The tokens of a message that depend on its octets alone, in two runs: those of the header, and those of
- * the body and its MIME structure (each without repeats). tokenize() = joinTokens(tokenParts(raw), ...):
+ * the body and its MIME structure that the header did not give (each without repeats, the two disjoint). tokenize() = joinTokens(tokenParts(raw), ...):
  * the spam filter may compute the parts on another thread (mailauth/pool.ts). `failed`: the run in which
  * the tokenizer met an error (the tokens found until then are kept; none follow).
  */
@@ -95,7 +95,10 @@ export function tokenParts(raw: Buffer, index?: MessageIndex): TokenParts {
   } catch {
     failed = 'body';
   }
-  return { head: [...head], body: [...body], failed };
+  // The body's tokens that the header gave already add nothing (joinTokens keeps the first of each).
+  const bodyOnly: string[] = [];
+  for (const t of body) if (!head.has(t)) bodyOnly.push(t);
+  return { head: [...head], body: bodyOnly, failed };
 }
 
 /**
@@ -103,19 +106,23 @@ export function tokenParts(raw: Buffer, index?: MessageIndex): TokenParts {
  * receiving MX's authentication results, size, body), distinct, at most MAX_TOKENS.
  */
 export function joinTokens(parts: TokenParts, authResults: string | null, size: number): string[] {
-  const out = new Set<string>(parts.head);
-  if (size === 0) return [...out];
-  if (parts.failed === 'head') {
-    out.add('tokenizer:error');
-  } else {
-    if (authResults) authTokens(authResults, out);
-    else out.add('auth:none');
-    if (size > MAX_INDEX_BYTES) out.add('msg:huge');
-    out.add(`msg:size:${sizeBucket(size)}`);
-    for (const t of parts.body) out.add(t);
-    if (parts.failed) out.add('tokenizer:error');
+  if (size === 0 || parts.failed === 'head') {
+    const out = new Set<string>(parts.head);
+    if (size > 0) out.add('tokenizer:error');
+    return out.size > MAX_TOKENS ? [...out].slice(0, MAX_TOKENS) : [...out];
   }
-  return out.size > MAX_TOKENS ? [...out].slice(0, MAX_TOKENS) : [...out];
+  // tokenParts' runs are distinct and disjoint, and none of their tokens begins "auth:" or "msg:" or is
+  // "tokenizer:error" (see the prefixes above): a list in order is their union, as a Set would make it.
+  const auth = new Set<string>();
+  if (authResults) authTokens(authResults, auth);
+  else auth.add('auth:none');
+  const out = parts.head.slice();
+  for (const t of auth) out.push(t);
+  if (size > MAX_INDEX_BYTES) out.push('msg:huge');
+  out.push(`msg:size:${sizeBucket(size)}`);
+  for (const t of parts.body) out.push(t);
+  if (parts.failed) out.push('tokenizer:error');
+  return out.length > MAX_TOKENS ? out.slice(0, MAX_TOKENS) : out;
 }
 
 function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: Set<string>): void {
@@ -440,6 +447,7 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
  * `ascii`: `s` is known to be ASCII only (then simpler expressions find the same words).
  */
 function words(s: string, max: number, ascii = !NON_ASCII.test(s)): string[] {
+  if (ascii) return asciiWords(s, max);
   const outw: string[] = [];
   const cjk = !ascii && CJK.test(s);
   // In ASCII text the Unicode classes are [A-Za-z0-9], and ’ and € cannot occur.
@@ -462,6 +470,54 @@ function words(s: string, max: number, ascii = !NON_ASCII.test(s)): string[] {
     }
     if (w.length < 3) continue;
     outw.push(w.length > 12 ? `skip:${w[0]} ${Math.floor(w.length / 10) * 10}` : w);
+  }
+  return outw;
+}
+
+/**
+ * words() of ASCII-only text, scanned by character code: the same words ([A-Za-z0-9][A-Za-z0-9'$%-]*, trailing
+ * ' and - dropped) and the same results, without a regular expression per word or a string for each word
+ * that is dropped.
+ */
+function asciiWords(s: string, max: number): string[] {
+  const outw: string[] = [];
+  const n = s.length;
+  let i = 0;
+  while (i < n && outw.length < max) {
+    const first = s.charCodeAt(i);
+    if (!((first >= 97 && first <= 122) || (first >= 65 && first <= 90) || (first >= 48 && first <= 57))) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let digits = 0;
+    let letters = 0;
+    let upper = false;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 97 && c <= 122) letters++;
+      else if (c >= 65 && c <= 90) {
+        letters++;
+        upper = true;
+      } else if (c >= 48 && c <= 57) digits++;
+      else if (c !== 39 && c !== 45 && c !== 36 && c !== 37) break;
+    }
+    let end = i;
+    for (let c = s.charCodeAt(end - 1); c === 39 || c === 45; c = s.charCodeAt(end - 1)) end--;
+    const len = end - start;
+    if (digits > 0) {
+      if (digits === len) {
+        outw.push(`num:${Math.min(len, 9)}`);
+        continue;
+      }
+      if (len >= 3 && len <= 12 && letters > 0) {
+        outw.push(`mixed:${s.slice(start, end).toLowerCase().replace(DIGITS, '#')}`);
+        continue;
+      }
+    }
+    if (len < 3) continue;
+    if (len > 12) outw.push(`skip:${s.charAt(start).toLowerCase()} ${Math.floor(len / 10) * 10}`);
+    else outw.push(upper ? s.slice(start, end).toLowerCase() : s.slice(start, end));
   }
   return outw;
 }
