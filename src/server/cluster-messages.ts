@@ -6,9 +6,11 @@
  * Worker -> primary:
  *   mr:hello                    asks for its role and the other workers' expunge holds (answered by mr:welcome)
  *   mr:ready   listeners        the worker's listeners accept connections (ports as bound)
- *   mr:events  evs lists        changes committed by this worker within a few milliseconds (relayed to
- *                               every other worker at once): message wake-ups (evs) and mailbox list
- *                               changes (lists, in commit order, each with its SQLite log seq)
+ *   mr:watch   mailboxes users  the mailboxes and users this worker's sessions start (on) or stop (off)
+ *                               watching (cluster-watch.ts)
+ *   mr:events  evs lists        changes committed by this worker within a few milliseconds that another
+ *                               worker watches (relayed to those workers): message wake-ups (evs) and mailbox
+ *                               list changes (lists, in commit order, each with its SQLite log seq)
  *   mr:holds   floors           this worker's expunge holds, [mailboxId, floor] (store/holds.ts)
  *   mr:lock    id userId        take the POP3 maildrop lock of a user (answered by mr:locked)
  *   mr:unlock  userId           release it
@@ -19,8 +21,9 @@
  *   mr:authFail id keys         count a failed login (cluster-auth.ts; answered by mr:authCounts with the id)
  *   mr:authClear key            a success cleared this failure count
  * Primary -> worker:
- *   mr:welcome leader holds      the answer to mr:hello
- *   mr:events  evs lists        changes committed by another worker
+ *   mr:welcome leader holds watched  the answer to mr:hello (watched: what the other workers watch)
+ *   mr:watched mailboxes users  keys the other workers start (on) or stop (off) watching, in all
+ *   mr:events  evs lists        changes committed by another worker, of keys this worker watches
  *   mr:holds   floors           the other workers' lowest floor per held mailbox
  *   mr:locked  id ok            the answer to mr:lock (ok false: another session holds it)
  *   mr:leader                   this worker now runs what runs once (outbound queue, WAL checkpoints)
@@ -30,10 +33,9 @@
  *   mr:reclaim keys             give back the unused slots of these keys
  *   mr:authCounts id n entries  failure counts: the answer to mr:authFail, or (id null) another worker's news
  */
-import type { ChangeEvent } from '../store/types.js';
 import type { LeaseToPrimary, LeaseToWorker } from './cluster-leases.js';
 import type { AuthToPrimary, AuthToWorker } from './cluster-auth.js';
-import type { LoggedListEvent } from '../store/bus.js';
+import type { WatchSets, WatchToPrimary, WatchToWorker } from './cluster-watch.js';
 
 export interface ListenerReport {
   name: string;
@@ -47,7 +49,7 @@ export type Floors = Array<[number, number]>;
 export type ToPrimary =
   | { t: 'mr:hello' }
   | { t: 'mr:ready'; listeners: ListenerReport[] }
-  | { t: 'mr:events'; evs: ChangeEvent[]; lists: LoggedListEvent[] }
+  | WatchToPrimary
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:lock'; id: number; userId: number }
   | { t: 'mr:unlock'; userId: number }
@@ -57,8 +59,8 @@ export type ToPrimary =
   | AuthToPrimary;
 
 export type ToWorker =
-  | { t: 'mr:welcome'; leader: boolean; holds: Floors }
-  | { t: 'mr:events'; evs: ChangeEvent[]; lists: LoggedListEvent[] }
+  | { t: 'mr:welcome'; leader: boolean; holds: Floors; watched: WatchSets }
+  | WatchToWorker
   | { t: 'mr:holds'; floors: Floors }
   | { t: 'mr:locked'; id: number; ok: boolean }
   | { t: 'mr:leader' }

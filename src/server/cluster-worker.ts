@@ -2,12 +2,14 @@
  * One worker of `serve --workers N` (the primary is cluster.ts): the link between this process's server and
  * the primary, over Node's cluster IPC channel.
  *
- * - Change wake-ups: every commit of this worker's SQLite store is sent to the primary, which relays it to
- *   the other workers at once; the ones it relays to us wake our subscribers (IDLE, NOTIFY, JMAP push) as
- *   if the change had been made here (store/sqlite/core.ts SqliteHub.link and receive). Mailbox list
- *   changes (create, delete, rename, subscriptions) travel the same way, in commit order
- *   (store/sqlite/mailbox-list.ts: a change also found in the log by the poll is announced once). A PostgreSQL store
- *   already pushes changes between processes (LISTEN/NOTIFY) and is not linked.
+ * - Change wake-ups: a commit of this worker's SQLite store that another worker watches (a session there
+ *   listens to the mailbox or the user) is sent to the primary, which relays it to the workers watching;
+ *   the ones it relays to us wake our subscribers (IDLE, NOTIFY, JMAP push) as if the change had been made
+ *   here (store/sqlite/core.ts SqliteHub.link and receive). What each worker watches goes through the
+ *   primary too (cluster-watch.ts). Mailbox list changes (create, delete, rename, subscriptions) travel the
+ *   same way, in commit order (store/sqlite/mailbox-list.ts: a change also found in the log by the poll is
+ *   announced once). A PostgreSQL store already pushes changes between processes (LISTEN/NOTIFY) and is
+ *   not linked.
  * - POP3 maildrop locks are taken from the primary, which holds them for the whole cluster and drops those
  *   of a worker that dies.
  * - Expunge holds (store/holds.ts) are reported to the primary, which tells every worker the others' floors,
@@ -32,6 +34,7 @@ import { metrics, setMetricsSource } from '../lib/metrics.js';
 import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { LeaseCounter } from './cluster-leases.js';
 import { SharedFailures } from './cluster-auth.js';
+import { ChangeRelay } from './cluster-watch.js';
 
 /**
  * Expunged messages stay readable this long in a cluster even when no hold was known when they were
@@ -46,12 +49,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * still covered by CLUSTER_EXPUNGE_GRACE_MS; a release or advance reported late only frees later.
  */
 const HOLDS_REPORT_MS = 100;
-/**
- * Wake-ups committed within this long leave in one message: under load that is several commits per pipe
- * write (each write costs both processes a wake-up), and IDLE in another worker still hears of a change
- * a few milliseconds after its commit.
- */
-const EVENT_BATCH_MS = 3;
 
 /** What Mailroom (mailroom.ts) asks of the worker link while it starts. */
 export interface WorkerHooks {
@@ -87,11 +84,8 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   #welcome: ((m: Extract<ToWorker, { t: 'mr:welcome' }>) => void) | null = null;
-  /** Wake-ups waiting to be sent together, by mailbox (see publish). */
-  readonly #events = new Map<number, ChangeEvent>();
-  /** Mailbox list changes waiting to be sent with them, in commit order. */
-  #lists: LoggedListEvent[] = [];
-  #flushing = false;
+  /** Wake-ups for the other workers, and what they watch (cluster-watch.ts). */
+  readonly relay: ChangeRelay;
   #holds: { floors: Map<number, number> | null; sent: string; timer: NodeJS.Timeout | null } = { floors: null, sent: '[]', timer: null };
   #onMessage = (m: unknown): void => {
     if (isOurs<ToWorker>(m)) this.#handle(m);
@@ -100,6 +94,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   constructor() {
     this.storeOptions = { hub: this.hub, expungeGraceMs: CLUSTER_EXPUNGE_GRACE_MS };
     this.hub.link = this;
+    this.relay = new ChangeRelay((m) => this.#send(m), this.hub.bus, this.hub.lists.bus);
     this.hub.holds.onChange = (floors) => this.#reportHolds(floors);
     process.on('message', this.#onMessage);
     // The primary's metrics requests are answered by prom-client's listener, added by constructing one.
@@ -120,6 +115,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
       this.#send({ t: 'mr:hello' });
     });
     this.hub.holds.setRemote(new Map(m.holds));
+    this.relay.othersWatch({ mailboxes: { on: m.watched.mailboxes, off: [] }, users: { on: m.watched.users, off: [] } }, true);
     this.#leader = m.leader;
   }
 
@@ -131,6 +127,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   /** Stops listening to the primary (after the server stopped). */
   close(): void {
     process.off('message', this.#onMessage);
+    this.relay.close();
     this.connections.detach();
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
@@ -142,7 +139,10 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   storeOpened(store: Store): void {
     this.#store = store;
     // A PostgreSQL store shares changes and locks between processes itself.
-    if (store.kind !== 'sqlite') this.hub.link = null;
+    if (store.kind !== 'sqlite') {
+      this.hub.link = null;
+      this.relay.close();
+    }
     this.#roleChanged();
   }
 
@@ -151,33 +151,14 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
     return this.#queue;
   }
 
-  /**
-   * Queues the wake-up; those of the next EVENT_BATCH_MS leave in one message, the latest per mailbox (a
-   * wake-up only says "re-read the change log", so an older one of the same mailbox adds nothing).
-   */
+  /** Hands the wake-up to the workers that watch its mailbox (a few milliseconds' worth leave together). */
   publish(ev: ChangeEvent): void {
-    const prev = this.#events.get(ev.mailboxId);
-    if (!prev || ev.highestModseq > prev.highestModseq) this.#events.set(ev.mailboxId, ev);
-    this.#flushSoon();
+    this.relay.publish(ev);
   }
 
-  /** Queues a mailbox list change; it leaves with the next batch, after those queued before it. */
+  /** Hands a mailbox list change to the workers that watch its user, after those queued before it. */
   publishList(ev: LoggedListEvent): void {
-    this.#lists.push(ev);
-    this.#flushSoon();
-  }
-
-  #flushSoon(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setTimeout(() => {
-      this.#flushing = false;
-      const evs = [...this.#events.values()];
-      const lists = this.#lists;
-      this.#events.clear();
-      this.#lists = [];
-      this.#send({ t: 'mr:events', evs, lists });
-    }, EVENT_BATCH_MS);
+    this.relay.publishList(ev);
   }
 
   /** Sends this worker's floors when they differ from the last ones sent, at most every HOLDS_REPORT_MS. */
@@ -225,6 +206,9 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
       case 'mr:events':
         for (const ev of m.lists) this.hub.lists.announce(ev);
         for (const ev of m.evs) this.hub.receive(ev);
+        return;
+      case 'mr:watched':
+        this.relay.othersWatch(m);
         return;
       case 'mr:holds':
         this.hub.holds.setRemote(new Map(m.floors));

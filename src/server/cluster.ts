@@ -7,7 +7,8 @@
  * and the ports the first ready worker reports are the server's.
  *
  * What the primary keeps (all in memory, from the workers' messages, cluster-messages.ts):
- * - relays each worker's change wake-ups to every other worker at once;
+ * - what each worker's sessions watch (mailboxes, users), and relays each worker's change wake-ups to the
+ *   workers that watch them (cluster-watch.ts);
  * - the POP3 maildrop locks (user id -> worker), dropped when their worker dies;
  * - each worker's expunge holds, telling every worker the lowest floor of the others;
  * - the leader: the worker that runs the outbound queue and the WAL checkpoints, replaced when it dies;
@@ -26,6 +27,7 @@ import type { Logger } from '../lib/logger.js';
 import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { LeaseTable } from './cluster-leases.js';
 import { FailureHub } from './cluster-auth.js';
+import { WatchTable } from './cluster-watch.js';
 import { workerHeapArgs } from './heap.js';
 
 /** A worker alive this long after its start is stable: its next death restarts it at once. */
@@ -89,6 +91,13 @@ class Primary {
     () => this.#slots.length,
   );
   readonly #failures = new FailureHub();
+  readonly #watch = new WatchTable(
+    (n, m) => {
+      const w = this.#slots[n - 1]?.worker;
+      if (w) this.#send(w, m);
+    },
+    () => this.#slots.filter((s) => s.worker !== null).map((s) => s.n),
+  );
   #stopping = false;
   #everReady = false;
   #failed: Error | null = null;
@@ -165,7 +174,7 @@ class Primary {
         const lead = this.#leader === null;
         if (lead) this.#leader = slot;
         slot.greeted = true;
-        this.#send(w, { t: 'mr:welcome', leader: lead, holds: [...this.#othersFloors(slot)] });
+        this.#send(w, { t: 'mr:welcome', leader: lead, holds: [...this.#othersFloors(slot)], watched: this.#watch.othersOf(slot.n) });
         const counts = this.#failures.snapshot();
         if (counts) this.#send(w, counts);
         return;
@@ -176,8 +185,11 @@ class Primary {
         this.#log.info({ worker: slot.n, pid: w.process.pid }, 'worker ready');
         if (!this.#everReady) this.#firstReady(m.listeners);
         return;
+      case 'mr:watch':
+        this.#watch.update(slot.n, m);
+        return;
       case 'mr:events':
-        for (const s of this.#slots) if (s !== slot && s.worker) this.#send(s.worker, m);
+        this.#watch.relay(slot.n, m.evs, m.lists);
         return;
       case 'mr:holds':
         slot.holds = new Map(m.floors);
@@ -267,6 +279,7 @@ class Primary {
     slot.greeted = false;
     for (const [user, n] of this.#locks) if (n === slot.n) this.#locks.delete(user);
     this.#leases.drop(slot.n);
+    this.#watch.drop(slot.n);
     if (slot.holds.size > 0) {
       slot.holds = new Map();
       this.#sendHolds(slot);

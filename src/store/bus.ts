@@ -11,6 +11,11 @@ export type ChangeListener = (ev: ChangeEvent) => void;
 /** Listeners by a numeric key (a mailbox id, a user id), each event going to the listeners of its key. */
 export class KeyedBus<E> {
   private readonly listeners = new Map<number, Set<(ev: E) => void>>();
+  /**
+   * Called when a key gets its first listener or loses its last one (a linked process reports what this
+   * process watches: server/cluster-worker.ts). Runs synchronously inside subscribe / unsubscribe.
+   */
+  onKeyChange: ((key: number) => void) | null = null;
 
   constructor(private readonly keyOf: (ev: E) => number) {}
 
@@ -20,6 +25,7 @@ export class KeyedBus<E> {
     if (!set) {
       set = new Set();
       this.listeners.set(key, set);
+      this.onKeyChange?.(key);
     }
     // Wrap so the same function subscribed twice gets two independent subscriptions.
     const entry = (ev: E): void => listener(ev);
@@ -31,7 +37,10 @@ export class KeyedBus<E> {
       const s = this.listeners.get(key);
       if (!s) return;
       s.delete(entry);
-      if (s.size === 0) this.listeners.delete(key);
+      if (s.size === 0) {
+        this.listeners.delete(key);
+        this.onKeyChange?.(key);
+      }
     };
   }
 
@@ -59,6 +68,11 @@ export class KeyedBus<E> {
   /** True while some key has a listener. */
   get active(): boolean {
     return this.listeners.size > 0;
+  }
+
+  /** True while `key` has a listener. */
+  has(key: number): boolean {
+    return this.listeners.has(key);
   }
 
   listenerCount(key: number): number {
