@@ -25,6 +25,7 @@ function failingReader(real: MessageReader, failAt: () => number, closes: { n: n
   let pos = 0;
   return {
     size: real.size,
+    inMemory: real.inMemory,
     next(into: Buffer, end?: number): Buffer {
       if (pos >= failAt()) throw new Error('blob vanished');
       const b = real.next(into, end);

@@ -37,6 +37,8 @@ export const MAX_AUTH_FAILURES = 5;
  * cost a drain wait, its listeners and a timer per RETR). One read chunk.
  */
 const OUT_HIGH_WATER = 256 * 1024;
+/** The read buffer passed to a MessageReader that holds its bytes in memory (it never writes into it). */
+const NO_SCRATCH = Buffer.alloc(0);
 /** After a polite end, how long to wait for the peer to close before destroying the socket. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -66,7 +68,9 @@ export class Pop3Connection {
   #apopTimestamp: string | null = null;
   #state: SessionState = { kind: 'authorization', pendingUser: null };
   readonly #framer = new LineFramer(POP3_MAX_AUTH_LINE);
+  /** Lines received and not yet taken: #queue[#queueHead] is the next (no shift() per line). */
   readonly #queue: FramedLine[] = [];
+  #queueHead = 0;
   #waiter: ((n: Next) => void) | null = null;
   #eof = false;
   #gone = false;
@@ -242,13 +246,14 @@ export class Pop3Connection {
   #sendMessage(status: string, body: Extract<ReplyBody, { kind: 'message' }>): Promise<void> | undefined {
     const { reader, end } = body;
     const pool = this.#shared.readBuffers;
-    const out = { stuffer: new DotStuffer(), left: Math.min(end, reader.size), buf: pool.take() as Buffer | null };
+    // A reader that holds the bytes (a message kept in the database) hands out views of them: no read buffer.
+    const out = { stuffer: new DotStuffer(), left: Math.min(end, reader.size), buf: reader.inMemory ? null : pool.take() };
     let chunk: Buffer;
     try {
-      chunk = reader.next(out.buf!, end);
+      chunk = reader.next(out.buf ?? NO_SCRATCH, end);
     } catch (e) {
       reader.close();
-      pool.give(out.buf!);
+      if (out.buf) pool.give(out.buf);
       this.#log.warn({ err: e }, 'pop3 message read failed');
       return this.#queue1('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
     }
@@ -292,7 +297,7 @@ export class Pop3Connection {
         else await nextTurn();
         let chunk: Buffer;
         try {
-          chunk = reader.next((out.buf ??= pool.take()), end);
+          chunk = reader.next(reader.inMemory ? NO_SCRATCH : (out.buf ??= pool.take()), end);
         } catch (e) {
           throw this.#bodyFailed(e);
         }
@@ -356,6 +361,7 @@ export class Pop3Connection {
     this.#detach(raw);
     raw.pause();
     this.#queue.length = 0;
+    this.#queueHead = 0;
     this.#framer.reset();
     await this.#write(formatStatus(reply));
     this.#uncork();
@@ -393,7 +399,7 @@ export class Pop3Connection {
       if (this.#waiter) this.#wake(item);
       else this.#queue.push(item);
     }
-    if (this.#queue.length >= MAX_QUEUED_LINES && !this.#paused) {
+    if (this.#queue.length - this.#queueHead >= MAX_QUEUED_LINES && !this.#paused) {
       this.#paused = true;
       this.#stream.pause();
     }
@@ -426,9 +432,18 @@ export class Pop3Connection {
 
   /** The next line already received, or null when none is (then #next() waits for one). */
   #takeQueued(): FramedLine | null {
-    const queued = this.#queue.shift();
-    if (!queued) return null;
-    if (this.#paused && this.#queue.length < MAX_QUEUED_LINES / 2) {
+    const q = this.#queue;
+    if (this.#queueHead === q.length) return null;
+    const queued = q[this.#queueHead]!;
+    if (++this.#queueHead === q.length) {
+      q.length = 0;
+      this.#queueHead = 0;
+    } else if (this.#queueHead >= MAX_QUEUED_LINES) {
+      // Never empty while the client keeps pipelining: drop the lines taken so far.
+      q.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    if (this.#paused && q.length - this.#queueHead < MAX_QUEUED_LINES / 2) {
       this.#paused = false;
       this.#stream.resume();
     }

@@ -29,20 +29,25 @@ export type AfterReply = 'close' | 'starttls';
 export type ErrorClass = 'bad-command' | 'auth-failure';
 
 export type Reply =
-  | { ok: true; text: string; body?: ReplyBody; after?: AfterReply }
-  | { ok: false; text: string; code?: RespCode; counts?: ErrorClass; after?: AfterReply };
+  | { ok: true; text: string; code?: undefined; counts?: undefined; body?: ReplyBody | undefined; after?: AfterReply | undefined }
+  | { ok: false; text: string; code?: RespCode | undefined; counts?: ErrorClass | undefined; body?: undefined; after?: AfterReply | undefined };
 
-export function ok(text: string, extra: { body?: ReplyBody; after?: AfterReply } = {}): Reply {
-  return { ok: true, text, ...extra };
+// ok(), err() and bad() build every reply with the same six fields in the same order: the connection code
+// that reads them (every command goes through it) then sees one object shape, where a shape per combination
+// of fields made V8 drop its optimized code for that path when a new combination came by, and compile it
+// again (in each worker process of its own).
+
+export function ok(text: string, extra?: { body?: ReplyBody; after?: AfterReply }): Reply {
+  return { ok: true, text, code: undefined, counts: undefined, body: extra?.body, after: extra?.after };
 }
 
-export function err(text: string, code?: RespCode, extra: { counts?: ErrorClass; after?: AfterReply } = {}): Reply {
-  return code === undefined ? { ok: false, text, ...extra } : { ok: false, text, code, ...extra };
+export function err(text: string, code?: RespCode, extra?: { counts?: ErrorClass; after?: AfterReply }): Reply {
+  return { ok: false, text, code, counts: extra?.counts, body: undefined, after: extra?.after };
 }
 
 /** A -ERR for a malformed, unknown or misplaced command. */
 export function bad(text: string): Reply {
-  return { ok: false, text, counts: 'bad-command' };
+  return { ok: false, text, code: undefined, counts: 'bad-command', body: undefined, after: undefined };
 }
 
 /** Replaces anything that could break the status line (CR, LF, other controls) with a space. */

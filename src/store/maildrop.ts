@@ -13,6 +13,11 @@ export interface MessageReader {
   /** Octets of the stored message. */
   readonly size: number;
   /**
+   * The reader holds the bytes in memory: next() hands out views of them and never writes into `into`, so a
+   * caller need not take a read buffer for it (any Buffer will do, an empty one included).
+   */
+  readonly inMemory: boolean;
+  /**
    * The next bytes from where the previous call stopped (the first from byte 0), at most into.length of
    * them: read into `into`, or a view of memory the reader holds (no copy). An empty Buffer once `end`
    * (default: the whole message) is reached. I/O errors are thrown.

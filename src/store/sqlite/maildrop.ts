@@ -23,6 +23,7 @@ const DOOMED_ROWS = 'SELECT uid, blob_id FROM messages WHERE mailbox_id = ? AND 
 /** A message kept in blob_inline: its bytes came with the look-up; next() hands out views of them. */
 class InlineReader implements MessageReader {
   readonly size: number;
+  readonly inMemory = true;
   #pos = 0;
   constructor(private readonly raw: Buffer) {
     this.size = raw.length;
@@ -39,6 +40,7 @@ class InlineReader implements MessageReader {
 
 /** A message kept in a blob file, open for the reader's life: one pread per next() (the kernel may give less). */
 class FileReader implements MessageReader {
+  readonly inMemory = false;
   #pos = 0;
   #fd: number;
   constructor(
