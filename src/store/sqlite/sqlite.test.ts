@@ -299,7 +299,7 @@ describe('SQLite store specifics', () => {
     }
   });
 
-  test('with fsync on, WAL checkpoints move to a worker thread after a few commits; close stops it', async () => {
+  test('with fsync on, WAL checkpoints move off the commits after a few of them; close stops them', async () => {
     const dir = tmp();
     const s = (await openSqliteStore({ dataDir: dir, fsync: true }));
     const inner = (s as unknown as { core: { checkpointer: { runs: number } | null; db: { pragma(p: string, o?: object): unknown } } }).core;
@@ -314,7 +314,7 @@ describe('SQLite store specifics', () => {
       const deadline = Date.now() + 10_000;
       const runs = (): number => (inner.checkpointer as { runs: number }).runs;
       while (runs() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(runs() > 0, 'the worker checkpointed');
+      assert.ok(runs() > 0, 'the checkpointer checkpointed');
       // The database file alone (WAL checkpointed) already holds committed messages.
       const ro = new Database(join(dir, 'mail.db'), { readonly: true });
       try {
