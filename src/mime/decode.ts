@@ -3,7 +3,8 @@
  * RFC 2047 encoded words, and the searchable text of a message (IMAP SEARCH, client).
  */
 import libmime from 'libmime';
-import { headerFieldSpans, safeDecode, unfoldHeader } from './headers.js';
+import { safeDecode } from './headers.js';
+import { headersOf } from './parser.js';
 import type { MessageIndex, MimePart } from './types.js';
 
 const CR = 0x0d;
@@ -232,9 +233,8 @@ export function htmlToText(html: string): string {
 
 function headerLines(raw: Buffer, part: MimePart): string {
   let out = '';
-  for (const f of headerFieldSpans(raw, part.headerStart, part.headerEnd)) {
-    out += `${f.name}: ${decodeMimeWords(unfoldHeader(raw.subarray(f.valueStart, f.valueEnd)))}\n`;
-  }
+  const h = headersOf(raw, part);
+  for (let i = 0; i < h.fields.length; i++) out += `${h.fields[i]!.name}: ${decodeMimeWords(h.value(i))}\n`;
   return out;
 }
 

@@ -2,6 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseHeaderBlock, unfoldHeader, decodeRfc2231Params, parseParameterized, headerFieldsSlice, headerFieldSpans, indexMessage, parseAddressList } from './index.js';
+import { headerFields } from './headers.js';
+import { headersOf } from './parser.js';
 
 describe('parseHeaderBlock', () => {
   test('fields in order, values raw with folding, final CRLF excluded', () => {
@@ -175,4 +177,32 @@ describe('headerFieldsSlice agrees with the field spans', () => {
       { numRuns: 400 },
     );
   });
+});
+
+test('headerFields gives the spans of headerFieldSpans and the values of unfoldHeader, ASCII or not', () => {
+  const blocks = [
+    'Subject: plain\r\n folded\r\nTo: a@b\r\n\r\n',
+    'Subject: caf\u00e9 \u65e5\u672c\r\nX-Nul: a\0b\r\nX-Cr: a\rb\r\nbad line\r\nFrom:  x@y  \r\n\r\n',
+    'Subject: \xff\xfe latin1 bytes\r\n\r\n',
+    'X-Empty:\r\n',
+  ];
+  for (const [i, text] of blocks.entries()) {
+    const raw = Buffer.concat([Buffer.from('junk'), Buffer.from(text, i === 2 ? 'latin1' : 'utf8')]);
+    const h = headerFields(raw, 4, raw.length);
+    assert.deepEqual(h.fields, headerFieldSpans(raw, 4, raw.length));
+    h.fields.forEach((f, k) => assert.equal(h.value(k), unfoldHeader(raw.subarray(f.valueStart, f.valueEnd)), `${text} field ${k}`));
+  }
+});
+
+test('headersOf reuses the fields indexMessage read only for the same part of the same bytes', () => {
+  const raw = Buffer.from('Subject: s\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n');
+  const index = indexMessage(raw);
+  const inner = index.root.message!.root;
+  assert.deepEqual(headersOf(raw, index.root).fields.map((f) => f.name), ['Subject', 'Content-Type']);
+  assert.equal(headersOf(raw, inner).value(0), 'inner');
+  // Other bytes with the same offsets: read from those bytes, not taken from the index's memo.
+  const other = Buffer.from(raw.toString().replace('Subject: s', 'Subject: t'));
+  assert.equal(headersOf(other, index.root).value(0), 't');
+  const fromJson = JSON.parse(JSON.stringify(index)) as typeof index;
+  assert.equal(headersOf(raw, fromJson.root).value(0), 's');
 });

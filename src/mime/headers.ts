@@ -78,11 +78,46 @@ export function scanHeaderFields(block: string, visit: (name: string, start: num
  * absolute offsets (see scanHeaderFields for the rules). Never throws.
  */
 export function headerFieldSpans(raw: Buffer, start: number, end: number): HeaderFieldSpan[] {
+  return spansOf(raw.toString('latin1', start, end), start);
+}
+
+/** The fields of a header block read as latin1 text `block`, which starts at offset `start`. */
+function spansOf(block: string, start: number): HeaderFieldSpan[] {
   const out: HeaderFieldSpan[] = [];
-  scanHeaderFields(raw.toString('latin1', start, end), (name, s, colon, valueEnd, e) => {
+  scanHeaderFields(block, (name, s, colon, valueEnd, e) => {
     out.push({ name, start: start + s, valueStart: start + colon + 1, valueEnd: start + valueEnd, end: start + e });
   });
   return out;
+}
+
+/** A header block's fields (headerFieldSpans) with their unfolded values (unfoldHeader), each made once. */
+export interface HeaderFields {
+  readonly fields: readonly HeaderFieldSpan[];
+  /** unfoldHeader of the value of fields[i]. */
+  value(i: number): string;
+}
+
+/**
+ * headerFieldSpans of raw[start, end) with a memo of unfolded values. A block of ASCII bytes (nearly every
+ * header) reads as the same text in latin1 and UTF-8, so values are cut from the block's one string
+ * instead of each being decoded from the bytes again.
+ */
+export function headerFields(raw: Buffer, start: number, end: number): HeaderFields {
+  const block = raw.toString('latin1', start, end);
+  const fields = spansOf(block, start);
+  const ascii = isAscii(raw.subarray(start, end));
+  const values: Array<string | undefined> = [];
+  return {
+    fields,
+    value(i: number): string {
+      let v = values[i];
+      if (v === undefined) {
+        const f = fields[i]!;
+        v = values[i] = ascii ? unfoldText(block.slice(f.valueStart - start, f.valueEnd - start)) : unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
+      }
+      return v;
+    },
+  };
 }
 
 /**
@@ -104,7 +139,12 @@ export function parseHeaderBlock(block: Buffer): Array<{ name: string; value: Bu
  * NUL becomes U+FFFD. Encoded words are NOT decoded (see decodeMimeWords).
  */
 export function unfoldHeader(value: Buffer): string {
-  let s = value.toString('utf8');
+  return unfoldText(value.toString('utf8'));
+}
+
+/** unfoldHeader of a value already decoded. */
+function unfoldText(text: string): string {
+  let s = text;
   if (s.includes('\n') || s.includes('\r')) s = s.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, ' ');
   if (s.includes('\0')) s = s.replace(/\0/g, '\ufffd');
   return s.trim();

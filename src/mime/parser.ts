@@ -24,7 +24,7 @@
  */
 import { MIME_MAX_DEPTH } from '../lib/limits.js';
 import { parseAddressList } from './address.js';
-import { headerFieldSpans, parseParameterized, stripComments, unfoldHeader, type HeaderFieldSpan } from './headers.js';
+import { headerFields, parseParameterized, stripComments, type HeaderFields } from './headers.js';
 import type { Envelope, MessageIndex, MimePart, ParameterizedValue } from './types.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -75,26 +75,39 @@ export function countLines(raw: Buffer, start: number, end: number): number {
 }
 
 interface Headers {
-  fields: HeaderFieldSpan[];
+  /** The block's fields and unfolded values (searchableText reads them again: see headersOf). */
+  all: HeaderFields;
   /** First value of a field by lowercased name, unfolded. */
   get(name: string): string | null;
 }
 
 function readHeaders(raw: Buffer, start: number, end: number): Headers {
-  const fields = headerFieldSpans(raw, start, end);
+  const all = headerFields(raw, start, end);
   // First occurrence of each field wins (RFC 5322 allows one; Dovecot's ENVELOPE takes the last).
-  const first = new Map<string, HeaderFieldSpan>();
-  for (const f of fields) {
+  const first = new Map<string, number>();
+  all.fields.forEach((f, i) => {
     const key = f.name.toLowerCase();
-    if (!first.has(key)) first.set(key, f);
-  }
+    if (!first.has(key)) first.set(key, i);
+  });
   return {
-    fields,
+    all,
     get(name: string): string | null {
-      const f = first.get(name);
-      return f === undefined ? null : unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
+      const i = first.get(name);
+      return i === undefined ? null : all.value(i);
     },
   };
+}
+
+/** The header fields read while indexing, by the part (top-level root, encapsulated roots) they belong to. */
+const readFields = new WeakMap<MimePart, { raw: Buffer; fields: HeaderFields }>();
+
+/**
+ * The fields of `part`'s header in `raw` with their unfolded values: those indexMessage read for this very
+ * part object of these very bytes when it made them, else read now.
+ */
+export function headersOf(raw: Buffer, part: MimePart): HeaderFields {
+  const known = readFields.get(part);
+  return known !== undefined && known.raw === raw ? known.fields : headerFields(raw, part.headerStart, part.headerEnd);
 }
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -414,6 +427,7 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
     const x = section === '' ? '1' : section;
     const inner = parseEntity(ctx, bodyStart, bodyEnd, x, x + '.', depth + 1, ['text', 'plain'], true);
     part.message = { envelope: envelopeOf(inner.headers), root: inner.part };
+    readFields.set(inner.part, { raw, fields: inner.headers.all });
     lf = part.lines = countLines(raw, inner.part.headerStart, inner.part.headerEnd) + inner.lf;
   } else if (type === 'text' || needLf) {
     lf = countLines(raw, bodyStart, bodyEnd);
@@ -483,6 +497,7 @@ export function indexMessageWith(raw: Buffer, opts: { dashIndexFrom?: number; en
   try {
     const ctx: Ctx = { raw, dashLines: null, dashCount: 0, dashIndexFrom: opts.dashIndexFrom ?? 64 * 1024 };
     const { part, headers } = parseEntity(ctx, 0, raw.length, '', '', 0, ['text', 'plain'], false);
+    readFields.set(part, { raw, fields: headers.all });
     return { version: 1, size: raw.length, envelope: opts.envelope === false ? emptyEnvelope() : envelopeOf(headers), root: part };
   } catch {
     const headerEnd = messageHeaderEnd(raw, 0, raw.length);

@@ -68,6 +68,8 @@ export interface PreparedMessage {
   threadKeys: string[];
   /** The message's own Message-ID (zero or one). */
   ownIds: string[];
+  /** referencesHeader of the message (the unfolded first References: field of its header), or null. */
+  references: string | null;
 }
 
 /**
@@ -82,13 +84,15 @@ export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = 
   const index = rememberedIndex(data) ?? indexMessage(data);
   // Only the text that is kept is decoded: a 60 MB text part costs MAX_SEARCH_TEXT, not 60 MB of strings.
   const text = searchableText(data, index, { maxBodyBytes: MAX_SEARCH_TEXT });
+  const references = referencesHeader(data, index);
   return {
     data,
     index,
     headersText: text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
     bodyText: text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
-    threadKeys: [...msgIds(referencesHeader(data, index), 50, noNul), ...msgIds(index.envelope.inReplyTo, 5, noNul)],
+    threadKeys: [...msgIds(references, 50, noNul), ...msgIds(index.envelope.inReplyTo, 5, noNul)],
     ownIds: msgIds(index.envelope.messageId, 1, noNul),
+    references,
   };
 }
 
@@ -126,7 +130,7 @@ function keptText(text: string | null): string | null {
  * is kept as JSON.
  */
 export function prepareStoredForm(raw: Buffer, envelopeText?: (envelope: Envelope) => string | null): StoredForm {
-  const { data, index, headersText, bodyText, threadKeys, ownIds } = prepareMessage(raw);
+  const { data, index, headersText, bodyText, threadKeys, ownIds, references } = prepareMessage(raw);
   return {
     data,
     mime: JSON.stringify(index),
@@ -136,6 +140,6 @@ export function prepareStoredForm(raw: Buffer, envelopeText?: (envelope: Envelop
     bodyText,
     threadKeys,
     ownIds,
-    sortKeys: contentKeysFor({ ...index.envelope, references: referencesIn(data.subarray(0, index.root.headerEnd)) }),
+    sortKeys: contentKeysFor({ ...index.envelope, references }),
   };
 }
