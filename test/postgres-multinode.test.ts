@@ -129,6 +129,39 @@ describe('PostgreSQL store across nodes', () => {
     }
   });
 
+  test('mailbox list changes another node makes while the LISTEN connection is down are heard after the reconnect, each once, in order', async () => {
+    const { a, b, close } = await twoNodes({ listenBackoffMs: { min: 400, max: 1000 } });
+    try {
+      const user = await a.directory.createUser('lists@example.org', 'x');
+      const other = await a.directory.createUser('other@example.org', 'x');
+      const heard: string[] = [];
+      const off = a.mail.subscribeMailboxList(user.id, (ev) => heard.push(`${ev.kind}:${ev.name}${ev.oldName ? `<-${ev.oldName}` : ''}`));
+      await b.mail.createMailbox(user.id, 'Before');
+      await eventually(() => heard.length === 1, 'the change before the loss');
+      const pid1 = a.listenerPid;
+      assert.ok(pid1, 'listener connected');
+      await adminQuery(db.adminUrl, 'SELECT pg_terminate_backend($1)', [pid1]);
+      await eventually(() => a.listenerPid === null, 'node A noticed the loss');
+      // Made on B while A is not listening: their NOTIFYs never reach A.
+      await b.mail.createMailbox(user.id, 'During');
+      await b.mail.setSubscribed(user.id, 'During', true);
+      await b.mail.renameMailbox(user.id, 'During', 'Renamed');
+      await b.mail.createMailbox(other.id, 'NotWatched');
+      assert.equal(a.listenerReconnects, 0, 'the changes were made while node A was not listening');
+      // A's own change while down is announced at its commit, and not again by the replay.
+      await a.mail.createMailbox(user.id, 'Mine');
+      await eventually(() => heard.length >= 5, 'the missed changes after the reconnect');
+      await a.listenerSettled();
+      await b.mail.deleteMailbox(user.id, 'Before');
+      await eventually(() => heard.length >= 6, 'a change over the new LISTEN');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(heard, ['create:Before', 'create:Mine', 'create:During', 'subscribe:During', 'rename:Renamed<-During', 'delete:Before']);
+      off();
+    } finally {
+      await close();
+    }
+  });
+
   test('LISTEN connection killed with pg_terminate_backend: reconnects, and a change committed meanwhile is still heard', async () => {
     // A first reconnect attempt 200-400 ms after the loss leaves a window in which B commits for sure.
     const { a, b, close } = await twoNodes({ listenBackoffMs: { min: 400, max: 1000 } });

@@ -145,6 +145,7 @@ describe('PostgreSQL: mailbox list events across nodes', () => {
       // A malformed list notification (as anyone with access to the database could send) is ignored.
       await adminQuery(db.url, `SELECT pg_notify('mailroom_mblist', 'L{"kind":"create","userId":${user.id}}')`);
       await adminQuery(db.url, `SELECT pg_notify('mailroom_mblist', 'L{not json')`);
+      await adminQuery(db.url, `SELECT pg_notify('mailroom_mblist', 'L{"tag":"t","seq":-4,"kind":"create","userId":${user.id},"name":"Bad"}')`);
       await b.mail.createMailbox(user.id, 'Last');
       await eventually(() => atA.length === want.length + 1, 'the last event at a');
       await settle();

@@ -17,7 +17,9 @@
  * committing node also wakes its own subscribers right after COMMIT. Wake-ups are deduplicated per mailbox
  * by MODSEQ, so a subscriber normally hears each change once. After the LISTEN connection was lost and
  * restored, every subscriber is woken once (see notify.ts). Mailbox list changes (listChanged) are
- * announced the same way, once: a node ignores the notification of a change it committed itself.
+ * announced the same way, once: a node ignores the notification of a change it committed itself. They are
+ * also logged, and those made elsewhere while the LISTEN connection was down are announced after it
+ * comes back (list-log.ts).
  *
  * Semantics (names, flags, threading, outbound order) follow the shared rules in ../names.ts, ../flags.ts
  * and the SQLite store, so the contract suites see one behaviour.
@@ -39,6 +41,7 @@ import { ExpungeHolds } from '../holds.js';
 import { heldMailboxes, sweepHeld } from './held.js';
 import { Db, clientConfig, errorMessage, mapError, num, sleep, type AfterCommit, type DbOptions, type Queryable } from './db.js';
 import { ChangeListener, encodeListPayload, encodePayload } from './notify.js';
+import { ListLog } from './list-log.js';
 import { MailboxListBus } from '../bus.js';
 import { migrate as runMigrations } from './schema.js';
 import { record } from '../../lib/metrics.js';
@@ -117,6 +120,8 @@ export class PgCore {
   /** Listeners of mailbox list events, and this store's tag in their notifications (notify.ts). */
   private readonly lists = new MailboxListBus();
   private readonly tag = randomBytes(6).toString('hex');
+  /** Mailbox list changes written with their seq, replayed after a LISTEN reconnect (list-log.ts). */
+  private readonly listLog = new ListLog();
   private readonly subscribers = new Map<number, Set<(ev: ChangeEvent) => void>>();
   /**
    * Highest MODSEQ known per mailbox, from this node's commits and from every notification (bounded,
@@ -147,10 +152,15 @@ export class PgCore {
       clientConfig: clientConfig(dbOpts, 'listen'),
       logger: this.logger,
       onEvent: (ev) => this.deliver(ev, false),
-      onList: (ev, tag) => {
+      onList: (ev, tag, seq) => {
+        // Heard already: replayed from the log after a reconnect, or (own tag) announced at its commit.
+        if (seq !== null && !this.listLog.heard(seq)) return;
         if (tag !== this.tag) this.lists.emit(ev);
       },
-      onReconnect: () => this.wakeAll(),
+      onReconnect: async () => {
+        await this.wakeAll();
+        await this.replayLists();
+      },
       minBackoffMs: opts.listenBackoffMs?.min,
       maxBackoffMs: opts.listenBackoffMs?.max,
       heartbeatMs: opts.listenHeartbeatMs,
@@ -178,6 +188,7 @@ export class PgCore {
     });
     try {
       if (opts.migrate ?? true) await core.migrate();
+      await core.listLog.start(core.db);
       await core.listener.start();
     } catch (e) {
       await core.listener.close();
@@ -254,8 +265,18 @@ export class PgCore {
 
   /** Records a mailbox list change inside the transaction: NOTIFY now (sent at COMMIT), announced here after COMMIT. */
   async listChanged(q: Queryable, after: AfterCommit, ev: MailboxListEvent): Promise<void> {
-    await q.query('SELECT pg_notify($1, $2)', [this.channel, encodeListPayload(this.tag, ev)]);
-    after.push(() => this.lists.emit(ev));
+    const seq = await this.listLog.write(q, this.tag, ev);
+    await q.query('SELECT pg_notify($1, $2)', [this.channel, encodeListPayload(this.tag, ev, seq)]);
+    after.push(() => {
+      this.listLog.heard(seq);
+      this.lists.emit(ev);
+    });
+  }
+
+  /** After the LISTEN connection came back: announces the list changes of other nodes made meanwhile. */
+  private async replayLists(): Promise<void> {
+    if (this.closed) return;
+    for (const ev of await this.listLog.missed(this.db, this.tag, this.lists.keys())) this.lists.emit(ev);
   }
 
   /** MailStore.subscribeMailboxList: this node's and other nodes' changes; returns the idempotent unsubscribe. */

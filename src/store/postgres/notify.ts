@@ -27,7 +27,7 @@ export interface ListenerOptions {
   logger: Logger;
   onEvent(ev: ChangeEvent): void;
   /** A mailbox list event and the tag of the store that sent it. */
-  onList(ev: MailboxListEvent, tag: string): void;
+  onList(ev: MailboxListEvent, tag: string, seq: number | null): void;
   /** Called after every successful re-LISTEN that followed a lost connection. */
   onReconnect(): void | Promise<void>;
   /** First reconnect delay; doubled per failed attempt up to maxBackoffMs. */
@@ -57,12 +57,12 @@ export function decodePayload(s: string | undefined): ChangeEvent | null {
  * The payload of a mailbox list event sent by the store tagged `tag`. Names are at most
  * MAX_MAILBOX_NAME_OCTETS each, so it stays well under PostgreSQL's 8000-byte payload limit.
  */
-export function encodeListPayload(tag: string, ev: MailboxListEvent): string {
-  return 'L' + JSON.stringify({ tag, userId: ev.userId, kind: ev.kind, name: ev.name, oldName: ev.oldName, origin: ev.origin });
+export function encodeListPayload(tag: string, ev: MailboxListEvent, seq: number): string {
+  return 'L' + JSON.stringify({ tag, seq, userId: ev.userId, kind: ev.kind, name: ev.name, oldName: ev.oldName, origin: ev.origin });
 }
 
 /** Parses a list payload; null for anything malformed. */
-export function decodeListPayload(s: string): { tag: string; ev: MailboxListEvent } | null {
+export function decodeListPayload(s: string): { tag: string; seq: number | null; ev: MailboxListEvent } | null {
   let v: unknown;
   try {
     v = JSON.parse(s.slice(1));
@@ -71,8 +71,10 @@ export function decodeListPayload(s: string): { tag: string; ev: MailboxListEven
   }
   if (typeof v !== 'object' || v === null) return null;
   const tag = (v as { tag?: unknown }).tag;
+  const seq = (v as { seq?: unknown }).seq;
   const ev = checkListEvent(v as Record<string, unknown>);
-  return ev && typeof tag === 'string' && tag.length <= 64 ? { tag, ev } : null;
+  if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) > 0)) return null;
+  return ev && typeof tag === 'string' && tag.length <= 64 ? { tag, seq: (seq as number | undefined) ?? null, ev } : null;
 }
 
 type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
@@ -144,7 +146,7 @@ export class ChangeListener {
       if (msg.channel !== this.o.channel) return;
       if (msg.payload?.startsWith('L')) {
         const l = decodeListPayload(msg.payload);
-        if (l) this.o.onList(l.ev, l.tag);
+        if (l) this.o.onList(l.ev, l.tag, l.seq);
         else this.o.logger.warn({ payload: msg.payload.slice(0, 200) }, 'ignored malformed mailbox list notification');
         return;
       }

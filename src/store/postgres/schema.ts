@@ -38,6 +38,7 @@ import { num } from './db.js';
 import { QUOTA_MIGRATION_SQL } from './quota.js';
 import { JMAP_MIGRATION_SQL } from './jmap.js';
 import { SORT_KEYS_MIGRATION_SQL } from './sort-keys.js';
+import { LIST_LOG_MIGRATION_SQL } from './list-log.js';
 
 export interface Migration {
   version: number;
@@ -388,6 +389,11 @@ ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
     name: 'IMAP: persisted sort and thread keys per blob',
     sql: SORT_KEYS_MIGRATION_SQL,
   },
+  {
+    version: 16,
+    name: 'Mailbox list change log (replayed after a LISTEN reconnect)',
+    sql: LIST_LOG_MIGRATION_SQL,
+  },
 ];
 
 /**
@@ -397,6 +403,7 @@ ALTER TABLE users ADD COLUMN admin boolean NOT NULL DEFAULT false;
  */
 export const DATA_TABLES: readonly string[] = [
   'jmap_uploads',
+  'mailbox_list_log',
   'jmap_objects',
   'jmap_states',
   'jmap_snapshots',
