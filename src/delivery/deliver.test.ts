@@ -31,4 +31,8 @@ test('alreadyDeliveredTo looks only at the header, with or without brackets', ()
   assert.ok(alreadyDeliveredTo(Buffer.from('Delivered-To: <A@x.org>\r\n\r\n'), 'a@x.org'));
   assert.ok(!alreadyDeliveredTo(Buffer.from('Subject: s\r\n\r\nDelivered-To: a@x.org\r\n'), 'a@x.org'));
   assert.ok(!alreadyDeliveredTo(Buffer.from('X-Delivered-To: a@x.org\r\n\r\n'), 'a@x.org'));
+  assert.ok(alreadyDeliveredTo(Buffer.from('Subject: s\r\nDELIVERED-TO:b@y.org\r\ndelivered-to:  A@X.org  \r\n\r\n'), 'a@x.org'));
+  assert.ok(alreadyDeliveredTo(Buffer.from('Subject: \u00e9\r\nDelivered-To: j\u00fcrgen@x.org\r\n\r\n'), 'J\u00dcRGEN@x.org'));
+  assert.ok(!alreadyDeliveredTo(Buffer.from('Subject: s\r\n\r\n'), 'a@x.org'));
+  assert.ok(!alreadyDeliveredTo(Buffer.from('Delivered-To: b@x.org\r\n\r\n'), 'a@x.org'));
 });

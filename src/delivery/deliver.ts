@@ -265,9 +265,14 @@ export async function deliverEach(
   return groupOf.map((i) => results[i]!);
 }
 
+const DELIVERED_TO = /(?:^|\r\n)delivered-to:/i;
+
 /** True when the header section has a Delivered-To field naming `recipient` (case-insensitive). */
 export function alreadyDeliveredTo(raw: Buffer, recipient: string): boolean {
-  const header = headerSection(raw).toString('utf8').toLowerCase();
+  const section = headerSection(raw);
+  // Most messages have no Delivered-To at all: a look at the bytes spares decoding and lower-casing the header.
+  if (!DELIVERED_TO.test(section.toString('latin1'))) return false;
+  const header = section.toString('utf8').toLowerCase();
   const want = recipient.toLowerCase();
   for (const m of header.matchAll(/(?:^|\r\n)delivered-to:[ \t]*([^\r\n]*)/g)) {
     if (m[1]!.trim().replace(/^<|>$/g, '') === want) return true;

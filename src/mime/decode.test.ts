@@ -29,6 +29,9 @@ describe('quoted-printable', () => {
     assert.equal(decodeQuotedPrintable(Buffer.from('caf=C3=A9 =\r\nok  \r\nend=\r\n')).toString(), 'café ok\r\nend');
     assert.equal(decodeQuotedPrintable(Buffer.from('a=3d=3Db')).toString(), 'a==b');
     assert.equal(decodeQuotedPrintable(Buffer.from('soft= \t\r\nbreak')).toString(), 'softbreak');
+    // Runs longer and shorter than the inline copy, with trailing whitespace to drop at line ends.
+    const long = 'x'.repeat(100);
+    assert.equal(decodeQuotedPrintable(Buffer.from(`${long}  \r\n${long}=41\r\nab \r\n`)).toString(), `${long}\r\n${long}A\r\nab\r\n`);
   });
 
   test('round trip: any bytes, encoded per RFC 2045 6.7 with soft breaks, decode back exactly', () => {

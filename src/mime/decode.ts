@@ -105,12 +105,19 @@ function copyQpRun(src: Buffer, start: number, end: number, out: Buffer, o: numb
     if (cr < 0 || cr >= end) cr = end;
     let e = cr;
     if (cr < end || end === src.length) while (e > pos && isWsp(src[e - 1])) e--;
-    o += src.copy(out, o, pos, e);
+    o += copyBytes(src, pos, e, out, o);
     if (cr >= end) break;
     out[o++] = CR;
     pos = cr + 1;
   }
   return o - o0;
+}
+
+/** src[start, end) copied to out at o; short runs (most of quoted-printable text) without a native call. */
+function copyBytes(src: Buffer, start: number, end: number, out: Buffer, o: number): number {
+  if (end - start > 64) return src.copy(out, o, start, end);
+  for (let i = start, j = o; i < end; i++, j++) out[j] = src[i]!;
+  return end > start ? end - start : 0;
 }
 
 function hexVal(b: number | undefined): number {
