@@ -74,6 +74,24 @@ test('a flood of pipelined commands is read with backpressure and answered in fu
   await c.cmd('QUIT');
 });
 
+test('a long pipelined run of distinct commands is answered in the order sent, across the compaction of the line queue', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  for (const s of ['one', 'two', 'three']) await f.append(message(s));
+  const { c } = await RawPop3.open(f.port);
+  await c.login();
+  const sizes = (await f.store.mail.listMessages(f.inbox.id)).sort((a, b) => a.uid - b.uid).map((m) => m.size);
+  // More lines than the connection queues before it stops reading, each with its own answer; some invalid.
+  const n = 700;
+  const lines = Array.from({ length: n }, (_, i) => (i % 97 === 5 ? 'LIST 9' : `LIST ${(i % 3) + 1}`));
+  c.send(lines.map((l) => `${l}\r\n`).join(''));
+  for (let i = 0; i < n; i++) {
+    const k = (i % 3) + 1;
+    assert.equal(await c.line(), i % 97 === 5 ? '-ERR There is no message 9' : `+OK ${k} ${sizes[k - 1]}`, `reply ${i}`);
+  }
+  await c.cmd('QUIT');
+});
+
 test('close() while the server waits for an AUTH continuation ends the exchange with one -ERR', async (t) => {
   const f = await startPop3();
   t.after(() => f.close());
