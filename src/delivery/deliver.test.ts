@@ -36,3 +36,41 @@ test('alreadyDeliveredTo looks only at the header, with or without brackets', ()
   assert.ok(!alreadyDeliveredTo(Buffer.from('Subject: s\r\n\r\n'), 'a@x.org'));
   assert.ok(!alreadyDeliveredTo(Buffer.from('Delivered-To: b@x.org\r\n\r\n'), 'a@x.org'));
 });
+
+test('deliver looks up a user\'s INBOX once, and again when the remembered one is gone', async () => {
+  const { StoreError } = await import('../store/types.js');
+  const { deliver } = await import('./deliver.js');
+  let inboxId = 7;
+  const lookups: string[] = [];
+  const appended: number[] = [];
+  const mail = {
+    async getMailbox(_userId: number, name: string) {
+      lookups.push(name);
+      return { id: inboxId } as never;
+    },
+    async append(mailboxId: number) {
+      if (mailboxId !== inboxId) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      appended.push(mailboxId);
+      return { uid: appended.length, uidValidity: 1, emailId: `M${appended.length}`, modseq: 1 } as never;
+    },
+  };
+  const store = { directory: {} as never, mail: mail as never };
+  const user = { id: 42, address: 'u@x.org' } as never;
+  const resolution = { kind: 'local' as const, user, recipient: 'u@x.org', tag: null, via: 'user' as const };
+  const opts = { envelopeFrom: 's@y.org', resolution };
+  for (let i = 0; i < 3; i++) {
+    const r = await deliver(store, 'u@x.org', Buffer.from('Subject: s\r\n\r\nb\r\n'), opts);
+    assert.equal(r.ok && r.mailboxId, 7);
+  }
+  assert.deepEqual(lookups, ['INBOX']);
+  inboxId = 9; // the remembered mailbox is gone (as when its user was removed and the id left behind)
+  const r = await deliver(store, 'u@x.org', Buffer.from('Subject: s\r\n\r\nb\r\n'), opts);
+  assert.equal(r.ok && r.mailboxId, 9);
+  assert.deepEqual(lookups, ['INBOX', 'INBOX']);
+  assert.deepEqual(appended, [7, 7, 7, 9]);
+  // A lookup that finds nothing is a temporary failure, as before.
+  inboxId = 11;
+  mail.getMailbox = async () => null as never;
+  const gone = await deliver(store, 'u@x.org', Buffer.from('Subject: s\r\n\r\nb\r\n'), opts);
+  assert.deepEqual(gone, { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' });
+});

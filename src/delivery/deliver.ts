@@ -141,16 +141,30 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     const copies: StoredCopy[] = [];
     const done = new Set<number>();
     for (const t of d.targets) {
-      const mailbox = await targetMailbox(store, r.user.id, t);
-      if (!mailbox) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
-      if (done.has(mailbox.id)) continue; // fileinto the same mailbox twice stores one copy (RFC 5228 4.1)
-      done.add(mailbox.id);
+      const inbox = t.mailbox.toUpperCase() === 'INBOX' ? inboxIds(store.mail) : null;
+      const known = inbox?.get(r.user.id);
+      let mailboxId = known ?? (await targetMailbox(store, r.user.id, t))?.id;
+      if (mailboxId === undefined) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
+      if (done.has(mailboxId)) continue; // fileinto the same mailbox twice stores one copy (RFC 5228 4.1)
+      done.add(mailboxId);
       const appendOpts: { flags?: string[]; internalDate?: Date } = {};
       const flags = t.flags ?? opts.flags;
       if (flags) appendOpts.flags = flags;
       if (opts.internalDate) appendOpts.internalDate = opts.internalDate;
-      const res = await store.mail.append(mailbox.id, copy, appendOpts);
-      copies.push({ mailboxId: mailbox.id, uid: res.uid, emailId: res.emailId });
+      let res;
+      try {
+        res = await store.mail.append(mailboxId, copy, appendOpts);
+      } catch (e) {
+        // A remembered INBOX that is gone (its user was removed): look the mailbox up again, once.
+        if (known === undefined || !isStoreError(e, 'NOT_FOUND')) throw e;
+        inbox!.delete(r.user.id);
+        mailboxId = (await targetMailbox(store, r.user.id, t))?.id;
+        if (mailboxId === undefined) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
+        done.add(mailboxId);
+        res = await store.mail.append(mailboxId, copy, appendOpts);
+      }
+      if (inbox && known !== mailboxId) rememberInbox(inbox, r.user.id, mailboxId);
+      copies.push({ mailboxId, uid: res.uid, emailId: res.emailId });
     }
     if (d.after.length) void runAfter(d, log);
     const first = copies[0];
@@ -177,6 +191,27 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     (opts.logger ?? silentLogger).error({ rid, rcpt: recipient, err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined }, 'local delivery failed');
     return { ok: false, code: 'TEMPORARY', message: `Local delivery failed, try again later [${rid}]` };
   }
+}
+
+/**
+ * INBOX ids by user, per mail store. A user's INBOX is never deleted, and RENAME INBOX moves its messages
+ * to a new mailbox while INBOX itself stays (RFC 9051 6.3.6), so its id holds for as long as the user
+ * exists; delivery then skips looking it up for every message. An append that finds the remembered mailbox
+ * gone looks it up again (deliver()).
+ */
+const inboxes = new WeakMap<object, Map<number, number>>();
+/** Users whose INBOX id is remembered per store (the map is cleared when it grows past this). */
+const INBOX_IDS_MAX = 10_000;
+
+function inboxIds(mail: object): Map<number, number> {
+  let m = inboxes.get(mail);
+  if (!m) inboxes.set(mail, (m = new Map()));
+  return m;
+}
+
+function rememberInbox(m: Map<number, number>, userId: number, mailboxId: number): void {
+  if (m.size >= INBOX_IDS_MAX) m.clear();
+  m.set(userId, mailboxId);
 }
 
 /** The mailbox a target names: created when asked and missing; a missing one falls back to INBOX. */
