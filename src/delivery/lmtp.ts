@@ -21,7 +21,7 @@ import {
   type DeliveryServiceOptions,
 } from './smtp-common.js';
 import { collectData } from './spool.js';
-import { receivedHeader, withProtocol } from './trace.js';
+import { receivedFor, withProtocol } from './trace.js';
 import { record } from '../lib/metrics.js';
 
 export function createLmtpService(opts: DeliveryServiceOptions): NetService {
@@ -56,7 +56,7 @@ export function createLmtpService(opts: DeliveryServiceOptions): NetService {
           stages: common.stages,
           quotaFullTemporary: common.quotaFullTemporary,
           transport: 'lmtp',
-          received: (recipient) => receivedHeader({ ...trace, by: common.hostname, protocol, for: recipient, date }),
+          received: receivedFor({ ...trace, by: common.hostname, protocol, date }),
         });
         const results = delivered.map((r, i): string | Error => {
           record.delivery('lmtp', r.ok);

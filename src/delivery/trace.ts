@@ -49,16 +49,19 @@ export interface ReceivedInfo {
 
 /** One Received header field, folded, ending in CRLF. */
 export function receivedHeader(r: ReceivedInfo): string {
+  return receivedFor(r)(r.for);
+}
+
+/**
+ * receivedHeader for one hop and any recipient: what does not depend on the recipient is made once, so the
+ * copies of one message (one per user) each add only their "for" clause.
+ */
+export function receivedFor(r: Omit<ReceivedInfo, 'for'>): (recipient?: string) => string {
   const ip = headerSafe(r.remoteAddress).replace(/^::ffff:/, '');
   const host = r.clientHostname && r.clientHostname !== `[${ip}]` ? `${headerSafe(r.clientHostname)} ` : '';
-  const lines = [
-    `Received: from ${headerSafe(r.helo) || 'unknown'} (${host}[${ip}])`,
-    `\tby ${headerSafe(r.by)} (mailroom) with ${r.protocol} id ${headerSafe(r.id)}`,
-  ];
-  if (r.for) lines.push(`\tfor <${headerSafe(r.for)}>;`);
-  else lines[lines.length - 1] += ';';
-  lines.push(`\t${rfc5322Date(r.date)}`);
-  return lines.join('\r\n') + '\r\n';
+  const head = `Received: from ${headerSafe(r.helo) || 'unknown'} (${host}[${ip}])\r\n\tby ${headerSafe(r.by)} (mailroom) with ${r.protocol} id ${headerSafe(r.id)}`;
+  const tail = `\r\n\t${rfc5322Date(r.date)}\r\n`;
+  return (recipient) => (recipient ? `${head}\r\n\tfor <${headerSafe(recipient)}>;${tail}` : `${head};${tail}`);
 }
 
 /** "Return-Path: <sender>\r\n" ("<>" for the null sender). */
