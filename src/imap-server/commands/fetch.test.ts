@@ -3,7 +3,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RawClient, startImap, SIMPLE_MESSAGE, useTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { RawClient, message, startImap, SIMPLE_MESSAGE, useTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
 
 describe('FETCH raw transcripts', () => {
   const f = useTranscriptImap();
@@ -126,6 +126,39 @@ describe('BODYSTRUCTURE with RFC 2231 parameters', () => {
     assert.match(r, /\("name\*" "utf-8''r%C3%A9sum%C3%A9\.pdf"\)/);
     // continuations are joined into one extended parameter, still percent-encoded
     assert.match(r, /\("attachment" \("filename\*" "utf-8''r%C3%A9sum\.pdf"\)\)/);
+    c.close();
+  });
+});
+
+describe('header-field slices kept per session', () => {
+  const f = useTranscriptImap(async (fx) => {
+    await fx.store.mail.createMailbox(fx.user.id, 'Slices');
+    await fx.store.mail.createMailbox(fx.user.id, 'Other');
+    await fx.append(message('first in slices'), [], 'Slices');
+    await fx.append(message('first in other', 'Body', ['X-Tag: other']), [], 'Other');
+  });
+
+  test('a repeated list answers the same bytes; another mailbox, other fields or another session cut their own', async () => {
+    const [c, d] = [await RawClient.connect(f.port), await RawClient.connect(f.port)];
+    for (const s of [c, d]) await s.login();
+    await c.cmd('SELECT Slices');
+    const fields = 'BODY.PEEK[HEADER.FIELDS (SUBJECT X-TAG)]';
+    const one = await c.cmd(`UID FETCH 1 (${fields})`, 'h1');
+    assert.match(one, /\{28\}\r\nSubject: first in slices\r\n\r\n\)/);
+    assert.equal(await c.cmd(`UID FETCH 1 (${fields})`, 'h1'), one);
+    // The same UID in another mailbox is another message.
+    await c.cmd('SELECT Other');
+    assert.match(await c.cmd(`UID FETCH 1 (${fields})`, 'h2'), /Subject: first in other\r\nX-Tag: other\r\n\r\n\)/);
+    // Other fields of the same message, the complement, and a partial of a kept slice.
+    assert.match(await c.cmd('UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (X-TAG)])', 'h3'), /\{16\}\r\nX-Tag: other\r\n\r\n\)/);
+    const not = await c.cmd('UID FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT X-TAG FROM TO DATE)])', 'h4');
+    assert.match(not, /\r\nMessage-ID: <firstinother@example\.org>\r\n\r\n\)/);
+    assert.doesNotMatch(not, /X-Tag/);
+    assert.match(await c.cmd(`UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT X-TAG)]<9.5>)`, 'h5'), /<9> \{5\}\r\nfirst\)/);
+    // Another session cuts the same bytes for itself.
+    await d.cmd('EXAMINE Slices');
+    assert.equal(await d.cmd(`UID FETCH 1 (${fields})`, 'h1'), one);
+    d.close();
     c.close();
   });
 });

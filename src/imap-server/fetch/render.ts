@@ -17,6 +17,7 @@ import type { Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
 import { messagePreview } from './preview.js';
+import { cachedHeaderSlice } from './header-cache.js';
 import { writeFetchClose, writeFetchOpen } from '../responses.js';
 
 export interface RenderOptions {
@@ -252,11 +253,13 @@ function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: 
       sep(w, st);
       w.text(`${it.kind} `).literal(header);
       return true;
-    case 'BODY[]':
+    case 'BODY[]': {
       if (!header || !isRootHeader(it)) return false;
       sep(w, st);
-      writeBodySection(w, it, headerSection(ctx, header, it.section));
+      const s = it.section;
+      writeBodySection(w, it, s.text === 'HEADER' ? header : cachedHeaderSlice(ctx.session, ctx.view.mailbox.id, meta.uid, s, () => headerSection(ctx, header, s)));
       return true;
+    }
     default:
       return false;
   }
