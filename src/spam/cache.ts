@@ -66,7 +66,7 @@ export class CountsCache {
     if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) {
       if (!e.clues) {
         e.clues = strongClues(e.tokens, e.totals);
-        this.#held += e.clues.f.size;
+        this.#held += e.clues.ids.size;
         this.#trim();
       }
       return { totals: e.totals, tokens: e.tokens, clues: e.clues };
@@ -102,7 +102,7 @@ export class CountsCache {
   forget(userId: number): void {
     const e = this.#users.get(userId);
     if (!e) return;
-    this.#held -= e.tokens.size + (e.clues?.f.size ?? 0);
+    this.#held -= e.tokens.size + (e.clues?.ids.size ?? 0);
     this.#users.delete(userId);
   }
 

@@ -67,32 +67,50 @@ export interface CountsLookup {
 
 /**
  * f(w) of every token of a vocabulary that is a clue under `params` (at least minStrength from 0.5), made
- * once per vocabulary: classify() then looks each token up once and does no arithmetic per token.
+ * once per vocabulary: classify() then looks each token up once and does no arithmetic per token. f(w)
+ * depends only on the token's two counts, and few count pairs occur: `ids` maps a token to its pair, whose
+ * f(w) is `values[id]` (a small number in the map, and a small table of f values read by every lookup).
  */
 export interface StrongClues {
   params: ClassifierParams;
-  f: ReadonlyMap<string, number>;
+  ids: ReadonlyMap<string, number>;
+  values: Float64Array;
 }
 
 /** The StrongClues of a whole vocabulary with its totals. */
 export function strongClues(tokens: ReadonlyMap<string, ClassCounts | null>, totals: ClassCounts, p: ClassifierParams = DEFAULT_PARAMS): StrongClues {
-  const f = new Map<string, number>();
+  const ids = new Map<string, number>();
+  const pairs = new Map<string, number>();
+  const values: number[] = [];
   for (const [t, c] of tokens) {
     if (!c) continue;
-    const x = tokenProbability(c, totals, p);
-    if (Math.abs(x - 0.5) >= p.minStrength) f.set(t, x);
+    const pair = `${c.spam} ${c.ham}`;
+    let id = pairs.get(pair);
+    if (id === undefined) {
+      const f = tokenProbability(c, totals, p);
+      id = Math.abs(f - 0.5) >= p.minStrength ? values.push(f) - 1 : -1;
+      pairs.set(pair, id);
+    }
+    if (id >= 0) ids.set(t, id);
   }
-  return { params: p, f };
+  return { params: p, ids, values: Float64Array.from(values) };
+}
+
+/** f(w) of a token that is a clue in `clues`, else undefined. */
+export function clueOf(clues: StrongClues, token: string): number | undefined {
+  const id = clues.ids.get(token);
+  return id === undefined ? undefined : clues.values[id];
 }
 
 /** Combines the clues of `tokens` given the user's counts. 0.5 when there are no clues. */
 export function classify(tokens: readonly string[], counts: CountsLookup | SpamCounts, p: ClassifierParams = DEFAULT_PARAMS): Score {
   const clues: number[] = [];
-  const ahead = 'clues' in counts && counts.clues?.params === p ? counts.clues.f : null;
+  const ahead = 'clues' in counts && counts.clues?.params === p ? counts.clues : null;
   if (ahead) {
+    const { ids, values } = ahead;
     for (const t of tokens) {
-      const f = ahead.get(t);
-      if (f !== undefined) clues.push(f);
+      const id = ids.get(t);
+      if (id !== undefined) clues.push(values[id]!);
     }
   } else {
     for (const t of tokens) {
