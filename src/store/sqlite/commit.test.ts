@@ -40,6 +40,26 @@ async function withStore(fn: (s: SqliteStore, inbox: number) => Promise<void>): 
   }
 }
 
+/** A store and a second connection to its database, as another process would have. */
+async function withOtherWriter(fn: (s: SqliteStore, inbox: number, other: Database.Database) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-commit-'));
+  const s = await openSqliteStore({ dataDir: dir, fsync: true });
+  const other = new Database(join(dir, 'mail.db'), { timeout: 0 });
+  try {
+    const user = await s.directory.createUser('busy@example.org', 'h');
+    await fn(s, (await s.mail.getMailbox(user.id, 'INBOX'))!.id, other);
+  } finally {
+    other.close();
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The lock-wait counters of a store's connection. */
+function busyOf(s: SqliteStore) {
+  return (s as unknown as { core: { stats: { busy: { collisions: number; retries: number; waitMs: number } }; busySince: number | null } }).core;
+}
+
 interface FakeSync {
   covers: number;
   fd: null;
@@ -144,12 +164,7 @@ describe('SQLite group commit and WAL sync', () => {
   });
 
   test('a group commit that finds the write lock taken by another connection waits without holding the event loop', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailroom-commit-'));
-    const s = await openSqliteStore({ dataDir: dir, fsync: true });
-    const other = new Database(join(dir, 'mail.db'), { timeout: 0 });
-    try {
-      const user = await s.directory.createUser('busy@example.org', 'h');
-      const inbox = (await s.mail.getMailbox(user.id, 'INBOX'))!.id;
+    await withOtherWriter(async (s, inbox, other) => {
       await s.mail.append(inbox, sampleMessage(0));
       // Another writer (as another worker process would) holds the write lock.
       other.exec('BEGIN IMMEDIATE');
@@ -167,11 +182,26 @@ describe('SQLite group commit and WAL sync', () => {
       assert.equal(r.uid, 2);
       assert.equal(flags.changed.length, 1);
       assert.equal((await s.mail.listMessages(inbox)).length, 2);
-    } finally {
-      other.close();
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+      const core = busyOf(s);
+      assert.equal(core.stats.busy.collisions, 1, 'one group waited');
+      assert.ok(core.stats.busy.retries >= 1);
+      assert.ok(core.stats.busy.waitMs > 0);
+      assert.equal(core.busySince, null, 'the wait is over once the group committed');
+    });
+  });
+
+  test('a group commit fails TEMPORARY once the write lock stays taken past the busy timeout; the next one commits', async () => {
+    await withOtherWriter(async (s, inbox, other) => {
+      other.exec('BEGIN IMMEDIATE');
+      await assert.rejects(s.mail.append(inbox, sampleMessage(1)), (e: unknown) => (e as { code?: string }).code === 'TEMPORARY');
+      other.exec('ROLLBACK');
+      const core = busyOf(s);
+      assert.equal(core.stats.busy.collisions, 1);
+      assert.ok(core.stats.busy.retries > 1, 'it tried again meanwhile');
+      assert.equal(core.busySince, null);
+      assert.equal((await s.mail.append(inbox, sampleMessage(2))).uid, 1);
+      assert.equal(core.stats.busy.collisions, 1, 'the next group found the lock free');
+    });
   });
 
   test('a flag change does not wait for an append still writing its file; a small append waits only briefly', async () => {

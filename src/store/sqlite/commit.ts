@@ -30,11 +30,16 @@ const LAZY_SYNC_MS = 100;
 const SYNCS_IN_FLIGHT = 2;
 /**
  * A group commit that finds the write lock taken by another process (the other workers of serve
- * --workers N, a CLI command) tries again after this long, doubling up to BUSY_RETRY_MAX_MS, without
- * holding the event loop; SQLite's own busy handler would sleep on this thread, stalling every session
- * of the process for each collision. After BUSY_GIVE_UP_MS (the connection's busy timeout) the group fails.
+ * --workers N, a CLI command) tries again without holding the event loop (SQLite's own busy handler would
+ * sleep on this thread, stalling every session of the process for each collision): every BUSY_RETRY_MS
+ * while it has waited less than BUSY_STEADY_MS (another worker's group commit holds the lock for 1-3 ms),
+ * then doubling up to BUSY_RETRY_MAX_MS (a long writer: a CLI command, a compaction). Doubling from the
+ * first retry (1, 2, 4, 8 ms) made a collision between two workers wait ~11 ms on an idle machine, mostly
+ * after the lock was free again; a failed attempt costs some tens of microseconds. After BUSY_GIVE_UP_MS
+ * (the connection's busy timeout) the group fails.
  */
 const BUSY_RETRY_MS = 1;
+const BUSY_STEADY_MS = 16;
 const BUSY_RETRY_MAX_MS = 16;
 const BUSY_GIVE_UP_MS = 5000;
 
@@ -93,8 +98,18 @@ export class SqliteConnection {
   /** Writers that started before the open group and have not queued or failed yet. */
   olderWriters = 0;
   groupTimer: NodeJS.Timeout | null = null;
-  /** Group-commit counters, for benchmarks: write transactions of the append queue and appends in them. */
-  readonly stats: { commits: number; grouped: number; /** Blob directory fsyncs (shared by blobs written together). */ readonly dirSyncs: number };
+  /**
+   * Group-commit counters, for benchmarks: write transactions of the append queue and appends in them;
+   * `busy`: groups that found the write lock taken (collisions), their attempts that failed, and the time
+   * from the first failure to the commit, in ms.
+   */
+  readonly stats: {
+    commits: number;
+    grouped: number;
+    /** Blob directory fsyncs (shared by blobs written together). */
+    readonly dirSyncs: number;
+    busy: { collisions: number; retries: number; waitMs: number };
+  };
   readonly stmtCache = new Map<string, Statement>();
   /** Off-thread WAL sync (see the header and walSync); false when SQLite syncs itself or fsync is off. */
   readonly asyncWalSync: boolean;
@@ -141,6 +156,7 @@ export class SqliteConnection {
       get dirSyncs(): number {
         return blobs.dirSyncCount;
       },
+      busy: { collisions: 0, retries: 0, waitMs: 0 },
     };
   }
 
@@ -280,14 +296,13 @@ export class SqliteConnection {
       }, true);
     } catch (error) {
       if (!began && this.retryWhenBusy(batch, error)) return;
-      this.busySince = null;
+      this.busyEnded();
       for (const item of batch) item.reject(error);
       return;
     } finally {
       this.busyTimeoutStatements.on.get();
     }
-    this.busySince = null;
-    this.busyDelay = BUSY_RETRY_MS;
+    this.busyEnded();
     this.stats.commits++;
     this.stats.grouped += batch.length;
     const settle = (durable: boolean, syncError?: unknown): void =>
@@ -311,14 +326,26 @@ export class SqliteConnection {
   private retryWhenBusy(batch: SqliteConnection['commitQueue'], error: unknown): boolean {
     if (!(error instanceof Error) || !(error as { code?: string }).code?.startsWith('SQLITE_BUSY')) return false;
     const now = performance.now();
-    this.busySince ??= now;
+    if (this.busySince === null) {
+      this.busySince = now;
+      this.stats.busy.collisions++;
+    }
     if (now - this.busySince >= BUSY_GIVE_UP_MS) return false;
+    this.stats.busy.retries++;
     this.commitQueue.unshift(...batch);
     this.queuedLazy = this.commitQueue.filter((item) => !item.durable).length;
     this.flushScheduled = true;
     setTimeout(() => this.flushCommits(), this.busyDelay);
-    this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, this.busyDelay * 2);
+    if (now - this.busySince >= BUSY_STEADY_MS) this.busyDelay = Math.min(BUSY_RETRY_MAX_MS, this.busyDelay * 2);
     return true;
+  }
+
+  /** The group committed or failed: the wait (if any) is over. */
+  private busyEnded(): void {
+    if (this.busySince === null) return;
+    this.stats.busy.waitMs += performance.now() - this.busySince;
+    this.busySince = null;
+    this.busyDelay = BUSY_RETRY_MS;
   }
 
   /** Starts a WAL sync within LAZY_SYNC_MS for commits nobody waits for (see groupCommit). */
