@@ -149,6 +149,22 @@ describe('check pool', () => {
     }
   });
 
+  test('the cpu task reads the thread\'s own CPU time, which only grows as it works', async () => {
+    const one = new CheckPool({ size: 1 });
+    try {
+      const first = await one.run('cpu', {});
+      if (process.platform !== 'linux') return assert.ok(first === null || first >= 0);
+      assert.equal(typeof first, 'number');
+      assert.ok(Number.isFinite(first) && first! >= 0, String(first));
+      for (const raw of messages().slice(0, 4)) await auth(one, raw, resolver);
+      const later = await one.run('cpu', {});
+      assert.ok(later! >= first!, `${later} after ${first}`);
+      assert.equal(one.started, 1, 'the same thread answered');
+    } finally {
+      await one.close();
+    }
+  });
+
   test('a crashed thread loses nothing: its tasks reject, callers check in-process, a new thread follows', async () => {
     const one = new CheckPool({ size: 1 });
     try {

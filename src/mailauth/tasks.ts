@@ -6,11 +6,13 @@
  *   `tokens`, also the spam tokenizer's parts of the message without those forged fields (what the MX
  *   delivers below its own fields: spam/pretokens.ts);
  * - tokens: the spam tokenizer's octet-only tokens (spam/tokenize.ts tokenParts);
+ * - cpu: the thread's CPU time so far in ms (Linux /proc/thread-self; null elsewhere), for benches;
  * - exit: ends the thread at once (for tests of a crashing thread).
  * Payloads and results are plain data. Message octets go as a copy (structured clone) when small, where
  * that costs less than handing over an ArrayBuffer, else as an ArrayBuffer handed over without a copy.
  * Token lists come back as one string (cheaper to clone than hundreds).
  */
+import { readFileSync } from 'node:fs';
 import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/dns.js';
 import { tokenParts, type TokenParts } from '../spam/tokenize.js';
 import { removeSpans } from './headers.js';
@@ -30,6 +32,7 @@ export interface PackedParts {
 export interface Tasks {
   auth: { payload: { bytes: Octets; hostname: string; dns: ResolverSettings; tokens: boolean }; result: SignatureReport & { parts?: PackedParts } };
   tokens: { payload: { bytes: Octets }; result: PackedParts };
+  cpu: { payload: Record<string, never>; result: number | null };
   exit: { payload: { code: number }; result: never };
 }
 
@@ -103,8 +106,21 @@ export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown
     }
     case 'tokens':
       return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));
+    case 'cpu':
+      return threadCpu();
     case 'exit':
       process.exit((payload as TaskPayload<'exit'>).code);
   }
   throw new Error(`unknown task ${String(kind)}`);
+}
+
+/** User + system CPU time of the calling thread in ms (clock ticks of 10 ms), or null where unknown. */
+function threadCpu(): number | null {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
 }
