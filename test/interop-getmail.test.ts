@@ -18,23 +18,34 @@ interface Getmail {
 }
 
 /**
- * Runs /usr/bin/getmail with one fix to the client: getmail forks a child per Maildir delivery and only then
- * installs its SIGCHLD handler, so on a loaded machine a child that exits first goes unnoticed and getmail
- * waits 60 s for it (then fails the delivery). Installing the handler before the fork closes that window;
- * nothing else of getmail changes.
+ * Runs /usr/bin/getmail with one fix to the client: getmail forks a child per Maildir delivery and learns of
+ * its exit through a SIGCHLD handler installed after the fork, which on a loaded machine races the child
+ * either way (a child that exits first goes unnoticed and getmail waits 60 s; a handler installed before the
+ * fork can run before getmail has recorded the child's pid). Here the parent waits for its child with
+ * waitpid(), the same outcome without the signal; nothing else of getmail changes.
  */
 const GETMAIL = `
-import sys, runpy
+import os, sys, runpy
 from getmailcore import baseclasses as b
-fork = b.ForkingBase.forkchild
-prepare = b.ForkingBase._prepare_child
 def forkchild(self, childfun, with_out=True):
-    prepare(self)
-    self._prepare_child = lambda: None
-    try:
-        return fork(self, childfun, with_out)
-    finally:
-        del self._prepare_child
+    self.child = child = b.Namespace()
+    child.stdout = b.TemporaryFile23()
+    child.stderr = b.TemporaryFile23()
+    child.childpid = os.fork()
+    if child.childpid == 0:
+        childfun(child.stdout, child.stderr)
+        os._exit(127)
+    self.log.debug('spawned child %d\\n' % child.childpid)
+    pid, status = os.waitpid(child.childpid, 0)
+    if not os.WIFEXITED(status):
+        raise b.getmailOperationError('child pid %d failed to exit' % pid)
+    child.exitcode = os.WEXITSTATUS(status)
+    child.stderr.seek(0)
+    child.err = child.stderr.read().strip().decode()
+    child.stdout.seek(0)
+    if with_out:
+        child.out = child.stdout.read().strip()
+    return child
 b.ForkingBase.forkchild = forkchild
 sys.argv = ['getmail'] + sys.argv[1:]
 runpy.run_path('/usr/bin/getmail', run_name='__main__')
