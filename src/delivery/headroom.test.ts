@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEADROOM, hasHeadroom, prefixed, withHeadroom } from './headroom.js';
+import { HEADROOM, hasHeadroom, headed, prefixed, withHeadroom } from './headroom.js';
 
 /** True when `copy` ends with the very bytes of `raw` (a view over them, not a copy). */
 function overMessage(copy: Buffer, raw: Buffer): boolean {
@@ -42,4 +42,27 @@ test('an empty message and empty prefix work', () => {
   assert.equal(prefixed('', raw).length, 0);
   const again = withHeadroom([Buffer.alloc(0)], 0);
   assert.equal(prefixed('A: b\r\n', again).toString(), 'A: b\r\n');
+});
+
+test('headed writes fields of the message into the room and keeps the rest of it for the first copy', () => {
+  const raw = withHeadroom([Buffer.from('Subject: a\r\n\r\nbody\r\n')], 20);
+  const auth = Buffer.from('Authentication-Results: mx.example.org; spf=pass\r\n', 'latin1');
+  const checked = headed(auth, raw);
+  assert.equal(checked.toString(), 'Authentication-Results: mx.example.org; spf=pass\r\nSubject: a\r\n\r\nbody\r\n');
+  assert.equal(overMessage(checked, raw), true, 'no copy of the message');
+  assert.equal(hasHeadroom(raw), false);
+  assert.equal(hasHeadroom(checked), true, 'the rest of the room stays in front of the longer message');
+  const stored = prefixed('Delivered-To: b@example.org\r\n', checked);
+  assert.equal(stored.toString(), 'Delivered-To: b@example.org\r\n' + checked.toString());
+  assert.equal(overMessage(stored, raw), true);
+  // Without room, or with too little left: a new Buffer, the message unchanged.
+  const plain = Buffer.from('x\r\n');
+  const copied = headed(auth, plain);
+  assert.equal(copied.toString(), auth.toString() + 'x\r\n');
+  assert.equal(hasHeadroom(copied), false);
+  const small = withHeadroom([plain], 3);
+  const big = Buffer.from(`X-Big: ${'z'.repeat(HEADROOM)}\r\n`);
+  assert.equal(headed(big, small).toString(), big.toString() + 'x\r\n');
+  assert.equal(hasHeadroom(small), true, 'a head that does not fit leaves the room alone');
+  assert.equal(small.toString(), 'x\r\n');
 });

@@ -11,8 +11,11 @@
  * The bytes of the message itself are never written; only the free bytes in front of it are.
  */
 
-/** Free bytes kept in front of a received message: Return-Path, Delivered-To, Received and a spam verdict fit. */
-export const HEADROOM = 1024;
+/**
+ * Free bytes kept in front of a received message: the MX checks' Authentication-Results and Received-SPF
+ * (headed), then Return-Path, Delivered-To, Received and a spam verdict fit.
+ */
+export const HEADROOM = 2048;
 
 /** Message -> the allocation it sits at the end of, while its room is unclaimed. */
 const rooms = new WeakMap<Buffer, Buffer>();
@@ -30,6 +33,22 @@ export function withHeadroom(chunks: readonly Buffer[], size: number): Buffer {
 /** True when `raw` still has its free room in front (withHeadroom, not yet used by prefixed). */
 export function hasHeadroom(raw: Buffer): boolean {
   return rooms.has(raw);
+}
+
+/**
+ * Fields that become part of the message itself (the MX checks' results), written into raw's free room
+ * when it has enough: the result is the longer message, with what is left of the room still in front of it
+ * for the first copy's trace fields (prefixed). Without room enough, a new Buffer (without room).
+ */
+export function headed(head: Buffer, raw: Buffer): Buffer {
+  const whole = rooms.get(raw);
+  const start = whole ? raw.byteOffset - whole.byteOffset - head.length : -1;
+  if (!whole || start < 0) return Buffer.concat([head, raw], head.length + raw.length);
+  rooms.delete(raw);
+  head.copy(whole, start);
+  const out = whole.subarray(start, start + head.length + raw.length);
+  rooms.set(out, whole);
+  return out;
 }
 
 /**

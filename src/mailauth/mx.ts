@@ -8,6 +8,7 @@ import type { Logger } from '../lib/logger.js';
 import type { DnsResolver } from '../lib/dns.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
 import { removeSpans } from './headers.js';
+import { headed } from '../delivery/headroom.js';
 import { checkInbound, checkSignatures, ResultCache, SpfCache, startSpf, type InboundSession, type InboundVerdict, type SignatureReport } from './inbound.js';
 import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
@@ -65,7 +66,7 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
     const stripped = removeSpans(raw, own);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
     const prefix = Buffer.from(verdict.field + verdict.receivedSpf, 'latin1');
-    const out = Buffer.concat([prefix, stripped.raw]);
+    const out = headed(prefix, stripped.raw);
     if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);
     if (parts) rememberPrefixed(out, prefix.length, parts);
     return {
