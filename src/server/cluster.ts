@@ -38,8 +38,7 @@ const MAX_BACKOFF_MS = 30_000;
 const WORKER_THREADPOOL_SIZE = 16;
 /**
  * glibc malloc arenas per worker (see #fork). Its default is 8 per CPU: each thread that allocates (the
- * thread pool's 16, V8's compiler and GC threads, the WAL checkpointer) gets an arena of its own and keeps
- * its peak in it, 12-13 MB in all per worker under 50 IMAP clients, where 2 shared arenas hold 3-4 MB.
+ * thread pool's 16, V8's compiler and GC threads) gets an arena of its own and keeps its peak in it, 12-13 MB in all per worker under 50 IMAP clients, where 2 shared arenas hold 3-4 MB.
  */
 const WORKER_MALLOC_ARENAS = 2;
 /**

@@ -1,7 +1,7 @@
 /**
  * SqliteConnection: the part of the SQLite store core that talks to the database file: the connection and
  * its prepared statements, transactions, the commit queue (group commit), the off-thread WAL sync and the
- * WAL checkpoint worker. core.ts (SqliteCore) extends it with the change bus, blobs and caches; the design
+ * WAL checkpointer (checkpointer.ts). core.ts (SqliteCore) extends it with the change bus, blobs and caches; the design
  * notes (durability, group commit, hot paths) are in core.ts's header.
  *
  * Members are shared by the part files of the backend (core.ts, directory.ts, mailboxes.ts, mail-*.ts,
@@ -64,10 +64,10 @@ interface WalFd {
   stale: boolean;
 }
 
-/** Commits after which a store with fsync on hands WAL checkpoints to a worker thread (see startCheckpointer). */
+/** Commits after which a store with fsync on hands WAL checkpoints to its Checkpointer (see startCheckpointer). */
 const CHECKPOINTER_AFTER = 32;
 /**
- * SQLite's automatic checkpoint once the worker checkpoints: pages (of 4 KiB) the WAL may reach before a
+ * SQLite's automatic checkpoint once the Checkpointer runs: pages (of 4 KiB) the WAL may reach before a
  * COMMIT checkpoints on the event loop after all (default 1000). Passive checkpoints that run while commits
  * keep coming may leave the WAL unable to restart from its beginning for a while; this bounds it.
  */
@@ -454,9 +454,9 @@ export class SqliteConnection {
   }
 
   /**
-   * Several processes serving one directory (serve --workers N) checkpoint once: 'shared' runs the worker
-   * thread for the commits of every process (it watches data_version), 'none' leaves checkpoints to the
-   * process that has 'shared' (SQLite's automatic checkpoint stays as the fallback, as with a worker),
+   * Several processes serving one directory (serve --workers N) checkpoint once: 'shared' runs the
+   * Checkpointer for the commits of every process (it watches data_version), 'none' leaves checkpoints to the
+   * process that has 'shared' (SQLite's automatic checkpoint stays as the fallback, as with a Checkpointer),
    * 'own' (the default) checkpoints this process's commits once it has made a few.
    */
   setCheckpointRole(role: 'own' | 'shared' | 'none'): void {
@@ -471,7 +471,7 @@ export class SqliteConnection {
   }
 
   /**
-   * Moves WAL checkpoints to a worker thread (see checkpointer.ts) once this store has made a few commits (a
+   * Moves WAL checkpoints to a Checkpointer (checkpointer.ts: fsyncs on the thread pool) once this store has made a few commits (a
    * CLI command that makes one or two never starts it). SQLite's own checkpoint stays on as the fallback.
    */
   startCheckpointer(watchOthers = false): void {
@@ -480,11 +480,11 @@ export class SqliteConnection {
       this.checkpointer = new Checkpointer(join(this.key, 'mail.db'), watchOthers);
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
     } catch {
-      this.checkpointer = null; // no worker threads here: SQLite keeps checkpointing in COMMIT
+      this.checkpointer = null; // it could not open the file: SQLite keeps checkpointing in COMMIT
     }
   }
 
-  /** Stops the timers and the checkpoint worker and syncs what is committed (close(), after pending work). */
+  /** Stops the timers and the Checkpointer and syncs what is committed (close(), after pending work). */
   async stopCommitting(): Promise<void> {
     if (this.lazySyncTimer) clearTimeout(this.lazySyncTimer);
     this.lazySyncTimer = null;
