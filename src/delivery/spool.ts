@@ -19,58 +19,14 @@ import { join } from 'node:path';
 import type { SMTPServerDataStream } from 'smtp-server';
 import { randomString } from '../lib/random.js';
 import { withHeadroom } from './headroom.js';
+import { MemoryBudget } from '../lib/memory-budget.js';
+
+export { MemoryBudget };
 
 /** Bytes of one message kept in memory before it goes to a spool file. */
 export const SPOOL_THRESHOLD = 1024 * 1024;
 /** Bytes of DATA held in memory across all sessions of the process. */
 export const SPOOL_MEMORY_LIMIT = 32 * 1024 * 1024;
-
-/** A count of bytes in memory with a limit; waiters are served in order. */
-export class MemoryBudget {
-  readonly limit: number;
-  #used = 0;
-  #peak = 0;
-  #waiters: Array<{ n: number; grant: () => void }> = [];
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-  /** Bytes held now. */
-  get used(): number {
-    return this.#used;
-  }
-  /** Most bytes held at once since the budget was made. */
-  get peak(): number {
-    return this.#peak;
-  }
-  /** Takes `n` bytes if they fit now (and nobody is waiting); false otherwise. */
-  tryTake(n: number): boolean {
-    if (this.#waiters.length || this.#used + n > this.limit) return false;
-    this.#add(n);
-    return true;
-  }
-  /** Takes `n` bytes once they fit, or at once when nothing is held (a message bigger than the limit). */
-  take(n: number): Promise<void> {
-    if (!this.#waiters.length && (this.#used === 0 || this.#used + n <= this.limit)) {
-      this.#add(n);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiters.push({ n, grant: resolve }));
-  }
-  give(n: number): void {
-    this.#used -= n;
-    while (this.#waiters.length) {
-      const w = this.#waiters[0]!;
-      if (this.#used !== 0 && this.#used + w.n > this.limit) break;
-      this.#waiters.shift();
-      this.#add(w.n);
-      w.grant();
-    }
-  }
-  #add(n: number): void {
-    this.#used += n;
-    if (this.#used > this.#peak) this.#peak = this.#used;
-  }
-}
 
 /** The budget of services that are not given their own. */
 export const processBudget = new MemoryBudget(SPOOL_MEMORY_LIMIT);

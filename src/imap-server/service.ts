@@ -12,7 +12,7 @@ import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
 import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE, maxBufferedLiterals } from '../lib/limits.js';
-import { ByteBudget } from '../imap/wire/budget.js';
+import { MemoryBudget } from '../lib/memory-budget.js';
 import { AddressCounter, LocalCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { metrics } from '../lib/metrics.js';
 import { ImapConnection } from './connection.js';
@@ -70,7 +70,7 @@ class ImapService implements NetService {
         allowPlaintextAuthOffLoopback: opts.allowPlaintextAuthOffLoopback ?? false,
       },
       userSessions: opts.connections ?? new LocalCounter(),
-      literalBudget: new ByteBudget(opts.maxBufferedLiterals ?? maxBufferedLiterals(totalmem(), opts.appendLimit ?? MAX_MESSAGE_SIZE)),
+      literalBudget: new MemoryBudget(opts.maxBufferedLiterals ?? maxBufferedLiterals(totalmem(), opts.appendLimit ?? MAX_MESSAGE_SIZE)),
     };
     this.#perIp = new AddressCounter(this.#ctx.limits.maxConnectionsPerIp, opts.countLoopback ?? false, this.#ctx.userSessions, 'imap');
   }

@@ -3,7 +3,7 @@
  * handlers: what a handler may do with the session, the shape of a dispatch-table row, and helpers that
  * throw when called outside the state the table allows (the dispatcher checks states first).
  */
-import type { ByteBudget } from '../imap/wire/budget.js';
+import type { MemoryBudget } from '../lib/memory-budget.js';
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from '../lib/logger.js';
@@ -51,7 +51,7 @@ export interface ServiceContext {
   secureContext: SecureContext | null;
   limits: ImapLimits;
   /** Literal bytes all connections of the service may hold at once (see Framer); absent: no shared limit. */
-  literalBudget?: ByteBudget;
+  literalBudget?: MemoryBudget;
   /**
    * Live sessions per user and address (for maxConnectionsPerUser), under the key userKey(id, address): LOGIN/AUTHENTICATE
    * admit one, the connection releases it when the session leaves that user (UNAUTHENTICATE, close).

@@ -22,7 +22,7 @@
  * ('literal-busy': a synchronizing one is never sent; the octets of a non-synchronizing one are skipped,
  * with the rest of its command), so many connections sending large literals at once cannot exhaust memory.
  */
-import type { ByteBudget } from './budget.js';
+import type { MemoryBudget } from '../../lib/memory-budget.js';
 
 export type FrameEvent =
   | { kind: 'command'; data: Buffer; held: number }
@@ -43,7 +43,7 @@ export interface FramerOptions {
   /** Largest non-synchronizing literal accepted: LITERAL_MINUS_MAX under LITERAL-; default Infinity (LITERAL+). */
   nonSyncLimit?: number;
   /** Literal bytes all connections may hold at once (see above); none: no shared limit. */
-  budget?: ByteBudget | null;
+  budget?: MemoryBudget | null;
 }
 
 /** RFC 7888: LITERAL- allows non-synchronizing literals only up to 4096 octets. */
@@ -53,7 +53,7 @@ const LITERAL_TAIL = /~?\{(\d{1,19})([+-]?)\}$/;
 
 export class Framer {
   readonly #opts: Required<Omit<FramerOptions, 'budget'>>;
-  readonly #budget: ByteBudget | null;
+  readonly #budget: MemoryBudget | null;
   /** Bytes the current command's literals reserved in the budget. */
   #held = 0;
   #parts: Buffer[] = [];
@@ -184,7 +184,7 @@ export class Framer {
           this.#release();
         }
         if (!this.#skipping && this.#budget) {
-          if (this.#budget.take(size)) this.#held += size;
+          if (this.#budget.tryTake(size)) this.#held += size;
           else {
             const tag = this.#currentTag();
             if (!nonSync) {

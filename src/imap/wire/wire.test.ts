@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Framer, LITERAL_MINUS_MAX, type FrameEvent } from './framer.js';
-import { ByteBudget } from './budget.js';
+import { MemoryBudget } from '../../lib/memory-budget.js';
 import { tokenize, TokenizeError, type Token } from './tokenizer.js';
 import { decodeMailboxUtf7, encodeMailboxUtf7, Utf7Error } from './utf7.js';
 import { WireWriter, formatDateTime, formatSequenceSet } from './encode.js';
@@ -96,7 +96,7 @@ describe('framer', () => {
   });
 
   test('a shared budget: literals reserve their size; one it cannot hold is refused, and the stream goes on', () => {
-    const budget = new ByteBudget(1000);
+    const budget = new MemoryBudget(1000);
     const a = new Framer({ ...opts, budget });
     const b = new Framer({ ...opts, budget });
     // a's synchronizing literal reserves its 600 octets as soon as it is announced.
