@@ -31,9 +31,6 @@ export const HEAP_GROWING_PERCENT = 50;
  */
 export const YOUNG_GENERATION_CAP = 16 * 1024 * 1024;
 
-/** The semi-space size, MB, that holds the young generation (two semi-spaces) at YOUNG_GENERATION_CAP. */
-const SEMI_SPACE_MB = YOUNG_GENERATION_CAP / 2 / 1048576;
-
 /** The flags in `execArgv` and NODE_OPTIONS, `_` spelt `-`. */
 function givenFlags(execArgv: readonly string[], nodeOptions: string): string[] {
   return [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.replace(/_/g, '-'));
@@ -43,23 +40,25 @@ function isGiven(given: readonly string[], name: string): boolean {
   return given.some((a) => a === name || a.startsWith(`${name}=`));
 }
 
+/** The serve-time settings that node's command line (`execArgv`, NODE_OPTIONS) does not set itself. */
+function missingSettings(execArgv: readonly string[], nodeOptions: string): HeapSettings {
+  const given = givenFlags(execArgv, nodeOptions);
+  const settings: HeapSettings = {};
+  if (!isGiven(given, '--heap-growing-percent')) settings.growingPercent = HEAP_GROWING_PERCENT;
+  if (!isGiven(given, '--max-semi-space-size') && !isGiven(given, '--semi-space-growth-factor')) settings.youngCap = YOUNG_GENERATION_CAP;
+  return settings;
+}
+
 /**
  * Applies the serve-time heap settings that node's command line (`execArgv`, NODE_OPTIONS) does not set
  * itself, and keeps them. Returns what it set, for the log. Call early, before the server allocates its
  * working set, and once per process.
  */
 export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string[] {
-  const given = givenFlags(execArgv, nodeOptions);
-  const settings: HeapSettings = {};
+  const settings = missingSettings(execArgv, nodeOptions);
   const set: string[] = [];
-  if (!isGiven(given, '--heap-growing-percent')) {
-    settings.growingPercent = HEAP_GROWING_PERCENT;
-    set.push(`heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  }
-  if (!isGiven(given, '--max-semi-space-size') && !isGiven(given, '--semi-space-growth-factor')) {
-    settings.youngCap = YOUNG_GENERATION_CAP;
-    set.push(`young-generation-cap=${YOUNG_GENERATION_CAP / 1048576}MB`);
-  }
+  if (settings.growingPercent !== undefined) set.push(`heap-growing-percent=${settings.growingPercent}`);
+  if (settings.youngCap !== undefined) set.push(`young-generation-cap=${settings.youngCap / 1048576}MB`);
   if (set.length) keepHeapSettings(settings);
   return set;
 }
@@ -70,11 +69,10 @@ export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOpt
  * operator gave node is left alone (and inherited).
  */
 export function workerHeapArgs(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string[] {
-  const given = givenFlags(execArgv, nodeOptions);
+  const settings = missingSettings(execArgv, nodeOptions);
   const args: string[] = [];
-  if (!isGiven(given, '--heap-growing-percent')) args.push(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  if (!isGiven(given, '--max-semi-space-size') && !isGiven(given, '--semi-space-growth-factor')) {
-    args.push(`--max-semi-space-size=${SEMI_SPACE_MB}`);
-  }
+  if (settings.growingPercent !== undefined) args.push(`--heap-growing-percent=${settings.growingPercent}`);
+  // Two semi-spaces make the young generation.
+  if (settings.youngCap !== undefined) args.push(`--max-semi-space-size=${settings.youngCap / 2 / 1048576}`);
   return args;
 }
