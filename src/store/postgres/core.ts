@@ -158,8 +158,12 @@ export class PgCore {
         if (tag !== this.tag) this.lists.emit(ev);
       },
       onReconnect: async () => {
-        await this.wakeAll();
-        await this.replayLists();
+        // The replay does not depend on the wake-up: a failed wake-up still lets the missed list changes out.
+        try {
+          await this.wakeAll();
+        } finally {
+          await this.replayLists();
+        }
       },
       minBackoffMs: opts.listenBackoffMs?.min,
       maxBackoffMs: opts.listenBackoffMs?.max,
