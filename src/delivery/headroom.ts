@@ -6,7 +6,8 @@
  * made of the message writes its fields into them (prefixed): the copy is then a view that starts a little
  * earlier, and the message is not copied a second time. The room is given out once per message (copies for
  * other users, made concurrently, each need their own fields): later copies, and messages without room (read
- * back from a spool file, rewritten by a check or a stage), are joined into a new Buffer as before.
+ * back from a spool file, rewritten by a stage), are joined into a new Buffer as before. The MX checks' fields
+ * become part of the message itself (headed): they take part of the room and leave the rest in front.
  *
  * The bytes of the message itself are never written; only the free bytes in front of it are.
  */
