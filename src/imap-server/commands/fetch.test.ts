@@ -161,4 +161,34 @@ describe('header-field slices kept per session', () => {
     d.close();
     c.close();
   });
+
+  test('a list of kept and new messages: in uid order, the bytes of a fresh read, also for a message expunged meanwhile', async () => {
+    await f.store.mail.createMailbox(f.user.id, 'Kept');
+    for (const n of ['one', 'two', 'three']) await f.append(message(`kept ${n}`, 'Body', [`X-N: ${n}`]), [], 'Kept');
+    const [c, d] = [await RawClient.connect(f.port), await RawClient.connect(f.port)];
+    for (const s of [c, d]) await s.login();
+    const fields = 'BODY.PEEK[HEADER.FIELDS (SUBJECT X-N)]';
+    await c.cmd('SELECT Kept');
+    // UIDs 1 and 3 are cut here; 2 and the one appended next are read by the list below.
+    await c.cmd(`UID FETCH 1,3 (UID FLAGS ${fields})`, 'k1');
+    await f.append(message('kept four', 'Body', ['X-N: four']), [], 'Kept');
+    assert.match(await c.cmd('NOOP', 'k2'), /\* 4 EXISTS/);
+    const list = await c.cmd(`UID FETCH 1:* (UID ${fields})`, 'k3');
+    assert.deepEqual([...list.matchAll(/^\* (\d+) FETCH \(UID (\d+) /gm)].map((m) => `${m[1]}/${m[2]}`), ['1/1', '2/2', '3/3', '4/4']);
+    for (const n of ['one', 'two', 'three', 'four']) assert.match(list, new RegExp(`Subject: kept ${n}\r\nX-N: ${n}\r\n\r\n`));
+    await d.cmd('SELECT Kept');
+    assert.equal(await d.cmd(`UID FETCH 1:* (UID ${fields})`, 'k3'), list);
+    // Another session expunges UID 3: FETCH (which may not report it) still answers it, from the kept slice.
+    await d.cmd('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
+    await d.cmd('EXPUNGE');
+    const after = await c.cmd(`FETCH 1:4 (UID ${fields})`, 'k4');
+    assert.match(after, /^\* 3 FETCH \(UID 3 BODY\[HEADER\.FIELDS \(SUBJECT X-N\)\] \{\d+\}\r\nSubject: kept three\r\nX-N: three\r\n\r\n\)/m);
+    assert.doesNotMatch(after, /EXPUNGE/);
+    assert.match(await c.cmd('NOOP', 'k5'), /\* 3 EXPUNGE/);
+    // Now gone from the view: the list no longer names it, kept slice or not.
+    const last = await c.cmd(`UID FETCH 1:* (UID ${fields})`, 'k6');
+    assert.deepEqual([...last.matchAll(/^\* (\d+) FETCH \(UID (\d+) /gm)].map((m) => `${m[1]}/${m[2]}`), ['1/1', '2/2', '3/4']);
+    d.close();
+    c.close();
+  });
 });

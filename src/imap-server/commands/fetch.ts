@@ -14,8 +14,9 @@ import { bad, no, ok, type Completion } from '../errors.js';
 import { vanishedLine } from '../responses.js';
 import { storeFlagsFor } from '../acl-flags.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, headerOnly, isRootHeader, needsIndex, plainItem, renderMessage, renderMessageInto, renderPlainInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
+import { envelopeOnly, headerKept, headerOnly, isRootHeader, slicedHeaderItem, needsIndex, plainItem, renderMessage, renderMessageInto, renderPlainInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { inBatches } from '../../store/helpers.js';
+import { HEADER_SLICES_KEPT } from '../fetch/header-cache.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many pieces (about three per message with a literal) or bytes, whichever first. */
@@ -24,6 +25,16 @@ const BATCH_BYTES = 64 * 1024;
 
 /** Placeholder for the reused render record before its first message. */
 const NO_META: MessageMeta = { uid: 0, modseq: 0, flags: [], internalDate: new Date(0), size: 0, emailId: '', threadId: '' };
+
+/** Points the reused render record at one message (no envelope data: ENVELOPE fills that in itself). */
+function fillRecord(rec: RenderRecord, seq: number, meta: MessageMeta, index: MessageIndex | null, envelopeText: string | null, header: Buffer | null): void {
+  rec.seq = seq;
+  rec.meta = meta;
+  rec.index = index;
+  rec.envelopeText = envelopeText;
+  rec.envelope = null;
+  rec.header = header;
+}
 
 async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completion> {
   const s = ctx.session;
@@ -79,12 +90,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       if (!meta || !seq) return;
       let parts: Buffer[];
       try {
-        rec.seq = seq;
-        rec.meta = meta;
-        rec.index = index;
-        rec.envelopeText = null;
-        rec.envelope = null;
-        rec.header = null;
+        fillRecord(rec, seq, meta, index, null, null);
         parts = await renderMessage(rctx, rec);
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) {
@@ -113,29 +119,58 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       // writer per batch (these items read nothing else, so cannot fail midway).
       // The store yields only the UIDs asked for, each once, in order (MailStore contract).
       const mbId = view.mailbox.id;
-      const overview: AsyncIterable<{ uid: number; envelopeText?: string | null; header?: Buffer }> = envelopes
-        ? store.readMessages(mbId, uids, { envelopeText: true, expunged: true })
-        : store.readMessages(mbId, uids, { header: true, expunged: true });
-      let got = 0;
-      let w = new WireWriter(s.utf8);
-      let count = 0;
-      // Metadata and ENVELOPE (or header items cut from the header block read with the row) render without a
-      // promise: a batch of rows from the store becomes responses in one synchronous pass.
       const plain = args.items.every(plainItem);
       const plainWithHeader = args.items.every((it) => plainItem(it) || isRootHeader(it));
+      // A message list this session fetched before (the same header fields after every SELECT): messages
+      // whose field slices are all kept are rendered from them, and only the others' header blocks are read.
+      // A kept slice is the message's bytes for as long as the view shows it (uids are never reused). Only
+      // for lists whose slices all fit in the session's cache at once: the ones cut for the messages read
+      // here then never push out a kept one before it is rendered (see keptHeaderSlice).
+      const sliced = args.items.filter(slicedHeaderItem).length;
+      const kept = headers && plainWithHeader && !plain && uids.length * sliced <= HEADER_SLICES_KEPT ? uids.filter((u) => headerKept(rctx, u)) : [];
+      let toRead = uids;
+      if (kept.length > 0) {
+        const keptUids = new Set(kept);
+        toRead = uids.filter((u) => !keptUids.has(u));
+      }
+      const overview: AsyncIterable<{ uid: number; envelopeText?: string | null; header?: Buffer }> = envelopes
+        ? store.readMessages(mbId, toRead, { envelopeText: true, expunged: true })
+        : store.readMessages(mbId, toRead, { header: true, expunged: true });
+      let got = kept.length;
+      let nextKept = 0;
+      let w = new WireWriter(s.utf8);
+      let count = 0;
+      const sendBatch = async (): Promise<void> => {
+        if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
+          const out = w.toBuffer();
+          w = new WireWriter(s.utf8);
+          count = 0;
+          await s.sendAsync(out);
+        }
+      };
+      /** Renders the kept messages below `uid` (all of them for Infinity), in uid order with the read ones. */
+      const keptBelow = async (uid: number): Promise<void> => {
+        while (nextKept < kept.length && kept[nextKept]! < uid) {
+          const u = kept[nextKept++]!;
+          const meta = view.meta(u);
+          const seq = view.seqOf(u);
+          if (!meta || !seq) continue;
+          fillRecord(rec, seq, meta, null, null, null);
+          renderPlainInto(w, rctx, rec);
+          await sendBatch();
+        }
+      };
+      // Metadata and ENVELOPE (or header items cut from the header block read with the row) render without a
+      // promise: a batch of rows from the store becomes responses in one synchronous pass.
       try {
         for await (const batch of inBatches(overview)) {
           for (const r of batch) {
             got++;
+            if (nextKept < kept.length) await keptBelow(r.uid);
             const meta = view.meta(r.uid);
             const seq = view.seqOf(r.uid);
             if (!meta || !seq) continue;
-            rec.seq = seq;
-            rec.meta = meta;
-            rec.index = null;
-            rec.envelopeText = r.envelopeText ?? null;
-            rec.envelope = null;
-            rec.header = r.header ?? null;
+            fillRecord(rec, seq, meta, null, r.envelopeText ?? null, r.header ?? null);
             if (envelopes && rec.envelopeText === null) {
               // No text kept (8-bit or over-long strings): the session renders the envelope data itself.
               for await (const e of store.readMessages(mbId, [r.uid], { envelope: true, expunged: true })) rec.envelope = e.envelope;
@@ -146,14 +181,10 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
             }
             if (plain || (plainWithHeader && rec.header !== null)) renderPlainInto(w, rctx, rec);
             else await renderMessageInto(w, rctx, rec);
-            if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
-              const out = w.toBuffer();
-              w = new WireWriter(s.utf8);
-              count = 0;
-              await s.sendAsync(out);
-            }
+            await sendBatch();
           }
         }
+        await keptBelow(Infinity);
       } finally {
         if (count) s.send(w.toBuffer());
       }

@@ -17,7 +17,7 @@ import type { Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
 import { messagePreview } from './preview.js';
-import { cachedHeaderSlice } from './header-cache.js';
+import { cachedHeaderSlice, keptHeaderSlice } from './header-cache.js';
 import { writeFetchClose, writeFetchOpen } from '../responses.js';
 
 export interface RenderOptions {
@@ -64,6 +64,23 @@ export function isRootHeader(it: FetchItem): boolean {
 /** True when the item needs nothing of the message but its header block (the store's getHeaders fast path). */
 export function headerOnly(it: FetchItem): boolean {
   return isRootHeader(it) || !needsIndex(it);
+}
+
+/** True when the item is a set of top-level header fields (BODY[HEADER.FIELDS (...)], or .NOT): a slice the session keeps. */
+export function slicedHeaderItem(it: FetchItem): it is Extract<FetchItem, { kind: 'BODY[]' }> {
+  return it.kind === 'BODY[]' && isRootHeader(it) && it.section.text !== 'HEADER';
+}
+
+/**
+ * True when every item of a header-only FETCH (headerOnly) renders for message `uid` without its header block:
+ * each header item is a field slice this session already keeps (keptHeaderSlice).
+ */
+export function headerKept(ctx: RenderContext, uid: number): boolean {
+  for (const it of ctx.items) {
+    if (!isRootHeader(it)) continue;
+    if (!slicedHeaderItem(it) || keptHeaderSlice(ctx.session, ctx.view.mailbox.id, uid, it.section) === undefined) return false;
+  }
+  return true;
 }
 
 /** True when fetching the item sets \Seen (RFC 9051 6.4.5). */
@@ -254,10 +271,15 @@ function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: 
       w.text(`${it.kind} `).literal(header);
       return true;
     case 'BODY[]': {
-      if (!header || !isRootHeader(it)) return false;
-      sep(w, st);
+      if (!isRootHeader(it)) return false;
       const s = it.section;
-      writeBodySection(w, it, s.text === 'HEADER' ? header : cachedHeaderSlice(ctx.session, ctx.view.mailbox.id, meta.uid, s, () => headerSection(ctx, header, s)));
+      let data: Buffer | undefined;
+      if (header) data = s.text === 'HEADER' ? header : cachedHeaderSlice(ctx.session, ctx.view.mailbox.id, meta.uid, s, () => headerSection(ctx, header, s));
+      // Without the header block read, a field slice this session has cut before (see slicedHeaderItem).
+      else if (s.text !== 'HEADER') data = keptHeaderSlice(ctx.session, ctx.view.mailbox.id, meta.uid, s);
+      if (data === undefined) return false;
+      sep(w, st);
+      writeBodySection(w, it, data);
       return true;
     }
     default:
