@@ -14,8 +14,8 @@ import { checkSignatures } from '../src/mailauth/inbound.js';
 import { CheckPool, PoolError } from '../src/mailauth/pool.js';
 import { octets, packParts, unpackParts } from '../src/mailauth/tasks.js';
 import { removeSpans } from '../src/mailauth/headers.js';
-import { tokenParts, tokenize } from '../src/spam/tokenize.js';
-import { noteTokensWanted, rememberedTokenParts } from '../src/spam/pretokens.js';
+import { tokenIdParts, tokenParts, tokenize } from '../src/spam/tokenize.js';
+import { noteTokensWanted, rememberedTokenIds, rememberedTokenParts } from '../src/spam/pretokens.js';
 import { startTestDns, type TestDns } from '../support/dns.js';
 import { spamCorpus } from '../bench/spam-corpus.js';
 
@@ -107,9 +107,14 @@ describe('check pool', () => {
       const { bytes, transfer } = octets(raw);
       return pool.run('tokens', { bytes }, transfer);
     }))).map(unpackParts);
+    const ids = await Promise.all(corpus.map((raw) => {
+      const { bytes, transfer } = octets(raw);
+      return pool.run('tokenIds', { bytes }, transfer);
+    }));
     for (const [i, raw] of corpus.entries()) {
       assert.deepEqual(parts[i], tokenParts(raw));
       assert.ok(parts[i]!.body.length > 0);
+      assert.deepEqual(ids[i], tokenIdParts(parts[i]!), 'the ids of the same tokens');
     }
     assert.ok(pool.started >= 1 && pool.started <= 2, `${pool.started} threads started`);
     // tokenize is joinTokens over the parts: header, auth results, size, body.
@@ -123,6 +128,7 @@ describe('check pool', () => {
 
   test('tokens made ahead by the MX are those of the message it delivers', async () => {
     noteTokensWanted();
+    noteTokensWanted('ids');
     const checker = createMxChecker({ hostname: HOST, resolver, pool });
     const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
     const corpus = [...messages(), ...spamCorpus(40, 9).map((m) => m.raw), Buffer.from(' folded first line\r\nFrom: a@pass.test\r\n\r\nx\r\n')];
@@ -133,6 +139,7 @@ describe('check pool', () => {
       if (!parts) continue;
       ahead++;
       assert.deepEqual(parts, tokenParts(out), out.toString('latin1', 0, 300));
+      assert.deepEqual(rememberedTokenIds(out), tokenIdParts(parts), 'ids of the same parts');
     }
     assert.ok(ahead >= corpus.length - 4, `${ahead} of ${corpus.length} made ahead`);
   });

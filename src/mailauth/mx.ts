@@ -15,7 +15,7 @@ import { DkimKeyCache } from './verify.js';
 import { checkPool, type CheckPool } from './pool.js';
 import { octets, unpackParts } from './tasks.js';
 import { rememberPrefixed, tokensWanted } from '../spam/pretokens.js';
-import type { TokenParts } from '../spam/tokenize.js';
+import type { AheadTokens } from '../spam/pretokens.js';
 
 export interface MxCheckResult {
   /** The message to deliver: our Authentication-Results on top, forged ones of our authserv-id removed. */
@@ -50,25 +50,26 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const dns = opts.resolver.settings;
   const local = (raw: Buffer): Promise<SignatureReport> => checkSignatures(raw, opts.hostname, opts.resolver, keys);
   /** The report, from a pool thread when there is one (with the spam tokens when the filter wants them). */
-  const signatures = (raw: Buffer): Promise<SignatureReport & { parts?: TokenParts }> => {
+  const signatures = (raw: Buffer): Promise<SignatureReport & { ahead?: AheadTokens }> => {
     const pool = opts.pool === undefined ? checkPool() : opts.pool;
     if (!dns || !pool?.available) return local(raw);
     const { bytes, transfer } = octets(raw);
-    return pool.run('auth', { bytes, hostname: opts.hostname, dns, tokens: tokensWanted() }, transfer).then(
-      ({ parts, ...report }) => (parts ? { ...report, parts: unpackParts(parts) } : report),
+    const wanted = tokensWanted();
+    return pool.run('auth', { bytes, hostname: opts.hostname, dns, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
+      ({ parts, ids, ...report }) => (parts || ids ? { ...report, ahead: { ...(parts ? { parts: unpackParts(parts) } : {}), ...(ids ? { ids } : {}) } } : report),
       () => local(raw),
     );
   };
   const check: MxChecker = async (raw, session) => {
     const sigs = signatures(raw);
     const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, signatures: sigs, ...(opts.random ? { random: opts.random } : {}) });
-    const { own, parts } = await sigs;
+    const { own, ahead } = await sigs;
     const stripped = removeSpans(raw, own);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
     const prefix = Buffer.from(verdict.field + verdict.receivedSpf, 'latin1');
     const out = headed(prefix, stripped.raw);
     if (isMarkedCrlfOnly(raw)) markCrlfOnly(out);
-    if (parts) rememberPrefixed(out, prefix.length, parts);
+    if (ahead) rememberPrefixed(out, prefix.length, ahead);
     return {
       raw: out,
       facts: { authResults: verdict.authResults, dmarc: { result: verdict.dmarc.result, policy: verdict.dmarc.policy }, quarantine: verdict.quarantine },

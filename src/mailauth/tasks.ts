@@ -4,8 +4,9 @@
  *   addresses, our forged Authentication-Results fields), with a resolver made from the MX resolver's
  *   settings (its own cache) and a DKIM key cache, both kept per settings for the thread's life; with
  *   `tokens`, also the spam tokenizer's parts of the message without those forged fields (what the MX
- *   delivers below its own fields: spam/pretokens.ts);
+ *   delivers below its own fields: spam/pretokens.ts), and with `ids` the same as ids (spam/token-ids.ts);
  * - tokens: the spam tokenizer's octet-only tokens (spam/tokenize.ts tokenParts);
+ * - tokenIds: the same as ids (tokenIdParts), two small typed arrays;
  * - cpu: the thread's CPU time so far in ms (Linux /proc/thread-self; null elsewhere), for benches;
  * - exit: ends the thread at once (for tests of a crashing thread).
  * Payloads and results are plain data. Message octets go as a copy (structured clone) when small, where
@@ -14,7 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/dns.js';
-import { tokenParts, type TokenParts } from '../spam/tokenize.js';
+import { tokenIdParts, tokenParts, type TokenParts } from '../spam/tokenize.js';
+import type { TokenIdParts } from '../spam/token-ids.js';
 import { removeSpans } from './headers.js';
 import type { SignatureReport } from './inbound.js';
 import { DkimKeyCache } from './verify.js';
@@ -30,8 +32,12 @@ export interface PackedParts {
 }
 
 export interface Tasks {
-  auth: { payload: { bytes: Octets; hostname: string; dns: ResolverSettings; tokens: boolean }; result: SignatureReport & { parts?: PackedParts } };
+  auth: {
+    payload: { bytes: Octets; hostname: string; dns: ResolverSettings; tokens: boolean; ids?: boolean };
+    result: SignatureReport & { parts?: PackedParts; ids?: TokenIdParts };
+  };
   tokens: { payload: { bytes: Octets }; result: PackedParts };
+  tokenIds: { payload: { bytes: Octets }; result: TokenIdParts };
   cpu: { payload: Record<string, never>; result: number | null };
   exit: { payload: { code: number }; result: never };
 }
@@ -101,11 +107,14 @@ export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown
       const { resolver, keys } = resolverFor(p.dns);
       inbound ??= import('./inbound.js');
       const report = await (await inbound).checkSignatures(raw, p.hostname, resolver, keys);
-      if (!p.tokens) return report;
-      return { ...report, parts: packParts(tokenParts(removeSpans(raw, report.own).raw)) };
+      if (!p.tokens && !p.ids) return report;
+      const parts = tokenParts(removeSpans(raw, report.own).raw);
+      return { ...report, ...(p.tokens ? { parts: packParts(parts) } : {}), ...(p.ids ? { ids: tokenIdParts(parts) } : {}) };
     }
     case 'tokens':
       return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));
+    case 'tokenIds':
+      return tokenIdParts(tokenParts(asBuffer((payload as TaskPayload<'tokenIds'>).bytes)));
     case 'cpu':
       return threadCpu();
     case 'exit':

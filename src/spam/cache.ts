@@ -63,15 +63,28 @@ export class CountsCache {
    */
   async lookup(userId: number, tokens: readonly string[]): Promise<CountsLookup> {
     const e = this.#touch(userId);
-    if (e?.complete && this.now() - e.checkedAt < GENERATION_RECHECK_MS) {
-      if (!e.clues) {
-        e.clues = strongClues(e.tokens, e.totals);
-        this.#held += e.clues.ids.size;
-        this.#trim();
-      }
-      return { totals: e.totals, tokens: e.tokens, clues: e.clues };
-    }
+    const clues = e && this.#heldClues(e);
+    if (clues) return { totals: e.totals, tokens: e.tokens, clues };
     return this.#read(userId, tokens, e);
+  }
+
+  /**
+   * The clues of the user's whole vocabulary (with its totals), made at their first use, while it is held
+   * and fresh (as after counts(userId, [])); null otherwise (then lookup() reads what is needed).
+   */
+  heldClues(userId: number): StrongClues | null {
+    const e = this.#touch(userId);
+    return e ? this.#heldClues(e) : null;
+  }
+
+  #heldClues(e: UserEntry): StrongClues | null {
+    if (!e.complete || this.now() - e.checkedAt >= GENERATION_RECHECK_MS) return null;
+    if (!e.clues) {
+      e.clues = strongClues(e.tokens, e.totals);
+      this.#held += e.clues.ids.size;
+      this.#trim();
+    }
+    return e.clues;
   }
 
   async #read(userId: number, tokens: readonly string[], entry: UserEntry | undefined): Promise<SpamCounts> {

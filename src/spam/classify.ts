@@ -11,6 +11,7 @@
  * the clues agree on spam, near 0 when they agree on ham, near 0.5 when they disagree or are few.
  */
 import type { ClassCounts, SpamCounts } from '../store/spam.js';
+import { ClueTable, idCount, type TokenIdList } from './token-ids.js';
 
 export interface ClassifierParams {
   /** s: strength of the assumed probability of a rare token (SpamBayes unknown_word_strength). */
@@ -68,18 +69,19 @@ export interface CountsLookup {
 /**
  * f(w) of every token of a vocabulary that is a clue under `params` (at least minStrength from 0.5), made
  * once per vocabulary: classify() then looks each token up once and does no arithmetic per token. f(w)
- * depends only on the token's two counts, and few count pairs occur: `ids` maps a token to its pair, whose
- * f(w) is `values[id]` (a small number in the map, and a small table of f values read by every lookup).
+ * depends only on the token's two counts, and few count pairs occur: `ids` maps a token (by its id,
+ * token-ids.ts) to its pair, whose f(w) is `values[id]` (a small number in the table, and a small table of
+ * f values read by every lookup).
  */
 export interface StrongClues {
   params: ClassifierParams;
-  ids: ReadonlyMap<string, number>;
+  ids: ClueTable;
   values: Float64Array;
 }
 
 /** The StrongClues of a whole vocabulary with its totals. */
 export function strongClues(tokens: ReadonlyMap<string, ClassCounts | null>, totals: ClassCounts, p: ClassifierParams = DEFAULT_PARAMS): StrongClues {
-  const ids = new Map<string, number>();
+  const found: Array<[string, number]> = [];
   const pairs = new Map<string, number>();
   const values: number[] = [];
   for (const [t, c] of tokens) {
@@ -91,15 +93,17 @@ export function strongClues(tokens: ReadonlyMap<string, ClassCounts | null>, tot
       id = Math.abs(f - 0.5) >= p.minStrength ? values.push(f) - 1 : -1;
       pairs.set(pair, id);
     }
-    if (id >= 0) ids.set(t, id);
+    if (id >= 0) found.push([t, id]);
   }
+  const ids = new ClueTable(found.length);
+  for (const [t, id] of found) ids.set(t, id);
   return { params: p, ids, values: Float64Array.from(values) };
 }
 
 /** f(w) of a token that is a clue in `clues`, else undefined. */
 export function clueOf(clues: StrongClues, token: string): number | undefined {
   const id = clues.ids.get(token);
-  return id === undefined ? undefined : clues.values[id];
+  return id < 0 ? undefined : clues.values[id];
 }
 
 /** Combines the clues of `tokens` given the user's counts. 0.5 when there are no clues. */
@@ -110,7 +114,7 @@ export function classify(tokens: readonly string[], counts: CountsLookup | SpamC
     const { ids, values } = ahead;
     for (const t of tokens) {
       const id = ids.get(t);
-      if (id !== undefined) clues.push(values[id]!);
+      if (id >= 0) clues.push(values[id]!);
     }
   } else {
     for (const t of tokens) {
@@ -120,6 +124,26 @@ export function classify(tokens: readonly string[], counts: CountsLookup | SpamC
       if (Math.abs(f - 0.5) >= p.minStrength) clues.push(f);
     }
   }
+  return combine(clues, p);
+}
+
+/**
+ * classify() of the tokens with these ids (token-ids.ts) against clues made ahead with the same parameters
+ * (strongClues of the user's whole vocabulary): the same score as classify() gives for the token strings.
+ */
+export function classifyIds(ids: TokenIdList, clues: StrongClues): Score {
+  const found: number[] = [];
+  const { ids: table, values } = clues;
+  const n = idCount(ids);
+  for (let k = 0; k < n; k++) {
+    const id = table.valueAt(ids, k);
+    if (id >= 0) found.push(values[id]!);
+  }
+  return combine(found, clues.params);
+}
+
+/** Fisher's combining of the clues (f values), the strongest maxClues of them. */
+function combine(clues: number[], p: ClassifierParams): Score {
   if (clues.length === 0) return { probability: 0.5, clues: 0 };
   if (clues.length > p.maxClues) {
     clues.sort((a, b) => Math.abs(b - 0.5) - Math.abs(a - 0.5));

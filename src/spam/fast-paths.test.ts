@@ -142,7 +142,9 @@ test('the counts cache: clues come with a whole vocabulary and follow its genera
   const first = await cache.lookup(1, ['a', 'b', 'c']);
   assert.equal(first.clues, undefined, 'the first read answers from what it read');
   const held = await cache.lookup(1, ['a', 'b', 'c']);
-  assert.deepEqual([...held.clues!.ids.keys()].sort(), ['a', 'b'], 'c is no clue');
+  assert.equal(held.clues!.ids.size, 2);
+  assert.ok(clueOf(held.clues!, 'a')! > 0.5 && clueOf(held.clues!, 'b')! < 0.5);
+  assert.equal(clueOf(held.clues!, 'c'), undefined, 'c is no clue');
   assert.equal((await cache.lookup(1, ['a'])).clues, held.clues, 'made once');
   // Trained elsewhere: after the recheck the new vocabulary brings new clues.
   generation = 2;

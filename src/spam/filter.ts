@@ -15,14 +15,15 @@ import type { Store } from '../store/handle.js';
 import type { Mailbox } from '../store/types.js';
 import type { SpamClass, TrainOutcome } from '../store/spam.js';
 import { CountsCache } from './cache.js';
-import { classify, DEFAULT_PARAMS } from './classify.js';
+import { classify, classifyIds, DEFAULT_PARAMS, type Score } from './classify.js';
 import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
-import { joinTokens, MAX_INDEX_BYTES, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import { joinTokenIds, joinTokens, MAX_INDEX_BYTES, tokenIdParts, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import type { TokenIdList, TokenIdParts } from './token-ids.js';
 import { sharedIndex } from '../mime/shared.js';
 import { checkPool, type CheckPool } from '../mailauth/pool.js';
 import { octets, unpackParts } from '../mailauth/tasks.js';
-import { noteTokensWanted, rememberedTokenParts } from './pretokens.js';
+import { noteTokensWanted, rememberedTokenIds, rememberedTokenParts } from './pretokens.js';
 
 /** Transfers of up to this many messages are trained before transfer() resolves (see there). */
 export const TRANSFER_SYNC_MAX = 100;
@@ -86,6 +87,18 @@ export interface SpamVerdict {
 
 export type SpamStoreParts = Pick<Store, 'mail' | 'spam'>;
 
+/**
+ * The tokens of one message for the filter's checks of its recipients (with the Authentication-Results
+ * value they were joined with): as strings, or as ids (token-ids.ts) for users whose clues are held whole.
+ */
+interface MessageTokens {
+  authResults: string | null;
+  parts?: Promise<TokenParts>;
+  idParts?: Promise<TokenIdParts>;
+  tokens?: Promise<string[]>;
+  ids?: Promise<TokenIdList>;
+}
+
 export class SpamFilter {
   readonly settings: SpamSettings;
   readonly rspamd: RspamdClient | null;
@@ -96,7 +109,7 @@ export class SpamFilter {
   /** Token counts per user between deliveries (cache.ts). */
   readonly #counts: CountsCache;
   /** The tokens of a message being delivered, so its recipients share one tokenization. */
-  readonly #tokens = new WeakMap<Buffer, { parts: Promise<TokenParts>; authResults: string | null; tokens: Promise<string[]> }>();
+  readonly #tokens = new WeakMap<Buffer, MessageTokens>();
   readonly #pool: CheckPool | null | undefined;
 
   /**
@@ -138,34 +151,77 @@ export class SpamFilter {
     // Most users never train: their totals alone (one cached read) decide, without tokenizing the message,
     // which is most of the filter's cost.
     if (!enough((await this.#counts.counts(userId, [])).totals)) return untrained;
-    const tokens = await this.#tokensOf(raw, ctx.authResults ?? null);
-    const counts = await this.#counts.lookup(userId, tokens);
-    if (!enough(counts.totals)) return untrained;
-    const s = classify(tokens, counts, DEFAULT_PARAMS);
+    // A user whose whole vocabulary is held (most): the message's token ids against the user's clues.
+    const held = this.#counts.heldClues(userId);
+    let s: Score;
+    if (held) {
+      s = classifyIds(await this.#idsOf(raw, ctx.authResults ?? null), held);
+    } else {
+      const tokens = await this.#tokensOf(raw, ctx.authResults ?? null);
+      const counts = await this.#counts.lookup(userId, tokens);
+      if (!enough(counts.totals)) return untrained;
+      s = classify(tokens, counts, DEFAULT_PARAMS);
+    }
     const isSpam = s.probability >= this.settings.threshold;
     return { probability: s.probability, isSpam, score: spamtestScore(s.probability, true), tested: true, engine: 'bayes', detail: `clues=${s.clues}`, shownScore: 10 * s.probability, required };
   }
 
+  /** The message's entry in #tokens for these authentication results (its parts kept across them). */
+  #entry(raw: Buffer, authResults: string | null): MessageTokens {
+    let e = this.#tokens.get(raw);
+    if (!e || e.authResults !== authResults) {
+      e = { authResults, ...(e?.parts ? { parts: e.parts } : {}), ...(e?.idParts ? { idParts: e.idParts } : {}) };
+      this.#tokens.set(raw, e);
+    }
+    return e;
+  }
+
   #tokensOf(raw: Buffer, authResults: string | null): Promise<string[]> {
-    noteTokensWanted();
-    const hit = this.#tokens.get(raw);
-    if (hit && hit.authResults === authResults) return hit.tokens;
-    const parts = hit?.parts ?? this.#parts(raw);
-    const tokens = parts.then((p) => joinTokens(p, authResults, raw.length));
-    this.#tokens.set(raw, { parts, authResults, tokens });
-    return tokens;
+    noteTokensWanted('strings');
+    const e = this.#entry(raw, authResults);
+    const parts = (e.parts ??= this.#parts(raw));
+    return (e.tokens ??= parts.then((p) => joinTokens(p, authResults, raw.length)));
+  }
+
+  #idsOf(raw: Buffer, authResults: string | null): Promise<TokenIdList> {
+    noteTokensWanted('ids');
+    const e = this.#entry(raw, authResults);
+    const parts = (e.idParts ??= this.#idParts(raw, e.parts));
+    return (e.ids ??= parts.then((p) => joinTokenIds(p, authResults, raw.length)));
+  }
+
+  /** tokenParts(raw) in-process; the index is remembered for the store, which stores this message's copies (mime/shared.ts). */
+  #localParts(raw: Buffer): TokenParts {
+    return tokenParts(raw, raw.length <= MAX_INDEX_BYTES ? sharedIndex(raw) : undefined);
+  }
+
+  #threads(): CheckPool | null {
+    const pool = this.#pool === undefined ? checkPool() : this.#pool;
+    return pool?.available ? pool : null;
   }
 
   /** tokenParts(raw): made ahead by the MX (pretokens.ts), or on a pool thread when there is one. */
   #parts(raw: Buffer): Promise<TokenParts> {
     const ahead = rememberedTokenParts(raw);
     if (ahead) return Promise.resolve(ahead);
-    // In-process, the index is remembered for the store, which stores this message's copies (mime/shared.ts).
-    const local = (): TokenParts => tokenParts(raw, raw.length <= MAX_INDEX_BYTES ? sharedIndex(raw) : undefined);
-    const pool = this.#pool === undefined ? checkPool() : this.#pool;
-    if (!pool?.available) return Promise.resolve(local());
+    const local = (): TokenParts => this.#localParts(raw);
+    const pool = this.#threads();
+    if (!pool) return Promise.resolve(local());
     const { bytes, transfer } = octets(raw);
     return pool.run('tokens', { bytes }, transfer).then(unpackParts, local);
+  }
+
+  /** tokenIdParts of the message: made ahead by the MX, from its string parts when those are made, or on a pool thread. */
+  #idParts(raw: Buffer, strings: Promise<TokenParts> | undefined): Promise<TokenIdParts> {
+    const ahead = rememberedTokenIds(raw);
+    if (ahead) return Promise.resolve(ahead);
+    const parts = rememberedTokenParts(raw);
+    if (strings || parts) return (strings ?? Promise.resolve(parts!)).then(tokenIdParts);
+    const local = (): TokenIdParts => tokenIdParts(this.#localParts(raw));
+    const pool = this.#threads();
+    if (!pool) return Promise.resolve(local());
+    const { bytes, transfer } = octets(raw);
+    return pool.run('tokenIds', { bytes }, transfer).then((p) => p, local);
   }
 
   /**

@@ -2,7 +2,9 @@
  * Token parts made ahead of the spam check: the SMTP MX has every message's octets on a check-pool thread
  * anyway (mailauth/mx.ts, pool.ts), so when the spam filter has lately needed tokens it asks that thread to
  * tokenize too (one trip to the thread per message instead of two) and leaves the result here, keyed by the
- * Buffer it delivers; the filter's check of that Buffer takes it instead of tokenizing (filter.ts).
+ * Buffer it delivers; the filter's check of that Buffer takes it instead of tokenizing (filter.ts). The
+ * filter wants the tokens as strings, or as ids (token-ids.ts) for users whose whole vocabulary it holds;
+ * the MX asks for the forms wanted lately.
  *
  * The MX tokenizes the message before it puts its Authentication-Results and Received-SPF fields on top;
  * rememberPrefixed() accepts the parts for the delivered Buffer only where that changes no token: the
@@ -12,28 +14,39 @@
  */
 import { headerFieldSpans, messageHeaderEnd } from '../mime/index.js';
 import { MAX_HEADER_BYTES, MAX_INDEX_BYTES, SKIPPED_FIELDS, type TokenParts } from './tokenize.js';
+import type { TokenIdParts } from './token-ids.js';
 
 /** Tokens are made ahead while the filter needed some within this time. */
 export const WANTED_MS = 60_000;
 
-const remembered = new WeakMap<Buffer, TokenParts>();
-let lastWanted = -Infinity;
-
-/** The filter needed tokens (a trained user's check). */
-export function noteTokensWanted(): void {
-  lastWanted = performance.now();
+/** Tokens of a message made ahead, in the forms asked for. */
+export interface AheadTokens {
+  parts?: TokenParts;
+  ids?: TokenIdParts;
 }
 
-/** Whether making tokens ahead is worth it: the filter needed some lately. */
-export function tokensWanted(): boolean {
-  return performance.now() - lastWanted < WANTED_MS;
+/** The forms of tokens the filter needed lately. */
+export type TokenForm = 'strings' | 'ids';
+
+const remembered = new WeakMap<Buffer, AheadTokens>();
+const lastWanted: Record<TokenForm, number> = { strings: -Infinity, ids: -Infinity };
+
+/** The filter needed tokens (a trained user's check) in this form (strings by default). */
+export function noteTokensWanted(form: TokenForm = 'strings'): void {
+  lastWanted[form] = performance.now();
+}
+
+/** Whether making tokens ahead is worth it (the filter needed some lately), in each form. */
+export function tokensWanted(): Record<TokenForm, boolean> {
+  const now = performance.now();
+  return { strings: now - lastWanted.strings < WANTED_MS, ids: now - lastWanted.ids < WANTED_MS };
 }
 
 /**
- * Remembers `parts` = tokenParts(msg) for `out` = prefix + msg, where the prefix is `out`'s first
- * `prefixLength` octets, when they are exactly tokenParts(out) (see above). Returns whether it did.
+ * Remembers `parts` = tokenParts(msg) (and/or their ids) for `out` = prefix + msg, where the prefix is `out`'s first
+ * `prefixLength` octets, when they are exactly those of `out` (see above). Returns whether it did.
  */
-export function rememberPrefixed(out: Buffer, prefixLength: number, parts: TokenParts): boolean {
+export function rememberPrefixed(out: Buffer, prefixLength: number, parts: AheadTokens): boolean {
   if (out.length > MAX_INDEX_BYTES || out.length <= prefixLength) return false;
   const first = out[prefixLength];
   if (first === 0x20 || first === 0x09) return false;
@@ -52,5 +65,10 @@ export function rememberPrefixed(out: Buffer, prefixLength: number, parts: Token
 
 /** The parts remembered for this Buffer object, if any. */
 export function rememberedTokenParts(raw: Buffer): TokenParts | undefined {
-  return remembered.get(raw);
+  return remembered.get(raw)?.parts;
+}
+
+/** The ids of the parts remembered for this Buffer object, if any. */
+export function rememberedTokenIds(raw: Buffer): TokenIdParts | undefined {
+  return remembered.get(raw)?.ids;
 }

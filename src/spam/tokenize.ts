@@ -25,6 +25,7 @@
 import { indexParts, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
 import { safeDecode } from '../mime/headers.js';
 import type { MessageIndex, MimePart } from '../mime/types.js';
+import { idCount, tokenIdList, writeTokenId, type TokenIdList, type TokenIdParts } from './token-ids.js';
 
 /** Header bytes looked at. */
 export const MAX_HEADER_BYTES = 64 * 1024;
@@ -113,16 +114,46 @@ export function joinTokens(parts: TokenParts, authResults: string | null, size: 
   }
   // tokenParts' runs are distinct and disjoint, and none of their tokens begins "auth:" or "msg:" or is
   // "tokenizer:error" (see the prefixes above): a list in order is their union, as a Set would make it.
-  const auth = new Set<string>();
-  if (authResults) authTokens(authResults, auth);
-  else auth.add('auth:none');
   const out = parts.head.slice();
-  for (const t of auth) out.push(t);
-  if (size > MAX_INDEX_BYTES) out.push('msg:huge');
-  out.push(`msg:size:${sizeBucket(size)}`);
+  for (const t of middleTokens(authResults, size)) out.push(t);
   for (const t of parts.body) out.push(t);
   if (parts.failed) out.push('tokenizer:error');
   return out.length > MAX_TOKENS ? out.slice(0, MAX_TOKENS) : out;
+}
+
+/** The tokens joinTokens puts between the header's and the body's: authentication results and size. */
+function middleTokens(authResults: string | null, size: number): string[] {
+  const auth = new Set<string>();
+  if (authResults) authTokens(authResults, auth);
+  else auth.add('auth:none');
+  const out = [...auth];
+  if (size > MAX_INDEX_BYTES) out.push('msg:huge');
+  out.push(`msg:size:${sizeBucket(size)}`);
+  return out;
+}
+
+/** The ids of tokenParts (token-ids.ts). */
+export function tokenIdParts(parts: TokenParts): TokenIdParts {
+  return { head: tokenIdList(parts.head), body: tokenIdList(parts.body), failed: parts.failed };
+}
+
+/** joinTokens over ids: the ids of joinTokens(parts, authResults, size) for the parts of these ids. */
+export function joinTokenIds(parts: TokenIdParts, authResults: string | null, size: number): TokenIdList {
+  const extra = size === 0 || parts.failed === 'head' ? (size > 0 ? ['tokenizer:error'] : []) : middleTokens(authResults, size);
+  const body = size === 0 || parts.failed === 'head' ? null : parts.body;
+  const tail = body && parts.failed ? ['tokenizer:error'] : [];
+  const n = Math.min(MAX_TOKENS, idCount(parts.head) + extra.length + (body ? idCount(body) : 0) + tail.length);
+  const out = new Uint32Array(2 * n);
+  let k = Math.min(n, idCount(parts.head));
+  out.set(parts.head.subarray(0, 2 * k));
+  for (const t of extra) if (k < n) writeTokenId(t, out, k++);
+  if (body && k < n) {
+    const take = Math.min(n - k, idCount(body));
+    out.set(body.subarray(0, 2 * take), 2 * k);
+    k += take;
+  }
+  for (const t of tail) if (k < n) writeTokenId(t, out, k++);
+  return out;
 }
 
 function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: Set<string>): void {
