@@ -4,6 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RawClient, message, startImap, SIMPLE_MESSAGE, useTranscriptImap, type ImapFixture } from '../../../test/imap-helpers.js';
+import { HEADER_SLICES_KEPT } from '../fetch/header-cache.js';
 
 describe('FETCH raw transcripts', () => {
   const f = useTranscriptImap();
@@ -189,6 +190,24 @@ describe('header-field slices kept per session', () => {
     const last = await c.cmd(`UID FETCH 1:* (UID ${fields})`, 'k6');
     assert.deepEqual([...last.matchAll(/^\* (\d+) FETCH \(UID (\d+) /gm)].map((m) => `${m[1]}/${m[2]}`), ['1/1', '2/2', '3/4']);
     d.close();
+    c.close();
+  });
+
+  test('kept slices pushed out by the list itself (more messages than a session keeps) are read again', async () => {
+    const big = await f.store.mail.createMailbox(f.user.id, 'Big');
+    const n = HEADER_SLICES_KEPT + 40;
+    for (let i = 1; i <= n; i++) await f.store.mail.append(big.id, Buffer.from(message(`big ${i}`)), {});
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    await c.cmd('SELECT Big');
+    const fields = 'BODY.PEEK[HEADER.FIELDS (SUBJECT)]';
+    // The last 40 are cut first; the full list then cuts the others before it reaches them again.
+    await c.cmd(`UID FETCH ${n - 39}:* (${fields})`, 'b1');
+    const list = await c.cmd(`UID FETCH 1:* (${fields})`, 'b2');
+    const subjects = [...list.matchAll(/^\* (\d+) FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: big (\d+)\r\n/gm)];
+    assert.equal(subjects.length, n);
+    assert.ok(subjects.every((m, i) => m[1] === String(i + 1) && m[2] === String(i + 1) && m[3] === String(i + 1)));
+    assert.match(list, /b2 OK Fetch completed\r\n$/);
     c.close();
   });
 });

@@ -14,9 +14,8 @@ import { bad, no, ok, type Completion } from '../errors.js';
 import { vanishedLine } from '../responses.js';
 import { storeFlagsFor } from '../acl-flags.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
-import { envelopeOnly, headerKept, headerOnly, isRootHeader, slicedHeaderItem, needsIndex, plainItem, renderMessage, renderMessageInto, renderPlainInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
+import { envelopeOnly, headerKept, headerOnly, isRootHeader, needsIndex, plainItem, renderMessage, renderMessageInto, renderPlainInto, setsSeen, type RenderContext, type RenderRecord } from '../fetch/render.js';
 import { inBatches } from '../../store/helpers.js';
-import { HEADER_SLICES_KEPT } from '../fetch/header-cache.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 
 /** Small responses are joined into one socket write per this many pieces (about three per message with a literal) or bytes, whichever first. */
@@ -123,11 +122,8 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       const plainWithHeader = args.items.every((it) => plainItem(it) || isRootHeader(it));
       // A message list this session fetched before (the same header fields after every SELECT): messages
       // whose field slices are all kept are rendered from them, and only the others' header blocks are read.
-      // A kept slice is the message's bytes for as long as the view shows it (uids are never reused). Only
-      // for lists whose slices all fit in the session's cache at once: the ones cut for the messages read
-      // here then never push out a kept one before it is rendered (see keptHeaderSlice).
-      const sliced = args.items.filter(slicedHeaderItem).length;
-      const kept = headers && plainWithHeader && !plain && uids.length * sliced <= HEADER_SLICES_KEPT ? uids.filter((u) => headerKept(rctx, u)) : [];
+      // A kept slice is the message's bytes for as long as the view shows it (uids are never reused).
+      const kept = headers && plainWithHeader && !plain ? uids.filter((u) => headerKept(rctx, u)) : [];
       let toRead = uids;
       if (kept.length > 0) {
         const keptUids = new Set(kept);
@@ -155,7 +151,16 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
           const meta = view.meta(u);
           const seq = view.seqOf(u);
           if (!meta || !seq) continue;
-          fillRecord(rec, seq, meta, null, null, null);
+          let header: Buffer | null = null;
+          if (!headerKept(rctx, u)) {
+            // Dropped since (the slices cut for the messages read meanwhile push out the oldest): read it.
+            for await (const r of store.readMessages(mbId, [u], { header: true, expunged: true })) header = r.header;
+            if (header === null) {
+              missing++;
+              continue;
+            }
+          }
+          fillRecord(rec, seq, meta, null, null, header);
           renderPlainInto(w, rctx, rec);
           await sendBatch();
         }

@@ -67,7 +67,7 @@ export function headerOnly(it: FetchItem): boolean {
 }
 
 /** True when the item is a set of top-level header fields (BODY[HEADER.FIELDS (...)], or .NOT): a slice the session keeps. */
-export function slicedHeaderItem(it: FetchItem): it is Extract<FetchItem, { kind: 'BODY[]' }> {
+function slicedHeaderItem(it: FetchItem): it is Extract<FetchItem, { kind: 'BODY[]' }> {
   return it.kind === 'BODY[]' && isRootHeader(it) && it.section.text !== 'HEADER';
 }
 
