@@ -31,3 +31,16 @@ test('BufferPool keeps at most maxFree idle buffers', () => {
   assert.notEqual(fresh.buffer, b.buffer);
   assert.notEqual(fresh.buffer, a.buffer);
 });
+
+test('BufferPool: memory of the pool size that the pool did not make is never taken for its own', () => {
+  const pool = new BufferPool(256, 4);
+  const foreign = Buffer.allocUnsafeSlow(256); // same size, other memory
+  assert.equal(pool.owns(foreign), false);
+  pool.give(foreign);
+  const t = pool.take();
+  assert.notEqual(t.buffer, foreign.buffer, 'a foreign buffer given back is not handed out');
+  pool.give(t.subarray(5, 9));
+  pool.give(t.subarray(0, 1)); // the same buffer again, through another view
+  assert.equal(pool.take().buffer, t.buffer);
+  assert.notEqual(pool.take().buffer, t.buffer, 'listed once only, whatever view came back');
+});

@@ -9,10 +9,10 @@
 export class BufferPool {
   readonly size: number;
   readonly #maxFree: number;
+  /** Idle buffers, whole (a few: a linear search of them is cheaper than a hash look-up). */
   readonly #free: Buffer[] = [];
-  /** Backing stores this pool created, and those of them sitting in #free (a second give is ignored). */
+  /** Backing stores this pool created (those beyond maxFree idle ones are left to the garbage collector). */
   readonly #owned = new WeakSet<ArrayBufferLike>();
-  readonly #idle = new WeakSet<ArrayBufferLike>();
 
   constructor(size: number, maxFree: number) {
     this.size = size;
@@ -22,10 +22,7 @@ export class BufferPool {
   /** A buffer of `size` bytes with unspecified content, owned by the caller until give(). */
   take(): Buffer {
     const b = this.#free.pop();
-    if (b) {
-      this.#idle.delete(b.buffer);
-      return b;
-    }
+    if (b) return b;
     const fresh = Buffer.allocUnsafeSlow(this.size);
     this.#owned.add(fresh.buffer);
     return fresh;
@@ -37,13 +34,22 @@ export class BufferPool {
    */
   give(view: Buffer): void {
     const ab = view.buffer;
-    if (!this.#owned.has(ab) || this.#idle.has(ab) || this.#free.length >= this.#maxFree) return;
-    this.#idle.add(ab);
-    this.#free.push(Buffer.from(ab, 0, this.size));
+    const free = this.#free;
+    if (free.length >= this.#maxFree || !this.#mine(ab)) return;
+    for (let i = 0; i < free.length; i++) if (free[i]!.buffer === ab) return;
+    free.push(view.byteOffset === 0 && view.length === this.size ? view : Buffer.from(ab, 0, this.size));
   }
 
   /** True when `view` lies in a buffer of this pool. */
   owns(view: Buffer): boolean {
-    return this.#owned.has(view.buffer);
+    return this.#mine(view.buffer);
+  }
+
+  /**
+   * Whether the pool made this backing store. Most views asked about are other memory (a message the store
+   * held in memory, a status line): their size tells them apart without a look-up in the WeakSet.
+   */
+  #mine(ab: ArrayBufferLike): boolean {
+    return ab.byteLength === this.size && this.#owned.has(ab);
   }
 }

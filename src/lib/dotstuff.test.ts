@@ -101,3 +101,32 @@ test('parts: views of the chunk with the stuffing dots between them, no copy, sa
   st.parts(Buffer.from('x\r\n'));
   assert.equal(Buffer.concat(st.parts(Buffer.from('.y'))).toString(), '..y');
 });
+
+test('stuffed: null exactly when a chunk needs nothing, else the same bytes as parts, under any chunking (fast-check)', () => {
+  const bytes = fc.array(fc.constantFrom(0x2e, 0x0d, 0x0a, 0x41), { maxLength: 120 });
+  fc.assert(
+    fc.property(bytes, fc.array(fc.nat({ max: 20 }), { maxLength: 8 }), (arr, cuts) => {
+      const msg = Buffer.from(arr);
+      const viaStuffed = new DotStuffer();
+      const viaParts = new DotStuffer();
+      const wire: Buffer[] = [];
+      let pos = 0;
+      for (const c of [...cuts, msg.length]) {
+        const chunk = msg.subarray(pos, Math.min(msg.length, pos + c));
+        pos += chunk.length;
+        const s = viaStuffed.stuffed(chunk);
+        const p = Buffer.concat(viaParts.parts(chunk));
+        if (s === null) assert.deepEqual(p, chunk, 'null only when the chunk goes out unchanged');
+        else assert.deepEqual(Buffer.concat(s), p);
+        wire.push(s === null ? chunk : Buffer.concat(s));
+      }
+      wire.push(viaStuffed.terminator());
+      assert.deepEqual(viaStuffed.terminator(), viaParts.terminator());
+      assert.deepEqual(Buffer.concat(wire), dotStuffAll([msg]));
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(new DotStuffer().stuffed(Buffer.alloc(0)), null);
+  assert.equal(new DotStuffer().stuffed(Buffer.from('a.b\r\nc\r\n')), null);
+  assert.notEqual(new DotStuffer().stuffed(Buffer.from('.')), null);
+});

@@ -37,26 +37,27 @@ export class DotStuffer {
    * copying them together would allocate a new buffer the size of the chunk, per message.
    */
   parts(chunk: Buffer): Buffer[] {
-    if (chunk.length === 0) return [chunk];
-    const cuts: number[] = [];
-    if (this.#atLineStart && chunk[0] === DOT) cuts.push(0);
-    // Searching for the dot (a single-byte memchr) and looking back for the line feed is about twice as fast
-    // as searching for LF "." on real mail: base64 has no dots at all, while every line has a line feed.
-    let pos = chunk.indexOf(DOT, 1);
-    while (pos !== -1) {
-      if (chunk[pos - 1] === LF) cuts.push(pos);
-      pos = chunk.indexOf(DOT, pos + 1);
-    }
+    return this.stuffed(chunk) ?? [chunk];
+  }
+
+  /**
+   * As parts(), but null when the chunk needs no stuffing at all (most chunks: then it goes out as it is,
+   * and nothing is allocated for it).
+   */
+  stuffed(chunk: Buffer): Buffer[] | null {
+    if (chunk.length === 0) return null;
+    let at = this.#atLineStart && chunk[0] === DOT ? 0 : nextCut(chunk, 1);
     this.#atLineStart = chunk[chunk.length - 1] === LF;
     this.#prev = chunk.length >= 2 ? chunk[chunk.length - 2]! : this.#last;
     this.#last = chunk[chunk.length - 1]!;
-    if (cuts.length === 0) return [chunk];
+    if (at === -1) return null;
     const parts: Buffer[] = [];
     let from = 0;
-    for (const at of cuts) {
+    while (at !== -1) {
       if (at > from) parts.push(chunk.subarray(from, at));
       parts.push(DOT_BUF);
       from = at;
+      at = nextCut(chunk, at + 1);
     }
     parts.push(chunk.subarray(from));
     return parts;
@@ -67,6 +68,17 @@ export class DotStuffer {
     if (this.#last === -1) return END_AFTER_CRLF;
     return this.#prev === CR && this.#last === LF ? END_AFTER_CRLF : END_WITH_CRLF;
   }
+}
+
+/**
+ * The next "." at or after `from` (>= 1) that starts a line (follows an LF), or -1. Searching for the dot (a
+ * single-byte memchr) and looking back for the line feed is about twice as fast as searching for LF "." on
+ * real mail: base64 has no dots at all, while every line has a line feed.
+ */
+function nextCut(chunk: Buffer, from: number): number {
+  let pos = chunk.indexOf(DOT, from);
+  while (pos !== -1 && chunk[pos - 1] !== LF) pos = chunk.indexOf(DOT, pos + 1);
+  return pos;
 }
 
 /** Stuffs a whole message at once (tests and small bodies): stuffed bytes plus the terminator. */

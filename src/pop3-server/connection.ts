@@ -229,8 +229,9 @@ export class Pop3Connection {
    * its last view, as the socket takes the views in order. True when the writer should wait (see #put).
    */
   #putStuffed(stuffer: DotStuffer, chunk: Buffer): boolean {
-    const parts = stuffer.parts(chunk);
+    const parts = stuffer.stuffed(chunk);
     const pooled = this.#shared.readBuffers.owns(chunk);
+    if (parts === null) return this.#put(chunk, pooled);
     let wait = false;
     for (let i = 0; i < parts.length; i++) wait = this.#put(parts[i]!, pooled && i === parts.length - 1) || wait;
     return wait;
