@@ -151,8 +151,20 @@ export function toOutbound(r: OutboundRow): OutboundMessage {
   };
 }
 
-/** Sorted, deduplicated positive integer UIDs. */
+/** Sorted, deduplicated positive integer UIDs (a new array). */
 export function cleanUids(uids: readonly number[]): number[] {
+  // The usual input (a view's resolved set) is already strictly ascending: one pass, no set, no sort.
+  let clean = true;
+  let prev = 0;
+  for (let i = 0; i < uids.length; i++) {
+    const u = uids[i]!;
+    if (!(u > prev) || !Number.isSafeInteger(u)) {
+      clean = false;
+      break;
+    }
+    prev = u;
+  }
+  if (clean) return uids.slice();
   const out = Array.from(new Set(uids.filter((u) => Number.isSafeInteger(u) && u > 0)));
   out.sort((a, b) => a - b);
   return out;
