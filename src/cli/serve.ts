@@ -40,7 +40,7 @@ import type { SieveSettings } from '../sieve/stage.js';
 import { DEFAULT_PORTS, LISTENERS, type ListenerName } from '../server/listeners.js';
 import type { MailroomLimits, MailroomOptions, MailroomQuota } from '../server/mailroom.js';
 import type { Logger } from '../lib/logger.js';
-import { jsonLogger, textLogger, type LogLevel } from '../server/log.js';
+import { textLogger, type LogLevel } from '../server/log.js';
 import { availableParallelism } from 'node:os';
 import { PREPARE_ENV } from './serve-prepare.js';
 
@@ -335,7 +335,8 @@ function readCa(file: string): Buffer {
  * or as a worker of that primary. Each is imported only here.
  */
 export async function runServe(cfg: ServeConfig): Promise<void> {
-  const logger = cfg.logFormat === 'json' ? jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
+  // pino only for JSON lines: loaded at start it stayed in the memory of every server process.
+  const logger = cfg.logFormat === 'json' ? (await import('../server/log-json.js')).jsonLogger(cfg.logLevel) : textLogger(cfg.logLevel);
   const dataDir = resolveDataDir(cfg.data);
   if (process.env[PREPARE_ENV]) return (await import('./serve-prepare.js')).runPrepareChild(cfg, logger, dataDir);
   if (cfg.workers > 1 && !cluster.isWorker) return (await import('./serve-primary.js')).servePrimary(cfg, logger);

@@ -1,28 +1,13 @@
 /**
  * Loggers for the running server: human-readable text lines (default) or JSON lines through pino
- * (--log-format json), both implementing lib/logger's Logger.
+ * (--log-format json, log-json.ts, loaded only then: every server process would otherwise hold pino and
+ * its dependencies), both implementing lib/logger's Logger.
  */
-import { pino } from 'pino';
 import type { Writable } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-export function jsonLogger(level: LogLevel = 'info', destination?: Writable): Logger {
-  const p = destination ? pino({ level }, destination) : pino({ level });
-  return wrapPino(p);
-}
-
-function wrapPino(p: pino.Logger): Logger {
-  return {
-    debug: (f, m) => p.debug(f, m),
-    info: (f, m) => p.info(f, m),
-    warn: (f, m) => p.warn(f, m),
-    error: (f, m) => p.error(f, m),
-    child: (f) => wrapPino(p.child(f)),
-  };
-}
 
 function formatValue(v: unknown): string {
   if (v instanceof Error) return JSON.stringify(v.stack ?? v.message);
