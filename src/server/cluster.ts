@@ -38,9 +38,13 @@ const MAX_BACKOFF_MS = 30_000;
 const WORKER_THREADPOOL_SIZE = 16;
 /**
  * glibc malloc arenas per worker (see #fork). Its default is 8 per CPU: each thread that allocates (the
- * thread pool's 16, V8's compiler and GC threads) gets an arena of its own and keeps its peak in it, 12-13 MB in all per worker under 50 IMAP clients, where 2 shared arenas hold 3-4 MB.
+ * thread pool's 16, V8's compiler and GC threads) gets an arena of its own and keeps its peak in it, 12-13 MB
+ * in all per worker under 50 IMAP clients, where 2 shared arenas held 3-4 MB. One arena: the second one held
+ * ~3 MB of free memory after the 50-client IMAP load (malloc_stats: 3.0 MB of it mapped, 70 KB in use) that
+ * it never gave back, and the peak of the whole server under that load was 150 MB instead of 162 MB. The
+ * threads that share it allocate little: the event loop thread does most of it.
  */
-const WORKER_MALLOC_ARENAS = 2;
+const WORKER_MALLOC_ARENAS = 1;
 /**
  * glibc's mmap threshold per worker, bytes (see #fork): allocations this large (message buffers of big
  * mail) get pages of their own, given back when freed. By default glibc raises the threshold to the largest
