@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { sampleMessage } from '../../../test/helpers/store.js';
-import { applyDelta, carryMetas } from './caches.js';
+import { applyDelta, carryMetas, LIST_CACHE_IDLE_MS, ListCache } from './caches.js';
 import { openSqliteStore } from './index.js';
 import { sharedMeta, type RawMsgRow } from './rows.js';
 
@@ -55,6 +55,56 @@ describe('list cache: shared message metadata', () => {
       assert.deepEqual(a[10]!.flags, [], 'the object handed out before is unchanged');
       assert.ok(c.every((m, i) => i === 10 || m === a[i]));
       assert.notEqual(c[10], a[10]);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('list cache: entries nobody uses are dropped', () => {
+  function cacheWith(open: Set<number>, used: Record<number, number>): ListCache {
+    const c = new ListCache((id) => open.has(id));
+    for (const [id, at] of Object.entries(used)) {
+      c.entries.set(Number(id), { highest: 1, rows: [row(1, 0, 1), row(2, 0, 1)], metas: null, used: at });
+      c.rows += 2;
+    }
+    return c;
+  }
+
+  test('sweep drops entries unused for LIST_CACHE_IDLE_MS whose mailbox is not open, and keeps the rest', () => {
+    const now = 1_000_000;
+    const c = cacheWith(new Set([2]), { 1: now - LIST_CACHE_IDLE_MS, 2: now - 10 * LIST_CACHE_IDLE_MS, 3: now - LIST_CACHE_IDLE_MS + 1 });
+    c.sweep(now);
+    assert.deepEqual([...c.entries.keys()].sort(), [2, 3], 'open mailbox 2 and recently used 3 stay, 1 goes');
+    assert.equal(c.rows, 4, 'the row count follows');
+    c.sweep(now + LIST_CACHE_IDLE_MS);
+    assert.deepEqual([...c.entries.keys()], [2]);
+    c.close();
+  });
+
+  test('through the store: a mailbox a subscriber has open keeps its entry, one without is dropped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-caches-'));
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.directory.createUser('d@example.org', 'h');
+      const inbox = (await s.mail.getMailbox(user.id, 'INBOX'))!;
+      const other = await s.mail.createMailbox(user.id, 'Other');
+      for (let i = 0; i < 70; i++) {
+        await s.mail.append(inbox.id, sampleMessage(i));
+        await s.mail.append(other.id, sampleMessage(i));
+      }
+      await s.mail.listMessages(inbox.id);
+      await s.mail.listMessages(other.id);
+      const lists = (s as unknown as { core: { lists: ListCache } }).core.lists;
+      assert.deepEqual([...lists.entries.keys()].sort(), [inbox.id, other.id].sort());
+      const off = s.mail.subscribe(inbox.id, () => undefined);
+      lists.sweep(Date.now() + LIST_CACHE_IDLE_MS);
+      assert.deepEqual([...lists.entries.keys()], [inbox.id], 'the entry of the unwatched mailbox is gone');
+      off();
+      lists.sweep(Date.now() + LIST_CACHE_IDLE_MS);
+      assert.equal(lists.entries.size, 0);
+      assert.equal((await s.mail.listMessages(other.id)).length, 70, 'a dropped mailbox is read again');
     } finally {
       await s.close();
       rmSync(dir, { recursive: true, force: true });

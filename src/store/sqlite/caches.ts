@@ -18,6 +18,14 @@ import { rawToMeta, sharedMeta, type RawMsgRow } from './rows.js';
 const LIST_CACHE_MIN_ROWS = 64;
 const LIST_CACHE_MAX_ROWS = 200_000;
 const LIST_CACHE_DELTA_MIN = 256;
+/**
+ * An entry whose mailbox no session of this process has open (no listener on the store's change bus) is
+ * dropped once unused for LIST_CACHE_IDLE_MS: a client that re-selects at once (or a session that keeps the
+ * mailbox open) keeps it, while entries of mailboxes nobody here looks at no longer fill the cache up to
+ * LIST_CACHE_MAX_ROWS (with `serve --workers N` every worker ends up with an entry for every mailbox its
+ * sessions ever selected, ~400 bytes a message each).
+ */
+export const LIST_CACHE_IDLE_MS = 5_000;
 
 export interface ListCacheEntry {
   highest: number;
@@ -28,6 +36,8 @@ export interface ListCacheEntry {
    * instead of building one object per message per SELECT. Null until asked for.
    */
   metas: MessageMeta[] | null;
+  /** Date.now() when the entry was last used (see LIST_CACHE_IDLE_MS). */
+  used: number;
 }
 
 /**
@@ -96,6 +106,10 @@ const CHANGES_CACHE_ROWS = 256;
 export class ListCache {
   readonly entries = new Map<number, ListCacheEntry>();
   rows = 0;
+  #sweeper: NodeJS.Timeout | null = null;
+
+  /** `open(mailboxId)`: a session of this process has the mailbox open (its entry is kept while it does). */
+  constructor(private readonly open: (mailboxId: number) => boolean = () => false) {}
 
   get(mailboxId: number): ListCacheEntry | undefined {
     return this.entries.get(mailboxId);
@@ -133,7 +147,7 @@ export class ListCache {
     }
     const fresh: ListCacheEntry = core.readTx(() => {
       const b = core.mailboxRow(mailboxId);
-      return { highest: b.highest_modseq, rows: core.st.listMessagesRaw.all(mailboxId) as RawMsgRow[], metas: null };
+      return { highest: b.highest_modseq, rows: core.st.listMessagesRaw.all(mailboxId) as RawMsgRow[], metas: null, used: 0 };
     });
     this.drop(mailboxId);
     if (fresh.rows.length >= LIST_CACHE_MIN_ROWS && fresh.rows.length <= LIST_CACHE_MAX_ROWS) {
@@ -163,7 +177,26 @@ export class ListCache {
   private touch(mailboxId: number, e: ListCacheEntry): ListCacheEntry {
     this.entries.delete(mailboxId);
     this.entries.set(mailboxId, e);
+    e.used = Date.now();
+    if (!this.#sweeper) {
+      this.#sweeper = setInterval(() => this.sweep(), LIST_CACHE_IDLE_MS);
+      this.#sweeper.unref();
+    }
     return e;
+  }
+
+  /** Drops the entries unused for LIST_CACHE_IDLE_MS whose mailbox no session here has open (see there). */
+  sweep(now = Date.now()): void {
+    for (const [id, e] of this.entries) {
+      if (now - e.used >= LIST_CACHE_IDLE_MS && !this.open(id)) this.drop(id, e);
+    }
+    if (this.entries.size === 0) this.close();
+  }
+
+  /** Stops the sweep timer (it starts again with the next entry). */
+  close(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
   }
 
   private drop(mailboxId: number, e = this.entries.get(mailboxId)): void {

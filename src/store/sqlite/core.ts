@@ -205,7 +205,7 @@ export class SqliteCore extends SqliteConnection {
   readonly quotaDefaults: QuotaDefaults;
   readonly unsubscribers = new Set<() => void>();
   /** listMessages rows per mailbox (see ListCache) and changesSince answers (see ChangesCache). */
-  readonly lists = new ListCache();
+  readonly lists = new ListCache((mailboxId) => this.hub.bus.has(mailboxId));
   readonly changes = new ChangesCache();
   /** A commit listed inline blobs in blob_garbage (see collectGarbage), and the collection running. */
   garbageWanted = false;
@@ -540,6 +540,7 @@ export class SqliteCore extends SqliteConnection {
     while (this.garbageRun) await this.garbageRun; // stops after its current batch (closed is set)
     await this.stopCommitting();
     for (const u of [...this.unsubscribers]) u();
+    this.lists.close();
     const hub = this.hub;
     hub.cores.delete(this);
     if (hub.cores.size === 0) {
