@@ -145,15 +145,34 @@ describe('check pool', () => {
   });
 
   test('the MX checker gives the same message and facts with and without threads', async () => {
-    const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
-    const threaded = createMxChecker({ hostname: HOST, resolver, pool, random: () => 0 });
-    const inProcess = createMxChecker({ hostname: HOST, resolver, pool: null, random: () => 0 });
-    for (const raw of messages()) {
-      const [a, b] = [await threaded(raw, session), await inProcess(raw, session)];
-      assert.equal(a.raw.toString('latin1'), b.raw.toString('latin1'));
-      assert.deepEqual(a.facts, b.facts);
-      assert.deepEqual(a.refuse, b.refuse);
+    // Every check (SPF and DMARC too) runs on the thread: the tasks are counted.
+    const kinds: string[] = [];
+    const counted = { get available() { return pool.available; }, run: (k: 'inbound', p: never, t?: ArrayBuffer[]) => (kinds.push(k), pool.run(k, p, t)) } as unknown as CheckPool;
+    const threaded = createMxChecker({ hostname: HOST, resolver, pool: counted });
+    const inProcess = createMxChecker({ hostname: HOST, resolver, pool: null });
+    const sessions = [
+      { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' },
+      { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: '' },
+      { ip: '192.0.2.9', helo: 'elsewhere.test', mailFrom: 'a@pass.test' },
+    ];
+    let refused = 0;
+    for (const session of sessions) {
+      for (const raw of messages()) {
+        const [a, b] = [await threaded(raw, session), await inProcess(raw, session)];
+        assert.equal(a.raw.toString('latin1'), b.raw.toString('latin1'));
+        assert.deepEqual(a.facts, b.facts);
+        assert.deepEqual(a.refuse, b.refuse);
+        assert.deepEqual(a.verdict, b.verdict);
+        if (a.refuse) refused++;
+      }
     }
+    assert.equal(kinds.length, 3 * messages().length);
+    assert.ok(kinds.every((k) => k === 'inbound'));
+    assert.ok(refused > 0, 'SPF fail from another address makes DMARC refuse some');
+    // A caller's own random (DMARC pct sampling) keeps the checks in-process.
+    kinds.length = 0;
+    await createMxChecker({ hostname: HOST, resolver, pool: counted, random: () => 0 })(messages()[0]!, sessions[0]!);
+    assert.equal(kinds.length, 0);
   });
 
   test('the cpu task reads the thread\'s own CPU time, which only grows as it works', async () => {

@@ -14,8 +14,7 @@ import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
 import { checkPool, type CheckPool } from './pool.js';
 import { octets, unpackParts } from './tasks.js';
-import { rememberPrefixed, tokensWanted } from '../spam/pretokens.js';
-import type { AheadTokens } from '../spam/pretokens.js';
+import { rememberPrefixed, tokensWanted, type AheadTokens } from '../spam/pretokens.js';
 
 export interface MxCheckResult {
   /** The message to deliver: our Authentication-Results on top, forged ones of our authserv-id removed. */
@@ -35,12 +34,21 @@ export interface MxCheckerOptions {
   hostname: string;
   resolver: DnsResolver;
   logger?: Logger;
+  /** For DMARC pct sampling (inbound.ts); given, the checks run in-process. */
   random?: () => number;
   /**
-   * Where DKIM and ARC verification run: the process's check pool by default (pool.ts; used when the
-   * resolver has copyable settings), null for in-process always. A pool failure falls back to in-process.
+   * Where the checks run (SPF, DKIM, DMARC, ARC, each thread with its own DNS and result caches): the
+   * process's check pool by default (pool.ts; used when the resolver has copyable settings), null for
+   * in-process always. A pool failure falls back to in-process.
    */
   pool?: CheckPool | null;
+}
+
+/** What the checks of one message give the MX: the verdict, our forged fields' offsets, the spam tokens. */
+interface Checked {
+  verdict: InboundVerdict;
+  own: SignatureReport['own'];
+  ahead?: AheadTokens;
 }
 
 export function createMxChecker(opts: MxCheckerOptions): MxChecker {
@@ -48,22 +56,33 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const spfCache = new SpfCache();
   const dmarcCache = new ResultCache<DMARCResult>();
   const dns = opts.resolver.settings;
-  const local = (raw: Buffer): Promise<SignatureReport> => checkSignatures(raw, opts.hostname, opts.resolver, keys);
-  /** The report, from a pool thread when there is one (with the spam tokens when the filter wants them). */
-  const signatures = (raw: Buffer): Promise<SignatureReport & { ahead?: AheadTokens }> => {
+  /** The pool the checks run on, or null for in-process (also with a `random` of the caller's, which stays here). */
+  const threads = (): CheckPool | null => {
     const pool = opts.pool === undefined ? checkPool() : opts.pool;
-    if (!dns || !pool?.available) return local(raw);
+    return dns && !opts.random && pool?.available ? pool : null;
+  };
+  const local = async (raw: Buffer, session: InboundSession): Promise<Checked> => {
+    const signatures = checkSignatures(raw, opts.hostname, opts.resolver, keys);
+    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, signatures, ...(opts.random ? { random: opts.random } : {}) });
+    return { verdict, own: (await signatures).own };
+  };
+  /**
+   * Every check on a pool thread when there is one (with the spam tokens when the filter wants them): the
+   * event loop only sends the octets and the envelope and receives the verdict. Else, or when the pool fails, here.
+   */
+  const checked = (raw: Buffer, session: InboundSession): Promise<Checked> => {
+    const pool = threads();
+    if (!pool) return local(raw, session);
     const { bytes, transfer } = octets(raw);
     const wanted = tokensWanted();
-    return pool.run('auth', { bytes, hostname: opts.hostname, dns, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
-      ({ parts, ids, ...report }) => (parts || ids ? { ...report, ahead: { ...(parts ? { parts: unpackParts(parts) } : {}), ...(ids ? { ids } : {}) } } : report),
-      () => local(raw),
+    const envelope = { ip: session.ip, helo: session.helo, mailFrom: session.mailFrom };
+    return pool.run('inbound', { bytes, hostname: opts.hostname, dns: dns!, session: envelope, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
+      ({ verdict, own, parts, ids }) => (parts || ids ? { verdict, own, ahead: { ...(parts ? { parts: unpackParts(parts) } : {}), ...(ids ? { ids } : {}) } } : { verdict, own }),
+      () => local(raw, session),
     );
   };
   const check: MxChecker = async (raw, session) => {
-    const sigs = signatures(raw);
-    const verdict = await checkInbound(raw, session, { hostname: opts.hostname, resolver: opts.resolver, keys, spfCache, dmarcCache, signatures: sigs, ...(opts.random ? { random: opts.random } : {}) });
-    const { own, ahead } = await sigs;
+    const { verdict, own, ahead } = await checked(raw, session);
     const stripped = removeSpans(raw, own);
     if (stripped.removed) opts.logger?.info({ removed: stripped.removed }, 'removed Authentication-Results fields claiming our name');
     const prefix = Buffer.from(verdict.field + verdict.receivedSpf, 'latin1');
@@ -77,6 +96,9 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
       verdict,
     };
   };
-  check.start = (session) => startSpf(session, { hostname: opts.hostname, resolver: opts.resolver, spfCache });
+  // On a pool thread SPF runs with the rest at the end of DATA (its results are cached there).
+  check.start = (session) => {
+    if (!threads()) startSpf(session, { hostname: opts.hostname, resolver: opts.resolver, spfCache });
+  };
   return check;
 }

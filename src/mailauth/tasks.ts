@@ -5,6 +5,9 @@
  *   settings (its own cache) and a DKIM key cache, both kept per settings for the thread's life; with
  *   `tokens`, also the spam tokenizer's parts of the message without those forged fields (what the MX
  *   delivers below its own fields: spam/pretokens.ts), and with `ids` the same as ids (spam/token-ids.ts);
+ * - inbound: all of the MX's checks of a message (inbound.ts checkInbound: the signatures as in auth, SPF and
+ *   DMARC through SPF and DMARC result caches kept per resolver settings and host name for the thread's
+ *   life), with the offsets of our forged fields and the spam tokens as in auth;
  * - tokens: the spam tokenizer's octet-only tokens (spam/tokenize.ts tokenParts);
  * - tokenIds: the same as ids (tokenIdParts), two small typed arrays;
  * - cpu: the thread's CPU time so far in ms (Linux /proc/thread-self; null elsewhere), for benches;
@@ -18,7 +21,8 @@ import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/
 import { tokenIdParts, tokenParts, type TokenParts } from '../spam/tokenize.js';
 import type { TokenIdParts } from '../spam/token-ids.js';
 import { removeSpans } from './headers.js';
-import type { SignatureReport } from './inbound.js';
+import type { InboundSession, InboundVerdict, ResultCache, SignatureReport, SpfCache } from './inbound.js';
+import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
 
 /** Octets of a message as they travel to a thread. */
@@ -35,6 +39,10 @@ export interface Tasks {
   auth: {
     payload: { bytes: Octets; hostname: string; dns: ResolverSettings; tokens: boolean; ids?: boolean };
     result: SignatureReport & { parts?: PackedParts; ids?: TokenIdParts };
+  };
+  inbound: {
+    payload: { bytes: Octets; hostname: string; dns: ResolverSettings; session: InboundSession; tokens: boolean; ids?: boolean };
+    result: { verdict: InboundVerdict; own: Array<[number, number]>; parts?: PackedParts; ids?: TokenIdParts };
   };
   tokens: { payload: { bytes: Octets }; result: PackedParts };
   tokenIds: { payload: { bytes: Octets }; result: TokenIdParts };
@@ -83,11 +91,19 @@ export function unpackParts(p: PackedParts): TokenParts {
   return { head: unpack(p.head), body: unpack(p.body), failed: p.failed };
 }
 
-/** Resolvers and key caches of this thread, by resolver settings. */
-const resolvers = new Map<string, { resolver: DnsResolver; keys: DkimKeyCache }>();
+/** What this thread keeps for the checks of one resolver's settings: the resolver, DKIM keys, SPF and DMARC results. */
+interface Checking {
+  resolver: DnsResolver;
+  keys: DkimKeyCache;
+  spf?: SpfCache;
+  dmarc?: ResultCache<DMARCResult>;
+}
 
-function resolverFor(settings: ResolverSettings): { resolver: DnsResolver; keys: DkimKeyCache } {
-  const id = JSON.stringify(settings);
+/** Resolvers and caches of this thread, by resolver settings (and our host name for the result caches). */
+const resolvers = new Map<string, Checking>();
+
+function resolverFor(settings: ResolverSettings, hostname = ''): Checking {
+  const id = `${hostname} ${JSON.stringify(settings)}`;
   let r = resolvers.get(id);
   if (!r) {
     r = { resolver: createResolver(settings), keys: new DkimKeyCache() };
@@ -99,6 +115,13 @@ function resolverFor(settings: ResolverSettings): { resolver: DnsResolver; keys:
 /** inbound.ts, loaded on a thread's first auth task only (the mailauth package's SPF and DMARC code is large). */
 let inbound: Promise<typeof import('./inbound.js')> | null = null;
 
+/** The spam tokens of the message as delivered below the MX's fields (without `own`), in the forms asked for. */
+function aheadTokens(raw: Buffer, own: SignatureReport['own'], p: { tokens: boolean; ids?: boolean }): { parts?: PackedParts; ids?: TokenIdParts } {
+  if (!p.tokens && !p.ids) return {};
+  const parts = tokenParts(removeSpans(raw, own).raw);
+  return { ...(p.tokens ? { parts: packParts(parts) } : {}), ...(p.ids ? { ids: tokenIdParts(parts) } : {}) };
+}
+
 export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown> {
   switch (kind) {
     case 'auth': {
@@ -107,9 +130,19 @@ export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown
       const { resolver, keys } = resolverFor(p.dns);
       inbound ??= import('./inbound.js');
       const report = await (await inbound).checkSignatures(raw, p.hostname, resolver, keys);
-      if (!p.tokens && !p.ids) return report;
-      const parts = tokenParts(removeSpans(raw, report.own).raw);
-      return { ...report, ...(p.tokens ? { parts: packParts(parts) } : {}), ...(p.ids ? { ids: tokenIdParts(parts) } : {}) };
+      return { ...report, ...aheadTokens(raw, report.own, p) };
+    }
+    case 'inbound': {
+      const p = payload as TaskPayload<'inbound'>;
+      const raw = asBuffer(p.bytes);
+      const c = resolverFor(p.dns, p.hostname);
+      const m = await (inbound ??= import('./inbound.js'));
+      c.spf ??= new m.SpfCache();
+      c.dmarc ??= new m.ResultCache<DMARCResult>();
+      const report = m.checkSignatures(raw, p.hostname, c.resolver, c.keys);
+      const verdict = await m.checkInbound(raw, p.session, { hostname: p.hostname, resolver: c.resolver, keys: c.keys, spfCache: c.spf, dmarcCache: c.dmarc, signatures: report });
+      const { own } = await report;
+      return { verdict, own, ...aheadTokens(raw, own, p) };
     }
     case 'tokens':
       return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));
