@@ -221,21 +221,66 @@ export function decodeMimeWords(s: string): string {
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+const ENTITY = /&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi;
+/** `<script` or `<style` at lastIndex (sticky). */
+const RAW_TEXT_OPEN = /<(script|style)\b/iy;
+const RAW_TEXT_CLOSE: Record<string, RegExp> = { script: /<\/script\s*>/gi, style: /<\/style\s*>/gi };
+/** What may follow "<" in a tag (a name, an end tag, a declaration or processing instruction). */
+const TAG_START = /^[a-z/!?]$/i;
+/** A tag at lastIndex (sticky) that ends a line of text. */
+const BLOCK_TAG = /<\/?(?:p|div|br|tr|li|h[1-6]|table|blockquote)\b/iy;
 
-/** Crude HTML to text: drops script/style/comments and tags, decodes the common entities. */
+function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(ENTITY, (m, e: string) => {
+    if (e[0] === '#') {
+      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+    }
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
+/**
+ * Crude HTML to text: drops script/style/comments and tags (block tags become a line break, others a
+ * space; a "<" not followed by a letter, "/", "!" or "?" is text), decodes the common entities. One pass in linear time whatever the input: a "<" with no ">"
+ * after it is text, an unclosed comment, script or style runs to the end (hostile mail such as megabytes
+ * of "<div " must not cost quadratic time: this runs on every delivered message).
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
-    .replace(/<(script|style)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
-    .replace(/<\/?(?:p|div|br|tr|li|h[1-6]|table|blockquote)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,6});/gi, (m, e: string) => {
-      if (e[0] === '#') {
-        const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-        return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+  let out = '';
+  let text = 0; // start of the text not yet copied
+  let i = html.indexOf('<');
+  while (i >= 0) {
+    let end: number;
+    let gap = ' ';
+    if (html.startsWith('<!--', i)) {
+      const c = html.indexOf('-->', i + 4);
+      end = c < 0 ? html.length : c + 3;
+    } else {
+      RAW_TEXT_OPEN.lastIndex = i;
+      const open = RAW_TEXT_OPEN.exec(html);
+      if (open) {
+        const close = RAW_TEXT_CLOSE[open[1]!.toLowerCase()]!;
+        close.lastIndex = i + open[0].length;
+        const c = close.exec(html);
+        end = c ? c.index + c[0].length : html.length;
+      } else if (!TAG_START.test(html[i + 1] ?? '')) {
+        i = html.indexOf('<', i + 1); // "a < b": text
+        continue;
+      } else {
+        const gt = html.indexOf('>', i + 1);
+        if (gt < 0) break; // no tag can end from here on: the rest is text
+        BLOCK_TAG.lastIndex = i;
+        if (BLOCK_TAG.test(html)) gap = '\n';
+        end = gt + 1;
       }
-      return ENTITIES[e.toLowerCase()] ?? m;
-    });
+    }
+    out += decodeEntities(html.slice(text, i)) + gap;
+    text = end;
+    i = html.indexOf('<', end);
+  }
+  return out + decodeEntities(html.slice(text));
 }
 
 function headerLines(raw: Buffer, part: MimePart): string {

@@ -2,7 +2,7 @@
  * Comparators (RFC 4790: i;octet, i;ascii-casemap, i;ascii-numeric), match types (RFC 5228 :is :contains
  * :matches, RFC 5231 :count :value, regex draft :regex) and the match variables they capture (RFC 5229).
  */
-import { guardedExec, toJsRegex } from './regex.js';
+import { GUARDED_SUBJECT_LENGTH, guardedExec, toJsRegex } from './regex.js';
 import { asciiLower } from './strings.js';
 
 export type MatchType = 'is' | 'contains' | 'matches' | 'regex' | 'count' | 'value';
@@ -136,7 +136,7 @@ export function matchAny(spec: MatchSpec, values: readonly string[], keys: reado
           step(Math.ceil(v.length / 1024));
           let m: RegExpExecArray | null;
           try {
-            m = re.risky ? guardedExec(re.re, v) : re.re.exec(v);
+            m = re.risky || v.length > GUARDED_SUBJECT_LENGTH ? guardedExec(re.re, v) : re.re.exec(v);
           } catch {
             throw new MatchError(`regular expression '${k}' took too long`);
           }

@@ -35,9 +35,15 @@ const CLASSES: Record<string, string> = {
 
 export interface CompiledRegex {
   re: RegExp;
-  /** Nested repetition: may backtrack exponentially, so it is run with guardedExec. */
+  /**
+   * May backtrack exponentially or in high polynomial time, so it is run with guardedExec: a repeated group
+   * ("(a+)+", "(a|aa)*"), a back-reference, or more than one unbounded repetition (".*.*.*x").
+   */
   risky: boolean;
 }
+
+/** Subjects longer than this are matched with guardedExec whatever the pattern (".*x" is quadratic in them). */
+export const GUARDED_SUBJECT_LENGTH = 4096;
 
 const WORD = 'A-Za-z0-9_';
 const SPACE = ' \\t\\r\\n\\v\\f';
@@ -63,6 +69,8 @@ export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; 
   const repeats: boolean[] = [false];
   let closedRepeating = false;
   let risky = false;
+  let unbounded = 0;
+  let wasGroup = false;
   while (i < posix.length) {
     const c = posix[i]!;
     const wasClosed = closedRepeating;
@@ -71,12 +79,20 @@ export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; 
       if (wasClosed && c !== '?') risky = true;
       repeats[repeats.length - 1] = true;
     }
+    if (c === '*' || c === '+' || (c === '{' && /^\{\d*,\}/.test(posix.slice(i, i + 16)))) {
+      if (++unbounded > 1) risky = true;
+    }
+    // A group repeated at all: "(a|aa)*" backtracks exponentially without a repetition inside it.
+    if (wasGroup && '*+{'.includes(c)) risky = true;
+    wasGroup = c === ')';
     if (c === '\\') {
       if (i + 1 >= posix.length) return { error: 'trailing backslash (\\)' };
       const d = posix[i + 1]!;
       // GNU extensions glibc's regcomp (Pigeonhole's engine) offers; \1-\9 are back-references; any other
       // backslash-letter (\d, \q, ...) matches nothing there, and here too. Punctuation is quoted.
       out += GNU_ESCAPES[d] ?? (/[1-9]/.test(d) ? '\\' + d : /[A-Za-z0-9]/.test(d) ? '(?!)' : '\\' + d);
+      if (/[1-9]/.test(d)) risky = true; // back-references make matching NP-hard
+      wasGroup = false;
       i += 2;
       continue;
     }
@@ -108,6 +124,7 @@ export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; 
         j++;
       }
       out += `[${body}]`;
+      wasGroup = false;
       i = j + 1;
       continue;
     }

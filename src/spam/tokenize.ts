@@ -331,7 +331,8 @@ function htmlClues(html: string, out: Set<string>, st: BodyState): void {
   const imgs = (html.match(/<img\b/gi) ?? []).length;
   st.images += imgs;
   if (/display\s*:\s*none|visibility\s*:\s*hidden/i.test(html)) out.add('html:hidden');
-  if (/font-size\s*:\s*[01](?:px|pt)?\b|<font[^>]+size=["']?1/i.test(html)) out.add('html:tiny-font');
+  // Tags are matched within [^<>] runs of bounded length: "[^>]*" made hostile HTML ("<a " repeated) quadratic.
+  if (/font-size\s*:\s*[01](?:px|pt)?\b|<font[^<>]{1,1000}size=["']?1/i.test(html)) out.add('html:tiny-font');
   if (/color\s*[:=]\s*["']?#?(?:fff|ffffff|white)\b/i.test(html)) out.add('html:white-text');
   if (/<form\b/i.test(html)) out.add('html:form');
   if (/<script\b/i.test(html)) out.add('html:script');
@@ -339,7 +340,7 @@ function htmlClues(html: string, out: Set<string>, st: BodyState): void {
   const attrs = html.match(/(?:href|src)\s*=\s*["']?[^"'\s>]+/gi) ?? [];
   for (const a of attrs.slice(0, 200)) urlTokens(a.replace(/^(?:href|src)\s*=\s*["']?/i, ''), out);
   // An anchor whose text shows one host and whose href goes to another.
-  const re = /<a\b[^>]*href\s*=\s*["']?https?:\/\/([^/"'\s>:]+)[^>]*>([^<]{0,200})/gi;
+  const re = /<a\b[^<>]{0,1000}href\s*=\s*["']?https?:\/\/([^/"'\s<>:]+)[^<>]{0,1000}>([^<]{0,200})/gi;
   let m: RegExpExecArray | null;
   let n = 0;
   while ((m = re.exec(html)) && n++ < 100) {
