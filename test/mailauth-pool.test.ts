@@ -14,8 +14,9 @@ import { checkSignatures } from '../src/mailauth/inbound.js';
 import { CheckPool, PoolError } from '../src/mailauth/pool.js';
 import { octets, packParts, unpackParts } from '../src/mailauth/tasks.js';
 import { removeSpans } from '../src/mailauth/headers.js';
-import { tokenIdParts, tokenParts, tokenize } from '../src/spam/tokenize.js';
-import { noteTokensWanted, rememberedTokenIds, rememberedTokenParts } from '../src/spam/pretokens.js';
+import { authTokenList, tokenIdParts, tokenParts, tokenize } from '../src/spam/tokenize.js';
+import { tokenIdList } from '../src/spam/token-ids.js';
+import { noteTokensWanted, rememberedAuthIds, rememberedTokenIds, rememberedTokenParts } from '../src/spam/pretokens.js';
 import { startTestDns, type TestDns } from '../support/dns.js';
 import { spamCorpus } from '../bench/spam-corpus.js';
 
@@ -134,12 +135,14 @@ describe('check pool', () => {
     const corpus = [...messages(), ...spamCorpus(40, 9).map((m) => m.raw), Buffer.from(' folded first line\r\nFrom: a@pass.test\r\n\r\nx\r\n')];
     let ahead = 0;
     for (const raw of corpus) {
-      const out = (await checker(raw, session)).raw;
+      const { raw: out, facts } = await checker(raw, session);
       const parts = rememberedTokenParts(out);
       if (!parts) continue;
       ahead++;
       assert.deepEqual(parts, tokenParts(out), out.toString('latin1', 0, 300));
       assert.deepEqual(rememberedTokenIds(out), tokenIdParts(parts), 'ids of the same parts');
+      assert.deepEqual(rememberedAuthIds(out, facts.authResults), tokenIdList(authTokenList(facts.authResults)));
+      assert.equal(rememberedAuthIds(out, `${facts.authResults} `), undefined, 'made of another value');
     }
     assert.ok(ahead >= corpus.length - 4, `${ahead} of ${corpus.length} made ahead`);
   });

@@ -77,7 +77,11 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
     const wanted = tokensWanted();
     const envelope = { ip: session.ip, helo: session.helo, mailFrom: session.mailFrom };
     return pool.run('inbound', { bytes, hostname: opts.hostname, dns: dns!, session: envelope, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
-      ({ verdict, own, parts, ids }) => (parts || ids ? { verdict, own, ahead: { ...(parts ? { parts: unpackParts(parts) } : {}), ...(ids ? { ids } : {}) } } : { verdict, own }),
+      ({ verdict, own, parts, ids, authIds }) => {
+        if (!parts && !ids) return { verdict, own };
+        const auth = authIds ? { auth: { value: verdict.authResults, ids: authIds } } : {};
+        return { verdict, own, ahead: { ...(parts ? { parts: unpackParts(parts) } : {}), ...(ids ? { ids } : {}), ...auth } };
+      },
       () => local(raw, session),
     );
   };

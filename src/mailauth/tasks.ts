@@ -7,7 +7,8 @@
  *   delivers below its own fields: spam/pretokens.ts), and with `ids` the same as ids (spam/token-ids.ts);
  * - inbound: all of the MX's checks of a message (inbound.ts checkInbound: the signatures as in auth, SPF and
  *   DMARC through SPF and DMARC result caches kept per resolver settings and host name for the thread's
- *   life), with the offsets of our forged fields and the spam tokens as in auth;
+ *   life), with the offsets of our forged fields and the spam tokens as in auth (with `ids`, also the ids of
+ *   the tokens of our Authentication-Results value);
  * - tokens: the spam tokenizer's octet-only tokens (spam/tokenize.ts tokenParts);
  * - tokenIds: the same as ids (tokenIdParts), two small typed arrays;
  * - cpu: the thread's CPU time so far in ms (Linux /proc/thread-self; null elsewhere), for benches;
@@ -18,8 +19,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/dns.js';
-import { tokenIdParts, tokenParts, type TokenParts } from '../spam/tokenize.js';
-import type { TokenIdParts } from '../spam/token-ids.js';
+import { authTokenList, tokenIdParts, tokenParts, type TokenParts } from '../spam/tokenize.js';
+import { tokenIdList, type TokenIdList, type TokenIdParts } from '../spam/token-ids.js';
 import { removeSpans } from './headers.js';
 import type { InboundSession, InboundVerdict, ResultCache, SignatureReport, SpfCache } from './inbound.js';
 import type { DMARCResult } from 'mailauth';
@@ -42,7 +43,7 @@ export interface Tasks {
   };
   inbound: {
     payload: { bytes: Octets; hostname: string; dns: ResolverSettings; session: InboundSession; tokens: boolean; ids?: boolean };
-    result: { verdict: InboundVerdict; own: Array<[number, number]>; parts?: PackedParts; ids?: TokenIdParts };
+    result: { verdict: InboundVerdict; own: Array<[number, number]>; parts?: PackedParts; ids?: TokenIdParts; authIds?: TokenIdList };
   };
   tokens: { payload: { bytes: Octets }; result: PackedParts };
   tokenIds: { payload: { bytes: Octets }; result: TokenIdParts };
@@ -142,7 +143,7 @@ export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown
       const report = m.checkSignatures(raw, p.hostname, c.resolver, c.keys);
       const verdict = await m.checkInbound(raw, p.session, { hostname: p.hostname, resolver: c.resolver, keys: c.keys, spfCache: c.spf, dmarcCache: c.dmarc, signatures: report });
       const { own } = await report;
-      return { verdict, own, ...aheadTokens(raw, own, p) };
+      return { verdict, own, ...aheadTokens(raw, own, p), ...(p.ids ? { authIds: tokenIdList(authTokenList(verdict.authResults)) } : {}) };
     }
     case 'tokens':
       return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));

@@ -23,7 +23,7 @@ import type { TokenIdList, TokenIdParts } from './token-ids.js';
 import { sharedIndex } from '../mime/shared.js';
 import { checkPool, type CheckPool } from '../mailauth/pool.js';
 import { octets, unpackParts } from '../mailauth/tasks.js';
-import { noteTokensWanted, rememberedTokenIds, rememberedTokenParts } from './pretokens.js';
+import { noteTokensWanted, rememberedAuthIds, rememberedTokenIds, rememberedTokenParts } from './pretokens.js';
 
 /** Transfers of up to this many messages are trained before transfer() resolves (see there). */
 export const TRANSFER_SYNC_MAX = 100;
@@ -187,7 +187,7 @@ export class SpamFilter {
     noteTokensWanted('ids');
     const e = this.#entry(raw, authResults);
     const parts = (e.idParts ??= this.#idParts(raw, e.parts));
-    return (e.ids ??= parts.then((p) => joinTokenIds(p, authResults, raw.length)));
+    return (e.ids ??= parts.then((p) => joinTokenIds(p, rememberedAuthIds(raw, authResults) ?? authResults, raw.length)));
   }
 
   /** tokenParts(raw) in-process; the index is remembered for the store, which stores this message's copies (mime/shared.ts). */

@@ -14,7 +14,7 @@
  */
 import { headerFieldSpans, messageHeaderEnd } from '../mime/index.js';
 import { MAX_HEADER_BYTES, MAX_INDEX_BYTES, SKIPPED_FIELDS, type TokenParts } from './tokenize.js';
-import type { TokenIdParts } from './token-ids.js';
+import type { TokenIdList, TokenIdParts } from './token-ids.js';
 
 /** Tokens are made ahead while the filter needed some within this time. */
 export const WANTED_MS = 60_000;
@@ -23,6 +23,8 @@ export const WANTED_MS = 60_000;
 export interface AheadTokens {
   parts?: TokenParts;
   ids?: TokenIdParts;
+  /** With ids: the ids of the tokens of the Authentication-Results value the MX added (tokenize.ts authTokenList). */
+  auth?: { value: string; ids: TokenIdList };
 }
 
 /** The forms of tokens the filter needed lately. */
@@ -71,4 +73,10 @@ export function rememberedTokenParts(raw: Buffer): TokenParts | undefined {
 /** The ids of the parts remembered for this Buffer object, if any. */
 export function rememberedTokenIds(raw: Buffer): TokenIdParts | undefined {
   return remembered.get(raw)?.ids;
+}
+
+/** The ids of the tokens of `authResults` made ahead for this Buffer object, if that is the value they were made of. */
+export function rememberedAuthIds(raw: Buffer, authResults: string | null): TokenIdList | undefined {
+  const auth = remembered.get(raw)?.auth;
+  return auth && auth.value === authResults ? auth.ids : undefined;
 }

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classify, classifyIds, strongClues, tokenProbability } from './classify.js';
-import { joinTokenIds, joinTokens, MAX_TOKENS, tokenIdParts, tokenParts, type TokenParts } from './tokenize.js';
+import { classify, classifyIds, strongClues, strongest, tokenProbability } from './classify.js';
+import { authTokenList, joinTokenIds, joinTokens, MAX_TOKENS, tokenIdParts, tokenParts, type TokenParts } from './tokenize.js';
 import { ClueTable, idCount, tokenIdList, writeTokenId } from './token-ids.js';
 import { SpamFilter } from './filter.js';
 import { openStore } from '../store/index.js';
@@ -75,6 +75,7 @@ test('joinTokenIds is the ids of joinTokens, failures and the cut included', () 
       const strings = joinTokens(parts, a, size);
       assert.ok(strings.length <= MAX_TOKENS);
       assert.deepEqual(joinTokenIds(tokenIdParts(parts), a, size), tokenIdList(strings), `${parts.failed} ${size} ${a}`);
+      assert.deepEqual(joinTokenIds(tokenIdParts(parts), tokenIdList(authTokenList(a)), size), tokenIdList(strings), 'auth ids made ahead');
     }
   }
   for (const m of spamCorpus(60, 5)) {
@@ -129,5 +130,16 @@ test('the filter scores the same through ids (held vocabulary) and through strin
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('strongest: the max clues farthest from 0.5, the first of equal ones, in their order', () => {
+  const r = rng(5);
+  for (let k = 0; k < 300; k++) {
+    // Few distinct values: many ties, on both sides of 0.5.
+    const clues = Array.from({ length: 1 + Math.floor(r() * 400) }, () => [0.01, 0.2, 0.8, 0.99, 0.35, 0.65, 0.02 + r() * 0.96][Math.floor(r() * 7)]!);
+    const max = 1 + Math.floor(r() * 200);
+    const ref = clues.map((f, i) => ({ f, i })).sort((a, b) => Math.abs(b.f - 0.5) - Math.abs(a.f - 0.5) || a.i - b.i).slice(0, max).sort((a, b) => a.i - b.i).map((x) => x.f);
+    assert.deepEqual(strongest(clues, Math.min(max, clues.length)), ref.slice(0, Math.min(max, clues.length)));
   }
 });

@@ -123,13 +123,19 @@ export function joinTokens(parts: TokenParts, authResults: string | null, size: 
 
 /** The tokens joinTokens puts between the header's and the body's: authentication results and size. */
 function middleTokens(authResults: string | null, size: number): string[] {
+  return [...authTokenList(authResults), ...sizeTokens(size)];
+}
+
+/** The authentication results' tokens (distinct), as joinTokens puts them after the header's. */
+export function authTokenList(authResults: string | null): string[] {
   const auth = new Set<string>();
   if (authResults) authTokens(authResults, auth);
   else auth.add('auth:none');
-  const out = [...auth];
-  if (size > MAX_INDEX_BYTES) out.push('msg:huge');
-  out.push(`msg:size:${sizeBucket(size)}`);
-  return out;
+  return [...auth];
+}
+
+function sizeTokens(size: number): string[] {
+  return size > MAX_INDEX_BYTES ? ['msg:huge', `msg:size:${sizeBucket(size)}`] : [`msg:size:${sizeBucket(size)}`];
 }
 
 /** The ids of tokenParts (token-ids.ts). */
@@ -137,15 +143,24 @@ export function tokenIdParts(parts: TokenParts): TokenIdParts {
   return { head: tokenIdList(parts.head), body: tokenIdList(parts.body), failed: parts.failed };
 }
 
-/** joinTokens over ids: the ids of joinTokens(parts, authResults, size) for the parts of these ids. */
-export function joinTokenIds(parts: TokenIdParts, authResults: string | null, size: number): TokenIdList {
-  const extra = size === 0 || parts.failed === 'head' ? (size > 0 ? ['tokenizer:error'] : []) : middleTokens(authResults, size);
-  const body = size === 0 || parts.failed === 'head' ? null : parts.body;
+/**
+ * joinTokens over ids: the ids of joinTokens(parts, authResults, size) for the parts of these ids. `auth`
+ * is the Authentication-Results value, or the ids of its tokens (tokenIdList(authTokenList(value))).
+ */
+export function joinTokenIds(parts: TokenIdParts, auth: string | null | TokenIdList, size: number): TokenIdList {
+  const whole = !(size === 0 || parts.failed === 'head');
+  const authIds = whole ? (auth instanceof Uint32Array ? auth : tokenIdList(authTokenList(auth))) : new Uint32Array(0);
+  const extra = whole ? sizeTokens(size) : size > 0 ? ['tokenizer:error'] : [];
+  const body = whole ? parts.body : null;
   const tail = body && parts.failed ? ['tokenizer:error'] : [];
-  const n = Math.min(MAX_TOKENS, idCount(parts.head) + extra.length + (body ? idCount(body) : 0) + tail.length);
+  const n = Math.min(MAX_TOKENS, idCount(parts.head) + idCount(authIds) + extra.length + (body ? idCount(body) : 0) + tail.length);
   const out = new Uint32Array(2 * n);
-  let k = Math.min(n, idCount(parts.head));
-  out.set(parts.head.subarray(0, 2 * k));
+  let k = 0;
+  for (const run of [parts.head, authIds]) {
+    const take = Math.min(n - k, idCount(run));
+    out.set(run.subarray(0, 2 * take), 2 * k);
+    k += take;
+  }
   for (const t of extra) if (k < n) writeTokenId(t, out, k++);
   if (body && k < n) {
     const take = Math.min(n - k, idCount(body));
