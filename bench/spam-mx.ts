@@ -16,7 +16,7 @@
  * Usage: npm run bench -- spam-mx [flags], or node --import tsx bench/spam-mx.ts [--messages N] [--connections N]
  *        [--recipients N] [--train N] [--runs N] [--arc-every N] [--senders N] [--checks 1|0] [--spam 1|0]
  *        [--threads N] [--smoke] [--json] [--out DIR]
- * --threads: check-pool threads (mailauth/pool.ts) for DKIM/ARC verification and tokenizing; default the
+ * --threads: check-pool threads (mailauth/pool.ts) for the checks (SPF, DKIM, DMARC, ARC) and tokenizing; default the
  * server's default (CPUs less one), 0 checks everything in-process.
  * Writes <out>/spam-mx.md (default bench/results). Exit status 1 when a delivery fails, a message is missing,
  * or a message delivered with the checks on lacks dkim=pass and dmarc=pass.
@@ -54,7 +54,7 @@ interface Options {
   /** What the "on" MX runs: the checks (1/0) and the spam filter (1/0); both by default. */
   checks: number;
   spam: number;
-  /** Check-pool threads (mailauth/pool.ts) for DKIM, ARC and tokenizing; -1 the default size, 0 none (all in-process). */
+  /** Check-pool threads (mailauth/pool.ts) for the checks and tokenizing; -1 the default size, 0 none (all in-process). */
   threads: number;
   json: boolean;
   out: string;

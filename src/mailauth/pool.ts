@@ -1,6 +1,6 @@
 /**
- * A small pool of worker threads for the CPU-heavy per-message checks of delivery: DKIM and ARC
- * verification of the SMTP MX (mx.ts) and the spam filter's tokenizing (spam/filter.ts). The event loop,
+ * A small pool of worker threads for the CPU-heavy per-message checks of delivery: the SMTP MX's checks
+ * (mx.ts: SPF, DKIM, DMARC, ARC) and the spam filter's tokenizing (spam/filter.ts). The event loop,
  * which also serves every connection and the store, then only sends the message bytes and receives the
  * results; the tasks themselves (tasks.ts) are the same functions the in-process path calls, so the results
  * are identical.
