@@ -145,3 +145,45 @@ test('pipelined RETR and TOP of many sizes over two connections return exactly t
   const bobs = bodies.map((b) => Buffer.from(b.toString('latin1').replace('sized', 'other'), 'latin1'));
   await Promise.all([run(USER, bodies), run('bob@example.org', bobs)]);
 });
+
+test('one pipelined write mixing RETRs (inline and file, dot lines at chunk starts), a deleted and out-of-range numbers, garbage and an over-long line is answered in order, byte-exact', async (t) => {
+  const f = await startPop3();
+  t.after(() => f.close());
+  // A small message kept in the database, one whose first body line and last line start with ".", and one
+  // larger than a read buffer with a dot line exactly at the 256 KiB boundary.
+  const small = Buffer.from(message('small', '.first\r\nmiddle\r\n.last\r\n'));
+  const headLen = Buffer.byteLength(message('big', ''));
+  const filler = 'y'.repeat(98);
+  const lines: string[] = [];
+  let len = headLen;
+  while (len < 262_144 - 100) {
+    lines.push(filler);
+    len += 100;
+  }
+  lines.push('z'.repeat(262_144 - len - 2));
+  lines.push('.at the boundary', '..two dots', 'end');
+  const big = Buffer.from(message('big', lines.join('\r\n') + '\r\n'));
+  assert.equal(big[262_144], 0x2e, 'a "." starts the second read chunk');
+  const noCrlf = Buffer.from(message('tail', 'no final line end'));
+  for (const m of [small, big, noCrlf]) await f.append(m);
+  const { c } = await RawPop3.open(f.port);
+  assert.match(await c.login(), /^\+OK/);
+  c.send(`DELE 1\r\nRETR 1\r\nRETR 2\r\nRETR 0\r\nRETR 4\r\nRETR 99999999999\r\nRETR -1\r\nRETR 2 extra\r\nXYZZY\r\n\x00\xff\r\nRETR ${'9'.repeat(300)}\r\nRETR 3\r\nRSET\r\nRETR 1\r\nSTAT\r\n`);
+  assert.match(await c.line(), /^\+OK/, 'DELE 1');
+  assert.match(await c.line(), /^-ERR .*deleted/i, 'RETR of a message marked deleted');
+  assert.equal(await c.line(), `+OK ${big.length} octets`);
+  assert.deepEqual(unstuff(await c.body()), big);
+  for (const what of ['RETR 0', 'RETR 4', 'RETR 99999999999', 'RETR -1', 'RETR 2 extra', 'XYZZY', 'binary garbage', 'over-long RETR']) {
+    assert.match(await c.line(), /^-ERR /, what);
+  }
+  assert.equal(await c.line(), `+OK ${noCrlf.length} octets`);
+  const tail = await c.body();
+  assert.deepEqual(tail, Buffer.concat([noCrlf, Buffer.from('\r\n')]), 'a CRLF is added before the terminator, counted nowhere');
+  assert.match(await c.line(), /^\+OK/, 'RSET');
+  assert.equal(await c.line(), `+OK ${small.length} octets`);
+  const stuffed = await c.body();
+  assert.ok(stuffed.includes(Buffer.from('\r\n..first\r\n')) && stuffed.includes(Buffer.from('\r\n..last\r\n')), 'leading dots are doubled');
+  assert.deepEqual(unstuff(stuffed), small);
+  assert.equal(await c.line(), `+OK 3 ${small.length + big.length + noCrlf.length}`);
+  assert.match(await c.cmd('QUIT'), /^\+OK/);
+});
