@@ -4,6 +4,7 @@
  * Commands themselves go through dispatch.ts; this file never interprets a command.
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import * as zlib from 'node:zlib';
@@ -23,6 +24,14 @@ import { badLine, byeLine, continuationLine, greetingLine } from './responses.js
 const MAX_QUEUED = 64;
 /** Bytes of pipelined commands buffered before the socket is paused (literals make commands large). */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/**
+ * Longest run of pipelined commands handled without letting the event loop turn: commands that complete
+ * without I/O (NOOP, FETCH FLAGS) resolve as microtasks, and a client pipelining megabytes of them held
+ * every other connection for seconds.
+ */
+const PUMP_SLICE_MS = 10;
+/** ... or this many commands, whichever comes first. */
+const PUMP_SLICE_COMMANDS = 256;
 /**
  * Output not yet taken by the client before the next command is started: a client that pipelines
  * commands without reading their responses stalls itself instead of growing server memory.
@@ -362,9 +371,17 @@ export class ImapConnection implements Session {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
+    let sliceStart = performance.now();
+    let sliceCommands = 0;
     try {
       while (!this.#closed && this.#queue.length && this.#state.kind !== 'logout') {
         if (this.#lineWaiter) break;
+        if (++sliceCommands > PUMP_SLICE_COMMANDS || performance.now() - sliceStart > PUMP_SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
+          sliceCommands = 0;
+          continue;
+        }
         if (this.#socket.writableLength > MAX_PENDING_OUTPUT) await this.#drained();
         if (this.#closed) break;
         const ev = this.#take();
