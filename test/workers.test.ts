@@ -1,5 +1,6 @@
 /**
- * `mailroom serve --workers 2` as a process, with raw protocol clients: IDLE and NOTIFY in one worker hear an
+ * `mailroom serve --workers 2` as a process, with raw protocol clients: connections opened together are
+ * shared evenly between the workers, IDLE and NOTIFY in one worker hear an
  * APPEND made through another worker, NOTIFY hears mailbox list changes made through another worker and a JMAP
  * EventSource in either worker an IMAP CREATE, the POP3 maildrop lock holds across workers, /metrics adds up every
  * worker, a killed worker is restarted while the other keeps serving, SIGTERM drains every worker and
@@ -43,6 +44,23 @@ describe('serve --workers 2', () => {
     for (const l of ['imap', 'pop3', 'lmtp', 'http']) assert.ok(s.ports[l]! > 0, `${l} port in:\n${s.output()}`);
     assert.equal(s.workerPids().size, 2, s.output());
     assert.match(s.output(), /mailroom ready .*workers=2/);
+  });
+
+  test('ten IMAP connections opened at once are shared five and five: each goes to the worker with fewer open', async () => {
+    const conns = await Promise.all(Array.from({ length: 10 }, () => RawClient.connect(s.ports['imap']!)));
+    try {
+      const served = await Promise.all(conns.map((c) => workerOf(c)));
+      const per = new Map<string, number>();
+      for (const w of served) per.set(w, (per.get(w) ?? 0) + 1);
+      assert.deepEqual([...per.values()], [5, 5], served.join(','));
+      // Both workers serve the protocol on the connections they were passed.
+      for (const c of conns) {
+        await c.login(ALICE, PW);
+        assert.match(await c.cmd('NOOP'), /OK/);
+      }
+    } finally {
+      for (const c of conns) c.close();
+    }
   });
 
   test('IDLE in one worker hears an APPEND made through another', async (t) => {

@@ -8,6 +8,11 @@ export interface ListenSpec {
   port: number;
   /** true: TLS from the first byte (993/995/465 style); false: plain with STARTTLS/STLS when tls is configured. */
   implicitTls: boolean;
+  /**
+   * The server's listener name (imap, pop3s, lmtp, ...). In a worker of `serve --workers N` a named listener
+   * is bound by the primary, which passes the worker its connections (server/cluster-accept.ts).
+   */
+  name?: string;
 }
 
 /**
@@ -68,8 +73,18 @@ export function isLoopback(address: string | undefined): boolean {
   return v4.startsWith('127.');
 }
 
+/** How a named listener is bound in place of server.listen (set in the workers of `serve --workers N`). */
+export type ListenHook = (server: Server, spec: ListenSpec & { name: string }) => Promise<AddressInfo>;
+let listenHook: ListenHook | null = null;
+
+/** Installs (or with null removes) the process's ListenHook. */
+export function setListenHook(hook: ListenHook | null): void {
+  listenHook = hook;
+}
+
 /** Binds `server` to spec.host:spec.port; rejects with the bind error (EADDRINUSE, EACCES) instead of emitting it. */
 export function listenOn(server: Server, spec: ListenSpec): Promise<AddressInfo> {
+  if (listenHook && spec.name !== undefined) return listenHook(server, { ...spec, name: spec.name });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(spec.port, spec.host, () => {

@@ -35,6 +35,7 @@ import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cl
 import { LeaseCounter } from './cluster-leases.js';
 import { SharedFailures } from './cluster-auth.js';
 import { ChangeRelay } from './cluster-watch.js';
+import { AcceptLink } from './cluster-accept.js';
 
 /**
  * Expunged messages stay readable this long in a cluster even when no hold was known when they were
@@ -86,6 +87,8 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   #welcome: ((m: Extract<ToWorker, { t: 'mr:welcome' }>) => void) | null = null;
   /** Wake-ups for the other workers, and what they watch (cluster-watch.ts). */
   readonly relay: ChangeRelay;
+  /** The connections of the mail listeners, passed by the primary (cluster-accept.ts). */
+  readonly #accept = new AcceptLink();
   #holds: { floors: Map<number, number> | null; sent: string; timer: NodeJS.Timeout | null } = { floors: null, sent: '[]', timer: null };
   #onMessage = (m: unknown): void => {
     if (isOurs<ToWorker>(m)) this.#handle(m);
@@ -127,6 +130,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   /** Stops listening to the primary (after the server stopped). */
   close(): void {
     process.off('message', this.#onMessage);
+    this.#accept.close();
     this.relay.close();
     this.connections.detach();
     for (const p of this.#pending.values()) {

@@ -2,9 +2,9 @@
  * The primary process of `serve --workers N`: forks N workers (Node's cluster module) that each run the
  * whole server (cluster-worker.ts) over one store, and holds what must be one for all of them. It opens no
  * store itself after `prepare` (the caller's one-time work: schema, first user, certificate) and serves no
- * connection: the listeners are shared through the cluster module (every worker listens; the primary
- * accepts and hands each connection to a worker in turn), so a port 0 is one free port for every worker,
- * and the ports the first ready worker reports are the server's.
+ * connection itself: it binds the mail protocols' listeners and passes each connection to the worker with
+ * the fewest open ones (cluster-accept.ts; HTTP is shared through the cluster module), so a port 0 is one
+ * free port for every worker, and the ports the first ready worker reports are the server's.
  *
  * What the primary keeps (all in memory, from the workers' messages, cluster-messages.ts):
  * - what each worker's sessions watch (mailboxes, users), and relays each worker's change wake-ups to the
@@ -29,6 +29,7 @@ import { LeaseTable } from './cluster-leases.js';
 import { FailureHub } from './cluster-auth.js';
 import { WatchTable } from './cluster-watch.js';
 import { workerHeapArgs } from './heap.js';
+import { Acceptor } from './cluster-accept.js';
 
 /** A worker alive this long after its start is stable: its next death restarts it at once. */
 const STABLE_MS = 10_000;
@@ -102,6 +103,8 @@ class Primary {
     () => this.#slots.filter((s) => s.worker !== null).map((s) => s.n),
   );
   #stopping = false;
+  /** The mail listeners, bound here and served by the workers (cluster-accept.ts). */
+  #acceptor: Acceptor | null = null;
   #everReady = false;
   #failed: Error | null = null;
   #done: () => void = () => undefined;
@@ -130,6 +133,7 @@ class Primary {
       if (!this.#stopping) {
         // Heap flags on each worker's command line, where V8 holds them exactly (see server/heap.ts).
         cluster.setupPrimary({ execArgv: [...process.execArgv, ...workerHeapArgs()] });
+        this.#acceptor = new Acceptor(this.#log);
         for (let n = 1; n <= this.#opts.workers; n++) {
           const slot: Slot = { n, worker: null, startedAt: 0, failures: 0, greeted: false, ready: false, holds: new Map() };
           this.#slots.push(slot);
@@ -313,6 +317,8 @@ class Primary {
     if (this.#stopping) return;
     this.#stopping = true;
     if (signal !== 'error') this.#log.info({ signal }, 'stopping');
+    // No new connection goes to a draining worker: the listeners close first.
+    void this.#acceptor?.close();
     for (const s of this.#slots) s.worker?.process.kill('SIGTERM');
     if (this.#slots.every((s) => s.worker === null)) this.#done();
   }

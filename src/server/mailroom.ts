@@ -311,7 +311,7 @@ export class Mailroom {
           const port = this.#opts.ports?.[name];
           if (typeof port !== 'number') continue;
           const implicitTls = IMPLICIT_TLS[name];
-          const addr: AddressInfo = await service.listen({ host: this.bindAddress(name), port, implicitTls });
+          const addr: AddressInfo = await service.listen({ host: this.bindAddress(name), port, implicitTls, name });
           this.#listeners.push({ name, host: addr.address, port: addr.port, tls: implicitTls ? 'implicit' : name === 'http' ? 'none' : 'starttls' });
         }
       }
