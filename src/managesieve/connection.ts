@@ -5,6 +5,7 @@
  * Works on any Duplex stream (TCP, TLS, or an in-memory pair in tests).
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
@@ -19,6 +20,9 @@ export const MAX_BAD_COMMANDS = 20;
 export const MAX_AUTH_FAILURES = 5;
 /** Commands framed but not yet run; beyond this the socket is not read until the queue drains. */
 const MAX_QUEUED = 32;
+/** Pipelined commands run before the event loop is let turn (or this many milliseconds, whichever first). */
+const PIPELINE_SLICE_COMMANDS = 256;
+const PIPELINE_SLICE_MS = 10;
 
 type Next = Framed | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' };
 
@@ -82,7 +86,16 @@ export class ManageSieveConnection {
   }
 
   async #loop(ctx: CommandContext): Promise<void> {
+    let sliceStart = performance.now();
+    let sliceCommands = 0;
     for (;;) {
+      // Pipelined commands that need no I/O complete as microtasks: let the event loop turn between slices
+      // of them, or one client's flood of NOOPs holds every other connection.
+      if (++sliceCommands > PIPELINE_SLICE_COMMANDS || performance.now() - sliceStart > PIPELINE_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+        sliceCommands = 0;
+      }
       const next = await this.#next();
       if (next.kind === 'eof') return;
       if (next.kind === 'timeout') return this.#write(msResponse('BYE', null, 'Disconnected for inactivity.'));
