@@ -15,7 +15,7 @@
  *   worker -> primary  ma:listen id name host port   listen for `name` (answered by ma:bound with the id)
  *                      ma:unlisten name              this worker's server for `name` closed: send no more
  *                      ma:ended n                    n of the connections passed to this worker closed
- *   primary -> worker  ma:bound id host port error   the listener's address, or why it could not bind
+ *   primary -> worker  ma:bound id host port error code  the listener's address, or why it could not bind
  *                      ma:conn name + the socket     a connection for the worker's server of `name`
  * The first worker that asks for a name binds it (port 0: one free port for every worker); the others and
  * restarted workers join it. A bind error (EADDRINUSE) fails the worker's listen as a direct bind would.
@@ -26,7 +26,7 @@ import type { Logger } from '../lib/logger.js';
 import { setListenHook, type ListenSpec } from '../lib/service.js';
 
 type ToPrimary = { t: 'ma:listen'; id: number; name: string; host: string; port: number } | { t: 'ma:unlisten'; name: string } | { t: 'ma:ended'; n: number };
-type ToWorker = { t: 'ma:bound'; id: number; host: string; port: number; family: string; error: string | null } | { t: 'ma:conn'; name: string };
+type ToWorker = { t: 'ma:bound'; id: number; host: string; port: number; family: string; error: string | null; code?: string } | { t: 'ma:conn'; name: string };
 
 function isAccept<T extends { t: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('ma:');
@@ -136,7 +136,8 @@ export class Acceptor {
       }
       reply = { t: 'ma:bound', id: m.id, host: a.address, port: a.port, family: a.family, error: null };
     } catch (e) {
-      reply = { t: 'ma:bound', id: m.id, host: m.host, port: m.port, family: '', error: e instanceof Error ? e.message : String(e) };
+      const code = (e as NodeJS.ErrnoException).code;
+      reply = { t: 'ma:bound', id: m.id, host: m.host, port: m.port, family: '', error: e instanceof Error ? e.message : String(e), ...(code ? { code } : {}) };
     }
     send(w, reply);
   }
@@ -214,7 +215,8 @@ export class AcceptLink {
       const id = this.#nextId++;
       this.#pending.set(id, (m) => {
         if (m.error !== null) {
-          reject(new Error(m.error));
+          // The bind error as a direct listen would have raised it (the CLI words EADDRINUSE and EACCES).
+          reject(Object.assign(new Error(m.error), { ...(m.code ? { code: m.code } : {}), syscall: 'listen', address: spec.host, port: spec.port }));
           return;
         }
         this.#servers.set(spec.name, server);
