@@ -86,3 +86,26 @@ test('Sieve :regex patterns that backtrack exponentially or polynomially are cut
   assert.deepEqual(await subjects('Junk'), ['aaaa', 'short']);
   c.close();
 });
+
+test('a message of 200 000 empty MIME parts is indexed up to 10 000 parts; the last spans the rest; nothing is lost', { timeout: 90_000 }, async () => {
+  // Each "--b" line makes a part: unbounded, a 64 MB message of them made an index of gigabytes.
+  const body = '--b\r\n\r\n'.repeat(200_000) + '--b--\r\n';
+  const raw = ['From: <bob@example.net>', 'Subject: parts', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=b', '', body].join('\r\n');
+  assert.match(await deliver(raw), /^250 /);
+  const c = await imap();
+  await c.cmd('SELECT INBOX', 's');
+  const uid = /^\* SEARCH (\d+)\r\n/m.exec(await c.cmd('UID SEARCH SUBJECT parts', 'a'))?.[1];
+  assert.ok(uid);
+  const text = await c.cmd(`UID FETCH ${uid} BODY.PEEK[TEXT]`, 't');
+  assert.ok(text.includes(`BODY[TEXT] {${body.length}}\r\n${body})`), 'the stored body is byte-exact');
+  const bs = await c.cmd(`UID FETCH ${uid} BODYSTRUCTURE`, 'b');
+  // The root multipart plus 9999 children.
+  assert.equal(bs.match(/\("text" "plain"/g)?.length, 9999);
+  assert.match(await c.cmd(`UID FETCH ${uid} BODY.PEEK[9998]`, 'c'), /BODY\[9998\] \{0\}\r\n/);
+  // Part 9999 holds the rest of the multipart body verbatim: the delimiters after it, the close one too.
+  const rest = '--b\r\n\r\n'.repeat(200_000 - 9999) + '--b--\r\n';
+  const last = await c.cmd(`UID FETCH ${uid} BODY.PEEK[9999]`, 'd');
+  assert.ok(last.includes(`BODY[9999] {${rest.length}}\r\n${rest})`), last.slice(0, 200));
+  assert.match(await c.cmd(`UID FETCH ${uid} BODY.PEEK[10000]`, 'e'), /BODY\[10000\] \{0\}\r\n/);
+  c.close();
+});

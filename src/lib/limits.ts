@@ -25,6 +25,12 @@ export const POP3_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 export const POP3_MAX_COMMAND_LINE = 255;
 /** Depth of nested multiparts/message parts indexed; deeper content is treated as an opaque leaf. */
 export const MIME_MAX_DEPTH = 100;
+/**
+ * MIME parts indexed in one message (Dovecot's max_total_mime_parts); past it the rest of a multipart is the
+ * body of its last indexed part. Each part costs a few hundred bytes of index: empty parts ("--b" lines) in
+ * a 64 MB message would otherwise make an index of gigabytes.
+ */
+export const MIME_MAX_PARTS = 10000;
 /** SMTP/LMTP recipients per transaction; RFC 5321 4.5.3.1.8 requires accepting at least 100. */
 export const SMTP_MAX_RECIPIENTS = 1000;
 /** Concurrent connections from one IP address per protocol listener. */

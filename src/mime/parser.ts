@@ -15,14 +15,16 @@
  * - a message/rfc822 or message/global part always has `message` set; its encapsulated root spans
  *   exactly the part's body;
  * - nesting deeper than MIME_MAX_DEPTH: a multipart or message part at that depth becomes an opaque
- *   application/octet-stream leaf (its header and bytes are kept, it is just not descended into).
+ *   application/octet-stream leaf (its header and bytes are kept, it is just not descended into);
+ * - at most MIME_MAX_PARTS parts: the part that reaches the limit spans the rest of its parent's body
+ *   (later delimiters included), and a multipart or message part met past it is an opaque leaf.
  *
  * Speed: boundaries and header ends are found with Buffer.indexOf over subarrays (large multipart
  * regions through one per-message list of "--" line starts, so nesting does not rescan big bodies);
  * bodies are never converted to strings; lines are counted only where IMAP reports them (text/*,
  * message/*), composed bottom-up so each byte is counted at most once.
  */
-import { MIME_MAX_DEPTH } from '../lib/limits.js';
+import { MIME_MAX_DEPTH, MIME_MAX_PARTS } from '../lib/limits.js';
 import { parseAddressList } from './address.js';
 import { headerFields, parseParameterized, stripComments, type HeaderFields } from './headers.js';
 import type { Envelope, MessageIndex, MimePart, ParameterizedValue } from './types.js';
@@ -239,6 +241,8 @@ interface Ctx {
   dashCount: number;
   /** Regions at least this large are searched through dashLines (see findDelimiters). */
   dashIndexFrom: number;
+  /** Parts made so far (bounded by MIME_MAX_PARTS). */
+  parts: number;
 }
 
 function dashLines(ctx: Ctx): Int32Array | 'dense' {
@@ -313,7 +317,7 @@ function delimiterAt(body: Buffer, i: number, needle: Buffer, atMessageEnd: bool
  * around a big attachment would otherwise be rescanned once per nesting level) look only at the
  * message's "--" line starts, found once per message, unless those are dense in the region.
  */
-function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string): Delimiter[] {
+function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string, max: number): Delimiter[] {
   const { raw } = ctx;
   const out: Delimiter[] = [];
   const needle = Buffer.from('--' + boundary, 'utf8');
@@ -333,7 +337,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
       const first = delimiterAt(body, 0, needle, atMessageEnd);
       if (first) {
         push(0, first);
-        if (first.close) return out;
+        if (first.close || out.length >= max) return out;
         next = first.to;
       }
       for (let k = lo; k < hi; k++) {
@@ -342,7 +346,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
         const d = delimiterAt(body, i, needle, atMessageEnd);
         if (!d) continue;
         push(i, d);
-        if (d.close) break;
+        if (d.close || out.length >= max) break;
         next = d.to;
       }
       return out;
@@ -354,7 +358,7 @@ function findDelimiters(ctx: Ctx, start: number, end: number, boundary: string):
     const d = atLineStart ? delimiterAt(body, i, needle, atMessageEnd) : null;
     if (d) {
       push(i, d);
-      if (d.close) break;
+      if (d.close || out.length >= max) break;
       i = body.indexOf(needle, d.to);
     } else {
       i = body.indexOf(needle, i + 1);
@@ -382,6 +386,7 @@ interface Parsed {
 
 function parseEntity(ctx: Ctx, start: number, end: number, section: string, childPrefix: string, depth: number, defaultType: [string, string], needLf: boolean): Parsed {
   const { raw } = ctx;
+  ctx.parts++;
   const headerEnd = messageHeaderEnd(raw, start, end);
   const h = readHeaders(raw, start, headerEnd);
   const ct = contentType(h, defaultType);
@@ -412,7 +417,7 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
   };
   if (ct.rawParams) part.rawParams = ct.rawParams;
   const nests = type === 'multipart' || isMessageType(type, subtype);
-  if (nests && depth >= MIME_MAX_DEPTH) {
+  if (nests && (depth >= MIME_MAX_DEPTH || ctx.parts >= MIME_MAX_PARTS)) {
     type = part.type = 'application';
     subtype = part.subtype = 'octet-stream';
     params = part.params = [];
@@ -440,9 +445,11 @@ function parseEntity(ctx: Ctx, start: number, end: number, section: string, chil
 function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: number, childDefault: [string, string], needLf: boolean): number {
   const { raw } = ctx;
   const boundary = part.params.find(([k]) => k === 'boundary')?.[1];
-  const delims = boundary ? findDelimiters(ctx, part.bodyStart, part.bodyEnd, boundary) : [];
+  // One delimiter more than the parts left: the last part indexed spans the rest (see below).
+  const delims = boundary ? findDelimiters(ctx, part.bodyStart, part.bodyEnd, boundary, Math.max(1, MIME_MAX_PARTS - ctx.parts) + 1) : [];
   const openDelims = delims.filter((d) => !d.close);
   if (openDelims.length === 0) {
+    ctx.parts++;
     const leaf = plainLeaf(raw, childPrefix + '1', part.bodyStart, part.bodyEnd);
     part.children.push(leaf);
     return needLf ? leaf.lines : -1;
@@ -452,7 +459,9 @@ function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: nu
   for (let k = 0; k < delims.length; k++) {
     const d = delims[k]!;
     if (d.close) break;
-    const next = delims[k + 1];
+    // The part that reaches MIME_MAX_PARTS is the last: it spans the rest of the body.
+    const last = ctx.parts + 1 >= MIME_MAX_PARTS;
+    const next = last ? undefined : delims[k + 1];
     const cStart = d.to;
     // The CRLF before the next delimiter belongs to that delimiter; an empty part may share it.
     const cEnd = next ? Math.max(cStart, next.from) : part.bodyEnd;
@@ -465,6 +474,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, childPrefix: string, depth: nu
       lf += countLines(raw, pos, c.headerStart) + countLines(raw, c.headerStart, c.headerEnd) + child.lf;
       pos = c.bodyEnd;
     }
+    if (last) break;
   }
   if (!needLf) return -1;
   return lf + countLines(raw, pos, part.bodyEnd);
@@ -495,7 +505,7 @@ export function indexParts(raw: Buffer): MimePart {
  */
 export function indexMessageWith(raw: Buffer, opts: { dashIndexFrom?: number; envelope?: boolean }): MessageIndex {
   try {
-    const ctx: Ctx = { raw, dashLines: null, dashCount: 0, dashIndexFrom: opts.dashIndexFrom ?? 64 * 1024 };
+    const ctx: Ctx = { raw, dashLines: null, dashCount: 0, dashIndexFrom: opts.dashIndexFrom ?? 64 * 1024, parts: 0 };
     const { part, headers } = parseEntity(ctx, 0, raw.length, '', '', 0, ['text', 'plain'], false);
     readFields.set(part, { raw, fields: headers.all });
     return { version: 1, size: raw.length, envelope: opts.envelope === false ? emptyEnvelope() : envelopeOf(headers), root: part };
