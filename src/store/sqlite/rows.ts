@@ -113,11 +113,15 @@ export type RawMsgRow = [number, string, string, number, string, number, number,
 
 /** MessageMeta of a row whose first eight columns are MSG_COLS (then saved_date, when READ_COLS). */
 export function rawToMeta(r: RawMsgRow): MessageMeta {
+  return metaWithFlags(r, flagList(r[3], splitKeywords(r[4])));
+}
+
+function metaWithFlags(r: RawMsgRow, flags: string[]): MessageMeta {
   const m: MessageMeta = {
     uid: r[0],
     emailId: r[1],
     threadId: r[2],
-    flags: flagList(r[3], splitKeywords(r[4])),
+    flags,
     internalDate: new Date(r[5]),
     size: r[6],
     modseq: r[7],
@@ -128,14 +132,32 @@ export function rawToMeta(r: RawMsgRow): MessageMeta {
 }
 
 /**
+ * Frozen flag lists of shared metas by flags mask and keywords: most messages of a mailbox carry one of a
+ * few flag combinations, which then share one list instead of one (frozen) array per message. Bounded: a
+ * table grown to SHARED_FLAG_LISTS entries (mailboxes full of distinct keywords) starts over.
+ */
+const SHARED_FLAG_LISTS = 4096;
+const sharedFlagLists = new Map<number | string, string[]>();
+
+function sharedFlagList(mask: number, keywords: string): string[] {
+  const key = keywords.length === 0 ? mask : `${mask} ${keywords}`;
+  let list = sharedFlagLists.get(key);
+  if (list === undefined) {
+    if (sharedFlagLists.size >= SHARED_FLAG_LISTS) sharedFlagLists.clear();
+    list = Object.freeze(flagList(mask, splitKeywords(keywords))) as string[];
+    sharedFlagLists.set(key, list);
+  }
+  return list;
+}
+
+/**
  * rawToMeta for the list cache (caches.ts): the object and its flag list are frozen, so one object can be
  * handed to every session that lists the mailbox while the row is unchanged (a view keeps it for as long as
- * it is selected). Its internalDate/savedDate must not be changed either (Dates cannot be frozen).
+ * it is selected); the flag list may be shared with other messages of the same flags. Its
+ * internalDate/savedDate must not be changed either (Dates cannot be frozen).
  */
 export function sharedMeta(r: RawMsgRow): MessageMeta {
-  const m = rawToMeta(r);
-  Object.freeze(m.flags);
-  return Object.freeze(m);
+  return Object.freeze(metaWithFlags(r, sharedFlagList(r[3], r[4])));
 }
 
 export function toOutbound(r: OutboundRow): OutboundMessage {
