@@ -136,13 +136,13 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       let nextKept = 0;
       let w = new WireWriter(s.utf8);
       let count = 0;
+      // Counts the response just rendered: true when the batch is due (no promise per message).
+      const batchFull = (): boolean => ++count >= BATCH || w.approxLength >= BATCH_BYTES;
       const sendBatch = async (): Promise<void> => {
-        if (++count >= BATCH || w.approxLength >= BATCH_BYTES) {
-          const out = w.toBuffer();
-          w = new WireWriter(s.utf8);
-          count = 0;
-          await s.sendAsync(out);
-        }
+        const out = w.toBuffer();
+        w = new WireWriter(s.utf8);
+        count = 0;
+        await s.sendAsync(out);
       };
       /** Renders the kept messages below `uid` (all of them for Infinity), in uid order with the read ones. */
       const keptBelow = async (uid: number): Promise<void> => {
@@ -162,7 +162,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
           }
           fillRecord(rec, seq, meta, null, null, header);
           renderPlainInto(w, rctx, rec);
-          await sendBatch();
+          if (batchFull()) await sendBatch();
         }
       };
       // Metadata and ENVELOPE (or header items cut from the header block read with the row) render without a
@@ -186,7 +186,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
             }
             if (plain || (plainWithHeader && rec.header !== null)) renderPlainInto(w, rctx, rec);
             else await renderMessageInto(w, rctx, rec);
-            await sendBatch();
+            if (batchFull()) await sendBatch();
           }
         }
         await keptBelow(Infinity);
