@@ -5,12 +5,14 @@
  *   1. a user with exactly that address;
  *   2. an alias with exactly that address;
  *   3. plus-addressing: user+tag@domain -> the user (or alias) base@domain, tag kept;
- *   4. the domain's catch-all alias "@domain".
+ *   4. the domain's catch-all alias "@domain";
+ *   5. postmaster@domain (any case, RFC 5321 4.5.1 requires it of every local domain): an administrator, one
+ *      of that domain first, else the first by address (as Postfix and Dovecot setups alias postmaster to root).
  * Alias targets are resolved the same way (chains up to MAX_ALIAS_DEPTH); a target that is not a local user
  * in the end makes the recipient unknown (aliases do not forward off the system).
  * An address whose domain is not local is 'remote'.
  */
-import type { Directory } from '../store/directory.js';
+import { isAdmin, type Directory } from '../store/directory.js';
 import type { Alias, User } from '../store/types.js';
 import { parseAddress } from './address.js';
 
@@ -24,7 +26,7 @@ export type Resolution =
       recipient: string;
       /** Plus-address tag of the recipient, or null. */
       tag: string | null;
-      via: 'user' | 'plus' | 'alias' | 'catch-all';
+      via: 'user' | 'plus' | 'alias' | 'catch-all' | 'postmaster';
     }
   | { kind: 'remote'; address: string; domain: string }
   | { kind: 'unknown'; address: string }
@@ -58,7 +60,24 @@ export async function resolveRecipient(directory: Directory, input: string, alia
   if (!(await directory.hasDomain(p.domain))) return { kind: 'remote', address: p.address, domain: p.domain };
   const found = await lookup(directory, lazyAliases(directory, aliases), p.address, 0);
   if (found) return { kind: 'local', user: found.user, recipient: p.address, tag: p.tag, via: found.via };
+  if (p.base === POSTMASTER) {
+    const admin = await postmasterAdmin(directory, p.domain);
+    if (admin) return { kind: 'local', user: admin, recipient: p.address, tag: p.tag, via: 'postmaster' };
+  }
   return { kind: 'unknown', address: p.address };
+}
+
+/** The local part every domain must receive mail for (RFC 5321 4.5.1), lowercased. */
+export const POSTMASTER = 'postmaster';
+
+/**
+ * Who receives postmaster mail that no user, alias or catch-all takes: an administrator of `domain`, else the
+ * first administrator by address; null when there is none. (The directory has no admin query: this reads the
+ * user list, which only happens for a postmaster address nobody configured.)
+ */
+export async function postmasterAdmin(directory: Directory, domain: string | null): Promise<User | null> {
+  const admins = (await directory.listUsers()).filter((u) => isAdmin(u));
+  return admins.find((u) => domain !== null && u.address.endsWith(`@${domain}`)) ?? admins[0] ?? null;
 }
 
 /** `aliases`, or the directory's alias table read at the first call: only an address that is not a user's needs it. */

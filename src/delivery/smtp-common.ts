@@ -19,9 +19,11 @@ import type { DeliveryStore, RecipientEntry } from './deliver.js';
 import type { DeliveryStage } from './pipeline.js';
 import type { MxChecker } from '../mailauth/mx.js';
 import type { BareLineEndPolicy } from './message-check.js';
-import { resolveRecipient, type Resolution } from './resolve.js';
+import type { Resolution } from './resolve.js';
+import { isPostmasterAddress, resolveWithPostmaster } from './postmaster.js';
 import { cleanSpool, resolveSpool, type Spool, type SpoolOptions } from './spool.js';
 import { installFastDataScan } from './data-stream.js';
+import { advertisedParams, installSyntaxChecks, type EsmtpParams } from './smtp-syntax.js';
 
 /** Options shared by createLmtpService, createSmtpService and createSubmissionService. */
 export interface DeliveryServiceOptions extends ServiceOptions {
@@ -76,14 +78,17 @@ const ENHANCED_MARK = /^\{([245]\.\d{1,3}\.\d{1,3})\} /;
 
 /**
  * smtp-server with exact enhanced status codes for our replies: each new connection's send() replaces a
- * leading "{x.y.z} " in the text by that status (see SmtpReply).
+ * leading "{x.y.z} " in the text by that status (see SmtpReply); and with the EHLO argument and the MAIL/RCPT
+ * parameters checked against what the listener advertises (smtp-syntax.ts).
  */
 class DeliveryServer extends SMTPServer {
   readonly #extend: ((conn: SMTPConnection) => void) | undefined;
+  readonly #params: EsmtpParams;
 
   constructor(options: SMTPServerOptions, extend?: (conn: SMTPConnection) => void) {
     super(options);
     this.#extend = extend;
+    this.#params = advertisedParams(this.options);
     installFastDataScan();
   }
 
@@ -98,6 +103,7 @@ class DeliveryServer extends SMTPServer {
       if (m && typeof data === 'string') return send(code, `${m[1]} ${data.slice(m[0].length)}`, false);
       return send(code, data, context);
     };
+    installSyntaxChecks(conn, this.#params);
     this.#extend?.(conn);
   }
 }
@@ -175,19 +181,20 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
 
 /**
  * RCPT TO handler for the roles that accept mail only for local users (LMTP, SMTP MX): local recipients
- * pass, bad syntax is 553, a remote domain gets `remoteReply` (LMTP: not a local domain; MX: relaying
- * denied), an unknown local user 550 5.1.1, and a failed lookup 451 4.3.0.
+ * pass, the bare "postmaster" too (RFC 5321 4.1.1.3, see postmaster.ts), bad syntax is 553, a remote domain
+ * gets `remoteReply` (LMTP: not a local domain; MX: relaying denied), an unknown local user 550 5.1.1 (for a
+ * postmaster address the reply says what is missing), and a failed lookup 451 4.3.0.
  */
 export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => SmtpReply): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
-    resolveRecipient(common.store.directory, address.address).then(
+    resolveWithPostmaster(common.store.directory, address.address, common.hostname).then(
       (r) => {
         if (r.kind === 'local') {
           recordRecipient(session, address.address, r);
           return callback();
         }
-        if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-        callback(r.kind === 'remote' ? remoteReply() : new SmtpReply(550, 'No such user here', '5.1.1'));
+        if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax', '5.1.3'));
+        callback(r.kind === 'remote' ? remoteReply() : unknownRecipient(common, r.address));
       },
       (e: unknown) => {
         common.logger.warn({ err: String(e) }, 'recipient lookup failed');
@@ -195,6 +202,13 @@ export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => S
       },
     );
   };
+}
+
+/** 550 5.1.1 for an unknown local recipient; for a postmaster address the text says what is missing. */
+export function unknownRecipient(common: ResolvedCommon, address: string): SmtpReply {
+  if (!isPostmasterAddress(address)) return new SmtpReply(550, 'No such user here', '5.1.1');
+  common.logger.warn({ rcpt: address }, 'postmaster mail refused: no user or alias for it and no administrator');
+  return new SmtpReply(550, `No mailbox for ${address} here: no user or alias of that name and no administrator`, '5.1.1');
 }
 
 /**

@@ -6,7 +6,8 @@
  * - The envelope sender must be one of the user's addresses: their address, a plus-variant of it, or an alias
  *   that resolves to them, neither being itself another user (553 5.7.1 otherwise; see sender.ts). The null
  *   sender is refused. So must every header From address and the Sender (550 5.7.1 at the end of DATA).
- * - Local recipients reaching the same user (plus-addresses, aliases, repeats) share one stored copy.
+ * - Local recipients reaching the same user (plus-addresses, aliases, repeats) share one stored copy. The bare
+ *   RCPT TO:<Postmaster> is the postmaster of the local domains (RFC 5321 4.1.1.3; postmaster.ts).
  * - SIZE limit (552), recipients per message (452), messages per user per time window (451 rate limited).
  * - RFC 6409 section 8: a missing Date or Message-ID is added.
  * - BURL (RFC 4468, burl.ts): the message or parts of it come from IMAP URLs with URLAUTH access
@@ -26,7 +27,7 @@ import { deliverGroup, DELIVERY_CONCURRENCY, enhancedStatusFor, groupRecipients,
 import { buildDsn, type FailedRecipient } from './dsn.js';
 import { checkMessage, headerSection, headerValue } from './message-check.js';
 import type { OutboundQueue } from './outbound.js';
-import { resolveRecipient } from './resolve.js';
+import { resolveWithPostmaster } from './postmaster.js';
 import { envelopeNotOwned, notOwnedInHeader, ownsAddress } from './sender.js';
 import { saveToSent, SentCopyWatch, sentCopyWanted } from './sent.js';
 import {
@@ -36,6 +37,7 @@ import {
   sessionTrace,
   SmtpReply,
   transactionRecipients,
+  unknownRecipient,
   usesSmtpUtf8,
   type DeliveryServiceOptions,
 } from './smtp-common.js';
@@ -105,7 +107,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       const d = results[i]!;
       if (d.ok) continue;
       if (isPermanent(d.code)) failed.push(...g.members.map((recipient) => ({ recipient, status: enhancedStatusFor(d.code), diagnostic: `${replyCodeFor(d.code)} ${d.message}` })));
-      else retry.push(g.members[0]!);
+      // the address as resolved: a bare "Postmaster" given at RCPT is queued as the postmaster@domain it reached
+      else retry.push(g.resolution.kind === 'local' ? g.resolution.recipient : g.members[0]!);
     }
     if (retry.length) await common.store.queue.enqueue(sender, retry, withHop).catch((e: unknown) => common.logger.error({ err: String(e), rcpts: retry }, 'could not queue local retry'));
     if (failed.length) {
@@ -206,10 +209,10 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     },
     onRcptTo(address, session, callback) {
       if (!sessionUser(session)) return callback(new SmtpReply(530, 'Authentication required'));
-      resolveRecipient(common.store.directory, address.address).then(
+      resolveWithPostmaster(common.store.directory, address.address, common.hostname).then(
         (r) => {
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
-          if (r.kind === 'unknown') return callback(new SmtpReply(550, 'No such user here', '5.1.1'));
+          if (r.kind === 'unknown') return callback(unknownRecipient(common, r.address));
           recordRecipient(session, address.address, r);
           callback();
         },
