@@ -20,12 +20,14 @@ const LIST_CACHE_MAX_ROWS = 200_000;
 const LIST_CACHE_DELTA_MIN = 256;
 /**
  * An entry whose mailbox no session of this process has open (no listener on the store's change bus) is
- * dropped once unused for LIST_CACHE_IDLE_MS: a client that re-selects at once (or a session that keeps the
- * mailbox open) keeps it, while entries of mailboxes nobody here looks at no longer fill the cache up to
+ * dropped once unused for LIST_CACHE_IDLE_MS: a client that comes back within it (a reconnect, a poll, the
+ * next session of a client that logs in per check; connections alternate between the workers of serve
+ * --workers N) or a session that keeps the mailbox open keeps it, and a cold SELECT of a big mailbox costs
+ * several times a warm one; entries of mailboxes nobody here looks at no longer fill the cache up to
  * LIST_CACHE_MAX_ROWS (with `serve --workers N` every worker ends up with an entry for every mailbox its
  * sessions ever selected, ~400 bytes a message each).
  */
-export const LIST_CACHE_IDLE_MS = 5_000;
+export const LIST_CACHE_IDLE_MS = 30_000;
 
 export interface ListCacheEntry {
   highest: number;
