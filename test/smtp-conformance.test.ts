@@ -158,6 +158,7 @@ describe('MAIL FROM / RCPT TO parameters', () => {
         assert.match(r.text, /^555 5\.5\.4 MAIL FROM parameters not recognized or not implemented/);
       }
       assert.match((await c.cmd('MAIL FROM:<alice@example.org> FOO=BAR')).text, /: FOO$/, 'the keyword is named');
+      for (const sep of ['\f', '\t', '\u00a0']) assert.equal((await c.cmd(`MAIL FROM:<alice@example.org>${sep}FOO=1`)).code, 555, `separated by ${JSON.stringify(sep)}`);
       assert.doesNotMatch((await c.cmd('MAIL FROM:<alice@example.org> %%=1')).text, /%%/, 'a malformed keyword is not echoed');
       assert.equal((await c.cmd('MAIL FROM:<alice@example.org>')).code, 250, 'no transaction was started by the refusals');
       for (const param of ['NOTIFY=NEVER', 'ORCPT=rfc822;x@y', 'FOO=BAR', 'XRCPTFORWARD=1']) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advertisedParams, isValidHeloArgument, paramsRefusal } from './smtp-syntax.js';
+import { advertisedParams, isValidHeloArgument, mayHaveParams, paramsRefusal } from './smtp-syntax.js';
 
 test('isValidHeloArgument: domains, address literals and bare addresses; nothing malformed or 8-bit', () => {
   const ok = ['mx.example.org', 'mx.example.org.', 'under_score.example', 'x', '1', '[10.0.0.1]', '[010.000.000.001]', '[IPv6:::1]', '[IPv6:2001:db8::ffff:1.2.3.4]', '[tag:a-b]', '10.0.0.1', '::1'];
@@ -30,4 +30,11 @@ test('paramsRefusal: unknown keywords are 555 and named only when well-formed; A
   assert.deepEqual(paramsRefusal('MAIL FROM', { SIZE: '1', FOO: 'x', 'A=B': true }, known), { code: 555, text: '{5.5.4} MAIL FROM parameters not recognized or not implemented: FOO' });
   assert.deepEqual(paramsRefusal('RCPT TO', { '%': true }, new Set()), { code: 555, text: '{5.5.4} RCPT TO parameters not recognized or not implemented' });
   assert.equal(paramsRefusal('MAIL FROM', { AUTH: true }, known)?.code, 501);
+});
+
+test('mayHaveParams: only a single visible-ASCII token after the colon skips the parameter check', () => {
+  for (const s of ['RCPT TO:<a@b>', 'MAIL FROM:  <a@b>  ', 'MAIL FROM:<>', 'MAIL FROM', 'RCPT TO:']) assert.equal(mayHaveParams(Buffer.from(s, 'latin1')), false, s);
+  for (const s of ['MAIL FROM:<a@b> FOO', 'MAIL FROM:<a@b>\tX=1', 'MAIL FROM:<a@b>\fX=1', 'MAIL FROM:<a@b>\vX', 'MAIL FROM:<a@b>\u00a0X', 'RCPT TO:<a@b> \u2028X']) {
+    assert.equal(mayHaveParams(Buffer.from(s, 'utf8')), true, JSON.stringify(s));
+  }
 });

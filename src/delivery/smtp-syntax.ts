@@ -107,7 +107,7 @@ export function installSyntaxChecks(conn: SMTPConnection, params: EsmtpParams): 
 
   const mail = conn.handler_MAIL;
   conn.handler_MAIL = function (command, callback) {
-    const parsed = conn.session.envelope.mailFrom ? false : conn._parseAddressCommand('mail from', command);
+    const parsed = !conn.session.envelope.mailFrom && mayHaveParams(command) && conn._parseAddressCommand('mail from', command);
     const refused = parsed && paramsRefusal('MAIL FROM', parsed.args as Record<string, string | boolean> | false, params.mail);
     if (refused) {
       conn.send(refused.code, refused.text);
@@ -117,7 +117,7 @@ export function installSyntaxChecks(conn: SMTPConnection, params: EsmtpParams): 
   };
   const rcpt = conn.handler_RCPT;
   conn.handler_RCPT = function (command, callback) {
-    const parsed = conn.session.envelope.mailFrom ? conn._parseAddressCommand('rcpt to', command) : false;
+    const parsed = conn.session.envelope.mailFrom && mayHaveParams(command) && conn._parseAddressCommand('rcpt to', command);
     const refused = parsed && paramsRefusal('RCPT TO', parsed.args as Record<string, string | boolean> | false, params.rcpt);
     if (refused) {
       conn.send(refused.code, refused.text);
@@ -125,6 +125,21 @@ export function installSyntaxChecks(conn: SMTPConnection, params: EsmtpParams): 
     }
     rcpt.call(conn, command, callback);
   };
+}
+
+/**
+ * False when a MAIL/RCPT line certainly has no parameter: after the ":" and the blanks that follow it, one
+ * token of visible ASCII. Anything else (a separator smtp-server's \s+ split could see, 8-bit bytes) gets
+ * the full parse; this spares it for the common "RCPT TO:<a@b>" (about 3 us each).
+ */
+export function mayHaveParams(command: Buffer): boolean {
+  let i = command.indexOf(0x3a) + 1;
+  if (i === 0) return false; // no ':' at all: smtp-server answers 501
+  let end = command.length;
+  while (i < end && (command[i] === 0x20 || command[i] === 0x09)) i++;
+  while (end > i && (command[end - 1] === 0x20 || command[end - 1] === 0x09)) end--;
+  for (let j = i; j < end; j++) if (command[j]! <= 0x20 || command[j]! >= 0x7f) return true;
+  return false;
 }
 
 /** The single argument of EHLO/HELO/LHLO as sent, or null when there is not exactly one (smtp-server answers that). */
