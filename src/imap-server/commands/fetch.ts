@@ -82,6 +82,11 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     pendingBytes = 0;
     await s.sendAsync(b);
   };
+  // A response too big to hold whole goes out in parts as it is rendered (see renderMessage).
+  const spill = async (chunks: Buffer[]): Promise<void> => {
+    await flushPending();
+    for (const p of chunks) await s.sendAsync(p);
+  };
   try {
     const emit = async (uid: number, index: MessageIndex | null): Promise<void> => {
       const meta = view.meta(uid);
@@ -90,7 +95,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       let parts: Buffer[];
       try {
         fillRecord(rec, seq, meta, index, null, null);
-        parts = await renderMessage(rctx, rec);
+        parts = await renderMessage(rctx, rec, spill);
       } catch (e) {
         if (isStoreError(e, 'NOT_FOUND')) {
           missing++;

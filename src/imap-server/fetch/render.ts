@@ -13,7 +13,7 @@ import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingErr
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
 import { no } from '../errors.js';
-import type { Session } from '../session.js';
+import { ConnectionClosedError, type Session } from '../session.js';
 import { writeFlags, type MailboxView } from '../view.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
 import { messagePreview } from './preview.js';
@@ -124,12 +124,45 @@ export interface RenderRecord {
 }
 
 /**
+ * Bytes of one response held before the next item that reads the store: past it, what is rendered so far
+ * is handed to `spill` (sent) first. Without it, `FETCH n (BODY.PEEK[] BODY.PEEK[] ...)` held every item of
+ * a big message at once: a hundred items of a 64 MB message are 6.4 GB.
+ */
+export const SPILL_BYTES = 1024 * 1024;
+
+/**
  * Renders one "* seq FETCH (...)" response as its pieces (literals are the buffers read from the store, not
  * copies). Throws ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding.
+ *
+ * With `spill`, a response that grows past SPILL_BYTES goes out in parts: before each further item that reads
+ * the store, the pieces so far are passed to `spill` (which sends them, in order, after anything pending), so
+ * at most about one item is held. A failure after a part went out cannot be answered any more (the client
+ * has half a response): the connection is ended and ConnectionClosedError thrown.
  */
-export async function renderMessage(ctx: RenderContext, rec: RenderRecord): Promise<Buffer[]> {
+export async function renderMessage(ctx: RenderContext, rec: RenderRecord, spill?: (chunks: Buffer[]) => Promise<void>): Promise<Buffer[]> {
   const w = new WireWriter(ctx.session.utf8);
-  await renderMessageInto(w, ctx, rec);
+  if (!spill) {
+    await renderMessageInto(w, ctx, rec);
+    return w.toChunks();
+  }
+  const st = openResponse(w, ctx, rec);
+  let spilled = false;
+  try {
+    for (const it of ctx.items) {
+      if (renderPlainItem(w, it, ctx, rec, st)) continue;
+      if (w.approxLength >= SPILL_BYTES) {
+        spilled = true;
+        await spill(w.toChunks());
+      }
+      await renderStoredItem(w, it, ctx, rec, st);
+    }
+  } catch (e) {
+    if (!spilled || e instanceof ConnectionClosedError) throw e;
+    ctx.session.logger.warn({ err: e instanceof Error ? e.message : String(e), uid: rec.meta.uid }, 'FETCH failed after part of its response was sent; closing the connection');
+    ctx.session.end();
+    throw new ConnectionClosedError();
+  }
+  closeResponse(w, ctx, rec, st);
   return w.toChunks();
 }
 
