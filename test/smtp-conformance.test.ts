@@ -4,7 +4,8 @@
  *   local domain reaches an administrator when no user or alias takes it; without one the refusal says why
  *   (MX, LMTP, and submission, whose sender is then alice).
  * - MAIL/RCPT parameters the listener does not advertise are 555 5.5.4 (3.3, 4.1.1.11); advertised ones pass.
- * - a malformed EHLO/HELO/LHLO argument is 501 5.5.2 (4.1.1.1, 4.1.3); sloppy but harmless names pass.
+ * - a malformed EHLO/HELO/LHLO argument is 501, without an enhanced status code (RFC 2034 section 3 excludes
+ *   HELO/EHLO replies) (4.1.1.1, 4.1.3); sloppy but harmless names pass.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,7 +218,7 @@ describe('EHLO / HELO / LHLO argument', () => {
   const good = ['client.test', 'CLIENT.Example.ORG.', 'host_name.example', 'localhost', 'a-b.c', '[1.2.3.4]', '[IPv6:2001:db8::1]', '[ipv6:::1]', '[x-tag:abc]', '192.0.2.1', '2001:db8::1', '123'];
   const bad = ['[1.2.3.4', '1.2.3.4]', '[]', '[999.1.1.1]', '[1.2.3]', '[IPv6:zz::1]', '[IPv6:1.2.3.4]', 'a..b', '.a', '-a.b', 'a-.b', 'caf\u00e9.test', 'a/b', 'a@b', 'a:b', '"a"', `${'a'.repeat(64)}.test`];
 
-  test('malformed names are 501 5.5.2 on every listener; good ones (sloppy included) pass', async () => {
+  test('malformed names are 501 (no enhanced code) on every listener; good ones (sloppy included) pass', async () => {
     for (const l of all()) {
       // submission closes a session after 10 commands without AUTH: a new session every 8 commands
       let client = (await RawSmtp.open(l.port)).client;
@@ -235,7 +236,7 @@ describe('EHLO / HELO / LHLO argument', () => {
         for (const name of bad) {
           const r = await send(`${verb} ${name}`);
           assert.equal(r.code, 501, `${l.name} ${verb} ${name}: ${r.text}`);
-          assert.match(r.text, /^501 5\.5\.2 /);
+          assert.match(r.text, /^501 Invalid domain name/);
         }
         for (const name of good) assert.equal((await send(`${verb} ${name}`)).code, 250, `${l.name} ${verb} ${name}`);
       }

@@ -1,7 +1,7 @@
 /**
  * Command syntax checks smtp-server leaves to us (RFC 5321), for LMTP, the MX and submission alike:
  * - the EHLO/HELO/LHLO argument is a Domain or an address-literal (4.1.1.1, 4.1.3); a malformed one is
- *   `501 5.5.2`. Liberal where real clients are sloppy: underscores in labels, a trailing root dot and a bare
+ *   `501` (with no enhanced status code, as RFC 2034 says of HELO/EHLO replies). Liberal where real clients are sloppy: underscores in labels, a trailing root dot and a bare
  *   IP address without brackets pass (Postfix's reject_invalid_helo_hostname accepts those too).
  * - a MAIL FROM / RCPT TO parameter that the listener does not advertise in EHLO is `555 5.5.4` (3.3,
  *   4.1.1.11); the values of the advertised ones are checked by smtp-server (SIZE digits, BODY 7BIT or
@@ -94,7 +94,8 @@ export function installSyntaxChecks(conn: SMTPConnection, params: EsmtpParams): 
     const handler = function (this: SMTPConnection, command: Buffer, callback: () => void): void {
       const arg = heloArgument(command);
       if (arg && !isValidHeloArgument(arg)) {
-        conn.send(501, '{5.5.2} Invalid domain name or address literal', false);
+        // No enhanced status code: RFC 2034 section 3 leaves the replies to HELO and EHLO without one.
+        conn.send(501, 'Invalid domain name or address literal', false);
         return callback();
       }
       inner.call(conn, command, callback);
