@@ -23,6 +23,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { availableParallelism } from 'node:os';
 import { heldAcrossWorker } from '../lib/heap-flags.js';
 import type { TaskKind, TaskPayload, TaskResult } from './tasks.js';
+import { TOKEN_ID_KEY } from '../spam/token-ids.js';
 
 const TAG = 'mailroom-check-pool';
 /** Tasks one thread runs at a time (the rest wait in the queue). */
@@ -163,7 +164,7 @@ export class CheckPool {
   #start(): Thread | null {
     let worker: Worker;
     try {
-      worker = new Worker(BOOT, { eval: true, workerData: { [TAG]: true, url: this.#url, loader: loaderFor(this.#url!) } });
+      worker = new Worker(BOOT, { eval: true, workerData: { [TAG]: true, url: this.#url, loader: loaderFor(this.#url!), tokenIdKey: TOKEN_ID_KEY } });
     } catch {
       return null;
     }

@@ -143,3 +143,16 @@ test('strongest: the max clues farthest from 0.5, the first of equal ones, in th
     assert.deepEqual(strongest(clues, Math.min(max, clues.length)), ref.slice(0, Math.min(max, clues.length)));
   }
 });
+
+test('ids are keyed per process: the same token gets other ids in another process', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const here = fileURLToPath(new URL('./token-ids.ts', import.meta.url));
+  const script = `import(${JSON.stringify(here)}).then((m) => console.log(Array.from(m.tokenIdList(['viagra', 'subject:hello'])).join(',')))`;
+  const run = (): string => execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' }).trim();
+  const [a, b] = [run(), run()];
+  assert.match(a, /^\d+(,\d+){3}$/);
+  assert.notEqual(a, b, 'two processes made the same ids');
+  // Within one process the ids are stable.
+  assert.deepEqual(tokenIdList(['viagra']), tokenIdList(['viagra']));
+});

@@ -7,7 +7,25 @@
  * Two different tokens get the same id with a probability of about 2^-64 per pair, so a message of a few
  * thousand tokens against a vocabulary of 100,000 meets a false match about once in 10^10 messages; the
  * statistics in the store keep the token strings (the ids are never stored).
+ *
+ * The hash is keyed with a random key per process (TOKEN_ID_KEY), so that nobody can compute ahead tokens
+ * whose ids equal those of a user's ham clues. Ids are compared only within one process: the check-pool
+ * threads get the key of the thread that starts them (mailauth/pool.ts passes it in their workerData).
  */
+import { randomBytes } from 'node:crypto';
+import { isMainThread, workerData } from 'node:worker_threads';
+
+/** The key of this process's token ids: two 32-bit words. */
+export const TOKEN_ID_KEY: readonly [number, number] = inheritedKey() ?? [randomBytes(4).readUInt32LE(0), randomBytes(4).readUInt32LE(0)];
+
+function inheritedKey(): [number, number] | null {
+  if (isMainThread) return null;
+  const k = (workerData as { tokenIdKey?: unknown } | null)?.tokenIdKey;
+  return Array.isArray(k) && k.length === 2 && k.every((x) => Number.isInteger(x)) ? [k[0] as number, k[1] as number] : null;
+}
+
+const KEY_A = TOKEN_ID_KEY[0];
+const KEY_B = TOKEN_ID_KEY[1];
 
 /** A token list as ids: token k is the pair [2k, 2k + 1]. */
 export type TokenIdList = Uint32Array;
@@ -22,8 +40,8 @@ export interface TokenIdParts {
 /** Writes the id of `t` into `out` at pair `k`. */
 export function writeTokenId(t: string, out: Uint32Array, k: number): void {
   // FNV-1a and a multiply-xorshift over the UTF-16 units, each finished with murmur3's avalanche.
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c ^ t.length;
+  let a = 0x811c9dc5 ^ KEY_A;
+  let b = 0x9747b28c ^ KEY_B ^ t.length;
   for (let i = 0; i < t.length; i++) {
     const c = t.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
