@@ -7,6 +7,7 @@
  * exits 0; --workers 1 is one process; bad --workers values are refused. Needs the built CLI.
  */
 import { after, before, describe, test } from 'node:test';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { makeEnv } from './delivery/helpers.js';
 import { runCli } from './helpers/cli.js';
@@ -60,6 +61,20 @@ describe('serve --workers 2', () => {
       }
     } finally {
       for (const c of conns) c.close();
+    }
+  });
+
+  test('a POP3 client that shuts down its side after QUIT still gets every reply, on either worker', async () => {
+    for (let i = 0; i < 2; i++) {
+      const sock = connect(s.ports['pop3']!, '127.0.0.1');
+      const got: Buffer[] = [];
+      sock.on('data', (b: Buffer) => got.push(b));
+      await new Promise<void>((r) => sock.once('data', () => r()));
+      sock.end(`USER ${BOB}\r\nPASS ${PW}\r\nQUIT\r\n`);
+      await new Promise<void>((r) => sock.once('close', () => r()));
+      const lines = Buffer.concat(got).toString('latin1').split('\r\n').filter(Boolean);
+      assert.equal(lines.length, 4, lines.join(' | '));
+      for (const l of lines) assert.match(l, /^\+OK/, lines.join(' | '));
     }
   });
 

@@ -239,7 +239,9 @@ export class AcceptLink {
       socket.destroy();
       return;
     }
-    // What a listening net.Server would have done for an accepted socket (the services set no other option).
+    // What a listening net.Server does for a socket it accepts: its allowHalfOpen (POP3 answers a QUIT whose
+    // client has already shut down its side), and no Nagle delay (the services ask for it anyway).
+    socket.allowHalfOpen = (server as Server & { allowHalfOpen?: boolean }).allowHalfOpen === true;
     socket.setNoDelay(true);
     server.emit('connection', socket);
   }
