@@ -24,13 +24,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from '../lib/logger.js';
 import { setListenHook, type ListenSpec } from '../lib/service.js';
+import { isOurs } from './cluster-messages.js';
 
 type ToPrimary = { t: 'ma:listen'; id: number; name: string; host: string; port: number } | { t: 'ma:unlisten'; name: string } | { t: 'ma:ended'; n: number };
 type ToWorker = { t: 'ma:bound'; id: number; host: string; port: number; family: string; error: string | null; code?: string } | { t: 'ma:conn'; name: string };
-
-function isAccept<T extends { t: string }>(m: unknown): m is T {
-  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('ma:');
-}
 
 interface Listener {
   server: Server;
@@ -69,7 +66,7 @@ export class Acceptor {
   #closed = false;
   readonly #onFork = (w: Worker): void => {
     w.on('message', (m: unknown) => {
-      if (isAccept<ToPrimary>(m)) this.#handle(w, m);
+      if (isOurs<ToPrimary>(m, 'ma:')) this.#handle(w, m);
     });
   };
   readonly #onExit = (w: Worker): void => this.#drop(w.id);
@@ -190,7 +187,7 @@ export class AcceptLink {
   #ended = 0;
   #flush: NodeJS.Immediate | null = null;
   readonly #onMessage = (m: unknown, handle: unknown): void => {
-    if (!isAccept<ToWorker>(m)) return;
+    if (!isOurs<ToWorker>(m, 'ma:')) return;
     if (m.t === 'ma:bound') {
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);

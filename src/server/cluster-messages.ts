@@ -69,9 +69,12 @@ export type ToWorker =
   | LeaseToWorker
   | AuthToWorker;
 
-/** True for a message of ours (the channel also carries Node's and prom-client's). */
-export function isOurs<T extends { t: string }>(m: unknown): m is T {
-  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('mr:');
+/**
+ * True for a message of ours (the channel also carries Node's and prom-client's): its type starts with
+ * `prefix` ("mr:" here, "ma:" for the connections of cluster-accept.ts).
+ */
+export function isOurs<T extends { t: string }>(m: unknown, prefix = 'mr:'): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith(prefix);
 }
 
 /** Environment variable carrying a worker's slot number (1..N; a restarted worker keeps its slot). */
