@@ -23,7 +23,11 @@ export async function storeFlagsFor(ctx: CommandContext, view: MailboxView, uids
   const store = ctx.service.store;
   const rights = view.rights;
   const full = rights.includes('s') && rights.includes('t') && rights.includes('w');
-  if (full && !view.privateSeen) return store.storeFlags(view.mailbox.id, uids, opts);
+  if (full && !view.privateSeen) {
+    const r = await store.storeFlags(view.mailbox.id, uids, opts);
+    view.noteHighest(r.highestModseq);
+    return r;
+  }
   const may = (f: string): boolean => rights.includes(flagRight(f));
   const requested = opts.flags.filter(may);
   if ((opts.flags.length && !requested.length) || (opts.op === 'set' && !/[swt]/.test(rights))) throw no('Permission denied', 'NOPERM');

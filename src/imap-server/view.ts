@@ -61,6 +61,13 @@ export class MailboxView {
   #trackRecent: boolean;
   #dirty = false;
   #gone = false;
+  /** The highest modseq a store wake-up announced for the mailbox (see refresh). */
+  #woken = 0;
+  /**
+   * HIGHESTMODSEQ as a store operation of the current command found it (noteHighest), or -1: when the view
+   * has seen every change up to it, the refresh after the command has nothing to read (see refresh).
+   */
+  #proven = -1;
   /** Lower-cased keywords the client has been told about in FLAGS / PERMANENTFLAGS. */
   readonly #keywords = new Map<string, string>();
   #keywordsChanged = false;
@@ -138,13 +145,15 @@ export class MailboxView {
     const v = new MailboxView(store, mailbox, opts.readOnly, opts.trackRecent, opts.rights ?? RIGHT_ORDER, opts.privateSeen ?? null);
     // Taken before the list is read: anything expunged from now on stays readable until told.
     v.#hold = store.holdExpunged(mailbox.id, 0);
-    v.#unsubscribe = store.subscribe(mailbox.id, () => {
+    v.#unsubscribe = store.subscribe(mailbox.id, (ev) => {
       v.#dirty = true;
+      if (ev.highestModseq > v.#woken) v.#woken = ev.highestModseq;
       v.onWake?.();
     });
     try {
       const st = await store.status(mailbox.id);
       v.#seenModseq = st.highestModseq;
+      v.#proven = st.highestModseq;
       v.#uidNextAtOpen = st.uidNext;
       // The listed array is this view's own (its objects are not: they are replaced, never changed).
       const list = await store.listMessages(mailbox.id);
@@ -290,11 +299,33 @@ export class MailboxView {
     return set.ranges.some((r) => (r.lo !== '*' && r.lo > n) || (r.hi !== '*' && r.hi > n));
   }
 
-  /** Reads the change log since what this view has seen and records pending updates. */
+  /**
+   * Records HIGHESTMODSEQ as a store operation of the current command found it (StoreFlagsResult
+   * .highestModseq): everything committed before the command started is at or below it.
+   */
+  noteHighest(modseq: number | undefined): void {
+    if (modseq !== undefined) this.#proven = modseq;
+  }
+
+  /**
+   * Reads the change log since what this view has seen and records pending updates. Without a read when
+   * nothing can be new: a store operation of this command found HIGHESTMODSEQ at what the view has seen
+   * (noteHighest, or the open) and no wake-up announced anything above it since. Whatever was committed
+   * before the command started is covered by that operation's read; a commit after it is reported after the
+   * next command, as if it had come a moment later (its wake-up, from this process or a linked one, marks
+   * the view, and then this reads). A private \Seen is always read again (other sessions change it).
+   */
   async refresh(): Promise<void> {
     this.#dirty = false;
     this.#keywordsFresh = false;
+    const proven = this.#proven;
+    this.#proven = -1;
     if (this.#gone) return;
+    if (proven === this.#seenModseq && this.#woken <= proven && this.#loadSeen === null) {
+      this.#ownClaim = null;
+      if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+      return;
+    }
     let ch;
     try {
       ch = await this.#store.changesSince(this.mailbox.id, this.#seenModseq);

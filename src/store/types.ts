@@ -164,6 +164,12 @@ export interface StoreFlagsResult {
   changed: MessageMeta[];
   /** UIDs that failed the UNCHANGEDSINCE test (RFC 7162 MODIFIED response code). */
   modified: number[];
+  /**
+   * The mailbox's HIGHESTMODSEQ at one moment during the call: the modseq this change wrote, or, when it
+   * changed nothing, the value it read. A store may leave it out. A caller that has seen every change up to
+   * it knows it missed nothing committed before the call (the IMAP view skips its read after the command).
+   */
+  highestModseq?: number;
 }
 
 export interface Changes {

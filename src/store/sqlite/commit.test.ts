@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { sampleMessage } from '../../../test/helpers/store.js';
 import Database from 'better-sqlite3';
-import { openSqliteStore, type SqliteStore } from './index.js';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './index.js';
 
 /** The connection internals these tests look at. */
 interface Internals {
@@ -27,9 +27,9 @@ function internals(s: SqliteStore): Internals {
   return (s as unknown as { core: Internals }).core;
 }
 
-async function withStore(fn: (s: SqliteStore, inbox: number) => Promise<void>): Promise<void> {
+async function withStore(fn: (s: SqliteStore, inbox: number) => Promise<void>, opts: Partial<SqliteStoreOptions> = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-commit-'));
-  const s = await openSqliteStore({ dataDir: dir, fsync: true });
+  const s = await openSqliteStore({ ...opts, dataDir: dir, fsync: true });
   try {
     const user = await s.directory.createUser('c@example.org', 'h');
     const inbox = (await s.mail.getMailbox(user.id, 'INBOX'))!;
@@ -226,5 +226,39 @@ describe('SQLite group commit and WAL sync', () => {
       assert.equal(both[0].status, 'rejected');
       assert.equal(both[1].status, 'fulfilled');
     });
+  });
+
+  test('an expunge that frees blobs syncs at once; one whose rows are held is synced within LAZY_SYNC_MS', async () => {
+    // No grace, no reader: the expunge drops the blob (a file for the big one), so its sync starts at once.
+    await withStore(async (s, inbox) => {
+      await s.mail.append(inbox, Buffer.concat([sampleMessage(1), Buffer.alloc(80_000, 'y')]));
+      await s.mail.storeFlags(inbox, [1], { op: 'add', flags: ['\\Deleted'] });
+      const x = internals(s);
+      const syncs = x.walSyncCount;
+      assert.deepEqual(await s.mail.expunge(inbox), [1]);
+      assert.equal(x.walSyncCount, syncs + 1, 'the expunge started its sync before resolving');
+      // Nothing \Deleted: no commit, no sync.
+      assert.deepEqual(await s.mail.expunge(inbox), []);
+      assert.equal(x.walSyncCount, syncs + 1);
+    });
+    // With a grace (serve --workers N) the rows are held, nothing is freed: synced like a flag change.
+    await withStore(
+      async (s, inbox) => {
+        await s.mail.append(inbox, sampleMessage(1));
+        await s.mail.storeFlags(inbox, [1], { op: 'add', flags: ['\\Deleted'] });
+        const x = internals(s);
+        const syncs = x.walSyncCount;
+        assert.deepEqual(await s.mail.expunge(inbox), [1]);
+        assert.ok(x.syncedSeq < x.commitSeq, 'resolved at COMMIT, before its sync');
+        assert.equal(x.walSyncCount, syncs, 'no sync started at once for held rows');
+        const deadline = Date.now() + 5000;
+        while (x.syncedSeq < x.commitSeq && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(x.syncedSeq >= x.commitSeq, 'the lazy sync covered the expunge');
+        assert.deepEqual(await s.mail.listMessages(inbox), []);
+        // A bad mailbox still fails.
+        await assert.rejects(s.mail.expunge(9999), /no such mailbox/);
+      },
+      { expungeGraceMs: 60_000 },
+    );
   });
 });

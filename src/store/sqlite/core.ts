@@ -9,8 +9,9 @@
  * Durability: a blob file is written and fsynced (file, then directory) before the transaction that inserts
  * the row pointing at it (an inline blob is part of that transaction), and no write operation that adds,
  * copies or moves mail resolves before the WAL holding its commit has been fsynced, so a resolved promise
- * means the new mail survives power loss. An expunge resolves at COMMIT and its sync starts at once (a crash
- * in between brings the messages back, never loses one); its blob files are unlinked after that sync.
+ * means the new mail survives power loss. An expunge resolves at COMMIT (a crash before its sync brings the
+ * messages back, never loses one); one that frees blobs starts its sync at once and drops them after it, one
+ * whose rows are held for readers (held.ts) is synced as a flag change is.
  * Flag changes and \Recent claims resolve at COMMIT and are synced within LAZY_SYNC_MS (or by the next
  * durable write), as Dovecot's default mail_fsync=optimized leaves flag changes unsynced (see groupCommit).
  * SQLite runs with synchronous=NORMAL (commits append WAL frames without syncing; checkpoints still sync

@@ -26,7 +26,7 @@ export class SqliteMailWrites extends SqliteAppends {
       if (highest === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
       const before = this.core.rowsIn(mailboxId, uids);
       const noop = unchangedBy(before, opts.op, change, since);
-      if (noop) return noop;
+      if (noop) return { ...noop, highestModseq: highest };
       let userId = 0;
       const result = await this.core.groupCommit((): StoreFlagsResult => {
         const b = this.core.mailboxRow(mailboxId);
@@ -45,7 +45,7 @@ export class SqliteMailWrites extends SqliteAppends {
           const next = applyFlagOp(opts.op, { mask: r.flags, keywords: splitKeywords(r.keywords) }, canon);
           if (next.changed) updates.push([r, next.mask, next.keywords]);
         }
-        if (updates.length === 0) return { changed: [], modified };
+        if (updates.length === 0) return { changed: [], modified, highestModseq: b.highest_modseq };
         const modseq = b.highest_modseq + 1;
         const changed: MessageMeta[] = [];
         for (const [r, mask, kw] of updates) {
@@ -54,7 +54,7 @@ export class SqliteMailWrites extends SqliteAppends {
           changed.push(toMeta({ ...r, flags: mask, keywords: k, modseq }));
         }
         this.core.st.setModseq.run(modseq, mailboxId);
-        return { changed, modified };
+        return { changed, modified, highestModseq: modseq };
         // Flag changes are not synced before the reply (see groupCommit).
       }, undefined, false);
       if (result.changed.length > 0) this.core.emit(userId, mailboxId, result.changed[0]!.modseq);
@@ -82,11 +82,12 @@ export class SqliteMailWrites extends SqliteAppends {
         ev = [b.user_id, modseq];
         return rows.map((r) => r.uid);
         // Resolves at COMMIT, not after the WAL sync: a crash before that sync brings the messages back,
-        // which loses nothing (Dovecot's default mail_fsync=optimized never syncs an expunge). The sync
-        // starts at once, and the blob files are unlinked only after it.
+        // which loses nothing (Dovecot's default mail_fsync=optimized never syncs an expunge). When blob
+        // files or inline blobs are freed the sync starts at once and they go only after it; otherwise (the
+        // rows are held for readers, held.ts) the expunge is synced as a flag change is, within LAZY_SYNC_MS.
       }, undefined, false);
       if (ev) this.core.emit(ev[0], mailboxId, ev[1]);
-      if (out.length > 0) this.core.unlinkAfterSync(doomed);
+      if (doomed.length > 0 || this.core.garbageWanted) this.core.unlinkAfterSync(doomed);
       return out;
     });
   }

@@ -55,14 +55,15 @@ describe('SQLite write paths', () => {
       const b = await s.mail.append(inbox, sampleMessage(2));
       const highest = (await s.mail.status(inbox)).highestModseq;
       let before = commitsOf(s);
-      assert.deepEqual(await s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Seen', 'work'] }), { changed: [], modified: [] });
-      assert.deepEqual(await s.mail.storeFlags(inbox, [b.uid], { op: 'remove', flags: ['\\Flagged', 'Other'] }), { changed: [], modified: [] });
-      assert.deepEqual(await s.mail.storeFlags(inbox, [a.uid], { op: 'set', flags: ['WORK', '\\Seen'] }), { changed: [], modified: [] });
-      assert.deepEqual(await s.mail.storeFlags(inbox, [99], { op: 'add', flags: ['\\Seen'] }), { changed: [], modified: [] });
+      assert.deepEqual(await s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Seen', 'work'] }), { changed: [], modified: [], highestModseq: highest });
+      assert.deepEqual(await s.mail.storeFlags(inbox, [b.uid], { op: 'remove', flags: ['\\Flagged', 'Other'] }), { changed: [], modified: [], highestModseq: highest });
+      assert.deepEqual(await s.mail.storeFlags(inbox, [a.uid], { op: 'set', flags: ['WORK', '\\Seen'] }), { changed: [], modified: [], highestModseq: highest });
+      assert.deepEqual(await s.mail.storeFlags(inbox, [99], { op: 'add', flags: ['\\Seen'] }), { changed: [], modified: [], highestModseq: highest });
       // UNCHANGEDSINCE below the message's modseq: reported as modified, still without a write.
       assert.deepEqual(await s.mail.storeFlags(inbox, [a.uid, b.uid], { op: 'remove', flags: ['\\Deleted'], unchangedSince: a.modseq - 1 }), {
         changed: [],
         modified: [a.uid, b.uid],
+        highestModseq: highest,
       });
       assert.equal(commitsOf(s), before, 'no write transaction');
       assert.equal((await s.mail.status(inbox)).highestModseq, highest);
@@ -78,6 +79,7 @@ describe('SQLite write paths', () => {
         [[b.uid, ['\\Seen']]],
       );
       assert.equal(r.changed[0]!.modseq, highest + 1);
+      assert.equal(r.highestModseq, highest + 1, 'the result carries the HIGHESTMODSEQ it wrote');
     });
   });
 
@@ -99,7 +101,7 @@ describe('SQLite write paths', () => {
         s.mail.storeFlags(inbox, [a.uid], { op: 'add', flags: ['\\Answered'], unchangedSince: since }),
       ]);
       assert.equal(c1.changed.length, 1);
-      assert.deepEqual(c2, { changed: [], modified: [a.uid] });
+      assert.deepEqual(c2, { changed: [], modified: [a.uid], highestModseq: c1.changed[0]!.modseq });
       const [m] = await s.mail.listMessages(inbox);
       assert.deepEqual(m!.flags, ['\\Seen', '\\Flagged', 'Work']);
     });

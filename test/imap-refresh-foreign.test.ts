@@ -1,0 +1,132 @@
+/**
+ * The refresh after a command reads the change log unless a store operation of that command found the
+ * mailbox at what the view has seen (MailboxView.noteHighest, the open): then it reads nothing. These tests
+ * make changes through a second store instance on the same SQLite file (its own hub: no wake-up reaches
+ * this process except through the data_version poll, like a change by another process) and check that the
+ * next command still reports them (EXISTS, FETCH FLAGS, EXPUNGE), whether it is a STORE that changes a
+ * message, a STORE that changes nothing, a FETCH that sets \Seen or a SELECT; and that the read is skipped
+ * only when nothing can be new.
+ */
+import { test, describe, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { openServerStore } from '../src/server/store.js';
+import type { MailStore } from '../src/store/mail.js';
+import { startImap, RawClient, message, type ImapFixture } from './imap-helpers.js';
+
+describe('IMAP refresh: changes by another store instance on the same SQLite file', () => {
+  let f: ImapFixture;
+  let other: Awaited<ReturnType<typeof openServerStore>>;
+  let reads = 0;
+  let otherInbox = 0;
+
+  before(async () => {
+    f = await startImap();
+    for (let i = 1; i <= 6; i++) await f.append(message(`m${i}`));
+    other = await openServerStore({ dataDir: f.dataDir, fsync: false });
+    otherInbox = (await other.mail.getMailbox(f.user.id, 'INBOX'))!.id;
+    // Counts the change-log reads of the server's store (the refresh after each command makes them).
+    const mail = f.store.mail as MailStore;
+    const changesSince = mail.changesSince.bind(mail);
+    mail.changesSince = (mailboxId, modseq) => {
+      reads++;
+      return changesSince(mailboxId, modseq);
+    };
+  });
+  after(async () => {
+    await other.close();
+    await f.close();
+  });
+  beforeEach(() => {
+    reads = 0;
+  });
+
+  /** Another instance appends one message, adds `flag` to `flagUid` and expunges `goneUid`. */
+  async function foreignChanges(flagUid: number, goneUid: number, flag = '\\Flagged'): Promise<void> {
+    await other.mail.append(otherInbox, Buffer.from(message('foreign')));
+    await other.mail.storeFlags(otherInbox, [flagUid], { op: 'add', flags: [flag] });
+    await other.mail.storeFlags(otherInbox, [goneUid], { op: 'add', flags: ['\\Deleted'] });
+    await other.mail.expunge(otherInbox, [goneUid]);
+  }
+
+  async function selected(): Promise<{ c: RawClient; exists: number }> {
+    const c = await RawClient.connect(f.port);
+    await c.login();
+    const sel = await c.cmd('SELECT INBOX');
+    return { c, exists: Number(/\* (\d+) EXISTS/.exec(sel)![1]) };
+  }
+
+  test('a STORE with nothing new reads nothing; one after foreign changes reports all of them', async () => {
+    const { c, exists } = await selected();
+    reads = 0;
+    // The view has seen everything: the STORE's own change is the next modseq, no read after it.
+    assert.equal(await c.cmd('UID STORE 1 +FLAGS.SILENT (\\Answered)', 's1'), 's1 OK Store completed\r\n');
+    assert.equal(reads, 0, 'a STORE that is the only change since the view read nothing more');
+    await foreignChanges(2, 3);
+    const r = await c.cmd('UID STORE 1 +FLAGS.SILENT (\\Seen)', 's2');
+    assert.ok(reads >= 1, 'the STORE after a foreign change reads the change log');
+    assert.match(r, /\* 2 FETCH \(UID 2 FLAGS \(\\Flagged( \\Recent)?\)\)\r\n/);
+    assert.match(r, /\* 3 EXPUNGE\r\n/);
+    assert.match(r, new RegExp(`\\* ${exists} EXISTS\\r\\n`), 'one appended, one expunged: the count is back');
+    assert.match(r, /s2 OK Store completed\r\n$/);
+    c.close();
+  });
+
+  test('a STORE that changes nothing reports foreign changes committed before it', async () => {
+    const { c, exists } = await selected();
+    await c.cmd('UID STORE 1 +FLAGS.SILENT (\\Seen)');
+    reads = 0;
+    // Already \Seen: no write; the store's read of HIGHESTMODSEQ is all the refresh needs.
+    assert.equal(await c.cmd('UID STORE 1 +FLAGS.SILENT (\\Seen)', 'n1'), 'n1 OK Store completed\r\n');
+    assert.equal(reads, 0, 'a STORE that changed nothing and found nothing new reads nothing more');
+    await foreignChanges(4, 5);
+    const r = await c.cmd('UID STORE 1 +FLAGS.SILENT (\\Seen)', 'n2');
+    assert.match(r, /\* \d+ FETCH \(UID 4 FLAGS \(\\Flagged( \\Recent)?\)\)\r\n/);
+    assert.match(r, /\* \d+ EXPUNGE\r\n/);
+    assert.match(r, new RegExp(`\\* ${exists} EXISTS\\r\\n`));
+    c.close();
+  });
+
+  test('a FETCH that sets \\Seen reports foreign changes (but holds the EXPUNGE back)', async () => {
+    const { c, exists } = await selected();
+    const uids = [...(await c.cmd('UID SEARCH ALL')).matchAll(/ (\d+)/g)].map((m) => Number(m[1]));
+    const [first, second, third] = uids as [number, number, number];
+    await c.cmd(`UID STORE ${first} -FLAGS.SILENT (\\Seen)`);
+    await foreignChanges(second, third, '\\Draft');
+    // FETCH uses sequence numbers: the EXPUNGE waits for the NOOP (RFC 9051 7.5.1), the rest goes out now.
+    const r = await c.cmd('FETCH 1 (BODY[HEADER.FIELDS (SUBJECT)])', 'f1');
+    assert.match(r, /\* 1 FETCH \(BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: m1\r\n\r\n FLAGS \([^)]*\\Seen/);
+    assert.match(r, new RegExp(`\\* 2 FETCH \\(UID ${second} FLAGS \\([^)]*\\\\Draft[^)]*\\)\\)\\r\\n`));
+    assert.match(r, new RegExp(`\\* ${exists + 1} EXISTS\\r\\n`));
+    assert.doesNotMatch(r, /EXPUNGE/);
+    const n = await c.cmd('NOOP', 'f2');
+    assert.match(n, /\* 3 EXPUNGE\r\n/);
+    c.close();
+  });
+
+  test('after a SELECT that read nothing more, NOOP and a later STORE still report foreign changes', async () => {
+    const { c, exists } = await selected();
+    await other.mail.append(otherInbox, Buffer.from(message('foreign after select')));
+    const r = await c.cmd('NOOP', 'p1');
+    assert.match(r, new RegExp(`\\* ${exists + 1} EXISTS\\r\\n`));
+    // A change by another session of this server (same store) wakes the view: no stale answer either.
+    const b = await RawClient.connect(f.port);
+    await b.login();
+    await b.cmd('SELECT INBOX');
+    const uids = [...(await c.cmd('UID SEARCH ALL')).matchAll(/ (\d+)/g)].map((m) => Number(m[1]));
+    const last = uids[uids.length - 1]!;
+    await b.cmd(`UID STORE ${last} +FLAGS.SILENT (\\Draft)`);
+    const s = await c.cmd(`UID STORE ${uids[0]} +FLAGS.SILENT (\\Answered)`, 'p2');
+    assert.match(s, new RegExp(`\\* ${exists + 1} FETCH \\(UID ${last} FLAGS \\([^)]*\\\\Draft[^)]*\\)\\)\\r\\n`));
+    b.close();
+    c.close();
+  });
+
+  test('bad input still gets BAD and leaves the view working', async () => {
+    const { c } = await selected();
+    assert.match(await c.cmd('UID STORE 1 +FLAGS.SILENT', 'b1'), /^b1 BAD /m);
+    assert.match(await c.cmd('STORE 999 +FLAGS (\\Seen)', 'b2'), /^b2 BAD /m);
+    await other.mail.append(otherInbox, Buffer.from(message('after bad')));
+    assert.match(await c.cmd('NOOP', 'b3'), /\* \d+ EXISTS\r\n/);
+    c.close();
+  });
+});
