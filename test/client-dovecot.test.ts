@@ -11,7 +11,7 @@ import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import selfsigned from 'selfsigned';
 import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
-import { tempProfile, engine, sampleMessage, assertMaildir, neomuttAvailable, neomuttIndex, PASSWORD_ENV } from './helpers/client.js';
+import { tempProfile, engine, sampleMessage, assertMaildir, neomuttAvailable, neomuttIndex, PASSWORD_ENV, dovecotSession, dovecotCount } from './helpers/client.js';
 import { ClientError } from '../src/client/errors.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
@@ -20,16 +20,8 @@ const skip = dovecotAvailable();
 const PW = 'secret';
 const USERS = ['pa', 'pb', 'pc', 'pd', 'pe', 'pf', 'ia', 'ib', 'ic', 'id', 'ie', 'if', 'ig', 'u1', 'u2', 'u3', 'sa', 'sp', 'wa', 'ih', 'ph'].map((user) => ({ user, password: PW }));
 
-async function other(dc: Dovecot, user: string): Promise<ImapFlow> {
-  const c = new ImapFlow({ host: '127.0.0.1', port: dc.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass: PW }, logger: false, disableAutoIdle: true });
-  await c.connect();
-  return c;
-}
-
-async function serverCount(dc: Dovecot, user: string, folder = 'INBOX'): Promise<number> {
-  const out = await dc.doveadm(['mailbox', 'status', '-u', user, 'messages', folder]);
-  return Number(/messages=(\d+)/.exec(out)?.[1] ?? NaN);
-}
+const other = (dc: Dovecot, user: string): Promise<ImapFlow> => dovecotSession(dc, user, PW);
+const serverCount = dovecotCount;
 
 describe('client against Dovecot', { skip: skip ?? false }, () => {
   let dc: Dovecot;

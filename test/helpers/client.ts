@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { ImapFlow } from 'imapflow';
 import { ClientEngine, type EngineOptions } from '../../src/client/engine.js';
+import type { Dovecot } from '../../support/dovecot.js';
 import { isValidMaildirName } from '../../src/client/store/maildir.js';
 
 export const PASSWORD_ENV = 'MAILROOM_TEST_PW';
@@ -73,4 +75,17 @@ export function neomuttIndex(maildir: string): string[] {
   rmSync(rc, { force: true });
   const out = (r.stdout ?? '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').replace(/\x1b[()][A-Z0-9]/g, '');
   return [...out.matchAll(/IDX [^\n\r]*/g)].map((m) => m[0].trimEnd());
+}
+
+/** A second IMAP session of `user` on the Dovecot (a change "made on the server" by another client). */
+export async function dovecotSession(dc: Dovecot, user: string, pass: string): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: dc.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass }, logger: false, disableAutoIdle: true });
+  await c.connect();
+  return c;
+}
+
+/** How many messages a folder of `user` holds on the Dovecot (doveadm mailbox status). */
+export async function dovecotCount(dc: Dovecot, user: string, folder = 'INBOX'): Promise<number> {
+  const out = await dc.doveadm(['mailbox', 'status', '-u', user, 'messages', folder]);
+  return Number(/messages=(\d+)/.exec(out)?.[1] ?? NaN);
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
 import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb, Summary } from '../store/state.js';
-import { planFolder, planQueue, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
+import { planFolder, planQueue, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
 
 export interface ImapReport {
@@ -136,8 +136,13 @@ export function uidSet(uids: number[]): string {
 
 /** UIDs per header-overview FETCH. */
 const HEADER_BATCH = 500;
-/** Messages per FETCH that carries bodies (bounded memory, one commit per batch). */
+/** Messages per FETCH that carries bodies (bounded memory, one commit per batch) ... */
 const BODY_BATCH = 100;
+/** ... and about this many bytes (by RFC822.SIZE). */
+const BODY_BATCH_BYTES = 8 * 1024 * 1024;
+/** Bodies larger than this are streamed into their file in partial FETCHes of STREAM_CHUNK bytes. */
+const STREAM_THRESHOLD = 1024 * 1024;
+const STREAM_CHUNK = 1024 * 1024;
 
 function chunks<T>(a: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -415,94 +420,124 @@ export class ImapSyncer {
       }
     });
 
-    // New messages: the header overview (ENVELOPE, FLAGS, RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE), with
-    // the body in the same FETCH when the cache policy wants it (for recent:N, SEARCH SINCE tells which).
+    // New messages: the header overview (ENVELOPE, FLAGS, RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE), one
+    // commit per batch, so a connection lost midway keeps the batches that arrived.
     const dir = this.ctx.folderDir(path);
     const policy = this.cachePolicy(path);
     const now = this.ctx.now();
-    let bodyUids = new Set<number>();
-    if (plan.fetch.length && policy.kind === 'all') bodyUids = new Set(plan.fetch);
-    else if (plan.fetch.length && policy.kind === 'recent') {
-      const since = new Date(now - policy.days * 86_400_000);
-      bodyUids = new Set((await client.search({ uid: uidSet(plan.fetch), since }, { uid: true })) || []);
-    }
-    const groups: Array<{ uids: number[]; source: boolean }> = [
-      { uids: plan.fetch.filter((u) => !bodyUids.has(u)), source: false },
-      { uids: plan.fetch.filter((u) => bodyUids.has(u)), source: true },
-    ];
     let done = 0;
-    for (const g of groups) {
-      for (const batch of chunks(g.uids, g.source ? BODY_BATCH : HEADER_BATCH)) {
-        const pending: Array<Promise<{ m: FetchMessageObject; file: StagedFile | null }>> = [];
-        const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true, ...(g.source ? { source: true } : {}) };
-        for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
-          const source = m.source;
-          if (g.source && source) {
-            delete m.source; // keep only the file, not every body of the batch in memory twice
-            pending.push(dir.stage(source, { flags: flagsOf(m), asNew: false }).then((file) => ({ m, file })));
-          } else pending.push(Promise.resolve({ m, file: null }));
+    for (const batch of chunks(plan.fetch, HEADER_BATCH)) {
+      const got: FetchMessageObject[] = [];
+      const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true };
+      for await (const m of client.fetch(uidSet(batch), query, { uid: true })) got.push(m);
+      state.tx(() => {
+        for (const m of got) {
+          if (state.getByUid(this.name, path, m.uid)) continue;
+          const summary = summaryOf(m);
+          state.insertMessage({
+            account: this.name,
+            folder: path,
+            uid: m.uid,
+            uidl: null,
+            messageId: summary.messageId,
+            flags: flagsOf(m),
+            summary,
+            internalDate: dateMs(m.internalDate, now),
+            size: m.size ?? 0,
+            maildir: dir.root,
+            fileKey: null,
+            filePath: null,
+            bodyCached: false,
+            cachedAt: null,
+          });
+          report.newHeaders++;
         }
-        const got = await Promise.all(pending);
-        const publish: StagedFile[] = [];
-        state.tx(() => {
-          for (const { m, file } of got) {
-            if (state.getByUid(this.name, path, m.uid)) {
-              if (file) dir.discard(file);
-              continue;
-            }
-            if (file) publish.push(file);
-            const summary = summaryOf(m);
-            state.insertMessage({
-              account: this.name,
-              folder: path,
-              uid: m.uid,
-              uidl: null,
-              messageId: summary.messageId,
-              flags: flagsOf(m),
-              summary,
-              internalDate: dateMs(m.internalDate, now),
-              size: m.size ?? 0,
-              maildir: dir.root,
-              fileKey: file?.key ?? null,
-              filePath: file?.path ?? null,
-              bodyCached: file !== null,
-              cachedAt: file ? now : null,
-            });
-            report.newHeaders++;
-            if (file) report.bodiesFetched++;
-          }
-        });
-        for (const f of publish) dir.publish(f);
-        if (publish.length) dir.syncDirs();
-        done += batch.length;
-        this.ctx.onProgress?.({ account: this.name, phase: g.source ? 'bodies' : 'headers', folder: path, done, total: plan.fetch.length });
-      }
+      });
+      done += batch.length;
+      this.ctx.onProgress?.({ account: this.name, phase: 'headers', folder: path, done, total: plan.fetch.length });
     }
 
-    // Known messages whose bodies the policy wants but we do not have (e.g. after a prune or a policy change).
+    // Bodies the policy wants but we do not have: the new messages', and known ones' (after a prune, a
+    // policy change or an interrupted sync).
     if (policy.kind !== 'headers') {
       const want = state.folderMessages(this.name, path).filter((r) => r.uid !== null && !r.bodyCached && wantsBody(policy, r.internalDate, now));
-      let got = 0;
-      for (const batch of chunks(want, BODY_BATCH)) {
-        const byUid = new Map(batch.map((r) => [r.uid as number, r]));
-        const files: Array<{ row: MessageRow; file: StagedFile }> = [];
-        const pending: Array<Promise<{ row: MessageRow; file: StagedFile }>> = [];
-        for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
-          const row = byUid.get(m.uid);
-          if (row && m.source) pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
-        }
-        files.push(...(await Promise.all(pending)));
-        state.tx(() => {
-          for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);
-        });
-        for (const { file } of files) dir.publish(file);
-        dir.syncDirs();
-        report.bodiesFetched += files.length;
-        got += batch.length;
-        this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: want.length });
-      }
+      await this.fetchBodies(client, dir, path, want, report);
     }
     state.setFolderSync(this.name, path, server.uidValidity, plan.highestModseq);
+  }
+
+  /**
+   * Fetches and caches the bodies of `rows`: small ones in batches of BODY_BATCH messages and about
+   * BODY_BATCH_BYTES (one FETCH BODY.PEEK[] and one commit each), each message over STREAM_THRESHOLD alone
+   * and streamed into its file in partial FETCHes (never whole in memory). When the connection fails
+   * midway, the bodies that arrived whole are kept and the partial ones removed, then the error passes on.
+   */
+  private async fetchBodies(client: ImapFlow, dir: Maildir, path: string, rows: MessageRow[], report: ImapReport): Promise<void> {
+    const { state } = this.ctx;
+    const keep = (files: Array<{ row: MessageRow; file: StagedFile }>): void => {
+      state.tx(() => {
+        for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);
+      });
+      for (const { file } of files) dir.publish(file);
+      dir.syncDirs();
+      report.bodiesFetched += files.length;
+    };
+    let got = 0;
+    for (const batch of sizeBatches(rows, BODY_BATCH, BODY_BATCH_BYTES, STREAM_THRESHOLD)) {
+      const pending: Array<Promise<{ row: MessageRow; file: StagedFile }>> = [];
+      const settle = async (): Promise<Array<{ row: MessageRow; file: StagedFile }>> => {
+        const results = await Promise.allSettled(pending);
+        const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        if (bad) {
+          keep(ok);
+          throw bad.reason;
+        }
+        return ok;
+      };
+      try {
+        const lone = batch.length === 1 ? (batch[0] as MessageRow) : undefined;
+        if (lone && lone.size > STREAM_THRESHOLD) {
+          const file = await this.downloadToFile(client, dir, lone);
+          if (file) pending.push(Promise.resolve({ row: lone, file }));
+        } else {
+          const byUid = new Map(batch.map((r) => [r.uid as number, r]));
+          for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
+            const row = byUid.get(m.uid);
+            if (row && m.source) pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
+          }
+        }
+      } catch (e) {
+        keep(await settle());
+        throw e;
+      }
+      keep(await settle());
+      got += batch.length;
+      this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: rows.length });
+    }
+  }
+
+  /**
+   * One message's body streamed into a staged file with partial FETCHes (RFC 3501 section 6.4.5,
+   * BODY.PEEK[]<offset.length>); null when the server no longer has the message.
+   */
+  private async downloadToFile(client: ImapFlow, dir: Maildir, row: MessageRow): Promise<StagedFile | null> {
+    let found = true;
+    const file = await dir.stageStream(
+      async (write) => {
+        const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK });
+        if (!content) {
+          found = false;
+          return;
+        }
+        for await (const chunk of content as AsyncIterable<Buffer>) await write(chunk);
+        if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while fetching a message`);
+      },
+      { flags: row.flags, asNew: false },
+    );
+    if (found) return file;
+    dir.discard(file);
+    return null;
   }
 
   /** Writes a fetched body into the folder's Maildir (with the row's flags) and marks it cached. */

@@ -27,6 +27,8 @@ export interface Pop3ConnectOptions {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** Received but unread bytes above which the socket is paused (bounded memory whatever the server sends). */
+const RECEIVE_HIGH_WATER = 1024 * 1024;
 const TERMINATOR = Buffer.from('\r\n.\r\n');
 
 export interface Pop3ListEntry {
@@ -40,7 +42,10 @@ export interface Pop3UidlEntry {
 
 export class Pop3Client {
   private socket: Socket | TLSSocket;
+  /** Received bytes not consumed yet: `buf`, then the chunks queued after it (joined only when needed). */
   private buf: Buffer = Buffer.alloc(0);
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
   private waiter: (() => void) | null = null;
   private failure: ClientError | null = null;
   private readonly where: string;
@@ -62,7 +67,10 @@ export class Pop3Client {
 
   private attach(socket: Socket | TLSSocket): void {
     socket.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      this.queued.push(chunk);
+      this.queuedBytes += chunk.length;
+      // Backpressure: a fast server filling our buffer waits until we consumed it (pipelined RETRs).
+      if (this.queuedBytes >= RECEIVE_HIGH_WATER) socket.pause();
       this.wake();
     });
     socket.on('error', (err) => {
@@ -88,11 +96,20 @@ export class Pop3Client {
     w?.();
   }
 
+  /** Appends the bytes received since the last call to `buf`, waiting for some when there are none. */
   private async more(): Promise<void> {
-    if (this.failure) throw this.failure;
-    await new Promise<void>((resolve) => {
-      this.waiter = resolve;
-    });
+    if (!this.queued.length) {
+      if (this.failure) throw this.failure;
+      this.socket.resume();
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+      if (!this.queued.length && this.failure) throw this.failure;
+    }
+    this.buf = Buffer.concat([this.buf, ...this.queued]);
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.socket.resume();
   }
 
   /** Opens the connection, reads the greeting, asks CAPA and upgrades with STLS when security is 'starttls'. */
@@ -133,6 +150,8 @@ export class Pop3Client {
     this.socket = secure;
     this.secure = true;
     this.buf = Buffer.alloc(0);
+    this.queued = [];
+    this.queuedBytes = 0;
     this.attach(secure);
   }
 
@@ -337,6 +356,53 @@ export class Pop3Client {
   async retr(msgno: number): Promise<Buffer> {
     await this.command(`RETR ${msgno}`);
     return this.readMultiline();
+  }
+
+  /**
+   * RETR of one message handed to `write` piece by piece as it arrives, dot-stuffing removed (RFC 1939
+   * section 3), so a message of any size passes through a bounded amount of memory. `write` is awaited
+   * before more is read. Rejects as the other commands do; a `write` failure rejects with that error (the
+   * connection is then unusable: the rest of the response was not read).
+   */
+  async retrStream(msgno: number, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+    await this.command(`RETR ${msgno}`);
+    let atLineStart = true;
+    for (;;) {
+      const b = this.buf;
+      const parts: Buffer[] = [];
+      let pos = 0;
+      let done = false;
+      while (pos < b.length) {
+        if (atLineStart) {
+          if (b[pos] === 0x2e) {
+            if (b.length - pos < 3) break; // "." then CRLF ends the response: wait for the next bytes
+            if (b[pos + 1] === 0x0d && b[pos + 2] === 0x0a) {
+              pos += 3;
+              done = true;
+              break;
+            }
+            pos++; // a stuffed dot
+          }
+          atLineStart = false;
+        }
+        const i = b.indexOf(CRLF, pos);
+        if (i >= 0) {
+          parts.push(b.subarray(pos, i + 2));
+          pos = i + 2;
+          atLineStart = true;
+          continue;
+        }
+        // The rest of a line: pass it on but for a trailing CR (it may begin the CRLF that ends the line).
+        const end = b[b.length - 1] === 0x0d ? b.length - 1 : b.length;
+        if (end > pos) parts.push(b.subarray(pos, end));
+        pos = end;
+        break;
+      }
+      this.buf = b.subarray(pos);
+      if (parts.length) await write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+      if (done) return;
+      await this.more();
+    }
   }
 
   /** TOP msg n (the header and the first n body lines); optional in RFC 1939. */

@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/logger.js';
 import { ClientError } from '../errors.js';
 import { Maildir, type StagedFile, type StoredFile } from '../store/maildir.js';
 import type { AccountConfig, StateDb } from '../store/state.js';
-import { planPop3, type Pop3Policy } from '../sync/plan.js';
+import { planPop3, sizeBatches, type Pop3Policy } from '../sync/plan.js';
 import { summaryFromRaw, parseDate } from '../summary.js';
 import { Pop3Client } from './client.js';
 import type { ProgressFn } from '../progress.js';
@@ -100,18 +100,19 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
     // Batches: RETR (pipelined when possible) -> every file fsynced in tmp/ -> one commit of rows + UIDLs ->
     // files published into new/ + directory fsync -> DELE of the batch. A failure anywhere leaves the batch unrecorded or undeleted, never lost.
-    for (const batch of batches(plan.download, BATCH_COUNT, BATCH_BYTES)) {
+    for (const batch of sizeBatches(plan.download, BATCH_COUNT, BATCH_BYTES, STREAM_THRESHOLD)) {
+      type Got = { d: (typeof batch)[number]; head: Buffer; length: number; file: StagedFile };
       const bySeq = new Map(batch.map((d) => [d.msgno, d]));
-      const pending: Array<Promise<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>> = [];
+      const pending: Array<Promise<Got>> = [];
       // Staged files are durable in tmp/; record them (one commit), then publish them into new/.
-      const record = (ok: Array<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>): number[] => {
-        const ids = state.tx(() => ok.map((x) => recordMessage(ctx, x.raw, x.d.uidl, x.file, x.d.size)));
+      const record = (ok: Got[]): number[] => {
+        const ids = state.tx(() => ok.map((x) => recordMessage(ctx, x.head, x.length, x.d.uidl, x.file, x.d.size)));
         for (const x of ok) inbox.publish(x.file);
         inbox.syncDirs();
         return ids;
       };
       /** Waits for the batch's writes; on a write failure records the ones written, then throws. */
-      const settle = async (): Promise<Array<{ d: (typeof batch)[number]; raw: Buffer; file: StagedFile }>> => {
+      const settle = async (): Promise<Got[]> => {
         const results = await Promise.allSettled(pending);
         const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
         const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -122,14 +123,24 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
         return ok;
       };
       try {
-        for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
-          const d = bySeq.get(msgno) as (typeof batch)[number];
-          if (d.uidl === null && isKnownWithoutUidl(ctx, raw)) {
-            // No UIDL: an earlier session that broke before QUIT already stored this one; only DELE it again.
+        const lone = batch.length === 1 ? batch[0] : undefined;
+        if (lone && lone.size > STREAM_THRESHOLD) {
+          // A big message goes from the socket to its file piece by piece, never whole in memory.
+          const got = await retrToFile(client, inbox, lone);
+          if (lone.uidl === null && isKnownWithoutUidl(ctx, got.head, got.length)) {
+            inbox.discard(got.file);
             report.duplicatesSkipped++;
-            continue;
+          } else pending.push(Promise.resolve(got));
+        } else {
+          for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
+            const d = bySeq.get(msgno) as (typeof batch)[number];
+            if (d.uidl === null && isKnownWithoutUidl(ctx, raw, raw.length)) {
+              // No UIDL: an earlier session that broke before QUIT already stored this one; only DELE it again.
+              report.duplicatesSkipped++;
+              continue;
+            }
+            pending.push(inbox.stage(raw, { asNew: true }).then((file) => ({ d, head: raw, length: raw.length, file })));
           }
-          pending.push(inbox.stage(raw, { asNew: true }).then((file) => ({ d, raw, file })));
         }
       } catch (e) {
         // The connection failed mid-batch: keep (record) the messages that arrived whole, so a flaky link
@@ -151,7 +162,7 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     }
     for (const h of plan.headersOnly) {
       const head = await client.top(h.msgno, 0);
-      const id = state.tx(() => recordMessage(ctx, head, h.uidl, null, h.size));
+      const id = state.tx(() => recordMessage(ctx, head, head.length, h.uidl, null, h.size));
       report.newIds.push(id);
       report.headersOnly++;
       const w = `${account.name}: message ${h.uidl} (${h.size} bytes) is larger than ${account.maxSize} bytes: only its header was downloaded, it stays on the server`;
@@ -182,11 +193,38 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
 /**
  * Best effort for servers without UIDL: a message of this account stored without UIDL with the same
  * Message-ID and size is one an interrupted earlier run already downloaded (its DELE was never committed).
+ * `head` holds at least the message's header; `length` is the size of the whole message.
  */
-function isKnownWithoutUidl(ctx: Pop3SyncContext, raw: Buffer): boolean {
-  const { summary } = summaryFromRaw(raw);
+function isKnownWithoutUidl(ctx: Pop3SyncContext, head: Buffer, length: number): boolean {
+  const { summary } = summaryFromRaw(head);
   if (!summary.messageId) return false;
-  return ctx.state.hasMessageWithoutUidl(ctx.account.name, summary.messageId, raw.length);
+  return ctx.state.hasMessageWithoutUidl(ctx.account.name, summary.messageId, length);
+}
+
+/** Messages larger than this (by LIST size) are streamed into their file instead of read into memory. */
+const STREAM_THRESHOLD = 1024 * 1024;
+/** How much of a streamed message is kept for its summary: its header, up to this many bytes. */
+const HEAD_LIMIT = 256 * 1024;
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** RETR of one message straight into a staged file; returns the file, the header bytes and the length. */
+async function retrToFile<D extends { msgno: number }>(client: Pop3Client, inbox: Maildir, d: D): Promise<{ d: D; head: Buffer; length: number; file: StagedFile }> {
+  let head = Buffer.alloc(0);
+  let headDone = false;
+  let length = 0;
+  const file = await inbox.stageStream(
+    (write) =>
+      client.retrStream(d.msgno, async (chunk) => {
+        if (!headDone) {
+          head = Buffer.concat([head, chunk.subarray(0, HEAD_LIMIT - head.length)]);
+          headDone = head.length >= HEAD_LIMIT || head.includes(HEADER_END);
+        }
+        length += chunk.length;
+        await write(chunk);
+      }),
+    { asNew: true },
+  );
+  return { d, head, length, file };
 }
 
 /** Pipelined batches: at most this many messages ... */
@@ -194,27 +232,13 @@ const BATCH_COUNT = 64;
 /** ... and about this many bytes (by LIST size) held in memory at once. */
 const BATCH_BYTES = 8 * 1024 * 1024;
 
-function batches<T extends { size: number }>(items: T[], maxCount: number, maxBytes: number): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let bytes = 0;
-  for (const it of items) {
-    if (cur.length && (cur.length >= maxCount || bytes + it.size > maxBytes)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(it);
-    bytes += it.size;
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
-
-/** Records one stored (or header-only, file null) message: index row + UIDL. Call inside a transaction. */
-function recordMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, file: StoredFile | null, serverSize: number): number {
+/**
+ * Records one stored (or header-only, file null) message: index row + UIDL. `head` holds at least the
+ * message's header, `length` is the stored size. Call inside a transaction.
+ */
+function recordMessage(ctx: Pop3SyncContext, head: Buffer, length: number, uidl: string | null, file: StoredFile | null, serverSize: number): number {
   const { state, account, inbox } = ctx;
-  const { summary } = summaryFromRaw(raw);
+  const { summary } = summaryFromRaw(head);
   const now = ctx.now();
   const id = state.insertMessage({
     account: account.name,
@@ -225,7 +249,7 @@ function recordMessage(ctx: Pop3SyncContext, raw: Buffer, uidl: string | null, f
     flags: [],
     summary,
     internalDate: parseDate(summary.date, now),
-    size: file ? raw.length : serverSize || raw.length,
+    size: file ? length : serverSize || length,
     maildir: inbox.root,
     fileKey: file?.key ?? null,
     filePath: file?.path ?? null,

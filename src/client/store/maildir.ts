@@ -179,6 +179,39 @@ export class Maildir {
     } finally {
       await fh.close();
     }
+    return this.staged(key, tmp, opts);
+  }
+
+  /**
+   * As stage(), for a message too big to hold in memory: `produce` hands the bytes over piece by piece
+   * (each write is awaited). The file grows under a ".part" name in tmp/ and gets its final name (with the
+   * size) once complete; when `produce` rejects, the partial file is removed and the error passes through.
+   */
+  async stageStream(produce: (write: (chunk: Buffer) => Promise<void>) => Promise<void>, opts: { flags?: Iterable<string>; asNew?: boolean } = {}): Promise<StagedFile> {
+    const part = join(this.root, 'tmp', `${Maildir.uniqueName(0)}.part`);
+    const fh = await fsp.open(part, 'wx', 0o600);
+    let size = 0;
+    try {
+      await produce(async (chunk) => {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        size += chunk.length;
+      });
+      if (this.durable) await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fsp.rm(part, { force: true });
+      throw e;
+    }
+    await fh.close();
+    const key = Maildir.uniqueName(size);
+    const tmp = join(this.root, 'tmp', key);
+    renameSync(part, tmp);
+    return this.staged(key, tmp, opts);
+  }
+
+  /** Where a staged file goes on publish(): new/ without flags (or with `asNew`), else cur/ with its flags. */
+  private staged(key: string, tmp: string, opts: { flags?: Iterable<string>; asNew?: boolean }): StagedFile {
     const flags = opts.flags ? [...opts.flags] : [];
     const toNew = opts.asNew === true || (opts.asNew === undefined && flags.length === 0);
     const name = toNew ? key : `${key}:2,${flagsToInfo(flags)}`;

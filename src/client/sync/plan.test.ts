@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPop3, planFolder, planQueue, parseCachePolicy, wantsBody, type Pop3KnownMessage, type QueuedOp } from './plan.js';
+import { planPop3, planFolder, planQueue, parseCachePolicy, sizeBatches, wantsBody, type Pop3KnownMessage, type QueuedOp } from './plan.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = 1_800_000_000_000;
@@ -143,4 +143,14 @@ describe('cache policy', () => {
     assert.equal(wantsBody({ kind: 'headers' }, NOW, NOW), false);
     assert.equal(wantsBody({ kind: 'all' }, 0, NOW), true);
   });
+});
+
+test('sizeBatches: by count and bytes; a big item is a batch alone; order kept', () => {
+  const s = (...sizes: number[]) => sizes.map((size, i) => ({ i, size }));
+  const ids = (b: Array<Array<{ i: number }>>) => b.map((x) => x.map((y) => y.i));
+  assert.deepEqual(ids(sizeBatches(s(1, 1, 1, 1, 1), 2, 100, 50)), [[0, 1], [2, 3], [4]]);
+  assert.deepEqual(ids(sizeBatches(s(40, 40, 40), 10, 100, 50)), [[0, 1], [2]]);
+  assert.deepEqual(ids(sizeBatches(s(1, 60, 1, 70, 80, 1), 10, 1000, 50)), [[0], [1], [2], [3], [4], [5]]);
+  assert.deepEqual(ids(sizeBatches(s(), 10, 100, 50)), []);
+  assert.deepEqual(ids(sizeBatches(s(500), 10, 100, 1000)), [[0]], 'an item over maxBytes still gets a batch');
 });

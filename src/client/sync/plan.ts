@@ -219,6 +219,29 @@ export function planQueue(ops: QueuedOp[], server: { uidValidity: string; uids: 
   return out;
 }
 
+// ---------------------------------------------------------------- batches
+
+/**
+ * Splits downloads into batches of at most `maxCount` items and about `maxBytes` (by their announced size),
+ * in order; an item larger than `alone` bytes is a batch of its own (it is streamed, not held in memory).
+ */
+export function sizeBatches<T extends { size: number }>(items: T[], maxCount: number, maxBytes: number, alone: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    if (cur.length && (cur.length >= maxCount || bytes + it.size > maxBytes || it.size > alone || (cur[0] as T).size > alone)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += it.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
 // ---------------------------------------------------------------- cache policy
 
 export type CachePolicy = { kind: 'headers' } | { kind: 'recent'; days: number } | { kind: 'all' };
