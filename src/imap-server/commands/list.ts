@@ -5,7 +5,7 @@
  */
 import type { Mailbox } from '../../store/types.js';
 import { WireWriter } from '../../imap/wire/encode.js';
-import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
+import { Args, ParseError, astringOf, listMailboxOf } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { parseStatusItem } from './status.js';
 import { ImapError, ok } from '../errors.js';
@@ -33,7 +33,7 @@ export interface ListArgs {
 
 function listMailbox(t: Token): string {
   if (t.t === 'list') throw new ParseError('Invalid mailbox pattern');
-  return astringOf(t, 'mailbox pattern');
+  return listMailboxOf(t, 'mailbox pattern');
 }
 
 export function parseList(args: Args): ListArgs {
@@ -71,7 +71,9 @@ export function parseList(args: Args): ListArgs {
     while (!r.done) {
       const o = r.atom('return option').toUpperCase();
       if (o === 'STATUS') {
-        for (const t of r.list('status items')) {
+        const items = r.list('status items');
+        if (!items.length) throw new ParseError('Empty status item list'); // RFC 5819: one or more
+        for (const t of items) {
           if (t.t !== 'atom') throw new ParseError('Invalid status item');
           statusItems.push(parseStatusItem(t.v));
         }

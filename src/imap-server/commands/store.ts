@@ -3,7 +3,7 @@
  * set, optional (UNCHANGEDSINCE n), [+-]FLAGS[.SILENT] and flags. Answers each changed message's FETCH
  * FLAGS unless silent; OK [MODIFIED set] when UNCHANGEDSINCE failed for some; NO [CANNOT] when read-only.
  */
-import { Args, ParseError, parseFlagList, parseModseq } from '../../imap/grammar/args.js';
+import { Args, ParseError, parseFlag, parseFlagList, parseModseq } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import { bad, no, ok, type Completion } from '../errors.js';
@@ -38,8 +38,11 @@ export function parseStore(args: Args): StoreArgs {
   const m = /^([+-]?)FLAGS(\.SILENT)?$/.exec(item);
   if (!m) throw new ParseError(`Invalid STORE data item ${item.slice(0, 40)}`);
   const op: StoreOp = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
-  const flags: string[] = [];
-  while (!args.done) flags.push(...parseFlagList(args.next('flags')));
+  // flag-list / (flag *(SP flag)): one parenthesized list, or one or more flags without one (RFC 9051 section 9).
+  const first = args.next('flags');
+  const flags = parseFlagList(first);
+  if (first.t === 'list') args.end();
+  else while (!args.done) flags.push(parseFlag(args.next('flag')));
   return { set, unchangedSince, op, silent: !!m[2], flags };
 }
 

@@ -67,27 +67,27 @@ describe('URLAUTH raw transcripts', () => {
     assert.match(mine, /^imap:\/\/alice%40example\.org@imap\.test\/INBOX\/;UID=3;URLAUTH=user\+alice@example\.org:INTERNAL:[0-9a-f]{40}$/);
     const any = await gen(c, `${base}/;SECTION=TEXT;URLAUTH=authuser`);
     const body = (await f.store.mail.readBytes(f.inbox.id, 3)).toString('latin1');
-    assert.equal(await c.cmd(`URLFETCH ${mine}`, 'a'), `* URLFETCH ${q(mine)} {${body.length}}\r\n${body}\r\na OK URLFETCH completed\r\n`);
-    assert.equal(await c.cmd(`URLFETCH (${any} BODY)`, 'b'), `* URLFETCH ${q(any)} (BODY {12}\r\nthird body\r\n)\r\nb OK URLFETCH completed\r\n`);
+    assert.equal(await c.cmd(`URLFETCH ${q(mine)}`, 'a'), `* URLFETCH ${q(mine)} {${body.length}}\r\n${body}\r\na OK URLFETCH completed\r\n`);
+    assert.equal(await c.cmd(`URLFETCH (${q(any)} BODY)`, 'b'), `* URLFETCH ${q(any)} (BODY {12}\r\nthird body\r\n)\r\nb OK URLFETCH completed\r\n`);
 
     const bob = await RawClient.connect(f.port);
     await bob.login('bob@example.org', PASSWORD);
     // user+alice is for alice only; authuser for anyone logged in here.
-    assert.equal(await bob.cmd(`URLFETCH ${mine} ${any}`, 'c'), `* URLFETCH ${q(mine)} NIL\r\n* URLFETCH ${q(any)} {12}\r\nthird body\r\n\r\nc OK URLFETCH completed\r\n`);
+    assert.equal(await bob.cmd(`URLFETCH ${q(mine)} ${q(any)}`, 'c'), `* URLFETCH ${q(mine)} NIL\r\n* URLFETCH ${q(any)} {12}\r\nthird body\r\n\r\nc OK URLFETCH completed\r\n`);
     // A forged token, or one for a URL edited after signing, does not resolve.
     const forged = any.replace(/[0-9a-f]{4}$/, '0000');
     const edited = any.replace(';SECTION=TEXT', ';SECTION=HEADER');
-    assert.equal(await bob.cmd(`URLFETCH ${forged} ${edited}`, 'd'), `* URLFETCH ${q(forged)} NIL\r\n* URLFETCH ${q(edited)} NIL\r\nd OK URLFETCH completed\r\n`);
+    assert.equal(await bob.cmd(`URLFETCH ${q(forged)} ${q(edited)}`, 'd'), `* URLFETCH ${q(forged)} NIL\r\n* URLFETCH ${q(edited)} NIL\r\nd OK URLFETCH completed\r\n`);
     // Bob cannot sign alice's URLs.
     assert.equal(await bob.cmd(`GENURLAUTH "${base};URLAUTH=authuser" INTERNAL`, 'e'), 'e NO Invalid URL\r\n');
 
     // RFC 4467 6.1: the mechanisms a mailbox's URLs can use, on RESETKEY of that mailbox and on SELECT.
     assert.equal(await c.cmd('RESETKEY INBOX INTERNAL', 'f'), 'f OK [URLMECH INTERNAL] RESETKEY completed\r\n');
     assert.match(await bob.cmd('EXAMINE INBOX', 'x'), /^\* OK \[URLMECH INTERNAL\] Ok\r\n/m);
-    assert.equal(await bob.cmd(`URLFETCH ${any}`, 'g'), `* URLFETCH ${q(any)} NIL\r\ng OK URLFETCH completed\r\n`);
+    assert.equal(await bob.cmd(`URLFETCH ${q(any)}`, 'g'), `* URLFETCH ${q(any)} NIL\r\ng OK URLFETCH completed\r\n`);
     const again = await gen(c, `${base};URLAUTH=authuser`);
     assert.equal(await c.cmd('RESETKEY', 'h'), 'h OK RESETKEY completed\r\n');
-    assert.equal(await c.cmd(`URLFETCH ${again}`, 'i'), `* URLFETCH ${q(again)} NIL\r\ni OK URLFETCH completed\r\n`);
+    assert.equal(await c.cmd(`URLFETCH ${q(again)}`, 'i'), `* URLFETCH ${q(again)} NIL\r\ni OK URLFETCH completed\r\n`);
     bob.close();
     c.close();
   });
@@ -96,16 +96,16 @@ describe('URLAUTH raw transcripts', () => {
     const c = await RawClient.connect(f.port);
     await c.login();
     const url = await gen(c, `imap://${encodeURIComponent(USER)}@imap.test/INBOX/;UID=2/;SECTION=2;URLAUTH=authuser`);
-    const r = await c.cmd(`URLFETCH (${url} BODYPARTSTRUCTURE BINARY)`, 'a');
+    const r = await c.cmd(`URLFETCH (${q(url)} BODYPARTSTRUCTURE BINARY)`, 'a');
     assert.equal(
       r,
       `* URLFETCH ${q(url)} (BODYPARTSTRUCTURE ("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 4 NIL ("attachment" ("filename" "a.bin")) NIL NIL) BINARY ~{4}\r\n\x00\x01\x02\x03)\r\na OK URLFETCH completed\r\n`,
     );
-    const plain = await c.cmd(`URLFETCH (${url} BODYPARTSTRUCTURE)`, 'b');
+    const plain = await c.cmd(`URLFETCH (${q(url)} BODYPARTSTRUCTURE)`, 'b');
     assert.match(plain, /NIL NIL "base64" 8 NIL \("attachment"/);
     // The whole message: every base64 / quoted-printable leaf decoded, its encoding field made "binary".
     const whole = await gen(c, `imap://${encodeURIComponent(USER)}@imap.test/INBOX/;UID=2;URLAUTH=authuser`);
-    const all = await c.cmd(`URLFETCH (${whole} BINARY)`, 'c');
+    const all = await c.cmd(`URLFETCH (${q(whole)} BINARY)`, 'c');
     assert.ok(all.includes('Content-Transfer-Encoding: binary\r\n\r\ncaf\xc3\xa9 au lait\r\n--XX'), all);
     assert.ok(all.includes('Content-Transfer-Encoding: binary\r\n\r\n\x00\x01\x02\x03\r\n--XX--'), all);
     assert.match(all, /BINARY ~\{\d+\}\r\n/);

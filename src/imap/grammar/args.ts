@@ -75,12 +75,33 @@ export class Args {
   }
 }
 
+/** ASTRING-CHAR (RFC 9051 section 9): ATOM-CHAR or "]"; no "%", "*", quoted-specials, "(", ")", "{". */
+const ASTRING_ATOM = /^[\x21\x23\x24\x26\x27\x2b-\x5b\x5d-\x7a\x7c-\x7e]+$/;
+/** list-char (RFC 9051 section 9): ASTRING-CHAR or a list wildcard ("%", "*"). */
+const LIST_ATOM = /^[\x21\x23-\x27\x2a-\x5b\x5d-\x7a\x7c-\x7e]+$/;
+
+/**
+ * An astring as UTF-8 text: an atom of ASTRING-CHARs, a quoted string or a literal. A literal8 is no
+ * astring (RFC 3516 allows it in APPEND data only), and neither is an atom with list wildcards or "\".
+ */
 export function astringOf(t: Token, what: string): string {
+  return stringOf(t, what, ASTRING_ATOM);
+}
+
+/** list-mailbox (RFC 9051 section 9): like an astring, but its atoms may hold the wildcards "%" and "*". */
+export function listMailboxOf(t: Token, what: string): string {
+  return stringOf(t, what, LIST_ATOM);
+}
+
+function stringOf(t: Token, what: string, atomRe: RegExp): string {
   if (t.t === 'atom') {
-    if (t.v.toUpperCase() === 'NIL') return t.v;
+    if (!atomRe.test(t.v)) throw new ParseError(`Invalid characters in ${what}`);
     return t.v;
   }
-  if (t.t === 'string') return t.v.toString('utf8');
+  if (t.t === 'string') {
+    if (t.binary) throw new ParseError(`literal8 not allowed in ${what}`);
+    return t.v.toString('utf8');
+  }
   throw new ParseError(`Expected ${what}`);
 }
 
@@ -92,6 +113,18 @@ export function parseNumber(s: string, what: string, max = 0xffffffff): number {
   return n;
 }
 
+/** Largest number64 (RFC 9051 section 9: 0 <= n <= 2^63 - 1). */
+export const MAX_NUMBER64 = 9223372036854775807n;
+
+/**
+ * number64 (RFC 9051: LARGER/SMALLER sizes, partial offsets). Values beyond the safe-integer range are
+ * clamped to it: no message or offset gets there, so comparisons keep their meaning.
+ */
+export function parseNumber64(s: string, what: string): number {
+  if (!/^\d{1,19}$/.test(s) || BigInt(s) > MAX_NUMBER64) throw new ParseError(`Invalid ${what}`);
+  return Math.min(Number(s), Number.MAX_SAFE_INTEGER);
+}
+
 /** Largest mod-sequence value the store produces (it counts in safe integers). */
 export const MAX_MODSEQ = Number.MAX_SAFE_INTEGER;
 
@@ -100,7 +133,7 @@ export const MAX_MODSEQ = Number.MAX_SAFE_INTEGER;
  * the store's mod-sequences never get there, so comparisons keep their meaning.
  */
 export function parseModseq(s: string): number {
-  if (!/^\d{1,19}$/.test(s) || BigInt(s) > 9223372036854775807n) throw new ParseError('Invalid mod-sequence');
+  if (!/^\d{1,19}$/.test(s) || BigInt(s) > MAX_NUMBER64) throw new ParseError('Invalid mod-sequence');
   return Math.min(Number(s), MAX_MODSEQ);
 }
 

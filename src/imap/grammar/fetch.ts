@@ -2,8 +2,8 @@
  * FETCH / UID FETCH arguments (RFC 9051 section 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED,
  * RFC 8474 EMAILID/THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW).
  */
-import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, parseNumber, parseModseq } from './args.js';
+import { tokenize, TokenizeError, type Token } from '../wire/tokenizer.js';
+import { Args, ParseError, astringOf, parseModseq, parseNumber64 } from './args.js';
 import { parseSequenceSet, type SequenceSet } from './sequence.js';
 
 export type SectionText = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'TEXT' | 'MIME';
@@ -14,6 +14,8 @@ export interface Section {
   text: SectionText | null;
   /** Field names for HEADER.FIELDS(.NOT), as sent. */
   fields: string[];
+  /** Per field: sent as a string rather than an atom (echoed quoted then, as Dovecot does). */
+  quoted?: boolean[];
 }
 
 export interface Partial {
@@ -96,7 +98,8 @@ export function parseFetchAtt(raw: string): FetchItem {
   const up = raw.toUpperCase();
   if (SIMPLE.has(up)) return { kind: up } as FetchItem;
   if (up === 'PREVIEW') return { kind: 'PREVIEW', lazy: false };
-  const m = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?$/i.exec(raw);
+  // The section runs to the last "]" (a quoted header field name may hold one).
+  const m = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[(.*)\](?:<(\d+)(?:\.(\d+))?>)?$/is.exec(raw);
   if (!m) throw new ParseError(`Unknown fetch attribute ${raw.slice(0, 40)}`);
   const name = m[1]!.toUpperCase();
   const sectionText = m[2]!;
@@ -105,9 +108,10 @@ export function parseFetchAtt(raw: string): FetchItem {
     if (m[4] === undefined) {
       throw new ParseError('Partial fetch needs <start.length>');
     }
-    const length = parseNumber(m[4], 'partial length');
+    // section-partial: "<" number64 "." nz-number64 ">" (RFC 9051 section 9).
+    const length = parseNumber64(m[4], 'partial length');
     if (length === 0) throw new ParseError('Partial length must be non-zero');
-    partial = { start: parseNumber(m[3], 'partial start'), length };
+    partial = { start: parseNumber64(m[3], 'partial start'), length };
   }
   if (name === 'BINARY' || name === 'BINARY.PEEK' || name === 'BINARY.SIZE') {
     const part = sectionText === '' ? [] : parsePart(sectionText);
@@ -135,17 +139,10 @@ export function parseSection(s: string): Section {
   if (partStr && rest && s[partStr.length] !== '.') throw new ParseError('Invalid section');
   const part = partStr ? parsePart(partStr) : [];
   if (!rest) return { part, text: null, fields: [] };
-  const f = /^(HEADER\.FIELDS(?:\.NOT)?) \((.*)\)$/is.exec(rest);
+  const f = /^(HEADER\.FIELDS(?:\.NOT)?) +(\(.*\))$/is.exec(rest);
   if (f) {
-    const names = f[2]!.trim().split(/ +/).filter(Boolean);
-    if (!names.length) throw new ParseError('Empty header field list');
-    for (let i = 0; i < names.length; i++) {
-      let n = names[i]!;
-      if (n.startsWith('"') && n.endsWith('"') && n.length >= 2) n = n.slice(1, -1);
-      if (!/^[\x21-\x39\x3b-\x7e]+$/.test(n)) throw new ParseError(`Invalid header field name`);
-      names[i] = n;
-    }
-    return { part, text: f[1]!.toUpperCase() as SectionText, fields: names };
+    const { fields, quoted } = headerList(f[2]!);
+    return { part, text: f[1]!.toUpperCase() as SectionText, fields, quoted };
   }
   rest = rest.toUpperCase();
   if (rest === 'HEADER' || rest === 'TEXT') return { part, text: rest, fields: [] };
@@ -156,10 +153,45 @@ export function parseSection(s: string): Section {
   throw new ParseError(`Invalid section "${s.slice(0, 40)}"`);
 }
 
-/** The section as echoed in the FETCH response (field names upper-cased like Dovecot). */
+/**
+ * header-list: "(" header-fld-name *(SP header-fld-name) ")", each an astring (RFC 9051 section 9): an
+ * atom, a quoted string or a literal (the tokenizer hands over a literal as a quoted string). Any astring is
+ * accepted, as Dovecot does: one that is no field name ("", "a b", "a:b") matches no field.
+ */
+function headerList(text: string): { fields: string[]; quoted: boolean[] } {
+  let tokens: Token[];
+  try {
+    tokens = tokenize(Buffer.from(text, 'utf8'));
+  } catch (e) {
+    if (e instanceof TokenizeError) throw new ParseError('Invalid header field list');
+    throw e;
+  }
+  const list = tokens[0];
+  if (tokens.length !== 1 || list?.t !== 'list') throw new ParseError('Invalid header field list');
+  if (!list.v.length) throw new ParseError('Empty header field list');
+  const fields: string[] = [];
+  const quoted: boolean[] = [];
+  for (const t of list.v) {
+    if (t.t === 'list') throw new ParseError('Header field list contains non-strings');
+    fields.push(astringOf(t, 'header field name'));
+    // NIL sent as an atom is echoed quoted (Dovecot: it is no atom there).
+    quoted.push(t.t === 'string' || t.v.toUpperCase() === 'NIL');
+  }
+  return { fields, quoted };
+}
+
+/** The section as echoed in the FETCH response (field names upper-cased like Dovecot, quoted as sent). */
 export function formatSection(s: Section): string {
   const p = s.part.join('.');
   if (!s.text) return p;
-  const t = s.text === 'HEADER.FIELDS' || s.text === 'HEADER.FIELDS.NOT' ? `${s.text} (${s.fields.map((f) => f.toUpperCase()).join(' ')})` : s.text;
+  const t = s.text === 'HEADER.FIELDS' || s.text === 'HEADER.FIELDS.NOT' ? `${s.text} (${s.fields.map((f, i) => echoField(f, s.quoted?.[i] ?? false)).join(' ')})` : s.text;
   return p ? `${p}.${t}` : t;
+}
+
+/** One field name of an echoed header-list: an atom, a quoted string, or a literal for 8-bit text. */
+function echoField(name: string, quoted: boolean): string {
+  const up = name.toUpperCase();
+  if (!quoted && /^[\x21\x23\x24\x26\x27\x2b-\x5b\x5d-\x7a\x7c-\x7e]+$/.test(up)) return up;
+  if (/^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(up)) return `"${up.replace(/["\\]/g, '\\$&')}"`;
+  return `{${Buffer.byteLength(up, 'utf8')}}\r\n${up}`;
 }

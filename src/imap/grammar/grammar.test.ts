@@ -28,7 +28,7 @@ describe('FETCH', () => {
     assert.equal(f.changedSince, 12345);
     assert.deepEqual(
       f.items.map((i) => ('name' in i ? i.name : i.kind)),
-      ['UID', 'FLAGS', 'BODY[1.2.HEADER.FIELDS.NOT (X-A X-B)]', 'BINARY[2]', 'BINARY.SIZE[1]', 'RFC822.SIZE'],
+      ['UID', 'FLAGS', 'BODY[1.2.HEADER.FIELDS.NOT (X-A "X-B")]', 'BINARY[2]', 'BINARY.SIZE[1]', 'RFC822.SIZE'],
     );
     const b = f.items[2]!;
     assert.ok(b.kind === 'BODY[]' && b.peek && b.partial?.start === 10 && b.partial.length === 20);

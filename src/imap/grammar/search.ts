@@ -5,7 +5,7 @@
  * The RETURN options and the search keys are also SORT's and THREAD's (parseReturnOptions, parseSearchKeys).
  */
 import type { Token } from '../wire/tokenizer.js';
-import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq } from './args.js';
+import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq, parseNumber64 } from './args.js';
 import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
 
 export type SearchKey =
@@ -187,8 +187,12 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'OLD':
       return { k: 'old' };
     case 'KEYWORD':
-    case 'UNKEYWORD':
-      return { k: 'flag', flag: parseFlag(args.next('keyword')), set: up === 'KEYWORD' };
+    case 'UNKEYWORD': {
+      // flag-keyword: an atom, so never a system flag ("\Seen" has its own key).
+      const flag = parseFlag(args.next('keyword'));
+      if (flag.startsWith('\\')) throw new ParseError(`Invalid keyword ${flag.slice(0, 40)}`);
+      return { k: 'flag', flag, set: up === 'KEYWORD' };
+    }
     case 'OLDER':
     case 'YOUNGER': {
       // RFC 5032 WITHIN: an interval in seconds (nz-number).
@@ -200,12 +204,12 @@ function parseKey(args: Args, depth: number): SearchKey {
       return { k: 'savedatesupported' };
     case 'LARGER':
     case 'SMALLER':
-      return { k: 'size', op: up === 'LARGER' ? 'larger' : 'smaller', n: args.number('size') };
-    case 'HEADER': {
-      const field = args.astring('header field name');
-      if (!/^[\x21-\x39\x3b-\x7e]+$/.test(field)) throw new ParseError('Invalid header field name');
-      return { k: 'header', field, value: args.astring('search string') };
-    }
+      // number64 in IMAP4rev2 (RFC 9051); IMAP4rev1's 32-bit numbers are a subset.
+      return { k: 'size', op: up === 'LARGER' ? 'larger' : 'smaller', n: parseNumber64(args.atom('size'), 'size') };
+    case 'HEADER':
+      // header-fld-name is any astring (RFC 9051 section 9); one that is no field name ("", "a b") matches
+      // no message, as in Dovecot.
+      return { k: 'header', field: args.astring('header field name'), value: args.astring('search string') };
     case 'BODY':
       return { k: 'text', scope: 'body', value: args.astring('search string') };
     case 'TEXT':

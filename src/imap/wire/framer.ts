@@ -49,7 +49,7 @@ export interface FramerOptions {
 /** RFC 7888: LITERAL- allows non-synchronizing literals only up to 4096 octets. */
 export const LITERAL_MINUS_MAX = 4096;
 
-const LITERAL_TAIL = /~?\{(\d{1,19})([+-]?)\}$/;
+const LITERAL_TAIL = /~?\{(\d{1,19})(\+?)\}$/;
 
 export class Framer {
   readonly #opts: Required<Omit<FramerOptions, 'budget'>>;

@@ -3,10 +3,16 @@
  * RFC 9051 section 9 (atoms, quoted strings, literals and literal8, parenthesized lists) and nothing about
  * commands; the per-command parsers in ../grammar give the tokens meaning.
  *
- * Atoms are read loosely: an atom runs to SP, "(", ")" or the end, and a "[" inside an atom opens a section
- * that runs to its matching "]" and may contain spaces and parentheses (so BODY[HEADER.FIELDS (A B)]<0.10> is
- * one atom); a "[" with no matching "]" in the rest of the command is an ordinary character (ASTRING-CHAR
- * allows "[" and "]", so SELECT a[b names a mailbox). Quoted strings may carry UTF-8 (RFC 9051, RFC 6855).
+ * Atoms run to SP, "(", ")" or the end and are 7-bit (8-bit text must be quoted or a literal, as Dovecot
+ * also requires). A "[" inside an atom opens a section when a matching "]" follows before any SP, "(", ")",
+ * quote, brace or control character, e.g. BODY[1.MIME]<0.10>; the one place where a section holds more is
+ * HEADER.FIELDS[.NOT] with its header-list, whose names are astrings (RFC 9051 section 9: header-fld-name):
+ * atoms, quoted strings or literals, so BODY[HEADER.FIELDS ({7}\r\nSubject)] is one atom. In the atom's
+ * text that list is written back canonically (atoms as sent, strings quoted), so the FETCH grammar reads it
+ * with this same tokenizer and an atom never holds CR or LF; a name holding CR, LF or NUL (no header field
+ * can have one) is refused. Any other "[" is an ordinary
+ * character (ASTRING-CHAR allows "[" and "]", so SELECT a[b names a mailbox). Quoted strings may carry
+ * UTF-8 (RFC 9051, RFC 6855). Literal headers are "{n}" or "{n+}" (RFC 7888; LITERAL- uses the same "+").
  */
 
 export type Token =
@@ -24,11 +30,9 @@ export class TokenizeError extends Error {
 /** Deepest parenthesis nesting accepted (bounds recursion; SEARCH/FETCH never need more than a few levels). */
 export const MAX_NESTING = 64;
 
-/** Read position, plus the section matches found so far (see sectionClose). */
+/** Read position. */
 interface Cursor {
   pos: number;
-  closes?: Map<number, number>;
-  closesTo: number;
 }
 
 const SP = 0x20;
@@ -46,7 +50,7 @@ const RBRACKET = 0x5d;
  * (unterminated string, bad literal header, unbalanced parentheses, control characters in atoms).
  */
 export function tokenize(data: Buffer, start = 0): Token[] {
-  const st: Cursor = { pos: start, closesTo: 0 };
+  const st: Cursor = { pos: start };
   const root: Token[] = [];
   readSeq(data, st, root, 0);
   if (st.pos < data.length) throw new TokenizeError('Unexpected ")"');
@@ -131,7 +135,7 @@ function readLiteral(d: Buffer, st: Cursor): Token {
     st.pos++;
   }
   if (digits === 0 || digits > 19) throw new TokenizeError('Invalid literal size');
-  if (d[st.pos] === 0x2b || d[st.pos] === 0x2d) st.pos++;
+  if (d[st.pos] === 0x2b) st.pos++;
   if (d[st.pos] !== 0x7d || d[st.pos + 1] !== 13 || d[st.pos + 2] !== 10) throw new TokenizeError('Invalid literal header');
   st.pos += 3;
   if (st.pos + n > d.length) throw new TokenizeError('Truncated literal');
@@ -143,43 +147,89 @@ function readLiteral(d: Buffer, st: Cursor): Token {
 
 function readAtom(d: Buffer, st: Cursor): Token {
   const start = st.pos;
+  let parts: string[] | null = null;
+  let segStart = start;
   while (st.pos < d.length) {
     const c = d[st.pos]!;
     if (c === SP || c === LPAREN || c === RPAREN) break;
     if (c === DQUOTE || c === LBRACE) throw new TokenizeError('Unexpected character in atom');
     if (c < 0x20 || c === 0x7f) throw new TokenizeError('Control character in argument');
+    if (c > 0x7f) throw new TokenizeError('8bit data in atom');
     if (c === LBRACKET) {
-      const close = sectionClose(d, st, st.pos);
-      if (close >= 0) {
-        st.pos = close + 1;
+      const sec = readSection(d, st.pos);
+      if (sec) {
+        if (sec.text !== null) {
+          parts ??= [];
+          parts.push(d.toString('latin1', segStart, st.pos), sec.text);
+          segStart = sec.end;
+        }
+        st.pos = sec.end;
         continue;
       }
-      // A "[" that never closes is an ordinary ASTRING-CHAR (RFC 9051 section 9), e.g. SELECT a[b.
+      // A "[" that opens no section is an ordinary ASTRING-CHAR (RFC 9051 section 9), e.g. SELECT a[b.
     }
     st.pos++;
   }
   if (st.pos === start) throw new TokenizeError('Empty argument');
-  return { t: 'atom', v: d.subarray(start, st.pos).toString('utf8') };
+  if (!parts) return { t: 'atom', v: d.toString('latin1', start, st.pos) };
+  parts.push(d.toString('latin1', segStart, st.pos));
+  return { t: 'atom', v: parts.join('') };
 }
 
+const HEADER_LIST_SECTION = /HEADER\.FIELDS(\.NOT)?$/i;
+
 /**
- * Where the section opened by the "[" at `at` closes (its matching "]"), or -1. Sections never span a
- * control character (CR LF end a line); the matches of one such run are found in one pass and kept in the
- * cursor, so an argument full of unclosed "[" costs linear time.
+ * The section opened by the "[" at `at`: where it ends (after its "]") and, when it holds a header-list,
+ * its canonical text (else null: the bytes stand as they are). null when no section opens there.
  */
-function sectionClose(d: Buffer, st: Cursor, at: number): number {
-  if (st.closes === undefined || at >= st.closesTo) {
-    const closes = new Map<number, number>();
-    const open: number[] = [];
-    let i = at;
-    for (; i < d.length; i++) {
-      const c = d[i]!;
-      if (c < 0x20 || c === 0x7f) break;
-      if (c === LBRACKET) open.push(i);
-      else if (c === RBRACKET && open.length) closes.set(open.pop()!, i);
-    }
-    st.closes = closes;
-    st.closesTo = i;
+function readSection(d: Buffer, at: number): { end: number; text: string | null } | null {
+  let i = at + 1;
+  for (; i < d.length; i++) {
+    const c = d[i]!;
+    if (c === RBRACKET) return { end: i + 1, text: null };
+    if (c === SP) break;
+    if (c <= 0x20 || c >= 0x7f || c === LPAREN || c === RPAREN || c === DQUOTE || c === LBRACE || c === LBRACKET) return null;
   }
-  return st.closes.get(at) ?? -1;
+  if (i >= d.length || !HEADER_LIST_SECTION.test(d.toString('latin1', at + 1, i))) return null;
+  const head = d.toString('latin1', at, i);
+  while (d[i] === SP) i++;
+  if (d[i] !== LPAREN) return null;
+  const st: Cursor = { pos: i + 1 };
+  const names: string[] = [];
+  for (;;) {
+    while (d[st.pos] === SP) st.pos++;
+    const c = d[st.pos];
+    if (c === RPAREN) break;
+    if (c === undefined || c === LPAREN || c === RBRACKET || c < 0x20 || c === 0x7f) return null;
+    names.push(headerName(d, st));
+  }
+  st.pos++;
+  if (d[st.pos] !== RBRACKET) return null;
+  return { end: st.pos + 1, text: `${head} (${names.join(' ')})]` };
+}
+
+/** One header-fld-name inside a section's header-list, in canonical form (see the top of this file). */
+function headerName(d: Buffer, st: Cursor): string {
+  const c = d[st.pos]!;
+  if (c === DQUOTE || c === LBRACE || (c === TILDE && d[st.pos + 1] === LBRACE)) {
+    const t = c === DQUOTE ? readQuoted(d, st) : readLiteral(d, st);
+    if (t.t !== 'string') throw new TokenizeError('Invalid header field name');
+    if (t.binary) throw new TokenizeError('literal8 not allowed here');
+    return canonicalString(t.v.toString('utf8'));
+  }
+  const start = st.pos;
+  while (st.pos < d.length) {
+    const b = d[st.pos]!;
+    if (b === SP || b === RPAREN) break;
+    if (b === LPAREN || b === DQUOTE || b === LBRACE || b < 0x20 || b === 0x7f) throw new TokenizeError('Invalid character in header field name');
+    if (b > 0x7f) throw new TokenizeError('8bit data in atom');
+    st.pos++;
+  }
+  return d.toString('latin1', start, st.pos);
+}
+
+/** A string as a quoted string (one holding CR, LF or NUL is no header field name). */
+function canonicalString(s: string): string {
+  if (/[\r\n\0]/.test(s)) throw new TokenizeError('Invalid header field name');
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
 }
