@@ -17,6 +17,12 @@ export interface FakePop3Options {
   pipelining?: boolean;
   /** Drop the connection after sending half of this message number's RETR response (once per entry). */
   dropInRetr?: number[];
+  /** false: no TOP (not in CAPA, and the command is refused), as RFC 1939 allows. */
+  top?: boolean;
+  /** Number the maildrop in reverse order of arrival (message numbers change between sessions, UIDLs do not). */
+  reverse?: boolean;
+  /** Send RETR responses in writes of this many bytes, one per event-loop turn (odd chunk boundaries). */
+  splitWrites?: number;
 }
 
 export interface FakePop3 {
@@ -41,7 +47,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
     let authed = false;
     let dead = false;
     let pendingUser: string | null = null;
-    const snapshot = [...state.messages];
+    const snapshot = opts.reverse ? [...state.messages].reverse() : [...state.messages];
     const deleted = new Set<number>();
     const send = (s: string | Buffer): void => {
       sock.write(s);
@@ -68,7 +74,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
       const cmd = (cmdRaw ?? '').toUpperCase();
       state.log.push(cmd === 'PASS' || cmd === 'AUTH' || cmd === 'APOP' ? `${cmd} ***` : line);
       if (cmd === 'CAPA') {
-        const caps = ['TOP', 'USER', ...(opts.uidl === false ? [] : ['UIDL']), ...(opts.saslPlain ? ['SASL PLAIN'] : []), ...(opts.pipelining ? ['PIPELINING'] : [])];
+        const caps = [...(opts.top === false ? [] : ['TOP']), 'USER', ...(opts.uidl === false ? [] : ['UIDL']), ...(opts.saslPlain ? ['SASL PLAIN'] : []), ...(opts.pipelining ? ['PIPELINING'] : [])];
         send(`+OK\r\n${caps.join('\r\n')}\r\n.\r\n`);
         return;
       }
@@ -115,6 +121,7 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
           return;
         case 'RETR':
         case 'TOP': {
+          if (cmd === 'TOP' && opts.top === false) return send('-ERR unknown command\r\n');
           const m = get(args[0]);
           if (!m) return send('-ERR no such message\r\n');
           let body = m.raw;
@@ -128,6 +135,17 @@ export async function startFakePop3(opts: FakePop3Options): Promise<FakePop3> {
             drops.splice(di, 1);
             dead = true; // a dropped connection sends nothing more, even for commands already pipelined
             sock.write(payload.subarray(0, Math.floor(payload.length / 2)), () => sock.destroy());
+            return;
+          }
+          if (opts.splitWrites) {
+            sock.setNoDelay(true);
+            const step = opts.splitWrites;
+            const next = (at: number): void => {
+              if (at >= payload.length || sock.destroyed) return;
+              sock.write(payload.subarray(at, at + step));
+              setImmediate(() => next(at + step));
+            };
+            next(0);
             return;
           }
           send(payload);

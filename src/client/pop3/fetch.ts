@@ -160,8 +160,25 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       done += batch.length;
       ctx.onProgress?.({ account: account.name, phase: 'download', done, total });
     }
+    // TOP is optional (RFC 1939 section 7): a server whose CAPA lacks it, or that refuses it, gets the
+    // oversized message skipped with a warning, as without --oversize headers.
+    let canTop = client.capabilities.size === 0 || client.capabilities.has('TOP');
     for (const h of plan.headersOnly) {
-      const head = await client.top(h.msgno, 0);
+      let head: Buffer | null = null;
+      if (canTop) {
+        head = await client.top(h.msgno, 0).catch((e: unknown) => {
+          if (!(e instanceof ClientError) || e.code !== 'PROTOCOL') throw e;
+          canTop = false;
+          return null;
+        });
+      }
+      if (!head) {
+        const w = `${account.name}: message ${h.uidl} (${h.size} bytes) was not downloaded: larger than ${account.maxSize} bytes, and the server has no TOP to fetch its header only`;
+        report.warnings.push(w);
+        logger.warn({ account: account.name, uidl: h.uidl, size: h.size }, w);
+        ctx.onProgress?.({ account: account.name, phase: 'download', done: ++done, total });
+        continue;
+      }
       const id = state.tx(() => recordMessage(ctx, head, head.length, h.uidl, null, h.size));
       report.newIds.push(id);
       report.headersOnly++;
