@@ -4,6 +4,7 @@
  * RFC 5032 OLDER/YOUNGER, RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED).
  * The RETURN options and the search keys are also SORT's and THREAD's (parseReturnOptions, parseSearchKeys).
  */
+import { isUtf8 } from 'node:buffer';
 import type { Token } from '../wire/tokenizer.js';
 import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq, parseNumber64 } from './args.js';
 import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
@@ -176,7 +177,7 @@ function parseKey(args: Args, depth: number): SearchKey {
   if (flag) return { k: 'flag', flag: flag[0], set: flag[1] };
   const date = DATE_KEYS[up];
   if (date) return { k: 'date', field: date[0], op: date[1], date: parseDate(args.astring('date')) };
-  if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: args.astring('search string') };
+  if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: searchString(args) };
   switch (up) {
     case 'ALL':
       return { k: 'all' };
@@ -209,11 +210,11 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'HEADER':
       // header-fld-name is any astring (RFC 9051 section 9); one that is no field name ("", "a b") matches
       // no message, as in Dovecot.
-      return { k: 'header', field: args.astring('header field name'), value: args.astring('search string') };
+      return { k: 'header', field: args.astring('header field name'), value: searchString(args) };
     case 'BODY':
-      return { k: 'text', scope: 'body', value: args.astring('search string') };
+      return { k: 'text', scope: 'body', value: searchString(args) };
     case 'TEXT':
-      return { k: 'text', scope: 'text', value: args.astring('search string') };
+      return { k: 'text', scope: 'text', value: searchString(args) };
     case 'NOT':
       return { k: 'not', key: parseKey(args, depth + 1) };
     case 'OR': {
@@ -240,6 +241,16 @@ function parseKey(args: Args, depth: number): SearchKey {
       if (looksLikeSequenceSet(t.v)) return { k: 'seq', set: parseSequenceSet(t.v) };
       throw new ParseError(`Unknown search key ${t.v.slice(0, 40)}`);
   }
+}
+
+/**
+ * A search string: an astring in UTF-8 (the charsets SEARCH accepts are UTF-8 and its subset US-ASCII).
+ * Bytes that are no UTF-8 are BAD, as in Dovecot, rather than a search for replacement characters.
+ */
+function searchString(args: Args): string {
+  const t = args.next('search string');
+  if (t.t === 'string' && !isUtf8(t.v)) throw new ParseError('Invalid search string: not UTF-8');
+  return astringOf(t, 'search string');
 }
 
 function objectId(t: Token): string {

@@ -201,6 +201,44 @@ describe('tokenizer', () => {
     assert.ok(performance.now() - t0 < 1000);
   });
 
+  test('a HEADER.FIELDS list holds astrings: literals and quoted names stay in the one atom, quoted', () => {
+    const one = (s: string): unknown => tokenize(Buffer.from(s, 'latin1')).map(simplify);
+    assert.deepEqual(one('BODY[HEADER.FIELDS ({7}\r\nSubject)]'), ['BODY[HEADER.FIELDS ("Subject")]']);
+    assert.deepEqual(one('(BODY.PEEK[1.2.header.fields.not  ( {7+}\r\nSubject  "a\\"]b" To )]<0.5> FLAGS)'), [['BODY.PEEK[1.2.header.fields.not ("Subject" "a\\"]b" To)]<0.5>', 'FLAGS']]);
+    assert.deepEqual(one('BODY[HEADER.FIELDS ({0}\r\n)]'), ['BODY[HEADER.FIELDS ("")]']);
+    // Not a header-list section: the "[" is an ordinary character and the list a list.
+    assert.throws(() => tokenize(Buffer.from('BODY[TEXT ({1}\r\nx)]')), TokenizeError);
+  });
+
+  for (const bad of ['BODY[HEADER.FIELDS (~{1}\r\nx)]', 'BODY[HEADER.FIELDS ({3}\r\na\r\n)]', 'BODY[HEADER.FIELDS (\xe9)]', 'BODY[HEADER.FIELDS ("a\\q")]']) {
+    test(`rejects the header list of ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => tokenize(Buffer.from(bad, 'latin1')), TokenizeError);
+    });
+  }
+
+  test('header-list sections in adversarial runs tokenize in linear time', () => {
+    for (const unit of ['x[HEADER.FIELDS (', 'x[HEADER.FIELDS ("a" {1}\r\nb ', '[HEADER.FIELDS ([', 'a[b (']) {
+      const big = Buffer.from(unit.repeat(20000));
+      const t0 = performance.now();
+      try {
+        tokenize(big);
+      } catch (e) {
+        assert.ok(e instanceof TokenizeError, String(e));
+      }
+      assert.ok(performance.now() - t0 < 1000, unit);
+    }
+  });
+
+  test('atoms are 7-bit and "{n-}" is no literal header (RFC 7888 uses "{n+}")', () => {
+    assert.throws(() => tokenize(Buffer.from('SUBJECT caf\xc3\xa9', 'latin1')), /8bit data in atom/);
+    assert.deepEqual(tokenize(Buffer.from('"caf\xc3\xa9"', 'latin1')).map((t) => (t.t === 'string' ? t.v.toString('utf8') : null)), ['caf\u00e9']);
+    assert.throws(() => tokenize(Buffer.from('{3-}\r\nabc')), /literal header/);
+    assert.deepEqual(tokenize(Buffer.from('{3+}\r\nabc')).map(simplify), [{ s: 'abc', lit: true }]);
+    // The framer does not wait for the octets of a "{n-}": the line is a whole (bad) command.
+    const fr = new Framer({ maxLineLength: 100, maxLiteralSize: 100 });
+    assert.deepEqual(fr.push(Buffer.from('a LOGIN u {3-}\r\nabc\r\n')).map((e) => e.kind), ['command', 'command']);
+  });
+
   test('literal8 is marked binary and may contain NUL', () => {
     const t = tokenize(Buffer.from('~{3}\r\na\0b'));
     assert.equal(t[0]!.t === 'string' && t[0]!.binary, true);
