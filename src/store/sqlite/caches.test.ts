@@ -111,3 +111,38 @@ describe('list cache: entries nobody uses are dropped', () => {
     }
   });
 });
+
+describe('status of a cached mailbox', () => {
+  test('is counted from the list cache brought forward, with changes by another store instance, as the aggregate counts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-caches-'));
+    const s = await openSqliteStore({ dataDir: dir, fsync: false });
+    const other = await openSqliteStore({ dataDir: dir, fsync: false });
+    try {
+      const user = await s.directory.createUser('st@example.org', 'h');
+      const box = (await s.mail.getMailbox(user.id, 'INBOX'))!;
+      for (let i = 0; i < 80; i++) await s.mail.append(box.id, sampleMessage(i), i % 3 === 0 ? { flags: ['\\Seen'] } : {});
+      await s.mail.listMessages(box.id);
+      // Changes the cache has not seen, made through another instance (its own connection and hub).
+      await other.mail.storeFlags(box.id, [1, 2, 3], { op: 'add', flags: ['\\Deleted'] });
+      await other.mail.expunge(box.id, [1]);
+      await other.mail.storeFlags(box.id, [4, 5], { op: 'add', flags: ['\\Seen'] });
+      await other.mail.append(box.id, sampleMessage(100));
+      const st = await s.mail.status(box.id);
+      // The other instance has no cache entry for the mailbox: its status is the aggregate over the rows.
+      assert.equal((s as unknown as { core: { lists: ListCache } }).core.lists.get(box.id)?.highest, st.highestModseq, 'the entry was brought forward');
+      assert.equal((other as unknown as { core: { lists: ListCache } }).core.lists.get(box.id), undefined);
+      assert.deepEqual(st, await other.mail.status(box.id));
+      assert.equal(st.messages, 80);
+      assert.equal(st.deleted, 2);
+      const metas = await s.mail.listMessages(box.id);
+      assert.equal(st.unseen, metas.filter((m) => !m.flags.includes('\\Seen')).length);
+      assert.equal(st.size, metas.reduce((n, m) => n + m.size, 0));
+      // A mailbox that does not exist is NOT_FOUND.
+      await assert.rejects(s.mail.status(999_999), /no such mailbox/);
+    } finally {
+      await other.close();
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

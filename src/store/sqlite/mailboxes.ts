@@ -42,15 +42,15 @@ export class SqliteMailboxes {
     return this.core.run(async () => {
       const n = mailboxNameOrNull(name);
       if (n === null) return null;
-      const r = this.core.st.mailboxByName.get(userId, n) as MailboxRow | undefined;
-      return r ? this.core.mailboxWithSub(r) : null;
+      const r = this.core.st.mailboxByNameSub.get(userId, n) as MailboxRow | undefined;
+      return r ? toMailbox(r, r.subscribed === 1) : null;
     });
   }
 
   getMailboxById(mailboxId: number): Promise<Mailbox | null> {
     return this.core.run(async () => {
-      const r = this.core.st.mailbox.get(mailboxId) as MailboxRow | undefined;
-      return r ? this.core.mailboxWithSub(r) : null;
+      const r = this.core.st.mailboxSub.get(mailboxId) as MailboxRow | undefined;
+      return r ? toMailbox(r, r.subscribed === 1) : null;
     });
   }
 
@@ -189,10 +189,14 @@ export class SqliteMailboxes {
 
   status(mailboxId: number): Promise<MailboxStatus> {
     return this.core.run(async () => {
+      // A mailbox in the list cache: the entry is brought forward through the change log (O(delta), the
+      // work the next listMessages, a SELECT's, would do) and counted here, instead of the aggregate over
+      // every message row. The entry counts when it is at the HIGHESTMODSEQ of the row read after it.
+      const cached = this.core.lists.get(mailboxId) ? this.core.lists.cachedList(this.core, mailboxId) : null;
       const b = this.core.mailboxRow(mailboxId);
       const hit = this.core.lists.get(mailboxId);
       const s =
-        hit && hit.highest === b.highest_modseq
+        hit && hit.highest === b.highest_modseq && (cached === null || hit.rows === cached)
           ? statusOf(hit.rows, b.first_recent)
           : (this.core.st.status.get(b.first_recent, mailboxId) as { messages: number; unseen: number; deleted: number; size: number; recent: number });
       return {

@@ -30,6 +30,15 @@ export function prepareStatements(db: Database.Database) {
     mailbox: prep('SELECT * FROM mailboxes WHERE id = ?'),
     mailboxByName: prep('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?'),
     isSubscribed: prep('SELECT 1 FROM subscriptions WHERE user_id = ? AND name = ?'),
+    // A mailbox row with its subscription in one statement (getMailbox, getMailboxById: SELECT and APPEND).
+    mailboxByNameSub: prep(
+      `SELECT m.*, (s.name IS NOT NULL) AS subscribed FROM mailboxes m
+       LEFT JOIN subscriptions s ON s.user_id = m.user_id AND s.name = m.name WHERE m.user_id = ? AND m.name = ?`,
+    ),
+    mailboxSub: prep(
+      `SELECT m.*, (s.name IS NOT NULL) AS subscribed FROM mailboxes m
+       LEFT JOIN subscriptions s ON s.user_id = m.user_id AND s.name = m.name WHERE m.id = ?`,
+    ),
     insertMailbox: prep(
       'INSERT INTO mailboxes (user_id, name, uid_validity, uid_next, highest_modseq, first_recent, special_use, object_id) VALUES (?, ?, ?, 1, 1, 1, ?, ?)',
     ),
