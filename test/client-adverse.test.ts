@@ -166,6 +166,23 @@ describe('client under adverse conditions (Dovecot)', { skip: skip ?? false }, (
     }
   });
 
+  test('watch with a wrong password: the failure is reported, IDLE is not retried over and over', async () => {
+    const e = engine(profile(), 'not the password');
+    try {
+      e.addAccount(account('imap', 'xi'));
+      const c0 = imapProxy.connections;
+      const ac = new AbortController();
+      const results: string[] = [];
+      const stop = setTimeout(() => ac.abort(), 8000);
+      await e.watch({ signal: ac.signal, pollSeconds: 3600, onSync: (r) => results.push(...r.map((x) => (x.ok ? 'ok' : x.error.code))) });
+      clearTimeout(stop);
+      assert.deepEqual(results, ['AUTH']);
+      assert.equal(imapProxy.connections - c0, 2, 'one sync and one IDLE attempt in 8 s');
+    } finally {
+      e.close();
+    }
+  });
+
   test('POP3: a 25 MB message is stored byte-exact without being held whole in memory', async () => {
     const big = bigMessage('huge pop', 25 * 1024 * 1024);
     const small = sampleMessage('small pop');

@@ -4,7 +4,8 @@
  *
  * Contract: syncs never overlap (they run one after another in the order asked for); an IDLE connection
  * that fails is logged and reopened with backoff (1 s doubling to 60 s), then the account is synced to
- * catch up. `watchAccounts` resolves once `signal` aborts and the IDLE connections and the running sync
+ * catch up; a failure no reconnect can mend (wrong password, password source failing, untrusted
+ * certificate) stops IDLE on that account instead of retrying. `watchAccounts` resolves once `signal` aborts and the IDLE connections and the running sync
  * have ended; sync failures go to `onSync` as results, never thrown.
  */
 import type { ImapFlow } from 'imapflow';
@@ -12,6 +13,10 @@ import type { AccountConfig } from './store/state.js';
 import { openImap } from './imap/syncer.js';
 import { accountCa, accountPassword, type EngineContext } from './context.js';
 import type { SyncResult } from './sync-run.js';
+import { ClientError, type ClientErrorCode } from './errors.js';
+
+/** Failures a reconnect cannot mend: IDLE on that account stops (the poll syncs go on and report them). */
+const PERMANENT = new Set<ClientErrorCode>(['AUTH', 'CREDENTIALS', 'CONFIG', 'TLS']);
 
 export interface WatchOptions {
   signal: AbortSignal;
@@ -70,6 +75,12 @@ export async function watchAccounts(ctx: EngineContext, opts: WatchOptions, sync
         delay = 1000;
         while (!opts.signal.aborted && client.usable) await client.idle();
       } catch (e) {
+        if (e instanceof ClientError && PERMANENT.has(e.code)) {
+          // A wrong password or an untrusted certificate does not mend itself: retrying would only hammer
+          // the server with failed logins (and may get the account locked). The poll syncs report it.
+          ctx.logger.error({ account: a.name, err: e.message }, 'IDLE stopped for this account');
+          break;
+        }
         ctx.logger.warn({ account: a.name, err: e instanceof Error ? e.message : String(e) }, 'IDLE connection failed; reconnecting');
       } finally {
         if (client) {
