@@ -427,11 +427,20 @@ export class ImapSyncer {
     const now = this.ctx.now();
     let done = 0;
     for (const batch of chunks(plan.fetch, HEADER_BATCH)) {
-      const got: FetchMessageObject[] = [];
+      // Untagged FETCH responses the server sends on its own (another session's flag change, RFC 3501
+      // section 7.4.2) arrive mixed with the requested ones: only a response with the overview makes a
+      // row; a later flag-only one for the same UID updates its flags.
+      const wanted = new Set(batch);
+      const got = new Map<number, FetchMessageObject>();
       const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true };
-      for await (const m of client.fetch(uidSet(batch), query, { uid: true })) got.push(m);
+      for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
+        if (!wanted.has(m.uid)) continue;
+        const prev = got.get(m.uid);
+        if (m.envelope) got.set(m.uid, m);
+        else if (prev && m.flags) prev.flags = m.flags;
+      }
       state.tx(() => {
-        for (const m of got) {
+        for (const m of got.values()) {
           if (state.getByUid(this.name, path, m.uid)) continue;
           const summary = summaryOf(m);
           state.insertMessage({
