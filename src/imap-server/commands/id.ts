@@ -25,8 +25,10 @@ export function parseId(args: Args): IdArgs {
   for (let i = 0; i < t.v.length; i += 2) {
     const k = t.v[i]!;
     const v = t.v[i + 1]!;
-    if (k.t !== 'string') throw new ParseError('ID field names must be strings');
-    const value = v.t === 'atom' && v.v.toUpperCase() === 'NIL' ? null : astringOf(v, 'ID value');
+    // id-params-list: "(" *(string SP nstring) ")" (RFC 2971): strings, no atoms but NIL, no literal8.
+    if (k.t !== 'string' || k.binary) throw new ParseError('ID field names must be strings');
+    if (v.t === 'atom' && v.v.toUpperCase() !== 'NIL') throw new ParseError('ID values must be strings or NIL');
+    const value = v.t === 'atom' ? null : astringOf(v, 'ID value');
     params.push([k.v.toString('utf8').slice(0, 30), value === null ? null : value.slice(0, 1024)]);
   }
   return { params };

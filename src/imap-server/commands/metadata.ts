@@ -19,7 +19,7 @@
  * NO [NONEXISTENT].
  */
 import type { Token } from '../../imap/wire/tokenizer.js';
-import { Args, ParseError } from '../../imap/grammar/args.js';
+import { Args, ParseError, astringOf } from '../../imap/grammar/args.js';
 import { WireWriter } from '../../imap/wire/encode.js';
 import { withinDepth, type MetadataDepth } from '../../store/metadata.js';
 import { no, ok } from '../errors.js';
@@ -42,10 +42,8 @@ export interface SetMetadataArgs {
 
 /** Checks an entry name (RFC 5464 3.2); `bare` allows "/private" and "/shared" alone (GETMETADATA). */
 function entryName(t: Token, bare: boolean): string {
-  let name: string;
-  if (t.t === 'atom') name = t.v;
-  else if (t.t === 'string') name = t.v.toString('utf8');
-  else throw new ParseError('Expected an entry name');
+  if (t.t === 'list') throw new ParseError('Expected an entry name');
+  const name = astringOf(t, 'entry name'); // entry = astring (RFC 5464): no literal8
   const lower = name.toLowerCase();
   const top = lower.startsWith('/private') ? '/private' : lower.startsWith('/shared') ? '/shared' : null;
   const rest = top ? lower.slice(top.length) : '';
