@@ -194,6 +194,45 @@ describe('check pool', () => {
     }
   });
 
+  test('tasks made while a batch is out go together with the next answer, and a batch waiting on DNS holds none of them long', async () => {
+    const one = new CheckPool({ size: 1, timeoutMs: 20_000 });
+    const tokens = (raw: Buffer) => {
+      const { bytes, transfer } = octets(raw);
+      return one.run('tokens', { bytes }, transfer);
+    };
+    try {
+      const raws = messages().slice(0, 6);
+      const first = tokens(raws[0]!);
+      await new Promise((r) => setImmediate(r)); // the first task is on its way; its answer cannot have come yet
+      assert.equal(one.posts, 1);
+      const rest = raws.slice(1).map(tokens);
+      const got = await Promise.all([first, ...rest]);
+      assert.equal(one.posts, 2, 'the five tasks made while the first was out went in one message');
+      for (const [i, raw] of raws.entries()) assert.deepEqual(unpackParts(got[i]!), tokenParts(raw), `message ${i}`);
+      // A task that waits on DNS (a dropped query) is out; a task made meanwhile goes after a short hold, not after it.
+      const dropped = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], timeoutMs: 3000, tries: 1 });
+      const key = { domain: 'drop.test', selector: 'rsa1', algorithm: 'rsa' as const, key: createPrivateKey(rsa.privateKey) };
+      const waiting = auth(one, signMessage(message('a@drop.test', 'dropped key'), [key]), dropped);
+      await new Promise((r) => setImmediate(r));
+      const t0 = performance.now();
+      assert.deepEqual(unpackParts(await tokens(raws[4]!)), tokenParts(raws[4]!));
+      assert.ok(performance.now() - t0 < 1000, `answered after ${(performance.now() - t0).toFixed(0)} ms`);
+      // Tasks made in consecutive turns while that batch is out share messages (one per turn without the hold).
+      const before = one.posts;
+      const spread: Array<Promise<unknown>> = [];
+      for (const raw of raws.slice(1)) {
+        spread.push(tokens(raw));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(spread);
+      assert.ok(one.posts - before <= 4, `${one.posts - before} messages for 5 tasks made in 5 turns`);
+      const report = await waiting;
+      assert.equal(report.dkim?.[0]?.result, 'temperror', 'the waiting task still answers');
+    } finally {
+      await one.close();
+    }
+  });
+
   test('a crashed thread loses nothing: its tasks reject, callers check in-process, a new thread follows', async () => {
     const one = new CheckPool({ size: 1 });
     try {

@@ -13,6 +13,10 @@
  *   time is stuck and is ended (its other tasks reject too); a crashed or ended thread is replaced by the
  *   next task. Callers treat every rejection so.
  * - Threads are unreferenced while idle: an idle pool never keeps a process alive.
+ * - Few wake-ups: a thread has at most one batch of tasks on its way at a time. Tasks made while a batch
+ *   is out wait (at most HOLD_MS) and go together with the thread's next answer, when it is awake anyway;
+ *   waking a thread costs both threads more than the message itself, and on a loaded machine the thread
+ *   that posts to a sleeping one often loses its CPU for a while.
  *
  * The worker runs this very module (its URL), which serves tasks when it finds itself on a pool thread. A
  * bundled build has no file of its own for it (the module is then part of a larger file whose top level
@@ -28,6 +32,8 @@ import { TOKEN_ID_KEY } from '../spam/token-ids.js';
 const TAG = 'mailroom-check-pool';
 /** Tasks one thread runs at a time (the rest wait in the queue). */
 const PER_WORKER = 8;
+/** Longest time a task waits to go with its thread's next answer while a batch is out (see #send). */
+const HOLD_MS = 2;
 
 export type PoolErrorCode = 'BUSY' | 'CRASHED' | 'TIMEOUT' | 'CLOSED' | 'UNAVAILABLE';
 
@@ -61,8 +67,12 @@ interface Pending {
 interface Thread {
   worker: Worker;
   running: Map<number, Pending>;
-  /** Tasks to post at the end of this turn of the event loop (one message, one wake-up for all). */
+  /** Tasks to post together (one message, one wake-up for all): at the end of this turn, or with the next answer. */
   outbox: Pending[];
+  /** Tasks posted and not answered yet (the batch out). */
+  out: number;
+  /** When the outbox is posted: an immediate (nothing out) or a HOLD_MS timer (a batch out); null when empty. */
+  flushAt: NodeJS.Immediate | NodeJS.Timeout | null;
   dead: boolean;
   /** It answered a task (it started fine). */
   answered: boolean;
@@ -117,6 +127,8 @@ export class CheckPool {
   #failedStarts = 0;
   /** Threads started so far (for tests and metrics). */
   started = 0;
+  /** Messages that carried tasks to threads so far (for tests and metrics). */
+  posts = 0;
 
   constructor(opts: PoolOptions = {}) {
     this.size = Math.max(0, Math.floor(opts.size ?? defaultPoolSize()));
@@ -170,10 +182,13 @@ export class CheckPool {
     }
     heldAcrossWorker(worker);
     this.started++;
-    const t: Thread = { worker, running: new Map(), outbox: [], dead: false, answered: false, lastAnswer: -Infinity };
+    const t: Thread = { worker, running: new Map(), outbox: [], out: 0, flushAt: null, dead: false, answered: false, lastAnswer: -Infinity };
     worker.unref();
     worker.on('message', (answers: Answer[]) => {
       t.lastAnswer = performance.now();
+      t.out = Math.max(0, t.out - answers.length);
+      // The thread is awake now: what waited for it goes at once.
+      if (t.outbox.length) this.#flush(t);
       for (const m of answers) {
         const p = t.running.get(m.id);
         if (!p) continue;
@@ -199,6 +214,7 @@ export class CheckPool {
     p.timer = setTimeout(() => {
       if (!t.running.has(p.id)) return;
       t.running.delete(p.id);
+      if (!t.outbox.includes(p)) t.out = Math.max(0, t.out - 1); // a late answer of it is not waited for
       p.reject(new PoolError('TIMEOUT'));
       // A thread that answered nothing since is stuck (on this task or another): its tasks go elsewhere.
       // One that answers others is only waiting (on DNS, say) and keeps them.
@@ -206,19 +222,28 @@ export class CheckPool {
       else this.#settled(t);
     }, this.#timeoutMs);
     p.timer.unref();
-    // Waking a sleeping thread costs more than the message: the tasks of one turn go together.
-    if (t.outbox.push(p) === 1) setImmediate(() => this.#flush(t));
+    // Waking a sleeping thread costs more than the message: the tasks of one turn go together, and while
+    // a batch is out, with the thread's next answer (or after HOLD_MS).
+    if (t.outbox.push(p) === 1) t.flushAt = t.out > 0 ? setTimeout(() => this.#flush(t), HOLD_MS).unref() : setImmediate(() => this.#flush(t));
   }
 
   #flush(t: Thread): void {
+    if (t.flushAt) {
+      clearTimeout(t.flushAt as NodeJS.Timeout);
+      clearImmediate(t.flushAt as NodeJS.Immediate);
+      t.flushAt = null;
+    }
     const batch = t.outbox.splice(0);
     if (t.dead || !batch.length) return;
+    this.posts++;
+    t.out += batch.length;
     try {
       t.worker.postMessage(
         batch.map((p) => ({ id: p.id, kind: p.kind, payload: p.payload })),
         batch.flatMap((p) => p.transfer),
       );
     } catch (e) {
+      t.out -= batch.length;
       for (const p of batch) {
         t.running.delete(p.id);
         clearTimeout(p.timer);
@@ -246,6 +271,7 @@ export class CheckPool {
     }
     t.running.clear();
     t.outbox.length = 0;
+    t.out = 0;
     await t.worker.terminate().catch(() => undefined);
     // Waiting tasks go to a new thread (or a remaining one), or back to their callers.
     if (!this.available) for (const p of this.#queue.splice(0)) p.reject(new PoolError('UNAVAILABLE'));
