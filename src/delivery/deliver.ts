@@ -142,7 +142,8 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     const done = new Set<number>();
     for (const t of d.targets) {
       const inbox = t.mailbox.toUpperCase() === 'INBOX' ? inboxIds(store.mail) : null;
-      const known = inbox?.get(r.user.id);
+      // A remembered INBOX id, or the id the stage that chose the mailbox knew (the spam stage's Junk).
+      const known = inbox?.get(r.user.id) ?? t.mailboxId;
       let mailboxId = known ?? (await targetMailbox(store, r.user.id, t))?.id;
       if (mailboxId === undefined) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
       if (done.has(mailboxId)) continue; // fileinto the same mailbox twice stores one copy (RFC 5228 4.1)
@@ -155,9 +156,10 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
       try {
         res = await store.mail.append(mailboxId, copy, appendOpts);
       } catch (e) {
-        // A remembered INBOX that is gone (its user was removed): look the mailbox up again, once.
+        // A remembered mailbox that is gone (an INBOX whose user was removed, a Junk deleted a moment ago):
+        // look the mailbox up by name again, once.
         if (known === undefined || !isStoreError(e, 'NOT_FOUND')) throw e;
-        inbox!.delete(r.user.id);
+        inbox?.delete(r.user.id);
         mailboxId = (await targetMailbox(store, r.user.id, t))?.id;
         if (mailboxId === undefined) return { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' };
         done.add(mailboxId);

@@ -45,6 +45,12 @@ export interface Target {
   flags?: string[];
   /** Create the mailbox when it does not exist (Sieve's fileinto :create). */
   create?: boolean;
+  /**
+   * The id of the mailbox `mailbox` names, when the stage that chose it knows it (the spam stage's
+   * remembered Junk mailbox): delivery appends there without looking the name up, and looks the name up
+   * after all when that mailbox is gone. A stage that changes `mailbox` must drop it.
+   */
+  mailboxId?: number;
 }
 
 /** The running decision for one user's copy. */

@@ -37,11 +37,19 @@ const JUNK_NAME_CACHE = 10_000;
  */
 export const JUNK_NAME_TTL_MS = 30_000;
 
-/** A remembered Junk mailbox name, with the mailbox list subscription that forgets it. */
+/** A remembered Junk mailbox (name and id), with the mailbox list subscription that forgets it. */
 interface JunkName {
   name: string;
+  /** The mailbox's id, or null when it was not found (created meanwhile by another delivery). */
+  id: number | null;
   checked: number;
   off: () => void;
+}
+
+/** The user's Junk mailbox as delivery files into it: its name, and its id when known (spares a look-up by name). */
+export interface JunkMailbox {
+  name: string;
+  id: number | null;
 }
 
 export interface SpamSettings {
@@ -306,13 +314,20 @@ export class SpamFilter {
    * user's mailbox list forgets it, and after JUNK_NAME_TTL_MS it is checked again with one mailbox read.
    */
   async junkMailboxName(userId: number): Promise<string> {
+    return (await this.junkMailbox(userId)).name;
+  }
+
+  /** junkMailboxName with the mailbox's id (remembered with the name, forgotten with it). */
+  async junkMailbox(userId: number): Promise<JunkMailbox> {
     const known = this.#junkNames.get(userId);
     if (known !== undefined) {
-      if (performance.now() - known.checked < JUNK_NAME_TTL_MS) return known.name;
+      if (performance.now() - known.checked < JUNK_NAME_TTL_MS) return { name: known.name, id: known.id };
       const mb = await this.#store.mail.getMailbox(userId, known.name);
       if (mb && this.isJunk(mb) && this.#junkNames.get(userId) === known) {
         known.checked = performance.now();
-        return mb.name;
+        known.name = mb.name;
+        known.id = mb.id;
+        return { name: mb.name, id: mb.id };
       }
       this.#forgetJunk(userId, known);
     }
@@ -323,21 +338,21 @@ export class SpamFilter {
       changed = true;
       if (entry) this.#forgetJunk(userId, entry);
     });
-    let name: string;
+    let found: JunkMailbox;
     try {
-      name = await this.#findJunk(userId);
+      found = await this.#findJunk(userId);
     } catch (e) {
       off();
       throw e;
     }
     if (changed || this.#junkNames.has(userId)) {
       off();
-      return name;
+      return found;
     }
     if (this.#junkNames.size >= JUNK_NAME_CACHE) this.forgetJunkNames();
-    entry = { name, checked: performance.now(), off };
+    entry = { ...found, checked: performance.now(), off };
     this.#junkNames.set(userId, entry);
-    return name;
+    return found;
   }
 
   /** Forgets every remembered Junk mailbox name and ends their subscriptions (also before the store closes). */
@@ -351,17 +366,16 @@ export class SpamFilter {
     if (this.#junkNames.get(userId) === entry) this.#junkNames.delete(userId);
   }
 
-  async #findJunk(userId: number): Promise<string> {
+  async #findJunk(userId: number): Promise<JunkMailbox> {
     const boxes = await this.#store.mail.listMailboxes(userId);
-    const marked = boxes.find((b) => b.specialUse === '\\Junk');
-    if (marked) return marked.name;
     const name = this.settings.junkMailbox;
-    const same = boxes.find((b) => b.name.toLowerCase() === name.toLowerCase());
-    if (same) return same.name;
+    const found = boxes.find((b) => b.specialUse === '\\Junk') ?? boxes.find((b) => b.name.toLowerCase() === name.toLowerCase());
+    if (found) return { name: found.name, id: found.id };
     try {
-      return (await this.#store.mail.createMailbox(userId, name, { specialUse: '\\Junk' })).name;
+      const made = await this.#store.mail.createMailbox(userId, name, { specialUse: '\\Junk' });
+      return { name: made.name, id: made.id };
     } catch {
-      return name; // created meanwhile by another delivery; the target names it
+      return { name, id: null }; // created meanwhile by another delivery; the target names it
     }
   }
 }

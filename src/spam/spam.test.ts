@@ -128,11 +128,11 @@ test('the stage: untrained users are never misfiled, trained ones get verdicts, 
     const note = d.notes['spam'] as { probability: number; isSpam: boolean; score: number };
     assert.equal(note.isSpam, true);
     assert.ok(note.probability >= 0.9 && note.score >= 9, JSON.stringify(note));
-    assert.deepEqual(d.targets, [{ mailbox: 'Junk' }]);
-    assert.match(d.headers[0]!, /^X-Spam-Status: Yes, score=\d+\.\d required=9\.0 engine=bayes clues=\d+\r\n$/);
-    assert.equal(d.headers[1], 'X-Spam: Yes\r\n');
     const junk = (await store.mail.listMailboxes(userId)).find((b) => b.name === 'Junk');
     assert.equal(junk?.specialUse, '\\Junk', 'Junk is created and marked \\Junk');
+    assert.deepEqual(d.targets, [{ mailbox: 'Junk', mailboxId: junk.id }], 'the target carries the id of the Junk mailbox');
+    assert.match(d.headers[0]!, /^X-Spam-Status: Yes, score=\d+\.\d required=9\.0 engine=bayes clues=\d+\r\n$/);
+    assert.equal(d.headers[1], 'X-Spam: Yes\r\n');
 
     // Forged verdicts of the sender decide nothing and are renamed on the stored copy.
     const forged = Buffer.concat([Buffer.from('X-Spam-Status: Yes, score=99\r\nX-Spam: Yes\r\n'), HAM(102)]);
@@ -143,10 +143,11 @@ test('the stage: untrained users are never misfiled, trained ones get verdicts, 
 
     // Quarantine (DMARC) goes to Junk even when the filter says ham, and with the filter off.
     d = await runStages(stage, local(userId, HAM(103), { quarantine: true }), silentLogger);
-    assert.deepEqual(d.targets, [{ mailbox: 'Junk' }]);
+    assert.deepEqual(d.targets, [{ mailbox: 'Junk', mailboxId: junk.id }]);
     const off = new SpamFilter(store, { enabled: false });
     d = await runStages([spamStage(off)], local(userId, HAM(104), { quarantine: true }), silentLogger);
-    assert.deepEqual(d.targets, [{ mailbox: 'Junk' }]);
+    assert.deepEqual(d.targets, [{ mailbox: 'Junk', mailboxId: junk.id }]);
+    off.forgetJunkNames();
     assert.deepEqual(d.headers, []);
     assert.equal(d.notes['spam'], undefined);
     d = await runStages([spamStage(off)], local(userId, SPAM(105)), silentLogger);
@@ -257,6 +258,63 @@ test('junkMailboxName: remembered per user, forgotten when the mailbox list chan
       await store.mail.setSpecialUse(junk.id, null);
       await store.mail.createMailbox(userId, 'Spam', { specialUse: '\\Junk' });
       assert.equal(await filter.junkMailboxName(userId), 'Spam', 'a new \\Junk mailbox is seen at once');
+    } finally {
+      filter.forgetJunkNames();
+    }
+  });
+});
+
+test('spam copies go into the remembered Junk by its id, and follow a renamed, deleted or unmarked Junk', async () => {
+  const { deliver } = await import('../delivery/deliver.js');
+  await withStore(async (store, userId) => {
+    const filter = new SpamFilter(store, { enabled: false }); // quarantine files into Junk with the filter off
+    const user = (await store.directory.getUser('alice@example.org'))!;
+    const resolution = { kind: 'local' as const, user, recipient: 'alice@example.org', tag: null, via: 'user' as const };
+    let lookups = 0;
+    const mail = new Proxy(store.mail, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'getMailbox' && args[1] !== 'INBOX') lookups++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const parts = { directory: store.directory, mail };
+    let n = 0;
+    const put = async (stages = [spamStage(filter)]) => {
+      const r = await deliver(parts, 'alice@example.org', HAM(300 + n++), { envelopeFrom: 's@remote.test', resolution, stages, facts: { quarantine: true } });
+      assert.ok(r.ok, JSON.stringify(r));
+      const box = await store.mail.getMailboxById(r.mailboxId);
+      return box!.name;
+    };
+    const count = async (name: string) => (await store.mail.listMessages((await store.mail.getMailbox(userId, name))!.id)).length;
+    try {
+      assert.equal(await put(), 'Junk');
+      const before = lookups;
+      assert.equal(await put(), 'Junk');
+      assert.equal(await put(), 'Junk');
+      assert.equal(lookups, before, 'the remembered Junk is appended to by id, without a look-up by name');
+      assert.equal(await count('Junk'), 3);
+
+      await store.mail.renameMailbox(userId, 'Junk', 'Bulk');
+      assert.equal(await put(), 'Bulk', 'a renamed Junk (the \\Junk mark moved with it)');
+      const bulk = (await store.mail.getMailbox(userId, 'Bulk'))!;
+      await store.mail.setSpecialUse(bulk.id, null);
+      await store.mail.createMailbox(userId, 'Spam', { specialUse: '\\Junk' });
+      assert.equal(await put(), 'Spam', 'the \\Junk mark moved to another mailbox');
+      await store.mail.deleteMailbox(userId, 'Spam');
+      assert.equal(await put(), 'Junk', 'a deleted Junk is created again');
+      assert.equal(await count('Bulk'), 4);
+      assert.equal(await count('Junk'), 1);
+
+      // A remembered id whose mailbox is gone by the time of the append (deleted in between): the name decides.
+      const gone = (await store.mail.createMailbox(userId, 'Gone')).id;
+      await store.mail.deleteMailbox(userId, 'Gone');
+      const stale = (mailbox: string) => ({ name: 'stale', run: async (_m: LocalMessage, d: ReturnType<typeof defaultDisposition>) => void (d.targets = [{ mailbox, mailboxId: gone }]) });
+      assert.equal(await put([stale('Junk')]), 'Junk');
+      assert.equal(await put([stale('Nowhere')]), 'INBOX', 'a missing mailbox falls back to INBOX, as by name');
     } finally {
       filter.forgetJunkNames();
     }

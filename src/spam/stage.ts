@@ -48,8 +48,13 @@ export function spamStage(filter: SpamFilter): DeliveryStage {
         if (verdict.isSpam) d.headers.push('X-Spam: Yes\r\n');
       }
       if (verdict?.isSpam || msg.facts['quarantine'] === true) {
-        const junk = await filter.junkMailboxName(msg.userId);
-        for (const t of d.targets) if (t.mailbox.toUpperCase() === 'INBOX') t.mailbox = junk;
+        const junk = await filter.junkMailbox(msg.userId);
+        for (const t of d.targets) {
+          if (t.mailbox.toUpperCase() !== 'INBOX') continue;
+          t.mailbox = junk.name;
+          if (junk.id !== null) t.mailboxId = junk.id;
+          else delete t.mailboxId;
+        }
       }
     },
   };
