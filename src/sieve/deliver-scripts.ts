@@ -138,9 +138,12 @@ export class UserScripts {
     readonly log: Logger,
   ) {}
 
-  /** The user's active script compiled, or null (none, or it does not compile: logged once per revision). */
-  async active(userId: number): Promise<NamedScript | null> {
-    const rev = await this.store.activeRevision(userId);
+  /**
+   * The user's active script compiled, or null (none, or it does not compile: logged once per revision).
+   * `known`: its name and revision as just read (SieveStore.deliveryState), else they are read here.
+   */
+  async active(userId: number, known?: { name: string; revision: number } | null): Promise<NamedScript | null> {
+    const rev = known === undefined ? await this.store.activeRevision(userId) : known;
     if (!rev) return null;
     const hit = this.#cache.get(rev.revision);
     if (hit) return 'kind' in hit ? { name: rev.name, script: hit } : null;

@@ -100,8 +100,10 @@ class SieveStage implements DeliveryStage {
     const store = this.#o.store;
     const now = this.#now();
     const seq = this.#globals.sequences(now.getTime());
-    const user = await this.#users.active(msg.userId);
-    const setting = await store.sieve.getVacation(msg.userId);
+    // One read for both when the store offers it.
+    const state = store.sieve.deliveryState ? await store.sieve.deliveryState(msg.userId) : null;
+    const user = await this.#users.active(msg.userId, state ? state.active : undefined);
+    const setting = state ? state.vacation : await store.sieve.getVacation(msg.userId);
     const vacationOn =
       setting.enabled && (!setting.fromDate || setting.fromDate.getTime() <= now.getTime()) && (!setting.toDate || now.getTime() < setting.toDate.getTime());
     const scripts: NamedScript[] = [...seq.before, ...(user ? [user] : []), ...seq.after];

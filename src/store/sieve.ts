@@ -56,6 +56,12 @@ export interface VacationSettings {
 
 export const VACATION_OFF: VacationSettings = { enabled: false, subject: '', textBody: '', htmlBody: null, fromDate: null, toDate: null };
 
+/** What the Sieve delivery stage reads per recipient (SieveStore.deliveryState). */
+export interface SieveDeliveryState {
+  active: { name: string; revision: number } | null;
+  vacation: VacationSettings;
+}
+
 export interface SieveStore {
   /** The user's scripts in name order (code point order of the UTF-8 names). */
   listScripts(userId: number): Promise<SieveScriptInfo[]>;
@@ -80,6 +86,11 @@ export interface SieveStore {
 
   /** The vacation setting (VACATION_OFF when never set). */
   getVacation(userId: number): Promise<VacationSettings>;
+  /**
+   * activeRevision and getVacation in one read (what delivery needs of every recipient). Optional: without
+   * it, delivery asks both.
+   */
+  deliveryState?(userId: number): Promise<SieveDeliveryState>;
   /** Throws NOT_FOUND for no such user, INVALID for a bad value. */
   setVacation(userId: number, v: VacationSettings): Promise<void>;
   /** When a vacation reply last went to `sender` for `handle`, or null. */

@@ -14,6 +14,7 @@ import {
   type SieveQuota,
   type SieveQuotaProblem,
   type SieveScript,
+  type SieveDeliveryState,
   type SieveScriptInfo,
   type SieveStore,
   type VacationSettings,
@@ -154,18 +155,27 @@ export class SqliteSieve implements SieveStore {
   }
 
   getVacation(userId: number): Promise<VacationSettings> {
+    return this.core.run(async () => this.#vacation(userId));
+  }
+
+  deliveryState(userId: number): Promise<SieveDeliveryState> {
     return this.core.run(async () => {
-      const r = this.core.sql('SELECT * FROM sieve_vacation WHERE user_id = ?').get(userId) as VacationRow | undefined;
-      if (!r) return { ...VACATION_OFF };
-      return {
-        enabled: r.enabled === 1,
-        subject: r.subject,
-        textBody: r.text_body,
-        htmlBody: r.html_body,
-        fromDate: r.from_date === null ? null : new Date(r.from_date),
-        toDate: r.to_date === null ? null : new Date(r.to_date),
-      };
+      const r = this.core.sql('SELECT id, name FROM sieve_scripts WHERE user_id = ? AND active = 1').get(userId) as { id: number; name: string } | undefined;
+      return { active: r ? { name: r.name, revision: r.id } : null, vacation: this.#vacation(userId) };
     });
+  }
+
+  #vacation(userId: number): VacationSettings {
+    const r = this.core.sql('SELECT * FROM sieve_vacation WHERE user_id = ?').get(userId) as VacationRow | undefined;
+    if (!r) return { ...VACATION_OFF };
+    return {
+      enabled: r.enabled === 1,
+      subject: r.subject,
+      textBody: r.text_body,
+      htmlBody: r.html_body,
+      fromDate: r.from_date === null ? null : new Date(r.from_date),
+      toDate: r.to_date === null ? null : new Date(r.to_date),
+    };
   }
 
   setVacation(userId: number, v: VacationSettings): Promise<void> {
