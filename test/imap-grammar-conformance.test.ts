@@ -135,6 +135,8 @@ const CASES: Case[] = [
   { state: 'A', cmd: `APPEND INBOX (\\Seen $Foo) " 7-Feb-1994 21:52:25 -0800" ${lit('Subject: a\r\n\r\nx')}`, status: 'OK', has: [/APPENDUID/] },
   { state: 'A', cmd: `APPEND INBOX ~${lit('Subject: b\r\n\r\nx')}`, status: 'OK', note: 'literal8 is append data (RFC 3516)' },
   { state: 'A', cmd: `APPEND INBOX CATENATE (TEXT ~${lit('Subject: c\r\n\r\nx')})`, status: 'OK' },
+  { state: 'A', cmd: `APPEND INBOX UTF8 (~${lit('Subject: d\r\n\r\nx')})`, status: 'OK', has: [/APPENDUID/] },
+  { state: 'A', cmd: `APPEND INBOX UTF8 (${lit('Subject: d\r\n\r\nx')})`, status: 'BAD', note: 'RFC 6855: UTF8 (literal8) (was accepted)' },
   { state: 'A', cmd: `APPEND INBOX "07-Feb-1994 21:52:25 0800" ${lit('Subject: a')}`, status: 'BAD', note: 'Dovecot OK; the zone needs its sign' },
   { state: 'A', cmd: `APPEND INBOX ($a%b) ${lit('Subject: a')}`, status: 'BAD', note: 'Dovecot NO; a keyword is an atom' },
   { state: 'A', cmd: 'APPEND INBOX "Subject: a"', status: 'BAD' },

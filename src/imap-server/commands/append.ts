@@ -81,7 +81,7 @@ export function parseMessage(args: Args): AppendMessage {
   if (kw === 'UTF8') {
     // RFC 6855 section 4: APPEND ... UTF8 (literal8)
     const inner = args.list('UTF8 literal');
-    if (inner.length !== 1 || !isLiteral(inner[0])) throw new ParseError('UTF8 needs a literal');
+    if (inner.length !== 1 || !isLiteral(inner[0]) || !inner[0].binary) throw new ParseError('UTF8 needs a literal8');
     message = inner[0].v;
     binary = inner[0].binary;
   } else {
