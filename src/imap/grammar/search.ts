@@ -176,7 +176,7 @@ function parseKey(args: Args, depth: number): SearchKey {
   const flag = FLAG_KEYS[up];
   if (flag) return { k: 'flag', flag: flag[0], set: flag[1] };
   const date = DATE_KEYS[up];
-  if (date) return { k: 'date', field: date[0], op: date[1], date: parseDate(args.astring('date')) };
+  if (date) return { k: 'date', field: date[0], op: date[1], date: parseDate(searchDate(args)) };
   if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: searchString(args) };
   switch (up) {
     case 'ALL':
@@ -251,6 +251,13 @@ function searchString(args: Args): string {
   const t = args.next('search string');
   if (t.t === 'string' && !isUtf8(t.v)) throw new ParseError('Invalid search string: not UTF-8');
   return astringOf(t, 'search string');
+}
+
+/** date = date-text / DQUOTE date-text DQUOTE (RFC 9051 section 9): an atom or a quoted string, no literal. */
+function searchDate(args: Args): string {
+  const t = args.next('date');
+  if (t.t === 'string' && t.literal) throw new ParseError('Invalid date: a literal');
+  return astringOf(t, 'date');
 }
 
 function objectId(t: Token): string {
