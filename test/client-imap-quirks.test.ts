@@ -63,6 +63,7 @@ async function startOddImap(log: string[]): Promise<{ port: number; close: () =>
           w(`${tag} OK done\r\n`);
         } else if (/^UID FETCH/.test(cmd)) {
           const list = expunged ? [[1, 4, '()'], [2, 6, '(\\Seen \\Answered)']] : [[1, 4, '()'], [2, 6, '(\\Seen)'], [3, 9, '(\\Flagged)']];
+          w('* 1 FETCH (FLAGS ())\r\n'); // unsolicited, without UID, before the listing
           for (const [seq, uid, flags] of list) w(`* ${seq} FETCH (FLAGS ${flags} UID ${uid})\r\n`);
           w(`${tag} OK done\r\n`);
         } else if (/^UID SEARCH/.test(cmd)) w(`* SEARCH${expunged ? ' 4 6' : ' 4 6 9'}\r\n${tag} OK done\r\n`);

@@ -364,10 +364,17 @@ export class ImapSyncer {
       const uidValidity = String(mb.uidValidity);
       const modseq = mb.highestModseq !== undefined && !mb.noModseq ? String(mb.highestModseq) : null;
       const sameValidity = local?.uidValidity === uidValidity;
+      // Unsolicited FETCHes (RFC 3501 section 7.4.2) may come among the listed ones: one without UID is
+      // skipped, and a UID listed twice counts once, with its last flags.
+      const listed = (ms: FetchMessageObject[]): Array<{ uid: number; flags: string[] }> => {
+        const byUid = new Map<number, string[]>();
+        for (const m of ms) if (Number.isInteger(m.uid) && m.uid > 0 && m.flags) byUid.set(m.uid, flagsOf(m));
+        return [...byUid].map(([uid, flags]) => ({ uid, flags }));
+      };
       const listAll = async (): Promise<Array<{ uid: number; flags: string[] }>> =>
-        mb.exists === 0 ? [] : (await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true })).map((m) => ({ uid: m.uid, flags: flagsOf(m) }));
+        mb.exists === 0 ? [] : listed(await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true }));
       const changedSince = async (since: string): Promise<Array<{ uid: number; flags: string[] }>> =>
-        mb.exists === 0 ? [] : (await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(since) })).map((m) => ({ uid: m.uid, flags: flagsOf(m) }));
+        mb.exists === 0 ? [] : listed(await client.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: BigInt(since) }));
 
       if (canQresync && haveState && sameValidity && modseq !== null) {
         server = { uidValidity, highestModseq: modseq, mode: 'qresync', changed: await changedSince(local.highestModseq as string), vanished };
