@@ -11,7 +11,7 @@
  * \Recent from the client is dropped. A message sent as a literal8 (BINARY, RFC 3516 4.4) has its
  * Content-Transfer-Encoding: binary parts stored base64-encoded (src/mime/binary.ts, as Dovecot does).
  */
-import { Args, ParseError, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
+import { Args, ParseError, astringOf, parseDateTime, parseFlag } from '../../imap/grammar/args.js';
 import type { Token } from '../../imap/wire/tokenizer.js';
 import { formatSequenceSet } from '../../imap/wire/encode.js';
 import type { AppendItem } from '../../store/types.js';
@@ -55,7 +55,7 @@ function parseCatenate(list: Token[]): CatenatePart[] {
     const value = list[i + 1];
     const k = kind.t === 'atom' ? kind.v.toUpperCase() : '';
     if (k === 'TEXT' && isLiteral(value)) parts.push({ kind: 'text', data: value.v });
-    else if (k === 'URL' && value && (value.t === 'string' || value.t === 'atom')) parts.push({ kind: 'url', url: value.t === 'atom' ? value.v : value.v.toString('utf8') });
+    else if (k === 'URL' && value && value.t !== 'list') parts.push({ kind: 'url', url: astringOf(value, 'URL') }); // url = "URL" SP astring (RFC 4469)
     else throw new ParseError('CATENATE parts are TEXT literal or URL string');
   }
   return parts;
