@@ -1,5 +1,5 @@
 /**
- * Process metrics in Prometheus text format (prom-client), served at /metrics by the web plugin.
+ * Process metrics in Prometheus text format, served at /metrics by the web plugin.
  * Protocol code increments the counters of the process-wide `metrics` set:
  *   metrics.connections.inc({ protocol: 'imap' })                  a connection was accepted
  *   metrics.openConnections.inc/dec({ protocol: 'imap' })          connections open now
@@ -10,20 +10,139 @@
  * recentLog keeps the last log lines for the admin page (withRecentLog wraps the server's logger).
  * Label values are bounded by the caller (protocol and command names, never addresses). Tests that need
  * their own numbers create a separate set with createMetrics().
+ *
+ * The counts are plain numbers here; prom-client (about 1.5 MB of heap, with Node's default process
+ * metrics and their event-loop histogram) is loaded only when a registry is first read (`Metrics.registry`,
+ * a scrape of /metrics, a cluster primary asking a worker): most servers never serve /metrics, and every
+ * worker of `serve --workers N` held it. Node's default metrics (event-loop lag, GC) start with the first read.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
 
+/** prom-client, loaded on the first read of a registry (synchronously: it is CommonJS). */
+let promClient: typeof import('prom-client') | null = null;
+export function loadPromClient(): typeof import('prom-client') {
+  promClient ??= createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+  return promClient;
+}
+
+/** True once prom-client has been loaded in this process. */
+export function promClientLoaded(): boolean {
+  return promClient !== null;
+}
+
+type LabelValues<L extends string> = Partial<Record<L, string | number>>;
+
+/** One metric as prom-client's registry reads it (the shape of its Counter.get() and Gauge.get()). */
+interface MetricData {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum' | 'max';
+  values: Array<{ metricName?: string; labels: Record<string, string | number>; value: number }>;
+}
+
+/**
+ * A counter or gauge over a fixed set of label names, kept in plain numbers per label combination and
+ * registered in the prom-client registry as a custom metric (read through get(), as prom-client's own
+ * metrics are). Without label names it starts at 0, as prom-client's do.
+ */
+export class Series<L extends string = never> {
+  readonly #values = new Map<string, { labels: Record<string, string | number>; value: number }>();
+  readonly #collect: (() => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    readonly labelNames: readonly L[] = [],
+    readonly aggregator: 'sum' | 'max' = 'sum',
+    collect?: () => void,
+  ) {
+    this.#collect = collect;
+    if (labelNames.length === 0) this.#values.set('', { labels: {}, value: 0 });
+  }
+
+  #entry(values: ReadonlyArray<string | number | undefined>): { labels: Record<string, string | number>; value: number } {
+    const key = values.length === 1 ? String(values[0] ?? '') : values.map((v) => String(v ?? '')).join('\u0000');
+    let e = this.#values.get(key);
+    if (!e) {
+      const labels: Record<string, string | number> = {};
+      this.labelNames.forEach((n, i) => {
+        const v = values[i];
+        if (v !== undefined) labels[n] = v;
+      });
+      this.#values.set(key, (e = { labels, value: 0 }));
+    }
+    return e;
+  }
+
+  #of(labels: LabelValues<L> | undefined): { labels: Record<string, string | number>; value: number } {
+    return this.#entry(this.labelNames.map((n) => labels?.[n]));
+  }
+
+  #add(labels: LabelValues<L> | number | undefined, n: number | undefined, sign: 1 | -1): void {
+    const by = (typeof labels === 'number' ? labels : (n ?? 1)) * sign;
+    if (this.type === 'counter' && by < 0) throw new Error('It is not possible to decrease a counter');
+    this.#of(typeof labels === 'number' ? undefined : labels).value += by;
+  }
+
+  inc(labels?: LabelValues<L> | number, n?: number): void {
+    this.#add(labels, n, 1);
+  }
+
+  /** Gauges only. */
+  dec(labels?: LabelValues<L> | number, n?: number): void {
+    if (this.type !== 'gauge') throw new Error(`${this.name} is a counter`);
+    this.#add(labels, n, -1);
+  }
+
+  /** Gauges only. */
+  set(labels: LabelValues<L> | number, value?: number): void {
+    if (this.type !== 'gauge') throw new Error(`${this.name} is a counter`);
+    if (typeof labels === 'number') this.#of(undefined).value = labels;
+    else this.#of(labels).value = value ?? 0;
+  }
+
+  /** The series of these label values, in the order of `labelNames`. */
+  labels(...values: Array<string | number>): { inc(n?: number): void; dec(n?: number): void; set(v: number): void } {
+    const e = this.#entry(values);
+    const counter = this.type === 'counter';
+    return {
+      inc: (n = 1) => {
+        if (counter && n < 0) throw new Error('It is not possible to decrease a counter');
+        e.value += n;
+      },
+      dec: (n = 1) => {
+        if (counter) throw new Error(`${this.name} is a counter`);
+        e.value -= n;
+      },
+      set: (v) => {
+        if (counter) throw new Error(`${this.name} is a counter`);
+        e.value = v;
+      },
+    };
+  }
+
+  async get(): Promise<MetricData> {
+    this.#collect?.();
+    const values = [...this.#values.values()].map((e) => ({ labels: { ...e.labels }, value: e.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
 export interface Metrics {
+  /** The prom-client registry of these metrics, created (and prom-client loaded) on first read. */
   readonly registry: Registry;
-  readonly connections: Counter<'protocol'>;
-  readonly openConnections: Gauge<'protocol'>;
-  readonly commands: Counter<'protocol' | 'command' | 'result'>;
-  readonly deliveries: Counter<'via' | 'result'>;
-  readonly authFailures: Counter<never>;
-  readonly queueLength: Gauge<never>;
+  readonly connections: Series<'protocol'>;
+  readonly openConnections: Series<'protocol'>;
+  readonly commands: Series<'protocol' | 'command' | 'result'>;
+  readonly deliveries: Series<'via' | 'result'>;
+  readonly authFailures: Series;
+  readonly queueLength: Series;
   readonly storeLatency: LatencyHistogram;
-  readonly httpRequests: Counter<'route' | 'status'>;
+  readonly httpRequests: Series<'route' | 'status'>;
   /** Run when the registry is read: hot-path counts kept in plain numbers (Recorder) are added then. */
   readonly beforeScrape: Array<() => void>;
 }
@@ -68,36 +187,40 @@ export class LatencyHistogram {
 /** Interval of the event-loop lag sampling behind the nodejs_eventloop_lag metrics, ms. */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
-/** A fresh set of mailroom metrics on its own registry; `defaults` adds Node's process metrics. */
+/** A fresh set of mailroom metrics; `defaults` adds Node's process metrics to its registry (once it exists). */
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
-  const registry = new Registry();
-  // The event-loop lag is sampled every EVENT_LOOP_SAMPLE_MS: prom-client's default of 10 ms kept a timer
-  // firing 100 times a second in every process (about 2.4 ms of CPU per second each, idle or not).
-  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'mailroom_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-  const registers = [registry];
   const beforeScrape: Array<() => void> = [];
   const storeLatency = new LatencyHistogram('mailroom_store_latency_seconds', 'Store operation latency, by operation', STORE_BUCKETS);
-  registry.registerMetric(storeLatency as unknown as Parameters<Registry['registerMetric']>[0]);
-  return {
-    registry,
-    beforeScrape,
-    connections: new Counter({ name: 'mailroom_connections_total', help: 'Connections accepted, by protocol', labelNames: ['protocol'], registers }),
-    openConnections: new Gauge({ name: 'mailroom_open_connections', help: 'Connections open now, by protocol', labelNames: ['protocol'], registers }),
-    commands: new Counter({
-      name: 'mailroom_commands_total',
-      help: 'Protocol commands handled, by protocol, command and result',
-      labelNames: ['protocol', 'command', 'result'],
-      registers,
-      collect: () => {
-        for (const f of beforeScrape) f();
-      },
+  const series = {
+    connections: new Series('mailroom_connections_total', 'Connections accepted, by protocol', 'counter', ['protocol'] as const),
+    openConnections: new Series('mailroom_open_connections', 'Connections open now, by protocol', 'gauge', ['protocol'] as const),
+    commands: new Series('mailroom_commands_total', 'Protocol commands handled, by protocol, command and result', 'counter', ['protocol', 'command', 'result'] as const, 'sum', () => {
+      for (const f of beforeScrape) f();
     }),
-    deliveries: new Counter({ name: 'mailroom_deliveries_total', help: 'Local deliveries, by path and result', labelNames: ['via', 'result'], registers }),
-    authFailures: new Counter({ name: 'mailroom_auth_failures_total', help: 'Failed authentications (every protocol, HTTP tokens too)', registers }),
+    deliveries: new Series('mailroom_deliveries_total', 'Local deliveries, by path and result', 'counter', ['via', 'result'] as const),
+    authFailures: new Series('mailroom_auth_failures_total', 'Failed authentications (every protocol, HTTP tokens too)', 'counter'),
     // Every worker of a cluster reads the one shared queue: the aggregate is the largest reading, not the sum.
-    queueLength: new Gauge({ name: 'mailroom_outbound_queue_length', help: 'Messages in the outbound queue (read when scraped)', registers, aggregator: 'max' }),
+    queueLength: new Series('mailroom_outbound_queue_length', 'Messages in the outbound queue (read when scraped)', 'gauge', [], 'max'),
+    httpRequests: new Series('mailroom_http_requests_total', 'HTTP requests, by route and status', 'counter', ['route', 'status'] as const),
+  };
+  let registry: Registry | null = null;
+  return {
+    ...series,
     storeLatency,
-    httpRequests: new Counter({ name: 'mailroom_http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers }),
+    beforeScrape,
+    get registry(): Registry {
+      if (registry) return registry;
+      const prom = loadPromClient();
+      const r = new prom.Registry();
+      // The event-loop lag is sampled every EVENT_LOOP_SAMPLE_MS: prom-client's default of 10 ms kept a timer
+      // firing 100 times a second in every process (about 2.4 ms of CPU per second each, idle or not).
+      if (opts.defaults) prom.collectDefaultMetrics({ register: r, prefix: 'mailroom_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+      // In the order prom-client's own metrics had when they were created with the set.
+      for (const m of [series.connections, series.openConnections, series.commands, series.deliveries, series.authFailures, series.queueLength, storeLatency, series.httpRequests]) {
+        r.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+      }
+      return (registry = r);
+    },
   };
 }
 
@@ -175,7 +298,7 @@ export function lastLineStatus(out: Buffer): string {
 }
 
 /** The sum of a counter over all its labels (status history: deliveries so far). */
-export async function counterTotal(c: Counter<string>): Promise<number> {
+export async function counterTotal(c: Series<string>): Promise<number> {
   let n = 0;
   for (const v of (await c.get()).values) n += v.value;
   return n;

@@ -24,13 +24,12 @@
  * stopping: the primary has exited or is restarting it).
  */
 import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import type { Store } from '../store/handle.js';
 import { StoreError, type ChangeEvent } from '../store/types.js';
 import type { LoggedListEvent, ProcessLink } from '../store/bus.js';
 import { SqliteHub } from '../store/sqlite/core.js';
 import type { OutboundQueue } from '../delivery/index.js';
-import { metrics, setMetricsSource } from '../lib/metrics.js';
+import { metrics, setMetricsSource, type Metrics } from '../lib/metrics.js';
 import { isOurs, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
 import { LeaseCounter } from './cluster-leases.js';
 import { SharedFailures } from './cluster-auth.js';
@@ -93,6 +92,17 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   #onMessage = (m: unknown): void => {
     if (isOurs<ToWorker>(m)) this.#handle(m);
   };
+  /** The primary's AggregatorRegistry asking for this worker's metrics (prom-client loads then, not at start). */
+  #onMetricsRequest = (m: unknown): void => {
+    void answerMetricsRequest(m, metrics, (r) => {
+      if (!process.send || !process.connected) return;
+      try {
+        process.send(r);
+      } catch {
+        // The primary is gone; its request died with it.
+      }
+    });
+  };
 
   constructor() {
     this.storeOptions = { hub: this.hub, expungeGraceMs: CLUSTER_EXPUNGE_GRACE_MS };
@@ -100,9 +110,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
     this.relay = new ChangeRelay((m) => this.#send(m), this.hub.bus, this.hub.lists.bus);
     this.hub.holds.onChange = (floors) => this.#reportHolds(floors);
     process.on('message', this.#onMessage);
-    // The primary's metrics requests are answered by prom-client's listener, added by constructing one.
-    AggregatorRegistry.setRegistries([metrics.registry]);
-    new AggregatorRegistry();
+    process.on('message', this.#onMetricsRequest);
     setMetricsSource(() => this.#metrics());
   }
 
@@ -130,6 +138,7 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
   /** Stops listening to the primary (after the server stopped). */
   close(): void {
     process.off('message', this.#onMessage);
+    process.off('message', this.#onMetricsRequest);
     this.#accept.close();
     this.relay.close();
     this.connections.detach();
@@ -277,6 +286,25 @@ export class WorkerLink implements ProcessLink, WorkerHooks {
     } catch {
       return false;
     }
+  }
+}
+
+/** The request prom-client's AggregatorRegistry sends each worker, and the answer it waits for (prom-client lib/cluster.js). */
+export const PROM_METRICS_REQ = 'prom-client:getMetricsReq';
+export const PROM_METRICS_RES = 'prom-client:getMetricsRes';
+
+/**
+ * Answers the primary's AggregatorRegistry as prom-client's own worker listener does: this worker's registry
+ * as JSON, or the error. The registry (and prom-client) is created on the first request, so a worker whose
+ * metrics are never read never loads prom-client. Other messages are ignored.
+ */
+export async function answerMetricsRequest(m: unknown, set: Metrics, send: (reply: object) => void): Promise<void> {
+  if (typeof m !== 'object' || m === null || (m as { type?: unknown }).type !== PROM_METRICS_REQ) return;
+  const requestId = (m as { requestId?: unknown }).requestId;
+  try {
+    send({ type: PROM_METRICS_RES, requestId, metrics: [await set.registry.getMetricsAsJSON()] });
+  } catch (e) {
+    send({ type: PROM_METRICS_RES, requestId, error: e instanceof Error ? e.message : String(e) });
   }
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
-import { tuneHeap, workerHeapArgs, HEAP_GROWING_PERCENT, YOUNG_GENERATION_CAP } from './heap.js';
+import { tuneHeap, workerHeapArgs, HEAP_GROWING_PERCENT, WORKER_YOUNG_GENERATION_CAP, YOUNG_GENERATION_CAP } from './heap.js';
 import { heldAcrossWorker, keepHeapSettings } from '../lib/heap-flags.js';
 
 const newSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
@@ -56,8 +56,10 @@ test('keepHeapSettings keeps the new space at the cap under sustained allocation
 test('workerHeapArgs gives a worker process the held settings as node flags, unless node was given its own', () => {
   assert.deepEqual(workerHeapArgs([], ''), [
     `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
-    `--max-semi-space-size=${YOUNG_GENERATION_CAP / 2 / 1048576}`,
+    `--max-semi-space-size=${WORKER_YOUNG_GENERATION_CAP / 2 / 1048576}`,
   ]);
+  // A worker carries part of the load: its young generation is smaller than a single process's.
+  assert.ok(WORKER_YOUNG_GENERATION_CAP < YOUNG_GENERATION_CAP);
   assert.deepEqual(workerHeapArgs(['--max-semi-space-size=16'], '--heap_growing_percent=0'), []);
   assert.deepEqual(workerHeapArgs([], '--semi-space-growth-factor=2'), [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]);
 });
@@ -71,5 +73,5 @@ test('a process started with workerHeapArgs keeps its young generation within th
     'process.stdout.write(String(most));',
   ].join('\n');
   const out = execFileSync(process.execPath, [...workerHeapArgs([], ''), '-e', burst], { encoding: 'utf8' });
-  assert.ok(Number(out) > 0 && Number(out) <= YOUNG_GENERATION_CAP, `new space reached ${out} bytes`);
+  assert.ok(Number(out) > 0 && Number(out) <= WORKER_YOUNG_GENERATION_CAP, `new space reached ${out} bytes, cap ${WORKER_YOUNG_GENERATION_CAP}`);
 });
