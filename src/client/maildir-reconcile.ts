@@ -22,7 +22,9 @@ export function reconcileMaildirs(ctx: EngineContext, accounts?: string[]): numb
   const byDir = new Map<string, MessageRow[]>();
   for (const r of state.query({ accounts: [...names] })) {
     if (!r.fileKey) continue;
-    byDir.set(r.maildir, [...(byDir.get(r.maildir) ?? []), r]);
+    const list = byDir.get(r.maildir);
+    if (list) list.push(r);
+    else byDir.set(r.maildir, [r]);
   }
   let changed = 0;
   for (const [dir, rows] of byDir) {

@@ -262,7 +262,11 @@ export class ImapSyncer {
     const ops = state.queued(this.name);
     if (!ops.length) return;
     const byFolder = new Map<string, QueuedOp[]>();
-    for (const op of ops) byFolder.set(op.folder, [...(byFolder.get(op.folder) ?? []), op]);
+    for (const op of ops) {
+      const list = byFolder.get(op.folder);
+      if (list) list.push(op);
+      else byFolder.set(op.folder, [op]);
+    }
     for (const [folder, list] of byFolder) {
       let uidValidity: string;
       let present: Set<number>;
