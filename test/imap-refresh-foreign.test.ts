@@ -4,13 +4,15 @@
  * make changes through a second store instance on the same SQLite file (its own hub: no wake-up reaches
  * this process except through the data_version poll, like a change by another process) and check that the
  * next command still reports them (EXISTS, FETCH FLAGS, EXPUNGE), whether it is a STORE that changes a
- * message, a STORE that changes nothing, a FETCH that sets \Seen or a SELECT; and that the read is skipped
- * only when nothing can be new.
+ * message, a STORE that changes nothing, a FETCH that sets \Seen, a SELECT or IDLE; and that the read is
+ * skipped only when nothing can be new.
  */
 import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { openServerStore } from '../src/server/store.js';
 import type { MailStore } from '../src/store/mail.js';
+import type { ExpungeHold } from '../src/store/holds.js';
+import { MailboxView } from '../src/imap-server/view.js';
 import { startImap, RawClient, message, type ImapFixture } from './imap-helpers.js';
 
 describe('IMAP refresh: changes by another store instance on the same SQLite file', () => {
@@ -119,6 +121,69 @@ describe('IMAP refresh: changes by another store instance on the same SQLite fil
     assert.match(s, new RegExp(`\\* ${exists + 1} FETCH \\(UID ${last} FLAGS \\([^)]*\\\\Draft[^)]*\\)\\)\\r\\n`));
     b.close();
     c.close();
+  });
+
+  test('IDLE reads nothing more at its start, and reports a change another instance made just before it', async () => {
+    const { c, exists } = await selected();
+    reads = 0;
+    c.write('i1 IDLE\r\n');
+    await c.readUntil((s) => s.includes('+ idling\r\n'));
+    c.take();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(reads, 0, 'nothing new since the refresh after SELECT');
+    c.write('DONE\r\n');
+    assert.match(await c.waitTagged('i1'), /^i1 OK IDLE terminated\r\n$/);
+    assert.equal(reads, 1, 'the refresh after IDLE reads');
+    // Committed by the other instance after the last read and before IDLE: its wake-up (the data_version
+    // poll) reports it during IDLE.
+    await other.mail.append(otherInbox, Buffer.from(message('before idle')));
+    c.write('i2 IDLE\r\n');
+    const got = await c.readUntil((s) => new RegExp(`\\* ${exists + 1} EXISTS\\r\\n`).test(s), 3000);
+    assert.match(got, /^\+ idling\r\n/);
+    c.take();
+    c.write('DONE\r\n');
+    assert.match(await c.waitTagged('i2'), /i2 OK IDLE terminated\r\n$/);
+    c.close();
+  });
+
+  test('the view moves its expunge hold after an expunge is reported, not for flag changes and appends', async () => {
+    const mail = f.store.mail as MailStore;
+    const moves: number[] = [];
+    // The server's store, with the holds it hands out counting their moves.
+    const store = Object.create(mail, {
+      holdExpunged: {
+        value: (id: number, modseq: number): ExpungeHold => {
+          const h = mail.holdExpunged(id, modseq);
+          return { advance: (m) => (moves.push(m), h.advance(m)), release: () => h.release(), exempt: (fn) => h.exempt(fn) };
+        },
+      },
+    }) as MailStore;
+    const view = await MailboxView.open(store, f.inbox, { readOnly: false, trackRecent: false });
+    const sent: string[] = [];
+    const sink = { send: (b: Buffer) => void sent.push(b.toString('latin1')), condstore: false, qresync: false, rev2: false };
+    try {
+      // The refresh that ends the command that opened the view (as the dispatcher runs it).
+      await view.refresh();
+      moves.length = 0;
+      await other.mail.append(otherInbox, Buffer.from(message('appended')));
+      await other.mail.storeFlags(otherInbox, [view.uids[0]!], { op: 'add', flags: ['\\Flagged'] });
+      await view.refresh();
+      view.flush(sink, true);
+      assert.equal(moves.length, 0, 'an append and a flag change do not move the hold');
+      assert.ok(sent.join('').includes('EXISTS'));
+      const victim = view.uids[1]!;
+      await other.mail.storeFlags(otherInbox, [victim], { op: 'add', flags: ['\\Deleted'] });
+      await other.mail.expunge(otherInbox, [victim]);
+      await view.refresh();
+      view.flush(sink, false);
+      assert.equal(moves.length, 0, 'not while the expunge is not reported');
+      assert.ok(view.meta(victim), 'the view still shows the expunged message');
+      view.flush(sink, true);
+      assert.deepEqual(moves, [view.highestModseq], 'reported: the hold moves to what the view has seen');
+      assert.equal(view.meta(victim), undefined);
+    } finally {
+      view.close();
+    }
   });
 
   test('bad input still gets BAD and leaves the view working', async () => {

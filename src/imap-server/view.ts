@@ -63,10 +63,7 @@ export class MailboxView {
   #gone = false;
   /** The highest modseq a store wake-up announced for the mailbox (see refresh). */
   #woken = 0;
-  /**
-   * HIGHESTMODSEQ as a store operation of the current command found it (noteHighest), or -1: when the view
-   * has seen every change up to it, the refresh after the command has nothing to read (see refresh).
-   */
+  /** HIGHESTMODSEQ as a store operation of the current command found it (noteHighest), or -1. */
   #proven = -1;
   /** Lower-cased keywords the client has been told about in FLAGS / PERMANENTFLAGS. */
   readonly #keywords = new Map<string, string>();
@@ -78,6 +75,8 @@ export class MailboxView {
   #ownClaim: { first: number; next: number } | null = null;
   /** Keeps messages expunged after what the client has been told readable (see the module comment). */
   #hold: ExpungeHold | null = null;
+  /** An expunge was read or reported since the hold last moved: only then can moving it free anything. */
+  #expungeRead = false;
   /** SEARCHRES saved result (UIDs), RFC 5182. */
   savedSearch: number[] = [];
   /** Called on every store wake-up (IDLE hooks in here). */
@@ -323,7 +322,7 @@ export class MailboxView {
     if (this.#gone) return;
     if (proven === this.#seenModseq && this.#woken <= proven && this.#loadSeen === null) {
       this.#ownClaim = null;
-      if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+      this.#advanceHold();
       return;
     }
     let ch;
@@ -353,9 +352,10 @@ export class MailboxView {
       }
     }
     for (const u of ch.expunged) if (this.#indexOf(u) >= 0) this.#pendingExpunge.add(u);
+    if (ch.expunged.length > 0) this.#expungeRead = true;
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
     if (this.#loadSeen) await this.#reloadSeen(this.#loadSeen);
-    if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+    this.#advanceHold();
     const own = this.#ownClaim;
     this.#ownClaim = null;
     if (added && this.#trackRecent && !this.readOnly) {
@@ -463,7 +463,18 @@ export class MailboxView {
     }
     this.#reportedExists -= gone.length;
     if (this.#reportedExists < 0) this.#reportedExists = 0;
-    if (this.#pendingExpunge.size === 0) this.#hold?.advance(this.#seenModseq);
+    this.#expungeRead = true;
+    this.#advanceHold();
+  }
+
+  /**
+   * Moves the hold to what the view has seen once every expunge read is reported; not for flag changes and
+   * appends alone (held rows are those of expunges; each move is a sweep and, with workers, a report).
+   */
+  #advanceHold(): void {
+    if (!this.#expungeRead || this.#pendingExpunge.size > 0) return;
+    this.#expungeRead = false;
+    this.#hold?.advance(this.#seenModseq);
   }
 
   /** Drops messages (ascending uids, all in the view) from #uids and #metas, in place. */

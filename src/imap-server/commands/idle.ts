@@ -22,11 +22,14 @@ export const idle = defineCommand({
     const s = ctx.session;
     const st = s.state;
     let chain: Promise<void> = Promise.resolve();
-    const update = (): void => {
+    const update = (start = false): void => {
       if (st.kind !== 'selected') return;
       chain = chain
         .then(async () => {
-          await st.view.refresh();
+          // At the start the refresh after the previous command has just read the change log: only a wake-up
+          // since then calls for another read. A commit it has not heard of yet wakes the view when it is
+          // announced (this process, a linked worker, or the cross-process poll), and is reported then.
+          if (!start || st.view.dirty) await st.view.refresh();
           await flushWithContexts(st.view, s, true);
           if (st.view.gone) {
             s.send(mailboxDeletedBye());
@@ -42,7 +45,7 @@ export const idle = defineCommand({
     };
     setNotifyWake(s, notifyUpdate);
     s.send(Buffer.from(continuationLine('idling')));
-    update();
+    update(true);
     const keepalive = setInterval(() => s.send(Buffer.from(okLine(null, 'Still here'))), KEEPALIVE_MS);
     keepalive.unref();
     let line: Buffer;
