@@ -34,9 +34,10 @@ export const YOUNG_GENERATION_CAP = 16 * 1024 * 1024;
  * The young generation of each worker of `serve --workers N`, bytes: half of YOUNG_GENERATION_CAP, as each
  * of two workers carries half of the load (half the allocation rate, so a scavenge every ~4 MB allocated
  * comes about as often as one every ~8 MB in a single process). Under `--workers 2`, run side by side on
- * the same loaded machine, 8 MB against 16 MB: the same server CPU (LMTP 8.93 s against 8.89 s, POP3
- * re-read 0.67 s against 0.82 s, the 20-client mixed load 3.24 s against 3.36 s) for 16-24 MB less peak
- * memory over the three processes.
+ * the same loaded machine, 8 MB against 16 MB: the same server CPU within the noise, in two such pairs of
+ * runs (LMTP 8.93 s against 8.89 s and 6.35 s against 6.19 s, POP3 re-read 0.67 s against 0.82 s and
+ * 0.51 s against 0.49 s, the 20-client mixed load 3.24 s against 3.36 s and 2.40 s against 2.51 s) for
+ * 16-28 MB less peak memory over the three processes.
  */
 export const WORKER_YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
 
