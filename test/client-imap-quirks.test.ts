@@ -7,13 +7,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket, type AddressInfo } from 'node:net';
-import { tempProfile, engine, PASSWORD_ENV } from './helpers/client.js';
+import { tempProfile, engine, assertMaildir, PASSWORD_ENV } from './helpers/client.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
+import type { ClientEngine } from '../src/client/engine.js';
+import type { MessageRow } from '../src/client/store/state.js';
 
 const BODY = Buffer.from('Subject: body\r\n\r\nhello\r\n');
 
 /** One scripted session per connection; `log` collects the commands received. */
-async function startOddImap(log: string[]): Promise<{ port: number; close: () => Promise<void> }> {
+/**
+ * `bigSize`: UID 6 is announced with this RFC822.SIZE, served in partial FETCHes, and expunged after the
+ * first 1 MB window (the rest never comes).
+ */
+async function startOddImap(log: string[], opts: { bigSize?: number } = {}): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((sock) => {
     sockets.add(sock);
@@ -41,6 +47,15 @@ async function startOddImap(log: string[]): Promise<{ port: number; close: () =>
         } else if (/^(SELECT|EXAMINE)/.test(cmd)) {
           const n = expunged ? 2 : 3;
           w(`* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* ${n} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 10] ok\r\n${tag} OK [READ-WRITE] selected\r\n`);
+        } else if (/^UID FETCH/.test(cmd) && /BODY\.PEEK\[\]<\d+\.\d+>/i.test(args)) {
+          const [, start, len] = /<(\d+)\.(\d+)>/.exec(args) ?? [];
+          if (Number(start) === 0) {
+            const n = Math.min(Number(len), opts.bigSize ?? 0);
+            w(`* 2 FETCH (UID 6 RFC822.SIZE ${opts.bigSize} BODY[]<0> {${n}}\r\n`);
+            w(Buffer.alloc(n, 0x61));
+            w(')\r\n');
+          } else w('* 2 EXPUNGE\r\n');
+          w(`${tag} OK done\r\n`);
         } else if (/^UID FETCH/.test(cmd) && /BODY\.PEEK\[\]/i.test(args)) {
           for (const [seq, uid] of [[1, 4], [2, 6]] as const) {
             w(`* ${seq} FETCH (UID ${uid} BODY[] {${BODY.length}}\r\n`);
@@ -56,7 +71,7 @@ async function startOddImap(log: string[]): Promise<{ port: number; close: () =>
           w('* 2 FETCH (UID 6 FLAGS (\\Seen))\r\n');
           w(`* 1 FETCH (${env('hello world')} RFC822.SIZE ${BODY.length} INTERNALDATE "07-Dec-2026 10:00:00 +0000" BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 7 1) FLAGS () UID 4)\r\n`);
           w('* OK [ALERT] just so you know\r\n');
-          w(`* 2 FETCH (UID 6 FLAGS (\\Seen \\Answered) ${env('second one')} INTERNALDATE "07-Dec-2026 10:00:01 +0000" RFC822.SIZE ${BODY.length} BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 7 1))\r\n`);
+          w(`* 2 FETCH (UID 6 FLAGS (\\Seen \\Answered) ${env('second one')} INTERNALDATE "07-Dec-2026 10:00:01 +0000" RFC822.SIZE ${opts.bigSize ?? BODY.length} BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 7 1))\r\n`);
           // UID 9 is expunged by someone else while we fetch
           w('* 3 EXPUNGE\r\n');
           expunged = true;
@@ -86,9 +101,13 @@ async function startOddImap(log: string[]): Promise<{ port: number; close: () =>
   };
 }
 
-test('odd but legal IMAP responses: literals, NIL fields, unsolicited FETCH, ALERT and EXPUNGE during UID FETCH', async () => {
+/** Syncs an account (cache all) against a fresh scripted server once, then runs `check` on the result. */
+async function withOddSync(
+  opts: { bigSize?: number },
+  check: (x: { e: ClientEngine; r: ImapReport; log: string[]; rows: MessageRow[] }) => Promise<void>,
+): Promise<void> {
   const log: string[] = [];
-  const srv = await startOddImap(log);
+  const srv = await startOddImap(log, opts);
   const p = tempProfile();
   const e = engine(p.dir, 'pw');
   try {
@@ -96,6 +115,16 @@ test('odd but legal IMAP responses: literals, NIL fields, unsolicited FETCH, ALE
     const r = (await e.syncAccount('odd')) as ImapReport;
     assert.deepEqual(r.failed, [], log.join('\n'));
     const rows = e.list({ account: 'odd' }).sort((a, b) => (a.uid ?? 0) - (b.uid ?? 0));
+    await check({ e, r, log, rows });
+  } finally {
+    e.close();
+    p.cleanup();
+    await srv.close();
+  }
+}
+
+test('odd but legal IMAP responses: literals, NIL fields, unsolicited FETCH, ALERT and EXPUNGE during UID FETCH', async () => {
+  await withOddSync({}, async ({ e, r, log, rows }) => {
     assert.deepEqual(
       rows.map((x) => [x.uid, x.summary.subject, x.summary.from, x.bodyCached]),
       [
@@ -111,9 +140,14 @@ test('odd but legal IMAP responses: literals, NIL fields, unsolicited FETCH, ALE
     const again = (await e.syncAccount('odd')) as ImapReport;
     assert.equal(again.newHeaders, 0, 'the expunged UID 9 is not asked for again');
     assert.deepEqual(e.list({ account: 'odd' }).map((x) => x.uid).sort(), [4, 6]);
-  } finally {
-    e.close();
-    p.cleanup();
-    await srv.close();
-  }
+  });
+});
+
+test('a big body that stops short of its RFC822.SIZE (expunged mid-download) is not cached as the message', async () => {
+  await withOddSync({ bigSize: 1_500_000 }, async ({ e, log, rows }) => {
+    assert.ok(log.some((l) => /BODY\.PEEK\[\]<1048576\./.test(l)), log.join('\n'));
+    assert.deepEqual(rows.map((x) => [x.uid, x.bodyCached]), [[4, true], [6, false]]);
+    assert.equal(rows[1]?.filePath, null);
+    assert.equal(assertMaildir(e.imapFolder('odd', 'INBOX').root), 1, 'only the small body is stored; no partial file in tmp/');
+  });
 });

@@ -9,11 +9,12 @@
  *    UIDVALIDITY changes drop the folder's cache. New messages get a header overview (ENVELOPE, FLAGS,
  *    RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE); bodies are fetched by cache policy or on demand.
  */
-import { ImapFlow, type FetchMessageObject, type MessageAddressObject, type MessageStructureObject } from 'imapflow';
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import { dateMs, flagsOf, summaryOf } from './overview.js';
 import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
 import { Maildir, type StagedFile } from '../store/maildir.js';
-import type { AccountConfig, MessageRow, StateDb, Summary } from '../store/state.js';
+import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
 import { planFolder, planQueue, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
 
@@ -81,43 +82,6 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
 
 function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
-}
-
-function addr(list: MessageAddressObject[] | undefined): string {
-  return (list ?? []).map((a) => (a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? ''))).join(', ');
-}
-
-function countAttachments(s: MessageStructureObject | undefined): number {
-  if (!s) return 0;
-  if (s.childNodes?.length) return s.childNodes.reduce((n, c) => n + countAttachments(c), 0);
-  return s.disposition === 'attachment' ? 1 : 0;
-}
-
-function summaryOf(m: FetchMessageObject): Summary {
-  const e = m.envelope;
-  const date = e?.date instanceof Date ? e.date.toUTCString() : (e?.date ?? null);
-  return {
-    subject: e?.subject ?? '',
-    from: addr(e?.from),
-    to: addr(e?.to),
-    date,
-    messageId: e?.messageId ?? null,
-    contentType: m.bodyStructure?.type ?? 'text/plain',
-    attachments: countAttachments(m.bodyStructure),
-  };
-}
-
-function flagsOf(m: FetchMessageObject): string[] {
-  return [...(m.flags ?? new Set<string>())].filter((f) => f !== '\\Recent').sort();
-}
-
-function dateMs(d: Date | string | undefined, fallback: number): number {
-  if (d instanceof Date) return d.getTime();
-  if (typeof d === 'string') {
-    const t = Date.parse(d);
-    return Number.isFinite(t) ? t : fallback;
-  }
-  return fallback;
 }
 
 /** Compact UID set ("1:5,9") for a sorted list of UIDs. */
@@ -539,23 +503,38 @@ export class ImapSyncer {
 
   /**
    * One message's body streamed into a staged file with partial FETCHes (RFC 3501 section 6.4.5,
-   * BODY.PEEK[]<offset.length>); null when the server no longer has the message.
+   * BODY.PEEK[]<offset.length>); null when the server no longer has the message, or stopped sending it
+   * before RFC822.SIZE bytes (expunged midway): a shortened body is never cached as the message.
    */
   private async downloadToFile(client: ImapFlow, dir: Maildir, row: MessageRow): Promise<StagedFile | null> {
     let found = true;
-    const file = await dir.stageStream(
-      async (write) => {
-        const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK });
-        if (!content) {
-          found = false;
-          return;
-        }
-        for await (const chunk of content as AsyncIterable<Buffer>) await write(chunk);
-        if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while fetching a message`);
-      },
-      { flags: row.flags, asNew: false },
-    );
-    if (found) return file;
+    let bytes = 0;
+    const file = await dir
+      .stageStream(
+        async (write) => {
+          const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK });
+          if (!content) {
+            found = false;
+            return;
+          }
+          for await (const chunk of content as AsyncIterable<Buffer>) {
+            bytes += chunk.length;
+            await write(chunk);
+          }
+          if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while fetching a message`);
+        },
+        { flags: row.flags, asNew: false },
+      )
+      .catch((e: unknown) => {
+        // imapflow's word for a message expunged while its windows were being fetched: the partial file
+        // is gone already; the message is skipped like one expunged before the FETCH.
+        if (!client.usable || !(e && typeof e === 'object' && (e as { code?: unknown }).code === 'DownloadIncomplete')) throw e;
+        found = false;
+        return null;
+      });
+    if (!file) return null;
+    if (found && bytes >= row.size) return file;
+    if (found) this.ctx.logger.warn({ account: this.name, folder: row.folder, uid: row.uid, bytes, size: row.size }, 'message body ended short of its size: not cached');
     dir.discard(file);
     return null;
   }
