@@ -295,6 +295,33 @@ describe('client under adverse conditions (Dovecot)', { skip: skip ?? false }, (
     }
   });
 
+  test('UIDVALIDITY changed while a local change is pending: the change is dropped and reported, the folder refetched', async () => {
+    await dc.deliver('xj', sampleMessage('validity 1'));
+    await dc.deliver('xj', sampleMessage('validity 2'));
+    const e = engine(profile(), PW);
+    try {
+      e.addAccount(account('imap', 'xj'));
+      await e.syncAccount('xj');
+      const [a, b] = e.list({ account: 'xj' });
+      assert.ok(a && b);
+      e.flag(a.id, 'flagged');
+      e.delete(b.id);
+      const st = e.state.getFolder('xj', 'INBOX');
+      await dc.doveadm(['mailbox', 'update', '-u', 'xj', '--uid-validity', String(Number(st?.uidValidity) + 7), 'INBOX']);
+      const r = (await e.syncAccount('xj')) as ImapReport;
+      assert.equal(r.conflicts.length, 2, r.conflicts.join(' | '));
+      assert.ok(r.conflicts.every((c) => /UIDVALIDITY/.test(c)));
+      assert.deepEqual(r.resets, ['INBOX']);
+      assert.equal(e.state.queueSize(), 0);
+      assert.equal(await serverCount(dc, 'xj'), 2, 'the delete meant for the old UIDs was not applied to new ones');
+      const rows = e.list({ account: 'xj' });
+      assert.deepEqual(rows.map((x) => x.summary.subject).sort(), ['validity 1', 'validity 2']);
+      assert.ok(rows.every((x) => !x.flags.includes('\\Flagged')), 'the server wins');
+    } finally {
+      e.close();
+    }
+  });
+
   test('flags changed on both sides: merged flag by flag; for the same flag the local change wins', async () => {
     const c = await other(dc, 'xh');
     try {
