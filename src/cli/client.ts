@@ -230,6 +230,20 @@ export function registerClientCommands(program: Command): void {
       }),
     );
   account
+    .command('set <name>')
+    .description("change an account's trusted CA file, keeping its local mail and sync state")
+    .option('--ca-file <file>', 'PEM file of a CA (or the self-signed certificate) to trust for this server')
+    .option('--no-ca-file', "trust only the system's CAs again")
+    .option('--json', 'JSON output')
+    .action(async (name: string, o: { caFile?: string | false }, cmd: Command) =>
+      withEngine(cmd, async (e, g) => {
+        if (o.caFile === undefined) throw new ClientError('CONFIG', 'nothing to change: give --ca-file FILE or --no-ca-file');
+        const a = e.setCaFile(name, o.caFile === false ? null : o.caFile);
+        if (g.json) json(accountJson(a));
+        else out(a.caFile ? `account ${a.name} now trusts the CA certificates in ${a.caFile}` : `account ${a.name} now trusts the system's CAs only`);
+      }),
+    );
+  account
     .command('remove <name>')
     .description('remove an account (its IMAP cache too; downloaded POP3 mail stays in the Maildir)')
     .option('--json', 'JSON output')

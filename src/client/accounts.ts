@@ -109,3 +109,20 @@ export function removeAccount(state: StateDb, a: AccountConfig): void {
   }
   state.removeAccount(a.name);
 }
+
+/**
+ * Sets (a path) or clears (null) the PEM file of extra CA certificates an account trusts, keeping everything
+ * else: its index, cached bodies, POP3 UIDLs and queued changes (removing and re-adding the account would
+ * lose them, and a leave-on-server POP3 account would download everything again). Throws ClientError CONFIG
+ * when the file does not exist.
+ */
+export function setAccountCaFile(state: StateDb, a: AccountConfig, caFile: string | null): AccountConfig {
+  const next: AccountConfig = { ...a };
+  if (caFile === null) delete next.caFile;
+  else {
+    if (!existsSync(caFile)) throw new ClientError('CONFIG', `CA file ${caFile} does not exist`);
+    next.caFile = caFile;
+  }
+  state.updateAccount(next);
+  return next;
+}

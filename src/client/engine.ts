@@ -23,7 +23,7 @@ import { ClientError } from './errors.js';
 import { Maildir, encodeFolderName } from './store/maildir.js';
 import { StateDb, type AccountConfig, type MessageRow } from './store/state.js';
 import type { EngineContext, EngineOptions } from './context.js';
-import { addAccount, removeAccount, type AccountInput } from './accounts.js';
+import { addAccount, removeAccount, setAccountCaFile, type AccountInput } from './accounts.js';
 import { reconcileMaildirs } from './maildir-reconcile.js';
 import { syncAccount, syncEach, type SyncReport, type SyncResult } from './sync-run.js';
 import { folderSummaries, listMessages, type FolderSummary, type ListFilter } from './views.js';
@@ -99,6 +99,11 @@ export class ClientEngine {
     const a = this.state.getAccount(name);
     if (!a) throw new ClientError('NOT_FOUND', `no account named ${name} (see: mailroom client account list)`);
     return a;
+  }
+
+  /** Trusts the CA certificates in `file` (PEM) for this account's server, or only the system's (null); keeps all state. */
+  setCaFile(name: string, file: string | null): AccountConfig {
+    return setAccountCaFile(this.state, this.account(name), file);
   }
 
   /** Removes an account, its index and its IMAP cache. POP3 mail already downloaded stays in the Maildir. */

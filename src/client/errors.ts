@@ -63,7 +63,7 @@ export function classifyError(err: unknown, where: string): ClientError {
   if (anyCode.some((c) => TLS_CODES.has(c)) || /certificate|self[- ]signed|ssl|tls/i.test(msg)) {
     return new ClientError(
       'TLS',
-      `TLS certificate problem with ${where}: ${msg.split('\n')[0]} (trust the server's CA with --ca-file FILE)`,
+      `TLS certificate problem with ${where}: ${msg.split('\n')[0]} (to trust the server's certificate or CA: mailroom client account set NAME --ca-file FILE)`,
       { cause: err },
     );
   }
