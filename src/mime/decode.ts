@@ -2,7 +2,7 @@
  * Decoding helpers: line-ending normalisation, transfer decoding of one part (IMAP BINARY[]),
  * RFC 2047 encoded words, and the searchable text of a message (IMAP SEARCH, client).
  */
-import libmime from 'libmime';
+import { createRequire } from 'node:module';
 import { safeDecode } from './headers.js';
 import { headersOf } from './parser.js';
 import type { MessageIndex, MimePart } from './types.js';
@@ -210,10 +210,14 @@ function decodePrefix(body: Buffer, maxBytes: number, rawPerByte: number, decode
   return all.length > maxBytes ? all.subarray(0, maxBytes) : all;
 }
 
+/** libmime, loaded with its charset tables on the first encoded word (see decodeCharset in headers.ts). */
+let libmime: typeof import('libmime').default | null = null;
+
 /** RFC 2047 encoded words to Unicode (legacy charsets through libmime/iconv-lite). Never throws. */
 export function decodeMimeWords(s: string): string {
   if (!s.includes('=?')) return s;
   try {
+    libmime ??= createRequire(import.meta.url)('libmime') as typeof import('libmime').default;
     return libmime.decodeWords(s);
   } catch {
     return s;

@@ -4,7 +4,7 @@
  * Everything here is pure and tolerant: no function throws on any input.
  */
 import { isAscii } from 'node:buffer';
-import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { createRequire } from 'node:module';
 import type { ParameterizedValue } from './types.js';
 
 const CR = 0x0d;
@@ -348,6 +348,16 @@ function joinParams(params: Array<{ name: string; value: string; quoted?: boolea
     }
   }
   return { decoded: out, raw: groups.size > 0 ? raw : null };
+}
+
+/**
+ * libmime's charset module (iconv-lite and encoding-japanese with their tables, about 1.6 MB of heap), loaded
+ * on the first decode that needs it: a server process that never decodes a legacy charset never holds it.
+ */
+let charsetModule: typeof import('libmime/lib/charset.js') | null = null;
+function decodeCharset(buf: Buffer, charset: string): string {
+  charsetModule ??= createRequire(import.meta.url)('libmime/lib/charset.js') as typeof import('libmime/lib/charset.js');
+  return charsetModule.decode(buf, charset);
 }
 
 /** Charset decoding through libmime/iconv-lite for every input: the reference safeDecode must equal. */
