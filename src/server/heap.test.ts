@@ -58,8 +58,6 @@ test('workerHeapArgs gives a worker process the held settings as node flags, unl
     `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
     `--max-semi-space-size=${WORKER_YOUNG_GENERATION_CAP / 2 / 1048576}`,
   ]);
-  // A worker carries part of the load: its young generation is smaller than a single process's.
-  assert.ok(WORKER_YOUNG_GENERATION_CAP < YOUNG_GENERATION_CAP);
   assert.deepEqual(workerHeapArgs(['--max-semi-space-size=16'], '--heap_growing_percent=0'), []);
   assert.deepEqual(workerHeapArgs([], '--semi-space-growth-factor=2'), [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]);
 });

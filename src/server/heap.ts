@@ -31,15 +31,14 @@ export const HEAP_GROWING_PERCENT = 50;
  */
 export const YOUNG_GENERATION_CAP = 16 * 1024 * 1024;
 /**
- * The young generation of each worker of `serve --workers N`, bytes: half of YOUNG_GENERATION_CAP, as each
- * of two workers carries half of the load (half the allocation rate, so a scavenge every ~4 MB allocated
- * comes about as often as one every ~8 MB in a single process). Under `--workers 2`, run side by side on
- * the same loaded machine, 8 MB against 16 MB: the same server CPU within the noise, in two such pairs of
- * runs (LMTP 8.93 s against 8.89 s and 6.35 s against 6.19 s, POP3 re-read 0.67 s against 0.82 s and
- * 0.51 s against 0.49 s, the 20-client mixed load 3.24 s against 3.36 s and 2.40 s against 2.51 s) for
- * 16-28 MB less peak memory over the three processes.
+ * The young generation of each worker of `serve --workers N`, bytes: the same as a single process's. 8 MB
+ * per worker (`--max-semi-space-size=4`) was tried: under `--workers 2` it saved 19 MB of peak memory over
+ * the three processes at the 50-client mixed load (179 MB against 198 MB) and cost about the same CPU on
+ * LMTP and the 20-client mixed load, but one session's FETCH overview of 2,000 messages x 50 took 45% more
+ * CPU (0.48 s against 0.33 s; 0.62-0.76 s in the full suite, where the old generation is larger) and the
+ * 50-client mixed load 8% more: a session's responses in flight outlive a 4 MB semi-space and are promoted.
  */
-export const WORKER_YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+export const WORKER_YOUNG_GENERATION_CAP = YOUNG_GENERATION_CAP;
 
 /** The flags in `execArgv` and NODE_OPTIONS, `_` spelt `-`. */
 function givenFlags(execArgv: readonly string[], nodeOptions: string): string[] {
