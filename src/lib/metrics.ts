@@ -82,25 +82,31 @@ export class Series<L extends string = never> {
     return this.#entry(this.labelNames.map((n) => labels?.[n]));
   }
 
-  #add(labels: LabelValues<L> | number | undefined, n: number | undefined, sign: 1 | -1): void {
-    const by = (typeof labels === 'number' ? labels : (n ?? 1)) * sign;
+  /** Adds `by` to one series; a counter only goes up. */
+  #bump(e: { value: number }, by: number): void {
     if (this.type === 'counter' && by < 0) throw new Error('It is not possible to decrease a counter');
-    this.#of(typeof labels === 'number' ? undefined : labels).value += by;
+    e.value += by;
+  }
+
+  #gaugeOnly(): void {
+    if (this.type !== 'gauge') throw new Error(`${this.name} is a counter`);
   }
 
   inc(labels?: LabelValues<L> | number, n?: number): void {
-    this.#add(labels, n, 1);
+    if (typeof labels === 'number') this.#bump(this.#of(undefined), labels);
+    else this.#bump(this.#of(labels), n ?? 1);
   }
 
   /** Gauges only. */
   dec(labels?: LabelValues<L> | number, n?: number): void {
-    if (this.type !== 'gauge') throw new Error(`${this.name} is a counter`);
-    this.#add(labels, n, -1);
+    this.#gaugeOnly();
+    if (typeof labels === 'number') this.#bump(this.#of(undefined), -labels);
+    else this.#bump(this.#of(labels), -(n ?? 1));
   }
 
   /** Gauges only. */
   set(labels: LabelValues<L> | number, value?: number): void {
-    if (this.type !== 'gauge') throw new Error(`${this.name} is a counter`);
+    this.#gaugeOnly();
     if (typeof labels === 'number') this.#of(undefined).value = labels;
     else this.#of(labels).value = value ?? 0;
   }
@@ -108,18 +114,14 @@ export class Series<L extends string = never> {
   /** The series of these label values, in the order of `labelNames`. */
   labels(...values: Array<string | number>): { inc(n?: number): void; dec(n?: number): void; set(v: number): void } {
     const e = this.#entry(values);
-    const counter = this.type === 'counter';
     return {
-      inc: (n = 1) => {
-        if (counter && n < 0) throw new Error('It is not possible to decrease a counter');
-        e.value += n;
-      },
+      inc: (n = 1) => this.#bump(e, n),
       dec: (n = 1) => {
-        if (counter) throw new Error(`${this.name} is a counter`);
-        e.value -= n;
+        this.#gaugeOnly();
+        this.#bump(e, -n);
       },
       set: (v) => {
-        if (counter) throw new Error(`${this.name} is a counter`);
+        this.#gaugeOnly();
         e.value = v;
       },
     };
