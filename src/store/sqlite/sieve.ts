@@ -87,10 +87,12 @@ export class SqliteSieve implements SieveStore {
   }
 
   activeRevision(userId: number): Promise<{ name: string; revision: number } | null> {
-    return this.core.run(async () => {
-      const r = this.core.sql('SELECT id, name FROM sieve_scripts WHERE user_id = ? AND active = 1').get(userId) as { id: number; name: string } | undefined;
-      return r ? { name: r.name, revision: r.id } : null;
-    });
+    return this.core.run(async () => this.#activeRevision(userId));
+  }
+
+  #activeRevision(userId: number): { name: string; revision: number } | null {
+    const r = this.core.sql('SELECT id, name FROM sieve_scripts WHERE user_id = ? AND active = 1').get(userId) as { id: number; name: string } | undefined;
+    return r ? { name: r.name, revision: r.id } : null;
   }
 
   putScript(userId: number, name: string, content: string, quota: SieveQuota): Promise<'ok' | SieveQuotaProblem> {
@@ -159,10 +161,7 @@ export class SqliteSieve implements SieveStore {
   }
 
   deliveryState(userId: number): Promise<SieveDeliveryState> {
-    return this.core.run(async () => {
-      const r = this.core.sql('SELECT id, name FROM sieve_scripts WHERE user_id = ? AND active = 1').get(userId) as { id: number; name: string } | undefined;
-      return { active: r ? { name: r.name, revision: r.id } : null, vacation: this.#vacation(userId) };
-    });
+    return this.core.run(async () => ({ active: this.#activeRevision(userId), vacation: this.#vacation(userId) }));
   }
 
   #vacation(userId: number): VacationSettings {
