@@ -98,13 +98,16 @@ test('SieveScript get/set/query/validate/changes, activation, ManageSieve sees t
     ['Email/set', { accountId: f.accountId, create: { d: { mailboxIds: { [inbox['id'] as string]: true }, keywords: { $seen: true }, from: [{ email: USER }], to: [{ email: USER }], subject: 'please route me', bodyValues: { t: { value: 'x' } }, textBody: [{ partId: 't', type: 'text/plain' }] } } }, '0'],
     ['EmailSubmission/set', { accountId: f.accountId, create: { s: { identityId: ident['id'], emailId: '#d' } } }, '1'],
   ]);
+  // fileinto :create makes the mailbox before it stores the copy: wait for the copy, not only the mailbox.
   let filed = null;
-  for (let i = 0; i < 100 && !filed; i++) {
+  let copies = 0;
+  for (let i = 0; i < 100 && copies === 0; i++) {
     filed = await f.m.store.mail.getMailbox(f.user.id, 'Filtered');
-    if (!filed) await new Promise((res) => setTimeout(res, 50));
+    copies = filed ? (await f.m.store.mail.listMessages(filed.id)).length : 0;
+    if (copies === 0) await new Promise((res) => setTimeout(res, 50));
   }
   assert.ok(filed, 'the active script filed the delivered copy');
-  assert.equal((await f.m.store.mail.listMessages(filed.id)).length, 1);
+  assert.equal(copies, 1);
 
   // Deactivate; then the former active script may go.
   const de = await f.call('SieveScript/set', { accountId: f.accountId, onSuccessDeactivateScript: true }, SIEVE);
