@@ -73,6 +73,30 @@ export function runSieveContract(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'deliveryState answers what activeRevision and getVacation answer, in every state',
+      withStore(async (s, user) => {
+        const v = s.sieve;
+        assert.ok(v.deliveryState, 'the store reads both in one call');
+        const same = async (what: string) => {
+          const state = await v.deliveryState!(user.id);
+          assert.deepEqual(state, { active: await v.activeRevision(user.id), vacation: await v.getVacation(user.id) }, what);
+          return state;
+        };
+        assert.deepEqual(await same('nothing set'), { active: null, vacation: VACATION_OFF });
+        assert.deepEqual(await v.deliveryState!(999_999), { active: null, vacation: VACATION_OFF }, 'no such user');
+        await v.putScript(user.id, 'main', 'keep;', QUOTA);
+        assert.equal((await same('a script, none active')).active, null);
+        await v.setActive(user.id, 'main');
+        assert.equal((await same('active')).active?.name, 'main');
+        const vacation = { enabled: true, subject: 'Away', textBody: 'Back soon.', htmlBody: '<p>Back</p>', fromDate: new Date(1_700_000_000_000), toDate: null };
+        await v.setVacation(user.id, vacation);
+        assert.deepEqual((await same('active and vacation')).vacation, vacation);
+        await v.setActive(user.id, null);
+        assert.deepEqual(await same('vacation only'), { active: null, vacation });
+      }),
+    );
+
+    test(
       'quota: count, size and storage are checked before writing; replacing a script counts once',
       withStore(async (s, user) => {
         const v = s.sieve;

@@ -12,6 +12,7 @@ import {
   sieveQuotaProblem,
   vacationProblem,
   VACATION_OFF,
+  type SieveDeliveryState,
   type SieveQuota,
   type SieveQuotaProblem,
   type SieveScript,
@@ -32,6 +33,23 @@ interface ScriptRow {
 }
 
 const INFO_COLS = 'name, active, revision, updated_at, octet_length(content) AS size';
+
+interface VacationRow {
+  enabled: boolean;
+  subject: string;
+  text_body: string;
+  html_body: string | null;
+  from_date: Date | null;
+  to_date: Date | null;
+}
+
+const VACATION_COLS = 'enabled, subject, text_body, html_body, from_date, to_date';
+
+/** The setting of a sieve_vacation row (VACATION_OFF without one). */
+function vacation(v: VacationRow | undefined): VacationSettings {
+  if (!v) return { ...VACATION_OFF };
+  return { enabled: v.enabled, subject: v.subject, textBody: v.text_body, htmlBody: v.html_body, fromDate: v.from_date, toDate: v.to_date };
+}
 
 function info(r: ScriptRow): SieveScriptInfo {
   return { name: r.name, active: r.active, size: num(r.size), revision: num(r.revision), updatedAt: r.updated_at };
@@ -154,17 +172,26 @@ export class PgSieve implements SieveStore {
 
   getVacation(userId: number): Promise<VacationSettings> {
     return this.core.run(async () => {
-      const r = await this.core.db.query<{
-        enabled: boolean;
-        subject: string;
-        text_body: string;
-        html_body: string | null;
-        from_date: Date | null;
-        to_date: Date | null;
-      }>('SELECT * FROM sieve_vacation WHERE user_id = $1', [userId]);
-      const v = r.rows[0];
-      if (!v) return { ...VACATION_OFF };
-      return { enabled: v.enabled, subject: v.subject, textBody: v.text_body, htmlBody: v.html_body, fromDate: v.from_date, toDate: v.to_date };
+      const r = await this.core.db.query<VacationRow>(`SELECT ${VACATION_COLS} FROM sieve_vacation WHERE user_id = $1`, [userId]);
+      return vacation(r.rows[0]);
+    });
+  }
+
+  /** activeRevision and getVacation in one query (one round trip per recipient at delivery). */
+  deliveryState(userId: number): Promise<SieveDeliveryState> {
+    return this.core.run(async () => {
+      const r = await this.core.db.query<VacationRow & { script: string | null; revision: string | null; has_vacation: boolean }>(
+        `SELECT s.name AS script, s.revision, v.user_id IS NOT NULL AS has_vacation, ${VACATION_COLS.split(', ').map((c) => `v.${c}`).join(', ')}
+           FROM (SELECT $1::integer AS user_id) u
+           LEFT JOIN sieve_scripts s ON s.user_id = u.user_id AND s.active
+           LEFT JOIN sieve_vacation v ON v.user_id = u.user_id`,
+        [userId],
+      );
+      const row = r.rows[0]!;
+      return {
+        active: row.script === null ? null : { name: row.script, revision: num(row.revision!) },
+        vacation: vacation(row.has_vacation ? row : undefined),
+      };
     });
   }
 
