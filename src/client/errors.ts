@@ -3,7 +3,9 @@
  * Codes: AUTH (wrong user or password), UNREACHABLE (DNS, refused, timeout), TLS (certificate or handshake),
  * CAPABILITY (the server lacks something the account needs), PROTOCOL (the server said something we cannot
  * use), CONFIG (bad account settings or arguments), NOT_FOUND (no such account/message/folder),
- * CREDENTIALS (the password source failed), NETWORK (connection dropped mid-session).
+ * CREDENTIALS (the password source failed), NETWORK (connection dropped mid-session), TEMPORARY (the server
+ * is busy or its mailbox locked: POP3 -ERR [IN-USE], [LOGIN-DELAY], [SYS/TEMP] of RFC 2449/3206, IMAP NO
+ * [UNAVAILABLE] or [INUSE] of RFC 5530; retry later, the password was not judged wrong).
  */
 export type ClientErrorCode =
   | 'AUTH'
@@ -14,7 +16,8 @@ export type ClientErrorCode =
   | 'CONFIG'
   | 'NOT_FOUND'
   | 'CREDENTIALS'
-  | 'NETWORK';
+  | 'NETWORK'
+  | 'TEMPORARY';
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode;
@@ -69,6 +72,11 @@ export function classifyError(err: unknown, where: string): ClientError {
   }
   if (anyCode.some((c) => NET_CODES.has(c))) {
     return new ClientError('UNREACHABLE', `cannot reach ${where}: ${code ?? causeCode ?? msg}`, { cause: err });
+  }
+  const imapCode = err && typeof err === 'object' && 'serverResponseCode' in err ? String((err as { serverResponseCode: unknown }).serverResponseCode).toUpperCase() : '';
+  if (imapCode === 'UNAVAILABLE' || imapCode === 'INUSE') {
+    const text = err && typeof err === 'object' && 'response' in err ? String((err as { response: unknown }).response) : msg;
+    return new ClientError('TEMPORARY', `${where} cannot serve the account right now, try again later: ${text.split('\n')[0]}`, { cause: err });
   }
   const authFailed =
     (err && typeof err === 'object' && 'authenticationFailed' in err && (err as { authenticationFailed: unknown }).authenticationFailed === true) ||

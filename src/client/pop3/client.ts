@@ -175,8 +175,9 @@ export class Pop3Client {
     if (line.startsWith('+OK')) return line.slice(3).trim();
     if (line.startsWith('-ERR')) {
       const text = line.slice(4).trim();
-      const code = /^\[([^\]]+)\]/.exec(text)?.[1]?.toUpperCase() ?? '';
+      const code = responseCode(text);
       if (code === 'AUTH' || code.startsWith('AUTH')) throw new ClientError('AUTH', `login to ${this.where} failed: wrong user name or password (${text})`);
+      if (TEMPORARY_CODES.has(code)) throw new ClientError('TEMPORARY', `${this.where} cannot serve the account right now, try again later (${text})`);
       throw new ClientError('PROTOCOL', `${this.where}: ${text || '-ERR'}`);
     }
     throw new ClientError('PROTOCOL', `${this.where} sent an unexpected line: ${line.slice(0, 80)}`);
@@ -252,7 +253,7 @@ export class Pop3Client {
         await this.command(`APOP ${user} ${digest}`);
         return 'APOP';
       } catch (e) {
-        const refused = e instanceof ClientError && (e.code === 'AUTH' || (e.code === 'PROTOCOL' && !/\[(SYS|IN-USE|LOGIN-DELAY)/i.test(e.message)));
+        const refused = e instanceof ClientError && (e.code === 'AUTH' || (e.code === 'PROTOCOL' && !/\[SYS\//i.test(e.message)));
         if (!refused) throw asAuth(e, this.where);
       }
     }
@@ -432,8 +433,23 @@ export class Pop3Client {
   }
 }
 
+/**
+ * Response codes (RFC 2449 section 8, RFC 3206) saying the refusal is temporary: the mailbox is locked by
+ * another session, logins come too often, or the server has a passing trouble. The password was not judged.
+ */
+const TEMPORARY_CODES = new Set(['IN-USE', 'LOGIN-DELAY', 'SYS/TEMP']);
+
+/** The response code of an -ERR text ("[IN-USE] locked" -> "IN-USE"), upper case; '' when none. */
+function responseCode(text: string): string {
+  return /^\[([^\]]+)\]/.exec(text)?.[1]?.toUpperCase() ?? '';
+}
+
+/**
+ * A refused USER/PASS/AUTH is a wrong user or password unless the server gave a response code that says
+ * otherwise (a temporary one is already TEMPORARY; [SYS/PERM] is the server's own failure, RFC 3206).
+ */
 function asAuth(e: unknown, where: string): unknown {
-  if (e instanceof ClientError && e.code === 'PROTOCOL') {
+  if (e instanceof ClientError && e.code === 'PROTOCOL' && !responseCode(e.message.replace(`${where}: `, '')).startsWith('SYS/')) {
     return new ClientError('AUTH', `login to ${where} failed: wrong user name or password (${e.message.replace(`${where}: `, '')})`);
   }
   return e;
