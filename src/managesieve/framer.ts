@@ -6,8 +6,8 @@
  * that cannot be a command (after which it resynchronises at the next line end), so one bad line never
  * ends the connection.
  *
- * Bounds: the command line outside literals is at most `maxLine` octets; a literal larger than
- * `maxLiteral` is answered as too big as soon as its size is read (as Dovecot answers QUOTA/MAXSIZE before
+ * Bounds: the command line outside literals is at most `maxLine` octets; a literal that takes the
+ * command's literals together past `maxLiteral` is answered as too big as soon as its size is read (as Dovecot answers QUOTA/MAXSIZE before
  * skipping the script), then read and thrown away (never held in memory) with the rest of its line.
  */
 
@@ -41,6 +41,9 @@ export class CommandFramer {
   #discard = 0;
   /** Skipping to the next LF after a bad line. */
   #skipLine = false;
+  /** Chunks received since #buf was last joined, while fewer than #need octets are there. */
+  #held: Buffer[] = [];
+  #heldOctets = 0;
 
   constructor(
     readonly maxLine: number,
@@ -53,6 +56,8 @@ export class CommandFramer {
     this.#need = 0;
     this.#discard = 0;
     this.#skipLine = false;
+    this.#held = [];
+    this.#heldOctets = 0;
   }
 
   push(chunk: Buffer): Framed[] {
@@ -64,7 +69,17 @@ export class CommandFramer {
       if (this.#discard > 0) return out;
       this.#skipLine = true;
     }
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    // While a literal is still arriving the chunks are only collected: joining each one to all that came
+    // before would copy the buffered octets once per chunk.
+    if (!this.#skipLine && this.#need > 0 && this.#buf.length + this.#heldOctets + chunk.length < this.#need) {
+      this.#held.push(chunk);
+      this.#heldOctets += chunk.length;
+      return out;
+    }
+    const parts = this.#buf.length ? [this.#buf, ...this.#held, chunk] : [...this.#held, chunk];
+    this.#buf = parts.length === 1 ? chunk : Buffer.concat(parts);
+    this.#held = [];
+    this.#heldOctets = 0;
     for (;;) {
       if (this.#skipLine) {
         const lf = this.#buf.indexOf(LF);
@@ -116,6 +131,8 @@ function parse(buf: Buffer, maxLine: number, maxLiteral: number): Step {
   let i = 0;
   /** Octets of the command line outside literals. */
   let lineOctets = 0;
+  /** Octets of the literals of this command so far: together at most maxLiteral. */
+  let literalOctets = 0;
   const incomplete = (need: number): Step => (lineOctets + (buf.length - i) > maxLine ? { done: 'bad', message: `Line too long (the limit is ${maxLine} octets)` } : { done: false, need });
   for (;;) {
     if (i >= buf.length) return incomplete(buf.length + 1);
@@ -133,6 +150,9 @@ function parse(buf: Buffer, maxLine: number, maxLiteral: number): Step {
       }
       if (tokens.length === 0) return { done: 'bad', message: 'Empty command' };
       if (lineOctets > maxLine) return { done: 'bad', message: `Line too long (the limit is ${maxLine} octets)` };
+      // Literals were sliced out of the buffer while parsing (a command is parsed again as each literal
+      // arrives); the command keeps copies, not views that would hold the buffer.
+      for (const t of tokens) if (t.kind === 'string' && t.literal) t.value = Buffer.from(t.value);
       return { done: true, consumed: i + 1, item: { kind: 'command', tokens } };
     }
     if (c === DQ) {
@@ -172,12 +192,13 @@ function parse(buf: Buffer, maxLine: number, maxLiteral: number): Step {
       else return { done: 'bad', message: 'Literal size must be followed by CRLF' };
       const size = Number(m[1]);
       lineOctets += start - i;
-      if (size > maxLiteral) {
+      literalOctets += size;
+      if (literalOctets > maxLiteral) {
         const first = tokens[0];
         return { done: 'discard', start, size, atom: first?.kind === 'atom' ? first.value.toUpperCase() : '' };
       }
       if (buf.length < start + size) return { done: false, need: start + size + 1 };
-      tokens.push({ kind: 'string', value: Buffer.from(buf.subarray(start, start + size)), literal: true });
+      tokens.push({ kind: 'string', value: buf.subarray(start, start + size), literal: true });
       i = start + size;
       continue;
     }
