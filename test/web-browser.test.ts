@@ -345,10 +345,21 @@ test('webmail in Chromium: sign-in, list, read, hostile HTML, attachment, compos
   await page.screenshot({ path: join(SHOTS, 'admin.png'), fullPage: true });
 
   // The session ends on the server (revoked as at expiry): the next action brings back the sign-in form.
+  // The page is settled first: its push stream opens only after its start-up requests have answered.
+  const streamOpen = page.waitForResponse((r) => r.url().includes('/eventsource') && r.status() === 200);
   await page.goto(url);
   await list.getByText('Arrived over IMAP').waitFor();
+  await streamOpen;
   for (const tok of await m.store.tokens.list(alice.id)) await m.store.tokens.revoke(alice.id, tok.id);
+  const answers: string[] = [];
+  page.on('response', (r) => answers.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
   await folders.getByRole('link', { name: 'Sent' }).click();
-  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await page
+    .getByRole('button', { name: 'Sign in' })
+    .waitFor()
+    .catch((e: Error) => {
+      throw new Error(`${e.message}\nanswers after the revocation: ${answers.join(', ') || 'none'}\nconsole: ${consoleLines.slice(-10).join(' | ')}`);
+    });
+  assert.ok(answers.some((a) => a.startsWith('401 POST')), `the folder's request was refused: ${answers.join(', ')}`);
   t.diagnostic(`live update ${liveMs} ms`);
 });
