@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classify, clueOf, DEFAULT_PARAMS, strongClues, tokenProbability, type ClassifierParams } from './classify.js';
-import { joinTokens, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import { joinTokens, regDomain, regDomainOfLabels, tokenize, tokenParts, type TokenParts } from './tokenize.js';
 import { CountsCache } from './cache.js';
 import type { ClassCounts, SpamCounts } from '../store/spam.js';
 
@@ -157,4 +157,11 @@ test('the counts cache: clues come with a whole vocabulary and follow its genera
   assert.equal(classify(['a'], fresh).probability < 0.5, true);
   cache.forget(1);
   assert.equal((await cache.lookup(1, ['a'])).clues, undefined, 'forgotten');
+});
+
+test('regDomain: the index scan gives what splitting into labels gives, for any dots and label lengths', () => {
+  const r = rng(5);
+  const hosts = ['', '.', '..', 'a', 'a.b', 'x.co.uk', 'www.example.co.uk', 'a.bb.cc', 'a.bbbb.cc', 'a.bbb.ccc', 'mail.example.com', 'co.uk', '.co.uk', 'a..co.uk', 'a.co.uk.', 'x.y.z.'];
+  for (let k = 0; k < 3000; k++) hosts.push(randomText(r, 'ab.cdexyz..', Math.floor(r() * 16)));
+  for (const h of hosts) assert.equal(regDomain(h), regDomainOfLabels(h), JSON.stringify(h));
 });

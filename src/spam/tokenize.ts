@@ -382,7 +382,7 @@ function urlMatches(text: string, out: Set<string>): void {
   let m: RegExpExecArray | null;
   let n = 0;
   while ((m = URL_RE.exec(text)) && n++ < 100) {
-    const host = m[1]!.toLowerCase().replace(/:\d+$/, '').replace(/^.*@/, '').replace(/\.$/, '');
+    const host = urlHost(m[1]!);
     if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) out.add('url:ip');
     else {
       out.add(`url:host:${host.slice(0, 60)}`);
@@ -392,8 +392,10 @@ function urlMatches(text: string, out: Set<string>): void {
       if (SHORTENERS.has(dom)) out.add('url:shortener');
       if (host.startsWith('xn--') || host.includes('.xn--')) out.add('url:punycode');
     }
-    if (/^https?:/i.test(m[0]) && m[0].toLowerCase().startsWith('http:')) out.add('url:http');
-    const path = m[2]!.toLowerCase();
+    // /^https?:/i and then "http:" lower-cased: the match begins with "http:" in any case.
+    if (m[0].slice(0, 5).toLowerCase() === 'http:') out.add('url:http');
+    if (!m[2]) continue;
+    const path = m[2].toLowerCase();
     for (const w of path.split(/[^a-z0-9]+/).filter((x) => x.length >= 3 && x.length <= 20).slice(0, 6)) out.add(`url:path:${w}`);
     if (/[?&][a-z_]*(?:id|token|uid|ref)=/i.test(path)) out.add('url:tracking-param');
   }
@@ -406,8 +408,25 @@ function emailMatches(text: string, out: Set<string>): void {
   while ((m = EMAIL_RE.exec(text)) && n++ < 50) out.add(`email:${m[1]!.toLowerCase()}`);
 }
 
+/** A URL's host as matched, lower-cased, without a port, user info or a final dot. */
+function urlHost(matched: string): string {
+  const h = matched.toLowerCase();
+  if (!h.includes(':') && !h.includes('@') && !h.endsWith('.')) return h;
+  return h.replace(/:\d+$/, '').replace(/^.*@/, '').replace(/\.$/, '');
+}
+
 /** The registrable-looking part of a host: the last two labels, three for short second-level labels (co.uk). */
-function regDomain(host: string): string {
+export function regDomain(host: string): string {
+  // Empty labels (leading, trailing or doubled dots) are left out, by the general way.
+  if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return regDomainOfLabels(host);
+  const last = host.lastIndexOf('.');
+  const second = last < 0 ? -1 : host.lastIndexOf('.', last - 1);
+  if (second < 0) return host;
+  const take3 = last - second - 1 <= 3 && host.length - last - 1 === 2;
+  return host.slice((take3 ? host.lastIndexOf('.', second - 1) : second) + 1);
+}
+
+export function regDomainOfLabels(host: string): string {
   const labels = host.split('.').filter(Boolean);
   if (labels.length <= 2) return labels.join('.');
   const sld = labels[labels.length - 2]!;
