@@ -135,8 +135,46 @@ export function evalPointer(value: unknown, path: string): unknown {
   return walk(value, 0);
 }
 
-/** Replaces "#name" arguments by the values their ResultReferences point at (RFC 8620 3.7). */
-export function resolveReferences(args: Args, responses: readonly Invocation[]): Args {
+/**
+ * Most JSON text that the values of result references may add to one request's arguments, all references
+ * together. A resolved value is the earlier response itself, not a copy, so a few calls that each reference
+ * the previous response twice (Core/echo) double the response with every call: 2^31 copies from 32 calls.
+ * Real references carry id lists; the request size limit is far above those.
+ */
+export const MAX_REFERENCED_JSON = LIMITS.maxSizeRequest;
+
+/**
+ * The length of `v` as JSON (close to it: numbers and escapes are counted short), or Infinity once it passes
+ * `max`. Iterative and stops at `max`, so a value that shares its parts many times costs at most `max` steps.
+ */
+export function jsonSizeWithin(v: unknown, max: number): number {
+  let n = 0;
+  const stack: unknown[] = [v];
+  while (stack.length) {
+    const x = stack.pop();
+    if (typeof x === 'string') n += x.length + 3;
+    else if (typeof x !== 'object' || x === null) n += 6;
+    else if (Array.isArray(x)) {
+      n += 2 + x.length;
+      for (const y of x) stack.push(y);
+    } else {
+      n += 2;
+      for (const [k, y] of Object.entries(x)) {
+        n += k.length + 4;
+        stack.push(y);
+      }
+    }
+    if (n > max) return Infinity;
+  }
+  return n;
+}
+
+/**
+ * Replaces "#name" arguments by the values their ResultReferences point at (RFC 8620 3.7). `budget.left` is
+ * what the resolved values of this request may still amount to (MAX_REFERENCED_JSON); past it the call is
+ * refused with requestTooLarge.
+ */
+export function resolveReferences(args: Args, responses: readonly Invocation[], budget: { left: number } = { left: MAX_REFERENCED_JSON }): Args {
   const out: Args = {};
   for (const [k, v] of Object.entries(args)) {
     if (!k.startsWith('#')) {
@@ -152,6 +190,9 @@ export function resolveReferences(args: Args, responses: readonly Invocation[]):
     if (src[0] !== v['name']) throw new MethodError('invalidResultReference', `the response ${String(v['resultOf'])} is ${src[0]}, not ${String(v['name'])}`);
     const val = evalPointer(src[1], v['path']);
     if (val === undefined) throw new MethodError('invalidResultReference', `path ${v['path']} does not resolve`);
+    const size = jsonSizeWithin(val, budget.left);
+    if (size === Infinity) throw new MethodError('requestTooLarge', `the values of the result references in this request exceed ${MAX_REFERENCED_JSON} octets`);
+    budget.left -= size;
     out[k.slice(1)] = val;
   }
   return out;
@@ -166,12 +207,13 @@ export async function runRequest(server: JmapServer, user: User, account: Accoun
   await account.sync();
   const owners = await server.sharedOwners(user);
   const synced = new Set<Account>([account]);
+  const references = { left: MAX_REFERENCED_JSON };
   for (const [name, rawArgs, callId] of req.calls) {
     const call: Call = { server, user, account, using: req.using, createdIds, follow: [], callId, remoteAddress, owners };
     try {
       const spec = server.methods.get(name);
       if (!spec || !req.using.has(spec.cap) || !req.using.has(CAP.core)) throw new MethodError('unknownMethod', `unknown method ${name}`);
-      const args = resolveReferences(rawArgs, responses);
+      const args = resolveReferences(rawArgs, responses, references);
       if ('accountId' in args && args['accountId'] !== account.accountId) {
         const other = typeof args['accountId'] === 'string' ? await server.accountFor(user, args['accountId'], owners) : null;
         if (!other) throw new MethodError('accountNotFound', `no account ${String(args['accountId'])}`);

@@ -111,13 +111,13 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   app.get(`${DOWNLOAD_PATH}/:accountId/:blobId/:name`, { preHandler: auth }, async (req, reply) => {
     const a = requestAuth(req)!;
     const { accountId, blobId, name } = req.params as { accountId: string; blobId: string; name: string };
-    const accept = (req.query as Record<string, string | undefined>)['accept'];
+    const accept = (req.query as Record<string, string | string[] | undefined>)['accept'];
     const account = await server.accountFor(a.user, accountId, await server.sharedOwners(a.user));
     if (!account) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such account' });
     await account.sync();
     const blob = await readBlob(account, blobId, server.blobSources(a.user));
     if (!blob) return reply.code(404).send({ type: 'about:blank', status: 404, detail: 'no such blob' });
-    const type = accept && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
+    const type = typeof accept === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(accept) ? accept : blob.type;
     const safeName = name.replace(/["\\\r\n]/g, '_');
     return reply
       .header('Content-Type', type)
@@ -130,15 +130,17 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   app.get(EVENTSOURCE_PATH, async (req, reply) => {
     const out = await authenticate(req, ctx);
     if (!out.ok) return replyAuthFailure(reply, out);
-    const q = req.query as Record<string, string | undefined>;
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const types = q['types'];
     const closeafter = q['closeafter'] ?? 'no';
     const ping = Number(q['ping'] ?? 0);
-    if (!['state', 'no'].includes(closeafter) || !Number.isInteger(ping) || ping < 0) {
-      return reply.code(400).type('application/problem+json').send({ type: 'about:blank', status: 400, detail: 'bad closeafter or ping' });
+    // A parameter given twice arrives as an array; each of these is one value (RFC 8620 7.3).
+    if (Array.isArray(types) || typeof closeafter !== 'string' || !['state', 'no'].includes(closeafter) || !Number.isInteger(ping) || ping < 0) {
+      return reply.code(400).type('application/problem+json').send({ type: 'about:blank', status: 400, detail: 'bad types, closeafter or ping' });
     }
     const account = await server.account(out.auth.user);
     await account.sync();
-    eventSource(req, reply, hub, account, parseTypes(q['types']), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)));
+    eventSource(req, reply, hub, account, parseTypes(types), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)));
     return reply;
   });
 

@@ -1,0 +1,68 @@
+/**
+ * Hostile JMAP requests that are well-formed: result references that make the response grow exponentially
+ * (each call referencing the previous response twice), and EventSource query parameters given twice.
+ * Each gets a method or request error; the server keeps serving.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startJmap, type JmapFixture } from './jmap-helpers.js';
+import { jsonSizeWithin } from '../src/jmap/api.js';
+
+let f: JmapFixture;
+before(async () => {
+  f = await startJmap();
+});
+after(async () => {
+  await f.stop();
+});
+
+test('32 Core/echo calls, each referencing the previous response twice, stop at the reference budget', async () => {
+  const calls: unknown[] = [['Core/echo', { x: 'a'.repeat(20) }, 'c0']];
+  for (let i = 1; i < 32; i++) {
+    const ref = { resultOf: `c${i - 1}`, name: 'Core/echo', path: '' };
+    calls.push(['Core/echo', { '#a': ref, '#b': ref }, `c${i}`]);
+  }
+  // Unbounded, the last response alone would be 2^31 copies of the first (some 60 GB of JSON).
+  const r = await f.api(calls);
+  assert.equal(r.status, 200);
+  const responses = r.body['methodResponses'] as Array<[string, { type?: string }, string]>;
+  assert.equal(responses.length, 32);
+  assert.equal(responses[1]![0], 'Core/echo');
+  // The first call past the budget is requestTooLarge; the calls after it reference an error response.
+  const refused = responses.findIndex((x) => x[0] === 'error');
+  assert.ok(refused > 10, String(refused));
+  assert.equal(responses[refused]![1].type, 'requestTooLarge');
+  assert.ok(responses.slice(refused + 1).every((x) => x[1].type === 'invalidResultReference'));
+  const ok = await f.call('Mailbox/get', { accountId: f.accountId });
+  assert.ok((ok['list'] as unknown[]).length > 0);
+});
+
+test('ordinary references (query ids into /get) still resolve', async () => {
+  const r = await f.api([
+    ['Mailbox/query', { accountId: f.accountId }, 'q'],
+    ['Mailbox/get', { accountId: f.accountId, '#ids': { resultOf: 'q', name: 'Mailbox/query', path: '/ids' } }, 'g'],
+  ]);
+  const responses = r.body['methodResponses'] as Array<[string, { list?: unknown[] }, string]>;
+  assert.equal(responses[1]![0], 'Mailbox/get');
+  assert.ok(responses[1]![1].list!.length > 0);
+});
+
+test('jsonSizeWithin counts a shared value once per use and stops at the bound', () => {
+  let v: unknown = 'x';
+  for (let i = 0; i < 60; i++) v = [v, v]; // 2^60 leaves, built in 60 steps
+  assert.equal(jsonSizeWithin(v, 1000), Infinity);
+  const small = { a: ['b', 1, null], c: { d: 'e' } };
+  const n = jsonSizeWithin(small, 1000);
+  assert.ok(n >= JSON.stringify(small).length && n < 100, String(n));
+});
+
+test('EventSource: types, closeafter or ping given twice is 400, not a server error', async () => {
+  for (const q of ['types=Email&types=Mailbox', 'closeafter=state&closeafter=no', 'ping=10&ping=20']) {
+    const r = await fetch(`${f.base}/jmap/eventsource?${q}`, { headers: f.auth });
+    assert.equal(r.status, 400, q);
+    await r.body?.cancel();
+  }
+  const r = await fetch(`${f.base}/jmap/eventsource?types=Email&closeafter=state`, { headers: f.auth });
+  assert.equal(r.status, 200);
+  await r.body?.cancel();
+});
