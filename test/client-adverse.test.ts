@@ -6,11 +6,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ImapFlow } from 'imapflow';
 import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
-import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV, dovecotSession, dovecotCount } from './helpers/client.js';
+import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV, dovecotSession, dovecotCount, peakBufferGrowth, bigMessage } from './helpers/client.js';
 import { startCutProxy, type CutProxy } from './helpers/cut-proxy.js';
 import { ClientError } from '../src/client/errors.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
@@ -20,40 +18,6 @@ import type { ClientEngine } from '../src/client/engine.js';
 const skip = dovecotAvailable();
 const PW = 'secret';
 const USERS = ['xa', 'xb', 'xc', 'xd', 'xe', 'xf', 'xg', 'xh', 'xi', 'xj'].map((user) => ({ user, password: PW }));
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Samples the live ArrayBuffer memory (after a full GC) while `fn` runs; returns the peak growth in bytes. */
-async function peakBufferGrowth(fn: () => Promise<unknown>): Promise<number> {
-  gc();
-  const base = process.memoryUsage().arrayBuffers;
-  let peak = base;
-  const timer = setInterval(() => {
-    gc();
-    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
-  }, 20);
-  try {
-    await fn();
-  } finally {
-    clearInterval(timer);
-  }
-  return peak - base;
-}
-
-/** A message whose body is `size` bytes of varied lines (some starting with a dot). */
-function bigMessage(subject: string, size: number): Buffer {
-  const lines: string[] = [];
-  let n = 0;
-  let total = 0;
-  while (total < size) {
-    const l = (n % 7 === 0 ? '.' : '') + `line ${n} ` + 'x'.repeat(60 + (n % 13));
-    lines.push(l);
-    total += l.length + 2;
-    n++;
-  }
-  return sampleMessage(subject, { body: Buffer.from(lines.join('\r\n') + '\r\n', 'latin1') });
-}
 
 const other = (dc: Dovecot, user: string): Promise<ImapFlow> => dovecotSession(dc, user, PW);
 const serverCount = dovecotCount;

@@ -10,7 +10,6 @@ import { ClientError } from '../client/errors.js';
 import { describeSource } from '../client/credentials.js';
 import { advise, type AdviceAnswers } from '../client/advise.js';
 import { formatCachePolicy } from '../client/sync/plan.js';
-import { renderMessage } from '../client/summary.js';
 import type { AccountConfig, MessageRow, PasswordSource } from '../client/store/state.js';
 import type { ProgressEvent } from '../client/progress.js';
 
@@ -331,10 +330,13 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (id: string, o: { raw?: boolean; peek?: boolean }, cmd: Command) =>
       withEngine(cmd, async (e, g) => {
-        const r = await e.read(intArg('ID')(id), { peek: o.peek === true });
-        if (o.raw) process.stdout.write(r.raw);
-        else if (g.json) json({ ...r.row, fetched: r.fetched, text: renderMessage(r.raw) });
-        else out(renderMessage(r.raw));
+        if (o.raw) {
+          await e.readTo(intArg('ID')(id), process.stdout, { peek: o.peek === true });
+          return;
+        }
+        const r = await e.view(intArg('ID')(id), { peek: o.peek === true });
+        if (g.json) json({ ...r.row, fetched: r.fetched, text: r.text });
+        else out(r.text);
       }),
     );
 

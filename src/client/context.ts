@@ -12,7 +12,8 @@ import { ClientError } from './errors.js';
 import { resolvePassword, type PasswordOptions } from './credentials.js';
 import type { Maildir } from './store/maildir.js';
 import type { StateDb, AccountConfig, MessageRow } from './store/state.js';
-import { ImapSyncer } from './imap/syncer.js';
+import { ImapSyncer, type ImapContext } from './imap/syncer.js';
+import { ImapReader } from './imap/reader.js';
 import type { ProgressFn } from './progress.js';
 
 export interface EngineOptions {
@@ -56,10 +57,9 @@ export async function accountPassword(ctx: EngineContext, a: AccountConfig): Pro
   return resolvePassword(a, ctx.opts.passwords ?? {});
 }
 
-/** An IMAP syncer for one account, caching bodies in the profile's IMAP Maildirs. */
-export function imapSyncer(ctx: EngineContext, a: AccountConfig, password: string): ImapSyncer {
+function imapContext(ctx: EngineContext, a: AccountConfig, password: string): ImapContext {
   const ca = accountCa(a);
-  return new ImapSyncer({
+  return {
     state: ctx.state,
     account: a,
     password,
@@ -69,5 +69,15 @@ export function imapSyncer(ctx: EngineContext, a: AccountConfig, password: strin
     folderDir: (f) => ctx.imapFolder(a.name, f),
     ...(ctx.opts.onProgress ? { onProgress: ctx.opts.onProgress } : {}),
     ...(ctx.opts.imapDisable ? { disable: ctx.opts.imapDisable } : {}),
-  });
+  };
+}
+
+/** An IMAP syncer for one account, caching bodies in the profile's IMAP Maildirs. */
+export function imapSyncer(ctx: EngineContext, a: AccountConfig, password: string): ImapSyncer {
+  return new ImapSyncer(imapContext(ctx, a, password));
+}
+
+/** On-demand reads of one account's messages (whole bodies into the cache, or a big message's text part). */
+export function imapReader(ctx: EngineContext, a: AccountConfig, password: string): ImapReader {
+  return new ImapReader(imapContext(ctx, a, password));
 }

@@ -27,7 +27,7 @@ import { addAccount, removeAccount, setAccountCaFile, type AccountInput } from '
 import { reconcileMaildirs } from './maildir-reconcile.js';
 import { syncAccount, syncEach, type SyncReport, type SyncResult } from './sync-run.js';
 import { folderSummaries, listMessages, type FolderSummary, type ListFilter } from './views.js';
-import { deleteMessage, flagMessage, moveMessage, pruneCache, readMessage, resolveFolder, type FlagChange } from './message-ops.js';
+import { deleteMessage, flagMessage, moveMessage, pruneCache, readMessage, resolveFolder, viewMessage, writeMessage, type FlagChange } from './message-ops.js';
 import { sendMessage, type SendResult } from './send.js';
 import { watchAccounts, type WatchOptions } from './watch.js';
 
@@ -160,6 +160,19 @@ export class ClientEngine {
    */
   async read(id: number, opts: { peek?: boolean } = {}): Promise<{ row: MessageRow; raw: Buffer; fetched: boolean }> {
     return readMessage(this.ctx, id, opts);
+  }
+
+  /** As read(), but the raw message goes to `out` in pieces from its cached file (never whole in memory). */
+  async readTo(id: number, out: NodeJS.WritableStream, opts: { peek?: boolean } = {}): Promise<{ row: MessageRow; fetched: boolean }> {
+    return writeMessage(this.ctx, id, out, opts);
+  }
+
+  /**
+   * The readable view (main headers, first text part). Of a big IMAP message not cached yet only the header
+   * and that text part are fetched (BODY.PEEK[section]), not the attachments; nothing is cached then.
+   */
+  async view(id: number, opts: { peek?: boolean } = {}): Promise<{ row: MessageRow; text: string; fetched: boolean }> {
+    return viewMessage(this.ctx, id, opts);
   }
 
   /** Changes a flag locally (file name and index) and queues it for IMAP accounts. */

@@ -3,15 +3,20 @@
  *
  * Contract: every change is applied to the Maildir file and the index in one state transaction and works
  * without network; for IMAP accounts it is also queued for the server (replayed by the next sync), for
- * POP3 accounts a delete is remembered for the until-deleted-locally policy. Only `readMessage` may touch
- * the network (an IMAP body not cached yet is fetched and cached). Throws ClientError NOT_FOUND for an
+ * POP3 accounts a delete is remembered for the until-deleted-locally policy. Only the reads (readMessage,
+ * writeMessage, viewMessage) may touch the network: an IMAP body not cached yet is fetched and cached, or
+ * for the view of a big message only its text part is fetched. Throws ClientError NOT_FOUND for an
  * unknown message, account or folder, and CONFIG for an IMAP message whose queued move has not reached
  * the server yet (it has no UID until the next sync).
  */
+import { createReadStream, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { ClientError } from './errors.js';
 import { Maildir } from './store/maildir.js';
 import type { AccountConfig, MessageRow } from './store/state.js';
-import { accountPassword, imapSyncer, type EngineContext } from './context.js';
+import { accountPassword, imapReader, type EngineContext } from './context.js';
+import { STREAM_THRESHOLD } from './imap/reader.js';
+import { renderMessage } from './summary.js';
 
 export type FlagChange = 'seen' | 'unseen' | 'flagged' | 'unflagged';
 
@@ -20,25 +25,61 @@ function requireUid(a: AccountConfig, row: MessageRow): void {
 }
 
 /**
- * The raw message. A cached body is read from the Maildir (no network); otherwise (IMAP) it is fetched
- * from the server and cached. Unless `peek`, the message is marked \Seen (queued for IMAP).
+ * The message's cached file, fetching it first when needed (IMAP; a big body is streamed into the cache,
+ * never held whole). Unless `peek`, the message is marked \Seen (queued for IMAP).
  */
-export async function readMessage(ctx: EngineContext, id: number, opts: { peek?: boolean }): Promise<{ row: MessageRow; raw: Buffer; fetched: boolean }> {
+async function cachedFile(ctx: EngineContext, id: number, opts: { peek?: boolean }): Promise<{ row: MessageRow; path: string; fetched: boolean }> {
   let row = ctx.message(id);
-  let raw: Buffer | null = null;
   let fetched = false;
-  if (row.bodyCached && row.fileKey) raw = new Maildir(row.maildir).read(row.fileKey, row.filePath ?? undefined);
-  if (!raw) {
+  let found = row.bodyCached && row.fileKey ? new Maildir(row.maildir).find(row.fileKey, row.filePath ?? undefined) : null;
+  if (!found) {
     const a = ctx.account(row.account);
     if (a.protocol === 'pop3') {
       throw new ClientError('NOT_FOUND', row.bodyCached ? `message ${id}'s file is gone from the Maildir` : `message ${id} was too big: only its header was downloaded (it is still on the server)`);
     }
-    raw = await imapSyncer(ctx, a, await accountPassword(ctx, a)).fetchBody(row);
+    await imapReader(ctx, a, await accountPassword(ctx, a)).cacheBody(row);
     fetched = true;
   }
   if (!opts.peek && !row.flags.includes('\\Seen')) flagMessage(ctx, id, 'seen');
+  // Where the file is now (marking it \Seen renamed it).
   row = ctx.message(id);
-  return { row, raw, fetched };
+  if (fetched || !opts.peek) found = row.fileKey ? new Maildir(row.maildir).find(row.fileKey, row.filePath ?? undefined) : null;
+  if (!found) throw new ClientError('NOT_FOUND', `message ${id}'s file is gone from the Maildir`);
+  return { row, path: found.path, fetched };
+}
+
+/** The raw message, whole in memory (see cachedFile: fetched and cached when needed). */
+export async function readMessage(ctx: EngineContext, id: number, opts: { peek?: boolean }): Promise<{ row: MessageRow; raw: Buffer; fetched: boolean }> {
+  const { row, path, fetched } = await cachedFile(ctx, id, opts);
+  return { row, raw: readFileSync(path), fetched };
+}
+
+/** The raw message written to `out` from its cached file (see cachedFile), in pieces: never whole in memory. */
+export async function writeMessage(ctx: EngineContext, id: number, out: NodeJS.WritableStream, opts: { peek?: boolean }): Promise<{ row: MessageRow; fetched: boolean }> {
+  const { row, path, fetched } = await cachedFile(ctx, id, opts);
+  await pipeline(createReadStream(path), out, { end: false });
+  return { row, fetched };
+}
+
+/**
+ * The readable view of a message (renderMessage: main headers, first text part). A cached or small one is
+ * rendered from the whole message (a small one is fetched and cached); of a big uncached IMAP message only
+ * the header and the text part are fetched (ImapReader.textView; not cached), and a text part over
+ * TEXT_VIEW_LIMIT is shown cut, with a note saying how to get the rest.
+ */
+export async function viewMessage(ctx: EngineContext, id: number, opts: { peek?: boolean }): Promise<{ row: MessageRow; text: string; fetched: boolean }> {
+  const first = ctx.message(id);
+  const a = ctx.account(first.account);
+  const cached = first.bodyCached && first.fileKey !== null && new Maildir(first.maildir).find(first.fileKey, first.filePath ?? undefined) !== null;
+  if (cached || a.protocol === 'pop3' || first.size <= STREAM_THRESHOLD) {
+    const r = await readMessage(ctx, id, opts);
+    return { row: r.row, text: renderMessage(r.raw), fetched: r.fetched };
+  }
+  const view = await imapReader(ctx, a, await accountPassword(ctx, a)).textView(first);
+  if (!opts.peek && !first.flags.includes('\\Seen')) flagMessage(ctx, id, 'seen');
+  let text = renderMessage(view.raw, { attachments: first.summary.attachments ?? 0 });
+  if (view.omitted > 0) text += `\n[${view.omitted} more bytes of this text not shown: mailroom client read --raw ${id} gets the whole message]`;
+  return { row: ctx.message(id), text, fetched: true };
 }
 
 /** Changes a flag locally (file name and index) and queues it for IMAP accounts. */

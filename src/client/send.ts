@@ -12,7 +12,7 @@ import type { ImapFlow } from 'imapflow';
 import { parseAddressList } from '../mime/index.js';
 import { ClientError, classifyError } from './errors.js';
 import type { AccountConfig } from './store/state.js';
-import { openImap } from './imap/syncer.js';
+import { openImap } from './imap/connect.js';
 import { summaryFromRaw, parseDate } from './summary.js';
 import { accountCa, accountPassword, type EngineContext } from './context.js';
 

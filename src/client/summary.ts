@@ -62,12 +62,16 @@ function firstText(part: MimePart): MimePart | null {
   return part.type === 'text' && part.disposition?.value !== 'attachment' ? part : null;
 }
 
-/** A readable rendering: the main headers decoded, then the first text part decoded to UTF-8. */
-export function renderMessage(raw: Buffer): string {
+/**
+ * A readable rendering: the main headers decoded, then the first text part decoded to UTF-8. `attachments`
+ * overrides the count found in `raw` (when `raw` holds only the shown part of a message).
+ */
+export function renderMessage(raw: Buffer, opts: { attachments?: number } = {}): string {
   const norm = normalizeLineEndings(raw);
   const { summary, index } = summaryFromRaw(norm);
   const lines = [`From: ${summary.from}`, `To: ${summary.to}`, `Date: ${summary.date ?? ''}`, `Subject: ${summary.subject}`];
-  if (summary.attachments) lines.push(`Attachments: ${summary.attachments}`);
+  const attachments = opts.attachments ?? summary.attachments;
+  if (attachments) lines.push(`Attachments: ${attachments}`);
   lines.push('');
   const text = firstText(index.root);
   lines.push(text ? partText(norm, text).replace(/\r\n/g, '\n') : '(no text part)');

@@ -10,7 +10,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import type { AccountConfig } from './store/state.js';
-import { openImap } from './imap/syncer.js';
+import { openImap } from './imap/connect.js';
 import { accountCa, accountPassword, type EngineContext } from './context.js';
 import type { SyncResult } from './sync-run.js';
 import { ClientError, type ClientErrorCode } from './errors.js';

@@ -1,6 +1,8 @@
 /** Shared bits of the client tests: temp profiles, sample messages, Maildir checks (strict names + neomutt). */
 import { mkdtempSync, rmSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -88,4 +90,40 @@ export async function dovecotSession(dc: Dovecot, user: string, pass: string): P
 export async function dovecotCount(dc: Dovecot, user: string, folder = 'INBOX'): Promise<number> {
   const out = await dc.doveadm(['mailbox', 'status', '-u', user, 'messages', folder]);
   return Number(/messages=(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/**
+ * Samples the live ArrayBuffer memory (after a full GC) every `everyMs` while `fn` runs; returns the peak
+ * growth in bytes. Each sample is a full GC: a long `fn` wants a longer interval.
+ */
+export async function peakBufferGrowth(fn: () => Promise<unknown>, everyMs = 20): Promise<number> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const base = process.memoryUsage().arrayBuffers;
+  let peak = base;
+  const timer = setInterval(() => {
+    gc();
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }, everyMs);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return peak - base;
+}
+
+/** A message whose body is `size` bytes of varied lines (some starting with a dot). */
+export function bigMessage(subject: string, size: number): Buffer {
+  const lines: string[] = [];
+  let n = 0;
+  let total = 0;
+  while (total < size) {
+    const l = (n % 7 === 0 ? '.' : '') + `line ${n} ` + 'x'.repeat(60 + (n % 13));
+    lines.push(l);
+    total += l.length + 2;
+    n++;
+  }
+  return sampleMessage(subject, { body: Buffer.from(lines.join('\r\n') + '\r\n', 'latin1') });
 }

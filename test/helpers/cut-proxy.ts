@@ -11,12 +11,14 @@ export interface CutProxy {
   connections: number;
   /** Cuts the next connection once this many bytes came from the server (null: forward everything). */
   cutNextAfter: number | null;
+  /** Bytes the server sent through the proxy so far, over all connections (what a sync cost on the wire). */
+  bytesFromServer: number;
   close(): Promise<void>;
 }
 
 export async function startCutProxy(target: number): Promise<CutProxy> {
   const sockets = new Set<Socket>();
-  const proxy: CutProxy = { port: 0, connections: 0, cutNextAfter: null, close: async () => undefined };
+  const proxy: CutProxy = { port: 0, connections: 0, cutNextAfter: null, bytesFromServer: 0, close: async () => undefined };
   const server: Server = createServer((down) => {
     proxy.connections++;
     const limit = proxy.cutNextAfter;
@@ -35,6 +37,7 @@ export async function startCutProxy(target: number): Promise<CutProxy> {
     down.on('data', (d: Buffer) => up.write(d));
     let sent = 0;
     up.on('data', (d: Buffer) => {
+      proxy.bytesFromServer += limit !== null ? Math.min(d.length, limit - sent) : d.length;
       if (limit !== null && sent + d.length >= limit) {
         down.write(d.subarray(0, limit - sent), kill);
         sent = limit;

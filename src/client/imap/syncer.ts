@@ -9,7 +9,7 @@
  *    UIDVALIDITY changes drop the folder's cache. New messages get a header overview (ENVELOPE, FLAGS,
  *    RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE); bodies are fetched by cache policy or on demand.
  */
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import type { ImapFlow, FetchMessageObject } from 'imapflow';
 import { dateMs, flagsOf, summaryOf } from './overview.js';
 import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
@@ -17,6 +17,8 @@ import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
 import { planFolder, planQueue, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
+import { openImap } from './connect.js';
+import { downloadToFile, STREAM_THRESHOLD } from './reader.js';
 
 export interface ImapReport {
   account: string;
@@ -49,41 +51,6 @@ export interface ImapContext {
   disable?: { qresync?: boolean; condstore?: boolean };
 }
 
-/** Opens an authenticated imapflow connection with our security settings and error classification. */
-export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
-  const a = ctx.account;
-  const where = `${a.host}:${a.port}`;
-  const client = new ImapFlow({
-    host: a.host,
-    port: a.port,
-    secure: a.security === 'tls',
-    doSTARTTLS: a.security === 'starttls' ? true : a.security === 'plain' ? false : undefined,
-    auth: { user: a.user, pass: ctx.password },
-    logger: false,
-    qresync: !ctx.disable?.qresync,
-    disableAutoIdle: !extra.autoIdle,
-    disableCompression: true,
-    connectionTimeout: 30_000,
-    greetingTimeout: 15_000,
-    tls: { ...(ctx.ca ? { ca: [ctx.ca] } : {}), ...(isIp(a.host) ? {} : { servername: a.host }) },
-    clientInfo: { name: 'mailroom', version: '0.1.0' },
-  });
-  client.on('error', () => {
-    /* surfaced through the failing command */
-  });
-  try {
-    await client.connect();
-  } catch (e) {
-    client.close();
-    throw classifyError(e, where);
-  }
-  return client;
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
-}
-
 /** Compact UID set ("1:5,9") for a sorted list of UIDs. */
 export function uidSet(uids: number[]): string {
   const s = [...uids].sort((a, b) => a - b);
@@ -104,9 +71,6 @@ const HEADER_BATCH = 500;
 const BODY_BATCH = 100;
 /** ... and about this many bytes (by RFC822.SIZE). */
 const BODY_BATCH_BYTES = 8 * 1024 * 1024;
-/** Bodies larger than this are streamed into their file in partial FETCHes of STREAM_CHUNK bytes. */
-const STREAM_THRESHOLD = 1024 * 1024;
-const STREAM_CHUNK = 1024 * 1024;
 
 function chunks<T>(a: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -482,7 +446,7 @@ export class ImapSyncer {
       try {
         const lone = batch.length === 1 ? (batch[0] as MessageRow) : undefined;
         if (lone && lone.size > STREAM_THRESHOLD) {
-          const file = await this.downloadToFile(client, dir, lone);
+          const file = await downloadToFile(this.ctx, client, dir, lone);
           if (file) pending.push(Promise.resolve({ row: lone, file }));
         } else {
           const byUid = new Map(batch.map((r) => [r.uid as number, r]));
@@ -498,74 +462,6 @@ export class ImapSyncer {
       keep(await settle());
       got += batch.length;
       this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: rows.length });
-    }
-  }
-
-  /**
-   * One message's body streamed into a staged file with partial FETCHes (RFC 3501 section 6.4.5,
-   * BODY.PEEK[]<offset.length>); null when the server no longer has the message, or stopped sending it
-   * before RFC822.SIZE bytes (expunged midway): a shortened body is never cached as the message.
-   */
-  private async downloadToFile(client: ImapFlow, dir: Maildir, row: MessageRow): Promise<StagedFile | null> {
-    let found = true;
-    let bytes = 0;
-    const file = await dir
-      .stageStream(
-        async (write) => {
-          const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK });
-          if (!content) {
-            found = false;
-            return;
-          }
-          for await (const chunk of content as AsyncIterable<Buffer>) {
-            bytes += chunk.length;
-            await write(chunk);
-          }
-          if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while fetching a message`);
-        },
-        { flags: row.flags, asNew: false },
-      )
-      .catch((e: unknown) => {
-        // imapflow's word for a message expunged while its windows were being fetched: the partial file
-        // is gone already; the message is skipped like one expunged before the FETCH.
-        if (!client.usable || !(e && typeof e === 'object' && (e as { code?: unknown }).code === 'DownloadIncomplete')) throw e;
-        found = false;
-        return null;
-      });
-    if (!file) return null;
-    if (found && bytes >= row.size) return file;
-    if (found) this.ctx.logger.warn({ account: this.name, folder: row.folder, uid: row.uid, bytes, size: row.size }, 'message body ended short of its size: not cached');
-    dir.discard(file);
-    return null;
-  }
-
-  /** Writes a fetched body into the folder's Maildir (with the row's flags) and marks it cached. */
-  storeBody(row: MessageRow, source: Buffer): MessageRow {
-    const dir = this.ctx.folderDir(row.folder);
-    const file = dir.deliver(source, { flags: row.flags, asNew: false });
-    this.ctx.state.setFile(row.id, dir.root, file.key, file.path, true);
-    return this.ctx.state.getMessage(row.id) as MessageRow;
-  }
-
-  /** Fetches one message's body from the server (BODY.PEEK[]), caches it and returns it. */
-  async fetchBody(row: MessageRow): Promise<Buffer> {
-    if (row.uid === null) throw new ClientError('NOT_FOUND', `message ${row.id} is waiting to be moved on the server: run sync first`);
-    const client = await openImap(this.ctx);
-    const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
-    try {
-      const mb = await client.mailboxOpen(row.folder, { readOnly: true });
-      const local = this.ctx.state.getFolder(this.name, row.folder);
-      if (local?.uidValidity && String(mb.uidValidity) !== local.uidValidity) {
-        throw new ClientError('NOT_FOUND', `folder ${row.folder} was recreated on the server: run sync, then read again`);
-      }
-      const m = await client.fetchOne(String(row.uid), { uid: true, source: true }, { uid: true });
-      if (!m || !m.source) throw new ClientError('NOT_FOUND', `message ${row.id} no longer exists on the server (run sync)`);
-      this.storeBody(row, m.source);
-      await client.logout().catch(() => undefined);
-      return m.source;
-    } catch (e) {
-      client.close();
-      throw classifyError(e, where);
     }
   }
 }

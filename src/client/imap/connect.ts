@@ -1,0 +1,43 @@
+/**
+ * Opening an authenticated IMAP connection (imapflow) with the account's security settings: implicit TLS,
+ * STARTTLS or plain (loopback or when asked), the account's extra CA, QRESYNC unless disabled; failures
+ * come back as classified ClientErrors (AUTH, TLS, UNREACHABLE, TEMPORARY, ...).
+ */
+import { ImapFlow } from 'imapflow';
+import { classifyError } from '../errors.js';
+import type { ImapContext } from './syncer.js';
+
+/** Opens an authenticated imapflow connection with our security settings and error classification. */
+export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+  const a = ctx.account;
+  const where = `${a.host}:${a.port}`;
+  const client = new ImapFlow({
+    host: a.host,
+    port: a.port,
+    secure: a.security === 'tls',
+    doSTARTTLS: a.security === 'starttls' ? true : a.security === 'plain' ? false : undefined,
+    auth: { user: a.user, pass: ctx.password },
+    logger: false,
+    qresync: !ctx.disable?.qresync,
+    disableAutoIdle: !extra.autoIdle,
+    disableCompression: true,
+    connectionTimeout: 30_000,
+    greetingTimeout: 15_000,
+    tls: { ...(ctx.ca ? { ca: [ctx.ca] } : {}), ...(isIp(a.host) ? {} : { servername: a.host }) },
+    clientInfo: { name: 'mailroom', version: '0.1.0' },
+  });
+  client.on('error', () => {
+    /* surfaced through the failing command */
+  });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.close();
+    throw classifyError(e, where);
+  }
+  return client;
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
