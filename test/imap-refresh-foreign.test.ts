@@ -186,6 +186,51 @@ describe('IMAP refresh: changes by another store instance on the same SQLite fil
     }
   });
 
+  /** APPEND of `msg` into INBOX with `flags`, as a non-synchronizing literal. */
+  function appendCmd(msg: string, flags: string): string {
+    return `APPEND INBOX (${flags}) {${Buffer.byteLength(msg)}+}\r\n${msg}`;
+  }
+
+  test('an own APPEND and EXPUNGE read nothing when they are the only change since; the client sees them', async () => {
+    const { c, exists } = await selected();
+    reads = 0;
+    const a = await c.cmd(appendCmd(message('own append'), '\\Seen $Own'), 'a1');
+    const uid = Number(/\[APPENDUID \d+ (\d+)\]/.exec(a)![1]);
+    assert.equal(reads, 0, 'the view took the appended message from the append itself');
+    assert.match(a, new RegExp(`\\* ${exists + 1} EXISTS\\r\\n`));
+    assert.match(a, /\* FLAGS \([^)]*\$Own/, 'a new keyword is announced');
+    const f1 = await c.cmd(`UID FETCH ${uid} (FLAGS RFC822.SIZE INTERNALDATE)`, 'a2');
+    assert.match(f1, new RegExp(`\\* ${exists + 1} FETCH \\(UID ${uid} FLAGS \\(\\\\Seen \\$Own \\\\Recent\\) RFC822\\.SIZE ${Buffer.byteLength(message('own append'))} INTERNALDATE "`));
+    await c.cmd(`UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`);
+    reads = 0;
+    const e = await c.cmd('EXPUNGE', 'e1');
+    assert.equal(e, `* ${exists + 1} EXPUNGE\r\ne1 OK Expunge completed\r\n`);
+    assert.equal(reads, 0, 'an expunge that is the only change since reads nothing more');
+    assert.match(await c.cmd('NOOP', 'e2'), /^e2 OK /);
+    c.close();
+  });
+
+  test('an own APPEND and EXPUNGE after foreign changes report those too', async () => {
+    const { c, exists } = await selected();
+    const uids = [...(await c.cmd('UID SEARCH ALL')).matchAll(/ (\d+)/g)].map((m) => Number(m[1]));
+    await foreignChanges(uids[0]!, uids[1]!, '$Foreign');
+    reads = 0;
+    const a = await c.cmd(appendCmd(message('own after foreign'), '\\Seen'), 'a3');
+    assert.ok(reads >= 1, 'the APPEND after a foreign change reads the change log');
+    assert.match(a, /\* 2 EXPUNGE\r\n/);
+    assert.match(a, new RegExp(`\\* ${exists + 1} EXISTS\\r\\n`), 'the foreign append and this one, less the expunged one');
+    assert.match(a, new RegExp(`\\* 1 FETCH \\(UID ${uids[0]} FLAGS \\([^)]*\\$Foreign`));
+    const own = Number(/\[APPENDUID \d+ (\d+)\]/.exec(a)![1]);
+    await c.cmd(`UID STORE ${own} +FLAGS.SILENT (\\Deleted)`);
+    await other.mail.storeFlags(otherInbox, [uids[2]!], { op: 'add', flags: ['\\Draft'] });
+    reads = 0;
+    const e = await c.cmd('EXPUNGE', 'e3');
+    assert.ok(reads >= 1, 'the EXPUNGE after a foreign change reads the change log');
+    assert.match(e, new RegExp(`\\* ${exists + 1} EXPUNGE\\r\\n`));
+    assert.match(e, new RegExp(`\\* 2 FETCH \\(UID ${uids[2]} FLAGS \\([^)]*\\\\Draft`));
+    c.close();
+  });
+
   test('bad input still gets BAD and leaves the view working', async () => {
     const { c } = await selected();
     assert.match(await c.cmd('UID STORE 1 +FLAGS.SILENT', 'b1'), /^b1 BAD /m);

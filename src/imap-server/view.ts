@@ -8,29 +8,16 @@
  * Until its client has been told of an expunge, the view holds the expunged messages in the store
  * (MailStore.holdExpunged), so FETCH still returns them (RFC 2180 4.1.1, as Dovecot does).
  */
-import { isStoreError, type Mailbox, type MessageMeta } from '../store/types.js';
+import { isStoreError, type AppendResult, type ExpungeResult, type Mailbox, type MessageMeta } from '../store/types.js';
 import type { MailStore } from '../store/mail.js';
 import type { ExpungeHold } from '../store/holds.js';
 import { RIGHT_ORDER } from '../store/acl.js';
 import { flagRight } from './acl-flags.js';
 import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
-import { WireWriter } from '../imap/wire/encode.js';
-import { existsLine, expungeLine, flagList, flagsLine, permanentFlagsLine, recentLine, vanishedLine, writeFetchClose, writeFetchOpen } from './responses.js';
+import { SYSTEM_FLAGS, flagsFetch, flagsOfMessages, hasSeen, sameFlags, type PrivateSeen, type UpdateSink } from './view-flags.js';
+import { existsLine, expungeLine, flagsLine, permanentFlagsLine, recentLine, vanishedLine } from './responses.js';
 
-/** The session user's own \Seen in another owner's mailbox: the uids now, and how to read them again. */
-export interface PrivateSeen {
-  uids: Set<number>;
-  load(): Promise<readonly number[]>;
-}
-
-export interface UpdateSink {
-  /** Writes one complete untagged response. */
-  send(buf: Buffer): void;
-  readonly condstore: boolean;
-  readonly qresync: boolean;
-  /** IMAP4rev2 enabled: no RECENT responses, no \Recent flag. */
-  readonly rev2: boolean;
-}
+export type { PrivateSeen, UpdateSink } from './view-flags.js';
 
 export class MailboxView {
   readonly mailbox: Mailbox;
@@ -425,6 +412,44 @@ export class MailboxView {
   }
 
   /**
+   * Takes in this session's own APPEND into this mailbox (one store append's or appendMany's results) when
+   * it is the one change right after what the view has seen (the next MODSEQ): the refresh after the command
+   * then reads nothing. Returns false, leaving it to that refresh, otherwise or when the results do not say
+   * all the view needs (a private \Seen; \Recent in a read-only view, or not claimed with the append).
+   */
+  applyOwnAppend(results: readonly AppendResult[]): boolean {
+    const first = results[0];
+    const claim = first?.recentClaim;
+    if (!first || this.#privateSeen !== null || this.#gone || (this.#trackRecent && (this.readOnly || !claim))) return false;
+    const modseq = first.modseq;
+    let prev = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
+    for (const r of results) {
+      if (r.modseq !== this.#seenModseq + 1 || r.uid <= prev) return false;
+      prev = r.uid;
+    }
+    for (const r of results) {
+      this.#noteKeywords(r.meta.flags);
+      this.#uids.push(r.uid);
+      this.#metas.push(r.meta);
+      if (this.#trackRecent && r.uid >= claim!.first && r.uid < claim!.next) this.#recent.add(r.uid);
+    }
+    this.#keywordsFresh = false;
+    this.#ownClaim = null;
+    this.#seenModseq = modseq;
+    this.#proven = modseq;
+    return true;
+  }
+
+  /**
+   * Takes in what this session's own EXPUNGE found or wrote (before reportExpunged reports its removals): as
+   * the one change right after what the view has seen, the refresh after the command then reads nothing.
+   */
+  noteOwnExpunge(result: ExpungeResult): void {
+    if (result.uids.length > 0 && result.highestModseq === this.#seenModseq + 1) this.#seenModseq = result.highestModseq;
+    this.#proven = result.highestModseq;
+  }
+
+  /**
    * Runs this session's own EXPUNGE (store.expunge) without its hold keeping the removed messages (see
    * ExpungeHold.exempt): only for a command that reports its removals (reportExpunged) and, through the
    * dispatcher, every other pending expunge before its completion (seq 'breaks').
@@ -541,14 +566,7 @@ export class MailboxView {
 
   /** "* seq FETCH (UID n FLAGS (...) MODSEQ (m))" for an unsolicited flag update. */
   flagsResponse(seq: number, m: MessageMeta, sink: UpdateSink, withUid: boolean): Buffer {
-    const w = new WireWriter();
-    writeFetchOpen(w, seq);
-    if (withUid || sink.qresync) w.text(`UID ${m.uid} `);
-    w.text('FLAGS ');
-    writeFlags(w, this.flagsOf(m, sink.rev2));
-    if (sink.condstore) w.text(` MODSEQ (${m.modseq})`);
-    writeFetchClose(w);
-    return w.toBuffer();
+    return flagsFetch(seq, m, this.flagsOf(m, sink.rev2), sink, withUid);
   }
 
   /** The message's flags as IMAP reports them (with \Recent for rev1 sessions). */
@@ -566,12 +584,7 @@ export class MailboxView {
    * current messages are scanned.
    */
   flagsInUse(): string[] {
-    if (this.#keywordsFresh) return [...SYSTEM_FLAGS, ...this.#keywords.values()];
-    const seen = new Map<string, string>();
-    for (const f of SYSTEM_FLAGS) seen.set(f.toLowerCase(), f);
-    for (const m of this.#metas) for (const f of m.flags) if (!seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
-    for (const [k, f] of this.#keywords) if (!seen.has(k)) seen.set(k, f);
-    return [...seen.values()];
+    return this.#keywordsFresh ? [...SYSTEM_FLAGS, ...this.#keywords.values()] : flagsOfMessages(this.#metas, this.#keywords);
   }
 
   /** The flags among `flags` the session user may change (RFC 4314: \Seen s, \Deleted t, others w), for PERMANENTFLAGS. */
@@ -584,21 +597,4 @@ export class MailboxView {
     this.#reportedExists = this.#uids.length;
     this.#reportedRecent = this.#recent.size;
   }
-}
-
-const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
-
-export function writeFlags(w: WireWriter, flags: readonly string[]): void {
-  w.text(flagList(flags));
-}
-
-function hasSeen(flags: readonly string[]): boolean {
-  for (const f of flags) if (f === '\\Seen' || (f.length === 5 && f.toLowerCase() === '\\seen')) return true;
-  return false;
-}
-
-function sameFlags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const s = new Set(a.map((f) => f.toLowerCase()));
-  return b.every((f) => s.has(f.toLowerCase()));
 }

@@ -17,6 +17,7 @@ import type {
   ChangeEvent,
   Changes,
   CopyResult,
+  ExpungeResult,
   Mailbox,
   MailboxChangeOptions,
   MailboxListEvent,
@@ -118,6 +119,11 @@ export interface MailStore extends MetadataStore {
   storeFlags(mailboxId: number, uids: number[], opts: StoreFlagsOptions): Promise<StoreFlagsResult>;
   /** Expunges messages flagged \Deleted (only those among `uids` when given). Returns expunged UIDs ascending. */
   expunge(mailboxId: number, uids?: number[]): Promise<number[]>;
+  /**
+   * expunge, also telling the HIGHESTMODSEQ it wrote (see ExpungeResult): a session that has seen every
+   * change up to one below it knows its own expunge was the only change since, without reading the log.
+   */
+  expungeReport(mailboxId: number, uids?: number[]): Promise<ExpungeResult>;
   /** Copies with flags and internal date; new EMAILIDs, same THREADIDs. Throws NOT_FOUND (mailbox). */
   copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
   /** Copy + expunge from the source in one transaction (RFC 6851). */

@@ -142,6 +142,24 @@ export interface AppendResult {
    * recent for the caller alone (as claimRecent's answer `first`, with `next` the UIDNEXT it left behind).
    */
   recentClaim?: { first: number; next: number };
+  /**
+   * The stored message's metadata as a listMessages or changesSince right after the commit would give it
+   * (canonical flag spellings, INTERNALDATE, save date), so a caller that shows the mailbox need not read it
+   * back. `modseq` above is the mailbox's HIGHESTMODSEQ after the commit and `uid` + 1 its UIDNEXT (after
+   * the last message of a batch).
+   */
+  meta: MessageMeta;
+}
+
+/** What MailStore.expungeReport removed, and the mailbox's HIGHESTMODSEQ it left. */
+export interface ExpungeResult {
+  /** The expunged UIDs, ascending. */
+  uids: number[];
+  /**
+   * The mailbox's HIGHESTMODSEQ at one moment during the call: the modseq the expunge wrote (one above the
+   * value before it: every change bumps HIGHESTMODSEQ by one), or, when it removed nothing, the value it read.
+   */
+  highestModseq: number;
 }
 
 export interface CopyResult {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { ChangeEvent } from '../../src/store/types.js';
+import type { ChangeEvent, MessageMeta } from '../../src/store/types.js';
 import { eventually, sampleMessage } from '../helpers/store.js';
 import { storeRunner, SERVER_OPTIONS, type StoreFactory } from './harness.js';
 
@@ -16,6 +16,29 @@ export function runChangeContract(name: string, factory: StoreFactory): void {
   describe(`MailStore contract: ${name}`, () => {
     // ------------------------------------------------------------------------------------------------
     describe('change bus', () => {
+      test(
+        'append results carry the stored metadata and expungeReport the HIGHESTMODSEQ it left',
+        withStore(async (s, _user, inbox) => {
+          const plain = (m: MessageMeta) => ({ ...m, flags: [...m.flags], internalDate: m.internalDate.getTime(), savedDate: m.savedDate?.getTime() });
+          const one = await s.mail.append(inbox.id, sampleMessage(1), { flags: ['\\seen', '$Label'], internalDate: new Date('2021-05-06T07:08:09.000Z') });
+          const many = await s.mail.appendMany(inbox.id, [{ raw: sampleMessage(2), opts: { flags: ['$label'] } }, { raw: sampleMessage(3) }]);
+          const results = [one, ...many];
+          const list = await s.mail.listMessages(inbox.id);
+          assert.deepEqual(results.map((r) => plain(r.meta)), list.map(plain));
+          const ch = await s.mail.changesSince(inbox.id, 0);
+          assert.deepEqual(results.map((r) => plain(r.meta)), ch.changed.map(plain));
+          assert.deepEqual(many[0]!.meta.flags, ['$Label'], 'keywords in the spelling first stored');
+          assert.ok(results.every((r) => r.meta.uid === r.uid && r.meta.modseq === r.modseq && r.meta.emailId === r.emailId));
+          const before = (await s.mail.status(inbox.id)).highestModseq;
+          assert.deepEqual(await s.mail.expungeReport(inbox.id), { uids: [], highestModseq: before }, 'nothing \\Deleted: the value read');
+          await s.mail.storeFlags(inbox.id, [1, 3], { op: 'add', flags: ['\\Deleted'] });
+          const gone = await s.mail.expungeReport(inbox.id, [3]);
+          assert.deepEqual(gone, { uids: [3], highestModseq: before + 2 }, 'the flag change, then the expunge');
+          assert.equal((await s.mail.status(inbox.id)).highestModseq, gone.highestModseq);
+          assert.deepEqual(await s.mail.expunge(inbox.id), [1]);
+        }),
+      );
+
       test(
         'subscribers are woken after commit (changesSince already shows the change), per mailbox',
         withStore(async (s, user, inbox) => {

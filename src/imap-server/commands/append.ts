@@ -155,14 +155,15 @@ export const append = defineCommand({
     // Into the selected mailbox, this session is the first to be told of the new message: it claims \Recent
     // in the append's own transaction instead of with a write of its own at the refresh after it.
     const st = ctx.session.state;
-    const view = st.kind === 'selected' && st.view.mailbox.id === mb.id && st.view.claimsRecent ? st.view : null;
+    const view = st.kind === 'selected' && st.view.mailbox.id === mb.id ? st.view : null;
     let done;
     if (items.length === 1) {
       const one = items[0]!;
-      done = [await store.append(mb.id, one.raw, view ? { ...one.opts, claimRecent: true } : one.opts)];
+      done = [await store.append(mb.id, one.raw, view?.claimsRecent ? { ...one.opts, claimRecent: true } : one.opts)];
     } else done = await store.appendMany(mb.id, items);
+    // The view takes the new messages in from the results when it can; else its refresh reads them.
     const claim = done[0]!.recentClaim;
-    if (view && claim) view.noteRecentClaim(claim);
+    if (view && !view.applyOwnAppend(done) && claim) view.noteRecentClaim(claim);
     await markAppendedSeen(
       ctx,
       target,

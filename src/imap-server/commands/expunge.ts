@@ -33,8 +33,9 @@ export const expunge = defineCommand({
     if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
     // RFC 4314 section 4: EXPUNGE takes the "e" right.
     if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
-    const gone = await view.ownExpunge(() => ctx.service.store.expunge(view.mailbox.id));
-    view.reportExpunged(gone, ctx.session);
+    const done = await view.ownExpunge(() => ctx.service.store.expungeReport(view.mailbox.id));
+    view.noteOwnExpunge(done);
+    view.reportExpunged(done.uids, ctx.session);
     return ok('Expunge completed');
   },
 });
@@ -50,8 +51,9 @@ export const uidExpunge = defineCommand({
     if (!view.rights.includes('e')) throw no('Permission denied', 'NOPERM');
     const uids = view.resolve(args.set, true);
     if (!uids.length) return ok('Expunge completed');
-    const gone = await view.ownExpunge(() => ctx.service.store.expunge(view.mailbox.id, uids));
-    view.reportExpunged(gone, ctx.session);
+    const done = await view.ownExpunge(() => ctx.service.store.expungeReport(view.mailbox.id, uids));
+    view.noteOwnExpunge(done);
+    view.reportExpunged(done.uids, ctx.session);
     return ok('Expunge completed');
   },
 });

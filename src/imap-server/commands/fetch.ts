@@ -67,7 +67,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
       for (const m of r.changed) flagsChanged.add(m.uid);
     }
   }
-  const opts = { uid: ctx.uid || s.qresync, modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
+  const opts = { uid: ctx.uid || s.qresync || args.items.some((i) => i.kind === 'UID'), modseq: args.changedSince !== null || (s.condstore && flagsChanged.size > 0), flagsChanged };
   const rctx: RenderContext = { store, session: s, view, items: args.items, opts, fieldSets: new Map() };
   // One record reused for every message: the per-message path allocates nothing for it.
   const rec: RenderRecord = { seq: 0, meta: NO_META, index: null, envelopeText: null, envelope: null, header: null };

@@ -14,14 +14,15 @@ import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
 import { no } from '../errors.js';
 import { ConnectionClosedError, type Session } from '../session.js';
-import { writeFlags, type MailboxView } from '../view.js';
+import type { MailboxView } from '../view.js';
+import { writeFlags } from '../view-flags.js';
 import { writeBodyStructure, writeEnvelope } from './structure.js';
 import { messagePreview } from './preview.js';
 import { cachedHeaderSlice, keptHeaderSlice } from './header-cache.js';
 import { writeFetchClose, writeFetchOpen } from '../responses.js';
 
 export interface RenderOptions {
-  /** Include UID (UID FETCH, or QRESYNC). */
+  /** Include UID, first in each response (UID FETCH, QRESYNC, or the UID item asked for). */
   uid: boolean;
   /** Include MODSEQ (CHANGEDSINCE given, or MODSEQ asked). */
   modseq: boolean;
@@ -218,7 +219,7 @@ function sep(w: WireWriter, st: ResponseState): void {
 function openResponse(w: WireWriter, ctx: RenderContext, rec: RenderRecord): ResponseState {
   writeFetchOpen(w, rec.seq);
   const st: ResponseState = { first: true, flagsDone: false, modseqDone: false };
-  if (ctx.opts.uid || ctx.items.some((i) => i.kind === 'UID')) {
+  if (ctx.opts.uid) {
     sep(w, st);
     w.text(`UID ${rec.meta.uid}`);
   }

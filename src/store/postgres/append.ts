@@ -23,7 +23,7 @@ import { PgMailboxes } from './mailboxes.js';
 import { encodePayload } from './notify.js';
 import { insertSortKeys } from './sort-keys.js';
 import { checkQuota } from './quota.js';
-import { canonicalKeywords, expungeRows, mailboxRow, spell, withBlobs } from './rows.js';
+import { canonicalKeywords, expungeRows, mailboxRow, spell, toMeta, withBlobs } from './rows.js';
 import { encodeIndex, pgText } from './util.js';
 import type { PreparedBlob } from './blobs.js';
 
@@ -136,6 +136,8 @@ export class PgAppends extends PgMailboxes {
           const threadId = (i === 0 ? b.thread_id : await knownThread(q, userId, m.candidates)) ?? m.freshThread;
           const keywords = m.flags.keywords.length ? spell(await canonicalKeywords(q, mailboxId, m.flags.keywords), m.flags.keywords) : [];
           const last = i === messages.length - 1;
+          // RFC 8514 save date, set here rather than by the column default so the result can carry it.
+          const savedDate = new Date();
           // Message row, thread references and, with the last one, the notification (sent at COMMIT).
           await q.query({
             name: 'append_message',
@@ -143,8 +145,8 @@ export class PgAppends extends PgMailboxes {
                      INSERT INTO thread_refs (user_id, message_id, thread_id)
                      SELECT $11, m, $4 FROM unnest($12::text[]) AS m ON CONFLICT DO NOTHING),
                    msg AS (
-                     INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+                     INSERT INTO messages (mailbox_id, uid, email_id, thread_id, flags, keywords, internal_date, size, modseq, blob_id, saved_date)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16))
                    SELECT pg_notify($13, $14) WHERE $15::boolean`,
             values: [
               mailboxId,
@@ -162,9 +164,11 @@ export class PgAppends extends PgMailboxes {
               core.channel,
               encodePayload(ev),
               last,
+              savedDate,
             ],
           });
-          results.push({ uid: first + i, uidValidity: num(b.uid_validity), emailId: m.emailId, modseq });
+          const meta = toMeta({ uid: String(first + i), email_id: m.emailId, thread_id: threadId, flags: m.flags.mask, keywords, internal_date: m.internalDate, size: String(m.data.length), modseq: String(modseq), saved_date: savedDate });
+          results.push({ uid: first + i, uidValidity: num(b.uid_validity), emailId: m.emailId, modseq, meta });
         }
         after.push(() => core.deliver(ev, false));
         if (rep) {

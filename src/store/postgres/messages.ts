@@ -5,7 +5,7 @@
  * write is one MODSEQ step per mailbox under the mailbox row lock (see core.ts). Errors: NOT_FOUND,
  * TOO_BIG, INVALID, EXISTS (a kept EMAILID already present), TEMPORARY.
  */
-import type { Changes, CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult, TextScope } from '../types.js';
+import type { Changes, CopyResult, ExpungeResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult, TextScope } from '../types.js';
 import { StoreError } from '../types.js';
 import { FLAG_DELETED, applyFlagOp, checkStoreFlags } from '../flags.js';
 import { validId } from './core.js';
@@ -63,9 +63,13 @@ export class PgMessages extends PgAppends {
     });
   }
 
-  expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+  async expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+    return (await this.expungeReport(mailboxId, uids)).uids;
+  }
+
+  expungeReport(mailboxId: number, uids?: number[]): Promise<ExpungeResult> {
     return this.core.run(async () =>
-      this.core.db.tx(async (q, after) => {
+      this.core.db.tx(async (q, after): Promise<ExpungeResult> => {
         const b = await mailboxRow(q, mailboxId, true);
         const r =
           uids === undefined
@@ -76,14 +80,16 @@ export class PgMessages extends PgAppends {
                 `SELECT uid FROM messages WHERE mailbox_id = $1 AND (flags & ${FLAG_DELETED}) <> 0 AND uid = ANY($2::bigint[]) ORDER BY uid`,
                 [mailboxId, cleanUids(uids)],
               );
-        if (!r.rows.length) return [];
-        return expungeRows(
+        if (!r.rows.length) return { uids: [], highestModseq: num(b.highest_modseq) };
+        const gone = await expungeRows(
           this.core,
           q,
           after,
           b,
           r.rows.map((row) => num(row.uid)),
         );
+        // expungeRows stamps the next modseq (rows.ts).
+        return { uids: gone, highestModseq: num(b.highest_modseq) + 1 };
       }),
     );
   }

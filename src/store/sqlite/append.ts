@@ -20,6 +20,7 @@ import { SqliteMailboxes } from './mailboxes.js';
 import { canonicalKeywords, deleteRows, threadFor } from './mutations.js';
 import { checkQuota } from './quota.js';
 import { insertSortKeys } from './sort-keys.js';
+import { rawToMeta } from './rows.js';
 
 /** A checked message with what is stored for it. */
 interface Prepared extends CheckedAppend {
@@ -73,9 +74,13 @@ export class SqliteAppends extends SqliteMailboxes {
           insertSortKeys(core, blobId, form.sortKeys);
           if (m.inline) core.st.insertBlobInline.run(blobId, data);
           if (m.header) core.st.insertBlobHeader.run(blobId, m.header);
-          core.st.insertMessage.run(mailboxId, uid, emailId, threadId, m.flags.mask, keywords.join(' '), m.internalDate.getTime(), data.length, modseq, blobId, null, Date.now());
+          const kw = keywords.join(' ');
+          const internalDate = m.internalDate.getTime();
+          const savedDate = Date.now();
+          core.st.insertMessage.run(mailboxId, uid, emailId, threadId, m.flags.mask, kw, internalDate, data.length, modseq, blobId, null, savedDate);
           core.st.insertEnvelope.run(mailboxId, uid, form.envelope);
-          return { uid: uid++, uidValidity: b.uid_validity, emailId, modseq };
+          const meta = rawToMeta([uid, emailId, threadId, m.flags.mask, kw, internalDate, data.length, modseq, savedDate]);
+          return { uid: uid++, uidValidity: b.uid_validity, emailId, modseq, meta };
         });
         core.st.bumpMailbox.run(uid, modseq, mailboxId);
         if (claimRecent) {

@@ -5,7 +5,7 @@
  * (see core.ts; an expunge's sync starts at once and its blob files go after it). Failures are StoreError
  * values (NOT_FOUND, TOO_BIG, EXISTS, INVALID, OVER_QUOTA, TEMPORARY).
  */
-import type { CopyResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
+import type { CopyResult, ExpungeResult, MessageMeta, StoreFlagsOptions, StoreFlagsResult } from '../types.js';
 import { applyFlagOp, checkStoreFlags, type ParsedFlags } from '../flags.js';
 import { StoreError } from '../types.js';
 import { SqliteAppends } from './append.js';
@@ -62,11 +62,15 @@ export class SqliteMailWrites extends SqliteAppends {
     });
   }
 
-  expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+  async expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+    return (await this.expungeReport(mailboxId, uids)).uids;
+  }
+
+  expungeReport(mailboxId: number, uids?: number[]): Promise<ExpungeResult> {
     return this.core.run(async () => {
       const doomed: string[] = [];
       let ev: [number, number] | null = null;
-      const out = await this.core.groupCommit((): number[] => {
+      const out = await this.core.groupCommit((): ExpungeResult => {
         const b = this.core.mailboxRow(mailboxId);
         let targets: number[];
         if (uids === undefined) targets = this.core.st.deletedUids.pluck().all(mailboxId) as number[];
@@ -74,13 +78,13 @@ export class SqliteMailWrites extends SqliteAppends {
           targets = [];
           for (const c of chunks(cleanUids(uids), CHUNK)) targets.push(...(this.core.st.deletedUidsIn.pluck().all(mailboxId, ...padChunk(c)) as number[]));
         }
-        if (targets.length === 0) return [];
+        if (targets.length === 0) return { uids: [], highestModseq: b.highest_modseq };
         const rows = this.core.rowsIn(mailboxId, targets);
         const modseq = b.highest_modseq + 1;
         deleteRows(this.core, mailboxId, rows, modseq, doomed);
         this.core.st.setModseq.run(modseq, mailboxId);
         ev = [b.user_id, modseq];
-        return rows.map((r) => r.uid);
+        return { uids: rows.map((r) => r.uid), highestModseq: modseq };
         // Resolves at COMMIT, not after the WAL sync: a crash before that sync brings the messages back,
         // which loses nothing (Dovecot's default mail_fsync=optimized never syncs an expunge). When blob
         // files or inline blobs are freed the sync starts at once and they go only after it; otherwise (the
