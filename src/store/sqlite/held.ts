@@ -41,27 +41,51 @@ export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doome
     const id = blobIds[0]!;
     core.st.unrefBlob.run(id);
     const refs = core.st.blobRefs.get(id) as number | undefined;
-    if (refs !== undefined && refs <= 0) freeBlobs(core, [id], doomed);
+    if (refs !== undefined && refs <= 0) {
+      core.st.deleteBlob.run(id);
+      freeBlobs(core, [id], doomed);
+    }
     return;
   }
   // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
   const drops = new Map<string, number>();
   for (const id of blobIds) drops.set(id, (drops.get(id) ?? 0) + 1);
   const once: string[] = [];
+  const dead: string[] = [];
   for (const [id, n] of drops) {
-    if (n === 1) once.push(id);
-    else core.st.unrefBlobBy.run(n, id);
+    if (n === 1) {
+      once.push(id);
+      continue;
+    }
+    core.st.unrefBlobBy.run(n, id);
+    const refs = core.st.blobRefs.get(id) as number | undefined;
+    if (refs !== undefined && refs <= 0) {
+      core.st.deleteBlob.run(id);
+      dead.push(id);
+    }
   }
-  if (once.length > 0) core.st.unrefBlobsJson.run(JSON.stringify(once));
-  const dead = core.st.deadBlobsJson.all(JSON.stringify([...drops.keys()])) as string[];
+  if (once.length > 0) {
+    // Most blobs lose their last reference (a POP3 QUIT deleting what it downloaded): one statement deletes
+    // those and names them, where decrementing every count, reading them back and deleting took three.
+    const json = JSON.stringify(once);
+    const last = core.sql(DELETE_LAST_REFS).pluck().all(json) as string[];
+    for (const id of last) dead.push(id);
+    // The rest are referenced elsewhere too (copies in other mailboxes): one reference fewer each.
+    if (last.length < once.length) core.st.unrefBlobsJson.run(json);
+  }
   if (dead.length > 0) freeBlobs(core, dead, doomed);
 }
 
-/** Deletes unreferenced blobs: a few with all their rows now, more through blob_garbage (see FREE_NOW_MAX). */
+/** Deletes the listed blobs whose last reference goes, returning their ids (the others are left alone). */
+const DELETE_LAST_REFS = 'DELETE FROM blobs WHERE id IN (SELECT value FROM json_each(?)) AND refs <= 1 RETURNING id';
+
+/**
+ * Deletes the other rows of blobs whose blobs row is gone: a few with all their rows now, more through
+ * blob_garbage (see FREE_NOW_MAX).
+ */
 function freeBlobs(core: SqliteCore, dead: readonly string[], doomed: string[]): void {
   if (dead.length <= FREE_NOW_MAX) {
     for (const id of dead) {
-      core.st.deleteBlob.run(id);
       core.st.deleteBlobData.run(id);
       core.st.deleteBlobHeader.run(id);
       if (core.st.deleteBlobInline.run(id).changes === 0) doomed.push(id); // a file to unlink
@@ -69,7 +93,6 @@ function freeBlobs(core: SqliteCore, dead: readonly string[], doomed: string[]):
     return;
   }
   const deadJson = JSON.stringify(dead);
-  core.st.deleteBlobsJson.run(deadJson);
   // Their blob_data, blob_headers and blob_inline rows go in the background (see collectGarbage): no
   // message points at them any more, and freeing their pages is most of the cost of a big delete.
   core.st.listGarbageJson.run(deadJson);
