@@ -89,6 +89,12 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       now: ctx.now(),
     });
 
+    if (plan.sizes.length) state.tx(() => plan.sizes.forEach((x) => state.setUidlSize(account.name, x.uidl, x.size)));
+    for (const r of plan.reused) {
+      const w = `${account.name}: the server gave UIDL ${r.uidl} (a message of ${r.was} bytes we already have) to another message of ${r.size} bytes: downloading that one as new`;
+      report.warnings.push(w);
+      logger.warn({ account: account.name, uidl: r.uidl, was: r.was, size: r.size }, w);
+    }
     for (const s of plan.skipped) {
       const w = `${account.name}: message ${s.uidl ?? '#' + s.msgno} (${s.size} bytes) was not downloaded: ${s.reason}`;
       report.warnings.push(w);
@@ -273,6 +279,6 @@ function recordMessage(ctx: Pop3SyncContext, head: Buffer, length: number, uidl:
     bodyCached: file !== null,
     cachedAt: file ? now : null,
   });
-  if (uidl) state.recordUidl(account.name, uidl, file === null, now);
+  if (uidl) state.recordUidl(account.name, uidl, file === null, now, serverSize);
   return id;
 }

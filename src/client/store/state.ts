@@ -141,6 +141,7 @@ CREATE TABLE IF NOT EXISTS pop3_uidls (
   fetched_at INTEGER NOT NULL,
   local_deleted INTEGER NOT NULL DEFAULT 0,
   partial INTEGER NOT NULL DEFAULT 0,
+  size INTEGER,
   PRIMARY KEY (account, uidl)
 );
 CREATE TABLE IF NOT EXISTS queue (
@@ -166,6 +167,9 @@ export class StateDb {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Profiles made before pop3_uidls.size: add the column (NULL: size unknown, never judged reused).
+    const cols = this.db.prepare('PRAGMA table_info(pop3_uidls)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'size')) this.db.exec('ALTER TABLE pop3_uidls ADD COLUMN size INTEGER');
   }
 
   close(): void {
@@ -358,20 +362,32 @@ export class StateDb {
 
   // -------------------------------------------------------------- POP3 UIDLs
 
-  knownUidls(account: string): Map<string, { fetchedAt: number; locallyDeleted: boolean; partial: boolean }> {
-    const rows = this.db.prepare('SELECT uidl, fetched_at, local_deleted, partial FROM pop3_uidls WHERE account = ?').all(account) as Array<{
+  knownUidls(account: string): Map<string, { fetchedAt: number; locallyDeleted: boolean; partial: boolean; size: number | null }> {
+    const rows = this.db.prepare('SELECT uidl, fetched_at, local_deleted, partial, size FROM pop3_uidls WHERE account = ?').all(account) as Array<{
       uidl: string;
       fetched_at: number;
       local_deleted: number;
       partial: number;
+      size: number | null;
     }>;
-    return new Map(rows.map((r) => [r.uidl, { fetchedAt: r.fetched_at, locallyDeleted: r.local_deleted === 1, partial: r.partial === 1 }]));
+    return new Map(rows.map((r) => [r.uidl, { fetchedAt: r.fetched_at, locallyDeleted: r.local_deleted === 1, partial: r.partial === 1, size: r.size }]));
   }
 
-  recordUidl(account: string, uidl: string, partial: boolean, fetchedAt = Date.now()): void {
+  /**
+   * Records a fetched UIDL with the message's LIST size. Recording a known UIDL again (a reused one now
+   * naming another message) starts its record afresh: new size and time, not deleted locally.
+   */
+  recordUidl(account: string, uidl: string, partial: boolean, fetchedAt = Date.now(), size: number | null = null): void {
     this.db
-      .prepare('INSERT INTO pop3_uidls (account, uidl, fetched_at, partial) VALUES (?, ?, ?, ?) ON CONFLICT(account, uidl) DO UPDATE SET partial = excluded.partial')
-      .run(account, uidl, fetchedAt, partial ? 1 : 0);
+      .prepare(
+        `INSERT INTO pop3_uidls (account, uidl, fetched_at, partial, size) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(account, uidl) DO UPDATE SET partial = excluded.partial, size = excluded.size, fetched_at = excluded.fetched_at, local_deleted = 0`,
+      )
+      .run(account, uidl, fetchedAt, partial ? 1 : 0, size);
+  }
+
+  setUidlSize(account: string, uidl: string, size: number): void {
+    this.db.prepare('UPDATE pop3_uidls SET size = ? WHERE account = ? AND uidl = ?').run(size, account, uidl);
   }
 
   markUidlLocallyDeleted(account: string, uidl: string): void {

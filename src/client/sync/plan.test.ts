@@ -68,6 +68,27 @@ describe('planPop3', () => {
       forget: [],
     },
   ];
+  test('a UIDL listed twice with other sizes names two messages: the second is keyed "UIDL SIZE"', () => {
+    const listing = [
+      { msgno: 1, uidl: 'x', size: 10 },
+      { msgno: 2, uidl: 'x', size: 20 },
+      { msgno: 3, uidl: 'x', size: 20 },
+    ];
+    const p = planPop3({ server: listing, known: known([]), policy: { kind: 'keep' }, now: NOW });
+    assert.deepEqual(p.download.map((d) => [d.msgno, d.uidl]), [[1, 'x'], [2, 'x 20']]);
+    const again = planPop3({ server: listing, known: known([['x', { size: 10 }], ['x 20', { size: 20 }]]), policy: { kind: 'keep' }, now: NOW });
+    assert.deepEqual([again.download, again.forget, again.reused], [[], [], []]);
+  });
+
+  test('a known UIDL now listed with another size was reused by the server: downloaded as new, reported', () => {
+    const p = planPop3({ server: [{ msgno: 1, uidl: 'a', size: 150 }, { msgno: 2, uidl: 'b', size: 200 }], known: known([['a', { size: 100 }], ['b', { size: 200 }]]), policy: { kind: 'keep' }, now: NOW });
+    assert.deepEqual(p.download.map((d) => [d.msgno, d.uidl]), [[1, 'a']]);
+    assert.deepEqual(p.reused, [{ msgno: 1, uidl: 'a', was: 100, size: 150 }]);
+    const old = planPop3({ server: [{ msgno: 1, uidl: 'a', size: 150 }], known: known([['a', {}]]), policy: { kind: 'keep' }, now: NOW });
+    assert.deepEqual([old.download, old.reused], [[], []], 'a record without a size is never judged reused ...');
+    assert.deepEqual(old.sizes, [{ uidl: 'a', size: 150 }], '... and learns the size listed now');
+  });
+
   for (const c of cases) {
     test(c.name, () => {
       const p = planPop3(c.input);

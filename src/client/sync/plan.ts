@@ -27,6 +27,8 @@ export interface Pop3KnownMessage {
   locallyDeleted: boolean;
   /** Only the header was fetched (too big): never delete it on the server on our own. */
   partial: boolean;
+  /** Its size in the server's LIST when we fetched it (unknown for records older than this field). */
+  size?: number | null;
 }
 
 export interface Pop3PlanInput {
@@ -52,6 +54,10 @@ export interface Pop3Plan {
   deleteKnown: Array<{ msgno: number; uidl: string }>;
   /** UIDLs we remember that the server no longer has: forget them. */
   forget: string[];
+  /** Known UIDLs the server now gives to a message of another size: downloaded as new (a warning for the user). */
+  reused: Array<{ msgno: number; uidl: string; was: number; size: number }>;
+  /** Known UIDLs recorded without their size (older profiles): record the size listed now. */
+  sizes: Array<{ uidl: string; size: number }>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -60,13 +66,22 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Plans one POP3 session. Without UIDL support (every uidl null) only the 'delete' policy is possible:
  * the caller must refuse other policies before planning (leave-a-copy needs UIDL to know what is new);
  * this function then downloads everything and deletes it.
+ *
+ * UIDLs are unique per maildrop and never reused (RFC 1939 section 7), but some servers break that; the
+ * LIST size tells their messages apart. A UIDL listed twice with the same size is one message listed
+ * twice (taken once); listed again with another size it is another message, tracked under the key
+ * "UIDL SIZE" (a space never occurs in a UIDL, so the key cannot clash with a real one). A known UIDL
+ * whose size changed since we fetched it now names another message (the server reused it after the
+ * first was deleted): it is downloaded as new and reported in `reused`.
  */
 export function planPop3(input: Pop3PlanInput): Pop3Plan {
-  const plan: Pop3Plan = { download: [], headersOnly: [], skipped: [], deleteKnown: [], forget: [] };
+  const plan: Pop3Plan = { download: [], headersOnly: [], skipped: [], deleteKnown: [], forget: [], reused: [], sizes: [] };
   const seen = new Set<string>();
+  const sizeOf = new Map<string, number>();
   const limit = input.maxSize && input.maxSize > 0 ? input.maxSize : Infinity;
-  for (const m of input.server) {
-    if (m.uidl === null) {
+  for (const listed of input.server) {
+    if (listed.uidl === null) {
+      const m = listed;
       if (m.size > limit) {
         plan.skipped.push({ msgno: m.msgno, uidl: null, size: m.size, reason: `larger than ${limit} bytes` });
         continue;
@@ -74,9 +89,20 @@ export function planPop3(input: Pop3PlanInput): Pop3Plan {
       plan.download.push({ msgno: m.msgno, uidl: null, size: m.size, deleteAfter: true });
       continue;
     }
-    if (seen.has(m.uidl)) continue; // a broken server listing one UIDL twice: take the first
+    let m = { ...listed, uidl: listed.uidl };
+    if (seen.has(m.uidl)) {
+      if (sizeOf.get(m.uidl) === m.size) continue; // the same message listed twice: take the first
+      m = { ...m, uidl: `${m.uidl} ${m.size}` };
+      if (seen.has(m.uidl)) continue;
+    }
     seen.add(m.uidl);
-    const known = input.known.get(m.uidl);
+    sizeOf.set(m.uidl, m.size);
+    let known = input.known.get(m.uidl);
+    if (known && known.size != null && known.size !== m.size) {
+      plan.reused.push({ msgno: m.msgno, uidl: m.uidl, was: known.size, size: m.size });
+      known = undefined;
+    }
+    if (known && known.size == null) plan.sizes.push({ uidl: m.uidl, size: m.size });
     if (!known) {
       if (m.size > limit) {
         if (input.oversize === 'headers') plan.headersOnly.push({ msgno: m.msgno, uidl: m.uidl, size: m.size });
