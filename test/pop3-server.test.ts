@@ -381,6 +381,25 @@ test('autologout after the idle timeout commits nothing', async (t) => {
   assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 1);
 });
 
+test('autologout counts from the last command, not from the first wait', async (t) => {
+  const f = await startPop3({ idleTimeoutMs: 1000 });
+  t.after(() => f.close());
+  const { c } = await RawPop3.open(f.port);
+  await c.login();
+  const started = performance.now();
+  // Commands at 600 ms and 1200 ms: past the first wait's timeout, but never 1000 ms apart.
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(await c.cmd('NOOP'), '+OK');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(await c.cmd('NOOP'), '+OK');
+  const lastCommand = performance.now();
+  assert.equal(await c.line(), '-ERR Autologout; idle for too long');
+  const idle = performance.now() - lastCommand;
+  assert.ok(idle >= 950, `autologout after ${idle.toFixed(0)} ms idle (the timeout is 1000 ms)`);
+  assert.ok(performance.now() - started >= 2150);
+  await c.closed();
+});
+
 test('EXPIRE and LOGIN-DELAY are announced and enforced; retention 0 purges retrieved messages at QUIT', async (t) => {
   const f = await startPop3({ retentionDays: 0, loginDelaySeconds: 3600 });
   t.after(() => f.close());

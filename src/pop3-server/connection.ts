@@ -77,6 +77,8 @@ export class Pop3Connection {
   #paused = false;
   #shuttingDown = false;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** When the current wait for a client line began (performance.now()); see #armIdle. */
+  #waitingSince = 0;
   #badCommands = 0;
   #authFailures = 0;
   readonly closed: Promise<void>;
@@ -463,15 +465,30 @@ export class Pop3Connection {
     }
     return new Promise((resolve) => {
       this.#waiter = resolve;
-      // One timer per connection, re-armed per wait (a pipelining client makes a wait per few commands);
-      // firing while a command runs finds no waiter and does nothing.
-      if (this.#idleTimer) this.#idleTimer.refresh();
-      else {
-        this.#idleTimer = setTimeout(() => this.#wake({ kind: 'timeout' }), this.#shared.idleTimeoutMs);
-        this.#idleTimer.unref();
-      }
+      this.#waitingSince = performance.now();
+      if (!this.#idleTimer) this.#armIdle(this.#shared.idleTimeoutMs);
     });
   }
+
+  /**
+   * The autologout timer. A pipelining client makes a wait per few commands: re-arming a timer for each
+   * (refresh() moves it in the timer list) cost more than the commands' own work, so a wait only notes when
+   * it began, and the timer, when it fires, either ends a wait that has lasted the whole timeout or goes
+   * off again when the current wait would reach it. Firing while a command runs (no waiter) disarms it; the
+   * next wait arms it again.
+   */
+  #armIdle(ms: number): void {
+    this.#idleTimer = setTimeout(this.#onIdleTimer, ms);
+    this.#idleTimer.unref();
+  }
+
+  readonly #onIdleTimer = (): void => {
+    this.#idleTimer = null;
+    if (!this.#waiter) return;
+    const left = this.#shared.idleTimeoutMs - (performance.now() - this.#waitingSince);
+    if (left > 0) this.#armIdle(Math.ceil(left));
+    else this.#wake({ kind: 'timeout' });
+  };
 
   /** Delivers to a waiting #next(); lines are queued by #onData, other events are dropped when nobody waits. */
   #wake(n: Next): void {
