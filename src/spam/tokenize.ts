@@ -46,6 +46,9 @@ const NAMED_FIELDS = new Set([
   'thread-index', 'x-originating-ip', 'errors-to', 'disposition-notification-to', 'to', 'from', 'subject', 'content-type',
 ]);
 
+/** The token of each named field ("hdr:" and its name), made once. */
+const NAMED_TOKENS = new Map([...NAMED_FIELDS].map((n) => [n, `hdr:${n}`]));
+
 /** Fields whose value gives tokens (the cases of headerTokens' switch); the others are not decoded at all. */
 const VALUE_FIELDS = new Set([
   'subject', 'from', 'reply-to', 'sender', 'to', 'cc', 'message-id', 'x-mailer', 'user-agent', 'content-type', 'dkim-signature',
@@ -191,7 +194,8 @@ function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
   for (const f of headerFieldSpans(raw, 0, end)) {
     const name = f.name.toLowerCase();
     if (SKIPPED_FIELDS.has(name) || isSpamField(name)) continue;
-    if (NAMED_FIELDS.has(name)) out.add(`hdr:${name}`);
+    const named = NAMED_TOKENS.get(name);
+    if (named) out.add(named);
     else others++;
     if (!VALUE_FIELDS.has(name)) continue;
     const value = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
