@@ -13,7 +13,7 @@ import { checkInbound, checkSignatures, ResultCache, SpfCache, startSpf, type In
 import type { DMARCResult } from 'mailauth';
 import { DkimKeyCache } from './verify.js';
 import { checkPool, type CheckPool } from './pool.js';
-import { octets, unpackParts } from './tasks.js';
+import { dnsSettingsText, octets, unpackParts } from './tasks.js';
 import { rememberPrefixed, tokensWanted, type AheadTokens } from '../spam/pretokens.js';
 
 export interface MxCheckResult {
@@ -56,6 +56,7 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
   const spfCache = new SpfCache();
   const dmarcCache = new ResultCache<DMARCResult>();
   const dns = opts.resolver.settings;
+  const dnsText = dns ? dnsSettingsText(dns) : null;
   /** The pool the checks run on, or null for in-process (also with a `random` of the caller's, which stays here). */
   const threads = (): CheckPool | null => {
     const pool = opts.pool === undefined ? checkPool() : opts.pool;
@@ -76,7 +77,7 @@ export function createMxChecker(opts: MxCheckerOptions): MxChecker {
     const { bytes, transfer } = octets(raw);
     const wanted = tokensWanted();
     const envelope = { ip: session.ip, helo: session.helo, mailFrom: session.mailFrom };
-    return pool.run('inbound', { bytes, hostname: opts.hostname, dns: dns!, session: envelope, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
+    return pool.run('inbound', { bytes, hostname: opts.hostname, dns: dnsText!, session: envelope, tokens: wanted.strings, ids: wanted.ids }, transfer).then(
       ({ verdict, own, parts, ids, authIds }) => {
         if (!parts && !ids) return { verdict, own };
         const auth = authIds ? { auth: { value: verdict.authResults, ids: authIds } } : {};
