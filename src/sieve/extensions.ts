@@ -17,6 +17,8 @@ export const SIEVE_LIMITS: SieveLimits & { maxScriptSize: number } = {
   maxSteps: 100_000,
   /** Dovecot sieve_include_max_nesting_depth default. */
   maxIncludeDepth: 10,
+  /** Dovecot sieve_include_max_includes default. */
+  maxIncludes: 255,
   /** Dovecot sieve_max_script_size default (1 MiB). */
   maxScriptSize: 1024 * 1024,
 };

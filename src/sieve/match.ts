@@ -4,6 +4,7 @@
  */
 import { GUARDED_SUBJECT_LENGTH, guardedExec, toJsRegex } from './regex.js';
 import { asciiLower } from './strings.js';
+import { globMatch, parseGlob } from './glob.js';
 
 export type MatchType = 'is' | 'contains' | 'matches' | 'regex' | 'count' | 'value';
 
@@ -56,31 +57,6 @@ function relate(rel: string, c: number): boolean {
   }
 }
 
-const globCache = new Map<string, RegExp>();
-
-/** RFC 5228 2.7.1 wildcards: "*" (shortest first, RFC 5229 3.2) and "?"; backslash quotes. */
-function globRegex(pattern: string): RegExp {
-  let re = globCache.get(pattern);
-  if (re) return re;
-  let src = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\' && i + 1 < pattern.length) {
-      src += escapeRe(pattern[++i]!);
-    } else if (c === '*') src += '(.*?)';
-    else if (c === '?') src += '(.)';
-    else src += escapeRe(c);
-  }
-  re = new RegExp(src + '$', 'sdu');
-  if (globCache.size > 512) globCache.clear();
-  globCache.set(pattern, re);
-  return re;
-}
-
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(c) ? '\\' + c : c;
-}
-
 export interface MatchOutcome {
   matched: boolean;
   /** Match variables of the successful :matches or :regex comparison (index 0 = whole). */
@@ -117,17 +93,9 @@ export function matchAny(spec: MatchSpec, values: readonly string[], keys: reado
           break;
         case 'matches': {
           if (cmp === 'i;ascii-numeric') throw new MatchError('the i;ascii-numeric comparator does not support :matches');
-          const re = globRegex(fold ? asciiLower(k) : k);
-          const m = re.exec(fold ? asciiLower(v) : v);
-          if (m) {
-            const idx = m.indices!;
-            const caps = [v];
-            for (let g = 1; g < idx.length; g++) {
-              const r = idx[g];
-              caps.push(r ? v.slice(r[0], r[1]) : '');
-            }
-            return { matched: true, captures: caps };
-          }
+          // asciiLower keeps every offset, so the captures are sliced from the value as given.
+          const spans = globMatch(parseGlob(fold ? asciiLower(k) : k), fold ? asciiLower(v) : v, step);
+          if (spans) return { matched: true, captures: [v, ...spans.map(([a, b]) => v.slice(a, b))] };
           break;
         }
         case 'regex': {

@@ -92,7 +92,12 @@ async function include(frame: Frame, run: RunState, n: Node): Promise<void> {
   if (run.includeStack.length >= run.limits.maxIncludeDepth) {
     throw new SieveRuntimeError(`include: the nesting depth of included scripts exceeds the limit (${run.limits.maxIncludeDepth})`);
   }
-  const loaded = run.env.include ? await run.env.include(name, scope) : null;
+  let loaded = run.loadedIncludes.get(key);
+  if (loaded === undefined) {
+    if (run.loadedIncludes.size >= run.limits.maxIncludes) throw new SieveRuntimeError(`include: more than ${run.limits.maxIncludes} different scripts included`);
+    loaded = run.env.include ? await run.env.include(name, scope) : null;
+    run.loadedIncludes.set(key, loaded);
+  }
   if (!loaded) {
     if (n.tags.has('optional')) return;
     throw new SieveRuntimeError(`include: ${scope} script '${name}' not found`);

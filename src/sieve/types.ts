@@ -57,6 +57,8 @@ export interface SieveLimits {
   maxSteps: number;
   /** Include nesting depth (RFC 6609 leaves this to the implementation). */
   maxIncludeDepth: number;
+  /** Distinct scripts one run may include (each is loaded once per run, however often it is included). */
+  maxIncludes: number;
 }
 
 export interface SieveEnv {
