@@ -231,6 +231,31 @@ describe('IMAP refresh: changes by another store instance on the same SQLite fil
     c.close();
   });
 
+  test('an own append expunged elsewhere before the client was told of it is never announced', async () => {
+    const mail = f.store.mail as MailStore;
+    const view = await MailboxView.open(mail, f.inbox, { readOnly: false, trackRecent: true });
+    const sent: string[] = [];
+    const sink = { send: (b: Buffer) => void sent.push(b.toString('latin1')), condstore: false, qresync: false, rev2: false };
+    try {
+      await view.refresh();
+      view.flush(sink, true);
+      sent.length = 0;
+      const exists = view.exists;
+      const r = await mail.append(f.inbox.id, Buffer.from(message('own, soon gone')), { flags: [], claimRecent: true });
+      assert.equal(view.applyOwnAppend([r]), true);
+      await other.mail.storeFlags(otherInbox, [r.uid], { op: 'add', flags: ['\\Deleted'] });
+      await other.mail.expunge(otherInbox, [r.uid]);
+      await view.refresh(); // proven by the append: reads nothing
+      await view.refresh(); // the next one reads the expunge (as after a wake-up)
+      view.flush(sink, true);
+      assert.equal(sent.join(''), '', 'no EXPUNGE for a message the client never saw, and no EXISTS change');
+      assert.equal(view.exists, exists);
+      assert.equal(view.meta(r.uid), undefined);
+    } finally {
+      view.close();
+    }
+  });
+
   test('bad input still gets BAD and leaves the view working', async () => {
     const { c } = await selected();
     assert.match(await c.cmd('UID STORE 1 +FLAGS.SILENT', 'b1'), /^b1 BAD /m);

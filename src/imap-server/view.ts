@@ -338,6 +338,8 @@ export class MailboxView {
         added = true;
       }
     }
+    const untold = ch.expunged.filter((u) => this.#indexOf(u) >= this.#reportedExists); // an own append, never told
+    if (untold.length > 0) this.#forget(untold);
     for (const u of ch.expunged) if (this.#indexOf(u) >= 0) this.#pendingExpunge.add(u);
     if (ch.expunged.length > 0) this.#expungeRead = true;
     if (ch.highestModseq > this.#seenModseq) this.#seenModseq = ch.highestModseq;
@@ -412,10 +414,9 @@ export class MailboxView {
   }
 
   /**
-   * Takes in this session's own APPEND into this mailbox (one store append's or appendMany's results) when
-   * it is the one change right after what the view has seen (the next MODSEQ): the refresh after the command
-   * then reads nothing. Returns false, leaving it to that refresh, otherwise or when the results do not say
-   * all the view needs (a private \Seen; \Recent in a read-only view, or not claimed with the append).
+   * Takes in this session's own APPEND here (store append/appendMany results) when it is the one change after
+   * what the view has seen (the next MODSEQ), so the refresh after it reads nothing. False (left to that
+   * refresh) otherwise or when the results lack what the view needs (private \Seen; \Recent unclaimed).
    */
   applyOwnAppend(results: readonly AppendResult[]): boolean {
     const first = results[0];
@@ -440,10 +441,7 @@ export class MailboxView {
     return true;
   }
 
-  /**
-   * Takes in what this session's own EXPUNGE found or wrote (before reportExpunged reports its removals): as
-   * the one change right after what the view has seen, the refresh after the command then reads nothing.
-   */
+  /** This session's own EXPUNGE (before reportExpunged): as the one change since, the refresh reads nothing. */
   noteOwnExpunge(result: ExpungeResult): void {
     if (result.uids.length > 0 && result.highestModseq === this.#seenModseq + 1) this.#seenModseq = result.highestModseq;
     this.#proven = result.highestModseq;
@@ -478,14 +476,9 @@ export class MailboxView {
       if (text) sink.send(Buffer.from(text));
     }
     this.#keywordsFresh = false;
-    this.#remove(gone);
-    for (const u of gone) {
-      // The client drops an expunged message's \Recent along with it; no RECENT response is owed.
-      if (this.#recent.has(u)) this.#reportedRecent--;
-      this.#pendingExpunge.delete(u);
-      this.#pendingFlags.delete(u);
-      this.#recent.delete(u);
-    }
+    // The client drops an expunged message's \Recent along with it; no RECENT response is owed.
+    for (const u of gone) if (this.#recent.has(u)) this.#reportedRecent--;
+    this.#forget(gone);
     this.#reportedExists -= gone.length;
     if (this.#reportedExists < 0) this.#reportedExists = 0;
     this.#expungeRead = true;
@@ -500,6 +493,12 @@ export class MailboxView {
     if (!this.#expungeRead || this.#pendingExpunge.size > 0) return;
     this.#expungeRead = false;
     this.#hold?.advance(this.#seenModseq);
+  }
+
+  /** Drops messages (ascending uids, all in the view) and what the view holds for them, unreported. */
+  #forget(gone: readonly number[]): void {
+    this.#remove(gone);
+    for (const u of gone) for (const set of [this.#pendingExpunge, this.#pendingFlags, this.#recent]) set.delete(u);
   }
 
   /** Drops messages (ascending uids, all in the view) from #uids and #metas, in place. */

@@ -44,7 +44,6 @@ export class SqliteAppends extends SqliteMailboxes {
   private async appendChecked(mailboxId: number, checked: readonly CheckedAppend[], rep?: AppendOptions['replaces'], claimRecent = false): Promise<AppendResult[]> {
     const core = this.core;
     for (const c of checked) if (c.emailId !== undefined && core.st.emailIdExists.get(c.emailId)) throw new StoreError('EXISTS', 'EMAILID already in use');
-    if (!core.st.mailbox.get(mailboxId)) throw new StoreError('NOT_FOUND', 'no such mailbox');
     const messages = checked.map((c): Prepared => {
       const form = prepareStoredForm(c.raw, core.envelopeText);
       return { ...c, form, header: form.headerEnd <= HEADER_ROW_MAX ? form.data.subarray(0, form.headerEnd) : null, inline: form.data.length <= core.inlineMax };
@@ -82,13 +81,13 @@ export class SqliteAppends extends SqliteMailboxes {
           const meta = rawToMeta([uid, emailId, threadId, m.flags.mask, kw, internalDate, data.length, modseq, savedDate]);
           return { uid: uid++, uidValidity: b.uid_validity, emailId, modseq, meta };
         });
-        core.st.bumpMailbox.run(uid, modseq, mailboxId);
         if (claimRecent) {
-          // \Recent claimed with the append (see AppendOptions.claimRecent): every message up to the new UIDNEXT.
-          core.st.claimRecent.run(uid, mailboxId);
+          // \Recent claimed with the append (see AppendOptions.claimRecent): every message up to the new UIDNEXT,
+          // in the statement that moves UIDNEXT and HIGHESTMODSEQ.
+          core.sql('UPDATE mailboxes SET uid_next = ?, highest_modseq = ?, first_recent = ? WHERE id = ?').run(uid, modseq, uid, mailboxId);
           const claim = { first: Math.min(b.first_recent, uid), next: uid };
           for (const r of results) r.recentClaim = claim;
-        }
+        } else core.st.bumpMailbox.run(uid, modseq, mailboxId);
         if (rep) {
           // REPLACE: the old message goes in this transaction (with this modseq when it is the same mailbox).
           const sb = core.mailboxRow(rep.mailboxId);

@@ -22,9 +22,7 @@ export class SqliteMailWrites extends SqliteAppends {
       // Read first, outside any transaction (HIGHESTMODSEQ before the rows): a change that changes nothing
       // (+FLAGS (\Seen) on messages already seen, the common re-read) is answered from these rows without a
       // write transaction, as the transaction's own read would have answered it.
-      const highest = this.core.st.highestModseq.get(mailboxId) as number | undefined;
-      if (highest === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
-      const before = this.core.rowsIn(mailboxId, uids);
+      const { highest, before } = this.rowsWithHighest(mailboxId, uids);
       const noop = unchangedBy(before, opts.op, change, since);
       if (noop) return { ...noop, highestModseq: highest };
       let userId = 0;
@@ -60,6 +58,25 @@ export class SqliteMailWrites extends SqliteAppends {
       if (result.changed.length > 0) this.core.emit(userId, mailboxId, result.changed[0]!.modseq);
       return result;
     });
+  }
+
+  /**
+   * HIGHESTMODSEQ and then the rows of `uids` (see storeFlags). One message (a STORE on the message being
+   * read) is one statement that reads both; more take the HIGHESTMODSEQ lookup and rowsIn. Throws NOT_FOUND.
+   */
+  private rowsWithHighest(mailboxId: number, uids: readonly number[]): { highest: number; before: MsgRow[] } {
+    if (uids.length === 1 && Number.isSafeInteger(uids[0]) && uids[0]! > 0) {
+      const r = this.core
+        .sql(`SELECT b.highest_modseq AS highest, m.uid, m.email_id, m.thread_id, m.flags, m.keywords, m.internal_date, m.size, m.modseq, m.saved_date
+              FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id AND m.uid = ? WHERE b.id = ?`)
+        .get(uids[0], mailboxId) as (MsgRow & { highest: number; uid: number | null }) | undefined;
+      if (!r) throw new StoreError('NOT_FOUND', 'no such mailbox');
+      const { highest, ...row } = r;
+      return { highest, before: row.uid === null ? [] : [row] };
+    }
+    const highest = this.core.st.highestModseq.get(mailboxId) as number | undefined;
+    if (highest === undefined) throw new StoreError('NOT_FOUND', 'no such mailbox');
+    return { highest, before: this.core.rowsIn(mailboxId, uids) };
   }
 
   async expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
