@@ -311,8 +311,18 @@ export class ImapSyncer {
       if (canQresync && haveState && sameValidity && modseq !== null) {
         server = { uidValidity, highestModseq: modseq, mode: 'qresync', changed: await changedSince(local.highestModseq as string), vanished };
       } else if (canCondstore && haveState && sameValidity && modseq !== null) {
-        const uids = mb.exists === 0 ? [] : ((await client.search({ all: true }, { uid: true })) || []);
-        server = { uidValidity, highestModseq: modseq, mode: 'condstore', changed: await changedSince(local.highestModseq as string), uids };
+        const changed = await changedSince(local.highestModseq as string);
+        // Without QRESYNC, expunges show only in the full UID list (UID SEARCH ALL). UIDs only grow, so
+        // when EXISTS is what we have plus the new UIDs the changes brought, nothing was expunged: the
+        // list is known without asking (a resync of an unexpunged folder costs the changes only).
+        const fresh = changed.filter((m) => !localMsgs.has(m.uid)).map((m) => m.uid);
+        const uids =
+          mb.exists === localMsgs.size + fresh.length
+            ? [...localMsgs.keys(), ...fresh]
+            : mb.exists === 0
+              ? []
+              : ((await client.search({ all: true }, { uid: true })) || []);
+        server = { uidValidity, highestModseq: modseq, mode: 'condstore', changed, uids };
       } else {
         const all = await listAll();
         server = { uidValidity, highestModseq: modseq, mode: 'full', changed: all, uids: all.map((m) => m.uid) };
