@@ -187,6 +187,8 @@ export function resolveCommon(opts: DeliveryServiceOptions, component: string): 
  */
 export function localRecipientsOnly(common: ResolvedCommon, remoteReply: () => SmtpReply): NonNullable<SMTPServerOptions['onRcptTo']> {
   return (address, session, callback) => {
+    const tooMany = recipientLimitReply(session, common.maxRecipients);
+    if (tooMany) return callback(tooMany);
     resolveWithPostmaster(common.store.directory, address.address, common.hostname).then(
       (r) => {
         if (r.kind === 'local') {
@@ -217,6 +219,16 @@ export function unknownRecipient(common: ResolvedCommon, address: string): SmtpR
  * a second time moments later, and LMTP answers once per entry (RFC 2033 section 4.2).
  */
 const acceptedRcpts = new WeakMap<object, RecipientEntry[]>();
+
+/**
+ * 452 4.5.3 once the transaction has `max` accepted RCPTs, repeats of one address included (as Postfix counts
+ * smtpd_recipient_limit), else null. smtp-server's own maxRecipients counts distinct addresses only, so the
+ * same address sent a million times was accepted every time, each answered again after DATA under LMTP.
+ */
+export function recipientLimitReply(session: SMTPServerSession, max: number): SmtpReply | null {
+  const n = acceptedRcpts.get(session.envelope)?.length ?? 0;
+  return n >= max ? new SmtpReply(452, 'Error: too many recipients', '4.5.3') : null;
+}
 
 /** Notes an accepted RCPT of the session's current transaction. */
 export function recordRecipient(session: SMTPServerSession, address: string, resolution: Resolution): void {
@@ -307,7 +319,10 @@ export function createListenerService(opts: DeliveryServiceOptions, common: Reso
       };
       const p = h.onData(stream, session, callback).catch((e: unknown) => {
         common.logger.error({ err: String(e), session: session.id }, 'message handling failed');
-        callback(new SmtpReply(451, 'Local error in processing, try again later', '4.3.0'));
+        const failed = new SmtpReply(451, 'Local error in processing, try again later', '4.3.0');
+        // LMTP: one reply per accepted RCPT, repeats included (smtp-server would send one per distinct address).
+        if (h.lmtp) callback(null, transactionRecipients(session).map(() => failed));
+        else callback(failed);
       });
       inflight.add(p);
       void p.finally(() => inflight.delete(p));

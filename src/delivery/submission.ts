@@ -32,6 +32,7 @@ import { envelopeNotOwned, notOwnedInHeader, ownsAddress } from './sender.js';
 import { saveToSent, SentCopyWatch, sentCopyWanted } from './sent.js';
 import {
   createListenerService,
+  recipientLimitReply,
   recordRecipient,
   resolveCommon,
   sessionTrace,
@@ -209,6 +210,8 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
     },
     onRcptTo(address, session, callback) {
       if (!sessionUser(session)) return callback(new SmtpReply(530, 'Authentication required'));
+      const tooMany = recipientLimitReply(session, common.maxRecipients);
+      if (tooMany) return callback(tooMany);
       resolveWithPostmaster(common.store.directory, address.address, common.hostname).then(
         (r) => {
           if (r.kind === 'invalid') return callback(new SmtpReply(553, 'Bad recipient address syntax'));
