@@ -166,7 +166,10 @@ function parseOptions(argv: string[]): Options {
   for (const id of only ?? []) if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   const maxConns = connectionsNeeded(sizes);
   const runs = int('runs', 1) ?? (values.smoke ? 1 : 3);
-  const warmup = int('warmup', 0) ?? (values.smoke ? 0 : 1);
+  const workers = Math.max(1, int('workers', 1) ?? availableParallelism());
+  // One warm-up run per worker: connections go to the workers in turn, so after one run of a one-connection
+  // workload (POP3, the header overview) the other workers would run their first measured run cold.
+  const warmup = int('warmup', 0) ?? (values.smoke ? 0 : workers);
   // 40 connections per loopback address (127.0.0.1 ... 127.0.0.250, then 127.0.1.1 ...), under per-IP limits.
   const addresses = Array.from({ length: Math.ceil(maxConns / 40) + 1 }, (_, i) => `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`);
   return {
@@ -187,7 +190,7 @@ function parseOptions(argv: string[]): Options {
     dovecot: !(values['no-dovecot'] ?? false),
     tsx: values.tsx ?? false,
     cpuProf: values['cpu-prof'] ?? false,
-    workers: Math.max(1, int('workers', 1) ?? availableParallelism()),
+    workers,
   };
 }
 
