@@ -1,7 +1,7 @@
 /** The `mailroom` command. */
 import { Command, CommanderError } from 'commander';
 import { PRIVATE_UMASK } from '../lib/private-files.js';
-import { tuneHeap } from '../server/heap.js';
+import { PRIMARY_YOUNG_GENERATION_CAP, tuneHeap } from '../server/heap.js';
 
 /** The global options that take a value (they may come before the command's name). */
 const GLOBAL_VALUE_OPTIONS = new Set(['--data', '--store']);
@@ -64,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   // Before anything is created: data directories, databases, profiles and keys are private to the user.
   process.umask(PRIVATE_UMASK);
   // Before the modules of the commands load: their start-up allocations would already grow the young generation.
-  if (commandName(argv) === 'serve') tuneHeap();
+  // The primary's small one until runServe knows whether this process serves connections (it raises it then).
+  if (commandName(argv) === 'serve') tuneHeap(process.execArgv, process.env['NODE_OPTIONS'] ?? '', PRIMARY_YOUNG_GENERATION_CAP);
   const program = await buildProgram(argv);
   program.exitOverride();
   try {

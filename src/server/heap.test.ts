@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
-import { tuneHeap, workerHeapArgs, HEAP_GROWING_PERCENT, WORKER_YOUNG_GENERATION_CAP, YOUNG_GENERATION_CAP } from './heap.js';
+import { tuneHeap, workerHeapArgs, HEAP_GROWING_PERCENT, PRIMARY_YOUNG_GENERATION_CAP, WORKER_YOUNG_GENERATION_CAP, YOUNG_GENERATION_CAP } from './heap.js';
 import { heldAcrossWorker, keepHeapSettings } from '../lib/heap-flags.js';
 
 const newSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
@@ -12,6 +12,14 @@ test('tuneHeap leaves alone what node was given on its command line or in NODE_O
   assert.deepEqual(tuneHeap(['--heap-growing-percent=0', '--max-semi-space-size=16'], ''), []);
   assert.deepEqual(tuneHeap([], '--max_semi_space_size=16 --heap_growing_percent=100'), []);
   assert.deepEqual(tuneHeap(['--semi-space-growth-factor=2'], '--heap-growing-percent=0'), []);
+});
+
+test('tuneHeap holds the young-generation cap it is given; a later call replaces it', (t) => {
+  t.after(() => keepHeapSettings({ growingPercent: 0 })());
+  assert.deepEqual(tuneHeap(['--heap-growing-percent=50'], '', PRIMARY_YOUNG_GENERATION_CAP), [`young-generation-cap=${PRIMARY_YOUNG_GENERATION_CAP / 1048576}MB`]);
+  assert.deepEqual(tuneHeap(['--heap-growing-percent=50'], ''), [`young-generation-cap=${YOUNG_GENERATION_CAP / 1048576}MB`]);
+  // The primary's young generation is V8's smallest growth step, below a serving process's.
+  assert.ok(PRIMARY_YOUNG_GENERATION_CAP < YOUNG_GENERATION_CAP);
 });
 
 test('tuneHeap sets the old-generation growth when node was not given one', (t) => {
