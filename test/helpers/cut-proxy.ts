@@ -13,12 +13,14 @@ export interface CutProxy {
   cutNextAfter: number | null;
   /** Bytes the server sent through the proxy so far, over all connections (what a sync cost on the wire). */
   bytesFromServer: number;
+  /** Bytes the clients sent through the proxy so far (the commands a sync needed). */
+  bytesFromClient: number;
   close(): Promise<void>;
 }
 
 export async function startCutProxy(target: number): Promise<CutProxy> {
   const sockets = new Set<Socket>();
-  const proxy: CutProxy = { port: 0, connections: 0, cutNextAfter: null, bytesFromServer: 0, close: async () => undefined };
+  const proxy: CutProxy = { port: 0, connections: 0, cutNextAfter: null, bytesFromServer: 0, bytesFromClient: 0, close: async () => undefined };
   const server: Server = createServer((down) => {
     proxy.connections++;
     const limit = proxy.cutNextAfter;
@@ -34,7 +36,10 @@ export async function startCutProxy(target: number): Promise<CutProxy> {
     up.on('error', kill);
     down.on('close', kill);
     up.on('close', kill);
-    down.on('data', (d: Buffer) => up.write(d));
+    down.on('data', (d: Buffer) => {
+      proxy.bytesFromClient += d.length;
+      up.write(d);
+    });
     let sent = 0;
     up.on('data', (d: Buffer) => {
       proxy.bytesFromServer += limit !== null ? Math.min(d.length, limit - sent) : d.length;

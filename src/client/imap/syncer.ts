@@ -15,7 +15,7 @@ import type { Logger } from '../../lib/logger.js';
 import { ClientError, classifyError } from '../errors.js';
 import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
-import { planFolder, planQueue, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
+import { planFolder, planQueue, queueRuns, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
 import { openImap } from './connect.js';
 import { downloadToFile, STREAM_THRESHOLD } from './reader.js';
@@ -225,52 +225,64 @@ export class ImapSyncer {
         }
         state.dequeue(c.op.id);
       }
-      for (const op of decision.apply) {
+      for (const run of queueRuns(decision.apply)) {
+        const uids = uidSet(run.ops.map((o) => o.uid));
         // imapflow answers false when the server refused a command (NO/BAD), and also when the connection
-        // broke: then keep the operation queued; otherwise the server wins and the refusal is reported.
-        const refused = (what: string): boolean => {
+        // broke: then keep the operations queued; otherwise the server wins and the refusal is reported.
+        const refused = (what: string): void => {
           if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while replaying ${what}`);
-          const msg = `${this.name}/${folder}: the server refused the queued ${what} of UID ${op.uid}; dropped`;
+          const msg = `${this.name}/${folder}: the server refused the queued ${what} of UID ${uids}; dropped`;
           report.conflicts.push(msg);
-          this.ctx.logger.warn({ account: this.name, folder, uid: op.uid, op: op.kind }, msg);
-          state.dequeue(op.id);
-          return true;
+          this.ctx.logger.warn({ account: this.name, folder, uids, op: run.kind }, msg);
+          for (const op of run.ops) state.dequeue(op.id);
         };
-        if (op.kind === 'flags') {
-          const okAdd = op.add.length ? await client.messageFlagsAdd(String(op.uid), op.add, { uid: true }) : true;
-          const okRemove = op.remove.length ? await client.messageFlagsRemove(String(op.uid), op.remove, { uid: true }) : true;
-          if ((!okAdd || !okRemove) && refused('flag change')) continue;
-        } else if (op.kind === 'delete') {
-          if (!(await client.messageDelete(String(op.uid), { uid: true })) && refused('delete')) continue;
-        } else {
-          const res = await client.messageMove(String(op.uid), op.to, { uid: true });
-          const row = state.getMessage(op.messageRow);
-          if (!res) {
-            refused(`move to ${op.to}`);
-            // The message stays where the server has it: drop the optimistic local copy; the pull refetches it.
-            if (row && row.uid === null) {
-              if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
-              state.deleteMessage(row.id);
-            }
-            this.refetch.set(folder, [...(this.refetch.get(folder) ?? []), op.uid]);
+        if (run.kind === 'flags') {
+          const okAdd = run.add.length ? await client.messageFlagsAdd(uids, run.add, { uid: true }) : true;
+          const okRemove = run.remove.length ? await client.messageFlagsRemove(uids, run.remove, { uid: true }) : true;
+          if (!okAdd || !okRemove) {
+            refused('flag change');
             continue;
           }
-          const newUid = res.uidMap ? res.uidMap.get(op.uid) : undefined;
-          if (row) {
-            const destState = state.getFolder(this.name, op.to);
-            const sameValidity = res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
-            if (newUid !== undefined && sameValidity) state.moveRow(row.id, op.to, newUid);
-            else {
-              // No COPYUID (or a folder we never synchronised): the next pull of the destination fetches it.
-              if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
-              state.deleteMessage(row.id);
-            }
+        } else if (run.kind === 'delete') {
+          if (!(await client.messageDelete(uids, { uid: true }))) {
+            refused('delete');
+            continue;
           }
-        }
-        state.dequeue(op.id);
-        report.pushed++;
+        } else if (!(await this.pushMove(client, folder, run.ops[0], refused))) continue;
+        for (const op of run.ops) state.dequeue(op.id);
+        report.pushed += run.ops.length;
       }
     }
+  }
+
+  /** Replays one queued move; false when the server refused it (reported by `refused`, the local copy dropped). */
+  private async pushMove(client: ImapFlow, folder: string, op: QueuedOp, refused: (what: string) => void): Promise<boolean> {
+    const { state } = this.ctx;
+    if (op.kind !== 'move') return false;
+    const res = await client.messageMove(String(op.uid), op.to, { uid: true });
+    const row = state.getMessage(op.messageRow);
+    if (!res) {
+      refused(`move to ${op.to}`);
+      // The message stays where the server has it: drop the optimistic local copy; the pull refetches it.
+      if (row && row.uid === null) {
+        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+        state.deleteMessage(row.id);
+      }
+      this.refetch.set(folder, [...(this.refetch.get(folder) ?? []), op.uid]);
+      return false;
+    }
+    const newUid = res.uidMap ? res.uidMap.get(op.uid) : undefined;
+    if (row) {
+      const destState = state.getFolder(this.name, op.to);
+      const sameValidity = res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
+      if (newUid !== undefined && sameValidity) state.moveRow(row.id, op.to, newUid);
+      else {
+        // No COPYUID (or a folder we never synchronised): the next pull of the destination fetches it.
+        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+        state.deleteMessage(row.id);
+      }
+    }
+    return true;
   }
 
   private async pullFolder(client: ImapFlow, path: string, report: ImapReport): Promise<void> {

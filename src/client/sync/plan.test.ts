@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPop3, planFolder, planQueue, parseCachePolicy, sizeBatches, wantsBody, type Pop3KnownMessage, type QueuedOp } from './plan.js';
+import { planPop3, planFolder, planQueue, queueRuns, parseCachePolicy, sizeBatches, wantsBody, type Pop3KnownMessage, type QueuedOp } from './plan.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = 1_800_000_000_000;
@@ -174,4 +174,23 @@ test('sizeBatches: by count and bytes; a big item is a batch alone; order kept',
   assert.deepEqual(ids(sizeBatches(s(1, 60, 1, 70, 80, 1), 10, 1000, 50)), [[0], [1], [2], [3], [4], [5]]);
   assert.deepEqual(ids(sizeBatches(s(), 10, 100, 50)), []);
   assert.deepEqual(ids(sizeBatches(s(500), 10, 100, 1000)), [[0]], 'an item over maxBytes still gets a batch');
+});
+
+test('queueRuns: neighbouring like changes merge, in order; moves stay alone', () => {
+  const f = (id: number, uid: number, add: string[], remove: string[] = []): QueuedOp => ({ id, kind: 'flags', folder: 'INBOX', uid, uidValidity: '1', add, remove });
+  const d = (id: number, uid: number): QueuedOp => ({ id, kind: 'delete', folder: 'INBOX', uid, uidValidity: '1' });
+  const m = (id: number, uid: number): QueuedOp => ({ id, kind: 'move', folder: 'INBOX', uid, uidValidity: '1', to: 'Archive', messageRow: id });
+  const ops = [f(1, 1, ['\\Seen']), f(2, 2, ['\\Seen']), f(3, 1, [], ['\\Seen']), f(4, 3, ['\\Seen']), d(5, 4), d(6, 5), m(7, 6), m(8, 7), f(9, 8, ['\\Seen'])];
+  assert.deepEqual(
+    queueRuns(ops).map((r) => [r.kind, r.ops.map((o) => o.id)]),
+    [
+      ['flags', [1, 2]],
+      ['flags', [3]],
+      ['flags', [4]],
+      ['delete', [5, 6]],
+      ['move', [7]],
+      ['move', [8]],
+      ['flags', [9]],
+    ],
+  );
 });

@@ -245,6 +245,31 @@ export function planQueue(ops: QueuedOp[], server: { uidValidity: string; uids: 
   return out;
 }
 
+/** Queued changes replayed together: one command for a run of like changes. */
+export type QueueRun = { kind: 'flags'; add: string[]; remove: string[]; ops: QueuedOp[] } | { kind: 'delete'; ops: QueuedOp[] } | { kind: 'move'; ops: [QueuedOp] };
+
+/**
+ * Groups operations (in queue order) into runs: adjacent flag changes with the same flags to add and
+ * remove become one UID STORE, adjacent deletes one UID STORE +FLAGS \\Deleted and one UID EXPUNGE; a move
+ * stays alone (its COPYUID maps one UID). Only neighbours merge, so the server sees the changes in the order
+ * they were made.
+ */
+export function queueRuns(ops: QueuedOp[]): QueueRun[] {
+  const out: QueueRun[] = [];
+  const key = (a: string[]): string => [...a].sort().join(' ');
+  for (const op of ops) {
+    const last = out[out.length - 1];
+    if (op.kind === 'flags') {
+      if (last?.kind === 'flags' && key(last.add) === key(op.add) && key(last.remove) === key(op.remove)) last.ops.push(op);
+      else out.push({ kind: 'flags', add: op.add, remove: op.remove, ops: [op] });
+    } else if (op.kind === 'delete') {
+      if (last?.kind === 'delete') last.ops.push(op);
+      else out.push({ kind: 'delete', ops: [op] });
+    } else out.push({ kind: 'move', ops: [op] });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- batches
 
 /**
