@@ -95,17 +95,18 @@ export function splitKeywords(s: string): string[] {
 }
 
 export function toMeta(r: MsgRow): MessageMeta {
-  const m: MessageMeta = {
-    uid: r.uid,
-    emailId: r.email_id,
-    threadId: r.thread_id,
-    flags: flagList(r.flags, splitKeywords(r.keywords)),
-    internalDate: new Date(r.internal_date),
-    size: r.size,
-    modseq: r.modseq,
-  };
-  if (r.saved_date != null) m.savedDate = new Date(r.saved_date);
-  return m;
+  return metaOf(r.uid, r.email_id, r.thread_id, flagList(r.flags, splitKeywords(r.keywords)), r.internal_date, r.size, r.modseq, r.saved_date);
+}
+
+/**
+ * A MessageMeta, its savedDate (when there is one) written in the object literal: added afterwards, it went
+ * to a separate property array (V8 gives an object in-object fields for its literal only), and a frozen
+ * meta of the list cache took 333-365 bytes of heap instead of 322. Most of the rest are its two Dates
+ * (~115 bytes each).
+ */
+function metaOf(uid: number, emailId: string, threadId: string, flags: string[], internalDate: number, size: number, modseq: number, saved: number | null | undefined): MessageMeta {
+  if (saved == null) return { uid, emailId, threadId, flags, internalDate: new Date(internalDate), size, modseq };
+  return { uid, emailId, threadId, flags, internalDate: new Date(internalDate), size, modseq, savedDate: new Date(saved) };
 }
 
 /** A row of MSG_COLS in raw (array) mode: skips building an intermediate object per row. */
@@ -117,18 +118,7 @@ export function rawToMeta(r: RawMsgRow): MessageMeta {
 }
 
 function metaWithFlags(r: RawMsgRow, flags: string[]): MessageMeta {
-  const m: MessageMeta = {
-    uid: r[0],
-    emailId: r[1],
-    threadId: r[2],
-    flags,
-    internalDate: new Date(r[5]),
-    size: r[6],
-    modseq: r[7],
-  };
-  const saved = r[8];
-  if (saved != null) m.savedDate = new Date(saved);
-  return m;
+  return metaOf(r[0], r[1], r[2], flags, r[5], r[6], r[7], r[8]);
 }
 
 /**
