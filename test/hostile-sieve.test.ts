@@ -85,6 +85,30 @@ test('a script that includes one script 20 000 times reads it once; more than 25
   assert.equal(loads.length, 255);
 });
 
+test('addheader run 5000 times through include, or with a field over 2048 octets, keeps the message as it came', async () => {
+  const field = 'y'.repeat(1900);
+  await activate({ hdr: `require "editheader";\r\naddheader "X-Added" "${field}";\r\n`, many: 'require "include";\r\n' + 'include :personal "hdr";\r\n'.repeat(5000) }, 'many');
+  const raw = 'Subject: grow\r\nMessage-ID: <grow@example.net>\r\n\r\nbody\r\n';
+  assert.match(await lmtp(raw), /^250 /);
+  const stored = (await mailboxContents(m.store, ALICE)).find((b) => b.includes('<grow@example.net>'))!;
+  // Unbounded, 5000 fields of 1900 octets (some 10 MB) were added to the stored copy.
+  assert.ok(stored.length < 10_000, String(stored.length));
+  assert.ok(!stored.includes('X-Added'));
+
+  const compiled = (src: string): CompiledScript => {
+    const r = compileSieve(src);
+    assert.ok(r.ok, JSON.stringify(r));
+    return r.script;
+  };
+  const env = { message: Buffer.from(raw), envelope: { from: 'bob@example.net', to: ALICE }, mailboxExists: async () => true };
+  const big = await runSieve(compiled(`require "editheader";\r\naddheader "X-Big" "${'z'.repeat(3000)}";\r\n`), env);
+  assert.match(big.errors[0] ?? '', /larger than 2048/);
+  assert.deepEqual(big.message, env.message);
+  const fine = await runSieve(compiled(`require "editheader";\r\naddheader "X-Ok" "${'z'.repeat(1000)}";\r\n`), env);
+  assert.deepEqual(fine.errors, []);
+  assert.ok(fine.message.toString().startsWith('X-Ok: '));
+});
+
 test(':matches captures are those of the lazy regex (RFC 5229 3.2), escapes and surrogate pairs included', () => {
   const alphabet = fc.constantFrom('a', 'b', '*', '?', '😀');
   fc.assert(

@@ -5,6 +5,12 @@
  */
 import { decodeMimeWords, indexMessage, messageHeaderEnd, normalizeLineEndings, parseHeaderBlock, unfoldHeader } from '../mime/index.js';
 import type { MessageIndex } from '../mime/index.js';
+import { SieveRuntimeError } from './result.js';
+
+/** Largest field addheader may add, name and folding included (Dovecot's sieve_editheader_max_header_size). */
+export const MAX_ADDED_FIELD_SIZE = 2048;
+/** Fields one run may add. */
+export const MAX_ADDED_FIELDS = 1024;
 
 export interface HeaderField {
   name: string;
@@ -58,9 +64,18 @@ export class MessageView {
     return e;
   }
 
-  /** RFC 5293 addheader: at the top, or after the last field with `last`. */
+  /** Fields added so far (addheader), against MAX_ADDED_FIELDS. */
+  #added = 0;
+
+  /**
+   * RFC 5293 addheader: at the top, or after the last field with `last`. Throws SieveRuntimeError for a field
+   * larger than MAX_ADDED_FIELD_SIZE or past MAX_ADDED_FIELDS added in the run (the message is then kept as
+   * it came: a script run many times over through include could otherwise grow it by gigabytes).
+   */
   add(name: string, value: string, last: boolean): void {
     const f = { name, raw: Buffer.from(' ' + encodeFieldValue(name, value)) };
+    if (name.length + 1 + f.raw.length > MAX_ADDED_FIELD_SIZE) throw new SieveRuntimeError(`addheader action: the field is larger than ${MAX_ADDED_FIELD_SIZE} octets`);
+    if (++this.#added > MAX_ADDED_FIELDS) throw new SieveRuntimeError(`addheader action: more than ${MAX_ADDED_FIELDS} fields added`);
     if (last) this.fields.push(f);
     else this.fields.unshift(f);
     this.modified = true;
