@@ -35,6 +35,18 @@ async function readStdinBytes(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A reader that stops early (`mailroom client read 42 | head`) closes the pipe: the rest of the output is
+ * dropped quietly, as Unix tools do, instead of an unhandled EPIPE crashing the command.
+ */
+function ignoreClosedStdout(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e;
+}
+
+function isEpipe(e: unknown): boolean {
+  return !!e && typeof e === 'object' && (e as { code?: unknown }).code === 'EPIPE';
+}
+
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 }
@@ -122,6 +134,7 @@ function printSync(results: SyncResult[], asJson: boolean): void {
 }
 
 export function registerClientCommands(program: Command): void {
+  if (!process.stdout.listeners('error').includes(ignoreClosedStdout)) process.stdout.on('error', ignoreClosedStdout);
   const client = program
     .command('client')
     .description('POP3/IMAP client: download or synchronise mail into a local profile (Maildir + state file)')
@@ -331,7 +344,9 @@ export function registerClientCommands(program: Command): void {
     .action(async (id: string, o: { raw?: boolean; peek?: boolean }, cmd: Command) =>
       withEngine(cmd, async (e, g) => {
         if (o.raw) {
-          await e.readTo(intArg('ID')(id), process.stdout, { peek: o.peek === true });
+          await e.readTo(intArg('ID')(id), process.stdout, { peek: o.peek === true }).catch((err: unknown) => {
+            if (!isEpipe(err)) throw err;
+          });
           return;
         }
         const r = await e.view(intArg('ID')(id), { peek: o.peek === true });
