@@ -1,10 +1,12 @@
 /**
  * Hostile JMAP requests that are well-formed: result references that make the response grow exponentially
- * (each call referencing the previous response twice), and EventSource query parameters given twice.
+ * (each call referencing the previous response twice), EventSource query parameters given twice, and an API
+ * request that announces more than maxSizeRequest octets.
  * Each gets a method or request error; the server keeps serving.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { startJmap, type JmapFixture } from './jmap-helpers.js';
 import { jsonSizeWithin } from '../src/jmap/api.js';
 
@@ -65,4 +67,22 @@ test('EventSource: types, closeafter or ping given twice is 400, not a server er
   const r = await fetch(`${f.base}/jmap/eventsource?types=Email&closeafter=state`, { headers: f.auth });
   assert.equal(r.status, 200);
   await r.body?.cancel();
+});
+
+test('an API request announcing 20 MB is refused with the maxSizeRequest limit before its body is sent', async () => {
+  const socket = connect({ host: '127.0.0.1', port: f.m.ports.http! });
+  let text = '';
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes('maxSizeRequest')) resolve();
+    });
+  });
+  socket.write(`POST /jmap/api HTTP/1.1\r\nHost: x\r\nAuthorization: ${f.auth['Authorization']}\r\nContent-Type: application/json\r\nContent-Length: 20000000\r\n\r\n{"using":`);
+  await answered; // the other 19 999 991 octets never come
+  socket.destroy();
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  assert.match(text, /urn:ietf:params:jmap:error:limit/);
+  const ok = await f.call('Core/echo', { pad: 'x'.repeat(1000) });
+  assert.equal((ok['pad'] as string).length, 1000);
 });

@@ -71,10 +71,20 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMITS.maxSizeUpload }, (_req, body, done) => done(null, body));
     // Authenticated on the request line and headers (onRequest), before any body is read: an anonymous client
     // must not make the server buffer maxSizeUpload octets per connection only to be told 401.
-    scope.post(API_PATH, { onRequest: auth, bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {
+    // The body limit is maxSizeRequest itself: a larger Content-Length is refused before the body is read, and
+    // a chunked body as soon as it passes the limit (it used to be read up to maxSizeUpload, 50 MB, per request).
+    const tooLarge = new RequestError('limit', 400, `request larger than ${LIMITS.maxSizeRequest} octets`, 'maxSizeRequest');
+    scope.post(API_PATH, {
+      onRequest: auth,
+      bodyLimit: LIMITS.maxSizeRequest,
+      errorHandler: (err: Error & { code?: string }, _req, reply) => {
+        if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendRequestError(reply, tooLarge);
+        throw err;
+      },
+    }, async (req, reply) => {
       const a = requestAuth(req)!;
       const body = req.body as Buffer | undefined;
-      if (body && body.length > LIMITS.maxSizeRequest) return sendRequestError(reply, new RequestError('limit', 400, `request larger than ${LIMITS.maxSizeRequest} octets`, 'maxSizeRequest'));
+      if (body && body.length > LIMITS.maxSizeRequest) return sendRequestError(reply, tooLarge);
       const active = server.active.get(a.user.id) ?? 0;
       if (active >= LIMITS.maxConcurrentRequests) return sendRequestError(reply, new RequestError('limit', 400, 'too many concurrent requests', 'maxConcurrentRequests'));
       let parsed: unknown;
