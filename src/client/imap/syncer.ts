@@ -244,7 +244,7 @@ export class ImapSyncer {
             continue;
           }
         } else if (run.kind === 'delete') {
-          if (!(await client.messageDelete(uids, { uid: true }))) {
+          if (!(await expungeUids(client, run.ops.map((o) => o.uid)))) {
             refused('delete');
             continue;
           }
@@ -259,7 +259,11 @@ export class ImapSyncer {
   private async pushMove(client: ImapFlow, folder: string, op: QueuedOp, refused: (what: string) => void): Promise<boolean> {
     const { state } = this.ctx;
     if (op.kind !== 'move') return false;
-    const res = await client.messageMove(String(op.uid), op.to, { uid: true });
+    // Without MOVE and UIDPLUS imapflow would COPY and then EXPUNGE the whole folder's \\Deleted messages.
+    const emulate = !client.capabilities.has('MOVE') && !client.capabilities.has('UIDPLUS');
+    const res = emulate
+      ? await client.messageCopy(String(op.uid), op.to, { uid: true }).then(async (copied) => (copied && (await expungeUids(client, [op.uid])) ? copied : false))
+      : await client.messageMove(String(op.uid), op.to, { uid: true });
     const row = state.getMessage(op.messageRow);
     if (!res) {
       refused(`move to ${op.to}`);
@@ -485,6 +489,26 @@ export class ImapSyncer {
       got += batch.length;
       this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: rows.length });
     }
+  }
+}
+
+/**
+ * Deletes and expunges exactly `uids` of the selected folder. With UIDPLUS that is UID EXPUNGE (RFC 4315).
+ * Without it EXPUNGE removes every message marked \\Deleted, also those another client only marked and
+ * meant to keep until it expunges them itself: those lose their \\Deleted flag around our EXPUNGE and get
+ * it back after. False when the server refused a step.
+ */
+async function expungeUids(client: ImapFlow, uids: number[]): Promise<boolean> {
+  const set = uidSet(uids);
+  if (client.capabilities.has('UIDPLUS')) return client.messageDelete(set, { uid: true });
+  const ours = new Set(uids);
+  const others = ((await client.search({ deleted: true }, { uid: true })) || []).filter((u) => !ours.has(u));
+  const keep = uidSet(others);
+  if (others.length && !(await client.messageFlagsRemove(keep, ['\\Deleted'], { uid: true, silent: true }))) return false;
+  try {
+    return await client.messageDelete(set, { uid: true });
+  } finally {
+    if (others.length && client.usable) await client.messageFlagsAdd(keep, ['\\Deleted'], { uid: true, silent: true });
   }
 }
 
