@@ -4,7 +4,8 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPop3, RawPop3, message, type Pop3Fixture } from './pop3-helpers.js';
+import { hashPassword } from '../src/auth/hash.js';
+import { startPop3, RawPop3, message, USER, type Pop3Fixture } from './pop3-helpers.js';
 
 async function stillServes(port: number): Promise<void> {
   const { c } = await RawPop3.open(port);
@@ -64,5 +65,47 @@ describe('hostile POP3 input', () => {
     assert.match(await c.cmd('NO\0OP'), /^-ERR /);
     c.destroy();
     await stillServes(f.port);
+  });
+});
+
+describe('hostile POP3 input: credentials longer than the 255-octet command line', () => {
+  // RFC 5034 section 4 asks clients to keep an AUTH initial response within RFC 2449's 255 octets; servers
+  // see clients that do not, and long passwords over USER/PASS (Dovecot takes both).
+  const LONG = 'long password '.repeat(30);
+  let f: Pop3Fixture;
+  before(async () => {
+    f = await startPop3({ passwordHash: await hashPassword(LONG) });
+    await f.append(message('kept'));
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('AUTH PLAIN with a long initial response logs in', async () => {
+    const { c } = await RawPop3.open(f.port);
+    const line = `AUTH PLAIN ${Buffer.from(`\0${USER}\0${LONG}`).toString('base64')}`;
+    assert.ok(line.length > 255);
+    assert.match(await c.cmd(line), /^\+OK Logged in/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    c.destroy();
+  });
+
+  test('PASS with a long password logs in; a wrong long one is [AUTH], not a line error', async () => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.cmd(`USER ${USER}`), /^\+OK/);
+    assert.match(await c.cmd(`PASS ${LONG}x`), /^-ERR \[AUTH\] Authentication failed/);
+    assert.match(await c.login(USER, LONG), /^\+OK Logged in/);
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+    c.destroy();
+  });
+
+  test('other commands keep the 255-octet limit, and AUTH and PASS the framer limit', async () => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.cmd(`CAPA ${'x'.repeat(300)}`), /^-ERR Line too long/);
+    assert.match(await c.cmd(`USER ${'x'.repeat(300)}`), /^-ERR Line too long/);
+    assert.match(await c.cmd(`AUTH PLAIN ${'A'.repeat(9000)}`), /^-ERR Line too long/);
+    assert.match(await c.cmd(`PASS ${'p'.repeat(9000)}`), /^-ERR Line too long/);
+    assert.match(await c.login(USER, LONG), /^\+OK Logged in/);
+    c.destroy();
   });
 });

@@ -12,7 +12,7 @@ import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
 import { POP3_MAX_COMMAND_LINE } from '../lib/limits.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, withinLineLimit } from './dispatch.js';
 import { DotStuffer } from '../lib/dotstuff.js';
 import { LineFramer, type FramedLine } from './framer.js';
 import type { Pop3Shared } from './options.js';
@@ -22,7 +22,8 @@ import type { ChallengeAnswer, CommandContext, SessionState } from './session.js
 
 /**
  * Longest line accepted at all: AUTH continuation responses (base64 of a PLAIN message with a long
- * password) may exceed the 255-octet command limit of RFC 2449 section 4, which applies to commands only.
+ * password) may exceed the 255-octet command limit of RFC 2449 section 4, which applies to commands only,
+ * and so may the credential-carrying PASS and AUTH commands (see withinLineLimit).
  */
 export const POP3_MAX_AUTH_LINE = 8192;
 /** Commands parsed but not yet run; beyond this the socket stops being read until the queue drains. */
@@ -135,7 +136,7 @@ export class Pop3Connection {
         return;
       }
       let answer: Reply | Promise<Reply>;
-      if (next.kind === 'too-long' || next.line.length + 2 > POP3_MAX_COMMAND_LINE) {
+      if (next.kind === 'too-long' || !withinLineLimit(next.line)) {
         answer = bad(`Line too long (the limit is ${POP3_MAX_COMMAND_LINE} octets)`);
       } else {
         answer = dispatch(ctx, next.line.toString('utf8'));

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isStoreError } from '../store/types.js';
 import { record } from '../lib/metrics.js';
+import { POP3_MAX_COMMAND_LINE } from '../lib/limits.js';
 import type { Command, ReplyOrPromise } from './command.js';
 import { bad, err, type Reply } from './reply.js';
 import type { CommandContext, SessionKind } from './session.js';
@@ -39,6 +40,17 @@ const STATE_NAMES: Record<SessionKind, string> = {
 export function splitCommand(line: string): { keyword: string; args: string } {
   const sp = line.indexOf(' ');
   return sp === -1 ? { keyword: line.toUpperCase(), args: '' } : { keyword: line.slice(0, sp).toUpperCase(), args: line.slice(sp + 1) };
+}
+
+/**
+ * Whether a command line (without its CRLF) is within the RFC 2449 limit of 255 octets. PASS and AUTH carry
+ * credentials (a long password, a SASL initial response, which RFC 5034 section 4 asks clients, not servers,
+ * to keep within the limit) and are taken up to the framer's limit, as Dovecot takes them.
+ */
+export function withinLineLimit(line: Buffer): boolean {
+  if (line.length + 2 <= POP3_MAX_COMMAND_LINE) return true;
+  const kw = line.toString('latin1', 0, 5).toUpperCase();
+  return kw === 'PASS ' || kw === 'AUTH ';
 }
 
 /**
