@@ -1,7 +1,8 @@
 /**
  * Hostile JMAP requests that are well-formed: result references that make the response grow exponentially
  * (each call referencing the previous response twice), EventSource query parameters given twice, and an API
- * request that announces more than maxSizeRequest octets.
+ * request that announces more than maxSizeRequest octets, and Email/get of 100 000 header properties or of
+ * one 300 KB Subject in 256 spellings.
  * Each gets a method or request error; the server keeps serving.
  */
 import { test, before, after } from 'node:test';
@@ -85,4 +86,26 @@ test('an API request announcing 20 MB is refused with the maxSizeRequest limit b
   assert.match(text, /urn:ietf:params:jmap:error:limit/);
   const ok = await f.call('Core/echo', { pad: 'x'.repeat(1000) });
   assert.equal((ok['pad'] as string).length, 1000);
+});
+
+test('Email/get: 100 000 header properties are invalidArguments; 256 spellings of a 300 KB Subject are requestTooLarge', async () => {
+  const raw = `From: bob@example.net\r\nSubject: ${'s'.repeat(300_000)}\r\n\r\nbody\r\n`;
+  const up = (await (await fetch(`${f.base}/jmap/upload/${f.accountId}/`, { method: 'POST', headers: { ...f.auth, 'Content-Type': 'message/rfc822' }, body: raw })).json()) as { blobId: string };
+  const boxes = (await f.call('Mailbox/get', { accountId: f.accountId }))['list'] as Array<{ id: string; role: string | null }>;
+  const inbox = boxes.find((b) => b.role === 'inbox')!.id;
+  const imported = await f.call('Email/import', { accountId: f.accountId, emails: { e: { blobId: up.blobId, mailboxIds: { [inbox]: true } } } });
+  const id = (imported['created'] as Record<string, { id: string }>)['e']!.id;
+  const errorType = async (args: Record<string, unknown>): Promise<string | undefined> => {
+    const r = await f.api([['Email/get', { accountId: f.accountId, ids: [id], ...args }, '0']]);
+    const [name, body] = (r.body['methodResponses'] as Array<[string, { type?: string }]>)[0]!;
+    return name === 'error' ? body.type : undefined;
+  };
+  assert.equal(await errorType({ properties: Array.from({ length: 100_000 }, (_, i) => `header:X-H${i}:asText:all`) }), 'invalidArguments');
+  assert.equal(await errorType({ properties: ['bodyStructure'], bodyProperties: Array.from({ length: 100_000 }, (_, i) => `header:X-H${i}`) }), 'invalidArguments');
+  // 256 distinct spellings (case variants) of one property, each 300 KB: some 77 MB of JSON.
+  const spellings = Array.from({ length: 256 }, (_, i) => 'header:' + [...'subject'].map((c, k) => ((i >> k) & 1 ? c.toUpperCase() : c)).join('') + (i & 128 ? ':asRaw' : ''));
+  assert.equal(new Set(spellings).size, 256);
+  assert.equal(await errorType({ properties: spellings }), 'requestTooLarge');
+  // Repeats count once; a few spellings are answered.
+  assert.equal(await errorType({ properties: [...Array(1000).fill('subject'), 'header:Subject', 'header:SUBJECT:asRaw'] }), undefined);
 });
