@@ -23,7 +23,7 @@ import type { ChallengeAnswer, CommandContext, SessionState } from './session.js
 /**
  * Longest line accepted at all: AUTH continuation responses (base64 of a PLAIN message with a long
  * password) may exceed the 255-octet command limit of RFC 2449 section 4, which applies to commands only,
- * and so may the credential-carrying PASS and AUTH commands (see withinLineLimit).
+ * and so may an AUTH command with an initial response (see withinLineLimit).
  */
 export const POP3_MAX_AUTH_LINE = 8192;
 /** Commands parsed but not yet run; beyond this the socket stops being read until the queue drains. */

@@ -43,14 +43,12 @@ export function splitCommand(line: string): { keyword: string; args: string } {
 }
 
 /**
- * Whether a command line (without its CRLF) is within the RFC 2449 limit of 255 octets. PASS and AUTH carry
- * credentials (a long password, a SASL initial response, which RFC 5034 section 4 asks clients, not servers,
- * to keep within the limit) and are taken up to the framer's limit, as Dovecot takes them.
+ * Whether a command line (without its CRLF) is within the RFC 2449 limit of 255 octets. An AUTH line with a
+ * SASL initial response (RFC 5034 section 4 asks clients, not servers, to keep it within the limit) is taken
+ * up to the framer's limit, as Dovecot takes it; PASS keeps the limit (a longer password goes through AUTH).
  */
 export function withinLineLimit(line: Buffer): boolean {
-  if (line.length + 2 <= POP3_MAX_COMMAND_LINE) return true;
-  const kw = line.toString('latin1', 0, 5).toUpperCase();
-  return kw === 'PASS ' || kw === 'AUTH ';
+  return line.length + 2 <= POP3_MAX_COMMAND_LINE || line.toString('latin1', 0, 5).toUpperCase() === 'AUTH ';
 }
 
 /**
