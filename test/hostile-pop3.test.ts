@@ -47,7 +47,7 @@ describe('hostile POP3 input', () => {
     const { c } = await RawPop3.open(f.port);
     for (const cmd of ['RETR 1', 'STAT', 'LIST', 'DELE 1', 'UIDL', 'TOP 1 1']) assert.match(await c.cmd(cmd), /^-ERR /, cmd);
     assert.match(await c.login(), /^\+OK/);
-    for (const cmd of ['RETR 0', 'RETR -1', 'RETR 99999999999', 'RETR 1e3', 'LIST 99999999999999999999999', 'DELE 0', 'TOP 1 99999999999999', 'TOP 1 -1', 'TOP 1']) {
+    for (const cmd of ['RETR 0', 'RETR -1', 'RETR 99999999999', 'RETR 1e3', 'LIST 99999999999999999999999', 'DELE 0', 'TOP 1 -1', 'TOP 1 +1', 'TOP 1']) {
       assert.match(await c.cmd(cmd), /^-ERR /, cmd);
     }
     assert.match(await c.cmd('STAT'), /^\+OK 1 /);
@@ -63,6 +63,33 @@ describe('hostile POP3 input', () => {
     assert.match(await c.cmd('AUTH X-NONE'), /^-ERR /);
     assert.match(await c.cmd('APOP alice zzzz'), /^-ERR /);
     assert.match(await c.cmd('NO\0OP'), /^-ERR /);
+    c.destroy();
+    await stillServes(f.port);
+  });
+
+  test('message numbers with leading zeros name the message, however many zeros (as Dovecot reads them)', async () => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.login(), /^\+OK/);
+    assert.equal(await c.cmd('LIST 0000000001'), `+OK 1 ${(await f.store.mail.listMessages(f.inbox.id))[0]!.size}`);
+    assert.match(await c.cmd('UIDL 00000000000000000000001'), /^\+OK 1 \S+$/);
+    const r = await c.multi('RETR 0000000000001');
+    assert.match(r.status, /^\+OK/);
+    assert.match(r.body!.toString('utf8'), /Subject: kept/);
+    assert.match(await c.cmd('LIST 00000000000'), /^-ERR There is no message 0/);
+    assert.match(await c.cmd('LIST 0000000000012345678901'), /^-ERR /, 'ten significant digits');
+    c.destroy();
+    await stillServes(f.port);
+  });
+
+  test('TOP with a line count beyond any message (13 digits or more) sends the whole body', async () => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.login(), /^\+OK/);
+    const whole = await c.multi('RETR 1');
+    for (const n of ['99999999999999', '18446744073709551615', '9'.repeat(200)]) {
+      const r = await c.multi(`TOP 1 ${n}`);
+      assert.match(r.status, /^\+OK/, n);
+      assert.deepEqual(r.body, whole.body, n);
+    }
     c.destroy();
     await stillServes(f.port);
   });

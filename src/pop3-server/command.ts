@@ -71,10 +71,19 @@ export function noArgs(args: string): Parsed<null> {
   return args.trim() === '' ? { ok: true, value: null } : { ok: false, error: 'No arguments expected' };
 }
 
-/** A message number: 1-9 decimal digits (RFC 1939 "msg"). */
+/** A message number (RFC 1939 "msg"): decimal digits, at most nine of them after any leading zeros. */
 export function parseMsgNumber(token: string | undefined): number | null {
-  if (token === undefined || token.length > MAX_MSG_DIGITS || !/^[0-9]+$/.test(token)) return null;
-  return Number(token);
+  if (token === undefined || !/^[0-9]+$/.test(token)) return null;
+  const digits = token.replace(LEADING_ZEROS, '');
+  return digits.length > MAX_MSG_DIGITS ? null : Number(digits);
+}
+
+const LEADING_ZEROS = /^0+(?=[0-9])/;
+
+/** A non-negative count (TOP's line count): decimal digits; any larger than a safe integer reads as the largest. */
+export function parseCount(token: string | undefined): number | null {
+  if (token === undefined || !/^[0-9]+$/.test(token)) return null;
+  return Math.min(Number(token), Number.MAX_SAFE_INTEGER);
 }
 
 /** Space-separated tokens (runs of spaces tolerated). */

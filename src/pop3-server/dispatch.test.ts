@@ -78,13 +78,15 @@ test('the parser never throws on arbitrary lines (fast-check)', () => {
   );
 });
 
-test('message-number arguments: bare digits and spaced forms give the same number; more than nine digits or anything else is refused', () => {
+test('message-number arguments: bare digits and spaced forms give the same number; leading zeros are dropped; more than nine significant digits or anything else is refused', () => {
   for (const parse of [oneMsg, optionalMsg]) {
     assert.deepEqual(parse('7'), { ok: true, value: { msg: 7 } });
     assert.deepEqual(parse('007'), { ok: true, value: { msg: 7 } });
     assert.deepEqual(parse('  7  '), { ok: true, value: { msg: 7 } });
     assert.deepEqual(parse('123456789'), { ok: true, value: { msg: 123456789 } });
-    for (const bad of ['1234567890', '-1', '1.5', 'x', '1 2', '\u0661']) assert.equal(parse(bad).ok, false, bad);
+    assert.deepEqual(parse('0000000000123456789'), { ok: true, value: { msg: 123456789 } });
+    assert.deepEqual(parse(' 00000000000 '), { ok: true, value: { msg: 0 } });
+    for (const bad of ['1234567890', '01234567890', '+1', '-1', '1.5', 'x', '1 2', '\u0661']) assert.equal(parse(bad).ok, false, bad);
   }
   assert.equal(oneMsg('').ok, false);
   assert.deepEqual(optionalMsg(''), { ok: true, value: { msg: null } });

@@ -3,13 +3,10 @@
  * The header/body boundary comes from the MIME index stored at delivery (root.bodyStart); TOP does not
  * count as retrieval.
  */
-import { parseMsgNumber, tokens, transactionCommand, type Parsed } from '../command.js';
+import { parseCount, parseMsgNumber, tokens, transactionCommand, type Parsed } from '../command.js';
 import { firstLines, openRange } from '../message-stream.js';
 import { err, ok } from '../reply.js';
 import { lookupError } from './lookup.js';
-
-/** Largest line count accepted (larger values just mean "the whole body"). */
-const MAX_LINES_DIGITS = 12;
 
 export const top = transactionCommand({
   name: 'TOP',
@@ -18,8 +15,10 @@ export const top = transactionCommand({
     if (t.length !== 2) return { ok: false, error: 'Usage: TOP msg lines' };
     const msg = parseMsgNumber(t[0]);
     if (msg === null) return { ok: false, error: 'Invalid message number' };
-    if (t[1]!.length > MAX_LINES_DIGITS || !/^[0-9]+$/.test(t[1]!)) return { ok: false, error: 'Invalid line count' };
-    return { ok: true, value: { msg, lines: Number(t[1]) } };
+    // Any count beyond the message's lines means "the whole body" (Dovecot takes up to 2^64 - 1).
+    const lines = parseCount(t[1]);
+    if (lines === null) return { ok: false, error: 'Invalid line count' };
+    return { ok: true, value: { msg, lines } };
   },
   run: async (ctx, s, { msg, lines }) => {
     const found = s.maildrop.lookup(msg);
