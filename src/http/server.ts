@@ -64,6 +64,8 @@ export interface HttpServiceOptions {
   plugins?: readonly HttpPlugin[];
   /** Trust X-Forwarded-* from these proxies (Fastify trustProxy); default none. */
   trustProxy?: boolean | string | string[];
+  /** Time to send a request header (default HTTP_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
 }
 
 export interface HttpService extends NetService {
@@ -72,10 +74,18 @@ export interface HttpService extends NetService {
 }
 
 /** Builds the Fastify app with the common plugins and then `plugins`; `onHandler` receives the request handler. */
+/**
+ * How long a client may take to send a request's header (Node's headersTimeout; then 408 and the connection
+ * is closed). The server is made with it, the whole-request timeout and a short connection check interval
+ * given explicitly: made with Node's defaults inside Fastify's serverFactory, a connection that sent a
+ * partial header, or nothing at all, was still open after 130 s (slow-loris).
+ */
+export const HTTP_HEADERS_TIMEOUT_MS = 30_000;
+
 export async function buildHttpApp(
   ctx: HttpContext,
   plugins: readonly HttpPlugin[],
-  opts: { trustProxy?: boolean | string | string[] } = {},
+  opts: { trustProxy?: boolean | string | string[]; headersTimeoutMs?: number } = {},
 ): Promise<{ app: FastifyInstance; server: Server; handler: (req: IncomingMessage, res: ServerResponse) => void }> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   let server: Server | null = null;
@@ -86,7 +96,8 @@ export async function buildHttpApp(
     return503OnClosing: true,
     serverFactory: (h) => {
       handler = h as (req: IncomingMessage, res: ServerResponse) => void;
-      server = createHttpServer(handler);
+      const headersTimeout = opts.headersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS;
+      server = createHttpServer({ headersTimeout, requestTimeout: 300_000, connectionsCheckingInterval: Math.max(100, Math.min(5_000, headersTimeout / 2)) }, handler);
       return server;
     },
   });
@@ -119,7 +130,11 @@ export function createHttpService(opts: HttpServiceOptions): HttpService {
   let plainListening = false;
   let tls = opts.tls ? withTlsProfile(opts.tls) : undefined;
   const build = () =>
-    (built ??= (async () => buildHttpApp(opts.ctx, opts.plugins ?? (await loadPlugins()), opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }))());
+    (built ??= (async () =>
+      buildHttpApp(opts.ctx, opts.plugins ?? (await loadPlugins()), {
+        ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
+        ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
+      }))());
 
   const bind = (srv: Server | HttpsServer, spec: ListenSpec): Promise<AddressInfo> =>
     new Promise((resolve, reject) => {
