@@ -4,8 +4,10 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateSelfSigned } from '../src/server/tls.js';
 import { hashPassword } from '../src/auth/hash.js';
-import { startPop3, RawPop3, message, USER, type Pop3Fixture } from './pop3-helpers.js';
+import { startPop3, RawPop3, message, USER, PASSWORD, type Pop3Fixture } from './pop3-helpers.js';
 
 async function stillServes(port: number): Promise<void> {
   const { c } = await RawPop3.open(port);
@@ -133,5 +135,52 @@ describe('hostile POP3 input: an AUTH initial response longer than the 255-octet
     assert.match(await c.cmd(`AUTH PLAIN ${'A'.repeat(9000)}`), /^-ERR Line too long/);
     assert.match(await c.cmd(`AUTH PLAIN ${Buffer.from(`\0${USER}\0${LONG}`).toString('base64')}`), /^\+OK Logged in/);
     c.destroy();
+  });
+});
+
+describe('hostile POP3 clients cannot hold up the service close', () => {
+  /** Resolves 'closed' when close() ends within ms, else 'hung' (close() goes on in the background). */
+  async function closeWithin(f: Pop3Fixture, ms: number): Promise<string> {
+    return Promise.race([f.svc.close().then(() => 'closed'), sleep(ms).then(() => 'hung')]);
+  }
+
+  test('a client that stopped reading in the middle of a RETR is cut off after the shutdown grace; nothing committed', async (t) => {
+    const f = await startPop3({ idleTimeoutMs: 5000, shutdownGraceMs: 200 });
+    t.after(() => f.close());
+    await f.append(message('big', `${'s'.repeat(998)}\r\n`.repeat(8000)));
+    await f.append(message('small'));
+    const { c } = await RawPop3.open(f.port);
+    t.after(() => c.destroy());
+    assert.match(await c.login(), /^\+OK/);
+    assert.match(await c.cmd('DELE 2'), /^\+OK/);
+    c.socket.pause();
+    c.send('RETR 1\r\n');
+    await sleep(200);
+    assert.equal(await closeWithin(f, 2000), 'closed');
+    assert.equal((await f.store.mail.listMessages(f.inbox.id)).length, 2, 'the DELE was not committed');
+  });
+
+  test('a client that never completes the STLS handshake is cut off after the shutdown grace', async (t) => {
+    const f = await startPop3({ idleTimeoutMs: 5000, shutdownGraceMs: 200, tls: await generateSelfSigned('pop.test') });
+    t.after(() => f.close());
+    const { c } = await RawPop3.open(f.port);
+    t.after(() => c.destroy());
+    assert.equal(await c.cmd('STLS'), '+OK Begin TLS negotiation now');
+    await sleep(50);
+    assert.equal(await closeWithin(f, 2000), 'closed');
+  });
+
+  test('an idle session still gets its -ERR at once', async (t) => {
+    const f = await startPop3({ shutdownGraceMs: 5000 });
+    t.after(() => f.close());
+    await f.append(message('kept'));
+    const { c } = await RawPop3.open(f.port);
+    t.after(() => c.destroy());
+    assert.match(await c.cmd(`USER ${USER}`), /^\+OK/);
+    assert.match(await c.cmd(`PASS ${PASSWORD}`), /^\+OK/);
+    const started = Date.now();
+    assert.equal(await closeWithin(f, 2000), 'closed');
+    assert.ok(Date.now() - started < 1000);
+    assert.match(await c.closed(), /^-ERR \[SYS\/TEMP\] Server shutting down\r\n$/);
   });
 });

@@ -78,6 +78,7 @@ export class Pop3Connection {
   #paused = false;
   #shuttingDown = false;
   #idleTimer: NodeJS.Timeout | null = null;
+  #shutdownTimer: NodeJS.Timeout | null = null;
   /** When the current wait for a client line began (performance.now()); see #armIdle. */
   #waitingSince = 0;
   #badCommands = 0;
@@ -112,10 +113,18 @@ export class Pop3Connection {
     }
   }
 
-  /** Ends the session politely: at once when idle, after the running command otherwise. Nothing is committed. */
+  /**
+   * Ends the session politely: at once when idle, after the running command otherwise; nothing is committed.
+   * After the shutdown grace the connection is cut (a client that stopped reading, or stalls its TLS handshake,
+   * would hold the service's close for the idle timeout).
+   */
   shutdown(): void {
     this.#shuttingDown = true;
     this.#wake({ kind: 'shutdown' });
+    this.#shutdownTimer ??= setTimeout(() => {
+      this.#log.info({}, 'pop3 session still busy after the shutdown grace; closing');
+      this.#stream.destroy();
+    }, this.#shared.shutdownGraceMs).unref();
   }
 
   async #loop(): Promise<void> {
@@ -569,6 +578,7 @@ export class Pop3Connection {
   async #finish(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
+    if (this.#shutdownTimer) clearTimeout(this.#shutdownTimer);
     const s = this.#state;
     this.#state = { kind: 'closed' };
     if (s.kind === 'transaction') {

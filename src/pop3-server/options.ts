@@ -34,6 +34,11 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   loginDelaySeconds?: number | null;
   /** Autologout for an idle client; RFC 1939 section 3 requires at least 10 minutes (the default). */
   idleTimeoutMs?: number;
+  /**
+   * At service close, how long a session may take to end by itself (finish its command, read its last reply,
+   * complete a TLS handshake) before its connection is cut. Default 5 s.
+   */
+  shutdownGraceMs?: number;
   /** Allow USER/PASS and AUTH PLAIN/LOGIN without TLS from non-loopback addresses. Default false. */
   allowPlaintextAuthOffLoopback?: boolean;
   /** Concurrent connections from one IP address (loopback not counted). Default MAX_CONNECTIONS_PER_IP. */
@@ -49,6 +54,8 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   apop?: boolean | 'auto';
 }
 
+/** Default of Pop3ServiceOptions.shutdownGraceMs. */
+const SHUTDOWN_GRACE_MS = 5000;
 /** Idle RETR/TOP read buffers kept for reuse (4 MiB). */
 const READ_BUFFERS_KEPT = 16;
 /** How often the 'auto' APOP check re-reads the user list. */
@@ -67,6 +74,7 @@ export class Pop3Shared {
   readonly retentionDays: number | null;
   readonly loginDelaySeconds: number | null;
   readonly idleTimeoutMs: number;
+  readonly shutdownGraceMs: number;
   readonly allowPlaintextAuthOffLoopback: boolean;
   readonly maxConnectionsPerIp: number;
   readonly countLoopback: boolean;
@@ -89,6 +97,7 @@ export class Pop3Shared {
     this.retentionDays = opts.retentionDays ?? null;
     this.loginDelaySeconds = opts.loginDelaySeconds ?? null;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? POP3_IDLE_TIMEOUT_MS;
+    this.shutdownGraceMs = opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
     this.allowPlaintextAuthOffLoopback = opts.allowPlaintextAuthOffLoopback ?? false;
     this.maxConnectionsPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
     this.countLoopback = opts.countLoopback ?? false;
