@@ -95,6 +95,18 @@ describe('hostile POP3 input', () => {
     c.destroy();
     await stillServes(f.port);
   });
+
+  test('keywords are ASCII: letters whose Unicode upper case is ASCII (dotless i, long s) do not spell a command', async () => {
+    const { c } = await RawPop3.open(f.port);
+    assert.match(await c.cmd(`u\u017fer ${USER}`), /^-ERR Unknown command/);
+    assert.match(await c.cmd('\u017ftls'), /^-ERR Unknown command/);
+    assert.match(await c.login(), /^\+OK/);
+    assert.match(await c.cmd('\u017ftat'), /^-ERR Unknown command/);
+    assert.match(await c.cmd('dele 1'), /^\+OK/);
+    assert.match(await c.cmd('qu\u0131t'), /^-ERR Unknown command/, 'not QUIT: nothing is committed');
+    c.destroy();
+    await stillServes(f.port);
+  });
 });
 
 describe('hostile POP3 input: an AUTH initial response longer than the 255-octet command line', () => {

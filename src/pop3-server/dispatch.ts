@@ -36,11 +36,18 @@ const STATE_NAMES: Record<SessionKind, string> = {
   closed: 'after QUIT',
 };
 
-/** Splits "KEYWORD args": the keyword is case-insensitive; args is everything after the first space. */
+/**
+ * Splits "KEYWORD args": the keyword is case-insensitive; args is everything after the first space. Only
+ * ASCII letters fold: a keyword with other characters is kept as sent (no command has it), as the Unicode
+ * upper case of some letters is ASCII ("qu\u0131t" would otherwise be QUIT).
+ */
 export function splitCommand(line: string): { keyword: string; args: string } {
   const sp = line.indexOf(' ');
-  return sp === -1 ? { keyword: line.toUpperCase(), args: '' } : { keyword: line.slice(0, sp).toUpperCase(), args: line.slice(sp + 1) };
+  const word = sp === -1 ? line : line.slice(0, sp);
+  return { keyword: ASCII_WORD.test(word) ? word.toUpperCase() : word, args: sp === -1 ? '' : line.slice(sp + 1) };
 }
+
+const ASCII_WORD = /^[\x00-\x7f]*$/;
 
 /**
  * Whether a command line (without its CRLF) is within the RFC 2449 limit of 255 octets. An AUTH line with a
