@@ -14,6 +14,12 @@ import { mailboxContents, RawSmtp } from './delivery/helpers.js';
 import { literal, plain, sieveConnect } from './managesieve-helpers.js';
 
 const ALICE = 'alice@example.org';
+
+function compiled(src: string): CompiledScript {
+  const r = compileSieve(src);
+  assert.ok(r.ok, JSON.stringify(r));
+  return r.script;
+}
 let m: Mailroom;
 before(async () => {
   m = createMailroom({ ports: { lmtp: 0, managesieve: 0 }, auth: { failureDelayMs: 0 }, hostname: 'mx.example.org' });
@@ -63,11 +69,6 @@ test('a script that includes one script 20 000 times reads it once; more than 25
   assert.equal((await mailboxContents(m.store, ALICE)).length, before + 1);
 
   // The interpreter asks its environment once per distinct script.
-  const compiled = (src: string): CompiledScript => {
-    const r = compileSieve(src);
-    assert.ok(r.ok, JSON.stringify(r));
-    return r.script;
-  };
   const loads: string[] = [];
   const include = async (name: string): Promise<CompiledScript | null> => {
     loads.push(name);
@@ -95,11 +96,6 @@ test('addheader run 5000 times through include, or with a field over 2048 octets
   assert.ok(stored.length < 10_000, String(stored.length));
   assert.ok(!stored.includes('X-Added'));
 
-  const compiled = (src: string): CompiledScript => {
-    const r = compileSieve(src);
-    assert.ok(r.ok, JSON.stringify(r));
-    return r.script;
-  };
   const env = { message: Buffer.from(raw), envelope: { from: 'bob@example.net', to: ALICE }, mailboxExists: async () => true };
   const big = await runSieve(compiled(`require "editheader";\r\naddheader "X-Big" "${'z'.repeat(3000)}";\r\n`), env);
   assert.match(big.errors[0] ?? '', /larger than 2048/);
@@ -107,6 +103,21 @@ test('addheader run 5000 times through include, or with a field over 2048 octets
   const fine = await runSieve(compiled(`require "editheader";\r\naddheader "X-Ok" "${'z'.repeat(1000)}";\r\n`), env);
   assert.deepEqual(fine.errors, []);
   assert.ok(fine.message.toString().startsWith('X-Ok: '));
+});
+
+test('a script setting 300 different variables stops at 255 per scope and keeps the message; 255 are fine', async () => {
+  const env = { message: Buffer.from('Subject: v\r\n\r\nb\r\n'), envelope: { from: 'bob@example.net', to: ALICE }, mailboxExists: async () => true };
+  const script = (n: number): CompiledScript =>
+    compiled('require ["variables", "fileinto"];\r\nset "big" "' + 'q'.repeat(4000) + '";\r\n' + Array.from({ length: n }, (_, i) => `set "v${i}" "\${big}";\r\n`).join('') + 'fileinto "Vars";\r\n');
+  const over = await runSieve(script(300), env);
+  assert.match(over.errors[0] ?? '', /more than 255 variables/);
+  assert.deepEqual(over.actions, [{ type: 'keep', flags: [] }]);
+  const within = await runSieve(script(254), env);
+  assert.deepEqual(within.errors, []);
+  assert.equal(within.actions[0]?.type, 'fileinto');
+  // Setting one name again and again is one variable.
+  const again = await runSieve(compiled('require "variables";\r\n' + 'set "x" "y";\r\n'.repeat(1000)), env);
+  assert.deepEqual(again.errors, []);
 });
 
 test(':matches captures are those of the lazy regex (RFC 5229 3.2), escapes and surrogate pairs included', () => {

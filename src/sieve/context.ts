@@ -11,6 +11,18 @@ import type { Value } from './validate.js';
 
 /** RFC 5229 section 6 leaves sizes to the implementation; Pigeonhole's default is 4096 octets. */
 export const MAX_VARIABLE_SIZE = 4096;
+/**
+ * Variables one scope (a script's locals, or the globals) may hold: Pigeonhole's
+ * sieve_variables_max_scope_size default. Unbounded, a 1 MB script of `set "vN" "${big}";` lines held
+ * some 200 MB per delivery.
+ */
+export const MAX_VARIABLES = 255;
+
+/** Sets `name` in `scope`, refusing a new name past MAX_VARIABLES. */
+function setBounded(scope: Map<string, string>, name: string, value: string): void {
+  if (scope.size >= MAX_VARIABLES && !scope.has(name)) throw new SieveRuntimeError(`set: more than ${MAX_VARIABLES} variables in one scope`);
+  scope.set(name, value);
+}
 
 export class StopSignal {}
 export class ReturnSignal {}
@@ -34,9 +46,9 @@ export class Frame implements VariableScope {
   set(name: string, value: string): void {
     const n = name.toLowerCase();
     const v = truncate(value);
-    if (n.startsWith('global.')) this.run.globals.set(n.slice(7), v);
-    else if (this.globalNames.has(n)) this.run.globals.set(n, v);
-    else this.vars.set(n, v);
+    if (n.startsWith('global.')) setBounded(this.run.globals, n.slice(7), v);
+    else if (this.globalNames.has(n)) setBounded(this.run.globals, n, v);
+    else setBounded(this.vars, n, v);
   }
 
   match(i: number): string | undefined {
