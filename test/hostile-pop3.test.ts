@@ -100,6 +100,9 @@ describe('hostile POP3 input', () => {
     const { c } = await RawPop3.open(f.port);
     assert.match(await c.cmd(`u\u017fer ${USER}`), /^-ERR Unknown command/);
     assert.match(await c.cmd('\u017ftls'), /^-ERR Unknown command/);
+    assert.match(await c.cmd('AUTH pla\u0131n'), /^-ERR Unsupported authentication mechanism/);
+    assert.match(await c.cmd('AUTH plain'), /^\+ /);
+    assert.match(await c.cmd('*'), /^-ERR Authentication cancelled/);
     assert.match(await c.login(), /^\+OK/);
     assert.match(await c.cmd('\u017ftat'), /^-ERR Unknown command/);
     assert.match(await c.cmd('dele 1'), /^\+OK/);

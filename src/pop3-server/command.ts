@@ -64,6 +64,16 @@ export function transactionCommand<A>(spec: {
 
 // ---- argument parsers shared by the command files ----
 
+/**
+ * A keyword or mechanism name folded to upper case, or kept as sent when it has anything but ASCII: the
+ * Unicode upper case of some letters is ASCII ("qu\u0131t" would otherwise read as QUIT).
+ */
+export function asciiUpper(word: string): string {
+  return ASCII.test(word) ? word.toUpperCase() : word;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** The largest message number accepted syntactically (beyond any real maildrop). */
 const MAX_MSG_DIGITS = 9;
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isStoreError } from '../store/types.js';
 import { record } from '../lib/metrics.js';
 import { POP3_MAX_COMMAND_LINE } from '../lib/limits.js';
-import type { Command, ReplyOrPromise } from './command.js';
+import { asciiUpper, type Command, type ReplyOrPromise } from './command.js';
 import { bad, err, type Reply } from './reply.js';
 import type { CommandContext, SessionKind } from './session.js';
 import { apop } from './commands/apop.js';
@@ -36,18 +36,11 @@ const STATE_NAMES: Record<SessionKind, string> = {
   closed: 'after QUIT',
 };
 
-/**
- * Splits "KEYWORD args": the keyword is case-insensitive; args is everything after the first space. Only
- * ASCII letters fold: a keyword with other characters is kept as sent (no command has it), as the Unicode
- * upper case of some letters is ASCII ("qu\u0131t" would otherwise be QUIT).
- */
+/** Splits "KEYWORD args": the keyword is case-insensitive (ASCII only); args is everything after the first space. */
 export function splitCommand(line: string): { keyword: string; args: string } {
   const sp = line.indexOf(' ');
-  const word = sp === -1 ? line : line.slice(0, sp);
-  return { keyword: ASCII_WORD.test(word) ? word.toUpperCase() : word, args: sp === -1 ? '' : line.slice(sp + 1) };
+  return sp === -1 ? { keyword: asciiUpper(line), args: '' } : { keyword: asciiUpper(line.slice(0, sp)), args: line.slice(sp + 1) };
 }
-
-const ASCII_WORD = /^[\x00-\x7f]*$/;
 
 /**
  * Whether a command line (without its CRLF) is within the RFC 2449 limit of 255 octets. An AUTH line with a

@@ -5,7 +5,7 @@
  */
 import { decodeBase64Strict, decodeSaslPlain, SASL_MECHANISMS } from '../../auth/sasl.js';
 import { normalizeAddress } from '../../auth/authenticator.js';
-import { defineCommand, tokens, type Parsed } from '../command.js';
+import { asciiUpper, defineCommand, tokens, type Parsed } from '../command.js';
 import { cleartextAllowed, cleartextRefused, failedLogin, openMaildrop } from '../login.js';
 import { err, ok, type Reply } from '../reply.js';
 import type { ChallengeAnswer, CommandContext } from '../session.js';
@@ -86,7 +86,7 @@ export const auth = defineCommand({
     const t = tokens(args);
     if (t.length === 0) return { ok: true, value: { mechanism: null, initial: null } };
     if (t.length > 2) return { ok: false, error: 'Usage: AUTH mechanism [initial-response]' };
-    return { ok: true, value: { mechanism: t[0]!.toUpperCase(), initial: t[1] ?? null } };
+    return { ok: true, value: { mechanism: asciiUpper(t[0]!), initial: t[1] ?? null } };
   },
   run: async (ctx, { mechanism, initial }) => {
     const allowed = cleartextAllowed(ctx);
