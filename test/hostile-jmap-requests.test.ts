@@ -2,7 +2,7 @@
  * Hostile JMAP requests that are well-formed: result references that make the response grow exponentially
  * (each call referencing the previous response twice), EventSource query parameters given twice, and an API
  * request that announces more than maxSizeRequest octets, and Email/get of 100 000 header properties or of
- * one 300 KB Subject in 256 spellings.
+ * one 300 KB Subject in 256 spellings, and /query sorts of null comparators or 100 000 of them.
  * Each gets a method or request error; the server keeps serving.
  */
 import { test, before, after } from 'node:test';
@@ -108,4 +108,18 @@ test('Email/get: 100 000 header properties are invalidArguments; 256 spellings o
   assert.equal(await errorType({ properties: spellings }), 'requestTooLarge');
   // Repeats count once; a few spellings are answered.
   assert.equal(await errorType({ properties: [...Array(1000).fill('subject'), 'header:Subject', 'header:SUBJECT:asRaw'] }), undefined);
+});
+
+test('Mailbox/query, Email/query and SieveScript/query: a null comparator or 100 000 comparators are invalidArguments', async () => {
+  const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:sieve'];
+  const many = Array.from({ length: 100_000 }, (_, i) => ({ property: i % 2 ? 'subject' : 'from' }));
+  for (const method of ['Mailbox/query', 'Email/query', 'SieveScript/query']) {
+    for (const sort of [[null], 'name', many]) {
+      const r = await f.api([[method, { accountId: f.accountId, sort }, '0']], using);
+      const [name, body] = (r.body['methodResponses'] as Array<[string, { type?: string }]>)[0]!;
+      assert.deepEqual([name, body.type], ['error', 'invalidArguments'], `${method} ${JSON.stringify(sort).slice(0, 40)}`);
+    }
+  }
+  const ok = await f.call('Mailbox/query', { accountId: f.accountId, sort: [{ property: 'name' }, { property: 'sortOrder', isAscending: false }] });
+  assert.ok((ok['ids'] as string[]).length > 0);
 });

@@ -50,6 +50,25 @@ export function optObject(args: Args, name: string): Record<string, unknown> | n
   return v as Record<string, unknown>;
 }
 
+/** Most comparators one /query may give: there are nine sort properties, and each comparator costs every comparison. */
+export const MAX_COMPARATORS = 16;
+
+/**
+ * The sort argument of a /query (RFC 8620 5.5): absent or null gives null; otherwise an array of at most
+ * MAX_COMPARATORS objects, each with a string "property" (the method checks which ones it supports).
+ */
+export function comparators(args: Args): Array<Record<string, unknown> & { property: string }> | null {
+  const sort = args['sort'];
+  if (sort === undefined || sort === null) return null;
+  if (!Array.isArray(sort)) invalid('sort must be an array');
+  if (sort.length > MAX_COMPARATORS) invalid(`at most ${MAX_COMPARATORS} comparators in sort`);
+  for (const c of sort) {
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) invalid('a comparator must be an object');
+    if (typeof (c as Record<string, unknown>)['property'] !== 'string') invalid('a comparator needs a property');
+  }
+  return sort as Array<Record<string, unknown> & { property: string }>;
+}
+
 /** Resolves "#creationId" references to ids created earlier in the request (RFC 8620 5.3). */
 export function resolveId(call: Call, id: string): string {
   if (id.startsWith('#')) return call.createdIds.get(id.slice(1)) ?? id;

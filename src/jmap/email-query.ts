@@ -8,7 +8,7 @@
  */
 import type { Args, Call } from './api.js';
 import type { Account, EmailRec } from './account.js';
-import { optBool, optInt, optObject, optUint, resolveId } from './args.js';
+import { comparators, optBool, optInt, optObject, optUint, resolveId } from './args.js';
 import { MethodError, invalid } from './errors.js';
 import { hasKeyword, isKeyword } from './keywords.js';
 import { parseHeaderBlock, decodeMimeWords, unfoldHeader } from '../mime/index.js';
@@ -67,13 +67,10 @@ function checkFilter(f: unknown, call: Call, depth = 0, seen = { n: 0, text: 0 }
   if (typeof o['inMailbox'] === 'string') o['inMailbox'] = resolveId(call, o['inMailbox']);
 }
 
-function checkSort(sort: unknown): Comparator[] {
-  if (sort === undefined || sort === null) return [{ property: 'receivedAt', isAscending: false }];
-  if (!Array.isArray(sort)) invalid('sort must be an array');
-  return (sort as unknown[]).map((s) => {
-    if (typeof s !== 'object' || s === null) invalid('a comparator must be an object');
-    const c = s as Record<string, unknown>;
-    if (typeof c['property'] !== 'string') invalid('comparator property missing');
+function checkSort(args: Args): Comparator[] {
+  const sort = comparators(args);
+  if (sort === null) return [{ property: 'receivedAt', isAscending: false }];
+  return sort.map((c) => {
     if (!SORTS.has(c['property'])) throw new MethodError('unsupportedSort', `cannot sort by ${c['property']}`);
     if (c['collation'] !== undefined && !['i;ascii-numeric', 'i;ascii-casemap', 'i;unicode-casemap'].includes(c['collation'] as string)) throw new MethodError('unsupportedSort', 'unknown collation');
     const out: Comparator = { property: c['property'], isAscending: c['isAscending'] !== false };
@@ -292,7 +289,7 @@ function usesKeywords(filter: Filter | null, sort: Comparator[]): boolean {
 function queryArgs(args: Args, call: Call): { filter: Filter | null; sort: Comparator[]; collapse: boolean; key: string; flagFree: boolean } {
   const filter = optObject(args, 'filter');
   if (filter) checkFilter(filter, call);
-  const sort = checkSort(args['sort']);
+  const sort = checkSort(args);
   const collapse = optBool(args, 'collapseThreads', false);
   return { filter, sort, collapse, key: JSON.stringify([filter, sort, collapse]), flagFree: !usesKeywords(filter, sort) };
 }

@@ -8,7 +8,7 @@ import type { Args, Call } from './api.js';
 import { checkRights, myRightsOf } from './shared.js';
 import type { Account, Box } from './account.js';
 import { isSeen } from './account.js';
-import { applyPatch, checkSetSize, getIds, getProperties, optBool, optObject, resolveId } from './args.js';
+import { applyPatch, checkSetSize, comparators, getIds, getProperties, optBool, optObject, resolveId } from './args.js';
 import { MethodError, setError, invalid, type SetError } from './errors.js';
 import type { SpecialUse } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
@@ -164,11 +164,11 @@ function matchFilter(a: Account, b: Box, f: Record<string, unknown>): boolean {
 export async function mailboxQuery(args: Args, call: Call): Promise<Args> {
   const a = call.account;
   const filter = optObject(args, 'filter');
-  const sort = args['sort'];
+  const sort = comparators(args);
   let boxes = [...a.boxes.values()].filter((b) => !filter || matchFilter(a, b, filter));
   const cmp: Array<(x: Box, y: Box) => number> = [];
-  if (Array.isArray(sort)) {
-    for (const s of sort as Array<Record<string, unknown>>) {
+  if (sort) {
+    for (const s of sort) {
       const dir = s['isAscending'] === false ? -1 : 1;
       if (s['property'] === 'name') cmp.push((x, y) => dir * x.mb.name.localeCompare(y.mb.name));
       else if (s['property'] === 'sortOrder') cmp.push((x, y) => dir * ((mailboxObject(a, x)['sortOrder'] as number) - (mailboxObject(a, y)['sortOrder'] as number)));

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Args, Call } from './api.js';
-import { checkSetSize, getIds, getProperties, optBool, optObject, optString, resolveId } from './args.js';
+import { checkSetSize, comparators, getIds, getProperties, optBool, optObject, optString, resolveId } from './args.js';
 import { MethodError, invalid, setError, type SetError } from './errors.js';
 import { readBlob, type Blob } from './blob.js';
 import { checkIfInState, setOutcome, storedChanges } from './stored.js';
@@ -122,9 +122,7 @@ export async function sieveQuery(args: Args, call: Call): Promise<Args> {
   if (filter['name'] !== undefined && typeof filter['name'] !== 'string') throw new MethodError('unsupportedFilter', 'name must be a string');
   if (filter['isActive'] !== undefined && typeof filter['isActive'] !== 'boolean') throw new MethodError('unsupportedFilter', 'isActive must be a boolean');
   let out = list.filter((r) => (typeof filter['name'] !== 'string' || r.name.toLowerCase().includes(filter['name'].toLowerCase())) && (filter['isActive'] === undefined || r.active === filter['isActive']));
-  const sort = args['sort'] ?? [];
-  if (!Array.isArray(sort)) invalid('sort must be an array');
-  const cmps = (sort as Array<Record<string, unknown>>).map((c) => {
+  const cmps = (comparators(args) ?? []).map((c) => {
     if (c['property'] !== 'name' && c['property'] !== 'isActive') throw new MethodError('unsupportedSort', `cannot sort by ${String(c['property'])}`);
     const dir = c['isAscending'] === false ? -1 : 1;
     return c['property'] === 'name' ? (x: ScriptRec, y: ScriptRec) => dir * (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) : (x: ScriptRec, y: ScriptRec) => dir * (Number(x.active) - Number(y.active));
