@@ -2,7 +2,8 @@
  * Hostile JMAP requests that are well-formed: result references that make the response grow exponentially
  * (each call referencing the previous response twice), EventSource query parameters given twice, and an API
  * request that announces more than maxSizeRequest octets, and Email/get of 100 000 header properties or of
- * one 300 KB Subject in 256 spellings, and /query sorts of null comparators or 100 000 of them.
+ * one 300 KB Subject in 256 spellings, /query sorts of null comparators or 100 000 of them, and arguments
+ * of the wrong type where methods read them without a check (each was a serverFail).
  * Each gets a method or request error; the server keeps serving.
  */
 import { test, before, after } from 'node:test';
@@ -122,4 +123,26 @@ test('Mailbox/query, Email/query and SieveScript/query: a null comparator or 100
   }
   const ok = await f.call('Mailbox/query', { accountId: f.accountId, sort: [{ property: 'name' }, { property: 'sortOrder', isAscending: false }] });
   assert.ok((ok['ids'] as string[]).length > 0);
+});
+
+test('arguments of the wrong type are invalidArguments or a SetError, never serverFail', async () => {
+  const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission', 'urn:ietf:params:jmap:vacationresponse', 'urn:ietf:params:jmap:sieve'];
+  const calls: Array<[string, Record<string, unknown>]> = [
+    ['VacationResponse/get', { ids: 'x' }],
+    ['VacationResponse/get', { ids: { x: 1 } }],
+    ['VacationResponse/set', { destroy: 1 }],
+    ['VacationResponse/set', { destroy: { x: null } }],
+    ['SieveScript/set', { create: { x: null } }],
+    ['Mailbox/query', { filter: { operator: 'AND', conditions: [null] } }],
+    ['EmailSubmission/set', { onSuccessDestroyEmail: [null] }],
+    ['EmailSubmission/set', { onSuccessDestroyEmail: [{}] }],
+  ];
+  const r = await f.api(calls.map(([m, a], i) => [m, { accountId: f.accountId, ...a }, String(i)]), using);
+  const responses = r.body['methodResponses'] as Array<[string, { type?: string; notCreated?: Record<string, { type: string }> }, string]>;
+  assert.equal(responses.length, calls.length);
+  for (const [name, body, id] of responses) {
+    const what = JSON.stringify(calls[Number(id)]);
+    if (name === 'error') assert.equal(body.type, 'invalidArguments', what);
+    else assert.equal(body.notCreated?.['x']?.type, 'invalidProperties', what);
+  }
 });

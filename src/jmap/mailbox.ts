@@ -143,7 +143,10 @@ function matchFilter(a: Account, b: Box, f: Record<string, unknown>): boolean {
   if (typeof f['operator'] === 'string') {
     const conds = f['conditions'];
     if (!Array.isArray(conds)) invalid('FilterOperator needs conditions');
-    const rs = conds.map((c) => matchFilter(a, b, c as Record<string, unknown>));
+    const rs = conds.map((c) => {
+      if (typeof c !== 'object' || c === null || Array.isArray(c)) invalid('each condition must be a FilterOperator or FilterCondition object');
+      return matchFilter(a, b, c as Record<string, unknown>);
+    });
     if (f['operator'] === 'AND') return rs.every(Boolean);
     if (f['operator'] === 'OR') return rs.some(Boolean);
     if (f['operator'] === 'NOT') return !rs.some(Boolean);

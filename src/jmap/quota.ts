@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Args, Call } from './api.js';
 import type { Store } from '../store/handle.js';
-import { applyPatch } from './args.js';
+import { applyPatch, checkSetSize, optStrings } from './args.js';
 import { MethodError, invalid, setError, type SetError } from './errors.js';
 import { vacationProblem, type VacationSettings } from '../store/sieve.js';
 
@@ -107,8 +107,7 @@ function hash(s: string): string {
 
 export async function vacationGet(args: Args, call: Call): Promise<Args> {
   const o = await vacationObject(call);
-  const ids = args['ids'];
-  const want = ids === undefined || ids === null ? [VACATION_ID] : (ids as string[]);
+  const want = optStrings(args, 'ids') ?? [VACATION_ID];
   return {
     accountId: call.account.accountId,
     state: vacationState(o),
@@ -118,6 +117,7 @@ export async function vacationGet(args: Args, call: Call): Promise<Args> {
 }
 
 export async function vacationSet(args: Args, call: Call): Promise<Args> {
+  checkSetSize(args);
   const cur = await vacationObject(call);
   const oldState = vacationState(cur);
   if (args['ifInState'] !== undefined && args['ifInState'] !== null && args['ifInState'] !== oldState) throw new MethodError('stateMismatch');

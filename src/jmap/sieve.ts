@@ -202,6 +202,7 @@ export async function sieveSet(args: Args, call: Call, quota: SieveQuota): Promi
   };
   for (const [cid, o] of Object.entries((args['create'] ?? {}) as Record<string, Record<string, unknown>>)) {
     try {
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) throw setError('invalidProperties', 'a SieveScript must be an object');
       checkServerSet(o, null);
       let name = o['name'];
       if (name === undefined || name === null) name = `script-${randomBytes(4).toString('hex')}`;

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Args, Call } from './api.js';
-import { checkSetSize, getIds, optString, resolveId } from './args.js';
+import { checkSetSize, getIds, optObject, optString, optStrings, resolveId } from './args.js';
 import { invalid, setError } from './errors.js';
 import { checkIfInState, setOutcome, storedChanges } from './stored.js';
 import { readEmailRaw } from './blob.js';
@@ -248,6 +248,9 @@ async function cancel(call: Call, s: SubmissionRec | undefined, patch: unknown):
 export async function submissionSet(args: Args, call: Call): Promise<Args> {
   const a = call.account;
   checkSetSize(args);
+  // Checked before anything is sent: a bad implicit Email/set must not fail a call that already submitted.
+  const upd = optObject(args, 'onSuccessUpdateEmail') as Record<string, Record<string, unknown>> | null;
+  const des = optStrings(args, 'onSuccessDestroyEmail');
   const { state, list } = await loadSubmissions(call);
   const byId = new Map(list.map((r) => [r.id, r]));
   const oldState = String(state);
@@ -290,10 +293,6 @@ export async function submissionSet(args: Args, call: Call): Promise<Args> {
   const newState = await a.store.jmap.writeObjects(a.userId, SUBMISSION_KIND, { put: put.map((s) => ({ id: s.id, data: { ...s } })), destroy: gone });
   const out: Args = { accountId: a.accountId, oldState, newState: String(newState), ...outcome };
   // RFC 8621 7.5: onSuccessUpdateEmail / onSuccessDestroyEmail, run as an implicit Email/set after this response.
-  const upd = args['onSuccessUpdateEmail'] as Record<string, Record<string, unknown>> | undefined | null;
-  const des = args['onSuccessDestroyEmail'] as string[] | undefined | null;
-  if (upd !== undefined && upd !== null && (typeof upd !== 'object' || Array.isArray(upd))) invalid('onSuccessUpdateEmail must be an object');
-  if (des !== undefined && des !== null && !Array.isArray(des)) invalid('onSuccessDestroyEmail must be an array');
   const ref = (k: string): string | null => {
     if (!k.startsWith('#')) return byId.get(k)?.emailId ?? null;
     const hit = sent.find((x) => x.cid === k.slice(1));
