@@ -88,13 +88,14 @@ export async function composeDraft(e: Obj, readBlob: BlobReader): Promise<Buffer
   }
   if (headers.length) opts.headers = headers;
 
-  let text = (e['textBody'] as BodyPartIn[] | undefined) ?? null;
-  let html = (e['htmlBody'] as BodyPartIn[] | undefined) ?? null;
-  let atts = (e['attachments'] as BodyPartIn[] | undefined) ?? [];
-  const bs = e['bodyStructure'] as (BodyPartIn & { subParts?: BodyPartIn[] }) | undefined;
+  let text = partList(e['textBody'], 'textBody');
+  let html = partList(e['htmlBody'], 'htmlBody');
+  let atts = partList(e['attachments'], 'attachments') ?? [];
+  const bs = e['bodyStructure'] as (BodyPartIn & { subParts?: unknown }) | undefined | null;
+  if (bs !== undefined && bs !== null && !isPart(bs)) throw setError('invalidProperties', 'bodyStructure must be an EmailBodyPart', ['bodyStructure']);
   if (bs) {
     if (text || html || (e['attachments'] !== undefined && e['attachments'] !== null)) throw setError('invalidProperties', 'bodyStructure excludes textBody, htmlBody and attachments', ['bodyStructure']);
-    const leaves = bs.subParts ?? [bs];
+    const leaves = partList(bs.subParts, 'bodyStructure') ?? [bs];
     text = leaves.filter((p) => p.type === 'text/plain' && p.partId);
     html = leaves.filter((p) => p.type === 'text/html' && p.partId);
     atts = leaves.filter((p) => p.blobId);
@@ -128,4 +129,15 @@ export async function composeDraft(e: Obj, readBlob: BlobReader): Promise<Buffer
   const node = new MailComposer(opts).compile();
   (node as unknown as { keepBcc: boolean }).keepBcc = true;
   return normalizeLineEndings(await node.build());
+}
+
+function isPart(p: unknown): p is BodyPartIn {
+  return typeof p === 'object' && p !== null && !Array.isArray(p);
+}
+
+/** A list of EmailBodyPart objects (textBody, htmlBody, attachments, subParts), or null when absent; else a SetError. */
+function partList(v: unknown, prop: string): BodyPartIn[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || !v.every(isPart)) throw setError('invalidProperties', `${prop} must be a list of EmailBodyPart objects`, [prop]);
+  return v;
 }
