@@ -43,7 +43,7 @@ import type { Logger } from '../lib/logger.js';
 import { textLogger, type LogLevel } from '../server/log.js';
 import { availableParallelism } from 'node:os';
 import { PREPARE_ENV } from './serve-prepare.js';
-import { tuneHeap } from '../server/heap.js';
+import { tuneHeap, tuneWorkerHeap } from '../server/heap.js';
 
 export interface ServeConfig {
   data?: string;
@@ -341,7 +341,8 @@ export async function runServe(cfg: ServeConfig): Promise<void> {
   const dataDir = resolveDataDir(cfg.data);
   if (process.env[PREPARE_ENV]) return (await import('./serve-prepare.js')).runPrepareChild(cfg, logger, dataDir);
   if (cfg.workers > 1 && !cluster.isWorker) return (await import('./serve-primary.js')).servePrimary(cfg, logger);
-  // One whole server (a worker has its heap flags on node's command line: this then holds nothing).
-  tuneHeap();
+  // One whole server; a worker has its heap flags on node's command line and holds the cap its primary set.
+  if (cluster.isWorker) tuneWorkerHeap();
+  else tuneHeap();
   return (await import('./serve-server.js')).runServer(cfg, logger, dataDir);
 }

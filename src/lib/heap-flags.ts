@@ -15,6 +15,12 @@ import type { Worker } from 'node:worker_threads';
 export interface HeapSettings {
   growingPercent?: number;
   youngCap?: number;
+  /**
+   * The new space may grow back to youngCap after V8 shrinks it (when allocation slows), in steps that
+   * never pass the cap. Only where V8's own limit (--max-semi-space-size) bounds what a burst of collections
+   * between two checks can grow: without it the new space stops growing for good at the cap.
+   */
+  regrow?: boolean;
 }
 
 /** The settings held in this process (process-wide, as V8's flags are); null when none. */
@@ -37,10 +43,25 @@ export function reapplyHeapSettings(): void {
   const flags: string[] = [];
   if (held.growingPercent !== undefined) flags.push(`--heap-growing-percent=${held.growingPercent}`);
   if (held.youngCap !== undefined) {
-    if (newSpaceBytes() >= held.youngCap) capped = true;
-    flags.push(`--semi-space-growth-factor=${capped ? 1 : 2}`);
+    const size = newSpaceBytes();
+    if (held.regrow) flags.push(`--semi-space-growth-factor=${growthFactor(size, held.youngCap)}`);
+    else {
+      if (size >= held.youngCap) capped = true;
+      flags.push(`--semi-space-growth-factor=${capped ? 1 : 2}`);
+    }
   }
   if (flags.length) setFlagsFromString(flags.join(' '));
+}
+
+/**
+ * The semi-space growth factor for a new space of `size` bytes held at `cap`: a whole factor up to 4 that
+ * lands on the cap when one does, else 2 while doubling stays within it, else 1. A cap that is not a power
+ * of two is reached that way (1 MB, 2 MB, 4 MB, then x3: 12 MB).
+ */
+export function growthFactor(size: number, cap: number): number {
+  if (size <= 0 || size >= cap) return 1;
+  if (cap % size === 0 && cap / size <= 4) return cap / size;
+  return size * 2 <= cap ? 2 : 1;
 }
 
 /** Call right after `new Worker()`: sets the held flags again now and when the thread is online. */

@@ -28,7 +28,7 @@ import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWo
 import { LeaseTable } from './cluster-leases.js';
 import { FailureHub } from './cluster-auth.js';
 import { WatchTable } from './cluster-watch.js';
-import { workerHeapArgs } from './heap.js';
+import { workerHeapArgs, workerHeapEnv } from './heap.js';
 import { Acceptor } from './cluster-accept.js';
 
 /** A worker alive this long after its start is stable: its next death restarts it at once. */
@@ -160,6 +160,7 @@ class Primary {
       UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? String(WORKER_THREADPOOL_SIZE),
       MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? String(WORKER_MALLOC_ARENAS),
       MALLOC_MMAP_THRESHOLD_: process.env['MALLOC_MMAP_THRESHOLD_'] ?? String(WORKER_MMAP_THRESHOLD),
+      ...workerHeapEnv(),
     });
     slot.worker = w;
     slot.startedAt = Date.now();

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
-import { tuneHeap, workerHeapArgs, HEAP_GROWING_PERCENT, PRIMARY_YOUNG_GENERATION_CAP, WORKER_YOUNG_GENERATION_CAP, YOUNG_GENERATION_CAP } from './heap.js';
-import { heldAcrossWorker, keepHeapSettings } from '../lib/heap-flags.js';
+import { tuneHeap, workerHeapArgs, workerHeapEnv, HEAP_GROWING_PERCENT, PRIMARY_YOUNG_GENERATION_CAP, WORKER_YOUNG_CAP_ENV, WORKER_YOUNG_GENERATION_CAP, YOUNG_GENERATION_CAP } from './heap.js';
+import { growthFactor, heldAcrossWorker, keepHeapSettings } from '../lib/heap-flags.js';
 
 const newSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
@@ -64,20 +64,47 @@ test('keepHeapSettings keeps the new space at the cap under sustained allocation
 test('workerHeapArgs gives a worker process the held settings as node flags, unless node was given its own', () => {
   assert.deepEqual(workerHeapArgs([], ''), [
     `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
-    `--max-semi-space-size=${WORKER_YOUNG_GENERATION_CAP / 2 / 1048576}`,
+    // V8's limit: the power of two at or above the cap's semi-space (6 MB); the cap is held at run time.
+    '--max-semi-space-size=8',
   ]);
+  assert.deepEqual(workerHeapEnv([], ''), { [WORKER_YOUNG_CAP_ENV]: String(WORKER_YOUNG_GENERATION_CAP) });
+  assert.deepEqual(workerHeapEnv(['--max-semi-space-size=16'], ''), {});
   assert.deepEqual(workerHeapArgs(['--max-semi-space-size=16'], '--heap_growing_percent=0'), []);
   assert.deepEqual(workerHeapArgs([], '--semi-space-growth-factor=2'), [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]);
 });
 
-test('a process started with workerHeapArgs keeps its young generation within the cap under a burst', () => {
+test('growthFactor reaches a cap that is not a power of two without passing it', () => {
+  const MB = 1024 * 1024;
+  const steps = (from: number, cap: number): number[] => {
+    const out = [from];
+    for (let size = from, f = growthFactor(size, cap); f > 1; f = growthFactor(size, cap)) out.push((size *= f));
+    return out.map((b) => b / MB);
+  };
+  assert.deepEqual(steps(1 * MB, 12 * MB), [1, 2, 4, 12]);
+  assert.deepEqual(steps(2 * MB, 12 * MB), [2, 4, 12]);
+  assert.deepEqual(steps(1 * MB, 16 * MB), [1, 2, 4, 16]);
+  assert.deepEqual(steps(5 * MB, 12 * MB), [5, 10]);
+  assert.equal(growthFactor(12 * MB, 12 * MB), 1);
+  assert.equal(growthFactor(16 * MB, 12 * MB), 1);
+});
+
+test('a worker started with workerHeapArgs and workerHeapEnv keeps its young generation within the cap under sustained allocation', () => {
   const burst = [
-    "const { getHeapSpaceStatistics } = require('node:v8');",
-    "let keep = []; let most = 0;",
-    "for (let r = 0; r < 20; r++) { for (let i = 0; i < 100000; i++) { keep.push({ i, s: 'v' + i }); if (keep.length > 60000) keep = []; }",
-    "  most = Math.max(most, getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size); }",
+    "import { getHeapSpaceStatistics } from 'node:v8';",
+    `import { tuneWorkerHeap } from ${JSON.stringify(new URL('./heap.ts', import.meta.url).pathname)};`,
+    'tuneWorkerHeap();',
+    "const size = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;",
+    'let keep = []; let most = 0;',
+    'for (let r = 0; r < 300; r++) {',
+    "  for (let i = 0; i < 10000; i++) { keep.push({ i, s: 'v' + i }); if (keep.length > 60000) keep = []; }",
+    '  most = Math.max(most, size());',
+    '  for (let t = 0; t < 3; t++) await new Promise((resolve) => setImmediate(resolve));',
+    '}',
     'process.stdout.write(String(most));',
   ].join('\n');
-  const out = execFileSync(process.execPath, [...workerHeapArgs([], ''), '-e', burst], { encoding: 'utf8' });
-  assert.ok(Number(out) > 0 && Number(out) <= WORKER_YOUNG_GENERATION_CAP, `new space reached ${out} bytes, cap ${WORKER_YOUNG_GENERATION_CAP}`);
+  const out = execFileSync(process.execPath, [...workerHeapArgs([], ''), '--import', 'tsx', '--input-type=module', '-e', burst], {
+    encoding: 'utf8',
+    env: { ...process.env, ...workerHeapEnv([], '') },
+  });
+  assert.ok(Number(out) > 4 * 1024 * 1024 && Number(out) <= WORKER_YOUNG_GENERATION_CAP, `new space reached ${out} bytes, cap ${WORKER_YOUNG_GENERATION_CAP}`);
 });

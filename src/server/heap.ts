@@ -31,14 +31,19 @@ export const HEAP_GROWING_PERCENT = 50;
  */
 export const YOUNG_GENERATION_CAP = 16 * 1024 * 1024;
 /**
- * The young generation of each worker of `serve --workers N`, bytes: the same as a single process's. 8 MB
- * per worker (`--max-semi-space-size=4`) was tried: under `--workers 2` it saved 19 MB of peak memory over
- * the three processes at the 50-client mixed load (179 MB against 198 MB) and cost about the same CPU on
- * LMTP and the 20-client mixed load, but one session's FETCH overview of 2,000 messages x 50 took 45% more
- * CPU (0.48 s against 0.33 s; 0.62-0.76 s in the full suite, where the old generation is larger) and the
- * 50-client mixed load 8% more: a session's responses in flight outlive a 4 MB semi-space and are promoted.
+ * The young generation of each worker of `serve --workers N`, bytes: 12 MB. V8 takes only a power of two for
+ * its largest semi-space, so a worker starts with --max-semi-space-size=8 (16 MB at most, what a single
+ * process holds) and holds 12 MB at run time (WORKER_YOUNG_CAP_ENV; keepHeapSettings with `regrow`).
+ * Two pairs of `--workers 2` runs side by side, 12 MB against 16 MB: the 50-client mixed load peaked at
+ * 141 and 148 MB against 144 and 153 MB (medians of three), the 20-client one at 127 against 136 MB, at the
+ * same server CPU (FETCH overview of 2,000 messages x 50: 0.36-0.45 s against 0.38-0.51 s; 50-client mixed
+ * 2.0-3.3 s either way). 8 MB (`--max-semi-space-size=4`) saved 19 MB at the 50-client load but cost that
+ * FETCH overview 45% more CPU (0.48 s against 0.33 s): a session's responses in flight outlive a 4 MB
+ * semi-space and are promoted.
  */
-export const WORKER_YOUNG_GENERATION_CAP = YOUNG_GENERATION_CAP;
+export const WORKER_YOUNG_GENERATION_CAP = 12 * 1024 * 1024;
+/** The environment variable that tells a worker the young-generation cap it holds (set by its primary). */
+export const WORKER_YOUNG_CAP_ENV = 'MAILROOM_YOUNG_CAP';
 /**
  * The young generation of the primary of `serve --workers N`, bytes: V8's first growth step. The primary
  * accepts connections and relays the workers' messages, allocating little, yet its new space doubled to
@@ -86,16 +91,39 @@ export function tuneHeap(execArgv: readonly string[] = process.execArgv, nodeOpt
   return set;
 }
 
+/** The smallest power of two at or above n (n >= 1). */
+function powerOfTwoAtLeast(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}
+
 /**
  * The node flags a worker process of `serve --workers N` is started with, beside its parent's own: the
- * settings tuneHeap() holds at run time (the young generation at WORKER_YOUNG_GENERATION_CAP), given where
- * V8 reads them before the heap exists. What the operator gave node is left alone (and inherited).
+ * old-generation growth, and V8's own limit of the young generation (the power of two at or above
+ * WORKER_YOUNG_GENERATION_CAP), given where V8 reads them before the heap exists. What the operator gave
+ * node is left alone (and inherited).
  */
 export function workerHeapArgs(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): string[] {
   const settings = missingSettings(execArgv, nodeOptions);
   const args: string[] = [];
   if (settings.growingPercent !== undefined) args.push(`--heap-growing-percent=${settings.growingPercent}`);
   // Two semi-spaces make the young generation.
-  if (settings.youngCap !== undefined) args.push(`--max-semi-space-size=${WORKER_YOUNG_GENERATION_CAP / 2 / 1048576}`);
+  if (settings.youngCap !== undefined) args.push(`--max-semi-space-size=${powerOfTwoAtLeast(WORKER_YOUNG_GENERATION_CAP / 2 / 1048576)}`);
   return args;
+}
+
+/** The environment of a worker beside workerHeapArgs: the young-generation cap it holds, unless the operator set one. */
+export function workerHeapEnv(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env['NODE_OPTIONS'] ?? ''): Record<string, string> {
+  return missingSettings(execArgv, nodeOptions).youngCap !== undefined ? { [WORKER_YOUNG_CAP_ENV]: String(WORKER_YOUNG_GENERATION_CAP) } : {};
+}
+
+/**
+ * In a worker: holds the young-generation cap its primary set in WORKER_YOUNG_CAP_ENV, growing back to it
+ * after V8 shrinks the new space (its --max-semi-space-size bounds any overshoot). Returns what it set.
+ */
+export function tuneWorkerHeap(env: NodeJS.ProcessEnv = process.env): string[] {
+  const cap = Number(env[WORKER_YOUNG_CAP_ENV]);
+  if (!Number.isInteger(cap) || cap <= 0) return [];
+  release?.();
+  release = keepHeapSettings({ youngCap: cap, regrow: true });
+  return [`young-generation-cap=${cap / 1048576}MB`];
 }
