@@ -12,8 +12,9 @@
  *   factor can: keepHeapSettings() lets the new space grow while it is below YOUNG_GENERATION_CAP and stops
  *   its growth for good once it has reached it. That is checked after each collection, so a burst of
  *   allocation can overshoot the cap by a doubling before the check runs. The workers of
- *   `serve --workers N` have no such gap: the primary starts them with both flags on node's command line
- *   (workerHeapArgs), where V8 holds them exactly.
+ *   `serve --workers N` get V8's own limit on node's command line (workerHeapArgs, a power of two, where V8
+ *   holds it exactly) and hold WORKER_YOUNG_GENERATION_CAP below it at run time (tuneWorkerHeap): a burst
+ *   can overshoot that cap only up to the command line's limit.
  *
  * An operator's own choice wins: a flag given to node (`node --heap-growing-percent=0 ...` restores V8's
  * heuristics for the old generation, `--max-semi-space-size=N` or `--semi-space-growth-factor=N` for the
