@@ -2,6 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { createOutboundQueue, createSubmissionService, type OutboundQueue } from '../src/delivery/index.js';
+import { MAX_AUTH_FAILURES } from '../src/delivery/submission.js';
 import type { NetService } from '../src/lib/service.js';
 import { openServerStore } from '../src/server/store.js';
 import { Authenticator } from '../src/auth/index.js';
@@ -136,6 +137,21 @@ describe('submission and the outbound queue', () => {
     assert.equal((await client.cmd('QUIT')).code, 221);
     client.close();
     assert.equal((await env.store.queue.list()).length, 0);
+  });
+
+  test('the fifth failed AUTH on one connection is answered 421 and closes it; a new connection authenticates', async () => {
+    const { client } = await RawSmtp.open(plainPort);
+    assert.equal((await client.cmd('EHLO client.test')).code, 250);
+    for (let i = 1; i < MAX_AUTH_FAILURES; i++) assert.equal((await client.cmd(`AUTH PLAIN ${plain('\0bob@example.org\0wrong' + i)}`)).code, 535, `attempt ${i}`);
+    const last = await client.cmd(`AUTH PLAIN ${plain('\0bob@example.org\0wrong')}`);
+    assert.equal(last.code, 421);
+    assert.match(last.text, /^421 4\.7\.0 /);
+    await client.closedPromise;
+    const again = (await RawSmtp.open(plainPort)).client;
+    assert.equal((await again.cmd('EHLO client.test')).code, 250);
+    assert.equal((await again.cmd(`AUTH PLAIN ${plain('\0bob@example.org\0pw')}`)).code, 235);
+    assert.equal((await again.cmd('QUIT')).code, 221);
+    again.close();
   });
 
   test('AUTH LOGIN works; oversize submission gets 552 and queues nothing', async () => {

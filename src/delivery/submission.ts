@@ -47,6 +47,10 @@ import { receivedHeader, rfc5322Date, withProtocol } from './trace.js';
 import { burlExtension } from './burl.js';
 import { resolveUrl, urlBytes } from '../urlauth/resolve.js';
 
+/** Failed AUTH commands one submission connection may make; the last of them is answered 421 and closes it. */
+export const MAX_AUTH_FAILURES = 5;
+const authFailures = new WeakMap<SMTPServerSession, number>();
+
 export interface SubmissionOptions extends DeliveryServiceOptions {
   outbound: OutboundQueue;
   /** Messages one user may submit per window; defaults to 200 per hour. */
@@ -171,15 +175,22 @@ export function createSubmissionService(opts: SubmissionOptions): NetService {
       if ((auth.method !== 'PLAIN' && auth.method !== 'LOGIN') || !auth.username || auth.password == null) {
         return callback(new SmtpReply(504, 'Unrecognized authentication type'));
       }
+      // A refused attempt; the MAX_AUTH_FAILURES-th on one connection closes it (421), as IMAP and POP3 do.
+      const failed = (reply: SmtpReply): void => {
+        const n = (authFailures.get(session) ?? 0) + 1;
+        authFailures.set(session, n);
+        callback(n >= MAX_AUTH_FAILURES ? new SmtpReply(421, 'Too many failed authentication attempts, closing connection', '4.7.0') : reply);
+      };
       // RFC 4616: acting as another identity is not offered; a differing authzid is refused, never ignored.
       if (auth.authzid && normalizeAddress(auth.authzid) !== normalizeAddress(auth.username)) {
-        const refuse = (): void => callback(new SmtpReply(535, 'Authorization identity not permitted', '5.7.8'));
+        const refuse = (): void => failed(new SmtpReply(535, 'Authorization identity not permitted', '5.7.8'));
         return void opts.auth.recordFailure(session.remoteAddress, auth.username).then(refuse, refuse);
       }
       opts.auth.verify(auth.username, auth.password, { remoteAddress: session.remoteAddress }).then(
         (r) => {
           if (r.ok) return callback(null, { user: { id: r.user.id, address: r.user.address } satisfies SessionUser });
-          if (r.reason === 'bad-credentials') return callback(new SmtpReply(535, 'Authentication credentials invalid'));
+          if (r.reason === 'bad-credentials') return failed(new SmtpReply(535, 'Authentication credentials invalid'));
+          if (r.reason === 'throttled') return failed(new SmtpReply(454, 'Temporary authentication failure'));
           callback(new SmtpReply(454, 'Temporary authentication failure'));
         },
         () => callback(new SmtpReply(454, 'Temporary authentication failure')),
