@@ -22,6 +22,11 @@ export class RequestError extends Error {
   }
 }
 
+/** The limit error for a request over the user's maxConcurrentRequests (HTTP and WebSocket alike). */
+export function tooMany(): RequestError {
+  return new RequestError('limit', 400, 'too many concurrent requests', 'maxConcurrentRequests');
+}
+
 export type MethodErrorType =
   | 'serverUnavailable'
   | 'serverFail'

@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
 import { authenticate, replyAuthFailure, requestAuth, requireAuth } from '../http/auth.js';
 import { CAP, LIMITS, runRequest, type Args } from './api.js';
-import { RequestError } from './errors.js';
+import { RequestError, tooMany } from './errors.js';
 import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, JmapServer, SESSION_PATH, UPLOAD_PATH, WEBSOCKET_PATH, accountIdOf } from './server.js';
 import { registerMethods } from './methods.js';
 import { readBlob } from './blob.js';
@@ -85,15 +85,13 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
       const a = requestAuth(req)!;
       const body = req.body as Buffer | undefined;
       if (body && body.length > LIMITS.maxSizeRequest) return sendRequestError(reply, tooLarge);
-      const active = server.active.get(a.user.id) ?? 0;
-      if (active >= LIMITS.maxConcurrentRequests) return sendRequestError(reply, new RequestError('limit', 400, 'too many concurrent requests', 'maxConcurrentRequests'));
       let parsed: unknown;
       try {
         parsed = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
       } catch {
         return sendRequestError(reply, new RequestError('notJSON', 400, 'the request body is not JSON'));
       }
-      server.active.set(a.user.id, active + 1);
+      if (!server.beginRequest(a.user.id, LIMITS.maxConcurrentRequests)) return sendRequestError(reply, tooMany());
       try {
         const account = await server.account(a.user);
         return reply.type('application/json; charset=utf-8').send(await runRequest(server, a.user, account, parsed, req.socket.remoteAddress ?? ''));
@@ -101,9 +99,7 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
         if (e instanceof RequestError) return sendRequestError(reply, e);
         throw e;
       } finally {
-        const n = (server.active.get(a.user.id) ?? 1) - 1;
-        if (n <= 0) server.active.delete(a.user.id);
-        else server.active.set(a.user.id, n);
+        server.endRequest(a.user.id);
       }
     });
     scope.post(`${UPLOAD_PATH}/:accountId/`, { onRequest: [auth, uploadSlot], bodyLimit: LIMITS.maxSizeUpload }, async (req, reply) => {

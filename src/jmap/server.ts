@@ -16,6 +16,7 @@ import { sieveAccountCapability, sieveBlob } from './sieve.js';
 import { DEFAULT_SIEVE_QUOTA, type SieveQuota } from '../store/sieve.js';
 import type { BlobSources } from './blob.js';
 import { sharedAccountObject, sharedOwners, type SharedOwner } from './shared.js';
+import { LocalCounter } from '../lib/connection-limit.js';
 
 export const JMAP_PREFIX = '/jmap';
 export const SESSION_PATH = `${JMAP_PREFIX}/session`;
@@ -39,7 +40,8 @@ export class JmapServer {
   readonly capabilityNames: ReadonlySet<string>;
   /** Account views by viewer and owner ("viewer:owner"). */
   readonly #accounts = new Map<string, Account>();
-  readonly active = new Map<number, number>();
+  /** API requests running per user, over HTTP and WebSocket together (maxConcurrentRequests). */
+  readonly #active = new LocalCounter();
   /** Called once when a process opens a user's own account view (methods.ts resumes push subscriptions). */
   accountOpened: ((account: Account) => Promise<void>) | null = null;
 
@@ -47,6 +49,15 @@ export class JmapServer {
     const caps: string[] = [CAP.core, CAP.mail, CAP.submission, CAP.vacation, CAP.websocket, CAP.sieve];
     if (quotaStore(ctx.store)) caps.push(CAP.quota);
     this.capabilityNames = new Set(caps);
+  }
+
+  /** Takes one of the user's maxConcurrentRequests slots; false when all are taken. Give it back with endRequest. */
+  beginRequest(userId: number, max: number): boolean {
+    return this.#active.admit(String(userId), max);
+  }
+
+  endRequest(userId: number): void {
+    this.#active.release(String(userId));
   }
 
   register(name: string, cap: string, fn: MethodSpec['fn']): void {

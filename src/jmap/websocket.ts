@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
 import { authenticate } from '../http/auth.js';
 import { LIMITS, runRequest } from './api.js';
-import { RequestError } from './errors.js';
+import { RequestError, tooMany } from './errors.js';
 import type { JmapServer } from './server.js';
 import type { User } from '../store/types.js';
 import type { Account } from './account.js';
@@ -129,12 +129,19 @@ export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpConte
     }
     const requestId = typeof msg['id'] === 'string' ? msg['id'] : undefined;
     if (msg['@type'] === 'Request') {
+      // The same per-user limit as requests over HTTP: several sockets must not multiply it.
+      if (!server.beginRequest(user.id, LIMITS.maxConcurrentRequests)) {
+        send({ '@type': 'RequestError', ...(requestId !== undefined ? { requestId } : {}), ...tooMany().toJSON() });
+        return;
+      }
       try {
         const res = await runRequest(server, user, account, msg, req.socket.remoteAddress ?? '');
         send({ '@type': 'Response', ...(requestId !== undefined ? { requestId } : {}), ...res });
       } catch (e) {
         const err = e instanceof RequestError ? e : new RequestError('notRequest', 400, 'bad request');
         send({ '@type': 'RequestError', ...(requestId !== undefined ? { requestId } : {}), ...err.toJSON() });
+      } finally {
+        server.endRequest(user.id);
       }
     } else if (msg['@type'] === 'WebSocketPushEnable') {
       removePush?.();
