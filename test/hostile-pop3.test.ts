@@ -199,3 +199,23 @@ describe('hostile POP3 clients cannot hold up the service close', () => {
     assert.match(await c.closed(), /^-ERR \[SYS\/TEMP\] Server shutting down\r\n$/);
   });
 });
+
+describe('the login deadline', () => {
+  test('a client kept busy without logging in (CAPA, NOOP) is disconnected at the login timeout; one that logs in is not', async (t) => {
+    const f = await startPop3({ loginTimeoutMs: 600 });
+    t.after(() => f.close());
+    const { c } = await RawPop3.open(f.port);
+    t.after(() => c.destroy());
+    const late = (await RawPop3.open(f.port)).c;
+    t.after(() => late.destroy());
+    assert.match(await late.login(), /^\+OK/);
+    for (let i = 0; i < 4; i++) {
+      assert.match(await c.cmd('NOOP'), /^-ERR/, 'NOOP is not allowed before login, and the session goes on');
+      await sleep(100);
+    }
+    assert.match(await c.closed(), /^-ERR Disconnected: no login within the time allowed\r\n$/);
+    await sleep(300);
+    assert.match(await late.cmd('STAT'), /^\+OK/, 'a logged-in session has no login deadline');
+    assert.match(await late.cmd('QUIT'), /^\+OK/);
+  });
+});

@@ -167,6 +167,28 @@ describe('limits', () => {
     }
   });
 
+  test('a client kept busy without logging in is disconnected at the login timeout; a logged-in one is not', async () => {
+    const f = await startImap({ loginTimeoutMs: 500 });
+    try {
+      const c = await RawClient.connect(f.port);
+      const in_ = await RawClient.connect(f.port);
+      await in_.login();
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await c.cmd('NOOP', `n${i}`), `n${i} OK NOOP completed\r\n`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const s = await c.readUntil((x) => x.includes('BYE'), 3000);
+      assert.equal(s, '* BYE Disconnected: no login within the time allowed\r\n');
+      await c.readUntil(() => c.closed, 3000).catch(() => undefined);
+      assert.ok(c.closed);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await in_.cmd('NOOP', 'm'), 'm OK NOOP completed\r\n', 'a logged-in session has no login deadline');
+      in_.close();
+    } finally {
+      await f.close();
+    }
+  });
+
   test('per-user-and-address connection cap', async () => {
     const f = await startImap({ maxConnectionsPerUser: 1 });
     try {

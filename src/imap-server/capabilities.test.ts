@@ -6,7 +6,7 @@ import type { ServiceContext } from './session.js';
 function svc(tls: boolean, allowPlain = false): ServiceContext {
   return {
     secureContext: tls ? ({} as ServiceContext['secureContext']) : null,
-    limits: { appendLimit: 1000, maxLineLength: 100, idleTimeoutMs: 1, maxConnectionsPerIp: 1, maxConnectionsPerUser: 1, allowPlaintextAuthOffLoopback: allowPlain },
+    limits: { appendLimit: 1000, maxLineLength: 100, idleTimeoutMs: 1, loginTimeoutMs: 1, maxConnectionsPerIp: 1, maxConnectionsPerUser: 1, allowPlaintextAuthOffLoopback: allowPlain },
   } as ServiceContext;
 }
 

@@ -66,6 +66,8 @@ export class ImapConnection implements Session {
   /** Destroys the socket if the peer does not close within 5 s of end(); cleared at close, so a closed session is not kept alive by it. */
   #endTimer: NodeJS.Timeout | null = null;
   #state: SessionState = { kind: 'not-authenticated' };
+  /** Runs while the session is not authenticated (limits.loginTimeoutMs). */
+  #loginTimer: NodeJS.Timeout | null = null;
   readonly #enabled = new Set<string>();
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
   #inflate: zlib.InflateRaw | null = null;
@@ -91,6 +93,20 @@ export class ImapConnection implements Session {
     this.#attach(socket);
     socket.on('close', () => this.#handleClose());
     this.#touch();
+    this.#startLoginTimer();
+  }
+
+  /** A connection that has not logged in within limits.loginTimeoutMs gets BYE, whatever it sent meanwhile. */
+  #startLoginTimer(): void {
+    if (this.#loginTimer || this.#closed) return;
+    this.#loginTimer = setTimeout(() => {
+      this.#loginTimer = null;
+      if (this.#state.kind !== 'not-authenticated') return;
+      this.#svc.logger.info({ remoteAddress: this.remoteAddress }, 'imap login timeout');
+      this.send(Buffer.from(byeLine('Disconnected: no login within the time allowed')));
+      this.end();
+    }, this.#svc.limits.loginTimeoutMs);
+    this.#loginTimer.unref();
   }
 
   greet(): void {
@@ -140,7 +156,13 @@ export class ImapConnection implements Session {
     // LITERAL- before login (non-synchronizing literals up to 4096 octets), LITERAL+ after (see capabilities.ts).
     this.#framer.setNonSyncLimit(authenticated ? Infinity : LITERAL_MINUS_MAX);
     // Back to not authenticated (UNAUTHENTICATE, RFC 8437 3): nothing the user enabled stays on.
-    if (state.kind === 'not-authenticated') this.#enabled.clear();
+    if (state.kind === 'not-authenticated') {
+      this.#enabled.clear();
+      this.#startLoginTimer();
+    } else if (this.#loginTimer) {
+      clearTimeout(this.#loginTimer);
+      this.#loginTimer = null;
+    }
   }
 
   capabilities(): string[] {
@@ -445,6 +467,7 @@ export class ImapConnection implements Session {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#endTimer) clearTimeout(this.#endTimer);
+    if (this.#loginTimer) clearTimeout(this.#loginTimer);
     if (this.#lineWaiter) {
       this.#lineWaiter.reject(new ConnectionClosedError());
       this.#lineWaiter = null;

@@ -11,7 +11,7 @@ import type { ServiceOptions } from '../auth/service.js';
 import type { Store } from '../store/handle.js';
 import { silentLogger } from '../lib/logger.js';
 import { listenOn, withTlsProfile, type ListenSpec, type NetService, type TlsMaterial } from '../lib/service.js';
-import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE, maxBufferedLiterals } from '../lib/limits.js';
+import { IMAP_IDLE_TIMEOUT_MS, IMAP_MAX_LINE, LOGIN_TIMEOUT_MS, MAX_CONNECTIONS_PER_IP, MAX_CONNECTIONS_PER_USER, MAX_MESSAGE_SIZE, maxBufferedLiterals } from '../lib/limits.js';
 import { MemoryBudget } from '../lib/memory-budget.js';
 import { AddressCounter, LocalCounter, whenAdmitted } from '../lib/connection-limit.js';
 import { metrics } from '../lib/metrics.js';
@@ -32,6 +32,8 @@ export interface ImapServiceOptions extends ServiceOptions {
   maxLineLength?: number;
   /** Autologout after this long without client input. Default 30 minutes (RFC 9051 5.4). */
   idleTimeoutMs?: number;
+  /** Time a connection has to log in, however busy it keeps itself; then BYE. Default LOGIN_TIMEOUT_MS (3 minutes). */
+  loginTimeoutMs?: number;
   /** Concurrent connections from one address; loopback is not counted (lib/connection-limit.ts). */
   maxConnectionsPerIp?: number;
   /** Count loopback connections against maxConnectionsPerIp too (default false). */
@@ -65,6 +67,7 @@ class ImapService implements NetService {
         appendLimit: opts.appendLimit ?? MAX_MESSAGE_SIZE,
         maxLineLength: opts.maxLineLength ?? IMAP_MAX_LINE,
         idleTimeoutMs: opts.idleTimeoutMs ?? IMAP_IDLE_TIMEOUT_MS,
+        loginTimeoutMs: opts.loginTimeoutMs ?? LOGIN_TIMEOUT_MS,
         maxConnectionsPerIp: opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
         maxConnectionsPerUser: opts.maxConnectionsPerUser ?? MAX_CONNECTIONS_PER_USER,
         allowPlaintextAuthOffLoopback: opts.allowPlaintextAuthOffLoopback ?? false,

@@ -31,6 +31,8 @@ export interface ImapLimits {
   appendLimit: number;
   maxLineLength: number;
   idleTimeoutMs: number;
+  /** Time from connect (or UNAUTHENTICATE) to log in; then BYE. */
+  loginTimeoutMs: number;
   maxConnectionsPerIp: number;
   maxConnectionsPerUser: number;
   allowPlaintextAuthOffLoopback: boolean;

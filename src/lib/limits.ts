@@ -19,6 +19,11 @@ export function maxBufferedLiterals(totalMemory: number, appendLimit: number): n
 }
 /** IMAP autologout: RFC 9051 section 5.4 requires at least 30 minutes. */
 export const IMAP_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+/**
+ * Time a connection has to log in (IMAP, POP3), however busy it keeps itself meanwhile; then it is
+ * disconnected. Dovecot's login processes allow 3 minutes as well.
+ */
+export const LOGIN_TIMEOUT_MS = 3 * 60 * 1000;
 /** POP3 autologout: RFC 1939 section 3 requires at least 10 minutes. */
 export const POP3_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** POP3 command line: RFC 2449 section 4 limits commands to 255 octets including CRLF. */

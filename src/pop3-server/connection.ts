@@ -43,7 +43,7 @@ const NO_SCRATCH = Buffer.alloc(0);
 /** After a polite end, how long to wait for the peer to close before destroying the socket. */
 const CLOSE_GRACE_MS = 5000;
 
-type Next = FramedLine | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' };
+type Next = FramedLine | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' } | { kind: 'login-timeout' };
 
 export interface ConnectionInfo {
   remoteAddress: string;
@@ -79,6 +79,9 @@ export class Pop3Connection {
   #shuttingDown = false;
   #idleTimer: NodeJS.Timeout | null = null;
   #shutdownTimer: NodeJS.Timeout | null = null;
+  /** Runs from the greeting until a login (loginTimeoutMs); #loginExpired once it fired before one. */
+  #loginTimer: NodeJS.Timeout | null = null;
+  #loginExpired = false;
   /** When the current wait for a client line began (performance.now()); see #armIdle. */
   #waitingSince = 0;
   #badCommands = 0;
@@ -105,6 +108,12 @@ export class Pop3Connection {
       }
       const greeting = `${this.#shared.hostname} POP3 server (mailroom) ready` + (this.#apopTimestamp ? ` ${this.#apopTimestamp}` : '');
       await this.#write(formatStatus({ ok: true, text: greeting }));
+      this.#loginTimer = setTimeout(() => {
+        this.#loginTimer = null;
+        if (this.#state.kind !== 'authorization') return;
+        this.#loginExpired = true;
+        this.#wake({ kind: 'login-timeout' });
+      }, this.#shared.loginTimeoutMs).unref();
       await this.#loop();
     } catch (e) {
       if (!(e instanceof ConnectionGone)) this.#log.error({ err: e }, 'pop3 connection failed');
@@ -144,6 +153,13 @@ export class Pop3Connection {
         await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
         return;
       }
+      if (this.#loginExpired && this.#state.kind === 'authorization') {
+        // However busy the client keeps itself (CAPA every minute), the login has a deadline.
+        this.#log.info({}, 'pop3 login timeout');
+        await this.#write('-ERR Disconnected: no login within the time allowed\r\n');
+        return;
+      }
+      if (next.kind === 'login-timeout') continue;
       let answer: Reply | Promise<Reply>;
       if (next.kind === 'too-long' || !withinLineLimit(next.line)) {
         answer = bad(`Line too long (the limit is ${POP3_MAX_COMMAND_LINE} octets)`);
@@ -206,7 +222,7 @@ export class Pop3Connection {
     const next = await this.#next();
     if (next.kind === 'line') return { kind: 'line', text: next.line.toString('utf8') };
     if (next.kind === 'too-long') return { kind: 'too-long' };
-    return { kind: 'closed', why: next.kind };
+    return { kind: 'closed', why: next.kind === 'login-timeout' ? 'timeout' : next.kind };
   }
 
   /**
@@ -579,6 +595,7 @@ export class Pop3Connection {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#idleTimer = null;
     if (this.#shutdownTimer) clearTimeout(this.#shutdownTimer);
+    if (this.#loginTimer) clearTimeout(this.#loginTimer);
     const s = this.#state;
     this.#state = { kind: 'closed' };
     if (s.kind === 'transaction') {

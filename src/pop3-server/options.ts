@@ -9,7 +9,7 @@ import { plaintextSecret } from '../auth/hash.js';
 import type { Store } from '../store/handle.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { withTlsProfile, type TlsMaterial } from '../lib/service.js';
-import { MAX_CONNECTIONS_PER_IP, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
+import { MAX_CONNECTIONS_PER_IP, LOGIN_TIMEOUT_MS, POP3_IDLE_TIMEOUT_MS } from '../lib/limits.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { READ_CHUNK } from './message-stream.js';
 
@@ -34,6 +34,8 @@ export interface Pop3ServiceOptions extends ServiceOptions {
   loginDelaySeconds?: number | null;
   /** Autologout for an idle client; RFC 1939 section 3 requires at least 10 minutes (the default). */
   idleTimeoutMs?: number;
+  /** Time a connection has to log in, however busy it keeps itself; then -ERR and close. Default LOGIN_TIMEOUT_MS (3 minutes). */
+  loginTimeoutMs?: number;
   /**
    * At service close, how long a session may take to end by itself (finish its command, read its last reply,
    * complete a TLS handshake) before its connection is cut. Default 5 s.
@@ -74,6 +76,7 @@ export class Pop3Shared {
   readonly retentionDays: number | null;
   readonly loginDelaySeconds: number | null;
   readonly idleTimeoutMs: number;
+  readonly loginTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly allowPlaintextAuthOffLoopback: boolean;
   readonly maxConnectionsPerIp: number;
@@ -97,6 +100,7 @@ export class Pop3Shared {
     this.retentionDays = opts.retentionDays ?? null;
     this.loginDelaySeconds = opts.loginDelaySeconds ?? null;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? POP3_IDLE_TIMEOUT_MS;
+    this.loginTimeoutMs = opts.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
     this.shutdownGraceMs = opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
     this.allowPlaintextAuthOffLoopback = opts.allowPlaintextAuthOffLoopback ?? false;
     this.maxConnectionsPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
