@@ -19,29 +19,10 @@ import type { Pop3Shared } from './options.js';
 import { bad, formatLines, formatStatus, type Reply, type ReplyBody } from './reply.js';
 import type { MessageReader } from '../store/maildrop.js';
 import type { ChallengeAnswer, CommandContext, SessionState } from './session.js';
+import { CLOSE_GRACE_MS, MAX_AUTH_FAILURES, MAX_BAD_COMMANDS, MAX_QUEUED_LINES, OUT_HIGH_WATER, POP3_MAX_AUTH_LINE } from './connection-limits.js';
 
-/**
- * Longest line accepted at all: AUTH continuation responses (base64 of a PLAIN message with a long
- * password) may exceed the 255-octet command limit of RFC 2449 section 4, which applies to commands only,
- * and so may an AUTH command with an initial response (see withinLineLimit).
- */
-export const POP3_MAX_AUTH_LINE = 8192;
-/** Commands parsed but not yet run; beyond this the socket stops being read until the queue drains. */
-const MAX_QUEUED_LINES = 64;
-/** Malformed, unknown or misplaced commands tolerated per connection before it is closed. */
-export const MAX_BAD_COMMANDS = 20;
-/** Failed logins per connection before it is closed (the Authenticator throttles across connections). */
-export const MAX_AUTH_FAILURES = 5;
-/**
- * Reply bytes queued for the socket beyond which they go to the kernel at once and a writer waits for the
- * socket to drain (the stream's own high-water mark, 16 KiB, is less than an average message: waiting at it
- * cost a drain wait, its listeners and a timer per RETR). One read chunk.
- */
-const OUT_HIGH_WATER = 256 * 1024;
 /** The read buffer passed to a MessageReader that holds its bytes in memory (it never writes into it). */
 const NO_SCRATCH = Buffer.alloc(0);
-/** After a polite end, how long to wait for the peer to close before destroying the socket. */
-const CLOSE_GRACE_MS = 5000;
 
 type Next = FramedLine | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' } | { kind: 'login-timeout' };
 

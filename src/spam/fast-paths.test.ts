@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classify, clueOf, DEFAULT_PARAMS, strongClues, tokenProbability, type ClassifierParams } from './classify.js';
-import { joinTokens, regDomain, regDomainOfLabels, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import { joinTokens, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import { regDomain, regDomainOfLabels } from './tokenize-urls.js';
 import { CountsCache } from './cache.js';
 import type { ClassCounts, SpamCounts } from '../store/spam.js';
 
