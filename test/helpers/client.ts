@@ -94,10 +94,13 @@ export async function dovecotCount(dc: Dovecot, user: string, folder = 'INBOX'):
 
 /**
  * Samples the live ArrayBuffer memory (after a full GC) every `everyMs` while `fn` runs; returns the peak
- * growth in bytes. Each sample is a full GC: a long `fn` wants a longer interval.
+ * growth in bytes. Each sample is a full GC: a long `fn` wants a longer interval. V8 frees the backing
+ * stores of dead ArrayBuffers on a helper thread after a GC, so a sample taken right after one could count
+ * tens of MB of garbage on a busy machine; sweeping them before gc() returns makes each sample the live set.
  */
 export async function peakBufferGrowth(fn: () => Promise<unknown>, everyMs = 20): Promise<number> {
   setFlagsFromString('--expose-gc');
+  setFlagsFromString('--no-concurrent-array-buffer-sweeping');
   const gc = runInNewContext('gc') as () => void;
   gc();
   const base = process.memoryUsage().arrayBuffers;
