@@ -20,7 +20,7 @@ export function maxBufferedLiterals(totalMemory: number, appendLimit: number): n
 /** IMAP autologout: RFC 9051 section 5.4 requires at least 30 minutes. */
 export const IMAP_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 /**
- * Time a connection has to log in (IMAP, POP3), however busy it keeps itself meanwhile; then it is
+ * Time a connection has to log in (IMAP, POP3, ManageSieve), however busy it keeps itself meanwhile; then it is
  * disconnected. Dovecot's login processes allow 3 minutes as well.
  */
 export const LOGIN_TIMEOUT_MS = 3 * 60 * 1000;

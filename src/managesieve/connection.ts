@@ -1,7 +1,9 @@
 /**
  * One ManageSieve connection (RFC 5804): the greeting (capabilities, then OK), commands run one at a time in
  * order, STARTTLS (the server re-sends its capabilities after the handshake, 2.2), SASL continuations,
- * autologout, and limits: bad commands and failed logins per connection, after which the server says BYE.
+ * autologout, a login deadline (loginTimeoutMs, however busy the client keeps itself; it runs again after
+ * UNAUTHENTICATE), a STARTTLS handshake deadline, and limits: bad commands and failed logins per connection,
+ * after which the server says BYE.
  * Works on any Duplex stream (TCP, TLS, or an in-memory pair in tests).
  */
 import { randomBytes } from 'node:crypto';
@@ -23,8 +25,14 @@ const MAX_QUEUED = 32;
 /** Pipelined commands run before the event loop is let turn (or this many milliseconds, whichever first). */
 const PIPELINE_SLICE_COMMANDS = 256;
 const PIPELINE_SLICE_MS = 10;
+/**
+ * Past the login deadline, a connection whose session is not waiting for input (a write the client does not
+ * read, a hanging TLS handshake, a slow command) is cut after this long if it has not ended by itself.
+ */
+const LOGIN_DEADLINE_GRACE_MS = 10_000;
+const LOGIN_TIMEOUT_TEXT = 'Disconnected: no login within the time allowed.';
 
-type Next = Framed | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' };
+type Next = Framed | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' } | { kind: 'login-timeout' };
 
 export interface ConnectionInfo {
   remoteAddress: string;
@@ -50,6 +58,10 @@ export class ManageSieveConnection {
   #shuttingDown = false;
   #bad = 0;
   #authFailures = 0;
+  /** Runs while the session is anonymous (loginTimeoutMs); #loginExpired once it fired before a login. */
+  #loginTimer: NodeJS.Timeout | null = null;
+  #loginGrace: NodeJS.Timeout | null = null;
+  #loginExpired = false;
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -67,12 +79,15 @@ export class ManageSieveConnection {
   async run(): Promise<void> {
     try {
       const ctx = this.#context();
+      this.#armLoginTimer();
       await this.#write(Buffer.concat([capability(ctx), msResponse('OK', null, 'mailroom ManageSieve ready.')]));
       await this.#loop(ctx);
     } catch (e) {
       if (!(e instanceof Gone)) this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'managesieve connection failed');
     } finally {
       if (this.#timer) clearTimeout(this.#timer);
+      if (this.#loginTimer) clearTimeout(this.#loginTimer);
+      if (this.#loginGrace) clearTimeout(this.#loginGrace);
       this.#stream.end();
       setTimeout(() => this.#stream.destroy(), 2000).unref();
       this.#resolveClosed();
@@ -83,6 +98,30 @@ export class ManageSieveConnection {
   shutdown(): void {
     this.#shuttingDown = true;
     this.#wake({ kind: 'shutdown' });
+  }
+
+  /** Starts the login deadline (at the greeting and again after UNAUTHENTICATE). */
+  #armLoginTimer(): void {
+    if (this.#loginTimer) clearTimeout(this.#loginTimer);
+    this.#loginExpired = false;
+    this.#loginTimer = setTimeout(() => {
+      this.#loginTimer = null;
+      if (this.#state.kind !== 'anonymous') return;
+      this.#loginExpired = true;
+      this.#log.info({}, 'managesieve login timeout');
+      if (this.#waiter) this.#wake({ kind: 'login-timeout' });
+      else {
+        // Busy (a blocked write, a TLS handshake): the loop says BYE when it next turns; if it does not, cut.
+        this.#loginGrace = setTimeout(() => this.#stream.destroy(), LOGIN_DEADLINE_GRACE_MS);
+        this.#loginGrace.unref();
+      }
+    }, this.#shared.loginTimeoutMs);
+    this.#loginTimer.unref();
+  }
+
+  /** True when the login deadline passed and the session is still anonymous. */
+  get #loginOverdue(): boolean {
+    return this.#loginExpired && this.#state.kind === 'anonymous';
   }
 
   async #loop(ctx: CommandContext): Promise<void> {
@@ -98,13 +137,21 @@ export class ManageSieveConnection {
       }
       const next = await this.#next();
       if (next.kind === 'eof') return;
+      // However busy the client keeps itself (NOOP, CAPABILITY, a SASL exchange), the login has a deadline.
+      if (this.#loginOverdue) return this.#write(msResponse('BYE', null, LOGIN_TIMEOUT_TEXT));
       if (next.kind === 'timeout') return this.#write(msResponse('BYE', null, 'Disconnected for inactivity.'));
       if (next.kind === 'shutdown') return this.#write(msResponse('BYE', 'TRYLATER', 'Server shutting down.'));
       let reply: Reply;
       if (next.kind === 'bad') reply = { out: msResponse('NO', null, next.message), counts: 'bad-command' };
       else if (next.kind === 'too-big') {
         reply = next.atom === 'PUTSCRIPT' || next.atom === 'CHECKSCRIPT' ? { out: msResponse('NO', 'QUOTA/MAXSIZE', 'Script is too large') } : { out: msResponse('NO', null, 'Literal too large'), counts: 'bad-command' };
-      } else reply = await dispatch(ctx, next.tokens);
+      } else if (next.kind === 'login-timeout') continue;
+      else {
+        const before = this.#state.kind;
+        reply = await dispatch(ctx, next.tokens);
+        if (before === 'authenticated' && (this.#state as SessionState).kind === 'anonymous') this.#armLoginTimer();
+      }
+      if (this.#loginOverdue) return this.#write(Buffer.concat([reply.out, msResponse('BYE', null, LOGIN_TIMEOUT_TEXT)]));
       reply = this.#limits(reply);
       if (reply.after === 'starttls') {
         await this.#startTls(reply, ctx);
@@ -163,7 +210,7 @@ export class ManageSieveConnection {
     await this.#write(reply.out);
     const tls = new TLSSocket(raw, { isServer: true, secureContext: context });
     tls.on('error', this.#onError);
-    const timer = setTimeout(() => tls.destroy(new Error('TLS handshake timeout')), 30_000);
+    const timer = setTimeout(() => tls.destroy(new Error('TLS handshake timeout')), this.#shared.tlsHandshakeTimeoutMs);
     try {
       await new Promise<void>((resolve, reject) => {
         tls.once('secure', resolve);

@@ -9,7 +9,7 @@ import type { Store } from '../store/handle.js';
 import { DEFAULT_SIEVE_QUOTA, type SieveQuota } from '../store/sieve.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { isLoopback, withTlsProfile, type TlsMaterial } from '../lib/service.js';
-import { MAX_CONNECTIONS_PER_IP } from '../lib/limits.js';
+import { LOGIN_TIMEOUT_MS, MAX_CONNECTIONS_PER_IP } from '../lib/limits.js';
 import { SIEVE_EXTENSIONS, SIEVE_LIMITS } from '../sieve/index.js';
 
 export interface ManageSieveServiceOptions extends ServiceOptions {
@@ -18,6 +18,10 @@ export interface ManageSieveServiceOptions extends ServiceOptions {
   quota?: Partial<SieveQuota>;
   /** Autologout of an idle client (default 30 minutes, as IMAP's). */
   idleTimeoutMs?: number;
+  /** Time a connection has to log in, however busy it keeps itself; then BYE. Default LOGIN_TIMEOUT_MS (3 minutes). */
+  loginTimeoutMs?: number;
+  /** Time a STARTTLS handshake may take once OK was sent (default 30 s). */
+  tlsHandshakeTimeoutMs?: number;
   /** Longest command line outside literals (default 8192 octets). */
   maxLine?: number;
   /** Concurrent connections from one IP address (loopback not counted). */
@@ -31,6 +35,8 @@ export interface ManageSieveServiceOptions extends ServiceOptions {
 /** Dovecot's managesieve default for command lines; scripts travel as literals, outside this bound. */
 export const MANAGESIEVE_MAX_LINE = 8192;
 export const MANAGESIEVE_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
+/** A client that asked for STARTTLS and does not complete the handshake in this time is disconnected. */
+export const MANAGESIEVE_TLS_HANDSHAKE_TIMEOUT_MS = 30 * 1000;
 
 export class ManageSieveShared {
   readonly store: Pick<Store, 'sieve'>;
@@ -43,6 +49,8 @@ export class ManageSieveShared {
   readonly extensions: readonly string[] = SIEVE_EXTENSIONS;
   readonly maxRedirects = SIEVE_LIMITS.maxRedirects;
   readonly idleTimeoutMs: number;
+  readonly loginTimeoutMs: number;
+  readonly tlsHandshakeTimeoutMs: number;
   readonly maxLine: number;
   /** Largest literal kept: a script at the size limit, with room for a long name. */
   readonly maxLiteral: number;
@@ -59,6 +67,8 @@ export class ManageSieveShared {
     this.secureContext = this.tls ? createSecureContext(this.tls) : null;
     this.quota = { ...DEFAULT_SIEVE_QUOTA, ...opts.quota };
     this.idleTimeoutMs = opts.idleTimeoutMs ?? MANAGESIEVE_IDLE_TIMEOUT_MS;
+    this.loginTimeoutMs = opts.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
+    this.tlsHandshakeTimeoutMs = opts.tlsHandshakeTimeoutMs ?? MANAGESIEVE_TLS_HANDSHAKE_TIMEOUT_MS;
     this.maxLine = opts.maxLine ?? MANAGESIEVE_MAX_LINE;
     this.maxLiteral = this.quota.maxScriptSize + 4096;
     this.maxConnectionsPerIp = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
