@@ -128,6 +128,7 @@ function printSync(results: SyncResult[], asJson: boolean): void {
           (x.resets.length ? `; UIDVALIDITY changed, refetched: ${x.resets.join(', ')}` : ''),
       );
       for (const c of x.conflicts) process.stderr.write(`conflict: ${c}\n`);
+      for (const d of x.deferred) process.stderr.write(`deferred: ${d}\n`);
       for (const f of x.failed) process.stderr.write(`folder not synchronised: ${f.folder}: ${f.error}\n`);
     }
   }

@@ -6,10 +6,12 @@
 import { ImapFlow } from 'imapflow';
 import { classifyError } from '../errors.js';
 import type { ImapContext } from './syncer.js';
+import { RefusalRecorder, attachRecorder } from './refusal.js';
 
 /** Opens an authenticated imapflow connection with our security settings and error classification. */
 export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
   const a = ctx.account;
+  const refusals = new RefusalRecorder();
   const where = `${a.host}:${a.port}`;
   const client = new ImapFlow({
     host: a.host,
@@ -17,7 +19,7 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
     secure: a.security === 'tls',
     doSTARTTLS: a.security === 'starttls' ? true : a.security === 'plain' ? false : undefined,
     auth: { user: a.user, pass: ctx.password },
-    logger: false,
+    logger: refusals.logger,
     qresync: !ctx.disable?.qresync,
     disableAutoIdle: !extra.autoIdle,
     disableCompression: true,
@@ -26,6 +28,7 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
     tls: { ...(ctx.ca ? { ca: [ctx.ca] } : {}), ...(isIp(a.host) ? {} : { servername: a.host }) },
     clientInfo: { name: 'mailroom', version: '0.1.0' },
   });
+  attachRecorder(client, refusals);
   client.on('error', () => {
     /* surfaced through the failing command */
   });

@@ -152,7 +152,8 @@ export class ImapReader {
   /** Fetches the whole message into the cache (streamed when big) and returns the updated row. */
   async cacheBody(row: MessageRow): Promise<MessageRow> {
     return this.inFolder(row, async (client) => {
-      if (row.size <= STREAM_THRESHOLD) {
+      // Size 0: the server gave none; it may be big.
+      if (row.size > 0 && row.size <= STREAM_THRESHOLD) {
         const m = await client.fetchOne(String(row.uid), { uid: true, source: true }, { uid: true });
         if (!m || !m.source) throw this.gone(row);
         return this.storeBody(row, m.source);

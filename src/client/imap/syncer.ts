@@ -12,13 +12,17 @@
 import type { ImapFlow, FetchMessageObject } from 'imapflow';
 import { dateMs, flagsOf, summaryOf } from './overview.js';
 import type { Logger } from '../../lib/logger.js';
-import { ClientError, classifyError } from '../errors.js';
+import { classifyError } from '../errors.js';
 import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
-import { planFolder, planQueue, queueRuns, sizeBatches, wantsBody, type CachePolicy, type QueuedOp, type ServerFolderState } from '../sync/plan.js';
+import { holdPending, pendingRemovals, planFolder, sizeBatches, wantsBody, type CachePolicy, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
 import { openImap } from './connect.js';
 import { downloadToFile, STREAM_THRESHOLD } from './reader.js';
+import { QueueReplay, uidSet } from './push.js';
+import { Relocator } from './relocate.js';
+
+export { uidSet };
 
 export interface ImapReport {
   account: string;
@@ -31,6 +35,10 @@ export interface ImapReport {
   resets: string[];
   pushed: number;
   conflicts: string[];
+  /** Queued changes the server refused for now: still queued, tried again at the next sync. */
+  deferred: string[];
+  /** New messages whose body was taken from the local cache (moved or copied on the server) instead of downloaded. */
+  relocated: number;
   /** Folders that could not be synchronised this time (the others were): folder and reason. */
   failed: Array<{ folder: string; error: string }>;
   /** How each folder was synchronised. */
@@ -51,19 +59,8 @@ export interface ImapContext {
   disable?: { qresync?: boolean; condstore?: boolean };
 }
 
-/** Compact UID set ("1:5,9") for a sorted list of UIDs. */
-export function uidSet(uids: number[]): string {
-  const s = [...uids].sort((a, b) => a - b);
-  const out: string[] = [];
-  let i = 0;
-  while (i < s.length) {
-    let j = i;
-    while (j + 1 < s.length && (s[j + 1] as number) === (s[j] as number) + 1) j++;
-    out.push(i === j ? String(s[i]) : `${s[i]}:${s[j]}`);
-    i = j + 1;
-  }
-  return out.join(',');
-}
+/** The size recorded for a message whose RFC822.SIZE the server did not give: its body is always streamed. */
+const UNKNOWN_SIZE = 0;
 
 /** UIDs per header-overview FETCH. */
 const HEADER_BATCH = 500;
@@ -79,10 +76,14 @@ function chunks<T>(a: T[], n: number): T[][] {
 }
 
 export class ImapSyncer {
-  /** UIDs the push learned we lack locally though the server still has them (refused moves), per folder. */
+  /** UIDs the push learned we lack locally though the server still has them (dropped moves and deletes), per folder. */
   private readonly refetch = new Map<string, number[]>();
+  /** Bodies leaving a folder during this sync, for messages moved on the server (see relocate.ts). */
+  private relocator: Relocator;
 
-  constructor(private readonly ctx: ImapContext) {}
+  constructor(private readonly ctx: ImapContext) {
+    this.relocator = new Relocator(ctx.state, ctx.account.name);
+  }
 
   private get name(): string {
     return this.ctx.account.name;
@@ -109,17 +110,20 @@ export class ImapSyncer {
       resets: [],
       pushed: 0,
       conflicts: [],
+      deferred: [],
+      relocated: 0,
       failed: [],
       modes: {},
     };
     const client = await openImap(this.ctx);
     const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
+    this.relocator = new Relocator(this.ctx.state, this.name);
     try {
       const { folders, status } = await this.syncFolderList(client);
       report.folders = folders.length;
       // Folders the push changes (sources and move destinations) were listed before the push: always pull them.
       const queuedFolders = new Set(this.ctx.state.queued(this.name).flatMap((op) => (op.kind === 'move' ? [op.folder, op.to] : [op.folder])));
-      await this.push(client, report);
+      await new QueueReplay(this.ctx, client, report, this.refetch, this.relocator).run();
       for (const f of folders) {
         if (only && !only.includes(f)) continue;
         if (!queuedFolders.has(f) && this.unchanged(f, status.get(f))) {
@@ -142,6 +146,8 @@ export class ImapSyncer {
     } catch (e) {
       client.close();
       throw classifyError(e, where);
+    } finally {
+      this.relocator.finish();
     }
   }
 
@@ -180,113 +186,8 @@ export class ImapSyncer {
   private dropFolder(path: string, removeRow: boolean): void {
     const { state } = this.ctx;
     const rows = state.deleteFolderMessages(this.name, path);
-    for (const r of rows) if (r.fileKey) new Maildir(r.maildir).remove(r.fileKey, r.filePath ?? undefined);
+    for (const r of rows) this.relocator.release(r);
     if (removeRow) state.removeFolder(this.name, path);
-  }
-
-  /** Replays the offline queue, folder by folder. */
-  private async push(client: ImapFlow, report: ImapReport): Promise<void> {
-    const { state } = this.ctx;
-    const ops = state.queued(this.name);
-    if (!ops.length) return;
-    const byFolder = new Map<string, QueuedOp[]>();
-    for (const op of ops) {
-      const list = byFolder.get(op.folder);
-      if (list) list.push(op);
-      else byFolder.set(op.folder, [op]);
-    }
-    for (const [folder, list] of byFolder) {
-      let uidValidity: string;
-      let present: Set<number>;
-      try {
-        const mb = await client.mailboxOpen(folder);
-        uidValidity = String(mb.uidValidity);
-        const wanted = uidSet([...new Set(list.map((o) => o.uid))]);
-        const found = mb.exists === 0 ? [] : ((await client.search({ uid: wanted }, { uid: true })) || []);
-        present = new Set(found);
-      } catch (e) {
-        if (isMissingMailbox(e)) {
-          uidValidity = '';
-          present = new Set();
-        } else throw e;
-      }
-      const decision = planQueue(list, { uidValidity, uids: present });
-      for (const c of decision.conflicts) {
-        const msg = `${this.name}/${folder}: queued ${c.op.kind} of UID ${c.op.uid} dropped: ${c.reason}`;
-        report.conflicts.push(msg);
-        this.ctx.logger.warn({ account: this.name, folder, uid: c.op.uid, op: c.op.kind }, msg);
-        if (c.op.kind === 'move') {
-          // The local copy was moved optimistically; the server no longer has the message: drop it.
-          const row = state.getMessage(c.op.messageRow);
-          if (row && row.uid === null) {
-            if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
-            state.deleteMessage(row.id);
-          }
-        }
-        state.dequeue(c.op.id);
-      }
-      for (const run of queueRuns(decision.apply)) {
-        const uids = uidSet(run.ops.map((o) => o.uid));
-        // imapflow answers false when the server refused a command (NO/BAD), and also when the connection
-        // broke: then keep the operations queued; otherwise the server wins and the refusal is reported.
-        const refused = (what: string): void => {
-          if (!client.usable) throw new ClientError('NETWORK', `connection to ${this.ctx.account.host}:${this.ctx.account.port} was lost while replaying ${what}`);
-          const msg = `${this.name}/${folder}: the server refused the queued ${what} of UID ${uids}; dropped`;
-          report.conflicts.push(msg);
-          this.ctx.logger.warn({ account: this.name, folder, uids, op: run.kind }, msg);
-          for (const op of run.ops) state.dequeue(op.id);
-        };
-        if (run.kind === 'flags') {
-          const okAdd = run.add.length ? await client.messageFlagsAdd(uids, run.add, { uid: true }) : true;
-          const okRemove = run.remove.length ? await client.messageFlagsRemove(uids, run.remove, { uid: true }) : true;
-          if (!okAdd || !okRemove) {
-            refused('flag change');
-            continue;
-          }
-        } else if (run.kind === 'delete') {
-          if (!(await expungeUids(client, run.ops.map((o) => o.uid)))) {
-            refused('delete');
-            continue;
-          }
-        } else if (!(await this.pushMove(client, folder, run.ops[0], refused))) continue;
-        for (const op of run.ops) state.dequeue(op.id);
-        report.pushed += run.ops.length;
-      }
-    }
-  }
-
-  /** Replays one queued move; false when the server refused it (reported by `refused`, the local copy dropped). */
-  private async pushMove(client: ImapFlow, folder: string, op: QueuedOp, refused: (what: string) => void): Promise<boolean> {
-    const { state } = this.ctx;
-    if (op.kind !== 'move') return false;
-    // Without MOVE and UIDPLUS imapflow would COPY and then EXPUNGE the whole folder's \\Deleted messages.
-    const emulate = !client.capabilities.has('MOVE') && !client.capabilities.has('UIDPLUS');
-    const res = emulate
-      ? await client.messageCopy(String(op.uid), op.to, { uid: true }).then(async (copied) => (copied && (await expungeUids(client, [op.uid])) ? copied : false))
-      : await client.messageMove(String(op.uid), op.to, { uid: true });
-    const row = state.getMessage(op.messageRow);
-    if (!res) {
-      refused(`move to ${op.to}`);
-      // The message stays where the server has it: drop the optimistic local copy; the pull refetches it.
-      if (row && row.uid === null) {
-        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
-        state.deleteMessage(row.id);
-      }
-      this.refetch.set(folder, [...(this.refetch.get(folder) ?? []), op.uid]);
-      return false;
-    }
-    const newUid = res.uidMap ? res.uidMap.get(op.uid) : undefined;
-    if (row) {
-      const destState = state.getFolder(this.name, op.to);
-      const sameValidity = res.uidValidity !== undefined && destState?.uidValidity === String(res.uidValidity);
-      if (newUid !== undefined && sameValidity) state.moveRow(row.id, op.to, newUid);
-      else {
-        // No COPYUID (or a folder we never synchronised): the next pull of the destination fetches it.
-        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
-        state.deleteMessage(row.id);
-      }
-    }
-    return true;
   }
 
   private async pullFolder(client: ImapFlow, path: string, report: ImapReport): Promise<void> {
@@ -347,13 +248,16 @@ export class ImapSyncer {
       client.off('expunge', onExpunge);
     }
     report.modes[path] = server.mode;
-    const plan = planFolder({ uidValidity: local?.uidValidity ?? null, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
+    const planned = planFolder({ uidValidity: local?.uidValidity ?? null, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
+    // Changes still queued (the server refused them for now) keep their local effect until replayed.
+    const plan = planned.reset ? planned : holdPending(planned, state.queued(this.name, path), localMsgs);
+    const pending = planned.reset ? new Set<number>() : pendingRemovals(state.queued(this.name, path));
     if (!plan.reset) {
       const have = new Set([...localMsgs.keys(), ...plan.fetch]);
       const gone = new Set(server.mode === 'qresync' ? (server.vanished ?? []) : []);
       const listed = server.uids ? new Set(server.uids) : null;
       for (const uid of this.refetch.get(path) ?? []) {
-        if (!have.has(uid) && !gone.has(uid) && (!listed || listed.has(uid))) plan.fetch.push(uid);
+        if (!have.has(uid) && !gone.has(uid) && !pending.has(uid) && (!listed || listed.has(uid))) plan.fetch.push(uid);
       }
       plan.fetch.sort((x, y) => x - y);
     }
@@ -363,13 +267,16 @@ export class ImapSyncer {
       logger.warn({ account: this.name, folder: path }, 'UIDVALIDITY changed: dropping the local cache of this folder');
       report.resets.push(path);
       this.dropFolder(path, false);
-      for (const op of state.queued(this.name, path)) state.dequeue(op.id);
+      for (const op of state.queued(this.name, path)) {
+        report.conflicts.push(`${this.name}/${path}: queued ${op.kind} of UID ${op.uid} dropped: the folder was recreated on the server (UIDVALIDITY changed)`);
+        state.dequeue(op.id);
+      }
     }
     state.tx(() => {
       for (const uid of plan.remove) {
         const row = state.getByUid(this.name, path, uid);
         if (!row) continue;
-        if (row.fileKey) new Maildir(row.maildir).remove(row.fileKey, row.filePath ?? undefined);
+        this.relocator.release(row);
         state.deleteMessage(row.id);
         report.removed++;
       }
@@ -397,7 +304,7 @@ export class ImapSyncer {
       // row; a later flag-only one for the same UID updates its flags.
       const wanted = new Set(batch);
       const got = new Map<number, FetchMessageObject>();
-      const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true };
+      const query = { uid: true, flags: true, envelope: true, size: true, bodyStructure: true, internalDate: true, emailId: client.capabilities.has('OBJECTID') };
       for await (const m of client.fetch(uidSet(batch), query, { uid: true })) {
         if (!wanted.has(m.uid)) continue;
         const prev = got.get(m.uid);
@@ -408,23 +315,25 @@ export class ImapSyncer {
         for (const m of got.values()) {
           if (state.getByUid(this.name, path, m.uid)) continue;
           const summary = summaryOf(m);
+          const identity = { emailId: m.emailId ?? null, messageId: summary.messageId, size: m.size ?? UNKNOWN_SIZE, internalDate: dateMs(m.internalDate, now) };
+          // Moved or copied on the server from a folder we have cached: take the local body.
+          const file = m.size === undefined ? null : this.relocator.adopt(dir, identity, flagsOf(m));
           state.insertMessage({
             account: this.name,
             folder: path,
             uid: m.uid,
             uidl: null,
-            messageId: summary.messageId,
+            ...identity,
             flags: flagsOf(m),
             summary,
-            internalDate: dateMs(m.internalDate, now),
-            size: m.size ?? 0,
             maildir: dir.root,
-            fileKey: null,
-            filePath: null,
-            bodyCached: false,
-            cachedAt: null,
+            fileKey: file?.key ?? null,
+            filePath: file?.path ?? null,
+            bodyCached: file !== null,
+            cachedAt: file ? now : null,
           });
           report.newHeaders++;
+          if (file) report.relocated++;
         }
       });
       done += batch.length;
@@ -457,7 +366,9 @@ export class ImapSyncer {
       report.bodiesFetched += files.length;
     };
     let got = 0;
-    for (const batch of sizeBatches(rows, BODY_BATCH, BODY_BATCH_BYTES, STREAM_THRESHOLD)) {
+    // A body of unknown size (the server gave no RFC822.SIZE) may be any size: streamed alone.
+    const unsized = rows.filter((r) => r.size <= UNKNOWN_SIZE).map((r) => [r]);
+    for (const batch of [...sizeBatches(rows.filter((r) => r.size > UNKNOWN_SIZE), BODY_BATCH, BODY_BATCH_BYTES, STREAM_THRESHOLD), ...unsized]) {
       const pending: Array<Promise<{ row: MessageRow; file: StagedFile }>> = [];
       const settle = async (): Promise<Array<{ row: MessageRow; file: StagedFile }>> => {
         const results = await Promise.allSettled(pending);
@@ -471,7 +382,7 @@ export class ImapSyncer {
       };
       try {
         const lone = batch.length === 1 ? (batch[0] as MessageRow) : undefined;
-        if (lone && lone.size > STREAM_THRESHOLD) {
+        if (lone && (lone.size > STREAM_THRESHOLD || lone.size <= UNKNOWN_SIZE)) {
           const file = await downloadToFile(this.ctx, client, dir, lone);
           if (file) pending.push(Promise.resolve({ row: lone, file }));
         } else {
@@ -490,29 +401,4 @@ export class ImapSyncer {
       this.ctx.onProgress?.({ account: this.name, phase: 'bodies', folder: path, done: got, total: rows.length });
     }
   }
-}
-
-/**
- * Deletes and expunges exactly `uids` of the selected folder. With UIDPLUS that is UID EXPUNGE (RFC 4315).
- * Without it EXPUNGE removes every message marked \\Deleted, also those another client only marked and
- * meant to keep until it expunges them itself: those lose their \\Deleted flag around our EXPUNGE and get
- * it back after. False when the server refused a step.
- */
-async function expungeUids(client: ImapFlow, uids: number[]): Promise<boolean> {
-  const set = uidSet(uids);
-  if (client.capabilities.has('UIDPLUS')) return client.messageDelete(set, { uid: true });
-  const ours = new Set(uids);
-  const others = ((await client.search({ deleted: true }, { uid: true })) || []).filter((u) => !ours.has(u));
-  const keep = uidSet(others);
-  if (others.length && !(await client.messageFlagsRemove(keep, ['\\Deleted'], { uid: true, silent: true }))) return false;
-  try {
-    return await client.messageDelete(set, { uid: true });
-  } finally {
-    if (others.length && client.usable) await client.messageFlagsAdd(keep, ['\\Deleted'], { uid: true, silent: true });
-  }
-}
-
-function isMissingMailbox(e: unknown): boolean {
-  const text = e && typeof e === 'object' && 'responseText' in e ? String((e as { responseText: unknown }).responseText) : e instanceof Error ? e.message : '';
-  return /NONEXISTENT|doesn't exist|does not exist|no such/i.test(text);
 }

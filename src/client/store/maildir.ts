@@ -8,7 +8,7 @@
  * - Other programs may rename files (new/ -> cur/, flag changes), so lookups go by key, not by stored path.
  * - Folder directory names (encodeFolderName) stay within the 255-byte limit of one path component.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, existsSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -308,6 +308,42 @@ export class Maildir {
     if (!f) return false;
     unlinkSync(f.path);
     return true;
+  }
+
+  /**
+   * Takes a message out of the folder's view into tmp/ (under "KEY.parked", which find() never publishes),
+   * for adopt() to bring into another folder; returns its path there, or null when the file is gone.
+   * Unadopted, it is removed by the caller, or as any stale tmp/ file.
+   */
+  park(key: string, hint?: string): string | null {
+    const f = this.find(key, hint);
+    if (!f) return null;
+    const dest = join(this.root, 'tmp', `${key}.parked`);
+    renameSync(f.path, dest);
+    return dest;
+  }
+
+  /**
+   * Brings the message file at `src` (another folder's file of the same profile) into this folder under a
+   * new name with `flags`: moved when `move` (a parked file), else hard-linked (copied where links fail),
+   * so the other folder keeps its own.
+   */
+  adopt(src: string, size: number, opts: { flags: Iterable<string>; move: boolean }): StoredFile {
+    this.ensure();
+    const key = Maildir.uniqueName(size);
+    const tmp = join(this.root, 'tmp', key);
+    if (opts.move) renameSync(src, tmp);
+    else {
+      try {
+        linkSync(src, tmp);
+      } catch {
+        copyFileSync(src, tmp);
+      }
+    }
+    const f = this.staged(key, tmp, { flags: opts.flags, asNew: false });
+    renameSync(tmp, f.path);
+    if (this.durable) syncDir(join(this.root, f.sub));
+    return { key, path: f.path, sub: f.sub, flags: f.flags };
   }
 
   /** Every message file currently in the folder. */

@@ -66,6 +66,8 @@ export interface MessageRow {
   uid: number | null;
   uidl: string | null;
   messageId: string | null;
+  /** IMAP: the server's EMAILID (RFC 8474 OBJECTID) when it has one; it names the same bytes in any folder. */
+  emailId: string | null;
   flags: string[];
   summary: Summary;
   internalDate: number;
@@ -86,6 +88,7 @@ interface RawMessage {
   uid: number | null;
   uidl: string | null;
   message_id: string | null;
+  email_id: string | null;
   flags: string;
   summary: string;
   internal_date: number;
@@ -152,7 +155,9 @@ CREATE TABLE IF NOT EXISTS queue (
   uidvalidity TEXT NOT NULL,
   op TEXT NOT NULL,
   arg TEXT NOT NULL DEFAULT '{}',
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
 );
 `;
 
@@ -170,6 +175,12 @@ export class StateDb {
     // Profiles made before pop3_uidls.size: add the column (NULL: size unknown, never judged reused).
     const cols = this.db.prepare('PRAGMA table_info(pop3_uidls)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'size')) this.db.exec('ALTER TABLE pop3_uidls ADD COLUMN size INTEGER');
+    // Profiles made before replay attempts were counted, and before EMAILIDs were kept.
+    const qcols = this.db.prepare('PRAGMA table_info(queue)').all() as Array<{ name: string }>;
+    if (!qcols.some((c) => c.name === 'attempts')) this.db.exec('ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0; ALTER TABLE queue ADD COLUMN last_error TEXT');
+    const mcols = this.db.prepare('PRAGMA table_info(messages)').all() as Array<{ name: string }>;
+    if (!mcols.some((c) => c.name === 'email_id')) this.db.exec('ALTER TABLE messages ADD COLUMN email_id TEXT');
+    this.db.exec('CREATE INDEX IF NOT EXISTS messages_identity ON messages(account, message_id); CREATE INDEX IF NOT EXISTS messages_email_id ON messages(account, email_id) WHERE email_id IS NOT NULL');
   }
 
   close(): void {
@@ -246,6 +257,7 @@ export class StateDb {
       uid: r.uid,
       uidl: r.uidl,
       messageId: r.message_id,
+      emailId: r.email_id,
       flags: JSON.parse(r.flags) as string[],
       summary: JSON.parse(r.summary) as Summary,
       internalDate: r.internal_date,
@@ -259,14 +271,15 @@ export class StateDb {
     };
   }
 
-  insertMessage(m: Omit<MessageRow, 'id' | 'addedAt'>): number {
+  insertMessage(m: Omit<MessageRow, 'id' | 'addedAt' | 'emailId'> & { emailId?: string | null }): number {
     const r = this.db
       .prepare(
-        `INSERT INTO messages (account, folder, uid, uidl, message_id, flags, summary, internal_date, size, maildir, file_key, file_path, body_cached, cached_at, added_at)
-         VALUES (@account, @folder, @uid, @uidl, @messageId, @flags, @summary, @internalDate, @size, @maildir, @fileKey, @filePath, @bodyCached, @cachedAt, @addedAt)`,
+        `INSERT INTO messages (account, folder, uid, uidl, message_id, email_id, flags, summary, internal_date, size, maildir, file_key, file_path, body_cached, cached_at, added_at)
+         VALUES (@account, @folder, @uid, @uidl, @messageId, @emailId, @flags, @summary, @internalDate, @size, @maildir, @fileKey, @filePath, @bodyCached, @cachedAt, @addedAt)`,
       )
       .run({
         ...m,
+        emailId: m.emailId ?? null,
         flags: JSON.stringify(m.flags),
         summary: JSON.stringify(m.summary),
         bodyCached: m.bodyCached ? 1 : 0,
@@ -288,6 +301,19 @@ export class StateDb {
   getByUidl(account: string, uidl: string): MessageRow | null {
     const r = this.db.prepare('SELECT * FROM messages WHERE account = ? AND uidl = ?').get(account, uidl) as RawMessage | undefined;
     return r ? StateDb.toRow(r) : null;
+  }
+
+  /**
+   * Rows of the account with a cached body that name the same message as `id`: the same EMAILID when
+   * given, else the same Message-ID, size and internal date (a message moved or copied on the server).
+   */
+  sameMessage(account: string, id: { emailId: string | null; messageId: string | null; size: number; internalDate: number }): MessageRow[] {
+    const rows = id.emailId
+      ? this.db.prepare('SELECT * FROM messages WHERE account = ? AND email_id = ? AND body_cached = 1').all(account, id.emailId)
+      : id.messageId
+        ? this.db.prepare('SELECT * FROM messages WHERE account = ? AND message_id = ? AND size = ? AND internal_date = ? AND body_cached = 1').all(account, id.messageId, id.size, id.internalDate)
+        : [];
+    return (rows as RawMessage[]).map(StateDb.toRow);
   }
 
   folderMessages(account: string, folder: string): MessageRow[] {
@@ -402,6 +428,7 @@ export class StateDb {
 
   enqueue(op: NewQueuedOp & { account: string }): number {
     const { account, kind, folder, uid, uidValidity, ...rest } = op as { account: string; kind: string; folder: string; uid: number; uidValidity: string } & Record<string, unknown>;
+    delete rest.attempts;
     const r = this.db
       .prepare('INSERT INTO queue (account, folder, uid, uidvalidity, op, arg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(account, folder, uid, uidValidity, kind, JSON.stringify(rest), Date.now());
@@ -413,8 +440,8 @@ export class StateDb {
       folder === undefined
         ? this.db.prepare('SELECT * FROM queue WHERE account = ? ORDER BY id').all(account)
         : this.db.prepare('SELECT * FROM queue WHERE account = ? AND folder = ? ORDER BY id').all(account, folder)
-    ) as Array<{ id: number; folder: string; uid: number; uidvalidity: string; op: string; arg: string }>;
-    return rows.map((r) => ({ id: r.id, kind: r.op, folder: r.folder, uid: r.uid, uidValidity: r.uidvalidity, ...(JSON.parse(r.arg) as object) }) as QueuedOp);
+    ) as Array<{ id: number; folder: string; uid: number; uidvalidity: string; op: string; arg: string; attempts: number }>;
+    return rows.map((r) => ({ id: r.id, kind: r.op, folder: r.folder, uid: r.uid, uidValidity: r.uidvalidity, attempts: r.attempts, ...(JSON.parse(r.arg) as object) }) as QueuedOp);
   }
 
   queueSize(): number {
@@ -423,5 +450,13 @@ export class StateDb {
 
   dequeue(id: number): void {
     this.db.prepare('DELETE FROM queue WHERE id = ?').run(id);
+  }
+
+  /** Counts one more refused replay of queued changes that stay queued, with the server's reason. */
+  deferQueued(ids: number[], reason: string): void {
+    const st = this.db.prepare('UPDATE queue SET attempts = attempts + 1, last_error = ? WHERE id = ?');
+    this.tx(() => {
+      for (const id of ids) st.run(reason, id);
+    });
   }
 }

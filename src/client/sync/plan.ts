@@ -209,12 +209,46 @@ export function planFolder(local: LocalFolderState, server: ServerFolderState): 
   return plan;
 }
 
+/** UIDs of a folder that queued deletes and moves take away (the local row is gone or elsewhere already). */
+export function pendingRemovals(ops: QueuedOp[]): Set<number> {
+  return new Set(ops.filter((o) => o.kind !== 'flags').map((o) => o.uid));
+}
+
+/**
+ * A pull plan adjusted to the folder's changes still queued (refused for now, replayed later): a message
+ * a queued delete or move takes away is not fetched back, and a message with queued flag changes gets the
+ * server's flags with those changes applied in order, so the local view keeps what the user did.
+ */
+export function holdPending(plan: FolderPlan, ops: QueuedOp[], local: Map<number, string[]>): FolderPlan {
+  if (!ops.length) return plan;
+  const away = pendingRemovals(ops);
+  const flagOps = new Map<number, Array<{ add: string[]; remove: string[] }>>();
+  for (const o of ops) if (o.kind === 'flags') flagOps.set(o.uid, [...(flagOps.get(o.uid) ?? []), o]);
+  const flags: FolderPlan['flags'] = [];
+  for (const f of plan.flags) {
+    const queued = flagOps.get(f.uid);
+    if (!queued) {
+      flags.push(f);
+      continue;
+    }
+    const set = new Map(f.flags.map((x) => [x.toLowerCase(), x]));
+    for (const q of queued) {
+      for (const x of q.add) set.set(x.toLowerCase(), x);
+      for (const x of q.remove) set.delete(x.toLowerCase());
+    }
+    const merged = [...set.values()].sort();
+    if (!sameFlags(merged, local.get(f.uid) ?? [])) flags.push({ uid: f.uid, flags: merged });
+  }
+  return { ...plan, fetch: plan.fetch.filter((u) => !away.has(u)), flags };
+}
+
 // ---------------------------------------------------------------- offline queue
 
+/** `attempts`: how many replays the server refused for now (temporarily) so far. */
 export type QueuedOp =
-  | { id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; add: string[]; remove: string[] }
-  | { id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string }
-  | { id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; to: string; messageRow: number };
+  | { id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; attempts?: number; add: string[]; remove: string[] }
+  | { id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string; attempts?: number }
+  | { id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; attempts?: number; to: string; messageRow: number };
 
 export interface QueueDecision {
   /** Operations to apply on the server, in order. */
@@ -314,4 +348,38 @@ export function wantsBody(policy: CachePolicy, internalDate: number, now: number
   if (policy.kind === 'all') return true;
   if (policy.kind === 'headers') return false;
   return now - internalDate <= policy.days * DAY_MS;
+}
+
+// ---------------------------------------------------------------- refused replays
+
+/** How a server answered a replayed change it did not carry out. */
+export interface Refusal {
+  /** 'NO' or 'BAD'; 'LOST' when the connection broke before the answer. */
+  status: 'NO' | 'BAD' | 'LOST';
+  /** The response code (RFC 5530), upper case, when the server gave one. */
+  code: string | null;
+  text: string;
+}
+
+/** A replayed change refused this many times for now is given up (reported and dropped). */
+export const MAX_REPLAY_ATTEMPTS = 5;
+
+/**
+ * Response codes saying the change can never succeed (RFC 5530; RFC 3501 section 7.1 TRYCREATE): the
+ * message or folder is gone, the user may not, or the server cannot. Anything else (UNAVAILABLE, INUSE,
+ * LIMIT, SERVERBUG, OVERQUOTA, a NO without a code, a code we do not know, a dropped connection) may pass:
+ * the change stays queued for the next sync, up to MAX_REPLAY_ATTEMPTS times. A BAD is the server not
+ * understanding the command: sending it again does not help.
+ */
+const PERMANENT_CODES = new Set(['NONEXISTENT', 'TRYCREATE', 'NOPERM', 'CANNOT', 'CLIENTBUG', 'ALREADYEXISTS', 'EXPUNGEISSUED']);
+
+/**
+ * What to do with queued changes whose replay was refused: `keep` them queued (a temporary refusal under the
+ * attempt limit) or `drop` them, with the reason to report. `attempts` counts the refusals before this one.
+ */
+export function judgeRefusal(r: Refusal, attempts: number): { action: 'keep' | 'drop'; reason: string } {
+  const said = r.status === 'LOST' ? 'the connection was lost' : `${r.status}${r.code ? ` [${r.code}]` : ''}${r.text ? ` ${r.text}` : ''}`;
+  if (r.status === 'BAD' || (r.code !== null && PERMANENT_CODES.has(r.code))) return { action: 'drop', reason: `refused for good (${said})` };
+  if (attempts + 1 >= MAX_REPLAY_ATTEMPTS) return { action: 'drop', reason: `refused ${attempts + 1} times, given up (last: ${said})` };
+  return { action: 'keep', reason: `refused for now (${said}); kept for the next sync, attempt ${attempts + 1} of ${MAX_REPLAY_ATTEMPTS}` };
 }
