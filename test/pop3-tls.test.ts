@@ -77,12 +77,34 @@ test('STLS followed by garbage instead of a TLS handshake: the connection is dro
   // close() (in t.after) must not wait for any of these half-upgraded sockets.
 });
 
-test('STLS and then silence: the handshake times out with the idle timeout', async (t) => {
-  const f = await startPop3({ tls, idleTimeoutMs: 1000 });
+/** The first bytes of a TLS ClientHello record (handshake, TLS 1.0 record version, 512 octets announced). */
+const PARTIAL_CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+
+// Before, these waited for the 10-minute idle timeout: the test's own timeout turns that into a failure.
+test('STLS and then silence, or a handshake stalled midway: cut at the login deadline, long before the idle timeout', { timeout: 60_000 }, async (t) => {
+  const f = await startPop3({ tls, idleTimeoutMs: 10 * 60_000, loginTimeoutMs: 300 });
   t.after(() => f.close());
   const { c } = await RawPop3.open(f.port);
+  t.after(() => c.destroy());
   assert.equal(await c.cmd('STLS'), '+OK Begin TLS negotiation now');
   assert.equal(await c.closed(), '');
+  const { c: c2 } = await RawPop3.open(f.port);
+  t.after(() => c2.destroy());
+  assert.equal(await c2.cmd('STLS'), '+OK Begin TLS negotiation now');
+  c2.send(PARTIAL_CLIENT_HELLO);
+  assert.equal(await c2.closed(), '');
+});
+
+test('implicit TLS: a client that never sends a ClientHello, or stalls in the handshake, is cut at the login timeout', { timeout: 60_000 }, async (t) => {
+  const f = await startPop3({ tls, implicitTls: true, idleTimeoutMs: 10 * 60_000, loginTimeoutMs: 300 });
+  t.after(() => f.close());
+  const silent = await RawPop3.connect(f.port, { tls: false });
+  t.after(() => silent.destroy());
+  const stalled = await RawPop3.connect(f.port, { tls: false });
+  t.after(() => stalled.destroy());
+  stalled.send(PARTIAL_CLIENT_HELLO);
+  assert.equal(await silent.closed(), '');
+  assert.equal(await stalled.closed(), '');
 });
 
 test('implicit TLS listener: no STLS offered, cleartext login allowed; refused without TLS material', async (t) => {

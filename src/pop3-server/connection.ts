@@ -63,6 +63,8 @@ export class Pop3Connection {
   /** Runs from the greeting until a login (loginTimeoutMs); #loginExpired once it fired before one. */
   #loginTimer: NodeJS.Timeout | null = null;
   #loginExpired = false;
+  /** When the login deadline falls (performance.now()); an STLS handshake must be done by then too. */
+  #loginDeadline = Infinity;
   /** When the current wait for a client line began (performance.now()); see #armIdle. */
   #waitingSince = 0;
   #badCommands = 0;
@@ -89,6 +91,7 @@ export class Pop3Connection {
       }
       const greeting = `${this.#shared.hostname} POP3 server (mailroom) ready` + (this.#apopTimestamp ? ` ${this.#apopTimestamp}` : '');
       await this.#write(formatStatus({ ok: true, text: greeting }));
+      this.#loginDeadline = performance.now() + this.#shared.loginTimeoutMs;
       this.#loginTimer = setTimeout(() => {
         this.#loginTimer = null;
         if (this.#state.kind !== 'authorization') return;
@@ -378,7 +381,10 @@ export class Pop3Connection {
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: ctxOpts });
     // Every 'error' must have a listener, whatever the handshake does (a second error must not crash us).
     tlsSocket.on('error', this.#onError);
-    const timer = setTimeout(() => tlsSocket.destroy(new Error('TLS handshake timeout')), this.#shared.idleTimeoutMs);
+    // STLS is a command of the AUTHORIZATION state: the handshake must be over by the login deadline (as
+    // Dovecot's login processes), not merely within the idle timeout.
+    const left = Math.min(this.#shared.idleTimeoutMs, Math.max(0, Math.ceil(this.#loginDeadline - performance.now())));
+    const timer = setTimeout(() => tlsSocket.destroy(new Error('TLS handshake timeout')), left);
     timer.unref();
     try {
       await new Promise<void>((resolve, reject) => {

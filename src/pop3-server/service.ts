@@ -33,8 +33,14 @@ export class Pop3Service implements NetService {
     if (spec.implicitTls) {
       const material = this.shared.tls;
       if (!material) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
-      const tlsServer = createTlsServer({ ...material, allowHalfOpen: true }, (s: TLSSocket) => this.#accept(s, true));
-      tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed'));
+      // The handshake has the login timeout (Node's default is 2 minutes); the login deadline then runs from
+      // the greeting.
+      const tlsServer = createTlsServer({ ...material, allowHalfOpen: true, handshakeTimeout: this.shared.loginTimeoutMs }, (s: TLSSocket) => this.#accept(s, true));
+      tlsServer.on('tlsClientError', (e, s) => {
+        this.shared.logger.debug({ err: e.message }, 'pop3 TLS handshake failed');
+        // A handshake timeout only reports: the socket would stay open.
+        s.destroy();
+      });
       this.#tlsServers.add(tlsServer);
       tlsServer.on('connection', (raw: Socket) => {
         this.#tlsRaw.add(raw);
