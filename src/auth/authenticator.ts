@@ -28,6 +28,7 @@ import type { Directory } from '../store/directory.js';
 import type { User } from '../store/types.js';
 import { verifyPassword, plaintextSecret, hashPassword } from './hash.js';
 import { addressKey, failureKeys, FailureTable, pairKey, type FailureCounts } from './failures.js';
+import { addressKey as userKey } from '../lib/ascii.js';
 
 export type AuthResult = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'throttled' | 'temporary' };
 
@@ -243,7 +244,7 @@ function isLegacyHash(stored: string): boolean {
   return !/^(\{ARGON2ID\})?\$argon2id\$/i.test(stored);
 }
 
-/** Lowercases and trims an address; the store keys users by this form. */
+/** The form the store keys users by: ASCII letters lowercased, ASCII whitespace trimmed (lib/ascii addressKey). */
 export function normalizeAddress(address: string): string {
-  return address.trim().toLowerCase();
+  return userKey(address);
 }

@@ -3,13 +3,14 @@
  * smtp-server already checks MAIL/RCPT syntax; these helpers split, normalise and recognise
  * plus-addressing (user+tag@domain, the tag after the first '+').
  */
+import { addressKey } from '../lib/ascii.js';
 
 export interface ParsedAddress {
-  /** Lowercased local part as given (including any +tag). */
+  /** Local part as given, ASCII letters lowercased (including any +tag). */
   local: string;
-  /** Lowercased domain (IDNA A-labels are kept as given, lowercased). */
+  /** Domain, ASCII letters lowercased (IDNA A-labels are kept as given, lowercased). */
   domain: string;
-  /** Lowercased local@domain. */
+  /** local@domain: lib/ascii addressKey, so no Unicode spelling names another user. */
   address: string;
   /** Local part before the first '+', or the whole local part. */
   base: string;
@@ -21,11 +22,11 @@ export interface ParsedAddress {
 export const MAX_ADDRESS_LENGTH = 254;
 
 /**
- * Splits an envelope address into its parts; null when it is not local@domain (no '@', empty parts,
+ * Splits an envelope address into its parts (ASCII letters lowercased, nothing else folded); null when it is not local@domain (no '@', empty parts,
  * control characters, whitespace, or longer than MAX_ADDRESS_LENGTH octets).
  */
 export function parseAddress(input: string): ParsedAddress | null {
-  const address = input.trim().toLowerCase();
+  const address = addressKey(input);
   if (!address || Buffer.byteLength(address, 'utf8') > MAX_ADDRESS_LENGTH) return null;
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f<>]/.test(address)) return null;
@@ -50,7 +51,7 @@ export function isValidDomain(domain: string): boolean {
   return labels.every((l) => l.length > 0 && l.length <= 63 && !l.startsWith('-') && !l.endsWith('-') && /^[\p{L}\p{N}_-]+$/u.test(l));
 }
 
-/** The lowercased domain of an address, or null. */
+/** The domain of an address (ASCII letters lowercased), or null. */
 export function domainOf(address: string): string | null {
   return parseAddress(address)?.domain ?? null;
 }

@@ -15,6 +15,7 @@
 import { isAdmin, type Directory } from '../store/directory.js';
 import type { Alias, User } from '../store/types.js';
 import { parseAddress } from './address.js';
+import { asciiLower } from '../lib/ascii.js';
 
 export const MAX_ALIAS_DEPTH = 8;
 
@@ -36,17 +37,17 @@ export type Resolution =
 export class AliasTable {
   readonly #map: Map<string, string>;
   constructor(aliases: Alias[]) {
-    this.#map = new Map(aliases.map((a) => [a.from.toLowerCase(), a.to.toLowerCase()]));
+    this.#map = new Map(aliases.map((a) => [asciiLower(a.from), asciiLower(a.to)]));
   }
   static async load(directory: Directory): Promise<AliasTable> {
     return new AliasTable(await directory.listAliases());
   }
   get(from: string): string | undefined {
-    return this.#map.get(from.toLowerCase());
+    return this.#map.get(asciiLower(from));
   }
-  /** Aliases whose target is `to` (exact, lowercased). */
+  /** Aliases whose target is `to` (exact, ASCII letters lowercased). */
   pointingTo(to: string): string[] {
-    const t = to.toLowerCase();
+    const t = asciiLower(to);
     const out: string[] = [];
     for (const [from, target] of this.#map) if (target === t) out.push(from);
     return out;

@@ -10,6 +10,8 @@ import type { User } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
 import { scriptNameProblem, type SieveQuotaProblem } from '../store/sieve.js';
 import { decodeSaslPlain } from '../auth/sasl.js';
+import { normalizeAddress } from '../auth/authenticator.js';
+import { asciiUpper } from '../lib/ascii.js';
 import { isLoopback } from '../lib/service.js';
 import type { Logger } from '../lib/logger.js';
 import { lastLineStatus, record } from '../lib/metrics.js';
@@ -284,7 +286,7 @@ const COMMANDS: Record<string, { states: ReadonlyArray<SessionState['kind']>; ru
 async function authenticate(ctx: CommandContext, a: Token[]): Promise<Reply> {
   const v = args(a, ['s', 's?']);
   if (typeof v === 'string') return no(v);
-  const mech = (v[0] as Buffer).toString('utf8').toUpperCase();
+  const mech = asciiUpper((v[0] as Buffer).toString('utf8'));
   if (mech !== 'PLAIN') return no(`Unsupported authentication mechanism ${mech.slice(0, 40)}`);
   if (!ctx.shared.cleartextAllowed(ctx.secure, ctx.remoteAddress)) {
     return no('Plaintext authentication disallowed on non-secure (SSL/TLS) connections.', 'ENCRYPT-NEEDED');
@@ -300,7 +302,7 @@ async function authenticate(ctx: CommandContext, a: Token[]): Promise<Reply> {
   }
   const creds = decodeSaslPlain(initial.toString('latin1'));
   if (!creds) return { ...no('Invalid SASL PLAIN message'), counts: 'auth-failure' };
-  if (creds.authzid && creds.authzid.toLowerCase() !== creds.authcid.toLowerCase()) return { ...no('Authorization identity not permitted'), counts: 'auth-failure' };
+  if (creds.authzid && normalizeAddress(creds.authzid) !== normalizeAddress(creds.authcid)) return { ...no('Authorization identity not permitted'), counts: 'auth-failure' };
   const r = await ctx.shared.auth.verify(creds.authcid, creds.password, { remoteAddress: ctx.remoteAddress });
   if (r.ok) {
     ctx.state = { kind: 'authenticated', user: r.user };
@@ -315,7 +317,7 @@ async function authenticate(ctx: CommandContext, a: Token[]): Promise<Reply> {
 export async function dispatch(ctx: CommandContext, tokens: Token[]): Promise<Reply> {
   const head = tokens[0];
   if (!head || head.kind !== 'atom') return { ...no('Expected a command name'), counts: 'bad-command' };
-  const name = head.value.toUpperCase();
+  const name = asciiUpper(head.value);
   const cmd = COMMANDS[name];
   if (!cmd) return { ...no(`Unknown command ${name.slice(0, 40)}`), counts: 'bad-command' };
   if (!cmd.states.includes(ctx.state.kind)) {

@@ -10,6 +10,7 @@
  * command's literals together past `maxLiteral` is answered as too big as soon as its size is read (as Dovecot answers QUOTA/MAXSIZE before
  * skipping the script), then read and thrown away (never held in memory) with the rest of its line.
  */
+import { asciiUpper } from '../lib/ascii.js';
 
 export type Token = { kind: 'atom'; value: string } | { kind: 'string'; value: Buffer; literal: boolean };
 
@@ -195,7 +196,7 @@ function parse(buf: Buffer, maxLine: number, maxLiteral: number): Step {
       literalOctets += size;
       if (literalOctets > maxLiteral) {
         const first = tokens[0];
-        return { done: 'discard', start, size, atom: first?.kind === 'atom' ? first.value.toUpperCase() : '' };
+        return { done: 'discard', start, size, atom: first?.kind === 'atom' ? asciiUpper(first.value) : '' };
       }
       if (buf.length < start + size) return { done: false, need: start + size + 1 };
       tokens.push({ kind: 'string', value: buf.subarray(start, start + size), literal: true });

@@ -5,6 +5,7 @@
 import type { Directory } from '../store/directory.js';
 import type { User } from '../store/types.js';
 import { hashPassword } from '../auth/hash.js';
+import { addressKey } from '../lib/ascii.js';
 
 const ADDRESS_RE = /^[^\s@"()<>,;:\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
@@ -15,7 +16,7 @@ export function isValidAddress(address: string): boolean {
 
 /** Validates, hashes and creates the user; adds the domain when it does not exist yet. */
 export async function createUserWithDomain(directory: Directory, address: string, password: string): Promise<User> {
-  const a = address.trim().toLowerCase();
+  const a = addressKey(address);
   if (!isValidAddress(a)) throw new Error(`invalid address: ${address}`);
   if (password.length === 0) throw new Error('empty password');
   const domain = a.slice(a.lastIndexOf('@') + 1);

@@ -53,13 +53,7 @@ export function expandVariables(s: string, scope: VariableScope): string {
   });
 }
 
-export function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-}
-
-export function asciiUpper(s: string): string {
-  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
-}
+export { asciiLower, asciiUpper } from '../lib/ascii.js';
 
 export function quoteWildcard(s: string): string {
   return s.replace(/[*?\\]/g, (c) => '\\' + c);

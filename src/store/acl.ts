@@ -12,6 +12,7 @@
  * are never returned by sharedWith.
  */
 import type { Mailbox } from './types.js';
+import { addressKey, asciiLower } from '../lib/ascii.js';
 
 /** The RFC 4314 rights this server implements, in the order they are written out (Dovecot's order). */
 export const RIGHT_ORDER = 'lrwstipekxa';
@@ -97,15 +98,15 @@ export function wireRights(rights: string): string {
  * "authenticated". Canonical.
  */
 export function effectiveRights(entries: readonly AclEntry[], address: string): string {
-  const own = entries.find((e) => e.identifier === address.toLowerCase());
+  const own = entries.find((e) => e.identifier === asciiLower(address));
   if (own) return own.rights;
   const general = entries.filter((e) => e.identifier === ANYONE || e.identifier === AUTHENTICATED).map((e) => e.rights);
   return canonicalRights(general.join('')) ?? '';
 }
 
-/** Lower-cases an identifier and checks it; throws nothing, returns null when unusable. */
+/** Lower-cases an identifier's ASCII letters (as addresses are keyed) and checks it; throws nothing, returns null when unusable. */
 export function normalizeIdentifier(identifier: string): string | null {
-  const id = identifier.trim().toLowerCase();
+  const id = addressKey(identifier);
   if (!id || id.length > 320 || /[\s\x00-\x1f"\\]/.test(id)) return null;
   return id;
 }

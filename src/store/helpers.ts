@@ -4,11 +4,12 @@
  * into fixed-size chunks for `IN (...)` / `ANY(...)` queries. Nothing here touches a database.
  */
 import { StoreError } from './types.js';
+import { addressKey } from '../lib/ascii.js';
 
-/** Lowercased, trimmed address; INVALID when empty, too long, or containing whitespace/control characters. */
+/** The address key (lib/ascii addressKey: ASCII letters lowercased, ASCII whitespace trimmed); INVALID when empty, too long, or containing whitespace/control characters. */
 export function normalizeAddress(address: string): string {
   if (typeof address !== 'string') throw new StoreError('INVALID', 'address must be a string');
-  const a = address.trim().toLowerCase();
+  const a = addressKey(address);
   // eslint-disable-next-line no-control-regex
   if (a.length === 0 || a.length > 320 || /[\s\u0000-\u001f\u007f]/.test(a)) throw new StoreError('INVALID', 'invalid address');
   return a;

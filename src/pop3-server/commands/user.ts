@@ -10,7 +10,8 @@ export const user = defineCommand({
   name: 'USER',
   states: ['authorization'],
   parse: (args): Parsed<{ name: string }> => {
-    const name = args.trim();
+    // ASCII blanks only: a Unicode trim would make "kate@example.org\u00a0" a spelling of kate.
+    const name = args.replace(/^[ \t]+|[ \t]+$/g, '');
     if (name === '') return { ok: false, error: 'Missing user name' };
     if (name.length > MAX_USER_LENGTH || /\s/.test(name)) return { ok: false, error: 'Invalid user name' };
     return { ok: true, value: { name } };

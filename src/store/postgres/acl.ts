@@ -8,6 +8,7 @@ import { canonicalRights, normalizeIdentifier, PUBLIC_OWNER, type AclEntry, type
 import type { PgCore } from './core.js';
 import { num } from './db.js';
 import { mailboxRow, toMailbox, type MailboxRow } from './rows.js';
+import { asciiLower } from '../../lib/ascii.js';
 
 /** A password hash no verifier accepts: the public owner never logs in. */
 const NO_LOGIN = '!disabled';
@@ -54,7 +55,7 @@ export class PgAcl implements AclStore {
   }
 
   sharedWith(userId: number, identifiers: readonly string[]): Promise<SharedMailbox[]> {
-    const ids = [...new Set(identifiers.map((i) => i.toLowerCase()))];
+    const ids = [...new Set(identifiers.map((i) => asciiLower(i)))];
     return this.core.run(async () => {
       if (!ids.length) return [];
       const r = await this.core.db.query<MailboxRow & { owner_address: string; identifier: string; rights: string }>(

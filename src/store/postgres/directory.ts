@@ -13,6 +13,7 @@ import { validUserId, type PgCore } from './core.js';
 import { dropMailbox, insertMailboxRow, toUser, type MailboxRow, type UserRow } from './rows.js';
 import { normalizeAddress, normalizeDomain } from '../helpers.js';
 import { pgText } from './util.js';
+import { addressKey } from '../../lib/ascii.js';
 
 function checkHash(passwordHash: string): void {
   if (typeof passwordHash !== 'string' || passwordHash.includes('\u0000')) throw new StoreError('INVALID', 'password hash must be a string');
@@ -44,7 +45,7 @@ export class PgDirectory implements Directory {
   getUser(address: string): Promise<User | null> {
     return this.core.run(async () => {
       if (typeof address !== 'string') return null;
-      const r = await this.core.db.query<UserRow>('SELECT * FROM users WHERE address = $1', [pgText(address.trim().toLowerCase())]);
+      const r = await this.core.db.query<UserRow>('SELECT * FROM users WHERE address = $1', [pgText(addressKey(address))]);
       return r.rows[0] ? toUser(r.rows[0]) : null;
     });
   }
@@ -105,7 +106,7 @@ export class PgDirectory implements Directory {
   hasDomain(domain: string): Promise<boolean> {
     return this.core.run(async () => {
       if (typeof domain !== 'string') return false;
-      const r = await this.core.db.query('SELECT 1 FROM domains WHERE domain = $1', [pgText(domain.trim().toLowerCase())]);
+      const r = await this.core.db.query('SELECT 1 FROM domains WHERE domain = $1', [pgText(addressKey(domain))]);
       return r.rows.length > 0;
     });
   }

@@ -7,6 +7,7 @@ import { StoreError } from '../types.js';
 import { canonicalRights, normalizeIdentifier, PUBLIC_OWNER, type AclEntry, type AclStore, type SharedMailbox } from '../acl.js';
 import type { SqliteCore } from './core.js';
 import { toMailbox, type MailboxRow } from './rows.js';
+import { asciiLower } from '../../lib/ascii.js';
 
 /** A password hash no verifier accepts: the public owner never logs in. */
 const NO_LOGIN = '!disabled';
@@ -45,7 +46,7 @@ export class SqliteAcl implements AclStore {
   }
 
   sharedWith(userId: number, identifiers: readonly string[]): Promise<SharedMailbox[]> {
-    const ids = [...new Set(identifiers.map((i) => i.toLowerCase()))];
+    const ids = [...new Set(identifiers.map((i) => asciiLower(i)))];
     return this.core.run(async () => {
       if (!ids.length) return [];
       const rows = this.core

@@ -12,6 +12,7 @@ import type { SqliteCore } from './core.js';
 import { dropMailbox, insertMailboxRow } from './mutations.js';
 import { normalizeAddress, normalizeDomain } from '../helpers.js';
 import { toUser, type MailboxRow, type UserRow } from './rows.js';
+import { addressKey } from '../../lib/ascii.js';
 
 /**
  * Removes every row a user owns outside their mailboxes (dropped before): each table with a user_id column
@@ -49,7 +50,7 @@ export class SqliteDirectory implements Directory {
   getUser(address: string): Promise<User | null> {
     return this.core.run(async () => {
       if (typeof address !== 'string') return null;
-      const r = this.core.st.userByAddress.get(address.trim().toLowerCase()) as UserRow | undefined;
+      const r = this.core.st.userByAddress.get(addressKey(address)) as UserRow | undefined;
       return r ? toUser(r) : null;
     });
   }
@@ -118,7 +119,7 @@ export class SqliteDirectory implements Directory {
   hasDomain(domain: string): Promise<boolean> {
     return this.core.run(async () => {
       if (typeof domain !== 'string') return false;
-      return this.core.sql('SELECT 1 FROM domains WHERE domain = ?').get(domain.trim().toLowerCase()) !== undefined;
+      return this.core.sql('SELECT 1 FROM domains WHERE domain = ?').get(addressKey(domain)) !== undefined;
     });
   }
 
