@@ -22,6 +22,15 @@ export interface MessageIdentity {
 
 interface Parked extends MessageIdentity {
   path: string;
+  taken: boolean;
+}
+
+/** The keys a message is found under: its EMAILID, and its Message-ID with size and date. */
+function keysOf(id: MessageIdentity): string[] {
+  const out: string[] = [];
+  if (id.emailId) out.push(`e\0${id.emailId}`);
+  if (id.messageId) out.push(`m\0${id.messageId}\0${id.size}\0${id.internalDate}`);
+  return out;
 }
 
 function sameIdentity(a: MessageIdentity, b: MessageIdentity): boolean {
@@ -31,6 +40,8 @@ function sameIdentity(a: MessageIdentity, b: MessageIdentity): boolean {
 
 export class Relocator {
   private parked: Parked[] = [];
+  /** Parked bodies by keysOf (a folder reset parks thousands: no linear search). */
+  private byKey = new Map<string, Parked[]>();
 
   constructor(
     private readonly state: StateDb,
@@ -49,7 +60,10 @@ export class Relocator {
       return;
     }
     const path = dir.park(row.fileKey, row.filePath ?? undefined);
-    if (path) this.parked.push({ path, emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate });
+    if (!path) return;
+    const p: Parked = { path, emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate, taken: false };
+    this.parked.push(p);
+    for (const k of keysOf(p)) this.byKey.set(k, [...(this.byKey.get(k) ?? []), p]);
   }
 
   /**
@@ -58,10 +72,11 @@ export class Relocator {
    */
   adopt(dir: Maildir, id: MessageIdentity, flags: string[]): StoredFile | null {
     if (!id.emailId && !id.messageId) return null;
-    const k = this.parked.findIndex((p) => sameIdentity(p, id));
-    if (k >= 0) {
-      const p = this.parked[k] as Parked;
-      this.parked.splice(k, 1);
+    const p = keysOf(id)
+      .flatMap((k) => this.byKey.get(k) ?? [])
+      .find((x) => !x.taken && sameIdentity(x, id));
+    if (p) {
+      p.taken = true;
       try {
         return dir.adopt(p.path, id.size, { flags, move: true });
       } catch {
@@ -83,7 +98,8 @@ export class Relocator {
 
   /** Deletes the parked bodies nobody took. */
   finish(): void {
-    for (const p of this.parked) rmSync(p.path, { force: true });
+    for (const p of this.parked) if (!p.taken) rmSync(p.path, { force: true });
     this.parked = [];
+    this.byKey = new Map();
   }
 }
