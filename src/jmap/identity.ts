@@ -12,6 +12,7 @@ import { checkSetSize, getIds, resolveId } from './args.js';
 import { MethodError, setError, type SetError } from './errors.js';
 import { checkIfInState, setOutcome, storedChanges } from './stored.js';
 import { ownsAddress } from '../delivery/sender.js';
+import { addressKey } from '../lib/ascii.js';
 
 export const IDENTITY_KIND = 'Identity';
 /** Ids of identities the user created start with this; built-in ones never do. */
@@ -112,7 +113,7 @@ export async function identitySet(args: Args, call: Call): Promise<Args> {
   const put: IdentityRec[] = [];
   for (const [cid, o] of Object.entries((args['create'] ?? {}) as Record<string, Record<string, unknown>>)) {
     try {
-      const email = typeof o['email'] === 'string' ? o['email'].toLowerCase() : '';
+      const email = typeof o['email'] === 'string' ? addressKey(o['email']) : '';
       if (!email || !(await ownsAddress(call.account.store.directory, call.user, email))) throw setError('forbiddenFrom', `${email} is not one of your addresses`);
       const rec = blank(CREATED_PREFIX + randomBytes(8).toString('hex'), email, true);
       applyProps(rec, o, true);

@@ -17,6 +17,7 @@ import { metrics, metricsText, recentLog, serverTotals, type RecentLine } from '
 import type { Authed } from '../http/auth.js';
 import { needUser } from './auth.js';
 import { StatusHistory } from './status-history.js';
+import { addressKey } from '../lib/ascii.js';
 
 /** The records a domain needs in DNS (MX, SPF, DKIM per key, DMARC), each with its zone-file line. */
 async function domainRecords(ctx: HttpContext, domain: string) {
@@ -84,7 +85,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
 
     api.post('/api/admin/users', async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const address = typeof body.address === 'string' ? body.address.trim().toLowerCase() : '';
+      const address = typeof body.address === 'string' ? addressKey(body.address) : '';
       if (!isValidAddress(address)) return reply.code(400).send({ error: 'invalid address' });
       const password = typeof body.password === 'string' && body.password.length >= 8 ? body.password : generatePassword();
       try {
@@ -102,8 +103,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
       } catch (e) {
         return storeFailure(reply, e);
       }
-      ctx.auth.forgetCached(req.params.address.toLowerCase());
-      return { deleted: req.params.address.toLowerCase() };
+      ctx.auth.forgetCached(addressKey(req.params.address));
+      return { deleted: addressKey(req.params.address) };
     });
 
     api.post<P>('/api/admin/users/:address/password', async (req, reply) => {
@@ -114,8 +115,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
       } catch (e) {
         return storeFailure(reply, e);
       }
-      ctx.auth.forgetCached(req.params.address.toLowerCase());
-      return { address: req.params.address.toLowerCase(), password: typeof body.password === 'string' ? undefined : password };
+      ctx.auth.forgetCached(addressKey(req.params.address));
+      return { address: addressKey(req.params.address), password: typeof body.password === 'string' ? undefined : password };
     });
 
     api.post<P>('/api/admin/users/:address/admin', async (req, reply) => {
@@ -126,7 +127,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
       } catch (e) {
         return storeFailure(reply, e);
       }
-      return { address: req.params.address.toLowerCase(), admin: on };
+      return { address: addressKey(req.params.address), admin: on };
     });
 
     api.put<P>('/api/admin/users/:address/quota', async (req, reply) => {
@@ -145,10 +146,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
 
     api.post('/api/admin/domains', async (req, reply) => {
       const name = ((req.body ?? {}) as Record<string, unknown>).name;
-      if (typeof name !== 'string' || !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(name.trim())) {
+      const domain = typeof name === 'string' ? addressKey(name) : '';
+      if (!/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(domain)) {
         return reply.code(400).send({ error: 'invalid domain' });
       }
-      const domain = name.trim().toLowerCase();
       await d.addDomain(domain);
       // A new domain gets its DKIM key at once, so the records to publish are complete.
       await ensureDomainKey(ctx.store.dkim, domain);
@@ -165,7 +166,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
       } catch (e) {
         return storeFailure(reply, e);
       }
-      return reply.code(201).send({ from: b.from.toLowerCase(), to: b.to.toLowerCase() });
+      return reply.code(201).send({ from: addressKey(b.from), to: addressKey(b.to) });
     });
 
     api.delete<{ Params: { from: string } }>('/api/admin/aliases/:from', async (req, reply) => {
@@ -174,7 +175,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext, hist
       } catch (e) {
         return storeFailure(reply, e);
       }
-      return { deleted: req.params.from.toLowerCase() };
+      return { deleted: addressKey(req.params.from) };
     });
 
     api.get('/api/admin/queue', async () => ({ queue: await ctx.store.queue.list() }));
