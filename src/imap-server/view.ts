@@ -282,6 +282,8 @@ export class MailboxView {
   seqOutOfRange(set: SequenceSet): boolean {
     if (set.kind === 'saved') return false;
     const n = this.#uids.length;
+    // In an empty mailbox "*" names no message either (RFC 9051 section 9, seq-number): BAD, as Dovecot.
+    if (n === 0) return true;
     return set.ranges.some((r) => (r.lo !== '*' && r.lo > n) || (r.hi !== '*' && r.hi > n));
   }
 
