@@ -178,7 +178,15 @@ export async function spamMxBench(argv: string[]): Promise<void> {
     // Connection c greets with the HELO name of the first run's message c in every run (a sending host keeps its name).
     const helo = (c: number): string => runs[0]![c % runs[0]!.length]!.helo;
     const pool = await warmPool(checker, runs[0]!);
-    await alternate(services, o.runs, (run) => runs[run]!, (s, msgs) => deliverOver(s.port, msgs, { connections: o.connections, ehlo: true, helo }), 'spam-mx bench');
+    const commits = new Map<boolean, { commits: number; grouped: number }>();
+    await alternate(services, o.runs, (run) => runs[run]!, async (s, msgs) => {
+      const before = storeStats(s.store);
+      const ms = await deliverOver(s.port, msgs, { connections: o.connections, ehlo: true, helo });
+      const after = storeStats(s.store);
+      const c = commits.get(s.on) ?? { commits: 0, grouped: 0 };
+      if (before && after) commits.set(s.on, { commits: c.commits + after.commits - before.commits, grouped: c.grouped + after.grouped - before.grouped });
+      return ms;
+    }, 'spam-mx bench');
     const poolMs = pool.cpu0 === null ? null : await poolCpu(pool.cpu0);
     const expected = (o.runs + 1) * o.messages;
     const counts = [];
@@ -212,6 +220,8 @@ export async function spamMxBench(argv: string[]): Promise<void> {
       '',
       `Check-pool threads: ${checkPool().available ? `${checkPool().size} (${checkPool().started} started)` : 'none (all checks in-process)'}${poolMs === null ? '' : `; the check-pool thread's CPU per message with everything on, over all ${o.runs + 1} runs: ${(poolMs / ((o.runs + 1) * o.messages)).toFixed(2)} ms`}.`,
       '',
+      `Group commits of the store (every run): ${[false, true].map((on) => { const c = commits.get(on); return c ? `${on ? 'on' : 'off'} ${(c.grouped / Math.max(1, c.commits)).toFixed(1)} appends per commit` : ''; }).filter(Boolean).join(', ') || 'not counted'}.`,
+      '',
       `Host: ${cpus().length} CPUs, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(1)} at the end.`,
     );
     const md = lines.join('\n') + '\n';
@@ -224,6 +234,12 @@ export async function spamMxBench(argv: string[]): Promise<void> {
     await dns.stop();
   }
   if (failed) process.exitCode = 1;
+}
+
+/** The store's group-commit counters (the SQLite store has them), or null. */
+function storeStats(store: Store): { commits: number; grouped: number } | null {
+  const st = (store as { stats?: { commits: number; grouped: number } }).stats;
+  return st ? { commits: st.commits, grouped: st.grouped } : null;
 }
 
 /**

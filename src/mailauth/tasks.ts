@@ -19,7 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createResolver, type DnsResolver, type ResolverSettings } from '../lib/dns.js';
-import { authTokenList, tokenIdParts, tokenParts, type TokenParts } from '../spam/tokenize.js';
+import { authTokenList, tokenIdParts, tokenIdPartsOf, tokenParts, type TokenParts } from '../spam/tokenize.js';
 import { tokenIdList, type TokenIdList, type TokenIdParts } from '../spam/token-ids.js';
 import { removeSpans } from './headers.js';
 import type { InboundSession, InboundVerdict, ResultCache, SignatureReport, SpfCache } from './inbound.js';
@@ -131,7 +131,9 @@ let inbound: Promise<typeof import('./inbound.js')> | null = null;
 /** The spam tokens of the message as delivered below the MX's fields (without `own`), in the forms asked for. */
 function aheadTokens(raw: Buffer, own: SignatureReport['own'], p: { tokens: boolean; ids?: boolean }): { parts?: PackedParts; ids?: TokenIdParts } {
   if (!p.tokens && !p.ids) return {};
-  const parts = tokenParts(removeSpans(raw, own).raw);
+  const below = removeSpans(raw, own).raw;
+  if (!p.tokens) return { ids: tokenIdPartsOf(below) };
+  const parts = tokenParts(below);
   return { ...(p.tokens ? { parts: packParts(parts) } : {}), ...(p.ids ? { ids: tokenIdParts(parts) } : {}) };
 }
 
@@ -160,7 +162,7 @@ export async function runTask(kind: TaskKind, payload: unknown): Promise<unknown
     case 'tokens':
       return packParts(tokenParts(asBuffer((payload as TaskPayload<'tokens'>).bytes)));
     case 'tokenIds':
-      return tokenIdParts(tokenParts(asBuffer((payload as TaskPayload<'tokenIds'>).bytes)));
+      return tokenIdPartsOf(asBuffer((payload as TaskPayload<'tokenIds'>).bytes));
     case 'cpu':
       return threadCpu();
     case 'exit':

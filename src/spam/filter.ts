@@ -18,7 +18,7 @@ import { CountsCache } from './cache.js';
 import { classify, classifyIds, DEFAULT_PARAMS, type Score } from './classify.js';
 import { messageDigest, storedAuthResults } from './message.js';
 import { RspamdClient, SPAM_ACTIONS } from './rspamd.js';
-import { joinTokenIds, joinTokens, MAX_INDEX_BYTES, tokenIdParts, tokenize, tokenParts, type TokenParts } from './tokenize.js';
+import { joinTokenIds, joinTokens, MAX_INDEX_BYTES, tokenIdParts, tokenIdPartsOf, tokenize, tokenParts, type TokenParts } from './tokenize.js';
 import type { TokenIdList, TokenIdParts } from './token-ids.js';
 import { sharedIndex } from '../mime/shared.js';
 import { checkPool, type CheckPool } from '../mailauth/pool.js';
@@ -203,6 +203,11 @@ export class SpamFilter {
     return tokenParts(raw, raw.length <= MAX_INDEX_BYTES ? sharedIndex(raw) : undefined);
   }
 
+  /** tokenIdPartsOf(raw) in-process, the index remembered as with #localParts. */
+  #localIdParts(raw: Buffer): TokenIdParts {
+    return tokenIdPartsOf(raw, raw.length <= MAX_INDEX_BYTES ? sharedIndex(raw) : undefined);
+  }
+
   #threads(): CheckPool | null {
     const pool = this.#pool === undefined ? checkPool() : this.#pool;
     return pool?.available ? pool : null;
@@ -225,7 +230,7 @@ export class SpamFilter {
     if (ahead) return Promise.resolve(ahead);
     const parts = rememberedTokenParts(raw);
     if (strings || parts) return (strings ?? Promise.resolve(parts!)).then(tokenIdParts);
-    const local = (): TokenIdParts => tokenIdParts(this.#localParts(raw));
+    const local = (): TokenIdParts => this.#localIdParts(raw);
     const pool = this.#threads();
     if (!pool) return Promise.resolve(local());
     const { bytes, transfer } = octets(raw);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classify, classifyIds, strongClues, strongest, tokenProbability } from './classify.js';
 import { authTokenList, joinTokenIds, joinTokens, MAX_TOKENS, tokenIdParts, tokenParts, type TokenParts } from './tokenize.js';
-import { ClueTable, idCount, tokenIdList, writeTokenId } from './token-ids.js';
+import { ClueTable, IdSet, idCount, tokenIdList, writeTokenId } from './token-ids.js';
 import { SpamFilter } from './filter.js';
 import { openStore } from '../store/index.js';
 import type { ClassCounts } from '../store/spam.js';
@@ -155,4 +155,28 @@ test('ids are keyed per process: the same token gets other ids in another proces
   assert.notEqual(a, b, 'two processes made the same ids');
   // Within one process the ids are stable.
   assert.deepEqual(tokenIdList(['viagra']), tokenIdList(['viagra']));
+});
+
+test('an IdSet holds the ids of distinct tokens in the order first added, grows, and is emptied for reuse', () => {
+  const set = new IdSet();
+  const tokens: string[] = [];
+  for (let i = 0; i < 5000; i++) tokens.push(`t${i % 3001}`, `subject:w${i % 7}`);
+  for (const t of tokens) set.add(t);
+  const distinct = [...new Set(tokens)];
+  assert.equal(set.size, distinct.length);
+  assert.deepEqual(set.list(), tokenIdList(distinct));
+  // A word hashed from its text (capitals made small) has the id of the lower-cased string with the prefix.
+  const words = new IdSet();
+  words.addRange('subject:', 'xx Hello WORLD', 3, 8, true);
+  words.addRange('', 'xx Hello WORLD', 9, 14, true);
+  words.add('subject:hello');
+  assert.deepEqual(words.list(), tokenIdList(['subject:hello', 'world']));
+  const other = new IdSet().add('world');
+  assert.deepEqual(words.listWithout(other), tokenIdList(['subject:hello']));
+  assert.ok(words.hasAt(tokenIdList(['x', 'world']), 1));
+  assert.ok(!words.hasAt(tokenIdList(['x', 'world']), 0));
+  set.clear();
+  assert.equal(set.size, 0);
+  set.add('t1');
+  assert.deepEqual(set.list(), tokenIdList(['t1']));
 });

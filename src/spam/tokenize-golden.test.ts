@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { spamCorpus } from '../../bench/spam-corpus.js';
 import { serialize, treeArb } from '../../test/mime/generate.js';
-import { joinTokenIds, joinTokens, tokenIdParts, tokenize, tokenParts } from './tokenize.js';
+import { joinTokenIds, joinTokens, tokenIdParts, tokenIdPartsOf, tokenize, tokenParts } from './tokenize.js';
 import { tokenIdList } from './token-ids.js';
 
 const AUTH = 'mx.example; dkim=pass header.d=example.org header.s=s1; spf=pass smtp.mailfrom=a@example.org; dmarc=pass header.from=example.org';
@@ -80,6 +80,16 @@ test('token ids over the corpus are the ids of the token strings, in the same or
     assert.deepEqual(ids.body, tokenIdList(p.body));
     assert.equal(ids.failed, p.failed);
     assert.deepEqual(joinTokenIds(ids, AUTH, raw.length), tokenIdList(joinTokens(p, AUTH, raw.length)));
+  }
+});
+
+test('ids made while scanning (tokenIdPartsOf) are the ids of the token strings, in the same order', () => {
+  for (const raw of corpus()) {
+    const strings = tokenIdParts(tokenParts(raw));
+    const direct = tokenIdPartsOf(raw);
+    assert.deepEqual(direct.head, strings.head);
+    assert.deepEqual(direct.body, strings.body);
+    assert.equal(direct.failed, strings.failed);
   }
 });
 

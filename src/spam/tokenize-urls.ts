@@ -1,17 +1,19 @@
 /** URL and email-address tokens of message text (tokenize.ts). */
+import type { TokenOut } from './token-ids.js';
+
 const URL_RE = /\b(?:https?:\/\/|www\.)([^\s/<>"'()\]]+)([^\s<>"')\]]*)/gi;
 const EMAIL_RE = /\b[a-z0-9._%+-]{1,64}@([a-z0-9.-]{1,100}\.[a-z]{2,20})\b/gi;
 const SHORTENERS = new Set(['bit.ly', 'tinyurl.com', 't.co', 'goo.gl', 'ow.ly', 'is.gd', 'cutt.ly', 'rb.gy', 'shorturl.at', 'tiny.cc']);
 
 /** Tokens of the URLs (host, registrable domain, TLD, path words, clues) and email domains in a text. */
-export function urlTokens(text: string, out: Set<string>): void {
+export function urlTokens(text: string, out: TokenOut): void {
   const lower = text.length < 256 ? text.toLowerCase() : null;
   const has = (needle: string): boolean => (lower ? lower.includes(needle) : text.includes(needle) || text.includes(needle.toUpperCase()));
   if (has('http') || has('www.')) urlMatches(text, out);
   if (text.includes('@')) emailMatches(text, out);
 }
 
-function urlMatches(text: string, out: Set<string>): void {
+function urlMatches(text: string, out: TokenOut): void {
   URL_RE.lastIndex = 0;
   let m: RegExpExecArray | null;
   let n = 0;
@@ -35,7 +37,7 @@ function urlMatches(text: string, out: Set<string>): void {
   }
 }
 
-function emailMatches(text: string, out: Set<string>): void {
+function emailMatches(text: string, out: TokenOut): void {
   let m: RegExpExecArray | null;
   EMAIL_RE.lastIndex = 0;
   let n = 0;

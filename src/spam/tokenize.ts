@@ -25,7 +25,7 @@
 import { indexParts, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
 import { safeDecode } from '../mime/headers.js';
 import type { MessageIndex, MimePart } from '../mime/types.js';
-import { idCount, tokenIdList, writeTokenId, type TokenIdList, type TokenIdParts } from './token-ids.js';
+import { idCount, IdSet, tokenIdList, writeTokenId, type TokenIdList, type TokenIdParts, type TokenOut } from './token-ids.js';
 import { regDomain, urlTokens } from './tokenize-urls.js';
 
 /** Header bytes looked at. */
@@ -88,22 +88,48 @@ export interface TokenParts {
 export function tokenParts(raw: Buffer, index?: MessageIndex): TokenParts {
   const head = new Set<string>();
   const body = new Set<string>();
-  if (raw.length === 0) return { head: ['msg:empty'], body: [], failed: null };
-  try {
-    headerTokens(raw, Math.min(messageHeaderEnd(raw), MAX_HEADER_BYTES), head);
-  } catch {
-    return { head: [...head], body: [], failed: 'head' };
-  }
-  let failed: TokenParts['failed'] = null;
-  try {
-    bodyTokens(raw, index, body);
-  } catch {
-    failed = 'body';
-  }
+  const failed = collectParts(raw, index, head, body);
+  if (failed === 'empty') return { head: ['msg:empty'], body: [], failed: null };
+  if (failed === 'head') return { head: [...head], body: [], failed };
   // The body's tokens that the header gave already add nothing (joinTokens keeps the first of each).
   const bodyOnly: string[] = [];
   for (const t of body) if (!head.has(t)) bodyOnly.push(t);
   return { head: [...head], body: bodyOnly, failed };
+}
+
+/**
+ * tokenIdParts(tokenParts(raw, index)), made without the token strings' sets: each token is hashed once
+ * into an IdSet as it is found, words straight from the text.
+ */
+export function tokenIdPartsOf(raw: Buffer, index?: MessageIndex): TokenIdParts {
+  const head = HEAD_IDS;
+  const body = BODY_IDS;
+  head.clear();
+  body.clear();
+  const failed = collectParts(raw, index, head, body);
+  if (failed === 'empty') return { head: tokenIdList(['msg:empty']), body: new Uint32Array(0), failed: null };
+  if (failed === 'head') return { head: head.list(), body: new Uint32Array(0), failed };
+  return { head: head.list(), body: body.listWithout(head), failed };
+}
+
+/** The sets tokenIdPartsOf fills, message after message (it runs to its end before another can start). */
+const HEAD_IDS = new IdSet();
+const BODY_IDS = new IdSet();
+
+/** Puts the header's tokens into `head` and the body's into `body`; 'empty' for a message of no octets, else where it failed. */
+function collectParts(raw: Buffer, index: MessageIndex | undefined, head: TokenOut, body: TokenOut): TokenParts['failed'] | 'empty' {
+  if (raw.length === 0) return 'empty';
+  try {
+    headerTokens(raw, Math.min(messageHeaderEnd(raw), MAX_HEADER_BYTES), head);
+  } catch {
+    return 'head';
+  }
+  try {
+    bodyTokens(raw, index, body);
+  } catch {
+    return 'body';
+  }
+  return null;
 }
 
 /**
@@ -175,7 +201,7 @@ export function joinTokenIds(parts: TokenIdParts, auth: string | null | TokenIdL
   return out;
 }
 
-function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: Set<string>): void {
+function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: TokenOut): void {
   const limited = raw.length > MAX_INDEX_BYTES ? raw.subarray(0, MAX_INDEX_BYTES) : raw;
   const state: BodyState = { budget: MAX_TEXT_BYTES, plain: 0, html: 0, images: 0, textChars: 0 };
   const root = index && index.size === raw.length && limited === raw ? index.root : indexParts(limited);
@@ -188,7 +214,7 @@ function bodyTokens(raw: Buffer, index: MessageIndex | undefined, out: Set<strin
 
 // ---- header ----
 
-function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
+function headerTokens(raw: Buffer, end: number, out: TokenOut): void {
   let others = 0;
   let fromDomain = '';
   let msgIdDomain = '';
@@ -203,7 +229,7 @@ function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
     switch (name) {
       case 'subject': {
         const s = decodeMimeWords(value);
-        for (const w of words(s, 20)) out.add(`subject:${w}`);
+        addWords(s, 20, out, 'subject:');
         if (/[A-Z]{4,}/.test(s) && s === s.toUpperCase()) out.add('subject:all-caps');
         if (/[!?$€]{2,}/.test(s)) out.add('subject:punct');
         if (/=\?/.test(value)) out.add(`subject:encoded:${/=\?([^?]+)\?/.exec(value)?.[1]?.toLowerCase() ?? ''}`);
@@ -222,7 +248,7 @@ function headerTokens(raw: Buffer, end: number, out: Set<string>): void {
           if (/^\d/.test(addr) || /\d{4,}/.test(addr.split('@')[0] ?? '')) out.add(`${name}:digits`);
         } else out.add(`${name}:no-addr`);
         const display = d.replace(/<[^>]*>/g, ' ');
-        for (const w of words(display, 6)) out.add(`${name}:name:${w}`);
+        addWords(display, 6, out, `${name}:name:`);
         break;
       }
       case 'to':
@@ -275,7 +301,7 @@ function firstAddress(s: string): string | null {
 }
 
 /** Tokens of an Authentication-Results value (RFC 8601): method=result, with the DKIM/SPF domain. */
-function authTokens(value: string, out: Set<string>): void {
+function authTokens(value: string, out: TokenOut): void {
   const parts = value.split(';').slice(1);
   if (parts.length === 0 || /^\s*none\s*$/i.test(parts[0] ?? '')) out.add('auth:empty');
   for (const p of parts) {
@@ -302,7 +328,7 @@ interface BodyState {
   textChars: number;
 }
 
-function walk(raw: Buffer, p: MimePart, out: Set<string>, st: BodyState, depth: number): void {
+function walk(raw: Buffer, p: MimePart, out: TokenOut, st: BodyState, depth: number): void {
   if (depth > 20) return;
   if (p.children.length > 0) {
     out.add(`mime:multipart/${p.subtype}`);
@@ -347,7 +373,7 @@ function walk(raw: Buffer, p: MimePart, out: Set<string>, st: BodyState, depth: 
   textTokens(text, out, st);
 }
 
-function htmlClues(html: string, out: Set<string>, st: BodyState): void {
+function htmlClues(html: string, out: TokenOut, st: BodyState): void {
   const imgs = (html.match(/<img\b/gi) ?? []).length;
   st.images += imgs;
   if (/display\s*:\s*none|visibility\s*:\s*hidden/i.test(html)) out.add('html:hidden');
@@ -413,7 +439,7 @@ function joinSpaced(all: string, inner: string): string {
   return all.slice(0, all.length - inner.length) + inner.replace(/[ .\-_*|]/g, '');
 }
 
-function textTokens(text: string, out: Set<string>, st: BodyState): void {
+function textTokens(text: string, out: TokenOut, st: BodyState): void {
   if (text.length === 0) return;
   const invisible = INVISIBLE.test(text);
   if (invisible) out.add('text:invisible-chars');
@@ -442,19 +468,25 @@ function textTokens(text: string, out: Set<string>, st: BodyState): void {
   if (wordsAll > 10 && upper / wordsAll > 0.3) out.add('text:shouting');
   if (/[$€£]\s?\d|\d\s?(?:usd|eur|\$|€)/i.test(t)) out.add('text:money');
   if (/[!]{3,}/.test(t)) out.add('text:exclaim');
-  for (const w of words(t, 5000, ascii)) out.add(w);
+  addWords(t, 5000, out, '', ascii);
 }
 
 /**
- * Lower-cased words: 3..12 characters kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>".
- * `ascii`: `s` is known to be ASCII only (then simpler expressions find the same words).
+ * Adds `prefix` + each lower-cased word of `s` (at most `max` words, repeats counted): 3..12 characters
+ * kept, longer ones as "skip:<first> <len/10>"; digits-only as "num:<len>"; with digits and letters as
+ * "mixed:" and the word with # for each digit. `ascii`: `s` is known to be ASCII only (then it is scanned
+ * by character code, and an IdSet gets each plain word hashed from `s` without a string made for it).
  */
-function words(s: string, max: number, ascii = !NON_ASCII.test(s)): string[] {
-  if (ascii) return asciiWords(s, max);
+function addWords(s: string, max: number, out: TokenOut, prefix: string, ascii = !NON_ASCII.test(s)): void {
+  if (ascii) addAsciiWords(s, max, out, prefix);
+  else for (const w of unicodeWords(s, max)) out.add(prefix + w);
+}
+
+/** The words of addWords for text that is not ASCII only. */
+function unicodeWords(s: string, max: number): string[] {
   const outw: string[] = [];
-  const cjk = !ascii && CJK.test(s);
-  // In ASCII text the Unicode classes are [A-Za-z0-9], and ’ and € cannot occur.
-  const re = ascii ? /[A-Za-z0-9][A-Za-z0-9'$%-]*/g : /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
+  const cjk = CJK.test(s);
+  const re = /[\p{L}\p{N}][\p{L}\p{N}'’$€%-]*/gu;
   let m: RegExpExecArray | null;
   while ((m = re.exec(s)) && outw.length < max) {
     let w = m[0].toLowerCase();
@@ -478,15 +510,16 @@ function words(s: string, max: number, ascii = !NON_ASCII.test(s)): string[] {
 }
 
 /**
- * words() of ASCII-only text, scanned by character code: the same words ([A-Za-z0-9][A-Za-z0-9'$%-]*, trailing
- * ' and - dropped) and the same results, without a regular expression per word or a string for each word
- * that is dropped.
+ * addWords of ASCII-only text, scanned by character code: the same words as the Unicode expression finds
+ * there ([A-Za-z0-9][A-Za-z0-9'$%-]*, trailing ' and - dropped), without a regular expression per word or a
+ * string for each word that is dropped (or, into an IdSet, for any plain word).
  */
-function asciiWords(s: string, max: number): string[] {
-  const outw: string[] = [];
+function addAsciiWords(s: string, max: number, out: TokenOut, prefix: string): void {
+  const ids = out instanceof IdSet ? out : null;
   const n = s.length;
   let i = 0;
-  while (i < n && outw.length < max) {
+  let count = 0;
+  while (i < n && count < max) {
     const first = s.charCodeAt(i);
     if (!((first >= 97 && first <= 122) || (first >= 65 && first <= 90) || (first >= 48 && first <= 57))) {
       i++;
@@ -510,19 +543,22 @@ function asciiWords(s: string, max: number): string[] {
     const len = end - start;
     if (digits > 0) {
       if (digits === len) {
-        outw.push(`num:${Math.min(len, 9)}`);
+        out.add(`${prefix}num:${Math.min(len, 9)}`);
+        count++;
         continue;
       }
       if (len >= 3 && len <= 12 && letters > 0) {
-        outw.push(`mixed:${s.slice(start, end).toLowerCase().replace(DIGITS, '#')}`);
+        out.add(`${prefix}mixed:${s.slice(start, end).toLowerCase().replace(DIGITS, '#')}`);
+        count++;
         continue;
       }
     }
     if (len < 3) continue;
-    if (len > 12) outw.push(`skip:${s.charAt(start).toLowerCase()} ${Math.floor(len / 10) * 10}`);
-    else outw.push(upper ? s.slice(start, end).toLowerCase() : s.slice(start, end));
+    count++;
+    if (len > 12) out.add(`${prefix}skip:${s.charAt(start).toLowerCase()} ${Math.floor(len / 10) * 10}`);
+    else if (ids) ids.addRange(prefix, s, start, end, upper);
+    else out.add(prefix + (upper ? s.slice(start, end).toLowerCase() : s.slice(start, end)));
   }
-  return outw;
 }
 
 const DIGIT = /\d/;
