@@ -31,7 +31,9 @@ export const rename = defineCommand({
     to = to.replace(/\/+$/, '');
     if (!to) throw no('Invalid mailbox name', 'CANNOT');
     if (to === 'INBOX') throw no('Mailbox already exists', 'ALREADYEXISTS');
-    if (from !== 'INBOX' && (to === from || to.startsWith(from + '/'))) throw no('Cannot rename a mailbox under itself', 'CANNOT');
+    // The same name: it already exists (Dovecot answers ALREADYEXISTS too); under itself: CANNOT.
+    if (from !== 'INBOX' && to === from) throw no('Mailbox already exists', 'ALREADYEXISTS');
+    if (from !== 'INBOX' && to.startsWith(from + '/')) throw no('Cannot rename a mailbox under itself', 'CANNOT');
     const store = ctx.service.store;
     // RFC 4314 section 4: "x" on the old name, "k" on the new parent, both of one owner (namespaces.ts).
     const source = await resolveMailbox(ctx, from, 'x');

@@ -37,7 +37,7 @@ export function encodeMailboxUtf7(name: string): string {
 
 /**
  * Decodes a modified UTF-7 mailbox name. Throws Utf7Error on malformed input (8-bit bytes, bad base64,
- * unterminated shift, non-canonical encodings of printable ASCII).
+ * unterminated shift, non-canonical encodings: printable ASCII encoded, two encoded runs side by side).
  */
 export function decodeMailboxUtf7(name: string): string {
   let out = '';
@@ -69,6 +69,9 @@ export function decodeMailboxUtf7(name: string): string {
     }
     out += run;
     i = end + 1;
+    // Two encoded runs side by side are one run written twice: not the canonical form, which would name
+    // the mailbox differently from the name listed back (Dovecot refuses it too).
+    if (name.charCodeAt(i) === 0x26 && name.charCodeAt(i + 1) !== 0x2d) throw new Utf7Error('Adjacent encoded sequences in mailbox name');
   }
   return out;
 }

@@ -284,7 +284,7 @@ describe('modified UTF-7', () => {
     });
   }
   test('rejects malformed input', () => {
-    for (const bad of ['&Jjo', '&Jj!-', 'caf\u00e9', '&AGE-']) assert.throws(() => decodeMailboxUtf7(bad), Utf7Error);
+    for (const bad of ['&Jjo', '&Jj!-', 'caf\u00e9', '&AGE-', '&AOk-&AOk-']) assert.throws(() => decodeMailboxUtf7(bad), Utf7Error);
   });
   test('round-trips any string', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => assert.equal(decodeMailboxUtf7(encodeMailboxUtf7(s)), s)));
