@@ -286,6 +286,12 @@ export class SqliteConnection {
       this.busyTimeoutStatements.off.get();
       this.tx(() => {
         began = true;
+        if (batch.length === 1) {
+          // One write alone needs no savepoint of its own: when it throws, the transaction rolls back whole
+          // and the catch below rejects it, as a rolled-back savepoint would have (two statements saved).
+          outcomes.push({ ok: true, value: batch[0]!.fn() });
+          return;
+        }
         for (const item of batch) {
           try {
             outcomes.push({ ok: true, value: this.inTx(item.fn) });
