@@ -38,6 +38,11 @@ const PUMP_SLICE_COMMANDS = 256;
  */
 const MAX_PENDING_OUTPUT = 1024 * 1024;
 /**
+ * Output sendAsync leaves corked without waiting for the socket (see sendAsync): a response of a few hundred
+ * KB goes out with its tagged reply in one write, and a command streaming more waits as it goes.
+ */
+const HELD_OUTPUT = 256 * 1024;
+/**
  * Literal cap before login: LOGIN and AUTHENTICATE never need more, and an anonymous client must not make
  * the server buffer APPENDLIMIT-sized literals (Dovecot also keeps pre-login input small).
  */
@@ -175,6 +180,8 @@ export class ImapConnection implements Session {
   }
 
   decodeMailbox(raw: string): string {
+    // The name nearly every SELECT and APPEND gives, the same in modified UTF-7 and UTF-8.
+    if (raw === 'INBOX') return raw;
     let name = raw;
     if (!this.utf8) {
       try {
@@ -205,15 +212,18 @@ export class ImapConnection implements Session {
     // A command streaming output to a client that went away stops here (the dispatcher drops it silently),
     // instead of rendering the rest with nothing to wait on, which would starve every other connection.
     if (this.#closed) throw new ConnectionClosedError();
-    if (this.#write(buf)) return;
+    // Up to HELD_OUTPUT stays corked with the rest of the turn's output (a FETCH BODY[] of a 40 KB message
+    // and its tagged reply go out in one writev); past it, the writer waits for the socket.
+    if (this.#write(buf) || (this.#deflate ?? this.#socket).writableLength < HELD_OUTPUT) return;
     await this.#drained();
     if (this.#closed) throw new ConnectionClosedError();
   }
 
   /** Resolves when the output stream has drained (or the connection closed). */
   async #drained(): Promise<void> {
-    // A corked socket never drains: release the cork before waiting.
+    // A corked socket never drains: release the cork before waiting (writes after the wait cork again).
     while (this.#socket.writableCorked) this.#socket.uncork();
+    this.#autoCorked = null;
     const stream: Writable = this.#deflate ?? this.#socket;
     if (!stream.writableNeedDrain) return;
     await new Promise<void>((resolve) => {

@@ -21,6 +21,8 @@ import { WireWriter } from '../../imap/wire/encode.js';
 /** Small responses are joined into one socket write per this many pieces (about three per message with a literal) or bytes, whichever first. */
 const BATCH = 256;
 const BATCH_BYTES = 64 * 1024;
+/** Pending pieces averaging less than this are joined into one buffer before they are written. */
+const SMALL_PIECE = 1024;
 
 /** Placeholder for the reused render record before its first message. */
 const NO_META: MessageMeta = { uid: 0, modseq: 0, flags: [], internalDate: new Date(0), size: 0, emailId: '', threadId: '' };
@@ -75,12 +77,21 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
   let missing = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const flushPending = async (): Promise<void> => {
-    if (!pending.length) return;
-    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+  /**
+   * The pending pieces as one buffer when they are many small ones (metadata responses), else as they are:
+   * a message body is not copied (the connection corks the pieces into one write either way).
+   */
+  const takePending = (): Buffer[] => {
+    const parts = pending.length > 1 && pendingBytes < pending.length * SMALL_PIECE ? [Buffer.concat(pending, pendingBytes)] : pending;
     pending = [];
     pendingBytes = 0;
-    await s.sendAsync(b);
+    return parts;
+  };
+  const flushPending = async (): Promise<void> => {
+    if (!pending.length) return;
+    const parts = takePending();
+    for (let i = 0; i < parts.length - 1; i++) s.send(parts[i]!);
+    await s.sendAsync(parts[parts.length - 1]!);
   };
   // A response too big to hold whole goes out in parts as it is rendered (see renderMessage).
   const spill = async (chunks: Buffer[]): Promise<void> => {
@@ -213,7 +224,7 @@ async function runFetch(ctx: CommandContext, args: FetchArgs): Promise<Completio
     }
   } finally {
     // Also on error: the responses already rendered go out before the tagged reply.
-    if (pending.length) s.send(Buffer.concat(pending, pendingBytes));
+    if (pending.length) for (const p of takePending()) s.send(p);
   }
   if (missing && !ctx.uid) throw no('Some messages were expunged before they could be fetched', 'EXPUNGEISSUED');
   return ok('Fetch completed');
