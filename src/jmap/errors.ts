@@ -27,6 +27,11 @@ export function tooMany(): RequestError {
   return new RequestError('limit', 400, 'too many concurrent requests', 'maxConcurrentRequests');
 }
 
+/** The limit error (HTTP 429) for an EventSource or WebSocket past the user's push connections. */
+export function tooManyPush(max: number): RequestError {
+  return new RequestError('limit', 429, `at most ${max} push connections (EventSource and WebSocket) per user`, 'maxPushConnections');
+}
+
 export type MethodErrorType =
   | 'serverUnavailable'
   | 'serverFail'

@@ -9,14 +9,15 @@
  *   GET  /jmap/ws                     JMAP over WebSocket, subprotocol "jmap" (RFC 8887)
  * Authentication: src/http/auth.ts (Basic, Bearer, the web session cookie). Request bodies over
  * maxSizeRequest are refused with the "limit" request error, concurrent requests per user over
- * maxConcurrentRequests too.
+ * maxConcurrentRequests too. EventSource streams and WebSockets together are capped per user
+ * (MAX_PUSH_CONNECTIONS_PER_USER): past it 429 with the "limit" problem, before a stream starts or an upgrade.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
-import { authenticate, replyAuthFailure, requestAuth, requireAuth } from '../http/auth.js';
+import { authenticate, replyAuthFailure, requestAuth, requireAuth, type AuthOutcome } from '../http/auth.js';
 import { CAP, LIMITS, runRequest, type Args } from './api.js';
-import { RequestError, tooMany } from './errors.js';
-import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, JmapServer, SESSION_PATH, UPLOAD_PATH, WEBSOCKET_PATH, accountIdOf } from './server.js';
+import { RequestError, tooMany, tooManyPush } from './errors.js';
+import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, JmapServer, MAX_PUSH_CONNECTIONS_PER_USER, SESSION_PATH, UPLOAD_PATH, WEBSOCKET_PATH, accountIdOf } from './server.js';
 import { registerMethods } from './methods.js';
 import { readBlob } from './blob.js';
 import { parseTypes, stateChange, typeStates, type PushHub } from './push.js';
@@ -144,19 +145,52 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
     if (Array.isArray(types) || typeof closeafter !== 'string' || !['state', 'no'].includes(closeafter) || !Number.isInteger(ping) || ping < 0) {
       return reply.code(400).type('application/problem+json').send({ type: 'about:blank', status: 400, detail: 'bad types, closeafter or ping' });
     }
-    const account = await server.account(out.auth.user);
-    await account.sync();
-    eventSource(req, reply, hub, account, parseTypes(types), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)));
+    const userId = out.auth.user.id;
+    if (!server.beginPush(userId)) return sendRequestError(reply, tooManyPush(MAX_PUSH_CONNECTIONS_PER_USER));
+    let account;
+    try {
+      account = await server.account(out.auth.user);
+      await account.sync();
+    } catch (e) {
+      server.endPush(userId);
+      throw e;
+    }
+    eventSource(req, reply, hub, account, parseTypes(types), closeafter === 'state', ping === 0 ? 0 : Math.min(PING_MAX, Math.max(PING_MIN, ping)), () => server.endPush(userId));
     return reply;
   });
 
-  app.get(WEBSOCKET_PATH, { websocket: true }, (socket, req) => {
-    void handleWebSocket(server, hub, ctx, socket, req);
+  // The push connection cap is checked before the upgrade, so the client gets an HTTP answer; the place is
+  // held until the connection's socket closes (whether or not the upgrade then completes).
+  const wsAuth = new WeakMap<FastifyRequest, AuthOutcome>();
+  const wsPlace = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const out = await authenticate(req, ctx);
+    wsAuth.set(req, out); // checked once: a failure is counted once, not again after the upgrade
+    if (!out.ok) return; // refused after the upgrade, with its close code (websocket.ts)
+    const userId = out.auth.user.id;
+    if (!server.beginPush(userId)) {
+      await sendRequestError(reply, tooManyPush(MAX_PUSH_CONNECTIONS_PER_USER));
+      return;
+    }
+    const socket = req.raw.socket;
+    if (socket.destroyed) server.endPush(userId);
+    else socket.once('close', () => server.endPush(userId));
+  };
+  app.get(WEBSOCKET_PATH, { websocket: true, preValidation: wsPlace }, (socket, req) => {
+    void handleWebSocket(server, hub, ctx, socket, req, wsAuth.get(req) ?? null);
   });
 }
 
 /** Streams StateChange events (RFC 8620 7.3) until the client goes away (or after one, with closeafter=state). */
-function eventSource(req: FastifyRequest, reply: FastifyReply, hub: PushHub, account: import('./account.js').Account, types: Set<string> | null, closeAfter: boolean, pingSec: number): void {
+function eventSource(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  hub: PushHub,
+  account: import('./account.js').Account,
+  types: Set<string> | null,
+  closeAfter: boolean,
+  pingSec: number,
+  onClose: () => void,
+): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -172,6 +206,7 @@ function eventSource(req: FastifyRequest, reply: FastifyReply, hub: PushHub, acc
     closed = true;
     remove();
     if (timer) clearInterval(timer);
+    onClose();
     res.end();
   };
   const initial = typeStates(account);
@@ -189,6 +224,7 @@ function eventSource(req: FastifyRequest, reply: FastifyReply, hub: PushHub, acc
   else res.write(': connected\n\n');
   if (pingSec > 0) timer = setInterval(() => res.write(`event: ping\ndata: ${JSON.stringify({ interval: pingSec })}\n\n`), pingSec * 1000);
   req.raw.on('close', close);
+  res.on('close', close);
   res.on('error', close);
 }
 

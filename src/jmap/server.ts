@@ -30,6 +30,12 @@ export const WEBSOCKET_PATH = `${JMAP_PREFIX}/ws`;
 export const UPLOAD_TTL_MS = 2 * 60 * 60 * 1000;
 /** Total bytes of uploads kept per user. */
 export const UPLOAD_BYTES_PER_USER = 200_000_000;
+/**
+ * Push connections one user may hold open in one process: EventSource streams and WebSockets together
+ * (each holds a socket and a listener woken by every change). Enough for a webmail in many tabs and a few
+ * devices; past it the request gets 429 before the stream starts or the upgrade happens.
+ */
+export const MAX_PUSH_CONNECTIONS_PER_USER = 20;
 
 export function accountIdOf(userId: number): string {
   return `a${userId}`;
@@ -42,6 +48,8 @@ export class JmapServer {
   readonly #accounts = new Map<string, Account>();
   /** API requests running per user, over HTTP and WebSocket together (maxConcurrentRequests). */
   readonly #active = new LocalCounter();
+  /** EventSource streams and WebSockets open per user (MAX_PUSH_CONNECTIONS_PER_USER). */
+  readonly #push = new LocalCounter();
   /** Called once when a process opens a user's own account view (methods.ts resumes push subscriptions). */
   accountOpened: ((account: Account) => Promise<void>) | null = null;
 
@@ -58,6 +66,15 @@ export class JmapServer {
 
   endRequest(userId: number): void {
     this.#active.release(String(userId));
+  }
+
+  /** Takes one of the user's push connection places; false when all are taken. Give it back with endPush. */
+  beginPush(userId: number): boolean {
+    return this.#push.admit(String(userId), MAX_PUSH_CONNECTIONS_PER_USER);
+  }
+
+  endPush(userId: number): void {
+    this.#push.release(String(userId));
   }
 
   register(name: string, cap: string, fn: MethodSpec['fn']): void {

@@ -7,7 +7,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/types.js';
-import { authenticate } from '../http/auth.js';
+import { authenticate, type AuthOutcome } from '../http/auth.js';
 import { LIMITS, runRequest } from './api.js';
 import { RequestError, tooMany } from './errors.js';
 import type { JmapServer } from './server.js';
@@ -50,8 +50,8 @@ export function originAllowed(req: FastifyRequest, ctx: HttpContext): boolean {
 }
 
 /** The user and account of an accepted connection, or null when it was refused (and is closing). */
-async function accept(server: JmapServer, ctx: HttpContext, socket: WsLike, req: FastifyRequest): Promise<{ user: User; account: Account } | null> {
-  const out = await authenticate(req, ctx);
+async function accept(server: JmapServer, ctx: HttpContext, socket: WsLike, req: FastifyRequest, known: AuthOutcome | null): Promise<{ user: User; account: Account } | null> {
+  const out = known ?? (await authenticate(req, ctx));
   if (!out.ok) {
     socket.close(1008, 'authentication required');
     return null;
@@ -70,11 +70,12 @@ async function accept(server: JmapServer, ctx: HttpContext, socket: WsLike, req:
 }
 
 /**
- * Serves one connection. The message listener is attached before anything is awaited: frames a client sends
+ * Serves one connection (`known`: the outcome of authenticating the upgrade request, when already checked).
+ * The message listener is attached before anything is awaited: frames a client sends
  * right behind the upgrade request would otherwise be dropped unseen while it is being authenticated.
  */
-export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpContext, socket: WsLike, req: FastifyRequest): void {
-  const accepted = accept(server, ctx, socket, req).catch((e: unknown) => {
+export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpContext, socket: WsLike, req: FastifyRequest, known: AuthOutcome | null = null): void {
+  const accepted = accept(server, ctx, socket, req, known).catch((e: unknown) => {
     ctx.logger.warn({ err: String(e) }, 'websocket set-up failed');
     socket.close(1011, 'temporary failure');
     return null;
