@@ -61,9 +61,9 @@ test(':matches "*money*now*" against a 1 MB Subject of "money" repeated: deliver
   assert.equal((await mailboxContents(m.store, ALICE, 'Offers. fast ')).length, 1);
 });
 
-test('a script that includes one script 20 000 times reads it once; more than 255 different includes keep the message', async () => {
+test('a script that includes one script 9 000 times reads it once; more than 255 different includes keep the message', async () => {
   const big = `# ${'x'.repeat(200_000)}\r\nrequire "fileinto";\r\n`;
-  await activate({ big, fan: 'require "include";\r\n' + 'include :personal "big";\r\n'.repeat(20_000) }, 'fan');
+  await activate({ big, fan: 'require "include";\r\n' + 'include :personal "big";\r\n'.repeat(9_000) }, 'fan');
   const before = (await mailboxContents(m.store, ALICE)).length;
   assert.match(await lmtp('Subject: fan-out\r\n\r\nbody\r\n'), /^250 /);
   assert.equal((await mailboxContents(m.store, ALICE)).length, before + 1);

@@ -5,12 +5,21 @@
 import { SIEVE_EXTENSIONS, SIEVE_LIMITS } from './extensions.js';
 import { SieveSyntaxError } from './lexer.js';
 import { parseScript } from './parser.js';
+import type { CommandNode, TestNode } from './ast.js';
 import type { CompiledScript, CompileOptions, CompileResult } from './types.js';
 import { Validator, type Node } from './validate.js';
 
 export interface Program extends CompiledScript {
   readonly nodes: Node[];
   readonly required: ReadonlySet<string>;
+  /** Commands and tests in the script (what its compiled form weighs, for caches). */
+  readonly size: number;
+}
+
+function countNodes(list: readonly CommandNode[] | readonly TestNode[]): number {
+  let n = 0;
+  for (const c of list) n += 1 + countNodes(c.tests) + ('block' in c && c.block ? countNodes(c.block) : 0);
+  return n;
 }
 
 export function isProgram(s: CompiledScript): s is Program {
@@ -42,6 +51,7 @@ export function compileSieve(source: string | Buffer, opts: CompileOptions = {})
     requires: [...v.required].sort(),
     nodes,
     required: new Set(v.required),
+    size: countNodes(tree),
   };
   return { ok: true, script, warnings: v.warnings };
 }

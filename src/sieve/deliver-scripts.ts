@@ -12,9 +12,15 @@ import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import type { SieveStore } from '../store/sieve.js';
 import { compileSieve, type CompiledScript } from './index.js';
+import { isProgram } from './compile.js';
 
 /** Compiled user scripts kept (by revision). */
 export const COMPILED_CACHE_SIZE = 2000;
+/**
+ * Commands and tests the kept compiled scripts hold together (about 0.5 KB of memory each at most): a user
+ * re-uploading a large script (each upload a new revision) must not fill memory with compiled trees.
+ */
+export const COMPILED_CACHE_NODES = 200_000;
 /** How often the administrator's script files are checked for changes. */
 export const GLOBAL_RECHECK_MS = 5000;
 
@@ -23,22 +29,42 @@ export interface NamedScript {
   script: CompiledScript;
 }
 
-/** A bounded LRU map. */
+/** An LRU map bounded in entries and in their total weight; an entry heavier than the budget is not kept. */
 class Lru<K, V> {
-  readonly #map = new Map<K, V>();
-  constructor(readonly max: number) {}
+  readonly #map = new Map<K, { v: V; w: number }>();
+  #weight = 0;
+  constructor(
+    readonly max: number,
+    readonly maxWeight: number,
+    readonly weigh: (v: V) => number,
+  ) {}
+  get weight(): number {
+    return this.#weight;
+  }
+  has(k: K): boolean {
+    return this.#map.has(k);
+  }
   get(k: K): V | undefined {
-    const v = this.#map.get(k);
-    if (v !== undefined) {
+    const e = this.#map.get(k);
+    if (e !== undefined) {
       this.#map.delete(k);
-      this.#map.set(k, v);
+      this.#map.set(k, e);
     }
-    return v;
+    return e?.v;
   }
   set(k: K, v: V): void {
+    this.#drop(k);
+    const w = this.weigh(v);
+    if (w > this.maxWeight) return;
+    this.#map.set(k, { v, w });
+    this.#weight += w;
+    while (this.#map.size > this.max || this.#weight > this.maxWeight) this.#drop(this.#map.keys().next().value as K);
+  }
+  #drop(k: K): void {
+    const e = this.#map.get(k);
+    if (!e) return;
     this.#map.delete(k);
-    this.#map.set(k, v);
-    if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value as K);
+    this.#weight -= e.w;
   }
 }
 
@@ -131,12 +157,22 @@ export class GlobalScripts {
 
 /** The user's scripts from the store, compiled once per revision. */
 export class UserScripts {
-  readonly #cache = new Lru<number, CompiledScript | { error: string }>(COMPILED_CACHE_SIZE);
+  readonly #cache = new Lru<number, CompiledScript | { error: string }>(COMPILED_CACHE_SIZE, COMPILED_CACHE_NODES, (s) => ('kind' in s && isProgram(s) ? Math.max(1, s.size) : 1));
 
   constructor(
     readonly store: SieveStore,
     readonly log: Logger,
   ) {}
+
+  /** Commands and tests held by the cached compiled scripts. */
+  get cachedNodes(): number {
+    return this.#cache.weight;
+  }
+
+  /** True when the compiled script of that revision is cached. */
+  isCached(revision: number): boolean {
+    return this.#cache.has(revision);
+  }
 
   /**
    * The user's active script compiled, or null (none, or it does not compile: logged once per revision).
