@@ -6,15 +6,13 @@
  */
 import type { MailStore } from '../../store/mail.js';
 import { decodeMimeWords, parseAddressList, parseHeaderBlock, unfoldHeader } from '../../mime/index.js';
-import { parseSearch, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
+import { parseSearch, searchCharsetDecoder, usesModseq, type SearchArgs, type SearchKey } from '../../imap/grammar/search.js';
 import { utcTime } from '../../imap/grammar/args.js';
 import { no, ok, type Completion } from '../errors.js';
 import { SELECTED, defineCommand, enableCondstore, selectedView, type CommandContext } from '../session.js';
 import type { MailboxView } from '../view.js';
 import { searchLine } from '../responses.js';
 import { deliverResults, type SearchRunner } from '../search-context.js';
-
-const CHARSETS = new Set(['UTF-8', 'US-ASCII', 'UTF8']);
 
 /** Evaluates search keys against the selected view (also SORT's, THREAD's and search contexts' evaluator). */
 export class Evaluator {
@@ -146,7 +144,9 @@ export class Evaluator {
     const need = cand.filter((u) => !this.#sent.has(u) && !this.#view.isExpunged(u));
     if (!need.length) return;
     for await (const rec of this.#store.readMessages(this.#view.mailbox.id, need, { envelope: true })) {
-      this.#sent.set(rec.uid, sentDay(rec.envelope.date));
+      // Without a Date header that parses, the internal date stands in (as for SORT's DATE, RFC 5256; Dovecot does the same).
+      const internal = this.#view.meta(rec.uid)?.internalDate;
+      this.#sent.set(rec.uid, sentDay(rec.envelope.date) ?? (internal ? utcDay(internal) : null));
     }
   }
 }
@@ -222,9 +222,9 @@ function cost(k: SearchKey): number {
   }
 }
 
-/** NO [BADCHARSET] unless `charset` is null or one SEARCH, SORT and THREAD accept. */
+/** NO [BADCHARSET] unless `charset` is null or one SEARCH, SORT and THREAD accept (searchCharsetDecoder). */
 export function checkCharset(charset: string | null): void {
-  if (charset !== null && !CHARSETS.has(charset.toUpperCase())) throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  if (!searchCharsetDecoder(charset)) throw no('Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
 }
 
 /** The uids of the view matching `key`, ascending (a fresh Evaluator: no values cached from before). */

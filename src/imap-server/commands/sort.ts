@@ -69,7 +69,7 @@ export function parseSort(args: Args): SortArgs {
   const { returns, partial } = parseReturnOptions(args);
   const criteria = parseSortCriteria(args);
   const charset = args.astring('charset');
-  return { returns, partial, criteria, charset, key: parseSearchKeys(args) };
+  return { returns, partial, criteria, charset, key: parseSearchKeys(args, charset) };
 }
 
 /** The order of a SORT over `uids` of the view's mailbox (also a SORT context's re-sort). */

@@ -40,7 +40,7 @@ export function parseThread(args: Args): ThreadArgs {
   const algorithm = THREAD_ALGORITHMS[name.toUpperCase()];
   if (!algorithm) throw new ParseError(`Unknown thread algorithm ${name.slice(0, 40)}`);
   const charset = args.astring('charset');
-  return { algorithm, charset, key: parseSearchKeys(args) };
+  return { algorithm, charset, key: parseSearchKeys(args, charset) };
 }
 
 /**

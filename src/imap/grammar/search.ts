@@ -5,6 +5,7 @@
  * The RETURN options and the search keys are also SORT's and THREAD's (parseReturnOptions, parseSearchKeys).
  */
 import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
 import type { Token } from '../wire/tokenizer.js';
 import { Args, ParseError, astringOf, parseDate, parseFlag, parseModseq, parseNumber64 } from './args.js';
 import { parseSequenceSet, looksLikeSequenceSet, type SequenceSet } from './sequence.js';
@@ -85,7 +86,7 @@ export function parseSearch(args: Args): SearchArgs {
     args.next('CHARSET');
     charset = args.astring('charset');
   }
-  return { returns, partial, charset, key: parseSearchKeys(args) };
+  return { returns, partial, charset, key: parseSearchKeys(args, charset) };
 }
 
 const RETURN_OPTIONS: ReadonlySet<string> = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE', 'UPDATE', 'CONTEXT']);
@@ -148,26 +149,68 @@ function contentKeys(key: SearchKey): number {
   }
 }
 
-/** One or more search keys up to the end of the arguments (several are ANDed). */
-export function parseSearchKeys(args: Args): SearchKey {
+/** Turns the bytes of a search string into text (in the charset the command named). */
+type Decode = (bytes: Buffer) => string;
+
+function decodeUtf8(bytes: Buffer): string {
+  // Bytes that are no UTF-8 are BAD, as in Dovecot, rather than a search for replacement characters.
+  if (!isUtf8(bytes)) throw new ParseError('Invalid search string: not UTF-8');
+  return bytes.toString('utf8');
+}
+
+/**
+ * The decoder of a SEARCH, SORT or THREAD charset: UTF-8 (and its subset US-ASCII) when none is named, else
+ * any ASCII-compatible charset the platform's TextDecoder knows (ISO-8859-x, windows-125x, KOI8-R,
+ * Shift_JIS ...; Dovecot takes what iconv knows). null for a charset it does not know, or UTF-16 (whose
+ * atoms would not be ASCII): the command answers NO [BADCHARSET].
+ */
+export function searchCharsetDecoder(charset: string | null): Decode | null {
+  if (charset === null) return decodeUtf8;
+  const up = charset.toUpperCase();
+  if (up === 'UTF-8' || up === 'UTF8' || up === 'US-ASCII') return decodeUtf8;
+  if (!/^[A-Za-z0-9._:-]{1,40}$/.test(charset)) return null;
+  let d: TextDecoder;
+  try {
+    d = new TextDecoder(charset, { fatal: true });
+  } catch {
+    return null;
+  }
+  if (d.encoding.startsWith('utf-16')) return null;
+  return (bytes) => {
+    try {
+      return d.decode(bytes);
+    } catch {
+      throw new ParseError(`Invalid search string: not ${charset}`);
+    }
+  };
+}
+
+/** One or more search keys up to the end of the arguments (several are ANDed), strings in `charset`. */
+export function parseSearchKeys(args: Args, charset: string | null = null): SearchKey {
+  // An unknown charset still parses (its strings as Latin-1): the command then answers NO [BADCHARSET].
+  const dec = searchCharsetDecoder(charset) ?? ((b: Buffer) => b.toString('latin1'));
   const keys: SearchKey[] = [];
-  while (!args.done) keys.push(parseKey(args, 0));
+  while (!args.done) keys.push(parseKey(args, 0, dec));
   if (!keys.length) throw new ParseError('Missing search criteria');
   const key: SearchKey = keys.length === 1 ? keys[0]! : { k: 'and', keys };
   if (contentKeys(key) > MAX_CONTENT_KEYS) throw new ParseError(`At most ${MAX_CONTENT_KEYS} TEXT, BODY and HEADER keys per search`);
   return key;
 }
 
-/** Nesting bound for OR/NOT chains (each level is a recursion). */
-const MAX_DEPTH = 100;
+/**
+ * Nesting bound for OR/NOT chains and parenthesised keys (each level is a recursion here and in the
+ * evaluation). A chain of N ORs nests N deep: clients build one per term (100 refused a search of 101
+ * message ids); Dovecot took 5000.
+ */
+const MAX_DEPTH = 1000;
 
-function parseKey(args: Args, depth: number): SearchKey {
+function parseKey(args: Args, depth: number, dec: Decode): SearchKey {
   if (depth > MAX_DEPTH) throw new ParseError('Search criteria nested too deeply');
   const t = args.next('search key');
   if (t.t === 'list') {
     const sub = new Args(t.v);
     const keys: SearchKey[] = [];
-    while (!sub.done) keys.push(parseKey(sub, depth + 1));
+    while (!sub.done) keys.push(parseKey(sub, depth + 1, dec));
     if (!keys.length) throw new ParseError('Empty search key list');
     return keys.length === 1 ? keys[0]! : { k: 'and', keys };
   }
@@ -177,7 +220,7 @@ function parseKey(args: Args, depth: number): SearchKey {
   if (flag) return { k: 'flag', flag: flag[0], set: flag[1] };
   const date = DATE_KEYS[up];
   if (date) return { k: 'date', field: date[0], op: date[1], date: parseDate(searchDate(args)) };
-  if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: searchString(args) };
+  if (ADDRESS_KEYS.has(up)) return { k: 'header', field: up === 'SUBJECT' ? 'Subject' : up.charAt(0) + up.slice(1).toLowerCase(), value: searchString(args, dec) };
   switch (up) {
     case 'ALL':
       return { k: 'all' };
@@ -210,16 +253,16 @@ function parseKey(args: Args, depth: number): SearchKey {
     case 'HEADER':
       // header-fld-name is any astring (RFC 9051 section 9); one that is no field name ("", "a b") matches
       // no message, as in Dovecot.
-      return { k: 'header', field: args.astring('header field name'), value: searchString(args) };
+      return { k: 'header', field: args.astring('header field name'), value: searchString(args, dec) };
     case 'BODY':
-      return { k: 'text', scope: 'body', value: searchString(args) };
+      return { k: 'text', scope: 'body', value: searchString(args, dec) };
     case 'TEXT':
-      return { k: 'text', scope: 'text', value: searchString(args) };
+      return { k: 'text', scope: 'text', value: searchString(args, dec) };
     case 'NOT':
-      return { k: 'not', key: parseKey(args, depth + 1) };
+      return { k: 'not', key: parseKey(args, depth + 1, dec) };
     case 'OR': {
-      const a = parseKey(args, depth + 1);
-      const b = parseKey(args, depth + 1);
+      const a = parseKey(args, depth + 1, dec);
+      const b = parseKey(args, depth + 1, dec);
       return { k: 'or', a, b };
     }
     case 'UID':
@@ -243,13 +286,10 @@ function parseKey(args: Args, depth: number): SearchKey {
   }
 }
 
-/**
- * A search string: an astring in UTF-8 (the charsets SEARCH accepts are UTF-8 and its subset US-ASCII).
- * Bytes that are no UTF-8 are BAD, as in Dovecot, rather than a search for replacement characters.
- */
-function searchString(args: Args): string {
+/** A search string: an astring, its bytes in the command's charset (an atom is ASCII in any of them). */
+function searchString(args: Args, dec: Decode): string {
   const t = args.next('search string');
-  if (t.t === 'string' && !isUtf8(t.v)) throw new ParseError('Invalid search string: not UTF-8');
+  if (t.t === 'string' && !t.binary) return dec(t.v);
   return astringOf(t, 'search string');
 }
 

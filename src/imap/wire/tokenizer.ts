@@ -27,8 +27,11 @@ export class TokenizeError extends Error {
   }
 }
 
-/** Deepest parenthesis nesting accepted (bounds recursion; SEARCH/FETCH never need more than a few levels). */
-export const MAX_NESTING = 64;
+/**
+ * Deepest parenthesis nesting accepted: it bounds recursion. Generated SEARCH criteria nest deeply (a client
+ * wrapping each OR term in parentheses); Dovecot took 5000 levels, 64 refused what such clients send.
+ */
+export const MAX_NESTING = 1000;
 
 /** Read position. */
 interface Cursor {

@@ -252,7 +252,7 @@ describe('tokenizer', () => {
   }
 
   test('deep nesting is bounded', () => {
-    assert.throws(() => tokenize(Buffer.from('('.repeat(1000) + ')'.repeat(1000))), /nested/);
+    assert.throws(() => tokenize(Buffer.from('('.repeat(1001) + ')'.repeat(1001))), /nested/);
     assert.doesNotThrow(() => tokenize(Buffer.from('('.repeat(10) + ')'.repeat(10))));
   });
 
