@@ -73,6 +73,12 @@ export function classifyError(err: unknown, where: string): ClientError {
   if (anyCode.some((c) => NET_CODES.has(c))) {
     return new ClientError('UNREACHABLE', `cannot reach ${where}: ${code ?? causeCode ?? msg}`, { cause: err });
   }
+  if (code === 'LineTooLarge' || code === 'LiteralTooLarge' || code === 'ResponseTooLarge') {
+    return new ClientError('PROTOCOL', `${where} sent a response over the client's limits, connection closed: ${msg.split('\n')[0]}`, { cause: err });
+  }
+  if (code === 'ClosedAfterConnectText' || code === 'ClosedAfterConnectTLS') {
+    return new ClientError('NETWORK', `${where} closed the connection before it could be used (${msg})`, { cause: err });
+  }
   const imapCode = err && typeof err === 'object' && 'serverResponseCode' in err ? String((err as { serverResponseCode: unknown }).serverResponseCode).toUpperCase() : '';
   if (imapCode === 'UNAVAILABLE' || imapCode === 'INUSE') {
     const text = err && typeof err === 'object' && 'response' in err ? String((err as { response: unknown }).response) : msg;

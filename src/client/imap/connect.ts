@@ -8,6 +8,13 @@ import { classifyError } from '../errors.js';
 import type { ImapContext } from './syncer.js';
 import { RefusalRecorder, attachRecorder } from './refusal.js';
 
+/** The longest response line without literals (a UID SEARCH of two million messages fits). */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** The longest literal: 16 times the partial FETCH window, for servers whose RFC822.SIZE runs short. */
+export const MAX_LITERAL_BYTES = 16 * 1024 * 1024;
+/** The longest whole response (one FETCH with its literals). */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
 /** Opens an authenticated imapflow connection with our security settings and error classification. */
 export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
   const a = ctx.account;
@@ -24,13 +31,19 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
     disableAutoIdle: !extra.autoIdle,
     disableCompression: true,
     connectionTimeout: 30_000,
+    // Bounds on what a server can make us hold (imapflow's defaults are 1 GiB): bodies over 1 MB come in
+    // 1 MB partial FETCH windows, so a longer literal or line is a broken or hostile server.
+    maxLineLength: MAX_LINE_BYTES,
+    maxLiteralSize: MAX_LITERAL_BYTES,
+    maxResponseSize: MAX_RESPONSE_BYTES,
     greetingTimeout: 15_000,
     tls: { ...(ctx.ca ? { ca: [ctx.ca] } : {}), ...(isIp(a.host) ? {} : { servername: a.host }) },
     clientInfo: { name: 'mailroom', version: '0.1.0' },
   });
   attachRecorder(client, refusals);
-  client.on('error', () => {
-    /* surfaced through the failing command */
+  client.on('error', (e: unknown) => {
+    // Surfaced through the failing command; kept for a clearer report than "Connection not available".
+    refusals.fault ??= e;
   });
   try {
     await client.connect();

@@ -16,6 +16,7 @@ import type { Maildir, StagedFile } from '../store/maildir.js';
 import type { MessageRow } from '../store/state.js';
 import type { ImapContext } from './syncer.js';
 import { openImap } from './connect.js';
+import { recorderOf } from './refusal.js';
 
 /** Bodies larger than this are streamed into their file in partial FETCHes of STREAM_CHUNK bytes. */
 export const STREAM_THRESHOLD = 1024 * 1024;
@@ -133,7 +134,7 @@ export class ImapReader {
       return out;
     } catch (e) {
       client.close();
-      throw classifyError(e, this.where);
+      throw classifyError(e instanceof ClientError ? e : (recorderOf(client).fault ?? e), this.where);
     }
   }
 

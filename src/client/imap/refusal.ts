@@ -8,6 +8,11 @@ import type { Refusal } from '../sync/plan.js';
 
 export class RefusalRecorder {
   private last: Refusal | null = null;
+  /**
+   * The error that broke the connection (imapflow's 'error' event: a line or literal over our limits, a
+   * reset), which the failing command itself reports only as "Connection not available".
+   */
+  fault: unknown = null;
 
   /** The logger object for ImapFlow's `logger` option: only warnings (command failures) are built and kept. */
   readonly logger = {

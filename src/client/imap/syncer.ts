@@ -9,10 +9,12 @@
  *    UIDVALIDITY changes drop the folder's cache. New messages get a header overview (ENVELOPE, FLAGS,
  *    RFC822.SIZE, BODYSTRUCTURE, INTERNALDATE); bodies are fetched by cache policy or on demand.
  */
+import { statSync } from 'node:fs';
 import type { ImapFlow, FetchMessageObject } from 'imapflow';
 import { dateMs, flagsOf, summaryOf } from './overview.js';
 import type { Logger } from '../../lib/logger.js';
-import { classifyError } from '../errors.js';
+import { ClientError, classifyError } from '../errors.js';
+import { recorderOf } from './refusal.js';
 import { Maildir, type StagedFile } from '../store/maildir.js';
 import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
 import { holdPending, pendingRemovals, planFolder, sizeBatches, wantsBody, type CachePolicy, type ServerFolderState } from '../sync/plan.js';
@@ -145,7 +147,7 @@ export class ImapSyncer {
       return report;
     } catch (e) {
       client.close();
-      throw classifyError(e, where);
+      throw classifyError(e instanceof ClientError ? e : (recorderOf(client).fault ?? e), where);
     } finally {
       this.relocator.finish();
     }
@@ -204,6 +206,7 @@ export class ImapSyncer {
       if (ev.vanished && ev.uid !== undefined) vanished.push(ev.uid);
     };
     let server: ServerFolderState;
+    let uidNextBack = false;
     client.on('expunge', onExpunge);
     try {
       const mb =
@@ -212,7 +215,14 @@ export class ImapSyncer {
           : await client.mailboxOpen(path);
       const uidValidity = String(mb.uidValidity);
       const modseq = mb.highestModseq !== undefined && !mb.noModseq ? String(mb.highestModseq) : null;
-      const sameValidity = local?.uidValidity === uidValidity;
+      // UIDs only grow (RFC 3501 section 2.3.1.1): a UIDNEXT at or below a UID we hold, under the same
+      // UIDVALIDITY, means the server lost its numbering (restored from a backup, rebuilt its index) and
+      // may have given our UIDs to other messages. The folder is then treated as recreated.
+      let maxLocal = 0;
+      for (const uid of localMsgs.keys()) if (uid > maxLocal) maxLocal = uid;
+      uidNextBack = local?.uidValidity === uidValidity && typeof mb.uidNext === 'number' && mb.uidNext > 0 && maxLocal >= mb.uidNext;
+      if (uidNextBack) logger.warn({ account: this.name, folder: path, uidNext: mb.uidNext, maxLocal }, 'UIDNEXT went backwards: dropping the local cache of this folder');
+      const sameValidity = local?.uidValidity === uidValidity && !uidNextBack;
       // Unsolicited FETCHes (RFC 3501 section 7.4.2) may come among the listed ones: one without UID is
       // skipped, and a UID listed twice counts once, with its last flags.
       const listed = (ms: FetchMessageObject[]): Array<{ uid: number; flags: string[] }> => {
@@ -248,7 +258,9 @@ export class ImapSyncer {
       client.off('expunge', onExpunge);
     }
     report.modes[path] = server.mode;
-    const planned = planFolder({ uidValidity: local?.uidValidity ?? null, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
+    // A UIDNEXT gone backwards resets the folder as a UIDVALIDITY change does.
+    const knownValidity = uidNextBack ? `${local?.uidValidity ?? ''} (UIDNEXT went backwards)` : (local?.uidValidity ?? null);
+    const planned = planFolder({ uidValidity: knownValidity, highestModseq: local?.highestModseq ?? null, messages: localMsgs }, server);
     // Changes still queued (the server refused them for now) keep their local effect until replayed.
     const plan = planned.reset ? planned : holdPending(planned, state.queued(this.name, path), localMsgs);
     const pending = planned.reset ? new Set<number>() : pendingRemovals(state.queued(this.name, path));
@@ -359,7 +371,10 @@ export class ImapSyncer {
     const { state } = this.ctx;
     const keep = (files: Array<{ row: MessageRow; file: StagedFile }>): void => {
       state.tx(() => {
-        for (const { row, file } of files) state.setFile(row.id, dir.root, file.key, file.path, true);
+        for (const { row, file } of files) {
+          state.setFile(row.id, dir.root, file.key, file.path, true);
+          if (row.size <= UNKNOWN_SIZE) state.setSize(row.id, statSync(file.tmpPath).size);
+        }
       });
       for (const { file } of files) dir.publish(file);
       dir.syncDirs();
@@ -389,7 +404,14 @@ export class ImapSyncer {
           const byUid = new Map(batch.map((r) => [r.uid as number, r]));
           for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
             const row = byUid.get(m.uid);
-            if (row && m.source) pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
+            if (!row || !m.source) continue;
+            // A body shorter than its RFC822.SIZE (a broken literal, a message changing under us) is not
+            // the message: left uncached, fetched again on demand.
+            if (m.source.length < row.size) {
+              this.ctx.logger.warn({ account: this.name, folder: path, uid: row.uid, bytes: m.source.length, size: row.size }, 'message body shorter than its size: not cached');
+              continue;
+            }
+            pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
           }
         }
       } catch (e) {

@@ -354,6 +354,11 @@ export class StateDb {
     this.db.prepare('UPDATE messages SET flags = ? WHERE id = ?').run(JSON.stringify(flags), id);
   }
 
+  /** Records the size of a message the server gave none for (known once its body is stored). */
+  setSize(id: number, size: number): void {
+    this.db.prepare('UPDATE messages SET size = ? WHERE id = ?').run(size, id);
+  }
+
   setFile(id: number, maildir: string, fileKey: string | null, filePath: string | null, cached: boolean): void {
     this.db
       .prepare('UPDATE messages SET maildir = ?, file_key = ?, file_path = ?, body_cached = ?, cached_at = ? WHERE id = ?')

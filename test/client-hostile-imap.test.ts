@@ -1,0 +1,247 @@
+/**
+ * The IMAP sync against a broken or hostile server (a scripted server on loopback): UIDVALIDITY changed
+ * mid-life, UIDNEXT going backwards, FETCH responses for UIDs not asked, no RFC822.SIZE, literals shorter
+ * or longer than announced, EXISTS shrinking without EXPUNGE, a server closing after its greeting, an
+ * enormous line. Each time: no local message or queued change is lost, the sync ends (never loops), a
+ * big body is never held whole, and an error is one clear ClientError.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tempProfile, engine, sampleMessage, assertMaildir, bigMessage, peakBufferGrowth, PASSWORD_ENV } from './helpers/client.js';
+import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
+import { startLineServer } from './helpers/line-server.js';
+import { ClientError } from '../src/client/errors.js';
+import type { ImapReport } from '../src/client/imap/syncer.js';
+import type { ClientEngine } from '../src/client/engine.js';
+
+interface World {
+  srv: FakeImap;
+  e: ClientEngine;
+  raws: Buffer[];
+  sync: () => Promise<ImapReport>;
+  subjects: (folder?: string) => string[];
+}
+
+const bodyFetches = (srv: FakeImap): number => srv.log.filter((l) => /UID FETCH .*BODY\.PEEK\[\]/.test(l)).length;
+
+/** INBOX with one, two, three; an account (cache all) synchronised once before `fn` unless `first` is false. */
+async function withWorld(fn: (w: World) => Promise<void>, opts: { first?: boolean; raws?: Buffer[] } = {}): Promise<void> {
+  const srv = await startFakeImap();
+  const raws = opts.raws ?? ['one', 'two', 'three'].map((s) => sampleMessage(s));
+  for (const r of raws) srv.add('INBOX', r);
+  const p = tempProfile();
+  const e = engine(p.dir, 'pw');
+  try {
+    e.addAccount({ name: 'h', protocol: 'imap', host: '127.0.0.1', port: srv.port, user: 'u', password: { kind: 'env', name: PASSWORD_ENV }, cache: 'all' });
+    const sync = async (): Promise<ImapReport> => (await e.syncAccount('h')) as ImapReport;
+    const subjects = (folder = 'INBOX'): string[] => e.list({ account: 'h', folder }).map((x) => x.summary.subject).sort();
+    if (opts.first !== false) await sync();
+    await fn({ srv, e, raws, sync, subjects });
+  } finally {
+    e.close();
+    p.cleanup();
+    await srv.close();
+  }
+}
+
+/** Every local INBOX message has its body, byte-identical to the server's message of that subject. */
+function assertBodies(w: World): void {
+  for (const row of w.e.list({ account: 'h', folder: 'INBOX' })) {
+    assert.ok(row.bodyCached && row.filePath, `${row.summary.subject} has its body`);
+    const want = w.srv.folders.get('INBOX')?.messages.find((m) => m.raw.includes(`Subject: ${row.summary.subject}\r\n`));
+    assert.ok(want && readFileSync(row.filePath).equals(want.raw), `${row.summary.subject} is byte-identical`);
+  }
+  assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+}
+
+const on =
+  (cmd: string, match: RegExp, answer: (c: HookCall) => HookResult) =>
+  (c: HookCall): HookResult =>
+    c.cmd === cmd && match.test(c.args) ? answer(c) : undefined;
+
+test('UIDVALIDITY changed mid-life: the folder is refetched, cached bodies kept (not downloaded), a queued change reported', async () => {
+  await withWorld(async (w) => {
+    const { srv, e, sync } = w;
+    const [row] = e.list({ account: 'h', folder: 'INBOX' });
+    assert.ok(row);
+    e.flag(row.id, 'flagged');
+    const inbox = srv.folders.get('INBOX');
+    assert.ok(inbox);
+    inbox.uidValidity = 777;
+    inbox.messages = inbox.messages.map((m, i) => ({ ...m, uid: 50 + i }));
+    inbox.uidNext = 60;
+    const r = await sync();
+    assert.deepEqual(r.resets, ['INBOX']);
+    assert.equal(r.conflicts.length, 1);
+    assert.match(r.conflicts[0] as string, /UIDVALIDITY changed/);
+    assert.equal(e.state.queueSize(), 0);
+    assert.deepEqual(w.subjects(), ['one', 'three', 'two']);
+    assert.deepEqual(e.list({ account: 'h', folder: 'INBOX' }).map((x) => x.uid).sort(), [50, 51, 52]);
+    assert.equal(r.relocated, 3, 'the bodies came from the cache');
+    assert.equal(bodyFetches(srv), 1, 'only the first sync downloaded bodies');
+    assertBodies(w);
+  });
+});
+
+test('UIDNEXT going backwards under the same UIDVALIDITY (UIDs given to other messages): the folder is refetched, not trusted', async () => {
+  await withWorld(async (w) => {
+    const { srv, sync } = w;
+    const inbox = srv.folders.get('INBOX');
+    assert.ok(inbox);
+    // Restored from an old backup: only UID 1 survives, and a new message gets UID 2 again.
+    inbox.messages = inbox.messages.slice(0, 1);
+    inbox.uidNext = 2;
+    srv.add('INBOX', sampleMessage('impostor'));
+    const r = await sync();
+    assert.deepEqual(r.resets, ['INBOX']);
+    assert.deepEqual(w.subjects(), ['impostor', 'one'], 'UID 2 is the new message, not the cached "two"');
+    assertBodies(w);
+    const again = await sync();
+    assert.deepEqual(again.resets, [], 'a sane UIDNEXT afterwards: no more resets');
+  });
+});
+
+test('FETCH responses for UIDs not asked for are ignored: no extra row, no body under the wrong message', async () => {
+  await withWorld(
+    async (w) => {
+      const stray = (c: HookCall): HookResult => {
+        const normal = c.normal();
+        const extra = `* 9 FETCH (UID 99 FLAGS () RFC822.SIZE 5 INTERNALDATE "07-Dec-2026 10:00:00 +0000" ENVELOPE (NIL "stray" NIL NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 5 1) BODY[] {5}\r\nstray)\r\n* 1 FETCH (UID 3 BODY[] {5}\r\nwrong)\r\n`;
+        return [extra, normal];
+      };
+      w.srv.hook = (c) => (c.cmd === 'UID FETCH' && /ENVELOPE|BODY\.PEEK\[\]/.test(c.args) && !/^3 /.test(c.args) ? stray(c) : undefined);
+      const r = await w.sync();
+      assert.equal(r.newHeaders, 3);
+      assert.deepEqual(w.subjects(), ['one', 'three', 'two']);
+      assertBodies(w);
+    },
+    { first: false },
+  );
+});
+
+test('no RFC822.SIZE: a 3 MB body is streamed in partial FETCHes and its size recorded from the file', async () => {
+  const big = bigMessage('no size', 3_000_000);
+  await withWorld(
+    async (w) => {
+      w.srv.hook = on('UID FETCH', /ENVELOPE/, (c) => String(c.normal()).replace(/ RFC822\.SIZE \d+/g, ''));
+      await w.sync();
+      assert.ok(w.srv.log.some((l) => /BODY\.PEEK\[\]<1048576\.1048576>/.test(l)), 'fetched in windows');
+      const [row] = w.e.list({ account: 'h', folder: 'INBOX' }).filter((x) => x.summary.subject === 'no size');
+      assert.equal(row?.size, big.length);
+      assertBodies(w);
+    },
+    { first: false, raws: [big, sampleMessage('small')] },
+  );
+});
+
+test('a literal shorter than announced, then the connection closes: NETWORK error, nothing cached wrongly, the next sync completes', async () => {
+  await withWorld(
+    async (w) => {
+      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]/, (c) => {
+        setTimeout(() => c.sock.destroy(), 50);
+        return `* 1 FETCH (UID 1 BODY[] {5000}\r\nonly a few bytes)\r\n${c.tag} OK done\r\n`;
+      });
+      await assert.rejects(w.sync(), (err: ClientError) => err instanceof ClientError && err.code === 'NETWORK');
+      assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached), 'no body cached from the broken response');
+      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+      w.srv.hook = undefined;
+      const r = await w.sync();
+      assert.equal(r.bodiesFetched, 3);
+      assertBodies(w);
+    },
+    { first: false },
+  );
+});
+
+test('a literal longer than announced: the few bytes announced are not cached as the message; the next sync completes', async () => {
+  await withWorld(
+    async (w) => {
+      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]/, (c) => `* 1 FETCH (UID 1 BODY[] {4}\r\nmore bytes than announced)\r\n${c.tag} OK done\r\n`);
+      // The parser may take the rest as junk atoms or fail: either way one clear error or a finished sync.
+      const r = await w.sync().catch((err: unknown) => {
+        assert.ok(err instanceof ClientError, String(err));
+        assert.ok(!/\n/.test(err.message), 'one line');
+        return null;
+      });
+      if (r) assert.equal(r.bodiesFetched, 0);
+      assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached));
+      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+      w.srv.hook = undefined;
+      await w.sync();
+      assertBodies(w);
+    },
+    { first: false },
+  );
+});
+
+test('EXISTS shrinking without EXPUNGE: the listing decides, no message lost locally', async () => {
+  await withWorld(async (w) => {
+    w.srv.add('INBOX', sampleMessage('four'));
+    w.srv.hook = on('UID FETCH', /^1:\* \(UID FLAGS\)/, (c) => ['* 1 EXISTS\r\n', c.normal()]);
+    const r = await w.sync();
+    assert.deepEqual(r.failed, []);
+    assert.deepEqual(w.subjects(), ['four', 'one', 'three', 'two']);
+    assertBodies(w);
+  });
+});
+
+test('a server that closes right after its greeting: one clear NETWORK error, at once', async () => {
+  const srv = await startLineServer((w, sock) => {
+    w('* OK [CAPABILITY IMAP4rev1] hello\r\n');
+    setImmediate(() => sock.destroy());
+    return () => undefined;
+  });
+  const p = tempProfile();
+  const e = engine(p.dir, 'pw');
+  try {
+    e.addAccount({ name: 'c', protocol: 'imap', host: '127.0.0.1', port: srv.port, user: 'u', password: { kind: 'env', name: PASSWORD_ENV } });
+    await assert.rejects(e.syncAccount('c'), (err: ClientError) => {
+      assert.ok(err instanceof ClientError);
+      assert.match(err.code, /NETWORK|UNREACHABLE/);
+      assert.match(err.message, /127\.0\.0\.1/);
+      return true;
+    });
+  } finally {
+    e.close();
+    p.cleanup();
+    await srv.close();
+  }
+});
+
+test('an enormous line (64 MB without CRLF) is refused past the line limit: a clear error, never held whole', async () => {
+  await withWorld(async (w) => {
+    const [row] = w.e.list({ account: 'h', folder: 'INBOX' });
+    assert.ok(row);
+    w.e.flag(row.id, 'seen');
+    w.srv.hook = on('UID FETCH', /^1:\*/, (c) => {
+      const chunk = Buffer.alloc(1024 * 1024, 0x78);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 64 && !c.sock.destroyed) {
+          sent++;
+          if (!c.sock.write(sent === 1 ? Buffer.concat([Buffer.from('* OK '), chunk]) : chunk)) {
+            c.sock.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+      return '';
+    });
+    const growth = await peakBufferGrowth(() =>
+      assert.rejects(w.sync(), (err: ClientError) => {
+        assert.ok(err instanceof ClientError, String(err));
+        assert.equal(err.code, 'PROTOCOL');
+        assert.match(err.message, /over the client's limits.*Line length/);
+        return true;
+      }),
+    );
+    assert.ok(growth < 48 * 1024 * 1024, `at most the 16 MB line limit and buffers are held, not 64 MB (${growth} bytes)`);
+    assert.equal(w.e.list({ account: 'h', folder: 'INBOX' }).length, 3, 'no local message lost');
+    assert.equal(w.e.state.queueSize(), 0, 'the flag change was pushed before the listing broke');
+    w.srv.hook = undefined;
+    await w.sync();
+    assertBodies(w);
+  });
+});
