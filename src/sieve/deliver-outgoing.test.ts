@@ -53,3 +53,17 @@ test('handles, header encoding, redirect marks, Message-ID', () => {
   assert.equal(messageId(headerFields(msg(''))), '<m1@remote.test>');
   assert.equal(messageId(headerFields(Buffer.from('Subject: x\r\n\r\n'))), null);
 });
+
+test('buildVacationReply with :mime keeps only the Content-* fields of the reason: it cannot add From, Bcc or other header fields', () => {
+  const reason = 'From: boss@example.org\r\nBcc: x@example.net\r\nContent-Type: text/plain;\r\n charset=utf-8\r\nauto-submitted: no\r\nContent-Transfer-Encoding: 8bit\r\n\r\nhello\r\nFrom: in the body stays\r\n';
+  const raw = buildVacationReply({ fields: [], to: 'bob@example.net', from: 'alice@example.org', reason, mime: true, hostname: 'mx.test', now: new Date() }).raw.toString();
+  const [head, body] = raw.split('\r\n\r\n') as [string, string];
+  assert.deepEqual(head.match(/^From:.*$/gim), ['From: alice@example.org']);
+  assert.doesNotMatch(head, /^Bcc:/im);
+  assert.deepEqual(head.match(/^auto-submitted:.*$/gim), ['Auto-Submitted: auto-replied (vacation)']);
+  assert.match(head, /\r\nContent-Type: text\/plain;\r\n charset=utf-8\r\nContent-Transfer-Encoding: 8bit$/);
+  assert.equal(body, 'hello\r\nFrom: in the body stays\r\n');
+  // A reason without a header part is a text/plain body.
+  const bare = buildVacationReply({ fields: [], to: 'b@e.net', from: 'a@e.org', reason: 'Bcc: x@example.net', mime: true, hostname: 'h', now: new Date() }).raw.toString();
+  assert.match(bare, /MIME-Version: 1\.0\r\nContent-Type: text\/plain; charset=utf-8\r\n\r\nBcc: x@example\.net\r\n$/);
+});

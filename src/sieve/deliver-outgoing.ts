@@ -153,8 +153,7 @@ export function buildVacationReply(opts: {
   const crlf = (s: string): string => s.replace(/\r?\n/g, '\r\n');
   let body: string;
   if (opts.mime) {
-    body = crlf(opts.reason);
-    if (!/\r\n\r\n/.test(body)) body = `Content-Type: text/plain; charset=utf-8\r\n\r\n${body}`;
+    body = mimeReason(crlf(opts.reason));
   } else if (opts.htmlBody) {
     const b = `=_alt_${randomBytes(10).toString('hex')}`;
     body =
@@ -166,6 +165,26 @@ export function buildVacationReply(opts: {
   }
   if (!body.endsWith('\r\n')) body += '\r\n';
   return { to: opts.to, raw: Buffer.from(head + body, 'utf8') };
+}
+
+/**
+ * A :mime reason (RFC 5230 4.4) as the reply's MIME part: of its header, only the Content-* fields are kept
+ * (anything else, a From or a Bcc, would become a header field of the reply itself); a reason that does not
+ * begin with a header block is a text/plain body.
+ */
+function mimeReason(reason: string): string {
+  const split = reason.indexOf('\r\n\r\n');
+  const lines = split < 0 ? [] : reason.slice(0, split).split('\r\n');
+  const isHeader = lines.length > 0 && /^[!-9;-~]+:/.test(lines[0]!) && lines.every((l) => /^[!-9;-~]+:/.test(l) || /^[ \t]/.test(l));
+  if (!isHeader) return `Content-Type: text/plain; charset=utf-8\r\n\r\n${reason}`;
+  const kept: string[] = [];
+  let keep = false;
+  for (const l of lines) {
+    if (!/^[ \t]/.test(l)) keep = /^content-/i.test(l);
+    if (keep) kept.push(l);
+  }
+  const rest = reason.slice(split + 4);
+  return kept.length ? `${kept.join('\r\n')}\r\n\r\n${rest}` : `Content-Type: text/plain; charset=utf-8\r\n\r\n${rest}`;
 }
 
 /** The header field a redirected copy carries, naming the user who redirected it. */
