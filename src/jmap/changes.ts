@@ -8,7 +8,7 @@
  */
 import type { Args, Call } from './api.js';
 import { decodeEmailState, encodeEmailState, type Account, type BoxState } from './account.js';
-import { optUint } from './args.js';
+import { getIds, optUint } from './args.js';
 import { MethodError, invalid } from './errors.js';
 
 interface Delta {
@@ -142,12 +142,11 @@ export async function threadChanges(args: Args, call: Call): Promise<Args> {
 
 export async function threadGet(args: Args, call: Call): Promise<Args> {
   const a = call.account;
-  const ids = args['ids'];
-  if (ids === null || ids === undefined) throw new MethodError('requestTooLarge', 'Thread/get needs ids');
-  if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) invalid('ids must be an array of strings');
+  const ids = getIds(args, call);
+  if (ids === null) throw new MethodError('requestTooLarge', 'Thread/get needs ids');
   const list: Array<Record<string, unknown>> = [];
   const notFound: string[] = [];
-  for (const id of new Set(ids as string[])) {
+  for (const id of new Set(ids)) {
     const emails = a.threadEmails(id);
     if (emails.length === 0) notFound.push(id);
     else list.push({ id, emailIds: emails.map((r) => r.id) });

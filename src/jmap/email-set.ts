@@ -5,7 +5,7 @@
  * mailbox are reported to the spam filter (trainOnMove). Every change goes through the store, so IMAP IDLE,
  * POP3 and other JMAP clients see it from the change log.
  */
-import type { Args, Call } from './api.js';
+import { LIMITS, type Args, type Call } from './api.js';
 import type { Account, Box, EmailRec } from './account.js';
 import { applyPatch, checkSetSize, optBool, optString, resolveId } from './args.js';
 import { MethodError, invalid, setError, type SetError } from './errors.js';
@@ -304,13 +304,15 @@ const PARSE_DEFAULT = ['messageId', 'inReplyTo', 'references', 'sender', 'from',
 export async function emailParse(args: Args, call: Call): Promise<Args> {
   const blobIds = args['blobIds'];
   if (!Array.isArray(blobIds) || !blobIds.every((b) => typeof b === 'string')) invalid('blobIds must be an array of ids');
+  // Each blob is parsed whole: bounded as a /get's ids are, and a blob named twice is parsed once.
+  if (blobIds.length > LIMITS.maxObjectsInGet) throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInGet} blobIds`);
   const props = args['properties'] === undefined || args['properties'] === null ? PARSE_DEFAULT : emailProperties(args).filter((p) => p !== 'id');
   for (const p of props) if (['id', 'mailboxIds', 'keywords', 'receivedAt', 'threadId'].includes(p)) invalid(`${p} is not available from Email/parse`);
   const o = bodyOptions(args);
   const parsed: Record<string, unknown> = {};
   const notParsable: string[] = [];
   const notFound: string[] = [];
-  for (const id of blobIds as string[]) {
+  for (const id of new Set(blobIds as string[])) {
     const blob = await readBlobFor(call)(id);
     if (!blob) {
       notFound.push(id);

@@ -1,0 +1,49 @@
+/**
+ * JMAP methods that took lists of ids without the maxObjectsInGet bound: Email/parse parsed one uploaded
+ * blob once per occurrence in blobIds (a 10 MB request can name one blob 400 000 times: as many parses of
+ * it), and Thread/get looked up any number of ids. Past maxObjectsInGet each is requestTooLarge; repeated
+ * ids are answered once.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startJmap, rfc822, type JmapFixture } from './jmap-helpers.js';
+import { LIMITS } from '../src/jmap/api.js';
+
+let f: JmapFixture;
+let blobId: string;
+before(async () => {
+  f = await startJmap();
+  const r = await fetch(`${f.base}/jmap/upload/${f.accountId}/`, { method: 'POST', headers: { ...f.auth, 'Content-Type': 'message/rfc822' }, body: rfc822('parse me', { body: 'x'.repeat(200_000) + '\r\n' }) });
+  assert.equal(r.status, 201);
+  blobId = ((await r.json()) as { blobId: string }).blobId;
+});
+after(async () => {
+  await f.stop();
+});
+
+type R = Record<string, unknown>;
+async function first(name: string, args: R): Promise<[string, R]> {
+  const r = await f.api([[name, args, 'c']]);
+  assert.equal(r.status, 200);
+  const [n, body] = (r.body['methodResponses'] as Array<[string, R, string]>)[0]!;
+  return [n, body];
+}
+
+test('Email/parse: more than maxObjectsInGet blobIds is requestTooLarge; one blob named many times is parsed once', async () => {
+  const [n, body] = await first('Email/parse', { accountId: f.accountId, blobIds: Array.from({ length: 5000 }, () => blobId) });
+  assert.equal(n, 'error');
+  assert.equal(body['type'], 'requestTooLarge');
+  const [ok, parsed] = await first('Email/parse', { accountId: f.accountId, blobIds: Array.from({ length: LIMITS.maxObjectsInGet }, () => blobId), properties: ['subject'] });
+  assert.equal(ok, 'Email/parse');
+  assert.deepEqual(parsed['parsed'], { [blobId]: { subject: 'parse me' } });
+  assert.deepEqual(parsed['notFound'], []);
+});
+
+test('Thread/get: more than maxObjectsInGet ids is requestTooLarge; within it, unknown ids are notFound', async () => {
+  const [n, body] = await first('Thread/get', { accountId: f.accountId, ids: Array.from({ length: LIMITS.maxObjectsInGet + 1 }, (_, i) => `T${i}`) });
+  assert.equal(n, 'error');
+  assert.equal(body['type'], 'requestTooLarge');
+  const [ok, got] = await first('Thread/get', { accountId: f.accountId, ids: ['Tnone', 'Tnone'] });
+  assert.equal(ok, 'Thread/get');
+  assert.deepEqual(got['notFound'], ['Tnone']);
+});
