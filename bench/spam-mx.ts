@@ -15,9 +15,10 @@
  *
  * Usage: npm run bench -- spam-mx [flags], or node --import tsx bench/spam-mx.ts [--messages N] [--connections N]
  *        [--recipients N] [--train N] [--runs N] [--arc-every N] [--senders N] [--checks 1|0] [--spam 1|0]
- *        [--threads N] [--smoke] [--json] [--out DIR]
+ *        [--threads N] [--threshold P] [--smoke] [--json] [--out DIR]
  * --threads: check-pool threads (mailauth/pool.ts) for the checks (SPF, DKIM, DMARC, ARC) and tokenizing; default the
- * server's default (CPUs less one), 0 checks everything in-process.
+ * server's default (CPUs less one), 0 checks everything in-process. --threshold: the filter's spam threshold (default 0.9;
+ * above 1 nothing is filed into Junk, to see what filing costs).
  * Writes <out>/spam-mx.md (default bench/results). Exit status 1 when a delivery fails, a message is missing,
  * or a message delivered with the checks on lacks dkim=pass and dmarc=pass.
  */
@@ -56,6 +57,8 @@ interface Options {
   spam: number;
   /** Check-pool threads (mailauth/pool.ts) for the checks and tokenizing; -1 the default size, 0 none (all in-process). */
   threads: number;
+  /** Spam threshold of the filter (above 1: nothing is filed into Junk, to see what filing costs). */
+  threshold: number;
   json: boolean;
   out: string;
 }
@@ -63,7 +66,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   return parseBenchFlags<Options>(
     argv,
-    { messages: 2000, connections: 10, recipients: 10, train: 400, runs: 3, arcEvery: 10, senders: 50, checks: 1, spam: 1, threads: -1, json: false, out: join(HERE, 'results') },
+    { messages: 2000, connections: 10, recipients: 10, train: 400, runs: 3, arcEvery: 10, senders: 50, checks: 1, spam: 1, threads: -1, threshold: 0.9, json: false, out: join(HERE, 'results') },
     { messages: 60, connections: 4, recipients: 3, train: 40, runs: 1 },
   );
 }
@@ -162,7 +165,7 @@ export async function spamMxBench(argv: string[]): Promise<void> {
       const { dir, store } = await trainedStore('mailroom-bench-spam-mx-', o.recipients, training);
       dirs.push(dir);
       stores.push(store);
-      const stages = buildStages({ store, logger: silentLogger, hostname: HOST, dataDir: dir, spam: { enabled: on && o.spam > 0 } });
+      const stages = buildStages({ store, logger: silentLogger, hostname: HOST, dataDir: dir, spam: { enabled: on && o.spam > 0, threshold: o.threshold } });
       const resolver = createResolver({ servers: [{ host: '127.0.0.1', port: dns.port }], cacheSize: 50_000 });
       if (on && o.checks > 0) checker = createMxChecker({ hostname: HOST, resolver });
       const svc = createSmtpService({

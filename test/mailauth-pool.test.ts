@@ -12,7 +12,7 @@ import { createResolver, type DnsResolver } from '../src/lib/dns.js';
 import { createMxChecker, dkimRecordValue, generateDkimKey, sealMessage, signMessage, DkimKeyCache } from '../src/mailauth/index.js';
 import { checkSignatures } from '../src/mailauth/inbound.js';
 import { CheckPool, PoolError } from '../src/mailauth/pool.js';
-import { octets, packParts, unpackParts } from '../src/mailauth/tasks.js';
+import { dnsSettingsText, octets, packParts, runBatch, runTask, unpackParts } from '../src/mailauth/tasks.js';
 import { removeSpans } from '../src/mailauth/headers.js';
 import { authTokenList, tokenIdParts, tokenParts, tokenize } from '../src/spam/tokenize.js';
 import { tokenIdList } from '../src/spam/token-ids.js';
@@ -125,6 +125,22 @@ describe('check pool', () => {
     // A token holding the separator travels as a list.
     const odd = { head: ['a\nb', 'c'], body: [], failed: null };
     assert.deepEqual(unpackParts(packParts(odd)), odd);
+  });
+
+  test('a batch of tasks (tokens made first, then the checks) gives what each task gives alone', async () => {
+    const corpus = [...messages(), ...spamCorpus(20, 11).map((m) => m.raw)];
+    const session = { ip: '127.0.0.1', helo: 'mail.pass.test', mailFrom: 'a@pass.test' };
+    const dns = dnsSettingsText(resolver.settings!);
+    const task = (raw: Buffer, forms: { tokens: boolean; ids?: boolean }) => ({ kind: 'inbound' as const, payload: { bytes: new Uint8Array(raw), hostname: HOST, dns, session, ...forms } });
+    for (const forms of [{ tokens: false, ids: true }, { tokens: true, ids: true }, { tokens: true }]) {
+      const batch = await Promise.all(runBatch(corpus.map((raw) => task(raw, forms))));
+      for (const [i, raw] of corpus.entries()) {
+        const alone = (await runTask('inbound', task(raw, forms).payload)) as { own: unknown[] };
+        assert.deepEqual(batch[i], alone, raw.toString('latin1', 0, 80));
+      }
+      // The forged field claiming our authserv-id is removed before tokenizing, in a batch too.
+      assert.ok(batch.some((r) => (r as { own: unknown[] }).own.length > 0));
+    }
   });
 
   test('tokens made ahead by the MX are those of the message it delivers', async () => {

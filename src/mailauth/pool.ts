@@ -323,10 +323,11 @@ if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null
     }
   };
   // Messages wait in the port until the listener is added.
-  void import('./tasks.js').then(({ runTask }) => {
+  void import('./tasks.js').then(({ runBatch }) => {
     port.on('message', (tasks: Array<{ id: number; kind: TaskKind; payload: unknown }>) => {
-      for (const m of tasks) {
-        runTask(m.kind, m.payload).then(
+      const running = runBatch(tasks);
+      for (const [i, m] of tasks.entries()) {
+        running[i]!.then(
           (value) => answer({ id: m.id, ok: true, value }),
           (e: unknown) => answer({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
         );
