@@ -16,6 +16,7 @@
  */
 import type { Mailbox, MailboxStatus, User } from '../store/types.js';
 import { ANYONE, AUTHENTICATED, effectiveRights, PUBLIC_OWNER, RIGHT_ORDER } from '../store/acl.js';
+import { mailboxNameOrNull } from '../store/names.js';
 import { no } from './errors.js';
 import { currentUser, type CommandContext } from './session.js';
 import type { PrivateSeen } from './view.js';
@@ -125,9 +126,21 @@ export function requireRights(t: Target, need: string, name?: string): void {
  */
 export async function resolveMailbox(ctx: CommandContext, name: string, need: string): Promise<Target> {
   const t = await findMailbox(ctx, name);
-  if (!t) throw no('Mailbox does not exist', 'NONEXISTENT');
+  if (!t) {
+    refuseInvalidName(name);
+    throw no('Mailbox does not exist', 'NONEXISTENT');
+  }
   requireRights(t, need, name);
   return t;
+}
+
+/**
+ * NO [CANNOT] for a personal name no mailbox can have: empty, an empty level ("a//b", "a/", "/a"), too long,
+ * a control character or wildcard. Dovecot answers such names "Invalid mailbox name" with [CANNOT] too,
+ * where a valid name that is missing gets [NONEXISTENT] or [TRYCREATE].
+ */
+function refuseInvalidName(name: string): void {
+  if (locate(name).ns === 'personal' && mailboxNameOrNull(name) === null) throw no('Invalid mailbox name', 'CANNOT');
 }
 
 /** Dovecot's rule: a mailbox is read-only when none of i, e, w, s, t is granted. */
@@ -184,6 +197,8 @@ export async function privateSeenOf(ctx: CommandContext, t: Target): Promise<Pri
 export async function destinationMailbox(ctx: CommandContext, name: string): Promise<Target> {
   const t = await findMailbox(ctx, name);
   if (!t) {
+    // TRYCREATE only where a CREATE could succeed.
+    refuseInvalidName(name);
     if (locate(name).ns === 'personal') throw no('Mailbox does not exist', 'TRYCREATE');
     throw no('Mailbox does not exist', 'NONEXISTENT');
   }
