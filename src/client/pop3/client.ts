@@ -30,6 +30,19 @@ const CRLF = Buffer.from('\r\n');
 /** Received but unread bytes above which the socket is paused (bounded memory whatever the server sends). */
 const RECEIVE_HIGH_WATER = 1024 * 1024;
 const TERMINATOR = Buffer.from('\r\n.\r\n');
+/**
+ * The most a multi-line response held in memory may take (CAPA, LIST, UIDL of a million messages fit): a
+ * server that never sends the final "." is refused past it instead of filling memory.
+ */
+export const MAX_MULTILINE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * How far a message may run past its LIST size before the server is judged broken (RFC 1939 says LIST gives
+ * the exact size; a little slack for servers that count bare LFs): twice the size plus 1 MB.
+ */
+export function retrLimit(listedSize: number): number {
+  return 2 * Math.max(0, listedSize) + 1024 * 1024;
+}
 
 export interface Pop3ListEntry {
   msgno: number;
@@ -187,7 +200,7 @@ export class Pop3Client {
    * Reads a multi-line body up to the ".CRLF" terminator and removes dot-stuffing (RFC 1939 section 3).
    * The result keeps every line's CRLF; bytes are passed through untouched.
    */
-  private async readMultiline(): Promise<Buffer> {
+  private async readMultiline(limit = MAX_MULTILINE_BYTES): Promise<Buffer> {
     let scanFrom = 0;
     for (;;) {
       // An empty body is just ".\r\n".
@@ -202,8 +215,17 @@ export class Pop3Client {
         return unstuff(raw);
       }
       scanFrom = Math.max(0, this.buf.length - TERMINATOR.length + 1);
+      if (this.buf.length > limit) this.tooLong(limit);
       await this.more();
     }
+  }
+
+  /** A response past its bound: the connection is closed (the rest of it is never read). */
+  private tooLong(limit: number): never {
+    const err = new ClientError('PROTOCOL', `${this.where} sent a multi-line response over ${limit} bytes without its final "." (broken or hostile server)`);
+    this.fail(err);
+    this.socket.destroy();
+    throw err;
   }
 
   private write(line: string): void {
@@ -305,8 +327,8 @@ export class Pop3Client {
     const body = await this.readMultiline();
     const out: Pop3UidlEntry[] = [];
     for (const line of body.toString('latin1').split('\r\n')) {
-      const m = /^(\d+)\s+([\x21-\x7e]{1,70})/.exec(line);
-      if (m && m[2]) out.push({ msgno: Number(m[1]), uidl: m[2] });
+      const m = /^(\d+)\s+([\x21-\x7e]+)\s*$/.exec(line);
+      if (m && m[2]) out.push({ msgno: Number(m[1]), uidl: uidlKey(m[2]) });
     }
     return out;
   }
@@ -321,16 +343,16 @@ export class Pop3Client {
    * order (responses are buffered as they arrive, so the server never blocks on a full socket). Yields each
    * message as soon as it is complete.
    */
-  async *retrMany(msgnos: number[]): AsyncGenerator<{ msgno: number; raw: Buffer }> {
+  async *retrMany(msgnos: number[], limitOf: (msgno: number) => number = () => MAX_MULTILINE_BYTES): AsyncGenerator<{ msgno: number; raw: Buffer }> {
     if (!this.pipelining) {
-      for (const n of msgnos) yield { msgno: n, raw: await this.retr(n) };
+      for (const n of msgnos) yield { msgno: n, raw: await this.retr(n, limitOf(n)) };
       return;
     }
     if (this.failure) throw this.failure;
     this.socket.write(msgnos.map((n) => `RETR ${n}\r\n`).join(''));
     for (const n of msgnos) {
       await this.readStatus();
-      yield { msgno: n, raw: await this.readMultiline() };
+      yield { msgno: n, raw: await this.readMultiline(limitOf(n)) };
     }
   }
 
@@ -354,9 +376,10 @@ export class Pop3Client {
     if (firstError) throw firstError;
   }
 
-  async retr(msgno: number): Promise<Buffer> {
+  /** RETR held in memory; more than `limit` bytes without the final "." is a PROTOCOL error. */
+  async retr(msgno: number, limit = MAX_MULTILINE_BYTES): Promise<Buffer> {
     await this.command(`RETR ${msgno}`);
-    return this.readMultiline();
+    return this.readMultiline(limit);
   }
 
   /**
@@ -365,9 +388,10 @@ export class Pop3Client {
    * before more is read. Rejects as the other commands do; a `write` failure rejects with that error (the
    * connection is then unusable: the rest of the response was not read).
    */
-  async retrStream(msgno: number, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+  async retrStream(msgno: number, write: (chunk: Buffer) => Promise<void>, limit = Infinity): Promise<void> {
     await this.command(`RETR ${msgno}`);
     let atLineStart = true;
+    let total = 0;
     for (;;) {
       const b = this.buf;
       const parts: Buffer[] = [];
@@ -400,6 +424,8 @@ export class Pop3Client {
         break;
       }
       this.buf = b.subarray(pos);
+      total += pos;
+      if (total > limit) this.tooLong(limit);
       if (parts.length) await write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
       if (done) return;
       await this.more();
@@ -407,9 +433,9 @@ export class Pop3Client {
   }
 
   /** TOP msg n (the header and the first n body lines); optional in RFC 1939. */
-  async top(msgno: number, lines: number): Promise<Buffer> {
+  async top(msgno: number, lines: number, limit = MAX_MULTILINE_BYTES): Promise<Buffer> {
     await this.command(`TOP ${msgno} ${lines}`);
-    return this.readMultiline();
+    return this.readMultiline(limit);
   }
 
   async dele(msgno: number): Promise<void> {
@@ -453,6 +479,14 @@ function asAuth(e: unknown, where: string): unknown {
     return new ClientError('AUTH', `login to ${where} failed: wrong user name or password (${e.message.replace(`${where}: `, '')})`);
   }
   return e;
+}
+
+/**
+ * A UIDL as we keep it: as sent when it has the 1 to 70 characters RFC 1939 section 7 allows; a longer one
+ * (never cut: two long ids sharing a prefix would merge) becomes "~" and the SHA-256 of it, in hex.
+ */
+export function uidlKey(uidl: string): string {
+  return uidl.length <= 70 ? uidl : `~${createHash('sha256').update(uidl, 'latin1').digest('hex')}`;
 }
 
 function isIp(host: string): boolean {

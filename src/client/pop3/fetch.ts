@@ -14,7 +14,7 @@ import { Maildir, type StagedFile, type StoredFile } from '../store/maildir.js';
 import type { AccountConfig, StateDb } from '../store/state.js';
 import { planPop3, sizeBatches, type Pop3Policy } from '../sync/plan.js';
 import { summaryFromRaw, parseDate } from '../summary.js';
-import { Pop3Client } from './client.js';
+import { Pop3Client, retrLimit } from './client.js';
 import type { ProgressFn } from '../progress.js';
 
 export interface Pop3Report {
@@ -95,6 +95,11 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
       report.warnings.push(w);
       logger.warn({ account: account.name, uidl: r.uidl, was: r.was, size: r.size }, w);
     }
+    for (const u of plan.duplicates) {
+      const w = `${account.name}: the server gives UIDL ${u} to several messages (RFC 1939 wants it unique): they are told apart by size and order`;
+      report.warnings.push(w);
+      logger.warn({ account: account.name, uidl: u }, w);
+    }
     for (const s of plan.skipped) {
       const w = `${account.name}: message ${s.uidl ?? '#' + s.msgno} (${s.size} bytes) was not downloaded: ${s.reason}`;
       report.warnings.push(w);
@@ -138,7 +143,7 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
             report.duplicatesSkipped++;
           } else pending.push(Promise.resolve(got));
         } else {
-          for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno))) {
+          for await (const { msgno, raw } of client.retrMany(batch.map((d) => d.msgno), (n) => retrLimit(bySeq.get(n)?.size ?? 0))) {
             const d = bySeq.get(msgno) as (typeof batch)[number];
             if (d.uidl === null && isKnownWithoutUidl(ctx, raw, raw.length)) {
               // No UIDL: an earlier session that broke before QUIT already stored this one; only DELE it again.
@@ -172,7 +177,7 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     for (const h of plan.headersOnly) {
       let head: Buffer | null = null;
       if (canTop) {
-        head = await client.top(h.msgno, 0).catch((e: unknown) => {
+        head = await client.top(h.msgno, 0, TOP_LIMIT).catch((e: unknown) => {
           if (!(e instanceof ClientError) || e.code !== 'PROTOCOL') throw e;
           canTop = false;
           return null;
@@ -228,10 +233,12 @@ function isKnownWithoutUidl(ctx: Pop3SyncContext, head: Buffer, length: number):
 const STREAM_THRESHOLD = 1024 * 1024;
 /** How much of a streamed message is kept for its summary: its header, up to this many bytes. */
 const HEAD_LIMIT = 256 * 1024;
+/** The most a TOP n 0 answer (a header) may take in memory: a server ignoring the 0 sends the whole message. */
+const TOP_LIMIT = 4 * 1024 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 /** RETR of one message straight into a staged file; returns the file, the header bytes and the length. */
-async function retrToFile<D extends { msgno: number }>(client: Pop3Client, inbox: Maildir, d: D): Promise<{ d: D; head: Buffer; length: number; file: StagedFile }> {
+async function retrToFile<D extends { msgno: number; size: number }>(client: Pop3Client, inbox: Maildir, d: D): Promise<{ d: D; head: Buffer; length: number; file: StagedFile }> {
   let head = Buffer.alloc(0);
   let headDone = false;
   let length = 0;
@@ -244,7 +251,7 @@ async function retrToFile<D extends { msgno: number }>(client: Pop3Client, inbox
         }
         length += chunk.length;
         await write(chunk);
-      }),
+      }, retrLimit(d.size)),
     { asNew: true },
   );
   return { d, head, length, file };

@@ -61,22 +61,23 @@ describe('planPop3', () => {
       forget: ['a'],
     },
     {
-      name: 'duplicate UIDL listed twice is downloaded once',
+      name: 'a UIDL given to two messages of the same size: both downloaded (each message number is a message)',
       input: { server: [{ msgno: 1, uidl: 'x', size: 1 }, { msgno: 2, uidl: 'x', size: 1 }], known: known([]), policy: { kind: 'keep' }, now: NOW },
-      download: [[1, false]],
+      download: [[1, false], [2, false]],
       deleteKnown: [],
       forget: [],
     },
   ];
-  test('a UIDL listed twice with other sizes names two messages: the second is keyed "UIDL SIZE"', () => {
+  test('a UIDL listed again names another message: keyed "UIDL SIZE", and "UIDL SIZE #n" for a size listed already', () => {
     const listing = [
       { msgno: 1, uidl: 'x', size: 10 },
       { msgno: 2, uidl: 'x', size: 20 },
       { msgno: 3, uidl: 'x', size: 20 },
     ];
     const p = planPop3({ server: listing, known: known([]), policy: { kind: 'keep' }, now: NOW });
-    assert.deepEqual(p.download.map((d) => [d.msgno, d.uidl]), [[1, 'x'], [2, 'x 20']]);
-    const again = planPop3({ server: listing, known: known([['x', { size: 10 }], ['x 20', { size: 20 }]]), policy: { kind: 'keep' }, now: NOW });
+    assert.deepEqual(p.download.map((d) => [d.msgno, d.uidl]), [[1, 'x'], [2, 'x 20'], [3, 'x 20 #2']]);
+    assert.deepEqual(p.duplicates, ['x']);
+    const again = planPop3({ server: listing, known: known([['x', { size: 10 }], ['x 20', { size: 20 }], ['x 20 #2', { size: 20 }]]), policy: { kind: 'keep' }, now: NOW });
     assert.deepEqual([again.download, again.forget, again.reused], [[], [], []]);
   });
 

@@ -58,6 +58,8 @@ export interface Pop3Plan {
   reused: Array<{ msgno: number; uidl: string; was: number; size: number }>;
   /** Known UIDLs recorded without their size (older profiles): record the size listed now. */
   sizes: Array<{ uidl: string; size: number }>;
+  /** UIDLs the server gave to more than one message of this listing (a warning for the user). */
+  duplicates: string[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -67,17 +69,20 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * the caller must refuse other policies before planning (leave-a-copy needs UIDL to know what is new);
  * this function then downloads everything and deletes it.
  *
- * UIDLs are unique per maildrop and never reused (RFC 1939 section 7), but some servers break that; the
- * LIST size tells their messages apart. A UIDL listed twice with the same size is one message listed
- * twice (taken once); listed again with another size it is another message, tracked under the key
- * "UIDL SIZE" (a space never occurs in a UIDL, so the key cannot clash with a real one). A known UIDL
+ * UIDLs are unique per maildrop and never reused (RFC 1939 section 7), but some servers break that. Every
+ * message number is a message of its own, so a UIDL listed again names another message: tracked under the
+ * key "UIDL SIZE" (a space never occurs in a UIDL, so the key cannot clash with a real one), and when that
+ * size was listed already under the UIDL, "UIDL SIZE #n" for its n-th occurrence (told apart by their order;
+ * a message never goes undownloaded because another one shares its UIDL). A known UIDL
  * whose size changed since we fetched it now names another message (the server reused it after the
  * first was deleted): it is downloaded as new and reported in `reused`.
  */
 export function planPop3(input: Pop3PlanInput): Pop3Plan {
-  const plan: Pop3Plan = { download: [], headersOnly: [], skipped: [], deleteKnown: [], forget: [], reused: [], sizes: [] };
+  const plan: Pop3Plan = { download: [], headersOnly: [], skipped: [], deleteKnown: [], forget: [], reused: [], sizes: [], duplicates: [] };
   const seen = new Set<string>();
-  const sizeOf = new Map<string, number>();
+  const listedUidls = new Set<string>();
+  /** Occurrences of each "UIDL SIZE" in this listing. */
+  const occurrences = new Map<string, number>();
   const limit = input.maxSize && input.maxSize > 0 ? input.maxSize : Infinity;
   for (const listed of input.server) {
     if (listed.uidl === null) {
@@ -90,13 +95,15 @@ export function planPop3(input: Pop3PlanInput): Pop3Plan {
       continue;
     }
     let m = { ...listed, uidl: listed.uidl };
-    if (seen.has(m.uidl)) {
-      if (sizeOf.get(m.uidl) === m.size) continue; // the same message listed twice: take the first
-      m = { ...m, uidl: `${m.uidl} ${m.size}` };
-      if (seen.has(m.uidl)) continue;
+    const n = (occurrences.get(`${m.uidl} ${m.size}`) ?? 0) + 1;
+    occurrences.set(`${m.uidl} ${m.size}`, n);
+    if (listedUidls.has(listed.uidl)) {
+      if (!plan.duplicates.includes(listed.uidl)) plan.duplicates.push(listed.uidl);
+      m = { ...m, uidl: n === 1 ? `${m.uidl} ${m.size}` : `${m.uidl} ${m.size} #${n}` };
     }
+    listedUidls.add(listed.uidl);
+    if (seen.has(m.uidl)) continue;
     seen.add(m.uidl);
-    sizeOf.set(m.uidl, m.size);
     let known = input.known.get(m.uidl);
     if (known && known.size != null && known.size !== m.size) {
       plan.reused.push({ msgno: m.msgno, uidl: m.uidl, was: known.size, size: m.size });
