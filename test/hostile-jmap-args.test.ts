@@ -47,3 +47,15 @@ test('Thread/get: more than maxObjectsInGet ids is requestTooLarge; within it, u
   assert.equal(ok, 'Thread/get');
   assert.deepEqual(got['notFound'], ['Tnone']);
 });
+
+test('Quota/get and VacationResponse/get: more than maxObjectsInGet ids is requestTooLarge', async () => {
+  const many = Array.from({ length: LIMITS.maxObjectsInGet + 1 }, (_, i) => `q${i}`);
+  const quota = await f.api([['Quota/get', { accountId: f.accountId, ids: many }, 'c']], ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:quota']);
+  assert.deepEqual((quota.body['methodResponses'] as Array<[string, R]>)[0]![1]['type'], 'requestTooLarge');
+  const [n, body] = await first('VacationResponse/get', { accountId: f.accountId, ids: many });
+  assert.equal(n, 'error');
+  assert.equal(body['type'], 'requestTooLarge');
+  const [ok, got] = await first('VacationResponse/get', { accountId: f.accountId, ids: ['singleton', 'x'] });
+  assert.equal(ok, 'VacationResponse/get');
+  assert.deepEqual(got['notFound'], ['x']);
+});

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Args, Call } from './api.js';
 import type { Store } from '../store/handle.js';
-import { applyPatch, checkSetSize, optStrings } from './args.js';
+import { applyPatch, checkSetSize, getIds } from './args.js';
 import { MethodError, invalid, setError, type SetError } from './errors.js';
 import { vacationProblem, type VacationSettings } from '../store/sieve.js';
 
@@ -41,10 +41,9 @@ function quotaState(list: Array<Record<string, unknown>>): string {
 
 export async function quotaGet(args: Args, call: Call): Promise<Args> {
   const all = await quotas(call);
-  const ids = args['ids'];
-  if (ids !== undefined && ids !== null && (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string'))) invalid('ids must be an array of ids');
-  const list = Array.isArray(ids) ? all.filter((x) => (ids as string[]).includes(x['id'] as string)) : all;
-  const notFound = Array.isArray(ids) ? (ids as string[]).filter((i) => !all.some((x) => x['id'] === i)) : [];
+  const ids = getIds(args, call);
+  const list = ids ? all.filter((x) => ids.includes(x['id'] as string)) : all;
+  const notFound = ids ? ids.filter((i) => !all.some((x) => x['id'] === i)) : [];
   const props = args['properties'];
   const shaped = Array.isArray(props) ? list.map((o) => Object.fromEntries(Object.entries(o).filter(([k]) => k === 'id' || (props as string[]).includes(k)))) : list;
   return { accountId: call.account.accountId, state: quotaState(all), list: shaped, notFound };
@@ -107,7 +106,7 @@ function hash(s: string): string {
 
 export async function vacationGet(args: Args, call: Call): Promise<Args> {
   const o = await vacationObject(call);
-  const want = optStrings(args, 'ids') ?? [VACATION_ID];
+  const want = getIds(args, call) ?? [VACATION_ID];
   return {
     accountId: call.account.accountId,
     state: vacationState(o),
