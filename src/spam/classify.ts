@@ -77,6 +77,9 @@ export interface StrongClues {
   params: ClassifierParams;
   ids: ClueTable;
   values: Float64Array;
+  /** ln f and ln (1 - f) of each value, what combining sums (made once, not per message). */
+  lnValues: Float64Array;
+  lnComplements: Float64Array;
 }
 
 /** The StrongClues of a whole vocabulary with its totals. */
@@ -97,7 +100,7 @@ export function strongClues(tokens: ReadonlyMap<string, ClassCounts | null>, tot
   }
   const ids = new ClueTable(found.length);
   for (const [t, id] of found) ids.set(t, id);
-  return { params: p, ids, values: Float64Array.from(values) };
+  return { params: p, ids, values: Float64Array.from(values), lnValues: Float64Array.from(values, Math.log), lnComplements: Float64Array.from(values, (f) => Math.log(1 - f)) };
 }
 
 /** f(w) of a token that is a clue in `clues`, else undefined. */
@@ -133,13 +136,22 @@ export function classify(tokens: readonly string[], counts: CountsLookup | SpamC
  */
 export function classifyIds(ids: TokenIdList, clues: StrongClues): Score {
   const found: number[] = [];
-  const { ids: table, values } = clues;
+  const { ids: table, params } = clues;
   const n = idCount(ids);
   for (let k = 0; k < n; k++) {
     const id = table.valueAt(ids, k);
-    if (id >= 0) found.push(values[id]!);
+    if (id >= 0) found.push(id);
   }
-  return combine(found, clues.params);
+  if (found.length > params.maxClues) return combine(found.map((id) => clues.values[id]!), params);
+  // At most maxClues: all of them count, and their logarithms are in the table.
+  if (found.length === 0) return { probability: 0.5, clues: 0 };
+  let lnHam = 0;
+  let lnSpam = 0;
+  for (const id of found) {
+    lnHam += clues.lnValues[id]!;
+    lnSpam += clues.lnComplements[id]!;
+  }
+  return chiCombined(lnHam, lnSpam, found.length);
 }
 
 /** Fisher's combining of the clues (f values), the strongest maxClues of them. */
@@ -152,7 +164,11 @@ function combine(all: number[], p: ClassifierParams): Score {
     lnHam += Math.log(f);
     lnSpam += Math.log(1 - f);
   }
-  const n = clues.length;
+  return chiCombined(lnHam, lnSpam, clues.length);
+}
+
+/** The score of n clues whose ln f sum to lnHam and ln (1 - f) to lnSpam. */
+function chiCombined(lnHam: number, lnSpam: number, n: number): Score {
   const s = 1 - chi2Q(-2 * lnSpam, 2 * n);
   const h = 1 - chi2Q(-2 * lnHam, 2 * n);
   return { probability: Math.min(1, Math.max(0, (s - h + 1) / 2)), clues: n };

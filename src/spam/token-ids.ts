@@ -99,20 +99,19 @@ export function idCount(ids: TokenIdList): number {
 
 /**
  * A set of token ids, each with a small number (a clue's index in a table of values): open addressing with
- * linear probing over typed arrays, at most half full.
+ * linear probing over one typed array, at most half full. A slot is four words (the id's two halves, the
+ * value + 1 with 0 for empty, and one unused), so a look-up reads one cache line, not one in each of two
+ * arrays: a message's look-ups land all over a vocabulary of tens of thousands of tokens.
  */
 export class ClueTable {
-  readonly #keys: Uint32Array;
-  /** Value + 1 per slot; 0: empty. */
-  readonly #values: Int32Array;
+  readonly #slots: Uint32Array;
   readonly #mask: number;
   #size = 0;
 
   constructor(capacity: number) {
     let slots = 16;
     while (slots < 2 * capacity) slots *= 2;
-    this.#keys = new Uint32Array(2 * slots);
-    this.#values = new Int32Array(slots);
+    this.#slots = new Uint32Array(4 * slots);
     this.#mask = slots - 1;
   }
 
@@ -122,24 +121,22 @@ export class ClueTable {
 
   /** Sets the value (>= 0) of token `t`. */
   set(t: string, value: number): void {
-    const id = new Uint32Array(2);
-    writeTokenId(t, id, 0);
-    this.#setId(id[0]!, id[1]!, value);
-  }
-
-  #setId(a: number, b: number, value: number): void {
-    const keys = this.#keys;
+    hashRange('', t, 0, t.length, false);
+    const a = idA;
+    const b = idB;
+    const slots = this.#slots;
     for (let s = a & this.#mask; ; s = (s + 1) & this.#mask) {
-      if (this.#values[s] === 0) {
-        if (2 * (this.#size + 1) > this.#values.length) throw new RangeError('clue table full');
-        keys[2 * s] = a;
-        keys[2 * s + 1] = b;
-        this.#values[s] = value + 1;
+      const at = 4 * s;
+      if (slots[at + 2] === 0) {
+        if (2 * (this.#size + 1) > slots.length >>> 2) throw new RangeError('clue table full');
+        slots[at] = a;
+        slots[at + 1] = b;
+        slots[at + 2] = value + 1;
         this.#size++;
         return;
       }
-      if (keys[2 * s] === a && keys[2 * s + 1] === b) {
-        this.#values[s] = value + 1;
+      if (slots[at] === a && slots[at + 1] === b) {
+        slots[at + 2] = value + 1;
         return;
       }
     }
@@ -149,13 +146,13 @@ export class ClueTable {
   valueAt(ids: TokenIdList, k: number): number {
     const a = ids[2 * k]!;
     const b = ids[2 * k + 1]!;
-    const keys = this.#keys;
-    const values = this.#values;
+    const slots = this.#slots;
     const mask = this.#mask;
     for (let s = a & mask; ; s = (s + 1) & mask) {
-      const v = values[s]!;
+      const at = 4 * s;
+      const v = slots[at + 2]!;
       if (v === 0) return -1;
-      if (keys[2 * s] === a && keys[2 * s + 1] === b) return v - 1;
+      if (slots[at] === a && slots[at + 1] === b) return v - 1;
     }
   }
 
