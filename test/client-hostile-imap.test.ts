@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { tempProfile, engine, sampleMessage, assertMaildir, bigMessage, peakBufferGrowth, PASSWORD_ENV } from './helpers/client.js';
 import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
 import { startLineServer } from './helpers/line-server.js';
+import { flood } from './helpers/flood.js';
 import { ClientError } from '../src/client/errors.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
 import type { ClientEngine } from '../src/client/engine.js';
@@ -215,18 +216,7 @@ test('an enormous line (64 MB without CRLF) is refused past the line limit: a cl
     assert.ok(row);
     w.e.flag(row.id, 'seen');
     w.srv.hook = on('UID FETCH', /^1:\*/, (c) => {
-      const chunk = Buffer.alloc(1024 * 1024, 0x78);
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < 64 && !c.sock.destroyed) {
-          sent++;
-          if (!c.sock.write(sent === 1 ? Buffer.concat([Buffer.from('* OK '), chunk]) : chunk)) {
-            c.sock.once('drain', pump);
-            return;
-          }
-        }
-      };
-      pump();
+      flood(c.sock, '* OK ', Buffer.alloc(1024 * 1024, 0x78), 64 * 1024 * 1024);
       return '';
     });
     const growth = await peakBufferGrowth(() =>

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { tempProfile, engine, sampleMessage, assertMaildir, peakBufferGrowth, PASSWORD_ENV } from './helpers/client.js';
 import { startLineServer, type LineServer } from './helpers/line-server.js';
+import { flood } from './helpers/flood.js';
 import { dotStuffAll } from '../src/lib/dotstuff.js';
 import { ClientError } from '../src/client/errors.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
@@ -147,16 +148,7 @@ test('an endless LIST (40 MB, never the final "."): PROTOCOL error past the boun
   await withPop3([{ uidl: 'a', raw: sampleMessage('a') }], async (srv, e, sync) => {
     srv.hook = (cmd, sock) => {
       if (cmd !== 'LIST') return undefined;
-      const chunk = Buffer.from('1 100\r\n'.repeat(150_000));
-      let sent = 0;
-      sock.write('+OK\r\n');
-      const pump = (): void => {
-        while (sent < 40 * 1024 * 1024 && !sock.destroyed) {
-          sent += chunk.length;
-          if (!sock.write(chunk)) return void sock.once('drain', pump);
-        }
-      };
-      pump();
+      flood(sock, '+OK\r\n', Buffer.from('1 100\r\n'.repeat(150_000)), 40 * 1024 * 1024);
       return 'silent';
     };
     const growth = await peakBufferGrowth(() =>
@@ -186,16 +178,7 @@ for (const [what, size] of [
       async (srv, e, sync) => {
         srv.hook = (cmd, sock) => {
           if (cmd !== 'RETR 2') return undefined;
-          const chunk = Buffer.from('endless line of junk\r\n'.repeat(20_000));
-          let sent = 0;
-          sock.write('+OK\r\n');
-          const pump = (): void => {
-            while (sent < 3 * size + 8 * 1024 * 1024 && !sock.destroyed) {
-              sent += chunk.length;
-              if (!sock.write(chunk)) return void sock.once('drain', pump);
-            }
-          };
-          pump();
+          flood(sock, '+OK\r\n', Buffer.from('endless line of junk\r\n'.repeat(20_000)), 3 * size + 8 * 1024 * 1024);
           return 'silent';
         };
         await assert.rejects(sync(), (err: ClientError) => {
