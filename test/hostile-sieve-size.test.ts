@@ -65,3 +65,22 @@ test('the delivery cache holds compiled scripts up to COMPILED_CACHE_NODES comma
   assert.equal(scripts.isCached(1), false);
   assert.equal(scripts.isCached(fit + 1), true);
 });
+
+test('a 100 KB :regex pattern is named by its first 80 characters in errors, at compile time and at run time', async () => {
+  const { runSieve } = await import('../src/sieve/index.js');
+  const bad = '(' + 'x'.repeat(100_000);
+  const c = compileSieve(`require "regex";\nif header :regex "subject" "${bad}" { discard; }`);
+  assert.equal(c.ok, false);
+  if (!c.ok) {
+    assert.ok(c.errors[0]!.message.length < 400, `${c.errors[0]!.message.length} characters`);
+    assert.match(c.errors[0]!.message, /^invalid regular expression '\(x{79}\.\.\.' for regex match: /);
+  }
+  const slow = '((a+)+)+b' + 'c?'.repeat(50_000);
+  const ok = compileSieve(`require "regex";\nif header :regex "subject" "${slow}" { discard; }`);
+  assert.ok(ok.ok);
+  if (!ok.ok) return;
+  const r = await runSieve(ok.script, { message: Buffer.from(`Subject: ${'a'.repeat(40)}\r\n\r\nb\r\n`), envelope: { from: 'a@b.example', to: 'c@d.example' }, mailboxExists: async () => true });
+  assert.deepEqual(r.actions, [{ type: 'keep', flags: [] }]);
+  assert.equal(r.errors.length, 1);
+  assert.ok(r.errors[0]!.length < 400, `${r.errors[0]!.length} characters`);
+});

@@ -2,7 +2,7 @@
  * Comparators (RFC 4790: i;octet, i;ascii-casemap, i;ascii-numeric), match types (RFC 5228 :is :contains
  * :matches, RFC 5231 :count :value, regex draft :regex) and the match variables they capture (RFC 5229).
  */
-import { GUARDED_SUBJECT_LENGTH, guardedExec, toJsRegex } from './regex.js';
+import { GUARDED_SUBJECT_LENGTH, guardedExec, patternForMessage, toJsRegex } from './regex.js';
 import { asciiLower } from './strings.js';
 import { globMatch, parseGlob } from './glob.js';
 
@@ -100,13 +100,13 @@ export function matchAny(spec: MatchSpec, values: readonly string[], keys: reado
         }
         case 'regex': {
           const { re, error } = toJsRegex(k, fold);
-          if (!re) throw new MatchError(`invalid regular expression '${k}': ${error ?? ''}`);
+          if (!re) throw new MatchError(`invalid regular expression '${patternForMessage(k)}': ${error ?? ''}`);
           step(Math.ceil(v.length / 1024));
           let m: RegExpExecArray | null;
           try {
             m = re.risky || v.length > GUARDED_SUBJECT_LENGTH ? guardedExec(re.re, v) : re.re.exec(v);
           } catch {
-            throw new MatchError(`regular expression '${k}' took too long`);
+            throw new MatchError(`regular expression '${patternForMessage(k)}' took too long`);
           }
           if (m) return { matched: true, captures: Array.from(m, (x) => x ?? '') };
           break;

@@ -54,6 +54,8 @@ const GNU_ESCAPES: Record<string, string> = {
 
 const cache = new Map<string, CompiledRegex>();
 const CACHE_MAX = 256;
+/** Longer patterns are compiled each time, not cached: 256 patterns of a megabyte would hold 256 MB. */
+const CACHE_MAX_PATTERN = 4096;
 
 /** Translate a POSIX ERE; `error` describes why it cannot compile. */
 export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; error?: string } {
@@ -145,10 +147,19 @@ export function toJsRegex(posix: string, icase: boolean): { re?: CompiledRegex; 
   if (depth > 0) return { error: 'unmatched ( or \\(' };
   try {
     const re = { re: new RegExp(out, icase ? 'is' : 's'), risky };
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(key, re);
+    if (posix.length <= CACHE_MAX_PATTERN) {
+      if (cache.size >= CACHE_MAX) cache.clear();
+      cache.set(key, re);
+    }
     return { re };
   } catch (e) {
-    return { error: (e as Error).message.replace(/^Invalid regular expression: /, '') };
+    const why = (e as Error).message.replace(/^Invalid regular expression: /, '');
+    // The engine's message repeats the whole pattern ("/.../is: reason"): a long one is named by its reason.
+    return { error: why.length > 200 ? (/\/[a-z]*: ([^/]*)$/.exec(why)?.[1] ?? why.slice(-200)) : why };
   }
+}
+
+/** A pattern as error messages name it: its first 80 characters (a script's pattern may be 100 KB). */
+export function patternForMessage(k: string): string {
+  return k.length > 80 ? `${k.slice(0, 80)}...` : k;
 }

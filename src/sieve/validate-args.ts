@@ -4,7 +4,7 @@
  * names, include names. A string that contains variable references is checked at run time instead.
  */
 import type { CommandNode, TestNode } from './ast.js';
-import { toJsRegex } from './regex.js';
+import { patternForMessage, toJsRegex } from './regex.js';
 import { isValidVariableName } from './strings.js';
 import { COMPARATORS, type Node, type Validator, type Value } from './validate.js';
 import { validRedirectAddress } from './address.js';
@@ -54,7 +54,7 @@ export function checkConstants(val: Validator, node: Node, src: CommandNode | Te
     for (const k of strings(keys)) {
       if (dynamic(k)) continue;
       const err = toJsRegex(k, false).error;
-      if (err) fail(`invalid regular expression '${k}' for regex match: ${err}`);
+      if (err) fail(`invalid regular expression '${patternForMessage(k)}' for regex match: ${err}`);
     }
   }
   switch (node.name) {
