@@ -40,6 +40,20 @@ export const DIFF_CASES: DiffCase[] = [
   { s: 'A', l: [step('a NOOP\nb NOOP\n', { tags: ['a', 'b'] })] },
   { s: 'A', l: [step('a CREATE {99999999999}\r\n', { tags: ['a'] })], differs: { mailroom: 'NO [TOOBIG]', dovecot: '- BYE closed', why: 'a synchronizing literal can be refused with NO instead of taking the connection down (RFC 7888 section 4)' } },
   { s: 'A', l: [step('a APPEND INBOX {999999999+}\r\n', { tags: ['a'] })], differs: { mailroom: '- BYE closed', dovecot: '- closed', why: 'a non-synchronizing literal over the limit ends the connection on both; mailroom says why first' } },
+  // literals: a sync one the server will not take is refused at once; one announced and never sent ends with the connection
+  { s: 'N', l: [step('a LOGIN {10+}\r\nxxxxxxxxxx y\r\n', { tags: ['a'] })] },
+  { s: 'N', l: [step('a LOGIN {10}\r\n', { cont: true }), step('xxxxxxxxxx y\r\n', { tags: ['a'] })] },
+  { s: 'N', l: [step('a LOGIN x {3}\r\n', { cont: true }), step('abc', { endAfter: true })] },
+  { s: 'A', l: [step('a CREATE {5+}\r\nabc', { endAfter: true })] },
+  { s: 'A', l: [step('a APPEND INBOX {100}\r\n', { cont: true }), step('Subject: x\r\n', { endAfter: true })] },
+  differs(
+    { s: 'N', l: [step('a LOGIN {100000}\r\n', { tags: ['a'] })] },
+    'NO [TOOBIG]',
+    '- BYE closed',
+    'before login a literal is bounded; refused with NO, the connection goes on',
+  ),
+  // LOGOUT ends the pipeline: what follows it is not answered
+  { s: 'A', l: [step('a NOOP\r\nb LOGOUT\r\nc NOOP\r\n', { tags: ['a', 'b'] })] },
   // ---- commands in the wrong state ----
   n('a SELECT INBOX'),
   n('a LIST "" *'),
@@ -93,6 +107,13 @@ export const DIFF_CASES: DiffCase[] = [
   sel('a UID SEARCH UID 5:*'),
   sel('a SEARCH *:2'),
   sel('a SEARCH 1:*:*'),
+  sel('a UID FETCH 99:* (UID)'),
+  sel('a UID FETCH 99:98 (UID)'),
+  differs(sel('a SEARCH 5:*'), 'OK | * SEARCH 3', 'OK | * SEARCH', '"*" is the largest number in use, and 5:* is 3:5 (RFC 9051 section 9, seq-range), as UID FETCH 99:* above'),
+  sel('a UID EXPUNGE 0'),
+  sel('a UID STORE 99 +FLAGS (\\Seen)'),
+  sel('a COPY 1:* box', 'b FETCH 4:* (FLAGS)'),
+  sel('a NOOP', 'b CHECK', 'c UNSELECT', 'd UNSELECT'),
   differs(sel('a FETCH 1, FLAGS'), 'BAD', 'OK | * 1 FETCH (FLAGS (\\Seen))', 'sequence-set has no empty member'),
   differs(sel('a FETCH 01 FLAGS'), 'BAD', 'OK | * 1 FETCH (FLAGS (\\Seen))', 'nz-number has no leading zero'),
   // ---- SEARCHRES "$" ----
