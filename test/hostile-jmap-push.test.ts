@@ -125,3 +125,38 @@ test('streams that end by closeafter=state or by the client going away, many tim
     for (const s of held) s.destroy();
   }
 });
+
+test('PushSubscriptions per user are capped: past MAX_PUSH_SUBSCRIPTIONS_PER_USER a create is overQuota and sends no verification', async () => {
+  const { MAX_PUSH_SUBSCRIPTIONS_PER_USER } = await import('../src/jmap/push.js');
+  // Each create POSTs a PushVerification to its URL: unbounded, one API request made a thousand POSTs.
+  const hits: string[] = [];
+  const { createServer } = await import('node:http');
+  const sink = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    req.resume();
+    res.end();
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(sink.address() as { port: number }).port}/push`;
+  try {
+    const create = (n: number, from: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${from + i}`, { deviceClientId: `d${from + i}`, url }]));
+    const first = await f.call('PushSubscription/set', { create: create(MAX_PUSH_SUBSCRIPTIONS_PER_USER, 0) });
+    assert.equal(Object.keys(first['created'] as object).length, MAX_PUSH_SUBSCRIPTIONS_PER_USER);
+    const more = await f.call('PushSubscription/set', { create: create(500, 1000) });
+    assert.deepEqual(more['created'], {});
+    const refused = Object.values(more['notCreated'] as Record<string, { type: string }>);
+    assert.equal(refused.length, 500);
+    assert.ok(refused.every((e) => e.type === 'overQuota'));
+    for (let i = 0; i < 500 && hits.length < MAX_PUSH_SUBSCRIPTIONS_PER_USER; i++) await sleep(10);
+    await sleep(200);
+    assert.equal(hits.length, MAX_PUSH_SUBSCRIPTIONS_PER_USER, 'one verification per subscription made, none for the refused');
+    // Destroying one makes room for one.
+    const list = (await f.call('PushSubscription/get', {}))['list'] as Array<{ id: string }>;
+    const again = await f.call('PushSubscription/set', { destroy: [list[0]!.id], create: create(2, 5000) });
+    assert.equal(Object.keys(again['created'] as object).length, 1);
+    assert.equal(Object.keys(again['notCreated'] as object).length, 1);
+    await f.call('PushSubscription/set', { destroy: ((await f.call('PushSubscription/get', {}))['list'] as Array<{ id: string }>).map((p) => p.id) });
+  } finally {
+    sink.close();
+  }
+});

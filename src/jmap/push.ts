@@ -136,6 +136,12 @@ export async function postPush(url: string, body: unknown, keys: PushKeys | null
 }
 
 const PUSH_PROPS = ['id', 'deviceClientId', 'verificationCode', 'expires', 'types'];
+/**
+ * PushSubscriptions one user may hold (a device needs one). Each create POSTs a PushVerification to its URL
+ * and each change a push to every verified one: unbounded, a user could make the server send thousands of
+ * requests to any https address. Past it a create is overQuota (RFC 8620 5.3).
+ */
+export const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 50;
 /** Expiry the server grants at most (RFC 8620 7.2: the server may shorten it). */
 export const PUSH_MAX_LIFETIME_MS = 7 * 24 * 3600 * 1000;
 
@@ -185,8 +191,13 @@ export async function pushSubscriptionSet(args: Args, call: Call, onVerified: (p
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw setError('invalidProperties', 'types must be a list of type names', ['types']);
     return v as string[];
   };
+  // Destroys are applied last, as RFC 8620 5.3 orders them, but they make room for the creates of the same call.
+  const destroying = new Set(((args['destroy'] ?? []) as unknown[]).filter((x): x is string => typeof x === 'string'));
+  const existing = await tokens.pushList(userId);
+  let held = existing.filter((p) => !destroying.has(p.id)).length;
   for (const [cid, o] of Object.entries((args['create'] ?? {}) as Record<string, Record<string, unknown>>)) {
     try {
+      if (held >= MAX_PUSH_SUBSCRIPTIONS_PER_USER) throw setError('overQuota', `at most ${MAX_PUSH_SUBSCRIPTIONS_PER_USER} push subscriptions per user`);
       if (typeof o['deviceClientId'] !== 'string' || o['deviceClientId'].length === 0 || o['deviceClientId'].length > 255) throw setError('invalidProperties', 'deviceClientId is required', ['deviceClientId']);
       if (typeof o['url'] !== 'string' || !pushUrlAllowed(o['url'])) throw setError('invalidProperties', 'url must be https (or http on loopback)', ['url']);
       const keysProblem = o['keys'] === undefined || o['keys'] === null ? null : pushKeysProblem(o['keys']);
@@ -204,6 +215,7 @@ export async function pushSubscriptionSet(args: Args, call: Call, onVerified: (p
         types: typesOf(o['types']),
       };
       await tokens.pushPut(rec);
+      held++;
       call.createdIds.set(cid, rec.id);
       created[cid] = { id: rec.id, expires: toObject(rec, ['expires'])['expires'] };
       // RFC 8620 7.2.2: the PushVerification goes to the URL once the subscription exists.
