@@ -19,10 +19,16 @@ import type { Pop3Shared } from './options.js';
 import { bad, formatLines, formatStatus, type Reply, type ReplyBody } from './reply.js';
 import type { MessageReader } from '../store/maildrop.js';
 import type { ChallengeAnswer, CommandContext, SessionState } from './session.js';
-import { CLOSE_GRACE_MS, MAX_AUTH_FAILURES, MAX_BAD_COMMANDS, MAX_QUEUED_LINES, OUT_HIGH_WATER, POP3_MAX_AUTH_LINE } from './connection-limits.js';
+import { ConnectionGone, ReplyWriter } from './writer.js';
+import { CLOSE_GRACE_MS, MAX_AUTH_FAILURES, MAX_BAD_COMMANDS, MAX_QUEUED_LINES, POP3_MAX_AUTH_LINE } from './connection-limits.js';
 
 /** The read buffer passed to a MessageReader that holds its bytes in memory (it never writes into it). */
 const NO_SCRATCH = Buffer.alloc(0);
+
+/** The end of a multi-line body as text ("." CRLF, or CRLF "." CRLF after a last line without one): see ReplyWriter. */
+function terminator(stuffer: DotStuffer): string {
+  return stuffer.terminator().length === 3 ? '.\r\n' : '\r\n.\r\n';
+}
 
 type Next = FramedLine | { kind: 'eof' } | { kind: 'timeout' } | { kind: 'shutdown' } | { kind: 'login-timeout' };
 
@@ -32,20 +38,14 @@ export interface ConnectionInfo {
   secure: boolean;
 }
 
-class ConnectionGone extends Error {
-  constructor() {
-    super('connection closed');
-  }
-}
-
 export class Pop3Connection {
   readonly id = randomBytes(6).toString('hex');
   readonly #shared: Pop3Shared;
   readonly #log: Logger;
   readonly #remoteAddress: string;
   #stream: Duplex;
-  /** The stream #write corked until the next turn of the event loop, if any. */
-  #corked: Duplex | null = null;
+  /** Replies go out through it (see ReplyWriter); its stream follows #stream. */
+  readonly #out: ReplyWriter;
   #secure: boolean;
   #apopTimestamp: string | null = null;
   #state: SessionState = { kind: 'authorization', pendingUser: null };
@@ -78,6 +78,7 @@ export class Pop3Connection {
     this.#remoteAddress = info.remoteAddress;
     this.#shared = shared;
     this.#log = shared.logger.child({ conn: this.id, remote: info.remoteAddress });
+    this.#out = new ReplyWriter(stream, shared.readBuffers, shared.idleTimeoutMs, this.#log);
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     this.#attach(stream);
   }
@@ -90,7 +91,7 @@ export class Pop3Connection {
         this.#apopTimestamp = `<${process.pid}.${randomBytes(8).toString('hex')}.${Date.now()}@${this.#shared.hostname}>`;
       }
       const greeting = `${this.#shared.hostname} POP3 server (mailroom) ready` + (this.#apopTimestamp ? ` ${this.#apopTimestamp}` : '');
-      await this.#write(formatStatus({ ok: true, text: greeting }));
+      await this.#out.write(formatStatus({ ok: true, text: greeting }));
       this.#loginDeadline = performance.now() + this.#shared.loginTimeoutMs;
       this.#loginTimer = setTimeout(() => {
         this.#loginTimer = null;
@@ -130,17 +131,17 @@ export class Pop3Connection {
       if (next.kind === 'eof') return;
       if (next.kind === 'timeout') {
         this.#log.info({}, 'pop3 autologout');
-        await this.#write('-ERR Autologout; idle for too long\r\n');
+        await this.#out.write('-ERR Autologout; idle for too long\r\n');
         return;
       }
       if (next.kind === 'shutdown') {
-        await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
+        await this.#out.write('-ERR [SYS/TEMP] Server shutting down\r\n');
         return;
       }
       if (this.#loginExpired && this.#state.kind === 'authorization') {
         // However busy the client keeps itself (CAPA every minute), the login has a deadline.
         this.#log.info({}, 'pop3 login timeout');
-        await this.#write('-ERR Disconnected: no login within the time allowed\r\n');
+        await this.#out.write('-ERR Disconnected: no login within the time allowed\r\n');
         return;
       }
       if (next.kind === 'login-timeout') continue;
@@ -159,7 +160,7 @@ export class Pop3Connection {
       if (sending) await sending;
       if (reply.after === 'close') return;
       if (this.#shuttingDown) {
-        await this.#write('-ERR [SYS/TEMP] Server shutting down\r\n');
+        await this.#out.write('-ERR [SYS/TEMP] Server shutting down\r\n');
         return;
       }
     }
@@ -202,7 +203,7 @@ export class Pop3Connection {
   }
 
   async #challenge(base64: string): Promise<ChallengeAnswer> {
-    await this.#write(`+ ${base64}\r\n`);
+    await this.#out.write(`+ ${base64}\r\n`);
     const next = await this.#next();
     if (next.kind === 'line') return { kind: 'line', text: next.line.toString('utf8') };
     if (next.kind === 'too-long') return { kind: 'too-long' };
@@ -223,9 +224,9 @@ export class Pop3Connection {
     if (Array.isArray(body.chunks)) {
       // Read already (most messages are one chunk): nothing but the connection can fail from here on, and the
       // whole reply is queued at once.
-      let wait = this.#put(status);
+      let wait = this.#out.put(status);
       for (const chunk of body.chunks as Buffer[]) wait = this.#putStuffed(stuffer, chunk) || wait;
-      if (this.#put(stuffer.terminator()) || wait) return this.#drained();
+      if (this.#out.put(terminator(stuffer)) || wait) return this.#out.drained();
       return undefined;
     }
     return this.#sendStream(status, body.chunks as AsyncIterable<Buffer>, stuffer);
@@ -233,7 +234,7 @@ export class Pop3Connection {
 
   /** Queues bytes; a Promise when the writer must wait for the socket (see #put). */
   #queue1(data: string | Buffer): Promise<void> | undefined {
-    return this.#put(data) ? this.#drained() : undefined;
+    return this.#out.put(data) ? this.#out.drained() : undefined;
   }
 
   /**
@@ -243,9 +244,9 @@ export class Pop3Connection {
   #putStuffed(stuffer: DotStuffer, chunk: Buffer): boolean {
     const parts = stuffer.stuffed(chunk);
     const pooled = this.#shared.readBuffers.owns(chunk);
-    if (parts === null) return this.#put(chunk, pooled);
+    if (parts === null) return this.#out.put(chunk, pooled);
     let wait = false;
-    for (let i = 0; i < parts.length; i++) wait = this.#put(parts[i]!, pooled && i === parts.length - 1) || wait;
+    for (let i = 0; i < parts.length; i++) wait = this.#out.put(parts[i]!, pooled && i === parts.length - 1) || wait;
     return wait;
   }
 
@@ -273,7 +274,7 @@ export class Pop3Connection {
     let handedOn = false;
     let wait: boolean;
     try {
-      wait = this.#put(status);
+      wait = this.#out.put(status);
       if (chunk.length > 0) wait = this.#putChunk(out, chunk) || wait;
       // A message larger than one read buffer goes on in later turns of the event loop.
       if (chunk.length > 0 && out.left > 0) {
@@ -287,7 +288,7 @@ export class Pop3Connection {
       }
     }
     body.sent();
-    return this.#put(out.stuffer.terminator()) || wait ? this.#drained() : undefined;
+    return this.#out.put(terminator(out.stuffer)) || wait ? this.#out.drained() : undefined;
   }
 
   /** Queues a chunk of a message; a chunk read into the spare buffer takes it along to the socket. */
@@ -306,7 +307,7 @@ export class Pop3Connection {
     const pool = this.#shared.readBuffers;
     try {
       while (out.left > 0) {
-        if (this.#stream.writableLength >= OUT_HIGH_WATER) await this.#drained();
+        if (this.#out.behind) await this.#out.drained();
         else await nextTurn();
         let chunk: Buffer;
         try {
@@ -322,7 +323,7 @@ export class Pop3Connection {
       if (out.buf) pool.give(out.buf);
     }
     sent();
-    await this.#write(out.stuffer.terminator());
+    await this.#out.write(terminator(out.stuffer));
   }
 
   /** A body read failed after the +OK went out: the only honest move left is to drop the connection. */
@@ -343,9 +344,9 @@ export class Pop3Connection {
     try {
       for await (const chunk of chunks) {
         if (held) {
-          if (head) this.#put(head);
+          if (head) this.#out.put(head);
           head = null;
-          if (this.#putStuffed(stuffer, held)) await this.#drained();
+          if (this.#putStuffed(stuffer, held)) await this.#out.drained();
         }
         held = chunk;
       }
@@ -354,13 +355,13 @@ export class Pop3Connection {
       if (head) {
         // Nothing has been written yet: the client can still get a plain -ERR.
         this.#log.warn({ err: e }, 'pop3 message read failed');
-        return this.#write('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
+        return this.#out.write('-ERR [SYS/TEMP] Could not read the message; try again later\r\n');
       }
       throw this.#bodyFailed(e);
     }
-    if (head) this.#put(head);
+    if (head) this.#out.put(head);
     if (held) this.#putStuffed(stuffer, held);
-    await this.#write(stuffer.terminator());
+    await this.#out.write(terminator(stuffer));
   }
 
   /**
@@ -376,8 +377,8 @@ export class Pop3Connection {
     this.#queue.length = 0;
     this.#queueHead = 0;
     this.#framer.reset();
-    await this.#write(formatStatus(reply));
-    this.#uncork();
+    await this.#out.write(formatStatus(reply));
+    this.#out.flush();
     const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: ctxOpts });
     // Every 'error' must have a listener, whatever the handshake does (a second error must not crash us).
     tlsSocket.on('error', this.#onError);
@@ -402,6 +403,7 @@ export class Pop3Connection {
       clearTimeout(timer);
     }
     this.#stream = tlsSocket;
+    this.#out.stream = tlsSocket;
     this.#secure = true;
     this.#paused = false;
     this.#attach(tlsSocket);
@@ -426,6 +428,7 @@ export class Pop3Connection {
   };
   readonly #onClose = (): void => {
     this.#gone = true;
+    this.#out.gone = true;
     this.#eof = true;
     this.#wake({ kind: 'eof' });
   };
@@ -511,72 +514,6 @@ export class Pop3Connection {
     w(n);
   }
 
-  // ---- output ----
-
-  /** Releases what #write corked. */
-  readonly #uncork = (): void => {
-    const s = this.#corked;
-    this.#corked = null;
-    if (s && s.writableCorked) s.uncork();
-  };
-
-  /**
-   * Queues bytes for the socket without waiting; true when the caller should wait for #drained() before
-   * queueing more. Writes in the same turn of the event loop (a reply's status line, body and terminator; the
-   * replies to pipelined commands) stay corked and leave in one writev, without being copied together, until
-   * OUT_HIGH_WATER bytes wait: then they go to the kernel at once, and only when it cannot take them (the
-   * client reads slower than we send) does the writer wait. A pooled buffer goes back to the pool once the
-   * socket has taken its bytes (not after an error: the socket may still hold it).
-   */
-  #put(data: string | Buffer, pooled = false): boolean {
-    const s = this.#stream;
-    if (this.#gone || s.destroyed || s.writableEnded) throw new ConnectionGone();
-    if (!this.#corked) {
-      this.#corked = s;
-      s.cork();
-      setImmediate(this.#uncork);
-    }
-    s.write(data, pooled ? (e?: Error | null): void => (e ? undefined : this.#shared.readBuffers.give(data as Buffer)) : undefined);
-    if (s.writableLength < OUT_HIGH_WATER) return false;
-    // A corked stream never drains: send what is queued (most often the kernel takes it all at once).
-    this.#uncork();
-    return s.writableLength >= OUT_HIGH_WATER;
-  }
-
-  /** Writes with backpressure (see #put and #drained). */
-  async #write(data: string | Buffer, pooled = false): Promise<void> {
-    if (this.#put(data, pooled)) await this.#drained();
-  }
-
-  /**
-   * Resolves once the socket has taken what was queued, or at once when less than OUT_HIGH_WATER waits; a
-   * client that stops reading for the idle timeout is disconnected (ConnectionGone).
-   */
-  async #drained(): Promise<void> {
-    const s = this.#stream;
-    // More than the stream's own high-water mark is queued, so it emits 'drain' once the queue is empty.
-    if (s.writableLength < OUT_HIGH_WATER || !s.writableNeedDrain) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (e?: Error): void => {
-        clearTimeout(timer);
-        s.off('drain', onDrain);
-        s.off('close', onClose);
-        if (e) reject(e);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(new ConnectionGone());
-      const timer = setTimeout(() => {
-        this.#log.info({}, 'pop3 client stopped reading; closing');
-        s.destroy();
-        done(new ConnectionGone());
-      }, this.#shared.idleTimeoutMs);
-      timer.unref();
-      s.on('drain', onDrain);
-      s.on('close', onClose);
-    });
-  }
-
   /** Releases the maildrop lock (without committing) and closes the stream. */
   async #finish(): Promise<void> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
@@ -591,7 +528,10 @@ export class Pop3Connection {
     }
     const stream = this.#stream;
     if (!stream.destroyed) {
-      if (!stream.writableEnded) stream.end();
+      if (!stream.writableEnded) {
+        this.#out.flush();
+        stream.end();
+      }
       const t = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
       t.unref();
       if (!this.#gone) await new Promise<void>((r) => stream.once('close', () => r()));
