@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tokenize } from '../wire/tokenizer.js';
 import { Args, ParseError, parseDate, parseDateTime } from './args.js';
 import { parseFetch, parseFetchAtt } from './fetch.js';
-import { parseSearch } from './search.js';
+import { parseSearch, searchCharsetDecoder } from './search.js';
 import { parseSequenceSet, resolveRanges } from './sequence.js';
 
 const args = (s: string): Args => new Args(tokenize(Buffer.from(s)));
@@ -74,5 +74,25 @@ describe('date-time', () => {
     assert.equal(d.toISOString(), '0050-01-01T11:00:00.000Z');
     assert.equal(parseDateTime('17-Jul-1996 02:44:25 -0700').toISOString(), '1996-07-17T09:44:25.000Z');
     assert.equal(parseDate('1-Feb-0099').toISOString(), '0099-02-01T00:00:00.000Z');
+  });
+});
+
+describe('SEARCH charsets and nesting', () => {
+  test('strings are decoded in the charset named; an unknown or UTF-16 charset has no decoder', () => {
+    const latin = parseSearch(new Args(tokenize(Buffer.from('CHARSET ISO-8859-1 SUBJECT "caf\xe9"', 'latin1'))));
+    assert.deepEqual(latin.key, { k: 'header', field: 'Subject', value: 'caf\u00e9' });
+    const koi = parseSearch(new Args(tokenize(Buffer.from('CHARSET KOI8-R BODY {1}\r\n\xc1', 'latin1'))));
+    assert.deepEqual(koi.key, { k: 'text', scope: 'body', value: '\u0430' });
+    assert.throws(() => parseSearch(new Args(tokenize(Buffer.from('CHARSET UTF-8 SUBJECT "caf\xe9"', 'latin1')))), /not UTF-8/);
+    for (const cs of ['UTF-16', 'utf-16be', 'X-BOGUS', 'UTF-7', 'a b']) assert.equal(searchCharsetDecoder(cs), null, cs);
+    for (const cs of ['utf-8', 'US-ASCII', 'windows-1252', 'Shift_JIS']) assert.notEqual(searchCharsetDecoder(cs), null, cs);
+    // an unknown charset still parses: the command answers NO [BADCHARSET]
+    assert.equal(parseSearch(args('CHARSET X-BOGUS SUBJECT "x"')).charset, 'X-BOGUS');
+  });
+
+  test('OR chains, NOT chains and parentheses nest up to 1000 levels', () => {
+    assert.doesNotThrow(() => parseSearch(args('OR SEEN '.repeat(999) + 'ALL')));
+    assert.doesNotThrow(() => parseSearch(args('('.repeat(999) + 'ALL' + ')'.repeat(999))));
+    assert.throws(() => parseSearch(args('NOT '.repeat(1001) + 'ALL')), /nested too deeply/);
   });
 });
