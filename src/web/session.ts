@@ -28,9 +28,23 @@ export interface WebOptions {
 
 /** Longest accepted password (the directory hashes it; bounds the work of one request). */
 const MAX_PASSWORD = 1024;
+/** Web sessions one user keeps: a sign-in past it ends the oldest (and always removes expired ones). */
+export const MAX_SESSIONS_PER_USER = 50;
+/** App tokens (Bearer) one user may hold; more are refused until one is revoked. */
+export const MAX_APP_TOKENS_PER_USER = 100;
 
 function str(v: unknown, max = 2048): string | null {
   return typeof v === 'string' && v.length <= max ? v : null;
+}
+
+/** Before a sign-in: removes the user's expired sessions and the oldest beyond MAX_SESSIONS_PER_USER - 1. */
+async function pruneSessions(ctx: HttpContext, userId: number): Promise<void> {
+  const now = Date.now();
+  const sessions = (await ctx.store.tokens.list(userId)).filter((t) => t.kind === 'session').sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime());
+  const expired = sessions.filter((t) => t.expiresAt !== null && t.expiresAt.getTime() <= now);
+  const live = sessions.filter((t) => !expired.includes(t));
+  const gone = [...expired, ...live.slice(0, Math.max(0, live.length - (MAX_SESSIONS_PER_USER - 1)))];
+  for (const t of gone) await ctx.store.tokens.revoke(userId, t.id);
 }
 
 export function registerSessionRoutes(app: FastifyInstance, ctx: HttpContext, opts: WebOptions): void {
@@ -47,6 +61,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: HttpContext, op
       if (r.reason === 'temporary') return reply.code(503).send({ error: 'temporary failure; try again' });
       return reply.code(401).send({ error: 'wrong email address or password' });
     }
+    await pruneSessions(ctx, r.user.id);
     const { secret } = await ctx.store.tokens.create(r.user.id, { name: `web session ${req.ip}`, kind: 'session', expiresAt: new Date(Date.now() + ttl) });
     const csrf = newCsrfValue();
     setSessionCookies(req, reply, secret, csrf, ttl);
@@ -95,6 +110,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: HttpContext, op
     if (!a) return reply;
     const name = str(((req.body ?? {}) as Record<string, unknown>).name, 100)?.trim();
     if (!name) return reply.code(400).send({ error: 'a name (1-100 characters) is required' });
+    const held = (await ctx.store.tokens.list(a.user.id)).filter((x) => x.kind === 'app').length;
+    if (held >= MAX_APP_TOKENS_PER_USER) return reply.code(409).send({ error: `at most ${MAX_APP_TOKENS_PER_USER} app tokens; revoke one first` });
     const t = await ctx.store.tokens.create(a.user.id, { name, kind: 'app' });
     return { id: String(t.id), name, secret: t.secret };
   });
