@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV } from './helpers/client.js';
 import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
 import { ClientError } from '../src/client/errors.js';
-import { MAX_REPLAY_ATTEMPTS } from '../src/client/sync/plan.js';
+import { MAX_REPLAY_ATTEMPTS, REPLAY_SPACING_MS } from '../src/client/sync/plan.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
 import type { ClientEngine } from '../src/client/engine.js';
 
@@ -24,12 +24,12 @@ interface World {
 }
 
 /** A server with INBOX (one, two, three) and Archive, an account synchronised once (cache all). */
-async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+async function withWorld(fn: (w: World) => Promise<void>, now?: () => number): Promise<void> {
   const srv = await startFakeImap();
   for (const s of ['one', 'two', 'three']) srv.add('INBOX', sampleMessage(s));
   srv.folders.set('Archive', { uidValidity: 9, uidNext: 1, messages: [] });
   const p = tempProfile();
-  const e = engine(p.dir, 'pw');
+  const e = engine(p.dir, 'pw', now ? { now } : {});
   try {
     e.addAccount({ name: 'r', protocol: 'imap', host: '127.0.0.1', port: srv.port, user: 'u', password: { kind: 'env', name: PASSWORD_ENV }, cache: 'all' });
     const sync = async (): Promise<ImapReport> => (await e.syncAccount('r')) as ImapReport;
@@ -165,7 +165,8 @@ test('a flag change refused with NO [NONEXISTENT] is dropped and reported; the s
   });
 });
 
-test(`a change refused for now ${MAX_REPLAY_ATTEMPTS} times is given up and reported; each sync ends`, async () => {
+test(`a change refused for now ${MAX_REPLAY_ATTEMPTS} times, minutes apart, is given up and reported; each sync ends`, async () => {
+  let clock = Date.now();
   await withWorld(async ({ srv, e, sync, row }) => {
     e.flag((row('one') as { id: number }).id, 'flagged');
     srv.hook = refuse('UID STORE', (tag) => `${tag} NO [UNAVAILABLE] still down\r\n`);
@@ -173,6 +174,7 @@ test(`a change refused for now ${MAX_REPLAY_ATTEMPTS} times is given up and repo
       const r = await sync();
       assert.match(r.deferred[0] ?? '', new RegExp(`attempt ${i} of ${MAX_REPLAY_ATTEMPTS}`));
       assert.equal(e.state.queueSize(), 1);
+      clock += REPLAY_SPACING_MS;
     }
     const last = await sync();
     assert.deepEqual(last.deferred, []);
@@ -181,6 +183,20 @@ test(`a change refused for now ${MAX_REPLAY_ATTEMPTS} times is given up and repo
     srv.hook = undefined;
     await sync();
     assert.deepEqual(row('one')?.flags, [], 'the server wins once the change is given up');
+  }, () => clock);
+});
+
+test('syncs in quick succession (watch) refused for now do not use up the attempts', async () => {
+  await withWorld(async ({ srv, e, sync, row }) => {
+    e.flag((row('one') as { id: number }).id, 'flagged');
+    srv.hook = refuse('UID STORE', (tag) => `${tag} NO [UNAVAILABLE] busy\r\n`);
+    for (let i = 0; i < MAX_REPLAY_ATTEMPTS + 2; i++) {
+      const r = await sync();
+      assert.match(r.deferred[0] ?? '', new RegExp(`attempt 1 of ${MAX_REPLAY_ATTEMPTS}`));
+    }
+    assert.equal(e.state.queued('r')[0]?.attempts, 1);
+    srv.hook = undefined;
+    assert.equal((await sync()).pushed, 1);
   });
 });
 

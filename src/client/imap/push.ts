@@ -17,7 +17,7 @@
  */
 import type { ImapFlow } from 'imapflow';
 import { ClientError } from '../errors.js';
-import { judgeRefusal, planQueue, queueRuns, type QueuedOp, type QueueRun, type Refusal } from '../sync/plan.js';
+import { countsAsAttempt, judgeRefusal, planQueue, queueRuns, type QueuedOp, type QueueRun, type Refusal } from '../sync/plan.js';
 import { recorderOf } from './refusal.js';
 import type { Relocator } from './relocate.js';
 import type { ImapContext, ImapReport } from './syncer.js';
@@ -142,12 +142,14 @@ export class QueueReplay {
    */
   private refused(folder: string, run: QueueRun, r: Refusal, waiting: QueuedOp[]): 'keep' | 'drop' {
     const attempts = Math.max(...run.ops.map((o) => o.attempts ?? 0));
-    const verdict = judgeRefusal(r, attempts);
+    const now = this.ctx.now();
+    const counted = countsAsAttempt(Math.max(...run.ops.map((o) => o.refusedAt ?? -Infinity)), now);
+    const verdict = judgeRefusal(r, attempts, counted);
     const uids = uidSet(run.ops.map((o) => o.uid));
     if (verdict.action === 'drop') {
       for (const op of run.ops) this.drop(folder, op, `the queued ${what(run)} of UID ${op.uid} was ${verdict.reason}; dropped`);
     } else {
-      this.ctx.state.deferQueued(run.ops.map((o) => o.id), verdict.reason);
+      this.ctx.state.deferQueued(run.ops.map((o) => o.id), verdict.reason, counted ? now : null);
       const behind = waiting.length ? ` (${waiting.length} later change${waiting.length > 1 ? 's' : ''} of this folder wait behind it)` : '';
       const msg = `${this.name}/${folder}: the queued ${what(run)} of UID ${uids} was ${verdict.reason}${behind}`;
       this.report.deferred.push(msg);

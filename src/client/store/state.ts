@@ -157,7 +157,8 @@ CREATE TABLE IF NOT EXISTS queue (
   arg TEXT NOT NULL DEFAULT '{}',
   created_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT
+  last_error TEXT,
+  refused_at INTEGER
 );
 `;
 
@@ -178,6 +179,7 @@ export class StateDb {
     // Profiles made before replay attempts were counted, and before EMAILIDs were kept.
     const qcols = this.db.prepare('PRAGMA table_info(queue)').all() as Array<{ name: string }>;
     if (!qcols.some((c) => c.name === 'attempts')) this.db.exec('ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0; ALTER TABLE queue ADD COLUMN last_error TEXT');
+    if (!qcols.some((c) => c.name === 'refused_at')) this.db.exec('ALTER TABLE queue ADD COLUMN refused_at INTEGER');
     const mcols = this.db.prepare('PRAGMA table_info(messages)').all() as Array<{ name: string }>;
     if (!mcols.some((c) => c.name === 'email_id')) this.db.exec('ALTER TABLE messages ADD COLUMN email_id TEXT');
     this.db.exec('CREATE INDEX IF NOT EXISTS messages_identity ON messages(account, message_id); CREATE INDEX IF NOT EXISTS messages_email_id ON messages(account, email_id) WHERE email_id IS NOT NULL');
@@ -434,6 +436,7 @@ export class StateDb {
   enqueue(op: NewQueuedOp & { account: string }): number {
     const { account, kind, folder, uid, uidValidity, ...rest } = op as { account: string; kind: string; folder: string; uid: number; uidValidity: string } & Record<string, unknown>;
     delete rest.attempts;
+    delete rest.refusedAt;
     const r = this.db
       .prepare('INSERT INTO queue (account, folder, uid, uidvalidity, op, arg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(account, folder, uid, uidValidity, kind, JSON.stringify(rest), Date.now());
@@ -445,8 +448,10 @@ export class StateDb {
       folder === undefined
         ? this.db.prepare('SELECT * FROM queue WHERE account = ? ORDER BY id').all(account)
         : this.db.prepare('SELECT * FROM queue WHERE account = ? AND folder = ? ORDER BY id').all(account, folder)
-    ) as Array<{ id: number; folder: string; uid: number; uidvalidity: string; op: string; arg: string; attempts: number }>;
-    return rows.map((r) => ({ id: r.id, kind: r.op, folder: r.folder, uid: r.uid, uidValidity: r.uidvalidity, attempts: r.attempts, ...(JSON.parse(r.arg) as object) }) as QueuedOp);
+    ) as Array<{ id: number; folder: string; uid: number; uidvalidity: string; op: string; arg: string; attempts: number; refused_at: number | null }>;
+    return rows.map(
+      (r) => ({ id: r.id, kind: r.op, folder: r.folder, uid: r.uid, uidValidity: r.uidvalidity, attempts: r.attempts, refusedAt: r.refused_at, ...(JSON.parse(r.arg) as object) }) as QueuedOp,
+    );
   }
 
   queueSize(): number {
@@ -457,11 +462,17 @@ export class StateDb {
     this.db.prepare('DELETE FROM queue WHERE id = ?').run(id);
   }
 
-  /** Counts one more refused replay of queued changes that stay queued, with the server's reason. */
-  deferQueued(ids: number[], reason: string): void {
-    const st = this.db.prepare('UPDATE queue SET attempts = attempts + 1, last_error = ? WHERE id = ?');
+  /**
+   * Records a refused replay of queued changes that stay queued, with the server's reason; `countedAt` (ms)
+   * counts it as one more attempt made then, null leaves the count alone (a quick retry).
+   */
+  deferQueued(ids: number[], reason: string, countedAt: number | null): void {
+    const st =
+      countedAt === null
+        ? this.db.prepare('UPDATE queue SET last_error = ? WHERE id = ?')
+        : this.db.prepare('UPDATE queue SET attempts = attempts + 1, refused_at = ?, last_error = ? WHERE id = ?');
     this.tx(() => {
-      for (const id of ids) st.run(reason, id);
+      for (const id of ids) (countedAt === null ? st.run(reason, id) : st.run(countedAt, reason, id));
     });
   }
 }

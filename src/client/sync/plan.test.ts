@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPop3, planFolder, planQueue, queueRuns, parseCachePolicy, sizeBatches, wantsBody, type Pop3KnownMessage, type QueuedOp } from './plan.js';
+import { planPop3, planFolder, planQueue, queueRuns, parseCachePolicy, sizeBatches, wantsBody, judgeRefusal, countsAsAttempt, holdPending, REPLAY_SPACING_MS, type Pop3KnownMessage, type QueuedOp, type Refusal } from './plan.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = 1_800_000_000_000;
@@ -194,4 +194,42 @@ test('queueRuns: neighbouring like changes merge, in order; moves stay alone', (
       ['flags', [9]],
     ],
   );
+});
+
+test('judgeRefusal: temporary refusals are kept up to the attempt limit, permanent ones dropped', () => {
+  const cases: Array<[Refusal, number, boolean, 'keep' | 'drop', RegExp]> = [
+    [{ status: 'NO', code: 'UNAVAILABLE', text: 'busy' }, 0, true, 'keep', /attempt 1 of 5/],
+    [{ status: 'NO', code: 'INUSE', text: '' }, 3, true, 'keep', /attempt 4 of 5/],
+    [{ status: 'NO', code: 'LIMIT', text: '' }, 4, true, 'drop', /refused 5 times, given up \(last: NO \[LIMIT\]\)/],
+    [{ status: 'NO', code: 'LIMIT', text: '' }, 4, false, 'keep', /attempt 4 of 5/],
+    [{ status: 'NO', code: null, text: 'try later' }, 0, true, 'keep', /NO try later/],
+    [{ status: 'NO', code: 'SOMETHINGNEW', text: '' }, 0, true, 'keep', /for now/],
+    [{ status: 'LOST', code: null, text: '' }, 1, true, 'keep', /the connection was lost/],
+    [{ status: 'NO', code: 'NONEXISTENT', text: 'gone' }, 0, true, 'drop', /for good/],
+    [{ status: 'NO', code: 'TRYCREATE', text: '' }, 0, true, 'drop', /for good/],
+    [{ status: 'NO', code: 'NOPERM', text: '' }, 0, true, 'drop', /for good/],
+    [{ status: 'BAD', code: null, text: 'what?' }, 0, true, 'drop', /for good \(BAD what\?\)/],
+  ];
+  for (const [r, attempts, counted, action, reason] of cases) {
+    const v = judgeRefusal(r, attempts, counted);
+    assert.equal(v.action, action, JSON.stringify(r));
+    assert.match(v.reason, reason);
+  }
+  assert.equal(countsAsAttempt(null, 1000), true);
+  assert.equal(countsAsAttempt(1000, 1000 + REPLAY_SPACING_MS - 1), false);
+  assert.equal(countsAsAttempt(1000, 1000 + REPLAY_SPACING_MS), true);
+});
+
+test('holdPending: queued deletes and moves are not fetched back, queued flag changes stay applied', () => {
+  const plan = { reset: false, fetch: [3, 4], flags: [{ uid: 1, flags: ['\\Answered'] }, { uid: 2, flags: ['\\Seen'] }], remove: [], highestModseq: null };
+  const ops: QueuedOp[] = [
+    { id: 1, kind: 'delete', folder: 'INBOX', uid: 3, uidValidity: '1' },
+    { id: 2, kind: 'flags', folder: 'INBOX', uid: 1, uidValidity: '1', add: ['\\Flagged'], remove: [] },
+  ];
+  const held = holdPending(plan, ops, new Map([[1, ['\\Flagged']], [2, []]]));
+  assert.deepEqual(held.fetch, [4]);
+  assert.deepEqual(held.flags, [
+    { uid: 1, flags: ['\\Answered', '\\Flagged'] },
+    { uid: 2, flags: ['\\Seen'] },
+  ]);
 });

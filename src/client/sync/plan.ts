@@ -251,11 +251,16 @@ export function holdPending(plan: FolderPlan, ops: QueuedOp[], local: Map<number
 
 // ---------------------------------------------------------------- offline queue
 
-/** `attempts`: how many replays the server refused for now (temporarily) so far. */
+/** Replay bookkeeping: refusals for now counted so far, and when the last counted one came (ms). */
+interface Attempts {
+  attempts?: number;
+  refusedAt?: number | null;
+}
+
 export type QueuedOp =
-  | { id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; attempts?: number; add: string[]; remove: string[] }
-  | { id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string; attempts?: number }
-  | { id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; attempts?: number; to: string; messageRow: number };
+  | ({ id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; add: string[]; remove: string[] } & Attempts)
+  | ({ id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string } & Attempts)
+  | ({ id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; to: string; messageRow: number } & Attempts);
 
 export interface QueueDecision {
   /** Operations to apply on the server, in order. */
@@ -370,6 +375,12 @@ export interface Refusal {
 
 /** A replayed change refused this many times for now is given up (reported and dropped). */
 export const MAX_REPLAY_ATTEMPTS = 5;
+/**
+ * A refusal counts as an attempt only this long after the last counted one, so that syncs in quick
+ * succession (`watch` syncs at every new message) do not use up the attempts while a server is busy for a
+ * few minutes: giving up takes at least (MAX_REPLAY_ATTEMPTS - 1) times this.
+ */
+export const REPLAY_SPACING_MS = 5 * 60 * 1000;
 
 /**
  * Response codes saying the change can never succeed (RFC 5530; RFC 3501 section 7.1 TRYCREATE): the
@@ -384,9 +395,15 @@ const PERMANENT_CODES = new Set(['NONEXISTENT', 'TRYCREATE', 'NOPERM', 'CANNOT',
  * What to do with queued changes whose replay was refused: `keep` them queued (a temporary refusal under the
  * attempt limit) or `drop` them, with the reason to report. `attempts` counts the refusals before this one.
  */
-export function judgeRefusal(r: Refusal, attempts: number): { action: 'keep' | 'drop'; reason: string } {
+export function judgeRefusal(r: Refusal, attempts: number, counted = true): { action: 'keep' | 'drop'; reason: string } {
   const said = r.status === 'LOST' ? 'the connection was lost' : `${r.status}${r.code ? ` [${r.code}]` : ''}${r.text ? ` ${r.text}` : ''}`;
   if (r.status === 'BAD' || (r.code !== null && PERMANENT_CODES.has(r.code))) return { action: 'drop', reason: `refused for good (${said})` };
-  if (attempts + 1 >= MAX_REPLAY_ATTEMPTS) return { action: 'drop', reason: `refused ${attempts + 1} times, given up (last: ${said})` };
-  return { action: 'keep', reason: `refused for now (${said}); kept for the next sync, attempt ${attempts + 1} of ${MAX_REPLAY_ATTEMPTS}` };
+  const n = counted ? attempts + 1 : Math.max(attempts, 1);
+  if (counted && n >= MAX_REPLAY_ATTEMPTS) return { action: 'drop', reason: `refused ${n} times, given up (last: ${said})` };
+  return { action: 'keep', reason: `refused for now (${said}); kept for the next sync, attempt ${n} of ${MAX_REPLAY_ATTEMPTS}` };
+}
+
+/** Whether a refusal now counts as an attempt (see REPLAY_SPACING_MS); `refusedAt` is the last counted one. */
+export function countsAsAttempt(refusedAt: number | null | undefined, now: number): boolean {
+  return refusedAt == null || now - refusedAt >= REPLAY_SPACING_MS;
 }
