@@ -362,7 +362,9 @@ async function renderStoredItem(w: WireWriter, it: FetchItem, ctx: RenderContext
       if (it.partial) w.text(`<${it.partial.start}>`);
       w.sp();
       const d = data === null ? Buffer.alloc(0) : applyPartial(data, it.partial);
-      w.literal(d, !isSevenBit(d));
+      // Only data holding NUL needs a literal8; 8-bit data without it goes as a plain literal (RFC 3516 4.3,
+      // errata 3978: the client then knows there is no NUL without scanning; Dovecot sends 8bit parts so too).
+      w.literal(d, d.includes(0));
       break;
     }
     case 'BINARY.SIZE': {
@@ -372,12 +374,6 @@ async function renderStoredItem(w: WireWriter, it: FetchItem, ctx: RenderContext
       break;
     }
   }
-}
-
-/** Decoded content that is not 7-bit goes out as literal8 (RFC 3516 section 4.2; Dovecot does the same). */
-function isSevenBit(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! === 0 || b[i]! > 0x7f) return false;
-  return true;
 }
 
 export function applyPartial(data: Buffer, p: Partial | null): Buffer {
