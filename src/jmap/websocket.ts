@@ -20,6 +20,11 @@ import { parseTypes, typeStates, type PushHub } from './push.js';
  * (a client that sends without reading replies stalls itself instead of growing server memory).
  */
 const MAX_PENDING_REQUESTS = 16;
+/**
+ * Octets of requests read but not yet answered on one connection; past this the socket is not read either
+ * (a frame may be 16 MiB: sixteen of them waiting would otherwise hold 256 MiB for one connection).
+ */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** Reply octets waiting to be sent beyond which the next request waits for the client to read them. */
 const MAX_BUFFERED_REPLIES = 4 * 1024 * 1024;
 
@@ -83,6 +88,7 @@ export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpConte
   let removePush: (() => void) | null = null;
   let queue: Promise<void> = Promise.resolve();
   let pending = 0;
+  let pendingBytes = 0;
   let paused = false;
   /** Settles once the last frame sent has been written out (or the connection failed). */
   let lastSent: Promise<void> = Promise.resolve();
@@ -93,7 +99,9 @@ export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpConte
   };
   socket.on('close', () => removePush?.());
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    if (++pending >= MAX_PENDING_REQUESTS && !paused) {
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    pendingBytes += size;
+    if ((++pending >= MAX_PENDING_REQUESTS || pendingBytes > MAX_PENDING_BYTES) && !paused) {
       paused = true;
       socket.pause();
     }
@@ -106,7 +114,8 @@ export function handleWebSocket(server: JmapServer, hub: PushHub, ctx: HttpConte
         if (socket.bufferedAmount > MAX_BUFFERED_REPLIES) await lastSent;
       } finally {
         pending--;
-        if (paused && pending < MAX_PENDING_REQUESTS / 2) {
+        pendingBytes -= size;
+        if (paused && pending < MAX_PENDING_REQUESTS / 2 && pendingBytes <= MAX_PENDING_BYTES / 2) {
           paused = false;
           socket.resume();
         }
