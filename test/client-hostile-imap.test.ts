@@ -235,3 +235,23 @@ test('an enormous line (64 MB without CRLF) is refused past the line limit: a cl
     assertBodies(w);
   });
 });
+
+test('partial FETCH windows that never end (every range answered in full): the download stops at twice the size, nothing cached', async () => {
+  const big = bigMessage('endless windows', 1_500_000);
+  await withWorld(
+    async (w) => {
+      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]<\d+\.\d+>/, (c) => {
+        const [, start, len] = /<(\d+)\.(\d+)>/.exec(c.args) ?? [];
+        return [`* 1 FETCH (UID 1 BODY[]<${start}> {${len}}\r\n`, Buffer.alloc(Number(len), 0x61), `)\r\n${c.tag} OK done\r\n`];
+      });
+      const r = await w.sync();
+      const windows = w.srv.log.filter((l) => /BODY\.PEEK\[\]</.test(l)).length;
+      assert.ok(windows <= 5, `at most 2 x 1.5 MB + 1 MB in 1 MB windows (${windows})`);
+      assert.equal(r.bodiesFetched, 1, 'the small message only');
+      const rows = w.e.list({ account: 'h', folder: 'INBOX' });
+      assert.deepEqual(rows.filter((x) => x.bodyCached).map((x) => x.summary.subject), ['small']);
+      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+    },
+    { first: false, raws: [big, sampleMessage('small')] },
+  );
+});

@@ -21,6 +21,14 @@ import { recorderOf } from './refusal.js';
 /** Bodies larger than this are streamed into their file in partial FETCHes of STREAM_CHUNK bytes. */
 export const STREAM_THRESHOLD = 1024 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
+/**
+ * The most a body may run to: twice its RFC822.SIZE plus one window (imapflow stops a download there), or,
+ * for a message the server gave no size, this many bytes. A body that reaches it is a server sending
+ * without end (or ignoring the partial FETCH range), never cached.
+ */
+const UNSIZED_MAX_BYTES = 128 * 1024 * 1024;
+const bodyCap = (size: number): number => (size > 0 ? 2 * size + STREAM_CHUNK : UNSIZED_MAX_BYTES);
+
 /** The most of a big message's text part the reader fetches and shows (encoded bytes). */
 export const TEXT_VIEW_LIMIT = 1024 * 1024;
 
@@ -35,7 +43,7 @@ export async function downloadToFile(ctx: Pick<ImapContext, 'account' | 'logger'
   const file = await dir
     .stageStream(
       async (write) => {
-        const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK });
+        const { content } = await client.download(String(row.uid), undefined, { uid: true, chunkSize: STREAM_CHUNK, maxBytes: bodyCap(row.size) });
         if (!content) {
           found = false;
           return;
@@ -56,6 +64,11 @@ export async function downloadToFile(ctx: Pick<ImapContext, 'account' | 'logger'
       return null;
     });
   if (!file) return null;
+  if (found && bytes >= bodyCap(row.size)) {
+    ctx.logger.warn({ account: ctx.account.name, folder: row.folder, uid: row.uid, bytes, size: row.size }, 'message body ran past any plausible size: not cached');
+    dir.discard(file);
+    return null;
+  }
   if (found && bytes >= row.size) return file;
   if (found) ctx.logger.warn({ account: ctx.account.name, folder: row.folder, uid: row.uid, bytes, size: row.size }, 'message body ended short of its size: not cached');
   dir.discard(file);
