@@ -12,6 +12,8 @@ const n = (...l: string[]): DiffCase => ({ s: 'N', l });
 const sel = (...l: string[]): DiffCase => ({ s: 'S', l, out: true });
 const empty = (...l: string[]): DiffCase => ({ s: 'E', l });
 const names = (...l: string[]): DiffCase => ({ s: 'A', l, list: true });
+/** Appends `raw` to the empty selected mailbox, then fetches `items` of it. */
+const appended = (raw: string, items: string): DiffCase => ({ s: 'E', l: [`a APPEND empty {${raw.length}+}\r\n${raw}`, 'b NOOP', `c FETCH 1 ${items}`], out: true });
 const differs = (k: DiffCase, mailroom: string, dovecot: string, why: string): DiffCase => ({ ...k, differs: { mailroom, dovecot, why } });
 
 export const DIFF_CASES: DiffCase[] = [
@@ -205,7 +207,12 @@ export const DIFF_CASES: DiffCase[] = [
   sel('a FETCH 2 BODY.PEEK[4.1.MIME]'),
   sel('a FETCH 2 BODY.PEEK[4.HEADER]'),
   sel('a FETCH 2 BODY.PEEK[9.MIME]'),
-  sel('a FETCH 2 BINARY.PEEK[1]'),
+  differs(
+    sel('a FETCH 2 BINARY.PEEK[1]'),
+    'OK | * 2 FETCH (BINARY[1] {10}',
+    'OK | * 2 FETCH (BINARY[1] ~{10}',
+    'quoted-printable decoded to 8-bit text without NUL: a plain literal (RFC 3516 4.3 SHOULD)',
+  ),
   sel('a FETCH 2 BINARY.PEEK[9]'),
   sel('a FETCH 1 BODY.PEEK[]<99999.10>'),
   sel('a FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject:)]'),
@@ -220,6 +227,19 @@ export const DIFF_CASES: DiffCase[] = [
     'OK | * 2 FETCH (BINARY.SIZE[3] 10)',
     'NO [PARSE] | * 2 FETCH (UID 2)',
     'base64 decoding ignores characters outside the alphabet (RFC 2045 section 6.8)',
+  ),
+  appended('Content-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xe9\r\n', 'BINARY.PEEK[1]'),
+  differs(
+    appended('Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n', 'BINARY.PEEK[1]'),
+    'OK,OK,OK | * 1 FETCH (BINARY[1] {5}',
+    'OK,OK,OK | * 1 FETCH (BINARY[1] ~{5}',
+    'a literal8 only for data with NUL (RFC 3516 4.3); Dovecot sends one for every base64 part',
+  ),
+  differs(
+    appended('Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n', 'BINARY.SIZE[]'),
+    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[] 73)',
+    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[] 68)',
+    'BINARY[] is the message as stored; Dovecot decodes the body of a one-part message and rewrites its header',
   ),
   // ---- STORE flags ----
   sel('a STORE 1 +FLAGS ((\\Seen))'),
