@@ -20,7 +20,8 @@ import { RequestError, tooMany, tooManyPush } from './errors.js';
 import { API_PATH, DOWNLOAD_PATH, EVENTSOURCE_PATH, JmapServer, MAX_PUSH_CONNECTIONS_PER_USER, SESSION_PATH, UPLOAD_PATH, WEBSOCKET_PATH, accountIdOf } from './server.js';
 import { registerMethods } from './methods.js';
 import { readBlob } from './blob.js';
-import { parseTypes, stateChange, typeStates, type PushHub } from './push.js';
+import { parseTypes } from './push.js';
+import { eventSource } from './eventsource.js';
 import { handleWebSocket } from './websocket.js';
 
 export { SESSION_PATH } from './server.js';
@@ -178,54 +179,6 @@ export async function jmapPlugin(app: FastifyInstance, ctx: HttpContext): Promis
   app.get(WEBSOCKET_PATH, { websocket: true, preValidation: wsPlace }, (socket, req) => {
     void handleWebSocket(server, hub, ctx, socket, req, wsAuth.get(req) ?? null);
   });
-}
-
-/** Streams StateChange events (RFC 8620 7.3) until the client goes away (or after one, with closeafter=state). */
-function eventSource(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  hub: PushHub,
-  account: import('./account.js').Account,
-  types: Set<string> | null,
-  closeAfter: boolean,
-  pingSec: number,
-  onClose: () => void,
-): void {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
-  let closed = false;
-  let timer: NodeJS.Timeout | null = null;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    remove();
-    if (timer) clearInterval(timer);
-    onClose();
-    res.end();
-  };
-  const initial = typeStates(account);
-  const remove = hub.add(account, {
-    types,
-    seen: { ...initial },
-    send(changed) {
-      if (closed) return;
-      res.write(`event: state\ndata: ${JSON.stringify(stateChange(account, changed))}\n\n`);
-      if (closeAfter) close();
-    },
-  });
-  // The current states first, so a client that connects after fetching knows where it stands.
-  if (!closeAfter) res.write(`event: state\ndata: ${JSON.stringify(stateChange(account, types ? Object.fromEntries(Object.entries(initial).filter(([t]) => types.has(t))) : initial))}\n\n`);
-  else res.write(': connected\n\n');
-  if (pingSec > 0) timer = setInterval(() => res.write(`event: ping\ndata: ${JSON.stringify({ interval: pingSec })}\n\n`), pingSec * 1000);
-  req.raw.on('close', close);
-  res.on('close', close);
-  res.on('error', close);
 }
 
 export { CAP };
