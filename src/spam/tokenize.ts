@@ -22,8 +22,8 @@
  * Input is bounded (MAX_HEADER_BYTES of header, MAX_TEXT_BYTES of decoded text) so a huge or hostile
  * message costs bounded time. Never throws.
  */
-import { indexParts, headerFieldSpans, unfoldHeader, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
-import { safeDecode } from '../mime/headers.js';
+import { indexParts, decodeMimeWords, decodePartBody, htmlToText, messageHeaderEnd } from '../mime/index.js';
+import { headerFields, safeDecode } from '../mime/headers.js';
 import type { MessageIndex, MimePart } from '../mime/types.js';
 import { idCount, IdSet, tokenIdList, writeTokenId, type TokenIdList, type TokenIdParts, type TokenOut } from './token-ids.js';
 import { regDomain, urlTokens } from './tokenize-urls.js';
@@ -218,14 +218,17 @@ function headerTokens(raw: Buffer, end: number, out: TokenOut): void {
   let others = 0;
   let fromDomain = '';
   let msgIdDomain = '';
-  for (const f of headerFieldSpans(raw, 0, end)) {
+  // The header block read once: values of an ASCII block (nearly all) are cut from its one string.
+  const h = headerFields(raw, 0, end);
+  for (let i = 0; i < h.fields.length; i++) {
+    const f = h.fields[i]!;
     const name = f.name.toLowerCase();
     if (SKIPPED_FIELDS.has(name) || isSpamField(name)) continue;
     const named = NAMED_TOKENS.get(name);
     if (named) out.add(named);
     else others++;
     if (!VALUE_FIELDS.has(name)) continue;
-    const value = unfoldHeader(raw.subarray(f.valueStart, f.valueEnd));
+    const value = h.value(i);
     switch (name) {
       case 'subject': {
         const s = decodeMimeWords(value);
