@@ -255,3 +255,22 @@ test('partial FETCH windows that never end (every range answered in full): the d
     { first: false, raws: [big, sampleMessage('small')] },
   );
 });
+
+test('a body far longer than its RFC822.SIZE (well-formed literal) is not cached as the message', async () => {
+  await withWorld(
+    async (w) => {
+      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]\)/, (c) => {
+        const junk = Buffer.alloc(3 * 1024 * 1024, 0x62);
+        return [`* 1 FETCH (UID 1 BODY[] {${junk.length}}\r\n`, junk, `)\r\n${c.tag} OK done\r\n`];
+      });
+      const r = await w.sync();
+      assert.equal(r.bodiesFetched, 0);
+      assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached));
+      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+      w.srv.hook = undefined;
+      assert.equal((await w.sync()).bodiesFetched, 3);
+      assertBodies(w);
+    },
+    { first: false },
+  );
+});

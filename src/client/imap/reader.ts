@@ -29,6 +29,11 @@ const STREAM_CHUNK = 1024 * 1024;
 const UNSIZED_MAX_BYTES = 128 * 1024 * 1024;
 const bodyCap = (size: number): number => (size > 0 ? 2 * size + STREAM_CHUNK : UNSIZED_MAX_BYTES);
 
+/** Whether `bytes` received can be the whole message of RFC822.SIZE `size` (0: unknown): not short, not endless. */
+export function plausibleBody(bytes: number, size: number): boolean {
+  return bytes >= size && bytes < bodyCap(size);
+}
+
 /** The most of a big message's text part the reader fetches and shows (encoded bytes). */
 export const TEXT_VIEW_LIMIT = 1024 * 1024;
 
@@ -64,7 +69,7 @@ export async function downloadToFile(ctx: Pick<ImapContext, 'account' | 'logger'
       return null;
     });
   if (!file) return null;
-  if (found && bytes >= bodyCap(row.size)) {
+  if (found && !plausibleBody(bytes, row.size) && bytes >= row.size) {
     ctx.logger.warn({ account: ctx.account.name, folder: row.folder, uid: row.uid, bytes, size: row.size }, 'message body ran past any plausible size: not cached');
     dir.discard(file);
     return null;
@@ -170,6 +175,9 @@ export class ImapReader {
       if (row.size > 0 && row.size <= STREAM_THRESHOLD) {
         const m = await client.fetchOne(String(row.uid), { uid: true, source: true }, { uid: true });
         if (!m || !m.source) throw this.gone(row);
+        if (!plausibleBody(m.source.length, row.size)) {
+          throw new ClientError('PROTOCOL', `${this.where} sent ${m.source.length} bytes for message ${row.id} of ${row.size} bytes: not cached, try again later`);
+        }
         return this.storeBody(row, m.source);
       }
       const dir = this.ctx.folderDir(row.folder);

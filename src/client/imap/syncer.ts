@@ -20,7 +20,7 @@ import type { AccountConfig, MessageRow, StateDb } from '../store/state.js';
 import { holdPending, pendingRemovals, planFolder, sizeBatches, wantsBody, type CachePolicy, type ServerFolderState } from '../sync/plan.js';
 import type { ProgressFn } from '../progress.js';
 import { openImap } from './connect.js';
-import { downloadToFile, STREAM_THRESHOLD } from './reader.js';
+import { downloadToFile, plausibleBody, STREAM_THRESHOLD } from './reader.js';
 import { QueueReplay, uidSet } from './push.js';
 import { Relocator } from './relocate.js';
 
@@ -405,10 +405,10 @@ export class ImapSyncer {
           for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
             const row = byUid.get(m.uid);
             if (!row || !m.source) continue;
-            // A body shorter than its RFC822.SIZE (a broken literal, a message changing under us) is not
-            // the message: left uncached, fetched again on demand.
-            if (m.source.length < row.size) {
-              this.ctx.logger.warn({ account: this.name, folder: path, uid: row.uid, bytes: m.source.length, size: row.size }, 'message body shorter than its size: not cached');
+            // A body shorter than its RFC822.SIZE (a broken literal, a message changing under us) or far
+            // longer is not the message: left uncached, fetched again on demand.
+            if (!plausibleBody(m.source.length, row.size)) {
+              this.ctx.logger.warn({ account: this.name, folder: path, uid: row.uid, bytes: m.source.length, size: row.size }, 'message body does not match its size: not cached');
               continue;
             }
             pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
