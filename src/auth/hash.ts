@@ -19,7 +19,8 @@ const ARGON2ID = 2;
  * uses two cores (one at a time made each of them wait for all before it); the auth cache keeps repeated
  * logins off this path.
  */
-const ARGON2_AT_ONCE = Math.min(2, availableParallelism());
+// `serve --workers N` gives each worker its share in MAILROOM_ARGON2_AT_ONCE (server/cluster.ts).
+const ARGON2_AT_ONCE = Number(process.env['MAILROOM_ARGON2_AT_ONCE']) || Math.min(2, availableParallelism());
 let argonRunning = 0;
 const argonWaiting: Array<() => void> = [];
 

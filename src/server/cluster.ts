@@ -22,6 +22,7 @@
  * SIGTERM (each drains as a single server does) and run() resolves once all have exited; SIGHUP is passed on.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
 import type { Logger } from '../lib/logger.js';
 import { isOurs, WORKER_SLOT_ENV, type ListenerReport, type ToPrimary, type ToWorker } from './cluster-messages.js';
@@ -54,6 +55,18 @@ const WORKER_MALLOC_ARENAS = 1;
  * download of large mail. POP3 and FETCH read in blocks of 256 KB, below it.
  */
 const WORKER_MMAP_THRESHOLD = 1024 * 1024;
+/** The environment variable that tells a worker how many argon2 computations it runs at once (auth/hash.ts). */
+export const ARGON2_AT_ONCE_ENV = 'MAILROOM_ARGON2_AT_ONCE';
+
+/**
+ * Argon2 computations each worker runs at once: the two (one on a single core) that one process runs
+ * (auth/hash.ts), shared among the workers, at least one each. Every computation holds its 19 MiB memory
+ * cost while it runs; with two each, two workers on two cores ran four at once during a burst of cold logins
+ * (a restart), each worker's resident size rising ~38 MB, for no more throughput than the two cores give.
+ */
+export function workerArgonShare(workers: number, cpus: number = availableParallelism()): number {
+  return Math.max(1, Math.floor(Math.min(2, cpus) / Math.max(1, workers)));
+}
 
 export interface PrimaryOptions {
   workers: number;
@@ -160,6 +173,7 @@ class Primary {
       UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? String(WORKER_THREADPOOL_SIZE),
       MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? String(WORKER_MALLOC_ARENAS),
       MALLOC_MMAP_THRESHOLD_: process.env['MALLOC_MMAP_THRESHOLD_'] ?? String(WORKER_MMAP_THRESHOLD),
+      [ARGON2_AT_ONCE_ENV]: process.env[ARGON2_AT_ONCE_ENV] ?? String(workerArgonShare(this.#opts.workers)),
       ...workerHeapEnv(),
     });
     slot.worker = w;
