@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import type { DeliveryStage, Disposition, LocalMessage, Target } from '../delivery/pipeline.js';
 import { buildDsn } from '../delivery/dsn.js';
 import type { Logger } from '../lib/logger.js';
+import { asciiLower } from '../lib/ascii.js';
 import type { Store } from '../store/handle.js';
 import type { SieveQuota } from '../store/sieve.js';
 import { runSieve, type SieveAction, type SieveEnv, type SieveLimits } from './index.js';
@@ -276,7 +277,11 @@ class SieveStage implements DeliveryStage {
       return;
     }
     const htmlBody = a.handle === 'vacation-setting' ? r.setting?.htmlBody : null;
-    const reply = buildVacationReply({ fields: r.fields, to: msg.envelopeFrom, from: a.from ?? msg.address, reason: a.reason, subject: a.subject, mime: a.mime, htmlBody, hostname: this.#o.hostname, now: r.now });
+    // RFC 5230 4.2 lets an implementation restrict :from: only the user's own addresses, or the server would
+    // send replies in anyone's name (another local user's) to whoever mails the user.
+    const from = a.from && r.own.includes(asciiLower(fromAddress(a.from))) ? a.from : msg.address;
+    if (a.from && from !== a.from) log.info({ user: msg.address, from: a.from }, 'sieve: vacation :from is not one of the user\'s addresses; using the user\'s');
+    const reply = buildVacationReply({ fields: r.fields, to: msg.envelopeFrom, from, reason: a.reason, subject: a.subject, mime: a.mime, htmlBody, hostname: this.#o.hostname, now: r.now });
     this.#send(d, '', reply.to, reply.raw, log, 'vacation', async () => {
       await this.#o.store.sieve.recordVacation(msg.userId, sender, handle, r.now, new Date(r.now.getTime() - VACATION_MEMORY_MS));
     });
@@ -291,4 +296,10 @@ class SieveStage implements DeliveryStage {
       this.#o.kickQueue?.();
     });
   }
+}
+
+/** The address of a :from value: inside its angle brackets when it has them ("Name <a@b>"), else all of it. */
+function fromAddress(v: string): string {
+  const m = /<([^<>]*)>\s*$/.exec(v);
+  return (m ? m[1]! : v).trim();
 }
