@@ -164,6 +164,8 @@ CREATE TABLE IF NOT EXISTS queue (
 
 export class StateDb {
   readonly db: Database.Database;
+  private byEmailId: Database.Statement | undefined;
+  private byIdentity: Database.Statement | undefined;
 
   /** `durable: false` turns off SQLite's fsyncs (synchronous = OFF), matching a Maildir without fsync. */
   constructor(file: string, opts: { durable?: boolean } = {}) {
@@ -310,11 +312,10 @@ export class StateDb {
    * given, else the same Message-ID, size and internal date (a message moved or copied on the server).
    */
   sameMessage(account: string, id: { emailId: string | null; messageId: string | null; size: number; internalDate: number }): MessageRow[] {
-    const rows = id.emailId
-      ? this.db.prepare('SELECT * FROM messages WHERE account = ? AND email_id = ? AND body_cached = 1').all(account, id.emailId)
-      : id.messageId
-        ? this.db.prepare('SELECT * FROM messages WHERE account = ? AND message_id = ? AND size = ? AND internal_date = ? AND body_cached = 1').all(account, id.messageId, id.size, id.internalDate)
-        : [];
+    // Asked once per new message of a sync: the statements are prepared once.
+    this.byEmailId ??= this.db.prepare('SELECT * FROM messages WHERE account = ? AND email_id = ? AND body_cached = 1');
+    this.byIdentity ??= this.db.prepare('SELECT * FROM messages WHERE account = ? AND message_id = ? AND size = ? AND internal_date = ? AND body_cached = 1');
+    const rows = id.emailId ? this.byEmailId.all(account, id.emailId) : id.messageId ? this.byIdentity.all(account, id.messageId, id.size, id.internalDate) : [];
     return (rows as RawMessage[]).map(StateDb.toRow);
   }
 
