@@ -1,10 +1,13 @@
 /**
  * LIST and LSUB mailbox patterns (RFC 9051 section 6.3.9): "*" matches any run of characters, "%" any run
- * without the hierarchy delimiter "/"; a pattern whose first level is INBOX matches it case-insensitively.
+ * without the hierarchy delimiter "/"; the letters INBOX at the start of a name (INBOX and its children)
+ * match the pattern case-insensitively, whatever wildcards stand around them ("i*" and "*box" list INBOX),
+ * as Dovecot matches them.
  * Also the bounds that keep LIST and CREATE cheap (Habit 9: every input bounded).
  *
  * Contract of patternMatcher(pattern): all work that depends on the pattern alone is done once; the returned
- * function allocates nothing and never backtracks. The pattern is cut at its "*"s into blocks; each block
+ * function never backtracks and allocates nothing (but for INBOX and its children, tried in the
+ * other spellings of INBOX when the pattern holds a lower-case letter of it). The pattern is cut at its "*"s into blocks; each block
  * takes the earliest place it fits after the previous one (earliest end is always best, since the "*" before
  * the next block absorbs any gap). A block of literal characters is found by String indexOf, in time linear
  * in the name; a block that holds "%" runs a bit-parallel automaton (Shift-And) over the part of the name it
@@ -139,8 +142,23 @@ function endsWith(block: Block, name: string, from: number, anchored: boolean): 
   return name.length - block.length >= from && name.endsWith(block);
 }
 
+/** The 31 other spellings of INBOX (each letter upper or lower case). */
+const INBOX_SPELLINGS = Array.from({ length: 31 }, (_, i) => [...'INBOX'].map((c, j) => ((i + 1) & (1 << j) ? c.toLowerCase() : c)).join(''));
+
 /** Compiles a LIST pattern (reference already prefixed) into a name predicate; see the module contract. */
 export function patternMatcher(pattern: string): (name: string) => boolean {
+  const exact = caseSensitiveMatcher(pattern);
+  // Only a pattern holding a lower-case i, n, b, o or x can match INBOX in another spelling.
+  if (!/[inbox]/.test(pattern)) return exact;
+  return (name) => {
+    if (exact(name)) return true;
+    if (!name.startsWith('INBOX') || (name.length > 5 && name.charCodeAt(5) !== SLASH)) return false;
+    const rest = name.slice(5);
+    return INBOX_SPELLINGS.some((s) => exact(s + rest));
+  };
+}
+
+function caseSensitiveMatcher(pattern: string): (name: string) => boolean {
   let p = pattern;
   if (/^inbox(\/|$)/i.test(p)) p = 'INBOX' + p.slice(5);
   if (p.length > MAX_LIST_PATTERN_LENGTH) throw bad('Mailbox pattern too long');

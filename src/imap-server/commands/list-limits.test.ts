@@ -27,6 +27,19 @@ test('LIST patterns with characters outside the BMP match like any other charact
   assert.deepEqual(hits('\uD83D*'), []);
 });
 
+test('LIST patterns match the letters INBOX of INBOX and its children in any case, other names exactly', () => {
+  const names = ['INBOX', 'INBOX/Sub', 'INBOXES', 'inboxes', 'Inbox2/x', 'box'];
+  const hits = (p: string): string[] => names.filter(patternMatcher(p));
+  assert.deepEqual(hits('i*'), ['INBOX', 'INBOX/Sub', 'inboxes']);
+  assert.deepEqual(hits('i%'), ['INBOX', 'inboxes']);
+  assert.deepEqual(hits('*box'), ['INBOX', 'box']);
+  assert.deepEqual(hits('InBoX/S*'), ['INBOX/Sub']);
+  assert.deepEqual(hits('InBoX/s*'), []);
+  assert.deepEqual(hits('%/Sub'), ['INBOX/Sub']);
+  assert.deepEqual(hits('inbox/sub'), [], 'below INBOX, names match exactly');
+  assert.deepEqual(hits('*X*'), ['INBOX', 'INBOX/Sub', 'INBOXES']);
+});
+
 test('LIST matching agrees with a code-point regular expression, astral characters included', () => {
   const ch = fc.constantFrom('a', 'b', '/', '\u{1F600}', '\u00e9');
   const pat = fc.array(fc.oneof(ch, fc.constantFrom('*', '%')), { maxLength: 10 }).map((a) => a.join(''));
