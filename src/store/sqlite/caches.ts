@@ -122,11 +122,13 @@ export class ListCache {
    * HIGHESTMODSEQ it was read at (every change bumps it in its transaction, whichever process commits), and
    * a stale entry is brought forward with the change log (changed rows and tombstones since), which costs
    * O(delta) instead of a full read. The returned array belongs to the cache: callers copy what they keep.
+   * `known`: the mailbox's HIGHESTMODSEQ as the caller read it just before, synchronously (its lookup is
+   * then skipped).
    */
-  cachedList(core: SqliteCore, mailboxId: number): RawMsgRow[] {
+  cachedList(core: SqliteCore, mailboxId: number, known?: number): RawMsgRow[] {
     const hit = this.entries.get(mailboxId);
     if (hit) {
-      const h = core.st.highestModseq.get(mailboxId) as number | undefined;
+      const h = known ?? (core.st.highestModseq.get(mailboxId) as number | undefined);
       if (h === undefined) {
         this.drop(mailboxId);
         throw new StoreError('NOT_FOUND', 'no such mailbox');

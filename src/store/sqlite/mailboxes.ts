@@ -191,9 +191,10 @@ export class SqliteMailboxes {
     return this.core.run(async () => {
       // A mailbox in the list cache: the entry is brought forward through the change log (O(delta), the
       // work the next listMessages, a SELECT's, would do) and counted here, instead of the aggregate over
-      // every message row. The entry counts when it is at the HIGHESTMODSEQ of the row read after it.
-      const cached = this.core.lists.get(mailboxId) ? this.core.lists.cachedList(this.core, mailboxId) : null;
+      // every message row. The entry counts when it is at the HIGHESTMODSEQ of the mailbox row, read first
+      // (nothing runs between the two reads: the entry cannot be newer than the row).
       const b = this.core.mailboxRow(mailboxId);
+      const cached = this.core.lists.get(mailboxId) ? this.core.lists.cachedList(this.core, mailboxId, b.highest_modseq) : null;
       const hit = this.core.lists.get(mailboxId);
       const s =
         hit && hit.highest === b.highest_modseq && (cached === null || hit.rows === cached)
