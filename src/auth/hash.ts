@@ -20,7 +20,7 @@ const ARGON2ID = 2;
  * logins off this path.
  */
 // `serve --workers N` gives each worker its share in MAILROOM_ARGON2_AT_ONCE (server/cluster.ts).
-const ARGON2_AT_ONCE = Number(process.env['MAILROOM_ARGON2_AT_ONCE']) || Math.min(2, availableParallelism());
+const ARGON2_AT_ONCE = Math.max(1, Number(process.env['MAILROOM_ARGON2_AT_ONCE'])) || Math.min(2, availableParallelism());
 let argonRunning = 0;
 const argonWaiting: Array<() => void> = [];
 
