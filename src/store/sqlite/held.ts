@@ -37,14 +37,11 @@ export function holdRows(core: SqliteCore, mailboxId: number, uids: readonly num
 export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doomed: string[]): void {
   if (blobIds.length === 0) return;
   if (blobIds.length === 1) {
-    // One message (the usual EXPUNGE): plain statements, no JSON list to bind and walk.
+    // One message (the usual EXPUNGE): plain statements, no JSON list to bind and walk. Its last reference
+    // (the common case) deletes the blob row in one statement; otherwise the count goes down by one.
     const id = blobIds[0]!;
-    core.st.unrefBlob.run(id);
-    const refs = core.st.blobRefs.get(id) as number | undefined;
-    if (refs !== undefined && refs <= 0) {
-      core.st.deleteBlob.run(id);
-      freeBlobs(core, [id], doomed);
-    }
+    if (core.sql(DELETE_LAST_REF).pluck().get(id) !== undefined) freeBlobs(core, [id], doomed);
+    else core.st.unrefBlob.run(id);
     return;
   }
   // A blob shared by several of the rows (a message copied within the mailbox) loses all those references.
@@ -78,6 +75,8 @@ export function dropBlobRefs(core: SqliteCore, blobIds: readonly string[], doome
 
 /** Deletes the listed blobs whose last reference goes, returning their ids (the others are left alone). */
 const DELETE_LAST_REFS = 'DELETE FROM blobs WHERE id IN (SELECT value FROM json_each(?)) AND refs <= 1 RETURNING id';
+/** DELETE_LAST_REFS for one blob. */
+const DELETE_LAST_REF = 'DELETE FROM blobs WHERE id = ? AND refs <= 1 RETURNING id';
 
 /**
  * Deletes the other rows of blobs whose blobs row is gone: a few with all their rows now, more through
