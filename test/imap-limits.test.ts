@@ -92,6 +92,39 @@ describe('TLS', () => {
   });
 });
 
+/** The first bytes of a TLS ClientHello record (handshake, TLS 1.0 record version, 512 octets announced). */
+const PARTIAL_CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+
+/** A raw TCP connection that resolves `closed` once the server closes it; `sent` is what came before. */
+function rawTcp(port: number): { sock: ReturnType<typeof netConnect>; closed: Promise<string> } {
+  const sock = netConnect({ host: '127.0.0.1', port });
+  let got = '';
+  sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  sock.on('error', () => undefined);
+  return { sock, closed: new Promise((resolve) => sock.once('close', () => resolve(got))) };
+}
+
+// Before, a silent implicit-TLS client stayed for Node's 2-minute handshake timeout and then was not even
+// closed; the test's own timeout turns a wait like that into a failure.
+test('TLS handshakes have the login deadline: implicit TLS silent or stalled, STARTTLS then silence', { timeout: 60_000 }, async (t) => {
+  const f = await startImap({ tls: tlsMaterial, loginTimeoutMs: 300, idleTimeoutMs: 10 * 60_000 });
+  t.after(() => f.close());
+  const port = (await f.svc.listen({ host: '127.0.0.1', port: 0, implicitTls: true })).port;
+  const silent = rawTcp(port);
+  const stalled = rawTcp(port);
+  t.after(() => {
+    silent.sock.destroy();
+    stalled.sock.destroy();
+  });
+  stalled.sock.write(PARTIAL_CLIENT_HELLO);
+  assert.equal(await silent.closed, '');
+  assert.equal(await stalled.closed, '');
+  const c = await RawClient.connect(f.port);
+  assert.match(await c.cmd('STARTTLS', 's'), /^s OK/);
+  await c.readUntil(() => c.closed, 30_000).catch(() => undefined);
+  assert.ok(c.closed, 'a STARTTLS without a handshake is cut at the login deadline');
+});
+
 describe('COMPRESS=DEFLATE', () => {
   let f: ImapFixture;
   before(async () => {

@@ -82,13 +82,18 @@ class ImapService implements NetService {
     if (spec.implicitTls && !this.#ctx.secureContext) throw new Error('implicit TLS listener needs opts.tls');
     let server: net.Server;
     if (spec.implicitTls) {
-      const tlsServer = tls.createServer({ ...this.#tls! }, (s) => this.#accept(s, true));
+      // The handshake has the login timeout (Node's default is 2 minutes); the login deadline then runs from
+      // the greeting. A handshake timeout is only reported: the socket is closed here.
+      const tlsServer = tls.createServer({ ...this.#tls!, handshakeTimeout: this.#ctx.limits.loginTimeoutMs }, (s) => this.#accept(s, true));
+      tlsServer.on('tlsClientError', (e: Error, s: tls.TLSSocket) => {
+        this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed');
+        s.destroy();
+      });
       this.#tlsServers.add(tlsServer);
       server = tlsServer;
     } else {
       server = net.createServer((s) => this.#accept(s, false));
     }
-    server.on('tlsClientError', (e: Error) => this.#ctx.logger.debug({ err: e.message }, 'TLS handshake failed'));
     server.on('error', (e) => this.#ctx.logger.error({ err: e.message }, 'IMAP listener error'));
     const addr = await listenOn(server, spec);
     this.#servers.add(server);
