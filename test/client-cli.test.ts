@@ -9,15 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startDovecot, dovecotAvailable, type Dovecot } from '../support/dovecot.js';
 import { tempProfile, sampleMessage } from './helpers/client.js';
+import { runMany, type Run } from './helpers/cli-steps.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const skip = dovecotAvailable();
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 function cli(profile: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -33,25 +28,6 @@ function cli(profile: string, args: string[], opts: { input?: string; env?: Reco
     p.once('error', reject);
     p.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     p.stdin.end(opts.input ?? '');
-  });
-}
-
-/** Many client commands in one process (test/helpers/client-cli-runner.ts). */
-function runMany(steps: Array<{ args: string[]; env?: Record<string, string> }>): Promise<Run[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/helpers/client-cli-runner.ts'), JSON.stringify(steps)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    p.once('error', reject);
-    p.once('close', (code) => {
-      try {
-        resolve(JSON.parse(stdout) as Run[]);
-      } catch {
-        reject(new Error(`runner failed (${code}): ${stderr}`));
-      }
-    });
   });
 }
 

@@ -12,6 +12,7 @@ import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV } from 
 import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
 import { ClientError } from '../src/client/errors.js';
 import { MAX_REPLAY_ATTEMPTS, REPLAY_SPACING_MS } from '../src/client/sync/plan.js';
+import { runMany } from './helpers/cli-steps.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
 import type { ClientEngine } from '../src/client/engine.js';
 
@@ -213,4 +214,31 @@ test('a folder the server will not open for now (SELECT NO [UNAVAILABLE]) keeps 
     assert.equal(again.pushed, 1);
     assert.ok(serverMsg(srv, 'INBOX', 'one')?.flags.has('\\Flagged'));
   });
+});
+
+test('client sync (the command) reports a change refused for now on a "deferred:" line and exits 0; --json carries it too', async () => {
+  const srv = await startFakeImap();
+  srv.add('INBOX', sampleMessage('one'));
+  srv.hook = refuse('UID STORE', (tag) => `${tag} NO [UNAVAILABLE] maintenance\r\n`);
+  const p = tempProfile();
+  try {
+    const c = (...args: string[]) => ['client', '--profile', p.dir, ...args];
+    const env = { CLI_PW: 'pw' };
+    const [add, first, flag, sync, json] = await runMany([
+      { args: c('account', 'add', 'r', '--protocol', 'imap', '--host', '127.0.0.1', '--port', String(srv.port), '--user', 'u', '--password-env', 'CLI_PW') },
+      { args: c('sync'), env },
+      { args: c('flag', '1', '--flagged') },
+      { args: c('sync'), env },
+      { args: c('sync', '--json'), env },
+    ]);
+    assert.deepEqual([add?.code, first?.code, flag?.code], [0, 0, 0], JSON.stringify([add, first, flag]));
+    assert.equal(sync?.code, 0, sync?.stderr);
+    assert.match(sync?.stderr ?? '', /^deferred: r\/INBOX: the queued flag change of UID 1 was refused for now \(NO \[UNAVAILABLE\] maintenance\)/m);
+    const report = (JSON.parse(json?.stdout ?? '[]') as Array<{ report: ImapReport }>)[0]?.report;
+    assert.equal(report?.deferred.length, 1);
+    assert.equal(srv.log.filter((l) => / UID STORE 1 /.test(l)).length, 2, 'tried at each sync');
+  } finally {
+    p.cleanup();
+    await srv.close();
+  }
 });
