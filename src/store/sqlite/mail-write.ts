@@ -89,14 +89,15 @@ export class SqliteMailWrites extends SqliteAppends {
       let ev: [number, number] | null = null;
       const out = await this.core.groupCommit((): ExpungeResult => {
         const b = this.core.mailboxRow(mailboxId);
-        let targets: number[];
-        if (uids === undefined) targets = this.core.st.deletedUids.pluck().all(mailboxId) as number[];
+        let rows: Array<{ uid: number; blob_id: string }>;
+        // EXPUNGE of every \Deleted message (the usual one): the rows' uids and blobs in one statement.
+        if (uids === undefined) rows = this.core.st.deletedRows.all(mailboxId) as Array<{ uid: number; blob_id: string }>;
         else {
-          targets = [];
+          const targets: number[] = [];
           for (const c of chunks(cleanUids(uids), CHUNK)) targets.push(...(this.core.st.deletedUidsIn.pluck().all(mailboxId, ...padChunk(c)) as number[]));
+          rows = targets.length === 0 ? [] : this.core.rowsIn(mailboxId, targets);
         }
-        if (targets.length === 0) return { uids: [], highestModseq: b.highest_modseq };
-        const rows = this.core.rowsIn(mailboxId, targets);
+        if (rows.length === 0) return { uids: [], highestModseq: b.highest_modseq };
         const modseq = b.highest_modseq + 1;
         deleteRows(this.core, mailboxId, rows, modseq, doomed);
         this.core.st.setModseq.run(modseq, mailboxId);

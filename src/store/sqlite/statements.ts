@@ -99,7 +99,8 @@ export function prepareStatements(db: Database.Database) {
     ),
     deleteEnvelope: prep('DELETE FROM message_envelopes WHERE mailbox_id = ? AND uid = ?'),
     allFull: prep(`SELECT ${READ_COLS}, blob_id, retrieved_at FROM messages WHERE mailbox_id = ? ORDER BY uid`),
-    deletedUids: prep(`SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 ORDER BY uid`),
+    /** The uid and blob of each \Deleted message of a mailbox (EXPUNGE), by uid. */
+    deletedRows: prep(`SELECT uid, blob_id FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 ORDER BY uid`),
     deletedUidsIn: prep(
       `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_DELETED}) != 0 AND uid IN (${IN_LIST}) ORDER BY uid`,
     ),
