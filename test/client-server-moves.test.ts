@@ -160,3 +160,22 @@ test('mailroom server (OBJECTID): a message another client moves keeps its cache
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('our own offline move on a server that gives no COPYUID: the destination lists it as new and takes the local body', async () => {
+  await withServer(['MOVE'], 'all', async (srv, e, sync) => {
+    const raw = sampleMessage('moved offline');
+    srv.add('INBOX', raw);
+    srv.hook = (c) => (c.cmd === 'UID MOVE' ? String(c.normal()).replace(/\[COPYUID [^\]]*\] /, '') : undefined);
+    await sync();
+    const [row] = e.list({ account: 'm', folder: 'INBOX' });
+    assert.ok(row);
+    e.move(row.id, 'Archive');
+    const r = await sync();
+    assert.equal(r.pushed, 1);
+    assert.deepEqual([r.relocated, r.bodiesFetched], [1, 0]);
+    assert.equal(bodyFetches(srv), 1);
+    const [moved] = e.list({ account: 'm', folder: 'Archive' });
+    assert.ok(moved?.uid && moved.filePath && readFileSync(moved.filePath).equals(raw));
+    assert.equal(assertMaildir(e.imapFolder('m', 'Archive').root), 1);
+  });
+});
