@@ -59,3 +59,32 @@ test('Quota/get and VacationResponse/get: more than maxObjectsInGet ids is reque
   assert.equal(ok, 'VacationResponse/get');
   assert.deepEqual(got['notFound'], ['x']);
 });
+
+test('Mailbox/set: 300 creates read the mailbox list a few times, not once per create; #references to new parents still work', async () => {
+  const mail = f.m.store.mail;
+  const original = mail.listMailboxes.bind(mail);
+  let reads = 0;
+  mail.listMailboxes = ((...a: Parameters<typeof original>) => {
+    reads++;
+    return original(...a);
+  }) as typeof mail.listMailboxes;
+  try {
+    const create: Record<string, unknown> = { top: { name: 'Top' } };
+    for (let i = 0; i < 300; i++) create[`c${i}`] = { name: `Child ${i}`, parentId: '#top' };
+    create['grand'] = { name: 'Grand', parentId: '#c299' };
+    const [n, r] = await first('Mailbox/set', { accountId: f.accountId, create });
+    assert.equal(n, 'Mailbox/set');
+    assert.deepEqual(r['notCreated'], {});
+    assert.equal(Object.keys(r['created'] as object).length, 302);
+    assert.equal(((r['created'] as Record<string, R>)['grand']!)['totalEmails'], 0);
+    assert.ok(reads <= 5, `${reads} reads of the mailbox list`);
+  } finally {
+    mail.listMailboxes = original;
+  }
+  const [, got] = await first('Mailbox/get', { accountId: f.accountId, ids: null, properties: ['name', 'parentId'] });
+  const list = got['list'] as Array<{ id: string; name: string; parentId: string | null }>;
+  const top = list.find((x) => x.name === 'Top')!;
+  const c299 = list.find((x) => x.name === 'Child 299')!;
+  assert.equal(c299.parentId, top.id);
+  assert.equal(list.find((x) => x.name === 'Grand')!.parentId, c299.id);
+});
