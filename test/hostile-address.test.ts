@@ -61,7 +61,7 @@ test('LMTP RCPT: the Kelvin spelling of a user or an alias is an unknown recipie
   client.close();
 });
 
-test('IMAP LOGIN and AUTHENTICATE PLAIN: impostor spellings fail, upper case works', async () => {
+test('IMAP LOGIN and AUTHENTICATE PLAIN: impostor spellings fail, upper case works, the authorization identity is compared the same way', async () => {
   for (const who of IMPOSTORS) {
     const c = await RawClient.connect(m.ports.imap!);
     assert.match(await c.cmd(Buffer.from(`LOGIN "${who}" "${PASS}"`, 'utf8')), /^t1 NO /m, JSON.stringify(who));
@@ -75,6 +75,13 @@ test('IMAP LOGIN and AUTHENTICATE PLAIN: impostor spellings fail, upper case wor
   const c = await RawClient.connect(m.ports.imap!);
   assert.match(await c.cmd(`LOGIN "KATE@EXAMPLE.ORG" "${PASS}"`), / OK /);
   c.close();
+  // An authorization identity differing only by Unicode case is refused; by ASCII case it is the same user.
+  for (const [authz, want] of [[KELVIN, /^t3 NO \[AUTHORIZATIONFAILED\]/m], ['KATE@example.org', /^t3 OK /m]] as const) {
+    const a = await RawClient.connect(m.ports.imap!);
+    a.write(`t3 AUTHENTICATE PLAIN ${Buffer.from(`${authz}\0${KATE}\0${PASS}`, 'utf8').toString('base64')}\r\n`);
+    assert.match(await a.waitTagged('t3'), want, authz);
+    a.close();
+  }
 });
 
 test('POP3 USER/PASS: impostor spellings fail, upper case works', async () => {

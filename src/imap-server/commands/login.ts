@@ -5,6 +5,7 @@
  */
 import { decodeBase64Strict, decodeSaslPlain } from '../../auth/sasl.js';
 import { isLoopback } from '../../lib/service.js';
+import { addressKey } from '../../lib/ascii.js';
 import type { User } from '../../store/types.js';
 import type { Args } from '../../imap/grammar/args.js';
 import { bad, no, ok, type Completion } from '../errors.js';
@@ -109,7 +110,7 @@ export const authenticate = defineCommand({
         await ctx.service.auth.recordFailure(ctx.session.remoteAddress, '');
         throw bad('Invalid SASL PLAIN response');
       }
-      if (creds.authzid && creds.authzid.toLowerCase() !== creds.authcid.toLowerCase()) throw no('Authorization identity not permitted', 'AUTHORIZATIONFAILED');
+      if (creds.authzid && addressKey(creds.authzid) !== addressKey(creds.authcid)) throw no('Authorization identity not permitted', 'AUTHORIZATIONFAILED');
       return verify(ctx, creds.authcid, creds.password);
     }
     // LOGIN: username then password, each base64 (SASL-IR may carry the username).
