@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as netConnect } from 'node:net';
 import { createManageSieveService, type ManageSieveService } from '../src/managesieve/index.js';
 import { startServerFixture, PASSWORD, USER, type ServerFixture } from './helpers/server-fixture.js';
 import { testTls } from './delivery/helpers.js';
@@ -97,4 +98,19 @@ test('an idle connection, logged in or not, is logged out at the idle timeout wi
   const { c: d } = await sieveConnect(idle.port);
   assert.match((await d.cmd(`AUTHENTICATE "PLAIN" "${plain(USER, PASSWORD)}"`)).status, /^OK/);
   assert.match(await rest(d), /^BYE "Disconnected for inactivity\."$/m);
+});
+
+test('implicit TLS: a client that never sends a ClientHello, or stalls in it, is closed at the handshake deadline', { timeout: 60_000 }, async (t) => {
+  const port = (await f.svc.listen({ host: '127.0.0.1', port: 0, implicitTls: true })).port;
+  const partialHello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+  const closes = [Buffer.alloc(0), partialHello].map((first) => {
+    const s = netConnect({ host: '127.0.0.1', port });
+    t.after(() => s.destroy());
+    s.on('error', () => undefined);
+    if (first.length) s.write(first);
+    let got = 0;
+    s.on('data', (d: Buffer) => (got += d.length));
+    return new Promise<number>((resolve) => s.once('close', () => resolve(got)));
+  });
+  assert.deepEqual(await Promise.all(closes), [0, 0], 'both closed with nothing sent');
 });

@@ -31,8 +31,13 @@ export class ManageSieveService implements NetService {
     let server: Server;
     if (spec.implicitTls) {
       if (!this.shared.tls) throw new Error('implicit TLS listener needs TLS material (opts.tls)');
-      const tlsServer = createTlsServer({ ...this.shared.tls }, (s: TLSSocket) => this.#accept(s, true));
-      tlsServer.on('tlsClientError', (e) => this.shared.logger.debug({ err: e.message }, 'managesieve TLS handshake failed'));
+      // The handshake has the STARTTLS handshake's deadline (Node's default is 2 minutes); a handshake timeout
+      // is only reported, so the socket is closed here.
+      const tlsServer = createTlsServer({ ...this.shared.tls, handshakeTimeout: this.shared.tlsHandshakeTimeoutMs }, (s: TLSSocket) => this.#accept(s, true));
+      tlsServer.on('tlsClientError', (e, s) => {
+        this.shared.logger.debug({ err: e.message }, 'managesieve TLS handshake failed');
+        s.destroy();
+      });
       this.#tlsServers.add(tlsServer);
       server = tlsServer;
     } else {
