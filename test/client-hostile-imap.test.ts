@@ -14,7 +14,7 @@ import { startLineServer } from './helpers/line-server.js';
 import { flood } from './helpers/flood.js';
 import { ClientError } from '../src/client/errors.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
-import type { ClientEngine } from '../src/client/engine.js';
+import type { ClientEngine, EngineOptions } from '../src/client/engine.js';
 
 interface World {
   srv: FakeImap;
@@ -27,12 +27,12 @@ interface World {
 const bodyFetches = (srv: FakeImap): number => srv.log.filter((l) => /UID FETCH .*BODY\.PEEK\[\]/.test(l)).length;
 
 /** INBOX with one, two, three; an account (cache all) synchronised once before `fn` unless `first` is false. */
-async function withWorld(fn: (w: World) => Promise<void>, opts: { first?: boolean; raws?: Buffer[] } = {}): Promise<void> {
+async function withWorld(fn: (w: World) => Promise<void>, opts: { first?: boolean; raws?: Buffer[]; engine?: Partial<EngineOptions> } = {}): Promise<void> {
   const srv = await startFakeImap();
   const raws = opts.raws ?? ['one', 'two', 'three'].map((s) => sampleMessage(s));
   for (const r of raws) srv.add('INBOX', r);
   const p = tempProfile();
-  const e = engine(p.dir, 'pw');
+  const e = engine(p.dir, 'pw', opts.engine);
   try {
     e.addAccount({ name: 'h', protocol: 'imap', host: '127.0.0.1', port: srv.port, user: 'u', password: { kind: 'env', name: PASSWORD_ENV }, cache: 'all' });
     const sync = async (): Promise<ImapReport> => (await e.syncAccount('h')) as ImapReport;
@@ -54,6 +54,16 @@ function assertBodies(w: World): void {
     assert.ok(want && readFileSync(row.filePath).equals(want.raw), `${row.summary.subject} is byte-identical`);
   }
   assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+}
+
+/** No body was cached from the broken responses; without the hook the next sync fetches all three. */
+async function noBodyThenRecovers(w: World): Promise<void> {
+  assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached), 'no body cached from the broken response');
+  assertMaildir(w.e.imapFolder('h', 'INBOX').root);
+  w.srv.hook = undefined;
+  const r = await w.sync();
+  assert.equal(r.bodiesFetched, 3);
+  assertBodies(w);
 }
 
 const on =
@@ -144,12 +154,7 @@ test('a literal shorter than announced, then the connection closes: NETWORK erro
         return `* 1 FETCH (UID 1 BODY[] {5000}\r\nonly a few bytes)\r\n${c.tag} OK done\r\n`;
       });
       await assert.rejects(w.sync(), (err: ClientError) => err instanceof ClientError && err.code === 'NETWORK');
-      assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached), 'no body cached from the broken response');
-      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
-      w.srv.hook = undefined;
-      const r = await w.sync();
-      assert.equal(r.bodiesFetched, 3);
-      assertBodies(w);
+      await noBodyThenRecovers(w);
     },
     { first: false },
   );
@@ -256,20 +261,60 @@ test('partial FETCH windows that never end (every range answered in full): the d
   );
 });
 
-test('a body far longer than its RFC822.SIZE (well-formed literal) is not cached as the message', async () => {
+test('a server trickling a byte now and then (never idle long enough for the socket timeout) is given up: NETWORK error naming the account; bodies and the queue kept', async () => {
   await withWorld(
     async (w) => {
-      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]\)/, (c) => {
-        const junk = Buffer.alloc(3 * 1024 * 1024, 0x62);
-        return [`* 1 FETCH (UID 1 BODY[] {${junk.length}}\r\n`, junk, `)\r\n${c.tag} OK done\r\n`];
+      const { srv, e } = w;
+      const [row] = e.list({ account: 'h', folder: 'INBOX' });
+      assert.ok(row);
+      e.flag(row.id, 'flagged');
+      let timer: NodeJS.Timeout | undefined;
+      srv.hook = on('UID STORE', /./, (c) => {
+        timer = setInterval(() => (c.sock.destroyed ? clearInterval(timer) : c.sock.write('x')), 40);
+        return '* OK ';
       });
-      const r = await w.sync();
-      assert.equal(r.bodiesFetched, 0);
-      assert.ok(w.e.list({ account: 'h', folder: 'INBOX' }).every((x) => !x.bodyCached));
-      assertMaildir(w.e.imapFolder('h', 'INBOX').root);
-      w.srv.hook = undefined;
-      assert.equal((await w.sync()).bodiesFetched, 3);
+      try {
+        // Generous bound: without the progress rule the sync never ends.
+        const never = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000).unref());
+        const outcome = await Promise.race([w.sync().then(() => 'finished', (err: unknown) => err), never]);
+        assert.ok(outcome instanceof ClientError, `the sync ends with a ClientError, not: ${String(outcome)}`);
+        assert.equal(outcome.code, 'NETWORK');
+        assert.match(outcome.message, /^account h: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
+      } finally {
+        clearInterval(timer);
+      }
+      assert.equal(e.state.queueSize(), 1, 'the flag change stays queued');
       assertBodies(w);
+      srv.hook = undefined;
+      const r = await w.sync();
+      assert.equal(r.pushed, 1);
+      assert.equal(e.state.queueSize(), 0);
+      assert.ok(srv.folders.get('INBOX')?.messages.some((m) => m.flags.has('\\Flagged')));
+    },
+    { engine: { stall: { windowMs: 2000, minBytes: 4096 } } },
+  );
+});
+
+test('bodies far longer than their RFC822.SIZE (2 MB literals for ~300-byte messages): PROTOCOL error at the batch bound, nothing cached as the message', async () => {
+  await withWorld(
+    async (w) => {
+      const junk = Buffer.alloc(2 * 1024 * 1024, 0x61);
+      let sent = 0;
+      w.srv.hook = on('UID FETCH', /BODY\.PEEK\[\]/, (c) => {
+        const parts: Array<string | Buffer> = [];
+        for (let uid = 1; uid <= 3; uid++) parts.push(`* ${uid} FETCH (UID ${uid} BODY[] {${junk.length}}\r\n`, junk, ')\r\n');
+        sent++;
+        return [...parts, `${c.tag} OK done\r\n`];
+      });
+      await assert.rejects(w.sync(), (err: ClientError) => {
+        assert.ok(err instanceof ClientError, String(err));
+        assert.equal(err.code, 'PROTOCOL');
+        assert.match(err.message, /account h: .* sent more than \d+ bytes for a FETCH of 3 bodies announced at \d+ bytes in INBOX/);
+        return true;
+      });
+      assert.equal(sent, 1);
+      assert.equal(w.e.list({ account: 'h', folder: 'INBOX' }).length, 3, 'the headers are kept');
+      await noBodyThenRecovers(w);
     },
     { first: false },
   );

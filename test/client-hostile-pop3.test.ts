@@ -13,7 +13,7 @@ import { flood } from './helpers/flood.js';
 import { dotStuffAll } from '../src/lib/dotstuff.js';
 import { ClientError } from '../src/client/errors.js';
 import type { Pop3Report } from '../src/client/pop3/fetch.js';
-import type { ClientEngine } from '../src/client/engine.js';
+import type { ClientEngine, EngineOptions } from '../src/client/engine.js';
 
 interface Msg {
   uidl: string;
@@ -69,10 +69,10 @@ async function startPop3(msgs: Msg[], hook?: Hook): Promise<LineServer & { msgs:
   return Object.assign(state, srv, { close: srv.close });
 }
 
-async function withPop3(msgs: Msg[], fn: (srv: Awaited<ReturnType<typeof startPop3>>, e: ClientEngine, sync: () => Promise<Pop3Report>) => Promise<void>, extra: Record<string, unknown> = { leaveOnServer: true }): Promise<void> {
+async function withPop3(msgs: Msg[], fn: (srv: Awaited<ReturnType<typeof startPop3>>, e: ClientEngine, sync: () => Promise<Pop3Report>) => Promise<void>, extra: Record<string, unknown> = { leaveOnServer: true }, opts: Partial<EngineOptions> = {}): Promise<void> {
   const srv = await startPop3(msgs);
   const p = tempProfile();
-  const e = engine(p.dir, 'pw');
+  const e = engine(p.dir, 'pw', opts);
   try {
     e.addAccount({ name: 'p', protocol: 'pop3', host: '127.0.0.1', port: srv.port, user: 'u', password: { kind: 'env', name: PASSWORD_ENV }, ...extra });
     await fn(srv, e, async () => (await e.syncAccount('p')) as Pop3Report);
@@ -207,4 +207,38 @@ test('an enormous status line (8 MB without CRLF): PROTOCOL error at the line li
       return true;
     });
   });
+});
+
+test('a server trickling the second message a byte now and then is given up: NETWORK error naming the account; the first message kept, the second downloaded next time', async () => {
+  let timer: NodeJS.Timeout | undefined;
+  await withPop3(
+    [
+      { uidl: 'a', raw: sampleMessage('a') },
+      { uidl: 'b', raw: sampleMessage('b') },
+    ],
+    async (srv, e, sync) => {
+      srv.hook = (cmd, sock) => {
+        if (cmd !== 'RETR 2') return undefined;
+        timer = setInterval(() => (sock.destroyed ? clearInterval(timer) : sock.write('x')), 40);
+        return '+OK\r\n';
+      };
+      try {
+        // Generous bound: without the progress rule the run never ends.
+        const never = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000).unref());
+        const outcome = await Promise.race([sync().then(() => 'finished', (err: unknown) => err), never]);
+        assert.ok(outcome instanceof ClientError, `the run ends with a ClientError, not: ${String(outcome)}`);
+        assert.equal(outcome.code, 'NETWORK');
+        assert.match(outcome.message, /^account p: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
+      } finally {
+        clearInterval(timer);
+      }
+      assert.deepEqual(subjects(e), ['a']);
+      assertMaildir(e.localFolder('INBOX').root);
+      srv.hook = undefined;
+      assert.equal((await sync()).downloaded, 1);
+      assert.deepEqual(subjects(e), ['a', 'b']);
+    },
+    { leaveOnServer: true },
+    { stall: { windowMs: 2000, minBytes: 4096 } },
+  );
 });

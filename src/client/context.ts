@@ -15,6 +15,7 @@ import type { StateDb, AccountConfig, MessageRow } from './store/state.js';
 import { ImapSyncer, type ImapContext } from './imap/syncer.js';
 import { ImapReader } from './imap/reader.js';
 import type { ProgressFn } from './progress.js';
+import type { StallRule } from './stall.js';
 
 export interface EngineOptions {
   profileDir: string;
@@ -26,6 +27,8 @@ export interface EngineOptions {
   fsync?: boolean;
   /** Pretend IMAP servers lack QRESYNC/CONDSTORE (forces the fallback paths). */
   imapDisable?: { qresync?: boolean; condstore?: boolean };
+  /** The progress rule for servers slow to answer (stall.ts): short in tests; its default when absent. */
+  stall?: StallRule;
 }
 
 /** The engine as its parts see it; `account` and `message` throw ClientError NOT_FOUND for unknown names/ids. */
@@ -69,6 +72,7 @@ function imapContext(ctx: EngineContext, a: AccountConfig, password: string): Im
     folderDir: (f) => ctx.imapFolder(a.name, f),
     ...(ctx.opts.onProgress ? { onProgress: ctx.opts.onProgress } : {}),
     ...(ctx.opts.imapDisable ? { disable: ctx.opts.imapDisable } : {}),
+    ...(ctx.opts.stall ? { stall: ctx.opts.stall } : {}),
   };
 }
 

@@ -37,6 +37,7 @@ async function runPop3(ctx: EngineContext, a: AccountConfig, password: string): 
       logger: ctx.logger,
       now: ctx.now,
       ...(ctx.opts.onProgress ? { onProgress: ctx.opts.onProgress } : {}),
+      ...(ctx.opts.stall ? { stall: ctx.opts.stall } : {}),
     });
   } catch (e) {
     throw classifyError(e, `${a.host}:${a.port}`);

@@ -7,6 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { classifyError } from '../errors.js';
 import type { ImapContext } from './syncer.js';
 import { RefusalRecorder, attachRecorder } from './refusal.js';
+import { WireGuard, attachGuard } from './guard.js';
 
 /** The longest response line without literals (a UID SEARCH of two million messages fits). */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -16,7 +17,7 @@ export const MAX_LITERAL_BYTES = 16 * 1024 * 1024;
 export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /** Opens an authenticated imapflow connection with our security settings and error classification. */
-export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
+export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | 'ca' | 'disable' | 'stall'>, extra: { autoIdle?: boolean } = {}): Promise<ImapFlow> {
   const a = ctx.account;
   const refusals = new RefusalRecorder();
   const where = `${a.host}:${a.port}`;
@@ -51,6 +52,9 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
     client.close();
     throw classifyError(e, where);
   }
+  const guard = new WireGuard(client, `account ${a.name}: ${where}`);
+  guard.start(ctx.stall);
+  attachGuard(client, guard);
   return client;
 }
 

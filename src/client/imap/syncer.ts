@@ -23,6 +23,8 @@ import { openImap } from './connect.js';
 import { downloadToFile, plausibleBody, STREAM_THRESHOLD } from './reader.js';
 import { QueueReplay, uidSet } from './push.js';
 import { Relocator } from './relocate.js';
+import { guardOf } from './guard.js';
+import type { StallRule } from '../stall.js';
 
 export { uidSet };
 
@@ -59,6 +61,8 @@ export interface ImapContext {
   onProgress?: ProgressFn;
   /** Pretend the server lacks these (tests, or servers with broken implementations). */
   disable?: { qresync?: boolean; condstore?: boolean };
+  /** The progress rule for a server slow to answer (stall.ts; its default when absent). */
+  stall?: StallRule;
 }
 
 /** The size recorded for a message whose RFC822.SIZE the server did not give: its body is always streamed. */
@@ -70,6 +74,14 @@ const HEADER_BATCH = 500;
 const BODY_BATCH = 100;
 /** ... and about this many bytes (by RFC822.SIZE). */
 const BODY_BATCH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The most bytes a FETCH of small bodies announced at `announced` bytes may bring: twice that (servers whose
+ * RFC822.SIZE counts bare LFs), 512 bytes of response per message and 1 MiB to spare.
+ */
+export function batchCap(announced: number, messages: number): number {
+  return 2 * announced + 512 * messages + 1024 * 1024;
+}
 
 function chunks<T>(a: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -147,7 +159,9 @@ export class ImapSyncer {
       return report;
     } catch (e) {
       client.close();
-      throw classifyError(e instanceof ClientError ? e : (recorderOf(client).fault ?? e), where);
+      // A fault the connection's guard recorded (a stall, a budget passed) explains the failure best.
+      const fault = recorderOf(client).fault;
+      throw classifyError(fault instanceof ClientError ? fault : e instanceof ClientError ? e : (fault ?? e), where);
     } finally {
       this.relocator.finish();
     }
@@ -402,16 +416,24 @@ export class ImapSyncer {
           if (file) pending.push(Promise.resolve({ row: lone, file }));
         } else {
           const byUid = new Map(batch.map((r) => [r.uid as number, r]));
-          for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
-            const row = byUid.get(m.uid);
-            if (!row || !m.source) continue;
-            // A body shorter than its RFC822.SIZE (a broken literal, a message changing under us) or far
-            // longer is not the message: left uncached, fetched again on demand.
-            if (!plausibleBody(m.source.length, row.size)) {
-              this.ctx.logger.warn({ account: this.name, folder: path, uid: row.uid, bytes: m.source.length, size: row.size }, 'message body does not match its size: not cached');
-              continue;
+          // The batch may bring little more than its announced sizes (a hostile server could otherwise send
+          // 100 literals of MAX_LITERAL_BYTES each before any is judged).
+          const announced = batch.reduce((n, r) => n + r.size, 0);
+          const release = guardOf(client)?.limit(batchCap(announced, batch.length), `a FETCH of ${batch.length} bodies announced at ${announced} bytes in ${path}`);
+          try {
+            for await (const m of client.fetch(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {
+              const row = byUid.get(m.uid);
+              if (!row || !m.source) continue;
+              // A body shorter than its RFC822.SIZE (a broken literal, a message changing under us) or far
+              // longer is not the message: left uncached, fetched again on demand.
+              if (!plausibleBody(m.source.length, row.size)) {
+                this.ctx.logger.warn({ account: this.name, folder: path, uid: row.uid, bytes: m.source.length, size: row.size }, 'message body does not match its size: not cached');
+                continue;
+              }
+              pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
             }
-            pending.push(dir.stage(m.source, { flags: row.flags, asNew: false }).then((file) => ({ row, file })));
+          } finally {
+            release?.();
           }
         }
       } catch (e) {

@@ -11,6 +11,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { ClientError, classifyError } from '../errors.js';
 import { unstuff } from '../../lib/dotstuff.js';
+import { DEFAULT_STALL, StallWatch, stallText, type StallRule } from '../stall.js';
 
 export type Security = 'tls' | 'starttls' | 'plain';
 
@@ -24,6 +25,10 @@ export interface Pop3ConnectOptions {
   timeoutMs?: number;
   /** Largest single response line accepted (RFC 2449 allows 512 octets; we are generous). */
   maxLineBytes?: number;
+  /** The account, named in errors. */
+  account?: string;
+  /** The progress rule while a response is awaited (stall.ts; its default when absent). */
+  stall?: StallRule;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -64,6 +69,10 @@ export class Pop3Client {
   private readonly where: string;
   private readonly timeoutMs: number;
   private readonly maxLine: number;
+  private readonly watch: StallWatch;
+  /** Responses read whole so far, and whether one is being read (what the progress rule judges). */
+  private answered = 0;
+  private reading = false;
   /** The greeting's APOP timestamp ("<...@...>") if any. */
   apopTimestamp: string | null = null;
   capabilities: Map<string, string[]> = new Map();
@@ -75,6 +84,16 @@ export class Pop3Client {
     this.secure = secure;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.maxLine = opts.maxLineBytes ?? 64 * 1024;
+    const rule = opts.stall ?? DEFAULT_STALL;
+    const label = opts.account ? `account ${opts.account}: ${where}` : where;
+    this.watch = new StallWatch(
+      rule,
+      () => (this.reading ? this.answered : null),
+      (s) => {
+        this.fail(new ClientError('NETWORK', `${label} ${stallText(s, rule)}: connection closed (messages already downloaded are kept)`));
+        this.socket.destroy();
+      },
+    );
     this.attach(socket);
   }
 
@@ -82,6 +101,7 @@ export class Pop3Client {
     socket.on('data', (chunk: Buffer) => {
       this.queued.push(chunk);
       this.queuedBytes += chunk.length;
+      this.watch.data(chunk.length);
       // Backpressure: a fast server filling our buffer waits until we consumed it (pipelined RETRs).
       if (this.queuedBytes >= RECEIVE_HIGH_WATER) socket.pause();
       this.wake();
@@ -99,6 +119,7 @@ export class Pop3Client {
   }
 
   private fail(err: ClientError): void {
+    this.watch.stop();
     if (!this.failure) this.failure = err;
     this.wake();
   }
@@ -114,9 +135,14 @@ export class Pop3Client {
     if (!this.queued.length) {
       if (this.failure) throw this.failure;
       this.socket.resume();
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
+      this.reading = true;
+      try {
+        await new Promise<void>((resolve) => {
+          this.waiter = resolve;
+        });
+      } finally {
+        this.reading = false;
+      }
       if (!this.queued.length && this.failure) throw this.failure;
     }
     this.buf = Buffer.concat([this.buf, ...this.queued]);
@@ -185,6 +211,7 @@ export class Pop3Client {
   /** Reads a status line; resolves with the text after "+OK", rejects on "-ERR". */
   private async readStatus(): Promise<string> {
     const line = (await this.readLine()).toString('utf8');
+    this.answered++;
     if (line.startsWith('+OK')) return line.slice(3).trim();
     if (line.startsWith('-ERR')) {
       const text = line.slice(4).trim();
@@ -206,12 +233,14 @@ export class Pop3Client {
       // An empty body is just ".\r\n".
       if (this.buf.length >= 3 && this.buf[0] === 0x2e && this.buf[1] === 0x0d && this.buf[2] === 0x0a) {
         this.buf = this.buf.subarray(3);
+        this.answered++;
         return Buffer.alloc(0);
       }
       const i = this.buf.indexOf(TERMINATOR, scanFrom);
       if (i >= 0) {
         const raw = this.buf.subarray(0, i + 2);
         this.buf = this.buf.subarray(i + 5);
+        this.answered++;
         return unstuff(raw);
       }
       scanFrom = Math.max(0, this.buf.length - TERMINATOR.length + 1);
@@ -427,7 +456,10 @@ export class Pop3Client {
       total += pos;
       if (total > limit) this.tooLong(limit);
       if (parts.length) await write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
-      if (done) return;
+      if (done) {
+        this.answered++;
+        return;
+      }
       await this.more();
     }
   }
@@ -452,6 +484,7 @@ export class Pop3Client {
   }
 
   close(): void {
+    this.watch.stop();
     this.socket.removeAllListeners('close');
     this.socket.on('error', () => {});
     this.socket.destroy();

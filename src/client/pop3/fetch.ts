@@ -15,6 +15,7 @@ import type { AccountConfig, StateDb } from '../store/state.js';
 import { planPop3, sizeBatches, type Pop3Policy } from '../sync/plan.js';
 import { summaryFromRaw, parseDate } from '../summary.js';
 import { Pop3Client, retrLimit } from './client.js';
+import type { StallRule } from '../stall.js';
 import type { ProgressFn } from '../progress.js';
 
 export interface Pop3Report {
@@ -40,6 +41,8 @@ export interface Pop3SyncContext {
   logger: Logger;
   now: () => number;
   onProgress?: ProgressFn;
+  /** The progress rule for a server slow to answer (stall.ts; its default when absent). */
+  stall?: StallRule;
 }
 
 export function policyOf(account: AccountConfig): Pop3Policy {
@@ -63,7 +66,7 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     }
   }
 
-  const client = await Pop3Client.connect({ host: account.host, port: account.port, security: account.security, ...(ctx.ca ? { ca: ctx.ca } : {}) });
+  const client = await Pop3Client.connect({ host: account.host, port: account.port, security: account.security, account: account.name, ...(ctx.ca ? { ca: ctx.ca } : {}), ...(ctx.stall ? { stall: ctx.stall } : {}) });
   let quitDone = false;
   try {
     await client.login(account.user, ctx.password);
