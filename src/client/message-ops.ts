@@ -17,6 +17,7 @@ import type { AccountConfig, MessageRow } from './store/state.js';
 import { accountPassword, imapReader, type EngineContext } from './context.js';
 import { STREAM_THRESHOLD } from './imap/reader.js';
 import { renderMessage } from './summary.js';
+import type { QueuedIdentity } from './sync/plan.js';
 
 export type FlagChange = 'seen' | 'unseen' | 'flagged' | 'unflagged';
 
@@ -101,7 +102,7 @@ export function flagMessage(ctx: EngineContext, id: number, change: FlagChange):
     }
     if (a.protocol === 'imap') {
       const f = state.getFolder(a.name, row.folder);
-      state.enqueue({ account: a.name, kind: 'flags', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '', add: add ? [flag] : [], remove: add ? [] : [flag] });
+      state.enqueue({ account: a.name, kind: 'flags', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '', identity: identityOf(row), add: add ? [flag] : [], remove: add ? [] : [flag] });
     }
   });
   return ctx.message(id);
@@ -118,7 +119,7 @@ export function deleteMessage(ctx: EngineContext, id: number): void {
     state.deleteMessage(id);
     if (a.protocol === 'imap') {
       const f = state.getFolder(a.name, row.folder);
-      state.enqueue({ account: a.name, kind: 'delete', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '' });
+      state.enqueue({ account: a.name, kind: 'delete', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '', identity: identityOf(row) });
     } else if (row.uidl) {
       state.markUidlLocallyDeleted(a.name, row.uidl);
     }
@@ -157,7 +158,7 @@ export function moveMessage(ctx: EngineContext, id: number, folderArg: string): 
     state.setFile(id, dest.root, key, path, key !== null);
     if (a.protocol === 'imap') {
       const f = state.getFolder(a.name, row.folder);
-      state.enqueue({ account: a.name, kind: 'move', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '', to: folder, messageRow: id });
+      state.enqueue({ account: a.name, kind: 'move', folder: row.folder, uid: row.uid as number, uidValidity: f?.uidValidity ?? '', identity: identityOf(row), to: folder, messageRow: id });
     }
     state.moveRow(id, folder, null);
   });
@@ -194,4 +195,9 @@ export function pruneCache(ctx: EngineContext, days: number): { evicted: number;
     bytes += r.size;
   }
   return { evicted, bytes };
+}
+
+/** What a queued change records of its message (see imap/remap.ts). */
+function identityOf(row: MessageRow): QueuedIdentity {
+  return { emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate };
 }

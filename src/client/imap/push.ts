@@ -4,7 +4,8 @@
  *
  * Contract:
  * - A change whose message or folder is gone on the server is dropped and reported in `conflicts` (the
- *   server wins).
+ *   server wins). In a folder recreated on the server (UIDVALIDITY changed) a change follows its message to
+ *   its new UID (remap.ts); only one whose message is not found there is dropped.
  * - A change the server refuses for good (NO [NONEXISTENT], [TRYCREATE] for a deleted destination, [NOPERM],
  *   [CANNOT], a BAD) is dropped and reported in `conflicts`.
  * - A change the server refuses for now (NO [UNAVAILABLE], [INUSE], [LIMIT], a NO without a code, a
@@ -19,6 +20,7 @@ import type { ImapFlow } from 'imapflow';
 import { ClientError } from '../errors.js';
 import { countsAsAttempt, judgeRefusal, planQueue, queueRuns, type QueuedOp, type QueueRun, type Refusal } from '../sync/plan.js';
 import { recorderOf } from './refusal.js';
+import { remapQueued } from './remap.js';
 import type { Relocator } from './relocate.js';
 import type { ImapContext, ImapReport } from './syncer.js';
 
@@ -78,13 +80,16 @@ export class QueueReplay {
     for (const [folder, list] of byFolder) await this.folder(folder, list);
   }
 
-  private async folder(folder: string, list: QueuedOp[]): Promise<void> {
+  private async folder(folder: string, queued: QueuedOp[]): Promise<void> {
     const { client } = this;
+    let list = queued;
     let uidValidity: string;
     let present: Set<number>;
     try {
       const mb = await client.mailboxOpen(folder);
       uidValidity = String(mb.uidValidity);
+      // Changes made under an older UIDVALIDITY follow their messages to the new UIDs.
+      list = await remapQueued(this.ctx, client, list, uidValidity, mb.exists);
       const wanted = uidSet([...new Set(list.map((o) => o.uid))]);
       const found = mb.exists === 0 ? [] : ((await client.search({ uid: wanted }, { uid: true })) || []);
       present = new Set(found);

@@ -26,14 +26,14 @@ interface Parked extends MessageIdentity {
 }
 
 /** The keys a message is found under: its EMAILID, and its Message-ID with size and date. */
-function keysOf(id: MessageIdentity): string[] {
+export function keysOf(id: MessageIdentity): string[] {
   const out: string[] = [];
   if (id.emailId) out.push(`e\0${id.emailId}`);
   if (id.messageId) out.push(`m\0${id.messageId}\0${id.size}\0${id.internalDate}`);
   return out;
 }
 
-function sameIdentity(a: MessageIdentity, b: MessageIdentity): boolean {
+export function sameIdentity(a: MessageIdentity, b: MessageIdentity): boolean {
   if (a.emailId && b.emailId) return a.emailId === b.emailId;
   return !!a.messageId && a.messageId === b.messageId && a.size === b.size && a.internalDate === b.internalDate;
 }

@@ -293,7 +293,9 @@ export class ImapSyncer {
       logger.warn({ account: this.name, folder: path }, 'UIDVALIDITY changed: dropping the local cache of this folder');
       report.resets.push(path);
       this.dropFolder(path, false);
+      // Changes the replay remapped to the new numbering (and the server refused for now) stay queued.
       for (const op of state.queued(this.name, path)) {
+        if (!uidNextBack && op.uidValidity === server.uidValidity) continue;
         report.conflicts.push(`${this.name}/${path}: queued ${op.kind} of UID ${op.uid} dropped: the folder was recreated on the server (UIDVALIDITY changed)`);
         state.dequeue(op.id);
       }

@@ -459,6 +459,11 @@ export class StateDb {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM queue').get() as { n: number }).n;
   }
 
+  /** Gives a queued change the message's UID in a recreated folder. */
+  remapQueued(id: number, uid: number, uidValidity: string): void {
+    this.db.prepare('UPDATE queue SET uid = ?, uidvalidity = ? WHERE id = ?').run(uid, uidValidity, id);
+  }
+
   dequeue(id: number): void {
     this.db.prepare('DELETE FROM queue WHERE id = ?').run(id);
   }

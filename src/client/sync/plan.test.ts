@@ -148,7 +148,7 @@ describe('planQueue', () => {
       d.conflicts.map((c) => [c.op.id, c.reason]),
       [
         [2, 'the message is gone on the server'],
-        [3, 'the folder was recreated on the server (UIDVALIDITY changed)'],
+        [3, 'the folder was recreated on the server (UIDVALIDITY changed) and the message is not in it'],
         [5, 'the message is gone on the server'],
       ],
     );

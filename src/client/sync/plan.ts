@@ -257,10 +257,21 @@ interface Attempts {
   refusedAt?: number | null;
 }
 
+/**
+ * The message a queued change names, recorded with it so the change can follow the message to a new UID
+ * when the folder is recreated on the server (UIDVALIDITY changed): see imap/remap.ts.
+ */
+export interface QueuedIdentity {
+  emailId: string | null;
+  messageId: string | null;
+  size: number;
+  internalDate: number;
+}
+
 export type QueuedOp =
-  | ({ id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; add: string[]; remove: string[] } & Attempts)
-  | ({ id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string } & Attempts)
-  | ({ id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; to: string; messageRow: number } & Attempts);
+  | ({ id: number; kind: 'flags'; folder: string; uid: number; uidValidity: string; add: string[]; remove: string[]; identity?: QueuedIdentity } & Attempts)
+  | ({ id: number; kind: 'delete'; folder: string; uid: number; uidValidity: string; identity?: QueuedIdentity } & Attempts)
+  | ({ id: number; kind: 'move'; folder: string; uid: number; uidValidity: string; to: string; messageRow: number; identity?: QueuedIdentity } & Attempts);
 
 export interface QueueDecision {
   /** Operations to apply on the server, in order. */
@@ -278,7 +289,7 @@ export function planQueue(ops: QueuedOp[], server: { uidValidity: string; uids: 
   const deleted = new Set<number>();
   for (const op of ops) {
     if (op.uidValidity !== server.uidValidity) {
-      out.conflicts.push({ op, reason: 'the folder was recreated on the server (UIDVALIDITY changed)' });
+      out.conflicts.push({ op, reason: 'the folder was recreated on the server (UIDVALIDITY changed) and the message is not in it' });
       continue;
     }
     if (!server.uids.has(op.uid) || deleted.has(op.uid)) {

@@ -1,0 +1,58 @@
+/**
+ * Queued offline changes of a folder recreated on the server (UIDVALIDITY changed, RFC 3501 section
+ * 2.3.1.1) name UIDs of the old numbering. Each is given the new UID of the same message, found as bodies
+ * are (relocate.ts): the same EMAILID (RFC 8474), else the same Message-ID, RFC822.SIZE and INTERNALDATE.
+ * A change whose message is not found keeps its old numbering, and the replay drops and reports it.
+ *
+ * Contract: the queue rows are rewritten (new UID and UIDVALIDITY) before anything is sent; the returned
+ * list is `ops` with those changes applied, in the same order.
+ */
+import type { ImapFlow } from 'imapflow';
+import type { QueuedOp } from '../sync/plan.js';
+import type { ImapContext } from './syncer.js';
+import { dateMs, summaryOf } from './overview.js';
+import { keysOf, sameIdentity, type MessageIdentity } from './relocate.js';
+
+/** The message a queued change names: as recorded with the change, else its local row's. */
+function identityOf(ctx: ImapContext, op: QueuedOp): MessageIdentity | null {
+  if (op.identity) return op.identity;
+  const row = op.kind === 'move' ? ctx.state.getMessage(op.messageRow) : ctx.state.getByUid(ctx.account.name, op.folder, op.uid);
+  return row ? { emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate } : null;
+}
+
+export async function remapQueued(ctx: ImapContext, client: ImapFlow, ops: QueuedOp[], uidValidity: string, exists: number): Promise<QueuedOp[]> {
+  const stale = ops.filter((o) => o.uidValidity !== uidValidity);
+  if (!stale.length || !uidValidity || exists === 0) return ops;
+  const now = ctx.now();
+  const byKey = new Map<string, Array<{ uid: number; id: MessageIdentity }>>();
+  const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
+  for (const m of await client.fetchAll('1:*', query, { uid: true })) {
+    if (!Number.isInteger(m.uid) || m.size === undefined) continue;
+    const id: MessageIdentity = { emailId: m.emailId ?? null, messageId: summaryOf(m).messageId, size: m.size, internalDate: dateMs(m.internalDate, now) };
+    for (const k of keysOf(id)) byKey.set(k, [...(byKey.get(k) ?? []), { uid: m.uid, id }]);
+  }
+  // Several changes of one message map to the same new UID; two messages never share one.
+  const mapped = new Map<number, number | null>();
+  const taken = new Set<number>();
+  const newUid = (op: QueuedOp): number | null => {
+    const known = mapped.get(op.uid);
+    if (known !== undefined) return known;
+    const id = identityOf(ctx, op);
+    const hit = id ? keysOf(id).flatMap((k) => byKey.get(k) ?? []).find((c) => !taken.has(c.uid) && sameIdentity(c.id, id)) : undefined;
+    if (hit) taken.add(hit.uid);
+    mapped.set(op.uid, hit?.uid ?? null);
+    return hit?.uid ?? null;
+  };
+  const out: QueuedOp[] = [];
+  for (const op of ops) {
+    const uid = op.uidValidity === uidValidity ? null : newUid(op);
+    if (uid === null) {
+      out.push(op);
+      continue;
+    }
+    ctx.state.remapQueued(op.id, uid, uidValidity);
+    ctx.logger.info({ account: ctx.account.name, folder: op.folder, op: op.kind, from: op.uid, to: uid, uidValidity }, 'queued change remapped to the recreated folder');
+    out.push({ ...op, uid, uidValidity });
+  }
+  return out;
+}
