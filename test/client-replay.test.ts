@@ -7,6 +7,7 @@
  * given up with a report; changes queued behind a refused one wait, in order.
  */
 import { test } from 'node:test';
+import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { tempProfile, engine, sampleMessage, assertMaildir, PASSWORD_ENV } from './helpers/client.js';
 import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
@@ -92,6 +93,32 @@ test('a move refused for now keeps the local copy in the destination, not fetche
     assert.equal(serverMsg(srv, 'INBOX', 'two'), undefined);
     assert.equal(row('two', 'Archive')?.uid, 1);
     assert.equal(row('two'), undefined);
+  });
+});
+
+test('a message whose move is refused for now and whose body is not cached can be read meanwhile: fetched from the folder it leaves', async () => {
+  await withWorld(async ({ srv, e, sync, row }) => {
+    const two = row('two');
+    assert.ok(two?.filePath);
+    // Its body leaves the cache (as a prune would).
+    rmSync(two.filePath);
+    e.state.setFile(two.id, two.maildir, null, null, false);
+    const id = two.id;
+    e.move(id, 'Archive');
+    srv.hook = refuse('UID MOVE', (tag) => `${tag} NO [UNAVAILABLE] not now\r\n`);
+    assert.equal((await sync()).deferred.length, 1);
+    assert.equal(row('two', 'Archive')?.bodyCached, false);
+    const got = await e.read(id);
+    assert.ok(got.fetched);
+    assert.ok(got.raw.equals(serverMsg(srv, 'INBOX', 'two')?.raw as Buffer), 'the server body, byte for byte');
+    assert.equal(e.state.queueSize(), 1, 'nothing queued besides the move (no \\Seen for a message without a UID)');
+    const view = await e.view(id, { peek: true });
+    assert.match(view.text, /two/);
+    srv.hook = undefined;
+    const again = await sync();
+    assert.equal(again.pushed, 1);
+    assert.equal(again.bodiesFetched, 0, 'the body read meanwhile is kept');
+    assert.ok(row('two', 'Archive')?.bodyCached);
   });
 });
 

@@ -6,8 +6,9 @@
  * POP3 accounts a delete is remembered for the until-deleted-locally policy. Only the reads (readMessage,
  * writeMessage, viewMessage) may touch the network: an IMAP body not cached yet is fetched and cached, or
  * for the view of a big message only its text part is fetched. Throws ClientError NOT_FOUND for an
- * unknown message, account or folder, and CONFIG for an IMAP message whose queued move has not reached
- * the server yet (it has no UID until the next sync).
+ * unknown message, account or folder, and CONFIG for a change of an IMAP message whose queued move has
+ * not reached the server yet (it has no UID until the next sync). Such a message can be read: its body
+ * comes from the folder it leaves, and it is not marked \Seen (there is no UID to queue that for).
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -41,7 +42,8 @@ async function cachedFile(ctx: EngineContext, id: number, opts: { peek?: boolean
     await imapReader(ctx, a, await accountPassword(ctx, a)).cacheBody(row);
     fetched = true;
   }
-  if (!opts.peek && !row.flags.includes('\\Seen')) flagMessage(ctx, id, 'seen');
+  // A message waiting to be moved on the server has no UID to queue \Seen for: it is shown, left unread.
+  if (!opts.peek && !row.flags.includes('\\Seen') && (row.uid !== null || ctx.account(row.account).protocol !== 'imap')) flagMessage(ctx, id, 'seen');
   // Where the file is now (marking it \Seen renamed it).
   row = ctx.message(id);
   if (fetched || !opts.peek) found = row.fileKey ? new Maildir(row.maildir).find(row.fileKey, row.filePath ?? undefined) : null;

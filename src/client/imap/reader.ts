@@ -137,17 +137,28 @@ export class ImapReader {
     return `${this.ctx.account.host}:${this.ctx.account.port}`;
   }
 
-  /** Runs `fn` on a connection with the row's folder selected read-only; logs out after. */
-  private async inFolder<T>(row: MessageRow, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
-    if (row.uid === null) throw new ClientError('NOT_FOUND', `message ${row.id} is waiting to be moved on the server: run sync first`);
+  /**
+   * Where the server has the message now: its folder and UID, or for a message whose move is still queued
+   * (no UID in its new folder yet) the folder it leaves and its UID there, with the UIDVALIDITY it was seen under.
+   */
+  private placeOf(row: MessageRow): { folder: string; uid: number; uidValidity: string | null } {
+    if (row.uid !== null) return { folder: row.folder, uid: row.uid, uidValidity: this.ctx.state.getFolder(this.ctx.account.name, row.folder)?.uidValidity ?? null };
+    const move = this.ctx.state.queued(this.ctx.account.name).find((op) => op.kind === 'move' && op.messageRow === row.id);
+    if (!move) throw new ClientError('NOT_FOUND', `message ${row.id} is waiting to be moved on the server: run sync first`);
+    return { folder: move.folder, uid: move.uid, uidValidity: move.uidValidity || null };
+  }
+
+  /** Runs `fn` on a connection with the message's folder on the server selected read-only; logs out after. */
+  private async inFolder<T>(row: MessageRow, fn: (client: ImapFlow, at: MessageRow) => Promise<T>): Promise<T> {
+    const place = this.placeOf(row);
     const client = await openImap(this.ctx);
     try {
-      const mb = await client.mailboxOpen(row.folder, { readOnly: true });
-      const local = this.ctx.state.getFolder(this.ctx.account.name, row.folder);
-      if (local?.uidValidity && String(mb.uidValidity) !== local.uidValidity) {
-        throw new ClientError('NOT_FOUND', `folder ${row.folder} was recreated on the server: run sync, then read again`);
+      const mb = await client.mailboxOpen(place.folder, { readOnly: true });
+      if (place.uidValidity && String(mb.uidValidity) !== place.uidValidity) {
+        throw new ClientError('NOT_FOUND', `folder ${place.folder} was recreated on the server: run sync, then read again`);
       }
-      const out = await fn(client);
+      // The row as the server has it (a message waiting to be moved: at its source UID).
+      const out = await fn(client, { ...row, uid: place.uid });
       await client.logout().catch(() => undefined);
       return out;
     } catch (e) {
@@ -170,10 +181,10 @@ export class ImapReader {
 
   /** Fetches the whole message into the cache (streamed when big) and returns the updated row. */
   async cacheBody(row: MessageRow): Promise<MessageRow> {
-    return this.inFolder(row, async (client) => {
+    return this.inFolder(row, async (client, at) => {
       // Size 0: the server gave none; it may be big.
       if (row.size > 0 && row.size <= STREAM_THRESHOLD) {
-        const m = await client.fetchOne(String(row.uid), { uid: true, source: true }, { uid: true });
+        const m = await client.fetchOne(String(at.uid), { uid: true, source: true }, { uid: true });
         if (!m || !m.source) throw this.gone(row);
         if (!plausibleBody(m.source.length, row.size)) {
           throw new ClientError('PROTOCOL', `${this.where} sent ${m.source.length} bytes for message ${row.id} of ${row.size} bytes: not cached, try again later`);
@@ -181,7 +192,7 @@ export class ImapReader {
         return this.storeBody(row, m.source);
       }
       const dir = this.ctx.folderDir(row.folder);
-      const file = await downloadToFile(this.ctx, client, dir, row);
+      const file = await downloadToFile(this.ctx, client, dir, at);
       if (!file) throw this.gone(row);
       this.ctx.state.setFile(row.id, dir.root, file.key, file.path, true);
       dir.publish(file);
@@ -192,8 +203,8 @@ export class ImapReader {
 
   /** The header and the first text part of a message (see the module comment); nothing is cached. */
   async textView(row: MessageRow): Promise<TextView> {
-    return this.inFolder(row, async (client) => {
-      const uid = String(row.uid);
+    return this.inFolder(row, async (client, at) => {
+      const uid = String(at.uid);
       const s = await client.fetchOne(uid, { uid: true, bodyStructure: true, headers: true }, { uid: true });
       if (!s || !s.headers) throw this.gone(row);
       const text = textSection(s.bodyStructure);
