@@ -79,7 +79,7 @@ describe('IMAP raw transcripts', () => {
         // FETCH and SEARCH use sequence numbers: message 1's EXPUNGE is held back after both.
         '* SEARCH 1 2 3 4\r\nq2 OK Search completed\r\n' +
         // EXPUNGE breaks them: its own EXPUNGE first, then the pending one, before its completion.
-        '* 3 EXPUNGE\r\n* 1 EXPUNGE\r\nq3 OK Expunge completed\r\n' +
+        '* 3 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 RECENT\r\nq3 OK Expunge completed\r\n' +
         '* 1 FETCH (UID 2)\r\n* 2 FETCH (UID 4)\r\nq4 OK Fetch completed\r\n' +
         'q5 OK NOOP completed\r\n',
     );

@@ -478,8 +478,8 @@ export class MailboxView {
       if (text) sink.send(Buffer.from(text));
     }
     this.#keywordsFresh = false;
-    // The client drops an expunged message's \Recent along with it; no RECENT response is owed.
-    for (const u of gone) if (this.#recent.has(u)) this.#reportedRecent--;
+    // The RECENT count left unreported here: flush sends the new one when an expunged message was \Recent
+    // (as Dovecot does; a client that never fetched its flags cannot know the count dropped otherwise).
     this.#forget(gone);
     this.#reportedExists -= gone.length;
     if (this.#reportedExists < 0) this.#reportedExists = 0;

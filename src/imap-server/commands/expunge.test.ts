@@ -14,7 +14,7 @@ describe('EXPUNGE raw transcripts', () => {
     await f.store.mail.createMailbox(f.user.id, 'Ex');
     for (let i = 0; i < 5; i++) await f.append(message(`ex${i}`), i === 2 ? [] : ['\\Deleted'], 'Ex');
     await c.cmd('SELECT Ex');
-    assert.equal(await c.cmd('EXPUNGE', 'x'), '* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nx OK Expunge completed\r\n');
+    assert.equal(await c.cmd('EXPUNGE', 'x'), '* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\n* 1 RECENT\r\nx OK Expunge completed\r\n');
     assert.match(await c.cmd('FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])'), /Subject: ex2/);
     c.close();
   });

@@ -29,7 +29,7 @@ describe('FETCH of messages expunged by another session', () => {
     assert.match(r, /f OK Fetch completed\r\n$/);
     assert.doesNotMatch(r, /EXPUNGE/);
     // UID FETCH does not use sequence numbers: the EXPUNGE follows its responses (RFC 9051 7.5.1).
-    assert.match(await a.cmd('UID FETCH 2 (UID RFC822.SIZE)', 'u'), /^\* 2 FETCH \(UID 2 RFC822\.SIZE \d+\)\r\n\* 2 EXPUNGE\r\nu OK/);
+    assert.match(await a.cmd('UID FETCH 2 (UID RFC822.SIZE)', 'u'), /^\* 2 FETCH \(UID 2 RFC822\.SIZE \d+\)\r\n\* 2 EXPUNGE\r\n\* 2 RECENT\r\nu OK/);
     await eventually(async () => {
       try {
         await f.store.mail.readBytes(mb.id, 2);

@@ -45,7 +45,7 @@ describe('REPLACE raw transcripts', () => {
     assert.equal(await c.cmd('UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])', 'b').then((x) => (x.match(/Subject: \w+/g) ?? []).join(',')), 'Subject: w1,Subject: v2');
     // UID REPLACE into another mailbox: the old draft leaves Drafts, the new message lands in Archive.
     const u = await c.cmd(`UID REPLACE 3 Archive ${lit('Subject: sent\r\n\r\nsent\r\n')}`, 'c');
-    assert.match(u, /^\* OK \[APPENDUID \d+ 1\] Replacement Message ready\r\n\* 2 EXPUNGE\r\nc OK REPLACE completed\r\n$/);
+    assert.match(u, /^\* OK \[APPENDUID \d+ 1\] Replacement Message ready\r\n\* 2 EXPUNGE\r\n\* 1 RECENT\r\nc OK REPLACE completed\r\n$/);
     assert.match(await c.cmd('STATUS Archive (MESSAGES)', 'd'), /MESSAGES 1\)/);
     other.close();
     c.close();
