@@ -27,8 +27,8 @@ interface World {
 const bodyFetches = (srv: FakeImap): number => srv.log.filter((l) => /UID FETCH .*BODY\.PEEK\[\]/.test(l)).length;
 
 /** INBOX with one, two, three; an account (cache all) synchronised once before `fn` unless `first` is false. */
-async function withWorld(fn: (w: World) => Promise<void>, opts: { first?: boolean; raws?: Buffer[]; engine?: Partial<EngineOptions> } = {}): Promise<void> {
-  const srv = await startFakeImap();
+async function withWorld(fn: (w: World) => Promise<void>, opts: { first?: boolean; raws?: Buffer[]; engine?: Partial<EngineOptions>; caps?: string[] } = {}): Promise<void> {
+  const srv = await startFakeImap(opts.caps ? { caps: opts.caps } : {});
   const raws = opts.raws ?? ['one', 'two', 'three'].map((s) => sampleMessage(s));
   for (const r of raws) srv.add('INBOX', r);
   const p = tempProfile();
@@ -108,6 +108,31 @@ test('UIDVALIDITY changed mid-life: the folder is refetched, cached bodies kept 
     assert.equal(bodyFetches(srv), 1, 'only the first sync downloaded bodies');
     assertBodies(w);
   });
+});
+
+test('UIDVALIDITY changed with OBJECTID: a queued change follows its EMAILID, not a look-alike (same Message-ID, size and date)', async () => {
+  const twin = sampleMessage('twin');
+  await withWorld(
+    async (w) => {
+      const { srv, e, sync } = w;
+      const inbox = srv.folders.get('INBOX');
+      assert.ok(inbox);
+      const [first, second] = inbox.messages;
+      assert.ok(first && second && first.emailId !== second.emailId);
+      const local = e.list({ account: 'h', folder: 'INBOX' }).find((x) => x.uid === second.uid);
+      assert.ok(local);
+      e.flag(local.id, 'flagged');
+      inbox.uidValidity = 778;
+      inbox.messages = inbox.messages.map((m, i) => ({ ...m, uid: 70 + i }));
+      inbox.uidNext = 80;
+      const r = await sync();
+      assert.equal(r.pushed, 1);
+      assert.deepEqual(r.conflicts, []);
+      const flagged = inbox.messages.filter((m) => m.flags.has('\\Flagged')).map((m) => m.emailId);
+      assert.deepEqual(flagged, [second.emailId]);
+    },
+    { raws: [twin, twin], caps: ['UIDPLUS', 'MOVE', 'OBJECTID'] },
+  );
 });
 
 test('UIDNEXT going backwards under the same UIDVALIDITY (UIDs given to other messages): the folder is refetched, not trusted', async () => {
