@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { tempProfile, engine, sampleMessage, assertMaildir, bigMessage, peakBufferGrowth, PASSWORD_ENV } from './helpers/client.js';
 import { startFakeImap, type FakeImap, type HookCall, type HookResult } from './helpers/fake-imap.js';
 import { startLineServer } from './helpers/line-server.js';
-import { flood } from './helpers/flood.js';
+import { flood, givenUpWith, trickle } from './helpers/flood.js';
 import { ClientError } from '../src/client/errors.js';
 import type { ImapReport } from '../src/client/imap/syncer.js';
 import type { ClientEngine, EngineOptions } from '../src/client/engine.js';
@@ -64,6 +64,24 @@ async function noBodyThenRecovers(w: World): Promise<void> {
   const r = await w.sync();
   assert.equal(r.bodiesFetched, 3);
   assertBodies(w);
+}
+
+/** The server answers `cmd` a byte now and then: the sync is given up with a NETWORK error matching `message`. */
+async function tricklingAt(w: World, cmd: string, message: RegExp): Promise<void> {
+  let stop = (): void => undefined;
+  w.srv.hook = (c) => {
+    if (c.cmd !== cmd) return undefined;
+    stop = trickle(c.sock);
+    return '* OK ';
+  };
+  try {
+    const err = await givenUpWith(w.sync());
+    assert.ok(err instanceof ClientError, String(err));
+    assert.equal(err.code, 'NETWORK');
+    assert.match(err.message, message);
+  } finally {
+    stop();
+  }
 }
 
 const on =
@@ -308,21 +326,7 @@ test('a server trickling a byte now and then (never idle long enough for the soc
       const [row] = e.list({ account: 'h', folder: 'INBOX' });
       assert.ok(row);
       e.flag(row.id, 'flagged');
-      let timer: NodeJS.Timeout | undefined;
-      srv.hook = on('UID STORE', /./, (c) => {
-        timer = setInterval(() => (c.sock.destroyed ? clearInterval(timer) : c.sock.write('x')), 40);
-        return '* OK ';
-      });
-      try {
-        // Generous bound: without the progress rule the sync never ends.
-        const never = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 60_000).unref());
-        const outcome = await Promise.race([w.sync().then(() => 'finished', (err: unknown) => err), never]);
-        assert.ok(outcome instanceof ClientError, `the sync ends with a ClientError, not: ${String(outcome)}`);
-        assert.equal(outcome.code, 'NETWORK');
-        assert.match(outcome.message, /^account h: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
-      } finally {
-        clearInterval(timer);
-      }
+      await tricklingAt(w, 'UID STORE', /^account h: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
       assert.equal(e.state.queueSize(), 1, 'the flag change stays queued');
       assertBodies(w);
       srv.hook = undefined;
@@ -357,5 +361,14 @@ test('bodies far longer than their RFC822.SIZE (2 MB literals for ~300-byte mess
       await noBodyThenRecovers(w);
     },
     { first: false },
+  );
+});
+
+test('a server trickling its LOGIN answer is given up too: NETWORK error naming the account', async () => {
+  await withWorld(
+    async (w) => {
+      await tricklingAt(w, 'LOGIN', /^account h: 127\.0\.0\.1:\d+ did not finish the connection and login within 2 s/);
+    },
+    { first: false, engine: { stall: { windowMs: 2000, minBytes: 4096 } } },
   );
 });

@@ -4,7 +4,8 @@
  * come back as classified ClientErrors (AUTH, TLS, UNREACHABLE, TEMPORARY, ...).
  */
 import { ImapFlow } from 'imapflow';
-import { classifyError } from '../errors.js';
+import { ClientError, classifyError } from '../errors.js';
+import { DEFAULT_STALL } from '../stall.js';
 import type { ImapContext } from './syncer.js';
 import { RefusalRecorder, attachRecorder } from './refusal.js';
 import { WireGuard, attachGuard } from './guard.js';
@@ -46,14 +47,23 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
     // Surfaced through the failing command; kept for a clearer report than "Connection not available".
     refusals.fault ??= e;
   });
+  // The guard watches a connected socket; until then (TLS, greeting, LOGIN, ENABLE) the whole opening has
+  // one progress window, so a server trickling its greeting or login answer is given up too.
+  const rule = ctx.stall ?? DEFAULT_STALL;
+  const opening = setTimeout(() => {
+    refusals.fault = new ClientError('NETWORK', `account ${a.name}: ${where} did not finish the connection and login within ${Math.round(rule.windowMs / 1000)} s: connection closed`);
+    client.close();
+  }, rule.windowMs);
   try {
     await client.connect();
   } catch (e) {
     client.close();
-    throw classifyError(e, where);
+    throw classifyError(refusals.fault instanceof ClientError ? refusals.fault : e, where);
+  } finally {
+    clearTimeout(opening);
   }
   const guard = new WireGuard(client, `account ${a.name}: ${where}`);
-  guard.start(ctx.stall);
+  guard.start(rule);
   attachGuard(client, guard);
   return client;
 }
