@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { tokenize, TokenizeError, type Token } from '../imap/wire/tokenizer.js';
 import { Args, ParseError } from '../imap/grammar/args.js';
 import { ImapError, storeErrorCompletion, type Completion } from './errors.js';
-import { badLine, mailboxDeletedBye } from './responses.js';
+import { badLine, mailboxDeletedBye, okLine } from './responses.js';
 import { ConnectionClosedError, type SeqUsage, type AnyCommand, type CommandContext, type ServiceContext, type Session } from './session.js';
 import { COMMANDS } from './commands/index.js';
 import { flushWithContexts } from './search-context.js';
+import type { MailboxView } from './view.js';
 import { flushNotify } from './commands/notify.js';
 import { record } from '../lib/metrics.js';
 
@@ -89,6 +90,7 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     try {
       await st.view.refresh();
       await flushWithContexts(st.view, session, PENDING_EXPUNGES[spec.seq]);
+      sendModseqFloor(st.view, session, completion);
     } catch (e) {
       session.logger.warn({ err: errText(e) }, 'refresh failed');
     }
@@ -114,6 +116,25 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
       session.end();
     }
   }
+}
+
+/** Views whose client was last given a HIGHESTMODSEQ below expunges not yet reported (see sendModseqFloor). */
+const LOWERED = new WeakSet<MailboxView>();
+
+/**
+ * RFC 7162 (QRESYNC): while expunges are held back (after FETCH, STORE, SEARCH), the MODSEQs just sent may be
+ * above theirs, and a client that keeps the highest MODSEQ it saw and reconnects would never learn of them
+ * (VANISHED (EARLIER) lists expunges above the modseq it gives). So before an OK completion the client gets
+ * "* OK [HIGHESTMODSEQ n]" below the pending expunges, and once they are reported the current one (Dovecot
+ * puts the same codes in the tagged completion, which here may carry another code).
+ */
+function sendModseqFloor(view: MailboxView, session: Session, c: Completion): void {
+  if (!session.condstore || c.status !== 'OK') return;
+  const floor = view.modseqBeforePendingExpunges;
+  if (floor !== null) {
+    LOWERED.add(view);
+    session.send(Buffer.from(okLine(`HIGHESTMODSEQ ${floor}`, 'Highest')));
+  } else if (LOWERED.delete(view)) session.send(Buffer.from(okLine(`HIGHESTMODSEQ ${view.highestModseq}`, 'Highest')));
 }
 
 function failure(session: Session, name: string, e: unknown): Completion {

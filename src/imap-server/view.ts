@@ -41,6 +41,8 @@ export class MailboxView {
   #seenModseq = 0;
   #uidNextAtOpen = 1;
   readonly #pendingExpunge = new Set<number>();
+  /** #seenModseq before the read that found the oldest of #pendingExpunge: below all their modseqs. */
+  #expungeFloor = 0;
   readonly #pendingFlags = new Set<number>();
   #reportedExists = 0;
   #reportedRecent = 0;
@@ -202,6 +204,14 @@ export class MailboxView {
   get highestModseq(): number {
     return this.#seenModseq;
   }
+  /**
+   * While expunges are read but not reported (held back during FETCH, STORE, SEARCH): a modseq below every
+   * one of them, the HIGHESTMODSEQ a client may keep meanwhile (RFC 7162: a server delaying an expunge
+   * reports a HIGHESTMODSEQ below it); else null.
+   */
+  get modseqBeforePendingExpunges(): number | null {
+    return this.#pendingExpunge.size > 0 ? this.#expungeFloor : null;
+  }
   /** The mailbox was deleted (by another session) while selected. */
   get gone(): boolean {
     return this.#gone;
@@ -323,6 +333,7 @@ export class MailboxView {
       return;
     }
     const last = this.#uids.length ? this.#uids[this.#uids.length - 1]! : 0;
+    if (this.#pendingExpunge.size === 0) this.#expungeFloor = this.#seenModseq;
     let added = false;
     for (const changed of ch.changed) {
       const m = this.#overlay(changed);
@@ -331,7 +342,9 @@ export class MailboxView {
       if (i >= 0) {
         const known = this.#metas[i]!;
         if (m.modseq > known.modseq) {
-          if (!sameFlags(known.flags, m.flags)) this.#pendingFlags.add(m.uid);
+          // Reported even when the flags are back to what the client holds (changed and changed back): its
+          // MODSEQ moved, and Dovecot sends the FETCH too. Not for a change hidden by the private \Seen.
+          if (this.#privateSeen === null || !sameFlags(known.flags, m.flags)) this.#pendingFlags.add(m.uid);
           this.#metas[i] = m;
         }
       } else if (m.uid > last && !this.#pendingExpunge.has(m.uid)) {
