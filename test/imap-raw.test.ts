@@ -76,8 +76,8 @@ describe('IMAP raw transcripts', () => {
     assert.equal(
       all,
       '* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n* 4 FETCH (UID 4)\r\nq1 OK Fetch completed\r\n' +
-        // FETCH and SEARCH use sequence numbers: message 1's EXPUNGE is held back after both.
-        '* SEARCH 1 2 3 4\r\nq2 OK Search completed\r\n' +
+        // FETCH and SEARCH use sequence numbers: message 1's EXPUNGE is held back after both (SEARCH says so: EXPUNGEISSUED).
+        '* SEARCH 1 2 3 4\r\nq2 OK [EXPUNGEISSUED] Search completed\r\n' +
         // EXPUNGE breaks them: its own EXPUNGE first, then the pending one, before its completion.
         '* 3 EXPUNGE\r\n* 1 EXPUNGE\r\n* 2 RECENT\r\nq3 OK Expunge completed\r\n' +
         '* 1 FETCH (UID 2)\r\n* 2 FETCH (UID 4)\r\nq4 OK Fetch completed\r\n' +

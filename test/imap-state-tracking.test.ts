@@ -92,4 +92,25 @@ describe('IMAP state seen by a tracking client', () => {
     a.close();
     b.close();
   });
+
+  test('SEARCH while another session\'s expunge is held back ends OK [EXPUNGEISSUED]; once reported, plain OK', async () => {
+    const a = await RawClient.connect(f.port);
+    const b = await RawClient.connect(f.port);
+    await a.login();
+    await b.login();
+    await a.cmd('CREATE xt');
+    for (let i = 1; i <= 3; i++) await a.cmd(Buffer.from(`APPEND xt {${message(`x${i}`).length}+}\r\n${message(`x${i}`)}`));
+    await a.cmd('SELECT xt');
+    await b.cmd('SELECT xt');
+    await b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await b.cmd('EXPUNGE');
+    assert.doesNotMatch(await a.cmd('FETCH 2 (FLAGS)', 'f1'), /EXPUNGE/, 'held back during FETCH');
+    const held = await a.cmd('SEARCH SUBJECT x', 's1');
+    assert.doesNotMatch(held, /EXPUNGE\r\n/);
+    assert.match(held, /\r\ns1 OK \[EXPUNGEISSUED\] /);
+    assert.match(await a.cmd('NOOP', 'n1'), /^\* 1 EXPUNGE\r\n/);
+    assert.match(await a.cmd('SEARCH SUBJECT x', 's2'), /^\* SEARCH 1 2\r\ns2 OK Search completed/);
+    a.close();
+    b.close();
+  });
 });

@@ -87,6 +87,11 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
   }
   const st = session.state;
   if (st.kind === 'selected') {
+    // A SEARCH that ran while another session's expunges were held back for this one may have left those
+    // messages out: OK [EXPUNGEISSUED] tells the client so (RFC 5530), as Dovecot answers.
+    if (SEARCHES.has(name) && completion.status === 'OK' && completion.code === undefined && st.view.modseqBeforePendingExpunges !== null) {
+      completion = { ...completion, code: 'EXPUNGEISSUED' };
+    }
     try {
       await st.view.refresh();
       await flushWithContexts(st.view, session, PENDING_EXPUNGES[spec.seq]);
@@ -117,6 +122,8 @@ export async function dispatchCommand(svc: ServiceContext, session: Session, dat
     }
   }
 }
+
+const SEARCHES = new Set(['SEARCH', 'UID SEARCH']);
 
 /** Views whose client was last given a HIGHESTMODSEQ below expunges not yet reported (see sendModseqFloor). */
 const LOWERED = new WeakSet<MailboxView>();
