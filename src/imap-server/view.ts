@@ -13,7 +13,8 @@ import type { MailStore } from '../store/mail.js';
 import type { ExpungeHold } from '../store/holds.js';
 import { RIGHT_ORDER } from '../store/acl.js';
 import { flagRight } from './acl-flags.js';
-import { resolveRanges, type SequenceSet } from '../imap/grammar/sequence.js';
+import type { SequenceSet } from '../imap/grammar/sequence.js';
+import { indexOfUid, resolveInView, seqSetOutOfRange } from './view-seq.js';
 import { SYSTEM_FLAGS, flagsFetch, flagsOfMessages, hasSeen, sameFlags, type PrivateSeen, type UpdateSink } from './view-flags.js';
 import { existsLine, expungeLine, flagsLine, permanentFlagsLine, recentLine, vanishedLine } from './responses.js';
 
@@ -251,28 +252,13 @@ export class MailboxView {
 
   /** Index of a UID in #uids (and #metas), or -1. */
   #indexOf(uid: number): number {
-    const uids = this.#uids;
-    let lo = 0;
-    let hi = uids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = uids[mid]!;
-      if (v === uid) return mid;
-      if (v < uid) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    return indexOfUid(this.#uids, uid);
   }
 
   /** Resolves a sequence set (or UID set with uid=true) to the UIDs it names in this view, ascending. */
   resolve(set: SequenceSet, uid: boolean): number[] {
     if (set.kind === 'saved') return this.savedSearch.filter((u) => this.#indexOf(u) >= 0);
-    if (uid) return resolveRanges(set.ranges, this.#uids);
-    const n = this.#uids.length;
-    if (!n) return [];
-    const seqs: number[] = new Array(n);
-    for (let i = 0; i < n; i++) seqs[i] = i + 1;
-    return resolveRanges(set.ranges, seqs).map((s) => this.#uids[s - 1]!);
+    return resolveInView(set.ranges, uid, this.#uids);
   }
 
   /** Whether this view claims \Recent (read-write, IMAP4rev1): an APPEND into its mailbox may claim for it. */
@@ -290,11 +276,7 @@ export class MailboxView {
 
   /** True when a non-UID sequence set names a number above the message count (RFC 9051: BAD). */
   seqOutOfRange(set: SequenceSet): boolean {
-    if (set.kind === 'saved') return false;
-    const n = this.#uids.length;
-    // In an empty mailbox "*" names no message either (RFC 9051 section 9, seq-number): BAD, as Dovecot.
-    if (n === 0) return true;
-    return set.ranges.some((r) => (r.lo !== '*' && r.lo > n) || (r.hi !== '*' && r.hi > n));
+    return seqSetOutOfRange(set, this.#uids.length);
   }
 
   /**
