@@ -11,6 +11,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
+import { drainWithin } from '../lib/drain.js';
 import { CommandFramer, type Framed, type Token } from './framer.js';
 import { capability, dispatch, type CommandContext, type Reply, type SessionState } from './commands.js';
 import { msResponse, msString } from './response.js';
@@ -296,22 +297,6 @@ export class ManageSieveConnection {
     const s = this.#stream;
     if (s.destroyed || s.writableEnded) throw new Gone();
     if (data.length === 0 || s.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (e?: Error): void => {
-        clearTimeout(timer);
-        s.off('drain', onDrain);
-        s.off('close', onClose);
-        if (e) reject(e);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(new Gone());
-      const timer = setTimeout(() => {
-        s.destroy();
-        done(new Gone());
-      }, this.#shared.idleTimeoutMs);
-      s.on('drain', onDrain);
-      s.on('close', onClose);
-    });
+    await drainWithin(s, this.#shared.idleTimeoutMs, () => new Gone());
   }
 }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { BufferPool } from '../lib/buffer-pool.js';
 import type { Logger } from '../lib/logger.js';
 import { OUT_HIGH_WATER } from './connection-limits.js';
+import { drainWithin } from '../lib/drain.js';
 
 /** Thrown where the connection is gone (closed, destroyed, or cut for not reading): the session ends. */
 export class ConnectionGone extends Error {
@@ -109,24 +110,6 @@ export class ReplyWriter {
     const s = this.stream;
     // More than the stream's own high-water mark is queued, so it emits 'drain' once the queue is empty.
     if (s.writableLength < OUT_HIGH_WATER || !s.writableNeedDrain) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (e?: Error): void => {
-        clearTimeout(timer);
-        s.off('drain', onDrain);
-        s.off('close', onClose);
-        if (e) reject(e);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(new ConnectionGone());
-      const timer = setTimeout(() => {
-        this.log.info({}, 'pop3 client stopped reading; closing');
-        s.destroy();
-        done(new ConnectionGone());
-      }, this.idleTimeoutMs);
-      timer.unref();
-      s.on('drain', onDrain);
-      s.on('close', onClose);
-    });
+    await drainWithin(s, this.idleTimeoutMs, () => new ConnectionGone(), () => this.log.info({}, 'pop3 client stopped reading; closing'));
   }
 }
