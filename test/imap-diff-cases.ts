@@ -16,6 +16,30 @@ const names = (...l: string[]): DiffCase => ({ s: 'A', l, list: true });
 const appended = (raw: string, items: string): DiffCase => ({ s: 'E', l: [`a APPEND empty {${raw.length}+}\r\n${raw}`, 'b NOOP', `c FETCH 1 ${items}`], out: true });
 const differs = (k: DiffCase, mailroom: string, dovecot: string, why: string): DiffCase => ({ ...k, differs: { mailroom, dovecot, why } });
 
+/** A multipart holding a multipart with a base64 leaf and a message/rfc822 part with a quoted-printable body. */
+export const NESTED = [
+  'Subject: m',
+  'Content-Type: multipart/mixed; boundary=X',
+  '',
+  '--X',
+  'Content-Type: multipart/alternative; boundary=Y',
+  '',
+  '--Y',
+  'Content-Transfer-Encoding: base64',
+  '',
+  'aGVsbG8=',
+  '--Y--',
+  '--X',
+  'Content-Type: message/rfc822',
+  '',
+  'Subject: in',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'a=3Db',
+  '--X--',
+  '',
+].join('\r\n');
+
 export const DIFF_CASES: DiffCase[] = [
   // ---- malformed command lines: BAD, and the connection goes on ----
   a('*  NOOP'),
@@ -235,11 +259,28 @@ export const DIFF_CASES: DiffCase[] = [
     'OK,OK,OK | * 1 FETCH (BINARY[1] ~{5}',
     'a literal8 only for data with NUL (RFC 3516 4.3); Dovecot sends one for every base64 part',
   ),
+  // BINARY[] of a one-part message: the header with the encoding made "binary", then the decoded body
+  appended('Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n', 'BINARY.SIZE[]'),
+  appended('Subject: q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =3D x=\r\nyz\r\n', '(BINARY.SIZE[] BINARY.SIZE[1])'),
+  appended('Subject: e\r\nContent-Transfer-Encoding: base64\r\n\r\n', 'BINARY.SIZE[]'),
+  appended(NESTED, '(BINARY.SIZE[] BINARY.SIZE[2])'),
   differs(
-    appended('Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n', 'BINARY.SIZE[]'),
-    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[] 73)',
-    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[] 68)',
-    'BINARY[] is the message as stored; Dovecot decodes the body of a one-part message and rewrites its header',
+    appended(NESTED, '(BINARY.SIZE[1] BODY.PEEK[1])'),
+    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[1] 54 BODY[1] {57}',
+    'OK,OK,OK | * 1 FETCH (BINARY.SIZE[1] 56 BODY[1] {59}',
+    'the same conversion; a nested multipart ends before the CRLF of the next boundary (RFC 2046 5.1.1: it belongs to the delimiter), Dovecot keeps it',
+  ),
+  differs(
+    appended('Subject: q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n', 'BINARY.PEEK[]'),
+    'OK,OK,OK | * 1 FETCH (BINARY[] {54}',
+    'OK,OK,OK | * 1 FETCH (BINARY[] ~{54}',
+    'a literal8 only for data with NUL (RFC 3516 4.3); Dovecot sends one for every converted message',
+  ),
+  differs(
+    appended('Subject: u\r\nContent-Transfer-Encoding: x-foo\r\n\r\nabc\r\n', 'BINARY.SIZE[]'),
+    'OK,OK,NO [UNKNOWN-CTE]',
+    'OK,OK,NO [UNKNOWN-CTE] | * 1 FETCH (UID 1)',
+    'the same NO [UNKNOWN-CTE]; Dovecot also sends an empty FETCH response first',
   ),
   // ---- STORE flags ----
   sel('a STORE 1 +FLAGS ((\\Seen))'),

@@ -19,6 +19,10 @@ interface Edit {
 }
 
 const DECODED = new Set(['base64', 'quoted-printable']);
+/** The encodings decodePartBody knows (lowercased, trimmed); any other is unknown (IMAP NO [UNKNOWN-CTE]). */
+const KNOWN = new Set(['', '7bit', '8bit', 'binary', ...DECODED]);
+
+const cte = (p: MimePart): string => p.encoding.trim().toLowerCase();
 
 function collect(raw: Buffer, p: MimePart, edits: Edit[]): void {
   if (p.message) return collect(raw, p.message.root, edits);
@@ -26,7 +30,7 @@ function collect(raw: Buffer, p: MimePart, edits: Edit[]): void {
     for (const c of p.children) collect(raw, c, edits);
     return;
   }
-  if (!DECODED.has(p.encoding.toLowerCase())) return;
+  if (!DECODED.has(cte(p))) return;
   const field = headerFieldSpans(raw, p.headerStart, p.headerEnd).find((f) => f.name.toLowerCase() === 'content-transfer-encoding');
   let body: Buffer;
   try {
@@ -53,11 +57,37 @@ function withSizes(orig: MimePart, conv: MimePart | undefined): MimePart {
   return out;
 }
 
+/** The parts decodedBytes walks: the whole tree under `part` (for a message/rfc822 part, its message). */
+function walk(p: MimePart, visit: (p: MimePart) => boolean): boolean {
+  if (visit(p)) return true;
+  if (p.message) return walk(p.message.root, visit);
+  return p.children.some((c) => walk(c, visit));
+}
+
+/**
+ * The first Content-Transfer-Encoding decodedBytes(raw, part) cannot decode, in `part` or any part inside
+ * it (as written), or null. Dovecot answers BINARY of such an entity NO [UNKNOWN-CTE], and so do we.
+ */
+export function unknownEncodingIn(part: MimePart): string | null {
+  let found: string | null = null;
+  walk(part, (p) => {
+    if (!KNOWN.has(cte(p))) found = p.encoding;
+    return found !== null;
+  });
+  return found;
+}
+
+/** Whether a base64 or quoted-printable leaf lies in `part` (else decodedBytes gives the stored bytes). */
+export function hasEncodedLeaf(part: MimePart): boolean {
+  return walk(part, (p) => !p.message && !p.children.length && DECODED.has(cte(p)) && p.bodyEnd > p.bodyStart);
+}
+
 /**
  * The converted bytes of `part`'s body (for a message/rfc822 part: the encapsulated message; for the
- * top-level root pass the whole message as `part` with `whole`), and its structure with converted sizes.
+ * top-level root pass the whole message as `part` with `whole`): the same bytes as decodedEntity's data,
+ * without parsing the result for its structure.
  */
-export function decodedEntity(raw: Buffer, part: MimePart, whole = false): { data: Buffer; structure: MimePart } {
+export function decodedBytes(raw: Buffer, part: MimePart, whole = false): Buffer {
   const start = whole ? 0 : part.bodyStart;
   const end = whole ? raw.length : part.bodyEnd;
   const edits: Edit[] = [];
@@ -71,7 +101,12 @@ export function decodedEntity(raw: Buffer, part: MimePart, whole = false): { dat
     at = e.end;
   }
   out.push(raw.subarray(at, end));
-  const data = Buffer.concat(out);
+  return Buffer.concat(out);
+}
+
+/** decodedBytes, and the entity's structure with the converted sizes and line counts (BODYPARTSTRUCTURE). */
+export function decodedEntity(raw: Buffer, part: MimePart, whole = false): { data: Buffer; structure: MimePart } {
+  const data = decodedBytes(raw, part, whole);
   const conv = indexMessage(data).root;
   let structure: MimePart;
   if (part.message) {

@@ -10,6 +10,7 @@ import type { MessageMeta } from '../../store/types.js';
 import type { MailStore } from '../../store/mail.js';
 import type { Envelope, MessageIndex } from '../../mime/types.js';
 import { findPart, headerFieldsSlice, decodePartBody, UnknownTransferEncodingError } from '../../mime/index.js';
+import { decodedBytes, hasEncodedLeaf, unknownEncodingIn } from '../../mime/binary-decode.js';
 import { WireWriter, formatDateTime } from '../../imap/wire/encode.js';
 import type { FetchItem, Partial, Section } from '../../imap/grammar/fetch.js';
 import { no } from '../errors.js';
@@ -423,13 +424,24 @@ export async function sectionBytes(
   }
 }
 
-/** BINARY[part] bytes (transfer-decoded); null when the part does not exist. */
+/**
+ * BINARY[part] bytes (transfer-decoded); null when the part does not exist. A leaf is its decoded body; a
+ * whole message (part []), a message/rfc822 part or a multipart is given as Dovecot's binary converter
+ * gives it (RFC 3516 4.2 leaves the form to the server): every base64 or quoted-printable leaf inside
+ * decoded, its Content-Transfer-Encoding value made "binary", all else byte for byte. So BINARY[] of a
+ * one-part base64 message is its header (CTE "binary") and the decoded body. Throws NO [UNKNOWN-CTE]
+ * when the part, or any part inside it, has an encoding we cannot decode.
+ */
 export async function binaryBytes(store: MailStore, mbId: number, uid: number, index: MessageIndex, part: number[]): Promise<Buffer | null> {
-  if (!part.length) return store.readBytes(mbId, uid);
-  const loc = findPart(index, part.join('.'));
-  if (!loc) return null;
-  const p = loc.part;
-  if (p.type === 'multipart' && p.children.length) throw no('BINARY of a multipart is not allowed', 'UNKNOWN-CTE');
+  const whole = !part.length;
+  const p = whole ? index.root : findPart(index, part.join('.'))?.part;
+  if (!p) return null;
+  if (whole || p.message || (p.type === 'multipart' && p.children.length)) {
+    const bad = unknownEncodingIn(p);
+    if (bad !== null) throw no(`Unknown Content-Transfer-Encoding ${bad}`, 'UNKNOWN-CTE');
+    if (!hasEncodedLeaf(p)) return whole ? store.readBytes(mbId, uid) : readSpan(store, mbId, uid, p.bodyStart, p.bodyEnd);
+    return decodedBytes(await store.readBytes(mbId, uid), p, whole);
+  }
   const body = await readSpan(store, mbId, uid, p.bodyStart, p.bodyEnd);
   try {
     return decodePartBody(body, { ...p, bodyStart: 0, bodyEnd: body.length });
