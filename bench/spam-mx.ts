@@ -19,6 +19,8 @@
  * --threads: check-pool threads (mailauth/pool.ts) for the checks (SPF, DKIM, DMARC, ARC) and tokenizing; default the
  * server's default (CPUs less one), 0 checks everything in-process. --threshold: the filter's spam threshold (default 0.9;
  * above 1 nothing is filed into Junk, to see what filing costs).
+ * The report also gives the round trips of the MX's check tasks on the pool and how many went to the thread per message,
+ * and the appends per group commit of each side.
  * Writes <out>/spam-mx.md (default bench/results). Exit status 1 when a delivery fails, a message is missing,
  * or a message delivered with the checks on lacks dkim=pass and dmarc=pass.
  */
@@ -181,6 +183,8 @@ export async function spamMxBench(argv: string[]): Promise<void> {
     // Connection c greets with the HELO name of the first run's message c in every run (a sending host keeps its name).
     const helo = (c: number): string => runs[0]![c % runs[0]!.length]!.helo;
     const pool = await warmPool(checker, runs[0]!);
+    const trips = timeTrips();
+    const posts0 = checkPool().posts;
     const commits = new Map<boolean, { commits: number; grouped: number }>();
     await alternate(services, o.runs, (run) => runs[run]!, async (s, msgs) => {
       const before = storeStats(s.store);
@@ -223,6 +227,7 @@ export async function spamMxBench(argv: string[]): Promise<void> {
       '',
       `Check-pool threads: ${checkPool().available ? `${checkPool().size} (${checkPool().started} started)` : 'none (all checks in-process)'}${poolMs === null ? '' : `; the check-pool thread's CPU per message with everything on, over all ${o.runs + 1} runs: ${(poolMs / ((o.runs + 1) * o.messages)).toFixed(2)} ms`}.`,
       '',
+      ...tripLines(trips, checkPool().posts - posts0),
       `Group commits of the store (every run): ${[false, true].map((on) => { const c = commits.get(on); return c ? `${on ? 'on' : 'off'} ${(c.grouped / Math.max(1, c.commits)).toFixed(1)} appends per commit` : ''; }).filter(Boolean).join(', ') || 'not counted'}.`,
       '',
       `Host: ${cpus().length} CPUs, Node ${process.versions.node}, load average ${loadavg()[0]!.toFixed(1)} at the end.`,
@@ -254,6 +259,32 @@ async function warmPool(checker: MxChecker | null, msgs: readonly Outgoing[]): P
   if (!checker || !pool.available || pool.size !== 1) return { cpu0: null };
   for (const m of msgs.slice(0, 20)) await checker(m.raw, { ip: '127.0.0.1', helo: m.helo, mailFrom: m.from });
   return { cpu0: await pool.run('cpu', {}).catch(() => null) };
+}
+
+/** Round trips of the MX's check tasks on the pool (ms from run() to the answer), from now on. */
+function timeTrips(): number[] {
+  const pool = checkPool();
+  const times: number[] = [];
+  const run = pool.run.bind(pool);
+  pool.run = ((kind, payload, transfer) => {
+    const t0 = performance.now();
+    const p = run(kind, payload, transfer);
+    if (kind === 'inbound') void p.then(() => times.push(performance.now() - t0), () => undefined);
+    return p;
+  }) as typeof pool.run;
+  return times;
+}
+
+/**
+ * The report's line on the round trips timed by timeTrips (none: no line), with the messages that carried
+ * tasks to the thread (`posts`): the MX delivers the messages of one answer together, so their appends tend
+ * to share a group commit.
+ */
+function tripLines(trips: readonly number[], posts: number): string[] {
+  if (!trips.length) return [];
+  const sorted = [...trips].sort((a, b) => a - b);
+  const at = (q: number): string => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+  return [`Check tasks on the pool (every run with everything on): ${trips.length} round trips (run() to answer), median ${at(0.5)} ms, 90th percentile ${at(0.9)} ms; ${(trips.length / Math.max(1, posts)).toFixed(1)} tasks per message to the thread.`, ''];
 }
 
 /** CPU time (ms) of the check-pool thread since `cpu0`, or null when it cannot be read. */
