@@ -40,6 +40,9 @@ export const NESTED = [
   '',
 ].join('\r\n');
 
+/** 65 keywords, one more than a message may hold. */
+const KW65 = Array.from({ length: 65 }, (_, i) => `k${i}`).join(' ');
+
 export const DIFF_CASES: DiffCase[] = [
   // ---- malformed command lines: BAD, and the connection goes on ----
   a('*  NOOP'),
@@ -290,6 +293,17 @@ export const DIFF_CASES: DiffCase[] = [
   sel('a STORE 1 +FLAGS ($Foo $foo)', 'b FETCH 1 FLAGS'),
   sel('a STORE 1 (FOO 1) +FLAGS ($x)'),
   differs(sel('a STORE 1 +FLAGS (foo%)'), 'BAD', 'NO [CANNOT]', 'a keyword is an atom: "%" is a list-wildcard'),
+  // more keywords than one message may hold (64): RFC 5530 names this limit LIMIT; Dovecot 2.3 has none
+  differs(sel(`a STORE 2 +FLAGS (${KW65})`, 'b FETCH 2 FLAGS'), 'NO [LIMIT],OK | * 2 FETCH (FLAGS (\\Recent))', `OK,OK | * 2 FETCH (FLAGS (\\Recent ${KW65})) / * 2 FETCH (FLAGS (\\Recent ${KW65}))`, 'RFC 5530 LIMIT: "such as the number of flags on a single message"'),
+  // STORE with the mailbox EXAMINEd changes nothing on both; RFC 9051 6.3.3 permits no change, so 6.4.6 NO
+  differs(
+    sel('a EXAMINE box', 'b STORE 1 +FLAGS (\\Deleted)', 'c STORE 2 FLAGS.SILENT (\\Seen newkw)', 'd FETCH 1:3 FLAGS'),
+    'OK,NO [CANNOT],NO [CANNOT],OK | * 1 FETCH (FLAGS (\\Seen)) / * 2 FETCH (FLAGS ()) / * 3 FETCH (FLAGS (\\Flagged $Label))',
+    'OK,OK,OK,OK | * 1 FETCH (FLAGS (\\Seen)) / * 2 FETCH (FLAGS ()) / * 3 FETCH (FLAGS (\\Flagged $Label))',
+    'EXAMINE permits no change (RFC 9051 6.3.3): the STORE fails (6.4.6 NO); Dovecot says OK "Store ignored" and sets nothing',
+  ),
+  differs(sel('a EXAMINE box', 'b STORE 1 (UNCHANGEDSINCE 99) +FLAGS (\\Answered)'), 'OK,NO [CANNOT]', 'OK,NO', 'the same NO, with a code'),
+  sel('a EXAMINE box', 'b STORE 9 +FLAGS (\\Seen)'),
   // ---- mailbox names ----
   names('a CREATE "x\ty"'),
   names('a CREATE "x\x7fy"'),

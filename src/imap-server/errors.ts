@@ -2,7 +2,7 @@
  * IMAP completion results and the one place StoreError codes become IMAP response codes
  * (RFC 5530 response codes).
  */
-import { isStoreError } from '../store/types.js';
+import { isStoreError, StoreLimitError } from '../store/types.js';
 
 export type Status = 'OK' | 'NO' | 'BAD';
 
@@ -59,6 +59,8 @@ export function storeErrorCompletion(e: unknown): Completion | null {
       // RFC 9051 6.3.4: a server that does not delete a mailbox with inferiors says NO [HASCHILDREN].
       return { status: 'NO', code: 'HASCHILDREN', text: 'Mailbox has children, delete them first' };
     case 'INVALID':
+      // RFC 5530 LIMIT: "such as the number of flags on a single message"
+      if (e instanceof StoreLimitError) return { status: 'NO', code: 'LIMIT', text: e.message };
       return { status: 'NO', code: 'CANNOT', text: e.message || 'Invalid name' };
   }
 }

@@ -5,7 +5,7 @@
  * matched case-insensitively; a store keeps the first-seen spelling. \Recent is session state, never stored:
  * it is silently dropped from input. Any other backslash flag is INVALID.
  */
-import { StoreError } from './types.js';
+import { StoreError, StoreLimitError } from './types.js';
 import type { StoreFlagsOptions } from './types.js';
 
 export const FLAG_SEEN = 1;
@@ -29,6 +29,8 @@ const SYSTEM_BY_LOWER = new Map<string, number>(SYSTEM_FLAGS.map(([name, bit]) =
 export const MAX_KEYWORD_LENGTH = 128;
 /** Most keywords on one message. */
 export const MAX_KEYWORDS_PER_MESSAGE = 64;
+
+const tooManyKeywords = (): StoreLimitError => new StoreLimitError(`More than ${MAX_KEYWORDS_PER_MESSAGE} keywords on one message`);
 
 /** IMAP atom: printable ASCII without atom-specials ( ) { SP CTL % * " \ ] (RFC 9051 section 9). */
 const KEYWORD_RE = /^[\x21\x23\x24\x26-\x27\x2b-\x5b\x5e-\x7a\x7c\x7e]+$/;
@@ -60,7 +62,7 @@ export function parseFlags(flags: readonly string[]): ParsedFlags {
     seen.add(lower);
     keywords.push(f);
   }
-  if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) throw new StoreError('INVALID', 'too many keywords');
+  if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) throw tooManyKeywords();
   return { mask, keywords };
 }
 
@@ -109,7 +111,7 @@ export function applyFlagOp(
     const drop = new Set(change.keywords.map((k) => k.toLowerCase()));
     keywords = current.keywords.filter((k) => !drop.has(k.toLowerCase()));
   }
-  if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) throw new StoreError('INVALID', 'too many keywords');
+  if (keywords.length > MAX_KEYWORDS_PER_MESSAGE) throw tooManyKeywords();
   const changed = mask !== current.mask || !sameKeywordSet(keywords, current.keywords);
   return { mask, keywords, changed };
 }

@@ -33,6 +33,18 @@ export class StoreError extends Error {
   }
 }
 
+/**
+ * A StoreError INVALID where the request was well formed but ran into an implementation limit (more
+ * keywords on one message than the store keeps): IMAP answers it NO [LIMIT] (RFC 5530), other protocols
+ * as any INVALID.
+ */
+export class StoreLimitError extends StoreError {
+  constructor(message: string) {
+    super('INVALID', message);
+    this.name = 'StoreLimitError';
+  }
+}
+
 export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError {
   return e instanceof StoreError && (code === undefined || e.code === code);
 }

@@ -1,7 +1,8 @@
 /**
  * STORE / UID STORE (RFC 9051 6.4.6; UNCHANGEDSINCE and MODIFIED from RFC 7162 3.1.3). Grammar: sequence
  * set, optional (UNCHANGEDSINCE n), [+-]FLAGS[.SILENT] and flags. Answers each changed message's FETCH
- * FLAGS unless silent; OK [MODIFIED set] when UNCHANGEDSINCE failed for some; NO [CANNOT] when read-only.
+ * FLAGS unless silent; OK [MODIFIED set] when UNCHANGEDSINCE failed for some; NO [CANNOT] when read-only;
+ * NO [LIMIT] past MAX_KEYWORDS_PER_MESSAGE keywords on a message (RFC 5530).
  */
 import { Args, ParseError, parseFlag, parseFlagList, parseModseq } from '../../imap/grammar/args.js';
 import { parseSequenceSet, type SequenceSet } from '../../imap/grammar/sequence.js';
@@ -51,8 +52,11 @@ export function parseStore(args: Args): StoreArgs {
 async function runStore(ctx: CommandContext, args: StoreArgs): Promise<Completion> {
   const s = ctx.session;
   const view = selectedView(ctx);
-  if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
   if (!ctx.uid && view.seqOutOfRange(args.set)) throw bad('Invalid messageset');
+  // EXAMINE (or no flag rights): no change to the mailbox is permitted (RFC 9051 6.3.3), so the STORE fails
+  // (6.4.6 NO: "cannot store that data") and changes nothing, not even the mailbox's keyword list. Dovecot
+  // answers OK "Store ignored", which tells the client its flags were set when they were not.
+  if (view.readOnly) throw no('Mailbox is read-only', 'CANNOT');
   if (args.unchangedSince !== null) enableCondstore(s);
   // \Recent cannot be changed by clients (RFC 3501 2.3.2).
   const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
