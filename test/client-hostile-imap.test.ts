@@ -171,6 +171,65 @@ test('UIDNEXT going backwards under the same UIDVALIDITY (UIDs given to other me
   });
 });
 
+const FOUR = ['one', 'two', 'three', 'four'].map((s) => sampleMessage(s));
+
+test('UIDNEXT gone backwards with changes queued: none is applied to the message that took its UID; one whose message is still there follows it', async () => {
+  await withWorld(async (w) => {
+    const { srv, e, sync } = w;
+    const inbox = srv.folders.get('INBOX');
+    assert.ok(inbox);
+    const id = (subject: string): number => (e.list({ account: 'h', folder: 'INBOX' }).find((x) => x.summary.subject === subject) as { id: number }).id;
+    e.flag(id('one'), 'flagged');
+    e.flag(id('two'), 'flagged');
+    e.delete(id('three'));
+    e.flag(id('four'), 'seen');
+    const [one, two] = inbox.messages;
+    assert.ok(one && two);
+    // Restored from an old backup under the same UIDVALIDITY: only "one" kept its UID; a new message took
+    // UID 2, "two" came back as UID 3 (the UID "three" had), "three" is gone; UIDNEXT 4 is not above our UID 4.
+    inbox.messages = [one];
+    inbox.uidNext = 2;
+    srv.add('INBOX', sampleMessage('impostor'));
+    srv.add('INBOX', two.raw, { internalDate: two.internalDate, emailId: two.emailId });
+    const r = await sync();
+    assert.deepEqual(r.resets, ['INBOX']);
+    assert.equal(r.pushed, 2, `the flag changes of one (UID 1) and two (now UID 3): ${JSON.stringify(r)}`);
+    assert.equal(r.conflicts.length, 2, r.conflicts.join(' | '));
+    assert.match(r.conflicts[0] as string, /queued delete of UID 3 dropped: .*UIDNEXT/);
+    assert.match(r.conflicts[1] as string, /queued flags of UID 4 dropped: .*UIDNEXT/);
+    assert.equal(e.state.queueSize(), 0);
+    const flags = Object.fromEntries(inbox.messages.map((m) => [m.raw.toString('latin1').match(/Subject: (\w+)/)?.[1], [...m.flags].join(' ')]));
+    assert.deepEqual(flags, { one: '\\Flagged', impostor: '', two: '\\Flagged' }, 'the impostor at UID 2 is neither flagged nor deleted');
+    assert.deepEqual(w.subjects(), ['impostor', 'one', 'two']);
+    const again = await sync();
+    assert.deepEqual([again.resets, again.pushed, again.conflicts], [[], 0, []]);
+  }, { raws: FOUR });
+});
+
+test('UIDNEXT gone backwards: a remapped change the server refuses for now stays queued at its new UID and goes out next time', async () => {
+  await withWorld(async (w) => {
+    const { srv, e, sync } = w;
+    const inbox = srv.folders.get('INBOX');
+    assert.ok(inbox);
+    const two = inbox.messages[1];
+    assert.ok(two);
+    e.flag((e.list({ account: 'h', folder: 'INBOX' }).find((x) => x.summary.subject === 'two') as { id: number }).id, 'flagged');
+    inbox.messages = inbox.messages.slice(0, 1);
+    inbox.uidNext = 2;
+    srv.add('INBOX', sampleMessage('impostor'));
+    srv.add('INBOX', two.raw, { internalDate: two.internalDate, emailId: two.emailId });
+    srv.hook = (c) => (c.cmd === 'UID STORE' ? `${c.tag} NO [UNAVAILABLE] later\r\n` : undefined);
+    const r = await sync();
+    assert.deepEqual([r.resets, r.pushed, r.conflicts], [['INBOX'], 0, []]);
+    assert.match(r.deferred.join(' | '), /flag change of UID 3 was refused for now/);
+    assert.equal(e.state.queueSize(), 1);
+    srv.hook = undefined;
+    const again = await sync();
+    assert.deepEqual([again.resets, again.pushed, again.conflicts], [[], 1, []]);
+    assert.deepEqual(inbox.messages.map((m) => [...m.flags].join(' ')), ['', '', '\\Flagged'], 'two, at UID 3, is flagged; the impostor is not');
+  }, { raws: FOUR });
+});
+
 test('FETCH responses for UIDs not asked for are ignored: no extra row, no body under the wrong message', async () => {
   await withWorld(
     async (w) => {

@@ -5,7 +5,10 @@
  * Contract:
  * - A change whose message or folder is gone on the server is dropped and reported in `conflicts` (the
  *   server wins). In a folder recreated on the server (UIDVALIDITY changed) a change follows its message to
- *   its new UID (remap.ts); only one whose message is not found there is dropped.
+ *   its new UID (remap.ts); only one whose message is not found there is dropped. So does every change of a
+ *   folder whose UIDs went backwards under the same UIDVALIDITY (its UIDNEXT at or below a UID we hold): a
+ *   change is never sent to a UID the server may have given to another message. Such a folder is a key of
+ *   `renumbered` (the pull then resets it), with the ids of the changes remapped (the reset keeps them).
  * - A change the server refuses for good (NO [NONEXISTENT], [TRYCREATE] for a deleted destination, [NOPERM],
  *   [CANNOT], a BAD) is dropped and reported in `conflicts`.
  * - A change the server refuses for now (NO [UNAVAILABLE], [INUSE], [LIMIT], a NO without a code, a
@@ -20,7 +23,7 @@ import type { ImapFlow } from 'imapflow';
 import { ClientError } from '../errors.js';
 import { countsAsAttempt, judgeRefusal, planQueue, queueRuns, type QueuedOp, type QueueRun, type Refusal } from '../sync/plan.js';
 import { recorderOf } from './refusal.js';
-import { remapQueued } from './remap.js';
+import { remapQueued, uidsWentBack } from './remap.js';
 import type { Relocator } from './relocate.js';
 import type { ImapContext, ImapReport } from './syncer.js';
 
@@ -59,6 +62,7 @@ export class QueueReplay {
     private readonly report: ImapReport,
     private readonly refetch: Map<string, number[]>,
     private readonly relocator: Relocator,
+    private readonly renumbered: Map<string, Set<number>>,
   ) {}
 
   private get name(): string {
@@ -88,8 +92,17 @@ export class QueueReplay {
     try {
       const mb = await client.mailboxOpen(folder);
       uidValidity = String(mb.uidValidity);
-      // Changes made under an older UIDVALIDITY follow their messages to the new UIDs.
-      list = await remapQueued(this.ctx, client, list, uidValidity, mb.exists);
+      const { state } = this.ctx;
+      const held = [...state.folderMessages(this.name, folder).flatMap((r) => (r.uid === null ? [] : [r.uid])), ...list.filter((o) => o.uidValidity === uidValidity).map((o) => o.uid)];
+      const back = uidsWentBack(state.getFolder(this.name, folder)?.uidValidity, held, uidValidity, mb.uidNext);
+      if (back !== null) this.ctx.logger.warn({ account: this.name, folder, uidNext: mb.uidNext, maxLocal: back }, 'UIDNEXT went backwards: queued changes follow their messages');
+      // Changes made under an older UIDVALIDITY (or numbering) follow their messages to the new UIDs.
+      const remapped = await remapQueued(this.ctx, client, list, uidValidity, mb.exists, back !== null);
+      list = remapped.ops;
+      if (back !== null) this.renumbered.set(folder, new Set(remapped.remapped));
+      for (const op of remapped.lost) {
+        this.drop(folder, op, `queued ${op.kind} of UID ${op.uid} dropped: the server's UIDs went backwards (UIDNEXT ${mb.uidNext}, we hold UID ${back}) and the message is not in the folder any more`);
+      }
       const wanted = uidSet([...new Set(list.map((o) => o.uid))]);
       const found = mb.exists === 0 ? [] : ((await client.search({ uid: wanted }, { uid: true })) || []);
       present = new Set(found);

@@ -4,8 +4,14 @@
  * are (relocate.ts): the same EMAILID (RFC 8474), else the same Message-ID, RFC822.SIZE and INTERNALDATE.
  * A change whose message is not found keeps its old numbering, and the replay drops and reports it.
  *
- * Contract: the queue rows are rewritten (new UID and UIDVALIDITY) before anything is sent; the returned
- * list is `ops` with those changes applied, in the same order.
+ * A server whose UIDs went backwards under the same UIDVALIDITY (uidsWentBack: restored from a backup, its
+ * index rebuilt) may have given our UIDs to other messages: then every queued change of the folder is
+ * remapped the same way, and one whose message is not found is `lost` (its old UID may name another
+ * message now, so it must never be sent).
+ *
+ * Contract: the queue rows are rewritten (new UID and UIDVALIDITY) before anything is sent; `ops` is the
+ * input with those changes applied, in the same order, less the `lost` ones; `remapped` holds the ids of
+ * the changes now in the server's current numbering because of this call.
  */
 import type { ImapFlow } from 'imapflow';
 import type { QueuedOp } from '../sync/plan.js';
@@ -20,9 +26,28 @@ function identityOf(ctx: ImapContext, op: QueuedOp): MessageIdentity | null {
   return row ? { emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate } : null;
 }
 
-export async function remapQueued(ctx: ImapContext, client: ImapFlow, ops: QueuedOp[], uidValidity: string, exists: number): Promise<QueuedOp[]> {
-  const stale = ops.filter((o) => o.uidValidity !== uidValidity);
-  if (!stale.length || !uidValidity || exists === 0) return ops;
+/**
+ * The highest UID we hold for a folder when the server's UIDNEXT is at or below it under the UIDVALIDITY we
+ * know (UIDs only grow, RFC 9051 section 2.3.1.1: the server lost its numbering), else null. `held` are the
+ * UIDs of our cached messages and queued changes in that UIDVALIDITY.
+ */
+export function uidsWentBack(known: string | null | undefined, held: Iterable<number>, uidValidity: string, uidNext: unknown): number | null {
+  if (known !== uidValidity || typeof uidNext !== 'number' || !(uidNext > 0)) return null;
+  let max = 0;
+  for (const uid of held) if (uid > max) max = uid;
+  return max >= uidNext ? max : null;
+}
+
+export interface Remapped {
+  ops: QueuedOp[];
+  lost: QueuedOp[];
+  remapped: number[];
+}
+
+export async function remapQueued(ctx: ImapContext, client: ImapFlow, ops: QueuedOp[], uidValidity: string, exists: number, wentBack = false): Promise<Remapped> {
+  const stale = wentBack ? ops : ops.filter((o) => o.uidValidity !== uidValidity);
+  if (!stale.length || !uidValidity) return { ops, lost: [], remapped: [] };
+  if (exists === 0) return wentBack ? { ops: [], lost: ops, remapped: [] } : { ops, lost: [], remapped: [] };
   const now = ctx.now();
   const byKey = new Map<string, Array<{ uid: number; id: MessageIdentity }>>();
   const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
@@ -43,16 +68,17 @@ export async function remapQueued(ctx: ImapContext, client: ImapFlow, ops: Queue
     mapped.set(op.uid, hit?.uid ?? null);
     return hit?.uid ?? null;
   };
-  const out: QueuedOp[] = [];
+  const out: Remapped = { ops: [], lost: [], remapped: [] };
   for (const op of ops) {
-    const uid = op.uidValidity === uidValidity ? null : newUid(op);
+    const uid = op.uidValidity === uidValidity && !wentBack ? null : newUid(op);
     if (uid === null) {
-      out.push(op);
+      (wentBack ? out.lost : out.ops).push(op);
       continue;
     }
     ctx.state.remapQueued(op.id, uid, uidValidity);
-    ctx.logger.info({ account: ctx.account.name, folder: op.folder, op: op.kind, from: op.uid, to: uid, uidValidity }, 'queued change remapped to the recreated folder');
-    out.push({ ...op, uid, uidValidity });
+    ctx.logger.info({ account: ctx.account.name, folder: op.folder, op: op.kind, from: op.uid, to: uid, uidValidity }, wentBack ? 'queued change remapped to the renumbered folder' : 'queued change remapped to the recreated folder');
+    out.ops.push({ ...op, uid, uidValidity });
+    out.remapped.push(op.id);
   }
   return out;
 }

@@ -23,6 +23,7 @@ import { openImap } from './connect.js';
 import { downloadToFile, plausibleBody, STREAM_THRESHOLD } from './reader.js';
 import { QueueReplay, uidSet } from './push.js';
 import { Relocator } from './relocate.js';
+import { uidsWentBack } from './remap.js';
 import { guardOf } from './guard.js';
 import type { StallRule } from '../stall.js';
 
@@ -92,6 +93,8 @@ function chunks<T>(a: T[], n: number): T[][] {
 export class ImapSyncer {
   /** UIDs the push learned we lack locally though the server still has them (dropped moves and deletes), per folder. */
   private readonly refetch = new Map<string, number[]>();
+  /** Folders whose UIDs the push found gone backwards, with the queued changes it remapped to the new numbering. */
+  private readonly renumbered = new Map<string, Set<number>>();
   /** Bodies leaving a folder during this sync, for messages moved on the server (see relocate.ts). */
   private relocator: Relocator;
 
@@ -132,12 +135,13 @@ export class ImapSyncer {
     const client = await openImap(this.ctx);
     const where = `${this.ctx.account.host}:${this.ctx.account.port}`;
     this.relocator = new Relocator(this.ctx.state, this.name);
+    this.renumbered.clear();
     try {
       const { folders, status } = await this.syncFolderList(client);
       report.folders = folders.length;
       // Folders the push changes (sources and move destinations) were listed before the push: always pull them.
       const queuedFolders = new Set(this.ctx.state.queued(this.name).flatMap((op) => (op.kind === 'move' ? [op.folder, op.to] : [op.folder])));
-      await new QueueReplay(this.ctx, client, report, this.refetch, this.relocator).run();
+      await new QueueReplay(this.ctx, client, report, this.refetch, this.relocator, this.renumbered).run();
       for (const f of folders) {
         if (only && !only.includes(f)) continue;
         if (!queuedFolders.has(f) && this.unchanged(f, status.get(f))) {
@@ -232,9 +236,8 @@ export class ImapSyncer {
       // UIDs only grow (RFC 3501 section 2.3.1.1): a UIDNEXT at or below a UID we hold, under the same
       // UIDVALIDITY, means the server lost its numbering (restored from a backup, rebuilt its index) and
       // may have given our UIDs to other messages. The folder is then treated as recreated.
-      let maxLocal = 0;
-      for (const uid of localMsgs.keys()) if (uid > maxLocal) maxLocal = uid;
-      uidNextBack = local?.uidValidity === uidValidity && typeof mb.uidNext === 'number' && mb.uidNext > 0 && maxLocal >= mb.uidNext;
+      const maxLocal = uidsWentBack(local?.uidValidity, localMsgs.keys(), uidValidity, mb.uidNext);
+      uidNextBack = maxLocal !== null || (this.renumbered.has(path) && local?.uidValidity === uidValidity);
       if (uidNextBack) logger.warn({ account: this.name, folder: path, uidNext: mb.uidNext, maxLocal }, 'UIDNEXT went backwards: dropping the local cache of this folder');
       const sameValidity = local?.uidValidity === uidValidity && !uidNextBack;
       // Unsolicited FETCHes (RFC 3501 section 7.4.2) may come among the listed ones: one without UID is
@@ -295,11 +298,13 @@ export class ImapSyncer {
       this.dropFolder(path, false);
       // Changes the replay remapped to the new numbering (and the server refused for now) stay queued.
       for (const op of state.queued(this.name, path)) {
-        if (!uidNextBack && op.uidValidity === server.uidValidity) continue;
-        report.conflicts.push(`${this.name}/${path}: queued ${op.kind} of UID ${op.uid} dropped: the folder was recreated on the server (UIDVALIDITY changed)`);
+        if ((!uidNextBack && op.uidValidity === server.uidValidity) || this.renumbered.get(path)?.has(op.id)) continue;
+        const why = uidNextBack ? "the server's UIDs went backwards (UIDNEXT)" : 'the folder was recreated on the server (UIDVALIDITY changed)';
+        report.conflicts.push(`${this.name}/${path}: queued ${op.kind} of UID ${op.uid} dropped: ${why}`);
         state.dequeue(op.id);
       }
     }
+    this.renumbered.delete(path);
     state.tx(() => {
       for (const uid of plan.remove) {
         const row = state.getByUid(this.name, path, uid);
