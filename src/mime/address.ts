@@ -22,12 +22,22 @@ type Tok =
 
 const SPECIALS = '<>,:;@';
 
-function tokenize(s: string): Tok[] {
+/**
+ * Tokens read from one address-list field (a plain `user@host,` is four): about 12,000 addresses. The rest
+ * of a longer field is ignored, so every reader of address lists (ENVELOPE at delivery, SEARCH FROM/TO,
+ * JMAP, Sieve) does bounded work: a To field of 800,000 addresses (9.5 MB) took 32 s of a worker's CPU to
+ * deliver, every other session of that worker waiting, and SEARCH TO over it 1.6 s per session.
+ */
+export const MAX_ADDRESS_TOKENS = 50_000;
+
+/** The field's tokens; `cut` when it stopped at MAX_ADDRESS_TOKENS (the address being read may lack tokens). */
+function tokenize(s: string): { toks: Tok[]; cut: boolean } {
   const out: Tok[] = [];
   let i = 0;
   const n = s.length;
   let ws = false;
   while (i < n) {
+    if (out.length >= MAX_ADDRESS_TOKENS) return { toks: out, cut: true };
     const c = s[i]!;
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       ws = true;
@@ -88,7 +98,7 @@ function tokenize(s: string): Tok[] {
     out.push({ t: 'atom', v: s.slice(start, i), ws });
     ws = false;
   }
-  return out;
+  return { toks: out, cut: false };
 }
 
 /** Phrase text: words separated by one space where the source had whitespace or comments. */
@@ -158,10 +168,11 @@ function parseMailbox(toks: Tok[]): EnvelopeAddress | null {
 
 /**
  * Parses an unfolded address-list header value into ENVELOPE addresses.
- * Returns null (NIL) when the value holds no address at all.
+ * Returns null (NIL) when the value holds no address at all. Past MAX_ADDRESS_TOKENS the rest is ignored:
+ * the address being read there is dropped (not reported cut short) and an open group is closed.
  */
 export function parseAddressList(value: string): EnvelopeAddress[] | null {
-  const toks = tokenize(value);
+  const { toks, cut } = tokenize(value);
   const out: EnvelopeAddress[] = [];
   let cur: Tok[] = [];
   let inGroup = false;
@@ -192,7 +203,7 @@ export function parseAddressList(value: string): EnvelopeAddress[] | null {
     }
     cur.push(t);
   }
-  flush();
+  if (!cut) flush();
   if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
   return out.length ? out : null;
 }
