@@ -83,6 +83,24 @@ async function withPop3(msgs: Msg[], fn: (srv: Awaited<ReturnType<typeof startPo
   }
 }
 
+/** The server answers `retr` a byte now and then: the sync is given up with a NETWORK error matching `message`. */
+async function tricklingRetr(srv: Awaited<ReturnType<typeof startPop3>>, sync: () => Promise<Pop3Report>, retr: string, message: RegExp): Promise<void> {
+  let stop = (): void => undefined;
+  srv.hook = (cmd, sock) => {
+    if (cmd !== retr) return undefined;
+    stop = trickle(sock);
+    return '+OK\r\n';
+  };
+  try {
+    const err = await givenUpWith(sync());
+    assert.ok(err instanceof ClientError, String(err));
+    assert.equal(err.code, 'NETWORK');
+    assert.match(err.message, message);
+  } finally {
+    stop();
+  }
+}
+
 /** Same-length messages with different subjects (so they also have the same LIST size). */
 const sameSize = (n: number): Buffer[] => Array.from({ length: n }, (_, i) => sampleMessage(`same size ${String.fromCharCode(97 + i)}`));
 const subjects = (e: ClientEngine): string[] => e.list({ account: 'p' }).map((r) => r.summary.subject).sort();
@@ -216,20 +234,7 @@ test('a server trickling the second message a byte now and then is given up: NET
       { uidl: 'b', raw: sampleMessage('b') },
     ],
     async (srv, e, sync) => {
-      let stop = (): void => undefined;
-      srv.hook = (cmd, sock) => {
-        if (cmd !== 'RETR 2') return undefined;
-        stop = trickle(sock);
-        return '+OK\r\n';
-      };
-      try {
-        const err = await givenUpWith(sync());
-        assert.ok(err instanceof ClientError, String(err));
-        assert.equal(err.code, 'NETWORK');
-        assert.match(err.message, /^account p: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
-      } finally {
-        stop();
-      }
+      await tricklingRetr(srv, sync, 'RETR 2', /^account p: 127\.0\.0\.1:\d+ sent \d+ bytes in \d+ s while a command was outstanding/);
       assert.deepEqual(subjects(e), ['a']);
       assertMaildir(e.localFolder('INBOX').root);
       srv.hook = undefined;
@@ -238,5 +243,13 @@ test('a server trickling the second message a byte now and then is given up: NET
     },
     { leaveOnServer: true },
     { stall: { windowMs: 2000, minBytes: 4096 } },
+  );
+});
+
+test("the account's own progress rule (account add --progress-window 2 --progress-bytes 4096) holds a POP3 download too", async () => {
+  await withPop3(
+    [{ uidl: 'a', raw: sampleMessage('a') }],
+    async (srv, _e, sync) => tricklingRetr(srv, sync, 'RETR 1', /the rule: 4096 bytes or a finished answer every 2 s/),
+    { leaveOnServer: true, progressWindow: 2, progressBytes: 4096 },
   );
 });

@@ -12,6 +12,8 @@ import { advise, type AdviceAnswers } from '../client/advise.js';
 import { formatCachePolicy } from '../client/sync/plan.js';
 import type { AccountConfig, MessageRow, PasswordSource } from '../client/store/state.js';
 import type { ProgressEvent } from '../client/progress.js';
+import { progressRule } from '../client/accounts.js';
+import { DEFAULT_STALL } from '../client/stall.js';
 
 interface Globals {
   profile?: string;
@@ -85,6 +87,9 @@ function progressReporter(): { onProgress?: (e: ProgressEvent) => void; stop: ()
     },
   };
 }
+
+const PROGRESS_BYTES_HELP = 'while a command is outstanding the server must send this many bytes (default 65536) ...';
+const PROGRESS_WINDOW_HELP = '... or finish it within every this many seconds (default 300), else the sync gives it up';
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -185,6 +190,8 @@ export function registerClientCommands(program: Command): void {
     .option('--smtp-port <n>', 'SMTP port (default 587, or 465 with --smtp-tls)', intArg('--smtp-port'))
     .option('--smtp-tls', 'SMTP with implicit TLS')
     .option('--smtp-starttls', 'SMTP with STARTTLS (the default for non-loopback hosts)')
+    .option('--progress-bytes <n>', PROGRESS_BYTES_HELP, intArg('--progress-bytes'))
+    .option('--progress-window <seconds>', PROGRESS_WINDOW_HELP, intArg('--progress-window'))
     .addHelpText(
       'after',
       '\nPasswords are never stored. With --password-stdin nothing is kept: run `client sync NAME --password-stdin` and\n' +
@@ -218,6 +225,8 @@ export function registerClientCommands(program: Command): void {
         ...(o.smtpPort !== undefined ? { smtpPort: o.smtpPort as number } : {}),
         ...(o.smtpTls ? { smtpTls: true } : {}),
         ...(o.smtpStarttls ? { smtpStarttls: true } : {}),
+        ...(o.progressBytes !== undefined ? { progressBytes: o.progressBytes as number } : {}),
+        ...(o.progressWindow !== undefined ? { progressWindow: o.progressWindow as number } : {}),
       };
       // --password-stdin here only records how the password comes; do not consume stdin.
       const g = { ...globals(cmd), passwordStdin: false };
@@ -244,16 +253,38 @@ export function registerClientCommands(program: Command): void {
     );
   account
     .command('set <name>')
-    .description("change an account's trusted CA file, keeping its local mail and sync state")
+    .description("change an account's trusted CA file or progress rule, keeping its local mail and sync state")
     .option('--ca-file <file>', 'PEM file of a CA (or the self-signed certificate) to trust for this server')
     .option('--no-ca-file', "trust only the system's CAs again")
+    .option('--progress-bytes <n>', PROGRESS_BYTES_HELP, intArg('--progress-bytes'))
+    .option('--progress-window <seconds>', PROGRESS_WINDOW_HELP, intArg('--progress-window'))
+    .option('--default-progress', 'back to the default progress rule (64 KiB or a finished answer every 300 s)')
     .option('--json', 'JSON output')
-    .action(async (name: string, o: { caFile?: string | false }, cmd: Command) =>
+    .action(async (name: string, o: { caFile?: string | false; progressBytes?: number; progressWindow?: number; defaultProgress?: boolean }, cmd: Command) =>
       withEngine(cmd, async (e, g) => {
-        if (o.caFile === undefined) throw new ClientError('CONFIG', 'nothing to change: give --ca-file FILE or --no-ca-file');
-        const a = e.setCaFile(name, o.caFile === false ? null : o.caFile);
+        // One of the two alone keeps the account's other value.
+        const cur = e.account(name).progress;
+        const progress =
+          o.progressBytes === undefined && o.progressWindow === undefined
+            ? undefined
+            : progressRule({ progressBytes: o.progressBytes ?? cur?.minBytes, progressWindow: o.progressWindow ?? (cur ? cur.windowMs / 1000 : undefined) });
+        if (progress && o.defaultProgress) throw new ClientError('CONFIG', 'give --progress-bytes/--progress-window or --default-progress, not both');
+        if (o.caFile === undefined && !progress && !o.defaultProgress) {
+          throw new ClientError('CONFIG', 'nothing to change: give --ca-file FILE, --no-ca-file, --progress-bytes N, --progress-window SECONDS or --default-progress');
+        }
+        let a = e.account(name);
+        const said: string[] = [];
+        if (o.caFile !== undefined) {
+          a = e.setCaFile(name, o.caFile === false ? null : o.caFile);
+          said.push(a.caFile ? `now trusts the CA certificates in ${a.caFile}` : "now trusts the system's CAs only");
+        }
+        if (progress || o.defaultProgress) {
+          a = e.setProgress(name, progress ?? null);
+          const r = a.progress ?? DEFAULT_STALL;
+          said.push(`now expects ${r.minBytes} bytes or a finished answer every ${r.windowMs / 1000} s from its server${a.progress ? '' : ' (the default)'}`);
+        }
         if (g.json) json(accountJson(a));
-        else out(a.caFile ? `account ${a.name} now trusts the CA certificates in ${a.caFile}` : `account ${a.name} now trusts the system's CAs only`);
+        else out(`account ${a.name} ${said.join(', and ')}`);
       }),
     );
   account

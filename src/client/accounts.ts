@@ -13,6 +13,7 @@ import { Maildir } from './store/maildir.js';
 import type { StateDb, AccountConfig, PasswordSource } from './store/state.js';
 import type { Security } from './pop3/client.js';
 import { parseCachePolicy, type Pop3Policy } from './sync/plan.js';
+import { DEFAULT_STALL, type StallRule } from './stall.js';
 
 export interface AccountInput {
   name: string;
@@ -35,6 +36,10 @@ export interface AccountInput {
   smtpPort?: number;
   smtpTls?: boolean;
   smtpStarttls?: boolean;
+  /** The progress rule (stall.ts): bytes the server must send ... */
+  progressBytes?: number;
+  /** ... within every this many seconds while a command is outstanding. Either alone keeps the other's default. */
+  progressWindow?: number;
 }
 
 const DEFAULT_PORTS = { pop3: { tls: 995, starttls: 110, plain: 110 }, imap: { tls: 993, starttls: 143, plain: 143 } } as const;
@@ -62,6 +67,8 @@ export function addAccount(state: StateDb, input: AccountInput): AccountConfig {
     if (!existsSync(input.caFile)) throw new ClientError('CONFIG', `CA file ${input.caFile} does not exist`);
     cfg.caFile = input.caFile;
   }
+  const progress = progressRule(input);
+  if (progress) cfg.progress = progress;
   if (input.protocol === 'pop3') {
     if (input.cache) throw new ClientError('CONFIG', '--cache applies to IMAP accounts (POP3 always keeps a full local copy)');
     let policy: Pop3Policy = { kind: 'delete' };
@@ -123,6 +130,36 @@ export function setAccountCaFile(state: StateDb, a: AccountConfig, caFile: strin
     if (!existsSync(caFile)) throw new ClientError('CONFIG', `CA file ${caFile} does not exist`);
     next.caFile = caFile;
   }
+  state.updateAccount(next);
+  return next;
+}
+
+/** Longest progress window: a day (a longer one is no guard at all). */
+const MAX_PROGRESS_WINDOW_S = 24 * 3600;
+
+/**
+ * The progress rule `--progress-bytes N` / `--progress-window SECONDS` ask for (either alone takes the other
+ * from DEFAULT_STALL), or undefined when neither is given. Throws ClientError CONFIG for a value that is not
+ * a positive whole number, or a window over a day.
+ */
+export function progressRule(input: { progressBytes?: number | undefined; progressWindow?: number | undefined }): StallRule | undefined {
+  const { progressBytes: bytes, progressWindow: window } = input;
+  if (bytes === undefined && window === undefined) return undefined;
+  if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 1)) throw new ClientError('CONFIG', '--progress-bytes must be a positive whole number of bytes');
+  if (window !== undefined && (!Number.isInteger(window) || window < 1 || window > MAX_PROGRESS_WINDOW_S)) {
+    throw new ClientError('CONFIG', `--progress-window must be a whole number of seconds from 1 to ${MAX_PROGRESS_WINDOW_S}`);
+  }
+  return { minBytes: bytes ?? DEFAULT_STALL.minBytes, windowMs: window !== undefined ? window * 1000 : DEFAULT_STALL.windowMs };
+}
+
+/**
+ * Sets (a rule) or clears (null: back to DEFAULT_STALL) the progress rule of an account, keeping everything
+ * else, as setAccountCaFile does.
+ */
+export function setAccountProgress(state: StateDb, a: AccountConfig, rule: StallRule | null): AccountConfig {
+  const next: AccountConfig = { ...a };
+  if (rule === null) delete next.progress;
+  else next.progress = rule;
   state.updateAccount(next);
   return next;
 }

@@ -23,13 +23,14 @@ import { ClientError } from './errors.js';
 import { Maildir, encodeFolderName } from './store/maildir.js';
 import { StateDb, type AccountConfig, type MessageRow } from './store/state.js';
 import type { EngineContext, EngineOptions } from './context.js';
-import { addAccount, removeAccount, setAccountCaFile, type AccountInput } from './accounts.js';
+import { addAccount, removeAccount, setAccountCaFile, setAccountProgress, type AccountInput } from './accounts.js';
 import { reconcileMaildirs } from './maildir-reconcile.js';
 import { syncAccount, syncEach, type SyncReport, type SyncResult } from './sync-run.js';
 import { folderSummaries, listMessages, type FolderSummary, type ListFilter } from './views.js';
 import { deleteMessage, flagMessage, moveMessage, pruneCache, readMessage, resolveFolder, viewMessage, writeMessage, type FlagChange } from './message-ops.js';
 import { sendMessage, type SendResult } from './send.js';
 import { watchAccounts, type WatchOptions } from './watch.js';
+import type { StallRule } from './stall.js';
 
 export type { EngineOptions, AccountInput, SyncReport, SyncResult, FlagChange };
 
@@ -104,6 +105,11 @@ export class ClientEngine {
   /** Trusts the CA certificates in `file` (PEM) for this account's server, or only the system's (null); keeps all state. */
   setCaFile(name: string, file: string | null): AccountConfig {
     return setAccountCaFile(this.state, this.account(name), file);
+  }
+
+  /** Sets an account's progress rule (stall.ts), or with null goes back to the default. */
+  setProgress(name: string, rule: StallRule | null): AccountConfig {
+    return setAccountProgress(this.state, this.account(name), rule);
   }
 
   /** Removes an account, its index and its IMAP cache. POP3 mail already downloaded stays in the Maildir. */

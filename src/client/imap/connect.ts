@@ -49,7 +49,8 @@ export async function openImap(ctx: Pick<ImapContext, 'account' | 'password' | '
   });
   // The guard watches a connected socket; until then (TLS, greeting, LOGIN, ENABLE) the whole opening has
   // one progress window, so a server trickling its greeting or login answer is given up too.
-  const rule = ctx.stall ?? DEFAULT_STALL;
+  // The account's own rule (account add/set --progress-*) first, then the engine's, then the default.
+  const rule = a.progress ?? ctx.stall ?? DEFAULT_STALL;
   const opening = setTimeout(() => {
     refusals.fault = new ClientError('NETWORK', `account ${a.name}: ${where} did not finish the connection and login within ${Math.round(rule.windowMs / 1000)} s: connection closed`);
     client.close();

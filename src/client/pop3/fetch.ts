@@ -66,7 +66,9 @@ export async function syncPop3(ctx: Pop3SyncContext): Promise<Pop3Report> {
     }
   }
 
-  const client = await Pop3Client.connect({ host: account.host, port: account.port, security: account.security, account: account.name, ...(ctx.ca ? { ca: ctx.ca } : {}), ...(ctx.stall ? { stall: ctx.stall } : {}) });
+  // The account's own rule (account add/set --progress-*) first, then the engine's, then the default.
+  const stall = account.progress ?? ctx.stall;
+  const client = await Pop3Client.connect({ host: account.host, port: account.port, security: account.security, account: account.name, ...(ctx.ca ? { ca: ctx.ca } : {}), ...(stall ? { stall } : {}) });
   let quitDone = false;
   try {
     await client.login(account.user, ctx.password);

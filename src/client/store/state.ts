@@ -3,6 +3,7 @@
  * POP3 UIDLs already fetched, and the queue of offline changes. Synchronous inside; one instance per
  * profile directory. No secrets are stored: accounts keep only a reference to where the password comes from.
  */
+import type { StallRule } from '../stall.js';
 import Database from 'better-sqlite3';
 import type { Security } from '../pop3/client.js';
 import type { CachePolicy, Pop3Policy, QueuedOp } from '../sync/plan.js';
@@ -36,6 +37,8 @@ export interface AccountConfig {
   /** IMAP: which bodies to keep locally. */
   cache?: CachePolicy;
   smtp?: SmtpSettings;
+  /** The progress rule for this server (stall.ts), when not the default (64 KiB or an answer per 5 minutes). */
+  progress?: StallRule;
 }
 
 export interface FolderRow {
