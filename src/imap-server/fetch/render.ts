@@ -1,7 +1,8 @@
 /**
  * FETCH response rendering. Metadata items come from the view; ENVELOPE/BODY/BODYSTRUCTURE come from the
  * stored MIME index; body sections are byte ranges of the stored blob read with store.readBytes(range).
- * The message is never re-parsed. Each message's response is built whole and written with backpressure.
+ * The message is never re-parsed. Each message's response is built whole and written with backpressure,
+ * except a literal of the message's own bytes larger than STREAM_PIECE, which is read and sent in pieces.
  * renderMessage/renderMessageInto take the command's RenderContext and one RenderRecord per message; they
  * throw ImapError NO [UNKNOWN-CTE] for BINARY of an unknown encoding and StoreError NOT_FOUND when the
  * message disappeared from the store.
@@ -149,14 +150,17 @@ export async function renderMessage(ctx: RenderContext, rec: RenderRecord, spill
   }
   const st = openResponse(w, ctx, rec);
   let spilled = false;
+  const send = (chunks: Buffer[]): Promise<void> => {
+    spilled = true;
+    return spill(chunks);
+  };
   try {
     for (const it of ctx.items) {
       if (renderPlainItem(w, it, ctx, rec, st)) continue;
-      if (w.approxLength >= SPILL_BYTES) {
-        spilled = true;
-        await spill(w.toChunks());
-      }
-      await renderStoredItem(w, it, ctx, rec, st);
+      if (w.approxLength >= SPILL_BYTES) await send(w.toChunks());
+      const span = streamedSpan(it, rec.meta.size);
+      if (span) await streamLiteral(w, it, ctx, rec, st, span, send);
+      else await renderStoredItem(w, it, ctx, rec, st);
     }
   } catch (e) {
     if (!spilled || e instanceof ConnectionClosedError) throw e;
@@ -324,8 +328,76 @@ function renderPlainItem(w: WireWriter, it: FetchItem, ctx: RenderContext, rec: 
 
 /** `BODY[section]<start> literal`; a section that does not exist (null) is an empty string, as Dovecot sends. */
 function writeBodySection(w: WireWriter, it: Extract<FetchItem, { kind: 'BODY[]' }>, data: Buffer | null): void {
-  w.text(it.partial ? `${it.name}<${it.partial.start}> ` : `${it.name} `);
+  w.text(bodySectionName(it));
   w.literal(data === null ? Buffer.alloc(0) : applyPartial(data, it.partial));
+}
+
+/** `BODY[section]<start> ` (with its space), the name before a body section's literal. */
+function bodySectionName(it: Extract<FetchItem, { kind: 'BODY[]' }>): string {
+  return it.partial ? `${it.name}<${it.partial.start}> ` : `${it.name} `;
+}
+
+/**
+ * Bytes per store read of a streamed literal (see streamedSpan). At most about one piece of it is held at a
+ * time: a 5 MB message fetched whole was 5 MB of one worker's memory until the client had read it all.
+ */
+export const STREAM_PIECE = 256 * 1024;
+
+/**
+ * The byte range [start, end) of the message that an item sends as one literal of the message's own bytes
+ * (BODY[] or BODY.PEEK[] of the whole message, with or without <start.length>, and RFC822), when it is larger
+ * than STREAM_PIECE: renderMessage with `spill` then reads and sends it in pieces (streamLiteral). Null for
+ * every other item and for smaller ranges, which are read whole and go out with one write.
+ */
+export function streamedSpan(it: FetchItem, size: number): { start: number; end: number } | null {
+  let start = 0;
+  let end = size;
+  if (it.kind === 'BODY[]') {
+    if (it.section.part.length > 0 || it.section.text !== null) return null;
+    if (it.partial) {
+      start = Math.min(it.partial.start, size);
+      end = Math.min(size, it.partial.start + it.partial.length);
+    }
+  } else if (it.kind !== 'RFC822') return null;
+  return end - start > STREAM_PIECE ? { start, end } : null;
+}
+
+/**
+ * Writes an item of streamedSpan as its name and one literal, read from the store STREAM_PIECE bytes at a
+ * time; each piece but the last is passed to `spill` (sent) before the next is read. The output is the
+ * same as that of renderStoredItem. The first read happens before anything is written, so a message that
+ * is gone (NOT_FOUND) fails as it does there. A message whose bytes are fewer than its recorded size is
+ * sent as read when the first piece shows it (as a whole read sends it); a later short piece leaves the
+ * literal unfinishable and throws, and renderMessage then closes the connection.
+ */
+async function streamLiteral(
+  w: WireWriter,
+  it: FetchItem,
+  ctx: RenderContext,
+  rec: RenderRecord,
+  st: ResponseState,
+  span: { start: number; end: number },
+  spill: (chunks: Buffer[]) => Promise<void>,
+): Promise<void> {
+  const mbId = ctx.view.mailbox.id;
+  const uid = rec.meta.uid;
+  const read = (from: number): Promise<Buffer> => ctx.store.readBytes(mbId, uid, { start: from, end: Math.min(span.end, from + STREAM_PIECE) });
+  let piece = await read(span.start);
+  sep(w, st);
+  w.text(it.kind === 'BODY[]' ? bodySectionName(it) : `${it.kind} `);
+  if (piece.length < Math.min(span.end - span.start, STREAM_PIECE)) {
+    w.literal(piece);
+    return;
+  }
+  w.text(`{${span.end - span.start}}\r\n`);
+  for (let off = span.start; ; ) {
+    w.bytes(piece);
+    off += piece.length;
+    if (off >= span.end) return;
+    await spill(w.toChunks());
+    piece = await read(off);
+    if (piece.length !== Math.min(span.end - off, STREAM_PIECE)) throw new Error(`message ${uid} has fewer bytes than its size ${rec.meta.size}`);
+  }
 }
 
 /** Writes an item that reads message bytes from the store (the items renderPlainItem declines). */
