@@ -74,3 +74,36 @@ test('deliver looks up a user\'s INBOX once, and again when the remembered one i
   const gone = await deliver(store, 'u@x.org', Buffer.from('Subject: s\r\n\r\nb\r\n'), opts);
   assert.deepEqual(gone, { ok: false, code: 'TEMPORARY', message: 'Mailbox unavailable' });
 });
+
+test('deliverEach parses a message for several users once: every copy reaches the store with its index', async () => {
+  const { deliverEach } = await import('./deliver.js');
+  const { indexMessage } = await import('../mime/index.js');
+  const { rememberedIndex } = await import('../mime/shared.js');
+  const copies: Buffer[] = [];
+  const mail = {
+    async getMailbox(userId: number) {
+      return { id: 100 + userId } as never;
+    },
+    async append(_mailboxId: number, raw: Buffer) {
+      copies.push(raw);
+      return { uid: copies.length, uidValidity: 1, emailId: `M${copies.length}`, modseq: 1 } as never;
+    },
+  };
+  const store = { directory: {} as never, mail: mail as never };
+  const local = (id: number, recipient: string) => ({ kind: 'local' as const, user: { id, address: recipient } as never, recipient, tag: null, via: 'user' as const });
+  const raw = Buffer.from('From: a@y.org\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n');
+  const entries = [1, 2, 3].map((id) => ({ address: `u${id}@x.org`, resolution: local(900 + id, `u${id}@x.org`) }));
+  const results = await deliverEach(store, entries, raw, { envelopeFrom: 's@y.org', received: 'Received: from y by x; Tue, 8 Dec 2026 04:00:00 +0000\r\n' });
+  assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
+  assert.equal(copies.length, 3);
+  for (const [i, copy] of copies.entries()) {
+    assert.ok(copy.toString('latin1').includes(`Delivered-To: u${i + 1}@x.org\r\n`));
+    // The index the store takes is exactly the one it would have computed by parsing the copy.
+    assert.deepEqual(rememberedIndex(copy), indexMessage(copy));
+  }
+  // One recipient: nothing is parsed ahead (the store parses its one copy).
+  const one = Buffer.from('Subject: t\r\n\r\nbody\r\n');
+  await deliverEach(store, [{ address: 'u1@x.org', resolution: local(901, 'u1@x.org') }], one, { envelopeFrom: '' });
+  assert.equal(rememberedIndex(one), null);
+  assert.equal(rememberedIndex(copies[3]!), null);
+});

@@ -27,7 +27,7 @@ import type { Store } from '../store/handle.js';
 import { isStoreError } from '../store/types.js';
 import { AliasTable, resolveRecipient, type Resolution } from './resolve.js';
 import { isMarkedCrlfOnly, markCrlfOnly } from '../mime/index.js';
-import { prefixedIndex, rememberedIndex, rememberIndex } from '../mime/shared.js';
+import { prefixedIndex, rememberedIndex, rememberIndex, sharedIndex } from '../mime/shared.js';
 import { findBareLineEnd, headerSection } from './message-check.js';
 import { deliveredToHeader, returnPathHeader } from './trace.js';
 import { prefixed } from './headroom.js';
@@ -138,6 +138,7 @@ export async function deliver(store: Pick<Store, 'directory' | 'mail'>, recipien
     const parsed = rememberedIndex(body);
     const index = parsed && prefixedIndex(parsed, body, prefix);
     if (index) rememberIndex(copy, index);
+    else if (d.targets.length > 1) sharedIndex(copy); // one parse for the copies a stage files in several mailboxes
     const copies: StoredCopy[] = [];
     const done = new Set<number>();
     for (const t of d.targets) {
@@ -298,6 +299,9 @@ export async function deliverEach(
   opts: DeliverOptions,
 ): Promise<DeliverResult[]> {
   const { groups, groupOf } = await groupRecipients(store.directory, entries, opts.aliases);
+  // Several users get a copy: the message is parsed once here, and each copy's index is this one moved by
+  // its trace fields (prefixedIndex in deliver) instead of the store parsing every copy again.
+  if (groups.filter((g) => g.resolution.kind === 'local').length > 1) sharedIndex(raw);
   const results = await mapLimit(groups, DELIVERY_CONCURRENCY, (g) => deliverGroup(store, g, raw, opts));
   return groupOf.map((i) => results[i]!);
 }
