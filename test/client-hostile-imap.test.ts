@@ -230,6 +230,31 @@ test('UIDNEXT gone backwards: a remapped change the server refuses for now stays
   }, { raws: FOUR });
 });
 
+test('UIDs reused after a restore though UIDNEXT is back where it was: the queued change is not sent to the message now at its UID', async () => {
+  await withWorld(async (w) => {
+    const { srv, e, sync } = w;
+    const inbox = srv.folders.get('INBOX');
+    assert.ok(inbox);
+    const [one, two] = inbox.messages;
+    assert.ok(one && two);
+    e.flag((e.list({ account: 'h', folder: 'INBOX' }).find((x) => x.summary.subject === 'two') as { id: number }).id, 'flagged');
+    e.delete((e.list({ account: 'h', folder: 'INBOX' }).find((x) => x.summary.subject === 'three') as { id: number }).id);
+    // UIDNEXT went back to 2 and two messages arrived since: it is 4 again, as we last saw it.
+    inbox.messages = [one];
+    inbox.uidNext = 2;
+    srv.add('INBOX', sampleMessage('impostor'));
+    srv.add('INBOX', two.raw, { internalDate: two.internalDate, emailId: two.emailId });
+    assert.equal(inbox.uidNext, 4);
+    const r = await sync();
+    assert.deepEqual(r.resets, ['INBOX']);
+    assert.equal(r.pushed, 1, JSON.stringify(r));
+    assert.equal(r.conflicts.length, 1, r.conflicts.join(' | '));
+    assert.match(r.conflicts[0] as string, /queued delete of UID 3 dropped: the server gave a UID we hold to another message/);
+    assert.deepEqual(inbox.messages.map((m) => [m.uid, [...m.flags].join(' ')]), [[1, ''], [2, ''], [3, '\\Flagged']], 'two (UID 3) flagged and kept; the impostor untouched');
+    assert.deepEqual(w.subjects(), ['impostor', 'one', 'two']);
+  });
+});
+
 test('FETCH responses for UIDs not asked for are ignored: no extra row, no body under the wrong message', async () => {
   await withWorld(
     async (w) => {

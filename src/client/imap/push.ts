@@ -7,7 +7,8 @@
  *   server wins). In a folder recreated on the server (UIDVALIDITY changed) a change follows its message to
  *   its new UID (remap.ts); only one whose message is not found there is dropped. So does every change of a
  *   folder whose UIDs went backwards under the same UIDVALIDITY (its UIDNEXT at or below a UID we hold): a
- *   change is never sent to a UID the server may have given to another message. Such a folder is a key of
+ *   change is never sent to a UID the server may have given to another message; the same when the server
+ *   shows another message (EMAILID, size or Message-ID) at a UID a change names. Such a folder is a key of
  *   `renumbered` (the pull then resets it), with the ids of the changes remapped (the reset keeps them).
  * - A change the server refuses for good (NO [NONEXISTENT], [TRYCREATE] for a deleted destination, [NOPERM],
  *   [CANNOT], a BAD) is dropped and reported in `conflicts`.
@@ -23,7 +24,7 @@ import type { ImapFlow } from 'imapflow';
 import { ClientError } from '../errors.js';
 import { countsAsAttempt, judgeRefusal, planQueue, queueRuns, type QueuedOp, type QueueRun, type Refusal } from '../sync/plan.js';
 import { recorderOf } from './refusal.js';
-import { remapQueued, uidsWentBack } from './remap.js';
+import { remapQueued, uidsReused, uidsWentBack } from './remap.js';
 import type { Relocator } from './relocate.js';
 import type { ImapContext, ImapReport } from './syncer.js';
 
@@ -95,14 +96,18 @@ export class QueueReplay {
       const { state } = this.ctx;
       const held = [...state.folderMessages(this.name, folder).flatMap((r) => (r.uid === null ? [] : [r.uid])), ...list.filter((o) => o.uidValidity === uidValidity).map((o) => o.uid)];
       const back = uidsWentBack(state.getFolder(this.name, folder)?.uidValidity, held, uidValidity, mb.uidNext);
-      if (back !== null) this.ctx.logger.warn({ account: this.name, folder, uidNext: mb.uidNext, maxLocal: back }, 'UIDNEXT went backwards: queued changes follow their messages');
+      const why =
+        back !== null
+          ? `the server's UIDs went backwards (UIDNEXT ${mb.uidNext}, we hold UID ${back})`
+          : (await uidsReused(this.ctx, client, list, uidValidity, mb.exists))
+            ? 'the server gave a UID we hold to another message'
+            : null;
+      if (why) this.ctx.logger.warn({ account: this.name, folder, uidNext: mb.uidNext }, `${why}: queued changes follow their messages`);
       // Changes made under an older UIDVALIDITY (or numbering) follow their messages to the new UIDs.
-      const remapped = await remapQueued(this.ctx, client, list, uidValidity, mb.exists, back !== null);
+      const remapped = await remapQueued(this.ctx, client, list, uidValidity, mb.exists, why !== null);
       list = remapped.ops;
-      if (back !== null) this.renumbered.set(folder, new Set(remapped.remapped));
-      for (const op of remapped.lost) {
-        this.drop(folder, op, `queued ${op.kind} of UID ${op.uid} dropped: the server's UIDs went backwards (UIDNEXT ${mb.uidNext}, we hold UID ${back}) and the message is not in the folder any more`);
-      }
+      if (why) this.renumbered.set(folder, new Set(remapped.remapped));
+      for (const op of remapped.lost) this.drop(folder, op, `queued ${op.kind} of UID ${op.uid} dropped: ${why} and the message is not in the folder any more`);
       const wanted = uidSet([...new Set(list.map((o) => o.uid))]);
       const found = mb.exists === 0 ? [] : ((await client.search({ uid: wanted }, { uid: true })) || []);
       present = new Set(found);

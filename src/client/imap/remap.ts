@@ -18,9 +18,10 @@ import type { QueuedOp } from '../sync/plan.js';
 import type { ImapContext } from './syncer.js';
 import { dateMs, summaryOf } from './overview.js';
 import { keysOf, sameIdentity, type MessageIdentity } from './relocate.js';
+import { uidSet } from './push.js';
 
 /** The message a queued change names: as recorded with the change, else its local row's. */
-function identityOf(ctx: ImapContext, op: QueuedOp): MessageIdentity | null {
+export function identityOf(ctx: ImapContext, op: QueuedOp): MessageIdentity | null {
   if (op.identity) return op.identity;
   const row = op.kind === 'move' ? ctx.state.getMessage(op.messageRow) : ctx.state.getByUid(ctx.account.name, op.folder, op.uid);
   return row ? { emailId: row.emailId, messageId: row.messageId, size: row.size, internalDate: row.internalDate } : null;
@@ -36,6 +37,37 @@ export function uidsWentBack(known: string | null | undefined, held: Iterable<nu
   let max = 0;
   for (const uid of held) if (uid > max) max = uid;
   return max >= uidNext ? max : null;
+}
+
+/**
+ * True when `a` and `b` are surely not the same message: different EMAILIDs, else different known sizes, else
+ * different Message-IDs. Without any of these to compare nothing is proved (false).
+ */
+export function provablyDifferent(a: MessageIdentity, b: MessageIdentity): boolean {
+  if (a.emailId && b.emailId) return a.emailId !== b.emailId;
+  if (a.size > 0 && b.size > 0 && a.size !== b.size) return true;
+  return !!a.messageId && !!b.messageId && a.messageId !== b.messageId;
+}
+
+/**
+ * Whether the server now has another message at a UID a queued change names, under the same UIDVALIDITY
+ * (UIDs reused: a restore from a backup whose UIDNEXT has since grown past ours again). Asks the server
+ * for the identities of the queued UIDs only.
+ */
+export async function uidsReused(ctx: ImapContext, client: ImapFlow, ops: QueuedOp[], uidValidity: string, exists: number): Promise<boolean> {
+  const same = ops.filter((o) => o.uidValidity === uidValidity);
+  if (!same.length || exists === 0) return false;
+  const now = ctx.now();
+  const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
+  const byUid = new Map<number, MessageIdentity>();
+  for (const m of await client.fetchAll(uidSet([...new Set(same.map((o) => o.uid))]), query, { uid: true })) {
+    if (Number.isInteger(m.uid)) byUid.set(m.uid, { emailId: m.emailId ?? null, messageId: summaryOf(m).messageId, size: m.size ?? 0, internalDate: dateMs(m.internalDate, now) });
+  }
+  return same.some((op) => {
+    const there = byUid.get(op.uid);
+    const ours = there && identityOf(ctx, op);
+    return !!there && !!ours && provablyDifferent(ours, there);
+  });
 }
 
 export interface Remapped {
