@@ -349,3 +349,12 @@ export function searchableText(raw: Buffer, index: MessageIndex, opts: { maxBody
   }
   return { headers, body: chunks.join('\n') };
 }
+
+/** searchableText's `headers` alone ('' when the index does not fit the bytes). */
+export function searchableHeaders(raw: Buffer, index: MessageIndex): string {
+  try {
+    return headerLines(raw, index.root);
+  } catch {
+    return '';
+  }
+}

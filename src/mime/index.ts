@@ -28,6 +28,7 @@ export {
   decodePartBody,
   decodeQuotedPrintable,
   decodeMimeWords,
+  searchableHeaders,
   searchableText,
   partText,
   htmlToText,

@@ -12,6 +12,8 @@ import { indexMessage } from './parser.js';
 import type { MessageIndex, MimePart } from './types.js';
 
 const remembered = new WeakMap<Buffer, MessageIndex>();
+/** Index made by prefixedIndex -> the index it was moved from (the first one, when moved twice). */
+const origins = new WeakMap<MessageIndex, MessageIndex>();
 
 /** indexMessage(raw), computed once per Buffer object and remembered for rememberedIndex. */
 export function sharedIndex(raw: Buffer): MessageIndex {
@@ -61,7 +63,17 @@ export function prefixedIndex(index: MessageIndex, raw: Buffer, prefix: Buffer):
   const by = prefix.length;
   const root = shifted(index.root, by);
   root.headerStart = 0; // the prefix is part of the top-level header
-  return { ...index, size: index.size + by, root };
+  const moved = { ...index, size: index.size + by, root };
+  origins.set(moved, origins.get(index) ?? index);
+  return moved;
+}
+
+/**
+ * The index `index` was moved from by prefixedIndex (copies of one message for several users share it:
+ * their bodies are the same bytes), or null for an index made by parsing.
+ */
+export function indexOrigin(index: MessageIndex): MessageIndex | null {
+  return origins.get(index) ?? null;
 }
 
 function shifted(p: MimePart, by: number): MimePart {

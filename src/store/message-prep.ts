@@ -5,8 +5,8 @@
  */
 import { MAX_MESSAGE_SIZE } from '../lib/limits.js';
 import { contentKeysFor, type ContentKeys } from '../mailsort/index.js';
-import { indexMessage, normalizeLineEndings, searchableText } from '../mime/index.js';
-import { rememberedIndex } from '../mime/shared.js';
+import { indexMessage, normalizeLineEndings, searchableHeaders, searchableText } from '../mime/index.js';
+import { indexOrigin, rememberedIndex } from '../mime/shared.js';
 import type { Envelope, MessageIndex } from '../mime/types.js';
 import { StoreError, type SpecialUse } from './types.js';
 
@@ -82,18 +82,36 @@ export function prepareMessage(raw: Buffer, opts: { idsWithoutNul?: boolean } = 
   if (data.length > MAX_MESSAGE_SIZE) throw new StoreError('TOO_BIG', `message exceeds ${MAX_MESSAGE_SIZE} octets`);
   // The index delivery already made for these very bytes (mime/shared.ts), else a parse.
   const index = rememberedIndex(data) ?? indexMessage(data);
-  // Only the text that is kept is decoded: a 60 MB text part costs MAX_SEARCH_TEXT, not 60 MB of strings.
-  const text = searchableText(data, index, { maxBodyBytes: MAX_SEARCH_TEXT });
+  const { headersText, bodyText } = searchText(data, index);
   const references = referencesHeader(data, index);
   return {
     data,
     index,
-    headersText: text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
-    bodyText: text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase(),
+    headersText,
+    bodyText,
     threadKeys: [...msgIds(references, 50, noNul), ...msgIds(index.envelope.inReplyTo, 5, noNul)],
     ownIds: msgIds(index.envelope.messageId, 1, noNul),
     references,
   };
+}
+
+/** Stored body text by the index of the message it was made for, for copies of that message (searchText). */
+const bodyTexts = new WeakMap<MessageIndex, string>();
+
+/**
+ * The stored search text of a message. Copies of one message for several users (each with its own trace
+ * fields in front: their indexes come from one parse, see indexOrigin) share one body text, decoded and
+ * lower-cased once; each copy's header text is its own.
+ */
+function searchText(data: Buffer, index: MessageIndex): { headersText: string; bodyText: string } {
+  const origin = indexOrigin(index);
+  const known = origin && bodyTexts.get(origin);
+  if (known !== null && known !== undefined) return { headersText: searchableHeaders(data, index).slice(0, MAX_SEARCH_TEXT).toLowerCase(), bodyText: known };
+  // Only the text that is kept is decoded: a 60 MB text part costs MAX_SEARCH_TEXT, not 60 MB of strings.
+  const text = searchableText(data, index, { maxBodyBytes: MAX_SEARCH_TEXT });
+  const bodyText = text.body.slice(0, MAX_SEARCH_TEXT).toLowerCase();
+  if (origin) bodyTexts.set(origin, bodyText);
+  return { headersText: text.headers.slice(0, MAX_SEARCH_TEXT).toLowerCase(), bodyText };
 }
 
 /** Header blocks up to this size are kept beside the MIME index (message lists read them, not the file). */
