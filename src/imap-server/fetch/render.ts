@@ -350,6 +350,12 @@ export const STREAM_PIECE = 256 * 1024;
  * every other item and for smaller ranges, which are read whole and go out with one write.
  */
 export function streamedSpan(it: FetchItem, size: number): { start: number; end: number } | null {
+  const span = messageSpan(it, size);
+  return span && span.end - span.start > STREAM_PIECE ? span : null;
+}
+
+/** The byte range of the message that BODY[]<partial> of the whole message or RFC822 sends; null for other items. */
+function messageSpan(it: FetchItem, size: number): { start: number; end: number } | null {
   let start = 0;
   let end = size;
   if (it.kind === 'BODY[]') {
@@ -359,7 +365,7 @@ export function streamedSpan(it: FetchItem, size: number): { start: number; end:
       end = Math.min(size, it.partial.start + it.partial.length);
     }
   } else if (it.kind !== 'RFC822') return null;
-  return end - start > STREAM_PIECE ? { start, end } : null;
+  return { start, end };
 }
 
 /**
@@ -425,6 +431,13 @@ async function renderStoredItem(w: WireWriter, it: FetchItem, ctx: RenderContext
     }
     case 'BODY[]': {
       sep(w, st);
+      // A partial of the whole message reads only its range (a 50 KB partial of a 5 MB message read 5 MB).
+      const span = it.partial ? messageSpan(it, meta.size) : null;
+      if (span) {
+        w.text(bodySectionName(it));
+        w.literal(await readSpan(store, mbId, meta.uid, span.start, span.end));
+        break;
+      }
       writeBodySection(w, it, await sectionBytes(store, mbId, meta.uid, index, it.section, ctx));
       break;
     }
