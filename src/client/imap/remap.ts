@@ -57,17 +57,29 @@ export function provablyDifferent(a: MessageIdentity, b: MessageIdentity): boole
 export async function uidsReused(ctx: ImapContext, client: ImapFlow, ops: QueuedOp[], uidValidity: string, exists: number): Promise<boolean> {
   const same = ops.filter((o) => o.uidValidity === uidValidity);
   if (!same.length || exists === 0) return false;
-  const now = ctx.now();
-  const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
   const byUid = new Map<number, MessageIdentity>();
-  for (const m of await client.fetchAll(uidSet([...new Set(same.map((o) => o.uid))]), query, { uid: true })) {
-    if (Number.isInteger(m.uid)) byUid.set(m.uid, { emailId: m.emailId ?? null, messageId: summaryOf(m).messageId, size: m.size ?? 0, internalDate: dateMs(m.internalDate, now) });
-  }
+  for (const m of await serverIdentities(ctx, client, uidSet([...new Set(same.map((o) => o.uid))]))) byUid.set(m.uid, m.id);
   return same.some((op) => {
     const there = byUid.get(op.uid);
     const ours = there && identityOf(ctx, op);
     return !!there && !!ours && provablyDifferent(ours, there);
   });
+}
+
+/**
+ * The identities of the server's messages in the UID set `range` (one UID FETCH); `sized` is false when the
+ * server gave no RFC822.SIZE (the identity's size is then 0, which compares as unknown).
+ */
+async function serverIdentities(ctx: ImapContext, client: ImapFlow, range: string): Promise<Array<{ uid: number; id: MessageIdentity; sized: boolean }>> {
+  const now = ctx.now();
+  const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
+  const out: Array<{ uid: number; id: MessageIdentity; sized: boolean }> = [];
+  for (const m of await client.fetchAll(range, query, { uid: true })) {
+    if (!Number.isInteger(m.uid)) continue;
+    const id: MessageIdentity = { emailId: m.emailId ?? null, messageId: summaryOf(m).messageId, size: m.size ?? 0, internalDate: dateMs(m.internalDate, now) };
+    out.push({ uid: m.uid, id, sized: m.size !== undefined });
+  }
+  return out;
 }
 
 export interface Remapped {
@@ -80,13 +92,10 @@ export async function remapQueued(ctx: ImapContext, client: ImapFlow, ops: Queue
   const stale = wentBack ? ops : ops.filter((o) => o.uidValidity !== uidValidity);
   if (!stale.length || !uidValidity) return { ops, lost: [], remapped: [] };
   if (exists === 0) return wentBack ? { ops: [], lost: ops, remapped: [] } : { ops, lost: [], remapped: [] };
-  const now = ctx.now();
   const byKey = new Map<string, Array<{ uid: number; id: MessageIdentity }>>();
-  const query = { uid: true, size: true, internalDate: true, envelope: true, emailId: client.capabilities.has('OBJECTID') };
-  for (const m of await client.fetchAll('1:*', query, { uid: true })) {
-    if (!Number.isInteger(m.uid) || m.size === undefined) continue;
-    const id: MessageIdentity = { emailId: m.emailId ?? null, messageId: summaryOf(m).messageId, size: m.size, internalDate: dateMs(m.internalDate, now) };
-    for (const k of keysOf(id)) byKey.set(k, [...(byKey.get(k) ?? []), { uid: m.uid, id }]);
+  for (const { uid, id, sized } of await serverIdentities(ctx, client, '1:*')) {
+    if (!sized) continue;
+    for (const k of keysOf(id)) byKey.set(k, [...(byKey.get(k) ?? []), { uid, id }]);
   }
   // Several changes of one message map to the same new UID; two messages never share one.
   const mapped = new Map<number, number | null>();
